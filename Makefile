@@ -1,0 +1,59 @@
+# govflow: `make demo` runs the demo end to end, `make test` runs every test.
+# Both create .venv from uv.lock (bootstrapping uv with pip if it is not installed) and a
+# project-local Airflow home on SQLite; nothing outside this folder is touched.
+
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+UV_VERSION := 0.13.9
+VENV := $(ROOT)/.venv
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(ROOT)/.tools/bin/uv
+endif
+
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export AIRFLOW_HOME ?= $(ROOT)/.airflow
+export GOVFLOW_DATA_DIR ?= $(ROOT)/data
+export GOVFLOW_CONFIG_DIR ?= $(ROOT)/config
+export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := False
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
+
+.PHONY: demo test setup lint typecheck clean
+
+demo: setup
+	$(VENV)/bin/govflow demo run
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.synced $(AIRFLOW_HOME)/.migrated
+	$(VENV)/bin/govflow db upgrade
+
+$(ROOT)/.tools/bin/uv:
+	$(PYTHON) -m venv $(ROOT)/.tools
+	$(ROOT)/.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The install compiles bytecode: evidently and great-expectations import 2-3x faster with .pyc.
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
+	touch $@
+
+$(AIRFLOW_HOME)/.migrated: $(VENV)/.synced
+	mkdir -p $(AIRFLOW_HOME)
+	$(VENV)/bin/airflow db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || { cat $(AIRFLOW_HOME)/migrate.log; exit 1; }
+	touch $@
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) $(ROOT)/.tools $(AIRFLOW_HOME) $(GOVFLOW_DATA_DIR)
