@@ -1,0 +1,14 @@
+"""The governance store: engine, sessions, migrations (SQLite default, Postgres in production)."""
+
+from govflow.store.engine import engine_for, session_scope
+from govflow.store.migrate import current_revision, downgrade, ensure_schema, head_revision, upgrade
+
+__all__ = [
+    "current_revision",
+    "downgrade",
+    "engine_for",
+    "ensure_schema",
+    "head_revision",
+    "session_scope",
+    "upgrade",
+]

@@ -1,0 +1,67 @@
+"""Engines and sessions for the governance store.
+
+SQLite is the embedded default. Several processes write to it at once (scheduler-launched
+tasks, the CLI, the serving gateway), so every SQLite transaction starts with
+``BEGIN IMMEDIATE``: writers queue on the database lock (with a busy timeout) instead of
+failing half-way through, and WAL lets readers go on while one writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from govflow import settings
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+_engines: dict[str, Engine] = {}
+
+
+def engine_for(url: str | None = None) -> Engine:
+    """One engine per URL and process; the default URL comes from ``GOVFLOW_DB_URL``."""
+    resolved = url or settings.db_url()
+    engine = _engines.get(resolved)
+    if engine is None:
+        engine = _create_engine(resolved)
+        _engines[resolved] = engine
+    return engine
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, future=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, decide when a transaction begins (see _begin_immediate).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that commits when the block ends and rolls back if it raises."""
+    factory = sessionmaker(bind=engine_for(url), expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session

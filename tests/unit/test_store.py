@@ -1,0 +1,214 @@
+"""The governance store: migrations on SQLite and Postgres, and the invariants in its schema."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from govflow import store
+from govflow.audit import record_event, verify_chain
+from govflow.store.schema import Alert, AuditEvent, Baseline, Incident, KillSwitch, Model
+
+EXPECTED_TABLES = {
+    "models",
+    "model_versions",
+    "registry_decisions",
+    "stage_history",
+    "baselines",
+    "monitoring_runs",
+    "metric_results",
+    "incidents",
+    "incident_events",
+    "alerts",
+    "risk_acceptances",
+    "deployments",
+    "deployment_steps",
+    "deployment_approvals",
+    "checklist_evidence",
+    "rollout_stages",
+    "kill_switches",
+    "audit_events",
+}
+
+
+def _tables(url: str) -> set[str]:
+    return set(inspect(store.engine_for(url)).get_table_names()) - {"alembic_version"}
+
+
+def _add_model(url: str, model_id: str = "credit_approval") -> None:
+    with store.session_scope(url) as session:
+        session.add(
+            Model(
+                id=model_id,
+                model_type="binary_classifier",
+                risk_tier="high",
+                owner="olivia",
+                business_purpose="credit decisions",
+                created_by="test",
+            )
+        )
+
+
+def _baseline(version: str, active: bool) -> Baseline:
+    return Baseline(
+        model_id="credit_approval",
+        model_version="1.0.0",
+        version=version,
+        kind="deploy",
+        is_active=active,
+        created_by="test",
+    )
+
+
+def test_migrations_create_every_table_and_downgrade_removes_them(store_url):
+    store.upgrade(store_url)
+    assert _tables(store_url) == EXPECTED_TABLES
+    assert store.current_revision(store_url) == store.head_revision()
+    store.downgrade(store_url)
+    assert _tables(store_url) == set()
+    assert store.current_revision(store_url) is None
+    store.ensure_schema(store_url)
+    assert _tables(store_url) == EXPECTED_TABLES
+
+
+def test_a_model_can_have_only_one_active_baseline(store_url):
+    store.upgrade(store_url)
+    _add_model(store_url)
+    with store.session_scope(store_url) as session:
+        session.add_all([_baseline("2025-03-01-v1", False), _baseline("2025-03-02-v1", True)])
+    with pytest.raises(IntegrityError), store.session_scope(store_url) as session:
+        session.add(_baseline("2025-03-03-v1", True))
+    with store.session_scope(store_url) as session:
+        active = session.scalars(select(Baseline.version).where(Baseline.is_active)).all()
+    assert active == ["2025-03-02-v1"]
+
+
+def test_an_open_incident_is_unique_per_dedup_key_but_a_closed_one_frees_the_key(store_url):
+    store.upgrade(store_url)
+    _add_model(store_url)
+
+    def incident(ref: str) -> Incident:
+        key = "credit_approval:fairness:disparate_impact"
+        return Incident(
+            ref=ref,
+            model_id="credit_approval",
+            category="fairness",
+            severity="CRITICAL",
+            priority="P1",
+            dedup_key=key,
+            open_dedup_key=key,
+            title="DI below 0.80",
+        )
+
+    with store.session_scope(store_url) as session:
+        session.add(incident("INC-2025-03-001"))
+    with pytest.raises(IntegrityError), store.session_scope(store_url) as session:
+        session.add(incident("INC-2025-03-002"))
+    with store.session_scope(store_url) as session:
+        first = session.scalars(select(Incident)).one()
+        first.status, first.open_dedup_key = "closed", None
+    with store.session_scope(store_url) as session:
+        session.add(incident("INC-2025-03-003"))
+        assert session.scalar(select(text("count(*)")).select_from(Incident)) == 2
+
+
+def test_alert_idempotency_keys_and_active_kill_switches_are_unique(store_url):
+    store.upgrade(store_url)
+
+    def alert() -> Alert:
+        return Alert(
+            idempotency_key="critical:run-1:di",
+            channel="slack",
+            destination="#ml-monitoring",
+            kind="critical",
+            severity="CRITICAL",
+        )
+
+    with store.session_scope(store_url) as session:
+        session.add(alert())
+    with pytest.raises(IntegrityError), store.session_scope(store_url) as session:
+        session.add(alert())
+
+    def switch() -> KillSwitch:
+        return KillSwitch(
+            scope="customer_segment",
+            target="high_value",
+            active_key="customer_segment:high_value",
+            reason="spike",
+            activated_by="eve",
+        )
+
+    with store.session_scope(store_url) as session:
+        session.add(switch())
+    with pytest.raises(IntegrityError), store.session_scope(store_url) as session:
+        session.add(switch())
+
+
+def test_postgres_refuses_update_and_delete_of_audit_events(postgres_url):
+    store.upgrade(postgres_url)
+    with store.session_scope(postgres_url) as session:
+        record_event(session, actor="eve", action="test.event", target="t")
+    for statement in ("UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events"):
+        with (
+            pytest.raises(Exception, match="audit_events is append-only"),
+            store.session_scope(postgres_url) as session,
+        ):
+            session.execute(text(statement))
+    with store.session_scope(postgres_url) as session:
+        assert session.scalars(select(AuditEvent.actor)).all() == ["eve"]
+
+
+def _append_events(url: str, writer: int, count: int) -> None:
+    for index in range(count):
+        with store.session_scope(url) as session:
+            record_event(
+                session,
+                actor=f"writer-{writer}",
+                action="test.concurrent",
+                target=f"item-{index}",
+                idempotency_key=f"writer-{writer}-item-{index}",
+            )
+            if index % 5 == 0:
+                record_event(  # a retry inside the same transaction changes nothing
+                    session,
+                    actor=f"writer-{writer}",
+                    action="test.concurrent",
+                    target=f"item-{index}",
+                    idempotency_key=f"writer-{writer}-item-{index}",
+                )
+
+
+def _activate_baseline(url: str, version: str) -> bool:
+    try:
+        with store.session_scope(url) as session:
+            session.add(_baseline(version, True))
+        return True
+    except IntegrityError:
+        return False
+
+
+def test_concurrent_writers_keep_the_audit_chain_and_one_active_baseline(store_url):
+    store.upgrade(store_url)
+    _add_model(store_url)
+    writers, per_writer = 4, 15
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=writers, mp_context=context) as pool:
+        appends = [pool.submit(_append_events, store_url, w, per_writer) for w in range(writers)]
+        for future in appends:
+            future.result()
+        activations = [
+            pool.submit(_activate_baseline, store_url, f"2025-03-0{w + 1}-v1")
+            for w in range(writers)
+        ]
+        activated = [future.result() for future in activations]
+    with store.session_scope(store_url) as session:
+        report = verify_chain(session)
+        active = session.scalars(select(Baseline).where(Baseline.is_active)).all()
+    assert report.intact, report.first_break
+    assert report.events_checked == writers * per_writer
+    assert activated.count(True) == 1
+    assert len(active) == 1
