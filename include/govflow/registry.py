@@ -1,0 +1,344 @@
+"""Model registry (seed 003, document 14.3-14.4): ownership, purpose, approvals, lineage.
+
+Registration requires a named owner and a business purpose. A version moves
+draft -> pending -> approved / rejected; the approver is named, gives a justification and is
+never the model's owner (separation of duties). Deployments are logged per stage (shadow,
+canary, production, retired). Every change is an audit event.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govflow.audit import record_event
+from govflow.store.schema import (
+    Baseline,
+    Deployment,
+    DeploymentApproval,
+    Model,
+    ModelVersion,
+    RegistryDecision,
+    StageHistory,
+)
+from govflow.store.types import utcnow
+
+Stage = Literal["shadow", "canary", "production", "retired"]
+STAGES: tuple[str, ...] = ("shadow", "canary", "production", "retired")
+
+OWNER_REQUIRED = "a model needs a named owner"
+PURPOSE_REQUIRED = "a model needs a documented business purpose"
+JUSTIFICATION_REQUIRED = "a decision needs a justification"
+OWNER_CANNOT_APPROVE = "separation of duties: {user} owns {model_id} and cannot approve it"
+UNKNOWN_MODEL = "model {model_id!r} is not registered"
+UNKNOWN_VERSION = "model {model_id!r} has no version {version!r}"
+NOT_PENDING = "{model_id} {version} is {status}, not pending approval"
+MODEL_EXISTS_DIFFERENTLY = "model {model_id!r} is already registered with other {field}"
+UNKNOWN_STAGE = (
+    "unknown deployment stage {stage!r}; expected one of shadow, canary, production, retired"
+)
+
+
+class RegistryError(ValueError):
+    """A registry rule was broken; the message says which."""
+
+
+def register_model(
+    session: Session,
+    *,
+    model_id: str,
+    model_type: str,
+    risk_tier: str,
+    owner: str,
+    business_purpose: str,
+    actor: str,
+) -> Model:
+    """Register a model, or return it unchanged when it is already registered the same way."""
+    if not owner.strip():
+        raise RegistryError(OWNER_REQUIRED)
+    if not business_purpose.strip():
+        raise RegistryError(PURPOSE_REQUIRED)
+    existing = session.get(Model, model_id)
+    wanted = {
+        "model_type": model_type,
+        "risk_tier": risk_tier,
+        "owner": owner,
+        "business_purpose": business_purpose,
+    }
+    if existing is not None:
+        for field, value in wanted.items():
+            if getattr(existing, field) != value:
+                raise RegistryError(MODEL_EXISTS_DIFFERENTLY.format(model_id=model_id, field=field))
+        return existing
+    model = Model(id=model_id, status="draft", created_by=actor, **wanted)
+    session.add(model)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="registry.model_registered",
+        target=f"model:{model_id}",
+        payload=wanted,
+        idempotency_key=f"registry.model_registered:{model_id}",
+    )
+    return model
+
+
+def register_version(
+    session: Session,
+    *,
+    model_id: str,
+    version: str,
+    artifact_uri: str,
+    artifact_sha256: str,
+    training_snapshot_id: str,
+    feature_version: str,
+    validation_uri: str | None,
+    validation_metrics: dict[str, Any],
+    decision_threshold: float | None,
+    actor: str,
+) -> ModelVersion:
+    """Register a trained version with its lineage inputs (idempotent on model and version)."""
+    if session.get(Model, model_id) is None:
+        raise RegistryError(UNKNOWN_MODEL.format(model_id=model_id))
+    existing = _find_version(session, model_id, version)
+    if existing is not None:
+        return existing
+    record = ModelVersion(
+        model_id=model_id,
+        version=version,
+        artifact_uri=artifact_uri,
+        artifact_sha256=artifact_sha256,
+        training_snapshot_id=training_snapshot_id,
+        feature_version=feature_version,
+        validation_uri=validation_uri,
+        validation_metrics=validation_metrics,
+        decision_threshold=decision_threshold,
+        status="draft",
+        created_by=actor,
+    )
+    session.add(record)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="registry.version_registered",
+        target=f"model:{model_id}:{version}",
+        payload={
+            "artifact_sha256": artifact_sha256,
+            "training_snapshot_id": training_snapshot_id,
+            "feature_version": feature_version,
+            "validation_metrics": validation_metrics,
+        },
+        idempotency_key=f"registry.version_registered:{model_id}:{version}",
+    )
+    return record
+
+
+def _find_version(session: Session, model_id: str, version: str) -> ModelVersion | None:
+    return session.scalars(
+        select(ModelVersion).where(
+            ModelVersion.model_id == model_id, ModelVersion.version == version
+        )
+    ).first()
+
+
+def get_version(session: Session, model_id: str, version: str) -> ModelVersion:
+    record = _find_version(session, model_id, version)
+    if record is None:
+        raise RegistryError(UNKNOWN_VERSION.format(model_id=model_id, version=version))
+    return record
+
+
+def request_approval(
+    session: Session, *, model_id: str, version: str, requested_by: str, justification: str
+) -> ModelVersion:
+    """Move a draft (or rejected) version to pending, with the requester's justification."""
+    if not justification.strip():
+        raise RegistryError(JUSTIFICATION_REQUIRED)
+    record = get_version(session, model_id, version)
+    if record.status == "pending":
+        return record
+    record.status = "pending"
+    record.model.status = "pending" if record.model.status == "draft" else record.model.status
+    session.add(
+        RegistryDecision(
+            model_version_id=record.id,
+            action="requested",
+            actor=requested_by,
+            justification=justification,
+        )
+    )
+    record_event(
+        session,
+        actor=requested_by,
+        action="registry.approval_requested",
+        target=f"model:{model_id}:{version}",
+        payload={"justification": justification},
+    )
+    return record
+
+
+def decide_approval(
+    session: Session,
+    *,
+    model_id: str,
+    version: str,
+    approver: str,
+    approve: bool,
+    justification: str,
+) -> ModelVersion:
+    """Approve or reject a pending version; the model's owner may never approve it."""
+    if not justification.strip():
+        raise RegistryError(JUSTIFICATION_REQUIRED)
+    record = get_version(session, model_id, version)
+    if record.model.owner == approver:
+        raise RegistryError(OWNER_CANNOT_APPROVE.format(user=approver, model_id=model_id))
+    if record.status != "pending":
+        raise RegistryError(
+            NOT_PENDING.format(model_id=model_id, version=version, status=record.status)
+        )
+    record.status = "approved" if approve else "rejected"
+    if approve:
+        record.model.status = "approved"
+    action = "approved" if approve else "rejected"
+    session.add(
+        RegistryDecision(
+            model_version_id=record.id, action=action, actor=approver, justification=justification
+        )
+    )
+    record_event(
+        session,
+        actor=approver,
+        action=f"registry.version_{action}",
+        target=f"model:{model_id}:{version}",
+        payload={"justification": justification},
+        severity="INFO" if approve else "WARNING",
+    )
+    return record
+
+
+def log_stage(
+    session: Session,
+    *,
+    model_id: str,
+    version: str,
+    stage: str,
+    deployed_by: str,
+    notes: str = "",
+    deployment_id: int | None = None,
+) -> StageHistory:
+    """Record that a version reached a deployment stage."""
+    if stage not in STAGES:
+        raise RegistryError(UNKNOWN_STAGE.format(stage=stage))
+    record = get_version(session, model_id, version)
+    entry = StageHistory(
+        model_version_id=record.id,
+        stage=stage,
+        deployed_by=deployed_by,
+        notes=notes,
+        deployment_id=deployment_id,
+    )
+    session.add(entry)
+    session.flush()
+    record_event(
+        session,
+        actor=deployed_by,
+        action="registry.stage_logged",
+        target=f"model:{model_id}:{version}",
+        payload={"stage": stage, "notes": notes, "deployment_id": deployment_id},
+    )
+    return entry
+
+
+def deprecate_model(session: Session, *, model_id: str, actor: str, reason: str) -> Model:
+    model = session.get(Model, model_id)
+    if model is None:
+        raise RegistryError(UNKNOWN_MODEL.format(model_id=model_id))
+    if not reason.strip():
+        raise RegistryError(JUSTIFICATION_REQUIRED)
+    model.status = "deprecated"
+    model.deprecated_at = utcnow()
+    model.deprecation_reason = reason
+    record_event(
+        session,
+        actor=actor,
+        action="registry.model_deprecated",
+        target=f"model:{model_id}",
+        payload={"reason": reason},
+        severity="WARNING",
+    )
+    return model
+
+
+def lineage(session: Session, model_id: str, version: str) -> dict[str, Any]:
+    """Data -> features -> model -> validation -> approvals -> deployments -> baselines."""
+    record = get_version(session, model_id, version)
+    decisions = session.scalars(
+        select(RegistryDecision)
+        .where(RegistryDecision.model_version_id == record.id)
+        .order_by(RegistryDecision.id)
+    ).all()
+    stages = session.scalars(
+        select(StageHistory)
+        .where(StageHistory.model_version_id == record.id)
+        .order_by(StageHistory.id)
+    ).all()
+    deployments = session.scalars(
+        select(Deployment)
+        .where(Deployment.model_id == model_id, Deployment.model_version == version)
+        .order_by(Deployment.id)
+    ).all()
+    baselines = session.scalars(
+        select(Baseline)
+        .where(Baseline.model_id == model_id, Baseline.model_version == version)
+        .order_by(Baseline.id)
+    ).all()
+    return {
+        "model": {
+            "id": model_id,
+            "type": record.model.model_type,
+            "risk_tier": record.model.risk_tier,
+            "owner": record.model.owner,
+            "business_purpose": record.model.business_purpose,
+            "status": record.model.status,
+        },
+        "version": version,
+        "status": record.status,
+        "data": {"training_snapshot_id": record.training_snapshot_id},
+        "features": {"feature_version": record.feature_version},
+        "artifact": {"uri": record.artifact_uri, "sha256": record.artifact_sha256},
+        "validation": {"uri": record.validation_uri, "metrics": record.validation_metrics},
+        "registry_decisions": [
+            {
+                "action": d.action,
+                "actor": d.actor,
+                "justification": d.justification,
+                "at": d.decided_at.isoformat(),
+            }
+            for d in decisions
+        ],
+        "deployments": [
+            {
+                "ref": d.ref,
+                "type": d.deployment_type,
+                "environment": d.environment,
+                "status": d.status,
+                "approvals": [
+                    {"role": a.role, "approver": a.approver, "decision": a.decision}
+                    for a in session.scalars(
+                        select(DeploymentApproval).where(DeploymentApproval.deployment_id == d.id)
+                    )
+                ],
+            }
+            for d in deployments
+        ],
+        "stages": [
+            {"stage": s.stage, "by": s.deployed_by, "at": s.deployed_at.isoformat()} for s in stages
+        ],
+        "baselines": [
+            {"version": b.version, "kind": b.kind, "active": b.is_active} for b in baselines
+        ],
+    }
