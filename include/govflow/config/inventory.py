@@ -1,0 +1,168 @@
+"""The model inventory of ``config/models.yaml`` (seed 003 section 14.3.1, seed 004 section 1.1).
+
+Each deployed model has a named owner, a business purpose and a risk tier (which selects
+its monitoring cadence and its deployment approvals), the place its prediction logs live,
+the schema of its features and protected attributes, and the numbers monitoring needs:
+label delay, decision threshold, performance floor, expected volume and binning.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from govflow.config.vocabulary import SNAKE_CASE, RiskTier, StrictModel, located_error
+
+Identifier = Annotated[str, Field(pattern=SNAKE_CASE)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+RELATIVE_PATH = "must be a relative path inside the data directory"
+NUMERIC_RANGE = "a {dtype} feature needs min <= max and no categories"
+CATEGORICAL_VALUES = "a categorical feature needs categories and no min or max"
+DUPLICATE_NAME = "{what} {name} is listed more than once"
+UNKNOWN_INTERSECTION = "intersection names {name}, which is not a protected attribute"
+CLASHING_COLUMN = "column {name} is both a feature and a protected attribute"
+
+
+class ParquetLog(StrictModel):
+    """Day-partitioned parquet: ``<data_dir>/<path>/date=YYYY-MM-DD/*.parquet``."""
+
+    kind: Literal["parquet"]
+    path: str
+
+    @field_validator("path")
+    @classmethod
+    def _stays_inside_data_dir(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if path.is_absolute() or ".." in path.parts or not path.parts:
+            raise PydanticCustomError("relative_path", RELATIVE_PATH)
+        return value
+
+
+class SqlLog(StrictModel):
+    """A table reached through a SQLAlchemy URL kept in an environment variable, never here."""
+
+    kind: Literal["sql"]
+    url_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+    table: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
+
+
+class Feature(StrictModel):
+    name: Identifier
+    dtype: Literal["numeric", "integer", "categorical"]
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = None
+    null_tolerance: Fraction | None = None
+
+    @model_validator(mode="after")
+    def _domain_matches_dtype(self) -> Feature:
+        if self.dtype == "categorical":
+            if not self.categories or self.min is not None or self.max is not None:
+                raise PydanticCustomError("feature_domain", CATEGORICAL_VALUES)
+        elif self.min is None or self.max is None or self.min > self.max or self.categories:
+            raise PydanticCustomError("feature_domain", NUMERIC_RANGE.format(dtype=self.dtype))
+        return self
+
+
+class ProtectedAttribute(StrictModel):
+    name: Identifier
+    categories: list[str]
+
+
+class Columns(StrictModel):
+    prediction_id: str
+    model_version: str
+    scored_at: str
+    score: str
+    prediction: str
+    label: str
+    label_observed_at: str
+
+
+class PerformanceRequirement(StrictModel):
+    min_accuracy: Fraction
+    min_auc: Fraction
+
+
+class Binning(StrictModel):
+    """How numeric features are cut into bins, frozen in the baseline (reference quantiles)."""
+
+    method: Literal["reference_quantiles", "equal_width"]
+    bins: Annotated[int, Field(ge=2, le=100)]
+
+
+class ModelEntry(StrictModel):
+    id: Identifier
+    type: Literal["binary_classifier"]
+    risk_tier: RiskTier
+    owner: str
+    business_purpose: str
+    prediction_log: Annotated[ParquetLog | SqlLog, Field(discriminator="kind")]
+    columns: Columns
+    favourable_prediction: int
+    label_delay_days: Annotated[int, Field(ge=0)]
+    decision_threshold: Fraction
+    performance_requirement: PerformanceRequirement
+    freeze_on_critical_fairness: bool
+    expected_daily_volume: Annotated[int, Field(gt=0)]
+    binning: Binning
+    min_group_size: Annotated[int, Field(ge=1)] | None = None
+    features: list[Feature]
+    protected_attributes: list[ProtectedAttribute]
+    intersections: list[list[Identifier]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _columns_are_consistent(self) -> ModelEntry:
+        feature_names = [feature.name for feature in self.features]
+        protected_names = [attribute.name for attribute in self.protected_attributes]
+        for what, names in (("feature", feature_names), ("protected attribute", protected_names)):
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise PydanticCustomError(
+                    "duplicate", DUPLICATE_NAME.format(what=what, name=repeated[0])
+                )
+        for name in protected_names:
+            if name in feature_names:
+                raise PydanticCustomError("clashing_column", CLASHING_COLUMN.format(name=name))
+        for combination in self.intersections:
+            for name in combination:
+                if name not in protected_names:
+                    raise PydanticCustomError(
+                        "intersection", UNKNOWN_INTERSECTION.format(name=name)
+                    )
+        return self
+
+    def feature(self, name: str) -> Feature:
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(f"model {self.id!r} has no feature {name!r}")
+
+
+class ModelsFile(StrictModel):
+    """The whole of ``config/models.yaml``."""
+
+    models: list[ModelEntry]
+
+    @model_validator(mode="after")
+    def _ids_are_unique(self) -> ModelsFile:
+        seen: set[str] = set()
+        for index, model in enumerate(self.models):
+            if model.id in seen:
+                message = DUPLICATE_NAME.format(what="model", name=model.id)
+                raise located_error(f"models.{index}.id", message)
+            seen.add(model.id)
+        return self
+
+    def get(self, model_id: str) -> ModelEntry:
+        for model in self.models:
+            if model.id == model_id:
+                return model
+        raise KeyError(f"no model {model_id!r} in models.yaml")
+
+    def ids(self) -> list[str]:
+        return [model.id for model in self.models]
