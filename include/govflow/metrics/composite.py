@@ -1,0 +1,179 @@
+"""Seed 004 section 2.3: the aggregated drift score.
+
+score = sum_c w_c * component_c / sum_c w_c over the components that have data, with
+weights fairness 0.4, data 0.3, model 0.2, explanation 0.1; CRITICAL when score > 0.30.
+
+Normalising one metric to [0, 1]
+--------------------------------
+``clip((value - ideal) / (critical - ideal), 0, 1)``: the fraction of the way from the ideal
+value to the critical bound. The ideal is 0 for higher-is-worse metrics (so PSI 0.125 with
+critical 0.25 is 0.5) and 1 for lower-is-worse ones (disparate impact, rank correlation:
+DI 0.90 with critical 0.80 is 0.5). A metric at or past its critical bound is 1.0, and a
+value on the good side of the ideal (an accuracy that improved) is 0.
+
+A component is the MAX over its metrics
+---------------------------------------
+The max, not the mean: one critical fairness metric must push the fairness component to
+1.0 (seed 004 ranks fairness first), and a mean would dilute one drifted feature among
+fifteen stable ones. The metric that gave the max is kept as ``contributing_metric``.
+
+Missing data
+------------
+A component with no valid metric (labels not arrived, explanation not computed this run) is
+left out and the remaining weights are renormalised to sum to 1, so the absence of data
+neither lowers nor raises the score. Values that are not finite are left out and listed in
+``invalid_metrics`` (they are data-quality findings, see :mod:`govflow.metrics.severity`).
+With no component at all the result is ``inconclusive`` with ``score=None``.
+The composite has no WARNING band in the seed: it is CRITICAL or INFO. The score is rounded
+to 12 decimals before the comparison, so 0.4 * 0.5 + 0.2 * 0.5 is 0.30 (INFO), not
+0.30000000000000004 (CRITICAL).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from govflow.metrics.severity import Family, MetricInputError, Severity, Threshold
+
+SEED_004_COMPONENT_WEIGHTS: dict[Family, float] = {
+    "fairness": 0.4,
+    "data": 0.3,
+    "model": 0.2,
+    "explanation": 0.1,
+}
+SEED_004_COMPOSITE_CRITICAL_ABOVE = 0.30
+SCORE_DECIMALS = 12
+
+BAD_WEIGHTS = "component weights must be finite and non-negative, got {weights}"
+UNKNOWN_FAMILY = "metric {name} has family {family!r}, which has no weight"
+NO_COMPONENTS = "no component has a valid metric"
+
+
+@dataclass(frozen=True)
+class MetricObservation:
+    """A metric value with its family and threshold, as the composite consumes it."""
+
+    name: str
+    family: Family
+    value: float | None
+    threshold: Threshold
+    subject: str = ""
+
+
+def normalised_metric_value(value: float, threshold: Threshold) -> float:
+    """Fraction of the way from the ideal value (0 or 1) to the critical bound, in [0, 1]."""
+    ideal = 0.0 if threshold.direction == "higher_is_worse" else 1.0
+    span = threshold.critical - ideal
+    if span == 0:
+        return 1.0 if value != ideal else 0.0
+    return min(1.0, max(0.0, (value - ideal) / span))
+
+
+@dataclass(frozen=True)
+class ComponentScore:
+    """One component's normalised value, its weights and the metric that set it."""
+
+    family: Family
+    normalised: float
+    weight: float
+    effective_weight: float
+    contributing_metric: str
+    contributing_subject: str
+    contributing_value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "normalised": self.normalised,
+            "weight": self.weight,
+            "effective_weight": self.effective_weight,
+            "contributing_metric": self.contributing_metric,
+            "contributing_subject": self.contributing_subject,
+            "contributing_value": self.contributing_value,
+        }
+
+
+@dataclass(frozen=True)
+class CompositeScore:
+    """The aggregated drift score and its breakdown, ready to store."""
+
+    status: Literal["computed", "inconclusive"]
+    score: float | None
+    severity: Severity | None
+    critical_above: float
+    components: dict[str, ComponentScore]
+    missing_components: tuple[str, ...]
+    invalid_metrics: tuple[str, ...] = field(default_factory=tuple)
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "score": self.score,
+            "severity": None if self.severity is None else self.severity.name,
+            "critical_above": self.critical_above,
+            "components": {name: part.to_dict() for name, part in self.components.items()},
+            "missing_components": list(self.missing_components),
+            "invalid_metrics": list(self.invalid_metrics),
+            "reason": self.reason,
+        }
+
+
+def _check_weights(weights: Mapping[Family, float]) -> None:
+    if any(not math.isfinite(weight) or weight < 0 for weight in weights.values()):
+        raise MetricInputError(BAD_WEIGHTS.format(weights=dict(weights)))
+
+
+def composite_drift_score(
+    observations: Iterable[MetricObservation],
+    *,
+    weights: Mapping[Family, float] = SEED_004_COMPONENT_WEIGHTS,
+    critical_above: float = SEED_004_COMPOSITE_CRITICAL_ABOVE,
+) -> CompositeScore:
+    """Weighted max-per-component score of seed 004 section 2.3 (definitions in module doc)."""
+    _check_weights(weights)
+    best: dict[Family, tuple[float, float, MetricObservation]] = {}
+    invalid = []
+    for observation in observations:
+        if observation.family not in weights:
+            raise MetricInputError(
+                UNKNOWN_FAMILY.format(name=observation.name, family=observation.family)
+            )
+        value = observation.value
+        if value is None or not math.isfinite(value):
+            invalid.append(f"{observation.name}:{observation.subject}")
+            continue
+        normalised = normalised_metric_value(value, observation.threshold)
+        current = best.get(observation.family)
+        if current is None or normalised > current[0]:
+            best[observation.family] = (normalised, value, observation)
+    present_weight = math.fsum(weights[family] for family in best)
+    missing = tuple(family for family in weights if family not in best)
+    if not best or present_weight == 0:
+        return CompositeScore(
+            "inconclusive", None, None, critical_above, {}, missing, tuple(invalid), NO_COMPONENTS
+        )
+    components: dict[str, ComponentScore] = {
+        family: ComponentScore(
+            family=family,
+            normalised=normalised,
+            weight=weights[family],
+            effective_weight=weights[family] / present_weight,
+            contributing_metric=observation.name,
+            contributing_subject=observation.subject,
+            contributing_value=value,
+        )
+        for family, (normalised, value, observation) in best.items()
+    }
+    # Rounded so that float noise of the weighted sum (0.2 + 0.1) cannot cross the bound.
+    score = round(
+        math.fsum(part.normalised * part.effective_weight for part in components.values()),
+        SCORE_DECIMALS,
+    )
+    severity = Severity.CRITICAL if score > critical_above else Severity.INFO
+    return CompositeScore(
+        "computed", score, severity, critical_above, components, missing, tuple(invalid)
+    )

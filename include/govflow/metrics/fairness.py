@@ -1,0 +1,1066 @@
+"""Seed 004 section 2.2 (fairness drift: demographic parity drift, equal opportunity drift,
+disparate impact ratio) and seed 000 "Fairness Monitoring" (selection rate parity, FPR/TPR
+disparity, equalized odds, predictive parity, calibration), per protected attribute.
+
+One pass, then arithmetic
+-------------------------
+:func:`group_counts` makes one ``numpy.bincount`` pass over the rows and keeps, per group:
+``n`` (rows), ``selected`` (prediction 1), ``labelled`` (label known), ``positives`` (label
+1), ``tp``, ``fp``, ``tn``, ``fn`` (labelled rows only) and, when scores are given, per score
+bin (``calibration_bins`` equal-width bins on [0, 1], the last closed) the labelled row
+count, score sum and positive count. Every metric below is arithmetic on these counts, and
+:meth:`GroupCounts.to_dict` is the baseline profile of one attribute (seed 004 section 4.1):
+``{"groups": {group: {"n", "selected", "labelled", "positives", "tp", "fp", "tn", "fn",
+"calibration": {"counts", "score_sums", "positives"} | None}}, "calibration_bins",
+"dropped_missing_attribute"}``.
+
+Rows whose label is missing (not yet observed) count for selection rates only. Rows whose
+protected attribute is missing are dropped and counted. Rows with a missing score are left
+out of calibration only.
+
+Rates (each with a Wilson score interval at ``confidence``)
+-----------------------------------------------------------
+selection rate = selected / n; TPR = tp / (tp + fn); FPR = fp / (fp + tn);
+PPV = tp / (tp + fp). Calibration, over labelled rows with a score: mean score, observed
+positive rate, calibration-in-the-large = mean score - observed positive rate, and the
+expected calibration error ECE = sum_b (n_b / n) |mean score_b - positive rate_b|.
+
+Metrics (between groups, as fairlearn's ``method="between_groups"``)
+---------------------------------------------------------------------
+* demographic_parity_difference = max - min selection rate;
+* disparate_impact_ratio = min / max selection rate (= fairlearn's demographic_parity_ratio;
+  the 80% rule reads it against 0.80);
+* equal_opportunity_difference = max - min TPR; true_positive_rate_ratio = min / max TPR;
+* false_positive_rate_difference = max - min FPR; false_positive_rate_ratio = min / max FPR;
+* equalized_odds_difference = max(TPR difference, FPR difference) (fairlearn ``worst_case``);
+* predictive_parity_difference = max - min PPV;
+* calibration_gap = max - min calibration-in-the-large (a model that over-predicts one group
+  by 0.05 and under-predicts another by 0.05 has a gap of 0.10);
+* demographic_parity_drift = |DP difference now - DP difference at baseline| and
+  equal_opportunity_drift likewise (seed 004 2.2, seed 000 ``abs(current - baseline)``), both
+  sides computed over the groups eligible in BOTH windows, so a group that vanished does
+  not fake a drift; groups only in the baseline are reported as ``absent_groups``, groups
+  only in the current window as ``new_groups``.
+
+Minimum group size
+------------------
+Each metric only compares groups whose denominator (``n`` for selection rates, actual
+positives for TPR, actual negatives for FPR, labelled selected rows for PPV, labelled scored
+rows for calibration) is at least ``min_group_size``. Smaller groups are listed in the
+metric's ``excluded_groups`` with that denominator. With fewer than two groups left the
+metric is ``inconclusive`` with ``value=None``: never a pass, never a false alarm. A ratio
+whose largest rate is 0 is inconclusive too (no group is selected at all).
+
+Intervals for gaps and ratios
+-----------------------------
+A difference is reported for the pair of groups that realises it (``max_group``,
+``min_group``) with Newcombe's hybrid score interval built from the two Wilson intervals.
+A ratio gets Katz's log interval ``exp(ln r +- z sqrt(1/x1 - 1/n1 + 1/x2 - 1/n2))``; when a
+count is 0, 0.5 is added to the counts of that interval (Haldane) so it stays defined. The
+equalized-odds interval is ``[max(lower), max(upper)]`` of its two gaps. These intervals
+treat the extreme pair as fixed; they do not correct for having picked it among all groups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from statistics import NormalDist
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from govflow.metrics.severity import Direction, MetricInputError, MetricSpec
+
+MetricStatus = Literal["computed", "inconclusive"]
+
+DEFAULT_MIN_GROUP_SIZE = 30
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_CALIBRATION_BINS = 10
+INTERSECTION_SEPARATOR = "&"
+
+LENGTH_MISMATCH = "y_true, y_pred, sensitive_features and scores must have the same length"
+EMPTY_ROWS = "no rows to evaluate"
+NO_GROUPS = "sensitive_features has no values left after dropping {dropped} missing"
+BAD_PREDICTIONS = "y_pred must contain only 0 and 1 with no missing values"
+BAD_LABELS = "y_true must contain only 0, 1 or missing"
+BAD_SCORES = "scores must lie in [0, 1] (missing allowed)"
+BAD_CONFIDENCE = "confidence must be in (0, 1), got {confidence}"
+BAD_MIN_GROUP_SIZE = "min_group_size must be at least 1, got {size}"
+BAD_CALIBRATION_BINS = "calibration_bins must be at least 1, got {bins}"
+NO_SCORES = "calibration needs scores: group counts were built without them"
+NO_ATTRIBUTES = "intersectional_groups needs at least one attribute"
+TOO_FEW_GROUPS = "fewer than 2 groups with a denominator of at least {size}"
+NOTHING_SELECTED = "the largest rate is 0, so the ratio is undefined"
+
+_FAIRNESS_METRIC_TABLE: tuple[tuple[str, Direction, str], ...] = (
+    ("demographic_parity_difference", "higher_is_worse", "max - min selection rate"),
+    ("disparate_impact_ratio", "lower_is_worse", "min / max selection rate (80% rule)"),
+    ("equal_opportunity_difference", "higher_is_worse", "max - min true positive rate"),
+    ("true_positive_rate_ratio", "lower_is_worse", "min / max true positive rate"),
+    ("false_positive_rate_difference", "higher_is_worse", "max - min false positive rate"),
+    ("false_positive_rate_ratio", "lower_is_worse", "min / max false positive rate"),
+    ("equalized_odds_difference", "higher_is_worse", "max of the TPR and FPR differences"),
+    ("predictive_parity_difference", "higher_is_worse", "max - min precision (PPV)"),
+    ("calibration_gap", "higher_is_worse", "max - min (mean score - positive rate)"),
+    ("demographic_parity_drift", "higher_is_worse", "|DP difference - baseline's|"),
+    ("equal_opportunity_drift", "higher_is_worse", "|EO difference - baseline's|"),
+)
+FAIRNESS_METRICS: tuple[MetricSpec, ...] = tuple(
+    MetricSpec(name, "fairness", ("binary_prediction",), direction, description)
+    for name, direction, description in _FAIRNESS_METRIC_TABLE
+)
+
+
+def _check_confidence(confidence: float) -> float:
+    if not 0 < confidence < 1:
+        raise MetricInputError(BAD_CONFIDENCE.format(confidence=confidence))
+    return NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+
+
+def wilson_interval(
+    successes: int, trials: int, *, confidence: float = DEFAULT_CONFIDENCE
+) -> tuple[float, float] | None:
+    """Wilson score interval of ``successes / trials``; None when there are no trials."""
+    z = _check_confidence(confidence)
+    if trials == 0:
+        return None
+    rate = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (rate + z * z / (2 * trials)) / denominator
+    half_width = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials))
+    half_width /= denominator
+    return max(0.0, centre - half_width), min(1.0, centre + half_width)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A proportion with its counts and Wilson interval (None values when ``denominator`` is 0)."""
+
+    value: float | None
+    numerator: int
+    denominator: int
+    ci_low: float | None
+    ci_high: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rate(successes: int, trials: int, *, confidence: float = DEFAULT_CONFIDENCE) -> Rate:
+    """``successes / trials`` with its Wilson interval."""
+    interval = wilson_interval(successes, trials, confidence=confidence)
+    if interval is None:
+        return Rate(None, successes, trials, None, None)
+    return Rate(successes / trials, successes, trials, interval[0], interval[1])
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    """Per-group counts of one protected attribute: the baseline profile of fairness."""
+
+    groups: tuple[str, ...]
+    n: tuple[int, ...]
+    selected: tuple[int, ...]
+    labelled: tuple[int, ...]
+    positives: tuple[int, ...]
+    tp: tuple[int, ...]
+    fp: tuple[int, ...]
+    tn: tuple[int, ...]
+    fn: tuple[int, ...]
+    calibration_bins: int
+    calibration_counts: tuple[tuple[int, ...], ...] | None = None
+    calibration_score_sums: tuple[tuple[float, ...], ...] | None = None
+    calibration_positives: tuple[tuple[int, ...], ...] | None = None
+    dropped_missing_attribute: int = 0
+
+    def index(self, group: str) -> int:
+        return self.groups.index(group)
+
+    def to_dict(self) -> dict[str, Any]:
+        groups: dict[str, Any] = {}
+        for position, group in enumerate(self.groups):
+            calibration = None
+            if self.calibration_counts is not None:
+                assert self.calibration_score_sums is not None
+                assert self.calibration_positives is not None
+                calibration = {
+                    "counts": list(self.calibration_counts[position]),
+                    "score_sums": list(self.calibration_score_sums[position]),
+                    "positives": list(self.calibration_positives[position]),
+                }
+            groups[group] = {
+                "n": self.n[position],
+                "selected": self.selected[position],
+                "labelled": self.labelled[position],
+                "positives": self.positives[position],
+                "tp": self.tp[position],
+                "fp": self.fp[position],
+                "tn": self.tn[position],
+                "fn": self.fn[position],
+                "calibration": calibration,
+            }
+        return {
+            "groups": groups,
+            "calibration_bins": self.calibration_bins,
+            "dropped_missing_attribute": self.dropped_missing_attribute,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GroupCounts:
+        groups = tuple(sorted(data["groups"]))
+        rows = [data["groups"][group] for group in groups]
+
+        def column(key: str) -> tuple[int, ...]:
+            return tuple(int(row[key]) for row in rows)
+
+        has_calibration = bool(rows) and all(row["calibration"] is not None for row in rows)
+        return cls(
+            groups=groups,
+            n=column("n"),
+            selected=column("selected"),
+            labelled=column("labelled"),
+            positives=column("positives"),
+            tp=column("tp"),
+            fp=column("fp"),
+            tn=column("tn"),
+            fn=column("fn"),
+            calibration_bins=int(data["calibration_bins"]),
+            calibration_counts=tuple(
+                tuple(int(v) for v in row["calibration"]["counts"]) for row in rows
+            )
+            if has_calibration
+            else None,
+            calibration_score_sums=tuple(
+                tuple(float(v) for v in row["calibration"]["score_sums"]) for row in rows
+            )
+            if has_calibration
+            else None,
+            calibration_positives=tuple(
+                tuple(int(v) for v in row["calibration"]["positives"]) for row in rows
+            )
+            if has_calibration
+            else None,
+            dropped_missing_attribute=int(data["dropped_missing_attribute"]),
+        )
+
+
+def _as_float(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    series = (
+        values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
+    )
+    return series.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def binary_labels(y_true: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Labels as floats 0.0/1.0, NaN where the label is missing (None, NaN, pd.NA)."""
+    try:
+        labels = _as_float(y_true)
+    except (TypeError, ValueError) as error:
+        raise MetricInputError(BAD_LABELS) from error
+    if not np.isin(labels[~np.isnan(labels)], (0.0, 1.0)).all():
+        raise MetricInputError(BAD_LABELS)
+    return labels
+
+
+def binary_predictions(y_pred: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """Predictions as booleans; anything but 0/1 (missing included) is an error."""
+    try:
+        predictions = _as_float(y_pred)
+    except (TypeError, ValueError) as error:
+        raise MetricInputError(BAD_PREDICTIONS) from error
+    if not np.isin(predictions, (0.0, 1.0)).all():
+        raise MetricInputError(BAD_PREDICTIONS)
+    return predictions == 1.0
+
+
+def _scores(scores: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    try:
+        values = _as_float(scores)
+    except (TypeError, ValueError) as error:
+        raise MetricInputError(BAD_SCORES) from error
+    present = values[~np.isnan(values)]
+    if np.any((present < 0) | (present > 1)):
+        raise MetricInputError(BAD_SCORES)
+    return values
+
+
+def intersectional_groups(
+    attributes: Mapping[str, npt.ArrayLike],
+) -> tuple[str, npt.NDArray[np.object_]]:
+    """Name and labels of the intersection of attributes, e.g. ``gender&age_band``,
+    ``female&18-25``; a row missing any attribute is missing in the intersection."""
+    if not attributes:
+        raise MetricInputError(NO_ATTRIBUTES)
+    columns = [pd.Series(np.asarray(values, dtype=object)) for values in attributes.values()]
+    if len({len(column) for column in columns}) != 1:
+        raise MetricInputError(LENGTH_MISMATCH)
+    missing = np.logical_or.reduce([column.isna().to_numpy() for column in columns])
+    joined = columns[0].astype(str)
+    for column in columns[1:]:
+        joined = joined + INTERSECTION_SEPARATOR + column.astype(str)
+    labels = joined.to_numpy(dtype=object)
+    labels[missing] = None
+    return INTERSECTION_SEPARATOR.join(attributes), labels
+
+
+def group_counts(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    *,
+    sensitive_features: npt.ArrayLike,
+    scores: npt.ArrayLike | None = None,
+    calibration_bins: int = DEFAULT_CALIBRATION_BINS,
+) -> GroupCounts:
+    """Per-group counts in one bincount pass (see module doc); groups sorted as strings."""
+    if calibration_bins < 1:
+        raise MetricInputError(BAD_CALIBRATION_BINS.format(bins=calibration_bins))
+    attribute = pd.Series(np.asarray(sensitive_features, dtype=object))
+    labels = binary_labels(y_true)
+    selected = binary_predictions(y_pred)
+    score_values = None if scores is None else _scores(scores)
+    lengths = {len(attribute), labels.size, selected.size}
+    if score_values is not None:
+        lengths.add(score_values.size)
+    if len(lengths) != 1:
+        raise MetricInputError(LENGTH_MISMATCH)
+    if len(attribute) == 0:
+        raise MetricInputError(EMPTY_ROWS)
+    present = attribute.notna().to_numpy()
+    if not present.any():
+        raise MetricInputError(NO_GROUPS.format(dropped=len(attribute)))
+    codes, uniques = pd.factorize(attribute[present].astype(str), sort=True)
+    group_total = len(uniques)
+    labels, selected = labels[present], selected[present]
+
+    def per_group(mask: npt.NDArray[np.bool_]) -> tuple[int, ...]:
+        return tuple(np.bincount(codes[mask], minlength=group_total).tolist())
+
+    labelled = ~np.isnan(labels)
+    positive = labelled & (labels == 1.0)
+    negative = labelled & (labels == 0.0)
+    calibration: dict[str, Any] = {}
+    if score_values is not None:
+        calibration = _calibration_counts(
+            codes, group_total, score_values[present], labels, calibration_bins
+        )
+    return GroupCounts(
+        groups=tuple(str(group) for group in uniques),
+        n=per_group(np.ones_like(selected)),
+        selected=per_group(selected),
+        labelled=per_group(labelled),
+        positives=per_group(positive),
+        tp=per_group(positive & selected),
+        fp=per_group(negative & selected),
+        tn=per_group(negative & ~selected),
+        fn=per_group(positive & ~selected),
+        calibration_bins=calibration_bins,
+        dropped_missing_attribute=int((~present).sum()),
+        **calibration,
+    )
+
+
+def _calibration_counts(
+    codes: npt.NDArray[np.intp],
+    group_total: int,
+    scores: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.float64],
+    bins: int,
+) -> dict[str, Any]:
+    usable = ~np.isnan(labels) & ~np.isnan(scores)
+    score_bin = np.minimum((scores[usable] * bins).astype(np.intp), bins - 1)
+    cell = codes[usable] * bins + score_bin
+    size = group_total * bins
+
+    def grid(weights: npt.NDArray[np.float64] | None) -> npt.NDArray[Any]:
+        return np.bincount(cell, weights=weights, minlength=size).reshape(group_total, bins)
+
+    return {
+        "calibration_counts": tuple(tuple(row) for row in grid(None).astype(int).tolist()),
+        "calibration_score_sums": tuple(tuple(row) for row in grid(scores[usable]).tolist()),
+        "calibration_positives": tuple(
+            tuple(row) for row in grid(labels[usable]).round().astype(int).tolist()
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class GroupCalibration:
+    """Calibration of one group over its labelled, scored rows."""
+
+    rows: int
+    mean_score: float | None
+    observed_positive_rate: float | None
+    calibration_in_the_large: float | None
+    expected_calibration_error: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def group_calibration(counts: GroupCounts, group: str) -> GroupCalibration:
+    """Mean score, observed positive rate, their difference and the ECE of one group."""
+    if counts.calibration_counts is None:
+        raise MetricInputError(NO_SCORES)
+    assert counts.calibration_score_sums is not None
+    assert counts.calibration_positives is not None
+    position = counts.index(group)
+    bin_rows = np.asarray(counts.calibration_counts[position], dtype=np.float64)
+    score_sums = np.asarray(counts.calibration_score_sums[position], dtype=np.float64)
+    positives = np.asarray(counts.calibration_positives[position], dtype=np.float64)
+    rows = int(bin_rows.sum())
+    if rows == 0:
+        return GroupCalibration(0, None, None, None, None)
+    mean_score = float(score_sums.sum() / rows)
+    positive_rate = float(positives.sum() / rows)
+    filled = bin_rows > 0
+    bin_gaps = np.abs(score_sums[filled] - positives[filled]) / bin_rows[filled]
+    ece = float(np.sum(bin_rows[filled] / rows * bin_gaps))
+    return GroupCalibration(rows, mean_score, positive_rate, mean_score - positive_rate, ece)
+
+
+@dataclass(frozen=True)
+class GroupRates:
+    """Rates of one group with their intervals."""
+
+    group: str
+    n: int
+    selection_rate: Rate
+    true_positive_rate: Rate
+    false_positive_rate: Rate
+    positive_predictive_value: Rate
+    calibration: GroupCalibration | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "n": self.n,
+            "selection_rate": self.selection_rate.to_dict(),
+            "true_positive_rate": self.true_positive_rate.to_dict(),
+            "false_positive_rate": self.false_positive_rate.to_dict(),
+            "positive_predictive_value": self.positive_predictive_value.to_dict(),
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
+        }
+
+
+def group_rates(
+    counts: GroupCounts, *, confidence: float = DEFAULT_CONFIDENCE
+) -> tuple[GroupRates, ...]:
+    """Selection rate, TPR, FPR, PPV (and calibration when scored) of every group."""
+    result = []
+    for position, group in enumerate(counts.groups):
+        tp, fp = counts.tp[position], counts.fp[position]
+        tn, fn = counts.tn[position], counts.fn[position]
+        result.append(
+            GroupRates(
+                group=group,
+                n=counts.n[position],
+                selection_rate=rate(
+                    counts.selected[position], counts.n[position], confidence=confidence
+                ),
+                true_positive_rate=rate(tp, tp + fn, confidence=confidence),
+                false_positive_rate=rate(fp, fp + tn, confidence=confidence),
+                positive_predictive_value=rate(tp, tp + fp, confidence=confidence),
+                calibration=None
+                if counts.calibration_counts is None
+                else group_calibration(counts, group),
+            )
+        )
+    return tuple(result)
+
+
+@dataclass(frozen=True)
+class FairnessMetric:
+    """One fairness metric of one attribute, with the groups it compared and those it could not."""
+
+    name: str
+    attribute: str
+    status: MetricStatus
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    max_group: str | None = None
+    min_group: str | None = None
+    groups_compared: tuple[str, ...] = ()
+    excluded_groups: dict[str, int] = field(default_factory=dict)
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["groups_compared"] = list(self.groups_compared)
+        return data
+
+
+CountOf = Callable[[GroupCounts, int], int]
+
+
+def _selected(c: GroupCounts, i: int) -> int:
+    return c.selected[i]
+
+
+def _rows(c: GroupCounts, i: int) -> int:
+    return c.n[i]
+
+
+def _true_positives(c: GroupCounts, i: int) -> int:
+    return c.tp[i]
+
+
+def _actual_positives(c: GroupCounts, i: int) -> int:
+    return c.tp[i] + c.fn[i]
+
+
+def _false_positives(c: GroupCounts, i: int) -> int:
+    return c.fp[i]
+
+
+def _actual_negatives(c: GroupCounts, i: int) -> int:
+    return c.fp[i] + c.tn[i]
+
+
+def _predicted_positives(c: GroupCounts, i: int) -> int:
+    return c.tp[i] + c.fp[i]
+
+
+RATE_DEFINITIONS: dict[str, tuple[CountOf, CountOf]] = {
+    "selection_rate": (_selected, _rows),
+    "true_positive_rate": (_true_positives, _actual_positives),
+    "false_positive_rate": (_false_positives, _actual_negatives),
+    "positive_predictive_value": (_true_positives, _predicted_positives),
+}
+
+
+def _check_min_group_size(min_group_size: int) -> None:
+    if min_group_size < 1:
+        raise MetricInputError(BAD_MIN_GROUP_SIZE.format(size=min_group_size))
+
+
+def _eligible(
+    counts: GroupCounts, denominator: CountOf, min_group_size: int, within: set[str] | None
+) -> tuple[list[int], dict[str, int]]:
+    eligible, excluded = [], {}
+    for position, group in enumerate(counts.groups):
+        if within is not None and group not in within:
+            continue
+        size = denominator(counts, position)
+        if size >= min_group_size:
+            eligible.append(position)
+        else:
+            excluded[group] = size
+    return eligible, excluded
+
+
+def _extremes(
+    counts: GroupCounts, rate_name: str, min_group_size: int, within: set[str] | None = None
+) -> tuple[list[int], dict[str, int], int, int]:
+    numerator, denominator = RATE_DEFINITIONS[rate_name]
+    eligible, excluded = _eligible(counts, denominator, min_group_size, within)
+    if len(eligible) < 2:
+        return eligible, excluded, -1, -1
+    rates = [numerator(counts, i) / denominator(counts, i) for i in eligible]
+    # Ties resolve to the first group in sorted order, so results are deterministic.
+    return eligible, excluded, eligible[int(np.argmax(rates))], eligible[int(np.argmin(rates))]
+
+
+def _inconclusive(
+    name: str,
+    attribute: str,
+    excluded: dict[str, int],
+    reason: str,
+    details: dict[str, Any] | None = None,
+) -> FairnessMetric:
+    return FairnessMetric(
+        name,
+        attribute,
+        "inconclusive",
+        None,
+        excluded_groups=excluded,
+        reason=reason,
+        details=details or {},
+    )
+
+
+def rate_difference(
+    counts: GroupCounts,
+    *,
+    rate_name: str,
+    metric_name: str,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+    within: set[str] | None = None,
+) -> FairnessMetric:
+    """max - min of a rate over eligible groups, with Newcombe's interval for that pair."""
+    _check_min_group_size(min_group_size)
+    _check_confidence(confidence)
+    eligible, excluded, high, low = _extremes(counts, rate_name, min_group_size, within)
+    if len(eligible) < 2:
+        return _inconclusive(
+            metric_name, attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
+        )
+    numerator, denominator = RATE_DEFINITIONS[rate_name]
+    high_rate = rate(numerator(counts, high), denominator(counts, high), confidence=confidence)
+    low_rate = rate(numerator(counts, low), denominator(counts, low), confidence=confidence)
+    assert high_rate.value is not None and low_rate.value is not None
+    assert high_rate.ci_low is not None and high_rate.ci_high is not None
+    assert low_rate.ci_low is not None and low_rate.ci_high is not None
+    difference = high_rate.value - low_rate.value
+    lower = difference - math.hypot(
+        high_rate.value - high_rate.ci_low, low_rate.ci_high - low_rate.value
+    )
+    upper = difference + math.hypot(
+        high_rate.ci_high - high_rate.value, low_rate.value - low_rate.ci_low
+    )
+    return FairnessMetric(
+        metric_name,
+        attribute,
+        "computed",
+        difference,
+        ci_low=lower,
+        ci_high=upper,
+        max_group=counts.groups[high],
+        min_group=counts.groups[low],
+        groups_compared=tuple(counts.groups[i] for i in eligible),
+        excluded_groups=excluded,
+    )
+
+
+def rate_ratio(
+    counts: GroupCounts,
+    *,
+    rate_name: str,
+    metric_name: str,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessMetric:
+    """min / max of a rate over eligible groups, with Katz's log interval for that pair."""
+    _check_min_group_size(min_group_size)
+    z = _check_confidence(confidence)
+    eligible, excluded, high, low = _extremes(counts, rate_name, min_group_size)
+    if len(eligible) < 2:
+        return _inconclusive(
+            metric_name, attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
+        )
+    numerator, denominator = RATE_DEFINITIONS[rate_name]
+    x_high, n_high = float(numerator(counts, high)), float(denominator(counts, high))
+    x_low, n_low = float(numerator(counts, low)), float(denominator(counts, low))
+    if x_high == 0:
+        return _inconclusive(metric_name, attribute, excluded, NOTHING_SELECTED)
+    ratio = (x_low / n_low) / (x_high / n_high)
+    if x_low == 0:
+        # Haldane's correction keeps Katz's interval defined; the ratio itself stays 0.
+        x_low, n_low, x_high, n_high = x_low + 0.5, n_low + 0.5, x_high + 0.5, n_high + 0.5
+    centre = math.log((x_low / n_low) / (x_high / n_high))
+    spread = z * math.sqrt(1 / x_low - 1 / n_low + 1 / x_high - 1 / n_high)
+    return FairnessMetric(
+        metric_name,
+        attribute,
+        "computed",
+        ratio,
+        ci_low=math.exp(centre - spread),
+        ci_high=math.exp(centre + spread),
+        max_group=counts.groups[high],
+        min_group=counts.groups[low],
+        groups_compared=tuple(counts.groups[i] for i in eligible),
+        excluded_groups=excluded,
+    )
+
+
+def demographic_parity_difference(
+    counts: GroupCounts,
+    *,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessMetric:
+    """Max - min selection rate."""
+    return rate_difference(
+        counts,
+        rate_name="selection_rate",
+        metric_name="demographic_parity_difference",
+        attribute=attribute,
+        min_group_size=min_group_size,
+        confidence=confidence,
+    )
+
+
+def disparate_impact_ratio(
+    counts: GroupCounts,
+    *,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessMetric:
+    """Min / max selection rate (the 80% rule's ratio)."""
+    return rate_ratio(
+        counts,
+        rate_name="selection_rate",
+        metric_name="disparate_impact_ratio",
+        attribute=attribute,
+        min_group_size=min_group_size,
+        confidence=confidence,
+    )
+
+
+def equal_opportunity_difference(
+    counts: GroupCounts,
+    *,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessMetric:
+    """Max - min true positive rate."""
+    return rate_difference(
+        counts,
+        rate_name="true_positive_rate",
+        metric_name="equal_opportunity_difference",
+        attribute=attribute,
+        min_group_size=min_group_size,
+        confidence=confidence,
+    )
+
+
+def equalized_odds_difference(
+    counts: GroupCounts,
+    *,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessMetric:
+    """Max of the TPR and FPR differences over groups eligible for both."""
+    _, excluded_tpr = _eligible(counts, _actual_positives, min_group_size, None)
+    _, excluded_fpr = _eligible(counts, _actual_negatives, min_group_size, None)
+    both = set(counts.groups) - set(excluded_tpr) - set(excluded_fpr)
+    excluded = {**excluded_fpr, **excluded_tpr}
+    gaps = [
+        rate_difference(
+            counts,
+            rate_name=rate_name,
+            metric_name="equalized_odds_difference",
+            attribute=attribute,
+            min_group_size=min_group_size,
+            confidence=confidence,
+            within=both,
+        )
+        for rate_name in ("true_positive_rate", "false_positive_rate")
+    ]
+    if any(gap.value is None for gap in gaps):
+        return _inconclusive(
+            "equalized_odds_difference",
+            attribute,
+            excluded,
+            TOO_FEW_GROUPS.format(size=min_group_size),
+        )
+    tpr_gap, fpr_gap = gaps
+    assert tpr_gap.value is not None and fpr_gap.value is not None
+    assert tpr_gap.ci_low is not None and fpr_gap.ci_low is not None
+    assert tpr_gap.ci_high is not None and fpr_gap.ci_high is not None
+    worst = tpr_gap if tpr_gap.value >= fpr_gap.value else fpr_gap
+    return FairnessMetric(
+        "equalized_odds_difference",
+        attribute,
+        "computed",
+        worst.value,
+        ci_low=max(tpr_gap.ci_low, fpr_gap.ci_low),
+        ci_high=max(tpr_gap.ci_high, fpr_gap.ci_high),
+        max_group=worst.max_group,
+        min_group=worst.min_group,
+        groups_compared=worst.groups_compared,
+        excluded_groups=excluded,
+        details={
+            "true_positive_rate_difference": tpr_gap.value,
+            "false_positive_rate_difference": fpr_gap.value,
+        },
+    )
+
+
+def true_positive_rate_ratio(
+    counts: GroupCounts,
+    *,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessMetric:
+    """Min / max true positive rate."""
+    return rate_ratio(
+        counts,
+        rate_name="true_positive_rate",
+        metric_name="true_positive_rate_ratio",
+        attribute=attribute,
+        min_group_size=min_group_size,
+        confidence=confidence,
+    )
+
+
+def false_positive_rate_difference(
+    counts: GroupCounts,
+    *,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessMetric:
+    """Max - min false positive rate."""
+    return rate_difference(
+        counts,
+        rate_name="false_positive_rate",
+        metric_name="false_positive_rate_difference",
+        attribute=attribute,
+        min_group_size=min_group_size,
+        confidence=confidence,
+    )
+
+
+def false_positive_rate_ratio(
+    counts: GroupCounts,
+    *,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessMetric:
+    """Min / max false positive rate."""
+    return rate_ratio(
+        counts,
+        rate_name="false_positive_rate",
+        metric_name="false_positive_rate_ratio",
+        attribute=attribute,
+        min_group_size=min_group_size,
+        confidence=confidence,
+    )
+
+
+def predictive_parity_difference(
+    counts: GroupCounts,
+    *,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessMetric:
+    """Max - min precision (positive predictive value)."""
+    return rate_difference(
+        counts,
+        rate_name="positive_predictive_value",
+        metric_name="predictive_parity_difference",
+        attribute=attribute,
+        min_group_size=min_group_size,
+        confidence=confidence,
+    )
+
+
+def calibration_gap(
+    counts: GroupCounts,
+    *,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+) -> FairnessMetric:
+    """Max - min calibration-in-the-large (mean score - observed positive rate) over groups."""
+    _check_min_group_size(min_group_size)
+    calibrations = {group: group_calibration(counts, group) for group in counts.groups}
+    excluded = {g: c.rows for g, c in calibrations.items() if c.rows < min_group_size}
+    eligible = {
+        g: c.calibration_in_the_large
+        for g, c in calibrations.items()
+        if c.rows >= min_group_size and c.calibration_in_the_large is not None
+    }
+    if len(eligible) < 2:
+        return _inconclusive(
+            "calibration_gap", attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
+        )
+    high = max(eligible, key=lambda group: eligible[group])
+    low = min(eligible, key=lambda group: eligible[group])
+    return FairnessMetric(
+        "calibration_gap",
+        attribute,
+        "computed",
+        eligible[high] - eligible[low],
+        max_group=high,
+        min_group=low,
+        groups_compared=tuple(eligible),
+        excluded_groups=excluded,
+    )
+
+
+def _parity_drift(
+    current: GroupCounts,
+    baseline: GroupCounts,
+    *,
+    rate_name: str,
+    metric_name: str,
+    attribute: str,
+    min_group_size: int,
+    confidence: float,
+) -> FairnessMetric:
+    _check_min_group_size(min_group_size)
+    denominator = RATE_DEFINITIONS[rate_name][1]
+    current_ok, current_excluded = _eligible(current, denominator, min_group_size, None)
+    baseline_ok, baseline_excluded = _eligible(baseline, denominator, min_group_size, None)
+    common = {current.groups[i] for i in current_ok} & {baseline.groups[i] for i in baseline_ok}
+    details: dict[str, Any] = {
+        "absent_groups": {
+            g: baseline.n[baseline.index(g)] for g in baseline.groups if g not in current.groups
+        },
+        "new_groups": {
+            g: current.n[current.index(g)] for g in current.groups if g not in baseline.groups
+        },
+        "baseline_excluded_groups": baseline_excluded,
+    }
+    gaps = [
+        rate_difference(
+            counts,
+            rate_name=rate_name,
+            metric_name=metric_name,
+            attribute=attribute,
+            min_group_size=min_group_size,
+            confidence=confidence,
+            within=common,
+        )
+        for counts in (current, baseline)
+    ]
+    current_gap, baseline_gap = gaps
+    if current_gap.value is None or baseline_gap.value is None:
+        return _inconclusive(
+            metric_name,
+            attribute,
+            current_excluded,
+            TOO_FEW_GROUPS.format(size=min_group_size),
+            details,
+        )
+    details.update(
+        current=current_gap.value,
+        baseline=baseline_gap.value,
+        current_max_group=current_gap.max_group,
+        current_min_group=current_gap.min_group,
+        baseline_max_group=baseline_gap.max_group,
+        baseline_min_group=baseline_gap.min_group,
+    )
+    return FairnessMetric(
+        metric_name,
+        attribute,
+        "computed",
+        abs(current_gap.value - baseline_gap.value),
+        groups_compared=tuple(sorted(common)),
+        excluded_groups=current_excluded,
+        details=details,
+    )
+
+
+def demographic_parity_drift(
+    current: GroupCounts,
+    baseline: GroupCounts,
+    *,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessMetric:
+    """|DP difference now - DP difference at baseline| over groups eligible in both."""
+    return _parity_drift(
+        current,
+        baseline,
+        rate_name="selection_rate",
+        metric_name="demographic_parity_drift",
+        attribute=attribute,
+        min_group_size=min_group_size,
+        confidence=confidence,
+    )
+
+
+def equal_opportunity_drift(
+    current: GroupCounts,
+    baseline: GroupCounts,
+    *,
+    attribute: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessMetric:
+    """|EO difference now - EO difference at baseline| over groups eligible in both."""
+    return _parity_drift(
+        current,
+        baseline,
+        rate_name="true_positive_rate",
+        metric_name="equal_opportunity_drift",
+        attribute=attribute,
+        min_group_size=min_group_size,
+        confidence=confidence,
+    )
+
+
+@dataclass(frozen=True)
+class FairnessReport:
+    """Every fairness rate and metric of one protected attribute (or intersection)."""
+
+    attribute: str
+    min_group_size: int
+    confidence: float
+    groups: tuple[GroupRates, ...]
+    metrics: dict[str, FairnessMetric]
+    excluded_groups: dict[str, int]
+    unlabelled_rows: int
+    dropped_missing_attribute: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attribute": self.attribute,
+            "min_group_size": self.min_group_size,
+            "confidence": self.confidence,
+            "groups": [group.to_dict() for group in self.groups],
+            "metrics": {name: metric.to_dict() for name, metric in self.metrics.items()},
+            "excluded_groups": dict(self.excluded_groups),
+            "unlabelled_rows": self.unlabelled_rows,
+            "dropped_missing_attribute": self.dropped_missing_attribute,
+        }
+
+
+def fairness_report(
+    counts: GroupCounts,
+    *,
+    attribute: str,
+    baseline: GroupCounts | None = None,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> FairnessReport:
+    """All rates and metrics of one attribute; drift metrics too when a baseline is given."""
+    metric_functions: tuple[Callable[..., FairnessMetric], ...] = (
+        demographic_parity_difference,
+        disparate_impact_ratio,
+        equal_opportunity_difference,
+        true_positive_rate_ratio,
+        false_positive_rate_difference,
+        false_positive_rate_ratio,
+        equalized_odds_difference,
+        predictive_parity_difference,
+    )
+    metrics = {
+        function.__name__: function(
+            counts, attribute=attribute, min_group_size=min_group_size, confidence=confidence
+        )
+        for function in metric_functions
+    }
+    if counts.calibration_counts is not None:
+        metrics["calibration_gap"] = calibration_gap(
+            counts, attribute=attribute, min_group_size=min_group_size
+        )
+    if baseline is not None:
+        for drift in (demographic_parity_drift, equal_opportunity_drift):
+            metrics[drift.__name__] = drift(
+                counts,
+                baseline,
+                attribute=attribute,
+                min_group_size=min_group_size,
+                confidence=confidence,
+            )
+    return FairnessReport(
+        attribute=attribute,
+        min_group_size=min_group_size,
+        confidence=confidence,
+        groups=group_rates(counts, confidence=confidence),
+        metrics=metrics,
+        excluded_groups={
+            g: n for g, n in zip(counts.groups, counts.n, strict=True) if n < min_group_size
+        },
+        unlabelled_rows=sum(counts.n) - sum(counts.labelled),
+        dropped_missing_attribute=counts.dropped_missing_attribute,
+    )

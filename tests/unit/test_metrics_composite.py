@@ -1,0 +1,168 @@
+"""Seed 004 section 2.3: the aggregated drift score and its breakdown."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from govflow.metrics.composite import (
+    BAD_WEIGHTS,
+    NO_COMPONENTS,
+    UNKNOWN_FAMILY,
+    MetricObservation,
+    composite_drift_score,
+    normalised_metric_value,
+)
+from govflow.metrics.severity import SEED_004_THRESHOLDS, MetricInputError, Severity
+
+
+def observe(name, value, family, subject=""):
+    return MetricObservation(name, family, value, SEED_004_THRESHOLDS[name], subject)
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "expected"),
+    [
+        ("psi", 0.0, 0.0),
+        ("psi", 0.125, 0.5),
+        ("psi", 0.25, 1.0),
+        ("psi", 0.9, 1.0),
+        ("demographic_parity_drift", 0.05, 0.5),
+        ("disparate_impact_ratio", 1.0, 0.0),
+        ("disparate_impact_ratio", 0.9, 0.5),
+        ("disparate_impact_ratio", 0.8, 1.0),
+        ("disparate_impact_ratio", 0.5, 1.0),
+        ("accuracy_drop", -0.3, 0.0),
+        ("shap_rank_correlation", 0.8, 0.5),
+    ],
+)
+def test_a_metric_is_normalised_from_its_ideal_to_its_critical_bound(metric, value, expected):
+    assert normalised_metric_value(value, SEED_004_THRESHOLDS[metric]) == pytest.approx(
+        expected, abs=1e-12
+    )
+
+
+def test_one_critical_fairness_metric_alone_makes_the_score_critical():
+    score = composite_drift_score(
+        [
+            observe("disparate_impact_ratio", 0.75, "fairness", "gender"),
+            observe("demographic_parity_drift", 0.01, "fairness", "age_band"),
+            observe("psi", 0.0, "data", "income"),
+            observe("accuracy_drop", 0.0, "model"),
+            observe("shap_rank_correlation", 1.0, "explanation"),
+        ]
+    )
+    assert score.components["fairness"].normalised == 1.0
+    assert score.components["fairness"].contributing_metric == "disparate_impact_ratio"
+    assert score.components["fairness"].contributing_subject == "gender"
+    assert score.score == pytest.approx(0.4, abs=1e-12)
+    assert score.severity is Severity.CRITICAL
+
+
+def test_the_component_is_the_worst_metric_not_the_average():
+    stable = [observe("psi", 0.0, "data", f"feature_{i}") for i in range(14)]
+    score = composite_drift_score([*stable, observe("psi", 0.25, "data", "income")])
+    assert score.components["data"].normalised == 1.0
+    assert score.components["data"].contributing_subject == "income"
+
+
+def test_weights_of_missing_components_are_shared_out_in_proportion():
+    score = composite_drift_score(
+        [observe("psi", 0.125, "data"), observe("accuracy_drop", 0.0, "model")]
+    )
+    assert score.missing_components == ("fairness", "explanation")
+    assert score.components["data"].effective_weight == pytest.approx(0.6, abs=1e-12)
+    assert score.components["model"].effective_weight == pytest.approx(0.4, abs=1e-12)
+    assert score.score == pytest.approx(0.3, abs=1e-12)
+    assert score.severity is Severity.INFO
+
+
+@pytest.mark.parametrize(
+    ("fairness", "data", "model", "explanation", "expected", "severity"),
+    [
+        (0.0, 0.0, 0.0, 1.0, 0.1, Severity.INFO),
+        (0.5, 0.5, 0.5, 0.5, 0.5, Severity.CRITICAL),
+        (0.25, 0.5, 0.0, 1.0, 0.35, Severity.CRITICAL),
+        (0.5, 0.0, 0.5, 0.0, 0.30, Severity.INFO),
+        (0.5, 0.0, 0.5, 0.01, 0.301, Severity.CRITICAL),
+    ],
+)
+def test_the_score_is_the_seeds_weighted_sum(
+    fairness, data, model, explanation, expected, severity
+):
+    # demographic_parity_drift critical 0.10, psi 0.25, accuracy_drop 0.10, rank correlation 0.60
+    score = composite_drift_score(
+        [
+            observe("demographic_parity_drift", fairness * 0.10, "fairness"),
+            observe("psi", data * 0.25, "data"),
+            observe("accuracy_drop", model * 0.10, "model"),
+            observe("shap_rank_correlation", 1.0 - explanation * 0.40, "explanation"),
+        ]
+    )
+    assert score.score == pytest.approx(expected, abs=1e-12)
+    assert score.severity is severity
+
+
+def test_a_score_exactly_at_the_bound_is_not_critical_despite_float_noise():
+    score = composite_drift_score(
+        [
+            observe("demographic_parity_drift", 0.05, "fairness"),
+            observe("accuracy_drop", 0.05, "model"),
+            observe("psi", 0.0, "data"),
+            observe("shap_rank_correlation", 1.0, "explanation"),
+        ]
+    )
+    assert (score.score, score.severity) == (0.3, Severity.INFO)
+
+
+def test_invalid_values_are_left_out_and_listed():
+    score = composite_drift_score(
+        [observe("psi", math.nan, "data", "income"), observe("accuracy_drop", 0.05, "model")]
+    )
+    assert score.invalid_metrics == ("psi:income",)
+    assert set(score.components) == {"model"}
+    assert score.score == pytest.approx(0.5, abs=1e-12)
+
+
+def test_no_valid_metric_at_all_is_inconclusive():
+    score = composite_drift_score([observe("psi", None, "data")])
+    assert (score.status, score.score, score.severity, score.reason) == (
+        "inconclusive",
+        None,
+        None,
+        NO_COMPONENTS,
+    )
+
+
+def test_the_breakdown_serialises_to_json():
+    score = composite_drift_score([observe("psi", 0.3, "data", "income")])
+    stored = json.loads(json.dumps(score.to_dict()))
+    assert stored["severity"] == "CRITICAL"
+    assert stored["components"]["data"] == {
+        "family": "data",
+        "normalised": 1.0,
+        "weight": 0.3,
+        "effective_weight": 1.0,
+        "contributing_metric": "psi",
+        "contributing_subject": "income",
+        "contributing_value": 0.3,
+    }
+
+
+@pytest.mark.parametrize(
+    ("weights", "observation", "message"),
+    [
+        ({"data": -1.0}, observe("psi", 0.1, "data"), BAD_WEIGHTS.format(weights={"data": -1.0})),
+        (
+            {"data": 1.0},
+            observe("accuracy_drop", 0.1, "model"),
+            UNKNOWN_FAMILY.format(name="accuracy_drop", family="model"),
+        ),
+    ],
+)
+def test_bad_weights_or_families_raise_a_clear_error(weights, observation, message):
+    with pytest.raises(MetricInputError) as raised:
+        composite_drift_score([observation], weights=weights)
+    assert str(raised.value) == message

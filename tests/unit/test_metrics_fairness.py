@@ -1,0 +1,425 @@
+"""Seed 004 section 2.2 fairness drift and seed 000 fairness monitoring: exact numbers,
+fairlearn and scipy as oracles, minimum group sizes, baselines."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import fairlearn.metrics as fl
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+from sklearn.metrics import precision_score
+
+from govflow.metrics.fairness import (
+    BAD_CONFIDENCE,
+    BAD_LABELS,
+    BAD_MIN_GROUP_SIZE,
+    BAD_PREDICTIONS,
+    BAD_SCORES,
+    EMPTY_ROWS,
+    LENGTH_MISMATCH,
+    NO_GROUPS,
+    NOTHING_SELECTED,
+    TOO_FEW_GROUPS,
+    GroupCounts,
+    calibration_gap,
+    demographic_parity_difference,
+    demographic_parity_drift,
+    disparate_impact_ratio,
+    equal_opportunity_difference,
+    equal_opportunity_drift,
+    equalized_odds_difference,
+    fairness_report,
+    false_positive_rate_difference,
+    false_positive_rate_ratio,
+    group_calibration,
+    group_counts,
+    group_rates,
+    intersectional_groups,
+    predictive_parity_difference,
+    true_positive_rate_ratio,
+    wilson_interval,
+)
+from govflow.metrics.severity import MetricInputError
+
+Z95 = 1.959963984540054
+
+# Group a: 6 rows, 4 selected, one label missing: TP 2, FN 1, FP 1, TN 1.
+# Group b: 4 rows, 1 selected: TP 1, FN 0, FP 0, TN 3.
+SMALL_Y_TRUE = [1, 1, 1, 0, 0, None, 1, 0, 0, 0]
+SMALL_Y_PRED = [1, 1, 0, 1, 0, 1, 1, 0, 0, 0]
+SMALL_GROUPS = ["a"] * 6 + ["b"] * 4
+
+
+@pytest.fixture
+def small_counts():
+    return group_counts(SMALL_Y_TRUE, SMALL_Y_PRED, sensitive_features=SMALL_GROUPS)
+
+
+def random_case(seed, n=3000, groups=("female", "male", "non_binary"), label_missing=0.0):
+    rng = np.random.default_rng(seed)
+    group = rng.choice(list(groups), n, p=np.full(len(groups), 1 / len(groups)))
+    bias = np.where(group == groups[0], 0.1, 0.0)
+    y_true = (rng.random(n) < 0.45 + bias).astype(float)
+    y_pred = (rng.random(n) < 0.3 + bias + 0.3 * y_true).astype(int)
+    y_true[rng.random(n) < label_missing] = np.nan
+    return y_true, y_pred, group
+
+
+def test_one_pass_counts_each_group(small_counts):
+    assert small_counts.groups == ("a", "b")
+    assert small_counts.n == (6, 4)
+    assert small_counts.selected == (4, 1)
+    assert small_counts.labelled == (5, 4)
+    assert small_counts.positives == (3, 1)
+    assert (small_counts.tp, small_counts.fp, small_counts.tn, small_counts.fn) == (
+        (2, 1),
+        (1, 0),
+        (1, 3),
+        (1, 0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "max_group", "min_group"),
+    [
+        (demographic_parity_difference, 4 / 6 - 1 / 4, "a", "b"),
+        (disparate_impact_ratio, (1 / 4) / (4 / 6), "a", "b"),
+        (equal_opportunity_difference, 1 - 2 / 3, "b", "a"),
+        (true_positive_rate_ratio, 2 / 3, "b", "a"),
+        (false_positive_rate_difference, 0.5, "a", "b"),
+        (predictive_parity_difference, 1 - 2 / 3, "b", "a"),
+        (equalized_odds_difference, 0.5, "a", "b"),
+    ],
+)
+def test_hand_made_case_gives_exact_metrics(small_counts, metric, value, max_group, min_group):
+    result = metric(small_counts, attribute="gender", min_group_size=1)
+    assert result.status == "computed"
+    assert result.value == pytest.approx(value, abs=1e-15)
+    assert (result.max_group, result.min_group) == (max_group, min_group)
+    assert result.attribute == "gender"
+
+
+def test_a_ratio_whose_largest_rate_is_zero_is_inconclusive(small_counts):
+    # Group b has no false positives and group a one: a FPR ratio of 0 / 0.5 is 0.
+    assert false_positive_rate_ratio(small_counts, min_group_size=1).value == 0.0
+    nobody_selected = group_counts([1, 0, 1, 0], [0, 0, 0, 0], sensitive_features=list("aabb"))
+    result = disparate_impact_ratio(nobody_selected, min_group_size=1)
+    assert (result.status, result.value, result.reason) == ("inconclusive", None, NOTHING_SELECTED)
+
+
+@pytest.mark.parametrize(("successes", "trials"), [(0, 10), (1, 2), (5, 10), (37, 40), (50, 50)])
+@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
+def test_wilson_interval_agrees_with_scipy(successes, trials, confidence):
+    expected = scipy.stats.binomtest(successes, trials).proportion_ci(
+        confidence_level=confidence, method="wilson"
+    )
+    low, high = wilson_interval(successes, trials, confidence=confidence)
+    assert low == pytest.approx(expected.low, abs=1e-12)
+    assert high == pytest.approx(expected.high, abs=1e-12)
+
+
+def test_every_group_rate_carries_its_counts_and_interval(small_counts):
+    rates = {rates.group: rates for rates in group_rates(small_counts)}
+    tpr = rates["a"].true_positive_rate
+    assert (tpr.numerator, tpr.denominator) == (2, 3)
+    assert (tpr.ci_low, tpr.ci_high) == wilson_interval(2, 3)
+    assert rates["b"].false_positive_rate.value == 0.0
+    assert rates["a"].calibration is None
+
+
+def test_a_rate_without_trials_has_no_value_and_no_interval():
+    counts = group_counts([0, 0, 1], [1, 1, 0], sensitive_features=["a", "a", "b"])
+    rates = {rates.group: rates for rates in group_rates(counts)}
+    tpr = rates["a"].true_positive_rate
+    assert (tpr.value, tpr.ci_low, tpr.ci_high, tpr.denominator) == (None, None, None, 0)
+
+
+def test_difference_interval_is_newcombes_hybrid_score_interval(small_counts):
+    result = demographic_parity_difference(small_counts, min_group_size=1)
+    a_low, a_high = wilson_interval(4, 6)
+    b_low, b_high = wilson_interval(1, 4)
+    d = 4 / 6 - 1 / 4
+    assert result.ci_low == pytest.approx(d - math.hypot(4 / 6 - a_low, b_high - 1 / 4), abs=1e-15)
+    assert result.ci_high == pytest.approx(d + math.hypot(a_high - 4 / 6, 1 / 4 - b_low), abs=1e-15)
+
+
+def test_ratio_interval_is_katzs_log_interval():
+    counts = group_counts(
+        [0] * 200,
+        [1] * 50 + [0] * 50 + [1] * 25 + [0] * 75,
+        sensitive_features=["a"] * 100 + ["b"] * 100,
+    )
+    result = disparate_impact_ratio(counts)
+    # ln(0.5) +- z * sqrt(1/25 - 1/100 + 1/50 - 1/100) = ln(0.5) +- z * 0.2
+    assert result.value == 0.5
+    assert result.ci_low == pytest.approx(0.5 * math.exp(-Z95 * 0.2), abs=1e-12)
+    assert result.ci_high == pytest.approx(0.5 * math.exp(Z95 * 0.2), abs=1e-12)
+
+
+def test_a_zero_ratio_keeps_a_defined_interval_by_haldanes_correction():
+    counts = group_counts(
+        [0] * 100, [1] * 50 + [0] * 50, sensitive_features=["a"] * 50 + ["b"] * 50
+    )
+    result = disparate_impact_ratio(counts)
+    assert result.value == 0.0
+    spread = Z95 * math.sqrt(1 / 0.5 - 1 / 50.5 + 1 / 50.5 - 1 / 50.5)
+    assert result.ci_high == pytest.approx(
+        (0.5 / 50.5) / (50.5 / 50.5) * math.exp(spread), abs=1e-12
+    )
+
+
+# --- fairlearn as the oracle ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_parity_metrics_agree_with_fairlearn(seed):
+    y_true, y_pred, group = random_case(seed)
+    counts = group_counts(y_true, y_pred, sensitive_features=group)
+    kwargs = {"sensitive_features": group}
+    assert demographic_parity_difference(counts).value == pytest.approx(
+        fl.demographic_parity_difference(y_true, y_pred, **kwargs), abs=1e-12
+    )
+    assert disparate_impact_ratio(counts).value == pytest.approx(
+        fl.demographic_parity_ratio(y_true, y_pred, **kwargs), abs=1e-12
+    )
+    assert equalized_odds_difference(counts).value == pytest.approx(
+        fl.equalized_odds_difference(y_true, y_pred, **kwargs), abs=1e-12
+    )
+    assert equal_opportunity_difference(counts).value == pytest.approx(
+        fl.equal_opportunity_difference(y_true, y_pred, **kwargs), abs=1e-12
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_group_rates_agree_with_fairlearn_metric_frame_on_labelled_rows(seed):
+    y_true, y_pred, group = random_case(seed, label_missing=0.3)
+    counts = group_counts(y_true, y_pred, sensitive_features=group)
+    rates = {rates.group: rates for rates in group_rates(counts)}
+    labelled = ~np.isnan(y_true)
+    by_labelled_group = fl.MetricFrame(
+        metrics={
+            "tpr": fl.true_positive_rate,
+            "fpr": fl.false_positive_rate,
+            "ppv": precision_score,
+        },
+        y_true=y_true[labelled].astype(int),
+        y_pred=y_pred[labelled],
+        sensitive_features=group[labelled],
+    ).by_group
+    selection = fl.MetricFrame(
+        metrics=fl.selection_rate,
+        y_true=np.zeros(len(y_pred)),
+        y_pred=y_pred,
+        sensitive_features=group,
+    ).by_group
+    for name, group_rate in rates.items():
+        assert group_rate.selection_rate.value == pytest.approx(selection[name], abs=1e-12)
+        assert group_rate.true_positive_rate.value == pytest.approx(
+            by_labelled_group.loc[name, "tpr"], abs=1e-12
+        )
+        assert group_rate.false_positive_rate.value == pytest.approx(
+            by_labelled_group.loc[name, "fpr"], abs=1e-12
+        )
+        assert group_rate.positive_predictive_value.value == pytest.approx(
+            by_labelled_group.loc[name, "ppv"], abs=1e-12
+        )
+
+
+def test_missing_labels_leave_selection_rates_on_all_rows_and_error_rates_on_labelled_rows():
+    y_true, y_pred, group = random_case(9, label_missing=0.5)
+    counts = group_counts(y_true, y_pred, sensitive_features=group)
+    labelled = ~np.isnan(y_true)
+    assert demographic_parity_difference(counts).value == pytest.approx(
+        fl.demographic_parity_difference(y_true, y_pred, sensitive_features=group), abs=1e-12
+    )
+    assert equal_opportunity_difference(counts).value == pytest.approx(
+        fl.equal_opportunity_difference(
+            y_true[labelled], y_pred[labelled], sensitive_features=group[labelled]
+        ),
+        abs=1e-12,
+    )
+
+
+# --- minimum group size --------------------------------------------------------------------
+
+
+def test_a_small_group_is_excluded_and_named_with_its_size(small_counts):
+    y_true, y_pred, group = random_case(4, n=200, groups=("female", "male"))
+    y_true = np.append(y_true, [1, 0, 1])
+    y_pred = np.append(y_pred, [1, 1, 1])
+    group = np.append(group, ["non_binary"] * 3)
+    result = demographic_parity_difference(
+        group_counts(y_true, y_pred, sensitive_features=group), min_group_size=30
+    )
+    assert result.status == "computed"
+    assert result.excluded_groups == {"non_binary": 3}
+    assert result.groups_compared == ("female", "male")
+
+
+def test_fewer_than_two_large_enough_groups_is_inconclusive_never_a_pass(small_counts):
+    result = demographic_parity_difference(small_counts, min_group_size=5)
+    assert result.status == "inconclusive"
+    assert result.value is None
+    assert result.excluded_groups == {"b": 4}
+    assert result.reason == TOO_FEW_GROUPS.format(size=5)
+
+
+def test_the_minimum_applies_to_each_rates_own_denominator(small_counts):
+    # Group b has 4 rows but a single actual positive: enough for DP at 2, not for TPR.
+    assert demographic_parity_difference(small_counts, min_group_size=2).status == "computed"
+    tpr = equal_opportunity_difference(small_counts, min_group_size=2)
+    assert (tpr.status, tpr.excluded_groups) == ("inconclusive", {"b": 1})
+
+
+# --- calibration ---------------------------------------------------------------------------
+
+
+def test_calibration_per_group_and_the_gap_between_groups():
+    counts = group_counts(
+        [1, 1, 0, 0, 1, 0, 0, 0, None],
+        [1, 1, 0, 0, 1, 1, 1, 1, 1],
+        sensitive_features=["a"] * 4 + ["b"] * 5,
+        scores=[0.9, 0.8, 0.2, 0.1, 0.6, 0.6, 0.6, 0.6, 0.99],
+    )
+    a = group_calibration(counts, "a")
+    b = group_calibration(counts, "b")
+    assert (a.rows, a.mean_score, a.observed_positive_rate) == (4, pytest.approx(0.5), 0.5)
+    assert a.expected_calibration_error == pytest.approx(0.15, abs=1e-15)
+    assert (b.rows, b.calibration_in_the_large) == (4, pytest.approx(0.35, abs=1e-15))
+    assert b.expected_calibration_error == pytest.approx(0.35, abs=1e-15)
+    gap = calibration_gap(counts, min_group_size=1)
+    assert (gap.value, gap.max_group, gap.min_group) == (pytest.approx(0.35), "b", "a")
+
+
+def test_a_score_of_exactly_one_lands_in_the_last_calibration_bin():
+    counts = group_counts([1, 1], [1, 1], sensitive_features=["a", "a"], scores=[1.0, 0.95])
+    assert counts.calibration_counts == ((0, 0, 0, 0, 0, 0, 0, 0, 0, 2),)
+
+
+# --- drift from the baseline ---------------------------------------------------------------
+
+
+def test_parity_drift_is_the_absolute_change_of_the_gap_and_reports_absent_and_new_groups():
+    baseline = group_counts(
+        [1, 0] * 100 + [1, 0] * 100 + [1] * 10,
+        [1] * 100 + [0] * 100 + [1, 0] * 100 + [1] * 10,
+        sensitive_features=["a"] * 200 + ["b"] * 200 + ["gone"] * 10,
+    )
+    current = group_counts(
+        [1, 0] * 100 + [1, 0] * 100 + [0] * 5,
+        [1] * 70 + [0] * 130 + [1, 0] * 100 + [1] * 5,
+        sensitive_features=["a"] * 200 + ["b"] * 200 + ["new"] * 5,
+    )
+    drift = demographic_parity_drift(current, baseline, attribute="gender", min_group_size=1)
+    # baseline: a 0.50, b 0.50 -> 0.00; current: a 0.35, b 0.50 -> 0.15
+    assert drift.value == pytest.approx(0.15, abs=1e-15)
+    assert drift.groups_compared == ("a", "b")
+    assert drift.details["absent_groups"] == {"gone": 10}
+    assert drift.details["new_groups"] == {"new": 5}
+    assert (drift.details["baseline"], drift.details["current"]) == (0.0, pytest.approx(0.15))
+
+
+def test_equal_opportunity_drift_against_a_stored_baseline_profile():
+    y_true, y_pred, group = random_case(11)
+    baseline = group_counts(y_true, y_pred, sensitive_features=group)
+    stored = GroupCounts.from_dict(json.loads(json.dumps(baseline.to_dict())))
+    assert stored == baseline
+    shifted = y_pred.copy()
+    shifted[(group == "male") & (y_true == 1)] = 0
+    current = group_counts(y_true, shifted, sensitive_features=group)
+    expected = abs(
+        fl.equal_opportunity_difference(y_true, shifted, sensitive_features=group)
+        - fl.equal_opportunity_difference(y_true, y_pred, sensitive_features=group)
+    )
+    assert equal_opportunity_drift(current, stored).value == pytest.approx(expected, abs=1e-12)
+
+
+def test_drift_is_inconclusive_when_the_windows_share_fewer_than_two_eligible_groups():
+    baseline = group_counts([1, 0, 1, 0], [1, 0, 1, 1], sensitive_features=list("aabb"))
+    current = group_counts([1, 0, 1, 0], [1, 0, 1, 1], sensitive_features=list("aacc"))
+    drift = demographic_parity_drift(current, baseline, min_group_size=1)
+    assert (drift.status, drift.value) == ("inconclusive", None)
+    assert drift.details["absent_groups"] == {"b": 2}
+
+
+# --- report, intersections, bad input ------------------------------------------------------
+
+
+def test_the_report_holds_every_metric_and_serialises_to_json():
+    y_true, y_pred, group = random_case(2, label_missing=0.2)
+    scores = np.clip(y_pred * 0.6 + 0.2, 0, 1)
+    counts = group_counts(y_true, y_pred, sensitive_features=group, scores=scores)
+    report = fairness_report(counts, attribute="gender", baseline=counts)
+    assert set(report.metrics) == {
+        "demographic_parity_difference",
+        "disparate_impact_ratio",
+        "equal_opportunity_difference",
+        "true_positive_rate_ratio",
+        "false_positive_rate_difference",
+        "false_positive_rate_ratio",
+        "equalized_odds_difference",
+        "predictive_parity_difference",
+        "calibration_gap",
+        "demographic_parity_drift",
+        "equal_opportunity_drift",
+    }
+    assert report.metrics["demographic_parity_drift"].value == 0.0
+    assert report.unlabelled_rows == int(np.isnan(y_true).sum())
+    assert json.loads(json.dumps(report.to_dict()))["attribute"] == "gender"
+
+
+def test_intersections_join_attribute_values_and_propagate_missing():
+    name, labels = intersectional_groups(
+        {"gender": ["female", "male", None], "age_band": ["18-25", "61+", "26-40"]}
+    )
+    assert name == "gender&age_band"
+    assert labels.tolist() == ["female&18-25", "male&61+", None]
+    counts = group_counts([1, 0, 1], [1, 0, 1], sensitive_features=labels)
+    assert counts.groups == ("female&18-25", "male&61+")
+    assert counts.dropped_missing_attribute == 1
+
+
+def test_nullable_integer_labels_from_the_prediction_log_are_understood():
+    labels = pd.array([1, pd.NA, 0, 1], dtype="Int8")
+    counts = group_counts(labels, [1, 1, 0, 0], sensitive_features=list("abab"))
+    assert counts.labelled == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"y_true": [1, 0], "y_pred": [1, 2]}, BAD_PREDICTIONS),
+        ({"y_true": [1, 0], "y_pred": [1, None]}, BAD_PREDICTIONS),
+        ({"y_true": [1, 3], "y_pred": [1, 0]}, BAD_LABELS),
+        ({"y_true": [1, "x"], "y_pred": [1, 0]}, BAD_LABELS),
+        ({"y_true": [1, 0], "y_pred": [1, 0], "scores": [0.5, 1.5]}, BAD_SCORES),
+        ({"y_true": [1, 0, 1], "y_pred": [1, 0]}, LENGTH_MISMATCH),
+        ({"y_true": [], "y_pred": [], "sensitive_features": []}, EMPTY_ROWS),
+        (
+            {"y_true": [1, 0], "y_pred": [1, 0], "sensitive_features": [None, None]},
+            NO_GROUPS.format(dropped=2),
+        ),
+    ],
+)
+def test_bad_input_raises_a_clear_error(kwargs, message):
+    arguments = {"sensitive_features": ["a", "b"], **kwargs}
+    with pytest.raises(MetricInputError) as raised:
+        group_counts(arguments.pop("y_true"), arguments.pop("y_pred"), **arguments)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_group_size": 0}, BAD_MIN_GROUP_SIZE.format(size=0)),
+        ({"confidence": 1.0}, BAD_CONFIDENCE.format(confidence=1.0)),
+    ],
+)
+def test_bad_options_raise_a_clear_error(small_counts, kwargs, message):
+    with pytest.raises(MetricInputError) as raised:
+        demographic_parity_difference(small_counts, **kwargs)
+    assert str(raised.value) == message
