@@ -1,0 +1,251 @@
+"""The ``govflow`` command line: the same code paths the DAG tasks call.
+
+Every command honours ``GOVFLOW_DB_URL`` and ``GOVFLOW_DATA_DIR``. Heavy imports happen
+inside commands so that ``govflow --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="govflow: governance of deployed ML models.", no_args_is_help=True)
+config_app = typer.Typer(help="Validate the policy in config/.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+db_app = typer.Typer(help="Create and migrate the governance store.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+audit_app = typer.Typer(
+    help="Verify and query the tamper-evident audit trail.", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
+registry_app = typer.Typer(help="The model registry.", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+demo_app = typer.Typer(help="The deterministic demo: models, prediction logs, scenarios.")
+app.add_typer(demo_app, name="demo")
+
+ConfigDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config-dir", help="Policy directory (default: $GOVFLOW_CONFIG_DIR or ./config)."
+    ),
+]
+
+
+def _config_dir(value: Path | None) -> Path:
+    from govflow import settings
+
+    return value if value is not None else settings.config_dir()
+
+
+@config_app.command("check")
+def config_check(config_dir: ConfigDirOption = None) -> None:
+    """Validate policy.yaml, deployment.yaml, models.yaml and people.yaml."""
+    from govflow.config import ConfigError, load_config
+
+    directory = _config_dir(config_dir)
+    try:
+        loaded = load_config(directory)
+    except ConfigError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(
+        f"config OK: {directory} ({len(loaded.models.models)} models, "
+        f"{len(loaded.people.users)} people)"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply the migrations up to REVISION (default: the newest)."""
+    from govflow import settings, store
+
+    store.upgrade(revision=revision)
+    typer.echo(f"governance store at {store.current_revision()}: {settings.db_url()}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'.")) -> None:
+    """Undo the migrations down to REVISION."""
+    from govflow import store
+
+    store.downgrade(revision=revision)
+    typer.echo(f"governance store at {store.current_revision() or 'base'}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the store's schema revision."""
+    from govflow import store
+
+    typer.echo(store.current_revision() or "base")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Exit 0 if the hash chain is intact; otherwise name the first bad event and exit 1."""
+    from govflow import store
+    from govflow.audit import verify_chain
+
+    store.ensure_schema()
+    with store.session_scope() as session:
+        report = verify_chain(session)
+    if not report.intact:
+        typer.echo(
+            f"FAILED after {report.events_checked} good events: {report.first_break}", err=True
+        )
+        raise typer.Exit(code=1)
+    typer.echo(f"audit chain intact: {report.events_checked} events, head {report.head_hash}")
+
+
+@audit_app.command("query")
+def audit_query(
+    action: Annotated[str | None, typer.Option(help="Action, or prefix ending in '*'.")] = None,
+    actor: Annotated[str | None, typer.Option()] = None,
+    target: Annotated[str | None, typer.Option(help="Target, or prefix ending in '*'.")] = None,
+    severity: Annotated[str | None, typer.Option()] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time, inclusive (UTC if no zone).")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
+    limit: Annotated[int | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List audit events matching every filter, oldest first."""
+    import json
+
+    from govflow import store
+    from govflow.audit import canonical_time, query_events
+
+    store.ensure_schema()
+    with store.session_scope() as session:
+        events = query_events(
+            session,
+            action=action,
+            actor=actor,
+            target=target,
+            severity=severity,
+            since=_parse_time(since),
+            until=_parse_time(until),
+            limit=limit,
+        )
+        for event in events:
+            if as_json:
+                row = {
+                    "seq": event.seq,
+                    "event_id": event.event_id,
+                    "occurred_at": canonical_time(event.occurred_at),
+                    "actor": event.actor,
+                    "action": event.action,
+                    "target": event.target,
+                    "severity": event.severity,
+                    "payload": event.payload,
+                    "hash": event.hash,
+                }
+                typer.echo(json.dumps(row, sort_keys=True))
+            else:
+                typer.echo(
+                    f"{event.seq:>6}  {canonical_time(event.occurred_at)}  {event.severity:<8} "
+                    f"{event.actor:<12} {event.action:<32} {event.target}"
+                )
+
+
+@registry_app.command("lineage")
+def registry_lineage(
+    model_version: str = typer.Argument(..., help="MODEL:VERSION, e.g. credit_approval:1.0.0"),
+) -> None:
+    """Print the lineage of a model version as JSON."""
+    import json
+
+    from govflow import registry, store
+
+    model_id, _, version = model_version.partition(":")
+    if not version:
+        typer.echo("give the model version as MODEL:VERSION", err=True)
+        raise typer.Exit(code=2)
+    store.ensure_schema()
+    try:
+        with store.session_scope() as session:
+            typer.echo(json.dumps(registry.lineage(session, model_id, version), indent=2))
+    except registry.RegistryError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=1) from None
+
+
+DaysOption = Annotated[int, typer.Option(help="Days of prediction logs (at least 35).")]
+SeedOption = Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")]
+StartOption = Annotated[str, typer.Option(help="First day of the logs (YYYY-MM-DD).")]
+RowsOption = Annotated[int, typer.Option(help="Predictions per model and day.")]
+
+
+def _seed(days: int, seed: int, start: str, rows_per_day: int) -> None:
+    from datetime import date
+
+    from govflow import settings
+    from govflow.config import ConfigError, load_config
+    from govflow.demo.seeding import seed_demo
+
+    try:
+        config = load_config(settings.config_dir())
+    except ConfigError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=1) from None
+    summary = seed_demo(
+        settings.data_dir(),
+        config,
+        days=days,
+        seed=seed,
+        start=date.fromisoformat(start),
+        rows_per_day=rows_per_day,
+    )
+    typer.echo(f"demo written to {settings.data_dir()} (manifest {summary.manifest.path})")
+    typer.echo(f"governance store: {settings.db_url()}")
+    typer.echo("")
+    typer.echo(f"{'model':<24} {'tier':<7} {'owner':<7} {'version':<8} {'accuracy':>8} {'auc':>6}")
+    for row in summary.models:
+        metrics = row["validation_metrics"]
+        typer.echo(
+            f"{row['id']:<24} {row['risk_tier']:<7} {row['owner']:<7} {row['version']:<8} "
+            f"{metrics['accuracy']:>8.3f} {metrics['roc_auc']:>6.3f}"
+        )
+    typer.echo("")
+    for name, days_of in summary.manifest.content["scenarios"].items():
+        shown = ", ".join(days_of[:3]) + (
+            f", ... ({len(days_of)} days)" if len(days_of) > 3 else ""
+        )
+        typer.echo(f"  {name:<15} {shown}")
+    typer.echo("")
+    typer.echo(f"audit chain intact: {summary.audit_events} events, head {summary.audit_head}")
+
+
+@demo_app.command("seed")
+def demo_seed(
+    days: DaysOption = 42,
+    seed: SeedOption = 7,
+    start: StartOption = "2025-03-01",
+    rows_per_day: RowsOption = 2000,
+) -> None:
+    """Train the demo models, write their prediction logs and register them."""
+    _seed(days, seed, start, rows_per_day)
+
+
+@demo_app.command("run")
+def demo_run(
+    days: DaysOption = 42,
+    seed: SeedOption = 7,
+    start: StartOption = "2025-03-01",
+    rows_per_day: RowsOption = 2000,
+) -> None:
+    """The main job of `make demo`: seed the demo and print what it holds."""
+    _seed(days, seed, start, rows_per_day)
+
+
+def main() -> None:
+    app()
