@@ -1,0 +1,11 @@
+"""The govflow demo: three real scikit-learn models scoring synthetic credit applicants, with
+prediction logs that stage the seed 004 section 10 incident examples day by day.
+
+``write_demo(data_dir)`` writes everything; ``DemoManifest.load(data_dir)`` reads back what
+it wrote (models, versions, artifact hashes, validation metrics, scenario days).
+"""
+
+from govflow.demo.logs import MANIFEST_PATH, DemoManifest, write_demo
+from govflow.demo.scenarios import SCENARIOS, scenario_calendar
+
+__all__ = ["MANIFEST_PATH", "SCENARIOS", "DemoManifest", "scenario_calendar", "write_demo"]

@@ -1,0 +1,129 @@
+"""``govflow demo seed``: write the demo data and register its models in the governance store.
+
+The inventory in models.yaml is the source of truth for ownership, purpose and risk tier;
+the manifest the generator wrote supplies each trained version's artefact, hash, lineage
+inputs and validation metrics. The current version is approved in the registry by a
+holder of the ML-lead role (never the model's owner) and logged as in production; older
+versions are logged as retired, so a rollback has a registered version to return to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from govflow import registry, store
+from govflow.audit import record_event, verify_chain
+from govflow.config import GovflowConfig
+from govflow.demo.logs import DemoManifest, write_demo
+
+DEMO_ACTOR = "govflow-demo"
+NOT_IN_INVENTORY = "demo model {model_id!r} is not in models.yaml"
+NO_APPROVER = "no holder of ml_lead other than the owner {owner!r} can approve {model_id!r}"
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    manifest: DemoManifest
+    models: list[dict[str, Any]]
+    audit_events: int
+    audit_head: str
+
+
+def seed_demo(
+    data_dir: Path,
+    config: GovflowConfig,
+    *,
+    days: int = 42,
+    seed: int = 7,
+    start: date = date(2025, 3, 1),
+    rows_per_day: int = 2000,
+    db_url: str | None = None,
+) -> SeedSummary:
+    """Write the demo into ``data_dir`` and register its models, idempotently."""
+    manifest = write_demo(data_dir, days=days, seed=seed, start=start, rows_per_day=rows_per_day)
+    store.ensure_schema(db_url)
+    rows: list[dict[str, Any]] = []
+    with store.session_scope(db_url) as session:
+        for entry in manifest.content["models"]:
+            rows.append(_register(session, config, entry))
+        record_event(
+            session,
+            actor=DEMO_ACTOR,
+            action="demo.seeded",
+            target=f"data:{data_dir}",
+            payload={"days": days, "seed": seed, "start": start, "rows_per_day": rows_per_day},
+            idempotency_key=f"demo.seeded:{data_dir}:{seed}:{start}:{days}:{rows_per_day}",
+        )
+        report = verify_chain(session)
+    return SeedSummary(manifest, rows, report.events_checked, report.head_hash)
+
+
+def _register(session: Any, config: GovflowConfig, entry: dict[str, Any]) -> dict[str, Any]:
+    model_id = entry["id"]
+    if model_id not in config.models.ids():
+        raise ValueError(NOT_IN_INVENTORY.format(model_id=model_id))
+    inventory = config.models.get(model_id)
+    registry.register_model(
+        session,
+        model_id=model_id,
+        model_type=inventory.type,
+        risk_tier=inventory.risk_tier,
+        owner=inventory.owner,
+        business_purpose=inventory.business_purpose,
+        actor=inventory.owner,
+    )
+    approvers = [user for user in config.people.holders("ml_lead") if user != inventory.owner]
+    if not approvers:
+        raise ValueError(NO_APPROVER.format(owner=inventory.owner, model_id=model_id))
+    current = entry["current_version"]
+    for version in entry["versions"]:
+        record = registry.register_version(
+            session,
+            model_id=model_id,
+            version=version["version"],
+            artifact_uri=version["artifact_path"],
+            artifact_sha256=version["artifact_sha256"],
+            training_snapshot_id=version["training_snapshot_id"],
+            feature_version=version["feature_version"],
+            validation_uri=version["validation_path"],
+            validation_metrics=version["validation_metrics"],
+            decision_threshold=version["decision_threshold"],
+            actor=inventory.owner,
+        )
+        if record.status != "draft":
+            continue
+        registry.request_approval(
+            session,
+            model_id=model_id,
+            version=version["version"],
+            requested_by=inventory.owner,
+            justification="demo model trained on synthetic credit applications",
+        )
+        registry.decide_approval(
+            session,
+            model_id=model_id,
+            version=version["version"],
+            approver=approvers[0],
+            approve=True,
+            justification="validation metrics meet the inventory's performance requirement",
+        )
+        registry.log_stage(
+            session,
+            model_id=model_id,
+            version=version["version"],
+            stage="production" if version["version"] == current else "retired",
+            deployed_by=DEMO_ACTOR,
+            notes="seeded by govflow demo",
+        )
+    metrics = next(v for v in entry["versions"] if v["version"] == current)["validation_metrics"]
+    return {
+        "id": model_id,
+        "risk_tier": inventory.risk_tier,
+        "owner": inventory.owner,
+        "version": current,
+        "versions": len(entry["versions"]),
+        "validation_metrics": metrics,
+    }

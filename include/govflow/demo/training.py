@@ -1,0 +1,206 @@
+"""The three demo models, trained for real, and their validation sets (seed 004 section 4.2:
+a new model's baseline is created from its validation set).
+
+Each model is a scikit-learn pipeline (monetary amounts log-scaled, other numbers
+standardised, categories one-hot encoded with unknown categories ignored) around a gradient
+boosting classifier for ``credit_approval`` and a logistic regression for the two others.
+The saved artifact wraps the pipeline in a ``FixedThresholdClassifier`` so that
+``predict`` applies the recorded decision threshold and ``predict_proba`` gives the score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from govflow.demo.applicants import (
+    CATEGORICAL_FEATURES,
+    FEATURE_COLUMNS,
+    NUMERIC_FEATURES,
+)
+from govflow.demo.outcomes import (
+    CREDIT_APPROVAL,
+    MARKETING_PROPENSITY,
+    PRODUCT_RECOMMENDATION,
+    favourable_probability,
+)
+
+FEATURE_VERSION = "credit-applicants-v1"
+CURRENT_VERSION = "1.0.0"
+PREVIOUS_VERSION = "0.9.0"
+MONETARY_FEATURES = ("income", "loan_amount", "savings_balance")
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    """One demo model as the shared demo facts describe it."""
+
+    id: str
+    risk_tier: str
+    purpose: str
+    owner: str
+    label_delay_days: int
+    target_positive_rate: float
+
+
+DEMO_MODELS = (
+    DemoModel(
+        CREDIT_APPROVAL,
+        "high",
+        "Approve or decline consumer credit applications (credit lending)",
+        "olivia",
+        5,
+        0.70,
+    ),
+    DemoModel(
+        MARKETING_PROPENSITY,
+        "medium",
+        "Rank customers for a credit-card marketing offer (marketing optimization)",
+        "sam",
+        2,
+        0.40,
+    ),
+    DemoModel(
+        PRODUCT_RECOMMENDATION,
+        "low",
+        "Recommend a savings product (non-sensitive recommendation)",
+        "priya",
+        1,
+        0.50,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A fitted artifact with the threshold it applies and the data it was trained on."""
+
+    model_id: str
+    version: str
+    artifact: FixedThresholdClassifier
+    decision_threshold: float
+    estimator_name: str
+    training_rows: int
+    training_snapshot_id: str
+
+    def score(self, applicants: pd.DataFrame) -> np.ndarray:
+        """Probability of the favourable outcome per applicant."""
+        return self.artifact.predict_proba(applicants[list(FEATURE_COLUMNS)])[:, 1]
+
+    def decide(self, scores: np.ndarray) -> np.ndarray:
+        """The decision per score: 1 when it reaches the threshold, as the artifact decides."""
+        return (scores >= self.decision_threshold).astype("int8")
+
+    def predict(self, applicants: pd.DataFrame) -> np.ndarray:
+        """The decision per applicant."""
+        return self.decide(self.score(applicants))
+
+
+def build_pipeline(model_id: str, *, random_state: int, boosting_rounds: int = 150) -> Pipeline:
+    """The unfitted pipeline for ``model_id``."""
+    other_numeric = [name for name in NUMERIC_FEATURES if name not in MONETARY_FEATURES]
+    preprocess = ColumnTransformer(
+        [
+            (
+                "monetary",
+                Pipeline(
+                    [
+                        ("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")),
+                        ("scale", StandardScaler()),
+                    ]
+                ),
+                list(MONETARY_FEATURES),
+            ),
+            ("numeric", StandardScaler(), other_numeric),
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                list(CATEGORICAL_FEATURES),
+            ),
+        ]
+    )
+    classifier: HistGradientBoostingClassifier | LogisticRegression
+    if model_id == CREDIT_APPROVAL:
+        classifier = HistGradientBoostingClassifier(
+            max_iter=boosting_rounds, learning_rate=0.08, random_state=random_state
+        )
+    else:
+        classifier = LogisticRegression(max_iter=1000, random_state=random_state)
+    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
+
+
+def training_snapshot_id(model_id: str, features: pd.DataFrame, labels: np.ndarray) -> str:
+    """A content hash naming exactly the rows a model was trained on."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(features, index=False).to_numpy().tobytes())
+    digest.update(np.asarray(labels, dtype="int8").tobytes())
+    return f"{model_id}-train-{digest.hexdigest()[:16]}"
+
+
+def train_model(
+    model: DemoModel,
+    version: str,
+    applicants: pd.DataFrame,
+    outcome_draws: np.ndarray,
+    *,
+    random_state: int,
+    boosting_rounds: int = 150,
+) -> TrainedModel:
+    """Fits ``model`` on applicants whose outcomes come from the original concept.
+
+    The decision threshold is the training-score quantile that gives the model's target
+    positive rate, rounded to three decimals so that it reads well in the registry.
+    """
+    features = applicants[list(FEATURE_COLUMNS)]
+    labels = (outcome_draws < favourable_probability(model.id, applicants)).astype("int8")
+    pipeline = build_pipeline(model.id, random_state=random_state, boosting_rounds=boosting_rounds)
+    pipeline.fit(features, labels)
+    scores = pipeline.predict_proba(features)[:, 1]
+    threshold = round(float(np.quantile(scores, 1 - model.target_positive_rate)), 3)
+    artifact = FixedThresholdClassifier(
+        FrozenEstimator(pipeline), threshold=threshold, response_method="predict_proba"
+    ).fit(features, labels)
+    return TrainedModel(
+        model_id=model.id,
+        version=version,
+        artifact=artifact,
+        decision_threshold=threshold,
+        estimator_name=type(pipeline.named_steps["classifier"]).__name__,
+        training_rows=len(features),
+        training_snapshot_id=training_snapshot_id(model.id, features, labels),
+    )
+
+
+def validation_frame(
+    trained: TrainedModel, applicants: pd.DataFrame, labels: np.ndarray
+) -> pd.DataFrame:
+    """The validation set as saved: features, protected attributes, score, prediction, label."""
+    frame = applicants.reset_index(drop=True).copy()
+    frame["score"] = trained.score(applicants)
+    frame["prediction"] = trained.decide(frame["score"].to_numpy())
+    frame["label"] = pd.array(labels, dtype="Int8")
+    return frame
+
+
+def validation_metrics(validation: pd.DataFrame) -> dict[str, float | int]:
+    """Accuracy, ROC AUC, positive rate and base rate of a validation frame, to 6 decimals."""
+    labels = validation["label"].to_numpy(dtype=int)
+    predictions = validation["prediction"].to_numpy(dtype=int)
+    return {
+        "rows": len(validation),
+        "accuracy": round(float(accuracy_score(labels, predictions)), 6),
+        "roc_auc": round(float(roc_auc_score(labels, validation["score"])), 6),
+        "positive_rate": round(float(predictions.mean()), 6),
+        "base_rate": round(float(labels.mean()), 6),
+    }

@@ -1,0 +1,206 @@
+"""The prediction logs monitoring reads, and the sources it reads them from (seed 004 sections
+1 and 2: every drift check runs over a window of logged predictions; section 7: logs are kept
+90 days).
+
+One row per scored request: ``prediction_id``, ``model_id``, ``model_version``,
+``scored_at`` (UTC), the model's feature columns, its protected attributes, ``score``
+(probability of the favourable outcome), ``prediction`` (0/1, 1 = favourable), ``label``
+(the observed outcome, null until known) and ``label_observed_at`` (UTC, null until known).
+Feature and protected-attribute names are per model, so callers pass them in.
+
+A source hands back exactly what is stored: a malformed but readable window comes back as it
+is, broken dtypes and all, because judging it is the data-quality gate's job. Only data that
+cannot be read at all raises ``PredictionLogError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+PREDICTION_ID = "prediction_id"
+MODEL_ID = "model_id"
+MODEL_VERSION = "model_version"
+SCORED_AT = "scored_at"
+SCORE = "score"
+PREDICTION = "prediction"
+LABEL = "label"
+LABEL_OBSERVED_AT = "label_observed_at"
+
+IDENTITY_COLUMNS = (PREDICTION_ID, MODEL_ID, MODEL_VERSION, SCORED_AT)
+OUTCOME_COLUMNS = (SCORE, PREDICTION, LABEL, LABEL_OBSERVED_AT)
+REQUIRED_COLUMNS = IDENTITY_COLUMNS + OUTCOME_COLUMNS
+TIMESTAMP_COLUMNS = (SCORED_AT, LABEL_OBSERVED_AT)
+
+PARTITION_PREFIX = "date="
+PARTITION_FILE = "part-0.parquet"
+
+UNREADABLE_PARTITION = "prediction-log partition {path} cannot be read as parquet"
+MISSING_DIRECTORY = "prediction-log directory {path} does not exist"
+MISSING_TABLE = "prediction-log table {table!r} does not exist in the database"
+BAD_WINDOW = "the window end {end} is before its start {start}"
+
+
+class PredictionLogError(Exception):
+    """Prediction logs that cannot be read at all (as opposed to read and found wanting)."""
+
+
+def log_columns(features: Sequence[str], protected_attributes: Sequence[str]) -> list[str]:
+    """Every column of a model's prediction log, in the documented order."""
+    return [*IDENTITY_COLUMNS, *features, *protected_attributes, *OUTCOME_COLUMNS]
+
+
+def partition_path(directory: Path, day: date) -> Path:
+    """Where the log of ``day`` lives in a date-partitioned parquet directory."""
+    return directory / f"{PARTITION_PREFIX}{day.isoformat()}" / PARTITION_FILE
+
+
+class PredictionLogSource(Protocol):
+    """Anything that returns the predictions scored in a half-open window ``[start, end)``."""
+
+    def read_window(
+        self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame: ...
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # A naive datetime is read as UTC, the time zone the logs are written in.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _check_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    start, end = _as_utc(start), _as_utc(end)
+    if end < start:
+        raise ValueError(BAD_WINDOW.format(start=start.isoformat(), end=end.isoformat()))
+    return start, end
+
+
+def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same frame whichever store it came from: UTC nanosecond timestamps, ``label`` as
+    nullable Int8, ``prediction`` as int8, rows ordered by ``scored_at`` then id.
+
+    A column whose values do not fit its documented type is left as it came.
+    """
+    frame = frame.copy()
+    for column in TIMESTAMP_COLUMNS:
+        if column in frame.columns:
+            try:
+                frame[column] = pd.to_datetime(frame[column], utc=True).astype(
+                    "datetime64[ns, UTC]"
+                )
+            except (ValueError, TypeError):
+                continue
+    for column, dtype in ((LABEL, "Int8"), (PREDICTION, "int8")):
+        if column in frame.columns:
+            try:
+                frame[column] = frame[column].astype(dtype)
+            except (ValueError, TypeError):
+                continue
+    order = [column for column in (SCORED_AT, PREDICTION_ID) if column in frame.columns]
+    if order:
+        frame = frame.sort_values(order, kind="stable")
+    return frame.reset_index(drop=True)
+
+
+class ParquetLogSource:
+    """A parquet directory partitioned by day: ``<directory>/date=YYYY-MM-DD/*.parquet``.
+
+    Only partitions whose day overlaps the window are opened, each file on its own so that a
+    malformed day cannot break the reading of the others.
+    """
+
+    def __init__(self, directory: Path | str) -> None:
+        self.directory = Path(directory)
+
+    def partitions(self, start: datetime, end: datetime) -> list[Path]:
+        """The partition files whose day overlaps ``[start, end)``, oldest first."""
+        start, end = _check_window(start, end)
+        if not self.directory.is_dir():
+            raise PredictionLogError(MISSING_DIRECTORY.format(path=self.directory))
+        files = []
+        for partition in sorted(self.directory.glob(f"{PARTITION_PREFIX}*")):
+            try:
+                day = date.fromisoformat(partition.name.removeprefix(PARTITION_PREFIX))
+            except ValueError:
+                continue
+            day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            if day_start < end and day_start + timedelta(days=1) > start:
+                files.extend(sorted(partition.glob("*.parquet")))
+        return files
+
+    def read_window(
+        self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        start, end = _check_window(start, end)
+        frames = [
+            self._read_partition(path, start, end, columns) for path in self.partitions(start, end)
+        ]
+        filled = [frame for frame in frames if len(frame)]
+        if filled:
+            return _normalise(pd.concat(filled, ignore_index=True, sort=False))
+        return _normalise(frames[0] if frames else self._empty_frame(columns))
+
+    def _empty_frame(self, columns: Sequence[str] | None) -> pd.DataFrame:
+        # With no partition in the window, any partition's schema still names the columns.
+        any_file = next(iter(sorted(self.directory.glob(f"{PARTITION_PREFIX}*/*.parquet"))), None)
+        if any_file is None:
+            return pd.DataFrame(columns=list(columns) if columns is not None else [])
+        try:
+            frame = pq.read_schema(any_file).empty_table().to_pandas()
+        except (pa.ArrowException, OSError) as error:
+            raise PredictionLogError(UNREADABLE_PARTITION.format(path=any_file)) from error
+        if columns is not None:
+            frame = frame[[column for column in columns if column in frame.columns]]
+        return frame
+
+    @staticmethod
+    def _read_partition(
+        path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
+    ) -> pd.DataFrame:
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as error:
+            raise PredictionLogError(UNREADABLE_PARTITION.format(path=path)) from error
+        frame = table.to_pandas()
+        scored_at = pd.to_datetime(frame[SCORED_AT], utc=True)
+        frame = frame[(scored_at >= start) & (scored_at < end)]
+        if columns is not None:
+            frame = frame[[column for column in columns if column in frame.columns]]
+        # Normalised before concatenation so that every partition brings the same dtypes.
+        return _normalise(frame)
+
+
+class SqlLogSource:
+    """A table reachable through a SQLAlchemy URL, read with
+    ``SELECT ... WHERE scored_at >= :start AND scored_at < :end``."""
+
+    def __init__(self, url: str | sa.Engine, table: str) -> None:
+        self.engine = sa.create_engine(url) if isinstance(url, str) else url
+        self.table_name = table
+
+    def read_window(
+        self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        start, end = _check_window(start, end)
+        try:
+            table = sa.Table(self.table_name, sa.MetaData(), autoload_with=self.engine)
+        except sa.exc.NoSuchTableError as error:
+            raise PredictionLogError(MISSING_TABLE.format(table=self.table_name)) from error
+        selected = (
+            [table.c[column] for column in columns if column in table.c]
+            if columns is not None
+            else list(table.c)
+        )
+        query = sa.select(*selected).where(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
+        with self.engine.connect() as connection:
+            frame = pd.read_sql(query, connection)
+        return _normalise(frame)

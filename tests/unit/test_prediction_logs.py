@@ -1,0 +1,210 @@
+"""Reading prediction logs: window filtering, partition pruning, parquet and SQL giving the
+same frame, and clear errors for what cannot be read."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from govflow.demo import write_demo
+from govflow.prediction_logs import (
+    BAD_WINDOW,
+    MISSING_DIRECTORY,
+    MISSING_TABLE,
+    REQUIRED_COLUMNS,
+    UNREADABLE_PARTITION,
+    ParquetLogSource,
+    PredictionLogError,
+    PredictionLogSource,
+    SqlLogSource,
+    log_columns,
+    partition_path,
+)
+
+DAYS = (date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3))
+HOURS = (0, 6, 12, 18)
+
+
+def hand_written_log(day: date) -> pd.DataFrame:
+    """Four predictions a day, at 00:00, 06:00, 12:00 and 18:00 UTC."""
+    scored_at = [datetime(day.year, day.month, day.day, hour, tzinfo=UTC) for hour in HOURS]
+    return pd.DataFrame(
+        {
+            "prediction_id": [f"{day}-{hour:02d}" for hour in HOURS],
+            "model_id": "credit_approval",
+            "model_version": "1.0.0",
+            "scored_at": pd.to_datetime(scored_at, utc=True),
+            "income": [40_000.0, 52_000.5, 61_000.0, 75_000.25],
+            "region": ["north", "south", "east", "west"],
+            "gender": ["female", "male", "female", "non_binary"],
+            "score": [0.2, 0.55, 0.7, 0.9],
+            "prediction": pd.array([0, 1, 1, 1], dtype="int8"),
+            "label": pd.array([0, None, 1, None], dtype="Int8"),
+            "label_observed_at": pd.to_datetime(
+                [scored_at[0] + timedelta(days=5), None, scored_at[2] + timedelta(days=5), None],
+                utc=True,
+            ),
+        }
+    )
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    for day in DAYS:
+        path = partition_path(tmp_path, day)
+        path.parent.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pandas(hand_written_log(day), preserve_index=False), path)
+    return tmp_path
+
+
+def at(day: int, hour: int = 0) -> datetime:
+    return datetime(2025, 3, day, hour, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected_ids"),
+    [
+        (at(1), at(2), ["2025-03-01-00", "2025-03-01-06", "2025-03-01-12", "2025-03-01-18"]),
+        (at(1, 12), at(2, 6), ["2025-03-01-12", "2025-03-01-18", "2025-03-02-00"]),
+        (at(2, 6), at(2, 6), []),
+        (at(3, 18), at(4), ["2025-03-03-18"]),
+        (at(1, 19), at(2), []),
+    ],
+)
+def test_a_window_returns_exactly_the_predictions_scored_inside_it(
+    log_dir: Path, start: datetime, end: datetime, expected_ids: list[str]
+) -> None:
+    frame = ParquetLogSource(log_dir).read_window(start, end)
+    assert frame["prediction_id"].tolist() == expected_ids
+
+
+def test_only_partitions_overlapping_the_window_are_opened(log_dir: Path) -> None:
+    source = ParquetLogSource(log_dir)
+    assert source.partitions(at(1, 12), at(2, 6)) == [
+        partition_path(log_dir, DAYS[0]),
+        partition_path(log_dir, DAYS[1]),
+    ]
+    assert source.partitions(at(2), at(3)) == [partition_path(log_dir, DAYS[1])]
+    partition_path(log_dir, DAYS[2]).write_bytes(b"not parquet at all")
+    assert len(source.read_window(at(1), at(3))) == 8
+
+
+def test_an_unreadable_partition_raises_an_error_naming_the_file(log_dir: Path) -> None:
+    broken = partition_path(log_dir, DAYS[1])
+    broken.write_bytes(b"PAR1 truncated")
+    with pytest.raises(PredictionLogError) as raised:
+        ParquetLogSource(log_dir).read_window(at(1), at(4))
+    assert str(raised.value) == UNREADABLE_PARTITION.format(path=broken)
+    assert str(raised.value) == f"prediction-log partition {broken} cannot be read as parquet"
+
+
+def test_an_empty_window_gives_an_empty_frame_with_the_stored_columns(log_dir: Path) -> None:
+    frame = ParquetLogSource(log_dir).read_window(at(10), at(11))
+    assert frame.empty
+    assert list(frame.columns) == list(hand_written_log(DAYS[0]).columns)
+    selected = ParquetLogSource(log_dir).read_window(at(10), at(11), columns=["score"])
+    assert list(selected.columns) == ["score"]
+
+
+def test_the_frame_has_documented_dtypes_and_only_the_requested_columns(log_dir: Path) -> None:
+    frame = ParquetLogSource(log_dir).read_window(at(1), at(2))
+    assert str(frame["scored_at"].dtype) == "datetime64[ns, UTC]"
+    assert str(frame["label"].dtype) == "Int8"
+    assert str(frame["prediction"].dtype) == "int8"
+    assert frame["label"].isna().tolist() == [False, True, False, True]
+    columns = ParquetLogSource(log_dir).read_window(at(1), at(2), columns=["score", "label"])
+    assert list(columns.columns) == ["score", "label"]
+
+
+def test_naive_datetimes_are_read_as_utc(log_dir: Path) -> None:
+    frame = ParquetLogSource(log_dir).read_window(datetime(2025, 3, 1, 12), datetime(2025, 3, 2))
+    assert frame["prediction_id"].tolist() == ["2025-03-01-12", "2025-03-01-18"]
+
+
+def test_a_window_ending_before_it_starts_is_refused(log_dir: Path) -> None:
+    with pytest.raises(ValueError) as raised:
+        ParquetLogSource(log_dir).read_window(at(2), at(1))
+    assert str(raised.value) == BAD_WINDOW.format(
+        start="2025-03-02T00:00:00+00:00", end="2025-03-01T00:00:00+00:00"
+    )
+
+
+def test_a_missing_directory_is_a_prediction_log_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(PredictionLogError) as raised:
+        ParquetLogSource(missing).read_window(at(1), at(2))
+    assert str(raised.value) == MISSING_DIRECTORY.format(path=missing)
+
+
+def test_a_missing_table_is_a_prediction_log_error(tmp_path: Path) -> None:
+    source = SqlLogSource(f"sqlite:///{tmp_path / 'logs.db'}", "predictions")
+    with pytest.raises(PredictionLogError) as raised:
+        source.read_window(at(1), at(2))
+    assert str(raised.value) == MISSING_TABLE.format(table="predictions")
+
+
+def test_log_columns_put_identity_first_and_outcomes_last() -> None:
+    assert log_columns(["income"], ["gender"]) == [
+        "prediction_id",
+        "model_id",
+        "model_version",
+        "scored_at",
+        "income",
+        "gender",
+        "score",
+        "prediction",
+        "label",
+        "label_observed_at",
+    ]
+    assert log_columns([], []) == list(REQUIRED_COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    directory = tmp_path_factory.mktemp("demo")
+    manifest = write_demo(directory, days=35, rows_per_day=200, start=date(2025, 3, 1))
+    return directory, manifest.content
+
+
+def test_parquet_and_sql_sources_return_the_same_frame_for_the_demo_logs(
+    demo: tuple[Path, dict], tmp_path: Path
+) -> None:
+    directory, _ = demo
+    parquet = ParquetLogSource(directory / "prediction_logs" / "credit_approval")
+    # The first twenty days: every scenario but the malformed day, whose broken dtypes a
+    # database column could not hold.
+    everything = parquet.read_window(at(1), at(21))
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}")
+    everything.to_sql("credit_approval_predictions", engine, index=False)
+    sql = SqlLogSource(engine, "credit_approval_predictions")
+    sources: list[PredictionLogSource] = [parquet, sql]
+    for start, end in [(at(2, 7), at(5, 13)), (at(1), at(21)), (at(19, 23), at(20, 1))]:
+        frames = [source.read_window(start, end) for source in sources]
+        pd.testing.assert_frame_equal(frames[0], frames[1])
+        assert len(frames[0]) > 0
+    columns = ["prediction_id", "score", "label"]
+    pd.testing.assert_frame_equal(
+        parquet.read_window(at(3), at(4), columns=columns),
+        sql.read_window(at(3), at(4), columns=columns),
+    )
+
+
+def test_a_malformed_but_readable_day_comes_back_as_it_is(demo: tuple[Path, dict]) -> None:
+    directory, manifest = demo
+    malformed = date.fromisoformat(manifest["malformed_details"]["date"])
+    start = datetime(malformed.year, malformed.month, malformed.day, tzinfo=UTC)
+    source = ParquetLogSource(directory / "prediction_logs" / "credit_approval")
+    day = source.read_window(start, start + timedelta(days=1))
+    assert len(day) == 200
+    assert "months_at_address" not in day.columns
+    assert (day["income"] == "n/a").sum() == 2
+    around = source.read_window(start - timedelta(days=1), start + timedelta(days=2))
+    assert len(around) == 600
+    assert around["months_at_address"].isna().sum() == 200
+    assert (around["income"] == "n/a").sum() == 2
