@@ -36,6 +36,9 @@ UNKNOWN_MODEL = "model {model_id!r} is not registered"
 UNKNOWN_VERSION = "model {model_id!r} has no version {version!r}"
 NOT_PENDING = "{model_id} {version} is {status}, not pending approval"
 MODEL_EXISTS_DIFFERENTLY = "model {model_id!r} is already registered with other {field}"
+VERSION_EXISTS_DIFFERENTLY = (
+    "{model_id} {version} is already registered with another artefact (sha256 {sha256})"
+)
 UNKNOWN_STAGE = (
     "unknown deployment stage {stage!r}; expected one of shadow, canary, production, retired"
 )
@@ -105,6 +108,12 @@ def register_version(
         raise RegistryError(UNKNOWN_MODEL.format(model_id=model_id))
     existing = _find_version(session, model_id, version)
     if existing is not None:
+        if existing.artifact_sha256 != artifact_sha256:
+            raise RegistryError(
+                VERSION_EXISTS_DIFFERENTLY.format(
+                    model_id=model_id, version=version, sha256=existing.artifact_sha256
+                )
+            )
         return existing
     record = ModelVersion(
         model_id=model_id,

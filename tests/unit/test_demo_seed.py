@@ -1,0 +1,111 @@
+"""`govflow demo seed`: the demo's models land in the registry, approved by someone else."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from govflow import registry, settings, store
+from govflow.config import load_config
+from govflow.demo.seeding import seed_demo
+from govflow.store.schema import AuditEvent, Model, ModelVersion, StageHistory
+
+SMALL = {"days": 35, "rows_per_day": 200, "seed": 3, "start": date(2025, 3, 1)}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> tuple[Path, str]:
+    data_dir = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{data_dir / 'govflow.db'}"
+    seed_demo(data_dir, load_config(settings.config_dir()), db_url=url, **SMALL)
+    return data_dir, url
+
+
+def test_every_demo_model_is_registered_with_the_inventory_owner_and_tier(seeded):
+    _, url = seeded
+    with store.session_scope(url) as session:
+        models = {m.id: (m.risk_tier, m.owner, m.status) for m in session.scalars(select(Model))}
+    assert models == {
+        "credit_approval": ("high", "olivia", "approved"),
+        "marketing_propensity": ("medium", "sam", "approved"),
+        "product_recommendation": ("low", "priya", "approved"),
+    }
+
+
+def test_the_current_version_is_in_production_approved_by_the_ml_lead_not_the_owner(seeded):
+    _, url = seeded
+    with store.session_scope(url) as session:
+        lineage = registry.lineage(session, "credit_approval", "1.0.0")
+        previous = registry.lineage(session, "credit_approval", "0.9.0")
+    assert [(d["action"], d["actor"]) for d in lineage["registry_decisions"]] == [
+        ("requested", "olivia"),
+        ("approved", "lena"),
+    ]
+    assert [s["stage"] for s in lineage["stages"]] == ["production"]
+    assert [s["stage"] for s in previous["stages"]] == ["retired"]
+    assert lineage["data"]["training_snapshot_id"].startswith("credit_approval-train-")
+    assert lineage["validation"]["metrics"]["accuracy"] > 0.7
+
+
+def test_seeding_again_with_the_same_seed_adds_no_record(seeded):
+    data_dir, url = seeded
+
+    def counts() -> tuple[int, int, int]:
+        with store.session_scope(url) as session:
+            return (
+                session.scalar(select(func.count()).select_from(AuditEvent)) or 0,
+                session.scalar(select(func.count()).select_from(ModelVersion)) or 0,
+                session.scalar(select(func.count()).select_from(StageHistory)) or 0,
+            )
+
+    before = counts()
+    summary = seed_demo(data_dir, load_config(settings.config_dir()), db_url=url, **SMALL)
+    assert counts() == before
+    assert summary.audit_events == before[0]
+
+
+def test_reseeding_with_another_seed_refuses_to_overwrite_registered_artefacts(tmp_path):
+    url = f"sqlite:///{tmp_path / 'govflow.db'}"
+    config = load_config(settings.config_dir())
+    seed_demo(tmp_path, config, db_url=url, **SMALL)
+    with pytest.raises(registry.RegistryError, match="already registered with another artefact"):
+        seed_demo(tmp_path, config, db_url=url, **{**SMALL, "seed": 4})
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 command")
+def test_after_the_demo_seed_a_row_edited_with_sqlite3_is_named_by_audit_verify(tmp_path):
+    env = {**os.environ, "GOVFLOW_DATA_DIR": str(tmp_path)}
+    env.pop("GOVFLOW_DB_URL", None)
+    govflow = [sys.executable, "-m", "govflow"]
+    seed = subprocess.run(
+        [*govflow, "demo", "seed", "--days", "35", "--rows-per-day", "200"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert seed.returncode == 0, seed.stderr[-2000:]
+    database = tmp_path / "govflow.db"
+    event_id = subprocess.run(
+        ["sqlite3", str(database), "SELECT event_id FROM audit_events WHERE seq = 7"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        ["sqlite3", str(database), "UPDATE audit_events SET actor = 'mallory' WHERE seq = 7"],
+        check=True,
+    )
+    verify = subprocess.run(
+        [*govflow, "audit", "verify"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert verify.returncode == 1
+    assert f"event seq=7 id={event_id}" in verify.stderr
+    assert "(edited)" in verify.stderr
