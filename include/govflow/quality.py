@@ -1,0 +1,784 @@
+"""Seed 004 section 3.4 ("Validate data quality (missing values, outliers)") and section 5.2
+(Kenya DPA section 26, data accuracy): the data-quality gate in front of every analysis.
+
+The gate checks one window of prediction logs against the columns models.yaml declares and
+the volume and freshness policy.yaml asks for. Bad data never raises: every problem becomes a
+``QualityFinding``, and ``QualityReport.usable_frame()`` keeps the rows and columns on which
+drift can still be computed. great-expectations evaluates every check it can express; pandas
+only parses values first, where great-expectations cannot count unparseable values.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import Counter
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationValidationResult
+    from great_expectations.core.batch_definition import BatchDefinition
+    from great_expectations.expectations import Expectation
+
+ColumnKind = Literal["numeric", "integer", "categorical", "timestamp", "identifier", "label"]
+SeverityHint = Literal["WARNING", "CRITICAL"]
+
+CHECK_NO_ROWS = "no_rows"
+CHECK_DUPLICATE_COLUMN_NAMES = "duplicate_column_names"
+CHECK_COLUMN_EXISTS = "column_exists"
+CHECK_TYPE = "type"
+CHECK_NULLS = "nulls"
+CHECK_RANGE = "range"
+CHECK_CATEGORIES = "categories"
+CHECK_MIN_ROWS = "min_rows"
+CHECK_VOLUME = "volume"
+CHECK_WINDOW = "window"
+CHECK_FRESHNESS = "freshness"
+CHECK_DUPLICATES = "duplicates"
+CHECK_EVALUATION_ERROR = "evaluation_error"
+
+NO_ROWS = "no rows in window"
+DUPLICATE_COLUMN_NAMES = "column {column} appears {count} times; only the first is checked"
+MISSING_COLUMN = "missing column {column}"
+NOT_NUMERIC = "{column}: {count} of {total} values not numeric{sample}"
+NOT_WHOLE = "{column}: {count} of {total} values not whole numbers{sample}"
+NOT_TIMESTAMP = "{column}: {count} of {total} values not timestamps{sample}"
+TOO_MANY_NULLS = "{column}: {count} of {total} values null, more than {allowed:g}% allowed"
+BELOW_MINIMUM = "{count} of {total} below {minimum:g}"
+ABOVE_MAXIMUM = "{count} of {total} above {maximum:g}"
+NOT_IN_SET = "{column}: {count} of {total} not in allowed set{sample}"
+TOO_FEW_ROWS = "{count} rows in window, fewer than the {minimum} needed"
+VOLUME_OUTSIDE = "{count} rows in window, expected {low} to {high}"
+OUTSIDE_WINDOW = "{column}: {count} of {total} outside window {start} to {end}"
+STALE = "newest {column} {newest} is {age:g} h before window end, more than {limit:g} h"
+DUPLICATES = "{column}: {count} duplicates"
+NOT_EVALUATED = "{column}: {check} check could not be evaluated ({error})"
+PASSED = "data quality passed: {rows} rows"
+FAILED = "data quality FAILED: {problems}"
+
+SAMPLE_SIZE = 5
+LABEL_VALUES = (0, 1)
+# A bound left open still has to reject infinity, which is never a usable feature value.
+LARGEST_FINITE = sys.float_info.max
+NUMERIC_KINDS = ("numeric", "integer", "label")
+TABLE_CHECKS = (CHECK_NO_ROWS, CHECK_DUPLICATE_COLUMN_NAMES, CHECK_MIN_ROWS, CHECK_VOLUME)
+FINDING_ORDER = (
+    *TABLE_CHECKS,
+    CHECK_COLUMN_EXISTS,
+    CHECK_TYPE,
+    CHECK_NULLS,
+    CHECK_RANGE,
+    CHECK_CATEGORIES,
+    CHECK_WINDOW,
+    CHECK_FRESHNESS,
+    CHECK_DUPLICATES,
+    CHECK_EVALUATION_ERROR,
+)
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """What one column must hold (derived from models.yaml by the caller)."""
+
+    name: str
+    kind: ColumnKind
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: tuple[str, ...] | None = None
+    max_null_fraction: float = 0.0
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class QualityPolicy:
+    """Volume and freshness expected of a window (from policy.yaml)."""
+
+    expected_rows: int
+    volume_tolerance: float
+    max_staleness_hours: float
+    min_rows: int
+
+
+@dataclass(frozen=True)
+class QualityFinding:
+    """One problem found in the window; ``sample`` holds up to five distinct bad values."""
+
+    check: str
+    columns: tuple[str, ...]
+    message: str
+    unexpected_count: int
+    total_count: int
+    sample: tuple[Any, ...] = ()
+    severity_hint: SeverityHint = "WARNING"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "columns": list(self.columns),
+            "message": self.message,
+            "unexpected_count": self.unexpected_count,
+            "total_count": self.total_count,
+            "sample": list(self.sample),
+            "severity_hint": self.severity_hint,
+        }
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """The gate's verdict on one window: it passes only with no finding at all."""
+
+    findings: tuple[QualityFinding, ...]
+    row_count: int
+    usable_row_count: int
+    unusable_columns: tuple[str, ...]
+    usable: pd.DataFrame = field(repr=False, compare=False)
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    @property
+    def severity_hint(self) -> SeverityHint | None:
+        hints = {finding.severity_hint for finding in self.findings}
+        if "CRITICAL" in hints:
+            return "CRITICAL"
+        return "WARNING" if hints else None
+
+    @property
+    def summary(self) -> str:
+        if self.passed:
+            return PASSED.format(rows=self.row_count)
+        return FAILED.format(problems="; ".join(finding.message for finding in self.findings))
+
+    def usable_frame(self) -> pd.DataFrame:
+        """The rows without an invalid value in a required column, parsed, minus unusable
+        columns; invalid values of optional columns are blanked instead."""
+        return self.usable.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "severity_hint": self.severity_hint,
+            "summary": self.summary,
+            "row_count": self.row_count,
+            "usable_row_count": self.usable_row_count,
+            "unusable_columns": list(self.unusable_columns),
+            "findings": [finding.to_dict() for finding in self.findings],
+        }
+
+
+def run_quality_gate(
+    frame: pd.DataFrame,
+    *,
+    rules: Sequence[ColumnRule],
+    policy: QualityPolicy,
+    window_start: datetime,
+    window_end: datetime,
+    id_column: str = "prediction_id",
+    time_column: str = "scored_at",
+) -> QualityReport:
+    """Check one window of prediction logs; naive window bounds are taken as UTC."""
+    original_index = frame.index
+    received = frame.reset_index(drop=True)
+    findings: list[QualityFinding] = []
+    if received.columns.has_duplicates:
+        findings.extend(_duplicate_column_findings(received))
+        received = received.loc[:, ~received.columns.duplicated()]
+    if received.empty:
+        findings.append(QualityFinding(CHECK_NO_ROWS, (), NO_ROWS, 0, 0, severity_hint="CRITICAL"))
+        return QualityReport(tuple(findings), 0, 0, (), received.iloc[0:0])
+
+    gate = _Gate(
+        received=received,
+        rules=_rules_with_key_columns(rules, id_column, time_column),
+        policy=policy,
+        window_start=_utc(window_start),
+        window_end=_utc(window_end),
+        id_column=id_column,
+        time_column=time_column,
+    )
+    findings.extend(gate.run())
+    usable = gate.usable_frame()
+    usable.index = original_index[usable.index]
+    return QualityReport(
+        findings=tuple(findings),
+        row_count=len(received),
+        usable_row_count=len(usable),
+        unusable_columns=tuple(gate.unusable_columns),
+        usable=usable,
+    )
+
+
+def _rules_with_key_columns(
+    rules: Sequence[ColumnRule], id_column: str, time_column: str
+) -> list[ColumnRule]:
+    """Duplicate and freshness checks need the id and time columns even when models.yaml
+    does not list them as rules."""
+    named = {rule.name for rule in rules}
+    keys = [ColumnRule(id_column, "identifier"), ColumnRule(time_column, "timestamp")]
+    return [key for key in keys if key.name not in named] + list(rules)
+
+
+@dataclass
+class _Expectation:
+    """A great-expectations expectation and what its failure means to the gate."""
+
+    check: str
+    rule: ColumnRule | None
+    expectation: Expectation
+
+
+class _Gate:
+    def __init__(
+        self,
+        *,
+        received: pd.DataFrame,
+        rules: list[ColumnRule],
+        policy: QualityPolicy,
+        window_start: pd.Timestamp,
+        window_end: pd.Timestamp,
+        id_column: str,
+        time_column: str,
+    ) -> None:
+        self.received = received
+        self.parsed = received.copy()
+        self.rules = rules
+        self.present = [rule for rule in rules if rule.name in received.columns]
+        self.policy = policy
+        self.window_start = window_start
+        self.window_end = window_end
+        self.id_column = id_column
+        self.time_column = time_column
+        self.total = len(received)
+        self.unusable_columns = [rule.name for rule in rules if rule.name not in received]
+        self.invalid: dict[str, pd.Series] = {
+            rule.name: pd.Series(False, index=received.index) for rule in self.present
+        }
+        self.surplus_duplicates = pd.Series(False, index=received.index)
+
+    def run(self) -> list[QualityFinding]:
+        findings = []
+        for rule in self.present:
+            findings.extend(self._parse(rule))
+        findings.extend(self._validate(self._received_expectations(), self.received))
+        findings.extend(self._validate(self._parsed_expectations(), self.parsed))
+        self._mark_unusable_columns()
+        return sorted(findings, key=self._finding_order)
+
+    def usable_frame(self) -> pd.DataFrame:
+        usable = self.parsed.drop(columns=self.unusable_columns, errors="ignore")
+        dropped = self.surplus_duplicates.copy()
+        for rule in self.present:
+            if rule.name in self.unusable_columns:
+                continue
+            if rule.required:
+                dropped |= self.invalid[rule.name]
+            else:
+                usable[rule.name] = usable[rule.name].mask(self.invalid[rule.name])
+        return usable.loc[~dropped]
+
+    # --- parsing in pandas ----------------------------------------------------------------
+
+    def _parse(self, rule: ColumnRule) -> list[QualityFinding]:
+        """great-expectations judges a pandas column's dtype as a whole (a ``string[pyarrow]``
+        column fails ``ExpectColumnValuesToBeInTypeList(["str"])``) and cannot count the
+        values of a text column that fail to parse as numbers or timestamps, so values are
+        parsed here and the parsed frame is what great-expectations checks for ranges."""
+        values = self.received[rule.name]
+        if rule.kind in NUMERIC_KINDS:
+            parsed = _as_numbers(values)
+            unparseable = values.notna() & parsed.isna()
+            findings = self._type_finding(rule, unparseable, NOT_NUMERIC)
+            if rule.kind == "integer":
+                fractional = np.isfinite(parsed) & (parsed % 1 != 0)
+                findings += self._type_finding(rule, fractional, NOT_WHOLE)
+                unparseable |= fractional
+        elif rule.kind == "timestamp":
+            parsed = _as_utc_timestamps(values)
+            unparseable = values.notna() & parsed.isna()
+            findings = self._type_finding(rule, unparseable, NOT_TIMESTAMP)
+        else:
+            return []
+        # A value that failed to parse is reported once, here, not again as null or range.
+        self.parsed[rule.name] = parsed.mask(unparseable)
+        self.invalid[rule.name] |= unparseable
+        return findings
+
+    def _type_finding(
+        self, rule: ColumnRule, failing: pd.Series, template: str
+    ) -> list[QualityFinding]:
+        count = int(failing.sum())
+        if not count:
+            return []
+        sample = _distinct_sample(self.received[rule.name][failing].tolist())
+        return [
+            QualityFinding(
+                CHECK_TYPE,
+                (rule.name,),
+                template.format(
+                    column=rule.name, count=count, total=self.total, sample=_quoted(sample)
+                ),
+                count,
+                self.total,
+                sample,
+                self._severity(rule, failing),
+            )
+        ]
+
+    # --- great-expectations ---------------------------------------------------------------
+
+    def _received_expectations(self) -> list[_Expectation]:
+        """Checks on the frame as it arrived: existence, nulls, uniqueness, row counts."""
+        import great_expectations.expectations as gxe
+
+        policy = self.policy
+        low, high = self._expected_volume()
+        checks = [
+            _Expectation(
+                CHECK_MIN_ROWS, None, gxe.ExpectTableRowCountToBeBetween(min_value=policy.min_rows)
+            ),
+            _Expectation(
+                CHECK_VOLUME,
+                None,
+                gxe.ExpectTableRowCountToBeBetween(min_value=low, max_value=high),
+            ),
+        ]
+        checks += [
+            _Expectation(CHECK_COLUMN_EXISTS, rule, gxe.ExpectColumnToExist(column=rule.name))
+            for rule in self.rules
+        ]
+        # Column checks go to present columns only: great-expectations raises on absent ones.
+        for rule in self.present:
+            if rule.max_null_fraction < 1:
+                checks.append(
+                    _Expectation(
+                        CHECK_NULLS,
+                        rule,
+                        gxe.ExpectColumnValuesToNotBeNull(
+                            column=rule.name, mostly=1 - rule.max_null_fraction
+                        ),
+                    )
+                )
+            if rule.name == self.id_column:
+                checks.append(
+                    _Expectation(
+                        CHECK_DUPLICATES, rule, gxe.ExpectColumnValuesToBeUnique(column=rule.name)
+                    )
+                )
+        return checks
+
+    def _parsed_expectations(self) -> list[_Expectation]:
+        """Checks on parsed values: ranges, allowed sets, the window and freshness."""
+        import great_expectations.expectations as gxe
+
+        checks = []
+        for rule in self.present:
+            column = rule.name
+            if rule.kind == "label":
+                checks.append(
+                    _Expectation(
+                        CHECK_CATEGORIES,
+                        rule,
+                        gxe.ExpectColumnValuesToBeInSet(
+                            column=column, value_set=list(LABEL_VALUES)
+                        ),
+                    )
+                )
+            elif rule.kind in NUMERIC_KINDS and (
+                rule.minimum is not None or rule.maximum is not None
+            ):
+                checks.append(
+                    _Expectation(
+                        CHECK_RANGE,
+                        rule,
+                        gxe.ExpectColumnValuesToBeBetween(
+                            column=column,
+                            min_value=-LARGEST_FINITE if rule.minimum is None else rule.minimum,
+                            max_value=LARGEST_FINITE if rule.maximum is None else rule.maximum,
+                        ),
+                    )
+                )
+            elif rule.kind == "categorical" and rule.categories is not None:
+                checks.append(
+                    _Expectation(
+                        CHECK_CATEGORIES,
+                        rule,
+                        gxe.ExpectColumnValuesToBeInSet(
+                            column=column, value_set=list(rule.categories)
+                        ),
+                    )
+                )
+            if column == self.time_column and self.parsed[column].notna().any():
+                stale_before = self.window_end - timedelta(hours=self.policy.max_staleness_hours)
+                checks.append(
+                    _Expectation(
+                        CHECK_WINDOW,
+                        rule,
+                        gxe.ExpectColumnValuesToBeBetween(
+                            column=column,
+                            min_value=self.window_start.to_pydatetime(),
+                            max_value=self.window_end.to_pydatetime(),
+                            strict_max=True,
+                        ),
+                    )
+                )
+                checks.append(
+                    _Expectation(
+                        CHECK_FRESHNESS,
+                        rule,
+                        gxe.ExpectColumnMaxToBeBetween(
+                            column=column, min_value=stale_before.to_pydatetime()
+                        ),
+                    )
+                )
+        return checks
+
+    def _validate(self, checks: list[_Expectation], data: pd.DataFrame) -> list[QualityFinding]:
+        """great-expectations' pandas engine fingerprints every batch and copies the whole
+        batch for each column metric it filters, so each column is validated in a batch of
+        its own and table checks in a batch of the index alone (measured on 1M rows x 25
+        columns: 13 s instead of 33 s in one batch)."""
+        by_column: dict[str | None, list[_Expectation]] = {}
+        for check in checks:
+            column = check.rule.name if check.rule is not None else None
+            by_column.setdefault(column if column in data.columns else None, []).append(check)
+        findings = []
+        for column, column_checks in by_column.items():
+            findings += self._validate_batch(
+                column_checks, data[[] if column is None else [column]]
+            )
+        return findings
+
+    def _validate_batch(
+        self, checks: list[_Expectation], data: pd.DataFrame
+    ) -> list[QualityFinding]:
+        import great_expectations as gx
+
+        for position, check in enumerate(checks):
+            check.expectation.meta = {"govflow_check": position}
+        suite = gx.ExpectationSuite(
+            name="govflow_quality_gate", expectations=[check.expectation for check in checks]
+        )
+        batch = _whole_dataframe_batch_definition().get_batch(batch_parameters={"dataframe": data})
+        validation = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+        findings = []
+        for result in validation.results:
+            configuration = result.expectation_config
+            assert configuration is not None  # a suite's results always carry their expectation
+            check = checks[configuration.meta["govflow_check"]]
+            error = _exception_message(result)
+            if error is not None:
+                findings.append(self._evaluation_error(check, error))
+            elif not result.success:
+                findings.extend(self._interpret(check, result))
+        return findings
+
+    def _evaluation_error(self, check: _Expectation, error: str) -> QualityFinding:
+        column = check.rule.name if check.rule is not None else "table"
+        return QualityFinding(
+            CHECK_EVALUATION_ERROR,
+            (column,),
+            NOT_EVALUATED.format(column=column, check=check.check, error=error),
+            0,
+            self.total,
+        )
+
+    def _interpret(
+        self, check: _Expectation, result: ExpectationValidationResult
+    ) -> list[QualityFinding]:
+        outcome = result.result
+        if check.check == CHECK_MIN_ROWS:
+            return [
+                QualityFinding(
+                    CHECK_MIN_ROWS,
+                    (),
+                    TOO_FEW_ROWS.format(count=self.total, minimum=self.policy.min_rows),
+                    self.total,
+                    self.policy.min_rows,
+                    severity_hint="CRITICAL",
+                )
+            ]
+        if check.check == CHECK_VOLUME:
+            low, high = self._expected_volume()
+            if self.total < self.policy.min_rows:
+                return []  # already reported, more severely, as too few rows
+            return [
+                QualityFinding(
+                    CHECK_VOLUME,
+                    (),
+                    VOLUME_OUTSIDE.format(count=self.total, low=low, high=high),
+                    self.total,
+                    self.policy.expected_rows,
+                )
+            ]
+        assert check.rule is not None
+        rule = check.rule
+        column = rule.name
+        if check.check == CHECK_COLUMN_EXISTS:
+            return [
+                QualityFinding(
+                    CHECK_COLUMN_EXISTS,
+                    (column,),
+                    MISSING_COLUMN.format(column=column),
+                    self.total,
+                    self.total,
+                    severity_hint="CRITICAL" if rule.required else "WARNING",
+                )
+            ]
+        if check.check == CHECK_FRESHNESS:
+            newest = pd.Timestamp(outcome["observed_value"])
+            age = round((self.window_end - newest) / pd.Timedelta(hours=1), 1)
+            return [
+                QualityFinding(
+                    CHECK_FRESHNESS,
+                    (column,),
+                    STALE.format(
+                        column=column,
+                        newest=newest.isoformat(),
+                        age=age,
+                        limit=self.policy.max_staleness_hours,
+                    ),
+                    1,
+                    1,
+                    (_json_value(newest),),
+                )
+            ]
+        count = int(outcome["unexpected_count"])
+        failing = pd.Series(False, index=self.received.index)
+        failing.iloc[outcome["unexpected_index_list"]] = True
+        sample = _distinct_sample(outcome["unexpected_list"])
+        if check.check == CHECK_NULLS:
+            message = TOO_MANY_NULLS.format(
+                column=column, count=count, total=self.total, allowed=rule.max_null_fraction * 100
+            )
+            return [QualityFinding(CHECK_NULLS, (column,), message, count, self.total)]
+        if check.check == CHECK_DUPLICATES:
+            # repr() keeps ids that pandas cannot hash (lists, sets) comparable.
+            repeated_ids = self.received[column][failing].map(repr).duplicated(keep="first")
+            surplus = pd.Series(False, index=self.received.index)
+            surplus[repeated_ids.index[repeated_ids]] = True
+            self.surplus_duplicates |= surplus
+            repeated = int(surplus.sum())
+            return [
+                QualityFinding(
+                    CHECK_DUPLICATES,
+                    (column,),
+                    DUPLICATES.format(column=column, count=repeated),
+                    repeated,
+                    self.total,
+                    sample,
+                )
+            ]
+        self.invalid[column] |= failing
+        severity = self._severity(rule, failing)
+        if check.check == CHECK_RANGE:
+            values = self.parsed[column][failing]
+            parts = []
+            below = int((values < (rule.minimum if rule.minimum is not None else -np.inf)).sum())
+            if below:
+                parts.append(
+                    BELOW_MINIMUM.format(count=below, total=self.total, minimum=rule.minimum)
+                )
+            if count - below:
+                parts.append(
+                    ABOVE_MAXIMUM.format(
+                        count=count - below,
+                        total=self.total,
+                        maximum=LARGEST_FINITE if rule.maximum is None else rule.maximum,
+                    )
+                )
+            message = f"{column}: " + " and ".join(parts)
+            return [
+                QualityFinding(CHECK_RANGE, (column,), message, count, self.total, sample, severity)
+            ]
+        if check.check == CHECK_WINDOW:
+            message = OUTSIDE_WINDOW.format(
+                column=column,
+                count=count,
+                total=self.total,
+                start=self.window_start.isoformat(),
+                end=self.window_end.isoformat(),
+            )
+            return [
+                QualityFinding(
+                    CHECK_WINDOW, (column,), message, count, self.total, sample, severity
+                )
+            ]
+        message = NOT_IN_SET.format(
+            column=column, count=count, total=self.total, sample=_quoted(sample)
+        )
+        return [
+            QualityFinding(
+                CHECK_CATEGORIES, (column,), message, count, self.total, sample, severity
+            )
+        ]
+
+    def _expected_volume(self) -> tuple[int, int]:
+        expected, tolerance = self.policy.expected_rows, self.policy.volume_tolerance
+        return math.ceil(expected * (1 - tolerance)), math.floor(expected * (1 + tolerance))
+
+    # --- verdicts ---------------------------------------------------------------------------
+
+    def _severity(self, rule: ColumnRule, failing: pd.Series) -> SeverityHint:
+        """A required column without a single valid value makes the window unmonitorable."""
+        present = self.received[rule.name].notna()
+        no_valid_value = bool(present.any()) and bool((failing | ~present).all())
+        return "CRITICAL" if rule.required and no_valid_value else "WARNING"
+
+    def _mark_unusable_columns(self) -> None:
+        """A column with no valid value cannot feed drift, and dropping every row because of
+        it would throw away the columns that can."""
+        for rule in self.present:
+            present = self.received[rule.name].notna()
+            if present.any() and (self.invalid[rule.name] | ~present).all():
+                self.unusable_columns.append(rule.name)
+
+    def _finding_order(self, finding: QualityFinding) -> tuple[int, int, int]:
+        """Table-level findings first, then missing columns, then each column in rule order."""
+        columns = [rule.name for rule in self.rules]
+        named = finding.columns[0] if finding.columns else None
+        if named is None or finding.check in TABLE_CHECKS:
+            group = 0
+        else:
+            group = 1 if finding.check == CHECK_COLUMN_EXISTS else 2
+        position = columns.index(named) if named in columns else -1
+        return (group, position, FINDING_ORDER.index(finding.check))
+
+
+@cache
+def _whole_dataframe_batch_definition() -> BatchDefinition:
+    """One in-memory great-expectations context per process: building it costs more than
+    validating a day of predictions, and an ephemeral context leaves nothing on disk.
+    great-expectations itself is imported here because importing it takes about 3 s."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        analytics_enabled=False,
+        # tqdm bars on stderr would fill every Airflow task log.
+        progress_bars=ProgressBarsConfig(globally=False),
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    asset = context.data_sources.add_pandas("govflow").add_dataframe_asset("window")
+    return asset.add_batch_definition_whole_dataframe("whole_window")
+
+
+def _exception_message(result: ExpectationValidationResult) -> str | None:
+    """great-expectations reports its own failures in ``exception_info``: flat for the
+    expectation, or keyed by metric when a metric could not be computed."""
+    info = result.exception_info or {}
+    entries = [info] if "raised_exception" in info else list(info.values())
+    for entry in entries:
+        if entry.get("raised_exception"):
+            return str(entry.get("exception_message")).splitlines()[0]
+    return None
+
+
+def _duplicate_column_findings(frame: pd.DataFrame) -> list[QualityFinding]:
+    counts = Counter(frame.columns)
+    return [
+        QualityFinding(
+            CHECK_DUPLICATE_COLUMN_NAMES,
+            (str(column),),
+            DUPLICATE_COLUMN_NAMES.format(column=column, count=count),
+            count - 1,
+            count,
+            severity_hint="CRITICAL",
+        )
+        for column, count in counts.items()
+        if count > 1
+    ]
+
+
+def _as_numbers(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    try:
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    except (TypeError, ValueError):
+        # pandas refuses whole columns holding lists or dicts; judge value by value instead.
+        return values.map(_number_or_nan).astype("float64")
+
+
+def _number_or_nan(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _as_utc_timestamps(values: pd.Series) -> pd.Series:
+    """Naive timestamps are read as UTC, the prediction-log schema's zone; numbers are not
+    timestamps (an epoch count is ambiguous in its unit)."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(values):
+        return values.dt.tz_localize("UTC")
+    if pd.api.types.is_numeric_dtype(values):
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    return values.map(_timestamp_or_nat).astype("datetime64[ns, UTC]")
+
+
+def _timestamp_or_nat(value: object) -> pd.Timestamp:
+    if isinstance(value, (int, float, np.number)) or not isinstance(value, (str, datetime)):
+        return pd.NaT
+    try:
+        return _utc(pd.Timestamp(value))
+    except (TypeError, ValueError):
+        return pd.NaT
+
+
+def _utc(moment: datetime) -> pd.Timestamp:
+    timestamp = pd.Timestamp(moment)
+    if timestamp.tzinfo is None:
+        return timestamp.tz_localize("UTC")
+    return timestamp.tz_convert("UTC")
+
+
+def _distinct_sample(values: Sequence[object]) -> tuple[Any, ...]:
+    """Up to five distinct bad values, most frequent first, as JSON-able values."""
+    counts: Counter[Hashable] = Counter()
+    for value in values:
+        counts[_json_value(value) if not isinstance(value, (list, dict)) else repr(value)] += 1
+    return tuple(value for value, _ in counts.most_common(SAMPLE_SIZE))
+
+
+def _json_value(value: object) -> Any:
+    if (
+        value is None
+        or value is pd.NaT
+        or value is pd.NA
+        or (isinstance(value, float) and math.isnan(value))
+    ):
+        return None
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.isoformat()
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else str(number)
+    if isinstance(value, str):
+        return value
+    return repr(value)
+
+
+def _quoted(sample: tuple[Any, ...]) -> str:
+    if not sample:
+        return ""
+    shown = ", ".join(f"'{value}'" if isinstance(value, str) else str(value) for value in sample)
+    return f" ({shown})"
