@@ -4,7 +4,8 @@ The inventory in models.yaml is the source of truth for ownership, purpose and r
 the manifest the generator wrote supplies each trained version's artefact, hash, lineage
 inputs and validation metrics. The current version is approved in the registry by a
 holder of the ML-lead role (never the model's owner) and logged as in production; older
-versions are logged as retired, so a rollback has a registered version to return to.
+versions are logged as retired, so a rollback has a registered version to return to. Each
+model's first active baseline is built from its current version's validation set.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from govflow import registry, store
 from govflow.audit import record_event, verify_chain
+from govflow.baselines import create_baseline_from_validation_set
 from govflow.config import GovflowConfig
 from govflow.demo.logs import DemoManifest, write_demo
 
@@ -49,6 +51,17 @@ def seed_demo(
     with store.session_scope(db_url) as session:
         for entry in manifest.content["models"]:
             rows.append(_register(session, config, entry))
+            # Seed 004 section 4.2: a deployed model's baseline comes from its validation set.
+            baseline = create_baseline_from_validation_set(
+                session,
+                data_dir=data_dir,
+                model_id=entry["id"],
+                model_version=entry["current_version"],
+                model_config=config.models.get(entry["id"]),
+                created_by=DEMO_ACTOR,
+                created_on=start,
+            )
+            rows[-1]["baseline"] = baseline.version
         record_event(
             session,
             actor=DEMO_ACTOR,

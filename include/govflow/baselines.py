@@ -1,0 +1,500 @@
+"""Seed 004 section 4: the baseline, a versioned and immutable profile of a model version.
+
+Profile (section 4.1)
+---------------------
+:func:`build_profile` freezes, from a model version's validation set, everything a monitoring
+run compares against, so that a run reads the profile and never the reference rows:
+
+* per numeric feature, :class:`~govflow.metrics.NumericReference`: frozen bin edges and
+  reference counts (binning from the model's ``binning`` in models.yaml: reference quantiles,
+  i.e. deciles for 10 bins, or equal-width bins over the reference range), 1000 quantiles,
+  mean and std;
+* per categorical feature, :class:`~govflow.metrics.CategoricalReference`: category counts;
+* the score distribution (:class:`ScoreProfile`): score deciles and counts, the positive
+  prediction rate, the mean binary entropy, the favourable-label rate;
+* per protected attribute and per configured intersection (``gender&age_band``), the
+  per-group counts of :func:`~govflow.metrics.group_counts` (selection, confusion matrix,
+  calibration bins) from which every fairness rate is arithmetic;
+* the validation accuracy over labelled rows;
+* the mean |SHAP| attribution per feature (:mod:`govflow.explanations`) and the background
+  rows they were measured against, so a later window is explained the same way.
+
+``BaselineProfile.to_dict()`` is plain JSON with a ``schema_version``; ``from_dict`` gives the
+typed objects back. A bounded reference sample (at most 5000 rows, drawn deterministically)
+is written beside it as parquet, ``<data_dir>/baselines/<model_id>/<version>/
+reference_sample.parquet``, for visual reports only.
+
+Versions and activation (sections 4.2-4.3)
+------------------------------------------
+:func:`create_baseline` names a baseline ``YYYY-MM-DD-vN`` (the day of creation, N counting
+that model's baselines of the day), archives the active one (``is_active`` false,
+``archived_at`` set, never deleted) and activates the new one in the same transaction, and
+writes the audit events ``baseline.archived`` and ``baseline.created``. The archive is
+flushed before the insert so the one-active-per-model index holds at every statement. With an
+idempotency key, a retry finds the ``baseline.created`` event recorded under that key and
+returns its baseline instead of creating another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import joblib
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govflow.audit import record_event
+from govflow.config import ModelEntry
+from govflow.explanations import (
+    ExplanationBackground,
+    FeatureAttributions,
+    ProbabilisticClassifier,
+    explanation_background,
+    feature_attributions,
+)
+from govflow.metrics import (
+    CategoricalReference,
+    GroupCounts,
+    NumericReference,
+    accuracy,
+    binary_labels,
+    binary_predictions,
+    categorical_reference,
+    finite_values,
+    group_counts,
+    intersectional_groups,
+    mean_binary_entropy,
+    numeric_reference,
+)
+from govflow.metrics.data_drift import BinningMethod
+from govflow.registry import get_version
+from govflow.store.schema import AuditEvent, Baseline, Model
+from govflow.store.types import utcnow
+
+BaselineKind = Literal["deploy", "refresh", "reset"]
+SCHEMA_VERSION = 1
+REFERENCE_SAMPLE_ROWS = 5000
+BASELINE_DIR = "baselines"
+REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
+CREATED = "baseline.created"
+ARCHIVED = "baseline.archived"
+DEPLOY_REASON = "new model deployed: baseline created from the validation set (seed 004 4.2)"
+
+MISSING_COLUMNS = "the validation set of {model_id} {version} has no column for: {missing}"
+UNKNOWN_KIND = "unknown baseline kind {kind!r}; expected one of deploy, refresh, reset"
+UNKNOWN_MODEL = "model {model_id!r} is not registered"
+UNSUPPORTED_SCHEMA = (
+    "baseline profile schema_version {found} is not supported (expected {expected})"
+)
+WRONG_MODEL = "the profile describes {profile_model} {profile_version}, not {model_id} {version}"
+NO_VALIDATION_SET = "{model_id} {version} was registered without a validation set"
+ARTIFACT_CHANGED = (
+    "the artefact of {model_id} {version} at {path} does not match its registered sha256"
+)
+
+
+class BaselineError(ValueError):
+    """A baseline cannot be built, stored or read; the message says why."""
+
+
+@dataclass(frozen=True)
+class ScoreProfile:
+    """The prediction distribution of the reference (seed 004 section 4.1)."""
+
+    deciles: NumericReference
+    positive_prediction_rate: float
+    mean_binary_entropy: float
+    labelled_rows: int
+    favourable_label_rate: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "deciles": self.deciles.to_dict(),
+            "positive_prediction_rate": self.positive_prediction_rate,
+            "mean_binary_entropy": self.mean_binary_entropy,
+            "labelled_rows": self.labelled_rows,
+            "favourable_label_rate": self.favourable_label_rate,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScoreProfile:
+        return cls(
+            deciles=NumericReference.from_dict(data["deciles"]),
+            positive_prediction_rate=float(data["positive_prediction_rate"]),
+            mean_binary_entropy=float(data["mean_binary_entropy"]),
+            labelled_rows=int(data["labelled_rows"]),
+            favourable_label_rate=float(data["favourable_label_rate"]),
+        )
+
+
+@dataclass(frozen=True)
+class BaselineProfile:
+    """Everything monitoring compares a window against; JSON through ``to_dict``."""
+
+    model_id: str
+    model_version: str
+    rows: int
+    binning: dict[str, Any]
+    numeric: dict[str, NumericReference]
+    categorical: dict[str, CategoricalReference]
+    scores: ScoreProfile
+    fairness: dict[str, GroupCounts]
+    accuracy: float
+    attributions: FeatureAttributions
+    explanation_background: ExplanationBackground
+    seed: int
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.attributions.features
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "model_id": self.model_id,
+            "model_version": self.model_version,
+            "rows": self.rows,
+            "binning": dict(self.binning),
+            "numeric": {name: ref.to_dict() for name, ref in self.numeric.items()},
+            "categorical": {name: ref.to_dict() for name, ref in self.categorical.items()},
+            "scores": self.scores.to_dict(),
+            "fairness": {name: counts.to_dict() for name, counts in self.fairness.items()},
+            "accuracy": self.accuracy,
+            "attributions": self.attributions.to_dict(),
+            "explanation_background": self.explanation_background.to_dict(),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BaselineProfile:
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise BaselineError(
+                UNSUPPORTED_SCHEMA.format(found=data.get("schema_version"), expected=SCHEMA_VERSION)
+            )
+        return cls(
+            model_id=str(data["model_id"]),
+            model_version=str(data["model_version"]),
+            rows=int(data["rows"]),
+            binning=dict(data["binning"]),
+            numeric={
+                name: NumericReference.from_dict(ref) for name, ref in data["numeric"].items()
+            },
+            categorical={
+                name: CategoricalReference.from_dict(ref)
+                for name, ref in data["categorical"].items()
+            },
+            scores=ScoreProfile.from_dict(data["scores"]),
+            fairness={
+                name: GroupCounts.from_dict(counts) for name, counts in data["fairness"].items()
+            },
+            accuracy=float(data["accuracy"]),
+            attributions=FeatureAttributions.from_dict(data["attributions"]),
+            explanation_background=ExplanationBackground.from_dict(data["explanation_background"]),
+            seed=int(data["seed"]),
+        )
+
+
+def _frozen_bins(values: pd.Series, model_config: ModelEntry) -> BinningMethod | list[float]:
+    binning = model_config.binning
+    if binning.method == "reference_quantiles" and binning.bins == 10:
+        return "deciles"
+    finite = finite_values(values, name=f"reference values of {values.name}").values
+    if binning.method == "reference_quantiles":
+        edges = np.quantile(finite, np.linspace(0, 1, binning.bins + 1)[1:-1])
+    else:
+        edges = np.linspace(finite.min(), finite.max(), binning.bins + 1)[1:-1]
+    # Ties (and a constant column) collapse edges; what remains must be strictly increasing.
+    return np.unique(edges).tolist()
+
+
+def _required_columns(model_config: ModelEntry) -> list[str]:
+    columns = model_config.columns
+    return [
+        *(feature.name for feature in model_config.features),
+        *(attribute.name for attribute in model_config.protected_attributes),
+        columns.score,
+        columns.prediction,
+        columns.label,
+    ]
+
+
+def build_profile(
+    model_id: str,
+    model_version: str,
+    *,
+    validation: pd.DataFrame,
+    model: ProbabilisticClassifier,
+    model_config: ModelEntry,
+    seed: int = 0,
+) -> BaselineProfile:
+    """The baseline profile of ``model`` on its validation set (see module doc)."""
+    missing = [name for name in _required_columns(model_config) if name not in validation]
+    if missing:
+        raise BaselineError(
+            MISSING_COLUMNS.format(
+                model_id=model_id, version=model_version, missing=", ".join(missing)
+            )
+        )
+    columns = model_config.columns
+    features = [feature.name for feature in model_config.features]
+    numeric = {
+        feature.name: numeric_reference(
+            validation[feature.name],
+            method=_frozen_bins(validation[feature.name], model_config),
+        )
+        for feature in model_config.features
+        if feature.dtype != "categorical"
+    }
+    categorical = {
+        feature.name: categorical_reference(validation[feature.name])
+        for feature in model_config.features
+        if feature.dtype == "categorical"
+    }
+    labels, predictions, scores = (
+        validation[columns.label],
+        validation[columns.prediction],
+        validation[columns.score],
+    )
+    observed = binary_labels(labels)
+    observed = observed[~np.isnan(observed)]
+    fairness = {
+        attribute.name: group_counts(
+            labels, predictions, sensitive_features=validation[attribute.name], scores=scores
+        )
+        for attribute in model_config.protected_attributes
+    }
+    for combination in model_config.intersections:
+        name, cells = intersectional_groups({column: validation[column] for column in combination})
+        fairness[name] = group_counts(labels, predictions, sensitive_features=cells, scores=scores)
+    background = explanation_background(validation, features=features, seed=seed)
+    return BaselineProfile(
+        model_id=model_id,
+        model_version=model_version,
+        rows=len(validation),
+        binning=model_config.binning.model_dump(),
+        numeric=numeric,
+        categorical=categorical,
+        scores=ScoreProfile(
+            deciles=numeric_reference(scores, method="deciles"),
+            positive_prediction_rate=float(binary_predictions(predictions).mean()),
+            mean_binary_entropy=mean_binary_entropy(scores),
+            labelled_rows=int(observed.size),
+            favourable_label_rate=float(observed.mean()),
+        ),
+        fairness=fairness,
+        accuracy=accuracy(labels, predictions),
+        attributions=feature_attributions(
+            model, validation, background=background, features=features, seed=seed
+        ),
+        explanation_background=background,
+        seed=seed,
+    )
+
+
+def draw_reference_sample(
+    data: pd.DataFrame, *, rows: int = REFERENCE_SAMPLE_ROWS, seed: int = 0
+) -> pd.DataFrame:
+    """At most ``rows`` rows of ``data`` in their original order, drawn deterministically."""
+    if len(data) <= rows:
+        return data.reset_index(drop=True)
+    chosen: npt.NDArray[np.intp] = np.sort(
+        np.random.default_rng(seed).choice(len(data), size=rows, replace=False)
+    )
+    return data.iloc[chosen].reset_index(drop=True)
+
+
+def _next_version(session: Session, model_id: str, day: date) -> str:
+    prefix = f"{day.isoformat()}-v"
+    taken = session.scalars(
+        select(Baseline.version).where(
+            Baseline.model_id == model_id, Baseline.version.startswith(prefix, autoescape=True)
+        )
+    ).all()
+    numbers = [int(version.removeprefix(prefix)) for version in taken]
+    return f"{prefix}{max(numbers, default=0) + 1}"
+
+
+def _profile_sha256(profile: dict[str, Any]) -> str:
+    canonical = json.dumps(profile, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _audit_key(idempotency_key: str | None, action: str) -> str | None:
+    return None if idempotency_key is None else f"{action}:{idempotency_key}"
+
+
+def _baseline_created_under(session: Session, idempotency_key: str) -> Baseline | None:
+    earlier = session.scalars(
+        select(AuditEvent).where(AuditEvent.idempotency_key == _audit_key(idempotency_key, CREATED))
+    ).first()
+    if earlier is None:
+        return None
+    baseline = session.get(Baseline, earlier.payload["baseline_id"])
+    assert baseline is not None, "an audited baseline is never deleted"
+    return baseline
+
+
+def create_baseline(
+    session: Session,
+    *,
+    model_id: str,
+    model_version: str,
+    profile: BaselineProfile,
+    kind: BaselineKind,
+    created_by: str,
+    reason: str,
+    data_dir: Path,
+    reference_sample: pd.DataFrame,
+    created_on: date | None = None,
+    idempotency_key: str | None = None,
+) -> Baseline:
+    """Store ``profile`` as the model's new active baseline, archiving the previous one."""
+    if kind not in ("deploy", "refresh", "reset"):
+        raise BaselineError(UNKNOWN_KIND.format(kind=kind))
+    if (profile.model_id, profile.model_version) != (model_id, model_version):
+        raise BaselineError(
+            WRONG_MODEL.format(
+                profile_model=profile.model_id,
+                profile_version=profile.model_version,
+                model_id=model_id,
+                version=model_version,
+            )
+        )
+    if idempotency_key is not None:
+        earlier = _baseline_created_under(session, idempotency_key)
+        if earlier is not None:
+            return earlier
+    # Locking the model row serialises baseline creation per model on Postgres (SQLite
+    # already serialises every writer), so two creators cannot pick the same version.
+    if session.scalars(select(Model).where(Model.id == model_id).with_for_update()).first() is None:
+        raise BaselineError(UNKNOWN_MODEL.format(model_id=model_id))
+    now = utcnow()
+    version = _next_version(session, model_id, created_on or now.date())
+    previous = active_baseline(session, model_id)
+    if previous is not None:
+        previous.is_active = False
+        previous.archived_at = now
+        session.flush()
+    sample_uri = f"{BASELINE_DIR}/{model_id}/{version}/{REFERENCE_SAMPLE_FILE}"
+    sample_path = Path(data_dir) / sample_uri
+    sample_path.parent.mkdir(parents=True, exist_ok=True)
+    reference_sample.to_parquet(sample_path, index=False)
+    stored_profile = profile.to_dict()
+    baseline = Baseline(
+        model_id=model_id,
+        model_version=model_version,
+        version=version,
+        kind=kind,
+        is_active=True,
+        profile=stored_profile,
+        reference_sample_uri=sample_uri,
+        reason=reason,
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(baseline)
+    session.flush()
+    if previous is not None:
+        record_event(
+            session,
+            actor=created_by,
+            action=ARCHIVED,
+            target=f"baseline:{model_id}:{previous.version}",
+            payload={"baseline_id": previous.id, "replaced_by": version, "reason": reason},
+            idempotency_key=_audit_key(idempotency_key, ARCHIVED),
+        )
+    record_event(
+        session,
+        actor=created_by,
+        action=CREATED,
+        target=f"baseline:{model_id}:{version}",
+        payload={
+            "baseline_id": baseline.id,
+            "model_version": model_version,
+            "kind": kind,
+            "reason": reason,
+            "replaces": None if previous is None else previous.version,
+            "reference_sample_uri": sample_uri,
+            "profile_sha256": _profile_sha256(stored_profile),
+        },
+        idempotency_key=_audit_key(idempotency_key, CREATED),
+    )
+    return baseline
+
+
+def active_baseline(session: Session, model_id: str) -> Baseline | None:
+    """The model's active baseline, if it has one."""
+    return session.scalars(
+        select(Baseline).where(Baseline.model_id == model_id, Baseline.is_active.is_(True))
+    ).first()
+
+
+def load_profile(baseline: Baseline) -> BaselineProfile:
+    """The typed profile stored in ``baseline``."""
+    return BaselineProfile.from_dict(baseline.profile)
+
+
+def create_baseline_from_validation_set(
+    session: Session,
+    *,
+    data_dir: Path,
+    model_id: str,
+    model_version: str,
+    model_config: ModelEntry,
+    created_by: str,
+    kind: BaselineKind = "deploy",
+    reason: str = DEPLOY_REASON,
+    seed: int = 0,
+    created_on: date | None = None,
+) -> Baseline:
+    """Build and store the baseline of a registered version from its validation set.
+
+    The idempotency key is (model, version, kind, validation set): building it again, by a
+    retried task or a second deployment of the same version, returns the first baseline.
+    """
+    registered = get_version(session, model_id, model_version)
+    if registered.validation_uri is None:
+        raise BaselineError(NO_VALIDATION_SET.format(model_id=model_id, version=model_version))
+    idempotency_key = f"{model_id}:{model_version}:{kind}:validation:{registered.validation_uri}"
+    earlier = _baseline_created_under(session, idempotency_key)
+    if earlier is not None:
+        return earlier
+    artifact_path = Path(data_dir) / registered.artifact_uri
+    # Unpickling runs code: only an artefact whose bytes match the registry is loaded.
+    if hashlib.sha256(artifact_path.read_bytes()).hexdigest() != registered.artifact_sha256:
+        raise BaselineError(
+            ARTIFACT_CHANGED.format(model_id=model_id, version=model_version, path=artifact_path)
+        )
+    validation = pd.read_parquet(Path(data_dir) / registered.validation_uri)
+    profile = build_profile(
+        model_id,
+        model_version,
+        validation=validation,
+        model=joblib.load(artifact_path),
+        model_config=model_config,
+        seed=seed,
+    )
+    return create_baseline(
+        session,
+        model_id=model_id,
+        model_version=model_version,
+        profile=profile,
+        kind=kind,
+        created_by=created_by,
+        reason=reason,
+        data_dir=data_dir,
+        reference_sample=draw_reference_sample(
+            validation[_required_columns(model_config)], seed=seed
+        ),
+        created_on=created_on,
+        idempotency_key=idempotency_key,
+    )

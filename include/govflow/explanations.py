@@ -1,0 +1,408 @@
+"""Seed 004 sections 4.1 ("SHAP distributions" in a baseline) and 10 ("SHAP rank correlation
+= 0.82" is INFO): per-feature attributions and explanation drift.
+
+Attributions
+------------
+:func:`feature_attributions` explains the positive-class probability of the whole deployed
+estimator (preprocessing included) on a bounded, deterministic sample of at most
+``sample_rows`` rows, against a background of at most ``background_rows`` reference rows
+(:func:`explanation_background`), and keeps the mean |SHAP value| of each ORIGINAL feature.
+Categorical features are handed to shap as integer codes and decoded back to their
+categories before the model sees them, so a one-hot encoded feature gets one attribution
+without aggregating its columns.
+
+Why permutation SHAP (``shap.Explainer(..., algorithm="permutation")``)
+-----------------------------------------------------------------------
+* Model-agnostic: it only calls ``predict_proba``, so gradient boosting, a logistic
+  regression or any scikit-learn pipeline is explained the same way, and attributions of two
+  different models (or of one model on two windows) are comparable.
+* Exact where it can be: with the independent masker, the value of a feature set is the
+  model's mean output over the background with the other features replaced. One forward and
+  one reverse pass through a permutation (antithetic sampling) gives the exact Shapley values
+  of that game for models whose interactions are at most of second order, additive models
+  included; for anything else it is a sampled estimate whose noise the mean over rows damps
+  (on the demo credit model, two seeds rank the 15 features with a correlation of 0.996).
+* Bounded cost: ``permutations * (2 * features + 1)`` masked evaluations per explained row,
+  each over the background, whatever the model. 200 rows x 15 features with 100 background
+  rows is about 0.8M model rows: the demo's gradient-boosted credit model takes about 5 s on
+  a busy 2-core host, plus about 5 s for shap's numba kernels on a process's first call.
+  KernelSHAP needs a regression per row and more evaluations for the same accuracy;
+  TreeSHAP would be exact and fast but only for tree models.
+* Deterministic: rows and background are drawn with ``numpy.random.default_rng(seed)`` and
+  the permutations with ``seed``, so the same inputs and seed give the same numbers.
+
+Explanation drift
+-----------------
+:func:`explanation_drift` compares a current window's attributions with the baseline's:
+``shap_rank_correlation`` is Spearman's rank correlation (``scipy.stats.spearmanr``, ties
+averaged, rounded to 12 decimals) between the two vectors of mean |SHAP| per feature,
+classified with the threshold passed in (policy.yaml ``thresholds.explanation_drift``). It
+is ``inconclusive`` when either vector is constant (e.g. a model that ignores every
+feature), because a rank correlation is then undefined. Each feature also gets its relative
+attribution shift ``(current - baseline) / baseline``: 0 when both are 0, None when only
+the baseline is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.stats import rankdata, spearmanr
+from threadpoolctl import threadpool_limits
+
+from govflow.metrics.severity import Severity, Threshold, classify
+
+EXPLANATION_SAMPLE_ROWS = 200
+EXPLANATION_BACKGROUND_ROWS = 100
+SHAP_RANK_CORRELATION = "shap_rank_correlation"
+CORRELATION_DECIMALS = 12
+
+MISSING_FEATURES = "{what} has no column for features: {missing}"
+NO_COMPLETE_ROWS = "{what} has no row without missing feature values ({dropped} dropped)"
+NO_FEATURES = "explanations need at least one feature"
+NOT_NUMERIC = "{what} column {feature} must be numeric like the background, got {dtype}"
+BAD_ROW_COUNT = "{name} must be at least 1, got {count}"
+FEATURE_MISMATCH = (
+    "baseline and current attributions cover different features: {baseline} vs {current}"
+)
+CONSTANT_ATTRIBUTIONS = (
+    "the {side} mean |SHAP| is the same for every feature, so a rank correlation is undefined"
+)
+
+
+class ExplanationInputError(ValueError):
+    """The data cannot be explained (missing feature columns, no complete rows)."""
+
+
+class ProbabilisticClassifier(Protocol):
+    def predict_proba(self, features: pd.DataFrame) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ExplanationBackground:
+    """Reference rows attributions are measured against, small enough to keep in a profile."""
+
+    columns: dict[str, tuple[Any, ...]]
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> ExplanationBackground:
+        return cls({str(name): tuple(frame[name].tolist()) for name in frame.columns})
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({name: list(values) for name, values in self.columns.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: list(values) for name, values in self.columns.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExplanationBackground:
+        return cls({str(name): tuple(values) for name, values in data.items()})
+
+
+@dataclass(frozen=True)
+class FeatureAttributions:
+    """Mean |SHAP value| per feature over the explained rows, and how they were drawn."""
+
+    features: tuple[str, ...]
+    mean_abs_shap: tuple[float, ...]
+    rows_explained: int
+    rows_dropped_missing: int
+    background_rows: int
+    permutations: int
+    seed: int
+
+    @property
+    def ranks(self) -> dict[str, float]:
+        """Rank of each feature, 1 = largest mean |SHAP|, ties averaged."""
+        ranks = rankdata(-np.asarray(self.mean_abs_shap), method="average")
+        return {feature: float(rank) for feature, rank in zip(self.features, ranks, strict=True)}
+
+    @property
+    def ranking(self) -> tuple[str, ...]:
+        """Features from the most to the least important (ties keep the feature order)."""
+        order = np.argsort(-np.asarray(self.mean_abs_shap), kind="stable")
+        return tuple(self.features[index] for index in order)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "mean_abs_shap": list(self.mean_abs_shap),
+            "ranking": list(self.ranking),
+            "rows_explained": self.rows_explained,
+            "rows_dropped_missing": self.rows_dropped_missing,
+            "background_rows": self.background_rows,
+            "permutations": self.permutations,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureAttributions:
+        return cls(
+            features=tuple(str(feature) for feature in data["features"]),
+            mean_abs_shap=tuple(float(value) for value in data["mean_abs_shap"]),
+            rows_explained=int(data["rows_explained"]),
+            rows_dropped_missing=int(data["rows_dropped_missing"]),
+            background_rows=int(data["background_rows"]),
+            permutations=int(data["permutations"]),
+            seed=int(data["seed"]),
+        )
+
+
+def _complete_rows(
+    data: pd.DataFrame, features: Sequence[str], *, what: str
+) -> tuple[pd.DataFrame, int]:
+    if not features:
+        raise ExplanationInputError(NO_FEATURES)
+    missing = [feature for feature in features if feature not in data.columns]
+    if missing:
+        raise ExplanationInputError(MISSING_FEATURES.format(what=what, missing=", ".join(missing)))
+    selected = data[list(features)]
+    incomplete = selected.isna().any(axis=1).to_numpy()
+    dropped = int(incomplete.sum())
+    if dropped == len(selected):
+        raise ExplanationInputError(NO_COMPLETE_ROWS.format(what=what, dropped=dropped))
+    return selected.loc[~incomplete].reset_index(drop=True), dropped
+
+
+def _bounded_sample(frame: pd.DataFrame, rows: int, *, seed: int, name: str) -> pd.DataFrame:
+    if rows < 1:
+        raise ExplanationInputError(BAD_ROW_COUNT.format(name=name, count=rows))
+    if len(frame) <= rows:
+        return frame
+    chosen = np.sort(np.random.default_rng(seed).choice(len(frame), size=rows, replace=False))
+    return frame.iloc[chosen].reset_index(drop=True)
+
+
+def explanation_background(
+    reference: pd.DataFrame,
+    *,
+    features: Sequence[str],
+    rows: int = EXPLANATION_BACKGROUND_ROWS,
+    seed: int = 0,
+) -> ExplanationBackground:
+    """At most ``rows`` complete reference rows of ``features``, drawn deterministically."""
+    complete, _ = _complete_rows(reference, features, what="the reference")
+    return ExplanationBackground.from_frame(
+        _bounded_sample(complete, rows, seed=seed, name="background rows")
+    )
+
+
+class _CategoryCodes:
+    """Integer codes for categorical columns: shap's masker compares and copies numbers only."""
+
+    def __init__(self, background: pd.DataFrame, sample: pd.DataFrame) -> None:
+        self.features = list(background.columns)
+        self.categorical = [
+            name for name in self.features if not pd.api.types.is_numeric_dtype(background[name])
+        ]
+        self.categories = {
+            name: np.array(
+                sorted(set(background[name].astype(str)) | set(sample[name].astype(str))),
+                dtype=object,
+            )
+            for name in self.categorical
+        }
+        # Integer columns go back to integers (as the model was fitted), unless the explained
+        # rows hold fractions that a cast would truncate.
+        self.numeric_dtypes = {
+            name: np.int64
+            if pd.api.types.is_integer_dtype(background[name])
+            and pd.api.types.is_integer_dtype(sample[name])
+            else np.float64
+            for name in self.features
+            if name not in self.categorical
+        }
+
+    def encode(self, frame: pd.DataFrame, *, what: str) -> npt.NDArray[np.float64]:
+        columns = []
+        for name in self.features:
+            if name in self.categorical:
+                codes = np.searchsorted(self.categories[name], frame[name].astype(str).to_numpy())
+                columns.append(codes.astype(np.float64))
+                continue
+            if not pd.api.types.is_numeric_dtype(frame[name]):
+                raise ExplanationInputError(
+                    NOT_NUMERIC.format(what=what, feature=name, dtype=frame[name].dtype)
+                )
+            columns.append(frame[name].to_numpy(dtype=np.float64))
+        return np.column_stack(columns)
+
+    def decode(self, encoded: npt.NDArray[np.float64]) -> pd.DataFrame:
+        decoded: dict[str, Any] = {}
+        for position, name in enumerate(self.features):
+            column = encoded[:, position]
+            if name in self.categorical:
+                decoded[name] = self.categories[name][column.astype(np.intp)]
+            else:
+                decoded[name] = column.astype(self.numeric_dtypes[name])
+        return pd.DataFrame(decoded, columns=self.features)
+
+
+def feature_attributions(
+    model: ProbabilisticClassifier,
+    data: pd.DataFrame,
+    *,
+    background: ExplanationBackground,
+    features: Sequence[str],
+    sample_rows: int = EXPLANATION_SAMPLE_ROWS,
+    permutations: int = 1,
+    seed: int = 0,
+) -> FeatureAttributions:
+    """Mean |permutation SHAP value| per feature of ``model``'s positive-class probability on
+    at most ``sample_rows`` complete rows of ``data`` (rows with a missing feature are left
+    out and counted)."""
+    # Imported here: shap (with numba) takes seconds to import and only explanations need it.
+    import shap
+
+    if permutations < 1:
+        raise ExplanationInputError(BAD_ROW_COUNT.format(name="permutations", count=permutations))
+    background_frame, _ = _complete_rows(background.frame(), features, what="the background")
+    complete, dropped = _complete_rows(data, features, what="the data")
+    sample = _bounded_sample(complete, sample_rows, seed=seed, name="sample rows")
+    codes = _CategoryCodes(background_frame, sample)
+
+    def positive_probability(encoded: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.asarray(model.predict_proba(codes.decode(encoded)))[:, 1]
+
+    encoded_background = codes.encode(background_frame, what="the background")
+    masker = shap.maskers.Independent(encoded_background, max_samples=len(encoded_background))
+    # PermutationExplainer seeds numpy's GLOBAL generator; restore it so that explaining a
+    # model leaves no trace on anyone else's random numbers. The model is called hundreds of
+    # times on small batches: one thread per call, because OpenMP's spin-waiting threads
+    # (gradient boosting's predict) made the same work 5-10x slower on a busy 2-core host.
+    global_state = np.random.get_state()
+    try:
+        with threadpool_limits(limits=1):
+            explainer = shap.Explainer(
+                positive_probability, masker, algorithm="permutation", seed=seed
+            )
+            explanation = explainer(
+                codes.encode(sample, what="the data"),
+                max_evals=permutations * (2 * len(features) + 1),
+                silent=True,
+            )
+    finally:
+        np.random.set_state(global_state)
+    mean_abs = np.abs(np.asarray(explanation.values)).mean(axis=0)
+    return FeatureAttributions(
+        features=tuple(features),
+        mean_abs_shap=tuple(float(value) for value in mean_abs),
+        rows_explained=len(sample),
+        rows_dropped_missing=dropped,
+        background_rows=len(background_frame),
+        permutations=permutations,
+        seed=seed,
+    )
+
+
+@dataclass(frozen=True)
+class FeatureAttributionShift:
+    """One feature's mean |SHAP| and rank at baseline and now."""
+
+    feature: str
+    baseline_mean_abs_shap: float
+    current_mean_abs_shap: float
+    relative_change: float | None
+    baseline_rank: float
+    current_rank: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feature": self.feature,
+            "baseline_mean_abs_shap": self.baseline_mean_abs_shap,
+            "current_mean_abs_shap": self.current_mean_abs_shap,
+            "relative_change": self.relative_change,
+            "baseline_rank": self.baseline_rank,
+            "current_rank": self.current_rank,
+        }
+
+
+@dataclass(frozen=True)
+class ExplanationDrift:
+    """``shap_rank_correlation`` of a window against the baseline, with per-feature shifts."""
+
+    status: Literal["computed", "inconclusive"]
+    rank_correlation: float | None
+    severity: Severity | None
+    features: tuple[FeatureAttributionShift, ...]
+    rows_explained: int
+    rows_dropped_missing: int
+    reason: str | None = None
+    metric: str = SHAP_RANK_CORRELATION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "status": self.status,
+            "rank_correlation": self.rank_correlation,
+            "severity": None if self.severity is None else self.severity.name,
+            "reason": self.reason,
+            "rows_explained": self.rows_explained,
+            "rows_dropped_missing": self.rows_dropped_missing,
+            "features": [shift.to_dict() for shift in self.features],
+        }
+
+
+def _relative_change(baseline: float, current: float) -> float | None:
+    if baseline == 0:
+        return 0.0 if current == 0 else None
+    return (current - baseline) / baseline
+
+
+def explanation_drift(
+    baseline: FeatureAttributions, current: FeatureAttributions, *, threshold: Threshold
+) -> ExplanationDrift:
+    """Spearman correlation of the baseline's and the current mean-|SHAP| feature rankings."""
+    if baseline.features != current.features:
+        raise ExplanationInputError(
+            FEATURE_MISMATCH.format(
+                baseline=", ".join(baseline.features), current=", ".join(current.features)
+            )
+        )
+    baseline_ranks, current_ranks = baseline.ranks, current.ranks
+    shifts = tuple(
+        FeatureAttributionShift(
+            feature=feature,
+            baseline_mean_abs_shap=before,
+            current_mean_abs_shap=after,
+            relative_change=_relative_change(before, after),
+            baseline_rank=baseline_ranks[feature],
+            current_rank=current_ranks[feature],
+        )
+        for feature, before, after in zip(
+            baseline.features, baseline.mean_abs_shap, current.mean_abs_shap, strict=True
+        )
+    )
+    for side, attributions in (("baseline", baseline), ("current", current)):
+        if len(set(attributions.mean_abs_shap)) < 2:
+            return ExplanationDrift(
+                "inconclusive",
+                None,
+                None,
+                shifts,
+                current.rows_explained,
+                current.rows_dropped_missing,
+                reason=CONSTANT_ATTRIBUTIONS.format(side=side),
+            )
+    # Rounded so that floating-point noise cannot push a correlation across a bound: five
+    # features with two adjacent pairs swapped are 0.8 on paper, 0.7999999999999999 in scipy.
+    correlation = round(
+        float(spearmanr(baseline.mean_abs_shap, current.mean_abs_shap).statistic),
+        CORRELATION_DECIMALS,
+    )
+    severity = classify(correlation, threshold)
+    # Two rankings that are not constant always have a finite correlation.
+    assert isinstance(severity, Severity)
+    return ExplanationDrift(
+        "computed",
+        correlation,
+        severity,
+        shifts,
+        current.rows_explained,
+        current.rows_dropped_missing,
+    )
