@@ -26,19 +26,24 @@ def observe(name, value, family, subject=""):
     ("metric", "value", "expected"),
     [
         ("psi", 0.0, 0.0),
-        ("psi", 0.125, 0.5),
+        ("psi", 0.09, 0.0),
+        ("psi", 0.10, 0.0),
+        ("psi", 0.175, 0.5),
         ("psi", 0.25, 1.0),
         ("psi", 0.9, 1.0),
-        ("demographic_parity_drift", 0.05, 0.5),
+        ("demographic_parity_drift", 0.05, 0.0),
+        ("demographic_parity_drift", 0.075, 0.5),
         ("disparate_impact_ratio", 1.0, 0.0),
-        ("disparate_impact_ratio", 0.9, 0.5),
+        ("disparate_impact_ratio", 0.9, 0.0),
+        ("disparate_impact_ratio", 0.845, 0.5),
         ("disparate_impact_ratio", 0.8, 1.0),
         ("disparate_impact_ratio", 0.5, 1.0),
         ("accuracy_drop", -0.3, 0.0),
-        ("shap_rank_correlation", 0.8, 0.5),
+        ("shap_rank_correlation", 0.82, 0.0),
+        ("shap_rank_correlation", 0.7, 0.5),
     ],
 )
-def test_a_metric_is_normalised_from_its_ideal_to_its_critical_bound(metric, value, expected):
+def test_a_metric_is_normalised_from_its_warning_to_its_critical_bound(metric, value, expected):
     assert normalised_metric_value(value, SEED_004_THRESHOLDS[metric]) == pytest.approx(
         expected, abs=1e-12
     )
@@ -68,15 +73,35 @@ def test_the_component_is_the_worst_metric_not_the_average():
     assert score.components["data"].contributing_subject == "income"
 
 
-def test_weights_of_missing_components_are_shared_out_in_proportion():
+def test_missing_components_contribute_nothing_and_keep_their_weight_out():
     score = composite_drift_score(
-        [observe("psi", 0.125, "data"), observe("accuracy_drop", 0.0, "model")]
+        [observe("psi", 0.25, "data"), observe("accuracy_drop", 0.0, "model")]
     )
     assert score.missing_components == ("fairness", "explanation")
-    assert score.components["data"].effective_weight == pytest.approx(0.6, abs=1e-12)
-    assert score.components["model"].effective_weight == pytest.approx(0.4, abs=1e-12)
+    assert score.components["data"].effective_weight == pytest.approx(0.3, abs=1e-12)
+    assert score.components["model"].effective_weight == pytest.approx(0.2, abs=1e-12)
     assert score.score == pytest.approx(0.3, abs=1e-12)
     assert score.severity is Severity.INFO
+
+
+def test_a_day_of_in_range_noise_scores_zero():
+    score = composite_drift_score(
+        [
+            observe("demographic_parity_drift", 0.049, "fairness", "gender"),
+            observe("disparate_impact_ratio", 0.90, "fairness", "age_band"),
+            observe("psi", 0.099, "data", "income"),
+            observe("accuracy_drop", 0.05, "model"),
+            observe("shap_rank_correlation", 0.81, "explanation"),
+        ]
+    )
+    assert (score.score, score.severity) == (0.0, Severity.INFO)
+
+
+def test_two_families_simultaneously_critical_make_the_score_critical():
+    score = composite_drift_score(
+        [observe("psi", 0.35, "data", "income"), observe("accuracy_drop", 0.15, "model")]
+    )
+    assert (score.score, score.severity) == (0.5, Severity.CRITICAL)
 
 
 @pytest.mark.parametrize(
@@ -92,13 +117,14 @@ def test_weights_of_missing_components_are_shared_out_in_proportion():
 def test_the_score_is_the_seeds_weighted_sum(
     fairness, data, model, explanation, expected, severity
 ):
-    # demographic_parity_drift critical 0.10, psi 0.25, accuracy_drop 0.10, rank correlation 0.60
+    # warning -> critical: DP drift 0.05 -> 0.10, accuracy drop 0.05 -> 0.10,
+    # PSI 0.10 -> 0.25, rank correlation 0.80 -> 0.60
     score = composite_drift_score(
         [
-            observe("demographic_parity_drift", fairness * 0.10, "fairness"),
-            observe("psi", data * 0.25, "data"),
-            observe("accuracy_drop", model * 0.10, "model"),
-            observe("shap_rank_correlation", 1.0 - explanation * 0.40, "explanation"),
+            observe("demographic_parity_drift", 0.05 + fairness * 0.05, "fairness"),
+            observe("psi", 0.10 + data * 0.15, "data"),
+            observe("accuracy_drop", 0.05 + model * 0.05, "model"),
+            observe("shap_rank_correlation", 0.80 - explanation * 0.20, "explanation"),
         ]
     )
     assert score.score == pytest.approx(expected, abs=1e-12)
@@ -108,8 +134,8 @@ def test_the_score_is_the_seeds_weighted_sum(
 def test_a_score_exactly_at_the_bound_is_not_critical_despite_float_noise():
     score = composite_drift_score(
         [
-            observe("demographic_parity_drift", 0.05, "fairness"),
-            observe("accuracy_drop", 0.05, "model"),
+            observe("demographic_parity_drift", 0.075, "fairness"),
+            observe("accuracy_drop", 0.075, "model"),
             observe("psi", 0.0, "data"),
             observe("shap_rank_correlation", 1.0, "explanation"),
         ]
@@ -119,11 +145,11 @@ def test_a_score_exactly_at_the_bound_is_not_critical_despite_float_noise():
 
 def test_invalid_values_are_left_out_and_listed():
     score = composite_drift_score(
-        [observe("psi", math.nan, "data", "income"), observe("accuracy_drop", 0.05, "model")]
+        [observe("psi", math.nan, "data", "income"), observe("accuracy_drop", 0.075, "model")]
     )
     assert score.invalid_metrics == ("psi:income",)
     assert set(score.components) == {"model"}
-    assert score.score == pytest.approx(0.5, abs=1e-12)
+    assert score.score == pytest.approx(0.1, abs=1e-12)
 
 
 def test_no_valid_metric_at_all_is_inconclusive():
@@ -137,14 +163,16 @@ def test_no_valid_metric_at_all_is_inconclusive():
 
 
 def test_the_breakdown_serialises_to_json():
-    score = composite_drift_score([observe("psi", 0.3, "data", "income")])
+    score = composite_drift_score(
+        [observe("psi", 0.3, "data", "income"), observe("accuracy_drop", 0.2, "model")]
+    )
     stored = json.loads(json.dumps(score.to_dict()))
     assert stored["severity"] == "CRITICAL"
     assert stored["components"]["data"] == {
         "family": "data",
         "normalised": 1.0,
         "weight": 0.3,
-        "effective_weight": 1.0,
+        "effective_weight": 0.3,
         "contributing_metric": "psi",
         "contributing_subject": "income",
         "contributing_value": 0.3,

@@ -1,15 +1,17 @@
 """Seed 004 section 2.3: the aggregated drift score.
 
-score = sum_c w_c * component_c / sum_c w_c over the components that have data, with
-weights fairness 0.4, data 0.3, model 0.2, explanation 0.1; CRITICAL when score > 0.30.
+score = sum_c w_c * component_c, with weights fairness 0.4, data 0.3, model 0.2,
+explanation 0.1; CRITICAL when score > 0.30.
 
 Normalising one metric to [0, 1]
 --------------------------------
-``clip((value - ideal) / (critical - ideal), 0, 1)``: the fraction of the way from the ideal
-value to the critical bound. The ideal is 0 for higher-is-worse metrics (so PSI 0.125 with
-critical 0.25 is 0.5) and 1 for lower-is-worse ones (disparate impact, rank correlation:
-DI 0.90 with critical 0.80 is 0.5). A metric at or past its critical bound is 1.0, and a
-value on the good side of the ideal (an accuracy that improved) is 0.
+``clip((value - warning) / (critical - warning), 0, 1)``: how far the metric has gone from
+its warning bound towards its critical bound (mirrored for lower-is-worse metrics such as
+disparate impact: ``(warning - value) / (warning - critical)``). A metric in the INFO range
+is 0, so stable data scores 0 however many metrics are computed; PSI 0.175 (warning 0.10,
+critical 0.25) is 0.5; DI 0.845 (warning 0.89, critical 0.80) is 0.5; a metric at or past
+its critical bound is 1.0. Normalising from the warning bound rather than from the ideal
+value is what keeps a day of in-range noise from summing to a CRITICAL score.
 
 A component is the MAX over its metrics
 ---------------------------------------
@@ -19,9 +21,12 @@ fifteen stable ones. The metric that gave the max is kept as ``contributing_metr
 
 Missing data
 ------------
-A component with no valid metric (labels not arrived, explanation not computed this run) is
-left out and the remaining weights are renormalised to sum to 1, so the absence of data
-neither lowers nor raises the score. Values that are not finite are left out and listed in
+A component with no valid metric (labels not arrived, explanation not computed this run)
+contributes nothing and is listed in ``missing_components``; the weights are not shared out.
+Sharing them out would let one WARNING-level metric of a run that checks only fairness
+stand for the whole score. So one critical fairness metric alone scores 0.4 (CRITICAL), one
+critical data metric alone 0.3 (already CRITICAL as a metric, not yet as a composite), and
+"multiple metrics simultaneously critical" (seed 004 section 10) crosses 0.30. Values that are not finite are left out and listed in
 ``invalid_metrics`` (they are data-quality findings, see :mod:`govflow.metrics.severity`).
 With no component at all the result is ``inconclusive`` with ``score=None``.
 The composite has no WARNING band in the seed: it is CRITICAL or INFO. The score is rounded
@@ -64,12 +69,13 @@ class MetricObservation:
 
 
 def normalised_metric_value(value: float, threshold: Threshold) -> float:
-    """Fraction of the way from the ideal value (0 or 1) to the critical bound, in [0, 1]."""
-    ideal = 0.0 if threshold.direction == "higher_is_worse" else 1.0
-    span = threshold.critical - ideal
-    if span == 0:
-        return 1.0 if value != ideal else 0.0
-    return min(1.0, max(0.0, (value - ideal) / span))
+    """Fraction of the way from the warning bound to the critical bound, in [0, 1]."""
+    sign = 1.0 if threshold.direction == "higher_is_worse" else -1.0
+    past_warning = sign * (value - threshold.warning)
+    span = sign * (threshold.critical - threshold.warning)
+    if span <= 0:
+        return 1.0 if past_warning > 0 else 0.0
+    return min(1.0, max(0.0, past_warning / span))
 
 
 @dataclass(frozen=True)
@@ -150,9 +156,8 @@ def composite_drift_score(
         current = best.get(observation.family)
         if current is None or normalised > current[0]:
             best[observation.family] = (normalised, value, observation)
-    present_weight = math.fsum(weights[family] for family in best)
     missing = tuple(family for family in weights if family not in best)
-    if not best or present_weight == 0:
+    if not best:
         return CompositeScore(
             "inconclusive", None, None, critical_above, {}, missing, tuple(invalid), NO_COMPONENTS
         )
@@ -161,7 +166,7 @@ def composite_drift_score(
             family=family,
             normalised=normalised,
             weight=weights[family],
-            effective_weight=weights[family] / present_weight,
+            effective_weight=weights[family],
             contributing_metric=observation.name,
             contributing_subject=observation.subject,
             contributing_value=value,
