@@ -25,8 +25,15 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.
 
 .PHONY: demo test setup lint typecheck clean
 
+# The main job: seed the demo, then the daily monitoring DAG (`airflow dags test`, on the
+# embedded SQLite) on the day after the first fairness-drift day, then what it recorded.
 demo: setup
-	$(VENV)/bin/govflow demo run
+	$(VENV)/bin/govflow demo seed
+	@run_time=$$($(VENV)/bin/govflow demo run-time fairness_drift) && \
+	echo "airflow dags test govflow_monitoring_daily $$run_time (log: $(AIRFLOW_HOME)/demo-dag-test.log)" && \
+	$(VENV)/bin/airflow dags test govflow_monitoring_daily $$run_time > $(AIRFLOW_HOME)/demo-dag-test.log 2>&1 || \
+	{ tail -50 $(AIRFLOW_HOME)/demo-dag-test.log; exit 1; }
+	$(VENV)/bin/govflow demo summary
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

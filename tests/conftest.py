@@ -40,3 +40,29 @@ def store_url(request) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def seeded_demo(tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """The demo (35 days, 2000 rows a day, seed 7) seeded once per session into its own store.
+
+    Yields (data_dir, db_url). Tests must not change what it holds; each test that writes
+    monitoring records uses its own run keys.
+    """
+    from govflow import settings
+    from govflow.config import load_config
+    from govflow.demo.seeding import seed_demo
+
+    data_dir = tmp_path_factory.mktemp("seeded-demo")
+    url = f"sqlite:///{data_dir / 'govflow.db'}"
+    seed_demo(data_dir, load_config(settings.config_dir()), days=35, db_url=url)
+    yield str(data_dir), url
+
+
+@pytest.fixture
+def demo_env(seeded_demo, monkeypatch) -> tuple[str, str]:
+    """The seeded demo as the process environment: GOVFLOW_DATA_DIR and GOVFLOW_DB_URL."""
+    data_dir, url = seeded_demo
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", data_dir)
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
+    return data_dir, url

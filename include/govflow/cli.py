@@ -25,6 +25,8 @@ registry_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
 demo_app = typer.Typer(help="The deterministic demo: models, prediction logs, scenarios.")
 app.add_typer(demo_app, name="demo")
+monitor_app = typer.Typer(help="Drift and fairness monitoring (seed 004).", no_args_is_help=True)
+app.add_typer(monitor_app, name="monitor")
 
 ConfigDirOption = Annotated[
     Path | None,
@@ -236,15 +238,119 @@ def demo_seed(
     _seed(days, seed, start, rows_per_day)
 
 
-@demo_app.command("run")
-def demo_run(
-    days: DaysOption = 42,
-    seed: SeedOption = 7,
-    start: StartOption = "2025-03-01",
-    rows_per_day: RowsOption = 2000,
+@demo_app.command("run-time")
+def demo_run_time(
+    scenario: str = typer.Argument(..., help="stable, data_drift, fairness_drift, ..."),
 ) -> None:
-    """The main job of `make demo`: seed the demo and print what it holds."""
-    _seed(days, seed, start, rows_per_day)
+    """Print when the daily DAG analyses the scenario's first day (the next day at 02:00)."""
+    from datetime import time, timedelta
+
+    from govflow import settings
+    from govflow.demo import DemoManifest
+
+    days = DemoManifest.load(settings.data_dir()).scenarios.get(scenario)
+    if not days:
+        typer.echo(f"the demo has no {scenario!r} days", err=True)
+        raise typer.Exit(code=2)
+    run_time = datetime.combine(days[0] + timedelta(days=1), time(2), tzinfo=UTC)
+    typer.echo(run_time.isoformat())
+
+
+@demo_app.command("summary")
+def demo_summary(
+    dag_id: Annotated[str, typer.Option(help="The DAG whose newest run to show.")] = (
+        "govflow_monitoring_daily"
+    ),
+) -> None:
+    """Show what the newest run of a monitoring DAG recorded: severity, composite, reports."""
+    from govflow import settings
+    from govflow.monitoring import latest_dag_run_records, print_findings
+
+    records = latest_dag_run_records(dag_id)
+    if not records:
+        typer.echo(f"no monitoring records of {dag_id} yet", err=True)
+        raise typer.Exit(code=1)
+    first = records[0]
+    typer.echo(
+        f"{dag_id} run {first.dag_run_id}: window "
+        f"[{first.interval_start:%Y-%m-%d %H:%M}, {first.interval_end:%Y-%m-%d %H:%M}) UTC\n"
+    )
+    typer.echo(f"{'model':<24} {'checks':<44} {'status':<10} {'severity':<9} {'composite':>9}")
+    for record in records:
+        score = "-" if record.composite_score is None else f"{record.composite_score:.3f}"
+        typer.echo(
+            f"{record.model_id:<24} {','.join(record.checks):<44} {record.status:<10} "
+            f"{record.severity:<9} {score:>9}"
+        )
+    for record in records:
+        typer.echo(f"\n{record.model_id}: findings above INFO")
+        print_findings(record.id, typer.echo, include_info=False)
+        if record.report_path:
+            typer.echo(f"  drift report: {settings.data_dir() / record.report_path}")
+
+
+def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """Dates as in demo/manifest.json: a day alone means that whole UTC day."""
+    from datetime import timedelta
+
+    if start is None:
+        raise typer.BadParameter("--start is required", param_hint="--start")
+    first = _parse_time(start)
+    assert first is not None
+    last = _parse_time(end) if end is not None else None
+    if last is None:
+        last = first + timedelta(days=1)
+    elif len(end or "") == 10:  # a date: include that whole day
+        last = last + timedelta(days=1)
+    return first, last
+
+
+@monitor_app.command("run")
+def monitor_run(
+    model: Annotated[str, typer.Option("--model", help="Model id from models.yaml.")],
+    start: Annotated[str | None, typer.Option(help="Window start: YYYY-MM-DD or ISO time.")] = None,
+    end: Annotated[str | None, typer.Option(help="Window end (a date includes that day).")] = None,
+    checks: Annotated[
+        list[str] | None,
+        typer.Option("--checks", help="data_drift, fairness_drift, model_drift, explanation_drift"),
+    ] = None,
+    run_key: Annotated[str | None, typer.Option(help="Natural key of the record.")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report.")] = False,
+) -> None:
+    """Analyse one model over a window and print check, metric, value, threshold, severity."""
+    from govflow import settings
+    from govflow.analysis import CHECK_TYPES
+    from govflow.config import load_config
+    from govflow.monitoring import run_monitoring
+
+    config = load_config(settings.config_dir())
+    if model not in config.models.ids():
+        typer.echo(
+            f"unknown model {model!r}; models.yaml has {', '.join(config.models.ids())}", err=True
+        )
+        raise typer.Exit(code=2)
+    first, last = _window(start, end)
+    wanted = [c for item in (checks or list(CHECK_TYPES)) for c in item.split(",") if c]
+    key = run_key or f"cli/{first.isoformat()}/{last.isoformat()}/{','.join(sorted(wanted))}"
+    summary = run_monitoring(
+        model,
+        start=first,
+        end=last,
+        checks=wanted,
+        cadence="on_demand",
+        run_key=key,
+        config=config,
+        data_dir=settings.data_dir(),
+        write_report=not no_report,
+    )
+    from govflow.monitoring import print_findings
+
+    print_findings(summary.run_id, typer.echo)
+    typer.echo(
+        f"\n{model}: {summary.status}, severity {summary.severity}, composite "
+        f"{summary.composite_score if summary.composite_score is not None else 'n/a'}, "
+        f"baseline {summary.baseline_version}, report {summary.report_path or '-'}"
+    )
 
 
 def main() -> None:

@@ -1,0 +1,706 @@
+"""Seed 004 sections 1, 2, 4.1 and 8: the analysis of one model over one window.
+
+``analyse_window`` is the computation (no database): the data-quality gate, then data,
+fairness, model and explanation drift against the active baseline's stored profile, each
+metric judged by policy.yaml, then the composite score. ``run_monitoring`` reads the window,
+runs it, renders the evidently drift report and records everything under a natural key.
+
+Windows. Drift of inputs, predictions and selection rates is measured on the run's own
+window [start, end). Metrics that need outcomes (accuracy, equal opportunity, FPR, PPV,
+calibration, label drift) are measured on the newest window whose labels have arrived: the
+same span shifted back by the model's label delay, counting only labels observed before
+``end`` ("as of" the end of the run's window).
+
+Bad data never stops a run: each problem is a data-quality finding, drift is computed on the
+usable rows and columns or skipped with the reason, and a model's failure is recorded as a
+failed run without touching any other model's results.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from govflow.baselines import BaselineProfile
+from govflow.config import GovflowConfig
+from govflow.config.inventory import ModelEntry
+from govflow.explanations import ProbabilisticClassifier, explanation_drift, feature_attributions
+from govflow.metrics import (
+    FairnessMetric,
+    MetricObservation,
+    Threshold,
+    accuracy_drop,
+    categorical_feature_drift,
+    composite_drift_score,
+    fairness_report,
+    group_counts,
+    intersectional_groups,
+    label_drift,
+    numeric_feature_drift,
+    output_entropy_change,
+    prediction_distribution_shift,
+)
+from govflow.prediction_logs import (
+    LABEL,
+    LABEL_OBSERVED_AT,
+    PREDICTION,
+    SCORE,
+    ParquetLogSource,
+    PredictionLogError,
+    PredictionLogSource,
+    SqlLogSource,
+)
+from govflow.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
+
+CheckType = Literal["data_drift", "fairness_drift", "model_drift", "explanation_drift"]
+CHECK_TYPES: tuple[CheckType, ...] = (
+    "data_drift",
+    "fairness_drift",
+    "model_drift",
+    "explanation_drift",
+)
+DATA_QUALITY = "data_quality"
+COMPOSITE = "composite"
+SEVERITY_ORDER = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
+COMPOSITE_FAMILIES = {
+    "data_drift": "data",
+    "fairness_drift": "fairness",
+    "model_drift": "model",
+    "explanation_drift": "explanation",
+}
+# Fairness metrics that compare selection rates need no outcome; the rest need labels.
+SELECTION_METRICS = frozenset(
+    {"demographic_parity_difference", "disparate_impact_ratio", "demographic_parity_drift"}
+)
+SEED_004_FAIRNESS_METRICS = frozenset(
+    {"demographic_parity_drift", "equal_opportunity_drift", "disparate_impact_ratio"}
+)
+DATA_DRIFT_METRIC_NAMES = {
+    "psi": "psi",
+    "kl_divergence": "kl_divergence",
+    "wasserstein_distance_normalised": "wasserstein_distance_normalised",
+}
+
+UNKNOWN_CHECK = "unknown check {check!r}; expected some of {expected}"
+NO_BASELINE = "model {model_id} has no active baseline: create one before monitoring it"
+UNREADABLE_WINDOW = "prediction logs could not be read: {error}"
+COLUMN_UNUSABLE = "column {column} failed the data-quality gate; drift not computed"
+NO_USABLE_ROWS = "no usable rows in the window after the data-quality gate"
+NO_LABELLED_WINDOW = "no predictions whose labels could have arrived yet (label delay)"
+NOT_COMPUTABLE = "{metric} of {subject} is not a finite number ({value}); not judged"
+SKIPPED_NO_ARTIFACT = "explanation drift needs the model artefact, which could not be loaded"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One judged metric (or data-quality problem) of one analysis."""
+
+    check_type: str
+    metric: str
+    subject: str
+    value: float | None
+    severity: str
+    status: str = "computed"
+    threshold: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check_type": self.check_type,
+            "metric": self.metric,
+            "subject": self.subject,
+            "value": self.value,
+            "severity": self.severity,
+            "status": self.status,
+            "threshold": self.threshold,
+            "details": self.details,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Analysis:
+    """Everything one analysis found, before it is stored."""
+
+    model_id: str
+    window_start: datetime
+    window_end: datetime
+    checks: tuple[str, ...]
+    baseline_version: str | None
+    findings: list[Finding] = field(default_factory=list)
+    composite: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
+    status: Literal["succeeded", "failed"] = "succeeded"
+    error: str | None = None
+
+    @property
+    def severity(self) -> str:
+        judged = [f.severity for f in self.findings if f.status in ("computed", "failed")]
+        if self.composite.get("severity"):
+            judged.append(self.composite["severity"])
+        return max(judged, key=SEVERITY_ORDER.__getitem__, default="INFO")
+
+
+def validate_checks(checks: Iterable[str]) -> tuple[CheckType, ...]:
+    wanted = tuple(dict.fromkeys(checks))
+    for check in wanted:
+        if check not in CHECK_TYPES:
+            raise ValueError(UNKNOWN_CHECK.format(check=check, expected=", ".join(CHECK_TYPES)))
+    return wanted  # type: ignore[return-value]
+
+
+def column_rules(model: ModelEntry, config: GovflowConfig) -> list[ColumnRule]:
+    """The data-quality rules of a model's prediction log, from its feature schema."""
+    rules: list[ColumnRule] = []
+    for feature in model.features:
+        kind = {"numeric": "numeric", "integer": "integer", "categorical": "categorical"}[
+            feature.dtype
+        ]
+        rules.append(
+            ColumnRule(
+                name=feature.name,
+                kind=kind,  # type: ignore[arg-type]
+                minimum=feature.min,
+                maximum=feature.max,
+                categories=tuple(feature.categories) if feature.categories else None,
+                max_null_fraction=config.null_tolerance(model.id, feature.name),
+            )
+        )
+    for attribute in model.protected_attributes:
+        rules.append(
+            ColumnRule(
+                name=attribute.name,
+                kind="categorical",
+                categories=tuple(attribute.categories),
+                max_null_fraction=config.policy.data_quality.null_fraction_max,
+            )
+        )
+    columns = model.columns
+    rules.append(ColumnRule(name=columns.score, kind="numeric", minimum=0.0, maximum=1.0))
+    rules.append(ColumnRule(name=columns.prediction, kind="integer", minimum=0, maximum=1))
+    rules.append(
+        ColumnRule(name=columns.label, kind="label", max_null_fraction=1.0, required=False)
+    )
+    return rules
+
+
+def quality_policy(model: ModelEntry, config: GovflowConfig, window: timedelta) -> QualityPolicy:
+    days = window / timedelta(days=1)
+    expected = max(1, round(model.expected_daily_volume * days))
+    quality = config.policy.data_quality
+    return QualityPolicy(
+        expected_rows=expected,
+        volume_tolerance=max(1 - quality.volume_ratio_min, quality.volume_ratio_max - 1),
+        max_staleness_hours=quality.freshness_hours_max,
+        min_rows=max(1, round(expected * quality.volume_ratio_min)),
+    )
+
+
+def _threshold(config: GovflowConfig, metric: str) -> tuple[Threshold, dict[str, Any]] | None:
+    try:
+        configured = config.policy.threshold(metric)
+    except KeyError:
+        return None
+    threshold = Threshold(
+        warning=configured.warning.value,
+        critical=configured.critical.value,
+        direction=configured.direction,
+        warning_inclusive=configured.warning.inclusive,
+        critical_inclusive=configured.critical.inclusive,
+    )
+    described = {
+        "warning": configured.warning.value,
+        "warning_inclusive": configured.warning.inclusive,
+        "critical": configured.critical.value,
+        "critical_inclusive": configured.critical.inclusive,
+        "direction": configured.direction,
+    }
+    return threshold, described
+
+
+class _Judge:
+    """Turns metric values into findings with the policy's thresholds."""
+
+    def __init__(self, config: GovflowConfig) -> None:
+        self.config = config
+        self.findings: list[Finding] = []
+        self.observations: list[MetricObservation] = []
+
+    def record_unjudged(
+        self,
+        check_type: str,
+        metric: str,
+        subject: str,
+        value: float | None,
+        details: dict[str, Any],
+    ) -> None:
+        found = _threshold(self.config, metric)
+        self.findings.append(
+            Finding(
+                check_type,
+                metric,
+                subject,
+                value,
+                "INFO",
+                "computed",
+                found[1] if found else {},
+                details,
+                details.get("judged_on", ""),
+            )
+        )
+
+    def judge(
+        self,
+        check_type: str,
+        metric: str,
+        subject: str,
+        value: float | None,
+        *,
+        status: str = "computed",
+        details: dict[str, Any] | None = None,
+        message: str = "",
+        judged_value: float | None = None,
+    ) -> None:
+        """Record a metric; its severity comes from ``judged_value`` when one is given
+        (a confidence bound, see _fairness_drift), else from the value itself."""
+        details = details or {}
+        found = _threshold(self.config, metric)
+        described = found[1] if found else {}
+        if status != "computed" or value is None:
+            self.findings.append(
+                Finding(
+                    check_type, metric, subject, None, "INFO", status, described, details, message
+                )
+            )
+            return
+        if not math.isfinite(value):
+            self.findings.append(
+                Finding(
+                    DATA_QUALITY,
+                    f"{metric}_not_computable",
+                    subject,
+                    None,
+                    "WARNING",
+                    "failed",
+                    described,
+                    details,
+                    NOT_COMPUTABLE.format(metric=metric, subject=subject, value=value),
+                )
+            )
+            return
+        severity = "INFO"
+        judged = value if judged_value is None or not math.isfinite(judged_value) else judged_value
+        if found is not None:
+            severity = self.config.policy.threshold(metric).severity_of(judged)
+            family = COMPOSITE_FAMILIES.get(check_type)
+            if family is not None:
+                self.observations.append(
+                    MetricObservation(metric, family, judged, found[0], subject)  # type: ignore[arg-type]
+                )
+        self.findings.append(
+            Finding(
+                check_type,
+                metric,
+                subject,
+                float(value),
+                severity,
+                "computed",
+                described,
+                details,
+                message,
+            )
+        )
+
+
+def _quality_findings(report: QualityReport, config: GovflowConfig) -> list[Finding]:
+    gate_severity = config.policy.data_quality.failed_gate_severity
+    findings = []
+    for finding in report.findings:
+        severity = gate_severity if finding.severity_hint == "CRITICAL" else "WARNING"
+        findings.append(
+            Finding(
+                DATA_QUALITY,
+                finding.check,
+                ",".join(finding.columns),
+                float(finding.unexpected_count),
+                severity,
+                "failed",
+                {"gate": "great_expectations", "failed_gate_severity": gate_severity},
+                finding.to_dict(),
+                finding.message,
+            )
+        )
+    return findings
+
+
+def _labelled(frame: pd.DataFrame, as_of: datetime) -> pd.Series:
+    """Labels observed before ``as_of``; later (or missing) ones are NaN."""
+    if LABEL not in frame.columns:
+        return pd.Series(np.nan, index=frame.index, dtype="float64")
+    labels = pd.to_numeric(frame[LABEL], errors="coerce").astype("float64")
+    if LABEL_OBSERVED_AT in frame.columns:
+        observed = pd.to_datetime(frame[LABEL_OBSERVED_AT], utc=True, errors="coerce")
+        labels = labels.where(observed < pd.Timestamp(as_of))
+    return labels
+
+
+def _data_drift(
+    judge: _Judge,
+    frame: pd.DataFrame,
+    model: ModelEntry,
+    baseline: BaselineProfile,
+    unusable: Sequence[str],
+) -> None:
+    for feature in model.features:
+        name = feature.name
+        if name in unusable or name not in frame.columns:
+            judge.judge(
+                "data_drift",
+                "psi",
+                name,
+                None,
+                status="skipped",
+                message=COLUMN_UNUSABLE.format(column=name),
+            )
+            continue
+        if name in baseline.numeric:
+            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64")
+            drift = numeric_feature_drift(baseline.numeric[name], values, feature=name)
+        else:
+            drift = categorical_feature_drift(
+                baseline.categorical[name], frame[name].astype("object"), feature=name
+            )
+        details = drift.to_dict()
+        judge.judge("data_drift", "psi", name, drift.psi, details=details)
+        judge.judge("data_drift", "kl_divergence", name, drift.kl_divergence, details=details)
+        if drift.wasserstein_distance_normalised is not None:
+            judge.judge(
+                "data_drift",
+                "wasserstein_distance_normalised",
+                name,
+                drift.wasserstein_distance_normalised,
+                details=details,
+            )
+
+
+def _attribute_values(frame: pd.DataFrame, names: Sequence[str]) -> tuple[str, Any]:
+    """The attribute's (or intersection's) name as the baseline keys it, and each row's group."""
+    if len(names) == 1:
+        return names[0], frame[names[0]].astype("object")
+    return intersectional_groups({name: frame[name] for name in names})
+
+
+def _fairness_drift(
+    judge: _Judge,
+    current: pd.DataFrame,
+    matured: pd.DataFrame,
+    model: ModelEntry,
+    baseline: BaselineProfile,
+    config: GovflowConfig,
+    as_of: datetime,
+) -> None:
+    min_group_size = config.min_group_size(model.id)
+    confidence = config.policy.fairness.confidence_level
+    attributes = [[a.name] for a in model.protected_attributes] + list(model.intersections)
+    for names in attributes:
+        if any(name not in current.columns for name in names):
+            judge.judge(
+                "fairness_drift",
+                "disparate_impact_ratio",
+                "&".join(names),
+                None,
+                status="skipped",
+                message=COLUMN_UNUSABLE.format(column="&".join(names)),
+            )
+            continue
+        reports = {}
+        for window, frame in (("current", current), ("labels_arrived", matured)):
+            if frame.empty:
+                continue
+            subject, groups = _attribute_values(frame, names)
+            counts = group_counts(
+                _labelled(frame, as_of).to_numpy(),
+                pd.to_numeric(frame[PREDICTION], errors="coerce").to_numpy(),
+                sensitive_features=groups,
+                scores=pd.to_numeric(frame[SCORE], errors="coerce").to_numpy(),
+            )
+            reports[window] = fairness_report(
+                counts,
+                attribute=subject,
+                baseline=baseline.fairness.get(subject),
+                min_group_size=min_group_size,
+                confidence=confidence,
+            )
+        for name in reports["current"].metrics:
+            window = "current" if name in SELECTION_METRICS else "labels_arrived"
+            if window not in reports:
+                judge.judge(
+                    "fairness_drift",
+                    name,
+                    subject,
+                    None,
+                    status="inconclusive",
+                    message=NO_LABELLED_WINDOW,
+                )
+                continue
+            chosen = reports[window].metrics[name]
+            judged_on, judged = _judged_value(judge.config, name, chosen, len(names) == 1)
+            details = {**chosen.to_dict(), "window": window, "judged_on": judged_on}
+            if judged is None and chosen.status == "computed":
+                judge.record_unjudged("fairness_drift", name, subject, chosen.value, details)
+                continue
+            judge.judge(
+                "fairness_drift",
+                name,
+                subject,
+                chosen.value,
+                status="computed" if chosen.status == "computed" else chosen.status,
+                details=details,
+                message=chosen.reason or "",
+                judged_value=judged,
+            )
+
+
+def _judged_value(
+    config: GovflowConfig, metric: str, result: FairnessMetric, single_attribute: bool
+) -> tuple[str, float | None]:
+    """What a fairness metric's severity is decided on.
+
+    Seed 004's own metrics (DP drift, EO drift, disparate impact) on a protected attribute
+    are judged on their value, exactly as the seed words them. Every other fairness metric
+    (seed 000's FPR/TPR disparity, equalized odds, predictive parity and calibration, whose
+    thresholds the seed leaves open) and every metric of an intersection of attributes is
+    judged on the end of its 95% interval nearest to "fair": seed 000 asks for alerts on
+    statistically significant shifts, and these rates of small or label-starved groups move
+    by more than their thresholds from sampling alone on a stable day. Such a metric without
+    an interval is recorded but not judged (its severity stays INFO).
+    """
+    if single_attribute and metric in SEED_004_FAIRNESS_METRICS:
+        return "value", result.value
+    found = _threshold(config, metric)
+    if found is None:
+        return "value", result.value
+    bound = result.ci_low if found[0].direction == "higher_is_worse" else result.ci_high
+    if bound is None:
+        return "not judged: no confidence interval", None
+    return ("ci_low" if found[0].direction == "higher_is_worse" else "ci_high"), bound
+
+
+def _model_drift(
+    judge: _Judge,
+    current: pd.DataFrame,
+    matured: pd.DataFrame,
+    baseline: BaselineProfile,
+    as_of: datetime,
+) -> None:
+    if matured.empty:
+        for name in ("accuracy_drop", "label_drift"):
+            judge.judge(
+                "model_drift", name, "", None, status="inconclusive", message=NO_LABELLED_WINDOW
+            )
+        matured = matured.iloc[0:0]
+    labels = _labelled(matured, as_of).to_numpy()
+    predictions = pd.to_numeric(matured[PREDICTION], errors="coerce").to_numpy()
+    scores = pd.to_numeric(current[SCORE], errors="coerce").to_numpy(dtype="float64")
+    scores = scores[np.isfinite(scores)]
+    results = []
+    if labels.size:
+        results.append(accuracy_drop(labels, predictions, baseline_accuracy=baseline.accuracy))
+        results.append(
+            label_drift(labels, baseline_positive_rate=baseline.scores.favourable_label_rate)
+        )
+    if scores.size:
+        results.append(prediction_distribution_shift(baseline.scores.deciles, scores))
+        results.append(
+            output_entropy_change(scores, baseline_mean_entropy=baseline.scores.mean_binary_entropy)
+        )
+    for result in results:
+        status = "computed" if result.status == "computed" else result.status
+        judge.judge(
+            "model_drift",
+            result.name,
+            "",
+            result.value,
+            status=status,
+            details=result.details,
+            message=result.reason or "",
+        )
+
+
+def _explanation_drift(
+    judge: _Judge,
+    frame: pd.DataFrame,
+    model: ModelEntry,
+    baseline: BaselineProfile,
+    explainer: ProbabilisticClassifier | None,
+) -> None:
+    metric = "shap_rank_correlation"
+    features = list(baseline.attributions.features)
+    missing = [name for name in features if name not in frame.columns]
+    if explainer is None or missing:
+        message = (
+            SKIPPED_NO_ARTIFACT
+            if explainer is None
+            else COLUMN_UNUSABLE.format(column=", ".join(missing))
+        )
+        judge.judge("explanation_drift", metric, "", None, status="skipped", message=message)
+        return
+    current = feature_attributions(
+        explainer,
+        frame,
+        background=baseline.explanation_background,
+        features=features,
+        seed=baseline.seed,
+    )
+    found = _threshold(judge.config, metric)
+    assert found is not None, "policy.yaml defines shap_rank_correlation"
+    drift = explanation_drift(baseline.attributions, current, threshold=found[0])
+    judge.judge(
+        "explanation_drift",
+        metric,
+        "",
+        drift.rank_correlation,
+        status=drift.status,
+        details=drift.to_dict(),
+        message=drift.reason or "",
+    )
+
+
+def analyse_window(
+    *,
+    model: ModelEntry,
+    config: GovflowConfig,
+    baseline: BaselineProfile,
+    baseline_version: str,
+    current: pd.DataFrame,
+    matured: pd.DataFrame,
+    window_start: datetime,
+    window_end: datetime,
+    checks: Sequence[CheckType],
+    explainer: ProbabilisticClassifier | None = None,
+) -> Analysis:
+    """Judge one window against a baseline; explanation drift needs the model (``explainer``)."""
+    analysis = Analysis(model.id, window_start, window_end, tuple(checks), baseline_version)
+    rules = column_rules(model, config)
+    policy = quality_policy(model, config, window_end - window_start)
+    report = run_quality_gate(
+        current, rules=rules, policy=policy, window_start=window_start, window_end=window_end
+    )
+    analysis.quality = report.to_dict()
+    analysis.findings.extend(_quality_findings(report, config))
+    usable = report.usable_frame()
+    # The label-matured window had its own gate on its own run; here only its valid rows count.
+    delay = timedelta(days=model.label_delay_days)
+    matured_usable = (
+        run_quality_gate(
+            matured,
+            rules=rules,
+            policy=policy,
+            window_start=window_start - delay,
+            window_end=window_end - delay,
+        ).usable_frame()
+        if len(matured)
+        else matured
+    )
+    judge = _Judge(config)
+    if usable.empty:
+        for check in checks:
+            judge.judge(check, "analysis", "", None, status="skipped", message=NO_USABLE_ROWS)
+    else:
+        if "data_drift" in checks:
+            _data_drift(judge, usable, model, baseline, report.unusable_columns)
+        if "fairness_drift" in checks:
+            _fairness_drift(judge, usable, matured_usable, model, baseline, config, window_end)
+        if "model_drift" in checks:
+            _model_drift(judge, usable, matured_usable, baseline, window_end)
+        if "explanation_drift" in checks:
+            _explanation_drift(judge, usable, model, baseline, explainer)
+    analysis.findings.extend(judge.findings)
+    weights = config.policy.composite.weights
+    score = composite_drift_score(
+        judge.observations,
+        weights={
+            "fairness": weights.fairness_drift,
+            "data": weights.data_drift,
+            "model": weights.model_drift,
+            "explanation": weights.explanation_drift,
+        },
+        critical_above=config.policy.composite.critical.value,
+    )
+    analysis.composite = score.to_dict()
+    return analysis
+
+
+def log_source(model: ModelEntry, data_dir: Path) -> PredictionLogSource:
+    """The prediction-log source models.yaml names for a model."""
+    import os
+
+    source = model.prediction_log
+    if source.kind == "parquet":
+        return ParquetLogSource(data_dir / source.path)
+    return SqlLogSource(os.environ[source.url_env], source.table)
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def read_windows(
+    model: ModelEntry, data_dir: Path, start: datetime, end: datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run's window and the same span shifted back by the label delay."""
+    source = log_source(model, data_dir)
+    delay = timedelta(days=model.label_delay_days)
+    current = source.read_window(start, end)
+    matured = source.read_window(start - delay, end - delay) if delay else current
+    return current, matured
+
+
+def failed_analysis(
+    model_id: str,
+    start: datetime,
+    end: datetime,
+    checks: Sequence[str],
+    baseline_version: str | None,
+    message: str,
+    *,
+    with_traceback: bool = False,
+) -> Analysis:
+    analysis = Analysis(
+        model_id,
+        start,
+        end,
+        tuple(checks),
+        baseline_version,
+        status="failed",
+        error=message + ("\n" + traceback.format_exc() if with_traceback else ""),
+    )
+    analysis.findings.append(
+        Finding(DATA_QUALITY, "analysis_failed", "", None, "CRITICAL", "failed", {}, {}, message)
+    )
+    return analysis
+
+
+__all__ = [
+    "CHECK_TYPES",
+    "Analysis",
+    "Finding",
+    "PredictionLogError",
+    "analyse_window",
+    "column_rules",
+    "failed_analysis",
+    "log_source",
+    "quality_policy",
+    "read_windows",
+    "utc",
+    "validate_checks",
+]

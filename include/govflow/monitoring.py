@@ -1,0 +1,374 @@
+"""Seed 004 sections 1, 2.1, 5.1 and 8: run the analysis of one model and record it.
+
+``run_monitoring`` is what the monitoring DAGs' mapped task and ``govflow monitor run`` both
+call. It reads the model's window of prediction logs, analyses it against the active
+baseline (govflow.analysis), renders evidently's drift report on a bounded sample, and
+writes one monitoring record with one row per judged metric.
+
+The record's natural key is (model, run key); the run key names the DAG run (or the CLI
+window), so a retried or cleared task rewrites the same record's results in place and
+never adds a second record, and its audit event is written once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from govflow import analysis, store
+from govflow.analysis import Analysis, CheckType, Finding
+from govflow.audit import record_event
+from govflow.baselines import active_baseline, load_profile
+from govflow.config import GovflowConfig
+from govflow.prediction_logs import PredictionLogError
+from govflow.store.schema import MetricResult, MonitoringRun
+from govflow.store.types import utcnow
+
+REPORT_SAMPLE_ROWS = 5000
+ACTOR = "govflow-monitoring"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a monitoring task hands on through XCom: small and JSON-able."""
+
+    model_id: str
+    run_id: int
+    run_key: str
+    status: str
+    severity: str
+    composite_score: float | None
+    baseline_version: str | None
+    report_path: str | None
+    counts: dict[str, int]
+    notable: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _retain_until(config: GovflowConfig, moment: datetime) -> datetime | None:
+    period = config.policy.retention["monitoring_records"]
+    if period.years is not None:
+        try:
+            return moment.replace(year=moment.year + period.years)
+        except ValueError:  # 29 February
+            return moment.replace(year=moment.year + period.years, day=28) + timedelta(days=1)
+    if period.days is not None:
+        return moment + timedelta(days=period.days)
+    return None
+
+
+def run_monitoring(
+    model_id: str,
+    *,
+    start: datetime,
+    end: datetime,
+    checks: tuple[CheckType, ...] | list[str],
+    cadence: str,
+    run_key: str,
+    config: GovflowConfig,
+    data_dir: Path,
+    db_url: str | None = None,
+    dag_id: str | None = None,
+    dag_run_id: str | None = None,
+    write_report: bool = True,
+) -> RunSummary:
+    """Analyse one model over [start, end) and record the result (idempotent on run_key)."""
+    start, end = analysis.utc(start), analysis.utc(end)
+    wanted = analysis.validate_checks(checks)
+    model = config.models.get(model_id)
+    store.ensure_schema(db_url)
+    with store.session_scope(db_url) as session:
+        baseline = active_baseline(session, model_id)
+        found = (
+            None
+            if baseline is None
+            else (baseline.version, load_profile(baseline), baseline.reference_sample_uri)
+        )
+    report_path: Path | None = None
+    if found is None:
+        result = analysis.failed_analysis(
+            model_id, start, end, wanted, None, analysis.NO_BASELINE.format(model_id=model_id)
+        )
+    else:
+        version, profile, reference_sample = found
+        try:
+            current, matured = analysis.read_windows(model, data_dir, start, end)
+        except PredictionLogError as error:
+            result = analysis.failed_analysis(
+                model_id,
+                start,
+                end,
+                wanted,
+                version,
+                analysis.UNREADABLE_WINDOW.format(error=error),
+            )
+        else:
+            try:
+                explainer = (
+                    load_model(db_url, data_dir, model_id, profile.model_version)
+                    if "explanation_drift" in wanted
+                    else None
+                )
+                result = analysis.analyse_window(
+                    model=model,
+                    config=config,
+                    baseline=profile,
+                    baseline_version=version,
+                    current=current,
+                    matured=matured,
+                    window_start=start,
+                    window_end=end,
+                    checks=wanted,
+                    explainer=explainer,
+                )
+            except Exception as error:  # one model's bad data never stops the others
+                result = analysis.failed_analysis(
+                    model_id,
+                    start,
+                    end,
+                    wanted,
+                    version,
+                    f"analysis raised {type(error).__name__}: {error}",
+                    with_traceback=True,
+                )
+            if write_report and result.status == "succeeded" and reference_sample:
+                report_path = write_drift_report(
+                    model, data_dir, run_key, Path(reference_sample), current
+                )
+    with store.session_scope(db_url) as session:
+        record = record_analysis(
+            session,
+            result,
+            run_key=run_key,
+            cadence=cadence,
+            dag_id=dag_id,
+            dag_run_id=dag_run_id,
+            report_path=report_path,
+            config=config,
+        )
+        return summarise(record, result)
+
+
+def record_analysis(
+    session: Session,
+    result: Analysis,
+    *,
+    run_key: str,
+    cadence: str,
+    dag_id: str | None,
+    dag_run_id: str | None,
+    report_path: Path | None,
+    config: GovflowConfig,
+) -> MonitoringRun:
+    """Write (or rewrite in place) the monitoring record of ``run_key``."""
+    record = session.scalars(
+        select(MonitoringRun).where(
+            MonitoringRun.model_id == result.model_id, MonitoringRun.run_key == run_key
+        )
+    ).first()
+    now = utcnow()
+    if record is None:
+        record = MonitoringRun(model_id=result.model_id, run_key=run_key, started_at=now)
+        session.add(record)
+    else:
+        session.execute(delete(MetricResult).where(MetricResult.monitoring_run_id == record.id))
+    record.cadence = cadence
+    record.checks = list(result.checks)
+    record.dag_id = dag_id
+    record.dag_run_id = dag_run_id
+    record.interval_start = result.window_start
+    record.interval_end = result.window_end
+    record.baseline_version = result.baseline_version
+    record.status = result.status
+    record.severity = result.severity
+    record.composite_score = result.composite.get("score")
+    record.composite_breakdown = {**result.composite, "data_quality": result.quality}
+    record.report_path = str(report_path) if report_path else None
+    record.error = result.error
+    record.finished_at = now
+    record.retain_until = _retain_until(config, now)
+    session.flush()
+    seen: Counter[tuple[str, str, str]] = Counter()
+    for finding in result.findings:
+        key = (finding.check_type, finding.metric, finding.subject)
+        seen[key] += 1
+        subject = finding.subject if seen[key] == 1 else f"{finding.subject}#{seen[key]}"
+        session.add(
+            MetricResult(
+                monitoring_run_id=record.id,
+                check_type=finding.check_type,
+                metric=finding.metric,
+                subject=subject,
+                value=finding.value,
+                status=finding.status,
+                severity=finding.severity,
+                threshold=finding.threshold,
+                details={**finding.details, "message": finding.message},
+            )
+        )
+    record_event(
+        session,
+        actor=ACTOR,
+        action="monitoring.run_recorded",
+        target=f"model:{result.model_id}",
+        payload={
+            "run_key": run_key,
+            "interval_start": result.window_start,
+            "interval_end": result.window_end,
+            "severity": result.severity,
+            "status": result.status,
+            "baseline_version": result.baseline_version,
+        },
+        severity="CRITICAL" if result.severity == "CRITICAL" else "INFO",
+        idempotency_key=f"monitoring.run_recorded:{result.model_id}:{run_key}",
+    )
+    return record
+
+
+def summarise(record: MonitoringRun, result: Analysis, *, limit: int = 20) -> RunSummary:
+    counts = Counter(f.severity for f in result.findings if f.status in ("computed", "failed"))
+    notable = sorted(
+        (f for f in result.findings if f.severity != "INFO"),
+        key=lambda f: -analysis.SEVERITY_ORDER[f.severity],
+    )[:limit]
+    return RunSummary(
+        model_id=record.model_id,
+        run_id=record.id,
+        run_key=record.run_key,
+        status=record.status,
+        severity=record.severity or "INFO",
+        composite_score=record.composite_score,
+        baseline_version=record.baseline_version,
+        report_path=record.report_path,
+        counts={level: counts.get(level, 0) for level in ("INFO", "WARNING", "CRITICAL")},
+        notable=[_notable(f) for f in notable],
+    )
+
+
+def _notable(finding: Finding) -> dict[str, Any]:
+    return {
+        "check_type": finding.check_type,
+        "metric": finding.metric,
+        "subject": finding.subject,
+        "value": finding.value,
+        "severity": finding.severity,
+        "threshold": finding.threshold,
+        "message": finding.message,
+    }
+
+
+def write_drift_report(
+    model: Any, data_dir: Path, run_key: str, reference_sample: Path, current: pd.DataFrame
+) -> Path | None:
+    """evidently's drift report of the bounded samples, as a self-contained HTML file."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from evidently import Report
+        from evidently.presets import DataDriftPreset
+
+        features = [f.name for f in model.features]
+        reference = pd.read_parquet(data_dir / reference_sample, columns=features)
+        window = current.loc[:, [c for c in features if c in current.columns]]
+        for feature in model.features:
+            if feature.name in window.columns and feature.dtype != "categorical":
+                window[feature.name] = pd.to_numeric(window[feature.name], errors="coerce")
+        if len(window) > REPORT_SAMPLE_ROWS:
+            window = window.sample(REPORT_SAMPLE_ROWS, random_state=0)
+        snapshot = Report([DataDriftPreset()]).run(
+            current_data=window, reference_data=reference.loc[:, list(window.columns)]
+        )
+    safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_key)
+    path = data_dir / "reports" / model.id / f"{safe_key}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    snapshot.save_html(str(path))
+    return path.relative_to(data_dir)
+
+
+def load_model(db_url: str | None, data_dir: Path, model_id: str, version: str) -> Any:
+    """The registered artefact of a model version, loaded only if its bytes match the registry.
+
+    Unpickling runs code, so a file whose sha256 differs from the registered one is refused.
+    """
+    import hashlib
+
+    import joblib
+
+    from govflow.registry import get_version
+
+    with store.session_scope(db_url) as session:
+        registered = get_version(session, model_id, version)
+        uri, expected = registered.artifact_uri, registered.artifact_sha256
+    path = data_dir / uri
+    if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+        raise ValueError(f"{path} does not match the registered sha256 of {model_id} {version}")
+    return joblib.load(path)
+
+
+def print_findings(
+    run_id: int, echo: Any, *, db_url: str | None = None, include_info: bool = True
+) -> None:
+    """Print a record's table: check, metric, subject, value, threshold, severity."""
+    with store.session_scope(db_url) as session:
+        rows = session.scalars(
+            select(MetricResult)
+            .where(MetricResult.monitoring_run_id == run_id)
+            .order_by(MetricResult.id)
+        ).all()
+        echo(
+            f"{'check':<18} {'metric':<32} {'subject':<22} {'value':>10} {'threshold':<16} severity"
+        )
+        last_message = None
+        for row in rows:
+            if not include_info and row.severity == "INFO":
+                continue
+            echo(
+                f"{row.check_type:<18} {row.metric:<32} {row.subject[:22]:<22} "
+                f"{_number(row.value):>10} {_threshold_text(row.threshold):<16} "
+                f"{row.severity}{'' if row.status == 'computed' else f' ({row.status})'}"
+            )
+            message = (row.details or {}).get("message")
+            if row.status != "computed" and message and message != last_message:
+                echo(f"    {message}")
+            last_message = message
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _threshold_text(threshold: dict[str, Any]) -> str:
+    if "warning" not in threshold:
+        return "-"
+    sign = ">" if threshold.get("direction") == "higher_is_worse" else "<"
+    return f"W{sign}{threshold['warning']:g} C{sign}{threshold['critical']:g}"
+
+
+def latest_dag_run_records(dag_id: str, *, db_url: str | None = None) -> list[MonitoringRun]:
+    """The monitoring records written by the newest run of ``dag_id``."""
+    with store.session_scope(db_url) as session:
+        newest = session.scalars(
+            select(MonitoringRun)
+            .where(MonitoringRun.dag_id == dag_id)
+            .order_by(MonitoringRun.finished_at.desc())
+            .limit(1)
+        ).first()
+        if newest is None:
+            return []
+        return list(
+            session.scalars(
+                select(MonitoringRun)
+                .where(MonitoringRun.dag_run_id == newest.dag_run_id)
+                .order_by(MonitoringRun.model_id, MonitoringRun.cadence)
+            )
+        )
