@@ -7,6 +7,9 @@ One factory builds the scheduled monitoring DAGs from the runs policy.yaml sched
 **govflow_monitoring_monthly** (`0 4 1 * *`), all UTC, plus **govflow_monitoring_on_demand**,
 the seed's "Analyze Now" (manual trigger with typed Params).
 
+The monthly run also reviews every model's baseline against the previous month's records
+(age, drift trend, keep / refresh / reset), stores the review and posts it.
+
 Each run selects the analyses due for every model on that cadence per seed 004 table 1.1
 (fairness daily for every tier), maps one task over them, and publishes the summaries as an
 event of the Asset `govflow_monitoring_results`, which the alerting and incident DAGs consume.
@@ -53,11 +56,15 @@ def analyse_model(target: dict, dag_id: str) -> dict:
         dag_id=dag_id,
         dag_run_id=run_id,
     )
-    print(f"{summary.model_id}: {summary.status}, severity {summary.severity}, "
-          f"composite {summary.composite_score}, report {summary.report_path}")
+    print(
+        f"{summary.model_id}: {summary.status}, severity {summary.severity}, "
+        f"composite {summary.composite_score}, report {summary.report_path}"
+    )
     for finding in summary.notable:
-        print(f"  {finding['severity']:<8} {finding['check_type']}/{finding['metric']} "
-              f"{finding['subject']} = {finding['value']} {finding['message']}")
+        print(
+            f"  {finding['severity']:<8} {finding['check_type']}/{finding['metric']} "
+            f"{finding['subject']} = {finding['value']} {finding['message']}"
+        )
     return summary.to_dict()
 
 
@@ -69,15 +76,21 @@ def publish_results(summaries: list, dag_id: str) -> dict:
         "dag_id": dag_id,
         "run_id": get_current_context()["run_id"],
         "runs": [
-            {"model_id": s["model_id"], "run_id": s["run_id"], "severity": s["severity"],
-             "status": s["status"]}
+            {
+                "model_id": s["model_id"],
+                "run_id": s["run_id"],
+                "severity": s["severity"],
+                "status": s["status"],
+            }
             for s in received
         ],
     }
     get_current_context()["outlet_events"][MONITORING_RESULTS].extra = extra
     for summary in received:
-        print(f"{summary['model_id']:<24} {summary['status']:<10} {summary['severity']:<9} "
-              f"composite={summary['composite_score']} report={summary['report_path']}")
+        print(
+            f"{summary['model_id']:<24} {summary['status']:<10} {summary['severity']:<9} "
+            f"composite={summary['composite_score']} report={summary['report_path']}"
+        )
     return extra
 
 
@@ -105,14 +118,42 @@ def build_scheduled_monitoring_dag(dag_id: str, cron: str, title: str):
             run_time = context.get("data_interval_end") or context["logical_date"]
             targets = due_targets(load_config(settings.config_dir()), dag_id, run_time)
             for target in targets:
-                print(f"due: {target.model_id} ({target.risk_tier}) {target.cadence} "
-                      f"{', '.join(target.checks)} over [{target.start}, {target.end})")
+                print(
+                    f"due: {target.model_id} ({target.risk_tier}) {target.cadence} "
+                    f"{', '.join(target.checks)} over [{target.start}, {target.end})"
+                )
             return [target.to_dict() for target in targets]
 
         summaries = analyse_model.partial(dag_id=dag_id).expand(target=select_due_analyses())
-        publish_results(summaries, dag_id=dag_id)
+        published = publish_results(summaries, dag_id=dag_id)
+        if dag_id == "govflow_monitoring_monthly":
+            published >> review_baselines()
 
     return scheduled_monitoring()
+
+
+@task(trigger_rule="all_done")
+def review_baselines() -> list:
+    """Seed 004 section 1.2: review every model's baseline against last month's records."""
+    from govflow import settings
+    from govflow.cadence import cadence_window
+    from govflow.config import load_config
+    from govflow.monitoring import review_baselines as review
+
+    context = get_current_context()
+    run_time = context.get("data_interval_end") or context["logical_date"]
+    start, end = cadence_window("monthly", run_time)
+    posted = review(
+        start=start,
+        end=end,
+        run_key=f"govflow_monitoring_monthly/{context['run_id']}/review",
+        config=load_config(settings.config_dir()),
+        dag_id="govflow_monitoring_monthly",
+        dag_run_id=context["run_id"],
+    )
+    for item in posted:
+        print(item["text"])
+    return posted
 
 
 for _dag_id, (_cron, _title) in SCHEDULED.items():
@@ -187,9 +228,14 @@ def govflow_monitoring_on_demand():
             raise ValueError(f"window_end {end} must be after window_start {start}")
         print(f"on-demand analysis requested: {params['reason'] or '(no reason given)'}")
         return [
-            {"model_id": model_id, "risk_tier": config.models.get(model_id).risk_tier,
-             "cadence": "on_demand", "checks": checks, "start": start.isoformat(),
-             "end": end.isoformat()}
+            {
+                "model_id": model_id,
+                "risk_tier": config.models.get(model_id).risk_tier,
+                "cadence": "on_demand",
+                "checks": checks,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+            }
             for model_id in params["model_ids"]
         ]
 

@@ -372,3 +372,44 @@ def latest_dag_run_records(dag_id: str, *, db_url: str | None = None) -> list[Mo
                 .order_by(MonitoringRun.model_id, MonitoringRun.cadence)
             )
         )
+
+
+def review_baselines(
+    *,
+    start: datetime,
+    end: datetime,
+    run_key: str,
+    config: GovflowConfig,
+    db_url: str | None = None,
+    dag_id: str | None = None,
+    dag_run_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The monthly baseline review of every model: stored as records and posted."""
+    from govflow.reviews import post_review, review_baseline
+
+    store.ensure_schema(db_url)
+    posted = []
+    with store.session_scope(db_url) as session:
+        for model in config.models.models:
+            review = review_baseline(session, config, model.id, start=start, end=end)
+            key = f"{run_key}/{model.id}"
+            record_analysis(
+                session,
+                review,
+                run_key=key,
+                cadence="monthly",
+                dag_id=dag_id,
+                dag_run_id=dag_run_id,
+                report_path=None,
+                config=config,
+            )
+            post_review(session, config, review, key)
+            recommendation = next(f for f in review.findings if f.metric == "recommendation")
+            posted.append(
+                {
+                    "model_id": model.id,
+                    "recommendation": recommendation.subject,
+                    "text": recommendation.message,
+                }
+            )
+    return posted
