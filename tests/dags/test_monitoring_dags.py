@@ -1,0 +1,144 @@
+"""dag.test() of the monitoring DAGs on the demo: exactly the checks seed 004 table 1.1 asks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from govflow import store
+from govflow.store.schema import Alert, MetricResult, MonitoringRun
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def dag_bag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+def _records_of(db_url: str, dag_id: str, run_id: str) -> dict[tuple[str, str], list[str]]:
+    """(model, cadence) -> checks of the analyses a DAG run recorded (reviews left out)."""
+    with store.session_scope(db_url) as session:
+        runs = session.scalars(
+            select(MonitoringRun).where(
+                MonitoringRun.dag_id == dag_id, MonitoringRun.dag_run_id == run_id
+            )
+        ).all()
+        return {
+            (run.model_id, run.cadence): list(run.checks)
+            for run in runs
+            if run.checks != ["baseline_review"]
+        }
+
+
+def _run(dag_bag, dag_id: str, logical_date: datetime):
+    dag_run = dag_bag.get_dag(dag_id).test(logical_date=logical_date)
+    assert dag_run.state == "success", f"{dag_id} ended {dag_run.state}"
+    return dag_run
+
+
+def test_the_daily_run_checks_data_fairness_and_model_drift_for_high_and_fairness_for_all(
+    dag_bag, demo_env
+):
+    _, db_url = demo_env
+    dag_run = _run(dag_bag, "govflow_monitoring_daily", datetime(2025, 3, 20, 2, tzinfo=UTC))
+    assert _records_of(db_url, "govflow_monitoring_daily", dag_run.run_id) == {
+        ("credit_approval", "daily"): ["data_drift", "fairness_drift", "model_drift"],
+        ("marketing_propensity", "daily"): ["fairness_drift"],
+        ("product_recommendation", "daily"): ["fairness_drift"],
+    }
+
+
+def test_the_weekly_run_of_an_even_iso_week_adds_the_biweekly_checks(dag_bag, demo_env):
+    _, db_url = demo_env
+    sunday_of_week_12 = datetime(2025, 3, 23, 3, tzinfo=UTC)
+    assert sunday_of_week_12.isocalendar().week == 12
+    dag_run = _run(dag_bag, "govflow_monitoring_weekly", sunday_of_week_12)
+    assert _records_of(db_url, "govflow_monitoring_weekly", dag_run.run_id) == {
+        ("credit_approval", "weekly"): ["explanation_drift"],
+        ("marketing_propensity", "weekly"): ["data_drift", "model_drift"],
+        ("marketing_propensity", "biweekly"): ["explanation_drift"],
+        ("product_recommendation", "biweekly"): ["data_drift", "model_drift"],
+    }
+
+
+def test_the_weekly_run_of_an_odd_iso_week_has_no_biweekly_checks(dag_bag, demo_env):
+    _, db_url = demo_env
+    sunday_of_week_11 = datetime(2025, 3, 16, 3, tzinfo=UTC)
+    dag_run = _run(dag_bag, "govflow_monitoring_weekly", sunday_of_week_11)
+    assert _records_of(db_url, "govflow_monitoring_weekly", dag_run.run_id) == {
+        ("credit_approval", "weekly"): ["explanation_drift"],
+        ("marketing_propensity", "weekly"): ["data_drift", "model_drift"],
+    }
+
+
+def test_the_monthly_run_checks_low_tier_explanations_and_reviews_every_baseline(dag_bag, demo_env):
+    _, db_url = demo_env
+    dag_run = _run(dag_bag, "govflow_monitoring_monthly", datetime(2025, 4, 1, 4, tzinfo=UTC))
+    analyses = _records_of(db_url, "govflow_monitoring_monthly", dag_run.run_id)
+    assert analyses == {("product_recommendation", "monthly"): ["explanation_drift"]}
+    with store.session_scope(db_url) as session:
+        runs = session.scalars(
+            select(MonitoringRun).where(MonitoringRun.dag_run_id == dag_run.run_id)
+        ).all()
+        reviews = sorted(run.model_id for run in runs if run.checks == ["baseline_review"])
+    assert reviews == ["credit_approval", "marketing_propensity", "product_recommendation"]
+    with store.session_scope(db_url) as session:
+        posted = session.scalar(
+            select(func.count()).select_from(Alert).where(Alert.kind == "baseline_review")
+        )
+    assert posted == 3
+
+
+def test_clearing_and_rerunning_an_analysis_task_rewrites_its_record_in_place(dag_bag, demo_env):
+    _, db_url = demo_env
+    dag = dag_bag.get_dag("govflow_monitoring_daily")
+    dag_run = _run(dag_bag, "govflow_monitoring_daily", datetime(2025, 3, 12, 2, tzinfo=UTC))
+
+    def snapshot() -> tuple[int, int]:
+        with store.session_scope(db_url) as session:
+            ids = session.scalars(
+                select(MonitoringRun.id).where(MonitoringRun.dag_run_id == dag_run.run_id)
+            ).all()
+            results = session.scalar(
+                select(func.count())
+                .select_from(MetricResult)
+                .where(MetricResult.monitoring_run_id.in_(ids))
+            )
+        return len(ids), results or 0
+
+    before = snapshot()
+    from govflow import settings
+    from govflow.config import load_config
+    from govflow.monitoring import run_monitoring
+
+    # What a retried or cleared mapped task does: the same run key, written again.
+    run_monitoring(
+        "credit_approval",
+        start=datetime(2025, 3, 11, tzinfo=UTC),
+        end=datetime(2025, 3, 12, tzinfo=UTC),
+        checks=["data_drift", "fairness_drift", "model_drift"],
+        cadence="daily",
+        run_key=f"{dag.dag_id}/{dag_run.run_id}/daily",
+        config=load_config(settings.config_dir()),
+        data_dir=settings.data_dir(),
+        dag_id=dag.dag_id,
+        dag_run_id=dag_run.run_id,
+        write_report=False,
+    )
+    assert snapshot() == before
+
+
+def test_a_stable_day_of_the_daily_run_records_nothing_above_info(dag_bag, demo_env):
+    _, db_url = demo_env
+    dag_run = _run(dag_bag, "govflow_monitoring_daily", datetime(2025, 3, 4, 2, tzinfo=UTC))
+    with store.session_scope(db_url) as session:
+        severities = session.scalars(
+            select(MonitoringRun.severity).where(MonitoringRun.dag_run_id == dag_run.run_id)
+        ).all()
+    assert severities == ["INFO", "INFO", "INFO"]
