@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -136,9 +136,42 @@ def test_clearing_and_rerunning_an_analysis_task_rewrites_its_record_in_place(da
 
 def test_a_stable_day_of_the_daily_run_records_nothing_above_info(dag_bag, demo_env):
     _, db_url = demo_env
-    dag_run = _run(dag_bag, "govflow_monitoring_daily", datetime(2025, 3, 4, 2, tzinfo=UTC))
+    # Window 2025-03-10, label windows 03-05 (5-day delay) to 03-09: all stable days.
+    dag_run = _run(dag_bag, "govflow_monitoring_daily", datetime(2025, 3, 11, 2, tzinfo=UTC))
     with store.session_scope(db_url) as session:
         severities = session.scalars(
             select(MonitoringRun.severity).where(MonitoringRun.dag_run_id == dag_run.run_id)
         ).all()
     assert severities == ["INFO", "INFO", "INFO"]
+
+
+def test_analyze_now_runs_the_requested_checks_for_the_requested_models(dag_bag, demo_env):
+    data_dir, db_url = demo_env
+    from govflow.demo import DemoManifest
+
+    drift_day = DemoManifest.load(Path(data_dir)).scenarios["data_drift"][0]
+    start = datetime(drift_day.year, drift_day.month, drift_day.day, tzinfo=UTC)
+    dag_run = dag_bag.get_dag("govflow_monitoring_on_demand").test(
+        run_conf={
+            "model_ids": ["credit_approval", "product_recommendation"],
+            "checks": ["data_drift", "fairness_drift"],
+            "window_start": start.isoformat(),
+            "window_end": (start + timedelta(days=1)).isoformat(),
+            "reason": "after a data pipeline change",
+        }
+    )
+    assert dag_run.state == "success"
+    records = _records_of(db_url, "govflow_monitoring_on_demand", dag_run.run_id)
+    assert records == {
+        ("credit_approval", "on_demand"): ["data_drift", "fairness_drift"],
+        ("product_recommendation", "on_demand"): ["data_drift", "fairness_drift"],
+    }
+    with store.session_scope(db_url) as session:
+        severities = dict(
+            session.execute(
+                select(MonitoringRun.model_id, MonitoringRun.severity).where(
+                    MonitoringRun.dag_run_id == dag_run.run_id
+                )
+            ).all()
+        )
+    assert severities == {"credit_approval": "CRITICAL", "product_recommendation": "CRITICAL"}
