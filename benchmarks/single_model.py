@@ -15,7 +15,7 @@ What runs, each side in a child process of its own, one after the other
   ``equalized_odds_difference``, ``equal_opportunity_difference`` and a ``MetricFrame`` of
   selection rate, TPR, FPR and precision by group.
 * **govflow, comparable**: the full analysis from the raw reference and current windows:
-  the data-quality gate on the current window (great-expectations, every column), PSI + KL +
+  the data-quality gate on the current window (pandas engine, every column), PSI + KL +
   Wasserstein on all 25 features, ``fairness_report`` (from ``group_counts``) for both
   attributes with the reference as baseline, model drift (accuracy_drop,
   prediction_distribution_shift, output_entropy_change) and the composite score. Numerical
@@ -101,7 +101,7 @@ RATE_NAMES = {
     "precision": "positive_predictive_value",
 }
 SHARED_FAMILIES = ("wasserstein", "psi", "kl_divergence", "fairness_metric", "group_rate")
-QUALITY_GATE = "quality gate (great-expectations, 32 columns)"
+QUALITY_GATE = "quality gate (pandas engine, 32 columns; great-expectations is its oracle)"
 
 
 @dataclass

@@ -32,9 +32,15 @@ import pandas as pd
 from govflow.baselines import BaselineProfile
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
-from govflow.explanations import ProbabilisticClassifier, explanation_drift, feature_attributions
+from govflow.explanations import (
+    ExplanationInputError,
+    ProbabilisticClassifier,
+    explanation_drift,
+    feature_attributions,
+)
 from govflow.metrics import (
     FairnessMetric,
+    MetricInputError,
     MetricObservation,
     Threshold,
     accuracy_drop,
@@ -372,13 +378,17 @@ def _data_drift(
                 message=COLUMN_UNUSABLE.format(column=name),
             )
             continue
-        if name in baseline.numeric:
-            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64")
-            drift = numeric_feature_drift(baseline.numeric[name], values, feature=name)
-        else:
-            drift = categorical_feature_drift(
-                baseline.categorical[name], frame[name].astype("object"), feature=name
-            )
+        try:
+            if name in baseline.numeric:
+                values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64")
+                drift = numeric_feature_drift(baseline.numeric[name], values, feature=name)
+            else:
+                drift = categorical_feature_drift(
+                    baseline.categorical[name], frame[name].astype("object"), feature=name
+                )
+        except MetricInputError as error:  # e.g. a column holding nothing but nulls
+            judge.judge("data_drift", "psi", name, None, status="skipped", message=str(error))
+            continue
         details = drift.to_dict()
         judge.judge("data_drift", "psi", name, drift.psi, details=details)
         judge.judge("data_drift", "kl_divergence", name, drift.kl_divergence, details=details)
@@ -423,23 +433,34 @@ def _fairness_drift(
             )
             continue
         reports = {}
-        for window, frame in (("current", current), ("labels_arrived", matured)):
-            if frame.empty:
-                continue
-            subject, groups = _attribute_values(frame, names)
-            counts = group_counts(
-                _labelled(frame, as_of).to_numpy(),
-                pd.to_numeric(frame[PREDICTION], errors="coerce").to_numpy(),
-                sensitive_features=groups,
-                scores=pd.to_numeric(frame[SCORE], errors="coerce").to_numpy(),
+        try:
+            for window, frame in (("current", current), ("labels_arrived", matured)):
+                if frame.empty:
+                    continue
+                subject, groups = _attribute_values(frame, names)
+                counts = group_counts(
+                    _labelled(frame, as_of).to_numpy(),
+                    pd.to_numeric(frame[PREDICTION], errors="coerce").to_numpy(),
+                    sensitive_features=groups,
+                    scores=pd.to_numeric(frame[SCORE], errors="coerce").to_numpy(),
+                )
+                reports[window] = fairness_report(
+                    counts,
+                    attribute=subject,
+                    baseline=baseline.fairness.get(subject),
+                    min_group_size=min_group_size,
+                    confidence=_pairwise_confidence(confidence, len(counts.groups)),
+                )
+        except MetricInputError as error:  # e.g. an attribute holding nothing but nulls
+            judge.judge(
+                "fairness_drift",
+                "disparate_impact_ratio",
+                "&".join(names),
+                None,
+                status="skipped",
+                message=f"{window} window: {error}",
             )
-            reports[window] = fairness_report(
-                counts,
-                attribute=subject,
-                baseline=baseline.fairness.get(subject),
-                min_group_size=min_group_size,
-                confidence=confidence,
-            )
+            continue
         for name in reports["current"].metrics:
             window = "current" if name in SELECTION_METRICS else "labels_arrived"
             if window not in reports:
@@ -470,6 +491,14 @@ def _fairness_drift(
             )
 
 
+def _pairwise_confidence(confidence: float, groups: int) -> float:
+    """Bonferroni's confidence for the extreme pair picked among ``groups`` groups: a gap's
+    interval treats its pair as fixed, and picking the widest of 28 pairs (an intersection
+    of 8 cells) from a stable window clears a 95% interval by chance on some days."""
+    pairs = max(1, groups * (groups - 1) // 2)
+    return 1 - (1 - confidence) / pairs
+
+
 def _judged_value(
     config: GovflowConfig, metric: str, result: FairnessMetric, single_attribute: bool
 ) -> tuple[str, float | None]:
@@ -479,7 +508,8 @@ def _judged_value(
     are judged on their value, exactly as the seed words them. Every other fairness metric
     (seed 000's FPR/TPR disparity, equalized odds, predictive parity and calibration, whose
     thresholds the seed leaves open) and every metric of an intersection of attributes is
-    judged on the end of its 95% interval nearest to "fair": seed 000 asks for alerts on
+    judged on the end of its interval nearest to "fair" (at the policy's confidence, corrected
+    for the pairs of groups, see _pairwise_confidence): seed 000 asks for alerts on
     statistically significant shifts, and these rates of small or label-starved groups move
     by more than their thresholds from sampling alone on a stable day. Such a metric without
     an interval is recorded but not judged (its severity stays INFO).
@@ -554,13 +584,17 @@ def _explanation_drift(
         )
         judge.judge("explanation_drift", metric, "", None, status="skipped", message=message)
         return
-    current = feature_attributions(
-        explainer,
-        frame,
-        background=baseline.explanation_background,
-        features=features,
-        seed=baseline.seed,
-    )
+    try:
+        current = feature_attributions(
+            explainer,
+            frame,
+            background=baseline.explanation_background,
+            features=features,
+            seed=baseline.seed,
+        )
+    except ExplanationInputError as error:  # e.g. no row with every feature present
+        judge.judge("explanation_drift", metric, "", None, status="skipped", message=str(error))
+        return
     found = _threshold(judge.config, metric)
     assert found is not None, "policy.yaml defines shap_rank_correlation"
     drift = explanation_drift(baseline.attributions, current, threshold=found[0])
@@ -592,8 +626,14 @@ def analyse_window(
     analysis = Analysis(model.id, window_start, window_end, tuple(checks), baseline_version)
     rules = column_rules(model, config)
     policy = quality_policy(model, config, window_end - window_start)
+    engine = config.policy.data_quality.engine
     report = run_quality_gate(
-        current, rules=rules, policy=policy, window_start=window_start, window_end=window_end
+        current,
+        rules=rules,
+        policy=policy,
+        window_start=window_start,
+        window_end=window_end,
+        engine=engine,
     )
     analysis.quality = report.to_dict()
     analysis.findings.extend(_quality_findings(report, config))
@@ -607,6 +647,7 @@ def analyse_window(
             policy=policy,
             window_start=window_start - delay,
             window_end=window_end - delay,
+            engine=engine,
         ).usable_frame()
         if len(matured)
         else matured

@@ -434,7 +434,7 @@ def test_the_report_is_strict_json():
 def test_great_expectations_writes_nothing_to_stderr_even_on_first_use(capfd):
     quality._whole_dataframe_batch_definition.cache_clear()
 
-    gate(with_repeated_ids(clean_frame()))
+    gate(with_repeated_ids(clean_frame()), engine="great_expectations")
 
     captured = capfd.readouterr()
     assert captured.err == ""
@@ -506,3 +506,85 @@ def test_the_malformed_demo_day_fails_on_exactly_what_its_manifest_broke(tmp_pat
     dropped = text["rows"] + non_finite["inf"] + negative["negative"] + unknown_count + per_defect
     assert report.usable_row_count == rows - dropped
     assert report.unusable_columns == (missing,)
+
+
+ORACLE_FRAMES = {
+    "clean": (lambda frame: frame, POLICY),
+    **{name: (breakage, policy) for name, (breakage, policy, _, _) in BROKEN_FRAMES.items()},
+    "several problems at once": (
+        lambda frame: with_repeated_ids(
+            with_values("region", {3: "atlantis", 4: None})(
+                with_values("loan_amount", {1: 12.0, 2: np.inf})(
+                    with_values("income", {0: "n/a", 1: "61500.5"})(
+                        frame.drop(columns=["employment_years"])
+                    )
+                )
+            )
+        ),
+        POLICY,
+    ),
+    "an optional label with invalid values": (with_values("label", {0: 2, 1: 1, 2: -1}), POLICY),
+    "a whole column of text": (with_values("credit_score", dict.fromkeys(ALL_ROWS, "x")), POLICY),
+    "every timestamp unparseable": (with_values("scored_at", dict.fromkeys(ALL_ROWS, "?")), POLICY),
+    "text nulls beside unparseable text": (
+        with_values("income", {0: "n/a", 1: None, 2: "7"}),
+        POLICY,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("breakage", "policy"), list(ORACLE_FRAMES.values()), ids=list(ORACLE_FRAMES)
+)
+def test_the_pandas_engine_finds_exactly_what_great_expectations_finds(breakage, policy):
+    by_pandas = gate(breakage(clean_frame()), policy, engine="pandas")
+    by_great_expectations = gate(breakage(clean_frame()), policy, engine="great_expectations")
+
+    assert by_pandas.findings == by_great_expectations.findings
+    assert by_pandas.unusable_columns == by_great_expectations.unusable_columns
+    pd.testing.assert_frame_equal(by_pandas.usable_frame(), by_great_expectations.usable_frame())
+
+
+def test_great_expectations_finds_the_same_on_the_malformed_demo_day_as_pandas(tmp_path: Path):
+    from govflow.demo.logs import LOG_LAYOUT, write_demo
+
+    manifest = write_demo(tmp_path, days=35, rows_per_day=200)
+    broken = manifest.content["malformed_details"]
+    day = datetime.fromisoformat(broken["date"]).replace(tzinfo=UTC)
+    frame = pd.read_parquet(
+        tmp_path / LOG_LAYOUT.format(model_id="credit_approval", date=broken["date"])
+    )
+    rules = [
+        *RULES,
+        ColumnRule("score", "numeric", minimum=0, maximum=1),
+        ColumnRule("gender", "categorical", categories=("female", "male", "non_binary")),
+    ]
+    policy = QualityPolicy(
+        expected_rows=200, volume_tolerance=0.5, max_staleness_hours=26, min_rows=100
+    )
+
+    reports = [
+        run_quality_gate(
+            frame,
+            rules=rules,
+            policy=policy,
+            window_start=day,
+            window_end=day + timedelta(days=1),
+            engine=engine,
+        )
+        for engine in ("pandas", "great_expectations")
+    ]
+
+    assert len(reports[0].findings) >= 5
+    assert reports[0].findings == reports[1].findings
+    pd.testing.assert_frame_equal(reports[0].usable_frame(), reports[1].usable_frame())
+
+
+def test_adding_or_dropping_columns_of_the_usable_frame_leaves_the_report_alone():
+    report = gate(clean_frame())
+
+    usable = report.usable_frame()
+    usable["extra"] = 1
+    usable.drop(columns=["income"], inplace=True)
+
+    assert report.usable_frame().columns.tolist() == clean_frame().columns.tolist()

@@ -242,6 +242,7 @@ class DataQuality(StrictModel):
     volume_ratio_max: Annotated[float, Field(gt=0)]
     freshness_hours_max: Annotated[float, Field(gt=0)]
     failed_gate_severity: Severity
+    engine: Literal["pandas", "great_expectations"] = "pandas"
 
 
 # --- 3. Response procedures -------------------------------------------------------------
