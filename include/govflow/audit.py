@@ -67,8 +67,9 @@ def canonical_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical_event(event: AuditEvent) -> bytes:
-    body = {
+def event_fields(event: AuditEvent) -> dict[str, Any]:
+    """The fields the hash covers, as JSON-able values."""
+    return {
         "seq": event.seq,
         "event_id": event.event_id,
         "occurred_at": canonical_time(event.occurred_at),
@@ -78,8 +79,15 @@ def canonical_event(event: AuditEvent) -> bytes:
         "severity": event.severity,
         "payload": event.payload,
     }
+
+
+def canonical_event(event: AuditEvent) -> bytes:
     return json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        event_fields(event),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
     ).encode()
 
 

@@ -124,7 +124,7 @@ def audit_query(
     import json
 
     from govflow import store
-    from govflow.audit import canonical_time, query_events
+    from govflow.audit import canonical_time, event_fields, query_events
 
     store.ensure_schema()
     with store.session_scope() as session:
@@ -140,17 +140,7 @@ def audit_query(
         )
         for event in events:
             if as_json:
-                row = {
-                    "seq": event.seq,
-                    "event_id": event.event_id,
-                    "occurred_at": canonical_time(event.occurred_at),
-                    "actor": event.actor,
-                    "action": event.action,
-                    "target": event.target,
-                    "severity": event.severity,
-                    "payload": event.payload,
-                    "hash": event.hash,
-                }
+                row = {**event_fields(event), "hash": event.hash}
                 typer.echo(json.dumps(row, sort_keys=True))
             else:
                 typer.echo(
