@@ -216,16 +216,18 @@ def _threshold(config: GovflowConfig, metric: str) -> tuple[Threshold, dict[str,
         configured = config.policy.threshold(metric)
     except KeyError:
         return None
+    # A metric with no WARNING band goes straight from INFO to CRITICAL.
+    warning = configured.warning or configured.critical
     threshold = Threshold(
-        warning=configured.warning.value,
+        warning=warning.value,
         critical=configured.critical.value,
         direction=configured.direction,
-        warning_inclusive=configured.warning.inclusive,
+        warning_inclusive=warning.inclusive,
         critical_inclusive=configured.critical.inclusive,
     )
     described = {
-        "warning": configured.warning.value,
-        "warning_inclusive": configured.warning.inclusive,
+        "warning": warning.value,
+        "warning_inclusive": warning.inclusive,
         "critical": configured.critical.value,
         "critical_inclusive": configured.critical.inclusive,
         "direction": configured.direction,

@@ -85,7 +85,7 @@ def due_targets(config: GovflowConfig, dag_id: str, run_time: datetime) -> list[
         for cadence in CADENCE_ORDER:
             if cadence not in cadences:
                 continue
-            checks = config.policy.checks_due(model.risk_tier, cadence)  # type: ignore[arg-type]
+            checks = config.policy.checks_due(model.risk_tier, cadence)
             if not checks:
                 continue
             start, end = cadence_window(cadence, run_time)

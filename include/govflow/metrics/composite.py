@@ -26,11 +26,12 @@ contributes nothing and is listed in ``missing_components``; the weights are not
 Sharing them out would let one WARNING-level metric of a run that checks only fairness
 stand for the whole score. So one critical fairness metric alone scores 0.4 (CRITICAL), one
 critical data metric alone 0.3 (already CRITICAL as a metric, not yet as a composite), and
-"multiple metrics simultaneously critical" (seed 004 section 10) crosses 0.30. Values that are not finite are left out and listed in
-``invalid_metrics`` (they are data-quality findings, see :mod:`govflow.metrics.severity`).
-With no component at all the result is ``inconclusive`` with ``score=None``.
-The composite has no WARNING band in the seed: it is CRITICAL or INFO. The score is rounded
-to 12 decimals before the comparison, so 0.4 * 0.5 + 0.2 * 0.5 is 0.30 (INFO), not
+"multiple metrics simultaneously critical" (seed 004 section 10) crosses 0.30.
+Values that are not finite are left out and listed in ``invalid_metrics`` (they are
+data-quality findings, see :mod:`govflow.metrics.severity`). With no component at all
+the result is ``inconclusive`` with ``score=None``. The composite has no WARNING band in
+the seed: it is CRITICAL or INFO. The score is rounded to 12 decimals before the
+comparison, so 0.4 * 0.5 + 0.2 * 0.5 is 0.30 (INFO), not
 0.30000000000000004 (CRITICAL).
 """
 
