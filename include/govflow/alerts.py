@@ -1,20 +1,88 @@
-"""Seed 004 sections 2.1 and 11: the alert outbox.
+"""Seed 004 sections 2.1, 8 and 11: the alert outbox, alert routing and delivery.
 
 Every alert is first a row in the store, keyed by an idempotency key that names what it is
 about (so a retried task enqueues nothing new), and only then delivered. Delivery to Slack
 and e-mail reads the outbox; until a channel is configured, alerts wait there and the task
 that enqueued them prints them to its log.
+
+Routing follows ``severity_levels`` of policy.yaml: INFO goes to the dashboard only (nothing
+is enqueued); a WARNING finding is kept for the day's digest (one Slack message to
+#ml-monitoring and one e-mail to the ML engineers and the ML lead per day); a CRITICAL
+finding is sent at once, to Slack with ``@channel`` and by e-mail to the primary on-call
+and the people its escalation path pages on alert. One alert exists per (model, check,
+metric, subject, monitoring run) and channel, whatever the number of task tries.
+
+Delivery claims each row in its own short transaction (``UPDATE ... WHERE status =
+'pending'`` and a row count of one), sends, then records the outcome in another. A claim
+older than the lease (a killed worker) may be taken over. The one window that can send a
+message twice is between the far side accepting it and the commit that marks it delivered:
+a worker killed exactly there leaves a claim that a later worker takes over after the lease
+and sends again. Slack incoming webhooks accept no idempotency key, so govflow cannot close
+that window for Slack; it keeps it to the time of one commit by marking each row delivered
+straight after its HTTP 200. E-mails carry a Message-ID derived from the idempotency key on
+every attempt, so mail systems that drop duplicate Message-IDs drop the second copy.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from govflow import store
 from govflow.audit import record_event
-from govflow.store.schema import Alert
+from govflow.config import ALERT_SOURCES, GovflowConfig
+from govflow.config.policy import EscalationStep
+from govflow.notifications import (
+    AlertFinding,
+    DeliveryError,
+    EmailContent,
+    Links,
+    SmtpSettings,
+    critical_email,
+    critical_slack_message,
+    digest_email,
+    digest_slack_message,
+    send_email,
+    send_slack_webhook,
+)
+from govflow.store.schema import Alert, MetricResult, MonitoringRun, RiskAcceptance
+from govflow.store.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+# Alert statuses. Only pending (and sending past its lease, and failed on request) rows are
+# delivered; digest items wait for the day's digest and suppressed ones are never sent.
+PENDING = "pending"
+SENDING = "sending"
+DELIVERED = "delivered"
+FAILED = "failed"
+SUPPRESSED = "suppressed"
+AWAITING_DIGEST = "awaiting_digest"
+DIGESTED = "digested"
+
+CRITICAL_KIND = "critical"
+DIGEST_ITEM_KIND = "warning_digest_item"
+DIGEST_KIND = "warning_digest"
+SLACK = "slack"
+EMAIL = "email"
+DIGEST_CHANNEL = "digest"
+
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_BACKOFF = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(hours=1)
+DEFAULT_LEASE = timedelta(minutes=5)
+KEY_MAX_CHARS = 255
+ACTOR = "govflow-alerts"
+
+NOT_CONFIGURED = "no {what} configured: {count} alerts waiting in the outbox"
+WHAT_IS_MISSING = {SLACK: "Slack connection", EMAIL: "SMTP connection"}
 
 
 def enqueue_alert(
@@ -71,3 +139,553 @@ def describe(alert: Alert) -> str:
     """One line for a task log."""
     text = alert.payload.get("text", "")
     return f"[{alert.severity}] {alert.channel} {alert.destination} ({alert.kind}): {text}"
+
+
+def is_suppressed(session: Session, model_id: str, metric: str, at: datetime) -> bool:
+    """Whether an approved risk acceptance (seed 004 section 12) silences ``metric`` at ``at``."""
+    found = session.scalars(
+        select(RiskAcceptance.id).where(
+            RiskAcceptance.model_id == model_id,
+            RiskAcceptance.metric == metric,
+            RiskAcceptance.status == "approved",
+            RiskAcceptance.suppression_until > at,
+        )
+    ).first()
+    return found is not None
+
+
+# --- Routing ----------------------------------------------------------------------------
+
+
+def _bounded_key(key: str) -> str:
+    """Natural keys can outgrow the column (long subjects, run ids): keep them unique."""
+    if len(key) <= KEY_MAX_CHARS:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: KEY_MAX_CHARS - len(digest) - 1]}~{digest}"
+
+
+def _finding_key(run: MonitoringRun, result: MetricResult) -> str:
+    return f"{run.model_id}:{result.check_type}:{result.metric}:{result.subject}:{run.run_key}"
+
+
+def detected_at(run: MonitoringRun) -> datetime:
+    """When a run's findings became known: its finish, else the end of its window."""
+    return run.finished_at or run.interval_end
+
+
+def _alert_finding(config: GovflowConfig, run: MonitoringRun, result: MetricResult) -> AlertFinding:
+    runbook = next(
+        (
+            (key, book)
+            for key, book in config.policy.runbooks.items()
+            if result.check_type in book.sources
+        ),
+        None,
+    )
+    first_steps = runbook[1].phases[0].actions if runbook else []
+    return AlertFinding(
+        model_id=run.model_id,
+        check_type=result.check_type,
+        metric=result.metric,
+        subject=result.subject,
+        value=result.value,
+        severity=result.severity,
+        threshold=dict(result.threshold),
+        baseline_version=run.baseline_version,
+        run_key=run.run_key,
+        dag_id=run.dag_id,
+        dag_run_id=run.dag_run_id,
+        report_path=run.report_path,
+        detected_at=detected_at(run).isoformat(),
+        runbook_key=runbook[0] if runbook else None,
+        runbook_title=runbook[1].title if runbook else None,
+        first_steps=list(first_steps),
+    )
+
+
+def _step_people(config: GovflowConfig, step: EscalationStep, at: datetime) -> list[str]:
+    if step.rotation == "primary":
+        return [config.people.on_call_primary(at)]
+    if step.rotation is not None:
+        return config.people.on_call.members_of(step.rotation)
+    return config.people.holders(step.role)
+
+
+def _emails(config: GovflowConfig, user_ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(config.people.user(user_id).email for user_id in user_ids))
+
+
+def instant_email_recipients(config: GovflowConfig, source: str, at: datetime) -> list[str]:
+    """The primary on-call at ``at``, then everyone the CRITICAL path of ``source`` pages at once.
+
+    Fairness pages the compliance officer and the CEO immediately; data and model drift the
+    ML lead. Steps that wait (no acknowledgement in an hour, unresolved after four) belong to
+    incident escalation, not to the first e-mail.
+    """
+    people = [config.people.on_call_primary(at)]
+    path = config.policy.escalation_path("CRITICAL", source) if source in ALERT_SOURCES else None
+    if path is not None:
+        for step in path.steps:
+            if step.when == "on_alert":
+                people += _step_people(config, step, at)
+    return _emails(config, people)
+
+
+def digest_email_recipients(config: GovflowConfig) -> list[str]:
+    """Everyone holding a role on a WARNING escalation path: the ML engineers and the ML lead."""
+    roles = [
+        step.role
+        for path in config.policy.escalation.paths.values()
+        if path.severity == "WARNING"
+        for step in path.steps
+    ]
+    return _emails(config, [user for role in roles for user in config.people.holders(role)])
+
+
+def _enqueue_with_status(session: Session, status: str, **alert: Any) -> Alert | None:
+    created_alert, created = enqueue_alert(session, actor=ACTOR, **alert)
+    if not created:
+        return None
+    created_alert.status = status
+    return created_alert
+
+
+def route_findings(
+    session: Session, config: GovflowConfig, run: MonitoringRun, *, links: Links | None = None
+) -> list[Alert]:
+    """Put the alerts that a monitoring run's findings call for in the outbox.
+
+    Returns the alerts this call created: routing the same run again creates none.
+    """
+    links = links or Links.from_env()
+    at = detected_at(run)
+    results = session.scalars(
+        select(MetricResult)
+        .where(MetricResult.monitoring_run_id == run.id)
+        .order_by(MetricResult.id)
+    ).all()
+    created: list[Alert | None] = []
+    for result in results:
+        level = config.policy.severity_levels[result.severity]  # type: ignore[index]
+        if level.frequency == "real_time":
+            continue
+        finding = _alert_finding(config, run, result)
+        key = _finding_key(run, result)
+        common = {"severity": result.severity, "model_id": run.model_id}
+        suppressible = result.severity in config.policy.exceptions.applies_to_severities
+        if suppressible and is_suppressed(session, run.model_id, result.metric, at):
+            created.append(
+                _enqueue_with_status(
+                    session,
+                    SUPPRESSED,
+                    idempotency_key=_bounded_key(f"suppressed:{key}"),
+                    channel=DIGEST_CHANNEL,
+                    destination="accepted risk",
+                    kind=DIGEST_ITEM_KIND,
+                    payload={"text": f"suppressed: {finding.what}", "finding": finding.to_dict()},
+                    **common,
+                )
+            )
+        elif level.frequency == "daily_digest":
+            created.append(
+                _enqueue_with_status(
+                    session,
+                    AWAITING_DIGEST,
+                    idempotency_key=_bounded_key(f"warning:{key}"),
+                    channel=DIGEST_CHANNEL,
+                    destination=f"digest:{at.date().isoformat()}",
+                    kind=DIGEST_ITEM_KIND,
+                    payload={"text": finding.what, "finding": finding.to_dict()},
+                    **common,
+                )
+            )
+        else:
+            created += _route_immediately(session, config, finding, key, links, at)
+    return [alert for alert in created if alert is not None]
+
+
+def _route_immediately(
+    session: Session,
+    config: GovflowConfig,
+    finding: AlertFinding,
+    key: str,
+    links: Links,
+    at: datetime,
+) -> list[Alert | None]:
+    level = config.policy.severity_levels[finding.severity]  # type: ignore[index]
+    common = {"severity": finding.severity, "model_id": finding.model_id, "kind": CRITICAL_KIND}
+    created = []
+    if "slack" in level.notify and level.slack_channel:
+        message = critical_slack_message(
+            finding, links, mention_channel="slack_channel_mention" in level.notify
+        )
+        created.append(
+            _enqueue_with_status(
+                session,
+                PENDING,
+                idempotency_key=_bounded_key(f"{finding.severity.lower()}:{key}:{SLACK}"),
+                channel=SLACK,
+                destination=config.people.channel(level.slack_channel),
+                payload={**message, "finding": finding.to_dict()},
+                **common,
+            )
+        )
+    if "instant_email" in level.notify:
+        recipients = instant_email_recipients(config, finding.check_type, at)
+        content = critical_email(finding, links)
+        created.append(
+            _enqueue_with_status(
+                session,
+                PENDING,
+                idempotency_key=_bounded_key(f"{finding.severity.lower()}:{key}:{EMAIL}"),
+                channel=EMAIL,
+                destination=",".join(recipients),
+                payload={**_email_payload(content), "finding": finding.to_dict()},
+                **common,
+            )
+        )
+    return created
+
+
+def _email_payload(content: EmailContent) -> dict[str, Any]:
+    return {"text": content.subject, "subject": content.subject, "body": content.body}
+
+
+def _digest_key(session: Session, day: date, channel: str, destination: str) -> tuple[str, int]:
+    """The day's first digest per channel has the plain key; late findings make part 2, 3..."""
+    base = _bounded_key(f"warning-digest:{day.isoformat()}:{channel}:{destination}")
+    earlier = session.scalar(
+        select(func.count(Alert.id)).where(
+            Alert.kind == DIGEST_KIND,
+            or_(Alert.idempotency_key == base, Alert.idempotency_key.like(f"{base}#%")),
+        )
+    )
+    part = (earlier or 0) + 1
+    return (base if part == 1 else f"{base}#{part}"), part
+
+
+def build_daily_digests(
+    session: Session, config: GovflowConfig, day: date, *, links: Links | None = None
+) -> list[Alert]:
+    """One Slack digest and one e-mail digest of ``day``'s WARNING findings not yet sent.
+
+    Running it again for the same day creates nothing; findings recorded for a day after its
+    digest was built go out in a second part.
+    """
+    links = links or Links.from_env()
+    items = session.scalars(
+        select(Alert)
+        .where(
+            Alert.kind == DIGEST_ITEM_KIND,
+            Alert.status == AWAITING_DIGEST,
+            Alert.destination == f"digest:{day.isoformat()}",
+        )
+        .order_by(Alert.id)
+    ).all()
+    if not items:
+        return []
+    findings = [AlertFinding.from_dict(item.payload["finding"]) for item in items]
+    level = config.policy.severity_levels["WARNING"]
+    created: list[Alert | None] = []
+    common = {"kind": DIGEST_KIND, "severity": "WARNING"}
+    if "slack" in level.notify and level.slack_channel:
+        channel = config.people.channel(level.slack_channel)
+        key, part = _digest_key(session, day, SLACK, channel)
+        created.append(
+            _enqueue_with_status(
+                session,
+                PENDING,
+                idempotency_key=key,
+                channel=SLACK,
+                destination=channel,
+                payload=digest_slack_message(day, findings, links, part=part),
+                **common,
+            )
+        )
+    if "email_digest" in level.notify:
+        recipients = ",".join(digest_email_recipients(config))
+        key, part = _digest_key(session, day, EMAIL, recipients)
+        created.append(
+            _enqueue_with_status(
+                session,
+                PENDING,
+                idempotency_key=key,
+                channel=EMAIL,
+                destination=recipients,
+                payload=_email_payload(digest_email(day, findings, links, part=part)),
+                **common,
+            )
+        )
+    digests = [alert.idempotency_key for alert in created if alert is not None]
+    for item in items:
+        item.status = DIGESTED
+        item.payload = {**item.payload, "digests": digests}
+    return [alert for alert in created if alert is not None]
+
+
+# --- Delivery ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveredAlert:
+    alert_id: int
+    kind: str
+    channel: str
+    destination: str
+    attempts: int
+    latency_seconds: float
+
+
+@dataclass(frozen=True)
+class FailedAttempt:
+    alert_id: int
+    channel: str
+    attempts: int
+    error: str
+    next_attempt_at: str | None
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery pass did; JSON-able through ``to_dict`` for XCom."""
+
+    delivered: list[DeliveredAlert] = field(default_factory=list)
+    retrying: list[FailedAttempt] = field(default_factory=list)
+    failed: list[FailedAttempt] = field(default_factory=list)
+    waiting: dict[str, list[str]] = field(default_factory=dict)
+    claimed_elsewhere: int = 0
+
+    @property
+    def max_latency_seconds(self) -> float | None:
+        return max((item.latency_seconds for item in self.delivered), default=None)
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"delivered {len(self.delivered)}, retrying {len(self.retrying)}, "
+            f"failed {len(self.failed)}, claimed by another worker {self.claimed_elsewhere}"
+        ]
+        lines += [
+            f"delivered alert {item.alert_id} ({item.kind}) to {item.channel} {item.destination} "
+            f"after {item.attempts} attempt(s), {item.latency_seconds:.3f} s after enqueue"
+            for item in self.delivered
+        ]
+        lines += [
+            f"alert {item.alert_id} {item.channel} attempt {item.attempts} failed: {item.error}"
+            for item in (*self.retrying, *self.failed)
+        ]
+        for channel, waiting in self.waiting.items():
+            lines.append(NOT_CONFIGURED.format(what=WHAT_IS_MISSING[channel], count=len(waiting)))
+            lines += [f"  {line}" for line in waiting]
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "max_latency_seconds": self.max_latency_seconds}
+
+
+@dataclass(frozen=True)
+class _Claim:
+    alert_id: int
+    token: str
+    idempotency_key: str
+    kind: str
+    channel: str
+    destination: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def _deliverable(now: datetime, lease: timedelta, retry_failed: bool) -> ColumnElement[bool]:
+    """Rows a worker may claim: due pending rows, stale claims and, on request, failed rows."""
+    conditions: list[ColumnElement[bool]] = [
+        (Alert.status == PENDING)
+        & or_(Alert.next_attempt_at.is_(None), Alert.next_attempt_at <= now),
+        (Alert.status == SENDING) & (Alert.claimed_at <= now - lease),
+    ]
+    if retry_failed:
+        conditions.append(Alert.status == FAILED)
+    return or_(*conditions)
+
+
+def _claim(
+    db_url: str | None, alert_id: int, now: datetime, lease: timedelta, retry_failed: bool
+) -> _Claim | None:
+    token = str(uuid.uuid4())
+    with store.session_scope(db_url) as session:
+        claimed = session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id, _deliverable(now, lease, retry_failed))
+            .values(status=SENDING, claim_token=token, claimed_at=now, attempts=Alert.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        alert = session.get_one(Alert, alert_id)
+        return _Claim(
+            alert_id=alert.id,
+            token=token,
+            idempotency_key=alert.idempotency_key,
+            kind=alert.kind,
+            channel=alert.channel,
+            destination=alert.destination,
+            payload=dict(alert.payload),
+            attempts=alert.attempts,
+        )
+
+
+def _send(
+    claim: _Claim,
+    slack_webhook_url: str | None,
+    smtp: SmtpSettings | None,
+    slack_timeout_seconds: int,
+) -> None:
+    if claim.channel == SLACK and slack_webhook_url is not None:
+        send_slack_webhook(slack_webhook_url, claim.payload, timeout_seconds=slack_timeout_seconds)
+    elif claim.channel == EMAIL and smtp is not None:
+        send_email(
+            smtp,
+            to=claim.destination.split(","),
+            content=EmailContent(subject=claim.payload["subject"], body=claim.payload["body"]),
+            idempotency_key=claim.idempotency_key,
+        )
+
+
+def _mark_delivered(db_url: str | None, claim: _Claim, report: DeliveryReport) -> None:
+    with store.session_scope(db_url) as session:
+        alert = session.get_one(Alert, claim.alert_id)
+        if alert.claim_token != claim.token:
+            # Our lease ran out and another worker took the row over: it sends (or has sent)
+            # the message too, and its outcome is the one recorded.
+            logger.warning("alert %s was taken over while it was being sent", claim.alert_id)
+            return
+        delivered_at = utcnow()
+        alert.status = DELIVERED
+        alert.delivered_at = delivered_at
+        alert.claim_token = None
+        latency = (delivered_at - alert.created_at).total_seconds()
+        record_event(
+            session,
+            actor=ACTOR,
+            action="alert.delivered",
+            target=f"alert:{alert.id}",
+            payload={
+                "channel": alert.channel,
+                "destination": alert.destination,
+                "attempts": alert.attempts,
+                "latency_seconds": round(latency, 6),
+            },
+            idempotency_key=f"alert.delivered:{alert.idempotency_key}",
+        )
+    report.delivered.append(
+        DeliveredAlert(
+            claim.alert_id,
+            claim.kind,
+            claim.channel,
+            claim.destination,
+            claim.attempts,
+            latency,
+        )
+    )
+
+
+def _mark_attempt_failed(
+    db_url: str | None,
+    claim: _Claim,
+    error: DeliveryError,
+    report: DeliveryReport,
+    *,
+    now: datetime,
+    max_attempts: int,
+    backoff: timedelta,
+) -> None:
+    with store.session_scope(db_url) as session:
+        alert = session.get_one(Alert, claim.alert_id)
+        if alert.claim_token != claim.token:
+            return
+        alert.last_error = str(error)
+        alert.claim_token = None
+        if alert.attempts >= max_attempts:
+            alert.status = FAILED
+            alert.next_attempt_at = None
+            record_event(
+                session,
+                actor=ACTOR,
+                action="alert.failed",
+                target=f"alert:{alert.id}",
+                payload={"channel": alert.channel, "attempts": alert.attempts, "error": str(error)},
+                severity="HIGH",
+                idempotency_key=f"alert.failed:{alert.idempotency_key}:{alert.attempts}",
+            )
+        else:
+            alert.status = PENDING
+            alert.next_attempt_at = now + min(backoff * 2 ** (alert.attempts - 1), MAX_BACKOFF)
+        outcome = FailedAttempt(
+            alert.id,
+            alert.channel,
+            alert.attempts,
+            str(error),
+            alert.next_attempt_at.isoformat() if alert.next_attempt_at else None,
+        )
+    (report.failed if outcome.next_attempt_at is None else report.retrying).append(outcome)
+
+
+def deliver_pending(
+    db_url: str | None = None,
+    *,
+    slack_webhook_url: str | None,
+    smtp: SmtpSettings | None,
+    now: datetime | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    backoff: timedelta = DEFAULT_BACKOFF,
+    lease: timedelta = DEFAULT_LEASE,
+    retry_failed: bool = False,
+    slack_timeout_seconds: int = 10,
+) -> DeliveryReport:
+    """Send the outbox's due alerts, CRITICAL first, one claimed row at a time.
+
+    A failed attempt puts the row back with ``backoff * 2**(attempts - 1)`` (at most an
+    hour) to wait; after ``max_attempts`` it is ``failed`` until a call with
+    ``retry_failed=True``. Alerts for a channel with no URL or server stay pending and are
+    listed in the report and the log. A Slack answer slower than ``slack_timeout_seconds``
+    counts as a failure (Slack may still post it: see the module docstring). ``now``
+    (timezone-aware) decides what is due and when a lease runs out; ``delivered_at`` is
+    always the wall clock, so latency is real.
+    """
+    now = now or utcnow()
+    configured = {SLACK: slack_webhook_url is not None, EMAIL: smtp is not None}
+    report = DeliveryReport()
+    with store.session_scope(db_url) as session:
+        due = session.scalars(
+            select(Alert)
+            .where(Alert.channel.in_(configured), _deliverable(now, lease, retry_failed))
+            .order_by(
+                case((Alert.severity == "CRITICAL", 0), (Alert.severity == "WARNING", 1), else_=2),
+                Alert.id,
+            )
+        ).all()
+        to_send = [alert.id for alert in due if configured[alert.channel]]
+        for alert in due:
+            if not configured[alert.channel]:
+                report.waiting.setdefault(alert.channel, []).append(describe(alert))
+    for channel, waiting in report.waiting.items():
+        logger.warning(NOT_CONFIGURED.format(what=WHAT_IS_MISSING[channel], count=len(waiting)))
+    for alert_id in to_send:
+        claim = _claim(db_url, alert_id, now, lease, retry_failed)
+        if claim is None:
+            report.claimed_elsewhere += 1
+            continue
+        try:
+            _send(claim, slack_webhook_url, smtp, slack_timeout_seconds)
+        except DeliveryError as error:
+            _mark_attempt_failed(
+                db_url,
+                claim,
+                error,
+                report,
+                now=now,
+                max_attempts=max_attempts,
+                backoff=backoff,
+            )
+        else:
+            _mark_delivered(db_url, claim, report)
+    return report

@@ -249,6 +249,7 @@ class Alert(Base):
     """The alert outbox (seed 004 sections 2.1 and 11): delivered once, retried while failing."""
 
     __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
@@ -266,6 +267,9 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
     retain_until: Mapped[datetime | None]
+    # The delivery claim: who is sending the row right now, and since when (lease).
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    claimed_at: Mapped[datetime | None]
 
 
 class RiskAcceptance(Base):

@@ -1,0 +1,573 @@
+"""Seed 004 sections 2.1, 8 and 11: alert routing, the daily digest and outbox delivery,
+against a real local Slack webhook receiver and a real local SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select, update
+
+from govflow import settings, store
+from govflow.alerts import (
+    AWAITING_DIGEST,
+    DELIVERED,
+    DIGESTED,
+    FAILED,
+    NOT_CONFIGURED,
+    PENDING,
+    SENDING,
+    SUPPRESSED,
+    build_daily_digests,
+    deliver_pending,
+    is_suppressed,
+    route_findings,
+)
+from govflow.config import GovflowConfig, load_config
+from govflow.notifications import (
+    SLACK_REJECTED,
+    Links,
+    SmtpSettings,
+    format_threshold,
+)
+from govflow.store.schema import Alert, MetricResult, Model, MonitoringRun, RiskAcceptance
+from tests.support.slack_receiver import SlackReceiver, running_slack_receiver
+
+# A Monday: the 10th week of the rotation that starts on 2025-01-06, so eve is on call.
+DETECTED_AT = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
+DAY = DETECTED_AT.date()
+LINKS = Links(
+    airflow_base_url="http://airflow.test:8080",
+    report_base_url="http://airflow.test:8080/govflow/reports",
+    runbook_base_url="http://docs.test/runbooks",
+)
+DAG_ID = "govflow_monitoring_daily"
+DAG_RUN_ID = "scheduled__2025-03-17T02:00:00+00:00"
+SMTP_SENDER = "govflow@example.com"
+MODELS = ("credit_approval", "marketing_propensity")
+
+
+@dataclass
+class CapturedMail:
+    mail_from: str
+    recipients: list[str]
+    subject: str
+    body: str
+    message_id: str
+
+
+@dataclass
+class MailSink:
+    """aiosmtpd handler that keeps every accepted message."""
+
+    received: list[CapturedMail] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.received.append(
+            CapturedMail(
+                mail_from=envelope.mail_from,
+                recipients=list(envelope.rcpt_tos),
+                # Python folds a long Subject right after the colon; the blank is not the value.
+                subject=str(message["Subject"]).lstrip(),
+                body=message.get_content(),
+                message_id=str(message["Message-ID"]),
+            )
+        )
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def config() -> GovflowConfig:
+    return load_config(settings.config_dir())
+
+
+@pytest.fixture
+def url(tmp_path) -> str:
+    db_url = f"sqlite:///{tmp_path}/g.db"
+    store.upgrade(db_url)
+    with store.session_scope(db_url) as session:
+        for model_id in MODELS:
+            session.add(
+                Model(
+                    id=model_id,
+                    model_type="binary_classifier",
+                    risk_tier="high",
+                    owner="olivia",
+                    business_purpose="credit decisions",
+                    created_by="test",
+                )
+            )
+    return db_url
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackReceiver]:
+    with running_slack_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def mail() -> Iterator[tuple[MailSink, SmtpSettings]]:
+    sink = MailSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, SmtpSettings(host="127.0.0.1", port=port, sender=SMTP_SENDER)
+    finally:
+        controller.stop()
+
+
+def threshold_of(config: GovflowConfig, metric: str) -> dict[str, Any]:
+    configured = config.policy.threshold(metric)
+    assert configured.warning is not None
+    return {
+        "warning": configured.warning.value,
+        "warning_inclusive": configured.warning.inclusive,
+        "critical": configured.critical.value,
+        "critical_inclusive": configured.critical.inclusive,
+        "direction": configured.direction,
+    }
+
+
+def record_run(
+    url: str,
+    config: GovflowConfig,
+    findings: list[tuple[str, str, str, float, str]],
+    *,
+    model_id: str = "credit_approval",
+    run_key: str = DAG_RUN_ID,
+    detected_at: datetime = DETECTED_AT,
+) -> int:
+    """A monitoring record with (check type, metric, subject, value, severity) rows."""
+    with store.session_scope(url) as session:
+        run = MonitoringRun(
+            model_id=model_id,
+            run_key=run_key,
+            cadence="daily",
+            checks=["data_drift", "fairness_drift"],
+            dag_id=DAG_ID,
+            dag_run_id=run_key,
+            interval_start=detected_at - timedelta(days=1, hours=2, minutes=10),
+            interval_end=detected_at - timedelta(hours=2, minutes=10),
+            baseline_version="2025-03-01-v1",
+            status="succeeded",
+            severity="CRITICAL",
+            report_path=f"/data/reports/{model_id}/{run_key}.html",
+            finished_at=detected_at,
+        )
+        session.add(run)
+        session.flush()
+        for check_type, metric, subject, value, severity in findings:
+            session.add(
+                MetricResult(
+                    monitoring_run_id=run.id,
+                    check_type=check_type,
+                    metric=metric,
+                    subject=subject,
+                    value=value,
+                    severity=severity,
+                    threshold=threshold_of(config, metric),
+                )
+            )
+        return run.id
+
+
+def route(url: str, config: GovflowConfig, run_id: int) -> list[Alert]:
+    with store.session_scope(url) as session:
+        return route_findings(session, config, session.get_one(MonitoringRun, run_id), links=LINKS)
+
+
+def alerts(url: str) -> list[Alert]:
+    with store.session_scope(url) as session:
+        return list(session.scalars(select(Alert).order_by(Alert.id)).all())
+
+
+CRITICAL_DI = ("fairness_drift", "disparate_impact_ratio", "gender", 0.72, "CRITICAL")
+CRITICAL_PSI = ("data_drift", "psi", "income", 0.31, "CRITICAL")
+WARNING_PSI = ("data_drift", "psi", "income", 0.18, "WARNING")
+WARNING_KL = ("data_drift", "kl_divergence", "credit_score", 0.12, "WARNING")
+WARNING_DP = ("fairness_drift", "demographic_parity_drift", "gender", 0.07, "WARNING")
+INFO_PSI = ("data_drift", "psi", "loan_amount", 0.02, "INFO")
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [
+        (
+            {
+                "warning": 0.1,
+                "warning_inclusive": True,
+                "critical": 0.25,
+                "critical_inclusive": True,
+                "direction": "higher_is_worse",
+            },
+            "critical >= 0.25, warning >= 0.1",
+        ),
+        (
+            {
+                "warning": 0.89,
+                "warning_inclusive": True,
+                "critical": 0.8,
+                "critical_inclusive": False,
+                "direction": "lower_is_worse",
+            },
+            "critical < 0.8, warning <= 0.89",
+        ),
+        (
+            {
+                "warning": None,
+                "critical": 0.3,
+                "critical_inclusive": False,
+                "direction": "higher_is_worse",
+            },
+            "critical > 0.3",
+        ),
+        (
+            {"gate": "great_expectations", "failed_gate_severity": "CRITICAL"},
+            "data-quality gate failed (CRITICAL)",
+        ),
+        ({}, "n/a"),
+    ],
+)
+def test_thresholds_are_worded_as_the_policy_words_them(threshold, expected):
+    assert format_threshold(threshold) == expected
+
+
+@pytest.mark.parametrize(
+    ("finding", "recipients"),
+    [
+        # Fairness: primary on-call, the compliance officer and the CEO (immediate).
+        (CRITICAL_DI, ["eve@example.com", "carol@example.com", "cathy@example.com"]),
+        # Data drift: primary on-call and the ML lead.
+        (CRITICAL_PSI, ["eve@example.com", "lena@example.com"]),
+    ],
+)
+def test_a_critical_finding_sends_one_channel_mention_to_slack_and_one_instant_email(
+    url, config, slack, mail, finding, recipients
+):
+    sink, smtp = mail
+    created = route(url, config, record_run(url, config, [finding]))
+    assert [(a.channel, a.kind, a.status) for a in created] == [
+        ("slack", "critical", PENDING),
+        ("email", "critical", PENDING),
+    ]
+
+    report = deliver_pending(url, slack_webhook_url=slack.url, smtp=smtp)
+
+    assert len(report.delivered) == 2
+    [message] = slack.wait_for(1, timeout=5)
+    assert message.payload["text"].startswith("<!channel> CRITICAL")
+    headline = message.payload["blocks"][1]["text"]["text"]
+    check_type, metric, subject, value, _ = finding
+    assert headline.startswith(f"<!channel> *CRITICAL {check_type.replace('_', ' ')}*")
+    fields = {
+        item["text"].split("\n")[0].strip("*"): item["text"].split("\n")[1]
+        for item in message.payload["blocks"][2]["fields"]
+    }
+    assert fields == {
+        "Model": "credit_approval",
+        "Metric": metric,
+        "Subject": subject,
+        "Value": f"{value:.4g}",
+        "Threshold": format_threshold(threshold_of(config, metric)),
+        "Baseline": "2025-03-01-v1",
+        "Severity": "CRITICAL",
+        "Run": DAG_RUN_ID,
+    }
+    buttons = {
+        element["action_id"]: element["url"]
+        for block in message.payload["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    }
+    runbook = "fairness_drift_response" if check_type == "fairness_drift" else "data_drift_response"
+    assert buttons == {
+        "open_airflow_run": (
+            "http://airflow.test:8080/dags/govflow_monitoring_daily/runs/"
+            "scheduled__2025-03-17T02%3A00%3A00%2B00%3A00"
+        ),
+        "open_drift_report": (
+            "http://airflow.test:8080/govflow/reports/credit_approval/"
+            "scheduled__2025-03-17T02%3A00%3A00%2B00%3A00.html"
+        ),
+        "open_runbook": f"http://docs.test/runbooks#{runbook}",
+    }
+    [email] = sink.received
+    assert email.recipients == recipients
+    assert email.mail_from == SMTP_SENDER
+    assert (
+        email.subject == f"[govflow CRITICAL] credit_approval: {metric} ({subject}) = {value:.4g}"
+    )
+    assert "Baseline:  2025-03-01-v1" in email.body
+    assert [a.status for a in alerts(url)] == [DELIVERED, DELIVERED]
+
+
+def test_a_warning_only_day_produces_one_slack_digest_and_one_email_digest(
+    url, config, slack, mail
+):
+    sink, smtp = mail
+    first = record_run(url, config, [WARNING_PSI, WARNING_KL, INFO_PSI])
+    second = record_run(url, config, [WARNING_DP], model_id="marketing_propensity")
+    items = route(url, config, first) + route(url, config, second)
+    assert [(a.kind, a.status, a.destination) for a in items] == [
+        ("warning_digest_item", AWAITING_DIGEST, "digest:2025-03-17")
+    ] * 3
+
+    before_digest = deliver_pending(url, slack_webhook_url=slack.url, smtp=smtp)
+    assert before_digest.delivered == []
+
+    with store.session_scope(url) as session:
+        digests = build_daily_digests(session, config, DAY, links=LINKS)
+        assert [(d.channel, d.destination) for d in digests] == [
+            ("slack", "#ml-monitoring"),
+            ("email", "eve@example.com,mike@example.com,lena@example.com"),
+        ]
+    with store.session_scope(url) as session:
+        assert build_daily_digests(session, config, DAY, links=LINKS) == []
+    deliver_pending(url, slack_webhook_url=slack.url, smtp=smtp)
+    deliver_pending(url, slack_webhook_url=slack.url, smtp=smtp)
+
+    [message] = slack.wait_for(1, timeout=5)
+    assert message.payload["text"] == "WARNING digest 2025-03-17: 3 findings on 2 models"
+    assert "<!channel>" not in str(message.payload)
+    sections = "\n".join(
+        block["text"]["text"] for block in message.payload["blocks"] if block["type"] == "section"
+    )
+    assert sections.count("• ") == 3
+    assert "psi (income) = 0.18" in sections
+    assert "kl_divergence (credit_score) = 0.12" in sections
+    assert "demographic_parity_drift (gender) = 0.07" in sections
+    [email] = sink.received
+    assert email.recipients == ["eve@example.com", "mike@example.com", "lena@example.com"]
+    assert email.subject == "[govflow] WARNING digest 2025-03-17: 3 findings on 2 models"
+    assert email.body.count("  - ") == 3
+    assert (
+        sorted(a.status for a in alerts(url) if a.kind == "warning_digest_item") == [DIGESTED] * 3
+    )
+
+
+def test_a_warning_recorded_after_the_digest_goes_out_in_a_second_part(url, config, slack):
+    route(url, config, record_run(url, config, [WARNING_PSI]))
+    with store.session_scope(url) as session:
+        build_daily_digests(session, config, DAY, links=LINKS)
+    route(url, config, record_run(url, config, [WARNING_KL], run_key="manual__late"))
+    with store.session_scope(url) as session:
+        late = build_daily_digests(session, config, DAY, links=LINKS)
+        assert [d.idempotency_key for d in late] == [
+            "warning-digest:2025-03-17:slack:#ml-monitoring#2",
+            "warning-digest:2025-03-17:email:eve@example.com,mike@example.com,lena@example.com#2",
+        ]
+    deliver_pending(url, slack_webhook_url=slack.url, smtp=None)
+    texts = [m.payload["text"] for m in slack.wait_for(2, timeout=5)]
+    assert texts == [
+        "WARNING digest 2025-03-17: 1 finding on 1 model",
+        "WARNING digest 2025-03-17 (part 2): 1 finding on 1 model",
+    ]
+
+
+def test_info_findings_produce_no_alert(url, config, slack, mail):
+    assert route(url, config, record_run(url, config, [INFO_PSI])) == []
+    with store.session_scope(url) as session:
+        assert build_daily_digests(session, config, DAY, links=LINKS) == []
+    report = deliver_pending(url, slack_webhook_url=slack.url, smtp=mail[1])
+    assert (alerts(url), report.delivered, slack.requests, mail[0].received) == ([], [], 0, [])
+
+
+def test_slack_answering_500_three_times_receives_the_message_exactly_once(url, config, slack):
+    route(url, config, record_run(url, config, [CRITICAL_DI]))
+    slack.fail_next(3)
+    start = datetime.now(UTC)
+    backoff = timedelta(seconds=10)
+    schedule = []
+    for elapsed in (0, 10, 30, 70, 150):
+        report = deliver_pending(
+            url,
+            slack_webhook_url=slack.url,
+            smtp=None,
+            now=start + timedelta(seconds=elapsed),
+            backoff=backoff,
+        )
+        schedule.append(
+            (len(report.retrying), len(report.delivered), len(report.waiting.get("email", [])))
+        )
+        if report.retrying:
+            assert report.retrying[0].error == SLACK_REJECTED.format(
+                status=500, body="internal_error"
+            )
+    # Retries at +10 s, +30 s (10 + 20) and +70 s (30 + 40): exponential backoff.
+    assert schedule == [(1, 0, 1), (1, 0, 1), (1, 0, 1), (0, 1, 1), (0, 0, 1)]
+    assert slack.requests == 4
+    assert len(slack.wait_for(1, timeout=5)) == 1
+    [slack_alert] = [a for a in alerts(url) if a.channel == "slack"]
+    assert (slack_alert.status, slack_alert.attempts) == (DELIVERED, 4)
+    assert slack_alert.last_error == SLACK_REJECTED.format(status=500, body="internal_error")
+
+
+def test_an_alert_fails_after_max_attempts_and_is_sent_only_when_asked_again(url, config, slack):
+    route(url, config, record_run(url, config, [CRITICAL_PSI]))
+    slack.fail_next(2)
+    now = datetime.now(UTC)
+    for step in range(2):
+        deliver_pending(
+            url,
+            slack_webhook_url=slack.url,
+            smtp=None,
+            now=now + timedelta(hours=step),
+            max_attempts=2,
+        )
+    later = now + timedelta(days=1)
+    assert deliver_pending(url, slack_webhook_url=slack.url, smtp=None, now=later).delivered == []
+    [failed] = [a for a in alerts(url) if a.channel == "slack"]
+    assert (failed.status, failed.attempts, failed.next_attempt_at) == (FAILED, 2, None)
+
+    again = deliver_pending(
+        url, slack_webhook_url=slack.url, smtp=None, now=later, max_attempts=2, retry_failed=True
+    )
+    assert [(d.channel, d.attempts) for d in again.delivered] == [("slack", 3)]
+    assert len(slack.wait_for(1, timeout=5)) == 1
+
+
+def test_delivering_twice_and_routing_the_same_run_again_send_nothing_new(url, config, slack, mail):
+    run_id = record_run(url, config, [CRITICAL_DI, WARNING_PSI])
+    assert len(route(url, config, run_id)) == 3
+    deliver_pending(url, slack_webhook_url=slack.url, smtp=mail[1])
+    assert route(url, config, run_id) == []
+    second = deliver_pending(url, slack_webhook_url=slack.url, smtp=mail[1])
+    assert second.delivered == []
+    assert (slack.requests, len(mail[0].received), len(alerts(url))) == (1, 1, 3)
+
+
+def test_a_claim_left_by_a_killed_worker_is_taken_over_after_the_lease_once(url, config, slack):
+    route(url, config, record_run(url, config, [CRITICAL_DI]))
+    now = datetime.now(UTC)
+
+    def leave_claim(age: timedelta) -> None:
+        with store.session_scope(url) as session:
+            session.execute(
+                update(Alert)
+                .where(Alert.channel == "slack")
+                .values(
+                    status=SENDING, claim_token="killed-worker", claimed_at=now - age, attempts=1
+                )
+            )
+
+    leave_claim(timedelta(minutes=1))
+    within_lease = deliver_pending(url, slack_webhook_url=slack.url, smtp=None, now=now)
+    assert (within_lease.delivered, slack.requests) == ([], 0)
+
+    leave_claim(timedelta(minutes=6))
+    after_lease = deliver_pending(url, slack_webhook_url=slack.url, smtp=None, now=now)
+    again = deliver_pending(url, slack_webhook_url=slack.url, smtp=None, now=now)
+    assert [(d.channel, d.attempts) for d in after_lease.delivered] == [("slack", 2)]
+    assert again.delivered == []
+    assert len(slack.wait_for(1, timeout=5)) == 1
+    assert slack.requests == 1
+
+
+def test_two_workers_at_once_send_each_alert_once(url, config, slack):
+    findings = [("data_drift", "psi", f"feature_{n}", 0.4, "CRITICAL") for n in range(6)]
+    route(url, config, record_run(url, config, findings))
+    slack.delay_answers(0.05)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(
+            pool.map(
+                lambda _: deliver_pending(url, slack_webhook_url=slack.url, smtp=None), range(2)
+            )
+        )
+    assert sum(len(report.delivered) for report in reports) == 6
+    assert len(slack.wait_for(6, timeout=5)) == 6
+    assert slack.requests == 6
+
+
+def test_without_a_slack_url_alerts_wait_in_the_outbox_and_are_reported(url, config, mail, caplog):
+    route(url, config, record_run(url, config, [CRITICAL_DI]))
+    report = deliver_pending(url, slack_webhook_url=None, smtp=mail[1])
+    assert [d.channel for d in report.delivered] == ["email"]
+    expected = NOT_CONFIGURED.format(what="Slack connection", count=1)
+    assert expected == "no Slack connection configured: 1 alerts waiting in the outbox"
+    assert expected in report.lines()
+    assert expected in caplog.messages
+    assert report.waiting["slack"][0].startswith("[CRITICAL] slack #ml-monitoring (critical): ")
+    [waiting] = [a for a in alerts(url) if a.channel == "slack"]
+    assert (waiting.status, waiting.attempts) == (PENDING, 0)
+
+
+def test_a_suppressed_warning_is_recorded_but_never_sent(url, config, slack, mail):
+    with store.session_scope(url) as session:
+        session.add(
+            RiskAcceptance(
+                model_id="credit_approval",
+                metric="psi",
+                rationale="Seasonal applicant profile change",
+                requested_by="lena",
+                approved_by="carol",
+                status="approved",
+                suppression_until=DETECTED_AT + timedelta(days=10),
+            )
+        )
+    with store.session_scope(url) as session:
+        assert is_suppressed(session, "credit_approval", "psi", DETECTED_AT)
+        assert not is_suppressed(
+            session, "credit_approval", "psi", DETECTED_AT + timedelta(days=10)
+        )
+        assert not is_suppressed(session, "credit_approval", "kl_divergence", DETECTED_AT)
+    critical_psi = ("data_drift", "psi", "credit_score", 0.31, "CRITICAL")
+    created = route(url, config, record_run(url, config, [WARNING_PSI, critical_psi]))
+    # A CRITICAL finding is never suppressed (policy.yaml exceptions.applies_to_severities).
+    assert [(a.kind, a.status) for a in created] == [
+        ("warning_digest_item", SUPPRESSED),
+        ("critical", PENDING),
+        ("critical", PENDING),
+    ]
+    with store.session_scope(url) as session:
+        assert build_daily_digests(session, config, DAY, links=LINKS) == []
+    deliver_pending(url, slack_webhook_url=slack.url, smtp=mail[1])
+    [message] = slack.wait_for(1, timeout=5)
+    assert message.payload["text"].startswith("<!channel> CRITICAL data drift")
+
+
+def test_a_slack_that_answers_after_the_client_gave_up_gets_the_message_twice(url, config, slack):
+    """The documented limit: Slack webhooks take no idempotency key."""
+    route(url, config, record_run(url, config, [CRITICAL_DI]))
+    slack.delay_answers(1.5)
+    now = datetime.now(UTC)
+    first = deliver_pending(
+        url, slack_webhook_url=slack.url, smtp=None, now=now, slack_timeout_seconds=1
+    )
+    assert len(first.retrying) == 1
+    slack.delay_answers(0)
+    deliver_pending(url, slack_webhook_url=slack.url, smtp=None, now=now + timedelta(minutes=1))
+    assert len(slack.wait_for(2, timeout=5)) == 2
+
+
+def test_a_critical_alert_reaches_slack_well_within_the_delivery_sla(url, config, slack):
+    run_id = record_run(url, config, [CRITICAL_DI])
+    enqueued = time.time()
+    route(url, config, run_id)
+    report = deliver_pending(url, slack_webhook_url=slack.url, smtp=None)
+    [message] = slack.wait_for(1, timeout=5)
+    latency = message.received_at - enqueued
+    [delivered] = report.delivered
+    print(
+        f"CRITICAL alert latency: {latency * 1000:.1f} ms from enqueue to receipt, "
+        f"{delivered.latency_seconds * 1000:.1f} ms recorded (delivered_at - created_at)"
+    )
+    sla_seconds = config.policy.performance_slas.alert_delivery_max_minutes * 60
+    assert 0 < latency < min(30, sla_seconds)
+    assert 0 < delivered.latency_seconds < 30
