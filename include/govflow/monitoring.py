@@ -336,11 +336,20 @@ def print_findings(
                 f"{row.check_type:<18} {row.metric:<32} {row.subject[:22]:<22} "
                 f"{_number(row.value):>10} {_threshold_text(row.threshold):<16} "
                 f"{row.severity}{'' if row.status == 'computed' else f' ({row.status})'}"
+                f"{_judged_on(row.details or {})}"
             )
             message = (row.details or {}).get("message")
             if row.status != "computed" and message and message != last_message:
                 echo(f"    {message}")
             last_message = message
+
+
+def _judged_on(details: dict[str, Any]) -> str:
+    """Say when a severity was decided on a confidence bound rather than the value."""
+    bound = details.get("judged_on")
+    if bound in ("ci_low", "ci_high") and details.get(bound) is not None:
+        return f" (judged on 95% CI {bound[3:]} {details[bound]:.4f})"
+    return ""
 
 
 def _number(value: float | None) -> str:
