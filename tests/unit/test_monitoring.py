@@ -1,0 +1,306 @@
+"""Seed 004 sections 1.3, 2.2, 8 and 10: ``govflow monitor run`` and ``run_monitoring`` on the
+seeded demo (35 days). Scenario days come from the demo's manifest, never from this file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from govflow import settings, store
+from govflow.analysis import CHECK_TYPES, DATA_QUALITY, UNREADABLE_WINDOW
+from govflow.cli import app
+from govflow.config import GovflowConfig, load_config
+from govflow.demo import DemoManifest
+from govflow.monitoring import run_monitoring
+from govflow.prediction_logs import UNREADABLE_PARTITION, partition_path
+from govflow.store.schema import AuditEvent, MetricResult, MonitoringRun
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODEL_IDS = ("credit_approval", "marketing_propensity", "product_recommendation")
+TABLE_HEADER = (
+    f"{'check':<18} {'metric':<32} {'subject':<22} {'value':>10} {'threshold':<16} severity"
+)
+# Column slices of a row of monitoring.print_findings, matching TABLE_HEADER.
+COLUMNS = {
+    "check": slice(0, 18),
+    "metric": slice(19, 51),
+    "subject": slice(52, 74),
+    "value": slice(75, 85),
+    "threshold": slice(86, 102),
+    "severity": slice(103, None),
+}
+ROW_CHECKS = (*CHECK_TYPES, DATA_QUALITY)
+FAST_CHECKS = ("data_drift", "fairness_drift", "model_drift")
+RUN_RECORDED = "monitoring.run_recorded"
+
+
+def table_rows(output: str) -> list[dict[str, str]]:
+    """The finding rows of ``govflow monitor run``'s table, column by column."""
+    lines = output.splitlines()
+    assert TABLE_HEADER in lines, output
+    return [
+        {name: line[part].strip() for name, part in COLUMNS.items()}
+        for line in lines
+        if line.split(" ", 1)[0] in ROW_CHECKS
+    ]
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def config() -> GovflowConfig:
+    return load_config(settings.config_dir())
+
+
+@pytest.fixture
+def manifest(demo_env) -> DemoManifest:
+    return DemoManifest.load(Path(demo_env[0]))
+
+
+@pytest.fixture
+def quiet_days(manifest, config) -> list[date]:
+    """Stable days whose label-matured windows (the day minus each model's label delay) are
+    stable days too, so that every check of every model reads stable data."""
+    stable = set(manifest.scenarios["stable"])
+    delays = {config.models.get(model_id).label_delay_days for model_id in MODEL_IDS}
+    return [
+        day
+        for day in sorted(stable)
+        if all(day - timedelta(days=delay) in stable for delay in delays)
+    ]
+
+
+def govflow_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """``python -m govflow`` in a child process, with this process's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "govflow", *arguments],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        cwd=REPO_ROOT,
+        check=False,
+    )
+
+
+def monitor(config, data_dir, db_url, model_id, day, run_key, **options):
+    start = day_start(day)
+    return run_monitoring(
+        model_id,
+        start=start,
+        end=start + timedelta(days=1),
+        checks=options.pop("checks", FAST_CHECKS),
+        cadence="on_demand",
+        run_key=run_key,
+        config=config,
+        data_dir=Path(data_dir),
+        db_url=db_url,
+        write_report=options.pop("write_report", False),
+    )
+
+
+def findings_of(db_url: str, run_id: int) -> list[tuple]:
+    with store.session_scope(db_url) as session:
+        return [
+            (row.check_type, row.metric, row.subject, row.value, row.status, row.severity)
+            for row in session.scalars(
+                select(MetricResult)
+                .where(MetricResult.monitoring_run_id == run_id)
+                .order_by(MetricResult.id)
+            )
+        ]
+
+
+def test_the_cli_reports_a_critical_disparate_impact_for_gender_on_the_first_fairness_drift_day(
+    manifest,
+):
+    day = manifest.scenarios["fairness_drift"][0]
+
+    result = govflow_cli(
+        "monitor",
+        "run",
+        "--model",
+        "credit_approval",
+        "--start",
+        day.isoformat(),
+        "--no-report",
+        "--run-key",
+        "test_monitoring/fairness-drift",
+    )
+
+    assert result.returncode == 0, result.stderr
+    rows = table_rows(result.stdout)
+    (impact,) = [
+        row
+        for row in rows
+        if (row["check"], row["metric"], row["subject"])
+        == ("fairness_drift", "disparate_impact_ratio", "gender")
+    ]
+    assert (impact["threshold"], impact["severity"]) == ("W<0.89 C<0.8", "CRITICAL")
+    assert float(impact["value"]) < 0.8
+    assert "credit_approval: succeeded, severity CRITICAL" in result.stdout
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+@pytest.mark.parametrize("which", [-2, -1])
+def test_a_quiet_stable_day_shows_nothing_above_info_for_any_model_or_check(
+    demo_env, quiet_days, model_id, which
+):
+    day = quiet_days[which]
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "monitor",
+            "run",
+            "--model",
+            model_id,
+            "--start",
+            day.isoformat(),
+            "--no-report",
+            "--run-key",
+            f"test_monitoring/stable/{day}",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    rows = table_rows(result.output)
+    assert {row["check"] for row in rows} == set(CHECK_TYPES)
+    above_info = [row for row in rows if row["severity"].split(" ")[0] != "INFO"]
+    assert above_info == []
+    assert f"{model_id}: succeeded, severity INFO, composite 0.0," in result.output
+
+
+def test_the_malformed_day_names_every_broken_column_without_a_traceback(manifest):
+    broken = manifest.content["malformed_details"]
+    expected = {
+        *broken["missing_columns"],
+        *broken["non_numeric_strings"],
+        *broken["non_finite_values"],
+        *broken["out_of_range_values"],
+        *broken["unknown_categories"],
+        "prediction_id",  # duplicate_prediction_ids
+        "score",  # null_scores
+    }
+
+    result = govflow_cli(
+        "monitor",
+        "run",
+        "--model",
+        "credit_approval",
+        "--start",
+        broken["date"],
+        "--no-report",
+        "--run-key",
+        "test_monitoring/malformed",
+    )
+
+    assert result.returncode == 0, result.stderr
+    named = {row["subject"] for row in table_rows(result.stdout) if row["check"] == DATA_QUALITY}
+    assert expected <= named, f"not named: {sorted(expected - named)}"
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_running_the_same_run_key_twice_keeps_one_record_its_results_and_one_audit_event(
+    demo_env, quiet_days, config
+):
+    data_dir, db_url = demo_env
+    key = "test_monitoring/idempotent"
+
+    first = monitor(config, data_dir, db_url, "marketing_propensity", quiet_days[0], key)
+    results_after_first = findings_of(db_url, first.run_id)
+    second = monitor(config, data_dir, db_url, "marketing_propensity", quiet_days[0], key)
+
+    with store.session_scope(db_url) as session:
+        records = session.scalars(
+            select(MonitoringRun.id).where(
+                MonitoringRun.model_id == "marketing_propensity", MonitoringRun.run_key == key
+            )
+        ).all()
+        events = [
+            event
+            for event in session.scalars(
+                select(AuditEvent).where(AuditEvent.action == RUN_RECORDED)
+            )
+            if event.payload.get("run_key") == key
+        ]
+        stored = session.scalar(
+            select(func.count())
+            .select_from(MetricResult)
+            .where(MetricResult.monitoring_run_id == second.run_id)
+        )
+    assert records == [first.run_id] == [second.run_id]
+    assert stored == len(results_after_first) > 0
+    assert findings_of(db_url, second.run_id) == results_after_first
+    assert len(events) == 1
+    verified = CliRunner().invoke(app, ["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    assert verified.output.startswith("audit chain intact: ")
+
+
+@pytest.fixture
+def demo_copy(demo_env, tmp_path) -> Path:
+    """The demo's files (not its store) copied, to break or to write into."""
+    copy = tmp_path / "data"
+    shutil.copytree(demo_env[0], copy, ignore=shutil.ignore_patterns("govflow.db*", "reports"))
+    return copy
+
+
+def test_an_unreadable_window_is_a_failed_record_and_the_next_model_runs_as_usual(
+    demo_env, demo_copy, quiet_days, config
+):
+    _, db_url = demo_env
+    day = quiet_days[0]
+    corrupt = partition_path(demo_copy / "prediction_logs" / "credit_approval", day)
+    corrupt.write_bytes(b"this is not parquet")
+
+    failed = monitor(config, demo_copy, db_url, "credit_approval", day, "test_monitoring/corrupt")
+    after = monitor(
+        config, demo_copy, db_url, "marketing_propensity", day, "test_monitoring/corrupt"
+    )
+    untouched = monitor(
+        config, demo_env[0], db_url, "marketing_propensity", day, "test_monitoring/intact"
+    )
+
+    message = UNREADABLE_WINDOW.format(error=UNREADABLE_PARTITION.format(path=corrupt))
+    with store.session_scope(db_url) as session:
+        record = session.get(MonitoringRun, failed.run_id)
+        assert (record.status, record.severity, record.error) == ("failed", "CRITICAL", message)
+    assert findings_of(db_url, failed.run_id) == [
+        (DATA_QUALITY, "analysis_failed", "", None, "failed", "CRITICAL")
+    ]
+    assert (after.status, after.severity) == ("succeeded", "INFO")
+    assert findings_of(db_url, after.run_id) == findings_of(db_url, untouched.run_id)
+
+
+def test_the_evidently_report_is_an_html_file_at_the_recorded_path(
+    demo_env, demo_copy, quiet_days, config
+):
+    _, db_url = demo_env
+
+    summary = monitor(
+        config,
+        demo_copy,
+        db_url,
+        "product_recommendation",
+        quiet_days[0],
+        "test_monitoring/report",
+        checks=("data_drift",),
+        write_report=True,
+    )
+
+    with store.session_scope(db_url) as session:
+        recorded = session.get(MonitoringRun, summary.run_id).report_path
+    assert recorded == summary.report_path
+    report = demo_copy / recorded
+    assert report.suffix == ".html"
+    assert report.read_text()[:200].lstrip().lower().startswith("<!doctype html>")
