@@ -2,7 +2,8 @@
 ### govflow monitoring DAGs (seed 004 sections 1, 2 and 8)
 
 One factory builds the scheduled monitoring DAGs from the runs policy.yaml schedules
-(`monitoring.scheduled_runs`): **govflow_monitoring_daily** (`0 2 * * *`),
+(`monitoring.scheduled_runs`, read when the file is parsed):
+**govflow_monitoring_daily** (`0 2 * * *`),
 **govflow_monitoring_weekly** (`0 3 * * 0`, bi-weekly checks on even ISO weeks) and
 **govflow_monitoring_monthly** (`0 4 1 * *`), all UTC, plus **govflow_monitoring_on_demand**,
 the seed's "Analyze Now" (manual trigger with typed Params).
@@ -26,11 +27,6 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 MONITORING_RESULTS = Asset(name="govflow_monitoring_results")
 CHECKS = ["data_drift", "fairness_drift", "model_drift", "explanation_drift"]
-SCHEDULED = {
-    "govflow_monitoring_daily": ("0 2 * * *", "Daily Drift Analysis, 02:00 UTC"),
-    "govflow_monitoring_weekly": ("0 3 * * 0", "Weekly Deep Analysis, Sunday 03:00 UTC"),
-    "govflow_monitoring_monthly": ("0 4 1 * *", "Monthly Baseline Review, 1st 04:00 UTC"),
-}
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
@@ -156,7 +152,22 @@ def review_baselines() -> list:
     return posted
 
 
-for _dag_id, (_cron, _title) in SCHEDULED.items():
+def scheduled_runs() -> dict[str, tuple[str, str]]:
+    """DAG id -> (cron, title) of every run policy.yaml schedules (seed 004 section 1.2).
+
+    Read from config/ when the file is parsed (a file read, no connection): a new run or a
+    changed time is a policy change, and a policy that does not validate fails the import
+    loudly in the UI instead of leaving the old schedule running.
+    """
+    from govflow import settings
+    from govflow.cadence import RUN_OF_DAG
+    from govflow.config import load_config
+
+    runs = load_config(settings.config_dir()).policy.monitoring.scheduled_runs
+    return {dag_id: (runs[run].cron, runs[run].description) for dag_id, run in RUN_OF_DAG.items()}
+
+
+for _dag_id, (_cron, _title) in scheduled_runs().items():
     build_scheduled_monitoring_dag(_dag_id, _cron, _title)
 
 

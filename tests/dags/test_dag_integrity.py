@@ -72,3 +72,27 @@ def test_dag_files_import_only_airflow_and_the_standard_library_at_top_level(dag
         else:
             continue
         assert roots <= allowed_roots, f"{dag_file.name}: top-level import of {roots}"
+
+
+def test_the_monitoring_schedules_are_the_policys_runs_in_utc():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from govflow import settings
+    from govflow.config import load_config
+
+    runs = load_config(settings.config_dir()).policy.monitoring.scheduled_runs
+    bag = DagBag(dag_folder=str(DAGS_DIR))
+    schedules = {
+        dag_id: (bag.dags[dag_id].timetable.expression, str(bag.dags[dag_id].timetable.timezone))
+        for dag_id in (
+            "govflow_monitoring_daily",
+            "govflow_monitoring_weekly",
+            "govflow_monitoring_monthly",
+        )
+    }
+    assert schedules == {
+        "govflow_monitoring_daily": ("0 2 * * *", "UTC"),
+        "govflow_monitoring_weekly": ("0 3 * * 0", "UTC"),
+        "govflow_monitoring_monthly": ("0 4 1 * *", "UTC"),
+    }
+    assert runs["daily_drift_analysis"].cron == "0 2 * * *"
