@@ -14,7 +14,9 @@ The monthly run also reviews every model's baseline against the previous month's
 Each run selects the analyses due for every model on that cadence per seed 004 table 1.1
 (fairness daily for every tier), maps one task over them, and publishes the summaries as an
 event of the Asset `govflow_monitoring_results`, which the alerting and incident DAGs consume.
-Every analysis writes one monitoring record keyed by the DAG run, so retries and cleared
+After the results are published, one task renders evidently's HTML drift report of every
+analysis (evidently is imported once, and no alert waits for a report). Every analysis
+writes one monitoring record keyed by the DAG run, so retries and cleared
 tasks rewrite that record instead of adding another. A model whose data is bad gets a failed
 record with named data-quality findings; the other models' analyses go on.
 """
@@ -62,6 +64,23 @@ def analyse_model(target: dict, dag_id: str) -> dict:
             f"{finding['subject']} = {finding['value']} {finding['message']}"
         )
     return summary.to_dict()
+
+
+@task(trigger_rule="all_done")
+def render_drift_reports(summaries: list) -> dict:
+    """evidently's HTML drift report of every analysis, rendered in one process."""
+    from govflow import settings
+    from govflow.config import load_config
+    from govflow.monitoring import render_reports
+
+    written = render_reports(
+        [s["run_id"] for s in summaries if s],
+        config=load_config(settings.config_dir()),
+        data_dir=settings.data_dir(),
+    )
+    for run_id, path in written.items():
+        print(f"record {run_id}: drift report {path}")
+    return {str(run_id): path for run_id, path in written.items()}
 
 
 @task(outlets=[MONITORING_RESULTS], trigger_rule="all_done")
@@ -122,6 +141,7 @@ def build_scheduled_monitoring_dag(dag_id: str, cron: str, title: str):
 
         summaries = analyse_model.partial(dag_id=dag_id).expand(target=select_due_analyses())
         published = publish_results(summaries, dag_id=dag_id)
+        published >> render_drift_reports(summaries)
         if dag_id == "govflow_monitoring_monthly":
             published >> review_baselines()
 
@@ -252,7 +272,7 @@ def govflow_monitoring_on_demand():
 
     dag_id = "govflow_monitoring_on_demand"
     summaries = analyse_model.partial(dag_id=dag_id).expand(target=resolve_request())
-    publish_results(summaries, dag_id=dag_id)
+    publish_results(summaries, dag_id=dag_id) >> render_drift_reports(summaries)
 
 
 govflow_monitoring_on_demand()

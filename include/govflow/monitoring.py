@@ -422,3 +422,54 @@ def review_baselines(
                 }
             )
     return posted
+
+
+def render_reports(
+    run_ids: list[int], *, config: GovflowConfig, data_dir: Path, db_url: str | None = None
+) -> dict[int, str]:
+    """Render the evidently drift report of each succeeded record that has none yet.
+
+    The DAGs do this in one task after all analyses, so evidently is imported once per run
+    rather than once per model (it costs ~4 s of CPU) and no alert waits for a report.
+    """
+    from govflow.store.schema import Baseline
+
+    with store.session_scope(db_url) as session:
+        pending = [
+            (
+                record.id,
+                record.model_id,
+                record.run_key,
+                record.interval_start,
+                record.interval_end,
+                record.baseline_version,
+            )
+            for record in session.scalars(
+                select(MonitoringRun).where(
+                    MonitoringRun.id.in_(run_ids),
+                    MonitoringRun.status == "succeeded",
+                    MonitoringRun.report_path.is_(None),
+                )
+            )
+        ]
+        samples = {
+            (b.model_id, b.version): b.reference_sample_uri
+            for b in session.scalars(select(Baseline))
+            if (b.model_id, b.version) in {(p[1], p[5]) for p in pending}
+        }
+    written: dict[int, str] = {}
+    for run_id, model_id, run_key, start, end, version in pending:
+        sample = samples.get((model_id, version or ""))
+        if sample is None:
+            continue
+        model = config.models.get(model_id)
+        current = analysis.log_source(model, data_dir).read_window(start, end)
+        path = write_drift_report(model, data_dir, run_key, Path(sample), current)
+        if path is None:
+            continue
+        with store.session_scope(db_url) as session:
+            record = session.get(MonitoringRun, run_id)
+            assert record is not None
+            record.report_path = str(path)
+        written[run_id] = str(path)
+    return written

@@ -45,13 +45,19 @@ def _run(dag_bag, dag_id: str, logical_date: datetime):
 def test_the_daily_run_checks_data_fairness_and_model_drift_for_high_and_fairness_for_all(
     dag_bag, demo_env
 ):
-    _, db_url = demo_env
+    data_dir, db_url = demo_env
     dag_run = _run(dag_bag, "govflow_monitoring_daily", datetime(2025, 3, 20, 2, tzinfo=UTC))
     assert _records_of(db_url, "govflow_monitoring_daily", dag_run.run_id) == {
         ("credit_approval", "daily"): ["data_drift", "fairness_drift", "model_drift"],
         ("marketing_propensity", "daily"): ["fairness_drift"],
         ("product_recommendation", "daily"): ["fairness_drift"],
     }
+    with store.session_scope(db_url) as session:
+        reports = session.scalars(
+            select(MonitoringRun.report_path).where(MonitoringRun.dag_run_id == dag_run.run_id)
+        ).all()
+    assert len(reports) == 3
+    assert all((Path(data_dir) / path).read_text().lstrip().startswith("<") for path in reports)
 
 
 def test_the_weekly_run_of_an_even_iso_week_adds_the_biweekly_checks(dag_bag, demo_env):
