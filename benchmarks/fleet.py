@@ -197,10 +197,11 @@ def build_fleet(root: Path, count: int, rows: int, day: date) -> Fleet:
     """Config, trained demo models, registry rows, baselines and logs for ``count`` clones."""
     from threadpoolctl import threadpool_limits
 
-    from govflow import registry, store
+    from govflow import store
     from govflow.baselines import build_profile, create_baseline, draw_reference_sample
     from govflow.config import load_config
     from govflow.demo import write_demo
+    from govflow.demo.seeding import register_manifest_version, register_model_from_inventory
     from govflow.prediction_logs import partition_path
 
     config_dir, data_dir = root / "config", root / "data"
@@ -251,28 +252,8 @@ def build_fleet(root: Path, count: int, rows: int, day: date) -> Fleet:
             shared = by_type[model_type]
             version = shared["version"]
             inventory = config.models.get(clone["id"])
-            registry.register_model(
-                session,
-                model_id=clone["id"],
-                model_type=inventory.type,
-                risk_tier=inventory.risk_tier,
-                owner=inventory.owner,
-                business_purpose=inventory.business_purpose,
-                actor=ACTOR,
-            )
-            registry.register_version(
-                session,
-                model_id=clone["id"],
-                version=version["version"],
-                artifact_uri=version["artifact_path"],
-                artifact_sha256=version["artifact_sha256"],
-                training_snapshot_id=version["training_snapshot_id"],
-                feature_version=version["feature_version"],
-                validation_uri=version["validation_path"],
-                validation_metrics=version["validation_metrics"],
-                decision_threshold=version["decision_threshold"],
-                actor=ACTOR,
-            )
+            register_model_from_inventory(session, inventory, actor=ACTOR)
+            register_manifest_version(session, clone["id"], version, actor=ACTOR)
             create_baseline(
                 session,
                 model_id=clone["id"],

@@ -19,7 +19,7 @@ LAST_LINE = re.compile(
 SUCCESS_LINE = re.compile(r"^wall time trigger->success: +[0-9]+\.[0-9] s$")
 RECORDS_LINE = f"monitoring records:           {MODELS} of {MODELS} expected (succeeded {MODELS})"
 TASKS_LINE = re.compile(
-    rf"^task instances: +{MODELS + 2} \(.*analyse_model {MODELS}.*; 0 retried\)$"
+    rf"^task instances: +{MODELS + 3} \(.*analyse_model {MODELS}.*; 0 retried\)$"
 )
 
 

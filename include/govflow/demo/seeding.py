@@ -19,7 +19,9 @@ from govflow import registry, store
 from govflow.audit import record_event, verify_chain
 from govflow.baselines import create_baseline_from_validation_set
 from govflow.config import GovflowConfig
+from govflow.config.inventory import ModelEntry
 from govflow.demo.logs import DemoManifest, write_demo
+from govflow.store.schema import ModelVersion
 
 DEMO_ACTOR = "govflow-demo"
 NOT_IN_INVENTORY = "demo model {model_id!r} is not in models.yaml"
@@ -74,38 +76,50 @@ def seed_demo(
     return SeedSummary(manifest, rows, report.events_checked, report.head_hash)
 
 
+def register_model_from_inventory(session: Any, inventory: ModelEntry, *, actor: str) -> None:
+    """Register a model as models.yaml describes it."""
+    registry.register_model(
+        session,
+        model_id=inventory.id,
+        model_type=inventory.type,
+        risk_tier=inventory.risk_tier,
+        owner=inventory.owner,
+        business_purpose=inventory.business_purpose,
+        actor=actor,
+    )
+
+
+def register_manifest_version(
+    session: Any, model_id: str, version: dict[str, Any], *, actor: str
+) -> ModelVersion:
+    """Register a trained version as the demo manifest describes it."""
+    return registry.register_version(
+        session,
+        model_id=model_id,
+        version=version["version"],
+        artifact_uri=version["artifact_path"],
+        artifact_sha256=version["artifact_sha256"],
+        training_snapshot_id=version["training_snapshot_id"],
+        feature_version=version["feature_version"],
+        validation_uri=version["validation_path"],
+        validation_metrics=version["validation_metrics"],
+        decision_threshold=version["decision_threshold"],
+        actor=actor,
+    )
+
+
 def _register(session: Any, config: GovflowConfig, entry: dict[str, Any]) -> dict[str, Any]:
     model_id = entry["id"]
     if model_id not in config.models.ids():
         raise ValueError(NOT_IN_INVENTORY.format(model_id=model_id))
     inventory = config.models.get(model_id)
-    registry.register_model(
-        session,
-        model_id=model_id,
-        model_type=inventory.type,
-        risk_tier=inventory.risk_tier,
-        owner=inventory.owner,
-        business_purpose=inventory.business_purpose,
-        actor=inventory.owner,
-    )
+    register_model_from_inventory(session, inventory, actor=inventory.owner)
     approvers = [user for user in config.people.holders("ml_lead") if user != inventory.owner]
     if not approvers:
         raise ValueError(NO_APPROVER.format(owner=inventory.owner, model_id=model_id))
     current = entry["current_version"]
     for version in entry["versions"]:
-        record = registry.register_version(
-            session,
-            model_id=model_id,
-            version=version["version"],
-            artifact_uri=version["artifact_path"],
-            artifact_sha256=version["artifact_sha256"],
-            training_snapshot_id=version["training_snapshot_id"],
-            feature_version=version["feature_version"],
-            validation_uri=version["validation_path"],
-            validation_metrics=version["validation_metrics"],
-            decision_threshold=version["decision_threshold"],
-            actor=inventory.owner,
-        )
+        record = register_manifest_version(session, model_id, version, actor=inventory.owner)
         if record.status != "draft":
             continue
         registry.request_approval(
