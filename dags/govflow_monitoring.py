@@ -85,7 +85,8 @@ def render_drift_reports(summaries: list) -> dict:
 
 @task(outlets=[MONITORING_RESULTS], trigger_rule="all_done")
 def publish_results(summaries: list, dag_id: str) -> dict:
-    """Publish what every analysis found as one Asset event (failed analyses are absent)."""
+    """Publish what every analysis found as one Asset event (failed analyses are absent) and
+    put the alerts its findings call for in the outbox, which govflow_alert_delivery sends."""
     received = [s for s in summaries if s]
     extra = {
         "dag_id": dag_id,
@@ -101,6 +102,15 @@ def publish_results(summaries: list, dag_id: str) -> dict:
         ],
     }
     get_current_context()["outlet_events"][MONITORING_RESULTS].extra = extra
+    from govflow import settings
+    from govflow.config import load_config
+    from govflow.monitoring import build_warning_digests, route_runs
+
+    config = load_config(settings.config_dir())
+    routed = route_runs([s["run_id"] for s in received], config=config)
+    digests = build_warning_digests(config=config)
+    print(f"alerts put in the outbox: {routed or 'none'}; warning digests built: {digests}")
+    extra["alerts"] = routed
     for summary in received:
         print(
             f"{summary['model_id']:<24} {summary['status']:<10} {summary['severity']:<9} "

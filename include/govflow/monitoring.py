@@ -473,3 +473,30 @@ def render_reports(
             record.report_path = str(path)
         written[run_id] = str(path)
     return written
+
+
+def route_runs(
+    run_ids: list[int], *, config: GovflowConfig, db_url: str | None = None
+) -> dict[str, int]:
+    """Put the alerts the records' findings call for in the outbox (seed 004 section 2.1):
+    nothing for INFO, a digest item per WARNING, an immediate Slack and e-mail alert per
+    CRITICAL. Routing the same records again adds nothing."""
+    from govflow.alerts import route_findings
+
+    created: Counter[str] = Counter()
+    with store.session_scope(db_url) as session:
+        for run_id in run_ids:
+            record = session.get(MonitoringRun, run_id)
+            if record is None:
+                continue
+            for alert in route_findings(session, config, record):
+                created[alert.kind] += 1
+    return dict(created)
+
+
+def build_warning_digests(*, config: GovflowConfig, db_url: str | None = None) -> int:
+    """Today's WARNING digest (Slack and e-mail), once per day and channel."""
+    from govflow.alerts import build_daily_digests
+
+    with store.session_scope(db_url) as session:
+        return len(build_daily_digests(session, config, utcnow().date()))

@@ -181,3 +181,34 @@ def test_analyze_now_runs_the_requested_checks_for_the_requested_models(dag_bag,
             ).all()
         )
     assert severities == {"credit_approval": "CRITICAL", "product_recommendation": "CRITICAL"}
+
+
+def test_a_fairness_drift_day_puts_critical_alerts_in_the_outbox_once(dag_bag, demo_env):
+    data_dir, db_url = demo_env
+    from govflow import settings
+    from govflow.config import load_config
+    from govflow.demo import DemoManifest
+    from govflow.monitoring import route_runs
+
+    day = DemoManifest.load(Path(data_dir)).scenarios["fairness_drift"][0]
+    run_time = datetime(day.year, day.month, day.day, 2, tzinfo=UTC) + timedelta(days=1)
+    dag_run = _run(dag_bag, "govflow_monitoring_daily", run_time)
+
+    def critical_alerts() -> list[tuple[str, str, str | None]]:
+        """The run's CRITICAL alerts (their keys name the run's records)."""
+        with store.session_scope(db_url) as session:
+            return sorted(
+                (alert.channel, alert.destination, alert.model_id)
+                for alert in session.scalars(select(Alert).where(Alert.kind == "critical"))
+                if dag_run.run_id in alert.idempotency_key
+            )
+
+    first = critical_alerts()
+    assert ("slack", "#ml-monitoring", "credit_approval") in first
+    assert any(channel == "email" and model == "credit_approval" for channel, _, model in first)
+    with store.session_scope(db_url) as session:
+        ids = session.scalars(
+            select(MonitoringRun.id).where(MonitoringRun.dag_run_id == dag_run.run_id)
+        ).all()
+    assert route_runs(list(ids), config=load_config(settings.config_dir())) == {}
+    assert critical_alerts() == first
