@@ -32,6 +32,7 @@ import pandas as pd
 from govflow.baselines import BaselineProfile
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
+from govflow.config.vocabulary import CHECK_TYPES, CheckType
 from govflow.explanations import (
     ExplanationInputError,
     ProbabilisticClassifier,
@@ -66,15 +67,7 @@ from govflow.prediction_logs import (
 )
 from govflow.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
 
-CheckType = Literal["data_drift", "fairness_drift", "model_drift", "explanation_drift"]
-CHECK_TYPES: tuple[CheckType, ...] = (
-    "data_drift",
-    "fairness_drift",
-    "model_drift",
-    "explanation_drift",
-)
 DATA_QUALITY = "data_quality"
-COMPOSITE = "composite"
 SEVERITY_ORDER = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
 COMPOSITE_FAMILIES = {
     "data_drift": "data",
@@ -89,11 +82,6 @@ SELECTION_METRICS = frozenset(
 SEED_004_FAIRNESS_METRICS = frozenset(
     {"demographic_parity_drift", "equal_opportunity_drift", "disparate_impact_ratio"}
 )
-DATA_DRIFT_METRIC_NAMES = {
-    "psi": "psi",
-    "kl_divergence": "kl_divergence",
-    "wasserstein_distance_normalised": "wasserstein_distance_normalised",
-}
 
 UNKNOWN_CHECK = "unknown check {check!r}; expected some of {expected}"
 NO_BASELINE = "model {model_id} has no active baseline: create one before monitoring it"

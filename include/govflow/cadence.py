@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from govflow.config import GovflowConfig
+from govflow.config.vocabulary import CHECK_TYPES
 
 RUN_OF_DAG = {
     "govflow_monitoring_daily": "daily_drift_analysis",
@@ -22,7 +23,6 @@ RUN_OF_DAG = {
     "govflow_monitoring_monthly": "monthly_baseline_review",
 }
 CADENCE_ORDER = ("daily", "weekly", "biweekly", "monthly")
-CHECK_ORDER = ("data_drift", "fairness_drift", "model_drift", "explanation_drift")
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,6 @@ def due_targets(config: GovflowConfig, dag_id: str, run_time: datetime) -> list[
             if not checks:
                 continue
             start, end = cadence_window(cadence, run_time)
-            ordered = tuple(check for check in CHECK_ORDER if check in checks)
+            ordered = tuple(check for check in CHECK_TYPES if check in checks)
             targets.append(Target(model.id, model.risk_tier, cadence, ordered, start, end))
     return targets
