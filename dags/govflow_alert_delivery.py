@@ -14,45 +14,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Connection, dag, task
+from airflow.sdk import dag, task
 
-SLACK_CONNECTION = "slack_default"
-SMTP_CONNECTION = "smtp_default"
-SLACK_WEBHOOK_BASE = "https://hooks.slack.com/services/"
-
-
-def _connection(conn_id: str):
-    try:
-        return Connection.get(conn_id)
-    except Exception as error:  # the SDK raises its own "not found" type, by connection
-        print(f"connection {conn_id} is not configured ({type(error).__name__})")
-        return None
-
-
-def slack_webhook_url() -> str | None:
-    connection = _connection(SLACK_CONNECTION)
-    if connection is None or not connection.password:
-        return None
-    if connection.password.startswith(("http://", "https://")):
-        return connection.password
-    return SLACK_WEBHOOK_BASE + connection.password.lstrip("/")
-
-
-def smtp_settings():
-    from govflow.notifications import SmtpSettings
-
-    connection = _connection(SMTP_CONNECTION)
-    if connection is None or not connection.host:
-        return None
-    extra = connection.extra_dejson
-    return SmtpSettings(
-        host=connection.host,
-        port=int(connection.port or 25),
-        sender=extra.get("from_email", "govflow@localhost"),
-        username=connection.login or None,
-        password=connection.password or None,
-        starttls=bool(extra.get("starttls", False)),
-    )
+from govflow_airflow.connections import slack_webhook_url, smtp_settings
 
 
 @dag(

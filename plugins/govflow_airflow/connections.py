@@ -1,0 +1,72 @@
+"""The delivery channels as Airflow Connections: `slack_default` and `smtp_default`.
+
+Secrets live only in Connections (or `AIRFLOW_CONN_*` in the environment), never in config/.
+A missing connection is not an error: alerts then stay in the outbox, listed in the task
+log, until one is configured.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Connection
+
+if TYPE_CHECKING:
+    from govflow.notifications import SmtpSettings
+
+SLACK_CONNECTION = "slack_default"
+SMTP_CONNECTION = "smtp_default"
+SLACK_WEBHOOK_BASE = "https://hooks.slack.com/services/"
+
+
+def _connection(conn_id: str) -> Any:
+    try:
+        return Connection.get(conn_id)
+    except Exception as error:  # the SDK raises its own "not found" type, by connection
+        print(f"connection {conn_id} is not configured ({type(error).__name__})")
+        return None
+
+
+def slack_webhook_url() -> str | None:
+    """The webhook URL of `slack_default`: a `slackwebhook` connection whose password is the
+    full URL, or the token path under `hooks.slack.com/services`."""
+    connection = _connection(SLACK_CONNECTION)
+    if connection is None or not connection.password:
+        return None
+    if connection.password.startswith(("http://", "https://")):
+        return connection.password
+    return SLACK_WEBHOOK_BASE + connection.password.lstrip("/")
+
+
+def smtp_settings() -> SmtpSettings | None:
+    """`smtp_default`: host, port, login, password; `from_email` and `starttls` in its extra."""
+    from govflow.notifications import SmtpSettings
+
+    connection = _connection(SMTP_CONNECTION)
+    if connection is None or not connection.host:
+        return None
+    extra = connection.extra_dejson
+    return SmtpSettings(
+        host=connection.host,
+        port=int(connection.port or 25),
+        sender=extra.get("from_email", "govflow@localhost"),
+        username=connection.login or None,
+        password=connection.password or None,
+        starttls=bool(extra.get("starttls", False)),
+    )
+
+
+def deliver_now(alert_ids: list[int]) -> list[str]:
+    """Send these outbox rows at once (a CRITICAL alert must not wait for the next delivery
+    run); a failure leaves them in the outbox for govflow_alert_delivery to retry."""
+    from govflow.alerts import deliver_pending
+
+    if not alert_ids:
+        return []
+    report = deliver_pending(
+        slack_webhook_url=slack_webhook_url(), smtp=smtp_settings(), only_ids=alert_ids
+    )
+    lines = report.lines()
+    for line in lines:
+        print(line)
+    return lines
