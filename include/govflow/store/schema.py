@@ -150,6 +150,10 @@ class Baseline(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     archived_at: Mapped[datetime | None]
+    # Who approved the change (section 4.2): null for the automatic triggers.
+    approved_by: Mapped[str | None] = mapped_column(String(128))
+    # The section 4.2 trigger and what the baseline was built from (window, deployment, ...).
+    details: Mapped[Json] = mapped_column(default=dict, server_default=text("'{}'"))
 
 
 class MonitoringRun(Base):
@@ -209,7 +213,7 @@ class Incident(Base):
     metric: Mapped[str | None] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))
     priority: Mapped[str] = mapped_column(String(4))
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     dedup_key: Mapped[str] = mapped_column(String(255), index=True)
     open_dedup_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     title: Mapped[str] = mapped_column(Text)
@@ -288,6 +292,12 @@ class RiskAcceptance(Base):
     suppression_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
+    # The severity suppressed: at expiry the incident reopens only if it is still reached.
+    severity: Mapped[str | None] = mapped_column(String(16))
+    days: Mapped[int | None] = mapped_column(Integer)
+    # Natural key of the request (e.g. the DAG run), so a retried task files it once.
+    request_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    details: Mapped[Json] = mapped_column(default=dict, server_default=text("'{}'"))
 
 
 class Deployment(Base):
@@ -304,7 +314,7 @@ class Deployment(Base):
     environment: Mapped[str] = mapped_column(String(32))
     justification: Mapped[str] = mapped_column(Text, default="")
     requested_by: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(32), default="planning")
+    status: Mapped[str] = mapped_column(String(32), default="planning", index=True)
     go_live: Mapped[str | None] = mapped_column(String(8))
     recommendation: Mapped[str | None] = mapped_column(String(32))
     report_path: Mapped[str | None] = mapped_column(Text)
@@ -332,7 +342,11 @@ class DeploymentStep(Base):
 
 
 class DeploymentApproval(Base):
-    """FORM-AI-DEPLOY-002: one decision per required role of a deployment."""
+    """FORM-AI-DEPLOY-002: one decision per required role of a deployment.
+
+    ``approver`` is empty when the request timed out; ``details`` keeps the assignees, the
+    conditions attached to the decision and the request's subject and timeout.
+    """
 
     __tablename__ = "deployment_approvals"
     __table_args__ = (UniqueConstraint("deployment_id", "role"),)
@@ -340,10 +354,11 @@ class DeploymentApproval(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
     role: Mapped[str] = mapped_column(String(64))
-    approver: Mapped[str] = mapped_column(String(128))
+    approver: Mapped[str | None] = mapped_column(String(128))
     decision: Mapped[str] = mapped_column(String(16))
     comment: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    details: Mapped[Json] = mapped_column(default=dict)
 
 
 class ChecklistEvidence(Base):
