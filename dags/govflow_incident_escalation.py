@@ -1,0 +1,72 @@
+"""
+### govflow_incident_escalation (seed 004 sections 3.1, 3.2 and 12)
+
+The escalation sweeper, every five minutes. Any incident still **open** (unacknowledged)
+15 minutes after it was opened or reopened (policy.yaml `escalation.acknowledgement_minutes`)
+goes to its path's secondary; a CRITICAL data or model incident still unresolved after
+4 hours goes to the executive (seed 004 table 3.2). Incidents a `govflow_incident_response`
+run covers are left to that run. Each escalation is an incident event, an audit event and
+one Slack message (the severity's channel, mentioning who is now responsible) plus one
+e-mail, sent at once through `slack_default` / `smtp_default`; a failed send stays in the
+outbox for `govflow_alert_delivery` to retry.
+
+The same run expires accepted-risk exceptions whose suppression has ended (seed 004
+section 12): the incident reopens when the condition persists, else it is resolved.
+
+Idempotent: a retried or overlapping sweep finds every escalation already recorded and
+sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import dag, task
+
+
+@task
+def sweep_incidents() -> dict:
+    """Escalate overdue incidents and expire ended risk acceptances; list what was done."""
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.incidents import escalate_overdue_incidents
+    from govflow.risk_acceptances import expire_acceptances
+    from govflow.store.types import utcnow
+
+    store.ensure_schema()
+    config, now = load_config(settings.config_dir()), utcnow()
+    with store.session_scope() as session:
+        escalated = [e.to_dict() for e in escalate_overdue_incidents(session, config, now=now)]
+        expired = [e.to_dict() for e in expire_acceptances(session, config, now=now)]
+    for done in escalated:
+        print(f"{done['ref']} escalated to {done['level']} {done['people']}: {done['reason']}")
+    for done in expired:
+        print(f"acceptance {done['acceptance_id']} of {done['incident_ref']}: {done['action']}")
+    print(f"{len(escalated)} escalations, {len(expired)} risk acceptances expired at {now}")
+    alert_ids = [i for done in [*escalated, *expired] for i in done["alert_ids"]]
+    return {"escalated": escalated, "expired": expired, "alert_ids": alert_ids}
+
+
+@task
+def deliver_notifications(swept: dict) -> list[str]:
+    """Send the sweep's Slack messages and e-mails now, not at the next delivery run."""
+    from govflow_airflow.connections import deliver_now
+
+    return deliver_now(swept["alert_ids"])
+
+
+@dag(
+    dag_id="govflow_incident_escalation",
+    schedule="*/5 * * * *",
+    start_date=datetime(2025, 3, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    doc_md=__doc__,
+    tags=["govflow", "incidents"],
+)
+def govflow_incident_escalation():
+    deliver_notifications(sweep_incidents())
+
+
+govflow_incident_escalation()

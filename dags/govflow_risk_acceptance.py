@@ -1,0 +1,203 @@
+"""
+### govflow_risk_acceptance (seed 004 section 12, "Exceptions & Overrides")
+
+Accept the risk of an incident's drift for a bounded time. Started by hand with the
+incident's ref, or by `govflow_incident_response` when its containment chooses "Accept risk".
+
+1. **Check**: the incident's newest measurement must be a severity the policy lets you accept
+   (policy.yaml `exceptions.applies_to_severities`: WARNING; a CRITICAL condition is never
+   suppressed) and no other acceptance may be pending or in force for it. Refused here,
+   before anybody is asked.
+2. **Document** (ML lead): a form, assigned to the holders of `exceptions.documented_by`,
+   with the rationale and the days of suppression (at most
+   `exceptions.max_suppression_days`, 30; more is refused). Empty fields take the values
+   proposed in the run's parameters.
+3. **Review** (compliance officer): Approve or Reject, assigned to the holders of
+   `exceptions.approved_by`; the requester can never decide their own request.
+4. **Record**: approval moves the incident to `accepted_risk` and suppresses the metric's
+   alerts until the end of the period (the metric is still computed and recorded); a
+   rejection is recorded with who rejected it and why. At expiry the escalation sweeper
+   reopens the incident if the condition persists.
+
+Assignees are read from people.yaml when the run starts. The review is an `HITLOperator`
+with the options Approve and Reject rather than an `ApprovalOperator`: on Reject the
+latter skips its downstream tasks and returns nothing, so the rejection and the identity
+of who rejected could not be recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow.sdk import Param, dag, task
+
+from govflow_airflow.hitl import AssignedAtRuntime, AssignedEntryOperator
+
+DAG_ID = "govflow_risk_acceptance"
+CHECK = "check_request"
+APPROVE, REJECT = "Approve", "Reject"
+SUBJECT = (
+    "Accept the risk of {{ params.incident_ref }}: "
+    "{{ ti.xcom_pull(task_ids='check_request')['severity'] }} "
+    "{{ ti.xcom_pull(task_ids='check_request')['metric'] }} on "
+    "{{ ti.xcom_pull(task_ids='check_request')['model_id'] }}"
+)
+DOCUMENT_BODY = (
+    "Seed 004 section 12: document why this drift is acceptable and for how long "
+    "(at most {{ ti.xcom_pull(task_ids='check_request')['max_days'] }} days). The alerts of "
+    "the metric are suppressed once the compliance officer approves; monitoring goes on.\n\n"
+    "Newest value: {{ ti.xcom_pull(task_ids='check_request')['value'] }} "
+    "({{ ti.xcom_pull(task_ids='check_request')['subject'] }}).\n\n"
+    "Proposed: {{ params.rationale or '(no rationale)' }}, {{ params.days }} days."
+)
+REVIEW_BODY = (
+    "{{ ti.xcom_pull(task_ids='request_acceptance')['requested_by'] }} asks to suppress the "
+    "alerts of {{ ti.xcom_pull(task_ids='request_acceptance')['metric'] }} on "
+    "{{ ti.xcom_pull(task_ids='request_acceptance')['model_id'] }} for "
+    "{{ ti.xcom_pull(task_ids='request_acceptance')['days'] }} days.\n\n"
+    "Rationale: {{ ti.xcom_pull(task_ids='request_acceptance')['rationale'] }}"
+)
+
+
+def responder(answer: dict) -> str:
+    """The user id of who answered a required action."""
+    return answer["responded_by_user"]["id"]
+
+
+@task(task_id=CHECK)
+def check_request(incident_ref: str) -> dict:
+    """Refuse at once what the policy would refuse; name who documents and who decides."""
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.risk_acceptances import preview_request
+
+    store.ensure_schema()
+    with store.session_scope() as session:
+        preview = preview_request(
+            session, load_config(settings.config_dir()), incident=incident_ref
+        )
+    return {
+        **preview,
+        "ml_lead": {"users": preview["documented_by"], "timeout_minutes": None},
+        "compliance_officer": {"users": preview["approved_by"], "timeout_minutes": None},
+    }
+
+
+@task
+def request_acceptance(
+    incident_ref: str, proposed_rationale: str, proposed_days: str, form: dict, request_key: str
+) -> dict:
+    """File the ML lead's request (once per run, however often retried)."""
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.risk_acceptances import acceptance_summary
+    from govflow.risk_acceptances import request_acceptance as request
+
+    answers = form["params_input"]
+    with store.session_scope() as session:
+        acceptance = request(
+            session,
+            load_config(settings.config_dir()),
+            incident=incident_ref,
+            rationale=answers.get("rationale") or proposed_rationale,
+            days=int(answers.get("days") or proposed_days),
+            requested_by=responder(form),
+            request_key=request_key,
+        )
+        return acceptance_summary(session, acceptance)
+
+
+@task
+def record_decision(request: dict, review: dict) -> dict:
+    """Approve or reject as the compliance officer who answered; print the outcome."""
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.risk_acceptances import (
+        acceptance_summary,
+        approve_acceptance,
+        get_acceptance,
+        reject_acceptance,
+    )
+
+    decide = approve_acceptance if review["chosen_options"] == [APPROVE] else reject_acceptance
+    with store.session_scope() as session:
+        acceptance = decide(
+            session,
+            load_config(settings.config_dir()),
+            get_acceptance(session, request["id"]),
+            approver=responder(review),
+            comment=(review.get("params_input") or {}).get("comment", ""),
+        )
+        summary = acceptance_summary(session, acceptance)
+    print(
+        f"risk acceptance {summary['id']} of {summary['incident_ref']} {summary['status']} by "
+        f"{summary['approved_by']}; suppressed until {summary['suppression_until']}"
+    )
+    return summary
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=None,
+    start_date=datetime(2025, 3, 1, tzinfo=UTC),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["govflow", "incidents"],
+    params={
+        "incident_ref": Param(
+            "INC-2025-0001",
+            type="string",
+            title="Incident",
+            description="The ref of the incident whose risk is accepted (govflow incident list).",
+        ),
+        "rationale": Param(
+            "",
+            type="string",
+            title="Proposed rationale",
+            description="Shown to the ML lead, who documents the rationale in the form.",
+        ),
+        "days": Param(
+            30,
+            type="integer",
+            minimum=1,
+            title="Proposed days of suppression",
+            description="Policy maximum: exceptions.max_suppression_days (30); more is refused.",
+        ),
+    },
+)
+def govflow_risk_acceptance():
+    checked = check_request("{{ params.incident_ref }}")
+    document = AssignedEntryOperator(
+        task_id="document_rationale",
+        assignment_task_id=CHECK,
+        assignment_key="ml_lead",
+        subject=SUBJECT,
+        body=DOCUMENT_BODY,
+        defaults=None,
+        params={
+            "rationale": Param("", type="string", title="Rationale"),
+            "days": Param(None, type=["null", "integer"], minimum=1, title="Days of suppression"),
+        },
+    )
+    requested = request_acceptance(
+        "{{ params.incident_ref }}",
+        "{{ params.rationale }}",
+        "{{ params.days }}",
+        document.output,
+        "{{ dag.dag_id }}/{{ run_id }}",
+    )
+    review = AssignedAtRuntime(
+        task_id="review_acceptance",
+        assignment_task_id=CHECK,
+        assignment_key="compliance_officer",
+        subject="Review: " + SUBJECT,
+        body=REVIEW_BODY,
+        options=[APPROVE, REJECT],
+        params={"comment": Param("", type="string", title="Comment")},
+    )
+    checked >> document
+    requested >> review
+    record_decision(requested, review.output)
+
+
+govflow_risk_acceptance()

@@ -1,0 +1,219 @@
+"""govflow_risk_acceptance: the ML lead's form, the compliance officer's review, the record.
+
+The two required actions wait for people, so the DAG is checked by its structure, by
+``dag.test()`` of its first task, and by calling its task functions with the answers the
+required actions return."""
+
+from __future__ import annotations
+
+import runpy
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from govflow import settings, store
+from govflow.config import load_config
+from govflow.incidents import open_incident
+from govflow.risk_acceptances import (
+    DAYS_OUT_OF_RANGE,
+    SEVERITY_NOT_ACCEPTABLE,
+    RiskAcceptanceError,
+)
+from govflow.store.schema import Incident, MetricResult, Model, MonitoringRun
+from govflow.store.types import utcnow
+
+DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "govflow_risk_acceptance.py"
+DAG_ID = "govflow_risk_acceptance"
+LENA = {"id": "lena", "name": "Lena Lund"}
+CAROL = {"id": "carol", "name": "Carol Chen"}
+
+
+def answer(user: dict[str, str], options: list[str], **params_input: Any) -> dict[str, Any]:
+    """What a required action returns once ``user`` answered."""
+    return {
+        "chosen_options": options,
+        "params_input": params_input,
+        "responded_at": utcnow().isoformat(),
+        "responded_by_user": user,
+    }
+
+
+@pytest.fixture
+def db_url(tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'govflow.db'}"
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+    store.upgrade(url)
+    with store.session_scope(url) as session:
+        session.add(
+            Model(
+                id="credit_approval",
+                model_type="binary_classifier",
+                risk_tier="high",
+                owner="olivia",
+                business_purpose="credit decisions",
+                created_by="test",
+            )
+        )
+    return url
+
+
+def incident_with(url: str, metric: str, severity: str, value: float) -> str:
+    """An incident on ``metric`` whose newest measurement has ``severity``."""
+    now = utcnow()
+    with store.session_scope(url) as session:
+        run = MonitoringRun(
+            model_id="credit_approval",
+            run_key=f"daily/{metric}",
+            cadence="daily",
+            interval_start=now - timedelta(days=1),
+            interval_end=now,
+            status="succeeded",
+            finished_at=now,
+        )
+        session.add(run)
+        session.flush()
+        session.add(
+            MetricResult(
+                monitoring_run_id=run.id,
+                check_type="data_drift",
+                metric=metric,
+                subject="income",
+                value=value,
+                status="computed",
+                severity=severity,
+                threshold={"warning": 0.1, "critical": 0.25, "direction": "higher_is_worse"},
+            )
+        )
+        incident, _ = open_incident(
+            session,
+            load_config(settings.config_dir()),
+            model_id="credit_approval",
+            category="data_drift",
+            metric=metric,
+            severity=severity,
+            title=f"{severity} data drift: {metric} on credit_approval",
+            actor="govflow-monitoring",
+        )
+        return incident.ref
+
+
+def task_function(name: str):
+    return runpy.run_path(str(DAG_FILE))[name].function
+
+
+def test_the_form_and_the_review_follow_the_check_and_the_record_follows_both():
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.providers.standard.operators.hitl import HITLEntryOperator, HITLOperator
+    from airflow.sdk.definitions.timetables.simple import NullTimetable
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    dag = bag.dags[DAG_ID]
+    document, review = dag.get_task("document_rationale"), dag.get_task("review_acceptance")
+
+    assert bag.import_errors == {}
+    assert isinstance(dag.timetable, NullTimetable)  # schedule=None: started on demand
+    assert {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} == {
+        "check_request": [],
+        "document_rationale": ["check_request"],
+        "request_acceptance": ["document_rationale"],
+        "review_acceptance": ["request_acceptance"],
+        "record_decision": ["request_acceptance", "review_acceptance"],
+    }
+    assert {name: dag.params[name] for name in dag.params} == {
+        "incident_ref": "INC-2025-0001",
+        "rationale": "",
+        "days": 30,
+    }
+    assert isinstance(document, HITLEntryOperator)
+    assert (document.assignment_key, sorted(document.params)) == ("ml_lead", ["days", "rationale"])
+    assert isinstance(review, HITLOperator)
+    assert (review.assignment_key, review.options) == ("compliance_officer", ["Approve", "Reject"])
+
+
+def test_the_check_names_the_ml_lead_and_the_compliance_officer_for_a_warning(db_url):
+    ref = incident_with(db_url, "psi", "WARNING", 0.18)
+
+    checked = task_function("check_request")(ref)
+
+    assert (checked["incident_ref"], checked["severity"], checked["max_days"]) == (
+        ref,
+        "WARNING",
+        30,
+    )
+    assert checked["ml_lead"] == {"users": [LENA], "timeout_minutes": None}
+    assert checked["compliance_officer"] == {"users": [CAROL], "timeout_minutes": None}
+
+
+def test_the_check_refuses_a_critical_condition_before_anybody_is_asked(db_url):
+    ref = incident_with(db_url, "psi", "CRITICAL", 0.31)
+
+    with pytest.raises(RiskAcceptanceError) as refused:
+        task_function("check_request")(ref)
+
+    assert str(refused.value) == SEVERITY_NOT_ACCEPTABLE.format(
+        severity="CRITICAL", metric="psi", model_id="credit_approval", allowed="WARNING"
+    )
+
+
+def test_a_dag_run_of_the_check_alone_succeeds_for_a_warning_incident(db_url):
+    from airflow.dag_processing.dagbag import DagBag
+
+    ref = incident_with(db_url, "psi", "WARNING", 0.18)
+    dag = DagBag(dag_folder=str(DAG_FILE)).dags[DAG_ID]
+
+    dag_run = dag.partial_subset(task_ids=["check_request"]).test(run_conf={"incident_ref": ref})
+
+    assert dag_run.state == "success"
+
+
+def test_the_ml_leads_form_files_one_request_with_the_proposal_filling_empty_fields(db_url):
+    ref = incident_with(db_url, "psi", "WARNING", 0.18)
+    request = task_function("request_acceptance")
+    form = answer(LENA, ["OK"], rationale="", days=None)
+
+    first = request(ref, "Seasonal tax-season applicants", "21", form, "govflow_risk_acceptance/r1")
+    retried = request(ref, "ignored on retry", "5", form, "govflow_risk_acceptance/r1")
+
+    assert first == retried
+    assert (first["rationale"], first["days"], first["requested_by"], first["status"]) == (
+        "Seasonal tax-season applicants",
+        21,
+        "lena",
+        "requested",
+    )
+
+
+def test_the_form_refuses_more_days_than_the_policy_allows(db_url):
+    ref = incident_with(db_url, "psi", "WARNING", 0.18)
+    form = answer(LENA, ["OK"], rationale="Seasonal", days=45)
+
+    with pytest.raises(RiskAcceptanceError) as refused:
+        task_function("request_acceptance")(ref, "", "30", form, "govflow_risk_acceptance/r2")
+
+    assert str(refused.value) == DAYS_OUT_OF_RANGE.format(maximum=30, days=45)
+
+
+@pytest.mark.parametrize(
+    ("options", "status", "incident_status"),
+    [(["Approve"], "approved", "accepted_risk"), (["Reject"], "rejected", "open")],
+)
+def test_the_record_applies_the_compliance_officers_answer(
+    db_url, capsys, options, status, incident_status
+):
+    ref = incident_with(db_url, "psi", "WARNING", 0.18)
+    form = answer(LENA, ["OK"], rationale="Seasonal", days=10)
+    requested = task_function("request_acceptance")(ref, "", "30", form, "r3")
+
+    recorded = task_function("record_decision")(
+        requested, answer(CAROL, options, comment="reviewed")
+    )
+
+    assert (recorded["status"], recorded["approved_by"]) == (status, "carol")
+    with store.session_scope(db_url) as session:
+        incident = session.scalars(select(Incident).where(Incident.ref == ref)).one()
+        assert incident.status == incident_status
+    assert f"risk acceptance 1 of {ref} {status} by carol" in capsys.readouterr().out

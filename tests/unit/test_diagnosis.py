@@ -1,0 +1,334 @@
+"""Seed 004 sections 3.3 and 3.4: the automated diagnoses of an incident, on the seeded demo
+(35 days, seed 7). Scenario days come from the demo's manifest, never from this file."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from govflow import settings, store
+from govflow.config import GovflowConfig, load_config
+from govflow.demo import DemoManifest
+from govflow.diagnosis import (
+    NO_SOURCE_RUN,
+    UNKNOWN_DIAGNOSIS,
+    baseline_age,
+    data_quality_status,
+    diagnose,
+    moved_features_and_groups,
+    recent_changes,
+)
+from govflow.incidents import open_incident, open_incidents_for_run
+from govflow.monitoring import run_monitoring
+from govflow.store.schema import AuditEvent, Incident, IncidentEvent, MonitoringRun
+
+CHECKS = ("data_drift", "fairness_drift", "model_drift")
+
+
+@dataclass(frozen=True)
+class Demo:
+    db_url: str
+    incidents: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def config() -> GovflowConfig:
+    return load_config(settings.config_dir())
+
+
+def analyse(config: GovflowConfig, data_dir: str, db_url: str, day, run_key: str) -> list[tuple]:
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    summary = run_monitoring(
+        "credit_approval",
+        start=start,
+        end=start + timedelta(days=1),
+        checks=CHECKS,
+        cadence="on_demand",
+        run_key=run_key,
+        config=config,
+        data_dir=Path(data_dir),
+        db_url=db_url,
+        write_report=False,
+    )
+    with store.session_scope(db_url) as session:
+        run = session.get_one(MonitoringRun, summary.run_id)
+        return [
+            (i.id, i.metric, i.category, i.priority, i.severity, i.status, i.assigned_to)
+            for i in open_incidents_for_run(session, config, run)
+        ]
+
+
+@pytest.fixture(scope="module")
+def demo(seeded_demo, tmp_path_factory, config) -> Demo:
+    """The seeded store copied (its logs are only read), analysed on the first
+    fairness-drift day and then on the malformed day; each opens its incidents."""
+    data_dir, seeded_url = seeded_demo
+    copy = tmp_path_factory.mktemp("diagnosis") / "govflow.db"
+    with sqlite3.connect(seeded_url.removeprefix("sqlite:///")) as source:
+        target = sqlite3.connect(copy)
+        source.backup(target)
+        target.close()
+    db_url = f"sqlite:///{copy}"
+    manifest = DemoManifest.load(Path(data_dir))
+    fairness_day = manifest.scenarios["fairness_drift"][0]
+    malformed_day = manifest.scenarios["malformed"][0]
+    opened = analyse(config, data_dir, db_url, fairness_day, "test_diagnosis/fairness")
+    opened += analyse(config, data_dir, db_url, malformed_day, "test_diagnosis/malformed")
+    return Demo(db_url, {metric: incident_id for incident_id, metric, *_ in opened})
+
+
+def findings_of(demo: Demo, config: GovflowConfig, diagnosis, metric: str) -> dict:
+    with store.session_scope(demo.db_url) as session:
+        return diagnosis(session, config, session.get_one(Incident, demo.incidents[metric]))
+
+
+def test_the_fairness_drift_and_malformed_days_open_the_incidents_the_policy_calls_for(demo):
+    with store.session_scope(demo.db_url) as session:
+        opened = [
+            (i.metric, i.category, i.priority, i.severity, i.status, i.assigned_to)
+            for i in session.scalars(select(Incident).order_by(Incident.id))
+        ]
+
+    assert opened == [
+        ("wasserstein_distance_normalised", "data_drift", "P1", "CRITICAL", "open", "lena"),
+        ("disparate_impact_ratio", "fairness_drift", "P0", "CRITICAL", "open", "carol"),
+        ("demographic_parity_drift", "fairness_drift", "P0", "CRITICAL", "open", "carol"),
+        ("equal_opportunity_drift", "fairness_drift", "P0", "CRITICAL", "open", "carol"),
+        ("data_quality_gate", "data_quality", "P1", "CRITICAL", "open", "lena"),
+    ]
+
+
+def test_the_moved_features_and_groups_of_the_fairness_drift_day_are_ranked_worst_first(
+    demo, config
+):
+    found = findings_of(demo, config, moved_features_and_groups, "disparate_impact_ratio")
+
+    assert [
+        (
+            f["feature"],
+            f["severity"],
+            f["worst_metric"],
+            f["band_position"],
+            f["psi"],
+            f["kl_divergence"],
+            f["wasserstein_distance_normalised"],
+        )
+        for f in found["features"]
+    ] == [
+        (
+            "credit_score",
+            "CRITICAL",
+            "wasserstein_distance_normalised",
+            1.602596,
+            0.142477,
+            0.068867,
+            0.390389,
+        ),
+        (
+            "debt_to_income",
+            "WARNING",
+            "wasserstein_distance_normalised",
+            0.66488,
+            0.061316,
+            0.029841,
+            0.249732,
+        ),
+    ]
+    assert found["stable_features"] == 13
+    assert [
+        (
+            g["attribute"],
+            g["metric"],
+            g["severity"],
+            g["value"],
+            g["band_position"],
+            g["min_group"],
+            g["max_group"],
+            g["baseline"],
+        )
+        for g in found["groups"]
+    ] == [
+        (
+            "gender",
+            "demographic_parity_drift",
+            "CRITICAL",
+            0.247755,
+            3.955102,
+            "female",
+            "non_binary",
+            0.003265,
+        ),
+        (
+            "gender&age_band",
+            "disparate_impact_ratio",
+            "CRITICAL",
+            0.60775,
+            3.136115,
+            "female&41-60",
+            "male&26-40",
+            None,
+        ),
+        (
+            "gender",
+            "disparate_impact_ratio",
+            "CRITICAL",
+            0.641399,
+            2.762229,
+            "female",
+            "non_binary",
+            None,
+        ),
+    ]
+    assert found["model"] == []
+    assert found["summary"] == (
+        "2 features and 3 group metrics moved; features: credit_score "
+        "(wasserstein_distance_normalised CRITICAL), debt_to_income "
+        "(wasserstein_distance_normalised WARNING); groups: demographic_parity_drift gender = "
+        "0.247755, disparate_impact_ratio gender&age_band = 0.60775, disparate_impact_ratio "
+        "gender = 0.641399"
+    )
+
+
+def test_recent_changes_name_the_demo_registrations_stage_changes_and_baseline(demo, config):
+    found = findings_of(demo, config, recent_changes, "disparate_impact_ratio")
+    with store.session_scope(demo.db_url) as session:
+        incident = session.get_one(Incident, demo.incidents["disparate_impact_ratio"])
+        nothing = recent_changes(session, config, incident, days=0)
+
+    assert [(v["version"], v["status"], v["created_by"]) for v in found["model_versions"]] == [
+        ("0.9.0", "approved", "olivia"),
+        ("1.0.0", "approved", "olivia"),
+    ]
+    assert [(s["version"], s["stage"], s["deployed_by"]) for s in found["stage_changes"]] == [
+        ("0.9.0", "retired", "govflow-demo"),
+        ("1.0.0", "production", "govflow-demo"),
+    ]
+    assert [(b["version"], b["kind"], b["is_active"]) for b in found["baselines"]] == [
+        ("2025-03-01-v1", "deploy", True)
+    ]
+    assert (found["deployments"], found["config_changes"]) == ([], [])
+    assert found["counts"] == {
+        "model_versions": 2,
+        "stage_changes": 2,
+        "deployments": 0,
+        "baselines": 1,
+        "config_changes": 0,
+    }
+    assert nothing["counts"] == dict.fromkeys(found["counts"], 0)
+
+
+def test_the_baseline_is_23_days_old_at_the_end_of_the_fairness_drift_day(demo, config):
+    found = findings_of(demo, config, baseline_age, "disparate_impact_ratio")
+
+    assert {key: value for key, value in found.items() if key != "created_by"} == {
+        "model_id": "credit_approval",
+        "active_version": "2025-03-01-v1",
+        "kind": "deploy",
+        "model_version": "1.0.0",
+        "created_on": "2025-03-01",
+        "as_of": "2025-03-24",
+        "age_days": 23,
+        "next_quarterly_review": "2025-04-01",
+        "days_to_quarterly_review": 8,
+        "judged_against": "2025-03-01-v1",
+        "judged_against_active": True,
+        "summary": "baseline 2025-03-01-v1 (deploy) is 23 days old on 2025-03-24; next "
+        "quarterly review 2025-04-01",
+    }
+
+
+def test_the_data_quality_status_names_every_problem_of_the_malformed_day(demo, config):
+    malformed = findings_of(demo, config, data_quality_status, "data_quality_gate")
+    fairness = findings_of(demo, config, data_quality_status, "disparate_impact_ratio")
+
+    gate = malformed["source_run"]
+    assert (gate["passed"], gate["row_count"], gate["usable_row_count"]) == (False, 2000, 1900)
+    assert gate["unusable_columns"] == ["months_at_address"]
+    assert [
+        (f["check"], f["columns"], f["unexpected_count"], f["severity_hint"])
+        for f in gate["findings"]
+    ] == [
+        ("column_exists", ["months_at_address"], 2000, "CRITICAL"),
+        ("duplicates", ["prediction_id"], 20, "WARNING"),
+        ("type", ["income"], 20, "WARNING"),
+        ("range", ["loan_amount"], 20, "WARNING"),
+        ("range", ["debt_to_income"], 20, "WARNING"),
+        ("categories", ["region"], 20, "WARNING"),
+        ("nulls", ["score"], 20, "WARNING"),
+    ]
+    assert malformed["summary"] == (
+        "gate of the incident's run: failed (7 findings); newest run: failed (7 findings)"
+    )
+    assert fairness["source_run"]["passed"] is True
+    assert fairness["latest_is_source"] is False
+    assert fairness["summary"] == (
+        "gate of the incident's run: passed; newest run: failed (7 findings)"
+    )
+
+
+def test_posting_a_diagnosis_twice_keeps_one_event_and_one_audit_event(demo, config):
+    incident_id = demo.incidents["demographic_parity_drift"]
+    posted = []
+    for _ in range(2):
+        with store.session_scope(demo.db_url) as session:
+            incident = session.get_one(Incident, incident_id)
+            posted.append(diagnose(session, config, incident, "baseline_age", actor="govflow"))
+
+    with store.session_scope(demo.db_url) as session:
+        events = session.scalars(
+            select(IncidentEvent).where(
+                IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "diagnosis"
+            )
+        ).all()
+        audits = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "incident.diagnosis",
+                AuditEvent.idempotency_key == f"incident:{incident_id}:diagnosis:baseline_age",
+            )
+        ).all()
+        stored = [(e.event_key, e.payload["name"], e.payload["findings"]) for e in events]
+        note = events[0].note
+    assert posted[0] == posted[1]
+    assert stored == [("diagnosis:baseline_age", "baseline_age", posted[0])]
+    assert note == f"baseline_age: {posted[0]['summary']}"
+    assert len(audits) == 1
+
+
+def test_an_unknown_diagnosis_is_refused_by_name(demo, config):
+    with pytest.raises(ValueError) as refused, store.session_scope(demo.db_url) as session:
+        incident = session.get_one(Incident, demo.incidents["disparate_impact_ratio"])
+        diagnose(session, config, incident, "horoscope", actor="govflow")
+
+    assert str(refused.value) == UNKNOWN_DIAGNOSIS.format(
+        name="horoscope",
+        expected="moved_features_and_groups, recent_changes, baseline_age, data_quality_status",
+    )
+
+
+def test_an_incident_no_monitoring_run_raised_has_nothing_to_compare(demo, config):
+    with store.session_scope(demo.db_url) as session:
+        incident, _ = open_incident(
+            session,
+            config,
+            model_id="credit_approval",
+            category="baseline_reset",
+            metric="baseline:2025-03-24-v1",
+            severity="INFO",
+            title="Baseline reset",
+            actor="lena",
+        )
+        found = moved_features_and_groups(session, config, incident)
+
+    assert found == {
+        "source_run": None,
+        "features": [],
+        "stable_features": 0,
+        "groups": [],
+        "model": [],
+        "summary": NO_SOURCE_RUN,
+    }

@@ -1,0 +1,537 @@
+"""Seed 004 section 12: accepted-risk exceptions, from the ML lead's request through the
+compliance officer's decision to the suppression's expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from govflow import settings, store
+from govflow.alerts import SUPPRESSED, is_suppressed, route_findings
+from govflow.config import GovflowConfig, load_config
+from govflow.incidents import escalate_overdue_incidents, get_incident, open_incidents_for_run
+from govflow.notifications import Links
+from govflow.risk_acceptances import (
+    ALREADY_ACTIVE,
+    APPROVED,
+    DAYS_OUT_OF_RANGE,
+    EXPIRED,
+    NO_FINDING,
+    NOT_APPROVER,
+    NOT_DOCUMENTER,
+    NOT_PENDING,
+    RATIONALE_REQUIRED,
+    REJECTED,
+    SELF_APPROVAL,
+    SEVERITY_NOT_ACCEPTABLE,
+    TARGET_MISMATCH,
+    TARGET_REQUIRED,
+    UNKNOWN_METRIC,
+    UNKNOWN_PERSON,
+    RiskAcceptanceError,
+    acceptance_summary,
+    approve_acceptance,
+    expire_acceptances,
+    get_acceptance,
+    preview_request,
+    reject_acceptance,
+    request_acceptance,
+)
+from govflow.store.schema import (
+    Alert,
+    AuditEvent,
+    Incident,
+    IncidentEvent,
+    MetricResult,
+    Model,
+    MonitoringRun,
+)
+
+# Detection on a Monday of eve's on-call week; the suppression ends in mike's week.
+DETECTED_AT = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
+APPROVED_AT = datetime(2025, 3, 17, 10, 0, tzinfo=UTC)
+UNTIL = APPROVED_AT + timedelta(days=10)
+RATIONALE = "Seasonal applicant profile change during Q1 tax season"
+LINKS = Links(airflow_base_url="http://airflow.test:8080")
+
+WARNING_PSI = ("data_drift", "psi", "income", 0.18, "WARNING")
+INFO_PSI = ("data_drift", "psi", "income", 0.04, "INFO")
+CRITICAL_PSI = ("data_drift", "psi", "income", 0.31, "CRITICAL")
+WARNING_KL = ("data_drift", "kl_divergence", "income", 0.12, "WARNING")
+
+
+@pytest.fixture(scope="module")
+def config() -> GovflowConfig:
+    return load_config(settings.config_dir())
+
+
+@pytest.fixture
+def url(sqlite_url) -> str:
+    store.upgrade(sqlite_url)
+    with store.session_scope(sqlite_url) as session:
+        session.add(
+            Model(
+                id="credit_approval",
+                model_type="binary_classifier",
+                risk_tier="high",
+                owner="olivia",
+                business_purpose="credit decisions",
+                created_by="test",
+            )
+        )
+    return sqlite_url
+
+
+def threshold_of(config: GovflowConfig, metric: str) -> dict[str, Any]:
+    configured = config.policy.threshold(metric)
+    assert configured.warning is not None
+    return {
+        "warning": configured.warning.value,
+        "warning_inclusive": configured.warning.inclusive,
+        "critical": configured.critical.value,
+        "critical_inclusive": configured.critical.inclusive,
+        "direction": configured.direction,
+    }
+
+
+def record_run(url: str, config: GovflowConfig, findings: list[tuple], *, day: int = 0) -> int:
+    """A daily monitoring record ``day`` days after the first detection."""
+    detected = DETECTED_AT + timedelta(days=day)
+    with store.session_scope(url) as session:
+        run = MonitoringRun(
+            model_id="credit_approval",
+            run_key=f"daily/{detected.date()}",
+            cadence="daily",
+            checks=["data_drift"],
+            dag_id="govflow_monitoring_daily",
+            dag_run_id=f"scheduled__{detected.date()}",
+            interval_start=detected - timedelta(days=1, hours=2, minutes=10),
+            interval_end=detected - timedelta(hours=2, minutes=10),
+            baseline_version="2025-03-01-v1",
+            status="succeeded",
+            severity=max((f[4] for f in findings), key=["INFO", "WARNING", "CRITICAL"].index),
+            finished_at=detected,
+        )
+        session.add(run)
+        session.flush()
+        for check_type, metric, subject, value, severity in findings:
+            session.add(
+                MetricResult(
+                    monitoring_run_id=run.id,
+                    check_type=check_type,
+                    metric=metric,
+                    subject=subject,
+                    value=value,
+                    status="computed",
+                    severity=severity,
+                    threshold=threshold_of(config, metric),
+                )
+            )
+        return run.id
+
+
+def request(url: str, config: GovflowConfig, **changes: Any) -> int:
+    arguments: dict[str, Any] = {
+        "model_id": "credit_approval",
+        "metric": "psi",
+        "rationale": RATIONALE,
+        "days": 10,
+        "requested_by": "lena",
+        "at": DETECTED_AT + timedelta(hours=4),
+        **changes,
+    }
+    with store.session_scope(url) as session:
+        return request_acceptance(session, config, **arguments).id
+
+
+def decide(url: str, config: GovflowConfig, acceptance_id: int, *, approve: bool = True, **kw):
+    options = {"approver": "carol", "comment": "ok for the season", "at": APPROVED_AT, **kw}
+    with store.session_scope(url) as session:
+        acceptance = get_acceptance(session, acceptance_id)
+        decided = (approve_acceptance if approve else reject_acceptance)(
+            session, config, acceptance, **options
+        )
+        return acceptance_summary(session, decided)
+
+
+def events(url: str) -> list[tuple]:
+    with store.session_scope(url) as session:
+        return [
+            (e.kind, e.actor, e.from_status, e.to_status)
+            for e in session.scalars(select(IncidentEvent).order_by(IncidentEvent.id))
+        ]
+
+
+def audit_actions(url: str) -> list[str]:
+    with store.session_scope(url) as session:
+        return list(
+            session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.action.startswith("risk_acceptance."))
+                .order_by(AuditEvent.seq)
+            )
+        )
+
+
+# --- The request -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("days", "accepted"), [(0, False), (1, True), (30, True), (31, False)])
+def test_a_suppression_lasts_at_most_the_thirty_days_the_policy_allows(url, config, days, accepted):
+    record_run(url, config, [WARNING_PSI])
+
+    if accepted:
+        assert request(url, config, days=days) == 1
+    else:
+        with pytest.raises(RiskAcceptanceError) as refused:
+            request(url, config, days=days)
+        assert str(refused.value) == DAYS_OUT_OF_RANGE.format(maximum=30, days=days)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"requested_by": "eve"},
+            NOT_DOCUMENTER.format(user="eve", role="ml_lead", holders="lena"),
+        ),
+        ({"requested_by": "zed"}, UNKNOWN_PERSON.format(user="zed")),
+        ({"rationale": "  "}, RATIONALE_REQUIRED),
+        ({"metric": "accuracy"}, UNKNOWN_METRIC.format(metric="accuracy")),
+        (
+            {"metric": "wasserstein_distance_normalised"},
+            NO_FINDING.format(model_id="credit_approval", metric="wasserstein_distance_normalised"),
+        ),
+        ({"model_id": None, "metric": None}, TARGET_REQUIRED),
+    ],
+)
+def test_a_request_is_refused_with_the_rule_it_breaks(url, config, changes, expected):
+    record_run(url, config, [WARNING_PSI])
+
+    with pytest.raises(RiskAcceptanceError) as refused:
+        request(url, config, **changes)
+
+    assert str(refused.value) == expected
+
+
+def test_a_critical_condition_can_never_be_accepted(url, config):
+    record_run(url, config, [WARNING_PSI])
+    record_run(url, config, [CRITICAL_PSI, WARNING_KL], day=1)
+
+    with pytest.raises(RiskAcceptanceError) as refused:
+        request(url, config)
+
+    assert str(refused.value) == SEVERITY_NOT_ACCEPTABLE.format(
+        severity="CRITICAL", metric="psi", model_id="credit_approval", allowed="WARNING"
+    )
+
+
+def test_a_retried_request_with_its_key_files_one_request_and_a_second_one_is_refused(url, config):
+    record_run(url, config, [WARNING_PSI])
+
+    first = request(url, config, request_key="govflow_risk_acceptance/manual__1")
+    retried = request(url, config, request_key="govflow_risk_acceptance/manual__1")
+    with pytest.raises(RiskAcceptanceError) as refused:
+        request(url, config, request_key="govflow_risk_acceptance/manual__2")
+
+    assert first == retried == 1
+    assert str(refused.value) == ALREADY_ACTIVE.format(
+        id=1, model_id="credit_approval", metric="psi", status="requested", until=""
+    )
+    assert audit_actions(url) == ["risk_acceptance.requested"]
+
+
+def test_a_preview_says_what_would_be_accepted_and_who_documents_and_decides_it(url, config):
+    record_run(url, config, [WARNING_PSI])
+    with store.session_scope(url) as session:
+        preview = preview_request(session, config, model_id="credit_approval", metric="psi")
+        with pytest.raises(RiskAcceptanceError) as refused:
+            preview_request(session, config, model_id="credit_approval", metric="kl_divergence")
+
+    assert preview == {
+        "incident_ref": None,
+        "model_id": "credit_approval",
+        "metric": "psi",
+        "severity": "WARNING",
+        "value": 0.18,
+        "subject": "income",
+        "max_days": 30,
+        "documented_by": [{"id": "lena", "name": "Lena Lund"}],
+        "approved_by": [{"id": "carol", "name": "Carol Chen"}],
+    }
+    assert str(refused.value) == NO_FINDING.format(
+        model_id="credit_approval", metric="kl_divergence"
+    )
+
+
+# --- The decision ------------------------------------------------------------------------
+
+
+def test_approval_logs_an_accepted_risk_incident_and_suppresses_alerts_but_not_monitoring(
+    url, config
+):
+    record_run(url, config, [WARNING_PSI])
+    acceptance_id = request(url, config)
+
+    decided = decide(url, config, acceptance_id)
+
+    assert decided == {
+        "id": 1,
+        "model_id": "credit_approval",
+        "metric": "psi",
+        "severity": "WARNING",
+        "value": 0.18,
+        "subject": "income",
+        "days": 10,
+        "rationale": RATIONALE,
+        "requested_by": "lena",
+        "status": APPROVED,
+        "approved_by": "carol",
+        "suppression_until": UNTIL.isoformat(),
+        "incident_ref": "INC-2025-0001",
+    }
+    with store.session_scope(url) as session:
+        incident = get_incident(session, "INC-2025-0001")
+        logged = session.scalars(
+            select(IncidentEvent).where(IncidentEvent.kind == "accepted_risk")
+        ).one()
+        assert (incident.status, incident.severity, incident.priority, incident.category) == (
+            "accepted_risk",
+            "WARNING",
+            "P3",
+            "data_drift",
+        )
+        assert logged.payload == {
+            "risk_acceptance_id": 1,
+            "metric": "psi",
+            "value": 0.18,
+            "severity": "WARNING",
+            "rationale": RATIONALE,
+            "approved_by": "carol",
+            "suppression_until": UNTIL.isoformat(),
+        }
+        assert is_suppressed(session, "credit_approval", "psi", UNTIL - timedelta(seconds=1))
+        assert not is_suppressed(session, "credit_approval", "psi", UNTIL)
+    # The next day's WARNING is measured and recorded, its alert suppressed, and tracked on
+    # the same incident.
+    next_day = record_run(url, config, [WARNING_PSI], day=1)
+    with store.session_scope(url) as session:
+        run = session.get_one(MonitoringRun, next_day)
+        routed = [(a.kind, a.status) for a in route_findings(session, config, run, links=LINKS)]
+        tracked = [i.ref for i in open_incidents_for_run(session, config, run)]
+        recorded = session.scalars(
+            select(MetricResult.value).where(MetricResult.monitoring_run_id == next_day)
+        ).all()
+    assert routed == [("warning_digest_item", SUPPRESSED)]
+    assert tracked == []
+    assert recorded == [0.18]
+    assert events(url) == [
+        ("opened", "carol", None, "open"),
+        ("accepted_risk", "carol", "open", "accepted_risk"),
+    ]
+    assert audit_actions(url) == ["risk_acceptance.requested", "risk_acceptance.approved"]
+
+
+def test_approving_twice_is_one_decision_one_incident_event_and_one_audit_event(url, config):
+    record_run(url, config, [WARNING_PSI])
+    acceptance_id = request(url, config)
+
+    first = decide(url, config, acceptance_id)
+    second = decide(url, config, acceptance_id, at=APPROVED_AT + timedelta(hours=1))
+
+    assert first == second
+    assert [kind for kind, *_ in events(url)] == ["opened", "accepted_risk"]
+    assert audit_actions(url) == ["risk_acceptance.requested", "risk_acceptance.approved"]
+
+
+def _with_lena_also_compliance_officer(config: GovflowConfig) -> GovflowConfig:
+    users = [
+        user.model_copy(update={"roles": [*user.roles, "compliance_officer"]})
+        if user.id == "lena"
+        else user
+        for user in config.people.users
+    ]
+    return config.model_copy(update={"people": config.people.model_copy(update={"users": users})})
+
+
+@pytest.mark.parametrize(
+    ("approver", "lena_is_also_compliance_officer", "expected"),
+    [
+        ("eve", False, NOT_APPROVER.format(user="eve", role="compliance_officer", holders="carol")),
+        ("lena", True, SELF_APPROVAL.format(user="lena", id=1)),
+    ],
+)
+def test_only_a_compliance_officer_who_did_not_ask_may_decide(
+    url, config, approver, lena_is_also_compliance_officer, expected
+):
+    record_run(url, config, [WARNING_PSI])
+    acceptance_id = request(url, config)
+    deciding = (
+        _with_lena_also_compliance_officer(config) if lena_is_also_compliance_officer else config
+    )
+
+    for decision in (True, False):
+        with pytest.raises(RiskAcceptanceError) as refused:
+            decide(url, deciding, acceptance_id, approve=decision, approver=approver)
+        assert str(refused.value) == expected
+
+
+def test_a_rejection_suppresses_nothing_and_is_final(url, config):
+    record_run(url, config, [WARNING_PSI])
+    acceptance_id = request(url, config)
+
+    rejected = decide(url, config, acceptance_id, approve=False, comment="not seasonal")
+    with pytest.raises(RiskAcceptanceError) as final:
+        decide(url, config, acceptance_id)
+
+    assert (rejected["status"], rejected["approved_by"], rejected["suppression_until"]) == (
+        REJECTED,
+        "carol",
+        None,
+    )
+    assert str(final.value) == NOT_PENDING.format(id=1, status="rejected")
+    with store.session_scope(url) as session:
+        assert not is_suppressed(session, "credit_approval", "psi", APPROVED_AT)
+    assert audit_actions(url) == ["risk_acceptance.requested", "risk_acceptance.rejected"]
+
+
+def test_a_critical_incident_whose_metric_fell_to_warning_can_be_accepted_on_the_incident(
+    url, config
+):
+    critical = record_run(url, config, [CRITICAL_PSI])
+    with store.session_scope(url) as session:
+        open_incidents_for_run(session, config, session.get_one(MonitoringRun, critical))
+    with pytest.raises(RiskAcceptanceError) as still_critical:
+        request(url, config, model_id=None, metric=None, incident="INC-2025-0001")
+    with pytest.raises(RiskAcceptanceError) as mismatch:
+        request(url, config, model_id=None, metric="kl_divergence", incident="INC-2025-0001")
+    record_run(url, config, [WARNING_PSI], day=1)
+
+    acceptance_id = request(url, config, model_id=None, metric=None, incident="INC-2025-0001")
+    decided = decide(url, config, acceptance_id)
+
+    assert str(still_critical.value) == SEVERITY_NOT_ACCEPTABLE.format(
+        severity="CRITICAL", metric="psi", model_id="credit_approval", allowed="WARNING"
+    )
+    assert str(mismatch.value) == TARGET_MISMATCH.format(
+        ref="INC-2025-0001",
+        model_id="credit_approval",
+        metric="psi",
+        asked_model="credit_approval",
+        asked_metric="kl_divergence",
+    )
+    assert (decided["incident_ref"], decided["severity"]) == ("INC-2025-0001", "WARNING")
+    assert [kind for kind, *_ in events(url)] == [
+        "opened",
+        "risk_acceptance_requested",
+        "accepted_risk",
+    ]
+
+
+def test_an_approval_is_refused_when_the_metric_turned_critical_after_the_request(url, config):
+    record_run(url, config, [WARNING_PSI])
+    acceptance_id = request(url, config)
+    record_run(url, config, [CRITICAL_PSI], day=1)
+
+    with pytest.raises(RiskAcceptanceError) as refused:
+        decide(url, config, acceptance_id)
+
+    assert str(refused.value) == SEVERITY_NOT_ACCEPTABLE.format(
+        severity="CRITICAL", metric="psi", model_id="credit_approval", allowed="WARNING"
+    )
+
+
+# --- Expiry ------------------------------------------------------------------------------
+
+
+def expire(url: str, config: GovflowConfig, now: datetime) -> list[dict]:
+    with store.session_scope(url) as session:
+        return [e.to_dict() for e in expire_acceptances(session, config, now=now, links=LINKS)]
+
+
+def test_at_expiry_a_persisting_condition_reopens_the_incident_and_tells_the_on_call(url, config):
+    record_run(url, config, [WARNING_PSI])
+    decide(url, config, request(url, config))
+    record_run(url, config, [("data_drift", "psi", "income", 0.21, "WARNING")], day=9)
+
+    early = expire(url, config, UNTIL - timedelta(minutes=1))
+    expired = expire(url, config, UNTIL)
+    again = expire(url, config, UNTIL + timedelta(minutes=5))
+
+    assert early == again == []
+    assert expired == [
+        {
+            "acceptance_id": 1,
+            "model_id": "credit_approval",
+            "metric": "psi",
+            "incident_ref": "INC-2025-0001",
+            "accepted_severity": "WARNING",
+            "latest_severity": "WARNING",
+            "latest_value": 0.21,
+            "action": "reopened",
+            "alert_ids": [1, 2],
+        }
+    ]
+    with store.session_scope(url) as session:
+        incident = get_incident(session, "INC-2025-0001")
+        acceptance = get_acceptance(session, 1)
+        alerts = [(a.channel, a.destination) for a in session.scalars(select(Alert))]
+        assert (incident.status, incident.acknowledged_at, acceptance.status) == (
+            "open",
+            None,
+            EXPIRED,
+        )
+        assert not is_suppressed(session, "credit_approval", "psi", UNTIL)
+    # 2025-03-27 is in mike's on-call week: he is told, and the SLA runs from the reopening.
+    assert alerts == [("slack", "#ml-monitoring"), ("email", "mike@example.com")]
+    assert [kind for kind, *_ in events(url)][-2:] == ["reopened", "escalated"]
+    with store.session_scope(url) as session:
+        swept = escalate_overdue_incidents(
+            session, config, now=UNTIL + timedelta(minutes=15), links=LINKS
+        )
+        assert [(s.ref, s.level, s.people) for s in swept] == [
+            ("INC-2025-0001", "secondary", ["lena"])
+        ]
+    assert audit_actions(url) == [
+        "risk_acceptance.requested",
+        "risk_acceptance.approved",
+        "risk_acceptance.expired",
+    ]
+
+
+def test_at_expiry_a_condition_that_has_gone_resolves_the_incident(url, config):
+    record_run(url, config, [WARNING_PSI])
+    decide(url, config, request(url, config))
+    record_run(url, config, [INFO_PSI], day=9)
+
+    expired = expire(url, config, UNTIL)
+
+    assert [(e["latest_severity"], e["action"]) for e in expired] == [("INFO", "resolved")]
+    with store.session_scope(url) as session:
+        incident = get_incident(session, "INC-2025-0001")
+        assert (incident.status, incident.root_cause, incident.corrective_action) == (
+            "resolved",
+            f"accepted risk: {RATIONALE}",
+            "accepted by carol until 2025-03-27 10:00 UTC; at expiry the newest psi is INFO "
+            "(0.04), below the accepted WARNING",
+        )
+        assert incident.open_dedup_key is None
+        assert incident.postmortem_due == UNTIL + timedelta(days=7)
+
+
+def test_at_expiry_an_incident_already_reopened_by_a_critical_finding_is_left_alone(url, config):
+    record_run(url, config, [WARNING_PSI])
+    decide(url, config, request(url, config))
+    critical = record_run(url, config, [CRITICAL_PSI], day=2)
+    with store.session_scope(url) as session:
+        open_incidents_for_run(session, config, session.get_one(MonitoringRun, critical))
+
+    expired = expire(url, config, UNTIL)
+
+    assert [(e["latest_severity"], e["action"]) for e in expired] == [("CRITICAL", "none")]
+    with store.session_scope(url) as session:
+        incident = session.scalars(select(Incident)).one()
+        assert (incident.status, incident.severity, incident.priority) == ("open", "CRITICAL", "P1")
