@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 MONITORING_RESULTS = Asset(name="govflow_monitoring_results")
@@ -34,12 +35,15 @@ DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 
 @task(map_index_template="{{ analysis_label }}")
 def analyse_model(target: dict, dag_id: str) -> dict:
-    """Analyse one model over its window and record the result (idempotent per DAG run)."""
+    """Analyse one model over its window, record the result (idempotent per DAG run), open
+    the incidents it calls for and send its CRITICAL alerts at once."""
     from govflow import settings
     from govflow.config import load_config
-    from govflow.monitoring import run_monitoring
+    from govflow.monitoring import alert_and_open_incidents, run_monitoring
+    from govflow_airflow.connections import deliver_now
 
     context = get_current_context()
+    config = load_config(settings.config_dir())
     context["analysis_label"] = f"{target['model_id']} ({target['cadence']})"  # type: ignore[typeddict-unknown-key]
     run_id = context["run_id"]
     summary = run_monitoring(
@@ -49,7 +53,7 @@ def analyse_model(target: dict, dag_id: str) -> dict:
         checks=target["checks"],
         cadence=target["cadence"],
         run_key=f"{dag_id}/{run_id}/{target['cadence']}",
-        config=load_config(settings.config_dir()),
+        config=config,
         data_dir=settings.data_dir(),
         dag_id=dag_id,
         dag_run_id=run_id,
@@ -58,6 +62,10 @@ def analyse_model(target: dict, dag_id: str) -> dict:
         f"{summary.model_id}: {summary.status}, severity {summary.severity}, "
         f"composite {summary.composite_score}, report {summary.report_path}"
     )
+    response = alert_and_open_incidents(summary.run_id, config=config)
+    deliver_now(response["send_now"])
+    if response["incidents"]:
+        print(f"  incidents: {', '.join(response['incidents'])}")
     for finding in summary.notable:
         print(
             f"  {finding['severity']:<8} {finding['check_type']}/{finding['metric']} "
@@ -81,6 +89,26 @@ def render_drift_reports(summaries: list) -> dict:
     for run_id, path in written.items():
         print(f"record {run_id}: drift report {path}")
     return {str(run_id): path for run_id, path in written.items()}
+
+
+@task(trigger_rule="all_done")
+def select_incident_responses(summaries: list) -> list[dict]:
+    """One govflow_incident_response run per incident this run's records opened."""
+    from govflow.incident_response import incident_responses_to_start
+
+    responses = incident_responses_to_start([s["run_id"] for s in summaries if s])
+    for response in responses:
+        print(f"starting {response['trigger_run_id']}")
+    return responses
+
+
+def start_incident_responses(summaries):
+    """Trigger the response runs; an existing run (a retry, a second trigger) is kept."""
+    return TriggerDagRunOperator.partial(
+        task_id="start_incident_responses",
+        trigger_dag_id="govflow_incident_response",
+        skip_when_already_exists=True,
+    ).expand_kwargs(select_incident_responses(summaries))
 
 
 @task(outlets=[MONITORING_RESULTS], trigger_rule="all_done")
@@ -152,6 +180,7 @@ def build_scheduled_monitoring_dag(dag_id: str, cron: str, title: str):
         summaries = analyse_model.partial(dag_id=dag_id).expand(target=select_due_analyses())
         published = publish_results(summaries, dag_id=dag_id)
         published >> render_drift_reports(summaries)
+        start_incident_responses(summaries)
         if dag_id == "govflow_monitoring_monthly":
             published >> review_baselines()
 
@@ -283,6 +312,7 @@ def govflow_monitoring_on_demand():
     dag_id = "govflow_monitoring_on_demand"
     summaries = analyse_model.partial(dag_id=dag_id).expand(target=resolve_request())
     publish_results(summaries, dag_id=dag_id) >> render_drift_reports(summaries)
+    start_incident_responses(summaries)
 
 
 govflow_monitoring_on_demand()

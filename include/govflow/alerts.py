@@ -28,11 +28,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select, update
+from sqlalchemy import ColumnElement, case, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from govflow import store
@@ -640,6 +641,7 @@ def deliver_pending(
     lease: timedelta = DEFAULT_LEASE,
     retry_failed: bool = False,
     slack_timeout_seconds: int = 10,
+    only_ids: Collection[int] | None = None,
 ) -> DeliveryReport:
     """Send the outbox's due alerts, CRITICAL first, one claimed row at a time.
 
@@ -649,7 +651,8 @@ def deliver_pending(
     listed in the report and the log. A Slack answer slower than ``slack_timeout_seconds``
     counts as a failure (Slack may still post it: see the module docstring). ``now``
     (timezone-aware) decides what is due and when a lease runs out; ``delivered_at`` is
-    always the wall clock, so latency is real.
+    always the wall clock, so latency is real. ``only_ids`` limits the call to those rows:
+    the analysis that detected a CRITICAL finding sends its alerts at once with it.
     """
     now = now or utcnow()
     configured = {SLACK: slack_webhook_url is not None, EMAIL: smtp is not None}
@@ -657,7 +660,11 @@ def deliver_pending(
     with store.session_scope(db_url) as session:
         due = session.scalars(
             select(Alert)
-            .where(Alert.channel.in_(configured), _deliverable(now, lease, retry_failed))
+            .where(
+                Alert.channel.in_(configured),
+                _deliverable(now, lease, retry_failed),
+                true() if only_ids is None else Alert.id.in_(list(only_ids)),
+            )
             .order_by(
                 case((Alert.severity == "CRITICAL", 0), (Alert.severity == "WARNING", 1), else_=2),
                 Alert.id,

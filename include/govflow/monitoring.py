@@ -494,6 +494,63 @@ def route_runs(
     return dict(created)
 
 
+def alert_and_open_incidents(
+    run_id: int, *, config: GovflowConfig, db_url: str | None = None
+) -> dict[str, list[Any]]:
+    """Right after an analysis (seed 004 section 2.1): the incidents its findings call for
+    opened (or recurred), its alerts in the outbox, each CRITICAL alert linked to its
+    incident. Returns the ids of the alerts to send now and the refs of the incidents.
+
+    The analysing task sends the CRITICAL alerts itself, so they reach Slack within seconds
+    of detection instead of waiting for the next delivery run. A retry finds everything in
+    place and adds nothing.
+    """
+    from govflow.alerts import CRITICAL_KIND, PENDING, route_findings
+    from govflow.incidents import open_incidents_for_run
+
+    with store.session_scope(db_url) as session:
+        record = session.get(MonitoringRun, run_id)
+        if record is None:
+            return {"send_now": [], "incidents": []}
+        opened = open_incidents_for_run(session, config, record)
+        alerts = route_findings(session, config, record)
+        incident_of_metric = {incident.metric: incident.id for incident in opened}
+        for alert in alerts:
+            if alert.kind == CRITICAL_KIND:
+                alert.incident_id = incident_of_metric.get(alert.payload["finding"]["metric"])
+        session.flush()
+        return {
+            "send_now": [
+                alert.id
+                for alert in alerts
+                if alert.kind == CRITICAL_KIND and alert.status == PENDING
+            ],
+            "incidents": [incident.ref for incident in opened],
+        }
+
+
+def outbox_of_dag_run(
+    dag_id: str, dag_run_id: str, *, db_url: str | None = None
+) -> list[tuple[str, str, str, str]]:
+    """(status, channel, destination, text) of every alert the findings of one DAG run put in
+    the outbox, CRITICAL first: what was sent, and what waits for a connection."""
+    from govflow.store.schema import Alert
+
+    with store.session_scope(db_url) as session:
+        rows = session.scalars(select(Alert).order_by(Alert.id)).all()
+        mine = [
+            row
+            for row in rows
+            if (row.payload.get("finding") or {}).get("dag_id") == dag_id
+            and (row.payload.get("finding") or {}).get("dag_run_id") == dag_run_id
+        ]
+        mine.sort(key=lambda row: row.severity != "CRITICAL")
+        return [
+            (row.status, row.channel, row.destination, str(row.payload.get("text", "")))
+            for row in mine
+        ]
+
+
 def build_warning_digests(*, config: GovflowConfig, db_url: str | None = None) -> int:
     """Today's WARNING digest (Slack and e-mail), once per day and channel."""
     from govflow.alerts import build_daily_digests

@@ -163,14 +163,19 @@ def format_threshold(threshold: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _without_label(label: str, text: str | None) -> str | None:
+    """A runbook title already reads "Runbook: ..."; the label is not repeated."""
+    return text.removeprefix(f"{label}: ") if text else text
+
+
 def _link_or_text(label: str, url: str | None, fallback: str | None) -> str:
     if url:
         return f"<{url}|{label}>"
-    return f"{label}: {fallback}" if fallback else f"{label}: {NOT_APPLICABLE}"
+    return f"{label}: {_without_label(label, fallback) or NOT_APPLICABLE}"
 
 
 def _plain_link(label: str, url: str | None, fallback: str | None) -> str:
-    return f"{label}: {url or fallback or NOT_APPLICABLE}"
+    return f"{label}: {url or _without_label(label, fallback) or NOT_APPLICABLE}"
 
 
 def _buttons(finding: AlertFinding, links: Links) -> list[dict[str, Any]]:

@@ -1,0 +1,468 @@
+"""Seed 004 section 3 (response procedures) as the steps of one response run.
+
+Each function here is one task of the DAG ``govflow_incident_response``: small JSON-able
+inputs (the incident id, a form's answer), a session of its own, idempotent on retry
+(every incident event carries a key per episode of the incident, every alert an
+idempotency key).
+
+The acknowledgement path follows the issue rather than seed 004 table 3.2: the seed has the
+secondary paged after 60 minutes unacknowledged, the issue escalates when the 15-minute
+acknowledgement SLA runs out. The stricter (earlier) escalation is taken.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from govflow import diagnosis, incidents, kill_switches, settings, store
+from govflow.analysis import utc
+from govflow.config import GovflowConfig, load_config
+from govflow.monitoring import run_monitoring
+from govflow.notifications import Links
+from govflow.store.schema import Incident, MetricResult, MonitoringRun
+from govflow.store.types import utcnow
+
+DOCUMENTATION_MINUTES = 24 * 60  # seed 004 3.3 "Documentation (within 24 hours)"
+UNKNOWN_DIAGNOSIS = "unknown diagnosis {name!r}; diagnoses are {names}"
+NO_WINDOW = "incident {ref} names no analysed window; give the verification window in the form"
+WINDOW_NOT_COMPLETE = (
+    "the verification window [{start}, {end}) has not ended yet; resolve again after {end}"
+)
+RESOLUTION_FAILED = (
+    "incident {ref} stays open: the re-run analysis of {model} over [{start}, {end}) still "
+    "finds {metric} at {severity} ({findings})"
+)
+ANALYSIS_FAILED = (
+    "incident {ref} stays open: the re-run analysis of {model} over [{start}, {end}) "
+    "failed: {error}"
+)
+CHECK_OF_CATEGORY = {
+    "data_drift": "data_drift",
+    "fairness_drift": "fairness_drift",
+    "model_drift": "model_drift",
+    "explanation_drift": "explanation_drift",
+}
+
+
+DAG_ID = "govflow_incident_response"
+
+
+class ResolutionError(RuntimeError):
+    """The re-run analysis does not show the incident as fixed."""
+
+
+def _config(config: GovflowConfig | None) -> GovflowConfig:
+    return config or load_config(settings.config_dir())
+
+
+def _users(config: GovflowConfig, user_ids: list[str]) -> list[dict[str, str]]:
+    unique = list(dict.fromkeys(user_ids))
+    return [{"id": user, "name": config.people.user(user).name} for user in unique]
+
+
+def _incident(session: Any, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise incidents.IncidentError(f"no incident with id {incident_id}")
+    return incident
+
+
+def _runbook_body(config: GovflowConfig, incident: Incident, runbook_key: str) -> str:
+    runbook = config.policy.runbooks[runbook_key]
+    lines = [
+        f"**{incident.ref}** {incident.priority} {incident.severity}: {incident.title}",
+        "",
+        incident.summary or "",
+        "",
+        f"**{runbook.title}**",
+    ]
+    for phase in runbook.phases:
+        due = f" (within {phase.within_minutes} min)" if phase.within_minutes else ""
+        lines.append(f"- {phase.name}{due}: " + "; ".join(phase.actions))
+    return "\n".join(lines)
+
+
+def plan_response(
+    ref: str,
+    *,
+    dag_run_id: str,
+    config: GovflowConfig | None = None,
+    db_url: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Who answers each required action of the run, with which timeout, and what it shows.
+
+    Marks the incident as covered by this run, so the escalation sweeper leaves it to it.
+    """
+    config = _config(config)
+    at = at or utcnow()
+    with store.session_scope(db_url) as session:
+        incident = incidents.get_incident(session, ref)
+        plan = incidents.responders(config, incident, at)
+        incidents.mark_response_run(session, incident, dag_run_id=dag_run_id, actor=DAG_ID)
+        model = config.models.get(incident.model_id) if incident.model_id else None
+        freeze = bool(
+            model is not None
+            and model.freeze_on_critical_fairness
+            and incident.severity == "CRITICAL"
+            and incident.category == "fairness_drift"
+        )
+        ack = plan.acknowledgement_minutes
+        to_executive = plan.executive_after_minutes - ack if plan.executive_after_minutes else None
+        responders = [*plan.primary, *plan.secondary, *plan.executive]
+        return {
+            "incident_id": incident.id,
+            "ref": incident.ref,
+            "model_id": incident.model_id,
+            "category": incident.category,
+            "metric": incident.metric,
+            "severity": incident.severity,
+            "priority": incident.priority,
+            "subject": f"{incident.ref} {incident.severity} {incident.metric} on "
+            f"{incident.model_id}",
+            "body": _runbook_body(config, incident, plan.runbook),
+            "runbook": plan.runbook,
+            "primary": {"users": _users(config, plan.primary), "timeout_minutes": ack},
+            "secondary": {
+                "users": _users(config, [*plan.secondary, *plan.primary]),
+                "timeout_minutes": to_executive,
+            },
+            "executive": {
+                "users": _users(config, [*plan.executive, *plan.secondary, *plan.primary]),
+                "timeout_minutes": None,
+            },
+            "at_once": {"users": _users(config, plan.notify_at_once), "timeout_minutes": None},
+            "responders": {"users": _users(config, responders), "timeout_minutes": None},
+            "documentation": {
+                "users": _users(config, responders),
+                "timeout_minutes": DOCUMENTATION_MINUTES,
+            },
+            "freeze_automatically": freeze,
+        }
+
+
+def escalate_to_level(
+    incident_id: int,
+    level: str,
+    *,
+    actor: str,
+    config: GovflowConfig | None = None,
+    db_url: str | None = None,
+) -> list[int]:
+    """Hand the incident to ``level`` (secondary, executive, at_once): the ids of the alerts
+    put in the outbox for it (none when a retry finds them there already)."""
+    config = _config(config)
+    now = utcnow()
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        plan = incidents.responders(config, incident, incident.opened_at)
+        people = {
+            "secondary": plan.secondary,
+            "executive": plan.executive,
+            "at_once": plan.notify_at_once,
+        }[level]
+        alerts = incidents.escalate(
+            session,
+            config,
+            incident,
+            level=level,
+            people=people,
+            at=now,
+            actor=actor,
+            links=Links.from_env(),
+        )
+        session.flush()
+        return [alert.id for alert in alerts]
+
+
+def run_diagnosis(
+    incident_id: int,
+    name: str,
+    *,
+    actor: str,
+    config: GovflowConfig | None = None,
+    db_url: str | None = None,
+) -> dict[str, Any]:
+    """One automated diagnosis of the runbook, posted to the incident's timeline."""
+    if name not in diagnosis.DIAGNOSES:
+        raise ValueError(UNKNOWN_DIAGNOSIS.format(name=name, names=", ".join(diagnosis.DIAGNOSES)))
+    config = _config(config)
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        findings = diagnosis.DIAGNOSES[name](session, config, incident)
+        diagnosis.post_diagnosis(
+            session,
+            incident,
+            name,
+            findings,
+            actor=actor,
+            event_key=incidents.episode_key(incident, f"diagnosis:{name}"),
+        )
+        return findings
+
+
+def _responded_at(answer: dict[str, Any]) -> datetime | None:
+    value = answer.get("responded_at")
+    return utc(datetime.fromisoformat(value)) if value else None
+
+
+def record_acknowledgement(
+    incident_id: int, answer: dict[str, Any], *, actor: str, db_url: str | None = None
+) -> dict[str, Any]:
+    """The responder who acknowledged; the incident moves on to investigation."""
+    responder = answer.get("responded_by") or actor
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        if incident.status == "open":
+            incidents.acknowledge(
+                session,
+                incident,
+                actor=responder,
+                at=_responded_at(answer),
+            )
+        if incident.status == "acknowledged":
+            incidents.start_investigation(session, incident, actor=responder)
+        return {"ref": incident.ref, "acknowledged_by": responder, "status": incident.status}
+
+
+def freeze_model(
+    incident_id: int,
+    *,
+    actor: str,
+    automatic: bool,
+    config: GovflowConfig | None = None,
+    db_url: str | None = None,
+) -> dict[str, Any]:
+    """Freeze the incident's model through its kill switch (scope model_type)."""
+    config = _config(config)
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        why = "automatic: models.yaml freeze_on_critical_fairness" if automatic else "chosen"
+        switch, created = kill_switches.activate(
+            session,
+            scope="model_type",
+            target=str(incident.model_id),
+            reason=f"{incident.ref} {incident.severity} {incident.metric}: {incident.title}",
+            actor=actor,
+            context={"incident": incident.ref, "automatic": automatic},
+        )
+        incidents.add_event(
+            session,
+            incident,
+            kind="containment",
+            actor=actor,
+            note=f"model {incident.model_id} frozen by kill switch {switch.id} ({why})",
+            payload={"decision": "freeze", "kill_switch_id": switch.id, "automatic": automatic},
+            event_key=incidents.episode_key(incident, "containment:freeze"),
+        )
+        if not automatic and incident.status == "investigating":
+            incidents.mitigate(session, incident, actor=actor)
+        return {
+            "ref": incident.ref,
+            "kill_switch_id": switch.id,
+            "created": created,
+            "status": incident.status,
+        }
+
+
+def record_containment(
+    incident_id: int, decision: str, actor: str, *, db_url: str | None = None
+) -> dict[str, Any]:
+    """A containment choice that changes nothing in serving from here: recorded on the
+    timeline. A manual review queue contains the incident; a requested rollback and
+    monitoring only leave it under investigation."""
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        incidents.add_event(
+            session,
+            incident,
+            kind="containment",
+            actor=actor,
+            note=f"containment: {decision.replace('_', ' ')}",
+            payload={"decision": decision},
+            event_key=incidents.episode_key(incident, f"containment:{decision}"),
+        )
+        if decision == "manual_review_queue" and incident.status == "investigating":
+            incidents.mitigate(session, incident, actor=actor)
+        return {"ref": incident.ref, "decision": decision, "status": incident.status}
+
+
+def _form(form: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    user = form.get("responded_by_user") or {}
+    return form.get("params_input") or {}, user.get("id")
+
+
+def record_documentation(
+    incident_id: int, form: dict[str, Any], *, actor: str, db_url: str | None = None
+) -> dict[str, Any]:
+    """Root cause and corrective action from the documentation form."""
+    answers, responder = _form(form)
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        incidents.record_documentation(
+            session,
+            incident,
+            root_cause=answers.get("root_cause") or "",
+            corrective_action=answers.get("corrective_action") or "",
+            actor=responder or actor,
+        )
+        return {"ref": incident.ref, "documented_by": responder or actor}
+
+
+def _verification_window(
+    session: Any, incident: Incident, answers: dict[str, Any]
+) -> tuple[datetime, datetime]:
+    if answers.get("verification_start") and answers.get("verification_end"):
+        return (
+            utc(datetime.fromisoformat(answers["verification_start"])),
+            utc(datetime.fromisoformat(answers["verification_end"])),
+        )
+    source = session.get(MonitoringRun, incident.source_run_id) if incident.source_run_id else None
+    if source is None:
+        raise ResolutionError(NO_WINDOW.format(ref=incident.ref))
+    length = utc(source.interval_end) - utc(source.interval_start)
+    return utc(source.interval_end), utc(source.interval_end) + length
+
+
+def verify_resolution(
+    incident_id: int,
+    form: dict[str, Any],
+    *,
+    actor: str,
+    config: GovflowConfig | None = None,
+    db_url: str | None = None,
+    data_dir: Any = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Re-run the incident's analysis over the verification window; resolve and close the
+    incident only when its metric is back below WARNING and the data passed the gate."""
+    config = _config(config)
+    answers, responder = _form(form)
+    who = responder or actor
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        start, end = _verification_window(session, incident, answers)
+        ref, model_id, metric = incident.ref, str(incident.model_id), incident.metric
+        check = CHECK_OF_CATEGORY.get(incident.category)
+    if end > (now or utcnow()):
+        raise ResolutionError(WINDOW_NOT_COMPLETE.format(start=start, end=end))
+    summary = run_monitoring(
+        model_id,
+        start=start,
+        end=end,
+        checks=[check] if check else ["data_drift"],
+        cadence="on_demand",
+        run_key=f"resolution/{ref}/{start.isoformat()}/{end.isoformat()}",
+        config=config,
+        data_dir=data_dir or settings.data_dir(),
+        db_url=db_url,
+        dag_id=DAG_ID,
+        write_report=False,
+    )
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        failing = session.scalars(
+            select(MetricResult).where(
+                MetricResult.monitoring_run_id == summary.run_id,
+                MetricResult.metric == metric,
+                MetricResult.severity.in_(("WARNING", "CRITICAL")),
+            )
+        ).all()
+        passed = summary.status == "succeeded" and not failing
+        incidents.add_event(
+            session,
+            incident,
+            kind="resolution_check",
+            actor=who,
+            note=("passed" if passed else "failed")
+            + f": re-run analysis over [{start.isoformat()}, {end.isoformat()})",
+            payload={
+                "monitoring_run_id": summary.run_id,
+                "status": summary.status,
+                "failing": [f"{r.subject}={r.value} {r.severity}" for r in failing],
+                "fix": answers.get("fix", ""),
+            },
+            event_key=f"resolution_check:{summary.run_id}",
+        )
+        if not passed:
+            session.commit()
+            if summary.status != "succeeded":
+                raise ResolutionError(
+                    ANALYSIS_FAILED.format(
+                        ref=ref, model=model_id, start=start, end=end, error=summary.status
+                    )
+                )
+            worst = max(failing, key=lambda r: r.severity == "CRITICAL")
+            raise ResolutionError(
+                RESOLUTION_FAILED.format(
+                    ref=ref,
+                    model=model_id,
+                    start=start,
+                    end=end,
+                    metric=metric,
+                    severity=worst.severity,
+                    findings=", ".join(f"{r.subject}={r.value:.4f}" for r in failing),
+                )
+            )
+        if incident.status == "investigating":
+            incidents.mitigate(session, incident, actor=who, note=answers.get("fix", ""))
+        incidents.resolve(
+            session,
+            incident,
+            actor=who,
+            root_cause=incident.root_cause,
+            corrective_action=incident.corrective_action,
+        )
+        incidents.close(session, incident, actor=who)
+        return {
+            "ref": ref,
+            "status": incident.status,
+            "verified_by_run": summary.run_id,
+            "postmortem_due": incident.postmortem_due.isoformat()
+            if incident.postmortem_due
+            else None,
+        }
+
+
+def end_response_run(
+    incident_id: int, *, dag_run_id: str, outcome: str, db_url: str | None = None
+) -> None:
+    """The run is over, whatever happened: the escalation sweeper watches the incident again."""
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        incidents.release_response_run(
+            session, incident, dag_run_id=dag_run_id, actor=DAG_ID, outcome=outcome
+        )
+
+
+def incident_responses_to_start(run_ids: list[int], *, db_url: str | None = None) -> list[dict]:
+    """The response runs a monitoring DAG run starts: one per incident its records opened,
+    as TriggerDagRunOperator arguments (the run id makes a second trigger a no-op)."""
+    with store.session_scope(db_url) as session:
+        opened = session.scalars(
+            select(Incident)
+            .where(Incident.source_run_id.in_(run_ids), Incident.status == "open")
+            .order_by(Incident.id)
+        ).all()
+        return [
+            {"trigger_run_id": f"incident__{incident.ref}", "conf": {"incident_ref": incident.ref}}
+            for incident in opened
+        ]
+
+
+__all__ = [
+    "ResolutionError",
+    "end_response_run",
+    "escalate_to_level",
+    "freeze_model",
+    "incident_responses_to_start",
+    "plan_response",
+    "record_acknowledgement",
+    "record_containment",
+    "record_documentation",
+    "run_diagnosis",
+    "verify_resolution",
+]

@@ -1,0 +1,255 @@
+"""The steps of govflow_incident_response (seed 004 section 3), called as its tasks call them,
+on a copy of the seeded demo analysed on its first fairness-drift day."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from govflow import incident_response, settings, store
+from govflow.config import GovflowConfig, load_config
+from govflow.demo import DemoManifest
+from govflow.incidents import get_incident, open_incidents_for_run
+from govflow.monitoring import run_monitoring
+from govflow.store.schema import (
+    Alert,
+    AuditEvent,
+    Incident,
+    IncidentEvent,
+    KillSwitch,
+    MonitoringRun,
+)
+
+RUN = "incident__test"
+CARE_OF = "govflow_incident_response/incident__test"
+
+
+@pytest.fixture(scope="module")
+def config() -> GovflowConfig:
+    return load_config(settings.config_dir())
+
+
+def _day_start(day) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
+@pytest.fixture
+def demo(seeded_demo, tmp_path, config):
+    """A copy of the seeded store with the fairness-drift day of both CRITICAL models
+    analysed; yields (data_dir, db_url, manifest, {model: disparate impact incident id})."""
+    data_dir, seeded_url = seeded_demo
+    copy = tmp_path / "govflow.db"
+    with sqlite3.connect(seeded_url.removeprefix("sqlite:///")) as source:
+        target = sqlite3.connect(copy)
+        source.backup(target)
+        target.close()
+    db_url = f"sqlite:///{copy}"
+    manifest = DemoManifest.load(Path(data_dir))
+    start = _day_start(manifest.scenarios["fairness_drift"][0])
+    incidents = {}
+    for model_id in ("credit_approval", "marketing_propensity"):
+        summary = run_monitoring(
+            model_id,
+            start=start,
+            end=start + timedelta(days=1),
+            checks=["fairness_drift"],
+            cadence="on_demand",
+            run_key=f"test_incident_response/{model_id}",
+            config=config,
+            data_dir=Path(data_dir),
+            db_url=db_url,
+            write_report=False,
+        )
+        with store.session_scope(db_url) as session:
+            run = session.get_one(MonitoringRun, summary.run_id)
+            opened = open_incidents_for_run(session, config, run)
+            incidents[model_id] = next(i.id for i in opened if i.metric == "disparate_impact_ratio")
+    return Path(data_dir), db_url, manifest, incidents
+
+
+def _ref(db_url: str, incident_id: int) -> str:
+    with store.session_scope(db_url) as session:
+        return session.get_one(Incident, incident_id).ref
+
+
+def test_a_critical_fairness_incident_is_answered_by_compliance_and_told_to_the_ceo_at_once(
+    demo, config
+):
+    _, db_url, _, incidents = demo
+    plan = incident_response.plan_response(
+        _ref(db_url, incidents["credit_approval"]), dag_run_id=RUN, config=config, db_url=db_url
+    )
+    assignments = ("primary", "secondary", "executive", "at_once", "responders", "documentation")
+    ids = {key: [user["id"] for user in plan[key]["users"]] for key in assignments}
+    assert ids == {
+        "primary": ["carol"],
+        "secondary": ["tom", "carol"],
+        "executive": ["cathy", "tom", "carol"],
+        "at_once": ["carol", "cathy"],
+        "responders": ["carol", "tom", "cathy"],
+        "documentation": ["carol", "tom", "cathy"],
+    }
+    assert plan["primary"]["timeout_minutes"] == config.policy.escalation.acknowledgement_minutes
+    assert plan["secondary"]["timeout_minutes"] is None  # the CEO already knows
+    assert plan["documentation"]["timeout_minutes"] == 24 * 60
+    assert (plan["severity"], plan["priority"], plan["runbook"]) == (
+        "CRITICAL",
+        "P0",
+        "fairness_drift_response",
+    )
+    # models.yaml: credit_approval freezes on CRITICAL fairness drift, marketing does not.
+    assert plan["freeze_automatically"] is True
+    other = incident_response.plan_response(
+        _ref(db_url, incidents["marketing_propensity"]),
+        dag_run_id=RUN,
+        config=config,
+        db_url=db_url,
+    )
+    assert other["freeze_automatically"] is False
+
+
+def test_escalating_twice_notifies_once_and_freezing_twice_leaves_one_switch(demo, config):
+    _, db_url, _, incidents = demo
+    incident_id = incidents["credit_approval"]
+    first = incident_response.escalate_to_level(
+        incident_id, "secondary", actor=CARE_OF, config=config, db_url=db_url
+    )
+    again = incident_response.escalate_to_level(
+        incident_id, "secondary", actor=CARE_OF, config=config, db_url=db_url
+    )
+    frozen = incident_response.freeze_model(
+        incident_id, actor=CARE_OF, automatic=True, config=config, db_url=db_url
+    )
+    refrozen = incident_response.freeze_model(
+        incident_id, actor=CARE_OF, automatic=True, config=config, db_url=db_url
+    )
+    assert first and again == []
+    assert (frozen["created"], refrozen["created"]) == (True, False)
+    with store.session_scope(db_url) as session:
+        switches = session.scalars(select(KillSwitch)).all()
+        escalations = session.scalars(select(Alert).where(Alert.id.in_(first))).all()
+        events = session.scalar(
+            select(func.count())
+            .select_from(IncidentEvent)
+            .where(IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "containment")
+        )
+    assert [(s.scope, s.target) for s in switches] == [("model_type", "credit_approval")]
+    assert {alert.channel for alert in escalations} == {"slack", "email"}
+    assert events == 1
+
+
+def _walk_to_resolution(db_url: str, incident_id: int) -> None:
+    responded_at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC).isoformat()
+    answer = {
+        "chosen_options": ["Acknowledge"],
+        "responded_by": "carol",
+        "responded_at": responded_at,
+    }
+    incident_response.record_acknowledgement(incident_id, answer, actor=CARE_OF, db_url=db_url)
+    incident_response.record_containment(incident_id, "monitor_only", "carol", db_url=db_url)
+    form = {
+        "params_input": {"root_cause": "feed changed", "corrective_action": "fix the feed"},
+        "responded_by_user": {"id": "carol", "name": "Carol Chen"},
+    }
+    incident_response.record_documentation(incident_id, form, actor=CARE_OF, db_url=db_url)
+
+
+def _resolution_form(day) -> dict:
+    start = _day_start(day)
+    return {
+        "params_input": {
+            "fix": "feed fixed",
+            "verification_start": start.isoformat(),
+            "verification_end": (start + timedelta(days=1)).isoformat(),
+        },
+        "responded_by_user": {"id": "carol", "name": "Carol Chen"},
+    }
+
+
+def test_the_incident_closes_when_the_re_run_analysis_of_a_fixed_window_passes(demo, config):
+    data_dir, db_url, manifest, incidents = demo
+    incident_id = incidents["marketing_propensity"]
+    _walk_to_resolution(db_url, incident_id)
+
+    outcome = incident_response.verify_resolution(
+        incident_id,
+        _resolution_form(manifest.scenarios["stable"][-1]),
+        actor=CARE_OF,
+        config=config,
+        db_url=db_url,
+        data_dir=data_dir,
+    )
+
+    with store.session_scope(db_url) as session:
+        incident = get_incident(session, incident_id)
+        kinds = session.scalars(
+            select(IncidentEvent.kind)
+            .where(IncidentEvent.incident_id == incident_id)
+            .order_by(IncidentEvent.id)
+        ).all()
+        audited = session.scalar(select(func.count()).select_from(AuditEvent))
+        assert (incident.status, incident.acknowledged_at.isoformat()) == (
+            "closed",
+            "2026-11-23T09:00:00+00:00",
+        )
+        assert incident.postmortem_due == incident.resolved_at + timedelta(days=7)
+    assert outcome["status"] == "closed"
+    assert [k for k in kinds if k != "opened"][-4:] == [
+        "resolution_check",
+        "mitigated",
+        "resolved",
+        "closed",
+    ]
+    assert audited > len(kinds)
+
+
+def test_the_incident_stays_open_when_the_re_run_analysis_still_finds_the_drift(demo, config):
+    data_dir, db_url, manifest, incidents = demo
+    incident_id = incidents["marketing_propensity"]
+    _walk_to_resolution(db_url, incident_id)
+
+    with pytest.raises(incident_response.ResolutionError) as raised:
+        incident_response.verify_resolution(
+            incident_id,
+            _resolution_form(manifest.scenarios["fairness_drift"][0]),
+            actor=CARE_OF,
+            config=config,
+            db_url=db_url,
+            data_dir=data_dir,
+        )
+
+    assert "stays open" in str(raised.value)
+    assert "disparate_impact_ratio at CRITICAL" in str(raised.value)
+    with store.session_scope(db_url) as session:
+        assert get_incident(session, incident_id).status == "investigating"
+
+
+def test_a_verification_window_that_has_not_ended_is_refused(demo, config):
+    data_dir, db_url, _, incidents = demo
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    with pytest.raises(incident_response.ResolutionError) as raised:
+        incident_response.verify_resolution(
+            incidents["marketing_propensity"],
+            _resolution_form(tomorrow),
+            actor=CARE_OF,
+            config=config,
+            db_url=db_url,
+            data_dir=data_dir,
+        )
+    assert "has not ended yet" in str(raised.value)
+
+
+def test_a_monitoring_run_starts_one_response_per_incident_it_opened(demo):
+    _, db_url, _, incidents = demo
+    with store.session_scope(db_url) as session:
+        run_ids = session.scalars(select(MonitoringRun.id)).all()
+        refs = session.scalars(select(Incident.ref).order_by(Incident.id)).all()
+    starts = incident_response.incident_responses_to_start(list(run_ids), db_url=db_url)
+    assert starts == [
+        {"trigger_run_id": f"incident__{ref}", "conf": {"incident_ref": ref}} for ref in refs
+    ]
+    assert len(incidents) == 2 <= len(starts)
