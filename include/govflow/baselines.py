@@ -32,7 +32,9 @@ that model's baselines of the day), archives the active one (``is_active`` false
 writes the audit events ``baseline.archived`` and ``baseline.created``. The archive is
 flushed before the insert so the one-active-per-model index holds at every statement. With an
 idempotency key, a retry finds the ``baseline.created`` event recorded under that key and
-returns its baseline instead of creating another.
+returns its baseline instead of creating another. A baseline records who created it, who
+approved it (null for the automatic triggers) and, in ``details``, the section 4.2 trigger
+and what it was built from; :mod:`govflow.baseline_management` decides when and from what.
 """
 
 from __future__ import annotations
@@ -216,7 +218,8 @@ def _frozen_bins(values: pd.Series, model_config: ModelEntry) -> BinningMethod |
     return np.unique(edges).tolist()
 
 
-def _required_columns(model_config: ModelEntry) -> list[str]:
+def profile_columns(model_config: ModelEntry) -> list[str]:
+    """The columns a profile is built from: features, protected attributes and outcomes."""
     columns = model_config.columns
     return [
         *(feature.name for feature in model_config.features),
@@ -237,7 +240,7 @@ def build_profile(
     seed: int = 0,
 ) -> BaselineProfile:
     """The baseline profile of ``model`` on its validation set (see module doc)."""
-    missing = [name for name in _required_columns(model_config) if name not in validation]
+    missing = [name for name in profile_columns(model_config) if name not in validation]
     if missing:
         raise BaselineError(
             MISSING_COLUMNS.format(
@@ -332,7 +335,8 @@ def _audit_key(idempotency_key: str | None, action: str) -> str | None:
     return None if idempotency_key is None else f"{action}:{idempotency_key}"
 
 
-def _baseline_created_under(session: Session, idempotency_key: str) -> Baseline | None:
+def baseline_created_under(session: Session, idempotency_key: str) -> Baseline | None:
+    """The baseline ``create_baseline`` created under ``idempotency_key``, if any."""
     earlier = session.scalars(
         select(AuditEvent).where(AuditEvent.idempotency_key == _audit_key(idempotency_key, CREATED))
     ).first()
@@ -356,6 +360,8 @@ def create_baseline(
     reference_sample: pd.DataFrame,
     created_on: date | None = None,
     idempotency_key: str | None = None,
+    approved_by: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Baseline:
     """Store ``profile`` as the model's new active baseline, archiving the previous one."""
     if kind not in ("deploy", "refresh", "reset"):
@@ -370,7 +376,7 @@ def create_baseline(
             )
         )
     if idempotency_key is not None:
-        earlier = _baseline_created_under(session, idempotency_key)
+        earlier = baseline_created_under(session, idempotency_key)
         if earlier is not None:
             return earlier
     # Locking the model row serialises baseline creation per model on Postgres (SQLite
@@ -400,6 +406,8 @@ def create_baseline(
         reason=reason,
         created_by=created_by,
         created_at=now,
+        approved_by=approved_by,
+        details=dict(details or {}),
     )
     session.add(baseline)
     session.flush()
@@ -422,6 +430,8 @@ def create_baseline(
             "model_version": model_version,
             "kind": kind,
             "reason": reason,
+            "approved_by": approved_by,
+            "details": baseline.details,
             "replaces": None if previous is None else previous.version,
             "reference_sample_uri": sample_uri,
             "profile_sha256": _profile_sha256(stored_profile),
@@ -443,6 +453,23 @@ def load_profile(baseline: Baseline) -> BaselineProfile:
     return BaselineProfile.from_dict(baseline.profile)
 
 
+def load_registered_model(
+    session: Session, *, data_dir: Path, model_id: str, model_version: str
+) -> ProbabilisticClassifier:
+    """The registered artefact of a model version, refused unless its sha256 matches.
+
+    Unpickling runs code: only an artefact whose bytes match the registry is loaded.
+    """
+    registered = get_version(session, model_id, model_version)
+    artifact_path = Path(data_dir) / registered.artifact_uri
+    if hashlib.sha256(artifact_path.read_bytes()).hexdigest() != registered.artifact_sha256:
+        raise BaselineError(
+            ARTIFACT_CHANGED.format(model_id=model_id, version=model_version, path=artifact_path)
+        )
+    model: ProbabilisticClassifier = joblib.load(artifact_path)
+    return model
+
+
 def create_baseline_from_validation_set(
     session: Session,
     *,
@@ -455,31 +482,33 @@ def create_baseline_from_validation_set(
     reason: str = DEPLOY_REASON,
     seed: int = 0,
     created_on: date | None = None,
+    idempotency_key: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Baseline:
     """Build and store the baseline of a registered version from its validation set.
 
-    The idempotency key is (model, version, kind, validation set): building it again, by a
-    retried task or a second deployment of the same version, returns the first baseline.
+    The idempotency key defaults to (model, version, kind, validation set): building it
+    again, by a retried task or a second seeding, returns the first baseline. A caller for
+    whom each occasion deserves its own baseline (each deployment) passes its own key.
     """
     registered = get_version(session, model_id, model_version)
     if registered.validation_uri is None:
         raise BaselineError(NO_VALIDATION_SET.format(model_id=model_id, version=model_version))
-    idempotency_key = f"{model_id}:{model_version}:{kind}:validation:{registered.validation_uri}"
-    earlier = _baseline_created_under(session, idempotency_key)
+    if idempotency_key is None:
+        idempotency_key = (
+            f"{model_id}:{model_version}:{kind}:validation:{registered.validation_uri}"
+        )
+    earlier = baseline_created_under(session, idempotency_key)
     if earlier is not None:
         return earlier
-    artifact_path = Path(data_dir) / registered.artifact_uri
-    # Unpickling runs code: only an artefact whose bytes match the registry is loaded.
-    if hashlib.sha256(artifact_path.read_bytes()).hexdigest() != registered.artifact_sha256:
-        raise BaselineError(
-            ARTIFACT_CHANGED.format(model_id=model_id, version=model_version, path=artifact_path)
-        )
     validation = pd.read_parquet(Path(data_dir) / registered.validation_uri)
     profile = build_profile(
         model_id,
         model_version,
         validation=validation,
-        model=joblib.load(artifact_path),
+        model=load_registered_model(
+            session, data_dir=data_dir, model_id=model_id, model_version=model_version
+        ),
         model_config=model_config,
         seed=seed,
     )
@@ -493,8 +522,9 @@ def create_baseline_from_validation_set(
         reason=reason,
         data_dir=data_dir,
         reference_sample=draw_reference_sample(
-            validation[_required_columns(model_config)], seed=seed
+            validation[profile_columns(model_config)], seed=seed
         ),
         created_on=created_on,
         idempotency_key=idempotency_key,
+        details=details,
     )

@@ -1,0 +1,103 @@
+"""
+### govflow_baseline_on_deploy (seed 004 section 4.2, "New model deployed")
+
+Runs whenever the deployment DAG publishes the Asset `govflow_model_deployed` with the extra
+`{"model_id", "version", "deployment_ref"}`, and creates each deployed version's baseline
+from its registered validation set. No approval: table 4.2 makes this trigger automatic.
+The new baseline becomes the model's active one and the previous one is archived.
+
+One baseline per deployment: a retried task, or the same event read twice, returns the
+baseline already created for that deployment, while a later deployment of the same version
+(a rollback) gets a baseline of its own. A manual trigger with the Param `deployments` does
+the same for deployments made outside govflow. The new versions are published as the Asset
+`govflow_baselines`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import Asset, Param, dag, task
+
+MODEL_DEPLOYED = Asset(name="govflow_model_deployed")
+BASELINES = Asset(name="govflow_baselines")
+DEPLOYMENT_KEYS = ("model_id", "version", "deployment_ref")
+
+
+@task
+def collect_deployments(params=None, triggering_asset_events=None) -> list[dict]:
+    """The deployments to give a baseline: the triggering Asset events, then the Param's."""
+    announced = [event.extra for event in triggering_asset_events.get(MODEL_DEPLOYED, [])]
+    deployments = [*announced, *params["deployments"]]
+    for deployment in deployments:
+        missing = [key for key in DEPLOYMENT_KEYS if not deployment.get(key)]
+        if missing:
+            raise ValueError(f"deployment {deployment} lacks {', '.join(missing)}")
+        print(f"deployed: {deployment['model_id']} {deployment['version']}")
+    return [{key: deployment[key] for key in DEPLOYMENT_KEYS} for deployment in deployments]
+
+
+@task(map_index_template="{{ task.op_kwargs['deployment']['model_id'] }}")
+def create_deployment_baseline(deployment: dict) -> dict:
+    """Build the deployed version's baseline from its validation set (once per deployment)."""
+    from govflow import settings, store
+    from govflow.baseline_management import create_baseline_for_deployment
+    from govflow.config import load_config
+
+    with store.session_scope() as session:
+        baseline = create_baseline_for_deployment(
+            session,
+            load_config(settings.config_dir()),
+            model_id=deployment["model_id"],
+            version=deployment["version"],
+            deployment_ref=deployment["deployment_ref"],
+            data_dir=settings.data_dir(),
+            actor="govflow-deployment",
+        )
+        created = {**deployment, "baseline_version": baseline.version}
+    print(
+        f"{created['model_id']} {created['version']}: active baseline {created['baseline_version']}"
+    )
+    return created
+
+
+@task(outlets=[BASELINES])
+def publish_baselines(created: list, outlet_events=None) -> list:
+    """Publish the new active baselines as one event of the Asset `govflow_baselines`."""
+    baselines = list(created)
+    outlet_events[BASELINES].extra = {"trigger": "new_model_deployed", "baselines": baselines}
+    return baselines
+
+
+@dag(
+    dag_id="govflow_baseline_on_deploy",
+    schedule=[MODEL_DEPLOYED],
+    start_date=datetime(2025, 3, 1, tzinfo=UTC),
+    catchup=False,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    doc_md=__doc__,
+    description="A deployed version's baseline from its validation set (seed 004 4.2)",
+    tags=["govflow", "baselines"],
+    params={
+        "deployments": Param(
+            [],
+            type="array",
+            items={
+                "type": "object",
+                "required": list(DEPLOYMENT_KEYS),
+                "properties": {key: {"type": "string"} for key in DEPLOYMENT_KEYS},
+            },
+            title="Deployments",
+            description=(
+                "For a manual run: deployments made outside govflow, each "
+                '{"model_id", "version", "deployment_ref"}.'
+            ),
+        ),
+    },
+)
+def govflow_baseline_on_deploy():
+    created = create_deployment_baseline.expand(deployment=collect_deployments())
+    publish_baselines(created)
+
+
+govflow_baseline_on_deploy()

@@ -1,0 +1,165 @@
+"""The baseline DAGs on a private copy of the seeded demo: dag.test() where no human answers,
+and the reset DAG's tasks called in order with the approval an approver would give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk import Asset
+from sqlalchemy import select
+
+from govflow import store
+from govflow.baselines import active_baseline
+from govflow.store.schema import AuditEvent, Baseline, Incident
+from tests.unit.test_baseline_management import copy_demo
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+MODEL_DEPLOYED = Asset(name="govflow_model_deployed")
+BASELINES = Asset(name="govflow_baselines")
+RESET_CONF = {
+    "model": "credit_approval",
+    "kind": "concept_drift_accepted",
+    "reason": "applicant incomes rose for good in March",
+    "window_end": "2025-03-28T00:00:00+00:00",
+}
+
+
+@pytest.fixture(scope="module")
+def dag_bag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+@pytest.fixture
+def demo_store(seeded_demo, tmp_path, monkeypatch) -> tuple[Path, str]:
+    data_dir, url = copy_demo(seeded_demo, tmp_path)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
+    return data_dir, url
+
+
+def _callable(dag_bag, dag_id: str, task_id: str):
+    return dag_bag.get_dag(dag_id).get_task(task_id).python_callable
+
+
+def test_a_manual_deployment_run_creates_the_deployed_versions_baseline_once(dag_bag, demo_store):
+    _, url = demo_store
+    dag = dag_bag.get_dag("govflow_baseline_on_deploy")
+    conf = {
+        "deployments": [
+            {"model_id": "credit_approval", "version": "0.9.0", "deployment_ref": "DEP-1"}
+        ]
+    }
+    states = [dag.test(run_conf=conf).state for _ in range(2)]
+    assert states == ["success", "success"]
+    with store.session_scope(url) as session:
+        active = active_baseline(session, "credit_approval")
+        assert (active.model_version, active.kind, active.created_by, active.details) == (
+            "0.9.0",
+            "deploy",
+            "govflow-deployment",
+            {"trigger": "new_model_deployed", "deployment_ref": "DEP-1"},
+        )
+        count = len(session.scalars(select(Baseline).where(Baseline.kind == "deploy")).all())
+    assert count == 4  # the three seeded baselines and this deployment's
+
+
+def test_deployments_are_read_from_the_triggering_asset_events(dag_bag):
+    collect = _callable(dag_bag, "govflow_baseline_on_deploy", "collect_deployments")
+    event = SimpleNamespace(
+        extra={
+            "model_id": "credit_approval",
+            "version": "1.0.0",
+            "deployment_ref": "DEP-2",
+            "environment": "production",
+        }
+    )
+    deployments = collect(
+        params={"deployments": []}, triggering_asset_events={MODEL_DEPLOYED: [event]}
+    )
+    assert deployments == [
+        {"model_id": "credit_approval", "version": "1.0.0", "deployment_ref": "DEP-2"}
+    ]
+
+
+def test_an_asset_event_without_a_deployment_reference_is_refused(dag_bag):
+    collect = _callable(dag_bag, "govflow_baseline_on_deploy", "collect_deployments")
+    event = SimpleNamespace(extra={"model_id": "credit_approval", "version": "1.0.0"})
+    with pytest.raises(ValueError) as refused:
+        collect(params={"deployments": []}, triggering_asset_events={MODEL_DEPLOYED: [event]})
+    assert str(refused.value) == (
+        "deployment {'model_id': 'credit_approval', 'version': '1.0.0'} lacks deployment_ref"
+    )
+
+
+def test_the_quarterly_run_records_one_decision_per_model(dag_bag, demo_store):
+    _, url = demo_store
+    dag = dag_bag.get_dag("govflow_baseline_quarterly_refresh")
+    assert dag.timetable.expression == "0 5 1 1,4,7,10 *"
+    dag_run = dag.test(logical_date=datetime(2025, 4, 1, 5, tzinfo=UTC))
+    assert dag_run.state == "success"
+    with store.session_scope(url) as session:
+        decisions = {
+            event.payload["model_id"]: (event.payload["quarter"], event.payload["outcome"])
+            for event in session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "baseline.quarterly_review")
+            )
+        }
+    # The seeded demo has no monitoring record yet: no evidence, so every baseline is kept.
+    assert decisions == {
+        "credit_approval": ("2025-Q2", "keep"),
+        "marketing_propensity": ("2025-Q2", "keep"),
+        "product_recommendation": ("2025-Q2", "keep"),
+    }
+
+
+def test_a_reset_triggered_by_nobody_in_people_yaml_fails_before_anyone_is_asked(
+    dag_bag, demo_store
+):
+    _, url = demo_store
+    # dag.test() triggers as the user "dag_test", who is not in people.yaml.
+    dag_run = dag_bag.get_dag("govflow_baseline_reset").test(run_conf=RESET_CONF)
+    assert dag_run.state == "failed"
+    with store.session_scope(url) as session:
+        assert active_baseline(session, "credit_approval").version == "2025-03-01-v1"
+
+
+def test_the_reset_tasks_ask_the_ml_lead_and_build_what_she_approved(dag_bag, demo_store):
+    _, url = demo_store
+    dag_id = "govflow_baseline_reset"
+    requested = SimpleNamespace(
+        triggering_user_name="eve", run_after=datetime(2025, 4, 2, tzinfo=UTC)
+    )
+    request = _callable(dag_bag, dag_id, "resolve_request")(params=RESET_CONF, dag_run=requested)
+    approval = _callable(dag_bag, dag_id, "ask_approvers")(request)
+    assert [(a["subject"], a["assigned_users"]) for a in approval] == [
+        (
+            "Approve the baseline reset of credit_approval (concept drift accepted)",
+            [{"id": "lena", "name": "Lena Lund"}],
+        )
+    ]
+    answer = {
+        "chosen_options": ["Approve"],
+        "responded_by_user": {"id": "lena", "name": "Lena Lund"},
+    }
+    outlet = SimpleNamespace(extra=None)
+    summary = _callable(dag_bag, dag_id, "build_baseline")(
+        request, [answer], run_id="manual__reset-1", outlet_events={BASELINES: outlet}
+    )
+    with store.session_scope(url) as session:
+        incident_ref = session.scalars(
+            select(Incident.ref).where(Incident.category == "baseline_reset")
+        ).one()
+    assert summary == {
+        "model_id": "credit_approval",
+        "version": "2025-03-28-v1",
+        "replaced_version": "2025-03-01-v1",
+        "kind": "concept_drift_accepted",
+        "approved_by": "lena",
+        "incident_ref": incident_ref,
+    }
+    assert outlet.extra == summary

@@ -1,0 +1,733 @@
+"""Seed 004 sections 4.2 and 4.4: approved resets from the logs, deployment baselines and the
+quarterly refresh rule, on a private copy of the seeded demo (35 days from 2025-03-01)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from govflow import settings, store
+from govflow.baseline_management import (
+    MODEL_NOT_IN_INVENTORY,
+    NO_ACTIVE_BASELINE,
+    NO_APPROVER,
+    NO_DRIFT,
+    NO_OBSERVED_LABELS,
+    NOT_AN_APPROVER,
+    NOT_STABLE,
+    REASON_REQUIRED,
+    RECENT_CRITICAL,
+    RECENT_FAIRNESS_SHIFT,
+    SELF_APPROVAL,
+    STABILISED,
+    TOO_FEW_ROWS,
+    TOO_LITTLE_EVIDENCE,
+    UNKNOWN_REQUESTER,
+    UNKNOWN_RESET_KIND,
+    UNUSABLE_COLUMNS,
+    create_baseline_for_deployment,
+    describe_reset_request,
+    quarter_of,
+    refresh_baseline_if_stabilised,
+    reset_baseline_from_logs,
+)
+from govflow.baselines import BaselineError, active_baseline
+from govflow.config import load_config
+from govflow.prediction_logs import ParquetLogSource, partition_path
+from govflow.registry import UNKNOWN_VERSION, RegistryError
+from govflow.store.schema import AuditEvent, Baseline, Incident, MetricResult, MonitoringRun
+
+MODEL_ID = "credit_approval"
+SEEDED_BASELINE = "2025-03-01-v1"
+RESET_END = datetime(2025, 3, 28, tzinfo=UTC)
+QUARTER_START = datetime(2025, 4, 1, 5, tzinfo=UTC)
+REASON = "incomes rose for good after the March rate change"
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(settings.config_dir())
+
+
+def copy_demo(seeded_demo: tuple[str, str], root: Path) -> tuple[Path, str]:
+    """A private copy of the seeded demo: its store copied, its logs and models linked, and
+    a baselines directory of its own for the reference samples new baselines write."""
+    source_dir, source_url = seeded_demo
+    data_dir = root / "data"
+    (data_dir / "baselines").mkdir(parents=True)
+    for entry in Path(source_dir).iterdir():
+        if entry.is_dir() and entry.name != "baselines":
+            (data_dir / entry.name).symlink_to(entry)
+    copy = root / "govflow.db"
+    # The backup API copies what WAL holds too, which copying the file would miss.
+    with (
+        sqlite3.connect(source_url.removeprefix("sqlite:///")) as source,
+        sqlite3.connect(copy) as target,
+    ):
+        source.backup(target)
+    return data_dir, f"sqlite:///{copy}"
+
+
+@pytest.fixture
+def demo_copy(seeded_demo, tmp_path) -> tuple[Path, str]:
+    return copy_demo(seeded_demo, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def reset(seeded_demo, tmp_path_factory, config):
+    """One approved concept-drift reset of credit_approval over [2025-03-21, 2025-03-28)."""
+    data_dir, url = copy_demo(seeded_demo, tmp_path_factory.mktemp("reset"))
+    with store.session_scope(url) as session:
+        baseline = reset_baseline_from_logs(
+            session,
+            config,
+            model_id=MODEL_ID,
+            kind="concept_drift_accepted",
+            reason=REASON,
+            requested_by="eve",
+            approved_by="lena",
+            end=RESET_END,
+            data_dir=data_dir,
+            idempotency_key="run-1",
+        )
+        baseline_id = baseline.id
+    return data_dir, url, baseline_id
+
+
+def test_an_approved_reset_becomes_the_one_active_baseline_named_after_the_window_end(reset):
+    _, url, baseline_id = reset
+    with store.session_scope(url) as session:
+        baseline = session.get(Baseline, baseline_id)
+        assert active_baseline(session, MODEL_ID).id == baseline_id
+        assert (baseline.version, baseline.model_version, baseline.kind) == (
+            "2025-03-28-v1",
+            "1.0.0",
+            "reset",
+        )
+        assert (baseline.created_by, baseline.approved_by, baseline.reason) == (
+            "eve",
+            "lena",
+            REASON,
+        )
+        active = session.scalar(
+            select(func.count())
+            .select_from(Baseline)
+            .where(Baseline.model_id == MODEL_ID, Baseline.is_active.is_(True))
+        )
+        assert active == 1
+
+
+def test_the_reset_profiles_the_last_seven_days_with_labels_observed_before_the_end(reset):
+    _, url, baseline_id = reset
+    with store.session_scope(url) as session:
+        baseline = session.get(Baseline, baseline_id)
+        details = {key: value for key, value in baseline.details.items() if key != "incident_ref"}
+        profile = baseline.profile
+    assert details == {
+        "trigger": "concept_drift_accepted",
+        "requested_by": "eve",
+        "approver_role": "ml_lead",
+        "window_start": "2025-03-21T00:00:00+00:00",
+        "window_end": "2025-03-28T00:00:00+00:00",
+        "rows_read": 14000,
+        "rows_profiled": 14000,
+        "labelled_rows": 3369,
+        "data_quality": "data quality passed: 14000 rows",
+    }
+    assert (profile["rows"], profile["scores"]["labelled_rows"]) == (14000, 3369)
+
+
+def test_labels_observed_after_the_window_end_are_not_in_the_profile(reset):
+    data_dir, _, _ = reset
+    logs = ParquetLogSource(data_dir / "prediction_logs" / MODEL_ID).read_window(
+        RESET_END - timedelta(days=7), RESET_END
+    )
+    observed_by_end = (logs["label_observed_at"] < pd.Timestamp(RESET_END)).sum()
+    ever_observed = logs["label"].notna().sum()
+    assert (observed_by_end, ever_observed) == (3369, 12593)
+
+
+def test_the_old_baseline_is_archived_not_deleted(reset):
+    _, url, _ = reset
+    with store.session_scope(url) as session:
+        old = session.scalars(select(Baseline).where(Baseline.version == SEEDED_BASELINE)).all()
+        seeded = next(b for b in old if b.model_id == MODEL_ID)
+        assert (seeded.is_active, seeded.archived_at is not None) == (False, True)
+
+
+def test_an_incident_documents_the_reset_and_the_audit_trail_names_both_people(reset):
+    _, url, baseline_id = reset
+    with store.session_scope(url) as session:
+        baseline = session.get(Baseline, baseline_id)
+        incident = session.scalars(
+            select(Incident).where(Incident.ref == baseline.details["incident_ref"])
+        ).one()
+        assert (incident.model_id, incident.category, incident.metric) == (
+            MODEL_ID,
+            "baseline_reset",
+            "baseline:2025-03-28-v1",
+        )
+        assert (incident.severity, incident.priority, incident.status) == ("INFO", "P3", "open")
+        assert (incident.summary, incident.root_cause) == (REASON, REASON)
+        assert incident.corrective_action == (
+            "baseline reset to 2025-03-28-v1 from the predictions of "
+            "[2025-03-21T00:00:00+00:00, 2025-03-28T00:00:00+00:00), approved by lena "
+            "(ml_lead); 2025-03-01-v1 archived"
+        )
+        assert incident.details["baseline_version"] == "2025-03-28-v1"
+        assert incident.details["replaced_version"] == SEEDED_BASELINE
+        events = {
+            event.action: event
+            for event in session.scalars(
+                select(AuditEvent).where(AuditEvent.target.startswith(f"baseline:{MODEL_ID}:"))
+            )
+        }
+        reset_event = events["baseline.reset"]
+        assert (reset_event.actor, reset_event.payload["approved_by"]) == ("eve", "lena")
+        assert reset_event.payload["replaces"] == SEEDED_BASELINE
+        assert reset_event.payload["incident_ref"] == incident.ref
+        assert events["baseline.created"].payload["approved_by"] == "lena"
+        assert events["baseline.archived"].payload["replaced_by"] == "2025-03-28-v1"
+
+
+def test_a_retried_reset_returns_the_same_baseline_and_opens_no_second_incident(reset, config):
+    data_dir, url, baseline_id = reset
+    with store.session_scope(url) as session:
+        incidents_before = session.scalar(select(func.count()).select_from(Incident))
+        again = reset_baseline_from_logs(
+            session,
+            config,
+            model_id=MODEL_ID,
+            kind="concept_drift_accepted",
+            reason=REASON,
+            requested_by="eve",
+            approved_by="lena",
+            end=RESET_END,
+            data_dir=data_dir,
+            idempotency_key="run-1",
+        )
+        assert again.id == baseline_id
+        assert session.scalar(select(func.count()).select_from(Incident)) == incidents_before
+
+
+def test_the_reference_sample_of_a_reset_is_bounded(reset):
+    data_dir, url, baseline_id = reset
+    with store.session_scope(url) as session:
+        uri = session.get(Baseline, baseline_id).reference_sample_uri
+    assert uri == "baselines/credit_approval/2025-03-28-v1/reference_sample.parquet"
+    assert len(pd.read_parquet(data_dir / uri)) == 5000
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"approved_by": "mike"},
+            NOT_AN_APPROVER.format(user="mike", role="ml_lead", kind="concept_drift_accepted"),
+        ),
+        (
+            {"approved_by": "tom"},
+            NOT_AN_APPROVER.format(user="tom", role="ml_lead", kind="concept_drift_accepted"),
+        ),
+        (
+            {"kind": "major_data_source_change", "approved_by": "lena"},
+            NOT_AN_APPROVER.format(user="lena", role="cto", kind="major_data_source_change"),
+        ),
+        (
+            {"kind": "major_data_source_change", "requested_by": "tom", "approved_by": "tom"},
+            SELF_APPROVAL.format(user="tom"),
+        ),
+        ({"requested_by": "lena", "approved_by": "lena"}, SELF_APPROVAL.format(user="lena")),
+        ({"requested_by": "mallory"}, UNKNOWN_REQUESTER.format(user="mallory")),
+        ({"kind": "quarterly_review"}, UNKNOWN_RESET_KIND.format(kind="quarterly_review")),
+        (
+            {"model_id": "fraud_detection"},
+            MODEL_NOT_IN_INVENTORY.format(model_id="fraud_detection"),
+        ),
+        ({"reason": "  "}, REASON_REQUIRED),
+        (
+            {"end": datetime(2025, 3, 3, tzinfo=UTC)},
+            TOO_FEW_ROWS.format(
+                model_id=MODEL_ID,
+                start="2025-02-24T00:00:00+00:00",
+                end="2025-03-03T00:00:00+00:00",
+                rows=4000,
+                minimum=7000,
+            ),
+        ),
+    ],
+    ids=[
+        "an ml_engineer approves",
+        "the cto approves concept drift",
+        "the ml_lead approves a data source change",
+        "the cto approves his own request",
+        "the ml_lead approves her own request",
+        "the requester is nobody in people.yaml",
+        "the quarterly review is not a reset",
+        "the model is not in models.yaml",
+        "the reason is blank",
+        "the window holds two days of logs",
+    ],
+)
+def test_a_reset_is_refused_with_a_reason(demo_copy, config, changes, message):
+    data_dir, url = demo_copy
+    request = {
+        "model_id": MODEL_ID,
+        "kind": "concept_drift_accepted",
+        "reason": REASON,
+        "requested_by": "eve",
+        "approved_by": "lena",
+        "end": RESET_END,
+        **changes,
+    }
+    with store.session_scope(url) as session:
+        with pytest.raises(BaselineError) as refused:
+            reset_baseline_from_logs(
+                session, config, data_dir=data_dir, idempotency_key="refused", **request
+            )
+        assert str(refused.value) == message
+        assert active_baseline(session, MODEL_ID).version == SEEDED_BASELINE
+
+
+def _rewrite_logs(source_dir: Path, target_dir: Path, change) -> None:
+    """The demo's credit logs of [2025-03-21, 2025-03-28), changed, in ``target_dir``."""
+    logs = ParquetLogSource(source_dir / "prediction_logs" / MODEL_ID).read_window(
+        RESET_END - timedelta(days=7), RESET_END
+    )
+    logs = change(logs)
+    for day, rows in logs.groupby(logs["scored_at"].dt.date):
+        path = partition_path(target_dir / "prediction_logs" / MODEL_ID, day)
+        path.parent.mkdir(parents=True)
+        rows.to_parquet(path, index=False)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda logs: logs.assign(label_observed_at=pd.NaT, label=pd.NA),
+            NO_OBSERVED_LABELS.format(
+                model_id=MODEL_ID,
+                start="2025-03-21T00:00:00+00:00",
+                end="2025-03-28T00:00:00+00:00",
+            ),
+        ),
+        (
+            lambda logs: logs.drop(columns=["credit_score"]),
+            UNUSABLE_COLUMNS.format(
+                model_id=MODEL_ID,
+                start="2025-03-21T00:00:00+00:00",
+                end="2025-03-28T00:00:00+00:00",
+                columns="credit_score",
+            ),
+        ),
+        (
+            lambda logs: logs.drop(columns=["model_version"]),
+            UNUSABLE_COLUMNS.format(
+                model_id=MODEL_ID,
+                start="2025-03-21T00:00:00+00:00",
+                end="2025-03-28T00:00:00+00:00",
+                columns="model_version",
+            ),
+        ),
+    ],
+    ids=[
+        "no label has been observed yet",
+        "a feature column is missing",
+        "the model version is missing",
+    ],
+)
+def test_a_reset_from_logs_that_cannot_be_profiled_is_refused(
+    demo_copy, config, tmp_path, change, message
+):
+    data_dir, url = demo_copy
+    broken = tmp_path / "broken"
+    _rewrite_logs(data_dir, broken, change)
+    (broken / "models").symlink_to(data_dir / "models")
+    with store.session_scope(url) as session, pytest.raises(BaselineError) as refused:
+        reset_baseline_from_logs(
+            session,
+            config,
+            model_id=MODEL_ID,
+            kind="concept_drift_accepted",
+            reason=REASON,
+            requested_by="eve",
+            approved_by="lena",
+            end=RESET_END,
+            data_dir=broken,
+            idempotency_key="refused",
+        )
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("kind", "requested_by", "approvers"),
+    [
+        ("concept_drift_accepted", "eve", [{"id": "lena", "name": "Lena Lund"}]),
+        ("concept_drift_accepted", "tom", [{"id": "lena", "name": "Lena Lund"}]),
+        ("major_data_source_change", "lena", [{"id": "tom", "name": "Tom Tran"}]),
+        ("major_data_source_change", "eve", [{"id": "tom", "name": "Tom Tran"}]),
+    ],
+)
+def test_a_request_is_assigned_to_the_approver_role_minus_the_requester(
+    demo_copy, config, kind, requested_by, approvers
+):
+    data_dir, url = demo_copy
+    with store.session_scope(url) as session:
+        request = describe_reset_request(
+            session,
+            config,
+            model_id=MODEL_ID,
+            kind=kind,
+            reason=REASON,
+            requested_by=requested_by,
+            end=RESET_END,
+            data_dir=data_dir,
+        )
+    assert request.assigned_users == approvers
+    assert (request.active_version, request.end) == (SEEDED_BASELINE, "2025-03-28T00:00:00+00:00")
+    assert request.window["rows_profiled"] == 14000
+    assert f"- Reason: {REASON}" in request.body.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("kind", "requested_by", "role"),
+    [("concept_drift_accepted", "lena", "ml_lead"), ("major_data_source_change", "tom", "cto")],
+)
+def test_a_request_only_its_requester_could_approve_is_refused_before_anyone_is_asked(
+    demo_copy, config, kind, requested_by, role
+):
+    data_dir, url = demo_copy
+    with store.session_scope(url) as session, pytest.raises(BaselineError) as refused:
+        describe_reset_request(
+            session,
+            config,
+            model_id=MODEL_ID,
+            kind=kind,
+            reason=REASON,
+            requested_by=requested_by,
+            end=RESET_END,
+            data_dir=data_dir,
+        )
+    assert str(refused.value) == NO_APPROVER.format(role=role, user=requested_by, kind=kind)
+
+
+def test_each_deployment_gets_its_validation_set_baseline_once(demo_copy, config):
+    data_dir, url = demo_copy
+    deploy = {"model_id": MODEL_ID, "data_dir": data_dir, "actor": "govflow-deployment"}
+    today = date.today().isoformat()
+    with store.session_scope(url) as session:
+        rollback = create_baseline_for_deployment(
+            session, config, version="0.9.0", deployment_ref="DEP-7", **deploy
+        )
+        retried = create_baseline_for_deployment(
+            session, config, version="0.9.0", deployment_ref="DEP-7", **deploy
+        )
+        forward = create_baseline_for_deployment(
+            session, config, version="1.0.0", deployment_ref="DEP-8", **deploy
+        )
+        assert retried.id == rollback.id
+        assert [
+            (b.version, b.model_version, b.kind, b.is_active, b.approved_by, b.details)
+            for b in (rollback, forward)
+        ] == [
+            (
+                f"{today}-v1",
+                "0.9.0",
+                "deploy",
+                False,
+                None,
+                {"trigger": "new_model_deployed", "deployment_ref": "DEP-7"},
+            ),
+            (
+                f"{today}-v2",
+                "1.0.0",
+                "deploy",
+                True,
+                None,
+                {"trigger": "new_model_deployed", "deployment_ref": "DEP-8"},
+            ),
+        ]
+        assert (rollback.created_by, rollback.profile["rows"]) == ("govflow-deployment", 5000)
+
+
+def test_a_deployment_of_an_unregistered_version_is_refused(demo_copy, config):
+    data_dir, url = demo_copy
+    with store.session_scope(url) as session, pytest.raises(RegistryError) as refused:
+        create_baseline_for_deployment(
+            session,
+            config,
+            model_id=MODEL_ID,
+            version="9.9.9",
+            deployment_ref="DEP-9",
+            data_dir=data_dir,
+            actor="govflow-deployment",
+        )
+    assert str(refused.value) == UNKNOWN_VERSION.format(model_id=MODEL_ID, version="9.9.9")
+
+
+# --- the quarterly refresh rule ---------------------------------------------------------------
+
+WEEKLY_ENDS = [datetime(2025, 3, day, tzinfo=UTC) for day in (9, 16, 23, 30)]
+
+
+def _record(
+    session,
+    end: datetime,
+    *,
+    psi: float | None = None,
+    severity: str = "WARNING",
+    baseline_version: str = SEEDED_BASELINE,
+    fairness: str | None = None,
+    cadence: str = "weekly",
+) -> None:
+    """One monitoring record of credit_approval ending at ``end``: a second feature's PSI is
+    always lower than ``psi``, so ``psi`` is the record's worst."""
+    run = MonitoringRun(
+        model_id=MODEL_ID,
+        run_key=f"test/{end.isoformat()}/{cadence}/{severity}/{fairness}/{baseline_version}",
+        cadence=cadence,
+        checks=["data_drift", "fairness_drift"],
+        interval_start=end - timedelta(days=7),
+        interval_end=end,
+        baseline_version=baseline_version,
+        status="succeeded",
+        severity=severity,
+    )
+    session.add(run)
+    session.flush()
+    if psi is not None:
+        for subject, value in (("income", psi), ("credit_score", psi / 2)):
+            session.add(
+                MetricResult(
+                    monitoring_run_id=run.id,
+                    check_type="data_drift",
+                    metric="psi",
+                    subject=subject,
+                    value=value,
+                    status="computed",
+                    severity="INFO",
+                )
+            )
+    if fairness is not None:
+        session.add(
+            MetricResult(
+                monitoring_run_id=run.id,
+                check_type="fairness_drift",
+                metric="demographic_parity_drift",
+                subject="gender",
+                value=0.07,
+                status="computed",
+                severity=fairness,
+            )
+        )
+
+
+def _weekly(session, values: list[float], **kwargs) -> None:
+    for end, value in zip(WEEKLY_ENDS, values, strict=True):
+        _record(session, end, psi=value, **kwargs)
+
+
+def _evidence(records: int, span: int) -> str:
+    return TOO_LITTLE_EVIDENCE.format(
+        records=records, version=SEEDED_BASELINE, days=28, span=span, minimum=2, min_span=14
+    )
+
+
+KEEP_CASES = [
+    ("no record at all", lambda s: None, _evidence(0, 0), (0, 0, None, None, 0, 0)),
+    (
+        "two records a week apart",
+        lambda s: [_record(s, end, psi=0.15) for end in WEEKLY_ENDS[2:]],
+        _evidence(2, 7),
+        (2, 7, 0.15, 0.0, 0, 0),
+    ),
+    (
+        "records against another baseline",
+        lambda s: _weekly(s, [0.14, 0.15, 0.13, 0.16], baseline_version="2024-12-01-v1"),
+        _evidence(0, 0),
+        (0, 0, None, None, 0, 0),
+    ),
+    (
+        "records ending before the 28 days",
+        lambda s: [_record(s, datetime(2025, 3, day, tzinfo=UTC), psi=0.15) for day in (1, 3)],
+        _evidence(0, 0),
+        (0, 0, None, None, 0, 0),
+    ),
+    (
+        "an on-demand record is no evidence",
+        lambda s: [_record(s, end, psi=0.15, cadence="on_demand") for end in WEEKLY_ENDS],
+        _evidence(0, 0),
+        (0, 0, None, None, 0, 0),
+    ),
+    (
+        "a CRITICAL record in the last 30 days",
+        lambda s: (
+            _weekly(s, [0.14, 0.15, 0.13, 0.16]),
+            _record(s, datetime(2025, 3, 3, tzinfo=UTC), severity="CRITICAL"),
+        ),
+        RECENT_CRITICAL.format(count=1, days=30),
+        (4, 21, 0.145, 0.03, 1, 0),
+    ),
+    (
+        "a fairness WARNING in the last 30 days",
+        lambda s: (
+            _weekly(s, [0.14, 0.15, 0.13, 0.16]),
+            _record(s, datetime(2025, 3, 20, tzinfo=UTC), fairness="WARNING"),
+        ),
+        RECENT_FAIRNESS_SHIFT.format(count=1, days=30),
+        (4, 21, 0.145, 0.03, 0, 1),
+    ),
+    (
+        "no drift to absorb",
+        lambda s: _weekly(s, [0.05, 0.06, 0.05, 0.07]),
+        NO_DRIFT.format(mean=0.0575, bound=0.1),
+        (4, 21, 0.0575, 0.02, 0, 0),
+    ),
+    (
+        "drift still moving",
+        lambda s: _weekly(s, [0.11, 0.20, 0.12, 0.13]),
+        NOT_STABLE.format(spread=0.09, band=0.05),
+        (4, 21, 0.14, 0.09, 0, 0),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("records", "reason", "measures"),
+    [case[1:] for case in KEEP_CASES],
+    ids=[case[0] for case in KEEP_CASES],
+)
+def test_the_quarterly_review_keeps_the_baseline_unless_drift_has_stabilised(
+    demo_copy, config, records, reason, measures
+):
+    data_dir, url = demo_copy
+    with store.session_scope(url) as session:
+        records(session)
+        decision = refresh_baseline_if_stabilised(
+            session, config, model_id=MODEL_ID, as_of=QUARTER_START, data_dir=data_dir
+        )
+        assert (decision.outcome, decision.reason) == ("keep", reason)
+        assert (decision.quarter, decision.baseline_version, decision.replaced_version) == (
+            "2025-Q2",
+            SEEDED_BASELINE,
+            None,
+        )
+        assert decision.measures == dict(
+            zip(
+                (
+                    "evidence_records",
+                    "evidence_span_days",
+                    "mean_worst_psi",
+                    "worst_psi_spread",
+                    "critical_records",
+                    "fairness_findings",
+                ),
+                measures,
+                strict=True,
+            )
+        )
+        assert active_baseline(session, MODEL_ID).version == SEEDED_BASELINE
+
+
+def test_stabilised_drift_refreshes_the_baseline_from_the_last_seven_days_automatically(
+    demo_copy, config
+):
+    data_dir, url = demo_copy
+    with store.session_scope(url) as session:
+        _weekly(session, [0.14, 0.15, 0.13, 0.16])
+        # CRITICAL before the 30 days, and fairness findings at INFO, do not hold it back.
+        _record(session, datetime(2025, 3, 1, tzinfo=UTC), severity="CRITICAL")
+        _record(session, datetime(2025, 3, 20, tzinfo=UTC), fairness="INFO", severity="INFO")
+        decision = refresh_baseline_if_stabilised(
+            session, config, model_id=MODEL_ID, as_of=QUARTER_START, data_dir=data_dir
+        )
+        assert decision.to_dict() == {
+            "model_id": MODEL_ID,
+            "quarter": "2025-Q2",
+            "outcome": "refresh",
+            "reason": STABILISED.format(mean=0.145, spread=0.03, records=4, days=30, window=7),
+            "baseline_version": "2025-04-01-v1",
+            "replaced_version": SEEDED_BASELINE,
+            "measures": {
+                "evidence_records": 4,
+                "evidence_span_days": 21,
+                "mean_worst_psi": 0.145,
+                "worst_psi_spread": 0.03,
+                "critical_records": 0,
+                "fairness_findings": 0,
+            },
+        }
+        refreshed = active_baseline(session, MODEL_ID)
+        assert (refreshed.version, refreshed.kind, refreshed.created_by, refreshed.approved_by) == (
+            "2025-04-01-v1",
+            "refresh",
+            "govflow-baselines",
+            None,
+        )
+        assert {
+            key: refreshed.details[key]
+            for key in ("trigger", "quarter", "window_start", "window_end", "rows_profiled")
+        } == {
+            "trigger": "quarterly_review",
+            "quarter": "2025-Q2",
+            "window_start": "2025-03-25T05:00:00+00:00",
+            "window_end": "2025-04-01T05:00:00+00:00",
+            "rows_profiled": 13959,
+        }
+
+
+def test_the_quarterly_decision_is_taken_once_per_quarter(demo_copy, config):
+    data_dir, url = demo_copy
+    review = {"model_id": MODEL_ID, "data_dir": data_dir}
+    with store.session_scope(url) as session:
+        first = refresh_baseline_if_stabilised(session, config, as_of=QUARTER_START, **review)
+        _weekly(session, [0.05, 0.06, 0.05, 0.07])
+        again = refresh_baseline_if_stabilised(
+            session, config, as_of=QUARTER_START + timedelta(days=20), **review
+        )
+        next_quarter = refresh_baseline_if_stabilised(
+            session, config, as_of=datetime(2025, 7, 1, 5, tzinfo=UTC), **review
+        )
+        decisions = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "baseline.quarterly_review")
+        )
+    assert again == first
+    assert (first.reason, next_quarter.quarter) == (_evidence(0, 0), "2025-Q3")
+    assert decisions == 2
+
+
+def test_a_model_without_an_active_baseline_is_kept_as_it_is(demo_copy, config):
+    data_dir, url = demo_copy
+    with store.session_scope(url) as session:
+        baseline = active_baseline(session, MODEL_ID)
+        baseline.is_active = False
+        session.flush()
+        decision = refresh_baseline_if_stabilised(
+            session, config, model_id=MODEL_ID, as_of=QUARTER_START, data_dir=data_dir
+        )
+    assert (decision.outcome, decision.reason, decision.baseline_version) == (
+        "keep",
+        NO_ACTIVE_BASELINE.format(model_id=MODEL_ID),
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("moment", "quarter"),
+    [
+        (datetime(2025, 1, 1, tzinfo=UTC), "2025-Q1"),
+        (datetime(2025, 3, 31, 23, 59, tzinfo=UTC), "2025-Q1"),
+        (datetime(2025, 4, 1, 5, tzinfo=UTC), "2025-Q2"),
+        (datetime(2025, 12, 31, tzinfo=UTC), "2025-Q4"),
+    ],
+)
+def test_quarters_are_named_by_year_and_number(moment, quarter):
+    assert quarter_of(moment) == quarter
