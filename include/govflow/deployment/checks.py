@@ -1,0 +1,820 @@
+"""The automated checks named in deployment.yaml ``automated_checks`` (seed 001 steps 4-15,
+seed 000 readiness, seed 002 model validation, data pipeline and MLOps items).
+
+Each check is a function of a ``DeploymentCandidate`` (the deployment, its registered
+version and the policy) registered by name with ``@check``; it returns a ``CheckResult``:
+``passed``, ``failed`` or ``not_applicable``, a one-line summary and the evidence it looked
+at, with exact numbers. The candidate loads what the checks share (the artefact, verified
+against its registered sha256, the validation set and its scores) once.
+
+What the checks look at:
+
+- model performance: the registered validation metrics against models.yaml
+  ``performance_requirement``;
+- fairness: the candidate's predictions on its validation set, per protected attribute and
+  intersection, with policy.yaml's fairness thresholds; any CRITICAL metric (a disparate
+  impact ratio below 0.80, the 80% rule) fails, WARNING findings are kept as evidence;
+- smoke tests: the validation set (staging) and the newest day of production prediction
+  logs (deployment verification) scored through the candidate artefact;
+- rollback: the previous production version's artefact loads and scores the validation set;
+- configuration checks read the policy in config/ and the registry.
+
+Checks that need live traffic of the new version (``TRAFFIC_CHECKS``) cannot be decided
+before the rollout starts; the procedure records them as deferred to the rollout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govflow.config import ALERT_SOURCES, GovflowConfig, Severity
+from govflow.config.inventory import ModelEntry
+from govflow.deployment import procedure
+from govflow.metrics import fairness
+from govflow.prediction_logs import (
+    PARTITION_PREFIX,
+    ParquetLogSource,
+    PredictionLogError,
+    log_columns,
+)
+from govflow.registry import get_version
+from govflow.store.schema import Baseline, Deployment, DeploymentApproval, Model, ModelVersion
+
+CheckOutcome = Literal["passed", "failed", "not_applicable"]
+
+# Decided on the new version's live traffic, during the rollout (seed 001 steps 14 and 16).
+TRAFFIC_CHECKS = frozenset(
+    {
+        "monitoring_active",
+        "monitoring_stable",
+        "fairness_within_bounds",
+        "model_drift_within_bounds",
+        "data_quality_gate_passed",
+    }
+)
+FAIRNESS_METRICS = (
+    "disparate_impact_ratio",
+    "equal_opportunity_difference",
+    "false_positive_rate_difference",
+    "equalized_odds_difference",
+    "predictive_parity_difference",
+)
+SEMANTIC_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
+# Scores recomputed from the artefact must reproduce the registered validation scores.
+SCORE_TOLERANCE = 1e-9
+RECENT_LOG_WINDOW = timedelta(days=1)
+EXPLANATION_ROWS = 10
+EXPLANATION_BACKGROUND_ROWS = 30
+SHOWN_FINDINGS = 3
+
+UNKNOWN_CHECK = "no automated check named {name!r}"
+CHECK_ERROR = "{name} could not be evaluated: {error}"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    outcome: CheckOutcome
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome != "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "outcome": self.outcome,
+            "summary": self.summary,
+            "evidence": self.evidence,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(data["check"], data["outcome"], data["summary"], dict(data["evidence"]))
+
+
+class DeploymentCandidate:
+    """A deployment's model version as the checks see it; expensive parts load once."""
+
+    def __init__(
+        self, session: Session, config: GovflowConfig, data_dir: Path, deployment: Deployment
+    ) -> None:
+        self.session = session
+        self.config = config
+        self.data_dir = Path(data_dir)
+        self.deployment = deployment
+        self.model: ModelEntry = config.models.get(deployment.model_id)
+        self.version: ModelVersion = get_version(
+            session, deployment.model_id, deployment.model_version
+        )
+
+    @property
+    def features(self) -> list[str]:
+        return [feature.name for feature in self.model.features]
+
+    @cached_property
+    def previous(self) -> ModelVersion | None:
+        previous = procedure.previous_version(self.deployment)
+        if previous is None:
+            return None
+        return get_version(self.session, self.model.id, previous)
+
+    def load_artefact(self, version: ModelVersion) -> Any:
+        # Imported here, as the analysis below: they pull in scipy (about 1.5 s), which the
+        # DAG's tasks that check nothing should not pay for.
+        from govflow.baselines import load_registered_model
+
+        return load_registered_model(
+            self.session,
+            data_dir=self.data_dir,
+            model_id=self.model.id,
+            model_version=version.version,
+        )
+
+    @cached_property
+    def artefact(self) -> Any:
+        return self.load_artefact(self.version)
+
+    @cached_property
+    def validation(self) -> pd.DataFrame:
+        if self.version.validation_uri is None:
+            raise FileNotFoundError(f"{self.model.id} {self.version.version} has no validation set")
+        return pd.read_parquet(self.data_dir / self.version.validation_uri)
+
+    @cached_property
+    def validation_scores(self) -> np.ndarray:
+        return np.asarray(self.artefact.predict_proba(self.validation[self.features]))[:, 1]
+
+    @cached_property
+    def validation_predictions(self) -> np.ndarray:
+        return np.asarray(self.artefact.predict(self.validation[self.features])).astype("int8")
+
+    @cached_property
+    def production_sample(self) -> tuple[str, pd.DataFrame]:
+        """A day of the model's prediction logs as (first day, rows): a parquet source's
+        newest partition, any other source's last 24 hours."""
+        from govflow.analysis import log_source
+
+        source = log_source(self.model, self.data_dir)
+        end = datetime.now(UTC)
+        if isinstance(source, ParquetLogSource):
+            files = source.partitions(datetime(1970, 1, 1, tzinfo=UTC), end + timedelta(days=1))
+            if files:
+                day = datetime.fromisoformat(files[-1].parent.name.removeprefix(PARTITION_PREFIX))
+                end = day.replace(tzinfo=UTC) + RECENT_LOG_WINDOW
+        start = end - RECENT_LOG_WINDOW
+        return start.date().isoformat(), source.read_window(start, end)
+
+
+CheckFunction = Callable[[DeploymentCandidate], CheckResult]
+CHECKS: dict[str, CheckFunction] = {}
+
+
+def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check under the name deployment.yaml uses for it."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        CHECKS[name] = function
+        return function
+
+    return register
+
+
+def run_check(name: str, candidate: DeploymentCandidate) -> CheckResult:
+    """Evaluate one check; a check that cannot be evaluated fails with the reason why."""
+    if name not in CHECKS:
+        raise KeyError(UNKNOWN_CHECK.format(name=name))
+    try:
+        return CHECKS[name](candidate)
+    except (OSError, ValueError, LookupError, TypeError, PredictionLogError) as error:
+        return CheckResult(name, "failed", CHECK_ERROR.format(name=name, error=error))
+
+
+def _result(name: str, passed: bool, summary: str, **evidence: Any) -> CheckResult:
+    return CheckResult(name, "passed" if passed else "failed", summary, evidence)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _score_summary(scores: np.ndarray) -> dict[str, Any]:
+    finite = np.isfinite(scores)
+    return {
+        "rows": int(scores.size),
+        "non_finite_scores": int((~finite).sum()),
+        "scores_outside_0_1": int(((scores < 0) | (scores > 1))[finite].sum()),
+        "score_min": round(float(np.min(scores)), 6) if scores.size else None,
+        "score_max": round(float(np.max(scores)), 6) if scores.size else None,
+    }
+
+
+def _scores_are_valid(summary: dict[str, Any]) -> bool:
+    return (
+        summary["rows"] > 0
+        and summary["non_finite_scores"] == 0
+        and summary["scores_outside_0_1"] == 0
+    )
+
+
+# --- Release package and registry (steps 4-5) -----------------------------------------------
+
+
+@check("environment_ready")
+def environment_ready(candidate: DeploymentCandidate) -> CheckResult:
+    environment = candidate.deployment.environment
+    requirements = candidate.config.deployment.environments.get(environment)  # type: ignore[call-overload]
+    if requirements is None:
+        return _result(
+            "environment_ready", False, f"environment {environment!r} is not in deployment.yaml"
+        )
+    candidate.artefact  # noqa: B018 - loading it is the check
+    return _result(
+        "environment_ready",
+        True,
+        f"{environment} is defined in deployment.yaml and accepts the artefact "
+        f"{candidate.version.artifact_uri} (it loads with its registered sha256)",
+        environment=environment,
+        requirements=requirements,
+        artifact=candidate.version.artifact_uri,
+    )
+
+
+@check("model_registered")
+def model_registered(candidate: DeploymentCandidate) -> CheckResult:
+    model = candidate.session.get(Model, candidate.model.id)
+    complete = model is not None and bool(model.owner.strip() and model.business_purpose.strip())
+    return _result(
+        "model_registered",
+        complete,
+        f"{candidate.model.id} {candidate.version.version} is registered (owner "
+        f"{model.owner if model else '-'}, version status {candidate.version.status})",
+        owner=model.owner if model else None,
+        business_purpose=model.business_purpose if model else None,
+        version_status=candidate.version.status,
+    )
+
+
+@check("version_tagged")
+def version_tagged(candidate: DeploymentCandidate) -> CheckResult:
+    version = candidate.version.version
+    tagged = bool(SEMANTIC_VERSION.match(version))
+    return _result(
+        "version_tagged",
+        tagged,
+        f"version {version!r} {'is' if tagged else 'is not'} a semantic version tag",
+        version=version,
+    )
+
+
+@check("package_integrity_verified")
+def package_integrity_verified(candidate: DeploymentCandidate) -> CheckResult:
+    path = candidate.data_dir / candidate.version.artifact_uri
+    computed = _sha256(path)
+    matches = computed == candidate.version.artifact_sha256
+    return _result(
+        "package_integrity_verified",
+        matches,
+        f"artefact sha256 {computed[:12]}... "
+        f"{'matches' if matches else 'differs from'} the registry",
+        artifact=candidate.version.artifact_uri,
+        registered_sha256=candidate.version.artifact_sha256,
+        computed_sha256=computed,
+    )
+
+
+@check("model_versioning")
+def model_versioning(candidate: DeploymentCandidate) -> CheckResult:
+    versions = candidate.session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.model_id == candidate.model.id)
+        .order_by(ModelVersion.id)
+    ).all()
+    incomplete = [
+        v.version
+        for v in versions
+        if not (v.artifact_sha256 and v.training_snapshot_id and v.feature_version)
+    ]
+    return _result(
+        "model_versioning",
+        not incomplete,
+        f"the registry keeps {len(versions)} versions of {candidate.model.id}"
+        + (f"; without lineage: {', '.join(incomplete)}" if incomplete else ", each with lineage"),
+        versions=[v.version for v in versions],
+        without_lineage=incomplete,
+    )
+
+
+# --- Validation: smoke test, performance, fairness, explanations (step 6) ------------------
+
+
+@check("staging_smoke_test")
+def staging_smoke_test(candidate: DeploymentCandidate) -> CheckResult:
+    scores = candidate.validation_scores
+    summary = _score_summary(scores)
+    deviation = None
+    if "score" in candidate.validation.columns:
+        registered = candidate.validation["score"].to_numpy(dtype=float)
+        deviation = float(np.max(np.abs(scores - registered))) if scores.size else 0.0
+    reproduces = deviation is None or deviation <= SCORE_TOLERANCE
+    passed = _scores_are_valid(summary) and reproduces
+    return _result(
+        "staging_smoke_test",
+        passed,
+        f"scored {summary['rows']} validation rows, scores in "
+        f"[{summary['score_min']}, {summary['score_max']}]"
+        + ("" if reproduces else f", {deviation:.3g} away from the registered scores"),
+        max_deviation_from_registered_scores=deviation,
+        **summary,
+    )
+
+
+@check("model_performance_meets_requirement")
+def model_performance_meets_requirement(candidate: DeploymentCandidate) -> CheckResult:
+    metrics = candidate.version.validation_metrics
+    requirement = candidate.model.performance_requirement
+    accuracy, auc = metrics.get("accuracy"), metrics.get("roc_auc")
+    meets = (
+        accuracy is not None
+        and auc is not None
+        and accuracy >= requirement.min_accuracy
+        and auc >= requirement.min_auc
+    )
+    return _result(
+        "model_performance_meets_requirement",
+        meets,
+        f"validation accuracy {accuracy} (min {requirement.min_accuracy}), "
+        f"AUC {auc} (min {requirement.min_auc})",
+        accuracy=accuracy,
+        roc_auc=auc,
+        min_accuracy=requirement.min_accuracy,
+        min_auc=requirement.min_auc,
+        validation_rows=metrics.get("rows"),
+    )
+
+
+def _fairness_groups(candidate: DeploymentCandidate) -> dict[str, np.ndarray]:
+    validation = candidate.validation
+    groups = {
+        attribute.name: validation[attribute.name].to_numpy(dtype=object)
+        for attribute in candidate.model.protected_attributes
+    }
+    for combination in candidate.model.intersections:
+        name, labels = fairness.intersectional_groups(
+            {attribute: validation[attribute] for attribute in combination}
+        )
+        groups[name] = labels
+    return groups
+
+
+@check("fairness_across_groups")
+def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
+    policy = candidate.config.policy
+    min_group_size = candidate.config.min_group_size(candidate.model.id)
+    labels = candidate.validation["label"]
+    findings: list[dict[str, Any]] = []
+    for attribute, groups in _fairness_groups(candidate).items():
+        counts = fairness.group_counts(
+            labels,
+            candidate.validation_predictions,
+            sensitive_features=groups,
+            scores=candidate.validation_scores,
+        )
+        for name in FAIRNESS_METRICS:
+            metric = getattr(fairness, name)(
+                counts,
+                attribute=attribute,
+                min_group_size=min_group_size,
+                confidence=policy.fairness.confidence_level,
+            )
+            value = None if metric.value is None else round(float(metric.value), 6)
+            findings.append(
+                {
+                    "attribute": attribute,
+                    "metric": name,
+                    "value": value,
+                    "severity": "INCONCLUSIVE"
+                    if value is None
+                    else policy.threshold(name).severity_of(value),
+                    "max_group": metric.max_group,
+                    "min_group": metric.min_group,
+                    "excluded_groups": metric.excluded_groups,
+                }
+            )
+    critical = [f for f in findings if f["severity"] == "CRITICAL"]
+    warnings = [f for f in findings if f["severity"] == "WARNING"]
+    impact = [
+        f for f in findings if f["metric"] == "disparate_impact_ratio" and f["value"] is not None
+    ]
+    lowest = min(impact, key=lambda f: f["value"]) if impact else None
+    if critical:
+        summary = "; ".join(
+            f"{f['metric']} of {f['attribute']} is {f['value']} (CRITICAL; lowest "
+            f"{f['min_group']}, highest {f['max_group']})"
+            for f in critical[:SHOWN_FINDINGS]
+        )
+        if len(critical) > SHOWN_FINDINGS:
+            summary += f"; {len(critical) - SHOWN_FINDINGS} more CRITICAL"
+    else:
+        summary = (
+            f"no fairness metric is CRITICAL on {len(candidate.validation)} validation rows; "
+            + (
+                f"lowest disparate impact ratio {lowest['value']} ({lowest['attribute']})"
+                if lowest
+                else "no disparate impact ratio could be computed"
+            )
+        )
+    if warnings:
+        summary += f"; {len(warnings)} WARNING finding(s) to watch"
+    return _result(
+        "fairness_across_groups",
+        not critical,
+        summary,
+        min_group_size=min_group_size,
+        rows=len(candidate.validation),
+        findings=findings,
+        warnings=[f"{f['metric']} of {f['attribute']} = {f['value']}" for f in warnings],
+    )
+
+
+@check("explanations_available")
+def explanations_available(candidate: DeploymentCandidate) -> CheckResult:
+    from govflow.explanations import explanation_background, feature_attributions
+
+    attributions = feature_attributions(
+        candidate.artefact,
+        candidate.validation,
+        background=explanation_background(
+            candidate.validation, features=candidate.features, rows=EXPLANATION_BACKGROUND_ROWS
+        ),
+        features=candidate.features,
+        sample_rows=EXPLANATION_ROWS,
+    )
+    ranked = sorted(
+        zip(attributions.features, attributions.mean_abs_shap, strict=True),
+        key=lambda pair: -pair[1],
+    )
+    top = [{"feature": name, "mean_abs_shap": round(value, 6)} for name, value in ranked[:3]]
+    return _result(
+        "explanations_available",
+        bool(ranked) and ranked[0][1] > 0,
+        "feature attributions computed on "
+        f"{attributions.rows_explained} validation rows; top: "
+        + ", ".join(f"{item['feature']} ({item['mean_abs_shap']})" for item in top),
+        rows_explained=attributions.rows_explained,
+        top_features=top,
+    )
+
+
+# --- Rollback (steps 4, 7, 12) ----------------------------------------------------------------
+
+
+@check("previous_version_available")
+def previous_version_available(candidate: DeploymentCandidate) -> CheckResult:
+    previous = candidate.previous
+    if previous is None:
+        return CheckResult(
+            "previous_version_available",
+            "not_applicable",
+            "an initial deployment has no previous version: rolling back withdraws the model",
+        )
+    computed = _sha256(candidate.data_dir / previous.artifact_uri)
+    baselines = candidate.session.scalars(
+        select(Baseline.version).where(
+            Baseline.model_id == candidate.model.id, Baseline.model_version == previous.version
+        )
+    ).all()
+    available = computed == previous.artifact_sha256 and bool(baselines)
+    return _result(
+        "previous_version_available",
+        available,
+        f"previous version {previous.version}: artefact "
+        f"{'intact' if computed == previous.artifact_sha256 else 'changed'}, "
+        f"baselines {', '.join(baselines) or 'none'}",
+        previous_version=previous.version,
+        artifact=previous.artifact_uri,
+        artifact_intact=computed == previous.artifact_sha256,
+        baselines=list(baselines),
+    )
+
+
+@check("rollback_dry_run")
+def rollback_dry_run(candidate: DeploymentCandidate) -> CheckResult:
+    previous = candidate.previous
+    if previous is None:
+        return CheckResult(
+            "rollback_dry_run",
+            "not_applicable",
+            "an initial deployment has no previous version to restore",
+        )
+    restored = candidate.load_artefact(previous)
+    scores = np.asarray(restored.predict_proba(candidate.validation[candidate.features]))[:, 1]
+    summary = _score_summary(scores)
+    return _result(
+        "rollback_dry_run",
+        _scores_are_valid(summary),
+        f"dry run: version {previous.version} restored from {previous.artifact_uri} and "
+        f"scored {summary['rows']} validation rows in "
+        f"[{summary['score_min']}, {summary['score_max']}]",
+        previous_version=previous.version,
+        **summary,
+    )
+
+
+# --- Monitoring and operations (steps 4, 7, 12, 14) -----------------------------------------
+
+
+@check("monitoring_configured")
+def monitoring_configured(candidate: DeploymentCandidate) -> CheckResult:
+    tier = candidate.model.risk_tier
+    cadence = candidate.config.policy.monitoring.cadence[tier].model_dump()
+    scheduled = {
+        c
+        for run in candidate.config.policy.monitoring.scheduled_runs.values()
+        for c in run.cadences
+    }
+    unscheduled = sorted({c for c in cadence.values() if c not in scheduled})
+    return _result(
+        "monitoring_configured",
+        not unscheduled,
+        f"{candidate.model.id} is in models.yaml; {tier}-tier cadence "
+        + ", ".join(f"{check} {every}" for check, every in cadence.items()),
+        risk_tier=tier,
+        cadence=cadence,
+        unscheduled_cadences=unscheduled,
+    )
+
+
+@check("alert_thresholds_configured")
+def alert_thresholds_configured(candidate: DeploymentCandidate) -> CheckResult:
+    families = candidate.config.policy.thresholds.by_check_type()
+    missing = [
+        metric
+        for metrics in families.values()
+        for metric, threshold in metrics.items()
+        if threshold.warning is None
+    ]
+    total = sum(len(metrics) for metrics in families.values())
+    return _result(
+        "alert_thresholds_configured",
+        not missing,
+        f"{total - len(missing)} of {total} metrics have WARNING and CRITICAL thresholds",
+        metrics=total,
+        without_warning=missing,
+    )
+
+
+@check("prediction_logging_enabled")
+def prediction_logging_enabled(candidate: DeploymentCandidate) -> CheckResult:
+    day, sample = candidate.production_sample
+    expected = log_columns(
+        candidate.features, [attribute.name for attribute in candidate.model.protected_attributes]
+    )
+    missing = [column for column in expected if column not in sample.columns]
+    return _result(
+        "prediction_logging_enabled",
+        len(sample) > 0 and not missing,
+        f"prediction log of {day}: {len(sample)} rows"
+        + (f", missing {', '.join(missing)}" if missing else ", every declared column present"),
+        day=day,
+        rows=len(sample),
+        missing_columns=missing,
+    )
+
+
+@check("data_quality_checks_configured")
+def data_quality_checks_configured(candidate: DeploymentCandidate) -> CheckResult:
+    from govflow.analysis import column_rules, quality_policy
+    from govflow.quality import run_quality_gate
+
+    rules = column_rules(candidate.model, candidate.config)
+    declared = [*candidate.features, *(a.name for a in candidate.model.protected_attributes)]
+    uncovered = [name for name in declared if name not in {rule.name for rule in rules}]
+    day, sample = candidate.production_sample
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    report = run_quality_gate(
+        sample,
+        rules=rules,
+        policy=quality_policy(candidate.model, candidate.config, RECENT_LOG_WINDOW),
+        window_start=start,
+        window_end=start + RECENT_LOG_WINDOW,
+        engine=candidate.config.policy.data_quality.engine,
+    )
+    return _result(
+        "data_quality_checks_configured",
+        not uncovered,
+        f"the quality gate checks {len(rules)} columns; on the prediction log of {day}: "
+        f"{report.summary}",
+        rules=len(rules),
+        uncovered_columns=uncovered,
+        tested_on=day,
+        gate=report.to_dict(),
+    )
+
+
+@check("drift_detection_configured")
+def drift_detection_configured(candidate: DeploymentCandidate) -> CheckResult:
+    cadence = candidate.config.policy.monitoring.cadence[candidate.model.risk_tier]
+    metrics = sorted(candidate.config.policy.thresholds.data_drift)
+    return _result(
+        "drift_detection_configured",
+        bool(metrics),
+        f"data drift runs {cadence.data_drift} with {', '.join(metrics)}",
+        cadence=cadence.data_drift,
+        metrics=metrics,
+    )
+
+
+@check("baseline_active")
+def baseline_active(candidate: DeploymentCandidate) -> CheckResult:
+    active = candidate.session.scalars(
+        select(Baseline).where(
+            Baseline.model_id == candidate.model.id, Baseline.is_active.is_(True)
+        )
+    ).all()
+    return _result(
+        "baseline_active",
+        len(active) == 1,
+        f"{len(active)} active baseline(s)"
+        + (f": {active[0].version} of version {active[0].model_version}" if active else ""),
+        active_baselines=[b.version for b in active],
+    )
+
+
+@check("oncall_rotation_established")
+def oncall_rotation_established(candidate: DeploymentCandidate) -> CheckResult:
+    on_call = candidate.config.people.on_call
+    rotations = {
+        "primary": on_call.members_of("primary"),
+        "secondary": on_call.members_of("secondary"),
+        "fairness": on_call.members_of("fairness"),
+    }
+    on_duty = candidate.config.people.on_call_primary(datetime.now(UTC))
+    return _result(
+        "oncall_rotation_established",
+        all(rotations.values()),
+        f"primary on call now: {on_duty}; secondary {', '.join(rotations['secondary'])}; "
+        f"fairness {', '.join(rotations['fairness'])}",
+        rotations=rotations,
+        primary_on_duty=on_duty,
+    )
+
+
+@check("escalation_paths_defined")
+def escalation_paths_defined(candidate: DeploymentCandidate) -> CheckResult:
+    policy = candidate.config.policy
+    severities: tuple[Severity, ...] = ("WARNING", "CRITICAL")
+    missing = [
+        f"{severity} {source}"
+        for severity in severities
+        for source in ALERT_SOURCES
+        if policy.escalation_path(severity, source) is None
+    ]
+    return _result(
+        "escalation_paths_defined",
+        not missing,
+        f"{len(policy.escalation.paths)} escalation paths cover every WARNING and CRITICAL source"
+        if not missing
+        else f"no escalation path for {', '.join(missing)}",
+        paths=sorted(policy.escalation.paths),
+        uncovered=missing,
+    )
+
+
+@check("runbooks_documented")
+def runbooks_documented(candidate: DeploymentCandidate) -> CheckResult:
+    covered = {
+        source for book in candidate.config.policy.runbooks.values() for source in book.sources
+    }
+    missing = [source for source in ("fairness_drift", "data_drift") if source not in covered]
+    return _result(
+        "runbooks_documented",
+        not missing,
+        "runbooks: " + ", ".join(book.title for book in candidate.config.policy.runbooks.values()),
+        runbooks=sorted(candidate.config.policy.runbooks),
+        missing_for=missing,
+    )
+
+
+@check("incident_response_plan_defined")
+def incident_response_plan_defined(candidate: DeploymentCandidate) -> CheckResult:
+    incidents = candidate.config.policy.incidents
+    return _result(
+        "incident_response_plan_defined",
+        bool(incidents.classes and incidents.process),
+        f"incident classes {', '.join(incidents.classes)}; process "
+        + " -> ".join(stage.name for stage in incidents.process),
+        classes=list(incidents.classes),
+        process=[stage.name for stage in incidents.process],
+    )
+
+
+@check("system_owner_assigned")
+def system_owner_assigned(candidate: DeploymentCandidate) -> CheckResult:
+    owner = candidate.model.owner
+    holds = owner in candidate.config.people.holders("system_owner")
+    return _result(
+        "system_owner_assigned",
+        holds,
+        f"{owner} owns {candidate.model.id} and {'holds' if holds else 'does not hold'} "
+        "the system_owner role",
+        owner=owner,
+    )
+
+
+@check("deployment_smoke_test")
+def deployment_smoke_test(candidate: DeploymentCandidate) -> CheckResult:
+    day, sample = candidate.production_sample
+    scores = (
+        np.asarray(candidate.artefact.predict_proba(sample[candidate.features]))[:, 1]
+        if len(sample)
+        else np.array([])
+    )
+    summary = _score_summary(scores)
+    return _result(
+        "deployment_smoke_test",
+        _scores_are_valid(summary),
+        f"the released artefact scored {summary['rows']} production rows of {day} in "
+        f"[{summary['score_min']}, {summary['score_max']}]",
+        day=day,
+        **summary,
+    )
+
+
+# --- Records of the procedure itself (steps 11, 15) -------------------------------------------
+
+
+@check("approvals_recorded")
+def approvals_recorded(candidate: DeploymentCandidate) -> CheckResult:
+    deployment = candidate.deployment
+    required = candidate.config.deployment.approval_roles(candidate.model.risk_tier)
+    recorded = {
+        a.role: a
+        for a in candidate.session.scalars(
+            select(DeploymentApproval).where(DeploymentApproval.deployment_id == deployment.id)
+        )
+    }
+    excluded = {candidate.model.owner, deployment.requested_by}
+    approvers = [recorded[role].approver for role in required if role in recorded]
+    problems = [
+        f"{role} not approved"
+        for role in required
+        if role not in recorded or recorded[role].decision != "approve"
+    ]
+    problems += [f"{who} may not approve" for who in approvers if who in excluded]
+    if len(set(approvers)) != len(approvers):
+        problems.append("one person approved twice")
+    return _result(
+        "approvals_recorded",
+        not problems,
+        "every required approval is recorded, by distinct independent approvers"
+        if not problems
+        else "; ".join(problems),
+        required=list(required),
+        approvers={role: recorded[role].approver for role in required if role in recorded},
+    )
+
+
+def go_live_colour(config: GovflowConfig, verification: list[CheckResult]) -> tuple[str, list[str]]:
+    """Seed 001 step 15: GREEN when every verification check passed, RED when a check that
+    is a rollback trigger (deployment.yaml ``rollback.triggers``) failed, AMBER otherwise.
+
+    Returns the colour and the failed checks' summaries."""
+    critical = {trigger.check for trigger in config.deployment.rollback.triggers if trigger.check}
+    failed = [result for result in verification if result.outcome == "failed"]
+    reasons = [f"{result.check}: {result.summary}" for result in failed]
+    if any(result.check in critical for result in failed):
+        return "RED", reasons
+    return ("AMBER" if failed else "GREEN"), reasons
+
+
+@check("go_no_go_criteria_met")
+def go_no_go_criteria_met(candidate: DeploymentCandidate) -> CheckResult:
+    verification = procedure.recorded_steps(candidate.session, candidate.deployment).get(14)
+    if verification is None:
+        return _result(
+            "go_no_go_criteria_met", False, "deployment verification (step 14) has not run"
+        )
+    results = [CheckResult.from_dict(item) for item in verification.evidence.get("checks", [])]
+    colour, reasons = go_live_colour(candidate.config, results)
+    return _result(
+        "go_no_go_criteria_met",
+        colour == "GREEN",
+        f"verification results are {colour}" + (f": {'; '.join(reasons)}" if reasons else ""),
+        colour=colour,
+        failed=reasons,
+    )

@@ -1,0 +1,317 @@
+"""Seed 001 (PROC-AI-DEPLOY-001) sections 3.2, 4 and 8: the deployment record and its steps.
+
+One run of the procedure is one ``Deployment`` row (REC-AI-DEPLOY-001..004, kept for the
+seed's 10 years through ``retain_until``), keyed by the Airflow run that carries it out.
+Each of the twenty steps it goes through is one ``DeploymentStep`` with its evidence,
+written once per (deployment, step): a retried task rewrites its step instead of adding
+another.
+
+A deployment is ``in_progress`` until it stops: ``blocked`` (a gate failed: an automated
+check, a missing attestation, a form left incomplete), ``rejected`` (an approver said no),
+``authorised`` (authorised to roll out: the rollout takes over) or ``rolled_back`` (the
+go-live decision was RED, or the System Owner chose to roll back on AMBER). Whatever
+stopped it is kept in ``details["stopped"]`` with the step, the reason and who decided.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govflow.audit import jsonable, record_event
+from govflow.config import GovflowConfig, Step
+from govflow.config.deployment import DeploymentKind
+from govflow.store.schema import Deployment, DeploymentStep, Model, ModelVersion, StageHistory
+from govflow.store.types import utcnow
+
+IN_PROGRESS = "in_progress"
+BLOCKED = "blocked"
+REJECTED = "rejected"
+AUTHORISED = "authorised"
+ROLLED_BACK = "rolled_back"
+STOPPED_STATUSES = (BLOCKED, REJECTED, ROLLED_BACK)
+
+StepStatus = Literal["passed", "failed", "skipped", "recorded", "scheduled", "handed_over"]
+
+UNKNOWN_DEPLOYMENT = "no deployment {key!r}"
+NO_DEPLOYMENT_FOR_RUN = "no deployment record for Airflow run {run_id!r}"
+NOT_REGISTERED = "{model_id} {version} is not in the model registry"
+NO_REQUESTER = "the run names no triggering user, so nobody requested the deployment"
+INITIAL_HAS_PRODUCTION = (
+    "{model_id} already has version {previous} in production: an initial deployment is the "
+    "first production release"
+)
+NEEDS_PRODUCTION = (
+    "a {kind} deployment replaces the version in production, and {model_id} has none: "
+    "deploy it as initial"
+)
+ALREADY_IN_PRODUCTION = "{model_id} {version} is the version in production already"
+ROLLBACK_PROCEDURE = (
+    "a rollback deployment follows the rollback procedure of seed 001 section 5, not the "
+    "twenty steps: use the rollback DAG"
+)
+DEPRECATED_MODEL = "{model_id} is deprecated: {reason}"
+ACTOR = "govflow-deployment"
+
+
+class DeploymentStopped(Exception):
+    """A gate stopped the deployment; the reason is already recorded on it."""
+
+
+@dataclass(frozen=True)
+class DeploymentRequest:
+    """The typed Params of a deployment run, with who triggered it."""
+
+    model_id: str
+    version: str
+    deployment_type: DeploymentKind
+    environment: str
+    justification: str
+    requested_by: str | None
+    dag_run_id: str
+
+
+def retention_years(config: GovflowConfig) -> int:
+    """Seed 001 section 8.1: every deployment record is kept for its longest retention."""
+    return max(record.retention_years for record in config.deployment.records)
+
+
+def _years_later(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def production_version(session: Session, model_id: str, *, excluding: str) -> str | None:
+    """The version most recently logged in production, other than ``excluding``."""
+    rows = session.execute(
+        select(ModelVersion.version, StageHistory.stage)
+        .join(StageHistory, StageHistory.model_version_id == ModelVersion.id)
+        .where(ModelVersion.model_id == model_id)
+        .order_by(StageHistory.id.desc())
+    ).all()
+    for version, stage in rows:
+        if stage == "production" and version != excluding:
+            return str(version)
+    return None
+
+
+def request_problems(session: Session, request: DeploymentRequest) -> list[str]:
+    """Why a request cannot start the procedure (empty when it can)."""
+    problems = []
+    if not request.requested_by:
+        problems.append(NO_REQUESTER)
+    if request.deployment_type == "rollback":
+        problems.append(ROLLBACK_PROCEDURE)
+    model = session.get(Model, request.model_id)
+    if model is not None and model.status == "deprecated":
+        problems.append(
+            DEPRECATED_MODEL.format(model_id=model.id, reason=model.deprecation_reason or "")
+        )
+    registered = session.scalars(
+        select(ModelVersion).where(
+            ModelVersion.model_id == request.model_id, ModelVersion.version == request.version
+        )
+    ).first()
+    if registered is None:
+        problems.append(NOT_REGISTERED.format(model_id=request.model_id, version=request.version))
+    previous = production_version(session, request.model_id, excluding=request.version)
+    current = production_version(session, request.model_id, excluding="")
+    if request.deployment_type == "initial" and previous is not None:
+        problems.append(INITIAL_HAS_PRODUCTION.format(model_id=request.model_id, previous=previous))
+    if request.deployment_type in ("major", "minor", "patch") and previous is None:
+        if current == request.version:
+            problems.append(
+                ALREADY_IN_PRODUCTION.format(model_id=request.model_id, version=request.version)
+            )
+        else:
+            problems.append(
+                NEEDS_PRODUCTION.format(kind=request.deployment_type, model_id=request.model_id)
+            )
+    return problems
+
+
+def open_deployment(
+    session: Session, config: GovflowConfig, request: DeploymentRequest
+) -> tuple[Deployment, bool]:
+    """The deployment record of ``request.dag_run_id``, created on the first call.
+
+    Returns the record and whether this call created it.
+    """
+    existing = session.scalars(
+        select(Deployment).where(Deployment.dag_run_id == request.dag_run_id)
+    ).first()
+    if existing is not None:
+        return existing, False
+    now = utcnow()
+    deployment = Deployment(
+        ref=f"DEP-{now:%Y%m%d}-{uuid.uuid4().hex[:6].upper()}",
+        dag_run_id=request.dag_run_id,
+        model_id=request.model_id,
+        model_version=request.version,
+        deployment_type=request.deployment_type,
+        environment=request.environment,
+        justification=request.justification,
+        requested_by=request.requested_by or "",
+        status=IN_PROGRESS,
+        details={
+            "risk_tier": config.models.get(request.model_id).risk_tier,
+            "previous_version": production_version(
+                session, request.model_id, excluding=request.version
+            ),
+        },
+        created_at=now,
+        retain_until=_years_later(now, retention_years(config)),
+    )
+    session.add(deployment)
+    session.flush()
+    record_event(
+        session,
+        actor=deployment.requested_by or ACTOR,
+        action="deployment.requested",
+        target=f"deployment:{deployment.ref}",
+        payload={
+            "model_id": request.model_id,
+            "version": request.version,
+            "type": request.deployment_type,
+            "environment": request.environment,
+            "justification": request.justification,
+            "dag_run_id": request.dag_run_id,
+        },
+        idempotency_key=f"deployment.requested:{request.dag_run_id}",
+    )
+    return deployment, True
+
+
+def find_deployment(session: Session, key: str) -> Deployment:
+    """A deployment by its ref (DEP-...), its numeric id or its Airflow run id."""
+    query = select(Deployment).where(
+        (Deployment.ref == key) | (Deployment.dag_run_id == key)
+        if not key.isdigit()
+        else Deployment.id == int(key)
+    )
+    found = session.scalars(query).first()
+    if found is None:
+        raise LookupError(UNKNOWN_DEPLOYMENT.format(key=key))
+    return found
+
+
+def deployment_of_run(session: Session, run_id: str) -> Deployment:
+    found = session.scalars(select(Deployment).where(Deployment.dag_run_id == run_id)).first()
+    if found is None:
+        raise LookupError(NO_DEPLOYMENT_FOR_RUN.format(run_id=run_id))
+    return found
+
+
+def risk_tier(deployment: Deployment) -> str:
+    return str(deployment.details["risk_tier"])
+
+
+def previous_version(deployment: Deployment) -> str | None:
+    value = deployment.details.get("previous_version")
+    return None if value is None else str(value)
+
+
+def update_details(deployment: Deployment, **changes: Any) -> None:
+    """Replace keys of the JSON ``details`` (reassigned, so the ORM sees the change)."""
+    deployment.details = {**deployment.details, **jsonable(changes)}
+
+
+def step_runs(config: GovflowConfig, deployment: Deployment, number: int) -> bool:
+    """Whether step ``number`` belongs to this deployment's type and risk tier."""
+    kind: DeploymentKind = deployment.deployment_type  # type: ignore[assignment]
+    planned = config.deployment.steps_for(kind, risk_tier(deployment))  # type: ignore[arg-type]
+    return any(step.number == number for step in planned)
+
+
+def phase_of(config: GovflowConfig, number: int) -> int:
+    for phase in config.deployment.phases:
+        if any(step.number == number for step in phase.steps):
+            return phase.number
+    raise KeyError(f"no step {number} in deployment.yaml")
+
+
+def record_step(
+    session: Session,
+    config: GovflowConfig,
+    deployment: Deployment,
+    number: int,
+    *,
+    status: StepStatus,
+    actor: str,
+    evidence: dict[str, Any],
+) -> DeploymentStep:
+    """Write step ``number`` of ``deployment`` (again, if a retried task runs it twice)."""
+    step: Step = config.deployment.step(number)
+    record = session.scalars(
+        select(DeploymentStep).where(
+            DeploymentStep.deployment_id == deployment.id, DeploymentStep.step == number
+        )
+    ).first()
+    if record is None:
+        record = DeploymentStep(deployment_id=deployment.id, step=number)
+        session.add(record)
+    record.phase = phase_of(config, number)
+    record.name = step.name
+    record.status = status
+    record.actor = actor
+    record.evidence = jsonable(evidence)
+    record.completed_at = utcnow()
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="deployment.step_recorded",
+        target=f"deployment:{deployment.ref}",
+        payload={"step": number, "name": step.name, "status": status},
+        idempotency_key=f"deployment.step:{deployment.ref}:{number}:{status}",
+    )
+    return record
+
+
+def recorded_steps(session: Session, deployment: Deployment) -> dict[int, DeploymentStep]:
+    rows = session.scalars(
+        select(DeploymentStep)
+        .where(DeploymentStep.deployment_id == deployment.id)
+        .order_by(DeploymentStep.step)
+    ).all()
+    return {row.step: row for row in rows}
+
+
+def stop_deployment(
+    session: Session,
+    deployment: Deployment,
+    *,
+    status: str,
+    step: int | None,
+    reason: str,
+    decided_by: str,
+) -> None:
+    """Record why the deployment stops here; the first stop is the one kept."""
+    if deployment.status in STOPPED_STATUSES:
+        return
+    deployment.status = status
+    update_details(
+        deployment,
+        stopped={"status": status, "step": step, "reason": reason, "decided_by": decided_by},
+    )
+    record_event(
+        session,
+        actor=decided_by,
+        action=f"deployment.{status}",
+        target=f"deployment:{deployment.ref}",
+        payload={"step": step, "reason": reason},
+        severity="WARNING",
+        idempotency_key=f"deployment.stopped:{deployment.ref}",
+    )
+
+
+def stop_reason(deployment: Deployment) -> str | None:
+    stopped = deployment.details.get("stopped")
+    return None if stopped is None else str(stopped["reason"])

@@ -1,0 +1,202 @@
+"""The structure of govflow_model_deployment: six phases of twenty steps, typed Params, and
+for each risk tier exactly the seed's approvals, assigned to the right people."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from airflow.providers.standard.operators.hitl import HITLEntryOperator, HITLOperator
+
+from govflow import settings
+from govflow.config import load_config
+from govflow.deployment.approvals import approval_requests, assign_approvers
+from govflow.store.schema import Deployment
+
+DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "govflow_model_deployment.py"
+DAG_ID = "govflow_model_deployment"
+
+# Seed 001 section 4: phase -> {step: task}.
+STEP_TASKS = {
+    "deployment_planning": {
+        1: "create_deployment_plan",
+        2: "assess_deployment_risk",
+        3: "coordinate_stakeholders",
+    },
+    "preparation": {
+        4: "prepare_environment",
+        5: "prepare_release_package",
+        6: "deploy_to_staging",
+    },
+    "readiness_verification": {
+        7: "complete_checklist",
+        8: "verify_compliance",
+        9: "review_readiness",
+    },
+    "deployment_approval": {10: "approve_deployment", 11: "document_approval"},
+    "deployment_execution": {
+        12: "prepare_go_live",
+        13: "execute_deployment",
+        14: "verify_deployment",
+        15: "decide_go_live",
+    },
+    "post_deployment": {
+        16: "plan_post_deployment_verification",
+        17: "update_documentation",
+        18: "update_registration",
+        19: "communicate_to_users",
+        20: "close_deployment",
+    },
+}
+HUMAN_STEPS = {
+    "deployment_planning.create_deployment_plan": HITLEntryOperator,
+    "deployment_planning.assess_deployment_risk": HITLEntryOperator,
+    "readiness_verification.attest_checklist": HITLEntryOperator,
+    "readiness_verification.verify_compliance": HITLEntryOperator,
+    "deployment_approval.approve_deployment": HITLOperator,
+    "deployment_execution.ask_system_owner": HITLOperator,
+    "post_deployment.update_documentation": HITLEntryOperator,
+    "post_deployment.update_registration": HITLEntryOperator,
+    "post_deployment.close_deployment": HITLEntryOperator,
+}
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert bag.import_errors == {}
+    return bag.dags[DAG_ID]
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(settings.config_dir())
+
+
+def test_the_dag_is_triggered_by_hand_with_typed_params_from_config(dag, config):
+    assert dag.schedule is None
+    params = {name: dag.params.get_param(name).schema for name in dag.params}
+    assert params["model_id"]["enum"] == config.models.ids()
+    assert params["deployment_type"]["enum"] == ["initial", "major", "minor", "patch", "rollback"]
+    assert params["environment"]["enum"] == ["production", "staging"]
+    assert params["version"]["minLength"] == 1
+    assert params["justification"]["minLength"] == 1
+
+
+def test_the_six_phases_are_task_groups_and_the_twenty_steps_are_their_tasks(dag):
+    assert [group for group in dag.task_group.children if group != "finalise"] == list(STEP_TASKS)
+    steps = {}
+    for phase, tasks in STEP_TASKS.items():
+        for number, task in tasks.items():
+            assert f"{phase}.{task}" in dag.task_dict, f"step {number}"
+            steps[number] = task
+    assert sorted(steps) == list(range(1, 21))
+
+
+def test_human_steps_are_mapped_hitl_tasks_named_after_the_role_they_ask(dag):
+    for task_id, operator in HUMAN_STEPS.items():
+        task = dag.get_task(task_id)
+        assert task.operator_class is operator, task_id
+        assert task.map_index_template == "{{ task.subject.split(':')[0] }}"
+        assert task.partial_kwargs["retries"] == 0
+
+
+def test_approvals_are_approve_or_reject_with_a_comment_and_reject_on_timeout(dag):
+    approvals = dag.get_task("deployment_approval.approve_deployment")
+    assert approvals.partial_kwargs["options"] == ["Approve", "Reject"]
+    assert approvals.partial_kwargs["defaults"] == ["Reject"]
+    assert {"comment", "conditions"} <= set(approvals.params)
+    upstream = {task.task_id for task in approvals.upstream_list}
+    assert upstream == {"readiness_verification.review_readiness"}
+
+
+def test_a_failed_automated_step_comes_before_any_approval_request(dag):
+    approvals = dag.get_task("deployment_approval.approve_deployment")
+    before = {task.task_id for task in approvals.get_flat_relatives(upstream=True)}
+    assert {
+        "preparation.deploy_to_staging",
+        "readiness_verification.complete_checklist",
+    } <= before
+
+
+def test_authorisation_publishes_the_model_deployed_asset(dag):
+    task = dag.get_task("deployment_execution.authorise_rollout")
+    assert [outlet.name for outlet in task.outlets] == ["govflow_model_deployed"]
+
+
+def test_finalise_runs_whatever_happened_before_it(dag):
+    task = dag.get_task("finalise")
+    assert task.trigger_rule == "all_done"
+    assert {t.task_id for t in task.upstream_list} == {
+        "post_deployment.close_deployment",
+        "post_deployment.plan_post_deployment_verification",
+        "deployment_execution.roll_back",
+    }
+
+
+@pytest.mark.parametrize(
+    ("model_id", "requester", "expected"),
+    [
+        (
+            "credit_approval",
+            "sam",
+            [
+                ("System Owner", ["priya"]),
+                ("Compliance Officer", ["carol"]),
+                ("Risk Manager", ["rick"]),
+                ("QA Lead", ["quinn"]),
+                ("AI Governance Committee", ["gina"]),
+            ],
+        ),
+        (
+            "marketing_propensity",
+            "olivia",
+            [
+                ("System Owner", ["priya"]),
+                ("QA Lead", ["quinn"]),
+                ("Deployment Manager", ["dave"]),
+            ],
+        ),
+        (
+            "product_recommendation",
+            "eve",
+            [("System Owner", ["olivia", "sam"]), ("Deployment Manager", ["dave"])],
+        ),
+    ],
+)
+def test_each_tier_expands_exactly_its_approvals_never_assigned_to_the_requester(
+    dag, config, model_id, requester, expected
+):
+    approvals = dag.get_task("deployment_approval.approve_deployment")
+    deployment = Deployment(
+        ref="DEP-20261130-ABCDEF",
+        model_id=model_id,
+        model_version="1.1.0",
+        deployment_type="minor",
+        environment="production",
+        justification="test",
+        requested_by=requester,
+        details={"risk_tier": config.models.get(model_id).risk_tier},
+    )
+    requests = approval_requests(
+        config,
+        deployment,
+        assign_approvers(config, model_id=model_id, requested_by=requester),
+        readiness_summary="",
+    )
+    expanded = [
+        HITLOperator(
+            task_id=f"approval_{index}",
+            **{key: approvals.partial_kwargs[key] for key in ("options", "defaults")},
+            params={name: approvals.params.get_param(name) for name in ("comment", "conditions")},
+            **request.operator_kwargs(),
+        )
+        for index, request in enumerate(requests)
+    ]
+    assert [
+        (task.subject.split(":")[0], [user["id"] for user in task.assigned_users])
+        for task in expanded
+    ] == expected
+    assert all(requester not in [u["id"] for u in task.assigned_users] for task in expanded)

@@ -1,0 +1,298 @@
+"""Three high-risk deployments of credit_approval on a real Airflow on 127.0.0.1 (issue 5
+item 7): one approved by every assigned approver through the REST API, one that the
+compliance officer rejects, one whose fairness checklist item fails.
+
+One module-scoped stack (api-server, scheduler, dag-processor; Postgres metadata so that
+four task processes can write at once; a local Slack webhook behind `slack_default`) runs
+the three deployments side by side, all requested by sam, a system owner: he may not
+approve them (separation of duties), nor may olivia, credit_approval's owner. The demo is
+seeded while Airflow starts. Every person answers the requests assigned to them as soon as
+Airflow can take the answer; the tests then read what the runs, the store and Slack hold.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from govflow import registry, store
+from govflow.cli import app
+from govflow.config import load_config
+from govflow.demo.seeding import seed_demo
+from govflow.deployment import procedure, readiness
+from govflow.store.schema import Deployment, DeploymentStep
+from tests.support.airflow_stack import running_airflow_stack
+from tests.support.deployment_demo import (
+    CANDIDATE,
+    UNFAIR_CANDIDATE,
+    RequiredActions,
+    form_answer,
+    register_candidate,
+    with_disparate_impact,
+)
+from tests.support.postgres import running_postgres
+from tests.support.slack_receiver import running_slack_receiver
+
+pytestmark = pytest.mark.system
+
+REPO = Path(__file__).resolve().parents[2]
+DAG = "govflow_model_deployment"
+REJECTED_CANDIDATE = "1.2.0"
+REQUESTER, OWNER = "sam", "olivia"
+COMPLIANCE_REASON = "EU declaration of conformity is not signed"
+APPROVALS = "deployment_approval.approve_deployment"
+NOT_A_RESPONDENT = "User={user} (id={user}) is not a respondent for the task."
+DRIVE_TIMEOUT_S = 420
+
+
+@dataclass
+class Observed:
+    """What the driver saw while answering: refusals, approval requests, final states."""
+
+    runs: dict[str, str]
+    refused: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    approval_requests: dict[str, list[tuple[str, list[str]]]] = field(default_factory=dict)
+    answered: dict[str, list[str]] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
+    tasks: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    assets: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _seed(data_dir: Path, db_url: str, done: list[BaseException | None]) -> None:
+    try:
+        seed_demo(data_dir, load_config(REPO / "config"), days=35, db_url=db_url)
+        register_candidate(data_dir, db_url)
+        register_candidate(data_dir, db_url, version=REJECTED_CANDIDATE)
+        register_candidate(
+            data_dir, db_url, version=UNFAIR_CANDIDATE, validation=with_disparate_impact
+        )
+        done.append(None)
+    except BaseException as error:  # reported by the fixture, in the test's thread
+        done.append(error)
+
+
+def _approve(observed: Observed, actions: RequiredActions, run: str, detail: dict) -> None:
+    """Approve as the assignee; on the approved run try the requester and owner first, and on
+    the rejected run the compliance officer says no."""
+    role = detail["task_instance"]["rendered_map_index"] or detail["subject"].split(":")[0]
+    assignees = [user["id"] for user in detail["assigned_users"]]
+    observed.approval_requests.setdefault(run, []).append((role, assignees))
+    if run == "approved" and role == "System Owner":
+        for user in (REQUESTER, OWNER):
+            observed.refused[user] = actions.answer(detail, user, ["Approve"], {"comment": "mine"})
+    if run == "rejected" and role == "Compliance Officer":
+        status, _ = actions.answer(
+            detail, assignees[0], ["Reject"], {"comment": COMPLIANCE_REASON, "conditions": ""}
+        )
+    else:
+        status, _ = actions.answer(
+            detail, assignees[0], ["Approve"], {"comment": "ready", "conditions": ""}
+        )
+    assert status == 200, (run, role, status)
+
+
+def _drive(stack: Any, observed: Observed) -> None:
+    """Answer every request of the three runs until they end."""
+    actions = RequiredActions(stack, DAG)
+    name_of = {run_id: name for name, run_id in observed.runs.items()}
+    open_runs = set(observed.runs.values())
+    deadline = time.monotonic() + DRIVE_TIMEOUT_S
+    while open_runs:
+        assert time.monotonic() < deadline, {r: stack.task_states(DAG, r) for r in open_runs}
+        for detail in actions.pending(open_runs):
+            run = name_of[detail["task_instance"]["dag_run_id"]]
+            task_id = detail["task_instance"]["task_id"]
+            observed.answered.setdefault(run, []).append(task_id)
+            if task_id == APPROVALS:
+                _approve(observed, actions, run, detail)
+                continue
+            options, params = form_answer(task_id, detail)
+            status, body = actions.answer(
+                detail, detail["assigned_users"][0]["id"], options, params
+            )
+            assert status == 200, (run, task_id, status, body)
+        for run_id in list(open_runs):
+            state = stack.run_state(DAG, run_id)
+            if state in ("success", "failed"):
+                observed.states[name_of[run_id]] = state
+                open_runs.discard(run_id)
+        time.sleep(1)
+    for name, run_id in observed.runs.items():
+        observed.tasks[name] = stack.task_states(DAG, run_id)
+
+
+@pytest.fixture(scope="module")
+def deployments(tmp_path_factory):
+    root = tmp_path_factory.mktemp("model-deployment")
+    data_dir = root / "data"
+    db_url = f"sqlite:///{data_dir / 'govflow.db'}"
+    env = {
+        "GOVFLOW_CONFIG_DIR": str(REPO / "config"),
+        "GOVFLOW_DATA_DIR": str(data_dir),
+        "GOVFLOW_DB_URL": db_url,
+    }
+    seeded: list[BaseException | None] = []
+    seeding = threading.Thread(target=_seed, args=(data_dir, db_url, seeded))
+    seeding.start()
+    with (
+        running_postgres() as metadata_url,
+        running_slack_receiver() as slack,
+        running_airflow_stack(
+            root,
+            govflow_env=env,
+            dag_ids=[DAG],
+            slack_webhook_url=slack.url,
+            metadata_url=metadata_url,
+            parallelism=4,
+        ) as stack,
+    ):
+        seeding.join()
+        if seeded != [None]:
+            raise RuntimeError(f"seeding the demo failed: {seeded}")
+        conf = {
+            "model_id": "credit_approval",
+            "deployment_type": "minor",
+            "environment": "production",
+            "justification": "Faster scoring of credit applications",
+        }
+        observed = Observed(
+            runs={
+                name: stack.trigger(DAG, {**conf, "version": version}, as_user=REQUESTER)
+                for name, version in (
+                    ("approved", CANDIDATE),
+                    ("rejected", REJECTED_CANDIDATE),
+                    ("unfair", UNFAIR_CANDIDATE),
+                )
+            }
+        )
+        _drive(stack, observed)
+        observed.assets = stack.client().call("GET", "/api/v2/assets/events?limit=50")[
+            "asset_events"
+        ]
+        yield observed, slack, db_url, data_dir
+
+
+def _deployment(db_url: str, run_id: str) -> tuple[Deployment, dict[int, DeploymentStep]]:
+    with store.session_scope(db_url) as session:
+        deployment = procedure.deployment_of_run(session, run_id)
+        steps = procedure.recorded_steps(session, deployment)
+        session.expunge_all()
+        return deployment, steps
+
+
+def test_the_requesters_own_answer_to_an_approval_is_refused(deployments):
+    observed, *_ = deployments
+    for user in (REQUESTER, OWNER):
+        status, body = observed.refused[user]
+        assert status == 403
+        assert body == {"detail": NOT_A_RESPONDENT.format(user=user)}
+
+
+def test_a_high_risk_deployment_asks_five_approvals_named_by_role_never_of_sam_or_olivia(
+    deployments,
+):
+    observed, *_ = deployments
+    for run in ("approved", "rejected"):
+        assert sorted(observed.approval_requests[run]) == sorted(
+            [
+                ("System Owner", ["priya"]),
+                ("Compliance Officer", ["carol"]),
+                ("Risk Manager", ["rick"]),
+                ("QA Lead", ["quinn"]),
+                ("AI Governance Committee", ["gina"]),
+            ]
+        )
+        mapped = [t for t in observed.tasks[run] if t.startswith(APPROVALS + "[")]
+        assert len(mapped) == 5
+
+
+def test_every_approver_approves_over_rest_and_the_run_is_authorised_to_roll_out(deployments):
+    observed, _slack, db_url, data_dir = deployments
+    run_id = observed.runs["approved"]
+    assert observed.states["approved"] == "success", observed.tasks["approved"]
+    assert observed.tasks["approved"]["deployment_execution.authorise_rollout"] == "success"
+    deployment, steps = _deployment(db_url, run_id)
+    assert (deployment.status, deployment.go_live) == (procedure.AUTHORISED, "GREEN")
+    assert deployment.recommendation == readiness.APPROVE
+    assert sorted(steps) == list(range(1, 21))
+    markdown = (data_dir / str(deployment.report_path)).read_text()
+    assert "### Recommendation\n\n**APPROVE**\n" in markdown
+    published = [
+        event["extra"] for event in observed.assets if event["extra"].get("deployment_ref")
+    ]
+    assert published == [
+        {"model_id": "credit_approval", "version": CANDIDATE, "deployment_ref": deployment.ref}
+    ]
+    with store.session_scope(db_url) as session:
+        assert registry.get_version(session, "credit_approval", CANDIDATE).status == "approved"
+
+
+def test_govflow_report_readiness_on_the_approved_run_matches_its_records(deployments, monkeypatch):
+    observed, _slack, db_url, data_dir = deployments
+    monkeypatch.setenv("GOVFLOW_DB_URL", db_url)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(data_dir))
+    deployment, _ = _deployment(db_url, observed.runs["approved"])
+    result = CliRunner().invoke(app, ["report", "readiness", deployment.ref])
+    assert result.exit_code == 0, result.output
+    assert "### Recommendation\n\n**APPROVE**\n" in result.output
+    outstanding = result.output.split("### Outstanding Items\n\n")[1].split("\n\n")[0]
+    rows = [row.split(" | ")[0].removeprefix("| ") for row in outstanding.splitlines()[2:]]
+    assert [row.split(":")[0] for row in rows] == [
+        "fairness_within_bounds",
+        "model_drift_within_bounds",
+        "monitoring_active",
+        "monitoring_stable",
+    ]
+
+
+def test_a_compliance_rejection_promotes_nothing_and_its_reason_reaches_slack(deployments):
+    observed, slack, db_url, _ = deployments
+    assert observed.states["rejected"] == "failed"
+    deployment, steps = _deployment(db_url, observed.runs["rejected"])
+    reason = f"Compliance Officer carol blocked the deployment: {COMPLIANCE_REASON}"
+    assert deployment.status == procedure.REJECTED
+    assert deployment.details["stopped"]["reason"] == reason
+    assert deployment.recommendation == readiness.DO_NOT_APPROVE
+    assert max(steps) == 11
+    assert observed.tasks["rejected"]["deployment_execution.authorise_rollout"] == "upstream_failed"
+    with store.session_scope(db_url) as session:
+        lineage = registry.lineage(session, "credit_approval", REJECTED_CANDIDATE)
+    assert lineage["status"] == "rejected"
+    assert lineage["stages"] == []
+    assert not [e for e in observed.assets if e["extra"].get("version") == REJECTED_CANDIDATE]
+    posted = [m.payload["text"] for m in slack.messages if deployment.ref in m.payload["text"]]
+    assert any(f"Reason: {reason}" in text for text in posted), posted
+
+
+def test_a_failed_fairness_item_blocks_before_any_approval_is_requested(deployments):
+    observed, slack, db_url, _ = deployments
+    assert observed.states["unfair"] == "failed"
+    assert set(observed.answered["unfair"]) == {
+        "deployment_planning.create_deployment_plan",
+        "deployment_planning.assess_deployment_risk",
+    }
+    assert observed.tasks["unfair"]["preparation.deploy_to_staging"] == "failed"
+    assert observed.tasks["unfair"][APPROVALS] == "upstream_failed"
+    deployment, steps = _deployment(db_url, observed.runs["unfair"])
+    assert (deployment.status, steps[6].status) == (procedure.BLOCKED, "failed")
+    reason = deployment.details["stopped"]["reason"]
+    assert reason.startswith(
+        "fairness_across_groups: disparate_impact_ratio of gender is 0.497931 (CRITICAL; "
+        "lowest female, highest non_binary)"
+    )
+    with store.session_scope(db_url) as session:
+        steps_after = session.scalars(
+            select(DeploymentStep.step).where(
+                DeploymentStep.deployment_id == deployment.id, DeploymentStep.step > 6
+            )
+        ).all()
+    assert steps_after == []
+    posted = [m.payload["text"] for m in slack.messages if deployment.ref in m.payload["text"]]
+    assert any(reason in text for text in posted), posted

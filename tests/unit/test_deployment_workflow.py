@@ -1,0 +1,451 @@
+"""PROC-AI-DEPLOY-001 run step by step as the DAG's tasks run it, on a copy of the demo:
+records, gates, approvals, go-live, the readiness report and its CLI."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from govflow import registry, settings, store
+from govflow.alerts import SLACK
+from govflow.cli import app
+from govflow.config import load_config
+from govflow.deployment import procedure, readiness, workflow
+from govflow.deployment.checks import CheckResult
+from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
+from govflow.store.schema import Alert, Deployment, DeploymentStep
+from tests.support.deployment_demo import (
+    CANDIDATE,
+    CLOSURE,
+    DOCUMENTATION,
+    PLAN,
+    REGISTRATION,
+    RISK,
+    UNFAIR_CANDIDATE,
+    answer,
+    attest_everything,
+    copy_demo,
+    register_candidate,
+    with_disparate_impact,
+)
+
+
+@pytest.fixture(scope="module")
+def env(seeded_demo, tmp_path_factory) -> workflow.Environment:
+    data_dir = tmp_path_factory.mktemp("deployment-workflow")
+    url = copy_demo(Path(seeded_demo[0]), data_dir)
+    register_candidate(data_dir, url)
+    register_candidate(data_dir, url, version=UNFAIR_CANDIDATE, validation=with_disparate_impact)
+    return workflow.Environment(load_config(settings.config_dir()), data_dir, url)
+
+
+def _request(run_id: str, version: str = CANDIDATE, **changes) -> DeploymentRequest:
+    fields = {
+        "model_id": "credit_approval",
+        "version": version,
+        "deployment_type": "minor",
+        "environment": "production",
+        "justification": "faster scoring",
+        "requested_by": "sam",
+        "dag_run_id": run_id,
+    }
+    return DeploymentRequest(**{**fields, **changes})
+
+
+def _through_readiness(env, run_id: str, version: str = CANDIDATE) -> list[dict]:
+    """Steps 1-9 with everyone answering; returns the approval requests of step 10."""
+    plan = workflow.start(env, _request(run_id, version))
+    risk = workflow.requests_for(env, run_id, "risk_assessment")
+    workflow.coordinate_stakeholders(
+        env,
+        run_id,
+        [answer(plan[0]["assigned_users"][0]["id"], PLAN)],
+        [answer(risk[0]["assigned_users"][0]["id"], RISK)],
+    )
+    for step in (4, 5, 6):
+        workflow.check_step(env, run_id, step)
+    attestations = workflow.complete_checklist(env, run_id)
+    compliance = workflow.requests_for(env, run_id, "compliance_verification")
+    return workflow.review_readiness(
+        env,
+        run_id,
+        [attest_everything(r) for r in attestations],
+        [attest_everything(r) for r in compliance],
+    )
+
+
+def _approve_all(requests: list[dict], **overrides) -> list[dict]:
+    answers = []
+    for request in requests:
+        role = request["subject"].split(":")[0]
+        user = request["assigned_users"][0]["id"]
+        answers.append(
+            overrides.get(role) or answer(user, {"comment": "ok", "conditions": ""}, ["Approve"])
+        )
+    return answers
+
+
+@pytest.fixture(scope="module")
+def approved(env) -> str:
+    """A high-risk minor deployment approved by everyone, authorised and closed."""
+    run_id = "workflow/approved"
+    requests = _through_readiness(env, run_id)
+    workflow.document_approval(env, run_id, _approve_all(requests))
+    workflow.check_step(env, run_id, 12)
+    workflow.record_release(env, run_id)
+    workflow.verify_deployment(env, run_id)
+    assert workflow.decide_go_live(env, run_id) == []
+    assert workflow.follow_go_live(env, run_id, []) == "authorise_rollout"
+    workflow.authorise_rollout(env, run_id)
+    workflow.plan_post_deployment_verification(env, run_id)
+    workflow.communicate_to_users(
+        env, run_id, [answer("lena", DOCUMENTATION)], [answer("carol", REGISTRATION)]
+    )
+    workflow.close(env, run_id, [answer("dave", CLOSURE)], [])
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def rejected(env) -> tuple[str, str]:
+    """The same deployment where the compliance officer rejects; returns (run id, error)."""
+    run_id = "workflow/rejected"
+    requests = _through_readiness(env, run_id)
+    no = answer("carol", {"comment": "EU declaration unsigned", "conditions": ""}, ["Reject"])
+    with pytest.raises(DeploymentStopped) as stopped:
+        workflow.document_approval(
+            env, run_id, _approve_all(requests, **{"Compliance Officer": no})
+        )
+    workflow.close(env, run_id, [], ["deployment_approval.document_approval"])
+    return run_id, str(stopped.value)
+
+
+def _deployment(env, run_id: str) -> tuple[Deployment, dict[int, tuple[str, str]]]:
+    with store.session_scope(env.db_url) as session:
+        deployment = procedure.deployment_of_run(session, run_id)
+        steps = {
+            row.step: (row.status, row.actor)
+            for row in session.scalars(
+                select(DeploymentStep).where(DeploymentStep.deployment_id == deployment.id)
+            )
+        }
+        return deployment, steps
+
+
+def _slack_texts(env, deployment: Deployment) -> list[str]:
+    with store.session_scope(env.db_url) as session:
+        alerts = session.scalars(
+            select(Alert).where(Alert.idempotency_key.like(f"deployment:{deployment.ref}:%"))
+        ).all()
+        assert {(a.channel, a.destination) for a in alerts} == {(SLACK, "#ml-deployments")}
+        return [a.payload["text"] for a in alerts]
+
+
+def test_an_approved_deployment_records_its_twenty_steps_and_is_authorised_to_roll_out(
+    env, approved
+):
+    deployment, steps = _deployment(env, approved)
+    assert deployment.status == procedure.AUTHORISED
+    assert deployment.go_live == "GREEN"
+    assert deployment.recommendation == readiness.APPROVE
+    assert deployment.closed_at is not None
+    assert {number: status for number, (status, _) in steps.items()} == {
+        1: "recorded",
+        2: "recorded",
+        3: "passed",
+        4: "passed",
+        5: "passed",
+        6: "passed",
+        7: "passed",
+        8: "passed",
+        9: "passed",
+        10: "recorded",
+        11: "passed",
+        12: "passed",
+        13: "handed_over",
+        14: "passed",
+        15: "recorded",
+        16: "scheduled",
+        17: "recorded",
+        18: "recorded",
+        19: "passed",
+        20: "recorded",
+    }
+    assert (steps[1][1], steps[2][1], steps[17][1], steps[18][1], steps[20][1]) == (
+        "dave",
+        "rick",
+        "lena",
+        "carol",
+        "dave",
+    )
+    assert deployment.retain_until == deployment.created_at.replace(
+        year=deployment.created_at.year + 10
+    )
+
+
+def test_the_approved_version_is_approved_in_the_registry_by_the_system_owner(env, approved):
+    with store.session_scope(env.db_url) as session:
+        lineage = registry.lineage(session, "credit_approval", CANDIDATE)
+    assert lineage["status"] == "approved"
+    assert [(d["action"], d["actor"]) for d in lineage["registry_decisions"]] == [
+        ("requested", "sam"),
+        ("approved", "priya"),
+    ]
+    deployments = [d for d in lineage["deployments"] if d["status"] == procedure.AUTHORISED]
+    assert {a["role"]: a["approver"] for a in deployments[0]["approvals"]} == {
+        "system_owner": "priya",
+        "compliance_officer": "carol",
+        "risk_manager": "rick",
+        "qa_lead": "quinn",
+        "ai_governance_committee": "gina",
+    }
+
+
+def test_the_approved_deployment_reports_approve_with_the_traffic_checks_outstanding(env, approved):
+    deployment, _ = _deployment(env, approved)
+    with store.session_scope(env.db_url) as session:
+        report = readiness.build_report(
+            session, env.config, procedure.deployment_of_run(session, approved)
+        )
+    assert report.recommendation == "APPROVE"
+    assert report.conditions == []
+    assert all(report.areas.values())
+    authorised_at = datetime.fromisoformat(deployment.details["authorised_at"])
+    due = (authorised_at + timedelta(hours=72)).strftime("%Y-%m-%d %H:%M UTC")
+    assert [(o.item.split(":")[0], o.due, o.status) for o in report.outstanding] == [
+        (check, due, "scheduled for the rollout")
+        for check in (
+            "fairness_within_bounds",
+            "model_drift_within_bounds",
+            "monitoring_active",
+            "monitoring_stable",
+        )
+    ]
+    markdown = (env.data_dir / deployment.report_path).read_text()
+    html = (env.data_dir / deployment.details["report_html_path"]).read_text()
+    assert "### Recommendation\n\n**APPROVE**\n" in markdown
+    assert "<p><strong>APPROVE</strong></p>" in html
+
+
+def test_govflow_report_readiness_prints_the_report_of_the_records(env, approved, monkeypatch):
+    monkeypatch.setenv("GOVFLOW_DB_URL", env.db_url)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(env.data_dir))
+    deployment, _ = _deployment(env, approved)
+    result = CliRunner().invoke(app, ["report", "readiness", deployment.ref])
+    assert result.exit_code == 0, result.output
+    with store.session_scope(env.db_url) as session:
+        expected = readiness.render_markdown(
+            readiness.build_report(
+                session, env.config, procedure.find_deployment(session, deployment.ref)
+            )
+        )
+    assert result.output == expected
+    missing = CliRunner().invoke(app, ["report", "readiness", "DEP-19990101-000000"])
+    assert missing.exit_code == 1
+    assert missing.output == "no deployment 'DEP-19990101-000000'\n"
+
+
+def test_every_stage_of_an_approved_deployment_is_announced_on_the_deployments_channel(
+    env, approved
+):
+    deployment, _ = _deployment(env, approved)
+    texts = _slack_texts(env, deployment)
+    on_call = env.config.people.on_call_primary(
+        datetime.fromisoformat(deployment.details["authorised_at"])
+    )
+    assert [text.splitlines()[0] for text in texts] == [
+        f"*Deployment {deployment.ref} planned*: minor deployment of credit_approval 1.1.0 "
+        "to production, requested by sam.",
+        f"*Deployment Readiness Report {deployment.ref}*: credit_approval 1.1.0 (Approve or "
+        "decline consumer credit applications (credit lending))",
+        f"*Deployment {deployment.ref} authorised to roll out*: credit_approval 1.1.0, go-live "
+        "GREEN, recommendation APPROVE. The rollout starts with stage alpha.",
+        "*Release notes*: credit_approval 1.1.0 (Approve or decline consumer credit "
+        "applications (credit lending)) is authorised to roll out to production "
+        f"({deployment.ref}). faster scoring. Support: {on_call} (primary on-call), owner olivia.",
+        f"*Deployment {deployment.ref} authorised*: credit_approval 1.1.0",
+    ]
+
+
+def test_a_compliance_rejection_stops_the_deployment_with_its_reason_and_promotes_nothing(
+    env, rejected
+):
+    run_id, error = rejected
+    deployment, steps = _deployment(env, run_id)
+    reason = "Compliance Officer carol blocked the deployment: EU declaration unsigned"
+    assert error == reason
+    assert deployment.status == procedure.REJECTED
+    assert deployment.details["stopped"] == {
+        "status": "rejected",
+        "step": 11,
+        "reason": reason,
+        "decided_by": "carol",
+    }
+    assert deployment.recommendation == "DO NOT APPROVE"
+    assert max(steps) == 11
+    with store.session_scope(env.db_url) as session:
+        lineage = registry.lineage(session, "credit_approval", CANDIDATE)
+    assert lineage["stages"] == []
+    assert f"Reason: {reason}" in _slack_texts(env, deployment)[-1]
+
+
+def test_a_failed_fairness_item_blocks_at_staging_before_anyone_is_asked_to_approve(env):
+    run_id = "workflow/unfair"
+    plan = workflow.start(env, _request(run_id, UNFAIR_CANDIDATE))
+    workflow.coordinate_stakeholders(
+        env, run_id, [answer(plan[0]["assigned_users"][0]["id"], PLAN)], [answer("rick", RISK)]
+    )
+    workflow.check_step(env, run_id, 4)
+    workflow.check_step(env, run_id, 5)
+    with pytest.raises(DeploymentStopped) as stopped:
+        workflow.check_step(env, run_id, 6)
+    assert str(stopped.value).startswith(
+        "fairness_across_groups: disparate_impact_ratio of gender is 0.497931 (CRITICAL; "
+        "lowest female, highest non_binary)"
+    )
+    outcome = workflow.close(env, run_id, [], ["preparation.deploy_to_staging"])
+    deployment, steps = _deployment(env, run_id)
+    assert (deployment.status, deployment.details["stopped"]["step"]) == (procedure.BLOCKED, 6)
+    assert steps[6][0] == "failed"
+    assert "approvals" not in deployment.details["requests"]
+    assert outcome["recommendation"] == "DO NOT APPROVE"
+    assert "disparate_impact_ratio of gender is 0.497931" in _slack_texts(env, deployment)[-1]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        (
+            {"deployment_type": "initial"},
+            "credit_approval already has version 1.0.0 in production: an initial deployment "
+            "is the first production release",
+        ),
+        (
+            {"deployment_type": "rollback"},
+            "a rollback deployment follows the rollback procedure of seed 001 section 5, not "
+            "the twenty steps: use the rollback DAG",
+        ),
+        ({"version": "9.9.9"}, "credit_approval 9.9.9 is not in the model registry"),
+        (
+            {"requested_by": "carol"},
+            "no one may give the compliance_officer approval of credit_approval: carol "
+            "(neither the model's owner nor the requester may approve)",
+        ),
+        (
+            {"requested_by": None},
+            "the run names no triggering user, so nobody requested the deployment",
+        ),
+    ],
+)
+def test_a_request_that_cannot_start_the_procedure_is_blocked_with_its_reason(env, changes, reason):
+    run_id = f"workflow/refused/{sorted(changes.items())}"
+    with pytest.raises(DeploymentStopped) as stopped:
+        workflow.start(env, _request(run_id, **changes))
+    deployment, steps = _deployment(env, run_id)
+    assert str(stopped.value) == reason
+    assert (deployment.status, deployment.details["stopped"]["reason"]) == (
+        procedure.BLOCKED,
+        reason,
+    )
+    assert steps == {}
+
+
+def test_opening_the_same_run_twice_keeps_one_record_and_asks_the_same_people(env):
+    first = workflow.start(env, _request("workflow/twice"))
+    again = workflow.start(env, _request("workflow/twice"))
+    assert first == again
+    with store.session_scope(env.db_url) as session:
+        count = session.scalars(
+            select(Deployment).where(Deployment.dag_run_id == "workflow/twice")
+        ).all()
+    assert len(count) == 1
+
+
+def test_a_patch_waits_four_hours_and_skips_stakeholder_coordination(env):
+    run_id = "workflow/patch"
+    plan = workflow.start(env, _request(run_id, deployment_type="patch"))
+    assert plan[0]["response_timeout"] == timedelta(hours=4)
+    notified = workflow.coordinate_stakeholders(
+        env, run_id, [answer("dave", PLAN)], [answer("rick", RISK)]
+    )
+    _, steps = _deployment(env, run_id)
+    assert notified is False
+    assert steps[3] == ("skipped", workflow.ACTOR)
+
+
+@pytest.mark.parametrize(
+    ("plan", "reason"),
+    [
+        (
+            {**PLAN, "plan_link": "", "communication_plan": " "},
+            "FORM-AI-DEPLOY-001 by dave leaves communication_plan, plan_link empty",
+        ),
+        (
+            {**PLAN, "deployment_window_end": "2026-11-30T08:00:00+00:00"},
+            "the deployment window is not valid: it ends (2026-11-30 08:00:00+00:00) before it "
+            "starts (2026-12-01 08:00:00+00:00)",
+        ),
+        (
+            {**PLAN, "deployment_window_start": "next monday"},
+            "the deployment window is not valid: 'next monday' is not an ISO date and time",
+        ),
+    ],
+)
+def test_an_incomplete_plan_blocks_the_deployment_at_step_1(env, plan, reason):
+    run_id = f"workflow/plan/{reason[:20]}"
+    workflow.start(env, _request(run_id))
+    with pytest.raises(DeploymentStopped) as stopped:
+        workflow.coordinate_stakeholders(
+            env, run_id, [answer("dave", plan)], [answer("rick", RISK)]
+        )
+    deployment, _ = _deployment(env, run_id)
+    assert str(stopped.value) == reason
+    assert deployment.details["stopped"]["step"] == 1
+
+
+def _verified_with(env, run_id: str, results: list[CheckResult]) -> None:
+    workflow.start(env, _request(run_id))
+    with store.session_scope(env.db_url) as session:
+        deployment = procedure.deployment_of_run(session, run_id)
+        procedure.record_step(
+            session,
+            env.config,
+            deployment,
+            14,
+            status="passed",
+            actor="test",
+            evidence={"checks": [r.to_dict() for r in results]},
+        )
+
+
+def test_amber_asks_the_models_owner_and_rolling_back_ends_the_deployment(env):
+    run_id = "workflow/amber"
+    _verified_with(env, run_id, [CheckResult("baseline_active", "failed", "0 active baseline(s)")])
+    requests = workflow.decide_go_live(env, run_id)
+    assert [(r["assigned_users"], r["options"]) for r in requests] == [
+        ([{"id": "olivia", "name": "Olivia Owens"}], ["Go live", "Roll back"])
+    ]
+    choice = answer("olivia", {"comment": "baseline first"}, ["Roll back"])
+    assert workflow.follow_go_live(env, run_id, [choice]) == "roll_back"
+    workflow.roll_back(env, run_id)
+    deployment, _ = _deployment(env, run_id)
+    assert deployment.go_live == "AMBER"
+    assert deployment.status == procedure.ROLLED_BACK
+    assert deployment.details["stopped"]["reason"] == (
+        "go-live decision AMBER (baseline_active: 0 active baseline(s)); olivia chose to roll "
+        "back: baseline first"
+    )
+
+
+def test_red_goes_straight_to_the_rollback_path(env):
+    run_id = "workflow/red"
+    _verified_with(env, run_id, [CheckResult("deployment_smoke_test", "failed", "no rows")])
+    assert workflow.decide_go_live(env, run_id) == []
+    assert workflow.follow_go_live(env, run_id, []) == "roll_back"
+    workflow.roll_back(env, run_id)
+    deployment, _ = _deployment(env, run_id)
+    assert (deployment.go_live, deployment.status) == ("RED", procedure.ROLLED_BACK)
+    assert deployment.details["rollback"]["restores"] == "1.0.0"
