@@ -253,8 +253,9 @@ def demo_summary(
     ),
 ) -> None:
     """Show what the newest run of a monitoring DAG recorded: severity, composite, reports."""
-    from govflow import settings
-    from govflow.monitoring import latest_dag_run_records, print_findings
+    from govflow import settings, store
+    from govflow.incidents import list_incidents
+    from govflow.monitoring import latest_dag_run_records, outbox_of_dag_run, print_findings
 
     records = latest_dag_run_records(dag_id)
     if not records:
@@ -277,6 +278,24 @@ def demo_summary(
         print_findings(record.id, typer.echo, include_info=False)
         if record.report_path:
             typer.echo(f"  drift report: {settings.data_dir() / record.report_path}")
+    with store.session_scope() as session:
+        opened = list_incidents(session)
+        opened = [i for i in opened if i.source_run_id in {r.id for r in records}]
+        typer.echo(f"\nincidents opened: {len(opened)}")
+        for incident in opened:
+            typer.echo(
+                f"  {incident.ref} {incident.priority} {incident.severity:<8} "
+                f"{incident.model_id} {incident.metric}: assigned to {incident.assigned_to}"
+            )
+    outbox = outbox_of_dag_run(dag_id, str(first.dag_run_id))
+    typer.echo(f"\nalert outbox: {len(outbox)} alerts")
+    for status, channel, destination, text in outbox:
+        typer.echo(f"  [{status}] {channel} {destination}: {text[:110]}")
+    if any(status == "pending" for status, *_ in outbox):
+        typer.echo(
+            "  pending alerts wait for the connections slack_default / smtp_default; with them "
+            "configured, govflow_alert_delivery sends them (nothing is dropped meanwhile)"
+        )
 
 
 def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
@@ -341,6 +360,122 @@ def monitor_run(
         f"{summary.composite_score if summary.composite_score is not None else 'n/a'}, "
         f"baseline {summary.baseline_version}, report {summary.report_path or '-'}"
     )
+
+
+@app.command("airflow-users")
+def airflow_users_command(
+    config_dir: ConfigDirOption = None,
+    run: Annotated[
+        bool,
+        typer.Option(
+            "--run", help="Create the users Airflow lacks instead of printing the commands."
+        ),
+    ] = False,
+) -> None:
+    """`airflow users create` for everyone in people.yaml (FAB roles per seed 004 section 6)."""
+    import os
+    import subprocess
+
+    from govflow.access import (
+        airflow_users,
+        usernames_listed,
+        users_create_command,
+        users_create_shell_line,
+        users_to_create,
+    )
+    from govflow.config import load_config
+
+    users = airflow_users(load_config(_config_dir(config_dir)).people)
+    if not run:
+        for user in users:
+            typer.echo(users_create_shell_line(user))
+        return
+    listed = subprocess.run(
+        ["airflow", "users", "list", "-o", "json"], check=True, capture_output=True, text=True
+    )
+    missing = users_to_create(users, usernames_listed(listed.stdout))
+    for user in missing:
+        # Airflow prints `User "<name>" created with role "<role>"` itself.
+        subprocess.run(users_create_command(user, os.environ), check=True)
+    typer.echo(f"{len(users) - len(missing)} of {len(users)} people.yaml users already existed")
+
+
+incident_app = typer.Typer(
+    help="Incidents and their timelines (seed 004 section 3).", no_args_is_help=True
+)
+app.add_typer(incident_app, name="incident")
+
+
+@incident_app.command("list")
+def incident_list(
+    status: Annotated[str | None, typer.Option(help="open, acknowledged, ..., closed.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model id from models.yaml.")] = None,
+) -> None:
+    """List incidents, newest first."""
+    from govflow import store
+    from govflow.incidents import IncidentError, list_incidents
+
+    store.ensure_schema()
+    with store.session_scope() as session:
+        try:
+            found = list_incidents(session, status=status, model_id=model)
+        except IncidentError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(code=2) from None
+        typer.echo(
+            f"{'ref':<14} {'status':<14} {'severity':<9} {'class':<5} {'model':<24} "
+            f"{'metric':<32} {'assigned':<8} opened"
+        )
+        for incident in found:
+            typer.echo(
+                f"{incident.ref:<14} {incident.status:<14} {incident.severity:<9} "
+                f"{incident.priority:<5} {incident.model_id or '-':<24} "
+                f"{incident.metric or '-':<32} {incident.assigned_to or '-':<8} "
+                f"{incident.opened_at:%Y-%m-%d %H:%M}"
+            )
+
+
+@incident_app.command("show")
+def incident_show(ref: str = typer.Argument(..., help="INC-YYYY-NNNN or the id.")) -> None:
+    """Show an incident and its timeline of events with actors."""
+    from govflow import store
+    from govflow.incidents import IncidentError, format_timeline, get_incident
+
+    store.ensure_schema()
+    with store.session_scope() as session:
+        try:
+            incident = get_incident(session, ref)
+        except IncidentError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(code=1) from None
+        for line in format_timeline(session, incident):
+            typer.echo(line)
+
+
+report_app = typer.Typer(help="Reports rendered from the records.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("readiness")
+def report_readiness(
+    deployment_id: str = typer.Argument(..., help="DEP-YYYYMMDD-XXXXXX, the id or the run id."),
+    html: Annotated[bool, typer.Option("--html", help="Print HTML instead of Markdown.")] = False,
+) -> None:
+    """Print the Deployment Readiness Report (seed 000) of a deployment, from its records."""
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.deployment.procedure import find_deployment
+    from govflow.deployment.readiness import build_report, render_html, render_markdown
+
+    store.ensure_schema()
+    with store.session_scope() as session:
+        try:
+            deployment = find_deployment(session, deployment_id)
+        except LookupError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(code=1) from None
+        report = build_report(session, load_config(settings.config_dir()), deployment)
+    typer.echo(render_html(report) if html else render_markdown(report), nl=False)
 
 
 def main() -> None:
