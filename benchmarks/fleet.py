@@ -1,9 +1,11 @@
 """Fleet benchmark: the daily monitoring DAG over N models on a real Airflow, trigger to success.
 
-Run: ``python benchmarks/fleet.py --models 50 --rows 100000 [--executor local] [--workers 2]``.
+Run: ``python benchmarks/fleet.py --models 50 --rows 100000 [--executor local|celery]
+[--workers 2 | --workers 1,2]``.
 
-Target of the issue (reported, never asserted): 50 models of 100,000 rows each in under
-3 minutes on 2 cores with LocalExecutor and SQLite; seed 004 allows 10 minutes per run.
+Targets of the issues (reported, never asserted): 50 models of 100,000 rows each in under
+3 minutes on 2 cores with LocalExecutor and SQLite; 200 models of 100,000 rows on the Celery
+topology with 1 and with 2 workers; seed 004 allows 10 minutes per run.
 
 What it does, in a throw-away directory
 ---------------------------------------
@@ -16,43 +18,47 @@ What it does, in a throw-away directory
    its type (built once per type from the validation set). One day of prediction logs per
    clone: ``--rows`` synthetic applicants per type scored once by the type's model, written
    per clone under its own ``model_id``.
-2. **Airflow** on 127.0.0.1 only: a temporary AIRFLOW_HOME, SQLite metadata DB,
-   LocalExecutor with ``parallelism = --workers``, SimpleAuthManager with one admin user;
-   ``airflow api-server``, ``airflow scheduler --skip-serve-logs`` and
-   ``airflow dag-processor``, each in its own process group, all stopped at the end.
+2. **Airflow** on 127.0.0.1 only, with the system tests' stack (``tests/support/``: api-server,
+   scheduler, dag-processor and, for Celery, the workers, each its own process group, all
+   stopped by pid at the end), a fresh AIRFLOW_HOME per ``--workers`` value:
+
+   * ``local``: LocalExecutor with ``core.parallelism = workers``, SQLite metadata DB and
+     SQLite governance store;
+   * ``celery``: docker-compose.yaml's topology: CeleryExecutor with ``workers`` Celery
+     workers of one task slot each (one per core on this machine; ``--workers 2`` gives the
+     same two slots as LocalExecutor's parallelism 2) and ``core.parallelism`` 32 (tasks
+     wait in Redis for a free worker), a Postgres metadata DB and result backend, a Redis
+     broker, and the governance store in its own Postgres database.
+
+   Each ``--workers`` value gets fresh databases and a fresh store with the fleet
+   registered, so every run starts from the same state (no incident already open).
 3. **The run**: the daily run at D+1 02:00 UTC analyses day D, the day the logs were
    written for. D+1 02:00 is the latest daily tick, so unpausing the DAG does not make the
    scheduler add a second run of its own (it already exists, and ``max_active_runs`` is 1).
    The run is triggered through the REST API while the DAG is still paused, the DAG is
    unpaused, and the clock runs from the trigger until the run is seen in a final state.
 
-Printed: the figures of the run, the sum and spread of task durations from the REST API,
-the CPU time of the Airflow processes with their tasks and of every other process meanwhile
-(on a shared machine the wall time alone misleads), and the number of monitoring records
-the run left in the governance store. The last line is
-``fleet: models=<N> rows=<R> executor=<e> workers=<w> wall_s=<t> per_model_s=<t>``;
-``tests/system/test_fleet_benchmark_smoke.py`` checks its format, never a time.
+Printed per ``--workers`` value: the figures of the run, the sum and spread of task durations
+from the REST API, the CPU time of the Airflow processes with their tasks (and of Postgres
+for Celery) and of every other process meanwhile (on a shared machine the wall time alone
+misleads), and the number of monitoring records the run left in the governance store. Its
+last line is ``fleet: models=<N> rows=<R> executor=<e> workers=<w> wall_s=<t>
+per_model_s=<t>``; with several ``--workers`` values a final line
+``fleet scaling: executor=<e> workers=<w1>,<w2> wall_s=<t1>,<t2> speedup=<t1/tn>``.
+``tests/system/test_fleet_benchmark_smoke.py`` checks their format, never a time.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import json
 import os
 import resource
-import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,20 +74,22 @@ import pyarrow.parquet as pq
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# Airflow is started by the system tests' loopback stack, which lives in tests/support/.
+sys.path.insert(0, str(REPO))
+
+from tests.support.airflow_stack import AirflowStack, running_airflow_stack  # noqa: E402
+from tests.support.postgres import running_postgres  # noqa: E402
+from tests.support.redis import running_redis  # noqa: E402
+
 DAG_ID = "govflow_monitoring_daily"
 DAILY_RUN_HOUR = 2
 SEED = 2025
 DEMO_DAYS = 35
 DEMO_ROWS_PER_DAY = 200
 ACTOR = "govflow-fleet-benchmark"
-ADMIN = "admin"
-READY_TIMEOUT_S = 180
-STOP_TIMEOUT_S = 30
-POLL_INTERVAL_S = 0.5
-FINAL_STATES = ("success", "failed")
-CELERY_NOT_AVAILABLE = (
-    "--executor celery: not available yet: needs the Celery topology (issue: run at scale)"
-)
+EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+CELERY_PARALLELISM = 32
+WORKERS_NOT_POSITIVE = "--workers takes positive integers separated by commas, e.g. 1,2"
 
 
 # --- 1. the fleet: config, registry, baselines and one day of logs ---------------------------
@@ -193,24 +201,33 @@ def synthetic_day(
     )
 
 
-def build_fleet(root: Path, count: int, rows: int, day: date) -> Fleet:
-    """Config, trained demo models, registry rows, baselines and logs for ``count`` clones."""
+@dataclasses.dataclass(frozen=True)
+class FleetFiles:
+    """The fleet on disk, and what each clone's registration needs from its demo type."""
+
+    config_dir: Path
+    data_dir: Path
+    model_ids: list[str]
+    day: date
+    by_type: dict[str, dict[str, Any]]
+
+    def in_store(self, db_url: str) -> Fleet:
+        return Fleet(self.config_dir, self.data_dir, db_url, self.model_ids, self.day)
+
+
+def build_fleet(root: Path, count: int, rows: int, day: date) -> FleetFiles:
+    """Config, trained demo models, baseline profiles and one day of logs for ``count`` clones."""
     from threadpoolctl import threadpool_limits
 
-    from govflow import store
-    from govflow.baselines import build_profile, create_baseline, draw_reference_sample
+    from govflow.baselines import build_profile, draw_reference_sample
     from govflow.config import load_config
     from govflow.demo import write_demo
-    from govflow.demo.seeding import register_manifest_version, register_model_from_inventory
     from govflow.prediction_logs import partition_path
 
     config_dir, data_dir = root / "config", root / "data"
     clones = write_config(config_dir, count, rows)
-    config = load_config(config_dir)
-    db_url = f"sqlite:///{data_dir / 'govflow.db'}"
     demo_config = load_config(REPO / "config")
     manifest = write_demo(data_dir, days=DEMO_DAYS, rows_per_day=DEMO_ROWS_PER_DAY)
-    store.ensure_schema(db_url)
 
     by_type: dict[str, dict[str, Any]] = {}
     with threadpool_limits(limits=1):
@@ -246,176 +263,161 @@ def build_fleet(root: Path, count: int, rows: int, day: date) -> Fleet:
                 ),
             }
 
+    for clone in clones:
+        logs: pa.Table = by_type[model_type_of(clone["id"])]["logs"]
+        logs = logs.set_column(
+            logs.schema.get_field_index("model_id"),
+            "model_id",
+            pa.array(np.full(logs.num_rows, clone["id"], dtype=object), pa.string()),
+        )
+        path = partition_path(data_dir / "prediction_logs" / clone["id"], day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(logs, path)
+    return FleetFiles(config_dir, data_dir, [clone["id"] for clone in clones], day, by_type)
+
+
+def model_type_of(clone_id: str) -> str:
+    """``credit_approval_007`` -> ``credit_approval``."""
+    return clone_id.rsplit("_", 1)[0]
+
+
+def register_fleet(files: FleetFiles, db_url: str) -> Fleet:
+    """Every clone registered with its type's artefact and baseline in a fresh store at
+    ``db_url``; each ``--workers`` value gets its own, so every run starts from the same state
+    (no incident already open, no alert already queued)."""
+    from govflow import store
+    from govflow.baselines import create_baseline
+    from govflow.config import load_config
+    from govflow.demo.seeding import register_manifest_version, register_model_from_inventory
+
+    config = load_config(files.config_dir)
+    store.ensure_schema(db_url)
     with store.session_scope(db_url) as session:
-        for clone in clones:
-            model_type = clone["id"].rsplit("_", 1)[0]
-            shared = by_type[model_type]
+        for model_id in files.model_ids:
+            shared = files.by_type[model_type_of(model_id)]
             version = shared["version"]
-            inventory = config.models.get(clone["id"])
-            register_model_from_inventory(session, inventory, actor=ACTOR)
-            register_manifest_version(session, clone["id"], version, actor=ACTOR)
+            register_model_from_inventory(session, config.models.get(model_id), actor=ACTOR)
+            register_manifest_version(session, model_id, version, actor=ACTOR)
             create_baseline(
                 session,
-                model_id=clone["id"],
+                model_id=model_id,
                 model_version=version["version"],
-                profile=dataclasses.replace(shared["profile"], model_id=clone["id"]),
+                profile=dataclasses.replace(shared["profile"], model_id=model_id),
                 kind="deploy",
                 created_by=ACTOR,
                 reason="fleet benchmark clone of a demo model",
-                data_dir=data_dir,
+                data_dir=files.data_dir,
                 reference_sample=shared["reference_sample"],
             )
-            logs: pa.Table = shared["logs"]
-            logs = logs.set_column(
-                logs.schema.get_field_index("model_id"),
-                "model_id",
-                pa.array(np.full(logs.num_rows, clone["id"], dtype=object), pa.string()),
-            )
-            path = partition_path(data_dir / "prediction_logs" / clone["id"], day)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(logs, path)
-    return Fleet(config_dir, data_dir, db_url, [clone["id"] for clone in clones], day)
+    return files.in_store(db_url)
 
 
 # --- 2. Airflow on loopback -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+# --- 2. the topology: Airflow (and for Celery, Postgres and Redis) on loopback ---------------
 
 
-def airflow_environment(home: Path, port: int, workers: int, password_file: Path) -> dict[str, str]:
-    """Settings shared by every Airflow process (and, through the executor, every task)."""
-    return {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": str(workers),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "AIRFLOW__CORE__AUTH_MANAGER": (
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-        ),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-    }
+@dataclasses.dataclass(frozen=True)
+class Topology:
+    """How one ``--workers`` value runs: the stack's arguments and what to count as its CPU."""
+
+    executor: str
+    workers: int
+    stack_arguments: dict[str, Any]
+    postgres_pid: int | None
+
+    def describe(self) -> str:
+        if self.executor == "local":
+            return f"LocalExecutor, core.parallelism {self.workers}, SQLite metadata DB and store"
+        return (
+            f"CeleryExecutor, {self.workers} worker(s) x 1 slot, core.parallelism "
+            f"{CELERY_PARALLELISM}, Postgres metadata DB, result backend and governance store "
+            "(own databases), Redis broker"
+        )
 
 
 @contextmanager
-def running_airflow(home: Path, environment: dict[str, str], port: int) -> Iterator[list[str]]:
-    """api-server, scheduler and dag-processor, each its own process group, all stopped after.
-
-    Yields the log file paths, so that a failure can point at them.
-    """
-    airflow = str(Path(sys.executable).parent / "airflow")
-    subprocess.run(
-        [airflow, "db", "migrate"],
-        env=environment,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    commands = {
-        "api-server": [airflow, "api-server", "-H", "127.0.0.1", "-p", str(port)],
-        "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
-        "dag-processor": [airflow, "dag-processor"],
-    }
-    processes: list[subprocess.Popen[bytes]] = []
-    logs = []
-    try:
-        for name, command in commands.items():
-            log_path = home / f"{name}.log"
-            logs.append(str(log_path))
-            with log_path.open("wb") as log:
-                processes.append(
-                    subprocess.Popen(
-                        command,
-                        env=environment,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                        start_new_session=True,
-                    )
-                )
-        yield logs
-    finally:
-        for process in processes:
-            stop_process_group(process)
-
-
-def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the group this benchmark started (the process leads it), then SIGKILL."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
+def postgres_cluster(executor: str) -> Iterator[str | None]:
+    """For the Celery topology, a Postgres cluster on loopback (the URL of one of its
+    databases); None for LocalExecutor, which keeps everything in SQLite."""
+    if executor == "local":
+        yield None
         return
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=STOP_TIMEOUT_S)
-    # Whatever is left of the group: a hung leader, task supervisors, server workers.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    with running_postgres() as url:
+        yield url
 
 
-class RestClient:
-    """The few Airflow REST calls the benchmark needs, over loopback."""
+def create_database(server_url: str, name: str, driver: str) -> str:
+    """A fresh database on the cluster of ``server_url``; its URL with ``driver``."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.token: str | None = None
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    url = make_url(server_url).set(drivername=driver, database=name)
+    return url.render_as_string(hide_password=False)
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        request = urllib.request.Request(
-            self.base + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
+
+def postgres_server_pid(url: str) -> int:
+    """The postmaster of the test cluster at ``url`` (its backends are its children)."""
+    port = f"-p {url.rsplit(':', 1)[1].split('/')[0]} "
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            arguments = cmdline.read_bytes().replace(b"\0", b" ").decode()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if "/postgres " in arguments and port in arguments + " ":
+            return int(cmdline.parent.name)
+    raise LookupError(f"no postgres server process for {url}")
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a live process plus that of the children it has waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = map(int, fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def topology(
+    executor: str, workers: int, files: FleetFiles, root: Path, server_url: str | None
+) -> Iterator[tuple[Topology, Fleet]]:
+    """A fresh governance store with the fleet registered, and what ``running_airflow_stack``
+    needs, for one ``--workers`` value. Celery: the store, the metadata DB and the result
+    backend in databases of their own on the Postgres cluster, and a fresh Redis."""
+    root.mkdir(parents=True)
+    arguments: dict[str, Any] = {
+        "config_dir": files.config_dir,
+        "dag_ids": [DAG_ID],
+        "executor": EXECUTORS[executor],
+        # LocalExecutor: the slots themselves. Celery: the workers hold the slots, and the
+        # scheduler keeps Redis stocked (Airflow's default parallelism) so that a freed slot
+        # takes the next task at once instead of after a scheduler round trip.
+        "parallelism": workers if executor == "local" else CELERY_PARALLELISM,
+    }
+    if server_url is None:
+        fleet = register_fleet(files, f"sqlite:///{root / 'govflow.db'}")
+        yield (
+            Topology(executor, workers, arguments | {"govflow_env": fleet.environment()}, None),
+            fleet,
         )
-        if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-
-    def log_in(self, username: str, password: str) -> None:
-        answer = self.call("POST", "/auth/token", {"username": username, "password": password})
-        self.token = answer["access_token"]
-
-    def wait_until_ready(self, deadline: float) -> None:
-        """Until the scheduler heartbeats and the DAG has been parsed, or ``deadline``."""
-        while True:
-            try:
-                health = self.call("GET", "/api/v2/monitor/health")
-                if health["scheduler"]["status"] == "healthy":
-                    self.call("GET", f"/api/v2/dags/{DAG_ID}")
-                    return
-            except (urllib.error.URLError, ConnectionError, KeyError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Airflow was not ready (DAG {DAG_ID} parsed) in time")
-            time.sleep(1)
-
-    def all_task_instances(self, run_id: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        while True:
-            page = self.call(
-                "GET",
-                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances"
-                f"?limit=100&offset={len(found)}",
-            )
-            found.extend(page["task_instances"])
-            if not page["task_instances"] or len(found) >= page["total_entries"]:
-                return found
+        return
+    fleet = register_fleet(
+        files, create_database(server_url, f"govflow_{root.name}", "postgresql+psycopg")
+    )
+    metadata_url = create_database(server_url, f"airflow_{root.name}", "postgresql+psycopg2")
+    with running_redis() as broker_url:
+        arguments |= {
+            "govflow_env": fleet.environment(),
+            "metadata_url": metadata_url,
+            "broker_url": broker_url,
+            "result_backend": "db+" + metadata_url.replace("+psycopg2", ""),
+            "celery_workers": workers,
+        }
+        yield Topology(executor, workers, arguments, postgres_server_pid(server_url)), fleet
 
 
 def machine_busy_seconds() -> float:
@@ -443,30 +445,16 @@ class RunOutcome:
     records: Counter[str]
 
 
-def trigger_and_wait(client: RestClient, fleet: Fleet, timeout_s: float) -> RunOutcome:
+def trigger_and_wait(
+    stack: AirflowStack, fleet: Fleet, run_id: str, timeout_s: float
+) -> RunOutcome:
     """Trigger the daily run of ``fleet.day`` (DAG still paused), unpause, wait for the end."""
-    run_id = f"fleet_benchmark__{fleet.run_time.isoformat()}"
     started = time.monotonic()
-    client.call(
-        "POST",
-        f"/api/v2/dags/{DAG_ID}/dagRuns",
-        {"dag_run_id": run_id, "logical_date": fleet.run_time.isoformat()},
-    )
-    client.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
-    while True:
-        state = client.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")["state"]
-        if state in FINAL_STATES:
-            wall = time.monotonic() - started
-            break
-        if time.monotonic() - started > timeout_s:
-            raise TimeoutError(f"run {run_id} still {state} after {timeout_s:.0f} s")
-        time.sleep(POLL_INTERVAL_S)
+    stack.trigger(DAG_ID, run_id=run_id, logical_date=fleet.run_time.isoformat())
+    state = stack.wait_for_run(DAG_ID, run_id, timeout_s=timeout_s)
+    wall = time.monotonic() - started
     return RunOutcome(
-        run_id,
-        state,
-        wall,
-        client.all_task_instances(run_id),
-        monitoring_records(fleet, run_id),
+        run_id, state, wall, stack.task_instances(DAG_ID, run_id), monitoring_records(fleet, run_id)
     )
 
 
@@ -486,7 +474,46 @@ def monitoring_records(fleet: Fleet, run_id: str) -> Counter[str]:
     return Counter(statuses)
 
 
-def report(args: argparse.Namespace, fleet: Fleet, outcome: RunOutcome, timings: dict) -> None:
+def measure(
+    args: argparse.Namespace, files: FleetFiles, workers: int, root: Path, server_url: str | None
+) -> tuple[Fleet, RunOutcome, dict[str, float], str]:
+    """One daily run on a fresh store and a fresh Airflow with ``workers`` task slots."""
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    with topology(args.executor, workers, files, root, server_url) as (chosen, fleet):
+        timings["register"] = time.monotonic() - started
+        started = time.monotonic()
+        cpu_before, busy_before = children_cpu_seconds(), machine_busy_seconds()
+        postgres_before = (
+            process_tree_cpu_seconds(chosen.postgres_pid) if chosen.postgres_pid else 0.0
+        )
+        with running_airflow_stack(root, **chosen.stack_arguments) as stack:
+            timings["ready"] = time.monotonic() - started
+            run_id = f"fleet_benchmark__{fleet.run_time.isoformat()}"
+            outcome = trigger_and_wait(stack, fleet, run_id, args.timeout)
+        # Counted once every process has been waited for, tasks included (their supervisors
+        # wait for them, the executor or worker waits for the supervisors, the stack for it).
+        timings["airflow_cpu"] = children_cpu_seconds() - cpu_before
+        timings["postgres_cpu"] = (
+            process_tree_cpu_seconds(chosen.postgres_pid) - postgres_before
+            if chosen.postgres_pid
+            else 0.0
+        )
+        timings["other_cpu"] = (
+            machine_busy_seconds() - busy_before - timings["airflow_cpu"] - timings["postgres_cpu"]
+        )
+        timings["airflow_alive"] = time.monotonic() - started
+    return fleet, outcome, timings, chosen.describe()
+
+
+def report(
+    args: argparse.Namespace,
+    fleet: Fleet,
+    workers: int,
+    outcome: RunOutcome,
+    timings: dict[str, float],
+    described: str,
+) -> None:
     models = len(fleet.model_ids)
     durations = [ti["duration"] or 0.0 for ti in outcome.task_instances]
     per_task = Counter(ti["task_id"] for ti in outcome.task_instances)
@@ -499,10 +526,11 @@ def report(args: argparse.Namespace, fleet: Fleet, outcome: RunOutcome, timings:
 
     print(f"models:                       {models}")
     print(f"rows per model:               {args.rows}")
-    print(f"executor:                     {args.executor} (LocalExecutor, SQLite metadata DB)")
-    print(f"workers:                      {args.workers} (core.parallelism)")
+    print(f"executor:                     {args.executor} ({described})")
+    print(f"workers:                      {workers}")
     print(f"analysed day:                 {fleet.day} (run {outcome.run_id})")
     print(f"fleet prepared in:            {timings['prepare']:.1f} s (not timed)")
+    print(f"store registered in:          {timings['register']:.1f} s (not timed)")
     print(f"airflow ready in:             {timings['ready']:.1f} s (not timed)")
     print(f"run state:                    {outcome.state}")
     print(f"wall time trigger->{outcome.state}: {outcome.wall_s:.1f} s")
@@ -514,7 +542,7 @@ def report(args: argparse.Namespace, fleet: Fleet, outcome: RunOutcome, timings:
     )
     print(
         f"sum of task durations:        {sum(durations):.1f} s "
-        f"({sum(durations) / (outcome.wall_s * args.workers):.0%} of wall x workers)"
+        f"({sum(durations) / (outcome.wall_s * workers):.0%} of wall x workers)"
     )
     if analyses:
         print(
@@ -522,10 +550,24 @@ def report(args: argparse.Namespace, fleet: Fleet, outcome: RunOutcome, timings:
             f"median {statistics.median(analyses):.1f} s, min {min(analyses):.1f} s, "
             f"max {max(analyses):.1f} s"
         )
+    others = sorted(
+        ((ti["duration"] or 0.0, ti["task_id"]) for ti in outcome.task_instances),
+        reverse=True,
+    )
+    serial = [f"{task} {duration:.1f} s" for duration, task in others if task != "analyse_model"]
+    print(f"other tasks:                  {', '.join(serial)}")
+    latencies = queue_latencies(outcome.task_instances)
+    if latencies:
+        print(
+            f"queued->started:              mean {statistics.mean(latencies):.1f} s, "
+            f"max {max(latencies):.1f} s (waiting for a free slot, then the hand-over)"
+        )
     print(
         f"airflow + tasks CPU time:     {timings['airflow_cpu']:.1f} s over "
         f"{timings['airflow_alive']:.1f} s alive (start-up and shutdown included)"
     )
+    if args.executor == "celery":
+        print(f"postgres CPU time:            {timings['postgres_cpu']:.1f} s meanwhile")
     print(
         f"other processes' CPU time:    {timings['other_cpu']:.1f} s meanwhile, on "
         f"{os.cpu_count()} cores (near 0 on a quiet machine; more means the run shared them)"
@@ -534,75 +576,92 @@ def report(args: argparse.Namespace, fleet: Fleet, outcome: RunOutcome, timings:
     print(f"monitoring records:           {recorded} of {models} expected ({statuses or 'none'})")
     print(
         f"fleet: models={models} rows={args.rows} executor={args.executor} "
-        f"workers={args.workers} wall_s={outcome.wall_s:.1f} per_model_s={per_model:.2f}"
+        f"workers={workers} wall_s={outcome.wall_s:.1f} per_model_s={per_model:.2f}"
     )
+
+
+def queue_latencies(task_instances: list[dict[str, Any]]) -> list[float]:
+    """Seconds from ``queued`` to ``running`` of every task instance that ran: with Celery
+    the tasks wait in Redis for a free worker slot, with LocalExecutor they are queued only
+    when a slot is free."""
+    return [
+        (
+            datetime.fromisoformat(ti["start_date"]) - datetime.fromisoformat(ti["queued_when"])
+        ).total_seconds()
+        for ti in task_instances
+        if ti.get("queued_when") and ti.get("start_date")
+    ]
+
+
+def report_scaling(args: argparse.Namespace, walls: dict[int, float]) -> None:
+    """How the wall time falls as workers are added, against the fewest workers measured."""
+    fewest = min(walls)
+    counts = ",".join(str(workers) for workers in walls)
+    seconds = ",".join(f"{wall:.1f}" for wall in walls.values())
+    speedups = ",".join(f"{walls[fewest] / wall:.2f}" for wall in walls.values())
+    print(
+        f"fleet scaling: executor={args.executor} workers={counts} wall_s={seconds} "
+        f"speedup={speedups}"
+    )
+
+
+def worker_counts(value: str) -> list[int]:
+    try:
+        counts = [int(part) for part in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(WORKERS_NOT_POSITIVE) from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(WORKERS_NOT_POSITIVE)
+    return counts
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=50, help="clones of the demo models")
     parser.add_argument("--rows", type=int, default=100_000, help="log rows per model")
-    parser.add_argument("--executor", choices=("local", "celery"), default="local")
-    parser.add_argument("--workers", type=int, default=2, help="LocalExecutor parallelism")
+    parser.add_argument("--executor", choices=tuple(EXECUTORS), default="local")
     parser.add_argument(
-        "--timeout", type=float, default=3600, help="seconds to wait for the run to end"
+        "--workers",
+        type=worker_counts,
+        default=[2],
+        help="task slots: LocalExecutor parallelism or Celery workers of one slot; "
+        "several values (1,2) run one after the other and print the scaling",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600, help="seconds to wait for each run to end"
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary directory (logs, stores)"
     )
     args = parser.parse_args(argv)
-    if args.models < 1 or args.rows < 1 or args.workers < 1:
-        parser.error("--models, --rows and --workers must be positive")
+    if args.models < 1 or args.rows < 1:
+        parser.error("--models and --rows must be positive")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    if args.executor == "celery":
-        print(CELERY_NOT_AVAILABLE, file=sys.stderr)
-        return 2
     root = Path(tempfile.mkdtemp(prefix="govflow-fleet-"))
+    failed = False
     try:
-        timings: dict[str, float] = {}
-        started = time.monotonic()
-        day = (latest_daily_tick(datetime.now(UTC)) - timedelta(days=1)).date()
-        fleet = build_fleet(root, args.models, args.rows, day)
-        timings["prepare"] = time.monotonic() - started
-
-        home, port = root / "airflow", free_port()
-        (home / "plugins").mkdir(parents=True)
-        admin_password = secrets.token_urlsafe(16)
-        password_file = home / "passwords.json"
-        password_file.write_text(json.dumps({ADMIN: admin_password}))
-        environment = {
-            **os.environ,
-            **fleet.environment(),
-            **airflow_environment(home, port, args.workers, password_file),
-        }
-        started = time.monotonic()
-        cpu_before, busy_before = children_cpu_seconds(), machine_busy_seconds()
-        with running_airflow(home, environment, port) as logs:
-            client = RestClient(port)
-            deadline = started + READY_TIMEOUT_S
-            while True:
-                try:
-                    client.log_in(ADMIN, admin_password)
-                    break
-                except (urllib.error.URLError, ConnectionError):
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"api-server not up; see {logs}") from None
-                    time.sleep(1)
-            client.wait_until_ready(deadline)
-            timings["ready"] = time.monotonic() - started
-            outcome = trigger_and_wait(client, fleet, args.timeout)
-        # Counted once every process has been waited for, tasks included (their supervisors
-        # wait for them, the executor waits for the supervisors, the scheduler for it).
-        timings["airflow_cpu"] = children_cpu_seconds() - cpu_before
-        timings["other_cpu"] = machine_busy_seconds() - busy_before - timings["airflow_cpu"]
-        timings["airflow_alive"] = time.monotonic() - started
-        report(args, fleet, outcome, timings)
-        if outcome.state != "success" or sum(outcome.records.values()) != len(fleet.model_ids):
-            print(f"run {outcome.state}; Airflow logs kept in {home}", file=sys.stderr)
+        with postgres_cluster(args.executor) as server_url:
+            started = time.monotonic()
+            day = (latest_daily_tick(datetime.now(UTC)) - timedelta(days=1)).date()
+            files = build_fleet(root, args.models, args.rows, day)
+            prepare = time.monotonic() - started
+            walls: dict[int, float] = {}
+            for workers in args.workers:
+                fleet, outcome, timings, described = measure(
+                    args, files, workers, root / f"w{workers}", server_url
+                )
+                report(args, fleet, workers, outcome, {"prepare": prepare, **timings}, described)
+                walls[workers] = outcome.wall_s
+                if outcome.state != "success" or sum(outcome.records.values()) != args.models:
+                    print(f"run {outcome.state}; Airflow logs kept in {root}", file=sys.stderr)
+                    failed = True
+            if len(walls) > 1:
+                report_scaling(args, walls)
+        if failed:
             args.keep = True
             return 1
         return 0
