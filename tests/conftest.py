@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.demo_store import snapshot_seeded_store
 from tests.support.postgres import running_postgres
 
 
@@ -56,6 +57,7 @@ def seeded_demo(tmp_path_factory) -> Iterator[tuple[str, str]]:
     data_dir = tmp_path_factory.mktemp("seeded-demo")
     url = f"sqlite:///{data_dir / 'govflow.db'}"
     seed_demo(data_dir, load_config(settings.config_dir()), days=35, db_url=url)
+    snapshot_seeded_store(data_dir)
     yield str(data_dir), url
 
 

@@ -3,7 +3,6 @@ quarterly refresh rule, on a private copy of the seeded demo (35 days from 2025-
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from govflow.config import load_config
 from govflow.prediction_logs import ParquetLogSource, partition_path
 from govflow.registry import UNKNOWN_VERSION, RegistryError
 from govflow.store.schema import AuditEvent, Baseline, Incident, MetricResult, MonitoringRun
+from tests.support.demo_store import seeded_store_copy
 
 MODEL_ID = "credit_approval"
 SEEDED_BASELINE = "2025-03-01-v1"
@@ -57,20 +57,13 @@ def config():
 def copy_demo(seeded_demo: tuple[str, str], root: Path) -> tuple[Path, str]:
     """A private copy of the seeded demo: its store copied, its logs and models linked, and
     a baselines directory of its own for the reference samples new baselines write."""
-    source_dir, source_url = seeded_demo
+    source_dir, _ = seeded_demo
     data_dir = root / "data"
     (data_dir / "baselines").mkdir(parents=True)
     for entry in Path(source_dir).iterdir():
         if entry.is_dir() and entry.name != "baselines":
             (data_dir / entry.name).symlink_to(entry)
-    copy = root / "govflow.db"
-    # The backup API copies what WAL holds too, which copying the file would miss.
-    with (
-        sqlite3.connect(source_url.removeprefix("sqlite:///")) as source,
-        sqlite3.connect(copy) as target,
-    ):
-        source.backup(target)
-    return data_dir, f"sqlite:///{copy}"
+    return data_dir, seeded_store_copy(seeded_demo, root / "govflow.db")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from govflow.diagnosis import (
 from govflow.incidents import open_incident, open_incidents_for_run
 from govflow.monitoring import run_monitoring
 from govflow.store.schema import AuditEvent, Incident, IncidentEvent, MonitoringRun
+from tests.support.demo_store import seeded_store_copy
 
 CHECKS = ("data_drift", "fairness_drift", "model_drift")
 
@@ -67,13 +67,8 @@ def analyse(config: GovflowConfig, data_dir: str, db_url: str, day, run_key: str
 def demo(seeded_demo, tmp_path_factory, config) -> Demo:
     """The seeded store copied (its logs are only read), analysed on the first
     fairness-drift day and then on the malformed day; each opens its incidents."""
-    data_dir, seeded_url = seeded_demo
-    copy = tmp_path_factory.mktemp("diagnosis") / "govflow.db"
-    with sqlite3.connect(seeded_url.removeprefix("sqlite:///")) as source:
-        target = sqlite3.connect(copy)
-        source.backup(target)
-        target.close()
-    db_url = f"sqlite:///{copy}"
+    data_dir, _ = seeded_demo
+    db_url = seeded_store_copy(seeded_demo, tmp_path_factory.mktemp("diagnosis") / "govflow.db")
     manifest = DemoManifest.load(Path(data_dir))
     fairness_day = manifest.scenarios["fairness_drift"][0]
     malformed_day = manifest.scenarios["malformed"][0]

@@ -3,7 +3,6 @@ on a copy of the seeded demo analysed on its first fairness-drift day."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from govflow.store.schema import (
     KillSwitch,
     MonitoringRun,
 )
+from tests.support.demo_store import seeded_store_copy
 
 RUN = "incident__test"
 CARE_OF = "govflow_incident_response/incident__test"
@@ -41,13 +41,8 @@ def _day_start(day) -> datetime:
 def demo(seeded_demo, tmp_path, config):
     """A copy of the seeded store with the fairness-drift day of both CRITICAL models
     analysed; yields (data_dir, db_url, manifest, {model: disparate impact incident id})."""
-    data_dir, seeded_url = seeded_demo
-    copy = tmp_path / "govflow.db"
-    with sqlite3.connect(seeded_url.removeprefix("sqlite:///")) as source:
-        target = sqlite3.connect(copy)
-        source.backup(target)
-        target.close()
-    db_url = f"sqlite:///{copy}"
+    data_dir, _ = seeded_demo
+    db_url = seeded_store_copy(seeded_demo, tmp_path / "govflow.db")
     manifest = DemoManifest.load(Path(data_dir))
     start = _day_start(manifest.scenarios["fairness_drift"][0])
     incidents = {}
