@@ -55,6 +55,7 @@ import dataclasses
 import os
 import resource
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -641,6 +642,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
+    # A terminated benchmark still stops what it started (Airflow, Redis, Postgres): SIGTERM
+    # unwinds through the context managers like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     root = Path(tempfile.mkdtemp(prefix="govflow-fleet-"))
     failed = False
     try:
