@@ -39,6 +39,7 @@ from govflow.notifications import (
     format_threshold,
 )
 from govflow.store.schema import Alert, MetricResult, Model, MonitoringRun, RiskAcceptance
+from tests.support.monitoring_records import policy_threshold
 from tests.support.slack_receiver import SlackReceiver, running_slack_receiver
 
 # A Monday: the 10th week of the rotation that starts on 2025-01-06, so eve is on call.
@@ -133,18 +134,6 @@ def mail() -> Iterator[tuple[MailSink, SmtpSettings]]:
         controller.stop()
 
 
-def threshold_of(config: GovflowConfig, metric: str) -> dict[str, Any]:
-    configured = config.policy.threshold(metric)
-    assert configured.warning is not None
-    return {
-        "warning": configured.warning.value,
-        "warning_inclusive": configured.warning.inclusive,
-        "critical": configured.critical.value,
-        "critical_inclusive": configured.critical.inclusive,
-        "direction": configured.direction,
-    }
-
-
 def record_run(
     url: str,
     config: GovflowConfig,
@@ -182,7 +171,7 @@ def record_run(
                     subject=subject,
                     value=value,
                     severity=severity,
-                    threshold=threshold_of(config, metric),
+                    threshold=policy_threshold(config, metric),
                 )
             )
         return run.id
@@ -285,7 +274,7 @@ def test_a_critical_finding_sends_one_channel_mention_to_slack_and_one_instant_e
         "Metric": metric,
         "Subject": subject,
         "Value": f"{value:.4g}",
-        "Threshold": format_threshold(threshold_of(config, metric)),
+        "Threshold": format_threshold(policy_threshold(config, metric)),
         "Baseline": "2025-03-01-v1",
         "Severity": "CRITICAL",
         "Run": DAG_RUN_ID,

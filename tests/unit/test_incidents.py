@@ -57,6 +57,7 @@ from govflow.store.schema import (
     Model,
     MonitoringRun,
 )
+from tests.support.monitoring_records import policy_threshold
 
 # A Monday in the 10th week of the rotation that starts on 2025-01-06: eve is on call.
 DETECTED_AT = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
@@ -66,6 +67,7 @@ LINKS = Links(
     airflow_base_url="http://airflow.test:8080",
     runbook_base_url="http://docs.test/runbooks",
 )
+
 DAG_ID = "govflow_monitoring_daily"
 MODELS = ("credit_approval", "marketing_propensity")
 WINDOW = "window 2025-03-16 00:00 to 2025-03-17 00:00 UTC, baseline 2025-03-01-v1"
@@ -121,15 +123,7 @@ def any_url(store_url) -> str:
 def threshold_of(config: GovflowConfig, metric: str) -> dict[str, Any]:
     if metric in QUALITY_MESSAGES:
         return {"gate": "great_expectations", "failed_gate_severity": "CRITICAL"}
-    configured = config.policy.threshold(metric)
-    assert configured.warning is not None
-    return {
-        "warning": configured.warning.value,
-        "warning_inclusive": configured.warning.inclusive,
-        "critical": configured.critical.value,
-        "critical_inclusive": configured.critical.inclusive,
-        "direction": configured.direction,
-    }
+    return policy_threshold(config, metric)
 
 
 def record_run(

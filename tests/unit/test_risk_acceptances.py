@@ -49,6 +49,7 @@ from govflow.store.schema import (
     Model,
     MonitoringRun,
 )
+from tests.support.monitoring_records import policy_threshold
 
 # Detection on a Monday of eve's on-call week; the suppression ends in mike's week.
 DETECTED_AT = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
@@ -85,18 +86,6 @@ def url(sqlite_url) -> str:
     return sqlite_url
 
 
-def threshold_of(config: GovflowConfig, metric: str) -> dict[str, Any]:
-    configured = config.policy.threshold(metric)
-    assert configured.warning is not None
-    return {
-        "warning": configured.warning.value,
-        "warning_inclusive": configured.warning.inclusive,
-        "critical": configured.critical.value,
-        "critical_inclusive": configured.critical.inclusive,
-        "direction": configured.direction,
-    }
-
-
 def record_run(url: str, config: GovflowConfig, findings: list[tuple], *, day: int = 0) -> int:
     """A daily monitoring record ``day`` days after the first detection."""
     detected = DETECTED_AT + timedelta(days=day)
@@ -127,7 +116,7 @@ def record_run(url: str, config: GovflowConfig, findings: list[tuple], *, day: i
                     value=value,
                     status="computed",
                     severity=severity,
-                    threshold=threshold_of(config, metric),
+                    threshold=policy_threshold(config, metric),
                 )
             )
         return run.id
