@@ -395,6 +395,94 @@ class RolloutStage(Base):
     ended_at: Mapped[datetime | None]
 
 
+class Route(Base):
+    """Issue 6: the reference deployment target's routing table, one row per model.
+
+    ``splits`` maps each audience (internal, external) to its active version, candidate
+    version and the candidate's share of that audience's traffic; ``config`` is the serving
+    configuration in effect (the decision threshold of each routed version). Every change
+    bumps ``revision`` and is kept in ``route_history``.
+    """
+
+    __tablename__ = "routes"
+
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id"), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    splits: Mapped[Json] = mapped_column()
+    config: Mapped[Json] = mapped_column(default=dict)
+    deployment_ref: Mapped[str | None] = mapped_column(String(64))
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RouteChange(Base):
+    """One revision of a model's route: what it routed, who changed it and why."""
+
+    __tablename__ = "route_history"
+    __table_args__ = (UniqueConstraint("model_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    change: Mapped[str] = mapped_column(String(16))
+    splits: Mapped[Json] = mapped_column()
+    config: Mapped[Json] = mapped_column(default=dict)
+    deployment_ref: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServingStat(Base):
+    """A serving gateway's counters for one model version and one minute (cumulative)."""
+
+    __tablename__ = "serving_stats"
+    __table_args__ = (
+        UniqueConstraint("instance", "model_id", "version", "minute"),
+        Index("ix_serving_stats_model_minute", "model_id", "minute"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(64))
+    minute: Mapped[datetime] = mapped_column()
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    invalid: Mapped[int] = mapped_column(Integer, default=0)
+    clipped: Mapped[int] = mapped_column(Integer, default=0)
+    fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class GatewayHeartbeat(Base):
+    """A live serving gateway and the route revision it serves per model."""
+
+    __tablename__ = "gateway_heartbeats"
+
+    instance: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    revisions: Mapped[Json] = mapped_column(default=dict)
+
+
+class ServingFeedback(Base):
+    """Seed 000 stage gates and rollback criteria: a bug, complaint, override, security
+    vulnerability or regulatory concern recorded against a model (version)."""
+
+    __tablename__ = "serving_feedback"
+    __table_args__ = (Index("ix_serving_feedback_model_recorded", "model_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id"))
+    version: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    prediction_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class KillSwitch(Base):
     """Seed 003: a scoped kill switch; ``active_key`` keeps one active per scope and target."""
 
