@@ -23,7 +23,8 @@ people config/ names for the role:
    approval per person. Any rejection stops the deployment with its reason.
 5. **Execution**: backup and on-call confirmed, the artefact released to the rollout, the
    release smoke-tested on production logs, then the go-live decision: GREEN proceeds,
-   AMBER asks the model's System Owner (go live or roll back), RED records the rollback.
+   AMBER asks the model's System Owner (go live or roll back), RED records the rollback
+   decision and starts `govflow_rollback`.
    Authorisation publishes the Asset `govflow_model_deployed`
    (`{"model_id", "version", "deployment_ref"}`): the rollout and the new baseline follow.
 6. **Post-deployment**: verification on live traffic is scheduled for the rollout; the
@@ -44,6 +45,7 @@ from airflow.sdk import Asset, Param, TaskGroup, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from govflow_airflow.connections import slack_webhook_url, smtp_settings
+from govflow_airflow.rollout import RollbackTrigger
 
 DAG_ID = "govflow_model_deployment"
 MODEL_DEPLOYED = Asset(name="govflow_model_deployed")
@@ -362,13 +364,19 @@ def govflow_model_deployment():
 
         @task
         def roll_back() -> dict:
-            """RED (or AMBER and the owner said so): record the rollback decision."""
+            """RED (or AMBER and the owner said so): record the rollback decision; the
+            rollback itself runs in govflow_rollback."""
             from govflow.deployment import workflow
 
             return _run(workflow.roll_back)
 
         authorised = authorise_rollout()
         rolled_back = roll_back()
+        rolled_back >> RollbackTrigger(
+            task_id="start_rollback",
+            request_task_id="deployment_execution.roll_back",
+            source="go_live",
+        )
         (
             documented
             >> prepare_go_live()

@@ -439,7 +439,7 @@ def _fairness_drift(
                     attribute=subject,
                     baseline=baseline.fairness.get(subject),
                     min_group_size=min_group_size,
-                    confidence=_pairwise_confidence(confidence, len(counts.groups)),
+                    confidence=pairwise_confidence(confidence, len(counts.groups)),
                 )
         except MetricInputError as error:  # e.g. an attribute holding nothing but nulls
             judge.judge(
@@ -464,7 +464,7 @@ def _fairness_drift(
                 )
                 continue
             chosen = reports[window].metrics[name]
-            judged_on, judged = _judged_value(judge.config, name, chosen, len(names) == 1)
+            judged_on, judged = judged_value(judge.config, name, chosen, len(names) == 1)
             details = {**chosen.to_dict(), "window": window, "judged_on": judged_on}
             if judged is None and chosen.status == "computed":
                 judge.record_unjudged("fairness_drift", name, subject, chosen.value, details)
@@ -481,7 +481,7 @@ def _fairness_drift(
             )
 
 
-def _pairwise_confidence(confidence: float, groups: int) -> float:
+def pairwise_confidence(confidence: float, groups: int) -> float:
     """Bonferroni's confidence for the extreme pair picked among ``groups`` groups: a gap's
     interval treats its pair as fixed, and picking the widest of 28 pairs (an intersection
     of 8 cells) from a stable window clears a 95% interval by chance on some days."""
@@ -489,7 +489,7 @@ def _pairwise_confidence(confidence: float, groups: int) -> float:
     return 1 - (1 - confidence) / pairs
 
 
-def _judged_value(
+def judged_value(
     config: GovflowConfig, metric: str, result: FairnessMetric, single_attribute: bool
 ) -> tuple[str, float | None]:
     """What a fairness metric's severity is decided on.
@@ -499,7 +499,7 @@ def _judged_value(
     (seed 000's FPR/TPR disparity, equalized odds, predictive parity and calibration, whose
     thresholds the seed leaves open) and every metric of an intersection of attributes is
     judged on the end of its interval nearest to "fair" (at the policy's confidence, corrected
-    for the pairs of groups, see _pairwise_confidence): seed 000 asks for alerts on
+    for the pairs of groups, see pairwise_confidence): seed 000 asks for alerts on
     statistically significant shifts, and these rates of small or label-starved groups move
     by more than their thresholds from sampling alone on a stable day. Such a metric without
     an interval is recorded but not judged (its severity stays INFO).

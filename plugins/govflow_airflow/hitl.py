@@ -5,7 +5,8 @@ operators, fixed when the DAG file is parsed. Who must answer an incident depend
 incident (its path in policy.yaml, the on-call rotation at that moment), so these operators
 read both from the return value of an upstream task when they execute:
 ``{"users": [{"id": "carol", "name": "Carol Chen"}], "timeout_minutes": 15}`` under
-``assignment_key`` of the dict that ``assignment_task_id`` returned. The API server then
+``assignment_key`` of the dict that ``assignment_task_id`` returned; ``None`` there skips
+the request. The API server then
 refuses an answer from anybody else (403), admins included.
 """
 
@@ -19,6 +20,7 @@ from airflow.providers.standard.operators.hitl import (
     HITLEntryOperator,
     HITLOperator,
 )
+from airflow.sdk.exceptions import AirflowSkipException
 
 
 class AssignedAtRuntime(HITLOperator):
@@ -32,6 +34,12 @@ class AssignedAtRuntime(HITLOperator):
     def execute(self, context: Any) -> Any:
         plan = context["ti"].xcom_pull(task_ids=self.assignment_task_id)
         assignment = plan[self.assignment_key]
+        if assignment is None:
+            # The upstream task decided nobody needs to be asked (e.g. a rollback criterion
+            # fired before the stage's approval, or a rollback the System Owner requested).
+            raise AirflowSkipException(
+                f"{self.task_id}: {self.assignment_task_id} asks nobody ({self.assignment_key})"
+            )
         if not assignment["users"]:
             raise ValueError(
                 f"nobody to assign {self.task_id} to: {self.assignment_key} of "

@@ -29,9 +29,9 @@ from govflow.analysis import (
     NO_USABLE_ROWS,
     Analysis,
     Finding,
-    _judged_value,
-    _pairwise_confidence,
     analyse_window,
+    judged_value,
+    pairwise_confidence,
 )
 from govflow.baselines import BaselineProfile, build_profile
 from govflow.config import GovflowConfig, ModelEntry, load_config
@@ -439,7 +439,7 @@ def metric(name: str, value: float, ci: tuple[float, float] | None) -> FairnessM
 def test_seed_004_metrics_of_one_attribute_are_judged_on_their_value_others_on_a_bound(
     config, name, value, ci, single_attribute, expected
 ):
-    assert _judged_value(config, name, metric(name, value, ci), single_attribute) == expected
+    assert judged_value(config, name, metric(name, value, ci), single_attribute) == expected
 
 
 @pytest.mark.parametrize(
@@ -447,4 +447,4 @@ def test_seed_004_metrics_of_one_attribute_are_judged_on_their_value_others_on_a
     [(1, 0.95), (2, 0.95), (3, 1 - 0.05 / 3), (8, 1 - 0.05 / 28), (12, 1 - 0.05 / 66)],
 )
 def test_the_interval_of_an_extreme_pair_widens_with_the_pairs_it_was_picked_from(groups, expected):
-    assert _pairwise_confidence(0.95, groups) == pytest.approx(expected, abs=1e-15)
+    assert pairwise_confidence(0.95, groups) == pytest.approx(expected, abs=1e-15)

@@ -218,10 +218,33 @@ class RolloutStage(StrictModel):
         return self
 
 
+class RolloutThresholds(StrictModel):
+    """govflow defaults for seed 000's unnumbered gate and rollback limits."""
+
+    error_rate_gate_max: Fraction
+    error_rate_rollback_max: Fraction
+    override_rate_max: Fraction
+    significant_complaints_max: Annotated[int, Field(ge=0)]
+
+
+class StageApproval(StrictModel):
+    """Who gives seed 000's "Stakeholder approval" at each gate, and how long they have."""
+
+    roles: list[Role]
+    model_owner: bool
+    response_timeout_hours: Annotated[float, Field(gt=0)]
+
+
 class Rollout(StrictModel):
     stages: list[RolloutStage]
     stage_gates: list[Criterion]
     rollback_criteria: list[Criterion]
+    # A stage's duration in days lasts duration_days x day_seconds; a demo or a test
+    # compresses the rollout by lowering day_seconds.
+    day_seconds: Annotated[float, Field(gt=0)]
+    check_interval_seconds: Annotated[float, Field(gt=0)]
+    thresholds: RolloutThresholds
+    stage_approval: StageApproval
 
     @model_validator(mode="after")
     def _stages_grow_to_full_traffic(self) -> Rollout:

@@ -828,7 +828,13 @@ def roll_back(env: Environment, run_id: str) -> dict[str, Any]:
             reason=reason,
             decided_by=decided_by,
         )
-    return {"reason": reason}
+        # govflow_rollback carries out seed 001 5.2 steps 2-3 from this request.
+        return {
+            "reason": reason,
+            "model_id": deployment.model_id,
+            "deployment_ref": deployment.ref,
+            "rollback": [{"id": "GO-LIVE-RED", "text": "Go-live decision", "summary": reason}],
+        }
 
 
 # --- Phase 6: post-deployment ----------------------------------------------------------------

@@ -1,0 +1,447 @@
+"""Seed 000 "Stage Gates" and "Rollback Criteria", decided on one stage of a rollout.
+
+Every check reads what the stage itself produced: the rows the new version scored in the
+stage's prediction logs, the serving gateways' counters of the version, the feedback
+recorded against it (bugs, complaints, overrides, security vulnerabilities, regulatory
+concerns) and the model's monitoring runs. A check has three outcomes: ``passed``,
+``failed``, and ``inconclusive`` when the stage has too little to decide on (no traffic
+yet, groups below the minimum group size). A gate advances only on ``passed``; a rollback
+criterion fires only on ``failed``, so a quiet stage never rolls back on missing data.
+
+The checks also decide the deployment procedure's traffic checks (deployment.checks
+``TRAFFIC_CHECKS``), which step 14 could not decide before the new version had traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govflow import routing
+from govflow.analysis import column_rules, judged_value, log_source, pairwise_confidence
+from govflow.config import GovflowConfig
+from govflow.config.inventory import ModelEntry
+from govflow.metrics import fairness
+from govflow.metrics.model_drift import total_variation_distance
+from govflow.prediction_logs import ParquetLogSource
+from govflow.quality import QualityPolicy, run_quality_gate
+from govflow.store.schema import MonitoringRun, ServingFeedback
+
+Outcome = Literal["passed", "failed", "inconclusive"]
+# Without labels (they arrive days later) only the selection-rate metrics can be judged on
+# a stage's traffic.
+SELECTION_RATE_METRICS = ("disparate_impact_ratio",)
+SIGNIFICANT = ("major", "critical")
+SCORE_BINS = 10
+
+UNKNOWN_STAGE_CHECK = "no stage check named {name!r}"
+
+
+@dataclass(frozen=True)
+class StageCheck:
+    check: str
+    outcome: Outcome
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "outcome": self.outcome,
+            "summary": self.summary,
+            "evidence": self.evidence,
+        }
+
+
+class StageWindow:
+    """One stage of one rollout as the checks see it: ``[start, end)`` of the stage, the
+    candidate (new) and active (previous) versions; expensive parts load once."""
+
+    def __init__(
+        self,
+        session: Session,
+        config: GovflowConfig,
+        data_dir: Path,
+        *,
+        model_id: str,
+        candidate: str,
+        active: str,
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        self.session = session
+        self.config = config
+        self.data_dir = data_dir
+        self.model: ModelEntry = config.models.get(model_id)
+        self.candidate = candidate
+        self.active = active
+        self.start = start
+        self.end = end
+
+    @cached_property
+    def logs(self) -> pd.DataFrame:
+        """The stage's prediction-log rows (every version); none before the first is written."""
+        source = log_source(self.model, self.data_dir)
+        if isinstance(source, ParquetLogSource) and not source.directory.is_dir():
+            return pd.DataFrame()
+        return source.read_window(self.start, self.end)
+
+    def rows_of(self, version: str) -> pd.DataFrame:
+        logs = self.logs
+        if logs.empty or "model_version" not in logs.columns:
+            return logs.iloc[0:0]
+        return logs[logs["model_version"].astype(str) == version]
+
+    @cached_property
+    def scored(self) -> pd.DataFrame:
+        """The rows the new version scored during the stage."""
+        return self.rows_of(self.candidate)
+
+    @cached_property
+    def health(self) -> routing.Health:
+        return routing.StoreTarget(self.session).health(self.model.id, since=self.start)
+
+    @cached_property
+    def feedback(self) -> list[ServingFeedback]:
+        return routing.feedback_between(
+            self.session, self.model.id, self.start, self.end, version=self.candidate
+        )
+
+    def feedback_of(self, kind: str, severities: tuple[str, ...] | None = None) -> list[dict]:
+        return [
+            {
+                "id": item.id,
+                "severity": item.severity,
+                "details": item.details,
+                "recorded_by": item.recorded_by,
+                "recorded_at": item.recorded_at.isoformat(),
+            }
+            for item in self.feedback
+            if item.kind == kind and (severities is None or item.severity in severities)
+        ]
+
+
+StageCheckFunction = Callable[[StageWindow], StageCheck]
+STAGE_CHECKS: dict[str, StageCheckFunction] = {}
+
+
+def stage_check(name: str) -> Callable[[StageCheckFunction], StageCheckFunction]:
+    def register(function: StageCheckFunction) -> StageCheckFunction:
+        STAGE_CHECKS[name] = function
+        return function
+
+    return register
+
+
+def run_stage_check(name: str, window: StageWindow) -> StageCheck:
+    if name not in STAGE_CHECKS:
+        raise KeyError(UNKNOWN_STAGE_CHECK.format(name=name))
+    return STAGE_CHECKS[name](window)
+
+
+def _recorded(name: str, found: list[dict], what: str) -> StageCheck:
+    if found:
+        return StageCheck(
+            name, "failed", f"{len(found)} {what} recorded: {found[0]['details']}", {"found": found}
+        )
+    return StageCheck(name, "passed", f"no {what} recorded", {"found": []})
+
+
+@stage_check("no_critical_bugs")
+def no_critical_bugs(window: StageWindow) -> StageCheck:
+    return _recorded(
+        "no_critical_bugs", window.feedback_of("bug", ("critical",)), "critical bug(s)"
+    )
+
+
+@stage_check("no_security_vulnerability")
+def no_security_vulnerability(window: StageWindow) -> StageCheck:
+    found = window.feedback_of("security_vulnerability")
+    return _recorded("no_security_vulnerability", found, "security vulnerability(ies)")
+
+
+@stage_check("no_regulatory_concern")
+def no_regulatory_concern(window: StageWindow) -> StageCheck:
+    found = window.feedback_of("regulatory_concern")
+    return _recorded("no_regulatory_concern", found, "regulatory concern(s)")
+
+
+@stage_check("complaints_acceptable")
+def complaints_acceptable(window: StageWindow) -> StageCheck:
+    limit = window.config.deployment.rollout.thresholds.significant_complaints_max
+    significant = window.feedback_of("complaint", SIGNIFICANT)
+    outcome: Outcome = "passed" if len(significant) <= limit else "failed"
+    return StageCheck(
+        "complaints_acceptable",
+        outcome,
+        f"{len(significant)} significant complaint(s) (limit {limit})",
+        {"significant": significant, "limit": limit, "all": len(window.feedback_of("complaint"))},
+    )
+
+
+@stage_check("override_rate_acceptable")
+def override_rate_acceptable(window: StageWindow) -> StageCheck:
+    limit = window.config.deployment.rollout.thresholds.override_rate_max
+    overrides = len(window.feedback_of("override"))
+    predictions = len(window.scored)
+    evidence = {"overrides": overrides, "predictions": predictions, "limit": limit}
+    if not predictions:
+        return StageCheck(
+            "override_rate_acceptable",
+            "inconclusive",
+            f"{window.candidate} scored no request yet",
+            evidence,
+        )
+    rate = overrides / predictions
+    return StageCheck(
+        "override_rate_acceptable",
+        "passed" if rate <= limit else "failed",
+        f"override rate {rate:.4f} ({overrides} of {predictions}; limit {limit})",
+        {**evidence, "rate": round(rate, 6)},
+    )
+
+
+def _error_rate(window: StageWindow, name: str, limit: float) -> StageCheck:
+    counts = window.health.by_version.get(window.candidate, {})
+    requests = counts.get("requests", 0)
+    evidence = {**counts, "limit": limit}
+    if not requests:
+        return StageCheck(
+            name, "inconclusive", f"{window.candidate} served no request yet", evidence
+        )
+    failures = counts.get("errors", 0) + counts.get("invalid", 0)
+    rate = failures / requests
+    return StageCheck(
+        name,
+        "passed" if rate <= limit else "failed",
+        f"error rate {rate:.4f} ({failures} errors and invalid outputs in {requests} requests; "
+        f"limit {limit})",
+        {**evidence, "rate": round(rate, 6)},
+    )
+
+
+@stage_check("error_rate_acceptable")
+def error_rate_acceptable(window: StageWindow) -> StageCheck:
+    limit = window.config.deployment.rollout.thresholds.error_rate_gate_max
+    return _error_rate(window, "error_rate_acceptable", limit)
+
+
+@stage_check("error_rate_within_threshold")
+def error_rate_within_threshold(window: StageWindow) -> StageCheck:
+    limit = window.config.deployment.rollout.thresholds.error_rate_rollback_max
+    return _error_rate(window, "error_rate_within_threshold", limit)
+
+
+def _groups(window: StageWindow, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    groups = {
+        attribute.name: rows[attribute.name].to_numpy(dtype=object)
+        for attribute in window.model.protected_attributes
+        if attribute.name in rows.columns
+    }
+    for combination in window.model.intersections:
+        if all(attribute in rows.columns for attribute in combination):
+            name, labels = fairness.intersectional_groups(
+                {attribute: rows[attribute] for attribute in combination}
+            )
+            groups[name] = labels
+    return groups
+
+
+@stage_check("fairness_within_bounds")
+def fairness_within_bounds(window: StageWindow) -> StageCheck:
+    """No selection-rate fairness metric of the new version is CRITICAL on the stage's
+    traffic, judged per protected attribute and intersection over groups of at least
+    min_group_size rows (smaller groups are excluded, as in monitoring)."""
+    rows = window.scored
+    policy = window.config.policy
+    min_group_size = window.config.min_group_size(window.model.id)
+    if rows.empty:
+        return StageCheck(
+            "fairness_within_bounds",
+            "inconclusive",
+            f"{window.candidate} scored no request yet",
+            {"rows": 0, "min_group_size": min_group_size},
+        )
+    predictions = rows["prediction"].to_numpy(dtype=float)
+    unlabelled = np.full(len(rows), np.nan)
+    findings: list[dict[str, Any]] = []
+    single = {attribute.name for attribute in window.model.protected_attributes}
+    for attribute, groups in _groups(window, rows).items():
+        counts = fairness.group_counts(unlabelled, predictions, sensitive_features=groups)
+        for name in SELECTION_RATE_METRICS:
+            metric = getattr(fairness, name)(
+                counts,
+                attribute=attribute,
+                min_group_size=min_group_size,
+                confidence=pairwise_confidence(
+                    policy.fairness.confidence_level, len(counts.groups)
+                ),
+            )
+            # Judged as monitoring judges it: a protected attribute on its value, an
+            # intersection on the end of its interval nearest to fair.
+            judged_on, judged = judged_value(window.config, name, metric, attribute in single)
+            value = None if metric.value is None else round(float(metric.value), 6)
+            findings.append(
+                {
+                    "attribute": attribute,
+                    "metric": name,
+                    "value": value,
+                    "judged_on": judged_on,
+                    "severity": None
+                    if judged is None
+                    else policy.threshold(name).severity_of(float(judged)),
+                    "min_group": metric.min_group,
+                    "max_group": metric.max_group,
+                    "excluded_groups": metric.excluded_groups,
+                }
+            )
+    evidence = {"rows": len(rows), "min_group_size": min_group_size, "findings": findings}
+    critical = [f for f in findings if f["severity"] == "CRITICAL"]
+    decided = [f for f in findings if f["severity"] is not None]
+    if critical:
+        worst = critical[0]
+        return StageCheck(
+            "fairness_within_bounds",
+            "failed",
+            f"{worst['metric']} of {worst['attribute']} is {worst['value']} on {len(rows)} rows "
+            f"(CRITICAL; lowest {worst['min_group']}, highest {worst['max_group']})"
+            + (f"; {len(critical) - 1} more CRITICAL" if len(critical) > 1 else ""),
+            evidence,
+        )
+    judged_attributes = {f["attribute"] for f in decided}
+    missing = [a.name for a in window.model.protected_attributes if a.name not in judged_attributes]
+    if missing:
+        return StageCheck(
+            "fairness_within_bounds",
+            "inconclusive",
+            f"{', '.join(missing)} cannot be judged yet: fewer than two groups of "
+            f"{min_group_size} rows in {len(rows)} rows",
+            evidence,
+        )
+    impact = [f for f in decided if f["metric"] == "disparate_impact_ratio"]
+    lowest = min(impact, key=lambda f: f["value"]) if impact else None
+    summary = f"no fairness metric is CRITICAL on {len(rows)} rows"
+    if lowest is not None:
+        summary += f"; lowest disparate impact ratio {lowest['value']} ({lowest['attribute']})"
+    return StageCheck("fairness_within_bounds", "passed", summary, evidence)
+
+
+@stage_check("monitoring_stable")
+def monitoring_stable(window: StageWindow) -> StageCheck:
+    runs = window.session.scalars(
+        select(MonitoringRun).where(
+            MonitoringRun.model_id == window.model.id,
+            MonitoringRun.started_at >= window.start,
+            MonitoringRun.started_at < window.end,
+        )
+    ).all()
+    failed = [run.run_key for run in runs if run.status == "failed"]
+    if failed:
+        return StageCheck(
+            "monitoring_stable",
+            "failed",
+            f"{len(failed)} of {len(runs)} monitoring run(s) failed during the stage",
+            {"failed_runs": failed, "runs": len(runs)},
+        )
+    return StageCheck(
+        "monitoring_stable",
+        "passed",
+        f"none of {len(runs)} monitoring run(s) during the stage failed",
+        {"failed_runs": [], "runs": len(runs)},
+    )
+
+
+@stage_check("monitoring_active")
+def monitoring_active(window: StageWindow) -> StageCheck:
+    succeeded = window.session.scalars(
+        select(MonitoringRun.run_key).where(
+            MonitoringRun.model_id == window.model.id,
+            MonitoringRun.status == "succeeded",
+            MonitoringRun.started_at >= window.start,
+        )
+    ).all()
+    if succeeded:
+        return StageCheck(
+            "monitoring_active",
+            "passed",
+            f"{len(succeeded)} monitoring run(s) succeeded since the stage started",
+            {"runs": list(succeeded)},
+        )
+    return StageCheck(
+        "monitoring_active",
+        "inconclusive",
+        "no monitoring run has completed since the stage started",
+        {"runs": []},
+    )
+
+
+@stage_check("model_drift_within_bounds")
+def model_drift_within_bounds(window: StageWindow) -> StageCheck:
+    """The new version's scores against the previous version's on the same stage's traffic
+    (requests are split at random, so both see the same population): total variation
+    distance over the previous version's score deciles, judged like prediction shift."""
+    new = window.scored["score"].to_numpy(dtype=float) if len(window.scored) else np.array([])
+    old_rows = window.rows_of(window.active)
+    old = old_rows["score"].to_numpy(dtype=float) if len(old_rows) else np.array([])
+    new, old = new[np.isfinite(new)], old[np.isfinite(old)]
+    minimum = window.config.min_group_size(window.model.id)
+    evidence: dict[str, Any] = {"new_rows": int(new.size), "previous_rows": int(old.size)}
+    if new.size < minimum or old.size < minimum:
+        return StageCheck(
+            "model_drift_within_bounds",
+            "inconclusive",
+            f"too few scores to compare ({new.size} new, {old.size} previous; at least "
+            f"{minimum} each)",
+            evidence,
+        )
+    edges = np.unique(np.quantile(old, np.linspace(0, 1, SCORE_BINS + 1)[1:-1]))
+    bins = np.concatenate(([-np.inf], edges, [np.inf]))
+    shift = total_variation_distance(np.histogram(old, bins)[0], np.histogram(new, bins)[0])
+    severity = window.config.policy.threshold("prediction_distribution_shift").severity_of(shift)
+    evidence.update(prediction_distribution_shift=round(shift, 6), severity=severity)
+    return StageCheck(
+        "model_drift_within_bounds",
+        "failed" if severity == "CRITICAL" else "passed",
+        f"prediction distribution shift against {window.active} is {shift:.4f} ({severity})",
+        evidence,
+    )
+
+
+@stage_check("data_quality_gate_passed")
+def data_quality_gate_passed(window: StageWindow) -> StageCheck:
+    """The data-quality gate on the new version's rows (schema, nulls, ranges, duplicates).
+    Volume is the scheduled monitoring's concern: a stage sees a share of the traffic."""
+    rows = window.scored
+    if rows.empty:
+        return StageCheck(
+            "data_quality_gate_passed", "inconclusive", f"{window.candidate} scored no request yet"
+        )
+    quality = window.config.policy.data_quality
+    report = run_quality_gate(
+        rows,
+        rules=column_rules(window.model, window.config),
+        policy=QualityPolicy(
+            expected_rows=len(rows),
+            volume_tolerance=1.0,
+            max_staleness_hours=quality.freshness_hours_max,
+            min_rows=1,
+        ),
+        window_start=window.start,
+        window_end=window.end,
+        engine=quality.engine,
+    )
+    return StageCheck(
+        "data_quality_gate_passed",
+        "passed" if report.passed else "failed",
+        report.summary,
+        {"findings": [finding.to_dict() for finding in report.findings][:5]},
+    )

@@ -1,0 +1,116 @@
+"""A deployment ready to roll out, and a stage's worth of prediction logs.
+
+``authorised_deployment`` leaves the store as ``govflow_model_deployment`` leaves it after
+phase 4 (tests/dags and tests/system/test_model_deployment.py run that DAG itself): the
+candidate version approved in the registry, the deployment record authorised. The rollout
+tests start from there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from govflow import registry, store
+from govflow.config import GovflowConfig
+from govflow.demo.applicants import age_band_counts, generate_applicants
+from govflow.deployment import procedure
+from govflow.prediction_logs import log_columns, partition_path
+from govflow.store.types import utcnow
+from tests.support.deployment_demo import CANDIDATE, register_candidate
+
+MODEL = "credit_approval"
+APPROVER = "lena"
+GENDERS = ("female", "male", "non_binary")
+
+
+def authorised_deployment(
+    config: GovflowConfig,
+    data_dir: Path,
+    url: str,
+    *,
+    version: str = CANDIDATE,
+    model_id: str = MODEL,
+    requested_by: str = "dave",
+) -> str:
+    """Register, approve and authorise ``version``; returns the deployment's ref."""
+    register_candidate(data_dir, url, model_id=model_id, version=version)
+    with store.session_scope(url) as session:
+        record = registry.get_version(session, model_id, version)
+        if record.status == "draft":
+            registry.request_approval(
+                session,
+                model_id=model_id,
+                version=version,
+                requested_by=record.model.owner,
+                justification="rollout test",
+            )
+            registry.decide_approval(
+                session,
+                model_id=model_id,
+                version=version,
+                approver=APPROVER,
+                approve=True,
+                justification="validation metrics meet the requirement",
+            )
+        request = procedure.DeploymentRequest(
+            model_id,
+            version,
+            "minor",
+            "production",
+            "rollout test",
+            requested_by,
+            f"rollout_test__{version}__{uuid.uuid4().hex[:8]}",
+        )
+        deployment, _ = procedure.open_deployment(session, config, request)
+        deployment.status = procedure.AUTHORISED
+        procedure.update_details(deployment, authorised_at=utcnow().isoformat())
+        return deployment.ref
+
+
+def applicants(rows: int, *, seed: int = 11) -> pd.DataFrame:
+    """Synthetic applicants with a gender drawn independently of everything else."""
+    rng = np.random.default_rng(seed)
+    frame = generate_applicants(rng, age_band_counts(rows))
+    frame["gender"] = rng.choice(GENDERS, size=len(frame))
+    return frame.reset_index(drop=True)
+
+
+def write_stage_log(
+    config: GovflowConfig,
+    data_dir: Path,
+    frame: pd.DataFrame,
+    *,
+    version: str,
+    scores: np.ndarray,
+    at: datetime | None = None,
+    model_id: str = MODEL,
+) -> Path:
+    """Append ``frame`` scored by ``version`` to the model's prediction log, as a gateway
+    would; one parquet file per call in today's partition."""
+    model = config.models.get(model_id)
+    moment = at or utcnow()
+    logged = frame.copy()
+    logged["prediction_id"] = [uuid.uuid4().hex for _ in range(len(frame))]
+    logged["model_id"] = model_id
+    logged["model_version"] = version
+    logged["scored_at"] = pd.Timestamp(moment)
+    logged["score"] = scores
+    logged["prediction"] = (scores >= model.decision_threshold).astype("int8")
+    logged["label"] = pd.array([None] * len(frame), dtype="Int8")
+    logged["label_observed_at"] = pd.Series(pd.NaT, index=logged.index, dtype="datetime64[ns, UTC]")
+    columns = log_columns(
+        [feature.name for feature in model.features],
+        [attribute.name for attribute in model.protected_attributes],
+    )
+    target = partition_path(data_dir / model.prediction_log.path, moment.date())
+    path = target.with_name(f"part-test-{uuid.uuid4().hex[:8]}.parquet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(logged[columns], preserve_index=False), path)
+    return path

@@ -1,0 +1,449 @@
+"""The phased rollout's steps, gates and rollback criteria, and the rollback procedure, on a
+copy of the seeded demo store with candidate 1.1.0 authorised (seed 000, seed 001 sec. 5)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from govflow import routing, settings, store
+from govflow.config import load_config
+from govflow.deployment import procedure
+from govflow.rollout import checks, rollback, stages
+from govflow.store.schema import Alert, AuditEvent, Incident, RolloutStage, StageHistory
+from govflow.store.types import utcnow
+from tests.support.demo_store import seeded_store_copy
+from tests.support.rollout_demo import MODEL, applicants, authorised_deployment, write_stage_log
+
+CANDIDATE, ACTIVE = "1.1.0", "1.0.0"
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(settings.config_dir())
+
+
+@pytest.fixture
+def demo(seeded_demo, tmp_path, config):
+    """(data_dir, url, deployment ref): the seeded store and models, an empty log directory."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(Path(seeded_demo[0]) / "models", data_dir / "models")
+    url = seeded_store_copy(seeded_demo, tmp_path / "govflow.db")
+    ref = authorised_deployment(config, data_dir, url)
+    return data_dir, url, ref
+
+
+def start(config, url, ref, stage="limited"):
+    with store.session_scope(url) as session:
+        stages.plan(session, config, deployment_ref=ref)
+        return stages.start_stage(session, config, deployment_ref=ref, stage=stage)
+
+
+def fair_traffic(config, data_dir, rows=900, *, version=CANDIDATE, seed=11):
+    frame = applicants(rows, seed=seed)
+    # Selection rate 0.6 in every gender: disparate impact 1.0.
+    scores = np.where(np.arange(rows) % 5 < 3, 0.8, 0.2)
+    write_stage_log(config, data_dir, frame, version=version, scores=scores)
+    return frame
+
+
+def unfair_traffic(config, data_dir, rows=900):
+    frame = applicants(rows, seed=12)
+    # Women are approved at a third of the others' rate.
+    approved = np.where(
+        frame["gender"] == "female", np.arange(rows) % 10 < 2, np.arange(rows) % 10 < 6
+    )
+    write_stage_log(config, data_dir, frame, version=CANDIDATE, scores=np.where(approved, 0.9, 0.1))
+
+
+def serve(url, version=CANDIDATE, requests=1000, errors=0, invalid=0):
+    minute = utcnow().replace(second=0, microsecond=0)
+    with store.session_scope(url) as session:
+        routing.record_serving_stats(
+            session,
+            [routing.ServingStat("gw-test", MODEL, version, minute, requests, errors, invalid)],
+        )
+
+
+def feedback(url, kind, severity="critical", details="seen in production"):
+    with store.session_scope(url) as session:
+        routing.record_feedback(
+            session,
+            model_id=MODEL,
+            version=CANDIDATE,
+            kind=kind,
+            severity=severity,
+            details=details,
+            recorded_by="quinn",
+        )
+
+
+def watch(config, data_dir, url, ref, stage="limited", now=None):
+    with store.session_scope(url) as session:
+        return stages.watch_stage(
+            session, config, data_dir, deployment_ref=ref, stage=stage, now=now
+        )
+
+
+def gate(config, data_dir, url, ref, stage="limited"):
+    with store.session_scope(url) as session:
+        return stages.evaluate_gate(session, config, data_dir, deployment_ref=ref, stage=stage)
+
+
+def test_a_rollout_only_starts_for_an_authorised_deployment(demo, config):
+    _data_dir, url, ref = demo
+    with store.session_scope(url) as session:
+        deployment = procedure.find_deployment(session, ref)
+        procedure.update_details(deployment, authorised_at=None)
+        deployment.details = {k: v for k, v in deployment.details.items() if k != "authorised_at"}
+    with store.session_scope(url) as session, pytest.raises(ValueError) as refused:
+        stages.plan(session, config, deployment_ref=ref)
+    assert str(refused.value) == stages.NOT_AUTHORISED.format(ref=ref, status="authorised")
+
+
+def test_each_stage_routes_its_share_to_the_new_version_and_internal_users_see_it_from_alpha(
+    demo, config
+):
+    _data_dir, url, ref = demo
+    shares = {}
+    for stage in ("alpha", "beta", "limited", "general"):
+        started = start(config, url, ref, stage)
+        with store.session_scope(url) as session:
+            route = routing.StoreTarget(session).current(MODEL)
+        shares[stage] = (route.splits["internal"].candidate_share, started["traffic_share"])
+        assert route.splits["external"].candidate_share == started["traffic_share"]
+    assert shares == {
+        "alpha": (1.0, 0.0),
+        "beta": (1.0, 0.005),
+        "limited": (1.0, 0.10),
+        "general": (1.0, 0.5),
+    }
+
+
+def test_starting_a_stage_again_keeps_its_start_and_logs_the_registry_stage_once(demo, config):
+    _data_dir, url, ref = demo
+    first = start(config, url, ref, "alpha")
+    again = start(config, url, ref, "alpha")
+    assert again["started_at"] == first["started_at"]
+    assert again["revision"] == first["revision"]
+    with store.session_scope(url) as session:
+        logged = session.scalars(
+            select(StageHistory.stage).where(StageHistory.notes.like(f"%{ref}%"))
+        ).all()
+    assert logged == ["shadow"]
+
+
+def test_a_stage_ends_after_its_minimum_duration_in_days(demo, config):
+    data_dir, url, ref = demo
+    started = start(config, url, ref, "limited")
+    assert stage_end(started) - stage_start(started) == timedelta(days=14)
+    assert watch(config, data_dir, url, ref)["over"] is False
+    later = stage_start(started) + timedelta(days=14)
+    assert watch(config, data_dir, url, ref, now=later)["over"] is True
+
+
+def stage_start(started):
+    from datetime import datetime
+
+    return datetime.fromisoformat(started["started_at"])
+
+
+def stage_end(started):
+    from datetime import datetime
+
+    return datetime.fromisoformat(started["ends_at"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "criterion"),
+    [
+        ("bug", "RBC-3"),
+        ("security_vulnerability", "RBC-4"),
+        ("regulatory_concern", "RBC-5"),
+    ],
+)
+def test_recorded_feedback_that_is_a_rollback_criterion_fires_while_the_stage_runs(
+    demo, config, kind, criterion
+):
+    data_dir, url, ref = demo
+    start(config, url, ref)
+    assert watch(config, data_dir, url, ref)["rollback"] == []
+    feedback(url, kind)
+    fired = watch(config, data_dir, url, ref)["rollback"]
+    assert [item["id"] for item in fired] == [criterion]
+    assert fired[0]["outcome"] == "failed"
+
+
+def test_a_minor_bug_is_not_a_rollback_criterion(demo, config):
+    data_dir, url, ref = demo
+    start(config, url, ref)
+    feedback(url, "bug", severity="minor")
+    assert watch(config, data_dir, url, ref)["rollback"] == []
+
+
+def test_an_error_rate_above_the_rollback_limit_fires_rbc_2_and_one_below_holds_only_the_gate(
+    demo, config
+):
+    data_dir, url, ref = demo
+    start(config, url, ref)
+    serve(url, requests=1000, errors=30, invalid=0)
+    assert watch(config, data_dir, url, ref)["rollback"] == []
+    window_gate = {g["id"]: g for g in gate(config, data_dir, url, ref)["gates"]}
+    assert window_gate["GATE-7"]["outcome"] == "failed"
+    assert window_gate["GATE-7"]["summary"] == (
+        "error rate 0.0300 (30 errors and invalid outputs in 1000 requests; limit 0.01)"
+    )
+    serve(url, requests=1000, errors=30, invalid=30)
+    fired = watch(config, data_dir, url, ref)["rollback"]
+    assert [(item["id"], item["evidence"]["rate"]) for item in fired] == [("RBC-2", 0.06)]
+
+
+def test_a_disparate_impact_below_the_80_percent_rule_on_the_stage_traffic_rolls_back(demo, config):
+    data_dir, url, ref = demo
+    start(config, url, ref)
+    unfair_traffic(config, data_dir)
+    fired = watch(config, data_dir, url, ref)["rollback"]
+    assert [item["id"] for item in fired] == ["RBC-1"]
+    assert fired[0]["summary"] == (
+        "disparate_impact_ratio of gender is 0.362209 on 900 rows (CRITICAL; lowest female, "
+        "highest non_binary); 1 more CRITICAL"
+    )
+
+
+def test_traffic_too_small_to_judge_fairness_holds_the_gate_but_never_rolls_back(demo, config):
+    data_dir, url, ref = demo
+    start(config, url, ref)
+    frame = applicants(40, seed=3)
+    write_stage_log(config, data_dir, frame, version=CANDIDATE, scores=np.full(40, 0.9))
+    assert watch(config, data_dir, url, ref)["rollback"] == []
+    result = {g["id"]: g for g in gate(config, data_dir, url, ref)["gates"]}["GATE-2"]
+    assert result["outcome"] == "inconclusive"
+    assert result["summary"].endswith("fewer than two groups of 30 rows in 40 rows")
+
+
+def test_only_the_new_versions_rows_are_judged(demo, config):
+    data_dir, url, ref = demo
+    start(config, url, ref)
+    frame = applicants(900, seed=5)
+    approved = np.where(frame["gender"] == "female", 0.1, 0.9)
+    write_stage_log(config, data_dir, frame, version=ACTIVE, scores=approved)
+    assert watch(config, data_dir, url, ref)["rollback"] == []
+
+
+def test_a_clean_stage_passes_every_gate_and_asks_the_owner_or_a_deployment_manager(demo, config):
+    data_dir, url, ref = demo
+    start(config, url, ref)
+    fair_traffic(config, data_dir)
+    fair_traffic(config, data_dir, version=ACTIVE, seed=13)
+    serve(url)
+    result = gate(config, data_dir, url, ref)
+    assert {g["id"]: g["outcome"] for g in result["gates"]} == {
+        "GATE-1": "passed",
+        "GATE-2": "passed",
+        "GATE-3": "passed",
+        "GATE-4": "passed",
+        "GATE-5": "passed",
+        "GATE-7": "passed",
+        "model_drift_within_bounds": "passed",
+        "data_quality_gate_passed": "passed",
+    }
+    assert result["passed"] is True
+    assert result["approval"]["users"] == [
+        {"id": "olivia", "name": config.people.user("olivia").name},
+        {"id": "dave", "name": config.people.user("dave").name},
+    ]
+    assert result["approval"]["timeout_minutes"] == 48 * 60
+
+
+def test_overrides_and_significant_complaints_fail_their_gates(demo, config):
+    data_dir, url, ref = demo
+    start(config, url, ref)
+    fair_traffic(config, data_dir, rows=100)
+    for _ in range(6):
+        feedback(url, "override", severity="minor", details="underwriter overrode the decline")
+    feedback(url, "complaint", severity="major", details="customer says decline is unfair")
+    feedback(url, "complaint", severity="minor", details="slow answer")
+    result = {g["id"]: g for g in gate(config, data_dir, url, ref)["gates"]}
+    assert result["GATE-4"]["summary"] == "override rate 0.0600 (6 of 100; limit 0.05)"
+    assert result["GATE-4"]["outcome"] == "failed"
+    assert result["GATE-3"]["summary"] == "1 significant complaint(s) (limit 0)"
+    assert result["GATE-3"]["outcome"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("gate_passes", "chosen", "decision", "status"),
+    [
+        (True, ["Advance"], "advance", "advanced"),
+        (False, ["Advance"], "hold", "held"),
+        (True, ["Hold"], "hold", "held"),
+        (True, ["Roll back"], "rollback", "rolled_back"),
+    ],
+)
+def test_the_stakeholder_decision_advances_only_past_a_passed_gate(
+    demo, config, gate_passes, chosen, decision, status
+):
+    data_dir, url, ref = demo
+    start(config, url, ref)
+    if gate_passes:
+        fair_traffic(config, data_dir)
+        fair_traffic(config, data_dir, version=ACTIVE, seed=13)
+        serve(url)
+    gate(config, data_dir, url, ref)
+    response = {"chosen_options": chosen, "responded_by": "olivia", "params_input": {}}
+    with store.session_scope(url) as session:
+        made = stages.record_decision(
+            session, config, deployment_ref=ref, stage="limited", response=response
+        )
+    assert made == decision
+    with store.session_scope(url) as session:
+        record = session.scalars(select(RolloutStage).where(RolloutStage.stage == "limited")).one()
+        assert (record.status, record.decided_by) == (status, "olivia")
+        if not gate_passes:
+            assert record.gate["note"] == "advance refused: the gate did not pass"
+
+
+def test_completing_the_rollout_promotes_the_new_version_and_retires_the_previous(demo, config):
+    _data_dir, url, ref = demo
+    start(config, url, ref, "full")
+    with store.session_scope(url) as session:
+        stages.complete(session, config, deployment_ref=ref)
+        stages.complete(session, config, deployment_ref=ref)
+        route = routing.StoreTarget(session).current(MODEL)
+        logged = session.execute(
+            select(StageHistory.stage, func.count())
+            .where(StageHistory.notes.like(f"%{ref}%"))
+            .group_by(StageHistory.stage)
+        ).all()
+    assert route.versions == [CANDIDATE]
+    assert dict(logged) == {"production": 1, "retired": 1}
+
+
+def roll_back(config, url, ref, **kwargs):
+    arguments = {
+        "model_id": MODEL,
+        "reason": "RBC-1 fairness",
+        "source": "rollout",
+        "requested_by": "govflow (rollout)",
+        "deployment_ref": ref,
+        "criteria": [{"id": "RBC-1", "summary": "disparate_impact_ratio of gender is 0.33"}],
+        **kwargs,
+    }
+    with store.session_scope(url) as session:
+        decided = rollback.decide(session, config, **arguments)
+    with store.session_scope(url) as session:
+        executed = rollback.execute(session, deployment_ref=ref)
+    with store.session_scope(url) as session:
+        verified = rollback.verify(session, deployment_ref=ref, revision=executed["revision"])
+    with store.session_scope(url) as session:
+        concluded = rollback.conclude(session, config, deployment_ref=ref, verification=verified)
+    return decided, executed, verified, concluded
+
+
+def test_a_rollback_restores_the_previous_version_and_opens_a_root_cause_incident_once(
+    demo, config
+):
+    _data_dir, url, ref = demo
+    start(config, url, ref, "limited")
+    first = roll_back(config, url, ref)
+    second = roll_back(config, url, ref)
+    decided, executed, verified, concluded = first
+    assert decided["needs_approval"] is False
+    assert executed["restored_version"] == ACTIVE
+    assert verified["routing_restored"] and verified["versions"] == [ACTIVE]
+    assert second[1]["revision"] == executed["revision"]
+    assert second[3]["incident_ref"] == concluded["incident_ref"]
+    with store.session_scope(url) as session:
+        incident = session.scalars(
+            select(Incident).where(Incident.ref == concluded["incident_ref"])
+        ).one()
+        assert (incident.category, incident.severity, incident.priority) == (
+            "fairness_drift",
+            "CRITICAL",
+            "P0",
+        )
+        alerts = session.scalars(select(Alert).where(Alert.kind == rollback.SLACK_KIND)).all()
+        assert len(alerts) == 1
+        assert "Rollback of credit_approval 1.1.0" in alerts[0].payload["text"]
+        deployment = procedure.find_deployment(session, ref)
+        assert deployment.status == procedure.ROLLED_BACK
+        assert deployment.details["rollback"]["criteria"] == ["RBC-1"]
+        executed_events = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "rollback.executed")
+        )
+    assert executed_events == 1
+
+
+def test_a_manual_rollback_needs_the_system_owner_unless_the_owner_asked(demo, config):
+    _data_dir, url, ref = demo
+    start(config, url, ref, "beta")
+    with store.session_scope(url) as session:
+        by_engineer = rollback.decide(
+            session,
+            config,
+            model_id=MODEL,
+            reason="odd scores",
+            source="manual",
+            requested_by="eve",
+        )
+        by_owner = rollback.decide(
+            session,
+            config,
+            model_id=MODEL,
+            reason="odd scores",
+            source="manual",
+            requested_by="olivia",
+        )
+    assert by_engineer["deployment_ref"] == ref
+    assert by_engineer["needs_approval"] is True
+    assert by_engineer["approval"]["users"] == [
+        {"id": "olivia", "name": config.people.user("olivia").name}
+    ]
+    assert by_owner["needs_approval"] is False
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"reason": " "}, rollback.REASON_REQUIRED),
+        (
+            {"source": "intuition"},
+            rollback.UNKNOWN_SOURCE.format(
+                source="intuition", sources="manual, rollout, go_live, incident"
+            ),
+        ),
+        ({"deployment_ref": None}, rollback.NOTHING_TO_ROLL_BACK.format(model_id=MODEL)),
+    ],
+)
+def test_a_rollback_request_that_cannot_be_carried_out_is_refused(demo, config, arguments, message):
+    _data_dir, url, ref = demo
+    request = {
+        "model_id": MODEL,
+        "reason": "x",
+        "source": "manual",
+        "requested_by": "eve",
+        "deployment_ref": ref,
+        **arguments,
+    }
+    with store.session_scope(url) as session, pytest.raises(rollback.RollbackError) as refused:
+        rollback.decide(session, config, **request)
+    assert str(refused.value) == message
+
+
+def test_every_stage_check_deployment_yaml_names_is_implemented(config):
+    named = {
+        item.check
+        for item in [
+            *config.deployment.rollout.stage_gates,
+            *config.deployment.rollout.rollback_criteria,
+        ]
+        if item.check
+    }
+    assert named <= set(checks.STAGE_CHECKS)
+    assert set(stages.DEFERRED_STAGE_CHECKS) <= set(checks.STAGE_CHECKS)
