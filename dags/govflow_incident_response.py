@@ -15,7 +15,8 @@ incident (seed 004 3.3 fairness, 3.4 data):
    timeout equal to the acknowledgement SLA (15 minutes). Unanswered, it escalates to the
    secondary (with Slack and e-mail), whose own action, for CRITICAL data and model
    incidents, escalates to the executive when the incident is still open after 4 hours.
-4. **Contain**: the responder picks manual review queue, roll back, freeze (kill switch),
+4. **Contain**: the responder picks manual review queue, roll back (starts
+   govflow_rollback for the deployment the model's route serves), freeze (kill switch),
    accept risk (starts govflow_risk_acceptance) or monitor only.
 5. **Document** within 24 hours: root cause and corrective action (a form).
 6. **Resolve**: the responder names the window that shows the fix; the analysis is re-run
@@ -33,6 +34,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import Param, dag, get_current_context, task, task_group
 
 from govflow_airflow.hitl import AssignedBranchOperator, AssignedEntryOperator
+from govflow_airflow.rollout import RollbackTrigger
 
 DAG_ID = "govflow_incident_response"
 PLAN = "plan_response"
@@ -200,9 +202,10 @@ def govflow_incident_response():
 
     @task
     def request_rollback() -> dict:
-        from govflow.incident_response import record_containment
+        """Record the choice; roll_back starts govflow_rollback with it."""
+        from govflow.incident_response import request_rollback as requested
 
-        return record_containment(_incident_id(), "rollback_requested", _containment_actor())
+        return requested(_incident_id(), _containment_actor())
 
     @task
     def monitor_only() -> dict:
@@ -291,10 +294,14 @@ def govflow_incident_response():
     escalate_to_secondary >> acknowledge_as_secondary >> [acknowledged, escalate_to_executive]
     escalate_to_executive >> acknowledge_as_executive >> acknowledged
     acknowledged >> contain
+    rollback_requested = request_rollback()
+    rollback_requested >> RollbackTrigger(
+        task_id="roll_back", request_task_id="request_rollback", source="incident"
+    )
     containment = [
         freeze_model(),
         enable_manual_review(),
-        request_rollback(),
+        rollback_requested,
         monitor_only(),
         start_risk_acceptance,
     ]

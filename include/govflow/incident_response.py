@@ -290,6 +290,24 @@ def record_containment(
         return {"ref": incident.ref, "decision": decision, "status": incident.status}
 
 
+def request_rollback(incident_id: int, actor: str, *, db_url: str | None = None) -> dict[str, Any]:
+    """The "Roll back" containment: recorded on the timeline, and the request govflow_rollback
+    carries out (the model's System Owner approves it there unless they chose it here)."""
+    recorded = record_containment(incident_id, "rollback_requested", actor, db_url=db_url)
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        return {
+            **recorded,
+            "model_id": incident.model_id,
+            "deployment_ref": "",
+            "reason": f"incident {incident.ref}: {incident.title}",
+            "source": "incident",
+            "requested_by": actor,
+            "incident_ref": incident.ref,
+            "rollback": [{"id": incident.ref, "text": incident.title, "summary": incident.summary}],
+        }
+
+
 def _form(form: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     user = form.get("responded_by_user") or {}
     return form.get("params_input") or {}, user.get("id")
@@ -463,6 +481,7 @@ __all__ = [
     "record_acknowledgement",
     "record_containment",
     "record_documentation",
+    "request_rollback",
     "run_diagnosis",
     "verify_resolution",
 ]

@@ -62,7 +62,9 @@ class StageWatchSensor(BaseSensorOperator):
 
 class RollbackTrigger(TriggerDagRunOperator):
     """Start govflow_rollback if the dict ``request_task_id`` returned asks for it
-    (``{"rollback": [criteria...], "deployment_ref", "model_id", "reason"}``)."""
+    (``{"rollback": [criteria...], "deployment_ref", "model_id", "reason"}``, optionally
+    ``requested_by`` and ``incident_ref``; an empty deployment_ref rolls back the deployment
+    the model's route serves)."""
 
     def __init__(self, *, request_task_id: str, source: str = "rollout", **kwargs: Any) -> None:
         super().__init__(trigger_dag_id=ROLLBACK_DAG_ID, skip_when_already_exists=True, **kwargs)
@@ -79,7 +81,10 @@ class RollbackTrigger(TriggerDagRunOperator):
             "reason": request["reason"],
             "source": self.source,
             "criteria": request["rollback"],
+            "requested_by": request.get("requested_by", ""),
+            "incident_ref": request.get("incident_ref", ""),
         }
-        self.trigger_run_id = f"rollback__{request['deployment_ref']}"
+        key = request["deployment_ref"] or request.get("incident_ref") or request["model_id"]
+        self.trigger_run_id = f"rollback__{key}"
         print(f"starting {self.trigger_run_id}: {request['reason']}")
         return super().execute(context)
