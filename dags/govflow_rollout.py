@@ -239,10 +239,13 @@ def complete_rollout(plan: dict, started: dict) -> dict:
 def govflow_rollout():
     plan = plan_rollout()
     previous_decision = None
+    decided = None
     asked = request_rollback(plan)
     for index, stage in enumerate(STAGES):
         name = stage["name"]
         started = _start(name, previous_decision)(plan)
+        if decided is not None:
+            decided >> started
         if stage["seconds"] is None:
             complete_rollout(plan, started)
             break
@@ -272,7 +275,8 @@ def govflow_rollout():
             retries=0,
         )
         request >> answer
-        _decide(name)(plan, answer.output) >> asked
+        decided = _decide(name)(plan, answer.output)
+        decided >> asked
         previous_decision = f"record_decision_{name}"
     asked >> RollbackTrigger(task_id="roll_back_on_request", request_task_id="request_rollback")
 
