@@ -68,3 +68,16 @@ def demo_env(seeded_demo, monkeypatch) -> tuple[str, str]:
     monkeypatch.setenv("GOVFLOW_DATA_DIR", data_dir)
     monkeypatch.setenv("GOVFLOW_DB_URL", url)
     return data_dir, url
+
+
+@pytest.fixture
+def fresh_store_env(tmp_path, monkeypatch) -> str:
+    """GOVFLOW_* pointing at a store that does not exist yet, in ``tmp_path``, and the
+    repository's config/; returns the store URL."""
+    from govflow import settings
+
+    url = f"sqlite:///{tmp_path / 'govflow.db'}"
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(settings.config_dir()))
+    return url

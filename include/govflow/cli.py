@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -400,6 +400,49 @@ def airflow_users_command(
     typer.echo(f"{len(users) - len(missing)} of {len(users)} people.yaml users already existed")
 
 
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8780,
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated model ids (default: all of models.yaml).")
+    ] = None,
+    refresh_seconds: Annotated[
+        float, typer.Option(help="How often routes and kill switches are re-read.")
+    ] = 1.0,
+    flush_seconds: Annotated[
+        float, typer.Option(help="How often counters and prediction logs are written.")
+    ] = 5.0,
+    instance: Annotated[
+        str | None, typer.Option(help="Gateway instance name (default: <host>-<pid>).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Run the serving gateway: routing table, kill switches, safeguards, prediction logs."""
+    import logging
+
+    import uvicorn
+
+    from govflow import settings
+    from govflow.config import ConfigError, load_config
+    from govflow.serving.gateway import GatewayError, create_app
+
+    try:
+        config = load_config(settings.config_dir())
+        app_ = create_app(
+            config=config,
+            model_ids=[m for m in models.split(",") if m] if models else None,
+            instance=instance,
+            refresh_seconds=refresh_seconds,
+            flush_seconds=flush_seconds,
+        )
+    except (ConfigError, GatewayError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=2) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
+
+
 incident_app = typer.Typer(
     help="Incidents and their timelines (seed 004 section 3).", no_args_is_help=True
 )
@@ -476,6 +519,137 @@ def report_readiness(
             raise typer.Exit(code=1) from None
         report = build_report(session, load_config(settings.config_dir()), deployment)
     typer.echo(render_html(report) if html else render_markdown(report), nl=False)
+
+
+kill_switch_app = typer.Typer(
+    help="Seed 003 kill switches: stop serving a model, segment, region, ... without a redeploy.",
+    no_args_is_help=True,
+)
+app.add_typer(kill_switch_app, name="kill-switch")
+
+ScopeOption = Annotated[
+    str,
+    typer.Option(
+        help="model_version, model_type, inference_endpoint, customer_segment, region or "
+        "downstream_consumer."
+    ),
+]
+TargetOption = Annotated[
+    str,
+    typer.Option(help="What to block in the scope, e.g. high_value or credit_approval:1.1.0."),
+]
+ActorOption = Annotated[
+    str,
+    typer.Option(help="Who asks: a people.yaml id allowed by policy.yaml kill_switches."),
+]
+
+
+def _context_pairs(pairs: list[str]) -> dict[str, str]:
+    context = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key:
+            raise typer.BadParameter(f"{pair!r} is not key=value", param_hint="--context")
+        context[key] = value
+    return context
+
+
+@kill_switch_app.command("activate")
+def kill_switch_activate(
+    scope: ScopeOption,
+    target: TargetOption,
+    actor: ActorOption,
+    reason: Annotated[str, typer.Option(help="Why; required, kept with the switch.")] = "",
+    context: Annotated[
+        list[str] | None,
+        typer.Option(help="key=value added to the audit event (repeatable), e.g. incident=INC-1."),
+    ] = None,
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Block TARGET in SCOPE: serving gateways answer its requests with their fallback."""
+    _change_kill_switch(
+        config_dir,
+        action="activate",
+        scope=scope,
+        target=target,
+        actor=actor,
+        reason=reason,
+        context=_context_pairs(context or []),
+    )
+
+
+def _change_kill_switch(config_dir: Path | None, **change: Any) -> None:
+    """Carry out an activation or deactivation; a refusal exits 1 with its reason."""
+    from govflow import kill_switches, store
+    from govflow.config import load_config
+
+    config = load_config(_config_dir(config_dir))
+    store.ensure_schema()
+    try:
+        with store.session_scope() as session:
+            switch, created = kill_switches.request_change(session, config, **change)
+            told = kill_switches.notice(switch, created=created)
+    except kill_switches.KillSwitchError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(told)
+
+
+@kill_switch_app.command("deactivate")
+def kill_switch_deactivate(
+    scope: ScopeOption,
+    target: TargetOption,
+    actor: ActorOption,
+    notes: Annotated[str, typer.Option(help="Recovery notes: what was fixed; required.")] = "",
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Lift the active switch of TARGET in SCOPE, with the notes of the recovery."""
+    _change_kill_switch(
+        config_dir,
+        action="deactivate",
+        scope=scope,
+        target=target,
+        actor=actor,
+        recovery_notes=notes,
+    )
+
+
+@kill_switch_app.command("list")
+def kill_switch_list(
+    show_all: Annotated[
+        bool,
+        typer.Option("--all", help="Also the lifted switches: by whom, when, recovery notes."),
+    ] = False,
+) -> None:
+    """The active kill switches, oldest first; with --all every switch ever activated."""
+    from govflow import store
+    from govflow.kill_switches import active_switches, switch_history
+
+    store.ensure_schema()
+    with store.session_scope() as session:
+        switches = switch_history(session) if show_all else active_switches(session)
+        lines = []
+        for switch in switches:
+            state = "active" if switch.active_key is not None else "lifted"
+            lines.append(
+                f"{switch.id:>4}  {state:<7} {switch.scope:<20} {switch.target:<32} "
+                f"{switch.activated_at:%Y-%m-%d %H:%M:%S}  {switch.activated_by:<10} "
+                f"{switch.reason}"
+            )
+            if switch.deactivated_at is not None:
+                lines.append(
+                    f"{'':>6}lifted {switch.deactivated_at:%Y-%m-%d %H:%M:%S} by "
+                    f"{switch.deactivated_by}: {switch.recovery_notes}"
+                )
+    if not lines:
+        typer.echo("no kill switches yet" if show_all else "no active kill switches")
+        return
+    typer.echo(
+        f"{'id':>4}  {'state':<7} {'scope':<20} {'target':<32} {'activated (UTC)':<19}  "
+        f"{'by':<10} reason"
+    )
+    for line in lines:
+        typer.echo(line)
 
 
 def main() -> None:

@@ -1199,8 +1199,7 @@ def _escalation_slack_message(
     what = f"{incident.severity} {incident.category.replace('_', ' ')} on {incident.model_id}"
     level = LEVEL_WORDING[notice.level]
     headline = (
-        f"{mentions} *{incident.ref}* escalated to *{level}*: {notice.reason}.\n"
-        f"{incident.title}"
+        f"{mentions} *{incident.ref}* escalated to *{level}*: {notice.reason}.\n{incident.title}"
     )
     fields = [
         ("Incident", f"{incident.ref} ({incident.status})"),

@@ -7,13 +7,18 @@ live in the governance store, so a serving process reads them without a redeploy
 needs a reason and an actor, deactivation recovery notes; every change is an audit event.
 ``active_key`` keeps one active switch per scope and target, so activating twice (a retried
 task, two responders at once) leaves one switch.
+
+Authority (13.3.4, "on-call engineers, MLops") is policy.yaml ``kill_switches``:
+``check_authority`` is asked by the entry points people use (``govflow kill-switch``, the
+``govflow_kill_switch`` DAG) before they change anything. The automatic freeze of an incident
+is the policy's own rule acting and does not ask.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Literal, get_args
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +27,9 @@ from sqlalchemy.orm import Session
 from govflow.audit import record_event
 from govflow.store.schema import KillSwitch
 from govflow.store.types import utcnow
+
+if TYPE_CHECKING:
+    from govflow.config import GovflowConfig
 
 Scope = Literal[
     "model_version",
@@ -32,11 +40,29 @@ Scope = Literal[
     "downstream_consumer",
 ]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
+Action = Literal["activate", "deactivate"]
+
+# How often a serving gateway re-reads the switches by default (issue 6: refresh_seconds),
+# well inside seed 003's "effective within 5 s".
+GATEWAY_REFRESH_SECONDS = 1.0
 
 UNKNOWN_SCOPE = "unknown kill-switch scope {scope!r}; scopes are {scopes}"
 REASON_REQUIRED = "a kill switch needs a reason"
 RECOVERY_NOTES_REQUIRED = "deactivating a kill switch needs recovery notes"
 NOT_ACTIVE = "no active kill switch for {scope} {target!r}"
+CONTEXT_KEY_RESERVED = "context may not set {keys}: the switch itself records them"
+NOT_AUTHORISED = (
+    "{actor!r} may not {action} a kill switch: policy.yaml kill_switches.{action} allows the "
+    "roles {roles} and the members of the on-call rotations {rotations}"
+)
+ACTIVATED = "kill switch {id} activated: {scope} {target!r} blocked by {actor} at {at}"
+ALREADY_ACTIVE = (
+    "kill switch {id} was already active: {scope} {target!r} blocked by {actor} since {at}; "
+    "nothing changed"
+)
+DEACTIVATED = "kill switch {id} deactivated: {scope} {target!r} lifted by {actor} at {at}"
+GATEWAY_PICKUP = "serving gateways apply it by {by}: they re-read kill switches every {seconds:g} s"
+_RESERVED_CONTEXT = ("scope", "target", "reason")
 
 
 class KillSwitchError(ValueError):
@@ -73,6 +99,9 @@ def activate(
     _check_scope(scope)
     if not reason.strip():
         raise KillSwitchError(REASON_REQUIRED)
+    reserved = [key for key in _RESERVED_CONTEXT if key in (context or {})]
+    if reserved:
+        raise KillSwitchError(CONTEXT_KEY_RESERVED.format(keys=", ".join(reserved)))
     existing = active_switch(session, scope, target)
     if existing is not None:
         return existing, False
@@ -162,3 +191,96 @@ def blocking_switches(session: Session, targets: Mapping[str, str | None]) -> li
             select(KillSwitch).where(KillSwitch.active_key.in_(keys)).order_by(KillSwitch.id)
         )
     )
+
+
+def switch_history(session: Session) -> list[KillSwitch]:
+    """Every switch ever activated, lifted ones with who lifted them and the recovery notes."""
+    return list(
+        session.scalars(select(KillSwitch).order_by(KillSwitch.activated_at, KillSwitch.id))
+    )
+
+
+def check_authority(config: GovflowConfig, actor: str, *, action: Action = "activate") -> None:
+    """Refuse ``actor`` unless policy.yaml ``kill_switches`` lets them take ``action``: they
+    hold one of its roles or are a member of one of its on-call rotations (seed 003 13.3.4)."""
+    authority = getattr(config.policy.kill_switches, action)
+    people = config.people
+    roles = next((user.roles for user in people.users if user.id == actor), [])
+    on_call = any(actor in people.on_call.members_of(name) for name in authority.rotations)
+    if on_call or set(roles) & set(authority.roles):
+        return
+    raise KillSwitchError(
+        NOT_AUTHORISED.format(
+            actor=actor,
+            action=action,
+            roles=", ".join(authority.roles),
+            rotations=", ".join(authority.rotations),
+        )
+    )
+
+
+def request_change(
+    session: Session,
+    config: GovflowConfig,
+    *,
+    action: Action,
+    scope: str,
+    target: str,
+    actor: str,
+    reason: str = "",
+    recovery_notes: str = "",
+    context: Mapping[str, object] | None = None,
+) -> tuple[KillSwitch, bool]:
+    """A person's request (``govflow kill-switch``, the DAG): their authority is checked first,
+    then the switch is activated (with ``reason``, ``context`` joining its audit event) or
+    deactivated (with ``recovery_notes``); (switch, changed), where only re-activating an
+    active switch changes nothing."""
+    check_authority(config, actor, action=action)
+    if action == "activate":
+        return activate(
+            session, scope=scope, target=target, reason=reason, actor=actor, context=context
+        )
+    lifted = deactivate(
+        session, scope=scope, target=target, recovery_notes=recovery_notes, actor=actor
+    )
+    return lifted, True
+
+
+def _time(at: datetime) -> str:
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def notice(switch: KillSwitch, *, created: bool = True) -> str:
+    """What the person who asked is told: what changed and by when serving gateways apply
+    it; for a switch that was already active, that nothing changed."""
+    fields = {"id": switch.id, "scope": switch.scope, "target": switch.target}
+    if switch.active_key is None:
+        assert switch.deactivated_at is not None
+        changed_at = switch.deactivated_at
+        changed = DEACTIVATED.format(**fields, actor=switch.deactivated_by, at=_time(changed_at))
+    elif created:
+        changed_at = switch.activated_at
+        changed = ACTIVATED.format(**fields, actor=switch.activated_by, at=_time(changed_at))
+    else:
+        return ALREADY_ACTIVE.format(
+            **fields, actor=switch.activated_by, at=_time(switch.activated_at)
+        )
+    applied_by = changed_at + timedelta(seconds=GATEWAY_REFRESH_SECONDS)
+    pickup = GATEWAY_PICKUP.format(by=_time(applied_by), seconds=GATEWAY_REFRESH_SECONDS)
+    return f"{changed}\n{pickup}"
+
+
+def summary(switch: KillSwitch) -> dict[str, Any]:
+    """A switch as JSON-able values (XCom, ``--json``)."""
+    return {
+        "id": switch.id,
+        "scope": switch.scope,
+        "target": switch.target,
+        "active": switch.active_key is not None,
+        "reason": switch.reason,
+        "activated_by": switch.activated_by,
+        "activated_at": switch.activated_at.isoformat(),
+        "deactivated_by": switch.deactivated_by,
+        "deactivated_at": switch.deactivated_at.isoformat() if switch.deactivated_at else None,
+        "recovery_notes": switch.recovery_notes,
+    }

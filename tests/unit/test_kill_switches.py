@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from govflow import store
 from govflow.audit import verify_chain
+from govflow.config import ConfigError, GovflowConfig, load_config
 from govflow.kill_switches import (
+    CONTEXT_KEY_RESERVED,
     NOT_ACTIVE,
+    NOT_AUTHORISED,
     REASON_REQUIRED,
     RECOVERY_NOTES_REQUIRED,
     SCOPES,
@@ -19,11 +24,25 @@ from govflow.kill_switches import (
     activate,
     active_switches,
     blocking_switches,
+    check_authority,
     deactivate,
+    notice,
+    request_change,
+    summary,
+    switch_history,
 )
 from govflow.store.schema import AuditEvent, KillSwitch
 
 AT = datetime(2025, 3, 24, 9, 30, tzinfo=UTC)
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+AUTHORISED_ROLES = "ml_engineer, ml_lead, deployment_manager, cto"
+ROTATIONS = {"activate": "primary, secondary, fairness", "deactivate": "primary, secondary"}
+
+
+def refused(actor: str, action: str) -> str:
+    return NOT_AUTHORISED.format(
+        actor=actor, action=action, roles=AUTHORISED_ROLES, rotations=ROTATIONS[action]
+    )
 
 
 @pytest.fixture
@@ -123,3 +142,315 @@ def test_bad_kill_switch_requests_are_refused_with_a_clear_reason(sqlite_store, 
     with store.session_scope(sqlite_store) as session, pytest.raises(KillSwitchError) as raised:
         call(session)
     assert str(raised.value) == message
+
+
+@pytest.fixture(scope="module")
+def config() -> GovflowConfig:
+    return load_config(CONFIG_DIR)
+
+
+def _activate_all(session, switches: list[tuple[str, str]]) -> None:
+    for scope, target in switches:
+        activate(session, scope=scope, target=target, reason="test", actor="eve", at=AT)
+
+
+def _request(model: str, version: str, segment: str, region: str) -> dict[str, str | None]:
+    """What a gateway asks about one request of ``model`` at ``version``."""
+    return {
+        "model_type": model,
+        "model_version": f"{model}:{version}",
+        "inference_endpoint": f"/v1/models/{model}/predict",
+        "customer_segment": segment,
+        "region": region,
+        "downstream_consumer": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("switches", "request_", "blocked_by"),
+    [
+        # A segment switch blocks that segment's requests only, whatever the model.
+        (
+            [("customer_segment", "high_value")],
+            _request("credit_approval", "1.0.0", "high_value", "north"),
+            [("customer_segment", "high_value")],
+        ),
+        (
+            [("customer_segment", "high_value")],
+            _request("credit_approval", "1.0.0", "standard", "north"),
+            [],
+        ),
+        (
+            [("customer_segment", "high_value")],
+            _request("marketing_propensity", "1.0.0", "high_value", "south"),
+            [("customer_segment", "high_value")],
+        ),
+        # model_type blocks every version of the model, and no other model.
+        (
+            [("model_type", "credit_approval")],
+            _request("credit_approval", "1.1.0", "standard", "north"),
+            [("model_type", "credit_approval")],
+        ),
+        (
+            [("model_type", "credit_approval")],
+            _request("marketing_propensity", "1.0.0", "standard", "north"),
+            [],
+        ),
+        # model_version blocks that version only: the other version keeps answering.
+        (
+            [("model_version", "credit_approval:1.1.0")],
+            _request("credit_approval", "1.1.0", "standard", "north"),
+            [("model_version", "credit_approval:1.1.0")],
+        ),
+        (
+            [("model_version", "credit_approval:1.1.0")],
+            _request("credit_approval", "1.0.0", "standard", "north"),
+            [],
+        ),
+        # A model id in the version scope (or a version in the type scope) matches nothing.
+        (
+            [("model_version", "credit_approval"), ("model_type", "credit_approval:1.0.0")],
+            _request("credit_approval", "1.0.0", "standard", "north"),
+            [],
+        ),
+        # The endpoint switch blocks its route; every matching switch is reported.
+        (
+            [("inference_endpoint", "/v1/models/credit_approval/predict"), ("region", "north")],
+            _request("credit_approval", "1.0.0", "standard", "north"),
+            [("inference_endpoint", "/v1/models/credit_approval/predict"), ("region", "north")],
+        ),
+    ],
+)
+def test_a_switch_blocks_only_the_requests_of_its_own_scope_and_target(
+    sqlite_store, switches, request_, blocked_by
+):
+    with store.session_scope(sqlite_store) as session:
+        _activate_all(session, switches)
+        blocking = blocking_switches(session, request_)
+        assert [(switch.scope, switch.target) for switch in blocking] == blocked_by
+
+
+def test_a_downstream_consumer_switch_blocks_only_that_consumers_requests(sqlite_store):
+    with store.session_scope(sqlite_store) as session:
+        _activate_all(session, [("downstream_consumer", "loan_portal")])
+        portal = blocking_switches(session, {"downstream_consumer": "loan_portal"})
+        other = blocking_switches(session, {"downstream_consumer": "branch_app"})
+        unnamed = blocking_switches(session, {"downstream_consumer": None})
+    assert ([s.target for s in portal], other, unnamed) == (["loan_portal"], [], [])
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "allowed"),
+    [
+        ("eve", "activate", True),  # ml_engineer, primary rotation
+        ("mike", "deactivate", True),  # ml_engineer, primary rotation
+        ("lena", "activate", True),  # ml_lead, secondary rotation
+        ("lena", "deactivate", True),
+        ("dave", "activate", True),  # deployment_manager (MLops)
+        ("dave", "deactivate", True),
+        ("tom", "activate", True),  # cto
+        ("tom", "deactivate", True),
+        ("carol", "activate", True),  # compliance_officer, fairness rotation
+        ("carol", "deactivate", False),  # the fairness rotation may stop, not restart
+        ("olivia", "activate", False),  # system_owner
+        ("rick", "activate", False),  # risk_manager
+        ("cathy", "activate", False),  # ceo
+        ("audrey", "deactivate", False),  # auditor
+        ("victor", "activate", False),  # viewer
+        ("admin", "activate", False),  # platform administrator, not on call
+        ("dag_test", "activate", False),  # nobody in people.yaml
+        ("govflow", "activate", False),  # automation asks no authority; a person named so has none
+    ],
+)
+def test_kill_switch_authority_follows_the_policys_roles_and_rotations(
+    config, actor, action, allowed
+):
+    if allowed:
+        check_authority(config, actor, action=action)
+        return
+    with pytest.raises(KillSwitchError) as raised:
+        check_authority(config, actor, action=action)
+    assert str(raised.value) == refused(actor, action)
+
+
+def test_membership_of_an_authorised_rotation_is_enough_without_an_authorised_role(config):
+    on_call = config.people.on_call.model_copy(
+        update={
+            "fairness": config.people.on_call.fairness.model_copy(update={"members": ["victor"]})
+        }
+    )
+    people = config.people.model_copy(update={"on_call": on_call})
+    moved = config.model_copy(update={"people": people})
+    check_authority(moved, "victor", action="activate")
+    with pytest.raises(KillSwitchError) as raised:
+        check_authority(moved, "carol", action="activate")
+    assert str(raised.value) == refused("carol", "activate")
+
+
+def test_authority_is_checked_before_anything_is_written(sqlite_store, config):
+    with store.session_scope(sqlite_store) as session, pytest.raises(KillSwitchError) as raised:
+        request_change(
+            session,
+            config,
+            action="activate",
+            scope="customer_segment",
+            target="high_value",
+            actor="victor",
+            reason="looks wrong",
+        )
+    assert str(raised.value) == refused("victor", "activate")
+    with store.session_scope(sqlite_store) as session:
+        assert session.scalars(select(KillSwitch)).all() == []
+        assert session.scalars(select(AuditEvent)).all() == []
+
+
+def test_a_requested_activation_and_deactivation_record_who_and_why(sqlite_store, config):
+    with store.session_scope(sqlite_store) as session:
+        switch, created = request_change(
+            session,
+            config,
+            action="activate",
+            scope="customer_segment",
+            target="high_value",
+            actor="carol",
+            reason="approval rate of high_value doubled",
+            context={"incident": "INC-2025-0007"},
+        )
+        again, created_again = request_change(
+            session,
+            config,
+            action="activate",
+            scope="customer_segment",
+            target="high_value",
+            actor="eve",
+            reason="same spike",
+        )
+        lifted, lifted_now = request_change(
+            session,
+            config,
+            action="deactivate",
+            scope="customer_segment",
+            target="high_value",
+            actor="lena",
+            recovery_notes="segment feature fixed upstream",
+        )
+        record = summary(lifted)
+        events = [
+            (event.actor, event.action, event.payload)
+            for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))
+        ]
+    assert (created, created_again, again.id == switch.id, lifted_now) == (True, False, True, True)
+    assert {key: record[key] for key in ("active", "activated_by", "deactivated_by")} == {
+        "active": False,
+        "activated_by": "carol",
+        "deactivated_by": "lena",
+    }
+    assert events == [
+        (
+            "carol",
+            "kill_switch.activated",
+            {
+                "scope": "customer_segment",
+                "target": "high_value",
+                "reason": "approval rate of high_value doubled",
+                "incident": "INC-2025-0007",
+            },
+        ),
+        (
+            "lena",
+            "kill_switch.deactivated",
+            {
+                "scope": "customer_segment",
+                "target": "high_value",
+                "recovery_notes": "segment feature fixed upstream",
+            },
+        ),
+    ]
+
+
+def test_context_cannot_overwrite_what_the_switch_records(sqlite_store):
+    with store.session_scope(sqlite_store) as session, pytest.raises(KillSwitchError) as raised:
+        activate(
+            session,
+            scope="region",
+            target="north",
+            reason="outage",
+            actor="eve",
+            context={"target": "south", "reason": "other", "ticket": "T-1"},
+        )
+    assert str(raised.value) == CONTEXT_KEY_RESERVED.format(keys="target, reason")
+
+
+def test_the_notice_says_what_changed_and_when_gateways_apply_it(sqlite_store):
+    with store.session_scope(sqlite_store) as session:
+        switch, created = activate(
+            session, scope="region", target="north", reason="outage", actor="eve", at=AT
+        )
+        activated = notice(switch, created=created)
+        same, created_again = activate(
+            session, scope="region", target="north", reason="x", actor="tom"
+        )
+        already = notice(same, created=created_again)
+        lifted = notice(
+            deactivate(
+                session,
+                scope="region",
+                target="north",
+                recovery_notes="feed back",
+                actor="lena",
+                at=datetime(2025, 3, 24, 11, 0, 59, tzinfo=UTC),
+            )
+        )
+    assert activated == (
+        "kill switch 1 activated: region 'north' blocked by eve at 2025-03-24 09:30:00 UTC\n"
+        "serving gateways apply it by 2025-03-24 09:30:01 UTC: "
+        "they re-read kill switches every 1 s"
+    )
+    assert already == (
+        "kill switch 1 was already active: region 'north' blocked by eve since "
+        "2025-03-24 09:30:00 UTC; nothing changed"
+    )
+    assert lifted == (
+        "kill switch 1 deactivated: region 'north' lifted by lena at 2025-03-24 11:00:59 UTC\n"
+        "serving gateways apply it by 2025-03-24 11:01:00 UTC: "
+        "they re-read kill switches every 1 s"
+    )
+
+
+def test_the_history_keeps_lifted_switches_beside_active_ones(sqlite_store):
+    with store.session_scope(sqlite_store) as session:
+        activate(session, scope="region", target="north", reason="outage", actor="eve", at=AT)
+        deactivate(session, scope="region", target="north", recovery_notes="ok", actor="lena")
+        activate(session, scope="region", target="north", reason="again", actor="mike")
+        history = [(s.reason, s.deactivated_by) for s in switch_history(session)]
+        active = [s.reason for s in active_switches(session)]
+    assert (history, active) == ([("outage", "lena"), ("again", None)], ["again"])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            "    roles: [ml_engineer, ml_lead, deployment_manager, cto]\n"
+            "    rotations: [primary, secondary, fairness]",
+            "    roles: [ml_engineer, on_call_hero]\n    rotations: [primary, secondary, fairness]",
+            "policy.yaml: kill_switches.activate.roles.1: Input should be 'system_owner'",
+        ),
+        (
+            "    rotations: [primary, secondary]\n",
+            "    rotations: [primary, weekend]\n",
+            "policy.yaml: kill_switches.deactivate.rotations.1: "
+            "Input should be 'primary', 'secondary' or 'fairness'",
+        ),
+    ],
+)
+def test_a_bad_kill_switch_authority_is_refused_by_file_and_key(tmp_path, old, new, problem):
+    copy = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, copy)
+    policy = copy / "policy.yaml"
+    text = policy.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    policy.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(copy)
+    assert [line[: len(problem)] for line in raised.value.problems] == [problem]

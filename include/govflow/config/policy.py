@@ -4,7 +4,8 @@
 scheduled runs (1.2), severity levels and their notifications (2.1, 11), every metric
 threshold with its direction and bound inclusivity (2.2), the composite score (2.3),
 escalation (3.2), runbooks (3.3, 3.4), baselines (4), dashboard access (6), retention (7),
-performance SLAs (8), reviews (9), exceptions (12) and seed 000's P0-P3 incident classes.
+performance SLAs (8), reviews (9), exceptions (12), seed 000's P0-P3 incident classes and
+seed 003's kill-switch authority (13.3.4).
 """
 
 from __future__ import annotations
@@ -436,6 +437,23 @@ class Exceptions(StrictModel):
     max_suppression_days: Annotated[int, Field(gt=0, le=30)]
 
 
+OnCallRotation = Literal["primary", "secondary", "fairness"]
+
+
+class KillSwitchAuthority(StrictModel):
+    """Who may take one kill-switch action: holders of ``roles``, members of ``rotations``."""
+
+    roles: list[Role]
+    rotations: list[OnCallRotation]
+
+
+class KillSwitches(StrictModel):
+    """Seed 003 13.3.4 "Kill Switch Authority": activation and deactivation apart."""
+
+    activate: KillSwitchAuthority
+    deactivate: KillSwitchAuthority
+
+
 class ExternalReport(StrictModel):
     stakeholder: str
     report: str
@@ -462,6 +480,7 @@ class PolicyFile(StrictModel):
     policy_change_approvers: list[Role]
     exceptions: Exceptions
     external_reporting: list[ExternalReport]
+    kill_switches: KillSwitches
 
     def threshold(self, metric: str) -> MetricThreshold:
         return self.thresholds.get(metric)

@@ -1,0 +1,124 @@
+"""
+### govflow_kill_switch (seed 003 section 13.3, "Kill Switch Infrastructure")
+
+Activate or deactivate a kill switch from the Airflow UI ("Trigger" with the form below), or
+`POST /api/v2/dags/govflow_kill_switch/dagRuns` with `conf`. It does what
+`govflow kill-switch activate|deactivate` does.
+
+- **Who**: the user who triggered the run (`dag_run.triggering_user_name`, a people.yaml
+  id). policy.yaml `kill_switches` says who may activate (ML engineers, the ML lead, the
+  deployment manager, the CTO and every on-call rotation, the compliance officer's fairness
+  rotation included) and who may deactivate (the same without the fairness rotation).
+  Anybody else is refused and the run fails with the reason; nothing changes.
+- **What**: a `scope` and a `target` in it: a model id (`model_type`), `<model>:<version>`
+  (`model_version`), a route path `/v1/models/<model>/predict` (`inference_endpoint`), a
+  `customer_segment`, a `region` or a `downstream_consumer` value.
+- **Why**: activation needs a reason, deactivation recovery notes; both are audit events
+  with the triggering user as actor (`govflow audit query --action 'kill_switch.*'`).
+
+Serving gateways re-read the switches every second, so the change is in effect within
+seconds, without a redeploy. Activating a switch that is already active changes nothing
+and records nothing. A refused request is not retried.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow.sdk import Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException
+
+DAG_ID = "govflow_kill_switch"
+
+
+def kill_switch_scopes() -> list[str]:
+    """The scopes a switch can block (an import, no connection)."""
+    from govflow.kill_switches import SCOPES
+
+    return list(SCOPES)
+
+
+SCOPES = kill_switch_scopes()
+
+
+@task
+def change_kill_switch(params=None, dag_run=None, run_id=None) -> dict:
+    """Check the triggering user's authority, then activate or deactivate the switch."""
+    from govflow import kill_switches, settings, store
+    from govflow.config import load_config
+
+    store.ensure_schema()
+    try:
+        with store.session_scope() as session:
+            switch, changed = kill_switches.request_change(
+                session,
+                load_config(settings.config_dir()),
+                action=params["action"],
+                scope=params["scope"],
+                target=params["target"],
+                actor=dag_run.triggering_user_name,
+                reason=params["reason"],
+                recovery_notes=params["recovery_notes"],
+                context={"dag_run": f"{DAG_ID}/{run_id}"},
+            )
+            summary = kill_switches.summary(switch)
+            told = kill_switches.notice(switch, created=changed)
+    except kill_switches.KillSwitchError as error:
+        raise AirflowFailException(str(error)) from None
+    print(told)
+    return summary
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=None,
+    start_date=datetime(2025, 3, 1, tzinfo=UTC),
+    catchup=False,
+    doc_md=__doc__,
+    description="Activate or deactivate a kill switch as the triggering user (seed 003 13.3)",
+    tags=["govflow", "safeguards"],
+    params={
+        "action": Param(
+            "activate",
+            type="string",
+            enum=["activate", "deactivate"],
+            title="Action",
+            description="activate blocks the target; deactivate lifts its active switch.",
+        ),
+        "scope": Param(
+            "model_type",
+            type="string",
+            enum=SCOPES,
+            title="Scope",
+            description="What kind of thing the switch blocks.",
+        ),
+        "target": Param(
+            type="string",
+            minLength=1,
+            title="Target",
+            description=(
+                "The thing blocked: credit_approval (model_type), credit_approval:1.1.0 "
+                "(model_version), /v1/models/credit_approval/predict (inference_endpoint), "
+                "high_value (customer_segment), north (region), loan_portal "
+                "(downstream_consumer)."
+            ),
+        ),
+        "reason": Param(
+            "",
+            type="string",
+            title="Reason",
+            description="Why the switch is activated; required to activate.",
+        ),
+        "recovery_notes": Param(
+            "",
+            type="string",
+            title="Recovery notes",
+            description="What was fixed; required to deactivate.",
+        ),
+    },
+)
+def govflow_kill_switch():
+    change_kill_switch()
+
+
+govflow_kill_switch()
