@@ -4,6 +4,7 @@ Each deployed model has a named owner, a business purpose and a risk tier (which
 its monitoring cadence and its deployment approvals), the place its prediction logs live,
 the schema of its features and protected attributes, and the numbers monitoring needs:
 label delay, decision threshold, performance floor, expected volume and binning.
+Its ``serving`` block holds the seed 003 prediction safeguards the serving gateway applies.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ CATEGORICAL_VALUES = "a categorical feature needs categories and no min or max"
 DUPLICATE_NAME = "{what} {name} is listed more than once"
 UNKNOWN_INTERSECTION = "intersection names {name}, which is not a protected attribute"
 CLASHING_COLUMN = "column {name} is both a feature and a protected attribute"
+OUTPUT_OF_TYPE = (
+    "a {model_type} answers with a probability, so serving.output.kind must be probability"
+)
+FALLBACK_SCORE_OUT_OF_RANGE = (
+    "the fallback score {score} lies outside the valid outputs [0, {high}]"
+)
 
 
 class ParquetLog(StrictModel):
@@ -95,6 +102,60 @@ class Binning(StrictModel):
     bins: Annotated[int, Field(ge=2, le=100)]
 
 
+class ProbabilityOutput(StrictModel):
+    """A probability: valid in [0, 1], clipped into it (seed 003: churn scores 0-1)."""
+
+    kind: Literal["probability"] = "probability"
+
+
+class NonNegativeOutput(StrictModel):
+    """A non-negative amount with a ceiling, clipped into [0, max] (seed 003: CLV)."""
+
+    kind: Literal["non_negative"]
+    max: Annotated[float, Field(gt=0)]
+
+
+class FallbackRule(StrictModel):
+    """The configured answer when neither the model nor the last-known-good cache may answer.
+
+    ``decision`` names what the consumer does (``manual_review``: the manual review queue,
+    no automatic decision); ``score`` and ``prediction`` are what the gateway returns.
+    """
+
+    decision: Identifier = "manual_review"
+    score: float | None = None
+    prediction: Literal[0, 1] | None = None
+
+
+class CircuitBreakerSettings(StrictModel):
+    """Open after ``failures`` failures within ``window_seconds``; stay open ``open_seconds``."""
+
+    failures: Annotated[int, Field(ge=1)] = 5
+    window_seconds: Annotated[float, Field(gt=0)] = 60.0
+    open_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+
+class Serving(StrictModel):
+    """Seed 003 section 13.2 prediction safeguards of one model, applied by the gateway."""
+
+    output: Annotated[ProbabilityOutput | NonNegativeOutput, Field(discriminator="kind")] = (
+        ProbabilityOutput()
+    )
+    fallback: FallbackRule = FallbackRule()
+    cache_ttl_seconds: Annotated[float, Field(ge=0)] = 3600.0
+    circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
+
+    @model_validator(mode="after")
+    def _fallback_score_is_a_valid_output(self) -> Serving:
+        high = 1.0 if isinstance(self.output, ProbabilityOutput) else self.output.max
+        score = self.fallback.score
+        if score is not None and not 0 <= score <= high:
+            raise PydanticCustomError(
+                "fallback_score", FALLBACK_SCORE_OUT_OF_RANGE.format(score=score, high=high)
+            )
+        return self
+
+
 class ModelEntry(StrictModel):
     id: Identifier
     type: Literal["binary_classifier"]
@@ -114,6 +175,13 @@ class ModelEntry(StrictModel):
     features: list[Feature]
     protected_attributes: list[ProtectedAttribute]
     intersections: list[list[Identifier]] = Field(default_factory=list)
+    serving: Serving = Serving()
+
+    @model_validator(mode="after")
+    def _output_matches_type(self) -> ModelEntry:
+        if not isinstance(self.serving.output, ProbabilityOutput):
+            raise PydanticCustomError("serving_output", OUTPUT_OF_TYPE.format(model_type=self.type))
+        return self
 
     @model_validator(mode="after")
     def _columns_are_consistent(self) -> ModelEntry:

@@ -1,0 +1,723 @@
+"""The serving gateway on a private copy of the seeded demo, through FastAPI's TestClient:
+routing, kill switches in every scope, safeguards, the cache and the circuit breaker with an
+injected clock, the logs and counters it writes, and bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from govflow import kill_switches, settings, store
+from govflow.cli import app as cli
+from govflow.config import load_config
+from govflow.prediction_logs import ParquetLogSource, log_columns
+from govflow.routing import FEEDBACK_KINDS, UNKNOWN_FEEDBACK_KIND, RouteState, StoreTarget
+from govflow.serving.gateway import (
+    ARTEFACT_MISMATCH,
+    CANDIDATE_SWITCHED_OFF,
+    CIRCUIT_OPEN,
+    FEATURE_NOT_A_NUMBER,
+    FEATURE_NOT_FINITE,
+    FEATURE_NOT_WHOLE,
+    FEATURE_OUT_OF_RANGE,
+    KILL_SWITCH,
+    MISSING_FEATURE,
+    MODEL_FAILED,
+    NOT_IN_INVENTORY,
+    NOT_LOADED,
+    RULE_ANSWER,
+    UNKNOWN_ATTRIBUTE_VALUE,
+    UNKNOWN_CATEGORY,
+    UNKNOWN_MODEL,
+    Gateway,
+    create_app,
+)
+from govflow.serving.log_writer import TIMESTAMP, PartitionedLogWriter
+from govflow.serving.safeguards import CLIPPED_ABOVE, CLIPPED_BELOW, NOT_A_NUMBER, NOT_FINITE
+from govflow.store.schema import GatewayHeartbeat, ServingFeedback, ServingStat
+from govflow.store.types import utcnow
+from tests.support.serving import (
+    RAISE,
+    SCRIPTED_FAILURE,
+    ScriptedModel,
+    applicant_instances,
+    register_scripted_version,
+    serving_copy,
+)
+
+CONFIG = load_config(settings.config_dir())
+MODEL = "credit_approval"
+INSTANCE = "gw-test"
+REASON = "complaints from high-value customers"
+MODELS = "credit_approval, marketing_propensity, product_recommendation"
+FEATURES = [feature.name for feature in CONFIG.models.get(MODEL).features]
+PROTECTED = [attribute.name for attribute in CONFIG.models.get(MODEL).protected_attributes]
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def demo_copy(seeded_demo, tmp_path) -> tuple[Path, str]:
+    data_dir, url = serving_copy(seeded_demo, tmp_path / "data")
+    store.upgrade(url)
+    return data_dir, url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(1000.0)
+
+
+@pytest.fixture
+def serve(demo_copy, clock) -> Iterator[Any]:
+    """Start the app (lifespan included) on the copy; the refresher is the test's to call."""
+    data_dir, url = demo_copy
+    with ExitStack() as stack:
+
+        def start(**options: Any) -> tuple[TestClient, Gateway]:
+            app = create_app(
+                config=CONFIG,
+                db_url=url,
+                data_dir=data_dir,
+                instance=INSTANCE,
+                background=options.pop("background", False),
+                clock=clock,
+                **options,
+            )
+            client = stack.enter_context(TestClient(app))
+            return client, app.state.gateway
+
+        yield start
+
+
+def rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def predict(
+    client: TestClient, instances: list[dict[str, Any]], model: str = MODEL, **context: Any
+) -> tuple[int, dict[str, Any]]:
+    # Sent as raw JSON: NaN is what a careless client sends, and httpx's json= refuses it.
+    answer = client.post(
+        f"/v1/models/{model}/predict",
+        content=json.dumps({"instances": instances, "context": context}),
+        headers={"content-type": "application/json"},
+    )
+    return answer.status_code, answer.json()
+
+
+def answers(client: TestClient, instances: list[dict[str, Any]], **context: Any) -> list[dict]:
+    status, body = predict(client, instances, **context)
+    assert status == 200, body
+    return body["predictions"]
+
+
+def activate(url: str, scope: str, target: str, reason: str = REASON) -> None:
+    with store.session_scope(url) as session:
+        kill_switches.activate(session, scope=scope, target=target, reason=reason, actor="eve")
+
+
+def deactivate(url: str, scope: str, target: str) -> None:
+    with store.session_scope(url) as session:
+        kill_switches.deactivate(
+            session, scope=scope, target=target, recovery_notes="resolved", actor="eve"
+        )
+
+
+def set_traffic(url: str, candidate: str, shares: dict[str, float]) -> RouteState:
+    with store.session_scope(url) as session:
+        return StoreTarget(session).set_traffic(
+            MODEL,
+            candidate=candidate,
+            shares=shares,
+            actor="dave",
+            reason="serving test",
+            deployment_ref="DEP-20261123-GWTEST",
+        )
+
+
+def switched(scope: str, target: str, reason: str = REASON) -> str:
+    return KILL_SWITCH.format(scope=scope, target=target, actor="eve", reason=reason)
+
+
+def rule(reason: str, decision: str = "manual_review") -> str:
+    return RULE_ANSWER.format(reason=reason, decision=decision)
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+
+def test_each_customer_gets_the_version_its_share_routes_it_to_on_every_request(serve, demo_copy):
+    data_dir, url = demo_copy
+    state = set_traffic(url, "0.9.0", {"external": 0.3, "internal": 1.0})
+    client, _ = serve()
+    instances = applicant_instances(rng(1), 400)
+    expected = [state.version_for("external", i["entity_id"]) for i in instances]
+    first = answers(client, instances)
+    again = answers(client, instances[::-1])[::-1]
+    internal = answers(client, instances, audience="internal")
+
+    assert [(a["model_version"], a["route"]) for a in first] == expected
+    assert [(a["model_version"], a["route"]) for a in again] == expected
+    assert sum(route == "candidate" for _, route in expected) == 123
+    assert {(a["model_version"], a["route"], a["served_by"]) for a in internal} == {
+        ("0.9.0", "candidate", "model")
+    }
+    # The candidate's answers are the 0.9.0 artefact's own scores.
+    candidate = [
+        i for i, (version, _) in zip(instances, expected, strict=True) if version == "0.9.0"
+    ]
+    artefact = joblib.load(data_dir / "models" / MODEL / "0.9.0" / "model.pkl")
+    frame = pd.DataFrame([i["features"] for i in candidate])[FEATURES]
+    scored = [a["score"] for a in first if a["model_version"] == "0.9.0"]
+    assert scored == artefact.predict_proba(frame)[:, 1].tolist()
+
+
+# --- kill switches -----------------------------------------------------------------------------
+
+
+def test_a_switch_on_one_customer_segment_sends_only_that_segment_to_the_fallbacks(
+    serve, demo_copy
+):
+    _, url = demo_copy
+    client, gateway = serve()
+    high = applicant_instances(rng(2), 3, entity_prefix="high", customer_segment="high_value")
+    standard = applicant_instances(rng(3), 3, entity_prefix="std", customer_segment="standard")
+    earlier = answers(client, high[:2])
+
+    activate(url, "customer_segment", "high_value")
+    gateway.refresh()
+    during = answers(client, high + standard)
+    deactivate(url, "customer_segment", "high_value")
+    gateway.refresh()
+    after = answers(client, high + standard)
+
+    reason = switched("customer_segment", "high_value")
+    assert [(a["served_by"], a["model_version"], a["reason"]) for a in during] == [
+        ("cache", "1.0.0", reason),
+        ("cache", "1.0.0", reason),
+        ("rule", None, rule(reason)),
+        ("model", "1.0.0", None),
+        ("model", "1.0.0", None),
+        ("model", "1.0.0", None),
+    ]
+    assert [(a["score"], a["prediction"]) for a in during[:3]] == [
+        (earlier[0]["score"], earlier[0]["prediction"]),
+        (earlier[1]["score"], earlier[1]["prediction"]),
+        (None, None),
+    ]
+    assert {a["served_by"] for a in after} == {"model"}
+
+
+# (scope, target, context and features a covered request has, one that is not covered)
+SCOPES = [
+    ("model_type", MODEL, ({}, {}), ("marketing_propensity", {}, {})),
+    (
+        "inference_endpoint",
+        f"/v1/models/{MODEL}/predict",
+        ({}, {}),
+        ("product_recommendation", {}, {}),
+    ),
+    ("model_version", f"{MODEL}:1.0.0", ({}, {}), ("marketing_propensity", {}, {})),
+    ("region", "north", ({}, {"region": "north"}), (MODEL, {}, {"region": "south"})),
+    (
+        "region",
+        "north",
+        ({"region": "north"}, {"region": "south"}),
+        (MODEL, {"region": "south"}, {"region": "north"}),
+    ),
+    (
+        "customer_segment",
+        "new_customer",
+        ({"customer_segment": "new_customer"}, {"customer_segment": "standard"}),
+        (MODEL, {}, {"customer_segment": "standard"}),
+    ),
+    (
+        "downstream_consumer",
+        "loan_portal",
+        ({"consumer": "loan_portal"}, {}),
+        (MODEL, {"consumer": "branch_app"}, {}),
+    ),
+]
+
+
+@pytest.mark.parametrize(("scope", "target", "covered", "uncovered"), SCOPES)
+def test_a_switch_in_any_scope_stops_the_model_for_exactly_the_requests_it_covers(
+    serve, demo_copy, scope, target, covered, uncovered
+):
+    _, url = demo_copy
+    client, gateway = serve()
+    activate(url, scope, target)
+    gateway.refresh()
+    context, features = covered
+    stopped = answers(client, applicant_instances(rng(4), 2, **features), **context)
+    model, other_context, other_features = uncovered
+    status, body = predict(
+        client, applicant_instances(rng(5), 2, **other_features), model, **other_context
+    )
+
+    assert [(a["served_by"], a["reason"]) for a in stopped] == [
+        ("rule", rule(switched(scope, target)))
+    ] * 2
+    assert (status, [a["served_by"] for a in body["predictions"]]) == (200, ["model", "model"])
+    assert client.get("/health").json()["kill_switches"] == 1
+
+
+def test_a_switch_on_the_candidate_sends_its_customers_to_the_active_version(serve, demo_copy):
+    _, url = demo_copy
+    set_traffic(url, "0.9.0", {"external": 1.0})
+    client, gateway = serve()
+    instances = applicant_instances(rng(6), 3)
+    activate(url, "model_version", f"{MODEL}:0.9.0")
+    gateway.refresh()
+    rerouted = answers(client, instances)
+    activate(url, "model_version", f"{MODEL}:1.0.0", reason="both versions suspect")
+    gateway.refresh()
+    stopped = answers(client, instances)
+
+    note = CANDIDATE_SWITCHED_OFF.format(
+        target=f"{MODEL}:0.9.0", actor="eve", reason=REASON, active="1.0.0"
+    )
+    assert [(a["model_version"], a["route"], a["served_by"], a["reason"]) for a in rerouted] == [
+        ("1.0.0", "active", "model", note)
+    ] * 3
+    # With the active version switched off too, nothing may answer but the rule (the cache
+    # holds answers of a switched-off version).
+    assert [(a["route"], a["served_by"], a["reason"]) for a in stopped] == [
+        ("candidate", "rule", rule(switched("model_version", f"{MODEL}:0.9.0")))
+    ] * 3
+
+
+def test_a_model_type_switch_answers_from_the_rule_even_with_a_fresh_cached_answer(
+    serve, demo_copy
+):
+    _, url = demo_copy
+    client, gateway = serve()
+    instance = applicant_instances(rng(7), 1)
+    assert answers(client, instance)[0]["served_by"] == "model"
+    activate(url, "model_type", MODEL, reason="INC-2026-0001 freeze")
+    gateway.refresh()
+    frozen = answers(client, instance)[0]
+    assert (frozen["served_by"], frozen["reason"]) == (
+        "rule",
+        rule(switched("model_type", MODEL, "INC-2026-0001 freeze")),
+    )
+
+
+def test_the_background_refresher_applies_a_new_switch_without_a_restart(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve(background=True, refresh_seconds=0.1)
+    instance = applicant_instances(rng(8), 1, region="west", entity_prefix="fresh")
+    assert answers(client, instance)[0]["served_by"] == "model"
+    activate(url, "region", "west")
+    started = time.monotonic()
+    while answers(client, instance)[0]["served_by"] == "model":
+        assert time.monotonic() - started < 5, "the switch was not applied within 5 s"
+        time.sleep(0.05)
+    assert answers(client, instance)[0]["reason"] == switched("region", "west")
+
+
+# --- safeguards ----------------------------------------------------------------------------------
+
+
+def test_invalid_outputs_are_blocked_with_their_reason_and_out_of_range_ones_clipped(
+    serve, demo_copy
+):
+    data_dir, url = demo_copy
+    scripted = ScriptedModel(
+        "loan_purpose",
+        {"car": math.nan, "medical": 1.7, "education": "high", "home_improvement": -0.25},
+        default=0.6,
+    )
+    register_scripted_version(url, data_dir, MODEL, "9.0.0", scripted)
+    set_traffic(url, "9.0.0", {"external": 1.0})
+    client, gateway = serve()
+    instances = applicant_instances(rng(9), 5)
+    for instance, purpose in zip(
+        instances, ["car", "medical", "education", "home_improvement", "other"], strict=True
+    ):
+        instance["features"]["loan_purpose"] = purpose
+    result = answers(client, instances)
+    gateway.flush()
+
+    assert [
+        (
+            a["model_version"],
+            a["served_by"],
+            a["safeguard"],
+            a["score"],
+            a["prediction"],
+            a["reason"],
+        )
+        for a in result
+    ] == [
+        (None, "rule", "blocked", None, None, rule(NOT_FINITE.format(value=math.nan))),
+        ("9.0.0", "model", "clipped", 1.0, 1, CLIPPED_ABOVE.format(value=1.7, high=1.0)),
+        (None, "rule", "blocked", None, None, rule(NOT_A_NUMBER.format(value="high"))),
+        ("9.0.0", "model", "clipped", 0.0, 0, CLIPPED_BELOW.format(value=-0.25, low=0.0)),
+        ("9.0.0", "model", "ok", 0.6, 1, None),
+    ]
+    with store.session_scope(url) as session:
+        stats = session.execute(
+            select(
+                ServingStat.version,
+                ServingStat.requests,
+                ServingStat.errors,
+                ServingStat.invalid,
+                ServingStat.clipped,
+                ServingStat.fallbacks,
+            ).where(ServingStat.instance == INSTANCE)
+        ).all()
+    assert stats == [("9.0.0", 5, 0, 2, 2, 2)]
+
+
+def test_a_cached_answer_serves_until_its_ttl_then_the_rule_takes_over(serve, demo_copy, clock):
+    _, url = demo_copy
+    client, gateway = serve()
+    instance = applicant_instances(rng(10), 1, region="north")
+    first = answers(client, instance)[0]
+    activate(url, "region", "north")
+    gateway.refresh()
+    served = []
+    for elapsed in (0.0, 3599.9, 3600.0):
+        clock.now = 1000.0 + elapsed
+        answer = answers(client, instance)[0]
+        served.append((elapsed, answer["served_by"], answer["score"], answer["prediction"]))
+
+    assert served == [
+        (0.0, "cache", first["score"], first["prediction"]),
+        (3599.9, "cache", first["score"], first["prediction"]),
+        (3600.0, "rule", None, None),
+    ]
+
+
+def test_the_breaker_opens_after_five_failures_and_a_trial_after_thirty_seconds_closes_it(
+    serve, demo_copy, clock
+):
+    data_dir, url = demo_copy
+    register_scripted_version(
+        url, data_dir, MODEL, "9.1.0", ScriptedModel("loan_purpose", {"small_business": RAISE}, 0.7)
+    )
+    set_traffic(url, "9.1.0", {"external": 1.0})
+    client, gateway = serve()
+    failing = applicant_instances(rng(11), 1, entity_prefix="bad", loan_purpose="small_business")
+    good = applicant_instances(rng(12), 1, entity_prefix="good", loan_purpose="car")
+    timeline = []
+    for elapsed, instance in [
+        *((t, failing) for t in (0.0, 1.0, 2.0, 3.0, 4.0)),
+        (5.0, good),
+        (33.9, good),
+        (34.0, good),
+        (35.0, good),
+    ]:
+        clock.now = 1000.0 + elapsed
+        answer = answers(client, instance)[0]
+        state = gateway.breaker(MODEL, "9.1.0").state
+        timeline.append((elapsed, answer["served_by"], answer["reason"], state))
+
+    failed = rule(
+        MODEL_FAILED.format(
+            model_id=MODEL,
+            version="9.1.0",
+            error_type="RuntimeError",
+            error=SCRIPTED_FAILURE.format(value="small_business"),
+        )
+    )
+    circuit_open = rule(CIRCUIT_OPEN.format(model_id=MODEL, version="9.1.0"))
+    assert timeline == [
+        (0.0, "rule", failed, "closed"),
+        (1.0, "rule", failed, "closed"),
+        (2.0, "rule", failed, "closed"),
+        (3.0, "rule", failed, "closed"),
+        (4.0, "rule", failed, "open"),
+        (5.0, "rule", circuit_open, "open"),
+        (33.9, "rule", circuit_open, "open"),
+        (34.0, "model", None, "closed"),
+        (35.0, "model", None, "closed"),
+    ]
+
+
+def test_a_tampered_artefact_is_refused_without_affecting_the_other_models(serve, demo_copy):
+    data_dir, _ = demo_copy
+    path = data_dir / "models" / "marketing_propensity" / "1.0.0" / "model.pkl"
+    original = path.read_bytes()
+    path.write_bytes(original + b"tampered")
+    client, gateway = serve()
+    health = client.get("/health").json()
+    credit = answers(client, applicant_instances(rng(13), 2))
+    _, marketing = predict(client, applicant_instances(rng(13), 2), "marketing_propensity")
+    path.write_bytes(original)
+    gateway.refresh()
+    _, repaired = predict(client, applicant_instances(rng(13), 2), "marketing_propensity")
+
+    error = ARTEFACT_MISMATCH.format(
+        path=path,
+        actual=hashlib.sha256(original + b"tampered").hexdigest(),
+        expected=hashlib.sha256(original).hexdigest(),
+    )
+    assert health["models"]["marketing_propensity"]["unavailable"] == {"1.0.0": error}
+    assert health["models"][MODEL]["unavailable"] == {}
+    assert [a["served_by"] for a in credit] == ["model", "model"]
+    not_loaded = NOT_LOADED.format(model_id="marketing_propensity", version="1.0.0", error=error)
+    assert [(a["served_by"], a["prediction"], a["reason"]) for a in marketing["predictions"]] == [
+        ("rule", 0, rule(not_loaded, "no_offer"))
+    ] * 2
+    assert [a["served_by"] for a in repaired["predictions"]] == ["model", "model"]
+
+
+# --- what the gateway writes ---------------------------------------------------------------------
+
+
+def test_every_answer_is_logged_with_the_declared_columns_and_counted(serve, demo_copy):
+    data_dir, url = demo_copy
+    client, gateway = serve()
+    instances = applicant_instances(rng(14), 5, customer_segment="standard")
+    instances[4]["features"]["customer_segment"] = "high_value"
+    activate(url, "customer_segment", "high_value")
+    gateway.refresh()
+    result = answers(client, instances)
+    gateway.flush()
+
+    directory = data_dir / "prediction_logs" / MODEL
+    day = utcnow().date().isoformat()
+    assert [p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()] == [
+        f"date={day}/part-gw-{INSTANCE}-000001.parquet"
+    ]
+    now = utcnow()
+    logged = ParquetLogSource(directory).read_window(now - timedelta(hours=1), now)
+    assert list(logged.columns) == log_columns(FEATURES, PROTECTED)
+    logged = logged.set_index("prediction_id").loc[[a["prediction_id"] for a in result[:4]]]
+    assert logged["score"].tolist() == [a["score"] for a in result[:4]]
+    assert logged["prediction"].tolist() == [a["prediction"] for a in result[:4]]
+    assert set(logged["model_version"]) == {"1.0.0"}
+    assert logged[FEATURES].to_dict("records") == [i["features"] for i in instances[:4]]
+    assert logged[PROTECTED].to_dict("records") == [i["attributes"] for i in instances[:4]]
+    assert (logged["label"].isna().all(), logged["label_observed_at"].isna().all()) == (True, True)
+
+    fallbacks = pq.read_table(
+        data_dir
+        / "serving_fallbacks"
+        / MODEL
+        / f"date={day}"
+        / f"part-gw-{INSTANCE}-000001.parquet"
+    ).to_pylist()
+    assert [
+        (row["prediction_id"], row["entity_id"], row["served_by"], row["reason"])
+        for row in fallbacks
+    ] == [
+        (
+            result[4]["prediction_id"],
+            instances[4]["entity_id"],
+            "rule",
+            rule(switched("customer_segment", "high_value")),
+        )
+    ]
+    with store.session_scope(url) as session:
+        stats = session.execute(
+            select(
+                ServingStat.model_id,
+                ServingStat.version,
+                ServingStat.requests,
+                ServingStat.errors,
+                ServingStat.invalid,
+                ServingStat.clipped,
+                ServingStat.fallbacks,
+            ).where(ServingStat.instance == INSTANCE)
+        ).all()
+        heartbeat = session.get(GatewayHeartbeat, INSTANCE)
+        assert heartbeat is not None
+        revisions = heartbeat.revisions
+    assert stats == [(MODEL, "1.0.0", 5, 0, 0, 0, 1)]
+    assert revisions == {MODEL: 1, "marketing_propensity": 1, "product_recommendation": 1}
+
+
+def test_feedback_is_stored_and_feedback_of_an_unknown_kind_refused(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve()
+    stored = client.post(
+        f"/v1/models/{MODEL}/feedback",
+        json={
+            "kind": "complaint",
+            "severity": "major",
+            "version": "1.0.0",
+            "details": "declined twice for the same application",
+            "recorded_by": "carol",
+        },
+    )
+    refused = client.post(
+        f"/v1/models/{MODEL}/feedback",
+        json={"kind": "rumour", "severity": "minor", "details": "x", "recorded_by": "carol"},
+    )
+    unknown = client.post(
+        "/v1/models/fraud/feedback",
+        json={"kind": "bug", "severity": "minor", "details": "x", "recorded_by": "carol"},
+    )
+    with store.session_scope(url) as session:
+        rows = session.execute(
+            select(ServingFeedback.id, ServingFeedback.kind, ServingFeedback.recorded_by)
+        ).all()
+    assert (stored.status_code, stored.json()) == (201, {"id": rows[0].id})
+    assert [tuple(row)[1:] for row in rows] == [("complaint", "carol")]
+    assert (refused.status_code, refused.json()) == (
+        422,
+        {"detail": UNKNOWN_FEEDBACK_KIND.format(kind="rumour", kinds=", ".join(FEEDBACK_KINDS))},
+    )
+    assert (unknown.status_code, unknown.json()) == (
+        404,
+        {"detail": UNKNOWN_MODEL.format(model_id="fraud", models=MODELS)},
+    )
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+
+def test_each_bad_instance_gets_its_own_error_and_the_others_are_still_answered(serve):
+    client, _ = serve()
+    instances = applicant_instances(rng(15), 6)
+    del instances[0]["features"]["income"]
+    instances[1]["features"]["debt_to_income"] = math.nan
+    instances[2]["features"]["region"] = "atlantis"
+    instances[3]["features"].update(credit_score=900, loan_term_months=12.5)
+    instances[3]["attributes"]["gender"] = "unknown"
+    instances[4]["features"]["savings_balance"] = "n/a"
+    status, body = predict(client, instances)
+
+    assert status == 200
+    assert [(a["status"], a["error"]) for a in body["predictions"]] == [
+        (422, MISSING_FEATURE.format(name="income")),
+        (422, FEATURE_NOT_FINITE.format(name="debt_to_income", value=math.nan)),
+        (
+            422,
+            UNKNOWN_CATEGORY.format(
+                name="region", value="atlantis", categories="north, south, east, west"
+            ),
+        ),
+        (
+            422,
+            "; ".join(
+                [
+                    FEATURE_NOT_WHOLE.format(name="loan_term_months", value=12.5),
+                    FEATURE_OUT_OF_RANGE.format(name="credit_score", value=900, low=300, high=850),
+                    UNKNOWN_ATTRIBUTE_VALUE.format(
+                        name="gender", value="unknown", categories="female, male, non_binary"
+                    ),
+                ]
+            ),
+        ),
+        (422, FEATURE_NOT_A_NUMBER.format(name="savings_balance", value="n/a")),
+        (200, None),
+    ]
+    assert [a["served_by"] for a in body["predictions"]] == [None] * 5 + ["model"]
+
+
+def test_a_request_whose_every_instance_is_bad_is_refused_as_a_whole(serve):
+    client, _ = serve()
+    instances = applicant_instances(rng(16), 2)
+    for instance in instances:
+        del instance["features"]["region"]
+    status, body = predict(client, instances)
+    assert (status, [a["error"] for a in body["predictions"]]) == (
+        422,
+        [MISSING_FEATURE.format(name="region")] * 2,
+    )
+
+
+def test_an_unknown_model_is_not_found_and_a_request_without_instances_is_refused(serve):
+    client, _ = serve()
+    unknown = predict(client, applicant_instances(rng(17), 1), "fraud_detection")
+    empty = client.post(f"/v1/models/{MODEL}/predict", json={"instances": []})
+    bad_audience = client.post(
+        f"/v1/models/{MODEL}/predict",
+        json={"instances": applicant_instances(rng(17), 1), "context": {"audience": "partners"}},
+    )
+    assert unknown == (
+        404,
+        {"detail": UNKNOWN_MODEL.format(model_id="fraud_detection", models=MODELS)},
+    )
+    assert (empty.status_code, bad_audience.status_code) == (422, 422)
+
+
+def test_serve_refuses_a_model_missing_from_models_yaml_before_listening():
+    result = CliRunner().invoke(cli, ["serve", "--models", "credit_approval,fraud_detection"])
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        NOT_IN_INVENTORY.format(model_id="fraud_detection") + "\n",
+    )
+
+
+# --- the log writer ------------------------------------------------------------------------------
+
+
+def _rows(day: str, count: int) -> list[dict[str, Any]]:
+    scored_at = datetime.fromisoformat(f"{day}T12:00:00+00:00")
+    return [
+        {"prediction_id": f"p-{day}-{n}", "scored_at": scored_at, "score": n / 10}
+        for n in range(count)
+    ]
+
+
+SMALL_SCHEMA = pa.schema(
+    [("prediction_id", pa.string()), ("scored_at", TIMESTAMP), ("score", pa.float64())]
+)
+
+
+def test_the_log_writer_writes_one_file_per_day_and_never_overwrites_a_taken_name(tmp_path):
+    writer = PartitionedLogWriter(tmp_path, SMALL_SCHEMA, instance=INSTANCE)
+    taken = tmp_path / "date=2026-01-01" / f"part-gw-{INSTANCE}-000001.parquet"
+    taken.parent.mkdir()
+    taken.write_bytes(b"an earlier gateway's file")
+    for row in _rows("2026-01-02", 2) + _rows("2026-01-01", 3):
+        writer.append(row)
+    written = writer.flush()
+
+    assert [p.relative_to(tmp_path).as_posix() for p in written] == [
+        f"date=2026-01-01/part-gw-{INSTANCE}-000002.parquet",
+        f"date=2026-01-02/part-gw-{INSTANCE}-000003.parquet",
+    ]
+    assert [pq.read_table(p).column("prediction_id").to_pylist() for p in written] == [
+        ["p-2026-01-01-0", "p-2026-01-01-1", "p-2026-01-01-2"],
+        ["p-2026-01-02-0", "p-2026-01-02-1"],
+    ]
+    assert taken.read_bytes() == b"an earlier gateway's file"
+    assert sorted(p.name for p in tmp_path.rglob(".*")) == []
+
+
+def test_rows_whose_write_fails_stay_buffered_for_the_next_flush(tmp_path):
+    writer = PartitionedLogWriter(tmp_path, SMALL_SCHEMA, instance=INSTANCE)
+    blocker = tmp_path / "date=2026-01-01"
+    blocker.write_text("not a directory")
+    for row in _rows("2026-01-01", 2):
+        writer.append(row)
+    with pytest.raises(FileExistsError):
+        writer.flush()
+    pending = writer.pending
+    blocker.unlink()
+    written = writer.flush()
+
+    assert pending == 2
+    assert [pq.read_table(p).num_rows for p in written] == [2]
+    assert writer.pending == 0
