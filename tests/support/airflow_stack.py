@@ -39,6 +39,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,10 @@ def simple_auth_users(config_dir: Path) -> dict[str, str]:
     return users
 
 
+SERVER_ERROR_RETRIES = 2
+SERVER_ERROR_PAUSE_S = 3.0
+
+
 class RestClient:
     """Airflow's REST API over loopback, as one user."""
 
@@ -98,7 +103,19 @@ class RestClient:
         self.token: str | None = None
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """(status, parsed body) without raising on HTTP errors."""
+        """(status, parsed body) without raising on HTTP errors.
+
+        A 500 is asked again, twice, after a pause: on a loaded machine the api-server's SQLite
+        metadata DB can stay locked past its 5 s timeout, and the request is rolled back whole
+        (a person would press the button again)."""
+        for _ in range(SERVER_ERROR_RETRIES):
+            status, answer = self._request_once(method, path, body)
+            if status != HTTPStatus.INTERNAL_SERVER_ERROR:
+                return status, answer
+            time.sleep(SERVER_ERROR_PAUSE_S)
+        return self._request_once(method, path, body)
+
+    def _request_once(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         request = urllib.request.Request(
             self.base + path,
             method=method,

@@ -31,6 +31,11 @@ EXPECTED_TABLES = {
     "checklist_evidence",
     "rollout_stages",
     "kill_switches",
+    "routes",
+    "route_history",
+    "serving_stats",
+    "gateway_heartbeats",
+    "serving_feedback",
     "audit_events",
 }
 
