@@ -62,10 +62,14 @@ def config_check(config_dir: ConfigDirOption = None) -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
+    from sqlalchemy.engine import make_url
+
     from govflow import settings, store
 
     store.upgrade(revision=revision)
-    typer.echo(f"governance store at {store.current_revision()}: {settings.db_url()}")
+    # The URL may carry a password (Postgres); the log of a deployment must not.
+    shown = make_url(settings.db_url()).render_as_string(hide_password=True)
+    typer.echo(f"governance store at {store.current_revision()}: {shown}")
 
 
 @db_app.command("downgrade")
