@@ -61,7 +61,7 @@ from threadpoolctl import ThreadpoolController
 from govflow import settings, store
 from govflow.config import GovflowConfig, load_config
 from govflow.config.inventory import Feature, ModelEntry, ParquetLog
-from govflow.kill_switches import active_switches
+from govflow.kill_switches import GATEWAY_REFRESH_SECONDS, active_switches
 from govflow.registry import RegistryError, get_version
 from govflow.routing import (
     COUNTERS,
@@ -332,7 +332,7 @@ class Gateway:
         data_dir: Path,
         model_ids: Sequence[str] | None = None,
         instance: str | None = None,
-        refresh_seconds: float = 1.0,
+        refresh_seconds: float = GATEWAY_REFRESH_SECONDS,
         flush_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -883,7 +883,7 @@ def create_app(
     data_dir: Path | None = None,
     model_ids: Sequence[str] | None = None,
     instance: str | None = None,
-    refresh_seconds: float = 1.0,
+    refresh_seconds: float = GATEWAY_REFRESH_SECONDS,
     flush_seconds: float = 5.0,
     background: bool = True,
     clock: Callable[[], float] = time.monotonic,
