@@ -44,7 +44,7 @@ from airflow.providers.standard.operators.hitl import HITLEntryOperator, HITLOpe
 from airflow.sdk import Asset, Param, TaskGroup, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from govflow_airflow.connections import slack_webhook_url, smtp_settings
+from govflow_airflow.connections import deliver_outbox
 from govflow_airflow.rollout import RollbackTrigger
 
 DAG_ID = "govflow_model_deployment"
@@ -102,16 +102,6 @@ def _run(step, *args):
         return step(_environment(), get_current_context()["run_id"], *args)
     except DeploymentStopped as stopped:
         raise AirflowFailException(str(stopped)) from None
-
-
-def _deliver() -> None:
-    """Send what the step put in the alert outbox now (govflow_alert_delivery would, later)."""
-    from govflow.alerts import deliver_pending
-
-    for line in deliver_pending(
-        slack_webhook_url=slack_webhook_url(), smtp=smtp_settings()
-    ).lines():
-        print(line)
 
 
 @task
@@ -207,7 +197,7 @@ def govflow_model_deployment():
             notified = _run(
                 workflow.coordinate_stakeholders, list(plan_answers), list(risk_answers)
             )
-            _deliver()
+            deliver_outbox()
             if not notified:
                 raise AirflowSkipException("an expedited deployment skips step 3")
             return notified
@@ -279,7 +269,7 @@ def govflow_model_deployment():
             from govflow.deployment import workflow
 
             requests = _run(workflow.review_readiness, list(attestations), list(compliance))
-            _deliver()
+            deliver_outbox()
             return requests
 
         reviewed = review_readiness(attested.output, verified.output)
@@ -359,7 +349,7 @@ def govflow_model_deployment():
 
             extra = _run(workflow.authorise_rollout)
             get_current_context()["outlet_events"][MODEL_DEPLOYED].extra = extra
-            _deliver()
+            deliver_outbox()
             return extra
 
         @task
@@ -420,7 +410,7 @@ def govflow_model_deployment():
                 list(documentation_answers),
                 list(registration_answers),
             )
-            _deliver()
+            deliver_outbox()
             return sent
 
         communicated = communicate_to_users(documentation.output, registration.output)
@@ -444,7 +434,7 @@ def govflow_model_deployment():
             if state == "failed"
         )
         outcome = workflow.close(_environment(), context["run_id"], list(closure_answers), failed)
-        _deliver()
+        deliver_outbox()
         print(f"{outcome['ref']}: {outcome['status']}, {outcome['recommendation']}")
         print(f"readiness report: {outcome['report']}")
         if outcome["reason"]:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from govflow_airflow.connections import slack_webhook_url, smtp_settings
+from govflow_airflow.connections import deliver_now
 from govflow_airflow.hitl import AssignedAtRuntime, response_of
 
 # How long a live gateway may take to pick up the restored route (it re-reads every second).
@@ -133,7 +133,6 @@ def verify_rollback(executed: dict) -> dict:
 def conclude_rollback(executed: dict, verification: dict) -> dict:
     """Step 3: notify, document the reason, open the root-cause incident."""
     from govflow import store
-    from govflow.alerts import deliver_pending
     from govflow.rollout import rollback
 
     with store.session_scope() as session:
@@ -143,12 +142,7 @@ def conclude_rollback(executed: dict, verification: dict) -> dict:
             deployment_ref=executed["deployment_ref"],
             verification=verification,
         )
-    for line in deliver_pending(
-        slack_webhook_url=slack_webhook_url(),
-        smtp=smtp_settings(),
-        only_ids=[concluded["alert_id"]],
-    ).lines():
-        print(line)
+    deliver_now([concluded["alert_id"]])
     print(f"root-cause incident {concluded['incident_ref']}")
     return concluded
 

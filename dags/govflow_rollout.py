@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from govflow_airflow.connections import slack_webhook_url, smtp_settings
+from govflow_airflow.connections import deliver_outbox
 from govflow_airflow.hitl import AssignedAtRuntime
 from govflow_airflow.rollout import RollbackTrigger, StageWatchSensor
 
@@ -70,15 +70,6 @@ def _call(step, **kwargs):
         return step(session, load_config(settings.config_dir()), **kwargs)
 
 
-def _deliver() -> None:
-    from govflow.alerts import deliver_pending
-
-    for line in deliver_pending(
-        slack_webhook_url=slack_webhook_url(), smtp=smtp_settings()
-    ).lines():
-        print(line)
-
-
 @task
 def plan_rollout(params=None, triggering_asset_events=None) -> dict:
     """The deployment to roll out: the Param, else the authorisation's Asset event."""
@@ -112,7 +103,7 @@ def _start(stage: str, previous_decision_task: str | None):
                     f"the stage before ended with {decision or 'no decision'}"
                 )
         started = _call(stages.start_stage, deployment_ref=plan["deployment_ref"], stage=stage)
-        _deliver()
+        deliver_outbox()
         print(f"stage {stage}: {started['traffic_share']:.1%} external, until {started['ends_at']}")
         return started
 
@@ -172,7 +163,7 @@ def _decide(stage: str):
             stage=stage,
             response=response_of(answer),
         )
-        _deliver()
+        deliver_outbox()
         print(f"stage {stage}: {decision}")
         return decision
 
@@ -205,7 +196,7 @@ def complete_rollout(plan: dict, started: dict) -> dict:
     from govflow.rollout import stages
 
     completed = _call(stages.complete, deployment_ref=plan["deployment_ref"])
-    _deliver()
+    deliver_outbox()
     return completed
 
 

@@ -70,3 +70,14 @@ def deliver_now(alert_ids: list[int]) -> list[str]:
     for line in lines:
         print(line)
     return lines
+
+
+def deliver_outbox() -> list[str]:
+    """Send everything pending in the outbox now (what a step just queued would otherwise wait
+    for govflow_alert_delivery); failures stay queued for it."""
+    from govflow.alerts import deliver_pending
+
+    lines = deliver_pending(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings()).lines()
+    for line in lines:
+        print(line)
+    return lines
