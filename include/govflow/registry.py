@@ -262,6 +262,39 @@ def log_stage(
     return entry
 
 
+def log_stage_once(
+    session: Session,
+    *,
+    model_id: str,
+    version: str,
+    stage: str,
+    deployed_by: str,
+    notes: str,
+    deployment_id: int,
+) -> StageHistory:
+    """``log_stage``, unless this deployment logged the version at that stage already (a
+    retried or cleared task logs nothing twice)."""
+    record = get_version(session, model_id, version)
+    already = session.scalars(
+        select(StageHistory).where(
+            StageHistory.model_version_id == record.id,
+            StageHistory.deployment_id == deployment_id,
+            StageHistory.stage == stage,
+        )
+    ).first()
+    if already is not None:
+        return already
+    return log_stage(
+        session,
+        model_id=model_id,
+        version=version,
+        stage=stage,
+        deployed_by=deployed_by,
+        notes=notes,
+        deployment_id=deployment_id,
+    )
+
+
 def deprecate_model(session: Session, *, model_id: str, actor: str, reason: str) -> Model:
     model = session.get(Model, model_id)
     if model is None:

@@ -159,11 +159,13 @@ class Health:
     def error_rate(self, version: str | None = None) -> float | None:
         """(errors + invalid outputs) / requests, of one version or of all; None without
         requests."""
-        counts = self.by_version.get(version, {}) if version else self.__dict__
-        requests = counts.get("requests", 0)
-        if not requests:
-            return None
-        return (counts.get("errors", 0) + counts.get("invalid", 0)) / requests
+        if version is not None:
+            counts = self.by_version.get(version, {})
+            requests, failures = counts.get("requests", 0), counts.get("errors", 0)
+            failures += counts.get("invalid", 0)
+        else:
+            requests, failures = self.requests, self.errors + self.invalid
+        return failures / requests if requests else None
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,18 @@ def _production_version(session: Session, model_id: str) -> str:
     if latest is None:
         raise RoutingError(NO_PRODUCTION_VERSION.format(model_id=model_id))
     return latest
+
+
+def _refuse_another_rollout(state: RouteState, deployment_ref: str) -> None:
+    """A route rolling out a candidate takes changes only from that candidate's deployment."""
+    if state.deployment_ref != deployment_ref:
+        raise RoutingError(
+            ANOTHER_ROLLOUT.format(
+                model_id=state.model_id,
+                candidate=state.candidate,
+                deployment_ref=state.deployment_ref,
+            )
+        )
 
 
 class StoreTarget:
@@ -335,14 +349,8 @@ class StoreTarget:
         is_active = any(split.active == candidate for split in state.splits.values())
         if is_active and not state.candidate:
             raise RoutingError(CANDIDATE_IS_ACTIVE.format(model_id=model_id, version=candidate))
-        if state.candidate is not None and route.deployment_ref != deployment_ref:
-            raise RoutingError(
-                ANOTHER_ROLLOUT.format(
-                    model_id=model_id,
-                    candidate=state.candidate,
-                    deployment_ref=route.deployment_ref,
-                )
-            )
+        if state.candidate is not None:
+            _refuse_another_rollout(state, deployment_ref)
         wanted = {
             audience: Split(split.active, candidate, float(shares.get(audience, 0.0))).to_dict()
             for audience, split in state.splits.items()
@@ -363,14 +371,7 @@ class StoreTarget:
             if route.deployment_ref == deployment_ref and self._last_change(model_id) == "promote":
                 return state
             raise RoutingError(NOTHING_TO_PROMOTE.format(model_id=model_id))
-        if route.deployment_ref != deployment_ref:
-            raise RoutingError(
-                ANOTHER_ROLLOUT.format(
-                    model_id=model_id,
-                    candidate=state.candidate,
-                    deployment_ref=route.deployment_ref,
-                )
-            )
+        _refuse_another_rollout(state, deployment_ref)
         route.splits = {audience: Split(state.candidate).to_dict() for audience in state.splits}
         route.config = _thresholds(self.session, model_id, [state.candidate])
         self._record(route, "promote", actor=actor, reason=reason)

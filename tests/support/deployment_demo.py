@@ -115,6 +115,25 @@ def register_candidate(
     return metrics
 
 
+def approve_version(
+    session: Any, model_id: str, version: str, *, justification: str, approver: str = "lena"
+) -> None:
+    """Take a registered draft version through the registry's approval (its owner asks, the
+    ML lead approves), as the deployment procedure's step 11 does."""
+    owner = registry.get_version(session, model_id, version).model.owner
+    registry.request_approval(
+        session, model_id=model_id, version=version, requested_by=owner, justification=justification
+    )
+    registry.decide_approval(
+        session,
+        model_id=model_id,
+        version=version,
+        approver=approver,
+        approve=True,
+        justification=justification,
+    )
+
+
 def answer(
     user: str | None, params: dict[str, Any] | None = None, options: list[str] | None = None
 ) -> dict[str, Any]:

@@ -23,10 +23,9 @@ from govflow.demo.applicants import age_band_counts, generate_applicants
 from govflow.deployment import procedure
 from govflow.prediction_logs import log_columns, partition_path
 from govflow.store.types import utcnow
-from tests.support.deployment_demo import CANDIDATE, register_candidate
+from tests.support.deployment_demo import CANDIDATE, approve_version, register_candidate
 
 MODEL = "credit_approval"
-APPROVER = "lena"
 GENDERS = ("female", "male", "non_binary")
 
 
@@ -44,21 +43,7 @@ def authorised_deployment(
     with store.session_scope(url) as session:
         record = registry.get_version(session, model_id, version)
         if record.status == "draft":
-            registry.request_approval(
-                session,
-                model_id=model_id,
-                version=version,
-                requested_by=record.model.owner,
-                justification="rollout test",
-            )
-            registry.decide_approval(
-                session,
-                model_id=model_id,
-                version=version,
-                approver=APPROVER,
-                approve=True,
-                justification="validation metrics meet the requirement",
-            )
+            approve_version(session, model_id, version, justification="rollout test")
         request = procedure.DeploymentRequest(
             model_id,
             version,

@@ -44,13 +44,13 @@ from govflow.demo.applicants import (
 from govflow.demo.scenarios import shift_applicants
 from tests.support.airflow_stack import free_port
 from tests.support.demo_store import seeded_store_copy
+from tests.support.deployment_demo import approve_version
 
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 POLL_INTERVAL_S = 0.1
 SCRIPTED_FAILURE = "scripted failure for {value!r}"
 RAISE = "raise"
-APPROVER = "lena"
 
 
 @dataclass
@@ -278,19 +278,7 @@ def register_scripted_version(
             decision_threshold=decision_threshold,
             actor=owner,
         )
-        registry.request_approval(
-            session,
-            model_id=model_id,
-            version=version,
-            requested_by=owner,
-            justification="scripted version for a serving test",
-        )
-        registry.decide_approval(
-            session,
-            model_id=model_id,
-            version=version,
-            approver=APPROVER,
-            approve=True,
-            justification="scripted version for a serving test",
+        approve_version(
+            session, model_id, version, justification="scripted version for a serving test"
         )
     return sha256

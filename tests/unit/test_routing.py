@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from govflow import registry, routing, store
+from govflow import routing, store
 from govflow.store.schema import AuditEvent, RouteChange
 from govflow.store.types import utcnow
 from tests.support.demo_store import seeded_store_copy
-from tests.support.deployment_demo import register_candidate
+from tests.support.deployment_demo import approve_version, register_candidate
 
 MODEL = "credit_approval"
 CANDIDATE = "1.1.0"
@@ -21,17 +21,7 @@ REF = "DEP-20261123-ROUTE1"
 
 def approve(url: str, version: str) -> None:
     with store.session_scope(url) as session:
-        registry.request_approval(
-            session, model_id=MODEL, version=version, requested_by="olivia", justification="test"
-        )
-        registry.decide_approval(
-            session,
-            model_id=MODEL,
-            version=version,
-            approver="lena",
-            approve=True,
-            justification="validation metrics meet the requirement",
-        )
+        approve_version(session, MODEL, version, justification="test")
 
 
 @pytest.fixture

@@ -209,6 +209,13 @@ def deployment_of_run(session: Session, run_id: str) -> Deployment:
     return found
 
 
+def model_of(session: Session, deployment: Deployment) -> Model:
+    """The registered model a deployment deploys."""
+    model = session.get(Model, deployment.model_id)
+    assert model is not None, "a deployment's model is registered (foreign key)"
+    return model
+
+
 def risk_tier(deployment: Deployment) -> str:
     return str(deployment.details["risk_tier"])
 

@@ -26,7 +26,7 @@ from govflow.alerts import enqueue_alert
 from govflow.audit import record_event
 from govflow.config import GovflowConfig
 from govflow.deployment import procedure
-from govflow.store.schema import Deployment, Model, RolloutStage, StageHistory
+from govflow.store.schema import Deployment, RolloutStage
 from govflow.store.types import utcnow
 
 ACTOR = "govflow-rollback"
@@ -46,12 +46,6 @@ NOT_RESTORED = "{model_id} still routes {version} after the restore (revision {r
 
 class RollbackError(ValueError):
     """A rollback request that cannot be carried out as asked."""
-
-
-def _owner(session: Session, deployment: Deployment) -> str:
-    model = session.get(Model, deployment.model_id)
-    assert model is not None, "a deployment's model is registered (foreign key)"
-    return model.owner
 
 
 def _deployment_to_roll_back(
@@ -89,7 +83,7 @@ def decide(
     if source not in SOURCES:
         raise RollbackError(UNKNOWN_SOURCE.format(source=source, sources=", ".join(SOURCES)))
     deployment = _deployment_to_roll_back(session, model_id, deployment_ref)
-    owner = _owner(session, deployment)
+    owner = procedure.model_of(session, deployment).owner
     needs_approval = source not in DECIDED_SOURCES and requested_by != owner
     existing = deployment.details.get("rollback", {})
     decision = {
@@ -153,25 +147,15 @@ def record_approval(
 def _log_stage_once(
     session: Session, deployment: Deployment, version: str, stage: str, notes: str
 ) -> None:
-    record = registry.get_version(session, deployment.model_id, version)
-    already = session.scalars(
-        select(StageHistory).where(
-            StageHistory.model_version_id == record.id,
-            StageHistory.deployment_id == deployment.id,
-            StageHistory.stage == stage,
-            StageHistory.notes == notes,
-        )
-    ).first()
-    if already is None:
-        registry.log_stage(
-            session,
-            model_id=deployment.model_id,
-            version=version,
-            stage=stage,
-            deployed_by=ACTOR,
-            notes=notes,
-            deployment_id=deployment.id,
-        )
+    registry.log_stage_once(
+        session,
+        model_id=deployment.model_id,
+        version=version,
+        stage=stage,
+        deployed_by=ACTOR,
+        notes=notes,
+        deployment_id=deployment.id,
+    )
 
 
 def execute(session: Session, *, deployment_ref: str, actor: str = ACTOR) -> dict[str, Any]:
@@ -276,7 +260,7 @@ def conclude(
     )
     rollback.update(root_cause_incident=incident.ref, verification=verification)
     procedure.update_details(deployment, rollback=rollback)
-    owner = _owner(session, deployment)
+    owner = procedure.model_of(session, deployment).owner
     alert, _ = enqueue_alert(
         session,
         idempotency_key=f"rollback:{deployment.ref}:notified",

@@ -36,7 +36,7 @@ from govflow.config.deployment import Criterion
 from govflow.config.deployment import RolloutStage as StageConfig
 from govflow.deployment import procedure
 from govflow.rollout.checks import StageCheck, StageWindow, run_stage_check
-from govflow.store.schema import Deployment, Model, RolloutStage, StageHistory
+from govflow.store.schema import Deployment, RolloutStage
 from govflow.store.types import utcnow
 
 ACTOR = "govflow-rollout"
@@ -61,12 +61,6 @@ NO_APPROVER = "nobody can approve stage {stage} of {ref}: no {roles} other than 
 
 def _deployment(session: Session, ref: str) -> Deployment:
     return procedure.find_deployment(session, ref)
-
-
-def _model(session: Session, deployment: Deployment) -> Model:
-    model = session.get(Model, deployment.model_id)
-    assert model is not None, "a deployment's model is registered (foreign key)"
-    return model
 
 
 def _stage_config(config: GovflowConfig, stage: str) -> StageConfig:
@@ -149,25 +143,15 @@ def _stage_record(session: Session, deployment: Deployment, stage: str) -> Rollo
 
 
 def _log_registry_stage(session: Session, deployment: Deployment, stage: str) -> None:
-    registry_stage = REGISTRY_STAGE.get(stage, "canary")
-    version = registry.get_version(session, deployment.model_id, deployment.model_version)
-    already = session.scalars(
-        select(StageHistory).where(
-            StageHistory.model_version_id == version.id,
-            StageHistory.deployment_id == deployment.id,
-            StageHistory.stage == registry_stage,
-        )
-    ).first()
-    if already is None:
-        registry.log_stage(
-            session,
-            model_id=deployment.model_id,
-            version=deployment.model_version,
-            stage=registry_stage,
-            deployed_by=ACTOR,
-            notes=f"rollout stage {stage} of {deployment.ref}",
-            deployment_id=deployment.id,
-        )
+    registry.log_stage_once(
+        session,
+        model_id=deployment.model_id,
+        version=deployment.model_version,
+        stage=REGISTRY_STAGE.get(stage, "canary"),
+        deployed_by=ACTOR,
+        notes=f"rollout stage {stage} of {deployment.ref}",
+        deployment_id=deployment.id,
+    )
 
 
 def _stage_view(config: GovflowConfig, record: RolloutStage) -> dict[str, Any]:
@@ -305,7 +289,7 @@ def _approvers(
     session: Session, config: GovflowConfig, deployment: Deployment
 ) -> list[dict[str, str]]:
     rules = config.deployment.rollout.stage_approval
-    owner = _model(session, deployment).owner
+    owner = procedure.model_of(session, deployment).owner
     candidates = [owner] if rules.model_owner else []
     for role in rules.roles:
         candidates.extend(config.people.holders(role))
@@ -455,24 +439,15 @@ def complete(session: Session, config: GovflowConfig, *, deployment_ref: str) ->
         record.ended_at = utcnow()
     previous = _rollout_details(deployment).get("previous_version")
     if previous and previous != deployment.model_version:
-        retired = registry.get_version(session, deployment.model_id, previous)
-        already = session.scalars(
-            select(StageHistory).where(
-                StageHistory.model_version_id == retired.id,
-                StageHistory.deployment_id == deployment.id,
-                StageHistory.stage == "retired",
-            )
-        ).first()
-        if already is None:
-            registry.log_stage(
-                session,
-                model_id=deployment.model_id,
-                version=previous,
-                stage="retired",
-                deployed_by=ACTOR,
-                notes=f"replaced by {deployment.model_version} ({deployment.ref})",
-                deployment_id=deployment.id,
-            )
+        registry.log_stage_once(
+            session,
+            model_id=deployment.model_id,
+            version=previous,
+            stage="retired",
+            deployed_by=ACTOR,
+            notes=f"replaced by {deployment.model_version} ({deployment.ref})",
+            deployment_id=deployment.id,
+        )
     _update_rollout(deployment, status="completed", stage=final, completed_at=utcnow())
     record_event(
         session,
