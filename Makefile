@@ -58,6 +58,7 @@ $(AIRFLOW_HOME)/.migrated: $(VENV)/.synced
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy

@@ -173,7 +173,7 @@ def synthetic_day(
         generate_applicants,
     )
     from govflow.demo.outcomes import favourable_probability
-    from govflow.prediction_logs import log_columns
+    from govflow.monitoring.prediction_logs import log_columns
 
     rng = np.random.default_rng([SEED, day.toordinal()])
     applicants = generate_applicants(rng, age_band_counts(rows))
@@ -220,10 +220,10 @@ def build_fleet(root: Path, count: int, rows: int, day: date) -> FleetFiles:
     """Config, trained demo models, baseline profiles and one day of logs for ``count`` clones."""
     from threadpoolctl import threadpool_limits
 
-    from govflow.baselines import build_profile, draw_reference_sample
+    from govflow.baselines.profile import build_profile, draw_reference_sample
     from govflow.config import load_config
     from govflow.demo import write_demo
-    from govflow.prediction_logs import partition_path
+    from govflow.monitoring.prediction_logs import partition_path
 
     config_dir, data_dir = root / "config", root / "data"
     clones = write_config(config_dir, count, rows)
@@ -287,7 +287,7 @@ def register_fleet(files: FleetFiles, db_url: str) -> Fleet:
     ``db_url``; each ``--workers`` value gets its own, so every run starts from the same state
     (no incident already open, no alert already queued)."""
     from govflow import store
-    from govflow.baselines import create_baseline
+    from govflow.baselines.profile import create_baseline
     from govflow.config import load_config
     from govflow.demo.seeding import register_manifest_version, register_model_from_inventory
 

@@ -275,7 +275,7 @@ def build_profile(reference: pd.DataFrame, *, frozen_numeric: bool) -> BaselineP
 
 
 def quality_rules() -> list[Any]:
-    from govflow.quality import ColumnRule
+    from govflow.monitoring.quality import ColumnRule
 
     rules = [
         ColumnRule(
@@ -324,7 +324,7 @@ def analyse_with_govflow(
         prediction_distribution_shift,
         wasserstein_distance_normalised,
     )
-    from govflow.quality import QualityPolicy, run_quality_gate
+    from govflow.monitoring.quality import QualityPolicy, run_quality_gate
 
     shared: dict[str, dict[str, float]] = {family: {} for family in SHARED_FAMILIES}
     observations: list[Any] = []

@@ -2,10 +2,10 @@
 
 Run: ``python benchmarks/sql_pushdown.py --rows 1000000``.
 
-Today a SQL prediction-log source (``govflow.prediction_logs.SqlLogSource``) reads the whole
-window into pandas and govflow bins it against the baseline's frozen edges. PSI, KL and the
-fairness rates need only counts, so the database can compute them and send a few hundred
-rows instead of the window. This prototype measures both on the same table:
+Today a SQL prediction-log source (``govflow.monitoring.prediction_logs.SqlLogSource``)
+reads the whole window into pandas and govflow bins it against the baseline's frozen edges.
+PSI, KL and the fairness rates need only counts, so the database can compute them and send a
+few hundred rows instead of the window. This prototype measures both on the same table:
 
 * **pandas**: ``pd.read_sql`` of the columns the counts need, then ``np.searchsorted`` +
   ``np.bincount`` per numerical feature against frozen decile edges, ``value_counts`` per

@@ -34,7 +34,7 @@ def govflow_alert_delivery():
     def deliver_outbox() -> dict:
         """Claim, send and mark each due alert; report what waits for a connection."""
         from govflow import store
-        from govflow.alerts import deliver_pending
+        from govflow.alerts.outbox import deliver_pending
 
         store.ensure_schema()
         report = deliver_pending(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings())

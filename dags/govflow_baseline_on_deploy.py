@@ -41,7 +41,7 @@ def collect_deployments(params=None, triggering_asset_events=None) -> list[dict]
 def create_deployment_baseline(deployment: dict) -> dict:
     """Build the deployed version's baseline from its validation set (once per deployment)."""
     from govflow import settings, store
-    from govflow.baseline_management import create_baseline_for_deployment
+    from govflow.baselines.management import create_baseline_for_deployment
     from govflow.config import load_config
 
     with store.session_scope() as session:

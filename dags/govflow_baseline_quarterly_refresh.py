@@ -3,7 +3,7 @@
 
 At 05:00 UTC on the first day of each quarter (`0 5 1 1,4,7,10 *`, after the monthly
 monitoring run and its baseline review at 04:00), one mapped task per model of models.yaml
-applies the quarterly refresh rule of `govflow.baseline_management` and, when drift has
+applies the quarterly refresh rule of `govflow.baselines.management` and, when drift has
 stabilised, refreshes the baseline from the last 7 days of prediction logs. No approval:
 table 4.2 makes this trigger automatic (`approved_by` stays empty, the creator is
 `govflow-baselines`).
@@ -41,7 +41,7 @@ def list_models() -> list[str]:
 def refresh_if_stabilised(model_id: str, logical_date=None, dag_run=None) -> dict:
     """Apply the quarterly rule to one model: refresh its baseline or keep it, and say why."""
     from govflow import settings, store
-    from govflow.baseline_management import refresh_baseline_if_stabilised
+    from govflow.baselines.management import refresh_baseline_if_stabilised
     from govflow.config import load_config
 
     # A scheduled run reviews at its logical date (the quarter's first day, 05:00 UTC); a

@@ -47,7 +47,7 @@ MODEL_IDS = model_ids()
 def resolve_request(params=None, dag_run=None) -> dict:
     """Check the request, name the requester and who may approve, and describe the reset."""
     from govflow import settings, store
-    from govflow.baseline_management import describe_reset_request
+    from govflow.baselines.management import describe_reset_request
     from govflow.config import load_config
 
     window_end = params["window_end"]
@@ -84,7 +84,7 @@ def ask_approvers(request: dict) -> list[dict]:
 def build_baseline(request: dict, approvals: list, run_id=None, outlet_events=None) -> dict:
     """Build the approved baseline from the logs, archive the old one, open the incident."""
     from govflow import settings, store
-    from govflow.baseline_management import reset_baseline_from_logs
+    from govflow.baselines.management import reset_baseline_from_logs
     from govflow.config import load_config
 
     (approval,) = approvals

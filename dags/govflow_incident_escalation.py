@@ -29,8 +29,8 @@ def sweep_incidents() -> dict:
     """Escalate overdue incidents and expire ended risk acceptances; list what was done."""
     from govflow import settings, store
     from govflow.config import load_config
-    from govflow.incidents import escalate_overdue_incidents
-    from govflow.risk_acceptances import expire_acceptances
+    from govflow.incidents.lifecycle import escalate_overdue_incidents
+    from govflow.incidents.risk_acceptances import expire_acceptances
     from govflow.store.types import utcnow
 
     store.ensure_schema()

@@ -64,7 +64,7 @@ def _actor() -> str:
 @task
 def escalate(level: str) -> list[str]:
     """Hand the incident to the next level: an incident event, Slack and e-mail, sent now."""
-    from govflow.incident_response import escalate_to_level
+    from govflow.flows.incident_response import escalate_to_level
     from govflow_airflow.connections import deliver_now
 
     alert_ids = escalate_to_level(_incident_id(), level, actor=_actor())
@@ -92,7 +92,7 @@ def govflow_incident_response():
     @task(task_id=PLAN)
     def plan_response() -> dict:
         """Who responds and how, from the policy and the on-call rotation at this moment."""
-        from govflow.incident_response import plan_response as plan
+        from govflow.flows.incident_response import plan_response as plan
 
         context = get_current_context()
         return plan(context["params"]["incident_ref"], dag_run_id=context["run_id"])
@@ -100,7 +100,7 @@ def govflow_incident_response():
     @task
     def notify_at_once(plan: dict) -> list[str]:
         """Seed 004 3.2: CRITICAL fairness goes to the compliance officer and the CEO now."""
-        from govflow.incident_response import escalate_to_level
+        from govflow.flows.incident_response import escalate_to_level
         from govflow_airflow.connections import deliver_now
 
         if not plan["at_once"]["users"]:
@@ -110,7 +110,7 @@ def govflow_incident_response():
     @task
     def freeze_automatically(plan: dict) -> dict | None:
         """Freeze the model through its kill switch where models.yaml says so."""
-        from govflow.incident_response import freeze_model
+        from govflow.flows.incident_response import freeze_model
 
         if not plan["freeze_automatically"]:
             return None
@@ -122,7 +122,7 @@ def govflow_incident_response():
 
         @task.python(map_index_template="{{ diagnosis }}")
         def run_diagnosis(diagnosis: str) -> dict:
-            from govflow.incident_response import run_diagnosis as diagnose_incident
+            from govflow.flows.incident_response import run_diagnosis as diagnose_incident
 
             return diagnose_incident(_incident_id(), diagnosis, actor=_actor())
 
@@ -168,7 +168,7 @@ def govflow_incident_response():
     @task(trigger_rule="none_failed_min_one_success")
     def record_acknowledgement() -> dict:
         """The incident is acknowledged by whoever answered first, and investigated."""
-        from govflow.incident_response import record_acknowledgement as record
+        from govflow.flows.incident_response import record_acknowledgement as record
 
         ti = get_current_context()["ti"]
         answers = [
@@ -190,26 +190,26 @@ def govflow_incident_response():
 
     @task
     def freeze_model() -> dict:
-        from govflow.incident_response import freeze_model as freeze
+        from govflow.flows.incident_response import freeze_model as freeze
 
         return freeze(_incident_id(), actor=_containment_actor(), automatic=False)
 
     @task
     def enable_manual_review() -> dict:
-        from govflow.incident_response import record_containment
+        from govflow.flows.incident_response import record_containment
 
         return record_containment(_incident_id(), "manual_review_queue", _containment_actor())
 
     @task
     def request_rollback() -> dict:
         """Record the choice; roll_back starts govflow_rollback with it."""
-        from govflow.incident_response import request_rollback as requested
+        from govflow.flows.incident_response import request_rollback as requested
 
         return requested(_incident_id(), _containment_actor())
 
     @task
     def monitor_only() -> dict:
-        from govflow.incident_response import record_containment
+        from govflow.flows.incident_response import record_containment
 
         return record_containment(_incident_id(), "monitor_only", _containment_actor())
 
@@ -243,7 +243,7 @@ def govflow_incident_response():
 
     @task
     def record_documentation(form: dict) -> dict:
-        from govflow.incident_response import record_documentation as record
+        from govflow.flows.incident_response import record_documentation as record
 
         return record(_incident_id(), form, actor=_actor())
 
@@ -271,14 +271,14 @@ def govflow_incident_response():
     @task(retries=0)
     def verify_resolution(form: dict) -> dict:
         """Re-run the incident's analysis over the named window; close only if it passes."""
-        from govflow.incident_response import verify_resolution as verify
+        from govflow.flows.incident_response import verify_resolution as verify
 
         return verify(_incident_id(), form, actor=_actor())
 
     @task(trigger_rule="all_done")
     def end_response_run() -> None:
         """Whatever happened, the escalation sweeper watches the incident again."""
-        from govflow.incident_response import end_response_run as end
+        from govflow.flows.incident_response import end_response_run as end
 
         context = get_current_context()
         verified = context["ti"].xcom_pull(task_ids="verify_resolution")

@@ -33,7 +33,7 @@ DAG_ID = "govflow_kill_switch"
 
 def kill_switch_scopes() -> list[str]:
     """The scopes a switch can block (an import, no connection)."""
-    from govflow.kill_switches import SCOPES
+    from govflow.serving.kill_switches import SCOPES
 
     return list(SCOPES)
 
@@ -44,8 +44,9 @@ SCOPES = kill_switch_scopes()
 @task
 def change_kill_switch(params=None, dag_run=None, run_id=None) -> dict:
     """Check the triggering user's authority, then activate or deactivate the switch."""
-    from govflow import kill_switches, settings, store
+    from govflow import settings, store
     from govflow.config import load_config
+    from govflow.serving import kill_switches
 
     store.ensure_schema()
     try:

@@ -29,7 +29,7 @@ def govflow_monitor_the_monitor():
         """Find models with no completed analysis 12 hours past their cadence and alert."""
         from govflow import settings, store
         from govflow.config import load_config
-        from govflow.watchdog import alert_overdue
+        from govflow.monitoring.watchdog import alert_overdue
 
         context = get_current_context()
         now = context.get("data_interval_end") or context["logical_date"]

@@ -39,7 +39,7 @@ def analyse_model(target: dict, dag_id: str) -> dict:
     the incidents it calls for and send its CRITICAL alerts at once."""
     from govflow import settings
     from govflow.config import load_config
-    from govflow.monitoring import alert_and_open_incidents, run_monitoring
+    from govflow.flows.monitoring import alert_and_open_incidents, run_monitoring
     from govflow_airflow.connections import deliver_now
 
     context = get_current_context()
@@ -79,7 +79,7 @@ def render_drift_reports(summaries: list) -> dict:
     """evidently's HTML drift report of every analysis, rendered in one process."""
     from govflow import settings
     from govflow.config import load_config
-    from govflow.monitoring import render_reports
+    from govflow.flows.monitoring import render_reports
 
     written = render_reports(
         [s["run_id"] for s in summaries if s],
@@ -94,7 +94,7 @@ def render_drift_reports(summaries: list) -> dict:
 @task(trigger_rule="all_done")
 def select_incident_responses(summaries: list) -> list[dict]:
     """One govflow_incident_response run per incident this run's records opened."""
-    from govflow.incident_response import incident_responses_to_start
+    from govflow.flows.incident_response import incident_responses_to_start
 
     responses = incident_responses_to_start([s["run_id"] for s in summaries if s])
     for response in responses:
@@ -132,7 +132,7 @@ def publish_results(summaries: list, dag_id: str) -> dict:
     get_current_context()["outlet_events"][MONITORING_RESULTS].extra = extra
     from govflow import settings
     from govflow.config import load_config
-    from govflow.monitoring import build_warning_digests, route_runs
+    from govflow.flows.monitoring import build_warning_digests, route_runs
 
     config = load_config(settings.config_dir())
     routed = route_runs([s["run_id"] for s in received], config=config)
@@ -164,8 +164,8 @@ def build_scheduled_monitoring_dag(dag_id: str, cron: str, title: str):
         def select_due_analyses() -> list[dict]:
             """The analyses due for each model on this run, per seed 004 table 1.1."""
             from govflow import settings
-            from govflow.cadence import due_targets
             from govflow.config import load_config
+            from govflow.monitoring.cadence import due_targets
 
             context = get_current_context()
             run_time = context.get("data_interval_end") or context["logical_date"]
@@ -191,9 +191,9 @@ def build_scheduled_monitoring_dag(dag_id: str, cron: str, title: str):
 def review_baselines() -> list:
     """Seed 004 section 1.2: review every model's baseline against last month's records."""
     from govflow import settings
-    from govflow.cadence import cadence_window
     from govflow.config import load_config
-    from govflow.monitoring import review_baselines as review
+    from govflow.flows.monitoring import review_baselines as review
+    from govflow.monitoring.cadence import cadence_window
 
     context = get_current_context()
     run_time = context.get("data_interval_end") or context["logical_date"]
@@ -219,8 +219,8 @@ def scheduled_runs() -> dict[str, tuple[str, str]]:
     loudly in the UI instead of leaving the old schedule running.
     """
     from govflow import settings
-    from govflow.cadence import RUN_OF_DAG
     from govflow.config import load_config
+    from govflow.monitoring.cadence import RUN_OF_DAG
 
     runs = load_config(settings.config_dir()).policy.monitoring.scheduled_runs
     return {dag_id: (runs[run].cron, runs[run].description) for dag_id, run in RUN_OF_DAG.items()}
@@ -283,8 +283,8 @@ def govflow_monitoring_on_demand():
     def resolve_request() -> list[dict]:
         """Check the requested models and checks and turn them into analysis targets."""
         from govflow import settings
-        from govflow.analysis import validate_checks
         from govflow.config import load_config
+        from govflow.monitoring.analysis import validate_checks
 
         params = get_current_context()["params"]
         config = load_config(settings.config_dir())

@@ -69,7 +69,7 @@ def check_request(incident_ref: str) -> dict:
     """Refuse at once what the policy would refuse; name who documents and who decides."""
     from govflow import settings, store
     from govflow.config import load_config
-    from govflow.risk_acceptances import preview_request
+    from govflow.incidents.risk_acceptances import preview_request
 
     store.ensure_schema()
     with store.session_scope() as session:
@@ -90,8 +90,8 @@ def request_acceptance(
     """File the ML lead's request (once per run, however often retried)."""
     from govflow import settings, store
     from govflow.config import load_config
-    from govflow.risk_acceptances import acceptance_summary
-    from govflow.risk_acceptances import request_acceptance as request
+    from govflow.incidents.risk_acceptances import acceptance_summary
+    from govflow.incidents.risk_acceptances import request_acceptance as request
 
     answers = form["params_input"]
     with store.session_scope() as session:
@@ -112,7 +112,7 @@ def record_decision(request: dict, review: dict) -> dict:
     """Approve or reject as the compliance officer who answered; print the outcome."""
     from govflow import settings, store
     from govflow.config import load_config
-    from govflow.risk_acceptances import (
+    from govflow.incidents.risk_acceptances import (
         acceptance_summary,
         approve_acceptance,
         get_acceptance,

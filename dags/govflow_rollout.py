@@ -5,7 +5,7 @@ Starts when a deployment is authorised (the Asset `govflow_model_deployed` that
 `govflow_model_deployment` publishes), or by hand with the Params below, and moves the new
 version through the stages of deployment.yaml `rollout.stages`: **alpha** (internal users
 only), **beta** (< 1 % of external traffic), **limited** (5-10 %), **general** (50 %) and
-**full** (100 %), through the deployment target (`govflow.routing`: the routing table the
+**full** (100 %), through the deployment target (`govflow.rollout.routing`: the routing table the
 serving gateway reads).
 
 Each stage:

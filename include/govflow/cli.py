@@ -258,8 +258,8 @@ def demo_summary(
 ) -> None:
     """Show what the newest run of a monitoring DAG recorded: severity, composite, reports."""
     from govflow import settings, store
-    from govflow.incidents import list_incidents
-    from govflow.monitoring import latest_dag_run_records, outbox_of_dag_run, print_findings
+    from govflow.flows.monitoring import latest_dag_run_records, outbox_of_dag_run, print_findings
+    from govflow.incidents.lifecycle import list_incidents
 
     records = latest_dag_run_records(dag_id)
     if not records:
@@ -332,9 +332,9 @@ def monitor_run(
 ) -> None:
     """Analyse one model over a window and print check, metric, value, threshold, severity."""
     from govflow import settings
-    from govflow.analysis import CHECK_TYPES
     from govflow.config import load_config
-    from govflow.monitoring import run_monitoring
+    from govflow.flows.monitoring import run_monitoring
+    from govflow.monitoring.analysis import CHECK_TYPES
 
     config = load_config(settings.config_dir())
     if model not in config.models.ids():
@@ -356,7 +356,7 @@ def monitor_run(
         data_dir=settings.data_dir(),
         write_report=not no_report,
     )
-    from govflow.monitoring import print_findings
+    from govflow.flows.monitoring import print_findings
 
     print_findings(summary.run_id, typer.echo)
     typer.echo(
@@ -380,14 +380,14 @@ def airflow_users_command(
     import os
     import subprocess
 
-    from govflow.access import (
+    from govflow.config import load_config
+    from govflow.config.access import (
         airflow_users,
         usernames_listed,
         users_create_command,
         users_create_shell_line,
         users_to_create,
     )
-    from govflow.config import load_config
 
     users = airflow_users(load_config(_config_dir(config_dir)).people)
     if not run:
@@ -460,7 +460,7 @@ def incident_list(
 ) -> None:
     """List incidents, newest first."""
     from govflow import store
-    from govflow.incidents import IncidentError, list_incidents
+    from govflow.incidents.lifecycle import IncidentError, list_incidents
 
     store.ensure_schema()
     with store.session_scope() as session:
@@ -486,7 +486,7 @@ def incident_list(
 def incident_show(ref: str = typer.Argument(..., help="INC-YYYY-NNNN or the id.")) -> None:
     """Show an incident and its timeline of events with actors."""
     from govflow import store
-    from govflow.incidents import IncidentError, format_timeline, get_incident
+    from govflow.incidents.lifecycle import IncidentError, format_timeline, get_incident
 
     store.ensure_schema()
     with store.session_scope() as session:
@@ -584,8 +584,9 @@ def kill_switch_activate(
 
 def _change_kill_switch(config_dir: Path | None, **change: Any) -> None:
     """Carry out an activation or deactivation; a refusal exits 1 with its reason."""
-    from govflow import kill_switches, store
+    from govflow import store
     from govflow.config import load_config
+    from govflow.serving import kill_switches
 
     config = load_config(_config_dir(config_dir))
     store.ensure_schema()
@@ -627,7 +628,7 @@ def kill_switch_list(
 ) -> None:
     """The active kill switches, oldest first; with --all every switch ever activated."""
     from govflow import store
-    from govflow.kill_switches import active_switches, switch_history
+    from govflow.serving.kill_switches import active_switches, switch_history
 
     store.ensure_schema()
     with store.session_scope() as session:

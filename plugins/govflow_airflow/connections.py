@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Connection
 
 if TYPE_CHECKING:
-    from govflow.notifications import SmtpSettings
+    from govflow.alerts.messages import SmtpSettings
 
 SLACK_CONNECTION = "slack_default"
 SMTP_CONNECTION = "smtp_default"
@@ -40,7 +40,7 @@ def slack_webhook_url() -> str | None:
 
 def smtp_settings() -> SmtpSettings | None:
     """`smtp_default`: host, port, login, password; `from_email` and `starttls` in its extra."""
-    from govflow.notifications import SmtpSettings
+    from govflow.alerts.messages import SmtpSettings
 
     connection = _connection(SMTP_CONNECTION)
     if connection is None or not connection.host:
@@ -59,7 +59,7 @@ def smtp_settings() -> SmtpSettings | None:
 def deliver_now(alert_ids: list[int]) -> list[str]:
     """Send these outbox rows at once (a CRITICAL alert must not wait for the next delivery
     run); a failure leaves them in the outbox for govflow_alert_delivery to retry."""
-    from govflow.alerts import deliver_pending
+    from govflow.alerts.outbox import deliver_pending
 
     if not alert_ids:
         return []
@@ -75,7 +75,7 @@ def deliver_now(alert_ids: list[int]) -> list[str]:
 def deliver_outbox() -> list[str]:
     """Send everything pending in the outbox now (what a step just queued would otherwise wait
     for govflow_alert_delivery); failures stay queued for it."""
-    from govflow.alerts import deliver_pending
+    from govflow.alerts.outbox import deliver_pending
 
     lines = deliver_pending(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings()).lines()
     for line in lines:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from govflow import store
-from govflow.alerts import enqueue_alert
+from govflow.alerts.outbox import enqueue_alert
 from govflow.store.schema import Alert
 from tests.support.slack_receiver import running_slack_receiver
 

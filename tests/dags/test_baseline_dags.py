@@ -12,7 +12,7 @@ from airflow.sdk import Asset
 from sqlalchemy import select
 
 from govflow import store
-from govflow.baselines import active_baseline
+from govflow.baselines.profile import active_baseline
 from govflow.store.schema import AuditEvent, Baseline, Incident
 from tests.unit.test_baseline_management import copy_demo
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from govflow import settings, store
 from govflow.config import load_config
-from govflow.incidents import acknowledge, get_incident, mark_response_run, open_incident
+from govflow.incidents.lifecycle import acknowledge, get_incident, mark_response_run, open_incident
 from govflow.store.schema import Alert, IncidentEvent, MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
 from tests.support.slack_receiver import running_slack_receiver
@@ -106,7 +106,7 @@ def test_the_sweep_task_escalates_what_is_overdue_and_leaves_the_rest(db_url, ca
 
 
 def test_the_sweep_task_expires_an_ended_acceptance_and_reopens_a_persisting_incident(db_url):
-    from govflow.risk_acceptances import approve_acceptance, request_acceptance
+    from govflow.incidents.risk_acceptances import approve_acceptance, request_acceptance
 
     config = load_config(settings.config_dir())
     now = utcnow()

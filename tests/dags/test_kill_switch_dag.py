@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import select
 
 from govflow import store
-from govflow.kill_switches import (
+from govflow.serving.kill_switches import (
     NOT_ACTIVE,
     NOT_AUTHORISED,
     REASON_REQUIRED,

@@ -121,7 +121,7 @@ def test_clearing_and_rerunning_an_analysis_task_rewrites_its_record_in_place(da
     before = snapshot()
     from govflow import settings
     from govflow.config import load_config
-    from govflow.monitoring import run_monitoring
+    from govflow.flows.monitoring import run_monitoring
 
     # What a retried or cleared mapped task does: the same run key, written again.
     run_monitoring(
@@ -188,7 +188,7 @@ def test_a_fairness_drift_day_puts_critical_alerts_in_the_outbox_once(dag_bag, d
     from govflow import settings
     from govflow.config import load_config
     from govflow.demo import DemoManifest
-    from govflow.monitoring import route_runs
+    from govflow.flows.monitoring import route_runs
 
     day = DemoManifest.load(Path(data_dir)).scenarios["fairness_drift"][0]
     run_time = datetime(day.year, day.month, day.day, 2, tzinfo=UTC) + timedelta(days=1)

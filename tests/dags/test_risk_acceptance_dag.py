@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from govflow import settings, store
 from govflow.config import load_config
-from govflow.incidents import open_incident
-from govflow.risk_acceptances import (
+from govflow.incidents.lifecycle import open_incident
+from govflow.incidents.risk_acceptances import (
     DAYS_OUT_OF_RANGE,
     SEVERITY_NOT_ACCEPTABLE,
     RiskAcceptanceError,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from govflow import routing, settings, store
+from govflow import settings, store
 from govflow.config import load_config
 from govflow.deployment import procedure
-from govflow.rollout import stages
+from govflow.rollout import routing, stages
 from govflow.store.schema import Incident
 from tests.support.rollout_demo import MODEL, authorised_deployment
 from tests.support.serving import serving_copy

@@ -21,7 +21,7 @@ from govflow import registry, store
 from govflow.config import GovflowConfig
 from govflow.demo.applicants import age_band_counts, generate_applicants
 from govflow.deployment import procedure
-from govflow.prediction_logs import log_columns, partition_path
+from govflow.monitoring.prediction_logs import log_columns, partition_path
 from govflow.store.types import utcnow
 from tests.support.deployment_demo import CANDIDATE, approve_version, register_candidate
 

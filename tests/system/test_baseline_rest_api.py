@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from govflow import store
-from govflow.baselines import active_baseline
+from govflow.baselines.profile import active_baseline
 from govflow.store.schema import Baseline, Incident, MonitoringRun
 from tests.support.airflow_stack import running_airflow_stack
 from tests.unit.test_baseline_management import copy_demo

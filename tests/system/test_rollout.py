@@ -25,8 +25,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from govflow import routing, store
+from govflow import store
 from govflow.config import load_config
+from govflow.rollout import routing
 from govflow.store.schema import Incident, RolloutStage
 from tests.support.airflow_stack import running_airflow_stack
 from tests.support.rollout_demo import MODEL, authorised_deployment

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from govflow.access import (
+from govflow.cli import app
+from govflow.config import ROLES, load_config
+from govflow.config.access import (
     ADMIN_PASSWORD_ENV,
     FAB_ROLE_OF_ROLE,
     NO_ROLES,
@@ -21,8 +23,6 @@ from govflow.access import (
     users_create_shell_line,
     users_to_create,
 )
-from govflow.cli import app
-from govflow.config import ROLES, load_config
 from govflow.config.people import PeopleFile
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,13 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from govflow import settings, store
-from govflow.alerts import (
+from govflow.alerts.messages import (
+    SLACK_REJECTED,
+    Links,
+    SmtpSettings,
+    format_threshold,
+)
+from govflow.alerts.outbox import (
     AWAITING_DIGEST,
     DELIVERED,
     DIGESTED,
@@ -32,12 +38,6 @@ from govflow.alerts import (
     route_findings,
 )
 from govflow.config import GovflowConfig, load_config
-from govflow.notifications import (
-    SLACK_REJECTED,
-    Links,
-    SmtpSettings,
-    format_threshold,
-)
 from govflow.store.schema import Alert, MetricResult, Model, MonitoringRun, RiskAcceptance
 from tests.support.monitoring_records import policy_threshold
 from tests.support.slack_receiver import SlackReceiver, running_slack_receiver
@@ -564,7 +564,7 @@ def test_a_critical_alert_reaches_slack_well_within_the_delivery_sla(url, config
 
 DELIVER_IN_A_CHILD = """
 import sys
-from govflow.alerts import deliver_pending
+from govflow.alerts.outbox import deliver_pending
 deliver_pending(sys.argv[1], slack_webhook_url=sys.argv[2], smtp=None)
 """
 

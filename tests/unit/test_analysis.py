@@ -21,7 +21,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from govflow.analysis import (
+from govflow.baselines.profile import BaselineProfile, build_profile
+from govflow.config import GovflowConfig, ModelEntry, load_config
+from govflow.metrics import FairnessMetric
+from govflow.metrics.data_drift import EMPTY_VALUES
+from govflow.metrics.explanation_drift import NO_COMPLETE_ROWS
+from govflow.metrics.fairness import NO_GROUPS, TOO_FEW_GROUPS
+from govflow.monitoring.analysis import (
     CHECK_TYPES,
     COLUMN_UNUSABLE,
     DATA_QUALITY,
@@ -33,13 +39,13 @@ from govflow.analysis import (
     judged_value,
     pairwise_confidence,
 )
-from govflow.baselines import BaselineProfile, build_profile
-from govflow.config import GovflowConfig, ModelEntry, load_config
-from govflow.explanations import NO_COMPLETE_ROWS
-from govflow.metrics import FairnessMetric
-from govflow.metrics.data_drift import EMPTY_VALUES
-from govflow.metrics.fairness import NO_GROUPS, TOO_FEW_GROUPS
-from govflow.quality import ABOVE_MAXIMUM, MISSING_COLUMN, NO_ROWS, NOT_IN_SET, TOO_MANY_NULLS
+from govflow.monitoring.quality import (
+    ABOVE_MAXIMUM,
+    MISSING_COLUMN,
+    NO_ROWS,
+    NOT_IN_SET,
+    TOO_MANY_NULLS,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 MODEL_ID = "credit_approval"

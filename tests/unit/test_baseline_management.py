@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from govflow import settings, store
-from govflow.baseline_management import (
+from govflow.baselines.management import (
     MODEL_NOT_IN_INVENTORY,
     NO_ACTIVE_BASELINE,
     NO_APPROVER,
@@ -35,9 +35,9 @@ from govflow.baseline_management import (
     refresh_baseline_if_stabilised,
     reset_baseline_from_logs,
 )
-from govflow.baselines import BaselineError, active_baseline
+from govflow.baselines.profile import BaselineError, active_baseline
 from govflow.config import load_config
-from govflow.prediction_logs import ParquetLogSource, partition_path
+from govflow.monitoring.prediction_logs import ParquetLogSource, partition_path
 from govflow.registry import UNKNOWN_VERSION, RegistryError
 from govflow.store.schema import AuditEvent, Baseline, Incident, MetricResult, MonitoringRun
 from tests.support.demo_store import seeded_store_copy

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from govflow import registry, store
-from govflow.baselines import (
+from govflow.baselines.profile import (
     MISSING_COLUMNS,
     UNKNOWN_MODEL,
     UNSUPPORTED_SCHEMA,

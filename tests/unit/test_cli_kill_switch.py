@@ -12,7 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from govflow import store
-from govflow.kill_switches import (
+from govflow.serving.kill_switches import (
     NOT_ACTIVE,
     NOT_AUTHORISED,
     REASON_REQUIRED,

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from govflow import notifications, settings
-from govflow.access import ADMIN_PASSWORD_ENV, USERS_PASSWORD_ENV
+from govflow import settings
+from govflow.alerts import messages as notifications
+from govflow.config.access import ADMIN_PASSWORD_ENV, USERS_PASSWORD_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_TEXT = (REPO / "docker-compose.yaml").read_text()

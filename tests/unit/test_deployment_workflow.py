@@ -11,7 +11,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from govflow import registry, settings, store
-from govflow.alerts import SLACK
+from govflow.alerts.outbox import SLACK
 from govflow.cli import app
 from govflow.config import load_config
 from govflow.deployment import procedure, readiness, workflow

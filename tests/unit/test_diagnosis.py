@@ -13,7 +13,8 @@ from sqlalchemy import select
 from govflow import settings, store
 from govflow.config import GovflowConfig, load_config
 from govflow.demo import DemoManifest
-from govflow.diagnosis import (
+from govflow.flows.monitoring import run_monitoring
+from govflow.incidents.diagnosis import (
     NO_SOURCE_RUN,
     UNKNOWN_DIAGNOSIS,
     baseline_age,
@@ -22,8 +23,7 @@ from govflow.diagnosis import (
     moved_features_and_groups,
     recent_changes,
 )
-from govflow.incidents import open_incident, open_incidents_for_run
-from govflow.monitoring import run_monitoring
+from govflow.incidents.lifecycle import open_incident, open_incidents_for_run
 from govflow.store.schema import AuditEvent, Incident, IncidentEvent, MonitoringRun
 from tests.support.demo_store import seeded_store_copy
 

@@ -13,7 +13,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from govflow.config import load_config
-from govflow.explanations import (
+from govflow.metrics import Severity, Threshold
+from govflow.metrics.explanation_drift import (
     BAD_ROW_COUNT,
     CONSTANT_ATTRIBUTIONS,
     FEATURE_MISMATCH,
@@ -28,7 +29,6 @@ from govflow.explanations import (
     explanation_drift,
     feature_attributions,
 )
-from govflow.metrics import Severity, Threshold
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 FEATURES = ("x0", "x1", "x2", "colour")

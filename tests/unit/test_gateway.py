@@ -24,11 +24,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from govflow import kill_switches, settings, store
+from govflow import settings, store
 from govflow.cli import app as cli
 from govflow.config import load_config
-from govflow.prediction_logs import ParquetLogSource, log_columns
-from govflow.routing import FEEDBACK_KINDS, UNKNOWN_FEEDBACK_KIND, RouteState, StoreTarget
+from govflow.monitoring.prediction_logs import ParquetLogSource, log_columns
+from govflow.rollout.routing import FEEDBACK_KINDS, UNKNOWN_FEEDBACK_KIND, RouteState, StoreTarget
+from govflow.serving import kill_switches
 from govflow.serving.gateway import (
     ARTEFACT_MISMATCH,
     CANDIDATE_SWITCHED_OFF,

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from govflow import incident_response, settings, store
+from govflow import settings, store
 from govflow.config import GovflowConfig, load_config
 from govflow.demo import DemoManifest
-from govflow.incidents import get_incident, open_incidents_for_run
-from govflow.monitoring import run_monitoring
+from govflow.flows import incident_response
+from govflow.flows.monitoring import run_monitoring
+from govflow.incidents.lifecycle import get_incident, open_incidents_for_run
 from govflow.store.schema import (
     Alert,
     AuditEvent,

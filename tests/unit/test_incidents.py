@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from govflow import settings, store
+from govflow.alerts.messages import Links
 from govflow.audit import verify_chain
 from govflow.cli import app
 from govflow.config import GovflowConfig, load_config
-from govflow.incidents import (
+from govflow.incidents.lifecycle import (
     EMPTY_DOCUMENTATION,
     ILLEGAL_TRANSITION,
     NOBODY_TO_ESCALATE_TO,
@@ -47,7 +48,6 @@ from govflow.incidents import (
     start_investigation,
     timeline,
 )
-from govflow.notifications import Links
 from govflow.store.schema import (
     Alert,
     AuditEvent,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from govflow import store
 from govflow.audit import verify_chain
 from govflow.config import ConfigError, GovflowConfig, load_config
-from govflow.kill_switches import (
+from govflow.serving.kill_switches import (
     CONTEXT_KEY_RESERVED,
     NOT_ACTIVE,
     NOT_AUTHORISED,

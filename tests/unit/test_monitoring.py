@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from govflow import settings, store
-from govflow.analysis import CHECK_TYPES, DATA_QUALITY, UNREADABLE_WINDOW
 from govflow.cli import app
 from govflow.config import GovflowConfig, load_config
 from govflow.demo import DemoManifest
-from govflow.monitoring import run_monitoring
-from govflow.prediction_logs import UNREADABLE_PARTITION, partition_path
+from govflow.flows.monitoring import run_monitoring
+from govflow.monitoring.analysis import CHECK_TYPES, DATA_QUALITY, UNREADABLE_WINDOW
+from govflow.monitoring.prediction_logs import UNREADABLE_PARTITION, partition_path
 from govflow.store.schema import AuditEvent, MetricResult, MonitoringRun
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

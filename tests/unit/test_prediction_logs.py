@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from govflow.demo import write_demo
-from govflow.prediction_logs import (
+from govflow.monitoring.prediction_logs import (
     BAD_WINDOW,
     MISSING_DIRECTORY,
     MISSING_TABLE,

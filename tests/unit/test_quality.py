@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from govflow import quality
-from govflow.quality import (
+from govflow.monitoring import quality
+from govflow.monitoring.quality import (
     CHECK_CATEGORIES,
     CHECK_COLUMN_EXISTS,
     CHECK_DUPLICATE_COLUMN_NAMES,

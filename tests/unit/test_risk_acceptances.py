@@ -10,11 +10,15 @@ import pytest
 from sqlalchemy import select
 
 from govflow import settings, store
-from govflow.alerts import SUPPRESSED, is_suppressed, route_findings
+from govflow.alerts.messages import Links
+from govflow.alerts.outbox import SUPPRESSED, is_suppressed, route_findings
 from govflow.config import GovflowConfig, load_config
-from govflow.incidents import escalate_overdue_incidents, get_incident, open_incidents_for_run
-from govflow.notifications import Links
-from govflow.risk_acceptances import (
+from govflow.incidents.lifecycle import (
+    escalate_overdue_incidents,
+    get_incident,
+    open_incidents_for_run,
+)
+from govflow.incidents.risk_acceptances import (
     ALREADY_ACTIVE,
     APPROVED,
     DAYS_OUT_OF_RANGE,

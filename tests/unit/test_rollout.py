@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from govflow import routing, settings, store
+from govflow import settings, store
 from govflow.config import load_config
 from govflow.deployment import procedure
-from govflow.rollout import checks, rollback, stages
+from govflow.rollout import checks, rollback, routing, stages
 from govflow.store.schema import Alert, AuditEvent, Incident, RolloutStage, StageHistory
 from govflow.store.types import utcnow
 from tests.support.demo_store import seeded_store_copy

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from govflow import routing, store
+from govflow import store
+from govflow.rollout import routing
 from govflow.store.schema import AuditEvent, RouteChange
 from govflow.store.types import utcnow
 from tests.support.demo_store import seeded_store_copy

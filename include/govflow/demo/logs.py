@@ -63,7 +63,7 @@ from govflow.demo.training import (
     validation_frame,
     validation_metrics,
 )
-from govflow.prediction_logs import (
+from govflow.monitoring.prediction_logs import (
     LABEL,
     LABEL_OBSERVED_AT,
     MODEL_ID,

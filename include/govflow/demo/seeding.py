@@ -17,7 +17,7 @@ from typing import Any
 
 from govflow import registry, store
 from govflow.audit import record_event, verify_chain
-from govflow.baselines import create_baseline_from_validation_set
+from govflow.baselines.profile import create_baseline_from_validation_set
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
 from govflow.demo.logs import DemoManifest, write_demo

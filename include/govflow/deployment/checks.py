@@ -43,7 +43,7 @@ from govflow.config import ALERT_SOURCES, GovflowConfig, Severity
 from govflow.config.inventory import ModelEntry
 from govflow.deployment import procedure
 from govflow.metrics import fairness
-from govflow.prediction_logs import (
+from govflow.monitoring.prediction_logs import (
     PARTITION_PREFIX,
     ParquetLogSource,
     PredictionLogError,
@@ -136,7 +136,7 @@ class DeploymentCandidate:
     def load_artefact(self, version: ModelVersion) -> Any:
         # Imported here, as the analysis below: they pull in scipy (about 1.5 s), which the
         # DAG's tasks that check nothing should not pay for.
-        from govflow.baselines import load_registered_model
+        from govflow.baselines.profile import load_registered_model
 
         return load_registered_model(
             self.session,
@@ -167,7 +167,7 @@ class DeploymentCandidate:
     def production_sample(self) -> tuple[str, pd.DataFrame]:
         """A day of the model's prediction logs as (first day, rows): a parquet source's
         newest partition, any other source's last 24 hours."""
-        from govflow.analysis import log_source
+        from govflow.monitoring.analysis import log_source
 
         source = log_source(self.model, self.data_dir)
         end = datetime.now(UTC)
@@ -453,7 +453,7 @@ def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
 
 @check("explanations_available")
 def explanations_available(candidate: DeploymentCandidate) -> CheckResult:
-    from govflow.explanations import explanation_background, feature_attributions
+    from govflow.metrics.explanation_drift import explanation_background, feature_attributions
 
     attributions = feature_attributions(
         candidate.artefact,
@@ -598,8 +598,8 @@ def prediction_logging_enabled(candidate: DeploymentCandidate) -> CheckResult:
 
 @check("data_quality_checks_configured")
 def data_quality_checks_configured(candidate: DeploymentCandidate) -> CheckResult:
-    from govflow.analysis import column_rules, quality_policy
-    from govflow.quality import run_quality_gate
+    from govflow.monitoring.analysis import column_rules, quality_policy
+    from govflow.monitoring.quality import run_quality_gate
 
     rules = column_rules(candidate.model, candidate.config)
     declared = [*candidate.features, *(a.name for a in candidate.model.protected_attributes)]

@@ -31,7 +31,8 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from govflow import registry, store
-from govflow.alerts import enqueue_alert
+from govflow.alerts.messages import Links
+from govflow.alerts.outbox import enqueue_alert
 from govflow.config import GovflowConfig
 from govflow.deployment import approvals, checklists, procedure, readiness
 from govflow.deployment.checks import (
@@ -53,7 +54,6 @@ from govflow.deployment.forms import (
     people,
     role_title,
 )
-from govflow.notifications import Links
 from govflow.store.schema import Deployment
 from govflow.store.types import utcnow
 

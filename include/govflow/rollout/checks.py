@@ -26,14 +26,14 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govflow import routing
-from govflow.analysis import column_rules, judged_value, log_source, pairwise_confidence
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
 from govflow.metrics import fairness
 from govflow.metrics.model_drift import total_variation_distance
-from govflow.prediction_logs import ParquetLogSource
-from govflow.quality import QualityPolicy, run_quality_gate
+from govflow.monitoring.analysis import column_rules, judged_value, log_source, pairwise_confidence
+from govflow.monitoring.prediction_logs import ParquetLogSource
+from govflow.monitoring.quality import QualityPolicy, run_quality_gate
+from govflow.rollout import routing
 from govflow.store.schema import MonitoringRun, ServingFeedback
 
 Outcome = Literal["passed", "failed", "inconclusive"]

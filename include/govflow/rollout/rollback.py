@@ -21,11 +21,13 @@ from typing import Any, Literal, get_args
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govflow import incidents, registry, routing
-from govflow.alerts import enqueue_alert
+from govflow import registry
+from govflow.alerts.outbox import enqueue_alert
 from govflow.audit import record_event
 from govflow.config import GovflowConfig
 from govflow.deployment import procedure
+from govflow.incidents import lifecycle as incidents
+from govflow.rollout import routing
 from govflow.store.schema import Deployment, RolloutStage
 from govflow.store.types import utcnow
 

@@ -28,13 +28,14 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govflow import registry, routing
-from govflow.alerts import enqueue_alert
+from govflow import registry
+from govflow.alerts.outbox import enqueue_alert
 from govflow.audit import record_event
 from govflow.config import GovflowConfig
 from govflow.config.deployment import Criterion
 from govflow.config.deployment import RolloutStage as StageConfig
 from govflow.deployment import procedure
+from govflow.rollout import routing
 from govflow.rollout.checks import StageCheck, StageWindow, run_stage_check
 from govflow.store.schema import Deployment, RolloutStage
 from govflow.store.types import utcnow

@@ -2,8 +2,8 @@
 
 ``create_app()`` is a FastAPI app (``govflow serve`` runs it with uvicorn) that answers
 ``POST /v1/models/{model_id}/predict`` for the models of models.yaml, as the routing table
-(``govflow.routing``) and the kill switches (``govflow.kill_switches``) in the governance
-store say, with the safeguards of ``govflow.serving.safeguards``:
+(``govflow.rollout.routing``) and the kill switches (``govflow.serving.kill_switches``)
+in the governance store say, with the safeguards of ``govflow.serving.safeguards``:
 
 1. Each instance's input is checked against the model's feature schema; a bad instance gets
    its own 422 entry and the others are still answered.
@@ -61,9 +61,8 @@ from threadpoolctl import ThreadpoolController
 from govflow import settings, store
 from govflow.config import GovflowConfig, load_config
 from govflow.config.inventory import Feature, ModelEntry, ParquetLog
-from govflow.kill_switches import GATEWAY_REFRESH_SECONDS, active_switches
 from govflow.registry import RegistryError, get_version
-from govflow.routing import (
+from govflow.rollout.routing import (
     COUNTERS,
     RouteState,
     RoutingError,
@@ -73,6 +72,7 @@ from govflow.routing import (
     record_heartbeat,
     record_serving_stats,
 )
+from govflow.serving.kill_switches import GATEWAY_REFRESH_SECONDS, active_switches
 from govflow.serving.log_writer import (
     ENTITY_ID,
     REASON,

@@ -1,11 +1,11 @@
 """The serving gateway's prediction logs: rows buffered in memory, written as day partitions.
 
-Monitoring reads ``<directory>/date=YYYY-MM-DD/*.parquet`` (``govflow.prediction_logs``), so
-a file must never be seen half-written: each flush writes a hidden temporary name and
-``os.replace``-s it to ``part-gw-<instance>-<seq>.parquet``, an atomic rename on one file
-system. A name already taken (a restarted gateway with the same instance name) is skipped,
-never overwritten. Rows whose write fails stay buffered for the next flush.
-"""
+Monitoring reads ``<directory>/date=YYYY-MM-DD/*.parquet``
+(``govflow.monitoring.prediction_logs``), so a file must never be seen half-written: each
+flush writes a hidden temporary name and ``os.replace``-s it to ``part-
+gw-<instance>-<seq>.parquet``, an atomic rename on one file system. A name already taken (a
+restarted gateway with the same instance name) is skipped, never overwritten. Rows whose
+write fails stay buffered for the next flush."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from govflow.config.inventory import ModelEntry
-from govflow.prediction_logs import (
+from govflow.monitoring.prediction_logs import (
     LABEL,
     LABEL_OBSERVED_AT,
     MODEL_ID,

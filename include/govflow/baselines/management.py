@@ -61,9 +61,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govflow.analysis import column_rules, log_source, quality_policy, utc
 from govflow.audit import record_event
-from govflow.baselines import (
+from govflow.baselines.profile import (
     BaselineError,
     baseline_created_under,
     build_profile,
@@ -75,8 +74,9 @@ from govflow.baselines import (
 )
 from govflow.config import GovflowConfig, ModelEntry
 from govflow.config.vocabulary import Role
-from govflow.prediction_logs import LABEL_OBSERVED_AT, MODEL_VERSION, SCORED_AT
-from govflow.quality import run_quality_gate
+from govflow.monitoring.analysis import column_rules, log_source, quality_policy, utc
+from govflow.monitoring.prediction_logs import LABEL_OBSERVED_AT, MODEL_VERSION, SCORED_AT
+from govflow.monitoring.quality import run_quality_gate
 from govflow.store.schema import AuditEvent, Baseline, MetricResult, MonitoringRun
 
 ResetKind = Literal["concept_drift_accepted", "major_data_source_change"]
@@ -380,7 +380,7 @@ def reset_baseline_from_logs(
 
     Returns the baseline already created under ``idempotency_key`` when there is one.
     """
-    from govflow.incidents import open_incident, record_documentation
+    from govflow.incidents.lifecycle import open_incident, record_documentation
 
     _model_entry(config, model_id)
     role = check_reset_approval(

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from govflow.audit import query_events
 from govflow.config import SEVERITIES, GovflowConfig
-from govflow.incidents import add_event, episode_key
+from govflow.incidents.lifecycle import add_event, episode_key
 from govflow.store.schema import (
     Baseline,
     Deployment,

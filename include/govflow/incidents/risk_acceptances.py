@@ -10,7 +10,7 @@ The process of the seed, with policy.yaml ``exceptions`` as the rules:
 3. The exception is logged on the incident with ``status: accepted_risk``: the model and
    metric's live incident (opened for it if there is none) moves to ``accepted_risk`` with
    the rationale, the approver and ``suppression_until``, the fields of the seed's example.
-4. Monitoring continues: ``govflow.alerts.is_suppressed`` reads approved acceptances, so
+4. Monitoring continues: ``govflow.alerts.outbox.is_suppressed`` reads approved acceptances, so
    the metric is still computed and recorded on every run while its findings reach the
    outbox as ``suppressed`` items that are never sent.
 
@@ -37,9 +37,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from govflow.alerts.messages import Links
 from govflow.audit import record_event
 from govflow.config import SEVERITIES, GovflowConfig
-from govflow.incidents import (
+from govflow.incidents.lifecycle import (
     ACCEPTED_RISK,
     TRANSITIONS,
     accept_risk,
@@ -52,7 +53,6 @@ from govflow.incidents import (
     resolve,
     responders,
 )
-from govflow.notifications import Links
 from govflow.store.schema import Alert, Incident, MetricResult, MonitoringRun, RiskAcceptance
 from govflow.store.types import utcnow
 

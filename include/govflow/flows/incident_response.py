@@ -17,11 +17,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from govflow import diagnosis, incidents, kill_switches, settings, store
-from govflow.analysis import utc
+from govflow import settings, store
+from govflow.alerts.messages import Links
 from govflow.config import GovflowConfig, load_config
-from govflow.monitoring import run_monitoring
-from govflow.notifications import Links
+from govflow.flows.monitoring import run_monitoring
+from govflow.incidents import diagnosis
+from govflow.incidents import lifecycle as incidents
+from govflow.monitoring.analysis import utc
+from govflow.serving import kill_switches
 from govflow.store.schema import Incident, MetricResult, MonitoringRun
 from govflow.store.types import utcnow
 

@@ -29,16 +29,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from govflow.baselines import BaselineProfile
+from govflow.baselines.profile import BaselineProfile
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
 from govflow.config.vocabulary import CHECK_TYPES, CheckType
-from govflow.explanations import (
-    ExplanationInputError,
-    ProbabilisticClassifier,
-    explanation_drift,
-    feature_attributions,
-)
 from govflow.metrics import (
     FairnessMetric,
     MetricInputError,
@@ -55,7 +49,13 @@ from govflow.metrics import (
     output_entropy_change,
     prediction_distribution_shift,
 )
-from govflow.prediction_logs import (
+from govflow.metrics.explanation_drift import (
+    ExplanationInputError,
+    ProbabilisticClassifier,
+    explanation_drift,
+    feature_attributions,
+)
+from govflow.monitoring.prediction_logs import (
     LABEL,
     LABEL_OBSERVED_AT,
     PREDICTION,
@@ -65,7 +65,7 @@ from govflow.prediction_logs import (
     PredictionLogSource,
     SqlLogSource,
 )
-from govflow.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
+from govflow.monitoring.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
 
 DATA_QUALITY = "data_quality"
 SEVERITY_ORDER = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}

@@ -28,10 +28,10 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govflow.alerts import enqueue_alert
-from govflow.analysis import Analysis, Finding
-from govflow.baselines import active_baseline
+from govflow.alerts.outbox import enqueue_alert
+from govflow.baselines.profile import active_baseline
 from govflow.config import GovflowConfig
+from govflow.monitoring.analysis import Analysis, Finding
 from govflow.store.schema import MetricResult, MonitoringRun
 
 Recommendation = Literal["keep", "refresh", "reset"]

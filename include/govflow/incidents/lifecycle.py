@@ -51,11 +51,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from govflow import settings
-from govflow.alerts import EMAIL, SLACK, detected_at, enqueue_alert
+from govflow.alerts.messages import Links, format_threshold, format_value
+from govflow.alerts.outbox import EMAIL, SLACK, detected_at, enqueue_alert
 from govflow.audit import AuditSeverity, record_event
 from govflow.config import ALERT_SOURCES, CHECK_TYPES, SEVERITIES, GovflowConfig, load_config
 from govflow.config.policy import EscalationStep
-from govflow.notifications import Links, format_threshold, format_value
 from govflow.store.schema import Alert, Incident, IncidentEvent, MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
 
@@ -1009,7 +1009,8 @@ def accept_risk(
     event_key: str,
     at: datetime | None = None,
 ) -> IncidentEvent:
-    """-> accepted_risk (seed 004 section 12); govflow.risk_acceptances calls this on approval."""
+    """-> accepted_risk (seed 004 section 12); called by govflow.incidents.risk_acceptances
+    on approval."""
     return _transition(
         session,
         incident,

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govflow.alerts import enqueue_alert
-from govflow.baselines import active_baseline
-from govflow.cadence import CADENCE_ORDER, cadence_window
+from govflow.alerts.outbox import enqueue_alert
+from govflow.baselines.profile import active_baseline
 from govflow.config import GovflowConfig
+from govflow.monitoring.cadence import CADENCE_ORDER, cadence_window
 from govflow.store.schema import MonitoringRun
 
 RUN_OF_CADENCE = {

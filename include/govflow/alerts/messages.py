@@ -398,7 +398,7 @@ def send_slack_webhook(url: str, message: dict[str, Any], *, timeout_seconds: in
 def message_id_for(idempotency_key: str) -> str:
     """The same Message-ID for every attempt, so mail systems that dedupe on it can."""
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-    return f"<govflow-{digest}@govflow.alerts>"
+    return f"<govflow-{digest}@govflow.alerts.outbox>"
 
 
 def send_email(

@@ -37,10 +37,7 @@ from sqlalchemy import ColumnElement, case, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from govflow import store
-from govflow.audit import record_event
-from govflow.config import ALERT_SOURCES, GovflowConfig
-from govflow.config.policy import EscalationStep
-from govflow.notifications import (
+from govflow.alerts.messages import (
     AlertFinding,
     DeliveryError,
     EmailContent,
@@ -53,6 +50,9 @@ from govflow.notifications import (
     send_email,
     send_slack_webhook,
 )
+from govflow.audit import record_event
+from govflow.config import ALERT_SOURCES, GovflowConfig
+from govflow.config.policy import EscalationStep
 from govflow.store.schema import Alert, MetricResult, MonitoringRun, RiskAcceptance
 from govflow.store.types import utcnow
 

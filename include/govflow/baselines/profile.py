@@ -16,8 +16,8 @@ run compares against, so that a run reads the profile and never the reference ro
   per-group counts of :func:`~govflow.metrics.group_counts` (selection, confusion matrix,
   calibration bins) from which every fairness rate is arithmetic;
 * the validation accuracy over labelled rows;
-* the mean |SHAP| attribution per feature (:mod:`govflow.explanations`) and the background
-  rows they were measured against, so a later window is explained the same way.
+* the mean |SHAP| attribution per feature (:mod:`govflow.metrics.explanation_drift`)
+  and the background rows they were measured against, so a later window is explained the same way.
 
 ``BaselineProfile.to_dict()`` is plain JSON with a ``schema_version``; ``from_dict`` gives the
 typed objects back. A bounded reference sample (at most 5000 rows, drawn deterministically)
@@ -34,7 +34,7 @@ flushed before the insert so the one-active-per-model index holds at every state
 idempotency key, a retry finds the ``baseline.created`` event recorded under that key and
 returns its baseline instead of creating another. A baseline records who created it, who
 approved it (null for the automatic triggers) and, in ``details``, the section 4.2 trigger
-and what it was built from; :mod:`govflow.baseline_management` decides when and from what.
+and what it was built from; :mod:`govflow.baselines.management` decides when and from what.
 """
 
 from __future__ import annotations
@@ -55,13 +55,6 @@ from sqlalchemy.orm import Session
 
 from govflow.audit import record_event
 from govflow.config import ModelEntry
-from govflow.explanations import (
-    ExplanationBackground,
-    FeatureAttributions,
-    ProbabilisticClassifier,
-    explanation_background,
-    feature_attributions,
-)
 from govflow.metrics import (
     CategoricalReference,
     GroupCounts,
@@ -77,6 +70,13 @@ from govflow.metrics import (
     numeric_reference,
 )
 from govflow.metrics.data_drift import BinningMethod
+from govflow.metrics.explanation_drift import (
+    ExplanationBackground,
+    FeatureAttributions,
+    ProbabilisticClassifier,
+    explanation_background,
+    feature_attributions,
+)
 from govflow.registry import get_version
 from govflow.store.schema import AuditEvent, Baseline, Model
 from govflow.store.types import utcnow

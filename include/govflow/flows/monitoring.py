@@ -2,7 +2,7 @@
 
 ``run_monitoring`` is what the monitoring DAGs' mapped task and ``govflow monitor run`` both
 call. It reads the model's window of prediction logs, analyses it against the active
-baseline (govflow.analysis), renders evidently's drift report on a bounded sample, and
+baseline (govflow.monitoring.analysis), renders evidently's drift report on a bounded sample, and
 writes one monitoring record with one row per judged metric.
 
 The record's natural key is (model, run key); the run key names the DAG run (or the CLI
@@ -22,12 +22,13 @@ import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from govflow import analysis, store
-from govflow.analysis import Analysis, CheckType, Finding
+from govflow import store
 from govflow.audit import record_event
-from govflow.baselines import active_baseline, load_profile
+from govflow.baselines.profile import active_baseline, load_profile
 from govflow.config import GovflowConfig
-from govflow.prediction_logs import PredictionLogError
+from govflow.monitoring import analysis
+from govflow.monitoring.analysis import Analysis, CheckType, Finding
+from govflow.monitoring.prediction_logs import PredictionLogError
 from govflow.store.schema import MetricResult, MonitoringRun
 from govflow.store.types import utcnow
 
@@ -394,7 +395,7 @@ def review_baselines(
     dag_run_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """The monthly baseline review of every model: stored as records and posted."""
-    from govflow.reviews import post_review, review_baseline
+    from govflow.baselines.review import post_review, review_baseline
 
     store.ensure_schema(db_url)
     posted = []
@@ -481,7 +482,7 @@ def route_runs(
     """Put the alerts the records' findings call for in the outbox (seed 004 section 2.1):
     nothing for INFO, a digest item per WARNING, an immediate Slack and e-mail alert per
     CRITICAL. Routing the same records again adds nothing."""
-    from govflow.alerts import route_findings
+    from govflow.alerts.outbox import route_findings
 
     created: Counter[str] = Counter()
     with store.session_scope(db_url) as session:
@@ -505,8 +506,8 @@ def alert_and_open_incidents(
     of detection instead of waiting for the next delivery run. A retry finds everything in
     place and adds nothing.
     """
-    from govflow.alerts import CRITICAL_KIND, PENDING, route_findings
-    from govflow.incidents import open_incidents_for_run
+    from govflow.alerts.outbox import CRITICAL_KIND, PENDING, route_findings
+    from govflow.incidents.lifecycle import open_incidents_for_run
 
     with store.session_scope(db_url) as session:
         record = session.get(MonitoringRun, run_id)
@@ -553,7 +554,7 @@ def outbox_of_dag_run(
 
 def build_warning_digests(*, config: GovflowConfig, db_url: str | None = None) -> int:
     """Today's WARNING digest (Slack and e-mail), once per day and channel."""
-    from govflow.alerts import build_daily_digests
+    from govflow.alerts.outbox import build_daily_digests
 
     with store.session_scope(db_url) as session:
         return len(build_daily_digests(session, config, utcnow().date()))
