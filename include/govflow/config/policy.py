@@ -508,6 +508,10 @@ class PolicyFile(StrictModel):
     def escalation_path(self, severity: Severity, source: AlertSource) -> EscalationPath | None:
         return self.escalation.path_for(severity, source)
 
+    def runbook_for(self, source: str) -> str | None:
+        """The key of the runbook for alerts from ``source`` (seed 004 sections 3.3, 3.4)."""
+        return next((key for key, book in self.runbooks.items() if source in book.sources), None)
+
 
 def _require_exactly_one(what: str, rules: list[tuple[Severity, list[AlertSource]]]) -> None:
     """Every WARNING and CRITICAL alert source must be routed by exactly one rule."""

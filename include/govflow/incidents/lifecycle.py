@@ -55,7 +55,6 @@ from govflow.alerts.messages import Links, format_threshold, format_value
 from govflow.alerts.outbox import EMAIL, SLACK, detected_at, enqueue_alert
 from govflow.audit import AuditSeverity, record_event
 from govflow.config import ALERT_SOURCES, CHECK_TYPES, SEVERITIES, GovflowConfig, load_config
-from govflow.config.policy import EscalationStep
 from govflow.store.schema import Alert, Incident, IncidentEvent, MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
 
@@ -151,24 +150,13 @@ class ResponsePlan:
         return asdict(self)
 
 
-def _people_of_step(config: GovflowConfig, step: EscalationStep, at: datetime) -> list[str]:
-    if step.rotation == "primary":
-        return [config.people.on_call_primary(at)]
-    if step.rotation is not None:
-        return config.people.on_call.members_of(step.rotation)
-    return config.people.holders(step.role)
-
-
 def _unique(people: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(people))
 
 
 def runbook_for(config: GovflowConfig, category: str) -> str:
     """The runbook of an incident's source: fairness drift's, else data drift's (3.3, 3.4)."""
-    for key, runbook in config.policy.runbooks.items():
-        if category in runbook.sources:
-            return key
-    return DEFAULT_RUNBOOK
+    return config.policy.runbook_for(category) or DEFAULT_RUNBOOK
 
 
 def responders(config: GovflowConfig, incident: Incident, at: datetime) -> ResponsePlan:
@@ -191,7 +179,7 @@ def responders(config: GovflowConfig, incident: Incident, at: datetime) -> Respo
     at_once: list[str] = []
     executive_after = None
     for step in path.steps:
-        people = _people_of_step(config, step, at)
+        people = config.people_on_step(step, at)
         levels[step.level] += people
         if step.when == "on_alert":
             at_once += people
