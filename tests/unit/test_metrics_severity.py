@@ -22,6 +22,7 @@ from govflow.metrics.severity import (
     Severity,
     Threshold,
     classify,
+    severity_rank,
 )
 
 INFO, WARNING, CRITICAL = Severity.INFO, Severity.WARNING, Severity.CRITICAL
@@ -231,3 +232,11 @@ def test_a_stored_threshold_reads_back_in_every_stored_shape(stored, expected):
 )
 def test_a_threshold_without_a_warning_bound_is_critical_or_info(value, expected):
     assert classify(value, Threshold(None, 0.30)) is expected
+
+
+@pytest.mark.parametrize(
+    ("name", "rank"),
+    [("INFO", 0), ("WARNING", 1), ("CRITICAL", 2), ("INCONCLUSIVE", -1), (None, -1)],
+)
+def test_a_recorded_severity_ranks_as_its_level_and_anything_else_below_info(name, rank):
+    assert severity_rank(name) == rank

@@ -26,7 +26,7 @@ from govflow import store
 from govflow.audit import record_event
 from govflow.baselines.profile import active_baseline, load_profile
 from govflow.config import GovflowConfig
-from govflow.metrics.severity import Threshold
+from govflow.metrics.severity import Threshold, severity_rank
 from govflow.monitoring import analysis
 from govflow.monitoring.analysis import Analysis, CheckType, Finding
 from govflow.monitoring.prediction_logs import PredictionLogError
@@ -242,7 +242,7 @@ def summarise(record: MonitoringRun, result: Analysis, *, limit: int = 20) -> Ru
     counts = Counter(f.severity for f in result.findings if f.status in ("computed", "failed"))
     notable = sorted(
         (f for f in result.findings if f.severity != "INFO"),
-        key=lambda f: -analysis.SEVERITY_ORDER[f.severity],
+        key=lambda f: -severity_rank(f.severity),
     )[:limit]
     return RunSummary(
         model_id=record.model_id,

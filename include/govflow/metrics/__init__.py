@@ -90,6 +90,7 @@ from govflow.metrics.severity import (
     Threshold,
     classify,
     is_valid_metric_value,
+    severity_rank,
 )
 
 METRIC_SPECS: dict[str, MetricSpec] = {
@@ -170,6 +171,7 @@ __all__ = [
     "rate_ratio",
     "reference_quantiles",
     "reference_spread",
+    "severity_rank",
     "total_variation_distance",
     "true_positive_rate_ratio",
     "wasserstein_distance_from_quantiles",

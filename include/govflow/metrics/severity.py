@@ -86,6 +86,14 @@ class Severity(enum.IntEnum):
     CRITICAL = 2
 
 
+def severity_rank(name: str | None) -> int:
+    """The order of a recorded severity (``"INFO"`` 0 to ``"CRITICAL"`` 2), so the worst wins
+    a ``max``; -1 for anything that is no severity (None, ``"INCONCLUSIVE"``)."""
+    if name is None or name not in Severity.__members__:
+        return -1
+    return Severity[name].value
+
+
 class InvalidMetricValue(enum.Enum):
     """Marker for a metric value that is not a finite number."""
 

@@ -49,6 +49,7 @@ from govflow.metrics import (
     numeric_feature_drift,
     output_entropy_change,
     prediction_distribution_shift,
+    severity_rank,
 )
 from govflow.metrics.explanation_drift import (
     ExplanationInputError,
@@ -69,7 +70,6 @@ from govflow.monitoring.prediction_logs import (
 from govflow.monitoring.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
 
 DATA_QUALITY = "data_quality"
-SEVERITY_ORDER = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
 COMPOSITE_FAMILIES = {
     "data_drift": "data",
     "fairness_drift": "fairness",
@@ -142,7 +142,7 @@ class Analysis:
         judged = [f.severity for f in self.findings if f.status in ("computed", "failed")]
         if self.composite.get("severity"):
             judged.append(self.composite["severity"])
-        return max(judged, key=SEVERITY_ORDER.__getitem__, default="INFO")
+        return max(judged, key=severity_rank, default="INFO")
 
 
 def validate_checks(checks: Iterable[str]) -> tuple[CheckType, ...]:
