@@ -307,8 +307,9 @@ def analyse_with_govflow(
 ) -> SideRun:
     """The full analysis of the current window; with ``raw_reference`` numerical drift uses
     evidently's binning and exact Wasserstein (comparable), else the frozen profile (daily)."""
+    from govflow import settings
+    from govflow.config import load_config
     from govflow.metrics import (
-        SEED_004_THRESHOLDS,
         MetricObservation,
         accuracy_drop,
         bin_counts,
@@ -326,13 +327,12 @@ def analyse_with_govflow(
     )
     from govflow.monitoring.quality import QualityPolicy, run_quality_gate
 
+    policy = load_config(settings.config_dir()).policy
     shared: dict[str, dict[str, float]] = {family: {} for family in SHARED_FAMILIES}
     observations: list[Any] = []
 
     def observe(name: str, family: str, value: float | None, subject: str) -> None:
-        observations.append(
-            MetricObservation(name, family, value, SEED_004_THRESHOLDS[name], subject)
-        )
+        observations.append(MetricObservation(name, family, value, policy.threshold(name), subject))
 
     with timed(timings, QUALITY_GATE):
         rows = len(current)
@@ -415,7 +415,11 @@ def analyse_with_govflow(
         for metric in model_metrics:
             observe(metric.name, "model", metric.value, "model")
     with timed(timings, "composite score"):
-        composite = composite_drift_score(observations)
+        composite = composite_drift_score(
+            observations,
+            weights=policy.composite.weights.by_family(),
+            threshold=policy.composite.threshold,
+        )
     notes = [
         quality.summary,
         f"composite {composite.to_dict()['score']:.3f} {composite.to_dict()['severity']}, "

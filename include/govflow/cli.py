@@ -175,6 +175,25 @@ def registry_lineage(
         raise typer.Exit(code=1) from None
 
 
+@registry_app.command("deprecate")
+def registry_deprecate(
+    model_id: Annotated[str, typer.Argument(help="The model to retire, e.g. credit_approval.")],
+    actor: Annotated[str, typer.Option(help="Who deprecates it (kept in the audit trail).")],
+    reason: Annotated[str, typer.Option(help="Why; required, kept with the model.")] = "",
+) -> None:
+    """Deprecate a model (seed 003): no deployment of it starts any more."""
+    from govflow import registry, store
+
+    store.ensure_schema()
+    try:
+        with store.session_scope() as session:
+            registry.deprecate_model(session, model_id=model_id, actor=actor, reason=reason)
+    except registry.RegistryError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"{model_id} deprecated: {reason}")
+
+
 DaysOption = Annotated[int, typer.Option(help="Days of prediction logs (at least 35).")]
 SeedOption = Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")]
 StartOption = Annotated[str, typer.Option(help="First day of the logs (YYYY-MM-DD).")]

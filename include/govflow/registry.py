@@ -296,6 +296,8 @@ def log_stage_once(
 
 
 def deprecate_model(session: Session, *, model_id: str, actor: str, reason: str) -> Model:
+    """Retire a model (seed 003 "Deprecate models"), with the reason: the deployment
+    procedure refuses to start for it and it drops out of the default routing table."""
     model = session.get(Model, model_id)
     if model is None:
         raise RegistryError(UNKNOWN_MODEL.format(model_id=model_id))

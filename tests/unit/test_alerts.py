@@ -39,7 +39,6 @@ from govflow.alerts.outbox import (
 )
 from govflow.config import GovflowConfig, load_config
 from govflow.store.schema import Alert, MetricResult, Model, MonitoringRun, RiskAcceptance
-from tests.support.monitoring_records import policy_threshold
 from tests.support.slack_receiver import SlackReceiver, running_slack_receiver
 
 # A Monday: the 10th week of the rotation that starts on 2025-01-06, so eve is on call.
@@ -171,7 +170,7 @@ def record_run(
                     subject=subject,
                     value=value,
                     severity=severity,
-                    threshold=policy_threshold(config, metric),
+                    threshold=config.policy.threshold(metric).to_dict(),
                 )
             )
         return run.id
@@ -274,7 +273,7 @@ def test_a_critical_finding_sends_one_channel_mention_to_slack_and_one_instant_e
         "Metric": metric,
         "Subject": subject,
         "Value": f"{value:.4g}",
-        "Threshold": format_threshold(policy_threshold(config, metric)),
+        "Threshold": format_threshold(config.policy.threshold(metric).to_dict()),
         "Baseline": "2025-03-01-v1",
         "Severity": "CRITICAL",
         "Run": DAG_RUN_ID,

@@ -35,6 +35,7 @@ from govflow.config.loading import (
     YAML_SYNTAX,
 )
 from govflow.config.policy import FAIRNESS_DAILY, WARNING_ORDER, WEIGHTS_SUM
+from govflow.metrics import classify
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 GOVFLOW_SCRIPT = Path(sys.executable).with_name("govflow")
@@ -114,54 +115,7 @@ SEED_VALUES = [
     ),
     ("policy.severity_levels.CRITICAL.creates_incident", True),
     ("policy.severity_levels.CRITICAL.slack_channel", "ml_monitoring"),
-    # Seed 004 section 2.2, each bound with its inclusivity.
-    *[
-        (f"policy.thresholds.fairness_drift.{metric}.{level}", bound)
-        for metric in ("demographic_parity_drift", "equal_opportunity_drift")
-        for level, bound in (
-            ("warning", {"value": 0.05, "inclusive": False}),
-            ("critical", {"value": 0.10, "inclusive": False}),
-        )
-    ],
-    (
-        "policy.thresholds.fairness_drift.disparate_impact_ratio.warning",
-        {"value": 0.89, "inclusive": True},
-    ),
-    (
-        "policy.thresholds.fairness_drift.disparate_impact_ratio.critical",
-        {"value": 0.80, "inclusive": False},
-    ),
-    ("policy.thresholds.fairness_drift.disparate_impact_ratio.direction", "lower_is_worse"),
-    ("policy.thresholds.data_drift.psi.warning", {"value": 0.10, "inclusive": True}),
-    ("policy.thresholds.data_drift.psi.critical", {"value": 0.25, "inclusive": True}),
-    ("policy.thresholds.data_drift.kl_divergence.warning", {"value": 0.10, "inclusive": True}),
-    ("policy.thresholds.data_drift.kl_divergence.critical", {"value": 0.30, "inclusive": True}),
-    (
-        "policy.thresholds.data_drift.wasserstein_distance_normalised.warning",
-        {"value": 0.15, "inclusive": True},
-    ),
-    (
-        "policy.thresholds.data_drift.wasserstein_distance_normalised.critical",
-        {"value": 0.30, "inclusive": False},
-    ),
-    ("policy.thresholds.model_drift.accuracy_drop.warning", {"value": 0.05, "inclusive": False}),
-    ("policy.thresholds.model_drift.accuracy_drop.critical", {"value": 0.10, "inclusive": False}),
-    (
-        "policy.thresholds.model_drift.prediction_distribution_shift.warning",
-        {"value": 0.20, "inclusive": False},
-    ),
-    (
-        "policy.thresholds.model_drift.prediction_distribution_shift.critical",
-        {"value": 0.40, "inclusive": False},
-    ),
-    (
-        "policy.thresholds.model_drift.output_entropy_change.warning",
-        {"value": 0.25, "inclusive": False},
-    ),
-    (
-        "policy.thresholds.model_drift.output_entropy_change.critical",
-        {"value": 0.50, "inclusive": False},
-    ),
+    # Seed 004 section 2.2: tests/unit/test_metrics_severity.py (SEED_004) holds the bounds.
     # Seed 004 section 2.3.
     (
         "policy.composite.weights",
@@ -393,56 +347,9 @@ def test_a_rollback_follows_the_three_stage_rollback_process_instead_of_the_step
 # --- thresholds applied exactly as the seed words them -----------------------------------
 
 
-@pytest.mark.parametrize(
-    ("metric", "value", "expected"),
-    [
-        # Seed 004 section 10 examples.
-        ("psi", 0.08, "INFO"),
-        ("shap_rank_correlation", 0.82, "INFO"),
-        ("psi", 0.15, "WARNING"),
-        ("demographic_parity_drift", 0.07, "WARNING"),
-        ("prediction_distribution_shift", 0.22, "WARNING"),
-        ("accuracy_drop", 0.06, "WARNING"),
-        ("demographic_parity_drift", 0.12, "CRITICAL"),
-        ("disparate_impact_ratio", 0.75, "CRITICAL"),
-        ("psi", 0.35, "CRITICAL"),
-        ("accuracy_drop", 0.15, "CRITICAL"),
-        # Boundaries of section 2.2.
-        ("psi", 0.0999, "INFO"),
-        ("psi", 0.10, "WARNING"),
-        ("psi", 0.245, "WARNING"),
-        ("psi", 0.25, "CRITICAL"),
-        ("kl_divergence", 0.29, "WARNING"),
-        ("kl_divergence", 0.30, "CRITICAL"),
-        ("wasserstein_distance_normalised", 0.1499, "INFO"),
-        ("wasserstein_distance_normalised", 0.15, "WARNING"),
-        ("wasserstein_distance_normalised", 0.30, "WARNING"),
-        ("wasserstein_distance_normalised", 0.3001, "CRITICAL"),
-        ("demographic_parity_drift", 0.05, "INFO"),
-        ("demographic_parity_drift", 0.10, "WARNING"),
-        ("equal_opportunity_drift", 0.1001, "CRITICAL"),
-        ("disparate_impact_ratio", 0.80, "WARNING"),
-        ("disparate_impact_ratio", 0.7999, "CRITICAL"),
-        ("disparate_impact_ratio", 0.89, "WARNING"),
-        ("disparate_impact_ratio", 0.895, "INFO"),
-        ("accuracy_drop", 0.05, "INFO"),
-        ("accuracy_drop", 0.10, "WARNING"),
-        ("output_entropy_change", 0.50, "WARNING"),
-        ("output_entropy_change", 0.51, "CRITICAL"),
-        ("shap_rank_correlation", 0.80, "INFO"),
-        ("shap_rank_correlation", 0.79, "WARNING"),
-        ("shap_rank_correlation", 0.59, "CRITICAL"),
-    ],
-)
-def test_a_metric_value_gets_the_severity_the_seed_wording_gives_it(
-    config, metric, value, expected
-):
-    assert config.policy.threshold(metric).severity_of(value) == expected
-
-
 @pytest.mark.parametrize(("score", "expected"), [(0.30, "INFO"), (0.3001, "CRITICAL")])
 def test_the_composite_score_is_critical_only_above_030(config, score, expected):
-    assert config.policy.composite.severity_of(score) == expected
+    assert classify(score, config.policy.composite.threshold).name == expected
 
 
 def test_every_seed_000_fairness_metric_is_marked_as_a_govflow_default(config):

@@ -48,6 +48,7 @@ from govflow.incidents.lifecycle import (
     start_investigation,
     timeline,
 )
+from govflow.monitoring.analysis import quality_gate_threshold
 from govflow.store.schema import (
     Alert,
     AuditEvent,
@@ -57,7 +58,6 @@ from govflow.store.schema import (
     Model,
     MonitoringRun,
 )
-from tests.support.monitoring_records import policy_threshold
 
 # A Monday in the 10th week of the rotation that starts on 2025-01-06: eve is on call.
 DETECTED_AT = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
@@ -120,12 +120,6 @@ def any_url(store_url) -> str:
     return prepare(store_url)
 
 
-def threshold_of(config: GovflowConfig, metric: str) -> dict[str, Any]:
-    if metric in QUALITY_MESSAGES:
-        return {"gate": "great_expectations", "failed_gate_severity": "CRITICAL"}
-    return policy_threshold(config, metric)
-
-
 def record_run(
     url: str,
     config: GovflowConfig,
@@ -166,7 +160,9 @@ def record_run(
                     value=value,
                     status="failed" if quality else "computed",
                     severity=severity,
-                    threshold=threshold_of(config, metric),
+                    threshold=quality_gate_threshold(config)
+                    if quality
+                    else config.policy.threshold(metric).to_dict(),
                     details={"message": QUALITY_MESSAGES.get(metric, "")},
                 )
             )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
+from govflow.config import load_config
 from govflow.metrics.composite import (
     BAD_WEIGHTS,
     NO_COMPONENTS,
@@ -15,11 +17,23 @@ from govflow.metrics.composite import (
     composite_drift_score,
     normalised_metric_value,
 )
-from govflow.metrics.severity import SEED_004_THRESHOLDS, MetricInputError, Severity
+from govflow.metrics.severity import MetricInputError, Severity
+
+# The seed's numbers, as policy.yaml holds them (test_metrics_severity pins them to the seed).
+POLICY = load_config(Path(__file__).resolve().parents[2] / "config").policy
 
 
 def observe(name, value, family, subject=""):
-    return MetricObservation(name, family, value, SEED_004_THRESHOLDS[name], subject)
+    return MetricObservation(name, family, value, POLICY.threshold(name), subject)
+
+
+def score_of(observations, *, weights=None):
+    """The composite score with policy.yaml's weights and bound (seed 004 section 2.3)."""
+    return composite_drift_score(
+        observations,
+        weights=POLICY.composite.weights.by_family() if weights is None else weights,
+        threshold=POLICY.composite.threshold,
+    )
 
 
 @pytest.mark.parametrize(
@@ -44,13 +58,13 @@ def observe(name, value, family, subject=""):
     ],
 )
 def test_a_metric_is_normalised_from_its_warning_to_its_critical_bound(metric, value, expected):
-    assert normalised_metric_value(value, SEED_004_THRESHOLDS[metric]) == pytest.approx(
+    assert normalised_metric_value(value, POLICY.threshold(metric)) == pytest.approx(
         expected, abs=1e-12
     )
 
 
 def test_one_critical_fairness_metric_alone_makes_the_score_critical():
-    score = composite_drift_score(
+    score = score_of(
         [
             observe("disparate_impact_ratio", 0.75, "fairness", "gender"),
             observe("demographic_parity_drift", 0.01, "fairness", "age_band"),
@@ -68,15 +82,13 @@ def test_one_critical_fairness_metric_alone_makes_the_score_critical():
 
 def test_the_component_is_the_worst_metric_not_the_average():
     stable = [observe("psi", 0.0, "data", f"feature_{i}") for i in range(14)]
-    score = composite_drift_score([*stable, observe("psi", 0.25, "data", "income")])
+    score = score_of([*stable, observe("psi", 0.25, "data", "income")])
     assert score.components["data"].normalised == 1.0
     assert score.components["data"].contributing_subject == "income"
 
 
 def test_missing_components_contribute_nothing_and_keep_their_weight_out():
-    score = composite_drift_score(
-        [observe("psi", 0.25, "data"), observe("accuracy_drop", 0.0, "model")]
-    )
+    score = score_of([observe("psi", 0.25, "data"), observe("accuracy_drop", 0.0, "model")])
     assert score.missing_components == ("fairness", "explanation")
     assert score.components["data"].effective_weight == pytest.approx(0.3, abs=1e-12)
     assert score.components["model"].effective_weight == pytest.approx(0.2, abs=1e-12)
@@ -85,7 +97,7 @@ def test_missing_components_contribute_nothing_and_keep_their_weight_out():
 
 
 def test_a_day_of_in_range_noise_scores_zero():
-    score = composite_drift_score(
+    score = score_of(
         [
             observe("demographic_parity_drift", 0.049, "fairness", "gender"),
             observe("disparate_impact_ratio", 0.90, "fairness", "age_band"),
@@ -98,7 +110,7 @@ def test_a_day_of_in_range_noise_scores_zero():
 
 
 def test_two_families_simultaneously_critical_make_the_score_critical():
-    score = composite_drift_score(
+    score = score_of(
         [observe("psi", 0.35, "data", "income"), observe("accuracy_drop", 0.15, "model")]
     )
     assert (score.score, score.severity) == (0.5, Severity.CRITICAL)
@@ -119,7 +131,7 @@ def test_the_score_is_the_seeds_weighted_sum(
 ):
     # warning -> critical: DP drift 0.05 -> 0.10, accuracy drop 0.05 -> 0.10,
     # PSI 0.10 -> 0.25, rank correlation 0.80 -> 0.60
-    score = composite_drift_score(
+    score = score_of(
         [
             observe("demographic_parity_drift", 0.05 + fairness * 0.05, "fairness"),
             observe("psi", 0.10 + data * 0.15, "data"),
@@ -132,7 +144,7 @@ def test_the_score_is_the_seeds_weighted_sum(
 
 
 def test_a_score_exactly_at_the_bound_is_not_critical_despite_float_noise():
-    score = composite_drift_score(
+    score = score_of(
         [
             observe("demographic_parity_drift", 0.075, "fairness"),
             observe("accuracy_drop", 0.075, "model"),
@@ -144,7 +156,7 @@ def test_a_score_exactly_at_the_bound_is_not_critical_despite_float_noise():
 
 
 def test_invalid_values_are_left_out_and_listed():
-    score = composite_drift_score(
+    score = score_of(
         [observe("psi", math.nan, "data", "income"), observe("accuracy_drop", 0.075, "model")]
     )
     assert score.invalid_metrics == ("psi:income",)
@@ -153,7 +165,7 @@ def test_invalid_values_are_left_out_and_listed():
 
 
 def test_no_valid_metric_at_all_is_inconclusive():
-    score = composite_drift_score([observe("psi", None, "data")])
+    score = score_of([observe("psi", None, "data")])
     assert (score.status, score.score, score.severity, score.reason) == (
         "inconclusive",
         None,
@@ -163,7 +175,7 @@ def test_no_valid_metric_at_all_is_inconclusive():
 
 
 def test_the_breakdown_serialises_to_json():
-    score = composite_drift_score(
+    score = score_of(
         [observe("psi", 0.3, "data", "income"), observe("accuracy_drop", 0.2, "model")]
     )
     stored = json.loads(json.dumps(score.to_dict()))
@@ -192,5 +204,5 @@ def test_the_breakdown_serialises_to_json():
 )
 def test_bad_weights_or_families_raise_a_clear_error(weights, observation, message):
     with pytest.raises(MetricInputError) as raised:
-        composite_drift_score([observation], weights=weights)
+        score_of([observation], weights=weights)
     assert str(raised.value) == message

@@ -1,24 +1,77 @@
-"""Seed 004 sections 2.2 and 10: every metric's severity bands and their boundaries."""
+"""Seed 004 sections 2.2 and 10: every metric's severity bands and their boundaries.
+
+``SEED_004`` is the tests' one copy of the seed's thresholds, written from the seed's text;
+config/policy.yaml must load to exactly it, and every boundary case below is decided by
+``classify`` on the thresholds the policy loads, the ones production decides on.
+"""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
+from govflow.config import load_config
 from govflow.metrics import METRIC_SPECS
 from govflow.metrics.severity import (
     INVALID,
-    SEED_004_THRESHOLDS,
     THRESHOLD_NOT_FINITE,
     THRESHOLD_ORDER_HIGHER,
     THRESHOLD_ORDER_LOWER,
     Severity,
     Threshold,
     classify,
+    severity_rank,
 )
 
 INFO, WARNING, CRITICAL = Severity.INFO, Severity.WARNING, Severity.CRITICAL
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+POLICY = load_config(CONFIG_DIR).policy
+
+# Seed 004 section 2.2, bound by bound as the seed words it (WARNING / CRITICAL).
+SEED_004 = {
+    # "0.10 - 0.24" / "≥ 0.25"
+    "psi": Threshold(0.10, 0.25, warning_inclusive=True, critical_inclusive=True),
+    # "0.10 - 0.29" / "≥ 0.30"
+    "kl_divergence": Threshold(0.10, 0.30, warning_inclusive=True, critical_inclusive=True),
+    # "0.15 - 0.30" / "> 0.30"
+    "wasserstein_distance_normalised": Threshold(0.15, 0.30, warning_inclusive=True),
+    # "> 0.05" / "> 0.10"
+    "demographic_parity_drift": Threshold(0.05, 0.10),
+    "equal_opportunity_drift": Threshold(0.05, 0.10),
+    # "0.80 - 0.89" / "< 0.80"
+    "disparate_impact_ratio": Threshold(
+        0.89, 0.80, direction="lower_is_worse", warning_inclusive=True
+    ),
+    # "> 5%" / "> 10%", "> 20%" / "> 40%", "> 25%" / "> 50%"
+    "accuracy_drop": Threshold(0.05, 0.10),
+    "prediction_distribution_shift": Threshold(0.20, 0.40),
+    "output_entropy_change": Threshold(0.25, 0.50),
+    # No seed levels; section 10 calls 0.82 INFO, so govflow warns under 0.80.
+    "shap_rank_correlation": Threshold(0.80, 0.60, direction="lower_is_worse"),
+}
+
+
+@pytest.mark.parametrize("metric", sorted(SEED_004))
+def test_policy_yaml_loads_exactly_the_seeds_thresholds(metric):
+    assert POLICY.threshold(metric) == SEED_004[metric]
+
+
+@pytest.mark.parametrize(
+    ("metric", "words"),
+    [
+        ("psi", "critical >= 0.25, warning >= 0.1"),
+        ("kl_divergence", "critical >= 0.3, warning >= 0.1"),
+        ("wasserstein_distance_normalised", "critical > 0.3, warning >= 0.15"),
+        ("demographic_parity_drift", "critical > 0.1, warning > 0.05"),
+        ("disparate_impact_ratio", "critical < 0.8, warning <= 0.89"),
+        ("accuracy_drop", "critical > 0.1, warning > 0.05"),
+        ("shap_rank_correlation", "critical < 0.6, warning < 0.8"),
+    ],
+)
+def test_a_threshold_is_worded_with_the_comparison_the_seed_gives_it(metric, words):
+    assert POLICY.threshold(metric).describe() == words
 
 
 @pytest.mark.parametrize(
@@ -37,7 +90,7 @@ INFO, WARNING, CRITICAL = Severity.INFO, Severity.WARNING, Severity.CRITICAL
     ],
 )
 def test_the_seed_section_10_examples_get_their_stated_severity(metric, value, expected):
-    assert classify(value, SEED_004_THRESHOLDS[metric]) is expected
+    assert classify(value, POLICY.threshold(metric)) is expected
 
 
 BOUNDARIES = [
@@ -82,26 +135,29 @@ BOUNDARIES = [
     ("output_entropy_change", 0.2501, WARNING),
     ("output_entropy_change", 0.50, WARNING),
     ("output_entropy_change", 0.5001, CRITICAL),
+    ("output_entropy_change", 0.51, CRITICAL),
     ("shap_rank_correlation", 0.80, INFO),
     ("shap_rank_correlation", 0.7999, WARNING),
+    ("shap_rank_correlation", 0.79, WARNING),
     ("shap_rank_correlation", 0.60, WARNING),
     ("shap_rank_correlation", 0.5999, CRITICAL),
+    ("shap_rank_correlation", 0.59, CRITICAL),
 ]
 
 
 @pytest.mark.parametrize(("metric", "value", "expected"), BOUNDARIES)
 def test_each_metric_changes_severity_exactly_at_the_seeds_bounds(metric, value, expected):
-    assert classify(value, SEED_004_THRESHOLDS[metric]) is expected
+    assert classify(value, POLICY.threshold(metric)) is expected
 
 
 def test_every_seed_metric_has_a_boundary_table():
-    assert {metric for metric, _, _ in BOUNDARIES} == set(SEED_004_THRESHOLDS)
+    assert {metric for metric, _, _ in BOUNDARIES} == set(SEED_004)
 
 
 @pytest.mark.parametrize("value", [None, math.nan, math.inf, -math.inf])
-@pytest.mark.parametrize("metric", sorted(SEED_004_THRESHOLDS))
+@pytest.mark.parametrize("metric", sorted(SEED_004))
 def test_a_value_that_is_not_a_finite_number_is_invalid_not_a_severity(metric, value):
-    assert classify(value, SEED_004_THRESHOLDS[metric]) is INVALID
+    assert classify(value, POLICY.threshold(metric)) is INVALID
 
 
 def test_severities_are_ordered_so_the_worst_finding_wins():
@@ -111,10 +167,10 @@ def test_severities_are_ordered_so_the_worst_finding_wins():
 
 @pytest.mark.parametrize(
     ("metric", "spec_direction"),
-    [(name, spec.direction) for name, spec in METRIC_SPECS.items() if name in SEED_004_THRESHOLDS],
+    [(name, spec.direction) for name, spec in METRIC_SPECS.items() if name in SEED_004],
 )
 def test_threshold_directions_agree_with_the_metric_specs(metric, spec_direction):
-    assert SEED_004_THRESHOLDS[metric].direction == spec_direction
+    assert POLICY.threshold(metric).direction == spec_direction
 
 
 @pytest.mark.parametrize(
@@ -141,10 +197,46 @@ def test_a_threshold_with_inverted_or_missing_bounds_is_refused(kwargs, message)
 
 
 def test_a_threshold_serialises_to_a_plain_dict():
-    assert SEED_004_THRESHOLDS["psi"].to_dict() == {
+    assert POLICY.threshold("psi").to_dict() == {
         "warning": 0.10,
         "critical": 0.25,
         "direction": "higher_is_worse",
         "warning_inclusive": True,
         "critical_inclusive": True,
     }
+
+
+@pytest.mark.parametrize("metric", sorted(SEED_004))
+def test_a_stored_threshold_reads_back_as_the_same_threshold(metric):
+    assert Threshold.from_dict(POLICY.threshold(metric).to_dict()) == SEED_004[metric]
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        # A bound stored without its inclusivity was an exclusive one.
+        (
+            {"warning": None, "critical": 0.3, "direction": "higher_is_worse"},
+            Threshold(None, 0.3),
+        ),
+        ({"gate": "great_expectations", "failed_gate_severity": "CRITICAL"}, None),
+        ({}, None),
+    ],
+)
+def test_a_stored_threshold_reads_back_in_every_stored_shape(stored, expected):
+    assert Threshold.from_dict(stored) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(0.30, INFO), (0.3001, CRITICAL), (0.9, CRITICAL), (-1.0, INFO)]
+)
+def test_a_threshold_without_a_warning_bound_is_critical_or_info(value, expected):
+    assert classify(value, Threshold(None, 0.30)) is expected
+
+
+@pytest.mark.parametrize(
+    ("name", "rank"),
+    [("INFO", 0), ("WARNING", 1), ("CRITICAL", 2), ("INCONCLUSIVE", -1), (None, -1)],
+)
+def test_a_recorded_severity_ranks_as_its_level_and_anything_else_below_info(name, rank):
+    assert severity_rank(name) == rank

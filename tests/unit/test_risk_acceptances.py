@@ -53,7 +53,6 @@ from govflow.store.schema import (
     Model,
     MonitoringRun,
 )
-from tests.support.monitoring_records import policy_threshold
 
 # Detection on a Monday of eve's on-call week; the suppression ends in mike's week.
 DETECTED_AT = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
@@ -120,7 +119,7 @@ def record_run(url: str, config: GovflowConfig, findings: list[tuple], *, day: i
                     value=value,
                     status="computed",
                     severity=severity,
-                    threshold=policy_threshold(config, metric),
+                    threshold=config.policy.threshold(metric).to_dict(),
                 )
             )
         return run.id

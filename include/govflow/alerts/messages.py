@@ -28,6 +28,8 @@ from urllib.parse import quote
 
 from slack_sdk import WebhookClient
 
+from govflow.metrics.severity import Threshold
+
 AIRFLOW_BASE_URL_ENV = "GOVFLOW_AIRFLOW_BASE_URL"
 REPORT_BASE_URL_ENV = "GOVFLOW_REPORT_BASE_URL"
 RUNBOOK_BASE_URL_ENV = "GOVFLOW_RUNBOOK_BASE_URL"
@@ -144,23 +146,15 @@ def format_value(value: float | None) -> str:
     return NOT_APPLICABLE if value is None else f"{value:.4g}"
 
 
-def format_threshold(threshold: dict[str, Any]) -> str:
-    """``critical ≥ 0.25, warning ≥ 0.1`` from a stored threshold, as the policy words it."""
-    if "critical" not in threshold or "direction" not in threshold:
-        if "failed_gate_severity" in threshold:
-            return f"data-quality gate failed ({threshold['failed_gate_severity']})"
-        return NOT_APPLICABLE
-    higher = threshold["direction"] == "higher_is_worse"
-
-    def bound(name: str) -> str:
-        inclusive = threshold.get(f"{name}_inclusive", False)
-        operator = (">=" if inclusive else ">") if higher else ("<=" if inclusive else "<")
-        return f"{name} {operator} {format_value(threshold[name])}"
-
-    parts = [bound("critical")]
-    if threshold.get("warning") is not None:
-        parts.append(bound("warning"))
-    return ", ".join(parts)
+def format_threshold(stored: dict[str, Any]) -> str:
+    """A result's stored threshold in words: its bounds as the policy compares them
+    (``critical >= 0.25, warning >= 0.1``), or what else the result was judged on."""
+    threshold = Threshold.from_dict(stored)
+    if threshold is not None:
+        return threshold.describe()
+    if "failed_gate_severity" in stored:
+        return f"data-quality gate failed ({stored['failed_gate_severity']})"
+    return NOT_APPLICABLE
 
 
 def _without_label(label: str, text: str | None) -> str | None:

@@ -52,7 +52,6 @@ from govflow.alerts.messages import (
 )
 from govflow.audit import record_event
 from govflow.config import ALERT_SOURCES, GovflowConfig
-from govflow.config.policy import EscalationStep
 from govflow.store.schema import Alert, MetricResult, MonitoringRun, RiskAcceptance
 from govflow.store.types import utcnow
 
@@ -176,15 +175,9 @@ def detected_at(run: MonitoringRun) -> datetime:
 
 
 def _alert_finding(config: GovflowConfig, run: MonitoringRun, result: MetricResult) -> AlertFinding:
-    runbook = next(
-        (
-            (key, book)
-            for key, book in config.policy.runbooks.items()
-            if result.check_type in book.sources
-        ),
-        None,
-    )
-    first_steps = runbook[1].phases[0].actions if runbook else []
+    runbook_key = config.policy.runbook_for(result.check_type)
+    runbook = config.policy.runbooks[runbook_key] if runbook_key else None
+    first_steps = runbook.phases[0].actions if runbook else []
     return AlertFinding(
         model_id=run.model_id,
         check_type=result.check_type,
@@ -199,18 +192,10 @@ def _alert_finding(config: GovflowConfig, run: MonitoringRun, result: MetricResu
         dag_run_id=run.dag_run_id,
         report_path=run.report_path,
         detected_at=detected_at(run).isoformat(),
-        runbook_key=runbook[0] if runbook else None,
-        runbook_title=runbook[1].title if runbook else None,
+        runbook_key=runbook_key,
+        runbook_title=runbook.title if runbook else None,
         first_steps=list(first_steps),
     )
-
-
-def _step_people(config: GovflowConfig, step: EscalationStep, at: datetime) -> list[str]:
-    if step.rotation == "primary":
-        return [config.people.on_call_primary(at)]
-    if step.rotation is not None:
-        return config.people.on_call.members_of(step.rotation)
-    return config.people.holders(step.role)
 
 
 def _emails(config: GovflowConfig, user_ids: list[str]) -> list[str]:
@@ -229,7 +214,7 @@ def instant_email_recipients(config: GovflowConfig, source: str, at: datetime) -
     if path is not None:
         for step in path.steps:
             if step.when == "on_alert":
-                people += _step_people(config, step, at)
+                people += config.people_on_step(step, at)
     return _emails(config, people)
 
 

@@ -74,6 +74,7 @@ from govflow.baselines.profile import (
 )
 from govflow.config import GovflowConfig, ModelEntry
 from govflow.config.vocabulary import Role
+from govflow.metrics import Severity, classify
 from govflow.monitoring.analysis import column_rules, log_source, quality_policy, utc
 from govflow.monitoring.prediction_logs import LABEL_OBSERVED_AT, MODEL_VERSION, SCORED_AT
 from govflow.monitoring.quality import run_quality_gate
@@ -613,10 +614,9 @@ def _apply_refresh_rule(
     if fairness:
         return "keep", RECENT_FAIRNESS_SHIFT.format(count=fairness, days=QUIET_DAYS), measures
     assert mean is not None and spread is not None
-    warning = config.policy.threshold("psi").warning
-    assert warning is not None, "policy.yaml gives PSI a WARNING bound"
-    if mean < warning.value:
-        return "keep", NO_DRIFT.format(mean=mean, bound=warning.value), measures
+    psi = config.policy.threshold("psi")
+    if classify(mean, psi) is Severity.INFO:
+        return "keep", NO_DRIFT.format(mean=mean, bound=psi.warning), measures
     if spread > STABLE_PSI_BAND:
         return "keep", NOT_STABLE.format(spread=spread, band=STABLE_PSI_BAND), measures
     reason = STABILISED.format(

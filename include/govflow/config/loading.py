@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,8 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from govflow.config.deployment import DeploymentFile
 from govflow.config.inventory import ModelsFile
-from govflow.config.people import PeopleFile
-from govflow.config.policy import PolicyFile
+from govflow.config.people import PeopleFile, distinct_representatives
+from govflow.config.policy import EscalationStep, PolicyFile
 from govflow.config.vocabulary import Role, StrictModel
 
 POLICY_FILE = "policy.yaml"
@@ -110,6 +111,15 @@ class GovflowConfig(StrictModel):
         """Holders of ``role`` who may approve ``model_id``: never its owner (seed 003 SoD)."""
         owner = self.models.get(model_id).owner
         return [user for user in self.people.holders(role) if user != owner]
+
+    def people_on_step(self, step: EscalationStep, at: datetime) -> list[str]:
+        """Who an escalation step names at ``at``: this week's primary on call, the members
+        of another rotation, else everyone holding the step's role (seed 004 section 3.2)."""
+        if step.rotation == "primary":
+            return [self.people.on_call_primary(at)]
+        if step.rotation is not None:
+            return self.people.on_call.members_of(step.rotation)
+        return self.people.holders(step.role)
 
     def approvers_for(self, model_id: str) -> dict[Role, list[str]]:
         """Each approval role the model's risk tier requires, with who may give it."""
@@ -272,29 +282,12 @@ def _separation_of_duties_problems(config: GovflowConfig, model_id: str) -> list
     if (
         not problems
         and config.deployment.approvals.distinct_approvers
-        and not _distinct_representatives_exist(list(candidates.values()))
+        and distinct_representatives(list(candidates.values())) is None
     ):
         roles = ", ".join(candidates)
         message = NO_DISTINCT_APPROVERS.format(model=model_id, roles=roles, owner=entry.owner)
         problems.append(f"{DEPLOYMENT_FILE}: {tier_path}: {message}")
     return problems
-
-
-def _distinct_representatives_exist(choices: list[list[str]]) -> bool:
-    """Whether each role can be given to a different person (a bipartite matching)."""
-    assigned: dict[str, int] = {}
-
-    def place(role_index: int, tried: set[str]) -> bool:
-        for person in choices[role_index]:
-            if person in tried:
-                continue
-            tried.add(person)
-            if person not in assigned or place(assigned[person], tried):
-                assigned[person] = role_index
-                return True
-        return False
-
-    return all(place(index, set()) for index in range(len(choices)))
 
 
 def _rotation_problems(config: GovflowConfig) -> list[str]:

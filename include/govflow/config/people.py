@@ -97,3 +97,27 @@ class PeopleFile(StrictModel):
 
     def on_call_primary(self, at: datetime) -> str:
         return self.on_call.primary.on_duty(at)
+
+
+def distinct_representatives(choices: list[list[str]]) -> dict[str, int] | None:
+    """One different person for each role: person -> index of the role they take, or None
+    when no such assignment exists (a bipartite matching by Kuhn's augmenting paths).
+
+    Roles are placed in the order given and each role tries its people in the order given,
+    so the same choices always give the same answer.
+    """
+    assigned: dict[str, int] = {}
+
+    def place(role_index: int, tried: set[str]) -> bool:
+        for person in choices[role_index]:
+            if person in tried:
+                continue
+            tried.add(person)
+            if person not in assigned or place(assigned[person], tried):
+                assigned[person] = role_index
+                return True
+        return False
+
+    if all(place(index, set()) for index in range(len(choices))):
+        return assigned
+    return None

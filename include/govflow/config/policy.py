@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -29,9 +30,9 @@ from govflow.config.vocabulary import (
     Severity,
     StrictModel,
 )
+from govflow.metrics.severity import Direction, Family, Threshold
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
-Direction = Literal["higher_is_worse", "lower_is_worse"]
 Key = Annotated[str, Field(pattern=SNAKE_CASE)]
 
 FAIRNESS_DAILY = (
@@ -117,14 +118,13 @@ class Bound(StrictModel):
     value: float
     inclusive: bool
 
-    def reached_by(self, value: float, direction: Direction) -> bool:
-        if direction == "higher_is_worse":
-            return value >= self.value if self.inclusive else value > self.value
-        return value <= self.value if self.inclusive else value < self.value
-
 
 class MetricThreshold(StrictModel):
-    """A metric's WARNING and CRITICAL bounds, worded exactly as the seed words them."""
+    """A metric's WARNING and CRITICAL bounds, worded exactly as the seed words them.
+
+    ``threshold`` is the one :class:`~govflow.metrics.severity.Threshold` of the metric:
+    every severity is decided and every bound is printed from it.
+    """
 
     description: str
     direction: Direction
@@ -132,12 +132,15 @@ class MetricThreshold(StrictModel):
     critical: Bound
     source: str
 
-    def severity_of(self, value: float) -> Severity:
-        if self.critical.reached_by(value, self.direction):
-            return "CRITICAL"
-        if self.warning is not None and self.warning.reached_by(value, self.direction):
-            return "WARNING"
-        return "INFO"
+    @cached_property
+    def threshold(self) -> Threshold:
+        return Threshold(
+            warning=None if self.warning is None else self.warning.value,
+            critical=self.critical.value,
+            direction=self.direction,
+            warning_inclusive=self.warning is not None and self.warning.inclusive,
+            critical_inclusive=self.critical.inclusive,
+        )
 
     @model_validator(mode="after")
     def _warning_comes_before_critical(self) -> MetricThreshold:
@@ -214,6 +217,15 @@ class CompositeWeights(StrictModel):
             raise PydanticCustomError("weights_sum", WEIGHTS_SUM.format(total=round(total, 9)))
         return self
 
+    def by_family(self) -> dict[Family, float]:
+        """The weights keyed by the metric families the composite score sums over."""
+        return {
+            "fairness": self.fairness_drift,
+            "data": self.data_drift,
+            "model": self.model_drift,
+            "explanation": self.explanation_drift,
+        }
+
 
 class Composite(StrictModel):
     """Seed 004 section 2.3: the aggregated drift score."""
@@ -222,8 +234,12 @@ class Composite(StrictModel):
     critical: Bound
     action: str
 
-    def severity_of(self, score: float) -> Severity:
-        return "CRITICAL" if self.critical.reached_by(score, "higher_is_worse") else "INFO"
+    @cached_property
+    def threshold(self) -> Threshold:
+        """The score's bound: CRITICAL or INFO, the seed gives the composite no WARNING band."""
+        return Threshold(
+            warning=None, critical=self.critical.value, critical_inclusive=self.critical.inclusive
+        )
 
 
 class Fairness(StrictModel):
@@ -482,14 +498,19 @@ class PolicyFile(StrictModel):
     external_reporting: list[ExternalReport]
     kill_switches: KillSwitches
 
-    def threshold(self, metric: str) -> MetricThreshold:
-        return self.thresholds.get(metric)
+    def threshold(self, metric: str) -> Threshold:
+        """The threshold every severity of ``metric`` is decided on (KeyError if none)."""
+        return self.thresholds.get(metric).threshold
 
     def checks_due(self, tier: RiskTier, cadence: Cadence) -> set[CheckType]:
         return self.monitoring.checks_due(tier, cadence)
 
     def escalation_path(self, severity: Severity, source: AlertSource) -> EscalationPath | None:
         return self.escalation.path_for(severity, source)
+
+    def runbook_for(self, source: str) -> str | None:
+        """The key of the runbook for alerts from ``source`` (seed 004 sections 3.3, 3.4)."""
+        return next((key for key, book in self.runbooks.items() if source in book.sources), None)
 
 
 def _require_exactly_one(what: str, rules: list[tuple[Severity, list[AlertSource]]]) -> None:

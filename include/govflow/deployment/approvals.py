@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from govflow.audit import record_event
 from govflow.config import GovflowConfig
+from govflow.config.people import distinct_representatives
 from govflow.deployment.forms import Answer, FormRequest, people, role_title
 from govflow.store.schema import Deployment, DeploymentApproval
 from govflow.store.types import utcnow
@@ -64,25 +65,6 @@ class ApprovalAssignmentError(ValueError):
 class ApprovalAssignment:
     role: str
     assignees: tuple[str, ...]
-
-
-def _match(candidates: list[list[str]]) -> dict[str, int] | None:
-    """person -> role index with every role given a different person, or None (Kuhn)."""
-    assigned: dict[str, int] = {}
-
-    def place(role_index: int, tried: set[str]) -> bool:
-        for person in candidates[role_index]:
-            if person in tried:
-                continue
-            tried.add(person)
-            if person not in assigned or place(assigned[person], tried):
-                assigned[person] = role_index
-                return True
-        return False
-
-    if all(place(index, set()) for index in range(len(candidates))):
-        return assigned
-    return None
 
 
 def _too_few_people(
@@ -116,7 +98,7 @@ def assign_approvers(
             )
     if not rules.distinct_approvers:
         return [ApprovalAssignment(r, tuple(c)) for r, c in zip(roles, candidates, strict=True)]
-    matched = _match(candidates)
+    matched = distinct_representatives(candidates)
     if matched is None:
         short_roles, pool = _too_few_people(roles, candidates)
         raise ApprovalAssignmentError(

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from govflow.config import ALERT_SOURCES, GovflowConfig, Severity
 from govflow.config.inventory import ModelEntry
 from govflow.deployment import procedure
-from govflow.metrics import fairness
+from govflow.metrics import classify, fairness
 from govflow.monitoring.prediction_logs import (
     PARTITION_PREFIX,
     ParquetLogSource,
@@ -409,7 +409,7 @@ def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
                     "value": value,
                     "severity": "INCONCLUSIVE"
                     if value is None
-                    else policy.threshold(name).severity_of(value),
+                    else classify(value, policy.threshold(name)).name,
                     "max_group": metric.max_group,
                     "min_group": metric.min_group,
                     "excluded_groups": metric.excluded_groups,

@@ -26,6 +26,7 @@ from govflow import store
 from govflow.audit import record_event
 from govflow.baselines.profile import active_baseline, load_profile
 from govflow.config import GovflowConfig
+from govflow.metrics.severity import Threshold, severity_rank
 from govflow.monitoring import analysis
 from govflow.monitoring.analysis import Analysis, CheckType, Finding
 from govflow.monitoring.prediction_logs import PredictionLogError
@@ -33,6 +34,8 @@ from govflow.store.schema import MetricResult, MonitoringRun
 from govflow.store.types import utcnow
 
 REPORT_SAMPLE_ROWS = 5000
+# Wide enough for the longest bound the policy words: "critical >= 0.25, warning >= 0.1".
+THRESHOLD_WIDTH = 32
 ACTOR = "govflow-monitoring"
 
 
@@ -239,7 +242,7 @@ def summarise(record: MonitoringRun, result: Analysis, *, limit: int = 20) -> Ru
     counts = Counter(f.severity for f in result.findings if f.status in ("computed", "failed"))
     notable = sorted(
         (f for f in result.findings if f.severity != "INFO"),
-        key=lambda f: -analysis.SEVERITY_ORDER[f.severity],
+        key=lambda f: -severity_rank(f.severity),
     )[:limit]
     return RunSummary(
         model_id=record.model_id,
@@ -327,7 +330,8 @@ def print_findings(
             .order_by(MetricResult.id)
         ).all()
         echo(
-            f"{'check':<18} {'metric':<32} {'subject':<22} {'value':>10} {'threshold':<16} severity"
+            f"{'check':<18} {'metric':<32} {'subject':<22} {'value':>10} "
+            f"{'threshold':<{THRESHOLD_WIDTH}} severity"
         )
         last_message = None
         for row in rows:
@@ -335,7 +339,7 @@ def print_findings(
                 continue
             echo(
                 f"{row.check_type:<18} {row.metric:<32} {row.subject[:22]:<22} "
-                f"{_number(row.value):>10} {_threshold_text(row.threshold):<16} "
+                f"{_number(row.value):>10} {_threshold_text(row.threshold):<{THRESHOLD_WIDTH}} "
                 f"{row.severity}{'' if row.status == 'computed' else f' ({row.status})'}"
                 f"{_judged_on(row.details or {})}"
             )
@@ -357,11 +361,9 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def _threshold_text(threshold: dict[str, Any]) -> str:
-    if "warning" not in threshold:
-        return "-"
-    sign = ">" if threshold.get("direction") == "higher_is_worse" else "<"
-    return f"W{sign}{threshold['warning']:g} C{sign}{threshold['critical']:g}"
+def _threshold_text(stored: dict[str, Any]) -> str:
+    threshold = Threshold.from_dict(stored)
+    return "-" if threshold is None else threshold.describe()
 
 
 def latest_dag_run_records(dag_id: str, *, db_url: str | None = None) -> list[MonitoringRun]:

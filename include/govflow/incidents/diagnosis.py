@@ -31,8 +31,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govflow.audit import query_events
-from govflow.config import SEVERITIES, GovflowConfig
+from govflow.config import GovflowConfig
 from govflow.incidents.lifecycle import add_event, episode_key
+from govflow.metrics import severity_rank
 from govflow.store.schema import (
     Baseline,
     Deployment,
@@ -89,18 +90,17 @@ def band_position(value: float | None, threshold: dict[str, Any]) -> float | Non
     return _number((value - warning) / (critical - warning))
 
 
-def _rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
-
-
 def _ordering(entry: dict[str, Any]) -> tuple[int, float]:
     position = entry["band_position"]
-    return (-_rank(entry["severity"]), -(position if position is not None else float("-inf")))
+    return (
+        -severity_rank(entry["severity"]),
+        -(position if position is not None else float("-inf")),
+    )
 
 
 def _worst_first(row: MetricResult) -> tuple[int, float]:
     position = band_position(row.value, row.threshold)
-    return (_rank(row.severity), position if position is not None else float("-inf"))
+    return (severity_rank(row.severity), position if position is not None else float("-inf"))
 
 
 def moved_features_and_groups(

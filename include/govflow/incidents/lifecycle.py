@@ -55,7 +55,7 @@ from govflow.alerts.messages import Links, format_threshold, format_value
 from govflow.alerts.outbox import EMAIL, SLACK, detected_at, enqueue_alert
 from govflow.audit import AuditSeverity, record_event
 from govflow.config import ALERT_SOURCES, CHECK_TYPES, SEVERITIES, GovflowConfig, load_config
-from govflow.config.policy import EscalationStep
+from govflow.metrics import severity_rank
 from govflow.store.schema import Alert, Incident, IncidentEvent, MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
 
@@ -151,24 +151,13 @@ class ResponsePlan:
         return asdict(self)
 
 
-def _people_of_step(config: GovflowConfig, step: EscalationStep, at: datetime) -> list[str]:
-    if step.rotation == "primary":
-        return [config.people.on_call_primary(at)]
-    if step.rotation is not None:
-        return config.people.on_call.members_of(step.rotation)
-    return config.people.holders(step.role)
-
-
 def _unique(people: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(people))
 
 
 def runbook_for(config: GovflowConfig, category: str) -> str:
     """The runbook of an incident's source: fairness drift's, else data drift's (3.3, 3.4)."""
-    for key, runbook in config.policy.runbooks.items():
-        if category in runbook.sources:
-            return key
-    return DEFAULT_RUNBOOK
+    return config.policy.runbook_for(category) or DEFAULT_RUNBOOK
 
 
 def responders(config: GovflowConfig, incident: Incident, at: datetime) -> ResponsePlan:
@@ -191,7 +180,7 @@ def responders(config: GovflowConfig, incident: Incident, at: datetime) -> Respo
     at_once: list[str] = []
     executive_after = None
     for step in path.steps:
-        people = _people_of_step(config, step, at)
+        people = config.people_on_step(step, at)
         levels[step.level] += people
         if step.when == "on_alert":
             at_once += people
@@ -420,10 +409,6 @@ def sla_clock_start(incident: Incident) -> datetime:
 # --- Opening ----------------------------------------------------------------------------
 
 
-def _severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
-
-
 def _priority(config: GovflowConfig, severity: str, category: str) -> str:
     if category in ALERT_SOURCES and severity in SEVERITIES:
         found = config.policy.incidents.class_for(severity, category)
@@ -569,7 +554,7 @@ def _recur(
     )
     if _find_event(session, incident, event_key) is not None:
         return "unchanged"
-    raised = _severity_rank(severity) > _severity_rank(incident.severity)
+    raised = severity_rank(severity) > severity_rank(incident.severity)
     payload = {"severity": severity, "source_run_id": source_run_id, "summary": summary}
     if raised:
         payload["raised_from"] = incident.severity
@@ -643,7 +628,7 @@ def _creates_incident(config: GovflowConfig, severity: str) -> bool:
 
 
 def _worst(rows: Sequence[MetricResult]) -> str:
-    return max((row.severity for row in rows), key=_severity_rank)
+    return max((row.severity for row in rows), key=severity_rank)
 
 
 def _run_details(run: MonitoringRun) -> dict[str, Any]:
@@ -682,7 +667,7 @@ def _drift_texts(
 ) -> tuple[str, str, str]:
     severity = _worst(rows)
     title = f"{severity} {check_type.replace('_', ' ')}: {metric} on {run.model_id}"
-    judged = [row for row in rows if _severity_rank(row.severity) >= 1]
+    judged = [row for row in rows if severity_rank(row.severity) >= 1]
     values = "; ".join(
         f"{row.subject or 'overall'} {format_value(row.value)} ({format_threshold(row.threshold)})"
         for row in judged

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from govflow.alerts.messages import Links
 from govflow.audit import record_event
-from govflow.config import SEVERITIES, GovflowConfig
+from govflow.config import GovflowConfig
 from govflow.incidents.lifecycle import (
     ACCEPTED_RISK,
     TRANSITIONS,
@@ -53,6 +53,7 @@ from govflow.incidents.lifecycle import (
     resolve,
     responders,
 )
+from govflow.metrics import severity_rank
 from govflow.store.schema import Alert, Incident, MetricResult, MonitoringRun, RiskAcceptance
 from govflow.store.types import utcnow
 
@@ -123,10 +124,6 @@ class ExpiredAcceptance:
         return asdict(self)
 
 
-def _rank(severity: str | None) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
-
-
 def current_condition(session: Session, model_id: str, metric: str) -> Condition | None:
     """The newest computed measurement of ``metric`` for ``model_id``, or None."""
     newest = session.scalars(
@@ -151,7 +148,7 @@ def current_condition(session: Session, model_id: str, metric: str) -> Condition
         )
         .order_by(MetricResult.id)
     ).all()
-    worst = max(rows, key=lambda row: _rank(row.severity))
+    worst = max(rows, key=lambda row: severity_rank(row.severity))
     return Condition(worst.severity, worst.value, worst.subject, newest.id, newest.interval_end)
 
 
@@ -565,7 +562,9 @@ def expire_acceptances(
         acceptance.status = EXPIRED
         acceptance.details = {**acceptance.details, "expired_at": now.isoformat()}
         condition = current_condition(session, acceptance.model_id, acceptance.metric)
-        persists = condition is not None and _rank(condition.severity) >= _rank(acceptance.severity)
+        persists = condition is not None and severity_rank(condition.severity) >= severity_rank(
+            acceptance.severity
+        )
         incident = session.get(Incident, acceptance.incident_id) if acceptance.incident_id else None
         action = "none"
         alerts: list[Alert] = []

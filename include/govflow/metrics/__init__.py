@@ -6,8 +6,6 @@ by name with its family, feature types and direction.
 """
 
 from govflow.metrics.composite import (
-    SEED_004_COMPONENT_WEIGHTS,
-    SEED_004_COMPOSITE_CRITICAL_ABOVE,
     ComponentScore,
     CompositeScore,
     MetricObservation,
@@ -82,14 +80,17 @@ from govflow.metrics.model_drift import (
 )
 from govflow.metrics.severity import (
     INVALID,
-    SEED_004_THRESHOLDS,
+    LEVELS,
+    Comparison,
     InvalidMetricValue,
+    Level,
     MetricInputError,
     MetricSpec,
     Severity,
     Threshold,
     classify,
     is_valid_metric_value,
+    severity_rank,
 )
 
 METRIC_SPECS: dict[str, MetricSpec] = {
@@ -101,13 +102,12 @@ __all__ = [
     "DATA_DRIFT_METRICS",
     "FAIRNESS_METRICS",
     "INVALID",
+    "LEVELS",
     "METRIC_SPECS",
     "MODEL_DRIFT_METRICS",
-    "SEED_004_COMPONENT_WEIGHTS",
-    "SEED_004_COMPOSITE_CRITICAL_ABOVE",
-    "SEED_004_THRESHOLDS",
     "AlignedCategoryCounts",
     "CategoricalReference",
+    "Comparison",
     "ComponentScore",
     "CompositeScore",
     "FairnessMetric",
@@ -118,6 +118,7 @@ __all__ = [
     "GroupCounts",
     "GroupRates",
     "InvalidMetricValue",
+    "Level",
     "MetricInputError",
     "MetricObservation",
     "MetricSpec",
@@ -170,6 +171,7 @@ __all__ = [
     "rate_ratio",
     "reference_quantiles",
     "reference_spread",
+    "severity_rank",
     "total_variation_distance",
     "true_positive_rate_ratio",
     "wasserstein_distance_from_quantiles",

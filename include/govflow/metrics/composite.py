@@ -1,7 +1,8 @@
 """Seed 004 section 2.3: the aggregated drift score.
 
-score = sum_c w_c * component_c, with weights fairness 0.4, data 0.3, model 0.2,
-explanation 0.1; CRITICAL when score > 0.30.
+score = sum_c w_c * component_c, with the policy's weights (seed 004: fairness 0.4, data 0.3,
+model 0.2, explanation 0.1); its severity is :func:`~govflow.metrics.severity.classify` against
+the policy's composite threshold (seed 004: CRITICAL when score > 0.30, no WARNING band).
 
 Normalising one metric to [0, 1]
 --------------------------------
@@ -10,7 +11,8 @@ its warning bound towards its critical bound (mirrored for lower-is-worse metric
 disparate impact: ``(warning - value) / (warning - critical)``). A metric in the INFO range
 is 0, so stable data scores 0 however many metrics are computed; PSI 0.175 (warning 0.10,
 critical 0.25) is 0.5; DI 0.845 (warning 0.89, critical 0.80) is 0.5; a metric at or past
-its critical bound is 1.0. Normalising from the warning bound rather than from the ideal
+its critical bound is 1.0 (a threshold without a WARNING band goes from 0 to 1 at its critical
+bound). Normalising from the warning bound rather than from the ideal
 value is what keeps a day of in-range noise from summing to a CRITICAL score.
 
 A component is the MAX over its metrics
@@ -42,15 +44,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from govflow.metrics.severity import Family, MetricInputError, Severity, Threshold
+from govflow.metrics.severity import (
+    Family,
+    MetricInputError,
+    Severity,
+    Threshold,
+    classify,
+)
 
-SEED_004_COMPONENT_WEIGHTS: dict[Family, float] = {
-    "fairness": 0.4,
-    "data": 0.3,
-    "model": 0.2,
-    "explanation": 0.1,
-}
-SEED_004_COMPOSITE_CRITICAL_ABOVE = 0.30
 SCORE_DECIMALS = 12
 
 BAD_WEIGHTS = "component weights must be finite and non-negative, got {weights}"
@@ -72,8 +73,9 @@ class MetricObservation:
 def normalised_metric_value(value: float, threshold: Threshold) -> float:
     """Fraction of the way from the warning bound to the critical bound, in [0, 1]."""
     sign = 1.0 if threshold.direction == "higher_is_worse" else -1.0
-    past_warning = sign * (value - threshold.warning)
-    span = sign * (threshold.critical - threshold.warning)
+    warning = threshold.critical if threshold.warning is None else threshold.warning
+    past_warning = sign * (value - warning)
+    span = sign * (threshold.critical - warning)
     if span <= 0:
         return 1.0 if past_warning > 0 else 0.0
     return min(1.0, max(0.0, past_warning / span))
@@ -137,11 +139,12 @@ def _check_weights(weights: Mapping[Family, float]) -> None:
 def composite_drift_score(
     observations: Iterable[MetricObservation],
     *,
-    weights: Mapping[Family, float] = SEED_004_COMPONENT_WEIGHTS,
-    critical_above: float = SEED_004_COMPOSITE_CRITICAL_ABOVE,
+    weights: Mapping[Family, float],
+    threshold: Threshold,
 ) -> CompositeScore:
     """Weighted max-per-component score of seed 004 section 2.3 (definitions in module doc)."""
     _check_weights(weights)
+    critical_above = threshold.critical
     best: dict[Family, tuple[float, float, MetricObservation]] = {}
     invalid = []
     for observation in observations:
@@ -179,7 +182,8 @@ def composite_drift_score(
         math.fsum(part.normalised * part.effective_weight for part in components.values()),
         SCORE_DECIMALS,
     )
-    severity = Severity.CRITICAL if score > critical_above else Severity.INFO
+    severity = classify(score, threshold)
+    assert isinstance(severity, Severity), "a weighted sum of values in [0, 1] is finite"
     return CompositeScore(
         "computed", score, severity, critical_above, components, missing, tuple(invalid)
     )

@@ -1,16 +1,18 @@
-"""Seed 004 sections 2.1 and 2.2: severity levels and the metric-specific triggers.
+"""Seed 004 sections 2.1 and 2.2: severity levels, metric thresholds and the one ``classify``.
 
 Every metric family module declares its metrics as :class:`MetricSpec` entries (name,
-family, feature types, direction); this module turns a metric value into a
-:class:`Severity` with :func:`classify` against a :class:`Threshold` the caller passes in
-(the thresholds are policy data held in ``config/``; :data:`SEED_004_THRESHOLDS` mirrors the
-seed's table for tests and as the documented default).
+family, feature types, direction). A :class:`Threshold` holds one metric's bounds; the policy
+(``config/policy.yaml``, validated in :mod:`govflow.config.policy`) builds one per metric and
+nothing else writes them down. :func:`classify` is the only place a value is compared with a
+bound, and :meth:`Threshold.describe` the only place a bound is put into words, so the CLI,
+Slack, e-mail and reports all print the comparison the policy decides on.
 
 How the seed's wording maps onto a threshold
 --------------------------------------------
 ``higher_is_worse``: CRITICAL when ``value > critical`` (``>=`` if ``critical_inclusive``),
 else WARNING when ``value > warning`` (``>=`` if ``warning_inclusive``), else INFO.
-``lower_is_worse``: the mirror image with ``<`` / ``<=``.
+``lower_is_worse``: the mirror image with ``<`` / ``<=``. A threshold without a warning bound
+(the composite score) is CRITICAL or INFO.
 
 ============================== ========================== ======================= =========
 metric                         seed wording               Threshold               boundary
@@ -34,16 +36,32 @@ runs up to the critical bound. Comparisons are exact on the float given; a value
 Values that are not numbers (None, NaN, +-inf) are not a severity: :func:`classify` returns
 :data:`INVALID`, which the caller records as a data-quality finding rather than an alert,
 because a broken computation is neither "all clear" nor evidence of drift.
+
+A verdict is a function of the evidence and the threshold, so a later judgement on a
+confidence interval (an interval wholly beyond a bound, or too wide to tell) is a keyword
+argument of :func:`classify` and one more outcome beside :data:`INVALID`, not a second
+comparison elsewhere.
 """
 
 from __future__ import annotations
 
 import enum
 import math
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Direction = Literal["higher_is_worse", "lower_is_worse"]
+Level = Literal["warning", "critical"]
+Comparison = Literal[">", ">=", "<", "<="]
+LEVELS: tuple[Level, ...] = ("critical", "warning")
+_COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 Family = Literal["data", "fairness", "model", "explanation"]
 FeatureType = Literal["numerical", "categorical", "binary_prediction", "score"]
 
@@ -68,6 +86,14 @@ class Severity(enum.IntEnum):
     CRITICAL = 2
 
 
+def severity_rank(name: str | None) -> int:
+    """The order of a recorded severity (``"INFO"`` 0 to ``"CRITICAL"`` 2), so the worst wins
+    a ``max``; -1 for anything that is no severity (None, ``"INCONCLUSIVE"``)."""
+    if name is None or name not in Severity.__members__:
+        return -1
+    return Severity[name].value
+
+
 class InvalidMetricValue(enum.Enum):
     """Marker for a metric value that is not a finite number."""
 
@@ -79,30 +105,76 @@ INVALID = InvalidMetricValue.INVALID
 
 @dataclass(frozen=True)
 class Threshold:
-    """Warning and critical bounds of one metric, and which side of them is bad."""
+    """Warning and critical bounds of one metric, and which side of them is bad.
 
-    warning: float
+    ``warning`` is None for a threshold with no WARNING band (the composite score).
+    ``to_dict`` is the shape stored with every monitoring result; ``from_dict`` reads it back.
+    """
+
+    warning: float | None
     critical: float
     direction: Direction = "higher_is_worse"
     warning_inclusive: bool = False
     critical_inclusive: bool = False
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.warning) and math.isfinite(self.critical)):
+        warning = self.critical if self.warning is None else self.warning
+        if not (math.isfinite(warning) and math.isfinite(self.critical)):
             raise ValueError(
                 THRESHOLD_NOT_FINITE.format(warning=self.warning, critical=self.critical)
             )
-        if self.direction == "higher_is_worse" and self.critical < self.warning:
+        if self.direction == "higher_is_worse" and self.critical < warning:
             raise ValueError(
                 THRESHOLD_ORDER_HIGHER.format(warning=self.warning, critical=self.critical)
             )
-        if self.direction == "lower_is_worse" and self.critical > self.warning:
+        if self.direction == "lower_is_worse" and self.critical > warning:
             raise ValueError(
                 THRESHOLD_ORDER_LOWER.format(warning=self.warning, critical=self.critical)
             )
 
+    def comparison(self, level: Level) -> Comparison:
+        """The operator a value must satisfy against the ``level`` bound to reach it."""
+        inclusive = self.critical_inclusive if level == "critical" else self.warning_inclusive
+        if self.direction == "higher_is_worse":
+            return ">=" if inclusive else ">"
+        return "<=" if inclusive else "<"
+
+    def reached(self, value: float, level: Level) -> bool:
+        """Whether ``value`` reaches the ``level`` bound (False when there is no such bound)."""
+        bound = self.critical if level == "critical" else self.warning
+        if bound is None:
+            return False
+        return _COMPARE[self.comparison(level)](value, bound)
+
+    def describe(self) -> str:
+        """``critical >= 0.25, warning >= 0.1``: the bounds with the policy's own comparison."""
+        levels: tuple[Level, ...] = ("critical",) if self.warning is None else LEVELS
+        return ", ".join(
+            f"{level} {self.comparison(level)} {getattr(self, level):.4g}" for level in levels
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "warning": self.warning,
+            "warning_inclusive": self.warning_inclusive,
+            "critical": self.critical,
+            "critical_inclusive": self.critical_inclusive,
+            "direction": self.direction,
+        }
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> Threshold | None:
+        """The threshold stored with a result, or None when the result was judged on none
+        (a data-quality finding, a metric the policy does not bound)."""
+        if "critical" not in stored or "direction" not in stored:
+            return None
+        return cls(
+            warning=stored.get("warning"),
+            critical=stored["critical"],
+            direction=stored["direction"],
+            warning_inclusive=stored.get("warning_inclusive", False),
+            critical_inclusive=stored.get("critical_inclusive", False),
+        )
 
 
 @dataclass(frozen=True)
@@ -124,40 +196,16 @@ def is_valid_metric_value(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def _beyond(value: float, bound: float, *, inclusive: bool, direction: Direction) -> bool:
-    if direction == "higher_is_worse":
-        return value >= bound if inclusive else value > bound
-    return value <= bound if inclusive else value < bound
-
-
 def classify(value: float | None, threshold: Threshold) -> Severity | InvalidMetricValue:
-    """The seed-004 severity of ``value``, or :data:`INVALID` when it is not a finite number."""
+    """The seed-004 severity of ``value``, or :data:`INVALID` when it is not a finite number.
+
+    Every severity govflow records (monitoring, deployment and rollout gates, the composite
+    score) is decided here.
+    """
     if value is None or not is_valid_metric_value(value):
         return INVALID
-    direction = threshold.direction
-    if _beyond(
-        value, threshold.critical, inclusive=threshold.critical_inclusive, direction=direction
-    ):
+    if threshold.reached(value, "critical"):
         return Severity.CRITICAL
-    if _beyond(
-        value, threshold.warning, inclusive=threshold.warning_inclusive, direction=direction
-    ):
+    if threshold.reached(value, "warning"):
         return Severity.WARNING
     return Severity.INFO
-
-
-SEED_004_THRESHOLDS: dict[str, Threshold] = {
-    "psi": Threshold(0.10, 0.25, warning_inclusive=True, critical_inclusive=True),
-    "kl_divergence": Threshold(0.10, 0.30, warning_inclusive=True, critical_inclusive=True),
-    "wasserstein_distance_normalised": Threshold(0.15, 0.30, warning_inclusive=True),
-    "demographic_parity_drift": Threshold(0.05, 0.10),
-    "equal_opportunity_drift": Threshold(0.05, 0.10),
-    "disparate_impact_ratio": Threshold(
-        0.89, 0.80, direction="lower_is_worse", warning_inclusive=True
-    ),
-    "accuracy_drop": Threshold(0.05, 0.10),
-    "prediction_distribution_shift": Threshold(0.20, 0.40),
-    "output_entropy_change": Threshold(0.25, 0.50),
-    "shap_rank_correlation": Threshold(0.80, 0.60, direction="lower_is_worse"),
-}
-"""Seed 004 section 2.2 as :class:`Threshold` values (explanation bounds are govflow's)."""

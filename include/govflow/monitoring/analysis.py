@@ -40,6 +40,7 @@ from govflow.metrics import (
     Threshold,
     accuracy_drop,
     categorical_feature_drift,
+    classify,
     composite_drift_score,
     fairness_report,
     group_counts,
@@ -48,6 +49,7 @@ from govflow.metrics import (
     numeric_feature_drift,
     output_entropy_change,
     prediction_distribution_shift,
+    severity_rank,
 )
 from govflow.metrics.explanation_drift import (
     ExplanationInputError,
@@ -68,7 +70,6 @@ from govflow.monitoring.prediction_logs import (
 from govflow.monitoring.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
 
 DATA_QUALITY = "data_quality"
-SEVERITY_ORDER = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
 COMPOSITE_FAMILIES = {
     "data_drift": "data",
     "fairness_drift": "fairness",
@@ -141,7 +142,7 @@ class Analysis:
         judged = [f.severity for f in self.findings if f.status in ("computed", "failed")]
         if self.composite.get("severity"):
             judged.append(self.composite["severity"])
-        return max(judged, key=SEVERITY_ORDER.__getitem__, default="INFO")
+        return max(judged, key=severity_rank, default="INFO")
 
 
 def validate_checks(checks: Iterable[str]) -> tuple[CheckType, ...]:
@@ -199,28 +200,12 @@ def quality_policy(model: ModelEntry, config: GovflowConfig, window: timedelta) 
     )
 
 
-def _threshold(config: GovflowConfig, metric: str) -> tuple[Threshold, dict[str, Any]] | None:
+def _threshold(config: GovflowConfig, metric: str) -> Threshold | None:
+    """The policy's threshold of ``metric``; None for a metric the policy does not bound."""
     try:
-        configured = config.policy.threshold(metric)
+        return config.policy.threshold(metric)
     except KeyError:
         return None
-    # A metric with no WARNING band goes straight from INFO to CRITICAL.
-    warning = configured.warning or configured.critical
-    threshold = Threshold(
-        warning=warning.value,
-        critical=configured.critical.value,
-        direction=configured.direction,
-        warning_inclusive=warning.inclusive,
-        critical_inclusive=configured.critical.inclusive,
-    )
-    described = {
-        "warning": warning.value,
-        "warning_inclusive": warning.inclusive,
-        "critical": configured.critical.value,
-        "critical_inclusive": configured.critical.inclusive,
-        "direction": configured.direction,
-    }
-    return threshold, described
 
 
 class _Judge:
@@ -248,7 +233,7 @@ class _Judge:
                 value,
                 "INFO",
                 "computed",
-                found[1] if found else {},
+                found.to_dict() if found else {},
                 details,
                 details.get("judged_on", ""),
             )
@@ -270,7 +255,7 @@ class _Judge:
         (a confidence bound, see _fairness_drift), else from the value itself."""
         details = details or {}
         found = _threshold(self.config, metric)
-        described = found[1] if found else {}
+        described = found.to_dict() if found else {}
         if status != "computed" or value is None:
             self.findings.append(
                 Finding(
@@ -296,11 +281,11 @@ class _Judge:
         severity = "INFO"
         judged = value if judged_value is None or not math.isfinite(judged_value) else judged_value
         if found is not None:
-            severity = self.config.policy.threshold(metric).severity_of(judged)
+            severity = classify(judged, found).name
             family = COMPOSITE_FAMILIES.get(check_type)
             if family is not None:
                 self.observations.append(
-                    MetricObservation(metric, family, judged, found[0], subject)  # type: ignore[arg-type]
+                    MetricObservation(metric, family, judged, found, subject)  # type: ignore[arg-type]
                 )
         self.findings.append(
             Finding(
@@ -317,6 +302,14 @@ class _Judge:
         )
 
 
+def quality_gate_threshold(config: GovflowConfig) -> dict[str, Any]:
+    """What a data-quality finding was judged on, stored where a metric stores its bounds."""
+    return {
+        "gate": "great_expectations",
+        "failed_gate_severity": config.policy.data_quality.failed_gate_severity,
+    }
+
+
 def _quality_findings(report: QualityReport, config: GovflowConfig) -> list[Finding]:
     gate_severity = config.policy.data_quality.failed_gate_severity
     findings = []
@@ -330,7 +323,7 @@ def _quality_findings(report: QualityReport, config: GovflowConfig) -> list[Find
                 float(finding.unexpected_count),
                 severity,
                 "failed",
-                {"gate": "great_expectations", "failed_gate_severity": gate_severity},
+                quality_gate_threshold(config),
                 finding.to_dict(),
                 finding.message,
             )
@@ -509,10 +502,10 @@ def judged_value(
     found = _threshold(config, metric)
     if found is None:
         return "value", result.value
-    bound = result.ci_low if found[0].direction == "higher_is_worse" else result.ci_high
+    bound = result.ci_low if found.direction == "higher_is_worse" else result.ci_high
     if bound is None:
         return "not judged: no confidence interval", None
-    return ("ci_low" if found[0].direction == "higher_is_worse" else "ci_high"), bound
+    return ("ci_low" if found.direction == "higher_is_worse" else "ci_high"), bound
 
 
 def _model_drift(
@@ -585,9 +578,9 @@ def _explanation_drift(
     except ExplanationInputError as error:  # e.g. no row with every feature present
         judge.judge("explanation_drift", metric, "", None, status="skipped", message=str(error))
         return
-    found = _threshold(judge.config, metric)
-    assert found is not None, "policy.yaml defines shap_rank_correlation"
-    drift = explanation_drift(baseline.attributions, current, threshold=found[0])
+    drift = explanation_drift(
+        baseline.attributions, current, threshold=judge.config.policy.threshold(metric)
+    )
     judge.judge(
         "explanation_drift",
         metric,
@@ -656,16 +649,10 @@ def analyse_window(
         if "explanation_drift" in checks:
             _explanation_drift(judge, usable, model, baseline, explainer)
     analysis.findings.extend(judge.findings)
-    weights = config.policy.composite.weights
     score = composite_drift_score(
         judge.observations,
-        weights={
-            "fairness": weights.fairness_drift,
-            "data": weights.data_drift,
-            "model": weights.model_drift,
-            "explanation": weights.explanation_drift,
-        },
-        critical_above=config.policy.composite.critical.value,
+        weights=config.policy.composite.weights.by_family(),
+        threshold=config.policy.composite.threshold,
     )
     analysis.composite = score.to_dict()
     return analysis
@@ -730,6 +717,7 @@ __all__ = [
     "column_rules",
     "failed_analysis",
     "log_source",
+    "quality_gate_threshold",
     "quality_policy",
     "read_windows",
     "utc",

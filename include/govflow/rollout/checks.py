@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
-from govflow.metrics import fairness
+from govflow.metrics import classify, fairness
 from govflow.metrics.model_drift import total_variation_distance
 from govflow.monitoring.analysis import column_rules, judged_value, log_source, pairwise_confidence
 from govflow.monitoring.prediction_logs import ParquetLogSource
@@ -298,7 +298,7 @@ def fairness_within_bounds(window: StageWindow) -> StageCheck:
                     "judged_on": judged_on,
                     "severity": None
                     if judged is None
-                    else policy.threshold(name).severity_of(float(judged)),
+                    else classify(float(judged), policy.threshold(name)).name,
                     "min_group": metric.min_group,
                     "max_group": metric.max_group,
                     "excluded_groups": metric.excluded_groups,
@@ -406,7 +406,7 @@ def model_drift_within_bounds(window: StageWindow) -> StageCheck:
     edges = np.unique(np.quantile(old, np.linspace(0, 1, SCORE_BINS + 1)[1:-1]))
     bins = np.concatenate(([-np.inf], edges, [np.inf]))
     shift = total_variation_distance(np.histogram(old, bins)[0], np.histogram(new, bins)[0])
-    severity = window.config.policy.threshold("prediction_distribution_shift").severity_of(shift)
+    severity = classify(shift, window.config.policy.threshold("prediction_distribution_shift")).name
     evidence.update(prediction_distribution_shift=round(shift, 6), severity=severity)
     return StageCheck(
         "model_drift_within_bounds",

@@ -1,0 +1,63 @@
+"""Seed 003 "Deprecate models": ``govflow registry deprecate`` and what it stops."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from govflow import registry, store
+from govflow.cli import app
+from govflow.deployment.procedure import DEPRECATED_MODEL, DeploymentRequest, request_problems
+from govflow.store.schema import AuditEvent, Model
+
+REASON = "replaced by credit_approval_v2"
+
+
+def register(url: str) -> None:
+    store.upgrade(url)
+    with store.session_scope(url) as session:
+        registry.register_model(
+            session,
+            model_id="credit_approval",
+            model_type="binary_classifier",
+            risk_tier="high",
+            owner="olivia",
+            business_purpose="credit decisions",
+            actor="test",
+        )
+
+
+def deprecate(*options: str):
+    return CliRunner().invoke(app, ["registry", "deprecate", "credit_approval", *options])
+
+
+def test_a_deprecated_model_keeps_its_reason_and_no_deployment_of_it_starts(fresh_store_env):
+    register(fresh_store_env)
+
+    result = deprecate("--actor", "mike", "--reason", REASON)
+
+    assert result.exit_code == 0, result.output
+    assert result.output == f"credit_approval deprecated: {REASON}\n"
+    with store.session_scope(fresh_store_env) as session:
+        model = session.get_one(Model, "credit_approval")
+        assert (model.status, model.deprecation_reason) == ("deprecated", REASON)
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "registry.model_deprecated")
+        ).one()
+        assert (event.actor, event.target) == ("mike", "model:credit_approval")
+        request = DeploymentRequest(
+            "credit_approval", "1.1.0", "minor", "production", "why", "mike", "run"
+        )
+        problems = request_problems(session, request)
+    assert DEPRECATED_MODEL.format(model_id="credit_approval", reason=REASON) in problems
+
+
+def test_deprecating_without_a_reason_is_refused(fresh_store_env):
+    register(fresh_store_env)
+
+    result = deprecate("--actor", "mike")
+
+    assert result.exit_code == 1
+    assert registry.JUSTIFICATION_REQUIRED in result.output
+    with store.session_scope(fresh_store_env) as session:
+        assert session.get_one(Model, "credit_approval").status != "deprecated"
