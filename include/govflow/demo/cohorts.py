@@ -106,8 +106,15 @@ def draw_cohort(
     draws: int,
     indicators: OutcomeIndicators,
     band_rates: dict[str, np.ndarray],
+    arrival: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> Cohort:
-    """``rows`` applicants in random order whose age bands and genders are balanced."""
+    """``rows`` applicants in random order whose age bands and genders are balanced.
+
+    ``arrival`` is a change the applicants undergo before they are scored that does not
+    depend on gender (the data-drift shift): genders are then balanced on the decisions
+    and outcomes of the applicants as they arrive, so that the shift moves every gender's
+    rates alike instead of letting a group of 40 drift apart by chance.
+    """
     counts = age_band_counts(rows)
     pool = generate_applicants(rng, {band: POOL_FACTOR * count for band, count in counts.items()})
     pool_draws = rng.random((len(pool), draws))
@@ -123,7 +130,10 @@ def draw_cohort(
     )
     shuffled = rng.permutation(selected)
     applicants = pool.iloc[shuffled].reset_index(drop=True)
-    applicants["gender"] = _balanced_genders(pool_indicators[shuffled], rng)
+    arriving = pool_indicators[shuffled]
+    if arrival is not None:
+        arriving = indicators(arrival(applicants), pool_draws[shuffled])
+    applicants["gender"] = _balanced_genders(arriving, rng)
     return Cohort(applicants=applicants, outcome_draws=pool_draws[shuffled])
 
 
