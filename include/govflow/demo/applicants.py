@@ -8,13 +8,20 @@ independent of every feature (see ``govflow.demo.cohorts``). Every uniform draw 
 stratified (Latin hypercube: one draw per equal-probability slice, in random order), so a
 day of a few thousand rows reproduces the population's marginals closely and drift metrics
 on stable days stay far from their warning thresholds.
+
+Every transcendental function here (exponential, logarithm, power, normal, Poisson and
+Gamma quantiles) comes from ``govflow.demo.arithmetic``, not numpy, scipy or the C library,
+whose implementations differ in the last bit between CPUs: the values are rounded to cents
+or compared with cut-offs, and a last-bit difference on a rounding boundary would change
+the applicant.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+
+from govflow.demo import arithmetic
 
 NUMERIC_FEATURE_RANGES: dict[str, tuple[float, float]] = {
     "income": (0.0, 1_000_000.0),
@@ -98,7 +105,7 @@ def stratified_uniform(rng: np.random.Generator, rows: int) -> np.ndarray:
 
 
 def _stratified_normal(rng: np.random.Generator, rows: int) -> np.ndarray:
-    return special.ndtri(stratified_uniform(rng, rows))
+    return arithmetic.ndtri(stratified_uniform(rng, rows))
 
 
 def _category_codes(uniform: np.ndarray, shares: tuple[float, ...]) -> np.ndarray:
@@ -150,9 +157,9 @@ def _generate_band(rng: np.random.Generator, band: str, rows: int) -> pd.DataFra
         + employment_effect
         + 0.35 * _stratified_normal(rng, rows)
     )
-    income = np.round(np.exp(log_income), 2)
+    income = np.round(arithmetic.exp(log_income), 2)
 
-    tenure_fraction = stratified_uniform(rng, rows) ** 0.7
+    tenure_fraction = arithmetic.power(stratified_uniform(rng, rows), 0.7)
     employment_years = np.select(
         [employment_type == "student", employment_type == "unemployed"],
         [2.0 * tenure_fraction, 0.3 * years_adult * tenure_fraction],
@@ -160,12 +167,15 @@ def _generate_band(rng: np.random.Generator, band: str, rows: int) -> pd.DataFra
     )
 
     credit_score = np.round(690 + 52 * strength + 28 * _stratified_normal(rng, rows))
-    delinquency_rate = np.exp(-1.3 - 0.75 * strength)
-    num_delinquencies = stats.poisson.ppf(stratified_uniform(rng, rows), delinquency_rate)
+    delinquency_rate = arithmetic.exp(-1.3 - 0.75 * strength)
+    num_delinquencies = arithmetic.poisson_quantile(stratified_uniform(rng, rows), delinquency_rate)
     debt_to_income = np.round(
-        np.exp(np.log(0.30) - 0.12 * strength + 0.38 * _stratified_normal(rng, rows)), 4
+        arithmetic.exp(
+            arithmetic.log(0.30) - 0.12 * strength + 0.38 * _stratified_normal(rng, rows)
+        ),
+        4,
     )
-    num_credit_lines = stats.poisson.ppf(
+    num_credit_lines = arithmetic.poisson_quantile(
         stratified_uniform(rng, rows), 4.0 + 0.04 * np.minimum(years_adult, 35)
     )
 
@@ -175,7 +185,9 @@ def _generate_band(rng: np.random.Generator, band: str, rows: int) -> pd.DataFra
     ]
     median_loan = np.asarray(_MEDIAN_LOAN_BY_PURPOSE, dtype=float)[purpose_index]
     loan_amount = np.round(
-        median_loan * np.sqrt(income / 52_000) * np.exp(0.45 * _stratified_normal(rng, rows)),
+        median_loan
+        * np.sqrt(income / 52_000)
+        * arithmetic.exp(0.45 * _stratified_normal(rng, rows)),
         -2,
     )
     terms_offered = _TERM_COUNTS[purpose_index]
@@ -185,13 +197,13 @@ def _generate_band(rng: np.random.Generator, band: str, rows: int) -> pd.DataFra
     loan_term_months = _TERM_TABLE[purpose_index, term_choice]
 
     savings_balance = np.round(
-        np.exp(
+        arithmetic.exp(
             8.4 + 0.45 * strength + 0.6 * (log_income - 10.85) + 0.9 * _stratified_normal(rng, rows)
         ),
         2,
     )
     months_at_address = np.round(
-        (6 + 2.2 * years_adult) * stats.gamma.ppf(stratified_uniform(rng, rows), 2.0) / 2.0
+        (6 + 2.2 * years_adult) * arithmetic.gamma2_quantile(stratified_uniform(rng, rows)) / 2.0
     )
 
     ownership_latent = (

@@ -9,6 +9,11 @@ sampling: each age band is picked from a larger pool so that its predictions and
 match the band's rates in a large reference sample, and gender is then assigned so that
 every gender has the cohort's own rates. Gender thus stays independent of the features, as
 the untouched population claims, without the noise of small groups.
+
+The search compares sums of weighted indicators, so it adds them with
+``govflow.demo.arithmetic`` in a fixed order rather than with BLAS (``@``), whose kernels
+order the additions of a dot product differently per CPU: a last-bit difference between two
+nearly equal swaps would pick another row.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from govflow.demo.applicants import (
     age_band_counts,
     generate_applicants,
 )
+from govflow.demo.arithmetic import fixed_order_dot
 
 OutcomeIndicators = Callable[[pd.DataFrame, np.ndarray], np.ndarray]
 """Maps applicants and their outcome draws to a matrix of (weighted) 0/1 indicators:
@@ -56,14 +62,16 @@ def balanced_subset(
     available = np.bincount(codes, minlength=len(patterns))
     order = rng.permutation(len(codes))
     chosen = np.bincount(codes[order[:size]], minlength=len(patterns))
-    deviation = chosen @ patterns - size * target_mean
+    deviation = fixed_order_dot(patterns.T, chosen) - size * target_mean
     # Swapping a row of pattern a for one of pattern b changes the squared distance by
     # |P_b - P_a|^2 + 2 deviation . (P_b - P_a), computed for all pairs at once.
-    gram = patterns @ patterns.T
+    gram = np.zeros((len(patterns), len(patterns)))
+    for column in patterns.T:
+        gram = gram + column[:, None] * column[None, :]
     norms = np.diag(gram)
     pair_distance = norms[:, None] + norms[None, :] - 2 * gram
     while True:
-        pull = patterns @ deviation
+        pull = fixed_order_dot(patterns, deviation)
         change = pair_distance + 2 * (pull[None, :] - pull[:, None])
         change[chosen == 0, :] = np.inf
         change[:, available - chosen == 0] = np.inf
@@ -98,8 +106,15 @@ def draw_cohort(
     draws: int,
     indicators: OutcomeIndicators,
     band_rates: dict[str, np.ndarray],
+    arrival: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> Cohort:
-    """``rows`` applicants in random order whose age bands and genders are balanced."""
+    """``rows`` applicants in random order whose age bands and genders are balanced.
+
+    ``arrival`` is a change the applicants undergo before they are scored that does not
+    depend on gender (the data-drift shift): genders are then balanced on the decisions
+    and outcomes of the applicants as they arrive, so that the shift moves every gender's
+    rates alike instead of letting a group of 40 drift apart by chance.
+    """
     counts = age_band_counts(rows)
     pool = generate_applicants(rng, {band: POOL_FACTOR * count for band, count in counts.items()})
     pool_draws = rng.random((len(pool), draws))
@@ -115,7 +130,10 @@ def draw_cohort(
     )
     shuffled = rng.permutation(selected)
     applicants = pool.iloc[shuffled].reset_index(drop=True)
-    applicants["gender"] = _balanced_genders(pool_indicators[shuffled], rng)
+    arriving = pool_indicators[shuffled]
+    if arrival is not None:
+        arriving = indicators(arrival(applicants), pool_draws[shuffled])
+    applicants["gender"] = _balanced_genders(arriving, rng)
     return Cohort(applicants=applicants, outcome_draws=pool_draws[shuffled])
 
 

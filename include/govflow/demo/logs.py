@@ -19,6 +19,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -183,9 +184,17 @@ def _write_demo(
         np.random.default_rng([seed, 3]), REFERENCE_ROWS, draws=2 * models, indicators=indicators
     )
 
-    def cohort(rng: np.random.Generator, rows: int) -> Cohort:
+    def cohort(rng: np.random.Generator, rows: int, scenario: Scenario = "stable") -> Cohort:
+        # Only the data-drift shift is independent of gender; fairness drift must not be
+        # balanced away, and the other days arrive unchanged.
+        arrival = partial(shift_applicants, scenario=scenario) if scenario == "data_drift" else None
         return draw_cohort(
-            rng, rows, draws=2 * models, indicators=indicators, band_rates=band_rates
+            rng,
+            rows,
+            draws=2 * models,
+            indicators=indicators,
+            band_rates=band_rates,
+            arrival=arrival,
         )
 
     validation = cohort(np.random.default_rng([seed, 4]), VALIDATION_ROWS)
@@ -204,7 +213,7 @@ def _write_demo(
     for day_index, scenario in enumerate(day_scenarios):
         day = start + timedelta(days=day_index)
         rng = np.random.default_rng([seed, 100, day_index])
-        day_cohort = cohort(rng, rows_per_day)
+        day_cohort = cohort(rng, rows_per_day, scenario)
         applicants = shift_applicants(day_cohort.applicants, scenario)
         scored_at = _scored_at(rng, day, rows_per_day)
         for index, (demo, model) in enumerate(zip(DEMO_MODELS, deployed, strict=True)):

@@ -7,6 +7,10 @@ repays, ``marketing_propensity`` that the customer responds to the card offer,
 the features only, never on gender or age band directly. The ``shifted`` concept is the
 world after a change the features do not show (a downturn, a competitor's offer, a rate
 change): the same applicants, different outcomes, which is concept drift.
+
+Probabilities use ``govflow.demo.arithmetic`` for the logarithm and the logistic function,
+because a label is a uniform draw compared with them: a vendor ``log1p`` or ``exp`` one ulp
+off on another CPU would flip the label of a draw that lands on it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special
+
+from govflow.demo.arithmetic import expit, log1p
 
 Concept = Literal["original", "shifted"]
 
@@ -36,12 +41,12 @@ def _standardised(applicants: pd.DataFrame) -> dict[str, np.ndarray]:
     return {
         "credit": (applicants["credit_score"].to_numpy(dtype=float) - 690) / 60,
         "debt": (applicants["debt_to_income"].to_numpy(dtype=float) - 0.32) / 0.13,
-        "income": (np.log1p(income) - 10.8) / 0.45,
+        "income": (log1p(income) - 10.8) / 0.45,
         "delinquencies": applicants["num_delinquencies"].to_numpy(dtype=float),
         "loan_to_income": np.clip(
             applicants["loan_amount"].to_numpy(dtype=float) / np.maximum(income, 1.0), 0, 5
         ),
-        "savings": (np.log1p(applicants["savings_balance"].to_numpy(dtype=float)) - 8.4) / 1.1,
+        "savings": (log1p(applicants["savings_balance"].to_numpy(dtype=float)) - 8.4) / 1.1,
         "tenure": (applicants["months_at_address"].to_numpy(dtype=float) - 50) / 45,
     }
 
@@ -110,4 +115,4 @@ def favourable_probability(
             logit = -0.4 - 0.9 * z["savings"] - 0.3 * z["tenure"] + 0.3 * z["debt"]
     else:
         raise ValueError(f"unknown demo model {model_id!r}; expected one of {DEMO_MODEL_IDS}")
-    return special.expit(logit)
+    return expit(logit)

@@ -6,6 +6,16 @@ standardised, categories one-hot encoded with unknown categories ignored) around
 boosting classifier for ``credit_approval`` and a logistic regression for the two others.
 The saved artifact wraps the pipeline in a ``FixedThresholdClassifier`` so that
 ``predict`` applies the recorded decision threshold and ``predict_proba`` gives the score.
+
+Scores and fitted models are the same bits on every machine, so that the demo's logs and
+findings are too. The logistic regression is ``FixedOrderLogisticRegression``: Newton's
+method written with ``govflow.demo.arithmetic`` (IEEE basic operations in a fixed order, no
+BLAS, no vendor ``exp``), so neither its coefficients nor its scores can depend on the
+OpenBLAS kernel or the CPU. Gradient boosting uses no BLAS: a tree's split is chosen from
+histograms summed in Cython, and a score is the sum of one leaf per tree in tree order; only
+its final logistic function came from the C library, and ``PortableGradientBoosting`` swaps
+that for the portable one. The remaining inputs (log of amounts, standardisation) are
+portable or plain numpy reductions, whose summation order numpy fixes, not the CPU.
 """
 
 from __future__ import annotations
@@ -15,15 +25,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from govflow.demo import arithmetic
 from govflow.demo.applicants import (
     CATEGORICAL_FEATURES,
     FEATURE_COLUMNS,
@@ -107,6 +118,78 @@ class TrainedModel:
         return self.decide(self.score(applicants))
 
 
+class FixedOrderLogisticRegression(ClassifierMixin, BaseEstimator):
+    """L2-regularised logistic regression (``C`` as in scikit-learn, intercept not penalised)
+    whose fit and scores are the same bits on every machine.
+
+    Newton's method: the gradient and Hessian are sums over rows in ``fixed_order_sum``'s
+    order, the step solves the normal equations by ``fixed_order_solve``, and the logit is
+    ``fixed_order_dot``; the logistic function is ``arithmetic.expit``. Each of these is a
+    fixed sequence of exactly rounded IEEE operations, so every iterate, the stopping test
+    and the fitted coefficients are identical whatever BLAS kernel or SIMD unit the machine
+    has; with no BLAS call there is no reduction whose order a kernel could choose.
+    """
+
+    def __init__(self, C: float = 1.0, max_iter: int = 50, tol: float = 1e-10):
+        self.C = C
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, X, y) -> FixedOrderLogisticRegression:
+        features = np.asarray(X, dtype=np.float64)
+        labels = np.asarray(y)
+        self.classes_ = np.unique(labels)
+        target = (labels == self.classes_[-1]).astype(np.float64)
+        design = np.column_stack([np.ones(len(features)), features])
+        penalty = np.full(design.shape[1], 1.0 / self.C)
+        penalty[0] = 0.0
+        weights = np.zeros(design.shape[1])
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            self.n_iter_ += 1
+            probability = arithmetic.expit(arithmetic.fixed_order_dot(design, weights))
+            gradient = arithmetic.fixed_order_sum(design * (probability - target)[:, None])
+            gradient = gradient + penalty * weights
+            curvature = probability * (1.0 - probability)
+            hessian = np.diag(penalty)
+            for column in range(design.shape[1]):
+                weighted = (design[:, column] * curvature)[:, None]
+                row = arithmetic.fixed_order_sum(design[:, column:] * weighted)
+                hessian[column, column:] += row
+                hessian[column + 1 :, column] = hessian[column, column + 1 :]
+            step = arithmetic.fixed_order_solve(hessian, gradient)
+            weights = weights - step
+            if np.max(np.abs(step)) < self.tol:
+                break
+        self.intercept_ = weights[:1]
+        self.coef_ = weights[None, 1:]
+        self.n_features_in_ = features.shape[1]
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """The logit per row, summed feature by feature in column order."""
+        features = np.asarray(X, dtype=np.float64)
+        return self.intercept_[0] + arithmetic.fixed_order_dot(features, self.coef_[0])
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Columns: probability of ``classes_[0]`` and of ``classes_[1]``."""
+        probability = arithmetic.expit(self.decision_function(X))
+        return np.column_stack([1.0 - probability, probability])
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+class PortableGradientBoosting(HistGradientBoostingClassifier):
+    """Gradient boosting whose probability is ``arithmetic.expit`` of the summed trees, not
+    the C library's logistic function, which differs in the last bit between CPUs."""
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Columns: probability of ``classes_[0]`` and of ``classes_[1]``."""
+        probability = arithmetic.expit(self.decision_function(X))
+        return np.column_stack([1.0 - probability, probability])
+
+
 def build_pipeline(model_id: str, *, random_state: int, boosting_rounds: int = 150) -> Pipeline:
     """The unfitted pipeline for ``model_id``."""
     other_numeric = [name for name in NUMERIC_FEATURES if name not in MONETARY_FEATURES]
@@ -116,7 +199,10 @@ def build_pipeline(model_id: str, *, random_state: int, boosting_rounds: int = 1
                 "monetary",
                 Pipeline(
                     [
-                        ("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")),
+                        (
+                            "log",
+                            FunctionTransformer(arithmetic.log1p, feature_names_out="one-to-one"),
+                        ),
                         ("scale", StandardScaler()),
                     ]
                 ),
@@ -130,13 +216,13 @@ def build_pipeline(model_id: str, *, random_state: int, boosting_rounds: int = 1
             ),
         ]
     )
-    classifier: HistGradientBoostingClassifier | LogisticRegression
+    classifier: PortableGradientBoosting | FixedOrderLogisticRegression
     if model_id == CREDIT_APPROVAL:
-        classifier = HistGradientBoostingClassifier(
+        classifier = PortableGradientBoosting(
             max_iter=boosting_rounds, learning_rate=0.08, random_state=random_state
         )
     else:
-        classifier = LogisticRegression(max_iter=1000, random_state=random_state)
+        classifier = FixedOrderLogisticRegression()
     return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
 
 
