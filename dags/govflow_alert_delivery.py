@@ -33,14 +33,9 @@ def govflow_alert_delivery():
     @task
     def deliver_outbox() -> dict:
         """Claim, send and mark each due alert; report what waits for a connection."""
-        from govflow import store
-        from govflow.alerts.outbox import deliver_pending
+        from govflow.flows.alerts import deliver_outbox as deliver
 
-        store.ensure_schema()
-        report = deliver_pending(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings())
-        for line in report.lines():
-            print(line)
-        return report.to_dict()
+        return deliver(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings())
 
     deliver_outbox()
 

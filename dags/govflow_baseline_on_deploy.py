@@ -27,38 +27,18 @@ DEPLOYMENT_KEYS = ("model_id", "version", "deployment_ref")
 @task
 def collect_deployments(params=None, triggering_asset_events=None) -> list[dict]:
     """The deployments to give a baseline: the triggering Asset events, then the Param's."""
+    from govflow.flows.baselines import collect_deployments as collect
+
     announced = [event.extra for event in triggering_asset_events.get(MODEL_DEPLOYED, [])]
-    deployments = [*announced, *params["deployments"]]
-    for deployment in deployments:
-        missing = [key for key in DEPLOYMENT_KEYS if not deployment.get(key)]
-        if missing:
-            raise ValueError(f"deployment {deployment} lacks {', '.join(missing)}")
-        print(f"deployed: {deployment['model_id']} {deployment['version']}")
-    return [{key: deployment[key] for key in DEPLOYMENT_KEYS} for deployment in deployments]
+    return collect(announced, params["deployments"])
 
 
 @task(map_index_template="{{ task.op_kwargs['deployment']['model_id'] }}")
 def create_deployment_baseline(deployment: dict) -> dict:
     """Build the deployed version's baseline from its validation set (once per deployment)."""
-    from govflow import settings, store
-    from govflow.baselines.management import create_baseline_for_deployment
-    from govflow.config import load_config
+    from govflow.flows.baselines import create_deployment_baseline as create
 
-    with store.session_scope() as session:
-        baseline = create_baseline_for_deployment(
-            session,
-            load_config(settings.config_dir()),
-            model_id=deployment["model_id"],
-            version=deployment["version"],
-            deployment_ref=deployment["deployment_ref"],
-            data_dir=settings.data_dir(),
-            actor="govflow-deployment",
-        )
-        created = {**deployment, "baseline_version": baseline.version}
-    print(
-        f"{created['model_id']} {created['version']}: active baseline {created['baseline_version']}"
-    )
-    return created
+    return create(deployment)
 
 
 @task(outlets=[BASELINES])

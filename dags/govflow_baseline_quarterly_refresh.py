@@ -31,45 +31,28 @@ BASELINES = Asset(name="govflow_baselines")
 @task
 def list_models() -> list[str]:
     """Every model of models.yaml."""
-    from govflow import settings
-    from govflow.config import load_config
+    from govflow.flows.baselines import model_ids
 
-    return load_config(settings.config_dir()).models.ids()
+    return model_ids()
 
 
 @task(map_index_template="{{ task.op_kwargs['model_id'] }}")
 def refresh_if_stabilised(model_id: str, logical_date=None, dag_run=None) -> dict:
     """Apply the quarterly rule to one model: refresh its baseline or keep it, and say why."""
-    from govflow import settings, store
-    from govflow.baselines.management import refresh_baseline_if_stabilised
-    from govflow.config import load_config
+    from govflow.flows.baselines import refresh_if_stabilised as refresh
 
     # A scheduled run reviews at its logical date (the quarter's first day, 05:00 UTC); a
     # manual run without one reviews when it was triggered.
-    as_of = logical_date or dag_run.run_after
-    with store.session_scope() as session:
-        decision = refresh_baseline_if_stabilised(
-            session,
-            load_config(settings.config_dir()),
-            model_id=model_id,
-            as_of=as_of,
-            data_dir=settings.data_dir(),
-        )
-    print(f"{model_id} {decision.quarter}: {decision.outcome} ({decision.reason})")
-    return decision.to_dict()
+    return refresh(model_id, logical_date or dag_run.run_after)
 
 
 @task(outlets=[BASELINES])
 def publish_decisions(decisions: list, outlet_events=None) -> list:
     """Publish the quarter's decisions as one event of the Asset `govflow_baselines`."""
+    from govflow.flows.baselines import quarterly_event
+
     received = list(decisions)
-    outlet_events[BASELINES].extra = {
-        "trigger": "quarterly_review",
-        "decisions": [
-            {key: d[key] for key in ("model_id", "quarter", "outcome", "baseline_version")}
-            for d in received
-        ],
-    }
+    outlet_events[BASELINES].extra = quarterly_event(received)
     return received
 
 

@@ -28,92 +28,38 @@ from datetime import UTC, datetime
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Asset, Param, dag, task
 
+from govflow_airflow.parse_time import model_ids
+
 BASELINES = Asset(name="govflow_baselines")
 RESET_KINDS = ["concept_drift_accepted", "major_data_source_change"]
-
-
-def model_ids() -> list[str]:
-    """The models of models.yaml, read when the file is parsed (a file read, no connection)."""
-    from govflow import settings
-    from govflow.config import load_config
-
-    return load_config(settings.config_dir()).models.ids()
-
-
 MODEL_IDS = model_ids()
 
 
 @task
 def resolve_request(params=None, dag_run=None) -> dict:
     """Check the request, name the requester and who may approve, and describe the reset."""
-    from govflow import settings, store
-    from govflow.baselines.management import describe_reset_request
-    from govflow.config import load_config
+    from govflow.flows.baselines import describe_reset
 
-    window_end = params["window_end"]
-    end = datetime.fromisoformat(window_end) if window_end else dag_run.run_after
-    with store.session_scope() as session:
-        request = describe_reset_request(
-            session,
-            load_config(settings.config_dir()),
-            model_id=params["model"],
-            kind=params["kind"],
-            reason=params["reason"],
-            requested_by=dag_run.triggering_user_name,
-            end=end,
-            data_dir=settings.data_dir(),
-        )
-    print(request.body)
-    return request.to_dict()
+    return describe_reset(
+        params, requested_by=dag_run.triggering_user_name, triggered_at=dag_run.run_after
+    )
 
 
 @task
 def ask_approvers(request: dict) -> list[dict]:
     """The one approval to ask for: ApprovalOperator keyword arguments, assignees included."""
-    print(f"assigned to {', '.join(request['approvers'])} ({request['approver_role']})")
-    return [
-        {
-            "subject": request["subject"],
-            "body": request["body"],
-            "assigned_users": request["assigned_users"],
-        }
-    ]
+    from govflow.flows.baselines import reset_approval_requests
+
+    return reset_approval_requests(request)
 
 
 @task(outlets=[BASELINES])
 def build_baseline(request: dict, approvals: list, run_id=None, outlet_events=None) -> dict:
     """Build the approved baseline from the logs, archive the old one, open the incident."""
-    from govflow import settings, store
-    from govflow.baselines.management import reset_baseline_from_logs
-    from govflow.config import load_config
+    from govflow.flows.baselines import build_reset_baseline
 
     (approval,) = approvals
-    with store.session_scope() as session:
-        baseline = reset_baseline_from_logs(
-            session,
-            load_config(settings.config_dir()),
-            model_id=request["model_id"],
-            kind=request["kind"],
-            reason=request["reason"],
-            requested_by=request["requested_by"],
-            approved_by=approval["responded_by_user"]["id"],
-            end=datetime.fromisoformat(request["end"]),
-            data_dir=settings.data_dir(),
-            idempotency_key=run_id,
-        )
-        summary = {
-            "model_id": baseline.model_id,
-            "version": baseline.version,
-            "replaced_version": request["active_version"],
-            "kind": request["kind"],
-            "approved_by": baseline.approved_by,
-            "incident_ref": baseline.details.get("incident_ref"),
-        }
-    print(
-        f"{summary['model_id']}: new active baseline {summary['version']} "
-        f"(replaces {summary['replaced_version']}), approved by {summary['approved_by']}, "
-        f"documented by incident {summary['incident_ref']}"
-    )
+    summary = build_reset_baseline(request, approval, idempotency_key=run_id)
     outlet_events[BASELINES].extra = summary
     return summary
 

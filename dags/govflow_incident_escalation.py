@@ -27,28 +27,13 @@ from airflow.sdk import dag, task
 @task
 def sweep_incidents() -> dict:
     """Escalate overdue incidents and expire ended risk acceptances; list what was done."""
-    from govflow import settings, store
-    from govflow.config import load_config
-    from govflow.incidents.lifecycle import escalate_overdue_incidents
-    from govflow.incidents.risk_acceptances import expire_acceptances
-    from govflow.store.types import utcnow
+    from govflow.flows.escalation import sweep_incidents as sweep
 
-    store.ensure_schema()
-    config, now = load_config(settings.config_dir()), utcnow()
-    with store.session_scope() as session:
-        escalated = [e.to_dict() for e in escalate_overdue_incidents(session, config, now=now)]
-        expired = [e.to_dict() for e in expire_acceptances(session, config, now=now)]
-    for done in escalated:
-        print(f"{done['ref']} escalated to {done['level']} {done['people']}: {done['reason']}")
-    for done in expired:
-        print(f"acceptance {done['acceptance_id']} of {done['incident_ref']}: {done['action']}")
-    print(f"{len(escalated)} escalations, {len(expired)} risk acceptances expired at {now}")
-    alert_ids = [i for done in [*escalated, *expired] for i in done["alert_ids"]]
-    return {"escalated": escalated, "expired": expired, "alert_ids": alert_ids}
+    return sweep()
 
 
 @task
-def deliver_notifications(swept: dict) -> list[str]:
+def deliver_notifications(swept: dict) -> dict:
     """Send the sweep's Slack messages and e-mails now, not at the next delivery run."""
     from govflow_airflow.connections import deliver_now
 

@@ -33,12 +33,18 @@ from datetime import UTC, datetime, timedelta
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, get_current_context, task, task_group
 
+from govflow_airflow.connections import deliver_now
 from govflow_airflow.hitl import AssignedBranchOperator, AssignedEntryOperator
 from govflow_airflow.rollout import RollbackTrigger
 
 DAG_ID = "govflow_incident_response"
 PLAN = "plan_response"
 ACKNOWLEDGE, ESCALATE = "Acknowledge", "Escalate"
+ACKNOWLEDGEMENTS = ("acknowledge", "acknowledge_as_secondary", "acknowledge_as_executive")
+ACKNOWLEDGED = {ACKNOWLEDGE: "record_acknowledgement"}
+ESCALATE_TO_SECONDARY = {**ACKNOWLEDGED, ESCALATE: "escalate_to_secondary"}
+ESCALATE_TO_EXECUTIVE = {**ACKNOWLEDGED, ESCALATE: "escalate_to_executive"}
+TO_EXECUTIVE = "Escalated to the executive: "
 CONTAINMENT = {
     "Manual review queue": "enable_manual_review",
     "Roll back": "request_rollback",
@@ -46,11 +52,37 @@ CONTAINMENT = {
     "Accept risk": "start_risk_acceptance",
     "Monitor only": "monitor_only",
 }
+DIAGNOSES = ["moved_features_and_groups", "recent_changes", "baseline_age", "data_quality_status"]
 # A form field the responder must fill: empty until answered (the task validates its params
 # when it starts), a non-empty string in the answer.
 REQUIRED_TEXT = ["null", "string"]
 SUBJECT = "{{ ti.xcom_pull(task_ids='plan_response')['subject'] }}"
 BODY = "{{ ti.xcom_pull(task_ids='plan_response')['body'] }}"
+DOCUMENTATION_FORM = {
+    "root_cause": Param(None, type=REQUIRED_TEXT, minLength=1, title="Root cause"),
+    "corrective_action": Param(
+        None,
+        type=REQUIRED_TEXT,
+        minLength=1,
+        title="Corrective action",
+        description="Retrain, fix data, update baseline, ...",
+    ),
+}
+RESOLUTION_FORM = {
+    "fix": Param(None, type=REQUIRED_TEXT, minLength=1, title="Fix implemented"),
+    "verification_start": Param(
+        "", type="string", title="Verification window start (UTC, ISO 8601)"
+    ),
+    "verification_end": Param("", type="string", title="Verification window end (UTC, ISO 8601)"),
+}
+DOCUMENTATION_BODY = (
+    "Root cause and corrective action (seed 004 3.3), within "
+    "{{ ti.xcom_pull(task_ids='plan_response')['documentation']['timeout_minutes'] }} minutes."
+)
+RESOLUTION_BODY = (
+    "Name the window whose logs show the fix (default: the window after the "
+    "incident's). The analysis is re-run over it; the incident closes only if it passes."
+)
 
 
 def _incident_id() -> int:
@@ -61,14 +93,210 @@ def _actor() -> str:
     return f"{DAG_ID}/{get_current_context()['run_id']}"
 
 
+def _containment_actor() -> str:
+    """The responder who chose the containment, else the run."""
+    from govflow.flows.incident_response import responder_or
+
+    answer = get_current_context()["ti"].xcom_pull(task_ids="contain", key="response")
+    return responder_or(answer, _actor())
+
+
+@task(task_id=PLAN)
+def plan_response(params=None, run_id=None) -> dict:
+    """Who responds and how, from the policy and the on-call rotation at this moment."""
+    from govflow.flows.incident_response import plan_response as plan
+
+    return plan(params["incident_ref"], dag_run_id=run_id)
+
+
 @task
-def escalate(level: str) -> list[str]:
+def escalate(level: str) -> dict:
     """Hand the incident to the next level: an incident event, Slack and e-mail, sent now."""
     from govflow.flows.incident_response import escalate_to_level
-    from govflow_airflow.connections import deliver_now
 
-    alert_ids = escalate_to_level(_incident_id(), level, actor=_actor())
-    return deliver_now(alert_ids)
+    return deliver_now(escalate_to_level(_incident_id(), level, actor=_actor()))
+
+
+@task
+def notify_at_once(plan: dict) -> dict:
+    """Seed 004 3.2: CRITICAL fairness goes to the compliance officer and the CEO now."""
+    from govflow.flows.incident_response import escalate_to_level
+
+    if not plan["at_once"]["users"]:
+        return {}
+    return deliver_now(escalate_to_level(plan["incident_id"], "at_once", actor=_actor()))
+
+
+@task
+def freeze_automatically(plan: dict) -> dict | None:
+    """Freeze the model through its kill switch where models.yaml says so."""
+    from govflow.flows.incident_response import freeze_model
+
+    if not plan["freeze_automatically"]:
+        return None
+    return freeze_model(plan["incident_id"], actor=_actor(), automatic=True)
+
+
+@task(map_index_template="{{ diagnosis }}")
+def run_diagnosis(diagnosis: str) -> dict:
+    """Seed 004 3.3 "Diagnosis": one automated diagnosis, posted to the incident."""
+    from govflow.flows.incident_response import run_diagnosis as diagnose_incident
+
+    return diagnose_incident(_incident_id(), diagnosis, actor=_actor())
+
+
+@task(trigger_rule="none_failed_min_one_success")
+def record_acknowledgement(ti=None) -> dict:
+    """The incident is acknowledged by whoever answered first, and investigated."""
+    from govflow.flows.incident_response import first_acknowledgement
+    from govflow.flows.incident_response import record_acknowledgement as record
+
+    answers = [ti.xcom_pull(task_ids=task_id, key="response") for task_id in ACKNOWLEDGEMENTS]
+    return record(_incident_id(), first_acknowledgement(answers), actor=_actor())
+
+
+@task
+def freeze_model() -> dict:
+    """Freeze the model through its kill switch, as the responder chose."""
+    from govflow.flows.incident_response import freeze_model as freeze
+
+    return freeze(_incident_id(), actor=_containment_actor(), automatic=False)
+
+
+@task
+def enable_manual_review() -> dict:
+    """Route the model's predictions to the manual review queue."""
+    from govflow.flows.incident_response import record_containment
+
+    return record_containment(_incident_id(), "manual_review_queue", _containment_actor())
+
+
+@task
+def request_rollback() -> dict:
+    """Record the choice; roll_back starts govflow_rollback with it."""
+    from govflow.flows.incident_response import request_rollback as requested
+
+    return requested(_incident_id(), _containment_actor())
+
+
+@task
+def monitor_only() -> dict:
+    """Contain by watching: the incident stays open and monitored."""
+    from govflow.flows.incident_response import record_containment
+
+    return record_containment(_incident_id(), "monitor_only", _containment_actor())
+
+
+@task
+def record_documentation(form: dict) -> dict:
+    """Root cause and corrective action from the documentation form."""
+    from govflow.flows.incident_response import record_documentation as record
+
+    return record(_incident_id(), form, actor=_actor())
+
+
+@task(retries=0)
+def verify_resolution(form: dict) -> dict:
+    """Re-run the incident's analysis over the named window; close only if it passes."""
+    from govflow.flows.incident_response import verify_resolution as verify
+
+    return verify(_incident_id(), form, actor=_actor())
+
+
+@task(trigger_rule="all_done")
+def end_response_run(run_id=None, ti=None) -> None:
+    """Whatever happened, the escalation sweeper watches the incident again."""
+    from govflow.flows.incident_response import end_response_run as end
+    from govflow.flows.incident_response import response_outcome
+
+    outcome = response_outcome(ti.xcom_pull(task_ids="verify_resolution"))
+    end(_incident_id(), dag_run_id=run_id, outcome=outcome)
+
+
+def ask(task_id: str, key: str, subject: str, branches: dict[str, str]) -> AssignedBranchOperator:
+    """A choice assigned to the plan's ``key`` (primary, secondary, ...) that branches."""
+    return AssignedBranchOperator(
+        task_id=task_id,
+        assignment_task_id=PLAN,
+        assignment_key=key,
+        subject=subject + SUBJECT,
+        body=BODY,
+        options=list(branches),
+        defaults=[ESCALATE] if ESCALATE in branches else None,
+        options_mapping=branches,
+    )
+
+
+def form(task_id: str, key: str, subject: str, body: str, fields: dict, **kwargs):
+    """A form assigned to the plan's ``key``, with the plan's timeout for it."""
+    return AssignedEntryOperator(
+        task_id=task_id,
+        assignment_task_id=PLAN,
+        assignment_key=key,
+        subject=subject + SUBJECT,
+        body=body,
+        defaults=None,
+        params=fields,
+        **kwargs,
+    )
+
+
+def acknowledge(plan):
+    """Step 3: the primary acknowledges or escalates (silence escalates), then the
+    secondary, then the executive; returns the recorded acknowledgement."""
+    acknowledged = record_acknowledgement()
+    to_secondary = escalate.override(task_id="escalate_to_secondary")("secondary")
+    to_executive = escalate.override(task_id="escalate_to_executive")("executive")
+    secondary = ask("acknowledge_as_secondary", "secondary", "Escalated: ", ESCALATE_TO_EXECUTIVE)
+    executive = ask("acknowledge_as_executive", "executive", TO_EXECUTIVE, ACKNOWLEDGED)
+    plan >> ask("acknowledge", "primary", "", ESCALATE_TO_SECONDARY) >> [acknowledged, to_secondary]
+    to_secondary >> secondary >> [acknowledged, to_executive]
+    to_executive >> executive >> acknowledged
+    return acknowledged
+
+
+def contain(acknowledged):
+    """Step 4: the responder's choice of containment; returns the containment tasks."""
+    rollback_requested = request_rollback()
+    rollback_requested >> RollbackTrigger(
+        task_id="roll_back", request_task_id="request_rollback", source="incident"
+    )
+    containment = [freeze_model(), enable_manual_review(), rollback_requested, monitor_only()]
+    containment.append(start_risk_acceptance())
+    acknowledged >> ask("contain", "responders", "Containment: ", CONTAINMENT) >> containment
+    return containment
+
+
+def start_risk_acceptance() -> TriggerDagRunOperator:
+    """Containment by accepting the risk: govflow_risk_acceptance for the incident, once."""
+    return TriggerDagRunOperator(
+        task_id="start_risk_acceptance",
+        trigger_dag_id="govflow_risk_acceptance",
+        trigger_run_id="risk_acceptance__{{ params.incident_ref }}",
+        conf={"incident_ref": "{{ params.incident_ref }}"},
+        skip_when_already_exists=True,
+    )
+
+
+def document() -> AssignedEntryOperator:
+    """Step 5: root cause and corrective action, once containment is under way."""
+    return form(
+        "document",
+        "documentation",
+        "Document: ",
+        DOCUMENTATION_BODY,
+        DOCUMENTATION_FORM,
+        trigger_rule="none_failed_min_one_success",
+    )
+
+
+def document_and_resolve(containment):
+    """Steps 5 and 6: the documentation form, then the resolution verified by a re-run."""
+    documented = document()
+    resolve = form("resolve", "responders", "Resolve: ", RESOLUTION_BODY, RESOLUTION_FORM)
+    containment >> documented
+    record_documentation(documented.output) >> resolve
+    verify_resolution(resolve.output) >> end_response_run()
 
 
 @dag(
@@ -89,232 +317,15 @@ def escalate(level: str) -> list[str]:
     },
 )
 def govflow_incident_response():
-    @task(task_id=PLAN)
-    def plan_response() -> dict:
-        """Who responds and how, from the policy and the on-call rotation at this moment."""
-        from govflow.flows.incident_response import plan_response as plan
-
-        context = get_current_context()
-        return plan(context["params"]["incident_ref"], dag_run_id=context["run_id"])
-
-    @task
-    def notify_at_once(plan: dict) -> list[str]:
-        """Seed 004 3.2: CRITICAL fairness goes to the compliance officer and the CEO now."""
-        from govflow.flows.incident_response import escalate_to_level
-        from govflow_airflow.connections import deliver_now
-
-        if not plan["at_once"]["users"]:
-            return []
-        return deliver_now(escalate_to_level(plan["incident_id"], "at_once", actor=_actor()))
-
-    @task
-    def freeze_automatically(plan: dict) -> dict | None:
-        """Freeze the model through its kill switch where models.yaml says so."""
-        from govflow.flows.incident_response import freeze_model
-
-        if not plan["freeze_automatically"]:
-            return None
-        return freeze_model(plan["incident_id"], actor=_actor(), automatic=True)
-
-    @task_group
-    def diagnose():
-        """Seed 004 3.3 "Diagnosis": automated, each posted to the incident."""
-
-        @task.python(map_index_template="{{ diagnosis }}")
-        def run_diagnosis(diagnosis: str) -> dict:
-            from govflow.flows.incident_response import run_diagnosis as diagnose_incident
-
-            return diagnose_incident(_incident_id(), diagnosis, actor=_actor())
-
-        run_diagnosis.expand(
-            diagnosis=[
-                "moved_features_and_groups",
-                "recent_changes",
-                "baseline_age",
-                "data_quality_status",
-            ]
-        )
-
-    acknowledge = AssignedBranchOperator(
-        task_id="acknowledge",
-        assignment_task_id=PLAN,
-        assignment_key="primary",
-        subject=SUBJECT,
-        body=BODY,
-        options=[ACKNOWLEDGE, ESCALATE],
-        defaults=[ESCALATE],
-        options_mapping={ACKNOWLEDGE: "record_acknowledgement", ESCALATE: "escalate_to_secondary"},
-    )
-    acknowledge_as_secondary = AssignedBranchOperator(
-        task_id="acknowledge_as_secondary",
-        assignment_task_id=PLAN,
-        assignment_key="secondary",
-        subject="Escalated: " + SUBJECT,
-        body=BODY,
-        options=[ACKNOWLEDGE, ESCALATE],
-        defaults=[ESCALATE],
-        options_mapping={ACKNOWLEDGE: "record_acknowledgement", ESCALATE: "escalate_to_executive"},
-    )
-    acknowledge_as_executive = AssignedBranchOperator(
-        task_id="acknowledge_as_executive",
-        assignment_task_id=PLAN,
-        assignment_key="executive",
-        subject="Escalated to the executive: " + SUBJECT,
-        body=BODY,
-        options=[ACKNOWLEDGE],
-        options_mapping={ACKNOWLEDGE: "record_acknowledgement"},
-    )
-
-    @task(trigger_rule="none_failed_min_one_success")
-    def record_acknowledgement() -> dict:
-        """The incident is acknowledged by whoever answered first, and investigated."""
-        from govflow.flows.incident_response import record_acknowledgement as record
-
-        ti = get_current_context()["ti"]
-        answers = [
-            ti.xcom_pull(task_ids=task_id, key="response")
-            for task_id in ("acknowledge", "acknowledge_as_secondary", "acknowledge_as_executive")
-        ]
-        answer = next(a for a in answers if a and a["chosen_options"] == [ACKNOWLEDGE])
-        return record(_incident_id(), answer, actor=_actor())
-
-    contain = AssignedBranchOperator(
-        task_id="contain",
-        assignment_task_id=PLAN,
-        assignment_key="responders",
-        subject="Containment: " + SUBJECT,
-        body=BODY,
-        options=list(CONTAINMENT),
-        options_mapping=CONTAINMENT,
-    )
-
-    @task
-    def freeze_model() -> dict:
-        from govflow.flows.incident_response import freeze_model as freeze
-
-        return freeze(_incident_id(), actor=_containment_actor(), automatic=False)
-
-    @task
-    def enable_manual_review() -> dict:
-        from govflow.flows.incident_response import record_containment
-
-        return record_containment(_incident_id(), "manual_review_queue", _containment_actor())
-
-    @task
-    def request_rollback() -> dict:
-        """Record the choice; roll_back starts govflow_rollback with it."""
-        from govflow.flows.incident_response import request_rollback as requested
-
-        return requested(_incident_id(), _containment_actor())
-
-    @task
-    def monitor_only() -> dict:
-        from govflow.flows.incident_response import record_containment
-
-        return record_containment(_incident_id(), "monitor_only", _containment_actor())
-
-    start_risk_acceptance = TriggerDagRunOperator(
-        task_id="start_risk_acceptance",
-        trigger_dag_id="govflow_risk_acceptance",
-        trigger_run_id="risk_acceptance__{{ params.incident_ref }}",
-        conf={"incident_ref": "{{ params.incident_ref }}"},
-        skip_when_already_exists=True,
-    )
-
-    document = AssignedEntryOperator(
-        task_id="document",
-        assignment_task_id=PLAN,
-        assignment_key="documentation",
-        subject="Document: " + SUBJECT,
-        body="Root cause and corrective action, within 24 hours (seed 004 3.3).",
-        defaults=None,
-        params={
-            "root_cause": Param(None, type=REQUIRED_TEXT, minLength=1, title="Root cause"),
-            "corrective_action": Param(
-                None,
-                type=REQUIRED_TEXT,
-                minLength=1,
-                title="Corrective action",
-                description="Retrain, fix data, update baseline, ...",
-            ),
-        },
-        trigger_rule="none_failed_min_one_success",
-    )
-
-    @task
-    def record_documentation(form: dict) -> dict:
-        from govflow.flows.incident_response import record_documentation as record
-
-        return record(_incident_id(), form, actor=_actor())
-
-    resolve = AssignedEntryOperator(
-        task_id="resolve",
-        assignment_task_id=PLAN,
-        assignment_key="responders",
-        subject="Resolve: " + SUBJECT,
-        body=(
-            "Name the window whose logs show the fix (default: the window after the "
-            "incident's). The analysis is re-run over it; the incident closes only if it passes."
-        ),
-        defaults=None,
-        params={
-            "fix": Param(None, type=REQUIRED_TEXT, minLength=1, title="Fix implemented"),
-            "verification_start": Param(
-                "", type="string", title="Verification window start (UTC, ISO 8601)"
-            ),
-            "verification_end": Param(
-                "", type="string", title="Verification window end (UTC, ISO 8601)"
-            ),
-        },
-    )
-
-    @task(retries=0)
-    def verify_resolution(form: dict) -> dict:
-        """Re-run the incident's analysis over the named window; close only if it passes."""
-        from govflow.flows.incident_response import verify_resolution as verify
-
-        return verify(_incident_id(), form, actor=_actor())
-
-    @task(trigger_rule="all_done")
-    def end_response_run() -> None:
-        """Whatever happened, the escalation sweeper watches the incident again."""
-        from govflow.flows.incident_response import end_response_run as end
-
-        context = get_current_context()
-        verified = context["ti"].xcom_pull(task_ids="verify_resolution")
-        outcome = f"closed: {verified}" if verified else "ended without a verified resolution"
-        end(_incident_id(), dag_run_id=context["run_id"], outcome=outcome)
-
     plan = plan_response()
-    plan >> [notify_at_once(plan), freeze_automatically(plan), diagnose(), acknowledge]
-    escalate_to_secondary = escalate.override(task_id="escalate_to_secondary")("secondary")
-    escalate_to_executive = escalate.override(task_id="escalate_to_executive")("executive")
-    acknowledged = record_acknowledgement()
-    acknowledge >> [acknowledged, escalate_to_secondary]
-    escalate_to_secondary >> acknowledge_as_secondary >> [acknowledged, escalate_to_executive]
-    escalate_to_executive >> acknowledge_as_executive >> acknowledged
-    acknowledged >> contain
-    rollback_requested = request_rollback()
-    rollback_requested >> RollbackTrigger(
-        task_id="roll_back", request_task_id="request_rollback", source="incident"
-    )
-    containment = [
-        freeze_model(),
-        enable_manual_review(),
-        rollback_requested,
-        monitor_only(),
-        start_risk_acceptance,
-    ]
-    contain >> containment
-    containment >> document
-    record_documentation(document.output) >> resolve
-    verify_resolution(resolve.output) >> end_response_run()
+    plan >> [notify_at_once(plan), freeze_automatically(plan), diagnose()]
+    document_and_resolve(contain(acknowledge(plan)))
 
 
-def _containment_actor() -> str:
-    """The responder who chose the containment, else the run."""
-    answer = get_current_context()["ti"].xcom_pull(task_ids="contain", key="response")
-    return (answer or {}).get("responded_by") or _actor()
+@task_group
+def diagnose():
+    """Seed 004 3.3 "Diagnosis": automated, each posted to the incident."""
+    run_diagnosis.expand(diagnosis=DIAGNOSES)
 
 
 govflow_incident_response()

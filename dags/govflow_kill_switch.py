@@ -26,48 +26,35 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.sdk import Param, dag, task
-from airflow.sdk.exceptions import AirflowFailException
+
+from govflow_airflow.outcomes import airflow_outcomes
 
 DAG_ID = "govflow_kill_switch"
-
-
-def kill_switch_scopes() -> list[str]:
-    """The scopes a switch can block (an import, no connection)."""
-    from govflow.serving.kill_switches import SCOPES
-
-    return list(SCOPES)
-
-
-SCOPES = kill_switch_scopes()
+# govflow.serving.kill_switches.SCOPES (tests/dags asserts they agree); a DAG file imports no
+# govflow module when it is parsed.
+SCOPES = [
+    "model_version",
+    "model_type",
+    "inference_endpoint",
+    "customer_segment",
+    "region",
+    "downstream_consumer",
+]
 
 
 @task
 def change_kill_switch(params=None, dag_run=None, run_id=None) -> dict:
     """Check the triggering user's authority, then activate or deactivate the switch."""
-    from govflow import settings, store
-    from govflow.config import load_config
-    from govflow.serving import kill_switches
+    from govflow.flows.kill_switches import change_kill_switch as change
 
-    store.ensure_schema()
-    try:
-        with store.session_scope() as session:
-            switch, changed = kill_switches.request_change(
-                session,
-                load_config(settings.config_dir()),
-                action=params["action"],
-                scope=params["scope"],
-                target=params["target"],
-                actor=dag_run.triggering_user_name,
-                reason=params["reason"],
-                recovery_notes=params["recovery_notes"],
-                context={"dag_run": f"{DAG_ID}/{run_id}"},
-            )
-            summary = kill_switches.summary(switch)
-            told = kill_switches.notice(switch, created=changed)
-    except kill_switches.KillSwitchError as error:
-        raise AirflowFailException(str(error)) from None
-    print(told)
-    return summary
+    change_of = {key: params[key] for key in ("action", "scope", "target", "reason")}
+    with airflow_outcomes():
+        return change(
+            **change_of,
+            actor=dag_run.triggering_user_name,
+            recovery_notes=params["recovery_notes"],
+            context={"dag_run": f"{DAG_ID}/{run_id}"},
+        )
 
 
 @dag(

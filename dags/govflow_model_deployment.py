@@ -42,9 +42,11 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.providers.standard.operators.hitl import HITLEntryOperator, HITLOperator
 from airflow.sdk import Asset, Param, TaskGroup, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from govflow_airflow.connections import deliver_outbox
+from govflow_airflow.forms import form_params
+from govflow_airflow.outcomes import airflow_outcomes
+from govflow_airflow.parse_time import deployment_choices, model_ids
 from govflow_airflow.rollout import RollbackTrigger
 
 DAG_ID = "govflow_model_deployment"
@@ -53,63 +55,322 @@ MODEL_DEPLOYED = Asset(name="govflow_model_deployed")
 ROLE_OF_REQUEST = "{{ task.subject.split(':')[0] }}"
 HUMAN_STEP = {"retries": 0, "map_index_template": ROLE_OF_REQUEST}
 COMMENT = Param("", type="string", title="Comment", description="Why, in a sentence or two.")
+ATTESTATION = {
+    "evidence_link": Param(
+        "",
+        type="string",
+        title="Evidence link",
+        description="URL of the evidence for the items you tick.",
+    ),
+    "comment": COMMENT,
+}
+APPROVAL = {
+    "options": ["Approve", "Reject"],
+    "defaults": ["Reject"],
+    "params": {
+        "comment": COMMENT,
+        "conditions": Param(
+            None,
+            type=["null", "string"],
+            title="Conditions",
+            description="Conditions of your approval, one per line (optional).",
+        ),
+    },
+}
+MODELS = model_ids()
+CHOICES = deployment_choices()
 
 
-def parse_time_choices() -> dict:
-    """Models, deployment types, environments and form fields, read from config/ when the
-    file is parsed (file reads, no connection): a new model is a config change."""
-    from govflow import settings
-    from govflow.config import load_config
-    from govflow.deployment.forms import FORMS
-
-    config = load_config(settings.config_dir())
-    return {
-        "models": config.models.ids(),
-        "types": list(config.deployment.deployment_types),
-        "environments": list(config.deployment.environments),
-        "forms": {
-            step: {
-                field.name: Param(
-                    "" if field.required else None,
-                    # The UI marks a plain string as required; null makes the field optional.
-                    type="string" if field.required else ["null", "string"],
-                    title=field.title,
-                    description=field.description + ("" if field.required else " (optional)"),
-                )
-                for field in spec.fields
-            }
-            for step, spec in FORMS.items()
-        },
-    }
+def _run_id() -> str:
+    return get_current_context()["run_id"]
 
 
-CHOICES = parse_time_choices()
+@task
+def open_deployment(params=None, dag_run=None, run_id=None) -> list[dict]:
+    """Record the request and assign everyone the run will ask; returns step 1's request."""
+    from govflow.flows.deployment import open_deployment as open_request
 
-
-def _environment():
-    from govflow import settings
-    from govflow.config import load_config
-    from govflow.deployment.workflow import Environment
-
-    return Environment(load_config(settings.config_dir()), settings.data_dir())
-
-
-def _run(step, *args):
-    """Call a workflow step for this run; a stopped deployment fails the task, no retry."""
-    from govflow.deployment.procedure import DeploymentStopped
-
-    try:
-        return step(_environment(), get_current_context()["run_id"], *args)
-    except DeploymentStopped as stopped:
-        raise AirflowFailException(str(stopped)) from None
+    with airflow_outcomes():
+        return open_request(params, requested_by=dag_run.triggering_user_name, run_id=run_id)
 
 
 @task
 def request_forms(key: str) -> list[dict]:
     """The requests of one human step, as worked out when the deployment opened."""
-    from govflow.deployment import workflow
+    from govflow.flows.deployment import requests_for
 
-    return _run(workflow.requests_for, key)
+    with airflow_outcomes():
+        return requests_for(_run_id(), key)
+
+
+@task
+def coordinate_stakeholders(plan_answers, risk_answers) -> bool:
+    """Step 3: record the plan and the risk assessment, notify stakeholders on Slack."""
+    from govflow.flows.deployment import coordinate_stakeholders as coordinate
+
+    answers = (list(plan_answers), list(risk_answers))
+    with airflow_outcomes():
+        return coordinate(_run_id(), *answers, deliver=deliver_outbox)
+
+
+@task(trigger_rule="none_failed")
+def prepare_environment() -> list[dict]:
+    """Step 4: environment, monitoring, alert thresholds, backup, logging."""
+    from govflow.flows.deployment import check_step
+
+    with airflow_outcomes():
+        return check_step(_run_id(), 4)
+
+
+@task(trigger_rule="none_failed")
+def prepare_release_package() -> list[dict]:
+    """Step 5: registered, version-tagged, artefact digest matches the registry."""
+    from govflow.flows.deployment import check_step
+
+    with airflow_outcomes():
+        return check_step(_run_id(), 5)
+
+
+@task
+def deploy_to_staging() -> list[dict]:
+    """Step 6: smoke test, performance and fairness on the validation set."""
+    from govflow.flows.deployment import check_step
+
+    with airflow_outcomes():
+        return check_step(_run_id(), 6)
+
+
+@task
+def complete_checklist() -> list[dict]:
+    """Step 7: every automatic checklist item with its evidence; the attestations."""
+    from govflow.flows.deployment import complete_checklist as complete
+
+    with airflow_outcomes():
+        return complete(_run_id())
+
+
+@task(trigger_rule="none_failed")
+def review_readiness(attestations, compliance) -> list[dict]:
+    """Steps 7-9: record the attestations, final review, readiness report, approvals."""
+    from govflow.flows.deployment import review_readiness as review
+
+    with airflow_outcomes():
+        requests = review(_run_id(), list(attestations), list(compliance))
+    deliver_outbox()
+    return requests
+
+
+@task
+def document_approval(answers) -> dict:
+    """Step 11: FORM-AI-DEPLOY-002 and the registry decision; a rejection stops here."""
+    from govflow.flows.deployment import document_approval as document
+
+    with airflow_outcomes():
+        return document(_run_id(), list(answers))
+
+
+@task
+def prepare_go_live() -> list[dict]:
+    """Step 12: final backup verification and the on-call standing by."""
+    from govflow.flows.deployment import check_step
+
+    with airflow_outcomes():
+        return check_step(_run_id(), 12)
+
+
+@task
+def execute_deployment() -> dict:
+    """Step 13: the verified artefact is released to the phased rollout."""
+    from govflow.flows.deployment import record_release
+
+    with airflow_outcomes():
+        return record_release(_run_id())
+
+
+@task
+def verify_deployment() -> dict:
+    """Step 14: smoke test on production logs, logging, baseline; traffic checks wait."""
+    from govflow.flows.deployment import verify_deployment as verify
+
+    with airflow_outcomes():
+        return verify(_run_id())
+
+
+@task
+def decide_go_live() -> list[dict]:
+    """Step 15: GREEN, AMBER or RED; AMBER asks the model's System Owner."""
+    from govflow.flows.deployment import decide_go_live as decide
+
+    with airflow_outcomes():
+        return decide(_run_id())
+
+
+@task.branch(trigger_rule="none_failed")
+def follow_go_live(owner_answers) -> str:
+    """GREEN and RED decide alone; AMBER follows the System Owner's choice."""
+    from govflow.flows.deployment import follow_go_live as follow
+
+    with airflow_outcomes():
+        return f"deployment_execution.{follow(_run_id(), list(owner_answers))}"
+
+
+@task(outlets=[MODEL_DEPLOYED])
+def authorise_rollout(outlet_events=None) -> dict:
+    """Authorised to roll out: publish govflow_model_deployed for the rollout."""
+    from govflow.flows.deployment import authorise_rollout as authorise
+
+    with airflow_outcomes():
+        extra = authorise(_run_id())
+    outlet_events[MODEL_DEPLOYED].extra = extra
+    deliver_outbox()
+    return extra
+
+
+@task
+def roll_back() -> dict:
+    """RED (or AMBER and the owner said so): record the rollback decision; the rollback
+    itself runs in govflow_rollback."""
+    from govflow.flows.deployment import roll_back as record_rollback
+
+    with airflow_outcomes():
+        return record_rollback(_run_id())
+
+
+@task
+def plan_post_deployment_verification() -> dict:
+    """Step 16: the first 24-72 hours on live traffic, verified during the rollout."""
+    from govflow.flows.deployment import plan_post_deployment_verification as plan
+
+    with airflow_outcomes():
+        return plan(_run_id())
+
+
+@task(trigger_rule="none_failed_min_one_success")
+def communicate_to_users(documentation_answers, registration_answers) -> list[dict]:
+    """Steps 17-19: record the documentation and registration updates, release notes;
+    the closure request."""
+    from govflow.flows.deployment import communicate_to_users as communicate
+
+    answers = (list(documentation_answers), list(registration_answers))
+    with airflow_outcomes():
+        sent = communicate(_run_id(), *answers)
+    deliver_outbox()
+    return sent
+
+
+@task(trigger_rule="all_done")
+def finalise(closure_answers, ti=None, run_id=None) -> dict:
+    """Record how the deployment ended, write the final readiness report, post it."""
+    from govflow.flows.deployment import finalise as close
+
+    states = ti.get_task_states(dag_id=DAG_ID, run_ids=[run_id]).get(run_id, {})
+    failed = sorted(task_id for task_id, state in states.items() if state == "failed")
+    with airflow_outcomes():
+        return close(run_id, list(closure_answers), failed, deliver=deliver_outbox)
+
+
+def fill_form(task_id: str, params: dict, **kwargs):
+    """A mapped form of the procedure, one per request of its role."""
+    return HITLEntryOperator.partial(task_id=task_id, params=params, **kwargs, **HUMAN_STEP)
+
+
+def requests_and_form(key: str, task_id: str, params: dict, **kwargs):
+    """The requests of human step ``key`` (``request_<key>``, worked out when the deployment
+    opened) and its form, one per request."""
+    requests = request_forms.override(task_id=f"request_{key}")(key)
+    return requests, fill_form(task_id, params, **kwargs).expand_kwargs(requests)
+
+
+def start_rollback() -> RollbackTrigger:
+    """RED, or AMBER and the owner said so: govflow_rollback starts."""
+    return RollbackTrigger(
+        task_id="start_rollback", request_task_id="deployment_execution.roll_back", source="go_live"
+    )
+
+
+def plan_deployment():
+    """Phase 1 (steps 1-3); returns coordinate_stakeholders."""
+    with TaskGroup("deployment_planning", tooltip="Phase 1: steps 1-3"):
+        opened = open_deployment()
+        plan = fill_form("create_deployment_plan", form_params(1)).expand_kwargs(opened)
+        risk_request, risk = requests_and_form(
+            "risk_assessment", "assess_deployment_risk", form_params(2)
+        )
+        opened >> risk_request
+        return coordinate_stakeholders(plan.output, risk.output)
+
+
+def prepare(coordinated):
+    """Phase 2 (steps 4-6); returns deploy_to_staging."""
+    with TaskGroup("preparation", tooltip="Phase 2: steps 4-6"):
+        staged = deploy_to_staging()
+        coordinated >> [prepare_environment(), prepare_release_package()] >> staged
+        return staged
+
+
+def verify_readiness(staged):
+    """Phase 3 (steps 7-9); returns review_readiness, which asks for the approvals."""
+    with TaskGroup("readiness_verification", tooltip="Phase 3: steps 7-9"):
+        checked = complete_checklist()
+        attested = fill_form("attest_checklist", ATTESTATION, multiple=True).expand_kwargs(checked)
+        compliance_requests, verified = requests_and_form(
+            "compliance_verification", "verify_compliance", ATTESTATION, multiple=True
+        )
+        # Worked out while the checklist runs, so that both forms wait for answers together.
+        staged >> [checked, compliance_requests]
+        checked >> verified
+        return review_readiness(attested.output, verified.output)
+
+
+def approve(reviewed):
+    """Phase 4 (steps 10-11): one approval per role the risk tier requires."""
+    with TaskGroup("deployment_approval", tooltip="Phase 4: steps 10-11"):
+        approved = HITLOperator.partial(
+            task_id="approve_deployment", **APPROVAL, **HUMAN_STEP
+        ).expand_kwargs(reviewed)
+        return document_approval(approved.output)
+
+
+def ask_system_owner(decided):
+    """AMBER: the model's System Owner chooses to go live or roll back."""
+    return HITLOperator.partial(
+        task_id="ask_system_owner", params={"comment": COMMENT}, **HUMAN_STEP
+    ).expand_kwargs(decided)
+
+
+def go_live(documented):
+    """Phase 5 (steps 12-15); returns authorise_rollout and roll_back."""
+    with TaskGroup("deployment_execution", tooltip="Phase 5: steps 12-15"):
+        decided = decide_go_live()
+        authorised, rolled_back = authorise_rollout(), roll_back()
+        rolled_back >> start_rollback()
+        documented >> prepare_go_live() >> execute_deployment() >> verify_deployment() >> decided
+        owner_choice = ask_system_owner(decided)
+        follow_go_live(owner_choice.output) >> [authorised, rolled_back]
+        return authorised, rolled_back
+
+
+def update(documented, authorised, key: str, step: int):
+    """Step 17 or 18: the requests of ``key`` once the approval is documented, its form
+    (``update_<what>``) once the rollout is authorised."""
+    requests, form = requests_and_form(
+        key, f"update_{key.removesuffix('_updates')}", form_params(step)
+    )
+    documented >> requests
+    authorised >> form
+    return form
+
+
+def close_out(documented, authorised):
+    """Phase 6 (steps 16-20); returns close_deployment and the verification plan."""
+    with TaskGroup("post_deployment", tooltip="Phase 6: steps 16-20"):
+        verification_plan = plan_post_deployment_verification()
+        authorised >> verification_plan
+        docs = update(documented, authorised, "documentation_updates", 17)
+        registration = update(documented, authorised, "registration_updates", 18)
+        communicated = communicate_to_users(docs.output, registration.output)
+        closure = fill_form("close_deployment", form_params(20)).expand_kwargs(communicated)
+        return closure, verification_plan
 
 
 @dag(
@@ -124,7 +385,7 @@ def request_forms(key: str) -> list[dict]:
     params={
         "model_id": Param(
             type="string",
-            enum=CHOICES["models"],
+            enum=MODELS,
             title="Model",
             description="The model id in models.yaml.",
         ),
@@ -156,292 +417,9 @@ def request_forms(key: str) -> list[dict]:
     },
 )
 def govflow_model_deployment():
-    with TaskGroup("deployment_planning", tooltip="Phase 1: steps 1-3"):
-
-        @task
-        def open_deployment() -> list[dict]:
-            """Record the request and assign everyone the run will ask; returns step 1's request."""
-            from govflow.deployment import workflow
-            from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
-
-            context = get_current_context()
-            params = context["params"]
-            request = DeploymentRequest(
-                model_id=params["model_id"],
-                version=params["version"],
-                deployment_type=params["deployment_type"],
-                environment=params["environment"],
-                justification=params["justification"],
-                requested_by=context["dag_run"].triggering_user_name,
-                dag_run_id=context["run_id"],
-            )
-            try:
-                return workflow.start(_environment(), request)
-            except DeploymentStopped as stopped:
-                raise AirflowFailException(str(stopped)) from None
-
-        opened = open_deployment()
-        plan = HITLEntryOperator.partial(
-            task_id="create_deployment_plan", params=CHOICES["forms"][1], **HUMAN_STEP
-        ).expand_kwargs(opened)
-        risk_request = request_forms.override(task_id="request_risk_assessment")("risk_assessment")
-        risk = HITLEntryOperator.partial(
-            task_id="assess_deployment_risk", params=CHOICES["forms"][2], **HUMAN_STEP
-        ).expand_kwargs(risk_request)
-
-        @task
-        def coordinate_stakeholders(plan_answers, risk_answers) -> bool:
-            """Step 3: record the plan and the risk assessment, notify stakeholders on Slack."""
-            from govflow.deployment import workflow
-
-            notified = _run(
-                workflow.coordinate_stakeholders, list(plan_answers), list(risk_answers)
-            )
-            deliver_outbox()
-            if not notified:
-                raise AirflowSkipException("an expedited deployment skips step 3")
-            return notified
-
-        coordinated = coordinate_stakeholders(plan.output, risk.output)
-
-    with TaskGroup("preparation", tooltip="Phase 2: steps 4-6"):
-
-        @task(trigger_rule="none_failed")
-        def prepare_environment() -> list[dict]:
-            """Step 4: environment, monitoring, alert thresholds, backup, logging."""
-            from govflow.deployment import workflow
-
-            return _run(workflow.check_step, 4)
-
-        @task(trigger_rule="none_failed")
-        def prepare_release_package() -> list[dict]:
-            """Step 5: registered, version-tagged, artefact digest matches the registry."""
-            from govflow.deployment import workflow
-
-            return _run(workflow.check_step, 5)
-
-        @task
-        def deploy_to_staging() -> list[dict]:
-            """Step 6: smoke test, performance and fairness on the validation set."""
-            from govflow.deployment import workflow
-
-            return _run(workflow.check_step, 6)
-
-        staged = deploy_to_staging()
-        coordinated >> [prepare_environment(), prepare_release_package()] >> staged
-
-    with TaskGroup("readiness_verification", tooltip="Phase 3: steps 7-9"):
-
-        @task
-        def complete_checklist() -> list[dict]:
-            """Step 7: every automatic checklist item with its evidence; the attestations."""
-            from govflow.deployment import workflow
-
-            return _run(workflow.complete_checklist)
-
-        checked = complete_checklist()
-        staged >> checked
-        attestation = {
-            "evidence_link": Param(
-                "",
-                type="string",
-                title="Evidence link",
-                description="URL of the evidence for the items you tick.",
-            ),
-            "comment": COMMENT,
-        }
-        compliance_requests = request_forms.override(task_id="request_compliance_verification")(
-            "compliance_verification"
-        )
-        attested = HITLEntryOperator.partial(
-            task_id="attest_checklist", multiple=True, params=attestation, **HUMAN_STEP
-        ).expand_kwargs(checked)
-        verified = HITLEntryOperator.partial(
-            task_id="verify_compliance", multiple=True, params=attestation, **HUMAN_STEP
-        ).expand_kwargs(compliance_requests)
-        # Worked out while the checklist runs, so that both forms wait for answers together.
-        staged >> compliance_requests
-        checked >> verified
-
-        @task(trigger_rule="none_failed")
-        def review_readiness(attestations, compliance) -> list[dict]:
-            """Steps 7-9: record the attestations, final review, readiness report, approvals."""
-            from govflow.deployment import workflow
-
-            requests = _run(workflow.review_readiness, list(attestations), list(compliance))
-            deliver_outbox()
-            return requests
-
-        reviewed = review_readiness(attested.output, verified.output)
-
-    with TaskGroup("deployment_approval", tooltip="Phase 4: steps 10-11"):
-        approved = HITLOperator.partial(
-            task_id="approve_deployment",
-            options=["Approve", "Reject"],
-            defaults=["Reject"],
-            params={
-                "comment": COMMENT,
-                "conditions": Param(
-                    None,
-                    type=["null", "string"],
-                    title="Conditions",
-                    description="Conditions of your approval, one per line (optional).",
-                ),
-            },
-            **HUMAN_STEP,
-        ).expand_kwargs(reviewed)
-
-        @task
-        def document_approval(answers) -> dict:
-            """Step 11: FORM-AI-DEPLOY-002 and the registry decision; a rejection stops here."""
-            from govflow.deployment import workflow
-
-            return _run(workflow.document_approval, list(answers))
-
-        documented = document_approval(approved.output)
-
-    with TaskGroup("deployment_execution", tooltip="Phase 5: steps 12-15"):
-
-        @task
-        def prepare_go_live() -> list[dict]:
-            """Step 12: final backup verification and the on-call standing by."""
-            from govflow.deployment import workflow
-
-            return _run(workflow.check_step, 12)
-
-        @task
-        def execute_deployment() -> dict:
-            """Step 13: the verified artefact is released to the phased rollout."""
-            from govflow.deployment import workflow
-
-            return _run(workflow.record_release)
-
-        @task
-        def verify_deployment() -> dict:
-            """Step 14: smoke test on production logs, logging, baseline; traffic checks wait."""
-            from govflow.deployment import workflow
-
-            return _run(workflow.verify_deployment)
-
-        @task
-        def decide_go_live() -> list[dict]:
-            """Step 15: GREEN, AMBER or RED; AMBER asks the model's System Owner."""
-            from govflow.deployment import workflow
-
-            return _run(workflow.decide_go_live)
-
-        decided = decide_go_live()
-        owner_choice = HITLOperator.partial(
-            task_id="ask_system_owner", params={"comment": COMMENT}, **HUMAN_STEP
-        ).expand_kwargs(decided)
-
-        @task.branch(trigger_rule="none_failed")
-        def follow_go_live(owner_answers) -> str:
-            """GREEN and RED decide alone; AMBER follows the System Owner's choice."""
-            from govflow.deployment import workflow
-
-            return f"deployment_execution.{_run(workflow.follow_go_live, list(owner_answers))}"
-
-        @task(outlets=[MODEL_DEPLOYED])
-        def authorise_rollout() -> dict:
-            """Authorised to roll out: publish govflow_model_deployed for the rollout."""
-            from govflow.deployment import workflow
-
-            extra = _run(workflow.authorise_rollout)
-            get_current_context()["outlet_events"][MODEL_DEPLOYED].extra = extra
-            deliver_outbox()
-            return extra
-
-        @task
-        def roll_back() -> dict:
-            """RED (or AMBER and the owner said so): record the rollback decision; the
-            rollback itself runs in govflow_rollback."""
-            from govflow.deployment import workflow
-
-            return _run(workflow.roll_back)
-
-        authorised = authorise_rollout()
-        rolled_back = roll_back()
-        rolled_back >> RollbackTrigger(
-            task_id="start_rollback",
-            request_task_id="deployment_execution.roll_back",
-            source="go_live",
-        )
-        (
-            documented
-            >> prepare_go_live()
-            >> execute_deployment()
-            >> verify_deployment()
-            >> decided
-            >> owner_choice
-        )
-        follow_go_live(owner_choice.output) >> [authorised, rolled_back]
-
-    with TaskGroup("post_deployment", tooltip="Phase 6: steps 16-20"):
-
-        @task
-        def plan_post_deployment_verification() -> dict:
-            """Step 16: the first 24-72 hours on live traffic, verified during the rollout."""
-            from govflow.deployment import workflow
-
-            return _run(workflow.plan_post_deployment_verification)
-
-        documentation_requests = request_forms.override(task_id="request_documentation_updates")(
-            "documentation_updates"
-        )
-        registration_requests = request_forms.override(task_id="request_registration_updates")(
-            "registration_updates"
-        )
-        documentation = HITLEntryOperator.partial(
-            task_id="update_documentation", params=CHOICES["forms"][17], **HUMAN_STEP
-        ).expand_kwargs(documentation_requests)
-        registration = HITLEntryOperator.partial(
-            task_id="update_registration", params=CHOICES["forms"][18], **HUMAN_STEP
-        ).expand_kwargs(registration_requests)
-
-        @task(trigger_rule="none_failed_min_one_success")
-        def communicate_to_users(documentation_answers, registration_answers) -> list[dict]:
-            """Steps 17-19: record the documentation and registration updates, release notes;
-            the closure request."""
-            from govflow.deployment import workflow
-
-            sent = _run(
-                workflow.communicate_to_users,
-                list(documentation_answers),
-                list(registration_answers),
-            )
-            deliver_outbox()
-            return sent
-
-        communicated = communicate_to_users(documentation.output, registration.output)
-        closure = HITLEntryOperator.partial(
-            task_id="close_deployment", params=CHOICES["forms"][20], **HUMAN_STEP
-        ).expand_kwargs(communicated)
-        verification_plan = plan_post_deployment_verification()
-        documented >> [documentation_requests, registration_requests]
-        authorised >> [verification_plan, documentation, registration]
-
-    @task(trigger_rule="all_done")
-    def finalise(closure_answers) -> dict:
-        """Record how the deployment ended, write the final readiness report, post it."""
-        from govflow.deployment import workflow
-
-        context = get_current_context()
-        states = context["ti"].get_task_states(dag_id=DAG_ID, run_ids=[context["run_id"]])
-        failed = sorted(
-            task_id
-            for task_id, state in states.get(context["run_id"], {}).items()
-            if state == "failed"
-        )
-        outcome = workflow.close(_environment(), context["run_id"], list(closure_answers), failed)
-        deliver_outbox()
-        print(f"{outcome['ref']}: {outcome['status']}, {outcome['recommendation']}")
-        print(f"readiness report: {outcome['report']}")
-        if outcome["reason"]:
-            raise AirflowFailException(f"{outcome['ref']} {outcome['status']}: {outcome['reason']}")
-        return outcome
-
-    opened >> risk_request
+    documented = approve(verify_readiness(prepare(plan_deployment())))
+    authorised, rolled_back = go_live(documented)
+    closure, verification_plan = close_out(documented, authorised)
     finalise(closure.output).set_upstream([rolled_back, verification_plan])
 
 

@@ -27,21 +27,10 @@ def govflow_monitor_the_monitor():
     @task
     def alert_overdue_analyses() -> list[dict]:
         """Find models with no completed analysis 12 hours past their cadence and alert."""
-        from govflow import settings, store
-        from govflow.config import load_config
-        from govflow.monitoring.watchdog import alert_overdue
+        from govflow.flows.watchdog import alert_overdue_analyses as alert_overdue
 
         context = get_current_context()
-        now = context.get("data_interval_end") or context["logical_date"]
-        config = load_config(settings.config_dir())
-        store.ensure_schema()
-        with store.session_scope() as session:
-            overdue = alert_overdue(session, config, now)
-            for item in overdue:
-                print(f"OVERDUE: {item.text}")
-            if not overdue:
-                print(f"every model's analyses completed on time as of {now}")
-            return [item.to_dict() for item in overdue]
+        return alert_overdue(context.get("data_interval_end") or context["logical_date"])
 
     alert_overdue_analyses()
 

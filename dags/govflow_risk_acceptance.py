@@ -35,7 +35,14 @@ from govflow_airflow.hitl import AssignedAtRuntime, AssignedEntryOperator
 
 DAG_ID = "govflow_risk_acceptance"
 CHECK = "check_request"
+# govflow.flows.risk_acceptances.APPROVE and REJECT
 APPROVE, REJECT = "Approve", "Reject"
+INCIDENT, RATIONALE, DAYS = (
+    "{{ params.incident_ref }}",
+    "{{ params.rationale }}",
+    "{{ params.days }}",
+)
+RUN_KEY = "{{ dag.dag_id }}/{{ run_id }}"
 SUBJECT = (
     "Accept the risk of {{ params.incident_ref }}: "
     "{{ ti.xcom_pull(task_ids='check_request')['severity'] }} "
@@ -50,6 +57,10 @@ DOCUMENT_BODY = (
     "({{ ti.xcom_pull(task_ids='check_request')['subject'] }}).\n\n"
     "Proposed: {{ params.rationale or '(no rationale)' }}, {{ params.days }} days."
 )
+DOCUMENT_FORM = {
+    "rationale": Param("", type="string", title="Rationale"),
+    "days": Param(None, type=["null", "integer"], minimum=1, title="Days of suppression"),
+}
 REVIEW_BODY = (
     "{{ ti.xcom_pull(task_ids='request_acceptance')['requested_by'] }} asks to suppress the "
     "alerts of {{ ti.xcom_pull(task_ids='request_acceptance')['metric'] }} on "
@@ -59,81 +70,57 @@ REVIEW_BODY = (
 )
 
 
-def responder(answer: dict) -> str:
-    """The user id of who answered a required action."""
-    return answer["responded_by_user"]["id"]
-
-
 @task(task_id=CHECK)
 def check_request(incident_ref: str) -> dict:
     """Refuse at once what the policy would refuse; name who documents and who decides."""
-    from govflow import settings, store
-    from govflow.config import load_config
-    from govflow.incidents.risk_acceptances import preview_request
+    from govflow.flows.risk_acceptances import check_request as check
 
-    store.ensure_schema()
-    with store.session_scope() as session:
-        preview = preview_request(
-            session, load_config(settings.config_dir()), incident=incident_ref
-        )
-    return {
-        **preview,
-        "ml_lead": {"users": preview["documented_by"], "timeout_minutes": None},
-        "compliance_officer": {"users": preview["approved_by"], "timeout_minutes": None},
-    }
+    return check(incident_ref)
 
 
 @task
-def request_acceptance(
-    incident_ref: str, proposed_rationale: str, proposed_days: str, form: dict, request_key: str
-) -> dict:
-    """File the ML lead's request (once per run, however often retried)."""
-    from govflow import settings, store
-    from govflow.config import load_config
-    from govflow.incidents.risk_acceptances import acceptance_summary
-    from govflow.incidents.risk_acceptances import request_acceptance as request
+def request_acceptance(incident_ref: str, rationale: str, days: str, form: dict, key: str) -> dict:
+    """File the ML lead's request (once per run ``key``, however often retried); empty fields
+    of the form take the proposed rationale and days."""
+    from govflow.flows.risk_acceptances import request_acceptance as request
 
-    answers = form["params_input"]
-    with store.session_scope() as session:
-        acceptance = request(
-            session,
-            load_config(settings.config_dir()),
-            incident=incident_ref,
-            rationale=answers.get("rationale") or proposed_rationale,
-            days=int(answers.get("days") or proposed_days),
-            requested_by=responder(form),
-            request_key=request_key,
-        )
-        return acceptance_summary(session, acceptance)
+    return request(
+        incident_ref, form, proposed_rationale=rationale, proposed_days=days, request_key=key
+    )
 
 
 @task
 def record_decision(request: dict, review: dict) -> dict:
     """Approve or reject as the compliance officer who answered; print the outcome."""
-    from govflow import settings, store
-    from govflow.config import load_config
-    from govflow.incidents.risk_acceptances import (
-        acceptance_summary,
-        approve_acceptance,
-        get_acceptance,
-        reject_acceptance,
+    from govflow.flows.risk_acceptances import record_decision as record
+
+    return record(request, review)
+
+
+def document_rationale() -> AssignedEntryOperator:
+    """The ML lead's form, assigned when the run starts; empty fields take the proposals."""
+    return AssignedEntryOperator(
+        task_id="document_rationale",
+        assignment_task_id=CHECK,
+        assignment_key="ml_lead",
+        subject=SUBJECT,
+        body=DOCUMENT_BODY,
+        defaults=None,
+        params=DOCUMENT_FORM,
     )
 
-    decide = approve_acceptance if review["chosen_options"] == [APPROVE] else reject_acceptance
-    with store.session_scope() as session:
-        acceptance = decide(
-            session,
-            load_config(settings.config_dir()),
-            get_acceptance(session, request["id"]),
-            approver=responder(review),
-            comment=(review.get("params_input") or {}).get("comment", ""),
-        )
-        summary = acceptance_summary(session, acceptance)
-    print(
-        f"risk acceptance {summary['id']} of {summary['incident_ref']} {summary['status']} by "
-        f"{summary['approved_by']}; suppressed until {summary['suppression_until']}"
+
+def review_acceptance() -> AssignedAtRuntime:
+    """The compliance officer's Approve or Reject, assigned when the run starts."""
+    return AssignedAtRuntime(
+        task_id="review_acceptance",
+        assignment_task_id=CHECK,
+        assignment_key="compliance_officer",
+        subject="Review: " + SUBJECT,
+        body=REVIEW_BODY,
+        options=[APPROVE, REJECT],
+        params={"comment": Param("", type="string", title="Comment")},
     )
-    return summary
 
 
 @dag(
@@ -166,36 +153,10 @@ def record_decision(request: dict, review: dict) -> dict:
     },
 )
 def govflow_risk_acceptance():
-    checked = check_request("{{ params.incident_ref }}")
-    document = AssignedEntryOperator(
-        task_id="document_rationale",
-        assignment_task_id=CHECK,
-        assignment_key="ml_lead",
-        subject=SUBJECT,
-        body=DOCUMENT_BODY,
-        defaults=None,
-        params={
-            "rationale": Param("", type="string", title="Rationale"),
-            "days": Param(None, type=["null", "integer"], minimum=1, title="Days of suppression"),
-        },
-    )
-    requested = request_acceptance(
-        "{{ params.incident_ref }}",
-        "{{ params.rationale }}",
-        "{{ params.days }}",
-        document.output,
-        "{{ dag.dag_id }}/{{ run_id }}",
-    )
-    review = AssignedAtRuntime(
-        task_id="review_acceptance",
-        assignment_task_id=CHECK,
-        assignment_key="compliance_officer",
-        subject="Review: " + SUBJECT,
-        body=REVIEW_BODY,
-        options=[APPROVE, REJECT],
-        params={"comment": Param("", type="string", title="Comment")},
-    )
-    checked >> document
+    document = document_rationale()
+    check_request(INCIDENT) >> document
+    requested = request_acceptance(INCIDENT, RATIONALE, DAYS, document.output, RUN_KEY)
+    review = review_acceptance()
     requested >> review
     record_decision(requested, review.output)
 

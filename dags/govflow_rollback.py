@@ -22,128 +22,68 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.sdk import Param, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk import Param, dag, task
 
 from govflow_airflow.connections import deliver_now
-from govflow_airflow.hitl import AssignedAtRuntime, response_of
+from govflow_airflow.hitl import AssignedAtRuntime
+from govflow_airflow.outcomes import airflow_outcomes
+from govflow_airflow.parse_time import model_ids
 
-# How long a live gateway may take to pick up the restored route (it re-reads every second).
-VERIFY_TIMEOUT_S = 60
 SOURCES = ["manual", "incident", "rollout", "go_live"]
-
-
-def parse_time_models() -> list[str]:
-    from govflow import settings
-    from govflow.config import load_config
-
-    return load_config(settings.config_dir()).models.ids()
-
-
-MODELS = parse_time_models()
-
-
-def _config():
-    from govflow import settings
-    from govflow.config import load_config
-
-    return load_config(settings.config_dir())
+MODELS = model_ids()
+APPROVAL_QUESTION = {
+    "subject": "Roll back {{ params.model_id }}?",
+    "body": "{{ params.reason }}",
+    "options": ["Approve rollback", "Reject"],
+    "defaults": ["Reject"],
+    "params": {"comment": Param("", type="string", title="Comment")},
+}
 
 
 @task
-def decide_rollback(params=None) -> dict:
+def decide_rollback(params=None, dag_run=None) -> dict:
     """Step 1: record the decision; name the System Owner if the request needs approval."""
-    from govflow import store
-    from govflow.rollout import rollback
+    from govflow.flows.rollback import decide_rollback as decide
 
-    run = get_current_context()["dag_run"]
-    requester = params["requested_by"] or run.triggering_user_name or "unknown"
-    if params["source"] in rollback.DECIDED_SOURCES:
-        requester = f"govflow ({params['source']})"
-    try:
-        with store.session_scope() as session:
-            decision = rollback.decide(
-                session,
-                _config(),
-                model_id=params["model_id"],
-                deployment_ref=params["deployment_ref"] or None,
-                reason=params["reason"],
-                source=params["source"],
-                requested_by=requester,
-                criteria=params["criteria"],
-                incident_ref=params["incident_ref"] or None,
-            )
-    except (rollback.RollbackError, LookupError) as refused:
-        raise AirflowFailException(str(refused)) from None
-    print(f"{decision['deployment_ref']}: roll back {decision['version']}: {decision['reason']}")
-    if not decision["needs_approval"]:
-        decision["approval"] = None
-    return decision
+    with airflow_outcomes():
+        return decide(params, triggered_by=dag_run.triggering_user_name)
+
+
+def approve_rollback() -> AssignedAtRuntime:
+    """The System Owner's approval of a manual or incident request (skipped otherwise)."""
+    return AssignedAtRuntime(
+        task_id="approve_rollback",
+        **APPROVAL_QUESTION,
+        assignment_task_id="decide_rollback",
+        assignment_key="approval",
+        retries=0,
+    )
 
 
 @task(trigger_rule="none_failed")
-def execute_rollback(decision: dict) -> dict:
+def execute_rollback(decision: dict, ti=None) -> dict:
     """Step 2: halt the rollout, restore the previous version and configuration."""
-    from govflow import store
-    from govflow.rollout import rollback
+    from govflow.flows.rollback import execute_rollback as execute
 
-    ti = get_current_context()["ti"]
-    if decision["needs_approval"]:
-        answer = ti.xcom_pull(task_ids="approve_rollback")
-        with store.session_scope() as session:
-            approved = rollback.record_approval(
-                session,
-                deployment_ref=decision["deployment_ref"],
-                response=response_of(answer or {}),
-            )
-        if not approved:
-            raise AirflowSkipException("the System Owner did not approve the rollback")
-    with store.session_scope() as session:
-        executed = rollback.execute(session, deployment_ref=decision["deployment_ref"])
-    print(
-        f"restored {executed['model_id']} {executed['restored_version']} "
-        f"(route revision {executed['revision']}); halted {executed['halted_stages']}"
-    )
-    return executed
+    with airflow_outcomes():
+        return execute(decision, ti.xcom_pull(task_ids="approve_rollback"))
 
 
 @task
 def verify_rollback(executed: dict) -> dict:
     """Step 2.5: the routing table and every live gateway serve the restored revision."""
-    import time
+    from govflow.flows.rollback import verify_rollback as verify
 
-    from govflow import store
-    from govflow.rollout import rollback
-
-    deadline = time.monotonic() + VERIFY_TIMEOUT_S
-    while True:
-        with store.session_scope() as session:
-            seen = rollback.verify(
-                session, deployment_ref=executed["deployment_ref"], revision=executed["revision"]
-            )
-        if seen["routing_restored"] and seen["serving"]:
-            print(f"verified: {seen}")
-            return seen
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"rollback not verified after {VERIFY_TIMEOUT_S} s: {seen}")
-        time.sleep(1)
+    return verify(executed)
 
 
 @task
 def conclude_rollback(executed: dict, verification: dict) -> dict:
     """Step 3: notify, document the reason, open the root-cause incident."""
-    from govflow import store
-    from govflow.rollout import rollback
+    from govflow.flows.rollback import conclude_rollback as conclude
 
-    with store.session_scope() as session:
-        concluded = rollback.conclude(
-            session,
-            _config(),
-            deployment_ref=executed["deployment_ref"],
-            verification=verification,
-        )
+    concluded = conclude(executed, verification)
     deliver_now([concluded["alert_id"]])
-    print(f"root-cause incident {concluded['incident_ref']}")
     return concluded
 
 
@@ -191,17 +131,7 @@ def conclude_rollback(executed: dict, verification: dict) -> dict:
 )
 def govflow_rollback():
     decision = decide_rollback()
-    approval = AssignedAtRuntime(
-        task_id="approve_rollback",
-        subject="Roll back {{ params.model_id }}?",
-        body="{{ params.reason }}",
-        options=["Approve rollback", "Reject"],
-        defaults=["Reject"],
-        params={"comment": Param("", type="string", title="Comment")},
-        assignment_task_id="decide_rollback",
-        assignment_key="approval",
-        retries=0,
-    )
+    approval = approve_rollback()
     decision >> approval
     executed = execute_rollback(decision)
     approval >> executed

@@ -28,176 +28,136 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk import Asset, Param, dag, task
 
 from govflow_airflow.connections import deliver_outbox
 from govflow_airflow.hitl import AssignedAtRuntime
+from govflow_airflow.outcomes import airflow_outcomes
+from govflow_airflow.parse_time import rollout_stages
 from govflow_airflow.rollout import RollbackTrigger, StageWatchSensor
 
 MODEL_DEPLOYED = Asset(name="govflow_model_deployed")
-DECISIONS = ["Advance", "Hold", "Roll back"]
-
-
-def parse_time_stages() -> list[dict]:
-    """The stages and their durations, read from deployment.yaml when the file is parsed."""
-    from govflow import settings
-    from govflow.config import load_config
-
-    rollout = load_config(settings.config_dir()).deployment.rollout
-    return [
-        {
-            "name": stage.name,
-            "coverage": stage.coverage,
-            # None: the last stage is ongoing (seed 000 "Full ... Ongoing").
-            "seconds": None
-            if stage.duration_days_min is None
-            else stage.duration_days_min * rollout.day_seconds,
-            "poke_interval": rollout.check_interval_seconds,
-        }
-        for stage in rollout.stages
-    ]
-
-
-STAGES = parse_time_stages()
-
-
-def _call(step, **kwargs):
-    from govflow import settings, store
-    from govflow.config import load_config
-
-    with store.session_scope() as session:
-        return step(session, load_config(settings.config_dir()), **kwargs)
+# GATE-6: an unanswered request holds the rollout.
+DECISION = {
+    "options": ["Advance", "Hold", "Roll back"],
+    "defaults": ["Hold"],
+    "params": {"comment": Param("", type="string", title="Comment")},
+}
+STAGES = rollout_stages()
+GATE_SUMMARY = "{{ (ti.xcom_pull(task_ids='evaluate_gate_%s') or {}).get('summary', '') }}"
 
 
 @task
 def plan_rollout(params=None, triggering_asset_events=None) -> dict:
     """The deployment to roll out: the Param, else the authorisation's Asset event."""
-    from govflow.rollout import stages
+    from govflow.flows.rollout import plan_rollout as plan
 
     announced = [event.extra for event in triggering_asset_events.get(MODEL_DEPLOYED, [])]
-    ref = params["deployment_ref"] or (announced[-1]["deployment_ref"] if announced else "")
-    if not ref:
-        raise ValueError("no deployment to roll out: give the Param deployment_ref")
-    plan = _call(stages.plan, deployment_ref=ref, from_stage=params["from_stage"] or None)
-    print(
-        f"{plan['deployment_ref']}: {plan['model_id']} {plan['candidate']} replaces "
-        f"{plan['previous']}; stages {', '.join(plan['stages'])}"
-    )
-    return plan
+    return plan(params["deployment_ref"], announced, from_stage=params["from_stage"])
 
 
-def _start(stage: str, previous_decision_task: str | None):
-    @task(task_id=f"start_{stage}", trigger_rule="none_failed")
-    def start_stage(plan: dict) -> dict:
-        """Move the stage's traffic share to the new version (when the rollout got here)."""
-        from govflow.rollout import stages
+@task(trigger_rule="none_failed")
+def start_stage(plan: dict, stage: str, previous_decision_task: str | None, ti=None) -> dict:
+    """Move the stage's traffic share to the new version (when the rollout got here)."""
+    from govflow.flows.rollout import start_stage as start
 
-        ti = get_current_context()["ti"]
-        if stage not in plan["stages"]:
-            raise AirflowSkipException(f"this run starts at {plan['first']}")
-        if stage != plan["first"]:
-            decision = ti.xcom_pull(task_ids=previous_decision_task)
-            if decision != "advance":
-                raise AirflowSkipException(
-                    f"the stage before ended with {decision or 'no decision'}"
-                )
-        started = _call(stages.start_stage, deployment_ref=plan["deployment_ref"], stage=stage)
-        deliver_outbox()
-        print(f"stage {stage}: {started['traffic_share']:.1%} external, until {started['ends_at']}")
-        return started
-
-    return start_stage
+    decision = ti.xcom_pull(task_ids=previous_decision_task) if previous_decision_task else None
+    with airflow_outcomes():
+        started = start(plan, stage, decision)
+    deliver_outbox()
+    return started
 
 
-def _gate(stage: str):
-    @task(task_id=f"evaluate_gate_{stage}")
-    def evaluate_gate(plan: dict, watched: dict) -> dict:
-        """Decide the stage gates on the stage's traffic; a failed rollback criterion (now or
-        while watching) asks for the rollback instead of the approval."""
-        from govflow import settings
-        from govflow.rollout import stages
+@task
+def evaluate_gate(plan: dict, stage: str, watched: dict) -> dict:
+    """Decide the stage gates on the stage's traffic; a failed rollback criterion (now or
+    while watching) asks for the rollback instead of the approval."""
+    from govflow.flows.rollout import evaluate_gate as evaluate
 
-        request = {
-            "deployment_ref": plan["deployment_ref"],
-            "model_id": plan["model_id"],
-            "approval": None,
-        }
-        fired = watched["rollback"]
-        if not fired:
-            gate = _call(
-                stages.evaluate_gate,
-                data_dir=settings.data_dir(),
-                deployment_ref=plan["deployment_ref"],
-                stage=stage,
-            )
-            print(stages.gate_summary(gate))
-            fired = gate["rollback"]
-            request.update(
-                passed=gate["passed"],
-                summary=stages.gate_summary(gate),
-                approval=None if fired else gate["approval"],
-            )
-        if fired:
-            request.update(
-                rollback=fired,
-                reason=f"stage {stage}: "
-                + "; ".join(f"{item['id']} {item['text']}: {item['summary']}" for item in fired),
-            )
-            print(f"rolling back: {request['reason']}")
-        return request
-
-    return evaluate_gate
+    return evaluate(plan, stage, watched)
 
 
-def _decide(stage: str):
-    @task(task_id=f"record_decision_{stage}")
-    def record_decision(plan: dict, answer: dict) -> str:
-        """GATE-6: advance, hold or roll back, as the approver chose (silence holds)."""
-        from govflow.rollout import stages
-        from govflow_airflow.hitl import response_of
+@task
+def record_decision(plan: dict, stage: str, answer: dict | None) -> str:
+    """GATE-6: advance, hold or roll back, as the approver chose (silence holds)."""
+    from govflow.flows.rollout import record_decision as record
 
-        decision = _call(
-            stages.record_decision,
-            deployment_ref=plan["deployment_ref"],
-            stage=stage,
-            response=response_of(answer),
-        )
-        deliver_outbox()
-        print(f"stage {stage}: {decision}")
-        return decision
-
-    return record_decision
+    decision = record(plan, stage, answer)
+    deliver_outbox()
+    return decision
 
 
 @task(task_id="request_rollback", trigger_rule="none_failed_min_one_success")
-def request_rollback(plan: dict) -> dict:
+def request_rollback(plan: dict, ti=None) -> dict:
     """Turn an approver's "Roll back" into the rollback request (skipped otherwise)."""
-    ti = get_current_context()["ti"]
-    for stage in plan["stages"]:
-        if ti.xcom_pull(task_ids=f"record_decision_{stage}") != "rollback":
-            continue
-        answer = ti.xcom_pull(task_ids=f"approve_{stage}") or {}
-        who = (answer.get("responded_by_user") or {}).get("id", "an approver")
-        comment = (answer.get("params_input") or {}).get("comment", "")
-        return {
-            "deployment_ref": plan["deployment_ref"],
-            "model_id": plan["model_id"],
-            "reason": f"stage {stage}: {who} chose to roll back"
-            + (f" ({comment})" if comment else ""),
-            "rollback": [{"id": "GATE-6", "text": "Stakeholder approval", "summary": comment}],
-        }
-    raise AirflowSkipException("no approver chose to roll back")
+    from govflow.flows.rollout import rollback_request
+
+    decisions = {s: ti.xcom_pull(task_ids=f"record_decision_{s}") for s in plan["stages"]}
+    answers = {s: ti.xcom_pull(task_ids=f"approve_{s}") for s in plan["stages"]}
+    with airflow_outcomes():
+        return rollback_request(plan, decisions, answers)
 
 
 @task(task_id="complete_rollout")
 def complete_rollout(plan: dict, started: dict) -> dict:
     """Full: the new version serves everybody; the previous one is retired."""
-    from govflow.rollout import stages
+    from govflow.flows.rollout import complete_rollout as complete
 
-    completed = _call(stages.complete, deployment_ref=plan["deployment_ref"])
+    completed = complete(plan)
     deliver_outbox()
     return completed
+
+
+def start(plan, index: int, decided):
+    """``start_<stage>``, after the decision on the stage before (none for the first)."""
+    name = STAGES[index]["name"]
+    previous = f"record_decision_{STAGES[index - 1]['name']}" if index else None
+    started = start_stage.override(task_id=f"start_{name}")(plan, name, previous)
+    if decided is not None:
+        decided >> started
+    return started
+
+
+def watch(stage: dict) -> StageWatchSensor:
+    """``watch_<stage>``: the rollback criteria, every check interval, while the stage lasts."""
+    return StageWatchSensor(
+        task_id=f"watch_{stage['name']}",
+        stage=stage["name"],
+        plan_task_id="plan_rollout",
+        stage_seconds=stage["seconds"],
+        poke_interval=stage["poke_interval"],
+    )
+
+
+def approve(stage: dict, next_stage: dict) -> AssignedAtRuntime:
+    """``approve_<stage>``: the System Owner or a Deployment Manager decides (GATE-6)."""
+    return AssignedAtRuntime(
+        task_id=f"approve_{stage['name']}",
+        subject=f"Rollout stage {stage['name']} ({stage['coverage']}): advance to "
+        f"{next_stage['name']}?",
+        body=GATE_SUMMARY % stage["name"],
+        **DECISION,
+        assignment_task_id=f"evaluate_gate_{stage['name']}",
+        assignment_key="approval",
+        retries=0,
+    )
+
+
+def roll_back_at(name: str) -> RollbackTrigger:
+    """``roll_back_at_<stage>``: govflow_rollback at once when a criterion of the stage failed."""
+    return RollbackTrigger(task_id=f"roll_back_at_{name}", request_task_id=f"evaluate_gate_{name}")
+
+
+def watch_and_decide(plan, index, started):
+    """Watch stage ``index``, decide its gates (rolling back at once on a failed criterion),
+    ask for the approval and record the decision, which this returns."""
+    stage, name = STAGES[index], STAGES[index]["name"]
+    watched = watch(stage)
+    started >> watched
+    request = evaluate_gate.override(task_id=f"evaluate_gate_{name}")(plan, name, watched.output)
+    answer = approve(stage, STAGES[index + 1])
+    request >> [roll_back_at(name), answer]
+    return record_decision.override(task_id=f"record_decision_{name}")(plan, name, answer.output)
 
 
 @dag(
@@ -229,46 +189,15 @@ def complete_rollout(plan: dict, started: dict) -> dict:
 )
 def govflow_rollout():
     plan = plan_rollout()
-    previous_decision = None
-    decided = None
     asked = request_rollback(plan)
+    decided = None
     for index, stage in enumerate(STAGES):
-        name = stage["name"]
-        started = _start(name, previous_decision)(plan)
-        if decided is not None:
-            decided >> started
+        started = start(plan, index, decided)
         if stage["seconds"] is None:
             complete_rollout(plan, started)
             break
-        watched = StageWatchSensor(
-            task_id=f"watch_{name}",
-            stage=name,
-            plan_task_id="plan_rollout",
-            stage_seconds=stage["seconds"],
-            poke_interval=stage["poke_interval"],
-        )
-        started >> watched
-        request = _gate(name)(plan, watched.output)
-        request >> RollbackTrigger(
-            task_id=f"roll_back_at_{name}", request_task_id=f"evaluate_gate_{name}"
-        )
-        answer = AssignedAtRuntime(
-            task_id=f"approve_{name}",
-            subject=f"Rollout stage {name} ({stage['coverage']}): advance to "
-            f"{STAGES[index + 1]['name']}?",
-            body="{{ (ti.xcom_pull(task_ids='evaluate_gate_" + name + "') or {})"
-            ".get('summary', '') }}",
-            options=DECISIONS,
-            defaults=["Hold"],
-            params={"comment": Param("", type="string", title="Comment")},
-            assignment_task_id=f"evaluate_gate_{name}",
-            assignment_key="approval",
-            retries=0,
-        )
-        request >> answer
-        decided = _decide(name)(plan, answer.output)
+        decided = watch_and_decide(plan, index, started)
         decided >> asked
-        previous_decision = f"record_decision_{name}"
     asked >> RollbackTrigger(task_id="roll_back_on_request", request_task_id="request_rollback")
 
 

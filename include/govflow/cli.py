@@ -99,18 +99,13 @@ def _parse_time(value: str | None) -> datetime | None:
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Exit 0 if the hash chain is intact; otherwise name the first bad event and exit 1."""
-    from govflow import store
-    from govflow.audit import verify_chain
+    from govflow.flows.audit import AuditChainBroken, verify_audit_chain
 
-    store.ensure_schema()
-    with store.session_scope() as session:
-        report = verify_chain(session)
-    if not report.intact:
-        typer.echo(
-            f"FAILED after {report.events_checked} good events: {report.first_break}", err=True
-        )
-        raise typer.Exit(code=1)
-    typer.echo(f"audit chain intact: {report.events_checked} events, head {report.head_hash}")
+    try:
+        verify_audit_chain()
+    except AuditChainBroken as broken:
+        typer.echo(f"FAILED after {broken.events_checked} good events: {broken}", err=True)
+        raise typer.Exit(code=1) from None
 
 
 @audit_app.command("query")
@@ -603,20 +598,15 @@ def kill_switch_activate(
 
 def _change_kill_switch(config_dir: Path | None, **change: Any) -> None:
     """Carry out an activation or deactivation; a refusal exits 1 with its reason."""
-    from govflow import store
     from govflow.config import load_config
-    from govflow.serving import kill_switches
+    from govflow.flows import Refused
+    from govflow.flows.kill_switches import change_kill_switch
 
-    config = load_config(_config_dir(config_dir))
-    store.ensure_schema()
     try:
-        with store.session_scope() as session:
-            switch, created = kill_switches.request_change(session, config, **change)
-            told = kill_switches.notice(switch, created=created)
-    except kill_switches.KillSwitchError as error:
-        typer.echo(str(error), err=True)
+        change_kill_switch(config=load_config(_config_dir(config_dir)), **change)
+    except Refused as refused:
+        typer.echo(str(refused), err=True)
         raise typer.Exit(code=1) from None
-    typer.echo(told)
 
 
 @kill_switch_app.command("deactivate")

@@ -56,28 +56,17 @@ def smtp_settings() -> SmtpSettings | None:
     )
 
 
-def deliver_now(alert_ids: list[int]) -> list[str]:
+def deliver_now(alert_ids: list[int]) -> dict[str, Any]:
     """Send these outbox rows at once (a CRITICAL alert must not wait for the next delivery
     run); a failure leaves them in the outbox for govflow_alert_delivery to retry."""
-    from govflow.alerts.outbox import deliver_pending
+    from govflow.flows.alerts import deliver_outbox as deliver
 
-    if not alert_ids:
-        return []
-    report = deliver_pending(
-        slack_webhook_url=slack_webhook_url(), smtp=smtp_settings(), only_ids=alert_ids
-    )
-    lines = report.lines()
-    for line in lines:
-        print(line)
-    return lines
+    return deliver(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings(), only_ids=alert_ids)
 
 
-def deliver_outbox() -> list[str]:
-    """Send everything pending in the outbox now (what a step just queued would otherwise wait
-    for govflow_alert_delivery); failures stay queued for it."""
-    from govflow.alerts.outbox import deliver_pending
+def deliver_outbox() -> dict[str, Any]:
+    """Send everything pending in the outbox through the connections (what a step just queued
+    would otherwise wait for the next govflow_alert_delivery run); failures stay queued."""
+    from govflow.flows.alerts import deliver_outbox as deliver
 
-    lines = deliver_pending(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings()).lines()
-    for line in lines:
-        print(line)
-    return lines
+    return deliver(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings())

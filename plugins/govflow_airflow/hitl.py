@@ -69,12 +69,13 @@ class AssignedEntryOperator(AssignedAtRuntime, HITLEntryOperator):
 
 
 def response_of(event: dict[str, Any]) -> dict[str, Any]:
-    """Who answered what and when; ``responded_by`` is None when the timeout answered."""
-    user = event.get("responded_by_user") or {}
+    """The answer in the shape of an HITL operator's XCom, JSON-able (the time as ISO text);
+    ``govflow.answers.Answer.from_xcom`` decodes it. ``responded_by_user`` is None when the
+    timeout answered."""
     responded_at = event.get("responded_at")
     return {
         "chosen_options": event.get("chosen_options") or [],
         "params_input": event.get("params_input") or {},
-        "responded_by": user.get("id"),
+        "responded_by_user": event.get("responded_by_user"),
         "responded_at": responded_at.isoformat() if responded_at else None,
     }

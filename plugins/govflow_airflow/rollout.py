@@ -39,24 +39,12 @@ class StageWatchSensor(BaseSensorOperator):
         self.plan_task_id = plan_task_id
 
     def poke(self, context: Any) -> PokeReturnValue | bool:
-        from govflow import settings, store
-        from govflow.config import load_config
-        from govflow.rollout import stages
+        from govflow.flows.rollout import watch_stage
 
         plan = context["ti"].xcom_pull(task_ids=self.plan_task_id)
-        with store.session_scope() as session:
-            seen = stages.watch_stage(
-                session,
-                load_config(settings.config_dir()),
-                settings.data_dir(),
-                deployment_ref=plan["deployment_ref"],
-                stage=self.stage,
-            )
-        for item in seen["rollback"]:
-            print(f"rollback criterion {item['id']} failed: {item['summary']}")
+        seen = watch_stage(plan["deployment_ref"], self.stage)
         if seen["rollback"] or seen["over"]:
             return PokeReturnValue(is_done=True, xcom_value=seen)
-        print(f"stage {self.stage} runs until {seen['ends_at']}; no rollback criterion failed")
         return False
 
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from govflow import settings, store
+from govflow.answers import Answer
 from govflow.config import load_config
 from govflow.deployment import approvals
 from govflow.deployment.approvals import ApprovalAssignmentError, assign_approvers
-from govflow.deployment.forms import Answer
 from govflow.store.schema import Deployment, DeploymentApproval, Model
 
 

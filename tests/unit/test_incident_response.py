@@ -142,7 +142,7 @@ def _walk_to_resolution(db_url: str, incident_id: int) -> None:
     responded_at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC).isoformat()
     answer = {
         "chosen_options": ["Acknowledge"],
-        "responded_by": "carol",
+        "responded_by_user": {"id": "carol", "name": "Carol Chen"},
         "responded_at": responded_at,
     }
     incident_response.record_acknowledgement(incident_id, answer, actor=CARE_OF, db_url=db_url)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from govflow import settings, store
+from govflow.answers import Answer
 from govflow.config import load_config
 from govflow.deployment import procedure
 from govflow.rollout import checks, rollback, routing, stages
@@ -294,10 +295,12 @@ def test_the_stakeholder_decision_advances_only_past_a_passed_gate(
         fair_traffic(config, data_dir, version=ACTIVE, seed=13)
         serve(url)
     gate(config, data_dir, url, ref)
-    response = {"chosen_options": chosen, "responded_by": "olivia", "params_input": {}}
+    answer = Answer(
+        chosen_options=tuple(chosen), params={}, responded_by="olivia", responded_at=None
+    )
     with store.session_scope(url) as session:
         made = stages.record_decision(
-            session, config, deployment_ref=ref, stage="limited", response=response
+            session, config, deployment_ref=ref, stage="limited", answer=answer
         )
     assert made == decision
     with store.session_scope(url) as session:

@@ -155,6 +155,7 @@ class Rollback(StrictModel):
     """Seed 001 section 5."""
 
     approver_role: Role
+    verify_timeout_seconds: Annotated[float, Field(gt=0)]
     triggers: list[Criterion]
     process: list[RollbackStage]
 

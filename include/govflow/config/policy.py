@@ -335,6 +335,7 @@ class Incidents(StrictModel):
     compliance_notification_minutes: Annotated[int, Field(gt=0)]
     retraining_within_days: Annotated[int, Field(gt=0)]
     post_mortem_within_days: Annotated[int, Field(gt=0)]
+    documentation_within_minutes: Annotated[int, Field(gt=0)]
     critical_actions: dict[CheckType, list[str]]
     process: list[IncidentStage]
     classes: dict[Literal["P0", "P1", "P2", "P3"], IncidentClass]

@@ -9,6 +9,6 @@ checklist items and seed 003's registry: the deployment procedure as a library.
 - ``readiness``: the Deployment Readiness Report;
 - ``forms``: what each human step asks, of whom, by when.
 
-Nothing is imported here: the DAG file reads ``forms`` when it is parsed, and parsing must
+Nothing is imported here, so that importing one of them (``forms`` to check an answer) does
 not pay for the numeric stack the checks need.
 """

@@ -32,10 +32,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from govflow.answers import Answer
 from govflow.audit import record_event
 from govflow.config import GovflowConfig
 from govflow.config.people import distinct_representatives
-from govflow.deployment.forms import Answer, FormRequest, people, role_title
+from govflow.deployment.forms import FormRequest, people, role_title
 from govflow.store.schema import Deployment, DeploymentApproval
 from govflow.store.types import utcnow
 

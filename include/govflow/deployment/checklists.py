@@ -24,10 +24,11 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from govflow.answers import Answer
 from govflow.config import Criterion, GovflowConfig
 from govflow.deployment import procedure
 from govflow.deployment.checks import CheckResult, DeploymentCandidate, run_check
-from govflow.deployment.forms import Answer, FormRequest, people, role_title
+from govflow.deployment.forms import FormRequest, people, role_title
 from govflow.store.schema import ChecklistEvidence, Deployment, DeploymentStep
 from govflow.store.types import utcnow
 

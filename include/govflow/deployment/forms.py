@@ -15,9 +15,10 @@ fields a person fills in and which of them must not be empty. Their answers are 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from govflow.answers import Answer
 from govflow.config import GovflowConfig
 
 # Roles read better with their acronyms kept: "AI Governance Committee", "ML Lead", "QA Lead".
@@ -91,33 +92,6 @@ class FormRequest:
             options=None if data["options"] is None else tuple(data["options"]),
             items=tuple(data["items"]),
         )
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What a person answered an HITL request (the operator's XCom), or its timeout default."""
-
-    chosen_options: tuple[str, ...]
-    params: dict[str, Any]
-    responded_by: str | None
-    responded_at: datetime | None
-
-    @classmethod
-    def from_xcom(cls, value: dict[str, Any]) -> Answer:
-        user = value.get("responded_by_user") or None
-        responded_at = value.get("responded_at")
-        if isinstance(responded_at, str):
-            responded_at = datetime.fromisoformat(responded_at)
-        return cls(
-            chosen_options=tuple(value.get("chosen_options") or ()),
-            params=dict(value.get("params_input") or {}),
-            responded_by=user["id"] if user else None,
-            responded_at=responded_at,
-        )
-
-    def text(self, name: str) -> str:
-        value = self.params.get(name)
-        return "" if value is None else str(value).strip()
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from govflow import registry, store
 from govflow.alerts.messages import Links
 from govflow.alerts.outbox import enqueue_alert
+from govflow.answers import Answer
 from govflow.config import GovflowConfig
 from govflow.deployment import approvals, checklists, procedure, readiness
 from govflow.deployment.checks import (
@@ -48,7 +49,6 @@ from govflow.deployment.forms import (
     DOCUMENTATION_UPDATES,
     REGISTRATION_UPDATES,
     RISK_ASSESSMENT,
-    Answer,
     FormRequest,
     FormSpec,
     people,

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from govflow import settings, store
 from govflow.alerts.messages import Links
+from govflow.answers import Answer
 from govflow.config import GovflowConfig, load_config
 from govflow.flows.monitoring import run_monitoring
 from govflow.incidents import diagnosis
@@ -28,7 +29,6 @@ from govflow.serving import kill_switches
 from govflow.store.schema import Incident, MetricResult, MonitoringRun
 from govflow.store.types import utcnow
 
-DOCUMENTATION_MINUTES = 24 * 60  # seed 004 3.3 "Documentation (within 24 hours)"
 UNKNOWN_DIAGNOSIS = "unknown diagnosis {name!r}; diagnoses are {names}"
 NO_WINDOW = "incident {ref} names no analysed window; give the verification window in the form"
 WINDOW_NOT_COMPLETE = (
@@ -51,6 +51,7 @@ CHECK_OF_CATEGORY = {
 
 
 DAG_ID = "govflow_incident_response"
+ACKNOWLEDGE = "Acknowledge"
 
 
 class ResolutionError(RuntimeError):
@@ -141,7 +142,7 @@ def plan_response(
             "responders": {"users": _users(config, responders), "timeout_minutes": None},
             "documentation": {
                 "users": _users(config, responders),
-                "timeout_minutes": DOCUMENTATION_MINUTES,
+                "timeout_minutes": config.policy.incidents.documentation_within_minutes,
             },
             "freeze_automatically": freeze,
         }
@@ -207,16 +208,22 @@ def run_diagnosis(
         return findings
 
 
-def _responded_at(answer: dict[str, Any]) -> datetime | None:
-    value = answer.get("responded_at")
-    return utc(datetime.fromisoformat(value)) if value else None
+def first_acknowledgement(answers: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """Of the answers of the acknowledgement requests in order, the first that acknowledged."""
+    return next(a for a in answers if a is not None and Answer.from_xcom(a).chose(ACKNOWLEDGE))
+
+
+def responder_or(answer: dict[str, Any] | None, actor: str) -> str:
+    """Who answered (e.g. chose the containment), else ``actor``."""
+    return Answer.from_xcom(answer).responded_by or actor
 
 
 def record_acknowledgement(
     incident_id: int, answer: dict[str, Any], *, actor: str, db_url: str | None = None
 ) -> dict[str, Any]:
     """The responder who acknowledged; the incident moves on to investigation."""
-    responder = answer.get("responded_by") or actor
+    acknowledged = Answer.from_xcom(answer)
+    responder = acknowledged.responded_by or actor
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
         if incident.status == "open":
@@ -224,7 +231,7 @@ def record_acknowledgement(
                 session,
                 incident,
                 actor=responder,
-                at=_responded_at(answer),
+                at=utc(acknowledged.responded_at) if acknowledged.responded_at else None,
             )
         if incident.status == "acknowledged":
             incidents.start_investigation(session, incident, actor=responder)
@@ -311,16 +318,12 @@ def request_rollback(incident_id: int, actor: str, *, db_url: str | None = None)
         }
 
 
-def _form(form: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    user = form.get("responded_by_user") or {}
-    return form.get("params_input") or {}, user.get("id")
-
-
 def record_documentation(
     incident_id: int, form: dict[str, Any], *, actor: str, db_url: str | None = None
 ) -> dict[str, Any]:
     """Root cause and corrective action from the documentation form."""
-    answers, responder = _form(form)
+    answer = Answer.from_xcom(form)
+    answers, responder = answer.params, answer.responded_by
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
         incidents.record_documentation(
@@ -361,8 +364,8 @@ def verify_resolution(
     """Re-run the incident's analysis over the verification window; resolve and close the
     incident only when its metric is back below WARNING and the data passed the gate."""
     config = _config(config)
-    answers, responder = _form(form)
-    who = responder or actor
+    answer = Answer.from_xcom(form)
+    answers, who = answer.params, answer.responded_by or actor
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
         start, end = _verification_window(session, incident, answers)
@@ -448,6 +451,11 @@ def verify_resolution(
         }
 
 
+def response_outcome(verified: dict[str, Any] | None) -> str:
+    """How a response run ended, from what verify_resolution returned (None: it did not)."""
+    return f"closed: {verified}" if verified else "ended without a verified resolution"
+
+
 def end_response_run(
     incident_id: int, *, dag_run_id: str, outcome: str, db_url: str | None = None
 ) -> None:
@@ -468,16 +476,20 @@ def incident_responses_to_start(run_ids: list[int], *, db_url: str | None = None
             .where(Incident.source_run_id.in_(run_ids), Incident.status == "open")
             .order_by(Incident.id)
         ).all()
-        return [
+        responses = [
             {"trigger_run_id": f"incident__{incident.ref}", "conf": {"incident_ref": incident.ref}}
             for incident in opened
         ]
+    for response in responses:
+        print(f"starting {response['trigger_run_id']}")
+    return responses
 
 
 __all__ = [
     "ResolutionError",
     "end_response_run",
     "escalate_to_level",
+    "first_acknowledgement",
     "freeze_model",
     "incident_responses_to_start",
     "plan_response",
@@ -485,6 +497,8 @@ __all__ = [
     "record_containment",
     "record_documentation",
     "request_rollback",
+    "responder_or",
+    "response_outcome",
     "run_diagnosis",
     "verify_resolution",
 ]

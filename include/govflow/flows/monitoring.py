@@ -22,13 +22,14 @@ import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from govflow import store
+from govflow import settings, store
 from govflow.audit import record_event
 from govflow.baselines.profile import active_baseline, load_profile
-from govflow.config import GovflowConfig
+from govflow.config import GovflowConfig, load_config
 from govflow.metrics.severity import Threshold, severity_rank
 from govflow.monitoring import analysis
 from govflow.monitoring.analysis import Analysis, CheckType, Finding
+from govflow.monitoring.cadence import cadence_window, due_targets
 from govflow.monitoring.prediction_logs import PredictionLogError
 from govflow.store.schema import MetricResult, MonitoringRun
 from govflow.store.types import utcnow
@@ -560,3 +561,132 @@ def build_warning_digests(*, config: GovflowConfig, db_url: str | None = None) -
 
     with store.session_scope(db_url) as session:
         return len(build_daily_digests(session, config, utcnow().date()))
+
+
+# The tasks of the monitoring DAGs (govflow_monitoring_daily/weekly/monthly/on_demand), each
+# reading config/ itself and passing ids and summaries.
+
+
+def _policy() -> GovflowConfig:
+    return load_config(settings.config_dir())
+
+
+def select_due_analyses(dag_id: str, run_time: datetime) -> list[dict[str, Any]]:
+    """The analyses due for each model on this run of ``dag_id``, per seed 004 table 1.1."""
+    targets = due_targets(_policy(), dag_id, run_time)
+    for target in targets:
+        print(
+            f"due: {target.model_id} ({target.risk_tier}) {target.cadence} "
+            f"{', '.join(target.checks)} over [{target.start}, {target.end})"
+        )
+    return [target.to_dict() for target in targets]
+
+
+def resolve_on_demand_request(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """ "Analyze Now" (seed 004 section 1.3): check the requested models, checks and window
+    (the Params of govflow_monitoring_on_demand) and turn them into analysis targets."""
+    config = _policy()
+    unknown = [m for m in params["model_ids"] if m not in config.models.ids()]
+    if unknown:
+        raise ValueError(f"unknown model ids {unknown}; models.yaml has {config.models.ids()}")
+    checks = list(analysis.validate_checks(params["checks"]))
+    start = datetime.fromisoformat(params["window_start"])
+    end = datetime.fromisoformat(params["window_end"])
+    if end <= start:
+        raise ValueError(f"window_end {end} must be after window_start {start}")
+    print(f"on-demand analysis requested: {params['reason'] or '(no reason given)'}")
+    return [
+        {
+            "model_id": model_id,
+            "risk_tier": config.models.get(model_id).risk_tier,
+            "cadence": "on_demand",
+            "checks": checks,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        }
+        for model_id in params["model_ids"]
+    ]
+
+
+def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> dict[str, Any]:
+    """Analyse one model over its window, record the result (idempotent per DAG run) and open
+    the incidents it calls for: ``{"summary", "send_now"}``, the ids of the CRITICAL
+    alerts to send at once."""
+    config = _policy()
+    summary = run_monitoring(
+        target["model_id"],
+        start=datetime.fromisoformat(target["start"]),
+        end=datetime.fromisoformat(target["end"]),
+        checks=target["checks"],
+        cadence=target["cadence"],
+        run_key=f"{dag_id}/{dag_run_id}/{target['cadence']}",
+        config=config,
+        data_dir=settings.data_dir(),
+        dag_id=dag_id,
+        dag_run_id=dag_run_id,
+    )
+    print(
+        f"{summary.model_id}: {summary.status}, severity {summary.severity}, "
+        f"composite {summary.composite_score}, report {summary.report_path}"
+    )
+    response = alert_and_open_incidents(summary.run_id, config=config)
+    if response["incidents"]:
+        print(f"  incidents: {', '.join(response['incidents'])}")
+    for finding in summary.notable:
+        print(
+            f"  {finding['severity']:<8} {finding['check_type']}/{finding['metric']} "
+            f"{finding['subject']} = {finding['value']} {finding['message']}"
+        )
+    return {"summary": summary.to_dict(), "send_now": response["send_now"]}
+
+
+def publish_results(
+    summaries: list[dict[str, Any] | None], *, dag_id: str, dag_run_id: str
+) -> dict[str, Any]:
+    """What every analysis found (failed analyses are absent), as the extra of the Asset
+    event `govflow_monitoring_results`, after putting the alerts its findings call for in
+    the outbox (govflow_alert_delivery sends them) and building the WARNING digests."""
+    received = [s for s in summaries if s]
+    config = _policy()
+    routed = route_runs([s["run_id"] for s in received], config=config)
+    digests = build_warning_digests(config=config)
+    print(f"alerts put in the outbox: {routed or 'none'}; warning digests built: {digests}")
+    for summary in received:
+        print(
+            f"{summary['model_id']:<24} {summary['status']:<10} {summary['severity']:<9} "
+            f"composite={summary['composite_score']} report={summary['report_path']}"
+        )
+    return {
+        "dag_id": dag_id,
+        "run_id": dag_run_id,
+        "runs": [
+            {key: s[key] for key in ("model_id", "run_id", "severity", "status")} for s in received
+        ],
+        "alerts": routed,
+    }
+
+
+def render_drift_reports(summaries: list[dict[str, Any] | None]) -> dict[str, str]:
+    """evidently's HTML drift report of every analysis, rendered in one process."""
+    written = render_reports(
+        [s["run_id"] for s in summaries if s], config=_policy(), data_dir=settings.data_dir()
+    )
+    for run_id, path in written.items():
+        print(f"record {run_id}: drift report {path}")
+    return {str(run_id): path for run_id, path in written.items()}
+
+
+def review_last_month(run_time: datetime, *, dag_id: str, dag_run_id: str) -> list[dict]:
+    """Seed 004 section 1.2: every model's baseline reviewed against last month's records."""
+    start, end = cadence_window("monthly", run_time)
+    posted = review_baselines(
+        start=start,
+        end=end,
+        run_key=f"{dag_id}/{dag_run_id}/review",
+        config=_policy(),
+        dag_id=dag_id,
+        dag_run_id=dag_run_id,
+    )
+    for item in posted:
+        print(item["text"])
+    return posted

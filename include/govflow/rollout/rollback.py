@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from govflow import registry
 from govflow.alerts.outbox import enqueue_alert
+from govflow.answers import Answer
 from govflow.audit import record_event
 from govflow.config import GovflowConfig
 from govflow.deployment import procedure
@@ -123,13 +124,11 @@ def decide(
     }
 
 
-def record_approval(
-    session: Session, *, deployment_ref: str, response: dict[str, Any] | None
-) -> bool:
+def record_approval(session: Session, *, deployment_ref: str, answer: Answer) -> bool:
     """The System Owner's answer to a manual rollback; silence is no approval."""
     deployment = procedure.find_deployment(session, deployment_ref)
-    chosen = (response or {}).get("chosen_options") or []
-    by = (response or {}).get("responded_by")
+    chosen = list(answer.chosen_options)
+    by = answer.responded_by
     approved = "Approve rollback" in chosen and by is not None
     rollback = dict(deployment.details.get("rollback", {}))
     rollback["approval"] = {"approved": approved, "by": by, "chosen": chosen}

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from govflow import registry
 from govflow.alerts.outbox import enqueue_alert
+from govflow.answers import Answer
 from govflow.audit import record_event
 from govflow.config import GovflowConfig
 from govflow.config.deployment import Criterion
@@ -374,15 +375,15 @@ def record_decision(
     *,
     deployment_ref: str,
     stage: str,
-    response: dict[str, Any] | None,
+    answer: Answer,
 ) -> Decision:
     """GATE-6 for the stage: what the approver chose, or hold when nobody answered. Advancing
     past a gate that did not pass is refused and recorded as a hold."""
     deployment = _deployment(session, deployment_ref)
     record = _started(session, deployment, stage)
-    chosen = (response or {}).get("chosen_options") or []
-    by = (response or {}).get("responded_by") or None
-    comment = ((response or {}).get("params_input") or {}).get("comment", "")
+    chosen = answer.chosen_options
+    by = answer.responded_by
+    comment = answer.params.get("comment", "")
     decision: Decision
     if ROLL_BACK in chosen:
         decision = "rollback"
