@@ -60,7 +60,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,6 +68,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from _machine import machine_busy_seconds
 from govflow import registry, settings, store
@@ -242,32 +242,30 @@ def prediction_log(
     """``rows`` (features, protected attributes, score, prediction, label) as the day's log:
     scored inside the window, labels observed ``label_delay_days`` later (some never)."""
     n = len(rows)
-    offsets = np.sort(rng.integers(0, int(DAY.total_seconds() * 1e6), n))
-    scored_at = pd.Series(pd.Timestamp(window_start) + pd.to_timedelta(offsets, unit="us"))
-    raw = rng.bytes(16 * n)
-    frame = pd.DataFrame(
-        {
-            PREDICTION_ID: [str(uuid.UUID(bytes=raw[16 * i : 16 * i + 16])) for i in range(n)],
-            MODEL_ID: model.id,
-            MODEL_VERSION: model.baseline.model_version,
-            SCORED_AT: scored_at.astype("datetime64[ns, UTC]"),
-        }
+    start = pd.Timestamp(window_start)
+    scored_at = start + pd.to_timedelta(
+        np.sort(rng.integers(0, int(DAY.total_seconds() * 1e6), n)), unit="us"
     )
-    attributes = [attribute.name for attribute in model.entry.protected_attributes]
-    for column in (*model.features, *attributes):
-        frame[column] = rows[column].to_numpy()
-    frame[SCORE] = rows[SCORE].to_numpy(dtype="float64")
-    frame[PREDICTION] = rows[PREDICTION].to_numpy().astype("int8")
     arrives = rng.random(n) >= LABEL_NEVER_ARRIVES_FRACTION
-    jitter = rng.integers(0, LABEL_JITTER_HOURS * 3_600_000_000, n)
-    observed_at = (
-        scored_at + timedelta(days=model.entry.label_delay_days) + pd.to_timedelta(jitter, "us")
-    )
-    labels = rows[LABEL].to_numpy().astype("int8")
-    frame[LABEL] = pd.array(np.where(arrives, labels, 0), dtype="Int8")
-    frame.loc[~arrives, LABEL] = pd.NA
-    frame[LABEL_OBSERVED_AT] = observed_at.where(arrives).astype("datetime64[ns, UTC]")
-    return frame[log_columns(model.features, attributes)]
+    jitter = pd.to_timedelta(rng.integers(0, LABEL_JITTER_HOURS * 3_600_000_000, n), unit="us")
+    observed_at = scored_at + timedelta(days=model.entry.label_delay_days) + jitter
+    labels = pd.array(rows[LABEL].to_numpy().astype("int8"), dtype="Int8")
+    labels[~arrives] = pd.NA
+    attributes = [attribute.name for attribute in model.entry.protected_attributes]
+    # Unique within the stream: the day's window start and the row's position.
+    prefix = f"{start:%Y%m%d}-"
+    columns: dict[str, Any] = {
+        PREDICTION_ID: [f"{prefix}{i}" for i in range(n)],
+        MODEL_ID: model.id,
+        MODEL_VERSION: model.baseline.model_version,
+        SCORED_AT: scored_at,
+        **{column: rows[column].to_numpy() for column in (*model.features, *attributes)},
+        SCORE: rows[SCORE].to_numpy(dtype="float64"),
+        PREDICTION: rows[PREDICTION].to_numpy().astype("int8"),
+        LABEL: labels,
+        LABEL_OBSERVED_AT: observed_at.where(arrives),
+    }
+    return pd.DataFrame(columns)[log_columns(model.features, attributes)]
 
 
 def bootstrap_rows(model: MonitoredModel, rng: np.random.Generator) -> pd.DataFrame:
@@ -746,7 +744,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demo seeded and loaded in {prepared:.1f} s")
     every = []
     for model in models:
-        figures = run_model(model, DEMO_MODEL_IDS.index(model.id), config, args, chosen)
+        # One thread, as the demo trains: OpenMP threads of the boosted model's predictions
+        # competing with other processes on a busy machine are many times slower.
+        with threadpool_limits(limits=1):
+            figures = run_model(model, DEMO_MODEL_IDS.index(model.id), config, args, chosen)
         report_model(figures)
         every.append(figures)
         sys.stdout.flush()
