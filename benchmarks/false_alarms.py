@@ -130,10 +130,12 @@ PSI_VALUES = (0.15, 0.35)
 # The alternatives seed 004 calls CRITICAL, whose detection is the last line's power.
 SEED_CRITICAL = {("dp_drift", 0.15), ("di", 0.65), ("psi", 0.35)}
 SCAN_STEP = 1e-4
+# Wide enough for the longest subject, an intersection of attributes.
+METRIC_WIDTH = 64
 
 NULL_HEADER = (
-    f"{'check/metric/subject':<58}{'boot W%':>9}{'boot C%':>9}{'gen W%':>9}{'gen C%':>9}"
-    f"{'all W%':>9}{'all C%':>9}"
+    f"{'check/metric/subject':<{METRIC_WIDTH}}{'boot W%':>9}{'boot C%':>9}"
+    f"{'gen W%':>9}{'gen C%':>9}{'all W%':>9}{'all C%':>9}"
 )
 ALTERNATIVE_HEADER = (
     f"{'alternative':<40}{'expected':>9}{'det 1d%':>9}{'det 3d%':>9}{'det 7d%':>9}"
@@ -608,7 +610,7 @@ def report_model(figures: ModelFigures) -> None:
         if not any(cells):
             quiet += 1
             continue
-        print(f"{key:<58}" + "".join(f"{cell:>9.2f}" for cell in cells))
+        print(f"{key:<{METRIC_WIDTH}}" + "".join(f"{cell:>9.2f}" for cell in cells))
     print(f"({quiet} other metrics: no WARNING and no CRITICAL on any null day)")
     for label, test_warning, test_critical in (
         ("run (worst finding)", lambda d: d.run == "WARNING", lambda d: d.run == "CRITICAL"),
@@ -619,7 +621,7 @@ def report_model(figures: ModelFigures) -> None:
             for days in (boot, gen, pooled)
             for value in (share(days, test_warning), share(days, test_critical))
         ]
-        print(f"{label:<58}" + "".join(f"{cell:>9.2f}" for cell in cells))
+        print(f"{label:<{METRIC_WIDTH}}" + "".join(f"{cell:>9.2f}" for cell in cells))
     print(ALTERNATIVE_HEADER)
     for alternative, found in figures.detection_days.items():
         within = [
