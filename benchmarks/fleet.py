@@ -74,6 +74,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from _machine import machine_busy_seconds
+
 REPO = Path(__file__).resolve().parents[1]
 # Airflow is started by the system tests' loopback stack, which lives in tests/support/.
 sys.path.insert(0, str(REPO))
@@ -419,13 +421,6 @@ def topology(
             "celery_workers": workers,
         }
         yield Topology(executor, workers, arguments, postgres_server_pid(server_url)), fleet
-
-
-def machine_busy_seconds() -> float:
-    """CPU time every process on the machine has used since boot (Linux ``/proc/stat``)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu_seconds() -> float:

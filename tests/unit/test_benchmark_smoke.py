@@ -1,19 +1,31 @@
-"""The single-model benchmark runs end to end on a small window and reports identical shared
-metrics. Timings and ratios are measured by hand, never asserted here."""
+"""The benchmarks run end to end at their smallest size and print their summary lines in the
+documented format. Timings, ratios and rates are measured by hand, never asserted here."""
 
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "single_model.py"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 LAST_LINE = re.compile(r"^speedup_vs_peers: [0-9.]+ max_abs_diff: ([0-9.e+-]+)$")
 SMOKE_ROWS = 20_000
+FALSE_ALARMS_LAST_LINE = re.compile(
+    r"^false_alarms: critical_pct=\d+\.\d\d warning_pct=\d+\.\d\d power_pct=\d+\.\d\d$"
+)
+NULL_TABLE_HEADER = re.compile(r"^check/metric/subject +boot W% +boot C% +gen W% +gen C% +all W%")
+ALTERNATIVE_TABLE_HEADER = re.compile(
+    r"^alternative +expected +det 1d% +det 3d% +det 7d% +median d"
+)
+EVERY_ALTERNATIVE_KIND = (
+    "dp_drift 0.15 gender=non_binary n=40",
+    "di 0.65 gender=female",
+    "psi 0.35",
+)
 
 
 def test_single_model_benchmark_ends_with_the_summary_line_and_matching_metrics() -> None:
     completed = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--rows", str(SMOKE_ROWS)],
+        [sys.executable, str(BENCHMARKS / "single_model.py"), "--rows", str(SMOKE_ROWS)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -25,3 +37,34 @@ def test_single_model_benchmark_ends_with_the_summary_line_and_matching_metrics(
     match = LAST_LINE.match(last_line)
     assert match is not None, last_line
     assert float(match.group(1)) < 1e-9
+
+
+def test_false_alarm_benchmark_prints_its_tables_and_ends_with_the_rates_line(
+    seeded_demo: tuple[str, str],
+) -> None:
+    """One null day of each kind and one sequence of each seed-CRITICAL alternative, for the
+    model with the shortest label delay, on the session's seeded demo."""
+    data_dir, _ = seeded_demo
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "false_alarms.py"),
+            "--quick",
+            "--models",
+            "product_recommendation",
+            "--demo-dir",
+            data_dir,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.strip().splitlines()
+    assert any(NULL_TABLE_HEADER.match(line) for line in lines), completed.stdout
+    assert any(ALTERNATIVE_TABLE_HEADER.match(line) for line in lines), completed.stdout
+    for alternative in EVERY_ALTERNATIVE_KIND:
+        assert any(line.startswith(alternative) for line in lines), alternative
+    assert FALSE_ALARMS_LAST_LINE.match(lines[-1]) is not None, lines[-1]
