@@ -24,15 +24,19 @@ Typical use::
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -536,6 +540,28 @@ def migrate(environment: dict[str, str]) -> None:
         raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr.decode()[-3000:]}")
 
 
+def copy_sqlite(source: Path, target: Path) -> None:
+    with sqlite3.connect(source) as reader, sqlite3.connect(target) as writer:
+        reader.backup(writer)
+
+
+_SQLITE_TEMPLATE: list[Path] = []
+
+
+def migrated_sqlite_template(environment: dict[str, str]) -> Path:
+    """An empty SQLite metadata DB, migrated once per process and copied by every stack: the
+    migration costs tens of seconds on a busy 2-core machine, a copy a fraction of one. It
+    holds only the schema (users come from SimpleAuthManager's file, secrets from the
+    environment), and is removed when the process exits."""
+    if not _SQLITE_TEMPLATE:
+        directory = Path(tempfile.mkdtemp(prefix="govflow-airflow-schema-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        template = directory / "airflow.db"
+        migrate({**environment, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{template}"})
+        _SQLITE_TEMPLATE.append(template)
+    return _SQLITE_TEMPLATE[0]
+
+
 @contextmanager
 def running_airflow_stack(
     root: Path,
@@ -585,7 +611,10 @@ def running_airflow_stack(
         **(extra_env or {}),
     }
     airflow = str(Path(sys.executable).parent / "airflow")
-    migrate(environment)
+    if metadata_url is None:
+        copy_sqlite(migrated_sqlite_template(environment), home / "airflow.db")
+    else:
+        migrate(environment)
     commands = {
         "api-server": [airflow, "api-server", "-H", "127.0.0.1", "-p", str(port)],
         "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
