@@ -16,9 +16,6 @@ from tests.support.demo_store import snapshot_seeded_store
 from tests.support.postgres import running_postgres
 
 SYSTEM_TESTS = Path(__file__).parent / "system"
-# The system tests share one seeded demo copy, one Postgres server and one Airflow stack per
-# worker: kept on one worker, they start each of them once.
-SYSTEM_GROUP = "system"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,9 +35,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A system module's tests share its module-scoped servers: they stay on one worker,
+    unless the module groups them itself. Two system modules may run at once on the two
+    workers: they mostly wait on their servers."""
     for item in items:
-        if SYSTEM_TESTS in item.path.parents:
-            item.add_marker(pytest.mark.xdist_group(SYSTEM_GROUP))
+        if SYSTEM_TESTS in item.path.parents and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(f"system-{item.path.stem}"))
 
 
 @pytest.fixture(scope="session")
