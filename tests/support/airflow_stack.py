@@ -407,16 +407,17 @@ class AirflowStack:
         )
         if status != 200 or answered is None:
             return status
-        answered_try = answered["try_number"]
+        # Each try has an id of its own; the resumed try keeps it (its try_number can move on).
+        answered_id = answered["id"]
         key = task_id + (f"[{map_index}]" if map_index >= 0 else "")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             ti = self.task_instance(dag_id, run_id, task_id, map_index)
             assert ti is not None
-            if ti["try_number"] == answered_try and ti["state"] not in LOST_ANSWER_STATES:
+            if ti["id"] == answered_id and ti["state"] not in LOST_ANSWER_STATES:
                 return status
             if (
-                ti["try_number"] > answered_try
+                ti["id"] != answered_id
                 and ti["state"] == "awaiting_input"
                 and self.executor_event_processed(ti["id"])
                 and not self.hitl_detail(dag_id, run_id, task_id, map_index)["response_received"]
@@ -430,7 +431,7 @@ class AirflowStack:
                     params_input,
                     map_index=map_index,
                 )
-                answered_try = ti["try_number"]
+                answered_id = ti["id"]
             time.sleep(POLL_INTERVAL_S)
         raise TimeoutError(
             f"{dag_id} {run_id} {key} did not take {user}'s answer: {body}\n{self.log_tails()}"
