@@ -1,5 +1,6 @@
 """Fixtures shared by every test layer: a fresh governance store on SQLite or Postgres, the
-seeded demo, and how the tests are spread over pytest-xdist workers."""
+seeded demo (seeded once per session, copied by each pytest-xdist worker), and a metadata DB
+of its own for each worker."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from filelock import FileLock
 
 from tests.support.demo_store import snapshot_seeded_store
 from tests.support.postgres import running_postgres
-
-SYSTEM_TESTS = Path(__file__).parent / "system"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,15 +31,6 @@ def pytest_configure(config: pytest.Config) -> None:
     with sqlite3.connect(source) as reader, sqlite3.connect(target) as writer:
         reader.backup(writer)
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{target}"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A system module's tests share its module-scoped servers: they stay on one worker,
-    unless the module groups them itself. Two system modules may run at once on the two
-    workers: they mostly wait on their servers."""
-    for item in items:
-        if SYSTEM_TESTS in item.path.parents and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(f"system-{item.path.stem}"))
 
 
 @pytest.fixture(scope="session")

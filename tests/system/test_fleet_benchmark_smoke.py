@@ -41,9 +41,7 @@ def run_benchmark(*arguments: str) -> list[str]:
     return completed.stdout.strip().splitlines()
 
 
-# Each test runs the benchmark, with servers of its own: the two may run on two workers at once.
 @pytest.mark.system
-@pytest.mark.xdist_group("fleet-benchmark-local")
 def test_fleet_benchmark_runs_the_daily_dag_over_every_model_and_prints_the_summary() -> None:
     lines = run_benchmark()
 
@@ -54,7 +52,6 @@ def test_fleet_benchmark_runs_the_daily_dag_over_every_model_and_prints_the_summ
 
 
 @pytest.mark.system
-@pytest.mark.xdist_group("fleet-benchmark-celery")
 def test_fleet_benchmark_on_celery_runs_one_then_two_workers_and_prints_the_scaling() -> None:
     lines = run_benchmark("--executor", "celery", "--workers", "1,2")
 
