@@ -1,13 +1,36 @@
-"""Fixtures shared by every test layer: a fresh governance store on SQLite or Postgres."""
+"""Fixtures shared by every test layer: a fresh governance store on SQLite or Postgres, the
+seeded demo (seeded once per session, copied by each pytest-xdist worker), and a metadata DB
+of its own for each worker."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from tests.support.demo_store import snapshot_seeded_store
 from tests.support.postgres import running_postgres
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist, each worker gets its own copy of the Airflow metadata DB (SQLite), so that
+    two workers' ``dag.test()`` runs do not wait on each other's write lock."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    if not worker or not url.startswith("sqlite:///"):
+        return
+    source = Path(url.removeprefix("sqlite:///"))
+    if not source.exists():
+        return
+    target = source.with_name(f"{source.stem}-{worker}{source.suffix}")
+    with sqlite3.connect(source) as reader, sqlite3.connect(target) as writer:
+        reader.backup(writer)
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{target}"
 
 
 @pytest.fixture(scope="session")
@@ -43,22 +66,40 @@ def store_url(request) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-@pytest.fixture(scope="session")
-def seeded_demo(tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """The demo (35 days, 2000 rows a day, seed 7) seeded once per session into its own store.
-
-    Yields (data_dir, db_url). Tests must not change what it holds; each test that writes
-    monitoring records uses its own run keys.
-    """
+def _seed_once(directory: Path) -> None:
+    """Seed the demo into ``directory`` unless a finished seed is already there."""
     from govflow import settings
     from govflow.config import load_config
     from govflow.demo.seeding import seed_demo
 
-    data_dir = tmp_path_factory.mktemp("seeded-demo")
-    url = f"sqlite:///{data_dir / 'govflow.db'}"
-    seed_demo(data_dir, load_config(settings.config_dir()), days=35, db_url=url)
-    snapshot_seeded_store(data_dir)
-    yield str(data_dir), url
+    with FileLock(f"{directory}.lock"):
+        if directory.exists():
+            return
+        seeding = directory.with_name(directory.name + ".partial")
+        shutil.rmtree(seeding, ignore_errors=True)
+        url = f"sqlite:///{seeding / 'govflow.db'}"
+        seed_demo(seeding, load_config(settings.config_dir()), days=35, db_url=url)
+        snapshot_seeded_store(seeding)
+        seeding.rename(directory)
+
+
+@pytest.fixture(scope="session")
+def seeded_demo(tmp_path_factory, worker_id: str) -> Iterator[tuple[str, str]]:
+    """The demo (35 days, 2000 rows a day, seed 7) seeded once per session into its own store.
+
+    Yields (data_dir, db_url). Tests must not change what it holds; each test that writes
+    monitoring records uses its own run keys. Under xdist the first worker seeds it into the
+    session's shared temp directory and every worker works on a copy of its own.
+    """
+    if worker_id == "master":
+        data_dir = tmp_path_factory.getbasetemp() / "seeded-demo"
+        _seed_once(data_dir)
+    else:
+        seeded = tmp_path_factory.getbasetemp().parent / "seeded-demo"
+        _seed_once(seeded)
+        data_dir = tmp_path_factory.getbasetemp() / "seeded-demo"
+        shutil.copytree(seeded, data_dir)
+    yield str(data_dir), f"sqlite:///{data_dir / 'govflow.db'}"
 
 
 @pytest.fixture

@@ -18,21 +18,25 @@ Typical use::
                                dag_ids=["govflow_incident_response"]) as stack:
         run_id = stack.trigger("govflow_incident_response", conf={...})
         stack.wait_for_task(dag_id, run_id, "acknowledge", {"awaiting_input"})
-        status, _ = stack.answer_hitl("carol", dag_id, run_id, "acknowledge", ["Acknowledge"])
+        stack.answer_hitl_and_confirm("carol", dag_id, run_id, "acknowledge", ["Acknowledge"])
         assert stack.wait_for_run(dag_id, run_id) == "success"
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -51,11 +55,9 @@ STOP_TIMEOUT_S = 30
 POLL_INTERVAL_S = 0.5
 FINAL_RUN_STATES = frozenset({"success", "failed"})
 FINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
-# AIRFLOW-FACTS: answering within ~1 s of `awaiting_input` can fail the task (the scheduler
-# is still processing the executor event); humans never hit this, tests wait. On this
-# 2-core machine under load the task's supervisor took up to 5 s after the pause to report
-# it, and an answer given meanwhile was lost: 8 s covers what was seen.
-HITL_SETTLE_S = 8.0
+# A try in these states has not taken the answer given to it (yet): still parked, or failed by
+# the answer race and about to be tried again (which asks again).
+LOST_ANSWER_STATES = frozenset({"awaiting_input", "up_for_retry"})
 SIMPLE_AUTH_MANAGER = (
     "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 )
@@ -161,6 +163,8 @@ class AirflowStack:
     processes: dict[str, subprocess.Popen[bytes]]
     users: dict[str, str]
     _clients: dict[str, RestClient] = dataclasses.field(default_factory=dict)
+    _scheduler_log_offset: int = 0
+    _finished_in_executor: set[str] = dataclasses.field(default_factory=set)
 
     @property
     def base_url(self) -> str:
@@ -285,6 +289,35 @@ class AirflowStack:
             for ti in self.task_instances(dag_id, run_id)
         }
 
+    def task_instance(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+    ) -> dict[str, Any] | None:
+        """The task instance (its current try) as the REST API shows it, None before it exists."""
+        for ti in self.task_instances(dag_id, run_id):
+            if (ti["task_id"], ti["map_index"]) == (task_id, map_index):
+                return ti
+        return None
+
+    def executor_event_processed(self, ti_id: str) -> bool:
+        """True once the scheduler has processed the executor's event of the try ``ti_id``
+        (its log line "TaskInstance Finished ... ti_id=...").
+
+        A human-in-the-loop answer given to a parked task before that event is processed makes
+        the scheduler fail the task (AIRFLOW-FACTS: the answer race), however long the task has
+        shown ``awaiting_input``: this is the event to wait for, not a number of seconds.
+        """
+        with self.log_path("scheduler").open("rb") as log:
+            log.seek(self._scheduler_log_offset)
+            chunk = log.read()
+        complete = chunk.rfind(b"\n") + 1
+        self._scheduler_log_offset += complete
+        for line in chunk[:complete].decode(errors="replace").splitlines():
+            if "TaskInstance Finished" in line and "ti_id=" in line:
+                self._finished_in_executor.add(
+                    line.split("ti_id=", 1)[1].split(",", 1)[0].split()[0]
+                )
+        return ti_id in self._finished_in_executor
+
     def wait_for_task(
         self,
         dag_id: str,
@@ -295,16 +328,18 @@ class AirflowStack:
         map_index: int = -1,
         timeout_s: float = 180,
     ) -> str:
-        """Until the task instance is in one of ``states``; after ``awaiting_input`` it also
-        waits the settling time, so that an answer given next is taken."""
+        """Until the task instance is in one of ``states``; ``awaiting_input`` counts once the
+        scheduler has also processed the parked try's executor event, so that an answer given
+        next is taken."""
         wanted = set(states)
         deadline = time.monotonic() + timeout_s
         key = task_id + (f"[{map_index}]" if map_index >= 0 else "")
         while True:
-            state = self.task_states(dag_id, run_id).get(key)
-            if state in wanted:
-                if state == "awaiting_input":
-                    time.sleep(HITL_SETTLE_S)
+            ti = self.task_instance(dag_id, run_id, task_id, map_index)
+            state = ti["state"] if ti else None
+            if state in wanted and (
+                state != "awaiting_input" or self.executor_event_processed(ti["id"])
+            ):
                 return state
             if time.monotonic() > deadline:
                 raise TimeoutError(
@@ -357,26 +392,36 @@ class AirflowStack:
         map_index: int = -1,
         timeout_s: float = 120,
     ) -> int:
-        """Answer as ``user`` and wait until the task has taken the answer (left
-        ``awaiting_input``); returns the first answer's HTTP status.
+        """Answer as ``user`` and confirm it: re-read the request and the task until the
+        answer is recorded and the task has left ``awaiting_input``; returns the first
+        answer's HTTP status.
 
-        Airflow 3.3 can lose an answer given while the task's supervisor is still reporting the
-        pause (seconds on a loaded machine, see AIRFLOW-FACTS): the task then runs again and
-        asks again. A person would answer again, and so does this.
+        Airflow 3.3 can lose an answer given while the parked try's executor event is still
+        being processed (AIRFLOW-FACTS): the task then runs again and asks again, with no
+        answer recorded. A person would answer again, and so does this, as soon as the new
+        try is parked.
         """
+        answered = self.task_instance(dag_id, run_id, task_id, map_index)
         status, body = self.answer_hitl(
             user, dag_id, run_id, task_id, chosen_options, params_input, map_index=map_index
         )
-        if status != 200:
+        if status != 200 or answered is None:
             return status
+        # Each try has an id of its own; the resumed try keeps it (its try_number can move on).
+        answered_id = answered["id"]
         key = task_id + (f"[{map_index}]" if map_index >= 0 else "")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            state = self.task_states(dag_id, run_id).get(key)
-            if state != "awaiting_input":
+            ti = self.task_instance(dag_id, run_id, task_id, map_index)
+            assert ti is not None
+            if ti["id"] == answered_id and ti["state"] not in LOST_ANSWER_STATES:
                 return status
-            if not self.hitl_detail(dag_id, run_id, task_id, map_index)["response_received"]:
-                time.sleep(HITL_SETTLE_S)
+            if (
+                ti["id"] != answered_id
+                and ti["state"] == "awaiting_input"
+                and self.executor_event_processed(ti["id"])
+                and not self.hitl_detail(dag_id, run_id, task_id, map_index)["response_received"]
+            ):
                 self.answer_hitl(
                     user,
                     dag_id,
@@ -386,8 +431,11 @@ class AirflowStack:
                     params_input,
                     map_index=map_index,
                 )
+                answered_id = ti["id"]
             time.sleep(POLL_INTERVAL_S)
-        raise TimeoutError(f"{dag_id} {run_id} {key} did not take {user}'s answer: {body}")
+        raise TimeoutError(
+            f"{dag_id} {run_id} {key} did not take {user}'s answer: {body}\n{self.log_tails()}"
+        )
 
     # --- processes -----------------------------------------------------------------------
 
@@ -483,6 +531,38 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+def migrate(environment: dict[str, str]) -> None:
+    """``airflow db migrate`` on the metadata DB of ``environment``."""
+    airflow = str(Path(sys.executable).parent / "airflow")
+    migrated = subprocess.run(
+        [airflow, "db", "migrate"], env=environment, capture_output=True, timeout=300
+    )
+    if migrated.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr.decode()[-3000:]}")
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    with sqlite3.connect(source) as reader, sqlite3.connect(target) as writer:
+        reader.backup(writer)
+
+
+_SQLITE_TEMPLATE: list[Path] = []
+
+
+def migrated_sqlite_template(environment: dict[str, str]) -> Path:
+    """An empty SQLite metadata DB, migrated once per process and copied by every stack: the
+    migration costs tens of seconds on a busy 2-core machine, a copy a fraction of one. It
+    holds only the schema (users come from SimpleAuthManager's file, secrets from the
+    environment), and is removed when the process exits."""
+    if not _SQLITE_TEMPLATE:
+        directory = Path(tempfile.mkdtemp(prefix="govflow-airflow-schema-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        template = directory / "airflow.db"
+        migrate({**environment, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{template}"})
+        _SQLITE_TEMPLATE.append(template)
+    return _SQLITE_TEMPLATE[0]
+
+
 @contextmanager
 def running_airflow_stack(
     root: Path,
@@ -532,11 +612,10 @@ def running_airflow_stack(
         **(extra_env or {}),
     }
     airflow = str(Path(sys.executable).parent / "airflow")
-    migrated = subprocess.run(
-        [airflow, "db", "migrate"], env=environment, capture_output=True, timeout=300
-    )
-    if migrated.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr.decode()[-3000:]}")
+    if metadata_url is None:
+        copy_sqlite(migrated_sqlite_template(environment), home / "airflow.db")
+    else:
+        migrate(environment)
     commands = {
         "api-server": [airflow, "api-server", "-H", "127.0.0.1", "-p", str(port)],
         "scheduler": [airflow, "scheduler", "--skip-serve-logs"],

@@ -7,6 +7,7 @@ of the snapshot taken right after seeding, so the order tests run in cannot chan
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -27,3 +28,13 @@ def seeded_store_copy(seeded_demo: tuple[str, str], target: Path) -> str:
     """A private copy of the seeded store as the seed left it; returns its URL."""
     _backup(Path(seeded_demo[0]) / SEEDED_SNAPSHOT, target)
     return f"sqlite:///{target}"
+
+
+def private_demo_copy(seeded_demo: tuple[str, str], data_dir: Path) -> str:
+    """The whole seeded demo (logs, models, baselines) copied into ``data_dir``, with its store
+    as the seed left it, for a test that runs DAGs writing anywhere in it; returns its URL.
+    Copying the session's seed takes a second where seeding again takes a minute."""
+    shutil.copytree(
+        seeded_demo[0], data_dir, ignore=shutil.ignore_patterns("govflow.db*", SEEDED_SNAPSHOT)
+    )
+    return seeded_store_copy(seeded_demo, data_dir / "govflow.db")

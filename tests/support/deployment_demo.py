@@ -174,26 +174,14 @@ class RequiredActions:
     """The pending human-in-the-loop requests of DAG runs on a running Airflow stack.
 
     A request is offered only once the scheduler has processed the executor's event of its
-    parked task (its scheduler log line "TaskInstance Finished ... ti_id=..."): an answer
-    that arrives before that makes the scheduler fail the task, a race that waiting a fixed
-    few seconds does not remove on a busy machine.
+    parked task (``AirflowStack.executor_event_processed``): an answer that arrives before
+    that makes the scheduler fail the task, a race that waiting a fixed few seconds does not
+    remove on a busy machine.
     """
 
     def __init__(self, stack: Any, dag_id: str) -> None:
         self.stack = stack
         self.dag_id = dag_id
-        self._parked: set[str] = set()
-        self._log_offset = 0
-
-    def _read_scheduler_log(self) -> None:
-        with self.stack.log_path("scheduler").open("rb") as log:
-            log.seek(self._log_offset)
-            chunk = log.read()
-        complete = chunk.rfind(b"\n") + 1
-        self._log_offset += complete
-        for line in chunk[:complete].decode(errors="replace").splitlines():
-            if "TaskInstance Finished" in line and "ti_id=" in line:
-                self._parked.add(line.split("ti_id=", 1)[1].split(",", 1)[0].split()[0])
 
     def pending(self, run_ids: set[str]) -> list[dict[str, Any]]:
         """Unanswered requests of ``run_ids`` that may be answered now."""
@@ -201,12 +189,11 @@ class RequiredActions:
             "GET",
             f"/api/v2/dags/{self.dag_id}/dagRuns/~/hitlDetails?response_received=false&limit=200",
         )["hitl_details"]
-        self._read_scheduler_log()
         return [
             detail
             for detail in details
             if detail["task_instance"]["dag_run_id"] in run_ids
-            and detail["task_instance"]["id"] in self._parked
+            and self.stack.executor_event_processed(detail["task_instance"]["id"])
         ]
 
     def answer(

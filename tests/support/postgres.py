@@ -90,3 +90,18 @@ def running_postgres() -> Iterator[str]:
     finally:
         _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], as_postgres)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def create_database(server_url: str, name: str, driver: str = "postgresql+psycopg") -> str:
+    """A new, empty database ``name`` on the cluster of ``server_url`` (e.g. the session's
+    server, one database per test module); its SQLAlchemy URL with ``driver`` (Airflow's
+    metadata DB wants ``postgresql+psycopg2``)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    url = make_url(server_url).set(drivername=driver, database=name)
+    return url.render_as_string(hide_password=False)

@@ -87,7 +87,9 @@ def test_a_reset_requested_through_rest_waits_for_the_ml_lead_and_replaces_the_b
             outsider, RESET, run_id, "approve_reset", ["Approve"], map_index=0
         )
         assert (outsider, status) == (outsider, 403)
-    status, _ = stack.answer_hitl("lena", RESET, run_id, "approve_reset", ["Approve"], map_index=0)
+    status = stack.answer_hitl_and_confirm(
+        "lena", RESET, run_id, "approve_reset", ["Approve"], map_index=0
+    )
     assert status == 200
     assert stack.wait_for_run(RESET, run_id) == "success"
     print(f"reset: trigger -> success in {time.monotonic() - started:.1f} s")

@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from govflow import store
 from govflow.audit import verify_chain
@@ -38,7 +37,7 @@ from govflow.demo.scenarios import scenario_day_indexes
 from govflow.demo.seeding import seed_demo
 from govflow.store.schema import Alert, AuditEvent, MetricResult, MonitoringRun
 from tests.support.airflow_stack import AirflowStack, running_airflow_stack
-from tests.support.postgres import running_postgres
+from tests.support.postgres import create_database
 from tests.support.redis import running_redis
 
 pytestmark = pytest.mark.system
@@ -94,23 +93,19 @@ def demo_start_for_fairness_drift_on(day: date) -> date:
     return day - timedelta(days=scenario_day_indexes(DEMO_DAYS)["fairness_drift"][0])
 
 
-def create_database(server_url: str, name: str) -> str:
-    """A second database on the test cluster; its SQLAlchemy URL for psycopg2 (Airflow's)."""
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    url = make_url(server_url).set(drivername="postgresql+psycopg2", database=name)
-    return url.render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
-def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+def topology(
+    postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Topology]:
     root = tmp_path_factory.mktemp("celery-topology")
     run_time = latest_daily_tick(datetime.now(UTC))
     analysed_day = run_time.date() - timedelta(days=1)
-    with running_postgres() as store_url, running_redis() as broker_url:
-        metadata_url = create_database(store_url, "airflow")
+    # The session's Postgres server, with databases of this module's own.
+    store_url = create_database(postgres_server_url, "celery_topology_store")
+    metadata_url = create_database(
+        postgres_server_url, "celery_topology_airflow", "postgresql+psycopg2"
+    )
+    with running_redis() as broker_url:
         data_dir = root / "data"
         seed_demo(
             data_dir,

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from govflow.config import load_config
-from govflow.demo.seeding import seed_demo
 from tests.support.airflow_stack import password_of, running_airflow_stack
+from tests.support.demo_store import private_demo_copy
 from tests.support.deployment_demo import (
     CANDIDATE,
     RequiredActions,
@@ -43,9 +42,11 @@ COMMENT = "Deployment window agreed with the support team"
 WAIT_S = 300
 
 
-def _seed(data_dir: Path, db_url: str, done: list[BaseException | None]) -> None:
+def _seed(
+    seeded_demo: tuple[str, str], data_dir: Path, db_url: str, done: list[BaseException | None]
+) -> None:
     try:
-        seed_demo(data_dir, load_config(REPO / "config"), days=35, db_url=db_url)
+        assert private_demo_copy(seeded_demo, data_dir) == db_url
         register_candidate(data_dir, db_url, model_id=MODEL)
         done.append(None)
     except BaseException as error:  # reported by the fixture, in the test's thread
@@ -74,7 +75,7 @@ def _until_both_approvals_wait(stack, run_id: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def waiting_approvals(tmp_path_factory):
+def waiting_approvals(seeded_demo, tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
     root = tmp_path_factory.mktemp("deployment-browser")
@@ -86,7 +87,7 @@ def waiting_approvals(tmp_path_factory):
         "GOVFLOW_DB_URL": db_url,
     }
     seeded: list[BaseException | None] = []
-    seeding = threading.Thread(target=_seed, args=(data_dir, db_url, seeded))
+    seeding = threading.Thread(target=_seed, args=(seeded_demo, data_dir, db_url, seeded))
     seeding.start()
     with running_airflow_stack(root, govflow_env=env, dag_ids=[DAG]) as stack:
         seeding.join()

@@ -5,9 +5,10 @@ compliance officer rejects, one whose fairness checklist item fails.
 One module-scoped stack (api-server, scheduler, dag-processor; Postgres metadata so that
 four task processes can write at once; a local Slack webhook behind `slack_default`) runs
 the three deployments side by side, all requested by sam, a system owner: he may not
-approve them (separation of duties), nor may olivia, credit_approval's owner. The demo is
-seeded while Airflow starts. Every person answers the requests assigned to them as soon as
-Airflow can take the answer; the tests then read what the runs, the store and Slack hold.
+approve them (separation of duties), nor may olivia, credit_approval's owner. The session's
+seeded demo is copied while Airflow starts. Every person answers the requests assigned to them
+as soon as Airflow can take the answer; the tests then read what the runs, the store and Slack
+hold.
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ from typer.testing import CliRunner
 
 from govflow import registry, store
 from govflow.cli import app
-from govflow.config import load_config
-from govflow.demo.seeding import seed_demo
 from govflow.deployment import procedure, readiness
 from govflow.store.schema import Deployment, DeploymentStep
 from tests.support.airflow_stack import running_airflow_stack
+from tests.support.demo_store import private_demo_copy
 from tests.support.deployment_demo import (
     CANDIDATE,
     UNFAIR_CANDIDATE,
@@ -37,7 +37,7 @@ from tests.support.deployment_demo import (
     register_candidate,
     with_disparate_impact,
 )
-from tests.support.postgres import running_postgres
+from tests.support.postgres import create_database
 from tests.support.slack_receiver import running_slack_receiver
 
 pytestmark = pytest.mark.system
@@ -65,9 +65,11 @@ class Observed:
     assets: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _seed(data_dir: Path, db_url: str, done: list[BaseException | None]) -> None:
+def _seed(
+    seeded_demo: tuple[str, str], data_dir: Path, db_url: str, done: list[BaseException | None]
+) -> None:
     try:
-        seed_demo(data_dir, load_config(REPO / "config"), days=35, db_url=db_url)
+        assert private_demo_copy(seeded_demo, data_dir) == db_url
         register_candidate(data_dir, db_url)
         register_candidate(data_dir, db_url, version=REJECTED_CANDIDATE)
         register_candidate(
@@ -129,7 +131,7 @@ def _drive(stack: Any, observed: Observed) -> None:
 
 
 @pytest.fixture(scope="module")
-def deployments(tmp_path_factory):
+def deployments(seeded_demo, postgres_server_url, tmp_path_factory):
     root = tmp_path_factory.mktemp("model-deployment")
     data_dir = root / "data"
     db_url = f"sqlite:///{data_dir / 'govflow.db'}"
@@ -139,10 +141,10 @@ def deployments(tmp_path_factory):
         "GOVFLOW_DB_URL": db_url,
     }
     seeded: list[BaseException | None] = []
-    seeding = threading.Thread(target=_seed, args=(data_dir, db_url, seeded))
+    seeding = threading.Thread(target=_seed, args=(seeded_demo, data_dir, db_url, seeded))
     seeding.start()
+    metadata_url = create_database(postgres_server_url, "model_deployment_airflow")
     with (
-        running_postgres() as metadata_url,
         running_slack_receiver() as slack,
         running_airflow_stack(
             root,
