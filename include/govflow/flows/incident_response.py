@@ -251,19 +251,13 @@ def freeze_model(
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
         why = "automatic: models.yaml freeze_on_critical_fairness" if automatic else "chosen"
-        # The evidence the freeze acts on (value, interval, rows per group), kept with it.
-        evidence = [
-            {key: finding.get(key) for key in ("subject", "value", "severity", "evidence")}
-            for finding in (incident.details or {}).get("findings", [])
-            if finding.get("severity") == "CRITICAL"
-        ]
         switch, created = kill_switches.activate(
             session,
             scope="model_type",
             target=str(incident.model_id),
             reason=f"{incident.ref} {incident.severity} {incident.metric}: {incident.title}",
             actor=actor,
-            context={"incident": incident.ref, "automatic": automatic, "evidence": evidence},
+            context={"incident": incident.ref, "automatic": automatic},
         )
         incidents.add_event(
             session,
@@ -271,12 +265,7 @@ def freeze_model(
             kind="containment",
             actor=actor,
             note=f"model {incident.model_id} frozen by kill switch {switch.id} ({why})",
-            payload={
-                "decision": "freeze",
-                "kill_switch_id": switch.id,
-                "automatic": automatic,
-                "evidence": evidence,
-            },
+            payload={"decision": "freeze", "kill_switch_id": switch.id, "automatic": automatic},
             event_key=incidents.episode_key(incident, "containment:freeze"),
         )
         if not automatic and incident.status == "investigating":

@@ -60,7 +60,6 @@ from govflow.metrics.fairness import (
     group_counts,
     group_rates,
     intersectional_groups,
-    pooled_counts,
     predictive_parity_difference,
     rate,
     rate_difference,
@@ -80,11 +79,9 @@ from govflow.metrics.model_drift import (
     total_variation_distance,
 )
 from govflow.metrics.severity import (
-    INCONCLUSIVE,
     INVALID,
     LEVELS,
     Comparison,
-    Evidence,
     InvalidMetricValue,
     Level,
     MetricInputError,
@@ -104,7 +101,6 @@ METRIC_SPECS: dict[str, MetricSpec] = {
 __all__ = [
     "DATA_DRIFT_METRICS",
     "FAIRNESS_METRICS",
-    "INCONCLUSIVE",
     "INVALID",
     "LEVELS",
     "METRIC_SPECS",
@@ -114,7 +110,6 @@ __all__ = [
     "Comparison",
     "ComponentScore",
     "CompositeScore",
-    "Evidence",
     "FairnessMetric",
     "FairnessReport",
     "FeatureDrift",
@@ -168,7 +163,6 @@ __all__ = [
     "numeric_feature_drift",
     "numeric_reference",
     "output_entropy_change",
-    "pooled_counts",
     "population_stability_index",
     "prediction_distribution_shift",
     "predictive_parity_difference",
