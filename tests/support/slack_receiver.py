@@ -37,6 +37,7 @@ class SlackReceiver:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._failures_left = 0
+        self._failing_text: str | None = None
         self._delay_seconds = 0.0
         self.messages: list[ReceivedMessage] = []
         self.requests = 0
@@ -54,10 +55,12 @@ class SlackReceiver:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/services/T000/B000/XXXX"
 
-    def fail_next(self, count: int) -> None:
-        """Answer HTTP 500 to the next ``count`` requests (and record none of them)."""
+    def fail_next(self, count: int, containing: str | None = None) -> None:
+        """Answer HTTP 500 to the next ``count`` requests (and record none of them); with
+        ``containing``, only to requests whose ``text`` holds it (others pass meanwhile)."""
         with self._lock:
             self._failures_left = count
+            self._failing_text = containing
 
     def delay_answers(self, seconds: float) -> None:
         """Wait ``seconds`` before answering each request (a slow, or hung, Slack)."""
@@ -87,16 +90,22 @@ class SlackReceiver:
         with self._lock:
             self.requests += 1
             delay = self._delay_seconds
-            failing = self._failures_left > 0
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        with self._lock:
+            failing = self._failures_left > 0 and (
+                self._failing_text is None
+                or (isinstance(payload, dict) and self._failing_text in str(payload.get("text")))
+            )
             if failing:
                 self._failures_left -= 1
         if delay:
             self._stopping.wait(delay)
         if failing:
             return 500, b"internal_error"
-        try:
-            payload = json.loads(body)
-        except ValueError:
+        if payload is None:
             return 400, b"invalid_payload"
         if not isinstance(payload, dict) or not (payload.get("text") or payload.get("blocks")):
             return 400, b"no_text"
