@@ -39,6 +39,7 @@ from govflow.metrics.fairness import (
     group_counts,
     group_rates,
     intersectional_groups,
+    pooled_counts,
     predictive_parity_difference,
     true_positive_rate_ratio,
     wilson_interval,
@@ -321,6 +322,38 @@ def test_parity_drift_is_the_absolute_change_of_the_gap_and_reports_absent_and_n
     assert drift.details["absent_groups"] == {"gone": 10}
     assert drift.details["new_groups"] == {"new": 5}
     assert (drift.details["baseline"], drift.details["current"]) == (0.0, pytest.approx(0.15))
+
+
+def test_parity_drift_has_the_mover_interval_of_the_two_gaps_baseline_error_included():
+    baseline = group_counts(
+        [1, 0] * 200,
+        [1] * 100 + [0] * 100 + [1, 0] * 100,
+        sensitive_features=["a"] * 200 + ["b"] * 200,
+    )
+    current = group_counts(
+        [1, 0] * 200,
+        [1] * 70 + [0] * 130 + [1, 0] * 100,
+        sensitive_features=["a"] * 200 + ["b"] * 200,
+    )
+    drift = demographic_parity_drift(current, baseline, min_group_size=1, confidence=0.95)
+    now = demographic_parity_difference(current, min_group_size=1, confidence=0.95)
+    then = demographic_parity_difference(baseline, min_group_size=1, confidence=0.95)
+    change = now.value - then.value
+    low = change - math.hypot(now.value - now.ci_low, then.ci_high - then.value)
+    high = change + math.hypot(now.ci_high - now.value, then.value - then.ci_low)
+    assert (drift.details["change_ci_low"], drift.details["change_ci_high"]) == (low, high)
+    # 0.15 on 200 rows a group against a baseline of 0 on as many: a change the data show
+    assert low > 0
+    assert (drift.ci_low, drift.ci_high) == (low, high)
+
+
+def test_pooled_counts_equal_the_counts_of_the_days_rows_together():
+    y_true, y_pred, group = random_case(5)
+    halves = [slice(0, len(group) // 3), slice(len(group) // 3, None)]
+    days = [
+        group_counts(y_true[part], y_pred[part], sensitive_features=group[part]) for part in halves
+    ]
+    assert pooled_counts(days) == group_counts(y_true, y_pred, sensitive_features=group)
 
 
 def test_equal_opportunity_drift_against_a_stored_baseline_profile():

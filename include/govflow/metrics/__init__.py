@@ -60,6 +60,7 @@ from govflow.metrics.fairness import (
     group_counts,
     group_rates,
     intersectional_groups,
+    pooled_counts,
     predictive_parity_difference,
     rate,
     rate_difference,
@@ -79,9 +80,11 @@ from govflow.metrics.model_drift import (
     total_variation_distance,
 )
 from govflow.metrics.severity import (
+    INCONCLUSIVE,
     INVALID,
     LEVELS,
     Comparison,
+    Evidence,
     InvalidMetricValue,
     Level,
     MetricInputError,
@@ -101,6 +104,7 @@ METRIC_SPECS: dict[str, MetricSpec] = {
 __all__ = [
     "DATA_DRIFT_METRICS",
     "FAIRNESS_METRICS",
+    "INCONCLUSIVE",
     "INVALID",
     "LEVELS",
     "METRIC_SPECS",
@@ -110,6 +114,7 @@ __all__ = [
     "Comparison",
     "ComponentScore",
     "CompositeScore",
+    "Evidence",
     "FairnessMetric",
     "FairnessReport",
     "FeatureDrift",
@@ -163,6 +168,7 @@ __all__ = [
     "numeric_feature_drift",
     "numeric_reference",
     "output_entropy_change",
+    "pooled_counts",
     "population_stability_index",
     "prediction_distribution_shift",
     "predictive_parity_difference",

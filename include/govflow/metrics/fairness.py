@@ -40,7 +40,9 @@ Metrics (between groups, as fairlearn's ``method="between_groups"``)
   equal_opportunity_drift likewise (seed 004 2.2, seed 000 ``abs(current - baseline)``), both
   sides computed over the groups eligible in BOTH windows, so a group that vanished does
   not fake a drift; groups only in the baseline are reported as ``absent_groups``, groups
-  only in the current window as ``new_groups``.
+  only in the current window as ``new_groups``. The signed change gets the MOVER interval
+  of the two gaps' Newcombe intervals (the baseline's sampling error included), and the
+  drift the absolute value of that interval (from 0 when it holds 0).
 
 Minimum group size
 ------------------
@@ -64,7 +66,7 @@ treat the extreme pair as fixed; they do not correct for having picked it among 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
 from typing import Any, Literal
@@ -246,6 +248,56 @@ class GroupCounts:
             else None,
             dropped_missing_attribute=int(data["dropped_missing_attribute"]),
         )
+
+
+_COUNT_KEYS = ("n", "selected", "labelled", "positives", "tp", "fp", "tn", "fn")
+
+
+def pooled_counts(windows: Sequence[GroupCounts]) -> GroupCounts:
+    """The counts of several windows (consecutive days) of one attribute added group by group,
+    so a group too small to judge on one day is judged on its rows of the last few days.
+    Calibration bins are kept only when every window has them with the same bin count."""
+    if not windows:
+        raise MetricInputError(EMPTY_ROWS)
+    dicts = [window.to_dict() for window in windows]
+    bins = {d["calibration_bins"] for d in dicts}
+    keep_calibration = len(bins) == 1 and all(w.calibration_counts is not None for w in windows)
+    groups: dict[str, dict[str, Any]] = {}
+    for data in dicts:
+        for group, row in data["groups"].items():
+            total = groups.setdefault(
+                group,
+                {
+                    key: 0
+                    for key in ("n", "selected", "labelled", "positives", "tp", "fp", "tn", "fn")
+                }
+                | {"calibration": None},
+            )
+            for key in ("n", "selected", "labelled", "positives", "tp", "fp", "tn", "fn"):
+                total[key] += int(row[key])
+            if keep_calibration and row["calibration"] is not None:
+                previous = total["calibration"]
+                total["calibration"] = (
+                    dict(row["calibration"])
+                    if previous is None
+                    else {
+                        key: [
+                            a + b
+                            for a, b in zip(previous[key], row["calibration"][key], strict=True)
+                        ]
+                        for key in ("counts", "score_sums", "positives")
+                    }
+                )
+    if not keep_calibration or any(row["calibration"] is None for row in groups.values()):
+        for row in groups.values():
+            row["calibration"] = None
+    return GroupCounts.from_dict(
+        {
+            "groups": groups,
+            "calibration_bins": dicts[0]["calibration_bins"],
+            "dropped_missing_attribute": sum(d["dropped_missing_attribute"] for d in dicts),
+        }
+    )
 
 
 def _as_float(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -929,6 +981,7 @@ def _parity_drift(
             TOO_FEW_GROUPS.format(size=min_group_size),
             details,
         )
+    change, change_low, change_high = _change_interval(current_gap, baseline_gap)
     details.update(
         current=current_gap.value,
         baseline=baseline_gap.value,
@@ -936,16 +989,45 @@ def _parity_drift(
         current_min_group=current_gap.min_group,
         baseline_max_group=baseline_gap.max_group,
         baseline_min_group=baseline_gap.min_group,
+        change=change,
+        change_ci_low=change_low,
+        change_ci_high=change_high,
     )
+    # |change|'s interval: the absolute value of the change's interval, folded at 0.
+    if change_low > 0:
+        low, high = change_low, change_high
+    elif change_high < 0:
+        low, high = -change_high, -change_low
+    else:
+        low, high = 0.0, max(-change_low, change_high)
     return FairnessMetric(
         metric_name,
         attribute,
         "computed",
-        abs(current_gap.value - baseline_gap.value),
+        abs(change),
+        ci_low=low,
+        ci_high=high,
+        max_group=current_gap.max_group,
+        min_group=current_gap.min_group,
         groups_compared=tuple(sorted(common)),
         excluded_groups=current_excluded,
         details=details,
     )
+
+
+def _change_interval(
+    current: FairnessMetric, baseline: FairnessMetric
+) -> tuple[float, float, float]:
+    """current - baseline with the MOVER interval (Newcombe's method of variance estimates
+    recovery) built from the two gaps' intervals: the baseline's own sampling error counts,
+    since a validation set of a few thousand rows is not the truth."""
+    assert current.value is not None and baseline.value is not None
+    assert current.ci_low is not None and current.ci_high is not None
+    assert baseline.ci_low is not None and baseline.ci_high is not None
+    change = current.value - baseline.value
+    low = change - math.hypot(current.value - current.ci_low, baseline.ci_high - baseline.value)
+    high = change + math.hypot(current.ci_high - current.value, baseline.value - baseline.ci_low)
+    return change, low, high
 
 
 def demographic_parity_drift(
