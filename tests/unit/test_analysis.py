@@ -434,21 +434,27 @@ def metric(name: str, value: float, ci: tuple[float, float] | None) -> FairnessM
 @pytest.mark.parametrize(
     ("name", "value", "ci", "expected"),
     [
-        # beyond the critical bound, and the interval excludes parity: the data show it
+        # beyond the critical bound, and the interval is clear of the warning band's start
         ("disparate_impact_ratio", 0.66, (0.55, 0.79), ("CRITICAL", 1.0)),
+        # beyond the critical bound, the interval clear of parity only: shown, but a warning
+        ("disparate_impact_ratio", 0.75, (0.60, 0.93), ("WARNING", 1.0)),
         # beyond the critical bound on 40 rows, but parity is still inside: cannot tell
         ("disparate_impact_ratio", 0.60, (0.30, 1.20), ("INCONCLUSIVE", 1.0)),
-        ("disparate_impact_ratio", 0.85, (0.76, 0.95), ("WARNING", 1.0)),
+        ("disparate_impact_ratio", 0.85, (0.76, 0.95), ("INCONCLUSIVE", 1.0)),
+        ("disparate_impact_ratio", 0.85, (0.81, 0.89), ("WARNING", 1.0)),
         # quiet, and the interval rules out a critical effect: a pass
         ("disparate_impact_ratio", 0.95, (0.85, 1.06), ("INFO", 1.0)),
         # quiet, but the interval still reaches the critical bound: not a pass
         ("disparate_impact_ratio", 0.95, (0.70, 1.30), ("INCONCLUSIVE", 1.0)),
         ("demographic_parity_drift", 0.15, (0.11, 0.19), ("CRITICAL", 0.0)),
         ("demographic_parity_drift", 0.12, (0.0, 0.25), ("INCONCLUSIVE", 0.0)),
-        ("demographic_parity_drift", 0.07, (0.01, 0.13), ("WARNING", 0.0)),
+        ("demographic_parity_drift", 0.07, (0.01, 0.13), ("INCONCLUSIVE", 0.0)),
+        ("demographic_parity_drift", 0.08, (0.06, 0.10), ("WARNING", 0.0)),
         ("demographic_parity_drift", 0.02, (0.0, 0.06), ("INFO", 0.0)),
         ("equal_opportunity_drift", 0.12, None, ("NOT_JUDGED", None)),
-        ("false_positive_rate_difference", 0.2, (0.04, 0.36), ("CRITICAL", 0.0)),
+        # critical on its value, but the interval reaches back into the warning band
+        ("false_positive_rate_difference", 0.2, (0.04, 0.36), ("WARNING", 0.0)),
+        ("false_positive_rate_difference", 0.2, (0.06, 0.34), ("CRITICAL", 0.0)),
         ("true_positive_rate_ratio", 0.6, (0.4, 0.8), ("NOT_JUDGED", None)),  # no bound
         ("calibration_gap", 0.2, None, ("NOT_JUDGED", None)),
     ],

@@ -41,6 +41,7 @@ from govflow.metrics.fairness import (
     intersectional_groups,
     pooled_counts,
     predictive_parity_difference,
+    simultaneous_interval,
     true_positive_rate_ratio,
     wilson_interval,
 )
@@ -171,6 +172,29 @@ def test_a_zero_ratio_keeps_a_defined_interval_by_haldanes_correction():
     assert result.ci_high == pytest.approx(
         (0.5 / 50.5) / (50.5 / 50.5) * math.exp(spread), abs=1e-12
     )
+
+
+def test_every_pair_bounds_the_metric_so_a_noisy_small_group_cannot_hide_a_large_pairs_gap():
+    # male 0.50 and female 0.30 on 1,000 rows each, non_binary 0.55 on 40: the extreme pair
+    # (female, non_binary) is noisy, male/female alone bounds the ratio closer.
+    sizes = {"male": (1000, 500), "female": (1000, 300), "non_binary": (40, 22)}
+    predictions, groups = [], []
+    for group, (rows, selected) in sizes.items():
+        predictions += [1] * selected + [0] * (rows - selected)
+        groups += [group] * rows
+    counts = group_counts([0] * len(groups), predictions, sensitive_features=groups)
+    ratio = disparate_impact_ratio(counts)
+    assert ratio.value == pytest.approx(0.3 / 0.55, abs=1e-12)
+    assert (ratio.min_group, ratio.max_group) == ("female", "non_binary")
+    pair_high = 0.6 * math.exp(Z95 * math.sqrt(1 / 300 - 1 / 1000 + 1 / 500 - 1 / 1000))
+    low, high = simultaneous_interval(ratio)
+    assert high == pytest.approx(pair_high, abs=1e-12) and high < ratio.ci_high
+    assert low == ratio.ci_low  # the smallest lower end is the extreme pair's
+    gap = demographic_parity_difference(counts)
+    low, high = simultaneous_interval(gap)
+    female_high, male_low = wilson_interval(300, 1000)[1], wilson_interval(500, 1000)[0]
+    assert low == pytest.approx(0.2 - math.hypot(0.5 - male_low, female_high - 0.3), abs=1e-12)
+    assert low > gap.ci_low and high == gap.ci_high
 
 
 # --- fairlearn as the oracle ---------------------------------------------------------------

@@ -65,6 +65,7 @@ from govflow.metrics.fairness import (
     rate,
     rate_difference,
     rate_ratio,
+    simultaneous_interval,
     true_positive_rate_ratio,
     wilson_interval,
 )
@@ -178,6 +179,7 @@ __all__ = [
     "reference_quantiles",
     "reference_spread",
     "severity_rank",
+    "simultaneous_interval",
     "total_variation_distance",
     "true_positive_rate_ratio",
     "wasserstein_distance_from_quantiles",

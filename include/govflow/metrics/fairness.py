@@ -655,18 +655,14 @@ def rate_difference(
             metric_name, attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
         )
     numerator, denominator = RATE_DEFINITIONS[rate_name]
-    high_rate = rate(numerator(counts, high), denominator(counts, high), confidence=confidence)
-    low_rate = rate(numerator(counts, low), denominator(counts, low), confidence=confidence)
-    assert high_rate.value is not None and low_rate.value is not None
-    assert high_rate.ci_low is not None and high_rate.ci_high is not None
-    assert low_rate.ci_low is not None and low_rate.ci_high is not None
-    difference = high_rate.value - low_rate.value
-    lower = difference - math.hypot(
-        high_rate.value - high_rate.ci_low, low_rate.ci_high - low_rate.value
-    )
-    upper = difference + math.hypot(
-        high_rate.ci_high - high_rate.value, low_rate.value - low_rate.ci_low
-    )
+    rates = {
+        i: rate(numerator(counts, i), denominator(counts, i), confidence=confidence)
+        for i in eligible
+    }
+    difference, lower, upper = _newcombe(rates[high], rates[low])
+    # Every pair's interval bounds the gap (max over pairs): the largest lower end and the
+    # largest upper end hold for the true gap whenever all pairs' intervals do.
+    pairs = [_newcombe(rates[i], rates[j]) for i in eligible for j in eligible if i != j]
     return FairnessMetric(
         metric_name,
         attribute,
@@ -678,7 +674,28 @@ def rate_difference(
         min_group=counts.groups[low],
         groups_compared=tuple(counts.groups[i] for i in eligible),
         excluded_groups=excluded,
+        details=_simultaneous(max(pair[1] for pair in pairs), max(pair[2] for pair in pairs)),
     )
+
+
+def _newcombe(high: Rate, low: Rate) -> tuple[float, float, float]:
+    """``high - low`` and Newcombe's interval for it, from the two rates' Wilson intervals."""
+    assert high.value is not None and low.value is not None
+    assert high.ci_low is not None and high.ci_high is not None
+    assert low.ci_low is not None and low.ci_high is not None
+    difference = high.value - low.value
+    lower = difference - math.hypot(high.value - high.ci_low, low.ci_high - low.value)
+    upper = difference + math.hypot(high.ci_high - high.value, low.value - low.ci_low)
+    return difference, lower, upper
+
+
+def _simultaneous(low: float, high: float) -> dict[str, float]:
+    """The interval for the attribute's true metric implied by every pair of groups' interval
+    at once (the metric is the extreme over pairs): narrower than the extreme pair's own
+    when a large pair shows what a noisy small group only hints at. Judged on (see
+    ``govflow.monitoring.analysis.fairness_verdict``); the pairs' confidence is corrected
+    for their number by the caller."""
+    return {"simultaneous_ci_low": low, "simultaneous_ci_high": high}
 
 
 def rate_ratio(
@@ -699,28 +716,46 @@ def rate_ratio(
             metric_name, attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
         )
     numerator, denominator = RATE_DEFINITIONS[rate_name]
-    x_high, n_high = float(numerator(counts, high)), float(denominator(counts, high))
-    x_low, n_low = float(numerator(counts, low)), float(denominator(counts, low))
-    if x_high == 0:
+    tallies = {i: (float(numerator(counts, i)), float(denominator(counts, i))) for i in eligible}
+    if tallies[high][0] == 0:
         return _inconclusive(metric_name, attribute, excluded, NOTHING_SELECTED)
+    ratio, lower, upper = _katz(tallies[low], tallies[high], z)
+    # The ratio is the smallest over pairs: every pair's interval bounds it from above, and
+    # the smallest lower end bounds it from below (pairs whose denominator group selected
+    # nobody have no finite ratio and bound nothing).
+    pairs = [
+        _katz(tallies[i], tallies[j], z)
+        for i in eligible
+        for j in eligible
+        if i != j and tallies[j][0] > 0
+    ]
+    return FairnessMetric(
+        metric_name,
+        attribute,
+        "computed",
+        ratio,
+        ci_low=lower,
+        ci_high=upper,
+        max_group=counts.groups[high],
+        min_group=counts.groups[low],
+        groups_compared=tuple(counts.groups[i] for i in eligible),
+        excluded_groups=excluded,
+        details=_simultaneous(min(pair[1] for pair in pairs), min(pair[2] for pair in pairs)),
+    )
+
+
+def _katz(
+    low: tuple[float, float], high: tuple[float, float], z: float
+) -> tuple[float, float, float]:
+    """The ratio of two rates (successes, trials) and Katz's log interval for it."""
+    (x_low, n_low), (x_high, n_high) = low, high
     ratio = (x_low / n_low) / (x_high / n_high)
     if x_low == 0:
         # Haldane's correction keeps Katz's interval defined; the ratio itself stays 0.
         x_low, n_low, x_high, n_high = x_low + 0.5, n_low + 0.5, x_high + 0.5, n_high + 0.5
     centre = math.log((x_low / n_low) / (x_high / n_high))
     spread = z * math.sqrt(1 / x_low - 1 / n_low + 1 / x_high - 1 / n_high)
-    return FairnessMetric(
-        metric_name,
-        attribute,
-        "computed",
-        ratio,
-        ci_low=math.exp(centre - spread),
-        ci_high=math.exp(centre + spread),
-        max_group=counts.groups[high],
-        min_group=counts.groups[low],
-        groups_compared=tuple(counts.groups[i] for i in eligible),
-        excluded_groups=excluded,
-    )
+    return ratio, math.exp(centre - spread), math.exp(centre + spread)
 
 
 def demographic_parity_difference(
@@ -827,6 +862,10 @@ def equalized_odds_difference(
         details={
             "true_positive_rate_difference": tpr_gap.value,
             "false_positive_rate_difference": fpr_gap.value,
+            **_simultaneous(
+                max(simultaneous_interval(gap)[0] for gap in gaps),
+                max(simultaneous_interval(gap)[1] for gap in gaps),
+            ),
         },
     )
 
@@ -1022,12 +1061,23 @@ def _change_interval(
     recovery) built from the two gaps' intervals: the baseline's own sampling error counts,
     since a validation set of a few thousand rows is not the truth."""
     assert current.value is not None and baseline.value is not None
-    assert current.ci_low is not None and current.ci_high is not None
-    assert baseline.ci_low is not None and baseline.ci_high is not None
+    (current_low, current_high), (baseline_low, baseline_high) = (
+        simultaneous_interval(current),
+        simultaneous_interval(baseline),
+    )
     change = current.value - baseline.value
-    low = change - math.hypot(current.value - current.ci_low, baseline.ci_high - baseline.value)
-    high = change + math.hypot(current.ci_high - current.value, baseline.value - baseline.ci_low)
+    low = change - math.hypot(current.value - current_low, baseline_high - baseline.value)
+    high = change + math.hypot(current_high - current.value, baseline.value - baseline_low)
     return change, low, high
+
+
+def simultaneous_interval(metric: FairnessMetric) -> tuple[float, float]:
+    """The interval a verdict is judged on: every pair's at once when the metric has them,
+    else its own (see ``_simultaneous``)."""
+    low = metric.details.get("simultaneous_ci_low", metric.ci_low)
+    high = metric.details.get("simultaneous_ci_high", metric.ci_high)
+    assert low is not None and high is not None
+    return low, high
 
 
 def demographic_parity_drift(

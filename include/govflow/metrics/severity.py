@@ -43,10 +43,16 @@ A metric measured on a sample (a group's selection rate on 40 rows) moves past i
 from sampling alone, so a metric that comes with a confidence interval is judged on the
 interval as well as on its value (``classify(value, threshold, evidence=Evidence(...))``):
 
-* **CRITICAL** (WARNING): the value reaches the critical (warning) bound **and** the interval
-  excludes "no effect" (``Evidence.reference``: 0 for a drift or a difference between groups,
-  1 for a ratio), i.e. the data show an effect in the bad direction and its best estimate is
-  beyond the bound;
+* **CRITICAL**: the value reaches the critical bound **and** the whole interval lies beyond
+  the warning bound, i.e. the data show an effect of at least warning size and its best
+  estimate is critical;
+* **WARNING**: the whole interval lies beyond the warning bound (the data show a
+  warning-size effect), or the value reaches the critical bound and the interval excludes
+  "no effect" (``Evidence.reference``: 0 for a drift or a difference between groups, 1 for a
+  ratio) but reaches back over the warning bound (a small group, an extreme cell of many: an
+  effect is shown, its size is not). A value in the warning band whose interval still holds
+  values below the bound is not a WARNING: a population whose true disparate impact sits at
+  0.91 would otherwise be a WARNING on every day its noise dips under 0.89;
 * **INFO**: the value is within the warning bound and the interval's unfavourable end does not
   reach the critical bound, i.e. the data rule out a critical effect (this end may come from
   a narrower "plausible" interval, ``Evidence.plausible_low``/``plausible_high``);
@@ -148,6 +154,10 @@ class Evidence:
         if direction == "higher_is_worse":
             return self.low > self.reference
         return self.high < self.reference
+
+    def favourable_end(self, direction: Direction) -> float:
+        """The mildest value the alarm's interval still allows."""
+        return self.low if direction == "higher_is_worse" else self.high
 
     def unfavourable_end(self, direction: Direction) -> float:
         """The worst value the data still allow (the plausible interval's, when given)."""
@@ -269,9 +279,13 @@ def classify(
     if not (is_valid_metric_value(evidence.low) and is_valid_metric_value(evidence.high)):
         return INCONCLUSIVE
     if evidence.excludes_no_effect(threshold.direction):
+        # The interval clear of the warning bound: the data show at least a warning-size effect.
+        shown = threshold.warning is None or threshold.reached(
+            evidence.favourable_end(threshold.direction), "warning"
+        )
         if threshold.reached(value, "critical"):
-            return Severity.CRITICAL
-        if threshold.reached(value, "warning"):
+            return Severity.CRITICAL if shown else Severity.WARNING
+        if shown:
             return Severity.WARNING
     quiet = not threshold.reached(value, "warning") and not threshold.reached(value, "critical")
     if quiet and not threshold.reached(evidence.unfavourable_end(threshold.direction), "critical"):

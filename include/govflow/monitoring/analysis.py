@@ -53,6 +53,7 @@ from govflow.metrics import (
     pooled_counts,
     prediction_distribution_shift,
     severity_rank,
+    simultaneous_interval,
 )
 from govflow.metrics.explanation_drift import (
     ExplanationInputError,
@@ -485,6 +486,9 @@ def _fairness_counts(
     return subject, counts
 
 
+DECIDED_WORST_FIRST = ("CRITICAL", "WARNING", "INFO")
+
+
 def judged_fairness_metrics(config: GovflowConfig) -> list[str]:
     """The fairness metrics the policy bounds: the tests one attribute adds to a model-day."""
     return list(config.policy.thresholds.fairness_drift)
@@ -519,7 +523,8 @@ def fairness_verdict(
     if threshold is None or result.ci_low is None or result.ci_high is None:
         return NOT_JUDGED, None
     plausible = plausible or result
-    low, high = result.ci_low, result.ci_high
+    low, high = simultaneous_interval(result)
+    plausible_low, plausible_high = simultaneous_interval(plausible)
     reference = 1.0 if metric.endswith("_ratio") else 0.0
     if (
         metric not in SEED_004_METRICS
@@ -532,15 +537,12 @@ def fairness_verdict(
         # baseline's own gap, and the interval is that of the change (MOVER, the baseline's
         # sampling error included), placed around today's value.
         value, before = result.value, baseline.value
+        before_low, before_high = simultaneous_interval(baseline)
         reference = before
-        low = value - math.hypot(value - low, baseline.ci_high - before)
-        high = value + math.hypot(high - value, before - baseline.ci_low)
+        low = value - math.hypot(value - low, before_high - before)
+        high = value + math.hypot(high - value, before - before_low)
     evidence = Evidence(
-        low,
-        high,
-        reference,
-        plausible_low=plausible.ci_low,
-        plausible_high=plausible.ci_high,
+        low, high, reference, plausible_low=plausible_low, plausible_high=plausible_high
     )
     return classify(result.value, threshold, evidence=evidence).name, evidence
 
@@ -592,8 +594,8 @@ def _fairness_drift(
 
 
 class _FairnessJudgement:
-    """One attribute's fairness metrics, judged on the day and, when a metric is
-    inconclusive, on the pooled counts of the last ``pooling`` days."""
+    """One attribute's fairness metrics, judged on the day and on the pooled counts of the
+    last ``pooling`` days (see ``judge_metric``)."""
 
     def __init__(
         self,
@@ -675,16 +677,28 @@ class _FairnessJudgement:
             )
             return
         before = self.baseline_metric(name)
+        judged = []
         for days in (1, *self.pooling):
             chosen = self.report(window, days).metrics[name]
             plausible = self.report(window, days, alarm=False).metrics[name]
             verdict, evidence = fairness_verdict(self.config, name, chosen, plausible, before)
-            if verdict != "INCONCLUSIVE":
+            judged.append((verdict, evidence, chosen, days))
+            if verdict in ("CRITICAL", NOT_JUDGED):
                 break
+        # The worst verdict any span decides stands (a change in a small group shows on the
+        # pooled days while the day alone is too uncertain, or only suggests it); the day's
+        # own when no span decides.
+        verdict, evidence, chosen, days = next(
+            (found for level in DECIDED_WORST_FIRST for found in judged if found[0] == level),
+            judged[0],
+        )
         details = {
             **chosen.to_dict(),
+            # The interval the verdict rests on (every pair's at once, the baseline's error
+            # included for a shift), in place of the extreme pair's own, kept beside it.
+            **_judged_interval(chosen, evidence),
             "window": window,
-            "judged_on": _judged_on(verdict, days, chosen),
+            "judged_on": _judged_on(verdict, days, evidence),
             "pooled_days": days,
             "reference": None if evidence is None else evidence.reference,
             "plausible_ci_low": None if evidence is None else evidence.plausible_low,
@@ -696,13 +710,24 @@ class _FairnessJudgement:
         )
 
 
-def _judged_on(verdict: str, days: int, metric: FairnessMetric) -> str:
+def _judged_interval(metric: FairnessMetric, evidence: Evidence | None) -> dict[str, Any]:
+    if evidence is None:
+        return {}
+    return {
+        "ci_low": evidence.low,
+        "ci_high": evidence.high,
+        "extreme_pair_ci_low": metric.ci_low,
+        "extreme_pair_ci_high": metric.ci_high,
+    }
+
+
+def _judged_on(verdict: str, days: int, evidence: Evidence | None) -> str:
     if verdict == NOT_JUDGED:
         return "not judged: no confidence interval"
     span = "the day" if days == 1 else f"the last {days} days pooled"
-    if metric.ci_low is None or metric.ci_high is None:
+    if evidence is None:
         return span
-    return f"value and interval [{metric.ci_low:.4g}, {metric.ci_high:.4g}] on {span}"
+    return f"value and interval [{evidence.low:.4g}, {evidence.high:.4g}] on {span}"
 
 
 def _group_sizes(report: Any, metric: FairnessMetric) -> dict[str, int]:

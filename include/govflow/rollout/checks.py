@@ -294,14 +294,17 @@ def fairness_within_bounds(window: StageWindow) -> StageCheck:
             )
             # Judged as monitoring judges it: on its value and its interval (classify with
             # evidence), so a stage never rolls back on noise or on an inconclusive metric.
-            verdict, _ = fairness_verdict(window.config, name, metric)
+            verdict, judged = fairness_verdict(window.config, name, metric)
+            low, high = (metric.ci_low, metric.ci_high)
+            if judged is not None:
+                low, high = judged.low, judged.high
             findings.append(
                 {
                     "attribute": attribute,
                     "metric": name,
                     "value": None if metric.value is None else round(float(metric.value), 6),
-                    "ci_low": None if metric.ci_low is None else round(metric.ci_low, 6),
-                    "ci_high": None if metric.ci_high is None else round(metric.ci_high, 6),
+                    "ci_low": None if low is None else round(low, 6),
+                    "ci_high": None if high is None else round(high, 6),
                     "severity": verdict if verdict in ("INFO", "WARNING", "CRITICAL") else None,
                     "verdict": verdict,
                     "min_group": metric.min_group,
