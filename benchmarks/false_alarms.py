@@ -60,7 +60,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -463,16 +463,20 @@ def analysed_days(
     days: int,
     rng: np.random.Generator,
     timer: Timer,
+    prior: Sequence[dict] = (),
 ) -> Iterator[Analysis]:
     """Analyses days 0..days-1 of one stream as consecutive daily windows, each with the
     labels of the day ``label_delay_days`` earlier (those days come first, unanalysed).
 
-    ``history`` holds the stream's earlier analyses, oldest first: a judgement rule that
-    pools a small group's last days takes it from here.
+    Each day gets the fairness counts of the stream's earlier days, newest first, as a daily
+    run reads them from the records of the days before (``fairness_history``); ``prior``
+    holds the counts of the days before the stream's first day (the null days before a
+    change), so pooling mixes them in as it would in production.
     """
     delay = model.entry.label_delay_days
     logs: dict[int, pd.DataFrame] = {}
-    history: list[Analysis] = []
+    history: list[dict] = list(prior)
+    pooled_days = max(config.policy.fairness.pooling_days, default=1) - 1
     for day in range(-delay, days):
         start = FIRST_WINDOW + (day + delay) * DAY
         logs[day] = prediction_log(model, rows_of_day(day), start, rng)
@@ -490,11 +494,12 @@ def analysed_days(
             window_start=start,
             window_end=start + DAY,
             checks=CHECKS,
+            history=history[:pooled_days],
         )
         timer.calls += 1
         timer.cpu += time.process_time() - cpu
         timer.wall += time.perf_counter() - wall
-        history.append(analysis)
+        history.insert(0, analysis.fairness_counts)
         yield analysis
 
 
@@ -535,6 +540,7 @@ def run_model(
 ) -> ModelFigures:
     figures = ModelFigures(model)
     makers = {"boot": bootstrap_rows, "gen": generated_rows}
+    prior: list[dict] = []
     for kind_index, kind in enumerate(NULL_KINDS):
         rng = np.random.default_rng([args.seed, model_index, 0, kind_index])
         days = analysed_days(
@@ -545,7 +551,10 @@ def run_model(
             rng,
             figures.timer,
         )
-        figures.null[kind] = [day_result(analysis) for analysis in days]
+        analyses = list(days)
+        figures.null[kind] = [day_result(analysis) for analysis in analyses]
+        if kind == "boot":
+            prior = [analysis.fairness_counts for analysis in reversed(analyses[-14:])]
     for alternative_index, alternative in enumerate(chosen):
         injection = (
             psi_injection(model, alternative)
@@ -567,6 +576,7 @@ def run_model(
                 SEQUENCE_DAYS,
                 rng,
                 figures.timer,
+                prior,
             )
             # A sequence stops at its first detection: the later days cannot change the figures.
             for day, analysis in enumerate(days, start=1):

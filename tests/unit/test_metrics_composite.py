@@ -206,3 +206,39 @@ def test_bad_weights_or_families_raise_a_clear_error(weights, observation, messa
     with pytest.raises(MetricInputError) as raised:
         score_of([observation], weights=weights)
     assert str(raised.value) == message
+
+
+def judged(name, value, family, verdict, subject=""):
+    return MetricObservation(name, family, value, POLICY.threshold(name), subject, verdict=verdict)
+
+
+@pytest.mark.parametrize(
+    ("observations", "score", "severity"),
+    [
+        # one fairness WARNING far towards its critical bound: capped at 0.30 / 0.4 = 0.75
+        ([judged("disparate_impact_ratio", 0.81, "fairness", "WARNING")], 0.3, Severity.INFO),
+        (
+            [judged("disparate_impact_ratio", 0.85, "fairness", "WARNING")],
+            0.4 * (0.04 / 0.09),
+            Severity.INFO,
+        ),
+        # the data cannot tell, or show no effect: nothing, whatever the value
+        ([judged("disparate_impact_ratio", 0.60, "fairness", "INCONCLUSIVE")], 0.0, Severity.INFO),
+        ([judged("demographic_parity_drift", 0.04, "fairness", "INFO")], 0.0, Severity.INFO),
+        # one CRITICAL fairness metric on evidence: the seed's CRITICAL
+        ([judged("disparate_impact_ratio", 0.79, "fairness", "CRITICAL")], 0.4, Severity.CRITICAL),
+        # two components at WARNING together cross it
+        (
+            [
+                judged("disparate_impact_ratio", 0.81, "fairness", "WARNING"),
+                observe("psi", 0.2, "data"),
+            ],
+            0.3 + 0.3 * (0.1 / 0.15),
+            Severity.CRITICAL,
+        ),
+    ],
+)
+def test_a_metric_judged_on_evidence_counts_as_far_as_its_verdict(observations, score, severity):
+    result = score_of(observations)
+    assert result.score == pytest.approx(score, abs=1e-12)
+    assert result.severity is severity

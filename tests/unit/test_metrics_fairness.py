@@ -39,7 +39,9 @@ from govflow.metrics.fairness import (
     group_counts,
     group_rates,
     intersectional_groups,
+    pooled_counts,
     predictive_parity_difference,
+    simultaneous_interval,
     true_positive_rate_ratio,
     wilson_interval,
 )
@@ -170,6 +172,29 @@ def test_a_zero_ratio_keeps_a_defined_interval_by_haldanes_correction():
     assert result.ci_high == pytest.approx(
         (0.5 / 50.5) / (50.5 / 50.5) * math.exp(spread), abs=1e-12
     )
+
+
+def test_every_pair_bounds_the_metric_so_a_noisy_small_group_cannot_hide_a_large_pairs_gap():
+    # male 0.50 and female 0.30 on 1,000 rows each, non_binary 0.55 on 40: the extreme pair
+    # (female, non_binary) is noisy, male/female alone bounds the ratio closer.
+    sizes = {"male": (1000, 500), "female": (1000, 300), "non_binary": (40, 22)}
+    predictions, groups = [], []
+    for group, (rows, selected) in sizes.items():
+        predictions += [1] * selected + [0] * (rows - selected)
+        groups += [group] * rows
+    counts = group_counts([0] * len(groups), predictions, sensitive_features=groups)
+    ratio = disparate_impact_ratio(counts)
+    assert ratio.value == pytest.approx(0.3 / 0.55, abs=1e-12)
+    assert (ratio.min_group, ratio.max_group) == ("female", "non_binary")
+    pair_high = 0.6 * math.exp(Z95 * math.sqrt(1 / 300 - 1 / 1000 + 1 / 500 - 1 / 1000))
+    low, high = simultaneous_interval(ratio)
+    assert high == pytest.approx(pair_high, abs=1e-12) and high < ratio.ci_high
+    assert low == ratio.ci_low  # the smallest lower end is the extreme pair's
+    gap = demographic_parity_difference(counts)
+    low, high = simultaneous_interval(gap)
+    female_high, male_low = wilson_interval(300, 1000)[1], wilson_interval(500, 1000)[0]
+    assert low == pytest.approx(0.2 - math.hypot(0.5 - male_low, female_high - 0.3), abs=1e-12)
+    assert low > gap.ci_low and high == gap.ci_high
 
 
 # --- fairlearn as the oracle ---------------------------------------------------------------
@@ -321,6 +346,38 @@ def test_parity_drift_is_the_absolute_change_of_the_gap_and_reports_absent_and_n
     assert drift.details["absent_groups"] == {"gone": 10}
     assert drift.details["new_groups"] == {"new": 5}
     assert (drift.details["baseline"], drift.details["current"]) == (0.0, pytest.approx(0.15))
+
+
+def test_parity_drift_has_the_mover_interval_of_the_two_gaps_baseline_error_included():
+    baseline = group_counts(
+        [1, 0] * 200,
+        [1] * 100 + [0] * 100 + [1, 0] * 100,
+        sensitive_features=["a"] * 200 + ["b"] * 200,
+    )
+    current = group_counts(
+        [1, 0] * 200,
+        [1] * 70 + [0] * 130 + [1, 0] * 100,
+        sensitive_features=["a"] * 200 + ["b"] * 200,
+    )
+    drift = demographic_parity_drift(current, baseline, min_group_size=1, confidence=0.95)
+    now = demographic_parity_difference(current, min_group_size=1, confidence=0.95)
+    then = demographic_parity_difference(baseline, min_group_size=1, confidence=0.95)
+    change = now.value - then.value
+    low = change - math.hypot(now.value - now.ci_low, then.ci_high - then.value)
+    high = change + math.hypot(now.ci_high - now.value, then.value - then.ci_low)
+    assert (drift.details["change_ci_low"], drift.details["change_ci_high"]) == (low, high)
+    # 0.15 on 200 rows a group against a baseline of 0 on as many: a change the data show
+    assert low > 0
+    assert (drift.ci_low, drift.ci_high) == (low, high)
+
+
+def test_pooled_counts_equal_the_counts_of_the_days_rows_together():
+    y_true, y_pred, group = random_case(5)
+    halves = [slice(0, len(group) // 3), slice(len(group) // 3, None)]
+    days = [
+        group_counts(y_true[part], y_pred[part], sensitive_features=group[part]) for part in halves
+    ]
+    assert pooled_counts(days) == group_counts(y_true, y_pred, sensitive_features=group)
 
 
 def test_equal_opportunity_drift_against_a_stored_baseline_profile():

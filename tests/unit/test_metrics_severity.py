@@ -15,10 +15,12 @@ import pytest
 from govflow.config import load_config
 from govflow.metrics import METRIC_SPECS
 from govflow.metrics.severity import (
+    INCONCLUSIVE,
     INVALID,
     THRESHOLD_NOT_FINITE,
     THRESHOLD_ORDER_HIGHER,
     THRESHOLD_ORDER_LOWER,
+    Evidence,
     Severity,
     Threshold,
     classify,
@@ -240,3 +242,53 @@ def test_a_threshold_without_a_warning_bound_is_critical_or_info(value, expected
 )
 def test_a_recorded_severity_ranks_as_its_level_and_anything_else_below_info(name, rank):
     assert severity_rank(name) == rank
+
+
+# Judged on evidence (issue 17): DI's bounds are 0.89 / 0.80 (lower is worse, parity 1.0),
+# DP drift's 0.05 / 0.10 (higher is worse, no change 0).
+DI = Threshold(warning=0.89, critical=0.80, direction="lower_is_worse", warning_inclusive=True)
+DP_DRIFT = Threshold(warning=0.05, critical=0.10)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "value", "evidence", "expected"),
+    [
+        (DI, 0.66, Evidence(0.55, 0.79, 1.0), Severity.CRITICAL),
+        (DI, 0.79, Evidence(0.70, 0.89, 1.0), Severity.CRITICAL),  # 0.89 is a warning value
+        # critical best estimate, but the interval reaches back over the warning bound
+        (DI, 0.79, Evidence(0.70, 0.99, 1.0), Severity.WARNING),
+        (DI, 0.79, Evidence(0.60, 1.00, 1.0), INCONCLUSIVE),  # parity still inside
+        (DI, 0.85, Evidence(0.80, 0.89, 1.0), Severity.WARNING),  # shown beyond 0.89
+        (DI, 0.85, Evidence(0.76, 0.95, 1.0), INCONCLUSIVE),  # may still be above 0.89
+        (DI, 0.90, Evidence(0.80, 0.88, 1.0), Severity.WARNING),  # the interval decides
+        (DI, 0.95, Evidence(0.85, 1.06, 1.0), Severity.INFO),
+        (DI, 0.95, Evidence(0.70, 1.30, 1.0), INCONCLUSIVE),  # may still be critical
+        # a pass is decided on the plausible interval when one is given
+        (
+            DI,
+            0.95,
+            Evidence(0.70, 1.30, 1.0, plausible_low=0.81, plausible_high=1.1),
+            Severity.INFO,
+        ),
+        (DI, 0.95, Evidence(0.70, 1.30, 1.0, plausible_low=0.79, plausible_high=1.1), INCONCLUSIVE),
+        (DP_DRIFT, 0.15, Evidence(0.11, 0.19), Severity.CRITICAL),
+        (DP_DRIFT, 0.15, Evidence(0.0, 0.30), INCONCLUSIVE),
+        (DP_DRIFT, 0.15, Evidence(0.04, 0.26), Severity.WARNING),
+        (DP_DRIFT, 0.15, Evidence(0.05, 0.26), Severity.WARNING),  # 0.05 is not above 0.05
+        (DP_DRIFT, 0.07, Evidence(0.01, 0.13), INCONCLUSIVE),
+        (DP_DRIFT, 0.08, Evidence(0.06, 0.10), Severity.WARNING),
+        (DP_DRIFT, 0.03, Evidence(0.01, 0.05), Severity.INFO),  # significant but quiet
+        (DP_DRIFT, 0.03, Evidence(0.0, 0.101), INCONCLUSIVE),
+        (DP_DRIFT, 0.03, Evidence(0.0, 0.10), Severity.INFO),  # 0.10 is not above 0.10
+        (DP_DRIFT, 0.15, Evidence(math.nan, 0.2), INCONCLUSIVE),
+        (DP_DRIFT, math.nan, Evidence(0.1, 0.2), INVALID),
+    ],
+)
+def test_a_verdict_on_evidence_needs_the_interval_clear_of_the_milder_level(
+    threshold, value, evidence, expected
+):
+    assert classify(value, threshold, evidence=evidence) is expected
+
+
+def test_an_inconclusive_verdict_ranks_below_every_severity():
+    assert severity_rank(INCONCLUSIVE.name) == -1

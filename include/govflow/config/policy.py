@@ -247,6 +247,8 @@ class Fairness(StrictModel):
 
     min_group_size: Annotated[int, Field(ge=1)]
     confidence_level: Annotated[float, Field(gt=0, lt=1)]
+    # Windows (in days, ascending) a metric too uncertain to judge on one day is judged over.
+    pooling_days: tuple[Annotated[int, Field(ge=2, le=90)], ...] = (3, 7, 14)
 
 
 class DataQuality(StrictModel):

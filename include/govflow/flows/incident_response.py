@@ -251,13 +251,19 @@ def freeze_model(
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
         why = "automatic: models.yaml freeze_on_critical_fairness" if automatic else "chosen"
+        # The evidence the freeze acts on (value, interval, rows per group), kept with it.
+        evidence = [
+            {key: finding.get(key) for key in ("subject", "value", "severity", "evidence")}
+            for finding in (incident.details or {}).get("findings", [])
+            if finding.get("severity") == "CRITICAL"
+        ]
         switch, created = kill_switches.activate(
             session,
             scope="model_type",
             target=str(incident.model_id),
             reason=f"{incident.ref} {incident.severity} {incident.metric}: {incident.title}",
             actor=actor,
-            context={"incident": incident.ref, "automatic": automatic},
+            context={"incident": incident.ref, "automatic": automatic, "evidence": evidence},
         )
         incidents.add_event(
             session,
@@ -265,7 +271,12 @@ def freeze_model(
             kind="containment",
             actor=actor,
             note=f"model {incident.model_id} frozen by kill switch {switch.id} ({why})",
-            payload={"decision": "freeze", "kill_switch_id": switch.id, "automatic": automatic},
+            payload={
+                "decision": "freeze",
+                "kill_switch_id": switch.id,
+                "automatic": automatic,
+                "evidence": evidence,
+            },
             event_key=incidents.episode_key(incident, "containment:freeze"),
         )
         if not automatic and incident.status == "investigating":

@@ -23,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from govflow import settings, store
+from govflow.alerts.messages import format_evidence
 from govflow.audit import record_event
 from govflow.baselines.profile import active_baseline, load_profile
 from govflow.config import GovflowConfig, load_config
@@ -98,6 +99,9 @@ def run_monitoring(
             if baseline is None
             else (baseline.version, load_profile(baseline), baseline.reference_sample_uri)
         )
+        history = fairness_history(
+            session, model_id, start, end, max(config.policy.fairness.pooling_days, default=1)
+        )
     report_path: Path | None = None
     if found is None:
         result = analysis.failed_analysis(
@@ -134,6 +138,7 @@ def run_monitoring(
                     window_end=end,
                     checks=wanted,
                     explainer=explainer,
+                    history=history,
                 )
             except Exception as error:  # one model's bad data never stops the others
                 result = analysis.failed_analysis(
@@ -161,6 +166,40 @@ def run_monitoring(
             config=config,
         )
         return summarise(record, result)
+
+
+def fairness_history(
+    session: Session, model_id: str, start: datetime, end: datetime, days: int
+) -> list[dict[str, Any]]:
+    """The fairness counts of the consecutive days before a one-day window, newest first (at
+    most ``days - 1`` of them, stopping at the first day without a successful record): what
+    a small group is pooled with. Other windows (a week, a month) are not pooled."""
+    if end - start != timedelta(days=1) or days < 2:
+        return []
+    records = session.scalars(
+        select(MonitoringRun)
+        .where(
+            MonitoringRun.model_id == model_id,
+            MonitoringRun.status == "succeeded",
+            MonitoringRun.interval_end <= start,
+            MonitoringRun.interval_end > start - timedelta(days=days - 1),
+        )
+        .order_by(MonitoringRun.finished_at.desc(), MonitoringRun.id.desc())
+    ).all()
+    by_day: dict[datetime, dict[str, Any]] = {}
+    for record in records:
+        if analysis.utc(record.interval_end) - analysis.utc(record.interval_start) != timedelta(
+            days=1
+        ):
+            continue
+        by_day.setdefault(analysis.utc(record.interval_end), record.fairness_counts or {})
+    history = []
+    for back in range(days - 1):
+        counts = by_day.get(start - timedelta(days=back))
+        if not counts:
+            break
+        history.append(counts)
+    return history
 
 
 def record_analysis(
@@ -197,6 +236,7 @@ def record_analysis(
     record.severity = result.severity
     record.composite_score = result.composite.get("score")
     record.composite_breakdown = {**result.composite, "data_quality": result.quality}
+    record.fairness_counts = result.fairness_counts
     record.report_path = str(report_path) if report_path else None
     record.error = result.error
     record.finished_at = now
@@ -267,7 +307,7 @@ def _notable(finding: Finding) -> dict[str, Any]:
         "value": finding.value,
         "severity": finding.severity,
         "threshold": finding.threshold,
-        "message": finding.message,
+        "message": finding.message or format_evidence(finding.details),
     }
 
 
@@ -342,20 +382,13 @@ def print_findings(
                 f"{row.check_type:<18} {row.metric:<32} {row.subject[:22]:<22} "
                 f"{_number(row.value):>10} {_threshold_text(row.threshold):<{THRESHOLD_WIDTH}} "
                 f"{row.severity}{'' if row.status == 'computed' else f' ({row.status})'}"
-                f"{_judged_on(row.details or {})}"
             )
             message = (row.details or {}).get("message")
             if row.status != "computed" and message and message != last_message:
                 echo(f"    {message}")
+            elif row.severity != "INFO" and (evidence := format_evidence(row.details or {})):
+                echo(f"    judged on the {evidence}")
             last_message = message
-
-
-def _judged_on(details: dict[str, Any]) -> str:
-    """Say when a severity was decided on a confidence bound rather than the value."""
-    bound = details.get("judged_on")
-    if bound in ("ci_low", "ci_high") and details.get(bound) is not None:
-        return f" (judged on 95% CI {bound[3:]} {details[bound]:.4f})"
-    return ""
 
 
 def _number(value: float | None) -> str:

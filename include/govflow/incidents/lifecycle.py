@@ -51,7 +51,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from govflow import settings
-from govflow.alerts.messages import Links, format_threshold, format_value
+from govflow.alerts.messages import Links, format_evidence, format_threshold, format_value
 from govflow.alerts.outbox import EMAIL, SLACK, detected_at, enqueue_alert
 from govflow.audit import AuditSeverity, record_event
 from govflow.config import ALERT_SOURCES, CHECK_TYPES, SEVERITIES, GovflowConfig, load_config
@@ -644,6 +644,7 @@ def _run_details(run: MonitoringRun) -> dict[str, Any]:
 
 
 def _finding(row: MetricResult) -> dict[str, Any]:
+    details = row.details or {}
     return {
         "check_type": row.check_type,
         "metric": row.metric,
@@ -651,7 +652,13 @@ def _finding(row: MetricResult) -> dict[str, Any]:
         "value": row.value,
         "severity": row.severity,
         "threshold": dict(row.threshold),
-        "message": (row.details or {}).get("message", ""),
+        "message": details.get("message", ""),
+        # The evidence a verdict on an interval rested on (what a freeze or a page cites).
+        "evidence": {
+            key: details[key]
+            for key in ("ci_low", "ci_high", "group_sizes", "pooled_days", "judged_on")
+            if key in details
+        },
     }
 
 
@@ -669,7 +676,9 @@ def _drift_texts(
     title = f"{severity} {check_type.replace('_', ' ')}: {metric} on {run.model_id}"
     judged = [row for row in rows if severity_rank(row.severity) >= 1]
     values = "; ".join(
-        f"{row.subject or 'overall'} {format_value(row.value)} ({format_threshold(row.threshold)})"
+        f"{row.subject or 'overall'} {format_value(row.value)} ({format_threshold(row.threshold)}"
+        + (f"; {evidence}" if (evidence := format_evidence(row.details or {})) else "")
+        + ")"
         for row in judged
     )
     return severity, title, f"{metric}: {values}; {_window_text(run)}"

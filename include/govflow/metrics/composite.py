@@ -29,6 +29,15 @@ Sharing them out would let one WARNING-level metric of a run that checks only fa
 stand for the whole score. So one critical fairness metric alone scores 0.4 (CRITICAL), one
 critical data metric alone 0.3 (already CRITICAL as a metric, not yet as a composite), and
 "multiple metrics simultaneously critical" (seed 004 section 10) crosses 0.30.
+Metrics judged on evidence
+--------------------------
+A metric judged on its interval (fairness, see :func:`govflow.metrics.severity.classify`)
+brings its verdict: INFO and INCONCLUSIVE count 0 (the data show no effect, or cannot tell),
+CRITICAL counts 1, and a WARNING its normalised value capped at ``critical / weight`` of its
+component, so one component at WARNING never makes the composite CRITICAL on its own
+(fairness, weight 0.4: at most 0.75, a score of 0.30, which is not above 0.30). Two
+components at WARNING, or one CRITICAL fairness metric, still cross it.
+
 Values that are not finite are left out and listed in ``invalid_metrics`` (they are
 data-quality findings, see :mod:`govflow.metrics.severity`). With no component at all
 the result is ``inconclusive`` with ``score=None``. The composite has no WARNING band in
@@ -68,6 +77,9 @@ class MetricObservation:
     value: float | None
     threshold: Threshold
     subject: str = ""
+    # The metric's verdict when it was judged on evidence (an interval): INFO, WARNING,
+    # CRITICAL or INCONCLUSIVE. None: judged on its value alone.
+    verdict: str | None = None
 
 
 def normalised_metric_value(value: float, threshold: Threshold) -> float:
@@ -131,6 +143,20 @@ class CompositeScore:
         }
 
 
+def _evidence_weighted(normalised: float, verdict: str | None, warning_cap: float) -> float:
+    """A metric judged on evidence counts only as far as its verdict goes: nothing when the
+    data do not show an effect (INFO, INCONCLUSIVE), everything when they show a critical
+    one, and at a WARNING never more than the share that would carry its component alone
+    past the composite's critical bound (``critical / weight``)."""
+    if verdict is None:
+        return normalised
+    if verdict in ("INFO", "INCONCLUSIVE"):
+        return 0.0
+    if verdict == "CRITICAL":
+        return 1.0
+    return min(normalised, warning_cap)
+
+
 def _check_weights(weights: Mapping[Family, float]) -> None:
     if any(not math.isfinite(weight) or weight < 0 for weight in weights.values()):
         raise MetricInputError(BAD_WEIGHTS.format(weights=dict(weights)))
@@ -156,7 +182,11 @@ def composite_drift_score(
         if value is None or not math.isfinite(value):
             invalid.append(f"{observation.name}:{observation.subject}")
             continue
-        normalised = normalised_metric_value(value, observation.threshold)
+        normalised = _evidence_weighted(
+            normalised_metric_value(value, observation.threshold),
+            observation.verdict,
+            critical_above / weights[observation.family] if weights[observation.family] else 1.0,
+        )
         current = best.get(observation.family)
         if current is None or normalised > current[0]:
             best[observation.family] = (normalised, value, observation)

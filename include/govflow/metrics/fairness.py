@@ -40,7 +40,9 @@ Metrics (between groups, as fairlearn's ``method="between_groups"``)
   equal_opportunity_drift likewise (seed 004 2.2, seed 000 ``abs(current - baseline)``), both
   sides computed over the groups eligible in BOTH windows, so a group that vanished does
   not fake a drift; groups only in the baseline are reported as ``absent_groups``, groups
-  only in the current window as ``new_groups``.
+  only in the current window as ``new_groups``. The signed change gets the MOVER interval
+  of the two gaps' Newcombe intervals (the baseline's sampling error included), and the
+  drift the absolute value of that interval (from 0 when it holds 0).
 
 Minimum group size
 ------------------
@@ -64,7 +66,7 @@ treat the extreme pair as fixed; they do not correct for having picked it among 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
 from typing import Any, Literal
@@ -246,6 +248,56 @@ class GroupCounts:
             else None,
             dropped_missing_attribute=int(data["dropped_missing_attribute"]),
         )
+
+
+_COUNT_KEYS = ("n", "selected", "labelled", "positives", "tp", "fp", "tn", "fn")
+
+
+def pooled_counts(windows: Sequence[GroupCounts]) -> GroupCounts:
+    """The counts of several windows (consecutive days) of one attribute added group by group,
+    so a group too small to judge on one day is judged on its rows of the last few days.
+    Calibration bins are kept only when every window has them with the same bin count."""
+    if not windows:
+        raise MetricInputError(EMPTY_ROWS)
+    dicts = [window.to_dict() for window in windows]
+    bins = {d["calibration_bins"] for d in dicts}
+    keep_calibration = len(bins) == 1 and all(w.calibration_counts is not None for w in windows)
+    groups: dict[str, dict[str, Any]] = {}
+    for data in dicts:
+        for group, row in data["groups"].items():
+            total = groups.setdefault(
+                group,
+                {
+                    key: 0
+                    for key in ("n", "selected", "labelled", "positives", "tp", "fp", "tn", "fn")
+                }
+                | {"calibration": None},
+            )
+            for key in ("n", "selected", "labelled", "positives", "tp", "fp", "tn", "fn"):
+                total[key] += int(row[key])
+            if keep_calibration and row["calibration"] is not None:
+                previous = total["calibration"]
+                total["calibration"] = (
+                    dict(row["calibration"])
+                    if previous is None
+                    else {
+                        key: [
+                            a + b
+                            for a, b in zip(previous[key], row["calibration"][key], strict=True)
+                        ]
+                        for key in ("counts", "score_sums", "positives")
+                    }
+                )
+    if not keep_calibration or any(row["calibration"] is None for row in groups.values()):
+        for row in groups.values():
+            row["calibration"] = None
+    return GroupCounts.from_dict(
+        {
+            "groups": groups,
+            "calibration_bins": dicts[0]["calibration_bins"],
+            "dropped_missing_attribute": sum(d["dropped_missing_attribute"] for d in dicts),
+        }
+    )
 
 
 def _as_float(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -603,18 +655,14 @@ def rate_difference(
             metric_name, attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
         )
     numerator, denominator = RATE_DEFINITIONS[rate_name]
-    high_rate = rate(numerator(counts, high), denominator(counts, high), confidence=confidence)
-    low_rate = rate(numerator(counts, low), denominator(counts, low), confidence=confidence)
-    assert high_rate.value is not None and low_rate.value is not None
-    assert high_rate.ci_low is not None and high_rate.ci_high is not None
-    assert low_rate.ci_low is not None and low_rate.ci_high is not None
-    difference = high_rate.value - low_rate.value
-    lower = difference - math.hypot(
-        high_rate.value - high_rate.ci_low, low_rate.ci_high - low_rate.value
-    )
-    upper = difference + math.hypot(
-        high_rate.ci_high - high_rate.value, low_rate.value - low_rate.ci_low
-    )
+    rates = {
+        i: rate(numerator(counts, i), denominator(counts, i), confidence=confidence)
+        for i in eligible
+    }
+    difference, lower, upper = _newcombe(rates[high], rates[low])
+    # Every pair's interval bounds the gap (max over pairs): the largest lower end and the
+    # largest upper end hold for the true gap whenever all pairs' intervals do.
+    pairs = [_newcombe(rates[i], rates[j]) for i in eligible for j in eligible if i != j]
     return FairnessMetric(
         metric_name,
         attribute,
@@ -626,7 +674,28 @@ def rate_difference(
         min_group=counts.groups[low],
         groups_compared=tuple(counts.groups[i] for i in eligible),
         excluded_groups=excluded,
+        details=_simultaneous(max(pair[1] for pair in pairs), max(pair[2] for pair in pairs)),
     )
+
+
+def _newcombe(high: Rate, low: Rate) -> tuple[float, float, float]:
+    """``high - low`` and Newcombe's interval for it, from the two rates' Wilson intervals."""
+    assert high.value is not None and low.value is not None
+    assert high.ci_low is not None and high.ci_high is not None
+    assert low.ci_low is not None and low.ci_high is not None
+    difference = high.value - low.value
+    lower = difference - math.hypot(high.value - high.ci_low, low.ci_high - low.value)
+    upper = difference + math.hypot(high.ci_high - high.value, low.value - low.ci_low)
+    return difference, lower, upper
+
+
+def _simultaneous(low: float, high: float) -> dict[str, float]:
+    """The interval for the attribute's true metric implied by every pair of groups' interval
+    at once (the metric is the extreme over pairs): narrower than the extreme pair's own
+    when a large pair shows what a noisy small group only hints at. Judged on (see
+    ``govflow.monitoring.analysis.fairness_verdict``); the pairs' confidence is corrected
+    for their number by the caller."""
+    return {"simultaneous_ci_low": low, "simultaneous_ci_high": high}
 
 
 def rate_ratio(
@@ -647,28 +716,46 @@ def rate_ratio(
             metric_name, attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
         )
     numerator, denominator = RATE_DEFINITIONS[rate_name]
-    x_high, n_high = float(numerator(counts, high)), float(denominator(counts, high))
-    x_low, n_low = float(numerator(counts, low)), float(denominator(counts, low))
-    if x_high == 0:
+    tallies = {i: (float(numerator(counts, i)), float(denominator(counts, i))) for i in eligible}
+    if tallies[high][0] == 0:
         return _inconclusive(metric_name, attribute, excluded, NOTHING_SELECTED)
+    ratio, lower, upper = _katz(tallies[low], tallies[high], z)
+    # The ratio is the smallest over pairs: every pair's interval bounds it from above, and
+    # the smallest lower end bounds it from below (pairs whose denominator group selected
+    # nobody have no finite ratio and bound nothing).
+    pairs = [
+        _katz(tallies[i], tallies[j], z)
+        for i in eligible
+        for j in eligible
+        if i != j and tallies[j][0] > 0
+    ]
+    return FairnessMetric(
+        metric_name,
+        attribute,
+        "computed",
+        ratio,
+        ci_low=lower,
+        ci_high=upper,
+        max_group=counts.groups[high],
+        min_group=counts.groups[low],
+        groups_compared=tuple(counts.groups[i] for i in eligible),
+        excluded_groups=excluded,
+        details=_simultaneous(min(pair[1] for pair in pairs), min(pair[2] for pair in pairs)),
+    )
+
+
+def _katz(
+    low: tuple[float, float], high: tuple[float, float], z: float
+) -> tuple[float, float, float]:
+    """The ratio of two rates (successes, trials) and Katz's log interval for it."""
+    (x_low, n_low), (x_high, n_high) = low, high
     ratio = (x_low / n_low) / (x_high / n_high)
     if x_low == 0:
         # Haldane's correction keeps Katz's interval defined; the ratio itself stays 0.
         x_low, n_low, x_high, n_high = x_low + 0.5, n_low + 0.5, x_high + 0.5, n_high + 0.5
     centre = math.log((x_low / n_low) / (x_high / n_high))
     spread = z * math.sqrt(1 / x_low - 1 / n_low + 1 / x_high - 1 / n_high)
-    return FairnessMetric(
-        metric_name,
-        attribute,
-        "computed",
-        ratio,
-        ci_low=math.exp(centre - spread),
-        ci_high=math.exp(centre + spread),
-        max_group=counts.groups[high],
-        min_group=counts.groups[low],
-        groups_compared=tuple(counts.groups[i] for i in eligible),
-        excluded_groups=excluded,
-    )
+    return ratio, math.exp(centre - spread), math.exp(centre + spread)
 
 
 def demographic_parity_difference(
@@ -775,6 +862,10 @@ def equalized_odds_difference(
         details={
             "true_positive_rate_difference": tpr_gap.value,
             "false_positive_rate_difference": fpr_gap.value,
+            **_simultaneous(
+                max(simultaneous_interval(gap)[0] for gap in gaps),
+                max(simultaneous_interval(gap)[1] for gap in gaps),
+            ),
         },
     )
 
@@ -929,6 +1020,7 @@ def _parity_drift(
             TOO_FEW_GROUPS.format(size=min_group_size),
             details,
         )
+    change, change_low, change_high = _change_interval(current_gap, baseline_gap)
     details.update(
         current=current_gap.value,
         baseline=baseline_gap.value,
@@ -936,16 +1028,56 @@ def _parity_drift(
         current_min_group=current_gap.min_group,
         baseline_max_group=baseline_gap.max_group,
         baseline_min_group=baseline_gap.min_group,
+        change=change,
+        change_ci_low=change_low,
+        change_ci_high=change_high,
     )
+    # |change|'s interval: the absolute value of the change's interval, folded at 0.
+    if change_low > 0:
+        low, high = change_low, change_high
+    elif change_high < 0:
+        low, high = -change_high, -change_low
+    else:
+        low, high = 0.0, max(-change_low, change_high)
     return FairnessMetric(
         metric_name,
         attribute,
         "computed",
-        abs(current_gap.value - baseline_gap.value),
+        abs(change),
+        ci_low=low,
+        ci_high=high,
+        max_group=current_gap.max_group,
+        min_group=current_gap.min_group,
         groups_compared=tuple(sorted(common)),
         excluded_groups=current_excluded,
         details=details,
     )
+
+
+def _change_interval(
+    current: FairnessMetric, baseline: FairnessMetric
+) -> tuple[float, float, float]:
+    """current - baseline with the MOVER interval (Newcombe's method of variance estimates
+    recovery) built from the two gaps' intervals: the baseline's own sampling error counts,
+    since a validation set of a few thousand rows is not the truth."""
+    assert current.value is not None and baseline.value is not None
+    (current_low, current_high), (baseline_low, baseline_high) = (
+        simultaneous_interval(current),
+        simultaneous_interval(baseline),
+    )
+    change = current.value - baseline.value
+    low = change - math.hypot(current.value - current_low, baseline_high - baseline.value)
+    high = change + math.hypot(current_high - current.value, baseline.value - baseline_low)
+    return change, low, high
+
+
+def simultaneous_interval(metric: FairnessMetric) -> tuple[float, float]:
+    """The interval a verdict is judged on: every pair's at once when the metric has them,
+    else its own (see ``_simultaneous``)."""
+    low = metric.details.get("simultaneous_ci_low", metric.ci_low)
+    high = metric.details.get("simultaneous_ci_high", metric.ci_high)
+    assert low is not None and high is not None
+    return low, high
 
 
 def demographic_parity_drift(

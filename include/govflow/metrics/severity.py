@@ -37,10 +37,31 @@ Values that are not numbers (None, NaN, +-inf) are not a severity: :func:`classi
 :data:`INVALID`, which the caller records as a data-quality finding rather than an alert,
 because a broken computation is neither "all clear" nor evidence of drift.
 
-A verdict is a function of the evidence and the threshold, so a later judgement on a
-confidence interval (an interval wholly beyond a bound, or too wide to tell) is a keyword
-argument of :func:`classify` and one more outcome beside :data:`INVALID`, not a second
-comparison elsewhere.
+Judging on evidence (an interval)
+---------------------------------
+A metric measured on a sample (a group's selection rate on 40 rows) moves past its bounds
+from sampling alone, so a metric that comes with a confidence interval is judged on the
+interval as well as on its value (``classify(value, threshold, evidence=Evidence(...))``):
+
+* **CRITICAL**: the value reaches the critical bound **and** the whole interval lies beyond
+  the warning bound, i.e. the data show an effect of at least warning size and its best
+  estimate is critical;
+* **WARNING**: the whole interval lies beyond the warning bound (the data show a
+  warning-size effect), or the value reaches the critical bound and the interval excludes
+  "no effect" (``Evidence.reference``: 0 for a drift or a difference between groups, 1 for a
+  ratio) but reaches back over the warning bound (a small group, an extreme cell of many: an
+  effect is shown, its size is not). A value in the warning band whose interval still holds
+  values below the bound is not a WARNING: a population whose true disparate impact sits at
+  0.91 would otherwise be a WARNING on every day its noise dips under 0.89;
+* **INFO**: the value is within the warning bound and the interval's unfavourable end does not
+  reach the critical bound, i.e. the data rule out a critical effect (this end may come from
+  a narrower "plausible" interval, ``Evidence.plausible_low``/``plausible_high``);
+* :data:`INCONCLUSIVE` otherwise: the interval is too wide to tell (a value beyond a bound
+  whose interval still holds "no effect", or a quiet value whose interval still reaches the
+  critical bound). Never a pass, never an alarm.
+
+The interval's confidence is the caller's: it corrects it for the number of tests judged at
+once (see :func:`govflow.monitoring.analysis.judgement_confidence`).
 """
 
 from __future__ import annotations
@@ -101,6 +122,48 @@ class InvalidMetricValue(enum.Enum):
 
 
 INVALID = InvalidMetricValue.INVALID
+
+
+class InconclusiveVerdict(enum.Enum):
+    """Marker for a metric whose interval is too wide to decide (see the module docstring)."""
+
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+
+INCONCLUSIVE = InconclusiveVerdict.INCONCLUSIVE
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A metric's confidence interval and the value that means "no effect".
+
+    ``low``/``high`` decide an alarm (the caller widens them for every test judged at once);
+    ``plausible_low``/``plausible_high``, when given, decide a pass (the values the data
+    still allow, at the confidence of one test; a narrower interval, since clearing a
+    metric wrongly is a missed effect, which judging more metrics does not make likelier).
+    """
+
+    low: float
+    high: float
+    reference: float = 0.0
+    plausible_low: float | None = None
+    plausible_high: float | None = None
+
+    def excludes_no_effect(self, direction: Direction) -> bool:
+        """Whether the whole interval lies on the bad side of ``reference``."""
+        if direction == "higher_is_worse":
+            return self.low > self.reference
+        return self.high < self.reference
+
+    def favourable_end(self, direction: Direction) -> float:
+        """The mildest value the alarm's interval still allows."""
+        return self.low if direction == "higher_is_worse" else self.high
+
+    def unfavourable_end(self, direction: Direction) -> float:
+        """The worst value the data still allow (the plausible interval's, when given)."""
+        if direction == "higher_is_worse":
+            return self.high if self.plausible_high is None else self.plausible_high
+        return self.low if self.plausible_low is None else self.plausible_low
 
 
 @dataclass(frozen=True)
@@ -196,16 +259,35 @@ def is_valid_metric_value(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def classify(value: float | None, threshold: Threshold) -> Severity | InvalidMetricValue:
-    """The seed-004 severity of ``value``, or :data:`INVALID` when it is not a finite number.
+def classify(
+    value: float | None, threshold: Threshold, *, evidence: Evidence | None = None
+) -> Severity | InvalidMetricValue | InconclusiveVerdict:
+    """The seed-004 severity of ``value``, :data:`INVALID` when it is not a finite number, and,
+    when ``evidence`` is given, :data:`INCONCLUSIVE` when its interval is too wide to decide.
 
     Every severity govflow records (monitoring, deployment and rollout gates, the composite
     score) is decided here.
     """
     if value is None or not is_valid_metric_value(value):
         return INVALID
-    if threshold.reached(value, "critical"):
-        return Severity.CRITICAL
-    if threshold.reached(value, "warning"):
-        return Severity.WARNING
-    return Severity.INFO
+    if evidence is None:
+        if threshold.reached(value, "critical"):
+            return Severity.CRITICAL
+        if threshold.reached(value, "warning"):
+            return Severity.WARNING
+        return Severity.INFO
+    if not (is_valid_metric_value(evidence.low) and is_valid_metric_value(evidence.high)):
+        return INCONCLUSIVE
+    if evidence.excludes_no_effect(threshold.direction):
+        # The interval clear of the warning bound: the data show at least a warning-size effect.
+        shown = threshold.warning is None or threshold.reached(
+            evidence.favourable_end(threshold.direction), "warning"
+        )
+        if threshold.reached(value, "critical"):
+            return Severity.CRITICAL if shown else Severity.WARNING
+        if shown:
+            return Severity.WARNING
+    quiet = not threshold.reached(value, "warning") and not threshold.reached(value, "critical")
+    if quiet and not threshold.reached(evidence.unfavourable_end(threshold.direction), "critical"):
+        return Severity.INFO
+    return INCONCLUSIVE

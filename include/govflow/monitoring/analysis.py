@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +34,9 @@ from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
 from govflow.config.vocabulary import CHECK_TYPES, CheckType
 from govflow.metrics import (
+    Evidence,
     FairnessMetric,
+    GroupCounts,
     MetricInputError,
     MetricObservation,
     Threshold,
@@ -48,8 +50,10 @@ from govflow.metrics import (
     label_drift,
     numeric_feature_drift,
     output_entropy_change,
+    pooled_counts,
     prediction_distribution_shift,
     severity_rank,
+    simultaneous_interval,
 )
 from govflow.metrics.explanation_drift import (
     ExplanationInputError,
@@ -80,7 +84,10 @@ COMPOSITE_FAMILIES = {
 SELECTION_METRICS = frozenset(
     {"demographic_parity_difference", "disparate_impact_ratio", "demographic_parity_drift"}
 )
-SEED_004_FAIRNESS_METRICS = frozenset(
+NOT_JUDGED = "NOT_JUDGED"
+# Seed 004's own metrics: two are changes against the baseline (no effect is no drift), and
+# disparate impact is a level, the 80% rule (no effect is parity).
+SEED_004_METRICS = frozenset(
     {"demographic_parity_drift", "equal_opportunity_drift", "disparate_impact_ratio"}
 )
 
@@ -134,6 +141,9 @@ class Analysis:
     findings: list[Finding] = field(default_factory=list)
     composite: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, Any] = field(default_factory=dict)
+    # Per attribute and window, the day's group counts (GroupCounts.to_dict()): what a later
+    # day pools when a small group needs more days to be judged.
+    fairness_counts: dict[str, dict[str, Any]] = field(default_factory=dict)
     status: Literal["succeeded", "failed"] = "succeeded"
     error: str | None = None
 
@@ -301,6 +311,64 @@ class _Judge:
             )
         )
 
+    def judge_verdict(
+        self,
+        check_type: str,
+        metric: str,
+        subject: str,
+        result: FairnessMetric,
+        verdict: str,
+        evidence: Evidence | None,
+        details: dict[str, Any],
+    ) -> None:
+        """Record a metric judged on evidence (see fairness_verdict): an inconclusive one
+        with its value, interval and group sizes, never as a pass or an alarm."""
+        found = _threshold(self.config, metric)
+        described = found.to_dict() if found else {}
+        if result.value is None or result.status != "computed":
+            self.findings.append(
+                Finding(
+                    check_type,
+                    metric,
+                    subject,
+                    None,
+                    "INFO",
+                    "inconclusive",
+                    described,
+                    details,
+                    result.reason or "",
+                )
+            )
+            return
+        value = float(result.value)
+        if verdict in ("INFO", "WARNING", "CRITICAL", "INCONCLUSIVE") and found is not None:
+            family = COMPOSITE_FAMILIES.get(check_type)
+            if family is not None:
+                self.observations.append(
+                    MetricObservation(metric, family, value, found, subject, verdict=verdict)  # type: ignore[arg-type]
+                )
+        inconclusive = verdict == "INCONCLUSIVE"
+        self.findings.append(
+            Finding(
+                check_type,
+                metric,
+                subject,
+                value,
+                "INFO" if inconclusive or verdict == NOT_JUDGED else verdict,
+                "inconclusive" if inconclusive else "computed",
+                described,
+                details,
+                _inconclusive_message(details) if inconclusive else (result.reason or ""),
+            )
+        )
+
+
+def _inconclusive_message(details: dict[str, Any]) -> str:
+    sizes = ", ".join(f"{group} {n}" for group, n in details.get("group_sizes", {}).items())
+    days = details.get("pooled_days", 1)
+    span = "the day" if days == 1 else f"the last {days} days"
+    return f"inconclusive: interval too wide to decide on {span} (rows per group: {sizes})"
+
 
 def quality_gate_threshold(config: GovflowConfig) -> dict[str, Any]:
     """What a data-quality finding was judged on, stored where a metric stores its bounds."""
@@ -392,6 +460,93 @@ def _attribute_values(frame: pd.DataFrame, names: Sequence[str]) -> tuple[str, A
     return intersectional_groups({name: frame[name] for name in names})
 
 
+FairnessHistory = Sequence[Mapping[str, Mapping[str, Mapping[str, Any]]]]
+"""Earlier days' group counts, newest first: ``[{subject: {window: GroupCounts.to_dict()}}]``
+(the ``fairness_counts`` of the monitoring records of the days before)."""
+
+
+def _fairness_counts(
+    current: pd.DataFrame, matured: pd.DataFrame, names: Sequence[str], as_of: datetime
+) -> tuple[str, dict[str, GroupCounts]]:
+    counts: dict[str, GroupCounts] = {}
+    subject = "&".join(names)
+    for window, frame in (("current", current), ("labels_arrived", matured)):
+        if frame.empty:
+            continue
+        subject, groups = _attribute_values(frame, names)
+        try:
+            counts[window] = group_counts(
+                _labelled(frame, as_of).to_numpy(),
+                pd.to_numeric(frame[PREDICTION], errors="coerce").to_numpy(),
+                sensitive_features=groups,
+                scores=pd.to_numeric(frame[SCORE], errors="coerce").to_numpy(),
+            )
+        except MetricInputError as error:
+            raise MetricInputError(f"{window} window: {error}") from error
+    return subject, counts
+
+
+DECIDED_WORST_FIRST = ("CRITICAL", "WARNING", "INFO")
+
+
+def judged_fairness_metrics(config: GovflowConfig) -> list[str]:
+    """The fairness metrics the policy bounds: the tests one attribute adds to a model-day."""
+    return list(config.policy.thresholds.fairness_drift)
+
+
+def judgement_confidence(confidence: float, *, groups: int, tests: int) -> float:
+    """The confidence of one interval so that a model-day's verdicts hold at ``confidence``
+    together (Bonferroni): ``tests`` metrics x attributes x pooled windows judged that day,
+    and the extreme pair picked among ``groups`` groups (a gap's interval treats its pair as
+    fixed, and the widest of 28 pairs of a stable window clears a 95% interval by chance)."""
+    pairs = max(1, groups * (groups - 1) // 2)
+    return 1 - (1 - confidence) / (pairs * max(1, tests))
+
+
+def fairness_verdict(
+    config: GovflowConfig,
+    metric: str,
+    result: FairnessMetric,
+    plausible: FairnessMetric | None = None,
+    baseline: FairnessMetric | None = None,
+) -> tuple[str, Evidence | None]:
+    """The verdict on one fairness metric from its value and intervals (classify with
+    evidence): INFO, WARNING, CRITICAL or INCONCLUSIVE; ``NOT_JUDGED`` for a metric the
+    policy does not bound or that has no interval (recorded, never alarmed on). ``result``
+    carries the interval an alarm needs (corrected for every test of the model-day),
+    ``plausible`` the one a pass needs (corrected for the group pairs only; default the
+    same). Seed 004's own metrics are judged against no effect (no drift, parity); seed
+    000's gaps against the ``baseline``'s gap when it is given (a shift)."""
+    threshold = _threshold(config, metric)
+    if result.value is None or result.status != "computed":
+        return "INCONCLUSIVE", None
+    if threshold is None or result.ci_low is None or result.ci_high is None:
+        return NOT_JUDGED, None
+    plausible = plausible or result
+    low, high = simultaneous_interval(result)
+    plausible_low, plausible_high = simultaneous_interval(plausible)
+    reference = 1.0 if metric.endswith("_ratio") else 0.0
+    if (
+        metric not in SEED_004_METRICS
+        and baseline is not None
+        and baseline.value is not None
+        and baseline.ci_low is not None
+        and baseline.ci_high is not None
+    ):
+        # Seed 000's gaps alert on "statistically significant shifts": no effect is the
+        # baseline's own gap, and the interval is that of the change (MOVER, the baseline's
+        # sampling error included), placed around today's value.
+        value, before = result.value, baseline.value
+        before_low, before_high = simultaneous_interval(baseline)
+        reference = before
+        low = value - math.hypot(value - low, before_high - before)
+        high = value + math.hypot(high - value, before - before_low)
+    evidence = Evidence(
+        low, high, reference, plausible_low=plausible_low, plausible_high=plausible_high
+    )
+    return classify(result.value, threshold, evidence=evidence).name, evidence
+
+
 def _fairness_drift(
     judge: _Judge,
     current: pd.DataFrame,
@@ -400,10 +555,13 @@ def _fairness_drift(
     baseline: BaselineProfile,
     config: GovflowConfig,
     as_of: datetime,
+    history: FairnessHistory,
+    recorded: dict[str, dict[str, Any]],
 ) -> None:
-    min_group_size = config.min_group_size(model.id)
-    confidence = config.policy.fairness.confidence_level
+    policy = config.policy.fairness
     attributes = [[a.name] for a in model.protected_attributes] + list(model.intersections)
+    pooling = [days for days in policy.pooling_days if days <= len(history) + 1]
+    tests = len(attributes) * len(judged_fairness_metrics(config)) * (1 + len(pooling))
     for names in attributes:
         if any(name not in current.columns for name in names):
             judge.judge(
@@ -415,25 +573,8 @@ def _fairness_drift(
                 message=COLUMN_UNUSABLE.format(column="&".join(names)),
             )
             continue
-        reports = {}
         try:
-            for window, frame in (("current", current), ("labels_arrived", matured)):
-                if frame.empty:
-                    continue
-                subject, groups = _attribute_values(frame, names)
-                counts = group_counts(
-                    _labelled(frame, as_of).to_numpy(),
-                    pd.to_numeric(frame[PREDICTION], errors="coerce").to_numpy(),
-                    sensitive_features=groups,
-                    scores=pd.to_numeric(frame[SCORE], errors="coerce").to_numpy(),
-                )
-                reports[window] = fairness_report(
-                    counts,
-                    attribute=subject,
-                    baseline=baseline.fairness.get(subject),
-                    min_group_size=min_group_size,
-                    confidence=pairwise_confidence(confidence, len(counts.groups)),
-                )
+            subject, counts = _fairness_counts(current, matured, names, as_of)
         except MetricInputError as error:  # e.g. an attribute holding nothing but nulls
             judge.judge(
                 "fairness_drift",
@@ -441,71 +582,160 @@ def _fairness_drift(
                 "&".join(names),
                 None,
                 status="skipped",
-                message=f"{window} window: {error}",
+                message=str(error),
             )
             continue
-        for name in reports["current"].metrics:
-            window = "current" if name in SELECTION_METRICS else "labels_arrived"
-            if window not in reports:
-                judge.judge(
-                    "fairness_drift",
-                    name,
-                    subject,
-                    None,
-                    status="inconclusive",
-                    message=NO_LABELLED_WINDOW,
-                )
-                continue
-            chosen = reports[window].metrics[name]
-            judged_on, judged = judged_value(judge.config, name, chosen, len(names) == 1)
-            details = {**chosen.to_dict(), "window": window, "judged_on": judged_on}
-            if judged is None and chosen.status == "computed":
-                judge.record_unjudged("fairness_drift", name, subject, chosen.value, details)
-                continue
+        recorded[subject] = {window: c.to_dict() for window, c in counts.items()}
+        judgement = _FairnessJudgement(
+            subject, counts, history, baseline, config, model, tests, pooling
+        )
+        for name in judgement.metric_names():
+            judgement.judge_metric(judge, name)
+
+
+class _FairnessJudgement:
+    """One attribute's fairness metrics, judged on the day and on the pooled counts of the
+    last ``pooling`` days (see ``judge_metric``)."""
+
+    def __init__(
+        self,
+        subject: str,
+        counts: dict[str, GroupCounts],
+        history: FairnessHistory,
+        baseline: BaselineProfile,
+        config: GovflowConfig,
+        model: ModelEntry,
+        tests: int,
+        pooling: list[int],
+    ) -> None:
+        self.subject, self.counts, self.history = subject, counts, history
+        self.baseline, self.config, self.tests, self.pooling = baseline, config, tests, pooling
+        self.min_group_size = config.min_group_size(model.id)
+        self.reports: dict[Any, Any] = {}
+
+    def report(self, window: str, days: int, *, alarm: bool = True) -> Any:
+        """The attribute's fairness report over the last ``days`` days. Its intervals are
+        corrected for every test of the model-day when they may raise an alarm (``alarm``),
+        and only for the pairs of groups when they may clear a metric (a pass is wrong when
+        it misses an effect, which testing more metrics does not make likelier)."""
+        key = (window, days, alarm)
+        if key not in self.reports:
+            counts = self.counts[window]
+            if days > 1:
+                earlier = [
+                    GroupCounts.from_dict(day[self.subject][window])
+                    for day in self.history[: days - 1]
+                    if window in day.get(self.subject, {})
+                ]
+                counts = pooled_counts([counts, *earlier])
+            self.reports[key] = fairness_report(
+                counts,
+                attribute=self.subject,
+                baseline=self.baseline.fairness.get(self.subject),
+                min_group_size=self.min_group_size,
+                confidence=judgement_confidence(
+                    self.config.policy.fairness.confidence_level,
+                    groups=len(counts.groups),
+                    tests=self.tests if alarm else 1,
+                ),
+            )
+        return self.reports[key]
+
+    def baseline_metric(self, name: str) -> FairnessMetric | None:
+        """The metric on the baseline's own counts (at the alarm's confidence)."""
+        counts = self.baseline.fairness.get(self.subject)
+        if counts is None:
+            return None
+        if "baseline" not in self.reports:
+            self.reports["baseline"] = fairness_report(
+                counts,
+                attribute=self.subject,
+                min_group_size=self.min_group_size,
+                confidence=judgement_confidence(
+                    self.config.policy.fairness.confidence_level,
+                    groups=len(counts.groups),
+                    tests=self.tests,
+                ),
+            )
+        metric = self.reports["baseline"].metrics.get(name)
+        return metric if metric is not None and metric.value is not None else None
+
+    def metric_names(self) -> list[str]:
+        window = "current" if "current" in self.counts else "labels_arrived"
+        return list(self.report(window, 1).metrics) if self.counts else []
+
+    def judge_metric(self, judge: _Judge, name: str) -> None:
+        window = "current" if name in SELECTION_METRICS else "labels_arrived"
+        if window not in self.counts:
             judge.judge(
                 "fairness_drift",
                 name,
-                subject,
-                chosen.value,
-                status="computed" if chosen.status == "computed" else chosen.status,
-                details=details,
-                message=chosen.reason or "",
-                judged_value=judged,
+                self.subject,
+                None,
+                status="inconclusive",
+                message=NO_LABELLED_WINDOW,
             )
+            return
+        before = self.baseline_metric(name)
+        judged = []
+        for days in (1, *self.pooling):
+            chosen = self.report(window, days).metrics[name]
+            plausible = self.report(window, days, alarm=False).metrics[name]
+            verdict, evidence = fairness_verdict(self.config, name, chosen, plausible, before)
+            judged.append((verdict, evidence, chosen, days))
+            if verdict in ("CRITICAL", NOT_JUDGED):
+                break
+        # The worst verdict any span decides stands (a change in a small group shows on the
+        # pooled days while the day alone is too uncertain, or only suggests it); the day's
+        # own when no span decides.
+        verdict, evidence, chosen, days = next(
+            (found for level in DECIDED_WORST_FIRST for found in judged if found[0] == level),
+            judged[0],
+        )
+        details = {
+            **chosen.to_dict(),
+            # The interval the verdict rests on (every pair's at once, the baseline's error
+            # included for a shift), in place of the extreme pair's own, kept beside it.
+            **_judged_interval(chosen, evidence),
+            "window": window,
+            "judged_on": _judged_on(verdict, days, evidence),
+            "pooled_days": days,
+            "reference": None if evidence is None else evidence.reference,
+            "plausible_ci_low": None if evidence is None else evidence.plausible_low,
+            "plausible_ci_high": None if evidence is None else evidence.plausible_high,
+            "group_sizes": _group_sizes(self.report(window, days), chosen),
+        }
+        judge.judge_verdict(
+            "fairness_drift", name, self.subject, chosen, verdict, evidence, details
+        )
 
 
-def pairwise_confidence(confidence: float, groups: int) -> float:
-    """Bonferroni's confidence for the extreme pair picked among ``groups`` groups: a gap's
-    interval treats its pair as fixed, and picking the widest of 28 pairs (an intersection
-    of 8 cells) from a stable window clears a 95% interval by chance on some days."""
-    pairs = max(1, groups * (groups - 1) // 2)
-    return 1 - (1 - confidence) / pairs
+def _judged_interval(metric: FairnessMetric, evidence: Evidence | None) -> dict[str, Any]:
+    if evidence is None:
+        return {}
+    return {
+        "ci_low": evidence.low,
+        "ci_high": evidence.high,
+        "extreme_pair_ci_low": metric.ci_low,
+        "extreme_pair_ci_high": metric.ci_high,
+    }
 
 
-def judged_value(
-    config: GovflowConfig, metric: str, result: FairnessMetric, single_attribute: bool
-) -> tuple[str, float | None]:
-    """What a fairness metric's severity is decided on.
+def _judged_on(verdict: str, days: int, evidence: Evidence | None) -> str:
+    if verdict == NOT_JUDGED:
+        return "not judged: no confidence interval"
+    span = "the day" if days == 1 else f"the last {days} days pooled"
+    if evidence is None:
+        return span
+    return f"value and interval [{evidence.low:.4g}, {evidence.high:.4g}] on {span}"
 
-    Seed 004's own metrics (DP drift, EO drift, disparate impact) on a protected attribute
-    are judged on their value, exactly as the seed words them. Every other fairness metric
-    (seed 000's FPR/TPR disparity, equalized odds, predictive parity and calibration, whose
-    thresholds the seed leaves open) and every metric of an intersection of attributes is
-    judged on the end of its interval nearest to "fair" (at the policy's confidence, corrected
-    for the pairs of groups, see pairwise_confidence): seed 000 asks for alerts on
-    statistically significant shifts, and these rates of small or label-starved groups move
-    by more than their thresholds from sampling alone on a stable day. Such a metric without
-    an interval is recorded but not judged (its severity stays INFO).
-    """
-    if single_attribute and metric in SEED_004_FAIRNESS_METRICS:
-        return "value", result.value
-    found = _threshold(config, metric)
-    if found is None:
-        return "value", result.value
-    bound = result.ci_low if found.direction == "higher_is_worse" else result.ci_high
-    if bound is None:
-        return "not judged: no confidence interval", None
-    return ("ci_low" if found.direction == "higher_is_worse" else "ci_high"), bound
+
+def _group_sizes(report: Any, metric: FairnessMetric) -> dict[str, int]:
+    """The denominators of the groups the metric compared (and those it had to exclude)."""
+    sizes = {group.group: group.n for group in report.groups}
+    return {
+        group: sizes.get(group, 0) for group in (*metric.groups_compared, *metric.excluded_groups)
+    }
 
 
 def _model_drift(
@@ -604,8 +834,10 @@ def analyse_window(
     window_end: datetime,
     checks: Sequence[CheckType],
     explainer: ProbabilisticClassifier | None = None,
+    history: FairnessHistory = (),
 ) -> Analysis:
-    """Judge one window against a baseline; explanation drift needs the model (``explainer``)."""
+    """Judge one window against a baseline; explanation drift needs the model (``explainer``);
+    ``history`` holds the earlier days' fairness counts a small group is pooled with."""
     analysis = Analysis(model.id, window_start, window_end, tuple(checks), baseline_version)
     rules = column_rules(model, config)
     policy = quality_policy(model, config, window_end - window_start)
@@ -643,7 +875,17 @@ def analyse_window(
         if "data_drift" in checks:
             _data_drift(judge, usable, model, baseline, report.unusable_columns)
         if "fairness_drift" in checks:
-            _fairness_drift(judge, usable, matured_usable, model, baseline, config, window_end)
+            _fairness_drift(
+                judge,
+                usable,
+                matured_usable,
+                model,
+                baseline,
+                config,
+                window_end,
+                history,
+                analysis.fairness_counts,
+            )
         if "model_drift" in checks:
             _model_drift(judge, usable, matured_usable, baseline, window_end)
         if "explanation_drift" in checks:

@@ -30,7 +30,12 @@ from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
 from govflow.metrics import classify, fairness
 from govflow.metrics.model_drift import total_variation_distance
-from govflow.monitoring.analysis import column_rules, judged_value, log_source, pairwise_confidence
+from govflow.monitoring.analysis import (
+    column_rules,
+    fairness_verdict,
+    judgement_confidence,
+    log_source,
+)
 from govflow.monitoring.prediction_logs import ParquetLogSource
 from govflow.monitoring.quality import QualityPolicy, run_quality_gate
 from govflow.rollout import routing
@@ -274,46 +279,58 @@ def fairness_within_bounds(window: StageWindow) -> StageCheck:
     predictions = rows["prediction"].to_numpy(dtype=float)
     unlabelled = np.full(len(rows), np.nan)
     findings: list[dict[str, Any]] = []
-    single = {attribute.name for attribute in window.model.protected_attributes}
-    for attribute, groups in _groups(window, rows).items():
+    attribute_groups = _groups(window, rows)
+    tests = len(attribute_groups) * len(SELECTION_RATE_METRICS)
+    for attribute, groups in attribute_groups.items():
         counts = fairness.group_counts(unlabelled, predictions, sensitive_features=groups)
         for name in SELECTION_RATE_METRICS:
             metric = getattr(fairness, name)(
                 counts,
                 attribute=attribute,
                 min_group_size=min_group_size,
-                confidence=pairwise_confidence(
-                    policy.fairness.confidence_level, len(counts.groups)
+                confidence=judgement_confidence(
+                    policy.fairness.confidence_level, groups=len(counts.groups), tests=tests
                 ),
             )
-            # Judged as monitoring judges it: a protected attribute on its value, an
-            # intersection on the end of its interval nearest to fair.
-            judged_on, judged = judged_value(window.config, name, metric, attribute in single)
-            value = None if metric.value is None else round(float(metric.value), 6)
+            # Judged as monitoring judges it: on its value and its interval (classify with
+            # evidence), so a stage never rolls back on noise or on an inconclusive metric.
+            verdict, judged = fairness_verdict(window.config, name, metric)
+            low, high = (metric.ci_low, metric.ci_high)
+            if judged is not None:
+                low, high = judged.low, judged.high
             findings.append(
                 {
                     "attribute": attribute,
                     "metric": name,
-                    "value": value,
-                    "judged_on": judged_on,
-                    "severity": None
-                    if judged is None
-                    else classify(float(judged), policy.threshold(name)).name,
+                    "value": None if metric.value is None else round(float(metric.value), 6),
+                    "ci_low": None if low is None else round(low, 6),
+                    "ci_high": None if high is None else round(high, 6),
+                    "severity": verdict if verdict in ("INFO", "WARNING", "CRITICAL") else None,
+                    "verdict": verdict,
                     "min_group": metric.min_group,
                     "max_group": metric.max_group,
+                    "group_sizes": {
+                        group: counts.n[counts.index(group)]
+                        for group in (*metric.groups_compared, *metric.excluded_groups)
+                    },
                     "excluded_groups": metric.excluded_groups,
                 }
             )
     evidence = {"rows": len(rows), "min_group_size": min_group_size, "findings": findings}
     critical = [f for f in findings if f["severity"] == "CRITICAL"]
-    decided = [f for f in findings if f["severity"] is not None]
+    # A gate holds while an attribute cannot be measured at all; a metric measured but too
+    # uncertain to decide (inconclusive) neither fails the gate nor rolls back: only a
+    # CRITICAL the interval supports does.
+    decided = [f for f in findings if f["value"] is not None]
     if critical:
         worst = critical[0]
         return StageCheck(
             "fairness_within_bounds",
             "failed",
-            f"{worst['metric']} of {worst['attribute']} is {worst['value']} on {len(rows)} rows "
-            f"(CRITICAL; lowest {worst['min_group']}, highest {worst['max_group']})"
+            f"{worst['metric']} of {worst['attribute']} is {worst['value']} "
+            f"(interval {worst['ci_low']}-{worst['ci_high']}) on {len(rows)} rows "
+            f"(CRITICAL; lowest {worst['min_group']}, highest {worst['max_group']}; "
+            f"rows per group {worst['group_sizes']})"
             + (f"; {len(critical) - 1} more CRITICAL" if len(critical) > 1 else ""),
             evidence,
         )

@@ -176,6 +176,8 @@ class MonitoringRun(Base):
     severity: Mapped[str | None] = mapped_column(String(16))
     composite_score: Mapped[float | None] = mapped_column(Float)
     composite_breakdown: Mapped[Json] = mapped_column(default=dict)
+    # Per protected attribute and window, the day's group counts (what later days pool).
+    fairness_counts: Mapped[Json] = mapped_column(default=dict, server_default=text("'{}'"))
     report_path: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
