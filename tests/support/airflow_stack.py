@@ -51,7 +51,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 180
-STOP_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 5
 POLL_INTERVAL_S = 0.5
 FINAL_RUN_STATES = frozenset({"success", "failed"})
 FINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
@@ -516,19 +516,26 @@ def connection_environment(
     return environment
 
 
-def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the group the stack started (the process leads it), then SIGKILL."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
+def stop_process_groups(processes: Iterable[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to every group the stack started (each process leads its own), one shared
+    wait of at most STOP_TIMEOUT_S, then SIGKILL to whatever is left of each group: a hung
+    leader, task supervisors, server workers.
+
+    The stack is thrown away, so nothing is lost by the SIGKILL; waiting for the processes
+    one after another cost half a minute per stack (a scheduler with parked tasks does not
+    exit on SIGTERM)."""
+    processes = list(processes)
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        return
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=STOP_TIMEOUT_S)
-    # Whatever is left of the group: a hung leader, task supervisors, server workers.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 def migrate(environment: dict[str, str]) -> None:
@@ -648,5 +655,4 @@ def running_airflow_stack(
         stack.wait_until_ready(dag_ids)
         yield stack
     finally:
-        for process in processes.values():
-            stop_process_group(process)
+        stop_process_groups(processes.values())
