@@ -586,6 +586,7 @@ def running_airflow_stack(
     slack_webhook_url: str | None = None,
     smtp: tuple[str, int] | None = None,
     extra_env: dict[str, str] | None = None,
+    preload_task_modules: bool = True,
 ) -> Iterator[AirflowStack]:
     """Airflow on 127.0.0.1 until the block ends; every process stopped by its pid after.
 
@@ -594,6 +595,9 @@ def running_airflow_stack(
     ``dag_ids`` are waited for until parsed. The metadata DB is SQLite in ``root`` unless
     ``metadata_url`` is given (Postgres for CeleryExecutor). Celery workers are named
     ``celery-worker-1``, ``celery-worker-2``, ... in ``AirflowStack.processes``.
+    ``preload_task_modules``: the scheduler and the Celery workers import govflow's task
+    modules before they fork task processes (tests/support/preloaded_airflow.py), so that a
+    task does not pay for pandas, evidently & co. each time it runs.
     """
     home = root / "airflow"
     home.mkdir(parents=True, exist_ok=True)
@@ -623,14 +627,19 @@ def running_airflow_stack(
         copy_sqlite(migrated_sqlite_template(environment), home / "airflow.db")
     else:
         migrate(environment)
+    forking_airflow = (
+        [sys.executable, "-P", str(Path(__file__).with_name("preloaded_airflow.py"))]
+        if preload_task_modules
+        else [airflow]
+    )
     commands = {
         "api-server": [airflow, "api-server", "-H", "127.0.0.1", "-p", str(port)],
-        "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
+        "scheduler": [*forking_airflow, "scheduler", "--skip-serve-logs"],
         "dag-processor": [airflow, "dag-processor"],
     }
     for number in range(1, celery_workers + 1):
         commands[f"celery-worker-{number}"] = [
-            airflow,
+            *forking_airflow,
             "celery",
             "worker",
             "--skip-serve-logs",
