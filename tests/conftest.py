@@ -33,6 +33,34 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{target}"
 
 
+# The files that take longest, in the order the two xdist workers should start them. Under
+# `--dist loadfile --no-loadscope-reorder` a worker that runs low takes the next file of the
+# collection: the long system modules then run side by side from the start and the many short
+# files fill the end. (xdist's default order, by number of tests, started them last, so the
+# session ended with one worker alone on a long module.) The first two: one worker seeds the
+# session's demo for the deployment module while the other runs the fleet benchmark, which
+# needs no demo.
+LONGEST_FIRST = (
+    "tests/system/test_model_deployment.py",
+    "tests/system/test_fleet_benchmark_smoke.py",
+    "tests/system/test_incident_response.py",
+    "tests/system/test_rollout.py",
+    "tests/system/test_celery_topology.py",
+    "tests/system/test_baseline_rest_api.py",
+    "tests/system/test_serving_gateway.py",
+    "tests/system/test_deployment_browser.py",
+    "tests/dags/test_monitoring_dags.py",
+    "tests/unit/test_demo_seed.py",
+    "tests/unit/test_baseline_management.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """LONGEST_FIRST first, every other file after them in the order collected."""
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
     """One Postgres cluster for the whole session, on 127.0.0.1, stopped at the end."""

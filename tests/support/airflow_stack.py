@@ -51,7 +51,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 180
-STOP_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 5
 POLL_INTERVAL_S = 0.5
 FINAL_RUN_STATES = frozenset({"success", "failed"})
 FINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
@@ -479,9 +479,16 @@ def airflow_environment(
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-        # The DAG folder is parsed once at start and then on changes; tests add no files.
+        # The DAG folder is parsed once at start and then on changes; tests add no files and
+        # change no config/ file while a stack runs, so parsing every file again every 30 s
+        # (the default) would only take CPU from the tasks.
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        # A task's supervisor waits for its process in select() for up to this many seconds,
+        # and when the process closes its sockets just before it can be reaped, the wait runs
+        # out in full: 5 s (the default) added to almost every task here, 1 s at most now.
+        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
     }
 
@@ -516,19 +523,26 @@ def connection_environment(
     return environment
 
 
-def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the group the stack started (the process leads it), then SIGKILL."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
+def stop_process_groups(processes: Iterable[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to every group the stack started (each process leads its own), one shared
+    wait of at most STOP_TIMEOUT_S, then SIGKILL to whatever is left of each group: a hung
+    leader, task supervisors, server workers.
+
+    The stack is thrown away, so nothing is lost by the SIGKILL; waiting for the processes
+    one after another cost half a minute per stack (a scheduler with parked tasks does not
+    exit on SIGTERM)."""
+    processes = list(processes)
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        return
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=STOP_TIMEOUT_S)
-    # Whatever is left of the group: a hung leader, task supervisors, server workers.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 def migrate(environment: dict[str, str]) -> None:
@@ -579,6 +593,7 @@ def running_airflow_stack(
     slack_webhook_url: str | None = None,
     smtp: tuple[str, int] | None = None,
     extra_env: dict[str, str] | None = None,
+    preload_task_modules: bool = True,
 ) -> Iterator[AirflowStack]:
     """Airflow on 127.0.0.1 until the block ends; every process stopped by its pid after.
 
@@ -587,6 +602,9 @@ def running_airflow_stack(
     ``dag_ids`` are waited for until parsed. The metadata DB is SQLite in ``root`` unless
     ``metadata_url`` is given (Postgres for CeleryExecutor). Celery workers are named
     ``celery-worker-1``, ``celery-worker-2``, ... in ``AirflowStack.processes``.
+    ``preload_task_modules``: the scheduler and the Celery workers import govflow's task
+    modules before they fork task processes (tests/support/preloaded_airflow.py), so that a
+    task does not pay for pandas, evidently & co. each time it runs.
     """
     home = root / "airflow"
     home.mkdir(parents=True, exist_ok=True)
@@ -616,14 +634,19 @@ def running_airflow_stack(
         copy_sqlite(migrated_sqlite_template(environment), home / "airflow.db")
     else:
         migrate(environment)
+    forking_airflow = (
+        [sys.executable, "-P", str(Path(__file__).with_name("preloaded_airflow.py"))]
+        if preload_task_modules
+        else [airflow]
+    )
     commands = {
         "api-server": [airflow, "api-server", "-H", "127.0.0.1", "-p", str(port)],
-        "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
+        "scheduler": [*forking_airflow, "scheduler", "--skip-serve-logs"],
         "dag-processor": [airflow, "dag-processor"],
     }
     for number in range(1, celery_workers + 1):
         commands[f"celery-worker-{number}"] = [
-            airflow,
+            *forking_airflow,
             "celery",
             "worker",
             "--skip-serve-logs",
@@ -648,5 +671,4 @@ def running_airflow_stack(
         stack.wait_until_ready(dag_ids)
         yield stack
     finally:
-        for process in processes.values():
-            stop_process_group(process)
+        stop_process_groups(processes.values())

@@ -5,16 +5,18 @@
 
 Draws a pool of demo applicants (``--customers`` of them, each with a fixed entity id, so
 customers come back and keep their routed version), then ``--concurrency`` threads post
-batches of ``--batch`` instances for ``--seconds`` (or until ``--requests`` requests). A
-request goes to the internal audience with probability ``--internal-share``. Prints one
-JSON summary: requests, HTTP statuses, answers by served_by, version, route and by the value
-of ``--segment-field``, and request latency (p50/p95/p99/max in ms).
+batches of ``--batch`` instances for ``--seconds`` (or until ``--requests`` requests, or until
+SIGTERM, which ends the run early with its summary). A request goes to the internal audience
+with probability ``--internal-share``. Prints one JSON summary: requests, HTTP statuses,
+answers by served_by, version, route and by the value of ``--segment-field``, and request
+latency (p50/p95/p99/max in ms).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import threading
 import time
 from collections import Counter, defaultdict
@@ -119,11 +121,13 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     deadline = started + arguments.seconds
     budget = threading.Semaphore(arguments.requests) if arguments.requests else None
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopped.set())
 
     def send(worker: int) -> None:
         local = np.random.default_rng([arguments.seed, worker])
         with httpx.Client(timeout=REQUEST_TIMEOUT_S) as client:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not stopped.is_set():
                 if budget is not None and not budget.acquire(blocking=False):
                     return
                 picked = local.integers(0, len(pool), arguments.batch)

@@ -140,6 +140,9 @@ def test_a_segment_kill_switch_from_the_cli_reaches_the_running_gateway_within_f
                 gateway, high + standard, lambda a: all(x["served_by"] == "model" for x in a)
             )
             recovery_delay = time.monotonic() - lifted
+            # The traffic has seen the model before, the fallbacks during and the model after
+            # the switch: it may stop now (SIGTERM ends it early, with its summary).
+            traffic.terminate()
             output, _ = traffic.communicate(timeout=TRAFFIC_SECONDS + 30)
         finally:
             stop_process_group(traffic)

@@ -1,0 +1,37 @@
+"""``airflow`` with govflow's task modules imported first, for the processes that task
+processes are forked from: the scheduler (the LocalExecutor's workers are forked from it) and
+Celery workers.
+
+Every task instance runs in a process forked from its executor's worker, which then imports
+what the task calls (../shared/AIRFLOW-FACTS.md, task process model): govflow's flows bring
+pandas, SQLAlchemy, evidently, great-expectations and fairlearn, 3-10 s per task on a busy
+2-core machine, paid again by every task. Imported once here, every fork inherits them.
+
+Usage: ``python -P tests/support/preloaded_airflow.py scheduler --skip-serve-logs`` (``-P``:
+this folder's ``redis.py`` and ``postgres.py`` must not shadow the packages of those names).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+
+def preload_task_modules() -> None:
+    """Import every module of ``govflow.flows``, the package the DAGs' tasks call."""
+    import govflow.flows
+
+    for module in pkgutil.iter_modules(govflow.flows.__path__):
+        importlib.import_module(f"govflow.flows.{module.name}")
+
+
+def main() -> None:
+    preload_task_modules()
+    from airflow.__main__ import main as airflow_main
+
+    airflow_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
