@@ -65,24 +65,24 @@ def test_every_check_deployment_yaml_names_is_implemented_or_waits_for_traffic(c
     [
         (
             "model_performance_meets_requirement",
-            "validation accuracy 0.803 (min 0.7), AUC 0.866564 (min 0.75)",
-            {"accuracy": 0.803, "roc_auc": 0.866564, "min_accuracy": 0.7, "min_auc": 0.75},
+            "validation accuracy 0.802 (min 0.7), AUC 0.856852 (min 0.75)",
+            {"accuracy": 0.802, "roc_auc": 0.856852, "min_accuracy": 0.7, "min_auc": 0.75},
         ),
         (
             "staging_smoke_test",
-            "scored 5000 validation rows, scores in [0.005365, 0.997324]",
+            "scored 5000 validation rows, scores in [0.003076, 0.996882]",
             {"rows": 5000, "max_deviation_from_registered_scores": 0.0, "scores_outside_0_1": 0},
         ),
         (
             "fairness_across_groups",
             "no fairness metric is CRITICAL on 5000 validation rows; lowest disparate impact "
-            "ratio 0.914902 (gender&age_band); 2 WARNING finding(s) to watch",
+            "ratio 0.857871 (gender&age_band); 7 WARNING finding(s) to watch",
             {"min_group_size": 30, "rows": 5000},
         ),
         (
             "rollback_dry_run",
             "dry run: version 1.0.0 restored from models/credit_approval/1.0.0/model.pkl and "
-            "scored 5000 validation rows in [0.005365, 0.997324]",
+            "scored 5000 validation rows in [0.003076, 0.996882]",
             {"previous_version": "1.0.0", "rows": 5000},
         ),
         (
@@ -98,7 +98,7 @@ def test_every_check_deployment_yaml_names_is_implemented_or_waits_for_traffic(c
         (
             "deployment_smoke_test",
             "the released artefact scored 2000 production rows of 2025-04-04 in "
-            "[0.007382, 0.99652]",
+            "[0.008807, 0.996676]",
             {"rows": 2000, "non_finite_scores": 0},
         ),
         (
@@ -135,13 +135,13 @@ def test_disparate_impact_below_the_80_percent_rule_fails_the_fairness_item(conf
     ]
     assert result.outcome == "failed"
     assert result.summary.startswith(
-        "disparate_impact_ratio of gender is 0.499307 (CRITICAL; lowest female, highest non_binary)"
+        "disparate_impact_ratio of gender is 0.485725 (CRITICAL; lowest female, highest non_binary)"
     )
     impact = [f for f in result.evidence["findings"] if f["metric"] == "disparate_impact_ratio"]
     assert [(f["attribute"], f["value"], f["severity"]) for f in impact] == [
-        ("gender", 0.499307, "CRITICAL"),
-        ("age_band", 0.966867, "INFO"),
-        ("gender&age_band", 0.424762, "CRITICAL"),
+        ("gender", 0.485725, "CRITICAL"),
+        ("age_band", 0.968753, "INFO"),
+        ("gender&age_band", 0.457244, "CRITICAL"),
     ]
 
 
