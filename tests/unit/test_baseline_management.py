@@ -446,7 +446,7 @@ def test_each_deployment_gets_its_validation_set_baseline_once(demo_copy, config
                 {"trigger": "new_model_deployed", "deployment_ref": "DEP-8"},
             ),
         ]
-        assert (rollback.created_by, rollback.profile["rows"]) == ("govflow-deployment", 5000)
+        assert (rollback.created_by, rollback.profile["rows"]) == ("govflow-deployment", 20_000)
 
 
 def test_a_deployment_of_an_unregistered_version_is_refused(demo_copy, config):

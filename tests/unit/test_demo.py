@@ -198,7 +198,7 @@ def test_the_saved_model_reproduces_its_validation_scores_and_metrics(
     features = validation[[*NUMERIC, *manifest.model(model_id)["features"]["categorical"]]]
     assert np.array_equal(model.predict_proba(features)[:, 1], validation["score"].to_numpy())
     assert np.array_equal(model.predict(features), validation["prediction"].to_numpy())
-    assert len(validation) == 5000
+    assert len(validation) == 20_000
     accuracy = (validation["prediction"] == validation["label"]).mean()
     assert version["validation_metrics"]["accuracy"] == round(float(accuracy), 6)
 
