@@ -15,8 +15,8 @@ decides: the judgement rule is the library's, never this file's.
 
    * ``boot``: 2,000 rows drawn with replacement from the model's own validation set, the
      rows its baseline was built from, with their score, prediction and label;
-   * ``gen``: the demo's applicant generator on a plain random day (age bands and genders
-     drawn as the population has them, without the demo's per-day balancing), scored by the
+   * ``gen``: a day of the demo's applicants as its stable days are drawn (age band and gender
+     of each applicant drawn with the population's shares, nothing balanced), scored by the
      model's registered artefact, outcomes drawn from ``favourable_probability``.
 
 3. **Alternatives**: a ``boot`` day with a known change injected, as ``--sequences``
@@ -80,14 +80,8 @@ from govflow.baselines.profile import (
 )
 from govflow.config import GovflowConfig, load_config
 from govflow.config.inventory import ModelEntry
-from govflow.demo.applicants import (
-    AGE_BAND_SHARES,
-    AGE_BANDS,
-    GENDER_SHARES,
-    GENDERS,
-    NUMERIC_FEATURE_RANGES,
-    generate_applicants,
-)
+from govflow.demo.applicants import NUMERIC_FEATURE_RANGES
+from govflow.demo.cohorts import draw_cohort
 from govflow.demo.logs import (
     LABEL_JITTER_HOURS,
     LABEL_NEVER_ARRIVES_FRACTION,
@@ -277,18 +271,14 @@ def bootstrap_rows(model: MonitoredModel, rng: np.random.Generator) -> pd.DataFr
 
 
 def generated_rows(model: MonitoredModel, rng: np.random.Generator) -> pd.DataFrame:
-    """A null day of kind ``gen``: the demo's generator, groups drawn as the population has
-    them (no per-day balancing), scored by the model, outcomes from the demo's ground truth."""
-    bands = rng.multinomial(ROWS_PER_DAY, AGE_BAND_SHARES)
-    applicants = generate_applicants(rng, dict(zip(AGE_BANDS, bands.tolist(), strict=True)))
-    applicants = applicants.iloc[rng.permutation(len(applicants))].reset_index(drop=True)
-    applicants["gender"] = rng.choice(
-        np.asarray(GENDERS, dtype=object), len(applicants), p=GENDER_SHARES
-    )
+    """A null day of kind ``gen``: a day of the demo's applicants as its stable days are
+    drawn, scored by the model, outcomes from the demo's ground truth."""
+    cohort = draw_cohort(rng, ROWS_PER_DAY, draws=1)
+    applicants = cohort.applicants
     applicants[SCORE] = model.score(applicants)
     applicants[PREDICTION] = model.decide(applicants[SCORE].to_numpy())
     favourable = favourable_probability(model.id, applicants)
-    applicants[LABEL] = (rng.random(len(applicants)) < favourable).astype("int8")
+    applicants[LABEL] = (cohort.outcome_draws[:, 0] < favourable).astype("int8")
     return applicants
 
 

@@ -198,21 +198,35 @@ def test_the_saved_model_reproduces_its_validation_scores_and_metrics(
     features = validation[[*NUMERIC, *manifest.model(model_id)["features"]["categorical"]]]
     assert np.array_equal(model.predict_proba(features)[:, 1], validation["score"].to_numpy())
     assert np.array_equal(model.predict(features), validation["prediction"].to_numpy())
-    assert len(validation) == 5000
+    assert len(validation) == 20_000
     accuracy = (validation["prediction"] == validation["label"]).mean()
     assert version["validation_metrics"]["accuracy"] == round(float(accuracy), 6)
 
 
-@pytest.mark.parametrize("model_id", MODEL_IDS)
-@pytest.mark.parametrize("attribute", ["gender", "age_band"])
-def test_stable_days_keep_every_disparate_impact_ratio_above_the_warning_band(
-    demo: Path, manifest: DemoManifest, model_id: str, attribute: str
+def test_stable_days_carry_the_sampling_noise_of_real_traffic(
+    demo: Path, manifest: DemoManifest
 ) -> None:
-    ratios = [
-        selection_rate_ratio(read_day(demo, model_id, day), attribute)
-        for day in manifest.scenarios["stable"]
-    ]
-    assert min(ratios) > 0.89
+    """Nothing is balanced: the small group's size and rates vary from day to day, so its raw
+    disparate impact crosses the four-fifths line on some stable day; the monitoring judges
+    that on its interval (test_monitoring's noisiest quiet day) instead of alarming."""
+    stable = manifest.scenarios["stable"]
+    non_binary = {
+        int((read_day(demo, "credit_approval", day)["gender"] == "non_binary").sum())
+        for day in stable
+    }
+    assert len(non_binary) > 5
+    assert min(non_binary) < ROWS_PER_DAY * 0.02 < max(non_binary)
+    lowest = min(
+        selection_rate_ratio(read_day(demo, model_id, day), "gender")
+        for model_id in MODEL_IDS
+        for day in stable
+    )
+    assert lowest < 0.80
+
+
+def large_groups_ratio(frame: pd.DataFrame) -> float:
+    """The selection-rate ratio of female to male applicants (about 49 % of a day each)."""
+    return selection_rate_ratio(frame[frame["gender"].isin(["female", "male"])], "gender")
 
 
 def test_fairness_drift_days_push_credit_approval_below_the_four_fifths_rule_for_gender_only(
@@ -249,7 +263,9 @@ def test_data_drift_days_make_income_and_credit_score_psi_critical_while_fairnes
         frame = read_day(demo, model_id, day)
         assert decile_psi(validation["income"], frame["income"]) >= 0.25
         assert decile_psi(validation["credit_score"], frame["credit_score"]) >= 0.25
-        assert selection_rate_ratio(frame, "gender") >= 0.80
+        # Everyone alike: the large groups keep their ratio (the small non-binary group's
+        # raw ratio is as noisy as on any day).
+        assert large_groups_ratio(frame) >= 0.80
         assert selection_rate_ratio(frame, "age_band") >= 0.80
 
 

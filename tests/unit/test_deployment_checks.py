@@ -65,25 +65,25 @@ def test_every_check_deployment_yaml_names_is_implemented_or_waits_for_traffic(c
     [
         (
             "model_performance_meets_requirement",
-            "validation accuracy 0.803 (min 0.7), AUC 0.866564 (min 0.75)",
-            {"accuracy": 0.803, "roc_auc": 0.866564, "min_accuracy": 0.7, "min_auc": 0.75},
+            "validation accuracy 0.80305 (min 0.7), AUC 0.860429 (min 0.75)",
+            {"accuracy": 0.80305, "roc_auc": 0.860429, "min_accuracy": 0.7, "min_auc": 0.75},
         ),
         (
             "staging_smoke_test",
-            "scored 5000 validation rows, scores in [0.005365, 0.997324]",
-            {"rows": 5000, "max_deviation_from_registered_scores": 0.0, "scores_outside_0_1": 0},
+            "scored 20000 validation rows, scores in [0.003223, 0.997727]",
+            {"rows": 20000, "max_deviation_from_registered_scores": 0.0, "scores_outside_0_1": 0},
         ),
         (
             "fairness_across_groups",
-            "no fairness metric is CRITICAL on 5000 validation rows; lowest disparate impact "
-            "ratio 0.914902 (gender&age_band); 2 WARNING finding(s) to watch",
-            {"min_group_size": 30, "rows": 5000},
+            "no fairness metric is CRITICAL on 20000 validation rows; lowest disparate impact "
+            "ratio 0.848381 (gender&age_band)",
+            {"min_group_size": 30, "rows": 20000},
         ),
         (
             "rollback_dry_run",
             "dry run: version 1.0.0 restored from models/credit_approval/1.0.0/model.pkl and "
-            "scored 5000 validation rows in [0.005365, 0.997324]",
-            {"previous_version": "1.0.0", "rows": 5000},
+            "scored 20000 validation rows in [0.003223, 0.997727]",
+            {"previous_version": "1.0.0", "rows": 20000},
         ),
         (
             "previous_version_available",
@@ -98,7 +98,7 @@ def test_every_check_deployment_yaml_names_is_implemented_or_waits_for_traffic(c
         (
             "deployment_smoke_test",
             "the released artefact scored 2000 production rows of 2025-04-04 in "
-            "[0.007382, 0.99652]",
+            "[0.008807, 0.996676]",
             {"rows": 2000, "non_finite_scores": 0},
         ),
         (
@@ -135,13 +135,14 @@ def test_disparate_impact_below_the_80_percent_rule_fails_the_fairness_item(conf
     ]
     assert result.outcome == "failed"
     assert result.summary.startswith(
-        "disparate_impact_ratio of gender is 0.499307 (CRITICAL; lowest female, highest non_binary)"
+        "disparate_impact_ratio of gender is 0.487581 (CRITICAL on the interval "
+        "0.428778-0.536732; lowest female, highest non_binary)"
     )
     impact = [f for f in result.evidence["findings"] if f["metric"] == "disparate_impact_ratio"]
     assert [(f["attribute"], f["value"], f["severity"]) for f in impact] == [
-        ("gender", 0.499307, "CRITICAL"),
-        ("age_band", 0.966867, "INFO"),
-        ("gender&age_band", 0.424762, "CRITICAL"),
+        ("gender", 0.487581, "CRITICAL"),
+        ("age_band", 0.985937, "INFO"),
+        ("gender&age_band", 0.435675, "CRITICAL"),
     ]
 
 

@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -182,6 +183,60 @@ def test_a_quiet_stable_day_shows_nothing_above_info_for_any_model_or_check(
     above_info = [row for row in rows if row["severity"].split(" ")[0] != "INFO"]
     assert above_info == []
     assert f"{model_id}: succeeded, severity INFO, composite 0.0," in result.output
+
+
+def raw_disparate_impact(frame: pd.DataFrame, attribute: str, min_group_size: int) -> float:
+    """The lowest over the highest selection rate among groups of at least ``min_group_size``."""
+    rates = frame.groupby(attribute)["prediction"].agg(["mean", "size"])
+    rates = rates.loc[rates["size"] >= min_group_size, "mean"]
+    return float(rates.min() / rates.max())
+
+
+def test_the_noisiest_quiet_days_are_judged_on_their_interval_not_alarmed(
+    demo_env, config, quiet_days
+):
+    """Stable days are drawn as real traffic is (``govflow.demo.cohorts``): on each model's
+    quiet day with the lowest raw gender disparate impact, a small group's rate puts the ratio
+    inside or below the warning band, yet its interval, with the group sizes it rests on,
+    cannot tell that from sampling noise, so nothing above INFO is raised."""
+    data_dir, db_url = demo_env
+    raw = {}
+    for model_id in MODEL_IDS:
+        minimum = config.min_group_size(model_id)
+        by_day = {
+            day: raw_disparate_impact(
+                pd.read_parquet(partition_path(Path(data_dir) / "prediction_logs" / model_id, day)),
+                "gender",
+                minimum,
+            )
+            for day in quiet_days
+        }
+        day = min(by_day, key=by_day.__getitem__)
+        summary = monitor(
+            config,
+            data_dir,
+            db_url,
+            model_id,
+            day,
+            f"test_monitoring/noisiest/{model_id}",
+            checks=("fairness_drift",),
+        )
+        with store.session_scope(db_url) as session:
+            found = session.scalars(
+                select(MetricResult).where(MetricResult.monitoring_run_id == summary.run_id)
+            ).all()
+            impact = next(
+                row
+                for row in found
+                if (row.metric, row.subject) == ("disparate_impact_ratio", "gender")
+            )
+            raw[model_id] = (impact.value, impact.details["group_sizes"])
+            assert [row.severity for row in found if row.severity != "INFO"] == []
+        assert impact.value == pytest.approx(by_day[day], abs=1e-9)
+        assert impact.details["ci_low"] < impact.value < impact.details["ci_high"]
+        assert summary.severity == "INFO"
+    # Real noise: at least one of these days shows a raw ratio past the warning bound.
+    assert min(value for value, _ in raw.values()) <= 0.89, raw
 
 
 def test_the_malformed_day_names_every_broken_column_without_a_traceback(manifest):

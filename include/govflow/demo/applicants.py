@@ -4,10 +4,10 @@ a baseline profiles).
 Applicants are drawn age band by age band. Age moves employment years strongly (nobody has
 worked 30 years at 22) and income, savings, tenure and home ownership mildly, as in real
 credit files; gender is not drawn here at all, because in the untouched population it is
-independent of every feature (see ``govflow.demo.cohorts``). Every uniform draw is
-stratified (Latin hypercube: one draw per equal-probability slice, in random order), so a
-day of a few thousand rows reproduces the population's marginals closely and drift metrics
-on stable days stay far from their warning thresholds.
+independent of every feature: it is drawn with the cohort (see ``govflow.demo.cohorts``).
+Every uniform draw is stratified (Latin hypercube: one draw per equal-probability slice, in
+random order), so a day of a few thousand rows reproduces the population's marginals
+closely and drift metrics on stable days stay far from their warning thresholds.
 
 Every transcendental function here (exponential, logarithm, power, normal, Poisson and
 Gamma quantiles) comes from ``govflow.demo.arithmetic``, not numpy, scipy or the C library,
@@ -113,7 +113,8 @@ def _category_codes(uniform: np.ndarray, shares: tuple[float, ...]) -> np.ndarra
     return np.minimum(np.searchsorted(cumulative, uniform, side="right"), len(shares) - 1)
 
 
-def _categorical(uniform: np.ndarray, categories: tuple[str, ...], shares) -> np.ndarray:
+def draw_categories(uniform: np.ndarray, categories: tuple[str, ...], shares) -> np.ndarray:
+    """The category whose slice of the cumulative ``shares`` each uniform draw falls in."""
     return np.asarray(categories, dtype=object)[_category_codes(uniform, shares)]
 
 
@@ -216,7 +217,7 @@ def _generate_band(rng: np.random.Generator, band: str, rows: int) -> pd.DataFra
     ).astype(object)
     home_ownership[stratified_uniform(rng, rows) < 0.03] = "other"
 
-    region = _categorical(
+    region = draw_categories(
         stratified_uniform(rng, rows), CATEGORICAL_FEATURE_CATEGORIES["region"], _REGION_SHARES
     )
     segment_uniform = stratified_uniform(rng, rows)

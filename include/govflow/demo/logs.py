@@ -19,7 +19,6 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from govflow.demo.applicants import (
     age_band_counts,
     generate_applicants,
 )
-from govflow.demo.cohorts import Cohort, draw_cohort, reference_rates
+from govflow.demo.cohorts import Cohort, draw_cohort
 from govflow.demo.outcomes import OUTCOME_DESCRIPTIONS, favourable_probability
 from govflow.demo.scenarios import (
     DATA_DRIFT_CREDIT_SCORE_OFFSET,
@@ -83,11 +82,9 @@ LOG_LAYOUT = "prediction_logs/{model_id}/date={date}/part-0.parquet"
 TRAINING_ROWS = 30_000
 PREVIOUS_TRAINING_ROWS = 12_000
 PREVIOUS_BOOSTING_ROUNDS = 60
-REFERENCE_ROWS = 40_000
-VALIDATION_ROWS = 5_000
+VALIDATION_ROWS = 20_000
 MINIMUM_ROWS_PER_DAY = 200
 LABEL_NEVER_ARRIVES_FRACTION = 0.1
-TRUE_POSITIVE_RATE_WEIGHT = 3.0
 LABEL_JITTER_HOURS = 6
 TOO_FEW_ROWS = "the demo needs at least {minimum} rows per day, got {rows}"
 
@@ -152,50 +149,13 @@ def _write_demo(
     calendar = scenario_calendar(start, days)
     day_scenarios = scenario_of_day(days)
 
-    trained, training, training_draws = _train_models(seed)
+    trained = _train_models(seed)
     deployed = [trained[(model.id, CURRENT_VERSION)] for model in DEMO_MODELS]
     models = len(deployed)
-    true_positive_rates = []
-    for index, model in enumerate(deployed):
-        repaid = training_draws[:, index] < favourable_probability(model.model_id, training)
-        true_positive_rates.append(float(model.predict(training)[repaid].mean()))
 
-    def indicators(applicants: pd.DataFrame, draws: np.ndarray) -> np.ndarray:
-        columns = []
-        for index, model in enumerate(deployed):
-            decision = model.predict(applicants).astype(float)
-            outcome = draws[:, index] < favourable_probability(model.model_id, applicants)
-            observed = (draws[:, models + index] >= LABEL_NEVER_ARRIVES_FRACTION) * 1.0
-            known_favourable = outcome * observed
-            hits = decision * known_favourable
-            columns += [
-                decision,
-                observed,
-                known_favourable,
-                decision * observed,
-                hits,
-                # Weighted so that small groups get the pair of counts closest to the true
-                # positive rate, not just each count rounded on its own.
-                TRUE_POSITIVE_RATE_WEIGHT * (hits - true_positive_rates[index] * known_favourable),
-            ]
-        return np.column_stack(columns)
-
-    band_rates = reference_rates(
-        np.random.default_rng([seed, 3]), REFERENCE_ROWS, draws=2 * models, indicators=indicators
-    )
-
-    def cohort(rng: np.random.Generator, rows: int, scenario: Scenario = "stable") -> Cohort:
-        # Only the data-drift shift is independent of gender; fairness drift must not be
-        # balanced away, and the other days arrive unchanged.
-        arrival = partial(shift_applicants, scenario=scenario) if scenario == "data_drift" else None
-        return draw_cohort(
-            rng,
-            rows,
-            draws=2 * models,
-            indicators=indicators,
-            band_rates=band_rates,
-            arrival=arrival,
-        )
+    def cohort(rng: np.random.Generator, rows: int) -> Cohort:
+        # Per model: its outcome draw, then whether the outcome is ever observed.
+        return draw_cohort(rng, rows, draws=2 * models)
 
     validation = cohort(np.random.default_rng([seed, 4]), VALIDATION_ROWS)
     versions: dict[str, list[dict[str, Any]]] = {model.id: [] for model in DEMO_MODELS}
@@ -213,7 +173,7 @@ def _write_demo(
     for day_index, scenario in enumerate(day_scenarios):
         day = start + timedelta(days=day_index)
         rng = np.random.default_rng([seed, 100, day_index])
-        day_cohort = cohort(rng, rows_per_day, scenario)
+        day_cohort = cohort(rng, rows_per_day)
         applicants = shift_applicants(day_cohort.applicants, scenario)
         scored_at = _scored_at(rng, day, rows_per_day)
         for index, (demo, model) in enumerate(zip(DEMO_MODELS, deployed, strict=True)):
@@ -274,9 +234,7 @@ def _write_demo(
     return DemoManifest(path=manifest_path, content=content)
 
 
-def _train_models(
-    seed: int,
-) -> tuple[dict[tuple[str, str], TrainedModel], pd.DataFrame, np.ndarray]:
+def _train_models(seed: int) -> dict[tuple[str, str], TrainedModel]:
     training_rng = np.random.default_rng([seed, 1])
     training = generate_applicants(training_rng, age_band_counts(TRAINING_ROWS))
     training_draws = training_rng.random((len(training), len(DEMO_MODELS)))
@@ -299,7 +257,7 @@ def _train_models(
         random_state=seed,
         boosting_rounds=PREVIOUS_BOOSTING_ROUNDS,
     )
-    return trained, training, training_draws
+    return trained
 
 
 def _sha256(path: Path) -> str:

@@ -1,6 +1,8 @@
 """What each demo day looks like: the seed 004 section 10 incident examples, staged.
 
-- ``stable``: the untouched population; every seed 004 section 2.2 metric stays INFO.
+- ``stable``: the untouched population, drawn as real traffic is (``govflow.demo.cohorts``):
+  raw values wander with sampling noise, and every seed 004 section 2.2 metric is judged INFO
+  or inconclusive.
 - ``data_drift``: incomes rise and credit scores fall across the board (PSI far above 0.25
   on both), for everyone alike, so fairness holds.
 - ``fairness_drift``: female applicants' credit scores fall and their debt-to-income rises

@@ -43,6 +43,7 @@ from govflow.config import ALERT_SOURCES, GovflowConfig, Severity
 from govflow.config.inventory import ModelEntry
 from govflow.deployment import procedure
 from govflow.metrics import classify, fairness
+from govflow.monitoring.analysis import NOT_JUDGED, fairness_verdict, judgement_confidence
 from govflow.monitoring.prediction_logs import (
     PARTITION_PREFIX,
     ParquetLogSource,
@@ -387,7 +388,9 @@ def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
     min_group_size = candidate.config.min_group_size(candidate.model.id)
     labels = candidate.validation["label"]
     findings: list[dict[str, Any]] = []
-    for attribute, groups in _fairness_groups(candidate).items():
+    attribute_groups = _fairness_groups(candidate)
+    tests = len(attribute_groups) * len(FAIRNESS_METRICS)
+    for attribute, groups in attribute_groups.items():
         counts = fairness.group_counts(
             labels,
             candidate.validation_predictions,
@@ -399,19 +402,30 @@ def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
                 counts,
                 attribute=attribute,
                 min_group_size=min_group_size,
-                confidence=policy.fairness.confidence_level,
+                confidence=judgement_confidence(
+                    policy.fairness.confidence_level, groups=len(counts.groups), tests=tests
+                ),
             )
+            # Judged as monitoring and the rollout judge it, on its value and its interval,
+            # so that a small group's noise never blocks a deployment.
+            verdict, judged = fairness_verdict(candidate.config, name, metric)
             value = None if metric.value is None else round(float(metric.value), 6)
+            if verdict == NOT_JUDGED and value is not None:
+                verdict = classify(value, policy.threshold(name)).name
             findings.append(
                 {
                     "attribute": attribute,
                     "metric": name,
                     "value": value,
-                    "severity": "INCONCLUSIVE"
-                    if value is None
-                    else classify(value, policy.threshold(name)).name,
+                    "ci_low": None if judged is None else round(judged.low, 6),
+                    "ci_high": None if judged is None else round(judged.high, 6),
+                    "severity": verdict,
                     "max_group": metric.max_group,
                     "min_group": metric.min_group,
+                    "group_sizes": {
+                        group: counts.n[counts.index(group)]
+                        for group in (*metric.groups_compared, *metric.excluded_groups)
+                    },
                     "excluded_groups": metric.excluded_groups,
                 }
             )
@@ -423,8 +437,8 @@ def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
     lowest = min(impact, key=lambda f: f["value"]) if impact else None
     if critical:
         summary = "; ".join(
-            f"{f['metric']} of {f['attribute']} is {f['value']} (CRITICAL; lowest "
-            f"{f['min_group']}, highest {f['max_group']})"
+            f"{f['metric']} of {f['attribute']} is {f['value']} (CRITICAL on the interval "
+            f"{f['ci_low']}-{f['ci_high']}; lowest {f['min_group']}, highest {f['max_group']})"
             for f in critical[:SHOWN_FINDINGS]
         )
         if len(critical) > SHOWN_FINDINGS:
