@@ -98,13 +98,18 @@ def _parse_time(value: str | None) -> datetime | None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Exit 0 if the hash chain is intact; otherwise name the first bad event and exit 1."""
+    """Exit 0 if the hash chain is intact and holds every event its latest signed checkpoint
+    covers; otherwise name the first bad event, or the missing ones, and exit 1."""
+    from govflow.audit import CheckpointError
     from govflow.flows.audit import AuditChainBroken, verify_audit_chain
 
     try:
         verify_audit_chain()
     except AuditChainBroken as broken:
         typer.echo(f"FAILED after {broken.events_checked} good events: {broken}", err=True)
+        raise typer.Exit(code=1) from None
+    except CheckpointError as error:
+        typer.echo(f"FAILED: {error}", err=True)
         raise typer.Exit(code=1) from None
 
 
