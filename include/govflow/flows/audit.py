@@ -51,7 +51,7 @@ def verify_audit_chain(*, db_url: str | None = None, advance: bool = False) -> d
             )
             if problem is not None:
                 raise AuditChainBroken(problem, events_checked=report.events_checked)
-    if advance and key is not None:
+    if advance and key is not None and report.events_checked > 0:
         checkpoint = advance_checkpoint(
             checkpoints,
             events=report.events_checked,
