@@ -114,6 +114,16 @@ def _store_copy(seeded: Path, data_dir: Path) -> Path:
     return data_dir / "govflow.db"
 
 
+def _audit_verify(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GOVFLOW, "audit", "verify"],
+        env=_cli_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def _sqlite3(database: Path, statement: str) -> str:
     return subprocess.run(
         ["sqlite3", str(database), statement], capture_output=True, text=True, check=True
@@ -127,13 +137,7 @@ def test_after_the_demo_seed_a_row_edited_with_sqlite3_is_named_by_audit_verify(
     database = _store_copy(seeded_by_the_cli, tmp_path)
     event_id = _sqlite3(database, "SELECT event_id FROM audit_events WHERE seq = 7")
     _sqlite3(database, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 7")
-    verify = subprocess.run(
-        [*GOVFLOW, "audit", "verify"],
-        env=_cli_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    verify = _audit_verify(tmp_path)
     assert verify.returncode == 1
     assert f"event seq=7 id={event_id}" in verify.stderr
     assert "(edited)" in verify.stderr
@@ -146,13 +150,7 @@ def test_after_the_demo_seed_the_last_three_rows_deleted_with_sqlite3_are_named_
     database = _store_copy(seeded_by_the_cli, tmp_path)
     count = int(_sqlite3(database, "SELECT count(*) FROM audit_events"))
     _sqlite3(database, f"DELETE FROM audit_events WHERE seq > {count - 3}")
-    verify = subprocess.run(
-        [*GOVFLOW, "audit", "verify"],
-        env=_cli_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    verify = _audit_verify(tmp_path)
     assert verify.returncode == 1
     (line,) = verify.stderr.splitlines()
     assert f"events {count - 2}-{count} covered by the checkpoint of " in line
