@@ -433,6 +433,10 @@ def test_each_committed_batch_advances_the_checkpoint_once_and_a_rollback_never(
     with pytest.raises(RuntimeError), store.session_scope(sqlite_url) as session:
         record_event(session, actor="eve", action="a", target="rolled back")
         raise RuntimeError("the caller fails after recording")
+    with pytest.raises(RuntimeError), store.session_scope(sqlite_url) as session:
+        with session.begin_nested():
+            record_event(session, actor="eve", action="a", target="savepoint released")
+        raise RuntimeError("the transaction around the savepoint fails")
     with store.session_scope(sqlite_url) as session:
         with session.begin_nested():
             record_event(session, actor="eve", action="a", target="kept")
@@ -504,6 +508,22 @@ def test_checkpoints_without_their_key_cannot_be_checked(sqlite_url):
     assert str(error.value) == NO_KEY.format(
         path=path, env=settings.AUDIT_KEY_ENV, key=path.with_suffix(".key")
     )
+
+
+def test_a_lost_key_is_never_replaced_while_its_checkpoints_exist(sqlite_url):
+    _seed_chain(sqlite_url, count=1)
+    path = _checkpoints(sqlite_url)
+    path.with_suffix(".key").unlink()
+    # The event is committed; the checkpoint that would vouch for it is refused, loudly.
+    with pytest.raises(CheckpointError) as error, store.session_scope(sqlite_url) as session:
+        record_event(session, actor="eve", action="a", target="after the key was lost")
+    assert str(error.value) == NO_KEY.format(
+        path=path, env=settings.AUDIT_KEY_ENV, key=path.with_suffix(".key")
+    )
+    assert not path.with_suffix(".key").exists()
+    with pytest.raises(CheckpointError):
+        verify_audit_chain(db_url=sqlite_url, advance=True)
+    assert [line["events"] for line in _checkpoint_lines(sqlite_url)] == [1]
 
 
 def test_the_daily_verification_checkpoints_a_chain_that_had_none(sqlite_url):

@@ -84,18 +84,29 @@ def key_path(checkpoints: Path) -> Path:
 
 def signing_key(checkpoints: Path, *, create: bool) -> bytes | None:
     """``$GOVFLOW_AUDIT_KEY``, else the key file beside ``checkpoints``; with ``create``, a
-    key is generated into that file the first time. Never printed, never logged."""
+    key is generated into that file the first time. Never printed, never logged.
+
+    A key file missing beside existing checkpoints is an error, never replaced by a new
+    key: the next checkpoint would otherwise vouch for whatever the chain holds by then."""
     from_environment = settings.audit_key()
     if from_environment is not None:
         return from_environment.encode()
     path = key_path(checkpoints)
     if not path.exists():
+        if checkpoints.exists() and checkpoints.stat().st_size > 0:
+            raise _no_key(checkpoints)
         if not create:
             return None
         _generate_key_file(path)
     if stat.S_IMODE(path.stat().st_mode) & 0o077:
         raise CheckpointError(KEY_FILE_EXPOSED.format(path=path))
     return path.read_bytes().strip()
+
+
+def _no_key(checkpoints: Path) -> CheckpointError:
+    return CheckpointError(
+        NO_KEY.format(path=checkpoints, env=settings.AUDIT_KEY_ENV, key=key_path(checkpoints))
+    )
 
 
 def _generate_key_file(path: Path) -> None:
@@ -193,9 +204,7 @@ def checkpoint_problem(
     """What is wrong with an intact chain of ``events`` events, measured against the
     checkpoint (``hash_at_checkpoint``: the chain's hash at the checkpoint's count)."""
     if key is None:
-        raise CheckpointError(
-            NO_KEY.format(path=checkpoints, env=settings.AUDIT_KEY_ENV, key=key_path(checkpoints))
-        )
+        raise _no_key(checkpoints)
     at = checkpoint.signed_at
     if not checkpoint.signs_correctly(key):
         return BAD_SIGNATURE.format(at=at, path=checkpoints)
