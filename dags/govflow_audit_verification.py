@@ -3,9 +3,12 @@
 
 Seed 003 (immutable audit trail) and seed 004 section 5 (record-keeping): every day at 01:00
 UTC the hash chain of the governance store's audit trail is walked from the first event to
-the newest. The task fails, naming the first event that does not fit, if any event was
-edited, deleted, inserted or reordered. On success it logs the number of events and the
-newest hash, so the chain head is also kept outside the store (in Airflow's task logs).
+the newest and held against the latest signed checkpoint, which every committed batch of
+events advances outside the store. The task fails, naming the first event that does not
+fit, if any event was edited, deleted, inserted or reordered, and naming the missing range
+if events the checkpoint covers are gone. On success it signs a checkpoint of the verified
+head and logs the number of events, the newest hash and the checkpoint, so the chain head is
+also kept in Airflow's task logs.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ from airflow.sdk import dag, task
 def govflow_audit_verification():
     @task
     def verify_audit_chain() -> dict[str, object]:
-        """Walk the hash chain; fail naming the first event that does not fit."""
+        """Walk the hash chain against the latest checkpoint, then checkpoint its head."""
         from govflow.flows.audit import verify_audit_chain as verify
 
-        return verify()
+        return verify(advance=True)
 
     verify_audit_chain()
 

@@ -74,15 +74,19 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def postgres_url(postgres_server_url: str) -> Iterator[str]:
-    """An empty schema-less database: every test gets the cluster's database wiped clean."""
+def postgres_url(postgres_server_url: str, tmp_path, monkeypatch) -> Iterator[str]:
+    """An empty schema-less database: every test gets the cluster's database wiped clean, and
+    a file of audit checkpoints of its own (those of the wiped store would not fit)."""
     from sqlalchemy import create_engine, text
+
+    from govflow import settings
 
     engine = create_engine(postgres_server_url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+    monkeypatch.setenv(settings.AUDIT_CHECKPOINTS_ENV, str(tmp_path / "audit-checkpoints.jsonl"))
     yield postgres_server_url
 
 

@@ -60,13 +60,26 @@ def config_check(config_dir: ConfigDirOption = None) -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")) -> None:
+def db_upgrade(
+    revision: str = typer.Argument("head"),
+    app_role: Annotated[
+        str | None,
+        typer.Option(
+            help="Postgres: the role govflow runs as, given INSERT and SELECT only on the "
+            "audit trail (default: $GOVFLOW_DB_APP_ROLE). Run this command as the store's owner."
+        ),
+    ] = None,
+) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     from sqlalchemy.engine import make_url
 
     from govflow import settings, store
 
-    store.upgrade(revision=revision)
+    try:
+        store.upgrade(revision=revision, app_role=app_role or settings.db_app_role())
+    except store.RoleError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=1) from None
     # The URL may carry a password (Postgres); the log of a deployment must not.
     shown = make_url(settings.db_url()).render_as_string(hide_password=True)
     typer.echo(f"governance store at {store.current_revision()}: {shown}")
@@ -98,13 +111,18 @@ def _parse_time(value: str | None) -> datetime | None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Exit 0 if the hash chain is intact; otherwise name the first bad event and exit 1."""
+    """Exit 0 if the hash chain is intact and holds every event its latest signed checkpoint
+    covers; otherwise name the first bad event, or the missing ones, and exit 1."""
+    from govflow.audit import CheckpointError
     from govflow.flows.audit import AuditChainBroken, verify_audit_chain
 
     try:
         verify_audit_chain()
     except AuditChainBroken as broken:
         typer.echo(f"FAILED after {broken.events_checked} good events: {broken}", err=True)
+        raise typer.Exit(code=1) from None
+    except CheckpointError as error:
+        typer.echo(f"FAILED: {error}", err=True)
         raise typer.Exit(code=1) from None
 
 

@@ -33,8 +33,11 @@ def seeded_store_copy(seeded_demo: tuple[str, str], target: Path) -> str:
 def private_demo_copy(seeded_demo: tuple[str, str], data_dir: Path) -> str:
     """The whole seeded demo (logs, models, baselines) copied into ``data_dir``, with its store
     as the seed left it, for a test that runs DAGs writing anywhere in it; returns its URL.
-    Copying the session's seed takes a second where seeding again takes a minute."""
+    Copying the session's seed takes a second where seeding again takes a minute. The audit
+    checkpoints stay behind: they cover events the session's store gained since the seed."""
     shutil.copytree(
-        seeded_demo[0], data_dir, ignore=shutil.ignore_patterns("govflow.db*", SEEDED_SNAPSHOT)
+        seeded_demo[0],
+        data_dir,
+        ignore=shutil.ignore_patterns("govflow.db*", SEEDED_SNAPSHOT, "audit-checkpoints.*"),
     )
     return seeded_store_copy(seeded_demo, data_dir / "govflow.db")

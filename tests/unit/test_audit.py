@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
-from govflow import store
+from govflow import settings, store
 from govflow.audit import (
     GENESIS_HASH,
     UNKNOWN_SEVERITY,
+    CheckpointError,
     canonical_event,
+    event_hash,
+    latest_checkpoint,
     query_events,
     record_event,
     verify_chain,
 )
+from govflow.audit.checkpoints import (
+    BAD_SIGNATURE,
+    EVENT_MISSING,
+    EVENTS_MISSING,
+    HEAD_DIFFERS,
+    KEY_FILE_EXPOSED,
+    NO_KEY,
+)
+from govflow.flows.audit import AuditChainBroken, verify_audit_chain
 from govflow.store.schema import AuditEvent
 
 T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
@@ -62,6 +77,18 @@ def test_an_untouched_chain_verifies_and_links_each_event_to_the_one_before(sqli
 
 def test_the_canonical_event_is_sorted_compact_json_of_every_field(sqlite_url):
     event = _seed_chain(sqlite_url, count=1)[0]
+    expected = (
+        '{"action":"incident.opened","actor":"eve","event_id":"EVENT_ID","hash_version":2,'
+        '"idempotency_key":null,"occurred_at":"2025-03-01T02:00:00.000000Z",'
+        '"payload":{"groups":["female","male"],"n":0,"value":0.0},"seq":1,"severity":"INFO",'
+        '"target":"model:credit_approval:0"}'
+    )
+    assert canonical_event(event) == expected.replace("EVENT_ID", event.event_id).encode()
+
+
+def test_a_version_1_event_keeps_the_canonical_form_it_was_hashed_under(sqlite_url):
+    event = _seed_chain(sqlite_url, count=1)[0]
+    event.hash_version = 1
     expected = (
         '{"action":"incident.opened","actor":"eve","event_id":"EVENT_ID",'
         '"occurred_at":"2025-03-01T02:00:00.000000Z","payload":{"groups":["female","male"],'
@@ -214,3 +241,322 @@ def test_editing_a_row_with_sqlite3_makes_the_cli_verify_fail_and_name_the_event
     broken = subprocess.run(govflow, env=env, capture_output=True, text=True, timeout=60)
     assert broken.returncode == 1
     assert f"event seq=4 id={events[3].event_id}" in broken.stderr
+
+
+# --- Every stored field is covered; a forged event is the one named ------------------------
+
+COLUMN_EDITS = {
+    "seq": ("UPDATE audit_events SET seq = 60 WHERE seq = 6", 60),
+    "event_id": ("UPDATE audit_events SET event_id = 'forged-id' WHERE seq = 3", 3),
+    "idempotency_key": ("UPDATE audit_events SET idempotency_key = 'retry-1' WHERE seq = 3", 3),
+    "occurred_at": (
+        "UPDATE audit_events SET occurred_at = '2025-03-01 09:00:00.000000' WHERE seq = 3",
+        3,
+    ),
+    "actor": ("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3", 3),
+    "action": ("UPDATE audit_events SET action = 'baseline.reset' WHERE seq = 3", 3),
+    "target": ("UPDATE audit_events SET target = 'model:other' WHERE seq = 3", 3),
+    "severity": ("UPDATE audit_events SET severity = 'CRITICAL' WHERE seq = 3", 3),
+    "payload": ("UPDATE audit_events SET payload = '{}' WHERE seq = 3", 3),
+    "prev_hash": ("UPDATE audit_events SET prev_hash = 'f00d' WHERE seq = 3", 3),
+    "hash": ("UPDATE audit_events SET hash = 'beef' WHERE seq = 3", 3),
+    "hash_version": ("UPDATE audit_events SET hash_version = 1 WHERE seq = 3", 3),
+}
+
+
+def test_the_column_edits_below_name_every_column_the_store_keeps_for_an_event():
+    assert set(COLUMN_EDITS) == {column.name for column in AuditEvent.__table__.columns}
+
+
+@pytest.mark.parametrize(("column", "edit"), COLUMN_EDITS.items(), ids=list(COLUMN_EDITS))
+def test_editing_any_stored_field_of_an_event_breaks_the_chain_at_that_event(
+    sqlite_url, column, edit
+):
+    statement, bad_seq = edit
+    _seed_chain(sqlite_url)
+    _execute(sqlite_url, statement)
+    with store.session_scope(sqlite_url) as session:
+        report = verify_chain(session)
+        bad = session.scalars(select(AuditEvent).where(AuditEvent.seq == bad_seq)).one()
+    assert report.first_break is not None, f"editing {column} went unseen"
+    assert (report.first_break.seq, report.first_break.event_id) == (bad_seq, bad.event_id)
+
+
+def test_events_hashed_under_version_1_verify_under_their_own_rule_and_new_ones_follow(
+    sqlite_url,
+):
+    old = _seed_chain(sqlite_url, count=3)
+    # An old store: the same events as version 1 wrote them, then appends under version 2.
+    with store.session_scope(sqlite_url) as session:
+        prev_hash = GENESIS_HASH
+        for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
+            event.hash_version, event.prev_hash = 1, prev_hash
+            event.hash = prev_hash = event_hash(prev_hash, event)
+    with store.session_scope(sqlite_url) as session:
+        record_event(session, actor="eve", action="a", target="t", idempotency_key="k")
+    with store.session_scope(sqlite_url) as session:
+        report = verify_chain(session)
+        versions = session.scalars(select(AuditEvent.hash_version).order_by(AuditEvent.seq))
+        assert list(versions) == [1, 1, 1, 2]
+    assert report.intact and report.events_checked == 4
+    assert old[0].hash != report.head_hash
+
+
+def test_a_version_2_chain_that_goes_back_to_version_1_is_broken_there(sqlite_url):
+    _seed_chain(sqlite_url, count=4)
+    with store.session_scope(sqlite_url) as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.seq == 4)).one()
+        event.hash_version = 1
+        event.hash = event_hash(event.prev_hash, event)
+    with store.session_scope(sqlite_url) as session:
+        report = verify_chain(session)
+    assert report.first_break is not None
+    assert report.first_break.seq == 4
+    assert report.first_break.reason == "hash version goes back from 2 to 1"
+
+
+def test_a_forged_event_with_a_valid_hash_slipped_in_mid_chain_is_the_one_named(sqlite_url):
+    events = _seed_chain(sqlite_url)
+    # The forger rebuilds the table without its unique constraints, makes room after seq 2
+    # and inserts an event that links to seq 2 and hashes correctly.
+    _execute(
+        sqlite_url,
+        "CREATE TABLE audit_copy AS SELECT * FROM audit_events",
+        "DROP TABLE audit_events",
+        "ALTER TABLE audit_copy RENAME TO audit_events",
+        "UPDATE audit_events SET seq = seq + 1 WHERE seq > 2",
+    )
+    forged = AuditEvent(
+        seq=3,
+        event_id="forged",
+        idempotency_key=None,
+        occurred_at=T0 + timedelta(hours=1, minutes=30),
+        actor="mallory",
+        action="baseline.reset",
+        target="model:credit_approval",
+        severity="INFO",
+        payload={},
+        prev_hash=events[1].hash,
+        hash_version=2,
+    )
+    forged.hash = event_hash(forged.prev_hash, forged)
+    with store.session_scope(sqlite_url) as session:
+        session.add(forged)
+    with store.session_scope(sqlite_url) as session:
+        report = verify_chain(session)
+    assert report.first_break is not None
+    assert (report.first_break.seq, report.first_break.event_id) == (3, "forged")
+    assert report.first_break.reason == "inserted: the event after it links to the event before it"
+    assert report.events_checked == 2
+
+
+# --- Signed checkpoints: the tail cannot be cut off unseen ---------------------------------
+
+
+def _checkpoints(url: str) -> Path:
+    return settings.audit_checkpoints(url)
+
+
+def _checkpoint_lines(url: str) -> list[dict]:
+    path = _checkpoints(url)
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _verify_problem(url: str) -> str:
+    with pytest.raises(AuditChainBroken) as broken:
+        verify_audit_chain(db_url=url)
+    return str(broken.value)
+
+
+@pytest.mark.parametrize(
+    ("deleted", "missing"),
+    [
+        ("seq > 3", EVENTS_MISSING.format(first=4, last=6, at="AT")),
+        ("seq = 6", EVENT_MISSING.format(first=6, at="AT")),
+        ("1 = 1", EVENTS_MISSING.format(first=1, last=6, at="AT")),
+    ],
+    ids=["last-three", "last-one", "all"],
+)
+def test_deleting_the_newest_events_is_named_against_the_latest_checkpoint(
+    sqlite_url, deleted, missing
+):
+    _seed_chain(sqlite_url)
+    at = latest_checkpoint(_checkpoints(sqlite_url)).signed_at
+    _execute(sqlite_url, f"DELETE FROM audit_events WHERE {deleted}")
+    assert _verify_problem(sqlite_url) == missing.replace("AT", at)
+
+
+def test_an_empty_table_whose_checkpoint_covered_events_does_not_verify(sqlite_url):
+    _seed_chain(sqlite_url)
+    at = latest_checkpoint(_checkpoints(sqlite_url)).signed_at
+    _execute(sqlite_url, "DROP TABLE audit_events")
+    AuditEvent.__table__.create(store.engine_for(sqlite_url))
+    assert _verify_problem(sqlite_url) == EVENTS_MISSING.format(first=1, last=6, at=at)
+
+
+def test_a_chain_rewritten_from_its_first_event_is_caught_by_the_checkpoint(sqlite_url):
+    _seed_chain(sqlite_url)
+    at = latest_checkpoint(_checkpoints(sqlite_url)).signed_at
+    with store.session_scope(sqlite_url) as session:
+        prev_hash = GENESIS_HASH
+        for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
+            event.actor = "mallory" if event.seq == 2 else event.actor
+            event.prev_hash = prev_hash
+            event.hash = prev_hash = event_hash(prev_hash, event)
+    with store.session_scope(sqlite_url) as session:
+        assert verify_chain(session).intact
+    assert _verify_problem(sqlite_url) == HEAD_DIFFERS.format(seq=6, at=at)
+
+
+def test_a_checkpoint_signed_without_the_key_is_refused(sqlite_url):
+    _seed_chain(sqlite_url)
+    path = _checkpoints(sqlite_url)
+    forged = {**_checkpoint_lines(sqlite_url)[-1], "events": 9}
+    with path.open("a") as lines:
+        lines.write(json.dumps(forged) + "\n")
+    assert _verify_problem(sqlite_url) == BAD_SIGNATURE.format(at=forged["signed_at"], path=path)
+
+
+def test_a_checkpoint_signed_with_another_key_is_refused(sqlite_url, monkeypatch):
+    _seed_chain(sqlite_url)
+    monkeypatch.setenv(settings.AUDIT_KEY_ENV, "another key")
+    at = latest_checkpoint(_checkpoints(sqlite_url)).signed_at
+    assert _verify_problem(sqlite_url) == BAD_SIGNATURE.format(at=at, path=_checkpoints(sqlite_url))
+
+
+def test_each_committed_batch_advances_the_checkpoint_once_and_a_rollback_never(sqlite_url):
+    store.upgrade(sqlite_url)
+    with store.session_scope(sqlite_url) as session:
+        for i in range(3):
+            record_event(session, actor="eve", action="a", target=f"t{i}")
+    assert [line["events"] for line in _checkpoint_lines(sqlite_url)] == [3]
+    with pytest.raises(RuntimeError), store.session_scope(sqlite_url) as session:
+        record_event(session, actor="eve", action="a", target="rolled back")
+        raise RuntimeError("the caller fails after recording")
+    with pytest.raises(RuntimeError), store.session_scope(sqlite_url) as session:
+        with session.begin_nested():
+            record_event(session, actor="eve", action="a", target="savepoint released")
+        raise RuntimeError("the transaction around the savepoint fails")
+    with store.session_scope(sqlite_url) as session:
+        with session.begin_nested():
+            record_event(session, actor="eve", action="a", target="kept")
+        nested = session.begin_nested()
+        record_event(session, actor="eve", action="a", target="savepoint rolled back")
+        nested.rollback()
+    lines = _checkpoint_lines(sqlite_url)
+    assert [line["events"] for line in lines] == [3, 4]
+    with store.session_scope(sqlite_url) as session:
+        head = session.scalars(select(AuditEvent).where(AuditEvent.seq == 4)).one()
+        assert head.target == "kept"
+    assert lines[-1]["head_hash"] == head.hash
+    verify_audit_chain(db_url=sqlite_url)
+
+
+def test_concurrent_writers_leave_checkpoints_that_only_grow(sqlite_url):
+    store.upgrade(sqlite_url)
+
+    def append(writer: int) -> None:
+        for i in range(10):
+            with store.session_scope(sqlite_url) as session:
+                record_event(session, actor=f"w{writer}", action="a", target=str(i))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(append, range(4)))
+    counts = [line["events"] for line in _checkpoint_lines(sqlite_url)]
+    assert counts == sorted(set(counts))
+    assert counts[-1] == 40
+    verify_audit_chain(db_url=sqlite_url)
+
+
+def test_without_a_key_in_the_environment_one_is_generated_once_readable_by_its_owner_only(
+    sqlite_url, capsys
+):
+    _seed_chain(sqlite_url, count=2)
+    key_file = _checkpoints(sqlite_url).with_suffix(".key")
+    key = key_file.read_text()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(key) == 64
+    _seed_chain(sqlite_url, count=2)
+    assert key_file.read_text() == key
+    verify_audit_chain(db_url=sqlite_url, advance=True)
+    assert key not in capsys.readouterr().out
+    assert key not in _checkpoints(sqlite_url).read_text()
+
+
+def test_a_key_in_the_environment_signs_and_no_key_file_is_written(sqlite_url, monkeypatch):
+    monkeypatch.setenv(settings.AUDIT_KEY_ENV, "the operator's key")
+    _seed_chain(sqlite_url, count=2)
+    assert not _checkpoints(sqlite_url).with_suffix(".key").exists()
+    assert latest_checkpoint(_checkpoints(sqlite_url)).signs_correctly(b"the operator's key")
+
+
+def test_a_key_file_others_can_read_is_refused(sqlite_url):
+    _seed_chain(sqlite_url, count=1)
+    key_file = _checkpoints(sqlite_url).with_suffix(".key")
+    key_file.chmod(0o644)
+    with pytest.raises(CheckpointError) as error:
+        verify_audit_chain(db_url=sqlite_url)
+    assert str(error.value) == KEY_FILE_EXPOSED.format(path=key_file)
+
+
+def test_checkpoints_without_their_key_cannot_be_checked(sqlite_url):
+    _seed_chain(sqlite_url, count=1)
+    path = _checkpoints(sqlite_url)
+    path.with_suffix(".key").unlink()
+    with pytest.raises(CheckpointError) as error:
+        verify_audit_chain(db_url=sqlite_url)
+    assert str(error.value) == NO_KEY.format(
+        path=path, env=settings.AUDIT_KEY_ENV, key=path.with_suffix(".key")
+    )
+
+
+def test_a_lost_key_is_never_replaced_while_its_checkpoints_exist(sqlite_url):
+    _seed_chain(sqlite_url, count=1)
+    path = _checkpoints(sqlite_url)
+    path.with_suffix(".key").unlink()
+    # The event is committed; the checkpoint that would vouch for it is refused, loudly.
+    with pytest.raises(CheckpointError) as error, store.session_scope(sqlite_url) as session:
+        record_event(session, actor="eve", action="a", target="after the key was lost")
+    assert str(error.value) == NO_KEY.format(
+        path=path, env=settings.AUDIT_KEY_ENV, key=path.with_suffix(".key")
+    )
+    assert not path.with_suffix(".key").exists()
+    with pytest.raises(CheckpointError):
+        verify_audit_chain(db_url=sqlite_url, advance=True)
+    assert [line["events"] for line in _checkpoint_lines(sqlite_url)] == [1]
+
+
+def test_the_daily_verification_checkpoints_a_chain_that_had_none(sqlite_url):
+    _seed_chain(sqlite_url, count=3)
+    _checkpoints(sqlite_url).unlink()
+    read_only = verify_audit_chain(db_url=sqlite_url)
+    assert read_only["checkpoint"] is None
+    assert not _checkpoints(sqlite_url).exists()
+    advanced = verify_audit_chain(db_url=sqlite_url, advance=True)
+    assert advanced["checkpoint"]["events"] == 3
+    assert [line["events"] for line in _checkpoint_lines(sqlite_url)] == [3]
+
+
+def test_on_postgres_the_checkpoint_follows_the_chain_too(postgres_url):
+    _seed_chain(postgres_url)
+    assert [line["events"] for line in _checkpoint_lines(postgres_url)] == [6]
+    assert verify_audit_chain(db_url=postgres_url)["checkpoint"]["events"] == 6
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 command")
+def test_deleting_the_last_rows_with_sqlite3_makes_the_cli_verify_fail_naming_them(tmp_path):
+    env = {**os.environ, "GOVFLOW_DATA_DIR": str(tmp_path)}
+    env.pop("GOVFLOW_DB_URL", None)
+    url = f"sqlite:///{tmp_path / 'govflow.db'}"
+    _seed_chain(url)
+    at = latest_checkpoint(_checkpoints(url)).signed_at
+    subprocess.run(
+        ["sqlite3", str(tmp_path / "govflow.db"), "DELETE FROM audit_events WHERE seq > 3"],
+        check=True,
+    )
+    govflow = [sys.executable, "-m", "govflow", "audit", "verify"]
+    broken = subprocess.run(govflow, env=env, capture_output=True, text=True, timeout=60)
+    assert broken.returncode == 1
+    assert broken.stderr == (
+        f"FAILED after 3 good events: events 4-6 covered by the checkpoint of {at} are missing\n"
+    )

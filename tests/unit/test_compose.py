@@ -43,6 +43,7 @@ FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthM
 SECRET_VARIABLES = (
     "POSTGRES_PASSWORD",
     "GOVFLOW_DB_PASSWORD",
+    "GOVFLOW_DB_OWNER_PASSWORD",
     "AIRFLOW_FERNET_KEY",
     "AIRFLOW_JWT_SECRET",
     "AIRFLOW_API_SECRET_KEY",
@@ -147,6 +148,8 @@ def test_every_airflow_service_has_the_same_airflow_and_govflow_settings(service
     own = {
         "airflow-init": {
             "AIRFLOW_UID",
+            "GOVFLOW_DB_OWNER_URL",
+            settings.DB_APP_ROLE_ENV,
             ADMIN_PASSWORD_ENV,
             USERS_PASSWORD_ENV,
         }
@@ -179,6 +182,11 @@ def test_the_governance_store_is_its_own_postgres_database_and_role() -> None:
     url = COMMON_ENV[settings.DB_URL_ENV]
     assert url.startswith("postgresql+psycopg://govflow:${GOVFLOW_DB_PASSWORD:?")
     assert url.endswith("@postgres:5432/govflow")
+    init = SERVICES["airflow-init"]["environment"]
+    assert init["GOVFLOW_DB_OWNER_URL"].startswith(
+        "postgresql+psycopg://govflow_owner:${GOVFLOW_DB_OWNER_PASSWORD:?"
+    )
+    assert init[settings.DB_APP_ROLE_ENV] == "govflow"
     assert SERVICES["postgres"]["environment"]["POSTGRES_DB"] == "airflow"
     assert (
         "./docker/postgres/init-govflow.sql:/docker-entrypoint-initdb.d/10-init-govflow.sql:ro"
@@ -249,6 +257,8 @@ def test_every_variable_in_env_example_is_read_by_compose_or_by_govflow() -> Non
         settings.DATA_DIR_ENV,
         settings.DB_URL_ENV,
         settings.CONFIG_DIR_ENV,
+        settings.DB_APP_ROLE_ENV,
+        settings.AUDIT_CHECKPOINTS_ENV,
         notifications.AIRFLOW_BASE_URL_ENV,
         notifications.REPORT_BASE_URL_ENV,
         notifications.RUNBOOK_BASE_URL_ENV,
@@ -331,7 +341,8 @@ def test_the_init_script_the_compose_file_runs_is_copied_into_the_image() -> Non
     ]
     assert steps == [
         "airflow db migrate",
-        "govflow db upgrade >/dev/null",
+        'GOVFLOW_DB_URL="${GOVFLOW_DB_OWNER_URL}" govflow db upgrade --app-role '
+        '"${GOVFLOW_DB_APP_ROLE}" >/dev/null',
         'echo "governance store at revision $(govflow db current)"',
         "govflow config check",
         "govflow airflow-users --run",
@@ -341,11 +352,19 @@ def test_the_init_script_the_compose_file_runs_is_copied_into_the_image() -> Non
 
 
 @pytest.mark.postgres
-def test_the_init_sql_creates_the_governance_database_for_its_own_role_only() -> None:
+def test_the_init_sql_creates_the_governance_database_for_its_own_roles_only(
+    tmp_path, monkeypatch
+) -> None:
+    """And, migrated as airflow-init migrates it, the role govflow runs as can neither
+    truncate the audit trail nor disable its triggers."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
 
+    from govflow import store
     from tests.support.postgres import running_postgres
+
+    monkeypatch.setenv(settings.AUDIT_CHECKPOINTS_ENV, str(tmp_path / "checkpoints.jsonl"))
 
     psql = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))[-1]
     with running_postgres() as url:
@@ -373,6 +392,7 @@ def test_the_init_sql_creates_the_governance_database_for_its_own_role_only() ->
             env={
                 "PATH": "/usr/bin:/bin",
                 "GOVFLOW_DB_PASSWORD": "from-the-env",
+                "GOVFLOW_DB_OWNER_PASSWORD": "from-the-env-too",
                 "POSTGRES_DB": "airflow",
             },
             capture_output=True,
@@ -380,13 +400,36 @@ def test_the_init_sql_creates_the_governance_database_for_its_own_role_only() ->
             check=False,
         )
 
+        owner_url = make_url(url).set(username="govflow_owner", database="govflow")
+        app_url = make_url(url).set(username="govflow", database="govflow")
+        if applied.returncode == 0:
+            owner_url_text = owner_url.render_as_string(hide_password=False)
+            store.upgrade(owner_url_text, app_role="govflow")
+            store.engine_for(owner_url_text).dispose()
+        refusals = []
+        app = create_engine(app_url)
+        for statement in (
+            "TRUNCATE audit_events",
+            "ALTER TABLE audit_events DISABLE TRIGGER ALL",
+            "DELETE FROM audit_events",
+        ):
+            try:
+                with app.begin() as connection:
+                    connection.execute(text(statement))
+            except DBAPIError as refused:
+                refusals.append(str(refused.orig).splitlines()[0])
+        app.dispose()
+
         with superuser.connect() as connection:
-            role = connection.execute(
-                text(
-                    "SELECT rolcanlogin, rolsuper, rolpassword LIKE 'SCRAM-SHA-256$%' "
-                    "FROM pg_authid WHERE rolname = 'govflow'"
-                )
-            ).one()
+            role = tuple(
+                connection.execute(
+                    text(
+                        "SELECT rolname, rolcanlogin, rolsuper, "
+                        "rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid "
+                        "WHERE rolname IN ('govflow', 'govflow_owner') ORDER BY rolname"
+                    )
+                ).all()
+            )
             owners = dict(
                 connection.execute(
                     text(
@@ -399,6 +442,8 @@ def test_the_init_sql_creates_the_governance_database_for_its_own_role_only() ->
                 text(
                     "SELECT has_database_privilege('govflow', 'govflow', 'CONNECT'), "
                     "has_database_privilege('govflow', 'airflow', 'CONNECT'), "
+                    "has_database_privilege('govflow_owner', 'govflow', 'CONNECT'), "
+                    "has_database_privilege('govflow_owner', 'airflow', 'CONNECT'), "
                     "has_database_privilege('someone_else', 'govflow', 'CONNECT'), "
                     "has_database_privilege('someone_else', 'airflow', 'CONNECT')"
                 )
@@ -406,9 +451,14 @@ def test_the_init_sql_creates_the_governance_database_for_its_own_role_only() ->
         superuser.dispose()
 
     assert applied.returncode == 0, applied.stderr
-    assert tuple(role) == (True, False, True)
-    assert owners == {"govflow": "govflow", "airflow": "airflow"}
-    assert tuple(may_connect) == (True, False, False, False)
+    assert role == (("govflow", True, False, True), ("govflow_owner", True, False, True))
+    assert owners == {"govflow": "govflow_owner", "airflow": "airflow"}
+    assert tuple(may_connect) == (True, False, True, False, False, False)
+    assert refusals == [
+        "permission denied for table audit_events",
+        "must be owner of table audit_events",
+        "permission denied for table audit_events",
+    ]
 
 
 def test_the_build_context_holds_exactly_what_the_dockerfile_copies() -> None:

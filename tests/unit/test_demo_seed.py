@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -17,6 +18,7 @@ from govflow.config import load_config
 from govflow.demo.seeding import seed_demo
 from govflow.store.schema import AuditEvent, Model, ModelVersion, StageHistory
 
+GOVFLOW = [sys.executable, "-m", "govflow"]
 SMALL = {"days": 35, "rows_per_day": 200, "seed": 3, "start": date(2025, 3, 1)}
 
 
@@ -79,33 +81,77 @@ def test_reseeding_with_another_seed_refuses_to_overwrite_registered_artefacts(t
         seed_demo(tmp_path, config, db_url=url, **{**SMALL, "seed": 4})
 
 
-@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 command")
-def test_after_the_demo_seed_a_row_edited_with_sqlite3_is_named_by_audit_verify(tmp_path):
-    env = {**os.environ, "GOVFLOW_DATA_DIR": str(tmp_path)}
-    env.pop("GOVFLOW_DB_URL", None)
-    govflow = [sys.executable, "-m", "govflow"]
+@pytest.fixture(scope="module")
+def seeded_by_the_cli(tmp_path_factory) -> Path:
+    """`govflow demo seed` run as a user runs it, into a data directory of its own."""
+    data_dir = tmp_path_factory.mktemp("cli-demo")
     seed = subprocess.run(
-        [*govflow, "demo", "seed", "--days", "35", "--rows-per-day", "200"],
-        env=env,
+        [*GOVFLOW, "demo", "seed", "--days", "35", "--rows-per-day", "200"],
+        env=_cli_env(data_dir),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert seed.returncode == 0, seed.stderr[-2000:]
-    database = tmp_path / "govflow.db"
-    event_id = subprocess.run(
-        ["sqlite3", str(database), "SELECT event_id FROM audit_events WHERE seq = 7"],
+    return data_dir
+
+
+def _cli_env(data_dir: Path) -> dict[str, str]:
+    env = {**os.environ, "GOVFLOW_DATA_DIR": str(data_dir)}
+    env.pop("GOVFLOW_DB_URL", None)
+    return env
+
+
+def _store_copy(seeded: Path, data_dir: Path) -> Path:
+    """The seeded store with its audit checkpoints and their key, for one test to tamper with."""
+    with (
+        sqlite3.connect(seeded / "govflow.db") as reader,
+        sqlite3.connect(data_dir / "govflow.db") as writer,
+    ):
+        reader.backup(writer)
+    for name in ("audit-checkpoints.jsonl", "audit-checkpoints.key"):
+        shutil.copy2(seeded / name, data_dir / name)
+    return data_dir / "govflow.db"
+
+
+def _audit_verify(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GOVFLOW, "audit", "verify"],
+        env=_cli_env(data_dir),
         capture_output=True,
         text=True,
-        check=True,
+        timeout=120,
+    )
+
+
+def _sqlite3(database: Path, statement: str) -> str:
+    return subprocess.run(
+        ["sqlite3", str(database), statement], capture_output=True, text=True, check=True
     ).stdout.strip()
-    subprocess.run(
-        ["sqlite3", str(database), "UPDATE audit_events SET actor = 'mallory' WHERE seq = 7"],
-        check=True,
-    )
-    verify = subprocess.run(
-        [*govflow, "audit", "verify"], env=env, capture_output=True, text=True, timeout=120
-    )
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 command")
+def test_after_the_demo_seed_a_row_edited_with_sqlite3_is_named_by_audit_verify(
+    seeded_by_the_cli, tmp_path
+):
+    database = _store_copy(seeded_by_the_cli, tmp_path)
+    event_id = _sqlite3(database, "SELECT event_id FROM audit_events WHERE seq = 7")
+    _sqlite3(database, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 7")
+    verify = _audit_verify(tmp_path)
     assert verify.returncode == 1
     assert f"event seq=7 id={event_id}" in verify.stderr
     assert "(edited)" in verify.stderr
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 command")
+def test_after_the_demo_seed_the_last_three_rows_deleted_with_sqlite3_are_named_by_audit_verify(
+    seeded_by_the_cli, tmp_path
+):
+    database = _store_copy(seeded_by_the_cli, tmp_path)
+    count = int(_sqlite3(database, "SELECT count(*) FROM audit_events"))
+    _sqlite3(database, f"DELETE FROM audit_events WHERE seq > {count - 3}")
+    verify = _audit_verify(tmp_path)
+    assert verify.returncode == 1
+    (line,) = verify.stderr.splitlines()
+    assert f"events {count - 2}-{count} covered by the checkpoint of " in line
+    assert line.endswith(" are missing")

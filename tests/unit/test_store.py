@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from govflow import store
+from govflow import settings, store
 from govflow.audit import record_event, verify_chain
 from govflow.store.schema import Alert, AuditEvent, Baseline, Incident, KillSwitch, Model
 
@@ -217,3 +218,8 @@ def test_concurrent_writers_keep_the_audit_chain_and_one_active_baseline(store_u
     assert report.events_checked == writers * per_writer
     assert activated.count(True) == 1
     assert len(active) == 1
+    # Each process checkpoints its own commits: the file's counts only grow, to the head.
+    lines = settings.audit_checkpoints(store_url).read_text().splitlines()
+    counts = [json.loads(line)["events"] for line in lines]
+    assert counts == sorted(set(counts))
+    assert json.loads(lines[-1])["head_hash"] == report.head_hash

@@ -1,32 +1,77 @@
-"""Seed 003 (immutable audit trail): the daily walk of the hash chain."""
+"""Seed 003 (immutable audit trail): the daily walk of the hash chain, measured against the
+latest signed checkpoint kept outside the store (issue 13 item 6)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from govflow import store
-from govflow.audit import verify_chain
+from govflow import settings, store
+from govflow.audit import (
+    advance_checkpoint,
+    canonical_time,
+    checkpoint_problem,
+    hash_at,
+    latest_checkpoint,
+    signing_key,
+    verify_chain,
+)
+from govflow.store.types import utcnow
 
 
 class AuditChainBroken(RuntimeError):
-    """An event of the audit trail was edited, deleted, inserted or reordered."""
+    """An event of the audit trail was edited, deleted, inserted or reordered, or events a
+    signed checkpoint covers are missing or differ from the ones it signed."""
 
-    def __init__(self, first_break: str, *, events_checked: int) -> None:
-        super().__init__(first_break)
+    def __init__(self, problem: str, *, events_checked: int) -> None:
+        super().__init__(problem)
         self.events_checked = events_checked
 
 
-def verify_audit_chain(*, db_url: str | None = None) -> dict[str, Any]:
-    """Walk the chain from the first event to the newest: the number of events and the newest
-    hash, printed so that the chain head is kept outside the store too. A break raises
-    :class:`AuditChainBroken` naming the first event that does not fit."""
+def verify_audit_chain(*, db_url: str | None = None, advance: bool = False) -> dict[str, Any]:
+    """Walk the chain from the first event to the newest and hold it against the latest
+    checkpoint: the number of events, the newest hash and the checkpoint, printed so that
+    they are kept outside the store too. A break, or a checkpoint whose events are gone,
+    raises :class:`AuditChainBroken`. With ``advance``, an intact chain is checkpointed."""
     store.ensure_schema(db_url)
+    checkpoints = settings.audit_checkpoints(db_url or settings.db_url())
+    # Read before the walk: a checkpoint written during it may cover events it did not see.
+    checkpoint = latest_checkpoint(checkpoints)
+    key = signing_key(checkpoints, create=advance)
     with store.session_scope(db_url) as session:
         report = verify_chain(session)
-    if not report.intact:
-        raise AuditChainBroken(str(report.first_break), events_checked=report.events_checked)
-    print(f"audit chain intact: {report.events_checked} events, head {report.head_hash}")
-    return {"events": report.events_checked, "head_hash": report.head_hash}
+        if not report.intact:
+            raise AuditChainBroken(str(report.first_break), events_checked=report.events_checked)
+        if checkpoint is not None:
+            problem = checkpoint_problem(
+                checkpoint,
+                checkpoints,
+                key,
+                events=report.events_checked,
+                hash_at_checkpoint=hash_at(session, checkpoint.events),
+            )
+            if problem is not None:
+                raise AuditChainBroken(problem, events_checked=report.events_checked)
+    if advance and key is not None and report.events_checked > 0:
+        checkpoint = advance_checkpoint(
+            checkpoints,
+            events=report.events_checked,
+            head_hash=report.head_hash,
+            signed_at=canonical_time(utcnow()),
+            key=key,
+        ) or latest_checkpoint(checkpoints)
+    covered = (
+        "no checkpoint yet"
+        if checkpoint is None
+        else f"checkpoint of {checkpoint.signed_at} covers {checkpoint.events} events"
+    )
+    print(f"audit chain intact: {report.events_checked} events, head {report.head_hash}; {covered}")
+    return {
+        "events": report.events_checked,
+        "head_hash": report.head_hash,
+        "checkpoint": None
+        if checkpoint is None
+        else {"events": checkpoint.events, "signed_at": checkpoint.signed_at},
+    }
 
 
 __all__ = ["AuditChainBroken", "verify_audit_chain"]

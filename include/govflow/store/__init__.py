@@ -2,8 +2,10 @@
 
 from govflow.store.engine import engine_for, session_scope
 from govflow.store.migrate import current_revision, downgrade, ensure_schema, head_revision, upgrade
+from govflow.store.roles import RoleError
 
 __all__ = [
+    "RoleError",
     "current_revision",
     "downgrade",
     "engine_for",

@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from govflow.store.engine import engine_for
+from govflow.store.roles import grant_application_role
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -21,8 +22,14 @@ def _alembic_config(url: str | None) -> Config:
     return config
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
+def upgrade(url: str | None = None, revision: str = "head", *, app_role: str | None = None) -> None:
+    """Migrate the store; with ``app_role`` (Postgres), confine the role govflow runs as to
+    appending to the audit trail (``govflow.store.roles``), on every run, so that tables of
+    new migrations are granted too and an existing store can be confined later."""
     command.upgrade(_alembic_config(url), revision)
+    if app_role is not None:
+        with engine_for(url).begin() as connection:
+            grant_application_role(connection, app_role)
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:

@@ -518,3 +518,6 @@ class AuditEvent(Base):
     payload: Mapped[Json] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The rule ``hash`` was computed by (govflow.audit.chain): 1 before idempotency_key was
+    # covered, 2 since.
+    hash_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))

@@ -1,18 +1,23 @@
 """Tamper-evident audit trail (seed 003 "Comprehensive Audit Logger", seed 004 section 5).
 
 Every event carries ``hash = sha256(prev_hash + canonical_event)``, where the canonical event
-is the JSON of its sequence number, id, time, actor, action, target, severity and payload with
-sorted keys and no spaces. Editing, deleting, inserting or reordering a stored event breaks
+is the JSON, with sorted keys and no spaces, of every other field the store keeps for it:
+sequence number, id, idempotency key, time, actor, action, target, severity, payload and
+the version of this rule. Editing, deleting, inserting or reordering a stored event breaks
 the chain at that event, and ``verify_chain`` names the first one that does not fit.
+
+Hash versions: version 1 (events written before issue 13) left the idempotency key and the
+version itself out of the canonical event. Those events are verified under their own rule;
+every new event is version 2, and a chain never goes back from 2 to 1.
 
 Appends are serialised (SQLite's write lock, a Postgres advisory lock) and ``prev_hash`` is
 unique, so concurrent writers can never fork the chain. An ``idempotency_key`` makes an
 append safe to retry: the second call returns the first event.
 
 What a hash chain cannot show on its own: the removal of the newest events, or a rewrite of
-the whole chain by someone who can write to the table. ``chain_head`` gives the newest hash
-and count to publish elsewhere (``govflow audit verify`` prints them), and on Postgres
-the migration adds a trigger that refuses UPDATE and DELETE outright.
+the whole chain by someone who can write to the table. Every committed batch of events
+therefore advances a signed checkpoint kept outside the store (``checkpoints``), and on
+Postgres the migration adds triggers that refuse UPDATE, DELETE and TRUNCATE outright.
 """
 
 from __future__ import annotations
@@ -27,13 +32,17 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import event as orm_event
+from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
+from govflow import settings
+from govflow.audit.checkpoints import advance_checkpoint, signing_key
 from govflow.store.schema import AuditEvent
 from govflow.store.types import utcnow
 
 GENESIS_HASH = "0" * 64
+HASH_VERSION = 2
 AuditSeverity = Literal["INFO", "WARNING", "HIGH", "CRITICAL"]
 SEVERITIES: tuple[str, ...] = ("INFO", "WARNING", "HIGH", "CRITICAL")
 _POSTGRES_AUDIT_LOCK = 0x60F10A0D17
@@ -68,8 +77,8 @@ def canonical_time(moment: datetime) -> str:
 
 
 def event_fields(event: AuditEvent) -> dict[str, Any]:
-    """The fields the hash covers, as JSON-able values."""
-    return {
+    """The fields the hash covers under the event's hash version, as JSON-able values."""
+    fields = {
         "seq": event.seq,
         "event_id": event.event_id,
         "occurred_at": canonical_time(event.occurred_at),
@@ -79,6 +88,10 @@ def event_fields(event: AuditEvent) -> dict[str, Any]:
         "severity": event.severity,
         "payload": event.payload,
     }
+    if event.hash_version >= 2:
+        fields["idempotency_key"] = event.idempotency_key
+        fields["hash_version"] = event.hash_version
+    return fields
 
 
 def canonical_event(event: AuditEvent) -> bytes:
@@ -123,6 +136,7 @@ def record_event(
             return existing
     last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
     event = AuditEvent(
+        hash_version=HASH_VERSION,
         seq=1 if last is None else last.seq + 1,
         event_id=str(uuid.uuid4()),
         idempotency_key=idempotency_key,
@@ -137,7 +151,39 @@ def record_event(
     event.hash = event_hash(event.prev_hash, event)
     session.add(event)
     session.flush()
+    _checkpoint_on_commit(session, event)
     return event
+
+
+_UNCHECKPOINTED = "govflow.audit.uncheckpointed"
+
+
+def _checkpoint_on_commit(session: Session, event: AuditEvent) -> None:
+    # Events are written from many places, each inside its caller's transaction: the
+    # checkpoint advances once per committed transaction, never for events rolled back.
+    session.info.setdefault(_UNCHECKPOINTED, []).append(event)
+    if not orm_event.contains(session, "after_commit", _advance_checkpoint_after_commit):
+        orm_event.listen(session, "after_commit", _advance_checkpoint_after_commit)
+
+
+def _advance_checkpoint_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released; its events are not committed yet
+    recorded: list[AuditEvent] = session.info.pop(_UNCHECKPOINTED, [])
+    committed = [e for e in recorded if inspect(e).persistent]
+    if not committed:
+        return
+    newest = max(committed, key=lambda e: e.seq)
+    checkpoints = settings.audit_checkpoints(str(session.get_bind().engine.url))
+    key = signing_key(checkpoints, create=True)
+    assert key is not None
+    advance_checkpoint(
+        checkpoints,
+        events=newest.seq,
+        head_hash=newest.hash,
+        signed_at=canonical_time(utcnow()),
+        key=key,
+    )
 
 
 @dataclass(frozen=True)
@@ -165,12 +211,14 @@ def verify_chain(session: Session, *, batch_size: int = 5000) -> ChainReport:
     """Walk the chain in order and name the first event that does not fit."""
     expected_seq = 1
     prev_hash = GENESIS_HASH
+    previous: AuditEvent | None = None
     checked = 0
     rows = session.scalars(
         select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
     )
     for event in rows:
         reason = None
+        version_before = event.hash_version if previous is None else previous.hash_version
         if event.seq != expected_seq:
             reason = (
                 f"sequence jumps from {expected_seq - 1} to {event.seq}: "
@@ -178,8 +226,20 @@ def verify_chain(session: Session, *, batch_size: int = 5000) -> ChainReport:
                 if event.seq > expected_seq
                 else f"sequence number {event.seq} out of order"
             )
+        elif event.hash_version not in (1, HASH_VERSION):
+            reason = f"unknown hash version {event.hash_version}"
         elif event.prev_hash != prev_hash:
+            if previous is not None and event.prev_hash == previous.prev_hash:
+                # This event links past the one before it: that one was slipped in.
+                inserted = ChainBreak(
+                    previous.seq,
+                    previous.event_id,
+                    "inserted: the event after it links to the event before it",
+                )
+                return ChainReport(checked - 1, previous.prev_hash, inserted)
             reason = "previous-hash link does not match the event before it (inserted or reordered)"
+        elif event.hash_version < version_before:
+            reason = f"hash version goes back from {version_before} to {event.hash_version}"
         elif event_hash(event.prev_hash, event) != event.hash:
             reason = "hash does not match the event's content (edited)"
         if reason is not None:
@@ -187,7 +247,13 @@ def verify_chain(session: Session, *, batch_size: int = 5000) -> ChainReport:
         checked += 1
         expected_seq += 1
         prev_hash = event.hash
+        previous = event
     return ChainReport(checked, prev_hash, None)
+
+
+def hash_at(session: Session, seq: int) -> str | None:
+    """The stored hash of event ``seq``, if there is one."""
+    return session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
 
 
 def chain_head(session: Session) -> tuple[int, str]:

@@ -1,0 +1,56 @@
+"""The tamper-evident audit trail: the hash chain (``chain``) and the signed checkpoints that
+show its tail was not cut off (``checkpoints``)."""
+
+from govflow.audit.chain import (
+    GENESIS_HASH,
+    HASH_VERSION,
+    SEVERITIES,
+    UNKNOWN_SEVERITY,
+    AuditSeverity,
+    ChainBreak,
+    ChainReport,
+    canonical_event,
+    canonical_time,
+    chain_head,
+    event_fields,
+    event_hash,
+    hash_at,
+    jsonable,
+    query_events,
+    record_event,
+    verify_chain,
+)
+from govflow.audit.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    advance_checkpoint,
+    checkpoint_problem,
+    latest_checkpoint,
+    signing_key,
+)
+
+__all__ = [
+    "GENESIS_HASH",
+    "HASH_VERSION",
+    "SEVERITIES",
+    "UNKNOWN_SEVERITY",
+    "AuditSeverity",
+    "ChainBreak",
+    "ChainReport",
+    "Checkpoint",
+    "CheckpointError",
+    "advance_checkpoint",
+    "canonical_event",
+    "canonical_time",
+    "chain_head",
+    "checkpoint_problem",
+    "event_fields",
+    "event_hash",
+    "hash_at",
+    "jsonable",
+    "latest_checkpoint",
+    "query_events",
+    "record_event",
+    "signing_key",
+    "verify_chain",
+]
