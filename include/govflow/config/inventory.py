@@ -144,6 +144,9 @@ class Serving(StrictModel):
     fallback: FallbackRule = FallbackRule()
     cache_ttl_seconds: Annotated[float, Field(ge=0)] = 3600.0
     circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
+    # The downstream systems that call the model (a request's context ``consumer``): what a
+    # downstream_consumer kill switch can name.
+    consumers: list[Identifier] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _fallback_score_is_a_valid_output(self) -> Serving:
