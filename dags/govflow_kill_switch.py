@@ -12,7 +12,9 @@ Activate or deactivate a kill switch from the Airflow UI ("Trigger" with the for
   Anybody else is refused and the run fails with the reason; nothing changes.
 - **What**: a `scope` and a `target` in it: a model id (`model_type`), `<model>:<version>`
   (`model_version`), a route path `/v1/models/<model>/predict` (`inference_endpoint`), a
-  `customer_segment`, a `region` or a `downstream_consumer` value.
+  `customer_segment`, a `region` or a `downstream_consumer` value. A target its scope cannot
+  name (a model or version the registry lacks, a category models.yaml does not list, a
+  consumer no model's `serving.consumers` names) is refused with the valid ones.
 - **Why**: activation needs a reason, deactivation recovery notes; both are audit events
   with the triggering user as actor (`govflow audit query --action 'kill_switch.*'`).
 
@@ -88,7 +90,8 @@ def change_kill_switch(params=None, dag_run=None, run_id=None) -> dict:
                 "The thing blocked: credit_approval (model_type), credit_approval:1.1.0 "
                 "(model_version), /v1/models/credit_approval/predict (inference_endpoint), "
                 "high_value (customer_segment), north (region), loan_portal "
-                "(downstream_consumer)."
+                "(downstream_consumer). A target the scope cannot name is refused with the "
+                "list of valid ones."
             ),
         ),
         "reason": Param(

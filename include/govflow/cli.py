@@ -2,6 +2,10 @@
 
 Every command honours ``GOVFLOW_DB_URL`` and ``GOVFLOW_DATA_DIR``. Heavy imports happen
 inside commands so that ``govflow --help`` stays quick.
+
+Bad input gets one line on stderr and an exit status, from one place (``_problem``): a
+command raises govflow's own error and the root command turns it into the line and the
+status, so no command catches errors of its own to print them.
 """
 
 from __future__ import annotations
@@ -11,8 +15,92 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(help="govflow: governance of deployed ML models.", no_args_is_help=True)
+# The exit status of every command (README "The command line").
+EXIT_REFUSED = 1  # refused, not found, or found wanting (a CRITICAL finding, a broken chain)
+EXIT_USAGE = 2  # the command line is wrong: a malformed value, a name config/ does not know
+EXIT_FAILED = 3  # the command could not be carried out: config/, the store, the data
+DEBUG_HINT = "(govflow --debug shows the traceback)"
+
+
+def _problem(error: Exception) -> tuple[str, int]:
+    """The line and the exit status that answer a command's error."""
+    import sqlalchemy.exc
+    from alembic.util import CommandError
+
+    from govflow import store
+    from govflow.config import ConfigError, UnknownModel
+    from govflow.deployment.procedure import UnknownDeployment
+    from govflow.flows import Refused
+    from govflow.incidents.lifecycle import IncidentError, UnknownIncidentStatus
+    from govflow.monitoring.analysis import UnknownCheck
+    from govflow.registry import RegistryError
+    from govflow.serving.gateway import GatewayError
+    from govflow.serving.kill_switches import KillSwitchError
+
+    usage = (UnknownModel, UnknownCheck, UnknownIncidentStatus, GatewayError, CommandError)
+    refused = (Refused, KillSwitchError, RegistryError, IncidentError, UnknownDeployment)
+    if isinstance(error, typer.TyperException):  # typer's own: a usage error, exit status 2
+        context = getattr(error, "ctx", None)
+        help_of = f" (see '{context.command_path} --help')" if context else ""
+        return error.format_message() + help_of, error.exit_code
+    if isinstance(error, usage):
+        return str(error), EXIT_USAGE
+    if isinstance(error, refused):
+        return str(error), EXIT_REFUSED
+    if isinstance(error, ConfigError):
+        more = len(error.problems) - 1
+        listed = f" (and {more} more: govflow config check lists them)" if more else ""
+        return error.problems[0] + listed, EXIT_FAILED
+    if isinstance(error, sqlalchemy.exc.ArgumentError):  # a malformed URL, an unknown driver
+        return f"GOVFLOW_DB_URL: {error}", EXIT_FAILED
+    if isinstance(error, sqlalchemy.exc.DBAPIError):  # unreachable, credentials refused, ...
+        return f"governance store {store.shown_url()}: {error.orig}", EXIT_FAILED
+    if isinstance(error, OSError):
+        return str(error), EXIT_FAILED
+    return f"{type(error).__name__}: {error} {DEBUG_HINT}", EXIT_FAILED
+
+
+class _OneLineErrors(TyperGroup):
+    """The root command: whatever a command raises ends as ``_problem``'s line on stderr and
+    its exit status; with ``--debug`` the error goes on, traceback and all."""
+
+    # typer passes its own typer.Context, a subclass of the vendored click Context it declares.
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as error:
+            # A group named without a command shows its help (typer tells it by name too).
+            if ctx.params.get("debug") or type(error).__name__ == "NoArgsIsHelpError":
+                raise
+            line, status = _problem(error)
+            typer.echo(" ".join(part.strip() for part in line.splitlines()), err=True)
+            raise typer.Exit(status) from None
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    help="govflow: governance of deployed ML models.",
+    epilog=(
+        "Exit status: 0 done, 1 refused or not found, 2 usage error, 3 could not be carried "
+        "out (config/, the store, the data); an error is one line on stderr."
+    ),
+    no_args_is_help=True,
+)
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an error, show its traceback, not one line.")
+    ] = False,
+) -> None:
+    """The options every command takes (they come before the command's name)."""
+
+
 config_app = typer.Typer(help="Validate the policy in config/.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 db_app = typer.Typer(help="Create and migrate the governance store.", no_args_is_help=True)
@@ -71,9 +159,7 @@ def db_upgrade(
     ] = None,
 ) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
-    from sqlalchemy.engine import make_url
-
-    from govflow import settings, store
+    from govflow import store
 
     try:
         store.upgrade(revision=revision, app_role=app_role or settings.db_app_role())
@@ -81,8 +167,7 @@ def db_upgrade(
         typer.echo(str(error), err=True)
         raise typer.Exit(code=1) from None
     # The URL may carry a password (Postgres); the log of a deployment must not.
-    shown = make_url(settings.db_url()).render_as_string(hide_password=True)
-    typer.echo(f"governance store at {store.current_revision()}: {shown}")
+    typer.echo(f"governance store at {store.current_revision()}: {store.shown_url()}")
 
 
 @db_app.command("downgrade")
@@ -102,10 +187,16 @@ def db_current() -> None:
     typer.echo(store.current_revision() or "base")
 
 
-def _parse_time(value: str | None) -> datetime | None:
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    """An ISO date or time given to ``option``; UTC unless it names a zone."""
     if value is None:
         return None
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD) or an ISO time", param_hint=option
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -151,8 +242,8 @@ def audit_query(
             actor=actor,
             target=target,
             severity=severity,
-            since=_parse_time(since),
-            until=_parse_time(until),
+            since=_parse_time(since, "--since"),
+            until=_parse_time(until, "--until"),
             limit=limit,
         )
         for event in events:
@@ -177,15 +268,12 @@ def registry_lineage(
 
     model_id, _, version = model_version.partition(":")
     if not version:
-        typer.echo("give the model version as MODEL:VERSION", err=True)
-        raise typer.Exit(code=2)
+        raise typer.BadParameter(
+            f"{model_version!r} is not MODEL:VERSION", param_hint="MODEL_VERSION"
+        )
     store.ensure_schema()
-    try:
-        with store.session_scope() as session:
-            typer.echo(json.dumps(registry.lineage(session, model_id, version), indent=2))
-    except registry.RegistryError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(code=1) from None
+    with store.session_scope() as session:
+        typer.echo(json.dumps(registry.lineage(session, model_id, version), indent=2))
 
 
 @registry_app.command("deprecate")
@@ -198,12 +286,8 @@ def registry_deprecate(
     from govflow import registry, store
 
     store.ensure_schema()
-    try:
-        with store.session_scope() as session:
-            registry.deprecate_model(session, model_id=model_id, actor=actor, reason=reason)
-    except registry.RegistryError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(code=1) from None
+    with store.session_scope() as session:
+        registry.deprecate_model(session, model_id=model_id, actor=actor, reason=reason)
     typer.echo(f"{model_id} deprecated: {reason}")
 
 
@@ -214,27 +298,22 @@ RowsOption = Annotated[int, typer.Option(help="Predictions per model and day.")]
 
 
 def _seed(days: int, seed: int, start: str, rows_per_day: int) -> None:
-    from datetime import date
-
-    from govflow import settings
-    from govflow.config import ConfigError, load_config
+    from govflow import settings, store
+    from govflow.config import load_config
     from govflow.demo.seeding import seed_demo
 
-    try:
-        config = load_config(settings.config_dir())
-    except ConfigError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(code=1) from None
+    first = _parse_time(start, "--start")
+    assert first is not None
     summary = seed_demo(
         settings.data_dir(),
-        config,
+        load_config(settings.config_dir()),
         days=days,
         seed=seed,
-        start=date.fromisoformat(start),
+        start=first.date(),
         rows_per_day=rows_per_day,
     )
     typer.echo(f"demo written to {settings.data_dir()} (manifest {summary.manifest.path})")
-    typer.echo(f"governance store: {settings.db_url()}")
+    typer.echo(f"governance store: {store.shown_url()}")
     typer.echo("")
     typer.echo(f"{'model':<24} {'tier':<7} {'owner':<7} {'version':<8} {'accuracy':>8} {'auc':>6}")
     for row in summary.models:
@@ -340,13 +419,15 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
 
     if start is None:
         raise typer.BadParameter("--start is required", param_hint="--start")
-    first = _parse_time(start)
+    first = _parse_time(start, "--start")
     assert first is not None
-    last = _parse_time(end) if end is not None else None
+    last = _parse_time(end, "--end")
     if last is None:
         last = first + timedelta(days=1)
     elif len(end or "") == 10:  # a date: include that whole day
         last = last + timedelta(days=1)
+    if last <= first:
+        raise typer.BadParameter(f"{end} is not after --start {start}", param_hint="--end")
     return first, last
 
 
@@ -362,19 +443,19 @@ def monitor_run(
     run_key: Annotated[str | None, typer.Option(help="Natural key of the record.")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip the HTML report.")] = False,
 ) -> None:
-    """Analyse one model over a window and print check, metric, value, threshold, severity."""
+    """Analyse one model over a window and print check, metric, value, threshold, severity.
+
+    Exit status: 0 analysed, no CRITICAL finding; 1 analysed, a CRITICAL finding; 2 usage
+    error (a malformed date, --start after --end, an unknown check or model); 3 the analysis
+    failed (its record says why) or could not run (config/, the store).
+    """
     from govflow import settings
     from govflow.config import load_config
     from govflow.flows.monitoring import run_monitoring
     from govflow.monitoring.analysis import CHECK_TYPES
 
-    config = load_config(settings.config_dir())
-    if model not in config.models.ids():
-        typer.echo(
-            f"unknown model {model!r}; models.yaml has {', '.join(config.models.ids())}", err=True
-        )
-        raise typer.Exit(code=2)
     first, last = _window(start, end)
+    config = load_config(settings.config_dir())
     wanted = [c for item in (checks or list(CHECK_TYPES)) for c in item.split(",") if c]
     key = run_key or f"cli/{first.isoformat()}/{last.isoformat()}/{','.join(sorted(wanted))}"
     summary = run_monitoring(
@@ -396,6 +477,10 @@ def monitor_run(
         f"{summary.composite_score if summary.composite_score is not None else 'n/a'}, "
         f"baseline {summary.baseline_version}, report {summary.report_path or '-'}"
     )
+    if summary.status == "failed":
+        raise typer.Exit(EXIT_FAILED)
+    if summary.severity == "CRITICAL":
+        raise typer.Exit(EXIT_REFUSED)
 
 
 @app.command("airflow-users")
@@ -460,21 +545,16 @@ def serve(
     import uvicorn
 
     from govflow import settings
-    from govflow.config import ConfigError, load_config
-    from govflow.serving.gateway import GatewayError, create_app
+    from govflow.config import load_config
+    from govflow.serving.gateway import create_app
 
-    try:
-        config = load_config(settings.config_dir())
-        app_ = create_app(
-            config=config,
-            model_ids=[m for m in models.split(",") if m] if models else None,
-            instance=instance,
-            refresh_seconds=refresh_seconds,
-            flush_seconds=flush_seconds,
-        )
-    except (ConfigError, GatewayError) as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(code=2) from None
+    app_ = create_app(
+        config=load_config(settings.config_dir()),
+        model_ids=[m for m in models.split(",") if m] if models else None,
+        instance=instance,
+        refresh_seconds=refresh_seconds,
+        flush_seconds=flush_seconds,
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
 
@@ -491,16 +571,15 @@ def incident_list(
     model: Annotated[str | None, typer.Option(help="Model id from models.yaml.")] = None,
 ) -> None:
     """List incidents, newest first."""
-    from govflow import store
-    from govflow.incidents.lifecycle import IncidentError, list_incidents
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.incidents.lifecycle import list_incidents
 
+    if model is not None:
+        load_config(settings.config_dir()).models.get(model)
     store.ensure_schema()
     with store.session_scope() as session:
-        try:
-            found = list_incidents(session, status=status, model_id=model)
-        except IncidentError as error:
-            typer.echo(str(error), err=True)
-            raise typer.Exit(code=2) from None
+        found = list_incidents(session, status=status, model_id=model)
         typer.echo(
             f"{'ref':<14} {'status':<14} {'severity':<9} {'class':<5} {'model':<24} "
             f"{'metric':<32} {'assigned':<8} opened"
@@ -518,15 +597,11 @@ def incident_list(
 def incident_show(ref: str = typer.Argument(..., help="INC-YYYY-NNNN or the id.")) -> None:
     """Show an incident and its timeline of events with actors."""
     from govflow import store
-    from govflow.incidents.lifecycle import IncidentError, format_timeline, get_incident
+    from govflow.incidents.lifecycle import format_timeline, get_incident
 
     store.ensure_schema()
     with store.session_scope() as session:
-        try:
-            incident = get_incident(session, ref)
-        except IncidentError as error:
-            typer.echo(str(error), err=True)
-            raise typer.Exit(code=1) from None
+        incident = get_incident(session, ref)
         for line in format_timeline(session, incident):
             typer.echo(line)
 
@@ -548,11 +623,7 @@ def report_readiness(
 
     store.ensure_schema()
     with store.session_scope() as session:
-        try:
-            deployment = find_deployment(session, deployment_id)
-        except LookupError as error:
-            typer.echo(str(error), err=True)
-            raise typer.Exit(code=1) from None
+        deployment = find_deployment(session, deployment_id)
         report = build_report(session, load_config(settings.config_dir()), deployment)
     typer.echo(render_html(report) if html else render_markdown(report), nl=False)
 
@@ -615,16 +686,11 @@ def kill_switch_activate(
 
 
 def _change_kill_switch(config_dir: Path | None, **change: Any) -> None:
-    """Carry out an activation or deactivation; a refusal exits 1 with its reason."""
+    """Carry out an activation or deactivation (a refusal is ``Refused``: exit 1)."""
     from govflow.config import load_config
-    from govflow.flows import Refused
     from govflow.flows.kill_switches import change_kill_switch
 
-    try:
-        change_kill_switch(config=load_config(_config_dir(config_dir)), **change)
-    except Refused as refused:
-        typer.echo(str(refused), err=True)
-        raise typer.Exit(code=1) from None
+    change_kill_switch(config=load_config(_config_dir(config_dir)), **change)
 
 
 @kill_switch_app.command("deactivate")

@@ -19,6 +19,7 @@ from govflow.serving.kill_switches import (
     REASON_REQUIRED,
     RECOVERY_NOTES_REQUIRED,
     SCOPES,
+    UNKNOWN_TARGET,
 )
 from govflow.store.schema import AuditEvent, KillSwitch
 
@@ -158,6 +159,15 @@ def test_the_fairness_rotation_may_activate_but_an_engineer_deactivates(dag, db_
         ({**ACTIVATE, "reason": ""}, "eve", REASON_REQUIRED),
         ({**DEACTIVATE, "recovery_notes": ""}, "eve", RECOVERY_NOTES_REQUIRED),
         (DEACTIVATE, "eve", NOT_ACTIVE.format(scope="customer_segment", target="high_value")),
+        (
+            {**ACTIVATE, "target": "high_valu"},
+            "eve",
+            UNKNOWN_TARGET.format(
+                scope="customer_segment",
+                target="high_valu",
+                targets="standard, high_value, new_customer",
+            ),
+        ),
     ],
 )
 def test_a_refused_request_fails_the_task_with_the_reason_and_changes_nothing(

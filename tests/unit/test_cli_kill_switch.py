@@ -12,6 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from govflow import store
+from govflow.config import load_config
 from govflow.serving.kill_switches import (
     NOT_ACTIVE,
     NOT_AUTHORISED,
@@ -19,8 +20,10 @@ from govflow.serving.kill_switches import (
     RECOVERY_NOTES_REQUIRED,
     SCOPES,
     UNKNOWN_SCOPE,
+    UNKNOWN_TARGET,
 )
 from govflow.store.schema import AuditEvent, KillSwitch
+from tests.support.registry import register_models
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 SEGMENT = ["--scope", "customer_segment", "--target", "high_value"]
@@ -171,6 +174,35 @@ def test_someone_without_kill_switch_authority_is_refused_and_nothing_changes(
     assert [(who, what) for who, what, _ in audit_trail()] == (
         [("carol", "kill_switch.activated")] if action == "deactivate" else []
     )
+
+
+@pytest.mark.parametrize(
+    ("scope", "target", "targets"),
+    [
+        ("model_type", "credit_aproval", "credit_approval"),
+        ("customer_segment", "high_valu", "standard, high_value, new_customer"),
+    ],
+)
+def test_a_misspelt_target_is_refused_in_one_line_listing_the_valid_ones(
+    db_url, scope, target, targets
+):
+    register_models(db_url, load_config(CONFIG_DIR), {"credit_approval": []})
+    result = govflow(
+        "kill-switch",
+        "activate",
+        "--scope",
+        scope,
+        "--target",
+        target,
+        "--reason",
+        "r",
+        "--actor",
+        "eve",
+    )
+    refusal = UNKNOWN_TARGET.format(scope=scope, target=target, targets=targets)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", refusal + "\n")
+    assert audit_trail() == []
+    assert govflow("kill-switch", "list", "--all").stdout == "no kill switches yet\n"
 
 
 def test_a_context_that_is_not_key_value_is_a_usage_error(db_url):

@@ -138,7 +138,9 @@ def answers(client: TestClient, instances: list[dict[str, Any]], **context: Any)
 
 def activate(url: str, scope: str, target: str, reason: str = REASON) -> None:
     with store.session_scope(url) as session:
-        kill_switches.activate(session, scope=scope, target=target, reason=reason, actor="eve")
+        kill_switches.activate(
+            session, scope=scope, target=target, reason=reason, actor="eve", config=CONFIG
+        )
 
 
 def deactivate(url: str, scope: str, target: str) -> None:

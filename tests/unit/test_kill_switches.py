@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from govflow import store
 from govflow.audit import verify_chain
 from govflow.config import ConfigError, GovflowConfig, load_config
+from govflow.serving import kill_switches
 from govflow.serving.kill_switches import (
     CONTEXT_KEY_RESERVED,
     NOT_ACTIVE,
@@ -20,8 +22,8 @@ from govflow.serving.kill_switches import (
     RECOVERY_NOTES_REQUIRED,
     SCOPES,
     UNKNOWN_SCOPE,
+    UNKNOWN_TARGET,
     KillSwitchError,
-    activate,
     active_switches,
     blocking_switches,
     check_authority,
@@ -30,13 +32,22 @@ from govflow.serving.kill_switches import (
     request_change,
     summary,
     switch_history,
+    valid_targets,
 )
 from govflow.store.schema import AuditEvent, KillSwitch
+from tests.support.registry import register_models
 
 AT = datetime(2025, 3, 24, 9, 30, tzinfo=UTC)
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 AUTHORISED_ROLES = "ml_engineer, ml_lead, deployment_manager, cto"
 ROTATIONS = {"activate": "primary, secondary, fairness", "deactivate": "primary, secondary"}
+CONFIG = load_config(CONFIG_DIR)
+# Every activation here is judged against the repository's config/.
+activate = partial(kill_switches.activate, config=CONFIG)
+# What the registry of the tests' stores holds: the model ids and versions a switch can name.
+# The audit events of kill switches, beside those of registering REGISTERED.
+KILL_SWITCH_EVENTS = AuditEvent.action.like("kill_switch.%")
+REGISTERED = {"credit_approval": ["1.0.0", "1.1.0"], "marketing_propensity": ["1.0.0"]}
 
 
 def refused(actor: str, action: str) -> str:
@@ -47,14 +58,12 @@ def refused(actor: str, action: str) -> str:
 
 @pytest.fixture
 def url(store_url: str) -> str:
-    store.upgrade(store_url)
-    return store_url
+    return register_models(store_url, CONFIG, REGISTERED)
 
 
 @pytest.fixture
 def sqlite_store(sqlite_url: str) -> str:
-    store.upgrade(sqlite_url)
-    return sqlite_url
+    return register_models(sqlite_url, CONFIG, REGISTERED)
 
 
 def test_activating_twice_leaves_one_active_switch_and_one_audit_event(url):
@@ -68,12 +77,16 @@ def test_activating_twice_leaves_one_active_switch_and_one_audit_event(url):
             at=AT,
         )
         again, created_again = activate(
-            session, scope="model_type", target="credit_approval", reason="retry", actor="eve"
+            session,
+            scope="model_type",
+            target="credit_approval",
+            reason="retry",
+            actor="eve",
         )
     assert (created, created_again, first.id == again.id) == (True, False, True)
     with store.session_scope(url) as session:
         switches = session.scalars(select(KillSwitch)).all()
-        audited = session.scalars(select(AuditEvent.action)).all()
+        audited = session.scalars(select(AuditEvent.action).where(KILL_SWITCH_EVENTS)).all()
     assert [(s.scope, s.target, s.activated_by, s.reason) for s in switches] == [
         ("model_type", "credit_approval", "carol", "INC-1")
     ]
@@ -94,13 +107,21 @@ def test_deactivation_records_the_recovery_and_frees_the_scope_for_a_new_switch(
         _, created = activate(session, scope="region", target="north", reason="again", actor="eve")
         assert created
         assert verify_chain(session).intact
-        actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+        actions = session.scalars(
+            select(AuditEvent.action).where(KILL_SWITCH_EVENTS).order_by(AuditEvent.seq)
+        ).all()
     assert actions == ["kill_switch.activated", "kill_switch.deactivated", "kill_switch.activated"]
 
 
 def test_only_the_switches_of_the_requests_own_scopes_block_it(sqlite_store):
     with store.session_scope(sqlite_store) as session:
-        activate(session, scope="customer_segment", target="high_value", reason="r", actor="eve")
+        activate(
+            session,
+            scope="customer_segment",
+            target="high_value",
+            reason="r",
+            actor="eve",
+        )
         activate(session, scope="region", target="south", reason="r", actor="eve")
         request = {
             "model_type": "credit_approval",
@@ -146,7 +167,7 @@ def test_bad_kill_switch_requests_are_refused_with_a_clear_reason(sqlite_store, 
 
 @pytest.fixture(scope="module")
 def config() -> GovflowConfig:
-    return load_config(CONFIG_DIR)
+    return CONFIG
 
 
 def _activate_all(session, switches: list[tuple[str, str]]) -> None:
@@ -207,12 +228,6 @@ def _request(model: str, version: str, segment: str, region: str) -> dict[str, s
             _request("credit_approval", "1.0.0", "standard", "north"),
             [],
         ),
-        # A model id in the version scope (or a version in the type scope) matches nothing.
-        (
-            [("model_version", "credit_approval"), ("model_type", "credit_approval:1.0.0")],
-            _request("credit_approval", "1.0.0", "standard", "north"),
-            [],
-        ),
         # The endpoint switch blocks its route; every matching switch is reported.
         (
             [("inference_endpoint", "/v1/models/credit_approval/predict"), ("region", "north")],
@@ -237,6 +252,90 @@ def test_a_downstream_consumer_switch_blocks_only_that_consumers_requests(sqlite
         other = blocking_switches(session, {"downstream_consumer": "branch_app"})
         unnamed = blocking_switches(session, {"downstream_consumer": None})
     assert ([s.target for s in portal], other, unnamed) == (["loan_portal"], [], [])
+
+
+def test_each_scope_can_name_what_the_registry_and_models_yaml_hold(sqlite_store):
+    with store.session_scope(sqlite_store) as session:
+        targets = {scope: valid_targets(session, CONFIG, scope) for scope in SCOPES}
+    assert targets == {
+        "model_version": [
+            "credit_approval:1.0.0",
+            "credit_approval:1.1.0",
+            "marketing_propensity:1.0.0",
+        ],
+        "model_type": ["credit_approval", "marketing_propensity"],
+        "inference_endpoint": [
+            "/v1/models/credit_approval/predict",
+            "/v1/models/marketing_propensity/predict",
+            "/v1/models/product_recommendation/predict",
+        ],
+        "customer_segment": ["standard", "high_value", "new_customer"],
+        "region": ["north", "south", "east", "west"],
+        "downstream_consumer": ["loan_portal", "branch_app", "campaign_manager", "mobile_app"],
+    }
+
+
+UNKNOWN_TARGETS = [
+    # A typo, and a name of another scope (a version where a model id belongs and back).
+    ("model_type", "credit_aproval", "credit_approval, marketing_propensity"),
+    ("model_type", "credit_approval:1.0.0", "credit_approval, marketing_propensity"),
+    # In models.yaml but never registered: nothing of it is served.
+    ("model_type", "product_recommendation", "credit_approval, marketing_propensity"),
+    (
+        "model_version",
+        "credit_approval",
+        "credit_approval:1.0.0, credit_approval:1.1.0, marketing_propensity:1.0.0",
+    ),
+    (
+        "model_version",
+        "credit_approval:9.9.9",
+        "credit_approval:1.0.0, credit_approval:1.1.0, marketing_propensity:1.0.0",
+    ),
+    (
+        "inference_endpoint",
+        "/v1/models/credit_aproval/predict",
+        "/v1/models/credit_approval/predict, /v1/models/marketing_propensity/predict, "
+        "/v1/models/product_recommendation/predict",
+    ),
+    ("customer_segment", "high_valu", "standard, high_value, new_customer"),
+    ("region", "North", "north, south, east, west"),
+    ("downstream_consumer", "loan_portl", "loan_portal, branch_app, campaign_manager, mobile_app"),
+]
+
+
+@pytest.mark.parametrize(("scope", "target", "targets"), UNKNOWN_TARGETS)
+def test_a_target_its_scope_cannot_name_is_refused_listing_the_valid_ones_and_nothing_is_written(
+    sqlite_store, scope, target, targets
+):
+    with store.session_scope(sqlite_store) as session, pytest.raises(KillSwitchError) as raised:
+        request_change(
+            session,
+            CONFIG,
+            action="activate",
+            scope=scope,
+            target=target,
+            actor="eve",
+            reason="typo",
+        )
+    assert str(raised.value) == UNKNOWN_TARGET.format(scope=scope, target=target, targets=targets)
+    with store.session_scope(sqlite_store) as session:
+        assert session.scalars(select(KillSwitch)).all() == []
+        assert session.scalars(select(AuditEvent).where(KILL_SWITCH_EVENTS)).all() == []
+
+
+def test_a_scope_with_nothing_to_name_refuses_every_target(sqlite_url):
+    store.upgrade(sqlite_url)
+    with store.session_scope(sqlite_url) as session, pytest.raises(KillSwitchError) as raised:
+        activate(
+            session,
+            scope="model_type",
+            target="credit_approval",
+            reason="nothing registered yet",
+            actor="eve",
+        )
+    assert str(raised.value) == UNKNOWN_TARGET.format(
+        scope="model_type", target="credit_approval", targets="none"
+    )
 
 
 @pytest.mark.parametrize(
@@ -301,7 +400,7 @@ def test_authority_is_checked_before_anything_is_written(sqlite_store, config):
     assert str(raised.value) == refused("victor", "activate")
     with store.session_scope(sqlite_store) as session:
         assert session.scalars(select(KillSwitch)).all() == []
-        assert session.scalars(select(AuditEvent)).all() == []
+        assert session.scalars(select(AuditEvent).where(KILL_SWITCH_EVENTS)).all() == []
 
 
 def test_a_requested_activation_and_deactivation_record_who_and_why(sqlite_store, config):
@@ -337,7 +436,9 @@ def test_a_requested_activation_and_deactivation_record_who_and_why(sqlite_store
         record = summary(lifted)
         events = [
             (event.actor, event.action, event.payload)
-            for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))
+            for event in session.scalars(
+                select(AuditEvent).where(KILL_SWITCH_EVENTS).order_by(AuditEvent.seq)
+            )
         ]
     assert (created, created_again, again.id == switch.id, lifted_now) == (True, False, True, True)
     assert {key: record[key] for key in ("active", "activated_by", "deactivated_by")} == {
@@ -384,7 +485,12 @@ def test_context_cannot_overwrite_what_the_switch_records(sqlite_store):
 def test_the_notice_says_what_changed_and_when_gateways_apply_it(sqlite_store):
     with store.session_scope(sqlite_store) as session:
         switch, created = activate(
-            session, scope="region", target="north", reason="outage", actor="eve", at=AT
+            session,
+            scope="region",
+            target="north",
+            reason="outage",
+            actor="eve",
+            at=AT,
         )
         activated = notice(switch, created=created)
         same, created_again = activate(
@@ -419,7 +525,14 @@ def test_the_notice_says_what_changed_and_when_gateways_apply_it(sqlite_store):
 
 def test_the_history_keeps_lifted_switches_beside_active_ones(sqlite_store):
     with store.session_scope(sqlite_store) as session:
-        activate(session, scope="region", target="north", reason="outage", actor="eve", at=AT)
+        activate(
+            session,
+            scope="region",
+            target="north",
+            reason="outage",
+            actor="eve",
+            at=AT,
+        )
         deactivate(session, scope="region", target="north", recovery_notes="ok", actor="lena")
         activate(session, scope="region", target="north", reason="again", actor="mike")
         history = [(s.reason, s.deactivated_by) for s in switch_history(session)]

@@ -138,7 +138,7 @@ def test_the_cli_reports_a_critical_disparate_impact_for_gender_on_the_first_fai
         "test_monitoring/fairness-drift",
     )
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # analysed, with a CRITICAL finding
     rows = table_rows(result.stdout)
     (impact,) = [
         row
@@ -263,7 +263,7 @@ def test_the_malformed_day_names_every_broken_column_without_a_traceback(manifes
         "test_monitoring/malformed",
     )
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the broken columns are CRITICAL
     named = {row["subject"] for row in table_rows(result.stdout) if row["check"] == DATA_QUALITY}
     assert expected <= named, f"not named: {sorted(expected - named)}"
     assert "Traceback" not in result.stdout + result.stderr
@@ -339,6 +339,25 @@ def test_an_unreadable_window_is_a_failed_record_and_the_next_model_runs_as_usua
     ]
     assert (after.status, after.severity) == ("succeeded", "INFO")
     assert findings_of(db_url, after.run_id) == findings_of(db_url, untouched.run_id)
+
+
+def test_monitor_run_exits_3_when_the_analysis_failed_and_its_record_says_why(
+    demo_env, demo_copy, quiet_days, monkeypatch
+):
+    day = quiet_days[0]
+    partition_path(demo_copy / "prediction_logs" / "credit_approval", day).write_bytes(b"nonsense")
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(demo_copy))
+
+    result = CliRunner().invoke(
+        app,
+        [
+            *("monitor", "run", "--model", "credit_approval", "--start", day.isoformat()),
+            *("--no-report", "--run-key", "test_monitoring/cli-failed"),
+        ],
+    )
+
+    assert (result.exit_code, result.stderr) == (3, "")
+    assert "\ncredit_approval: failed, severity CRITICAL, composite n/a" in result.stdout
 
 
 def test_the_evidently_report_is_an_html_file_at_the_recorded_path(

@@ -312,6 +312,7 @@ def test_the_credit_model_falls_back_to_manual_review_without_an_automatic_decis
         "fallback": {"decision": "manual_review", "score": None, "prediction": None},
         "cache_ttl_seconds": 3600.0,
         "circuit_breaker": {"failures": 5, "window_seconds": 60.0, "open_seconds": 30.0},
+        "consumers": ["loan_portal", "branch_app"],
     }
 
 
@@ -326,6 +327,7 @@ def test_a_model_without_a_serving_block_gets_the_defaults(config_copy):
         "fallback": {"decision": "manual_review", "score": None, "prediction": None},
         "cache_ttl_seconds": 3600.0,
         "circuit_breaker": {"failures": 5, "window_seconds": 60.0, "open_seconds": 30.0},
+        "consumers": [],
     }
 
 

@@ -7,7 +7,7 @@ returns a read-only ``GovflowConfig``; any problem raises ``ConfigError``.
 """
 
 from govflow.config.deployment import Criterion, DeploymentFile, RolloutStage, Step
-from govflow.config.inventory import Feature, ModelEntry, ModelsFile
+from govflow.config.inventory import Feature, ModelEntry, ModelsFile, UnknownModel
 from govflow.config.loading import ConfigError, GovflowConfig, load_config
 from govflow.config.people import PeopleFile, User
 from govflow.config.policy import Bound, EscalationPath, MetricThreshold, PolicyFile
@@ -53,6 +53,7 @@ __all__ = [
     "RolloutStage",
     "Severity",
     "Step",
+    "UnknownModel",
     "User",
     "load_config",
 ]

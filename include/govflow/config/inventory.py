@@ -29,9 +29,18 @@ CLASHING_COLUMN = "column {name} is both a feature and a protected attribute"
 OUTPUT_OF_TYPE = (
     "a {model_type} answers with a probability, so serving.output.kind must be probability"
 )
+UNKNOWN_MODEL = "unknown model {model_id!r}; models.yaml has {models}"
 FALLBACK_SCORE_OUT_OF_RANGE = (
     "the fallback score {score} lies outside the valid outputs [0, {high}]"
 )
+
+
+class UnknownModel(KeyError):
+    """A model id that models.yaml does not list; the message names the ones it does."""
+
+    def __str__(self) -> str:
+        # KeyError would show the message quoted, as if it were the key.
+        return str(self.args[0])
 
 
 class ParquetLog(StrictModel):
@@ -144,6 +153,9 @@ class Serving(StrictModel):
     fallback: FallbackRule = FallbackRule()
     cache_ttl_seconds: Annotated[float, Field(ge=0)] = 3600.0
     circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
+    # The downstream systems that call the model (a request's context ``consumer``): what a
+    # downstream_consumer kill switch can name.
+    consumers: list[Identifier] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _fallback_score_is_a_valid_output(self) -> Serving:
@@ -230,7 +242,7 @@ class ModelsFile(StrictModel):
         for model in self.models:
             if model.id == model_id:
                 return model
-        raise KeyError(f"no model {model_id!r} in models.yaml")
+        raise UnknownModel(UNKNOWN_MODEL.format(model_id=model_id, models=", ".join(self.ids())))
 
     def ids(self) -> list[str]:
         return [model.id for model in self.models]

@@ -189,6 +189,10 @@ def open_deployment(
     return deployment, True
 
 
+class UnknownDeployment(LookupError):
+    """No deployment has the ref, id or run id asked for."""
+
+
 def find_deployment(session: Session, key: str) -> Deployment:
     """A deployment by its ref (DEP-...), its numeric id or its Airflow run id."""
     query = select(Deployment).where(
@@ -198,7 +202,7 @@ def find_deployment(session: Session, key: str) -> Deployment:
     )
     found = session.scalars(query).first()
     if found is None:
-        raise LookupError(UNKNOWN_DEPLOYMENT.format(key=key))
+        raise UnknownDeployment(UNKNOWN_DEPLOYMENT.format(key=key))
     return found
 
 

@@ -263,6 +263,7 @@ def freeze_model(
             target=str(incident.model_id),
             reason=f"{incident.ref} {incident.severity} {incident.metric}: {incident.title}",
             actor=actor,
+            config=config,
             context={"incident": incident.ref, "automatic": automatic, "evidence": evidence},
         )
         incidents.add_event(

@@ -124,6 +124,10 @@ class IncidentError(ValueError):
     """A change the incident lifecycle or the policy does not allow."""
 
 
+class UnknownIncidentStatus(IncidentError):
+    """A status that is none of STATUSES."""
+
+
 # --- Responders (seed 004 section 3.2) ------------------------------------------------
 
 
@@ -227,7 +231,9 @@ def list_incidents(
     statement = select(Incident).order_by(Incident.opened_at.desc(), Incident.id.desc())
     if status is not None:
         if status not in STATUSES:
-            raise IncidentError(UNKNOWN_STATUS.format(status=status, expected=", ".join(STATUSES)))
+            raise UnknownIncidentStatus(
+                UNKNOWN_STATUS.format(status=status, expected=", ".join(STATUSES))
+            )
         statement = statement.where(Incident.status == status)
     if model_id is not None:
         statement = statement.where(Incident.model_id == model_id)

@@ -101,6 +101,10 @@ NOT_COMPUTABLE = "{metric} of {subject} is not a finite number ({value}); not ju
 SKIPPED_NO_ARTIFACT = "explanation drift needs the model artefact, which could not be loaded"
 
 
+class UnknownCheck(ValueError):
+    """A check that is none of CHECK_TYPES."""
+
+
 @dataclass(frozen=True)
 class Finding:
     """One judged metric (or data-quality problem) of one analysis."""
@@ -159,7 +163,7 @@ def validate_checks(checks: Iterable[str]) -> tuple[CheckType, ...]:
     wanted = tuple(dict.fromkeys(checks))
     for check in wanted:
         if check not in CHECK_TYPES:
-            raise ValueError(UNKNOWN_CHECK.format(check=check, expected=", ".join(CHECK_TYPES)))
+            raise UnknownCheck(UNKNOWN_CHECK.format(check=check, expected=", ".join(CHECK_TYPES)))
     return wanted  # type: ignore[return-value]
 
 

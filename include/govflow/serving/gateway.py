@@ -72,7 +72,7 @@ from govflow.rollout.routing import (
     record_heartbeat,
     record_serving_stats,
 )
-from govflow.serving.kill_switches import GATEWAY_REFRESH_SECONDS, active_switches
+from govflow.serving.kill_switches import GATEWAY_REFRESH_SECONDS, PREDICT_PATH, active_switches
 from govflow.serving.log_writer import (
     ENTITY_ID,
     REASON,
@@ -94,7 +94,6 @@ from govflow.store.types import utcnow
 
 logger = logging.getLogger(__name__)
 
-PREDICT_PATH = "/v1/models/{model_id}/predict"
 FEEDBACK_PATH = "/v1/models/{model_id}/feedback"
 FALLBACK_LOG_DIR = "serving_fallbacks"
 MAX_INSTANCES = 1000

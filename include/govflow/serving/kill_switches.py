@@ -5,6 +5,9 @@ a model: the seed's ``emergency_disable_model(model_type=...)``, which the incid
 uses), an inference endpoint, a customer segment, a region or a downstream consumer. Switches
 live in the governance store, so a serving process reads them without a redeploy. Activation
 needs a reason and an actor, deactivation recovery notes; every change is an audit event.
+A switch must name something its scope can block (``valid_targets``): a misspelt target
+would be recorded as active while blocking nothing, so it is refused before anything is
+written.
 ``active_key`` keeps one active switch per scope and target, so activating twice (a retried
 task, two responders at once) leaves one switch.
 
@@ -25,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from govflow.audit import record_event
-from govflow.store.schema import KillSwitch
+from govflow.store.schema import KillSwitch, Model, ModelVersion
 from govflow.store.types import utcnow
 
 if TYPE_CHECKING:
@@ -45,8 +48,11 @@ Action = Literal["activate", "deactivate"]
 # How often a serving gateway re-reads the switches by default (issue 6: refresh_seconds),
 # well inside seed 003's "effective within 5 s".
 GATEWAY_REFRESH_SECONDS = 1.0
+# The route a serving gateway answers a model's predictions on: an inference_endpoint target.
+PREDICT_PATH = "/v1/models/{model_id}/predict"
 
 UNKNOWN_SCOPE = "unknown kill-switch scope {scope!r}; scopes are {scopes}"
+UNKNOWN_TARGET = "no {scope} {target!r} to block; the {scope} targets are {targets}"
 REASON_REQUIRED = "a kill switch needs a reason"
 RECOVERY_NOTES_REQUIRED = "deactivating a kill switch needs recovery notes"
 NOT_ACTIVE = "no active kill switch for {scope} {target!r}"
@@ -78,6 +84,45 @@ def _check_scope(scope: str) -> None:
         raise KillSwitchError(UNKNOWN_SCOPE.format(scope=scope, scopes=", ".join(SCOPES)))
 
 
+def valid_targets(session: Session, config: GovflowConfig, scope: str) -> list[str]:
+    """What a switch in ``scope`` can name: model ids and ``<model>:<version>`` from the
+    registry, the predict routes of models.yaml, the categories of its ``customer_segment``
+    and ``region`` features, and the consumers of its ``serving`` blocks."""
+    _check_scope(scope)
+    models = config.models.models
+    if scope == "model_type":
+        return list(session.scalars(select(Model.id).order_by(Model.id)))
+    if scope == "model_version":
+        versions = session.execute(
+            select(ModelVersion.model_id, ModelVersion.version).order_by(
+                ModelVersion.model_id, ModelVersion.id
+            )
+        )
+        return [f"{model_id}:{version}" for model_id, version in versions]
+    if scope == "inference_endpoint":
+        return [PREDICT_PATH.format(model_id=model.id) for model in models]
+    if scope == "downstream_consumer":
+        named = [consumer for model in models for consumer in model.serving.consumers]
+    else:
+        named = [
+            category
+            for model in models
+            for feature in model.features
+            if feature.name == scope
+            for category in feature.categories or []
+        ]
+    return list(dict.fromkeys(named))
+
+
+def check_target(session: Session, config: GovflowConfig, scope: str, target: str) -> None:
+    """Refuse a ``target`` that ``scope`` cannot name, listing the ones it can."""
+    targets = valid_targets(session, config, scope)
+    if target not in targets:
+        raise KillSwitchError(
+            UNKNOWN_TARGET.format(scope=scope, target=target, targets=", ".join(targets) or "none")
+        )
+
+
 def active_switch(session: Session, scope: str, target: str) -> KillSwitch | None:
     return session.scalar(
         select(KillSwitch).where(KillSwitch.active_key == _active_key(scope, target))
@@ -91,17 +136,20 @@ def activate(
     target: str,
     reason: str,
     actor: str,
+    config: GovflowConfig,
     at: datetime | None = None,
     context: Mapping[str, object] | None = None,
 ) -> tuple[KillSwitch, bool]:
     """Block ``target`` in ``scope``; (switch, created). An already active switch is returned
-    unchanged with created False, so a retry never adds a second activation."""
+    unchanged with created False, so a retry never adds a second activation. A target the
+    scope cannot name (``valid_targets``) is refused."""
     _check_scope(scope)
     if not reason.strip():
         raise KillSwitchError(REASON_REQUIRED)
     reserved = [key for key in _RESERVED_CONTEXT if key in (context or {})]
     if reserved:
         raise KillSwitchError(CONTEXT_KEY_RESERVED.format(keys=", ".join(reserved)))
+    check_target(session, config, scope, target)
     existing = active_switch(session, scope, target)
     if existing is not None:
         return existing, False
@@ -238,7 +286,13 @@ def request_change(
     check_authority(config, actor, action=action)
     if action == "activate":
         return activate(
-            session, scope=scope, target=target, reason=reason, actor=actor, context=context
+            session,
+            scope=scope,
+            target=target,
+            reason=reason,
+            actor=actor,
+            config=config,
+            context=context,
         )
     lifted = deactivate(
         session, scope=scope, target=target, recovery_notes=recovery_notes, actor=actor

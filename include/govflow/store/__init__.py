@@ -1,6 +1,6 @@
 """The governance store: engine, sessions, migrations (SQLite default, Postgres in production)."""
 
-from govflow.store.engine import engine_for, session_scope
+from govflow.store.engine import engine_for, session_scope, shown_url
 from govflow.store.migrate import current_revision, downgrade, ensure_schema, head_revision, upgrade
 from govflow.store.roles import RoleError
 
@@ -12,5 +12,6 @@ __all__ = [
     "ensure_schema",
     "head_revision",
     "session_scope",
+    "shown_url",
     "upgrade",
 ]

@@ -59,6 +59,11 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def shown_url(url: str | None = None) -> str:
+    """The store URL as it may be printed or logged: with its password masked."""
+    return make_url(url or settings.db_url()).render_as_string(hide_password=True)
+
+
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """A session that commits when the block ends and rolls back if it raises."""

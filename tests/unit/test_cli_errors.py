@@ -1,0 +1,269 @@
+"""Issue 13 item 5: every command answers bad input with one line on stderr and an exit
+status (1 refused or not found, 2 usage error, 3 could not be carried out), never a
+traceback unless ``--debug`` asks for one; and no command prints the store's password."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner, Result
+
+from govflow.cli import app
+from govflow.config import ConfigError, UnknownModel, load_config
+from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+PASSWORD = "s3cret-for-the-test"
+# Nothing listens on port 1: the store is unreachable.
+UNREACHABLE = f"postgresql://govflow:{PASSWORD}@127.0.0.1:1/govflow"
+MODELS = "credit_approval, marketing_propensity, product_recommendation"
+RUN = ["monitor", "run", "--model", "credit_approval"]
+KILL_SWITCH = ["kill-switch", "activate", "--scope", "region", "--target", "north"]
+REASON_AND_ACTOR = ["--reason", "r", "--actor", "eve"]
+
+
+def govflow(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), prog_name="govflow")
+
+
+def assert_one_line(result: Result, status: int, line: str) -> None:
+    """``line`` alone on stderr, nothing on stdout, exit ``status``."""
+    assert (result.exit_code, result.stdout, result.stderr) == (status, "", line + "\n")
+
+
+def invalid(option: str, value: str, command: str) -> str:
+    return (
+        f"Invalid value for {option}: {value!r} is not a date (YYYY-MM-DD) or an ISO time "
+        f"(see 'govflow {command} --help')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ([*RUN, "--start", "2025-13-12"], invalid("--start", "2025-13-12", "monitor run")),
+        (
+            [*RUN, "--start", "2025-03-12", "--end", "12/03/2025"],
+            invalid("--end", "12/03/2025", "monitor run"),
+        ),
+        (
+            ["audit", "query", "--since", "yesterday"],
+            invalid("--since", "yesterday", "audit query"),
+        ),
+        (
+            ["audit", "query", "--until", "2025-03-32"],
+            invalid("--until", "2025-03-32", "audit query"),
+        ),
+        (["demo", "seed", "--start", "2025-02-30"], invalid("--start", "2025-02-30", "demo seed")),
+    ],
+)
+def test_a_malformed_date_is_a_usage_error_naming_the_option(fresh_store_env, args, line):
+    assert_one_line(govflow(*args), 2, line)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("2025-03-12", "2025-03-10"), ("2025-03-12T10:00", "2025-03-12T10:00")],
+)
+def test_a_window_that_ends_before_it_starts_is_a_usage_error(fresh_store_env, start, end):
+    result = govflow(*RUN, "--start", start, "--end", end)
+    assert_one_line(
+        result,
+        2,
+        f"Invalid value for --end: {end} is not after --start {start} "
+        "(see 'govflow monitor run --help')",
+    )
+
+
+def test_an_unknown_check_is_a_usage_error_listing_the_checks(fresh_store_env):
+    result = govflow(*RUN, "--start", "2025-03-12", "--checks", "data_drift,fairnes_drift")
+    message = UNKNOWN_CHECK.format(check="fairnes_drift", expected=", ".join(CHECK_TYPES))
+    assert_one_line(result, 2, message)
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "line"),
+    [
+        (
+            ["monitor", "run", "--model", "credit_aproval", "--start", "2025-03-12"],
+            2,
+            f"unknown model 'credit_aproval'; models.yaml has {MODELS}",
+        ),
+        (
+            ["incident", "list", "--model", "credit_aproval"],
+            2,
+            f"unknown model 'credit_aproval'; models.yaml has {MODELS}",
+        ),
+        (
+            ["registry", "lineage", "credit_aproval:1.0.0"],
+            1,
+            "model 'credit_aproval' has no version '1.0.0'",
+        ),
+        (
+            ["registry", "deprecate", "credit_aproval", "--actor", "mike", "--reason", "old"],
+            1,
+            "model 'credit_aproval' is not registered",
+        ),
+        (
+            [*KILL_SWITCH[:3], "model_type", "--target", "credit_aproval", *REASON_AND_ACTOR],
+            1,
+            "no model_type 'credit_aproval' to block; the model_type targets are none",
+        ),
+    ],
+)
+def test_an_unknown_model_is_named_in_one_line_by_every_command(
+    fresh_store_env, args, status, line
+):
+    assert_one_line(govflow(*args), status, line)
+
+
+def test_incident_list_of_a_known_model_without_incidents_lists_none(fresh_store_env):
+    result = govflow("incident", "list", "--model", "credit_approval")
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1  # the header alone
+
+
+@pytest.fixture
+def broken_config(tmp_path, monkeypatch) -> Path:
+    """A copy of config/ in which models.yaml names an owner people.yaml does not know,
+    as GOVFLOW_CONFIG_DIR."""
+    copy = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, copy)
+    models = copy / "models.yaml"
+    text = models.read_text(encoding="utf-8")
+    assert text.count("owner: sam") == 1
+    models.write_text(text.replace("owner: sam", "owner: zed"), encoding="utf-8")
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(copy))
+    return copy
+
+
+BAD_OWNER = "models.yaml: models.1.owner: user zed is not in people.yaml"
+READS_CONFIG = [
+    [*RUN, "--start", "2025-03-12"],
+    ["incident", "list", "--model", "credit_approval"],
+    [*KILL_SWITCH, *REASON_AND_ACTOR],
+    ["kill-switch", "deactivate", *KILL_SWITCH[2:], "--notes", "n", "--actor", "eve"],
+    ["demo", "seed"],
+    ["airflow-users"],
+    ["serve"],
+]
+
+
+@pytest.mark.parametrize("args", READS_CONFIG, ids=lambda args: " ".join(args[:2]))
+def test_a_bad_config_is_one_line_naming_file_and_key_under_every_command(
+    fresh_store_env, broken_config, args
+):
+    assert_one_line(govflow(*args), 3, BAD_OWNER)
+
+
+def test_a_config_with_several_problems_names_the_first_and_counts_the_rest(
+    fresh_store_env, broken_config
+):
+    for name in ("people.yaml", "policy.yaml"):
+        path = broken_config / name
+        path.write_text(path.read_text(encoding="utf-8") + "\nunexpected_key: 1\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(broken_config)
+    problems = raised.value.problems
+    assert len(problems) > 1
+    result = govflow(*RUN, "--start", "2025-03-12")
+    more = f" (and {len(problems) - 1} more: govflow config check lists them)"
+    assert_one_line(result, 3, problems[0] + more)
+
+
+TOUCHES_THE_STORE = [
+    ["db", "upgrade"],
+    ["db", "current"],
+    ["audit", "verify"],
+    ["audit", "query"],
+    ["registry", "lineage", "credit_approval:1.0.0"],
+    ["incident", "list"],
+    ["incident", "show", "INC-2025-0001"],
+    ["kill-switch", "list"],
+    [*KILL_SWITCH, *REASON_AND_ACTOR],
+    [*RUN, "--start", "2025-03-12"],
+]
+
+
+@pytest.mark.parametrize("args", TOUCHES_THE_STORE, ids=lambda args: " ".join(args[:2]))
+def test_an_unreachable_store_is_one_line_naming_it_without_its_password(
+    monkeypatch, tmp_path, args
+):
+    monkeypatch.setenv("GOVFLOW_DB_URL", UNREACHABLE)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+    result = govflow(*args)
+    shown = make_url(UNREACHABLE).render_as_string(hide_password=True)
+    (line,) = result.stderr.splitlines()
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert line.startswith(f"governance store {shown}: connection failed: "), line
+    assert "Connection refused" in line
+    assert PASSWORD not in result.output
+
+
+@pytest.mark.postgres
+def test_a_store_refusing_the_credentials_is_one_line_without_the_password(
+    postgres_url, monkeypatch, tmp_path
+):
+    # The test cluster trusts its own role whatever the password; a role it lacks is refused.
+    url = make_url(postgres_url).set(username="intruder", password=PASSWORD)
+    monkeypatch.setenv("GOVFLOW_DB_URL", url.render_as_string(hide_password=False))
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+    result = govflow("kill-switch", "list")
+    (line,) = result.stderr.splitlines()
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert line.startswith(f"governance store {url.render_as_string(hide_password=True)}: ")
+    assert line.endswith('role "intruder" does not exist')
+    assert PASSWORD not in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "line"),
+    [
+        ("not a url", "GOVFLOW_DB_URL: Could not parse SQLAlchemy URL from given URL string"),
+        (
+            "nosuchdb://host/store",
+            "GOVFLOW_DB_URL: Can't load plugin: sqlalchemy.dialects:nosuchdb",
+        ),
+    ],
+)
+def test_a_malformed_store_url_is_one_line(monkeypatch, url, line):
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
+    assert_one_line(govflow("kill-switch", "list"), 3, line)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ([*RUN, "--start", "2025-03-12", "--checks", "bogus"], UnknownCheck),
+        (["incident", "list", "--model", "credit_aproval"], UnknownModel),
+    ],
+)
+def test_debug_lets_the_error_through_with_its_traceback(fresh_store_env, args, error):
+    result = govflow("--debug", *args)
+    assert isinstance(result.exception, error)
+    assert result.exit_code == 1
+
+
+def test_monitor_run_documents_its_exit_status_in_its_help():
+    result = govflow("monitor", "run", "--help")
+    assert result.exit_code == 0
+    help_text = " ".join(result.stdout.replace("│", " ").split())
+    assert (
+        "Exit status: 0 analysed, no CRITICAL finding; 1 analysed, a CRITICAL finding; 2 usage "
+        "error (a malformed date, --start after --end, an unknown check or model); 3 the "
+        "analysis failed (its record says why) or could not run (config/, the store)."
+    ) in help_text
+
+
+@pytest.mark.postgres
+def test_demo_seed_names_the_store_without_its_password(postgres_url, monkeypatch, tmp_path):
+    url = make_url(postgres_url).set(password=PASSWORD)
+    monkeypatch.setenv("GOVFLOW_DB_URL", url.render_as_string(hide_password=False))
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+    result = govflow("demo", "seed", "--days", "35", "--rows-per-day", "200")
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    assert f"governance store: {url.render_as_string(hide_password=True)}" in result.stdout
