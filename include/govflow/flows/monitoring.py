@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -151,9 +152,12 @@ def run_monitoring(
                     with_traceback=True,
                 )
             if write_report and result.status == "succeeded" and reference_sample:
-                report_path = write_drift_report(
-                    model, data_dir, run_key, Path(reference_sample), current
-                )
+                try:
+                    report_path = write_drift_report(
+                        model, data_dir, run_key, Path(reference_sample), result.usable
+                    )
+                except ReportNotDrawn as error:
+                    result.findings.append(report_not_drawn(error))
     with store.session_scope(db_url) as session:
         record = record_analysis(
             session,
@@ -247,19 +251,7 @@ def record_analysis(
         key = (finding.check_type, finding.metric, finding.subject)
         seen[key] += 1
         subject = finding.subject if seen[key] == 1 else f"{finding.subject}#{seen[key]}"
-        session.add(
-            MetricResult(
-                monitoring_run_id=record.id,
-                check_type=finding.check_type,
-                metric=finding.metric,
-                subject=subject,
-                value=finding.value,
-                status=finding.status,
-                severity=finding.severity,
-                threshold=finding.threshold,
-                details={**finding.details, "message": finding.message},
-            )
-        )
+        session.add(_metric_row(record.id, finding, subject))
     record_event(
         session,
         actor=ACTOR,
@@ -311,28 +303,70 @@ def _notable(finding: Finding) -> dict[str, Any]:
     }
 
 
+class ReportNotDrawn(Exception):
+    """The drift report cannot be drawn from what the window holds; the reason is the text."""
+
+
+REPORT_NOT_DRAWN = "drift report not drawn: {reason}"
+
+
+def report_not_drawn(reason: ReportNotDrawn) -> Finding:
+    """The finding that says why a record has no drift report (the analysis stands)."""
+    return Finding(
+        "data_drift",
+        "drift_report",
+        "",
+        None,
+        "INFO",
+        status="skipped",
+        message=REPORT_NOT_DRAWN.format(reason=reason),
+    )
+
+
+def report_window(model: Any, usable: pd.DataFrame | None) -> pd.DataFrame:
+    """The feature columns of the gate's usable rows that hold a finite value: an empty
+    window, or a column left with nothing to draw, is a reason, never evidently's crash."""
+    if usable is None or usable.empty:
+        raise ReportNotDrawn("no usable rows in the window after the data-quality gate")
+    window = usable.loc[:, [f.name for f in model.features if f.name in usable.columns]]
+    for feature in model.features:
+        if feature.name in window.columns and feature.dtype != "categorical":
+            values = pd.to_numeric(window[feature.name], errors="coerce")
+            window[feature.name] = values.where(np.isfinite(values))
+    empty = [name for name in window.columns if window[name].isna().all()]
+    window = window.drop(columns=empty)
+    if window.columns.empty:
+        raise ReportNotDrawn("no feature column has a usable value")
+    if len(window) > REPORT_SAMPLE_ROWS:
+        window = window.sample(REPORT_SAMPLE_ROWS, random_state=0)
+    return window
+
+
 def write_drift_report(
-    model: Any, data_dir: Path, run_key: str, reference_sample: Path, current: pd.DataFrame
-) -> Path | None:
-    """evidently's drift report of the bounded samples, as a self-contained HTML file."""
+    model: Any,
+    data_dir: Path,
+    run_key: str,
+    reference_sample: Path,
+    usable: pd.DataFrame | None,
+) -> Path:
+    """evidently's drift report of the gate's usable rows (a bounded sample) against the
+    baseline's reference sample, as a self-contained HTML file; ``ReportNotDrawn`` when
+    the window leaves nothing to draw or evidently cannot draw it."""
     import warnings
 
+    window = report_window(model, usable)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from evidently import Report
         from evidently.presets import DataDriftPreset
 
-        features = [f.name for f in model.features]
-        reference = pd.read_parquet(data_dir / reference_sample, columns=features)
-        window = current.loc[:, [c for c in features if c in current.columns]]
-        for feature in model.features:
-            if feature.name in window.columns and feature.dtype != "categorical":
-                window[feature.name] = pd.to_numeric(window[feature.name], errors="coerce")
-        if len(window) > REPORT_SAMPLE_ROWS:
-            window = window.sample(REPORT_SAMPLE_ROWS, random_state=0)
-        snapshot = Report([DataDriftPreset()]).run(
-            current_data=window, reference_data=reference.loc[:, list(window.columns)]
-        )
+        reference = pd.read_parquet(data_dir / reference_sample, columns=list(window.columns))
+        try:
+            snapshot = Report([DataDriftPreset()]).run(
+                current_data=window, reference_data=reference
+            )
+        except Exception as error:  # evidently's own refusal of a window, named
+            raise ReportNotDrawn(f"evidently raised {type(error).__name__}: {error}") from error
     safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_key)
     path = data_dir / "reports" / model.id / f"{safe_key}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -500,9 +534,17 @@ def render_reports(
         if sample is None:
             continue
         model = config.models.get(model_id)
-        current = analysis.log_source(model, data_dir).read_window(start, end)
-        path = write_drift_report(model, data_dir, run_key, Path(sample), current)
-        if path is None:
+        try:
+            try:
+                current = analysis.log_source(model, data_dir).read_window(start, end)
+            except PredictionLogError as error:
+                raise ReportNotDrawn(str(error)) from error
+            usable = analysis.quality_gate(
+                model, config, current, analysis.utc(start), analysis.utc(end)
+            ).usable_frame()
+            path = write_drift_report(model, data_dir, run_key, Path(sample), usable)
+        except ReportNotDrawn as error:
+            _add_finding(db_url, run_id, report_not_drawn(error))
             continue
         with store.session_scope(db_url) as session:
             record = session.get(MonitoringRun, run_id)
@@ -510,6 +552,35 @@ def render_reports(
             record.report_path = str(path)
         written[run_id] = str(path)
     return written
+
+
+def _add_finding(db_url: str | None, run_id: int, finding: Finding) -> None:
+    """Add a finding to a stored record, once (a rendering retried adds nothing)."""
+    with store.session_scope(db_url) as session:
+        already = session.scalars(
+            select(MetricResult).where(
+                MetricResult.monitoring_run_id == run_id,
+                MetricResult.check_type == finding.check_type,
+                MetricResult.metric == finding.metric,
+                MetricResult.subject == finding.subject,
+            )
+        ).first()
+        if already is None:
+            session.add(_metric_row(run_id, finding, finding.subject))
+
+
+def _metric_row(run_id: int, finding: Finding, subject: str) -> MetricResult:
+    return MetricResult(
+        monitoring_run_id=run_id,
+        check_type=finding.check_type,
+        metric=finding.metric,
+        subject=subject,
+        value=finding.value,
+        status=finding.status,
+        severity=finding.severity,
+        threshold=finding.threshold,
+        details={**finding.details, "message": finding.message},
+    )
 
 
 def route_runs(

@@ -146,6 +146,9 @@ class Analysis:
     fairness_counts: dict[str, dict[str, Any]] = field(default_factory=dict)
     status: Literal["succeeded", "failed"] = "succeeded"
     error: str | None = None
+    # The window's rows and columns the data-quality gate declared usable: all a drift
+    # report may draw (not stored).
+    usable: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def severity(self) -> str:
@@ -822,6 +825,25 @@ def _explanation_drift(
     )
 
 
+def quality_gate(
+    model: ModelEntry,
+    config: GovflowConfig,
+    frame: pd.DataFrame,
+    window_start: datetime,
+    window_end: datetime,
+) -> QualityReport:
+    """The data-quality gate of a window of ``model``'s prediction log, with the model's
+    column rules and the policy's bounds for a window of that length."""
+    return run_quality_gate(
+        frame,
+        rules=column_rules(model, config),
+        policy=quality_policy(model, config, window_end - window_start),
+        window_start=window_start,
+        window_end=window_end,
+        engine=config.policy.data_quality.engine,
+    )
+
+
 def analyse_window(
     *,
     model: ModelEntry,
@@ -839,30 +861,15 @@ def analyse_window(
     """Judge one window against a baseline; explanation drift needs the model (``explainer``);
     ``history`` holds the earlier days' fairness counts a small group is pooled with."""
     analysis = Analysis(model.id, window_start, window_end, tuple(checks), baseline_version)
-    rules = column_rules(model, config)
-    policy = quality_policy(model, config, window_end - window_start)
-    engine = config.policy.data_quality.engine
-    report = run_quality_gate(
-        current,
-        rules=rules,
-        policy=policy,
-        window_start=window_start,
-        window_end=window_end,
-        engine=engine,
-    )
+    report = quality_gate(model, config, current, window_start, window_end)
     analysis.quality = report.to_dict()
     analysis.findings.extend(_quality_findings(report, config))
-    usable = report.usable_frame()
+    usable = analysis.usable = report.usable_frame()
     # The label-matured window had its own gate on its own run; here only its valid rows count.
     delay = timedelta(days=model.label_delay_days)
     matured_usable = (
-        run_quality_gate(
-            matured,
-            rules=rules,
-            policy=policy,
-            window_start=window_start - delay,
-            window_end=window_end - delay,
-            engine=engine,
+        quality_gate(
+            model, config, matured, window_start - delay, window_end - delay
         ).usable_frame()
         if len(matured)
         else matured
@@ -902,12 +909,10 @@ def analyse_window(
 
 def log_source(model: ModelEntry, data_dir: Path) -> PredictionLogSource:
     """The prediction-log source models.yaml names for a model."""
-    import os
-
     source = model.prediction_log
     if source.kind == "parquet":
         return ParquetLogSource(data_dir / source.path)
-    return SqlLogSource(os.environ[source.url_env], source.table)
+    return SqlLogSource.from_environment(source.url_env, source.table)
 
 
 def utc(moment: datetime) -> datetime:

@@ -15,6 +15,7 @@ cannot be read at all raises ``PredictionLogError``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,12 @@ PARTITION_FILE = "part-0.parquet"
 UNREADABLE_PARTITION = "prediction-log partition {path} cannot be read as parquet"
 MISSING_DIRECTORY = "prediction-log directory {path} does not exist"
 MISSING_TABLE = "prediction-log table {table!r} does not exist in the database"
+UNSET_URL_ENV = (
+    "the prediction log's database URL is read from the environment variable {name}, "
+    "which is not set (models.yaml prediction_log.url_env)"
+)
+BAD_URL = "the prediction log's database URL in {name} is not a usable SQLAlchemy URL: {error}"
+UNREACHABLE_DATABASE = "the prediction-log database cannot be reached: {error}"
 BAD_WINDOW = "the window end {end} is before its start {start}"
 
 
@@ -187,14 +194,33 @@ class SqlLogSource:
         self.engine = sa.create_engine(url) if isinstance(url, str) else url
         self.table_name = table
 
+    @classmethod
+    def from_environment(cls, url_env: str, table: str) -> SqlLogSource:
+        """The source whose URL is in the environment variable ``url_env`` (never in
+        config), or a ``PredictionLogError`` naming the variable."""
+        url = os.environ.get(url_env)
+        if not url:
+            raise PredictionLogError(UNSET_URL_ENV.format(name=url_env))
+        try:
+            return cls(url, table)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
+            raise PredictionLogError(BAD_URL.format(name=url_env, error=error)) from None
+
     def read_window(
         self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
         start, end = _check_window(start, end)
         try:
-            table = sa.Table(self.table_name, sa.MetaData(), autoload_with=self.engine)
+            return self._read(start, end, columns)
         except sa.exc.NoSuchTableError as error:
             raise PredictionLogError(MISSING_TABLE.format(table=self.table_name)) from error
+        except sa.exc.DBAPIError as error:
+            # The driver's own first line (no SQL, no parameters, no URL with a password).
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            raise PredictionLogError(UNREACHABLE_DATABASE.format(error=reason)) from None
+
+    def _read(self, start: datetime, end: datetime, columns: Sequence[str] | None) -> pd.DataFrame:
+        table = sa.Table(self.table_name, sa.MetaData(), autoload_with=self.engine)
         selected = (
             [table.c[column] for column in columns if column in table.c]
             if columns is not None
