@@ -25,9 +25,11 @@ from sqlalchemy.orm import Session
 
 from govflow import settings, store
 from govflow.alerts.messages import format_evidence
+from govflow.alerts.outbox import enqueue_alert
 from govflow.audit import record_event
 from govflow.baselines.profile import active_baseline, load_profile
 from govflow.config import GovflowConfig, load_config
+from govflow.flows import Refused
 from govflow.metrics.severity import Threshold, severity_rank
 from govflow.monitoring import analysis
 from govflow.monitoring.analysis import Analysis, CheckType, Finding
@@ -712,6 +714,82 @@ def resolve_on_demand_request(params: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def target_run_key(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> str:
+    """The natural key of the record an analysis target of a DAG run writes."""
+    return f"{dag_id}/{dag_run_id}/{target['cadence']}"
+
+
+NO_RECORD = (
+    "the analysis of {model_id} ({cadence}, [{start}, {end})) left no monitoring record: its "
+    "task failed after its retries (task log of {dag_id} run {dag_run_id})"
+)
+UNRECORDED = "{count} analysis(es) of this run left no record: {models}"
+
+
+def record_missing_analyses(
+    targets: list[dict[str, Any]], *, dag_id: str, dag_run_id: str
+) -> dict[str, Any]:
+    """Seed 004 section 8 at once, not 12 hours later: every target of the run whose
+    analysis left no record (its task failed, was killed, or could not reach the store)
+    gets a failed record, and the engineering channel one alert naming them all.
+    ``{"models", "message", "send_now"}``; running it again adds nothing."""
+    config = _policy()
+    missing: list[str] = []
+    with store.session_scope() as session:
+        for target in targets:
+            key = target_run_key(target, dag_id=dag_id, dag_run_id=dag_run_id)
+            recorded = session.scalars(
+                select(MonitoringRun.id).where(
+                    MonitoringRun.model_id == target["model_id"], MonitoringRun.run_key == key
+                )
+            ).first()
+            if recorded is not None:
+                continue
+            text = NO_RECORD.format(**target, dag_id=dag_id, dag_run_id=dag_run_id)
+            result = analysis.failed_analysis(
+                target["model_id"],
+                datetime.fromisoformat(target["start"]),
+                datetime.fromisoformat(target["end"]),
+                target["checks"],
+                None,
+                text,
+            )
+            record_analysis(
+                session,
+                result,
+                run_key=key,
+                cadence=target["cadence"],
+                dag_id=dag_id,
+                dag_run_id=dag_run_id,
+                report_path=None,
+                config=config,
+            )
+            missing.append(target["model_id"])
+        if not missing:
+            return {"models": [], "message": "", "send_now": []}
+        message = UNRECORDED.format(count=len(missing), models=", ".join(missing))
+        alert, _ = enqueue_alert(
+            session,
+            idempotency_key=f"analysis-unrecorded:{dag_id}:{dag_run_id}",
+            channel="slack",
+            destination=config.people.channel(
+                config.policy.performance_slas.monitor_the_monitor.slack_channel
+            ),
+            kind="monitor_the_monitor",
+            severity="CRITICAL",
+            payload={"text": f"{dag_id} {dag_run_id}: {message}", "models": missing},
+            actor=ACTOR,
+        )
+        return {"models": missing, "message": message, "send_now": [alert.id]}
+
+
+def refuse_unrecorded(missing: dict[str, Any]) -> None:
+    """Fail the run's last task, naming the models without a record, so that the run does
+    not end green."""
+    if missing["models"]:
+        raise Refused(missing["message"])
+
+
 def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> dict[str, Any]:
     """Analyse one model over its window, record the result (idempotent per DAG run) and open
     the incidents it calls for: ``{"summary", "send_now"}``, the ids of the CRITICAL
@@ -723,7 +801,7 @@ def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> d
         end=datetime.fromisoformat(target["end"]),
         checks=target["checks"],
         cadence=target["cadence"],
-        run_key=f"{dag_id}/{dag_run_id}/{target['cadence']}",
+        run_key=target_run_key(target, dag_id=dag_id, dag_run_id=dag_run_id),
         config=config,
         data_dir=settings.data_dir(),
         dag_id=dag_id,
