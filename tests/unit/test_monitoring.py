@@ -475,3 +475,45 @@ def test_config_check_warns_about_an_unset_url_env(tmp_path, monkeypatch):
         "warning: credit_approval: prediction_log.url_env GOVFLOW_TEST_LOGS_URL is not set"
         in result.output
     )
+
+
+def test_rows_dated_outside_their_partition_day_are_counted_in_a_finding(
+    demo_env, demo_copy, quiet_days, config
+):
+    """Issue 13 item 3: 10 % of a day shifted ten years ahead were filtered away unseen."""
+    _, db_url = demo_env
+    day = quiet_days[0]
+    partition = partition_path(demo_copy / "prediction_logs" / "product_recommendation", day)
+    frame = pd.read_parquet(partition)
+    shifted = frame.index[::10]
+    frame.loc[shifted, "scored_at"] = frame.loc[shifted, "scored_at"] + pd.DateOffset(years=10)
+    frame.to_parquet(partition, index=False)
+
+    summary = monitor(
+        config, demo_copy, db_url, "product_recommendation", day, "test_monitoring/misdated"
+    )
+
+    found = findings_of(db_url, summary.run_id)
+    assert (DATA_QUALITY, "misdated_rows", "scored_at", 200.0, "failed", "WARNING") in found
+    assert summary.severity == "WARNING"
+
+
+def test_a_day_from_the_future_is_unmonitorable(demo_env, demo_copy, quiet_days, config):
+    """Issue 13 item 3: a day dated 2030 analysed in 2026 came out INFO."""
+    _, db_url = demo_env
+    source = partition_path(demo_copy / "prediction_logs" / "marketing_propensity", quiet_days[0])
+    future = date(2030, 1, 15)
+    frame = pd.read_parquet(source)
+    offset = pd.Timestamp(future, tz="UTC") - pd.Timestamp(quiet_days[0], tz="UTC")
+    frame["scored_at"] = frame["scored_at"] + offset
+    target = partition_path(demo_copy / "prediction_logs" / "marketing_propensity", future)
+    target.parent.mkdir(parents=True)
+    frame.to_parquet(target, index=False)
+
+    summary = monitor(
+        config, demo_copy, db_url, "marketing_propensity", future, "test_monitoring/future"
+    )
+
+    found = findings_of(db_url, summary.run_id)
+    assert (DATA_QUALITY, "future_rows", "scored_at", 2000.0, "failed", "CRITICAL") in found
+    assert summary.severity == "CRITICAL"

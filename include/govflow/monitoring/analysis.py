@@ -64,8 +64,10 @@ from govflow.metrics.explanation_drift import (
 from govflow.monitoring.prediction_logs import (
     LABEL,
     LABEL_OBSERVED_AT,
+    MISDATED_ROWS,
     PREDICTION,
     SCORE,
+    SCORED_AT,
     ParquetLogSource,
     PredictionLogError,
     PredictionLogSource,
@@ -399,6 +401,51 @@ def _quality_findings(report: QualityReport, config: GovflowConfig) -> list[Find
                 finding.message,
             )
         )
+    return findings
+
+
+MISDATED = (
+    "{count} rows of the window's partitions are dated outside their partition's day "
+    "(scored_at) and were left out of the analysis"
+)
+FUTURE_ROWS = (
+    "{count} of {rows} rows are scored after the analysis ran ({now:%Y-%m-%d %H:%M} UTC): "
+    "a clock or dating error upstream"
+)
+
+
+def _dating_findings(current: pd.DataFrame, now: datetime) -> list[Finding]:
+    """No row disappears without a finding: rows left out for their date, and rows from the
+    future (every row of the window from the future makes it unmonitorable)."""
+    findings = []
+    misdated = int(current.attrs.get(MISDATED_ROWS, 0))
+    if misdated:
+        findings.append(
+            Finding(
+                DATA_QUALITY,
+                MISDATED_ROWS,
+                SCORED_AT,
+                float(misdated),
+                "WARNING",
+                "failed",
+                message=MISDATED.format(count=misdated),
+            )
+        )
+    if SCORED_AT in current.columns and len(current):
+        scored_at = pd.to_datetime(current[SCORED_AT], utc=True, errors="coerce")
+        future = int((scored_at > pd.Timestamp(now)).sum())
+        if future:
+            findings.append(
+                Finding(
+                    DATA_QUALITY,
+                    "future_rows",
+                    SCORED_AT,
+                    float(future),
+                    "CRITICAL" if future == len(current) else "WARNING",
+                    "failed",
+                    message=FUTURE_ROWS.format(count=future, rows=len(current), now=now),
+                )
+            )
     return findings
 
 
@@ -857,13 +904,16 @@ def analyse_window(
     checks: Sequence[CheckType],
     explainer: ProbabilisticClassifier | None = None,
     history: FairnessHistory = (),
+    analysed_at: datetime | None = None,
 ) -> Analysis:
     """Judge one window against a baseline; explanation drift needs the model (``explainer``);
-    ``history`` holds the earlier days' fairness counts a small group is pooled with."""
+    ``history`` holds the earlier days' fairness counts a small group is pooled with;
+    ``analysed_at`` (now by default) is when the analysis runs: later rows are named."""
     analysis = Analysis(model.id, window_start, window_end, tuple(checks), baseline_version)
     report = quality_gate(model, config, current, window_start, window_end)
     analysis.quality = report.to_dict()
     analysis.findings.extend(_quality_findings(report, config))
+    analysis.findings.extend(_dating_findings(current, analysed_at or datetime.now(UTC)))
     usable = analysis.usable = report.usable_frame()
     # The label-matured window had its own gate on its own run; here only its valid rows count.
     delay = timedelta(days=model.label_delay_days)

@@ -53,6 +53,10 @@ UNSET_URL_ENV = (
 BAD_URL = "the prediction log's database URL in {name} is not a usable SQLAlchemy URL: {error}"
 UNREACHABLE_DATABASE = "the prediction-log database cannot be reached: {error}"
 BAD_WINDOW = "the window end {end} is before its start {start}"
+MISDATED_ROWS = "misdated_rows"
+"""``frame.attrs`` key of ``read_window``'s result: rows of the window's partitions whose
+``scored_at`` lies outside the partition's own day (or cannot be read), left out of the
+window and counted so that the analysis names them."""
 
 
 class PredictionLogError(Exception):
@@ -148,13 +152,17 @@ class ParquetLogSource:
         self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
         start, end = _check_window(start, end)
-        frames = [
+        read = [
             self._read_partition(path, start, end, columns) for path in self.partitions(start, end)
         ]
+        frames = [frame for frame, _ in read]
         filled = [frame for frame in frames if len(frame)]
         if filled:
-            return _normalise(pd.concat(filled, ignore_index=True, sort=False))
-        return _normalise(frames[0] if frames else self._empty_frame(columns))
+            window = _normalise(pd.concat(filled, ignore_index=True, sort=False))
+        else:
+            window = _normalise(frames[0] if frames else self._empty_frame(columns))
+        window.attrs[MISDATED_ROWS] = sum(misdated for _, misdated in read)
+        return window
 
     def _empty_frame(self, columns: Sequence[str] | None) -> pd.DataFrame:
         # With no partition in the window, any partition's schema still names the columns.
@@ -172,18 +180,23 @@ class ParquetLogSource:
     @staticmethod
     def _read_partition(
         path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
-    ) -> pd.DataFrame:
+    ) -> tuple[pd.DataFrame, int]:
+        """The partition's rows inside the window, and how many of its rows are dated
+        outside the partition's own day."""
         try:
             table = pq.read_table(path)
         except (pa.ArrowException, OSError) as error:
             raise PredictionLogError(UNREADABLE_PARTITION.format(path=path)) from error
         frame = table.to_pandas()
-        scored_at = pd.to_datetime(frame[SCORED_AT], utc=True)
-        frame = frame[(scored_at >= start) & (scored_at < end)]
+        scored_at = pd.to_datetime(frame[SCORED_AT], utc=True, errors="coerce")
+        day = date.fromisoformat(path.parent.name.removeprefix(PARTITION_PREFIX))
+        day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        in_day = (scored_at >= day_start) & (scored_at < day_start + timedelta(days=1))
+        frame = frame[in_day & (scored_at >= start) & (scored_at < end)]
         if columns is not None:
             frame = frame[[column for column in columns if column in frame.columns]]
         # Normalised before concatenation so that every partition brings the same dtypes.
-        return _normalise(frame)
+        return _normalise(frame), int((~in_day).sum())
 
 
 class SqlLogSource:
