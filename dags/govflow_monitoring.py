@@ -18,7 +18,9 @@ After the results are published, one task renders evidently's HTML drift report 
 analysis (evidently is imported once, and no alert waits for a report). Every analysis
 writes one monitoring record keyed by the DAG run, so retries and cleared
 tasks rewrite that record instead of adding another. A model whose data is bad gets a failed
-record with named data-quality findings; the other models' analyses go on.
+record with named data-quality findings; the other models' analyses go on. An analysis whose
+task fails after its retries gets a failed record too, #engineering one alert at once, and
+the run ends failed naming the model (`confirm_every_analysis_recorded`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
 
 from govflow_airflow.connections import deliver_now
+from govflow_airflow.outcomes import airflow_outcomes
 from govflow_airflow.parse_time import scheduled_run
 
 MONITORING_RESULTS = Asset(name="govflow_monitoring_results")
@@ -121,10 +124,25 @@ def review_baselines(dag_id: str, run_id=None) -> list:
     return review_last_month(run_time, dag_id=dag_id, dag_run_id=run_id)
 
 
+@task(trigger_rule="all_done")
+def confirm_every_analysis_recorded(targets: list, dag_id: str, run_id=None) -> list:
+    """Fail the run, naming them, when an analysis left no record (its task failed after
+    its retries): each gets a failed record and #engineering one alert at once."""
+    from govflow.flows.monitoring import record_missing_analyses, refuse_unrecorded
+
+    missing = record_missing_analyses(list(targets), dag_id=dag_id, dag_run_id=run_id)
+    deliver_now(missing["send_now"])
+    with airflow_outcomes():
+        refuse_unrecorded(missing)
+    return missing["models"]
+
+
 def analyse_and_publish(dag_id, targets):
     """Analyse every target, publish the results, then render the reports and start the
-    incident responses; returns the publishing task."""
+    incident responses; the run fails if an analysis left no record. Returns the
+    publishing task."""
     summaries = analyse_model.partial(dag_id=dag_id).expand(target=targets)
+    summaries >> confirm_every_analysis_recorded(targets, dag_id=dag_id)
     published = publish_results(summaries, dag_id=dag_id)
     published >> render_drift_reports(summaries)
     start_incident_responses(summaries)

@@ -10,6 +10,7 @@ status, so no command catches errors of its own to print them.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -145,6 +146,14 @@ def config_check(config_dir: ConfigDirOption = None) -> None:
         f"config OK: {directory} ({len(loaded.models.models)} models, "
         f"{len(loaded.people.users)} people)"
     )
+    for model in loaded.models.models:
+        source = model.prediction_log
+        if source.kind != "parquet" and not os.environ.get(source.url_env):
+            typer.echo(
+                f"warning: {model.id}: prediction_log.url_env {source.url_env} is not set "
+                "in this environment; its monitoring runs will fail until it is",
+                err=True,
+            )
 
 
 @db_app.command("upgrade")

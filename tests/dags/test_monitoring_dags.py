@@ -212,3 +212,56 @@ def test_a_fairness_drift_day_puts_critical_alerts_in_the_outbox_once(dag_bag, d
         ).all()
     assert route_runs(list(ids), config=load_config(settings.config_dir())) == {}
     assert critical_alerts() == first
+
+
+def test_an_analysis_task_that_fails_after_its_retries_fails_the_run_and_tells_engineering(
+    dag_bag, demo_env, monkeypatch
+):
+    """Issue 13 item 2: the leaf tasks are all_done, so the run ended green with no record
+    and no alert for a model whose analysis task failed; only the 12-hour watchdog noticed."""
+    from govflow.flows import monitoring
+    from govflow.flows.monitoring import record_missing_analyses
+
+    _, db_url = demo_env
+    analyse = monitoring.run_monitoring
+
+    def store_down_for_credit(model_id, **arguments):
+        if model_id == "credit_approval":
+            raise ConnectionError("the governance store went away")
+        return analyse(model_id, **arguments)
+
+    monkeypatch.setattr(monitoring, "run_monitoring", store_down_for_credit)
+    dag = dag_bag.get_dag("govflow_monitoring_daily")
+    monkeypatch.setattr(dag.get_task("analyse_model"), "retries", 0)
+
+    dag_run = dag.test(logical_date=datetime(2025, 3, 9, 2, tzinfo=UTC))
+
+    assert dag_run.state == "failed"
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert states["confirm_every_analysis_recorded"] == "failed"
+    assert states["publish_results"] == "success"
+    with store.session_scope(db_url) as session:
+        records = {
+            run.model_id: (run.status, run.error)
+            for run in session.scalars(
+                select(MonitoringRun).where(MonitoringRun.dag_run_id == dag_run.run_id)
+            )
+        }
+        alerts = session.scalars(
+            select(Alert).where(Alert.idempotency_key.contains(dag_run.run_id))
+        ).all()
+    assert (
+        records["marketing_propensity"][0] == records["product_recommendation"][0] == ("succeeded")
+    )
+    status, error = records["credit_approval"]
+    assert status == "failed"
+    assert error.startswith("the analysis of credit_approval (daily, [2025-03-08")
+    assert [(a.kind, a.destination, a.payload["models"]) for a in alerts] == [
+        ("monitor_the_monitor", "#engineering", ["credit_approval"])
+    ]
+
+    # Run again (a cleared final task): nothing new, the record and the alert stay one.
+    window = {"start": "2025-03-08T00:00:00+00:00", "end": "2025-03-09T00:00:00+00:00"}
+    target = {"model_id": "credit_approval", "cadence": "daily", "checks": [], **window}
+    again = record_missing_analyses([target], dag_id=dag.dag_id, dag_run_id=dag_run.run_id)
+    assert again == {"models": [], "message": "", "send_now": []}

@@ -18,10 +18,17 @@ from typer.testing import CliRunner
 from govflow import settings, store
 from govflow.cli import app
 from govflow.config import GovflowConfig, load_config
+from govflow.config.inventory import SqlLog
 from govflow.demo import DemoManifest
-from govflow.flows.monitoring import run_monitoring
+from govflow.flows.monitoring import REPORT_NOT_DRAWN, render_reports, run_monitoring
 from govflow.monitoring.analysis import CHECK_TYPES, DATA_QUALITY, UNREADABLE_WINDOW
-from govflow.monitoring.prediction_logs import UNREADABLE_PARTITION, partition_path
+from govflow.monitoring.prediction_logs import (
+    MISSING_TABLE,
+    UNREACHABLE_DATABASE,
+    UNREADABLE_PARTITION,
+    UNSET_URL_ENV,
+    partition_path,
+)
 from govflow.store.schema import AuditEvent, MetricResult, MonitoringRun
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -382,3 +389,204 @@ def test_the_evidently_report_is_an_html_file_at_the_recorded_path(
     report = demo_copy / recorded
     assert report.suffix == ".html"
     assert report.read_text()[:200].lstrip().lower().startswith("<!doctype html>")
+
+
+def test_an_empty_window_is_recorded_with_its_findings_and_no_report_crash(
+    demo_env, demo_copy, quiet_days, config
+):
+    """Issue 13 item 1: a 0-row day made evidently raise outside the analysis' try."""
+    _, db_url = demo_env
+    day = quiet_days[0]
+    partition = partition_path(demo_copy / "prediction_logs" / "credit_approval", day)
+    pd.read_parquet(partition).iloc[:0].to_parquet(partition, index=False)
+
+    summary = monitor(
+        config,
+        demo_copy,
+        db_url,
+        "credit_approval",
+        day,
+        "test_monitoring/empty",
+        write_report=True,
+    )
+
+    assert (summary.status, summary.severity, summary.report_path) == (
+        "succeeded",
+        "CRITICAL",
+        None,
+    )
+    found = findings_of(db_url, summary.run_id)
+    assert ("data_drift", "drift_report", "", None, "skipped", "INFO") in found
+    with store.session_scope(db_url) as session:
+        row = session.scalars(
+            select(MetricResult).where(
+                MetricResult.monitoring_run_id == summary.run_id,
+                MetricResult.metric == "drift_report",
+            )
+        ).one()
+        assert row.details["message"] == REPORT_NOT_DRAWN.format(
+            reason="no usable rows in the window after the data-quality gate"
+        )
+
+
+def test_a_feature_of_infinities_leaves_it_out_of_the_report_and_the_record_stands(
+    demo_env, demo_copy, quiet_days, config
+):
+    _, db_url = demo_env
+    day = quiet_days[0]
+    partition = partition_path(demo_copy / "prediction_logs" / "marketing_propensity", day)
+    frame = pd.read_parquet(partition)
+    frame["income"] = float("inf")
+    frame.to_parquet(partition, index=False)
+
+    summary = monitor(
+        config,
+        demo_copy,
+        db_url,
+        "marketing_propensity",
+        day,
+        "test_monitoring/infinite",
+        checks=("data_drift",),
+        write_report=True,
+    )
+
+    assert summary.status == "succeeded"
+    assert (demo_copy / summary.report_path).is_file()
+    found = findings_of(db_url, summary.run_id)
+    assert (DATA_QUALITY, "range", "income", 2000.0, "failed", "CRITICAL") in found
+    assert not [row for row in found if row[1] == "drift_report"]
+
+
+def test_rendering_a_report_later_of_a_window_now_empty_adds_one_finding(
+    demo_env, demo_copy, quiet_days, config
+):
+    _, db_url = demo_env
+    day = quiet_days[1]
+    summary = monitor(
+        config, demo_copy, db_url, "product_recommendation", day, "test_monitoring/later"
+    )
+    partition = partition_path(demo_copy / "prediction_logs" / "product_recommendation", day)
+    pd.read_parquet(partition).iloc[:0].to_parquet(partition, index=False)
+
+    for _ in range(2):  # a retried rendering adds nothing
+        assert (
+            render_reports([summary.run_id], config=config, data_dir=demo_copy, db_url=db_url) == {}
+        )
+
+    skipped = [row for row in findings_of(db_url, summary.run_id) if row[1] == "drift_report"]
+    assert skipped == [("data_drift", "drift_report", "", None, "skipped", "INFO")]
+
+
+def with_sql_log(config: GovflowConfig, model_id: str, url_env: str, table: str):
+    """``config`` with ``model_id``'s prediction log read from a SQL table."""
+    sql = SqlLog(kind="sql", url_env=url_env, table=table)
+    models = [
+        model.model_copy(update={"prediction_log": sql}) if model.id == model_id else model
+        for model in config.models.models
+    ]
+    return config.model_copy(update={"models": config.models.model_copy(update={"models": models})})
+
+
+@pytest.mark.parametrize(
+    ("url", "table", "expected"),
+    [
+        (None, "predictions", UNSET_URL_ENV.format(name="GOVFLOW_TEST_LOGS_URL")),
+        (
+            "sqlite:////nonexistent-directory/logs.db",
+            "predictions",
+            UNREACHABLE_DATABASE.format(error="unable to open database file"),
+        ),
+        ("sqlite://", "predictions", MISSING_TABLE.format(table="predictions")),
+    ],
+    ids=["url_env unset", "database unreachable", "no such table"],
+)
+def test_an_unreachable_sql_source_is_a_failed_record_naming_the_cause(
+    demo_env, quiet_days, config, monkeypatch, url, table, expected
+):
+    _, db_url = demo_env
+    if url is None:
+        monkeypatch.delenv("GOVFLOW_TEST_LOGS_URL", raising=False)
+    else:
+        monkeypatch.setenv("GOVFLOW_TEST_LOGS_URL", url)
+    sql_config = with_sql_log(config, "credit_approval", "GOVFLOW_TEST_LOGS_URL", table)
+
+    summary = monitor(
+        sql_config,
+        demo_env[0],
+        db_url,
+        "credit_approval",
+        quiet_days[0],
+        f"test_monitoring/sql/{expected[:20]}",
+    )
+
+    with store.session_scope(db_url) as session:
+        record = session.get(MonitoringRun, summary.run_id)
+        assert (record.status, record.error) == ("failed", UNREADABLE_WINDOW.format(error=expected))
+        assert "\n" not in record.error
+
+
+def test_config_check_warns_about_an_unset_url_env(tmp_path, monkeypatch):
+    config_dir = tmp_path / "config"
+    shutil.copytree(settings.config_dir(), config_dir)
+    models = config_dir / "models.yaml"
+    text = models.read_text()
+    parquet = "prediction_log: {kind: parquet, path: prediction_logs/credit_approval}"
+    assert parquet in text
+    models.write_text(
+        text.replace(
+            parquet,
+            "prediction_log: {kind: sql, url_env: GOVFLOW_TEST_LOGS_URL, table: predictions}",
+            1,
+        )
+    )
+    monkeypatch.delenv("GOVFLOW_TEST_LOGS_URL", raising=False)
+
+    result = CliRunner().invoke(app, ["config", "check", "--config-dir", str(config_dir)])
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: credit_approval: prediction_log.url_env GOVFLOW_TEST_LOGS_URL is not set"
+        in result.output
+    )
+
+
+def test_rows_dated_outside_their_partition_day_are_counted_in_a_finding(
+    demo_env, demo_copy, quiet_days, config
+):
+    """Issue 13 item 3: 10 % of a day shifted ten years ahead were filtered away unseen."""
+    _, db_url = demo_env
+    day = quiet_days[0]
+    partition = partition_path(demo_copy / "prediction_logs" / "product_recommendation", day)
+    frame = pd.read_parquet(partition)
+    shifted = frame.index[::10]
+    frame.loc[shifted, "scored_at"] = frame.loc[shifted, "scored_at"] + pd.DateOffset(years=10)
+    frame.to_parquet(partition, index=False)
+
+    summary = monitor(
+        config, demo_copy, db_url, "product_recommendation", day, "test_monitoring/misdated"
+    )
+
+    found = findings_of(db_url, summary.run_id)
+    assert (DATA_QUALITY, "misdated_rows", "scored_at", 200.0, "failed", "WARNING") in found
+    assert summary.severity == "WARNING"
+
+
+def test_a_day_from_the_future_is_unmonitorable(demo_env, demo_copy, quiet_days, config):
+    """Issue 13 item 3: a day dated 2030 analysed in 2026 came out INFO."""
+    _, db_url = demo_env
+    source = partition_path(demo_copy / "prediction_logs" / "marketing_propensity", quiet_days[0])
+    future = date(2030, 1, 15)
+    frame = pd.read_parquet(source)
+    offset = pd.Timestamp(future, tz="UTC") - pd.Timestamp(quiet_days[0], tz="UTC")
+    frame["scored_at"] = frame["scored_at"] + offset
+    target = partition_path(demo_copy / "prediction_logs" / "marketing_propensity", future)
+    target.parent.mkdir(parents=True)
+    frame.to_parquet(target, index=False)
+
+    summary = monitor(
+        config, demo_copy, db_url, "marketing_propensity", future, "test_monitoring/future"
+    )
+
+    found = findings_of(db_url, summary.run_id)
+    assert (DATA_QUALITY, "future_rows", "scored_at", 2000.0, "failed", "CRITICAL") in found
+    assert summary.severity == "CRITICAL"

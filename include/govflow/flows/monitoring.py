@@ -18,15 +18,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from govflow import settings, store
 from govflow.alerts.messages import format_evidence
+from govflow.alerts.outbox import enqueue_alert
 from govflow.audit import record_event
 from govflow.baselines.profile import active_baseline, load_profile
 from govflow.config import GovflowConfig, load_config
+from govflow.flows import Refused
 from govflow.metrics.severity import Threshold, severity_rank
 from govflow.monitoring import analysis
 from govflow.monitoring.analysis import Analysis, CheckType, Finding
@@ -151,9 +154,12 @@ def run_monitoring(
                     with_traceback=True,
                 )
             if write_report and result.status == "succeeded" and reference_sample:
-                report_path = write_drift_report(
-                    model, data_dir, run_key, Path(reference_sample), current
-                )
+                try:
+                    report_path = write_drift_report(
+                        model, data_dir, run_key, Path(reference_sample), result.usable
+                    )
+                except ReportNotDrawn as error:
+                    result.findings.append(report_not_drawn(error))
     with store.session_scope(db_url) as session:
         record = record_analysis(
             session,
@@ -247,19 +253,7 @@ def record_analysis(
         key = (finding.check_type, finding.metric, finding.subject)
         seen[key] += 1
         subject = finding.subject if seen[key] == 1 else f"{finding.subject}#{seen[key]}"
-        session.add(
-            MetricResult(
-                monitoring_run_id=record.id,
-                check_type=finding.check_type,
-                metric=finding.metric,
-                subject=subject,
-                value=finding.value,
-                status=finding.status,
-                severity=finding.severity,
-                threshold=finding.threshold,
-                details={**finding.details, "message": finding.message},
-            )
-        )
+        session.add(_metric_row(record.id, finding, subject))
     record_event(
         session,
         actor=ACTOR,
@@ -311,28 +305,70 @@ def _notable(finding: Finding) -> dict[str, Any]:
     }
 
 
+class ReportNotDrawn(Exception):
+    """The drift report cannot be drawn from what the window holds; the reason is the text."""
+
+
+REPORT_NOT_DRAWN = "drift report not drawn: {reason}"
+
+
+def report_not_drawn(reason: ReportNotDrawn) -> Finding:
+    """The finding that says why a record has no drift report (the analysis stands)."""
+    return Finding(
+        "data_drift",
+        "drift_report",
+        "",
+        None,
+        "INFO",
+        status="skipped",
+        message=REPORT_NOT_DRAWN.format(reason=reason),
+    )
+
+
+def report_window(model: Any, usable: pd.DataFrame | None) -> pd.DataFrame:
+    """The feature columns of the gate's usable rows that hold a finite value: an empty
+    window, or a column left with nothing to draw, is a reason, never evidently's crash."""
+    if usable is None or usable.empty:
+        raise ReportNotDrawn("no usable rows in the window after the data-quality gate")
+    window = usable.loc[:, [f.name for f in model.features if f.name in usable.columns]]
+    for feature in model.features:
+        if feature.name in window.columns and feature.dtype != "categorical":
+            values = pd.to_numeric(window[feature.name], errors="coerce")
+            window[feature.name] = values.where(np.isfinite(values))
+    empty = [name for name in window.columns if window[name].isna().all()]
+    window = window.drop(columns=empty)
+    if window.columns.empty:
+        raise ReportNotDrawn("no feature column has a usable value")
+    if len(window) > REPORT_SAMPLE_ROWS:
+        window = window.sample(REPORT_SAMPLE_ROWS, random_state=0)
+    return window
+
+
 def write_drift_report(
-    model: Any, data_dir: Path, run_key: str, reference_sample: Path, current: pd.DataFrame
-) -> Path | None:
-    """evidently's drift report of the bounded samples, as a self-contained HTML file."""
+    model: Any,
+    data_dir: Path,
+    run_key: str,
+    reference_sample: Path,
+    usable: pd.DataFrame | None,
+) -> Path:
+    """evidently's drift report of the gate's usable rows (a bounded sample) against the
+    baseline's reference sample, as a self-contained HTML file; ``ReportNotDrawn`` when
+    the window leaves nothing to draw or evidently cannot draw it."""
     import warnings
 
+    window = report_window(model, usable)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from evidently import Report
         from evidently.presets import DataDriftPreset
 
-        features = [f.name for f in model.features]
-        reference = pd.read_parquet(data_dir / reference_sample, columns=features)
-        window = current.loc[:, [c for c in features if c in current.columns]]
-        for feature in model.features:
-            if feature.name in window.columns and feature.dtype != "categorical":
-                window[feature.name] = pd.to_numeric(window[feature.name], errors="coerce")
-        if len(window) > REPORT_SAMPLE_ROWS:
-            window = window.sample(REPORT_SAMPLE_ROWS, random_state=0)
-        snapshot = Report([DataDriftPreset()]).run(
-            current_data=window, reference_data=reference.loc[:, list(window.columns)]
-        )
+        reference = pd.read_parquet(data_dir / reference_sample, columns=list(window.columns))
+        try:
+            snapshot = Report([DataDriftPreset()]).run(
+                current_data=window, reference_data=reference
+            )
+        except Exception as error:  # evidently's own refusal of a window, named
+            raise ReportNotDrawn(f"evidently raised {type(error).__name__}: {error}") from error
     safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_key)
     path = data_dir / "reports" / model.id / f"{safe_key}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -500,9 +536,17 @@ def render_reports(
         if sample is None:
             continue
         model = config.models.get(model_id)
-        current = analysis.log_source(model, data_dir).read_window(start, end)
-        path = write_drift_report(model, data_dir, run_key, Path(sample), current)
-        if path is None:
+        try:
+            try:
+                current = analysis.log_source(model, data_dir).read_window(start, end)
+            except PredictionLogError as error:
+                raise ReportNotDrawn(str(error)) from error
+            usable = analysis.quality_gate(
+                model, config, current, analysis.utc(start), analysis.utc(end)
+            ).usable_frame()
+            path = write_drift_report(model, data_dir, run_key, Path(sample), usable)
+        except ReportNotDrawn as error:
+            _add_finding(db_url, run_id, report_not_drawn(error))
             continue
         with store.session_scope(db_url) as session:
             record = session.get(MonitoringRun, run_id)
@@ -510,6 +554,35 @@ def render_reports(
             record.report_path = str(path)
         written[run_id] = str(path)
     return written
+
+
+def _add_finding(db_url: str | None, run_id: int, finding: Finding) -> None:
+    """Add a finding to a stored record, once (a rendering retried adds nothing)."""
+    with store.session_scope(db_url) as session:
+        already = session.scalars(
+            select(MetricResult).where(
+                MetricResult.monitoring_run_id == run_id,
+                MetricResult.check_type == finding.check_type,
+                MetricResult.metric == finding.metric,
+                MetricResult.subject == finding.subject,
+            )
+        ).first()
+        if already is None:
+            session.add(_metric_row(run_id, finding, finding.subject))
+
+
+def _metric_row(run_id: int, finding: Finding, subject: str) -> MetricResult:
+    return MetricResult(
+        monitoring_run_id=run_id,
+        check_type=finding.check_type,
+        metric=finding.metric,
+        subject=subject,
+        value=finding.value,
+        status=finding.status,
+        severity=finding.severity,
+        threshold=finding.threshold,
+        details={**finding.details, "message": finding.message},
+    )
 
 
 def route_runs(
@@ -641,6 +714,82 @@ def resolve_on_demand_request(params: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def target_run_key(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> str:
+    """The natural key of the record an analysis target of a DAG run writes."""
+    return f"{dag_id}/{dag_run_id}/{target['cadence']}"
+
+
+NO_RECORD = (
+    "the analysis of {model_id} ({cadence}, [{start}, {end})) left no monitoring record: its "
+    "task failed after its retries (task log of {dag_id} run {dag_run_id})"
+)
+UNRECORDED = "{count} analysis(es) of this run left no record: {models}"
+
+
+def record_missing_analyses(
+    targets: list[dict[str, Any]], *, dag_id: str, dag_run_id: str
+) -> dict[str, Any]:
+    """Seed 004 section 8 at once, not 12 hours later: every target of the run whose
+    analysis left no record (its task failed, was killed, or could not reach the store)
+    gets a failed record, and the engineering channel one alert naming them all.
+    ``{"models", "message", "send_now"}``; running it again adds nothing."""
+    config = _policy()
+    missing: list[str] = []
+    with store.session_scope() as session:
+        for target in targets:
+            key = target_run_key(target, dag_id=dag_id, dag_run_id=dag_run_id)
+            recorded = session.scalars(
+                select(MonitoringRun.id).where(
+                    MonitoringRun.model_id == target["model_id"], MonitoringRun.run_key == key
+                )
+            ).first()
+            if recorded is not None:
+                continue
+            text = NO_RECORD.format(**target, dag_id=dag_id, dag_run_id=dag_run_id)
+            result = analysis.failed_analysis(
+                target["model_id"],
+                datetime.fromisoformat(target["start"]),
+                datetime.fromisoformat(target["end"]),
+                target["checks"],
+                None,
+                text,
+            )
+            record_analysis(
+                session,
+                result,
+                run_key=key,
+                cadence=target["cadence"],
+                dag_id=dag_id,
+                dag_run_id=dag_run_id,
+                report_path=None,
+                config=config,
+            )
+            missing.append(target["model_id"])
+        if not missing:
+            return {"models": [], "message": "", "send_now": []}
+        message = UNRECORDED.format(count=len(missing), models=", ".join(missing))
+        alert, _ = enqueue_alert(
+            session,
+            idempotency_key=f"analysis-unrecorded:{dag_id}:{dag_run_id}",
+            channel="slack",
+            destination=config.people.channel(
+                config.policy.performance_slas.monitor_the_monitor.slack_channel
+            ),
+            kind="monitor_the_monitor",
+            severity="CRITICAL",
+            payload={"text": f"{dag_id} {dag_run_id}: {message}", "models": missing},
+            actor=ACTOR,
+        )
+        return {"models": missing, "message": message, "send_now": [alert.id]}
+
+
+def refuse_unrecorded(missing: dict[str, Any]) -> None:
+    """Fail the run's last task, naming the models without a record, so that the run does
+    not end green."""
+    if missing["models"]:
+        raise Refused(missing["message"])
+
+
 def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> dict[str, Any]:
     """Analyse one model over its window, record the result (idempotent per DAG run) and open
     the incidents it calls for: ``{"summary", "send_now"}``, the ids of the CRITICAL
@@ -652,7 +801,7 @@ def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> d
         end=datetime.fromisoformat(target["end"]),
         checks=target["checks"],
         cadence=target["cadence"],
-        run_key=f"{dag_id}/{dag_run_id}/{target['cadence']}",
+        run_key=target_run_key(target, dag_id=dag_id, dag_run_id=dag_run_id),
         config=config,
         data_dir=settings.data_dir(),
         dag_id=dag_id,

@@ -64,8 +64,10 @@ from govflow.metrics.explanation_drift import (
 from govflow.monitoring.prediction_logs import (
     LABEL,
     LABEL_OBSERVED_AT,
+    MISDATED_ROWS,
     PREDICTION,
     SCORE,
+    SCORED_AT,
     ParquetLogSource,
     PredictionLogError,
     PredictionLogSource,
@@ -150,6 +152,9 @@ class Analysis:
     fairness_counts: dict[str, dict[str, Any]] = field(default_factory=dict)
     status: Literal["succeeded", "failed"] = "succeeded"
     error: str | None = None
+    # The window's rows and columns the data-quality gate declared usable: all a drift
+    # report may draw (not stored).
+    usable: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def severity(self) -> str:
@@ -400,6 +405,51 @@ def _quality_findings(report: QualityReport, config: GovflowConfig) -> list[Find
                 finding.message,
             )
         )
+    return findings
+
+
+MISDATED = (
+    "{count} rows of the window's partitions are dated outside their partition's day "
+    "(scored_at) and were left out of the analysis"
+)
+FUTURE_ROWS = (
+    "{count} of {rows} rows are scored after the analysis ran ({now:%Y-%m-%d %H:%M} UTC): "
+    "a clock or dating error upstream"
+)
+
+
+def _dating_findings(current: pd.DataFrame, now: datetime) -> list[Finding]:
+    """No row disappears without a finding: rows left out for their date, and rows from the
+    future (every row of the window from the future makes it unmonitorable)."""
+    findings = []
+    misdated = int(current.attrs.get(MISDATED_ROWS, 0))
+    if misdated:
+        findings.append(
+            Finding(
+                DATA_QUALITY,
+                MISDATED_ROWS,
+                SCORED_AT,
+                float(misdated),
+                "WARNING",
+                "failed",
+                message=MISDATED.format(count=misdated),
+            )
+        )
+    if SCORED_AT in current.columns and len(current):
+        scored_at = pd.to_datetime(current[SCORED_AT], utc=True, errors="coerce")
+        future = int((scored_at > pd.Timestamp(now)).sum())
+        if future:
+            findings.append(
+                Finding(
+                    DATA_QUALITY,
+                    "future_rows",
+                    SCORED_AT,
+                    float(future),
+                    "CRITICAL" if future == len(current) else "WARNING",
+                    "failed",
+                    message=FUTURE_ROWS.format(count=future, rows=len(current), now=now),
+                )
+            )
     return findings
 
 
@@ -826,6 +876,25 @@ def _explanation_drift(
     )
 
 
+def quality_gate(
+    model: ModelEntry,
+    config: GovflowConfig,
+    frame: pd.DataFrame,
+    window_start: datetime,
+    window_end: datetime,
+) -> QualityReport:
+    """The data-quality gate of a window of ``model``'s prediction log, with the model's
+    column rules and the policy's bounds for a window of that length."""
+    return run_quality_gate(
+        frame,
+        rules=column_rules(model, config),
+        policy=quality_policy(model, config, window_end - window_start),
+        window_start=window_start,
+        window_end=window_end,
+        engine=config.policy.data_quality.engine,
+    )
+
+
 def analyse_window(
     *,
     model: ModelEntry,
@@ -839,34 +908,22 @@ def analyse_window(
     checks: Sequence[CheckType],
     explainer: ProbabilisticClassifier | None = None,
     history: FairnessHistory = (),
+    analysed_at: datetime | None = None,
 ) -> Analysis:
     """Judge one window against a baseline; explanation drift needs the model (``explainer``);
-    ``history`` holds the earlier days' fairness counts a small group is pooled with."""
+    ``history`` holds the earlier days' fairness counts a small group is pooled with;
+    ``analysed_at`` (now by default) is when the analysis runs: later rows are named."""
     analysis = Analysis(model.id, window_start, window_end, tuple(checks), baseline_version)
-    rules = column_rules(model, config)
-    policy = quality_policy(model, config, window_end - window_start)
-    engine = config.policy.data_quality.engine
-    report = run_quality_gate(
-        current,
-        rules=rules,
-        policy=policy,
-        window_start=window_start,
-        window_end=window_end,
-        engine=engine,
-    )
+    report = quality_gate(model, config, current, window_start, window_end)
     analysis.quality = report.to_dict()
     analysis.findings.extend(_quality_findings(report, config))
-    usable = report.usable_frame()
+    analysis.findings.extend(_dating_findings(current, analysed_at or datetime.now(UTC)))
+    usable = analysis.usable = report.usable_frame()
     # The label-matured window had its own gate on its own run; here only its valid rows count.
     delay = timedelta(days=model.label_delay_days)
     matured_usable = (
-        run_quality_gate(
-            matured,
-            rules=rules,
-            policy=policy,
-            window_start=window_start - delay,
-            window_end=window_end - delay,
-            engine=engine,
+        quality_gate(
+            model, config, matured, window_start - delay, window_end - delay
         ).usable_frame()
         if len(matured)
         else matured
@@ -906,12 +963,10 @@ def analyse_window(
 
 def log_source(model: ModelEntry, data_dir: Path) -> PredictionLogSource:
     """The prediction-log source models.yaml names for a model."""
-    import os
-
     source = model.prediction_log
     if source.kind == "parquet":
         return ParquetLogSource(data_dir / source.path)
-    return SqlLogSource(os.environ[source.url_env], source.table)
+    return SqlLogSource.from_environment(source.url_env, source.table)
 
 
 def utc(moment: datetime) -> datetime:

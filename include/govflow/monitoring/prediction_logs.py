@@ -15,6 +15,7 @@ cannot be read at all raises ``PredictionLogError``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -45,7 +46,17 @@ PARTITION_FILE = "part-0.parquet"
 UNREADABLE_PARTITION = "prediction-log partition {path} cannot be read as parquet"
 MISSING_DIRECTORY = "prediction-log directory {path} does not exist"
 MISSING_TABLE = "prediction-log table {table!r} does not exist in the database"
+UNSET_URL_ENV = (
+    "the prediction log's database URL is read from the environment variable {name}, "
+    "which is not set (models.yaml prediction_log.url_env)"
+)
+BAD_URL = "the prediction log's database URL in {name} is not a usable SQLAlchemy URL: {error}"
+UNREACHABLE_DATABASE = "the prediction-log database cannot be reached: {error}"
 BAD_WINDOW = "the window end {end} is before its start {start}"
+MISDATED_ROWS = "misdated_rows"
+"""``frame.attrs`` key of ``read_window``'s result: rows of the window's partitions whose
+``scored_at`` lies outside the partition's own day (or cannot be read), left out of the
+window and counted so that the analysis names them."""
 
 
 class PredictionLogError(Exception):
@@ -141,13 +152,17 @@ class ParquetLogSource:
         self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
         start, end = _check_window(start, end)
-        frames = [
+        read = [
             self._read_partition(path, start, end, columns) for path in self.partitions(start, end)
         ]
+        frames = [frame for frame, _ in read]
         filled = [frame for frame in frames if len(frame)]
         if filled:
-            return _normalise(pd.concat(filled, ignore_index=True, sort=False))
-        return _normalise(frames[0] if frames else self._empty_frame(columns))
+            window = _normalise(pd.concat(filled, ignore_index=True, sort=False))
+        else:
+            window = _normalise(frames[0] if frames else self._empty_frame(columns))
+        window.attrs[MISDATED_ROWS] = sum(misdated for _, misdated in read)
+        return window
 
     def _empty_frame(self, columns: Sequence[str] | None) -> pd.DataFrame:
         # With no partition in the window, any partition's schema still names the columns.
@@ -165,18 +180,23 @@ class ParquetLogSource:
     @staticmethod
     def _read_partition(
         path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
-    ) -> pd.DataFrame:
+    ) -> tuple[pd.DataFrame, int]:
+        """The partition's rows inside the window, and how many of its rows are dated
+        outside the partition's own day."""
         try:
             table = pq.read_table(path)
         except (pa.ArrowException, OSError) as error:
             raise PredictionLogError(UNREADABLE_PARTITION.format(path=path)) from error
         frame = table.to_pandas()
-        scored_at = pd.to_datetime(frame[SCORED_AT], utc=True)
-        frame = frame[(scored_at >= start) & (scored_at < end)]
+        scored_at = pd.to_datetime(frame[SCORED_AT], utc=True, errors="coerce")
+        day = date.fromisoformat(path.parent.name.removeprefix(PARTITION_PREFIX))
+        day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        in_day = (scored_at >= day_start) & (scored_at < day_start + timedelta(days=1))
+        frame = frame[in_day & (scored_at >= start) & (scored_at < end)]
         if columns is not None:
             frame = frame[[column for column in columns if column in frame.columns]]
         # Normalised before concatenation so that every partition brings the same dtypes.
-        return _normalise(frame)
+        return _normalise(frame), int((~in_day).sum())
 
 
 class SqlLogSource:
@@ -187,14 +207,33 @@ class SqlLogSource:
         self.engine = sa.create_engine(url) if isinstance(url, str) else url
         self.table_name = table
 
+    @classmethod
+    def from_environment(cls, url_env: str, table: str) -> SqlLogSource:
+        """The source whose URL is in the environment variable ``url_env`` (never in
+        config), or a ``PredictionLogError`` naming the variable."""
+        url = os.environ.get(url_env)
+        if not url:
+            raise PredictionLogError(UNSET_URL_ENV.format(name=url_env))
+        try:
+            return cls(url, table)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
+            raise PredictionLogError(BAD_URL.format(name=url_env, error=error)) from None
+
     def read_window(
         self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
         start, end = _check_window(start, end)
         try:
-            table = sa.Table(self.table_name, sa.MetaData(), autoload_with=self.engine)
+            return self._read(start, end, columns)
         except sa.exc.NoSuchTableError as error:
             raise PredictionLogError(MISSING_TABLE.format(table=self.table_name)) from error
+        except sa.exc.DBAPIError as error:
+            # The driver's own first line (no SQL, no parameters, no URL with a password).
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            raise PredictionLogError(UNREACHABLE_DATABASE.format(error=reason)) from None
+
+    def _read(self, start: datetime, end: datetime, columns: Sequence[str] | None) -> pd.DataFrame:
+        table = sa.Table(self.table_name, sa.MetaData(), autoload_with=self.engine)
         selected = (
             [table.c[column] for column in columns if column in table.c]
             if columns is not None
