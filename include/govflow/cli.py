@@ -168,7 +168,7 @@ def db_upgrade(
     ] = None,
 ) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
-    from govflow import store
+    from govflow import settings, store
 
     try:
         store.upgrade(revision=revision, app_role=app_role or settings.db_app_role())
