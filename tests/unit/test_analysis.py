@@ -31,6 +31,7 @@ from govflow.monitoring.analysis import (
     CHECK_TYPES,
     COLUMN_UNUSABLE,
     DATA_QUALITY,
+    NO_FINITE_SCORES,
     NO_LABELLED_WINDOW,
     NO_USABLE_ROWS,
     Analysis,
@@ -41,6 +42,7 @@ from govflow.monitoring.analysis import (
 )
 from govflow.monitoring.quality import (
     ABOVE_MAXIMUM,
+    ALL_NULL_REQUIRED,
     MISSING_COLUMN,
     NO_ROWS,
     NOT_IN_SET,
@@ -274,9 +276,13 @@ def test_a_feature_with_only_missing_values_is_named_and_its_drift_and_explanati
     result = run(window, checks=("data_drift", "explanation_drift"), explainer=world.model)
 
     nulls = found(result, DATA_QUALITY, "nulls", "income")
-    assert nulls.message == TOO_MANY_NULLS.format(
-        column="income", count=ROWS, total=ROWS, allowed=1
+    # Issue 13 item 3: a required column with no value makes the window unmonitorable.
+    assert (
+        nulls.message
+        == TOO_MANY_NULLS.format(column="income", count=ROWS, total=ROWS, allowed=1)
+        + ALL_NULL_REQUIRED
     )
+    assert nulls.severity == "CRITICAL"
     drift = found(result, "data_drift", "psi", "income")
     assert (drift.status, drift.severity, drift.message) == (
         "skipped",
@@ -288,6 +294,21 @@ def test_a_feature_with_only_missing_values_is_named_and_its_drift_and_explanati
         "skipped",
         NO_COMPLETE_ROWS.format(what="the data", dropped=ROWS),
     )
+
+
+def test_scores_that_are_all_missing_skip_the_score_metrics_with_the_reason(run, window):
+    """Issue 13 item 3: all-NaN scores dropped prediction shift and entropy without a word."""
+    window["score"] = np.nan
+
+    result = run(window, checks=("model_drift",))
+
+    for metric in ("prediction_distribution_shift", "output_entropy_change"):
+        skipped = found(result, "model_drift", metric, "")
+        assert (skipped.status, skipped.severity, skipped.message) == (
+            "skipped",
+            "INFO",
+            NO_FINITE_SCORES,
+        )
 
 
 def test_a_protected_attribute_with_only_missing_values_skips_its_fairness_checks(run, window):

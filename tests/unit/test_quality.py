@@ -141,6 +141,20 @@ BROKEN_FRAMES = {
         ],
         ALL_ROWS,
     ),
+    "a required column without a single value": (
+        with_values("credit_score", dict.fromkeys(ALL_ROWS)),
+        POLICY,
+        [
+            (
+                CHECK_NULLS,
+                "credit_score: 10 of 10 values null, more than 0% allowed; a required column "
+                "with no value: the window cannot be monitored",
+                10,
+                "CRITICAL",
+            )
+        ],
+        ALL_ROWS,
+    ),
     "nulls in a column that allows none": (
         with_values("region", {6: None}),
         POLICY,

@@ -792,6 +792,9 @@ def _group_sizes(report: Any, metric: FairnessMetric) -> dict[str, int]:
     }
 
 
+NO_FINITE_SCORES = "no finite score in the window: the score distribution cannot be compared"
+
+
 def _model_drift(
     judge: _Judge,
     current: pd.DataFrame,
@@ -820,6 +823,9 @@ def _model_drift(
         results.append(
             output_entropy_change(scores, baseline_mean_entropy=baseline.scores.mean_binary_entropy)
         )
+    else:  # never silently missing: recorded as skipped, with the reason
+        for name in ("prediction_distribution_shift", "output_entropy_change"):
+            judge.judge("model_drift", name, "", None, status="skipped", message=NO_FINITE_SCORES)
     for result in results:
         status = "computed" if result.status == "computed" else result.status
         judge.judge(

@@ -71,6 +71,7 @@ NOT_NUMERIC = "{column}: {count} of {total} values not numeric{sample}"
 NOT_WHOLE = "{column}: {count} of {total} values not whole numbers{sample}"
 NOT_TIMESTAMP = "{column}: {count} of {total} values not timestamps{sample}"
 TOO_MANY_NULLS = "{column}: {count} of {total} values null, more than {allowed:g}% allowed"
+ALL_NULL_REQUIRED = "; a required column with no value: the window cannot be monitored"
 BELOW_MINIMUM = "{count} of {total} below {minimum:g}"
 ABOVE_MAXIMUM = "{count} of {total} above {maximum:g}"
 NOT_IN_SET = "{column}: {count} of {total} not in allowed set{sample}"
@@ -603,7 +604,20 @@ class _Gate:
             message = TOO_MANY_NULLS.format(
                 column=column, count=count, total=self.total, allowed=rule.max_null_fraction * 100
             )
-            return [QualityFinding(CHECK_NULLS, (column,), message, count, self.total)]
+            # A required column without a single value leaves nothing to monitor it by.
+            empty = rule.required and count == self.total
+            if empty:
+                message += ALL_NULL_REQUIRED
+            return [
+                QualityFinding(
+                    CHECK_NULLS,
+                    (column,),
+                    message,
+                    count,
+                    self.total,
+                    severity_hint="CRITICAL" if empty else "WARNING",
+                )
+            ]
         if check.check == CHECK_DUPLICATES:
             # repr() keeps ids that pandas cannot hash (lists, sets) comparable.
             repeated_ids = self.received[column][failing].map(repr).duplicated(keep="first")
