@@ -14,6 +14,7 @@ The checks also decide the deployment procedure's traffic checks (deployment.che
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -261,6 +262,17 @@ def _groups(window: StageWindow, rows: pd.DataFrame) -> dict[str, np.ndarray]:
     return groups
 
 
+def looks_per_stage(config: GovflowConfig) -> int:
+    """How many times a stage's cumulative traffic may be judged: every check interval of
+    the longest stage. A rollback criterion is looked at again and again on growing data, so
+    the chance that noise crosses it once grows with the looks; the intervals that can roll
+    a stage back are corrected for all of them (Bonferroni, conservative for such strongly
+    dependent looks), so that a small group's noise never rolls a canary back."""
+    rollout = config.deployment.rollout
+    longest = max((s.duration_days_max or s.duration_days_min or 1) for s in rollout.stages)
+    return max(1, math.ceil(longest * rollout.day_seconds / rollout.check_interval_seconds))
+
+
 @stage_check("fairness_within_bounds")
 def fairness_within_bounds(window: StageWindow) -> StageCheck:
     """No selection-rate fairness metric of the new version is CRITICAL on the stage's
@@ -280,7 +292,7 @@ def fairness_within_bounds(window: StageWindow) -> StageCheck:
     unlabelled = np.full(len(rows), np.nan)
     findings: list[dict[str, Any]] = []
     attribute_groups = _groups(window, rows)
-    tests = len(attribute_groups) * len(SELECTION_RATE_METRICS)
+    tests = len(attribute_groups) * len(SELECTION_RATE_METRICS) * looks_per_stage(window.config)
     for attribute, groups in attribute_groups.items():
         counts = fairness.group_counts(unlabelled, predictions, sensitive_features=groups)
         for name in SELECTION_RATE_METRICS:
