@@ -759,8 +759,10 @@ class _Gate:
 
 def _is_category_check(check: _Check) -> bool:
     """The allowed-set check of a categorical column (a label's 0/1 check is not one)."""
-    return check.check == CHECK_CATEGORIES and check.rule is not None and (
-        check.rule.kind == "categorical"
+    return (
+        check.check == CHECK_CATEGORIES
+        and check.rule is not None
+        and (check.rule.kind == "categorical")
     )
 
 
