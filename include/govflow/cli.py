@@ -482,7 +482,7 @@ def monitor_run(
 
     print_findings(summary.run_id, typer.echo)
     typer.echo(
-        f"\n{model}: {summary.status}, severity {summary.severity}, composite "
+        f"\n{model}: {summary.status}, {summary.headline}, composite "
         f"{summary.composite_score if summary.composite_score is not None else 'n/a'}, "
         f"baseline {summary.baseline_version}, report {summary.report_path or '-'}"
     )

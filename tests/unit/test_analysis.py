@@ -503,6 +503,8 @@ def metric(name: str, value: float, ci: tuple[float, float] | None) -> FairnessM
         ("false_positive_rate_difference", 0.2, (0.06, 0.34), ("CRITICAL", 0.0)),
         ("true_positive_rate_ratio", 0.6, (0.4, 0.8), ("NOT_JUDGED", None)),  # no bound
         ("calibration_gap", 0.2, None, ("NOT_JUDGED", None)),
+        ("calibration_gap", 0.2, (0.14, 0.26), ("CRITICAL", 0.0)),
+        ("calibration_gap", 0.02, (0.0, 0.04), ("INFO", 0.0)),
     ],
 )
 def test_a_fairness_metric_is_judged_on_its_value_and_its_interval_against_no_effect(

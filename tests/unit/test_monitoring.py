@@ -590,3 +590,43 @@ def test_a_day_from_the_future_is_unmonitorable(demo_env, demo_copy, quiet_days,
     found = findings_of(db_url, summary.run_id)
     assert (DATA_QUALITY, "future_rows", "scored_at", 2000.0, "failed", "CRITICAL") in found
     assert summary.severity == "CRITICAL"
+
+
+def test_a_run_whose_fairness_metrics_are_all_inconclusive_says_so_not_severity_info(
+    demo_env, demo_copy, quiet_days, config
+):
+    """Issue 13 item 4: one group per attribute leaves nothing to compare, and its INFO
+    would read as a pass."""
+    _, db_url = demo_env
+    day = quiet_days[0]
+    partition = partition_path(demo_copy / "prediction_logs" / "marketing_propensity", day)
+    frame = pd.read_parquet(partition)
+    frame["gender"], frame["age_band"] = "female", "26-40"
+    frame.to_parquet(partition, index=False)
+
+    summary = monitor(
+        config,
+        demo_copy,
+        db_url,
+        "marketing_propensity",
+        day,
+        "test_monitoring/inconclusive",
+        checks=("fairness_drift",),
+    )
+
+    assert summary.severity == "INCONCLUSIVE"
+    assert summary.inconclusive == ["fairness_drift"]
+    assert summary.headline == (
+        "severity INCONCLUSIVE (fairness_drift: no metric could be judged, every one "
+        "inconclusive)"
+    )
+    with store.session_scope(db_url) as session:
+        record = session.get(MonitoringRun, summary.run_id)
+        assert (record.severity, record.composite_breakdown["inconclusive_checks"]) == (
+            "INCONCLUSIVE",
+            ["fairness_drift"],
+        )
+    # Only the ratios policy.yaml leaves unbounded are computed (on the labels that arrived
+    # from earlier days): recorded, never judged.
+    computed = {f[1] for f in findings_of(db_url, summary.run_id) if f[4] == "computed"}
+    assert computed <= {"true_positive_rate_ratio", "false_positive_rate_ratio"}, computed

@@ -13,7 +13,7 @@ never adds a second record, and its audit event is written once.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ REPORT_SAMPLE_ROWS = 5000
 # Wide enough for the longest bound the policy words: "critical >= 0.25, warning >= 0.1".
 THRESHOLD_WIDTH = 32
 ACTOR = "govflow-monitoring"
+NOTHING_JUDGED = "no metric could be judged, every one inconclusive"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,16 @@ class RunSummary:
     report_path: str | None
     counts: dict[str, int]
     notable: list[dict[str, Any]]
+    # The checks that could judge nothing (severity INCONCLUSIVE when nothing is above INFO).
+    inconclusive: list[str] = field(default_factory=list)
+
+    @property
+    def headline(self) -> str:
+        """``severity WARNING``, or ``severity INCONCLUSIVE (fairness_drift: no metric could
+        be judged)``: an INFO that judged nothing never reads as a pass."""
+        if not self.inconclusive:
+            return f"severity {self.severity}"
+        return f"severity {self.severity} ({', '.join(self.inconclusive)}: {NOTHING_JUDGED})"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -239,9 +250,13 @@ def record_analysis(
     record.interval_end = result.window_end
     record.baseline_version = result.baseline_version
     record.status = result.status
-    record.severity = result.severity
+    record.severity = result.verdict
     record.composite_score = result.composite.get("score")
-    record.composite_breakdown = {**result.composite, "data_quality": result.quality}
+    record.composite_breakdown = {
+        **result.composite,
+        "data_quality": result.quality,
+        "inconclusive_checks": list(result.inconclusive_checks),
+    }
     record.fairness_counts = result.fairness_counts
     record.report_path = str(report_path) if report_path else None
     record.error = result.error
@@ -263,7 +278,7 @@ def record_analysis(
             "run_key": run_key,
             "interval_start": result.window_start,
             "interval_end": result.window_end,
-            "severity": result.severity,
+            "severity": result.verdict,
             "status": result.status,
             "baseline_version": result.baseline_version,
         },
@@ -290,6 +305,7 @@ def summarise(record: MonitoringRun, result: Analysis, *, limit: int = 20) -> Ru
         report_path=record.report_path,
         counts={level: counts.get(level, 0) for level in ("INFO", "WARNING", "CRITICAL")},
         notable=[_notable(f) for f in notable],
+        inconclusive=list(result.inconclusive_checks),
     )
 
 
@@ -808,7 +824,7 @@ def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> d
         dag_run_id=dag_run_id,
     )
     print(
-        f"{summary.model_id}: {summary.status}, severity {summary.severity}, "
+        f"{summary.model_id}: {summary.status}, {summary.headline}, "
         f"composite {summary.composite_score}, report {summary.report_path}"
     )
     response = alert_and_open_incidents(summary.run_id, config=config)

@@ -947,9 +947,13 @@ def calibration_gap(
     *,
     attribute: str = "",
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> FairnessMetric:
-    """Max - min calibration-in-the-large (mean score - observed positive rate) over groups."""
+    """Max - min calibration-in-the-large (mean score - observed positive rate) over groups,
+    with a normal interval for each pair's difference (see ``calibration_standard_error``)
+    and the simultaneous interval of every pair, as ``rate_difference`` gives its gaps."""
     _check_min_group_size(min_group_size)
+    z = _check_confidence(confidence)
     calibrations = {group: group_calibration(counts, group) for group in counts.groups}
     excluded = {g: c.rows for g, c in calibrations.items() if c.rows < min_group_size}
     eligible = {
@@ -961,18 +965,54 @@ def calibration_gap(
         return _inconclusive(
             "calibration_gap", attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
         )
+    errors = {group: calibration_standard_error(counts, group) for group in eligible}
+
+    def pair(i: str, j: str) -> tuple[float, float, float]:
+        difference = eligible[i] - eligible[j]
+        margin = z * math.hypot(errors[i], errors[j])
+        return difference, difference - margin, difference + margin
+
     high = max(eligible, key=lambda group: eligible[group])
     low = min(eligible, key=lambda group: eligible[group])
+    difference, lower, upper = pair(high, low)
+    pairs = [pair(i, j) for i in eligible for j in eligible if i != j]
     return FairnessMetric(
         "calibration_gap",
         attribute,
         "computed",
-        eligible[high] - eligible[low],
+        difference,
+        ci_low=lower,
+        ci_high=upper,
         max_group=high,
         min_group=low,
         groups_compared=tuple(eligible),
         excluded_groups=excluded,
+        details=_simultaneous(max(p[1] for p in pairs), max(p[2] for p in pairs)),
     )
+
+
+def calibration_standard_error(counts: GroupCounts, group: str) -> float:
+    """The standard error of one group's calibration-in-the-large, the mean of
+    ``score - label`` over its labelled rows. The counts keep each score bin's rows, score
+    sum and positives, not each score, so every score is taken at its bin's mean and the
+    variance a score can have inside its bin, at most (bin width)^2 / 4, is added: the
+    error is never understated by the binning."""
+    assert counts.calibration_counts is not None  # group_calibration checked it
+    assert counts.calibration_score_sums is not None
+    assert counts.calibration_positives is not None
+    position = counts.index(group)
+    rows = np.asarray(counts.calibration_counts[position], dtype=np.float64)
+    score_sums = np.asarray(counts.calibration_score_sums[position], dtype=np.float64)
+    positives = np.asarray(counts.calibration_positives[position], dtype=np.float64)
+    total = rows.sum()
+    filled = rows > 0
+    means = score_sums[filled] / rows[filled]
+    ones, zeros = positives[filled], rows[filled] - positives[filled]
+    mean = (score_sums.sum() - positives.sum()) / total
+    second_moment = float(np.sum(ones * (means - 1) ** 2 + zeros * means**2)) / total
+    within_bin = (1 / counts.calibration_bins) ** 2 / 4
+    variance = max(second_moment - mean**2, 0.0) + within_bin
+    return math.sqrt(variance / total)
 
 
 def _parity_drift(
@@ -1173,7 +1213,7 @@ def fairness_report(
     }
     if counts.calibration_counts is not None:
         metrics["calibration_gap"] = calibration_gap(
-            counts, attribute=attribute, min_group_size=min_group_size
+            counts, attribute=attribute, min_group_size=min_group_size, confidence=confidence
         )
     if baseline is not None:
         for drift in (demographic_parity_drift, equal_opportunity_drift):

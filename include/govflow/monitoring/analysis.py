@@ -76,6 +76,7 @@ from govflow.monitoring.prediction_logs import (
 from govflow.monitoring.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
 
 DATA_QUALITY = "data_quality"
+INCONCLUSIVE = "INCONCLUSIVE"
 COMPOSITE_FAMILIES = {
     "data_drift": "data",
     "fairness_drift": "fairness",
@@ -162,6 +163,36 @@ class Analysis:
         if self.composite.get("severity"):
             judged.append(self.composite["severity"])
         return max(judged, key=severity_rank, default="INFO")
+
+    @property
+    def inconclusive_checks(self) -> tuple[str, ...]:
+        """The checks that ran and could judge nothing: at least one metric inconclusive and
+        none judged against a bound (a skipped check, e.g. explanation drift without a
+        model artifact, is not inconclusive: it says why it did not run)."""
+        inconclusive = []
+        for check in self.checks:
+            mine = [f for f in self.findings if f.check_type == check]
+            if any(f.status == "inconclusive" for f in mine) and not any(map(_judged, mine)):
+                inconclusive.append(check)
+        return tuple(inconclusive)
+
+    @property
+    def verdict(self) -> str:
+        """What the record and the summary say: the severity, but ``INCONCLUSIVE`` where
+        nothing is above INFO and a check could judge nothing (its INFO is no pass)."""
+        severity = self.severity
+        if severity == "INFO" and self.inconclusive_checks:
+            return INCONCLUSIVE
+        return severity
+
+
+def _judged(finding: Finding) -> bool:
+    """A metric judged against a policy bound (a pass or an alarm), not merely recorded."""
+    return (
+        finding.status == "computed"
+        and bool(finding.threshold)
+        and not str(finding.details.get("judged_on", "")).startswith("not judged")
+    )
 
 
 def validate_checks(checks: Iterable[str]) -> tuple[CheckType, ...]:
