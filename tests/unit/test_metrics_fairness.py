@@ -511,3 +511,14 @@ def test_bad_options_raise_a_clear_error(small_counts, kwargs, message):
     with pytest.raises(MetricInputError) as raised:
         demographic_parity_difference(small_counts, **kwargs)
     assert str(raised.value) == message
+
+
+def test_groups_are_keyed_by_value_so_codes_read_as_floats_are_the_same_groups():
+    labels, predictions = [1, 0, 1, 0, 1, 1], [1, 0, 0, 1, 1, 0]
+    as_integers = group_counts(labels, predictions, sensitive_features=[1, 1, 2, 2, 3, 3])
+    as_floats = group_counts(labels, predictions, sensitive_features=[1.0, 1.0, 2.0, 2.0, 3.0, 3.0])
+
+    assert as_floats == as_integers
+    assert as_floats.groups == ("1", "2", "3")
+    name, cells = intersectional_groups({"grade": [1.0, 2.0], "band": ["a", "b"]})
+    assert (name, cells.tolist()) == ("grade&band", ["1&a", "2&b"])

@@ -617,8 +617,7 @@ def test_a_run_whose_fairness_metrics_are_all_inconclusive_says_so_not_severity_
     assert summary.severity == "INCONCLUSIVE"
     assert summary.inconclusive == ["fairness_drift"]
     assert summary.headline == (
-        "severity INCONCLUSIVE (fairness_drift: no metric could be judged, every one "
-        "inconclusive)"
+        "severity INCONCLUSIVE (fairness_drift: no metric could be judged, every one inconclusive)"
     )
     with store.session_scope(db_url) as session:
         record = session.get(MonitoringRun, summary.run_id)

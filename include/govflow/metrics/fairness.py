@@ -75,6 +75,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from govflow.metrics.data_drift import category_keys
 from govflow.metrics.severity import Direction, MetricInputError, MetricSpec
 
 MetricStatus = Literal["computed", "inconclusive"]
@@ -351,9 +352,9 @@ def intersectional_groups(
     if len({len(column) for column in columns}) != 1:
         raise MetricInputError(LENGTH_MISMATCH)
     missing = np.logical_or.reduce([column.isna().to_numpy() for column in columns])
-    joined = columns[0].astype(str)
+    joined = category_keys(columns[0]).astype(str)
     for column in columns[1:]:
-        joined = joined + INTERSECTION_SEPARATOR + column.astype(str)
+        joined = joined + INTERSECTION_SEPARATOR + category_keys(column).astype(str)
     labels = joined.to_numpy(dtype=object)
     labels[missing] = None
     return INTERSECTION_SEPARATOR.join(attributes), labels
@@ -384,7 +385,8 @@ def group_counts(
     present = attribute.notna().to_numpy()
     if not present.any():
         raise MetricInputError(NO_GROUPS.format(dropped=len(attribute)))
-    codes, uniques = pd.factorize(attribute[present].astype(str), sort=True)
+    # Groups by value, as categories are keyed everywhere (1 and 1.0 are one group).
+    codes, uniques = pd.factorize(category_keys(attribute[present]), sort=True)
     group_total = len(uniques)
     labels, selected = labels[present], selected[present]
 
