@@ -321,6 +321,15 @@ def demo_copy(demo_env, tmp_path) -> Path:
     return copy
 
 
+def rewrite_day(data_dir: Path, model_id: str, day: date, **columns: object) -> None:
+    """Set whole columns of one day of a model's logs in a copy of the demo's files."""
+    partition = partition_path(data_dir / "prediction_logs" / model_id, day)
+    frame = pd.read_parquet(partition)
+    for name, value in columns.items():
+        frame[name] = value
+    frame.to_parquet(partition, index=False)
+
+
 def test_an_unreadable_window_is_a_failed_record_and_the_next_model_runs_as_usual(
     demo_env, demo_copy, quiet_days, config
 ):
@@ -434,10 +443,7 @@ def test_a_feature_of_infinities_leaves_it_out_of_the_report_and_the_record_stan
 ):
     _, db_url = demo_env
     day = quiet_days[0]
-    partition = partition_path(demo_copy / "prediction_logs" / "marketing_propensity", day)
-    frame = pd.read_parquet(partition)
-    frame["income"] = float("inf")
-    frame.to_parquet(partition, index=False)
+    rewrite_day(demo_copy, "marketing_propensity", day, income=float("inf"))
 
     summary = monitor(
         config,
@@ -599,10 +605,7 @@ def test_a_run_whose_fairness_metrics_are_all_inconclusive_says_so_not_severity_
     would read as a pass."""
     _, db_url = demo_env
     day = quiet_days[0]
-    partition = partition_path(demo_copy / "prediction_logs" / "marketing_propensity", day)
-    frame = pd.read_parquet(partition)
-    frame["gender"], frame["age_band"] = "female", "26-40"
-    frame.to_parquet(partition, index=False)
+    rewrite_day(demo_copy, "marketing_propensity", day, gender="female", age_band="26-40")
 
     summary = monitor(
         config,

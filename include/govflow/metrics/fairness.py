@@ -455,16 +455,26 @@ class GroupCalibration:
         return asdict(self)
 
 
-def group_calibration(counts: GroupCounts, group: str) -> GroupCalibration:
-    """Mean score, observed positive rate, their difference and the ECE of one group."""
+def _calibration_bins(counts: GroupCounts, group: str) -> tuple[npt.NDArray[np.float64], ...]:
+    """One group's score bins: rows, score sums and positives per bin."""
     if counts.calibration_counts is None:
         raise MetricInputError(NO_SCORES)
     assert counts.calibration_score_sums is not None
     assert counts.calibration_positives is not None
     position = counts.index(group)
-    bin_rows = np.asarray(counts.calibration_counts[position], dtype=np.float64)
-    score_sums = np.asarray(counts.calibration_score_sums[position], dtype=np.float64)
-    positives = np.asarray(counts.calibration_positives[position], dtype=np.float64)
+    return tuple(
+        np.asarray(per_bin[position], dtype=np.float64)
+        for per_bin in (
+            counts.calibration_counts,
+            counts.calibration_score_sums,
+            counts.calibration_positives,
+        )
+    )
+
+
+def group_calibration(counts: GroupCounts, group: str) -> GroupCalibration:
+    """Mean score, observed positive rate, their difference and the ECE of one group."""
+    bin_rows, score_sums, positives = _calibration_bins(counts, group)
     rows = int(bin_rows.sum())
     if rows == 0:
         return GroupCalibration(0, None, None, None, None)
@@ -999,13 +1009,7 @@ def calibration_standard_error(counts: GroupCounts, group: str) -> float:
     sum and positives, not each score, so every score is taken at its bin's mean and the
     variance a score can have inside its bin, at most (bin width)^2 / 4, is added: the
     error is never understated by the binning."""
-    assert counts.calibration_counts is not None  # group_calibration checked it
-    assert counts.calibration_score_sums is not None
-    assert counts.calibration_positives is not None
-    position = counts.index(group)
-    rows = np.asarray(counts.calibration_counts[position], dtype=np.float64)
-    score_sums = np.asarray(counts.calibration_score_sums[position], dtype=np.float64)
-    positives = np.asarray(counts.calibration_positives[position], dtype=np.float64)
+    rows, score_sums, positives = _calibration_bins(counts, group)
     total = rows.sum()
     filled = rows > 0
     means = score_sums[filled] / rows[filled]
