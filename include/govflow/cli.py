@@ -31,9 +31,12 @@ def _problem(error: Exception) -> tuple[str, int]:
     from alembic.util import CommandError
 
     from govflow import store
+    from govflow.baselines.onboarding import BaselineSourceError
+    from govflow.baselines.profile import BaselineError
     from govflow.config import ConfigError, UnknownModel
     from govflow.deployment.procedure import UnknownDeployment
     from govflow.flows import Refused
+    from govflow.flows.monitoring import NotReady
     from govflow.incidents.lifecycle import IncidentError, UnknownIncidentStatus
     from govflow.monitoring.analysis import UnknownCheck
     from govflow.registry import RegistryError
@@ -42,6 +45,7 @@ def _problem(error: Exception) -> tuple[str, int]:
 
     usage = (UnknownModel, UnknownCheck, UnknownIncidentStatus, GatewayError, CommandError)
     refused = (Refused, KillSwitchError, RegistryError, IncidentError, UnknownDeployment)
+    failed = (BaselineError, BaselineSourceError, NotReady)
     if isinstance(error, typer.TyperException):  # typer's own: a usage error, exit status 2
         context = getattr(error, "ctx", None)
         help_of = f" (see '{context.command_path} --help')" if context else ""
@@ -50,6 +54,8 @@ def _problem(error: Exception) -> tuple[str, int]:
         return str(error), EXIT_USAGE
     if isinstance(error, refused):
         return str(error), EXIT_REFUSED
+    if isinstance(error, failed):
+        return str(error), EXIT_FAILED
     if isinstance(error, ConfigError):
         more = len(error.problems) - 1
         listed = f" (and {more} more: govflow config check lists them)" if more else ""
@@ -283,6 +289,116 @@ def registry_lineage(
     store.ensure_schema()
     with store.session_scope() as session:
         typer.echo(json.dumps(registry.lineage(session, model_id, version), indent=2))
+
+
+model_app = typer.Typer(
+    help="Your own model: register it from its models.yaml entry.", no_args_is_help=True
+)
+app.add_typer(model_app, name="model")
+baseline_app = typer.Typer(
+    help="Baselines (seed 004 section 4): build one from your validation data.",
+    no_args_is_help=True,
+)
+app.add_typer(baseline_app, name="baseline")
+ActorOption = Annotated[str, typer.Option("--actor", help="Who does it (kept in the audit trail).")]
+
+
+@model_app.command("register")
+def model_register(
+    model_id: Annotated[str, typer.Argument(help="The model's id in models.yaml.")],
+    version: Annotated[str, typer.Option(help="The version to register.")] = "1",
+    artifact: Annotated[
+        Path | None,
+        typer.Option(
+            help="The fitted model (joblib) for SHAP attributions; without one the model is "
+            "a black box, monitored on its logs alone."
+        ),
+    ] = None,
+    training_snapshot: Annotated[
+        str, typer.Option(help="The training data's snapshot id (lineage).")
+    ] = "not recorded",
+    feature_version: Annotated[
+        str, typer.Option(help="The feature set's version (lineage).")
+    ] = "not recorded",
+    actor: ActorOption = "govflow-cli",
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Register a model as models.yaml describes it (owner, purpose, risk tier) and one of its
+    versions; again with the same values it changes nothing. Next: govflow baseline create."""
+    from govflow import store
+    from govflow.baselines.onboarding import register_from_config
+    from govflow.config import load_config
+
+    entry = load_config(_config_dir(config_dir)).models.get(model_id)
+    store.ensure_schema()
+    with store.session_scope() as session:
+        _, registered = register_from_config(
+            session,
+            entry,
+            version=version,
+            actor=actor,
+            artifact=artifact,
+            training_snapshot=training_snapshot,
+            feature_version=feature_version,
+        )
+        kind = "black box" if not registered.artifact_uri else f"artefact {registered.artifact_uri}"
+        typer.echo(
+            f"{model_id} {version} registered ({registered.status}, {kind}); next: "
+            f"govflow baseline create --model {model_id} --from <validation data>"
+        )
+
+
+@baseline_app.command("create")
+def baseline_create(
+    model_id: Annotated[str, typer.Option("--model", help="The model's id in models.yaml.")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="Validation data with the model's features, protected attributes, score, "
+            "prediction and label: a .parquet or .csv file or a directory of them, or with "
+            "--url-env a table (schema.table) or a SELECT query.",
+        ),
+    ],
+    url_env: Annotated[
+        str | None,
+        typer.Option(help="The environment variable holding the database URL for --from."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="The baseline's version (default: the data's last day, -vN)."),
+    ] = None,
+    model_version: Annotated[
+        str | None, typer.Option(help="The registered version (default: the newest).")
+    ] = None,
+    actor: ActorOption = "govflow-cli",
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Build a model's baseline from its own validation data and make it the active one
+    (the same data again returns the same baseline). Next: govflow monitor run."""
+    from govflow import settings, store
+    from govflow.baselines.onboarding import create_baseline_from_data, read_baseline_data
+    from govflow.config import load_config
+
+    entry = load_config(_config_dir(config_dir)).models.get(model_id)
+    data = read_baseline_data(source, url_env=url_env)
+    store.ensure_schema()
+    with store.session_scope() as session:
+        baseline = create_baseline_from_data(
+            session,
+            data_dir=settings.data_dir(),
+            model=entry,
+            data=data,
+            source=source,
+            created_by=actor,
+            model_version=model_version,
+            name=name,
+        )
+        typer.echo(
+            f"{model_id}: baseline {baseline.version} active ({len(data)} rows from {source}, "
+            f"model version {baseline.model_version}); next: govflow monitor run --model "
+            f"{model_id} --start <day> --end <day>"
+        )
 
 
 @registry_app.command("deprecate")

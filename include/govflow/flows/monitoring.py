@@ -35,7 +35,7 @@ from govflow.monitoring import analysis
 from govflow.monitoring.analysis import Analysis, CheckType, Finding
 from govflow.monitoring.cadence import cadence_window, due_targets
 from govflow.monitoring.prediction_logs import PredictionLogError
-from govflow.store.schema import MetricResult, MonitoringRun
+from govflow.store.schema import MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
 
 REPORT_SAMPLE_ROWS = 5000
@@ -43,6 +43,13 @@ REPORT_SAMPLE_ROWS = 5000
 THRESHOLD_WIDTH = 32
 ACTOR = "govflow-monitoring"
 NOTHING_JUDGED = "no metric could be judged, every one inconclusive"
+
+
+NOT_REGISTERED = "model {model_id} is not registered: run 'govflow model register {model_id}'"
+
+
+class NotReady(RuntimeError):
+    """A model cannot be analysed yet; the message names the command to run first."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,8 @@ def run_monitoring(
     model = config.models.get(model_id)
     store.ensure_schema(db_url)
     with store.session_scope(db_url) as session:
+        if session.get(Model, model_id) is None:  # no record can name an unregistered model
+            raise NotReady(NOT_REGISTERED.format(model_id=model_id))
         baseline = active_baseline(session, model_id)
         found = (
             None
@@ -406,6 +415,8 @@ def load_model(db_url: str | None, data_dir: Path, model_id: str, version: str) 
     with store.session_scope(db_url) as session:
         registered = get_version(session, model_id, version)
         uri, expected = registered.artifact_uri, registered.artifact_sha256
+    if not uri:  # a black-box model: monitored on its logs alone
+        return None
     path = data_dir / uri
     if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
         raise ValueError(f"{path} does not match the registered sha256 of {model_id} {version}")
@@ -760,6 +771,9 @@ def record_missing_analyses(
                 )
             ).first()
             if recorded is not None:
+                continue
+            if session.get(Model, target["model_id"]) is None:  # no record can name it
+                missing.append(NOT_REGISTERED.format(model_id=target["model_id"]))
                 continue
             text = NO_RECORD.format(**target, dag_id=dag_id, dag_run_id=dag_run_id)
             result = analysis.failed_analysis(

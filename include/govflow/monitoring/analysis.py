@@ -95,7 +95,14 @@ SEED_004_METRICS = frozenset(
 )
 
 UNKNOWN_CHECK = "unknown check {check!r}; expected some of {expected}"
-NO_BASELINE = "model {model_id} has no active baseline: create one before monitoring it"
+NO_BASELINE = (
+    "model {model_id} has no active baseline: run "
+    "'govflow baseline create --model {model_id} --from <validation data>'"
+)
+BLACK_BOX = (
+    "no attributions in the baseline: a black-box model (no artefact registered) has no "
+    "explanation drift"
+)
 UNREADABLE_WINDOW = "prediction logs could not be read: {error}"
 COLUMN_UNUSABLE = "column {column} failed the data-quality gate; drift not computed"
 NO_USABLE_ROWS = "no usable rows in the window after the data-quality gate"
@@ -906,6 +913,9 @@ def _explanation_drift(
     explainer: ProbabilisticClassifier | None,
 ) -> None:
     metric = "shap_rank_correlation"
+    if baseline.attributions is None or baseline.explanation_background is None:
+        judge.judge("explanation_drift", metric, "", None, status="skipped", message=BLACK_BOX)
+        return
     features = list(baseline.attributions.features)
     missing = [name for name in features if name not in frame.columns]
     if explainer is None or missing:
