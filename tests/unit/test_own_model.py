@@ -4,7 +4,11 @@ monitored; whatever is forgotten, the next command is named in one line."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -21,36 +25,19 @@ from govflow.store.schema import AuditEvent, Baseline, MetricResult, MonitoringR
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 MODEL = "tenancy_screening"
-ENTRY = f"""
-  - id: {MODEL}
-    type: binary_classifier
-    risk_tier: medium
-    owner: priya
-    business_purpose: Screen rental applications for a letting agency
-    prediction_log: {{kind: parquet, path: logs/{MODEL}}}
-    columns:
-      prediction_id: prediction_id
-      model_version: model_version
-      scored_at: scored_at
-      score: score
-      prediction: prediction
-      label: label
-      label_observed_at: label_observed_at
-    favourable_prediction: 1
-    label_delay_days: 0
-    freeze_on_critical_fairness: false
-    decision_threshold: 0.5
-    performance_requirement: {{min_accuracy: 0.6, min_auc: 0.6}}
-    expected_daily_volume: 1500
-    binning: {{method: reference_quantiles, bins: 10}}
-    features:
-      - {{name: monthly_rent, dtype: numeric, min: 0, max: 20000}}
-      - {{name: prior_tenancies, dtype: integer, min: 0, max: 50}}
-      - {{name: tenancy_kind, dtype: categorical, categories: [flat, house, room]}}
-    protected_attributes:
-      - {{name: sex, categories: [female, male]}}
-      - {{name: nationality, categories: [domestic, eu, other]}}
-"""
+README = Path(__file__).resolve().parents[2] / "README.md"
+GUIDE = "## Monitor your own model"
+
+
+def guide_blocks(language: str) -> list[str]:
+    """The fenced ``language`` blocks of README's guide, exactly as printed."""
+    text = README.read_text()
+    section = text[text.index(GUIDE) :]
+    section = section[: section.index("\n## ", len(GUIDE))]
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
+
+
+ENTRY = guide_blocks("yaml")[0]
 DAY = date(2024, 6, 3)
 ROWS = 1500
 
@@ -246,3 +233,28 @@ def test_a_baseline_is_read_from_a_sql_table_through_an_environment_variable(
     assert from_query.exit_code == 0, from_query.output
     assert "4000 rows from applications" in from_table.stdout
     assert "baseline 2024-05-02-v2 active" in from_query.stdout
+
+
+def test_the_readme_guide_runs_as_printed_on_a_model_of_ones_own(own_model):
+    """Each command of the guide's shell block, in a shell, from the directory holding the
+    reader's validation.csv; every one succeeds and the last records the day."""
+    (commands,) = guide_blocks("sh")
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    outputs = []
+    for command in commands.strip().splitlines():
+        done = subprocess.run(
+            command,
+            shell=True,
+            cwd=own_model,
+            env={**os.environ, "PATH": path},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        outputs.append(done.stdout)
+
+    assert len(outputs) <= 6
+    assert f"{MODEL}: succeeded" in outputs[-1]
+    assert "baseline 2024-05-02-v1" in outputs[-1]
