@@ -25,6 +25,7 @@ from govflow.alerts.messages import (
 )
 from govflow.alerts.outbox import (
     AWAITING_DIGEST,
+    CRITICAL_MAX_BACKOFF,
     DELIVERED,
     DIGESTED,
     FAILED,
@@ -34,6 +35,7 @@ from govflow.alerts.outbox import (
     SUPPRESSED,
     build_daily_digests,
     deliver_pending,
+    enqueue_alert,
     is_suppressed,
     route_findings,
 )
@@ -407,8 +409,56 @@ def test_slack_answering_500_three_times_receives_the_message_exactly_once(url, 
     assert slack_alert.last_error == SLACK_REJECTED.format(status=500, body="internal_error")
 
 
-def test_an_alert_fails_after_max_attempts_and_is_sent_only_when_asked_again(url, config, slack):
-    route(url, config, record_run(url, config, [CRITICAL_PSI]))
+FOUR_CRITICAL = [
+    CRITICAL_DI,
+    CRITICAL_PSI,
+    ("data_drift", "psi", "age", 0.41, "CRITICAL"),
+    ("data_drift", "kl_divergence", "credit_score", 0.52, "CRITICAL"),
+]
+
+
+def test_a_slack_answering_500_for_15_minutes_then_200_receives_every_critical_alert_once(
+    url, config, slack, mail
+):
+    route(url, config, record_run(url, config, FOUR_CRITICAL))
+    slack.fail_next(10**6)
+    start = datetime.now(UTC)
+    delivered_at_minute: dict[int, int] = {}
+    for minute in range(31):  # a delivery run every minute, on an injected clock
+        if minute == 15:
+            slack.fail_next(0)
+        report = deliver_pending(
+            url, slack_webhook_url=slack.url, smtp=mail[1], now=start + timedelta(minutes=minute)
+        )
+        assert report.failed == []
+        for item in report.delivered:
+            delivered_at_minute[item.alert_id] = minute
+    texts = [message.payload["text"] for message in slack.wait_for(4, timeout=5)]
+    assert len(texts) == len(set(texts)) == 4
+    slack_alerts = [a for a in alerts(url) if a.channel == "slack"]
+    assert [a.status for a in slack_alerts] == [DELIVERED] * 4
+    # Backoff capped at CRITICAL_MAX_BACKOFF: each reached Slack within 5 minutes of recovery.
+    assert timedelta(minutes=5) == CRITICAL_MAX_BACKOFF
+    assert all(15 <= delivered_at_minute[a.id] <= 20 for a in slack_alerts)
+
+
+def enqueue_warning(url: str, text: str = "credit_approval: no completed daily analysis") -> int:
+    with store.session_scope(url) as session:
+        alert, _ = enqueue_alert(
+            session,
+            idempotency_key=f"monitor-the-monitor:{text}",
+            channel="slack",
+            destination="#engineering",
+            kind="monitor_the_monitor",
+            severity="WARNING",
+            model_id="credit_approval",
+            payload={"text": text},
+        )
+        return alert.id
+
+
+def test_a_warning_fails_after_max_attempts_and_is_sent_only_when_asked_again(url, config, slack):
+    enqueue_warning(url)
     slack.fail_next(2)
     now = datetime.now(UTC)
     for step in range(2):

@@ -77,6 +77,10 @@ DIGEST_CHANNEL = "digest"
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
+# A CRITICAL alert is never given up by count: it is retried at least this often until it is
+# delivered or a person abandons it, so it lands within seed 004 section 8's 5 minutes of a
+# recovery.
+CRITICAL_MAX_BACKOFF = timedelta(minutes=5)
 DEFAULT_LEASE = timedelta(minutes=5)
 KEY_MAX_CHARS = 255
 ACTOR = "govflow-alerts"
@@ -475,10 +479,12 @@ class _Claim:
     token: str
     idempotency_key: str
     kind: str
+    severity: str
     channel: str
     destination: str
     payload: dict[str, Any]
     attempts: int
+    created_at: datetime
 
 
 def _deliverable(now: datetime, lease: timedelta, retry_failed: bool) -> ColumnElement[bool]:
@@ -512,10 +518,12 @@ def _claim(
             token=token,
             idempotency_key=alert.idempotency_key,
             kind=alert.kind,
+            severity=alert.severity,
             channel=alert.channel,
             destination=alert.destination,
             payload=dict(alert.payload),
             attempts=alert.attempts,
+            created_at=alert.created_at,
         )
 
 
@@ -590,7 +598,8 @@ def _mark_attempt_failed(
             return
         alert.last_error = str(error)
         alert.claim_token = None
-        if alert.attempts >= max_attempts:
+        critical = alert.severity == "CRITICAL"
+        if alert.attempts >= max_attempts and not critical:
             alert.status = FAILED
             alert.next_attempt_at = None
             record_event(
@@ -604,7 +613,9 @@ def _mark_attempt_failed(
             )
         else:
             alert.status = PENDING
-            alert.next_attempt_at = now + min(backoff * 2 ** (alert.attempts - 1), MAX_BACKOFF)
+            cap = CRITICAL_MAX_BACKOFF if critical else MAX_BACKOFF
+            # A CRITICAL row's attempts grow without bound; 2**n of a timedelta must not.
+            alert.next_attempt_at = now + min(backoff * 2 ** min(alert.attempts - 1, 32), cap)
         outcome = FailedAttempt(
             alert.id,
             alert.channel,
@@ -630,14 +641,16 @@ def deliver_pending(
 ) -> DeliveryReport:
     """Send the outbox's due alerts, CRITICAL first, one claimed row at a time.
 
-    A failed attempt puts the row back with ``backoff * 2**(attempts - 1)`` (at most an
-    hour) to wait; after ``max_attempts`` it is ``failed`` until a call with
-    ``retry_failed=True``. Alerts for a channel with no URL or server stay pending and are
-    listed in the report and the log. A Slack answer slower than ``slack_timeout_seconds``
-    counts as a failure (Slack may still post it: see the module docstring). ``now``
-    (timezone-aware) decides what is due and when a lease runs out; ``delivered_at`` is
-    always the wall clock, so latency is real. ``only_ids`` limits the call to those rows:
-    the analysis that detected a CRITICAL finding sends its alerts at once with it.
+    A failed attempt puts the row back with ``backoff * 2**(attempts - 1)`` to wait. A
+    CRITICAL alert waits at most ``CRITICAL_MAX_BACKOFF`` and is retried until it is
+    delivered; any other alert waits at most an hour and after ``max_attempts`` is
+    ``failed`` until a call with ``retry_failed=True``. Alerts for a channel with no URL or
+    server stay pending and are listed in the report and the log. A Slack answer slower
+    than ``slack_timeout_seconds`` counts as a failure (Slack may still post it: see the
+    module docstring). ``now`` (timezone-aware) decides what is due and when a lease runs
+    out; ``delivered_at`` is always the wall clock, so latency is real. ``only_ids``
+    limits the call to those rows: the analysis that detected a CRITICAL finding sends its
+    alerts at once with it.
     """
     now = now or utcnow()
     configured = {SLACK: slack_webhook_url is not None, EMAIL: smtp is not None}
