@@ -7,16 +7,43 @@ Slack goes through the Airflow connection `slack_default` (a `slackwebhook` conn
 password is the webhook URL, or the token path under `hooks.slack.com/services`), e-mail
 through `smtp_default` (host, port, login, password; `from_email` and `starttls` in its
 extra). A channel without a connection keeps its alerts in the outbox, listed in this task's
-log, until one is configured: nothing is dropped. A failing channel is retried with backoff.
+log, until one is configured: nothing is dropped. A failing channel is retried with backoff:
+a CRITICAL alert at least every 5 minutes until it is delivered or a person abandons it,
+any other alert 5 times, then `failed` until a person resends it.
+
+**Resend or abandon** ("Trigger" with the form below, or `govflow alerts resend|abandon`):
+the user who triggered the run (`dag_run.triggering_user_name`, a people.yaml id) puts the
+alerts named in `alert_ids` (or, for `resend`, every failed one) back in the outbox, or gives
+up on them for a `reason`. Each change is an audit event naming that user
+(`govflow audit query --action 'alert.*'`); asking again changes nothing. The run then
+delivers as a scheduled one does.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 from govflow_airflow.connections import slack_webhook_url, smtp_settings
+from govflow_airflow.outcomes import airflow_outcomes
+
+
+@task
+def apply_request(params=None, dag_run=None) -> list[int]:
+    """Resend or abandon the alerts the form names, as the triggering user."""
+    from govflow.flows.alerts import apply_request as apply
+
+    with airflow_outcomes():
+        return apply(dict(params), actor=dag_run.triggering_user_name)
+
+
+@task
+def deliver_outbox() -> dict:
+    """Claim, send and mark each due alert; report what waits for a connection."""
+    from govflow.flows.alerts import deliver_outbox as deliver
+
+    return deliver(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings())
 
 
 @dag(
@@ -28,16 +55,40 @@ from govflow_airflow.connections import slack_webhook_url, smtp_settings
     default_args={"retries": 1, "retry_delay": timedelta(seconds=10)},
     doc_md=__doc__,
     tags=["govflow", "alerts"],
+    params={
+        "action": Param(
+            "deliver",
+            type="string",
+            enum=["deliver", "resend", "abandon"],
+            title="Action",
+            description=(
+                "deliver: what a scheduled run does. resend: put failed or abandoned alerts "
+                "back in the outbox, due now. abandon: give up on alerts still waiting."
+            ),
+        ),
+        "alert_ids": Param(
+            [],
+            type="array",
+            items={"type": "integer"},
+            title="Alert ids",
+            description="The alerts to resend or abandon (the delivery log names them).",
+        ),
+        "all_failed": Param(
+            False,
+            type="boolean",
+            title="Every failed alert",
+            description="resend only: also every alert that ran out of attempts.",
+        ),
+        "reason": Param(
+            "",
+            type="string",
+            title="Reason",
+            description="abandon only, required: why nobody needs these alerts sent.",
+        ),
+    },
 )
 def govflow_alert_delivery():
-    @task
-    def deliver_outbox() -> dict:
-        """Claim, send and mark each due alert; report what waits for a connection."""
-        from govflow.flows.alerts import deliver_outbox as deliver
-
-        return deliver(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings())
-
-    deliver_outbox()
+    apply_request() >> deliver_outbox()
 
 
 govflow_alert_delivery()

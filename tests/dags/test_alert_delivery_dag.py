@@ -1,16 +1,18 @@
-"""govflow_alert_delivery sends the outbox through the slack_default connection, once."""
+"""govflow_alert_delivery sends the outbox through the slack_default connection, once; its
+form lets a person resend or abandon alerts, as the user who triggered the run."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
 from govflow import store
 from govflow.alerts.outbox import enqueue_alert
-from govflow.store.schema import Alert
+from govflow.store.schema import Alert, AuditEvent
 from tests.support.slack_receiver import running_slack_receiver
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -71,3 +73,41 @@ def test_without_a_slack_connection_the_alert_waits_in_the_outbox(outbox, monkey
     monkeypatch.delenv("AIRFLOW_CONN_SLACK_DEFAULT", raising=False)
     assert _delivery_dag().test().state == "success"
     assert _statuses(outbox) == ["pending"]
+
+
+def _from_the_form(dag, params: dict, user: str) -> list[int]:
+    """The form's task as Airflow runs it for a run that ``user`` triggered."""
+    task = dag.get_task("apply_request")
+    return task.python_callable(params=params, dag_run=SimpleNamespace(triggering_user_name=user))
+
+
+FORM = {"action": "deliver", "alert_ids": [], "all_failed": False, "reason": ""}
+
+
+def test_the_form_offers_resend_and_abandon_with_typed_titled_params():
+    dag = _delivery_dag()
+    params = dag.params.dump()
+    assert params == FORM  # a scheduled run delivers and asks nothing else
+    assert dag.params.get_param("action").schema["enum"] == ["deliver", "resend", "abandon"]
+    for name in params:
+        param = dag.params.get_param(name)
+        assert param.schema["title"] and param.description, name
+
+
+def test_a_person_abandons_then_resends_an_alert_from_the_form_named_in_the_audit(outbox):
+    dag = _delivery_dag()
+    abandon = {**FORM, "action": "abandon", "alert_ids": [1], "reason": "told by phone"}
+    assert _from_the_form(dag, abandon, "lena") == [1]
+    assert _from_the_form(dag, abandon, "lena") == []  # a retried task changes nothing
+    assert _statuses(outbox) == ["abandoned"]
+    assert _from_the_form(dag, {**FORM, "action": "resend", "alert_ids": [1]}, "eve") == [1]
+    assert _from_the_form(dag, FORM, "eve") == []
+    assert _statuses(outbox) == ["pending"]
+    with store.session_scope(outbox) as session:
+        found = session.scalars(
+            select(AuditEvent).where(AuditEvent.action != "alert.enqueued").order_by(AuditEvent.seq)
+        )
+        assert [(e.actor, e.action, e.target) for e in found] == [
+            ("lena", "alert.abandoned", "alert:1"),
+            ("eve", "alert.resend_requested", "alert:1"),
+        ]

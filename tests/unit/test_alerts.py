@@ -24,23 +24,37 @@ from govflow.alerts.messages import (
     format_threshold,
 )
 from govflow.alerts.outbox import (
+    ABANDONED,
     AWAITING_DIGEST,
     CRITICAL_MAX_BACKOFF,
     DELIVERED,
     DIGESTED,
     FAILED,
     NOT_CONFIGURED,
+    NOT_WAITING,
     PENDING,
+    REASON_REQUIRED,
     SENDING,
     SUPPRESSED,
+    UNKNOWN_ALERT,
+    AlertRequestError,
+    abandon_alert,
     build_daily_digests,
     deliver_pending,
     enqueue_alert,
     is_suppressed,
+    resend_alerts,
     route_findings,
 )
 from govflow.config import GovflowConfig, load_config
-from govflow.store.schema import Alert, MetricResult, Model, MonitoringRun, RiskAcceptance
+from govflow.store.schema import (
+    Alert,
+    AuditEvent,
+    MetricResult,
+    Model,
+    MonitoringRun,
+    RiskAcceptance,
+)
 from tests.support.slack_receiver import SlackReceiver, running_slack_receiver
 
 # A Monday: the 10th week of the rotation that starts on 2025-01-06, so eve is on call.
@@ -457,8 +471,18 @@ def enqueue_warning(url: str, text: str = "credit_approval: no completed daily a
         return alert.id
 
 
-def test_a_warning_fails_after_max_attempts_and_is_sent_only_when_asked_again(url, config, slack):
-    enqueue_warning(url)
+def audit_events(url: str, action: str) -> list[tuple[str, str, dict[str, Any]]]:
+    with store.session_scope(url) as session:
+        found = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+        )
+        return [(event.actor, event.target, dict(event.payload)) for event in found]
+
+
+def test_a_warning_fails_after_max_attempts_and_is_sent_again_only_when_a_person_resends_it(
+    url, config, slack
+):
+    alert_id = enqueue_warning(url)
     slack.fail_next(2)
     now = datetime.now(UTC)
     for step in range(2):
@@ -474,11 +498,61 @@ def test_a_warning_fails_after_max_attempts_and_is_sent_only_when_asked_again(ur
     [failed] = [a for a in alerts(url) if a.channel == "slack"]
     assert (failed.status, failed.attempts, failed.next_attempt_at) == (FAILED, 2, None)
 
-    again = deliver_pending(
-        url, slack_webhook_url=slack.url, smtp=None, now=later, max_attempts=2, retry_failed=True
-    )
+    with store.session_scope(url) as session:
+        assert resend_alerts(session, actor="eve", all_failed=True) == [alert_id]
+    with store.session_scope(url) as session:  # a retried request changes nothing more
+        assert resend_alerts(session, actor="eve", all_failed=True) == []
+        assert resend_alerts(session, actor="eve", alert_ids=[alert_id]) == []
+    again = deliver_pending(url, slack_webhook_url=slack.url, smtp=None, now=later, max_attempts=2)
     assert [(d.channel, d.attempts) for d in again.delivered] == [("slack", 3)]
     assert len(slack.wait_for(1, timeout=5)) == 1
+    assert audit_events(url, "alert.resend_requested") == [
+        ("eve", f"alert:{alert_id}", {"from_status": FAILED, "attempts": 2})
+    ]
+
+
+def test_a_person_abandons_a_critical_alert_once_and_it_is_never_sent_again(url, config, slack):
+    route(url, config, record_run(url, config, [CRITICAL_PSI]))
+    [slack_alert] = [a for a in alerts(url) if a.channel == "slack"]
+    slack.fail_next(1)
+    now = datetime.now(UTC)
+    deliver_pending(url, slack_webhook_url=slack.url, smtp=None, now=now)
+    reason = "posted by hand in #ml-monitoring at 02:20"
+    with store.session_scope(url) as session:
+        with pytest.raises(AlertRequestError) as no_reason:
+            abandon_alert(session, slack_alert.id, actor="lena", reason=" ")
+        assert str(no_reason.value) == REASON_REQUIRED
+        assert abandon_alert(session, slack_alert.id, actor="lena", reason=reason)
+    with store.session_scope(url) as session:
+        assert not abandon_alert(session, slack_alert.id, actor="lena", reason=reason)
+    later = deliver_pending(
+        url, slack_webhook_url=slack.url, smtp=None, now=now + timedelta(hours=1)
+    )
+    assert (later.delivered, slack.requests) == ([], 1)
+    [abandoned] = [a for a in alerts(url) if a.channel == "slack"]
+    assert (abandoned.status, abandoned.next_attempt_at) == (ABANDONED, None)
+    assert audit_events(url, "alert.abandoned") == [
+        (
+            "lena",
+            f"alert:{slack_alert.id}",
+            {"from_status": PENDING, "attempts": 1, "reason": reason, "severity": "CRITICAL"},
+        )
+    ]
+
+
+def test_a_delivered_or_unknown_alert_cannot_be_resent_or_abandoned(url, config, slack):
+    alert_id = enqueue_warning(url)
+    deliver_pending(url, slack_webhook_url=slack.url, smtp=None)
+    with store.session_scope(url) as session:
+        with pytest.raises(AlertRequestError) as delivered:
+            abandon_alert(session, alert_id, actor="eve", reason="r")
+        assert str(delivered.value) == NOT_WAITING.format(id=alert_id, status=DELIVERED)
+        with pytest.raises(AlertRequestError) as resent:
+            resend_alerts(session, actor="eve", alert_ids=[alert_id])
+        assert str(resent.value) == NOT_WAITING.format(id=alert_id, status=DELIVERED)
+        with pytest.raises(AlertRequestError) as unknown:
+            resend_alerts(session, actor="eve", alert_ids=[alert_id + 1])
+        assert str(unknown.value) == UNKNOWN_ALERT.format(id=alert_id + 1)
 
 
 def test_delivering_twice_and_routing_the_same_run_again_send_nothing_new(url, config, slack, mail):

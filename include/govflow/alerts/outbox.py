@@ -57,12 +57,14 @@ from govflow.store.types import utcnow
 
 logger = logging.getLogger(__name__)
 
-# Alert statuses. Only pending (and sending past its lease, and failed on request) rows are
-# delivered; digest items wait for the day's digest and suppressed ones are never sent.
+# Alert statuses. Only pending (and sending past its lease) rows are delivered; a failed row
+# waits for a person to resend it and an abandoned one was given up by a person; digest items
+# wait for the day's digest and suppressed ones are never sent.
 PENDING = "pending"
 SENDING = "sending"
 DELIVERED = "delivered"
 FAILED = "failed"
+ABANDONED = "abandoned"
 SUPPRESSED = "suppressed"
 AWAITING_DIGEST = "awaiting_digest"
 DIGESTED = "digested"
@@ -86,6 +88,10 @@ KEY_MAX_CHARS = 255
 ACTOR = "govflow-alerts"
 
 NOT_CONFIGURED = "no {what} configured: {count} alerts waiting in the outbox"
+UNKNOWN_ALERT = "no alert {id} in the outbox"
+NOT_WAITING = "alert {id} is {status}: only an alert still waiting to be sent can be changed"
+REASON_REQUIRED = "abandoning an alert needs a reason"
+NOTHING_NAMED = "name the alerts to resend, or ask for all failed ones"
 WHAT_IS_MISSING = {SLACK: "Slack connection", EMAIL: "SMTP connection"}
 
 
@@ -487,26 +493,21 @@ class _Claim:
     created_at: datetime
 
 
-def _deliverable(now: datetime, lease: timedelta, retry_failed: bool) -> ColumnElement[bool]:
-    """Rows a worker may claim: due pending rows, stale claims and, on request, failed rows."""
-    conditions: list[ColumnElement[bool]] = [
+def _deliverable(now: datetime, lease: timedelta) -> ColumnElement[bool]:
+    """Rows a worker may claim: due pending rows and stale claims."""
+    return or_(
         (Alert.status == PENDING)
         & or_(Alert.next_attempt_at.is_(None), Alert.next_attempt_at <= now),
         (Alert.status == SENDING) & (Alert.claimed_at <= now - lease),
-    ]
-    if retry_failed:
-        conditions.append(Alert.status == FAILED)
-    return or_(*conditions)
+    )
 
 
-def _claim(
-    db_url: str | None, alert_id: int, now: datetime, lease: timedelta, retry_failed: bool
-) -> _Claim | None:
+def _claim(db_url: str | None, alert_id: int, now: datetime, lease: timedelta) -> _Claim | None:
     token = str(uuid.uuid4())
     with store.session_scope(db_url) as session:
         claimed = session.execute(
             update(Alert)
-            .where(Alert.id == alert_id, _deliverable(now, lease, retry_failed))
+            .where(Alert.id == alert_id, _deliverable(now, lease))
             .values(status=SENDING, claim_token=token, claimed_at=now, attempts=Alert.attempts + 1)
             .execution_options(synchronize_session=False)
         )
@@ -635,7 +636,6 @@ def deliver_pending(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff: timedelta = DEFAULT_BACKOFF,
     lease: timedelta = DEFAULT_LEASE,
-    retry_failed: bool = False,
     slack_timeout_seconds: int = 10,
     only_ids: Collection[int] | None = None,
 ) -> DeliveryReport:
@@ -643,8 +643,9 @@ def deliver_pending(
 
     A failed attempt puts the row back with ``backoff * 2**(attempts - 1)`` to wait. A
     CRITICAL alert waits at most ``CRITICAL_MAX_BACKOFF`` and is retried until it is
-    delivered; any other alert waits at most an hour and after ``max_attempts`` is
-    ``failed`` until a call with ``retry_failed=True``. Alerts for a channel with no URL or
+    delivered or a person abandons it (``abandon_alert``); any other alert waits at most an
+    hour and after ``max_attempts`` is ``failed`` until a person resends it
+    (``resend_alerts``). Alerts for a channel with no URL or
     server stay pending and are listed in the report and the log. A Slack answer slower
     than ``slack_timeout_seconds`` counts as a failure (Slack may still post it: see the
     module docstring). ``now`` (timezone-aware) decides what is due and when a lease runs
@@ -660,7 +661,7 @@ def deliver_pending(
             select(Alert)
             .where(
                 Alert.channel.in_(configured),
-                _deliverable(now, lease, retry_failed),
+                _deliverable(now, lease),
                 true() if only_ids is None else Alert.id.in_(list(only_ids)),
             )
             .order_by(
@@ -675,7 +676,7 @@ def deliver_pending(
     for channel, waiting in report.waiting.items():
         logger.warning(NOT_CONFIGURED.format(what=WHAT_IS_MISSING[channel], count=len(waiting)))
     for alert_id in to_send:
-        claim = _claim(db_url, alert_id, now, lease, retry_failed)
+        claim = _claim(db_url, alert_id, now, lease)
         if claim is None:
             report.claimed_elsewhere += 1
             continue
@@ -694,3 +695,92 @@ def deliver_pending(
         else:
             _mark_delivered(db_url, claim, report)
     return report
+
+
+# --- A person's decisions: resend, abandon ------------------------------------------------
+
+
+class AlertRequestError(Exception):
+    """A person's request about an alert that cannot be carried out; nothing changed."""
+
+
+def _named_alerts(session: Session, alert_ids: Collection[int]) -> list[Alert]:
+    found = {
+        alert.id: alert
+        for alert in session.scalars(select(Alert).where(Alert.id.in_(list(alert_ids))))
+    }
+    for alert_id in alert_ids:
+        if alert_id not in found:
+            raise AlertRequestError(UNKNOWN_ALERT.format(id=alert_id))
+        alert = found[alert_id]
+        if alert.status not in (PENDING, SENDING, FAILED, ABANDONED):
+            raise AlertRequestError(NOT_WAITING.format(id=alert.id, status=alert.status))
+    return [found[alert_id] for alert_id in dict.fromkeys(alert_ids)]
+
+
+def resend_alerts(
+    session: Session,
+    *,
+    actor: str,
+    alert_ids: Collection[int] = (),
+    all_failed: bool = False,
+) -> list[int]:
+    """Put failed or abandoned alerts (those named, or every failed one) back in the outbox,
+    due at once; a pending alert waiting out its backoff is made due at once too.
+
+    Returns the ids this call changed, each with one ``alert.resend_requested`` audit event
+    naming ``actor``: asking again changes and records nothing. An unknown id, or one that
+    was delivered, raises ``AlertRequestError`` before anything changes.
+    """
+    if not alert_ids and not all_failed:
+        raise AlertRequestError(NOTHING_NAMED)
+    named = _named_alerts(session, alert_ids)
+    if all_failed:
+        named += session.scalars(
+            select(Alert).where(Alert.status == FAILED).order_by(Alert.id)
+        ).all()
+    changed = []
+    for alert in dict.fromkeys(named):
+        waiting_out_backoff = alert.status == PENDING and alert.next_attempt_at is not None
+        if alert.status not in (FAILED, ABANDONED) and not waiting_out_backoff:
+            continue
+        record_event(
+            session,
+            actor=actor,
+            action="alert.resend_requested",
+            target=f"alert:{alert.id}",
+            payload={"from_status": alert.status, "attempts": alert.attempts},
+            severity="HIGH" if alert.severity == "CRITICAL" else "INFO",
+        )
+        alert.status = PENDING
+        alert.next_attempt_at = None
+        changed.append(alert.id)
+    return changed
+
+
+def abandon_alert(session: Session, alert_id: int, *, actor: str, reason: str) -> bool:
+    """Give up on an alert still waiting to be sent: it is never sent again (unless a person
+    resends it). Returns whether this call changed it; the change is one ``alert.abandoned``
+    audit event naming ``actor`` and ``reason``, and abandoning it again records nothing."""
+    if not reason.strip():
+        raise AlertRequestError(REASON_REQUIRED)
+    [alert] = _named_alerts(session, [alert_id])
+    if alert.status == ABANDONED:
+        return False
+    record_event(
+        session,
+        actor=actor,
+        action="alert.abandoned",
+        target=f"alert:{alert.id}",
+        payload={
+            "from_status": alert.status,
+            "attempts": alert.attempts,
+            "reason": reason.strip(),
+            "severity": alert.severity,
+        },
+        severity="HIGH" if alert.severity == "CRITICAL" else "INFO",
+    )
+    alert.status = ABANDONED
+    alert.next_attempt_at = None
+    alert.claim_token = None
+    return True
