@@ -11,6 +11,12 @@ log, until one is configured: nothing is dropped. A failing channel is retried w
 a CRITICAL alert at least every 5 minutes until it is delivered or a person abandons it,
 any other alert 5 times, then `failed` until a person resends it.
 
+**Escalation** (seed 004 sections 8 and 11): a CRITICAL alert still undelivered 5 minutes
+(policy.yaml `performance_slas.alert_delivery_max_minutes`) after it was raised is escalated
+once through the other channel, an instant e-mail to the people its CRITICAL path pages at
+once or Slack `@channel` (govflow has no SMS/paging channel yet), and every run fails, with
+one line naming the undelivered alerts, until each is delivered or a person abandons it.
+
 **Resend or abandon** ("Trigger" with the form below, or `govflow alerts resend|abandon`):
 the user who triggered the run (`dag_run.triggering_user_name`, a people.yaml id) puts the
 alerts named in `alert_ids` (or, for `resend`, every failed one) back in the outbox, or gives
@@ -44,6 +50,15 @@ def deliver_outbox() -> dict:
     from govflow.flows.alerts import deliver_outbox as deliver
 
     return deliver(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings())
+
+
+@task
+def escalate_undelivered_alerts() -> dict:
+    """Escalate CRITICAL alerts undelivered after 5 minutes; fail the run while any is."""
+    from govflow.flows.alerts import escalate_undelivered
+
+    with airflow_outcomes():
+        return escalate_undelivered(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings())
 
 
 @dag(
@@ -88,7 +103,7 @@ def deliver_outbox() -> dict:
     },
 )
 def govflow_alert_delivery():
-    apply_request() >> deliver_outbox()
+    apply_request() >> deliver_outbox() >> escalate_undelivered_alerts()
 
 
 govflow_alert_delivery()

@@ -4,15 +4,19 @@ form lets a person resend or abandon alerts, as the user who triggered the run."
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from govflow import store
+from govflow.alerts.messages import SLACK_REJECTED
 from govflow.alerts.outbox import enqueue_alert
+from govflow.flows.alerts import UNDELIVERED
 from govflow.store.schema import Alert, AuditEvent
+from govflow.store.types import utcnow
 from tests.support.slack_receiver import running_slack_receiver
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -111,3 +115,41 @@ def test_a_person_abandons_then_resends_an_alert_from_the_form_named_in_the_audi
             ("lena", "alert.abandoned", "alert:1"),
             ("eve", "alert.resend_requested", "alert:1"),
         ]
+
+
+def test_a_critical_alert_undelivered_after_5_minutes_fails_the_run_naming_it(
+    outbox, monkeypatch, capsys
+):
+    with store.session_scope(outbox) as session:
+        critical, _ = enqueue_alert(
+            session,
+            idempotency_key="critical:credit_approval:psi:income:manual__1:slack",
+            channel="slack",
+            destination="#ml-monitoring",
+            kind="critical",
+            severity="CRITICAL",
+            model_id="credit_approval",
+            payload={"text": "<!channel> CRITICAL data drift: credit_approval psi (income)"},
+        )
+        session.execute(
+            update(Alert)
+            .where(Alert.id == critical.id)
+            .values(created_at=utcnow() - timedelta(minutes=6))
+        )
+    with running_slack_receiver() as receiver:
+        receiver.fail_next(10**6, containing="CRITICAL")
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SLACK_DEFAULT",
+            json.dumps({"conn_type": "slackwebhook", "password": receiver.url}),
+        )
+        dag_run = _delivery_dag().test()
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert (dag_run.state, states["escalate_undelivered_alerts"]) == ("failed", "failed")
+    line = UNDELIVERED.format(
+        count=1,
+        minutes=5,
+        alerts=f"{critical.id} (slack #ml-monitoring, "
+        f"{SLACK_REJECTED.format(status=500, body='internal_error')})",
+    )
+    logged = capsys.readouterr()
+    assert f"AirflowFailException: {line}" in logged.out + logged.err

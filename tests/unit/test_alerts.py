@@ -42,11 +42,14 @@ from govflow.alerts.outbox import (
     build_daily_digests,
     deliver_pending,
     enqueue_alert,
+    instant_email_recipients,
     is_suppressed,
     resend_alerts,
     route_findings,
 )
 from govflow.config import GovflowConfig, load_config
+from govflow.flows import Overdue
+from govflow.flows.alerts import UNDELIVERED, deliver_outbox, escalate_undelivered
 from govflow.store.schema import (
     Alert,
     AuditEvent,
@@ -454,6 +457,62 @@ def test_a_slack_answering_500_for_15_minutes_then_200_receives_every_critical_a
     # Backoff capped at CRITICAL_MAX_BACKOFF: each reached Slack within 5 minutes of recovery.
     assert timedelta(minutes=5) == CRITICAL_MAX_BACKOFF
     assert all(15 <= delivered_at_minute[a.id] <= 20 for a in slack_alerts)
+
+
+def test_a_critical_alert_undelivered_for_5_minutes_is_escalated_once_and_fails_the_run(
+    url, config, slack, mail
+):
+    sink, smtp = mail
+    route(url, config, record_run(url, config, [CRITICAL_DI]))
+    [slack_alert] = [a for a in alerts(url) if a.channel == "slack"]
+    slack.fail_next(10**6)
+    start = datetime.now(UTC)
+    outcomes = []
+    for minute in range(13):
+        if minute == 8:
+            slack.fail_next(0)
+        now = start + timedelta(minutes=minute)
+        deliver_outbox(slack_webhook_url=slack.url, smtp=smtp, now=now, db_url=url)
+        try:
+            escalate_undelivered(slack_webhook_url=slack.url, smtp=smtp, now=now, db_url=url)
+        except Overdue as overdue:
+            outcomes.append(str(overdue))
+        else:
+            outcomes.append("ok")
+    undelivered = UNDELIVERED.format(
+        count=1,
+        minutes=5,
+        alerts=f"{slack_alert.id} (slack #ml-monitoring, Slack webhook answered HTTP 500: "
+        "internal_error)",
+    )
+    # Retries at minutes 1, 2, 4 and 8 (30 s doubling): minutes 5, 6 and 7 fail the run, and
+    # Slack, back at minute 8, gets the message at the retry due then.
+    assert outcomes == ["ok"] * 5 + [undelivered] * 3 + ["ok"] * 5
+    assert len(slack.wait_for(1, timeout=5)) == 1
+    [instant, escalation] = sink.received
+    # The fairness CRITICAL path, with whoever is on call when it escalates.
+    assert escalation.recipients == instant_email_recipients(
+        config, "fairness_drift", start + timedelta(minutes=5)
+    )
+    assert (
+        escalation.recipients[1:]
+        == instant.recipients[1:]
+        == [
+            "carol@example.com",
+            "cathy@example.com",
+        ]
+    )
+    assert escalation.subject == (
+        f"[govflow CRITICAL] alert {slack_alert.id} undelivered for 5 minutes: slack #ml-monitoring"
+    )
+    assert f"govflow alerts resend {slack_alert.id}" in escalation.body
+    assert audit_events(url, "alert.escalated") == [
+        (
+            "govflow-alerts",
+            f"alert:{slack_alert.id}",
+            {"channel": "slack", "through": ["email"], "attempts": 4},
+        )
+    ]
 
 
 def enqueue_warning(url: str, text: str = "credit_approval: no completed daily analysis") -> int:

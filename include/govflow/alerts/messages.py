@@ -388,6 +388,60 @@ def digest_email(
     return EmailContent(subject=f"[govflow] {title}", body="\n".join(lines) + "\n")
 
 
+@dataclass(frozen=True)
+class UndeliveredAlert:
+    """A CRITICAL alert past seed 004 section 8's delivery time, as its escalation tells it."""
+
+    alert_id: int
+    channel: str
+    destination: str
+    kind: str
+    text: str
+    attempts: int
+    last_error: str | None
+    created_at: str
+    minutes: float
+
+    @property
+    def headline(self) -> str:
+        return (
+            f"alert {self.alert_id} undelivered for {self.minutes:g} minutes: "
+            f"{self.channel} {self.destination}"
+        )
+
+    def details(self) -> list[str]:
+        return [
+            f"Raised:    {self.created_at} ({self.kind})",
+            f"Attempts:  {self.attempts}",
+            f"Last error: {self.last_error or 'none: its channel has no connection'}",
+            f"Message:   {self.text}",
+            "",
+            f"govflow keeps retrying it. Once it has reached people another way: "
+            f"govflow alerts abandon {self.alert_id} --reason ... --actor <you>; "
+            f"to send it at once after a fix: govflow alerts resend {self.alert_id} "
+            "--actor <you> (or the form of govflow_alert_delivery).",
+        ]
+
+
+def escalation_email(undelivered: UndeliveredAlert) -> EmailContent:
+    body = [f"A CRITICAL {undelivered.headline}.", "", *undelivered.details()]
+    return EmailContent(
+        subject=f"[govflow CRITICAL] {undelivered.headline}", body="\n".join(body) + "\n"
+    )
+
+
+def escalation_slack_message(undelivered: UndeliveredAlert) -> dict[str, Any]:
+    text = f"{CHANNEL_MENTION} CRITICAL {undelivered.headline}"
+    details = "\n".join(undelivered.details())
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": details[:SECTION_MAX_CHARS]}},
+        ],
+    }
+
+
 def send_slack_webhook(url: str, message: dict[str, Any], *, timeout_seconds: int = 10) -> None:
     """Post one message to a Slack incoming webhook; raise ``DeliveryError`` unless HTTP 200.
 

@@ -43,10 +43,13 @@ from govflow.alerts.messages import (
     EmailContent,
     Links,
     SmtpSettings,
+    UndeliveredAlert,
     critical_email,
     critical_slack_message,
     digest_email,
     digest_slack_message,
+    escalation_email,
+    escalation_slack_message,
     send_email,
     send_slack_webhook,
 )
@@ -72,6 +75,7 @@ DIGESTED = "digested"
 CRITICAL_KIND = "critical"
 DIGEST_ITEM_KIND = "warning_digest_item"
 DIGEST_KIND = "warning_digest"
+ESCALATION_KIND = "delivery_escalation"
 SLACK = "slack"
 EMAIL = "email"
 DIGEST_CHANNEL = "digest"
@@ -695,6 +699,99 @@ def deliver_pending(
         else:
             _mark_delivered(db_url, claim, report)
     return report
+
+
+# --- Escalation of what is not delivered in time ------------------------------------------
+
+# Rows still on their way: neither delivered nor given up by a person.
+UNDELIVERED_STATUSES = (PENDING, SENDING, FAILED)
+
+
+def overdue_critical_alerts(session: Session, *, now: datetime, within: timedelta) -> list[Alert]:
+    """CRITICAL alerts raised more than ``within`` before ``now`` and still not delivered."""
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(
+                Alert.severity == "CRITICAL",
+                Alert.status.in_(UNDELIVERED_STATUSES),
+                Alert.created_at <= now - within,
+            )
+            .order_by(Alert.id)
+        )
+    )
+
+
+def _undelivered(alert: Alert, within: timedelta) -> UndeliveredAlert:
+    return UndeliveredAlert(
+        alert_id=alert.id,
+        channel=alert.channel,
+        destination=alert.destination,
+        kind=alert.kind,
+        text=alert.payload.get("text", ""),
+        attempts=alert.attempts,
+        last_error=alert.last_error,
+        created_at=alert.created_at.isoformat(timespec="seconds"),
+        minutes=within.total_seconds() / 60,
+    )
+
+
+def escalate_overdue_alerts(
+    session: Session, config: GovflowConfig, *, now: datetime, within: timedelta
+) -> list[Alert]:
+    """Tell people about each CRITICAL alert still undelivered ``within`` after it was
+    raised, once, through the channels other than its own: an instant e-mail to the people
+    its CRITICAL path pages at once, and Slack ``@channel`` in the CRITICAL channel. (Seed 004
+    section 11 also names SMS to the on-call; govflow has no paging channel yet, so an alert
+    that only Slack and e-mail could carry is escalated by the other of the two.)
+
+    Returns the escalation alerts this call created: escalating again creates none, and an
+    escalation is never itself escalated.
+    """
+    level = config.policy.severity_levels["CRITICAL"]
+    created: list[Alert] = []
+    for alert in overdue_critical_alerts(session, now=now, within=within):
+        if alert.kind == ESCALATION_KIND:
+            continue
+        undelivered = _undelivered(alert, within)
+        finding = alert.payload.get("finding") or {}
+        common = {"kind": ESCALATION_KIND, "severity": "CRITICAL", "model_id": alert.model_id}
+        through = []
+        if alert.channel != EMAIL:
+            recipients = instant_email_recipients(config, finding.get("check_type", ""), now)
+            escalation = _enqueue_with_status(
+                session,
+                PENDING,
+                idempotency_key=_bounded_key(f"escalation:{alert.idempotency_key}:{EMAIL}"),
+                channel=EMAIL,
+                destination=",".join(recipients),
+                payload=_email_payload(escalation_email(undelivered)),
+                **common,
+            )
+            through.append(EMAIL)
+            created += [escalation] if escalation is not None else []
+        if alert.channel != SLACK and level.slack_channel:
+            escalation = _enqueue_with_status(
+                session,
+                PENDING,
+                idempotency_key=_bounded_key(f"escalation:{alert.idempotency_key}:{SLACK}"),
+                channel=SLACK,
+                destination=config.people.channel(level.slack_channel),
+                payload=escalation_slack_message(undelivered),
+                **common,
+            )
+            through.append(SLACK)
+            created += [escalation] if escalation is not None else []
+        record_event(
+            session,
+            actor=ACTOR,
+            action="alert.escalated",
+            target=f"alert:{alert.id}",
+            payload={"channel": alert.channel, "through": through, "attempts": alert.attempts},
+            severity="CRITICAL",
+            idempotency_key=f"alert.escalated:{alert.idempotency_key}",
+        )
+    return created
 
 
 # --- A person's decisions: resend, abandon ------------------------------------------------

@@ -4,18 +4,24 @@ decision to send a given-up alert again or to give up on one."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime, timedelta
 from typing import Any
 
 from govflow import settings, store
 from govflow.alerts import outbox
 from govflow.alerts.messages import SmtpSettings
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import Refused
+from govflow.flows import Overdue, Refused
+from govflow.store.types import utcnow
 
 UNKNOWN_PERSON = (
     "{actor!r} is nobody in people.yaml: only a person named there can resend or abandon an alert"
 )
 NOTHING_RESENT = "nothing to resend: no alert changed"
+UNDELIVERED = (
+    "{count} CRITICAL alert(s) still undelivered {minutes:g} minutes after they were raised, "
+    "escalated through the other channels (govflow alerts resend|abandon): {alerts}"
+)
 
 
 def deliver_outbox(
@@ -23,6 +29,7 @@ def deliver_outbox(
     slack_webhook_url: str | None,
     smtp: SmtpSettings | None,
     only_ids: list[int] | None = None,
+    now: datetime | None = None,
     db_url: str | None = None,
 ) -> dict[str, Any]:
     """Claim, send and mark each due alert (only ``only_ids`` when given; an empty list sends
@@ -32,11 +39,49 @@ def deliver_outbox(
         return {}
     store.ensure_schema(db_url)
     report = outbox.deliver_pending(
-        db_url, slack_webhook_url=slack_webhook_url, smtp=smtp, only_ids=only_ids
+        db_url, slack_webhook_url=slack_webhook_url, smtp=smtp, only_ids=only_ids, now=now
     )
     for line in report.lines():
         print(line)
     return report.to_dict()
+
+
+def escalate_undelivered(
+    *,
+    slack_webhook_url: str | None,
+    smtp: SmtpSettings | None,
+    now: datetime | None = None,
+    config: GovflowConfig | None = None,
+    db_url: str | None = None,
+) -> dict[str, Any]:
+    """Escalate, once each, the CRITICAL alerts still undelivered after seed 004 section 8's
+    delivery time, and send the escalations at once; then, if any such alert is still not
+    delivered, raise :class:`Overdue` naming them (the delivery run fails, visibly)."""
+    config = config or load_config(settings.config_dir())
+    now = now or utcnow()
+    within = timedelta(minutes=config.policy.performance_slas.alert_delivery_max_minutes)
+    store.ensure_schema(db_url)
+    with store.session_scope(db_url) as session:
+        created = outbox.escalate_overdue_alerts(session, config, now=now, within=within)
+        escalations = [alert.id for alert in created]
+    for alert_id in escalations:
+        print(f"escalation {alert_id} enqueued for a CRITICAL alert undelivered in time")
+    sent = deliver_outbox(
+        slack_webhook_url=slack_webhook_url, smtp=smtp, only_ids=escalations, now=now, db_url=db_url
+    )
+    with store.session_scope(db_url) as session:
+        overdue = [
+            f"{alert.id} ({alert.channel} {alert.destination}, "
+            f"{alert.last_error or 'no connection'})"
+            for alert in outbox.overdue_critical_alerts(session, now=now, within=within)
+        ]
+    if overdue:
+        raise Overdue(
+            UNDELIVERED.format(
+                count=len(overdue), minutes=within.total_seconds() / 60, alerts=", ".join(overdue)
+            )
+        )
+    return {"escalations": escalations, "sent": sent}
 
 
 def _person(config: GovflowConfig | None, actor: str | None) -> str:
@@ -117,9 +162,11 @@ def apply_request(params: dict[str, Any], *, actor: str | None) -> list[int]:
 
 __all__ = [
     "NOTHING_RESENT",
+    "UNDELIVERED",
     "UNKNOWN_PERSON",
     "abandon_alerts",
     "apply_request",
     "deliver_outbox",
+    "escalate_undelivered",
     "resend_alerts",
 ]
