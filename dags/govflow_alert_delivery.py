@@ -2,10 +2,13 @@
 ### govflow_alert_delivery (seed 004 sections 2.1, 8 and 11)
 
 Every minute, sends what waits in the alert outbox of the governance store: CRITICAL alerts
-first, then digests and notices (baseline reviews, monitor-the-monitor), each exactly once.
-Slack goes through the Airflow connection `slack_default` (a `slackwebhook` connection whose
-password is the webhook URL, or the token path under `hooks.slack.com/services`), e-mail
-through `smtp_default` (host, port, login, password; `from_email` and `starttls` in its
+first, then digests and notices (baseline reviews, monitor-the-monitor). Slack goes through
+the Airflow connection `slack_default`: a `slack` connection whose password is a bot token
+(each post carries the alert's key in its metadata, and a post left unanswered is looked for
+in the channel's history before it is posted again: once), or a `slackwebhook` connection
+whose password is the webhook URL or the token path under `hooks.slack.com/services` (at
+least once: a post Slack accepts after the client gave up waiting is posted again). E-mail
+goes through `smtp_default` (host, port, login, password; `from_email` and `starttls` in its
 extra). A channel without a connection keeps its alerts in the outbox, listed in this task's
 log, until one is configured: nothing is dropped. A failing channel is retried with backoff:
 a CRITICAL alert at least every 5 minutes until it is delivered or a person abandons it,
@@ -31,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
-from govflow_airflow.connections import slack_webhook_url, smtp_settings
+from govflow_airflow.connections import slack_bot, slack_webhook_url, smtp_settings
 from govflow_airflow.outcomes import airflow_outcomes
 
 
@@ -49,7 +52,9 @@ def deliver_outbox() -> dict:
     """Claim, send and mark each due alert; report what waits for a connection."""
     from govflow.flows.alerts import deliver_outbox as deliver
 
-    return deliver(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings())
+    return deliver(
+        slack_webhook_url=slack_webhook_url(), slack_bot=slack_bot(), smtp=smtp_settings()
+    )
 
 
 @task
@@ -58,7 +63,9 @@ def escalate_undelivered_alerts() -> dict:
     from govflow.flows.alerts import escalate_undelivered
 
     with airflow_outcomes():
-        return escalate_undelivered(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings())
+        return escalate_undelivered(
+            slack_webhook_url=slack_webhook_url(), slack_bot=slack_bot(), smtp=smtp_settings()
+        )
 
 
 @dag(

@@ -17,7 +17,7 @@ from govflow.alerts.outbox import enqueue_alert
 from govflow.flows.alerts import UNDELIVERED
 from govflow.store.schema import Alert, AuditEvent
 from govflow.store.types import utcnow
-from tests.support.slack_receiver import running_slack_receiver
+from tests.support.slack_receiver import BOT_TOKEN, running_slack_receiver
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 
@@ -70,6 +70,27 @@ def test_a_waiting_alert_reaches_the_slack_webhook_of_the_connection_exactly_onc
         texts = [json.dumps(message.payload) for message in receiver.messages]
     assert len(texts) == 1
     assert "no completed daily analysis of 2025-03-28" in texts[0]
+    assert _statuses(outbox) == ["delivered"]
+
+
+def test_a_slack_bot_connection_posts_the_alert_with_its_key_in_the_metadata(outbox, monkeypatch):
+    with running_slack_receiver() as receiver:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SLACK_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "slack",
+                    "password": BOT_TOKEN,
+                    "extra": {"base_url": receiver.api_url},
+                }
+            ),
+        )
+        assert _delivery_dag().test().state == "success"
+        [message] = receiver.wait_for(1, timeout=10)
+    assert (message.path, message.channel) == ("/api/chat.postMessage", "C0ENG")
+    assert message.payload["metadata"]["event_payload"] == {
+        "idempotency_key": "monitor-the-monitor:credit_approval:daily:2025-03-28"
+    }
     assert _statuses(outbox) == ["delivered"]
 
 

@@ -159,7 +159,6 @@ class SlackReceiver:
     def _api(self, method: str, path: str, body: bytes, token: str) -> tuple[int, dict[str, Any]]:
         if token != f"Bearer {BOT_TOKEN}":
             return 200, {"ok": False, "error": "invalid_auth"}
-        query = {key: values[0] for key, values in parse_qs(urlsplit(path).query).items()}
         name = urlsplit(path).path.removeprefix("/api/")
         if method == "POST" and name == "chat.postMessage":
             payload = json.loads(body)
@@ -170,10 +169,14 @@ class SlackReceiver:
             if error:
                 return status, {"ok": False, "error": error}
             return 200, {"ok": True, "channel": channel, "ts": self.messages[-1].ts}
-        if method == "GET" and name == "conversations.list":
+        # Read methods take their arguments in the query string or, as slack_sdk sends
+        # them, in a form-encoded POST body: Slack accepts both.
+        arguments = parse_qs(urlsplit(path).query) | parse_qs(body.decode())
+        query = {key: values[0] for key, values in arguments.items()}
+        if name == "conversations.list":
             listed = [{"id": id_, "name": name} for name, id_ in CHANNELS.items()]
             return 200, {"ok": True, "channels": listed, "response_metadata": {"next_cursor": ""}}
-        if method == "GET" and name == "conversations.history":
+        if name == "conversations.history":
             return 200, self._history(query)
         return 404, {"ok": False, "error": "unknown_method"}
 

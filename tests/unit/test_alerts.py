@@ -18,8 +18,11 @@ from sqlalchemy import select, update
 
 from govflow import settings, store
 from govflow.alerts.messages import (
+    SLACK_API_REJECTED,
+    SLACK_API_UNREACHABLE,
     SLACK_REJECTED,
     Links,
+    SlackBot,
     SmtpSettings,
     format_threshold,
 )
@@ -58,7 +61,8 @@ from govflow.store.schema import (
     MonitoringRun,
     RiskAcceptance,
 )
-from tests.support.slack_receiver import SlackReceiver, running_slack_receiver
+from govflow.store.types import utcnow
+from tests.support.slack_receiver import BOT_TOKEN, SlackReceiver, running_slack_receiver
 
 # A Monday: the 10th week of the rotation that starts on 2025-01-06, so eve is on call.
 DETECTED_AT = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
@@ -725,6 +729,106 @@ def test_a_slack_that_answers_after_the_client_gave_up_gets_the_message_twice(ur
     slack.delay_answers(0)
     deliver_pending(url, slack_webhook_url=slack.url, smtp=None, now=now + timedelta(minutes=1))
     assert len(slack.wait_for(2, timeout=5)) == 2
+
+
+def bot(slack: SlackReceiver) -> SlackBot:
+    return SlackBot(token=BOT_TOKEN, base_url=slack.api_url)
+
+
+def test_a_bot_post_that_timed_out_is_found_in_the_channel_history_and_not_posted_again(
+    url, config, slack
+):
+    route(url, config, record_run(url, config, [CRITICAL_DI]))
+    [slack_alert] = [a for a in alerts(url) if a.channel == "slack"]
+    slack.hang_next(1, seconds=1.5)  # Slack posts it, but after the client gave up
+    now = datetime.now(UTC)
+    first = deliver_pending(
+        url,
+        slack_webhook_url=None,
+        slack_bot=bot(slack),
+        smtp=None,
+        now=now,
+        slack_timeout_seconds=1,
+    )
+    assert [
+        item.error.startswith(SLACK_API_UNREACHABLE.split("{")[0]) for item in first.retrying
+    ] == [True]
+    [posted] = slack.wait_for(1, timeout=5)
+    assert (posted.channel, posted.payload["metadata"]) == (
+        "C0MLMON",
+        {
+            "event_type": "govflow_alert",
+            "event_payload": {"idempotency_key": slack_alert.idempotency_key},
+        },
+    )
+
+    again = deliver_pending(
+        url,
+        slack_webhook_url=None,
+        slack_bot=bot(slack),
+        smtp=None,
+        now=now + timedelta(minutes=1),
+    )
+
+    assert [(d.alert_id, d.attempts) for d in again.delivered] == [(slack_alert.id, 2)]
+    assert (slack.requests, slack.history_requests, len(slack.messages)) == (1, 1, 1)
+    [delivered] = audit_events(url, "alert.delivered")
+    assert delivered[2]["found_in_channel_history"] is True
+
+
+def test_a_bot_post_refused_with_500_is_looked_for_then_posted_once(url, config, slack):
+    route(url, config, record_run(url, config, [CRITICAL_PSI]))
+    slack.fail_next(1)
+    now = datetime.now(UTC)
+    first = deliver_pending(url, slack_webhook_url=None, slack_bot=bot(slack), smtp=None, now=now)
+    assert [item.error for item in first.retrying] == [
+        SLACK_API_REJECTED.format(method="chat.postMessage", error="internal_error")
+    ]
+    again = deliver_pending(
+        url,
+        slack_webhook_url=None,
+        slack_bot=bot(slack),
+        smtp=None,
+        now=now + timedelta(minutes=1),
+    )
+    assert len(again.delivered) == 1
+    assert (slack.requests, slack.history_requests, len(slack.wait_for(1, timeout=5))) == (2, 1, 1)
+
+
+def test_a_hung_first_post_duplicates_a_webhook_alert_but_not_a_bot_alert(url, config, slack):
+    """The measured duplicate rate: at-least-once for a webhook, exactly once for a bot."""
+    findings = [("data_drift", "psi", f"feature_{n}", 0.4, "CRITICAL") for n in range(10)]
+    route(url, config, record_run(url, config, findings))
+    rates = {}
+    for transport in ("webhook", "bot"):
+        with running_slack_receiver() as receiver:
+            with store.session_scope(url) as session:  # the same ten alerts, not yet sent
+                session.execute(
+                    update(Alert)
+                    .where(Alert.channel == "slack")
+                    .values(status=PENDING, attempts=0, next_attempt_at=None, created_at=utcnow())
+                )
+            receiver.hang_next(1, seconds=1.5)
+            now = datetime.now(UTC)
+            for minute in range(3):
+                deliver_pending(
+                    url,
+                    slack_webhook_url=receiver.url if transport == "webhook" else None,
+                    slack_bot=bot(receiver) if transport == "bot" else None,
+                    smtp=None,
+                    now=now + timedelta(minutes=minute),
+                    slack_timeout_seconds=1,
+                )
+                receiver.wait_for(10, timeout=5)  # the hung post lands before the retry
+            texts = [message.payload["text"] for message in receiver.messages]
+            assert len(set(texts)) == 10
+            rates[transport] = (len(texts) - len(set(texts))) / len(set(texts))
+    print(
+        f"duplicate rate with the first post hung past the client's timeout: "
+        f"webhook {rates['webhook']:.0%} of 10 alerts, bot token {rates['bot']:.0%}"
+    )
+    assert rates["webhook"] > 0  # the documented at-least-once of a plain webhook
+    assert rates["bot"] == 0
 
 
 def test_a_critical_alert_reaches_slack_well_within_the_delivery_sla(url, config, slack):

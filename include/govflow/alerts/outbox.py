@@ -14,13 +14,22 @@ metric, subject, monitoring run) and channel, whatever the number of task tries.
 
 Delivery claims each row in its own short transaction (``UPDATE ... WHERE status =
 'pending'`` and a row count of one), sends, then records the outcome in another. A claim
-older than the lease (a killed worker) may be taken over. The one window that can send a
-message twice is between the far side accepting it and the commit that marks it delivered:
-a worker killed exactly there leaves a claim that a later worker takes over after the lease
-and sends again. Slack incoming webhooks accept no idempotency key, so govflow cannot close
-that window for Slack; it keeps it to the time of one commit by marking each row delivered
-straight after its HTTP 200. E-mails carry a Message-ID derived from the idempotency key on
-every attempt, so mail systems that drop duplicate Message-IDs drop the second copy.
+older than the lease (a killed worker) may be taken over. A failed attempt waits with
+doubling backoff; a CRITICAL alert is never given up by count (at most
+``CRITICAL_MAX_BACKOFF`` between attempts, until it is delivered or a person abandons it),
+any other alert has ``DEFAULT_MAX_ATTEMPTS`` and then waits as ``failed`` for a person to
+resend it. A CRITICAL alert still undelivered after seed 004 section 8's delivery time is
+escalated once through the other channel (``escalate_overdue_alerts``).
+
+A message can reach Slack twice when Slack accepts a post whose answer never reaches govflow
+(a timeout, a lost connection, a worker killed before the commit that marks it delivered).
+With a bot token the alert's idempotency key travels in the message's metadata and every
+retry first looks for it in the channel's history (``conversations.history``), so a post
+that landed is recorded as delivered, not posted again: once. A Slack incoming webhook takes
+no key and offers no way to look, so webhook delivery is at least once: every such post is
+sent again (tests/unit/test_alerts.py measures it with a receiver that hangs the first
+post). E-mails carry a Message-ID derived from the idempotency key on every attempt, so
+mail systems that drop duplicate Message-IDs drop the second copy.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from govflow.alerts.messages import (
     DeliveryError,
     EmailContent,
     Links,
+    SlackBot,
     SmtpSettings,
     UndeliveredAlert,
     critical_email,
@@ -51,7 +61,9 @@ from govflow.alerts.messages import (
     escalation_email,
     escalation_slack_message,
     send_email,
+    send_slack_bot_message,
     send_slack_webhook,
+    slack_bot_message_posted,
 )
 from govflow.audit import record_event
 from govflow.config import ALERT_SOURCES, GovflowConfig
@@ -88,6 +100,9 @@ MAX_BACKOFF = timedelta(hours=1)
 # recovery.
 CRITICAL_MAX_BACKOFF = timedelta(minutes=5)
 DEFAULT_LEASE = timedelta(minutes=5)
+# How far before an alert was raised a bot looks in the channel for it: the clocks of the
+# store and of Slack need not agree.
+SLACK_CLOCK_SKEW = timedelta(minutes=10)
 KEY_MAX_CHARS = 255
 ACTOR = "govflow-alerts"
 
@@ -484,6 +499,18 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
+class _Channels:
+    slack_webhook_url: str | None
+    slack_bot: SlackBot | None
+    smtp: SmtpSettings | None
+
+    def configured(self, channel: str) -> bool:
+        if channel == SLACK:
+            return self.slack_bot is not None or self.slack_webhook_url is not None
+        return channel == EMAIL and self.smtp is not None
+
+
+@dataclass(frozen=True)
 class _Claim:
     alert_id: int
     token: str
@@ -534,22 +561,46 @@ def _claim(db_url: str | None, alert_id: int, now: datetime, lease: timedelta) -
 
 def _send(
     claim: _Claim,
-    slack_webhook_url: str | None,
-    smtp: SmtpSettings | None,
+    channels: _Channels,
     slack_timeout_seconds: int,
-) -> None:
-    if claim.channel == SLACK and slack_webhook_url is not None:
-        send_slack_webhook(slack_webhook_url, claim.payload, timeout_seconds=slack_timeout_seconds)
-    elif claim.channel == EMAIL and smtp is not None:
+) -> bool:
+    """Send one claimed alert; returns whether it was found already posted instead."""
+    if claim.channel == SLACK and channels.slack_bot is not None:
+        # An earlier attempt that got no answer (or an error) may have been posted all the
+        # same: a bot can look for the alert's marker before posting it again.
+        since = (claim.created_at - SLACK_CLOCK_SKEW).timestamp()
+        if claim.attempts > 1 and slack_bot_message_posted(
+            channels.slack_bot,
+            claim.destination,
+            claim.idempotency_key,
+            since=since,
+            timeout_seconds=slack_timeout_seconds,
+        ):
+            return True
+        send_slack_bot_message(
+            channels.slack_bot,
+            claim.destination,
+            claim.payload,
+            marker=claim.idempotency_key,
+            timeout_seconds=slack_timeout_seconds,
+        )
+    elif claim.channel == SLACK and channels.slack_webhook_url is not None:
+        send_slack_webhook(
+            channels.slack_webhook_url, claim.payload, timeout_seconds=slack_timeout_seconds
+        )
+    elif claim.channel == EMAIL and channels.smtp is not None:
         send_email(
-            smtp,
+            channels.smtp,
             to=claim.destination.split(","),
             content=EmailContent(subject=claim.payload["subject"], body=claim.payload["body"]),
             idempotency_key=claim.idempotency_key,
         )
+    return False
 
 
-def _mark_delivered(db_url: str | None, claim: _Claim, report: DeliveryReport) -> None:
+def _mark_delivered(
+    db_url: str | None, claim: _Claim, report: DeliveryReport, *, found_in_history: bool
+) -> None:
     with store.session_scope(db_url) as session:
         alert = session.get_one(Alert, claim.alert_id)
         if alert.claim_token != claim.token:
@@ -572,6 +623,7 @@ def _mark_delivered(db_url: str | None, claim: _Claim, report: DeliveryReport) -
                 "destination": alert.destination,
                 "attempts": alert.attempts,
                 "latency_seconds": round(latency, 6),
+                "found_in_channel_history": found_in_history,
             },
             idempotency_key=f"alert.delivered:{alert.idempotency_key}",
         )
@@ -636,6 +688,7 @@ def deliver_pending(
     *,
     slack_webhook_url: str | None,
     smtp: SmtpSettings | None,
+    slack_bot: SlackBot | None = None,
     now: datetime | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff: timedelta = DEFAULT_BACKOFF,
@@ -658,7 +711,8 @@ def deliver_pending(
     alerts at once with it.
     """
     now = now or utcnow()
-    configured = {SLACK: slack_webhook_url is not None, EMAIL: smtp is not None}
+    channels = _Channels(slack_webhook_url, slack_bot, smtp)
+    configured = {channel: channels.configured(channel) for channel in (SLACK, EMAIL)}
     report = DeliveryReport()
     with store.session_scope(db_url) as session:
         due = session.scalars(
@@ -685,7 +739,7 @@ def deliver_pending(
             report.claimed_elsewhere += 1
             continue
         try:
-            _send(claim, slack_webhook_url, smtp, slack_timeout_seconds)
+            found_in_history = _send(claim, channels, slack_timeout_seconds)
         except DeliveryError as error:
             _mark_attempt_failed(
                 db_url,
@@ -697,7 +751,7 @@ def deliver_pending(
                 backoff=backoff,
             )
         else:
-            _mark_delivered(db_url, claim, report)
+            _mark_delivered(db_url, claim, report, found_in_history=found_in_history)
     return report
 
 

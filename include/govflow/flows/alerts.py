@@ -9,7 +9,7 @@ from typing import Any
 
 from govflow import settings, store
 from govflow.alerts import outbox
-from govflow.alerts.messages import SmtpSettings
+from govflow.alerts.messages import SlackBot, SmtpSettings
 from govflow.config import GovflowConfig, load_config
 from govflow.flows import Overdue, Refused
 from govflow.store.types import utcnow
@@ -28,6 +28,7 @@ def deliver_outbox(
     *,
     slack_webhook_url: str | None,
     smtp: SmtpSettings | None,
+    slack_bot: SlackBot | None = None,
     only_ids: list[int] | None = None,
     now: datetime | None = None,
     db_url: str | None = None,
@@ -39,7 +40,12 @@ def deliver_outbox(
         return {}
     store.ensure_schema(db_url)
     report = outbox.deliver_pending(
-        db_url, slack_webhook_url=slack_webhook_url, smtp=smtp, only_ids=only_ids, now=now
+        db_url,
+        slack_webhook_url=slack_webhook_url,
+        slack_bot=slack_bot,
+        smtp=smtp,
+        only_ids=only_ids,
+        now=now,
     )
     for line in report.lines():
         print(line)
@@ -50,6 +56,7 @@ def escalate_undelivered(
     *,
     slack_webhook_url: str | None,
     smtp: SmtpSettings | None,
+    slack_bot: SlackBot | None = None,
     now: datetime | None = None,
     config: GovflowConfig | None = None,
     db_url: str | None = None,
@@ -67,7 +74,12 @@ def escalate_undelivered(
     for alert_id in escalations:
         print(f"escalation {alert_id} enqueued for a CRITICAL alert undelivered in time")
     sent = deliver_outbox(
-        slack_webhook_url=slack_webhook_url, smtp=smtp, only_ids=escalations, now=now, db_url=db_url
+        slack_webhook_url=slack_webhook_url,
+        slack_bot=slack_bot,
+        smtp=smtp,
+        only_ids=escalations,
+        now=now,
+        db_url=db_url,
     )
     with store.session_scope(db_url) as session:
         overdue = [
