@@ -14,8 +14,9 @@ log, until one is configured: nothing is dropped. A failing channel is retried w
 a CRITICAL alert at least every 5 minutes until it is delivered or a person abandons it,
 any other alert 5 times, then `failed` until a person resends it.
 
-**Escalation** (seed 004 sections 8 and 11): a CRITICAL alert still undelivered 5 minutes
-(policy.yaml `performance_slas.alert_delivery_max_minutes`) after it was raised is escalated
+**Escalation** (seed 004 sections 8 and 11): a CRITICAL alert for a channel with a
+connection still undelivered 5 minutes (policy.yaml
+`performance_slas.alert_delivery_max_minutes`) after it was raised is escalated
 once through the other channel, an instant e-mail to the people its CRITICAL path pages at
 once or Slack `@channel` (govflow has no SMS/paging channel yet), and every run fails, with
 one line naming the undelivered alerts, until each is delivered or a person abandons it.

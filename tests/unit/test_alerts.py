@@ -519,6 +519,22 @@ def test_a_critical_alert_undelivered_for_5_minutes_is_escalated_once_and_fails_
     ]
 
 
+def test_a_critical_alert_waiting_for_a_channel_with_no_connection_neither_escalates_nor_fails(
+    url, config, slack
+):
+    """No SMTP connection (the demo): the e-mail waits in the outbox, listed in the log."""
+    route(url, config, record_run(url, config, [CRITICAL_DI]))
+    later = datetime.now(UTC) + timedelta(minutes=6)
+    deliver_outbox(slack_webhook_url=slack.url, smtp=None, now=later, db_url=url)
+    result = escalate_undelivered(slack_webhook_url=slack.url, smtp=None, now=later, db_url=url)
+    assert result["escalations"] == []
+    assert [(a.channel, a.status) for a in alerts(url)] == [
+        ("slack", DELIVERED),
+        ("email", PENDING),
+    ]
+    assert audit_events(url, "alert.escalated") == []
+
+
 def enqueue_warning(url: str, text: str = "credit_approval: no completed daily analysis") -> int:
     with store.session_scope(url) as session:
         alert, _ = enqueue_alert(

@@ -761,8 +761,12 @@ def deliver_pending(
 UNDELIVERED_STATUSES = (PENDING, SENDING, FAILED)
 
 
-def overdue_critical_alerts(session: Session, *, now: datetime, within: timedelta) -> list[Alert]:
-    """CRITICAL alerts raised more than ``within`` before ``now`` and still not delivered."""
+def overdue_critical_alerts(
+    session: Session, *, now: datetime, within: timedelta, channels: Collection[str]
+) -> list[Alert]:
+    """CRITICAL alerts for ``channels`` (those with a connection) raised more than
+    ``within`` before ``now`` and still not delivered. An alert for a channel nobody
+    configured waits in the outbox, listed in the delivery log, until one is."""
     return list(
         session.scalars(
             select(Alert)
@@ -770,6 +774,7 @@ def overdue_critical_alerts(session: Session, *, now: datetime, within: timedelt
                 Alert.severity == "CRITICAL",
                 Alert.status.in_(UNDELIVERED_STATUSES),
                 Alert.created_at <= now - within,
+                Alert.channel.in_(list(channels)),
             )
             .order_by(Alert.id)
         )
@@ -791,20 +796,26 @@ def _undelivered(alert: Alert, within: timedelta) -> UndeliveredAlert:
 
 
 def escalate_overdue_alerts(
-    session: Session, config: GovflowConfig, *, now: datetime, within: timedelta
+    session: Session,
+    config: GovflowConfig,
+    *,
+    now: datetime,
+    within: timedelta,
+    channels: Collection[str],
 ) -> list[Alert]:
-    """Tell people about each CRITICAL alert still undelivered ``within`` after it was
-    raised, once, through the channels other than its own: an instant e-mail to the people
-    its CRITICAL path pages at once, and Slack ``@channel`` in the CRITICAL channel. (Seed 004
-    section 11 also names SMS to the on-call; govflow has no paging channel yet, so an alert
-    that only Slack and e-mail could carry is escalated by the other of the two.)
+    """Tell people about each CRITICAL alert for ``channels`` still undelivered ``within``
+    after it was raised, once, through the channel other than its own: an instant e-mail to
+    the people its CRITICAL path pages at once, or Slack ``@channel`` in the CRITICAL
+    channel. (Seed 004 section 11 also names SMS to the on-call; govflow has no paging
+    channel yet, so an alert that only Slack and e-mail could carry is escalated by the
+    other of the two.)
 
     Returns the escalation alerts this call created: escalating again creates none, and an
     escalation is never itself escalated.
     """
     level = config.policy.severity_levels["CRITICAL"]
     created: list[Alert] = []
-    for alert in overdue_critical_alerts(session, now=now, within=within):
+    for alert in overdue_critical_alerts(session, now=now, within=within, channels=channels):
         if alert.kind == ESCALATION_KIND:
             continue
         undelivered = _undelivered(alert, within)

@@ -63,13 +63,18 @@ def escalate_undelivered(
 ) -> dict[str, Any]:
     """Escalate, once each, the CRITICAL alerts still undelivered after seed 004 section 8's
     delivery time, and send the escalations at once; then, if any such alert is still not
-    delivered, raise :class:`Overdue` naming them (the delivery run fails, visibly)."""
+    delivered, raise :class:`Overdue` naming them (the delivery run fails, visibly). Only
+    channels with a connection count: without one, alerts wait in the outbox (the demo)."""
     config = config or load_config(settings.config_dir())
     now = now or utcnow()
     within = timedelta(minutes=config.policy.performance_slas.alert_delivery_max_minutes)
+    channels = [outbox.SLACK] if slack_webhook_url is not None or slack_bot is not None else []
+    channels += [outbox.EMAIL] if smtp is not None else []
     store.ensure_schema(db_url)
     with store.session_scope(db_url) as session:
-        created = outbox.escalate_overdue_alerts(session, config, now=now, within=within)
+        created = outbox.escalate_overdue_alerts(
+            session, config, now=now, within=within, channels=channels
+        )
         escalations = [alert.id for alert in created]
     for alert_id in escalations:
         print(f"escalation {alert_id} enqueued for a CRITICAL alert undelivered in time")
@@ -85,7 +90,9 @@ def escalate_undelivered(
         overdue = [
             f"{alert.id} ({alert.channel} {alert.destination}, "
             f"{alert.last_error or 'no connection'})"
-            for alert in outbox.overdue_critical_alerts(session, now=now, within=within)
+            for alert in outbox.overdue_critical_alerts(
+                session, now=now, within=within, channels=channels
+            )
         ]
     if overdue:
         raise Overdue(
