@@ -33,6 +33,7 @@ from govflow.alerts.outbox import (
     DELIVERED,
     DIGESTED,
     FAILED,
+    GAVE_UP,
     NOT_CONFIGURED,
     NOT_WAITING,
     PENDING,
@@ -559,7 +560,7 @@ def audit_events(url: str, action: str) -> list[tuple[str, str, dict[str, Any]]]
 
 
 def test_a_warning_fails_after_max_attempts_and_is_sent_again_only_when_a_person_resends_it(
-    url, config, slack
+    url, config, slack, caplog
 ):
     alert_id = enqueue_warning(url)
     slack.fail_next(2)
@@ -576,6 +577,9 @@ def test_a_warning_fails_after_max_attempts_and_is_sent_again_only_when_a_person
     assert deliver_pending(url, slack_webhook_url=slack.url, smtp=None, now=later).delivered == []
     [failed] = [a for a in alerts(url) if a.channel == "slack"]
     assert (failed.status, failed.attempts, failed.next_attempt_at) == (FAILED, 2, None)
+    # Not a quiet "failed 1" in the counts: a warning that says how to send it again.
+    error = SLACK_REJECTED.format(status=500, body="internal_error")
+    assert GAVE_UP.format(id=alert_id, attempts=2, error=error) in caplog.messages
 
     with store.session_scope(url) as session:
         assert resend_alerts(session, actor="eve", all_failed=True) == [alert_id]

@@ -108,6 +108,10 @@ ACTOR = "govflow-alerts"
 
 NOT_CONFIGURED = "no {what} configured: {count} alerts waiting in the outbox"
 UNKNOWN_ALERT = "no alert {id} in the outbox"
+GAVE_UP = (
+    "alert {id} failed after {attempts} attempts and waits for a person: {error} "
+    "(govflow alerts resend {id})"
+)
 NOT_WAITING = "alert {id} is {status}: only an alert still waiting to be sent can be changed"
 REASON_REQUIRED = "abandoning an alert needs a reason"
 NOTHING_NAMED = "name the alerts to resend, or ask for all failed ones"
@@ -659,6 +663,7 @@ def _mark_attempt_failed(
         if alert.attempts >= max_attempts and not critical:
             alert.status = FAILED
             alert.next_attempt_at = None
+            logger.warning(GAVE_UP.format(id=alert.id, attempts=alert.attempts, error=error))
             record_event(
                 session,
                 actor=ACTOR,
