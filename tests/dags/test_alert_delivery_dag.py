@@ -9,11 +9,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import select, update
 
 from govflow import store
 from govflow.alerts.messages import SLACK_REJECTED
-from govflow.alerts.outbox import enqueue_alert
+from govflow.alerts.outbox import NOTHING_NAMED, REASON_REQUIRED, enqueue_alert
 from govflow.flows.alerts import UNDELIVERED
 from govflow.store.schema import Alert, AuditEvent
 from govflow.store.types import utcnow
@@ -174,3 +175,18 @@ def test_a_critical_alert_undelivered_after_5_minutes_fails_the_run_naming_it(
     )
     logged = capsys.readouterr()
     assert f"AirflowFailException: {line}" in logged.out + logged.err
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"action": "abandon", "reason": "told by phone"}, NOTHING_NAMED.format(verb="abandon")),
+        ({"action": "resend"}, NOTHING_NAMED.format(verb="resend")),
+        ({"action": "abandon", "alert_ids": [1]}, REASON_REQUIRED),
+    ],
+)
+def test_a_form_that_names_no_alert_or_no_reason_fails_and_changes_nothing(outbox, params, message):
+    with pytest.raises(AirflowFailException) as refused:
+        _from_the_form(_delivery_dag(), {**FORM, **params}, "lena")
+    assert str(refused.value) == message
+    assert _statuses(outbox) == ["pending"]

@@ -114,7 +114,7 @@ GAVE_UP = (
 )
 NOT_WAITING = "alert {id} is {status}: only an alert still waiting to be sent can be changed"
 REASON_REQUIRED = "abandoning an alert needs a reason"
-NOTHING_NAMED = "name the alerts to resend, or ask for all failed ones"
+NOTHING_NAMED = "no alert named to {verb}"
 WHAT_IS_MISSING = {SLACK: "Slack connection", EMAIL: "SMTP connection"}
 
 
@@ -707,13 +707,13 @@ def deliver_pending(
     CRITICAL alert waits at most ``CRITICAL_MAX_BACKOFF`` and is retried until it is
     delivered or a person abandons it (``abandon_alert``); any other alert waits at most an
     hour and after ``max_attempts`` is ``failed`` until a person resends it
-    (``resend_alerts``). Alerts for a channel with no URL or
-    server stay pending and are listed in the report and the log. A Slack answer slower
-    than ``slack_timeout_seconds`` counts as a failure (Slack may still post it: see the
-    module docstring). ``now`` (timezone-aware) decides what is due and when a lease runs
-    out; ``delivered_at`` is always the wall clock, so latency is real. ``only_ids``
-    limits the call to those rows: the analysis that detected a CRITICAL finding sends its
-    alerts at once with it.
+    (``resend_alerts``). Alerts for a channel with no URL, token or server stay pending and
+    are listed in the report and the log. A Slack answer slower than
+    ``slack_timeout_seconds`` counts as a failure (Slack may still post it: with
+    ``slack_bot`` the retry looks for it first; see the module docstring). ``now``
+    (timezone-aware) decides what is due and when a lease runs out; ``delivered_at`` is
+    always the wall clock, so latency is real. ``only_ids`` limits the call to those rows:
+    the analysis that detected a CRITICAL finding sends its alerts at once with it.
     """
     now = now or utcnow()
     channels = _Channels(slack_webhook_url, slack_bot, smtp)
@@ -900,7 +900,7 @@ def resend_alerts(
     was delivered, raises ``AlertRequestError`` before anything changes.
     """
     if not alert_ids and not all_failed:
-        raise AlertRequestError(NOTHING_NAMED)
+        raise AlertRequestError(NOTHING_NAMED.format(verb="resend"))
     named = _named_alerts(session, alert_ids)
     if all_failed:
         named += session.scalars(

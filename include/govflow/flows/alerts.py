@@ -150,6 +150,8 @@ def abandon_alerts(
     and return the ids changed (one already abandoned is told, not changed). Refused:
     nothing changes."""
     person = _person(config, actor)
+    if not alert_ids:
+        raise Refused(outbox.NOTHING_NAMED.format(verb="abandon"))
     store.ensure_schema(db_url)
     try:
         with store.session_scope(db_url) as session:
