@@ -875,5 +875,43 @@ def kill_switch_list(
         typer.echo(line)
 
 
+alerts_app = typer.Typer(
+    help="The alert outbox: resend a given-up alert, or give up on one (seed 004 sections 8, 11).",
+    no_args_is_help=True,
+)
+app.add_typer(alerts_app, name="alerts")
+AlertActorOption = Annotated[
+    str, typer.Option("--actor", help="Who decides: a people.yaml id, named in the audit event.")
+]
+
+
+@alerts_app.command("resend")
+def alerts_resend(
+    alert_ids: Annotated[
+        list[int] | None, typer.Argument(help="Alert ids (govflow_alert_delivery logs them).")
+    ] = None,
+    actor: AlertActorOption = "",
+    all_failed: Annotated[
+        bool, typer.Option("--all-failed", help="Every alert that ran out of attempts.")
+    ] = False,
+) -> None:
+    """Put failed or abandoned alerts back in the outbox, due at the next delivery run."""
+    from govflow.flows.alerts import resend_alerts
+
+    resend_alerts(actor=actor, alert_ids=alert_ids or [], all_failed=all_failed)
+
+
+@alerts_app.command("abandon")
+def alerts_abandon(
+    alert_id: Annotated[int, typer.Argument(help="The alert id.")],
+    reason: Annotated[str, typer.Option(help="Why nobody needs it sent; required, audited.")] = "",
+    actor: AlertActorOption = "",
+) -> None:
+    """Give up on an alert still waiting to be sent: it is never sent again (nor escalated)."""
+    from govflow.flows.alerts import abandon_alerts
+
+    abandon_alerts(actor=actor, alert_ids=[alert_id], reason=reason)
+
+
 def main() -> None:
     app()
