@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -30,6 +32,15 @@ from govflow.config import load_config
 from govflow.monitoring.prediction_logs import ParquetLogSource, log_columns
 from govflow.rollout.routing import FEEDBACK_KINDS, UNKNOWN_FEEDBACK_KIND, RouteState, StoreTarget
 from govflow.serving import kill_switches
+from govflow.serving.consumers import (
+    MIN_TOKEN_LENGTH,
+    NO_TOKEN,
+    NOT_A_CONSUMER,
+    NOT_AUTHENTICATED,
+    SHARED_TOKEN,
+    SHORT_TOKEN,
+    UNKNOWN_PERSON,
+)
 from govflow.serving.gateway import (
     ARTEFACT_MISMATCH,
     CANDIDATE_SWITCHED_OFF,
@@ -48,11 +59,12 @@ from govflow.serving.gateway import (
     UNKNOWN_CATEGORY,
     UNKNOWN_MODEL,
     Gateway,
+    GatewayError,
     create_app,
 )
 from govflow.serving.log_writer import TIMESTAMP, PartitionedLogWriter
 from govflow.serving.safeguards import CLIPPED_ABOVE, CLIPPED_BELOW, NOT_A_NUMBER, NOT_FINITE
-from govflow.store.schema import GatewayHeartbeat, ServingFeedback, ServingStat
+from govflow.store.schema import AuditEvent, GatewayHeartbeat, ServingFeedback, ServingStat
 from govflow.store.types import utcnow
 from tests.support.serving import (
     RAISE,
@@ -68,6 +80,8 @@ MODEL = "credit_approval"
 INSTANCE = "gw-test"
 REASON = "complaints from high-value customers"
 MODELS = "credit_approval, marketing_propensity, product_recommendation"
+# A made-up test value: real tokens live in the environment or Airflow connections only.
+LOAN_PORTAL_TOKEN = "loan-portal-test-token-0123456789"
 FEATURES = [feature.name for feature in CONFIG.models.get(MODEL).features]
 PROTECTED = [attribute.name for attribute in CONFIG.models.get(MODEL).protected_attributes]
 
@@ -90,6 +104,15 @@ def demo_copy(seeded_demo, tmp_path) -> tuple[Path, str]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(1000.0)
+
+
+@pytest.fixture(autouse=True)
+def consumer_tokens(monkeypatch) -> None:
+    """loan_portal holds a token; no other consumer has one unless a test gives it one."""
+    for name in list(os.environ):
+        if name.startswith(("GOVFLOW_GATEWAY_TOKEN_", "AIRFLOW_CONN_GOVFLOW_GATEWAY_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GOVFLOW_GATEWAY_TOKEN_LOAN_PORTAL", LOAN_PORTAL_TOKEN)
 
 
 @pytest.fixture
@@ -557,12 +580,44 @@ def test_every_answer_is_logged_with_the_declared_columns_and_counted(serve, dem
     assert revisions == {MODEL: 1, "marketing_propensity": 1, "product_recommendation": 1}
 
 
+def feedback(
+    client: TestClient, body: dict[str, Any], token: str | None = LOAN_PORTAL_TOKEN, model=MODEL
+) -> Any:
+    headers = {} if token is None else {"authorization": f"Bearer {token}"}
+    return client.post(f"/v1/models/{model}/feedback", json=body, headers=headers)
+
+
+def stored_feedback(url: str) -> list[tuple[str, str, str]]:
+    with store.session_scope(url) as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(ServingFeedback.kind, ServingFeedback.severity, ServingFeedback.recorded_by)
+            )
+        ]
+
+
+def feedback_events(url: str) -> list[tuple[str, str, dict]]:
+    with store.session_scope(url) as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(AuditEvent.actor, AuditEvent.severity, AuditEvent.payload).where(
+                    AuditEvent.action == "serving.feedback_recorded"
+                )
+            )
+        ]
+
+
+CRITICAL_BUG = {"kind": "bug", "severity": "critical", "details": "approves every applicant"}
+
+
 def test_feedback_is_stored_and_feedback_of_an_unknown_kind_refused(serve, demo_copy):
     _, url = demo_copy
     client, _ = serve()
-    stored = client.post(
-        f"/v1/models/{MODEL}/feedback",
-        json={
+    stored = feedback(
+        client,
+        {
             "kind": "complaint",
             "severity": "major",
             "version": "1.0.0",
@@ -570,20 +625,12 @@ def test_feedback_is_stored_and_feedback_of_an_unknown_kind_refused(serve, demo_
             "recorded_by": "carol",
         },
     )
-    refused = client.post(
-        f"/v1/models/{MODEL}/feedback",
-        json={"kind": "rumour", "severity": "minor", "details": "x", "recorded_by": "carol"},
-    )
-    unknown = client.post(
-        "/v1/models/fraud/feedback",
-        json={"kind": "bug", "severity": "minor", "details": "x", "recorded_by": "carol"},
-    )
+    refused = feedback(client, {"kind": "rumour", "severity": "minor", "details": "x"})
+    unknown = feedback(client, {"kind": "bug", "severity": "minor", "details": "x"}, model="fraud")
     with store.session_scope(url) as session:
-        rows = session.execute(
-            select(ServingFeedback.id, ServingFeedback.kind, ServingFeedback.recorded_by)
-        ).all()
-    assert (stored.status_code, stored.json()) == (201, {"id": rows[0].id})
-    assert [tuple(row)[1:] for row in rows] == [("complaint", "carol")]
+        ids = session.scalars(select(ServingFeedback.id)).all()
+    assert (stored.status_code, stored.json()) == (201, {"id": ids[0]})
+    assert stored_feedback(url) == [("complaint", "major", "carol")]
     assert (refused.status_code, refused.json()) == (
         422,
         {"detail": UNKNOWN_FEEDBACK_KIND.format(kind="rumour", kinds=", ".join(FEEDBACK_KINDS))},
@@ -591,6 +638,136 @@ def test_feedback_is_stored_and_feedback_of_an_unknown_kind_refused(serve, demo_
     assert (unknown.status_code, unknown.json()) == (
         404,
         {"detail": UNKNOWN_MODEL.format(model_id="fraud", models=MODELS)},
+    )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "not-the-token-of-any-consumer", LOAN_PORTAL_TOKEN[:-1], LOAN_PORTAL_TOKEN + "x"],
+)
+def test_an_anonymous_feedback_post_is_refused(serve, demo_copy, token):
+    _, url = demo_copy
+    client, _ = serve()
+    headers = {} if token is None else {"authorization": f"Bearer {token}"}
+    refused = client.post(
+        f"/v1/models/{MODEL}/feedback", json={**CRITICAL_BUG, "recorded_by": "ceo"}, headers=headers
+    )
+    assert (refused.status_code, refused.json()) == (401, {"detail": NOT_AUTHENTICATED})
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert (stored_feedback(url), feedback_events(url)) == ([], [])
+
+
+def test_a_token_is_accepted_only_as_a_bearer_token(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve()
+    for header in (
+        LOAN_PORTAL_TOKEN,
+        f"Basic {LOAN_PORTAL_TOKEN}",
+        f"Bearer  {LOAN_PORTAL_TOKEN}x",
+    ):
+        refused = client.post(
+            f"/v1/models/{MODEL}/feedback", json=CRITICAL_BUG, headers={"authorization": header}
+        )
+        assert refused.status_code == 401
+    assert stored_feedback(url) == []
+
+
+def test_feedback_is_recorded_by_the_authenticated_consumer_or_a_person_it_names(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve()
+    by_consumer = feedback(client, CRITICAL_BUG)
+    by_person = feedback(client, {**CRITICAL_BUG, "recorded_by": "carol"})
+    by_itself = feedback(client, {**CRITICAL_BUG, "recorded_by": "loan_portal"})
+    by_free_text = feedback(client, {**CRITICAL_BUG, "recorded_by": "ceo"})
+    by_other_consumer = feedback(client, {**CRITICAL_BUG, "recorded_by": "branch_app"})
+
+    assert [r.status_code for r in (by_consumer, by_person, by_itself)] == [201, 201, 201]
+    assert (by_free_text.status_code, by_free_text.json()) == (
+        422,
+        {"detail": UNKNOWN_PERSON.format(person="'ceo'", consumer="loan_portal")},
+    )
+    assert by_other_consumer.status_code == 422
+    assert stored_feedback(url) == [
+        ("bug", "critical", "loan_portal"),
+        ("bug", "critical", "carol"),
+        ("bug", "critical", "loan_portal"),
+    ]
+    assert [
+        (actor, severity, payload["consumer"]) for actor, severity, payload in feedback_events(url)
+    ] == [
+        ("loan_portal", "CRITICAL", "loan_portal"),
+        ("carol", "CRITICAL", "loan_portal"),
+        ("loan_portal", "CRITICAL", "loan_portal"),
+    ]
+
+
+def test_a_consumer_may_file_feedback_only_on_the_models_it_consumes(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve()
+    refused = feedback(client, CRITICAL_BUG, model="product_recommendation")
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {
+            "detail": NOT_A_CONSUMER.format(
+                consumer="loan_portal", model_id="product_recommendation"
+            )
+        },
+    )
+    assert stored_feedback(url) == []
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [
+        json.dumps({"conn_type": "generic", "password": "branch-app-token-0123456789"}),
+        "generic://:branch-app-token-0123456789@",
+        "generic://branch%20app:branch-app-token-0123456789@gateway.example",
+    ],
+)
+def test_a_consumer_token_can_come_from_an_airflow_connection_in_the_environment(
+    serve, demo_copy, monkeypatch, connection
+):
+    _, url = demo_copy
+    monkeypatch.setenv("AIRFLOW_CONN_GOVFLOW_GATEWAY_BRANCH_APP", connection)
+    client, _ = serve()
+    accepted = feedback(client, CRITICAL_BUG, token="branch-app-token-0123456789")
+    assert accepted.status_code == 201
+    assert stored_feedback(url) == [("bug", "critical", "branch_app")]
+
+
+def test_the_gateway_refuses_to_start_with_a_short_or_shared_consumer_token(demo_copy, monkeypatch):
+    data_dir, url = demo_copy
+    options = {"config": CONFIG, "db_url": url, "data_dir": data_dir, "background": False}
+    monkeypatch.setenv("GOVFLOW_GATEWAY_TOKEN_BRANCH_APP", "x7-tiny")
+    with pytest.raises(GatewayError) as short:
+        create_app(**options)
+    monkeypatch.setenv("GOVFLOW_GATEWAY_TOKEN_BRANCH_APP", LOAN_PORTAL_TOKEN)
+    with pytest.raises(GatewayError) as shared:
+        create_app(**options)
+    assert str(short.value) == SHORT_TOKEN.format(
+        consumer="branch_app", source="GOVFLOW_GATEWAY_TOKEN_BRANCH_APP", length=MIN_TOKEN_LENGTH
+    )
+    assert str(shared.value) == SHARED_TOKEN.format(consumers="branch_app, loan_portal")
+    assert "x7-tiny" not in str(short.value) and LOAN_PORTAL_TOKEN not in str(shared.value)
+
+
+def test_consumer_tokens_are_never_logged_nor_reported(serve, demo_copy, caplog):
+    caplog.set_level(logging.DEBUG)
+    client, _ = serve()
+    feedback(client, CRITICAL_BUG)
+    feedback(client, CRITICAL_BUG, token=LOAN_PORTAL_TOKEN + "x")
+    health = client.get("/health").json()
+    assert health["consumers"] == {
+        "with_token": ["loan_portal"],
+        "without_token": ["branch_app", "campaign_manager", "mobile_app"],
+    }
+    assert LOAN_PORTAL_TOKEN not in caplog.text + json.dumps(health)
+    assert (
+        NO_TOKEN.format(
+            consumers="branch_app, campaign_manager, mobile_app",
+            variables="GOVFLOW_GATEWAY_TOKEN_<CONSUMER>",
+        )
+        in caplog.messages
     )
 
 

@@ -53,7 +53,7 @@ from typing import Any, Literal
 
 import joblib
 import pandas as pd
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from threadpoolctl import ThreadpoolController
@@ -71,6 +71,15 @@ from govflow.rollout.routing import (
     record_feedback,
     record_heartbeat,
     record_serving_stats,
+)
+from govflow.serving.consumers import (
+    NO_TOKEN,
+    NOT_A_CONSUMER,
+    NOT_AUTHENTICATED,
+    ConsumerTokenError,
+    ConsumerTokens,
+    UnknownPersonError,
+    feedback_author,
 )
 from govflow.serving.kill_switches import GATEWAY_REFRESH_SECONDS, PREDICT_PATH, active_switches
 from govflow.serving.log_writer import (
@@ -178,7 +187,8 @@ class FeedbackRequest(BaseModel):
     version: str | None = None
     prediction_id: str | None = None
     details: str
-    recorded_by: str
+    # A person of people.yaml on whose behalf the consumer files it; else the consumer.
+    recorded_by: str | None = None
 
 
 # --- what the refresher hands the request path ---------------------------------------------
@@ -231,6 +241,10 @@ class ServedModel:
 
     def __post_init__(self) -> None:
         self.feature_names = [feature.name for feature in self.entry.features]
+
+    @property
+    def consumers(self) -> list[str]:
+        return list(self.entry.serving.consumers)
 
     def parse(self, instance: Instance) -> tuple[dict[str, Any], list[str]]:
         """The instance's features as the model takes them (integers as int, numbers as
@@ -344,6 +358,15 @@ class Gateway:
         self.flush_seconds = flush_seconds
         self.clock = clock
         self.models = self._served_models(config, model_ids)
+        self.people = frozenset(user.id for user in config.people.users)
+        try:
+            self.consumers = ConsumerTokens.from_environment(
+                consumer for served in self.models.values() for consumer in served.consumers
+            )
+        except ConsumerTokenError as error:
+            raise GatewayError(str(error)) from None
+        if self.consumers.without_token():
+            logger.warning(NO_TOKEN.format(consumers=", ".join(self.consumers.without_token())))
         self.snapshot = Snapshot()
         self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
         self._failed_loads: dict[tuple[str, str], tuple[tuple[int, int] | None, str]] = {}
@@ -557,6 +580,10 @@ class Gateway:
                 for model_id, route in snapshot.routes.items()
             },
             "kill_switches": len(snapshot.switches),
+            "consumers": {
+                "with_token": self.consumers.with_token(),
+                "without_token": self.consumers.without_token(),
+            },
             "refreshed_at": snapshot.refreshed_at.isoformat() if snapshot.refreshed_at else None,
         }
 
@@ -924,12 +951,28 @@ def create_app(
         return JSONResponse(body, status_code=status)
 
     @app.post(FEEDBACK_PATH)
-    def feedback(model_id: str, request: FeedbackRequest) -> JSONResponse:
-        if model_id not in gateway.snapshot.routes:
+    def feedback(
+        model_id: str,
+        request: FeedbackRequest,
+        authorization: str | None = Header(default=None),
+    ) -> JSONResponse:
+        consumer = gateway.consumers.authenticate(authorization)
+        if consumer is None:
+            return JSONResponse(
+                {"detail": NOT_AUTHENTICATED},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        served = gateway.models.get(model_id)
+        if served is None or model_id not in gateway.snapshot.routes:
             models = ", ".join(sorted(gateway.snapshot.routes))
             detail = UNKNOWN_MODEL.format(model_id=model_id, models=models)
             return JSONResponse({"detail": detail}, status_code=404)
+        if consumer not in served.consumers:
+            detail = NOT_A_CONSUMER.format(consumer=consumer, model_id=model_id)
+            return JSONResponse({"detail": detail}, status_code=403)
         try:
+            recorded_by = feedback_author(consumer, request.recorded_by, gateway.people)
             with store.session_scope(gateway.db_url) as session:
                 recorded = record_feedback(
                     session,
@@ -937,12 +980,13 @@ def create_app(
                     kind=request.kind,
                     severity=request.severity,
                     details=request.details,
-                    recorded_by=request.recorded_by,
+                    recorded_by=recorded_by,
                     version=request.version,
                     prediction_id=request.prediction_id,
+                    consumer=consumer,
                 )
                 feedback_id = recorded.id
-        except (RoutingError, RegistryError) as error:
+        except (RoutingError, RegistryError, UnknownPersonError) as error:
             return JSONResponse({"detail": str(error)}, status_code=422)
         return JSONResponse({"id": feedback_id}, status_code=201)
 
