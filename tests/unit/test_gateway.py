@@ -4,6 +4,7 @@ injected clock, the logs and counters it writes, and bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -61,6 +62,12 @@ from govflow.serving.gateway import (
     Gateway,
     GatewayError,
     create_app,
+)
+from govflow.serving.limits import (
+    BAD_MAX_BODY_BYTES,
+    BODY_TOO_LARGE,
+    DEFAULT_MAX_BODY_BYTES,
+    BodySizeLimit,
 )
 from govflow.serving.log_writer import TIMESTAMP, PartitionedLogWriter
 from govflow.serving.safeguards import CLIPPED_ABOVE, CLIPPED_BELOW, NOT_A_NUMBER, NOT_FINITE
@@ -769,6 +776,120 @@ def test_consumer_tokens_are_never_logged_nor_reported(serve, demo_copy, caplog)
         )
         in caplog.messages
     )
+
+
+# --- request limits --------------------------------------------------------------------------
+
+
+def test_a_body_larger_than_the_configured_limit_is_refused_unread(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve(max_body_bytes=4096)
+    padding = "x" * 4096
+    large = feedback(client, {**CRITICAL_BUG, "details": padding})
+    small = feedback(client, CRITICAL_BUG)
+    large_predict = client.post(
+        f"/v1/models/{MODEL}/predict",
+        json={"instances": applicant_instances(rng(30), 40)},
+    )
+    assert (large.status_code, large.json()) == (
+        413,
+        {"detail": BODY_TOO_LARGE.format(limit=4096)},
+    )
+    assert (large_predict.status_code, small.status_code) == (413, 201)
+    assert stored_feedback(url) == [("bug", "critical", "loan_portal")]
+
+
+def test_the_body_limit_is_one_mib_unless_configured(serve):
+    client, _ = serve()
+    body = json.dumps({**CRITICAL_BUG, "details": "x" * DEFAULT_MAX_BODY_BYTES})
+    refused = client.post(
+        f"/v1/models/{MODEL}/feedback",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "authorization": f"Bearer {LOAN_PORTAL_TOKEN}",
+        },
+    )
+    assert DEFAULT_MAX_BODY_BYTES == 1024 * 1024
+    assert (refused.status_code, refused.json()) == (
+        413,
+        {"detail": BODY_TOO_LARGE.format(limit=DEFAULT_MAX_BODY_BYTES)},
+    )
+
+
+def test_a_body_sent_without_a_length_is_cut_off_at_the_limit(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve(max_body_bytes=4096)
+    chunks = [
+        json.dumps({**CRITICAL_BUG, "details": "x" * 8000}).encode()[i : i + 1000]
+        for i in range(0, 8100, 1000)
+    ]
+    refused = client.post(
+        f"/v1/models/{MODEL}/feedback",
+        content=iter(chunks),
+        headers={
+            "content-type": "application/json",
+            "authorization": f"Bearer {LOAN_PORTAL_TOKEN}",
+        },
+    )
+    assert refused.status_code == 413
+    assert stored_feedback(url) == []
+
+
+def test_serve_takes_the_body_limit_from_its_environment_and_refuses_a_limit_below_one():
+    result = CliRunner().invoke(cli, ["serve"], env={"GOVFLOW_GATEWAY_MAX_BODY_BYTES": "0"})
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        BAD_MAX_BODY_BYTES.format(limit=0) + "\n",
+    )
+
+
+async def _run_limited(chunks: list[bytes], declared: object, max_bytes: int) -> tuple:
+    """BodySizeLimit around an app that echoes the body: (status, body) as sent back."""
+    sent: list[dict] = []
+    queue = [
+        {"type": "http.request", "body": chunk, "more_body": n < len(chunks) - 1}
+        for n, chunk in enumerate(chunks)
+    ]
+
+    async def receive() -> dict:
+        return queue.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def echo(scope, receive, send) -> None:
+        message = await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": message["body"]})
+
+    headers = [] if declared is None else [(b"content-length", str(declared).encode())]
+    await BodySizeLimit(echo, max_bytes=max_bytes)(
+        {"type": "http", "headers": headers}, receive, send
+    )
+    return sent[0]["status"], sent[1]["body"]
+
+
+@pytest.mark.parametrize(
+    ("chunks", "declared", "expected"),
+    [
+        ([b"a" * 8, b"b" * 8], 16, (200, b"a" * 8 + b"b" * 8)),
+        (
+            [b"a" * 10, b"b" * 10],
+            10,
+            (413, b'{"detail": "the request body is larger than 16 bytes"}'),
+        ),
+        ([b"a" * 4], 17, (413, b'{"detail": "the request body is larger than 16 bytes"}')),
+        ([b"a" * 16], None, (200, b"a" * 16)),
+        ([b"a" * 17], None, (413, b'{"detail": "the request body is larger than 16 bytes"}')),
+        ([b"a"], "x", (400, b'{"detail": "the Content-Length header is not a number of bytes"}')),
+    ],
+)
+def test_the_body_limit_counts_the_bytes_read_not_only_the_declared_length(
+    chunks, declared, expected
+):
+    assert asyncio.run(_run_limited(chunks, declared, 16)) == expected
 
 
 # --- bad input -----------------------------------------------------------------------------------

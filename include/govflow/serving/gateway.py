@@ -82,6 +82,7 @@ from govflow.serving.consumers import (
     feedback_author,
 )
 from govflow.serving.kill_switches import GATEWAY_REFRESH_SECONDS, PREDICT_PATH, active_switches
+from govflow.serving.limits import BAD_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from govflow.serving.log_writer import (
     ENTITY_ID,
     REASON,
@@ -911,11 +912,15 @@ def create_app(
     instance: str | None = None,
     refresh_seconds: float = GATEWAY_REFRESH_SECONDS,
     flush_seconds: float = 5.0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     background: bool = True,
     clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     """The gateway app; unset arguments come from ``govflow.settings``. ``background=False``
-    leaves refreshing and flushing to the caller (``app.state.gateway``), as tests do."""
+    leaves refreshing and flushing to the caller (``app.state.gateway``), as tests do. A
+    request body over ``max_body_bytes`` is refused with 413 before anything parses it."""
+    if max_body_bytes < 1:
+        raise GatewayError(BAD_MAX_BODY_BYTES.format(limit=max_body_bytes))
     gateway = Gateway(
         config=config or load_config(settings.config_dir()),
         db_url=db_url or settings.db_url(),
@@ -937,6 +942,7 @@ def create_app(
 
     app = FastAPI(title="govflow serving gateway", lifespan=lifespan)
     app.state.gateway = gateway
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
