@@ -31,7 +31,7 @@ from govflow import settings, store
 from govflow.cli import app as cli
 from govflow.config import load_config
 from govflow.monitoring.prediction_logs import ParquetLogSource, log_columns
-from govflow.rollout.routing import FEEDBACK_KINDS, UNKNOWN_FEEDBACK_KIND, RouteState, StoreTarget
+from govflow.rollout.routing import RouteState, StoreTarget
 from govflow.serving import kill_switches
 from govflow.serving.consumers import (
     MIN_TOKEN_LENGTH,
@@ -50,10 +50,13 @@ from govflow.serving.gateway import (
     FEATURE_NOT_FINITE,
     FEATURE_NOT_WHOLE,
     FEATURE_OUT_OF_RANGE,
+    INVALID_FIELD,
     KILL_SWITCH,
     MISSING_FEATURE,
     MODEL_FAILED,
+    MORE_ERRORS,
     NOT_IN_INVENTORY,
+    NOT_JSON,
     NOT_LOADED,
     RULE_ANSWER,
     UNKNOWN_ATTRIBUTE_VALUE,
@@ -640,11 +643,15 @@ def test_feedback_is_stored_and_feedback_of_an_unknown_kind_refused(serve, demo_
     assert stored_feedback(url) == [("complaint", "major", "carol")]
     assert (refused.status_code, refused.json()) == (
         422,
-        {"detail": UNKNOWN_FEEDBACK_KIND.format(kind="rumour", kinds=", ".join(FEEDBACK_KINDS))},
+        {
+            "detail": INVALID_FIELD.format(
+                location="kind", message=FEEDBACK_KIND_CHOICES, value="'rumour'"
+            )
+        },
     )
     assert (unknown.status_code, unknown.json()) == (
         404,
-        {"detail": UNKNOWN_MODEL.format(model_id="fraud", models=MODELS)},
+        {"detail": UNKNOWN_MODEL.format(model_id="'fraud'", models=MODELS)},
     )
 
 
@@ -845,6 +852,131 @@ def test_serve_takes_the_body_limit_from_its_environment_and_refuses_a_limit_bel
     )
 
 
+LONG = "z" * 5000
+
+
+def _refusal(client: TestClient, case: str) -> tuple[int, Any]:
+    instance = applicant_instances(rng(31), 1)[0]
+    if case == "category":
+        instance["features"]["region"] = LONG
+    elif case == "number":
+        instance["features"]["income"] = LONG
+    elif case == "attribute":
+        instance["attributes"]["gender"] = LONG
+    if case in ("category", "number", "attribute"):
+        status, body = predict(client, [instance])
+        return status, body["predictions"][0]["error"]
+    if case == "audience":
+        status, body = predict(client, [instance], audience=LONG)
+    elif case == "model":
+        status, body = predict(client, [instance], model=LONG[:2000])
+    elif case == "kind":
+        answer = feedback(client, {**CRITICAL_BUG, "kind": LONG})
+        status, body = answer.status_code, answer.json()
+    elif case == "version":
+        answer = feedback(client, {**CRITICAL_BUG, "version": LONG})
+        status, body = answer.status_code, answer.json()
+    elif case == "person":
+        answer = feedback(client, {**CRITICAL_BUG, "recorded_by": LONG})
+        status, body = answer.status_code, answer.json()
+    elif case == "json":
+        answer = client.post(
+            f"/v1/models/{MODEL}/predict",
+            content='{"instances": [' + LONG,
+            headers={"content-type": "application/json"},
+        )
+        status, body = answer.status_code, answer.json()
+    return status, body["detail"]
+
+
+SHOWN = "'" + "z" * 39 + "…"
+FEEDBACK_KIND_CHOICES = (
+    "Input should be 'bug', 'complaint', 'override', 'security_vulnerability' or "
+    "'regulatory_concern'"
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        (
+            "category",
+            (
+                422,
+                UNKNOWN_CATEGORY.format(
+                    name="region", value=SHOWN, categories="north, south, east, west"
+                ),
+            ),
+        ),
+        ("number", (422, FEATURE_NOT_A_NUMBER.format(name="income", value=SHOWN))),
+        (
+            "attribute",
+            (
+                422,
+                UNKNOWN_ATTRIBUTE_VALUE.format(
+                    name="gender", value=SHOWN, categories="female, male, non_binary"
+                ),
+            ),
+        ),
+        (
+            "audience",
+            (
+                422,
+                INVALID_FIELD.format(
+                    location="context.audience",
+                    message="Input should be 'internal' or 'external'",
+                    value=SHOWN,
+                ),
+            ),
+        ),
+        ("model", (404, UNKNOWN_MODEL.format(model_id=SHOWN, models=MODELS))),
+        (
+            "kind",
+            (
+                422,
+                INVALID_FIELD.format(location="kind", message=FEEDBACK_KIND_CHOICES, value=SHOWN),
+            ),
+        ),
+        (
+            "version",
+            (
+                422,
+                INVALID_FIELD.format(
+                    location="version",
+                    message="String should have at most 64 characters",
+                    value=SHOWN,
+                ),
+            ),
+        ),
+        ("person", (422, UNKNOWN_PERSON.format(person=SHOWN, consumer="loan_portal"))),
+        ("json", (422, NOT_JSON)),
+    ],
+)
+def test_a_refused_value_is_shown_cut_to_its_first_forty_characters(serve, case, expected):
+    client, _ = serve()
+    assert _refusal(client, case) == expected
+
+
+def test_a_request_with_many_invalid_values_names_the_first_three_on_one_line(serve):
+    client, _ = serve()
+    answer = client.post(
+        f"/v1/models/{MODEL}/predict",
+        json={"instances": [{"features": LONG} for _ in range(5)]},
+    )
+    errors = [
+        INVALID_FIELD.format(
+            location=f"instances.{n}.features",
+            message="Input should be a valid dictionary",
+            value=SHOWN,
+        )
+        for n in range(3)
+    ]
+    assert (answer.status_code, answer.json()) == (
+        422,
+        {"detail": "; ".join(errors) + MORE_ERRORS.format(count=2)},
+    )
+
+
 async def _run_limited(chunks: list[bytes], declared: object, max_bytes: int) -> tuple:
     """BodySizeLimit around an app that echoes the body: (status, body) as sent back."""
     sent: list[dict] = []
@@ -913,7 +1045,7 @@ def test_each_bad_instance_gets_its_own_error_and_the_others_are_still_answered(
         (
             422,
             UNKNOWN_CATEGORY.format(
-                name="region", value="atlantis", categories="north, south, east, west"
+                name="region", value="'atlantis'", categories="north, south, east, west"
             ),
         ),
         (
@@ -923,12 +1055,12 @@ def test_each_bad_instance_gets_its_own_error_and_the_others_are_still_answered(
                     FEATURE_NOT_WHOLE.format(name="loan_term_months", value=12.5),
                     FEATURE_OUT_OF_RANGE.format(name="credit_score", value=900, low=300, high=850),
                     UNKNOWN_ATTRIBUTE_VALUE.format(
-                        name="gender", value="unknown", categories="female, male, non_binary"
+                        name="gender", value="'unknown'", categories="female, male, non_binary"
                     ),
                 ]
             ),
         ),
-        (422, FEATURE_NOT_A_NUMBER.format(name="savings_balance", value="n/a")),
+        (422, FEATURE_NOT_A_NUMBER.format(name="savings_balance", value="'n/a'")),
         (200, None),
     ]
     assert [a["served_by"] for a in body["predictions"]] == [None] * 5 + ["model"]
@@ -956,7 +1088,7 @@ def test_an_unknown_model_is_not_found_and_a_request_without_instances_is_refuse
     )
     assert unknown == (
         404,
-        {"detail": UNKNOWN_MODEL.format(model_id="fraud_detection", models=MODELS)},
+        {"detail": UNKNOWN_MODEL.format(model_id="'fraud_detection'", models=MODELS)},
     )
     assert (empty.status_code, bad_audience.status_code) == (422, 422)
 

@@ -49,11 +49,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import joblib
 import pandas as pd
-from fastapi import FastAPI, Header
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from threadpoolctl import ThreadpoolController
@@ -64,6 +65,8 @@ from govflow.config.inventory import Feature, ModelEntry, ParquetLog
 from govflow.registry import RegistryError, get_version
 from govflow.rollout.routing import (
     COUNTERS,
+    FeedbackKind,
+    FeedbackSeverity,
     RouteState,
     RoutingError,
     ServingStat,
@@ -82,7 +85,12 @@ from govflow.serving.consumers import (
     feedback_author,
 )
 from govflow.serving.kill_switches import GATEWAY_REFRESH_SECONDS, PREDICT_PATH, active_switches
-from govflow.serving.limits import BAD_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from govflow.serving.limits import (
+    BAD_MAX_BODY_BYTES,
+    DEFAULT_MAX_BODY_BYTES,
+    BodySizeLimit,
+    shown,
+)
 from govflow.serving.log_writer import (
     ENTITY_ID,
     REASON,
@@ -107,11 +115,17 @@ logger = logging.getLogger(__name__)
 FEEDBACK_PATH = "/v1/models/{model_id}/feedback"
 FALLBACK_LOG_DIR = "serving_fallbacks"
 MAX_INSTANCES = 1000
+MAX_DETAILS_CHARS = 10_000
+ERRORS_NAMED = 3
 STOP_TIMEOUT_SECONDS = 10.0
 INSTANCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-# The whole request.
-UNKNOWN_MODEL = "model {model_id!r} is not served here; served models: {models}"
+# The whole request. Values a caller sent are quoted through ``shown``: cut to 40 characters.
+UNKNOWN_MODEL = "model {model_id} is not served here; served models: {models}"
+INVALID_FIELD = "{location}: {message}, got {value}"
+MISSING_FIELD = "{location}: {message}"
+MORE_ERRORS = "; and {count} more"
+NOT_JSON = "the request body is not valid JSON"
 # Configuration the gateway refuses at start.
 NOT_IN_INVENTORY = "model {model_id!r} is not in models.yaml"
 SQL_LOG_UNSUPPORTED = (
@@ -122,12 +136,12 @@ BAD_INSTANCE_NAME = (
 )
 # One instance's input.
 MISSING_FEATURE = "feature {name!r} is missing"
-FEATURE_NOT_A_NUMBER = "feature {name!r} must be a number, got {value!r}"
+FEATURE_NOT_A_NUMBER = "feature {name!r} must be a number, got {value}"
 FEATURE_NOT_FINITE = "feature {name!r} must be a finite number, got {value}"
 FEATURE_NOT_WHOLE = "feature {name!r} must be a whole number, got {value}"
 FEATURE_OUT_OF_RANGE = "feature {name!r} is {value}, outside [{low}, {high}]"
-UNKNOWN_CATEGORY = "feature {name!r} has the unknown category {value!r}; categories: {categories}"
-UNKNOWN_ATTRIBUTE_VALUE = "attribute {name!r} has the unknown value {value!r}; values: {categories}"
+UNKNOWN_CATEGORY = "feature {name!r} has the unknown category {value}; categories: {categories}"
+UNKNOWN_ATTRIBUTE_VALUE = "attribute {name!r} has the unknown value {value}; values: {categories}"
 # Why the model did not answer, or answered through another version.
 KILL_SWITCH = "kill switch on {scope} {target!r} by {actor}: {reason}"
 CANDIDATE_SWITCHED_OFF = (
@@ -183,11 +197,11 @@ class PredictRequest(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    kind: str
-    severity: str
-    version: str | None = None
-    prediction_id: str | None = None
-    details: str
+    kind: FeedbackKind
+    severity: FeedbackSeverity
+    version: Annotated[str, Field(max_length=64)] | None = None
+    prediction_id: Annotated[str, Field(max_length=64)] | None = None
+    details: Annotated[str, Field(max_length=MAX_DETAILS_CHARS)]
     # A person of people.yaml on whose behalf the consumer files it; else the consumer.
     recorded_by: str | None = None
 
@@ -263,7 +277,7 @@ class ServedModel:
                     problems.append(
                         UNKNOWN_CATEGORY.format(
                             name=feature.name,
-                            value=value,
+                            value=shown(value),
                             categories=", ".join(feature.categories or ()),
                         )
                     )
@@ -281,7 +295,7 @@ class ServedModel:
                 problems.append(
                     UNKNOWN_ATTRIBUTE_VALUE.format(
                         name=attribute.name,
-                        value=value,
+                        value=shown(value),
                         categories=", ".join(attribute.categories),
                     )
                 )
@@ -291,7 +305,7 @@ class ServedModel:
 def _numeric_problem(feature: Feature, value: Any) -> str | None:
     name = feature.name
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return FEATURE_NOT_A_NUMBER.format(name=name, value=value)
+        return FEATURE_NOT_A_NUMBER.format(name=name, value=shown(value))
     if not math.isfinite(value):
         return FEATURE_NOT_FINITE.format(name=name, value=value)
     if feature.dtype == "integer" and value != int(value):
@@ -299,7 +313,7 @@ def _numeric_problem(feature: Feature, value: Any) -> str | None:
     assert feature.min is not None and feature.max is not None
     if not feature.min <= value <= feature.max:
         return FEATURE_OUT_OF_RANGE.format(
-            name=name, value=value, low=_plain(feature.min), high=_plain(feature.max)
+            name=name, value=shown(value), low=_plain(feature.min), high=_plain(feature.max)
         )
     return None
 
@@ -611,7 +625,9 @@ class Gateway:
         route = snapshot.routes.get(model_id)
         if served is None or route is None:
             raise UnknownModelError(
-                UNKNOWN_MODEL.format(model_id=model_id, models=", ".join(sorted(snapshot.routes)))
+                UNKNOWN_MODEL.format(
+                    model_id=shown(model_id), models=", ".join(sorted(snapshot.routes))
+                )
             )
         now = utcnow()
         context = request.context
@@ -903,6 +919,26 @@ def _rejected(instance: Instance, error: str) -> dict[str, Any]:
     }
 
 
+def _invalid_request(errors: Sequence[Any]) -> str:
+    """FastAPI's validation errors on one line, the first ``ERRORS_NAMED`` of them, each
+    refused value cut by ``shown``: never the request echoed back."""
+    if any(error["type"] == "json_invalid" for error in errors):
+        return NOT_JSON
+    described = []
+    for error in errors[:ERRORS_NAMED]:
+        location = ".".join(str(part) for part in error["loc"][1:])
+        if error["type"] == "missing":
+            described.append(MISSING_FIELD.format(location=location, message=error["msg"]))
+        else:
+            described.append(
+                INVALID_FIELD.format(
+                    location=location, message=error["msg"], value=shown(error.get("input"))
+                )
+            )
+    more = len(errors) - ERRORS_NAMED
+    return "; ".join(described) + (MORE_ERRORS.format(count=more) if more > 0 else "")
+
+
 def create_app(
     *,
     config: GovflowConfig | None = None,
@@ -944,6 +980,10 @@ def create_app(
     app.state.gateway = gateway
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _invalid_request(error.errors())}, status_code=422)
+
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return gateway.health()
@@ -972,7 +1012,7 @@ def create_app(
         served = gateway.models.get(model_id)
         if served is None or model_id not in gateway.snapshot.routes:
             models = ", ".join(sorted(gateway.snapshot.routes))
-            detail = UNKNOWN_MODEL.format(model_id=model_id, models=models)
+            detail = UNKNOWN_MODEL.format(model_id=shown(model_id), models=models)
             return JSONResponse({"detail": detail}, status_code=404)
         if consumer not in served.consumers:
             detail = NOT_A_CONSUMER.format(consumer=consumer, model_id=model_id)
