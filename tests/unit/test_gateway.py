@@ -73,7 +73,13 @@ from govflow.serving.limits import (
     BodySizeLimit,
 )
 from govflow.serving.log_writer import TIMESTAMP, PartitionedLogWriter
-from govflow.serving.safeguards import CLIPPED_ABOVE, CLIPPED_BELOW, NOT_A_NUMBER, NOT_FINITE
+from govflow.serving.safeguards import (
+    CLIPPED_ABOVE,
+    CLIPPED_BELOW,
+    NOT_A_NUMBER,
+    NOT_FINITE,
+    answer_bytes,
+)
 from govflow.store.schema import AuditEvent, GatewayHeartbeat, ServingFeedback, ServingStat
 from govflow.store.types import utcnow
 from tests.support.serving import (
@@ -850,6 +856,52 @@ def test_serve_takes_the_body_limit_from_its_environment_and_refuses_a_limit_bel
         "",
         BAD_MAX_BODY_BYTES.format(limit=0) + "\n",
     )
+
+
+def test_an_entity_id_longer_than_256_characters_is_refused_and_one_of_256_answered(serve):
+    client, _ = serve()
+    instances = applicant_instances(rng(32), 2)
+    instances[0]["entity_id"] = "e" * 256
+    instances[1]["entity_id"] = "e" * 257
+    refused = client.post(f"/v1/models/{MODEL}/predict", json={"instances": instances})
+    status, body = predict(client, instances[:1])
+    assert (refused.status_code, refused.json()) == (
+        422,
+        {
+            "detail": INVALID_FIELD.format(
+                location="instances.1.entity_id",
+                message="String should have at most 256 characters",
+                value="'" + "e" * 39 + "…",
+            )
+        },
+    )
+    assert (status, body["predictions"][0]["served_by"]) == (200, "model")
+
+
+def test_each_models_cache_holds_no_more_bytes_than_models_yaml_allows(demo_copy, clock):
+    data_dir, url = demo_copy
+    limit = 10 * answer_bytes(MODEL, "x" * 40, "1.0.0")
+    models = [
+        entry.model_copy(
+            update={"serving": entry.serving.model_copy(update={"cache_max_bytes": limit})}
+        )
+        if entry.id == MODEL
+        else entry
+        for entry in CONFIG.models.models
+    ]
+    config = CONFIG.model_copy(
+        update={"models": CONFIG.models.model_copy(update={"models": models})}
+    )
+    app = create_app(
+        config=config, db_url=url, data_dir=data_dir, instance=INSTANCE, background=False
+    )
+    with TestClient(app) as client:
+        answered = answers(client, applicant_instances(rng(33), 40))
+    cache = app.state.gateway.models[MODEL].cache
+    assert {a["served_by"] for a in answered} == {"model"}
+    assert cache.max_bytes == limit
+    assert 0 < cache.nbytes <= cache.max_bytes
+    assert len(cache) < 40
 
 
 LONG = "z" * 5000

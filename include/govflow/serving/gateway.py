@@ -116,6 +116,7 @@ FEEDBACK_PATH = "/v1/models/{model_id}/feedback"
 FALLBACK_LOG_DIR = "serving_fallbacks"
 MAX_INSTANCES = 1000
 MAX_DETAILS_CHARS = 10_000
+MAX_ID_CHARS = 256
 ERRORS_NAMED = 3
 STOP_TIMEOUT_SECONDS = 10.0
 INSTANCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -177,8 +178,9 @@ class UnknownModelError(LookupError):
 
 
 class Instance(BaseModel):
-    id: str | None = None
-    entity_id: str | None = None
+    # Both come back in answers and logs, and entity_id is a cache key: bounded.
+    id: Annotated[str, Field(max_length=MAX_ID_CHARS)] | None = None
+    entity_id: Annotated[str, Field(max_length=MAX_ID_CHARS)] | None = None
     features: dict[str, Any]
     attributes: dict[str, Any] = Field(default_factory=dict)
 
@@ -409,7 +411,11 @@ class Gateway:
                 continue
             served[entry.id] = ServedModel(
                 entry=entry,
-                cache=LastKnownGoodCache(entry.serving.cache_ttl_seconds, clock=self.clock),
+                cache=LastKnownGoodCache(
+                    entry.serving.cache_ttl_seconds,
+                    max_bytes=entry.serving.cache_max_bytes,
+                    clock=self.clock,
+                ),
                 predictions=PartitionedLogWriter(
                     self.data_dir / entry.prediction_log.path,
                     prediction_log_schema(entry),
