@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from govflow.serving.limits import DEFAULT_MAX_BODY_BYTES
+from govflow.serving.limits import DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES_ENV
 
 # The exit status of every command (README "The command line").
 EXIT_REFUSED = 1  # refused, not found, or found wanting (a CRITICAL finding, a broken chain)
@@ -551,7 +551,7 @@ def serve(
     max_body_bytes: Annotated[
         int,
         typer.Option(
-            envvar="GOVFLOW_GATEWAY_MAX_BODY_BYTES",
+            envvar=MAX_BODY_BYTES_ENV,
             help="Largest request body in bytes; a larger one is refused with 413.",
         ),
     ] = DEFAULT_MAX_BODY_BYTES,

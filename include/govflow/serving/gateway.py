@@ -22,6 +22,12 @@ in the governance store say, with the safeguards of ``govflow.serving.safeguards
    model-type switch stops every version, so the cache too); otherwise the model's fallback
    rule from models.yaml answers. Every such answer names its reason.
 
+Before any of this (issue 13 item 7): a body over ``max_body_bytes`` is refused with 413
+(``govflow.serving.limits``), ``id`` and ``entity_id`` over 256 characters with 422, and a
+refused value is quoted cut to 40 characters. ``POST /v1/models/{model_id}/feedback``
+answers only a consumer of the model showing its bearer token, and records the feedback
+by that consumer or by the people.yaml person it names (``govflow.serving.consumers``).
+
 Nothing on the request path touches the database: a background thread re-reads the routes
 and active kill switches every ``refresh_seconds`` (a kill switch takes effect within that
 time, well inside seed 003's "no redeploy"), loads newly routed versions (refusing an

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
+MAX_BODY_BYTES_ENV = "GOVFLOW_GATEWAY_MAX_BODY_BYTES"
 SHOWN_CHARS = 40
 ELLIPSIS = "…"
 
