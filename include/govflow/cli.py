@@ -18,6 +18,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from govflow.serving.limits import DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES_ENV
+
 # The exit status of every command (README "The command line").
 EXIT_REFUSED = 1  # refused, not found, or found wanting (a CRITICAL finding, a broken chain)
 EXIT_USAGE = 2  # the command line is wrong: a malformed value, a name config/ does not know
@@ -662,6 +664,13 @@ def serve(
     instance: Annotated[
         str | None, typer.Option(help="Gateway instance name (default: <host>-<pid>).")
     ] = None,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar=MAX_BODY_BYTES_ENV,
+            help="Largest request body in bytes; a larger one is refused with 413.",
+        ),
+    ] = DEFAULT_MAX_BODY_BYTES,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Run the serving gateway: routing table, kill switches, safeguards, prediction logs."""
@@ -679,6 +688,7 @@ def serve(
         instance=instance,
         refresh_seconds=refresh_seconds,
         flush_seconds=flush_seconds,
+        max_body_bytes=max_body_bytes,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
