@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,17 @@ from typer.testing import CliRunner, Result
 
 from govflow import store
 from govflow.cli import app
+from govflow.config import load_config
+from govflow.flows.monitoring import alert_and_open_incidents
 from govflow.monitoring.prediction_logs import partition_path
-from govflow.store.schema import AuditEvent, Baseline, MetricResult, MonitoringRun
+from govflow.store.schema import (
+    Alert,
+    AuditEvent,
+    Baseline,
+    Incident,
+    MetricResult,
+    MonitoringRun,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 MODEL = "tenancy_screening"
@@ -90,7 +99,7 @@ def govflow(*args: str) -> Result:
     return CliRunner().invoke(app, list(args), prog_name="govflow")
 
 
-MONITOR = ["monitor", "run", "--model", MODEL, "--start", "2024-06-03", "--end", "2024-06-04"]
+MONITOR = ["monitor", "run", "--model", MODEL, "--start", "2024-06-03"]
 
 
 def test_a_model_that_is_not_registered_is_named_with_the_command_to_run(own_model):
@@ -258,3 +267,48 @@ def test_the_readme_guide_runs_as_printed_on_a_model_of_ones_own(own_model):
     assert len(outputs) <= 6
     assert f"{MODEL}: succeeded" in outputs[-1]
     assert "baseline 2024-05-02-v1" in outputs[-1]
+
+
+def write_days(data_dir: Path, first: date, days: int, *, drifted: date) -> None:
+    """``days`` days of logs from ``first``; on ``drifted`` the rents triple."""
+    rng = np.random.default_rng(5)
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        rows = tenancy_rows(rng, ROWS, datetime.combine(day, datetime.min.time(), tzinfo=UTC))
+        if day == drifted:
+            rows["monthly_rent"] *= 3
+        log = partition_path(data_dir / "logs" / MODEL, day)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_parquet(log, index=False)
+
+
+def test_a_year_of_history_is_recorded_day_by_day_and_pages_no_one(own_model):
+    """Issue 14 item 5, on a week: a drifted day long past is recorded CRITICAL, opens no
+    incident and puts nothing in the outbox; backfilling again rewrites the same records."""
+    write_days(own_model, date(2023, 9, 1), 7, drifted=date(2023, 9, 4))
+    assert govflow("model", "register", MODEL).exit_code == 0
+    validation = str(own_model / "validation.csv")
+    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+    backfill = ["monitor", "backfill", "--model", MODEL, "--start", "2023-09-01"]
+
+    first = govflow(*backfill, "--end", "2023-09-07")
+    again = govflow(*backfill, "--end", "2023-09-07")
+
+    assert first.exit_code == 0, first.output
+    assert "2023-09-04  succeeded  CRITICAL" in first.stdout
+    assert f"{MODEL}: 7 days recorded as history" in first.stdout
+    assert again.stdout == first.stdout
+    db_url = f"sqlite:///{own_model / 'govflow.db'}"
+    with store.session_scope(db_url) as session:
+        records = session.scalars(
+            select(MonitoringRun).where(MonitoringRun.model_id == MODEL)
+        ).all()
+        ids = [record.id for record in records]
+        assert {record.historical for record in records} == {True}
+    assert len(ids) == 7
+    config = load_config(own_model / "config")
+    opened = [alert_and_open_incidents(run_id, config=config, db_url=db_url) for run_id in ids]
+    assert opened == [{"send_now": [], "incidents": []}] * 7
+    with store.session_scope(db_url) as session:
+        assert session.scalars(select(Incident)).all() == []
+        assert session.scalars(select(Alert)).all() == []

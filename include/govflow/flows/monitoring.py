@@ -107,8 +107,10 @@ def run_monitoring(
     dag_id: str | None = None,
     dag_run_id: str | None = None,
     write_report: bool = True,
+    historical: bool = False,
 ) -> RunSummary:
-    """Analyse one model over [start, end) and record the result (idempotent on run_key)."""
+    """Analyse one model over [start, end) and record the result (idempotent on run_key); a
+    ``historical`` record (a day long past) is never alerted on and opens no incident."""
     start, end = analysis.utc(start), analysis.utc(end)
     wanted = analysis.validate_checks(checks)
     model = config.models.get(model_id)
@@ -191,6 +193,7 @@ def run_monitoring(
             report_path=report_path,
             config=config,
         )
+        record.historical = historical
         return summarise(record, result)
 
 
@@ -647,7 +650,7 @@ def alert_and_open_incidents(
 
     with store.session_scope(db_url) as session:
         record = session.get(MonitoringRun, run_id)
-        if record is None:
+        if record is None or record.historical:  # history pages no one
             return {"send_now": [], "incidents": []}
         opened = open_incidents_for_run(session, config, record)
         alerts = route_findings(session, config, record)
@@ -820,10 +823,13 @@ def refuse_unrecorded(missing: dict[str, Any]) -> None:
         raise Refused(missing["message"])
 
 
-def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> dict[str, Any]:
+def analyse_target(
+    target: dict[str, Any], *, dag_id: str, dag_run_id: str, historical: bool = False
+) -> dict[str, Any]:
     """Analyse one model over its window, record the result (idempotent per DAG run) and open
     the incidents it calls for: ``{"summary", "send_now"}``, the ids of the CRITICAL
-    alerts to send at once."""
+    alerts to send at once. A ``historical`` run (Airflow's backfill of the DAG) is recorded
+    and opens nothing."""
     config = _policy()
     summary = run_monitoring(
         target["model_id"],
@@ -836,6 +842,7 @@ def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> d
         data_dir=settings.data_dir(),
         dag_id=dag_id,
         dag_run_id=dag_run_id,
+        historical=historical,
     )
     print(
         f"{summary.model_id}: {summary.status}, {summary.headline}, "
