@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
-from govflow_airflow.connections import slack_bot, slack_webhook_url, smtp_settings
+from govflow_airflow.connections import channel_settings
 from govflow_airflow.outcomes import airflow_outcomes
 
 
@@ -53,9 +53,7 @@ def deliver_outbox() -> dict:
     """Claim, send and mark each due alert; report what waits for a connection."""
     from govflow.flows.alerts import deliver_outbox as deliver
 
-    return deliver(
-        slack_webhook_url=slack_webhook_url(), slack_bot=slack_bot(), smtp=smtp_settings()
-    )
+    return deliver(**channel_settings())
 
 
 @task
@@ -64,9 +62,7 @@ def escalate_undelivered_alerts() -> dict:
     from govflow.flows.alerts import escalate_undelivered
 
     with airflow_outcomes():
-        return escalate_undelivered(
-            slack_webhook_url=slack_webhook_url(), slack_bot=slack_bot(), smtp=smtp_settings()
-        )
+        return escalate_undelivered(**channel_settings())
 
 
 @dag(

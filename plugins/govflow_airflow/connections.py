@@ -1,4 +1,5 @@
-"""The delivery channels as Airflow Connections: `slack_default` and `smtp_default`.
+"""The delivery channels as Airflow Connections: `slack_default`, `smtp_default` and
+`pagerduty_events_default`.
 
 Secrets live only in Connections (or `AIRFLOW_CONN_*` in the environment), never in config/.
 A missing connection is not an error: alerts then stay in the outbox, listed in the task
@@ -13,9 +14,11 @@ from airflow.sdk import Connection
 
 if TYPE_CHECKING:
     from govflow.alerts.messages import SlackBot, SmtpSettings
+    from govflow.alerts.paging import PagerDutySettings
 
 SLACK_CONNECTION = "slack_default"
 SMTP_CONNECTION = "smtp_default"
+PAGERDUTY_CONNECTION = "pagerduty_events_default"
 SLACK_WEBHOOK_BASE = "https://hooks.slack.com/services/"
 # The Slack provider's connection type for a bot token (its password); `slackwebhook` is
 # the other one.
@@ -76,17 +79,34 @@ def smtp_settings() -> SmtpSettings | None:
     )
 
 
+def pagerduty_settings() -> PagerDutySettings | None:
+    """`pagerduty_events_default`: the service's routing (integration) key as its password,
+    and `events_url` in its extra to reach another Events API v2 endpoint than PagerDuty's."""
+    from govflow.alerts.paging import EVENTS_URL, PagerDutySettings
+
+    connection = _connection(PAGERDUTY_CONNECTION)
+    if connection is None or not connection.password:
+        return None
+    url = connection.extra_dejson.get("events_url") or EVENTS_URL
+    return PagerDutySettings(routing_key=connection.password, url=url)
+
+
+def channel_settings() -> dict[str, Any]:
+    """Every delivery channel's settings, as the outbox's delivery takes them."""
+    return {
+        "slack_webhook_url": slack_webhook_url(),
+        "slack_bot": slack_bot(),
+        "smtp": smtp_settings(),
+        "pagerduty": pagerduty_settings(),
+    }
+
+
 def deliver_now(alert_ids: list[int]) -> dict[str, Any]:
     """Send these outbox rows at once (a CRITICAL alert must not wait for the next delivery
     run); a failure leaves them in the outbox for govflow_alert_delivery to retry."""
     from govflow.flows.alerts import deliver_outbox as deliver
 
-    return deliver(
-        slack_webhook_url=slack_webhook_url(),
-        slack_bot=slack_bot(),
-        smtp=smtp_settings(),
-        only_ids=alert_ids,
-    )
+    return deliver(**channel_settings(), only_ids=alert_ids)
 
 
 def deliver_outbox() -> dict[str, Any]:
@@ -94,6 +114,4 @@ def deliver_outbox() -> dict[str, Any]:
     would otherwise wait for the next govflow_alert_delivery run); failures stay queued."""
     from govflow.flows.alerts import deliver_outbox as deliver
 
-    return deliver(
-        slack_webhook_url=slack_webhook_url(), slack_bot=slack_bot(), smtp=smtp_settings()
-    )
+    return deliver(**channel_settings())

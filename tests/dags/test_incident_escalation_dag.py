@@ -178,6 +178,7 @@ def test_a_dag_run_sends_the_escalation_to_slack_once(db_url, monkeypatch):
             for alert in session.scalars(select(Alert).order_by(Alert.id))
         }
         kinds = session.scalars(select(IncidentEvent.kind).order_by(IncidentEvent.id)).all()
-    # No SMTP connection: the e-mail waits in the outbox for govflow_alert_delivery.
-    assert statuses == {"slack": "delivered", "email": "pending"}
+    # No SMTP or PagerDuty connection: the e-mail and the CRITICAL incident's page wait in
+    # the outbox for govflow_alert_delivery.
+    assert statuses == {"slack": "delivered", "email": "pending", "pagerduty": "pending"}
     assert kinds == ["opened", "escalated"]

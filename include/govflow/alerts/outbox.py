@@ -65,6 +65,7 @@ from govflow.alerts.messages import (
     send_slack_webhook,
     slack_bot_message_posted,
 )
+from govflow.alerts.paging import PAGERDUTY, PagerDutySettings, send_pagerduty_event
 from govflow.audit import record_event
 from govflow.config import ALERT_SOURCES, GovflowConfig
 from govflow.store.schema import Alert, MetricResult, MonitoringRun, RiskAcceptance
@@ -115,7 +116,11 @@ GAVE_UP = (
 NOT_WAITING = "alert {id} is {status}: only an alert still waiting to be sent can be changed"
 REASON_REQUIRED = "abandoning an alert needs a reason"
 NOTHING_NAMED = "no alert named to {verb}"
-WHAT_IS_MISSING = {SLACK: "Slack connection", EMAIL: "SMTP connection"}
+WHAT_IS_MISSING = {
+    SLACK: "Slack connection",
+    EMAIL: "SMTP connection",
+    PAGERDUTY: "PagerDuty connection (pagerduty_events_default)",
+}
 
 
 def enqueue_alert(
@@ -509,10 +514,13 @@ class _Channels:
     slack_webhook_url: str | None
     slack_bot: SlackBot | None
     smtp: SmtpSettings | None
+    pagerduty: PagerDutySettings | None = None
 
     def configured(self, channel: str) -> bool:
         if channel == SLACK:
             return self.slack_bot is not None or self.slack_webhook_url is not None
+        if channel == PAGERDUTY:
+            return self.pagerduty is not None
         return channel == EMAIL and self.smtp is not None
 
 
@@ -593,6 +601,10 @@ def _send(
     elif claim.channel == SLACK and channels.slack_webhook_url is not None:
         send_slack_webhook(
             channels.slack_webhook_url, claim.payload, timeout_seconds=slack_timeout_seconds
+        )
+    elif claim.channel == PAGERDUTY and channels.pagerduty is not None:
+        send_pagerduty_event(
+            channels.pagerduty, claim.payload, timeout_seconds=slack_timeout_seconds
         )
     elif claim.channel == EMAIL and channels.smtp is not None:
         send_email(
@@ -702,6 +714,7 @@ def deliver_pending(
     lease: timedelta = DEFAULT_LEASE,
     slack_timeout_seconds: int = 10,
     only_ids: Collection[int] | None = None,
+    pagerduty: PagerDutySettings | None = None,
 ) -> DeliveryReport:
     """Send the outbox's due alerts, CRITICAL first, one claimed row at a time.
 
@@ -718,8 +731,8 @@ def deliver_pending(
     the analysis that detected a CRITICAL finding sends its alerts at once with it.
     """
     now = now or utcnow()
-    channels = _Channels(slack_webhook_url, slack_bot, smtp)
-    configured = {channel: channels.configured(channel) for channel in (SLACK, EMAIL)}
+    channels = _Channels(slack_webhook_url, slack_bot, smtp, pagerduty)
+    configured = {channel: channels.configured(channel) for channel in (SLACK, EMAIL, PAGERDUTY)}
     report = DeliveryReport()
     with store.session_scope(db_url) as session:
         due = session.scalars(
@@ -734,13 +747,21 @@ def deliver_pending(
                 Alert.id,
             )
         ).all()
-        to_send = [alert.id for alert in due if configured[alert.channel]]
+        held_back = _pages_waiting_for_an_earlier_one(session, due)
+        to_send = [
+            alert.id for alert in due if configured[alert.channel] and alert.id not in held_back
+        ]
+        # A page that fails holds back the later events of its incident in this round too.
+        incident_of_page = {a.id: a.incident_id for a in due if a.channel == PAGERDUTY}
         for alert in due:
             if not configured[alert.channel]:
                 report.waiting.setdefault(alert.channel, []).append(describe(alert))
     for channel, waiting in report.waiting.items():
         logger.warning(NOT_CONFIGURED.format(what=WHAT_IS_MISSING[channel], count=len(waiting)))
+    failed_pages: set[int | None] = set()
     for alert_id in to_send:
+        if alert_id in incident_of_page and incident_of_page[alert_id] in failed_pages:
+            continue
         claim = _claim(db_url, alert_id, now, lease)
         if claim is None:
             report.claimed_elsewhere += 1
@@ -748,6 +769,8 @@ def deliver_pending(
         try:
             found_in_history = _send(claim, channels, slack_timeout_seconds)
         except DeliveryError as error:
+            if alert_id in incident_of_page:
+                failed_pages.add(incident_of_page[alert_id])
             _mark_attempt_failed(
                 db_url,
                 claim,
@@ -760,6 +783,28 @@ def deliver_pending(
         else:
             _mark_delivered(db_url, claim, report, found_in_history=found_in_history)
     return report
+
+
+def _pages_waiting_for_an_earlier_one(session: Session, due: Collection[Alert]) -> set[int]:
+    """PagerDuty events are sent in order per incident: an ``acknowledge`` or ``resolve``
+    waits while an earlier event of its incident, not due yet (backing off), is still
+    undelivered. (Earlier events due in the same round are sent first: ``due`` is in id
+    order within a severity, and every page is CRITICAL.)"""
+    pages = [alert for alert in due if alert.channel == PAGERDUTY]
+    if not pages:
+        return set()
+    earlier = session.execute(
+        select(Alert.incident_id, func.min(Alert.id))
+        .where(
+            Alert.channel == PAGERDUTY,
+            Alert.status.in_(UNDELIVERED_STATUSES),
+            Alert.incident_id.in_({alert.incident_id for alert in pages}),
+            Alert.id.not_in([alert.id for alert in pages]),
+        )
+        .group_by(Alert.incident_id)
+    ).all()
+    first = dict(earlier)
+    return {alert.id for alert in pages if first.get(alert.incident_id, alert.id) < alert.id}
 
 
 # --- Escalation of what is not delivered in time ------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 from govflow import settings, store
 from govflow.alerts import outbox
 from govflow.alerts.messages import SlackBot, SmtpSettings
+from govflow.alerts.paging import PAGERDUTY, PagerDutySettings
 from govflow.config import GovflowConfig, load_config
 from govflow.flows import Overdue, Refused
 from govflow.store.types import utcnow
@@ -29,6 +30,7 @@ def deliver_outbox(
     slack_webhook_url: str | None,
     smtp: SmtpSettings | None,
     slack_bot: SlackBot | None = None,
+    pagerduty: PagerDutySettings | None = None,
     only_ids: list[int] | None = None,
     now: datetime | None = None,
     db_url: str | None = None,
@@ -44,6 +46,7 @@ def deliver_outbox(
         slack_webhook_url=slack_webhook_url,
         slack_bot=slack_bot,
         smtp=smtp,
+        pagerduty=pagerduty,
         only_ids=only_ids,
         now=now,
     )
@@ -57,6 +60,7 @@ def escalate_undelivered(
     slack_webhook_url: str | None,
     smtp: SmtpSettings | None,
     slack_bot: SlackBot | None = None,
+    pagerduty: PagerDutySettings | None = None,
     now: datetime | None = None,
     config: GovflowConfig | None = None,
     db_url: str | None = None,
@@ -70,6 +74,7 @@ def escalate_undelivered(
     within = timedelta(minutes=config.policy.performance_slas.alert_delivery_max_minutes)
     channels = [outbox.SLACK] if slack_webhook_url is not None or slack_bot is not None else []
     channels += [outbox.EMAIL] if smtp is not None else []
+    channels += [PAGERDUTY] if pagerduty is not None else []
     store.ensure_schema(db_url)
     with store.session_scope(db_url) as session:
         created = outbox.escalate_overdue_alerts(
@@ -82,6 +87,7 @@ def escalate_undelivered(
         slack_webhook_url=slack_webhook_url,
         slack_bot=slack_bot,
         smtp=smtp,
+        pagerduty=pagerduty,
         only_ids=escalations,
         now=now,
         db_url=db_url,

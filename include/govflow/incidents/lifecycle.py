@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 from govflow import settings
 from govflow.alerts.messages import Links, format_evidence, format_threshold, format_value
 from govflow.alerts.outbox import EMAIL, SLACK, detected_at, enqueue_alert
+from govflow.alerts.paging import PAGE_KIND, PAGERDUTY, PAGING_NOTIFY, EventAction, page_event
 from govflow.audit import AuditSeverity, record_event
 from govflow.config import ALERT_SOURCES, CHECK_TYPES, SEVERITIES, GovflowConfig, load_config
 from govflow.metrics import severity_rank
@@ -529,6 +530,8 @@ def _open_or_recur(
                 to_status=OPEN,
                 at=opened_at,
             )
+            if PAGING_NOTIFY in config.policy.severity_levels[severity].notify:
+                _page(session, incident, "trigger")
             return incident, "opened"
     return live, _recur(
         session,
@@ -566,6 +569,8 @@ def _recur(
         payload["raised_from"] = incident.severity
         incident.severity = severity
         incident.priority = _priority(config, severity, incident.category)
+        if PAGING_NOTIFY in config.policy.severity_levels[severity].notify:
+            _page(session, incident, "trigger")
     _record(
         session,
         incident,
@@ -840,7 +845,7 @@ def _transition(
             incident.resolved_at = moment
         else:
             incident.closed_at = moment
-    return _record(
+    recorded = _record(
         session,
         incident,
         kind=kind or target,
@@ -851,6 +856,56 @@ def _transition(
         from_status=from_status,
         to_status=target,
         at=moment,
+    )
+    follow = PAGE_FOLLOWS.get(target)
+    if follow is not None and _paged(session, incident):
+        _page(session, incident, follow)
+    return recorded
+
+
+# The PagerDuty event a paged incident's transition sends: the page follows the incident.
+PAGE_FOLLOWS: dict[str, EventAction] = {
+    ACKNOWLEDGED: "acknowledge",
+    RESOLVED: "resolve",
+    CLOSED: "resolve",
+    ACCEPTED_RISK: "resolve",
+}
+
+
+def _paged(session: Session, incident: Incident) -> bool:
+    """Whether the on-call was ever paged for the incident."""
+    return (
+        session.scalars(
+            select(Alert.id).where(Alert.incident_id == incident.id, Alert.channel == PAGERDUTY)
+        ).first()
+        is not None
+    )
+
+
+def _page(session: Session, incident: Incident, action: EventAction) -> None:
+    """Put one PagerDuty event for the incident in the outbox, once per episode and action
+    (a retried step, or a second resolve after a close, adds nothing)."""
+    enqueue_alert(
+        session,
+        idempotency_key=f"page:{incident.id}:{episode_key(incident, action)}",
+        channel=PAGERDUTY,
+        destination=incident.ref,
+        kind=PAGE_KIND,
+        severity="CRITICAL",
+        payload=page_event(
+            action,
+            dedup_key=incident.ref,
+            summary=f"{incident.ref} {incident.severity} {incident.title}",
+            component=incident.model_id,
+            details={
+                "incident": incident.ref,
+                "priority": incident.priority,
+                "metric": incident.metric,
+                "summary": incident.summary,
+            },
+        ),
+        model_id=incident.model_id,
+        incident_id=incident.id,
     )
 
 
@@ -1053,6 +1108,8 @@ def reopen(
     )
     incident.acknowledged_at = None
     incident.details = {**incident.details, "reopened": count, "reopened_at": moment.isoformat()}
+    if _paged(session, incident):  # a new episode pages the on-call again
+        _page(session, incident, "trigger")
     return event
 
 
