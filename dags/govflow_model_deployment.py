@@ -40,11 +40,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.providers.standard.operators.hitl import HITLEntryOperator, HITLOperator
 from airflow.sdk import Asset, Param, TaskGroup, dag, get_current_context, task
 
 from govflow_airflow.connections import deliver_outbox
 from govflow_airflow.forms import form_params
+from govflow_airflow.hitl import AskedAgainIfMalformed, HumanForm
 from govflow_airflow.outcomes import airflow_outcomes
 from govflow_airflow.parse_time import deployment_choices, model_ids
 from govflow_airflow.rollout import RollbackTrigger
@@ -271,7 +271,7 @@ def finalise(closure_answers, ti=None, run_id=None) -> dict:
 
 def fill_form(task_id: str, params: dict, **kwargs):
     """A mapped form of the procedure, one per request of its role."""
-    return HITLEntryOperator.partial(task_id=task_id, params=params, **kwargs, **HUMAN_STEP)
+    return HumanForm.partial(task_id=task_id, params=params, **kwargs, **HUMAN_STEP)
 
 
 def requests_and_form(key: str, task_id: str, params: dict, **kwargs):
@@ -325,7 +325,7 @@ def verify_readiness(staged):
 def approve(reviewed):
     """Phase 4 (steps 10-11): one approval per role the risk tier requires."""
     with TaskGroup("deployment_approval", tooltip="Phase 4: steps 10-11"):
-        approved = HITLOperator.partial(
+        approved = AskedAgainIfMalformed.partial(
             task_id="approve_deployment", **APPROVAL, **HUMAN_STEP
         ).expand_kwargs(reviewed)
         return document_approval(approved.output)
@@ -333,7 +333,7 @@ def approve(reviewed):
 
 def ask_system_owner(decided):
     """AMBER: the model's System Owner chooses to go live or roll back."""
-    return HITLOperator.partial(
+    return AskedAgainIfMalformed.partial(
         task_id="ask_system_owner", params={"comment": COMMENT}, **HUMAN_STEP
     ).expand_kwargs(decided)
 

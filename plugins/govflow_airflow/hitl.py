@@ -1,4 +1,13 @@
-"""Human-in-the-loop operators whose assignees are known only when the run starts.
+"""Human-in-the-loop operators: asked again when an answer is malformed, and assigned when the
+run starts.
+
+Airflow's REST API takes an answer whose form fields have the wrong type, or fields the form
+does not have, and the stock operator then fails the task when it resumes: one careless
+answer would kill a step of the procedure. :class:`AskedAgainIfMalformed` checks the answer
+on resume (``govflow.answers.answer_problems``) and, when it does not fit, clears it and
+waits for another one until the original deadline, with the problems in the task's log and
+in its XCom ``answer_problems``. Airflow keeps one request per task instance and does not
+change its body when it is asked again, so the request reads as before.
 
 `assigned_users` and `response_timeout` are constructor arguments of Airflow's HITL
 operators, fixed when the DAG file is parsed. Who must answer an incident depends on the
@@ -12,15 +21,87 @@ refuses an answer from anybody else (403), admins included.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from airflow.providers.standard.exceptions import HITLTimeoutError
 from airflow.providers.standard.operators.hitl import (
     HITLBranchOperator,
     HITLEntryOperator,
     HITLOperator,
 )
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException, TaskAwaitingInput
+from airflow.sdk.execution_time.hitl import upsert_hitl_detail
+
+DEADLINE = "deadline"
+REQUEST = "request"
+PROBLEMS = "answer_problems"
+ASKED_AGAIN = "{user}'s answer does not fit the request ({problems}): asked again"
+
+
+class AskedAgainIfMalformed(HITLOperator):
+    """An HITL operator that asks again, until its deadline, instead of failing on an answer
+    that does not fit its options and form. It also records, as XComs, the id of the task
+    instance whose request it is (``request``) and its deadline (``deadline``)."""
+
+    def execute(self, context: Any) -> Any:
+        ti = context["task_instance"]
+        ti.xcom_push(key=REQUEST, value=str(ti.id))
+        if self.response_timeout:
+            deadline = datetime.now(UTC) + self.response_timeout
+            ti.xcom_push(key=DEADLINE, value=deadline.isoformat())
+        return super().execute(context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        from govflow.answers import answer_problems
+
+        user = event.get("responded_by_user")
+        if "error" not in event and user:
+            problems = answer_problems(
+                event["chosen_options"] or [],
+                event["params_input"] or {},
+                options=self.options,
+                multiple=self.multiple,
+                fields={name: self.params.get_param(name).schema for name in self.params},
+            )
+            if problems:
+                event = self.ask_again(context, user["id"], problems)
+        return super().execute_complete(context, event)
+
+    def ask_again(self, context: Any, user: str, problems: list[str]) -> dict[str, Any]:
+        """Clear the answer and wait again, for what is left of the response timeout. When
+        none is left, the request times out as it would have without the answer: the
+        defaults' event is returned (or, with no defaults, the task fails)."""
+        ti = context["task_instance"]
+        print(ASKED_AGAIN.format(user=user, problems="; ".join(problems)))
+        earlier = ti.xcom_pull(key=PROBLEMS, task_ids=ti.task_id, map_indexes=ti.map_index)
+        ti.xcom_push(key=PROBLEMS, value=[*(earlier or []), {"by": user, "problems": problems}])
+        deadline = ti.xcom_pull(key=DEADLINE, task_ids=ti.task_id, map_indexes=ti.map_index)
+        left = datetime.fromisoformat(deadline) - datetime.now(UTC) if deadline else None
+        if left is not None and left <= timedelta(0):
+            if not self.defaults:
+                raise HITLTimeoutError(f"{self.task_id}: no answer that fits before the deadline")
+            return {
+                "chosen_options": self.defaults,
+                "params_input": {},
+                "responded_at": datetime.now(UTC),
+                "responded_by_user": None,
+            }
+        upsert_hitl_detail(
+            ti_id=ti.id,
+            options=self.options,
+            subject=self.subject,
+            body=self.body,
+            defaults=self.defaults,
+            multiple=self.multiple,
+            params=self.serialized_params,
+            assigned_users=self.assigned_users,
+        )
+        raise TaskAwaitingInput(method_name="execute_complete", timeout=left)
+
+
+class HumanForm(AskedAgainIfMalformed, HITLEntryOperator):
+    """A form of the procedure (`HITLEntryOperator`), asked again when malformed."""
 
 
 class AssignedAtRuntime(HITLOperator):

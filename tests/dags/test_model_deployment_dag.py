@@ -3,15 +3,18 @@ for each risk tier exactly the seed's approvals, assigned to the right people.""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from airflow.providers.standard.operators.hitl import HITLEntryOperator, HITLOperator
+from airflow.providers.standard.operators.hitl import HITLOperator
 
 from govflow import settings
 from govflow.config import load_config
 from govflow.deployment.approvals import approval_requests, assign_approvers
 from govflow.store.schema import Deployment
+from govflow_airflow.hitl import AskedAgainIfMalformed, HumanForm
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "govflow_model_deployment.py"
 DAG_ID = "govflow_model_deployment"
@@ -49,15 +52,15 @@ STEP_TASKS = {
     },
 }
 HUMAN_STEPS = {
-    "deployment_planning.create_deployment_plan": HITLEntryOperator,
-    "deployment_planning.assess_deployment_risk": HITLEntryOperator,
-    "readiness_verification.attest_checklist": HITLEntryOperator,
-    "readiness_verification.verify_compliance": HITLEntryOperator,
-    "deployment_approval.approve_deployment": HITLOperator,
-    "deployment_execution.ask_system_owner": HITLOperator,
-    "post_deployment.update_documentation": HITLEntryOperator,
-    "post_deployment.update_registration": HITLEntryOperator,
-    "post_deployment.close_deployment": HITLEntryOperator,
+    "deployment_planning.create_deployment_plan": HumanForm,
+    "deployment_planning.assess_deployment_risk": HumanForm,
+    "readiness_verification.attest_checklist": HumanForm,
+    "readiness_verification.verify_compliance": HumanForm,
+    "deployment_approval.approve_deployment": AskedAgainIfMalformed,
+    "deployment_execution.ask_system_owner": AskedAgainIfMalformed,
+    "post_deployment.update_documentation": HumanForm,
+    "post_deployment.update_registration": HumanForm,
+    "post_deployment.close_deployment": HumanForm,
 }
 
 
@@ -200,3 +203,80 @@ def test_each_tier_expands_exactly_its_approvals_never_assigned_to_the_requester
         for task in expanded
     ] == expected
     assert all(requester not in [u["id"] for u in task.assigned_users] for task in expanded)
+
+
+class _TaskInstance:
+    """What a human step reads and writes of its task instance on resume."""
+
+    def __init__(self, deadline: datetime) -> None:
+        self.id = uuid.uuid4()
+        self.task_id, self.map_index = "approval", 1
+        self.pushed: dict[str, object] = {}
+        self.stored = {"deadline": deadline.isoformat()}
+
+    def xcom_pull(self, *, key: str, **_: object) -> object:
+        return self.stored.get(key)
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.pushed[key] = value
+
+
+def _approval_of_carol(dag):
+    approvals = dag.get_task("deployment_approval.approve_deployment")
+    return approvals.operator_class(
+        task_id="approval",
+        **{key: approvals.partial_kwargs[key] for key in ("options", "defaults")},
+        params={name: approvals.params.get_param(name) for name in ("comment", "conditions")},
+        subject="Compliance Officer: approve",
+        assigned_users=[{"id": "carol", "name": "Carol Chen"}],
+        response_timeout=timedelta(hours=48),
+    )
+
+
+@pytest.mark.parametrize(
+    ("params_input", "problem"),
+    [
+        ({"comment": 42, "conditions": None}, "field 'comment' must be a string, not an integer"),
+        (
+            {"comment": "ok", "conditions": None, "override": "yes"},
+            "the form has no field 'override'",
+        ),
+    ],
+)
+def test_a_malformed_answer_is_asked_again_with_its_problems_instead_of_failing_the_step(
+    dag, monkeypatch, params_input, problem
+):
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    asked_again = []
+    monkeypatch.setattr(
+        "govflow_airflow.hitl.upsert_hitl_detail", lambda **kw: asked_again.append(kw)
+    )
+    deadline = datetime.now(UTC) + timedelta(hours=40)
+    ti = _TaskInstance(deadline)
+    event = {
+        "chosen_options": ["Approve"],
+        "params_input": params_input,
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": {"id": "carol", "name": "Carol Chen"},
+    }
+    with pytest.raises(TaskAwaitingInput) as parked:
+        _approval_of_carol(dag).execute_complete({"task_instance": ti, "ti": ti}, event)
+    assert parked.value.method_name == "execute_complete"
+    assert timedelta(hours=39, minutes=59) < parked.value.timeout <= timedelta(hours=40)
+    assert [call["ti_id"] for call in asked_again] == [ti.id]
+    assert ti.pushed["answer_problems"] == [{"by": "carol", "problems": [problem]}]
+
+
+def test_a_well_formed_answer_is_the_steps_result(dag, monkeypatch):
+    monkeypatch.setattr("govflow_airflow.hitl.upsert_hitl_detail", pytest.fail)
+    ti = _TaskInstance(datetime.now(UTC) + timedelta(hours=1))
+    event = {
+        "chosen_options": ["Approve"],
+        "params_input": {"comment": "ready", "conditions": None},
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": {"id": "carol", "name": "Carol Chen"},
+    }
+    result = _approval_of_carol(dag).execute_complete({"task_instance": ti, "ti": ti}, event)
+    assert result["chosen_options"] == ["Approve"]
+    assert result["responded_by_user"] == {"id": "carol", "name": "Carol Chen"}

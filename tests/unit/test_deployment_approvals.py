@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from govflow import settings, store
-from govflow.answers import Answer
+from govflow.answers import Answer, answer_problems
 from govflow.config import load_config
 from govflow.deployment import approvals
 from govflow.deployment.approvals import ApprovalAssignmentError, assign_approvers
@@ -260,3 +260,45 @@ def test_form_002_keeps_approver_time_option_comment_and_conditions(config, depl
     assert stored.details["option"] == "Approve"
     assert stored.details["timed_out"] is False
     assert [row["approver"] for row in rows] == ["priya", "carol", "rick", "quinn", "gina"]
+
+
+APPROVAL_FIELDS = {"comment": {"type": "string"}, "conditions": {"type": ["null", "string"]}}
+
+
+@pytest.mark.parametrize(
+    ("chosen", "params", "problems"),
+    [
+        (["Approve"], {"comment": "ok", "conditions": None}, []),
+        (["Reject"], {}, []),
+        (
+            ["Approve"],
+            {"comment": 42, "conditions": None},
+            ["field 'comment' must be a string, not an integer"],
+        ),
+        (
+            ["Approve"],
+            {"comment": "ok", "conditions": ["a", "b"]},
+            ["field 'conditions' must be null or a string, not an array"],
+        ),
+        (
+            ["Approve"],
+            {"comment": "ok", "conditions": None, "override": True},
+            ["the form has no field 'override'"],
+        ),
+        (["Approve"], {"conditions": "x"}, ["field 'comment' is missing"]),
+        ([], {}, ["no option was chosen"]),
+        (["Approve", "Reject"], {}, ["choose one option, not 2"]),
+        (["Maybe"], {}, ["'Maybe' is not one of the options (Approve, Reject)"]),
+    ],
+)
+def test_a_malformed_answer_is_explained_field_by_field(chosen, params, problems):
+    assert (
+        answer_problems(
+            chosen,
+            params,
+            options=["Approve", "Reject"],
+            multiple=False,
+            fields=APPROVAL_FIELDS,
+        )
+        == problems
+    )
