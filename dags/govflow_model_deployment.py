@@ -20,7 +20,9 @@ people config/ names for the role:
    the Deployment Readiness Report.
 4. **Approval**: one approval per role the risk tier requires (high: 5, medium: 3, low: 2),
    mapped and named by role, never assigned to the requester or the model's owner, one
-   approval per person. Any rejection stops the deployment with its reason.
+   approval per person. Any rejection stops the deployment with its reason; an approval
+   task that ended without anybody's answer (its state set by hand) is refused as a bypass
+   attempt, audited. A malformed answer is asked again, never fails the step.
 5. **Execution**: backup and on-call confirmed, the artefact released to the rollout, the
    release smoke-tested on production logs, then the go-live decision: GREEN proceeds,
    AMBER asks the model's System Owner (go live or roll back), RED records the rollback
@@ -44,7 +46,7 @@ from airflow.sdk import Asset, Param, TaskGroup, dag, get_current_context, task
 
 from govflow_airflow.connections import deliver_outbox
 from govflow_airflow.forms import form_params
-from govflow_airflow.hitl import AskedAgainIfMalformed, HumanForm
+from govflow_airflow.hitl import AskedAgainIfMalformed, HumanForm, answers_of
 from govflow_airflow.outcomes import airflow_outcomes
 from govflow_airflow.parse_time import deployment_choices, model_ids
 from govflow_airflow.rollout import RollbackTrigger
@@ -77,6 +79,7 @@ APPROVAL = {
         ),
     },
 }
+APPROVALS = "deployment_approval.approve_deployment"
 MODELS = model_ids()
 CHOICES = deployment_choices()
 
@@ -161,12 +164,14 @@ def review_readiness(attestations, compliance) -> list[dict]:
 
 
 @task
-def document_approval(answers) -> dict:
-    """Step 11: FORM-AI-DEPLOY-002 and the registry decision; a rejection stops here."""
+def document_approval(requests, ti=None) -> dict:
+    """Step 11: FORM-AI-DEPLOY-002 and the registry decision; a rejection stops here, and so
+    does an approval task that succeeded without anybody's answer (a bypass attempt)."""
     from govflow.flows.deployment import document_approval as document
 
+    answers = answers_of(ti, APPROVALS, len(requests))
     with airflow_outcomes():
-        return document(_run_id(), list(answers))
+        return document(_run_id(), answers)
 
 
 @task
@@ -328,7 +333,10 @@ def approve(reviewed):
         approved = AskedAgainIfMalformed.partial(
             task_id="approve_deployment", **APPROVAL, **HUMAN_STEP
         ).expand_kwargs(reviewed)
-        return document_approval(approved.output)
+        # Each approval is read from its own task, so that one without an answer shows.
+        documented = document_approval(reviewed)
+        approved >> documented
+        return documented
 
 
 def ask_system_owner(decided):

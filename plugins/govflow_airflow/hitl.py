@@ -21,6 +21,7 @@ refuses an answer from anybody else (403), admins included.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,8 +31,8 @@ from airflow.providers.standard.operators.hitl import (
     HITLEntryOperator,
     HITLOperator,
 )
-from airflow.sdk.exceptions import AirflowSkipException, TaskAwaitingInput
-from airflow.sdk.execution_time.hitl import upsert_hitl_detail
+from airflow.sdk.exceptions import AirflowRuntimeError, AirflowSkipException, TaskAwaitingInput
+from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail, upsert_hitl_detail
 
 DEADLINE = "deadline"
 REQUEST = "request"
@@ -98,6 +99,30 @@ class AskedAgainIfMalformed(HITLOperator):
             assigned_users=self.assigned_users,
         )
         raise TaskAwaitingInput(method_name="execute_complete", timeout=left)
+
+
+def answers_of(ti: Any, task_id: str, count: int) -> list[dict[str, Any] | None]:
+    """The answer each of the ``count`` mapped requests of ``task_id`` got, in map order, or
+    None where the task ended without one: it returned nothing, or the request it recorded
+    holds no answer, or another one. That is a task whose state was set by hand (e.g.
+    marked success over the REST API) instead of a person answering it."""
+    answers: list[dict[str, Any] | None] = []
+    for index in range(count):
+        value = ti.xcom_pull(task_ids=task_id, map_indexes=index)
+        request = ti.xcom_pull(task_ids=task_id, map_indexes=index, key=REQUEST)
+        answered = False
+        if value and request:
+            try:
+                detail = get_hitl_detail_content_detail(uuid.UUID(request))
+            except (AirflowRuntimeError, ValueError):
+                detail = None  # no such request: the XCom did not come from the task
+            answered = bool(
+                detail
+                and detail.response_received
+                and list(detail.chosen_options or []) == list(value.get("chosen_options") or [])
+            )
+        answers.append(value if answered else None)
+    return answers
 
 
 class HumanForm(AskedAgainIfMalformed, HITLEntryOperator):

@@ -56,6 +56,18 @@ REJECTED_BY = "{role} {approver} rejected the deployment: {comment}"
 BLOCKED_BY = "{role} {approver} blocked the deployment: {comment}"
 TIMED_OUT = "the {role} approval was not given within {hours:g} h and counts as a rejection"
 NO_COMMENT = "(no comment)"
+BYPASSED = (
+    "the {roles} approval{s} {were} marked done without an answer from anyone assigned to "
+    "{them} ({their} task{s} {were} set to success by hand): refused as an approval bypass "
+    "attempt"
+)
+BYPASS_ATTEMPT = "approval_bypass_attempt"
+ACTOR_UNKNOWN = "unknown"
+APPROVAL_TASK = "deployment_approval.approve_deployment[{index}]"
+AIRFLOW_AUDIT_LOG = (
+    "not known to the deployment: Airflow's audit log (Browse > Audit Log, event "
+    "patch_task_instance of the task) names who set the task's state"
+)
 
 
 class ApprovalAssignmentError(ValueError):
@@ -167,6 +179,58 @@ def approval_requests(
         )
         for assignment in assignments
     ]
+
+
+def bypassed_requests(
+    requests: list[FormRequest], answers: Sequence[Answer | None]
+) -> list[tuple[int, FormRequest]]:
+    """The requests (with their map index) that ended without anybody's answer: an approval
+    task that finished with no answer of the HITL request (``None``) was not answered, it was
+    set to success by hand. A shorter list than the requests leaves the rest unanswered."""
+    return [
+        (index, request)
+        for index, request in enumerate(requests)
+        if index >= len(answers) or answers[index] is None
+    ]
+
+
+def bypass_reason(bypassed: list[tuple[int, FormRequest]]) -> str:
+    """Why the approvals are refused when some of them were bypassed."""
+    titles = [role_title(request.role) for _, request in bypassed]
+    roles = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+    many = len(titles) > 1
+    return BYPASSED.format(
+        roles=roles,
+        s="s" if many else "",
+        were="were" if many else "was",
+        them="them" if many else "it",
+        their="their" if many else "its",
+    )
+
+
+def record_bypass_attempt(
+    session: Session, deployment: Deployment, bypassed: list[tuple[int, FormRequest]]
+) -> str:
+    """Audit the bypass (CRITICAL) and return its reason; the decisions are not recorded."""
+    reason = bypass_reason(bypassed)
+    record_event(
+        session,
+        actor=ACTOR_UNKNOWN,
+        action=BYPASS_ATTEMPT,
+        target=f"deployment:{deployment.ref}",
+        payload={
+            "roles": [request.role for _, request in bypassed],
+            "tasks": [APPROVAL_TASK.format(index=index) for index, _ in bypassed],
+            "assignees": {
+                request.role: [person.id for person in request.assignees] for _, request in bypassed
+            },
+            "changed_by": AIRFLOW_AUDIT_LOG,
+            "reason": reason,
+        },
+        severity="CRITICAL",
+        idempotency_key=f"deployment.approval_bypass:{deployment.ref}",
+    )
+    return reason
 
 
 def _conditions(answer: Answer) -> list[str]:

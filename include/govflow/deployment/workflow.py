@@ -592,15 +592,26 @@ def review_readiness(
 
 
 def document_approval(
-    env: Environment, run_id: str, answers: list[dict[str, Any]]
+    env: Environment, run_id: str, answers: list[dict[str, Any] | None]
 ) -> dict[str, Any]:
-    """Steps 10-11: FORM-AI-DEPLOY-002 and the registry decision; a rejection stops here."""
+    """Steps 10-11: FORM-AI-DEPLOY-002 and the registry decision; a rejection stops here.
+
+    ``answers`` has one entry per approval request, in order: ``None`` where the approval
+    task ended without an answer to its request (set to success by hand), which refuses
+    every approval as a bypass attempt, audited, before any decision is recorded."""
     config = env.config
+    given = [None if value is None else Answer.from_xcom(value) for value in answers]
+    with store.session_scope(env.db_url) as session:
+        deployment = _deployment(session, run_id)
+        bypassed = approvals.bypassed_requests(_requests(deployment, "approvals"), given)
+        bypass = approvals.record_bypass_attempt(session, deployment, bypassed) if bypassed else ""
+    if bypass:
+        raise _stop(env, run_id, status=procedure.BLOCKED, step=11, reason=bypass)
     with store.session_scope(env.db_url) as session:
         deployment = _deployment(session, run_id)
         requests = _requests(deployment, "approvals")
         decisions = approvals.record_decisions(
-            session, config, deployment, requests, _answers(answers)
+            session, config, deployment, requests, [a for a in given if a is not None]
         )
         reason = approvals.rejection_reason(config, decisions)
         rows = approvals.decision_rows(session, deployment)
