@@ -10,7 +10,7 @@ import pytest
 from govflow import settings, store
 from govflow.answers import Answer, answer_problems
 from govflow.config import load_config
-from govflow.deployment import approvals
+from govflow.deployment import approvals, checklists
 from govflow.deployment.approvals import ApprovalAssignmentError, assign_approvers
 from govflow.store.schema import Deployment, DeploymentApproval, Model
 
@@ -302,3 +302,18 @@ def test_a_malformed_answer_is_explained_field_by_field(chosen, params, problems
         )
         == problems
     )
+
+
+@pytest.mark.parametrize(("kind", "step"), [("minor", 7), ("major", 7), ("major", 8)])
+def test_a_person_holding_two_roles_is_asked_once_in_the_attestations_too(config, kind, step):
+    requests = checklists.attestation_requests(
+        config, _deployment(kind), step=step, timeout_hours=48
+    )
+    asked = [person.id for request in requests for person in request.assignees]
+    assert len(asked) == len(set(asked))
+    if step == 7:
+        assignees = {r.role: [p.id for p in r.assignees] for r in requests}
+        assert (assignees["qa_lead"], assignees["ai_governance_committee"]) == (
+            ["quinn"],
+            ["gina"],
+        )

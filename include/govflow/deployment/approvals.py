@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from govflow.answers import Answer
 from govflow.audit import record_event
 from govflow.config import GovflowConfig
-from govflow.config.people import distinct_representatives
+from govflow.config.people import one_role_each
 from govflow.deployment.forms import FormRequest, people, role_title
 from govflow.store.schema import Deployment, DeploymentApproval
 from govflow.store.types import utcnow
@@ -111,8 +111,8 @@ def assign_approvers(
             )
     if not rules.distinct_approvers:
         return [ApprovalAssignment(r, tuple(c)) for r, c in zip(roles, candidates, strict=True)]
-    matched = distinct_representatives(candidates)
-    if matched is None:
+    assigned = one_role_each(candidates)
+    if assigned is None:
         short_roles, pool = _too_few_people(roles, candidates)
         raise ApprovalAssignmentError(
             NO_DISTINCT_APPROVERS.format(
@@ -123,17 +123,8 @@ def assign_approvers(
                 requester=requested_by,
             )
         )
-    assigned: list[list[str]] = [[] for _ in roles]
-    for person, index in matched.items():
-        assigned[index].append(person)
-    for person in dict.fromkeys(user for eligible in candidates for user in eligible):
-        if person not in matched:
-            first = next(i for i, eligible in enumerate(candidates) if person in eligible)
-            assigned[first].append(person)
-    order = {user.id: index for index, user in enumerate(config.people.users)}
     return [
-        ApprovalAssignment(role, tuple(sorted(group, key=order.__getitem__)))
-        for role, group in zip(roles, assigned, strict=True)
+        ApprovalAssignment(role, tuple(group)) for role, group in zip(roles, assigned, strict=True)
     ]
 
 
