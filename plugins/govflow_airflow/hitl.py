@@ -21,7 +21,6 @@ refuses an answer from anybody else (403), admins included.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,23 +30,23 @@ from airflow.providers.standard.operators.hitl import (
     HITLEntryOperator,
     HITLOperator,
 )
-from airflow.sdk.exceptions import AirflowRuntimeError, AirflowSkipException, TaskAwaitingInput
-from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail, upsert_hitl_detail
+from airflow.sdk.exceptions import AirflowSkipException, TaskAwaitingInput
+from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
 DEADLINE = "deadline"
-REQUEST = "request"
+# What a resumed HITL task returns (HITLTriggerEventSuccessPayload).
+ANSWER_KEYS = frozenset({"chosen_options", "params_input", "responded_at", "responded_by_user"})
 PROBLEMS = "answer_problems"
 ASKED_AGAIN = "{user}'s answer does not fit the request ({problems}): asked again"
 
 
 class AskedAgainIfMalformed(HITLOperator):
     """An HITL operator that asks again, until its deadline, instead of failing on an answer
-    that does not fit its options and form. It also records, as XComs, the id of the task
-    instance whose request it is (``request``) and its deadline (``deadline``)."""
+    that does not fit its options and form. It records its deadline as the XCom
+    ``deadline``, which a request asked again keeps."""
 
     def execute(self, context: Any) -> Any:
         ti = context["task_instance"]
-        ti.xcom_push(key=REQUEST, value=str(ti.id))
         if self.response_timeout:
             deadline = datetime.now(UTC) + self.response_timeout
             ti.xcom_push(key=DEADLINE, value=deadline.isoformat())
@@ -103,24 +102,15 @@ class AskedAgainIfMalformed(HITLOperator):
 
 def answers_of(ti: Any, task_id: str, count: int) -> list[dict[str, Any] | None]:
     """The answer each of the ``count`` mapped requests of ``task_id`` got, in map order, or
-    None where the task ended without one: it returned nothing, or the request it recorded
-    holds no answer, or another one. That is a task whose state was set by hand (e.g.
-    marked success over the REST API) instead of a person answering it."""
+    None where the task ended without returning one: its state was set by hand (e.g. marked
+    success over the REST API) instead of a person answering it.
+
+    Only the task can read its own request (the Execution API scopes a task's token to its
+    own task instance), so the answer it returned is the evidence read here."""
     answers: list[dict[str, Any] | None] = []
     for index in range(count):
         value = ti.xcom_pull(task_ids=task_id, map_indexes=index)
-        request = ti.xcom_pull(task_ids=task_id, map_indexes=index, key=REQUEST)
-        answered = False
-        if value and request:
-            try:
-                detail = get_hitl_detail_content_detail(uuid.UUID(request))
-            except (AirflowRuntimeError, ValueError):
-                detail = None  # no such request: the XCom did not come from the task
-            answered = bool(
-                detail
-                and detail.response_received
-                and list(detail.chosen_options or []) == list(value.get("chosen_options") or [])
-            )
+        answered = isinstance(value, dict) and value.keys() >= ANSWER_KEYS
         answers.append(value if answered else None)
     return answers
 

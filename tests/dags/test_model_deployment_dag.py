@@ -282,43 +282,28 @@ def test_a_well_formed_answer_is_the_steps_result(dag, monkeypatch):
     assert result["responded_by_user"] == {"id": "carol", "name": "Carol Chen"}
 
 
+ANSWERED = {
+    "chosen_options": ["Approve"],
+    "params_input": {"comment": "ok", "conditions": None},
+    "responded_at": "2026-11-30T09:00:00+00:00",
+    "responded_by_user": {"id": "carol", "name": "Carol Chen"},
+}
+
+
 class _Approvals:
-    """The XComs of three mapped approval tasks: 0 answered, 1 marked success by hand (no
-    XCom at all), 2 marked success by hand after an XCom was written for it over REST."""
+    """The return values of three mapped approval tasks: 0 answered, 1 marked success by hand
+    (nothing returned), 2 with something else than an answer written under its key."""
 
-    def __init__(self) -> None:
-        self.ids = [str(uuid.uuid4()) for _ in range(3)]
-        answered = {"chosen_options": ["Approve"], "responded_by_user": {"id": "carol"}}
-        self.values = {
-            (0, "return_value"): answered,
-            (0, "request"): self.ids[0],
-            (2, "return_value"): answered,
-            (2, "request"): self.ids[2],
-        }
-
-    def xcom_pull(self, *, task_ids: str, map_indexes: int, key: str = "return_value"):
+    def xcom_pull(self, *, task_ids: str, map_indexes: int):
         assert task_ids == "deployment_approval.approve_deployment"
-        return self.values.get((map_indexes, key))
-
-    def detail(self, ti_id):
-        from airflow.sdk.api.datamodels._generated import HITLDetailResponse
-
-        answered = str(ti_id) == self.ids[0]
-        return HITLDetailResponse(
-            response_received=answered,
-            responded_by_user={"id": "carol", "name": "Carol Chen"} if answered else None,
-            responded_at=datetime.now(UTC) if answered else None,
-            chosen_options=["Approve"] if answered else None,
-        )
+        return {0: ANSWERED, 2: {"chosen_options": ["Approve"]}}.get(map_indexes)
 
 
-def test_approvals_are_read_task_by_task_and_one_without_a_human_answer_is_none(dag, monkeypatch):
+def test_approvals_are_read_task_by_task_and_one_without_a_human_answer_is_none(dag):
     from govflow_airflow.hitl import answers_of
 
-    approvals = _Approvals()
-    monkeypatch.setattr("govflow_airflow.hitl.get_hitl_detail_content_detail", approvals.detail)
-    answers = answers_of(approvals, "deployment_approval.approve_deployment", 3)
-    assert answers == [approvals.values[(0, "return_value")], None, None]
+    answers = answers_of(_Approvals(), "deployment_approval.approve_deployment", 3)
+    assert answers == [ANSWERED, None, None]
     document = dag.get_task("deployment_approval.document_approval")
     assert {t.task_id for t in document.upstream_list} == {
         "deployment_approval.approve_deployment",
