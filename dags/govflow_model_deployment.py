@@ -22,7 +22,9 @@ people config/ names for the role:
    mapped and named by role, never assigned to the requester or the model's owner, one
    approval per person. Any rejection stops the deployment with its reason; an approval
    task that ended without anybody's answer (its state set by hand) is refused as a bypass
-   attempt, audited. A malformed answer is asked again, never fails the step.
+   attempt, audited. A malformed answer is asked again, never fails the step. An approval
+   still waiting when the deployment stops (another step failed) is withdrawn within
+   `withdrawal_check_minutes`: answered as withdrawn and skipped, so the run ends.
 5. **Execution**: backup and on-call confirmed, the artefact released to the rollout, the
    release smoke-tested on production logs, then the go-live decision: GREEN proceeds,
    AMBER asks the model's System Owner (go live or roll back), RED records the rollback
@@ -46,7 +48,12 @@ from airflow.sdk import Asset, Param, TaskGroup, dag, get_current_context, task
 
 from govflow_airflow.connections import deliver_outbox
 from govflow_airflow.forms import form_params
-from govflow_airflow.hitl import AskedAgainIfMalformed, HumanForm, answers_of
+from govflow_airflow.hitl import (
+    ApprovalRequest,
+    AskedAgainIfMalformed,
+    HumanForm,
+    answers_of,
+)
 from govflow_airflow.outcomes import airflow_outcomes
 from govflow_airflow.parse_time import deployment_choices, model_ids
 from govflow_airflow.rollout import RollbackTrigger
@@ -330,7 +337,7 @@ def verify_readiness(staged):
 def approve(reviewed):
     """Phase 4 (steps 10-11): one approval per role the risk tier requires."""
     with TaskGroup("deployment_approval", tooltip="Phase 4: steps 10-11"):
-        approved = AskedAgainIfMalformed.partial(
+        approved = ApprovalRequest.partial(
             task_id="approve_deployment", **APPROVAL, **HUMAN_STEP
         ).expand_kwargs(reviewed)
         # Each approval is read from its own task, so that one without an answer shows.

@@ -158,6 +158,8 @@ def test_approval_requests_name_the_role_and_wait_as_long_as_the_deployment_type
     ]
     assert kwargs[1]["assigned_users"] == [{"id": "carol", "name": "Carol Chen"}]
     assert {k["response_timeout"] for k in kwargs} == {timedelta(hours=hours)}
+    # A waiting approval looks every few minutes whether the deployment stopped meanwhile.
+    assert {k["check_every"] for k in kwargs} == {timedelta(minutes=5)}
     assert "(this role may block the deployment)" in kwargs[1]["body"]
     assert "(this role may block the deployment)" not in kwargs[0]["body"]
 

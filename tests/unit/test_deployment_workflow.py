@@ -485,3 +485,16 @@ def test_an_approval_task_forced_to_success_over_rest_does_not_authorise_and_is_
         "deployment_approval.approve_deployment[3]",
     ]
     assert bypass[0].payload["changed_by"] == AIRFLOW_AUDIT_LOG
+
+
+def test_requests_still_waiting_are_withdrawn_once_the_deployment_stopped_and_only_then(
+    env, approved, rejected
+):
+    run_id, _ = rejected
+    assert workflow.withdrawal_reason(env, run_id) == (
+        "the deployment was rejected: Compliance Officer carol blocked the deployment: "
+        "EU declaration unsigned"
+    )
+    assert workflow.withdrawal_reason(env, approved) is None
+    _through_readiness(env, "workflow/waiting")
+    assert workflow.withdrawal_reason(env, "workflow/waiting") is None

@@ -167,6 +167,7 @@ def approval_requests(
             ),
             assignees=people(config, list(assignment.assignees)),
             response_timeout_hours=hours,
+            check_every_minutes=config.deployment.approvals.withdrawal_check_minutes,
         )
         for assignment in assignments
     ]

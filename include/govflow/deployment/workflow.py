@@ -70,6 +70,7 @@ NOT_ISO = "{value!r} is not an ISO date and time"
 RED_DECISION = "go-live decision RED: {reasons}"
 OWNER_ROLLED_BACK = "go-live decision AMBER ({reasons}); {owner} chose to roll back: {comment}"
 TASK_FAILED = "task {tasks} failed before the deployment recorded a reason"
+WITHDRAWN = "the deployment was {status}: {reason}"
 
 RequestKey = Literal[
     "deployment_plan",
@@ -641,6 +642,18 @@ def document_approval(
     if not recorded.passed:
         raise _stop(env, run_id, status=procedure.BLOCKED, step=11, reason=recorded.summary)
     return {"decisions": len(rows)}
+
+
+def withdrawal_reason(env: Environment, run_id: str) -> str | None:
+    """Why the run's requests still waiting for an answer are withdrawn: the deployment
+    stopped (blocked, rejected, rolled back) while they waited. None while it goes on."""
+    with store.session_scope(env.db_url) as session:
+        deployment = _deployment(session, run_id)
+        if deployment.status not in procedure.STOPPED_STATUSES:
+            return None
+        return WITHDRAWN.format(
+            status=deployment.status.replace("_", " "), reason=procedure.stop_reason(deployment)
+        )
 
 
 def _decide_in_registry(

@@ -86,6 +86,11 @@ def document_approval(run_id: str, answers: list) -> Any:
     return _step(workflow.document_approval, run_id, answers)
 
 
+def withdrawal_reason(run_id: str) -> str | None:
+    """Why a request of the run still waiting is withdrawn (the deployment stopped), or None."""
+    return workflow.withdrawal_reason(_environment(), run_id)
+
+
 def record_release(run_id: str) -> Any:
     """Step 13: the verified artefact is released to the phased rollout."""
     return _step(workflow.record_release, run_id)
@@ -158,4 +163,5 @@ __all__ = [
     "review_readiness",
     "roll_back",
     "verify_deployment",
+    "withdrawal_reason",
 ]
