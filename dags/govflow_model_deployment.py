@@ -20,11 +20,12 @@ people config/ names for the role:
    the Deployment Readiness Report.
 4. **Approval**: one approval per role the risk tier requires (high: 5, medium: 3, low: 2),
    mapped and named by role, never assigned to the requester or the model's owner, one
-   approval per person. Any rejection stops the deployment with its reason; an approval
-   task that ended without anybody's answer (its state set by hand) is refused as a bypass
-   attempt, audited. A malformed answer is asked again, never fails the step. An approval
-   still waiting when the deployment stops (another step failed) is withdrawn within
-   `withdrawal_check_minutes`: answered as withdrawn and skipped, so the run ends.
+   approval per person. Each answer is recorded as it is given, and any rejection stops
+   the deployment at once with its reason; an approval task that ended without anybody's
+   answer (its state set by hand) is refused as a bypass attempt, audited. A malformed
+   answer is asked again, never fails the step. An approval still waiting when the
+   deployment stops (a rejection, a failed step) is withdrawn within
+   `withdrawal_check_minutes`: skipped with the reason, so nobody is asked and the run ends.
 5. **Execution**: backup and on-call confirmed, the artefact released to the rollout, the
    release smoke-tested on production logs, then the go-live decision: GREEN proceeds,
    AMBER asks the model's System Owner (go live or roll back), RED records the rollback

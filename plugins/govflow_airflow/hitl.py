@@ -127,7 +127,9 @@ class ApprovalRequest(AskedAgainIfMalformed):
 
     Nothing wakes a parked task but an answer or its timeout, so the request parks for at
     most ``check_every`` at a time and, each time it wakes without an answer, asks govflow
-    whether the deployment stopped meanwhile (``withdrawal_reason``). Then it skips with the
+    whether the deployment stopped meanwhile (``withdrawal_reason``): another step failed, or
+    another approver rejected (each answer is recorded as it is given, ``record_approval``,
+    and a rejection stops the deployment at once). Then it skips with the
     reason ("withdrawn, nobody needs to answer: ..."), which leaves the UI's required
     actions and lets the run end. The request carries no default for Airflow to apply at
     each wake: at the real deadline this task answers with the default itself (Reject, by
@@ -153,7 +155,7 @@ class ApprovalRequest(AskedAgainIfMalformed):
         raise TaskAwaitingInput(method_name="execute_complete", timeout=wait)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        from govflow.flows.deployment import withdrawal_reason
+        from govflow.flows.deployment import record_approval, withdrawal_reason
 
         ti = context["task_instance"]
         reason = withdrawal_reason(context["run_id"])
@@ -164,7 +166,10 @@ class ApprovalRequest(AskedAgainIfMalformed):
             if left is None or left > timedelta(0):
                 self.park(ti, left, ask=False)
             event = self.timed_out()
-        return super().execute_complete(context, event)
+        answer = super().execute_complete(context, event)
+        # Recorded as given: a rejection stops the deployment now, not once all have answered.
+        record_approval(context["run_id"], ti.map_index, dict(answer))
+        return answer
 
     def withdraw(self, event: dict[str, Any], reason: str) -> NoReturn:
         user = event.get("responded_by_user")

@@ -278,6 +278,7 @@ def test_a_malformed_answer_is_asked_again_with_its_problems_instead_of_failing_
 
 def test_a_well_formed_answer_is_the_steps_result(dag, monkeypatch):
     monkeypatch.setattr("govflow.flows.deployment.withdrawal_reason", lambda run_id: None)
+    monkeypatch.setattr("govflow.flows.deployment.record_approval", lambda *args: None)
     monkeypatch.setattr("govflow_airflow.hitl.upsert_hitl_detail", pytest.fail)
     ti = _TaskInstance(datetime.now(UTC) + timedelta(hours=1))
     event = {
@@ -329,6 +330,7 @@ def _waiting_approval(dag, monkeypatch, *, stopped: str | None, left: timedelta)
     """Carol's approval, checking every 5 minutes, woken without an answer: the operator and
     its context."""
     monkeypatch.setattr("govflow.flows.deployment.withdrawal_reason", lambda run_id: stopped)
+    monkeypatch.setattr("govflow.flows.deployment.record_approval", lambda *args: None)
     monkeypatch.setattr("govflow_airflow.hitl.upsert_hitl_detail", pytest.fail)
     ti = _TaskInstance(datetime.now(UTC) + left)
     operator = _approval_of_carol(dag, check_every=timedelta(minutes=5))
@@ -383,3 +385,25 @@ def test_an_approval_request_has_no_default_for_airflow_to_apply_and_wakes_to_ch
     assert parked.value.timeout == timedelta(minutes=5)
     assert [call["defaults"] for call in asked] == [None]
     assert ti.pushed["deadline"] > datetime.now(UTC).isoformat()
+
+
+def test_an_approval_answer_is_recorded_as_it_is_given_so_a_rejection_stops_at_once(
+    dag, monkeypatch
+):
+    recorded = []
+    monkeypatch.setattr("govflow.flows.deployment.withdrawal_reason", lambda run_id: None)
+    monkeypatch.setattr(
+        "govflow.flows.deployment.record_approval",
+        lambda run_id, index, answer: recorded.append((run_id, index, answer["chosen_options"])),
+    )
+    ti = _TaskInstance(datetime.now(UTC) + timedelta(hours=1))
+    event = {
+        "chosen_options": ["Reject"],
+        "params_input": {"comment": "EU declaration unsigned", "conditions": None},
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": {"id": "carol", "name": "Carol Chen"},
+    }
+    _approval_of_carol(dag).execute_complete(
+        {"task_instance": ti, "ti": ti, "run_id": "run"}, event
+    )
+    assert recorded == [("run", 1, ["Reject"])]

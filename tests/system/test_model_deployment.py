@@ -105,6 +105,17 @@ def _seed(
         done.append(error)
 
 
+def _others_approved(actions: RequiredActions, detail: dict[str, Any]) -> bool:
+    ti = detail["task_instance"]
+    states = actions.stack.task_states(DAG, ti["dag_run_id"])
+    others = [
+        state
+        for task, state in states.items()
+        if task.startswith(APPROVALS + "[") and task != f"{APPROVALS}[{ti['map_index']}]"
+    ]
+    return len(others) == 4 and set(others) == {"success"}
+
+
 def _approve(observed: Observed, actions: RequiredActions, run: str, detail: dict) -> None:
     """Approve as the assignee; on the approved run try the requester and owner first, and on
     the rejected run the compliance officer says no."""
@@ -138,6 +149,10 @@ def _approve(observed: Observed, actions: RequiredActions, run: str, detail: dic
             )
         elif role != "Compliance Officer":
             observed.left_waiting[role] = detail
+        return
+    if run == "rejected" and role == "Compliance Officer" and not _others_approved(actions, detail):
+        # Answered last: a rejection stops the deployment as it is given and withdraws the
+        # approvals still waiting, and this run is about the rejection recorded with the rest.
         return
     if run == "approved" and role in MALFORMED and role not in observed.malformed:
         observed.malformed[role], _ = actions.answer(

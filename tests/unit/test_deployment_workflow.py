@@ -17,6 +17,7 @@ from govflow.cli import app
 from govflow.config import load_config
 from govflow.deployment import procedure, readiness, workflow
 from govflow.deployment.approvals import AIRFLOW_AUDIT_LOG
+from govflow.deployment.approvals import decision_rows as approvals_of
 from govflow.deployment.checks import CheckResult
 from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
 from govflow.store.schema import Alert, Deployment, DeploymentStep
@@ -498,3 +499,28 @@ def test_requests_still_waiting_are_withdrawn_once_the_deployment_stopped_and_on
     assert workflow.withdrawal_reason(env, approved) is None
     _through_readiness(env, "workflow/waiting")
     assert workflow.withdrawal_reason(env, "workflow/waiting") is None
+
+
+def test_a_rejection_stops_the_deployment_as_it_is_given_so_the_others_are_withdrawn(env):
+    run_id = "workflow/early-rejection"
+    requests = _through_readiness(env, run_id)
+    approve = _approve_all(requests)
+    no = answer("carol", {"comment": "EU declaration unsigned", "conditions": None}, ["Reject"])
+    assert workflow.record_approval(env, run_id, 0, approve[0]) is None
+    assert workflow.withdrawal_reason(env, run_id) is None
+    reason = "Compliance Officer carol blocked the deployment: EU declaration unsigned"
+    assert workflow.record_approval(env, run_id, 1, no) == reason
+    assert workflow.withdrawal_reason(env, run_id) == f"the deployment was rejected: {reason}"
+    deployment, _ = _deployment(env, run_id)
+    assert deployment.details["stopped"] == {
+        "status": "rejected",
+        "step": 10,
+        "reason": reason,
+        "decided_by": "carol",
+    }
+    with store.session_scope(env.db_url) as session:
+        rows = approvals_of(session, deployment)
+    assert [(row["role"], row["decision"]) for row in rows] == [
+        ("system_owner", "approve"),
+        ("compliance_officer", "reject"),
+    ]

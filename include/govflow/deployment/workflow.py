@@ -644,6 +644,37 @@ def document_approval(
     return {"decisions": len(rows)}
 
 
+def record_approval(
+    env: Environment, run_id: str, index: int, answer: dict[str, Any]
+) -> str | None:
+    """Step 10 as each approval is given: the decision of request ``index`` goes into
+    FORM-AI-DEPLOY-002 at once, and a rejection stops the deployment there, so that the
+    approvals still waiting are withdrawn instead of asked for nothing. Returns why it
+    stopped (None for an approval, or when the deployment had stopped already); step 11
+    records every decision again when all are in."""
+    config = env.config
+    with store.session_scope(env.db_url) as session:
+        deployment = _deployment(session, run_id)
+        if deployment.status in procedure.STOPPED_STATUSES:
+            return None
+        request = _requests(deployment, "approvals")[index]
+        decisions = approvals.record_decisions(
+            session, config, deployment, [request], [Answer.from_xcom(answer)]
+        )
+        reason = approvals.rejection_reason(config, decisions)
+        if reason:
+            _decide_in_registry(session, deployment, decisions, reason)
+            procedure.stop_deployment(
+                session,
+                deployment,
+                status=procedure.REJECTED,
+                step=10,
+                reason=reason,
+                decided_by=decisions[0].approver or "timeout",
+            )
+    return reason
+
+
 def withdrawal_reason(env: Environment, run_id: str) -> str | None:
     """Why the run's requests still waiting for an answer are withdrawn: the deployment
     stopped (blocked, rejected, rolled back) while they waited. None while it goes on."""
