@@ -5,14 +5,16 @@ JSON-able results).
 The order of a run: ``start`` records the request and works out every person the run will
 ask (phase 1), the forms of steps 1 and 2 come back to ``coordinate_stakeholders`` (step 3);
 ``check_step`` runs the automated steps 4-6 and 12; ``complete_checklist`` and
-``review_readiness`` are steps 7-9; the approvals of step 10 come back to
+``review_readiness`` are steps 7-9; each approval of step 10 is recorded as it is given
+(``record_approval``: a rejection stops the deployment there) and all of them come back to
 ``document_approval`` (step 11); ``record_release``, ``verify_deployment`` and
 ``decide_go_live`` are steps 13-15, ``follow_go_live`` routes AMBER through the System
 Owner's choice to ``authorise_rollout`` or ``roll_back``; steps 16-20 record the
 post-deployment work and ``close`` renders the final readiness report and posts it.
 
 A gate that fails records why on the deployment and raises ``DeploymentStopped``; nothing
-after it runs, and ``close`` (which always runs) reports the reason.
+after it runs, and ``close`` (which always runs) reports the reason. Requests still waiting
+then ask ``withdrawal_reason`` and withdraw.
 
 Execution (steps 12-15) stops short of moving traffic: the version is released to the
 rollout, which routes traffic stage by stage (seed 000 "Phased Rollout") once this run has
