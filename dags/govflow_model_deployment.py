@@ -20,7 +20,12 @@ people config/ names for the role:
    the Deployment Readiness Report.
 4. **Approval**: one approval per role the risk tier requires (high: 5, medium: 3, low: 2),
    mapped and named by role, never assigned to the requester or the model's owner, one
-   approval per person. Any rejection stops the deployment with its reason.
+   approval per person. Each answer is recorded as it is given, and any rejection stops
+   the deployment at once with its reason; an approval task that ended without anybody's
+   answer (its state set by hand) is refused as a bypass attempt, audited. A malformed
+   answer is asked again, never fails the step. An approval still waiting when the
+   deployment stops (a rejection, a failed step) is withdrawn within
+   `withdrawal_check_minutes`: skipped with the reason, so nobody is asked and the run ends.
 5. **Execution**: backup and on-call confirmed, the artefact released to the rollout, the
    release smoke-tested on production logs, then the go-live decision: GREEN proceeds,
    AMBER asks the model's System Owner (go live or roll back), RED records the rollback
@@ -40,11 +45,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.providers.standard.operators.hitl import HITLEntryOperator, HITLOperator
 from airflow.sdk import Asset, Param, TaskGroup, dag, get_current_context, task
 
 from govflow_airflow.connections import deliver_outbox
 from govflow_airflow.forms import form_params
+from govflow_airflow.hitl import (
+    ApprovalRequest,
+    AskedAgainIfMalformed,
+    HumanForm,
+    answers_of,
+)
 from govflow_airflow.outcomes import airflow_outcomes
 from govflow_airflow.parse_time import deployment_choices, model_ids
 from govflow_airflow.rollout import RollbackTrigger
@@ -77,6 +87,7 @@ APPROVAL = {
         ),
     },
 }
+APPROVALS = "deployment_approval.approve_deployment"
 MODELS = model_ids()
 CHOICES = deployment_choices()
 
@@ -161,12 +172,14 @@ def review_readiness(attestations, compliance) -> list[dict]:
 
 
 @task
-def document_approval(answers) -> dict:
-    """Step 11: FORM-AI-DEPLOY-002 and the registry decision; a rejection stops here."""
+def document_approval(requests, ti=None) -> dict:
+    """Step 11: FORM-AI-DEPLOY-002 and the registry decision; a rejection stops here, and so
+    does an approval task that succeeded without anybody's answer (a bypass attempt)."""
     from govflow.flows.deployment import document_approval as document
 
+    answers = answers_of(ti, APPROVALS, len(requests))
     with airflow_outcomes():
-        return document(_run_id(), list(answers))
+        return document(_run_id(), answers)
 
 
 @task
@@ -271,7 +284,7 @@ def finalise(closure_answers, ti=None, run_id=None) -> dict:
 
 def fill_form(task_id: str, params: dict, **kwargs):
     """A mapped form of the procedure, one per request of its role."""
-    return HITLEntryOperator.partial(task_id=task_id, params=params, **kwargs, **HUMAN_STEP)
+    return HumanForm.partial(task_id=task_id, params=params, **kwargs, **HUMAN_STEP)
 
 
 def requests_and_form(key: str, task_id: str, params: dict, **kwargs):
@@ -325,15 +338,18 @@ def verify_readiness(staged):
 def approve(reviewed):
     """Phase 4 (steps 10-11): one approval per role the risk tier requires."""
     with TaskGroup("deployment_approval", tooltip="Phase 4: steps 10-11"):
-        approved = HITLOperator.partial(
+        approved = ApprovalRequest.partial(
             task_id="approve_deployment", **APPROVAL, **HUMAN_STEP
         ).expand_kwargs(reviewed)
-        return document_approval(approved.output)
+        # Each approval is read from its own task, so that one without an answer shows.
+        documented = document_approval(reviewed)
+        approved >> documented
+        return documented
 
 
 def ask_system_owner(decided):
     """AMBER: the model's System Owner chooses to go live or roll back."""
-    return HITLOperator.partial(
+    return AskedAgainIfMalformed.partial(
         task_id="ask_system_owner", params={"comment": COMMENT}, **HUMAN_STEP
     ).expand_kwargs(decided)
 

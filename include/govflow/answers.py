@@ -5,13 +5,95 @@ Airflow hands the answer over as a dict, the HITL operator's XCom:
 with ``responded_by_user`` empty when the response timeout wrote the defaults. Every
 task and step that reads an answer builds an :class:`Answer` with :meth:`Answer.from_xcom`
 and reads its fields, so the shape of Airflow's dict is known here only.
+
+Airflow takes an answer over its REST API without checking the form's fields against their
+types (only the options), and its operator then fails the task on resume. What a person
+sent is therefore checked here first, by :func:`answer_problems`, so that a malformed
+answer is asked again with its problems instead of failing the step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+NO_OPTION = "no option was chosen"
+ONE_OPTION = "choose one option, not {count}"
+NOT_AN_OPTION = "{option!r} is not one of the options ({options})"
+UNKNOWN_FIELD = "the form has no field {name!r}"
+MISSING_FIELD = "field {name!r} is missing"
+WRONG_TYPE = "field {name!r} must be {expected}, not {actual}"
+# JSON Schema's types, named as a sentence names them.
+TYPE_NAMES = {
+    "null": "null",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "array": "an array",
+    "object": "an object",
+}
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type of a decoded JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def answer_problems(
+    chosen_options: Sequence[str],
+    params_input: Mapping[str, Any],
+    *,
+    options: Sequence[str],
+    multiple: bool,
+    fields: Mapping[str, Mapping[str, Any]],
+) -> list[str]:
+    """Why an answer does not fit its request (empty when it does): the options chosen, and
+    the form's ``fields`` (name -> JSON Schema) against ``params_input``. An empty
+    ``params_input`` keeps every field's default, as Airflow's form does."""
+    problems = []
+    if not chosen_options:
+        problems.append(NO_OPTION)
+    elif len(chosen_options) > 1 and not multiple:
+        problems.append(ONE_OPTION.format(count=len(chosen_options)))
+    problems += [
+        NOT_AN_OPTION.format(option=option, options=", ".join(options))
+        for option in chosen_options
+        if option not in options
+    ]
+    if not params_input:
+        return problems
+    problems += [UNKNOWN_FIELD.format(name=name) for name in params_input if name not in fields]
+    for name, schema in fields.items():
+        if name not in params_input:
+            problems.append(MISSING_FIELD.format(name=name))
+            continue
+        allowed = schema.get("type")
+        if allowed is None:
+            continue
+        allowed = [allowed] if isinstance(allowed, str) else list(allowed)
+        actual = json_type(params_input[name])
+        if actual not in allowed and not (actual == "integer" and "number" in allowed):
+            problems.append(
+                WRONG_TYPE.format(
+                    name=name,
+                    expected=" or ".join(TYPE_NAMES.get(t, t) for t in allowed),
+                    actual=TYPE_NAMES[actual],
+                )
+            )
+    return problems
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,18 @@ for each risk tier exactly the seed's approvals, assigned to the right people.""
 
 from __future__ import annotations
 
+import copy
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from airflow.providers.standard.operators.hitl import HITLEntryOperator, HITLOperator
 
 from govflow import settings
 from govflow.config import load_config
 from govflow.deployment.approvals import approval_requests, assign_approvers
 from govflow.store.schema import Deployment
+from govflow_airflow.hitl import ApprovalRequest, AskedAgainIfMalformed, HumanForm
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "govflow_model_deployment.py"
 DAG_ID = "govflow_model_deployment"
@@ -49,15 +52,15 @@ STEP_TASKS = {
     },
 }
 HUMAN_STEPS = {
-    "deployment_planning.create_deployment_plan": HITLEntryOperator,
-    "deployment_planning.assess_deployment_risk": HITLEntryOperator,
-    "readiness_verification.attest_checklist": HITLEntryOperator,
-    "readiness_verification.verify_compliance": HITLEntryOperator,
-    "deployment_approval.approve_deployment": HITLOperator,
-    "deployment_execution.ask_system_owner": HITLOperator,
-    "post_deployment.update_documentation": HITLEntryOperator,
-    "post_deployment.update_registration": HITLEntryOperator,
-    "post_deployment.close_deployment": HITLEntryOperator,
+    "deployment_planning.create_deployment_plan": HumanForm,
+    "deployment_planning.assess_deployment_risk": HumanForm,
+    "readiness_verification.attest_checklist": HumanForm,
+    "readiness_verification.verify_compliance": HumanForm,
+    "deployment_approval.approve_deployment": ApprovalRequest,
+    "deployment_execution.ask_system_owner": AskedAgainIfMalformed,
+    "post_deployment.update_documentation": HumanForm,
+    "post_deployment.update_registration": HumanForm,
+    "post_deployment.close_deployment": HumanForm,
 }
 
 
@@ -187,7 +190,7 @@ def test_each_tier_expands_exactly_its_approvals_never_assigned_to_the_requester
         readiness_summary="",
     )
     expanded = [
-        HITLOperator(
+        approvals.operator_class(
             task_id=f"approval_{index}",
             **{key: approvals.partial_kwargs[key] for key in ("options", "defaults")},
             params={name: approvals.params.get_param(name) for name in ("comment", "conditions")},
@@ -200,3 +203,207 @@ def test_each_tier_expands_exactly_its_approvals_never_assigned_to_the_requester
         for task in expanded
     ] == expected
     assert all(requester not in [u["id"] for u in task.assigned_users] for task in expanded)
+
+
+class _TaskInstance:
+    """What a human step reads and writes of its task instance on resume."""
+
+    def __init__(self, deadline: datetime) -> None:
+        self.id = uuid.uuid4()
+        self.task_id, self.map_index = "approval", 1
+        self.pushed: dict[str, object] = {}
+        self.stored = {"deadline": deadline.isoformat()}
+
+    def xcom_pull(self, *, key: str, **_: object) -> object:
+        return self.stored.get(key)
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.pushed[key] = value
+
+
+def _approval_of_carol(dag, **kwargs):
+    approvals = dag.get_task("deployment_approval.approve_deployment")
+    return approvals.operator_class(
+        task_id="approval",
+        **{key: approvals.partial_kwargs[key] for key in ("options", "defaults")},
+        # Copies: an answer is written into the operator's Params.
+        params={
+            name: copy.deepcopy(approvals.params.get_param(name))
+            for name in ("comment", "conditions")
+        },
+        subject="Compliance Officer: approve",
+        assigned_users=[{"id": "carol", "name": "Carol Chen"}],
+        response_timeout=timedelta(hours=48),
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    ("params_input", "problem"),
+    [
+        ({"comment": 42, "conditions": None}, "field 'comment' must be a string, not an integer"),
+        (
+            {"comment": "ok", "conditions": None, "override": "yes"},
+            "the form has no field 'override'",
+        ),
+    ],
+)
+def test_a_malformed_answer_is_asked_again_with_its_problems_instead_of_failing_the_step(
+    dag, monkeypatch, params_input, problem
+):
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    monkeypatch.setattr("govflow.flows.deployment.withdrawal_reason", lambda run_id: None)
+    asked_again = []
+    monkeypatch.setattr(
+        "govflow_airflow.hitl.upsert_hitl_detail", lambda **kw: asked_again.append(kw)
+    )
+    deadline = datetime.now(UTC) + timedelta(hours=40)
+    ti = _TaskInstance(deadline)
+    event = {
+        "chosen_options": ["Approve"],
+        "params_input": params_input,
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": {"id": "carol", "name": "Carol Chen"},
+    }
+    with pytest.raises(TaskAwaitingInput) as parked:
+        _approval_of_carol(dag).execute_complete(
+            {"task_instance": ti, "ti": ti, "run_id": "run"}, event
+        )
+    assert parked.value.method_name == "execute_complete"
+    assert timedelta(hours=39, minutes=59) < parked.value.timeout <= timedelta(hours=40)
+    assert [call["ti_id"] for call in asked_again] == [ti.id]
+    assert ti.pushed["answer_problems"] == [{"by": "carol", "problems": [problem]}]
+
+
+def test_a_well_formed_answer_is_the_steps_result(dag, monkeypatch):
+    monkeypatch.setattr("govflow.flows.deployment.withdrawal_reason", lambda run_id: None)
+    monkeypatch.setattr("govflow.flows.deployment.record_approval", lambda *args: None)
+    monkeypatch.setattr("govflow_airflow.hitl.upsert_hitl_detail", pytest.fail)
+    ti = _TaskInstance(datetime.now(UTC) + timedelta(hours=1))
+    event = {
+        "chosen_options": ["Approve"],
+        "params_input": {"comment": "ready", "conditions": None},
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": {"id": "carol", "name": "Carol Chen"},
+    }
+    result = _approval_of_carol(dag).execute_complete(
+        {"task_instance": ti, "ti": ti, "run_id": "run"}, event
+    )
+    assert result["chosen_options"] == ["Approve"]
+    assert result["responded_by_user"] == {"id": "carol", "name": "Carol Chen"}
+
+
+ANSWERED = {
+    "chosen_options": ["Approve"],
+    "params_input": {"comment": "ok", "conditions": None},
+    "responded_at": "2026-11-30T09:00:00+00:00",
+    "responded_by_user": {"id": "carol", "name": "Carol Chen"},
+}
+
+
+class _Approvals:
+    """The return values of three mapped approval tasks: 0 answered, 1 marked success by hand
+    (nothing returned), 2 with something else than an answer written under its key."""
+
+    def xcom_pull(self, *, task_ids: str, map_indexes: int):
+        assert task_ids == "deployment_approval.approve_deployment"
+        return {0: ANSWERED, 2: {"chosen_options": ["Approve"]}}.get(map_indexes)
+
+
+def test_approvals_are_read_task_by_task_and_one_without_a_human_answer_is_none(dag):
+    from govflow_airflow.hitl import answers_of
+
+    answers = answers_of(_Approvals(), "deployment_approval.approve_deployment", 3)
+    assert answers == [ANSWERED, None, None]
+    document = dag.get_task("deployment_approval.document_approval")
+    assert {t.task_id for t in document.upstream_list} == {
+        "deployment_approval.approve_deployment",
+        "readiness_verification.review_readiness",
+    }
+
+
+WITHDRAWN_REASON = "the deployment was blocked: task deployment_approval.approve_deployment failed"
+
+
+def _waiting_approval(dag, monkeypatch, *, stopped: str | None, left: timedelta):
+    """Carol's approval, checking every 5 minutes, woken without an answer: the operator and
+    its context."""
+    monkeypatch.setattr("govflow.flows.deployment.withdrawal_reason", lambda run_id: stopped)
+    monkeypatch.setattr("govflow.flows.deployment.record_approval", lambda *args: None)
+    monkeypatch.setattr("govflow_airflow.hitl.upsert_hitl_detail", pytest.fail)
+    ti = _TaskInstance(datetime.now(UTC) + left)
+    operator = _approval_of_carol(dag, check_every=timedelta(minutes=5))
+    return operator, {"task_instance": ti, "ti": ti, "run_id": "run"}
+
+
+NO_ANSWER_YET = {"error": "no response", "error_type": "timeout"}
+
+
+def test_an_approval_still_waiting_when_the_deployment_stops_is_withdrawn(dag, monkeypatch):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    operator, context = _waiting_approval(
+        dag, monkeypatch, stopped=WITHDRAWN_REASON, left=timedelta(hours=40)
+    )
+    with pytest.raises(AirflowSkipException) as skipped:
+        operator.execute_complete(context, NO_ANSWER_YET)
+    assert str(skipped.value) == f"withdrawn, nobody needs to answer: {WITHDRAWN_REASON}"
+
+
+def test_an_approval_waiting_on_a_deployment_in_progress_looks_again_in_five_minutes(
+    dag, monkeypatch
+):
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    operator, context = _waiting_approval(dag, monkeypatch, stopped=None, left=timedelta(hours=40))
+    with pytest.raises(TaskAwaitingInput) as parked:
+        operator.execute_complete(context, NO_ANSWER_YET)
+    assert parked.value.timeout == timedelta(minutes=5)
+
+
+def test_an_approval_unanswered_at_its_deadline_is_a_rejection_by_nobody(dag, monkeypatch):
+    operator, context = _waiting_approval(
+        dag, monkeypatch, stopped=None, left=-timedelta(seconds=1)
+    )
+    result = operator.execute_complete(context, NO_ANSWER_YET)
+    assert (result["chosen_options"], result["responded_by_user"]) == (["Reject"], None)
+    assert result["params_input"] == {"comment": "", "conditions": None}
+
+
+def test_an_approval_request_has_no_default_for_airflow_to_apply_and_wakes_to_check(
+    dag, monkeypatch
+):
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    asked: list[dict] = []
+    monkeypatch.setattr("govflow_airflow.hitl.upsert_hitl_detail", lambda **kw: asked.append(kw))
+    ti = _TaskInstance(datetime.now(UTC))
+    operator = _approval_of_carol(dag, check_every=timedelta(minutes=5))
+    with pytest.raises(TaskAwaitingInput) as parked:
+        operator.execute({"task_instance": ti, "ti": ti, "run_id": "run"})
+    assert parked.value.timeout == timedelta(minutes=5)
+    assert [call["defaults"] for call in asked] == [None]
+    assert ti.pushed["deadline"] > datetime.now(UTC).isoformat()
+
+
+def test_an_approval_answer_is_recorded_as_it_is_given_so_a_rejection_stops_at_once(
+    dag, monkeypatch
+):
+    recorded = []
+    monkeypatch.setattr("govflow.flows.deployment.withdrawal_reason", lambda run_id: None)
+    monkeypatch.setattr(
+        "govflow.flows.deployment.record_approval",
+        lambda run_id, index, answer: recorded.append((run_id, index, answer["chosen_options"])),
+    )
+    ti = _TaskInstance(datetime.now(UTC) + timedelta(hours=1))
+    event = {
+        "chosen_options": ["Reject"],
+        "params_input": {"comment": "EU declaration unsigned", "conditions": None},
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": {"id": "carol", "name": "Carol Chen"},
+    }
+    _approval_of_carol(dag).execute_complete(
+        {"task_instance": ti, "ti": ti, "run_id": "run"}, event
+    )
+    assert recorded == [("run", 1, ["Reject"])]

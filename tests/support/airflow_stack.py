@@ -25,6 +25,7 @@ Typical use::
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import dataclasses
 import json
@@ -164,7 +165,9 @@ class AirflowStack:
     users: dict[str, str]
     _clients: dict[str, RestClient] = dataclasses.field(default_factory=dict)
     _scheduler_log_offset: int = 0
-    _finished_in_executor: set[str] = dataclasses.field(default_factory=set)
+    _finished_in_executor: collections.Counter[str] = dataclasses.field(
+        default_factory=collections.Counter
+    )
 
     @property
     def base_url(self) -> str:
@@ -306,6 +309,11 @@ class AirflowStack:
         the scheduler fail the task (AIRFLOW-FACTS: the answer race), however long the task has
         shown ``awaiting_input``: this is the event to wait for, not a number of seconds.
         """
+        return self.executor_events(ti_id) > 0
+
+    def executor_events(self, ti_id: str) -> int:
+        """How many executor events of the try ``ti_id`` the scheduler has processed: a task
+        asked again after an answer parks again under the same id, with one event more."""
         with self.log_path("scheduler").open("rb") as log:
             log.seek(self._scheduler_log_offset)
             chunk = log.read()
@@ -313,10 +321,10 @@ class AirflowStack:
         self._scheduler_log_offset += complete
         for line in chunk[:complete].decode(errors="replace").splitlines():
             if "TaskInstance Finished" in line and "ti_id=" in line:
-                self._finished_in_executor.add(
+                self._finished_in_executor[
                     line.split("ti_id=", 1)[1].split(",", 1)[0].split()[0]
-                )
-        return ti_id in self._finished_in_executor
+                ] += 1
+        return self._finished_in_executor[ti_id]
 
     def wait_for_task(
         self,

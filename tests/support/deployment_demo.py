@@ -182,6 +182,9 @@ class RequiredActions:
     def __init__(self, stack: Any, dag_id: str) -> None:
         self.stack = stack
         self.dag_id = dag_id
+        # Task instance id -> its executor events when it was last answered: a request asked
+        # again (the answer did not fit) is offered once it has parked again.
+        self.answered_at: dict[str, int] = {}
 
     def pending(self, run_ids: set[str]) -> list[dict[str, Any]]:
         """Unanswered requests of ``run_ids`` that may be answered now."""
@@ -193,13 +196,15 @@ class RequiredActions:
             detail
             for detail in details
             if detail["task_instance"]["dag_run_id"] in run_ids
-            and self.stack.executor_event_processed(detail["task_instance"]["id"])
+            and self.stack.executor_events(detail["task_instance"]["id"])
+            > self.answered_at.get(detail["task_instance"]["id"], 0)
         ]
 
     def answer(
         self, detail: dict[str, Any], user: str, options: list[str], params: dict[str, Any]
     ) -> tuple[int, Any]:
         ti = detail["task_instance"]
+        self.answered_at[ti["id"]] = self.stack.executor_events(ti["id"])
         return self.stack.answer_hitl(
             user,
             self.dag_id,

@@ -1,10 +1,15 @@
-"""Three high-risk deployments of credit_approval on a real Airflow on 127.0.0.1 (issue 5
-item 7): one approved by every assigned approver through the REST API, one that the
-compliance officer rejects, one whose fairness checklist item fails.
+"""Four high-risk deployments of credit_approval on a real Airflow on 127.0.0.1 (issue 5
+item 7, issue 13 item 10): one approved by every assigned approver through the REST API
+(after two malformed answers, which are asked again), one that the compliance officer
+rejects, one whose fairness checklist item fails, one whose five approval tasks the
+requester marks success over REST instead of anyone answering them, and one whose
+compliance approval task an admin marks failed while the other four wait: those are
+withdrawn (skipped, no longer asked) and the run ends (approvals look every 15 s here, the
+config copied with withdrawal_check_minutes 0.25).
 
 One module-scoped stack (api-server, scheduler, dag-processor; Postgres metadata so that
 four task processes can write at once; a local Slack webhook behind `slack_default`) runs
-the three deployments side by side, all requested by sam, a system owner: he may not
+the four deployments side by side, all requested by sam, a system owner: he may not
 approve them (separation of duties), nor may olivia, credit_approval's owner. The session's
 seeded demo is copied while Airflow starts. Every person answers the requests assigned to them
 as soon as Airflow can take the answer; the tests then read what the runs, the store and Slack
@@ -13,8 +18,10 @@ hold.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +31,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from govflow import registry, store
+from govflow.audit import query_events
 from govflow.cli import app
 from govflow.deployment import procedure, readiness
 from govflow.store.schema import Deployment, DeploymentStep
@@ -45,6 +53,14 @@ pytestmark = pytest.mark.system
 REPO = Path(__file__).resolve().parents[2]
 DAG = "govflow_model_deployment"
 REJECTED_CANDIDATE = "1.2.0"
+FORCED_CANDIDATE = "1.3.0"
+WITHDRAWN_CANDIDATE = "1.4.0"
+CHECK_EVERY_MINUTES = 0.25
+# Sent once each on the approved run; Airflow takes them (200) and the step asks again.
+MALFORMED = {
+    "QA Lead": {"comment": 42, "conditions": None},
+    "Risk Manager": {"comment": "ok", "conditions": None, "override": "yes"},
+}
 REQUESTER, OWNER = "sam", "olivia"
 COMPLIANCE_REASON = "EU declaration of conformity is not signed"
 APPROVALS = "deployment_approval.approve_deployment"
@@ -60,9 +76,16 @@ class Observed:
     refused: dict[str, tuple[int, Any]] = field(default_factory=dict)
     approval_requests: dict[str, list[tuple[str, list[str]]]] = field(default_factory=dict)
     answered: dict[str, list[str]] = field(default_factory=dict)
+    malformed: dict[str, int] = field(default_factory=dict)
+    forced: list[tuple[int, Any]] = field(default_factory=list)
+    forced_tasks: set[str] = field(default_factory=set)
+    failed_by_admin: list[tuple[str, int]] = field(default_factory=list)
+    left_waiting: dict[str, dict[str, Any]] = field(default_factory=dict)
+    still_asked: list[dict[str, Any]] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)
     tasks: dict[str, dict[str, str | None]] = field(default_factory=dict)
     assets: list[dict[str, Any]] = field(default_factory=list)
+    patched_by: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _seed(
@@ -72,6 +95,8 @@ def _seed(
         assert private_demo_copy(seeded_demo, data_dir) == db_url
         register_candidate(data_dir, db_url)
         register_candidate(data_dir, db_url, version=REJECTED_CANDIDATE)
+        register_candidate(data_dir, db_url, version=FORCED_CANDIDATE)
+        register_candidate(data_dir, db_url, version=WITHDRAWN_CANDIDATE)
         register_candidate(
             data_dir, db_url, version=UNFAIR_CANDIDATE, validation=with_disparate_impact
         )
@@ -80,11 +105,60 @@ def _seed(
         done.append(error)
 
 
+def _others_approved(actions: RequiredActions, detail: dict[str, Any]) -> bool:
+    ti = detail["task_instance"]
+    states = actions.stack.task_states(DAG, ti["dag_run_id"])
+    others = [
+        state
+        for task, state in states.items()
+        if task.startswith(APPROVALS + "[") and task != f"{APPROVALS}[{ti['map_index']}]"
+    ]
+    return len(others) == 4 and set(others) == {"success"}
+
+
 def _approve(observed: Observed, actions: RequiredActions, run: str, detail: dict) -> None:
     """Approve as the assignee; on the approved run try the requester and owner first, and on
     the rejected run the compliance officer says no."""
     role = detail["task_instance"]["rendered_map_index"] or detail["subject"].split(":")[0]
     assignees = [user["id"] for user in detail["assigned_users"]]
+    if run == "forced":
+        ti = detail["task_instance"]
+        # The request stays unanswered once its task is set to success: set it once.
+        if ti["id"] in observed.forced_tasks:
+            return
+        observed.forced_tasks.add(ti["id"])
+        observed.forced.append(
+            actions.stack.client(REQUESTER).request(
+                "PATCH",
+                f"/api/v2/dags/{DAG}/dagRuns/{ti['dag_run_id']}/taskInstances/"
+                f"{ti['task_id']}/{ti['map_index']}",
+                {"new_state": "success"},
+            )
+        )
+        return
+    if run == "withdrawn":
+        ti = detail["task_instance"]
+        if role == "Compliance Officer" and not observed.failed_by_admin:
+            observed.failed_by_admin.append(
+                actions.stack.client().request(
+                    "PATCH",
+                    f"/api/v2/dags/{DAG}/dagRuns/{ti['dag_run_id']}/taskInstances/"
+                    f"{ti['task_id']}/{ti['map_index']}",
+                    {"new_state": "failed"},
+                )
+            )
+        elif role != "Compliance Officer":
+            observed.left_waiting[role] = detail
+        return
+    if run == "rejected" and role == "Compliance Officer" and not _others_approved(actions, detail):
+        # Answered last: a rejection stops the deployment as it is given and withdraws the
+        # approvals still waiting, and this run is about the rejection recorded with the rest.
+        return
+    if run == "approved" and role in MALFORMED and role not in observed.malformed:
+        observed.malformed[role], _ = actions.answer(
+            detail, assignees[0], ["Approve"], MALFORMED[role]
+        )
+        return
     observed.approval_requests.setdefault(run, []).append((role, assignees))
     if run == "approved" and role == "System Owner":
         for user in (REQUESTER, OWNER):
@@ -130,13 +204,29 @@ def _drive(stack: Any, observed: Observed) -> None:
         observed.tasks[name] = stack.task_states(DAG, run_id)
 
 
+def _config_checking_often(root: Path) -> Path:
+    """config/ with approvals that look every 15 s whether the deployment stopped."""
+    config = root / "config"
+    shutil.copytree(REPO / "config", config)
+    deployment = config / "deployment.yaml"
+    text = deployment.read_text()
+    assert "  withdrawal_check_minutes: 5\n" in text
+    deployment.write_text(
+        text.replace(
+            "  withdrawal_check_minutes: 5\n",
+            f"  withdrawal_check_minutes: {CHECK_EVERY_MINUTES}\n",
+        )
+    )
+    return config
+
+
 @pytest.fixture(scope="module")
 def deployments(seeded_demo, postgres_server_url, tmp_path_factory):
     root = tmp_path_factory.mktemp("model-deployment")
     data_dir = root / "data"
     db_url = f"sqlite:///{data_dir / 'govflow.db'}"
     env = {
-        "GOVFLOW_CONFIG_DIR": str(REPO / "config"),
+        "GOVFLOW_CONFIG_DIR": str(_config_checking_often(root)),
         "GOVFLOW_DATA_DIR": str(data_dir),
         "GOVFLOW_DB_URL": db_url,
     }
@@ -171,12 +261,29 @@ def deployments(seeded_demo, postgres_server_url, tmp_path_factory):
                     ("approved", CANDIDATE),
                     ("rejected", REJECTED_CANDIDATE),
                     ("unfair", UNFAIR_CANDIDATE),
+                    ("forced", FORCED_CANDIDATE),
+                    ("withdrawn", WITHDRAWN_CANDIDATE),
                 )
             }
         )
         _drive(stack, observed)
         observed.assets = stack.client().call("GET", "/api/v2/assets/events?limit=50")[
             "asset_events"
+        ]
+        withdrawn_run = urllib.parse.quote(observed.runs["withdrawn"], safe="")
+        # What the UI's "Required actions" lists: unanswered requests of parked tasks.
+        observed.still_asked = stack.client().call(
+            "GET",
+            f"/api/v2/dags/{DAG}/dagRuns/{withdrawn_run}/hitlDetails"
+            "?response_received=false&state=awaiting_input&state=deferred",
+        )["hitl_details"]
+        quoted = urllib.parse.quote(observed.runs["forced"], safe="")
+        observed.patched_by = [
+            (entry["owner"], entry["task_id"])
+            for entry in stack.client().call(
+                "GET",
+                f"/api/v2/eventLogs?dag_id={DAG}&run_id={quoted}&event=patch_task_instance",
+            )["event_logs"]
         ]
         yield observed, slack, db_url, data_dir
 
@@ -298,3 +405,63 @@ def test_a_failed_fairness_item_blocks_before_any_approval_is_requested(deployme
     assert steps_after == []
     posted = [m.payload["text"] for m in slack.messages if deployment.ref in m.payload["text"]]
     assert any(reason in text for text in posted), posted
+
+
+def test_a_malformed_answer_is_taken_by_airflow_and_asked_again_not_failing_the_step(deployments):
+    observed, *_ = deployments
+    assert observed.malformed == {"QA Lead": 200, "Risk Manager": 200}
+    mapped = {t: s for t, s in observed.tasks["approved"].items() if t.startswith(APPROVALS)}
+    assert set(mapped.values()) == {"success"}, mapped
+
+
+def test_an_approval_task_forced_to_success_over_rest_does_not_authorise_and_is_audited(
+    deployments,
+):
+    observed, _slack, db_url, _ = deployments
+    assert [status for status, _ in observed.forced] == [200] * 5
+    assert observed.states["forced"] == "failed"
+    tasks = observed.tasks["forced"]
+    assert tasks["deployment_approval.document_approval"] == "failed"
+    assert tasks["deployment_execution.authorise_rollout"] == "upstream_failed"
+    deployment, steps = _deployment(db_url, observed.runs["forced"])
+    assert deployment.status == procedure.BLOCKED
+    assert deployment.details["stopped"]["reason"] == (
+        "the System Owner, Compliance Officer, Risk Manager, QA Lead and AI Governance "
+        "Committee approvals were marked done without an answer from anyone assigned to them "
+        "(their tasks were set to success by hand): refused as an approval bypass attempt"
+    )
+    assert 10 not in steps
+    with store.session_scope(db_url) as session:
+        bypass = query_events(
+            session, action="approval_bypass_attempt", target=f"deployment:{deployment.ref}"
+        )
+        assert [event.severity for event in bypass] == ["CRITICAL"]
+        assert registry.get_version(session, "credit_approval", FORCED_CANDIDATE).status != (
+            "approved"
+        )
+    # Who set the state: Airflow's audit log, which the audit event points to.
+    assert observed.patched_by == [(REQUESTER, APPROVALS)] * 5
+    assert not [e for e in observed.assets if e["extra"].get("version") == FORCED_CANDIDATE]
+
+
+def test_approvals_waiting_when_the_deployment_is_blocked_are_withdrawn_and_the_run_ends(
+    deployments,
+):
+    observed, _slack, db_url, _ = deployments
+    assert [status for status, _ in observed.failed_by_admin] == [200]
+    assert observed.states["withdrawn"] == "failed"
+    deployment, _ = _deployment(db_url, observed.runs["withdrawn"])
+    assert deployment.status == procedure.BLOCKED
+    assert sorted(observed.left_waiting) == [
+        "AI Governance Committee",
+        "QA Lead",
+        "Risk Manager",
+        "System Owner",
+    ]
+    waiting = {
+        task: state
+        for task, state in observed.tasks["withdrawn"].items()
+        if task.startswith(APPROVALS + "[")
+    }
+    assert sorted(waiting.values()) == ["failed", "skipped", "skipped", "skipped", "skipped"]
+    assert observed.still_asked == []

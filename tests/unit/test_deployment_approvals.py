@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from govflow import settings, store
-from govflow.answers import Answer
+from govflow.answers import Answer, answer_problems
 from govflow.config import load_config
-from govflow.deployment import approvals
+from govflow.deployment import approvals, checklists
 from govflow.deployment.approvals import ApprovalAssignmentError, assign_approvers
 from govflow.store.schema import Deployment, DeploymentApproval, Model
 
@@ -158,6 +158,8 @@ def test_approval_requests_name_the_role_and_wait_as_long_as_the_deployment_type
     ]
     assert kwargs[1]["assigned_users"] == [{"id": "carol", "name": "Carol Chen"}]
     assert {k["response_timeout"] for k in kwargs} == {timedelta(hours=hours)}
+    # A waiting approval looks every few minutes whether the deployment stopped meanwhile.
+    assert {k["check_every"] for k in kwargs} == {timedelta(minutes=5)}
     assert "(this role may block the deployment)" in kwargs[1]["body"]
     assert "(this role may block the deployment)" not in kwargs[0]["body"]
 
@@ -260,3 +262,60 @@ def test_form_002_keeps_approver_time_option_comment_and_conditions(config, depl
     assert stored.details["option"] == "Approve"
     assert stored.details["timed_out"] is False
     assert [row["approver"] for row in rows] == ["priya", "carol", "rick", "quinn", "gina"]
+
+
+APPROVAL_FIELDS = {"comment": {"type": "string"}, "conditions": {"type": ["null", "string"]}}
+
+
+@pytest.mark.parametrize(
+    ("chosen", "params", "problems"),
+    [
+        (["Approve"], {"comment": "ok", "conditions": None}, []),
+        (["Reject"], {}, []),
+        (
+            ["Approve"],
+            {"comment": 42, "conditions": None},
+            ["field 'comment' must be a string, not an integer"],
+        ),
+        (
+            ["Approve"],
+            {"comment": "ok", "conditions": ["a", "b"]},
+            ["field 'conditions' must be null or a string, not an array"],
+        ),
+        (
+            ["Approve"],
+            {"comment": "ok", "conditions": None, "override": True},
+            ["the form has no field 'override'"],
+        ),
+        (["Approve"], {"conditions": "x"}, ["field 'comment' is missing"]),
+        ([], {}, ["no option was chosen"]),
+        (["Approve", "Reject"], {}, ["choose one option, not 2"]),
+        (["Maybe"], {}, ["'Maybe' is not one of the options (Approve, Reject)"]),
+    ],
+)
+def test_a_malformed_answer_is_explained_field_by_field(chosen, params, problems):
+    assert (
+        answer_problems(
+            chosen,
+            params,
+            options=["Approve", "Reject"],
+            multiple=False,
+            fields=APPROVAL_FIELDS,
+        )
+        == problems
+    )
+
+
+@pytest.mark.parametrize(("kind", "step"), [("minor", 7), ("major", 7), ("major", 8)])
+def test_a_person_holding_two_roles_is_asked_once_in_the_attestations_too(config, kind, step):
+    requests = checklists.attestation_requests(
+        config, _deployment(kind), step=step, timeout_hours=48
+    )
+    asked = [person.id for request in requests for person in request.assignees]
+    assert len(asked) == len(set(asked))
+    if step == 7:
+        assignees = {r.role: [p.id for p in r.assignees] for r in requests}
+        assert (assignees["qa_lead"], assignees["ai_governance_committee"]) == (
+            ["quinn"],
+            ["gina"],
+        )

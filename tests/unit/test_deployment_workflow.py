@@ -12,9 +12,12 @@ from typer.testing import CliRunner
 
 from govflow import registry, settings, store
 from govflow.alerts.outbox import SLACK
+from govflow.audit import query_events
 from govflow.cli import app
 from govflow.config import load_config
 from govflow.deployment import procedure, readiness, workflow
+from govflow.deployment.approvals import AIRFLOW_AUDIT_LOG
+from govflow.deployment.approvals import decision_rows as approvals_of
 from govflow.deployment.checks import CheckResult
 from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
 from govflow.store.schema import Alert, Deployment, DeploymentStep
@@ -449,3 +452,75 @@ def test_red_goes_straight_to_the_rollback_path(env):
     deployment, _ = _deployment(env, run_id)
     assert (deployment.go_live, deployment.status) == ("RED", procedure.ROLLED_BACK)
     assert deployment.details["rollback"]["restores"] == "1.0.0"
+
+
+def test_an_approval_task_forced_to_success_over_rest_does_not_authorise_and_is_audited(env):
+    """Marked success by hand, an approval task leaves no answer (no XCom, no responded_by):
+    the approvals are refused as a bypass attempt, whatever the other answers say."""
+    run_id = "workflow/forced-success"
+    requests = _through_readiness(env, run_id)
+    given = _approve_all(requests)
+    given[1] = given[3] = None
+    with pytest.raises(DeploymentStopped) as stopped:
+        workflow.document_approval(env, run_id, given)
+    reason = (
+        "the Compliance Officer and QA Lead approvals were marked done without an answer from "
+        "anyone assigned to them (their tasks were set to success by hand): refused as an "
+        "approval bypass attempt"
+    )
+    assert str(stopped.value) == reason
+    deployment, steps = _deployment(env, run_id)
+    assert deployment.status == procedure.BLOCKED
+    assert deployment.details["stopped"]["reason"] == reason
+    assert 10 not in steps
+    with store.session_scope(env.db_url) as session:
+        events = query_events(session, target=f"deployment:{deployment.ref}")
+        bypass = [e for e in events if e.action == "approval_bypass_attempt"]
+        decisions = [e for e in events if e.action.startswith("deployment.approval_")]
+    assert decisions == []
+    assert [(e.severity, e.payload["roles"]) for e in bypass] == [
+        ("CRITICAL", ["compliance_officer", "qa_lead"])
+    ]
+    assert bypass[0].payload["tasks"] == [
+        "deployment_approval.approve_deployment[1]",
+        "deployment_approval.approve_deployment[3]",
+    ]
+    assert bypass[0].payload["changed_by"] == AIRFLOW_AUDIT_LOG
+
+
+def test_requests_still_waiting_are_withdrawn_once_the_deployment_stopped_and_only_then(
+    env, approved, rejected
+):
+    run_id, _ = rejected
+    assert workflow.withdrawal_reason(env, run_id) == (
+        "the deployment was rejected: Compliance Officer carol blocked the deployment: "
+        "EU declaration unsigned"
+    )
+    assert workflow.withdrawal_reason(env, approved) is None
+    _through_readiness(env, "workflow/waiting")
+    assert workflow.withdrawal_reason(env, "workflow/waiting") is None
+
+
+def test_a_rejection_stops_the_deployment_as_it_is_given_so_the_others_are_withdrawn(env):
+    run_id = "workflow/early-rejection"
+    requests = _through_readiness(env, run_id)
+    approve = _approve_all(requests)
+    no = answer("carol", {"comment": "EU declaration unsigned", "conditions": None}, ["Reject"])
+    assert workflow.record_approval(env, run_id, 0, approve[0]) is None
+    assert workflow.withdrawal_reason(env, run_id) is None
+    reason = "Compliance Officer carol blocked the deployment: EU declaration unsigned"
+    assert workflow.record_approval(env, run_id, 1, no) == reason
+    assert workflow.withdrawal_reason(env, run_id) == f"the deployment was rejected: {reason}"
+    deployment, _ = _deployment(env, run_id)
+    assert deployment.details["stopped"] == {
+        "status": "rejected",
+        "step": 10,
+        "reason": reason,
+        "decided_by": "carol",
+    }
+    with store.session_scope(env.db_url) as session:
+        rows = approvals_of(session, deployment)
+    assert [(row["role"], row["decision"]) for row in rows] == [
+        ("system_owner", "approve"),
+        ("compliance_officer", "reject"),
+    ]

@@ -129,6 +129,7 @@ class Approvals(StrictModel):
     response_timeout_hours: Annotated[float, Field(gt=0)]
     expedited_response_timeout_hours: Annotated[float, Field(gt=0)]
     on_timeout: Literal["reject"]
+    withdrawal_check_minutes: Annotated[float, Field(gt=0)]
     owner_may_approve: bool
     distinct_approvers: bool
 

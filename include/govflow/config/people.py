@@ -121,3 +121,17 @@ def distinct_representatives(choices: list[list[str]]) -> dict[str, int] | None:
     if all(place(index, set()) for index in range(len(choices))):
         return assigned
     return None
+
+
+def one_role_each(choices: list[list[str]]) -> list[list[str]] | None:
+    """Who is asked for each role so that nobody is asked twice: one different person per
+    role (:func:`distinct_representatives`), then everyone left over joins the first role
+    they may take; each role keeps its people in the order given. None when the roles
+    cannot each have a person of their own."""
+    matched = distinct_representatives(choices)
+    if matched is None:
+        return None
+    for person in dict.fromkeys(p for people in choices for p in people):
+        if person not in matched:
+            matched[person] = next(i for i, people in enumerate(choices) if person in people)
+    return [[p for p in people if matched[p] == index] for index, people in enumerate(choices)]

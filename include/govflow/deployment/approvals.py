@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from govflow.answers import Answer
 from govflow.audit import record_event
 from govflow.config import GovflowConfig
-from govflow.config.people import distinct_representatives
+from govflow.config.people import one_role_each
 from govflow.deployment.forms import FormRequest, people, role_title
 from govflow.store.schema import Deployment, DeploymentApproval
 from govflow.store.types import utcnow
@@ -56,6 +56,18 @@ REJECTED_BY = "{role} {approver} rejected the deployment: {comment}"
 BLOCKED_BY = "{role} {approver} blocked the deployment: {comment}"
 TIMED_OUT = "the {role} approval was not given within {hours:g} h and counts as a rejection"
 NO_COMMENT = "(no comment)"
+BYPASSED = (
+    "the {roles} approval{s} {were} marked done without an answer from anyone assigned to "
+    "{them} ({their} task{s} {were} set to success by hand): refused as an approval bypass "
+    "attempt"
+)
+BYPASS_ATTEMPT = "approval_bypass_attempt"
+ACTOR_UNKNOWN = "unknown"
+APPROVAL_TASK = "deployment_approval.approve_deployment[{index}]"
+AIRFLOW_AUDIT_LOG = (
+    "not known to the deployment: Airflow's audit log (Browse > Audit Log, event "
+    "patch_task_instance of the task) names who set the task's state"
+)
 
 
 class ApprovalAssignmentError(ValueError):
@@ -99,8 +111,8 @@ def assign_approvers(
             )
     if not rules.distinct_approvers:
         return [ApprovalAssignment(r, tuple(c)) for r, c in zip(roles, candidates, strict=True)]
-    matched = distinct_representatives(candidates)
-    if matched is None:
+    assigned = one_role_each(candidates)
+    if assigned is None:
         short_roles, pool = _too_few_people(roles, candidates)
         raise ApprovalAssignmentError(
             NO_DISTINCT_APPROVERS.format(
@@ -111,17 +123,8 @@ def assign_approvers(
                 requester=requested_by,
             )
         )
-    assigned: list[list[str]] = [[] for _ in roles]
-    for person, index in matched.items():
-        assigned[index].append(person)
-    for person in dict.fromkeys(user for eligible in candidates for user in eligible):
-        if person not in matched:
-            first = next(i for i, eligible in enumerate(candidates) if person in eligible)
-            assigned[first].append(person)
-    order = {user.id: index for index, user in enumerate(config.people.users)}
     return [
-        ApprovalAssignment(role, tuple(sorted(group, key=order.__getitem__)))
-        for role, group in zip(roles, assigned, strict=True)
+        ApprovalAssignment(role, tuple(group)) for role, group in zip(roles, assigned, strict=True)
     ]
 
 
@@ -164,9 +167,62 @@ def approval_requests(
             ),
             assignees=people(config, list(assignment.assignees)),
             response_timeout_hours=hours,
+            check_every_minutes=config.deployment.approvals.withdrawal_check_minutes,
         )
         for assignment in assignments
     ]
+
+
+def bypassed_requests(
+    requests: list[FormRequest], answers: Sequence[Answer | None]
+) -> list[tuple[int, FormRequest]]:
+    """The requests (with their map index) that ended without anybody's answer: an approval
+    task that finished with no answer of the HITL request (``None``) was not answered, it was
+    set to success by hand. A shorter list than the requests leaves the rest unanswered."""
+    return [
+        (index, request)
+        for index, request in enumerate(requests)
+        if index >= len(answers) or answers[index] is None
+    ]
+
+
+def bypass_reason(bypassed: list[tuple[int, FormRequest]]) -> str:
+    """Why the approvals are refused when some of them were bypassed."""
+    titles = [role_title(request.role) for _, request in bypassed]
+    roles = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+    many = len(titles) > 1
+    return BYPASSED.format(
+        roles=roles,
+        s="s" if many else "",
+        were="were" if many else "was",
+        them="them" if many else "it",
+        their="their" if many else "its",
+    )
+
+
+def record_bypass_attempt(
+    session: Session, deployment: Deployment, bypassed: list[tuple[int, FormRequest]]
+) -> str:
+    """Audit the bypass (CRITICAL) and return its reason; the decisions are not recorded."""
+    reason = bypass_reason(bypassed)
+    record_event(
+        session,
+        actor=ACTOR_UNKNOWN,
+        action=BYPASS_ATTEMPT,
+        target=f"deployment:{deployment.ref}",
+        payload={
+            "roles": [request.role for _, request in bypassed],
+            "tasks": [APPROVAL_TASK.format(index=index) for index, _ in bypassed],
+            "assignees": {
+                request.role: [person.id for person in request.assignees] for _, request in bypassed
+            },
+            "changed_by": AIRFLOW_AUDIT_LOG,
+            "reason": reason,
+        },
+        severity="CRITICAL",
+        idempotency_key=f"deployment.approval_bypass:{deployment.ref}",
+    )
+    return reason
 
 
 def _conditions(answer: Answer) -> list[str]:

@@ -5,10 +5,12 @@ verified automatically with stored evidence, or attested by a named person.
 An automatic item runs the check deployment.yaml names for it (``govflow.deployment.checks``)
 and stores the result as its evidence. An attested item is asked of the people holding its
 role (the model's own owner for ``system_owner`` items: the owner is the one accountable for
-them): one form per role lists that role's items as options, the person ticks each item
-they attest and gives one evidence link for them. An ``if_applicable`` item offers a second
-option, "not applicable". An item left unticked, ticked both ways, or ticked without an
-evidence link is not attested, and the deployment stops.
+them), each person once as for the approvals (Quinn, QA lead and committee member, attests
+as QA lead and Gina for the committee): one form per role lists that role's items as
+options, the person ticks each item they attest and gives one evidence link for them. An
+``if_applicable`` item offers a second option, "not applicable". An item left unticked,
+ticked both ways, or ticked without an evidence link is not attested, and the deployment
+stops.
 
 The seed 001 section 7.2 substantial-change assessment is asked of its assessor as one more
 item of step 8 on the deployment types that call for it (a major update): ticking it states
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from govflow.answers import Answer
 from govflow.config import Criterion, GovflowConfig
+from govflow.config.people import one_role_each
 from govflow.deployment import procedure
 from govflow.deployment.checks import CheckResult, DeploymentCandidate, run_check
 from govflow.deployment.forms import FormRequest, people, role_title
@@ -201,9 +204,15 @@ def attestation_requests(
         in_step = (item.checklist == HIGH_RISK_CHECKLIST) == (step == 8)
         if item.criterion.verification == "attested" and in_step:
             by_role.setdefault(str(item.criterion.attested_by), []).append(item)
+    holders = [
+        [model.owner] if role == "system_owner" else config.people.holders(role)  # type: ignore[arg-type]
+        for role in by_role
+    ]
+    # As for the approvals, a person holding two of the roles is asked once when the roles
+    # can each have someone else; otherwise each role asks everyone holding it.
+    assigned = one_role_each(holders) or holders
     requests = []
-    for role, items in by_role.items():
-        holders = [model.owner] if role == "system_owner" else config.people.holders(role)  # type: ignore[arg-type]
+    for (role, items), assignees in zip(by_role.items(), assigned, strict=True):
         what = "Pre-Deployment Checklist" if step == 7 else "Compliance Verification"
         lines = "\n".join(f"- **{item.id}** {item.criterion.text}" for item in items)
         requests.append(
@@ -220,7 +229,7 @@ def attestation_requests(
                     f"{deployment.model_version} to {deployment.environment}).\n\n"
                     f"{ATTEST_ALL}\n\n{lines}"
                 ),
-                assignees=people(config, holders),
+                assignees=people(config, assignees),
                 response_timeout_hours=timeout_hours,
                 options=_options(items),
                 items=tuple(item.id for item in items),

@@ -55,9 +55,11 @@ class FormRequest:
     response_timeout_hours: float
     options: tuple[str, ...] | None = None
     items: tuple[str, ...] = ()
+    check_every_minutes: float | None = None
 
     def operator_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``HITLOperator.partial(...).expand_kwargs([...])``."""
+        """Keyword arguments for ``HITLOperator.partial(...).expand_kwargs([...])``; a request
+        that checks whether it is still wanted adds ``check_every``."""
         kwargs: dict[str, Any] = {
             "subject": self.subject,
             "body": self.body,
@@ -66,6 +68,8 @@ class FormRequest:
         }
         if self.options is not None:
             kwargs["options"] = list(self.options)
+        if self.check_every_minutes is not None:
+            kwargs["check_every"] = timedelta(minutes=self.check_every_minutes)
         return kwargs
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +82,7 @@ class FormRequest:
             "response_timeout_hours": self.response_timeout_hours,
             "options": None if self.options is None else list(self.options),
             "items": list(self.items),
+            "check_every_minutes": self.check_every_minutes,
         }
 
     @classmethod
@@ -91,6 +96,7 @@ class FormRequest:
             response_timeout_hours=data["response_timeout_hours"],
             options=None if data["options"] is None else tuple(data["options"]),
             items=tuple(data["items"]),
+            check_every_minutes=data.get("check_every_minutes"),
         )
 
 

@@ -5,14 +5,16 @@ JSON-able results).
 The order of a run: ``start`` records the request and works out every person the run will
 ask (phase 1), the forms of steps 1 and 2 come back to ``coordinate_stakeholders`` (step 3);
 ``check_step`` runs the automated steps 4-6 and 12; ``complete_checklist`` and
-``review_readiness`` are steps 7-9; the approvals of step 10 come back to
+``review_readiness`` are steps 7-9; each approval of step 10 is recorded as it is given
+(``record_approval``: a rejection stops the deployment there) and all of them come back to
 ``document_approval`` (step 11); ``record_release``, ``verify_deployment`` and
 ``decide_go_live`` are steps 13-15, ``follow_go_live`` routes AMBER through the System
 Owner's choice to ``authorise_rollout`` or ``roll_back``; steps 16-20 record the
 post-deployment work and ``close`` renders the final readiness report and posts it.
 
 A gate that fails records why on the deployment and raises ``DeploymentStopped``; nothing
-after it runs, and ``close`` (which always runs) reports the reason.
+after it runs, and ``close`` (which always runs) reports the reason. Requests still waiting
+then ask ``withdrawal_reason`` and withdraw.
 
 Execution (steps 12-15) stops short of moving traffic: the version is released to the
 rollout, which routes traffic stage by stage (seed 000 "Phased Rollout") once this run has
@@ -70,6 +72,7 @@ NOT_ISO = "{value!r} is not an ISO date and time"
 RED_DECISION = "go-live decision RED: {reasons}"
 OWNER_ROLLED_BACK = "go-live decision AMBER ({reasons}); {owner} chose to roll back: {comment}"
 TASK_FAILED = "task {tasks} failed before the deployment recorded a reason"
+WITHDRAWN = "the deployment was {status}: {reason}"
 
 RequestKey = Literal[
     "deployment_plan",
@@ -592,15 +595,26 @@ def review_readiness(
 
 
 def document_approval(
-    env: Environment, run_id: str, answers: list[dict[str, Any]]
+    env: Environment, run_id: str, answers: list[dict[str, Any] | None]
 ) -> dict[str, Any]:
-    """Steps 10-11: FORM-AI-DEPLOY-002 and the registry decision; a rejection stops here."""
+    """Steps 10-11: FORM-AI-DEPLOY-002 and the registry decision; a rejection stops here.
+
+    ``answers`` has one entry per approval request, in order: ``None`` where the approval
+    task ended without an answer to its request (set to success by hand), which refuses
+    every approval as a bypass attempt, audited, before any decision is recorded."""
     config = env.config
+    given = [None if value is None else Answer.from_xcom(value) for value in answers]
+    with store.session_scope(env.db_url) as session:
+        deployment = _deployment(session, run_id)
+        bypassed = approvals.bypassed_requests(_requests(deployment, "approvals"), given)
+        bypass = approvals.record_bypass_attempt(session, deployment, bypassed) if bypassed else ""
+    if bypass:
+        raise _stop(env, run_id, status=procedure.BLOCKED, step=11, reason=bypass)
     with store.session_scope(env.db_url) as session:
         deployment = _deployment(session, run_id)
         requests = _requests(deployment, "approvals")
         decisions = approvals.record_decisions(
-            session, config, deployment, requests, _answers(answers)
+            session, config, deployment, requests, [a for a in given if a is not None]
         )
         reason = approvals.rejection_reason(config, decisions)
         rows = approvals.decision_rows(session, deployment)
@@ -630,6 +644,49 @@ def document_approval(
     if not recorded.passed:
         raise _stop(env, run_id, status=procedure.BLOCKED, step=11, reason=recorded.summary)
     return {"decisions": len(rows)}
+
+
+def record_approval(
+    env: Environment, run_id: str, index: int, answer: dict[str, Any]
+) -> str | None:
+    """Step 10 as each approval is given: the decision of request ``index`` goes into
+    FORM-AI-DEPLOY-002 at once, and a rejection stops the deployment there, so that the
+    approvals still waiting are withdrawn instead of asked for nothing. Returns why it
+    stopped (None for an approval, or when the deployment had stopped already); step 11
+    records every decision again when all are in."""
+    config = env.config
+    with store.session_scope(env.db_url) as session:
+        deployment = _deployment(session, run_id)
+        if deployment.status in procedure.STOPPED_STATUSES:
+            return None
+        request = _requests(deployment, "approvals")[index]
+        decisions = approvals.record_decisions(
+            session, config, deployment, [request], [Answer.from_xcom(answer)]
+        )
+        reason = approvals.rejection_reason(config, decisions)
+        if reason:
+            _decide_in_registry(session, deployment, decisions, reason)
+            procedure.stop_deployment(
+                session,
+                deployment,
+                status=procedure.REJECTED,
+                step=10,
+                reason=reason,
+                decided_by=decisions[0].approver or "timeout",
+            )
+    return reason
+
+
+def withdrawal_reason(env: Environment, run_id: str) -> str | None:
+    """Why the run's requests still waiting for an answer are withdrawn: the deployment
+    stopped (blocked, rejected, rolled back) while they waited. None while it goes on."""
+    with store.session_scope(env.db_url) as session:
+        deployment = _deployment(session, run_id)
+        if deployment.status not in procedure.STOPPED_STATUSES:
+            return None
+        return WITHDRAWN.format(
+            status=deployment.status.replace("_", " "), reason=procedure.stop_reason(deployment)
+        )
 
 
 def _decide_in_registry(

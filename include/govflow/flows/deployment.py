@@ -86,6 +86,16 @@ def document_approval(run_id: str, answers: list) -> Any:
     return _step(workflow.document_approval, run_id, answers)
 
 
+def record_approval(run_id: str, index: int, answer: dict[str, Any]) -> str | None:
+    """Record approval ``index`` as it is given; a rejection stops the deployment at once."""
+    return workflow.record_approval(_environment(), run_id, index, answer)
+
+
+def withdrawal_reason(run_id: str) -> str | None:
+    """Why a request of the run still waiting is withdrawn (the deployment stopped), or None."""
+    return workflow.withdrawal_reason(_environment(), run_id)
+
+
 def record_release(run_id: str) -> Any:
     """Step 13: the verified artefact is released to the phased rollout."""
     return _step(workflow.record_release, run_id)
@@ -153,9 +163,11 @@ __all__ = [
     "follow_go_live",
     "open_deployment",
     "plan_post_deployment_verification",
+    "record_approval",
     "record_release",
     "requests_for",
     "review_readiness",
     "roll_back",
     "verify_deployment",
+    "withdrawal_reason",
 ]
