@@ -81,6 +81,43 @@ def test_migrations_create_every_table_and_downgrade_removes_them(store_url):
     assert _tables(store_url) == EXPECTED_TABLES
 
 
+def test_a_store_holding_records_upgrades_across_every_migration(store_url):
+    """A migration that rebuilds a table (SQLite's batch mode) fails on a store whose rows
+    other tables point at: upgrading a used store must work, not only an empty one."""
+    store.upgrade(store_url, "0008")
+    with store.engine_for(store_url).begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO models (id, model_type, risk_tier, owner, business_purpose, status,"
+                " created_by, created_at) VALUES ('m', 'binary_classifier', 'low', 'o', 'p',"
+                " 'draft', 't', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO monitoring_runs (id, model_id, run_key, cadence, checks,"
+                " interval_start, interval_end, status, composite_breakdown, fairness_counts,"
+                " started_at) VALUES (1, 'm', 'k', 'daily', '[]', CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP, 'succeeded', '{}', '{}', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO metric_results (monitoring_run_id, check_type, metric, subject,"
+                " severity, status, threshold, details) VALUES (1, 'data_drift', 'psi', 'x',"
+                " 'INFO', 'computed', '{}', '{}')"
+            )
+        )
+
+    store.upgrade(store_url)
+
+    assert store.current_revision(store_url) == store.head_revision()
+    with store.engine_for(store_url).connect() as connection:
+        assert connection.execute(text("SELECT historical FROM monitoring_runs")).all() == [
+            (False,)
+        ]
+
+
 def test_a_model_can_have_only_one_active_baseline(store_url):
     store.upgrade(store_url)
     _add_model(store_url)

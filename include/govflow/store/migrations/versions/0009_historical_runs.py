@@ -20,10 +20,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("monitoring_runs", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("historical", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN: SQLite's batch mode would rebuild monitoring_runs, and dropping the
+    # old table fails on the foreign keys of metric_results and incidents.
+    op.add_column(
+        "monitoring_runs",
+        sa.Column("historical", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
