@@ -855,3 +855,15 @@ def test_the_installed_govflow_command_refuses_a_bad_config(config_copy):
     )
     assert completed.returncode == 1
     assert completed.stderr == f"models.yaml: models.1.owner: {UNKNOWN_USER.format(user='zed')}\n"
+
+
+def test_a_sql_log_table_is_a_table_or_schema_dot_table_and_nothing_deeper(config_copy):
+    log = "prediction_log: {kind: parquet, path: prediction_logs/marketing_propensity}"
+    sql = "prediction_log: {kind: sql, url_env: GOVFLOW_LOGS_URL, table: %s}"
+    edit(config_copy, "models.yaml", log, sql % "scoring.predictions")
+    assert load_config(config_copy).models.get("marketing_propensity").prediction_log.table == (
+        "scoring.predictions"
+    )
+    edit(config_copy, "models.yaml", sql % "scoring.predictions", sql % "ml.scoring.predictions")
+    (problem,) = problems_of(config_copy)
+    assert problem.startswith("models.yaml: models.1.prediction_log.sql.table: ")

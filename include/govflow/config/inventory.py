@@ -59,11 +59,12 @@ class ParquetLog(StrictModel):
 
 
 class SqlLog(StrictModel):
-    """A table reached through a SQLAlchemy URL kept in an environment variable, never here."""
+    """A table (``table`` or ``schema.table``) reached through a SQLAlchemy URL kept in an
+    environment variable, never here."""
 
     kind: Literal["sql"]
     url_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
-    table: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
+    table: Annotated[str, Field(pattern=r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 class Feature(StrictModel):
