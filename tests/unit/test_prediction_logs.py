@@ -15,8 +15,9 @@ import sqlalchemy as sa
 
 from govflow.baselines.profile import BaselineProfile, build_profile
 from govflow.config import GovflowConfig, load_config
+from govflow.config.inventory import SqlLog
 from govflow.demo import write_demo
-from govflow.monitoring.analysis import analyse_window
+from govflow.monitoring.analysis import analyse_window, log_source
 from govflow.monitoring.prediction_logs import (
     BAD_WINDOW,
     MISSING_DIRECTORY,
@@ -251,15 +252,27 @@ def log_database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[sa.Eng
 
 
 def test_the_sql_source_gives_the_parquet_frame_and_the_same_findings_on_the_same_rows(
-    demo: tuple[Path, dict], demo_baseline, log_database: tuple[sa.Engine, str | None]
+    demo: tuple[Path, dict],
+    demo_baseline,
+    log_database: tuple[sa.Engine, str | None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     directory, _ = demo
     engine, schema = log_database
+    config, profile, model = demo_baseline
     parquet = ParquetLogSource(directory / "prediction_logs" / "credit_approval")
     rows = parquet.read_window(at(1), at(21))
     rows.to_sql("predictions", engine, schema=schema, index=False)
+    # Reached as models.yaml's own comment shows: kind sql, the URL in url_env, schema.table.
     table = f"{schema}.predictions" if schema else "predictions"
-    sql = SqlLogSource(engine, table)
+    monkeypatch.setenv("GOVFLOW_CREDIT_LOGS_URL", engine.url.render_as_string(hide_password=False))
+    entry = config.models.get("credit_approval").model_copy(
+        update={
+            "prediction_log": SqlLog(kind="sql", url_env="GOVFLOW_CREDIT_LOGS_URL", table=table)
+        }
+    )
+    sql = log_source(entry, directory)
+    assert isinstance(sql, SqlLogSource)
     window, matured = (at(15), at(16)), (at(10), at(11))
     frames = [
         (source.read_window(*window), source.read_window(*matured)) for source in (parquet, sql)
@@ -270,7 +283,7 @@ def test_the_sql_source_gives_the_parquet_frame_and_the_same_findings_on_the_sam
         # when every name is exactly a str.
         assert {type(name) for name in from_sql.columns} == {str}
 
-    config, profile, model = demo_baseline
+    sql.engine.dispose()
     findings = [
         analyse_window(
             model=config.models.get("credit_approval"),
