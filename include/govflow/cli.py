@@ -18,6 +18,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from govflow.serving.limits import DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES_ENV
+
 # The exit status of every command (README "The command line").
 EXIT_REFUSED = 1  # refused, not found, or found wanting (a CRITICAL finding, a broken chain)
 EXIT_USAGE = 2  # the command line is wrong: a malformed value, a name config/ does not know
@@ -31,9 +33,12 @@ def _problem(error: Exception) -> tuple[str, int]:
     from alembic.util import CommandError
 
     from govflow import store
+    from govflow.baselines.onboarding import BaselineSourceError
+    from govflow.baselines.profile import BaselineError
     from govflow.config import ConfigError, UnknownModel
     from govflow.deployment.procedure import UnknownDeployment
     from govflow.flows import Refused
+    from govflow.flows.monitoring import NotReady
     from govflow.incidents.lifecycle import IncidentError, UnknownIncidentStatus
     from govflow.monitoring.analysis import UnknownCheck
     from govflow.registry import RegistryError
@@ -42,6 +47,7 @@ def _problem(error: Exception) -> tuple[str, int]:
 
     usage = (UnknownModel, UnknownCheck, UnknownIncidentStatus, GatewayError, CommandError)
     refused = (Refused, KillSwitchError, RegistryError, IncidentError, UnknownDeployment)
+    failed = (BaselineError, BaselineSourceError, NotReady)
     if isinstance(error, typer.TyperException):  # typer's own: a usage error, exit status 2
         context = getattr(error, "ctx", None)
         help_of = f" (see '{context.command_path} --help')" if context else ""
@@ -50,6 +56,8 @@ def _problem(error: Exception) -> tuple[str, int]:
         return str(error), EXIT_USAGE
     if isinstance(error, refused):
         return str(error), EXIT_REFUSED
+    if isinstance(error, failed):
+        return str(error), EXIT_FAILED
     if isinstance(error, ConfigError):
         more = len(error.problems) - 1
         listed = f" (and {more} more: govflow config check lists them)" if more else ""
@@ -285,6 +293,116 @@ def registry_lineage(
         typer.echo(json.dumps(registry.lineage(session, model_id, version), indent=2))
 
 
+model_app = typer.Typer(
+    help="Your own model: register it from its models.yaml entry.", no_args_is_help=True
+)
+app.add_typer(model_app, name="model")
+baseline_app = typer.Typer(
+    help="Baselines (seed 004 section 4): build one from your validation data.",
+    no_args_is_help=True,
+)
+app.add_typer(baseline_app, name="baseline")
+ActorOption = Annotated[str, typer.Option("--actor", help="Who does it (kept in the audit trail).")]
+
+
+@model_app.command("register")
+def model_register(
+    model_id: Annotated[str, typer.Argument(help="The model's id in models.yaml.")],
+    version: Annotated[str, typer.Option(help="The version to register.")] = "1",
+    artifact: Annotated[
+        Path | None,
+        typer.Option(
+            help="The fitted model (joblib) for SHAP attributions; without one the model is "
+            "a black box, monitored on its logs alone."
+        ),
+    ] = None,
+    training_snapshot: Annotated[
+        str, typer.Option(help="The training data's snapshot id (lineage).")
+    ] = "not recorded",
+    feature_version: Annotated[
+        str, typer.Option(help="The feature set's version (lineage).")
+    ] = "not recorded",
+    actor: ActorOption = "govflow-cli",
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Register a model as models.yaml describes it (owner, purpose, risk tier) and one of its
+    versions; again with the same values it changes nothing. Next: govflow baseline create."""
+    from govflow import store
+    from govflow.baselines.onboarding import register_from_config
+    from govflow.config import load_config
+
+    entry = load_config(_config_dir(config_dir)).models.get(model_id)
+    store.ensure_schema()
+    with store.session_scope() as session:
+        _, registered = register_from_config(
+            session,
+            entry,
+            version=version,
+            actor=actor,
+            artifact=artifact,
+            training_snapshot=training_snapshot,
+            feature_version=feature_version,
+        )
+        kind = "black box" if not registered.artifact_uri else f"artefact {registered.artifact_uri}"
+        typer.echo(
+            f"{model_id} {version} registered ({registered.status}, {kind}); next: "
+            f"govflow baseline create --model {model_id} --from <validation data>"
+        )
+
+
+@baseline_app.command("create")
+def baseline_create(
+    model_id: Annotated[str, typer.Option("--model", help="The model's id in models.yaml.")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="Validation data with the model's features, protected attributes, score, "
+            "prediction and label: a .parquet or .csv file or a directory of them, or with "
+            "--url-env a table (schema.table) or a SELECT query.",
+        ),
+    ],
+    url_env: Annotated[
+        str | None,
+        typer.Option(help="The environment variable holding the database URL for --from."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="The baseline's version (default: the data's last day, -vN)."),
+    ] = None,
+    model_version: Annotated[
+        str | None, typer.Option(help="The registered version (default: the newest).")
+    ] = None,
+    actor: ActorOption = "govflow-cli",
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Build a model's baseline from its own validation data and make it the active one
+    (the same data again returns the same baseline). Next: govflow monitor run."""
+    from govflow import settings, store
+    from govflow.baselines.onboarding import create_baseline_from_data, read_baseline_data
+    from govflow.config import load_config
+
+    entry = load_config(_config_dir(config_dir)).models.get(model_id)
+    data = read_baseline_data(source, url_env=url_env)
+    store.ensure_schema()
+    with store.session_scope() as session:
+        baseline = create_baseline_from_data(
+            session,
+            data_dir=settings.data_dir(),
+            model=entry,
+            data=data,
+            source=source,
+            created_by=actor,
+            model_version=model_version,
+            name=name,
+        )
+        typer.echo(
+            f"{model_id}: baseline {baseline.version} active ({len(data)} rows from {source}, "
+            f"model version {baseline.model_version}); next: govflow monitor run --model "
+            f"{model_id} --start <day> --end <day>"
+        )
+
+
 @registry_app.command("deprecate")
 def registry_deprecate(
     model_id: Annotated[str, typer.Argument(help="The model to retire, e.g. credit_approval.")],
@@ -482,7 +600,7 @@ def monitor_run(
 
     print_findings(summary.run_id, typer.echo)
     typer.echo(
-        f"\n{model}: {summary.status}, severity {summary.severity}, composite "
+        f"\n{model}: {summary.status}, {summary.headline}, composite "
         f"{summary.composite_score if summary.composite_score is not None else 'n/a'}, "
         f"baseline {summary.baseline_version}, report {summary.report_path or '-'}"
     )
@@ -490,6 +608,59 @@ def monitor_run(
         raise typer.Exit(EXIT_FAILED)
     if summary.severity == "CRITICAL":
         raise typer.Exit(EXIT_REFUSED)
+
+
+@monitor_app.command("backfill")
+def monitor_backfill(
+    model: Annotated[str, typer.Option("--model", help="Model id from models.yaml.")],
+    start: Annotated[str, typer.Option(help="First day analysed: YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day analysed (included): YYYY-MM-DD.")],
+    checks: Annotated[
+        list[str] | None,
+        typer.Option("--checks", help="data_drift, fairness_drift, model_drift, explanation_drift"),
+    ] = None,
+) -> None:
+    """Analyse a model's past logs day by day as history: each day gets its record (shown in
+    reports like any other) but pages no one and opens no incident. Running it again
+    rewrites the same records. Labels count as they were observed by each day's end.
+
+    Exit status: 0 every day analysed; 3 a day's analysis failed (its record says why).
+    """
+    from datetime import timedelta
+
+    from govflow import settings
+    from govflow.config import load_config
+    from govflow.flows.monitoring import run_monitoring
+    from govflow.monitoring.analysis import CHECK_TYPES
+
+    first, last = _window(start, end)
+    config = load_config(settings.config_dir())
+    config.models.get(model)
+    wanted = [c for item in (checks or list(CHECK_TYPES)) for c in item.split(",") if c]
+    severities: dict[str, int] = {}
+    failed = 0
+    day = first
+    while day < last:
+        summary = run_monitoring(
+            model,
+            start=day,
+            end=day + timedelta(days=1),
+            checks=wanted,
+            cadence="on_demand",
+            run_key=f"history/{day.date().isoformat()}/{','.join(sorted(wanted))}",
+            config=config,
+            data_dir=settings.data_dir(),
+            write_report=False,
+            historical=True,
+        )
+        typer.echo(f"{day.date()}  {summary.status:<10} {summary.severity}")
+        severities[summary.severity] = severities.get(summary.severity, 0) + 1
+        failed += summary.status == "failed"
+        day += timedelta(days=1)
+    counts = ", ".join(f"{level} {count}" for level, count in sorted(severities.items()))
+    typer.echo(f"\n{model}: {sum(severities.values())} days recorded as history ({counts})")
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("airflow-users")
@@ -546,6 +717,13 @@ def serve(
     instance: Annotated[
         str | None, typer.Option(help="Gateway instance name (default: <host>-<pid>).")
     ] = None,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar=MAX_BODY_BYTES_ENV,
+            help="Largest request body in bytes; a larger one is refused with 413.",
+        ),
+    ] = DEFAULT_MAX_BODY_BYTES,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Run the serving gateway: routing table, kill switches, safeguards, prediction logs."""
@@ -563,6 +741,7 @@ def serve(
         instance=instance,
         refresh_seconds=refresh_seconds,
         flush_seconds=flush_seconds,
+        max_body_bytes=max_body_bytes,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
@@ -757,6 +936,44 @@ def kill_switch_list(
     )
     for line in lines:
         typer.echo(line)
+
+
+alerts_app = typer.Typer(
+    help="The alert outbox: resend a given-up alert, or give up on one (seed 004 sections 8, 11).",
+    no_args_is_help=True,
+)
+app.add_typer(alerts_app, name="alerts")
+AlertActorOption = Annotated[
+    str, typer.Option("--actor", help="Who decides: a people.yaml id, named in the audit event.")
+]
+
+
+@alerts_app.command("resend")
+def alerts_resend(
+    alert_ids: Annotated[
+        list[int] | None, typer.Argument(help="Alert ids (govflow_alert_delivery logs them).")
+    ] = None,
+    actor: AlertActorOption = "",
+    all_failed: Annotated[
+        bool, typer.Option("--all-failed", help="Every alert that ran out of attempts.")
+    ] = False,
+) -> None:
+    """Put failed or abandoned alerts back in the outbox, due at the next delivery run."""
+    from govflow.flows.alerts import resend_alerts
+
+    resend_alerts(actor=actor, alert_ids=alert_ids or [], all_failed=all_failed)
+
+
+@alerts_app.command("abandon")
+def alerts_abandon(
+    alert_id: Annotated[int, typer.Argument(help="The alert id.")],
+    reason: Annotated[str, typer.Option(help="Why nobody needs it sent; required, audited.")] = "",
+    actor: AlertActorOption = "",
+) -> None:
+    """Give up on an alert still waiting to be sent: it is never sent again (nor escalated)."""
+    from govflow.flows.alerts import abandon_alerts
+
+    abandon_alerts(actor=actor, alert_ids=[alert_id], reason=reason)
 
 
 def main() -> None:

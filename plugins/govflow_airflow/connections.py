@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Connection
 
 if TYPE_CHECKING:
-    from govflow.alerts.messages import SmtpSettings
+    from govflow.alerts.messages import SlackBot, SmtpSettings
 
 SLACK_CONNECTION = "slack_default"
 SMTP_CONNECTION = "smtp_default"
 SLACK_WEBHOOK_BASE = "https://hooks.slack.com/services/"
+# The Slack provider's connection type for a bot token (its password); `slackwebhook` is
+# the other one.
+SLACK_BOT_CONN_TYPE = "slack"
 
 
 def _connection(conn_id: str) -> Any:
@@ -33,9 +36,26 @@ def slack_webhook_url() -> str | None:
     connection = _connection(SLACK_CONNECTION)
     if connection is None or not connection.password:
         return None
+    if connection.conn_type == SLACK_BOT_CONN_TYPE:
+        return None
     if connection.password.startswith(("http://", "https://")):
         return connection.password
     return SLACK_WEBHOOK_BASE + connection.password.lstrip("/")
+
+
+def slack_bot() -> SlackBot | None:
+    """The bot token of `slack_default` when it is a `slack` connection (token as password,
+    `base_url` in its extra for a Slack-compatible API): alerts are then posted with
+    chat.postMessage and looked for in the channel's history before being posted again."""
+    from govflow.alerts.messages import DEFAULT_SLACK_API_URL, SlackBot
+
+    connection = _connection(SLACK_CONNECTION)
+    if connection is None or connection.conn_type != SLACK_BOT_CONN_TYPE:
+        return None
+    if not connection.password:
+        return None
+    base_url = connection.extra_dejson.get("base_url") or DEFAULT_SLACK_API_URL
+    return SlackBot(token=connection.password, base_url=base_url)
 
 
 def smtp_settings() -> SmtpSettings | None:
@@ -61,7 +81,12 @@ def deliver_now(alert_ids: list[int]) -> dict[str, Any]:
     run); a failure leaves them in the outbox for govflow_alert_delivery to retry."""
     from govflow.flows.alerts import deliver_outbox as deliver
 
-    return deliver(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings(), only_ids=alert_ids)
+    return deliver(
+        slack_webhook_url=slack_webhook_url(),
+        slack_bot=slack_bot(),
+        smtp=smtp_settings(),
+        only_ids=alert_ids,
+    )
 
 
 def deliver_outbox() -> dict[str, Any]:
@@ -69,4 +94,6 @@ def deliver_outbox() -> dict[str, Any]:
     would otherwise wait for the next govflow_alert_delivery run); failures stay queued."""
     from govflow.flows.alerts import deliver_outbox as deliver
 
-    return deliver(slack_webhook_url=slack_webhook_url(), smtp=smtp_settings())
+    return deliver(
+        slack_webhook_url=slack_webhook_url(), slack_bot=slack_bot(), smtp=smtp_settings()
+    )

@@ -4,6 +4,9 @@ answer high-value customers from the fallbacks within 5 s while standard custome
 scored by the model, `govflow audit query` names who did it, and deactivation restores the
 model. The effect delay is measured from the switch's own activation time in the store to
 the first answer that honours it, and printed with the traffic's latency figures.
+
+And issue 13 item 7 on the same process: an anonymous feedback POST is refused, so is a
+recorded_by that names no one, and a body over the limit its environment sets.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from sqlalchemy import func, select
 
 from govflow import settings, store
-from govflow.store.schema import KillSwitch, ServingStat
+from govflow.store.schema import AuditEvent, KillSwitch, ServingFeedback, ServingStat
 from tests.support.serving import (
     RunningGateway,
     applicant_instances,
@@ -177,3 +181,44 @@ def test_a_segment_kill_switch_from_the_cli_reaches_the_running_gateway_within_f
         ).one()
     assert 0 < fallbacks < requests
     assert list((data_dir / "prediction_logs" / MODEL).glob("date=*/part-gw-*.parquet"))
+
+
+def test_the_running_gateway_refuses_anonymous_feedback_free_text_authors_and_large_bodies(
+    seeded_demo, tmp_path
+):
+    """Issue 13 item 7 on `govflow serve` itself: the token and the body limit come from the
+    environment, an anonymous feedback POST is refused, and the token never reaches its log."""
+    data_dir, url = serving_copy(seeded_demo, tmp_path / "data")
+    token = "loan-portal-system-test-token-0123456789"
+    env = {
+        **os.environ,
+        "GOVFLOW_DATA_DIR": str(data_dir),
+        "GOVFLOW_DB_URL": url,
+        "GOVFLOW_CONFIG_DIR": str(settings.config_dir()),
+        "GOVFLOW_GATEWAY_TOKEN_LOAN_PORTAL": token,
+        "GOVFLOW_GATEWAY_MAX_BODY_BYTES": "65536",
+    }
+    bug = {"kind": "bug", "severity": "critical", "details": "approves applicants with no income"}
+    bearer = {"authorization": f"Bearer {token}"}
+
+    with running_gateway(env, models=[MODEL]) as gateway:
+        feedback = f"{gateway.base_url}/v1/models/{MODEL}/feedback"
+        anonymous = httpx.post(feedback, json={**bug, "recorded_by": "ceo"}, timeout=10)
+        free_text = httpx.post(feedback, json={**bug, "recorded_by": "ceo"}, headers=bearer)
+        by_person = httpx.post(feedback, json={**bug, "recorded_by": "carol"}, headers=bearer)
+        too_large = httpx.post(
+            feedback, json={**bug, "details": "x" * 65536}, headers=bearer, timeout=10
+        )
+        health = gateway.health()
+        log = gateway.log_path.read_text(errors="replace")
+
+    assert (anonymous.status_code, free_text.status_code) == (401, 422)
+    assert (by_person.status_code, too_large.status_code) == (201, 413)
+    assert health["consumers"]["with_token"] == ["loan_portal"]
+    assert token not in log
+    with store.session_scope(url) as session:
+        recorded = session.execute(select(ServingFeedback.recorded_by)).scalars().all()
+        actors = session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "serving.feedback_recorded")
+        ).all()
+    assert (recorded, actors) == (["carol"], ["carol"])

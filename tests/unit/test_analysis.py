@@ -395,7 +395,7 @@ def test_an_empty_window_is_a_critical_finding_and_every_check_is_skipped(run, w
     ]
 
 
-def test_a_category_outside_the_schema_is_a_finding_and_one_unseen_at_baseline_is_measured(
+def test_a_category_outside_the_schema_is_a_finding_and_takes_part_in_drift_in_its_own_bin(
     run, window
 ):
     window.loc[:19, "region"] = "atlantis"
@@ -404,13 +404,38 @@ def test_a_category_outside_the_schema_is_a_finding_and_one_unseen_at_baseline_i
     result = run(window, checks=("data_drift",))
 
     outside = found(result, DATA_QUALITY, "categories", "region")
+    # 20 of 2,000 rows is 1%: not below policy.yaml's unseen_category_fraction_max of 0.01.
     assert (outside.severity, outside.message) == (
         "WARNING",
         NOT_IN_SET.format(column="region", count=20, total=ROWS, sample=" ('atlantis')"),
     )
-    assert found(result, "data_drift", "psi", "region").details["n_current"] == ROWS - 20
+    region = found(result, "data_drift", "psi", "region")
+    assert region.details["n_current"] == ROWS
+    assert region.details["unseen_categories"] == {"atlantis": 20}
+    assert "atlantis (20 rows)" in region.message
     unseen = found(result, "data_drift", "psi", "home_ownership")
     assert unseen.details["unseen_categories"] == {"other": 20}
+
+
+def test_a_new_category_in_less_than_one_percent_of_rows_is_info_as_seed_004_says(run, window):
+    window.loc[:9, "region"] = "atlantis"  # 10 of 2,000 rows: 0.5%
+
+    result = run(window, checks=("data_drift",))
+
+    outside = found(result, DATA_QUALITY, "categories", "region")
+    assert (outside.severity, outside.status) == ("INFO", "computed")
+    assert result.quality["passed"]
+
+
+def test_a_shift_to_a_category_the_schema_does_not_allow_is_drift(run, window):
+    window.loc[: ROWS // 2, "region"] = "atlantis"
+
+    result = run(window, checks=("data_drift",))
+
+    assert found(result, DATA_QUALITY, "categories", "region").severity == "WARNING"
+    drift = found(result, "data_drift", "psi", "region")
+    assert drift.severity == "CRITICAL"
+    assert drift.details["unseen_categories"] == {"atlantis": ROWS // 2 + 1}
 
 
 def test_a_group_absent_from_the_window_is_listed_and_does_not_fake_a_drift(run, window):
@@ -536,6 +561,8 @@ def metric(name: str, value: float, ci: tuple[float, float] | None) -> FairnessM
         ("false_positive_rate_difference", 0.2, (0.06, 0.34), ("CRITICAL", 0.0)),
         ("true_positive_rate_ratio", 0.6, (0.4, 0.8), ("NOT_JUDGED", None)),  # no bound
         ("calibration_gap", 0.2, None, ("NOT_JUDGED", None)),
+        ("calibration_gap", 0.2, (0.14, 0.26), ("CRITICAL", 0.0)),
+        ("calibration_gap", 0.02, (0.0, 0.04), ("INFO", 0.0)),
     ],
 )
 def test_a_fairness_metric_is_judged_on_its_value_and_its_interval_against_no_effect(

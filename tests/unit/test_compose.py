@@ -18,6 +18,8 @@ import yaml
 from govflow import settings
 from govflow.alerts import messages as notifications
 from govflow.config.access import ADMIN_PASSWORD_ENV, USERS_PASSWORD_ENV
+from govflow.serving.consumers import connection_variable, token_variable
+from govflow.serving.limits import MAX_BODY_BYTES_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_TEXT = (REPO / "docker-compose.yaml").read_text()
@@ -262,6 +264,9 @@ def test_every_variable_in_env_example_is_read_by_compose_or_by_govflow() -> Non
         notifications.AIRFLOW_BASE_URL_ENV,
         notifications.REPORT_BASE_URL_ENV,
         notifications.RUNBOOK_BASE_URL_ENV,
+        MAX_BODY_BYTES_ENV,
+        token_variable("loan_portal"),
+        connection_variable("branch_app"),
     }
     used = {match.group(1) for match in REFERENCE.finditer(COMPOSE_TEXT)}
     assert sorted(set(example_values()) - used - read_by_govflow) == []

@@ -4,9 +4,12 @@ injected clock, the logs and counters it writes, and bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import math
+import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -28,8 +31,17 @@ from govflow import settings, store
 from govflow.cli import app as cli
 from govflow.config import load_config
 from govflow.monitoring.prediction_logs import ParquetLogSource, log_columns
-from govflow.rollout.routing import FEEDBACK_KINDS, UNKNOWN_FEEDBACK_KIND, RouteState, StoreTarget
+from govflow.rollout.routing import RouteState, StoreTarget
 from govflow.serving import kill_switches
+from govflow.serving.consumers import (
+    MIN_TOKEN_LENGTH,
+    NO_TOKEN,
+    NOT_A_CONSUMER,
+    NOT_AUTHENTICATED,
+    SHARED_TOKEN,
+    SHORT_TOKEN,
+    UNKNOWN_PERSON,
+)
 from govflow.serving.gateway import (
     ARTEFACT_MISMATCH,
     CANDIDATE_SWITCHED_OFF,
@@ -38,21 +50,37 @@ from govflow.serving.gateway import (
     FEATURE_NOT_FINITE,
     FEATURE_NOT_WHOLE,
     FEATURE_OUT_OF_RANGE,
+    INVALID_FIELD,
     KILL_SWITCH,
     MISSING_FEATURE,
     MODEL_FAILED,
+    MORE_ERRORS,
     NOT_IN_INVENTORY,
+    NOT_JSON,
     NOT_LOADED,
     RULE_ANSWER,
     UNKNOWN_ATTRIBUTE_VALUE,
     UNKNOWN_CATEGORY,
     UNKNOWN_MODEL,
     Gateway,
+    GatewayError,
     create_app,
 )
+from govflow.serving.limits import (
+    BAD_MAX_BODY_BYTES,
+    BODY_TOO_LARGE,
+    DEFAULT_MAX_BODY_BYTES,
+    BodySizeLimit,
+)
 from govflow.serving.log_writer import TIMESTAMP, PartitionedLogWriter
-from govflow.serving.safeguards import CLIPPED_ABOVE, CLIPPED_BELOW, NOT_A_NUMBER, NOT_FINITE
-from govflow.store.schema import GatewayHeartbeat, ServingFeedback, ServingStat
+from govflow.serving.safeguards import (
+    CLIPPED_ABOVE,
+    CLIPPED_BELOW,
+    NOT_A_NUMBER,
+    NOT_FINITE,
+    answer_bytes,
+)
+from govflow.store.schema import AuditEvent, GatewayHeartbeat, ServingFeedback, ServingStat
 from govflow.store.types import utcnow
 from tests.support.serving import (
     RAISE,
@@ -68,6 +96,8 @@ MODEL = "credit_approval"
 INSTANCE = "gw-test"
 REASON = "complaints from high-value customers"
 MODELS = "credit_approval, marketing_propensity, product_recommendation"
+# A made-up test value: real tokens live in the environment or Airflow connections only.
+LOAN_PORTAL_TOKEN = "loan-portal-test-token-0123456789"
 FEATURES = [feature.name for feature in CONFIG.models.get(MODEL).features]
 PROTECTED = [attribute.name for attribute in CONFIG.models.get(MODEL).protected_attributes]
 
@@ -90,6 +120,15 @@ def demo_copy(seeded_demo, tmp_path) -> tuple[Path, str]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(1000.0)
+
+
+@pytest.fixture(autouse=True)
+def consumer_tokens(monkeypatch) -> None:
+    """loan_portal holds a token; no other consumer has one unless a test gives it one."""
+    for name in list(os.environ):
+        if name.startswith(("GOVFLOW_GATEWAY_TOKEN_", "AIRFLOW_CONN_GOVFLOW_GATEWAY_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GOVFLOW_GATEWAY_TOKEN_LOAN_PORTAL", LOAN_PORTAL_TOKEN)
 
 
 @pytest.fixture
@@ -557,12 +596,44 @@ def test_every_answer_is_logged_with_the_declared_columns_and_counted(serve, dem
     assert revisions == {MODEL: 1, "marketing_propensity": 1, "product_recommendation": 1}
 
 
+def feedback(
+    client: TestClient, body: dict[str, Any], token: str | None = LOAN_PORTAL_TOKEN, model=MODEL
+) -> Any:
+    headers = {} if token is None else {"authorization": f"Bearer {token}"}
+    return client.post(f"/v1/models/{model}/feedback", json=body, headers=headers)
+
+
+def stored_feedback(url: str) -> list[tuple[str, str, str]]:
+    with store.session_scope(url) as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(ServingFeedback.kind, ServingFeedback.severity, ServingFeedback.recorded_by)
+            )
+        ]
+
+
+def feedback_events(url: str) -> list[tuple[str, str, dict]]:
+    with store.session_scope(url) as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(AuditEvent.actor, AuditEvent.severity, AuditEvent.payload).where(
+                    AuditEvent.action == "serving.feedback_recorded"
+                )
+            )
+        ]
+
+
+CRITICAL_BUG = {"kind": "bug", "severity": "critical", "details": "approves every applicant"}
+
+
 def test_feedback_is_stored_and_feedback_of_an_unknown_kind_refused(serve, demo_copy):
     _, url = demo_copy
     client, _ = serve()
-    stored = client.post(
-        f"/v1/models/{MODEL}/feedback",
-        json={
+    stored = feedback(
+        client,
+        {
             "kind": "complaint",
             "severity": "major",
             "version": "1.0.0",
@@ -570,28 +641,439 @@ def test_feedback_is_stored_and_feedback_of_an_unknown_kind_refused(serve, demo_
             "recorded_by": "carol",
         },
     )
-    refused = client.post(
-        f"/v1/models/{MODEL}/feedback",
-        json={"kind": "rumour", "severity": "minor", "details": "x", "recorded_by": "carol"},
-    )
-    unknown = client.post(
-        "/v1/models/fraud/feedback",
-        json={"kind": "bug", "severity": "minor", "details": "x", "recorded_by": "carol"},
-    )
+    refused = feedback(client, {"kind": "rumour", "severity": "minor", "details": "x"})
+    unknown = feedback(client, {"kind": "bug", "severity": "minor", "details": "x"}, model="fraud")
     with store.session_scope(url) as session:
-        rows = session.execute(
-            select(ServingFeedback.id, ServingFeedback.kind, ServingFeedback.recorded_by)
-        ).all()
-    assert (stored.status_code, stored.json()) == (201, {"id": rows[0].id})
-    assert [tuple(row)[1:] for row in rows] == [("complaint", "carol")]
+        ids = session.scalars(select(ServingFeedback.id)).all()
+    assert (stored.status_code, stored.json()) == (201, {"id": ids[0]})
+    assert stored_feedback(url) == [("complaint", "major", "carol")]
     assert (refused.status_code, refused.json()) == (
         422,
-        {"detail": UNKNOWN_FEEDBACK_KIND.format(kind="rumour", kinds=", ".join(FEEDBACK_KINDS))},
+        {
+            "detail": INVALID_FIELD.format(
+                location="kind", message=FEEDBACK_KIND_CHOICES, value="'rumour'"
+            )
+        },
     )
     assert (unknown.status_code, unknown.json()) == (
         404,
-        {"detail": UNKNOWN_MODEL.format(model_id="fraud", models=MODELS)},
+        {"detail": UNKNOWN_MODEL.format(model_id="'fraud'", models=MODELS)},
     )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "not-the-token-of-any-consumer", LOAN_PORTAL_TOKEN[:-1], LOAN_PORTAL_TOKEN + "x"],
+)
+def test_an_anonymous_feedback_post_is_refused(serve, demo_copy, token):
+    _, url = demo_copy
+    client, _ = serve()
+    headers = {} if token is None else {"authorization": f"Bearer {token}"}
+    refused = client.post(
+        f"/v1/models/{MODEL}/feedback", json={**CRITICAL_BUG, "recorded_by": "ceo"}, headers=headers
+    )
+    assert (refused.status_code, refused.json()) == (401, {"detail": NOT_AUTHENTICATED})
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert (stored_feedback(url), feedback_events(url)) == ([], [])
+
+
+def test_a_token_is_accepted_only_as_a_bearer_token(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve()
+    for header in (
+        LOAN_PORTAL_TOKEN,
+        f"Basic {LOAN_PORTAL_TOKEN}",
+        f"Bearer  {LOAN_PORTAL_TOKEN}x",
+    ):
+        refused = client.post(
+            f"/v1/models/{MODEL}/feedback", json=CRITICAL_BUG, headers={"authorization": header}
+        )
+        assert refused.status_code == 401
+    assert stored_feedback(url) == []
+
+
+def test_feedback_is_recorded_by_the_authenticated_consumer_or_a_person_it_names(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve()
+    by_consumer = feedback(client, CRITICAL_BUG)
+    by_person = feedback(client, {**CRITICAL_BUG, "recorded_by": "carol"})
+    by_itself = feedback(client, {**CRITICAL_BUG, "recorded_by": "loan_portal"})
+    by_free_text = feedback(client, {**CRITICAL_BUG, "recorded_by": "ceo"})
+    by_other_consumer = feedback(client, {**CRITICAL_BUG, "recorded_by": "branch_app"})
+
+    assert [r.status_code for r in (by_consumer, by_person, by_itself)] == [201, 201, 201]
+    assert (by_free_text.status_code, by_free_text.json()) == (
+        422,
+        {"detail": UNKNOWN_PERSON.format(person="'ceo'", consumer="loan_portal")},
+    )
+    assert by_other_consumer.status_code == 422
+    assert stored_feedback(url) == [
+        ("bug", "critical", "loan_portal"),
+        ("bug", "critical", "carol"),
+        ("bug", "critical", "loan_portal"),
+    ]
+    assert [
+        (actor, severity, payload["consumer"]) for actor, severity, payload in feedback_events(url)
+    ] == [
+        ("loan_portal", "CRITICAL", "loan_portal"),
+        ("carol", "CRITICAL", "loan_portal"),
+        ("loan_portal", "CRITICAL", "loan_portal"),
+    ]
+
+
+def test_a_consumer_may_file_feedback_only_on_the_models_it_consumes(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve()
+    refused = feedback(client, CRITICAL_BUG, model="product_recommendation")
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {
+            "detail": NOT_A_CONSUMER.format(
+                consumer="loan_portal", model_id="product_recommendation"
+            )
+        },
+    )
+    assert stored_feedback(url) == []
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [
+        json.dumps({"conn_type": "generic", "password": "branch-app-token-0123456789"}),
+        "generic://:branch-app-token-0123456789@",
+        "generic://branch%20app:branch-app-token-0123456789@gateway.example",
+    ],
+)
+def test_a_consumer_token_can_come_from_an_airflow_connection_in_the_environment(
+    serve, demo_copy, monkeypatch, connection
+):
+    _, url = demo_copy
+    monkeypatch.setenv("AIRFLOW_CONN_GOVFLOW_GATEWAY_BRANCH_APP", connection)
+    client, _ = serve()
+    accepted = feedback(client, CRITICAL_BUG, token="branch-app-token-0123456789")
+    assert accepted.status_code == 201
+    assert stored_feedback(url) == [("bug", "critical", "branch_app")]
+
+
+def test_the_gateway_refuses_to_start_with_a_short_or_shared_consumer_token(demo_copy, monkeypatch):
+    data_dir, url = demo_copy
+    options = {"config": CONFIG, "db_url": url, "data_dir": data_dir, "background": False}
+    monkeypatch.setenv("GOVFLOW_GATEWAY_TOKEN_BRANCH_APP", "x7-tiny")
+    with pytest.raises(GatewayError) as short:
+        create_app(**options)
+    monkeypatch.setenv("GOVFLOW_GATEWAY_TOKEN_BRANCH_APP", LOAN_PORTAL_TOKEN)
+    with pytest.raises(GatewayError) as shared:
+        create_app(**options)
+    assert str(short.value) == SHORT_TOKEN.format(
+        consumer="branch_app", source="GOVFLOW_GATEWAY_TOKEN_BRANCH_APP", length=MIN_TOKEN_LENGTH
+    )
+    assert str(shared.value) == SHARED_TOKEN.format(consumers="branch_app, loan_portal")
+    assert "x7-tiny" not in str(short.value) and LOAN_PORTAL_TOKEN not in str(shared.value)
+
+
+def test_consumer_tokens_are_never_logged_nor_reported(serve, demo_copy, caplog):
+    caplog.set_level(logging.DEBUG)
+    client, _ = serve()
+    feedback(client, CRITICAL_BUG)
+    feedback(client, CRITICAL_BUG, token=LOAN_PORTAL_TOKEN + "x")
+    health = client.get("/health").json()
+    assert health["consumers"] == {
+        "with_token": ["loan_portal"],
+        "without_token": ["branch_app", "campaign_manager", "mobile_app"],
+    }
+    assert LOAN_PORTAL_TOKEN not in caplog.text + json.dumps(health)
+    assert (
+        NO_TOKEN.format(
+            consumers="branch_app, campaign_manager, mobile_app",
+            variables="GOVFLOW_GATEWAY_TOKEN_<CONSUMER>",
+        )
+        in caplog.messages
+    )
+
+
+# --- request limits --------------------------------------------------------------------------
+
+
+def test_a_body_larger_than_the_configured_limit_is_refused_unread(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve(max_body_bytes=4096)
+    padding = "x" * 4096
+    large = feedback(client, {**CRITICAL_BUG, "details": padding})
+    small = feedback(client, CRITICAL_BUG)
+    large_predict = client.post(
+        f"/v1/models/{MODEL}/predict",
+        json={"instances": applicant_instances(rng(30), 40)},
+    )
+    assert (large.status_code, large.json()) == (
+        413,
+        {"detail": BODY_TOO_LARGE.format(limit=4096)},
+    )
+    assert (large_predict.status_code, small.status_code) == (413, 201)
+    assert stored_feedback(url) == [("bug", "critical", "loan_portal")]
+
+
+def test_the_body_limit_is_one_mib_unless_configured(serve):
+    client, _ = serve()
+    body = json.dumps({**CRITICAL_BUG, "details": "x" * DEFAULT_MAX_BODY_BYTES})
+    refused = client.post(
+        f"/v1/models/{MODEL}/feedback",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "authorization": f"Bearer {LOAN_PORTAL_TOKEN}",
+        },
+    )
+    assert DEFAULT_MAX_BODY_BYTES == 1024 * 1024
+    assert (refused.status_code, refused.json()) == (
+        413,
+        {"detail": BODY_TOO_LARGE.format(limit=DEFAULT_MAX_BODY_BYTES)},
+    )
+
+
+def test_a_body_sent_without_a_length_is_cut_off_at_the_limit(serve, demo_copy):
+    _, url = demo_copy
+    client, _ = serve(max_body_bytes=4096)
+    chunks = [
+        json.dumps({**CRITICAL_BUG, "details": "x" * 8000}).encode()[i : i + 1000]
+        for i in range(0, 8100, 1000)
+    ]
+    refused = client.post(
+        f"/v1/models/{MODEL}/feedback",
+        content=iter(chunks),
+        headers={
+            "content-type": "application/json",
+            "authorization": f"Bearer {LOAN_PORTAL_TOKEN}",
+        },
+    )
+    assert refused.status_code == 413
+    assert stored_feedback(url) == []
+
+
+def test_serve_takes_the_body_limit_from_its_environment_and_refuses_a_limit_below_one():
+    result = CliRunner().invoke(cli, ["serve"], env={"GOVFLOW_GATEWAY_MAX_BODY_BYTES": "0"})
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        BAD_MAX_BODY_BYTES.format(limit=0) + "\n",
+    )
+
+
+def test_an_entity_id_longer_than_256_characters_is_refused_and_one_of_256_answered(serve):
+    client, _ = serve()
+    instances = applicant_instances(rng(32), 2)
+    instances[0]["entity_id"] = "e" * 256
+    instances[1]["entity_id"] = "e" * 257
+    refused = client.post(f"/v1/models/{MODEL}/predict", json={"instances": instances})
+    status, body = predict(client, instances[:1])
+    assert (refused.status_code, refused.json()) == (
+        422,
+        {
+            "detail": INVALID_FIELD.format(
+                location="instances.1.entity_id",
+                message="String should have at most 256 characters",
+                value="'" + "e" * 39 + "…",
+            )
+        },
+    )
+    assert (status, body["predictions"][0]["served_by"]) == (200, "model")
+
+
+def test_each_models_cache_holds_no_more_bytes_than_models_yaml_allows(demo_copy, clock):
+    data_dir, url = demo_copy
+    limit = 10 * answer_bytes(MODEL, "x" * 40, "1.0.0")
+    models = [
+        entry.model_copy(
+            update={"serving": entry.serving.model_copy(update={"cache_max_bytes": limit})}
+        )
+        if entry.id == MODEL
+        else entry
+        for entry in CONFIG.models.models
+    ]
+    config = CONFIG.model_copy(
+        update={"models": CONFIG.models.model_copy(update={"models": models})}
+    )
+    app = create_app(
+        config=config, db_url=url, data_dir=data_dir, instance=INSTANCE, background=False
+    )
+    with TestClient(app) as client:
+        answered = answers(client, applicant_instances(rng(33), 40))
+    cache = app.state.gateway.models[MODEL].cache
+    assert {a["served_by"] for a in answered} == {"model"}
+    assert cache.max_bytes == limit
+    assert 0 < cache.nbytes <= cache.max_bytes
+    assert len(cache) < 40
+
+
+LONG = "z" * 5000
+
+
+def _refusal(client: TestClient, case: str) -> tuple[int, Any]:
+    instance = applicant_instances(rng(31), 1)[0]
+    if case == "category":
+        instance["features"]["region"] = LONG
+    elif case == "number":
+        instance["features"]["income"] = LONG
+    elif case == "attribute":
+        instance["attributes"]["gender"] = LONG
+    if case in ("category", "number", "attribute"):
+        status, body = predict(client, [instance])
+        return status, body["predictions"][0]["error"]
+    if case == "audience":
+        status, body = predict(client, [instance], audience=LONG)
+    elif case == "model":
+        status, body = predict(client, [instance], model=LONG[:2000])
+    elif case == "kind":
+        answer = feedback(client, {**CRITICAL_BUG, "kind": LONG})
+        status, body = answer.status_code, answer.json()
+    elif case == "version":
+        answer = feedback(client, {**CRITICAL_BUG, "version": LONG})
+        status, body = answer.status_code, answer.json()
+    elif case == "person":
+        answer = feedback(client, {**CRITICAL_BUG, "recorded_by": LONG})
+        status, body = answer.status_code, answer.json()
+    elif case == "json":
+        answer = client.post(
+            f"/v1/models/{MODEL}/predict",
+            content='{"instances": [' + LONG,
+            headers={"content-type": "application/json"},
+        )
+        status, body = answer.status_code, answer.json()
+    return status, body["detail"]
+
+
+SHOWN = "'" + "z" * 39 + "…"
+FEEDBACK_KIND_CHOICES = (
+    "Input should be 'bug', 'complaint', 'override', 'security_vulnerability' or "
+    "'regulatory_concern'"
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        (
+            "category",
+            (
+                422,
+                UNKNOWN_CATEGORY.format(
+                    name="region", value=SHOWN, categories="north, south, east, west"
+                ),
+            ),
+        ),
+        ("number", (422, FEATURE_NOT_A_NUMBER.format(name="income", value=SHOWN))),
+        (
+            "attribute",
+            (
+                422,
+                UNKNOWN_ATTRIBUTE_VALUE.format(
+                    name="gender", value=SHOWN, categories="female, male, non_binary"
+                ),
+            ),
+        ),
+        (
+            "audience",
+            (
+                422,
+                INVALID_FIELD.format(
+                    location="context.audience",
+                    message="Input should be 'internal' or 'external'",
+                    value=SHOWN,
+                ),
+            ),
+        ),
+        ("model", (404, UNKNOWN_MODEL.format(model_id=SHOWN, models=MODELS))),
+        (
+            "kind",
+            (
+                422,
+                INVALID_FIELD.format(location="kind", message=FEEDBACK_KIND_CHOICES, value=SHOWN),
+            ),
+        ),
+        (
+            "version",
+            (
+                422,
+                INVALID_FIELD.format(
+                    location="version",
+                    message="String should have at most 64 characters",
+                    value=SHOWN,
+                ),
+            ),
+        ),
+        ("person", (422, UNKNOWN_PERSON.format(person=SHOWN, consumer="loan_portal"))),
+        ("json", (422, NOT_JSON)),
+    ],
+)
+def test_a_refused_value_is_shown_cut_to_its_first_forty_characters(serve, case, expected):
+    client, _ = serve()
+    assert _refusal(client, case) == expected
+
+
+def test_a_request_with_many_invalid_values_names_the_first_three_on_one_line(serve):
+    client, _ = serve()
+    answer = client.post(
+        f"/v1/models/{MODEL}/predict",
+        json={"instances": [{"features": LONG} for _ in range(5)]},
+    )
+    errors = [
+        INVALID_FIELD.format(
+            location=f"instances.{n}.features",
+            message="Input should be a valid dictionary",
+            value=SHOWN,
+        )
+        for n in range(3)
+    ]
+    assert (answer.status_code, answer.json()) == (
+        422,
+        {"detail": "; ".join(errors) + MORE_ERRORS.format(count=2)},
+    )
+
+
+async def _run_limited(chunks: list[bytes], declared: object, max_bytes: int) -> tuple:
+    """BodySizeLimit around an app that echoes the body: (status, body) as sent back."""
+    sent: list[dict] = []
+    queue = [
+        {"type": "http.request", "body": chunk, "more_body": n < len(chunks) - 1}
+        for n, chunk in enumerate(chunks)
+    ]
+
+    async def receive() -> dict:
+        return queue.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def echo(scope, receive, send) -> None:
+        message = await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": message["body"]})
+
+    headers = [] if declared is None else [(b"content-length", str(declared).encode())]
+    await BodySizeLimit(echo, max_bytes=max_bytes)(
+        {"type": "http", "headers": headers}, receive, send
+    )
+    return sent[0]["status"], sent[1]["body"]
+
+
+@pytest.mark.parametrize(
+    ("chunks", "declared", "expected"),
+    [
+        ([b"a" * 8, b"b" * 8], 16, (200, b"a" * 8 + b"b" * 8)),
+        (
+            [b"a" * 10, b"b" * 10],
+            10,
+            (413, b'{"detail": "the request body is larger than 16 bytes"}'),
+        ),
+        ([b"a" * 4], 17, (413, b'{"detail": "the request body is larger than 16 bytes"}')),
+        ([b"a" * 16], None, (200, b"a" * 16)),
+        ([b"a" * 17], None, (413, b'{"detail": "the request body is larger than 16 bytes"}')),
+        ([b"a"], "x", (400, b'{"detail": "the Content-Length header is not a number of bytes"}')),
+    ],
+)
+def test_the_body_limit_counts_the_bytes_read_not_only_the_declared_length(
+    chunks, declared, expected
+):
+    assert asyncio.run(_run_limited(chunks, declared, 16)) == expected
 
 
 # --- bad input -----------------------------------------------------------------------------------
@@ -615,7 +1097,7 @@ def test_each_bad_instance_gets_its_own_error_and_the_others_are_still_answered(
         (
             422,
             UNKNOWN_CATEGORY.format(
-                name="region", value="atlantis", categories="north, south, east, west"
+                name="region", value="'atlantis'", categories="north, south, east, west"
             ),
         ),
         (
@@ -625,12 +1107,12 @@ def test_each_bad_instance_gets_its_own_error_and_the_others_are_still_answered(
                     FEATURE_NOT_WHOLE.format(name="loan_term_months", value=12.5),
                     FEATURE_OUT_OF_RANGE.format(name="credit_score", value=900, low=300, high=850),
                     UNKNOWN_ATTRIBUTE_VALUE.format(
-                        name="gender", value="unknown", categories="female, male, non_binary"
+                        name="gender", value="'unknown'", categories="female, male, non_binary"
                     ),
                 ]
             ),
         ),
-        (422, FEATURE_NOT_A_NUMBER.format(name="savings_balance", value="n/a")),
+        (422, FEATURE_NOT_A_NUMBER.format(name="savings_balance", value="'n/a'")),
         (200, None),
     ]
     assert [a["served_by"] for a in body["predictions"]] == [None] * 5 + ["model"]
@@ -658,7 +1140,7 @@ def test_an_unknown_model_is_not_found_and_a_request_without_instances_is_refuse
     )
     assert unknown == (
         404,
-        {"detail": UNKNOWN_MODEL.format(model_id="fraud_detection", models=MODELS)},
+        {"detail": UNKNOWN_MODEL.format(model_id="'fraud_detection'", models=MODELS)},
     )
     assert (empty.status_code, bad_audience.status_code) == (422, 422)
 

@@ -396,3 +396,33 @@ def test_stored_quantiles_are_slice_midpoints_and_their_error_is_the_exact_w1_to
 def test_feature_drift_serialises_to_json():
     drift = numeric_feature_drift(numeric_reference([1.0, 2.0, 3.0]), [1.0, 5.0], feature="x")
     assert json.loads(json.dumps(drift.to_dict()))["feature"] == "x"
+
+
+def test_categories_read_as_floats_are_the_same_categories_as_integers():
+    rng = np.random.default_rng(4)
+    reference = categorical_reference(rng.choice([1, 2, 3], 1000))
+    current = rng.choice([1, 2, 3], 500)
+
+    as_integers = categorical_feature_drift(reference, current, feature="grade")
+    as_floats = categorical_feature_drift(reference, current.astype(float), feature="grade")
+
+    assert as_floats.unseen_categories == {}
+    assert as_floats.to_dict() == as_integers.to_dict()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_missing_categories_are_dropped_before_drift_as_evidently_drops_them(seed):
+    rng = np.random.default_rng(seed)
+    reference = pd.Series(rng.choice(["rent", "own", None], 2000, p=[0.6, 0.3, 0.1]))
+    current = pd.Series(rng.choice(["rent", "own", "other", None], 700, p=[0.3, 0.4, 0.1, 0.2]))
+
+    drift = categorical_feature_drift(categorical_reference(reference), current, feature="home")
+
+    categorical = ColumnType.Categorical
+    # evidently's get_one_column_drift drops NaN from both columns before its stattest.
+    cleaned = reference.dropna(), current.dropna()
+    assert drift.psi == pytest.approx(evidently_psi(*cleaned, categorical, 0.1)[0], abs=1e-9)
+    assert drift.kl_divergence == pytest.approx(
+        evidently_kl(*cleaned, categorical, 0.1)[0], abs=1e-9
+    )
+    assert drift.dropped_missing == int(current.isna().sum())

@@ -29,6 +29,7 @@ from govflow.metrics.fairness import (
     binary_labels,
     binary_predictions,
     calibration_gap,
+    calibration_standard_error,
     demographic_parity_difference,
     demographic_parity_drift,
     disparate_impact_ratio,
@@ -323,6 +324,36 @@ def test_calibration_per_group_and_the_gap_between_groups():
     assert (gap.value, gap.max_group, gap.min_group) == (pytest.approx(0.35), "b", "a")
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_calibration_error_from_binned_counts_never_understates_the_raw_rows(seed):
+    """The oracle is the standard error of mean(score - label) on the raw rows."""
+    rng = np.random.default_rng(seed)
+    scores = rng.beta(2, 3, 4000)
+    labels = (rng.random(4000) < scores).astype(int)
+    groups = np.where(rng.random(4000) < 0.3, "a", "b")
+    counts = group_counts(labels, scores >= 0.5, sensitive_features=groups, scores=scores)
+    for group in ("a", "b"):
+        rows = groups == group
+        raw = np.std(scores[rows] - labels[rows]) / math.sqrt(rows.sum())
+        binned = calibration_standard_error(counts, group)
+        assert raw <= binned <= raw * 1.05
+
+
+def test_the_calibration_gap_interval_covers_a_true_gap_of_zero_at_its_confidence():
+    """Calibrated scores in three groups: the gap's simultaneous interval, at the confidence
+    the monitoring gives three groups (1 - 0.05 / 3 pairs), holds 0 on 95% of windows."""
+    rng = np.random.default_rng(7)
+    covered = 0
+    for _ in range(400):
+        scores = rng.uniform(0, 1, 600)
+        labels = (rng.random(600) < scores).astype(int)
+        groups = rng.choice(["a", "b", "c"], 600)
+        counts = group_counts(labels, scores >= 0.5, sensitive_features=groups, scores=scores)
+        gap = calibration_gap(counts, min_group_size=30, confidence=1 - 0.05 / 3)
+        covered += gap.details["simultaneous_ci_low"] <= 0.0
+    assert covered / 400 >= 0.93, covered / 400
+
+
 def test_a_score_of_exactly_one_lands_in_the_last_calibration_bin():
     counts = group_counts([1, 1], [1, 1], sensitive_features=["a", "a"], scores=[1.0, 0.95])
     assert counts.calibration_counts == ((0, 0, 0, 0, 0, 0, 0, 0, 0, 2),)
@@ -538,3 +569,14 @@ def test_bad_options_raise_a_clear_error(small_counts, kwargs, message):
     with pytest.raises(MetricInputError) as raised:
         demographic_parity_difference(small_counts, **kwargs)
     assert str(raised.value) == message
+
+
+def test_groups_are_keyed_by_value_so_codes_read_as_floats_are_the_same_groups():
+    labels, predictions = [1, 0, 1, 0, 1, 1], [1, 0, 0, 1, 1, 0]
+    as_integers = group_counts(labels, predictions, sensitive_features=[1, 1, 2, 2, 3, 3])
+    as_floats = group_counts(labels, predictions, sensitive_features=[1.0, 1.0, 2.0, 2.0, 3.0, 3.0])
+
+    assert as_floats == as_integers
+    assert as_floats.groups == ("1", "2", "3")
+    name, cells = intersectional_groups({"grade": [1.0, 2.0], "band": ["a", "b"]})
+    assert (name, cells.tolist()) == ("grade&band", ["1&a", "2&b"])

@@ -321,6 +321,15 @@ def demo_copy(demo_env, tmp_path) -> Path:
     return copy
 
 
+def rewrite_day(data_dir: Path, model_id: str, day: date, **columns: object) -> None:
+    """Set whole columns of one day of a model's logs in a copy of the demo's files."""
+    partition = partition_path(data_dir / "prediction_logs" / model_id, day)
+    frame = pd.read_parquet(partition)
+    for name, value in columns.items():
+        frame[name] = value
+    frame.to_parquet(partition, index=False)
+
+
 def test_an_unreadable_window_is_a_failed_record_and_the_next_model_runs_as_usual(
     demo_env, demo_copy, quiet_days, config
 ):
@@ -344,7 +353,7 @@ def test_an_unreadable_window_is_a_failed_record_and_the_next_model_runs_as_usua
     assert findings_of(db_url, failed.run_id) == [
         (DATA_QUALITY, "analysis_failed", "", None, "failed", "CRITICAL")
     ]
-    assert (after.status, after.severity) == ("succeeded", "INFO")
+    assert (after.status, after.severity) == ("succeeded", untouched.severity)
     assert findings_of(db_url, after.run_id) == findings_of(db_url, untouched.run_id)
 
 
@@ -434,10 +443,7 @@ def test_a_feature_of_infinities_leaves_it_out_of_the_report_and_the_record_stan
 ):
     _, db_url = demo_env
     day = quiet_days[0]
-    partition = partition_path(demo_copy / "prediction_logs" / "marketing_propensity", day)
-    frame = pd.read_parquet(partition)
-    frame["income"] = float("inf")
-    frame.to_parquet(partition, index=False)
+    rewrite_day(demo_copy, "marketing_propensity", day, income=float("inf"))
 
     summary = monitor(
         config,
@@ -590,3 +596,39 @@ def test_a_day_from_the_future_is_unmonitorable(demo_env, demo_copy, quiet_days,
     found = findings_of(db_url, summary.run_id)
     assert (DATA_QUALITY, "future_rows", "scored_at", 2000.0, "failed", "CRITICAL") in found
     assert summary.severity == "CRITICAL"
+
+
+def test_a_run_whose_fairness_metrics_are_all_inconclusive_says_so_not_severity_info(
+    demo_env, demo_copy, quiet_days, config
+):
+    """Issue 13 item 4: one group per attribute leaves nothing to compare, and its INFO
+    would read as a pass."""
+    _, db_url = demo_env
+    day = quiet_days[0]
+    rewrite_day(demo_copy, "marketing_propensity", day, gender="female", age_band="26-40")
+
+    summary = monitor(
+        config,
+        demo_copy,
+        db_url,
+        "marketing_propensity",
+        day,
+        "test_monitoring/inconclusive",
+        checks=("fairness_drift",),
+    )
+
+    assert summary.severity == "INCONCLUSIVE"
+    assert summary.inconclusive == ["fairness_drift"]
+    assert summary.headline == (
+        "severity INCONCLUSIVE (fairness_drift: no metric could be judged, every one inconclusive)"
+    )
+    with store.session_scope(db_url) as session:
+        record = session.get(MonitoringRun, summary.run_id)
+        assert (record.severity, record.composite_breakdown["inconclusive_checks"]) == (
+            "INCONCLUSIVE",
+            ["fairness_drift"],
+        )
+    # Only the ratios policy.yaml leaves unbounded are computed (on the labels that arrived
+    # from earlier days): recorded, never judged.
+    computed = {f[1] for f in findings_of(db_url, summary.run_id) if f[4] == "computed"}
+    assert computed <= {"true_positive_rate_ratio", "false_positive_rate_ratio"}, computed

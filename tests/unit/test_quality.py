@@ -602,3 +602,87 @@ def test_adding_or_dropping_columns_of_the_usable_frame_leaves_the_report_alone(
     usable.drop(columns=["income"], inplace=True)
 
     assert report.usable_frame().columns.tolist() == clean_frame().columns.tolist()
+
+
+CATEGORY_RULES = (
+    ColumnRule("region", "categorical", categories=("north", "south", "east", "west")),
+    ColumnRule("grade", "categorical", categories=("1", "2", "3")),
+)
+
+
+def category_gate(frame: pd.DataFrame, policy: QualityPolicy, **rule_options) -> QualityReport:
+    rules = tuple(replace(rule, **rule_options) for rule in CATEGORY_RULES)
+    return run_quality_gate(
+        frame, rules=rules, policy=policy, window_start=WINDOW_START, window_end=WINDOW_END
+    )
+
+
+def category_frame(grades: list[object]) -> pd.DataFrame:
+    frame = clean_frame()[["prediction_id", "scored_at", "region"]]
+    frame["grade"] = grades
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("new", "severity"),
+    [({3: "atlantis"}, "INFO"), ({3: "atlantis", 4: "lemuria"}, "WARNING")],
+    ids=["below the share: noted", "at the share: a warning"],
+)
+def test_a_new_category_below_the_policys_share_is_noted_at_info(new, severity):
+    """Seed 004 section 10: "New category appeared in < 1% of samples" is INFO; here the
+    share is 20% so that ten rows can show both sides of it."""
+    policy = replace(POLICY, unseen_category_fraction_max=0.2)
+    frame = with_values("region", new)(category_frame([1, 2, 3, 1, 2] * 2))
+
+    report = category_gate(frame, policy)
+
+    (finding,) = report.findings
+    assert (finding.check, finding.unexpected_count, finding.severity_hint) == (
+        CHECK_CATEGORIES,
+        len(new),
+        severity,
+    )
+    assert report.passed == (severity == "INFO")
+    if severity == "INFO":
+        assert report.summary == f"data quality passed: 10 rows (noted: {finding.message})"
+
+
+def test_a_kept_new_category_stays_in_the_usable_frame_for_drift():
+    frame = with_values("region", {3: "atlantis"})(category_frame([1, 2, 3, 1, 2] * 2))
+
+    kept = category_gate(frame, POLICY, keep_unexpected=True)
+    dropped = category_gate(frame, POLICY)
+
+    assert [f.check for f in kept.findings] == [CHECK_CATEGORIES]
+    assert kept.usable_frame()["region"].tolist()[3] == "atlantis"
+    assert 3 not in dropped.usable_frame().index
+
+
+@pytest.mark.parametrize(
+    "grades",
+    [[1, 2, 3, 1, 2] * 2, [1.0, 2.0, 3.0, 1.0, 2.0] * 2, ["1", "2", "3", "1", "2"] * 2],
+    ids=["integers", "floats", "text"],
+)
+@pytest.mark.parametrize("engine", ["pandas", "great_expectations"])
+def test_categories_are_compared_by_value_not_by_how_they_were_read(grades, engine):
+    report = run_quality_gate(
+        category_frame(grades),
+        rules=CATEGORY_RULES,
+        policy=POLICY,
+        window_start=WINDOW_START,
+        window_end=WINDOW_END,
+        engine=engine,
+    )
+
+    assert report.findings == ()
+    assert report.usable_frame()["grade"].tolist() == grades
+
+
+def test_out_of_range_values_below_the_policys_share_are_noted_at_info():
+    frame = with_values("income", {0: -5.0})(clean_frame())
+
+    noted = gate(frame, replace(POLICY, out_of_range_fraction_max=0.2))
+    warned = gate(frame)
+
+    assert [(f.check, f.severity_hint) for f in noted.findings] == [(CHECK_RANGE, "INFO")]
+    assert [(f.check, f.severity_hint) for f in warned.findings] == [(CHECK_RANGE, "WARNING")]

@@ -3,8 +3,10 @@ breaker, and their settings in models.yaml; exact numbers, an injected clock."""
 
 from __future__ import annotations
 
+import gc
 import math
 import shutil
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +25,19 @@ from govflow.serving import (
     output_range,
 )
 from govflow.serving.safeguards import (
+    ANSWER_OVERHEAD_BYTES,
     BAD_BREAKER,
+    BAD_MAX_BYTES,
     BAD_MAX_ENTRIES,
     BAD_TTL,
     CLIPPED_ABOVE,
     CLIPPED_BELOW,
+    DEFAULT_MAX_BYTES,
     MAXIMUM_REQUIRED,
     NOT_A_NUMBER,
     NOT_FINITE,
     UNKNOWN_OUTPUT_KIND,
+    answer_bytes,
 )
 
 
@@ -203,6 +209,62 @@ def test_the_least_recently_stored_answer_goes_first_when_the_cache_is_full():
     ]
 
 
+def test_an_answer_takes_its_strings_and_a_fixed_overhead_of_room():
+    assert answer_bytes("credit_approval", "c-1", "1.0.0") == ANSWER_OVERHEAD_BYTES + 15 + 3 + 5
+    assert answer_bytes("m", "é", "1") == ANSWER_OVERHEAD_BYTES + 1 + 2 + 1
+
+
+def test_the_least_recently_stored_answers_go_first_when_the_cache_is_out_of_bytes():
+    small = answer_bytes("credit_approval", "c-1", "1.0.0")
+    cache = LastKnownGoodCache(60, max_bytes=2 * small + 10, clock=FakeClock())
+    for entity in ("c-1", "c-2", "c-1", "c-3"):
+        cache.remember("credit_approval", entity, model_version="1.0.0", score=0.5, prediction=1)
+    kept_small = [cache.recall("credit_approval", e) is not None for e in ("c-1", "c-2", "c-3")]
+    large = "c-" + "x" * 9
+    cache.remember("credit_approval", large, model_version="1.0.0", score=0.5, prediction=1)
+    kept_large = [cache.recall("credit_approval", e) is not None for e in ("c-1", "c-3", large)]
+    assert (kept_small, kept_large) == ([True, False, True], [False, True, True])
+    assert (len(cache), cache.nbytes) == (
+        2,
+        small + answer_bytes("credit_approval", large, "1.0.0"),
+    )
+
+
+def test_an_answer_larger_than_the_whole_cache_is_not_kept():
+    cache = LastKnownGoodCache(60, max_bytes=ANSWER_OVERHEAD_BYTES + 10, clock=FakeClock())
+    cache.remember("credit_approval", "c-1", model_version="1.0.0", score=0.5, prediction=1)
+    assert (len(cache), cache.nbytes, cache.recall("credit_approval", "c-1")) == (0, 0, None)
+
+
+def test_an_expired_or_replaced_answer_gives_its_bytes_back():
+    clock = FakeClock()
+    cache = LastKnownGoodCache(60, clock=clock)
+    cache.remember("credit_approval", "c-1", model_version="1.0.0", score=0.5, prediction=1)
+    cache.remember("credit_approval", "c-1", model_version="1.10.0", score=0.5, prediction=1)
+    replaced = cache.nbytes
+    clock.now = 61.0
+    cache.recall("credit_approval", "c-1")
+    assert (replaced, cache.nbytes) == (answer_bytes("credit_approval", "c-1", "1.10.0"), 0)
+
+
+def test_the_bytes_the_cache_counts_cover_the_memory_it_holds():
+    cache = LastKnownGoodCache(60, max_entries=10**6, clock=FakeClock())
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(5000):
+            entity = f"customer-{n:0>200}"
+            cache.remember(
+                "credit_approval", entity, model_version="1.0.0", score=0.5, prediction=1
+            )
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(cache) == 5000
+    assert held <= cache.nbytes <= 1.5 * held
+
+
 def test_a_zero_ttl_keeps_nothing():
     cache = LastKnownGoodCache(0, clock=FakeClock())
     cache.remember("credit_approval", "c-1", model_version="1.0.0", score=0.81, prediction=1)
@@ -210,12 +272,16 @@ def test_a_zero_ttl_keeps_nothing():
 
 
 @pytest.mark.parametrize(
-    ("ttl", "entries", "message"),
-    [(-1, 10, BAD_TTL.format(ttl=-1)), (60, 0, BAD_MAX_ENTRIES.format(entries=0))],
+    ("ttl", "entries", "max_bytes", "message"),
+    [
+        (-1, 10, DEFAULT_MAX_BYTES, BAD_TTL.format(ttl=-1)),
+        (60, 0, DEFAULT_MAX_BYTES, BAD_MAX_ENTRIES.format(entries=0)),
+        (60, 10, 0, BAD_MAX_BYTES.format(limit=0)),
+    ],
 )
-def test_a_cache_with_a_negative_ttl_or_no_room_is_refused(ttl, entries, message):
+def test_a_cache_with_a_negative_ttl_or_no_room_is_refused(ttl, entries, max_bytes, message):
     with pytest.raises(ValueError) as raised:
-        LastKnownGoodCache(ttl, max_entries=entries)
+        LastKnownGoodCache(ttl, max_entries=entries, max_bytes=max_bytes)
     assert str(raised.value) == message
 
 
@@ -311,6 +377,7 @@ def test_the_credit_model_falls_back_to_manual_review_without_an_automatic_decis
         "output": {"kind": "probability"},
         "fallback": {"decision": "manual_review", "score": None, "prediction": None},
         "cache_ttl_seconds": 3600.0,
+        "cache_max_bytes": DEFAULT_MAX_BYTES,
         "circuit_breaker": {"failures": 5, "window_seconds": 60.0, "open_seconds": 30.0},
         "consumers": ["loan_portal", "branch_app"],
     }
@@ -326,6 +393,7 @@ def test_a_model_without_a_serving_block_gets_the_defaults(config_copy):
         "output": {"kind": "probability"},
         "fallback": {"decision": "manual_review", "score": None, "prediction": None},
         "cache_ttl_seconds": 3600.0,
+        "cache_max_bytes": DEFAULT_MAX_BYTES,
         "circuit_breaker": {"failures": 5, "window_seconds": 60.0, "open_seconds": 30.0},
         "consumers": [],
     }

@@ -5,10 +5,16 @@ notifications and on clients that cannot render blocks) and plain-text e-mails. 
 the model, metric, subject, value, threshold, baseline version and severity, and links to the
 Airflow run, the drift report and the runbook.
 
-The senders take a webhook URL and SMTP settings as arguments: the Airflow connection that
-holds them is looked up by the DAG, never here. A sender either returns (the far side
-accepted the message) or raises ``DeliveryError``; retrying is the outbox's job, so the
-Slack client is built without retry handlers of its own.
+A bot token (``SlackBot``) posts with ``chat.postMessage`` and puts the alert's
+idempotency key in the message's metadata, so that ``slack_bot_message_posted`` can look
+for it in ``conversations.history`` (scopes ``chat:write``, ``channels:history`` and, for
+``#name`` destinations, ``channels:read``) before a message whose first post went
+unanswered is posted again. A webhook allows no such check.
+
+The senders take a webhook URL, a bot token and SMTP settings as arguments: the Airflow
+connection that holds them is looked up by the DAG, never here. A sender either returns
+(the far side accepted the message) or raises ``DeliveryError``; retrying is the outbox's
+job, so the Slack client is built without retry handlers of its own.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from slack_sdk import WebhookClient
+from slack_sdk import WebClient, WebhookClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from govflow.metrics.severity import Threshold
 
@@ -37,6 +44,12 @@ DEFAULT_AIRFLOW_BASE_URL = "http://localhost:8080"
 
 SLACK_REJECTED = "Slack webhook answered HTTP {status}: {body}"
 SLACK_UNREACHABLE = "Slack webhook unreachable: {error}"
+SLACK_API_REJECTED = "Slack {method} answered {error}"
+SLACK_API_UNREACHABLE = "Slack {method} unreachable: {error}"
+SLACK_CHANNEL_UNREADABLE = "Slack channel {channel} is not among the bot's (conversations.list)"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# The message metadata event that carries an alert's idempotency key to Slack and back.
+MARKER_EVENT_TYPE = "govflow_alert"
 SMTP_FAILED = "SMTP delivery to {host}:{port} failed: {error}"
 
 CHANNEL_MENTION = "<!channel>"
@@ -388,6 +401,60 @@ def digest_email(
     return EmailContent(subject=f"[govflow] {title}", body="\n".join(lines) + "\n")
 
 
+@dataclass(frozen=True)
+class UndeliveredAlert:
+    """A CRITICAL alert past seed 004 section 8's delivery time, as its escalation tells it."""
+
+    alert_id: int
+    channel: str
+    destination: str
+    kind: str
+    text: str
+    attempts: int
+    last_error: str | None
+    created_at: str
+    minutes: float
+
+    @property
+    def headline(self) -> str:
+        return (
+            f"alert {self.alert_id} undelivered for {self.minutes:g} minutes: "
+            f"{self.channel} {self.destination}"
+        )
+
+    def details(self) -> list[str]:
+        return [
+            f"Raised:    {self.created_at} ({self.kind})",
+            f"Attempts:  {self.attempts}",
+            f"Last error: {self.last_error or 'none: its channel has no connection'}",
+            f"Message:   {self.text}",
+            "",
+            f"govflow keeps retrying it. Once it has reached people another way: "
+            f"govflow alerts abandon {self.alert_id} --reason ... --actor <you>; "
+            f"to send it at once after a fix: govflow alerts resend {self.alert_id} "
+            "--actor <you> (or the form of govflow_alert_delivery).",
+        ]
+
+
+def escalation_email(undelivered: UndeliveredAlert) -> EmailContent:
+    body = [f"A CRITICAL {undelivered.headline}.", "", *undelivered.details()]
+    return EmailContent(
+        subject=f"[govflow CRITICAL] {undelivered.headline}", body="\n".join(body) + "\n"
+    )
+
+
+def escalation_slack_message(undelivered: UndeliveredAlert) -> dict[str, Any]:
+    text = f"{CHANNEL_MENTION} CRITICAL {undelivered.headline}"
+    details = "\n".join(undelivered.details())
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": details[:SECTION_MAX_CHARS]}},
+        ],
+    }
+
+
 def send_slack_webhook(url: str, message: dict[str, Any], *, timeout_seconds: int = 10) -> None:
     """Post one message to a Slack incoming webhook; raise ``DeliveryError`` unless HTTP 200.
 
@@ -400,6 +467,103 @@ def send_slack_webhook(url: str, message: dict[str, Any], *, timeout_seconds: in
         raise DeliveryError(SLACK_UNREACHABLE.format(error=error)) from error
     if response.status_code != 200:
         raise DeliveryError(SLACK_REJECTED.format(status=response.status_code, body=response.body))
+
+
+@dataclass(frozen=True)
+class SlackBot:
+    """A Slack app's bot token, and the Web API it talks to."""
+
+    token: str
+    base_url: str = DEFAULT_SLACK_API_URL
+
+
+def _web_client(bot: SlackBot, timeout_seconds: int) -> WebClient:
+    return WebClient(
+        token=bot.token, base_url=bot.base_url, timeout=timeout_seconds, retry_handlers=[]
+    )
+
+
+def _call_slack(method: str, call: Any, **arguments: Any) -> Any:
+    """One Web API call; anything but an ``ok`` answer is a ``DeliveryError``."""
+    try:
+        return call(**arguments)
+    except SlackApiError as error:
+        answer = error.response.get("error") if error.response is not None else None
+        raise DeliveryError(
+            SLACK_API_REJECTED.format(method=method, error=answer or error)
+        ) from error
+    except (SlackClientError, OSError) as error:
+        raise DeliveryError(SLACK_API_UNREACHABLE.format(method=method, error=error)) from error
+
+
+def send_slack_bot_message(
+    bot: SlackBot,
+    channel: str,
+    message: dict[str, Any],
+    *,
+    marker: str,
+    timeout_seconds: int = 10,
+) -> None:
+    """Post one message as the bot, with ``marker`` in its metadata; raise ``DeliveryError``
+    unless Slack answers ``ok``."""
+    client = _web_client(bot, timeout_seconds)
+    _call_slack(
+        "chat.postMessage",
+        client.chat_postMessage,
+        channel=channel,
+        text=message["text"],
+        blocks=message.get("blocks"),
+        metadata={"event_type": MARKER_EVENT_TYPE, "event_payload": {"idempotency_key": marker}},
+    )
+
+
+def _channel_id(client: WebClient, channel: str) -> str:
+    """``conversations.history`` takes ids only; config/ names channels ``#name``."""
+    if not channel.startswith("#"):
+        return channel
+    cursor = None
+    while True:
+        page = _call_slack(
+            "conversations.list",
+            client.conversations_list,
+            types="public_channel,private_channel",
+            exclude_archived=True,
+            limit=1000,
+            cursor=cursor,
+        )
+        for listed in page.get("channels", []):
+            if listed.get("name") == channel[1:]:
+                return str(listed["id"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            raise DeliveryError(SLACK_CHANNEL_UNREADABLE.format(channel=channel))
+
+
+def slack_bot_message_posted(
+    bot: SlackBot, channel: str, marker: str, *, since: float, timeout_seconds: int = 10
+) -> bool:
+    """Whether ``channel`` holds a message posted since ``since`` (a Unix time) whose
+    metadata carries ``marker``; a failed look is a ``DeliveryError`` (never a guess)."""
+    client = _web_client(bot, timeout_seconds)
+    channel_id = _channel_id(client, channel)
+    cursor = None
+    while True:
+        page = _call_slack(
+            "conversations.history",
+            client.conversations_history,
+            channel=channel_id,
+            oldest=f"{since:.6f}",
+            include_all_metadata=True,
+            limit=200,
+            cursor=cursor,
+        )
+        for message in page.get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("idempotency_key") == marker:
+                return True
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return False
 
 
 def message_id_for(idempotency_key: str) -> str:

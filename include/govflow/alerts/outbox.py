@@ -14,13 +14,22 @@ metric, subject, monitoring run) and channel, whatever the number of task tries.
 
 Delivery claims each row in its own short transaction (``UPDATE ... WHERE status =
 'pending'`` and a row count of one), sends, then records the outcome in another. A claim
-older than the lease (a killed worker) may be taken over. The one window that can send a
-message twice is between the far side accepting it and the commit that marks it delivered:
-a worker killed exactly there leaves a claim that a later worker takes over after the lease
-and sends again. Slack incoming webhooks accept no idempotency key, so govflow cannot close
-that window for Slack; it keeps it to the time of one commit by marking each row delivered
-straight after its HTTP 200. E-mails carry a Message-ID derived from the idempotency key on
-every attempt, so mail systems that drop duplicate Message-IDs drop the second copy.
+older than the lease (a killed worker) may be taken over. A failed attempt waits with
+doubling backoff; a CRITICAL alert is never given up by count (at most
+``CRITICAL_MAX_BACKOFF`` between attempts, until it is delivered or a person abandons it),
+any other alert has ``DEFAULT_MAX_ATTEMPTS`` and then waits as ``failed`` for a person to
+resend it. A CRITICAL alert still undelivered after seed 004 section 8's delivery time is
+escalated once through the other channel (``escalate_overdue_alerts``).
+
+A message can reach Slack twice when Slack accepts a post whose answer never reaches govflow
+(a timeout, a lost connection, a worker killed before the commit that marks it delivered).
+With a bot token the alert's idempotency key travels in the message's metadata and every
+retry first looks for it in the channel's history (``conversations.history``), so a post
+that landed is recorded as delivered, not posted again: once. A Slack incoming webhook takes
+no key and offers no way to look, so webhook delivery is at least once: every such post is
+sent again (tests/unit/test_alerts.py measures it with a receiver that hangs the first
+post). E-mails carry a Message-ID derived from the idempotency key on every attempt, so
+mail systems that drop duplicate Message-IDs drop the second copy.
 """
 
 from __future__ import annotations
@@ -42,13 +51,19 @@ from govflow.alerts.messages import (
     DeliveryError,
     EmailContent,
     Links,
+    SlackBot,
     SmtpSettings,
+    UndeliveredAlert,
     critical_email,
     critical_slack_message,
     digest_email,
     digest_slack_message,
+    escalation_email,
+    escalation_slack_message,
     send_email,
+    send_slack_bot_message,
     send_slack_webhook,
+    slack_bot_message_posted,
 )
 from govflow.audit import record_event
 from govflow.config import ALERT_SOURCES, GovflowConfig
@@ -57,12 +72,14 @@ from govflow.store.types import utcnow
 
 logger = logging.getLogger(__name__)
 
-# Alert statuses. Only pending (and sending past its lease, and failed on request) rows are
-# delivered; digest items wait for the day's digest and suppressed ones are never sent.
+# Alert statuses. Only pending (and sending past its lease) rows are delivered; a failed row
+# waits for a person to resend it and an abandoned one was given up by a person; digest items
+# wait for the day's digest and suppressed ones are never sent.
 PENDING = "pending"
 SENDING = "sending"
 DELIVERED = "delivered"
 FAILED = "failed"
+ABANDONED = "abandoned"
 SUPPRESSED = "suppressed"
 AWAITING_DIGEST = "awaiting_digest"
 DIGESTED = "digested"
@@ -70,6 +87,7 @@ DIGESTED = "digested"
 CRITICAL_KIND = "critical"
 DIGEST_ITEM_KIND = "warning_digest_item"
 DIGEST_KIND = "warning_digest"
+ESCALATION_KIND = "delivery_escalation"
 SLACK = "slack"
 EMAIL = "email"
 DIGEST_CHANNEL = "digest"
@@ -77,11 +95,26 @@ DIGEST_CHANNEL = "digest"
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
+# A CRITICAL alert is never given up by count: it is retried at least this often until it is
+# delivered or a person abandons it, so it lands within seed 004 section 8's 5 minutes of a
+# recovery.
+CRITICAL_MAX_BACKOFF = timedelta(minutes=5)
 DEFAULT_LEASE = timedelta(minutes=5)
+# How far before an alert was raised a bot looks in the channel for it: the clocks of the
+# store and of Slack need not agree.
+SLACK_CLOCK_SKEW = timedelta(minutes=10)
 KEY_MAX_CHARS = 255
 ACTOR = "govflow-alerts"
 
 NOT_CONFIGURED = "no {what} configured: {count} alerts waiting in the outbox"
+UNKNOWN_ALERT = "no alert {id} in the outbox"
+GAVE_UP = (
+    "alert {id} failed after {attempts} attempts and waits for a person: {error} "
+    "(govflow alerts resend {id})"
+)
+NOT_WAITING = "alert {id} is {status}: only an alert still waiting to be sent can be changed"
+REASON_REQUIRED = "abandoning an alert needs a reason"
+NOTHING_NAMED = "no alert named to {verb}"
 WHAT_IS_MISSING = {SLACK: "Slack connection", EMAIL: "SMTP connection"}
 
 
@@ -244,6 +277,8 @@ def route_findings(
 
     Returns the alerts this call created: routing the same run again creates none.
     """
+    if run.historical:  # a day long past, analysed as history: pages no one
+        return []
     links = links or Links.from_env()
     at = detected_at(run)
     results = session.scalars(
@@ -470,37 +505,46 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
+class _Channels:
+    slack_webhook_url: str | None
+    slack_bot: SlackBot | None
+    smtp: SmtpSettings | None
+
+    def configured(self, channel: str) -> bool:
+        if channel == SLACK:
+            return self.slack_bot is not None or self.slack_webhook_url is not None
+        return channel == EMAIL and self.smtp is not None
+
+
+@dataclass(frozen=True)
 class _Claim:
     alert_id: int
     token: str
     idempotency_key: str
     kind: str
+    severity: str
     channel: str
     destination: str
     payload: dict[str, Any]
     attempts: int
+    created_at: datetime
 
 
-def _deliverable(now: datetime, lease: timedelta, retry_failed: bool) -> ColumnElement[bool]:
-    """Rows a worker may claim: due pending rows, stale claims and, on request, failed rows."""
-    conditions: list[ColumnElement[bool]] = [
+def _deliverable(now: datetime, lease: timedelta) -> ColumnElement[bool]:
+    """Rows a worker may claim: due pending rows and stale claims."""
+    return or_(
         (Alert.status == PENDING)
         & or_(Alert.next_attempt_at.is_(None), Alert.next_attempt_at <= now),
         (Alert.status == SENDING) & (Alert.claimed_at <= now - lease),
-    ]
-    if retry_failed:
-        conditions.append(Alert.status == FAILED)
-    return or_(*conditions)
+    )
 
 
-def _claim(
-    db_url: str | None, alert_id: int, now: datetime, lease: timedelta, retry_failed: bool
-) -> _Claim | None:
+def _claim(db_url: str | None, alert_id: int, now: datetime, lease: timedelta) -> _Claim | None:
     token = str(uuid.uuid4())
     with store.session_scope(db_url) as session:
         claimed = session.execute(
             update(Alert)
-            .where(Alert.id == alert_id, _deliverable(now, lease, retry_failed))
+            .where(Alert.id == alert_id, _deliverable(now, lease))
             .values(status=SENDING, claim_token=token, claimed_at=now, attempts=Alert.attempts + 1)
             .execution_options(synchronize_session=False)
         )
@@ -512,31 +556,57 @@ def _claim(
             token=token,
             idempotency_key=alert.idempotency_key,
             kind=alert.kind,
+            severity=alert.severity,
             channel=alert.channel,
             destination=alert.destination,
             payload=dict(alert.payload),
             attempts=alert.attempts,
+            created_at=alert.created_at,
         )
 
 
 def _send(
     claim: _Claim,
-    slack_webhook_url: str | None,
-    smtp: SmtpSettings | None,
+    channels: _Channels,
     slack_timeout_seconds: int,
-) -> None:
-    if claim.channel == SLACK and slack_webhook_url is not None:
-        send_slack_webhook(slack_webhook_url, claim.payload, timeout_seconds=slack_timeout_seconds)
-    elif claim.channel == EMAIL and smtp is not None:
+) -> bool:
+    """Send one claimed alert; returns whether it was found already posted instead."""
+    if claim.channel == SLACK and channels.slack_bot is not None:
+        # An earlier attempt that got no answer (or an error) may have been posted all the
+        # same: a bot can look for the alert's marker before posting it again.
+        since = (claim.created_at - SLACK_CLOCK_SKEW).timestamp()
+        if claim.attempts > 1 and slack_bot_message_posted(
+            channels.slack_bot,
+            claim.destination,
+            claim.idempotency_key,
+            since=since,
+            timeout_seconds=slack_timeout_seconds,
+        ):
+            return True
+        send_slack_bot_message(
+            channels.slack_bot,
+            claim.destination,
+            claim.payload,
+            marker=claim.idempotency_key,
+            timeout_seconds=slack_timeout_seconds,
+        )
+    elif claim.channel == SLACK and channels.slack_webhook_url is not None:
+        send_slack_webhook(
+            channels.slack_webhook_url, claim.payload, timeout_seconds=slack_timeout_seconds
+        )
+    elif claim.channel == EMAIL and channels.smtp is not None:
         send_email(
-            smtp,
+            channels.smtp,
             to=claim.destination.split(","),
             content=EmailContent(subject=claim.payload["subject"], body=claim.payload["body"]),
             idempotency_key=claim.idempotency_key,
         )
+    return False
 
 
-def _mark_delivered(db_url: str | None, claim: _Claim, report: DeliveryReport) -> None:
+def _mark_delivered(
+    db_url: str | None, claim: _Claim, report: DeliveryReport, *, found_in_history: bool
+) -> None:
     with store.session_scope(db_url) as session:
         alert = session.get_one(Alert, claim.alert_id)
         if alert.claim_token != claim.token:
@@ -559,6 +629,7 @@ def _mark_delivered(db_url: str | None, claim: _Claim, report: DeliveryReport) -
                 "destination": alert.destination,
                 "attempts": alert.attempts,
                 "latency_seconds": round(latency, 6),
+                "found_in_channel_history": found_in_history,
             },
             idempotency_key=f"alert.delivered:{alert.idempotency_key}",
         )
@@ -590,9 +661,11 @@ def _mark_attempt_failed(
             return
         alert.last_error = str(error)
         alert.claim_token = None
-        if alert.attempts >= max_attempts:
+        critical = alert.severity == "CRITICAL"
+        if alert.attempts >= max_attempts and not critical:
             alert.status = FAILED
             alert.next_attempt_at = None
+            logger.warning(GAVE_UP.format(id=alert.id, attempts=alert.attempts, error=error))
             record_event(
                 session,
                 actor=ACTOR,
@@ -604,7 +677,9 @@ def _mark_attempt_failed(
             )
         else:
             alert.status = PENDING
-            alert.next_attempt_at = now + min(backoff * 2 ** (alert.attempts - 1), MAX_BACKOFF)
+            cap = CRITICAL_MAX_BACKOFF if critical else MAX_BACKOFF
+            # A CRITICAL row's attempts grow without bound; 2**n of a timedelta must not.
+            alert.next_attempt_at = now + min(backoff * 2 ** min(alert.attempts - 1, 32), cap)
         outcome = FailedAttempt(
             alert.id,
             alert.channel,
@@ -620,34 +695,38 @@ def deliver_pending(
     *,
     slack_webhook_url: str | None,
     smtp: SmtpSettings | None,
+    slack_bot: SlackBot | None = None,
     now: datetime | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff: timedelta = DEFAULT_BACKOFF,
     lease: timedelta = DEFAULT_LEASE,
-    retry_failed: bool = False,
     slack_timeout_seconds: int = 10,
     only_ids: Collection[int] | None = None,
 ) -> DeliveryReport:
     """Send the outbox's due alerts, CRITICAL first, one claimed row at a time.
 
-    A failed attempt puts the row back with ``backoff * 2**(attempts - 1)`` (at most an
-    hour) to wait; after ``max_attempts`` it is ``failed`` until a call with
-    ``retry_failed=True``. Alerts for a channel with no URL or server stay pending and are
-    listed in the report and the log. A Slack answer slower than ``slack_timeout_seconds``
-    counts as a failure (Slack may still post it: see the module docstring). ``now``
+    A failed attempt puts the row back with ``backoff * 2**(attempts - 1)`` to wait. A
+    CRITICAL alert waits at most ``CRITICAL_MAX_BACKOFF`` and is retried until it is
+    delivered or a person abandons it (``abandon_alert``); any other alert waits at most an
+    hour and after ``max_attempts`` is ``failed`` until a person resends it
+    (``resend_alerts``). Alerts for a channel with no URL, token or server stay pending and
+    are listed in the report and the log. A Slack answer slower than
+    ``slack_timeout_seconds`` counts as a failure (Slack may still post it: with
+    ``slack_bot`` the retry looks for it first; see the module docstring). ``now``
     (timezone-aware) decides what is due and when a lease runs out; ``delivered_at`` is
     always the wall clock, so latency is real. ``only_ids`` limits the call to those rows:
     the analysis that detected a CRITICAL finding sends its alerts at once with it.
     """
     now = now or utcnow()
-    configured = {SLACK: slack_webhook_url is not None, EMAIL: smtp is not None}
+    channels = _Channels(slack_webhook_url, slack_bot, smtp)
+    configured = {channel: channels.configured(channel) for channel in (SLACK, EMAIL)}
     report = DeliveryReport()
     with store.session_scope(db_url) as session:
         due = session.scalars(
             select(Alert)
             .where(
                 Alert.channel.in_(configured),
-                _deliverable(now, lease, retry_failed),
+                _deliverable(now, lease),
                 true() if only_ids is None else Alert.id.in_(list(only_ids)),
             )
             .order_by(
@@ -662,12 +741,12 @@ def deliver_pending(
     for channel, waiting in report.waiting.items():
         logger.warning(NOT_CONFIGURED.format(what=WHAT_IS_MISSING[channel], count=len(waiting)))
     for alert_id in to_send:
-        claim = _claim(db_url, alert_id, now, lease, retry_failed)
+        claim = _claim(db_url, alert_id, now, lease)
         if claim is None:
             report.claimed_elsewhere += 1
             continue
         try:
-            _send(claim, slack_webhook_url, smtp, slack_timeout_seconds)
+            found_in_history = _send(claim, channels, slack_timeout_seconds)
         except DeliveryError as error:
             _mark_attempt_failed(
                 db_url,
@@ -679,5 +758,198 @@ def deliver_pending(
                 backoff=backoff,
             )
         else:
-            _mark_delivered(db_url, claim, report)
+            _mark_delivered(db_url, claim, report, found_in_history=found_in_history)
     return report
+
+
+# --- Escalation of what is not delivered in time ------------------------------------------
+
+# Rows still on their way: neither delivered nor given up by a person.
+UNDELIVERED_STATUSES = (PENDING, SENDING, FAILED)
+
+
+def overdue_critical_alerts(
+    session: Session, *, now: datetime, within: timedelta, channels: Collection[str]
+) -> list[Alert]:
+    """CRITICAL alerts for ``channels`` (those with a connection) raised more than
+    ``within`` before ``now`` and still not delivered. An alert for a channel nobody
+    configured waits in the outbox, listed in the delivery log, until one is."""
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(
+                Alert.severity == "CRITICAL",
+                Alert.status.in_(UNDELIVERED_STATUSES),
+                Alert.created_at <= now - within,
+                Alert.channel.in_(list(channels)),
+            )
+            .order_by(Alert.id)
+        )
+    )
+
+
+def _undelivered(alert: Alert, within: timedelta) -> UndeliveredAlert:
+    return UndeliveredAlert(
+        alert_id=alert.id,
+        channel=alert.channel,
+        destination=alert.destination,
+        kind=alert.kind,
+        text=alert.payload.get("text", ""),
+        attempts=alert.attempts,
+        last_error=alert.last_error,
+        created_at=alert.created_at.isoformat(timespec="seconds"),
+        minutes=within.total_seconds() / 60,
+    )
+
+
+def escalate_overdue_alerts(
+    session: Session,
+    config: GovflowConfig,
+    *,
+    now: datetime,
+    within: timedelta,
+    channels: Collection[str],
+) -> list[Alert]:
+    """Tell people about each CRITICAL alert for ``channels`` still undelivered ``within``
+    after it was raised, once, through the channel other than its own: an instant e-mail to
+    the people its CRITICAL path pages at once, or Slack ``@channel`` in the CRITICAL
+    channel. (Seed 004 section 11 also names SMS to the on-call; govflow has no paging
+    channel yet, so an alert that only Slack and e-mail could carry is escalated by the
+    other of the two.)
+
+    Returns the escalation alerts this call created: escalating again creates none, and an
+    escalation is never itself escalated.
+    """
+    level = config.policy.severity_levels["CRITICAL"]
+    created: list[Alert] = []
+    for alert in overdue_critical_alerts(session, now=now, within=within, channels=channels):
+        if alert.kind == ESCALATION_KIND:
+            continue
+        undelivered = _undelivered(alert, within)
+        finding = alert.payload.get("finding") or {}
+        common = {"kind": ESCALATION_KIND, "severity": "CRITICAL", "model_id": alert.model_id}
+        through = []
+        if alert.channel != EMAIL:
+            recipients = instant_email_recipients(config, finding.get("check_type", ""), now)
+            escalation = _enqueue_with_status(
+                session,
+                PENDING,
+                idempotency_key=_bounded_key(f"escalation:{alert.idempotency_key}:{EMAIL}"),
+                channel=EMAIL,
+                destination=",".join(recipients),
+                payload=_email_payload(escalation_email(undelivered)),
+                **common,
+            )
+            through.append(EMAIL)
+            created += [escalation] if escalation is not None else []
+        if alert.channel != SLACK and level.slack_channel:
+            escalation = _enqueue_with_status(
+                session,
+                PENDING,
+                idempotency_key=_bounded_key(f"escalation:{alert.idempotency_key}:{SLACK}"),
+                channel=SLACK,
+                destination=config.people.channel(level.slack_channel),
+                payload=escalation_slack_message(undelivered),
+                **common,
+            )
+            through.append(SLACK)
+            created += [escalation] if escalation is not None else []
+        record_event(
+            session,
+            actor=ACTOR,
+            action="alert.escalated",
+            target=f"alert:{alert.id}",
+            payload={"channel": alert.channel, "through": through, "attempts": alert.attempts},
+            severity="CRITICAL",
+            idempotency_key=f"alert.escalated:{alert.idempotency_key}",
+        )
+    return created
+
+
+# --- A person's decisions: resend, abandon ------------------------------------------------
+
+
+class AlertRequestError(Exception):
+    """A person's request about an alert that cannot be carried out; nothing changed."""
+
+
+def _named_alerts(session: Session, alert_ids: Collection[int]) -> list[Alert]:
+    found = {
+        alert.id: alert
+        for alert in session.scalars(select(Alert).where(Alert.id.in_(list(alert_ids))))
+    }
+    for alert_id in alert_ids:
+        if alert_id not in found:
+            raise AlertRequestError(UNKNOWN_ALERT.format(id=alert_id))
+        alert = found[alert_id]
+        if alert.status not in (PENDING, SENDING, FAILED, ABANDONED):
+            raise AlertRequestError(NOT_WAITING.format(id=alert.id, status=alert.status))
+    return [found[alert_id] for alert_id in dict.fromkeys(alert_ids)]
+
+
+def resend_alerts(
+    session: Session,
+    *,
+    actor: str,
+    alert_ids: Collection[int] = (),
+    all_failed: bool = False,
+) -> list[int]:
+    """Put failed or abandoned alerts (those named, or every failed one) back in the outbox,
+    due at once; a pending alert waiting out its backoff is made due at once too.
+
+    Returns the ids this call changed, each with one ``alert.resend_requested`` audit event
+    naming ``actor``: asking again changes and records nothing. An unknown id, or one that
+    was delivered, raises ``AlertRequestError`` before anything changes.
+    """
+    if not alert_ids and not all_failed:
+        raise AlertRequestError(NOTHING_NAMED.format(verb="resend"))
+    named = _named_alerts(session, alert_ids)
+    if all_failed:
+        named += session.scalars(
+            select(Alert).where(Alert.status == FAILED).order_by(Alert.id)
+        ).all()
+    changed = []
+    for alert in dict.fromkeys(named):
+        waiting_out_backoff = alert.status == PENDING and alert.next_attempt_at is not None
+        if alert.status not in (FAILED, ABANDONED) and not waiting_out_backoff:
+            continue
+        record_event(
+            session,
+            actor=actor,
+            action="alert.resend_requested",
+            target=f"alert:{alert.id}",
+            payload={"from_status": alert.status, "attempts": alert.attempts},
+            severity="HIGH" if alert.severity == "CRITICAL" else "INFO",
+        )
+        alert.status = PENDING
+        alert.next_attempt_at = None
+        changed.append(alert.id)
+    return changed
+
+
+def abandon_alert(session: Session, alert_id: int, *, actor: str, reason: str) -> bool:
+    """Give up on an alert still waiting to be sent: it is never sent again (unless a person
+    resends it). Returns whether this call changed it; the change is one ``alert.abandoned``
+    audit event naming ``actor`` and ``reason``, and abandoning it again records nothing."""
+    if not reason.strip():
+        raise AlertRequestError(REASON_REQUIRED)
+    [alert] = _named_alerts(session, [alert_id])
+    if alert.status == ABANDONED:
+        return False
+    record_event(
+        session,
+        actor=actor,
+        action="alert.abandoned",
+        target=f"alert:{alert.id}",
+        payload={
+            "from_status": alert.status,
+            "attempts": alert.attempts,
+            "reason": reason.strip(),
+            "severity": alert.severity,
+        },
+        severity="HIGH" if alert.severity == "CRITICAL" else "INFO",
+    )
+    alert.status = ABANDONED
+    alert.next_attempt_at = None
+    alert.claim_token = None
+    return True

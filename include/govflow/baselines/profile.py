@@ -93,6 +93,7 @@ DEPLOY_REASON = "new model deployed: baseline created from the validation set (s
 MISSING_COLUMNS = "the validation set of {model_id} {version} has no column for: {missing}"
 UNKNOWN_KIND = "unknown baseline kind {kind!r}; expected one of deploy, refresh, reset"
 UNKNOWN_MODEL = "model {model_id!r} is not registered"
+VERSION_TAKEN = "model {model_id} already has a baseline named {version!r}: choose another name"
 UNSUPPORTED_SCHEMA = (
     "baseline profile schema_version {found} is not supported (expected {expected})"
 )
@@ -150,13 +151,16 @@ class BaselineProfile:
     scores: ScoreProfile
     fairness: dict[str, GroupCounts]
     accuracy: float
-    attributions: FeatureAttributions
-    explanation_background: ExplanationBackground
+    # None for a black-box model (no artefact registered): nothing to explain with.
+    attributions: FeatureAttributions | None
+    explanation_background: ExplanationBackground | None
     seed: int
     schema_version: int = SCHEMA_VERSION
 
     @property
     def features(self) -> tuple[str, ...]:
+        if self.attributions is None:
+            return (*self.numeric, *self.categorical)
         return self.attributions.features
 
     def to_dict(self) -> dict[str, Any]:
@@ -171,8 +175,12 @@ class BaselineProfile:
             "scores": self.scores.to_dict(),
             "fairness": {name: counts.to_dict() for name, counts in self.fairness.items()},
             "accuracy": self.accuracy,
-            "attributions": self.attributions.to_dict(),
-            "explanation_background": self.explanation_background.to_dict(),
+            "attributions": None if self.attributions is None else self.attributions.to_dict(),
+            "explanation_background": (
+                None
+                if self.explanation_background is None
+                else self.explanation_background.to_dict()
+            ),
             "seed": self.seed,
         }
 
@@ -199,8 +207,16 @@ class BaselineProfile:
                 name: GroupCounts.from_dict(counts) for name, counts in data["fairness"].items()
             },
             accuracy=float(data["accuracy"]),
-            attributions=FeatureAttributions.from_dict(data["attributions"]),
-            explanation_background=ExplanationBackground.from_dict(data["explanation_background"]),
+            attributions=(
+                None
+                if data["attributions"] is None
+                else FeatureAttributions.from_dict(data["attributions"])
+            ),
+            explanation_background=(
+                None
+                if data["explanation_background"] is None
+                else ExplanationBackground.from_dict(data["explanation_background"])
+            ),
             seed=int(data["seed"]),
         )
 
@@ -235,11 +251,12 @@ def build_profile(
     model_version: str,
     *,
     validation: pd.DataFrame,
-    model: ProbabilisticClassifier,
+    model: ProbabilisticClassifier | None,
     model_config: ModelEntry,
     seed: int = 0,
 ) -> BaselineProfile:
-    """The baseline profile of ``model`` on its validation set (see module doc)."""
+    """The baseline profile of ``model`` on its validation set (see module doc); a
+    black-box model (``model`` None) gets no attributions."""
     missing = [name for name in profile_columns(model_config) if name not in validation]
     if missing:
         raise BaselineError(
@@ -287,7 +304,9 @@ def build_profile(
         )
         for name, groups in groupings.items()
     }
-    background = explanation_background(validation, features=features, seed=seed)
+    background = (
+        None if model is None else explanation_background(validation, features=features, seed=seed)
+    )
     return BaselineProfile(
         model_id=model_id,
         model_version=model_version,
@@ -304,8 +323,12 @@ def build_profile(
         ),
         fairness=fairness,
         accuracy=accuracy(labels, predictions),
-        attributions=feature_attributions(
-            model, validation, background=background, features=features, seed=seed
+        attributions=(
+            None
+            if model is None or background is None
+            else feature_attributions(
+                model, validation, background=background, features=features, seed=seed
+            )
         ),
         explanation_background=background,
         seed=seed,
@@ -371,8 +394,11 @@ def create_baseline(
     idempotency_key: str | None = None,
     approved_by: str | None = None,
     details: dict[str, Any] | None = None,
+    version: str | None = None,
 ) -> Baseline:
-    """Store ``profile`` as the model's new active baseline, archiving the previous one."""
+    """Store ``profile`` as the model's new active baseline, archiving the previous one;
+    named ``version`` when given (refused if the model has one of that name), else
+    ``YYYY-MM-DD-vN`` after ``created_on``."""
     if kind not in ("deploy", "refresh", "reset"):
         raise BaselineError(UNKNOWN_KIND.format(kind=kind))
     if (profile.model_id, profile.model_version) != (model_id, model_version):
@@ -393,7 +419,12 @@ def create_baseline(
     if session.scalars(select(Model).where(Model.id == model_id).with_for_update()).first() is None:
         raise BaselineError(UNKNOWN_MODEL.format(model_id=model_id))
     now = utcnow()
-    version = _next_version(session, model_id, created_on or now.date())
+    if version is None:
+        version = _next_version(session, model_id, created_on or now.date())
+    elif session.scalars(
+        select(Baseline).where(Baseline.model_id == model_id, Baseline.version == version)
+    ).first():
+        raise BaselineError(VERSION_TAKEN.format(model_id=model_id, version=version))
     previous = active_baseline(session, model_id)
     if previous is not None:
         previous.is_active = False

@@ -156,6 +156,10 @@ class Serving(StrictModel):
     )
     fallback: FallbackRule = FallbackRule()
     cache_ttl_seconds: Annotated[float, Field(ge=0)] = 3600.0
+    # The last-known-good cache's memory budget for the model, per gateway: the least
+    # recently stored answers go first once it is spent (an answer takes 400 bytes plus
+    # its customer id, model id and version).
+    cache_max_bytes: Annotated[int, Field(ge=4096)] = 32 * 1024 * 1024
     circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
     # The downstream systems that call the model (a request's context ``consumer``): what a
     # downstream_consumer kill switch can name.

@@ -13,7 +13,7 @@ never adds a second record, and its audit event is written once.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,13 +35,21 @@ from govflow.monitoring import analysis
 from govflow.monitoring.analysis import Analysis, CheckType, Finding
 from govflow.monitoring.cadence import cadence_window, due_targets
 from govflow.monitoring.prediction_logs import PredictionLogError
-from govflow.store.schema import MetricResult, MonitoringRun
+from govflow.store.schema import MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
 
 REPORT_SAMPLE_ROWS = 5000
 # Wide enough for the longest bound the policy words: "critical >= 0.25, warning >= 0.1".
 THRESHOLD_WIDTH = 32
 ACTOR = "govflow-monitoring"
+NOTHING_JUDGED = "no metric could be judged, every one inconclusive"
+
+
+NOT_REGISTERED = "model {model_id} is not registered: run 'govflow model register {model_id}'"
+
+
+class NotReady(RuntimeError):
+    """A model cannot be analysed yet; the message names the command to run first."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,16 @@ class RunSummary:
     report_path: str | None
     counts: dict[str, int]
     notable: list[dict[str, Any]]
+    # The checks that could judge nothing (severity INCONCLUSIVE when nothing is above INFO).
+    inconclusive: list[str] = field(default_factory=list)
+
+    @property
+    def headline(self) -> str:
+        """``severity WARNING``, or ``severity INCONCLUSIVE (fairness_drift: no metric could
+        be judged)``: an INFO that judged nothing never reads as a pass."""
+        if not self.inconclusive:
+            return f"severity {self.severity}"
+        return f"severity {self.severity} ({', '.join(self.inconclusive)}: {NOTHING_JUDGED})"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -89,13 +107,17 @@ def run_monitoring(
     dag_id: str | None = None,
     dag_run_id: str | None = None,
     write_report: bool = True,
+    historical: bool = False,
 ) -> RunSummary:
-    """Analyse one model over [start, end) and record the result (idempotent on run_key)."""
+    """Analyse one model over [start, end) and record the result (idempotent on run_key); a
+    ``historical`` record (a day long past) is never alerted on and opens no incident."""
     start, end = analysis.utc(start), analysis.utc(end)
     wanted = analysis.validate_checks(checks)
     model = config.models.get(model_id)
     store.ensure_schema(db_url)
     with store.session_scope(db_url) as session:
+        if session.get(Model, model_id) is None:  # no record can name an unregistered model
+            raise NotReady(NOT_REGISTERED.format(model_id=model_id))
         baseline = active_baseline(session, model_id)
         found = (
             None
@@ -171,6 +193,7 @@ def run_monitoring(
             report_path=report_path,
             config=config,
         )
+        record.historical = historical
         return summarise(record, result)
 
 
@@ -239,9 +262,13 @@ def record_analysis(
     record.interval_end = result.window_end
     record.baseline_version = result.baseline_version
     record.status = result.status
-    record.severity = result.severity
+    record.severity = result.verdict
     record.composite_score = result.composite.get("score")
-    record.composite_breakdown = {**result.composite, "data_quality": result.quality}
+    record.composite_breakdown = {
+        **result.composite,
+        "data_quality": result.quality,
+        "inconclusive_checks": list(result.inconclusive_checks),
+    }
     record.fairness_counts = result.fairness_counts
     record.report_path = str(report_path) if report_path else None
     record.error = result.error
@@ -263,7 +290,7 @@ def record_analysis(
             "run_key": run_key,
             "interval_start": result.window_start,
             "interval_end": result.window_end,
-            "severity": result.severity,
+            "severity": result.verdict,
             "status": result.status,
             "baseline_version": result.baseline_version,
         },
@@ -290,6 +317,7 @@ def summarise(record: MonitoringRun, result: Analysis, *, limit: int = 20) -> Ru
         report_path=record.report_path,
         counts={level: counts.get(level, 0) for level in ("INFO", "WARNING", "CRITICAL")},
         notable=[_notable(f) for f in notable],
+        inconclusive=list(result.inconclusive_checks),
     )
 
 
@@ -390,6 +418,8 @@ def load_model(db_url: str | None, data_dir: Path, model_id: str, version: str) 
     with store.session_scope(db_url) as session:
         registered = get_version(session, model_id, version)
         uri, expected = registered.artifact_uri, registered.artifact_sha256
+    if not uri:  # a black-box model: monitored on its logs alone
+        return None
     path = data_dir / uri
     if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
         raise ValueError(f"{path} does not match the registered sha256 of {model_id} {version}")
@@ -620,7 +650,7 @@ def alert_and_open_incidents(
 
     with store.session_scope(db_url) as session:
         record = session.get(MonitoringRun, run_id)
-        if record is None:
+        if record is None or record.historical:  # history pages no one
             return {"send_now": [], "incidents": []}
         opened = open_incidents_for_run(session, config, record)
         alerts = route_findings(session, config, record)
@@ -745,6 +775,9 @@ def record_missing_analyses(
             ).first()
             if recorded is not None:
                 continue
+            if session.get(Model, target["model_id"]) is None:  # no record can name it
+                missing.append(NOT_REGISTERED.format(model_id=target["model_id"]))
+                continue
             text = NO_RECORD.format(**target, dag_id=dag_id, dag_run_id=dag_run_id)
             result = analysis.failed_analysis(
                 target["model_id"],
@@ -790,10 +823,13 @@ def refuse_unrecorded(missing: dict[str, Any]) -> None:
         raise Refused(missing["message"])
 
 
-def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> dict[str, Any]:
+def analyse_target(
+    target: dict[str, Any], *, dag_id: str, dag_run_id: str, historical: bool = False
+) -> dict[str, Any]:
     """Analyse one model over its window, record the result (idempotent per DAG run) and open
     the incidents it calls for: ``{"summary", "send_now"}``, the ids of the CRITICAL
-    alerts to send at once."""
+    alerts to send at once. A ``historical`` run (Airflow's backfill of the DAG) is recorded
+    and opens nothing."""
     config = _policy()
     summary = run_monitoring(
         target["model_id"],
@@ -806,9 +842,10 @@ def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> d
         data_dir=settings.data_dir(),
         dag_id=dag_id,
         dag_run_id=dag_run_id,
+        historical=historical,
     )
     print(
-        f"{summary.model_id}: {summary.status}, severity {summary.severity}, "
+        f"{summary.model_id}: {summary.status}, {summary.headline}, "
         f"composite {summary.composite_score}, report {summary.report_path}"
     )
     response = alert_and_open_incidents(summary.run_id, config=config)

@@ -703,6 +703,8 @@ def open_incidents_for_run(
     however often it is called (``incident.source_run_id == run.id`` tells an opening from
     a recurrence); a second call writes nothing.
     """
+    if run.historical:  # a day long past, analysed as history: opens nothing
+        return []
     results = session.scalars(
         select(MetricResult)
         .where(MetricResult.monitoring_run_id == run.id)

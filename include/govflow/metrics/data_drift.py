@@ -27,7 +27,17 @@ Categorical features
 One bin per reference category; every category seen in the current window but not in the
 reference gets its own bin (reference count 0) and is reported in
 ``FeatureDrift.unseen_categories``. This is what evidently does (its keys are the union of
-both windows' categories). Categories are compared as strings.
+both windows' categories). Categories are compared by value (:func:`category_key`): the
+number 1, the float 1.0 and numpy's 1 are the category ``"1"``, 1.5 is ``"1.5"``, anything
+else is its ``str()``, so a reference read as integers and a window read as floats hold the
+same categories.
+
+Missing categorical values are treated as evidently 0.7 treats them: evidently drops NaN
+from both columns before its stattest (``get_one_column_drift``) and computes each side's
+proportions over the rows that remain, and so does :func:`category_frequencies` (the
+dropped count is reported as ``dropped_missing``). A missing value is never a category of
+its own; a window whose values are all missing has nothing to compare and raises
+:class:`MetricInputError`.
 
 Missing and infinite values
 ---------------------------
@@ -62,6 +72,7 @@ normalised bound is reported with each result (``wasserstein_error_bound``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -421,10 +432,48 @@ class CategoricalReference:
         )
 
 
+def category_key(value: object) -> str:
+    """The string a category is compared by: a number by its value (``1``, ``1.0`` and
+    ``numpy.int64(1)`` are ``"1"``, ``1.5`` is ``"1.5"``), a bool as ``"True"`` or
+    ``"False"``, anything else as its ``str()``."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if math.isfinite(number) and number.is_integer():
+            return str(int(number))
+        return repr(number)
+    return str(value)
+
+
+def category_keys(values: pd.Series) -> pd.Series:
+    """:func:`category_key` of every non-null value (nulls stay null), vectorised for the
+    usual dtypes: text is already its own key, and a numeric column is keyed in numpy."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.map(category_key, na_action="ignore").astype(object)
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.astype("float64").to_numpy()
+        null = np.isnan(numbers)
+        whole = ~null & np.isfinite(numbers) & (np.abs(numbers) < 2**62)
+        whole &= numbers == np.floor(np.where(whole, numbers, 0.0))
+        keys = np.empty(len(numbers), dtype=object)
+        keys[whole] = numbers[whole].astype(np.int64).astype(str)
+        other = ~null & ~whole
+        keys[other] = [repr(float(number)) for number in numbers[other]]
+        keys[null] = None
+        return pd.Series(keys, index=values.index, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return values.astype(object)
+    return values.map(category_key, na_action="ignore").astype(object)
+
+
 def category_frequencies(
     values: npt.ArrayLike, *, name: str = "values"
 ) -> tuple[dict[str, int], int]:
-    """Count of each category (as a string) and the number of missing values dropped."""
+    """Count of each category (keyed by :func:`category_key`) and the number of missing
+    values dropped, as evidently drops them."""
     array = (
         values.to_numpy(dtype=object)
         if isinstance(values, pd.Series)
@@ -439,7 +488,7 @@ def category_frequencies(
     present = series[series.notna()]
     if present.empty:
         raise MetricInputError(EMPTY_VALUES.format(name=name, dropped=missing))
-    counts = present.astype(str).value_counts(sort=False)
+    counts = category_keys(present).value_counts(sort=False)
     return {str(key): int(count) for key, count in counts.items()}, missing
 
 

@@ -80,6 +80,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from govflow.metrics.data_drift import category_keys
 from govflow.metrics.severity import Direction, MetricInputError, MetricSpec
 
 MetricStatus = Literal["computed", "inconclusive"]
@@ -368,9 +369,9 @@ def intersectional_groups(
     if len({len(column) for column in columns}) != 1:
         raise MetricInputError(LENGTH_MISMATCH)
     missing = np.logical_or.reduce([column.isna().to_numpy() for column in columns])
-    joined = columns[0].astype(str)
+    joined = category_keys(columns[0]).astype(str)
     for column in columns[1:]:
-        joined = joined + INTERSECTION_SEPARATOR + column.astype(str)
+        joined = joined + INTERSECTION_SEPARATOR + category_keys(column).astype(str)
     labels = joined.to_numpy(dtype=object)
     labels[missing] = None
     return INTERSECTION_SEPARATOR.join(attributes), labels
@@ -408,7 +409,8 @@ def group_counts(
     present = attribute.notna().to_numpy()
     if not present.any():
         raise MetricInputError(NO_GROUPS.format(dropped=len(attribute)))
-    codes, uniques = pd.factorize(attribute[present].astype(str), sort=True)
+    # Groups by value, as categories are keyed everywhere (1 and 1.0 are one group).
+    codes, uniques = pd.factorize(category_keys(attribute[present]), sort=True)
     group_total = len(uniques)
     labels, selected = labels[present], selected[present]
 
@@ -477,16 +479,26 @@ class GroupCalibration:
         return asdict(self)
 
 
-def group_calibration(counts: GroupCounts, group: str) -> GroupCalibration:
-    """Mean score, observed positive rate, their difference and the ECE of one group."""
+def _calibration_bins(counts: GroupCounts, group: str) -> tuple[npt.NDArray[np.float64], ...]:
+    """One group's score bins: rows, score sums and positives per bin."""
     if counts.calibration_counts is None:
         raise MetricInputError(NO_SCORES)
     assert counts.calibration_score_sums is not None
     assert counts.calibration_positives is not None
     position = counts.index(group)
-    bin_rows = np.asarray(counts.calibration_counts[position], dtype=np.float64)
-    score_sums = np.asarray(counts.calibration_score_sums[position], dtype=np.float64)
-    positives = np.asarray(counts.calibration_positives[position], dtype=np.float64)
+    return tuple(
+        np.asarray(per_bin[position], dtype=np.float64)
+        for per_bin in (
+            counts.calibration_counts,
+            counts.calibration_score_sums,
+            counts.calibration_positives,
+        )
+    )
+
+
+def group_calibration(counts: GroupCounts, group: str) -> GroupCalibration:
+    """Mean score, observed positive rate, their difference and the ECE of one group."""
+    bin_rows, score_sums, positives = _calibration_bins(counts, group)
     rows = int(bin_rows.sum())
     if rows == 0:
         return GroupCalibration(0, None, None, None, None)
@@ -971,9 +983,13 @@ def calibration_gap(
     *,
     attribute: str = "",
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> FairnessMetric:
-    """Max - min calibration-in-the-large (mean score - observed positive rate) over groups."""
+    """Max - min calibration-in-the-large (mean score - observed positive rate) over groups,
+    with a normal interval for each pair's difference (see ``calibration_standard_error``)
+    and the simultaneous interval of every pair, as ``rate_difference`` gives its gaps."""
     _check_min_group_size(min_group_size)
+    z = _check_confidence(confidence)
     calibrations = {group: group_calibration(counts, group) for group in counts.groups}
     excluded = {g: c.rows for g, c in calibrations.items() if c.rows < min_group_size}
     eligible = {
@@ -985,18 +1001,48 @@ def calibration_gap(
         return _inconclusive(
             "calibration_gap", attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
         )
+    errors = {group: calibration_standard_error(counts, group) for group in eligible}
+
+    def pair(i: str, j: str) -> tuple[float, float, float]:
+        difference = eligible[i] - eligible[j]
+        margin = z * math.hypot(errors[i], errors[j])
+        return difference, difference - margin, difference + margin
+
     high = max(eligible, key=lambda group: eligible[group])
     low = min(eligible, key=lambda group: eligible[group])
+    difference, lower, upper = pair(high, low)
+    pairs = [pair(i, j) for i in eligible for j in eligible if i != j]
     return FairnessMetric(
         "calibration_gap",
         attribute,
         "computed",
-        eligible[high] - eligible[low],
+        difference,
+        ci_low=lower,
+        ci_high=upper,
         max_group=high,
         min_group=low,
         groups_compared=tuple(eligible),
         excluded_groups=excluded,
+        details=_simultaneous(max(p[1] for p in pairs), max(p[2] for p in pairs)),
     )
+
+
+def calibration_standard_error(counts: GroupCounts, group: str) -> float:
+    """The standard error of one group's calibration-in-the-large, the mean of
+    ``score - label`` over its labelled rows. The counts keep each score bin's rows, score
+    sum and positives, not each score, so every score is taken at its bin's mean and the
+    variance a score can have inside its bin, at most (bin width)^2 / 4, is added: the
+    error is never understated by the binning."""
+    rows, score_sums, positives = _calibration_bins(counts, group)
+    total = rows.sum()
+    filled = rows > 0
+    means = score_sums[filled] / rows[filled]
+    ones, zeros = positives[filled], rows[filled] - positives[filled]
+    mean = (score_sums.sum() - positives.sum()) / total
+    second_moment = float(np.sum(ones * (means - 1) ** 2 + zeros * means**2)) / total
+    within_bin = (1 / counts.calibration_bins) ** 2 / 4
+    variance = max(second_moment - mean**2, 0.0) + within_bin
+    return math.sqrt(variance / total)
 
 
 def _parity_drift(
@@ -1197,7 +1243,7 @@ def fairness_report(
     }
     if counts.calibration_counts is not None:
         metrics["calibration_gap"] = calibration_gap(
-            counts, attribute=attribute, min_group_size=min_group_size
+            counts, attribute=attribute, min_group_size=min_group_size, confidence=confidence
         )
     if baseline is not None:
         for drift in (demographic_parity_drift, equal_opportunity_drift):

@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from govflow.metrics.data_drift import category_key, category_keys
+
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationValidationResult
     from great_expectations.core.batch_definition import BatchDefinition
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 
 Engine = Literal["great_expectations", "pandas"]
 ColumnKind = Literal["numeric", "integer", "categorical", "timestamp", "identifier", "label"]
-SeverityHint = Literal["WARNING", "CRITICAL"]
+SeverityHint = Literal["INFO", "WARNING", "CRITICAL"]
 
 CHECK_NO_ROWS = "no_rows"
 CHECK_DUPLICATE_COLUMN_NAMES = "duplicate_column_names"
@@ -82,6 +84,7 @@ STALE = "newest {column} {newest} is {age:g} h before window end, more than {lim
 DUPLICATES = "{column}: {count} duplicates"
 NOT_EVALUATED = "{column}: {check} check could not be evaluated ({error})"
 PASSED = "data quality passed: {rows} rows"
+NOTED = " (noted: {notes})"
 FAILED = "data quality FAILED: {problems}"
 
 ENGINE_GX = "great_expectations"
@@ -117,6 +120,10 @@ class ColumnRule:
     categories: tuple[str, ...] | None = None
     max_null_fraction: float = 0.0
     required: bool = True
+    # A category outside ``categories`` stays in the usable frame (drift gives it a bin of
+    # its own) instead of invalidating its row; protected attributes leave it False, since
+    # a group the policy does not name cannot be compared with the baseline's groups.
+    keep_unexpected: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,11 @@ class QualityPolicy:
     volume_tolerance: float
     max_staleness_hours: float
     min_rows: int
+    # Seed 004 section 10: "New category appeared in < 1% of samples" is INFO. A share of
+    # unexpected categories (or of out-of-range values) below its bound is noted at INFO;
+    # at or above it, it is a WARNING. 0 makes every such value a WARNING.
+    unseen_category_fraction_max: float = 0.0
+    out_of_range_fraction_max: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -165,20 +177,24 @@ class QualityReport:
 
     @property
     def passed(self) -> bool:
-        return not self.findings
+        """No finding above INFO (an INFO finding is noted, not a failure)."""
+        return all(finding.severity_hint == "INFO" for finding in self.findings)
 
     @property
     def severity_hint(self) -> SeverityHint | None:
         hints = {finding.severity_hint for finding in self.findings}
-        if "CRITICAL" in hints:
-            return "CRITICAL"
-        return "WARNING" if hints else None
+        for hint in ("CRITICAL", "WARNING", "INFO"):
+            if hint in hints:
+                return hint  # type: ignore[return-value]
+        return None
 
     @property
     def summary(self) -> str:
+        messages = "; ".join(finding.message for finding in self.findings)
         if self.passed:
-            return PASSED.format(rows=self.row_count)
-        return FAILED.format(problems="; ".join(finding.message for finding in self.findings))
+            noted = NOTED.format(notes=messages) if self.findings else ""
+            return PASSED.format(rows=self.row_count) + noted
+        return FAILED.format(problems=messages)
 
     def usable_frame(self) -> pd.DataFrame:
         """The rows without an invalid value in a required column, parsed, minus unusable
@@ -330,6 +346,8 @@ class _Gate:
             rule.name: pd.Series(False, index=received.index) for rule in self.present
         }
         self.surplus_duplicates = pd.Series(False, index=received.index)
+        # Categorical columns keyed by value (category_key), for the allowed-set checks.
+        self.category_keys: dict[str, pd.Series] = {}
 
     def run(self, engine: Engine) -> list[QualityFinding]:
         findings = []
@@ -349,15 +367,23 @@ class _Gate:
 
     def reads_received(self, check: _Check) -> bool:
         """Received nulls equal parsed nulls unless a value failed to parse, so only then
-        does a null check need the column as it arrived."""
+        does a null check need the column as it arrived. A categorical column's allowed-set
+        check reads its keys (see ``values``), never the column as it arrived."""
+        if _is_category_check(check):
+            return False
         column = check.column
         if column not in self.parsed:
             return True
         return not check.on_parsed and column in self.unparseable
 
     def values(self, check: _Check) -> pd.Series:
-        """The column a check reads."""
+        """The column a check reads; a categorical column's allowed-set check reads its
+        values keyed by value, so 1.0 in the window is the category 1 of models.yaml."""
         assert check.column is not None
+        if _is_category_check(check):
+            if check.column not in self.category_keys:
+                self.category_keys[check.column] = category_keys(self.received[check.column])
+            return self.category_keys[check.column]
         if self.reads_received(check):
             return self.received[check.column]
         return self.parsed[check.column]
@@ -500,7 +526,7 @@ class _Gate:
                         rule,
                         "column_values_to_be_in_set",
                         on_parsed=True,
-                        value_set=rule.categories,
+                        value_set=tuple(category_key(value) for value in rule.categories),
                     )
                 )
             if rule.name == self.time_column and self.parsed[rule.name].notna().any():
@@ -600,6 +626,8 @@ class _Gate:
         failing = pd.Series(False, index=self.received.index)
         failing.iloc[list(outcome.unexpected_index_list)] = True
         sample = _distinct_sample(outcome.unexpected_list)
+        if _is_category_check(check):  # shown as received, not as the key compared
+            sample = _distinct_sample(self.received[column][failing].tolist())
         if check.check == CHECK_NULLS:
             message = TOO_MANY_NULLS.format(
                 column=column, count=count, total=self.total, allowed=rule.max_null_fraction * 100
@@ -635,8 +663,13 @@ class _Gate:
                     sample,
                 )
             ]
-        self.invalid[column] |= failing
+        kept = _is_category_check(check) and rule.keep_unexpected
+        if not kept:
+            self.invalid[column] |= failing
         severity = self._severity(rule, failing)
+        bound = self._noted_below(check)
+        if severity == "WARNING" and count < bound * self.total:
+            severity = "INFO"
         if check.check == CHECK_RANGE:
             values = self.parsed[column][failing]
             parts = []
@@ -679,6 +712,15 @@ class _Gate:
             )
         ]
 
+    def _noted_below(self, check: _Check) -> float:
+        """The share of a column's values below which unexpected categories or out-of-range
+        values are noted at INFO (QualityPolicy), 0 for every other check."""
+        if _is_category_check(check):
+            return self.policy.unseen_category_fraction_max
+        if check.check == CHECK_RANGE:
+            return self.policy.out_of_range_fraction_max
+        return 0.0
+
     def _expected_volume(self) -> tuple[int, int]:
         expected, tolerance = self.policy.expected_rows, self.policy.volume_tolerance
         return math.ceil(expected * (1 - tolerance)), math.floor(expected * (1 + tolerance))
@@ -713,6 +755,15 @@ class _Gate:
             group = 1 if finding.check == CHECK_COLUMN_EXISTS else 2
         position = columns.index(named) if named in columns else -1
         return (group, position, FINDING_ORDER.index(finding.check))
+
+
+def _is_category_check(check: _Check) -> bool:
+    """The allowed-set check of a categorical column (a label's 0/1 check is not one)."""
+    return (
+        check.check == CHECK_CATEGORIES
+        and check.rule is not None
+        and (check.rule.kind == "categorical")
+    )
 
 
 # --- the pandas engine ------------------------------------------------------------------------

@@ -515,9 +515,11 @@ def record_feedback(
     recorded_by: str,
     version: str | None = None,
     prediction_id: str | None = None,
+    consumer: str | None = None,
     at: datetime | None = None,
 ) -> ServingFeedback:
-    """Record a bug, complaint, override, security vulnerability or regulatory concern."""
+    """Record a bug, complaint, override, security vulnerability or regulatory concern;
+    ``consumer`` is the authenticated caller that filed it, when it came through a gateway."""
     if kind not in FEEDBACK_KINDS:
         raise RoutingError(UNKNOWN_FEEDBACK_KIND.format(kind=kind, kinds=", ".join(FEEDBACK_KINDS)))
     if severity not in FEEDBACK_SEVERITIES:
@@ -554,6 +556,7 @@ def record_feedback(
             "kind": kind,
             "severity": severity,
             "details": details,
+            **({"consumer": consumer} if consumer is not None else {}),
         },
         severity="CRITICAL" if severity == "critical" else "INFO",
         idempotency_key=f"serving_feedback:{feedback.id}",

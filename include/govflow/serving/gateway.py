@@ -22,6 +22,12 @@ in the governance store say, with the safeguards of ``govflow.serving.safeguards
    model-type switch stops every version, so the cache too); otherwise the model's fallback
    rule from models.yaml answers. Every such answer names its reason.
 
+Before any of this (issue 13 item 7): a body over ``max_body_bytes`` is refused with 413
+(``govflow.serving.limits``), ``id`` and ``entity_id`` over 256 characters with 422, and a
+refused value is quoted cut to 40 characters. ``POST /v1/models/{model_id}/feedback``
+answers only a consumer of the model showing its bearer token, and records the feedback
+by that consumer or by the people.yaml person it names (``govflow.serving.consumers``).
+
 Nothing on the request path touches the database: a background thread re-reads the routes
 and active kill switches every ``refresh_seconds`` (a kill switch takes effect within that
 time, well inside seed 003's "no redeploy"), loads newly routed versions (refusing an
@@ -49,11 +55,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import joblib
 import pandas as pd
-from fastapi import FastAPI
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from threadpoolctl import ThreadpoolController
@@ -64,6 +71,8 @@ from govflow.config.inventory import Feature, ModelEntry, ParquetLog
 from govflow.registry import RegistryError, get_version
 from govflow.rollout.routing import (
     COUNTERS,
+    FeedbackKind,
+    FeedbackSeverity,
     RouteState,
     RoutingError,
     ServingStat,
@@ -72,7 +81,22 @@ from govflow.rollout.routing import (
     record_heartbeat,
     record_serving_stats,
 )
+from govflow.serving.consumers import (
+    NO_TOKEN,
+    NOT_A_CONSUMER,
+    NOT_AUTHENTICATED,
+    ConsumerTokenError,
+    ConsumerTokens,
+    UnknownPersonError,
+    feedback_author,
+)
 from govflow.serving.kill_switches import GATEWAY_REFRESH_SECONDS, PREDICT_PATH, active_switches
+from govflow.serving.limits import (
+    BAD_MAX_BODY_BYTES,
+    DEFAULT_MAX_BODY_BYTES,
+    BodySizeLimit,
+    shown,
+)
 from govflow.serving.log_writer import (
     ENTITY_ID,
     REASON,
@@ -97,11 +121,18 @@ logger = logging.getLogger(__name__)
 FEEDBACK_PATH = "/v1/models/{model_id}/feedback"
 FALLBACK_LOG_DIR = "serving_fallbacks"
 MAX_INSTANCES = 1000
+MAX_DETAILS_CHARS = 10_000
+MAX_ID_CHARS = 256
+ERRORS_NAMED = 3
 STOP_TIMEOUT_SECONDS = 10.0
 INSTANCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-# The whole request.
-UNKNOWN_MODEL = "model {model_id!r} is not served here; served models: {models}"
+# The whole request. Values a caller sent are quoted through ``shown``: cut to 40 characters.
+UNKNOWN_MODEL = "model {model_id} is not served here; served models: {models}"
+INVALID_FIELD = "{location}: {message}, got {value}"
+MISSING_FIELD = "{location}: {message}"
+MORE_ERRORS = "; and {count} more"
+NOT_JSON = "the request body is not valid JSON"
 # Configuration the gateway refuses at start.
 NOT_IN_INVENTORY = "model {model_id!r} is not in models.yaml"
 SQL_LOG_UNSUPPORTED = (
@@ -112,12 +143,12 @@ BAD_INSTANCE_NAME = (
 )
 # One instance's input.
 MISSING_FEATURE = "feature {name!r} is missing"
-FEATURE_NOT_A_NUMBER = "feature {name!r} must be a number, got {value!r}"
+FEATURE_NOT_A_NUMBER = "feature {name!r} must be a number, got {value}"
 FEATURE_NOT_FINITE = "feature {name!r} must be a finite number, got {value}"
 FEATURE_NOT_WHOLE = "feature {name!r} must be a whole number, got {value}"
 FEATURE_OUT_OF_RANGE = "feature {name!r} is {value}, outside [{low}, {high}]"
-UNKNOWN_CATEGORY = "feature {name!r} has the unknown category {value!r}; categories: {categories}"
-UNKNOWN_ATTRIBUTE_VALUE = "attribute {name!r} has the unknown value {value!r}; values: {categories}"
+UNKNOWN_CATEGORY = "feature {name!r} has the unknown category {value}; categories: {categories}"
+UNKNOWN_ATTRIBUTE_VALUE = "attribute {name!r} has the unknown value {value}; values: {categories}"
 # Why the model did not answer, or answered through another version.
 KILL_SWITCH = "kill switch on {scope} {target!r} by {actor}: {reason}"
 CANDIDATE_SWITCHED_OFF = (
@@ -153,8 +184,9 @@ class UnknownModelError(LookupError):
 
 
 class Instance(BaseModel):
-    id: str | None = None
-    entity_id: str | None = None
+    # Both come back in answers and logs, and entity_id is a cache key: bounded.
+    id: Annotated[str, Field(max_length=MAX_ID_CHARS)] | None = None
+    entity_id: Annotated[str, Field(max_length=MAX_ID_CHARS)] | None = None
     features: dict[str, Any]
     attributes: dict[str, Any] = Field(default_factory=dict)
 
@@ -173,12 +205,13 @@ class PredictRequest(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    kind: str
-    severity: str
-    version: str | None = None
-    prediction_id: str | None = None
-    details: str
-    recorded_by: str
+    kind: FeedbackKind
+    severity: FeedbackSeverity
+    version: Annotated[str, Field(max_length=64)] | None = None
+    prediction_id: Annotated[str, Field(max_length=64)] | None = None
+    details: Annotated[str, Field(max_length=MAX_DETAILS_CHARS)]
+    # A person of people.yaml on whose behalf the consumer files it; else the consumer.
+    recorded_by: str | None = None
 
 
 # --- what the refresher hands the request path ---------------------------------------------
@@ -232,6 +265,10 @@ class ServedModel:
     def __post_init__(self) -> None:
         self.feature_names = [feature.name for feature in self.entry.features]
 
+    @property
+    def consumers(self) -> list[str]:
+        return list(self.entry.serving.consumers)
+
     def parse(self, instance: Instance) -> tuple[dict[str, Any], list[str]]:
         """The instance's features as the model takes them (integers as int, numbers as
         float), and everything wrong with its features and attributes, in schema order."""
@@ -248,7 +285,7 @@ class ServedModel:
                     problems.append(
                         UNKNOWN_CATEGORY.format(
                             name=feature.name,
-                            value=value,
+                            value=shown(value),
                             categories=", ".join(feature.categories or ()),
                         )
                     )
@@ -266,7 +303,7 @@ class ServedModel:
                 problems.append(
                     UNKNOWN_ATTRIBUTE_VALUE.format(
                         name=attribute.name,
-                        value=value,
+                        value=shown(value),
                         categories=", ".join(attribute.categories),
                     )
                 )
@@ -276,7 +313,7 @@ class ServedModel:
 def _numeric_problem(feature: Feature, value: Any) -> str | None:
     name = feature.name
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return FEATURE_NOT_A_NUMBER.format(name=name, value=value)
+        return FEATURE_NOT_A_NUMBER.format(name=name, value=shown(value))
     if not math.isfinite(value):
         return FEATURE_NOT_FINITE.format(name=name, value=value)
     if feature.dtype == "integer" and value != int(value):
@@ -284,7 +321,7 @@ def _numeric_problem(feature: Feature, value: Any) -> str | None:
     assert feature.min is not None and feature.max is not None
     if not feature.min <= value <= feature.max:
         return FEATURE_OUT_OF_RANGE.format(
-            name=name, value=value, low=_plain(feature.min), high=_plain(feature.max)
+            name=name, value=shown(value), low=_plain(feature.min), high=_plain(feature.max)
         )
     return None
 
@@ -344,6 +381,15 @@ class Gateway:
         self.flush_seconds = flush_seconds
         self.clock = clock
         self.models = self._served_models(config, model_ids)
+        self.people = frozenset(user.id for user in config.people.users)
+        try:
+            self.consumers = ConsumerTokens.from_environment(
+                consumer for served in self.models.values() for consumer in served.consumers
+            )
+        except ConsumerTokenError as error:
+            raise GatewayError(str(error)) from None
+        if self.consumers.without_token():
+            logger.warning(NO_TOKEN.format(consumers=", ".join(self.consumers.without_token())))
         self.snapshot = Snapshot()
         self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
         self._failed_loads: dict[tuple[str, str], tuple[tuple[int, int] | None, str]] = {}
@@ -371,7 +417,11 @@ class Gateway:
                 continue
             served[entry.id] = ServedModel(
                 entry=entry,
-                cache=LastKnownGoodCache(entry.serving.cache_ttl_seconds, clock=self.clock),
+                cache=LastKnownGoodCache(
+                    entry.serving.cache_ttl_seconds,
+                    max_bytes=entry.serving.cache_max_bytes,
+                    clock=self.clock,
+                ),
                 predictions=PartitionedLogWriter(
                     self.data_dir / entry.prediction_log.path,
                     prediction_log_schema(entry),
@@ -557,6 +607,10 @@ class Gateway:
                 for model_id, route in snapshot.routes.items()
             },
             "kill_switches": len(snapshot.switches),
+            "consumers": {
+                "with_token": self.consumers.with_token(),
+                "without_token": self.consumers.without_token(),
+            },
             "refreshed_at": snapshot.refreshed_at.isoformat() if snapshot.refreshed_at else None,
         }
 
@@ -583,7 +637,9 @@ class Gateway:
         route = snapshot.routes.get(model_id)
         if served is None or route is None:
             raise UnknownModelError(
-                UNKNOWN_MODEL.format(model_id=model_id, models=", ".join(sorted(snapshot.routes)))
+                UNKNOWN_MODEL.format(
+                    model_id=shown(model_id), models=", ".join(sorted(snapshot.routes))
+                )
             )
         now = utcnow()
         context = request.context
@@ -875,6 +931,26 @@ def _rejected(instance: Instance, error: str) -> dict[str, Any]:
     }
 
 
+def _invalid_request(errors: Sequence[Any]) -> str:
+    """FastAPI's validation errors on one line, the first ``ERRORS_NAMED`` of them, each
+    refused value cut by ``shown``: never the request echoed back."""
+    if any(error["type"] == "json_invalid" for error in errors):
+        return NOT_JSON
+    described = []
+    for error in errors[:ERRORS_NAMED]:
+        location = ".".join(str(part) for part in error["loc"][1:])
+        if error["type"] == "missing":
+            described.append(MISSING_FIELD.format(location=location, message=error["msg"]))
+        else:
+            described.append(
+                INVALID_FIELD.format(
+                    location=location, message=error["msg"], value=shown(error.get("input"))
+                )
+            )
+    more = len(errors) - ERRORS_NAMED
+    return "; ".join(described) + (MORE_ERRORS.format(count=more) if more > 0 else "")
+
+
 def create_app(
     *,
     config: GovflowConfig | None = None,
@@ -884,11 +960,15 @@ def create_app(
     instance: str | None = None,
     refresh_seconds: float = GATEWAY_REFRESH_SECONDS,
     flush_seconds: float = 5.0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     background: bool = True,
     clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     """The gateway app; unset arguments come from ``govflow.settings``. ``background=False``
-    leaves refreshing and flushing to the caller (``app.state.gateway``), as tests do."""
+    leaves refreshing and flushing to the caller (``app.state.gateway``), as tests do. A
+    request body over ``max_body_bytes`` is refused with 413 before anything parses it."""
+    if max_body_bytes < 1:
+        raise GatewayError(BAD_MAX_BODY_BYTES.format(limit=max_body_bytes))
     gateway = Gateway(
         config=config or load_config(settings.config_dir()),
         db_url=db_url or settings.db_url(),
@@ -910,6 +990,11 @@ def create_app(
 
     app = FastAPI(title="govflow serving gateway", lifespan=lifespan)
     app.state.gateway = gateway
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _invalid_request(error.errors())}, status_code=422)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -924,12 +1009,28 @@ def create_app(
         return JSONResponse(body, status_code=status)
 
     @app.post(FEEDBACK_PATH)
-    def feedback(model_id: str, request: FeedbackRequest) -> JSONResponse:
-        if model_id not in gateway.snapshot.routes:
+    def feedback(
+        model_id: str,
+        request: FeedbackRequest,
+        authorization: str | None = Header(default=None),
+    ) -> JSONResponse:
+        consumer = gateway.consumers.authenticate(authorization)
+        if consumer is None:
+            return JSONResponse(
+                {"detail": NOT_AUTHENTICATED},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        served = gateway.models.get(model_id)
+        if served is None or model_id not in gateway.snapshot.routes:
             models = ", ".join(sorted(gateway.snapshot.routes))
-            detail = UNKNOWN_MODEL.format(model_id=model_id, models=models)
+            detail = UNKNOWN_MODEL.format(model_id=shown(model_id), models=models)
             return JSONResponse({"detail": detail}, status_code=404)
+        if consumer not in served.consumers:
+            detail = NOT_A_CONSUMER.format(consumer=consumer, model_id=model_id)
+            return JSONResponse({"detail": detail}, status_code=403)
         try:
+            recorded_by = feedback_author(consumer, request.recorded_by, gateway.people)
             with store.session_scope(gateway.db_url) as session:
                 recorded = record_feedback(
                     session,
@@ -937,12 +1038,13 @@ def create_app(
                     kind=request.kind,
                     severity=request.severity,
                     details=request.details,
-                    recorded_by=request.recorded_by,
+                    recorded_by=recorded_by,
                     version=request.version,
                     prediction_id=request.prediction_id,
+                    consumer=consumer,
                 )
                 feedback_id = recorded.id
-        except (RoutingError, RegistryError) as error:
+        except (RoutingError, RegistryError, UnknownPersonError) as error:
             return JSONResponse({"detail": str(error)}, status_code=422)
         return JSONResponse({"id": feedback_id}, status_code=201)
 

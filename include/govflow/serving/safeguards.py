@@ -10,7 +10,9 @@ injected clock. Which settings apply to a model is ``serving`` in models.yaml
   infinity or anything that is not a number is blocked. Every outcome but ``ok`` carries
   its reason.
 - ``LastKnownGoodCache`` remembers the last good answer per (model, entity) for
-  ``ttl_seconds``, so a stopped model can still answer a customer it has answered lately.
+  ``ttl_seconds``, so a stopped model can still answer a customer it has answered lately;
+  it holds at most ``max_entries`` answers and ``max_bytes`` bytes (``answer_bytes``), so
+  long customer ids cannot grow it past its budget (issue 13 item 7).
 - ``CircuitBreaker`` opens after ``failures`` failures within ``window_seconds``, refuses
   calls for ``open_seconds``, then lets one trial call through (half-open): a success
   closes it, a failure opens it again.
@@ -40,9 +42,15 @@ UNKNOWN_OUTPUT_KIND = "unknown output kind {kind!r}; kinds are {kinds}"
 MAXIMUM_REQUIRED = "a non_negative output needs a maximum above 0"
 BAD_TTL = "ttl_seconds must be 0 or more, got {ttl}"
 BAD_MAX_ENTRIES = "max_entries must be 1 or more, got {entries}"
+BAD_MAX_BYTES = "max_bytes must be 1 or more, got {limit}"
 BAD_BREAKER = "a circuit breaker needs failures >= 1 and positive window and open seconds"
 
 DEFAULT_MAX_ENTRIES = 100_000
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+# What one remembered answer holds besides its strings' characters: the key tuple, the
+# answer, the ordered dict's slot and the entity id's string header (about 330 bytes
+# measured on CPython 3.11), rounded up so that the count errs on the large side.
+ANSWER_OVERHEAD_BYTES = 400
 
 Clock = Callable[[], float]
 
@@ -93,6 +101,12 @@ def check_outputs(
     return [check_output(value, kind=kind, maximum=maximum) for value in values]
 
 
+def answer_bytes(model_id: str, entity_id: str, model_version: str) -> int:
+    """The room one remembered answer takes in a ``LastKnownGoodCache``'s byte budget."""
+    strings = (model_id, entity_id, model_version)
+    return ANSWER_OVERHEAD_BYTES + sum(len(text.encode("utf-8")) for text in strings)
+
+
 @dataclass(frozen=True)
 class CachedAnswer:
     """A good model answer as remembered: the version that gave it and when (clock time)."""
@@ -107,9 +121,10 @@ class LastKnownGoodCache:
     """The last good answer per (model_id, entity_id), valid for ``ttl_seconds``.
 
     An answer stored at t is recalled while the clock reads less than t + ttl_seconds;
-    ``ttl_seconds=0`` keeps nothing. At most ``max_entries`` answers are kept: the least
-    recently stored go first, so a gateway's memory stays bounded under any traffic.
-    Safe to use from several threads.
+    ``ttl_seconds=0`` keeps nothing. At most ``max_entries`` answers taking at most
+    ``max_bytes`` bytes (``answer_bytes`` each) are kept: the least recently stored go
+    first, so a gateway's memory stays bounded under any traffic and any customer ids; an
+    answer larger than the whole budget is not kept. Safe to use from several threads.
     """
 
     def __init__(
@@ -117,20 +132,30 @@ class LastKnownGoodCache:
         ttl_seconds: float,
         *,
         max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         clock: Clock = time.monotonic,
     ) -> None:
         if not ttl_seconds >= 0:
             raise ValueError(BAD_TTL.format(ttl=ttl_seconds))
         if max_entries < 1:
             raise ValueError(BAD_MAX_ENTRIES.format(entries=max_entries))
+        if max_bytes < 1:
+            raise ValueError(BAD_MAX_BYTES.format(limit=max_bytes))
         self.ttl_seconds = float(ttl_seconds)
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._clock = clock
-        self._answers: OrderedDict[tuple[str, str], CachedAnswer] = OrderedDict()
+        self._answers: OrderedDict[tuple[str, str], tuple[CachedAnswer, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._answers)
+
+    @property
+    def nbytes(self) -> int:
+        """The room the answers kept take, by ``answer_bytes``."""
+        return self._bytes
 
     def remember(
         self,
@@ -145,21 +170,32 @@ class LastKnownGoodCache:
             return
         answer = CachedAnswer(model_version, score, prediction, self._clock())
         key = (model_id, entity_id)
+        size = answer_bytes(model_id, entity_id, model_version)
         with self._lock:
-            self._answers[key] = answer
-            self._answers.move_to_end(key)
-            while len(self._answers) > self.max_entries:
-                self._answers.popitem(last=False)
+            self._forget(key)
+            if size > self.max_bytes:
+                return
+            self._answers[key] = (answer, size)
+            self._bytes += size
+            while len(self._answers) > self.max_entries or self._bytes > self.max_bytes:
+                _, (_, evicted) = self._answers.popitem(last=False)
+                self._bytes -= evicted
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        kept = self._answers.pop(key, None)
+        if kept is not None:
+            self._bytes -= kept[1]
 
     def recall(self, model_id: str, entity_id: str) -> CachedAnswer | None:
         """The remembered answer, or None when there is none or it has expired."""
         key = (model_id, entity_id)
         with self._lock:
-            answer = self._answers.get(key)
-            if answer is None:
+            kept = self._answers.get(key)
+            if kept is None:
                 return None
+            answer = kept[0]
             if self._clock() - answer.stored_at >= self.ttl_seconds:
-                del self._answers[key]
+                self._forget(key)
                 return None
             return answer
 

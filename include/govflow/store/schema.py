@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -178,6 +179,8 @@ class MonitoringRun(Base):
     composite_breakdown: Mapped[Json] = mapped_column(default=dict)
     # Per protected attribute and window, the day's group counts (what later days pool).
     fairness_counts: Mapped[Json] = mapped_column(default=dict, server_default=text("'{}'"))
+    # An analysis of a day long past (a backfill): recorded and reported, never alerted on.
+    historical: Mapped[bool] = mapped_column(default=False, server_default=false())
     report_path: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,314 @@
+"""Issue 14 items 1 and 2: a team's own model, not the demo's (its own features, groups and
+data, no artefact), registered and given a baseline with documented commands, then
+monitored; whatever is forgotten, the next command is named in one line."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner, Result
+
+from govflow import store
+from govflow.cli import app
+from govflow.config import load_config
+from govflow.flows.monitoring import alert_and_open_incidents
+from govflow.monitoring.prediction_logs import partition_path
+from govflow.store.schema import (
+    Alert,
+    AuditEvent,
+    Baseline,
+    Incident,
+    MetricResult,
+    MonitoringRun,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+MODEL = "tenancy_screening"
+README = Path(__file__).resolve().parents[2] / "README.md"
+GUIDE = "## Monitor your own model"
+
+
+def guide_blocks(language: str) -> list[str]:
+    """The fenced ``language`` blocks of README's guide, exactly as printed."""
+    text = README.read_text()
+    section = text[text.index(GUIDE) :]
+    section = section[: section.index("\n## ", len(GUIDE))]
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
+
+
+ENTRY = guide_blocks("yaml")[0]
+DAY = date(2024, 6, 3)
+ROWS = 1500
+
+
+def tenancy_rows(rng: np.random.Generator, rows: int, start: datetime) -> pd.DataFrame:
+    """Applications the demo generator never made: rent, tenancies, kind, two groups."""
+    rent = rng.gamma(4.0, 300.0, rows)
+    prior = rng.poisson(2.0, rows)
+    score = 1 / (1 + np.exp(-(1.5 - rent / 1000 + 0.3 * prior + rng.normal(0, 0.5, rows))))
+    return pd.DataFrame(
+        {
+            "prediction_id": [f"t{start:%Y%m%d}-{row}" for row in range(rows)],
+            "model_version": "1",
+            "scored_at": pd.date_range(start, periods=rows, freq="30s", tz="UTC"),
+            "monthly_rent": rent,
+            "prior_tenancies": prior,
+            "tenancy_kind": rng.choice(["flat", "house", "room"], rows, p=[0.6, 0.3, 0.1]),
+            "sex": rng.choice(["female", "male"], rows),
+            "nationality": rng.choice(["domestic", "eu", "other"], rows, p=[0.7, 0.2, 0.1]),
+            "score": score,
+            "prediction": (score >= 0.5).astype(int),
+            "label": (rng.random(rows) < score).astype(int),
+            "label_observed_at": pd.date_range(start, periods=rows, freq="30s", tz="UTC"),
+        }
+    )
+
+
+@pytest.fixture
+def own_model(tmp_path, monkeypatch) -> Path:
+    """A config with the team's model beside the demo's, its validation CSV and one day of
+    logs; GOVFLOW_* point at a fresh store."""
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config)
+    models = config / "models.yaml"
+    models.write_text(models.read_text() + ENTRY)
+    rng = np.random.default_rng(11)
+    validation = tenancy_rows(rng, 4000, datetime(2024, 5, 1, tzinfo=UTC))
+    validation.to_csv(tmp_path / "validation.csv", index=False)
+    day = tenancy_rows(rng, ROWS, datetime.combine(DAY, datetime.min.time(), tzinfo=UTC))
+    log = partition_path(tmp_path / "logs" / MODEL, DAY)
+    log.parent.mkdir(parents=True)
+    day.to_parquet(log, index=False)
+    monkeypatch.setenv("GOVFLOW_DB_URL", f"sqlite:///{tmp_path / 'govflow.db'}")
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(config))
+    return tmp_path
+
+
+def govflow(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), prog_name="govflow")
+
+
+MONITOR = ["monitor", "run", "--model", MODEL, "--start", "2024-06-03"]
+
+
+def test_a_model_that_is_not_registered_is_named_with_the_command_to_run(own_model):
+    result = govflow(*MONITOR)
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        3,
+        "",
+        f"model {MODEL} is not registered: run 'govflow model register {MODEL}'\n",
+    )
+
+
+def test_register_then_baseline_then_monitor_a_black_box_model_of_ones_own(own_model):
+    registered = govflow("model", "register", MODEL)
+    again = govflow("model", "register", MODEL)
+    assert registered.exit_code == 0, registered.output
+    assert registered.stdout == again.stdout
+    assert "(draft, black box)" in registered.stdout
+
+    forgot = govflow(*MONITOR)
+    assert forgot.exit_code == 3
+    assert (
+        f"model {MODEL} has no active baseline: run 'govflow baseline create --model {MODEL} "
+        "--from <validation data>'" in forgot.stdout
+    )
+
+    created = govflow(
+        "baseline", "create", "--model", MODEL, "--from", str(own_model / "validation.csv")
+    )
+    repeated = govflow(
+        "baseline", "create", "--model", MODEL, "--from", str(own_model / "validation.csv")
+    )
+    assert created.exit_code == 0, created.output
+    # Named after the data's last day, not today's; the same data again is the same baseline.
+    assert f"{MODEL}: baseline 2024-05-02-v1 active (4000 rows" in created.stdout
+    assert repeated.stdout == created.stdout
+
+    monitored = govflow(*MONITOR)
+    assert monitored.exit_code in (0, 1), monitored.output
+    db_url = f"sqlite:///{own_model / 'govflow.db'}"
+    with store.session_scope(db_url) as session:
+        record = session.scalars(
+            select(MonitoringRun).where(
+                MonitoringRun.model_id == MODEL, MonitoringRun.status == "succeeded"
+            )
+        ).one()
+        findings = {
+            (row.check_type, row.metric, row.subject): row
+            for row in session.scalars(
+                select(MetricResult).where(MetricResult.monitoring_run_id == record.id)
+            )
+        }
+        baselines = session.scalars(select(Baseline).where(Baseline.model_id == MODEL)).all()
+        created_events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "baseline.created")
+        ).all()
+    assert record.baseline_version == "2024-05-02-v1"
+    assert ("data_drift", "psi", "monthly_rent") in findings
+    assert ("fairness_drift", "disparate_impact_ratio", "nationality") in findings
+    shap = findings[("explanation_drift", "shap_rank_correlation", "")]
+    assert shap.status == "skipped"
+    assert len(baselines) == 1
+    assert [e.target for e in created_events] == [f"baseline:{MODEL}:2024-05-02-v1"]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--from", "missing.csv"],
+            "baseline data missing.csv: no such file or directory",
+        ),
+        (
+            ["--from", "validation.csv", "--url-env", "GOVFLOW_TEST_UNSET_URL"],
+            "baseline data: the environment variable GOVFLOW_TEST_UNSET_URL (the database URL) "
+            "is not set",
+        ),
+    ],
+)
+def test_baseline_create_refuses_what_it_cannot_read_in_one_line(
+    own_model, monkeypatch, args, line
+):
+    monkeypatch.chdir(own_model)
+    monkeypatch.delenv("GOVFLOW_TEST_UNSET_URL", raising=False)
+    assert govflow("model", "register", MODEL).exit_code == 0
+
+    result = govflow("baseline", "create", "--model", MODEL, *args)
+
+    assert (result.exit_code, result.stdout, result.stderr) == (3, "", line + "\n")
+
+
+def test_a_baseline_from_data_missing_a_column_names_it(own_model):
+    frame = pd.read_csv(own_model / "validation.csv").drop(columns=["nationality"])
+    frame.to_csv(own_model / "short.csv", index=False)
+    assert govflow("model", "register", MODEL).exit_code == 0
+
+    result = govflow("baseline", "create", "--model", MODEL, "--from", str(own_model / "short.csv"))
+
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"baseline data {own_model / 'short.csv'} has no column for: nationality "
+        f"(models.yaml names them for {MODEL})\n"
+    )
+
+
+def test_a_baseline_is_read_from_a_sql_table_through_an_environment_variable(
+    own_model, monkeypatch
+):
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{own_model / 'validation.db'}"
+    engine = create_engine(url)
+    pd.read_csv(own_model / "validation.csv").to_sql("applications", engine, index=False)
+    engine.dispose()
+    monkeypatch.setenv("TENANCY_VALIDATION_URL", url)
+    assert govflow("model", "register", MODEL).exit_code == 0
+
+    from_table = govflow(
+        "baseline",
+        "create",
+        "--model",
+        MODEL,
+        "--from",
+        "applications",
+        "--url-env",
+        "TENANCY_VALIDATION_URL",
+    )
+    from_query = govflow(
+        "baseline",
+        "create",
+        "--model",
+        MODEL,
+        "--from",
+        "SELECT * FROM applications WHERE sex = 'female'",
+        "--url-env",
+        "TENANCY_VALIDATION_URL",
+    )
+
+    assert from_table.exit_code == 0, from_table.output
+    assert from_query.exit_code == 0, from_query.output
+    assert "4000 rows from applications" in from_table.stdout
+    assert "baseline 2024-05-02-v2 active" in from_query.stdout
+
+
+def test_the_readme_guide_runs_as_printed_on_a_model_of_ones_own(own_model):
+    """Each command of the guide's shell block, in a shell, from the directory holding the
+    reader's validation.csv; every one succeeds and the last records the day."""
+    (commands,) = guide_blocks("sh")
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    outputs = []
+    for command in commands.strip().splitlines():
+        done = subprocess.run(
+            command,
+            shell=True,
+            cwd=own_model,
+            env={**os.environ, "PATH": path},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        outputs.append(done.stdout)
+
+    assert len(outputs) <= 6
+    assert f"{MODEL}: succeeded" in outputs[-1]
+    assert "baseline 2024-05-02-v1" in outputs[-1]
+
+
+def write_days(data_dir: Path, first: date, days: int, *, drifted: date) -> None:
+    """``days`` days of logs from ``first``; on ``drifted`` the rents triple."""
+    rng = np.random.default_rng(5)
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        rows = tenancy_rows(rng, ROWS, datetime.combine(day, datetime.min.time(), tzinfo=UTC))
+        if day == drifted:
+            rows["monthly_rent"] *= 3
+        log = partition_path(data_dir / "logs" / MODEL, day)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_parquet(log, index=False)
+
+
+def test_a_year_of_history_is_recorded_day_by_day_and_pages_no_one(own_model):
+    """Issue 14 item 5, on a week: a drifted day long past is recorded CRITICAL, opens no
+    incident and puts nothing in the outbox; backfilling again rewrites the same records."""
+    write_days(own_model, date(2023, 9, 1), 7, drifted=date(2023, 9, 4))
+    assert govflow("model", "register", MODEL).exit_code == 0
+    validation = str(own_model / "validation.csv")
+    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+    backfill = ["monitor", "backfill", "--model", MODEL, "--start", "2023-09-01"]
+
+    first = govflow(*backfill, "--end", "2023-09-07")
+    again = govflow(*backfill, "--end", "2023-09-07")
+
+    assert first.exit_code == 0, first.output
+    assert "2023-09-04  succeeded  CRITICAL" in first.stdout
+    assert f"{MODEL}: 7 days recorded as history" in first.stdout
+    assert again.stdout == first.stdout
+    db_url = f"sqlite:///{own_model / 'govflow.db'}"
+    with store.session_scope(db_url) as session:
+        records = session.scalars(
+            select(MonitoringRun).where(MonitoringRun.model_id == MODEL)
+        ).all()
+        ids = [record.id for record in records]
+        assert {record.historical for record in records} == {True}
+    assert len(ids) == 7
+    config = load_config(own_model / "config")
+    opened = [alert_and_open_incidents(run_id, config=config, db_url=db_url) for run_id in ids]
+    assert opened == [{"send_now": [], "incidents": []}] * 7
+    with store.session_scope(db_url) as session:
+        assert session.scalars(select(Incident)).all() == []
+        assert session.scalars(select(Alert)).all() == []
