@@ -8,6 +8,7 @@ finding, never as an exception.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -148,6 +149,7 @@ def logged(frame: pd.DataFrame, start: datetime, *, labels_after: timedelta | No
 class World:
     model: Any
     profile: BaselineProfile
+    validation: pd.DataFrame
     current: pd.DataFrame
     matured: pd.DataFrame
 
@@ -189,7 +191,7 @@ def world(credit_entry):
     )
     current = logged(draws["current"], WINDOW_START, labels_after=None)
     matured = logged(draws["matured"], WINDOW_START - LABEL_DELAY, labels_after=timedelta(days=2))
-    return World(model, profile, current, matured)
+    return World(model, profile, draws["validation"], current, matured)
 
 
 def analyse(
@@ -237,6 +239,62 @@ def run(config, credit_entry, world):
         return analyse(config, credit_entry, world.profile, current, matured, **options)
 
     return run
+
+
+def flipped(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same rows as a model whose class 1 is the unfavourable outcome (a risk score) logs
+    them: prediction and label inverted, score the probability of the other class."""
+    return frame.assign(
+        score=1 - frame["score"],
+        prediction=(1 - frame["prediction"]).astype("int8"),
+        label=(1 - frame["label"]).astype("Int8"),
+    )
+
+
+def test_a_model_whose_class_one_is_unfavourable_is_judged_on_its_zeros_with_the_same_numbers(
+    config, credit_entry, world
+):
+    risk_entry = credit_entry.model_copy(update={"favourable_prediction": 0, "favourable_label": 0})
+    risk_profile = build_profile(
+        MODEL_ID,
+        VERSION,
+        validation=flipped(world.validation),
+        model=world.model,
+        model_config=risk_entry,
+    )
+    assert risk_profile.scores.favourable_label_rate == world.profile.scores.favourable_label_rate
+    for name, counts in world.profile.fairness.items():
+        risk_counts = risk_profile.fairness[name]
+        assert (risk_counts.selected, risk_counts.tp, risk_counts.fp) == (
+            counts.selected,
+            counts.tp,
+            counts.fp,
+        )
+    # A fairness drift (one group's approvals cut) so that the findings are not all INFO.
+    current = world.current.copy()
+    female = current["gender"] == "female"
+    current.loc[female, "prediction"] = np.int8(0)
+    analyses = [
+        analyse(config, entry, profile, frame(current), frame(world.matured))
+        for entry, profile, frame in (
+            (credit_entry, world.profile, lambda rows: rows),
+            (risk_entry, risk_profile, flipped),
+        )
+    ]
+    judged = [
+        [
+            (f.check_type, f.metric, f.subject, f.severity, f.status, f.value)
+            for f in analysis.findings
+            if f.check_type == "fairness_drift" or f.metric in ("accuracy_drop", "label_drift")
+        ]
+        for analysis in analyses
+    ]
+    assert [row[:5] for row in judged[0]] == [row[:5] for row in judged[1]]
+    values = [[math.nan if row[5] is None else row[5] for row in rows] for rows in judged]
+    assert values[0] == pytest.approx(values[1], nan_ok=True)
+    assert ("fairness_drift", "disparate_impact_ratio", "gender", "CRITICAL") in {
+        row[:4] for row in judged[1]
+    }
 
 
 def above_info(analysis: Analysis, check_type: str | None = None) -> list[Finding]:

@@ -20,6 +20,7 @@ from govflow.config.deployment import (
     AUTOMATIC_NEEDS_CHECK,
     MANDATORY_STEP,
 )
+from govflow.config.inventory import FAVOURABLE_OUTCOME
 from govflow.config.loading import (
     DUPLICATE_KEY,
     FILE_NOT_FOUND,
@@ -855,3 +856,55 @@ def test_the_installed_govflow_command_refuses_a_bad_config(config_copy):
     )
     assert completed.returncode == 1
     assert completed.stderr == f"models.yaml: models.1.owner: {UNKNOWN_USER.format(user='zed')}\n"
+
+
+def test_a_sql_log_table_is_a_table_or_schema_dot_table_and_nothing_deeper(config_copy):
+    log = "prediction_log: {kind: parquet, path: prediction_logs/marketing_propensity}"
+    sql = "prediction_log: {kind: sql, url_env: GOVFLOW_LOGS_URL, table: %s}"
+    edit(config_copy, "models.yaml", log, sql % "scoring.predictions")
+    assert load_config(config_copy).models.get("marketing_propensity").prediction_log.table == (
+        "scoring.predictions"
+    )
+    edit(config_copy, "models.yaml", sql % "scoring.predictions", sql % "ml.scoring.predictions")
+    (problem,) = problems_of(config_copy)
+    assert problem.startswith("models.yaml: models.1.prediction_log.sql.table: ")
+
+
+def test_the_favourable_label_defaults_to_the_favourable_prediction(config_copy):
+    edit(
+        config_copy,
+        "models.yaml",
+        "favourable_prediction: 1\n    label_delay_days: 2",
+        ("favourable_prediction: 0\n    label_delay_days: 2"),
+    )
+    models = load_config(config_copy).models
+    assert (
+        models.get("credit_approval").favourable_label,
+        models.get("credit_approval").favourable_prediction,
+    ) == (1, 1)
+    marketing = models.get("marketing_propensity")
+    assert (marketing.favourable_prediction, marketing.favourable_label) == (0, 0)
+
+
+def test_a_favourable_label_may_differ_from_the_favourable_prediction(config_copy):
+    edit(
+        config_copy,
+        "models.yaml",
+        "favourable_prediction: 1\n    label_delay_days: 2",
+        ("favourable_prediction: 1\n    favourable_label: 0\n    label_delay_days: 2"),
+    )
+    marketing = load_config(config_copy).models.get("marketing_propensity")
+    assert (marketing.favourable_prediction, marketing.favourable_label) == (1, 0)
+
+
+@pytest.mark.parametrize("value", ["2", "-1", "true", "yes"])
+def test_a_favourable_outcome_other_than_zero_or_one_is_refused(config_copy, value):
+    edit(
+        config_copy,
+        "models.yaml",
+        "favourable_prediction: 1\n    label_delay_days: 2",
+        (f"favourable_prediction: {value}\n    label_delay_days: 2"),
+    )
+    assert problems_of(config_copy) == [
+        f"models.yaml: models.1.favourable_prediction: {FAVOURABLE_OUTCOME}"
+    ]

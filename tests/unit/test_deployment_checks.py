@@ -4,7 +4,9 @@ the automated checks on the demo's candidates, and attestations by named people.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from govflow import settings, store
@@ -20,6 +22,7 @@ from tests.support.deployment_demo import (
     register_candidate,
     with_disparate_impact,
 )
+from tests.support.rollout_demo import applicants
 
 
 @pytest.fixture(scope="module")
@@ -343,3 +346,31 @@ def test_an_initial_deployment_has_no_rollback_to_test(config, demo):
         "rollback_dry_run": "not_applicable",
         "previous_version_available": "not_applicable",
     }
+
+
+def test_the_fairness_item_counts_the_approvals_of_a_model_whose_class_one_declines(config):
+    # The same validation decisions, labels and scores, described once with 1 = approve and
+    # once by a risk score whose 1 = decline: the same fairness findings.
+    frame = applicants(900, seed=5)
+    approved = (frame["gender"] != "female").to_numpy() | (frame.index % 3 == 0)
+    repaid = frame.index % 4 != 0
+    scores = np.where(approved, 0.75, 0.25)
+    entry = config.models.get("credit_approval")
+    risk = entry.model_copy(update={"favourable_prediction": 0, "favourable_label": 0})
+    results = [
+        checks.fairness_across_groups(
+            SimpleNamespace(
+                config=config,
+                model=model,
+                validation=frame.assign(label=labels.astype("int8")),
+                validation_predictions=decisions.astype("int8"),
+                validation_scores=probabilities,
+            )
+        )
+        for model, decisions, labels, probabilities in (
+            (entry, approved, repaid, scores),
+            (risk, ~approved, ~repaid, 1 - scores),
+        )
+    ]
+    assert results[0] == results[1]
+    assert results[1].outcome == "failed"

@@ -15,6 +15,7 @@ from sklearn.metrics import precision_score
 
 from govflow.metrics.fairness import (
     BAD_CONFIDENCE,
+    BAD_FAVOURABLE,
     BAD_LABELS,
     BAD_MIN_GROUP_SIZE,
     BAD_PREDICTIONS,
@@ -25,6 +26,8 @@ from govflow.metrics.fairness import (
     NOTHING_SELECTED,
     TOO_FEW_GROUPS,
     GroupCounts,
+    binary_labels,
+    binary_predictions,
     calibration_gap,
     calibration_standard_error,
     demographic_parity_difference,
@@ -432,6 +435,61 @@ def test_drift_is_inconclusive_when_the_windows_share_fewer_than_two_eligible_gr
     drift = demographic_parity_drift(current, baseline, min_group_size=1)
     assert (drift.status, drift.value) == ("inconclusive", None)
     assert drift.details["absent_groups"] == {"b": 2}
+
+
+# --- which outcome is favourable (models.yaml favourable_prediction / favourable_label) -----
+
+
+@pytest.mark.parametrize(
+    ("read", "values", "favourable", "expected"),
+    [
+        (binary_labels, [1, 0, None], 1, [1.0, 0.0, np.nan]),
+        (binary_labels, [1, 0, None], 0, [0.0, 1.0, np.nan]),
+        (binary_predictions, [1, 0, 0], 1, [True, False, False]),
+        (binary_predictions, [1, 0, 0], 0, [False, True, True]),
+    ],
+)
+def test_outcomes_are_read_as_one_where_they_are_favourable(read, values, favourable, expected):
+    np.testing.assert_array_equal(read(values, favourable=favourable), expected)
+
+
+@pytest.mark.parametrize("read", [binary_labels, binary_predictions])
+def test_a_favourable_value_other_than_zero_or_one_is_refused(read):
+    with pytest.raises(MetricInputError) as raised:
+        read([1, 0], favourable=2)
+    assert str(raised.value) == BAD_FAVOURABLE.format(value=2)
+
+
+def test_the_same_rows_described_with_either_favourable_value_give_the_same_fairness_numbers():
+    y_true, y_pred, group = random_case(5, label_missing=0.2)
+    # Dyadic scores: 1 - (1 - s) == s exactly, so the calibration sums match to the bit.
+    scores = (np.random.default_rng(6).integers(0, 1024, len(y_pred)) + 0.5) / 1024
+    as_one = group_counts(y_true, y_pred, sensitive_features=group, scores=scores)
+    # The same decisions logged by a model whose class 1 is the unfavourable outcome.
+    as_zero = group_counts(
+        1 - y_true,
+        1 - y_pred,
+        sensitive_features=group,
+        scores=1 - scores,
+        favourable_label=0,
+        favourable_prediction=0,
+    )
+    assert as_zero == as_one
+    reports = [fairness_report(c, attribute="gender", baseline=as_one) for c in (as_one, as_zero)]
+    assert reports[0].to_dict() == reports[1].to_dict()
+
+
+def test_a_risk_score_whose_one_is_unfavourable_has_its_disparate_impact_on_the_zero_outcome():
+    # 1 = high risk (declined). Group a: 2 of 4 declined, so 2 of 4 approved; group b: 1 of 4
+    # declined, 3 of 4 approved. Disparate impact is on approvals: 0.5 / 0.75.
+    high_risk = [1, 1, 0, 0, 1, 0, 0, 0]
+    groups = ["a"] * 4 + ["b"] * 4
+    counts = group_counts([None] * 8, high_risk, sensitive_features=groups, favourable_prediction=0)
+    assert counts.selected == (2, 3)
+    ratio = disparate_impact_ratio(counts, attribute="decision", min_group_size=1)
+    assert ratio.value == pytest.approx(2 / 3)
+    difference = demographic_parity_difference(counts, attribute="decision", min_group_size=1)
+    assert difference.value == pytest.approx(0.25)
 
 
 # --- report, intersections, bad input ------------------------------------------------------

@@ -218,6 +218,12 @@ def test_label_drift_is_the_relative_change_of_the_favourable_label_rate(
     assert result.details["labelled"] == 100
 
 
+def test_label_drift_of_a_model_whose_favourable_label_is_zero_counts_the_zeros():
+    # 30 favourable outcomes of 100 against a baseline of 0.5, logged as 0 = favourable.
+    result = label_drift([0.0] * 30 + [1.0] * 70, baseline_positive_rate=0.5, favourable_label=0)
+    assert result.value == pytest.approx(0.4, abs=1e-12)
+
+
 @pytest.mark.parametrize(
     ("labels", "baseline", "reason"),
     [

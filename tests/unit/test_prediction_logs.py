@@ -6,18 +6,24 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import joblib
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from govflow.baselines.profile import BaselineProfile, build_profile
+from govflow.config import GovflowConfig, load_config
+from govflow.config.inventory import SqlLog
 from govflow.demo import write_demo
+from govflow.monitoring.analysis import analyse_window, log_source
 from govflow.monitoring.prediction_logs import (
     BAD_WINDOW,
     MISSING_DIRECTORY,
     MISSING_TABLE,
     REQUIRED_COLUMNS,
+    SQLITE_SCHEMA,
     UNREADABLE_PARTITION,
     ParquetLogSource,
     PredictionLogError,
@@ -208,3 +214,97 @@ def test_a_malformed_but_readable_day_comes_back_as_it_is(demo: tuple[Path, dict
     assert len(around) == 600
     assert around["months_at_address"].isna().sum() == 200
     assert (around["income"] == "n/a").sum() == 2
+
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+
+
+@pytest.fixture(scope="module")
+def demo_baseline(demo: tuple[Path, dict]) -> tuple[GovflowConfig, BaselineProfile, object]:
+    """The config, the credit model's baseline profile on its demo validation set, the model."""
+    directory, manifest = demo
+    config = load_config(CONFIG_DIR)
+    entry = config.models.get("credit_approval")
+    demo_model = next(m for m in manifest["models"] if m["id"] == entry.id)
+    version = next(
+        v for v in demo_model["versions"] if v["version"] == demo_model["current_version"]
+    )
+    model = joblib.load(directory / version["artifact_path"])
+    validation = pd.read_parquet(directory / version["validation_path"])
+    profile = build_profile(
+        entry.id, version["version"], validation=validation, model=model, model_config=entry
+    )
+    return config, profile, model
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def log_database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[sa.Engine, str | None]:
+    """An empty database to write prediction logs into, and the schema to write them in: none
+    on SQLite (whose schemas are ATTACHed files), ``scoring`` on a real Postgres."""
+    if request.param == "sqlite":
+        return sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}"), None
+    engine = sa.create_engine(request.getfixturevalue("postgres_url"))
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA IF EXISTS scoring CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA scoring"))
+    request.addfinalizer(engine.dispose)
+    return engine, "scoring"
+
+
+def test_the_sql_source_gives_the_parquet_frame_and_the_same_findings_on_the_same_rows(
+    demo: tuple[Path, dict],
+    demo_baseline,
+    log_database: tuple[sa.Engine, str | None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    directory, _ = demo
+    engine, schema = log_database
+    config, profile, model = demo_baseline
+    parquet = ParquetLogSource(directory / "prediction_logs" / "credit_approval")
+    rows = parquet.read_window(at(1), at(21))
+    rows.to_sql("predictions", engine, schema=schema, index=False)
+    # Reached as models.yaml's own comment shows: kind sql, the URL in url_env, schema.table.
+    table = f"{schema}.predictions" if schema else "predictions"
+    monkeypatch.setenv("GOVFLOW_CREDIT_LOGS_URL", engine.url.render_as_string(hide_password=False))
+    entry = config.models.get("credit_approval").model_copy(
+        update={
+            "prediction_log": SqlLog(kind="sql", url_env="GOVFLOW_CREDIT_LOGS_URL", table=table)
+        }
+    )
+    sql = log_source(entry, directory)
+    assert isinstance(sql, SqlLogSource)
+    window, matured = (at(15), at(16)), (at(10), at(11))
+    frames = [
+        (source.read_window(*window), source.read_window(*matured)) for source in (parquet, sql)
+    ]
+    for from_parquet, from_sql in zip(*frames, strict=True):
+        pd.testing.assert_frame_equal(from_parquet, from_sql)
+        # Plain str, not SQLAlchemy's quoted_name: scikit-learn selects columns by name only
+        # when every name is exactly a str.
+        assert {type(name) for name in from_sql.columns} == {str}
+
+    sql.engine.dispose()
+    findings = [
+        analyse_window(
+            model=config.models.get("credit_approval"),
+            config=config,
+            baseline=profile,
+            baseline_version="1",
+            current=current,
+            matured=labelled,
+            window_start=window[0],
+            window_end=window[1],
+            checks=("data_drift", "fairness_drift", "model_drift", "explanation_drift"),
+            explainer=model,
+            analysed_at=at(22),
+        ).findings
+        for current, labelled in frames
+    ]
+    assert [f.to_dict() for f in findings[0]] == [f.to_dict() for f in findings[1]]
+    assert any(f.check_type == "explanation_drift" and f.status == "computed" for f in findings[1])
+
+
+def test_a_schema_qualified_table_is_refused_on_sqlite_with_the_reason(tmp_path: Path) -> None:
+    with pytest.raises(PredictionLogError) as raised:
+        SqlLogSource(f"sqlite:///{tmp_path / 'logs.db'}", "scoring.predictions")
+    assert str(raised.value) == SQLITE_SCHEMA.format(table="scoring.predictions")

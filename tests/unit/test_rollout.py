@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -452,3 +453,25 @@ def test_every_stage_check_deployment_yaml_names_is_implemented(config):
     }
     assert named <= set(checks.STAGE_CHECKS)
     assert set(stages.DEFERRED_STAGE_CHECKS) <= set(checks.STAGE_CHECKS)
+
+
+def test_the_fairness_gate_counts_the_approvals_of_a_model_whose_class_one_declines(config):
+    # The same 900 decisions, logged once with 1 = approve and once by a risk score whose
+    # 1 = decline (favourable_prediction 0): the gate must see the same approvals.
+    frame = applicants(900, seed=5)
+    approved = (frame["gender"] != "female") | (frame.index % 3 == 0)
+    entry = config.models.get(MODEL)
+    risk = entry.model_copy(update={"favourable_prediction": 0, "favourable_label": 0})
+    results = [
+        checks.fairness_within_bounds(
+            SimpleNamespace(
+                scored=frame.assign(prediction=decisions.astype("int8")),
+                config=config,
+                model=model,
+                candidate=CANDIDATE,
+            )
+        )
+        for model, decisions in ((entry, approved), (risk, ~approved))
+    ]
+    assert results[0] == results[1]
+    assert results[1].outcome == "failed"

@@ -284,17 +284,26 @@ def build_profile(
         validation[columns.prediction],
         validation[columns.score],
     )
-    observed = binary_labels(labels)
+    observed = binary_labels(labels, favourable=model_config.favourable_label)
     observed = observed[~np.isnan(observed)]
-    fairness = {
-        attribute.name: group_counts(
-            labels, predictions, sensitive_features=validation[attribute.name], scores=scores
-        )
+    groupings = {
+        attribute.name: validation[attribute.name]
         for attribute in model_config.protected_attributes
     }
     for combination in model_config.intersections:
         name, cells = intersectional_groups({column: validation[column] for column in combination})
-        fairness[name] = group_counts(labels, predictions, sensitive_features=cells, scores=scores)
+        groupings[name] = cells
+    fairness = {
+        name: group_counts(
+            labels,
+            predictions,
+            sensitive_features=groups,
+            scores=scores,
+            favourable_label=model_config.favourable_label,
+            favourable_prediction=model_config.favourable_prediction,
+        )
+        for name, groups in groupings.items()
+    }
     background = (
         None if model is None else explanation_background(validation, features=features, seed=seed)
     )

@@ -10,7 +10,7 @@ Its ``serving`` block holds the seed 003 prediction safeguards the serving gatew
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -32,6 +32,9 @@ OUTPUT_OF_TYPE = (
 UNKNOWN_MODEL = "unknown model {model_id!r}; models.yaml has {models}"
 FALLBACK_SCORE_OUT_OF_RANGE = (
     "the fallback score {score} lies outside the valid outputs [0, {high}]"
+)
+FAVOURABLE_OUTCOME = (
+    "must be 0 or 1: the value of prediction (or label) that is the favourable outcome"
 )
 
 
@@ -59,11 +62,12 @@ class ParquetLog(StrictModel):
 
 
 class SqlLog(StrictModel):
-    """A table reached through a SQLAlchemy URL kept in an environment variable, never here."""
+    """A table (``table`` or ``schema.table``) reached through a SQLAlchemy URL kept in an
+    environment variable, never here."""
 
     kind: Literal["sql"]
     url_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
-    table: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
+    table: Annotated[str, Field(pattern=r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 class Feature(StrictModel):
@@ -180,7 +184,11 @@ class ModelEntry(StrictModel):
     business_purpose: str
     prediction_log: Annotated[ParquetLog | SqlLog, Field(discriminator="kind")]
     columns: Columns
-    favourable_prediction: int
+    # The value of prediction (favourable_prediction) and of label (favourable_label, the same
+    # unless given) that is the favourable outcome: selection rates count it, so a risk score
+    # whose 1 means "decline" is measured on its 0s.
+    favourable_prediction: Literal[0, 1]
+    favourable_label: Literal[0, 1]
     label_delay_days: Annotated[int, Field(ge=0)]
     decision_threshold: Fraction
     performance_requirement: PerformanceRequirement
@@ -192,6 +200,26 @@ class ModelEntry(StrictModel):
     protected_attributes: list[ProtectedAttribute]
     intersections: list[list[Identifier]] = Field(default_factory=list)
     serving: Serving = Serving()
+
+    @field_validator("favourable_prediction", "favourable_label", mode="before")
+    @classmethod
+    def _zero_or_one(cls, value: Any) -> Any:
+        # Before pydantic's own check, which would take true for 1 and word its refusal
+        # without saying what the value means.
+        if type(value) is not int or value not in (0, 1):
+            raise PydanticCustomError("favourable_outcome", FAVOURABLE_OUTCOME)
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _label_favourable_like_the_prediction(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "favourable_label" not in data:
+            prediction = data.get("favourable_prediction")
+            # A favourable_prediction that is not 0 or 1 is refused on its own key; the label
+            # then borrows 1 rather than repeat the same refusal.
+            valid = type(prediction) is int and prediction in (0, 1)
+            return {**data, "favourable_label": prediction if valid else 1}
+        return data
 
     @model_validator(mode="after")
     def _output_matches_type(self) -> ModelEntry:

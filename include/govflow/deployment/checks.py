@@ -396,6 +396,8 @@ def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
             candidate.validation_predictions,
             sensitive_features=groups,
             scores=candidate.validation_scores,
+            favourable_label=candidate.model.favourable_label,
+            favourable_prediction=candidate.model.favourable_prediction,
         )
         for name in FAIRNESS_METRICS:
             metric = getattr(fairness, name)(

@@ -5,14 +5,19 @@ disparity, equalized odds, predictive parity, calibration), per protected attrib
 One pass, then arithmetic
 -------------------------
 :func:`group_counts` makes one ``numpy.bincount`` pass over the rows and keeps, per group:
-``n`` (rows), ``selected`` (prediction 1), ``labelled`` (label known), ``positives`` (label
-1), ``tp``, ``fp``, ``tn``, ``fn`` (labelled rows only) and, when scores are given, per score
+``n`` (rows), ``selected`` (favourable prediction), ``labelled`` (label known), ``positives``
+(favourable label), ``tp``, ``fp``, ``tn``, ``fn`` (labelled rows only) and, when scores are
+given (read as the probability of the favourable outcome), per score
 bin (``calibration_bins`` equal-width bins on [0, 1], the last closed) the labelled row
 count, score sum and positive count. Every metric below is arithmetic on these counts, and
 :meth:`GroupCounts.to_dict` is the baseline profile of one attribute (seed 004 section 4.1):
 ``{"groups": {group: {"n", "selected", "labelled", "positives", "tp", "fp", "tn", "fn",
 "calibration": {"counts", "score_sums", "positives"} | None}}, "calibration_bins",
 "dropped_missing_attribute"}``.
+
+"Favourable" is the model's own value, 0 or 1 (models.yaml ``favourable_prediction`` and
+``favourable_label``; 1 unless told): seeds 000 and 004 define a selection rate as the rate of
+the favourable outcome, so a risk score whose 1 means "decline" is counted on its 0s.
 
 Rows whose label is missing (not yet observed) count for selection rates only. Rows whose
 protected attribute is missing are dropped and counted. Rows with a missing score are left
@@ -91,6 +96,7 @@ NO_GROUPS = "sensitive_features has no values left after dropping {dropped} miss
 BAD_PREDICTIONS = "y_pred must contain only 0 and 1 with no missing values"
 BAD_LABELS = "y_true must contain only 0, 1 or missing"
 BAD_SCORES = "scores must lie in [0, 1] (missing allowed)"
+BAD_FAVOURABLE = "the favourable outcome must be 0 or 1, got {value}"
 BAD_CONFIDENCE = "confidence must be in (0, 1), got {confidence}"
 BAD_MIN_GROUP_SIZE = "min_group_size must be at least 1, got {size}"
 BAD_CALIBRATION_BINS = "calibration_bins must be at least 1, got {bins}"
@@ -308,29 +314,40 @@ def _as_float(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return series.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
 
 
-def binary_labels(y_true: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Labels as floats 0.0/1.0, NaN where the label is missing (None, NaN, pd.NA)."""
+def _check_favourable(favourable: int) -> None:
+    if favourable not in (0, 1) or isinstance(favourable, bool):
+        raise MetricInputError(BAD_FAVOURABLE.format(value=favourable))
+
+
+def binary_labels(y_true: npt.ArrayLike, *, favourable: int = 1) -> npt.NDArray[np.float64]:
+    """Labels as floats, 1.0 where the outcome is ``favourable`` (the model's 0 or 1) and 0.0
+    where it is not, NaN where the label is missing (None, NaN, pd.NA)."""
+    _check_favourable(favourable)
     try:
         labels = _as_float(y_true)
     except (TypeError, ValueError) as error:
         raise MetricInputError(BAD_LABELS) from error
     if not np.isin(labels[~np.isnan(labels)], (0.0, 1.0)).all():
         raise MetricInputError(BAD_LABELS)
-    return labels
+    return labels if favourable == 1 else 1.0 - labels
 
 
-def binary_predictions(y_pred: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-    """Predictions as booleans; anything but 0/1 (missing included) is an error."""
+def binary_predictions(y_pred: npt.ArrayLike, *, favourable: int = 1) -> npt.NDArray[np.bool_]:
+    """Predictions as booleans, True where the decision is ``favourable`` (the model's 0 or 1,
+    the outcome a selection rate counts); anything but 0/1 (missing included) is an error."""
+    _check_favourable(favourable)
     try:
         predictions = _as_float(y_pred)
     except (TypeError, ValueError) as error:
         raise MetricInputError(BAD_PREDICTIONS) from error
     if not np.isin(predictions, (0.0, 1.0)).all():
         raise MetricInputError(BAD_PREDICTIONS)
-    return predictions == 1.0
+    return predictions == float(favourable)
 
 
-def _scores(scores: npt.ArrayLike) -> npt.NDArray[np.float64]:
+def _scores(scores: npt.ArrayLike, *, favourable: int) -> npt.NDArray[np.float64]:
+    """Scores, the probability of the model's class 1, as the probability of the favourable
+    outcome."""
     try:
         values = _as_float(scores)
     except (TypeError, ValueError) as error:
@@ -338,7 +355,7 @@ def _scores(scores: npt.ArrayLike) -> npt.NDArray[np.float64]:
     present = values[~np.isnan(values)]
     if np.any((present < 0) | (present > 1)):
         raise MetricInputError(BAD_SCORES)
-    return values
+    return values if favourable == 1 else 1.0 - values
 
 
 def intersectional_groups(
@@ -366,15 +383,22 @@ def group_counts(
     *,
     sensitive_features: npt.ArrayLike,
     scores: npt.ArrayLike | None = None,
+    favourable_label: int = 1,
+    favourable_prediction: int = 1,
     calibration_bins: int = DEFAULT_CALIBRATION_BINS,
 ) -> GroupCounts:
-    """Per-group counts in one bincount pass (see module doc); groups sorted as strings."""
+    """Per-group counts in one bincount pass (see module doc); groups sorted as strings.
+
+    ``favourable_label`` and ``favourable_prediction`` name the model's value (0 or 1) of the
+    favourable outcome: "selected" and "positive" count that outcome, and ``scores`` (the
+    probability of class 1) are read as its probability, so a model whose class 1 is
+    unfavourable (a risk score) is measured the right way round."""
     if calibration_bins < 1:
         raise MetricInputError(BAD_CALIBRATION_BINS.format(bins=calibration_bins))
     attribute = pd.Series(np.asarray(sensitive_features, dtype=object))
-    labels = binary_labels(y_true)
-    selected = binary_predictions(y_pred)
-    score_values = None if scores is None else _scores(scores)
+    labels = binary_labels(y_true, favourable=favourable_label)
+    selected = binary_predictions(y_pred, favourable=favourable_prediction)
+    score_values = None if scores is None else _scores(scores, favourable=favourable_prediction)
     lengths = {len(attribute), labels.size, selected.size}
     if score_values is not None:
         lengths.add(score_values.size)

@@ -233,14 +233,16 @@ def label_drift(
     y_true: npt.ArrayLike,
     *,
     baseline_positive_rate: float,
+    favourable_label: int = 1,
     min_labelled: int = DEFAULT_MIN_LABELLED,
 ) -> ModelDriftMetric:
-    """Relative change of the favourable-label rate over labelled rows."""
+    """Relative change of the favourable-label rate over labelled rows (``favourable_label``:
+    the model's value, 0 or 1, of the favourable outcome)."""
     if not 0 <= baseline_positive_rate <= 1:
         raise MetricInputError(BAD_BASELINE_RATE.format(rate=baseline_positive_rate))
     if min_labelled < 1:
         raise MetricInputError(BAD_MIN_LABELLED.format(count=min_labelled))
-    labels = binary_labels(y_true)
+    labels = binary_labels(y_true, favourable=favourable_label)
     observed = labels[~np.isnan(labels)]
     details: dict[str, Any] = {
         "labelled": int(observed.size),

@@ -586,7 +586,11 @@ FairnessHistory = Sequence[Mapping[str, Mapping[str, Mapping[str, Any]]]]
 
 
 def _fairness_counts(
-    current: pd.DataFrame, matured: pd.DataFrame, names: Sequence[str], as_of: datetime
+    current: pd.DataFrame,
+    matured: pd.DataFrame,
+    names: Sequence[str],
+    model: ModelEntry,
+    as_of: datetime,
 ) -> tuple[str, dict[str, GroupCounts]]:
     counts: dict[str, GroupCounts] = {}
     subject = "&".join(names)
@@ -600,6 +604,8 @@ def _fairness_counts(
                 pd.to_numeric(frame[PREDICTION], errors="coerce").to_numpy(),
                 sensitive_features=groups,
                 scores=pd.to_numeric(frame[SCORE], errors="coerce").to_numpy(),
+                favourable_label=model.favourable_label,
+                favourable_prediction=model.favourable_prediction,
             )
         except MetricInputError as error:
             raise MetricInputError(f"{window} window: {error}") from error
@@ -694,7 +700,7 @@ def _fairness_drift(
             )
             continue
         try:
-            subject, counts = _fairness_counts(current, matured, names, as_of)
+            subject, counts = _fairness_counts(current, matured, names, model, as_of)
         except MetricInputError as error:  # e.g. an attribute holding nothing but nulls
             judge.judge(
                 "fairness_drift",
@@ -865,6 +871,7 @@ def _model_drift(
     judge: _Judge,
     current: pd.DataFrame,
     matured: pd.DataFrame,
+    model: ModelEntry,
     baseline: BaselineProfile,
     as_of: datetime,
 ) -> None:
@@ -882,7 +889,11 @@ def _model_drift(
     if labels.size:
         results.append(accuracy_drop(labels, predictions, baseline_accuracy=baseline.accuracy))
         results.append(
-            label_drift(labels, baseline_positive_rate=baseline.scores.favourable_label_rate)
+            label_drift(
+                labels,
+                baseline_positive_rate=baseline.scores.favourable_label_rate,
+                favourable_label=model.favourable_label,
+            )
         )
     if scores.size:
         results.append(prediction_distribution_shift(baseline.scores.deciles, scores))
@@ -1023,7 +1034,7 @@ def analyse_window(
                 analysis.fairness_counts,
             )
         if "model_drift" in checks:
-            _model_drift(judge, usable, matured_usable, baseline, window_end)
+            _model_drift(judge, usable, matured_usable, model, baseline, window_end)
         if "explanation_drift" in checks:
             _explanation_drift(judge, usable, model, baseline, explainer)
     analysis.findings.extend(judge.findings)

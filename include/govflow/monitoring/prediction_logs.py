@@ -4,8 +4,9 @@
 
 One row per scored request: ``prediction_id``, ``model_id``, ``model_version``,
 ``scored_at`` (UTC), the model's feature columns, its protected attributes, ``score``
-(probability of the favourable outcome), ``prediction`` (0/1, 1 = favourable), ``label``
-(the observed outcome, null until known) and ``label_observed_at`` (UTC, null until known).
+(probability of class 1), ``prediction`` (0/1; models.yaml ``favourable_prediction`` says which
+is favourable), ``label`` (the observed outcome, null until known) and ``label_observed_at``
+(UTC, null until known).
 Feature and protected-attribute names are per model, so callers pass them in.
 
 A source hands back exactly what is stored: a malformed but readable window comes back as it
@@ -49,6 +50,10 @@ MISSING_TABLE = "prediction-log table {table!r} does not exist in the database"
 UNSET_URL_ENV = (
     "the prediction log's database URL is read from the environment variable {name}, "
     "which is not set (models.yaml prediction_log.url_env)"
+)
+SQLITE_SCHEMA = (
+    "prediction_log table {table!r} names a schema, which on SQLite is an ATTACHed database "
+    "that a URL cannot attach: keep the log in the URL's own database and name the table alone"
 )
 BAD_URL = "the prediction log's database URL in {name} is not a usable SQLAlchemy URL: {error}"
 UNREACHABLE_DATABASE = "the prediction-log database cannot be reached: {error}"
@@ -201,11 +206,18 @@ class ParquetLogSource:
 
 class SqlLogSource:
     """A table reachable through a SQLAlchemy URL, read with
-    ``SELECT ... WHERE scored_at >= :start AND scored_at < :end``."""
+    ``SELECT ... WHERE scored_at >= :start AND scored_at < :end``.
+
+    ``table`` may name its schema, ``schema.table``, except on SQLite (see ``SQLITE_SCHEMA``).
+    """
 
     def __init__(self, url: str | sa.Engine, table: str) -> None:
         self.engine = sa.create_engine(url) if isinstance(url, str) else url
         self.table_name = table
+        schema, _, name = table.rpartition(".")
+        if schema and self.engine.dialect.name == "sqlite":
+            raise PredictionLogError(SQLITE_SCHEMA.format(table=table))
+        self.schema, self.table = schema or None, name
 
     @classmethod
     def from_environment(cls, url_env: str, table: str) -> SqlLogSource:
@@ -233,7 +245,7 @@ class SqlLogSource:
             raise PredictionLogError(UNREACHABLE_DATABASE.format(error=reason)) from None
 
     def _read(self, start: datetime, end: datetime, columns: Sequence[str] | None) -> pd.DataFrame:
-        table = sa.Table(self.table_name, sa.MetaData(), autoload_with=self.engine)
+        table = sa.Table(self.table, sa.MetaData(), schema=self.schema, autoload_with=self.engine)
         selected = (
             [table.c[column] for column in columns if column in table.c]
             if columns is not None
@@ -242,4 +254,7 @@ class SqlLogSource:
         query = sa.select(*selected).where(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
         with self.engine.connect() as connection:
             frame = pd.read_sql(query, connection)
+        # Reflected names are SQLAlchemy's quoted_name, a str subclass that scikit-learn does
+        # not take for a feature name: its transformers would then select by position.
+        frame.columns = [str(name) for name in frame.columns]
         return _normalise(frame)

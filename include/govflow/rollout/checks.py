@@ -294,7 +294,12 @@ def fairness_within_bounds(window: StageWindow) -> StageCheck:
     attribute_groups = _groups(window, rows)
     tests = len(attribute_groups) * len(SELECTION_RATE_METRICS) * looks_per_stage(window.config)
     for attribute, groups in attribute_groups.items():
-        counts = fairness.group_counts(unlabelled, predictions, sensitive_features=groups)
+        counts = fairness.group_counts(
+            unlabelled,
+            predictions,
+            sensitive_features=groups,
+            favourable_prediction=window.model.favourable_prediction,
+        )
         for name in SELECTION_RATE_METRICS:
             metric = getattr(fairness, name)(
                 counts,
