@@ -302,7 +302,9 @@ baseline_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(baseline_app, name="baseline")
-ActorOption = Annotated[str, typer.Option("--actor", help="Who does it (kept in the audit trail).")]
+RecordedByOption = Annotated[
+    str, typer.Option("--actor", help="Who does it (kept in the audit trail).")
+]
 
 
 @model_app.command("register")
@@ -322,7 +324,7 @@ def model_register(
     feature_version: Annotated[
         str, typer.Option(help="The feature set's version (lineage).")
     ] = "not recorded",
-    actor: ActorOption = "govflow-cli",
+    actor: RecordedByOption = "govflow-cli",
     config_dir: ConfigDirOption = None,
 ) -> None:
     """Register a model as models.yaml describes it (owner, purpose, risk tier) and one of its
@@ -373,7 +375,7 @@ def baseline_create(
     model_version: Annotated[
         str | None, typer.Option(help="The registered version (default: the newest).")
     ] = None,
-    actor: ActorOption = "govflow-cli",
+    actor: RecordedByOption = "govflow-cli",
     config_dir: ConfigDirOption = None,
 ) -> None:
     """Build a model's baseline from its own validation data and make it the active one

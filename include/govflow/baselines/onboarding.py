@@ -36,6 +36,7 @@ from govflow.baselines.profile import (
     profile_columns,
 )
 from govflow.config import ModelEntry
+from govflow.metrics.explanation_drift import ProbabilisticClassifier
 from govflow.monitoring.prediction_logs import SCORED_AT
 from govflow.registry import register_model, register_version
 from govflow.store.schema import Baseline, Model, ModelVersion
@@ -204,7 +205,9 @@ def _newest_version(session: Session, model_id: str) -> str:
     return max(registered.versions, key=lambda v: (v.created_at, v.id)).version
 
 
-def _artefact(session: Session, data_dir: Path, model_id: str, version: str) -> object | None:
+def _artefact(
+    session: Session, data_dir: Path, model_id: str, version: str
+) -> ProbabilisticClassifier | None:
     """The version's artefact for the attributions, None for a black-box model."""
     registered = next(
         (v for v in session.get_one(Model, model_id).versions if v.version == version), None

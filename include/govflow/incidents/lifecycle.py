@@ -530,7 +530,7 @@ def _open_or_recur(
                 to_status=OPEN,
                 at=opened_at,
             )
-            if PAGING_NOTIFY in config.policy.severity_levels[severity].notify:
+            if _pages_on_call(config, severity):
                 _page(session, incident, "trigger")
             return incident, "opened"
     return live, _recur(
@@ -569,7 +569,7 @@ def _recur(
         payload["raised_from"] = incident.severity
         incident.severity = severity
         incident.priority = _priority(config, severity, incident.category)
-        if PAGING_NOTIFY in config.policy.severity_levels[severity].notify:
+        if _pages_on_call(config, severity):
             _page(session, incident, "trigger")
     _record(
         session,
@@ -870,6 +870,14 @@ PAGE_FOLLOWS: dict[str, EventAction] = {
     CLOSED: "resolve",
     ACCEPTED_RISK: "resolve",
 }
+
+
+def _pages_on_call(config: GovflowConfig, severity: str) -> bool:
+    """Whether policy.yaml's level of ``severity`` notifies ``sms_on_call`` (CRITICAL)."""
+    return any(
+        name == severity and PAGING_NOTIFY in level.notify
+        for name, level in config.policy.severity_levels.items()
+    )
 
 
 def _paged(session: Session, incident: Incident) -> bool:

@@ -183,10 +183,8 @@ class QualityReport:
     @property
     def severity_hint(self) -> SeverityHint | None:
         hints = {finding.severity_hint for finding in self.findings}
-        for hint in ("CRITICAL", "WARNING", "INFO"):
-            if hint in hints:
-                return hint  # type: ignore[return-value]
-        return None
+        worst_first: tuple[SeverityHint, ...] = ("CRITICAL", "WARNING", "INFO")
+        return next((hint for hint in worst_first if hint in hints), None)
 
     @property
     def summary(self) -> str:
