@@ -66,11 +66,7 @@ def analyse_model(target: dict, dag_id: str) -> dict:
 
     context = get_current_context()
     context["analysis_label"] = f"{target['model_id']} ({target['cadence']})"  # type: ignore[typeddict-unknown-key]
-    # Airflow's own backfill of a monitoring DAG is history: recorded, never alerted on.
-    historical = str(context["dag_run"].run_type) == "backfill"
-    analysed = analyse_target(
-        target, dag_id=dag_id, dag_run_id=context["run_id"], historical=historical
-    )
+    analysed = analyse_target(target, dag_id=dag_id, dag_run=context["dag_run"])
     deliver_now(analysed["send_now"])
     return analysed["summary"]
 

@@ -42,11 +42,19 @@ def _problem(error: Exception) -> tuple[str, int]:
     from govflow.incidents.lifecycle import IncidentError, UnknownIncidentStatus
     from govflow.monitoring.analysis import UnknownCheck
     from govflow.registry import RegistryError
+    from govflow.retention.holds import HoldError
     from govflow.serving.gateway import GatewayError
     from govflow.serving.kill_switches import KillSwitchError
 
     usage = (UnknownModel, UnknownCheck, UnknownIncidentStatus, GatewayError, CommandError)
-    refused = (Refused, KillSwitchError, RegistryError, IncidentError, UnknownDeployment)
+    refused = (
+        Refused,
+        KillSwitchError,
+        RegistryError,
+        IncidentError,
+        UnknownDeployment,
+        HoldError,
+    )
     failed = (BaselineError, BaselineSourceError, NotReady)
     if isinstance(error, typer.TyperException):  # typer's own: a usage error, exit status 2
         context = getattr(error, "ctx", None)
@@ -747,6 +755,129 @@ def serve(
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
+
+
+retention_app = typer.Typer(
+    help="Retention per data type (policy.yaml retention), with legal holds.",
+    no_args_is_help=True,
+)
+app.add_typer(retention_app, name="retention")
+hold_app = typer.Typer(help="Legal holds: what no purge may delete.", no_args_is_help=True)
+app.add_typer(hold_app, name="hold")
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be purged; delete nothing.")
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Judge ages as on this day (YYYY-MM-DD; default: now)."),
+    ] = None,
+) -> None:
+    """Purge every data type past its retention period, except what a legal hold or an
+    incident not yet closed keeps; each purged batch is an audit event."""
+    from govflow import settings
+    from govflow.config import load_config
+    from govflow.retention.purge import run_retention
+
+    now = _parse_time(as_of, "--as-of") if as_of else None
+    results = run_retention(
+        load_config(settings.config_dir()), data_dir=settings.data_dir(), now=now, dry_run=dry_run
+    )
+    for result in results:
+        typer.echo(result.line())
+
+
+@hold_app.command("add")
+def hold_add(
+    reason: Annotated[str, typer.Option(help="Why (kept with the hold).")],
+    actor: Annotated[str, typer.Option(help="Who puts the hold (kept in the audit trail).")],
+    model: Annotated[str | None, typer.Option(help="Hold every record of this model.")] = None,
+    incident: Annotated[
+        str | None, typer.Option(help="Hold an incident and its evidence (INC-...).")
+    ] = None,
+    deployment: Annotated[str | None, typer.Option(help="Hold a deployment's records.")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Hold every record from this day...")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="...to this day (included).")] = None,
+) -> None:
+    """Put a legal hold on a model, an incident, a deployment or a time range."""
+    from datetime import timedelta
+
+    from govflow import store
+    from govflow.retention.holds import add_hold
+
+    named = {"model": model, "incident": incident, "deployment": deployment}
+    chosen = [scope for scope, value in named.items() if value]
+    if start or end:
+        chosen.append("range")
+    if len(chosen) != 1:
+        raise typer.BadParameter(
+            "name exactly one of --model, --incident, --deployment or --from/--to",
+            param_hint="--model",
+        )
+    scope = chosen[0]
+    first = _parse_time(start, "--from") if start else None
+    last = _parse_time(end, "--to") if end else None
+    if last is not None and end is not None and len(end) == 10:
+        last = last + timedelta(days=1)
+    store.ensure_schema()
+    with store.session_scope() as session:
+        hold = add_hold(
+            session,
+            scope=scope,  # type: ignore[arg-type]
+            target=named.get(scope),
+            starts_at=first,
+            ends_at=last,
+            reason=reason,
+            actor=actor,
+        )
+        typer.echo(f"legal hold {hold.id} on {_held(hold)}: {reason}")
+
+
+@hold_app.command("release")
+def hold_release(
+    hold_id: Annotated[int, typer.Argument(help="The hold's number (govflow hold list).")],
+    reason: Annotated[str, typer.Option(help="Why it is released (kept on record).")],
+    actor: Annotated[str, typer.Option(help="Who releases it (kept in the audit trail).")],
+) -> None:
+    """Release a legal hold; it stays on record, released."""
+    from govflow import store
+    from govflow.retention.holds import release_hold
+
+    with store.session_scope() as session:
+        hold = release_hold(session, hold_id, actor=actor, reason=reason)
+        typer.echo(f"legal hold {hold.id} on {_held(hold)} released: {reason}")
+
+
+@hold_app.command("list")
+def hold_list(
+    released: Annotated[bool, typer.Option("--all", help="Released holds too.")] = False,
+) -> None:
+    """The legal holds in force (with --all, the released ones too)."""
+    from govflow import store
+    from govflow.retention.holds import list_holds
+
+    store.ensure_schema()
+    with store.session_scope() as session:
+        holds = list_holds(session, include_released=released)
+        if not holds:
+            typer.echo("no legal hold")
+        for hold in holds:
+            state = "" if hold.released_at is None else f" (released {hold.released_at:%Y-%m-%d})"
+            typer.echo(
+                f"{hold.id:>4}  {_held(hold):<44} {hold.created_by:<10} "
+                f"{hold.created_at:%Y-%m-%d}  {hold.reason}{state}"
+            )
+
+
+def _held(hold: Any) -> str:
+    if hold.scope == "range":
+        return f"range {hold.starts_at:%Y-%m-%d %H:%M} to {hold.ends_at:%Y-%m-%d %H:%M}"
+    return f"{hold.scope} {hold.target}"
 
 
 incident_app = typer.Typer(

@@ -29,7 +29,7 @@ from govflow.monitoring.prediction_logs import (
     UNSET_URL_ENV,
     partition_path,
 )
-from govflow.store.schema import AuditEvent, MetricResult, MonitoringRun
+from govflow.store.schema import AuditEvent, Incident, MetricResult, MonitoringRun
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_IDS = ("credit_approval", "marketing_propensity", "product_recommendation")
@@ -632,3 +632,37 @@ def test_a_run_whose_fairness_metrics_are_all_inconclusive_says_so_not_severity_
     # from earlier days): recorded, never judged.
     computed = {f[1] for f in findings_of(db_url, summary.run_id) if f[4] == "computed"}
     assert computed <= {"true_positive_rate_ratio", "false_positive_rate_ratio"}, computed
+
+
+def test_a_run_of_airflows_own_backfill_is_history_and_opens_nothing(
+    demo_env, manifest, config, monkeypatch
+):
+    """Issue 14 item 5: the demo's first fairness-drift day, analysed by a backfill run of
+    the daily DAG, is recorded CRITICAL as history; no incident, no alert."""
+    from types import SimpleNamespace
+
+    from govflow.flows.monitoring import analyse_target
+
+    data_dir, db_url = demo_env
+    monkeypatch.setenv("GOVFLOW_DB_URL", db_url)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(data_dir))
+    start = day_start(manifest.scenarios["fairness_drift"][0])
+    target = {
+        "model_id": "credit_approval",
+        "start": start.isoformat(),
+        "end": (start + timedelta(days=1)).isoformat(),
+        "checks": ["fairness_drift"],
+        "cadence": "daily",
+    }
+    run = SimpleNamespace(run_id="backfill__2025-03-29T02:00:00+00:00", run_type="backfill")
+
+    analysed = analyse_target(target, dag_id="govflow_monitoring_daily", dag_run=run)
+
+    assert analysed == {"summary": analysed["summary"], "send_now": []}
+    assert analysed["summary"]["severity"] == "CRITICAL"
+    with store.session_scope(db_url) as session:
+        record = session.get_one(MonitoringRun, analysed["summary"]["run_id"])
+        assert record.historical
+        assert (
+            session.scalars(select(Incident).where(Incident.source_run_id == record.id)).all() == []
+        )

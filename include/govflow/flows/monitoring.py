@@ -45,6 +45,8 @@ ACTOR = "govflow-monitoring"
 NOTHING_JUDGED = "no metric could be judged, every one inconclusive"
 
 
+# Airflow's DagRunType of a run its own backfill created (the library never imports Airflow).
+BACKFILL_RUN_TYPE = "backfill"
 NOT_REGISTERED = "model {model_id} is not registered: run 'govflow model register {model_id}'"
 
 
@@ -823,13 +825,12 @@ def refuse_unrecorded(missing: dict[str, Any]) -> None:
         raise Refused(missing["message"])
 
 
-def analyse_target(
-    target: dict[str, Any], *, dag_id: str, dag_run_id: str, historical: bool = False
-) -> dict[str, Any]:
+def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run: Any) -> dict[str, Any]:
     """Analyse one model over its window, record the result (idempotent per DAG run) and open
     the incidents it calls for: ``{"summary", "send_now"}``, the ids of the CRITICAL
-    alerts to send at once. A ``historical`` run (Airflow's backfill of the DAG) is recorded
-    and opens nothing."""
+    alerts to send at once. ``dag_run`` is Airflow's (its ``run_id`` and ``run_type``): a
+    run of Airflow's own backfill is history, recorded, and opens nothing."""
+    dag_run_id = dag_run.run_id
     config = _policy()
     summary = run_monitoring(
         target["model_id"],
@@ -842,7 +843,7 @@ def analyse_target(
         data_dir=settings.data_dir(),
         dag_id=dag_id,
         dag_run_id=dag_run_id,
-        historical=historical,
+        historical=str(dag_run.run_type) == BACKFILL_RUN_TYPE,
     )
     print(
         f"{summary.model_id}: {summary.status}, {summary.headline}, "

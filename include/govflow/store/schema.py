@@ -524,3 +524,23 @@ class AuditEvent(Base):
     # The rule ``hash`` was computed by (govflow.audit.chain): 1 before idempotency_key was
     # covered, 2 since.
     hash_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+
+
+class LegalHold(Base):
+    """A legal hold (issue 15): what it covers is never purged while it is active. Released
+    holds stay on record."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # model, incident, deployment (target names it) or range (every record of the span).
+    scope: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str | None] = mapped_column(String(255))
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(128))
+    release_reason: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,89 @@
+"""Retention and legal holds as the DAGs run them (govflow_retention, govflow_legal_hold)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from typing import Any
+
+from govflow import settings, store
+from govflow.config import GovflowConfig, load_config
+from govflow.flows import Refused
+from govflow.retention.holds import HoldError, add_hold, release_hold
+from govflow.retention.purge import run_retention
+from govflow.store.types import utcnow
+
+AIRFLOW_METADATA = "airflow_metadata"
+NOT_A_PERSON = "{actor!r} is nobody in people.yaml: only a person named there can hold records"
+
+
+def purge_expired(
+    *, dry_run: bool, now: datetime | None = None, config: GovflowConfig | None = None
+) -> list[dict[str, Any]]:
+    """Purge (or list) every data type past its period; print one line per type."""
+    config = config or load_config(settings.config_dir())
+    results = run_retention(config, data_dir=settings.data_dir(), now=now, dry_run=dry_run)
+    for result in results:
+        print(result.line())
+    return [result.to_dict() for result in results]
+
+
+def airflow_clean_before(config: GovflowConfig | None = None, now: datetime | None = None) -> str:
+    """The timestamp before which ``airflow db clean`` removes Airflow's own metadata."""
+    config = config or load_config(settings.config_dir())
+    cutoff = config.policy.retention[AIRFLOW_METADATA].cutoff(now or utcnow())
+    if cutoff is None:
+        raise Refused("policy.yaml keeps airflow_metadata indefinitely: nothing to clean")
+    return cutoff.isoformat()
+
+
+def clean_airflow_metadata(*, dry_run: bool, config: GovflowConfig | None = None) -> dict[str, Any]:
+    """Run ``airflow db clean`` (Airflow's CLI, in this interpreter) on Airflow's metadata
+    older than ``retention.airflow_metadata``; a failure fails the task with its output."""
+    before = airflow_clean_before(config)
+    command = [sys.executable, "-m", "airflow", "db", "clean", "--clean-before-timestamp"]
+    command += [before, "--skip-archive", "--yes"] + (["--dry-run"] if dry_run else [])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    print(done.stdout[-4000:], done.stderr[-4000:])
+    if done.returncode != 0:
+        raise RuntimeError(f"airflow db clean exited {done.returncode}: {done.stderr[-300:]}")
+    return {"clean_before": before, "dry_run": dry_run}
+
+
+def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str, Any]:
+    """The govflow_legal_hold form: add a hold on a model, incident, deployment or range, or
+    release one, as the person who triggered the run."""
+    config = load_config(settings.config_dir())
+    try:
+        config.people.user(actor or "")
+    except KeyError:
+        raise Refused(NOT_A_PERSON.format(actor=actor)) from None
+    store.ensure_schema()
+    try:
+        with store.session_scope() as session:
+            if params["action"] == "release":
+                hold = release_hold(
+                    session, int(params["hold_id"]), actor=str(actor), reason=params["reason"]
+                )
+            else:
+                hold = add_hold(
+                    session,
+                    scope=params["scope"],
+                    target=params.get("target") or None,
+                    starts_at=_moment(params.get("from")),
+                    ends_at=_moment(params.get("to")),
+                    reason=params["reason"],
+                    actor=str(actor),
+                )
+            print(f"legal hold {hold.id}: {params['action']} ({hold.scope} {hold.target or ''})")
+            return {"hold_id": hold.id, "action": params["action"]}
+    except HoldError as error:
+        raise Refused(str(error)) from None
+
+
+def _moment(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)

@@ -1,0 +1,180 @@
+"""Legal holds: a model, an incident, a deployment or a time range whose records no purge
+may delete while the hold is active. Putting and releasing a hold are audited; a released
+hold stays on record (who released it, when and why).
+
+Besides the holds people put, every incident not yet closed holds its evidence
+automatically: the monitoring record it came from and the prediction logs of that record's
+window (EU AI Act Art. 73: what a serious-incident report needs must still exist).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govflow.audit import record_event
+from govflow.store.schema import Deployment, Incident, LegalHold, Model, MonitoringRun
+from govflow.store.types import utcnow
+
+Scope = Literal["model", "incident", "deployment", "range"]
+SCOPES: tuple[Scope, ...] = ("model", "incident", "deployment", "range")
+
+REASON_REQUIRED = "a legal hold needs a reason"
+UNKNOWN_TARGET = "no {scope} {target!r} to hold"
+RANGE_NEEDS_BOUNDS = "a range hold needs --from and --to, --from before --to"
+UNKNOWN_HOLD = "no legal hold {id}"
+ALREADY_RELEASED = "legal hold {id} was already released on {when:%Y-%m-%d %H:%M} by {by}"
+
+
+class HoldError(ValueError):
+    """A hold that cannot be put or released; the message names why."""
+
+
+def add_hold(
+    session: Session,
+    *,
+    scope: Scope,
+    reason: str,
+    actor: str,
+    target: str | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+) -> LegalHold:
+    """Put a hold on a model, incident (by reference), deployment (by reference) or range."""
+    if not reason.strip():
+        raise HoldError(REASON_REQUIRED)
+    if scope == "range":
+        if starts_at is None or ends_at is None or starts_at >= ends_at:
+            raise HoldError(RANGE_NEEDS_BOUNDS)
+        target = None
+    elif not _exists(session, scope, target or ""):
+        raise HoldError(UNKNOWN_TARGET.format(scope=scope, target=target))
+    hold = LegalHold(
+        scope=scope,
+        target=target,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        reason=reason,
+        created_by=actor,
+        created_at=utcnow(),
+    )
+    session.add(hold)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="retention.hold_added",
+        target=f"legal_hold:{hold.id}",
+        payload={
+            "scope": scope,
+            "target": target,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "reason": reason,
+        },
+        severity="WARNING",
+    )
+    return hold
+
+
+def release_hold(session: Session, hold_id: int, *, actor: str, reason: str) -> LegalHold:
+    """Release a hold (kept on record); refused for an unknown or released hold."""
+    if not reason.strip():
+        raise HoldError("releasing a legal hold needs a reason")
+    hold = session.get(LegalHold, hold_id)
+    if hold is None:
+        raise HoldError(UNKNOWN_HOLD.format(id=hold_id))
+    if hold.released_at is not None:
+        raise HoldError(
+            ALREADY_RELEASED.format(id=hold_id, when=hold.released_at, by=hold.released_by)
+        )
+    hold.released_at, hold.released_by, hold.release_reason = utcnow(), actor, reason
+    record_event(
+        session,
+        actor=actor,
+        action="retention.hold_released",
+        target=f"legal_hold:{hold.id}",
+        payload={"scope": hold.scope, "target": hold.target, "reason": reason},
+        severity="WARNING",
+    )
+    return hold
+
+
+def list_holds(session: Session, *, include_released: bool = False) -> list[LegalHold]:
+    statement = select(LegalHold).order_by(LegalHold.id)
+    if not include_released:
+        statement = statement.where(LegalHold.released_at.is_(None))
+    return list(session.scalars(statement))
+
+
+def _exists(session: Session, scope: Scope, target: str) -> bool:
+    if scope == "model":
+        return session.get(Model, target) is not None
+    if scope == "incident":
+        found = select(Incident.id).where(Incident.ref == target)
+    else:
+        found = select(Deployment.id).where(Deployment.ref == target)
+    return session.scalars(found).first() is not None
+
+
+@dataclass(frozen=True)
+class ActiveHolds:
+    """What the active holds cover, as every purge asks it."""
+
+    models: frozenset[str]
+    ranges: tuple[tuple[datetime, datetime], ...]
+    incidents: frozenset[str]
+    deployments: frozenset[str]
+    # (model, window start, window end) of the evidence of incidents not yet closed, and
+    # of the incidents held by name.
+    evidence_windows: tuple[tuple[str, datetime, datetime], ...]
+    evidence_runs: frozenset[int]
+
+    def holds_model_at(self, model_id: str | None, moment: datetime) -> bool:
+        """Whether a record of ``model_id`` from ``moment`` is held."""
+        if model_id is not None and model_id in self.models:
+            return True
+        return any(start <= moment < end for start, end in self.ranges)
+
+    def holds_log_day(self, model_id: str, start: datetime, end: datetime) -> bool:
+        """Whether a model's prediction logs of [start, end) are held."""
+        if model_id in self.models:
+            return True
+        if any(start < r_end and r_start < end for r_start, r_end in self.ranges):
+            return True
+        return any(
+            held == model_id and start < w_end and w_start < end
+            for held, w_start, w_end in self.evidence_windows
+        )
+
+
+def active_holds(session: Session) -> ActiveHolds:
+    """Every active hold, and the evidence of every incident not yet closed."""
+    holds = list_holds(session)
+    by_scope = {scope: [h for h in holds if h.scope == scope] for scope in SCOPES}
+    held_refs = {h.target for h in by_scope["incident"] if h.target}
+    incidents = session.scalars(
+        select(Incident).where((Incident.status != "closed") | Incident.ref.in_(held_refs))
+    ).all()
+    run_ids = {i.source_run_id for i in incidents if i.source_run_id is not None}
+    runs = (
+        session.scalars(select(MonitoringRun).where(MonitoringRun.id.in_(run_ids))).all()
+        if run_ids
+        else []
+    )
+    return ActiveHolds(
+        models=frozenset(h.target for h in by_scope["model"] if h.target),
+        ranges=tuple(
+            (h.starts_at, h.ends_at)
+            for h in by_scope["range"]
+            if h.starts_at is not None and h.ends_at is not None
+        ),
+        incidents=frozenset(held_refs),
+        deployments=frozenset(h.target for h in by_scope["deployment"] if h.target),
+        evidence_windows=tuple((r.model_id, r.interval_start, r.interval_end) for r in runs),
+        evidence_runs=frozenset(run_ids),
+    )

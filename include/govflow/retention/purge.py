@@ -1,0 +1,357 @@
+"""Retention, enforced (seed 004 section 7, seed 001 section 8, EU AI Act Art. 19 and 26(6)):
+each data type the store and the data directory hold is kept for its period in policy.yaml
+``retention`` and then purged, except what a legal hold covers.
+
+* ``prediction_logs`` (``prediction_logs_high_risk`` for a high-risk model): a model's daily
+  parquet partitions whose day ended before the cutoff; never those of a held model or
+  range, nor the window of an incident not yet closed.
+* ``monitoring_records``: records (and their metric rows) finished before the cutoff; never
+  a held model's or range's, nor a record an incident came from.
+* ``alerts``: alerts raised before the cutoff that are done with (delivered, failed,
+  abandoned, suppressed, digested); never one still on its way, nor one of an incident not
+  yet closed or held.
+* ``serving_stats``, ``serving_feedback``: gateway counters and feedback older than the
+  cutoff; never a held model's or range's.
+* ``gateway_heartbeats``: gateways not seen since the cutoff.
+* ``route_history``: route revisions older than the cutoff (10 years, the deployment
+  records' period); never a model's current revision, nor a held model's, deployment's or
+  range's.
+
+Incidents, baselines and the audit trail are kept indefinitely and never purged. Each purge
+runs in batches of at most ``batch`` rows (or partitions), each batch one transaction with
+its audit event ``retention.purged`` (the type, its period and cutoff, the ids' range and
+count; never the purged content), so a purge that stops half-way loses no event and running
+it again purges only what is left. Nothing younger than its period is ever selected: the
+cutoff is computed from the period and checked again on every partition. The dry run
+selects exactly the same and deletes nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, literal, select
+from sqlalchemy.orm import Session
+
+from govflow import store
+from govflow.audit import record_event
+from govflow.config import GovflowConfig
+from govflow.config.inventory import ParquetLog
+from govflow.monitoring.prediction_logs import PARTITION_PREFIX
+from govflow.retention.holds import ActiveHolds, active_holds
+from govflow.store.schema import (
+    Alert,
+    GatewayHeartbeat,
+    Incident,
+    MetricResult,
+    MonitoringRun,
+    RouteChange,
+    ServingFeedback,
+    ServingStat,
+)
+from govflow.store.types import utcnow
+
+ACTOR = "govflow-retention"
+DEFAULT_BATCH = 1000
+PURGED = "retention.purged"
+DONE_ALERT_STATUSES = ("delivered", "failed", "abandoned", "suppressed", "digested")
+KEPT_INDEFINITELY = ("incidents", "baselines", "audit_events")
+MISSING_PERIOD = "policy.yaml retention has no period for {data_type}"
+HIGH_RISK_LOGS = "prediction_logs_high_risk"
+
+
+@dataclass
+class Purge:
+    """What one data type's purge found (or, in a dry run, would remove)."""
+
+    data_type: str
+    period: str
+    cutoff: str | None
+    eligible: int = 0
+    held: int = 0
+    purged: int = 0
+    dry_run: bool = False
+    examples: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        if self.cutoff is None:
+            return f"{self.data_type:<24} {self.period:<12} kept indefinitely"
+        verb = "would purge" if self.dry_run else "purged"
+        count = self.eligible if self.dry_run else self.purged
+        return (
+            f"{self.data_type:<24} {self.period:<12} older than {self.cutoff[:10]}: "
+            f"{verb} {count}, held {self.held}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _period(config: GovflowConfig, data_type: str) -> Any:
+    try:
+        return config.policy.retention[data_type]
+    except KeyError:
+        raise KeyError(MISSING_PERIOD.format(data_type=data_type)) from None
+
+
+def _describe(period: Any) -> str:
+    if period.indefinite:
+        return "indefinite"
+    return f"{period.days} days" if period.days is not None else f"{period.years} years"
+
+
+def run_retention(
+    config: GovflowConfig,
+    *,
+    data_dir: Path,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    batch: int = DEFAULT_BATCH,
+    db_url: str | None = None,
+) -> list[Purge]:
+    """Purge (or with ``dry_run`` only count) every data type past its retention period."""
+    now = now or utcnow()
+    store.ensure_schema(db_url)
+    with store.session_scope(db_url) as session:
+        holds = active_holds(session)
+    results = [_prediction_logs(config, data_dir, now, holds, dry_run, batch, db_url)]
+    for data_type, selector in _ROW_TYPES.items():
+        period = _period(config, data_type)
+        cutoff = period.cutoff(now)
+        result = Purge(data_type, _describe(period), _iso(cutoff), dry_run=dry_run)
+        if cutoff is not None:
+            _purge_rows(result, selector, cutoff, holds, dry_run, batch, db_url)
+        results.append(result)
+    for data_type in KEPT_INDEFINITELY:
+        results.append(Purge(data_type, "indefinite", None, dry_run=dry_run))
+    return results
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+# --- prediction logs (files) -----------------------------------------------------------------
+
+
+def _prediction_logs(
+    config: GovflowConfig,
+    data_dir: Path,
+    now: datetime,
+    holds: ActiveHolds,
+    dry_run: bool,
+    batch: int,
+    db_url: str | None,
+) -> Purge:
+    """Each parquet-logged model's partitions, by the model's risk tier's period (a SQL log
+    is the team's own database, not govflow's to purge)."""
+    standard, high = _period(config, "prediction_logs"), _period(config, HIGH_RISK_LOGS)
+    result = Purge(
+        "prediction_logs",
+        f"{_describe(standard)} ({_describe(high)} high risk)",
+        _iso(standard.cutoff(now)),
+        dry_run=dry_run,
+    )
+    doomed: list[tuple[str, Path]] = []
+    for model in config.models.models:
+        if not isinstance(model.prediction_log, ParquetLog):
+            continue
+        period = high if model.risk_tier == "high" else standard
+        cutoff = period.cutoff(now)
+        if cutoff is None:
+            continue
+        for partition in sorted(
+            (data_dir / model.prediction_log.path).glob(f"{PARTITION_PREFIX}*")
+        ):
+            day = _partition_day(partition)
+            if day is None:
+                continue
+            start = datetime.combine(day, time(), tzinfo=now.tzinfo)
+            end = start + timedelta(days=1)
+            if end > cutoff:  # younger than the period: never selected
+                continue
+            result.eligible += 1
+            if holds.holds_log_day(model.id, start, end):
+                result.held += 1
+                continue
+            doomed.append((model.id, partition))
+    result.examples = [str(path) for _, path in doomed[:3]]
+    if dry_run:
+        result.eligible -= result.held
+        return result
+    for first in range(0, len(doomed), batch):
+        chunk = doomed[first : first + batch]
+        for _, partition in chunk:
+            shutil.rmtree(partition)
+        with store.session_scope(db_url) as session:
+            record_event(
+                session,
+                actor=ACTOR,
+                action=PURGED,
+                target="retention:prediction_logs",
+                payload={
+                    "data_type": "prediction_logs",
+                    "period": result.period,
+                    "partitions": len(chunk),
+                    "models": sorted({model_id for model_id, _ in chunk}),
+                    "first_day": str(_partition_day(chunk[0][1])),
+                    "last_day": str(_partition_day(chunk[-1][1])),
+                },
+            )
+        result.purged += len(chunk)
+    result.eligible -= result.held
+    return result
+
+
+def _partition_day(partition: Path) -> date | None:
+    try:
+        return date.fromisoformat(partition.name.removeprefix(PARTITION_PREFIX))
+    except ValueError:
+        return None
+
+
+# --- rows of the store -----------------------------------------------------------------------
+
+# A data type's rows: (the candidate ids older than the cutoff with their model and time, the
+# rows to delete for a batch of ids).
+Selector = tuple[
+    Callable[[Session, datetime, ActiveHolds], Sequence[tuple[Any, str | None, datetime]]],
+    Callable[[Session, list[Any]], None],
+]
+
+
+def _runs(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
+    cited = select(Incident.source_run_id).where(Incident.source_run_id.is_not(None))
+    return session.execute(
+        select(MonitoringRun.id, MonitoringRun.model_id, MonitoringRun.interval_start)
+        .where(
+            func.coalesce(MonitoringRun.finished_at, MonitoringRun.started_at) < cutoff,
+            MonitoringRun.id.not_in(cited),
+        )
+        .order_by(MonitoringRun.id)
+    ).all()
+
+
+def _delete_runs(session: Session, ids: list[Any]) -> None:
+    session.execute(delete(MetricResult).where(MetricResult.monitoring_run_id.in_(ids)))
+    session.execute(delete(MonitoringRun).where(MonitoringRun.id.in_(ids)))
+
+
+def _alerts(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
+    live = select(Incident.id).where(
+        (Incident.status != "closed") | Incident.ref.in_(holds.incidents)
+    )
+    return session.execute(
+        select(Alert.id, Alert.model_id, Alert.created_at)
+        .where(
+            Alert.created_at < cutoff,
+            Alert.status.in_(DONE_ALERT_STATUSES),
+            Alert.incident_id.is_(None) | Alert.incident_id.not_in(live),
+        )
+        .order_by(Alert.id)
+    ).all()
+
+
+def _stats(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
+    return session.execute(
+        select(ServingStat.id, ServingStat.model_id, ServingStat.minute)
+        .where(ServingStat.minute < cutoff)
+        .order_by(ServingStat.id)
+    ).all()
+
+
+def _feedback(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
+    return session.execute(
+        select(ServingFeedback.id, ServingFeedback.model_id, ServingFeedback.recorded_at)
+        .where(ServingFeedback.recorded_at < cutoff)
+        .order_by(ServingFeedback.id)
+    ).all()
+
+
+def _heartbeats(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
+    return session.execute(
+        select(GatewayHeartbeat.instance, literal(None), GatewayHeartbeat.last_seen)
+        .where(GatewayHeartbeat.last_seen < cutoff)
+        .order_by(GatewayHeartbeat.instance)
+    ).all()
+
+
+def _routes(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
+    current = select(func.max(RouteChange.id)).group_by(RouteChange.model_id)
+    return session.execute(
+        select(RouteChange.id, RouteChange.model_id, RouteChange.recorded_at)
+        .where(
+            RouteChange.recorded_at < cutoff,
+            RouteChange.id.not_in(current),
+            RouteChange.deployment_ref.is_(None)
+            | RouteChange.deployment_ref.not_in(list(holds.deployments)),
+        )
+        .order_by(RouteChange.id)
+    ).all()
+
+
+def _deleting(model: Any, key: Any) -> Callable[[Session, list[Any]], None]:
+    def remove(session: Session, ids: list[Any]) -> None:
+        session.execute(delete(model).where(key.in_(ids)))
+
+    return remove
+
+
+_ROW_TYPES: dict[str, Selector] = {
+    "monitoring_records": (_runs, _delete_runs),
+    "alerts": (_alerts, _deleting(Alert, Alert.id)),
+    "serving_stats": (_stats, _deleting(ServingStat, ServingStat.id)),
+    "serving_feedback": (_feedback, _deleting(ServingFeedback, ServingFeedback.id)),
+    "gateway_heartbeats": (_heartbeats, _deleting(GatewayHeartbeat, GatewayHeartbeat.instance)),
+    "route_history": (_routes, _deleting(RouteChange, RouteChange.id)),
+}
+
+
+def _purge_rows(
+    result: Purge,
+    selector: Selector,
+    cutoff: datetime,
+    holds: ActiveHolds,
+    dry_run: bool,
+    batch: int,
+    db_url: str | None,
+) -> None:
+    select_candidates, remove = selector
+    with store.session_scope(db_url) as session:
+        candidates = select_candidates(session, cutoff, holds)
+    doomed = []
+    for key, model_id, moment in candidates:
+        assert moment < cutoff  # never younger than its period
+        if holds.holds_model_at(model_id, moment):
+            result.held += 1
+        else:
+            doomed.append(key)
+    result.eligible = len(doomed)
+    result.examples = [str(key) for key in doomed[:3]]
+    if dry_run:
+        return
+    for first in range(0, len(doomed), batch):
+        chunk = doomed[first : first + batch]
+        # The delete and its audit event commit together, or neither does.
+        with store.session_scope(db_url) as session:
+            remove(session, chunk)
+            record_event(
+                session,
+                actor=ACTOR,
+                action=PURGED,
+                target=f"retention:{result.data_type}",
+                payload={
+                    "data_type": result.data_type,
+                    "period": result.period,
+                    "cutoff": result.cutoff,
+                    "count": len(chunk),
+                    "first": str(chunk[0]),
+                    "last": str(chunk[-1]),
+                },
+            )
+        result.purged += len(chunk)

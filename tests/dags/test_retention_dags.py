@@ -1,0 +1,92 @@
+"""govflow_retention (the daily purge, then `airflow db clean`) and govflow_legal_hold (a hold
+from the UI, as the triggering user)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+from sqlalchemy import select
+
+from govflow import store
+from govflow.store.schema import AuditEvent, LegalHold, Model
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+FORM = {
+    "action": "add",
+    "scope": "model",
+    "target": "credit_approval",
+    "from": "",
+    "to": "",
+    "hold_id": 0,
+    "reason": "litigation",
+}
+
+
+def _dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_DIR / f"{dag_id}.py")).get_dag(dag_id)
+
+
+@pytest.fixture
+def governance(fresh_store_env) -> str:
+    store.upgrade(fresh_store_env)
+    with store.session_scope(fresh_store_env) as session:
+        session.add(
+            Model(
+                id="credit_approval",
+                model_type="binary_classifier",
+                risk_tier="high",
+                owner="olivia",
+                business_purpose="p",
+                created_by="test",
+            )
+        )
+    return fresh_store_env
+
+
+def test_a_dry_run_of_the_retention_dag_lists_and_cleans_nothing(governance, capsys):
+    run = _dag("govflow_retention").test(run_conf={"dry_run": True})
+
+    assert run.state == "success"
+    output = capsys.readouterr().out
+    assert "prediction_logs" in output and "would purge 0" in output
+    with store.session_scope(governance) as session:
+        assert session.scalars(select(AuditEvent.action)).all() == []
+
+
+def _from_the_form(params: dict, user: str):
+    task = _dag("govflow_legal_hold").get_task("apply_hold")
+    return task.python_callable(params=params, dag_run=SimpleNamespace(triggering_user_name=user))
+
+
+def test_a_hold_from_the_form_is_put_and_released_in_the_triggering_users_name(governance):
+    assert _from_the_form(FORM, "carol") == {"hold_id": 1, "action": "add"}
+    released = {**FORM, "action": "release", "hold_id": 1, "reason": "case closed"}
+    assert _from_the_form(released, "audrey") == {"hold_id": 1, "action": "release"}
+
+    with store.session_scope(governance) as session:
+        hold = session.get_one(LegalHold, 1)
+        assert (hold.created_by, hold.released_by) == ("carol", "audrey")
+        actions = session.scalars(select(AuditEvent.actor).order_by(AuditEvent.seq)).all()
+    assert actions == ["carol", "audrey"]
+
+
+@pytest.mark.parametrize(
+    ("params", "user", "message"),
+    [
+        (FORM, "mallory", "'mallory' is nobody in people.yaml"),
+        ({**FORM, "target": "nope"}, "carol", "no model 'nope' to hold"),
+        ({**FORM, "reason": " "}, "carol", "a legal hold needs a reason"),
+    ],
+)
+def test_a_hold_the_form_cannot_put_is_refused_and_changes_nothing(
+    governance, params, user, message
+):
+    with pytest.raises(AirflowFailException, match=message):
+        _from_the_form(params, user)
+    with store.session_scope(governance) as session:
+        assert session.scalars(select(LegalHold)).all() == []

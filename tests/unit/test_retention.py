@@ -1,0 +1,260 @@
+"""Issue 15 items 1 and 2: retention per data type, enforced, and legal holds that no purge
+passes (an open incident holds its evidence by itself)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner, Result
+
+from govflow import settings, store
+from govflow.audit import verify_chain
+from govflow.cli import app
+from govflow.config import load_config
+from govflow.monitoring.prediction_logs import partition_path
+from govflow.retention.purge import run_retention
+from govflow.store.schema import (
+    Alert,
+    AuditEvent,
+    Incident,
+    MetricResult,
+    Model,
+    MonitoringRun,
+    ServingStat,
+)
+
+AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
+FIRST_DAY = date(2025, 3, 1)
+DAYS = 10
+MODELS = {"credit_approval": "high", "marketing_propensity": "medium"}
+
+
+def govflow(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), prog_name="govflow")
+
+
+@pytest.fixture
+def records(fresh_store_env, tmp_path) -> Path:
+    """Ten days of logs for two models (March 2025), an old record per day with its metric,
+    old delivered alerts and serving counters, and a CRITICAL incident still open that came
+    from the record of 2025-03-05."""
+    url = fresh_store_env
+    store.upgrade(url)
+    with store.session_scope(url) as session:
+        for model_id, tier in MODELS.items():
+            session.add(
+                Model(
+                    id=model_id,
+                    model_type="binary_classifier",
+                    risk_tier=tier,
+                    owner="olivia",
+                    business_purpose="p",
+                    created_by="test",
+                )
+            )
+        session.flush()
+        for model_id in MODELS:
+            for offset in range(DAYS):
+                day = FIRST_DAY + timedelta(days=offset)
+                start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+                log = partition_path(tmp_path / "prediction_logs" / model_id, day)
+                log.parent.mkdir(parents=True)
+                pd.DataFrame({"prediction_id": [f"{model_id}-{offset}"]}).to_parquet(log)
+                run = MonitoringRun(
+                    model_id=model_id,
+                    run_key=f"old/{day}",
+                    cadence="daily",
+                    checks=[],
+                    interval_start=start,
+                    interval_end=start + timedelta(days=1),
+                    status="succeeded",
+                    severity="INFO",
+                    started_at=start + timedelta(days=1),
+                    finished_at=start + timedelta(days=1),
+                )
+                session.add(run)
+                session.flush()
+                session.add(
+                    MetricResult(
+                        monitoring_run_id=run.id,
+                        check_type="data_drift",
+                        metric="psi",
+                        subject="income",
+                        severity="INFO",
+                        status="computed",
+                    )
+                )
+                session.add(
+                    ServingStat(instance="g1", model_id=model_id, version="1", minute=start)
+                )
+                session.add(
+                    Alert(
+                        idempotency_key=f"old-alert-{model_id}-{offset}",
+                        channel="slack",
+                        destination="#ml-monitoring",
+                        kind="critical",
+                        severity="INFO",
+                        model_id=model_id,
+                        status="delivered",
+                        created_at=start,
+                    )
+                )
+        evidence = session.scalars(
+            select(MonitoringRun).where(
+                MonitoringRun.model_id == "credit_approval",
+                MonitoringRun.run_key == "old/2025-03-05",
+            )
+        ).one()
+        session.add(
+            Incident(
+                ref="INC-2025-0001",
+                model_id="credit_approval",
+                category="fairness_drift",
+                metric="disparate_impact_ratio",
+                severity="CRITICAL",
+                priority="P1",
+                status="open",
+                dedup_key="credit_approval:disparate_impact_ratio",
+                open_dedup_key="credit_approval:disparate_impact_ratio",
+                title="DI",
+                source_run_id=evidence.id,
+                opened_at=datetime(2025, 3, 6, tzinfo=UTC),
+            )
+        )
+    return tmp_path
+
+
+def counts(url: str) -> dict[str, int]:
+    with store.session_scope(url) as session:
+        return {
+            "runs": session.scalar(select(func.count(MonitoringRun.id))),
+            "metrics": session.scalar(select(func.count(MetricResult.id))),
+            "alerts": session.scalar(select(func.count(Alert.id))),
+            "stats": session.scalar(select(func.count(ServingStat.id))),
+        }
+
+
+def log_days(data_dir: Path, model_id: str) -> list[str]:
+    return sorted(p.name for p in (data_dir / "prediction_logs" / model_id).iterdir())
+
+
+def test_a_dry_run_lists_per_type_what_would_go_and_deletes_nothing(records, fresh_store_env):
+    before = counts(fresh_store_env)
+
+    result = govflow("retention", "run", "--dry-run", "--as-of", "2026-06-01")
+
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    # credit is high risk: 183 days; the incident's window (2025-03-05) is held.
+    assert lines["prediction_logs"].endswith("would purge 19, held 1")
+    assert lines["monitoring_records"].endswith("would purge 0, held 0")  # 5 years
+    assert lines["alerts"].endswith("would purge 20, held 0")  # 1 year
+    assert lines["serving_stats"].endswith("would purge 20, held 0")
+    assert "kept indefinitely" in lines["audit_events"]
+    assert counts(fresh_store_env) == before
+    assert len(log_days(records, "credit_approval")) == DAYS
+
+
+def test_a_purge_removes_what_is_past_its_period_keeps_held_evidence_and_is_audited(
+    records, fresh_store_env
+):
+    config = load_config(settings.config_dir())
+    later = AS_OF + timedelta(days=365 * 5 + 30)  # past the records' 5 years too
+
+    first = run_retention(config, data_dir=records, now=later, batch=7)
+    second = run_retention(config, data_dir=records, now=later, batch=7)
+
+    purged = {r.data_type: (r.purged, r.held) for r in first}
+    assert purged["prediction_logs"] == (19, 1)
+    assert purged["monitoring_records"] == (19, 0)  # the incident's record stays
+    assert purged["alerts"] == (20, 0)
+    assert purged["serving_stats"] == (20, 0)
+    assert all(r.purged == 0 for r in second)
+    assert log_days(records, "credit_approval") == ["date=2025-03-05"]
+    assert counts(fresh_store_env) == {"runs": 1, "metrics": 1, "alerts": 0, "stats": 0}
+    with store.session_scope(fresh_store_env) as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "retention.purged")
+        ).all()
+        assert verify_chain(session).intact
+    # Batches of 7: 3 + 3 + 3 + 3 of the four types, never the purged content.
+    assert sorted(e.payload.get("count", e.payload.get("partitions")) for e in events) == sorted(
+        [7, 7, 5, 7, 7, 5, 7, 7, 6, 7, 7, 6]
+    )
+    assert all("prediction_id" not in str(e.payload) for e in events)
+
+
+def test_a_hold_on_a_model_keeps_everything_of_it_and_a_released_hold_stays_on_record(
+    records, fresh_store_env
+):
+    held = govflow(
+        "hold",
+        "add",
+        "--model",
+        "marketing_propensity",
+        "--reason",
+        "litigation",
+        "--actor",
+        "carol",
+    )
+    assert held.exit_code == 0, held.output
+
+    govflow("retention", "run", "--as-of", "2031-06-01")
+
+    assert len(log_days(records, "marketing_propensity")) == DAYS
+    with store.session_scope(fresh_store_env) as session:
+        left = session.scalars(select(MonitoringRun.model_id).distinct()).all()
+    assert set(left) == {"marketing_propensity", "credit_approval"}
+
+    released = govflow("hold", "release", "1", "--reason", "case closed", "--actor", "carol")
+    listed = govflow("hold", "list", "--all")
+    govflow("retention", "run", "--as-of", "2031-06-01")
+
+    assert released.exit_code == 0, released.output
+    assert "litigation (released" in listed.stdout
+    assert not (records / "prediction_logs" / "marketing_propensity").exists() or not log_days(
+        records, "marketing_propensity"
+    )
+
+
+def test_a_range_hold_keeps_the_days_it_covers(records, fresh_store_env):
+    result = govflow(
+        "hold",
+        "add",
+        "--from",
+        "2025-03-08",
+        "--to",
+        "2025-03-09",
+        "--reason",
+        "audit",
+        "--actor",
+        "ivan",
+    )
+    assert result.exit_code == 0, result.output
+
+    govflow("retention", "run", "--as-of", "2026-06-01")
+
+    assert log_days(records, "marketing_propensity") == ["date=2025-03-08", "date=2025-03-09"]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--model", "nope"], "no model 'nope' to hold"),
+        (["--incident", "INC-1999-0001"], "no incident 'INC-1999-0001' to hold"),
+        (
+            ["--model", "credit_approval", "--from", "2025-03-01"],
+            "Invalid value for --model: name exactly one of --model, --incident, --deployment "
+            "or --from/--to (see 'govflow hold add --help')",
+        ),
+    ],
+)
+def test_a_hold_on_nothing_is_refused_in_one_line(records, args, line):
+    result = govflow("hold", "add", *args, "--reason", "r", "--actor", "carol")
+
+    assert result.exit_code != 0
+    assert result.stderr == line + "\n"
