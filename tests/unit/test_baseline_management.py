@@ -671,7 +671,9 @@ def test_stabilised_drift_refreshes_the_baseline_from_the_last_seven_days_automa
             "quarter": "2025-Q2",
             "window_start": "2025-03-25T05:00:00+00:00",
             "window_end": "2025-04-01T05:00:00+00:00",
-            "rows_profiled": 13878,
+            # 20 rows with a category models.yaml does not list are profiled since such a
+            # category takes part in drift in its own bin (issue 13 item 4).
+            "rows_profiled": 13898,
         }
 
 

@@ -475,3 +475,25 @@ def test_the_fairness_gate_counts_the_approvals_of_a_model_whose_class_one_decli
     ]
     assert results[0] == results[1]
     assert results[1].outcome == "failed"
+
+
+@pytest.mark.parametrize(
+    ("interval", "expected"),
+    [
+        # The extreme pair (a 75-row cell) at 0.72, but a larger pair's evidence reaches back
+        # to 0.86: a warning-size effect is shown, the 80% rule is not: no rollback.
+        ((0.48, 0.86), "WARNING"),
+        # The whole interval below 0.80: the data show the rule broken: roll back.
+        ((0.20, 0.64), "CRITICAL"),
+    ],
+)
+def test_a_rollback_needs_the_whole_interval_beyond_the_critical_bound(config, interval, expected):
+    from govflow.metrics.severity import Evidence
+
+    evidence = Evidence(*interval, 1.0, plausible_low=interval[0], plausible_high=interval[1])
+
+    verdict = checks._rollback_needs_the_whole_interval(
+        config, "disparate_impact_ratio", "CRITICAL", evidence
+    )
+
+    assert verdict == expected

@@ -15,6 +15,7 @@ from govflow.audit import record_event, verify_chain
 from govflow.store.schema import Alert, AuditEvent, Baseline, Incident, KillSwitch, Model
 
 EXPECTED_TABLES = {
+    "legal_holds",
     "models",
     "model_versions",
     "registry_decisions",

@@ -31,6 +31,7 @@ from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
 from govflow.metrics import classify, fairness
 from govflow.metrics.model_drift import total_variation_distance
+from govflow.metrics.severity import Evidence
 from govflow.monitoring.analysis import (
     column_rules,
     fairness_verdict,
@@ -262,6 +263,22 @@ def _groups(window: StageWindow, rows: pd.DataFrame) -> dict[str, np.ndarray]:
     return groups
 
 
+def _rollback_needs_the_whole_interval(
+    config: GovflowConfig, metric: str, verdict: str, evidence: Evidence | None
+) -> str:
+    """A rollback is drastic: it needs the whole interval beyond the critical bound (the
+    data show the 80% rule broken), not only the extreme pair's value beyond it with the
+    interval clear of the warning bound. With a small group as the extreme pair, the value
+    can cross the critical bound by chance while a larger pair supplies the evidence of a
+    warning-size effect: that is shown as a WARNING and rolls nothing back."""
+    if verdict != "CRITICAL" or evidence is None:
+        return verdict
+    threshold = config.policy.threshold(metric)
+    if threshold.reached(evidence.favourable_end(threshold.direction), "critical"):
+        return verdict
+    return "WARNING"
+
+
 def looks_per_stage(config: GovflowConfig) -> int:
     """How many times a stage's cumulative traffic may be judged: every check interval of
     the longest stage. A rollback criterion is looked at again and again on growing data, so
@@ -312,6 +329,7 @@ def fairness_within_bounds(window: StageWindow) -> StageCheck:
             # Judged as monitoring judges it: on its value and its interval (classify with
             # evidence), so a stage never rolls back on noise or on an inconclusive metric.
             verdict, judged = fairness_verdict(window.config, name, metric)
+            verdict = _rollback_needs_the_whole_interval(window.config, name, verdict, judged)
             low, high = (metric.ci_low, metric.ci_high)
             if judged is not None:
                 low, high = judged.low, judged.high
