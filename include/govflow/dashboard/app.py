@@ -1,0 +1,230 @@
+"""Seed 004 section 6: the governance dashboard as a FastAPI app.
+
+Authentication is the caller's: ``create_dashboard_app`` takes the dependency that names the
+authenticated user (the Airflow plugin passes one built on Airflow's ``get_user``) and puts
+it on the whole app, so no route answers without it. Authorisation is govflow's
+(``access``), every page view and every refusal is an audit event (``dashboard.view``,
+``dashboard.refused``), and "Analyze Now" goes through the ``trigger_analysis`` callable the
+caller gives, as the logged-in user.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Protocol
+from urllib.parse import urlsplit
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from govflow import settings, store
+from govflow.audit import record_event
+from govflow.config import CHECK_TYPES, GovflowConfig, load_config
+from govflow.dashboard import html, pages
+from govflow.dashboard.access import (
+    DashboardRights,
+    Page,
+    Permission,
+    UnknownPerson,
+    dashboard_rights,
+)
+
+ON_DEMAND_DAG = "govflow_monitoring_on_demand"
+MAX_MODEL_ID = 128
+CROSS_SITE = "refused: the form was posted from another site"
+UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
+
+
+class AnalysisTrigger(Protocol):
+    def __call__(self, *, user: str, dag_id: str, conf: dict[str, Any]) -> str:
+        """Start ``dag_id`` with ``conf`` as ``user``; return the run id."""
+
+
+class _ConfigCache:
+    """config/ loaded once, and again whenever one of its files changes, so an edit of
+    people.yaml (a role taken away) applies to the next request."""
+
+    def __init__(self, directory: Callable[[], Path]) -> None:
+        self._directory = directory
+        self._key: tuple[Any, ...] | None = None
+        self._config: GovflowConfig | None = None
+
+    def get(self) -> GovflowConfig:
+        directory = self._directory()
+        key = (directory, *(p.stat().st_mtime_ns for p in sorted(directory.glob("*.yaml"))))
+        if self._config is None or key != self._key:
+            self._config, self._key = load_config(directory), key
+        return self._config
+
+
+def _audit(
+    db_url: str | None, *, actor: str, action: str, target: str, payload: dict[str, Any]
+) -> None:
+    with store.session_scope(db_url) as session:
+        record_event(session, actor=actor, action=action, target=target, payload=payload)
+
+
+def create_dashboard_app(
+    *,
+    current_user: Callable[..., Any],
+    trigger_analysis: AnalysisTrigger,
+    run_url: Callable[[str, str], str],
+    db_url: str | None = None,
+    config_dir: Callable[[], Path] = settings.config_dir,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> FastAPI:
+    """The dashboard app. ``current_user`` is a FastAPI dependency returning the user name
+    (it must refuse an unauthenticated request); ``run_url(dag_id, run_id)`` links to a run."""
+    configs = _ConfigCache(config_dir)
+    # No /docs, /redoc or /openapi.json: FastAPI serves them outside the app's dependencies.
+    app = FastAPI(
+        title="govflow dashboard",
+        dependencies=[Depends(current_user)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    def refuse(
+        user: str, status: int, reason: str, target: str, payload: dict[str, Any]
+    ) -> NoReturn:
+        _audit(
+            db_url,
+            actor=user,
+            action="dashboard.refused",
+            target=target,
+            payload={**payload, "reason": reason},
+        )
+        raise HTTPException(status_code=status, detail=reason)
+
+    def rights_for(
+        user: str, permission: Permission, target: str, model: str | None
+    ) -> DashboardRights:
+        config = configs.get()
+        payload = {"permission": permission, "model": model or "all"}
+        try:
+            rights = dashboard_rights(config, user)
+        except UnknownPerson as error:
+            refuse(user, 403, str(error), target, payload)
+        refusal = rights.refusal(permission)
+        if refusal is not None:
+            refuse(user, 403, refusal, target, payload)
+        return rights
+
+    def view(
+        request: Request,
+        user: str,
+        page: Page,
+        model: str | None,
+        render: Callable[[Any, GovflowConfig, DashboardRights, str], str],
+    ) -> HTMLResponse:
+        started = time.perf_counter()
+        target = f"{page}/{model or 'all'}"
+        rights = rights_for(user, page, target, model)
+        config = configs.get()
+        if model is not None and model not in config.models.ids():
+            raise HTTPException(
+                404, UNKNOWN_MODEL.format(model=model[:MAX_MODEL_ID], known=config.models.ids())
+            )
+        root = request.scope.get("root_path", "")
+        with store.session_scope(db_url) as session:
+            body = render(session, config, rights, root)
+            record_event(
+                session,
+                actor=user,
+                action="dashboard.view",
+                target=target,
+                payload={"page": page, "model": model or "all"},
+            )
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        return HTMLResponse(body, headers={"Server-Timing": f"app;dur={elapsed_ms:.1f}"})
+
+    @app.get("/", include_in_schema=False)
+    def landing(request: Request, user: str = Depends(current_user)) -> RedirectResponse:
+        config = configs.get()
+        try:
+            visible = dashboard_rights(config, user).visible_pages()
+        except UnknownPerson as error:
+            refuse(user, 403, str(error), "dashboard/all", {})
+        if not visible:
+            refuse(user, 403, "no dashboard page is open to your roles", "dashboard/all", {})
+        root = request.scope.get("root_path", "")
+        return RedirectResponse(root + html.PAGE_PATHS[visible[0]], status_code=303)
+
+    @app.get("/drift", response_class=HTMLResponse)
+    def drift_overview(request: Request, user: str = Depends(current_user)) -> HTMLResponse:
+        def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
+            overviews = pages.model_overviews(session, config, now=clock())
+            return html.drift_overview(root, rights, overviews, CHECK_TYPES)
+
+        return view(request, user, "drift_overview", None, render)
+
+    @app.get("/fairness", response_class=HTMLResponse)
+    def fairness_monitor(
+        request: Request,
+        user: str = Depends(current_user),
+        model: Annotated[str | None, Query(max_length=MAX_MODEL_ID)] = None,
+        days: Annotated[int, Query(ge=1, le=pages.MAX_DAYS)] = 30,
+    ) -> HTMLResponse:
+        def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
+            model_id = model or config.models.ids()[0]
+            series = pages.fairness_series(session, config, model_id, now=clock(), days=days)
+            return html.fairness_monitor(root, rights, model_id, config.models.ids(), days, series)
+
+        return view(request, user, "fairness_monitor", model, render)
+
+    @app.get("/health", response_class=HTMLResponse)
+    def model_health(request: Request, user: str = Depends(current_user)) -> HTMLResponse:
+        def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
+            overviews = pages.model_overviews(session, config, now=clock())
+            metrics = pages.health_metrics(session, config.models.ids())
+            return html.model_health(root, rights, overviews, metrics, pages.HEALTH_METRICS)
+
+        return view(request, user, "model_health", None, render)
+
+    @app.get("/incidents", response_class=HTMLResponse)
+    def incident_timeline(
+        request: Request,
+        user: str = Depends(current_user),
+        model: Annotated[str | None, Query(max_length=MAX_MODEL_ID)] = None,
+    ) -> HTMLResponse:
+        def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
+            rows = pages.incident_timeline(session, config, now=clock(), model_id=model)
+            return html.incident_timeline(root, rights, rows)
+
+        return view(request, user, "incident_timeline", model, render)
+
+    @app.post("/analyze", response_class=HTMLResponse)
+    def analyze_now(
+        request: Request,
+        model: Annotated[str, Form(max_length=MAX_MODEL_ID)],
+        user: str = Depends(current_user),
+    ) -> HTMLResponse:
+        target = f"analyze_now/{model}"
+        origin = request.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+            refuse(user, 403, CROSS_SITE, target, {"origin": origin[:200]})
+        rights = rights_for(user, "can_trigger_analysis", target, model)
+        config = configs.get()
+        known = config.models.ids()
+        if model != html.ALL_MODELS and model not in known:
+            raise HTTPException(400, UNKNOWN_MODEL.format(model=model, known=known))
+        models = known if model == html.ALL_MODELS else [model]
+        conf = {"model_ids": models, "reason": f"Analyze Now on the dashboard by {user}"}
+        run_id = trigger_analysis(user=user, dag_id=ON_DEMAND_DAG, conf=conf)
+        _audit(
+            db_url,
+            actor=user,
+            action="dashboard.analyze_now",
+            target=target,
+            payload={"models": models, "dag_id": ON_DEMAND_DAG, "dag_run_id": run_id},
+        )
+        root = request.scope.get("root_path", "")
+        return HTMLResponse(
+            html.analysis_requested(root, rights, models, run_id, run_url(ON_DEMAND_DAG, run_id))
+        )
+
+    return app
