@@ -9,6 +9,9 @@ tests/system/test_baseline_rest_api.py triggers a real run). The clock is fixed.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -280,6 +283,26 @@ def test_every_page_view_is_an_audit_event_naming_who_which_page_and_which_model
             "incident_timeline/all",
             {"page": "incident_timeline", "model": "all"},
         ),
+    ]
+
+
+def test_govflow_audit_query_lists_the_dashboard_events_by_pattern(dashboard):
+    app, url, _ = dashboard
+    client_as(app, "audrey").get("/drift")
+    client_as(app, "victor").get("/health")
+    env = {**os.environ, "GOVFLOW_DB_URL": url}
+    listed = subprocess.run(
+        [sys.executable, "-m", "govflow", "audit", "query", "--action", "dashboard.*"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split()[3:] for line in listed.stdout.splitlines()]
+    assert rows == [
+        ["audrey", "dashboard.view", "drift_overview/all"],
+        ["victor", "dashboard.refused", "model_health/all"],
     ]
 
 
