@@ -255,7 +255,7 @@ def test_every_page_view_is_an_audit_event_naming_who_which_page_and_which_model
     app, url, _ = dashboard
     client = client_as(app, "audrey")
     client.get("/drift")
-    client.get("/fairness?model=credit_approval")
+    client.get("/fairness")  # the first model of models.yaml
     client.get("/health")
     client.get("/incidents")
     with store.session_scope(url) as session:

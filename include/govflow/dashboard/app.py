@@ -169,12 +169,14 @@ def create_dashboard_app(
         model: Annotated[str | None, Query(max_length=MAX_MODEL_ID)] = None,
         days: Annotated[int, Query(ge=1, le=pages.MAX_DAYS)] = 30,
     ) -> HTMLResponse:
-        def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
-            model_id = model or config.models.ids()[0]
-            series = pages.fairness_series(session, config, model_id, now=clock(), days=days)
-            return html.fairness_monitor(root, rights, model_id, config.models.ids(), days, series)
+        # The page shows one model: the audit event names it even when the URL does not.
+        shown = model or configs.get().models.ids()[0]
 
-        return view(request, user, "fairness_monitor", model, render)
+        def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
+            series = pages.fairness_series(session, config, shown, now=clock(), days=days)
+            return html.fairness_monitor(root, rights, shown, config.models.ids(), days, series)
+
+        return view(request, user, "fairness_monitor", shown, render)
 
     @app.get("/health", response_class=HTMLResponse)
     def model_health(request: Request, user: str = Depends(current_user)) -> HTMLResponse:
