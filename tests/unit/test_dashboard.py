@@ -386,6 +386,21 @@ def test_the_drift_overview_page_draws_the_composite_trend_inline_and_offers_ana
     assert "stale: window to 2025-03-01 00:00 UTC, weekly cadence" in page
 
 
+def test_model_health_shows_each_status_and_the_newest_model_drift_values(dashboard):
+    app, _, _ = dashboard
+    page = client_as(app, "audrey").get("/health").text
+    credit = page[page.index("<td>credit_approval</td>") :].split("</tr>")[0]
+    marketing = page[page.index("<td>marketing_propensity</td>") :].split("</tr>")[0]
+    assert credit.startswith(
+        '<td>credit_approval</td><td><span class="sev Critical">Critical</span></td>'
+        '<td>0.020 <span class="sev INFO">INFO</span><br><span class="muted">'
+        "2025-03-30 00:00 UTC</span></td>"
+        '<td><span class="sev nodata">No data</span></td>'
+    )
+    assert '<span class="sev nodata">No data</span>' in marketing
+    assert "sev Healthy" not in page
+
+
 def test_fairness_monitor_shows_values_intervals_group_sizes_bounds_and_inconclusive(dashboard):
     app, _, _ = dashboard
     page = client_as(app, "carol").get("/fairness?model=credit_approval&days=30").text

@@ -182,7 +182,7 @@ def create_dashboard_app(
     def model_health(request: Request, user: str = Depends(current_user)) -> HTMLResponse:
         def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
             overviews = pages.model_overviews(session, config, now=clock())
-            metrics = pages.health_metrics(session, config.models.ids())
+            metrics = pages.health_metrics(session, overviews)
             return html.model_health(root, rights, overviews, metrics, pages.HEALTH_METRICS)
 
         return view(request, user, "model_health", None, render)

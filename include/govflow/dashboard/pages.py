@@ -143,12 +143,19 @@ def model_overviews(
         if model_ids is not None and model.id not in model_ids:
             continue
         runs = _recent_runs(session, model.id, RECENT_RUNS)
-        severities = _severities_by_run(session, [run.id for run in runs])
+        newest = {
+            check_type: next((r for r in runs if check_type in (r.checks or [])), None)
+            for check_type in CHECK_TYPES
+        }
+        # Only the newest record of each family is judged: at most four runs' results.
+        severities = _severities_by_run(
+            session, sorted({r.id for r in newest.values() if r is not None})
+        )
         cadences = config.policy.monitoring.cadence[model.risk_tier]
         monitors = []
         for check_type in CHECK_TYPES:
             cadence: Cadence = getattr(cadences, check_type)
-            run = next((r for r in runs if check_type in (r.checks or [])), None)
+            run = newest[check_type]
             if run is None:
                 monitors.append(Monitor(check_type, cadence, NO_DATA, True, None, None, None))
                 continue
@@ -165,16 +172,16 @@ def model_overviews(
                 )
             )
         scored = [r for r in runs if r.composite_score is not None]
-        newest = scored[0] if scored else None
+        latest = scored[0] if scored else None
         finished = [_aware(r.finished_at) for r in runs if r.finished_at is not None]
         overviews.append(
             ModelOverview(
                 model_id=model.id,
                 risk_tier=model.risk_tier,
                 monitors=monitors,
-                composite=None if newest is None else newest.composite_score,
-                composite_stale=newest is None
-                or now - _aware(newest.interval_end) > ALLOWED_AGE["daily"],
+                composite=None if latest is None else latest.composite_score,
+                composite_stale=latest is None
+                or now - _aware(latest.interval_end) > ALLOWED_AGE["daily"],
                 trend=[r.composite_score for r in reversed(scored[:TREND_RECORDS])],  # type: ignore[misc]
                 last_analysis=max(finished, default=None),
             )
@@ -192,28 +199,29 @@ class HealthMetric:
 
 
 def health_metrics(
-    session: Session, model_ids: Sequence[str]
+    session: Session, overviews: Sequence[ModelOverview]
 ) -> dict[str, dict[str, HealthMetric]]:
-    """The newest value of each model-drift metric of Model Health, per model."""
+    """Model Health's model-drift metrics from each model's newest model-drift record."""
+    newest: dict[int, tuple[str, datetime]] = {}
+    for overview in overviews:
+        for monitor in overview.monitors:
+            if monitor.check_type == "model_drift" and monitor.run_id and monitor.window_end:
+                newest[monitor.run_id] = (overview.model_id, monitor.window_end)
     found: dict[str, dict[str, HealthMetric]] = defaultdict(dict)
-    for model_id in model_ids:
-        rows = session.execute(
-            select(MetricResult, MonitoringRun.interval_end)
-            .join(MonitoringRun, MonitoringRun.id == MetricResult.monitoring_run_id)
-            .where(
-                MonitoringRun.model_id == model_id,
-                MonitoringRun.status == "succeeded",
-                MetricResult.check_type == "model_drift",
-                MetricResult.metric.in_(HEALTH_METRICS),
-            )
-            .order_by(MonitoringRun.interval_end.desc())
-            .limit(len(HEALTH_METRICS) * 4)
+    if not newest:
+        return found
+    results = session.scalars(
+        select(MetricResult).where(
+            MetricResult.monitoring_run_id.in_(list(newest)),
+            MetricResult.check_type == "model_drift",
+            MetricResult.metric.in_(HEALTH_METRICS),
         )
-        for result, end in rows:
-            if result.metric not in found[model_id]:
-                found[model_id][result.metric] = HealthMetric(
-                    result.metric, result.value, result.severity, result.status, _aware(end)
-                )
+    )
+    for result in results:
+        model_id, end = newest[result.monitoring_run_id]
+        found[model_id][result.metric] = HealthMetric(
+            result.metric, result.value, result.severity, result.status, end
+        )
     return found
 
 
