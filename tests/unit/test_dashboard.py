@@ -351,7 +351,7 @@ def test_drift_overview_shows_missing_and_stale_monitors_as_no_data_never_as_hea
 
 
 def _monitor(check_type: str, severity: str, *, stale: bool = False) -> Monitor:
-    return Monitor(check_type, "daily", severity, stale, NOW, 1, "r")
+    return Monitor(check_type, "daily", severity, stale, NOW, 1, "govflow_monitoring_daily", "r")
 
 
 @pytest.mark.parametrize(
@@ -384,6 +384,10 @@ def test_the_drift_overview_page_draws_the_composite_trend_inline_and_offers_ana
     assert "<script" not in page and "http" not in page  # offline: nothing fetched
     assert '<option value="__all__">all models</option>' in page
     assert "stale: window to 2025-03-01 00:00 UTC, weekly cadence" in page
+    assert (
+        '<span class="sev CRITICAL">CRITICAL</span> <a href="/dags/govflow_monitoring_daily/runs/'
+        'scheduled__30" target="_top" class="muted">run</a>'
+    ) in page
 
 
 def test_model_health_shows_each_status_and_the_newest_model_drift_values(dashboard):
@@ -463,6 +467,28 @@ def test_analyze_now_triggers_the_on_demand_dag_as_the_logged_in_user_and_is_aud
             },
         )
     ]
+
+
+def test_analyze_now_passes_the_chosen_window_and_refuses_a_bad_one(dashboard):
+    app, _, triggered = dashboard
+    client = client_as(app, "lena")
+    chosen = {"model": "credit_approval", "window_start": "2025-03-20", "window_end": "2025-03-27"}
+    assert client.post("/analyze", data=chosen).status_code == 200
+    assert (triggered[0]["conf"]["window_start"], triggered[0]["conf"]["window_end"]) == (
+        "2025-03-20T00:00:00+00:00",
+        "2025-03-27T00:00:00+00:00",
+    )
+    bad_windows = [
+        {"window_start": "2025-03-27", "window_end": "2025-03-20"},
+        {"window_start": "2025-03-20"},
+        {"window_start": "2024-01-01", "window_end": "2025-03-20"},
+        {"window_start": "yesterday", "window_end": "2025-03-20"},
+    ]
+    statuses = [
+        client.post("/analyze", data={"model": "credit_approval", **w}).status_code
+        for w in bad_windows
+    ]
+    assert (statuses, len(triggered)) == ([400, 400, 400, 400], 1)
 
 
 def test_analyze_now_refused_to_a_viewer_is_audited_and_triggers_nothing(dashboard):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Protocol
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ from govflow.dashboard.access import (
 
 ON_DEMAND_DAG = "govflow_monitoring_on_demand"
 MAX_MODEL_ID = 128
+MAX_WINDOW_DAYS = 366
 CROSS_SITE = "refused: the form was posted from another site"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
 
@@ -58,6 +59,27 @@ class _ConfigCache:
         if self._config is None or key != self._key:
             self._config, self._key = load_config(directory), key
         return self._config
+
+
+BAD_WINDOW = (
+    "give both dates of the window (YYYY-MM-DD), the end after the start and at most "
+    f"{MAX_WINDOW_DAYS} days later, or neither"
+)
+
+
+def analysis_window(start: str, end: str) -> dict[str, str]:
+    """The on-demand DAG's window Params from the form's two dates (00:00 UTC each); none
+    when both are empty, so the DAG's own default window applies."""
+    if not start and not end:
+        return {}
+    try:
+        first = datetime.fromisoformat(start).replace(tzinfo=UTC)
+        last = datetime.fromisoformat(end).replace(tzinfo=UTC)
+    except ValueError:
+        raise HTTPException(400, BAD_WINDOW) from None
+    if not first < last <= first + timedelta(days=MAX_WINDOW_DAYS):
+        raise HTTPException(400, BAD_WINDOW)
+    return {"window_start": first.isoformat(), "window_end": last.isoformat()}
 
 
 def _audit(
@@ -158,7 +180,7 @@ def create_dashboard_app(
     def drift_overview(request: Request, user: str = Depends(current_user)) -> HTMLResponse:
         def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
             overviews = pages.model_overviews(session, config, now=clock())
-            return html.drift_overview(root, rights, overviews, CHECK_TYPES)
+            return html.drift_overview(root, rights, overviews, CHECK_TYPES, run_url)
 
         return view(request, user, "drift_overview", None, render)
 
@@ -203,6 +225,8 @@ def create_dashboard_app(
     def analyze_now(
         request: Request,
         model: Annotated[str, Form(max_length=MAX_MODEL_ID)],
+        window_start: Annotated[str, Form(max_length=10)] = "",
+        window_end: Annotated[str, Form(max_length=10)] = "",
         user: str = Depends(current_user),
     ) -> HTMLResponse:
         target = f"analyze_now/{model}"
@@ -215,7 +239,11 @@ def create_dashboard_app(
         if model != html.ALL_MODELS and model not in known:
             raise HTTPException(400, UNKNOWN_MODEL.format(model=model, known=known))
         models = known if model == html.ALL_MODELS else [model]
-        conf = {"model_ids": models, "reason": f"Analyze Now on the dashboard by {user}"}
+        conf: dict[str, Any] = {
+            "model_ids": models,
+            "reason": f"Analyze Now on the dashboard by {user}",
+            **analysis_window(window_start, window_end),
+        }
         run_id = trigger_analysis(user=user, dag_id=ON_DEMAND_DAG, conf=conf)
         _audit(
             db_url,

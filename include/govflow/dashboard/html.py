@@ -6,7 +6,7 @@ Airflow UI's frame, and charts are inline SVG. Every value from the store is esc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from html import escape
 
@@ -17,6 +17,7 @@ from govflow.dashboard.pages import (
     HealthMetric,
     IncidentRow,
     ModelOverview,
+    Monitor,
 )
 
 PAGE_PATHS: dict[Page, str] = {
@@ -105,17 +106,29 @@ def _model_options(model_ids: Iterable[str]) -> str:
     return "".join(options)
 
 
+RunUrl = Callable[[str, str], str]
+
+
+def _run_link(monitor: Monitor, run_url: RunUrl) -> str:
+    """The Airflow run a record came from, opened in the whole window (not the frame)."""
+    if monitor.dag_id is None or monitor.dag_run_id is None:
+        return ""
+    href = run_url(monitor.dag_id, monitor.dag_run_id)
+    return f' <a href="{_e(href)}" target="_top" class="muted">run</a>'
+
+
 def drift_overview(
     root: str,
     rights: DashboardRights,
     overviews: Sequence[ModelOverview],
     check_types: Sequence[str],
+    run_url: RunUrl,
 ) -> str:
     heads = "".join(f"<th>{_e(c)}</th>" for c in check_types)
     rows = []
     for model in overviews:
         cells = "".join(
-            f"<td>{badge(m.shown)}"
+            f"<td>{badge(m.shown)}{_run_link(m, run_url)}"
             + (
                 f'<br><span class="muted">stale: window to {_e(_time(m.window_end))}, '
                 f"{_e(m.cadence)} cadence</span>"
@@ -145,7 +158,10 @@ def drift_overview(
         form = (
             f'<form method="post" action="{_e(root)}/analyze">Analyze Now: '
             f'<select name="model">{_model_options(o.model_id for o in overviews)}</select> '
-            '<button type="submit">Analyze Now</button></form>'
+            '<label>window from <input type="date" name="window_start"></label> '
+            '<label>to <input type="date" name="window_end"></label> '
+            '<button type="submit">Analyze Now</button> '
+            '<span class="muted">(no dates: the on-demand DAG default window)</span></form>'
         )
     return layout(
         root,

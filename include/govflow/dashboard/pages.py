@@ -68,6 +68,7 @@ class Monitor:
     stale: bool
     window_end: datetime | None
     run_id: int | None
+    dag_id: str | None
     dag_run_id: str | None
 
     @property
@@ -157,7 +158,7 @@ def model_overviews(
             cadence: Cadence = getattr(cadences, check_type)
             run = newest[check_type]
             if run is None:
-                monitors.append(Monitor(check_type, cadence, NO_DATA, True, None, None, None))
+                monitors.append(Monitor(check_type, cadence, NO_DATA, True, None, None, None, None))
                 continue
             end = _aware(run.interval_end)
             monitors.append(
@@ -168,6 +169,7 @@ def model_overviews(
                     now - end > ALLOWED_AGE[cadence],
                     end,
                     run.id,
+                    run.dag_id,
                     run.dag_run_id,
                 )
             )
