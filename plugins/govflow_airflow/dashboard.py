@@ -16,7 +16,6 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, FastAPI
 
-URL_PREFIX = "/govflow"
 TRIGGER_FAILED = "Airflow did not create a run of {dag_id}"
 
 

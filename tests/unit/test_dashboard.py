@@ -548,3 +548,25 @@ def test_every_route_of_the_mounted_plugin_app_refuses_a_request_without_credent
     assert [s for s in seen if s[2] not in (401, 403)] == []
     for path in ("/govflow/docs", "/govflow/openapi.json", "/govflow/redoc"):
         assert client.get(path).status_code == 404
+
+
+LOAD_PLUGINS_AS_A_TASK_DOES = r"""
+import sys
+from airflow.sdk.plugins_manager import _get_plugins
+names = [p.name for p in _get_plugins()[0]]
+print("govflow_dashboard" in names)
+print(sorted(m for m in ("govflow.dashboard", "govflow_airflow.dashboard") if m in sys.modules))
+"""
+
+
+def test_a_task_process_loading_the_plugins_does_not_build_the_dashboard_app():
+    """Every task loads the plugins (for macros): the app is built only when the api-server
+    reads fastapi_apps."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_PLUGINS_AS_A_TASK_DOES],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.splitlines()[-2:] == ["True", "[]"]
