@@ -198,6 +198,10 @@ DASHBOARD_ROUTES = [
     ("GET", "/govflow/health"),
     ("GET", "/govflow/incidents"),
     ("POST", "/govflow/analyze"),
+    ("GET", "/govflow/api/drift"),
+    ("GET", "/govflow/api/fairness"),
+    ("GET", "/govflow/api/health"),
+    ("GET", "/govflow/api/incidents"),
 ]
 
 

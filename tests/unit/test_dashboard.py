@@ -257,32 +257,48 @@ def test_every_page_view_is_an_audit_event_naming_who_which_page_and_which_model
     client.get("/drift")
     client.get("/fairness")  # the first model of models.yaml
     client.get("/health")
-    client.get("/incidents")
+    client.get("/api/incidents?model=credit_approval")
     with store.session_scope(url) as session:
         viewed = [
-            (e.actor, e.action, e.target, e.payload)
+            (e.actor, e.action, e.target, e.payload["model"], e.payload["format"])
             for e in query_events(session, action="dashboard.*")
         ]
     assert viewed == [
+        ("audrey", "dashboard.view", "drift_overview/all", "all", "html"),
+        ("audrey", "dashboard.view", "fairness_monitor/credit_approval", "credit_approval", "html"),
+        ("audrey", "dashboard.view", "model_health/all", "all", "html"),
         (
             "audrey",
             "dashboard.view",
-            "drift_overview/all",
-            {"page": "drift_overview", "model": "all"},
+            "incident_timeline/credit_approval",
+            "credit_approval",
+            "json",
         ),
-        (
-            "audrey",
-            "dashboard.view",
-            "fairness_monitor/credit_approval",
-            {"page": "fairness_monitor", "model": "credit_approval"},
-        ),
-        ("audrey", "dashboard.view", "model_health/all", {"page": "model_health", "model": "all"}),
-        (
-            "audrey",
-            "dashboard.view",
-            "incident_timeline/all",
-            {"page": "incident_timeline", "model": "all"},
-        ),
+    ]
+
+
+def test_each_page_has_a_json_twin_with_the_same_verdicts_and_the_same_access(dashboard):
+    app, _, _ = dashboard
+    eve = client_as(app, "eve")
+    drift = eve.get("/api/drift").json()["data"]
+    assert [(row["model_id"], row["health"]) for row in drift] == [
+        ("credit_approval", "Critical"),
+        ("marketing_propensity", NO_DATA),
+        ("product_recommendation", NO_DATA),
+    ]
+    assert [m["shown"] for m in drift[1]["monitors"]] == [NO_DATA] * 4
+    health = eve.get("/api/health").json()["data"]
+    assert health[0]["metrics"]["accuracy_drop"]["value"] == 0.02
+    fairness = eve.get("/api/fairness?model=credit_approval").json()["data"]
+    assert [(s["subject"], s["metric"], len(s["points"])) for s in fairness] == [
+        ("age_band", "disparate_impact_ratio", 1),
+        ("gender", "disparate_impact_ratio", 3),
+    ]
+    victor = client_as(app, "victor")
+    assert [victor.get(f"/api/{p}").status_code for p in ("fairness", "health", "incidents")] == [
+        403,
+        403,
+        403,
     ]
 
 

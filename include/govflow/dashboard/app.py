@@ -18,7 +18,9 @@ from typing import Annotated, Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from govflow import settings, store
 from govflow.audit import record_event
@@ -35,6 +37,9 @@ from govflow.dashboard.access import (
 ON_DEMAND_DAG = "govflow_monitoring_on_demand"
 MAX_MODEL_ID = 128
 MAX_WINDOW_DAYS = 366
+# Module level: FastAPI resolves a route's (string) annotations in the module's namespace.
+ModelParam = Annotated[str | None, Query(max_length=MAX_MODEL_ID)]
+DaysParam = Annotated[int, Query(ge=1, le=pages.MAX_DAYS)]
 CROSS_SITE = "refused: the form was posted from another site"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
 
@@ -141,8 +146,11 @@ def create_dashboard_app(
         user: str,
         page: Page,
         model: str | None,
-        render: Callable[[Any, GovflowConfig, DashboardRights, str], str],
-    ) -> HTMLResponse:
+        load: Callable[[Session, GovflowConfig], Any],
+        draw: Callable[[str, DashboardRights, GovflowConfig, Any], str],
+        as_json: bool,
+    ) -> Response:
+        """One page view: authorised, read, rendered as HTML or JSON, and audited."""
         started = time.perf_counter()
         target = f"{page}/{model or 'all'}"
         rights = rights_for(user, page, target, model)
@@ -151,18 +159,25 @@ def create_dashboard_app(
             raise HTTPException(
                 404, UNKNOWN_MODEL.format(model=model[:MAX_MODEL_ID], known=config.models.ids())
             )
-        root = request.scope.get("root_path", "")
         with store.session_scope(db_url) as session:
-            body = render(session, config, rights, root)
+            data = load(session, config)
             record_event(
                 session,
                 actor=user,
                 action="dashboard.view",
                 target=target,
-                payload={"page": page, "model": model or "all"},
+                payload={
+                    "page": page,
+                    "model": model or "all",
+                    "format": "json" if as_json else "html",
+                },
             )
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        return HTMLResponse(body, headers={"Server-Timing": f"app;dur={elapsed_ms:.1f}"})
+        timing = {"Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"}
+        if as_json:
+            body = {"page": page, "model": model, "user": user, "data": data}
+            return JSONResponse(jsonable_encoder(body), headers=timing)
+        root = request.scope.get("root_path", "")
+        return HTMLResponse(draw(root, rights, config, data), headers=timing)
 
     @app.get("/", include_in_schema=False)
     def landing(request: Request, user: str = Depends(current_user)) -> RedirectResponse:
@@ -176,50 +191,106 @@ def create_dashboard_app(
         root = request.scope.get("root_path", "")
         return RedirectResponse(root + html.PAGE_PATHS[visible[0]], status_code=303)
 
-    @app.get("/drift", response_class=HTMLResponse)
-    def drift_overview(request: Request, user: str = Depends(current_user)) -> HTMLResponse:
-        def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
+    def drift(request: Request, user: str, as_json: bool) -> Response:
+        def load(session: Session, config: GovflowConfig) -> Any:
             overviews = pages.model_overviews(session, config, now=clock())
-            return html.drift_overview(root, rights, overviews, CHECK_TYPES, run_url)
+            return [o.to_dict() for o in overviews] if as_json else overviews
 
-        return view(request, user, "drift_overview", None, render)
+        def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
+            return html.drift_overview(root, rights, data, CHECK_TYPES, run_url)
+
+        return view(request, user, "drift_overview", None, load, draw, as_json)
+
+    def fairness(
+        request: Request, user: str, model: str | None, days: int, as_json: bool
+    ) -> Response:
+        # The page shows one model: the audit event names it even when the URL does not.
+        shown = model or configs.get().models.ids()[0]
+
+        def load(session: Session, config: GovflowConfig) -> Any:
+            return pages.fairness_series(session, config, shown, now=clock(), days=days)
+
+        def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
+            return html.fairness_monitor(root, rights, shown, config.models.ids(), days, data)
+
+        return view(request, user, "fairness_monitor", shown, load, draw, as_json)
+
+    def health(request: Request, user: str, as_json: bool) -> Response:
+        def load(session: Session, config: GovflowConfig) -> Any:
+            overviews = pages.model_overviews(session, config, now=clock())
+            metrics = pages.health_metrics(session, overviews)
+            if as_json:
+                return [
+                    {
+                        "model_id": o.model_id,
+                        "status": o.health,
+                        "metrics": metrics.get(o.model_id, {}),
+                    }
+                    for o in overviews
+                ]
+            return overviews, metrics
+
+        def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
+            overviews, metrics = data
+            return html.model_health(root, rights, overviews, metrics, pages.HEALTH_METRICS)
+
+        return view(request, user, "model_health", None, load, draw, as_json)
+
+    def incidents(request: Request, user: str, model: str | None, as_json: bool) -> Response:
+        def load(session: Session, config: GovflowConfig) -> Any:
+            return pages.incident_timeline(session, config, now=clock(), model_id=model)
+
+        def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
+            return html.incident_timeline(root, rights, data)
+
+        return view(request, user, "incident_timeline", model, load, draw, as_json)
+
+    # Each page and its JSON twin (/api/...): the same authorisation, data and audit event.
+    @app.get("/drift", response_class=HTMLResponse)
+    def drift_overview(request: Request, user: str = Depends(current_user)) -> Response:
+        return drift(request, user, as_json=False)
+
+    @app.get("/api/drift")
+    def drift_overview_json(request: Request, user: str = Depends(current_user)) -> Response:
+        return drift(request, user, as_json=True)
 
     @app.get("/fairness", response_class=HTMLResponse)
     def fairness_monitor(
         request: Request,
         user: str = Depends(current_user),
-        model: Annotated[str | None, Query(max_length=MAX_MODEL_ID)] = None,
-        days: Annotated[int, Query(ge=1, le=pages.MAX_DAYS)] = 30,
-    ) -> HTMLResponse:
-        # The page shows one model: the audit event names it even when the URL does not.
-        shown = model or configs.get().models.ids()[0]
+        model: ModelParam = None,
+        days: DaysParam = 30,
+    ) -> Response:
+        return fairness(request, user, model, days, as_json=False)
 
-        def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
-            series = pages.fairness_series(session, config, shown, now=clock(), days=days)
-            return html.fairness_monitor(root, rights, shown, config.models.ids(), days, series)
-
-        return view(request, user, "fairness_monitor", shown, render)
+    @app.get("/api/fairness")
+    def fairness_monitor_json(
+        request: Request,
+        user: str = Depends(current_user),
+        model: ModelParam = None,
+        days: DaysParam = 30,
+    ) -> Response:
+        return fairness(request, user, model, days, as_json=True)
 
     @app.get("/health", response_class=HTMLResponse)
-    def model_health(request: Request, user: str = Depends(current_user)) -> HTMLResponse:
-        def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
-            overviews = pages.model_overviews(session, config, now=clock())
-            metrics = pages.health_metrics(session, overviews)
-            return html.model_health(root, rights, overviews, metrics, pages.HEALTH_METRICS)
+    def model_health(request: Request, user: str = Depends(current_user)) -> Response:
+        return health(request, user, as_json=False)
 
-        return view(request, user, "model_health", None, render)
+    @app.get("/api/health")
+    def model_health_json(request: Request, user: str = Depends(current_user)) -> Response:
+        return health(request, user, as_json=True)
 
     @app.get("/incidents", response_class=HTMLResponse)
     def incident_timeline(
-        request: Request,
-        user: str = Depends(current_user),
-        model: Annotated[str | None, Query(max_length=MAX_MODEL_ID)] = None,
-    ) -> HTMLResponse:
-        def render(session: Any, config: GovflowConfig, rights: DashboardRights, root: str) -> str:
-            rows = pages.incident_timeline(session, config, now=clock(), model_id=model)
-            return html.incident_timeline(root, rights, rows)
+        request: Request, user: str = Depends(current_user), model: ModelParam = None
+    ) -> Response:
+        return incidents(request, user, model, as_json=False)
 
-        return view(request, user, "incident_timeline", model, render)
+    @app.get("/api/incidents")
+    def incident_timeline_json(
+        request: Request, user: str = Depends(current_user), model: ModelParam = None
+    ) -> Response:
+        return incidents(request, user, model, as_json=True)
 
     @app.post("/analyze", response_class=HTMLResponse)
     def analyze_now(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,6 +85,14 @@ class ModelOverview:
     composite_stale: bool
     trend: list[float]
     last_analysis: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON twin of a Drift Overview row: what is shown, not only what is stored."""
+        return {
+            **asdict(self),
+            "health": self.health,
+            "monitors": [{**asdict(m), "shown": m.shown} for m in self.monitors],
+        }
 
     @property
     def health(self) -> str:
