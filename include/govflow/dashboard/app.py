@@ -172,12 +172,14 @@ def create_dashboard_app(
                     "format": "json" if as_json else "html",
                 },
             )
-        timing = {"Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"}
+        response: Response
         if as_json:
             body = {"page": page, "model": model, "user": user, "data": data}
-            return JSONResponse(jsonable_encoder(body), headers=timing)
-        root = request.scope.get("root_path", "")
-        return HTMLResponse(draw(root, rights, config, data), headers=timing)
+            response = JSONResponse(jsonable_encoder(body))
+        else:
+            response = HTMLResponse(draw(request.scope.get("root_path", ""), rights, config, data))
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
 
     @app.get("/", include_in_schema=False)
     def landing(request: Request, user: str = Depends(current_user)) -> RedirectResponse:
