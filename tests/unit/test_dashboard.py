@@ -1,9 +1,9 @@
 """The governance dashboard (seed 004 section 6) over a small store written here.
 
 The app is the plugin's own (govflow_airflow.dashboard: Airflow's ``get_user`` on every
-route, govflow's access table). Only two things are replaced: Airflow's ``get_user``
-dependency, overridden to return the person a test logs in as, and the trigger of
-"Analyze Now", a recorder instead of Airflow's trigger_dag (the system test
+route, govflow's access table). Replaced: Airflow's ``get_user`` dependency, overridden to
+return the person a test logs in as; the trigger of "Analyze Now", a recorder instead of
+Airflow's trigger_dag (one test uses the plugin's own trigger with a refusing auth manager;
 tests/system/test_baseline_rest_api.py triggers a real run). The clock is fixed.
 """
 
@@ -28,7 +28,7 @@ from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
 from govflow.dashboard.pages import NO_DATA, ModelOverview, Monitor, model_overviews
 from govflow.settings import config_dir
 from govflow.store.schema import Incident, MetricResult, Model, MonitoringRun
-from govflow_airflow.dashboard import airflow_user_name, run_url
+from govflow_airflow.dashboard import AIRFLOW_REFUSES, airflow_user_name, run_url, trigger_as_user
 
 NOW = datetime(2025, 3, 30, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -165,7 +165,7 @@ def dashboard(dashboard_store):
     """(app, url, triggered): the plugin's dashboard app with get_user overridden."""
     triggered: list[dict[str, Any]] = []
 
-    def record_trigger(*, user: str, dag_id: str, conf: dict[str, Any]) -> str:
+    def record_trigger(request, *, user: str, dag_id: str, conf: dict[str, Any]) -> str:
         triggered.append({"user": user, "dag_id": dag_id, "conf": conf})
         return f"manual__{len(triggered)}"
 
@@ -516,6 +516,40 @@ def test_analyze_now_refused_to_a_viewer_is_audited_and_triggers_nothing(dashboa
     with store.session_scope(url) as session:
         refused = [(e.actor, e.target) for e in query_events(session, action="dashboard.refused")]
     assert refused == [("victor", "analyze_now/credit_approval")]
+
+
+def test_airflow_refusing_the_trigger_is_a_403_audited_even_when_govflow_allows_it(
+    dashboard, monkeypatch
+):
+    """govflow's can_trigger_analysis is necessary, never sufficient: the plugin asks
+    Airflow's auth manager as the REST trigger route does."""
+    import airflow.api_fastapi.app
+
+    asked = []
+
+    class RefusingAuthManager:
+        def is_authorized_dag(self, *, method, access_entity, details, user):
+            asked.append((method, access_entity.value, details.id, user.get_name()))
+            return False
+
+    monkeypatch.setattr(airflow.api_fastapi.app, "get_auth_manager", RefusingAuthManager)
+    app, url, _ = dashboard
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=trigger_as_user,
+        run_url=run_url,
+        db_url=url,
+        clock=lambda: NOW,
+    )
+    response = client_as(app, "eve").post("/analyze", data={"model": "credit_approval"})
+    assert (response.status_code, response.json()["detail"]) == (
+        403,
+        AIRFLOW_REFUSES.format(user="eve", dag_id="govflow_monitoring_on_demand"),
+    )
+    assert asked == [("POST", "RUN", "govflow_monitoring_on_demand", "eve")]
+    with store.session_scope(url) as session:
+        refused = [(e.actor, e.payload["permission"]) for e in query_events(session)]
+    assert refused == [("eve", "airflow:trigger")]
 
 
 def test_analyze_now_refuses_a_form_posted_from_another_site_and_unknown_models(dashboard):

@@ -9,13 +9,19 @@ from govflow.dashboard.access import (
     UnknownPerson,
     dashboard_rights,
 )
-from govflow.dashboard.app import ON_DEMAND_DAG, AnalysisTrigger, create_dashboard_app
+from govflow.dashboard.app import (
+    ON_DEMAND_DAG,
+    AnalysisTrigger,
+    TriggerRefused,
+    create_dashboard_app,
+)
 
 __all__ = [
     "ON_DEMAND_DAG",
     "PAGES",
     "AnalysisTrigger",
     "DashboardRights",
+    "TriggerRefused",
     "UnknownPerson",
     "create_dashboard_app",
     "dashboard_rights",

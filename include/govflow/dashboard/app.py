@@ -44,9 +44,14 @@ CROSS_SITE = "refused: the form was posted from another site"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
 
 
+class TriggerRefused(Exception):
+    """The runner (Airflow) refuses the logged-in user the run govflow would allow."""
+
+
 class AnalysisTrigger(Protocol):
-    def __call__(self, *, user: str, dag_id: str, conf: dict[str, Any]) -> str:
-        """Start ``dag_id`` with ``conf`` as ``user``; return the run id."""
+    def __call__(self, request: Request, *, user: str, dag_id: str, conf: dict[str, Any]) -> str:
+        """Start ``dag_id`` with ``conf`` as ``user``, who made ``request``; return the run id
+        or raise TriggerRefused."""
 
 
 class _ConfigCache:
@@ -317,7 +322,10 @@ def create_dashboard_app(
             "reason": f"Analyze Now on the dashboard by {user}",
             **analysis_window(window_start, window_end),
         }
-        run_id = trigger_analysis(user=user, dag_id=ON_DEMAND_DAG, conf=conf)
+        try:
+            run_id = trigger_analysis(request, user=user, dag_id=ON_DEMAND_DAG, conf=conf)
+        except TriggerRefused as refused:
+            refuse(user, 403, str(refused), target, {"permission": "airflow:trigger"})
         _audit(
             db_url,
             actor=user,
