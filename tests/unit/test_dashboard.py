@@ -620,3 +620,29 @@ def test_a_task_process_loading_the_plugins_does_not_build_the_dashboard_app():
     )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert loaded.stdout.splitlines()[-2:] == ["True", "[]"]
+
+
+def test_mounted_at_govflow_the_landing_redirect_and_the_navigation_stay_under_it(
+    dashboard_store,
+):
+    from airflow.api_fastapi.app import init_plugins
+    from starlette.routing import Mount
+
+    root = FastAPI()
+    init_plugins(root)
+    (mounted,) = [r for r in root.routes if isinstance(r, Mount) and r.path == "/govflow"]
+    # Airflow builds the plugin's app once per process: leave it as found for other tests.
+    overrides = mounted.app.dependency_overrides  # type: ignore[attr-defined]
+    overrides[get_user] = lambda: LoggedIn("carol")
+    try:
+        client = TestClient(root)
+        landing = client.get("/govflow/", follow_redirects=False)
+        page = client.get("/govflow/drift").text
+    finally:
+        overrides.clear()
+    assert (landing.status_code, landing.headers["location"]) == (303, "/govflow/drift")
+    assert (
+        '<nav><a href="/govflow/drift" class=here>Drift Overview</a>'
+        '<a href="/govflow/fairness">Fairness Monitor</a>'
+        '<a href="/govflow/incidents">Incident Timeline</a>'
+    ) in page
