@@ -34,6 +34,7 @@ demo: setup
 	$(VENV)/bin/airflow dags test govflow_monitoring_daily $$run_time > $(AIRFLOW_HOME)/demo-dag-test.log 2>&1 || \
 	{ tail -50 $(AIRFLOW_HOME)/demo-dag-test.log; exit 1; }
 	$(VENV)/bin/govflow demo summary
+	@echo "Dashboard: see README 'Dashboard' to start the api-server, then http://127.0.0.1:8080/govflow/ (Governance in the Airflow UI)"
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -9,17 +9,24 @@ from 2025-03-21..27, the old one archived and an incident documenting the reset.
 on-demand analysis triggered the same way is then judged against the new baseline, and a
 deployment announced as an event of the Asset `govflow_model_deployed` (posted through
 `POST /api/v2/assets/events`, as the deployment DAG would publish it) gets its baseline.
+The governance dashboard mounted on the same api-server (plugins/govflow_dashboard.py)
+answers no route without a token, shows carol (compliance officer) the Fairness Monitor but
+not Model Health, and its "Analyze Now" starts a run whose triggering user is eve.
 """
 
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from govflow import store
+from govflow.audit import query_events
 from govflow.baselines.profile import active_baseline
 from govflow.store.schema import Baseline, Incident, MonitoringRun
 from tests.support.airflow_stack import running_airflow_stack
@@ -180,3 +187,71 @@ def test_a_deployment_published_as_an_asset_event_gets_its_validation_set_baseli
         None,
         {"trigger": "new_model_deployed", "deployment_ref": "DEP-REST-1"},
     )
+
+
+# --- The governance dashboard (issue 16) on the same api-server ------------------------------
+
+DASHBOARD_ROUTES = [
+    ("GET", "/govflow/"),
+    ("GET", "/govflow/drift"),
+    ("GET", "/govflow/fairness"),
+    ("GET", "/govflow/health"),
+    ("GET", "/govflow/incidents"),
+    ("POST", "/govflow/analyze"),
+    ("GET", "/govflow/api/drift"),
+    ("GET", "/govflow/api/fairness"),
+    ("GET", "/govflow/api/health"),
+    ("GET", "/govflow/api/incidents"),
+]
+
+
+def _dashboard(stack, user: str | None, method: str, path: str, form: dict | None = None):
+    """(status, body text, seconds) of one dashboard request, with ``user``'s token or none."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if user is not None:
+        headers["Authorization"] = f"Bearer {stack.client(user).token}"
+    request = urllib.request.Request(
+        stack.base_url + path,
+        method=method,
+        data=urllib.parse.urlencode(form or {}).encode() if method == "POST" else None,
+        headers=headers,
+    )
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode(), time.monotonic() - started
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(), time.monotonic() - started
+
+
+def test_the_dashboard_refuses_anonymous_requests_and_opens_to_each_person_what_seed_004_says(
+    baseline_stack,
+):
+    stack, db_url = baseline_stack
+    anonymous = [(m, p, _dashboard(stack, None, m, p)[0]) for m, p in DASHBOARD_ROUTES]
+    assert anonymous == [(m, p, 401) for m, p in DASHBOARD_ROUTES]
+
+    health, health_body, _ = _dashboard(stack, "carol", "GET", "/govflow/health")
+    fairness, fairness_body, seconds = _dashboard(
+        stack, "carol", "GET", "/govflow/fairness?model=credit_approval"
+    )
+    print(f"Fairness Monitor as carol: {seconds * 1000:.0f} ms")
+    assert (health, fairness) == (403, 200)
+    assert "missing permission model_health" in health_body
+    assert "Fairness Monitor" in fairness_body
+
+    status, body, _ = _dashboard(stack, "eve", "POST", "/govflow/analyze", {"model": MODEL_ID})
+    assert status == 200, body
+    with store.session_scope(db_url) as session:
+        (requested,) = query_events(session, action="dashboard.analyze_now")
+        refused = [(e.actor, e.target) for e in query_events(session, action="dashboard.refused")]
+        viewed = [(e.actor, e.target) for e in query_events(session, action="dashboard.view")]
+    run_id = requested.payload["dag_run_id"]
+    run = stack.client("admin").call("GET", f"/api/v2/dags/{ANALYZE_NOW}/dagRuns/{run_id}")
+    assert (requested.actor, run["triggering_user_name"], run["conf"]["model_ids"]) == (
+        "eve",
+        "eve",
+        [MODEL_ID],
+    )
+    assert refused == [("carol", "model_health/all")]
+    assert viewed == [("carol", "fairness_monitor/credit_approval")]

@@ -1,0 +1,326 @@
+"""Seed 004 section 6: the dashboard's pages as self-contained HTML.
+
+No script, no external stylesheet or font, no CDN: the pages open offline inside the
+Airflow UI's frame, and charts are inline SVG. Every value from the store is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from html import escape
+
+from govflow.dashboard.access import PAGE_TITLES, DashboardRights, Page
+from govflow.dashboard.pages import (
+    NO_DATA,
+    FairnessSeries,
+    HealthMetric,
+    IncidentRow,
+    ModelOverview,
+    Monitor,
+)
+
+PAGE_PATHS: dict[Page, str] = {
+    "drift_overview": "/drift",
+    "fairness_monitor": "/fairness",
+    "model_health": "/health",
+    "incident_timeline": "/incidents",
+}
+ALL_MODELS = "__all__"
+
+_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fff}
+nav{display:flex;gap:1rem;padding:.6rem 1rem;background:#f3f5f7;border-bottom:1px solid #d0d7de}
+nav a{color:#0b5cad;text-decoration:none}nav a.here{font-weight:600;color:#1b1f24}
+nav .who{margin-left:auto;color:#57606a}
+main{padding:1rem}table{border-collapse:collapse;margin:.5rem 0 1.2rem}
+th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa}.sev{font-weight:600;padding:0 .3rem;border-radius:3px}
+.CRITICAL,.Critical{background:#ffd7d5}.WARNING,.Warning{background:#fff1c2}
+.INFO,.Healthy{background:#d7f5dd}.nodata{background:#e6e6e6;color:#444}
+.INCONCLUSIVE{background:#e3e8ff}.muted{color:#57606a}form.inline{display:inline}
+"""
+
+
+def _e(value: object) -> str:
+    return escape("" if value is None else str(value))
+
+
+def _time(moment: datetime | None) -> str:
+    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def badge(label: str) -> str:
+    css = "nodata" if label == NO_DATA else label
+    return f'<span class="sev {_e(css)}">{_e(label)}</span>'
+
+
+def layout(root: str, rights: DashboardRights, page: Page, body: str) -> str:
+    """A page with the navigation this person may use: pages they may not see are absent."""
+    links = "".join(
+        f'<a href="{_e(root + PAGE_PATHS[p])}"{" class=here" if p == page else ""}>'
+        f"{_e(PAGE_TITLES[p])}</a>"
+        for p in rights.visible_pages()
+    )
+    access = "read only" if rights.pages[page] == "read_only" else "full access"
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{_e(PAGE_TITLES[page])} · govflow</title><style>{_STYLE}</style></head><body>"
+        f'<nav>{links}<span class="who">{_e(rights.user)} ({_e(", ".join(rights.roles))}, '
+        f"{access})</span></nav><main><h1>{_e(PAGE_TITLES[page])}</h1>{body}</main></body></html>"
+    )
+
+
+def message_page(title: str, text: str) -> str:
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{_e(title)} · govflow</title><style>{_STYLE}</style></head><body><main>"
+        f"<h1>{_e(title)}</h1><p>{_e(text)}</p></main></body></html>"
+    )
+
+
+def sparkline(values: Sequence[float], *, width: int = 120, height: int = 28) -> str:
+    """An inline SVG line of ``values`` (the composite's trend), oldest on the left."""
+    if len(values) < 2:
+        return '<span class="muted">-</span>'
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = width / (len(values) - 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}"
+        for i, v in enumerate(values)
+    )
+    return (
+        f'<svg width="{width}" height="{height}" role="img" aria-label="composite trend">'
+        f'<polyline fill="none" stroke="#0b5cad" stroke-width="1.5" points="{points}"/></svg>'
+    )
+
+
+def _model_options(model_ids: Iterable[str]) -> str:
+    options = [f'<option value="{ALL_MODELS}">all models</option>']
+    options += [f'<option value="{_e(m)}">{_e(m)}</option>' for m in model_ids]
+    return "".join(options)
+
+
+RunUrl = Callable[[str, str], str]
+
+
+def _run_link(monitor: Monitor, run_url: RunUrl) -> str:
+    """The Airflow run a record came from, opened in the whole window (not the frame)."""
+    if monitor.dag_id is None or monitor.dag_run_id is None:
+        return ""
+    href = run_url(monitor.dag_id, monitor.dag_run_id)
+    return f' <a href="{_e(href)}" target="_top" class="muted">run</a>'
+
+
+def drift_overview(
+    root: str,
+    rights: DashboardRights,
+    overviews: Sequence[ModelOverview],
+    check_types: Sequence[str],
+    run_url: RunUrl,
+) -> str:
+    heads = "".join(f"<th>{_e(c)}</th>" for c in check_types)
+    rows = []
+    for model in overviews:
+        cells = "".join(
+            f"<td>{badge(m.shown)}{_run_link(m, run_url)}"
+            + (
+                f'<br><span class="muted">stale: window to {_e(_time(m.window_end))}, '
+                f"{_e(m.cadence)} cadence</span>"
+                if m.stale and m.window_end is not None
+                else ""
+            )
+            + "</td>"
+            for m in model.monitors
+        )
+        composite = (
+            badge(NO_DATA)
+            + (
+                f' <span class="muted">last {_number(model.composite)}</span>'
+                if model.composite is not None
+                else ""
+            )
+            if model.composite_stale
+            else _number(model.composite)
+        )
+        rows.append(
+            f"<tr><td>{_e(model.model_id)}</td><td>{_e(model.risk_tier)}</td>{cells}"
+            f"<td>{composite}</td><td>{sparkline(model.trend)}</td>"
+            f"<td>{_e(_time(model.last_analysis))}</td></tr>"
+        )
+    form = ""
+    if rights.can_trigger_analysis:
+        form = (
+            f'<form method="post" action="{_e(root)}/analyze">Analyze Now: '
+            f'<select name="model">{_model_options(o.model_id for o in overviews)}</select> '
+            '<label>window from <input type="date" name="window_start"></label> '
+            '<label>to <input type="date" name="window_end"></label> '
+            '<button type="submit">Analyze Now</button> '
+            '<span class="muted">(no dates: the on-demand DAG default window)</span></form>'
+        )
+    return layout(
+        root,
+        rights,
+        "drift_overview",
+        f"{form}<table><tr><th>model</th><th>risk tier</th>{heads}<th>composite</th>"
+        f"<th>trend (last records)</th><th>last analysis</th></tr>{''.join(rows)}</table>",
+    )
+
+
+def _fairness_chart(series: FairnessSeries, *, width: int = 360, height: int = 90) -> str:
+    """Values over time with the warning (amber) and critical (red) bounds as lines."""
+    values = [p.value for p in series.points if p.value is not None]
+    if not values:
+        return '<span class="muted">no computed value</span>'
+    marks = [series.critical] + ([] if series.warning is None else [series.warning])
+    highs = [p.ci_high for p in series.points if p.ci_high is not None]
+    lows = [p.ci_low for p in series.points if p.ci_low is not None]
+    low, high = min(values + marks + lows), max(values + marks + highs)
+    span = (high - low) or 1.0
+
+    def y(v: float) -> float:
+        return height - 4 - (v - low) / span * (height - 8)
+
+    step = width / max(len(series.points) - 1, 1)
+    parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="{_e(series.metric)}">']
+    parts.append(
+        f'<line x1="0" x2="{width}" y1="{y(series.critical):.1f}" y2="{y(series.critical):.1f}" '
+        'stroke="#cf222e" stroke-dasharray="4 3"/>'
+    )
+    if series.warning is not None:
+        parts.append(
+            f'<line x1="0" x2="{width}" y1="{y(series.warning):.1f}" y2="{y(series.warning):.1f}" '
+            'stroke="#bf8700" stroke-dasharray="4 3"/>'
+        )
+    points = []
+    for i, p in enumerate(series.points):
+        if p.value is None:
+            continue
+        x = i * step
+        if p.ci_low is not None and p.ci_high is not None:
+            parts.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y(p.ci_low):.1f}" y2="{y(p.ci_high):.1f}" '
+                'stroke="#8c959f"/>'
+            )
+        points.append(f"{x:.1f},{y(p.value):.1f}")
+    parts.append(
+        f'<polyline fill="none" stroke="#0b5cad" stroke-width="1.5" points="{" ".join(points)}"/>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def fairness_monitor(
+    root: str,
+    rights: DashboardRights,
+    model_id: str,
+    model_ids: Sequence[str],
+    days: int,
+    all_series: Sequence[FairnessSeries],
+) -> str:
+    picker = "".join(
+        f'<a href="{_e(root)}/fairness?model={_e(m)}&amp;days={days}">'
+        f"{'<b>' + _e(m) + '</b>' if m == model_id else _e(m)}</a> "
+        for m in model_ids
+    )
+    sections = []
+    for series in all_series:
+        bounds = f"critical {series.critical}" + (
+            "" if series.warning is None else f", warning {series.warning}"
+        )
+        rows = "".join(
+            f"<tr><td>{_e(_time(p.window_end))}</td><td>{_number(p.value)}</td>"
+            f"<td>[{_number(p.ci_low)}, {_number(p.ci_high)}]</td><td>{badge(p.severity)}</td>"
+            f"<td>{_e(', '.join(f'{g}: {n}' for g, n in p.group_sizes.items()))}</td>"
+            f"<td>{_e(p.message)}</td></tr>"
+            for p in reversed(series.points)
+        )
+        sections.append(
+            f"<h2>{_e(series.subject)}: {_e(series.metric)}</h2>"
+            f'<p class="muted">{_e(series.direction)}; {_e(bounds)} (policy.yaml)</p>'
+            f"{_fairness_chart(series)}"
+            "<table><tr><th>window end</th><th>value</th><th>interval</th><th>severity</th>"
+            f"<th>group sizes</th><th>note</th></tr>{rows}</table>"
+        )
+    body = f"<p>model: {picker}</p><p class=muted>last {days} days</p>" + (
+        "".join(sections) or f"<p>{badge(NO_DATA)} no fairness record in this period</p>"
+    )
+    return layout(root, rights, "fairness_monitor", body)
+
+
+def _health_label(metric: HealthMetric) -> str:
+    return metric.severity if metric.status == "computed" else "INCONCLUSIVE"
+
+
+def model_health(
+    root: str,
+    rights: DashboardRights,
+    overviews: Sequence[ModelOverview],
+    metrics: dict[str, dict[str, HealthMetric]],
+    metric_names: Sequence[str],
+) -> str:
+    heads = "".join(f"<th>{_e(m)}</th>" for m in metric_names)
+    rows = []
+    for model in overviews:
+        found = metrics.get(model.model_id, {})
+        cells = "".join(
+            "<td>"
+            + (
+                f"{_number(found[m].value)} {badge(_health_label(found[m]))}"
+                f'<br><span class="muted">{_e(_time(found[m].window_end))}</span>'
+                if m in found
+                else badge(NO_DATA)
+            )
+            + "</td>"
+            for m in metric_names
+        )
+        monitors = ", ".join(f"{m.check_type}: {m.shown}" for m in model.monitors)
+        rows.append(
+            f"<tr><td>{_e(model.model_id)}</td><td>{badge(model.health)}</td>{cells}"
+            f'<td class="muted">{_e(monitors)}</td></tr>'
+        )
+    return layout(
+        root,
+        rights,
+        "model_health",
+        f"<table><tr><th>model</th><th>status</th>{heads}<th>monitors</th></tr>"
+        f"{''.join(rows)}</table>",
+    )
+
+
+def incident_timeline(root: str, rights: DashboardRights, incidents: Sequence[IncidentRow]) -> str:
+    rows = "".join(
+        f"<tr><td>{_e(i.ref)}</td><td>{_e(i.model_id)}</td><td>{badge(i.severity)}</td>"
+        f"<td>{_e(i.priority)}</td><td>{_e(i.status)}</td><td>{_e(i.owner)}</td>"
+        f"<td>{_e(_time(i.opened_at))}</td>"
+        f"<td>{_e(_time(i.ack_due))}{' <b>overdue</b>' if i.ack_overdue else ''}</td>"
+        f"<td>{_e(_time(i.acknowledged_at))}</td><td>{_e(_time(i.postmortem_due))}</td>"
+        f"<td>{_e(i.title)}</td></tr>"
+        for i in incidents
+    )
+    table = (
+        "<table><tr><th>incident</th><th>model</th><th>severity</th><th>P-class</th>"
+        "<th>status</th><th>owner</th><th>opened</th><th>ack due (SLA)</th><th>acknowledged</th>"
+        f"<th>post-mortem due</th><th>title</th></tr>{rows}</table>"
+        if incidents
+        else "<p>No open or recent incident.</p>"
+    )
+    return layout(root, rights, "incident_timeline", table)
+
+
+def analysis_requested(
+    root: str, rights: DashboardRights, models: Sequence[str], run_id: str, run_url: str
+) -> str:
+    return layout(
+        root,
+        rights,
+        "drift_overview",
+        f"<p>Analysis of {_e(', '.join(models))} requested as {_e(rights.user)}: "
+        f'Airflow run <a href="{_e(run_url)}" target="_top">{_e(run_id)}</a>.</p>'
+        f'<p><a href="{_e(root)}/drift">Back to the Drift Overview</a></p>',
+    )

@@ -1,0 +1,371 @@
+"""Seed 004 section 6: what the dashboard's pages show, read from the governance store.
+
+Each function returns plain dataclasses for one page; rendering lives in ``html``. A
+monitor with no record, or whose newest record is older than its cadence allows, is
+"No data": a missing or stale analysis is never shown as healthy.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from govflow.config import GovflowConfig
+from govflow.config.vocabulary import CHECK_TYPES, Cadence
+from govflow.incidents.lifecycle import UNRESOLVED_STATUSES
+from govflow.store.schema import Incident, MetricResult, MonitoringRun
+
+NO_DATA = "No data"
+INCONCLUSIVE = "INCONCLUSIVE"
+HEALTH_OF_SEVERITY = {"INFO": "Healthy", "WARNING": "Warning", "CRITICAL": "Critical"}
+SEVERITY_RANK = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
+
+# How old the window a record analysed may be before its monitor counts as stale: one
+# period of its cadence plus a day for the run's hour, its duration and late logs.
+ALLOWED_AGE: dict[Cadence, timedelta] = {
+    "daily": timedelta(days=2),
+    "weekly": timedelta(days=8),
+    "biweekly": timedelta(days=15),
+    "monthly": timedelta(days=32),
+}
+TREND_RECORDS = 14
+RECENT_RUNS = 60
+FAIRNESS_METRICS = ("disparate_impact_ratio", "demographic_parity_drift", "equal_opportunity_drift")
+HEALTH_METRICS = (
+    "accuracy_drop",
+    "prediction_distribution_shift",
+    "output_entropy_change",
+    "label_drift",
+)
+MAX_DAYS = 366
+RECENT_INCIDENT_DAYS = 30
+MAX_INCIDENTS = 200
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the store writes UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def worst(severities: Iterable[str]) -> str | None:
+    judged = [s for s in severities if s in SEVERITY_RANK]
+    return max(judged, key=SEVERITY_RANK.__getitem__, default=None)
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """The newest record of one check family of one model."""
+
+    check_type: str
+    cadence: Cadence
+    severity: str  # INFO / WARNING / CRITICAL / INCONCLUSIVE, or NO_DATA
+    stale: bool
+    window_end: datetime | None
+    run_id: int | None
+    dag_id: str | None
+    dag_run_id: str | None
+
+    @property
+    def shown(self) -> str:
+        return NO_DATA if self.stale or self.window_end is None else self.severity
+
+
+@dataclass(frozen=True)
+class ModelOverview:
+    model_id: str
+    risk_tier: str
+    monitors: list[Monitor]
+    composite: float | None
+    composite_stale: bool
+    trend: list[float]
+    last_analysis: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON twin of a Drift Overview row: what is shown, not only what is stored."""
+        return {
+            **asdict(self),
+            "health": self.health,
+            "monitors": [{**asdict(m), "shown": m.shown} for m in self.monitors],
+        }
+
+    @property
+    def health(self) -> str:
+        """Worst of the fresh monitors; never Healthy while any monitor has no fresh data."""
+        fresh = [m.severity for m in self.monitors if m.shown != NO_DATA]
+        found = worst(fresh)
+        if found in ("WARNING", "CRITICAL"):
+            return HEALTH_OF_SEVERITY[found]
+        if found is None or len(fresh) < len(self.monitors) or INCONCLUSIVE in fresh:
+            return NO_DATA
+        return HEALTH_OF_SEVERITY[found]
+
+
+def _recent_runs(session: Session, model_id: str, limit: int) -> Sequence[MonitoringRun]:
+    return session.scalars(
+        select(MonitoringRun)
+        .where(MonitoringRun.model_id == model_id, MonitoringRun.status == "succeeded")
+        .order_by(MonitoringRun.interval_end.desc(), MonitoringRun.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def _severities_by_run(
+    session: Session, run_ids: list[int]
+) -> dict[tuple[int, str], list[tuple[str, str]]]:
+    found: dict[tuple[int, str], list[tuple[str, str]]] = defaultdict(list)
+    if not run_ids:
+        return found
+    rows = session.execute(
+        select(
+            MetricResult.monitoring_run_id,
+            MetricResult.check_type,
+            MetricResult.severity,
+            MetricResult.status,
+        ).where(MetricResult.monitoring_run_id.in_(run_ids))
+    )
+    for run_id, check_type, severity, status in rows:
+        found[(run_id, check_type)].append((severity, status))
+    return found
+
+
+def _family_severity(results: list[tuple[str, str]]) -> str:
+    judged = [severity for severity, status in results if status == "computed"]
+    return worst(judged) or INCONCLUSIVE
+
+
+def model_overviews(
+    session: Session,
+    config: GovflowConfig,
+    *,
+    now: datetime,
+    model_ids: Sequence[str] | None = None,
+) -> list[ModelOverview]:
+    """Drift Overview and Model Health: every model of models.yaml (or those asked for)."""
+    overviews = []
+    for model in config.models.models:
+        if model_ids is not None and model.id not in model_ids:
+            continue
+        runs = _recent_runs(session, model.id, RECENT_RUNS)
+        newest = {
+            check_type: next((r for r in runs if check_type in (r.checks or [])), None)
+            for check_type in CHECK_TYPES
+        }
+        # Only the newest record of each family is judged: at most four runs' results.
+        severities = _severities_by_run(
+            session, sorted({r.id for r in newest.values() if r is not None})
+        )
+        cadences = config.policy.monitoring.cadence[model.risk_tier]
+        monitors = []
+        for check_type in CHECK_TYPES:
+            cadence: Cadence = getattr(cadences, check_type)
+            run = newest[check_type]
+            if run is None:
+                monitors.append(Monitor(check_type, cadence, NO_DATA, True, None, None, None, None))
+                continue
+            end = _aware(run.interval_end)
+            monitors.append(
+                Monitor(
+                    check_type,
+                    cadence,
+                    _family_severity(severities.get((run.id, check_type), [])),
+                    now - end > ALLOWED_AGE[cadence],
+                    end,
+                    run.id,
+                    run.dag_id,
+                    run.dag_run_id,
+                )
+            )
+        scored = [r for r in runs if r.composite_score is not None]
+        latest = scored[0] if scored else None
+        finished = [_aware(r.finished_at) for r in runs if r.finished_at is not None]
+        overviews.append(
+            ModelOverview(
+                model_id=model.id,
+                risk_tier=model.risk_tier,
+                monitors=monitors,
+                composite=None if latest is None else latest.composite_score,
+                composite_stale=latest is None
+                or now - _aware(latest.interval_end) > ALLOWED_AGE["daily"],
+                trend=[r.composite_score for r in reversed(scored[:TREND_RECORDS])],  # type: ignore[misc]
+                last_analysis=max(finished, default=None),
+            )
+        )
+    return overviews
+
+
+@dataclass(frozen=True)
+class HealthMetric:
+    metric: str
+    value: float | None
+    severity: str
+    status: str
+    window_end: datetime
+
+
+def health_metrics(
+    session: Session, overviews: Sequence[ModelOverview]
+) -> dict[str, dict[str, HealthMetric]]:
+    """Model Health's model-drift metrics from each model's newest model-drift record."""
+    newest: dict[int, tuple[str, datetime]] = {}
+    for overview in overviews:
+        for monitor in overview.monitors:
+            if monitor.check_type == "model_drift" and monitor.run_id and monitor.window_end:
+                newest[monitor.run_id] = (overview.model_id, monitor.window_end)
+    found: dict[str, dict[str, HealthMetric]] = defaultdict(dict)
+    if not newest:
+        return found
+    results = session.scalars(
+        select(MetricResult).where(
+            MetricResult.monitoring_run_id.in_(list(newest)),
+            MetricResult.check_type == "model_drift",
+            MetricResult.metric.in_(HEALTH_METRICS),
+        )
+    )
+    for result in results:
+        model_id, end = newest[result.monitoring_run_id]
+        found[model_id][result.metric] = HealthMetric(
+            result.metric, result.value, result.severity, result.status, end
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class FairnessPoint:
+    window_end: datetime
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    severity: str
+    status: str
+    group_sizes: dict[str, Any]
+    message: str
+
+
+@dataclass
+class FairnessSeries:
+    """One metric of one protected attribute (or intersection) of one model over time."""
+
+    model_id: str
+    subject: str
+    metric: str
+    warning: float | None
+    critical: float
+    direction: str
+    points: list[FairnessPoint] = field(default_factory=list)
+
+
+def fairness_series(
+    session: Session, config: GovflowConfig, model_id: str, *, now: datetime, days: int
+) -> list[FairnessSeries]:
+    """Fairness Monitor: disparate impact, DP drift and EO drift of ``model_id`` over the
+    last ``days`` days (at most MAX_DAYS), oldest first, with their bounds."""
+    since = now - timedelta(days=min(max(days, 1), MAX_DAYS))
+    rows = session.execute(
+        select(MetricResult, MonitoringRun.interval_end)
+        .join(MonitoringRun, MonitoringRun.id == MetricResult.monitoring_run_id)
+        .where(
+            MonitoringRun.model_id == model_id,
+            MonitoringRun.status == "succeeded",
+            MonitoringRun.interval_end >= since,
+            MetricResult.check_type == "fairness_drift",
+            MetricResult.metric.in_(FAIRNESS_METRICS),
+        )
+        .order_by(MonitoringRun.interval_end, MonitoringRun.id)
+    )
+    series: dict[tuple[str, str], FairnessSeries] = {}
+    bounds = config.policy.thresholds.fairness_drift
+    for result, end in rows:
+        key = (result.subject, result.metric)
+        if key not in series:
+            bound = bounds[result.metric]
+            series[key] = FairnessSeries(
+                model_id,
+                result.subject,
+                result.metric,
+                None if bound.warning is None else bound.warning.value,
+                bound.critical.value,
+                bound.direction,
+            )
+        details = result.details or {}
+        series[key].points.append(
+            FairnessPoint(
+                window_end=_aware(end),
+                value=result.value,
+                ci_low=details.get("ci_low"),
+                ci_high=details.get("ci_high"),
+                severity=INCONCLUSIVE if result.status == "inconclusive" else result.severity,
+                status=result.status,
+                group_sizes=details.get("group_sizes") or {},
+                message=str(details.get("message") or ""),
+            )
+        )
+    order = {metric: index for index, metric in enumerate(FAIRNESS_METRICS)}
+    return sorted(series.values(), key=lambda s: (s.subject, order[s.metric]))
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    ref: str
+    model_id: str | None
+    title: str
+    severity: str
+    priority: str
+    status: str
+    owner: str | None
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    ack_due: datetime | None
+    ack_overdue: bool
+    postmortem_due: datetime | None
+
+
+def incident_timeline(
+    session: Session, config: GovflowConfig, *, now: datetime, model_id: str | None = None
+) -> list[IncidentRow]:
+    """Incident Timeline: every unresolved incident and those opened in the last
+    RECENT_INCIDENT_DAYS days, newest first (at most MAX_INCIDENTS)."""
+    statement = (
+        select(Incident)
+        .where(
+            or_(
+                Incident.status.in_(UNRESOLVED_STATUSES),
+                Incident.opened_at >= now - timedelta(days=RECENT_INCIDENT_DAYS),
+            )
+        )
+        .order_by(Incident.opened_at.desc(), Incident.id.desc())
+        .limit(MAX_INCIDENTS)
+    )
+    if model_id is not None:
+        statement = statement.where(Incident.model_id == model_id)
+    classes = config.policy.incidents.classes
+    rows = []
+    for incident in session.scalars(statement):
+        opened = _aware(incident.opened_at)
+        acked = None if incident.acknowledged_at is None else _aware(incident.acknowledged_at)
+        known = classes.get(incident.priority)  # type: ignore[call-overload]
+        due = None if known is None else opened + timedelta(hours=known.response_time_hours)
+        rows.append(
+            IncidentRow(
+                ref=incident.ref,
+                model_id=incident.model_id,
+                title=incident.title,
+                severity=incident.severity,
+                priority=incident.priority,
+                status=incident.status,
+                owner=incident.assigned_to or incident.owner,
+                opened_at=opened,
+                acknowledged_at=acked,
+                ack_due=due,
+                ack_overdue=due is not None and (acked or now) > due,
+                postmortem_due=None
+                if incident.postmortem_due is None
+                else _aware(incident.postmortem_due),
+            )
+        )
+    return rows

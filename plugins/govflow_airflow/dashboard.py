@@ -1,0 +1,71 @@
+"""The Airflow side of the governance dashboard (seed 004 section 6): who is logged in, and
+how "Analyze Now" starts a run as them. Everything else is govflow.dashboard.
+
+``get_user`` (airflow.api_fastapi.core_api.security) reads the Bearer token or the UI's
+``_token`` cookie and answers 401/403 by itself; ``create_dashboard_app`` puts it on every
+route. The run is created by ``airflow.api.common.trigger_dag.trigger_dag`` inside the
+api-server, with ``triggering_user_name`` the logged-in user, as the REST trigger route does,
+and only when Airflow's auth manager would let that user trigger the DAG too.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.core_api.security import get_user
+from fastapi import Depends, FastAPI, Request
+
+TRIGGER_FAILED = "Airflow did not create a run of {dag_id}"
+AIRFLOW_REFUSES = "missing permission airflow:trigger: Airflow does not let {user} trigger {dag_id}"
+
+
+def airflow_user_name(request: Request, user: Annotated[BaseUser, Depends(get_user)]) -> str:
+    """The logged-in user's name: under both SimpleAuthManager and FAB the username, which
+    govflow reads as a people.yaml id. The user is kept on the request for trigger_as_user."""
+    request.state.govflow_airflow_user = user
+    return user.get_name()
+
+
+def trigger_as_user(request: Request, *, user: str, dag_id: str, conf: dict[str, Any]) -> str:
+    """Start ``dag_id`` as the logged-in user, if Airflow lets them trigger it: govflow's
+    can_trigger_analysis is necessary, never sufficient (the REST trigger route asks the
+    same of the auth manager)."""
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import (
+        DagAccessEntity,
+        DagDetails,
+    )
+    from airflow.utils.types import DagRunTriggeredByType
+
+    from govflow.dashboard import TriggerRefused
+
+    allowed = get_auth_manager().is_authorized_dag(
+        method="POST",
+        access_entity=DagAccessEntity.RUN,
+        details=DagDetails(id=dag_id),
+        user=request.state.govflow_airflow_user,
+    )
+    if not allowed:
+        raise TriggerRefused(AIRFLOW_REFUSES.format(user=user, dag_id=dag_id))
+    run = trigger_dag(
+        dag_id, triggered_by=DagRunTriggeredByType.UI, triggering_user_name=user, conf=conf
+    )
+    if run is None:
+        raise RuntimeError(TRIGGER_FAILED.format(dag_id=dag_id))
+    return str(run.run_id)
+
+
+def run_url(dag_id: str, run_id: str) -> str:
+    """The run's page in Airflow's UI (the dashboard opens in a frame of it)."""
+    return f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+
+def dashboard_app() -> FastAPI:
+    from govflow.dashboard import create_dashboard_app
+
+    return create_dashboard_app(
+        current_user=airflow_user_name, trigger_analysis=trigger_as_user, run_url=run_url
+    )

@@ -1,0 +1,648 @@
+"""The governance dashboard (seed 004 section 6) over a small store written here.
+
+The app is the plugin's own (govflow_airflow.dashboard: Airflow's ``get_user`` on every
+route, govflow's access table). Replaced: Airflow's ``get_user`` dependency, overridden to
+return the person a test logs in as; the trigger of "Analyze Now", a recorder instead of
+Airflow's trigger_dag (one test uses the plugin's own trigger with a refusing auth manager;
+tests/system/test_baseline_rest_api.py triggers a real run). The clock is fixed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from airflow.api_fastapi.core_api.security import get_user
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from govflow import store
+from govflow.audit import query_events
+from govflow.config import load_config
+from govflow.dashboard import create_dashboard_app, dashboard_rights
+from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
+from govflow.dashboard.pages import NO_DATA, ModelOverview, Monitor, model_overviews
+from govflow.settings import config_dir
+from govflow.store.schema import Incident, MetricResult, Model, MonitoringRun
+from govflow_airflow.dashboard import AIRFLOW_REFUSES, airflow_user_name, run_url, trigger_as_user
+
+NOW = datetime(2025, 3, 30, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+PAGE_PATHS = {
+    "drift_overview": "/drift",
+    "fairness_monitor": "/fairness",
+    "model_health": "/health",
+    "incident_timeline": "/incidents",
+}
+
+
+class LoggedIn:
+    """What Airflow's get_user returns, reduced to what the dashboard reads."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_name(self) -> str:
+        return self.name
+
+
+def _run(session, model_id: str, day: int, checks: list[str], composite: float | None) -> int:
+    end = datetime(2025, 3, day, tzinfo=UTC)
+    run = MonitoringRun(
+        model_id=model_id,
+        run_key=f"{model_id}/{day}",
+        cadence="daily",
+        checks=checks,
+        dag_id="govflow_monitoring_daily",
+        dag_run_id=f"scheduled__{day}",
+        interval_start=end - DAY,
+        interval_end=end,
+        status="succeeded",
+        composite_score=composite,
+        finished_at=end + timedelta(hours=2),
+    )
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def _metric(
+    session, run_id, check_type, metric, subject, value, severity, status="computed", **details
+):
+    session.add(
+        MetricResult(
+            monitoring_run_id=run_id,
+            check_type=check_type,
+            metric=metric,
+            subject=subject,
+            value=value,
+            status=status,
+            severity=severity,
+            details=details,
+        )
+    )
+
+
+@pytest.fixture
+def dashboard_store(fresh_store_env) -> str:
+    """credit_approval analysed daily up to 2025-03-30 (fresh); marketing_propensity last
+    analysed for January (stale); product_recommendation never; one P1 incident."""
+    url = fresh_store_env
+    store.ensure_schema(url)
+    with store.session_scope(url) as session:
+        for model_id, tier in (
+            ("credit_approval", "high"),
+            ("marketing_propensity", "medium"),
+            ("product_recommendation", "low"),
+        ):
+            session.add(
+                Model(
+                    id=model_id,
+                    model_type="binary_classifier",
+                    risk_tier=tier,
+                    owner="olivia",
+                    business_purpose="test",
+                    created_by="test",
+                )
+            )
+        session.flush()
+        checks = ["data_drift", "fairness_drift", "model_drift"]
+        for day, composite in ((28, 0.10), (29, 0.20)):
+            run = _run(session, "credit_approval", day, checks, composite)
+            _metric(session, run, "fairness_drift", "disparate_impact_ratio", "gender", 0.9, "INFO")
+        run = _run(session, "credit_approval", 30, checks, 0.42)
+        _metric(session, run, "data_drift", "psi", "income", 0.12, "WARNING")
+        _metric(
+            session,
+            run,
+            "fairness_drift",
+            "disparate_impact_ratio",
+            "gender",
+            0.75,
+            "CRITICAL",
+            ci_low=0.70,
+            ci_high=0.80,
+            group_sizes={"female": 480, "male": 510},
+        )
+        _metric(
+            session,
+            run,
+            "fairness_drift",
+            "disparate_impact_ratio",
+            "age_band",
+            0.85,
+            "INFO",
+            status="inconclusive",
+            group_sizes={"18-25": 12, "26-40": 700},
+            message="inconclusive: interval too wide to decide (rows per group: 18-25 12)",
+        )
+        _metric(session, run, "model_drift", "accuracy_drop", "", 0.02, "INFO")
+        _run(session, "marketing_propensity", 1, checks, 0.05)  # 2025-03-01: stale by 03-30
+        session.add(
+            Incident(
+                ref="INC-1",
+                model_id="credit_approval",
+                category="fairness_drift",
+                metric="disparate_impact_ratio",
+                severity="CRITICAL",
+                priority="P1",
+                status="open",
+                dedup_key="credit_approval/dir",
+                title="<script>alert(1)</script> disparate impact",
+                owner="eve",
+                opened_at=NOW - timedelta(hours=2),
+            )
+        )
+    return url
+
+
+@pytest.fixture
+def dashboard(dashboard_store):
+    """(app, url, triggered): the plugin's dashboard app with get_user overridden."""
+    triggered: list[dict[str, Any]] = []
+
+    def record_trigger(request, *, user: str, dag_id: str, conf: dict[str, Any]) -> str:
+        triggered.append({"user": user, "dag_id": dag_id, "conf": conf})
+        return f"manual__{len(triggered)}"
+
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=record_trigger,
+        run_url=run_url,
+        db_url=dashboard_store,
+        clock=lambda: NOW,
+    )
+    return app, dashboard_store, triggered
+
+
+def client_as(app: FastAPI, user: str) -> TestClient:
+    app.dependency_overrides[get_user] = lambda: LoggedIn(user)
+    return TestClient(app)
+
+
+# Seed 004 section 6, as policy.yaml copies it: (person, their role, the pages they may see).
+SEED_004_TABLE = [
+    ("admin", {"drift_overview", "fairness_monitor", "model_health", "incident_timeline"}, True),
+    ("eve", {"drift_overview", "fairness_monitor", "model_health", "incident_timeline"}, True),
+    ("carol", {"drift_overview", "fairness_monitor", "incident_timeline"}, False),
+    ("audrey", {"drift_overview", "fairness_monitor", "model_health", "incident_timeline"}, False),
+    ("victor", {"drift_overview"}, False),
+]
+
+
+@pytest.mark.parametrize(("user", "pages", "may_trigger"), SEED_004_TABLE)
+def test_each_role_opens_exactly_the_pages_and_actions_seed_004_gives_it(
+    dashboard, user, pages, may_trigger
+):
+    app, _, triggered = dashboard
+    client = client_as(app, user)
+    statuses = {page: client.get(path).status_code for page, path in PAGE_PATHS.items()}
+    assert statuses == {page: 200 if page in pages else 403 for page in PAGE_PATHS}
+    status = client.post("/analyze", data={"model": "credit_approval"}).status_code
+    assert (status, len(triggered)) == ((200, 1) if may_trigger else (403, 0))
+
+
+def test_a_refused_page_is_a_403_naming_the_missing_permission_and_is_audited(dashboard):
+    app, url, _ = dashboard
+    response = client_as(app, "carol").get("/health")
+    assert response.status_code == 403
+    assert response.json()["detail"] == MISSING_PERMISSION.format(
+        permission="model_health",
+        user="carol",
+        roles="compliance_officer",
+        wanted="model_health: read_only or full",
+    )
+    with store.session_scope(url) as session:
+        refused = [
+            (e.actor, e.target, e.payload["permission"])
+            for e in query_events(session, action="dashboard.refused")
+        ]
+    assert refused == [("carol", "model_health/all", "model_health")]
+
+
+def test_a_user_airflow_knows_but_people_yaml_does_not_is_refused_everywhere(dashboard):
+    app, url, _ = dashboard
+    client = client_as(app, "mallory")
+    statuses = [client.get(path).status_code for path in ["/", *PAGE_PATHS.values()]]
+    assert statuses == [403] * 5
+    assert client.get("/drift").json()["detail"] == NOT_IN_PEOPLE.format(user="mallory")
+    with store.session_scope(url) as session:
+        assert {e.actor for e in query_events(session, action="dashboard.refused")} == {"mallory"}
+
+
+def test_the_navigation_lists_only_the_pages_the_person_may_open(dashboard):
+    app, _, _ = dashboard
+    viewer_page = client_as(app, "victor").get("/drift").text
+    assert 'href="/drift"' in viewer_page
+    assert "/fairness" not in viewer_page
+    assert "/health" not in viewer_page
+    assert "Analyze Now" not in viewer_page
+    carol_page = client_as(app, "carol").get("/drift").text
+    assert ("/fairness" in carol_page, "/health" in carol_page) == (True, False)
+
+
+def test_the_landing_page_sends_each_person_to_their_first_page(dashboard):
+    app, _, _ = dashboard
+    response = client_as(app, "victor").get("/", follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/drift")
+
+
+def test_every_page_view_is_an_audit_event_naming_who_which_page_and_which_model(dashboard):
+    app, url, _ = dashboard
+    client = client_as(app, "audrey")
+    client.get("/drift")
+    client.get("/fairness")  # the first model of models.yaml
+    client.get("/health")
+    client.get("/api/incidents?model=credit_approval")
+    with store.session_scope(url) as session:
+        viewed = [
+            (e.actor, e.action, e.target, e.payload["model"], e.payload["format"])
+            for e in query_events(session, action="dashboard.*")
+        ]
+    assert viewed == [
+        ("audrey", "dashboard.view", "drift_overview/all", "all", "html"),
+        ("audrey", "dashboard.view", "fairness_monitor/credit_approval", "credit_approval", "html"),
+        ("audrey", "dashboard.view", "model_health/all", "all", "html"),
+        (
+            "audrey",
+            "dashboard.view",
+            "incident_timeline/credit_approval",
+            "credit_approval",
+            "json",
+        ),
+    ]
+
+
+def test_each_page_has_a_json_twin_with_the_same_verdicts_and_the_same_access(dashboard):
+    app, _, _ = dashboard
+    eve = client_as(app, "eve")
+    drift = eve.get("/api/drift").json()["data"]
+    assert [(row["model_id"], row["health"]) for row in drift] == [
+        ("credit_approval", "Critical"),
+        ("marketing_propensity", NO_DATA),
+        ("product_recommendation", NO_DATA),
+    ]
+    assert [m["shown"] for m in drift[1]["monitors"]] == [NO_DATA] * 4
+    health = eve.get("/api/health").json()["data"]
+    assert health[0]["metrics"]["accuracy_drop"]["value"] == 0.02
+    fairness = eve.get("/api/fairness?model=credit_approval").json()["data"]
+    assert [(s["subject"], s["metric"], len(s["points"])) for s in fairness] == [
+        ("age_band", "disparate_impact_ratio", 1),
+        ("gender", "disparate_impact_ratio", 3),
+    ]
+    victor = client_as(app, "victor")
+    assert [victor.get(f"/api/{p}").status_code for p in ("fairness", "health", "incidents")] == [
+        403,
+        403,
+        403,
+    ]
+
+
+def test_govflow_audit_query_lists_the_dashboard_events_by_pattern(dashboard):
+    app, url, _ = dashboard
+    client_as(app, "audrey").get("/drift")
+    client_as(app, "victor").get("/health")
+    env = {**os.environ, "GOVFLOW_DB_URL": url}
+    listed = subprocess.run(
+        [sys.executable, "-m", "govflow", "audit", "query", "--action", "dashboard.*"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split()[3:] for line in listed.stdout.splitlines()]
+    assert rows == [
+        ["audrey", "dashboard.view", "drift_overview/all"],
+        ["victor", "dashboard.refused", "model_health/all"],
+    ]
+
+
+def test_drift_overview_shows_missing_and_stale_monitors_as_no_data_never_as_healthy(
+    dashboard_store,
+):
+    config = load_config(config_dir())
+    with store.session_scope(dashboard_store) as session:
+        overviews = {o.model_id: o for o in model_overviews(session, config, now=NOW)}
+    shown = {
+        model_id: ({m.check_type: m.shown for m in o.monitors}, o.health, o.composite, o.trend)
+        for model_id, o in overviews.items()
+    }
+    assert shown == {
+        "credit_approval": (
+            {
+                "data_drift": "WARNING",
+                "fairness_drift": "CRITICAL",
+                "model_drift": "INFO",
+                "explanation_drift": NO_DATA,
+            },
+            "Critical",
+            0.42,
+            [0.10, 0.20, 0.42],
+        ),
+        "marketing_propensity": (
+            {
+                c: NO_DATA
+                for c in ("data_drift", "fairness_drift", "model_drift", "explanation_drift")
+            },
+            NO_DATA,
+            0.05,
+            [0.05],
+        ),
+        "product_recommendation": (
+            {
+                c: NO_DATA
+                for c in ("data_drift", "fairness_drift", "model_drift", "explanation_drift")
+            },
+            NO_DATA,
+            None,
+            [],
+        ),
+    }
+    assert overviews["marketing_propensity"].composite_stale
+
+
+def _monitor(check_type: str, severity: str, *, stale: bool = False) -> Monitor:
+    return Monitor(check_type, "daily", severity, stale, NOW, 1, "govflow_monitoring_daily", "r")
+
+
+@pytest.mark.parametrize(
+    ("monitors", "health"),
+    [
+        ([_monitor("data_drift", "INFO"), _monitor("model_drift", "INFO")], "Healthy"),
+        ([_monitor("data_drift", "INFO"), _monitor("model_drift", "INFO", stale=True)], NO_DATA),
+        (
+            [_monitor("data_drift", "WARNING"), _monitor("model_drift", "INFO", stale=True)],
+            "Warning",
+        ),
+        ([_monitor("data_drift", "CRITICAL"), _monitor("model_drift", "WARNING")], "Critical"),
+        ([_monitor("data_drift", "INFO"), _monitor("model_drift", "INCONCLUSIVE")], NO_DATA),
+        ([_monitor("data_drift", "CRITICAL", stale=True)], NO_DATA),
+    ],
+)
+def test_model_health_is_the_worst_fresh_monitor_and_never_healthy_on_missing_data(
+    monitors, health
+):
+    overview = ModelOverview("m", "high", monitors, None, True, [], None)
+    assert overview.health == health
+
+
+def test_the_drift_overview_page_draws_the_composite_trend_inline_and_offers_analyze_now(
+    dashboard,
+):
+    app, _, _ = dashboard
+    page = client_as(app, "eve").get("/drift").text
+    assert page.count("<svg") == 1  # credit_approval's three records; the others have < 2
+    assert "<script" not in page and "http" not in page  # offline: nothing fetched
+    assert '<option value="__all__">all models</option>' in page
+    assert "stale: window to 2025-03-01 00:00 UTC, weekly cadence" in page
+    assert (
+        '<span class="sev CRITICAL">CRITICAL</span> <a href="/dags/govflow_monitoring_daily/runs/'
+        'scheduled__30" target="_top" class="muted">run</a>'
+    ) in page
+
+
+def test_model_health_shows_each_status_and_the_newest_model_drift_values(dashboard):
+    app, _, _ = dashboard
+    page = client_as(app, "audrey").get("/health").text
+    credit = page[page.index("<td>credit_approval</td>") :].split("</tr>")[0]
+    marketing = page[page.index("<td>marketing_propensity</td>") :].split("</tr>")[0]
+    assert credit.startswith(
+        '<td>credit_approval</td><td><span class="sev Critical">Critical</span></td>'
+        '<td>0.020 <span class="sev INFO">INFO</span><br><span class="muted">'
+        "2025-03-30 00:00 UTC</span></td>"
+        '<td><span class="sev nodata">No data</span></td>'
+    )
+    assert '<span class="sev nodata">No data</span>' in marketing
+    assert "sev Healthy" not in page
+
+
+def test_fairness_monitor_shows_values_intervals_group_sizes_bounds_and_inconclusive(dashboard):
+    app, _, _ = dashboard
+    page = client_as(app, "carol").get("/fairness?model=credit_approval&days=30").text
+    assert "<h2>gender: disparate_impact_ratio</h2>" in page
+    assert "lower_is_worse; critical 0.8, warning 0.89 (policy.yaml)" in page
+    assert "<td>0.750</td><td>[0.700, 0.800]</td>" in page
+    assert "female: 480, male: 510" in page
+    assert '<span class="sev INCONCLUSIVE">INCONCLUSIVE</span>' in page
+    assert "rows per group: 18-25 12" in page
+
+
+def test_the_fairness_monitor_bounds_its_period_and_refuses_unknown_models(dashboard):
+    app, _, _ = dashboard
+    client = client_as(app, "carol")
+    assert client.get("/fairness?days=367").status_code == 422
+    assert client.get("/fairness?model=nope").status_code == 404
+    assert client.get("/fairness?model=" + "x" * 129).status_code == 422
+
+
+def test_incident_timeline_shows_severity_p_class_owner_and_the_overdue_ack_sla(dashboard):
+    app, _, _ = dashboard
+    page = client_as(app, "audrey").get("/incidents").text
+    # P1: acknowledge within 1 hour (policy.yaml incidents.classes); opened 2 hours ago.
+    assert (
+        '<td>INC-1</td><td>credit_approval</td><td><span class="sev CRITICAL">CRITICAL</span></td>'
+        "<td>P1</td><td>open</td><td>eve</td><td>2025-03-30 10:00 UTC</td>"
+        "<td>2025-03-30 11:00 UTC <b>overdue</b></td><td>never</td>"
+    ) in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; disparate impact" in page
+
+
+def test_analyze_now_triggers_the_on_demand_dag_as_the_logged_in_user_and_is_audited(dashboard):
+    app, url, triggered = dashboard
+    response = client_as(app, "eve").post("/analyze", data={"model": "__all__"})
+    assert response.status_code == 200
+    assert 'href="/dags/govflow_monitoring_on_demand/runs/manual__1"' in response.text
+    assert triggered == [
+        {
+            "user": "eve",
+            "dag_id": "govflow_monitoring_on_demand",
+            "conf": {
+                "model_ids": ["credit_approval", "marketing_propensity", "product_recommendation"],
+                "reason": "Analyze Now on the dashboard by eve",
+            },
+        }
+    ]
+    with store.session_scope(url) as session:
+        events = [
+            (e.actor, e.target, e.payload)
+            for e in query_events(session, action="dashboard.analyze_now")
+        ]
+    assert events == [
+        (
+            "eve",
+            "analyze_now/__all__",
+            {
+                "models": ["credit_approval", "marketing_propensity", "product_recommendation"],
+                "dag_id": "govflow_monitoring_on_demand",
+                "dag_run_id": "manual__1",
+            },
+        )
+    ]
+
+
+def test_analyze_now_passes_the_chosen_window_and_refuses_a_bad_one(dashboard):
+    app, _, triggered = dashboard
+    client = client_as(app, "lena")
+    chosen = {"model": "credit_approval", "window_start": "2025-03-20", "window_end": "2025-03-27"}
+    assert client.post("/analyze", data=chosen).status_code == 200
+    assert (triggered[0]["conf"]["window_start"], triggered[0]["conf"]["window_end"]) == (
+        "2025-03-20T00:00:00+00:00",
+        "2025-03-27T00:00:00+00:00",
+    )
+    bad_windows = [
+        {"window_start": "2025-03-27", "window_end": "2025-03-20"},
+        {"window_start": "2025-03-20"},
+        {"window_start": "2024-01-01", "window_end": "2025-03-20"},
+        {"window_start": "yesterday", "window_end": "2025-03-20"},
+    ]
+    statuses = [
+        client.post("/analyze", data={"model": "credit_approval", **w}).status_code
+        for w in bad_windows
+    ]
+    assert (statuses, len(triggered)) == ([400, 400, 400, 400], 1)
+
+
+def test_analyze_now_refused_to_a_viewer_is_audited_and_triggers_nothing(dashboard):
+    app, url, triggered = dashboard
+    response = client_as(app, "victor").post("/analyze", data={"model": "credit_approval"})
+    assert response.status_code == 403
+    assert "missing permission can_trigger_analysis" in response.json()["detail"]
+    assert triggered == []
+    with store.session_scope(url) as session:
+        refused = [(e.actor, e.target) for e in query_events(session, action="dashboard.refused")]
+    assert refused == [("victor", "analyze_now/credit_approval")]
+
+
+def test_airflow_refusing_the_trigger_is_a_403_audited_even_when_govflow_allows_it(
+    dashboard, monkeypatch
+):
+    """govflow's can_trigger_analysis is necessary, never sufficient: the plugin asks
+    Airflow's auth manager as the REST trigger route does."""
+    import airflow.api_fastapi.app
+
+    asked = []
+
+    class RefusingAuthManager:
+        def is_authorized_dag(self, *, method, access_entity, details, user):
+            asked.append((method, access_entity.value, details.id, user.get_name()))
+            return False
+
+    monkeypatch.setattr(airflow.api_fastapi.app, "get_auth_manager", RefusingAuthManager)
+    app, url, _ = dashboard
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=trigger_as_user,
+        run_url=run_url,
+        db_url=url,
+        clock=lambda: NOW,
+    )
+    response = client_as(app, "eve").post("/analyze", data={"model": "credit_approval"})
+    assert (response.status_code, response.json()["detail"]) == (
+        403,
+        AIRFLOW_REFUSES.format(user="eve", dag_id="govflow_monitoring_on_demand"),
+    )
+    assert asked == [("POST", "RUN", "govflow_monitoring_on_demand", "eve")]
+    with store.session_scope(url) as session:
+        refused = [(e.actor, e.payload["permission"]) for e in query_events(session)]
+    assert refused == [("eve", "airflow:trigger")]
+
+
+def test_analyze_now_refuses_a_form_posted_from_another_site_and_unknown_models(dashboard):
+    app, _, triggered = dashboard
+    client = client_as(app, "eve")
+    cross = client.post(
+        "/analyze", data={"model": "credit_approval"}, headers={"origin": "https://evil.example"}
+    )
+    unknown = client.post("/analyze", data={"model": "nope"})
+    assert (cross.status_code, unknown.status_code, triggered) == (403, 400, [])
+
+
+def test_a_person_holding_several_roles_gets_the_most_any_of_them_allows():
+    config = load_config(config_dir())
+    quinn = dashboard_rights(config, "quinn")  # qa_lead and ai_governance_committee
+    assert (quinn.visible_pages(), quinn.can_trigger_analysis) == (
+        ["drift_overview", "fairness_monitor", "model_health", "incident_timeline"],
+        False,
+    )
+
+
+def test_every_route_of_the_mounted_plugin_app_refuses_a_request_without_credentials():
+    """The app as Airflow's api-server mounts it (init_plugins over plugins/), nothing
+    overridden: no token, no cookie, no route answers."""
+    from airflow.api_fastapi.app import init_plugins
+    from starlette.routing import Mount
+
+    root = FastAPI()
+    init_plugins(root)
+    mounted = [r for r in root.routes if isinstance(r, Mount) and r.path == "/govflow"]
+    assert len(mounted) == 1
+    client = TestClient(root)
+    seen = []
+    for route in mounted[0].app.routes:  # type: ignore[attr-defined]
+        for method in sorted(route.methods):
+            response = client.request(method, "/govflow" + route.path, follow_redirects=False)
+            seen.append((method, route.path, response.status_code))
+    assert {(m, p) for m, p, _ in seen} >= {
+        ("GET", "/"),
+        ("GET", "/drift"),
+        ("GET", "/fairness"),
+        ("GET", "/health"),
+        ("GET", "/incidents"),
+        ("POST", "/analyze"),
+    }
+    assert [s for s in seen if s[2] not in (401, 403)] == []
+    for path in ("/govflow/docs", "/govflow/openapi.json", "/govflow/redoc"):
+        assert client.get(path).status_code == 404
+
+
+LOAD_PLUGINS_AS_A_TASK_DOES = r"""
+import sys
+from airflow.sdk.plugins_manager import _get_plugins
+names = [p.name for p in _get_plugins()[0]]
+print("govflow_dashboard" in names)
+print(sorted(m for m in ("govflow.dashboard", "govflow_airflow.dashboard") if m in sys.modules))
+"""
+
+
+def test_a_task_process_loading_the_plugins_does_not_build_the_dashboard_app():
+    """Every task loads the plugins (for macros): the app is built only when the api-server
+    reads fastapi_apps."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_PLUGINS_AS_A_TASK_DOES],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.splitlines()[-2:] == ["True", "[]"]
+
+
+def test_mounted_at_govflow_the_landing_redirect_and_the_navigation_stay_under_it(
+    dashboard_store,
+):
+    from airflow.api_fastapi.app import init_plugins
+    from starlette.routing import Mount
+
+    root = FastAPI()
+    init_plugins(root)
+    (mounted,) = [r for r in root.routes if isinstance(r, Mount) and r.path == "/govflow"]
+    # Airflow builds the plugin's app once per process: leave it as found for other tests.
+    overrides = mounted.app.dependency_overrides  # type: ignore[attr-defined]
+    overrides[get_user] = lambda: LoggedIn("carol")
+    try:
+        client = TestClient(root)
+        landing = client.get("/govflow/", follow_redirects=False)
+        page = client.get("/govflow/drift").text
+    finally:
+        overrides.clear()
+    assert (landing.status_code, landing.headers["location"]) == (303, "/govflow/drift")
+    assert (
+        '<nav><a href="/govflow/drift" class=here>Drift Overview</a>'
+        '<a href="/govflow/fairness">Fairness Monitor</a>'
+        '<a href="/govflow/incidents">Incident Timeline</a>'
+    ) in page
