@@ -257,20 +257,17 @@ def _alerts(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[
     ).all()
 
 
-def _stats(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
-    return session.execute(
-        select(ServingStat.id, ServingStat.model_id, ServingStat.minute)
-        .where(ServingStat.minute < cutoff)
-        .order_by(ServingStat.id)
-    ).all()
+def _older_than_cutoff(
+    table: Any, moment: Any
+) -> Callable[[Session, datetime, ActiveHolds], Sequence[Any]]:
+    """The rows of a per-model table whose ``moment`` column is before the cutoff."""
 
+    def candidates(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
+        return session.execute(
+            select(table.id, table.model_id, moment).where(moment < cutoff).order_by(table.id)
+        ).all()
 
-def _feedback(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
-    return session.execute(
-        select(ServingFeedback.id, ServingFeedback.model_id, ServingFeedback.recorded_at)
-        .where(ServingFeedback.recorded_at < cutoff)
-        .order_by(ServingFeedback.id)
-    ).all()
+    return candidates
 
 
 def _heartbeats(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
@@ -305,8 +302,14 @@ def _deleting(model: Any, key: Any) -> Callable[[Session, list[Any]], None]:
 _ROW_TYPES: dict[str, Selector] = {
     "monitoring_records": (_runs, _delete_runs),
     "alerts": (_alerts, _deleting(Alert, Alert.id)),
-    "serving_stats": (_stats, _deleting(ServingStat, ServingStat.id)),
-    "serving_feedback": (_feedback, _deleting(ServingFeedback, ServingFeedback.id)),
+    "serving_stats": (
+        _older_than_cutoff(ServingStat, ServingStat.minute),
+        _deleting(ServingStat, ServingStat.id),
+    ),
+    "serving_feedback": (
+        _older_than_cutoff(ServingFeedback, ServingFeedback.recorded_at),
+        _deleting(ServingFeedback, ServingFeedback.id),
+    ),
     "gateway_heartbeats": (_heartbeats, _deleting(GatewayHeartbeat, GatewayHeartbeat.instance)),
     "route_history": (_routes, _deleting(RouteChange, RouteChange.id)),
 }
