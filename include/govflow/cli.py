@@ -545,8 +545,9 @@ def demo_summary(
         typer.echo(f"  [{status}] {channel} {destination}: {text[:110]}")
     if any(status == "pending" for status, *_ in outbox):
         typer.echo(
-            "  pending alerts wait for the connections slack_default / smtp_default; with them "
-            "configured, govflow_alert_delivery sends them (nothing is dropped meanwhile)"
+            "  pending alerts wait for the connections slack_default / smtp_default / "
+            "pagerduty_events_default; with them configured, govflow_alert_delivery sends them "
+            "(nothing is dropped meanwhile)"
         )
 
 

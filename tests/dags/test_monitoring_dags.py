@@ -188,7 +188,7 @@ def test_a_fairness_drift_day_puts_critical_alerts_in_the_outbox_once(dag_bag, d
     from govflow import settings
     from govflow.config import load_config
     from govflow.demo import DemoManifest
-    from govflow.flows.monitoring import route_runs
+    from govflow.flows.monitoring import outbox_of_dag_run, route_runs
 
     day = DemoManifest.load(Path(data_dir)).scenarios["fairness_drift"][0]
     run_time = datetime(day.year, day.month, day.day, 2, tzinfo=UTC) + timedelta(days=1)
@@ -212,6 +212,13 @@ def test_a_fairness_drift_day_puts_critical_alerts_in_the_outbox_once(dag_bag, d
         ).all()
     assert route_runs(list(ids), config=load_config(settings.config_dir())) == {}
     assert critical_alerts() == first
+    # Each CRITICAL incident the run opened pages the on-call once, shown with the run's
+    # alerts (govflow demo summary prints this list).
+    pages = [
+        row for row in outbox_of_dag_run(dag_run.dag_id, dag_run.run_id) if row[1] == "pagerduty"
+    ]
+    assert pages and all(text.startswith("trigger: INC-") for _, _, _, text in pages)
+    assert len({destination for _, _, destination, _ in pages}) == len(pages)
 
 
 def test_an_analysis_task_that_fails_after_its_retries_fails_the_run_and_tells_engineering(

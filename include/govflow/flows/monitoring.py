@@ -675,22 +675,36 @@ def outbox_of_dag_run(
     dag_id: str, dag_run_id: str, *, db_url: str | None = None
 ) -> list[tuple[str, str, str, str]]:
     """(status, channel, destination, text) of every alert the findings of one DAG run put in
-    the outbox, CRITICAL first: what was sent, and what waits for a connection."""
-    from govflow.store.schema import Alert
+    the outbox, and the pages of the incidents they opened, CRITICAL first: what was sent,
+    and what waits for a connection."""
+    from govflow.alerts.paging import PAGERDUTY
+    from govflow.store.schema import Alert, Incident
 
     with store.session_scope(db_url) as session:
+        runs = select(MonitoringRun.id).where(
+            MonitoringRun.dag_id == dag_id, MonitoringRun.dag_run_id == dag_run_id
+        )
+        opened = set(session.scalars(select(Incident.id).where(Incident.source_run_id.in_(runs))))
         rows = session.scalars(select(Alert).order_by(Alert.id)).all()
         mine = [
             row
             for row in rows
-            if (row.payload.get("finding") or {}).get("dag_id") == dag_id
-            and (row.payload.get("finding") or {}).get("dag_run_id") == dag_run_id
+            if (
+                (row.payload.get("finding") or {}).get("dag_id") == dag_id
+                and (row.payload.get("finding") or {}).get("dag_run_id") == dag_run_id
+            )
+            or (row.channel == PAGERDUTY and row.incident_id in opened)
         ]
         mine.sort(key=lambda row: row.severity != "CRITICAL")
-        return [
-            (row.status, row.channel, row.destination, str(row.payload.get("text", "")))
-            for row in mine
-        ]
+        return [(row.status, row.channel, row.destination, _alert_text(row)) for row in mine]
+
+
+def _alert_text(alert: Any) -> str:
+    """What an outbox row says: a message's text, a page's event and summary."""
+    if "event_action" in alert.payload:
+        summary = (alert.payload.get("payload") or {}).get("summary", "")
+        return f"{alert.payload['event_action']}: {summary}"
+    return str(alert.payload.get("text", ""))
 
 
 def build_warning_digests(*, config: GovflowConfig, db_url: str | None = None) -> int:
