@@ -52,7 +52,8 @@ ROWS = 1500
 
 
 def tenancy_rows(rng: np.random.Generator, rows: int, start: datetime) -> pd.DataFrame:
-    """Applications the demo generator never made: rent, tenancies, kind, two groups."""
+    """Applications the demo generator never made: rent, tenancies, kind, two groups, and a
+    risk score (``score`` the probability of class 1, a default; prediction 1 declines)."""
     rent = rng.gamma(4.0, 300.0, rows)
     prior = rng.poisson(2.0, rows)
     score = 1 / (1 + np.exp(-(1.5 - rent / 1000 + 0.3 * prior + rng.normal(0, 0.5, rows))))
@@ -163,6 +164,11 @@ def test_register_then_baseline_then_monitor_a_black_box_model_of_ones_own(own_m
     assert shap.status == "skipped"
     assert len(baselines) == 1
     assert [e.target for e in created_events] == [f"baseline:{MODEL}:2024-05-02-v1"]
+    # A risk score: its 1 declines, so each group's selection counts its 0s (favourable 0).
+    day = pd.read_parquet(partition_path(own_model / "logs" / MODEL, DAY))
+    by_sex = record.fairness_counts["sex"]["current"]["groups"]
+    approved = day[day["prediction"] == 0].groupby("sex").size().to_dict()
+    assert {group: counts["selected"] for group, counts in by_sex.items()} == approved
 
 
 @pytest.mark.parametrize(
