@@ -23,7 +23,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
 
-.PHONY: demo test setup lint typecheck clean
+.PHONY: demo test setup lint typecheck clean airflow
 
 # The main job: seed the demo, then the daily monitoring DAG (`airflow dags test`, on the
 # embedded SQLite) on the day after the first fairness-drift day, then what it recorded.
@@ -34,7 +34,27 @@ demo: setup
 	$(VENV)/bin/airflow dags test govflow_monitoring_daily $$run_time > $(AIRFLOW_HOME)/demo-dag-test.log 2>&1 || \
 	{ tail -50 $(AIRFLOW_HOME)/demo-dag-test.log; exit 1; }
 	$(VENV)/bin/govflow demo summary
-	@echo "Dashboard: see README 'Dashboard' to start the api-server, then http://127.0.0.1:8080/govflow/ (Governance in the Airflow UI)"
+	@echo "Dashboard: make airflow, then http://127.0.0.1:8080/govflow/ (Governance in the Airflow UI); README 'Dashboard'"
+
+# The Airflow UI with the governance dashboard, on 127.0.0.1:8080, against this folder's store
+# and demo (run `make demo` first): api-server, scheduler, dag-processor and triggerer, the
+# people of people.yaml as SimpleAuthManager users with generated passwords. Ctrl-C stops all.
+AIRFLOW_PORT ?= 8080
+airflow: setup
+	@export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$$($(VENV)/bin/govflow airflow-users --simple)" \
+		AIRFLOW__API__BASE_URL=http://127.0.0.1:$(AIRFLOW_PORT) PATH="$(VENV)/bin:$$PATH" && \
+	trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT && \
+	for part in scheduler dag-processor triggerer; do \
+		$(VENV)/bin/airflow $$part > $(AIRFLOW_HOME)/$$part.log 2>&1 & \
+	done && \
+	$(VENV)/bin/airflow api-server -H 127.0.0.1 -p $(AIRFLOW_PORT) > $(AIRFLOW_HOME)/api-server.log 2>&1 & \
+	for attempt in $$(seq 120); do \
+		curl -fsS -o /dev/null http://127.0.0.1:$(AIRFLOW_PORT)/api/v2/monitor/health 2>/dev/null && break; sleep 1; \
+	done; \
+	echo "Airflow: http://127.0.0.1:$(AIRFLOW_PORT)  governance dashboard: http://127.0.0.1:$(AIRFLOW_PORT)/govflow/"; \
+	echo "log in as a people.yaml id (eve: ML engineer, carol: compliance, audrey: auditor, victor: viewer, admin);"; \
+	echo "passwords: $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated  logs: $(AIRFLOW_HOME)/*.log  (Ctrl-C stops)"; \
+	wait
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

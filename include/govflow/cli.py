@@ -683,6 +683,14 @@ def airflow_users_command(
             "--run", help="Create the users Airflow lacks instead of printing the commands."
         ),
     ] = False,
+    simple: Annotated[
+        bool,
+        typer.Option(
+            "--simple",
+            help="Print AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS for everyone instead "
+            "(Airflow's SimpleAuthManager, as `make airflow` runs it).",
+        ),
+    ] = False,
 ) -> None:
     """`airflow users create` for everyone in people.yaml (FAB roles per seed 004 section 6)."""
     import os
@@ -691,6 +699,7 @@ def airflow_users_command(
     from govflow.config import load_config
     from govflow.config.access import (
         airflow_users,
+        simple_auth_manager_users,
         usernames_listed,
         users_create_command,
         users_create_shell_line,
@@ -698,6 +707,9 @@ def airflow_users_command(
     )
 
     users = airflow_users(load_config(_config_dir(config_dir)).people)
+    if simple:
+        typer.echo(simple_auth_manager_users(users))
+        return
     if not run:
         for user in users:
             typer.echo(users_create_shell_line(user))

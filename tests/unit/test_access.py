@@ -228,3 +228,18 @@ def test_airflow_users_run_creates_the_missing_users_with_the_passwords_from_the
         "--email olivia@example.com --role User --password users-pw"
     )
     assert result.output.splitlines()[-1] == "2 of 16 people.yaml users already existed"
+
+
+def test_make_airflow_gives_everyone_in_people_yaml_a_simple_auth_manager_role() -> None:
+    result = CliRunner().invoke(app, ["airflow-users", "--simple"])
+
+    assert result.exit_code == 0, result.output
+    pairs = dict(pair.split(":") for pair in result.stdout.strip().split(","))
+    people = load_config(Path(__file__).resolve().parents[2] / "config").people.users
+    assert set(pairs) == {person.id for person in people}
+    assert (pairs["admin"], pairs["eve"], pairs["carol"], pairs["victor"]) == (
+        "admin",
+        "op",
+        "user",
+        "viewer",
+    )

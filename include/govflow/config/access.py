@@ -151,3 +151,9 @@ def users_to_create(users: Iterable[AirflowUser], existing: Collection[str]) -> 
     """The users Airflow does not know yet: creation is idempotent, roles of existing users
     are left as an Admin set them."""
     return [user for user in users if user.username not in existing]
+
+
+def simple_auth_manager_users(users: Iterable[AirflowUser]) -> str:
+    """``AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS`` for ``users``: ``id:role`` pairs with the
+    SimpleAuthManager's role names (the FAB roles in lower case: admin, op, user, viewer)."""
+    return ",".join(f"{user.username}:{user.role.lower()}" for user in users)
