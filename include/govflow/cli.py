@@ -962,6 +962,49 @@ def report_readiness(
     typer.echo(render_html(report) if html else render_markdown(report), nl=False)
 
 
+@report_app.command("incident")
+def report_incident(
+    ref: Annotated[str, typer.Argument(help="The incident, INC-YYYY-NNNN.")],
+    gravity: Annotated[
+        str,
+        typer.Option(
+            help="standard (15 days), death (10 days: a death may be involved) or widespread "
+            "(2 days: widespread infringement or critical-infrastructure disruption)."
+        ),
+    ] = "standard",
+    as_of: Annotated[
+        str | None, typer.Option(help="Draw it as of this time (default: now).")
+    ] = None,
+    actor: RecordedByOption = "govflow-cli",
+) -> None:
+    """The serious-incident report to the authority (EU AI Act Art. 73) of an incident, from
+    its records: initial while unresolved, final once resolved; written as Markdown under the
+    data directory, its path and hash audited, and printed."""
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.incidents.regulator_report import DEADLINE_DAYS, build_report, write_report
+    from govflow.store.types import utcnow
+
+    if gravity not in DEADLINE_DAYS:
+        raise typer.BadParameter(
+            f"{gravity!r}: expected one of {', '.join(DEADLINE_DAYS)}", param_hint="--gravity"
+        )
+    moment = _parse_time(as_of, "--as-of") if as_of else utcnow()
+    assert moment is not None
+    store.ensure_schema()
+    with store.session_scope() as session:
+        report = build_report(
+            session,
+            load_config(settings.config_dir()),
+            ref,
+            as_of=moment,
+            gravity=gravity,
+        )
+        path = write_report(session, report, data_dir=settings.data_dir(), actor=actor)
+    typer.echo(report.markdown, nl=False)
+    typer.echo(f"\n(written to {path})")
+
+
 kill_switch_app = typer.Typer(
     help="Seed 003 kill switches: stop serving a model, segment, region, ... without a redeploy.",
     no_args_is_help=True,

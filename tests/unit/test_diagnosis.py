@@ -340,3 +340,39 @@ def test_an_incident_no_monitoring_run_raised_has_nothing_to_compare(demo, confi
         "model": [],
         "summary": NO_SOURCE_RUN,
     }
+
+
+def test_the_art_73_report_of_the_fairness_incident_shows_its_15_day_deadline(
+    demo, monkeypatch, tmp_path
+):
+    """Issue 15 item 3 (the incident report only): drawn from the records, reproducible."""
+    from typer.testing import CliRunner
+
+    from govflow.cli import app
+
+    with store.session_scope(demo.db_url) as session:
+        incident = session.get_one(Incident, demo.incidents["disparate_impact_ratio"])
+        ref, opened_at = incident.ref, incident.opened_at
+    as_of = (opened_at + timedelta(days=3)).isoformat()
+    monkeypatch.setenv("GOVFLOW_DB_URL", demo.db_url)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+
+    first = CliRunner().invoke(app, ["report", "incident", ref, "--as-of", as_of])
+    again = CliRunner().invoke(app, ["report", "incident", ref, "--as-of", as_of])
+    urgent = CliRunner().invoke(
+        app, ["report", "incident", ref, "--as-of", as_of, "--gravity", "widespread"]
+    )
+
+    assert first.exit_code == 0, first.output
+    assert first.stdout == again.stdout
+    report = first.stdout
+    assert f"# Serious-incident report (initial) - {ref}" in report
+    deadline = opened_at + timedelta(days=15)
+    assert f"- Deadline: {deadline:%Y-%m-%d %H:%M} UTC (Art. 73(2): 15 days" in report
+    assert "- Days left: 12.0" in report
+    assert "fairness_drift disparate_impact_ratio of gender:" in report
+    assert "rows per group female" in report
+    assert "INCIDENT ALERT - CRITICAL" in report
+    assert "- Days left: OVERDUE by 1.0 days" in urgent.stdout
+    # The newest report of the incident is the file, its path and hash audited.
+    assert (tmp_path / "reports" / "incidents" / f"{ref}-initial.md").read_text() in urgent.stdout

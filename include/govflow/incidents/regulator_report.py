@@ -1,0 +1,216 @@
+"""A serious-incident report to the market surveillance authority (EU AI Act Art. 73; seed
+004 section 5 "Incident Reporting (Article 73)", seed 000's communication templates), drawn
+from the incident's records only, so the same records and the same ``as_of`` give the same
+report.
+
+Art. 73 deadlines, counted from the provider's awareness (govflow's detection, the
+incident's ``opened_at``): 15 days; 10 days where a person's death may be involved; 2 days
+for a widespread infringement or a serious and irreversible disruption of critical
+infrastructure. An initial, incomplete report is allowed within the deadline and completed
+later: the report is ``initial`` while the incident is unresolved, ``final`` once it is
+resolved or closed. Art. 73 also forbids altering the system in a way that could affect the
+evaluation of the incident's causes before informing the authority, so every change to the
+model govflow recorded after awareness (kill switches, baselines, deployments, rollbacks) is
+listed with its time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from govflow.audit import record_event
+from govflow.config import GovflowConfig
+from govflow.incidents.lifecycle import get_incident, timeline
+from govflow.store.schema import AuditEvent, Incident, MetricResult
+
+Gravity = Literal["standard", "death", "widespread"]
+DEADLINE_DAYS: dict[Gravity, int] = {"standard": 15, "death": 10, "widespread": 2}
+DEADLINE_RULE: dict[Gravity, str] = {
+    "standard": "Art. 73(2): 15 days after awareness",
+    "death": "Art. 73(4): 10 days after awareness, a death may be involved",
+    "widespread": (
+        "Art. 73(3): 2 days after awareness, a widespread infringement or a serious and "
+        "irreversible disruption of critical infrastructure"
+    ),
+}
+# Audit actions that change what the model does or is judged against.
+ALTERATIONS = ("kill_switch.", "baseline.", "deployment.", "rollout.", "rollback.")
+REPORT_DIR = "reports/incidents"
+FINAL_STATUSES = ("resolved", "closed")
+
+
+@dataclass(frozen=True)
+class RegulatorReport:
+    ref: str
+    kind: Literal["initial", "final"]
+    deadline: datetime
+    days_left: float
+    markdown: str
+
+
+def build_report(
+    session: Session,
+    config: GovflowConfig,
+    ref: str,
+    *,
+    as_of: datetime,
+    gravity: Gravity = "standard",
+) -> RegulatorReport:
+    """The Art. 73 report of incident ``ref`` as of ``as_of``."""
+    incident = get_incident(session, ref)
+    aware = incident.opened_at
+    deadline = aware + timedelta(days=DEADLINE_DAYS[gravity])
+    days_left = (deadline - as_of) / timedelta(days=1)
+    kind: Literal["initial", "final"] = "final" if incident.status in FINAL_STATUSES else "initial"
+    model = config.models.get(incident.model_id) if incident.model_id else None
+    lines = [
+        f"# Serious-incident report ({kind}) - {incident.ref}",
+        "",
+        f"EU AI Act Article 73, drawn from govflow's records as of {as_of:%Y-%m-%d %H:%M} UTC.",
+        "",
+        "## The system",
+        f"- AI system: {incident.model_id or 'not model-specific'}"
+        + (f" ({model.business_purpose}; risk tier {model.risk_tier})" if model else ""),
+        f"- Owner: {incident.owner or 'not recorded'}",
+        "",
+        "## Awareness and deadline",
+        f"- Aware since: {aware:%Y-%m-%d %H:%M} UTC (govflow's detection)",
+        f"- Deadline: {deadline:%Y-%m-%d %H:%M} UTC ({DEADLINE_RULE[gravity]})",
+        "- Days left: "
+        + (f"{days_left:.1f}" if days_left >= 0 else f"OVERDUE by {-days_left:.1f} days"),
+        f"- Report: {kind}"
+        + (
+            " (Art. 73(5) allows an initial, incomplete report; complete it when resolved)"
+            if kind == "initial"
+            else ""
+        ),
+        "",
+        "## The incident",
+        f"- Severity {incident.severity}, class {incident.priority}, status {incident.status}",
+        f"- Category {incident.category}, metric {incident.metric or '-'}",
+        f"- {incident.title}",
+        *([f"- {incident.summary}"] if incident.summary else []),
+        *([f"- Root cause: {incident.root_cause}"] if incident.root_cause else []),
+        *(
+            [f"- Corrective action: {incident.corrective_action}"]
+            if incident.corrective_action
+            else []
+        ),
+        "",
+        "## Affected groups and scope",
+        *_scope(session, incident),
+        "",
+        "## Containment and changes to the system since awareness",
+        *_changes(session, incident, as_of),
+        "",
+        "## Timeline",
+        *[
+            f"- {event.occurred_at:%Y-%m-%d %H:%M} {event.kind} by {event.actor}"
+            + (f": {event.note}" if event.note else "")
+            for event in timeline(session, incident)
+            if event.occurred_at <= as_of
+        ],
+        "",
+        "## Internal alert (seed 000 template)",
+        "```",
+        f"INCIDENT ALERT - {incident.severity}",
+        "",
+        f"System: {incident.model_id or '-'}",
+        f"Issue: {incident.title}",
+        f"Impact: {incident.category} on {incident.metric or 'the system'}",
+        f"Status: {incident.status}",
+        f"Next update: before {deadline:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Contact: {incident.assigned_to or incident.owner or 'the on-call'}",
+        "```",
+        "",
+    ]
+    return RegulatorReport(incident.ref, kind, deadline, days_left, "\n".join(lines))
+
+
+def _scope(session: Session, incident: Incident) -> list[str]:
+    """The source record's findings of the incident's metric: value, groups, sizes."""
+    if incident.source_run_id is None:
+        return ["- no monitoring record is attached to the incident"]
+    rows = session.scalars(
+        select(MetricResult)
+        .where(
+            MetricResult.monitoring_run_id == incident.source_run_id,
+            MetricResult.metric == incident.metric,
+        )
+        .order_by(MetricResult.id)
+    ).all()
+    if not rows:
+        return [f"- monitoring record {incident.source_run_id}: no finding of {incident.metric}"]
+    lines = []
+    for row in rows:
+        details = row.details or {}
+        groups = details.get("group_sizes") or {}
+        extremes = (
+            f"; lowest {details['min_group']}, highest {details['max_group']}"
+            if details.get("min_group")
+            else ""
+        )
+        sizes = (
+            "; rows per group " + ", ".join(f"{g} {n}" for g, n in groups.items()) if groups else ""
+        )
+        value = "n/a" if row.value is None else f"{row.value:.4g}"
+        lines.append(
+            f"- {row.check_type} {row.metric} of {row.subject or 'the model'}: {value} "
+            f"({row.severity}){extremes}{sizes}"
+        )
+    return lines
+
+
+def _changes(session: Session, incident: Incident, as_of: datetime) -> list[str]:
+    target = f"model:{incident.model_id}"
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.occurred_at >= incident.opened_at,
+            AuditEvent.occurred_at <= as_of,
+            or_(*[AuditEvent.action.startswith(prefix) for prefix in ALTERATIONS]),
+        )
+        .order_by(AuditEvent.seq)
+    ).all()
+    mine = [
+        e
+        for e in events
+        if (
+            incident.model_id
+            and (incident.model_id in e.target or e.payload.get("model_id") == incident.model_id)
+        )
+        or e.target == target
+    ]
+    if not mine:
+        return ["- no change to the system was recorded after awareness"]
+    return [f"- {e.occurred_at:%Y-%m-%d %H:%M} {e.action} by {e.actor} ({e.target})" for e in mine]
+
+
+def write_report(session: Session, report: RegulatorReport, *, data_dir: Path, actor: str) -> Path:
+    """Write the report as Markdown under the data directory and record its path and hash."""
+    path = Path(data_dir) / REPORT_DIR / f"{report.ref}-{report.kind}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report.markdown)
+    digest = hashlib.sha256(report.markdown.encode()).hexdigest()
+    record_event(
+        session,
+        actor=actor,
+        action="report.incident_generated",
+        target=f"incident:{report.ref}",
+        payload={
+            "kind": report.kind,
+            "path": str(path),
+            "sha256": digest,
+            "deadline": report.deadline,
+        },
+        idempotency_key=f"report.incident_generated:{report.ref}:{digest}",
+    )
+    return path
