@@ -42,6 +42,7 @@ def _problem(error: Exception) -> tuple[str, int]:
     from govflow.incidents.lifecycle import IncidentError, UnknownIncidentStatus
     from govflow.monitoring.analysis import UnknownCheck
     from govflow.registry import RegistryError
+    from govflow.reports.executive import ReportError
     from govflow.retention.holds import HoldError
     from govflow.serving.gateway import GatewayError
     from govflow.serving.kill_switches import KillSwitchError
@@ -55,7 +56,7 @@ def _problem(error: Exception) -> tuple[str, int]:
         UnknownDeployment,
         HoldError,
     )
-    failed = (BaselineError, BaselineSourceError, NotReady)
+    failed = (BaselineError, BaselineSourceError, NotReady, ReportError)
     if isinstance(error, typer.TyperException):  # typer's own: a usage error, exit status 2
         context = getattr(error, "ctx", None)
         help_of = f" (see '{context.command_path} --help')" if context else ""
@@ -1003,6 +1004,26 @@ def report_incident(
         path = write_report(session, report, data_dir=settings.data_dir(), actor=actor)
     typer.echo(report.markdown, nl=False)
     typer.echo(f"\n(written to {path})")
+
+
+@report_app.command("executive")
+def report_executive(
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    actor: RecordedByOption = "govflow-cli",
+) -> None:
+    """The monthly executive summary (seed 004 section 11: drift summary and incidents), from
+    the month's records: printed as Markdown, written as Markdown and HTML (with each model's
+    composite trend as a chart) under the data directory, paths and hash audited."""
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.reports.executive import build_summary, render_markdown, write_summary
+
+    store.ensure_schema()
+    with store.session_scope() as session:
+        summary = build_summary(session, load_config(settings.config_dir()), month)
+        paths = write_summary(session, summary, data_dir=settings.data_dir(), actor=actor)
+    typer.echo(render_markdown(summary), nl=False)
+    typer.echo(f"\n(written to {', '.join(str(path) for path in paths)})")
 
 
 kill_switch_app = typer.Typer(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -376,3 +377,30 @@ def test_the_art_73_report_of_the_fairness_incident_shows_its_15_day_deadline(
     assert "- Days left: OVERDUE by 1.0 days" in urgent.stdout
     # The newest report of the incident is the file, its path and hash audited.
     assert (tmp_path / "reports" / "incidents" / f"{ref}-initial.md").read_text() in urgent.stdout
+
+
+def test_the_monthly_executive_summary_names_the_critical_model_and_the_incidents(
+    demo, monkeypatch, tmp_path
+):
+    """Issue 15 item 3 (the executive summary): the records' month and the incidents' month."""
+    from typer.testing import CliRunner
+
+    from govflow.cli import app
+
+    with store.session_scope(demo.db_url) as session:
+        incident = session.get_one(Incident, demo.incidents["disparate_impact_ratio"])
+        ref, opened_month = incident.ref, f"{incident.opened_at:%Y-%m}"
+    monkeypatch.setenv("GOVFLOW_DB_URL", demo.db_url)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+
+    march = CliRunner().invoke(app, ["report", "executive", "--month", "2025-03"])
+    detected = CliRunner().invoke(app, ["report", "executive", "--month", opened_month])
+    wrong = CliRunner().invoke(app, ["report", "executive", "--month", "March"])
+
+    assert march.exit_code == 0, march.output
+    rows = {line.split(" | ")[0].strip("| "): line for line in march.stdout.splitlines()}
+    assert re.search(r"\| CRITICAL [1-9]", rows["credit_approval"]), rows["credit_approval"]
+    assert "CRITICAL findings on credit_approval" in march.stdout
+    assert f"- {ref} P0 CRITICAL credit_approval disparate_impact_ratio: open" in detected.stdout
+    assert "<svg" in (tmp_path / "reports" / "executive" / "2025-03.html").read_text()
+    assert (wrong.exit_code, wrong.stderr) == (3, "'March' is not a month (YYYY-MM)\n")

@@ -1,0 +1,1 @@
+"""Reports rendered from govflow's records for the people who do not read findings tables."""

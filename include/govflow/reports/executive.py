@@ -1,0 +1,231 @@
+"""Seed 004 section 11: the monthly executive summary ("Drift summary + incidents", for the
+executive team), one page a non-specialist reads, drawn from the month's monitoring records
+and incidents only: the same records give the same report.
+
+Per model: how many analyses ran, how many ended CRITICAL, WARNING, INFO or INCONCLUSIVE,
+the newest verdict, the worst composite score and the composite's trend over the month (an
+inline SVG line in the HTML). Then the month's incidents: opened by severity and class,
+resolved, still open at the month's end, and the acknowledgement time against the policy's
+SLA. Historical records (backfills) are left out: the month is what happened in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govflow.audit import record_event
+from govflow.config import GovflowConfig
+from govflow.dashboard.html import sparkline
+from govflow.store.schema import Incident, MonitoringRun
+
+VERDICTS = ("CRITICAL", "WARNING", "INFO", "INCONCLUSIVE")
+REPORT_DIR = "reports/executive"
+BAD_MONTH = "{month!r} is not a month (YYYY-MM)"
+
+
+class ReportError(ValueError):
+    """A report that cannot be drawn; the message names why."""
+
+
+@dataclass(frozen=True)
+class ModelMonth:
+    model_id: str
+    risk_tier: str
+    analyses: int
+    verdicts: dict[str, int]
+    newest: str
+    worst_composite: float | None
+    composite_trend: list[float]
+
+
+@dataclass(frozen=True)
+class ExecutiveSummary:
+    month: str
+    models: list[ModelMonth]
+    opened: list[Incident]
+    resolved: int
+    open_at_end: int
+    median_ack_minutes: float | None
+    ack_sla_minutes: int
+
+    def headline(self) -> str:
+        critical = [m.model_id for m in self.models if m.verdicts.get("CRITICAL")]
+        incidents = len(self.opened)
+        return (
+            f"{len(self.models)} models monitored in {self.month}; "
+            + (
+                f"CRITICAL findings on {', '.join(critical)}; "
+                if critical
+                else "no CRITICAL finding; "
+            )
+            + f"{incidents} incident{'s' if incidents != 1 else ''} opened, "
+            f"{self.open_at_end} still open at the month's end."
+        )
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    try:
+        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        raise ReportError(BAD_MONTH.format(month=month)) from None
+    following = (first.date().replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first, datetime.combine(following, datetime.min.time(), tzinfo=UTC)
+
+
+def build_summary(session: Session, config: GovflowConfig, month: str) -> ExecutiveSummary:
+    start, end = month_bounds(month)
+    records = session.scalars(
+        select(MonitoringRun)
+        .where(
+            MonitoringRun.interval_end > start,
+            MonitoringRun.interval_end <= end,
+            MonitoringRun.historical.is_(False),
+        )
+        .order_by(MonitoringRun.interval_end, MonitoringRun.id)
+    ).all()
+    models = []
+    for model in config.models.models:
+        mine = [r for r in records if r.model_id == model.id]
+        verdicts = {v: sum(r.severity == v for r in mine) for v in VERDICTS}
+        composites = [r.composite_score for r in mine if r.composite_score is not None]
+        models.append(
+            ModelMonth(
+                model.id,
+                model.risk_tier,
+                len(mine),
+                {v: n for v, n in verdicts.items() if n},
+                mine[-1].severity or "-" if mine else "No data",
+                max(composites) if composites else None,
+                composites,
+            )
+        )
+    opened = session.scalars(
+        select(Incident)
+        .where(Incident.opened_at >= start, Incident.opened_at < end)
+        .order_by(Incident.opened_at, Incident.id)
+    ).all()
+    resolved = sum(1 for i in opened if i.resolved_at is not None and i.resolved_at < end)
+    open_at_end = sum(
+        1
+        for i in session.scalars(select(Incident).where(Incident.opened_at < end))
+        if i.resolved_at is None or i.resolved_at >= end
+    )
+    acks = [
+        (i.acknowledged_at - i.opened_at) / timedelta(minutes=1)
+        for i in opened
+        if i.acknowledged_at is not None and i.acknowledged_at < end
+    ]
+    return ExecutiveSummary(
+        month,
+        models,
+        list(opened),
+        resolved,
+        open_at_end,
+        statistics.median(acks) if acks else None,
+        config.policy.escalation.acknowledgement_minutes,
+    )
+
+
+def _ack(summary: ExecutiveSummary) -> str:
+    if summary.median_ack_minutes is None:
+        return "no incident of the month was acknowledged yet"
+    within = "within" if summary.median_ack_minutes <= summary.ack_sla_minutes else "OVER"
+    return (
+        f"median time to acknowledge {summary.median_ack_minutes:.0f} min, {within} the "
+        f"{summary.ack_sla_minutes}-minute SLA"
+    )
+
+
+def _counts(model: ModelMonth) -> str:
+    return ", ".join(f"{verdict} {count}" for verdict, count in model.verdicts.items()) or "-"
+
+
+def render_markdown(summary: ExecutiveSummary) -> str:
+    lines = [
+        f"# Monthly drift summary, {summary.month}",
+        "",
+        summary.headline(),
+        "",
+        "| model | tier | analyses | verdicts | newest | worst composite |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for m in summary.models:
+        worst = "-" if m.worst_composite is None else f"{m.worst_composite:.2f}"
+        lines.append(
+            f"| {m.model_id} | {m.risk_tier} | {m.analyses} | {_counts(m)} | {m.newest} | {worst} |"
+        )
+    lines += ["", f"## Incidents ({_ack(summary)})", ""]
+    if not summary.opened:
+        lines.append("No incident opened this month.")
+    for incident in summary.opened:
+        lines.append(
+            f"- {incident.ref} {incident.priority} {incident.severity} {incident.model_id or '-'} "
+            f"{incident.metric or incident.category}: {incident.status}"
+        )
+    lines += [
+        "",
+        f"Resolved this month: {summary.resolved}; open at the month's end: {summary.open_at_end}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_html(summary: ExecutiveSummary) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(m.model_id)}</td><td>{m.risk_tier}</td><td>{m.analyses}</td>"
+        f"<td>{html.escape(_counts(m))}</td><td>{html.escape(m.newest)}</td>"
+        f"<td>{sparkline(m.composite_trend)}</td></tr>"
+        for m in summary.models
+    )
+    incidents = "".join(_incident_item(i) for i in summary.opened) or (
+        "<li>No incident opened this month.</li>"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Monthly drift summary "
+        f"{summary.month}</title></head><body><h1>Monthly drift summary, {summary.month}</h1>"
+        f"<p>{html.escape(summary.headline())}</p><table><tr><th>model</th><th>tier</th>"
+        f"<th>analyses</th><th>verdicts</th><th>newest</th><th>composite trend</th></tr>{rows}"
+        f"</table><h2>Incidents ({html.escape(_ack(summary))})</h2><ul>{incidents}</ul>"
+        f"<p>Resolved this month: {summary.resolved}; open at the month's end: "
+        f"{summary.open_at_end}.</p></body></html>\n"
+    )
+
+
+def _incident_item(incident: Incident) -> str:
+    what = html.escape(incident.metric or incident.category)
+    model = html.escape(incident.model_id or "-")
+    return (
+        f"<li>{html.escape(incident.ref)} {incident.priority} {incident.severity} {model} "
+        f"{what}: {incident.status}</li>"
+    )
+
+
+def write_summary(
+    session: Session, summary: ExecutiveSummary, *, data_dir: Path, actor: str
+) -> list[Path]:
+    """Write the Markdown and HTML under the data directory; record their paths and hash."""
+    folder = Path(data_dir) / REPORT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix, text in (("md", render_markdown(summary)), ("html", render_html(summary))):
+        path = folder / f"{summary.month}.{suffix}"
+        path.write_text(text)
+        written.append(path)
+    digest = hashlib.sha256(render_markdown(summary).encode()).hexdigest()
+    record_event(
+        session,
+        actor=actor,
+        action="report.executive_generated",
+        target=f"report:executive:{summary.month}",
+        payload={"paths": [str(p) for p in written], "sha256": digest},
+        idempotency_key=f"report.executive_generated:{summary.month}:{digest}",
+    )
+    return written
