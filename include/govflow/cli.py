@@ -1026,6 +1026,25 @@ def report_executive(
     typer.echo(f"\n(written to {', '.join(str(path) for path in paths)})")
 
 
+@report_app.command("compliance")
+def report_compliance(
+    quarter: Annotated[str, typer.Option(help="The quarter, e.g. 2025Q1.")],
+    actor: RecordedByOption = "govflow-cli",
+) -> None:
+    """The quarterly compliance report (seed 004 sections 5 and 11) along the EU AI Act
+    articles, from the records: printed and written as Markdown, path and hash audited."""
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.reports.compliance import build_report, write_report
+
+    store.ensure_schema()
+    with store.session_scope() as session:
+        markdown = build_report(session, load_config(settings.config_dir()), quarter)
+        path = write_report(session, quarter, markdown, data_dir=settings.data_dir(), actor=actor)
+    typer.echo(markdown, nl=False)
+    typer.echo(f"\n(written to {path})")
+
+
 kill_switch_app = typer.Typer(
     help="Seed 003 kill switches: stop serving a model, segment, region, ... without a redeploy.",
     no_args_is_help=True,

@@ -404,3 +404,40 @@ def test_the_monthly_executive_summary_names_the_critical_model_and_the_incident
     assert f"- {ref} P0 CRITICAL credit_approval disparate_impact_ratio: open" in detected.stdout
     assert "<svg" in (tmp_path / "reports" / "executive" / "2025-03.html").read_text()
     assert (wrong.exit_code, wrong.stderr) == (3, "'March' is not a month (YYYY-MM)\n")
+
+
+def test_the_quarterly_compliance_report_names_coverage_gaps_the_80_rule_and_the_incidents(
+    demo, monkeypatch, tmp_path
+):
+    """Issue 15 item 3 (the compliance report): Art. 72 coverage with its gaps, Art. 10's 80 %
+    rule table, Art. 73's incidents with their SLA figures, Art. 12's audit chain."""
+    from typer.testing import CliRunner
+
+    from govflow.cli import app
+
+    with store.session_scope(demo.db_url) as session:
+        incident = session.get_one(Incident, demo.incidents["disparate_impact_ratio"])
+        ref, opened = incident.ref, incident.opened_at
+    detected = f"{opened.year}Q{(opened.month - 1) // 3 + 1}"
+    monkeypatch.setenv("GOVFLOW_DB_URL", demo.db_url)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+
+    first = CliRunner().invoke(app, ["report", "compliance", "--quarter", "2025Q1"])
+    incidents = CliRunner().invoke(app, ["report", "compliance", "--quarter", detected])
+    wrong = CliRunner().invoke(app, ["report", "compliance", "--quarter", "2025-Q5"])
+
+    assert first.exit_code == 0, first.output
+    report = first.stdout
+    # The fixture's analyses are on demand, not the scheduled daily monitoring: from the
+    # model's first analysed day to the quarter's end, every day is named as missing.
+    row = next(line for line in report.splitlines() if line.startswith("| credit_approval | high"))
+    assert row.endswith(
+        "| 0 | 0.0 % | 03-23, 03-24, 03-25, 03-26, 03-27, 03-28, 03-29, 03-30, 03-31 |"
+    )
+    assert re.search(
+        r"\| credit_approval \| gender \| \d+ \| 0\.\d{3} \| 0\.\d{3} \| .*CRITICAL", report
+    )
+    assert "audit chain intact" in report
+    assert f"  - {ref} CRITICAL credit_approval disparate_impact_ratio: open" in incidents.stdout
+    assert "none acknowledged" in incidents.stdout
+    assert (wrong.exit_code, wrong.stderr) == (3, "'2025-Q5' is not a quarter (YYYYQ1 to YYYYQ4)\n")

@@ -1,0 +1,272 @@
+"""Seed 004 sections 5 and 11: the quarterly compliance report for the board, drawn from the
+monitoring records, incidents and audit trail only (the same records give the same report),
+section by section along seed 004's EU AI Act table:
+
+* Art. 72 (continuous monitoring): per model, the days with a scheduled daily analysis due
+  against the days that have one, and the days missing;
+* Art. 10 (bias monitoring): fairness findings above INFO per model and attribute, and the
+  80 % rule table of every high-risk model (newest and lowest disparate impact of the
+  quarter, with its verdict);
+* Art. 15 (performance degradation): accuracy-drop findings above INFO;
+* Art. 73 (incident reporting): incidents opened per class, time to acknowledge and to
+  resolve, accepted risks and their expiry;
+* Art. 12 (record-keeping): baseline changes and who approved them, kill-switch uses, and the
+  audit chain's verification as the report is drawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from govflow.audit import record_event, verify_chain
+from govflow.config import GovflowConfig
+from govflow.reports.executive import ReportError
+from govflow.store.schema import (
+    Baseline,
+    Incident,
+    KillSwitch,
+    MetricResult,
+    MonitoringRun,
+    RiskAcceptance,
+)
+
+REPORT_DIR = "reports/compliance"
+BAD_QUARTER = "{quarter!r} is not a quarter (YYYYQ1 to YYYYQ4)"
+SCHEDULED_DAILY: Literal["daily"] = "daily"
+GAPS_LISTED = 10
+
+
+def quarter_bounds(quarter: str) -> tuple[datetime, datetime]:
+    try:
+        year, number = int(quarter[:4]), int(quarter[-1])
+        if len(quarter) != 6 or quarter[4].upper() != "Q" or not 1 <= number <= 4:
+            raise ValueError
+    except ValueError:
+        raise ReportError(BAD_QUARTER.format(quarter=quarter)) from None
+    start = datetime(year, 3 * number - 2, 1, tzinfo=UTC)
+    end = datetime(year + (number == 4), 1 if number == 4 else 3 * number + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def build_report(session: Session, config: GovflowConfig, quarter: str) -> str:
+    """The quarter's compliance report as Markdown."""
+    start, end = quarter_bounds(quarter)
+    records = session.scalars(
+        select(MonitoringRun).where(
+            MonitoringRun.interval_end > start,
+            MonitoringRun.interval_end <= end,
+            MonitoringRun.historical.is_(False),
+        )
+    ).all()
+    findings = session.execute(
+        select(MetricResult, MonitoringRun.model_id)
+        .join(MonitoringRun, MetricResult.monitoring_run_id == MonitoringRun.id)
+        .where(MonitoringRun.id.in_([r.id for r in records]))
+    ).all()
+    lines = [
+        f"# Compliance report, {quarter.upper()}",
+        "",
+        f"From govflow's records of {start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, "
+        "along seed 004's EU AI Act table.",
+        "",
+        "## Art. 72: continuous monitoring (scheduled daily analyses)",
+        "",
+        *_coverage(config, records, _first_records(session), start.date(), end.date()),
+        "",
+        "## Art. 10: bias monitoring",
+        "",
+        *_above_info(findings, "fairness_drift"),
+        "",
+        "80 % rule (disparate impact) of the high-risk models:",
+        "",
+        *_eighty_percent(config, findings),
+        "",
+        "## Art. 15: performance degradation",
+        "",
+        *_above_info(findings, "model_drift"),
+        "",
+        "## Art. 73: incidents",
+        "",
+        *_incidents(session, config, start, end),
+        "",
+        "## Art. 12: record-keeping",
+        "",
+        *_records(session, start, end),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _first_records(session: Session) -> dict[str, date]:
+    """Each model's first analysed day: nothing is due before a model is monitored."""
+    rows = session.execute(
+        select(MonitoringRun.model_id, func.min(MonitoringRun.interval_start)).group_by(
+            MonitoringRun.model_id
+        )
+    ).all()
+    return {model_id: first.date() for model_id, first in rows if first is not None}
+
+
+def _coverage(
+    config: GovflowConfig,
+    records: Sequence[MonitoringRun],
+    monitored_since: dict[str, date],
+    first: date,
+    end: date,
+) -> list[str]:
+    lines = ["| model | tier | days due | days analysed | coverage | days missing |"]
+    lines.append("| --- | --- | --- | --- | --- | --- |")
+    for model in config.models.models:
+        since = max(first, monitored_since.get(model.id, end))
+        days = [since + timedelta(days=n) for n in range((end - since).days)]
+        if not config.policy.checks_due(model.risk_tier, SCHEDULED_DAILY) or not days:
+            continue
+        done = {
+            (r.interval_end - timedelta(seconds=1)).date()
+            for r in records
+            if r.model_id == model.id and r.cadence == SCHEDULED_DAILY and r.status == "succeeded"
+        }
+        missing = [day for day in days if day not in done]
+        shown = ", ".join(f"{day:%m-%d}" for day in missing[:GAPS_LISTED])
+        if len(missing) > GAPS_LISTED:
+            shown += f" and {len(missing) - GAPS_LISTED} more"
+        coverage = 100 * (len(days) - len(missing)) / len(days)
+        lines.append(
+            f"| {model.id} | {model.risk_tier} | {len(days)} | {len(days) - len(missing)} | "
+            f"{coverage:.1f} % | {shown or 'none'} |"
+        )
+    return lines
+
+
+def _above_info(findings: Sequence[Any], check_type: str) -> list[str]:
+    counts: dict[tuple[str, str, str, str], int] = {}
+    for result, model_id in findings:
+        if result.check_type == check_type and result.severity in ("WARNING", "CRITICAL"):
+            key = (model_id, result.metric, result.subject, result.severity)
+            counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return ["No finding above INFO."]
+    return [
+        f"- {model} {metric} {subject or ''}: {severity} on {n} analyses".replace("  ", " ")
+        for (model, metric, subject, severity), n in sorted(counts.items())
+    ]
+
+
+def _eighty_percent(config: GovflowConfig, findings: Sequence[Any]) -> list[str]:
+    lines = ["| model | attribute | analyses | lowest DI | newest DI | verdicts |"]
+    lines.append("| --- | --- | --- | --- | --- | --- |")
+    high = {model.id for model in config.models.models if model.risk_tier == "high"}
+    by_subject: dict[tuple[str, str], list[MetricResult]] = {}
+    for result, model_id in findings:
+        if model_id in high and result.metric == "disparate_impact_ratio":
+            by_subject.setdefault((model_id, result.subject), []).append(result)
+    for (model_id, subject), results in sorted(by_subject.items()):
+        valued = [r for r in sorted(results, key=lambda r: r.id) if r.value is not None]
+        verdicts: dict[str, int] = {}
+        for r in results:
+            label = "INCONCLUSIVE" if r.status == "inconclusive" else r.severity
+            verdicts[label] = verdicts.get(label, 0) + 1
+        values = [float(r.value) for r in valued if r.value is not None]
+        lowest = f"{min(values):.3f}" if values else "-"
+        newest = f"{values[-1]:.3f}" if values else "-"
+        summary = ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items()))
+        lines.append(
+            f"| {model_id} | {subject} | {len(results)} | {lowest} | {newest} | {summary} |"
+        )
+    return lines if len(lines) > 2 else ["No high-risk model was analysed for fairness."]
+
+
+def _incidents(session: Session, config: GovflowConfig, start: datetime, end: datetime) -> list:
+    opened = session.scalars(
+        select(Incident).where(Incident.opened_at >= start, Incident.opened_at < end)
+    ).all()
+    if not opened:
+        return ["No incident opened this quarter."]
+    lines = []
+    sla = config.policy.escalation.acknowledgement_minutes
+    for priority in sorted({i.priority for i in opened}):
+        mine = [i for i in opened if i.priority == priority]
+        acks = [
+            (i.acknowledged_at - i.opened_at) / timedelta(minutes=1)
+            for i in mine
+            if i.acknowledged_at
+        ]
+        fixes = [(i.resolved_at - i.opened_at) / timedelta(hours=1) for i in mine if i.resolved_at]
+        ack = (
+            f"median acknowledgement {statistics.median(acks):.0f} min"
+            if acks
+            else "none acknowledged"
+        )
+        fix = f"median resolution {statistics.median(fixes):.1f} h" if fixes else "none resolved"
+        lines.append(
+            f"- {priority}: {len(mine)} opened, {ack} (SLA {sla} min), {fix}, "
+            f"{sum(i.resolved_at is None for i in mine)} unresolved"
+        )
+    lines += [
+        f"  - {i.ref} {i.severity} {i.model_id or '-'} {i.metric or i.category}: {i.status}"
+        for i in sorted(opened, key=lambda i: i.id)
+    ]
+    risks = session.scalars(
+        select(RiskAcceptance).where(
+            RiskAcceptance.created_at >= start, RiskAcceptance.created_at < end
+        )
+    ).all()
+    lines += [
+        f"- accepted risk on {r.model_id} {r.metric}: {r.status}, approved by "
+        f"{r.approved_by or '-'}, suppressed until {r.suppression_until or '-'}"
+        for r in risks
+    ] or ["- no risk accepted this quarter"]
+    return lines
+
+
+def _records(session: Session, start: datetime, end: datetime) -> list[str]:
+    baselines = session.scalars(
+        select(Baseline)
+        .where(Baseline.created_at >= start, Baseline.created_at < end)
+        .order_by(Baseline.id)
+    ).all()
+    switches = session.scalars(
+        select(KillSwitch)
+        .where(KillSwitch.activated_at >= start, KillSwitch.activated_at < end)
+        .order_by(KillSwitch.id)
+    ).all()
+    chain = verify_chain(session)
+    lines = [
+        f"- baseline {b.model_id} {b.version} ({b.kind}) by {b.created_by}, approved by "
+        f"{b.approved_by or 'automatic trigger'}"
+        for b in baselines
+    ] or ["- no baseline created this quarter"]
+    lines += [
+        f"- kill switch {k.scope} {k.target} by {k.activated_by} at {k.activated_at:%Y-%m-%d %H:%M}"
+        f" ({'lifted by ' + k.deactivated_by if k.deactivated_by else 'still active'})"
+        for k in switches
+    ] or ["- no kill switch used this quarter"]
+    state = "intact" if chain.intact else f"BROKEN ({chain.first_break})"
+    lines.append(f"- audit chain {state}: {chain.events_checked} events, head {chain.head_hash}")
+    return lines
+
+
+def write_report(
+    session: Session, quarter: str, markdown: str, *, data_dir: Path, actor: str
+) -> Path:
+    path = Path(data_dir) / REPORT_DIR / f"{quarter.upper()}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown)
+    digest = hashlib.sha256(markdown.encode()).hexdigest()
+    record_event(
+        session,
+        actor=actor,
+        action="report.compliance_generated",
+        target=f"report:compliance:{quarter.upper()}",
+        payload={"path": str(path), "sha256": digest},
+        idempotency_key=f"report.compliance_generated:{quarter.upper()}:{digest}",
+    )
+    return path
