@@ -16,7 +16,6 @@ listed with its time.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,9 +24,9 @@ from typing import Literal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from govflow.audit import record_event
 from govflow.config import GovflowConfig
 from govflow.incidents.lifecycle import get_incident, timeline
+from govflow.reports import keep_report
 from govflow.store.schema import AuditEvent, Incident, MetricResult
 
 Gravity = Literal["standard", "death", "widespread"]
@@ -197,20 +196,13 @@ def _changes(session: Session, incident: Incident, as_of: datetime) -> list[str]
 def write_report(session: Session, report: RegulatorReport, *, data_dir: Path, actor: str) -> Path:
     """Write the report as Markdown under the data directory and record its path and hash."""
     path = Path(data_dir) / REPORT_DIR / f"{report.ref}-{report.kind}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report.markdown)
-    digest = hashlib.sha256(report.markdown.encode()).hexdigest()
-    record_event(
+    keep_report(
         session,
-        actor=actor,
+        path=path,
+        text=report.markdown,
         action="report.incident_generated",
         target=f"incident:{report.ref}",
-        payload={
-            "kind": report.kind,
-            "path": str(path),
-            "sha256": digest,
-            "deadline": report.deadline,
-        },
-        idempotency_key=f"report.incident_generated:{report.ref}:{digest}",
+        actor=actor,
+        payload={"kind": report.kind, "deadline": report.deadline},
     )
     return path

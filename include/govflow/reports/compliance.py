@@ -16,7 +16,6 @@ section by section along seed 004's EU AI Act table:
 
 from __future__ import annotations
 
-import hashlib
 import statistics
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -26,8 +25,9 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from govflow.audit import record_event, verify_chain
+from govflow.audit import verify_chain
 from govflow.config import GovflowConfig
+from govflow.reports import keep_report
 from govflow.reports.executive import ReportError
 from govflow.store.schema import (
     Baseline,
@@ -258,15 +258,12 @@ def write_report(
     session: Session, quarter: str, markdown: str, *, data_dir: Path, actor: str
 ) -> Path:
     path = Path(data_dir) / REPORT_DIR / f"{quarter.upper()}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown)
-    digest = hashlib.sha256(markdown.encode()).hexdigest()
-    record_event(
+    keep_report(
         session,
-        actor=actor,
+        path=path,
+        text=markdown,
         action="report.compliance_generated",
         target=f"report:compliance:{quarter.upper()}",
-        payload={"path": str(path), "sha256": digest},
-        idempotency_key=f"report.compliance_generated:{quarter.upper()}:{digest}",
+        actor=actor,
     )
     return path

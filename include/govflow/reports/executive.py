@@ -11,7 +11,6 @@ SLA. Historical records (backfills) are left out: the month is what happened in 
 
 from __future__ import annotations
 
-import hashlib
 import html
 import statistics
 from dataclasses import dataclass
@@ -21,9 +20,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govflow.audit import record_event
 from govflow.config import GovflowConfig
 from govflow.dashboard.html import sparkline
+from govflow.reports import keep_report
 from govflow.store.schema import Incident, MonitoringRun
 
 VERDICTS = ("CRITICAL", "WARNING", "INFO", "INCONCLUSIVE")
@@ -211,21 +210,18 @@ def _incident_item(incident: Incident) -> str:
 def write_summary(
     session: Session, summary: ExecutiveSummary, *, data_dir: Path, actor: str
 ) -> list[Path]:
-    """Write the Markdown and HTML under the data directory; record their paths and hash."""
+    """Write the Markdown and HTML under the data directory; record their paths and hashes."""
     folder = Path(data_dir) / REPORT_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
     for suffix, text in (("md", render_markdown(summary)), ("html", render_html(summary))):
         path = folder / f"{summary.month}.{suffix}"
-        path.write_text(text)
+        keep_report(
+            session,
+            path=path,
+            text=text,
+            action="report.executive_generated",
+            target=f"report:executive:{summary.month}.{suffix}",
+            actor=actor,
+        )
         written.append(path)
-    digest = hashlib.sha256(render_markdown(summary).encode()).hexdigest()
-    record_event(
-        session,
-        actor=actor,
-        action="report.executive_generated",
-        target=f"report:executive:{summary.month}",
-        payload={"paths": [str(p) for p in written], "sha256": digest},
-        idempotency_key=f"report.executive_generated:{summary.month}:{digest}",
-    )
     return written
