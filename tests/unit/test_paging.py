@@ -95,7 +95,7 @@ def test_a_critical_incident_pages_once_and_the_page_follows_it_to_resolved(url,
     assert receiver.alerts == {ref: "resolved"}
     trigger = receiver.events[0]
     assert trigger["payload"]["severity"] == "critical"
-    assert trigger["payload"]["summary"].startswith(f"{ref} CRITICAL")
+    assert trigger["payload"]["summary"] == f"{ref} CRITICAL disparate_impact_ratio"
     assert pages(url) == [
         ("trigger", "delivered"),
         ("acknowledge", "delivered"),

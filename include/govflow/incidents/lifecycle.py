@@ -903,7 +903,7 @@ def _page(session: Session, incident: Incident, action: EventAction) -> None:
         payload=page_event(
             action,
             dedup_key=incident.ref,
-            summary=f"{incident.ref} {incident.severity} {incident.title}",
+            summary=_page_summary(incident),
             component=incident.model_id,
             details={
                 "incident": incident.ref,
@@ -915,6 +915,15 @@ def _page(session: Session, incident: Incident, action: EventAction) -> None:
         model_id=incident.model_id,
         incident_id=incident.id,
     )
+
+
+def _page_summary(incident: Incident) -> str:
+    """``INC-2025-0001 CRITICAL fairness drift: ...``: the severity once, even when the
+    incident's title already starts with it."""
+    title = incident.title
+    if not title.startswith(incident.severity):
+        title = f"{incident.severity} {title}"
+    return f"{incident.ref} {title}"
 
 
 def acknowledge(
