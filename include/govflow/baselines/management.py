@@ -69,8 +69,8 @@ from govflow.baselines.profile import (
     create_baseline,
     create_baseline_from_validation_set,
     draw_reference_sample,
-    load_registered_model,
     profile_columns,
+    registered_model_or_none,
 )
 from govflow.config import GovflowConfig, ModelEntry
 from govflow.config.vocabulary import Role
@@ -240,7 +240,8 @@ def _baseline_from_logs(
         model_id,
         window.model_version,
         validation=window.rows,
-        model=load_registered_model(
+        # A black-box model has no artefact: its reset baseline has no attributions either.
+        model=registered_model_or_none(
             session, data_dir=data_dir, model_id=model_id, model_version=window.model_version
         ),
         model_config=model,

@@ -32,11 +32,10 @@ from govflow.baselines.profile import (
     build_profile,
     create_baseline,
     draw_reference_sample,
-    load_registered_model,
     profile_columns,
+    registered_model_or_none,
 )
 from govflow.config import ModelEntry
-from govflow.metrics.explanation_drift import ProbabilisticClassifier
 from govflow.monitoring.prediction_logs import SCORED_AT
 from govflow.registry import register_model, register_version
 from govflow.store.schema import Baseline, Model, ModelVersion
@@ -177,7 +176,9 @@ def create_baseline_from_data(
             f"baseline data {source} has no column for: {', '.join(missing)} "
             f"(models.yaml names them for {model.id})"
         )
-    artefact = _artefact(session, data_dir, model.id, version)
+    artefact = registered_model_or_none(
+        session, data_dir=data_dir, model_id=model.id, model_version=version
+    )
     profile = build_profile(
         model.id, version, validation=data, model=artefact, model_config=model, seed=seed
     )
@@ -203,20 +204,6 @@ def _newest_version(session: Session, model_id: str) -> str:
     if registered is None or not registered.versions:
         raise BaselineError(NO_VERSION.format(model_id=model_id))
     return max(registered.versions, key=lambda v: (v.created_at, v.id)).version
-
-
-def _artefact(
-    session: Session, data_dir: Path, model_id: str, version: str
-) -> ProbabilisticClassifier | None:
-    """The version's artefact for the attributions, None for a black-box model."""
-    registered = next(
-        (v for v in session.get_one(Model, model_id).versions if v.version == version), None
-    )
-    if registered is None or registered.artifact_uri == NO_ARTIFACT:
-        return None
-    return load_registered_model(
-        session, data_dir=data_dir, model_id=model_id, model_version=version
-    )
 
 
 def _data_day(data: pd.DataFrame) -> date | None:

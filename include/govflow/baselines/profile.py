@@ -510,6 +510,18 @@ def load_registered_model(
     return model
 
 
+def registered_model_or_none(
+    session: Session, *, data_dir: Path, model_id: str, model_version: str
+) -> ProbabilisticClassifier | None:
+    """``load_registered_model``, or None for a black-box version (registered without an
+    artefact: monitored on its logs alone, no attributions)."""
+    if not get_version(session, model_id, model_version).artifact_uri:
+        return None
+    return load_registered_model(
+        session, data_dir=data_dir, model_id=model_id, model_version=model_version
+    )
+
+
 def create_baseline_from_validation_set(
     session: Session,
     *,

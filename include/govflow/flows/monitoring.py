@@ -407,25 +407,14 @@ def write_drift_report(
 
 
 def load_model(db_url: str | None, data_dir: Path, model_id: str, version: str) -> Any:
-    """The registered artefact of a model version, loaded only if its bytes match the registry.
-
-    Unpickling runs code, so a file whose sha256 differs from the registered one is refused.
-    """
-    import hashlib
-
-    import joblib
-
-    from govflow.registry import get_version
+    """The registered artefact of a model version, loaded only if its bytes match the
+    registry (unpickling runs code); None for a black-box model."""
+    from govflow.baselines.profile import registered_model_or_none
 
     with store.session_scope(db_url) as session:
-        registered = get_version(session, model_id, version)
-        uri, expected = registered.artifact_uri, registered.artifact_sha256
-    if not uri:  # a black-box model: monitored on its logs alone
-        return None
-    path = data_dir / uri
-    if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
-        raise ValueError(f"{path} does not match the registered sha256 of {model_id} {version}")
-    return joblib.load(path)
+        return registered_model_or_none(
+            session, data_dir=data_dir, model_id=model_id, model_version=version
+        )
 
 
 def print_findings(

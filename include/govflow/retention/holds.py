@@ -132,7 +132,6 @@ class ActiveHolds:
     # (model, window start, window end) of the evidence of incidents not yet closed, and
     # of the incidents held by name.
     evidence_windows: tuple[tuple[str, datetime, datetime], ...]
-    evidence_runs: frozenset[int]
 
     def holds_model_at(self, model_id: str | None, moment: datetime) -> bool:
         """Whether a record of ``model_id`` from ``moment`` is held."""
@@ -176,5 +175,4 @@ def active_holds(session: Session) -> ActiveHolds:
         incidents=frozenset(held_refs),
         deployments=frozenset(h.target for h in by_scope["deployment"] if h.target),
         evidence_windows=tuple((r.model_id, r.interval_start, r.interval_end) for r in runs),
-        evidence_runs=frozenset(run_ids),
     )
