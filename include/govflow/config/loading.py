@@ -319,6 +319,10 @@ def _channel_problems(config: GovflowConfig) -> list[str]:
             config.policy.performance_slas.monitor_the_monitor.slack_channel,
         )
     )
+    references += [
+        (f"external_reporting.{index}.slack_channel", report.slack_channel)
+        for index, report in enumerate(config.policy.external_reporting)
+    ]
     return [
         f"{POLICY_FILE}: {path}: {UNKNOWN_CHANNEL.format(channel=channel)}"
         for path, channel in references
