@@ -4,12 +4,13 @@
 Every day at 05:30 UTC, each data type the governance store and the data directory hold is
 purged once it is older than its period in policy.yaml `retention` (prediction logs 90 days,
 183 for high-risk models; monitoring records 5 years; alerts 1 year; serving counters 1 year,
-feedback 5 years, heartbeats 30 days; route history 10 years), except what a legal hold
-covers (`govflow hold add`, or govflow_legal_hold) and the evidence of every incident not yet
-closed. Incidents, baselines and the audit trail are never purged. Each purged batch is an
-audit event with its counts (`govflow audit query --action retention.purged`), never the
-content. Then `airflow db clean` removes Airflow's own metadata older than
-`retention.airflow_metadata`. With the Param `dry_run`, both only list what would go.
+feedback 5 years, heartbeats 30 days; route history and closed deployments' records 10
+years), except what a legal hold covers (`govflow hold add`, or govflow_legal_hold) and the
+evidence of every incident not yet closed. Incidents, baselines and the audit trail are
+never purged. Each purged batch is an audit event with its counts (`govflow audit query
+--action retention.purged`), never the content. Then `airflow db clean` removes Airflow's
+own metadata older than `retention.airflow_metadata`. With the Param `dry_run`, both only
+list what would go.
 """
 
 from __future__ import annotations

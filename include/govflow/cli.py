@@ -979,31 +979,25 @@ def report_incident(
     actor: RecordedByOption = "govflow-cli",
 ) -> None:
     """The serious-incident report to the authority (EU AI Act Art. 73) of an incident, from
-    its records: initial while unresolved, final once resolved; written as Markdown under the
-    data directory, its path and hash audited, and printed."""
-    from govflow import settings, store
-    from govflow.config import load_config
-    from govflow.incidents.regulator_report import DEADLINE_DAYS, build_report, write_report
+    its records: initial while unresolved, final once resolved; written as Markdown and PDF
+    under the data directory, paths and hashes audited, printed, and its summary queued for
+    Slack."""
+    from govflow.flows.reports import BAD_GRAVITY, incident_report
+    from govflow.incidents.regulator_report import DEADLINE_DAYS
     from govflow.store.types import utcnow
 
     if gravity not in DEADLINE_DAYS:
-        raise typer.BadParameter(
-            f"{gravity!r}: expected one of {', '.join(DEADLINE_DAYS)}", param_hint="--gravity"
-        )
+        raise typer.BadParameter(BAD_GRAVITY.format(gravity=gravity), param_hint="--gravity")
     moment = _parse_time(as_of, "--as-of") if as_of else utcnow()
     assert moment is not None
-    store.ensure_schema()
-    with store.session_scope() as session:
-        report = build_report(
-            session,
-            load_config(settings.config_dir()),
-            ref,
-            as_of=moment,
-            gravity=gravity,
-        )
-        path = write_report(session, report, data_dir=settings.data_dir(), actor=actor)
-    typer.echo(report.markdown, nl=False)
-    typer.echo(f"\n(written to {path})")
+    _written(incident_report(ref, as_of=moment, gravity=gravity, actor=actor))
+
+
+def _written(result: dict[str, Any]) -> None:
+    from govflow import settings
+
+    paths = ", ".join(str(settings.data_dir() / name) for name in result["files"])
+    typer.echo(f"\n(written to {paths})")
 
 
 @report_app.command("executive")
@@ -1012,18 +1006,12 @@ def report_executive(
     actor: RecordedByOption = "govflow-cli",
 ) -> None:
     """The monthly executive summary (seed 004 section 11: drift summary and incidents), from
-    the month's records: printed as Markdown, written as Markdown and HTML (with each model's
-    composite trend as a chart) under the data directory, paths and hash audited."""
-    from govflow import settings, store
-    from govflow.config import load_config
-    from govflow.reports.executive import build_summary, render_markdown, write_summary
+    the month's records: printed as Markdown, written as Markdown, HTML (with each model's
+    composite trend as a chart) and PDF under the data directory, paths and hashes audited,
+    its summary queued for Slack."""
+    from govflow.flows.reports import executive_report
 
-    store.ensure_schema()
-    with store.session_scope() as session:
-        summary = build_summary(session, load_config(settings.config_dir()), month)
-        paths = write_summary(session, summary, data_dir=settings.data_dir(), actor=actor)
-    typer.echo(render_markdown(summary), nl=False)
-    typer.echo(f"\n(written to {', '.join(str(path) for path in paths)})")
+    _written(executive_report(month, actor=actor))
 
 
 @report_app.command("compliance")
@@ -1032,17 +1020,11 @@ def report_compliance(
     actor: RecordedByOption = "govflow-cli",
 ) -> None:
     """The quarterly compliance report (seed 004 sections 5 and 11) along the EU AI Act
-    articles, from the records: printed and written as Markdown, path and hash audited."""
-    from govflow import settings, store
-    from govflow.config import load_config
-    from govflow.reports.compliance import build_report, write_report
+    articles, from the records: printed, written as Markdown and PDF, paths and hashes
+    audited, its summary queued for Slack."""
+    from govflow.flows.reports import compliance_report
 
-    store.ensure_schema()
-    with store.session_scope() as session:
-        markdown = build_report(session, load_config(settings.config_dir()), quarter)
-        path = write_report(session, quarter, markdown, data_dir=settings.data_dir(), actor=actor)
-    typer.echo(markdown, nl=False)
-    typer.echo(f"\n(written to {path})")
+    _written(compliance_report(quarter, actor=actor))
 
 
 kill_switch_app = typer.Typer(

@@ -22,6 +22,7 @@ from govflow.config.deployment import (
 )
 from govflow.config.inventory import FAVOURABLE_OUTCOME
 from govflow.config.loading import (
+    DEPLOYMENT_RECORDS_TOO_SHORT,
     DUPLICATE_KEY,
     FILE_NOT_FOUND,
     LOOKS_LIKE_SECRET,
@@ -749,6 +750,31 @@ def test_a_slack_channel_missing_from_people_is_refused(config_copy):
     message = UNKNOWN_CHANNEL.format(channel="ops")
     assert problems_of(config_copy) == [
         f"policy.yaml: performance_slas.monitor_the_monitor.slack_channel: {message}"
+    ]
+
+
+@pytest.mark.parametrize("period", ["{years: 9, reason: r}", "{days: 3650, reason: r}"])
+def test_deployment_records_kept_shorter_than_deployment_yaml_says_are_refused(config_copy, period):
+    edit(
+        config_copy,
+        "policy.yaml",
+        'deployment_records: {years: 10, reason: "Deployment records (seed 001 section 8.1)"}',
+        f"deployment_records: {period}",
+    )
+    message = DEPLOYMENT_RECORDS_TOO_SHORT.format(years=10)
+    assert problems_of(config_copy) == [f"policy.yaml: retention.deployment_records: {message}"]
+
+
+def test_a_report_summary_channel_missing_from_people_is_refused(config_copy):
+    edit(
+        config_copy,
+        "policy.yaml",
+        "govflow_report: executive, slack_channel: ml_monitoring}",
+        "govflow_report: executive, slack_channel: board}",
+    )
+    message = UNKNOWN_CHANNEL.format(channel="board")
+    assert problems_of(config_copy) == [
+        f"policy.yaml: external_reporting.0.slack_channel: {message}"
     ]
 
 

@@ -20,10 +20,14 @@ from govflow.retention.purge import run_retention
 from govflow.store.schema import (
     Alert,
     AuditEvent,
+    Deployment,
+    DeploymentApproval,
+    DeploymentStep,
     Incident,
     MetricResult,
     Model,
     MonitoringRun,
+    Route,
     ServingStat,
 )
 
@@ -258,3 +262,57 @@ def test_a_hold_on_nothing_is_refused_in_one_line(records, args, line):
 
     assert result.exit_code != 0
     assert result.stderr == line + "\n"
+
+
+def _deployment(session, ref: str, closed: datetime | None) -> None:
+    deployment = Deployment(
+        ref=ref,
+        model_id="credit_approval",
+        model_version="1.0.0",
+        deployment_type="standard",
+        environment="production",
+        requested_by="olivia",
+        status="closed" if closed else "deploying",
+        report_path=f"reports/deployments/{ref}/readiness.md",
+        created_at=datetime(2014, 1, 1, tzinfo=UTC),
+        closed_at=closed,
+    )
+    session.add(deployment)
+    session.flush()
+    session.add(
+        DeploymentStep(
+            deployment_id=deployment.id, step=1, phase=1, name="plan", status="done", actor="o"
+        )
+    )
+    session.add(DeploymentApproval(deployment_id=deployment.id, role="qa", decision="approved"))
+
+
+def test_deployment_records_go_ten_years_after_closing_unless_open_served_or_held(
+    records, fresh_store_env
+):
+    refs = ["DEP-OLD", "DEP-RECENT", "DEP-OPEN", "DEP-SERVED", "DEP-HELD"]
+    long_ago, recently = datetime(2015, 6, 1, tzinfo=UTC), datetime(2016, 6, 1, tzinfo=UTC)
+    closed = [long_ago, recently, None, long_ago, long_ago]
+    with store.session_scope(fresh_store_env) as session:
+        for ref, when in zip(refs, closed, strict=True):
+            _deployment(session, ref, when)
+            (records / "reports" / "deployments" / ref).mkdir(parents=True)
+        served = Route(model_id="credit_approval", revision=1, splits={}, updated_by="t")
+        served.deployment_ref = "DEP-SERVED"
+        session.add(served)
+    held = govflow("hold", "add", "--deployment", "DEP-HELD", "--reason", "r", "--actor", "carol")
+    assert held.exit_code == 0, held.output
+
+    result = govflow("retention", "run", "--as-of", "2026-01-01")
+
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stdout.splitlines() if x.startswith("deployment_records"))
+    assert line.endswith("older than 2016-01-01: purged 1, held 0")
+    with store.session_scope(fresh_store_env) as session:
+        assert session.scalars(select(Deployment.ref).order_by(Deployment.id)).all() == refs[1:]
+        assert session.scalar(select(func.count(DeploymentStep.id))) == 4
+        assert session.scalar(select(func.count(DeploymentApproval.id))) == 4
+        assert verify_chain(session).intact
+    assert sorted(p.name for p in (records / "reports" / "deployments").iterdir()) == sorted(
+        refs[1:]
+    )

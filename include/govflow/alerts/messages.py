@@ -455,6 +455,21 @@ def escalation_slack_message(undelivered: UndeliveredAlert) -> dict[str, Any]:
     }
 
 
+def report_slack_message(title: str, headline: str, name: str, links: Links) -> dict[str, Any]:
+    """A generated report in two lines an executive reads: what it says, where it is. The
+    report is linked where ``GOVFLOW_REPORT_BASE_URL`` serves reports, else named as it lies
+    under the data directory (``reports/executive/2025-03.pdf``), never by a server path."""
+    where = _link_or_text("Report", links.report(name), name)
+    return {
+        "text": f"{title}: {headline} {_plain_link('Report', links.report(name), name)}",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": headline[:SECTION_MAX_CHARS]}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": where}]},
+        ],
+    }
+
+
 def send_slack_webhook(url: str, message: dict[str, Any], *, timeout_seconds: int = 10) -> None:
     """Post one message to a Slack incoming webhook; raise ``DeliveryError`` unless HTTP 200.
 

@@ -60,6 +60,7 @@ from govflow.alerts.messages import (
     digest_slack_message,
     escalation_email,
     escalation_slack_message,
+    report_slack_message,
     send_email,
     send_slack_bot_message,
     send_slack_webhook,
@@ -89,6 +90,7 @@ CRITICAL_KIND = "critical"
 DIGEST_ITEM_KIND = "warning_digest_item"
 DIGEST_KIND = "warning_digest"
 ESCALATION_KIND = "delivery_escalation"
+REPORT_KIND = "report_summary"
 SLACK = "slack"
 EMAIL = "email"
 DIGEST_CHANNEL = "digest"
@@ -805,6 +807,41 @@ def _pages_waiting_for_an_earlier_one(session: Session, due: Collection[Alert]) 
     ).all()
     first = dict(earlier)
     return {alert.id for alert in pages if first.get(alert.incident_id, alert.id) < alert.id}
+
+
+# --- Generated reports ----------------------------------------------------------------------
+
+
+def enqueue_report_summary(
+    session: Session,
+    config: GovflowConfig,
+    *,
+    family: str,
+    period: str,
+    sha256: str,
+    title: str,
+    headline: str,
+    name: str,
+    links: Links | None = None,
+) -> tuple[Alert, bool] | None:
+    """Put the Slack summary of a generated report in the outbox, once per report (``family``
+    and ``period``, a month, quarter or incident) and content (``sha256``): drawing the same
+    report again posts nothing, a report whose records changed posts anew. None when
+    policy.yaml ``external_reporting`` names no channel for ``family``."""
+    channel = config.policy.report_channel(family)
+    if channel is None:
+        return None
+    message = report_slack_message(title, headline, name, links or Links.from_env())
+    return enqueue_alert(
+        session,
+        idempotency_key=_bounded_key(f"report:{family}:{period}:{sha256}:{SLACK}"),
+        channel=SLACK,
+        destination=config.people.channel(channel),
+        kind=REPORT_KIND,
+        severity="INFO",
+        payload={**message, "report": name},
+        actor=ACTOR,
+    )
 
 
 # --- Escalation of what is not delivered in time ------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -52,6 +52,10 @@ NO_DISTINCT_APPROVERS = (
     "but people.yaml has too few holders besides the owner {owner}"
 )
 ROTATION_ROLE = "{user} does not hold {role}, which {path} pages through the {rotation} rotation"
+DEPLOYMENT_RECORDS = "deployment_records"
+DEPLOYMENT_RECORDS_TOO_SHORT = (
+    "must keep deployment records at least {years} years (deployment.yaml records)"
+)
 UNKNOWN_CHANNEL = "Slack channel {channel} is not in people.yaml slack_channels"
 
 _SECRET = re.compile(r"hooks\.slack\.com|xox[abposr]-|://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
@@ -266,7 +270,23 @@ def _cross_file_problems(config: GovflowConfig) -> list[str]:
 
     problems += _rotation_problems(config)
     problems += _channel_problems(config)
+    problems += _deployment_retention_problems(config)
     return problems
+
+
+def _deployment_retention_problems(config: GovflowConfig) -> list[str]:
+    """The purge of deployment records keeps them at least as long as deployment.yaml's
+    longest record retention (seed 001 section 8.1)."""
+    period = config.policy.retention.get(DEPLOYMENT_RECORDS)
+    years = max((record.retention_years for record in config.deployment.records), default=0)
+    probe = datetime(2000, 1, 1, tzinfo=UTC)
+    cutoff = period.cutoff(probe) if period is not None else None
+    if period is not None and (cutoff is None or cutoff <= probe.replace(year=2000 - years)):
+        return []
+    return [
+        f"{POLICY_FILE}: retention.{DEPLOYMENT_RECORDS}: "
+        + DEPLOYMENT_RECORDS_TOO_SHORT.format(years=years)
+    ]
 
 
 def _separation_of_duties_problems(config: GovflowConfig, model_id: str) -> list[str]:
@@ -319,6 +339,10 @@ def _channel_problems(config: GovflowConfig) -> list[str]:
             config.policy.performance_slas.monitor_the_monitor.slack_channel,
         )
     )
+    references += [
+        (f"external_reporting.{index}.slack_channel", report.slack_channel)
+        for index, report in enumerate(config.policy.external_reporting)
+    ]
     return [
         f"{POLICY_FILE}: {path}: {UNKNOWN_CHANNEL.format(channel=channel)}"
         for path, channel in references

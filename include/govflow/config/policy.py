@@ -477,6 +477,9 @@ class ExternalReport(StrictModel):
     stakeholder: str
     report: str
     frequency: str
+    # The govflow report that serves it, and the Slack channel its summary is posted to.
+    govflow_report: Literal["executive", "compliance", "incident"] | None = None
+    slack_channel: str | None = None
 
 
 class PolicyFile(StrictModel):
@@ -500,6 +503,12 @@ class PolicyFile(StrictModel):
     exceptions: Exceptions
     external_reporting: list[ExternalReport]
     kill_switches: KillSwitches
+
+    def report_channel(self, report: str) -> str | None:
+        """The Slack channel (a people.yaml key) a generated report's summary goes to."""
+        return next(
+            (r.slack_channel for r in self.external_reporting if r.govflow_report == report), None
+        )
 
     def threshold(self, metric: str) -> Threshold:
         """The threshold every severity of ``metric`` is decided on (KeyError if none)."""

@@ -19,6 +19,7 @@ from govflow.dashboard.pages import (
     ModelOverview,
     Monitor,
 )
+from govflow.reports.charts import sparkline
 
 PAGE_PATHS: dict[Page, str] = {
     "drift_overview": "/drift",
@@ -80,23 +81,6 @@ def message_page(title: str, text: str) -> str:
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{_e(title)} · govflow</title><style>{_STYLE}</style></head><body><main>"
         f"<h1>{_e(title)}</h1><p>{_e(text)}</p></main></body></html>"
-    )
-
-
-def sparkline(values: Sequence[float], *, width: int = 120, height: int = 28) -> str:
-    """An inline SVG line of ``values`` (the composite's trend), oldest on the left."""
-    if len(values) < 2:
-        return '<span class="muted">-</span>'
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    step = width / (len(values) - 1)
-    points = " ".join(
-        f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}"
-        for i, v in enumerate(values)
-    )
-    return (
-        f'<svg width="{width}" height="{height}" role="img" aria-label="composite trend">'
-        f'<polyline fill="none" stroke="#0b5cad" stroke-width="1.5" points="{points}"/></svg>'
     )
 
 

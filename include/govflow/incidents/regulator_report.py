@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.incidents.lifecycle import get_incident, timeline
-from govflow.reports import keep_report
+from govflow.reports import KeptReport, keep_renderings
+from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import AuditEvent, Incident, MetricResult
 
 Gravity = Literal["standard", "death", "widespread"]
@@ -41,7 +42,6 @@ DEADLINE_RULE: dict[Gravity, str] = {
 }
 # Audit actions that change what the model does or is judged against.
 ALTERATIONS = ("kill_switch.", "baseline.", "deployment.", "rollout.", "rollback.")
-REPORT_DIR = "reports/incidents"
 FINAL_STATUSES = ("resolved", "closed")
 
 
@@ -52,6 +52,15 @@ class RegulatorReport:
     deadline: datetime
     days_left: float
     markdown: str
+    as_of: datetime
+
+    def headline(self) -> str:
+        left = (
+            f"{self.days_left:.1f} days left"
+            if self.days_left >= 0
+            else f"OVERDUE by {-self.days_left:.1f} days"
+        )
+        return f"Art. 73 deadline {self.deadline:%Y-%m-%d %H:%M} UTC, {left}."
 
 
 def build_report(
@@ -131,7 +140,7 @@ def build_report(
         "```",
         "",
     ]
-    return RegulatorReport(incident.ref, kind, deadline, days_left, "\n".join(lines))
+    return RegulatorReport(incident.ref, kind, deadline, days_left, "\n".join(lines), as_of)
 
 
 def _scope(session: Session, incident: Incident) -> list[str]:
@@ -193,16 +202,22 @@ def _changes(session: Session, incident: Incident, as_of: datetime) -> list[str]
     return [f"- {e.occurred_at:%Y-%m-%d %H:%M} {e.action} by {e.actor} ({e.target})" for e in mine]
 
 
-def write_report(session: Session, report: RegulatorReport, *, data_dir: Path, actor: str) -> Path:
-    """Write the report as Markdown under the data directory and record its path and hash."""
-    path = Path(data_dir) / REPORT_DIR / f"{report.ref}-{report.kind}.md"
-    keep_report(
+def write_report(
+    session: Session, report: RegulatorReport, *, data_dir: Path, actor: str
+) -> KeptReport:
+    """Write the report as Markdown and PDF (dated ``as_of``) under the data directory and
+    record their paths and hashes."""
+    title = f"Serious-incident report ({report.kind}) - {report.ref}"
+    renderings: dict[str, str | bytes] = {
+        "md": report.markdown,
+        "pdf": markdown_pdf(report.markdown, title=title, created=report.as_of),
+    }
+    return keep_renderings(
         session,
-        path=path,
-        text=report.markdown,
-        action="report.incident_generated",
-        target=f"incident:{report.ref}",
+        "incident",
+        f"{report.ref}-{report.kind}",
+        renderings,
+        data_dir=data_dir,
         actor=actor,
         payload={"kind": report.kind, "deadline": report.deadline},
     )
-    return path

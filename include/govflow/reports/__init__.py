@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
 from govflow.audit import record_event
+
+ReportFamily = Literal["executive", "compliance", "incident"]
+# Where each family's files go, under the data directory.
+REPORT_DIRS: dict[ReportFamily, str] = {
+    "executive": "reports/executive",
+    "compliance": "reports/compliance",
+    "incident": "reports/incidents",
+}
 
 
 def keep_report(
     session: Session,
     *,
     path: Path,
-    text: str,
+    content: str | bytes,
     action: str,
     target: str,
     actor: str,
@@ -23,9 +33,10 @@ def keep_report(
 ) -> str:
     """Write a report under the data directory and record its path and sha256 in the audit
     trail, once per content (drawing the same report again adds no event); the sha256."""
+    data = content.encode() if isinstance(content, str) else content
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    digest = hashlib.sha256(text.encode()).hexdigest()
+    path.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
     record_event(
         session,
         actor=actor,
@@ -35,3 +46,48 @@ def keep_report(
         idempotency_key=f"{action}:{target}:{digest}",
     )
     return digest
+
+
+@dataclass(frozen=True)
+class KeptReport:
+    """The files of one report (Markdown first) and the sha256 of its Markdown."""
+
+    family: ReportFamily
+    paths: list[Path]
+    sha256: str
+
+    def name(self, suffix: str = "pdf") -> str:
+        """The report's file as named under the data directory (never a server path)."""
+        path = next(p for p in self.paths if p.suffix == f".{suffix}")
+        return f"{REPORT_DIRS[self.family]}/{path.name}"
+
+
+def keep_renderings(
+    session: Session,
+    family: ReportFamily,
+    stem: str,
+    renderings: Mapping[str, str | bytes],
+    *,
+    data_dir: Path,
+    actor: str,
+    payload: dict[str, Any] | None = None,
+) -> KeptReport:
+    """Write each rendering (suffix -> content, Markdown first) as ``<stem>.<suffix>`` in the
+    family's folder, each audited as ``report.<family>_generated`` on ``report:<family>:<file>``."""
+    folder = Path(data_dir) / REPORT_DIRS[family]
+    paths, digests = [], []
+    for suffix, content in renderings.items():
+        path = folder / f"{stem}.{suffix}"
+        digests.append(
+            keep_report(
+                session,
+                path=path,
+                content=content,
+                action=f"report.{family}_generated",
+                target=f"report:{family}:{path.name}",
+                actor=actor,
+                payload=payload,
+            )
+        )
+        paths.append(path)
+    return KeptReport(family, paths, digests[0])

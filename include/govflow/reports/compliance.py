@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -25,11 +26,13 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from govflow.audit import verify_chain
+from govflow.audit import ChainReport, verify_chain
 from govflow.config import GovflowConfig
-from govflow.reports import keep_report
+from govflow.reports import KeptReport, keep_renderings
 from govflow.reports.executive import ReportError
+from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import (
+    AuditEvent,
     Baseline,
     Incident,
     KillSwitch,
@@ -38,7 +41,6 @@ from govflow.store.schema import (
     RiskAcceptance,
 )
 
-REPORT_DIR = "reports/compliance"
 BAD_QUARTER = "{quarter!r} is not a quarter (YYYYQ1 to YYYYQ4)"
 SCHEDULED_DAILY: Literal["daily"] = "daily"
 GAPS_LISTED = 10
@@ -56,9 +58,18 @@ def quarter_bounds(quarter: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def build_report(session: Session, config: GovflowConfig, quarter: str) -> str:
-    """The quarter's compliance report as Markdown."""
+@dataclass(frozen=True)
+class ComplianceReport:
+    quarter: str
+    markdown: str
+    headline: str
+    end: datetime
+
+
+def build_report(session: Session, config: GovflowConfig, quarter: str) -> ComplianceReport:
+    """The quarter's compliance report as Markdown, and its headline for a summary."""
     start, end = quarter_bounds(quarter)
+    quarter = quarter.upper()
     records = session.scalars(
         select(MonitoringRun).where(
             MonitoringRun.interval_end > start,
@@ -66,13 +77,14 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> str:
             MonitoringRun.historical.is_(False),
         )
     ).all()
+    chain = verify_chain(session)
     findings = session.execute(
         select(MetricResult, MonitoringRun.model_id)
         .join(MonitoringRun, MetricResult.monitoring_run_id == MonitoringRun.id)
         .where(MonitoringRun.id.in_([r.id for r in records]))
     ).all()
     lines = [
-        f"# Compliance report, {quarter.upper()}",
+        f"# Compliance report, {quarter}",
         "",
         f"From govflow's records of {start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, "
         "along seed 004's EU AI Act table.",
@@ -99,10 +111,23 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> str:
         "",
         "## Art. 12: record-keeping",
         "",
-        *_records(session, start, end),
+        *_records(session, start, end, chain),
         "",
     ]
-    return "\n".join(lines)
+    return ComplianceReport(quarter, "\n".join(lines), _headline(session, quarter, chain), end)
+
+
+def _headline(session: Session, quarter: str, chain: ChainReport) -> str:
+    start, end = quarter_bounds(quarter)
+    opened = session.scalars(
+        select(Incident).where(Incident.opened_at >= start, Incident.opened_at < end)
+    ).all()
+    unresolved = sum(i.resolved_at is None for i in opened)
+    state = "intact" if chain.intact else "BROKEN"
+    return (
+        f"{len(opened)} incident{'s' if len(opened) != 1 else ''} opened in {quarter} "
+        f"({unresolved} unresolved); audit chain {state}."
+    )
 
 
 def _first_records(session: Session) -> dict[str, date]:
@@ -227,7 +252,7 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
     return lines
 
 
-def _records(session: Session, start: datetime, end: datetime) -> list[str]:
+def _records(session: Session, start: datetime, end: datetime, chain: ChainReport) -> list[str]:
     baselines = session.scalars(
         select(Baseline)
         .where(Baseline.created_at >= start, Baseline.created_at < end)
@@ -238,7 +263,6 @@ def _records(session: Session, start: datetime, end: datetime) -> list[str]:
         .where(KillSwitch.activated_at >= start, KillSwitch.activated_at < end)
         .order_by(KillSwitch.id)
     ).all()
-    chain = verify_chain(session)
     lines = [
         f"- baseline {b.model_id} {b.version} ({b.kind}) by {b.created_by}, approved by "
         f"{b.approved_by or 'automatic trigger'}"
@@ -249,21 +273,28 @@ def _records(session: Session, start: datetime, end: datetime) -> list[str]:
         f" ({'lifted by ' + k.deactivated_by if k.deactivated_by else 'still active'})"
         for k in switches
     ] or ["- no kill switch used this quarter"]
+    # The chain as far as the quarter's end, not its head now: drawing the report adds events
+    # (its own audit), and the same records must give the same report.
+    last = session.scalars(
+        select(AuditEvent).where(AuditEvent.occurred_at < end).order_by(AuditEvent.seq.desc())
+    ).first()
     state = "intact" if chain.intact else f"BROKEN ({chain.first_break})"
-    lines.append(f"- audit chain {state}: {chain.events_checked} events, head {chain.head_hash}")
+    reach = f"{last.seq} events to the quarter's end, the last {last.hash}" if last else "empty"
+    lines.append(f"- audit chain {state} as the report is drawn: {reach}")
     return lines
 
 
+def render_pdf(report: ComplianceReport) -> bytes:
+    """The Markdown laid out as PDF, dated the quarter's end: the same records, the same bytes."""
+    title = f"Compliance report, {report.quarter}"
+    return markdown_pdf(report.markdown, title=title, created=report.end)
+
+
 def write_report(
-    session: Session, quarter: str, markdown: str, *, data_dir: Path, actor: str
-) -> Path:
-    path = Path(data_dir) / REPORT_DIR / f"{quarter.upper()}.md"
-    keep_report(
-        session,
-        path=path,
-        text=markdown,
-        action="report.compliance_generated",
-        target=f"report:compliance:{quarter.upper()}",
-        actor=actor,
+    session: Session, report: ComplianceReport, *, data_dir: Path, actor: str
+) -> KeptReport:
+    """Write the Markdown and the PDF under the data directory; record paths and hashes."""
+    renderings: dict[str, str | bytes] = {"md": report.markdown, "pdf": render_pdf(report)}
+    return keep_renderings(
+        session, "compliance", report.quarter, renderings, data_dir=data_dir, actor=actor
     )
-    return path

@@ -21,12 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
-from govflow.dashboard.html import sparkline
-from govflow.reports import keep_report
+from govflow.reports import KeptReport, keep_renderings
+from govflow.reports.charts import sparkline
+from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import Incident, MonitoringRun
 
 VERDICTS = ("CRITICAL", "WARNING", "INFO", "INCONCLUSIVE")
-REPORT_DIR = "reports/executive"
 BAD_MONTH = "{month!r} is not a month (YYYY-MM)"
 
 
@@ -207,21 +207,28 @@ def _incident_item(incident: Incident) -> str:
     )
 
 
+def render_pdf(summary: ExecutiveSummary) -> bytes:
+    """The Markdown laid out as PDF, each model's composite trend drawn after it; dated the
+    month's end, so the same records give the same bytes."""
+    markdown = render_markdown(summary) + "\n## Composite trend per model\n"
+    return markdown_pdf(
+        markdown,
+        title=f"Monthly drift summary, {summary.month}",
+        created=month_bounds(summary.month)[1],
+        charts={m.model_id: m.composite_trend for m in summary.models},
+    )
+
+
 def write_summary(
     session: Session, summary: ExecutiveSummary, *, data_dir: Path, actor: str
-) -> list[Path]:
-    """Write the Markdown and HTML under the data directory; record their paths and hashes."""
-    folder = Path(data_dir) / REPORT_DIR
-    written = []
-    for suffix, text in (("md", render_markdown(summary)), ("html", render_html(summary))):
-        path = folder / f"{summary.month}.{suffix}"
-        keep_report(
-            session,
-            path=path,
-            text=text,
-            action="report.executive_generated",
-            target=f"report:executive:{summary.month}.{suffix}",
-            actor=actor,
-        )
-        written.append(path)
-    return written
+) -> KeptReport:
+    """Write the Markdown, HTML and PDF under the data directory; record their paths and
+    hashes."""
+    renderings: dict[str, str | bytes] = {
+        "md": render_markdown(summary),
+        "html": render_html(summary),
+        "pdf": render_pdf(summary),
+    }
+    return keep_renderings(
+        session, "executive", summary.month, renderings, data_dir=data_dir, actor=actor
+    )

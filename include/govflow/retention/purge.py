@@ -16,6 +16,11 @@ each data type the store and the data directory hold is kept for its period in p
 * ``route_history``: route revisions older than the cutoff (10 years, the deployment
   records' period); never a model's current revision, nor a held model's, deployment's or
   range's.
+* ``deployment_records`` (seed 001 section 8.1, REC-AI-DEPLOY-001..004): deployments closed
+  before the cutoff, with their steps, approvals, checklist evidence, rollout stages and
+  readiness report files (the registry's stage history stays, without the link); never one
+  still open, the one a model's route serves now, nor a held model's, deployment's or
+  range's.
 
 Incidents, baselines and the audit trail are kept indefinitely and never purged. Each purge
 runs in batches of at most ``batch`` rows (or partitions), each batch one transaction with
@@ -35,24 +40,32 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from govflow import store
 from govflow.audit import record_event
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ParquetLog
+from govflow.deployment.readiness import REPORT_DIR as READINESS_DIR
 from govflow.monitoring.prediction_logs import PARTITION_PREFIX
 from govflow.retention.holds import ActiveHolds, active_holds
 from govflow.store.schema import (
     Alert,
+    ChecklistEvidence,
+    Deployment,
+    DeploymentApproval,
+    DeploymentStep,
     GatewayHeartbeat,
     Incident,
     MetricResult,
     MonitoringRun,
+    RolloutStage,
+    Route,
     RouteChange,
     ServingFeedback,
     ServingStat,
+    StageHistory,
 )
 from govflow.store.types import utcnow
 
@@ -120,7 +133,11 @@ def run_retention(
     with store.session_scope(db_url) as session:
         holds = active_holds(session)
     results = [_prediction_logs(config, data_dir, now, holds, dry_run, batch, db_url)]
-    for data_type, selector in _ROW_TYPES.items():
+    row_types = {
+        **_ROW_TYPES,
+        "deployment_records": (_deployments, _deleting_deployments(data_dir)),
+    }
+    for data_type, selector in row_types.items():
         period = _period(config, data_type)
         cutoff = period.cutoff(now)
         result = Purge(data_type, _describe(period), _iso(cutoff), dry_run=dry_run)
@@ -295,6 +312,36 @@ def _routes(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[
 def _deleting(model: Any, key: Any) -> Callable[[Session, list[Any]], None]:
     def remove(session: Session, ids: list[Any]) -> None:
         session.execute(delete(model).where(key.in_(ids)))
+
+    return remove
+
+
+def _deployments(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
+    served = select(Route.deployment_ref).where(Route.deployment_ref.is_not(None))
+    return session.execute(
+        select(Deployment.id, Deployment.model_id, Deployment.closed_at)
+        .where(
+            Deployment.closed_at < cutoff,
+            Deployment.ref.not_in(served),
+            Deployment.ref.not_in(list(holds.deployments)),
+        )
+        .order_by(Deployment.id)
+    ).all()
+
+
+def _deleting_deployments(data_dir: Path) -> Callable[[Session, list[Any]], None]:
+    def remove(session: Session, ids: list[Any]) -> None:
+        refs = session.scalars(select(Deployment.ref).where(Deployment.id.in_(ids))).all()
+        for child in (DeploymentStep, DeploymentApproval, ChecklistEvidence, RolloutStage):
+            session.execute(delete(child).where(child.deployment_id.in_(ids)))
+        session.execute(
+            update(StageHistory)
+            .where(StageHistory.deployment_id.in_(ids))
+            .values(deployment_id=None)
+        )
+        session.execute(delete(Deployment).where(Deployment.id.in_(ids)))
+        for ref in refs:
+            shutil.rmtree(Path(data_dir) / READINESS_DIR / ref, ignore_errors=True)
 
     return remove
 

@@ -1,0 +1,160 @@
+"""Issue 15 item 3: the reports as `govflow report` and the govflow_report_* DAGs draw them
+(dags/govflow_reports.py): drawn from the records, kept under the data directory (Markdown,
+HTML for the executive summary, PDF), each file's path and hash audited, the Markdown printed,
+and a short summary put in the alert outbox for Slack.
+
+A retried or cleared task draws the same report from the same records, so it rewrites the
+same bytes, and the audit events and the Slack summary, keyed on the content's hash, add
+nothing. A report whose records changed since is a new content: audited and posted anew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from govflow import settings, store
+from govflow.alerts.outbox import enqueue_report_summary
+from govflow.config import GovflowConfig, load_config
+from govflow.flows import Refused
+from govflow.incidents import regulator_report
+from govflow.incidents.lifecycle import IncidentError
+from govflow.reports import KeptReport, compliance, executive
+from govflow.reports.executive import ReportError
+
+ACTOR = "govflow-reports"
+BAD_GRAVITY = "{gravity!r}: expected one of " + ", ".join(regulator_report.DEADLINE_DAYS)
+
+
+def previous_month(moment: datetime) -> str:
+    """The month before ``moment``'s (a run on 2025-04-01 reports 2025-03)."""
+    year, month = (moment.year, moment.month - 1) if moment.month > 1 else (moment.year - 1, 12)
+    return f"{year}-{month:02d}"
+
+
+def previous_quarter(moment: datetime) -> str:
+    """The quarter before ``moment``'s (a run on 2025-04-01 reports 2025Q1)."""
+    quarter = (moment.month - 1) // 3
+    return f"{moment.year}Q{quarter}" if quarter else f"{moment.year - 1}Q4"
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """A report drawn and kept, and what its Slack summary says."""
+
+    kept: KeptReport
+    markdown: str
+    period: str
+    title: str
+    headline: str
+
+
+def _keep_and_announce(draw: Callable[[Session, GovflowConfig], _Drawn]) -> dict[str, Any]:
+    """Draw and keep a report in one transaction, print its Markdown, and queue its Slack
+    summary (naming the PDF) once per content."""
+    config = load_config(settings.config_dir())
+    store.ensure_schema()
+    with store.session_scope() as session:
+        drawn = draw(session, config)
+        print(drawn.markdown, end="")
+        kept = drawn.kept
+        queued = enqueue_report_summary(
+            session,
+            config,
+            family=kept.family,
+            period=drawn.period,
+            sha256=kept.sha256,
+            title=drawn.title,
+            headline=drawn.headline,
+            name=kept.name("pdf"),
+        )
+        return {
+            "report": kept.family,
+            "period": drawn.period,
+            "files": [kept.name(path.suffix[1:]) for path in kept.paths],
+            "sha256": kept.sha256,
+            "slack_alert_id": queued[0].id if queued else None,
+        }
+
+
+def executive_report(month: str, *, actor: str = ACTOR) -> dict[str, Any]:
+    """The monthly executive summary of ``month`` (YYYY-MM): kept, printed, announced."""
+
+    def draw(session: Session, config: GovflowConfig) -> _Drawn:
+        summary = executive.build_summary(session, config, month)
+        kept = executive.write_summary(session, summary, data_dir=settings.data_dir(), actor=actor)
+        title = f"Monthly drift summary, {summary.month}"
+        markdown = executive.render_markdown(summary)
+        return _Drawn(kept, markdown, summary.month, title, summary.headline())
+
+    return _keep_and_announce(draw)
+
+
+def compliance_report(quarter: str, *, actor: str = ACTOR) -> dict[str, Any]:
+    """The quarterly compliance report of ``quarter`` (2025Q1): kept, printed, announced."""
+
+    def draw(session: Session, config: GovflowConfig) -> _Drawn:
+        report = compliance.build_report(session, config, quarter)
+        kept = compliance.write_report(session, report, data_dir=settings.data_dir(), actor=actor)
+        title = f"Compliance report, {report.quarter}"
+        return _Drawn(kept, report.markdown, report.quarter, title, report.headline)
+
+    return _keep_and_announce(draw)
+
+
+def incident_report(
+    ref: str,
+    *,
+    as_of: datetime,
+    gravity: regulator_report.Gravity = "standard",
+    actor: str = ACTOR,
+) -> dict[str, Any]:
+    """The Art. 73 report of incident ``ref`` as of ``as_of``: kept, printed, announced."""
+
+    def draw(session: Session, config: GovflowConfig) -> _Drawn:
+        report = regulator_report.build_report(session, config, ref, as_of=as_of, gravity=gravity)
+        data_dir = settings.data_dir()
+        kept = regulator_report.write_report(session, report, data_dir=data_dir, actor=actor)
+        title = f"Serious-incident report ({report.kind}), {report.ref}"
+        period = f"{report.ref}-{report.kind}"
+        return _Drawn(kept, report.markdown, period, title, report.headline())
+
+    return _keep_and_announce(draw)
+
+
+@contextmanager
+def _refused_when_unknown() -> Iterator[None]:
+    """A task asked for a period or an incident that is not one fails without a retry."""
+    try:
+        yield
+    except (ReportError, IncidentError) as error:
+        raise Refused(str(error)) from None
+
+
+def scheduled_executive_report(run_after: datetime, month: str = "") -> dict[str, Any]:
+    """govflow_report_executive: ``month``, or the month before the run."""
+    with _refused_when_unknown():
+        return executive_report(month or previous_month(run_after))
+
+
+def scheduled_compliance_report(run_after: datetime, quarter: str = "") -> dict[str, Any]:
+    """govflow_report_compliance: ``quarter``, or the quarter before the run."""
+    with _refused_when_unknown():
+        return compliance_report(quarter or previous_quarter(run_after))
+
+
+def requested_incident_report(params: dict[str, Any], *, run_after: datetime) -> dict[str, Any]:
+    """govflow_report_incident: the form's incident as of the run's time (the same for
+    every try of the run, so a retry draws the same report)."""
+    gravity = params.get("gravity") or "standard"
+    if gravity not in regulator_report.DEADLINE_DAYS:
+        raise Refused(BAD_GRAVITY.format(gravity=gravity))
+    with _refused_when_unknown():
+        return incident_report(
+            str(params["incident_ref"]).strip(), as_of=run_after, gravity=gravity
+        )

@@ -1,0 +1,222 @@
+"""Issue 15 item 3: every report as PDF beside its Markdown (and HTML), reproducible, kept
+and audited under the data directory, and announced once on Slack through the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner, Result
+
+from govflow import store
+from govflow.cli import app
+from govflow.flows.reports import (
+    compliance_report,
+    executive_report,
+    incident_report,
+    previous_month,
+    previous_quarter,
+)
+from govflow.reports.pdf import markdown_pdf
+from govflow.store.schema import Alert, AuditEvent
+from tests.support.report_records import INCIDENT_REF, add_report_records, pdf_pages, pdf_text
+
+AS_OF = datetime(2025, 3, 9, 9, 30, tzinfo=UTC)
+
+
+def govflow(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), prog_name="govflow")
+
+
+@pytest.fixture
+def records(fresh_store_env, tmp_path) -> Path:
+    add_report_records(fresh_store_env)
+    return tmp_path
+
+
+def outbox(url: str) -> list[Alert]:
+    with store.session_scope(url) as session:
+        alerts = session.scalars(select(Alert).order_by(Alert.id)).all()
+        session.expunge_all()
+        return list(alerts)
+
+
+def report_events(url: str) -> list[tuple[str, str]]:
+    with store.session_scope(url) as session:
+        return [
+            (event.action, event.target)
+            for event in session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action.startswith("report."))
+                .order_by(AuditEvent.seq)
+            )
+        ]
+
+
+def test_the_same_markdown_and_moment_give_the_same_pdf_bytes_and_its_text_reads_back():
+    markdown = (
+        "# Monthly drift summary, 2025-03\n\nA paragraph \u2265 0.8 \u2013 fine.\n\n"
+        "| model | verdicts |\n| --- | --- |\n| credit_approval | CRITICAL 1 |\n\n"
+        "- INC-2025-0001 (P0)\n```\nINCIDENT ALERT - CRITICAL\n```\n"
+    )
+    moment = datetime(2025, 4, 1, tzinfo=UTC)
+
+    first = markdown_pdf(markdown, title="t", created=moment, charts={"credit_approval": [1, 2]})
+    again = markdown_pdf(markdown, title="t", created=moment, charts={"credit_approval": [1, 2]})
+    later = markdown_pdf(markdown, title="t", created=datetime(2025, 4, 2, tzinfo=UTC))
+
+    assert first == again != later
+    assert first.startswith(b"%PDF-") and first.rstrip().endswith(b"%%EOF")
+    assert pdf_pages(first) == 1
+    assert b"/CreationDate (D:20250401000000Z)" in first
+    assert pdf_text(first).splitlines() == [
+        "Monthly drift summary, 2025-03",
+        "A paragraph >= 0.8 - fine.",
+        "model",
+        "verdicts",
+        "credit_approval",
+        "CRITICAL 1",
+        "- INC-2025-0001 (P0)",
+        "INCIDENT ALERT - CRITICAL",
+        "credit_approval",
+    ]
+
+
+def test_a_long_report_runs_over_as_many_pages_as_it_needs():
+    markdown = "# Long\n" + "\n".join(f"- line {n}" for n in range(200))
+
+    pdf = markdown_pdf(markdown, title="Long", created=datetime(2025, 4, 1, tzinfo=UTC))
+
+    assert pdf_pages(pdf) == 4
+    assert "- line 199" in pdf_text(pdf)
+
+
+@pytest.mark.parametrize(
+    ("moment", "month", "quarter"),
+    [
+        (datetime(2025, 4, 1, 6, tzinfo=UTC), "2025-03", "2025Q1"),
+        (datetime(2025, 1, 1, 6, tzinfo=UTC), "2024-12", "2024Q4"),
+        (datetime(2025, 12, 31, tzinfo=UTC), "2025-11", "2025Q3"),
+    ],
+)
+def test_a_scheduled_run_reports_the_month_and_quarter_before_it(moment, month, quarter):
+    assert (previous_month(moment), previous_quarter(moment)) == (month, quarter)
+
+
+def test_the_executive_summary_is_kept_as_markdown_html_and_pdf_audited_and_announced_once(
+    records, fresh_store_env, capsys
+):
+    first = executive_report("2025-03")
+    again = executive_report("2025-03")
+
+    names = ["reports/executive/2025-03.md", "reports/executive/2025-03.html"]
+    names.append("reports/executive/2025-03.pdf")
+    assert first == again
+    assert first["files"] == names
+    pdf = (records / names[2]).read_bytes()
+    assert "Monthly drift summary, 2025-03" in pdf_text(pdf)
+    assert "3 models monitored in 2025-03; CRITICAL findings on credit_approval;" in pdf_text(pdf)
+    assert report_events(fresh_store_env) == [
+        ("report.executive_generated", f"report:executive:{Path(name).name}") for name in names
+    ]
+    [alert] = outbox(fresh_store_env)
+    assert (alert.channel, alert.destination, alert.status) == (
+        "slack",
+        "#ml-monitoring",
+        "pending",
+    )
+    assert alert.payload["text"] == (
+        "Monthly drift summary, 2025-03: 3 models monitored in 2025-03; CRITICAL findings on "
+        "credit_approval; 1 incident opened, 1 still open at the month's end. "
+        "Report: reports/executive/2025-03.pdf"
+    )
+    assert str(records) not in str(alert.payload)
+    assert capsys.readouterr().out.startswith("# Monthly drift summary, 2025-03")
+
+
+def test_the_slack_summary_links_the_report_where_a_base_url_serves_reports(
+    records, fresh_store_env, monkeypatch
+):
+    monkeypatch.setenv("GOVFLOW_REPORT_BASE_URL", "https://govflow.example/reports/")
+
+    compliance_report("2025q1")
+
+    [alert] = outbox(fresh_store_env)
+    assert alert.destination == "#compliance"
+    assert alert.payload["text"] == (
+        "Compliance report, 2025Q1: 1 incident opened in 2025Q1 (1 unresolved); audit chain "
+        "intact. Report: https://govflow.example/reports/compliance/2025Q1.pdf"
+    )
+    context = alert.payload["blocks"][-1]["elements"][0]["text"]
+    assert context == "<https://govflow.example/reports/compliance/2025Q1.pdf|Report>"
+
+
+def test_drawing_the_compliance_report_again_gives_the_same_bytes_though_it_audits_itself(
+    records, fresh_store_env
+):
+    first = compliance_report("2025Q1")
+    markdown = (records / "reports/compliance/2025Q1.md").read_bytes()
+    pdf = (records / "reports/compliance/2025Q1.pdf").read_bytes()
+    again = compliance_report("2025Q1")
+
+    assert first == again
+    assert (records / "reports/compliance/2025Q1.md").read_bytes() == markdown
+    assert (records / "reports/compliance/2025Q1.pdf").read_bytes() == pdf
+    assert "- audit chain intact as the report is drawn: empty" in markdown.decode()
+    assert len(report_events(fresh_store_env)) == 2
+    assert len(outbox(fresh_store_env)) == 1
+
+
+def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announced_anew(
+    records, fresh_store_env
+):
+    first = incident_report(INCIDENT_REF, as_of=AS_OF)
+    text = pdf_text((records / "reports/incidents/INC-2025-0001-initial.pdf").read_bytes())
+    urgent = incident_report(INCIDENT_REF, as_of=AS_OF, gravity="widespread")
+
+    assert first["files"] == [
+        "reports/incidents/INC-2025-0001-initial.md",
+        "reports/incidents/INC-2025-0001-initial.pdf",
+    ]
+    assert "Serious-incident report (initial) - INC-2025-0001" in text
+    assert "- Deadline: 2025-03-21 09:30 UTC (Art. 73(2): 15 days after awareness)" in text
+    assert "- Days left: 12.0" in text
+    assert first["sha256"] != urgent["sha256"]
+    texts = [alert.payload["text"] for alert in outbox(fresh_store_env)]
+    assert texts == [
+        "Serious-incident report (initial), INC-2025-0001: Art. 73 deadline 2025-03-21 "
+        "09:30 UTC, 12.0 days left. "
+        "Report: reports/incidents/INC-2025-0001-initial.pdf",
+        "Serious-incident report (initial), INC-2025-0001: Art. 73 deadline 2025-03-08 "
+        "09:30 UTC, OVERDUE by 1.0 days. "
+        "Report: reports/incidents/INC-2025-0001-initial.pdf",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "line"),
+    [
+        (["incident", "INC-2099-0009"], 1, "no incident 'INC-2099-0009'"),
+        (["executive", "--month", "2025-13"], 3, "'2025-13' is not a month (YYYY-MM)"),
+        (["compliance", "--quarter", "2025Q7"], 3, "'2025Q7' is not a quarter (YYYYQ1 to YYYYQ4)"),
+    ],
+)
+def test_a_report_of_nothing_is_one_line_and_a_status_and_writes_nothing(
+    records, fresh_store_env, args, status, line
+):
+    result = govflow("report", *args)
+
+    assert result.exit_code == status
+    assert result.stderr.startswith(line) and result.stderr.count("\n") == 1
+    assert not (records / "reports").exists()
+    assert outbox(fresh_store_env) == []
+
+
+def test_the_command_names_every_file_it_wrote(records):
+    result = govflow("report", "compliance", "--quarter", "2025Q1")
+
+    assert result.exit_code == 0, result.output
+    md, pdf = (records / "reports/compliance/2025Q1.md", records / "reports/compliance/2025Q1.pdf")
+    assert result.stdout.endswith(f"\n(written to {md}, {pdf})\n")
