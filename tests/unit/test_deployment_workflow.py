@@ -524,3 +524,14 @@ def test_a_rejection_stops_the_deployment_as_it_is_given_so_the_others_are_withd
         ("system_owner", "approve"),
         ("compliance_officer", "reject"),
     ]
+
+
+def test_an_approval_request_links_the_readiness_report_through_the_dashboard(env, monkeypatch):
+    """Never a path on the server: the approver opens it from the dashboard (issue 16)."""
+    monkeypatch.setenv("GOVFLOW_AIRFLOW_BASE_URL", "http://127.0.0.1:8080/")
+    requests = _through_readiness(env, "run-report-link")
+    with store.session_scope(env.db_url) as session:
+        ref = procedure.deployment_of_run(session, "run-report-link").ref
+    link = f"http://127.0.0.1:8080/govflow/reports/reports/deployments/{ref}/readiness.html"
+    assert all(f"Full report: {link}" in request["body"] for request in requests)
+    assert "data directory" not in requests[0]["body"]

@@ -93,6 +93,14 @@ class Links:
         path = Path(report_path)
         return f"{self.report_base_url.rstrip('/')}/{quote(path.parent.name)}/{quote(path.name)}"
 
+    def dashboard_report(self, report_path: str | None) -> str | None:
+        """A report govflow wrote (its path relative to the data directory) as the governance
+        dashboard serves it on the api-server: its reader's permission checked, the view
+        audited; never a path on the server."""
+        if not report_path:
+            return None
+        return f"{self.airflow_base_url.rstrip('/')}/govflow/reports/{quote(report_path)}"
+
     def runbook(self, runbook_key: str | None) -> str | None:
         if not runbook_key or not self.runbook_base_url:
             return None

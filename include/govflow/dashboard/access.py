@@ -39,12 +39,7 @@ PAGE_TITLES: dict[Page, str] = {
 # The columns of policy.yaml's dashboard_access; "My actions" has none: it shows a person
 # only what waits for them, so everyone people.yaml lists may open it.
 _COLUMNS: tuple[ViewPermission, ...] = (
-    "drift_overview",
-    "fairness_monitor",
-    "model_health",
-    "incident_timeline",
-    "deployments",
-    "audit",
+    *(page for page in PAGES if page != "my_actions"),
     "governance_reports",
 )
 _RANK: dict[ViewAccess, int] = {"none": 0, "read_only": 1, "full": 2}

@@ -188,7 +188,19 @@ def deployment_rows(
         )
     deployments: Sequence[Deployment] = session.scalars(statement.limit(limit)).all()
     ids = [d.id for d in deployments]
-    steps = _by_deployment(session, DeploymentStep, ids)
+    # Steps as plain rows (no evidence, no ORM objects): the page needs only where each run is.
+    steps: dict[int, list[Any]] = defaultdict(list)
+    if ids:
+        for step in session.execute(
+            select(
+                DeploymentStep.deployment_id,
+                DeploymentStep.step,
+                DeploymentStep.phase,
+                DeploymentStep.name,
+                DeploymentStep.status,
+            ).where(DeploymentStep.deployment_id.in_(ids))
+        ):
+            steps[step.deployment_id].append(step)
     decisions = _by_deployment(session, DeploymentApproval, ids)
     stages = _by_deployment(session, RolloutStage, ids)
     rows = []
