@@ -585,12 +585,11 @@ def test_a_person_holding_several_roles_gets_the_most_any_of_them_allows():
             "model_health",
             "incident_timeline",
             "deployments",
+            "governance_reports",  # ai_governance_committee's; qa_lead's row has no such column
             "my_actions",
         ],
         False,
     )
-    # Read-only from ai_governance_committee; qa_lead's row has no such column (none).
-    assert quinn.pages["governance_reports"] == "read_only"
 
 
 def test_every_route_of_the_mounted_plugin_app_refuses_a_request_without_credentials():
@@ -621,6 +620,8 @@ def test_every_route_of_the_mounted_plugin_app_refuses_a_request_without_credent
         ("GET", "/api/audit"),
         ("GET", "/actions"),
         ("GET", "/api/actions"),
+        ("GET", "/reports"),
+        ("GET", "/api/reports"),
         ("GET", "/reports/{path:path}"),
         ("POST", "/analyze"),
     }
@@ -865,21 +866,26 @@ def governance(governance_store, tmp_path) -> FastAPI:
     )
 
 
-NEW_PAGES = {"deployments": "/deployments", "audit": "/audit", "my_actions": "/actions"}
+NEW_PAGES = {
+    "deployments": "/deployments",
+    "audit": "/audit",
+    "governance_reports": "/reports",
+    "my_actions": "/actions",
+}
 
 
 @pytest.mark.parametrize(
     ("user", "opens"),
     [
-        ("admin", {"deployments", "audit", "my_actions"}),
+        ("admin", {"deployments", "audit", "governance_reports", "my_actions"}),
         ("eve", {"deployments", "my_actions"}),
-        ("carol", {"deployments", "my_actions"}),
-        ("audrey", {"deployments", "audit", "my_actions"}),
+        ("carol", {"deployments", "governance_reports", "my_actions"}),
+        ("audrey", {"deployments", "audit", "governance_reports", "my_actions"}),
         ("victor", {"my_actions"}),
-        ("rick", {"deployments", "my_actions"}),
+        ("rick", {"deployments", "governance_reports", "my_actions"}),
     ],
 )
-def test_deployments_audit_and_my_actions_open_to_exactly_the_roles_policy_yaml_names(
+def test_deployments_audit_reports_and_my_actions_open_to_exactly_the_roles_policy_yaml_names(
     governance, user, opens
 ):
     client = client_as(governance, user)
@@ -1074,3 +1080,14 @@ def test_model_health_shows_the_gateway_counters_of_the_last_24_hours(governance
     page = client_as(governance, "eve").get("/health").text
     assert "<td>credit_approval</td><td>1000</td><td>0.0100</td><td>9</td>" in page
     assert "latency: not recorded: the serving gateway keeps no latency" in page
+
+
+def test_the_reports_page_lists_the_governance_reports_with_links_that_open_them(governance):
+    carol = client_as(governance, "carol")
+    listed = carol.get("/api/reports").json()["data"]
+    assert [(r["kind"], r["path"], r["written_by"]) for r in listed] == [
+        ("compliance", "reports/compliance/2025-Q1.md", "carol")
+    ]
+    page = carol.get("/reports").text
+    assert '<a href="/reports/reports/compliance/2025-Q1.md" target="_blank">2025-Q1.md</a>' in page
+    assert carol.get("/reports/reports/compliance/2025-Q1.md").text == "# Compliance 2025-Q1\n"

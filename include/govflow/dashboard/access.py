@@ -21,9 +21,10 @@ Page = Literal[
     "incident_timeline",
     "deployments",
     "audit",
+    "governance_reports",
     "my_actions",
 ]
-ViewPermission = Page | Literal["governance_reports"]
+ViewPermission = Page
 Permission = ViewPermission | Literal["can_trigger_analysis"]
 
 PAGES: tuple[Page, ...] = get_args(Page)
@@ -34,14 +35,12 @@ PAGE_TITLES: dict[Page, str] = {
     "incident_timeline": "Incident Timeline",
     "deployments": "Deployments",
     "audit": "Audit",
+    "governance_reports": "Reports",
     "my_actions": "My actions",
 }
 # The columns of policy.yaml's dashboard_access; "My actions" has none: it shows a person
 # only what waits for them, so everyone people.yaml lists may open it.
-_COLUMNS: tuple[ViewPermission, ...] = (
-    *(page for page in PAGES if page != "my_actions"),
-    "governance_reports",
-)
+_COLUMNS: tuple[ViewPermission, ...] = tuple(page for page in PAGES if page != "my_actions")
 _RANK: dict[ViewAccess, int] = {"none": 0, "read_only": 1, "full": 2}
 
 NOT_IN_PEOPLE = "{user} is not in people.yaml: the governance dashboard is for the people it lists"

@@ -326,6 +326,19 @@ def create_dashboard_app(
 
         return view(request, user, "deployments", model, load, draw, as_json)
 
+    def report_list(request: Request, user: str, as_json: bool) -> Response:
+        def load(session: Session, config: GovflowConfig) -> Any:
+            rights = dashboard_rights(config, user)
+            kinds: list[reports.ReportKind] = ["compliance", "executive"]
+            if rights.refusal("incident_timeline") is None:
+                kinds.append("incident")
+            return reports.audited_reports(session, kinds)
+
+        def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
+            return html.report_list(root, rights, data)
+
+        return view(request, user, "governance_reports", None, load, draw, as_json)
+
     def actions(request: Request, user: str, as_json: bool) -> Response:
         def load(session: Session, config: GovflowConfig) -> Any:
             return my_actions(session, config, user, now=clock())
@@ -432,6 +445,14 @@ def create_dashboard_app(
         user: str = Depends(current_user),
     ) -> Response:
         return audit(request, user, *query, as_json=True)
+
+    @app.get("/reports", response_class=HTMLResponse)
+    def reports_page(request: Request, user: str = Depends(current_user)) -> Response:
+        return report_list(request, user, as_json=False)
+
+    @app.get("/api/reports")
+    def reports_json(request: Request, user: str = Depends(current_user)) -> Response:
+        return report_list(request, user, as_json=True)
 
     @app.get("/reports/{path:path}")
     def report(path: ReportPath, user: str = Depends(current_user)) -> Response:

@@ -25,6 +25,7 @@ from govflow.dashboard.pages import (
     Monitor,
     ServingCounters,
 )
+from govflow.dashboard.reports import ListedReport
 from govflow.dashboard.trail import MAX_PAGE_SIZE, PAYLOAD_SHOWN, ChainStatus, EventFilter
 
 PAGE_PATHS: dict[Page, str] = {
@@ -34,6 +35,7 @@ PAGE_PATHS: dict[Page, str] = {
     "incident_timeline": "/incidents",
     "deployments": "/deployments",
     "audit": "/audit",
+    "governance_reports": "/reports",
     "my_actions": "/actions",
 }
 ALL_MODELS = "__all__"
@@ -538,3 +540,21 @@ def audit(
         else "<p>No event matches.</p>"
     )
     return layout(root, rights, "audit", status + form + table + more)
+
+
+def report_list(root: str, rights: DashboardRights, listed: Sequence[ListedReport]) -> str:
+    """The compliance, executive (and, to whom the Incident Timeline is open, incident)
+    reports govflow wrote; drift and readiness reports are linked from their own pages."""
+    rows = "".join(
+        f"<tr><td>{_e(r.kind)}</td><td>{report_link(root, r.path, r.path.rsplit('/', 1)[-1])}"
+        f"</td><td>{_e(r.target)}</td><td>{_e(r.written_by)}</td>"
+        f"<td>{_e(_time(r.written_at))}</td></tr>"
+        for r in listed
+    )
+    body = (
+        "<table><tr><th>kind</th><th>report</th><th>of</th><th>written by</th><th>written</th>"
+        f"</tr>{rows}</table>"
+        if rows
+        else "<p>No report written yet (govflow report compliance / executive).</p>"
+    )
+    return layout(root, rights, "governance_reports", body)

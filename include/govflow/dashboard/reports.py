@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +43,7 @@ MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".md": "text/plain; charset=
 SAFE_PATH = re.compile(r"^reports(/[A-Za-z0-9_][A-Za-z0-9_.+-]{0,199}){2,3}$")
 MAX_PATH = 512
 MAX_AUDITED_REPORTS = 2000
+MAX_LISTED = 100
 UNSAFE_PATH = "refused: {path!r} is not a report path under reports/ (no '..', no absolute path)"
 
 
@@ -110,3 +112,40 @@ def report_file(data_dir: Path, report: RecordedReport) -> Path | None:
     if not found.is_relative_to(root) or not found.is_file():
         return None
     return found
+
+
+@dataclass(frozen=True)
+class ListedReport:
+    path: str
+    kind: ReportKind
+    target: str
+    written_by: str
+    written_at: datetime
+
+
+def audited_reports(
+    session: Session, kinds: list[ReportKind], *, limit: int = MAX_LISTED
+) -> list[ListedReport]:
+    """The newest incident, compliance and executive reports of ``kinds``, one row per
+    path (its newest writing), from their ``report.*_generated`` audit events."""
+    actions = [f"report.{kind}_generated" for kind in kinds if kind in AUDITED_KINDS.values()]
+    if not actions:
+        return []
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action.in_(actions))
+        .order_by(AuditEvent.seq.desc())
+        .limit(MAX_AUDITED_REPORTS)
+    )
+    listed: dict[str, ListedReport] = {}
+    for event in events:
+        written = str(event.payload.get("path", ""))
+        if "/reports/" not in written:
+            continue
+        path = "reports/" + written.rsplit("/reports/", 1)[1]
+        kind = AUDITED_KINDS.get(path.split("/")[1])
+        if kind is not None and path not in listed and SAFE_PATH.match(path):
+            listed[path] = ListedReport(path, kind, event.target, event.actor, event.occurred_at)
+        if len(listed) == limit:
+            break
+    return list(listed.values())
