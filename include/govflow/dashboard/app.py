@@ -364,13 +364,40 @@ def create_dashboard_app(
         return view(request, user, "audit", None, load, draw, as_json, query=query)
 
     # Each page and its JSON twin (/api/...): the same authorisation, data and audit event.
-    @app.get("/drift", response_class=HTMLResponse)
-    def drift_overview(request: Request, user: str = Depends(current_user)) -> Response:
-        return drift(request, user, as_json=False)
+    def twins(path: str, page: Callable[..., Response]) -> None:
+        """The page at ``path`` and its JSON twin at ``/api<path>``."""
 
-    @app.get("/api/drift")
-    def drift_overview_json(request: Request, user: str = Depends(current_user)) -> Response:
-        return drift(request, user, as_json=True)
+        def as_html(request: Request, user: str = Depends(current_user)) -> Response:
+            return page(request, user, as_json=False)
+
+        def as_json(request: Request, user: str = Depends(current_user)) -> Response:
+            return page(request, user, as_json=True)
+
+        app.get(path, response_class=HTMLResponse)(as_html)
+        app.get("/api" + path)(as_json)
+
+    def model_twins(path: str, page: Callable[..., Response]) -> None:
+        """``twins`` of a page that one model can narrow (``?model=``)."""
+
+        def as_html(
+            request: Request, user: str = Depends(current_user), model: ModelParam = None
+        ) -> Response:
+            return page(request, user, model, as_json=False)
+
+        def as_json(
+            request: Request, user: str = Depends(current_user), model: ModelParam = None
+        ) -> Response:
+            return page(request, user, model, as_json=True)
+
+        app.get(path, response_class=HTMLResponse)(as_html)
+        app.get("/api" + path)(as_json)
+
+    twins("/drift", drift)
+    twins("/health", health)
+    model_twins("/incidents", incidents)
+    model_twins("/deployments", deployments)
+    twins("/actions", actions)
+    twins("/reports", report_list)
 
     @app.get("/fairness", response_class=HTMLResponse)
     def fairness_monitor(
@@ -390,46 +417,6 @@ def create_dashboard_app(
     ) -> Response:
         return fairness(request, user, model, days, as_json=True)
 
-    @app.get("/health", response_class=HTMLResponse)
-    def model_health(request: Request, user: str = Depends(current_user)) -> Response:
-        return health(request, user, as_json=False)
-
-    @app.get("/api/health")
-    def model_health_json(request: Request, user: str = Depends(current_user)) -> Response:
-        return health(request, user, as_json=True)
-
-    @app.get("/incidents", response_class=HTMLResponse)
-    def incident_timeline(
-        request: Request, user: str = Depends(current_user), model: ModelParam = None
-    ) -> Response:
-        return incidents(request, user, model, as_json=False)
-
-    @app.get("/api/incidents")
-    def incident_timeline_json(
-        request: Request, user: str = Depends(current_user), model: ModelParam = None
-    ) -> Response:
-        return incidents(request, user, model, as_json=True)
-
-    @app.get("/deployments", response_class=HTMLResponse)
-    def deployments_page(
-        request: Request, user: str = Depends(current_user), model: ModelParam = None
-    ) -> Response:
-        return deployments(request, user, model, as_json=False)
-
-    @app.get("/api/deployments")
-    def deployments_json(
-        request: Request, user: str = Depends(current_user), model: ModelParam = None
-    ) -> Response:
-        return deployments(request, user, model, as_json=True)
-
-    @app.get("/actions", response_class=HTMLResponse)
-    def my_actions_page(request: Request, user: str = Depends(current_user)) -> Response:
-        return actions(request, user, as_json=False)
-
-    @app.get("/api/actions")
-    def my_actions_json(request: Request, user: str = Depends(current_user)) -> Response:
-        return actions(request, user, as_json=True)
-
     @app.get("/audit", response_class=HTMLResponse)
     def audit_page(
         request: Request,
@@ -445,14 +432,6 @@ def create_dashboard_app(
         user: str = Depends(current_user),
     ) -> Response:
         return audit(request, user, *query, as_json=True)
-
-    @app.get("/reports", response_class=HTMLResponse)
-    def reports_page(request: Request, user: str = Depends(current_user)) -> Response:
-        return report_list(request, user, as_json=False)
-
-    @app.get("/api/reports")
-    def reports_json(request: Request, user: str = Depends(current_user)) -> Response:
-        return report_list(request, user, as_json=True)
 
     @app.get("/reports/{path:path}")
     def report(path: ReportPath, user: str = Depends(current_user)) -> Response:
