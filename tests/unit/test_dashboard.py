@@ -700,7 +700,8 @@ def _request(key: str, role: str, people: list[str]) -> dict[str, Any]:
 @pytest.fixture
 def governance_store(dashboard_store, tmp_path) -> str:
     """dashboard_store plus: DEP-1 waiting for its approvals (the risk manager's is in, the
-    compliance officer's is not), DEP-0 rolled back during its beta stage, a risk
+    compliance officer's is not), DEP-2 whose alpha stage waits for its decision, DEP-0
+    rolled back during its beta stage, a risk
     acceptance waiting for review, gateway counters and feedback, and the reports on disk."""
     url = dashboard_store
     with store.session_scope(url) as session:
@@ -750,8 +751,29 @@ def governance_store(dashboard_store, tmp_path) -> str:
                 "requests": {"approvals": [_request("approval:cto", "cto", ["tom"])]},
             },
         )
-        session.add_all([waiting, rolled_back])
+        rolling_out = Deployment(
+            ref="DEP-2",
+            dag_run_id="manual__dep2",
+            model_id="credit_approval",
+            model_version="1.9.5",
+            deployment_type="update",
+            environment="production",
+            requested_by="mike",
+            status="authorised",
+            created_at=NOW - 2 * DAY,
+            details={"risk_tier": "high", "rollout": {"status": "rolling_out"}},
+        )
+        session.add_all([waiting, rolled_back, rolling_out])
         session.flush()
+        session.add(
+            RolloutStage(
+                deployment_id=rolling_out.id,
+                stage="alpha",
+                traffic_share=0.0,
+                status="gate_failed",
+                started_at=NOW - DAY,
+            )
+        )
         for number in range(1, 10):
             session.add(
                 DeploymentStep(
@@ -933,6 +955,7 @@ def test_deployments_show_phase_open_approvals_with_their_required_action_readin
     rows = client_as(governance, "audrey").get("/api/deployments?model=credit_approval").json()
     assert [(d["ref"], [r["role"] for r in d["open_requests"]]) for d in rows["data"]] == [
         ("DEP-1", ["compliance_officer"]),
+        ("DEP-2", []),
         ("DEP-0", []),
     ]
 
@@ -953,6 +976,12 @@ def test_my_actions_lists_what_waits_for_each_person_with_links_to_the_required_
     # The requester never reviews her own acceptance; rick's approval is in; victor has none.
     assert client_as(governance, "lena").get("/api/actions").json()["data"] == []
     assert client_as(governance, "rick").get("/api/actions").json()["data"] == []
+    # The alpha stage of DEP-2 waits for the model's owner or a deployment manager (GATE-6).
+    dave = client_as(governance, "dave").get("/api/actions").json()["data"]
+    assert [(a["kind"], a["ref"], a["dag_id"], a["dag_run_id"]) for a in dave] == [
+        ("rollout_stage_decision", "DEP-2", "govflow_rollout", None)
+    ]
+    assert 'href="/required_actions"' in client_as(governance, "olivia").get("/actions").text
     assert "Nothing is waiting for you." in client_as(governance, "victor").get("/actions").text
 
 

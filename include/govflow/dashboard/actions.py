@@ -3,7 +3,8 @@
 Airflow's "Required actions" list shows everyone every pending request with no column
 saying who must answer; this page names, for one people.yaml person:
 - the open requests of deployment runs (forms, attestations, approvals, the go-live
-  choice) that assign them (``dashboard.deployments``);
+  choice) that assign them (``dashboard.deployments``), and the rollout stages whose gate
+  waits for their decision (GATE-6: the model's owner and deployment.yaml's stage approvers);
 - the incidents still waiting for an acknowledgement that they respond to: the primary
   responders of the incident's escalation path (seed 004 section 3.2, as the rotation
   stood when it opened) and whoever an escalation assigned it to;
@@ -27,10 +28,16 @@ from govflow.dashboard.deployments import MAX_ACTIVE_DEPLOYMENTS, deployment_row
 from govflow.dashboard.pages import acknowledgement_due
 from govflow.incidents.lifecycle import OPEN, RESPONSE_DAG_ID, covering_response_run, responders
 from govflow.incidents.risk_acceptances import APPROVED, REQUESTED
-from govflow.store.schema import Incident, RiskAcceptance
+from govflow.rollout.stages import stage_approvers
+from govflow.store.schema import Deployment, Incident, RiskAcceptance, RolloutStage
 from govflow.store.types import utcnow
 
-ActionKind = Literal["deployment_request", "incident_acknowledgement", "risk_acceptance_review"]
+ActionKind = Literal[
+    "deployment_request",
+    "rollout_stage_decision",
+    "incident_acknowledgement",
+    "risk_acceptance_review",
+]
 RISK_ACCEPTANCE_DAG = "govflow_risk_acceptance"
 REVIEW_BEFORE_EXPIRY = timedelta(days=7)
 MAX_ROWS = 500
@@ -62,6 +69,36 @@ def _deployment_actions(session: Session, config: GovflowConfig, user: str) -> l
         for row in rows
         for request in row.open_requests
         if user in request.assignees
+    ]
+
+
+AWAITING_DECISION = ("gate_passed", "gate_failed")
+ROLLOUT_DAG = "govflow_rollout"
+
+
+def _stage_actions(session: Session, config: GovflowConfig, user: str) -> list[Action]:
+    """Rollout stages whose gate is decided and wait for the stakeholder's decision (GATE-6).
+    The store does not keep the rollout's run id: the link is Airflow's Required actions."""
+    waiting = session.execute(
+        select(RolloutStage, Deployment)
+        .join(Deployment, Deployment.id == RolloutStage.deployment_id)
+        .where(RolloutStage.status.in_(AWAITING_DECISION), Deployment.closed_at.is_(None))
+        .order_by(RolloutStage.id)
+        .limit(MAX_ROWS)
+    ).all()
+    return [
+        Action(
+            "rollout_stage_decision",
+            deployment.ref,
+            deployment.model_id,
+            f"rollout stage {stage.stage} ({stage.status.replace('_', ' ')}): advance, hold "
+            "or roll back",
+            None,
+            ROLLOUT_DAG,
+            None,
+        )
+        for stage, deployment in waiting
+        if user in (a["id"] for a in stage_approvers(session, config, deployment))
     ]
 
 
@@ -150,6 +187,7 @@ def my_actions(
     moment = now or utcnow()
     found = (
         _deployment_actions(session, config, user)
+        + _stage_actions(session, config, user)
         + _incident_actions(session, config, user)
         + _risk_actions(session, config, user, moment)
     )

@@ -129,10 +129,11 @@ def report_link(root: str, path: str | None, label: str = "report") -> str:
 
 
 def required_action_link(run_url: RunUrl, dag_id: str | None, run_id: str | None) -> str:
-    """Airflow's "Required actions" of the run that asks, in the whole window."""
-    if dag_id is None or run_id is None:
+    """Airflow's "Required actions" of the run that asks, in the whole window; all of them
+    when the store does not know the run."""
+    if dag_id is None:
         return ""
-    href = run_url(dag_id, run_id) + "/required_actions"
+    href = "/required_actions" if run_id is None else run_url(dag_id, run_id) + "/required_actions"
     return f'<a href="{_e(href)}" target="_top">answer in Airflow</a>'
 
 
@@ -444,6 +445,7 @@ def deployments(
 
 _ACTION_TITLES = {
     "deployment_request": "deployment",
+    "rollout_stage_decision": "rollout",
     "incident_acknowledgement": "incident",
     "risk_acceptance_review": "risk acceptance",
 }
