@@ -1120,3 +1120,18 @@ def test_the_reports_page_lists_the_governance_reports_with_links_that_open_them
     page = carol.get("/reports").text
     assert '<a href="/reports/reports/compliance/2025-Q1.md" target="_blank">2025-Q1.md</a>' in page
     assert carol.get("/reports/reports/compliance/2025-Q1.md").text == "# Compliance 2025-Q1\n"
+
+
+def test_the_audit_page_names_newest_events_deleted_behind_the_signed_checkpoint(
+    governance, governance_store
+):
+    client = client_as(governance, "admin")
+    client.get("/drift")
+    assert client.get("/api/audit").json()["data"]["chain"]["intact"] is True
+    with store.session_scope(governance_store) as session:
+        session.execute(
+            text("DELETE FROM audit_events WHERE seq >= (SELECT max(seq) - 1 FROM audit_events)")
+        )
+    chain = client.get("/api/audit?verify=whole").json()["data"]["chain"]
+    assert chain["intact"] is False
+    assert "covered by the checkpoint" in chain["problem"] and "missing" in chain["problem"]

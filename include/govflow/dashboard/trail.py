@@ -34,6 +34,7 @@ from govflow.audit import (
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 PAYLOAD_SHOWN = 400
+CHECKPOINTS_UNCHECKED = "the signed checkpoints cannot be checked: {error}"
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,21 @@ class ChainWatch:
     def status(
         self, session: Session, checkpoints: Path, *, now: datetime, whole: bool = False
     ) -> ChainStatus:
+        # Read before the walk (and before the session's first read): a checkpoint written
+        # after it may cover events the walk does not see (as govflow audit verify does).
+        checkpoint, problem = None, None
+        try:
+            checkpoint = latest_checkpoint(checkpoints)
+        except CheckpointError as error:
+            problem = CHECKPOINTS_UNCHECKED.format(error=error)
         with self._lock:  # one walk at a time; a second view waits for its result
             resume = None if whole else self._report
             report = verify_chain(session, resume=resume)
             self._report = report if report.intact else None
-        problem = None if report.first_break is None else str(report.first_break)
-        checkpoint = None
-        try:
-            checkpoint = latest_checkpoint(checkpoints)
-            if problem is None and checkpoint is not None:
+        if report.first_break is not None:
+            problem = str(report.first_break)
+        elif problem is None and checkpoint is not None:
+            try:
                 problem = checkpoint_problem(
                     checkpoint,
                     checkpoints,
@@ -74,8 +81,8 @@ class ChainWatch:
                     events=report.events_checked,
                     hash_at_checkpoint=hash_at(session, checkpoint.events),
                 )
-        except CheckpointError as error:
-            problem = problem or f"the signed checkpoints cannot be checked: {error}"
+            except CheckpointError as error:
+                problem = CHECKPOINTS_UNCHECKED.format(error=error)
         return ChainStatus(
             intact=problem is None,
             events=report.events_checked,
