@@ -911,7 +911,11 @@ def test_deployments_audit_reports_and_my_actions_open_to_exactly_the_roles_poli
     governance, user, opens
 ):
     client = client_as(governance, user)
-    statuses = {page: client.get(path).status_code for page, path in NEW_PAGES.items()}
+    pages = {page: client.get(path) for page, path in NEW_PAGES.items()}
+    statuses = {page: response.status_code for page, response in pages.items()}
+    # Offline pages: nothing fetched from elsewhere, no script.
+    shown = [r.text for r in pages.values() if r.status_code == 200]
+    assert not any("<script" in text or "http" in text for text in shown)
     json_statuses = {
         page: client.get("/api" + path).status_code for page, path in NEW_PAGES.items()
     }
