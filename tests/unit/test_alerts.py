@@ -903,3 +903,28 @@ def test_killing_the_delivering_process_and_delivering_again_duplicates_no_messa
     # The one killed in flight keeps its claim until the lease runs out: it reached Slack
     # here, and taking it over later is the at-least-once case documented in alerts.py.
     assert statuses == [DELIVERED, DELIVERED, DELIVERED, DELIVERED, SENDING]
+
+
+@pytest.mark.parametrize(
+    ("links", "path", "url"),
+    [
+        (
+            LINKS,
+            "reports/credit_approval/day.html",
+            "http://airflow.test:8080/govflow/reports/credit_approval/day.html",
+        ),
+        (
+            Links(airflow_base_url="http://airflow.test:8080/"),
+            "reports/credit_approval/day.html",
+            "http://airflow.test:8080/govflow/reports/reports/credit_approval/day.html",
+        ),
+        (Links(airflow_base_url="http://airflow.test:8080"), "/data/reports/m/day.html", None),
+        (Links(airflow_base_url="http://airflow.test:8080"), None, None),
+    ],
+)
+def test_a_drift_report_links_to_the_report_base_url_or_else_through_the_dashboard(
+    links, path, url
+):
+    """Never a path on the server: without a report base URL the dashboard serves the
+    recorded path (issue 16); an absolute path is no recorded path and is not linked."""
+    assert links.report(path) == url

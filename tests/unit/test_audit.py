@@ -213,6 +213,10 @@ def test_an_unknown_severity_is_refused(sqlite_url):
         ({"since": T0 + timedelta(hours=2), "until": T0 + timedelta(hours=4)}, [3, 4]),
         ({"actor": "eve", "since": T0 + timedelta(hours=1)}, [3, 5]),
         ({"limit": 2}, [1, 2]),
+        ({"mentioning": "credit_approval:4"}, [5]),
+        ({"mentioning": "female", "actor": "carol", "limit": 2}, [2, 4]),
+        ({"newest_first": True, "limit": 2}, [6, 5]),
+        ({"newest_first": True, "before_seq": 5, "limit": 2}, [4, 3]),
     ],
 )
 def test_query_filters_by_type_actor_target_severity_and_time(sqlite_url, filters, expected_seqs):
@@ -560,3 +564,23 @@ def test_deleting_the_last_rows_with_sqlite3_makes_the_cli_verify_fail_naming_th
     assert broken.stderr == (
         f"FAILED after 3 good events: events 4-6 covered by the checkpoint of {at} are missing\n"
     )
+
+
+def test_a_resumed_walk_checks_only_the_new_events_and_walks_it_all_when_its_head_changed(
+    sqlite_url,
+):
+    _seed_chain(sqlite_url, count=4)
+    with store.session_scope(sqlite_url) as session:
+        first = verify_chain(session)
+        record_event(session, actor="eve", action="dashboard.view", target="audit/all")
+    # An edit of an event the first walk covered is not looked at again by a resumed walk...
+    _execute(sqlite_url, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")
+    with store.session_scope(sqlite_url) as session:
+        resumed = verify_chain(session, resume=first)
+        whole = verify_chain(session)
+    assert (resumed.intact, resumed.events_checked) == (True, 5)
+    assert (whole.intact, whole.first_break.seq if whole.first_break else None) == (False, 2)
+    # ...but an edit of the event it ended on makes it walk from the first event.
+    _execute(sqlite_url, "UPDATE audit_events SET hash = 'x' WHERE seq = 4")
+    with store.session_scope(sqlite_url) as session:
+        assert not verify_chain(session, resume=first).intact

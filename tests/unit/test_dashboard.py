@@ -19,15 +19,28 @@ import pytest
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from govflow import store
-from govflow.audit import query_events
+from govflow.audit import query_events, record_event
 from govflow.config import load_config
 from govflow.dashboard import create_dashboard_app, dashboard_rights
 from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
 from govflow.dashboard.pages import NO_DATA, ModelOverview, Monitor, model_overviews
 from govflow.settings import config_dir
-from govflow.store.schema import Incident, MetricResult, Model, MonitoringRun
+from govflow.store.schema import (
+    Deployment,
+    DeploymentApproval,
+    DeploymentStep,
+    Incident,
+    MetricResult,
+    Model,
+    MonitoringRun,
+    RiskAcceptance,
+    RolloutStage,
+    ServingFeedback,
+    ServingStat,
+)
 from govflow_airflow.dashboard import AIRFLOW_REFUSES, airflow_user_name, run_url, trigger_as_user
 
 NOW = datetime(2025, 3, 30, 12, 0, tzinfo=UTC)
@@ -566,7 +579,15 @@ def test_a_person_holding_several_roles_gets_the_most_any_of_them_allows():
     config = load_config(config_dir())
     quinn = dashboard_rights(config, "quinn")  # qa_lead and ai_governance_committee
     assert (quinn.visible_pages(), quinn.can_trigger_analysis) == (
-        ["drift_overview", "fairness_monitor", "model_health", "incident_timeline"],
+        [
+            "drift_overview",
+            "fairness_monitor",
+            "model_health",
+            "incident_timeline",
+            "deployments",
+            "governance_reports",  # ai_governance_committee's; qa_lead's row has no such column
+            "my_actions",
+        ],
         False,
     )
 
@@ -593,6 +614,15 @@ def test_every_route_of_the_mounted_plugin_app_refuses_a_request_without_credent
         ("GET", "/fairness"),
         ("GET", "/health"),
         ("GET", "/incidents"),
+        ("GET", "/deployments"),
+        ("GET", "/api/deployments"),
+        ("GET", "/audit"),
+        ("GET", "/api/audit"),
+        ("GET", "/actions"),
+        ("GET", "/api/actions"),
+        ("GET", "/reports"),
+        ("GET", "/api/reports"),
+        ("GET", "/reports/{path:path}"),
         ("POST", "/analyze"),
     }
     assert [s for s in seen if s[2] not in (401, 403)] == []
@@ -646,3 +676,469 @@ def test_mounted_at_govflow_the_landing_redirect_and_the_navigation_stay_under_i
         '<a href="/govflow/fairness">Fairness Monitor</a>'
         '<a href="/govflow/incidents">Incident Timeline</a>'
     ) in page
+
+
+# --- Deployments, Audit, My actions, reports, gateway counters (issue 16) -----------------
+
+RUN = "manual__dep1"
+
+
+def _request(key: str, role: str, people: list[str]) -> dict[str, Any]:
+    return {
+        "key": key,
+        "role": role,
+        "subject": f"{role}: approve the deployment of credit_approval 2.0.0 (DEP-1)",
+        "body": "",
+        "assignees": [{"id": p, "name": p} for p in people],
+        "response_timeout_hours": 72,
+        "options": None,
+        "items": [],
+        "check_every_minutes": None,
+    }
+
+
+@pytest.fixture
+def governance_store(dashboard_store, tmp_path) -> str:
+    """dashboard_store plus: DEP-1 waiting for its approvals (the risk manager's is in, the
+    compliance officer's is not), DEP-2 whose alpha stage waits for its decision, DEP-0
+    rolled back during its beta stage, a risk
+    acceptance waiting for review, gateway counters and feedback, and the reports on disk."""
+    url = dashboard_store
+    with store.session_scope(url) as session:
+        waiting = Deployment(
+            ref="DEP-1",
+            dag_run_id=RUN,
+            model_id="credit_approval",
+            model_version="2.0.0",
+            deployment_type="update",
+            environment="production",
+            requested_by="eve",
+            status="in_progress",
+            report_path="reports/deployments/DEP-1/readiness.md",
+            created_at=NOW - DAY,
+            details={
+                "risk_tier": "high",
+                "approvals_requested_at": (NOW - timedelta(hours=3)).isoformat(),
+                "report_html_path": "reports/deployments/DEP-1/readiness.html",
+                "requests": {
+                    "approvals": [
+                        _request("approval:compliance_officer", "compliance_officer", ["carol"]),
+                        _request("approval:risk_manager", "risk_manager", ["rick"]),
+                    ]
+                },
+            },
+        )
+        rolled_back = Deployment(
+            ref="DEP-0",
+            dag_run_id="manual__dep0",
+            model_id="credit_approval",
+            model_version="1.9.0",
+            deployment_type="update",
+            environment="production",
+            requested_by="mike",
+            status="rolled_back",
+            created_at=NOW - 20 * DAY,
+            closed_at=NOW - 15 * DAY,
+            details={
+                "risk_tier": "high",
+                "rollout": {"status": "rolled_back"},
+                "rollback": {
+                    "decision": "error rate 3.1 % above 2 %",
+                    "source": "stage_gate",
+                    "requested_by": "govflow-rollout",
+                    "requested_at": "2025-03-14T10:00:00+00:00",
+                },
+                "requests": {"approvals": [_request("approval:cto", "cto", ["tom"])]},
+            },
+        )
+        rolling_out = Deployment(
+            ref="DEP-2",
+            dag_run_id="manual__dep2",
+            model_id="credit_approval",
+            model_version="1.9.5",
+            deployment_type="update",
+            environment="production",
+            requested_by="mike",
+            status="authorised",
+            created_at=NOW - 2 * DAY,
+            details={"risk_tier": "high", "rollout": {"status": "rolling_out"}},
+        )
+        session.add_all([waiting, rolled_back, rolling_out])
+        session.flush()
+        session.add(
+            RolloutStage(
+                deployment_id=rolling_out.id,
+                stage="alpha",
+                traffic_share=0.0,
+                status="gate_failed",
+                started_at=NOW - DAY,
+            )
+        )
+        for number in range(1, 10):
+            session.add(
+                DeploymentStep(
+                    deployment_id=waiting.id,
+                    step=number,
+                    phase=(number + 2) // 3,
+                    name=f"step {number}",
+                    status="passed",
+                    actor="govflow-deployment",
+                )
+            )
+        session.add(
+            DeploymentApproval(
+                deployment_id=waiting.id, role="risk_manager", approver="rick", decision="approve"
+            )
+        )
+        for stage, share, status in (("alpha", 0.0, "advanced"), ("beta", 0.01, "rolled_back")):
+            session.add(
+                RolloutStage(
+                    deployment_id=rolled_back.id,
+                    stage=stage,
+                    traffic_share=share,
+                    status=status,
+                    decided_by="dave",
+                    started_at=NOW - 18 * DAY,
+                )
+            )
+        session.add(
+            RiskAcceptance(
+                model_id="marketing_propensity",
+                metric="psi",
+                rationale="seasonal campaign",
+                requested_by="lena",
+                status="requested",
+                days=14,
+                request_key="govflow_risk_acceptance/manual__ra",
+                created_at=NOW - timedelta(hours=1),
+            )
+        )
+        for minute, requests, errors in (
+            (NOW - timedelta(hours=2), 900, 9),
+            (NOW - 3 * DAY, 50, 50),
+        ):
+            session.add(
+                ServingStat(
+                    instance="gw-1",
+                    model_id="credit_approval",
+                    version="1.9.0",
+                    minute=minute,
+                    requests=requests,
+                    errors=errors,
+                    invalid=0,
+                    clipped=2,
+                    fallbacks=4,
+                )
+            )
+        session.add(
+            ServingStat(
+                instance="gw-2",
+                model_id="credit_approval",
+                version="2.0.0",
+                minute=NOW - timedelta(hours=1),
+                requests=100,
+                errors=0,
+                invalid=1,
+                clipped=0,
+                fallbacks=1,
+            )
+        )
+        for kind in ("override", "override", "complaint", "bug"):
+            session.add(
+                ServingFeedback(
+                    model_id="credit_approval",
+                    kind=kind,
+                    severity="minor",
+                    recorded_by="ops",
+                    recorded_at=NOW - timedelta(hours=5),
+                )
+            )
+        session.get(MonitoringRun, 3).report_path = "reports/credit_approval/day30.html"
+        compliance = tmp_path / "reports" / "compliance" / "2025-Q1.md"
+        compliance.parent.mkdir(parents=True)
+        compliance.write_text("# Compliance 2025-Q1\n")
+        record_event(
+            session,
+            actor="carol",
+            action="report.compliance_generated",
+            target="report:compliance:2025-Q1",
+            payload={"path": str(compliance), "sha256": "x"},
+        )
+    for relative, content in (
+        ("reports/deployments/DEP-1/readiness.html", "<h1>Readiness DEP-1</h1>"),
+        ("reports/deployments/DEP-1/readiness.md", "# Readiness DEP-1"),
+        ("reports/credit_approval/day30.html", "<h1>drift of 2025-03-30</h1>"),
+        ("reports/credit_approval/unrecorded.html", "<h1>not a record</h1>"),
+    ):
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return url
+
+
+@pytest.fixture
+def governance(governance_store, tmp_path) -> FastAPI:
+    return create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda request, **kwargs: "unused",
+        run_url=run_url,
+        db_url=governance_store,
+        data_dir=lambda: tmp_path,
+        clock=lambda: NOW,
+    )
+
+
+NEW_PAGES = {
+    "deployments": "/deployments",
+    "audit": "/audit",
+    "governance_reports": "/reports",
+    "my_actions": "/actions",
+}
+
+
+@pytest.mark.parametrize(
+    ("user", "opens"),
+    [
+        ("admin", {"deployments", "audit", "governance_reports", "my_actions"}),
+        ("eve", {"deployments", "my_actions"}),
+        ("carol", {"deployments", "governance_reports", "my_actions"}),
+        ("audrey", {"deployments", "audit", "governance_reports", "my_actions"}),
+        ("victor", {"my_actions"}),
+        ("rick", {"deployments", "governance_reports", "my_actions"}),
+    ],
+)
+def test_deployments_audit_reports_and_my_actions_open_to_exactly_the_roles_policy_yaml_names(
+    dashboard, user, opens
+):
+    client = client_as(dashboard[0], user)
+    pages = {page: client.get(path) for page, path in NEW_PAGES.items()}
+    statuses = {page: response.status_code for page, response in pages.items()}
+    # Offline pages: nothing fetched from elsewhere, no script.
+    shown = [r.text for r in pages.values() if r.status_code == 200]
+    assert not any("<script" in text or "http" in text for text in shown)
+    json_statuses = {
+        page: client.get("/api" + path).status_code for page, path in NEW_PAGES.items()
+    }
+    expected = {page: 200 if page in opens else 403 for page in NEW_PAGES}
+    assert (statuses, json_statuses) == (expected, expected)
+    navigation = client.get("/actions").text.split("</nav>")[0]
+    assert {page for page, path in NEW_PAGES.items() if f'href="{path}"' in navigation} == opens
+
+
+def test_the_audit_page_refused_to_a_compliance_officer_names_the_audit_permission(governance):
+    response = client_as(governance, "carol").get("/audit")
+    assert (response.status_code, response.json()["detail"]) == (
+        403,
+        MISSING_PERMISSION.format(
+            permission="audit",
+            user="carol",
+            roles="compliance_officer",
+            wanted="audit: read_only or full",
+        ),
+    )
+
+
+def test_deployments_show_phase_open_approvals_with_their_required_action_readiness_and_rollback(
+    governance,
+):
+    page = client_as(governance, "audrey").get("/deployments").text
+    dep1 = page[page.index("<h2>DEP-1") : page.index("<h2>DEP-0")]
+    assert "status <b>in_progress</b>; phase 3, step 9 step 9 (passed)" in dep1
+    assert (
+        "<li>step 10 compliance_officer: compliance_officer: approve the deployment of "
+        "credit_approval 2.0.0 (DEP-1); assigned to carol "
+        '<a href="/dags/govflow_model_deployment/runs/manual__dep1/required_actions" '
+        'target="_top">answer in Airflow</a></li>'
+    ) in dep1
+    assert "risk_manager" not in dep1  # rick's approval is recorded
+    assert '<a href="/reports/reports/deployments/DEP-1/readiness.html" target="_blank">' in dep1
+    dep0 = page[page.index("<h2>DEP-0") :]
+    assert "waiting for" not in dep0  # rolled back: nothing is asked any more
+    assert "<tr><td>beta</td><td>0.01</td><td>rolled_back</td>" in dep0
+    assert "<b>rollback</b>: error rate 3.1 % above 2 % (source stage_gate" in dep0
+    rows = client_as(governance, "audrey").get("/api/deployments?model=credit_approval").json()
+    assert [(d["ref"], [r["role"] for r in d["open_requests"]]) for d in rows["data"]] == [
+        ("DEP-1", ["compliance_officer"]),
+        ("DEP-2", []),
+        ("DEP-0", []),
+    ]
+
+
+def test_my_actions_lists_what_waits_for_each_person_with_links_to_the_required_action(
+    governance,
+):
+    carol = client_as(governance, "carol").get("/api/actions").json()["data"]
+    assert [(a["kind"], a["ref"], a["dag_id"], a["dag_run_id"]) for a in carol] == [
+        # INC-1 (CRITICAL fairness: the compliance officer acknowledges), due by its P1 SLA.
+        ("incident_acknowledgement", "INC-1", None, None),
+        ("deployment_request", "DEP-1", "govflow_model_deployment", RUN),
+        ("risk_acceptance_review", "RA-1", "govflow_risk_acceptance", "manual__ra"),
+    ]
+    assert carol[0]["due"] == "2025-03-30T11:00:00+00:00"
+    page = client_as(governance, "carol").get("/actions").text
+    assert 'href="/dags/govflow_risk_acceptance/runs/manual__ra/required_actions"' in page
+    # The requester never reviews her own acceptance; rick's approval is in; victor has none.
+    assert client_as(governance, "lena").get("/api/actions").json()["data"] == []
+    assert client_as(governance, "rick").get("/api/actions").json()["data"] == []
+    # The alpha stage of DEP-2 waits for the model's owner or a deployment manager (GATE-6).
+    dave = client_as(governance, "dave").get("/api/actions").json()["data"]
+    assert [(a["kind"], a["ref"], a["dag_id"], a["dag_run_id"]) for a in dave] == [
+        ("rollout_stage_decision", "DEP-2", "govflow_rollout", None)
+    ]
+    assert 'href="/required_actions"' in client_as(governance, "olivia").get("/actions").text
+    assert "Nothing is waiting for you." in client_as(governance, "victor").get("/actions").text
+
+
+def test_the_audit_page_shows_the_chain_intact_and_a_bounded_filtered_query(governance):
+    client_as(governance, "eve").get("/drift")
+    client = client_as(governance, "audrey")  # the app's user, from here on
+    client.get("/drift")
+    page = client.get("/audit?action=dashboard.*&actor=audrey").text
+    assert 'Hash chain <span class="sev INFO">INFO</span> intact' in page
+    data = client.get("/api/audit?action=dashboard.*&actor=audrey&page_size=1").json()["data"]
+    assert data["chain"]["intact"] is True
+    assert [(e["actor"], e["action"], e["target"]) for e in data["events"]] == [
+        ("audrey", "dashboard.view", "audit/all")  # newest first: the page view just before
+    ]
+    by_model = client.get("/api/audit?model=marketing_propensity").json()["data"]["events"]
+    assert by_model == []
+    statuses = [
+        client.get(f"/audit?{query}").status_code
+        for query in ("page_size=201", "page_size=0", "since=yesterday", "action=" + "a" * 65)
+    ]
+    assert statuses == [422, 422, 422, 422]
+
+
+def test_verifying_the_whole_chain_finds_an_edited_event_an_incremental_walk_vouched_for(
+    governance, governance_store
+):
+    client = client_as(governance, "admin")
+    assert client.get("/api/audit").json()["data"]["chain"]["intact"] is True
+    with store.session_scope(governance_store) as session:
+        session.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1"))
+    incremental = client.get("/api/audit").json()["data"]["chain"]
+    whole = client.get("/api/audit?verify=whole").json()["data"]["chain"]
+    assert (incremental["walk"], incremental["intact"]) == ("new events since the last walk", True)
+    assert (whole["walk"], whole["intact"]) == ("whole chain", False)
+    assert "seq=1" in whole["problem"] and "edited" in whole["problem"]
+
+
+def test_a_report_opens_by_its_recorded_path_under_its_page_permission_and_is_audited(
+    governance, governance_store
+):
+    audrey = client_as(governance, "audrey")
+    readiness = audrey.get("/reports/reports/deployments/DEP-1/readiness.html")
+    assert (readiness.status_code, readiness.text) == (200, "<h1>Readiness DEP-1</h1>")
+    assert readiness.headers["content-security-policy"] == "sandbox allow-scripts"
+    markdown = audrey.get("/reports/reports/deployments/DEP-1/readiness.md")
+    assert markdown.headers["content-type"] == "text/plain; charset=utf-8"
+    victor = client_as(governance, "victor")
+    assert victor.get("/reports/reports/credit_approval/day30.html").status_code == 200
+    refused = victor.get("/reports/reports/deployments/DEP-1/readiness.html")
+    assert (refused.status_code, "missing permission deployments" in refused.json()["detail"]) == (
+        403,
+        True,
+    )
+    assert (
+        client_as(governance, "carol").get("/reports/reports/compliance/2025-Q1.md").status_code
+        == 200
+    )
+    eve = client_as(governance, "eve").get("/reports/reports/compliance/2025-Q1.md")
+    assert "missing permission governance_reports" in eve.json()["detail"]
+    with store.session_scope(governance_store) as session:
+        seen = [
+            (e.actor, e.action, e.target)
+            for e in query_events(session, action="dashboard.*", target="report/*")
+        ]
+    assert seen == [
+        ("audrey", "dashboard.view", "report/reports/deployments/DEP-1/readiness.html"),
+        ("audrey", "dashboard.view", "report/reports/deployments/DEP-1/readiness.md"),
+        ("victor", "dashboard.view", "report/reports/credit_approval/day30.html"),
+        ("victor", "dashboard.refused", "report/reports/deployments/DEP-1/readiness.html"),
+        ("carol", "dashboard.view", "report/reports/compliance/2025-Q1.md"),
+        ("eve", "dashboard.refused", "report/reports/compliance/2025-Q1.md"),
+    ]
+
+
+REFUSED_REPORT_PATHS = [
+    ("reports/%2e%2e/govflow.db", 400),
+    ("reports/credit_approval/%2e%2e/%2e%2e/govflow.db", 400),
+    ("%2Fetc%2Fpasswd", 400),
+    ("govflow.db", 400),
+    ("reports/credit_approval/day30.html%00.md", 400),
+    ("reports/credit_approval/unrecorded.html", 404),  # on disk, but no record names it
+    ("reports/deployments/DEP-9/readiness.html", 404),
+]
+
+
+def test_a_report_path_outside_reports_or_not_recorded_is_refused_and_audited(
+    governance, governance_store
+):
+    client = client_as(governance, "admin")
+    statuses = [
+        (path, client.get("/reports/" + path).status_code) for path, _ in REFUSED_REPORT_PATHS
+    ]
+    assert statuses == REFUSED_REPORT_PATHS
+    with store.session_scope(governance_store) as session:
+        refused = query_events(session, action="dashboard.refused")
+        assert [e.actor for e in refused] == ["admin"] * len(REFUSED_REPORT_PATHS)
+
+
+def test_a_symlinked_report_leading_out_of_the_data_directory_is_not_served(
+    governance, governance_store, tmp_path
+):
+    target = tmp_path / "reports" / "credit_approval" / "day30.html"
+    target.unlink()
+    target.symlink_to(tmp_path / "govflow.db")
+    assert (
+        client_as(governance, "admin")
+        .get("/reports/reports/credit_approval/day30.html")
+        .status_code
+        == 404
+    )
+
+
+def test_model_health_shows_the_gateway_counters_of_the_last_24_hours(governance):
+    health = client_as(governance, "eve").get("/api/health").json()["data"]
+    serving = {row["model_id"]: row["serving"] for row in health}
+    assert serving["credit_approval"] == {
+        "requests": 1000,
+        "errors": 9,
+        "invalid": 1,
+        "clipped": 2,
+        "fallbacks": 5,
+        "overrides": 2,
+        "complaints": 1,
+        "error_rate": 0.01,
+        "latency": None,
+    }
+    assert serving["marketing_propensity"] is None
+    page = client_as(governance, "eve").get("/health").text
+    assert "<td>credit_approval</td><td>1000</td><td>0.0100</td><td>9</td>" in page
+    assert "latency: not recorded: the serving gateway keeps no latency" in page
+
+
+def test_the_reports_page_lists_the_governance_reports_with_links_that_open_them(governance):
+    carol = client_as(governance, "carol")
+    listed = carol.get("/api/reports").json()["data"]
+    assert [(r["kind"], r["path"], r["written_by"]) for r in listed] == [
+        ("compliance", "reports/compliance/2025-Q1.md", "carol")
+    ]
+    page = carol.get("/reports").text
+    assert '<a href="/reports/reports/compliance/2025-Q1.md" target="_blank">2025-Q1.md</a>' in page
+    assert carol.get("/reports/reports/compliance/2025-Q1.md").text == "# Compliance 2025-Q1\n"
+
+
+def test_the_audit_page_names_newest_events_deleted_behind_the_signed_checkpoint(
+    governance, governance_store
+):
+    client = client_as(governance, "admin")
+    client.get("/drift")
+    assert client.get("/api/audit").json()["data"]["chain"]["intact"] is True
+    with store.session_scope(governance_store) as session:
+        session.execute(
+            text("DELETE FROM audit_events WHERE seq >= (SELECT max(seq) - 1 FROM audit_events)")
+        )
+    chain = client.get("/api/audit?verify=whole").json()["data"]["chain"]
+    assert chain["intact"] is False
+    assert "covered by the checkpoint" in chain["problem"] and "missing" in chain["problem"]

@@ -15,6 +15,7 @@ from govflow.alerts.outbox import SLACK
 from govflow.audit import query_events
 from govflow.cli import app
 from govflow.config import load_config
+from govflow.dashboard.deployments import deployment_rows
 from govflow.deployment import procedure, readiness, workflow
 from govflow.deployment.approvals import AIRFLOW_AUDIT_LOG
 from govflow.deployment.approvals import decision_rows as approvals_of
@@ -524,3 +525,29 @@ def test_a_rejection_stops_the_deployment_as_it_is_given_so_the_others_are_withd
         ("system_owner", "approve"),
         ("compliance_officer", "reject"),
     ]
+
+
+def test_approval_requests_link_the_report_through_the_dashboard_which_lists_them_until_answered(
+    env, monkeypatch
+):
+    """Never a path on the server: the approver opens it from the dashboard, whose
+    Deployments page and My actions list each approval still to give (issue 16)."""
+    monkeypatch.setenv("GOVFLOW_AIRFLOW_BASE_URL", "http://127.0.0.1:8080/")
+    run_id = "run-report-link"
+    requests = _through_readiness(env, run_id)
+    with store.session_scope(env.db_url) as session:
+        ref = procedure.deployment_of_run(session, run_id).ref
+    link = f"http://127.0.0.1:8080/govflow/reports/reports/deployments/{ref}/readiness.html"
+    assert all(f"Full report: {link}" in request["body"] for request in requests)
+    assert "data directory" not in requests[0]["body"]
+
+    def still_open() -> list[tuple[str, list[str]]]:
+        with store.session_scope(env.db_url) as session:
+            (row,) = [r for r in deployment_rows(session, env.config) if r.ref == ref]
+            return sorted((r.subject, r.assignees) for r in row.open_requests)
+
+    asked = sorted((r["subject"], [u["id"] for u in r["assigned_users"]]) for r in requests)
+    assert still_open() == asked
+    assert workflow.record_approval(env, run_id, 0, _approve_all(requests)[0]) is None
+    answered = (requests[0]["subject"], [u["id"] for u in requests[0]["assigned_users"]])
+    assert still_open() == [a for a in asked if a != answered]

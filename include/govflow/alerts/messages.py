@@ -87,11 +87,24 @@ class Links:
         return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(dag_run_id, safe='')}"
 
     def report(self, report_path: str | None) -> str | None:
-        """Reports are written as ``<data_dir>/reports/<model>/<run>.html``."""
-        if not report_path or not self.report_base_url:
+        """Reports are written as ``<data_dir>/reports/<model>/<run>.html``: under
+        ``report_base_url`` when one is given, else as the governance dashboard serves the
+        path recorded (relative to the data directory); never a path on the server."""
+        if not report_path:
             return None
         path = Path(report_path)
-        return f"{self.report_base_url.rstrip('/')}/{quote(path.parent.name)}/{quote(path.name)}"
+        if self.report_base_url:
+            base = self.report_base_url.rstrip("/")
+            return f"{base}/{quote(path.parent.name)}/{quote(path.name)}"
+        return None if path.is_absolute() else self.dashboard_report(report_path)
+
+    def dashboard_report(self, report_path: str | None) -> str | None:
+        """A report govflow wrote (its path relative to the data directory) as the governance
+        dashboard serves it on the api-server: its reader's permission checked, the view
+        audited; never a path on the server."""
+        if not report_path:
+            return None
+        return f"{self.airflow_base_url.rstrip('/')}/govflow/reports/{quote(report_path)}"
 
     def runbook(self, runbook_key: str | None) -> str | None:
         if not runbook_key or not self.runbook_base_url:

@@ -32,8 +32,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import String, cast, inspect, or_, select, text
 from sqlalchemy import event as orm_event
-from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from govflow import settings
@@ -201,24 +201,43 @@ class ChainReport:
     events_checked: int
     head_hash: str
     first_break: ChainBreak | None
+    head_version: int = HASH_VERSION
 
     @property
     def intact(self) -> bool:
         return self.first_break is None
 
 
-def verify_chain(session: Session, *, batch_size: int = 5000) -> ChainReport:
-    """Walk the chain in order and name the first event that does not fit."""
-    expected_seq = 1
-    prev_hash = GENESIS_HASH
+def verify_chain(
+    session: Session, *, batch_size: int = 5000, resume: ChainReport | None = None
+) -> ChainReport:
+    """Walk the chain in order and name the first event that does not fit.
+
+    ``resume``, an intact report of an earlier walk, walks only the events after the ones it
+    checked, linked to its head: it vouches for the new events, not for the old ones again."""
+    start = resume if resume is not None and resume.intact else None
+    if (
+        start is not None
+        and start.events_checked
+        and (hash_at(session, start.events_checked) != start.head_hash)
+    ):
+        start = None  # the head it ended on is gone or changed: walk it all
+    expected_seq = 1 if start is None else start.events_checked + 1
+    prev_hash = GENESIS_HASH if start is None else start.head_hash
     previous: AuditEvent | None = None
-    checked = 0
+    checked = 0 if start is None else start.events_checked
     rows = session.scalars(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
+        select(AuditEvent)
+        .where(AuditEvent.seq >= expected_seq)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=batch_size)
     )
     for event in rows:
         reason = None
-        version_before = event.hash_version if previous is None else previous.hash_version
+        if previous is not None:
+            version_before = previous.hash_version
+        else:
+            version_before = event.hash_version if start is None else start.head_version
         if event.seq != expected_seq:
             reason = (
                 f"sequence jumps from {expected_seq - 1} to {event.seq}: "
@@ -248,7 +267,11 @@ def verify_chain(session: Session, *, batch_size: int = 5000) -> ChainReport:
         expected_seq += 1
         prev_hash = event.hash
         previous = event
-    return ChainReport(checked, prev_hash, None)
+    if previous is not None:
+        return ChainReport(checked, prev_hash, None, previous.hash_version)
+    return ChainReport(
+        checked, prev_hash, None, HASH_VERSION if start is None else start.head_version
+    )
 
 
 def hash_at(session: Session, seq: int) -> str | None:
@@ -272,13 +295,19 @@ def query_events(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = None,
+    mentioning: str | None = None,
+    before_seq: int | None = None,
+    newest_first: bool = False,
 ) -> Sequence[AuditEvent]:
-    """Events matching every filter given, oldest first.
+    """Events matching every filter given, oldest first (or newest first).
 
     ``action`` and ``target`` match exactly, or by prefix when they end with ``*``
-    (``incident.*`` is every incident event); ``since`` is inclusive, ``until`` exclusive.
+    (``incident.*`` is every incident event); ``since`` is inclusive, ``until`` exclusive;
+    ``mentioning`` (a model id, say) appears in the target or the payload; ``before_seq``
+    keeps the events before that sequence number (the next page of a newest-first list).
     """
-    statement = select(AuditEvent).order_by(AuditEvent.seq)
+    order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq
+    statement = select(AuditEvent).order_by(order)
     for column, value in ((AuditEvent.action, action), (AuditEvent.target, target)):
         if value is None:
             continue
@@ -294,6 +323,15 @@ def query_events(
         statement = statement.where(AuditEvent.occurred_at >= since)
     if until is not None:
         statement = statement.where(AuditEvent.occurred_at < until)
+    if mentioning is not None:
+        statement = statement.where(
+            or_(
+                AuditEvent.target.contains(mentioning, autoescape=True),
+                cast(AuditEvent.payload, String).contains(mentioning, autoescape=True),
+            )
+        )
+    if before_seq is not None:
+        statement = statement.where(AuditEvent.seq < before_seq)
     if limit is not None:
         statement = statement.limit(limit)
     return session.scalars(statement).all()

@@ -385,13 +385,19 @@ ViewAccess = Literal["full", "read_only", "none"]
 
 
 class DashboardAccess(StrictModel):
-    """One row of seed 004 section 6."""
+    """One row of seed 004 section 6, and the pages issue 16 adds to the seed's four.
+
+    The seed names no access to Deployments, Audit or the reports govflow writes: a row
+    without those columns gets none of them (the stricter reading)."""
 
     drift_overview: ViewAccess
     fairness_monitor: ViewAccess
     model_health: ViewAccess
     incident_timeline: ViewAccess
     can_trigger_analysis: bool
+    deployments: ViewAccess = "none"
+    audit: ViewAccess = "none"
+    governance_reports: ViewAccess = "none"
 
 
 class RetentionPeriod(StrictModel):

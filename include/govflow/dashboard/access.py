@@ -9,32 +9,38 @@ Viewer passes every custom view, so Airflow's roles cannot carry the seed's tabl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from govflow.config import GovflowConfig
 from govflow.config.policy import ViewAccess
 
-Page = Literal["drift_overview", "fairness_monitor", "model_health", "incident_timeline"]
-Permission = Literal[
+Page = Literal[
     "drift_overview",
     "fairness_monitor",
     "model_health",
     "incident_timeline",
-    "can_trigger_analysis",
+    "deployments",
+    "audit",
+    "governance_reports",
+    "my_actions",
 ]
+ViewPermission = Page
+Permission = ViewPermission | Literal["can_trigger_analysis"]
 
-PAGES: tuple[Page, ...] = (
-    "drift_overview",
-    "fairness_monitor",
-    "model_health",
-    "incident_timeline",
-)
+PAGES: tuple[Page, ...] = get_args(Page)
 PAGE_TITLES: dict[Page, str] = {
     "drift_overview": "Drift Overview",
     "fairness_monitor": "Fairness Monitor",
     "model_health": "Model Health",
     "incident_timeline": "Incident Timeline",
+    "deployments": "Deployments",
+    "audit": "Audit",
+    "governance_reports": "Reports",
+    "my_actions": "My actions",
 }
+# The columns of policy.yaml's dashboard_access; "My actions" has none: it shows a person
+# only what waits for them, so everyone people.yaml lists may open it.
+_COLUMNS: tuple[ViewPermission, ...] = tuple(page for page in PAGES if page != "my_actions")
 _RANK: dict[ViewAccess, int] = {"none": 0, "read_only": 1, "full": 2}
 
 NOT_IN_PEOPLE = "{user} is not in people.yaml: the governance dashboard is for the people it lists"
@@ -50,7 +56,7 @@ class DashboardRights:
 
     user: str
     roles: tuple[str, ...]
-    pages: dict[Page, ViewAccess]
+    pages: dict[ViewPermission, ViewAccess]
     can_trigger_analysis: bool
 
     def visible_pages(self) -> list[Page]:
@@ -88,10 +94,10 @@ def dashboard_rights(config: GovflowConfig, user: str) -> DashboardRights:
         raise UnknownPerson(user)
     access = config.policy.dashboard_access
     rows = [access[role] for role in person.roles if role in access]
-    pages: dict[Page, ViewAccess] = {}
-    for page in PAGES:
-        granted: list[ViewAccess] = [getattr(row, page) for row in rows]
-        pages[page] = max(granted, key=_RANK.__getitem__, default="none")
+    pages: dict[ViewPermission, ViewAccess] = {"my_actions": "read_only"}
+    for column in _COLUMNS:
+        granted: list[ViewAccess] = [getattr(row, column) for row in rows]
+        pages[column] = max(granted, key=_RANK.__getitem__, default="none")
     return DashboardRights(
         user=user,
         roles=tuple(person.roles),

@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from govflow import settings, store
 from govflow.audit import record_event
 from govflow.config import CHECK_TYPES, GovflowConfig, load_config
-from govflow.dashboard import html, pages
+from govflow.dashboard import html, pages, reports, trail
 from govflow.dashboard.access import (
     DashboardRights,
     Page,
@@ -33,6 +35,8 @@ from govflow.dashboard.access import (
     UnknownPerson,
     dashboard_rights,
 )
+from govflow.dashboard.actions import my_actions
+from govflow.dashboard.deployments import deployment_rows
 
 ON_DEMAND_DAG = "govflow_monitoring_on_demand"
 MAX_MODEL_ID = 128
@@ -40,6 +44,21 @@ MAX_WINDOW_DAYS = 366
 # Module level: FastAPI resolves a route's (string) annotations in the module's namespace.
 ModelParam = Annotated[str | None, Query(max_length=MAX_MODEL_ID)]
 DaysParam = Annotated[int, Query(ge=1, le=pages.MAX_DAYS)]
+DayParam = Annotated[str | None, Query(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$")]
+ActionParam = Annotated[str | None, Query(max_length=64)]
+ActorParam = Annotated[str | None, Query(max_length=128)]
+PageSizeParam = Annotated[int, Query(ge=1, le=trail.MAX_PAGE_SIZE)]
+BeforeParam = Annotated[int | None, Query(ge=1)]
+VerifyParam = Annotated[str | None, Query(pattern="^whole$")]
+ReportPath = Annotated[str, FastApiPath(max_length=reports.MAX_PATH)]
+# A report is a document of its own: scripts (evidently's charts) run in an opaque origin,
+# never with the Airflow UI's, and the type given is the type used.
+REPORT_HEADERS = {
+    "Content-Security-Policy": "sandbox allow-scripts",
+    "X-Content-Type-Options": "nosniff",
+}
+NOT_RECORDED = "no report govflow recorded is at {path!r}"
+REPORT_GONE = "the report {path!r} is recorded but no longer in the data directory"
 CROSS_SITE = "refused: the form was posted from another site"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
 
@@ -92,6 +111,40 @@ def analysis_window(start: str, end: str) -> dict[str, str]:
     return {"window_start": first.isoformat(), "window_end": last.isoformat()}
 
 
+BAD_DAY = "{value!r} is not a date (YYYY-MM-DD)"
+
+
+def _day(value: str) -> datetime:
+    """00:00 UTC of a YYYY-MM-DD query parameter (400 if it is no date)."""
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        raise HTTPException(400, BAD_DAY.format(value=value)) from None
+
+
+def event_query(
+    action: ActionParam = None,
+    actor: ActorParam = None,
+    model: ActorParam = None,
+    since: DayParam = None,
+    until: DayParam = None,
+    page_size: PageSizeParam = trail.DEFAULT_PAGE_SIZE,
+    before: BeforeParam = None,
+    verify: VerifyParam = None,
+) -> tuple[trail.EventFilter, bool]:
+    """The Audit page's query parameters (bounded) and whether to walk the whole chain."""
+    wanted = trail.EventFilter(
+        action=action or None,
+        actor=actor or None,
+        model=model or None,
+        since=_day(since) if since else None,
+        until=_day(until) if until else None,
+        before_seq=before,
+        page_size=page_size,
+    )
+    return wanted, verify == "whole"
+
+
 def _audit(
     db_url: str | None, *, actor: str, action: str, target: str, payload: dict[str, Any]
 ) -> None:
@@ -106,11 +159,13 @@ def create_dashboard_app(
     run_url: Callable[[str, str], str],
     db_url: str | None = None,
     config_dir: Callable[[], Path] = settings.config_dir,
+    data_dir: Callable[[], Path] = settings.data_dir,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     """The dashboard app. ``current_user`` is a FastAPI dependency returning the user name
     (it must refuse an unauthenticated request); ``run_url(dag_id, run_id)`` links to a run."""
     configs = _ConfigCache(config_dir)
+    chain_watch = trail.ChainWatch()
     # No /docs, /redoc or /openapi.json: FastAPI serves them outside the app's dependencies.
     app = FastAPI(
         title="govflow dashboard",
@@ -154,8 +209,10 @@ def create_dashboard_app(
         load: Callable[[Session, GovflowConfig], Any],
         draw: Callable[[str, DashboardRights, GovflowConfig, Any], str],
         as_json: bool,
+        query: dict[str, Any] | None = None,
     ) -> Response:
-        """One page view: authorised, read, rendered as HTML or JSON, and audited."""
+        """One page view: authorised, read, rendered as HTML or JSON, and audited (with the
+        ``query`` it answered, if any)."""
         started = time.perf_counter()
         target = f"{page}/{model or 'all'}"
         rights = rights_for(user, page, target, model)
@@ -175,6 +232,7 @@ def create_dashboard_app(
                     "page": page,
                     "model": model or "all",
                     "format": "json" if as_json else "html",
+                    **({"query": query} if query else {}),
                 },
             )
         response: Response
@@ -224,22 +282,29 @@ def create_dashboard_app(
 
     def health(request: Request, user: str, as_json: bool) -> Response:
         def load(session: Session, config: GovflowConfig) -> Any:
-            overviews = pages.model_overviews(session, config, now=clock())
+            now = clock()
+            overviews = pages.model_overviews(session, config, now=now)
             metrics = pages.health_metrics(session, overviews)
+            serving = pages.serving_counters(session, config.models.ids(), now=now)
             if as_json:
                 return [
                     {
                         "model_id": o.model_id,
                         "status": o.health,
                         "metrics": metrics.get(o.model_id, {}),
+                        "serving": None
+                        if o.model_id not in serving
+                        else serving[o.model_id].to_dict(),
                     }
                     for o in overviews
                 ]
-            return overviews, metrics
+            return overviews, metrics, serving
 
         def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
-            overviews, metrics = data
-            return html.model_health(root, rights, overviews, metrics, pages.HEALTH_METRICS)
+            overviews, metrics, serving = data
+            return html.model_health(
+                root, rights, overviews, metrics, pages.HEALTH_METRICS, serving
+            )
 
         return view(request, user, "model_health", None, load, draw, as_json)
 
@@ -252,14 +317,87 @@ def create_dashboard_app(
 
         return view(request, user, "incident_timeline", model, load, draw, as_json)
 
-    # Each page and its JSON twin (/api/...): the same authorisation, data and audit event.
-    @app.get("/drift", response_class=HTMLResponse)
-    def drift_overview(request: Request, user: str = Depends(current_user)) -> Response:
-        return drift(request, user, as_json=False)
+    def deployments(request: Request, user: str, model: str | None, as_json: bool) -> Response:
+        def load(session: Session, config: GovflowConfig) -> Any:
+            return deployment_rows(session, config, model_id=model)
 
-    @app.get("/api/drift")
-    def drift_overview_json(request: Request, user: str = Depends(current_user)) -> Response:
-        return drift(request, user, as_json=True)
+        def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
+            return html.deployments(root, rights, data, run_url)
+
+        return view(request, user, "deployments", model, load, draw, as_json)
+
+    def report_list(request: Request, user: str, as_json: bool) -> Response:
+        def load(session: Session, config: GovflowConfig) -> Any:
+            rights = dashboard_rights(config, user)
+            kinds: list[reports.ReportKind] = ["compliance", "executive"]
+            if rights.refusal("incident_timeline") is None:
+                kinds.append("incident")
+            return reports.audited_reports(session, kinds)
+
+        def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
+            return html.report_list(root, rights, data)
+
+        return view(request, user, "governance_reports", None, load, draw, as_json)
+
+    def actions(request: Request, user: str, as_json: bool) -> Response:
+        def load(session: Session, config: GovflowConfig) -> Any:
+            return my_actions(session, config, user, now=clock())
+
+        def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
+            return html.my_actions(root, rights, data, run_url)
+
+        return view(request, user, "my_actions", None, load, draw, as_json)
+
+    def audit(
+        request: Request, user: str, wanted: trail.EventFilter, whole: bool, as_json: bool
+    ) -> Response:
+        checkpoints = settings.audit_checkpoints(db_url or settings.db_url())
+
+        def load(session: Session, config: GovflowConfig) -> Any:
+            chain = chain_watch.status(session, checkpoints, now=clock(), whole=whole)
+            return {"chain": chain, "events": trail.audit_events(session, wanted)}
+
+        def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
+            return html.audit(root, rights, data["chain"], data["events"], wanted)
+
+        query = {k: v for k, v in asdict(wanted).items() if v is not None}
+        return view(request, user, "audit", None, load, draw, as_json, query=query)
+
+    # Each page and its JSON twin (/api/...): the same authorisation, data and audit event.
+    def twins(path: str, page: Callable[..., Response]) -> None:
+        """The page at ``path`` and its JSON twin at ``/api<path>``."""
+
+        def as_html(request: Request, user: str = Depends(current_user)) -> Response:
+            return page(request, user, as_json=False)
+
+        def as_json(request: Request, user: str = Depends(current_user)) -> Response:
+            return page(request, user, as_json=True)
+
+        app.get(path, response_class=HTMLResponse)(as_html)
+        app.get("/api" + path)(as_json)
+
+    def model_twins(path: str, page: Callable[..., Response]) -> None:
+        """``twins`` of a page that one model can narrow (``?model=``)."""
+
+        def as_html(
+            request: Request, user: str = Depends(current_user), model: ModelParam = None
+        ) -> Response:
+            return page(request, user, model, as_json=False)
+
+        def as_json(
+            request: Request, user: str = Depends(current_user), model: ModelParam = None
+        ) -> Response:
+            return page(request, user, model, as_json=True)
+
+        app.get(path, response_class=HTMLResponse)(as_html)
+        app.get("/api" + path)(as_json)
+
+    twins("/drift", drift)
+    twins("/health", health)
+    model_twins("/incidents", incidents)
+    model_twins("/deployments", deployments)
+    twins("/actions", actions)
+    twins("/reports", report_list)
 
     @app.get("/fairness", response_class=HTMLResponse)
     def fairness_monitor(
@@ -279,25 +417,48 @@ def create_dashboard_app(
     ) -> Response:
         return fairness(request, user, model, days, as_json=True)
 
-    @app.get("/health", response_class=HTMLResponse)
-    def model_health(request: Request, user: str = Depends(current_user)) -> Response:
-        return health(request, user, as_json=False)
-
-    @app.get("/api/health")
-    def model_health_json(request: Request, user: str = Depends(current_user)) -> Response:
-        return health(request, user, as_json=True)
-
-    @app.get("/incidents", response_class=HTMLResponse)
-    def incident_timeline(
-        request: Request, user: str = Depends(current_user), model: ModelParam = None
+    @app.get("/audit", response_class=HTMLResponse)
+    def audit_page(
+        request: Request,
+        query: Annotated[tuple[trail.EventFilter, bool], Depends(event_query)],
+        user: str = Depends(current_user),
     ) -> Response:
-        return incidents(request, user, model, as_json=False)
+        return audit(request, user, *query, as_json=False)
 
-    @app.get("/api/incidents")
-    def incident_timeline_json(
-        request: Request, user: str = Depends(current_user), model: ModelParam = None
+    @app.get("/api/audit")
+    def audit_json(
+        request: Request,
+        query: Annotated[tuple[trail.EventFilter, bool], Depends(event_query)],
+        user: str = Depends(current_user),
     ) -> Response:
-        return incidents(request, user, model, as_json=True)
+        return audit(request, user, *query, as_json=True)
+
+    @app.get("/reports/{path:path}")
+    def report(path: ReportPath, user: str = Depends(current_user)) -> Response:
+        """A report govflow wrote, by its recorded path under the data directory: refused
+        when the path could leave reports/, absent when the store records no such report,
+        and read under the permission of the report's page; every outcome audited."""
+        target = f"report/{path[: reports.MAX_PATH]}"
+        config = configs.get()
+        try:
+            rights = dashboard_rights(config, user)
+            reports.check_path(path)
+        except (UnknownPerson, reports.UnsafeReportPath) as error:
+            status = 403 if isinstance(error, UnknownPerson) else 400
+            refuse(user, status, str(error), target, {"page": "report"})
+        with store.session_scope(db_url) as session:
+            found = reports.recorded_report(session, path)
+        if found is None:
+            refuse(user, 404, NOT_RECORDED.format(path=path), target, {"page": "report"})
+        payload = {"page": "report", "kind": found.kind, "model": found.model_id or "all"}
+        refusal = rights.refusal(found.permission)
+        if refusal is not None:
+            refuse(user, 403, refusal, target, {**payload, "permission": found.permission})
+        served = reports.report_file(data_dir(), found)
+        if served is None:
+            raise HTTPException(404, REPORT_GONE.format(path=path))
+        _audit(db_url, actor=user, action="dashboard.view", target=target, payload=payload)
+        return FileResponse(served, media_type=found.media_type, headers=REPORT_HEADERS)
 
     @app.post("/analyze", response_class=HTMLResponse)
     def analyze_now(

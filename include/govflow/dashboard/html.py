@@ -9,16 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from html import escape
+from urllib.parse import urlencode
 
 from govflow.dashboard.access import PAGE_TITLES, DashboardRights, Page
+from govflow.dashboard.actions import Action
+from govflow.dashboard.deployments import DEPLOYMENT_DAG, DeploymentRow, OpenRequest
 from govflow.dashboard.pages import (
+    LATENCY_NOT_RECORDED,
     NO_DATA,
+    SERVING_WINDOW,
     FairnessSeries,
     HealthMetric,
     IncidentRow,
     ModelOverview,
     Monitor,
+    ServingCounters,
 )
+from govflow.dashboard.reports import ListedReport
+from govflow.dashboard.trail import MAX_PAGE_SIZE, PAYLOAD_SHOWN, ChainStatus, EventFilter
 from govflow.reports.charts import sparkline
 
 PAGE_PATHS: dict[Page, str] = {
@@ -26,6 +34,10 @@ PAGE_PATHS: dict[Page, str] = {
     "fairness_monitor": "/fairness",
     "model_health": "/health",
     "incident_timeline": "/incidents",
+    "deployments": "/deployments",
+    "audit": "/audit",
+    "governance_reports": "/reports",
+    "my_actions": "/actions",
 }
 ALL_MODELS = "__all__"
 
@@ -93,6 +105,22 @@ def _model_options(model_ids: Iterable[str]) -> str:
 RunUrl = Callable[[str, str], str]
 
 
+def report_link(root: str, path: str | None, label: str = "report") -> str:
+    """A report govflow wrote, opened through the dashboard (a new tab: it is a document)."""
+    if not path:
+        return ""
+    return f'<a href="{_e(root)}/reports/{_e(path)}" target="_blank">{_e(label)}</a>'
+
+
+def required_action_link(run_url: RunUrl, dag_id: str | None, run_id: str | None) -> str:
+    """Airflow's "Required actions" of the run that asks, in the whole window; all of them
+    when the store does not know the run."""
+    if dag_id is None:
+        return ""
+    href = "/required_actions" if run_id is None else run_url(dag_id, run_id) + "/required_actions"
+    return f'<a href="{_e(href)}" target="_top">answer in Airflow</a>'
+
+
 def _run_link(monitor: Monitor, run_url: RunUrl) -> str:
     """The Airflow run a record came from, opened in the whole window (not the frame)."""
     if monitor.dag_id is None or monitor.dag_run_id is None:
@@ -135,7 +163,8 @@ def drift_overview(
         rows.append(
             f"<tr><td>{_e(model.model_id)}</td><td>{_e(model.risk_tier)}</td>{cells}"
             f"<td>{composite}</td><td>{sparkline(model.trend)}</td>"
-            f"<td>{_e(_time(model.last_analysis))}</td></tr>"
+            f"<td>{_e(_time(model.last_analysis))} "
+            f"{report_link(root, model.report_path, 'drift report')}</td></tr>"
         )
     form = ""
     if rights.can_trigger_analysis:
@@ -241,12 +270,36 @@ def _health_label(metric: HealthMetric) -> str:
     return metric.severity if metric.status == "computed" else "INCONCLUSIVE"
 
 
+def _serving_table(overviews: Sequence[ModelOverview], serving: dict[str, ServingCounters]) -> str:
+    hours = int(SERVING_WINDOW.total_seconds() // 3600)
+    rows = "".join(
+        f"<tr><td>{_e(o.model_id)}</td>"
+        + (
+            f"<td>{c.requests}</td><td>{_number(c.error_rate, 4)}</td><td>{c.errors}</td>"
+            f"<td>{c.invalid}</td><td>{c.fallbacks}</td><td>{c.clipped}</td>"
+            f"<td>{c.overrides}</td><td>{c.complaints}</td>"
+            if (c := serving.get(o.model_id)) is not None
+            else f'<td colspan="8">{badge(NO_DATA)} no gateway counted it</td>'
+        )
+        + "</tr>"
+        for o in overviews
+    )
+    return (
+        f"<h2>Serving gateway, last {hours} h</h2>"
+        f'<p class="muted">latency: {_e(LATENCY_NOT_RECORDED)}</p>'
+        "<table><tr><th>model</th><th>requests</th><th>error rate</th><th>errors</th>"
+        "<th>invalid outputs</th><th>fallbacks</th><th>clipped</th><th>overrides</th>"
+        f"<th>complaints</th></tr>{rows}</table>"
+    )
+
+
 def model_health(
     root: str,
     rights: DashboardRights,
     overviews: Sequence[ModelOverview],
     metrics: dict[str, dict[str, HealthMetric]],
     metric_names: Sequence[str],
+    serving: dict[str, ServingCounters],
 ) -> str:
     heads = "".join(f"<th>{_e(m)}</th>" for m in metric_names)
     rows = []
@@ -273,7 +326,7 @@ def model_health(
         rights,
         "model_health",
         f"<table><tr><th>model</th><th>status</th>{heads}<th>monitors</th></tr>"
-        f"{''.join(rows)}</table>",
+        f"{''.join(rows)}</table>{_serving_table(overviews, serving)}",
     )
 
 
@@ -308,3 +361,186 @@ def analysis_requested(
         f'Airflow run <a href="{_e(run_url)}" target="_top">{_e(run_id)}</a>.</p>'
         f'<p><a href="{_e(root)}/drift">Back to the Drift Overview</a></p>',
     )
+
+
+def _assignees(request: OpenRequest) -> str:
+    return ", ".join(request.assignees) or "nobody"
+
+
+def deployments(
+    root: str, rights: DashboardRights, rows: Sequence[DeploymentRow], run_url: RunUrl
+) -> str:
+    if not rows:
+        return layout(root, rights, "deployments", "<p>No deployment recorded.</p>")
+    sections = []
+    for d in rows:
+        run = (
+            ""
+            if d.dag_run_id is None
+            else f' <a href="{_e(run_url(DEPLOYMENT_DAG, d.dag_run_id))}" target="_top" '
+            'class="muted">run</a>'
+        )
+        where = (
+            "not started"
+            if d.step is None
+            else f"phase {d.phase}, step {d.step} {d.step_name} ({d.step_status})"
+        )
+        requests = "".join(
+            f"<li>step {r.step} {_e(r.role)}: {_e(r.subject)}; assigned to "
+            f"{_e(_assignees(r))} "
+            f"{required_action_link(run_url, r.dag_id, r.dag_run_id)}</li>"
+            for r in d.open_requests
+        )
+        stages = "".join(
+            f"<tr><td>{_e(st.stage)}</td><td>{st.traffic_share:g}</td><td>{_e(st.status)}</td>"
+            f"<td>{_e(_time(st.started_at))}</td><td>{_e(_time(st.ended_at))}</td>"
+            f"<td>{_e(st.decided_by)}</td></tr>"
+            for st in d.stages
+        )
+        reports = " ".join(report_link(root, path, path.rsplit("/", 1)[-1]) for path in d.reports)
+        rollback = (
+            ""
+            if not d.rollback
+            else f"<p><b>rollback</b>: {_e(d.rollback.get('decision'))} "
+            f"(source {_e(d.rollback.get('source'))}, requested by "
+            f"{_e(d.rollback.get('requested_by'))} at {_e(d.rollback.get('requested_at'))})</p>"
+        )
+        sections.append(
+            f"<h2>{_e(d.ref)}: {_e(d.model_id)} {_e(d.model_version)}{run}</h2>"
+            f"<p>{_e(d.deployment_type)} to {_e(d.environment)}, requested by "
+            f"{_e(d.requested_by)} on {_e(_time(d.created_at))}; status <b>{_e(d.status)}</b>; "
+            f"{_e(where)}; go-live {_e(d.go_live or 'not decided')}; recommendation "
+            f"{_e(d.recommendation or 'none yet')}; rollout "
+            f"{_e(d.rollout.get('status', 'not started'))}"
+            f"{'; closed ' + _e(_time(d.closed_at)) if d.closed_at else ''}</p>"
+            + (f"<p><b>stopped</b>: {_e(d.stopped)}</p>" if d.stopped else "")
+            + (f"<p>readiness report: {reports}</p>" if reports else "")
+            + (f"<p>waiting for:</p><ul>{requests}</ul>" if requests else "")
+            + (
+                "<table><tr><th>rollout stage</th><th>traffic share</th><th>status</th>"
+                f"<th>started</th><th>ended</th><th>decided by</th></tr>{stages}</table>"
+                if stages
+                else ""
+            )
+            + rollback
+        )
+    return layout(root, rights, "deployments", "".join(sections))
+
+
+_ACTION_TITLES = {
+    "deployment_request": "deployment",
+    "rollout_stage_decision": "rollout",
+    "incident_acknowledgement": "incident",
+    "risk_acceptance_review": "risk acceptance",
+}
+
+
+def my_actions(
+    root: str, rights: DashboardRights, actions: Sequence[Action], run_url: RunUrl
+) -> str:
+    if not actions:
+        return layout(root, rights, "my_actions", "<p>Nothing is waiting for you.</p>")
+    rows = "".join(
+        f"<tr><td>{_e(_ACTION_TITLES[a.kind])}</td><td>{_e(a.ref)}</td><td>{_e(a.model_id)}</td>"
+        f"<td>{_e(a.what)}</td><td>{_e(_time(a.due)) if a.due else ''}</td>"
+        f"<td>{required_action_link(run_url, a.dag_id, a.dag_run_id)}</td></tr>"
+        for a in actions
+    )
+    return layout(
+        root,
+        rights,
+        "my_actions",
+        "<table><tr><th>kind</th><th>ref</th><th>model</th><th>what</th><th>due</th>"
+        f"<th></th></tr>{rows}</table>",
+    )
+
+
+def _day(moment: datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%Y-%m-%d")
+
+
+def audit(
+    root: str,
+    rights: DashboardRights,
+    chain: ChainStatus,
+    events: Sequence[dict[str, object]],
+    wanted: EventFilter,
+) -> str:
+    state = (
+        badge("INFO") + " intact"
+        if chain.intact
+        else badge("CRITICAL") + f" BROKEN: {_e(chain.problem)}"
+    )
+    checkpoint = (
+        "no signed checkpoint yet"
+        if chain.checkpoint_events is None
+        else f"latest signed checkpoint {_e(chain.checkpoint_signed_at)} covers "
+        f"{chain.checkpoint_events} events"
+    )
+    status = (
+        f"<p>Hash chain {state}: {chain.events} events, head <code>{_e(chain.head_hash)}</code>; "
+        f"{checkpoint}. Walked: {_e(chain.walk)}, {_e(_time(chain.verified_at))}. "
+        f'<a href="{_e(root)}/audit?verify=whole">Verify the whole chain</a></p>'
+    )
+    form = (
+        f'<form method="get" action="{_e(root)}/audit">'
+        f'<label>action <input name="action" value="{_e(wanted.action or "")}" '
+        'placeholder="dashboard.*" maxlength="64"></label> '
+        f'<label>actor <input name="actor" value="{_e(wanted.actor or "")}" '
+        'maxlength="128"></label> '
+        f'<label>model <input name="model" value="{_e(wanted.model or "")}" '
+        'maxlength="128"></label> '
+        f'<label>from <input type="date" name="since" value="{_day(wanted.since)}"></label> '
+        f'<label>before <input type="date" name="until" value="{_day(wanted.until)}"></label> '
+        f'<label>rows <input type="number" name="page_size" min="1" max="{MAX_PAGE_SIZE}" '
+        f'value="{wanted.page_size}"></label> <button type="submit">Query</button></form>'
+    )
+    rows = "".join(
+        f"<tr><td>{_e(e['seq'])}</td><td>{_e(e['occurred_at'])}</td><td>{_e(e['severity'])}</td>"
+        f"<td>{_e(e['actor'])}</td><td>{_e(e['action'])}</td><td>{_e(e['target'])}</td>"
+        f'<td class="muted">{_e(str(e["payload"])[:PAYLOAD_SHOWN])}</td></tr>'
+        for e in events
+    )
+    more = ""
+    if len(events) == wanted.page_size and events:
+        query = urlencode(
+            {
+                name: value
+                for name, value in (
+                    ("action", wanted.action),
+                    ("actor", wanted.actor),
+                    ("model", wanted.model),
+                    ("since", _day(wanted.since)),
+                    ("until", _day(wanted.until)),
+                    ("page_size", wanted.page_size),
+                    ("before", events[-1]["seq"]),
+                )
+                if value
+            }
+        )
+        more = f'<p><a href="{_e(root)}/audit?{_e(query)}">older events</a></p>'
+    table = (
+        "<table><tr><th>seq</th><th>time</th><th>severity</th><th>actor</th><th>action</th>"
+        f"<th>target</th><th>payload</th></tr>{rows}</table>"
+        if rows
+        else "<p>No event matches.</p>"
+    )
+    return layout(root, rights, "audit", status + form + table + more)
+
+
+def report_list(root: str, rights: DashboardRights, listed: Sequence[ListedReport]) -> str:
+    """The compliance, executive (and, to whom the Incident Timeline is open, incident)
+    reports govflow wrote; drift and readiness reports are linked from their own pages."""
+    rows = "".join(
+        f"<tr><td>{_e(r.kind)}</td><td>{report_link(root, r.path, r.path.rsplit('/', 1)[-1])}"
+        f"</td><td>{_e(r.target)}</td><td>{_e(r.written_by)}</td>"
+        f"<td>{_e(_time(r.written_at))}</td></tr>"
+        for r in listed
+    )
+    body = (
+        "<table><tr><th>kind</th><th>report</th><th>of</th><th>written by</th><th>written</th>"
+        f"</tr>{rows}</table>"
+        if rows
+        else "<p>No report written yet (govflow report compliance / executive).</p>"
+    )
+    return layout(root, rights, "governance_reports", body)

@@ -13,13 +13,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.config.vocabulary import CHECK_TYPES, Cadence
 from govflow.incidents.lifecycle import UNRESOLVED_STATUSES
-from govflow.store.schema import Incident, MetricResult, MonitoringRun
+from govflow.rollout.routing import COUNTERS, Health
+from govflow.store.schema import (
+    Incident,
+    MetricResult,
+    MonitoringRun,
+    ServingFeedback,
+    ServingStat,
+)
 
 NO_DATA = "No data"
 INCONCLUSIVE = "INCONCLUSIVE"
@@ -85,6 +92,8 @@ class ModelOverview:
     composite_stale: bool
     trend: list[float]
     last_analysis: datetime | None
+    # The newest drift report of the model's recent records, relative to the data directory.
+    report_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON twin of a Drift Overview row: what is shown, not only what is stored."""
@@ -194,6 +203,7 @@ def model_overviews(
                 or now - _aware(latest.interval_end) > ALLOWED_AGE["daily"],
                 trend=[r.composite_score for r in reversed(scored[:TREND_RECORDS])],  # type: ignore[misc]
                 last_analysis=max(finished, default=None),
+                report_path=next((r.report_path for r in runs if r.report_path), None),
             )
         )
     return overviews
@@ -233,6 +243,72 @@ def health_metrics(
             result.metric, result.value, result.severity, result.status, end
         )
     return found
+
+
+SERVING_WINDOW = timedelta(hours=24)
+FEEDBACK_COUNTED = ("override", "complaint")
+# The gateway records counters per minute (serving_stats) and feedback, not latency.
+LATENCY_NOT_RECORDED = "not recorded: the serving gateway keeps no latency (serving_stats)"
+
+
+@dataclass(frozen=True)
+class ServingCounters:
+    """What the serving gateways counted for one model over SERVING_WINDOW."""
+
+    requests: int
+    errors: int
+    invalid: int
+    clipped: int
+    fallbacks: int
+    overrides: int
+    complaints: int
+
+    @property
+    def error_rate(self) -> float | None:
+        # The rollout's definition (errors and invalid outputs over requests).
+        counts = {name: getattr(self, name) for name in COUNTERS}
+        return Health("", None, 0, **counts).error_rate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "error_rate": self.error_rate, "latency": None}
+
+
+def serving_counters(
+    session: Session, model_ids: Sequence[str], *, now: datetime
+) -> dict[str, ServingCounters]:
+    """Model Health's gateway counters of the last SERVING_WINDOW per model (two grouped
+    queries on the (model, minute) and (model, recorded_at) indexes); a model with neither
+    counters nor feedback in the window is absent."""
+    since = now - SERVING_WINDOW
+    counted: dict[str, list[int]] = {
+        row[0]: [int(value or 0) for value in row[1:]]
+        for row in session.execute(
+            select(ServingStat.model_id, *(func.sum(getattr(ServingStat, c)) for c in COUNTERS))
+            .where(ServingStat.model_id.in_(model_ids), ServingStat.minute >= since)
+            .group_by(ServingStat.model_id)
+        )
+    }
+    feedback: dict[tuple[str, str], int] = {
+        (model_id, kind): count
+        for model_id, kind, count in session.execute(
+            select(ServingFeedback.model_id, ServingFeedback.kind, func.count())
+            .where(
+                ServingFeedback.model_id.in_(model_ids),
+                ServingFeedback.recorded_at >= since,
+                ServingFeedback.kind.in_(FEEDBACK_COUNTED),
+            )
+            .group_by(ServingFeedback.model_id, ServingFeedback.kind)
+        )
+    }
+    served = [m for m in model_ids if m in counted or any(k[0] == m for k in feedback)]
+    return {
+        model_id: ServingCounters(
+            **dict(zip(COUNTERS, counted.get(model_id, [0] * len(COUNTERS)), strict=True)),
+            overrides=feedback.get((model_id, "override"), 0),
+            complaints=feedback.get((model_id, "complaint"), 0),
+        )
+        for model_id in served
+    }
 
 
 @dataclass(frozen=True)
@@ -325,6 +401,13 @@ class IncidentRow:
     postmortem_due: datetime | None
 
 
+def acknowledgement_due(config: GovflowConfig, priority: str, opened: datetime) -> datetime | None:
+    """When an incident of P-class ``priority`` opened at ``opened`` must be acknowledged
+    (policy.yaml incidents.classes response time); None for a class the policy lacks."""
+    known = config.policy.incidents.classes.get(priority)  # type: ignore[call-overload]
+    return None if known is None else opened + timedelta(hours=known.response_time_hours)
+
+
 def incident_timeline(
     session: Session, config: GovflowConfig, *, now: datetime, model_id: str | None = None
 ) -> list[IncidentRow]:
@@ -343,13 +426,11 @@ def incident_timeline(
     )
     if model_id is not None:
         statement = statement.where(Incident.model_id == model_id)
-    classes = config.policy.incidents.classes
     rows = []
     for incident in session.scalars(statement):
         opened = _aware(incident.opened_at)
         acked = None if incident.acknowledged_at is None else _aware(incident.acknowledged_at)
-        known = classes.get(incident.priority)  # type: ignore[call-overload]
-        due = None if known is None else opened + timedelta(hours=known.response_time_hours)
+        due = acknowledgement_due(config, incident.priority, opened)
         rows.append(
             IncidentRow(
                 ref=incident.ref,

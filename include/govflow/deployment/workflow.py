@@ -579,9 +579,10 @@ def review_readiness(
             approvals.ApprovalAssignment(a["role"], tuple(a["assignees"]))
             for a in deployment.details["approval_assignments"]
         ]
-        summary = readiness.summary_text(report) + (
-            f"\nFull report: {deployment.report_path} (under the govflow data directory)"
+        full_report = Links.from_env().dashboard_report(
+            deployment.details.get("report_html_path") or deployment.report_path
         )
+        summary = readiness.summary_text(report) + f"\nFull report: {full_report}"
         requests = approvals.approval_requests(
             config, deployment, assignments, readiness_summary=summary
         )

@@ -287,9 +287,11 @@ def watch_stage(
     return {**view, "rollback": fired, "over": over, "checked_at": moment.isoformat()}
 
 
-def _approvers(
+def stage_approvers(
     session: Session, config: GovflowConfig, deployment: Deployment
 ) -> list[dict[str, str]]:
+    """Who decides a stage of ``deployment`` (GATE-6): the model's owner and the holders of
+    deployment.yaml's rollout.stage_approval roles."""
     rules = config.deployment.rollout.stage_approval
     owner = procedure.model_of(session, deployment).owner
     candidates = [owner] if rules.model_owner else []
@@ -342,7 +344,7 @@ def evaluate_gate(
         idempotency_key=f"rollout:{deployment.ref}:{stage}:gate",
     )
     timeout = config.deployment.rollout.stage_approval.response_timeout_hours
-    approvers = _approvers(session, config, deployment)
+    approvers = stage_approvers(session, config, deployment)
     if not approvers:
         raise ValueError(
             NO_APPROVER.format(

@@ -1,0 +1,155 @@
+"""Issue 16: every report govflow writes opens from the dashboard, by the path it was
+recorded under, relative to the data directory.
+
+Only a report the store records is served, never any other file of the data directory
+(the store, prediction logs, the audit key live there too): a drift report is the
+``report_path`` of its monitoring run, a readiness report one of its deployment's, and an
+incident, compliance or executive report the path of its ``report.*_generated`` audit
+event. Each kind is read under the permission of the page it belongs to. A path that could
+leave ``reports/`` (``..``, an absolute path, a symlink pointing out) is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govflow.dashboard.access import ViewPermission
+from govflow.dashboard.deployments import recorded_reports
+from govflow.store.schema import AuditEvent, Deployment, MonitoringRun
+
+ReportKind = Literal["drift", "readiness", "incident", "compliance", "executive"]
+PERMISSION_OF: dict[ReportKind, ViewPermission] = {
+    "drift": "drift_overview",
+    "readiness": "deployments",
+    "incident": "incident_timeline",
+    "compliance": "governance_reports",
+    "executive": "governance_reports",
+}
+# Reports of these kinds are recorded by their audit event (govflow.reports.keep_report).
+AUDITED_KINDS: dict[str, ReportKind] = {
+    "incidents": "incident",
+    "compliance": "compliance",
+    "executive": "executive",
+}
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".md": "text/plain; charset=utf-8",
+    ".pdf": "application/pdf",
+}
+# Segments start with a letter, digit or underscore: no "." or ".." can pass.
+SAFE_PATH = re.compile(r"^reports(/[A-Za-z0-9_][A-Za-z0-9_.+-]{0,199}){2,3}$")
+MAX_PATH = 512
+MAX_AUDITED_REPORTS = 2000
+MAX_LISTED = 100
+UNSAFE_PATH = "refused: {path!r} is not a report path under reports/ (no '..', no absolute path)"
+
+
+class UnsafeReportPath(ValueError):
+    def __init__(self, path: str) -> None:
+        super().__init__(UNSAFE_PATH.format(path=path[:MAX_PATH]))
+
+
+@dataclass(frozen=True)
+class RecordedReport:
+    path: str
+    kind: ReportKind
+    model_id: str | None
+
+    @property
+    def permission(self) -> ViewPermission:
+        return PERMISSION_OF[self.kind]
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[Path(self.path).suffix]
+
+
+def check_path(path: str) -> None:
+    """Raise UnsafeReportPath unless ``path`` is a plain relative path under reports/."""
+    if len(path) > MAX_PATH or not SAFE_PATH.match(path) or Path(path).suffix not in MEDIA_TYPES:
+        raise UnsafeReportPath(path)
+
+
+def recorded_report(session: Session, path: str) -> RecordedReport | None:
+    """The report recorded under ``path`` (relative to the data directory), or None."""
+    check_path(path)
+    parts = path.split("/")
+    if parts[1] == "deployments" and len(parts) == 4:
+        deployment = session.scalars(select(Deployment).where(Deployment.ref == parts[2])).first()
+        if deployment is not None and path in recorded_reports(deployment):
+            return RecordedReport(path, "readiness", deployment.model_id)
+        return None
+    if parts[1] in AUDITED_KINDS and len(parts) == 3:
+        kind = AUDITED_KINDS[parts[1]]
+        paths = session.scalars(
+            select(AuditEvent.payload)
+            .where(AuditEvent.action == f"report.{kind}_generated")
+            .order_by(AuditEvent.seq.desc())
+            .limit(MAX_AUDITED_REPORTS)
+        )
+        # keep_report records the absolute path it wrote (under the data directory then).
+        if any(str(p.get("path", "")).endswith("/" + path) for p in paths):
+            return RecordedReport(path, kind, None)
+        return None
+    if len(parts) == 3:
+        run = session.scalars(
+            select(MonitoringRun.id).where(
+                MonitoringRun.model_id == parts[1], MonitoringRun.report_path == path
+            )
+        ).first()
+        return None if run is None else RecordedReport(path, "drift", parts[1])
+    return None
+
+
+def report_file(data_dir: Path, report: RecordedReport) -> Path | None:
+    """The file of ``report`` if it is still there and inside ``data_dir``/reports (a
+    symlink leading elsewhere is not followed out)."""
+    root = (data_dir / "reports").resolve()
+    found = (data_dir / report.path).resolve()
+    if not found.is_relative_to(root) or not found.is_file():
+        return None
+    return found
+
+
+@dataclass(frozen=True)
+class ListedReport:
+    path: str
+    kind: ReportKind
+    target: str
+    written_by: str
+    written_at: datetime
+
+
+def audited_reports(
+    session: Session, kinds: list[ReportKind], *, limit: int = MAX_LISTED
+) -> list[ListedReport]:
+    """The newest incident, compliance and executive reports of ``kinds``, one row per
+    path (its newest writing), from their ``report.*_generated`` audit events."""
+    actions = [f"report.{kind}_generated" for kind in kinds if kind in AUDITED_KINDS.values()]
+    if not actions:
+        return []
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action.in_(actions))
+        .order_by(AuditEvent.seq.desc())
+        .limit(MAX_AUDITED_REPORTS)
+    )
+    listed: dict[str, ListedReport] = {}
+    for event in events:
+        written = str(event.payload.get("path", ""))
+        if "/reports/" not in written:
+            continue
+        path = "reports/" + written.rsplit("/reports/", 1)[1]
+        kind = AUDITED_KINDS.get(path.split("/")[1])
+        if kind is not None and path not in listed and SAFE_PATH.match(path):
+            listed[path] = ListedReport(path, kind, event.target, event.actor, event.occurred_at)
+        if len(listed) == limit:
+            break
+    return list(listed.values())
