@@ -1142,3 +1142,31 @@ def test_the_audit_page_names_newest_events_deleted_behind_the_signed_checkpoint
     chain = client.get("/api/audit?verify=whole").json()["data"]["chain"]
     assert chain["intact"] is False
     assert "covered by the checkpoint" in chain["problem"] and "missing" in chain["problem"]
+
+
+def test_a_generated_pdf_report_opens_where_its_slack_summary_links(
+    governance, governance_store, tmp_path
+):
+    from govflow.alerts.messages import Links, report_slack_message
+    from govflow.reports import keep_renderings
+
+    pdf = b"%PDF-1.4\n% executive summary of 2025-03\n%%EOF\n"
+    with store.session_scope(governance_store) as session:
+        kept = keep_renderings(
+            session,
+            "executive",
+            "2025-03",
+            {"md": "# Executive summary 2025-03\n", "pdf": pdf},
+            data_dir=tmp_path,
+            actor="carol",
+        )
+    name = kept.name("pdf")
+    message = report_slack_message("Executive summary 2025-03", "1 CRITICAL model", name, Links())
+    base = Links().airflow_base_url.rstrip("/") + "/govflow"
+    link = f"{base}/reports/{name}"
+    assert link in message["text"]
+    opened = client_as(governance, "carol").get(link.removeprefix(base))
+    assert opened.status_code == 200
+    assert opened.headers["content-type"] == "application/pdf"
+    assert opened.content == pdf
+    assert client_as(governance, "eve").get(link.removeprefix(base)).status_code == 403
