@@ -127,9 +127,9 @@ SKIPPED_NO_ARTIFACT = "explanation drift needs the model artefact, which could n
 REGRESSOR_EXPLANATION = (
     "explanation drift explains a classifier's probability; a regressor has none yet"
 )
-CLASSIFIER_BASELINE = (
-    "the active baseline was built for a classifier: run 'govflow baseline create --model "
-    "{model_id} --from <validation data>' again now that the model is a regressor"
+BASELINE_OF_OTHER_TYPE = (
+    "the active baseline was built for {built_for}: run 'govflow baseline create --model "
+    "{model_id} --from <validation data>' again for the model's type in models.yaml"
 )
 NO_FINITE_PREDICTIONS = "no finite prediction in the window: the predictions cannot be compared"
 
@@ -939,7 +939,10 @@ def _model_drift(
                 "model_drift", name, "", None, status="inconclusive", message=NO_LABELLED_WINDOW
             )
         matured = matured.iloc[0:0]
-    assert baseline.scores is not None and baseline.accuracy is not None, "a classifier's"
+    if baseline.scores is None or baseline.accuracy is None:
+        message = BASELINE_OF_OTHER_TYPE.format(model_id=model.id, built_for="a regressor")
+        judge.judge("model_drift", "accuracy_drop", "", None, status="skipped", message=message)
+        return
     labels = _labelled(matured, as_of).to_numpy()
     predictions = pd.to_numeric(matured[PREDICTION], errors="coerce").to_numpy()
     scores = pd.to_numeric(current[SCORE], errors="coerce").to_numpy(dtype="float64")
@@ -987,7 +990,7 @@ def _regression_model_drift(
     (judged on their interval), its predictions' distribution and spread on the window."""
     reference = baseline.regression
     if reference is None:
-        message = CLASSIFIER_BASELINE.format(model_id=model.id)
+        message = BASELINE_OF_OTHER_TYPE.format(model_id=model.id, built_for="a classifier")
         judge.judge("model_drift", "mae_increase", "", None, status="skipped", message=message)
         return
     if matured.empty:
