@@ -16,7 +16,6 @@ the share of days judged CRITICAL, WARNING, INFO and INCONCLUSIVE on ``mae_incre
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,14 +24,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from govflow.baselines.profile import build_profile
+from govflow.config import load_config
+from govflow.config.inventory import ModelEntry
+from govflow.monitoring.analysis import analyse_window
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from govflow.baselines.profile import build_profile  # noqa: E402
-from govflow.config import load_config  # noqa: E402
-from govflow.config.inventory import ModelEntry  # noqa: E402
-from govflow.monitoring.analysis import analyse_window  # noqa: E402
-
 GUIDE = "### A regression model"
 CASES = {"stable": 0.0, "+5%": 0.05, "+10%": 0.10, "+20%": 0.20}
 VERDICTS = ("CRITICAL", "WARNING", "INFO", "INCONCLUSIVE")
