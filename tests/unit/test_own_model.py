@@ -486,3 +486,27 @@ def test_a_regressor_log_with_bad_predictions_is_a_named_finding_not_a_traceback
     assert quality["range"].value == 20.0
     mae = findings[("model_drift", "mae_increase", "")]
     assert (mae.status, mae.details["labelled"]) == ("computed", ROWS - 30)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("lots", "predictions must be numbers"),
+        ("n/a", "predictions must be finite numbers: 1 are missing, NaN or infinite"),
+    ],
+)
+def test_a_regressor_baseline_from_predictions_that_are_not_numbers_is_refused_in_one_line(
+    regression_model, value, problem
+):
+    frame = pd.read_csv("customer_value.csv", dtype={"prediction": str})
+    frame.loc[7, "prediction"] = value
+    frame.to_csv("broken.csv", index=False)
+    assert govflow("model", "register", REGRESSOR).exit_code == 0
+
+    result = govflow("baseline", "create", "--model", REGRESSOR, "--from", "broken.csv")
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        3,
+        "",
+        f"the validation set of {REGRESSOR} 1: {problem}\n",
+    )

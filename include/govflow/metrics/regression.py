@@ -71,7 +71,7 @@ ErrorName = Literal["mae", "rmse"]
 
 LENGTH_MISMATCH = "labels and predictions must have the same length, got {true} and {pred}"
 NOT_NUMBERS = "{what} must be numbers"
-NOT_FINITE = "{count} predictions are not finite numbers"
+NOT_FINITE = "predictions must be finite numbers: {count} are missing, NaN or infinite"
 NO_PREDICTIONS = "no finite prediction"
 BAD_CONFIDENCE = "confidence must be in (0, 1), got {confidence}"
 TOO_FEW_LABELLED = "only {labelled} labelled rows, fewer than {required}"
