@@ -237,6 +237,11 @@ class ScriptedModel:
         self.default = default
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        column = self.predict(frame)
+        return np.column_stack([np.zeros(len(column), dtype=object), column])
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """The scripted values themselves: a regressor's answers (an amount each)."""
         chosen = []
         for value in frame[self.feature]:
             score = self.scores.get(value, self.default)
@@ -245,7 +250,7 @@ class ScriptedModel:
             chosen.append(score)
         column = np.empty(len(chosen), dtype=object)
         column[:] = chosen
-        return np.column_stack([np.zeros(len(chosen), dtype=object), column])
+        return column
 
 
 def register_scripted_version(

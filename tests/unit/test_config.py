@@ -20,7 +20,12 @@ from govflow.config.deployment import (
     AUTOMATIC_NEEDS_CHECK,
     MANDATORY_STEP,
 )
-from govflow.config.inventory import FAVOURABLE_OUTCOME
+from govflow.config.inventory import (
+    FAVOURABLE_OUTCOME,
+    NOT_FOR_REGRESSOR,
+    OUTPUT_OF_REGRESSOR,
+    REQUIRED_FOR_CLASSIFIER,
+)
 from govflow.config.loading import (
     DEPLOYMENT_RECORDS_TOO_SHORT,
     DUPLICATE_KEY,
@@ -933,4 +938,84 @@ def test_a_favourable_outcome_other_than_zero_or_one_is_refused(config_copy, val
     )
     assert problems_of(config_copy) == [
         f"models.yaml: models.1.favourable_prediction: {FAVOURABLE_OUTCOME}"
+    ]
+
+
+REGRESSOR_ENTRY = """
+  - id: customer_value
+    type: regressor
+    risk_tier: low
+    owner: sam
+    business_purpose: Estimate a customer's lifetime value
+    prediction_log: {kind: parquet, path: logs/customer_value}
+    columns:
+      {prediction_id: id, model_version: v, scored_at: at, prediction: p, label: l,
+       label_observed_at: lo}
+    label_delay_days: 30
+    freeze_on_critical_fairness: false
+    expected_daily_volume: 100
+    binning: {method: reference_quantiles, bins: 10}
+    features:
+      - {name: tenure_months, dtype: integer, min: 0, max: 240}
+    protected_attributes:
+      - {name: sex, categories: [female, male]}
+    serving:
+      output: {kind: non_negative, max: 20000}
+"""
+
+
+def test_a_regressor_is_valid_without_score_or_favourable_outcome_and_clips_from_config(
+    config_copy,
+):
+    (config_copy / "models.yaml").write_text(
+        (config_copy / "models.yaml").read_text() + REGRESSOR_ENTRY
+    )
+
+    model = load_config(config_copy).models.get("customer_value")
+
+    assert (model.is_regressor, model.prediction_bounds) == (True, (0.0, 20000.0))
+    assert (model.columns.score, model.decision_threshold, model.performance_requirement) == (
+        None,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            "label_delay_days: 30",
+            "label_delay_days: 30\n    favourable_prediction: 1",
+            "favourable_prediction: " + NOT_FOR_REGRESSOR.format(key="favourable_prediction"),
+        ),
+        (
+            "label_delay_days: 30",
+            "label_delay_days: 30\n    decision_threshold: 0.5",
+            "decision_threshold: " + NOT_FOR_REGRESSOR.format(key="decision_threshold"),
+        ),
+        ("{kind: non_negative, max: 20000}", "{kind: probability}", OUTPUT_OF_REGRESSOR),
+    ],
+)
+def test_a_regressor_with_a_classifier_key_or_a_probability_output_is_refused(
+    config_copy, old, new, problem
+):
+    (config_copy / "models.yaml").write_text(
+        (config_copy / "models.yaml").read_text() + REGRESSOR_ENTRY.replace(old, new)
+    )
+
+    assert problems_of(config_copy) == [f"models.yaml: models.3: {problem}"]
+
+
+def test_a_classifier_still_needs_its_decision_threshold(config_copy):
+    edit(
+        config_copy,
+        "models.yaml",
+        "label_delay_days: 5\n    decision_threshold: 0.5\n",
+        "label_delay_days: 5\n",
+    )
+
+    assert problems_of(config_copy) == [
+        "models.yaml: models.0: decision_threshold: "
+        + REQUIRED_FOR_CLASSIFIER.format(key="decision_threshold")
     ]

@@ -30,6 +30,7 @@ from typer.testing import CliRunner
 from govflow import settings, store
 from govflow.cli import app as cli
 from govflow.config import load_config
+from govflow.config.inventory import NonNegativeOutput
 from govflow.monitoring.prediction_logs import ParquetLogSource, log_columns
 from govflow.rollout.routing import RouteState, StoreTarget
 from govflow.serving import kill_switches
@@ -434,6 +435,61 @@ def test_invalid_outputs_are_blocked_with_their_reason_and_out_of_range_ones_cli
             ).where(ServingStat.instance == INSTANCE)
         ).all()
     assert stats == [("9.0.0", 5, 0, 2, 2, 2)]
+
+
+def as_regressor(config: Any, model_id: str, maximum: float) -> Any:
+    """``config`` with ``model_id`` re-declared a regressor whose outputs lie in [0, maximum]."""
+    entry = config.models.get(model_id)
+    regressor = entry.model_copy(
+        update={
+            "type": "regressor",
+            "decision_threshold": None,
+            "performance_requirement": None,
+            "serving": entry.serving.model_copy(
+                update={"output": NonNegativeOutput(kind="non_negative", max=maximum)}
+            ),
+        }
+    )
+    models = [regressor if m.id == model_id else m for m in config.models.models]
+    return config.model_copy(update={"models": config.models.model_copy(update={"models": models})})
+
+
+def test_a_regressor_answers_its_amount_clipped_into_the_bounds_models_yaml_gives_it(
+    demo_copy, clock
+):
+    data_dir, url = demo_copy
+    scripted = ScriptedModel(
+        "loan_purpose", {"car": 9000.0, "medical": -20.0, "education": math.nan}, default=1234.5
+    )
+    register_scripted_version(url, data_dir, MODEL, "9.0.0", scripted)
+    set_traffic(url, "9.0.0", {"external": 1.0})
+    app = create_app(
+        config=as_regressor(CONFIG, MODEL, 5000.0),
+        db_url=url,
+        data_dir=data_dir,
+        instance=INSTANCE,
+        background=False,
+        clock=clock,
+    )
+    instances = applicant_instances(rng(9), 4)
+    for instance, purpose in zip(instances, ["car", "medical", "education", "other"], strict=True):
+        instance["features"]["loan_purpose"] = purpose
+    with TestClient(app) as client:
+        result = answers(client, instances)
+        app.state.gateway.flush()
+
+    assert [(a["served_by"], a["safeguard"], a["score"], a["prediction"]) for a in result] == [
+        ("model", "clipped", 5000.0, 5000.0),
+        ("model", "clipped", 0.0, 0.0),
+        ("rule", "blocked", None, None),
+        ("model", "ok", 1234.5, 1234.5),
+    ]
+    assert result[0]["reason"] == CLIPPED_ABOVE.format(value=9000.0, high=5000.0)
+    now = utcnow()
+    logged = ParquetLogSource(data_dir / "prediction_logs" / MODEL, amounts=True).read_window(
+        now - timedelta(hours=1), now
+    )
+    assert sorted(logged["prediction"]) == [0.0, 1234.5, 5000.0]
 
 
 def test_a_cached_answer_serves_until_its_ttl_then_the_rule_takes_over(serve, demo_copy, clock):

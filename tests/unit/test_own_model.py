@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -253,7 +254,7 @@ def test_a_baseline_is_read_from_a_sql_table_through_an_environment_variable(
 def test_the_readme_guide_runs_as_printed_on_a_model_of_ones_own(own_model):
     """Each command of the guide's shell block, in a shell, from the directory holding the
     reader's validation.csv; every one succeeds and the last records the day."""
-    (commands,) = guide_blocks("sh")
+    commands = guide_blocks("sh")[0]
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     outputs = []
     for command in commands.strip().splitlines():
@@ -318,3 +319,194 @@ def test_a_year_of_history_is_recorded_day_by_day_and_pages_no_one(own_model):
     with store.session_scope(db_url) as session:
         assert session.scalars(select(Incident)).all() == []
         assert session.scalars(select(Alert)).all() == []
+
+
+REGRESSOR = "customer_value"
+REGRESSOR_ENTRY = guide_blocks("yaml")[1]
+
+
+def customer_value_rows(
+    rng: np.random.Generator, rows: int, start: datetime, *, noise: float = 150.0
+) -> pd.DataFrame:
+    """Subscribers the demo never made: tenure, spend and plan, two groups, and a lifetime
+    value in euros (``prediction``) with the value later observed (``label``, off by a
+    normal error of sd ``noise``); a larger ``noise`` is a model whose errors grew."""
+    tenure = rng.integers(1, 120, rows)
+    spend = rng.gamma(3.0, 15.0, rows)
+    predicted = np.clip(spend * (12 + tenure * 0.5), 0, 20000)
+    stamps = pd.date_range(start, periods=rows, freq="30s", tz="UTC")
+    return pd.DataFrame(
+        {
+            "prediction_id": [f"v{start:%Y%m%d}-{row}" for row in range(rows)],
+            "model_version": "1",
+            "scored_at": stamps,
+            "tenure_months": tenure,
+            "monthly_spend": spend,
+            "plan": rng.choice(["basic", "plus", "family"], rows, p=[0.5, 0.3, 0.2]),
+            "sex": rng.choice(["female", "male"], rows),
+            "age_band": rng.choice(["18-34", "35-54", "55+"], rows),
+            "prediction": predicted,
+            "label": np.maximum(0.0, predicted + rng.normal(0.0, noise, rows)),
+            "label_observed_at": stamps,
+        }
+    )
+
+
+@pytest.fixture
+def regression_model(own_model: Path, monkeypatch) -> Path:
+    """The guide's regressor beside the other models, its validation CSV in the working
+    directory, and days of logs: 3 June its errors grew, 4 June as at validation."""
+    models = own_model / "config" / "models.yaml"
+    models.write_text(models.read_text() + REGRESSOR_ENTRY)
+    rng = np.random.default_rng(3)
+    customer_value_rows(rng, 4000, datetime(2024, 5, 1, tzinfo=UTC)).to_csv(
+        own_model / "customer_value.csv", index=False
+    )
+    for day, noise in ((date(2024, 6, 3), 250.0), (date(2024, 6, 4), 150.0)):
+        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+        log = partition_path(own_model / "logs" / REGRESSOR, day)
+        log.parent.mkdir(parents=True)
+        customer_value_rows(rng, ROWS, start, noise=noise).to_parquet(log, index=False)
+    monkeypatch.chdir(own_model)
+    return own_model
+
+
+# Model drift alone and no HTML report: what these tests check, in less time.
+REGRESSOR_MODEL_DRIFT = [
+    *("monitor", "run", "--model", REGRESSOR),
+    *("--checks", "model_drift", "--no-report"),
+]
+
+
+def recorded_findings(data_dir: Path, day: str) -> dict[tuple[str, str, str], MetricResult]:
+    with store.session_scope(f"sqlite:///{data_dir / 'govflow.db'}") as session:
+        (record,) = [
+            run
+            for run in session.scalars(
+                select(MonitoringRun).where(
+                    MonitoringRun.model_id == REGRESSOR, MonitoringRun.status == "succeeded"
+                )
+            )
+            if run.interval_start.date() == date.fromisoformat(day)
+        ]
+        return {
+            (row.check_type, row.metric, row.subject): row
+            for row in session.scalars(
+                select(MetricResult).where(MetricResult.monitoring_run_id == record.id)
+            )
+        }
+
+
+def test_the_readme_regression_guide_runs_as_printed_and_finds_the_mae_drift(regression_model):
+    """The guide's second shell block, each line as printed: the day whose errors grew is
+    CRITICAL on MAE and RMSE (their intervals beyond the warning bound), its predictions
+    did not move, and each fairness ratio records its interval and group sizes."""
+    commands = guide_blocks("sh")[1].strip().splitlines()
+    outputs = []
+    for command in commands:
+        program, *args = shlex.split(command)
+        assert program == "govflow"
+        done = govflow(*args)
+        assert done.exit_code in (0, 1), (command, done.output)
+        outputs.append(done.stdout)
+
+    assert len(commands) == 3
+    assert f"{REGRESSOR} 1 registered (draft, black box)" in outputs[0]
+    assert f"{REGRESSOR}: baseline 2024-05-02-v1 active (4000 rows" in outputs[1]
+    assert f"{REGRESSOR}: succeeded, severity CRITICAL" in outputs[2]
+    findings = recorded_findings(regression_model, "2024-06-03")
+    for metric in ("mae_increase", "rmse_increase"):
+        found = findings[("model_drift", metric, "")]
+        assert (found.severity, found.status) == ("CRITICAL", "computed")
+        assert found.value > 0.10
+        assert found.details["ci_low"] > 0.05
+        assert found.threshold["critical"] == 0.10  # seed 004's accuracy drop
+    assert findings[("model_drift", "prediction_distribution_shift", "")].severity == "INFO"
+    assert findings[("model_drift", "output_spread_change", "")].severity == "INFO"
+    assert findings[("model_drift", "psi", "prediction")].severity == "INFO"
+    ratio = findings[("fairness_drift", "mean_prediction_ratio", "age_band")]
+    assert ratio.threshold["critical"] == 0.80
+    assert set(ratio.details["group_sizes"]) == {"18-34", "35-54", "55+"}
+    assert sum(ratio.details["group_sizes"].values()) == ROWS
+    assert ratio.details["ci_low"] < ratio.value < ratio.details["ci_high"]
+    assert ("fairness_drift", "mean_absolute_error_difference", "sex") in findings
+    shap = findings[("explanation_drift", "shap_rank_correlation", "")]
+    assert shap.status == "skipped"
+
+
+def test_a_regressor_day_like_its_validation_passes_and_a_day_without_labels_is_inconclusive(
+    regression_model,
+):
+    day = partition_path(regression_model / "logs" / REGRESSOR, date(2024, 6, 4))
+    unlabelled = pd.read_parquet(day).assign(label=np.nan, label_observed_at=pd.NaT)
+    later = partition_path(regression_model / "logs" / REGRESSOR, date(2024, 6, 5))
+    later.parent.mkdir(parents=True)
+    unlabelled.assign(scored_at=unlabelled["scored_at"] + timedelta(days=1)).to_parquet(later)
+    assert govflow("model", "register", REGRESSOR).exit_code == 0
+    created = govflow("baseline", "create", "--model", REGRESSOR, "--from", "customer_value.csv")
+    assert created.exit_code == 0, created.output
+    for start in ("2024-06-04", "2024-06-05"):
+        govflow(*REGRESSOR_MODEL_DRIFT, "--start", start)
+
+    stable = recorded_findings(regression_model, "2024-06-04")
+    without_labels = recorded_findings(regression_model, "2024-06-05")
+
+    assert stable[("model_drift", "mae_increase", "")].severity == "INFO"
+    assert stable[("model_drift", "mae_increase", "")].status == "computed"
+    blind = without_labels[("model_drift", "mae_increase", "")]
+    assert (blind.status, blind.value) == ("inconclusive", None)
+    assert blind.details["message"] == "only 0 labelled rows, fewer than 100"
+
+
+def test_a_regressor_log_with_bad_predictions_is_a_named_finding_not_a_traceback(
+    regression_model,
+):
+    day = partition_path(regression_model / "logs" / REGRESSOR, date(2024, 6, 4))
+    frame = pd.read_parquet(day)
+    frame.loc[:9, "prediction"] = np.nan
+    frame.loc[10:19, "prediction"] = np.inf
+    frame.loc[20:29, "prediction"] = -5.0
+    frame.to_parquet(day)
+    assert govflow("model", "register", REGRESSOR).exit_code == 0
+    assert (
+        govflow(
+            "baseline", "create", "--model", REGRESSOR, "--from", "customer_value.csv"
+        ).exit_code
+        == 0
+    )
+
+    result = govflow(*REGRESSOR_MODEL_DRIFT, "--start", "2024-06-04")
+
+    assert result.exit_code in (0, 1), result.output
+    assert "Traceback" not in result.output
+    findings = recorded_findings(regression_model, "2024-06-04")
+    quality = {key[1]: row for key, row in findings.items() if key[0] == "data_quality"}
+    assert quality["nulls"].subject == "prediction"
+    assert quality["range"].subject == "prediction"
+    assert quality["range"].value == 20.0
+    mae = findings[("model_drift", "mae_increase", "")]
+    assert (mae.status, mae.details["labelled"]) == ("computed", ROWS - 30)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("lots", "predictions must be numbers"),
+        ("n/a", "predictions must be finite numbers: 1 are missing, NaN or infinite"),
+    ],
+)
+def test_a_regressor_baseline_from_predictions_that_are_not_numbers_is_refused_in_one_line(
+    regression_model, value, problem
+):
+    frame = pd.read_csv("customer_value.csv", dtype={"prediction": str})
+    frame.loc[7, "prediction"] = value
+    frame.to_csv("broken.csv", index=False)
+    assert govflow("model", "register", REGRESSOR).exit_code == 0
+
+    result = govflow("baseline", "create", "--model", REGRESSOR, "--from", "broken.csv")
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        3,
+        "",
+        f"the validation set of {REGRESSOR} 1: {problem}\n",
+    )

@@ -128,6 +128,29 @@ def test_the_frame_has_documented_dtypes_and_only_the_requested_columns(log_dir:
     assert list(columns.columns) == ["score", "label"]
 
 
+def test_a_regressors_amounts_are_read_as_floats_from_parquet_and_sql_never_cast_to_int8(
+    tmp_path: Path,
+) -> None:
+    log = hand_written_log(DAYS[0]).assign(
+        prediction=[580.5, 0.0, 127.0, 19999.75], label=[612.0, None, 3.5, None]
+    )
+    path = partition_path(tmp_path / "parquet", DAYS[0])
+    path.parent.mkdir(parents=True)
+    log.to_parquet(path, index=False)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}")
+    log.to_sql("predictions", engine, index=False)
+
+    for source in (
+        ParquetLogSource(tmp_path / "parquet", amounts=True),
+        SqlLogSource(engine, "predictions", amounts=True),
+    ):
+        frame = source.read_window(at(1), at(2))
+        assert str(frame["prediction"].dtype) == str(frame["label"].dtype) == "float64"
+        assert frame["prediction"].tolist() == [580.5, 0.0, 127.0, 19999.75]
+        assert frame["label"].isna().tolist() == [False, True, False, True]
+    engine.dispose()
+
+
 def test_naive_datetimes_are_read_as_utc(log_dir: Path) -> None:
     frame = ParquetLogSource(log_dir).read_window(datetime(2025, 3, 1, 12), datetime(2025, 3, 2))
     assert frame["prediction_id"].tolist() == ["2025-03-01-12", "2025-03-01-18"]

@@ -16,6 +16,10 @@ run compares against, so that a run reads the profile and never the reference ro
   per-group counts of :func:`~govflow.metrics.group_counts` (selection, confusion matrix,
   calibration bins) from which every fairness rate is arithmetic;
 * the validation accuracy over labelled rows;
+* for a ``regressor`` (no score, no classes) instead of the score distribution, the per-group
+  counts and the accuracy: :class:`RegressionProfile`, the prediction's frozen deciles and
+  spread and the errors on labelled rows (:mod:`govflow.metrics.regression`); its fairness
+  is judged on the window's own group means, so the profile keeps no group counts;
 * the mean |SHAP| attribution per feature (:mod:`govflow.metrics.explanation_drift`)
   and the background rows they were measured against, so a later window is explained the same way.
 
@@ -57,12 +61,15 @@ from govflow.audit import record_event
 from govflow.config import ModelEntry
 from govflow.metrics import (
     CategoricalReference,
+    ErrorSummary,
     GroupCounts,
+    MetricInputError,
     NumericReference,
     accuracy,
     binary_labels,
     binary_predictions,
     categorical_reference,
+    error_summary,
     finite_values,
     group_counts,
     intersectional_groups,
@@ -77,6 +84,7 @@ from govflow.metrics.explanation_drift import (
     explanation_background,
     feature_attributions,
 )
+from govflow.metrics.regression import finite_predictions
 from govflow.registry import get_version
 from govflow.store.schema import AuditEvent, Baseline, Model
 from govflow.store.types import utcnow
@@ -98,6 +106,7 @@ UNSUPPORTED_SCHEMA = (
     "baseline profile schema_version {found} is not supported (expected {expected})"
 )
 WRONG_MODEL = "the profile describes {profile_model} {profile_version}, not {model_id} {version}"
+BAD_REGRESSION_DATA = "the validation set of {model_id} {version}: {error}"
 NO_VALIDATION_SET = "{model_id} {version} was registered without a validation set"
 ARTIFACT_CHANGED = (
     "the artefact of {model_id} {version} at {path} does not match its registered sha256"
@@ -139,6 +148,25 @@ class ScoreProfile:
 
 
 @dataclass(frozen=True)
+class RegressionProfile:
+    """What a regressor's baseline keeps of its outputs: the prediction's frozen deciles,
+    quantiles and spread, and its errors on the labelled rows."""
+
+    predictions: NumericReference
+    errors: ErrorSummary
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"predictions": self.predictions.to_dict(), "errors": self.errors.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RegressionProfile:
+        return cls(
+            predictions=NumericReference.from_dict(data["predictions"]),
+            errors=ErrorSummary.from_dict(data["errors"]),
+        )
+
+
+@dataclass(frozen=True)
 class BaselineProfile:
     """Everything monitoring compares a window against; JSON through ``to_dict``."""
 
@@ -148,14 +176,16 @@ class BaselineProfile:
     binning: dict[str, Any]
     numeric: dict[str, NumericReference]
     categorical: dict[str, CategoricalReference]
-    scores: ScoreProfile
+    # None for a regressor, whose outputs are in ``regression``.
+    scores: ScoreProfile | None
     fairness: dict[str, GroupCounts]
-    accuracy: float
+    accuracy: float | None
     # None for a black-box model (no artefact registered): nothing to explain with.
     attributions: FeatureAttributions | None
     explanation_background: ExplanationBackground | None
     seed: int
     schema_version: int = SCHEMA_VERSION
+    regression: RegressionProfile | None = None
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -164,7 +194,11 @@ class BaselineProfile:
         return self.attributions.features
 
     def to_dict(self) -> dict[str, Any]:
+        # A classifier's profile has no "regression" key: its stored JSON (and the sha256
+        # the audit trail holds) is what it was before regressors.
+        regression = {} if self.regression is None else {"regression": self.regression.to_dict()}
         return {
+            **regression,
             "schema_version": self.schema_version,
             "model_id": self.model_id,
             "model_version": self.model_version,
@@ -172,7 +206,7 @@ class BaselineProfile:
             "binning": dict(self.binning),
             "numeric": {name: ref.to_dict() for name, ref in self.numeric.items()},
             "categorical": {name: ref.to_dict() for name, ref in self.categorical.items()},
-            "scores": self.scores.to_dict(),
+            "scores": None if self.scores is None else self.scores.to_dict(),
             "fairness": {name: counts.to_dict() for name, counts in self.fairness.items()},
             "accuracy": self.accuracy,
             "attributions": None if self.attributions is None else self.attributions.to_dict(),
@@ -202,11 +236,11 @@ class BaselineProfile:
                 name: CategoricalReference.from_dict(ref)
                 for name, ref in data["categorical"].items()
             },
-            scores=ScoreProfile.from_dict(data["scores"]),
+            scores=None if data["scores"] is None else ScoreProfile.from_dict(data["scores"]),
             fairness={
                 name: GroupCounts.from_dict(counts) for name, counts in data["fairness"].items()
             },
-            accuracy=float(data["accuracy"]),
+            accuracy=None if data["accuracy"] is None else float(data["accuracy"]),
             attributions=(
                 None
                 if data["attributions"] is None
@@ -218,6 +252,11 @@ class BaselineProfile:
                 else ExplanationBackground.from_dict(data["explanation_background"])
             ),
             seed=int(data["seed"]),
+            regression=(
+                None
+                if data.get("regression") is None
+                else RegressionProfile.from_dict(data["regression"])
+            ),
         )
 
 
@@ -237,10 +276,12 @@ def _frozen_bins(values: pd.Series, model_config: ModelEntry) -> BinningMethod |
 def profile_columns(model_config: ModelEntry) -> list[str]:
     """The columns a profile is built from: features, protected attributes and outcomes."""
     columns = model_config.columns
+    # A regressor has no score: its prediction is the amount.
+    score = [] if columns.score is None else [columns.score]
     return [
         *(feature.name for feature in model_config.features),
         *(attribute.name for attribute in model_config.protected_attributes),
-        columns.score,
+        *score,
         columns.prediction,
         columns.label,
     ]
@@ -279,6 +320,29 @@ def build_profile(
         for feature in model_config.features
         if feature.dtype == "categorical"
     }
+    inputs: dict[str, Any] = {
+        "model_id": model_id,
+        "model_version": model_version,
+        "rows": len(validation),
+        "binning": model_config.binning.model_dump(),
+        "numeric": numeric,
+        "categorical": categorical,
+        "seed": seed,
+    }
+    if model_config.is_regressor:
+        return BaselineProfile(
+            **inputs,
+            scores=None,
+            fairness={},
+            accuracy=None,
+            # Attributions explain a classifier's probability; a regressor has none yet.
+            attributions=None,
+            explanation_background=None,
+            regression=_regression_profile(
+                validation[columns.label], validation[columns.prediction], model_id, model_version
+            ),
+        )
+    assert columns.score is not None, "models.yaml requires it of a classifier"
     labels, predictions, scores = (
         validation[columns.label],
         validation[columns.prediction],
@@ -308,12 +372,7 @@ def build_profile(
         None if model is None else explanation_background(validation, features=features, seed=seed)
     )
     return BaselineProfile(
-        model_id=model_id,
-        model_version=model_version,
-        rows=len(validation),
-        binning=model_config.binning.model_dump(),
-        numeric=numeric,
-        categorical=categorical,
+        **inputs,
         scores=ScoreProfile(
             deciles=numeric_reference(scores, method="deciles"),
             positive_prediction_rate=float(binary_predictions(predictions).mean()),
@@ -331,8 +390,22 @@ def build_profile(
             )
         ),
         explanation_background=background,
-        seed=seed,
     )
+
+
+def _regression_profile(
+    labels: pd.Series, predictions: pd.Series, model_id: str, model_version: str
+) -> RegressionProfile:
+    try:
+        values = finite_predictions(predictions)
+        return RegressionProfile(
+            predictions=numeric_reference(values, method="deciles"),
+            errors=error_summary(labels, values),
+        )
+    except MetricInputError as error:  # non-numeric or non-finite predictions or labels
+        raise BaselineError(
+            BAD_REGRESSION_DATA.format(model_id=model_id, version=model_version, error=error)
+        ) from error
 
 
 def draw_reference_sample(

@@ -5,6 +5,12 @@ its monitoring cadence and its deployment approvals), the place its prediction l
 the schema of its features and protected attributes, and the numbers monitoring needs:
 label delay, decision threshold, performance floor, expected volume and binning.
 Its ``serving`` block holds the seed 003 prediction safeguards the serving gateway applies.
+
+Two model types: a ``binary_classifier`` (a score in [0, 1] and a 0/1 prediction, with a
+favourable outcome, a decision threshold and an accuracy floor) and a ``regressor`` (issue 14
+item 4, seed 003's "CLV non-negative with max": its prediction is an amount in
+``serving.output``'s [0, max], its label the observed amount). A regressor has no score, no
+favourable class, no decision threshold and no accuracy floor: those keys are refused on it.
 """
 
 from __future__ import annotations
@@ -32,6 +38,18 @@ OUTPUT_OF_TYPE = (
 UNKNOWN_MODEL = "unknown model {model_id!r}; models.yaml has {models}"
 FALLBACK_SCORE_OUT_OF_RANGE = (
     "the fallback score {score} lies outside the valid outputs [0, {high}]"
+)
+OUTPUT_OF_REGRESSOR = (
+    "a regressor answers with an amount, so serving.output must be "
+    "{{kind: non_negative, max: <largest valid prediction>}} (its clipping bounds)"
+)
+NOT_FOR_REGRESSOR = "a regressor has no {key}: remove it (it applies to a binary_classifier)"
+REQUIRED_FOR_CLASSIFIER = "a binary_classifier needs {key}"
+CLASSIFIER_ONLY_KEYS = (
+    "favourable_prediction",
+    "favourable_label",
+    "decision_threshold",
+    "performance_requirement",
 )
 FAVOURABLE_OUTCOME = (
     "must be 0 or 1: the value of prediction (or label) that is the favourable outcome"
@@ -97,7 +115,8 @@ class Columns(StrictModel):
     prediction_id: str
     model_version: str
     scored_at: str
-    score: str
+    # A classifier's probability of class 1; a regressor has none (its prediction is the amount).
+    score: str | None = None
     prediction: str
     label: str
     label_observed_at: str
@@ -176,9 +195,12 @@ class Serving(StrictModel):
         return self
 
 
+ModelType = Literal["binary_classifier", "regressor"]
+
+
 class ModelEntry(StrictModel):
     id: Identifier
-    type: Literal["binary_classifier"]
+    type: ModelType
     risk_tier: RiskTier
     owner: str
     business_purpose: str
@@ -186,12 +208,14 @@ class ModelEntry(StrictModel):
     columns: Columns
     # The value of prediction (favourable_prediction) and of label (favourable_label, the same
     # unless given) that is the favourable outcome: selection rates count it, so a risk score
-    # whose 1 means "decline" is measured on its 0s.
+    # whose 1 means "decline" is measured on its 0s. A regressor has no favourable class: the
+    # keys are refused on it and the fields keep 1, which nothing reads for a regressor.
     favourable_prediction: Literal[0, 1]
     favourable_label: Literal[0, 1]
     label_delay_days: Annotated[int, Field(ge=0)]
-    decision_threshold: Fraction
-    performance_requirement: PerformanceRequirement
+    # Required of a binary_classifier, refused on a regressor.
+    decision_threshold: Fraction | None = None
+    performance_requirement: PerformanceRequirement | None = None
     freeze_on_critical_fairness: bool
     expected_daily_volume: Annotated[int, Field(gt=0)]
     binning: Binning
@@ -212,8 +236,19 @@ class ModelEntry(StrictModel):
 
     @model_validator(mode="before")
     @classmethod
+    def _regressor_has_no_classes(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("type") != "regressor":
+            return data
+        for key in CLASSIFIER_ONLY_KEYS:
+            if key in data:
+                raise located_error(key, NOT_FOR_REGRESSOR.format(key=key))
+        return {**data, "favourable_prediction": 1, "favourable_label": 1}
+
+    @model_validator(mode="before")
+    @classmethod
     def _label_favourable_like_the_prediction(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "favourable_label" not in data:
+        regressor = isinstance(data, dict) and data.get("type") == "regressor"
+        if isinstance(data, dict) and not regressor and "favourable_label" not in data:
             prediction = data.get("favourable_prediction")
             # A favourable_prediction that is not 0 or 1 is refused on its own key; the label
             # then borrows 1 rather than repeat the same refusal.
@@ -223,9 +258,33 @@ class ModelEntry(StrictModel):
 
     @model_validator(mode="after")
     def _output_matches_type(self) -> ModelEntry:
+        if self.is_regressor:
+            if not isinstance(self.serving.output, NonNegativeOutput):
+                raise PydanticCustomError("serving_output", OUTPUT_OF_REGRESSOR)
+            return self
         if not isinstance(self.serving.output, ProbabilityOutput):
             raise PydanticCustomError("serving_output", OUTPUT_OF_TYPE.format(model_type=self.type))
+        for key in ("decision_threshold", "performance_requirement"):
+            if getattr(self, key) is None:
+                raise located_error(key, REQUIRED_FOR_CLASSIFIER.format(key=key))
+        if self.columns.score is None:
+            raise located_error(
+                "columns.score", REQUIRED_FOR_CLASSIFIER.format(key="columns.score")
+            )
         return self
+
+    @property
+    def is_regressor(self) -> bool:
+        return self.type == "regressor"
+
+    @property
+    def prediction_bounds(self) -> tuple[float, float]:
+        """A regressor's valid predictions, [0, serving.output.max]: the gateway clips into
+        them and the data-quality gate counts logged predictions outside them."""
+        output = self.serving.output
+        if not isinstance(output, NonNegativeOutput):
+            raise ValueError(f"model {self.id!r} is not a regressor")
+        return 0.0, output.max
 
     @model_validator(mode="after")
     def _columns_are_consistent(self) -> ModelEntry:

@@ -82,6 +82,10 @@ SHOWN_FINDINGS = 3
 
 UNKNOWN_CHECK = "no automated check named {name!r}"
 CHECK_ERROR = "{name} could not be evaluated: {error}"
+NO_REGRESSOR_DEPLOYMENT = (
+    "a regressor has no accuracy floor in models.yaml: the deployment procedure does not "
+    "judge regressors yet"
+)
 
 
 @dataclass(frozen=True)
@@ -348,6 +352,8 @@ def staging_smoke_test(candidate: DeploymentCandidate) -> CheckResult:
 def model_performance_meets_requirement(candidate: DeploymentCandidate) -> CheckResult:
     metrics = candidate.version.validation_metrics
     requirement = candidate.model.performance_requirement
+    if requirement is None:
+        return _result("model_performance_meets_requirement", False, NO_REGRESSOR_DEPLOYMENT)
     accuracy, auc = metrics.get("accuracy"), metrics.get("roc_auc")
     meets = (
         accuracy is not None

@@ -654,13 +654,14 @@ def _extremes(
     return eligible, excluded, eligible[int(np.argmax(rates))], eligible[int(np.argmin(rates))]
 
 
-def _inconclusive(
+def inconclusive_metric(
     name: str,
     attribute: str,
     excluded: dict[str, int],
     reason: str,
     details: dict[str, Any] | None = None,
 ) -> FairnessMetric:
+    """A metric that could not be computed, with the groups left out and the reason."""
     return FairnessMetric(
         name,
         attribute,
@@ -687,7 +688,7 @@ def rate_difference(
     _check_confidence(confidence)
     eligible, excluded, high, low = _extremes(counts, rate_name, min_group_size, within)
     if len(eligible) < 2:
-        return _inconclusive(
+        return inconclusive_metric(
             metric_name, attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
         )
     numerator, denominator = RATE_DEFINITIONS[rate_name]
@@ -748,13 +749,13 @@ def rate_ratio(
     z = _check_confidence(confidence)
     eligible, excluded, high, low = _extremes(counts, rate_name, min_group_size)
     if len(eligible) < 2:
-        return _inconclusive(
+        return inconclusive_metric(
             metric_name, attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
         )
     numerator, denominator = RATE_DEFINITIONS[rate_name]
     tallies = {i: (float(numerator(counts, i)), float(denominator(counts, i))) for i in eligible}
     if tallies[high][0] == 0:
-        return _inconclusive(metric_name, attribute, excluded, NOTHING_SELECTED)
+        return inconclusive_metric(metric_name, attribute, excluded, NOTHING_SELECTED)
     ratio, lower, upper = _katz(tallies[low], tallies[high], z)
     # The ratio is the smallest over pairs: every pair's interval bounds it from above, and
     # the smallest lower end bounds it from below (pairs whose denominator group selected
@@ -873,7 +874,7 @@ def equalized_odds_difference(
         for rate_name in ("true_positive_rate", "false_positive_rate")
     ]
     if any(gap.value is None for gap in gaps):
-        return _inconclusive(
+        return inconclusive_metric(
             "equalized_odds_difference",
             attribute,
             excluded,
@@ -998,7 +999,7 @@ def calibration_gap(
         if c.rows >= min_group_size and c.calibration_in_the_large is not None
     }
     if len(eligible) < 2:
-        return _inconclusive(
+        return inconclusive_metric(
             "calibration_gap", attribute, excluded, TOO_FEW_GROUPS.format(size=min_group_size)
         )
     errors = {group: calibration_standard_error(counts, group) for group in eligible}
@@ -1083,7 +1084,7 @@ def _parity_drift(
     ]
     current_gap, baseline_gap = gaps
     if current_gap.value is None or baseline_gap.value is None:
-        return _inconclusive(
+        return inconclusive_metric(
             metric_name,
             attribute,
             current_excluded,

@@ -11,6 +11,11 @@ calibration, label drift) are measured on the newest window whose labels have ar
 same span shifted back by the model's label delay, counting only labels observed before
 ``end`` ("as of" the end of the run's window).
 
+A ``regressor`` (issue 14 item 4) is judged on its own metrics
+(:mod:`govflow.metrics.regression`): model drift on its errors (MAE and RMSE increase, with
+an interval) and on its prediction's distribution and spread, fairness on the ratio and
+difference of group mean predictions and group MAEs; data drift is the classifier's.
+
 Bad data never stops a run: each problem is a data-quality finding, drift is computed on the
 usable rows and columns or skipped with the reason, and a model's failure is recorded as a
 failed run without touching any other model's results.
@@ -19,14 +24,16 @@ failed run without touching any other model's results.
 from __future__ import annotations
 
 import math
+import sys
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from govflow.baselines.profile import BaselineProfile
@@ -34,24 +41,32 @@ from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
 from govflow.config.vocabulary import CHECK_TYPES, CheckType
 from govflow.metrics import (
+    JUDGED_AS,
     Evidence,
     FairnessMetric,
     GroupCounts,
     MetricInputError,
     MetricObservation,
+    ModelDriftMetric,
     Threshold,
+    absolute_errors,
     accuracy_drop,
     categorical_feature_drift,
     classify,
     composite_drift_score,
+    error_increase,
+    error_summary,
     fairness_report,
     group_counts,
     intersectional_groups,
     label_drift,
     numeric_feature_drift,
     output_entropy_change,
+    output_spread_change,
     pooled_counts,
     prediction_distribution_shift,
+    prediction_shift,
+    regression_fairness,
     severity_rank,
     simultaneous_interval,
 )
@@ -109,6 +124,14 @@ NO_USABLE_ROWS = "no usable rows in the window after the data-quality gate"
 NO_LABELLED_WINDOW = "no predictions whose labels could have arrived yet (label delay)"
 NOT_COMPUTABLE = "{metric} of {subject} is not a finite number ({value}); not judged"
 SKIPPED_NO_ARTIFACT = "explanation drift needs the model artefact, which could not be loaded"
+REGRESSOR_EXPLANATION = (
+    "explanation drift explains a classifier's probability; a regressor has none yet"
+)
+BASELINE_OF_OTHER_TYPE = (
+    "the active baseline was built for {built_for}: run 'govflow baseline create --model "
+    "{model_id} --from <validation data>' again for the model's type in models.yaml"
+)
+NO_FINITE_PREDICTIONS = "no finite prediction in the window: the predictions cannot be compared"
 
 
 class UnknownCheck(ValueError):
@@ -239,6 +262,23 @@ def column_rules(model: ModelEntry, config: GovflowConfig) -> list[ColumnRule]:
             )
         )
     columns = model.columns
+    if model.is_regressor:
+        # The amount predicted must lie in the gateway's clipping bounds; the observed amount
+        # may lie anywhere but must be a finite number (an infinity is out of range).
+        low, high = model.prediction_bounds
+        rules.append(ColumnRule(name=columns.prediction, kind="numeric", minimum=low, maximum=high))
+        rules.append(
+            ColumnRule(
+                name=columns.label,
+                kind="numeric",
+                minimum=-sys.float_info.max,
+                maximum=sys.float_info.max,
+                max_null_fraction=1.0,
+                required=False,
+            )
+        )
+        return rules
+    assert columns.score is not None, "models.yaml requires it of a classifier"
     rules.append(ColumnRule(name=columns.score, kind="numeric", minimum=0.0, maximum=1.0))
     rules.append(ColumnRule(name=columns.prediction, kind="integer", minimum=0, maximum=1))
     rules.append(
@@ -262,9 +302,10 @@ def quality_policy(model: ModelEntry, config: GovflowConfig, window: timedelta) 
 
 
 def _threshold(config: GovflowConfig, metric: str) -> Threshold | None:
-    """The policy's threshold of ``metric``; None for a metric the policy does not bound."""
+    """The policy's threshold of ``metric`` (a regression metric's is the policy metric it is
+    judged as); None for a metric the policy does not bound."""
     try:
-        return config.policy.threshold(metric)
+        return config.policy.threshold(JUDGED_AS.get(metric, metric))
     except KeyError:
         return None
 
@@ -367,7 +408,7 @@ class _Judge:
         check_type: str,
         metric: str,
         subject: str,
-        result: FairnessMetric,
+        result: FairnessMetric | ModelDriftMetric,
         verdict: str,
         evidence: Evidence | None,
         details: dict[str, Any],
@@ -415,6 +456,9 @@ class _Judge:
 
 
 def _inconclusive_message(details: dict[str, Any]) -> str:
+    if "group_sizes" not in details:  # a model-drift metric's interval, on labelled rows
+        rows = details.get("labelled", 0)
+        return f"inconclusive: interval too wide to decide on the day ({rows} labelled rows)"
     sizes = ", ".join(f"{group} {n}" for group, n in details.get("group_sizes", {}).items())
     days = details.get("pooled_days", 1)
     span = "the day" if days == 1 else f"the last {days} days"
@@ -673,6 +717,30 @@ def fairness_verdict(
     return classify(result.value, threshold, evidence=evidence).name, evidence
 
 
+def _fairness_attributes(model: ModelEntry) -> list[list[str]]:
+    """Each protected attribute alone, then each configured intersection."""
+    return [[a.name] for a in model.protected_attributes] + list(model.intersections)
+
+
+def _present_attributes(
+    judge: _Judge, frame: pd.DataFrame, attributes: list[list[str]], metric: str
+) -> Iterator[list[str]]:
+    """The attributes (or intersections) whose columns the window holds; each other one is
+    recorded as ``metric`` skipped, with the column named."""
+    for names in attributes:
+        if all(name in frame.columns for name in names):
+            yield names
+            continue
+        judge.judge(
+            "fairness_drift",
+            metric,
+            "&".join(names),
+            None,
+            status="skipped",
+            message=COLUMN_UNUSABLE.format(column="&".join(names)),
+        )
+
+
 def _fairness_drift(
     judge: _Judge,
     current: pd.DataFrame,
@@ -685,20 +753,10 @@ def _fairness_drift(
     recorded: dict[str, dict[str, Any]],
 ) -> None:
     policy = config.policy.fairness
-    attributes = [[a.name] for a in model.protected_attributes] + list(model.intersections)
+    attributes = _fairness_attributes(model)
     pooling = [days for days in policy.pooling_days if days <= len(history) + 1]
     tests = len(attributes) * len(judged_fairness_metrics(config)) * (1 + len(pooling))
-    for names in attributes:
-        if any(name not in current.columns for name in names):
-            judge.judge(
-                "fairness_drift",
-                "disparate_impact_ratio",
-                "&".join(names),
-                None,
-                status="skipped",
-                message=COLUMN_UNUSABLE.format(column="&".join(names)),
-            )
-            continue
+    for names in _present_attributes(judge, current, attributes, "disparate_impact_ratio"):
         try:
             subject, counts = _fairness_counts(current, matured, names, model, as_of)
         except MetricInputError as error:  # e.g. an attribute holding nothing but nulls
@@ -881,6 +939,10 @@ def _model_drift(
                 "model_drift", name, "", None, status="inconclusive", message=NO_LABELLED_WINDOW
             )
         matured = matured.iloc[0:0]
+    if baseline.scores is None or baseline.accuracy is None:
+        message = BASELINE_OF_OTHER_TYPE.format(model_id=model.id, built_for="a regressor")
+        judge.judge("model_drift", "accuracy_drop", "", None, status="skipped", message=message)
+        return
     labels = _labelled(matured, as_of).to_numpy()
     predictions = pd.to_numeric(matured[PREDICTION], errors="coerce").to_numpy()
     scores = pd.to_numeric(current[SCORE], errors="coerce").to_numpy(dtype="float64")
@@ -916,6 +978,185 @@ def _model_drift(
         )
 
 
+def _regression_model_drift(
+    judge: _Judge,
+    current: pd.DataFrame,
+    matured: pd.DataFrame,
+    model: ModelEntry,
+    baseline: BaselineProfile,
+    as_of: datetime,
+) -> None:
+    """A regressor's model drift: its errors on the labelled window against the baseline's
+    (judged on their interval), its predictions' distribution and spread on the window."""
+    reference = baseline.regression
+    if reference is None:
+        message = BASELINE_OF_OTHER_TYPE.format(model_id=model.id, built_for="a classifier")
+        judge.judge("model_drift", "mae_increase", "", None, status="skipped", message=message)
+        return
+    if matured.empty:
+        for name in ("mae_increase", "rmse_increase"):
+            judge.judge(
+                "model_drift", name, "", None, status="inconclusive", message=NO_LABELLED_WINDOW
+            )
+    else:
+        errors = error_summary(*_labels_and_predictions(matured, as_of)[:2])
+        level = judge.config.policy.fairness.confidence_level
+        # Two metrics judged at once: each alarm's interval at (1 - alpha / 2).
+        alarm, plausible = judgement_confidence(level, groups=1, tests=2), level
+        for error in ("mae", "rmse"):
+            chosen = error_increase(errors, reference.errors, error=error, confidence=alarm)
+            wide = error_increase(errors, reference.errors, error=error, confidence=plausible)
+            _judge_on_interval(judge, chosen, wide)
+    predictions = _finite_predictions(current)
+    if predictions.size == 0:
+        for name in ("prediction_distribution_shift", "output_spread_change"):
+            judge.judge(
+                "model_drift", name, "", None, status="skipped", message=NO_FINITE_PREDICTIONS
+            )
+        return
+    for result in (
+        prediction_shift(reference.predictions, predictions),
+        output_spread_change(predictions, baseline_std=reference.predictions.std),
+    ):
+        judge.judge(
+            "model_drift",
+            result.name,
+            "",
+            result.value,
+            status=result.status,
+            details=result.details,
+            message=result.reason or "",
+        )
+    drift = numeric_feature_drift(reference.predictions, predictions, feature=PREDICTION)
+    judge.judge("model_drift", "psi", PREDICTION, drift.psi, details=drift.to_dict())
+    judge.judge(
+        "model_drift",
+        "wasserstein_distance_normalised",
+        PREDICTION,
+        drift.wasserstein_distance_normalised,
+        details=drift.to_dict(),
+    )
+
+
+def _finite_predictions(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """The window's predictions as floats; the gate has already dropped the rows whose
+    prediction is not a number in range, so only an absent column leaves this empty."""
+    if PREDICTION not in frame.columns:
+        return np.empty(0)
+    values = pd.to_numeric(frame[PREDICTION], errors="coerce").to_numpy(dtype="float64")
+    return values[np.isfinite(values)]
+
+
+def _labels_and_predictions(
+    frame: pd.DataFrame, as_of: datetime
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """The labels observed by ``as_of`` (NaN otherwise) and the predictions of the rows
+    whose prediction is a finite number, and which rows those are."""
+    predictions = pd.to_numeric(frame[PREDICTION], errors="coerce").to_numpy(dtype="float64")
+    kept = np.isfinite(predictions)
+    return _labelled(frame, as_of).to_numpy(dtype="float64")[kept], predictions[kept], kept
+
+
+def _judge_on_interval(judge: _Judge, chosen: ModelDriftMetric, wide: ModelDriftMetric) -> None:
+    """A model-drift metric judged on its value and interval (classify with evidence):
+    ``chosen`` carries the alarm's interval, ``wide`` the single test's (a pass's)."""
+    threshold = _threshold(judge.config, chosen.name)
+    evidence = None
+    verdict = INCONCLUSIVE
+    if chosen.status == "computed" and chosen.value is not None and threshold is not None:
+        evidence = Evidence(
+            chosen.details["ci_low"],
+            chosen.details["ci_high"],
+            0.0,
+            plausible_low=wide.details["ci_low"],
+            plausible_high=wide.details["ci_high"],
+        )
+        verdict = classify(chosen.value, threshold, evidence=evidence).name
+    details = {
+        **chosen.details,
+        "judged_on": _judged_on(verdict, 1, evidence),
+        "plausible_ci_low": wide.details.get("ci_low"),
+        "plausible_ci_high": wide.details.get("ci_high"),
+    }
+    judge.judge_verdict("model_drift", chosen.name, "", chosen, verdict, evidence, details)
+
+
+def _regression_fairness(
+    judge: _Judge,
+    current: pd.DataFrame,
+    matured: pd.DataFrame,
+    model: ModelEntry,
+    config: GovflowConfig,
+    as_of: datetime,
+) -> None:
+    """A regressor's fairness per attribute: group mean predictions on the window, group
+    MAEs on the labelled window, the ratios judged on their intervals (Bonferroni over the
+    pairs of groups and the model-day's ratios), the differences recorded."""
+    attributes = _fairness_attributes(model)
+    for names in _present_attributes(judge, current, attributes, "mean_prediction_ratio"):
+        _regression_attribute_fairness(
+            judge, current, matured, names, model, config, as_of, tests=2 * len(attributes)
+        )
+
+
+def _regression_attribute_fairness(
+    judge: _Judge,
+    current: pd.DataFrame,
+    matured: pd.DataFrame,
+    names: Sequence[str],
+    model: ModelEntry,
+    config: GovflowConfig,
+    as_of: datetime,
+    *,
+    tests: int,
+) -> None:
+    subject, groups = _attribute_values(current, names)
+    predictions = pd.to_numeric(current[PREDICTION], errors="coerce").to_numpy("float64")
+    present = np.isfinite(predictions)
+    labelled: dict[str, Any] = {}
+    if not matured.empty:
+        labels, outputs, kept = _labels_and_predictions(matured, as_of)
+        labelled["errors"] = absolute_errors(labels, outputs)
+        labelled["error_groups"] = np.asarray(_attribute_values(matured, names)[1])[kept]
+    count = len(pd.unique(np.asarray(groups)))
+    level = config.policy.fairness.confidence_level
+    alarm, plausible = (
+        regression_fairness(
+            predictions[present],
+            np.asarray(groups)[present],
+            **labelled,
+            attribute=subject,
+            min_group_size=config.min_group_size(model.id),
+            confidence=judgement_confidence(level, groups=count, tests=judged),
+        )
+        for judged in (tests, 1)
+    )
+    for name, metric in alarm.items():
+        verdict, evidence = fairness_verdict(config, name, metric, plausible[name])
+        details = {
+            **metric.to_dict(),
+            **_judged_interval(metric, evidence),
+            "window": "current" if name.startswith("mean_prediction") else "labels_arrived",
+            "judged_on": _judged_on(verdict, 1, evidence),
+            "pooled_days": 1,
+            "reference": None if evidence is None else evidence.reference,
+            "plausible_ci_low": None if evidence is None else evidence.plausible_low,
+            "plausible_ci_high": None if evidence is None else evidence.plausible_high,
+            "group_sizes": metric.details.get("group_sizes", {}),
+        }
+        judge.judge_verdict("fairness_drift", name, subject, metric, verdict, evidence, details)
+    if matured.empty:
+        for name in ("mean_absolute_error_ratio", "mean_absolute_error_difference"):
+            judge.judge(
+                "fairness_drift",
+                name,
+                subject,
+                None,
+                status="inconclusive",
+                message=NO_LABELLED_WINDOW,
+            )
+
+
 def _explanation_drift(
     judge: _Judge,
     frame: pd.DataFrame,
@@ -924,6 +1165,10 @@ def _explanation_drift(
     explainer: ProbabilisticClassifier | None,
 ) -> None:
     metric = "shap_rank_correlation"
+    if model.is_regressor:
+        message = REGRESSOR_EXPLANATION
+        judge.judge("explanation_drift", metric, "", None, status="skipped", message=message)
+        return
     if baseline.attributions is None or baseline.explanation_background is None:
         judge.judge("explanation_drift", metric, "", None, status="skipped", message=BLACK_BOX)
         return
@@ -1021,7 +1266,9 @@ def analyse_window(
     else:
         if "data_drift" in checks:
             _data_drift(judge, usable, model, baseline, report.unusable_columns)
-        if "fairness_drift" in checks:
+        if "fairness_drift" in checks and model.is_regressor:
+            _regression_fairness(judge, usable, matured_usable, model, config, window_end)
+        elif "fairness_drift" in checks:
             _fairness_drift(
                 judge,
                 usable,
@@ -1033,7 +1280,9 @@ def analyse_window(
                 history,
                 analysis.fairness_counts,
             )
-        if "model_drift" in checks:
+        if "model_drift" in checks and model.is_regressor:
+            _regression_model_drift(judge, usable, matured_usable, model, baseline, window_end)
+        elif "model_drift" in checks:
             _model_drift(judge, usable, matured_usable, model, baseline, window_end)
         if "explanation_drift" in checks:
             _explanation_drift(judge, usable, model, baseline, explainer)
@@ -1051,8 +1300,8 @@ def log_source(model: ModelEntry, data_dir: Path) -> PredictionLogSource:
     """The prediction-log source models.yaml names for a model."""
     source = model.prediction_log
     if source.kind == "parquet":
-        return ParquetLogSource(data_dir / source.path)
-    return SqlLogSource.from_environment(source.url_env, source.table)
+        return ParquetLogSource(data_dir / source.path, amounts=model.is_regressor)
+    return SqlLogSource.from_environment(source.url_env, source.table, amounts=model.is_regressor)
 
 
 def utc(moment: datetime) -> datetime:

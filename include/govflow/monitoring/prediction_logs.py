@@ -100,9 +100,11 @@ def _check_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
+def _normalise(frame: pd.DataFrame, *, amounts: bool = False) -> pd.DataFrame:
     """The same frame whichever store it came from: UTC nanosecond timestamps, ``label`` as
-    nullable Int8, ``prediction`` as int8, rows ordered by ``scored_at`` then id.
+    nullable Int8, ``prediction`` as int8 (with ``amounts``, a regressor's log, both as
+    float64: an int8 cast would truncate and wrap its amounts), rows ordered by
+    ``scored_at`` then id.
 
     A column whose values do not fit its documented type is left as it came.
     """
@@ -115,7 +117,8 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
                 )
             except (ValueError, TypeError):
                 continue
-    for column, dtype in ((LABEL, "Int8"), (PREDICTION, "int8")):
+    outcome_types = ("float64", "float64") if amounts else ("Int8", "int8")
+    for column, dtype in zip((LABEL, PREDICTION), outcome_types, strict=True):
         if column in frame.columns:
             try:
                 frame[column] = frame[column].astype(dtype)
@@ -134,8 +137,9 @@ class ParquetLogSource:
     malformed day cannot break the reading of the others.
     """
 
-    def __init__(self, directory: Path | str) -> None:
+    def __init__(self, directory: Path | str, *, amounts: bool = False) -> None:
         self.directory = Path(directory)
+        self.amounts = amounts
 
     def partitions(self, start: datetime, end: datetime) -> list[Path]:
         """The partition files whose day overlaps ``[start, end)``, oldest first."""
@@ -158,14 +162,18 @@ class ParquetLogSource:
     ) -> pd.DataFrame:
         start, end = _check_window(start, end)
         read = [
-            self._read_partition(path, start, end, columns) for path in self.partitions(start, end)
+            self._read_partition(path, start, end, columns, amounts=self.amounts)
+            for path in self.partitions(start, end)
         ]
         frames = [frame for frame, _ in read]
         filled = [frame for frame in frames if len(frame)]
         if filled:
-            window = _normalise(pd.concat(filled, ignore_index=True, sort=False))
+            window = _normalise(
+                pd.concat(filled, ignore_index=True, sort=False), amounts=self.amounts
+            )
         else:
-            window = _normalise(frames[0] if frames else self._empty_frame(columns))
+            empty = frames[0] if frames else self._empty_frame(columns)
+            window = _normalise(empty, amounts=self.amounts)
         window.attrs[MISDATED_ROWS] = sum(misdated for _, misdated in read)
         return window
 
@@ -184,7 +192,12 @@ class ParquetLogSource:
 
     @staticmethod
     def _read_partition(
-        path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
+        path: Path,
+        start: datetime,
+        end: datetime,
+        columns: Sequence[str] | None,
+        *,
+        amounts: bool,
     ) -> tuple[pd.DataFrame, int]:
         """The partition's rows inside the window, and how many of its rows are dated
         outside the partition's own day."""
@@ -201,7 +214,7 @@ class ParquetLogSource:
         if columns is not None:
             frame = frame[[column for column in columns if column in frame.columns]]
         # Normalised before concatenation so that every partition brings the same dtypes.
-        return _normalise(frame), int((~in_day).sum())
+        return _normalise(frame, amounts=amounts), int((~in_day).sum())
 
 
 class SqlLogSource:
@@ -211,7 +224,8 @@ class SqlLogSource:
     ``table`` may name its schema, ``schema.table``, except on SQLite (see ``SQLITE_SCHEMA``).
     """
 
-    def __init__(self, url: str | sa.Engine, table: str) -> None:
+    def __init__(self, url: str | sa.Engine, table: str, *, amounts: bool = False) -> None:
+        self.amounts = amounts
         self.engine = sa.create_engine(url) if isinstance(url, str) else url
         self.table_name = table
         schema, _, name = table.rpartition(".")
@@ -220,14 +234,14 @@ class SqlLogSource:
         self.schema, self.table = schema or None, name
 
     @classmethod
-    def from_environment(cls, url_env: str, table: str) -> SqlLogSource:
+    def from_environment(cls, url_env: str, table: str, *, amounts: bool = False) -> SqlLogSource:
         """The source whose URL is in the environment variable ``url_env`` (never in
         config), or a ``PredictionLogError`` naming the variable."""
         url = os.environ.get(url_env)
         if not url:
             raise PredictionLogError(UNSET_URL_ENV.format(name=url_env))
         try:
-            return cls(url, table)
+            return cls(url, table, amounts=amounts)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
             raise PredictionLogError(BAD_URL.format(name=url_env, error=error)) from None
 
@@ -257,4 +271,4 @@ class SqlLogSource:
         # Reflected names are SQLAlchemy's quoted_name, a str subclass that scikit-learn does
         # not take for a feature name: its transformers would then select by position.
         frame.columns = [str(name) for name in frame.columns]
-        return _normalise(frame)
+        return _normalise(frame, amounts=self.amounts)

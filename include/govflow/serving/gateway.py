@@ -745,7 +745,12 @@ class Gateway:
             # One thread: on one request's rows, OpenMP threads competing with the server and
             # its neighbours cost far more than they save.
             with self._threads.limit(limits=1):
-                scores = loaded.estimator.predict_proba(frame)[:, 1]
+                # A regressor's answer is its predicted amount; a classifier's its score.
+                scores = (
+                    loaded.estimator.predict(frame)
+                    if served.entry.is_regressor
+                    else loaded.estimator.predict_proba(frame)[:, 1]
+                )
             if len(scores) != len(items):
                 raise ValueError(WRONG_SCORE_COUNT.format(scores=len(scores), rows=len(items)))
         except Exception as error:
@@ -759,7 +764,7 @@ class Gateway:
             return
         output = served.entry.serving.output
         maximum = getattr(output, "max", None)
-        threshold = _threshold(route, loaded, served.entry)
+        threshold = None if served.entry.is_regressor else _threshold(route, loaded, served.entry)
         failed = False
         for item, raw in zip(items, scores, strict=True):
             check = check_output(raw, kind=output.kind, maximum=maximum)
@@ -771,7 +776,7 @@ class Gateway:
                 continue
             if check.safeguard == "clipped":
                 counts[_CLIPPED] += 1
-            prediction = int(check.value >= threshold)
+            prediction = check.value if threshold is None else int(check.value >= threshold)
             answer = _answer(
                 item,
                 model_version=version,
@@ -880,6 +885,7 @@ def _threshold(route: RouteState, loaded: LoadedVersion, entry: ModelEntry) -> f
         return float(configured)
     if loaded.decision_threshold is not None:
         return loaded.decision_threshold
+    assert entry.decision_threshold is not None, "models.yaml requires it of a classifier"
     return entry.decision_threshold
 
 
@@ -895,7 +901,7 @@ def _answer(
     *,
     model_version: str | None,
     score: float | None,
-    prediction: int | None,
+    prediction: float | None,
     served_by: ServedBy,
     safeguard: Safeguard,
     reason: str | None,

@@ -55,8 +55,9 @@ def prediction_log_schema(model: ModelEntry) -> pa.Schema:
         MODEL_VERSION: pa.string(),
         SCORED_AT: TIMESTAMP,
         SCORE: pa.float64(),
-        PREDICTION: pa.int8(),
-        LABEL: pa.int8(),
+        # A regressor's prediction and label are amounts; a classifier's are 0/1.
+        PREDICTION: pa.float64() if model.is_regressor else pa.int8(),
+        LABEL: pa.float64() if model.is_regressor else pa.int8(),
         LABEL_OBSERVED_AT: TIMESTAMP,
     }
     types.update({feature.name: _FEATURE_TYPES[feature.dtype] for feature in model.features})

@@ -113,7 +113,7 @@ class CachedAnswer:
 
     model_version: str
     score: float | None
-    prediction: int | None
+    prediction: float | None
     stored_at: float
 
 
@@ -164,7 +164,7 @@ class LastKnownGoodCache:
         *,
         model_version: str,
         score: float | None,
-        prediction: int | None,
+        prediction: float | None,
     ) -> None:
         if self.ttl_seconds == 0:
             return
