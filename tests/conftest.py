@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
-from xdist.scheduler import LoadFileScheduling
 
 from tests.support.demo_store import snapshot_seeded_store
 from tests.support.postgres import running_postgres
@@ -56,56 +55,10 @@ LONGEST_FIRST = (
 )
 
 
-# The system modules that lease the session's one LocalExecutor stack (tests/system/conftest.py
-# `shared_airflow`). A session fixture is started once per xdist worker, so they run on one
-# worker, one after the other, in collection order: one unit of work for the scheduler
-# below, handed out where the first of them stands in LONGEST_FIRST. (test_celery_topology
-# keeps a stack of its own: it kills a Celery worker.)
-SHARED_STACK_MODULES = frozenset(
-    {
-        "tests/system/test_model_deployment.py",
-        "tests/system/test_incident_response.py",
-        "tests/system/test_rollout.py",
-        "tests/system/test_baseline_rest_api.py",
-        "tests/system/test_deployment_browser.py",
-    }
-)
-SHARED_STACK_UNIT = "shared Airflow stack"
-
-
-def _test_file(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[0]
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """LONGEST_FIRST first, every other file after them in the order collected; a module
-    that leases the shared stack must be one of SHARED_STACK_MODULES."""
-    strays = {
-        _test_file(item)
-        for item in items
-        if "shared_airflow" in getattr(item, "fixturenames", ())
-        and _test_file(item) not in SHARED_STACK_MODULES
-    }
-    if strays:
-        raise pytest.UsageError(f"add {sorted(strays)} to SHARED_STACK_MODULES (tests/conftest.py)")
+    """LONGEST_FIRST first, every other file after them in the order collected."""
     rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(_test_file(item), len(rank)))
-
-
-class SharedStackScheduling(LoadFileScheduling):
-    """``--dist loadfile`` with SHARED_STACK_MODULES as one file. (xdist's loadgroup did not
-    group anything under pytest 9 here.)"""
-
-    def _split_scope(self, nodeid: str) -> str:
-        path = super()._split_scope(nodeid)
-        return SHARED_STACK_UNIT if path in SHARED_STACK_MODULES else path
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log) -> SharedStackScheduling | None:
-    if config.getvalue("dist") != "loadfile":
-        return None
-    return SharedStackScheduling(config, log)
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 @pytest.fixture(scope="session")

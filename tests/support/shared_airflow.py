@@ -1,6 +1,8 @@
 """One LocalExecutor Airflow on 127.0.0.1 shared by the system modules that need one (issue 12
-item 4); tests/conftest.py ``SHARED_STACK_MODULES`` lists them and sends them to one xdist
-worker, which starts the stack once (20-45 s) instead of once per module.
+item 4): each xdist worker starts it (20-45 s) for the first such module it runs, instead of
+once per module, and every later module of that worker leases it. Between leases every
+process of the stack is stopped (SIGSTOP to its process group), so a stack a worker no
+longer needs costs no CPU while the worker runs other tests; the next lease continues it.
 
 The stack is what every one of them needs: Postgres metadata and a parallelism of 4
 (test_model_deployment runs three deployments side by side), the people of people.yaml as
@@ -23,9 +25,11 @@ DAG paused.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
+import signal
 import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
@@ -101,6 +105,10 @@ class SharedAirflowStack:
         GOVFLOW_DB_URL: a SQLite ``govflow.db``) and `slack_default` on
         ``slack_webhook_url`` (none without), until the block ends; yielded once the stack is
         ready and ``dag_ids`` are parsed."""
+        self._signal(signal.SIGCONT)
+        # The first lease of a worker finds the processes starting: nothing is asked of the
+        # api-server, and nothing left to reset, before it answers.
+        self.stack.wait_until_ready(())
         _point_links(self.links, govflow_env)
         try:
             if slack_webhook_url:
@@ -118,6 +126,13 @@ class SharedAirflowStack:
         finally:
             _point_links(self.links, self.idle_env)
             self._reset()
+            self._signal(signal.SIGSTOP)
+
+    def _signal(self, number: signal.Signals) -> None:
+        """``number`` to every process group of the stack (each process is a group leader)."""
+        for process in self.stack.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, number)
 
     def _reset(self) -> None:
         admin = self.stack.client()
@@ -204,4 +219,9 @@ def running_shared_stack(root: Path, postgres_server_url: str) -> Iterator[Share
         parallelism=PARALLELISM,
         wait=False,
     ) as stack:
-        yield SharedAirflowStack(stack, config_dir, links, idle_env)
+        shared = SharedAirflowStack(stack, config_dir, links, idle_env)
+        try:
+            yield shared
+        finally:
+            # A stopped process would not act on the SIGTERM that stops it.
+            shared._signal(signal.SIGCONT)

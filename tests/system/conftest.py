@@ -1,4 +1,4 @@
-"""The Airflow stack the system modules of tests/conftest.py ``SHARED_STACK_MODULES`` share."""
+"""The LocalExecutor Airflow stack the system modules share (tests/support/shared_airflow.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from tests.support.shared_airflow import SharedAirflowStack, running_shared_stac
 
 @pytest.fixture(scope="session")
 def shared_airflow(postgres_server_url: str, tmp_path_factory) -> Iterator[SharedAirflowStack]:
-    """One LocalExecutor stack per session (per xdist worker), started for the first module
-    that needs it, stopped by pid when the session ends."""
+    """One LocalExecutor stack per xdist worker, started for the first module of that worker
+    that needs it, paused between leases, stopped by pid when the session ends."""
     root = tmp_path_factory.mktemp("shared-airflow")
     with running_shared_stack(root, postgres_server_url) as stack:
         yield stack
