@@ -602,6 +602,7 @@ def running_airflow_stack(
     smtp: tuple[str, int] | None = None,
     extra_env: dict[str, str] | None = None,
     preload_task_modules: bool = True,
+    wait: bool = True,
 ) -> Iterator[AirflowStack]:
     """Airflow on 127.0.0.1 until the block ends; every process stopped by its pid after.
 
@@ -613,6 +614,8 @@ def running_airflow_stack(
     ``preload_task_modules``: the scheduler and the Celery workers import govflow's task
     modules before they fork task processes (tests/support/preloaded_airflow.py), so that a
     task does not pay for pandas, evidently & co. each time it runs.
+    ``wait``: False yields as soon as the processes are started, for a caller that does
+    something else first and then calls ``AirflowStack.wait_until_ready``.
     """
     home = root / "airflow"
     home.mkdir(parents=True, exist_ok=True)
@@ -676,7 +679,8 @@ def running_airflow_stack(
                     start_new_session=True,
                 )
         stack = AirflowStack(home, port, environment, processes, users)
-        stack.wait_until_ready(dag_ids)
+        if wait:
+            stack.wait_until_ready(dag_ids)
         yield stack
     finally:
         stop_process_groups(processes.values())

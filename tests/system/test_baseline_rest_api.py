@@ -1,8 +1,8 @@
 """The seed's `POST /api/v1/monitoring/baselines/reset` and `POST /api/v1/monitoring/analyze-now`
 as README documents them: calls to Airflow's REST API on a real Airflow on 127.0.0.1.
 
-One module-scoped stack (api-server, scheduler, dag-processor; the people of people.yaml as
-users) over a private copy of the seeded demo. eve (ml_engineer) requests a concept-drift
+The session's shared stack (api-server, scheduler, dag-processor; the people of people.yaml
+as users), leased over a private copy of the seeded demo. eve (ml_engineer) requests a concept-drift
 reset of credit_approval; only lena (ml_lead) is asked, the requester and the CTO are
 refused with 403, lena approves, and the store then holds exactly one active baseline built
 from 2025-03-21..27, the old one archived and an incident documenting the reset. An
@@ -20,7 +20,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -29,12 +28,10 @@ from govflow import store
 from govflow.audit import query_events
 from govflow.baselines.profile import active_baseline
 from govflow.store.schema import Baseline, Incident, MonitoringRun
-from tests.support.airflow_stack import running_airflow_stack
 from tests.unit.test_baseline_management import copy_demo
 
 pytestmark = pytest.mark.system
 
-REPO = Path(__file__).resolve().parents[2]
 RESET, ANALYZE_NOW = "govflow_baseline_reset", "govflow_monitoring_on_demand"
 ON_DEPLOY = "govflow_baseline_on_deploy"
 MODEL_ID = "credit_approval"
@@ -42,17 +39,15 @@ REASON = "applicant incomes rose for good in March: accept the new distribution"
 
 
 @pytest.fixture(scope="module")
-def baseline_stack(seeded_demo, tmp_path_factory):
+def baseline_stack(shared_airflow, seeded_demo, tmp_path_factory):
     root = tmp_path_factory.mktemp("baseline-rest-api")
     data_dir, db_url = copy_demo(seeded_demo, root)
     env = {
-        "GOVFLOW_CONFIG_DIR": str(REPO / "config"),
+        "GOVFLOW_CONFIG_DIR": str(shared_airflow.config_dir),
         "GOVFLOW_DATA_DIR": str(data_dir),
         "GOVFLOW_DB_URL": db_url,
     }
-    with running_airflow_stack(
-        root, govflow_env=env, dag_ids=[RESET, ANALYZE_NOW, ON_DEPLOY]
-    ) as stack:
+    with shared_airflow.lease(env, dag_ids=[RESET, ANALYZE_NOW, ON_DEPLOY]) as stack:
         yield stack, db_url
 
 

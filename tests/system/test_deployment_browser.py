@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.airflow_stack import password_of, running_airflow_stack
+from tests.support.airflow_stack import password_of
 from tests.support.demo_store import private_demo_copy
 from tests.support.deployment_demo import (
     CANDIDATE,
@@ -75,21 +75,21 @@ def _until_both_approvals_wait(stack, run_id: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def waiting_approvals(seeded_demo, tmp_path_factory):
+def waiting_approvals(shared_airflow, seeded_demo, tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
     root = tmp_path_factory.mktemp("deployment-browser")
     data_dir = root / "data"
     db_url = f"sqlite:///{data_dir / 'govflow.db'}"
     env = {
-        "GOVFLOW_CONFIG_DIR": str(REPO / "config"),
+        "GOVFLOW_CONFIG_DIR": str(shared_airflow.config_dir),
         "GOVFLOW_DATA_DIR": str(data_dir),
         "GOVFLOW_DB_URL": db_url,
     }
     seeded: list[BaseException | None] = []
     seeding = threading.Thread(target=_seed, args=(seeded_demo, data_dir, db_url, seeded))
     seeding.start()
-    with running_airflow_stack(root, govflow_env=env, dag_ids=[DAG]) as stack:
+    with shared_airflow.lease(env, dag_ids=[DAG]) as stack:
         seeding.join()
         if seeded != [None]:
             raise RuntimeError(f"seeding the demo failed: {seeded}")

@@ -1,10 +1,11 @@
 """Monitoring finds a CRITICAL fairness drift, an incident opens, Slack hears of it, and the
 incident-response run walks the runbook on a real Airflow on 127.0.0.1 (issue 4 item 7).
 
-One module-scoped stack: the demo seeded into a fresh store, a local Slack webhook receiver
-behind `slack_default`, the api-server, scheduler and dag-processor with the people of
-people.yaml as users. The acknowledgement SLA is shortened to one minute in a copy of
-policy.yaml, so that the escalation of an unacknowledged incident happens within the test.
+The session's shared stack (api-server, scheduler, dag-processor with the people of
+people.yaml as users), leased over a private copy of the seeded demo with a local Slack
+webhook receiver behind `slack_default`. The acknowledgement SLA is shortened to one minute
+in the module's copy of policy.yaml (read when the response run plans, not when the DAG is
+parsed), so that the escalation of an unacknowledged incident happens within the test.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import shutil
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import yaml
@@ -21,13 +21,11 @@ from sqlalchemy import select
 from govflow import store
 from govflow.demo.scenarios import scenario_calendar
 from govflow.store.schema import Alert, AuditEvent, Incident, IncidentEvent, KillSwitch
-from tests.support.airflow_stack import running_airflow_stack
 from tests.support.demo_store import private_demo_copy
 from tests.support.slack_receiver import running_slack_receiver
 
 pytestmark = pytest.mark.system
 
-REPO = Path(__file__).resolve().parents[2]
 DEMO_START, DEMO_DAYS = date(2025, 3, 1), 35
 MONITOR, RESPOND = "govflow_monitoring_on_demand", "govflow_incident_response"
 DELIVERY = "govflow_alert_delivery"
@@ -60,10 +58,10 @@ def _incident(db_url: str, model_id: str, metric: str = METRIC) -> Incident:
 
 
 @pytest.fixture(scope="module")
-def incident_stack(seeded_demo, tmp_path_factory):
+def incident_stack(shared_airflow, seeded_demo, tmp_path_factory):
     root = tmp_path_factory.mktemp("incident-response")
     config_dir, data_dir = root / "config", root / "data"
-    shutil.copytree(REPO / "config", config_dir)
+    shutil.copytree(shared_airflow.config_dir, config_dir)
     policy = yaml.safe_load((config_dir / "policy.yaml").read_text())
     policy["escalation"]["acknowledgement_minutes"] = 1
     (config_dir / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
@@ -77,9 +75,7 @@ def incident_stack(seeded_demo, tmp_path_factory):
     }
     with (
         running_slack_receiver() as slack,
-        running_airflow_stack(
-            root, govflow_env=env, dag_ids=DAGS, slack_webhook_url=slack.url
-        ) as stack,
+        shared_airflow.lease(env, dag_ids=DAGS, slack_webhook_url=slack.url) as stack,
     ):
         # Response runs are started by the monitoring run: their DAG must be running.
         stack.unpause(RESPOND)

@@ -1,4 +1,4 @@
-"""Four high-risk deployments of credit_approval on a real Airflow on 127.0.0.1 (issue 5
+"""Five high-risk deployments of credit_approval on a real Airflow on 127.0.0.1 (issue 5
 item 7, issue 13 item 10): one approved by every assigned approver through the REST API
 (after two malformed answers, which are asked again), one that the compliance officer
 rejects, one whose fairness checklist item fails, one whose five approval tasks the
@@ -7,13 +7,13 @@ compliance approval task an admin marks failed while the other four wait: those 
 withdrawn (skipped, no longer asked) and the run ends (approvals look every 15 s here, the
 config copied with withdrawal_check_minutes 0.25).
 
-One module-scoped stack (api-server, scheduler, dag-processor; Postgres metadata so that
-four task processes can write at once; a local Slack webhook behind `slack_default`) runs
-the four deployments side by side, all requested by sam, a system owner: he may not
-approve them (separation of duties), nor may olivia, credit_approval's owner. The session's
-seeded demo is copied while Airflow starts. Every person answers the requests assigned to them
-as soon as Airflow can take the answer; the tests then read what the runs, the store and Slack
-hold.
+The session's shared stack (api-server, scheduler, dag-processor; Postgres metadata so that
+four task processes can write at once), leased with a local Slack webhook behind
+`slack_default`, runs the five deployments side by side, all requested by sam, a system
+owner: he may not approve them (separation of duties), nor may olivia, credit_approval's
+owner. The session's seeded demo is copied while Airflow starts (when this module is the
+first to lease it). Every person answers the requests assigned to them as soon as Airflow
+can take the answer; the tests then read what the runs, the store and Slack hold.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from govflow.audit import query_events
 from govflow.cli import app
 from govflow.deployment import procedure, readiness
 from govflow.store.schema import Deployment, DeploymentStep
-from tests.support.airflow_stack import running_airflow_stack
 from tests.support.demo_store import private_demo_copy
 from tests.support.deployment_demo import (
     CANDIDATE,
@@ -45,12 +44,10 @@ from tests.support.deployment_demo import (
     register_candidate,
     with_disparate_impact,
 )
-from tests.support.postgres import create_database
 from tests.support.slack_receiver import running_slack_receiver
 
 pytestmark = pytest.mark.system
 
-REPO = Path(__file__).resolve().parents[2]
 DAG = "govflow_model_deployment"
 REJECTED_CANDIDATE = "1.2.0"
 FORCED_CANDIDATE = "1.3.0"
@@ -204,10 +201,11 @@ def _drive(stack: Any, observed: Observed) -> None:
         observed.tasks[name] = stack.task_states(DAG, run_id)
 
 
-def _config_checking_often(root: Path) -> Path:
-    """config/ with approvals that look every 15 s whether the deployment stopped."""
+def _config_checking_often(root: Path, stack_config: Path) -> Path:
+    """The stack's config/ with approvals that look every 15 s whether the deployment stopped
+    (read when the approvals are planned, not when the DAG is parsed)."""
     config = root / "config"
-    shutil.copytree(REPO / "config", config)
+    shutil.copytree(stack_config, config)
     deployment = config / "deployment.yaml"
     text = deployment.read_text()
     assert "  withdrawal_check_minutes: 5\n" in text
@@ -221,29 +219,21 @@ def _config_checking_often(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def deployments(seeded_demo, postgres_server_url, tmp_path_factory):
+def deployments(shared_airflow, seeded_demo, tmp_path_factory):
     root = tmp_path_factory.mktemp("model-deployment")
     data_dir = root / "data"
     db_url = f"sqlite:///{data_dir / 'govflow.db'}"
     env = {
-        "GOVFLOW_CONFIG_DIR": str(_config_checking_often(root)),
+        "GOVFLOW_CONFIG_DIR": str(_config_checking_often(root, shared_airflow.config_dir)),
         "GOVFLOW_DATA_DIR": str(data_dir),
         "GOVFLOW_DB_URL": db_url,
     }
     seeded: list[BaseException | None] = []
     seeding = threading.Thread(target=_seed, args=(seeded_demo, data_dir, db_url, seeded))
     seeding.start()
-    metadata_url = create_database(postgres_server_url, "model_deployment_airflow")
     with (
         running_slack_receiver() as slack,
-        running_airflow_stack(
-            root,
-            govflow_env=env,
-            dag_ids=[DAG],
-            slack_webhook_url=slack.url,
-            metadata_url=metadata_url,
-            parallelism=4,
-        ) as stack,
+        shared_airflow.lease(env, dag_ids=[DAG], slack_webhook_url=slack.url) as stack,
     ):
         seeding.join()
         if seeded != [None]:

@@ -1,9 +1,11 @@
 """The phased rollout on a real Airflow and a real serving gateway on 127.0.0.1 (issue 6 item 7).
 
-One module-scoped set of processes: the api-server, scheduler and dag-processor, a local
-Slack webhook receiver behind `slack_default`, and `govflow serve` on a private copy of the
-seeded demo. deployment.yaml is copied with `rollout.day_seconds` lowered so that a 14-day
-stage lasts a few seconds and the rollback criteria are checked every 2 s. Traffic comes from
+The session's shared stack (api-server, scheduler, dag-processor), leased with a local Slack
+webhook receiver behind `slack_default`, and `govflow serve`, all on a private copy of the
+seeded demo. The stack's config/ has `rollout.day_seconds` lowered so that a 14-day stage
+lasts a few seconds, and the rollback criteria are checked every 2 s
+(tests/support/shared_airflow.py `ROLLOUT_CLOCK`: the stages are read when the rollout DAG
+is parsed, so the clock is the stack's, not the module's). Traffic comes from
 a second process (`python -m tests.support.traffic`), with some requests from internal users.
 
 The deployments start authorised (tests/support/rollout_demo.py leaves the store as phase 4
@@ -13,7 +15,6 @@ of govflow_model_deployment does; tests/system/test_model_deployment.py runs tha
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -22,14 +23,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from govflow import store
 from govflow.config import load_config
 from govflow.rollout import routing
 from govflow.store.schema import Incident, RolloutStage
-from tests.support.airflow_stack import running_airflow_stack
 from tests.support.rollout_demo import MODEL, authorised_deployment
 from tests.support.serving import running_gateway, serving_copy
 from tests.support.slack_receiver import running_slack_receiver
@@ -38,21 +37,13 @@ pytestmark = pytest.mark.system
 
 REPO = Path(__file__).resolve().parents[2]
 ROLLOUT, ROLLBACK = "govflow_rollout", "govflow_rollback"
-# 14 days x 0.6 s: every stage with a duration lasts 8.4 s.
-DAY_SECONDS = 0.6
-CHECK_INTERVAL_SECONDS = 2
 STAGES = ("alpha", "beta", "limited", "general")
 
 
 @pytest.fixture(scope="module")
-def rollout_stack(seeded_demo, tmp_path_factory):
+def rollout_stack(shared_airflow, seeded_demo, tmp_path_factory):
     root = tmp_path_factory.mktemp("rollout")
-    config_dir = root / "config"
-    shutil.copytree(REPO / "config", config_dir)
-    deployment = yaml.safe_load((config_dir / "deployment.yaml").read_text())
-    deployment["rollout"]["day_seconds"] = DAY_SECONDS
-    deployment["rollout"]["check_interval_seconds"] = CHECK_INTERVAL_SECONDS
-    (config_dir / "deployment.yaml").write_text(yaml.safe_dump(deployment, sort_keys=False))
+    config_dir = shared_airflow.config_dir
     data_dir, db_url = serving_copy(seeded_demo, root / "data")
     env = {
         "GOVFLOW_CONFIG_DIR": str(config_dir),
@@ -61,8 +52,8 @@ def rollout_stack(seeded_demo, tmp_path_factory):
     }
     with (
         running_slack_receiver() as slack,
-        running_airflow_stack(
-            root, govflow_env=env, dag_ids=[ROLLOUT, ROLLBACK], slack_webhook_url=slack.url
+        shared_airflow.lease(
+            env, dag_ids=[ROLLOUT, ROLLBACK], slack_webhook_url=slack.url
         ) as stack,
         running_gateway({**os.environ, **env}, refresh_seconds=1, flush_seconds=1) as gateway,
     ):
