@@ -25,6 +25,10 @@ from tests.support.report_records import INCIDENT_REF, add_report_records, pdf_p
 
 AS_OF = datetime(2025, 3, 9, 9, 30, tzinfo=UTC)
 
+# Without GOVFLOW_REPORT_BASE_URL a summary links the report as the governance dashboard
+# serves it on the api-server (at GOVFLOW_AIRFLOW_BASE_URL's default).
+DASHBOARD_REPORTS = "http://localhost:8080/govflow/reports/"
+
 
 def govflow(*args: str) -> Result:
     return CliRunner().invoke(app, list(args), prog_name="govflow")
@@ -106,8 +110,9 @@ def test_a_scheduled_run_reports_the_month_and_quarter_before_it(moment, month, 
 
 
 def test_the_executive_summary_is_kept_as_markdown_html_and_pdf_audited_and_announced_once(
-    records, fresh_store_env, capsys
+    records, fresh_store_env, capsys, monkeypatch
 ):
+    monkeypatch.delenv("GOVFLOW_AIRFLOW_BASE_URL", raising=False)
     first = executive_report("2025-03")
     again = executive_report("2025-03")
 
@@ -130,7 +135,7 @@ def test_the_executive_summary_is_kept_as_markdown_html_and_pdf_audited_and_anno
     assert alert.payload["text"] == (
         "Monthly drift summary, 2025-03: 3 models monitored in 2025-03; CRITICAL findings on "
         "credit_approval; 1 incident opened, 1 still open at the month's end. "
-        "Report: reports/executive/2025-03.pdf"
+        f"Report: {DASHBOARD_REPORTS}reports/executive/2025-03.pdf"
     )
     assert str(records) not in str(alert.payload)
     assert capsys.readouterr().out.startswith("# Monthly drift summary, 2025-03")
@@ -170,8 +175,9 @@ def test_drawing_the_compliance_report_again_gives_the_same_bytes_though_it_audi
 
 
 def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announced_anew(
-    records, fresh_store_env
+    records, fresh_store_env, monkeypatch
 ):
+    monkeypatch.delenv("GOVFLOW_AIRFLOW_BASE_URL", raising=False)
     first = incident_report(INCIDENT_REF, as_of=AS_OF)
     text = pdf_text((records / "reports/incidents/INC-2025-0001-initial.pdf").read_bytes())
     urgent = incident_report(INCIDENT_REF, as_of=AS_OF, gravity="widespread")
@@ -188,10 +194,10 @@ def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announc
     assert texts == [
         "Serious-incident report (initial), INC-2025-0001: Art. 73 deadline 2025-03-21 "
         "09:30 UTC, 12.0 days left. "
-        "Report: reports/incidents/INC-2025-0001-initial.pdf",
+        f"Report: {DASHBOARD_REPORTS}reports/incidents/INC-2025-0001-initial.pdf",
         "Serious-incident report (initial), INC-2025-0001: Art. 73 deadline 2025-03-08 "
         "09:30 UTC, OVERDUE by 1.0 days. "
-        "Report: reports/incidents/INC-2025-0001-initial.pdf",
+        f"Report: {DASHBOARD_REPORTS}reports/incidents/INC-2025-0001-initial.pdf",
     ]
 
 
