@@ -9,6 +9,7 @@ tests/system/test_baseline_rest_api.py triggers a real run). The clock is fixed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
-from govflow import store
+from govflow import settings, store
 from govflow.audit import query_events, record_event
 from govflow.config import load_config
 from govflow.dashboard import create_dashboard_app, dashboard_rights
@@ -1224,18 +1225,54 @@ def test_the_audit_page_shows_the_chain_intact_and_a_bounded_filtered_query(gove
     assert statuses == [422, 422, 422, 422]
 
 
-def test_verifying_the_whole_chain_finds_an_edited_event_an_incremental_walk_vouched_for(
+CHECKPOINT_WALK = "signed checkpoint and the events after it"
+
+
+def test_the_first_audit_view_checks_the_signed_checkpoint_not_the_whole_chain_and_says_so(
     governance, governance_store
 ):
     client = client_as(governance, "admin")
-    assert client.get("/api/audit").json()["data"]["chain"]["intact"] is True
     with store.session_scope(governance_store) as session:
         session.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1"))
-    incremental = client.get("/api/audit").json()["data"]["chain"]
+    first = client.get("/api/audit").json()["data"]["chain"]  # the server's first view
+    assert (first["walk"], first["events_walked"], first["intact"]) == (CHECKPOINT_WALK, 0, True)
+    assert (first["checkpoint_events"], first["whole_walked_at"]) == (1, None)
+    page = client.get("/audit").text
+    assert "only the walk of the whole chain finds one edited behind it" in page
+    assert "the whole chain has not been walked by this server yet" in page
     whole = client.get("/api/audit?verify=whole").json()["data"]["chain"]
-    assert (incremental["walk"], incremental["intact"]) == ("new events since the last walk", True)
     assert (whole["walk"], whole["intact"]) == ("whole chain", False)
     assert "seq=1" in whole["problem"] and "edited" in whole["problem"]
+    # The break the whole walk found stays on the page's quick check.
+    after = client.get("/api/audit").json()["data"]["chain"]
+    assert (after["walk"], after["intact"], after["whole_walk_intact"]) == (
+        CHECKPOINT_WALK,
+        False,
+        False,
+    )
+    assert after["problem"].startswith("the whole-chain walk of ") and "seq=1" in after["problem"]
+    assert (
+        "was last walked by this server 2025-03-30 12:00 UTC: BROKEN" in client.get("/audit").text
+    )
+
+
+def test_the_audit_view_walks_every_event_after_the_signed_checkpoint(governance, governance_store):
+    client = client_as(governance, "admin")
+    for _ in range(3):
+        client.get("/drift")  # events 2-4, each batch checkpointed
+    checkpoints = settings.audit_checkpoints(governance_store)
+    oldest = checkpoints.read_text().splitlines(keepends=True)[0]
+    checkpoints.write_text(oldest)  # as if the newest checkpoints were not written yet
+    assert json.loads(oldest)["events"] == 1
+    with store.session_scope(governance_store) as session:
+        session.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 4"))
+    chain = client.get("/api/audit").json()["data"]["chain"]
+    assert (chain["walk"], chain["checkpoint_events"], chain["events_walked"]) == (
+        CHECKPOINT_WALK,
+        1,
+        2,  # events 2 and 3 fit; 4 does not
+    )
+    assert chain["intact"] is False and "seq=4" in chain["problem"]
 
 
 def test_a_report_opens_by_its_recorded_path_under_its_page_permission_and_is_audited(
