@@ -513,6 +513,7 @@ def incident_store(dashboard_store) -> str:
         session.add(frozen)
         first = session.scalars(select(Incident).where(Incident.ref == "INC-1")).one()
         first.source_run_id = source.id
+        first.assigned_to = "carol"
         first.details = {
             "response_run": {
                 "dag_id": "govflow_incident_response",
@@ -547,6 +548,13 @@ def incident_store(dashboard_store) -> str:
         session.add(second)
         session.flush()
         events = [
+            (
+                first,
+                "opened",
+                "govflow-monitoring",
+                NOW - timedelta(hours=2),
+                {"assigned_to": "carol"},
+            ),
             (
                 first,
                 "escalated",
@@ -604,7 +612,8 @@ def test_incident_timeline_shows_the_ack_sla_clock_escalations_containment_and_r
         "due 2025-03-30 10:15 UTC (15 min SLA)"
     ) in first
     assert "respond by 2025-03-30 11:00 UTC" in first
-    assert "owner eve<br>holds it: nobody yet<br>acknowledges: carol" in first
+    assert "owner eve<br>holds it: carol<br>acknowledges: carol" in first
+    assert "2025-03-30 10:00 UTC primary: carol" in first
     assert "2025-03-30 10:02 UTC at_once: carol, cathy" in first
     assert "2025-03-30 10:20 UTC freeze by govflow_incident_response" in first
     assert "kill switch 1 (model_type credit_approval): <b>active</b> since" in first
@@ -637,7 +646,8 @@ def test_the_incident_timeline_json_twin_carries_the_same_fields(dashboard, inci
         "2025-03-30T11:00:00+00:00",
     )
     assert [(e["level"], e["people"]) for e in first["escalations"]] == [
-        ("at_once", ["carol", "cathy"])
+        ("primary", ["carol"]),
+        ("at_once", ["carol", "cathy"]),
     ]
     assert [(c["decision"], c["kill_switch_id"]) for c in first["containment"]] == [("freeze", 1)]
     assert [(k["id"], k["deactivated_at"]) for k in first["kill_switches"]] == [(1, None)]

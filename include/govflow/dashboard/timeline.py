@@ -6,10 +6,11 @@ holds it now; two clocks from policy.yaml, the acknowledgement SLA (seed 004 3.1
 ``escalation.acknowledgement_minutes``, from the opening or the latest reopening, as the
 escalation sweeper counts it) and the P-class response time (seed 000,
 ``incidents.classes``); the escalations and containment its timeline records (who was told
-at which level and when; freeze, manual review, rollback) with the state of the kill
-switches involved; its risk acceptances with their expiry; the post-mortem due date; and
-where its numbers came from: the monitoring run that raised it, its drift report and the
-incident-response run, whose required actions wait while the run has not ended.
+at which level and when, from the primary responder the opening assigned on; freeze, manual
+review, rollback) with the state of the kill switches involved; its risk acceptances with
+their expiry; the post-mortem due date; and where its numbers came from: the monitoring run
+that raised it, its drift report and the incident-response run, whose required actions wait
+while the run has not ended.
 
 Five queries whatever the number of incidents (at most MAX_INCIDENTS).
 """
@@ -32,12 +33,19 @@ from govflow.incidents.lifecycle import (
     responders,
     sla_clock_start,
 )
-from govflow.store.schema import Incident, IncidentEvent, KillSwitch, MonitoringRun, RiskAcceptance
+from govflow.store.schema import (
+    Incident,
+    IncidentEvent,
+    KillSwitch,
+    MonitoringRun,
+    RiskAcceptance,
+)
 
 RECENT_INCIDENT_DAYS = 30
 MAX_INCIDENTS = 200
 # Escalations and containment are a handful per incident; recurrences (daily) are not read.
-TIMELINE_KINDS = ("escalated", "containment", "mitigated")
+TIMELINE_KINDS = ("opened", "escalated", "containment", "mitigated")
+CONTAINMENT_KINDS = ("containment", "mitigated")
 MAX_EVENTS = 20 * MAX_INCIDENTS
 MAX_KILL_SWITCHES = 500
 MAX_ACCEPTANCES = 5 * MAX_INCIDENTS
@@ -168,6 +176,15 @@ def _events(session: Session, ids: list[int]) -> dict[int, list[IncidentEvent]]:
 
 def _escalation(event: IncidentEvent) -> Escalation:
     payload = event.payload or {}
+    if event.kind == "opened":  # the opening assigns the path's primary responder
+        assigned = payload.get("assigned_to")
+        return Escalation(
+            level="primary",
+            people=[str(assigned)] if assigned else [],
+            reason="assigned when the incident opened",
+            at=event.occurred_at,
+            by=event.actor,
+        )
     return Escalation(
         level=str(payload.get("level", "")),
         people=[str(p) for p in payload.get("people", [])],
@@ -279,7 +296,7 @@ def incident_timeline(
     ids = [i.id for i in incidents]
     events = _events(session, ids)
     containment = {
-        incident_id: [_containment(e) for e in found if e.kind != "escalated"]
+        incident_id: [_containment(e) for e in found if e.kind in CONTAINMENT_KINDS]
         for incident_id, found in events.items()
     }
     referenced = {
@@ -330,7 +347,9 @@ def incident_timeline(
                 report_path=None if source is None else source.report_path,
                 response_run=_response_run(incident),
                 escalations=[
-                    _escalation(e) for e in events.get(incident.id, []) if e.kind == "escalated"
+                    _escalation(e)
+                    for e in events.get(incident.id, [])
+                    if e.kind not in CONTAINMENT_KINDS
                 ],
                 containment=contained,
                 kill_switches=[
