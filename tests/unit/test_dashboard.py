@@ -656,6 +656,13 @@ def test_the_incident_timeline_json_twin_carries_the_same_fields(dashboard, inci
         "dag_run_id": "incident__INC-1",
         "pending": True,
     }
+    assert first["links"] == {
+        "pending_action": "/dags/govflow_incident_response/runs/incident__INC-1/required_actions",
+        "response_run": None,
+        "drift_report": "/reports/reports/credit_approval/day30.html",
+        "monitoring_run": "/dags/govflow_monitoring_daily/runs/scheduled__30",
+    }
+    assert second["links"]["response_run"] == "/dags/govflow_incident_response/runs/incident__INC-2"
     assert (first["source_run"]["dag_run_id"], first["report_path"]) == (
         "scheduled__30",
         "reports/credit_approval/day30.html",

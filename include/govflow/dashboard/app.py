@@ -317,7 +317,14 @@ def create_dashboard_app(
 
     def incidents(request: Request, user: str, model: str | None, as_json: bool) -> Response:
         def load(session: Session, config: GovflowConfig) -> Any:
-            return timeline.incident_timeline(session, config, now=clock(), model_id=model)
+            rows = timeline.incident_timeline(session, config, now=clock(), model_id=model)
+            if not as_json:
+                return rows
+            root = request.scope.get("root_path", "")
+            return [
+                {**jsonable_encoder(row), "links": timeline.incident_links(root, row, run_url)}
+                for row in rows
+            ]
 
         def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
             return html.incident_timeline(root, rights, data, run_url)

@@ -24,7 +24,7 @@ from govflow.dashboard.pages import (
     ServingCounters,
 )
 from govflow.dashboard.reports import ListedReport
-from govflow.dashboard.timeline import IncidentRow
+from govflow.dashboard.timeline import LINK_LABELS, IncidentRow, incident_links
 from govflow.dashboard.trail import MAX_PAGE_SIZE, PAYLOAD_SHOWN, ChainStatus, EventFilter
 from govflow.reports.charts import sparkline
 
@@ -373,25 +373,13 @@ def _lines(items: Iterable[str]) -> str:
 
 
 def _incident_links(root: str, i: IncidentRow, run_url: RunUrl) -> str:
-    links = []
-    if i.response_run is not None:
-        run = i.response_run
-        links.append(
-            required_action_link(run_url, run.dag_id, run.dag_run_id)
-            if run.pending
-            else run_link(run_url, run.dag_id, run.dag_run_id, "response run").strip()
-        )
-    source = i.source_run
-    links.append(
-        _sources(
-            run_url,
-            root,
-            i.report_path,
-            None if source is None else source.dag_id,
-            None if source is None else source.dag_run_id,
-        ).strip()
+    # A report is a document of its own (a new tab); Airflow's pages take the whole window.
+    return " ".join(
+        f'<a href="{_e(href)}" target="{"_blank" if name == "drift_report" else "_top"}">'
+        f"{_e(LINK_LABELS[name])}</a>"
+        for name, href in incident_links(root, i, run_url).items()
+        if href
     )
-    return " ".join(link for link in links if link)
 
 
 def incident_timeline(

@@ -18,7 +18,7 @@ Five queries whatever the number of incidents (at most MAX_INCIDENTS).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -361,3 +361,28 @@ def incident_timeline(
             )
         )
     return rows
+
+
+RunUrl = Callable[[str, str], str]
+LINK_LABELS = {
+    "pending_action": "answer in Airflow",
+    "response_run": "response run",
+    "drift_report": "drift report",
+    "monitoring_run": "monitoring run",
+}
+
+
+def incident_links(root: str, row: IncidentRow, run_url: RunUrl) -> dict[str, str | None]:
+    """Where to act on the incident and where its numbers came from, for the page and its
+    JSON twin alike: the response run's Required actions while the run has not ended (else
+    the run's page), the drift report of the record that raised it (the dashboard's own
+    route under ``root``) and that record's Airflow run."""
+    response, source = row.response_run, row.source_run
+    response_url = None if response is None else run_url(response.dag_id, response.dag_run_id)
+    pending = response is not None and response.pending
+    return {
+        "pending_action": f"{response_url}/required_actions" if pending else None,
+        "response_run": None if pending else response_url,
+        "drift_report": None if row.report_path is None else f"{root}/reports/{row.report_path}",
+        "monitoring_run": None if source is None else run_url(source.dag_id, source.dag_run_id),
+    }
