@@ -1256,7 +1256,7 @@ def test_the_first_audit_view_checks_the_signed_checkpoint_not_the_whole_chain_a
     assert (first["checkpoint_events"], first["whole_walked_at"]) == (1, None)
     page = client.get("/audit").text
     assert "only the walk of the whole chain finds one edited behind it" in page
-    assert "the whole chain has not been walked by this server yet" in page
+    assert "The whole chain has not been walked by this server yet" in page
     whole = client.get("/api/audit?verify=whole").json()["data"]["chain"]
     assert (whole["walk"], whole["intact"]) == ("whole chain", False)
     assert "seq=1" in whole["problem"] and "edited" in whole["problem"]

@@ -587,9 +587,9 @@ def audit(
             "were not re-read: only the walk of the whole chain finds one edited behind it"
         )
     last = (
-        "the whole chain has not been walked by this server yet"
+        "The whole chain has not been walked by this server yet"
         if chain.whole_walked_at is None
-        else f"the whole chain was last walked by this server {_e(_time(chain.whole_walked_at))}: "
+        else f"The whole chain was last walked by this server {_e(_time(chain.whole_walked_at))}: "
         + ("intact" if chain.whole_walk_intact else "BROKEN")
     )
     status = (
