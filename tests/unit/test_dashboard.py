@@ -9,7 +9,9 @@ tests/system/test_baseline_rest_api.py triggers a real run). The clock is fixed.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -19,9 +21,9 @@ import pytest
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from govflow import store
+from govflow import settings, store
 from govflow.audit import query_events, record_event
 from govflow.config import load_config
 from govflow.dashboard import create_dashboard_app, dashboard_rights
@@ -33,6 +35,8 @@ from govflow.store.schema import (
     DeploymentApproval,
     DeploymentStep,
     Incident,
+    IncidentEvent,
+    KillSwitch,
     MetricResult,
     Model,
     MonitoringRun,
@@ -445,6 +449,42 @@ def test_fairness_monitor_shows_values_intervals_group_sizes_bounds_and_inconclu
     assert "rows per group: 18-25 12" in page
 
 
+def test_fairness_and_health_rows_link_the_drift_report_and_the_run_that_recorded_them(
+    dashboard, incident_store
+):
+    app, _, _ = dashboard
+    client = client_as(app, "eve")
+    report = (
+        '<a href="/reports/reports/credit_approval/day30.html" target="_blank">drift report</a>'
+    )
+    fairness = client.get("/fairness?model=credit_approval").text
+    gender = fairness[fairness.index("<h2>gender") :]
+    newest, older = gender.split("</tr>")[1:3]
+    assert (
+        f'{report} <a href="/dags/govflow_monitoring_daily/runs/scheduled__30" target="_top" '
+        'class="muted">run</a></td>'
+    ) in newest
+    assert 'href="/dags/govflow_monitoring_daily/runs/scheduled__29"' in older
+    assert "drift report" not in older  # the 29th's run recorded no report
+    points = client.get("/api/fairness?model=credit_approval").json()["data"][1]["points"]
+    assert [(p["dag_run_id"], p["report_path"]) for p in points] == [
+        ("scheduled__28", None),
+        ("scheduled__29", None),
+        ("scheduled__30", "reports/credit_approval/day30.html"),
+    ]
+    health = client.get("/health").text
+    row = health[health.index("<tr><td>credit_approval") :].split("</tr>")[0]
+    assert row.endswith(
+        f'<td>{report} <a href="/dags/govflow_monitoring_daily/runs/scheduled__30" '
+        'target="_top" class="muted">run</a></td>'
+    )
+    row = client.get("/api/health").json()["data"][0]
+    assert (row["report_path"], row["source_run"]) == (
+        "reports/credit_approval/day30.html",
+        {"dag_id": "govflow_monitoring_daily", "dag_run_id": "scheduled__30"},
+    )
+
+
 def test_the_fairness_monitor_bounds_its_period_and_refuses_unknown_models(dashboard):
     app, _, _ = dashboard
     client = client_as(app, "carol")
@@ -453,16 +493,209 @@ def test_the_fairness_monitor_bounds_its_period_and_refuses_unknown_models(dashb
     assert client.get("/fairness?model=" + "x" * 129).status_code == 422
 
 
-def test_incident_timeline_shows_severity_p_class_owner_and_the_overdue_ack_sla(dashboard):
+@pytest.fixture
+def incident_store(dashboard_store) -> str:
+    """dashboard_store plus INC-1's handling so far (raised by the 2025-03-30 record, covered
+    by a response run that waits, the CEO told at once, the model frozen) and INC-2, an
+    older P3 acknowledged in time, its risk accepted, then resolved with a post-mortem due."""
+    url = dashboard_store
+    with store.session_scope(url) as session:
+        source = session.get(MonitoringRun, 3)
+        source.report_path = "reports/credit_approval/day30.html"
+        frozen = KillSwitch(
+            scope="model_type",
+            target="credit_approval",
+            active_key="model_type:credit_approval",
+            reason="INC-1",
+            activated_by="govflow_incident_response",
+            activated_at=NOW - timedelta(minutes=100),
+        )
+        session.add(frozen)
+        first = session.scalars(select(Incident).where(Incident.ref == "INC-1")).one()
+        first.source_run_id = source.id
+        first.assigned_to = "carol"
+        first.details = {
+            "response_run": {
+                "dag_id": "govflow_incident_response",
+                "dag_run_id": "incident__INC-1",
+                "started_at": (NOW - timedelta(hours=2)).isoformat(),
+            }
+        }
+        second = Incident(
+            ref="INC-2",
+            model_id="marketing_propensity",
+            category="data_drift",
+            metric="psi",
+            severity="WARNING",
+            priority="P3",
+            status="resolved",
+            dedup_key="marketing_propensity/psi",
+            title="psi of income",
+            owner="olivia",
+            assigned_to="mike",
+            opened_at=NOW - 10 * DAY,
+            acknowledged_at=NOW - 10 * DAY + timedelta(minutes=5),
+            resolved_at=NOW - 8 * DAY,
+            postmortem_due=NOW - DAY,
+            details={
+                "response_run": {
+                    "dag_id": "govflow_incident_response",
+                    "dag_run_id": "incident__INC-2",
+                    "ended_at": (NOW - 8 * DAY).isoformat(),
+                }
+            },
+        )
+        session.add(second)
+        session.flush()
+        events = [
+            (
+                first,
+                "opened",
+                "govflow-monitoring",
+                NOW - timedelta(hours=2),
+                {"assigned_to": "carol"},
+            ),
+            (
+                first,
+                "escalated",
+                "govflow_incident_response",
+                NOW - timedelta(minutes=118),
+                {"level": "at_once", "people": ["carol", "cathy"], "reason": "CEO (immediate)"},
+            ),
+            (
+                first,
+                "containment",
+                "govflow_incident_response",
+                NOW - timedelta(minutes=100),
+                {"decision": "freeze", "kill_switch_id": frozen.id},
+            ),
+            (first, "recurrence", "govflow-monitoring", NOW - timedelta(minutes=30), {}),
+            (second, "containment", "mike", NOW - 9 * DAY, {"decision": "manual_review_queue"}),
+        ]
+        for number, (incident, kind, actor, at, payload) in enumerate(events):
+            session.add(
+                IncidentEvent(
+                    incident_id=incident.id,
+                    event_key=f"{kind}:{number}",
+                    kind=kind,
+                    actor=actor,
+                    payload=payload,
+                    occurred_at=at,
+                )
+            )
+        session.add(
+            RiskAcceptance(
+                incident_id=second.id,
+                model_id="marketing_propensity",
+                metric="psi",
+                rationale="seasonal campaign",
+                requested_by="mike",
+                approved_by="carol",
+                status="approved",
+                days=14,
+                suppression_until=NOW + 4 * DAY,
+                created_at=NOW - 10 * DAY,
+            )
+        )
+    return url
+
+
+def test_incident_timeline_shows_the_ack_sla_clock_escalations_containment_and_run_links(
+    dashboard, incident_store
+):
     app, _, _ = dashboard
     page = client_as(app, "audrey").get("/incidents").text
-    # P1: acknowledge within 1 hour (policy.yaml incidents.classes); opened 2 hours ago.
+    first = page[page.index("<td>INC-1") : page.index("<td>INC-2")]
+    # Acknowledgement SLA: 15 minutes (policy.yaml escalation) from 10:00; P1 responds in 1 h.
     assert (
-        '<td>INC-1</td><td>credit_approval</td><td><span class="sev CRITICAL">CRITICAL</span></td>'
-        "<td>P1</td><td>open</td><td>eve</td><td>2025-03-30 10:00 UTC</td>"
-        "<td>2025-03-30 11:00 UTC <b>overdue</b></td><td>never</td>"
-    ) in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; disparate impact" in page
+        '<span class="sev CRITICAL">CRITICAL</span> <b>overdue</b> by 1 h 45 min<br>'
+        "due 2025-03-30 10:15 UTC (15 min SLA)"
+    ) in first
+    assert "respond by 2025-03-30 11:00 UTC" in first
+    assert "owner eve<br>holds it: carol<br>acknowledges: carol" in first
+    assert "2025-03-30 10:00 UTC primary: carol" in first
+    assert "2025-03-30 10:02 UTC at_once: carol, cathy" in first
+    assert "2025-03-30 10:20 UTC freeze by govflow_incident_response" in first
+    assert "kill switch 1 (model_type credit_approval): <b>active</b> since" in first
+    assert (
+        '<a href="/dags/govflow_incident_response/runs/incident__INC-1/required_actions" '
+        'target="_top">answer in Airflow</a>'
+    ) in first
+    assert '<a href="/reports/reports/credit_approval/day30.html" target="_blank">' in first
+    assert 'href="/dags/govflow_monitoring_daily/runs/scheduled__30"' in first
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; disparate impact" in first
+    second = page[page.index("<td>INC-2") :]
+    assert "acknowledged 2025-03-20 12:05 UTC" in second
+    assert "RA-1 psi approved, expires 2025-04-03 12:00 UTC, approved by carol" in second
+    assert "2025-03-29 12:00 UTC <b>overdue</b>" in second  # the post-mortem
+    assert 'href="/dags/govflow_incident_response/runs/incident__INC-2"' in second  # ended
+    assert "required_actions" not in second
+
+
+def test_the_incident_timeline_json_twin_carries_the_same_fields(dashboard, incident_store):
+    app, _, _ = dashboard
+    rows = client_as(app, "eve").get("/api/incidents").json()["data"]
+    assert [(r["ref"], r["ack_state"], r["ack_seconds_left"]) for r in rows] == [
+        ("INC-1", "overdue", -6300.0),
+        ("INC-2", "acknowledged", None),
+    ]
+    first, second = rows
+    assert first["ack_sla_minutes"] == 15
+    assert (first["ack_due"], first["response_due"]) == (
+        "2025-03-30T10:15:00+00:00",
+        "2025-03-30T11:00:00+00:00",
+    )
+    assert [(e["level"], e["people"]) for e in first["escalations"]] == [
+        ("primary", ["carol"]),
+        ("at_once", ["carol", "cathy"]),
+    ]
+    assert [(c["decision"], c["kill_switch_id"]) for c in first["containment"]] == [("freeze", 1)]
+    assert [(k["id"], k["deactivated_at"]) for k in first["kill_switches"]] == [(1, None)]
+    assert first["response_run"] == {
+        "dag_id": "govflow_incident_response",
+        "dag_run_id": "incident__INC-1",
+        "pending": True,
+    }
+    assert first["links"] == {
+        "pending_action": "/dags/govflow_incident_response/runs/incident__INC-1/required_actions",
+        "response_run": None,
+        "drift_report": "/reports/reports/credit_approval/day30.html",
+        "monitoring_run": "/dags/govflow_monitoring_daily/runs/scheduled__30",
+    }
+    assert second["links"]["response_run"] == "/dags/govflow_incident_response/runs/incident__INC-2"
+    assert (first["source_run"]["dag_run_id"], first["report_path"]) == (
+        "scheduled__30",
+        "reports/credit_approval/day30.html",
+    )
+    assert [(a["id"], a["status"], a["expires"]) for a in second["risk_acceptances"]] == [
+        (1, "approved", "2025-04-03T12:00:00+00:00")
+    ]
+    assert (second["postmortem_due"], second["postmortem_overdue"]) == (
+        "2025-03-29T12:00:00+00:00",
+        True,
+    )
+    assert second["kill_switches"] == []  # resolved: the model's freeze is not its own
+
+
+def test_the_acknowledgement_sla_clock_reads_policy_yaml(incident_store, tmp_path):
+    policy = tmp_path / "config"
+    shutil.copytree(config_dir(), policy)
+    text = (policy / "policy.yaml").read_text()
+    assert "acknowledgement_minutes: 15 " in text
+    (policy / "policy.yaml").write_text(
+        text.replace("acknowledgement_minutes: 15 ", "acknowledgement_minutes: 30 ")
+    )
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda request, **kwargs: "unused",
+        run_url=run_url,
+        db_url=incident_store,
+        config_dir=lambda: policy,
+        clock=lambda: NOW,
+    )
+    first = client_as(app, "eve").get("/api/incidents").json()["data"][0]
+    assert (first["ack_due"], first["ack_seconds_left"]) == ("2025-03-30T10:30:00+00:00", -5400.0)
+    assert "overdue</b> by 1 h 30 min" in client_as(app, "eve").get("/incidents").text
 
 
 def test_analyze_now_triggers_the_on_demand_dag_as_the_logged_in_user_and_is_audited(dashboard):
@@ -1009,18 +1242,54 @@ def test_the_audit_page_shows_the_chain_intact_and_a_bounded_filtered_query(gove
     assert statuses == [422, 422, 422, 422]
 
 
-def test_verifying_the_whole_chain_finds_an_edited_event_an_incremental_walk_vouched_for(
+CHECKPOINT_WALK = "signed checkpoint and the events after it"
+
+
+def test_the_first_audit_view_checks_the_signed_checkpoint_not_the_whole_chain_and_says_so(
     governance, governance_store
 ):
     client = client_as(governance, "admin")
-    assert client.get("/api/audit").json()["data"]["chain"]["intact"] is True
     with store.session_scope(governance_store) as session:
         session.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1"))
-    incremental = client.get("/api/audit").json()["data"]["chain"]
+    first = client.get("/api/audit").json()["data"]["chain"]  # the server's first view
+    assert (first["walk"], first["events_walked"], first["intact"]) == (CHECKPOINT_WALK, 0, True)
+    assert (first["checkpoint_events"], first["whole_walked_at"]) == (1, None)
+    page = client.get("/audit").text
+    assert "only the walk of the whole chain finds one edited behind it" in page
+    assert "The whole chain has not been walked by this server yet" in page
     whole = client.get("/api/audit?verify=whole").json()["data"]["chain"]
-    assert (incremental["walk"], incremental["intact"]) == ("new events since the last walk", True)
     assert (whole["walk"], whole["intact"]) == ("whole chain", False)
     assert "seq=1" in whole["problem"] and "edited" in whole["problem"]
+    # The break the whole walk found stays on the page's quick check.
+    after = client.get("/api/audit").json()["data"]["chain"]
+    assert (after["walk"], after["intact"], after["whole_walk_intact"]) == (
+        CHECKPOINT_WALK,
+        False,
+        False,
+    )
+    assert after["problem"].startswith("the whole-chain walk of ") and "seq=1" in after["problem"]
+    assert (
+        "was last walked by this server 2025-03-30 12:00 UTC: BROKEN" in client.get("/audit").text
+    )
+
+
+def test_the_audit_view_walks_every_event_after_the_signed_checkpoint(governance, governance_store):
+    client = client_as(governance, "admin")
+    for _ in range(3):
+        client.get("/drift")  # events 2-4, each batch checkpointed
+    checkpoints = settings.audit_checkpoints(governance_store)
+    oldest = checkpoints.read_text().splitlines(keepends=True)[0]
+    checkpoints.write_text(oldest)  # as if the newest checkpoints were not written yet
+    assert json.loads(oldest)["events"] == 1
+    with store.session_scope(governance_store) as session:
+        session.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 4"))
+    chain = client.get("/api/audit").json()["data"]["chain"]
+    assert (chain["walk"], chain["checkpoint_events"], chain["events_walked"]) == (
+        CHECKPOINT_WALK,
+        1,
+        2,  # events 2 and 3 fit; 4 does not
+    )
+    assert chain["intact"] is False and "seq=4" in chain["problem"]
 
 
 def test_a_report_opens_by_its_recorded_path_under_its_page_permission_and_is_audited(

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.dashboard.deployments import MAX_ACTIVE_DEPLOYMENTS, deployment_rows
-from govflow.dashboard.pages import acknowledgement_due
+from govflow.dashboard.timeline import response_due
 from govflow.incidents.lifecycle import OPEN, RESPONSE_DAG_ID, covering_response_run, responders
 from govflow.incidents.risk_acceptances import APPROVED, REQUESTED
 from govflow.rollout.stages import stage_approvers
@@ -122,7 +122,7 @@ def _incident_actions(session: Session, config: GovflowConfig, user: str) -> lis
                 incident.ref,
                 incident.model_id,
                 f"acknowledge {incident.priority} {incident.severity}: {incident.title}",
-                acknowledgement_due(config, incident.priority, opened),
+                response_due(config, incident.priority, opened),
                 None if run_id is None else RESPONSE_DAG_ID,
                 run_id,
             )

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from govflow import settings, store
 from govflow.audit import record_event
 from govflow.config import CHECK_TYPES, GovflowConfig, load_config
-from govflow.dashboard import html, pages, reports, trail
+from govflow.dashboard import html, pages, reports, timeline, trail
 from govflow.dashboard.access import (
     DashboardRights,
     Page,
@@ -276,7 +276,9 @@ def create_dashboard_app(
             return pages.fairness_series(session, config, shown, now=clock(), days=days)
 
         def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
-            return html.fairness_monitor(root, rights, shown, config.models.ids(), days, data)
+            return html.fairness_monitor(
+                root, rights, shown, config.models.ids(), days, data, run_url
+            )
 
         return view(request, user, "fairness_monitor", shown, load, draw, as_json)
 
@@ -295,6 +297,11 @@ def create_dashboard_app(
                         "serving": None
                         if o.model_id not in serving
                         else serving[o.model_id].to_dict(),
+                        # Where the numbers came from, as the page links them.
+                        "report_path": o.report_path,
+                        "source_run": None
+                        if (record := o.monitor("model_drift")) is None or record.dag_id is None
+                        else {"dag_id": record.dag_id, "dag_run_id": record.dag_run_id},
                     }
                     for o in overviews
                 ]
@@ -303,17 +310,24 @@ def create_dashboard_app(
         def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
             overviews, metrics, serving = data
             return html.model_health(
-                root, rights, overviews, metrics, pages.HEALTH_METRICS, serving
+                root, rights, overviews, metrics, pages.HEALTH_METRICS, serving, run_url
             )
 
         return view(request, user, "model_health", None, load, draw, as_json)
 
     def incidents(request: Request, user: str, model: str | None, as_json: bool) -> Response:
         def load(session: Session, config: GovflowConfig) -> Any:
-            return pages.incident_timeline(session, config, now=clock(), model_id=model)
+            rows = timeline.incident_timeline(session, config, now=clock(), model_id=model)
+            if not as_json:
+                return rows
+            root = request.scope.get("root_path", "")
+            return [
+                {**jsonable_encoder(row), "links": timeline.incident_links(root, row, run_url)}
+                for row in rows
+            ]
 
         def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
-            return html.incident_timeline(root, rights, data)
+            return html.incident_timeline(root, rights, data, run_url)
 
         return view(request, user, "incident_timeline", model, load, draw, as_json)
 

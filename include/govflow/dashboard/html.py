@@ -20,12 +20,11 @@ from govflow.dashboard.pages import (
     SERVING_WINDOW,
     FairnessSeries,
     HealthMetric,
-    IncidentRow,
     ModelOverview,
-    Monitor,
     ServingCounters,
 )
 from govflow.dashboard.reports import ListedReport
+from govflow.dashboard.timeline import LINK_LABELS, IncidentRow, incident_links
 from govflow.dashboard.trail import MAX_PAGE_SIZE, PAYLOAD_SHOWN, ChainStatus, EventFilter
 from govflow.reports.charts import sparkline
 
@@ -121,12 +120,18 @@ def required_action_link(run_url: RunUrl, dag_id: str | None, run_id: str | None
     return f'<a href="{_e(href)}" target="_top">answer in Airflow</a>'
 
 
-def _run_link(monitor: Monitor, run_url: RunUrl) -> str:
+def run_link(run_url: RunUrl, dag_id: str | None, run_id: str | None, label: str = "run") -> str:
     """The Airflow run a record came from, opened in the whole window (not the frame)."""
-    if monitor.dag_id is None or monitor.dag_run_id is None:
+    if dag_id is None or run_id is None:
         return ""
-    href = run_url(monitor.dag_id, monitor.dag_run_id)
-    return f' <a href="{_e(href)}" target="_top" class="muted">run</a>'
+    return f' <a href="{_e(run_url(dag_id, run_id))}" target="_top" class="muted">{_e(label)}</a>'
+
+
+def _sources(
+    run_url: RunUrl, root: str, report: str | None, dag_id: str | None, run: str | None
+) -> str:
+    """Where a row's numbers came from: the drift report and the run that recorded them."""
+    return report_link(root, report, "drift report") + run_link(run_url, dag_id, run)
 
 
 def drift_overview(
@@ -140,7 +145,7 @@ def drift_overview(
     rows = []
     for model in overviews:
         cells = "".join(
-            f"<td>{badge(m.shown)}{_run_link(m, run_url)}"
+            f"<td>{badge(m.shown)}{run_link(run_url, m.dag_id, m.dag_run_id)}"
             + (
                 f'<br><span class="muted">stale: window to {_e(_time(m.window_end))}, '
                 f"{_e(m.cadence)} cadence</span>"
@@ -235,6 +240,7 @@ def fairness_monitor(
     model_ids: Sequence[str],
     days: int,
     all_series: Sequence[FairnessSeries],
+    run_url: RunUrl,
 ) -> str:
     picker = "".join(
         f'<a href="{_e(root)}/fairness?model={_e(m)}&amp;days={days}">'
@@ -250,7 +256,8 @@ def fairness_monitor(
             f"<tr><td>{_e(_time(p.window_end))}</td><td>{_number(p.value)}</td>"
             f"<td>[{_number(p.ci_low)}, {_number(p.ci_high)}]</td><td>{badge(p.severity)}</td>"
             f"<td>{_e(', '.join(f'{g}: {n}' for g, n in p.group_sizes.items()))}</td>"
-            f"<td>{_e(p.message)}</td></tr>"
+            f"<td>{_e(p.message)}</td>"
+            f"<td>{_sources(run_url, root, p.report_path, p.dag_id, p.dag_run_id)}</td></tr>"
             for p in reversed(series.points)
         )
         sections.append(
@@ -258,7 +265,7 @@ def fairness_monitor(
             f'<p class="muted">{_e(series.direction)}; {_e(bounds)} (policy.yaml)</p>'
             f"{_fairness_chart(series)}"
             "<table><tr><th>window end</th><th>value</th><th>interval</th><th>severity</th>"
-            f"<th>group sizes</th><th>note</th></tr>{rows}</table>"
+            f"<th>group sizes</th><th>note</th><th>from</th></tr>{rows}</table>"
         )
     body = f"<p>model: {picker}</p><p class=muted>last {days} days</p>" + (
         "".join(sections) or f"<p>{badge(NO_DATA)} no fairness record in this period</p>"
@@ -300,6 +307,7 @@ def model_health(
     metrics: dict[str, dict[str, HealthMetric]],
     metric_names: Sequence[str],
     serving: dict[str, ServingCounters],
+    run_url: RunUrl,
 ) -> str:
     heads = "".join(f"<th>{_e(m)}</th>" for m in metric_names)
     rows = []
@@ -317,33 +325,128 @@ def model_health(
             for m in metric_names
         )
         monitors = ", ".join(f"{m.check_type}: {m.shown}" for m in model.monitors)
+        # The model-drift values are the newest model-drift record's: link its run.
+        record = model.monitor("model_drift")
+        source = _sources(
+            run_url,
+            root,
+            model.report_path,
+            None if record is None else record.dag_id,
+            None if record is None else record.dag_run_id,
+        )
         rows.append(
             f"<tr><td>{_e(model.model_id)}</td><td>{badge(model.health)}</td>{cells}"
-            f'<td class="muted">{_e(monitors)}</td></tr>'
+            f'<td class="muted">{_e(monitors)}</td><td>{source}</td></tr>'
         )
     return layout(
         root,
         rights,
         "model_health",
-        f"<table><tr><th>model</th><th>status</th>{heads}<th>monitors</th></tr>"
+        f"<table><tr><th>model</th><th>status</th>{heads}<th>monitors</th><th>from</th></tr>"
         f"{''.join(rows)}</table>{_serving_table(overviews, serving)}",
     )
 
 
-def incident_timeline(root: str, rights: DashboardRights, incidents: Sequence[IncidentRow]) -> str:
-    rows = "".join(
-        f"<tr><td>{_e(i.ref)}</td><td>{_e(i.model_id)}</td><td>{badge(i.severity)}</td>"
-        f"<td>{_e(i.priority)}</td><td>{_e(i.status)}</td><td>{_e(i.owner)}</td>"
-        f"<td>{_e(_time(i.opened_at))}</td>"
-        f"<td>{_e(_time(i.ack_due))}{' <b>overdue</b>' if i.ack_overdue else ''}</td>"
-        f"<td>{_e(_time(i.acknowledged_at))}</td><td>{_e(_time(i.postmortem_due))}</td>"
-        f"<td>{_e(i.title)}</td></tr>"
-        for i in incidents
+def _duration(seconds: float) -> str:
+    minutes = int(abs(seconds) // 60)
+    days, hours, minutes = minutes // 1440, minutes // 60 % 24, minutes % 60
+    return (
+        " ".join(f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n)
+        or "0 min"
     )
+
+
+def _ack_clock(i: IncidentRow) -> str:
+    """The acknowledgement SLA as a clock: time left, overdue, or when it stopped."""
+    due = f"due {_e(_time(i.ack_due))} ({i.ack_sla_minutes} min SLA)"
+    if i.ack_state == "waiting" and i.ack_seconds_left is not None:
+        return f"{badge('WARNING')} {_duration(i.ack_seconds_left)} left<br>{due}"
+    if i.ack_state == "overdue" and i.ack_seconds_left is not None:
+        return f"{badge('CRITICAL')} <b>overdue</b> by {_duration(i.ack_seconds_left)}<br>{due}"
+    if i.acknowledged_at is not None:
+        return f"{_e(i.ack_state)} {_e(_time(i.acknowledged_at))}<br>{due}"
+    return f"not running ({_e(i.status)} unacknowledged)<br>{due}"
+
+
+def _lines(items: Iterable[str]) -> str:
+    return "<br>".join(items) or '<span class="muted">none</span>'
+
+
+def _incident_links(root: str, i: IncidentRow, run_url: RunUrl) -> str:
+    # A report is a document of its own (a new tab); Airflow's pages take the whole window.
+    return " ".join(
+        f'<a href="{_e(href)}" target="{"_blank" if name == "drift_report" else "_top"}">'
+        f"{_e(LINK_LABELS[name])}</a>"
+        for name, href in incident_links(root, i, run_url).items()
+        if href
+    )
+
+
+def incident_timeline(
+    root: str,
+    rights: DashboardRights,
+    incidents: Sequence[IncidentRow],
+    run_url: RunUrl,
+) -> str:
+    rows = []
+    for i in incidents:
+        escalations = _lines(
+            f"{_e(_time(e.at))} {_e(e.level)}: {_e(', '.join(e.people))} "
+            f'<span class="muted">({_e(e.reason)}; by {_e(e.by)})</span>'
+            for e in i.escalations
+        )
+        containment = _lines(
+            [
+                f"{_e(_time(c.at))} {_e(c.decision.replace('_', ' '))} by {_e(c.by)}"
+                for c in i.containment
+            ]
+            + [
+                f"kill switch {k.id} ({_e(k.scope)} {_e(k.target)}): "
+                + (
+                    f"<b>active</b> since {_e(_time(k.activated_at))}"
+                    if k.active
+                    else f"lifted {_e(_time(k.deactivated_at))}"
+                )
+                for k in i.kill_switches
+            ]
+        )
+        acceptances = _lines(
+            f"RA-{a.id} {_e(a.metric)} {_e(a.status)}"
+            + (
+                f", {'expired' if a.expired else 'expires'} {_e(_time(a.expires))}"
+                if a.expires
+                else ""
+            )
+            + (f", approved by {_e(a.approved_by)}" if a.approved_by else "")
+            for a in i.risk_acceptances
+        )
+        postmortem = (
+            ""
+            if i.postmortem_due is None
+            else _e(_time(i.postmortem_due)) + (" <b>overdue</b>" if i.postmortem_overdue else "")
+        )
+        owner = (
+            f"owner {_e(i.owner or 'none')}<br>holds it: {_e(i.assigned_to or 'nobody yet')}"
+            f"<br>acknowledges: {_e(', '.join(i.to_acknowledge))}"
+        )
+        rows.append(
+            f"<tr><td>{_e(i.ref)}<br>{_e(i.title)}</td><td>{_e(i.model_id)}</td>"
+            f"<td>{badge(i.severity)}</td><td>{_e(i.priority)}"
+            + (
+                f'<br><span class="muted">respond by {_e(_time(i.response_due))}</span>'
+                if i.response_due
+                else ""
+            )
+            + f"</td><td>{_e(i.status)}<br>opened {_e(_time(i.opened_at))}</td><td>{owner}</td>"
+            f"<td>{_ack_clock(i)}</td><td>{escalations}</td><td>{containment}</td>"
+            f"<td>{acceptances}</td><td>{postmortem}</td>"
+            f"<td>{_incident_links(root, i, run_url)}</td></tr>"
+        )
     table = (
         "<table><tr><th>incident</th><th>model</th><th>severity</th><th>P-class</th>"
-        "<th>status</th><th>owner</th><th>opened</th><th>ack due (SLA)</th><th>acknowledged</th>"
-        f"<th>post-mortem due</th><th>title</th></tr>{rows}</table>"
+        "<th>status</th><th>people</th><th>acknowledgement SLA</th><th>escalations</th>"
+        "<th>containment</th><th>risk acceptances</th><th>post-mortem due</th><th>links</th>"
+        f"</tr>{''.join(rows)}</table>"
         if incidents
         else "<p>No open or recent incident.</p>"
     )
@@ -374,12 +477,7 @@ def deployments(
         return layout(root, rights, "deployments", "<p>No deployment recorded.</p>")
     sections = []
     for d in rows:
-        run = (
-            ""
-            if d.dag_run_id is None
-            else f' <a href="{_e(run_url(DEPLOYMENT_DAG, d.dag_run_id))}" target="_top" '
-            'class="muted">run</a>'
-        )
+        run = run_link(run_url, DEPLOYMENT_DAG, d.dag_run_id)
         where = (
             "not started"
             if d.step is None
@@ -472,15 +570,33 @@ def audit(
         else badge("CRITICAL") + f" BROKEN: {_e(chain.problem)}"
     )
     checkpoint = (
-        "no signed checkpoint yet"
+        "no signed checkpoint (there is none yet)"
         if chain.checkpoint_events is None
-        else f"latest signed checkpoint {_e(chain.checkpoint_signed_at)} covers "
-        f"{chain.checkpoint_events} events"
+        else f"the latest signed checkpoint (signed {_e(chain.checkpoint_signed_at)}, covering "
+        f"{chain.checkpoint_events} events)"
+    )
+    if chain.walk == "whole chain":
+        checked = (
+            f"the whole chain, {chain.events_walked} events walked link by link from the "
+            f"first, held against {checkpoint}"
+        )
+    else:
+        checked = (
+            f"{checkpoint}: its signature and the event it ends on; then the "
+            f"{chain.events_walked} events after it, walked link by link. The events it covers "
+            "were not re-read: only the walk of the whole chain finds one edited behind it"
+        )
+    last = (
+        "The whole chain has not been walked by this server yet"
+        if chain.whole_walked_at is None
+        else f"The whole chain was last walked by this server {_e(_time(chain.whole_walked_at))}: "
+        + ("intact" if chain.whole_walk_intact else "BROKEN")
     )
     status = (
-        f"<p>Hash chain {state}: {chain.events} events, head <code>{_e(chain.head_hash)}</code>; "
-        f"{checkpoint}. Walked: {_e(chain.walk)}, {_e(_time(chain.verified_at))}. "
-        f'<a href="{_e(root)}/audit?verify=whole">Verify the whole chain</a></p>'
+        f"<p>Hash chain {state}: {chain.events} events, head <code>{_e(chain.head_hash)}</code>."
+        f"</p><p>Checked in this view ({_e(_time(chain.verified_at))}): {checked}. "
+        f'{last}. <a href="{_e(root)}/audit?verify=whole">Verify the whole chain</a> '
+        '<span class="muted">(about 1 s per 20,000 events)</span></p>'
     )
     form = (
         f'<form method="get" action="{_e(root)}/audit">'

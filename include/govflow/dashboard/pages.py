@@ -13,15 +13,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.config.vocabulary import CHECK_TYPES, Cadence
-from govflow.incidents.lifecycle import UNRESOLVED_STATUSES
 from govflow.rollout.routing import COUNTERS, Health
 from govflow.store.schema import (
-    Incident,
     MetricResult,
     MonitoringRun,
     ServingFeedback,
@@ -51,8 +49,6 @@ HEALTH_METRICS = (
     "label_drift",
 )
 MAX_DAYS = 366
-RECENT_INCIDENT_DAYS = 30
-MAX_INCIDENTS = 200
 
 
 def _aware(moment: datetime) -> datetime:
@@ -102,6 +98,9 @@ class ModelOverview:
             "health": self.health,
             "monitors": [{**asdict(m), "shown": m.shown} for m in self.monitors],
         }
+
+    def monitor(self, check_type: str) -> Monitor | None:
+        return next((m for m in self.monitors if m.check_type == check_type), None)
 
     @property
     def health(self) -> str:
@@ -321,6 +320,10 @@ class FairnessPoint:
     status: str
     group_sizes: dict[str, Any]
     message: str
+    # The record's run and its drift report (relative to the data directory).
+    dag_id: str | None = None
+    dag_run_id: str | None = None
+    report_path: str | None = None
 
 
 @dataclass
@@ -343,7 +346,13 @@ def fairness_series(
     last ``days`` days (at most MAX_DAYS), oldest first, with their bounds."""
     since = now - timedelta(days=min(max(days, 1), MAX_DAYS))
     rows = session.execute(
-        select(MetricResult, MonitoringRun.interval_end)
+        select(
+            MetricResult,
+            MonitoringRun.interval_end,
+            MonitoringRun.dag_id,
+            MonitoringRun.dag_run_id,
+            MonitoringRun.report_path,
+        )
         .join(MonitoringRun, MonitoringRun.id == MetricResult.monitoring_run_id)
         .where(
             MonitoringRun.model_id == model_id,
@@ -356,7 +365,7 @@ def fairness_series(
     )
     series: dict[tuple[str, str], FairnessSeries] = {}
     bounds = config.policy.thresholds.fairness_drift
-    for result, end in rows:
+    for result, end, dag_id, dag_run_id, report_path in rows:
         key = (result.subject, result.metric)
         if key not in series:
             bound = bounds[result.metric]
@@ -379,74 +388,10 @@ def fairness_series(
                 status=result.status,
                 group_sizes=details.get("group_sizes") or {},
                 message=str(details.get("message") or ""),
+                dag_id=dag_id,
+                dag_run_id=dag_run_id,
+                report_path=report_path,
             )
         )
     order = {metric: index for index, metric in enumerate(FAIRNESS_METRICS)}
     return sorted(series.values(), key=lambda s: (s.subject, order[s.metric]))
-
-
-@dataclass(frozen=True)
-class IncidentRow:
-    ref: str
-    model_id: str | None
-    title: str
-    severity: str
-    priority: str
-    status: str
-    owner: str | None
-    opened_at: datetime
-    acknowledged_at: datetime | None
-    ack_due: datetime | None
-    ack_overdue: bool
-    postmortem_due: datetime | None
-
-
-def acknowledgement_due(config: GovflowConfig, priority: str, opened: datetime) -> datetime | None:
-    """When an incident of P-class ``priority`` opened at ``opened`` must be acknowledged
-    (policy.yaml incidents.classes response time); None for a class the policy lacks."""
-    known = config.policy.incidents.classes.get(priority)  # type: ignore[call-overload]
-    return None if known is None else opened + timedelta(hours=known.response_time_hours)
-
-
-def incident_timeline(
-    session: Session, config: GovflowConfig, *, now: datetime, model_id: str | None = None
-) -> list[IncidentRow]:
-    """Incident Timeline: every unresolved incident and those opened in the last
-    RECENT_INCIDENT_DAYS days, newest first (at most MAX_INCIDENTS)."""
-    statement = (
-        select(Incident)
-        .where(
-            or_(
-                Incident.status.in_(UNRESOLVED_STATUSES),
-                Incident.opened_at >= now - timedelta(days=RECENT_INCIDENT_DAYS),
-            )
-        )
-        .order_by(Incident.opened_at.desc(), Incident.id.desc())
-        .limit(MAX_INCIDENTS)
-    )
-    if model_id is not None:
-        statement = statement.where(Incident.model_id == model_id)
-    rows = []
-    for incident in session.scalars(statement):
-        opened = _aware(incident.opened_at)
-        acked = None if incident.acknowledged_at is None else _aware(incident.acknowledged_at)
-        due = acknowledgement_due(config, incident.priority, opened)
-        rows.append(
-            IncidentRow(
-                ref=incident.ref,
-                model_id=incident.model_id,
-                title=incident.title,
-                severity=incident.severity,
-                priority=incident.priority,
-                status=incident.status,
-                owner=incident.assigned_to or incident.owner,
-                opened_at=opened,
-                acknowledged_at=acked,
-                ack_due=due,
-                ack_overdue=due is not None and (acked or now) > due,
-                postmortem_due=None
-                if incident.postmortem_due is None
-                else _aware(incident.postmortem_due),
-            )
-        )
-    return rows

@@ -2,11 +2,15 @@
 its events (seed 003 "immutable audit trail", seed 004 section 6 "all dashboard actions
 logged"), for auditors and admins.
 
-A walk of the whole chain costs time in proportion to its length, too much for every page
-view of a long-lived store: the first view walks it all, later views walk only the events
-added since (``verify_chain(resume=...)``, which walks it all again when the event it ended
-on is gone or changed) and "verify the whole chain" walks it all on demand. Every view
-also holds the chain against the latest signed checkpoint, which costs two reads.
+A walk of the whole chain costs time in proportion to its length (about 1 s per 20,000
+events), too much for a page view. A view therefore checks what is fast and says so: the
+latest signed checkpoint (its signature, and that the stored event it ends on is the one it
+signed, or that none it covers is missing) and, link by link, the events added after it.
+That does not re-read the content of the events the checkpoint covers: an event edited in
+place behind it is found only by the walk of the whole chain, which "verify the whole
+chain" (``?verify=whole``) makes on demand. The page names which check it shows and when
+the whole chain was last walked by this server, and a break that walk found stays on the
+page. A store without a checkpoint (older than issue 13) is walked whole.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govflow.audit import (
     ChainReport,
+    Checkpoint,
     CheckpointError,
     canonical_time,
+    chain_head,
     checkpoint_problem,
     hash_at,
     latest_checkpoint,
@@ -30,11 +37,14 @@ from govflow.audit import (
     signing_key,
     verify_chain,
 )
+from govflow.store.schema import AuditEvent
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 PAYLOAD_SHOWN = 400
 CHECKPOINTS_UNCHECKED = "the signed checkpoints cannot be checked: {error}"
+WHOLE_WALK_BROKE = "the whole-chain walk of {at} found: {problem}"
+Walk = Literal["whole chain", "signed checkpoint and the events after it"]
 
 
 @dataclass(frozen=True)
@@ -43,18 +53,47 @@ class ChainStatus:
     events: int
     head_hash: str
     problem: str | None
-    walk: Literal["whole chain", "new events since the last walk"]
+    walk: Walk
+    # Events read link by link in this view (all of them for a whole walk).
+    events_walked: int
     checkpoint_events: int | None
     checkpoint_signed_at: str | None
     verified_at: datetime
+    # The latest walk of the whole chain by this server, if any, and its verdict.
+    whole_walked_at: datetime | None
+    whole_walk_intact: bool | None
+
+
+@dataclass(frozen=True)
+class _WholeWalk:
+    at: datetime
+    problem: str | None
+
+
+def _anchor(session: Session, checkpoint: Checkpoint) -> ChainReport | None:
+    """The chain up to ``checkpoint`` as a walk would have left it, to walk on from; None
+    when the event it ends on is not stored as it signed it (the checkpoint check says how)."""
+    stored = session.execute(
+        select(AuditEvent.hash, AuditEvent.hash_version).where(AuditEvent.seq == checkpoint.events)
+    ).first()
+    if stored is None or stored.hash != checkpoint.head_hash:
+        return None
+    return ChainReport(checkpoint.events, checkpoint.head_hash, None, stored.hash_version)
 
 
 class ChainWatch:
-    """The last intact walk of one store's chain, kept between page views."""
+    """The checks of one store's chain, and the latest whole walk kept between page views."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._report: ChainReport | None = None
+        self._whole: _WholeWalk | None = None
+
+    def _walk_whole(self, session: Session, now: datetime) -> ChainReport:
+        with self._lock:  # one whole walk at a time; a second view waits for its result
+            report = verify_chain(session)
+            problem = None if report.first_break is None else str(report.first_break)
+            self._whole = _WholeWalk(now, problem)
+        return report
 
     def status(
         self, session: Session, checkpoints: Path, *, now: datetime, whole: bool = False
@@ -66,10 +105,19 @@ class ChainWatch:
             checkpoint = latest_checkpoint(checkpoints)
         except CheckpointError as error:
             problem = CHECKPOINTS_UNCHECKED.format(error=error)
-        with self._lock:  # one walk at a time; a second view waits for its result
-            resume = None if whole else self._report
-            report = verify_chain(session, resume=resume)
-            self._report = report if report.intact else None
+        walk: Walk = "whole chain"
+        if whole or checkpoint is None or checkpoint.events == 0:
+            report = self._walk_whole(session, now)
+            walked = report.events_checked
+        else:
+            walk = "signed checkpoint and the events after it"
+            anchor = _anchor(session, checkpoint)
+            report = (
+                ChainReport(*chain_head(session), None)
+                if anchor is None
+                else verify_chain(session, resume=anchor)
+            )
+            walked = 0 if anchor is None else report.events_checked - anchor.events_checked
         if report.first_break is not None:
             problem = str(report.first_break)
         elif problem is None and checkpoint is not None:
@@ -83,15 +131,22 @@ class ChainWatch:
                 )
             except CheckpointError as error:
                 problem = CHECKPOINTS_UNCHECKED.format(error=error)
+        last = self._whole
+        if problem is None and last is not None and last.problem is not None:
+            # Behind the checkpoint, only the whole walk reads the events: its break stands.
+            problem = WHOLE_WALK_BROKE.format(at=canonical_time(last.at), problem=last.problem)
         return ChainStatus(
             intact=problem is None,
             events=report.events_checked,
             head_hash=report.head_hash,
             problem=problem,
-            walk="whole chain" if resume is None else "new events since the last walk",
+            walk=walk,
+            events_walked=walked,
             checkpoint_events=None if checkpoint is None else checkpoint.events,
             checkpoint_signed_at=None if checkpoint is None else checkpoint.signed_at,
             verified_at=now,
+            whole_walked_at=None if last is None else last.at,
+            whole_walk_intact=None if last is None else last.problem is None,
         )
 
 
