@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from govflow.baselines.management import read_log_window
 from govflow.baselines.onboarding import (
     LOGGED_ATTRIBUTIONS,
     PARTIAL_ATTRIBUTIONS,
@@ -40,6 +41,7 @@ from govflow.monitoring.analysis import (
     Finding,
     analyse_window,
 )
+from govflow.monitoring.prediction_logs import partition_path
 from govflow.store.schema import Baseline
 from tests.unit.test_own_model import CONFIG_DIR, ENTRY, MODEL, tenancy_rows
 
@@ -238,6 +240,24 @@ def test_a_baseline_whose_attributions_are_never_finite_is_refused_in_one_line(e
         build_profile(MODEL, "1", validation=broken, model=None, model_config=entry)
 
     assert "\n" not in str(raised.value)
+
+
+def test_a_black_box_baseline_reset_from_logs_keeps_their_attributions(config, entry, tmp_path):
+    rng = np.random.default_rng(6)
+    for offset in range(7, 0, -1):
+        start = DAY - timedelta(days=offset)
+        log = partition_path(tmp_path / "logs" / MODEL, start.date())
+        log.parent.mkdir(parents=True)
+        with_attributions(tenancy_rows(rng, ROWS, start), rng).to_parquet(log, index=False)
+
+    window = read_log_window(config, model_id=MODEL, end=DAY, data_dir=tmp_path)
+    reset = build_profile(
+        MODEL, window.model_version, validation=window.rows, model=None, model_config=entry
+    )
+
+    assert reset.attributions is not None
+    assert (reset.attributions.source, reset.attributions.ranking) == ("logged", FEATURES)
+    assert reset.attributions.rows_explained == 7 * ROWS
 
 
 # --- monitoring ------------------------------------------------------------------------------
