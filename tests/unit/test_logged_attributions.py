@@ -43,22 +43,18 @@ from govflow.monitoring.analysis import (
 )
 from govflow.monitoring.prediction_logs import partition_path
 from govflow.store.schema import Baseline
-from tests.unit.test_own_model import CONFIG_DIR, ENTRY, MODEL, tenancy_rows
+from tests.unit.test_own_model import (
+    CONFIG_DIR,
+    ENTRY,
+    MODEL,
+    tenancy_rows,
+    with_attributions,
+)
 
 FEATURES = ("monthly_rent", "prior_tenancies", "tenancy_kind")
 COLUMNS = tuple(f"attribution__{feature}" for feature in FEATURES)
 DAY = datetime(2024, 6, 3, tzinfo=UTC)
 ROWS = 1500
-
-
-def with_attributions(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Attributions as a serving side would log them: rent matters most, then prior
-    tenancies, the kind of tenancy hardly at all (mean |value| about 0.48, 0.34, 0.04)."""
-    return frame.assign(
-        attribution__monthly_rent=-0.001 * (frame["monthly_rent"] - 1200),
-        attribution__prior_tenancies=0.3 * (frame["prior_tenancies"] - 2),
-        attribution__tenancy_kind=rng.normal(0, 0.05, len(frame)),
-    )
 
 
 @pytest.fixture(scope="module")
