@@ -24,6 +24,7 @@ import hashlib
 import os
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import create_engine, text
@@ -219,7 +220,9 @@ def create_baseline_from_data(
     )
 
 
-def attribution_details(model: ModelEntry, data: pd.DataFrame, *, black_box: bool) -> dict:
+def attribution_details(
+    model: ModelEntry, data: pd.DataFrame, *, black_box: bool
+) -> dict[str, Any]:
     """How a black-box classifier's baseline got its attributions (nothing for the others:
     their details are as they were)."""
     if not black_box or model.is_regressor:
