@@ -390,7 +390,11 @@ def baseline_create(
     """Build a model's baseline from its own validation data and make it the active one
     (the same data again returns the same baseline). Next: govflow monitor run."""
     from govflow import settings, store
-    from govflow.baselines.onboarding import create_baseline_from_data, read_baseline_data
+    from govflow.baselines.onboarding import (
+        attributions_note,
+        create_baseline_from_data,
+        read_baseline_data,
+    )
     from govflow.config import load_config
 
     entry = load_config(_config_dir(config_dir)).models.get(model_id)
@@ -412,6 +416,9 @@ def baseline_create(
             f"model version {baseline.model_version}); next: govflow monitor run --model "
             f"{model_id} --start <day> --end <day>"
         )
+        note = attributions_note(entry, baseline)
+        if note is not None:
+            typer.echo(note)
 
 
 @registry_app.command("deprecate")

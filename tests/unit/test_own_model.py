@@ -76,6 +76,16 @@ def tenancy_rows(rng: np.random.Generator, rows: int, start: datetime) -> pd.Dat
     )
 
 
+def with_attributions(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Attributions as a serving side would log them: rent matters most, then prior
+    tenancies, the kind of tenancy hardly at all (mean |value| about 0.48, 0.34, 0.04)."""
+    return frame.assign(
+        attribution__monthly_rent=-0.001 * (frame["monthly_rent"] - 1200),
+        attribution__prior_tenancies=0.3 * (frame["prior_tenancies"] - 2),
+        attribution__tenancy_kind=rng.normal(0, 0.05, len(frame)),
+    )
+
+
 @pytest.fixture
 def own_model(tmp_path, monkeypatch) -> Path:
     """A config with the team's model beside the demo's, its validation CSV and one day of
@@ -170,6 +180,34 @@ def test_register_then_baseline_then_monitor_a_black_box_model_of_ones_own(own_m
     by_sex = record.fairness_counts["sex"]["current"]["groups"]
     approved = day[day["prediction"] == 0].groupby("sex").size().to_dict()
     assert {group: counts["selected"] for group, counts in by_sex.items()} == approved
+
+
+def test_a_black_box_that_logs_attributions_gets_explanation_drift_from_them(own_model):
+    """Issue 14 item 2 through the guide's commands: attribution__<feature> columns in the
+    validation data and in the day's logs are profiled and judged, never taken for
+    features."""
+    rng = np.random.default_rng(12)
+    validation = own_model / "validation.csv"
+    with_attributions(pd.read_csv(validation), rng).to_csv(validation, index=False)
+    log = partition_path(own_model / "logs" / MODEL, DAY)
+    with_attributions(pd.read_parquet(log), rng).to_parquet(log, index=False)
+    assert govflow("model", "register", MODEL).exit_code == 0
+
+    created = govflow("baseline", "create", "--model", MODEL, "--from", str(validation))
+    monitored = govflow(*MONITOR)
+
+    assert created.exit_code == 0, created.output
+    assert created.stdout.splitlines()[-1] == (
+        f"{MODEL}: explanation drift from the logged attributions (attribution__monthly_rent, "
+        "attribution__prior_tenancies, attribution__tenancy_kind); log them beside every "
+        "prediction"
+    )
+    assert monitored.exit_code in (0, 1), monitored.output
+    with store.session_scope(f"sqlite:///{own_model / 'govflow.db'}") as session:
+        findings = session.scalars(select(MetricResult)).all()
+    shap = [f for f in findings if f.check_type == "explanation_drift"]
+    assert [(f.status, f.value, f.severity) for f in shap] == [("computed", 1.0, "INFO")]
+    assert not [f for f in findings if f.subject.startswith("attribution__")]
 
 
 @pytest.mark.parametrize(

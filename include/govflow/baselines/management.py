@@ -75,6 +75,7 @@ from govflow.baselines.profile import (
 from govflow.config import GovflowConfig, ModelEntry
 from govflow.config.vocabulary import Role
 from govflow.metrics import Severity, classify
+from govflow.metrics.explanation_drift import attribution_column
 from govflow.monitoring.analysis import column_rules, log_source, quality_policy, utc
 from govflow.monitoring.prediction_logs import LABEL_OBSERVED_AT, MODEL_VERSION, SCORED_AT
 from govflow.monitoring.quality import run_quality_gate
@@ -149,6 +150,7 @@ class LogWindow:
     """The usable rows of a prediction-log window, ready to be profiled."""
 
     model_version: str
+    # The profiled columns, and a black box's attribution__<feature> columns when logged.
     rows: pd.DataFrame
     start: datetime
     end: datetime
@@ -202,7 +204,13 @@ def read_log_window(
     labelled = int(labels.notna().sum())
     if labelled == 0:
         raise BaselineError(NO_OBSERVED_LABELS.format(**bounds))
-    profiled = rows[profile_columns(model)].copy()
+    # A black box's logged attributions go with the rows: its baseline is built from them.
+    logged = [
+        column
+        for column in (attribution_column(feature.name) for feature in model.features)
+        if column in rows.columns
+    ]
+    profiled = rows[[*profile_columns(model), *logged]].copy()
     profiled[label] = labels
     return LogWindow(
         model_version=serving,
@@ -240,7 +248,8 @@ def _baseline_from_logs(
         model_id,
         window.model_version,
         validation=window.rows,
-        # A black-box model has no artefact: its reset baseline has no attributions either.
+        # A black-box model has no artefact: its reset baseline has attributions only if its
+        # logs carry them (attribution__<feature>).
         model=registered_model_or_none(
             session, data_dir=data_dir, model_id=model_id, model_version=window.model_version
         ),
@@ -255,7 +264,7 @@ def _baseline_from_logs(
         created_by=created_by,
         reason=reason,
         data_dir=data_dir,
-        reference_sample=draw_reference_sample(window.rows),
+        reference_sample=draw_reference_sample(window.rows[profile_columns(model)]),
         created_on=window.end.date(),
         idempotency_key=idempotency_key,
         approved_by=approved_by,

@@ -12,7 +12,10 @@ create``).
   of them, or a SQL table or query through a URL held in an environment variable.
 * :func:`create_baseline_from_data` builds and activates the baseline profile. Its version
   is named after the data's dates (the last ``scored_at`` day, when the data has one) unless
-  a name is given; the same data a second time returns the same baseline.
+  a name is given; the same data a second time returns the same baseline. A black-box
+  classifier's baseline takes its attributions from the data's ``attribution__<feature>``
+  columns when every feature has one; with only some, it takes none and
+  :func:`attributions_note` names the missing columns in one line.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import hashlib
 import os
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import create_engine, text
@@ -36,6 +40,10 @@ from govflow.baselines.profile import (
     registered_model_or_none,
 )
 from govflow.config import ModelEntry
+from govflow.metrics.explanation_drift import (
+    attribution_column,
+    missing_attribution_columns,
+)
 from govflow.monitoring.prediction_logs import SCORED_AT
 from govflow.registry import register_model, register_version
 from govflow.store.schema import Baseline, Model, ModelVersion
@@ -52,6 +60,14 @@ NO_ROWS = "baseline data {source}: no rows"
 UNSET_URL = "baseline data: the environment variable {variable} (the database URL) is not set"
 SQL_FAILED = "baseline data from {variable}: {error}"
 NO_VERSION = "model {model_id} has no registered version: run 'govflow model register {model_id}'"
+LOGGED_ATTRIBUTIONS = (
+    "{model_id}: explanation drift from the logged attributions ({columns}); "
+    "log them beside every prediction"
+)
+PARTIAL_ATTRIBUTIONS = (
+    "{model_id}: no explanation drift: the data logs attributions but has no column for "
+    "{missing}; log one per feature (or none) and create the baseline again"
+)
 
 
 class BaselineSourceError(ValueError):
@@ -195,8 +211,41 @@ def create_baseline_from_data(
         created_on=_data_day(data),
         version=name,
         idempotency_key=f"{model.id}:{version}:data:{_fingerprint(data)}:{name or ''}",
-        details={"source": source, "rows": len(data), "black_box": artefact is None},
+        details={
+            "source": source,
+            "rows": len(data),
+            "black_box": artefact is None,
+            **attribution_details(model, data, black_box=artefact is None),
+        },
     )
+
+
+def attribution_details(
+    model: ModelEntry, data: pd.DataFrame, *, black_box: bool
+) -> dict[str, Any]:
+    """How a black-box classifier's baseline got its attributions (nothing for the others:
+    their details are as they were)."""
+    if not black_box or model.is_regressor:
+        return {}
+    features = [feature.name for feature in model.features]
+    missing = missing_attribution_columns(data.columns, features)
+    if not missing:
+        return {"attributions": "logged"}
+    if len(missing) < len(features):
+        return {"attributions": None, "missing_attribution_columns": missing}
+    return {"attributions": None}
+
+
+def attributions_note(model: ModelEntry, baseline: Baseline) -> str | None:
+    """One line on a black box's logged attributions: used, or which columns are missing."""
+    details = baseline.details or {}
+    if details.get("attributions") == "logged":
+        columns = ", ".join(attribution_column(feature.name) for feature in model.features)
+        return LOGGED_ATTRIBUTIONS.format(model_id=model.id, columns=columns)
+    missing = details.get("missing_attribution_columns")
+    if missing:
+        return PARTIAL_ATTRIBUTIONS.format(model_id=model.id, missing=", ".join(missing))
+    return None
 
 
 def _newest_version(session: Session, model_id: str) -> str:

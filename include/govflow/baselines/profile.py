@@ -21,7 +21,10 @@ run compares against, so that a run reads the profile and never the reference ro
   spread and the errors on labelled rows (:mod:`govflow.metrics.regression`); its fairness
   is judged on the window's own group means, so the profile keeps no group counts;
 * the mean |SHAP| attribution per feature (:mod:`govflow.metrics.explanation_drift`)
-  and the background rows they were measured against, so a later window is explained the same way.
+  and the background rows they were measured against, so a later window is explained the same way;
+  for a black-box classifier (no artefact) whose data logs an ``attribution__<feature>``
+  column for every feature, the mean |logged attribution| per feature instead (``source``
+  "logged", no background); with some of those columns missing, or none, no attributions.
 
 ``BaselineProfile.to_dict()`` is plain JSON with a ``schema_version``; ``from_dict`` gives the
 typed objects back. A bounded reference sample (at most 5000 rows, drawn deterministically)
@@ -79,10 +82,13 @@ from govflow.metrics import (
 from govflow.metrics.data_drift import BinningMethod
 from govflow.metrics.explanation_drift import (
     ExplanationBackground,
+    ExplanationInputError,
     FeatureAttributions,
     ProbabilisticClassifier,
     explanation_background,
     feature_attributions,
+    logged_attributions,
+    missing_attribution_columns,
 )
 from govflow.metrics.regression import finite_predictions
 from govflow.registry import get_version
@@ -107,6 +113,10 @@ UNSUPPORTED_SCHEMA = (
 )
 WRONG_MODEL = "the profile describes {profile_model} {profile_version}, not {model_id} {version}"
 BAD_REGRESSION_DATA = "the validation set of {model_id} {version}: {error}"
+BAD_LOGGED_ATTRIBUTIONS = (
+    "the validation set of {model_id} {version}: {error}; "
+    "fix its attribution__ columns or leave them all out"
+)
 NO_VALIDATION_SET = "{model_id} {version} was registered without a validation set"
 ARTIFACT_CHANGED = (
     "the artefact of {model_id} {version} at {path} does not match its registered sha256"
@@ -180,7 +190,8 @@ class BaselineProfile:
     scores: ScoreProfile | None
     fairness: dict[str, GroupCounts]
     accuracy: float | None
-    # None for a black-box model (no artefact registered): nothing to explain with.
+    # None for a black-box model (no artefact registered) unless its data logs attributions
+    # (then ``source`` "logged" and no background).
     attributions: FeatureAttributions | None
     explanation_background: ExplanationBackground | None
     seed: int
@@ -297,7 +308,8 @@ def build_profile(
     seed: int = 0,
 ) -> BaselineProfile:
     """The baseline profile of ``model`` on its validation set (see module doc); a
-    black-box model (``model`` None) gets no attributions."""
+    black-box model (``model`` None) gets attributions only from its logged
+    ``attribution__<feature>`` columns, when every feature has one."""
     missing = [name for name in profile_columns(model_config) if name not in validation]
     if missing:
         raise BaselineError(
@@ -368,9 +380,14 @@ def build_profile(
         )
         for name, groups in groupings.items()
     }
-    background = (
-        None if model is None else explanation_background(validation, features=features, seed=seed)
-    )
+    background = None
+    if model is None:
+        attributions = _logged_attributions(validation, features, model_id, model_version)
+    else:
+        background = explanation_background(validation, features=features, seed=seed)
+        attributions = feature_attributions(
+            model, validation, background=background, features=features, seed=seed
+        )
     return BaselineProfile(
         **inputs,
         scores=ScoreProfile(
@@ -382,15 +399,23 @@ def build_profile(
         ),
         fairness=fairness,
         accuracy=accuracy(labels, predictions),
-        attributions=(
-            None
-            if model is None or background is None
-            else feature_attributions(
-                model, validation, background=background, features=features, seed=seed
-            )
-        ),
+        attributions=attributions,
         explanation_background=background,
     )
+
+
+def _logged_attributions(
+    validation: pd.DataFrame, features: list[str], model_id: str, model_version: str
+) -> FeatureAttributions | None:
+    """A black box's attributions from its logged columns, None unless every feature has one."""
+    if missing_attribution_columns(validation.columns, features):
+        return None
+    try:
+        return logged_attributions(validation, features=features, what="the data")
+    except ExplanationInputError as error:  # no row whose attributions are all finite
+        raise BaselineError(
+            BAD_LOGGED_ATTRIBUTIONS.format(model_id=model_id, version=model_version, error=error)
+        ) from error
 
 
 def _regression_profile(

@@ -31,6 +31,17 @@ Why permutation SHAP (``shap.Explainer(..., algorithm="permutation")``)
 * Deterministic: rows and background are drawn with ``numpy.random.default_rng(seed)`` and
   the permutations with ``seed``, so the same inputs and seed give the same numbers.
 
+Logged attributions (black-box models, issue 14 item 2)
+-------------------------------------------------------
+A model without an artefact cannot be explained here, but its serving side may log a
+per-row attribution (e.g. a SHAP value) of each feature beside the prediction, in a column
+named ``attribution__<feature>`` (:func:`attribution_column`). :func:`logged_attributions`
+turns them into the same :class:`FeatureAttributions` (mean |attribution| per feature, over
+every row whose attributions are all finite numbers; the others are left out and counted,
+:func:`non_finite_attributions` names them per column), marked ``source="logged"`` and
+without a background or permutations, so that :func:`explanation_drift` compares them with a
+baseline built the same way exactly as it compares SHAP values.
+
 Explanation drift
 -----------------
 :func:`explanation_drift` compares a current window's attributions with the baseline's:
@@ -45,9 +56,9 @@ the baseline is 0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -69,6 +80,14 @@ NOT_NUMERIC = "{what} column {feature} must be numeric like the background, got 
 BAD_ROW_COUNT = "{name} must be at least 1, got {count}"
 FEATURE_MISMATCH = (
     "baseline and current attributions cover different features: {baseline} vs {current}"
+)
+ATTRIBUTION_PREFIX = "attribution__"
+SHAP_PERMUTATION: Final = "shap_permutation"
+LOGGED: Final = "logged"
+AttributionSource = Literal["shap_permutation", "logged"]
+MISSING_ATTRIBUTIONS = "{what} has no attribution column for: {missing}"
+NO_FINITE_ATTRIBUTIONS = (
+    "{what} has no row whose attributions are all finite numbers ({dropped} left out)"
 )
 CONSTANT_ATTRIBUTIONS = (
     "the {side} mean |SHAP| is the same for every feature, so a rank correlation is undefined"
@@ -115,6 +134,8 @@ class FeatureAttributions:
     background_rows: int
     permutations: int
     seed: int
+    # "logged": read from the attribution__<feature> columns of the data, not computed.
+    source: AttributionSource = SHAP_PERMUTATION
 
     @property
     def ranks(self) -> dict[str, float]:
@@ -129,7 +150,11 @@ class FeatureAttributions:
         return tuple(self.features[index] for index in order)
 
     def to_dict(self) -> dict[str, Any]:
+        # SHAP attributions have no "source" key: their stored JSON (and the sha256 the audit
+        # trail holds) is what it was before logged attributions.
+        source = {} if self.source == SHAP_PERMUTATION else {"source": self.source}
         return {
+            **source,
             "features": list(self.features),
             "mean_abs_shap": list(self.mean_abs_shap),
             "ranking": list(self.ranking),
@@ -150,6 +175,7 @@ class FeatureAttributions:
             background_rows=int(data["background_rows"]),
             permutations=int(data["permutations"]),
             seed=int(data["seed"]),
+            source=LOGGED if data.get("source") == LOGGED else SHAP_PERMUTATION,
         )
 
 
@@ -297,6 +323,73 @@ def feature_attributions(
         background_rows=len(background_frame),
         permutations=permutations,
         seed=seed,
+    )
+
+
+def attribution_column(feature: str) -> str:
+    """The log column holding ``feature``'s per-row attribution."""
+    return f"{ATTRIBUTION_PREFIX}{feature}"
+
+
+def missing_attribution_columns(columns: Iterable[str], features: Sequence[str]) -> list[str]:
+    """The attribution columns of ``features`` that ``columns`` lacks, in feature order."""
+    present = set(columns)
+    return [
+        attribution_column(feature)
+        for feature in features
+        if attribution_column(feature) not in present
+    ]
+
+
+def _attribution_values(data: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    # Text, nulls and infinities alike are values that are not finite numbers.
+    values = pd.DataFrame(
+        {
+            attribution_column(feature): pd.to_numeric(
+                data[attribution_column(feature)], errors="coerce"
+            ).astype("float64")
+            for feature in features
+        },
+        index=data.index,
+    )
+    return values.where(np.isfinite(values))
+
+
+def non_finite_attributions(data: pd.DataFrame, *, features: Sequence[str]) -> dict[str, int]:
+    """Per attribution column present in ``data``, how many values are not finite numbers
+    (null, NaN, inf or text); columns without any are left out."""
+    present = [f for f in features if attribution_column(f) in data.columns]
+    counts = _attribution_values(data, present).isna().sum()
+    return {str(column): int(count) for column, count in counts.items() if count}
+
+
+def logged_attributions(
+    data: pd.DataFrame, *, features: Sequence[str], what: str = "the data"
+) -> FeatureAttributions:
+    """Mean |logged attribution| per feature over the rows of ``data`` whose
+    ``attribution__<feature>`` values are all finite numbers (the others left out, counted)."""
+    if not features:
+        raise ExplanationInputError(NO_FEATURES)
+    missing = missing_attribution_columns(data.columns, features)
+    if missing:
+        raise ExplanationInputError(
+            MISSING_ATTRIBUTIONS.format(what=what, missing=", ".join(missing))
+        )
+    values = _attribution_values(data, features)
+    complete = values.notna().all(axis=1).to_numpy()
+    dropped = int((~complete).sum())
+    if not complete.any():
+        raise ExplanationInputError(NO_FINITE_ATTRIBUTIONS.format(what=what, dropped=dropped))
+    mean_abs = values.loc[complete].abs().mean(axis=0).to_numpy(dtype=np.float64)
+    return FeatureAttributions(
+        features=tuple(features),
+        mean_abs_shap=tuple(float(value) for value in mean_abs),
+        rows_explained=int(complete.sum()),
+        rows_dropped_missing=dropped,
+        background_rows=0,
+        permutations=0,
+        seed=0,
+        source=LOGGED,
     )
 
 

@@ -71,10 +71,17 @@ from govflow.metrics import (
     simultaneous_interval,
 )
 from govflow.metrics.explanation_drift import (
+    LOGGED,
+    SHAP_RANK_CORRELATION,
     ExplanationInputError,
+    FeatureAttributions,
     ProbabilisticClassifier,
+    attribution_column,
     explanation_drift,
     feature_attributions,
+    logged_attributions,
+    missing_attribution_columns,
+    non_finite_attributions,
 )
 from govflow.monitoring.prediction_logs import (
     LABEL,
@@ -115,8 +122,17 @@ NO_BASELINE = (
     "'govflow baseline create --model {model_id} --from <validation data>'"
 )
 BLACK_BOX = (
-    "no attributions in the baseline: a black-box model (no artefact registered) has no "
-    "explanation drift"
+    "no attributions in the baseline: a black-box model (no artefact registered) has "
+    "explanation drift only from attributions logged beside its predictions, one column per "
+    "feature ({columns}), in its baseline data and its logs"
+)
+LOGS_WITHOUT_ATTRIBUTIONS = (
+    "the baseline's attributions were logged, but the window's logs have no column for: {missing}"
+)
+NON_FINITE_ATTRIBUTIONS = "non_finite_attributions"
+NON_FINITE_ATTRIBUTION_ROWS = (
+    "{count} of {rows} values of {column} are not finite numbers (null, NaN, inf or text); "
+    "their rows are left out of explanation drift"
 )
 UNREADABLE_WINDOW = "prediction logs could not be read: {error}"
 COLUMN_UNUSABLE = "column {column} failed the data-quality gate; drift not computed"
@@ -1169,8 +1185,13 @@ def _explanation_drift(
         message = REGRESSOR_EXPLANATION
         judge.judge("explanation_drift", metric, "", None, status="skipped", message=message)
         return
+    if baseline.attributions is not None and baseline.attributions.source == LOGGED:
+        _logged_explanation_drift(judge, frame, baseline.attributions)
+        return
     if baseline.attributions is None or baseline.explanation_background is None:
-        judge.judge("explanation_drift", metric, "", None, status="skipped", message=BLACK_BOX)
+        columns = ", ".join(attribution_column(feature.name) for feature in model.features)
+        message = BLACK_BOX.format(columns=columns)
+        judge.judge("explanation_drift", metric, "", None, status="skipped", message=message)
         return
     features = list(baseline.attributions.features)
     missing = [name for name in features if name not in frame.columns]
@@ -1193,16 +1214,57 @@ def _explanation_drift(
     except ExplanationInputError as error:  # e.g. no row with every feature present
         judge.judge("explanation_drift", metric, "", None, status="skipped", message=str(error))
         return
-    drift = explanation_drift(
-        baseline.attributions, current, threshold=judge.config.policy.threshold(metric)
-    )
+    _judge_explanation_drift(judge, baseline.attributions, current)
+
+
+def _logged_explanation_drift(
+    judge: _Judge, frame: pd.DataFrame, baseline: FeatureAttributions
+) -> None:
+    """A black box's explanation drift from the window's logged attributions; a value that
+    is not a finite number is a data-quality finding naming its column, never a crash."""
+    metric = SHAP_RANK_CORRELATION
+    features = list(baseline.features)
+    missing = missing_attribution_columns(frame.columns, features)
+    if missing:
+        message = LOGS_WITHOUT_ATTRIBUTIONS.format(missing=", ".join(missing))
+        judge.judge("explanation_drift", metric, "", None, status="skipped", message=message)
+        return
+    for column, count in non_finite_attributions(frame, features=features).items():
+        judge.findings.append(
+            Finding(
+                DATA_QUALITY,
+                NON_FINITE_ATTRIBUTIONS,
+                column,
+                float(count),
+                "WARNING",
+                "failed",
+                message=NON_FINITE_ATTRIBUTION_ROWS.format(
+                    count=count, rows=len(frame), column=column
+                ),
+            )
+        )
+    try:
+        current = logged_attributions(frame, features=features, what="the window")
+    except ExplanationInputError as error:  # no row whose attributions are all finite
+        judge.judge("explanation_drift", metric, "", None, status="skipped", message=str(error))
+        return
+    _judge_explanation_drift(judge, baseline, current)
+
+
+def _judge_explanation_drift(
+    judge: _Judge, baseline: FeatureAttributions, current: FeatureAttributions
+) -> None:
+    metric = SHAP_RANK_CORRELATION
+    drift = explanation_drift(baseline, current, threshold=judge.config.policy.threshold(metric))
+    # Only logged attributions say where they came from: a SHAP finding's details are as before.
+    source = {"source": LOGGED} if current.source == LOGGED else {}
     judge.judge(
         "explanation_drift",
         metric,
         "",
         drift.rank_correlation,
         status=drift.status,
-        details=drift.to_dict(),
+        details={**drift.to_dict(), **source},
         message=drift.reason or "",
     )
 

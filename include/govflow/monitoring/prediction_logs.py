@@ -6,7 +6,9 @@ One row per scored request: ``prediction_id``, ``model_id``, ``model_version``,
 ``scored_at`` (UTC), the model's feature columns, its protected attributes, ``score``
 (probability of class 1), ``prediction`` (0/1; models.yaml ``favourable_prediction`` says which
 is favourable), ``label`` (the observed outcome, null until known) and ``label_observed_at``
-(UTC, null until known).
+(UTC, null until known). A black-box model may add ``attribution__<feature>`` columns, the
+row's attribution of each feature, read only by explanation drift
+(:mod:`govflow.metrics.explanation_drift`); ``log_columns`` leaves them out.
 Feature and protected-attribute names are per model, so callers pass them in.
 
 A source hands back exactly what is stored: a malformed but readable window comes back as it
