@@ -73,12 +73,14 @@ def test_seeding_again_with_the_same_seed_adds_no_record(seeded):
     assert summary.audit_events == before[0]
 
 
-def test_reseeding_with_another_seed_refuses_to_overwrite_registered_artefacts(tmp_path):
-    url = f"sqlite:///{tmp_path / 'govflow.db'}"
+def test_reseeding_with_another_seed_refuses_to_overwrite_registered_artefacts(seeded, tmp_path):
+    # A copy of the module's seeded demo, so that this test does not seed one more.
+    data_dir = tmp_path / "demo"
+    shutil.copytree(seeded[0], data_dir)
+    url = f"sqlite:///{data_dir / 'govflow.db'}"
     config = load_config(settings.config_dir())
-    seed_demo(tmp_path, config, db_url=url, **SMALL)
     with pytest.raises(registry.RegistryError, match="already registered with another artefact"):
-        seed_demo(tmp_path, config, db_url=url, **{**SMALL, "seed": 4})
+        seed_demo(data_dir, config, db_url=url, **{**SMALL, "seed": 4})
 
 
 @pytest.fixture(scope="module")
