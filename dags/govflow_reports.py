@@ -11,11 +11,12 @@ records give the same report), the same as `govflow report executive|compliance|
 - **govflow_report_incident**, on demand: the Art. 73 serious-incident report of the incident
   named in the form, as of the run's time, with the deadline that applies (Param `gravity`).
 
-Each report is written under the data directory (`reports/executive/2025-03.md|html|pdf`,
-`reports/compliance/2025Q1.md|pdf`, `reports/incidents/INC-...-initial.md|pdf`), each file's
-path and sha256 an audit event (`govflow audit query --action 'report.*'`), and a short
-summary naming the report goes to Slack through the alert outbox (govflow_alert_delivery
-sends it, retrying through an outage). A retried or cleared task draws the same report:
+Each report is written under the data directory as Markdown, HTML and PDF
+(`reports/executive/2025-03.md|html|pdf`, `reports/compliance/2025Q1.md|html|pdf`,
+`reports/incidents/INC-...-initial.md|html|pdf`), each file's path and sha256 an audit
+event (`govflow audit query --action 'report.*'`), and a short summary naming the report
+goes to Slack through the alert outbox (govflow_alert_delivery sends it, retrying through
+an outage). A retried or cleared task draws the same report:
 nothing is audited or posted twice.
 """
 

@@ -986,7 +986,7 @@ def report_incident(
     actor: RecordedByOption = "govflow-cli",
 ) -> None:
     """The serious-incident report to the authority (EU AI Act Art. 73) of an incident, from
-    its records: initial while unresolved, final once resolved; written as Markdown and PDF
+    its records: initial while unresolved, final once resolved; written as Markdown, HTML and PDF
     under the data directory, paths and hashes audited, printed, and its summary queued for
     Slack."""
     from govflow.flows.reports import BAD_GRAVITY, incident_report
@@ -1027,7 +1027,7 @@ def report_compliance(
     actor: RecordedByOption = "govflow-cli",
 ) -> None:
     """The quarterly compliance report (seed 004 sections 5 and 11) along the EU AI Act
-    articles, from the records: printed, written as Markdown and PDF, paths and hashes
+    articles, from the records: printed, written as Markdown, HTML and PDF, paths and hashes
     audited, its summary queued for Slack."""
     from govflow.flows.reports import compliance_report
 

@@ -162,15 +162,18 @@ def test_drawing_the_compliance_report_again_gives_the_same_bytes_though_it_audi
     records, fresh_store_env
 ):
     first = compliance_report("2025Q1")
-    markdown = (records / "reports/compliance/2025Q1.md").read_bytes()
-    pdf = (records / "reports/compliance/2025Q1.pdf").read_bytes()
+    written = {
+        suffix: (records / f"reports/compliance/2025Q1.{suffix}").read_bytes()
+        for suffix in ("md", "html", "pdf")
+    }
+    markdown = written["md"]
     again = compliance_report("2025Q1")
 
     assert first == again
-    assert (records / "reports/compliance/2025Q1.md").read_bytes() == markdown
-    assert (records / "reports/compliance/2025Q1.pdf").read_bytes() == pdf
+    for suffix, content in written.items():
+        assert (records / f"reports/compliance/2025Q1.{suffix}").read_bytes() == content
     assert "- audit chain intact as the report is drawn: empty" in markdown.decode()
-    assert len(report_events(fresh_store_env)) == 2
+    assert len(report_events(fresh_store_env)) == 3
     assert len(outbox(fresh_store_env)) == 1
 
 
@@ -184,6 +187,7 @@ def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announc
 
     assert first["files"] == [
         "reports/incidents/INC-2025-0001-initial.md",
+        "reports/incidents/INC-2025-0001-initial.html",
         "reports/incidents/INC-2025-0001-initial.pdf",
     ]
     assert "Serious-incident report (initial) - INC-2025-0001" in text
@@ -224,5 +228,19 @@ def test_the_command_names_every_file_it_wrote(records):
     result = govflow("report", "compliance", "--quarter", "2025Q1")
 
     assert result.exit_code == 0, result.output
-    md, pdf = (records / "reports/compliance/2025Q1.md", records / "reports/compliance/2025Q1.pdf")
-    assert result.stdout.endswith(f"\n(written to {md}, {pdf})\n")
+    md, html, pdf = (records / f"reports/compliance/2025Q1.{s}" for s in ("md", "html", "pdf"))
+    assert result.stdout.endswith(f"\n(written to {md}, {html}, {pdf})\n")
+
+
+def test_a_markdown_report_as_html_renders_its_tables_and_shows_markup_from_records_as_text():
+    from govflow.reports.html import markdown_html
+
+    page = markdown_html(
+        "# Compliance report\n\n| model | verdict |\n| --- | --- |\n"
+        "| <script>alert(1)</script> | CRITICAL |\n",
+        title="Q <1>",
+    )
+    assert "<title>Q &lt;1&gt;</title>" in page
+    assert "<h1>Compliance report</h1>" in page
+    assert "<th>model</th>" in page and "<td>CRITICAL</td>" in page
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

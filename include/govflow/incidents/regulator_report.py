@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from govflow.config import GovflowConfig
 from govflow.incidents.lifecycle import get_incident, timeline
 from govflow.reports import KeptReport, keep_renderings
+from govflow.reports.html import markdown_html
 from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import AuditEvent, Incident, MetricResult
 
@@ -205,11 +206,12 @@ def _changes(session: Session, incident: Incident, as_of: datetime) -> list[str]
 def write_report(
     session: Session, report: RegulatorReport, *, data_dir: Path, actor: str
 ) -> KeptReport:
-    """Write the report as Markdown and PDF (dated ``as_of``) under the data directory and
-    record their paths and hashes."""
+    """Write the report as Markdown, HTML and PDF (dated ``as_of``) under the data directory
+    and record their paths and hashes."""
     title = f"Serious-incident report ({report.kind}) - {report.ref}"
     renderings: dict[str, str | bytes] = {
         "md": report.markdown,
+        "html": markdown_html(report.markdown, title=title),
         "pdf": markdown_pdf(report.markdown, title=title, created=report.as_of),
     }
     return keep_renderings(

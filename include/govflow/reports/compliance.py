@@ -30,6 +30,7 @@ from govflow.audit import ChainReport, verify_chain
 from govflow.config import GovflowConfig
 from govflow.reports import KeptReport, keep_renderings
 from govflow.reports.executive import ReportError
+from govflow.reports.html import markdown_html
 from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import (
     AuditEvent,
@@ -293,8 +294,12 @@ def render_pdf(report: ComplianceReport) -> bytes:
 def write_report(
     session: Session, report: ComplianceReport, *, data_dir: Path, actor: str
 ) -> KeptReport:
-    """Write the Markdown and the PDF under the data directory; record paths and hashes."""
-    renderings: dict[str, str | bytes] = {"md": report.markdown, "pdf": render_pdf(report)}
+    """Write the Markdown, HTML and PDF under the data directory; record paths and hashes."""
+    renderings: dict[str, str | bytes] = {
+        "md": report.markdown,
+        "html": markdown_html(report.markdown, title=f"Compliance report, {report.quarter}"),
+        "pdf": render_pdf(report),
+    }
     return keep_renderings(
         session, "compliance", report.quarter, renderings, data_dir=data_dir, actor=actor
     )
