@@ -10,18 +10,18 @@ caller gives, as the logged-in user.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as FastApiPath
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from govflow import settings, store
@@ -145,6 +145,28 @@ def event_query(
     return wanted, verify == "whole"
 
 
+def _json_value(value: Any) -> Any:
+    """What json.dumps cannot write itself, written as FastAPI's jsonable_encoder writes it.
+    A year of Fairness Monitor points went through jsonable_encoder in about 100 ms."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"the dashboard cannot write a {type(value).__name__} as JSON")
+
+
+def json_response(body: dict[str, Any]) -> Response:
+    """``body`` as JSONResponse writes it (compact, UTF-8, no NaN)."""
+    return Response(
+        json.dumps(
+            body, default=_json_value, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        ),
+        media_type="application/json",
+    )
+
+
 def _audit(
     db_url: str | None, *, actor: str, action: str, target: str, payload: dict[str, Any]
 ) -> None:
@@ -238,7 +260,7 @@ def create_dashboard_app(
         response: Response
         if as_json:
             body = {"page": page, "model": model, "user": user, "data": data}
-            response = JSONResponse(jsonable_encoder(body))
+            response = json_response(body)
         else:
             response = HTMLResponse(draw(request.scope.get("root_path", ""), rights, config, data))
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
@@ -322,7 +344,7 @@ def create_dashboard_app(
                 return rows
             root = request.scope.get("root_path", "")
             return [
-                {**jsonable_encoder(row), "links": timeline.incident_links(root, row, run_url)}
+                {**_json_value(row), "links": timeline.incident_links(root, row, run_url)}
                 for row in rows
             ]
 

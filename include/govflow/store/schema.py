@@ -161,7 +161,11 @@ class MonitoringRun(Base):
     """One analysis of one model over one data interval (seed 004 section 5.1 record-keeping)."""
 
     __tablename__ = "monitoring_runs"
-    __table_args__ = (UniqueConstraint("model_id", "run_key"),)
+    __table_args__ = (
+        UniqueConstraint("model_id", "run_key"),
+        # A model's newest records first (the dashboard's Drift Overview and Model Health).
+        Index("ix_monitoring_runs_model_interval_end", "model_id", "interval_end"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id"))
