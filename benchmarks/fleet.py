@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import pickle
 import resource
 import shutil
 import signal
@@ -89,6 +90,8 @@ DAILY_RUN_HOUR = 2
 SEED = 2025
 DEMO_DAYS = 35
 DEMO_ROWS_PER_DAY = 200
+# What --prepared keeps in its folder: the fleet's size and day, and its FleetFiles.
+PREPARED_FILE = "fleet.pickle"
 ACTOR = "govflow-fleet-benchmark"
 EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
 CELERY_PARALLELISM = 32
@@ -277,6 +280,29 @@ def build_fleet(root: Path, count: int, rows: int, day: date) -> FleetFiles:
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(logs, path)
     return FleetFiles(config_dir, data_dir, [clone["id"] for clone in clones], day, by_type)
+
+
+def prepared_fleet(folder: Path | None, root: Path, count: int, rows: int, day: date) -> FleetFiles:
+    """The fleet built in ``root``, or, with ``--prepared FOLDER``, the one an earlier run with
+    the same ``--models``, ``--rows`` and day left in FOLDER (built there and kept if there is
+    none): the smoke tests run the benchmark once per executor on the same fleet. Nothing of a
+    run is written into it but drift reports named by their run and baselines' reference
+    samples identical from run to run; each run registers the fleet in a store of its own."""
+    if folder is None:
+        return build_fleet(root, count, rows, day)
+    kept = folder / PREPARED_FILE
+    if kept.exists():
+        size, files = pickle.loads(kept.read_bytes())
+        if size == (count, rows, day):
+            return files
+        raise SystemExit(
+            f"--prepared {folder} holds a fleet of {size[0]} models, {size[1]} rows, {size[2]}; "
+            f"give another folder for {count} models, {rows} rows, {day}"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    files = build_fleet(folder, count, rows, day)
+    kept.write_bytes(pickle.dumps(((count, rows, day), files)))
+    return files
 
 
 def model_type_of(clone_id: str) -> str:
@@ -629,6 +655,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary directory (logs, stores)"
     )
+    parser.add_argument(
+        "--prepared",
+        type=Path,
+        help="a folder to build the fleet in once and reuse on later runs of the same size "
+        "and day (the fleet's preparation is not timed either way)",
+    )
     args = parser.parse_args(argv)
     if args.models < 1 or args.rows < 1:
         parser.error("--models and --rows must be positive")
@@ -646,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
         with postgres_cluster(args.executor) as server_url:
             started = time.monotonic()
             day = (latest_daily_tick(datetime.now(UTC)) - timedelta(days=1)).date()
-            files = build_fleet(root, args.models, args.rows, day)
+            files = prepared_fleet(args.prepared, root, args.models, args.rows, day)
             prepare = time.monotonic() - started
             walls: dict[int, float] = {}
             for workers in args.workers:

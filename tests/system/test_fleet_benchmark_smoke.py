@@ -1,6 +1,7 @@
 """The fleet benchmark runs the daily monitoring DAG end to end on a real Airflow for a small
 fleet and prints its figures: on LocalExecutor (SQLite), and on the Celery topology (Postgres,
-Redis, two workers). Each executor's stack starts once: the per-``--workers`` loop and its
+Redis, two workers), on one fleet prepared by the first run and reused by the second
+(``--prepared``). Each executor's stack starts once: the per-``--workers`` loop and its
 scaling line are plain code, checked on given figures. Times are measured by hand, never
 asserted here."""
 
@@ -31,9 +32,25 @@ def fleet_line(executor: str, workers: int) -> re.Pattern[str]:
     )
 
 
-def run_benchmark(*arguments: str) -> list[str]:
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fleet both executors' runs analyse, built by the first (``--prepared``)."""
+    return tmp_path_factory.mktemp("fleet-prepared")
+
+
+def run_benchmark(prepared: Path, *arguments: str) -> list[str]:
     completed = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--models", str(MODELS), "--rows", str(ROWS), *arguments],
+        [
+            sys.executable,
+            str(BENCHMARK),
+            "--models",
+            str(MODELS),
+            "--rows",
+            str(ROWS),
+            "--prepared",
+            str(prepared),
+            *arguments,
+        ],
         capture_output=True,
         text=True,
         timeout=900,
@@ -44,8 +61,10 @@ def run_benchmark(*arguments: str) -> list[str]:
 
 
 @pytest.mark.system
-def test_fleet_benchmark_runs_the_daily_dag_over_every_model_and_prints_the_summary() -> None:
-    lines = run_benchmark()
+def test_fleet_benchmark_runs_the_daily_dag_over_every_model_and_prints_the_summary(
+    prepared: Path,
+) -> None:
+    lines = run_benchmark(prepared)
 
     assert fleet_line("local", 2).match(lines[-1]), lines[-1]
     assert any(SUCCESS_LINE.match(line) for line in lines), lines
@@ -54,8 +73,8 @@ def test_fleet_benchmark_runs_the_daily_dag_over_every_model_and_prints_the_summ
 
 
 @pytest.mark.system
-def test_fleet_benchmark_on_celery_runs_the_daily_dag_on_two_workers() -> None:
-    lines = run_benchmark("--executor", "celery", "--workers", "2")
+def test_fleet_benchmark_on_celery_runs_the_daily_dag_on_two_workers(prepared: Path) -> None:
+    lines = run_benchmark(prepared, "--executor", "celery", "--workers", "2")
 
     assert fleet_line("celery", 2).match(lines[-1]), lines[-1]
     assert sum(1 for line in lines if SUCCESS_LINE.match(line)) == 1, lines
