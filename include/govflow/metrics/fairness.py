@@ -124,7 +124,9 @@ FAIRNESS_METRICS: tuple[MetricSpec, ...] = tuple(
 )
 
 
-def _check_confidence(confidence: float) -> float:
+def two_sided_z(confidence: float) -> float:
+    """The normal quantile of a two-sided interval at ``confidence``; a confidence outside
+    (0, 1) is a MetricInputError."""
     if not 0 < confidence < 1:
         raise MetricInputError(BAD_CONFIDENCE.format(confidence=confidence))
     return NormalDist().inv_cdf(1 - (1 - confidence) / 2)
@@ -134,7 +136,7 @@ def wilson_interval(
     successes: int, trials: int, *, confidence: float = DEFAULT_CONFIDENCE
 ) -> tuple[float, float] | None:
     """Wilson score interval of ``successes / trials``; None when there are no trials."""
-    z = _check_confidence(confidence)
+    z = two_sided_z(confidence)
     if trials == 0:
         return None
     rate = successes / trials
@@ -685,7 +687,7 @@ def rate_difference(
 ) -> FairnessMetric:
     """max - min of a rate over eligible groups, with Newcombe's interval for that pair."""
     _check_min_group_size(min_group_size)
-    _check_confidence(confidence)
+    two_sided_z(confidence)  # refuses a confidence outside (0, 1) before any work
     eligible, excluded, high, low = _extremes(counts, rate_name, min_group_size, within)
     if len(eligible) < 2:
         return inconclusive_metric(
@@ -746,7 +748,7 @@ def rate_ratio(
 ) -> FairnessMetric:
     """min / max of a rate over eligible groups, with Katz's log interval for that pair."""
     _check_min_group_size(min_group_size)
-    z = _check_confidence(confidence)
+    z = two_sided_z(confidence)
     eligible, excluded, high, low = _extremes(counts, rate_name, min_group_size)
     if len(eligible) < 2:
         return inconclusive_metric(
@@ -990,7 +992,7 @@ def calibration_gap(
     with a normal interval for each pair's difference (see ``calibration_standard_error``)
     and the simultaneous interval of every pair, as ``rate_difference`` gives its gaps."""
     _check_min_group_size(min_group_size)
-    z = _check_confidence(confidence)
+    z = two_sided_z(confidence)
     calibrations = {group: group_calibration(counts, group) for group in counts.groups}
     excluded = {g: c.rows for g, c in calibrations.items() if c.rows < min_group_size}
     eligible = {

@@ -46,7 +46,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
@@ -59,6 +58,7 @@ from govflow.metrics.fairness import (
     DEFAULT_MIN_GROUP_SIZE,
     FairnessMetric,
     inconclusive_metric,
+    two_sided_z,
 )
 from govflow.metrics.model_drift import (
     DEFAULT_MIN_LABELLED,
@@ -73,7 +73,6 @@ LENGTH_MISMATCH = "labels and predictions must have the same length, got {true} 
 NOT_NUMBERS = "{what} must be numbers"
 NOT_FINITE = "predictions must be finite numbers: {count} are missing, NaN or infinite"
 NO_PREDICTIONS = "no finite prediction"
-BAD_CONFIDENCE = "confidence must be in (0, 1), got {confidence}"
 TOO_FEW_LABELLED = "only {labelled} labelled rows, fewer than {required}"
 ZERO_BASELINE_ERROR = "the baseline's {error} is 0, so a relative change is undefined"
 CONSTANT_BASELINE = "the baseline's predictions are constant, so a spread ratio is undefined"
@@ -140,12 +139,6 @@ REGRESSION_METRICS: tuple[MetricSpec, ...] = (
         "Highest group MAE - lowest, in the prediction's unit, labelled rows only.",
     ),
 )
-
-
-def _z(confidence: float) -> float:
-    if not 0 < confidence < 1:
-        raise MetricInputError(BAD_CONFIDENCE.format(confidence=confidence))
-    return NormalDist().inv_cdf(1 - (1 - confidence) / 2)
 
 
 def _numbers(values: npt.ArrayLike, what: str) -> npt.NDArray[np.float64]:
@@ -242,7 +235,7 @@ def error_increase(
 ) -> ModelDriftMetric:
     """The relative increase of the MAE or RMSE against the baseline's, with its interval
     (``ci_low``/``ci_high`` in the details; see the module doc)."""
-    z = _z(confidence)
+    z = two_sided_z(confidence)
     name = f"{error}_increase"
     details: dict[str, Any] = {
         "labelled": current.labelled,
@@ -351,7 +344,7 @@ def _contrast(
 ) -> FairnessMetric:
     """The contrast of the lowest and the highest group mean among the groups of at least
     ``min_group_size`` rows, with its interval."""
-    z = _z(confidence)
+    z = two_sided_z(confidence)
     sizes = {"group_sizes": {m.group: m.n for m in means}}
     excluded = {m.group: m.n for m in means if m.n < min_group_size}
     eligible = [m for m in means if m.n >= min_group_size]
