@@ -151,8 +151,8 @@ def test_the_slack_summary_links_the_report_where_a_base_url_serves_reports(
     [alert] = outbox(fresh_store_env)
     assert alert.destination == "#compliance"
     assert alert.payload["text"] == (
-        "Compliance report, 2025Q1: 1 incident opened in 2025Q1 (1 unresolved); audit chain "
-        "intact. Report: https://govflow.example/reports/compliance/2025Q1.pdf"
+        "Compliance report, 2025Q1: 1 incident opened in or about 2025Q1 (1 unresolved); "
+        "audit chain intact. Report: https://govflow.example/reports/compliance/2025Q1.pdf"
     )
     context = alert.payload["blocks"][-1]["elements"][0]["text"]
     assert context == "<https://govflow.example/reports/compliance/2025Q1.pdf|Report>"

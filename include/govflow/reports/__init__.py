@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from govflow.audit import record_event
+from govflow.store.schema import Incident, MonitoringRun
 
 ReportFamily = Literal["executive", "compliance", "incident"]
 # Where each family's files go, under the data directory.
@@ -19,6 +22,26 @@ REPORT_DIRS: dict[ReportFamily, str] = {
     "compliance": "reports/compliance",
     "incident": "reports/incidents",
 }
+
+
+def incidents_of_period(session: Session, start: datetime, end: datetime) -> list[Incident]:
+    """The incidents a period's report answers for, oldest first: those opened in it, and
+    those raised by an analysis of a window ending in it. A backfill (or the demo, which
+    replays March 2025) opens today an incident about the period's data; the period it
+    concerns must still name it, with its own opening time kept for the SLA figures."""
+    return list(
+        session.scalars(
+            select(Incident)
+            .outerjoin(MonitoringRun, Incident.source_run_id == MonitoringRun.id)
+            .where(
+                or_(
+                    and_(Incident.opened_at >= start, Incident.opened_at < end),
+                    and_(MonitoringRun.interval_end > start, MonitoringRun.interval_end <= end),
+                )
+            )
+            .order_by(Incident.opened_at, Incident.id)
+        )
+    )
 
 
 def keep_report(

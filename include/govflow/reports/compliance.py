@@ -28,14 +28,13 @@ from sqlalchemy.orm import Session
 
 from govflow.audit import ChainReport, verify_chain
 from govflow.config import GovflowConfig
-from govflow.reports import KeptReport, keep_renderings
+from govflow.reports import KeptReport, incidents_of_period, keep_renderings
 from govflow.reports.executive import ReportError
 from govflow.reports.html import markdown_html
 from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import (
     AuditEvent,
     Baseline,
-    Incident,
     KillSwitch,
     MetricResult,
     MonitoringRun,
@@ -120,13 +119,11 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> Compl
 
 def _headline(session: Session, quarter: str, chain: ChainReport) -> str:
     start, end = quarter_bounds(quarter)
-    opened = session.scalars(
-        select(Incident).where(Incident.opened_at >= start, Incident.opened_at < end)
-    ).all()
+    opened = incidents_of_period(session, start, end)
     unresolved = sum(i.resolved_at is None for i in opened)
     state = "intact" if chain.intact else "BROKEN"
     return (
-        f"{len(opened)} incident{'s' if len(opened) != 1 else ''} opened in {quarter} "
+        f"{len(opened)} incident{'s' if len(opened) != 1 else ''} opened in or about {quarter} "
         f"({unresolved} unresolved); audit chain {state}."
     )
 
@@ -211,11 +208,9 @@ def _eighty_percent(config: GovflowConfig, findings: Sequence[Any]) -> list[str]
 
 
 def _incidents(session: Session, config: GovflowConfig, start: datetime, end: datetime) -> list:
-    opened = session.scalars(
-        select(Incident).where(Incident.opened_at >= start, Incident.opened_at < end)
-    ).all()
+    opened = incidents_of_period(session, start, end)
     if not opened:
-        return ["No incident opened this quarter."]
+        return ["No incident opened in or about this quarter."]
     lines = []
     sla = config.policy.escalation.acknowledgement_minutes
     for priority in sorted({i.priority for i in opened}):
@@ -237,7 +232,8 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
             f"{sum(i.resolved_at is None for i in mine)} unresolved"
         )
     lines += [
-        f"  - {i.ref} {i.severity} {i.model_id or '-'} {i.metric or i.category}: {i.status}"
+        f"  - {i.ref} {i.severity} {i.model_id or '-'} {i.metric or i.category}: {i.status}, "
+        f"opened {i.opened_at:%Y-%m-%d %H:%M} UTC"
         for i in sorted(opened, key=lambda i: i.id)
     ]
     risks = session.scalars(

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
-from govflow.reports import KeptReport, keep_renderings
+from govflow.reports import KeptReport, incidents_of_period, keep_renderings
 from govflow.reports.charts import sparkline
 from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import Incident, MonitoringRun
@@ -106,11 +106,7 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
                 composites,
             )
         )
-    opened = session.scalars(
-        select(Incident)
-        .where(Incident.opened_at >= start, Incident.opened_at < end)
-        .order_by(Incident.opened_at, Incident.id)
-    ).all()
+    opened = incidents_of_period(session, start, end)
     resolved = sum(1 for i in opened if i.resolved_at is not None and i.resolved_at < end)
     open_at_end = sum(
         1
