@@ -316,3 +316,38 @@ def test_deployment_records_go_ten_years_after_closing_unless_open_served_or_hel
     assert sorted(p.name for p in (records / "reports" / "deployments").iterdir()) == sorted(
         refs[1:]
     )
+
+
+def test_a_batch_whose_audit_event_fails_to_commit_deletes_no_file(
+    records, fresh_store_env, monkeypatch
+):
+    """Files go only once their batch's delete and audit event committed: a failed commit
+    leaves the logs and readiness reports where they were, for the next run to purge."""
+    from govflow.retention import purge
+
+    with store.session_scope(fresh_store_env) as session:
+        _deployment(session, "DEP-OLD", datetime(2015, 6, 1, tzinfo=UTC))
+    (records / "reports" / "deployments" / "DEP-OLD").mkdir(parents=True)
+
+    original = purge.record_event
+
+    def refuse(targets):
+        def record(session, **event):
+            if targets is None or event["target"] in targets:
+                raise RuntimeError("the audit store refused the event")
+            return original(session, **event)
+
+        return record
+
+    config = load_config(settings.config_dir())
+    monkeypatch.setattr(purge, "record_event", refuse(None))
+    with pytest.raises(RuntimeError, match="refused the event"):
+        run_retention(config, data_dir=records, now=AS_OF)
+    assert len(log_days(records, "credit_approval")) == DAYS
+
+    monkeypatch.setattr(purge, "record_event", refuse({"retention:deployment_records"}))
+    with pytest.raises(RuntimeError, match="refused the event"):
+        run_retention(config, data_dir=records, now=AS_OF)
+    assert (records / "reports" / "deployments" / "DEP-OLD").is_dir()
+    with store.session_scope(fresh_store_env) as session:
+        assert session.scalars(select(Deployment.ref)).all() == ["DEP-OLD"]

@@ -34,7 +34,7 @@ selects exactly the same and deletes nothing.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -203,8 +203,6 @@ def _prediction_logs(
         return result
     for first in range(0, len(doomed), batch):
         chunk = doomed[first : first + batch]
-        for _, partition in chunk:
-            shutil.rmtree(partition)
         with store.session_scope(db_url) as session:
             record_event(
                 session,
@@ -220,6 +218,7 @@ def _prediction_logs(
                     "last_day": str(_partition_day(chunk[-1][1])),
                 },
             )
+        _remove_files(partition for _, partition in chunk)
         result.purged += len(chunk)
     result.eligible -= result.held
     return result
@@ -238,8 +237,15 @@ def _partition_day(partition: Path) -> date | None:
 # rows to delete for a batch of ids).
 Selector = tuple[
     Callable[[Session, datetime, ActiveHolds], Sequence[tuple[Any, str | None, datetime]]],
-    Callable[[Session, list[Any]], None],
+    Callable[[Session, list[Any]], list[Path]],
 ]
+
+
+def _remove_files(paths: Iterable[Path]) -> None:
+    """Delete a purged batch's files, only once its audit event has committed: a failed
+    commit then leaves the files (the next run purges them), never files gone unrecorded."""
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _runs(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
@@ -254,9 +260,10 @@ def _runs(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[An
     ).all()
 
 
-def _delete_runs(session: Session, ids: list[Any]) -> None:
+def _delete_runs(session: Session, ids: list[Any]) -> list[Path]:
     session.execute(delete(MetricResult).where(MetricResult.monitoring_run_id.in_(ids)))
     session.execute(delete(MonitoringRun).where(MonitoringRun.id.in_(ids)))
+    return []
 
 
 def _alerts(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[Any]:
@@ -309,9 +316,10 @@ def _routes(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequence[
     ).all()
 
 
-def _deleting(model: Any, key: Any) -> Callable[[Session, list[Any]], None]:
-    def remove(session: Session, ids: list[Any]) -> None:
+def _deleting(model: Any, key: Any) -> Callable[[Session, list[Any]], list[Path]]:
+    def remove(session: Session, ids: list[Any]) -> list[Path]:
         session.execute(delete(model).where(key.in_(ids)))
+        return []
 
     return remove
 
@@ -329,8 +337,8 @@ def _deployments(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequ
     ).all()
 
 
-def _deleting_deployments(data_dir: Path) -> Callable[[Session, list[Any]], None]:
-    def remove(session: Session, ids: list[Any]) -> None:
+def _deleting_deployments(data_dir: Path) -> Callable[[Session, list[Any]], list[Path]]:
+    def remove(session: Session, ids: list[Any]) -> list[Path]:
         refs = session.scalars(select(Deployment.ref).where(Deployment.id.in_(ids))).all()
         for child in (DeploymentStep, DeploymentApproval, ChecklistEvidence, RolloutStage):
             session.execute(delete(child).where(child.deployment_id.in_(ids)))
@@ -340,8 +348,7 @@ def _deleting_deployments(data_dir: Path) -> Callable[[Session, list[Any]], None
             .values(deployment_id=None)
         )
         session.execute(delete(Deployment).where(Deployment.id.in_(ids)))
-        for ref in refs:
-            shutil.rmtree(Path(data_dir) / READINESS_DIR / ref, ignore_errors=True)
+        return [Path(data_dir) / READINESS_DIR / ref for ref in refs]
 
     return remove
 
@@ -389,7 +396,7 @@ def _purge_rows(
         chunk = doomed[first : first + batch]
         # The delete and its audit event commit together, or neither does.
         with store.session_scope(db_url) as session:
-            remove(session, chunk)
+            files = remove(session, chunk)
             record_event(
                 session,
                 actor=ACTOR,
@@ -404,4 +411,5 @@ def _purge_rows(
                     "last": str(chunk[-1]),
                 },
             )
+        _remove_files(files)
         result.purged += len(chunk)
