@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner, Result
 
 from govflow import settings, store
@@ -351,3 +351,37 @@ def test_a_batch_whose_audit_event_fails_to_commit_deletes_no_file(
     assert (records / "reports" / "deployments" / "DEP-OLD").is_dir()
     with store.session_scope(fresh_store_env) as session:
         assert session.scalars(select(Deployment.ref)).all() == ["DEP-OLD"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM legal_holds",
+        "UPDATE legal_holds SET target = 'marketing_propensity'",
+        "UPDATE legal_holds SET released_at = NULL, released_by = NULL",
+        "UPDATE legal_holds SET released_by = 'mallory'",
+    ],
+    ids=["delete", "retarget", "unrelease", "rewrite-release"],
+)
+def test_a_hold_is_released_once_and_never_deleted_or_rewritten(
+    records, fresh_store_env, statement
+):
+    """Whoever holds the store's file cannot lift a hold unseen: only the first release of
+    an active hold changes its row (the CLI's `hold release`)."""
+    from sqlalchemy.exc import IntegrityError
+
+    for command in (
+        ["hold", "add", "--model", "credit_approval", "--reason", "case 17", "--actor", "carol"],
+        ["hold", "release", "1", "--reason", "case closed", "--actor", "carol"],
+    ):
+        assert govflow(*command).exit_code == 0
+
+    with (
+        pytest.raises(IntegrityError, match="legal hold") as refused,
+        store.engine_for(fresh_store_env).begin() as connection,
+    ):
+        connection.execute(text(statement))
+
+    assert "never deleted" in str(refused.value) or "only ever released" in str(refused.value)
+    listed = govflow("hold", "list", "--all")
+    assert "credit_approval" in listed.stdout and "carol" in listed.stdout

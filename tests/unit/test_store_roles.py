@@ -128,6 +128,40 @@ def test_the_application_role_does_the_rest_of_govflow_s_work(roles):
     )
 
 
+def test_the_application_role_releases_a_legal_hold_but_cannot_delete_or_rewrite_one(roles):
+    """Issue 15 item 2: a hold is released once and stays on record; the application role
+    may not delete it, truncate the table, rewrite it or disable the triggers that keep it."""
+    from govflow.retention.holds import add_hold, release_hold
+
+    owner_url, app_url = roles
+    with store.session_scope(app_url) as session:
+        registry.register_model(
+            session,
+            model_id="credit_approval",
+            model_type="classification",
+            risk_tier="high",
+            owner="olivia",
+            business_purpose="credit decisions",
+            actor="olivia",
+        )
+        hold = add_hold(
+            session, scope="model", target="credit_approval", reason="case 17", actor="carol"
+        )
+        hold_id = hold.id
+    with store.session_scope(app_url) as session:
+        release_hold(session, hold_id, actor="carol", reason="case closed")
+
+    assert "permission denied for table legal_holds" in _refusal(app_url, "DELETE FROM legal_holds")
+    assert "permission denied for table legal_holds" in _refusal(app_url, "TRUNCATE legal_holds")
+    assert _refusal(app_url, "ALTER TABLE legal_holds DISABLE TRIGGER ALL").startswith(
+        "must be owner of "
+    )
+    for rewrite in ("SET released_at = NULL", "SET target = 'marketing_propensity'"):
+        refusal = _refusal(app_url, f"UPDATE legal_holds {rewrite}")
+        assert "a legal hold is only ever released, once" in refusal
+    assert "legal holds are never deleted" in _refusal(owner_url, "DELETE FROM legal_holds")
+
+
 @pytest.mark.parametrize(
     ("role", "why"),
     [

@@ -7,7 +7,9 @@ belongs to one role, which runs the migrations (``govflow db upgrade``), and gov
 as another, the application role, which ``grant_application_role`` gives:
 - SELECT, INSERT, UPDATE and DELETE on every other table and USAGE on their sequences, now
   and on the tables later migrations create;
-- SELECT and INSERT on ``audit_events``, SELECT on ``alembic_version``.
+- SELECT and INSERT on ``audit_events``, SELECT on ``alembic_version``;
+- SELECT, INSERT and UPDATE on ``legal_holds`` (a hold is released, never deleted; the
+  table's triggers refuse any other change).
 It refuses an application role that could take more: a superuser, a role that can create
 roles (and so grant itself the owner's), or the owner of the tables, the schema or the
 database, or a member of one of them.
@@ -71,5 +73,7 @@ def grant_application_role(connection: Connection, role: str) -> None:
         f"GRANT SELECT, INSERT ON audit_events TO {grantee}",
         f"REVOKE ALL ON alembic_version FROM {grantee}",
         f"GRANT SELECT ON alembic_version TO {grantee}",
+        f"REVOKE ALL ON legal_holds FROM {grantee}",
+        f"GRANT SELECT, INSERT, UPDATE ON legal_holds TO {grantee}",
     ):
         connection.execute(text(statement))
