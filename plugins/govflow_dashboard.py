@@ -12,6 +12,8 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from govflow_airflow.answer_guard import AnswerGuard
+
 URL_PREFIX = "/govflow"
 
 
@@ -25,6 +27,12 @@ class GovflowDashboardPlugin(AirflowPlugin):
             "destination": "nav",
             "category": "govflow",
         }
+    ]
+
+    # Refuses answers that stopped runs or malformed forms would lose, and audits task states
+    # set by hand on govflow's runs (govflow_airflow.answer_guard; standard library only).
+    fastapi_root_middlewares = [  # noqa: RUF012 (Airflow reads these class attributes)
+        {"middleware": AnswerGuard, "name": "govflow answer guard"}
     ]
 
     @cached_property

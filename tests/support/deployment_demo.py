@@ -204,8 +204,9 @@ class RequiredActions:
         self, detail: dict[str, Any], user: str, options: list[str], params: dict[str, Any]
     ) -> tuple[int, Any]:
         ti = detail["task_instance"]
+        before = self.answered_at.get(ti["id"])
         self.answered_at[ti["id"]] = self.stack.executor_events(ti["id"])
-        return self.stack.answer_hitl(
+        status, body = self.stack.answer_hitl(
             user,
             self.dag_id,
             ti["dag_run_id"],
@@ -214,3 +215,9 @@ class RequiredActions:
             params,
             map_index=ti["map_index"],
         )
+        if status >= 300:  # refused, nothing taken: the request is still open as it was
+            if before is None:
+                self.answered_at.pop(ti["id"])
+            else:
+                self.answered_at[ti["id"]] = before
+        return status, body

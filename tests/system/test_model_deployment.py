@@ -1,11 +1,13 @@
 """Five high-risk deployments of credit_approval on a real Airflow on 127.0.0.1 (issue 5
 item 7, issue 13 item 10): one approved by every assigned approver through the REST API
-(after two malformed answers, which are asked again), one that the compliance officer
+(after two malformed answers, which the api-server's guard refuses with their problems,
+the requests staying open), one that the compliance officer
 rejects, one whose fairness checklist item fails, one whose five approval tasks the
 requester marks success over REST instead of anyone answering them, and one whose
 compliance approval task an admin marks failed while the other four wait: those are
-withdrawn (skipped, no longer asked) and the run ends (approvals look every 15 s here, the
-config copied with withdrawal_check_minutes 0.25).
+withdrawn (skipped, no longer asked; an answer given after all is refused with the reason)
+and the run ends (approvals look every 15 s here, the config copied with
+withdrawal_check_minutes 0.25).
 
 The session's shared stack (api-server, scheduler, dag-processor; Postgres metadata so that
 four task processes can write at once), leased with a local Slack webhook behind
@@ -73,7 +75,8 @@ class Observed:
     refused: dict[str, tuple[int, Any]] = field(default_factory=dict)
     approval_requests: dict[str, list[tuple[str, list[str]]]] = field(default_factory=dict)
     answered: dict[str, list[str]] = field(default_factory=dict)
-    malformed: dict[str, int] = field(default_factory=dict)
+    malformed: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    late: tuple[int, Any] | None = None
     forced: list[tuple[int, Any]] = field(default_factory=list)
     forced_tasks: set[str] = field(default_factory=set)
     failed_by_admin: list[tuple[str, int]] = field(default_factory=list)
@@ -152,7 +155,7 @@ def _approve(observed: Observed, actions: RequiredActions, run: str, detail: dic
         # approvals still waiting, and this run is about the rejection recorded with the rest.
         return
     if run == "approved" and role in MALFORMED and role not in observed.malformed:
-        observed.malformed[role], _ = actions.answer(
+        observed.malformed[role] = actions.answer(
             detail, assignees[0], ["Approve"], MALFORMED[role]
         )
         return
@@ -257,6 +260,14 @@ def deployments(shared_airflow, seeded_demo, tmp_path_factory):
             }
         )
         _drive(stack, observed)
+        # An approver answers the blocked deployment's withdrawn request after all.
+        late = observed.left_waiting["Risk Manager"]
+        observed.late = RequiredActions(stack, DAG).answer(
+            late,
+            late["assigned_users"][0]["id"],
+            ["Approve"],
+            {"comment": "late", "conditions": ""},
+        )
         observed.assets = stack.client().call("GET", "/api/v2/assets/events?limit=50")[
             "asset_events"
         ]
@@ -397,9 +408,18 @@ def test_a_failed_fairness_item_blocks_before_any_approval_is_requested(deployme
     assert any(reason in text for text in posted), posted
 
 
-def test_a_malformed_answer_is_taken_by_airflow_and_asked_again_not_failing_the_step(deployments):
-    observed, *_ = deployments
-    assert observed.malformed == {"QA Lead": 200, "Risk Manager": 200}
+def test_a_malformed_answer_is_refused_with_its_problems_and_asked_again_not_failing_the_step(
+    deployments,
+):
+    observed, _slack, db_url, _ = deployments
+    statuses = {role: status for role, (status, _) in observed.malformed.items()}
+    assert statuses == {"QA Lead": 422, "Risk Manager": 422}
+    qa, risk = (observed.malformed[role][1]["detail"] for role in ("QA Lead", "Risk Manager"))
+    assert qa.startswith("the answer does not fit the request: ") and "comment" in qa
+    assert "override" in risk and risk.endswith("; answer again")
+    with store.session_scope(db_url) as session:
+        refused = query_events(session, action="airflow.answer_refused")
+        assert {e.payload["reason"] for e in refused} >= {qa, risk}
     mapped = {t: s for t, s in observed.tasks["approved"].items() if t.startswith(APPROVALS)}
     assert set(mapped.values()) == {"success"}, mapped
 
@@ -426,10 +446,12 @@ def test_an_approval_task_forced_to_success_over_rest_does_not_authorise_and_is_
             session, action="approval_bypass_attempt", target=f"deployment:{deployment.ref}"
         )
         assert [event.severity for event in bypass] == ["CRITICAL"]
+        # Who set the state: the bypass event names him, as Airflow's own log does.
+        assert [event.actor for event in bypass] == [REQUESTER]
+        assert bypass[0].payload["changed_by"] == [REQUESTER]
         assert registry.get_version(session, "credit_approval", FORCED_CANDIDATE).status != (
             "approved"
         )
-    # Who set the state: Airflow's audit log, which the audit event points to.
     assert observed.patched_by == [(REQUESTER, APPROVALS)] * 5
     assert not [e for e in observed.assets if e["extra"].get("version") == FORCED_CANDIDATE]
 
@@ -455,3 +477,8 @@ def test_approvals_waiting_when_the_deployment_is_blocked_are_withdrawn_and_the_
     }
     assert sorted(waiting.values()) == ["failed", "skipped", "skipped", "skipped", "skipped"]
     assert observed.still_asked == []
+    # An answer to the withdrawn request is refused with the reason, not taken with 200.
+    status, body = observed.late
+    assert status == 409
+    assert body["detail"].startswith("the deployment was blocked: ")
+    assert body["detail"].endswith(": the answer is not counted")

@@ -29,10 +29,21 @@ from govflow.audit.checkpoints import (
     signing_key,
 )
 
+# A task state set by hand through Airflow's API or UI, recorded by the api-server's guard
+# (govflow_airflow.answer_guard) under the run's target.
+STATE_SET_BY_HAND = "airflow.task_state_set"
+
+
+def run_target(dag_id: str, run_id: str) -> str:
+    """The audit target of a DAG run."""
+    return f"dag_run:{dag_id}/{run_id}"
+
+
 __all__ = [
     "GENESIS_HASH",
     "HASH_VERSION",
     "SEVERITIES",
+    "STATE_SET_BY_HAND",
     "UNKNOWN_SEVERITY",
     "AuditSeverity",
     "ChainBreak",
@@ -51,6 +62,7 @@ __all__ = [
     "latest_checkpoint",
     "query_events",
     "record_event",
+    "run_target",
     "signing_key",
     "verify_chain",
 ]

@@ -33,10 +33,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govflow.answers import Answer
-from govflow.audit import record_event
+from govflow.audit import STATE_SET_BY_HAND, query_events, record_event, run_target
 from govflow.config import GovflowConfig
 from govflow.config.people import one_role_each
 from govflow.deployment.forms import FormRequest, people, role_title
+from govflow.deployment.procedure import DEPLOYMENT_DAG
 from govflow.store.schema import Deployment, DeploymentApproval
 from govflow.store.types import utcnow
 
@@ -205,9 +206,10 @@ def record_bypass_attempt(
 ) -> str:
     """Audit the bypass (CRITICAL) and return its reason; the decisions are not recorded."""
     reason = bypass_reason(bypassed)
+    changed_by = _set_by_hand(session, deployment, [index for index, _ in bypassed])
     record_event(
         session,
-        actor=ACTOR_UNKNOWN,
+        actor=", ".join(changed_by) or ACTOR_UNKNOWN,
         action=BYPASS_ATTEMPT,
         target=f"deployment:{deployment.ref}",
         payload={
@@ -216,13 +218,37 @@ def record_bypass_attempt(
             "assignees": {
                 request.role: [person.id for person in request.assignees] for _, request in bypassed
             },
-            "changed_by": AIRFLOW_AUDIT_LOG,
+            "changed_by": changed_by or AIRFLOW_AUDIT_LOG,
             "reason": reason,
         },
         severity="CRITICAL",
         idempotency_key=f"deployment.approval_bypass:{deployment.ref}",
     )
     return reason
+
+
+def _set_by_hand(session: Session, deployment: Deployment, indexes: list[int]) -> list[str]:
+    """Who set the bypassed approval tasks (or their group) to success through Airflow, as
+    the api-server's guard recorded it; empty when it was done some other way (the
+    metadata database, a CLI), for which Airflow's own log is the only witness."""
+    if deployment.dag_run_id is None:
+        return []
+    target = run_target(DEPLOYMENT_DAG, deployment.dag_run_id)
+    task_id = APPROVAL_TASK.split("[", 1)[0]
+    return sorted(
+        {
+            event.actor
+            for event in query_events(session, action=STATE_SET_BY_HAND, target=target)
+            if event.payload.get("new_state") == "success"
+            and (
+                event.payload.get("group_id") == task_id.split(".", 1)[0]
+                or (
+                    event.payload.get("task_id") == task_id
+                    and event.payload.get("map_index", -1) in (*indexes, -1)
+                )
+            )
+        }
+    )
 
 
 def _conditions(answer: Answer) -> list[str]:

@@ -39,6 +39,8 @@ STOPPED_STATUSES = (BLOCKED, REJECTED, ROLLED_BACK)
 StepStatus = Literal["passed", "failed", "skipped", "recorded", "scheduled", "handed_over"]
 
 UNKNOWN_DEPLOYMENT = "no deployment {key!r}"
+# The DAG that runs the procedure, one deployment per run.
+DEPLOYMENT_DAG = "govflow_model_deployment"
 NO_DEPLOYMENT_FOR_RUN = "no deployment record for Airflow run {run_id!r}"
 NOT_REGISTERED = "{model_id} {version} is not in the model registry"
 NO_REQUESTER = "the run names no triggering user, so nobody requested the deployment"
