@@ -3,11 +3,14 @@ seeded demo (35 days). Scenario days come from the demo's manifest, never from t
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +23,13 @@ from govflow.cli import app
 from govflow.config import GovflowConfig, load_config
 from govflow.config.inventory import SqlLog
 from govflow.demo import DemoManifest
-from govflow.flows.monitoring import REPORT_NOT_DRAWN, render_reports, run_monitoring
+from govflow.flows.monitoring import (
+    REPORT_NOT_DRAWN,
+    metric_results,
+    render_reports,
+    run_monitoring,
+)
+from govflow.metrics.severity import Threshold
 from govflow.monitoring.analysis import CHECK_TYPES, DATA_QUALITY, UNREADABLE_WINDOW
 from govflow.monitoring.prediction_logs import (
     MISSING_TABLE,
@@ -481,6 +490,164 @@ def test_rendering_a_report_later_of_a_window_now_empty_adds_one_finding(
 
     skipped = [row for row in findings_of(db_url, summary.run_id) if row[1] == "drift_report"]
     assert skipped == [("data_drift", "drift_report", "", None, "skipped", "INFO")]
+
+
+def evidently_columns(page: str) -> dict[str, dict]:
+    """evidently's own rows of its drift table (column, type, test, verdict, score), read from
+    the data its page embeds for its script."""
+    embedded = re.search(r"var (metric_\w+) = (.*?);\n\s*var additional_graphs_\1", page, re.S)
+    assert embedded is not None
+
+    def rows(node):
+        if isinstance(node, dict):
+            if "column_name" in node and "data_drift" in node:
+                yield node
+            node = list(node.values())
+        if isinstance(node, list):
+            for item in node:
+                yield from rows(item)
+
+    return {row["column_name"]: row for row in rows(json.loads(embedded.group(2)))}
+
+
+class Tables(HTMLParser):
+    """The cells of every table of a page with an id, row by row, as a reader sees them."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.texts: dict[str, str] = {}
+        self._table: str | None = None
+        self._text: str | None = None
+        self.feed(page[: page.index("</section>")])
+
+    def handle_starttag(self, tag, attrs):
+        identifier = dict(attrs).get("id")
+        if tag == "table":
+            self._table = identifier
+            self.tables[identifier] = []
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table:
+            self.tables[self._table][-1].append("")
+        elif tag == "p" and identifier:
+            self._text = identifier
+            self.texts[identifier] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
+        elif tag == "p":
+            self._text = None
+
+    def handle_data(self, data):
+        if self._table and self.tables[self._table] and self.tables[self._table][-1]:
+            self.tables[self._table][-1][-1] += data
+        elif self._text:
+            self.texts[self._text] += data
+
+
+def stored_rows(db_url: str, run_id: int) -> tuple[MonitoringRun, list[MetricResult]]:
+    with store.session_scope(db_url) as session:
+        return session.get(MonitoringRun, run_id), metric_results(session, run_id)
+
+
+@pytest.fixture
+def data_drift_report(demo_env, demo_copy, manifest, config) -> tuple[str, int, str]:
+    """The credit model's first data-drift day, recorded and then drawn as the DAGs draw it
+    (render_reports, after the analyses): (db_url, record id, the page)."""
+    _, db_url = demo_env
+    summary = monitor(
+        config,
+        demo_copy,
+        db_url,
+        "credit_approval",
+        manifest.scenarios["data_drift"][0],
+        "test_monitoring/data-drift-report",
+    )
+    written = render_reports([summary.run_id], config=config, data_dir=demo_copy, db_url=db_url)
+    return db_url, summary.run_id, (demo_copy / written[summary.run_id]).read_text()
+
+
+def test_the_report_of_a_critical_data_drift_day_draws_each_column_as_govflow_judged_it(
+    data_drift_report,
+):
+    """Issue 16: evidently's defaults said "Dataset Drift is NOT detected" on the day govflow
+    raised a CRITICAL Wasserstein on credit_score, and read loan_term_months as categorical."""
+    db_url, run_id, page = data_drift_report
+    record, rows = stored_rows(db_url, run_id)
+    (wasserstein,) = [
+        row
+        for row in rows
+        if (row.metric, row.subject) == ("wasserstein_distance_normalised", "credit_score")
+    ]
+    evidently = evidently_columns(page)
+    columns = {row[0]: row for row in Tables(page).tables["govflow-columns"][1:]}
+
+    assert (record.severity, wasserstein.severity) == ("CRITICAL", "CRITICAL")
+    assert "Dataset Drift is NOT detected" not in page
+    assert "Dataset Drift is detected" in page
+    assert (
+        evidently["credit_score"]["stattest_name"],
+        evidently["credit_score"]["data_drift"],
+    ) == ("Wasserstein distance (normed)", "Detected")
+    # evidently's score judged at the bound of govflow's CRITICAL (critical > 0.3).
+    assert columns["credit_score"] == [
+        "credit_score",
+        "numerical",
+        "wasserstein_distance_normalised",
+        f"{wasserstein.value:.4f}",
+        "CRITICAL",
+        "wasserstein",
+        "0.3",
+        f"{evidently['credit_score']['drift_score']:.4f}",
+        "drift detected",
+    ]
+    assert evidently["loan_term_months"]["column_type"] == "num"
+    assert columns["loan_term_months"][1] == "numerical"
+    assert evidently["home_ownership"]["column_type"] == "cat"
+
+
+def test_the_report_opens_with_govflows_severity_composite_findings_and_fairness_table(
+    data_drift_report,
+):
+    db_url, run_id, page = data_drift_report
+    record, rows = stored_rows(db_url, run_id)
+    found = Tables(page)
+
+    assert page.index('<section id="govflow-verdicts"') < page.index('<div id="root_')
+    assert found.texts["govflow-summary"] == (
+        f"Severity CRITICAL; composite score {record.composite_score:.4f} (CRITICAL above 0.3);"
+        f" baseline {record.baseline_version}; run test_monitoring/data-drift-report."
+    )
+    assert found.texts["govflow-conclusion"].startswith("govflow's verdicts above are the ones")
+    assert [row[0] for row in found.tables["govflow-composite"][1:]] == [
+        *record.composite_breakdown["components"],
+        *record.composite_breakdown["missing_components"],
+    ]
+    critical = [row for row in rows if row.severity == "CRITICAL"]
+    assert critical
+    assert [cells[:6] for cells in found.tables["govflow-findings"][1:] if "CRITICAL" in cells] == [
+        [
+            row.check_type,
+            row.metric,
+            row.subject,
+            f"{row.value:.4f}",
+            Threshold.from_dict(row.threshold).describe(),
+            "CRITICAL",
+        ]
+        for row in critical
+    ]
+    (impact,) = [
+        row for row in rows if (row.metric, row.subject) == ("disparate_impact_ratio", "gender")
+    ]
+    fairness = {(cells[0], cells[1]): cells for cells in found.tables["govflow-fairness"][1:]}
+    details = impact.details
+    assert fairness["gender", "disparate_impact_ratio"][5:] == [
+        f"[{details['ci_low']:.4g}, {details['ci_high']:.4g}]",
+        f"{details['max_group']} vs {details['min_group']}",
+        ", ".join(f"{group} {n}" for group, n in details["group_sizes"].items()),
+    ]
 
 
 def with_sql_log(config: GovflowConfig, model_id: str, url_env: str, table: str):

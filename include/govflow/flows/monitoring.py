@@ -2,8 +2,9 @@
 
 ``run_monitoring`` is what the monitoring DAGs' mapped task and ``govflow monitor run`` both
 call. It reads the model's window of prediction logs, analyses it against the active
-baseline (govflow.monitoring.analysis), renders evidently's drift report on a bounded sample, and
-writes one monitoring record with one row per judged metric.
+baseline (govflow.monitoring.analysis) and writes one monitoring record with one row per judged
+metric; the drift report (evidently's, on a bounded sample) is then drawn from the stored
+record, configured by and opened with its verdicts (govflow.monitoring.drift_report).
 
 The record's natural key is (model, run key); the run key names the DAG run (or the CLI
 window), so a retried or cleared task rewrites the same record's results in place and
@@ -13,7 +14,8 @@ never adds a second record, and its audit event is written once.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,10 +32,11 @@ from govflow.audit import record_event
 from govflow.baselines.profile import active_baseline, load_profile
 from govflow.config import GovflowConfig, load_config
 from govflow.flows import Refused
-from govflow.metrics.severity import Threshold, severity_rank
-from govflow.monitoring import analysis
+from govflow.metrics.severity import severity_rank
+from govflow.monitoring import analysis, drift_report
 from govflow.monitoring.analysis import Analysis, CheckType, Finding
 from govflow.monitoring.cadence import cadence_window, due_targets
+from govflow.monitoring.drift_report import severity_text, threshold_text, value_text
 from govflow.monitoring.prediction_logs import PredictionLogError
 from govflow.store.schema import MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
@@ -129,13 +132,13 @@ def run_monitoring(
         history = fairness_history(
             session, model_id, start, end, max(config.policy.fairness.pooling_days, default=1)
         )
-    report_path: Path | None = None
+    reference_sample = None if found is None else found[2]
     if found is None:
         result = analysis.failed_analysis(
             model_id, start, end, wanted, None, analysis.NO_BASELINE.format(model_id=model_id)
         )
     else:
-        version, profile, reference_sample = found
+        version, profile, _ = found
         try:
             current, matured = analysis.read_windows(model, data_dir, start, end)
         except PredictionLogError as error:
@@ -177,13 +180,6 @@ def run_monitoring(
                     f"analysis raised {type(error).__name__}: {error}",
                     with_traceback=True,
                 )
-            if write_report and result.status == "succeeded" and reference_sample:
-                try:
-                    report_path = write_drift_report(
-                        model, data_dir, run_key, Path(reference_sample), result.usable
-                    )
-                except ReportNotDrawn as error:
-                    result.findings.append(report_not_drawn(error))
     with store.session_scope(db_url) as session:
         record = record_analysis(
             session,
@@ -192,11 +188,16 @@ def run_monitoring(
             cadence=cadence,
             dag_id=dag_id,
             dag_run_id=dag_run_id,
-            report_path=report_path,
             config=config,
         )
         record.historical = historical
-        return summarise(record, result)
+        summary = summarise(record, result)
+    if write_report and result.status == "succeeded" and reference_sample:
+        drawn = render_report(
+            model, data_dir, summary.run_id, Path(reference_sample), result.usable, db_url=db_url
+        )
+        summary = replace(summary, report_path=drawn)
+    return summary
 
 
 def fairness_history(
@@ -241,10 +242,10 @@ def record_analysis(
     cadence: str,
     dag_id: str | None,
     dag_run_id: str | None,
-    report_path: Path | None,
     config: GovflowConfig,
 ) -> MonitoringRun:
-    """Write (or rewrite in place) the monitoring record of ``run_key``."""
+    """Write (or rewrite in place) the monitoring record of ``run_key``, without a drift
+    report: the report is drawn from the stored record (``render_report``)."""
     record = session.scalars(
         select(MonitoringRun).where(
             MonitoringRun.model_id == result.model_id, MonitoringRun.run_key == run_key
@@ -272,7 +273,7 @@ def record_analysis(
         "inconclusive_checks": list(result.inconclusive_checks),
     }
     record.fairness_counts = result.fairness_counts
-    record.report_path = str(report_path) if report_path else None
+    record.report_path = None
     record.error = result.error
     record.finished_at = now
     record.retain_until = _retain_until(config, now)
@@ -377,33 +378,89 @@ def report_window(model: Any, usable: pd.DataFrame | None) -> pd.DataFrame:
 def write_drift_report(
     model: Any,
     data_dir: Path,
-    run_key: str,
+    record: MonitoringRun,
+    rows: Sequence[MetricResult],
     reference_sample: Path,
     usable: pd.DataFrame | None,
 ) -> Path:
     """evidently's drift report of the gate's usable rows (a bounded sample) against the
-    baseline's reference sample, as a self-contained HTML file; ``ReportNotDrawn`` when
-    the window leaves nothing to draw or evidently cannot draw it."""
+    baseline's reference sample, configured from the record's verdicts and opened by them
+    (govflow.monitoring.drift_report), as a self-contained HTML file; ``ReportNotDrawn``
+    when the window leaves nothing to draw or evidently cannot draw it."""
     import warnings
 
     window = report_window(model, usable)
+    verdicts = drift_report.column_verdicts(model, rows, list(window.columns))
+    if not verdicts:
+        raise ReportNotDrawn("govflow judged the drift of no feature column in the window")
+    columns = [verdict.column for verdict in verdicts]
+    window = window.loc[:, columns]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from evidently import Report
+        from evidently import DataDefinition, Dataset, Report
         from evidently.presets import DataDriftPreset
 
-        reference = pd.read_parquet(data_dir / reference_sample, columns=list(window.columns))
+        reference = pd.read_parquet(data_dir / reference_sample, columns=columns)
+        definition = DataDefinition(**drift_report.column_types(verdicts))
         try:
-            snapshot = Report([DataDriftPreset()]).run(
-                current_data=window, reference_data=reference
+            snapshot = Report([DataDriftPreset(**drift_report.preset_options(verdicts))]).run(
+                current_data=Dataset.from_pandas(window, data_definition=definition),
+                reference_data=Dataset.from_pandas(reference, data_definition=definition),
             )
         except Exception as error:  # evidently's own refusal of a window, named
             raise ReportNotDrawn(f"evidently raised {type(error).__name__}: {error}") from error
-    safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_key)
+        page = snapshot.get_html_str(as_iframe=False)
+    header = drift_report.verdicts_html(
+        record,
+        rows,
+        drift_report.drawn(verdicts, snapshot.dict()["metrics"]),
+        model,
+        sample_rows=len(window),
+        reference_rows=len(reference),
+    )
+    safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in record.run_key)
     path = data_dir / "reports" / model.id / f"{safe_key}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    snapshot.save_html(str(path))
+    path.write_text(drift_report.with_verdicts(page, header), encoding="utf-8")
     return path.relative_to(data_dir)
+
+
+def metric_results(session: Session, run_id: int) -> list[MetricResult]:
+    """The rows of a stored record, in the order they were judged."""
+    return list(
+        session.scalars(
+            select(MetricResult)
+            .where(MetricResult.monitoring_run_id == run_id)
+            .order_by(MetricResult.id)
+        )
+    )
+
+
+def render_report(
+    model: Any,
+    data_dir: Path,
+    run_id: int,
+    reference_sample: Path,
+    usable: pd.DataFrame | None,
+    *,
+    db_url: str | None = None,
+) -> str | None:
+    """Draw the drift report of a stored record and record its path; None, and a finding
+    saying why, when it cannot be drawn."""
+    with store.session_scope(db_url) as session:
+        record = session.get(MonitoringRun, run_id)
+        assert record is not None
+        rows = metric_results(session, run_id)
+    try:
+        path = str(write_drift_report(model, data_dir, record, rows, reference_sample, usable))
+    except ReportNotDrawn as error:
+        _add_finding(db_url, run_id, report_not_drawn(error))
+        return None
+    with store.session_scope(db_url) as session:
+        drawn = session.get(MonitoringRun, run_id)
+        assert drawn is not None
+        drawn.report_path = path
+    return path
 
 
 def load_model(db_url: str | None, data_dir: Path, model_id: str, version: str) -> Any:
@@ -422,11 +479,7 @@ def print_findings(
 ) -> None:
     """Print a record's table: check, metric, subject, value, threshold, severity."""
     with store.session_scope(db_url) as session:
-        rows = session.scalars(
-            select(MetricResult)
-            .where(MetricResult.monitoring_run_id == run_id)
-            .order_by(MetricResult.id)
-        ).all()
+        rows = metric_results(session, run_id)
         echo(
             f"{'check':<18} {'metric':<32} {'subject':<22} {'value':>10} "
             f"{'threshold':<{THRESHOLD_WIDTH}} severity"
@@ -437,8 +490,8 @@ def print_findings(
                 continue
             echo(
                 f"{row.check_type:<18} {row.metric:<32} {row.subject[:22]:<22} "
-                f"{_number(row.value):>10} {_threshold_text(row.threshold):<{THRESHOLD_WIDTH}} "
-                f"{row.severity}{'' if row.status == 'computed' else f' ({row.status})'}"
+                f"{value_text(row.value):>10} "
+                f"{threshold_text(row.threshold):<{THRESHOLD_WIDTH}} {severity_text(row)}"
             )
             message = (row.details or {}).get("message")
             if row.status != "computed" and message and message != last_message:
@@ -446,15 +499,6 @@ def print_findings(
             elif row.severity != "INFO" and (evidence := format_evidence(row.details or {})):
                 echo(f"    judged on the {evidence}")
             last_message = message
-
-
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def _threshold_text(stored: dict[str, Any]) -> str:
-    threshold = Threshold.from_dict(stored)
-    return "-" if threshold is None else threshold.describe()
 
 
 def latest_dag_run_records(dag_id: str, *, db_url: str | None = None) -> list[MonitoringRun]:
@@ -503,7 +547,6 @@ def review_baselines(
                 cadence="monthly",
                 dag_id=dag_id,
                 dag_run_id=dag_run_id,
-                report_path=None,
                 config=config,
             )
             post_review(session, config, review, key)
@@ -521,7 +564,7 @@ def review_baselines(
 def render_reports(
     run_ids: list[int], *, config: GovflowConfig, data_dir: Path, db_url: str | None = None
 ) -> dict[int, str]:
-    """Render the evidently drift report of each succeeded record that has none yet.
+    """Render the drift report of each succeeded record that has none yet.
 
     The DAGs do this in one task after all analyses, so evidently is imported once per run
     rather than once per model (it costs ~4 s of CPU) and no alert waits for a report.
@@ -529,51 +572,34 @@ def render_reports(
     from govflow.store.schema import Baseline
 
     with store.session_scope(db_url) as session:
-        pending = [
-            (
-                record.id,
-                record.model_id,
-                record.run_key,
-                record.interval_start,
-                record.interval_end,
-                record.baseline_version,
+        pending = session.scalars(
+            select(MonitoringRun).where(
+                MonitoringRun.id.in_(run_ids),
+                MonitoringRun.status == "succeeded",
+                MonitoringRun.report_path.is_(None),
             )
-            for record in session.scalars(
-                select(MonitoringRun).where(
-                    MonitoringRun.id.in_(run_ids),
-                    MonitoringRun.status == "succeeded",
-                    MonitoringRun.report_path.is_(None),
-                )
-            )
-        ]
+        ).all()
         samples = {
             (b.model_id, b.version): b.reference_sample_uri
             for b in session.scalars(select(Baseline))
-            if (b.model_id, b.version) in {(p[1], p[5]) for p in pending}
+            if (b.model_id, b.version) in {(r.model_id, r.baseline_version) for r in pending}
         }
     written: dict[int, str] = {}
-    for run_id, model_id, run_key, start, end, version in pending:
-        sample = samples.get((model_id, version or ""))
+    for record in pending:
+        sample = samples.get((record.model_id, record.baseline_version or ""))
         if sample is None:
             continue
-        model = config.models.get(model_id)
+        model = config.models.get(record.model_id)
+        start, end = analysis.utc(record.interval_start), analysis.utc(record.interval_end)
         try:
-            try:
-                current = analysis.log_source(model, data_dir).read_window(start, end)
-            except PredictionLogError as error:
-                raise ReportNotDrawn(str(error)) from error
-            usable = analysis.quality_gate(
-                model, config, current, analysis.utc(start), analysis.utc(end)
-            ).usable_frame()
-            path = write_drift_report(model, data_dir, run_key, Path(sample), usable)
-        except ReportNotDrawn as error:
-            _add_finding(db_url, run_id, report_not_drawn(error))
+            current = analysis.log_source(model, data_dir).read_window(start, end)
+        except PredictionLogError as error:
+            _add_finding(db_url, record.id, report_not_drawn(ReportNotDrawn(str(error))))
             continue
-        with store.session_scope(db_url) as session:
-            record = session.get(MonitoringRun, run_id)
-            assert record is not None
-            record.report_path = str(path)
-        written[run_id] = str(path)
+        usable = analysis.quality_gate(model, config, current, start, end).usable_frame()
+        path = render_report(model, data_dir, record.id, Path(sample), usable, db_url=db_url)
+        if path is not None:
+            written[record.id] = path
     return written
 
 
@@ -799,7 +825,6 @@ def record_missing_analyses(
                 cadence=target["cadence"],
                 dag_id=dag_id,
                 dag_run_id=dag_run_id,
-                report_path=None,
                 config=config,
             )
             missing.append(target["model_id"])
