@@ -21,8 +21,8 @@ from govflow.config.deployment import (
     MANDATORY_STEP,
 )
 from govflow.config.inventory import (
-    FAVOURABLE_OUTCOME,
     EMPTY_ERROR_CEILING,
+    FAVOURABLE_OUTCOME,
     NOT_FOR_CLASSIFIER,
     NOT_FOR_REGRESSOR,
     OUTPUT_OF_REGRESSOR,

@@ -1073,21 +1073,29 @@ def _labels_and_predictions(
     return _labelled(frame, as_of).to_numpy(dtype="float64")[kept], predictions[kept], kept
 
 
+def error_increase_verdict(
+    config: GovflowConfig, chosen: ModelDriftMetric, wide: ModelDriftMetric
+) -> tuple[str, Evidence | None]:
+    """The verdict on a regressor's error increase (``mae_increase``, ``rmse_increase``)
+    from its value and intervals (classify with evidence, against no change):
+    ``chosen`` carries the alarm's interval, ``wide`` the single test's (a pass's).
+    INCONCLUSIVE when it could not be computed or its interval is too wide to decide."""
+    threshold = _threshold(config, chosen.name)
+    if chosen.status != "computed" or chosen.value is None or threshold is None:
+        return INCONCLUSIVE, None
+    evidence = Evidence(
+        chosen.details["ci_low"],
+        chosen.details["ci_high"],
+        0.0,
+        plausible_low=wide.details["ci_low"],
+        plausible_high=wide.details["ci_high"],
+    )
+    return classify(chosen.value, threshold, evidence=evidence).name, evidence
+
+
 def _judge_on_interval(judge: _Judge, chosen: ModelDriftMetric, wide: ModelDriftMetric) -> None:
-    """A model-drift metric judged on its value and interval (classify with evidence):
-    ``chosen`` carries the alarm's interval, ``wide`` the single test's (a pass's)."""
-    threshold = _threshold(judge.config, chosen.name)
-    evidence = None
-    verdict = INCONCLUSIVE
-    if chosen.status == "computed" and chosen.value is not None and threshold is not None:
-        evidence = Evidence(
-            chosen.details["ci_low"],
-            chosen.details["ci_high"],
-            0.0,
-            plausible_low=wide.details["ci_low"],
-            plausible_high=wide.details["ci_high"],
-        )
-        verdict = classify(chosen.value, threshold, evidence=evidence).name
+    """A model-drift metric judged on its value and interval (error_increase_verdict)."""
+    verdict, evidence = error_increase_verdict(judge.config, chosen, wide)
     details = {
         **chosen.details,
         "judged_on": _judged_on(verdict, 1, evidence),
