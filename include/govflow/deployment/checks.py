@@ -703,6 +703,7 @@ def explanations_available(candidate: DeploymentCandidate) -> CheckResult:
             candidate.validation, features=candidate.features, rows=EXPLANATION_BACKGROUND_ROWS
         ),
         features=candidate.features,
+        explain="prediction" if candidate.model.is_regressor else "probability",
         sample_rows=EXPLANATION_ROWS,
     )
     ranked = sorted(
