@@ -16,7 +16,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from govflow.baselines.profile import build_profile
 from govflow.metrics.explanation_drift import explanation_background, feature_attributions
-from govflow.monitoring.analysis import analyse_window
+from govflow.monitoring.analysis import Finding, analyse_window
 from tests.support.own_models import REGRESSOR, config_with_regressor, customer_value_rows
 
 FEATURES = ["tenure_months", "monthly_spend", "plan"]
@@ -49,6 +49,25 @@ class Scaled:
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         return self.factor * self.model.predict(features)
+
+
+def explanation_finding(config, profile, window: pd.DataFrame, explainer=None) -> Finding:
+    """The explanation drift of a day of customer_value against ``profile``."""
+    analysis = analyse_window(
+        model=config.models.get(REGRESSOR),
+        config=config,
+        baseline=profile,
+        baseline_version="v1",
+        current=window,
+        matured=window,
+        window_start=DAY,
+        window_end=DAY + timedelta(days=1),
+        checks=["explanation_drift"],
+        explainer=explainer,
+        analysed_at=DAY + timedelta(days=1),
+    )
+    (finding,) = [f for f in analysis.findings if f.check_type == "explanation_drift"]
+    return finding
 
 
 def test_a_linear_regressors_prediction_gets_its_exact_shapley_values_in_its_unit(validation):
@@ -85,22 +104,9 @@ def test_explanation_drift_of_a_regressor_is_judged_on_rankings_whatever_their_u
     profile = build_profile(REGRESSOR, "1", validation=validation, model=model, model_config=entry)
     window = customer_value_rows(np.random.default_rng(9), 1500, DAY)
 
-    analysis = analyse_window(
-        model=entry,
-        config=config,
-        baseline=profile,
-        baseline_version="v1",
-        current=window,
-        matured=window,
-        window_start=DAY,
-        window_end=DAY + timedelta(days=1),
-        checks=["explanation_drift"],
-        explainer=Scaled(model, 100.0),
-        analysed_at=DAY + timedelta(days=1),
-    )
+    finding = explanation_finding(config, profile, window, Scaled(model, 100.0))
 
     assert profile.attributions is not None and profile.attributions.rows_explained == 200
-    (finding,) = [f for f in analysis.findings if f.check_type == "explanation_drift"]
     assert (finding.status, finding.value, finding.severity) == ("computed", 1.0, "INFO")
     shifts = {f["feature"]: f["relative_change"] for f in finding.details["features"]}
     assert shifts["monthly_spend"] == pytest.approx(99.0, rel=0.2)
@@ -123,20 +129,8 @@ def test_a_black_box_regressor_that_logs_attributions_gets_explanation_drift_fro
     )
     window = logged(customer_value_rows(np.random.default_rng(9), 1500, DAY), swap=True)
 
-    analysis = analyse_window(
-        model=entry,
-        config=config,
-        baseline=profile,
-        baseline_version="v1",
-        current=window,
-        matured=window,
-        window_start=DAY,
-        window_end=DAY + timedelta(days=1),
-        checks=["explanation_drift"],
-        analysed_at=DAY + timedelta(days=1),
-    )
+    finding = explanation_finding(config, profile, window)
 
-    (finding,) = [f for f in analysis.findings if f.check_type == "explanation_drift"]
     # The two leading features swapped, the third kept: a rank correlation of 0.5, CRITICAL
     # under 0.60.
     assert (finding.status, finding.value, finding.severity) == ("computed", 0.5, "CRITICAL")
