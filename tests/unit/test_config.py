@@ -21,7 +21,9 @@ from govflow.config.deployment import (
     MANDATORY_STEP,
 )
 from govflow.config.inventory import (
+    EMPTY_ERROR_CEILING,
     FAVOURABLE_OUTCOME,
+    NOT_FOR_CLASSIFIER,
     NOT_FOR_REGRESSOR,
     OUTPUT_OF_REGRESSOR,
     REQUIRED_FOR_CLASSIFIER,
@@ -1005,6 +1007,41 @@ def test_a_regressor_with_a_classifier_key_or_a_probability_output_is_refused(
     )
 
     assert problems_of(config_copy) == [f"models.yaml: models.3: {problem}"]
+
+
+def test_a_regressor_may_bound_its_validation_errors_for_its_deployment_gate(config_copy):
+    entry = REGRESSOR_ENTRY.replace(
+        "label_delay_days: 30", "label_delay_days: 30\n    error_ceiling: {max_mae: 400}"
+    )
+    (config_copy / "models.yaml").write_text((config_copy / "models.yaml").read_text() + entry)
+
+    ceiling = load_config(config_copy).models.get("customer_value").error_ceiling
+
+    assert (ceiling.max_mae, ceiling.max_rmse) == (400.0, None)
+
+
+def test_an_error_ceiling_bounding_nothing_is_refused(config_copy):
+    entry = REGRESSOR_ENTRY.replace(
+        "label_delay_days: 30", "label_delay_days: 30\n    error_ceiling: {}"
+    )
+    (config_copy / "models.yaml").write_text((config_copy / "models.yaml").read_text() + entry)
+
+    assert problems_of(config_copy) == [
+        f"models.yaml: models.3.error_ceiling: {EMPTY_ERROR_CEILING}"
+    ]
+
+
+def test_a_classifier_refuses_an_error_ceiling(config_copy):
+    edit(
+        config_copy,
+        "models.yaml",
+        "label_delay_days: 5\n",
+        "label_delay_days: 5\n    error_ceiling: {max_mae: 1}\n",
+    )
+
+    assert problems_of(config_copy) == [
+        "models.yaml: models.0: error_ceiling: " + NOT_FOR_CLASSIFIER.format(key="error_ceiling")
+    ]
 
 
 def test_a_classifier_still_needs_its_decision_threshold(config_copy):

@@ -74,12 +74,18 @@ def test_every_check_deployment_yaml_names_is_implemented_or_waits_for_traffic(c
         (
             "staging_smoke_test",
             "scored 20000 validation rows, scores in [0.003223, 0.997727]",
-            {"rows": 20000, "max_deviation_from_registered_scores": 0.0, "scores_outside_0_1": 0},
+            {
+                "rows": 20000,
+                "max_deviation_from_registered_scores": 0.0,
+                "scores_outside_valid_outputs": 0,
+            },
         ),
         (
             "fairness_across_groups",
             "no fairness metric is CRITICAL on 20000 validation rows; lowest disparate impact "
-            "ratio 0.848381 (gender&age_band)",
+            "ratio 0.848381 (gender&age_band); 8 INCONCLUSIVE (interval too wide to decide): "
+            "equal_opportunity_difference of gender, false_positive_rate_difference of gender, "
+            "equalized_odds_difference of gender and 5 more",
             {"min_group_size": 30, "rows": 20000},
         ),
         (

@@ -19,6 +19,7 @@ from govflow.metrics import (
     error_summary,
     numeric_reference,
     output_spread_change,
+    paired_error_increase,
     prediction_shift,
     regression_fairness,
     total_variation_distance,
@@ -70,6 +71,59 @@ def test_the_rmse_increase_takes_the_rmse_standard_error_from_the_squared_errors
     se = math.hypot(se_now, now / before * se_before) / before
     assert result.value == pytest.approx(now / before - 1)
     assert result.details["ci_low"] == pytest.approx(now / before - 1 - Z95 * se)
+
+
+def test_a_new_versions_error_increase_on_the_same_rows_takes_the_ratio_estimators_interval():
+    # |e| old 1, 1, 2, 2 (MAE 1.5), new 2, 1, 3, 2 (MAE 2): Q = 4/3, residuals
+    # a - Q b = 2/3, -1/3, 1/3, -2/3 (sd sqrt(10/27)), se(Q) = sd / (2 * 1.5).
+    result = paired_error_increase(
+        [0.0, 0.0, 0.0, 0.0, np.nan],
+        [2.0, 1.0, 3.0, -2.0, 9.0],
+        [1.0, -1.0, 2.0, 2.0, 9.0],
+        error="mae",
+        min_labelled=4,
+    )
+
+    se = math.sqrt(10 / 27) / 3
+    assert result.value == pytest.approx(1 / 3)
+    assert result.details["ci_low"] == pytest.approx(1 / 3 - Z95 * se)
+    assert result.details["ci_high"] == pytest.approx(1 / 3 + Z95 * se)
+    assert (result.details["labelled"], result.details["baseline_mae"]) == (4, 1.5)
+
+
+def test_the_paired_rmse_increase_is_the_root_of_the_mse_ratio_and_of_its_interval_ends():
+    labels, new, old = [0.0] * 4, [2.0, 1.0, 3.0, 2.0], [1.0, 1.0, 2.0, 2.0]
+    result = paired_error_increase(labels, new, old, error="rmse", min_labelled=4)
+
+    ratio = 18 / 10  # mean e^2: new 18/4, old 10/4
+    residuals = np.array([4.0, 1.0, 9.0, 4.0]) - ratio * np.array([1.0, 1.0, 4.0, 4.0])
+    se = np.std(residuals, ddof=1) / (2 * 2.5)
+    assert result.value == pytest.approx(math.sqrt(ratio) - 1)
+    assert result.details["ci_low"] == pytest.approx(math.sqrt(ratio - Z95 * se) - 1)
+    assert result.details["ci_high"] == pytest.approx(math.sqrt(ratio + Z95 * se) - 1)
+
+
+def test_pairing_the_rows_narrows_the_interval_when_both_versions_err_alike():
+    rng = np.random.default_rng(4)
+    labels = rng.normal(100.0, 20.0, 1000)
+    old = labels + rng.normal(0.0, 10.0, 1000)
+    new = old + rng.normal(0.0, 2.0, 1000)
+
+    paired = paired_error_increase(labels, new, old, error="mae")
+    independent = error_increase(
+        error_summary(labels, new), error_summary(labels, old), error="mae"
+    )
+
+    assert paired.value == pytest.approx(independent.value)
+    paired_width = paired.details["ci_high"] - paired.details["ci_low"]
+    assert paired_width < (independent.details["ci_high"] - independent.details["ci_low"]) / 4
+
+
+def test_a_paired_increase_on_too_few_labelled_rows_is_inconclusive():
+    result = paired_error_increase([1.0, np.nan], [2.0, 2.0], [1.5, 2.0], error="mae")
+
+    assert (result.status, result.value) == ("inconclusive", None)
+    assert result.reason == TOO_FEW_LABELLED.format(labelled=1, required=100)
 
 
 @pytest.mark.parametrize(

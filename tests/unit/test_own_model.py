@@ -5,7 +5,6 @@ monitored; whatever is forgotten, the next command is named in one line."""
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -32,19 +31,15 @@ from govflow.store.schema import (
     MetricResult,
     MonitoringRun,
 )
+from tests.support.own_models import (
+    CONFIG_DIR,
+    REGRESSOR,
+    REGRESSOR_ENTRY,
+    customer_value_rows,
+    guide_blocks,
+)
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 MODEL = "tenancy_screening"
-README = Path(__file__).resolve().parents[2] / "README.md"
-GUIDE = "## Monitor your own model"
-
-
-def guide_blocks(language: str) -> list[str]:
-    """The fenced ``language`` blocks of README's guide, exactly as printed."""
-    text = README.read_text()
-    section = text[text.index(GUIDE) :]
-    section = section[: section.index("\n## ", len(GUIDE))]
-    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
 
 
 ENTRY = guide_blocks("yaml")[0]
@@ -357,37 +352,6 @@ def test_a_year_of_history_is_recorded_day_by_day_and_pages_no_one(own_model):
     with store.session_scope(db_url) as session:
         assert session.scalars(select(Incident)).all() == []
         assert session.scalars(select(Alert)).all() == []
-
-
-REGRESSOR = "customer_value"
-REGRESSOR_ENTRY = guide_blocks("yaml")[1]
-
-
-def customer_value_rows(
-    rng: np.random.Generator, rows: int, start: datetime, *, noise: float = 150.0
-) -> pd.DataFrame:
-    """Subscribers the demo never made: tenure, spend and plan, two groups, and a lifetime
-    value in euros (``prediction``) with the value later observed (``label``, off by a
-    normal error of sd ``noise``); a larger ``noise`` is a model whose errors grew."""
-    tenure = rng.integers(1, 120, rows)
-    spend = rng.gamma(3.0, 15.0, rows)
-    predicted = np.clip(spend * (12 + tenure * 0.5), 0, 20000)
-    stamps = pd.date_range(start, periods=rows, freq="30s", tz="UTC")
-    return pd.DataFrame(
-        {
-            "prediction_id": [f"v{start:%Y%m%d}-{row}" for row in range(rows)],
-            "model_version": "1",
-            "scored_at": stamps,
-            "tenure_months": tenure,
-            "monthly_spend": spend,
-            "plan": rng.choice(["basic", "plus", "family"], rows, p=[0.5, 0.3, 0.2]),
-            "sex": rng.choice(["female", "male"], rows),
-            "age_band": rng.choice(["18-34", "35-54", "55+"], rows),
-            "prediction": predicted,
-            "label": np.maximum(0.0, predicted + rng.normal(0.0, noise, rows)),
-            "label_observed_at": stamps,
-        }
-    )
 
 
 @pytest.fixture

@@ -20,9 +20,10 @@ run compares against, so that a run reads the profile and never the reference ro
   counts and the accuracy: :class:`RegressionProfile`, the prediction's frozen deciles and
   spread and the errors on labelled rows (:mod:`govflow.metrics.regression`); its fairness
   is judged on the window's own group means, so the profile keeps no group counts;
-* the mean |SHAP| attribution per feature (:mod:`govflow.metrics.explanation_drift`)
+* the mean |SHAP| attribution per feature (:mod:`govflow.metrics.explanation_drift`) of a
+  classifier's probability or a regressor's prediction,
   and the background rows they were measured against, so a later window is explained the same way;
-  for a black-box classifier (no artefact) whose data logs an ``attribution__<feature>``
+  for a black-box model (no artefact) whose data logs an ``attribution__<feature>``
   column for every feature, the mean |logged attribution| per feature instead (``source``
   "logged", no background); with some of those columns missing, or none, no attributions.
 
@@ -85,6 +86,7 @@ from govflow.metrics.explanation_drift import (
     ExplanationInputError,
     FeatureAttributions,
     ProbabilisticClassifier,
+    Regressor,
     explanation_background,
     feature_attributions,
     logged_attributions,
@@ -303,7 +305,7 @@ def build_profile(
     model_version: str,
     *,
     validation: pd.DataFrame,
-    model: ProbabilisticClassifier | None,
+    model: ProbabilisticClassifier | Regressor | None,
     model_config: ModelEntry,
     seed: int = 0,
 ) -> BaselineProfile:
@@ -341,15 +343,27 @@ def build_profile(
         "categorical": categorical,
         "seed": seed,
     }
+    background = None
+    if model is None:
+        attributions = _logged_attributions(validation, features, model_id, model_version)
+    else:
+        background = explanation_background(validation, features=features, seed=seed)
+        attributions = feature_attributions(
+            model,
+            validation,
+            background=background,
+            features=features,
+            explain="prediction" if model_config.is_regressor else "probability",
+            seed=seed,
+        )
     if model_config.is_regressor:
         return BaselineProfile(
             **inputs,
             scores=None,
             fairness={},
             accuracy=None,
-            # Attributions explain a classifier's probability; a regressor has none yet.
-            attributions=None,
-            explanation_background=None,
+            attributions=attributions,
+            explanation_background=background,
             regression=_regression_profile(
                 validation[columns.label], validation[columns.prediction], model_id, model_version
             ),
@@ -380,14 +394,6 @@ def build_profile(
         )
         for name, groups in groupings.items()
     }
-    background = None
-    if model is None:
-        attributions = _logged_attributions(validation, features, model_id, model_version)
-    else:
-        background = explanation_background(validation, features=features, seed=seed)
-        attributions = feature_attributions(
-            model, validation, background=background, features=features, seed=seed
-        )
     return BaselineProfile(
         **inputs,
         scores=ScoreProfile(

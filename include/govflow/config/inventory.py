@@ -11,6 +11,8 @@ favourable outcome, a decision threshold and an accuracy floor) and a ``regresso
 item 4, seed 003's "CLV non-negative with max": its prediction is an amount in
 ``serving.output``'s [0, max], its label the observed amount). A regressor has no score, no
 favourable class, no decision threshold and no accuracy floor: those keys are refused on it.
+Its deployment gate may take an ``error_ceiling`` instead (the largest MAE and/or RMSE a
+version may show on its validation set); a classifier refuses that key.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ OUTPUT_OF_REGRESSOR = (
 )
 NOT_FOR_REGRESSOR = "a regressor has no {key}: remove it (it applies to a binary_classifier)"
 REQUIRED_FOR_CLASSIFIER = "a binary_classifier needs {key}"
+NOT_FOR_CLASSIFIER = "a binary_classifier has no {key}: remove it (it applies to a regressor)"
+EMPTY_ERROR_CEILING = "an error_ceiling needs max_mae, max_rmse or both"
 CLASSIFIER_ONLY_KEYS = (
     "favourable_prediction",
     "favourable_label",
@@ -125,6 +129,20 @@ class Columns(StrictModel):
 class PerformanceRequirement(StrictModel):
     min_accuracy: Fraction
     min_auc: Fraction
+
+
+class ErrorCeiling(StrictModel):
+    """A regressor's deployment floor, read as a ceiling: the largest validation MAE and/or
+    RMSE (in the prediction's unit) a version may show to be deployed."""
+
+    max_mae: Annotated[float, Field(gt=0)] | None = None
+    max_rmse: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _bounds_something(self) -> ErrorCeiling:
+        if self.max_mae is None and self.max_rmse is None:
+            raise PydanticCustomError("error_ceiling", EMPTY_ERROR_CEILING)
+        return self
 
 
 class Binning(StrictModel):
@@ -216,6 +234,8 @@ class ModelEntry(StrictModel):
     # Required of a binary_classifier, refused on a regressor.
     decision_threshold: Fraction | None = None
     performance_requirement: PerformanceRequirement | None = None
+    # Optional for a regressor, refused on a binary_classifier.
+    error_ceiling: ErrorCeiling | None = None
     freeze_on_critical_fairness: bool
     expected_daily_volume: Annotated[int, Field(gt=0)]
     binning: Binning
@@ -264,6 +284,8 @@ class ModelEntry(StrictModel):
             return self
         if not isinstance(self.serving.output, ProbabilityOutput):
             raise PydanticCustomError("serving_output", OUTPUT_OF_TYPE.format(model_type=self.type))
+        if self.error_ceiling is not None:
+            raise located_error("error_ceiling", NOT_FOR_CLASSIFIER.format(key="error_ceiling"))
         for key in ("decision_threshold", "performance_requirement"):
             if getattr(self, key) is None:
                 raise located_error(key, REQUIRED_FOR_CLASSIFIER.format(key=key))

@@ -9,13 +9,23 @@ against its registered sha256, the validation set and its scores) once.
 
 What the checks look at:
 
-- model performance: the registered validation metrics against models.yaml
-  ``performance_requirement``;
+- model performance: a classifier's registered validation metrics against models.yaml
+  ``performance_requirement``; a regressor's errors on its labelled validation rows, each
+  judged on its value and interval (classify with evidence): the relative increase of MAE
+  and RMSE over the production version's on the same rows (seed 004's accuracy-drop
+  bounds, as monitoring judges it) and, when models.yaml gives an ``error_ceiling``, the
+  MAE and RMSE against it. CRITICAL fails; INCONCLUSIVE (too few labelled rows, an interval
+  too wide) also fails, saying the requirement is not shown rather than broken; a regressor
+  with neither a previous version nor a ceiling has nothing to be judged against and fails
+  naming the key;
 - fairness: the candidate's predictions on its validation set, per protected attribute and
-  intersection, with policy.yaml's fairness thresholds; any CRITICAL metric (a disparate
-  impact ratio below 0.80, the 80% rule) fails, WARNING findings are kept as evidence;
+  intersection, with policy.yaml's fairness thresholds (a regressor's: the ratios of group
+  mean predictions and of group MAEs, judged with the disparate impact bounds); any
+  CRITICAL metric (a disparate impact ratio below 0.80, the 80% rule) fails, WARNING and
+  INCONCLUSIVE findings are named and kept as evidence;
 - smoke tests: the validation set (staging) and the newest day of production prediction
-  logs (deployment verification) scored through the candidate artefact;
+  logs (deployment verification) scored through the candidate artefact, every output a
+  finite number within the model's valid outputs ([0, 1], a regressor's [0, max]);
 - rollback: the previous production version's artefact loads and scores the validation set;
 - configuration checks read the policy in config/ and the registry.
 
@@ -42,8 +52,28 @@ from sqlalchemy.orm import Session
 from govflow.config import ALERT_SOURCES, GovflowConfig, Severity
 from govflow.config.inventory import ModelEntry
 from govflow.deployment import procedure
-from govflow.metrics import classify, fairness
-from govflow.monitoring.analysis import NOT_JUDGED, fairness_verdict, judgement_confidence
+from govflow.metrics import (
+    ErrorSummary,
+    Evidence,
+    FairnessMetric,
+    ModelDriftMetric,
+    Threshold,
+    absolute_errors,
+    classify,
+    error_summary,
+    fairness,
+    paired_error_increase,
+    regression_fairness,
+)
+from govflow.metrics.model_drift import DEFAULT_MIN_LABELLED
+from govflow.metrics.regression import ErrorName
+from govflow.monitoring.analysis import (
+    INCONCLUSIVE,
+    NOT_JUDGED,
+    error_increase_verdict,
+    fairness_verdict,
+    judgement_confidence,
+)
 from govflow.monitoring.prediction_logs import (
     PARTITION_PREFIX,
     ParquetLogSource,
@@ -80,12 +110,16 @@ EXPLANATION_ROWS = 10
 EXPLANATION_BACKGROUND_ROWS = 30
 SHOWN_FINDINGS = 3
 
+# A regressor's fairness metrics the policy bounds (the differences are recorded only).
+REGRESSION_FAIRNESS_JUDGED = ("mean_prediction_ratio", "mean_absolute_error_ratio")
+
 UNKNOWN_CHECK = "no automated check named {name!r}"
 CHECK_ERROR = "{name} could not be evaluated: {error}"
-NO_REGRESSOR_DEPLOYMENT = (
-    "a regressor has no accuracy floor in models.yaml: the deployment procedure does not "
-    "judge regressors yet"
+NOTHING_TO_JUDGE_AGAINST = (
+    "an initial deployment of a regressor has no production version to compare its errors "
+    "with: give it an error_ceiling (max_mae, max_rmse) in models.yaml"
 )
+PERFORMANCE_NOT_SHOWN = "inconclusive, the requirement is not shown (not broken): "
 
 
 @dataclass(frozen=True)
@@ -160,9 +194,29 @@ class DeploymentCandidate:
             raise FileNotFoundError(f"{self.model.id} {self.version.version} has no validation set")
         return pd.read_parquet(self.data_dir / self.version.validation_uri)
 
+    @property
+    def valid_outputs(self) -> tuple[float, float]:
+        """The outputs the model may give: a probability, or a regressor's [0, max]."""
+        return self.model.prediction_bounds if self.model.is_regressor else (0.0, 1.0)
+
+    def outputs(self, artefact: Any, frame: pd.DataFrame) -> np.ndarray:
+        """What a version answers on ``frame``: a classifier's probability of class 1, a
+        regressor's amount (``predict``, before the serving gateway clips it)."""
+        if self.model.is_regressor:
+            return np.asarray(artefact.predict(frame[self.features]), dtype=float)
+        return np.asarray(artefact.predict_proba(frame[self.features]))[:, 1]
+
     @cached_property
     def validation_scores(self) -> np.ndarray:
-        return np.asarray(self.artefact.predict_proba(self.validation[self.features]))[:, 1]
+        return self.outputs(self.artefact, self.validation)
+
+    @cached_property
+    def previous_validation_scores(self) -> np.ndarray | None:
+        """The previous version's outputs on this candidate's validation set (None for an
+        initial deployment): what rolling back would serve, and a regressor's yardstick."""
+        if self.previous is None:
+            return None
+        return self.outputs(self.load_artefact(self.previous), self.validation)
 
     @cached_property
     def validation_predictions(self) -> np.ndarray:
@@ -217,12 +271,14 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _score_summary(scores: np.ndarray) -> dict[str, Any]:
+def _score_summary(scores: np.ndarray, valid: tuple[float, float]) -> dict[str, Any]:
     finite = np.isfinite(scores)
+    low, high = valid
     return {
         "rows": int(scores.size),
         "non_finite_scores": int((~finite).sum()),
-        "scores_outside_0_1": int(((scores < 0) | (scores > 1))[finite].sum()),
+        "valid_outputs": [low, high],
+        "scores_outside_valid_outputs": int(((scores < low) | (scores > high))[finite].sum()),
         "score_min": round(float(np.min(scores)), 6) if scores.size else None,
         "score_max": round(float(np.max(scores)), 6) if scores.size else None,
     }
@@ -232,7 +288,7 @@ def _scores_are_valid(summary: dict[str, Any]) -> bool:
     return (
         summary["rows"] > 0
         and summary["non_finite_scores"] == 0
-        and summary["scores_outside_0_1"] == 0
+        and summary["scores_outside_valid_outputs"] == 0
     )
 
 
@@ -330,10 +386,12 @@ def model_versioning(candidate: DeploymentCandidate) -> CheckResult:
 @check("staging_smoke_test")
 def staging_smoke_test(candidate: DeploymentCandidate) -> CheckResult:
     scores = candidate.validation_scores
-    summary = _score_summary(scores)
+    summary = _score_summary(scores, candidate.valid_outputs)
     deviation = None
-    if "score" in candidate.validation.columns:
-        registered = candidate.validation["score"].to_numpy(dtype=float)
+    # A regressor's registered answers are its predictions (it has no score).
+    column = "prediction" if candidate.model.is_regressor else "score"
+    if column in candidate.validation.columns:
+        registered = candidate.validation[column].to_numpy(dtype=float)
         deviation = float(np.max(np.abs(scores - registered))) if scores.size else 0.0
     reproduces = deviation is None or deviation <= SCORE_TOLERANCE
     passed = _scores_are_valid(summary) and reproduces
@@ -350,10 +408,11 @@ def staging_smoke_test(candidate: DeploymentCandidate) -> CheckResult:
 
 @check("model_performance_meets_requirement")
 def model_performance_meets_requirement(candidate: DeploymentCandidate) -> CheckResult:
+    if candidate.model.is_regressor:
+        return _regressor_performance(candidate)
     metrics = candidate.version.validation_metrics
     requirement = candidate.model.performance_requirement
-    if requirement is None:
-        return _result("model_performance_meets_requirement", False, NO_REGRESSOR_DEPLOYMENT)
+    assert requirement is not None, "models.yaml requires it of a classifier"
     accuracy, auc = metrics.get("accuracy"), metrics.get("roc_auc")
     meets = (
         accuracy is not None
@@ -374,6 +433,108 @@ def model_performance_meets_requirement(candidate: DeploymentCandidate) -> Check
     )
 
 
+def _error_findings(candidate: DeploymentCandidate) -> list[dict[str, Any]]:
+    """A regressor's validation errors judged against the production version's on the same
+    rows and against models.yaml's error ceiling, each finding with its interval and
+    verdict; the confidence corrected for every comparison made (Bonferroni)."""
+    labels = candidate.validation["label"].to_numpy(dtype=float)
+    outputs, previous = candidate.validation_scores, candidate.previous_validation_scores
+    ceiling = candidate.model.error_ceiling
+    limits: dict[ErrorName, float | None] = (
+        {} if ceiling is None else {"mae": ceiling.max_mae, "rmse": ceiling.max_rmse}
+    )
+    bounds = {error: bound for error, bound in limits.items() if bound is not None}
+    level = candidate.config.policy.fairness.confidence_level
+    tests = (2 if previous is not None else 0) + len(bounds)
+    alarm = judgement_confidence(level, groups=1, tests=tests)
+    findings = []
+    if previous is not None:
+        assert candidate.previous is not None
+        for error in ("mae", "rmse"):
+            chosen, wide = (
+                paired_error_increase(labels, outputs, previous, error=error, confidence=c)
+                for c in (alarm, level)
+            )
+            verdict, evidence = error_increase_verdict(candidate.config, chosen, wide)
+            findings.append(
+                _error_finding(f"{error}_increase", chosen, verdict, evidence)
+                | {"against": f"version {candidate.previous.version}"}
+            )
+    errors = error_summary(labels, outputs)
+    for error, bound in bounds.items():
+        findings.append(_ceiling_finding(errors, error, bound, alarm=alarm, level=level))
+    return findings
+
+
+def _error_finding(
+    metric: str, result: ModelDriftMetric, verdict: str, evidence: Evidence | None
+) -> dict[str, Any]:
+    return {
+        "metric": metric,
+        "value": None if result.value is None else round(float(result.value), 6),
+        "ci_low": None if evidence is None else round(evidence.low, 6),
+        "ci_high": None if evidence is None else round(evidence.high, 6),
+        "verdict": verdict,
+        "labelled": result.details.get("labelled"),
+        "reason": result.reason,
+    }
+
+
+def _ceiling_finding(
+    errors: ErrorSummary, error: ErrorName, bound: float, *, alarm: float, level: float
+) -> dict[str, Any]:
+    """The validation MAE or RMSE against its ceiling, judged as a level (no effect is the
+    ceiling itself): CRITICAL when the value and its whole interval lie above it, INFO
+    when the plausible interval lies at or below it, INCONCLUSIVE between."""
+    finding: dict[str, Any] = {"metric": error, "against": f"error_ceiling max_{error} {bound}"}
+    if errors.labelled < DEFAULT_MIN_LABELLED:
+        reason = f"only {errors.labelled} labelled rows, fewer than {DEFAULT_MIN_LABELLED}"
+        return finding | {"value": None, "verdict": INCONCLUSIVE, "reason": reason}
+    value, se = errors.value(error), errors.standard_error(error)
+    (low, high), (plausible_low, plausible_high) = (
+        (value - z * se, value + z * se)
+        for z in (fairness.two_sided_z(alarm), fairness.two_sided_z(level))
+    )
+    evidence = Evidence(
+        low, high, bound, plausible_low=plausible_low, plausible_high=plausible_high
+    )
+    verdict = classify(value, Threshold(None, bound), evidence=evidence).name
+    return finding | {
+        "value": round(value, 6),
+        "ci_low": round(low, 6),
+        "ci_high": round(high, 6),
+        "verdict": verdict,
+        "labelled": errors.labelled,
+        "reason": None,
+    }
+
+
+def _describe_error_finding(finding: dict[str, Any]) -> str:
+    if finding["value"] is None:
+        return f"{finding['metric']} against {finding['against']}: {finding['reason']}"
+    return (
+        f"{finding['metric']} {finding['value']} against {finding['against']} "
+        f"(interval {finding['ci_low']} to {finding['ci_high']}): {finding['verdict']}"
+    )
+
+
+def _regressor_performance(candidate: DeploymentCandidate) -> CheckResult:
+    name = "model_performance_meets_requirement"
+    findings = _error_findings(candidate)
+    if not findings:
+        return _result(name, False, NOTHING_TO_JUDGE_AGAINST, findings=[])
+    critical = [f for f in findings if f["verdict"] == "CRITICAL"]
+    inconclusive = [f for f in findings if f["verdict"] == INCONCLUSIVE]
+    described = "; ".join(_describe_error_finding(f) for f in critical or inconclusive or findings)
+    if critical:
+        summary = described
+    elif inconclusive:
+        summary = PERFORMANCE_NOT_SHOWN + described
+    else:
+        summary = f"validation errors on {findings[0]['labelled']} labelled rows: {described}"
+    return _result(name, not (critical or inconclusive), summary, findings=findings)
+
+
 def _fairness_groups(candidate: DeploymentCandidate) -> dict[str, np.ndarray]:
     validation = candidate.validation
     groups = {
@@ -388,8 +549,31 @@ def _fairness_groups(candidate: DeploymentCandidate) -> dict[str, np.ndarray]:
     return groups
 
 
-@check("fairness_across_groups")
-def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
+def _fairness_finding(
+    attribute: str,
+    name: str,
+    metric: FairnessMetric,
+    verdict: str,
+    judged: Evidence | None,
+    sizes: dict[str, int],
+) -> dict[str, Any]:
+    return {
+        "attribute": attribute,
+        "metric": name,
+        "value": None if metric.value is None else round(float(metric.value), 6),
+        "ci_low": None if judged is None else round(judged.low, 6),
+        "ci_high": None if judged is None else round(judged.high, 6),
+        "severity": verdict,
+        "max_group": metric.max_group,
+        "min_group": metric.min_group,
+        "group_sizes": {
+            group: sizes[group] for group in (*metric.groups_compared, *metric.excluded_groups)
+        },
+        "excluded_groups": metric.excluded_groups,
+    }
+
+
+def _classifier_fairness_findings(candidate: DeploymentCandidate) -> list[dict[str, Any]]:
     policy = candidate.config.policy
     min_group_size = candidate.config.min_group_size(candidate.model.id)
     labels = candidate.validation["label"]
@@ -405,6 +589,7 @@ def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
             favourable_label=candidate.model.favourable_label,
             favourable_prediction=candidate.model.favourable_prediction,
         )
+        sizes = {group: counts.n[counts.index(group)] for group in counts.groups}
         for name in FAIRNESS_METRICS:
             metric = getattr(fairness, name)(
                 counts,
@@ -417,31 +602,57 @@ def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
             # Judged as monitoring and the rollout judge it, on its value and its interval,
             # so that a small group's noise never blocks a deployment.
             verdict, judged = fairness_verdict(candidate.config, name, metric)
-            value = None if metric.value is None else round(float(metric.value), 6)
-            if verdict == NOT_JUDGED and value is not None:
-                verdict = classify(value, policy.threshold(name)).name
-            findings.append(
-                {
-                    "attribute": attribute,
-                    "metric": name,
-                    "value": value,
-                    "ci_low": None if judged is None else round(judged.low, 6),
-                    "ci_high": None if judged is None else round(judged.high, 6),
-                    "severity": verdict,
-                    "max_group": metric.max_group,
-                    "min_group": metric.min_group,
-                    "group_sizes": {
-                        group: counts.n[counts.index(group)]
-                        for group in (*metric.groups_compared, *metric.excluded_groups)
-                    },
-                    "excluded_groups": metric.excluded_groups,
-                }
+            if verdict == NOT_JUDGED and metric.value is not None:
+                verdict = classify(round(float(metric.value), 6), policy.threshold(name)).name
+            findings.append(_fairness_finding(attribute, name, metric, verdict, judged, sizes))
+    return findings
+
+
+def _regression_fairness_findings(candidate: DeploymentCandidate) -> list[dict[str, Any]]:
+    """A regressor's fairness on its validation set: the ratios of group mean predictions
+    and of group MAEs judged as monitoring judges them (the pairs of groups and every ratio
+    of the check corrected for; a pass on the single test's interval), the differences
+    recorded unjudged."""
+    level = candidate.config.policy.fairness.confidence_level
+    predictions = candidate.validation_scores
+    errors = absolute_errors(candidate.validation["label"], predictions)
+    attribute_groups = _fairness_groups(candidate)
+    tests = len(attribute_groups) * len(REGRESSION_FAIRNESS_JUDGED)
+    findings: list[dict[str, Any]] = []
+    for attribute, groups in attribute_groups.items():
+        count = len(pd.unique(groups))
+        alarm, plausible = (
+            regression_fairness(
+                predictions,
+                groups,
+                errors=errors,
+                error_groups=groups,
+                attribute=attribute,
+                min_group_size=candidate.config.min_group_size(candidate.model.id),
+                confidence=judgement_confidence(level, groups=count, tests=judged),
             )
+            for judged in (tests, 1)
+        )
+        for name, metric in alarm.items():
+            verdict, judged = fairness_verdict(candidate.config, name, metric, plausible[name])
+            sizes = metric.details.get("group_sizes", {})
+            findings.append(_fairness_finding(attribute, name, metric, verdict, judged, sizes))
+    return findings
+
+
+@check("fairness_across_groups")
+def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
+    regressor = candidate.model.is_regressor
+    findings = (
+        _regression_fairness_findings(candidate)
+        if regressor
+        else _classifier_fairness_findings(candidate)
+    )
+    headline = "mean_prediction_ratio" if regressor else "disparate_impact_ratio"
     critical = [f for f in findings if f["severity"] == "CRITICAL"]
     warnings = [f for f in findings if f["severity"] == "WARNING"]
-    impact = [
-        f for f in findings if f["metric"] == "disparate_impact_ratio" and f["value"] is not None
-    ]
+    inconclusive = [f for f in findings if f["severity"] == INCONCLUSIVE]
+    impact = [f for f in findings if f["metric"] == headline and f["value"] is not None]
     lowest = min(impact, key=lambda f: f["value"]) if impact else None
     if critical:
         summary = "; ".join(
@@ -455,18 +666,26 @@ def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
         summary = (
             f"no fairness metric is CRITICAL on {len(candidate.validation)} validation rows; "
             + (
-                f"lowest disparate impact ratio {lowest['value']} ({lowest['attribute']})"
+                f"lowest {headline.replace('_', ' ')} {lowest['value']} ({lowest['attribute']})"
                 if lowest
-                else "no disparate impact ratio could be computed"
+                else f"no {headline.replace('_', ' ')} could be computed"
             )
         )
     if warnings:
         summary += f"; {len(warnings)} WARNING finding(s) to watch"
+    if inconclusive:
+        # Neither a pass nor a failure: named, so that no one reads the check as proof.
+        summary += (
+            f"; {len(inconclusive)} INCONCLUSIVE (interval too wide to decide): "
+            + ", ".join(f"{f['metric']} of {f['attribute']}" for f in inconclusive[:SHOWN_FINDINGS])
+        )
+        if len(inconclusive) > SHOWN_FINDINGS:
+            summary += f" and {len(inconclusive) - SHOWN_FINDINGS} more"
     return _result(
         "fairness_across_groups",
         not critical,
         summary,
-        min_group_size=min_group_size,
+        min_group_size=candidate.config.min_group_size(candidate.model.id),
         rows=len(candidate.validation),
         findings=findings,
         warnings=[f"{f['metric']} of {f['attribute']} = {f['value']}" for f in warnings],
@@ -484,6 +703,7 @@ def explanations_available(candidate: DeploymentCandidate) -> CheckResult:
             candidate.validation, features=candidate.features, rows=EXPLANATION_BACKGROUND_ROWS
         ),
         features=candidate.features,
+        explain="prediction" if candidate.model.is_regressor else "probability",
         sample_rows=EXPLANATION_ROWS,
     )
     ranked = sorted(
@@ -543,9 +763,9 @@ def rollback_dry_run(candidate: DeploymentCandidate) -> CheckResult:
             "not_applicable",
             "an initial deployment has no previous version to restore",
         )
-    restored = candidate.load_artefact(previous)
-    scores = np.asarray(restored.predict_proba(candidate.validation[candidate.features]))[:, 1]
-    summary = _score_summary(scores)
+    scores = candidate.previous_validation_scores
+    assert scores is not None, "a previous version scores the validation set"
+    summary = _score_summary(scores, candidate.valid_outputs)
     return _result(
         "rollback_dry_run",
         _scores_are_valid(summary),
@@ -761,12 +981,8 @@ def system_owner_assigned(candidate: DeploymentCandidate) -> CheckResult:
 @check("deployment_smoke_test")
 def deployment_smoke_test(candidate: DeploymentCandidate) -> CheckResult:
     day, sample = candidate.production_sample
-    scores = (
-        np.asarray(candidate.artefact.predict_proba(sample[candidate.features]))[:, 1]
-        if len(sample)
-        else np.array([])
-    )
-    summary = _score_summary(scores)
+    scores = candidate.outputs(candidate.artefact, sample) if len(sample) else np.array([])
+    summary = _score_summary(scores, candidate.valid_outputs)
     return _result(
         "deployment_smoke_test",
         _scores_are_valid(summary),

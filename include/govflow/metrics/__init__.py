@@ -91,6 +91,7 @@ from govflow.metrics.regression import (
     group_means,
     mean_contrast,
     output_spread_change,
+    paired_error_increase,
     prediction_shift,
     regression_fairness,
 )
@@ -199,6 +200,7 @@ __all__ = [
     "numeric_reference",
     "output_entropy_change",
     "output_spread_change",
+    "paired_error_increase",
     "pooled_counts",
     "population_stability_index",
     "prediction_distribution_shift",

@@ -4,7 +4,8 @@
 Attributions
 ------------
 :func:`feature_attributions` explains the positive-class probability of the whole deployed
-estimator (preprocessing included) on a bounded, deterministic sample of at most
+estimator (preprocessing included), or a regressor's prediction (``explain="prediction"``,
+its ``predict``), on a bounded, deterministic sample of at most
 ``sample_rows`` rows, against a background of at most ``background_rows`` reference rows
 (:func:`explanation_background`), and keeps the mean |SHAP value| of each ORIGINAL feature.
 Categorical features are handed to shap as integer codes and decoded back to their
@@ -13,8 +14,9 @@ without aggregating its columns.
 
 Why permutation SHAP (``shap.Explainer(..., algorithm="permutation")``)
 -----------------------------------------------------------------------
-* Model-agnostic: it only calls ``predict_proba``, so gradient boosting, a logistic
-  regression or any scikit-learn pipeline is explained the same way, and attributions of two
+* Model-agnostic: it only calls ``predict_proba`` (or a regressor's ``predict``), so
+  gradient boosting, a logistic regression or any scikit-learn pipeline is explained the
+  same way, and attributions of two
   different models (or of one model on two windows) are comparable.
 * Exact where it can be: with the independent masker, the value of a feature set is the
   model's mean output over the background with the other features replaced. One forward and
@@ -44,6 +46,12 @@ baseline built the same way exactly as it compares SHAP values.
 
 Explanation drift
 -----------------
+A regressor's attributions are in the prediction's unit (euros of lifetime value), a
+classifier's in probability: no bound applies to their size. Explanation drift compares
+only the ORDER of the features (a rank correlation is unchanged by any scale), so the same
+metric and the same policy thresholds judge both, and a regressor whose predictions all
+double has the same rankings and no explanation drift.
+
 :func:`explanation_drift` compares a current window's attributions with the baseline's:
 ``shap_rank_correlation`` is Spearman's rank correlation (``scipy.stats.spearmanr``, ties
 averaged, rounded to 12 decimals) between the two vectors of mean |SHAP| per feature,
@@ -58,7 +66,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -100,6 +108,15 @@ class ExplanationInputError(ValueError):
 
 class ProbabilisticClassifier(Protocol):
     def predict_proba(self, features: pd.DataFrame) -> Any: ...
+
+
+class Regressor(Protocol):
+    def predict(self, features: pd.DataFrame) -> Any: ...
+
+
+Explained = Literal["probability", "prediction"]
+"""What an explanation attributes: a classifier's probability of class 1, a regressor's
+prediction."""
 
 
 @dataclass(frozen=True)
@@ -270,18 +287,19 @@ class _CategoryCodes:
 
 
 def feature_attributions(
-    model: ProbabilisticClassifier,
+    model: ProbabilisticClassifier | Regressor,
     data: pd.DataFrame,
     *,
     background: ExplanationBackground,
     features: Sequence[str],
+    explain: Explained = "probability",
     sample_rows: int = EXPLANATION_SAMPLE_ROWS,
     permutations: int = 1,
     seed: int = 0,
 ) -> FeatureAttributions:
-    """Mean |permutation SHAP value| per feature of ``model``'s positive-class probability on
-    at most ``sample_rows`` complete rows of ``data`` (rows with a missing feature are left
-    out and counted)."""
+    """Mean |permutation SHAP value| per feature of ``model``'s positive-class probability
+    (a regressor's prediction with ``explain="prediction"``) on at most ``sample_rows``
+    complete rows of ``data`` (rows with a missing feature are left out and counted)."""
     # Imported here: shap (with numba) takes seconds to import and only explanations need it.
     import shap
 
@@ -292,8 +310,11 @@ def feature_attributions(
     sample = _bounded_sample(complete, sample_rows, seed=seed, name="sample rows")
     codes = _CategoryCodes(background_frame, sample)
 
-    def positive_probability(encoded: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.asarray(model.predict_proba(codes.decode(encoded)))[:, 1]
+    def explained_output(encoded: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        rows = codes.decode(encoded)
+        if explain == "prediction":
+            return np.asarray(cast(Regressor, model).predict(rows), dtype=np.float64)
+        return np.asarray(cast(ProbabilisticClassifier, model).predict_proba(rows))[:, 1]
 
     encoded_background = codes.encode(background_frame, what="the background")
     masker = shap.maskers.Independent(encoded_background, max_samples=len(encoded_background))
@@ -304,9 +325,7 @@ def feature_attributions(
     global_state = np.random.get_state()
     try:
         with threadpool_limits(limits=1):
-            explainer = shap.Explainer(
-                positive_probability, masker, algorithm="permutation", seed=seed
-            )
+            explainer = shap.Explainer(explained_output, masker, algorithm="permutation", seed=seed)
             explanation = explainer(
                 codes.encode(sample, what="the data"),
                 max_evals=permutations * (2 * len(features) + 1),

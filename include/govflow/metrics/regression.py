@@ -16,6 +16,14 @@ Model drift (all fractions: the seed's "5%" is 0.05)
   RMSE = sqrt(MSE), MSE a mean of e^2, se = sd(e^2) / (2 RMSE sqrt(n)). The baseline's error
   is a sample too (a validation set), so for r = now / base - 1,
   se(r) = sqrt(se_now^2 + (now / base)^2 se_base^2) / base, and the interval is r +- z se(r).
+* The same increase of a NEW version's error over an OLD version's on the SAME labelled
+  rows (a deployment gate: both versions score the candidate's validation set),
+  :func:`paired_error_increase`. The two errors of a row are correlated, so the interval is
+  the ratio estimator's: for per-row losses a (new) and b (old), |e| for MAE and e^2 for
+  MSE, Q = mean(a) / mean(b) and se(Q) = sd(a - Q b) / (sqrt(n) mean(b)); the increase is
+  Q - 1 for MAE and sqrt(Q) - 1 for RMSE, and so are the ends of Q's interval
+  Q +- z se(Q) (its low end kept at 0 or above). Narrower than two independent samples'
+  interval whenever the versions err alike.
 * ``prediction_distribution_shift``: the classifier's definition on the prediction, the total
   variation distance over the baseline's frozen prediction deciles (seed's 20% / 40%).
   PSI and the normalised Wasserstein distance of the prediction are the data-drift metrics
@@ -255,6 +263,37 @@ def error_increase(
     half = z * se / before
     details.update(ci_low=value - half, ci_high=value + half, confidence=confidence)
     return ModelDriftMetric(name, "computed", value, details=details)
+
+
+def paired_error_increase(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    reference_pred: npt.ArrayLike,
+    *,
+    error: ErrorName,
+    min_labelled: int = DEFAULT_MIN_LABELLED,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> ModelDriftMetric:
+    """The relative increase of ``y_pred``'s MAE or RMSE over ``reference_pred``'s on the
+    same labelled rows, with the ratio estimator's interval (see the module doc)."""
+    z = two_sided_z(confidence)
+    new, old = labelled_errors(y_true, y_pred), labelled_errors(y_true, reference_pred)
+    power = 1.0 if error == "mae" else 0.5
+    new_loss, old_loss = (np.abs(new), np.abs(old)) if error == "mae" else (new**2, old**2)
+    details: dict[str, Any] = {"labelled": int(new.size), "paired": True}
+    if new.size < min_labelled:
+        reason = TOO_FEW_LABELLED.format(labelled=new.size, required=min_labelled)
+        return ModelDriftMetric(f"{error}_increase", "inconclusive", None, reason, details)
+    before, after = float(old_loss.mean()) ** power, float(new_loss.mean()) ** power
+    details.update({f"baseline_{error}": before, f"current_{error}": after})
+    if before == 0:
+        reason = ZERO_BASELINE_ERROR.format(error=error.upper())
+        return ModelDriftMetric(f"{error}_increase", "inconclusive", None, reason, details)
+    ratio = float(new_loss.mean() / old_loss.mean())
+    se_ratio = _sd(new_loss - ratio * old_loss) / (math.sqrt(new.size) * float(old_loss.mean()))
+    low, high = max(0.0, ratio - z * se_ratio), ratio + z * se_ratio
+    details.update(ci_low=low**power - 1, ci_high=high**power - 1, confidence=confidence)
+    return ModelDriftMetric(f"{error}_increase", "computed", ratio**power - 1, details=details)
 
 
 def prediction_shift(reference: NumericReference, predictions: npt.ArrayLike) -> ModelDriftMetric:

@@ -14,7 +14,8 @@ same span shifted back by the model's label delay, counting only labels observed
 A ``regressor`` (issue 14 item 4) is judged on its own metrics
 (:mod:`govflow.metrics.regression`): model drift on its errors (MAE and RMSE increase, with
 an interval) and on its prediction's distribution and spread, fairness on the ratio and
-difference of group mean predictions and group MAEs; data drift is the classifier's.
+difference of group mean predictions and group MAEs; data drift is the classifier's, and so
+is explanation drift, of its prediction instead of a probability.
 
 Bad data never stops a run: each problem is a data-quality finding, drift is computed on the
 usable rows and columns or skipped with the reason, and a model's failure is recorded as a
@@ -76,6 +77,7 @@ from govflow.metrics.explanation_drift import (
     ExplanationInputError,
     FeatureAttributions,
     ProbabilisticClassifier,
+    Regressor,
     attribution_column,
     explanation_drift,
     feature_attributions,
@@ -140,9 +142,6 @@ NO_USABLE_ROWS = "no usable rows in the window after the data-quality gate"
 NO_LABELLED_WINDOW = "no predictions whose labels could have arrived yet (label delay)"
 NOT_COMPUTABLE = "{metric} of {subject} is not a finite number ({value}); not judged"
 SKIPPED_NO_ARTIFACT = "explanation drift needs the model artefact, which could not be loaded"
-REGRESSOR_EXPLANATION = (
-    "explanation drift explains a classifier's probability; a regressor has none yet"
-)
 BASELINE_OF_OTHER_TYPE = (
     "the active baseline was built for {built_for}: run 'govflow baseline create --model "
     "{model_id} --from <validation data>' again for the model's type in models.yaml"
@@ -1073,21 +1072,29 @@ def _labels_and_predictions(
     return _labelled(frame, as_of).to_numpy(dtype="float64")[kept], predictions[kept], kept
 
 
+def error_increase_verdict(
+    config: GovflowConfig, chosen: ModelDriftMetric, wide: ModelDriftMetric
+) -> tuple[str, Evidence | None]:
+    """The verdict on a regressor's error increase (``mae_increase``, ``rmse_increase``)
+    from its value and intervals (classify with evidence, against no change):
+    ``chosen`` carries the alarm's interval, ``wide`` the single test's (a pass's).
+    INCONCLUSIVE when it could not be computed or its interval is too wide to decide."""
+    threshold = _threshold(config, chosen.name)
+    if chosen.status != "computed" or chosen.value is None or threshold is None:
+        return INCONCLUSIVE, None
+    evidence = Evidence(
+        chosen.details["ci_low"],
+        chosen.details["ci_high"],
+        0.0,
+        plausible_low=wide.details["ci_low"],
+        plausible_high=wide.details["ci_high"],
+    )
+    return classify(chosen.value, threshold, evidence=evidence).name, evidence
+
+
 def _judge_on_interval(judge: _Judge, chosen: ModelDriftMetric, wide: ModelDriftMetric) -> None:
-    """A model-drift metric judged on its value and interval (classify with evidence):
-    ``chosen`` carries the alarm's interval, ``wide`` the single test's (a pass's)."""
-    threshold = _threshold(judge.config, chosen.name)
-    evidence = None
-    verdict = INCONCLUSIVE
-    if chosen.status == "computed" and chosen.value is not None and threshold is not None:
-        evidence = Evidence(
-            chosen.details["ci_low"],
-            chosen.details["ci_high"],
-            0.0,
-            plausible_low=wide.details["ci_low"],
-            plausible_high=wide.details["ci_high"],
-        )
-        verdict = classify(chosen.value, threshold, evidence=evidence).name
+    """A model-drift metric judged on its value and interval (error_increase_verdict)."""
+    verdict, evidence = error_increase_verdict(judge.config, chosen, wide)
     details = {
         **chosen.details,
         "judged_on": _judged_on(verdict, 1, evidence),
@@ -1178,13 +1185,9 @@ def _explanation_drift(
     frame: pd.DataFrame,
     model: ModelEntry,
     baseline: BaselineProfile,
-    explainer: ProbabilisticClassifier | None,
+    explainer: ProbabilisticClassifier | Regressor | None,
 ) -> None:
     metric = "shap_rank_correlation"
-    if model.is_regressor:
-        message = REGRESSOR_EXPLANATION
-        judge.judge("explanation_drift", metric, "", None, status="skipped", message=message)
-        return
     if baseline.attributions is not None and baseline.attributions.source == LOGGED:
         _logged_explanation_drift(judge, frame, baseline.attributions)
         return
@@ -1209,6 +1212,7 @@ def _explanation_drift(
             frame,
             background=baseline.explanation_background,
             features=features,
+            explain="prediction" if model.is_regressor else "probability",
             seed=baseline.seed,
         )
     except ExplanationInputError as error:  # e.g. no row with every feature present
@@ -1299,7 +1303,7 @@ def analyse_window(
     window_start: datetime,
     window_end: datetime,
     checks: Sequence[CheckType],
-    explainer: ProbabilisticClassifier | None = None,
+    explainer: ProbabilisticClassifier | Regressor | None = None,
     history: FairnessHistory = (),
     analysed_at: datetime | None = None,
 ) -> Analysis:

@@ -10,6 +10,14 @@ criterion fires only on ``failed``, so a quiet stage never rolls back on missing
 
 The checks also decide the deployment procedure's traffic checks (deployment.checks
 ``TRAFFIC_CHECKS``), which step 14 could not decide before the new version had traffic.
+
+A regressor (issue 14 item 4) is judged on its own metrics with the same evidence rule:
+fairness on the ratio of group mean predictions (the disparate impact bounds), model drift
+on the shift of its predictions against the previous version's and, once labels have
+arrived on both versions' rows, on the relative increase of its MAE and RMSE over the
+previous version's (seed 004's accuracy-drop bounds, independent samples: requests are
+split at random). An error increase too uncertain to decide holds the gate and rolls
+nothing back; with too few labelled rows it is not judged and the summary says so.
 """
 
 from __future__ import annotations
@@ -29,11 +37,21 @@ from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
-from govflow.metrics import classify, fairness
-from govflow.metrics.model_drift import total_variation_distance
+from govflow.metrics import (
+    JUDGED_AS,
+    FairnessMetric,
+    classify,
+    error_increase,
+    error_summary,
+    fairness,
+    regression_fairness,
+)
+from govflow.metrics.model_drift import DEFAULT_MIN_LABELLED, total_variation_distance
 from govflow.metrics.severity import Evidence
 from govflow.monitoring.analysis import (
+    INCONCLUSIVE,
     column_rules,
+    error_increase_verdict,
     fairness_verdict,
     judgement_confidence,
     log_source,
@@ -47,6 +65,7 @@ Outcome = Literal["passed", "failed", "inconclusive"]
 # Without labels (they arrive days later) only the selection-rate metrics can be judged on
 # a stage's traffic.
 SELECTION_RATE_METRICS = ("disparate_impact_ratio",)
+REGRESSION_SELECTION_METRICS = ("mean_prediction_ratio",)
 SIGNIFICANT = ("major", "critical")
 SCORE_BINS = 10
 
@@ -273,7 +292,7 @@ def _rollback_needs_the_whole_interval(
     warning-size effect: that is shown as a WARNING and rolls nothing back."""
     if verdict != "CRITICAL" or evidence is None:
         return verdict
-    threshold = config.policy.threshold(metric)
+    threshold = config.policy.threshold(JUDGED_AS.get(metric, metric))
     if threshold.reached(evidence.favourable_end(threshold.direction), "critical"):
         return verdict
     return "WARNING"
@@ -288,6 +307,37 @@ def looks_per_stage(config: GovflowConfig) -> int:
     rollout = config.deployment.rollout
     longest = max((s.duration_days_max or s.duration_days_min or 1) for s in rollout.stages)
     return max(1, math.ceil(longest * rollout.day_seconds / rollout.check_interval_seconds))
+
+
+def _selection_metrics(
+    window: StageWindow,
+    rows: pd.DataFrame,
+    groups: np.ndarray,
+    attribute: str,
+    confidence: float,
+) -> tuple[dict[str, FairnessMetric], dict[str, int]]:
+    """The fairness metrics that need no label, of one attribute on the stage's rows (a
+    classifier's selection rates, a regressor's group mean predictions), and the rows of
+    each group."""
+    predictions = rows["prediction"].to_numpy(dtype=float)
+    options: dict[str, Any] = {
+        "attribute": attribute,
+        "min_group_size": window.config.min_group_size(window.model.id),
+        "confidence": confidence,
+    }
+    if window.model.is_regressor:
+        present = np.isfinite(predictions)
+        metrics = regression_fairness(predictions[present], groups[present], **options)
+        return metrics, metrics["mean_prediction_ratio"].details["group_sizes"]
+    names = SELECTION_RATE_METRICS
+    counts = fairness.group_counts(
+        np.full(len(rows), np.nan),
+        predictions,
+        sensitive_features=groups,
+        favourable_prediction=window.model.favourable_prediction,
+    )
+    sizes = {group: counts.n[counts.index(group)] for group in counts.groups}
+    return {name: getattr(fairness, name)(counts, **options) for name in names}, sizes
 
 
 @stage_check("fairness_within_bounds")
@@ -305,27 +355,18 @@ def fairness_within_bounds(window: StageWindow) -> StageCheck:
             f"{window.candidate} scored no request yet",
             {"rows": 0, "min_group_size": min_group_size},
         )
-    predictions = rows["prediction"].to_numpy(dtype=float)
-    unlabelled = np.full(len(rows), np.nan)
+    regressor = window.model.is_regressor
+    names = REGRESSION_SELECTION_METRICS if regressor else SELECTION_RATE_METRICS
     findings: list[dict[str, Any]] = []
     attribute_groups = _groups(window, rows)
-    tests = len(attribute_groups) * len(SELECTION_RATE_METRICS) * looks_per_stage(window.config)
+    tests = len(attribute_groups) * len(names) * looks_per_stage(window.config)
     for attribute, groups in attribute_groups.items():
-        counts = fairness.group_counts(
-            unlabelled,
-            predictions,
-            sensitive_features=groups,
-            favourable_prediction=window.model.favourable_prediction,
+        confidence = judgement_confidence(
+            policy.fairness.confidence_level, groups=len(pd.unique(groups)), tests=tests
         )
-        for name in SELECTION_RATE_METRICS:
-            metric = getattr(fairness, name)(
-                counts,
-                attribute=attribute,
-                min_group_size=min_group_size,
-                confidence=judgement_confidence(
-                    policy.fairness.confidence_level, groups=len(counts.groups), tests=tests
-                ),
-            )
+        metrics, sizes = _selection_metrics(window, rows, groups, attribute, confidence)
+        for name in names:
+            metric = metrics[name]
             # Judged as monitoring judges it: on its value and its interval (classify with
             # evidence), so a stage never rolls back on noise or on an inconclusive metric.
             verdict, judged = fairness_verdict(window.config, name, metric)
@@ -345,7 +386,7 @@ def fairness_within_bounds(window: StageWindow) -> StageCheck:
                     "min_group": metric.min_group,
                     "max_group": metric.max_group,
                     "group_sizes": {
-                        group: counts.n[counts.index(group)]
+                        group: sizes[group]
                         for group in (*metric.groups_compared, *metric.excluded_groups)
                     },
                     "excluded_groups": metric.excluded_groups,
@@ -379,11 +420,13 @@ def fairness_within_bounds(window: StageWindow) -> StageCheck:
             f"{min_group_size} rows in {len(rows)} rows",
             evidence,
         )
-    impact = [f for f in decided if f["metric"] == "disparate_impact_ratio"]
+    impact = [f for f in decided if f["metric"] == names[0]]
     lowest = min(impact, key=lambda f: f["value"]) if impact else None
     summary = f"no fairness metric is CRITICAL on {len(rows)} rows"
     if lowest is not None:
-        summary += f"; lowest disparate impact ratio {lowest['value']} ({lowest['attribute']})"
+        summary += (
+            f"; lowest {names[0].replace('_', ' ')} {lowest['value']} ({lowest['attribute']})"
+        )
     return StageCheck("fairness_within_bounds", "passed", summary, evidence)
 
 
@@ -436,22 +479,75 @@ def monitoring_active(window: StageWindow) -> StageCheck:
     )
 
 
+def _outputs(rows: pd.DataFrame, column: str) -> np.ndarray:
+    values = rows[column].to_numpy(dtype=float) if len(rows) else np.array([])
+    return values[np.isfinite(values)]
+
+
+def _error_increases(window: StageWindow) -> list[dict[str, Any]]:
+    """A regressor's MAE and RMSE on the new version's labelled rows of the stage against
+    the previous version's, judged on their intervals (corrected for both errors and every
+    look at the stage) and, to roll back, on the whole interval."""
+    level = window.config.policy.fairness.confidence_level
+    alarm = judgement_confidence(level, groups=1, tests=2 * looks_per_stage(window.config))
+    new, old = (
+        error_summary(rows["label"], rows["prediction"]) if len(rows) else error_summary([], [])
+        for rows in (window.scored, window.rows_of(window.active))
+    )
+    scarce = [(v, e.labelled) for v, e in ((window.candidate, new), (window.active, old))]
+    scarce = [(v, n) for v, n in scarce if n < DEFAULT_MIN_LABELLED]
+    if scarce:
+        reason = "; ".join(
+            f"only {n} labelled rows of {v}, fewer than {DEFAULT_MIN_LABELLED}" for v, n in scarce
+        )
+        return [
+            {
+                "metric": f"{error}_increase",
+                "value": None,
+                "verdict": INCONCLUSIVE,
+                "reason": reason,
+            }
+            for error in ("mae", "rmse")
+        ]
+    findings = []
+    for error in ("mae", "rmse"):
+        chosen, wide = (
+            error_increase(new, old, error=error, confidence=confidence)
+            for confidence in (alarm, level)
+        )
+        verdict, evidence = error_increase_verdict(window.config, chosen, wide)
+        verdict = _rollback_needs_the_whole_interval(window.config, chosen.name, verdict, evidence)
+        findings.append(
+            {
+                "metric": chosen.name,
+                "value": None if chosen.value is None else round(chosen.value, 6),
+                "ci_low": None if evidence is None else round(evidence.low, 6),
+                "ci_high": None if evidence is None else round(evidence.high, 6),
+                "verdict": verdict,
+                "labelled": new.labelled,
+                "previous_labelled": old.labelled,
+                "reason": chosen.reason,
+            }
+        )
+    return findings
+
+
 @stage_check("model_drift_within_bounds")
 def model_drift_within_bounds(window: StageWindow) -> StageCheck:
-    """The new version's scores against the previous version's on the same stage's traffic
-    (requests are split at random, so both see the same population): total variation
-    distance over the previous version's score deciles, judged like prediction shift."""
-    new = window.scored["score"].to_numpy(dtype=float) if len(window.scored) else np.array([])
-    old_rows = window.rows_of(window.active)
-    old = old_rows["score"].to_numpy(dtype=float) if len(old_rows) else np.array([])
-    new, old = new[np.isfinite(new)], old[np.isfinite(old)]
+    """The new version's outputs (a classifier's scores, a regressor's predictions) against
+    the previous version's on the same stage's traffic (requests are split at random, so
+    both see the same population): total variation distance over the previous version's
+    deciles, judged like prediction shift; a regressor's error increases as well (module
+    doc)."""
+    column = "prediction" if window.model.is_regressor else "score"
+    new, old = _outputs(window.scored, column), _outputs(window.rows_of(window.active), column)
     minimum = window.config.min_group_size(window.model.id)
     evidence: dict[str, Any] = {"new_rows": int(new.size), "previous_rows": int(old.size)}
     if new.size < minimum or old.size < minimum:
         return StageCheck(
             "model_drift_within_bounds",
             "inconclusive",
-            f"too few scores to compare ({new.size} new, {old.size} previous; at least "
+            f"too few {column}s to compare ({new.size} new, {old.size} previous; at least "
             f"{minimum} each)",
             evidence,
         )
@@ -460,12 +556,22 @@ def model_drift_within_bounds(window: StageWindow) -> StageCheck:
     shift = total_variation_distance(np.histogram(old, bins)[0], np.histogram(new, bins)[0])
     severity = classify(shift, window.config.policy.threshold("prediction_distribution_shift")).name
     evidence.update(prediction_distribution_shift=round(shift, 6), severity=severity)
-    return StageCheck(
-        "model_drift_within_bounds",
-        "failed" if severity == "CRITICAL" else "passed",
-        f"prediction distribution shift against {window.active} is {shift:.4f} ({severity})",
-        evidence,
-    )
+    summary = f"prediction distribution shift against {window.active} is {shift:.4f} ({severity})"
+    outcome: Outcome = "failed" if severity == "CRITICAL" else "passed"
+    if window.model.is_regressor:
+        errors = evidence["error_increases"] = _error_increases(window)
+        summary += "; " + "; ".join(
+            f"{f['metric']} {f['value']} (interval {f['ci_low']} to {f['ci_high']}): {f['verdict']}"
+            if f["reason"] is None
+            else f"{f['metric']} not judged: {f['reason']}"
+            for f in errors
+        )
+        verdicts = {f["verdict"] for f in errors if f["reason"] is None}
+        if "CRITICAL" in verdicts:
+            outcome = "failed"
+        elif INCONCLUSIVE in verdicts and outcome == "passed":
+            outcome = "inconclusive"
+    return StageCheck("model_drift_within_bounds", outcome, summary, evidence)
 
 
 @stage_check("data_quality_gate_passed")
