@@ -144,8 +144,8 @@ def _judge_answer(where: dict[str, str], user_id: str, user_name: str, body: byt
         return None
     if request["assignees"] and str(user_id) not in request["assignees"]:
         return None  # not theirs to answer: Airflow's 403
+    import govflow.flows.guard as guard
     from govflow.answers import answer_problems
-    from govflow.flows import guard
 
     dag_id, run_id = where["dag_id"], where["run_id"]
     reason = guard.stopped_reason(dag_id, run_id)
@@ -219,7 +219,7 @@ def _request_of(where: dict[str, str]) -> dict[str, Any] | None:
 async def _record_state_set(where: dict[str, str], user: Any, body: bytes) -> None:
     from starlette.concurrency import run_in_threadpool
 
-    from govflow.flows import guard
+    import govflow.flows.guard as guard
 
     try:
         requested = json.loads(body or b"{}")
