@@ -485,6 +485,7 @@ def analysed_days(
             window_end=start + DAY,
             checks=CHECKS,
             history=history[:pooled_days],
+            analysed_at=start + DAY,  # the daily run, once its window has closed
         )
         timer.calls += 1
         timer.cpu += time.process_time() - cpu

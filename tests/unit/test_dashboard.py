@@ -1197,6 +1197,48 @@ def test_deployments_show_phase_open_approvals_with_their_required_action_readin
     ]
 
 
+def test_a_blocked_deployment_shows_the_approvals_it_withdrew_and_asks_nobody(
+    governance, governance_store
+):
+    """Issue 13 item 10: approvals still waiting when a deployment stopped are withdrawn,
+    visible as such, and no longer in anyone's actions."""
+    with store.session_scope(governance_store) as session:
+        session.add(
+            Deployment(
+                ref="DEP-3",
+                dag_run_id="manual__dep3",
+                model_id="credit_approval",
+                model_version="2.1.0",
+                deployment_type="update",
+                environment="production",
+                requested_by="eve",
+                status="blocked",
+                created_at=NOW - DAY,
+                details={
+                    "risk_tier": "high",
+                    "approvals_requested_at": (NOW - timedelta(hours=3)).isoformat(),
+                    "stopped": {"reason": "the Compliance Officer approval task failed"},
+                    "requests": {
+                        "approvals": [
+                            _request("approval:compliance_officer", "compliance_officer", ["carol"])
+                        ]
+                    },
+                },
+            )
+        )
+
+    page = client_as(governance, "audrey").get("/deployments").text
+    dep3 = page[page.index("<h2>DEP-3") : page.index("<h2>DEP-1")]
+    assert "withdrawn when it stopped (no longer asked):" in dep3
+    assert "compliance_officer: approve the deployment" in dep3 and "was assigned to carol" in dep3
+    assert "waiting for" not in dep3
+    rows = client_as(governance, "audrey").get("/api/deployments?model=credit_approval").json()
+    withdrawn = {d["ref"]: [r["role"] for r in d["withdrawn_requests"]] for d in rows["data"]}
+    assert withdrawn == {"DEP-3": ["compliance_officer"], "DEP-1": [], "DEP-2": [], "DEP-0": []}
+    carol = client_as(governance, "carol").get("/api/actions").json()["data"]
+    assert "DEP-3" not in {a["ref"] for a in carol}
+
+
 def test_my_actions_lists_what_waits_for_each_person_with_links_to_the_required_action(
     governance,
 ):

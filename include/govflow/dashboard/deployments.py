@@ -93,6 +93,8 @@ class DeploymentRow:
     rollback: dict[str, Any] | None
     dag_run_id: str | None
     open_requests: list[OpenRequest] = field(default_factory=list)
+    # Asked and never answered when the deployment stopped: no longer asked (issue 13 item 10).
+    withdrawn_requests: list[OpenRequest] = field(default_factory=list)
     stages: list[StageRow] = field(default_factory=list)
 
 
@@ -127,6 +129,28 @@ def open_requests(
     (``recorded``: its recorded steps; ``decided_roles``: the roles whose approval is in)."""
     if not _active(deployment):
         return []
+    return _unanswered(config, deployment, recorded, decided_roles)
+
+
+def withdrawn_requests(
+    config: GovflowConfig,
+    deployment: Deployment,
+    recorded: set[int],
+    decided_roles: set[str],
+) -> list[OpenRequest]:
+    """The requests a stopped deployment had asked and nobody had answered: withdrawn when
+    it stopped (its run skips them; an answer given after all is refused with the reason)."""
+    if deployment.status not in (procedure.BLOCKED, procedure.REJECTED):
+        return []  # a rolled-back deployment had every answer it asked for
+    return _unanswered(config, deployment, recorded, decided_roles)
+
+
+def _unanswered(
+    config: GovflowConfig,
+    deployment: Deployment,
+    recorded: set[int],
+    decided_roles: set[str],
+) -> list[OpenRequest]:
     found = []
     for key, stored in deployment.details.get("requests", {}).items():
         if key not in REQUEST_STEPS:
@@ -206,6 +230,7 @@ def deployment_rows(
     rows = []
     for deployment in deployments:
         recorded = {s.step: s for s in steps[deployment.id]}
+        decided = {d.role for d in decisions[deployment.id]}
         last = recorded[max(recorded)] if recorded else None
         rows.append(
             DeploymentRow(
@@ -229,12 +254,8 @@ def deployment_rows(
                 rollout=dict(deployment.details.get("rollout", {})),
                 rollback=deployment.details.get("rollback"),
                 dag_run_id=deployment.dag_run_id,
-                open_requests=open_requests(
-                    config,
-                    deployment,
-                    set(recorded),
-                    {d.role for d in decisions[deployment.id]},
-                ),
+                open_requests=open_requests(config, deployment, set(recorded), decided),
+                withdrawn_requests=withdrawn_requests(config, deployment, set(recorded), decided),
                 stages=[
                     StageRow(
                         s.stage, s.traffic_share, s.status, s.decided_by, s.started_at, s.ended_at

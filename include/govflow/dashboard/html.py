@@ -489,6 +489,11 @@ def deployments(
             f"{required_action_link(run_url, r.dag_id, r.dag_run_id)}</li>"
             for r in d.open_requests
         )
+        withdrawn = "".join(
+            f"<li>step {r.step} {_e(r.role)}: {_e(r.subject)}; was assigned to "
+            f"{_e(_assignees(r))}</li>"
+            for r in d.withdrawn_requests
+        )
         stages = "".join(
             f"<tr><td>{_e(st.stage)}</td><td>{st.traffic_share:g}</td><td>{_e(st.status)}</td>"
             f"<td>{_e(_time(st.started_at))}</td><td>{_e(_time(st.ended_at))}</td>"
@@ -514,6 +519,11 @@ def deployments(
             + (f"<p><b>stopped</b>: {_e(d.stopped)}</p>" if d.stopped else "")
             + (f"<p>readiness report: {reports}</p>" if reports else "")
             + (f"<p>waiting for:</p><ul>{requests}</ul>" if requests else "")
+            + (
+                f"<p>withdrawn when it stopped (no longer asked):</p><ul>{withdrawn}</ul>"
+                if withdrawn
+                else ""
+            )
             + (
                 "<table><tr><th>rollout stage</th><th>traffic share</th><th>status</th>"
                 f"<th>started</th><th>ended</th><th>decided by</th></tr>{stages}</table>"
