@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -53,11 +54,21 @@ def test_the_daily_run_checks_data_fairness_and_model_drift_for_high_and_fairnes
         ("product_recommendation", "daily"): ["fairness_drift"],
     }
     with store.session_scope(db_url) as session:
-        reports = session.scalars(
-            select(MonitoringRun.report_path).where(MonitoringRun.dag_run_id == dag_run.run_id)
-        ).all()
-    assert len(reports) == 3
-    assert all((Path(data_dir) / path).read_text().lstrip().startswith("<") for path in reports)
+        reports = dict(
+            session.execute(
+                select(MonitoringRun.model_id, MonitoringRun.report_path).where(
+                    MonitoringRun.dag_run_id == dag_run.run_id
+                )
+            ).all()
+        )
+    pages = {model: unescape((Path(data_dir) / p).read_text()) for model, p in reports.items()}
+    assert len(pages) == 3
+    # Only credit's analysis judged data drift: evidently's table beside govflow's verdicts;
+    # the fairness-only analyses get govflow's verdicts alone, with no second answer.
+    assert 'id="govflow-verdicts"' in pages["credit_approval"]
+    assert "evidently" in pages["credit_approval"].lower().split("govflow-verdicts")[-1]
+    for model in ("marketing_propensity", "product_recommendation"):
+        assert "judged no feature's data drift (its checks: fairness_drift)" in pages[model]
 
 
 def test_the_weekly_run_of_an_even_iso_week_adds_the_biweekly_checks(dag_bag, demo_env):

@@ -391,8 +391,10 @@ def write_drift_report(
 
     window = report_window(model, usable)
     verdicts = drift_report.column_verdicts(model, rows, list(window.columns))
-    if not verdicts:
-        raise ReportNotDrawn("govflow judged the drift of no feature column in the window")
+    if not verdicts:  # e.g. a fairness-only analysis: govflow's verdicts alone, no evidently
+        return _keep_report(
+            data_dir, model.id, record, drift_report.verdicts_page(record, rows, model)
+        )
     columns = [verdict.column for verdict in verdicts]
     window = window.loc[:, columns]
     with warnings.catch_warnings():
@@ -418,10 +420,14 @@ def write_drift_report(
         sample_rows=len(window),
         reference_rows=len(reference),
     )
+    return _keep_report(data_dir, model.id, record, drift_report.with_verdicts(page, header))
+
+
+def _keep_report(data_dir: Path, model_id: str, record: MonitoringRun, page: str) -> Path:
     safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in record.run_key)
-    path = data_dir / "reports" / model.id / f"{safe_key}.html"
+    path = data_dir / "reports" / model_id / f"{safe_key}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(drift_report.with_verdicts(page, header), encoding="utf-8")
+    path.write_text(page, encoding="utf-8")
     return path.relative_to(data_dir)
 
 

@@ -49,6 +49,10 @@ CONCLUSION = (
     " baseline's frozen bins, so their values differ from govflow's; a column whose two"
     " verdicts differ is marked."
 )
+NO_DRIFT_JUDGED = (
+    "This analysis judged no feature's data drift (its checks: {checks}), so no evidently drift"
+    " report is drawn beside govflow's verdicts: there is no second answer to compare."
+)
 LEFT_OUT = "left out of evidently's report, as govflow has no data-drift verdict on them: {names}"
 DISAGREES = "differs: govflow's verdict counts"
 
@@ -145,6 +149,25 @@ def drawn(
     return [replace(v, evidently_value=values.get(v.column)) for v in verdicts]
 
 
+def verdicts_page(record: MonitoringRun, rows: Sequence[MetricResult], model: ModelEntry) -> str:
+    """The report of a record that judged no feature's drift: govflow's verdicts alone."""
+    checks = ", ".join(record.checks or []) or "none"
+    header = verdicts_html(
+        record,
+        rows,
+        [],
+        model,
+        sample_rows=0,
+        reference_rows=0,
+        conclusion=NO_DRIFT_JUDGED.format(checks=checks),
+    )
+    title = escape(f"govflow verdict: {record.model_id} {record.run_key}")
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body>\n{header}\n</body></html>\n"
+    )
+
+
 def with_verdicts(page: str, verdicts: str) -> str:
     """evidently's page with govflow's verdicts at the top of its body."""
     head, body, rest = page.partition("<body>")
@@ -175,12 +198,13 @@ def verdicts_html(
     *,
     sample_rows: int,
     reference_rows: int,
+    conclusion: str | None = None,
 ) -> str:
     """govflow's verdicts on the record, as plain HTML (no script, nothing fetched)."""
     breakdown = record.composite_breakdown or {}
     drawn_columns = {v.column for v in verdicts}
-    left_out = [f.name for f in model.features if f.name not in drawn_columns]
-    conclusion = CONCLUSION.format(
+    left_out = [f.name for f in model.features if f.name not in drawn_columns] if verdicts else []
+    conclusion = conclusion or CONCLUSION.format(
         sample=sample_rows, reference=reference_rows, columns=len(verdicts)
     )
     parts = [
