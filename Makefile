@@ -39,12 +39,15 @@ demo: setup
 # The Airflow UI with the governance dashboard, on 127.0.0.1:8080, against this folder's store
 # and demo (run `make demo` first): api-server, scheduler, dag-processor and triggerer, the
 # people of people.yaml as SimpleAuthManager users with generated passwords. Ctrl-C stops all.
+# The scheduler imports govflow's task modules before it forks task processes
+# (govflow_airflow.preload), so no task pays for importing pandas, evidently & co.
 AIRFLOW_PORT ?= 8080
 airflow: setup
 	@export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$$($(VENV)/bin/govflow airflow-users --simple)" \
 		AIRFLOW__API__BASE_URL=http://127.0.0.1:$(AIRFLOW_PORT) PATH="$(VENV)/bin:$$PATH" && \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT && \
-	for part in scheduler dag-processor triggerer; do \
+	$(VENV)/bin/python -P -m govflow_airflow.preload scheduler > $(AIRFLOW_HOME)/scheduler.log 2>&1 & \
+	for part in dag-processor triggerer; do \
 		$(VENV)/bin/airflow $$part > $(AIRFLOW_HOME)/$$part.log 2>&1 & \
 	done && \
 	$(VENV)/bin/airflow api-server -H 127.0.0.1 -p $(AIRFLOW_PORT) > $(AIRFLOW_HOME)/api-server.log 2>&1 & \

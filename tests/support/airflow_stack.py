@@ -612,7 +612,7 @@ def running_airflow_stack(
     ``metadata_url`` is given (Postgres for CeleryExecutor). Celery workers are named
     ``celery-worker-1``, ``celery-worker-2``, ... in ``AirflowStack.processes``.
     ``preload_task_modules``: the scheduler and the Celery workers import govflow's task
-    modules before they fork task processes (tests/support/preloaded_airflow.py), so that a
+    modules before they fork task processes (govflow_airflow.preload), so that a
     task does not pay for pandas, evidently & co. each time it runs.
     ``wait``: False yields as soon as the processes are started, for a caller that does
     something else first and then calls ``AirflowStack.wait_until_ready``.
@@ -646,7 +646,7 @@ def running_airflow_stack(
     else:
         migrate(environment)
     forking_airflow = (
-        [sys.executable, "-P", str(Path(__file__).with_name("preloaded_airflow.py"))]
+        [sys.executable, "-P", "-m", "govflow_airflow.preload"]
         if preload_task_modules
         else [airflow]
     )

@@ -95,7 +95,7 @@ def test_the_compose_file_has_the_official_airflow_3_celery_services_and_flower(
         "airflow-scheduler": "scheduler",
         "airflow-dag-processor": "dag-processor",
         "airflow-triggerer": "triggerer",
-        "airflow-worker": "celery worker",
+        "airflow-worker": ["python", "-P", "-m", "govflow_airflow.preload", "celery", "worker"],
         "flower": "celery flower",
     }
 

@@ -1,14 +1,15 @@
 """``airflow`` with govflow's task modules imported first, for the processes that task
-processes are forked from: the scheduler (the LocalExecutor's workers are forked from it) and
-Celery workers.
+processes are forked from: the scheduler under the LocalExecutor (its workers are forked
+from it) and Celery workers (issue 18 item 1: modules imported once before the fork).
 
 Every task instance runs in a process forked from its executor's worker, which then imports
 what the task calls (../shared/AIRFLOW-FACTS.md, task process model): govflow's flows bring
 pandas, SQLAlchemy, evidently, great-expectations and fairlearn, 3-10 s per task on a busy
 2-core machine, paid again by every task. Imported once here, every fork inherits them.
 
-Usage: ``python -P tests/support/preloaded_airflow.py scheduler --skip-serve-logs`` (``-P``:
-this folder's ``redis.py`` and ``postgres.py`` must not shadow the packages of those names).
+Usage: ``python -P -m govflow_airflow.preload scheduler`` or ``... celery worker``, exactly
+the arguments of ``airflow``: `make airflow`, docker-compose.yaml's worker and the tests'
+Airflow stacks start their task-forking processes this way.
 """
 
 from __future__ import annotations
