@@ -485,6 +485,24 @@ def test_fairness_and_health_rows_link_the_drift_report_and_the_run_that_recorde
     )
 
 
+def test_the_fairness_monitor_shows_a_model_analysed_long_ago_up_to_its_newest_window(
+    dashboard_store,
+):
+    """The period ends at the model's newest analysed window, not at the clock: after
+    `make demo` (records of March 2025) or a backfill, the Fairness Monitor shows them."""
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "",
+        run_url=run_url,
+        db_url=dashboard_store,
+        clock=lambda: NOW + timedelta(days=600),
+    )
+    page = client_as(app, "carol").get("/fairness?model=credit_approval&days=30").text
+    assert "<h2>gender: disparate_impact_ratio</h2>" in page
+    assert "<td>0.750</td><td>[0.700, 0.800]</td>" in page
+    assert "the 30 days up to the newest analysed window, 2025-03-" in page
+
+
 def test_the_fairness_monitor_bounds_its_period_and_refuses_unknown_models(dashboard):
     app, _, _ = dashboard
     client = client_as(app, "carol")

@@ -267,7 +267,11 @@ def fairness_monitor(
             "<table><tr><th>window end</th><th>value</th><th>interval</th><th>severity</th>"
             f"<th>group sizes</th><th>note</th><th>from</th></tr>{rows}</table>"
         )
-    body = f"<p>model: {picker}</p><p class=muted>last {days} days</p>" + (
+    newest = max((p.window_end for series in all_series for p in series.points), default=None)
+    period = f"the {days} days up to the newest analysed window" + (
+        f", {_time(newest)}" if newest else ""
+    )
+    body = f"<p>model: {picker}</p><p class=muted>{_e(period)}</p>" + (
         "".join(sections) or f"<p>{badge(NO_DATA)} no fairness record in this period</p>"
     )
     return layout(root, rights, "fairness_monitor", body)

@@ -364,8 +364,18 @@ def fairness_series(
     session: Session, config: GovflowConfig, model_id: str, *, now: datetime, days: int
 ) -> list[FairnessSeries]:
     """Fairness Monitor: disparate impact, DP drift and EO drift of ``model_id`` over the
-    last ``days`` days (at most MAX_DAYS), oldest first, with their bounds."""
-    since = now - timedelta(days=min(max(days, 1), MAX_DAYS))
+    ``days`` days (at most MAX_DAYS) up to its newest analysed window (or ``now``, if that is
+    earlier), oldest first, with their bounds. Anchored on the newest window, not on the
+    clock: a model analysed over past data (a backfill, the demo's March 2025) shows it."""
+    newest = session.scalar(
+        select(func.max(MonitoringRun.interval_end)).where(
+            MonitoringRun.model_id == model_id, MonitoringRun.status == "succeeded"
+        )
+    )
+    if newest is None:
+        return []
+    until = min(now, newest if newest.tzinfo else newest.replace(tzinfo=UTC))
+    since = until - timedelta(days=min(max(days, 1), MAX_DAYS))
     rows = session.execute(
         select(
             MetricResult,
