@@ -51,6 +51,10 @@ class AnswerGuard:
     """ASGI middleware: see the module docstring."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        # Built by the api-server only (never in a task process): govflow's side of the
+        # guard is imported now, not on the path of the first answer.
+        import govflow.flows.guard  # noqa: F401
+
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,9 +70,11 @@ class AnswerGuard:
             return await self.app(scope, replay, send)
         if answer is not None:
             refusal = await _refusal(answer.groupdict(), user, body)
-            if refusal is not None:
-                return await _respond(send, *refusal)
-            return await self.app(scope, replay, send)
+            if refusal is None:
+                return await self.app(scope, replay, send)
+            code, detail = refusal
+            await _respond(send, code, detail)  # then audited: the answerer never waits for it
+            return await _record_refusal(answer.groupdict(), user, detail)
         status: dict[str, int] = {}
         await self.app(scope, replay, _watching(send, status))
         if state is not None and 200 <= status.get("code", 0) < 300:
@@ -134,10 +140,10 @@ async def _respond(send: Send, code: int, detail: str) -> None:
 async def _refusal(where: dict[str, str], user: Any, body: bytes) -> tuple[int, str] | None:
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(_judge_answer, where, user.get_id(), user.get_name(), body)
+    return await run_in_threadpool(_judge_answer, where, user.get_id(), body)
 
 
-def _judge_answer(where: dict[str, str], user_id: str, user_name: str, body: bytes) -> Any:
+def _judge_answer(where: dict[str, str], user_id: str, body: bytes) -> Any:
     """(status, reason) refusing the answer, or None to let Airflow take it."""
     request = _request_of(where)
     if request is None or request["answered"]:
@@ -169,11 +175,7 @@ def _judge_answer(where: dict[str, str], user_id: str, user_name: str, body: byt
             fields=request["fields"],
         )
         code, detail = 422, MALFORMED.format(problems="; ".join(problems)) if problems else None
-    if detail is None:
-        return None
-    task = {"task_id": where["task_id"], "map_index": int(where["map_index"])}
-    guard.record_refused_answer(user_name, dag_id, run_id, task, detail)
-    return code, detail
+    return None if detail is None else (code, detail)
 
 
 def _request_of(where: dict[str, str]) -> dict[str, Any] | None:
@@ -214,6 +216,17 @@ def _request_of(where: dict[str, str]) -> dict[str, Any] | None:
             "ti_state": str(ti_state or ""),
             "run_state": str(run_state or ""),
         }
+
+
+async def _record_refusal(where: dict[str, str], user: Any, detail: str) -> None:
+    from starlette.concurrency import run_in_threadpool
+
+    import govflow.flows.guard as guard
+
+    task = {"task_id": where["task_id"], "map_index": int(where["map_index"])}
+    await run_in_threadpool(
+        guard.record_refused_answer, user.get_name(), where["dag_id"], where["run_id"], task, detail
+    )
 
 
 async def _record_state_set(where: dict[str, str], user: Any, body: bytes) -> None:

@@ -681,7 +681,14 @@ def record_approval(
 def withdrawal_reason(env: Environment, run_id: str) -> str | None:
     """Why the run's requests still waiting for an answer are withdrawn: the deployment
     stopped (blocked, rejected, rolled back) while they waited. None while it goes on."""
-    with store.session_scope(env.db_url) as session:
+    return stopped_run_reason(env.db_url, run_id)
+
+
+def stopped_run_reason(db_url: str | None, run_id: str) -> str | None:
+    """``withdrawal_reason`` from the store alone, in a read that takes no write lock (the
+    api-server asks it on the path of every answer); LookupError for a run with no
+    deployment."""
+    with store.session_scope(db_url, read_only=True) as session:
         deployment = _deployment(session, run_id)
         if deployment.status not in procedure.STOPPED_STATUSES:
             return None

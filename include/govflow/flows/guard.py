@@ -14,8 +14,8 @@ from typing import Any
 
 from govflow import store
 from govflow.audit import STATE_SET_BY_HAND, record_event, run_target
+from govflow.deployment import workflow
 from govflow.deployment.procedure import DEPLOYMENT_DAG
-from govflow.flows import deployment
 
 ANSWER_REFUSED = "airflow.answer_refused"
 
@@ -25,7 +25,7 @@ def stopped_reason(dag_id: str, run_id: str) -> str | None:
     if dag_id != DEPLOYMENT_DAG:
         return None
     try:
-        return deployment.withdrawal_reason(run_id)
+        return workflow.stopped_run_reason(None, run_id)
     except LookupError:  # a run that opened no deployment: Airflow's own checks decide
         return None
 

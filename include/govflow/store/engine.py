@@ -3,7 +3,12 @@
 SQLite is the embedded default. Several processes write to it at once (scheduler-launched
 tasks, the CLI, the serving gateway), so every SQLite transaction starts with
 ``BEGIN IMMEDIATE``: writers queue on the database lock (with a busy timeout) instead of
-failing half-way through, and WAL lets readers go on while one writes.
+failing half-way through, and WAL lets readers go on while one writes. A session that only
+reads (``session_scope(..., read_only=True)``) begins a deferred transaction instead, so a
+long-running writer never keeps it waiting (the api-server's guard reads on the path of a
+person's answer). SQLite connections are not pooled: each session opens the file the URL
+names now, so a long-lived process (the api-server, the gateway) follows a store that was
+replaced (``govflow demo seed`` again) instead of writing into the old file.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from govflow import settings
 
@@ -39,7 +45,12 @@ def _create_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True, future=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    in_memory = not parsed.database or parsed.database == ":memory:"
+    engine = create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        **({} if in_memory else {"poolclass": NullPool}),
+    )
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_immediate)
     return engine
@@ -56,7 +67,13 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(_READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "govflow_read_only"
 
 
 def shown_url(url: str | None = None) -> str:
@@ -65,8 +82,11 @@ def shown_url(url: str | None = None) -> str:
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A session that commits when the block ends and rolls back if it raises."""
-    factory = sessionmaker(bind=engine_for(url), expire_on_commit=False)
+def session_scope(url: str | None = None, *, read_only: bool = False) -> Iterator[Session]:
+    """A session that commits when the block ends and rolls back if it raises; a
+    ``read_only`` one takes no write lock on SQLite (it must not write)."""
+    engine = engine_for(url)
+    bind = engine.execution_options(**{_READ_ONLY: True}) if read_only else engine
+    factory = sessionmaker(bind=bind, expire_on_commit=False)
     with factory() as session, session.begin():
         yield session
