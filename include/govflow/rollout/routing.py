@@ -28,6 +28,7 @@ is already in changes nothing, so retried tasks add no revision.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ from sqlalchemy.orm import Session
 from govflow.audit import record_event
 from govflow.registry import get_version
 from govflow.store.schema import (
+    LATENCY_BUCKET_COLUMNS,
+    LATENCY_BUCKETS_MS,
     GatewayHeartbeat,
     Model,
     ModelVersion,
@@ -181,9 +184,19 @@ class ServingStat:
     invalid: int = 0
     clipped: int = 0
     fallbacks: int = 0
+    # The predict calls counted under this version: their total time and their number per
+    # latency bucket, in LATENCY_BUCKET_COLUMNS' order.
+    latency_ms_sum: float = 0.0
+    latency_buckets: tuple[int, ...] = (0,) * len(LATENCY_BUCKET_COLUMNS)
 
 
 COUNTERS = ("requests", "errors", "invalid", "clipped", "fallbacks")
+
+
+def latency_bucket(milliseconds: float) -> int:
+    """The index of the latency bucket a call of ``milliseconds`` falls in: the first whose
+    upper bound it does not exceed, or the last (slower than every bound)."""
+    return bisect.bisect_left(LATENCY_BUCKETS_MS, milliseconds)
 
 
 class DeploymentTarget(Protocol):
@@ -464,9 +477,14 @@ def all_routes(session: Session, model_ids: Iterable[str] | None = None) -> list
 
 
 def record_serving_stats(session: Session, rows: Iterable[ServingStat]) -> None:
-    """Store a gateway's per-minute counters, replacing what it reported for the same minute."""
+    """Store a gateway's per-minute counters and latency, replacing what it reported for
+    the same minute."""
     for row in rows:
-        counts = {name: getattr(row, name) for name in COUNTERS}
+        counts = {
+            **{name: getattr(row, name) for name in COUNTERS},
+            "latency_ms_sum": row.latency_ms_sum,
+            **dict(zip(LATENCY_BUCKET_COLUMNS, row.latency_buckets, strict=True)),
+        }
         key = (
             ServingStatRecord.instance == row.instance,
             ServingStatRecord.model_id == row.model_id,

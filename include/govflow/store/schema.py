@@ -442,8 +442,23 @@ class RouteChange(Base):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# The upper bounds (ms) of the gateway's latency buckets, the ``latency_le_<bound>ms``
+# columns of ``serving_stats``; ``latency_over_<last>ms`` counts the slower calls.
+LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500)
+LATENCY_BUCKET_COLUMNS = (
+    *(f"latency_le_{bound}ms" for bound in LATENCY_BUCKETS_MS),
+    f"latency_over_{LATENCY_BUCKETS_MS[-1]}ms",
+)
+
+
 class ServingStat(Base):
-    """A serving gateway's counters for one model version and one minute (cumulative)."""
+    """A serving gateway's counters for one model version and one minute (cumulative).
+
+    Latency is a histogram of the predict calls counted under this version: each
+    ``latency_le_<bound>ms`` column counts the calls slower than the previous bound and at
+    most ``<bound>`` ms, and ``latency_ms_sum`` their total time. A fixed number of columns
+    per minute, however much traffic, and summable in SQL over any window.
+    """
 
     __tablename__ = "serving_stats"
     __table_args__ = (
@@ -461,6 +476,17 @@ class ServingStat(Base):
     invalid: Mapped[int] = mapped_column(Integer, default=0)
     clipped: Mapped[int] = mapped_column(Integer, default=0)
     fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_le_5ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_10ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_25ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_50ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_100ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_250ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_500ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_1000ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_2500ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_over_2500ms: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class GatewayHeartbeat(Base):
