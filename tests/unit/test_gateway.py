@@ -454,8 +454,8 @@ class ScriptedTimer:
 
 
 def test_each_predict_call_s_latency_is_counted_in_its_bucket_and_summed(serve, demo_copy):
-    # Dyadic seconds, so the sum is exact: 1.953125 ms, 31.25 ms, 3000 ms, then a call whose
-    # only instance is refused (timed, but no version to count it under).
+    # 1.953125 ms, 31.25 ms and 3000 ms (3,033,203 us in all, rounded per call), then a call
+    # whose only instance is refused (timed, but no version to count it under).
     timer = ScriptedTimer(0.0, 2**-9, 1.0, 1.0 + 2**-5, 2.0, 5.0, 6.0, 6.5)
     client, gateway = serve(timer=timer)
     for seed in (1, 2, 3):
@@ -469,11 +469,11 @@ def test_each_predict_call_s_latency_is_counted_in_its_bucket_and_summed(serve, 
         stats = session.execute(
             select(
                 ServingStat.requests,
-                ServingStat.latency_ms_sum,
+                ServingStat.latency_us_sum,
                 *(getattr(ServingStat, column) for column in LATENCY_BUCKET_COLUMNS),
             ).where(ServingStat.instance == INSTANCE)
         ).all()
-    assert stats == [(6, 3033.203125, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1)]
+    assert stats == [(6, 3033203, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1)]
 
 
 @pytest.mark.parametrize(

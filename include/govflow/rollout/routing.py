@@ -186,7 +186,7 @@ class ServingStat:
     fallbacks: int = 0
     # The predict calls counted under this version: their total time and their number per
     # latency bucket, in LATENCY_BUCKET_COLUMNS' order.
-    latency_ms_sum: float = 0.0
+    latency_us_sum: int = 0
     latency_buckets: tuple[int, ...] = (0,) * len(LATENCY_BUCKET_COLUMNS)
 
 
@@ -482,7 +482,7 @@ def record_serving_stats(session: Session, rows: Iterable[ServingStat]) -> None:
     for row in rows:
         counts = {
             **{name: getattr(row, name) for name in COUNTERS},
-            "latency_ms_sum": row.latency_ms_sum,
+            "latency_us_sum": row.latency_us_sum,
             **dict(zip(LATENCY_BUCKET_COLUMNS, row.latency_buckets, strict=True)),
         }
         key = (

@@ -185,11 +185,11 @@ class _MinuteCounts:
     """What one gateway counted for one model version in one minute, until it is stored."""
 
     counts: list[int] = field(default_factory=lambda: [0] * len(COUNTERS))
-    latency_ms_sum: float = 0.0
+    latency_us_sum: int = 0
     latency: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKET_COLUMNS))
 
     def copy(self) -> _MinuteCounts:
-        return _MinuteCounts(list(self.counts), self.latency_ms_sum, list(self.latency))
+        return _MinuteCounts(list(self.counts), self.latency_us_sum, list(self.latency))
 
     def stat(self, instance: str, model_id: str, version: str, minute: datetime) -> ServingStat:
         return ServingStat(
@@ -198,7 +198,7 @@ class _MinuteCounts:
             version,
             minute,
             **dict(zip(COUNTERS, self.counts, strict=True)),
-            latency_ms_sum=self.latency_ms_sum,
+            latency_us_sum=self.latency_us_sum,
             latency_buckets=tuple(self.latency),
         )
 
@@ -619,7 +619,7 @@ class Gateway:
                 for index, count in enumerate(counts):
                     total.counts[index] += count
                 if position == 0:
-                    total.latency_ms_sum += latency_ms
+                    total.latency_us_sum += round(latency_ms * 1000)
                     total.latency[latency_bucket(latency_ms)] += 1
 
     # --- the request path --------------------------------------------------------------

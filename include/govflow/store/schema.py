@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -456,8 +457,9 @@ class ServingStat(Base):
 
     Latency is a histogram of the predict calls counted under this version: each
     ``latency_le_<bound>ms`` column counts the calls slower than the previous bound and at
-    most ``<bound>`` ms, and ``latency_ms_sum`` their total time. A fixed number of columns
-    per minute, however much traffic, and summable in SQL over any window.
+    most ``<bound>`` ms, and ``latency_us_sum`` their total time in whole microseconds. A
+    fixed number of columns per minute, however much traffic, and summable in SQL over any
+    window.
     """
 
     __tablename__ = "serving_stats"
@@ -476,7 +478,7 @@ class ServingStat(Base):
     invalid: Mapped[int] = mapped_column(Integer, default=0)
     clipped: Mapped[int] = mapped_column(Integer, default=0)
     fallbacks: Mapped[int] = mapped_column(Integer, default=0)
-    latency_ms_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_us_sum: Mapped[int] = mapped_column(BigInteger, default=0)
     latency_le_5ms: Mapped[int] = mapped_column(Integer, default=0)
     latency_le_10ms: Mapped[int] = mapped_column(Integer, default=0)
     latency_le_25ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,10 +1,10 @@
 """The gateway's latency (issue 16 item 2): a per-minute histogram beside its counters.
 
 Model Health shows each model's latency from the gateway's counters. Each ``serving_stats``
-row gains the total time of the predict calls it counts and their number per latency
-bucket (``govflow.store.schema.LATENCY_BUCKETS_MS``): a fixed width per minute, summable
-over any window. Rows written before this revision count no call (zero), which the
-dashboard shows as no latency recorded, not as fast calls.
+row gains the total time of the predict calls it counts (whole microseconds, so that sums
+stay exact) and their number per latency bucket (``govflow.store.schema.LATENCY_BUCKETS_MS``):
+a fixed width per minute, summable over any window. Rows written before this revision count
+no call (zero), which the dashboard shows as no latency recorded, not as fast calls.
 
 Revision ID: 0013
 Revises: 0012
@@ -38,7 +38,9 @@ BUCKET_COLUMNS = (
 def upgrade() -> None:
     with op.batch_alter_table("serving_stats", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("latency_ms_sum", sa.Float(), nullable=False, server_default=sa.text("0"))
+            sa.Column(
+                "latency_us_sum", sa.BigInteger(), nullable=False, server_default=sa.text("0")
+            )
         )
         for name in BUCKET_COLUMNS:
             batch_op.add_column(
@@ -50,4 +52,4 @@ def downgrade() -> None:
     with op.batch_alter_table("serving_stats", schema=None) as batch_op:
         for name in reversed(BUCKET_COLUMNS):
             batch_op.drop_column(name)
-        batch_op.drop_column("latency_ms_sum")
+        batch_op.drop_column("latency_us_sum")
