@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govflow.audit import record_event
@@ -52,6 +52,7 @@ from govflow.store.schema import (
     StageHistory,
 )
 from govflow.store.schema import ServingStat as ServingStatRecord
+from govflow.store.serving_hours import MinuteChange, add_to_hours
 from govflow.store.types import utcnow
 
 Audience = Literal["internal", "external"]
@@ -478,21 +479,24 @@ def all_routes(session: Session, model_ids: Iterable[str] | None = None) -> list
 
 def record_serving_stats(session: Session, rows: Iterable[ServingStat]) -> None:
     """Store a gateway's per-minute counters and latency, replacing what it reported for
-    the same minute."""
+    the same minute, and add the difference to the minute's hour (``serving_stat_hours``)."""
+    changes: list[MinuteChange] = []
     for row in rows:
         counts = {
             **{name: getattr(row, name) for name in COUNTERS},
             "latency_us_sum": row.latency_us_sum,
             **dict(zip(LATENCY_BUCKET_COLUMNS, row.latency_buckets, strict=True)),
         }
-        key = (
-            ServingStatRecord.instance == row.instance,
-            ServingStatRecord.model_id == row.model_id,
-            ServingStatRecord.version == row.version,
-            ServingStatRecord.minute == row.minute,
+        stored = session.scalar(
+            select(ServingStatRecord).where(
+                ServingStatRecord.instance == row.instance,
+                ServingStatRecord.model_id == row.model_id,
+                ServingStatRecord.version == row.version,
+                ServingStatRecord.minute == row.minute,
+            )
         )
-        changed = session.execute(update(ServingStatRecord).where(*key).values(**counts))
-        if not changed.rowcount:  # type: ignore[attr-defined]
+        if stored is None:
+            change = counts
             session.add(
                 ServingStatRecord(
                     instance=row.instance,
@@ -502,7 +506,13 @@ def record_serving_stats(session: Session, rows: Iterable[ServingStat]) -> None:
                     **counts,
                 )
             )
+        else:
+            change = {name: value - getattr(stored, name) for name, value in counts.items()}
+            for name, value in counts.items():
+                setattr(stored, name, value)
+        changes.append((row.instance, row.model_id, row.version, row.minute, change))
     session.flush()
+    add_to_hours(session, changes)
 
 
 def record_heartbeat(

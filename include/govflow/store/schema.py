@@ -452,27 +452,15 @@ LATENCY_BUCKET_COLUMNS = (
 )
 
 
-class ServingStat(Base):
-    """A serving gateway's counters for one model version and one minute (cumulative).
+class ServingCounts:
+    """What a gateway counts for one model version: requests and their outcomes, and the
+    latency histogram of the predict calls counted under this version.
 
-    Latency is a histogram of the predict calls counted under this version: each
-    ``latency_le_<bound>ms`` column counts the calls slower than the previous bound and at
-    most ``<bound>`` ms, and ``latency_us_sum`` their total time in whole microseconds. A
-    fixed number of columns per minute, however much traffic, and summable in SQL over any
-    window.
+    Each ``latency_le_<bound>ms`` column counts the calls slower than the previous bound and
+    at most ``<bound>`` ms, and ``latency_us_sum`` their total time in whole microseconds: a
+    fixed number of columns however much traffic, summable in SQL over any window.
     """
 
-    __tablename__ = "serving_stats"
-    __table_args__ = (
-        UniqueConstraint("instance", "model_id", "version", "minute"),
-        Index("ix_serving_stats_model_minute", "model_id", "minute"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    instance: Mapped[str] = mapped_column(String(64))
-    model_id: Mapped[str] = mapped_column(String(128))
-    version: Mapped[str] = mapped_column(String(64))
-    minute: Mapped[datetime] = mapped_column()
     requests: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
     invalid: Mapped[int] = mapped_column(Integer, default=0)
@@ -489,6 +477,51 @@ class ServingStat(Base):
     latency_le_1000ms: Mapped[int] = mapped_column(Integer, default=0)
     latency_le_2500ms: Mapped[int] = mapped_column(Integer, default=0)
     latency_over_2500ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+SERVING_COUNT_COLUMNS = (
+    "requests",
+    "errors",
+    "invalid",
+    "clipped",
+    "fallbacks",
+    "latency_us_sum",
+    *LATENCY_BUCKET_COLUMNS,
+)
+
+
+class ServingStat(ServingCounts, Base):
+    """A serving gateway's counts for one model version and one minute (cumulative)."""
+
+    __tablename__ = "serving_stats"
+    __table_args__ = (
+        UniqueConstraint("instance", "model_id", "version", "minute"),
+        Index("ix_serving_stats_model_minute", "model_id", "minute"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(64))
+    minute: Mapped[datetime] = mapped_column()
+
+
+class ServingStatHour(ServingCounts, Base):
+    """The sum of one gateway's ``serving_stats`` rows for one model version and one hour,
+    kept in step with them by ``govflow.store.serving_hours``: Model Health reads a day of
+    a fleet's counts from 24 rows a model and version instead of 1,440."""
+
+    __tablename__ = "serving_stat_hours"
+    __table_args__ = (
+        UniqueConstraint("instance", "model_id", "version", "hour"),
+        Index("ix_serving_stat_hours_model_hour", "model_id", "hour"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(64))
+    hour: Mapped[datetime] = mapped_column()
 
 
 class GatewayHeartbeat(Base):
