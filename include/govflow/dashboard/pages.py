@@ -7,6 +7,7 @@ monitor with no record, or whose newest record is older than its cadence allows,
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,11 +21,15 @@ from govflow.config import GovflowConfig
 from govflow.config.vocabulary import CHECK_TYPES, Cadence
 from govflow.rollout.routing import COUNTERS, Health
 from govflow.store.schema import (
+    LATENCY_BUCKET_COLUMNS,
+    LATENCY_BUCKETS_MS,
     MetricResult,
     MonitoringRun,
     ServingFeedback,
     ServingStat,
+    ServingStatHour,
 )
+from govflow.store.serving_hours import hour_of
 
 NO_DATA = "No data"
 INCONCLUSIVE = "INCONCLUSIVE"
@@ -267,8 +272,48 @@ def health_metrics(
 
 SERVING_WINDOW = timedelta(hours=24)
 FEEDBACK_COUNTED = ("override", "complaint")
-# The gateway records counters per minute (serving_stats) and feedback, not latency.
-LATENCY_NOT_RECORDED = "not recorded: the serving gateway keeps no latency (serving_stats)"
+LATENCY_EXPLAINED = (
+    "the gateway's time answering a predict call (not the HTTP transport), counted in "
+    "buckets up to {bounds} ms; a percentile is shown as the upper bound of its bucket "
+    "(p95 \u2264 50 ms: 95% of calls took at most 50 ms), so it may overstate, never understate"
+).format(bounds=", ".join(str(bound) for bound in LATENCY_BUCKETS_MS))
+# What is summed per model: the counters, then the latency sum and its buckets.
+_SUMMED = (*COUNTERS, "latency_us_sum", *LATENCY_BUCKET_COLUMNS)
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """A model's predict calls over SERVING_WINDOW, from the gateway's latency buckets."""
+
+    calls: int
+    mean_ms: float
+    # Each percentile is known to its bucket: (lower bound, upper bound] in ms, the upper
+    # None above the last bound.
+    p50_ms: tuple[int, int | None]
+    p95_ms: tuple[int, int | None]
+
+    @classmethod
+    def of(cls, latency_us_sum: int, buckets: Sequence[int]) -> LatencySummary | None:
+        calls = sum(buckets)
+        if not calls:
+            return None
+        return cls(
+            calls,
+            latency_us_sum / calls / 1000,
+            _bucket_of_rank(buckets, math.ceil(0.50 * calls)),
+            _bucket_of_rank(buckets, math.ceil(0.95 * calls)),
+        )
+
+
+def _bucket_of_rank(buckets: Sequence[int], rank: int) -> tuple[int, int | None]:
+    """The bucket of the ``rank``-th fastest call (1-based)."""
+    seen = 0
+    for index, count in enumerate(buckets):
+        seen += count
+        if seen >= rank:
+            lower = (0, *LATENCY_BUCKETS_MS)[index]
+            return lower, LATENCY_BUCKETS_MS[index] if index < len(LATENCY_BUCKETS_MS) else None
+    raise ValueError(f"rank {rank} is beyond the {seen} calls counted")
 
 
 @dataclass(frozen=True)
@@ -282,6 +327,7 @@ class ServingCounters:
     fallbacks: int
     overrides: int
     complaints: int
+    latency: LatencySummary | None = None
 
     @property
     def error_rate(self) -> float | None:
@@ -290,24 +336,52 @@ class ServingCounters:
         return Health("", None, 0, **counts).error_rate()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "error_rate": self.error_rate, "latency": None}
+        return {**asdict(self), "error_rate": self.error_rate}
+
+
+def _sums_by_model(
+    session: Session,
+    table: type[ServingStat | ServingStatHour],
+    model_ids: Sequence[str],
+    *where: Any,
+) -> dict[str, list[int]]:
+    return {
+        row[0]: [int(value or 0) for value in row[1:]]
+        for row in session.execute(
+            select(table.model_id, *(func.sum(getattr(table, name)) for name in _SUMMED))
+            .where(table.model_id.in_(model_ids), *where)
+            .group_by(table.model_id)
+        )
+    }
 
 
 def serving_counters(
     session: Session, model_ids: Sequence[str], *, now: datetime
 ) -> dict[str, ServingCounters]:
-    """Model Health's gateway counters of the last SERVING_WINDOW per model (two grouped
-    queries on the (model, minute) and (model, recorded_at) indexes); a model with neither
-    counters nor feedback in the window is absent."""
+    """Model Health's gateway counters and latency of the last SERVING_WINDOW per model; a
+    model with neither counters nor feedback in the window is absent.
+
+    The window's whole hours come from their sums (``serving_stat_hours``, kept equal to
+    the minutes'), the minutes before its first whole hour from ``serving_stats``: the same
+    totals as summing every minute since ``now - SERVING_WINDOW``, from about 24 rows a
+    model instead of 1,440."""
     since = now - SERVING_WINDOW
-    counted: dict[str, list[int]] = {
-        row[0]: [int(value or 0) for value in row[1:]]
-        for row in session.execute(
-            select(ServingStat.model_id, *(func.sum(getattr(ServingStat, c)) for c in COUNTERS))
-            .where(ServingStat.model_id.in_(model_ids), ServingStat.minute >= since)
-            .group_by(ServingStat.model_id)
-        )
-    }
+    first_hour = hour_of(since)
+    if first_hour < since:
+        first_hour += timedelta(hours=1)
+    counted = _sums_by_model(
+        session, ServingStatHour, model_ids, ServingStatHour.hour >= first_hour
+    )
+    before_first_hour = _sums_by_model(
+        session,
+        ServingStat,
+        model_ids,
+        ServingStat.minute >= since,
+        ServingStat.minute < first_hour,
+    )
+    for model_id, sums in before_first_hour.items():
+        hours = counted.get(model_id, [0] * len(_SUMMED))
+        counted[model_id] = [a + b for a, b in zip(hours, sums, strict=True)]
     feedback: dict[tuple[str, str], int] = {
         (model_id, kind): count
         for model_id, kind, count in session.execute(
@@ -321,14 +395,16 @@ def serving_counters(
         )
     }
     served = [m for m in model_ids if m in counted or any(k[0] == m for k in feedback)]
-    return {
-        model_id: ServingCounters(
-            **dict(zip(COUNTERS, counted.get(model_id, [0] * len(COUNTERS)), strict=True)),
+    found = {}
+    for model_id in served:
+        sums = counted.get(model_id, [0] * len(_SUMMED))
+        found[model_id] = ServingCounters(
+            **dict(zip(COUNTERS, sums[: len(COUNTERS)], strict=True)),
             overrides=feedback.get((model_id, "override"), 0),
             complaints=feedback.get((model_id, "complaint"), 0),
+            latency=LatencySummary.of(sums[len(COUNTERS)], sums[len(COUNTERS) + 1 :]),
         )
-        for model_id in served
-    }
+    return found
 
 
 @dataclass(frozen=True)
