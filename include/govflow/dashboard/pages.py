@@ -336,7 +336,9 @@ class ServingCounters:
         return Health("", None, 0, **counts).error_rate()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "error_rate": self.error_rate}
+        counted = asdict(self)
+        latency = counted.pop("latency")
+        return {**counted, "error_rate": self.error_rate, "latency": latency}
 
 
 def _sums_by_model(
