@@ -494,7 +494,12 @@ def fairness_series(
     since = now - timedelta(days=min(max(days, 1), MAX_DAYS))
     rows = session.execute(
         select(
-            MetricResult,
+            MetricResult.subject,
+            MetricResult.metric,
+            MetricResult.value,
+            MetricResult.severity,
+            MetricResult.status,
+            MetricResult.details,
             MonitoringRun.interval_end,
             MonitoringRun.dag_id,
             MonitoringRun.dag_run_id,
@@ -512,7 +517,7 @@ def fairness_series(
     )
     series: dict[tuple[str, str], FairnessSeries] = {}
     bounds = config.policy.thresholds.fairness_drift
-    for result, end, dag_id, dag_run_id, report_path in rows:
+    for result in rows:
         key = (result.subject, result.metric)
         if key not in series:
             bound = bounds[result.metric]
@@ -527,7 +532,7 @@ def fairness_series(
         details = result.details or {}
         series[key].points.append(
             FairnessPoint(
-                window_end=_aware(end),
+                window_end=_aware(result.interval_end),
                 value=result.value,
                 ci_low=details.get("ci_low"),
                 ci_high=details.get("ci_high"),
@@ -535,9 +540,9 @@ def fairness_series(
                 status=result.status,
                 group_sizes=details.get("group_sizes") or {},
                 message=str(details.get("message") or ""),
-                dag_id=dag_id,
-                dag_run_id=dag_run_id,
-                report_path=report_path,
+                dag_id=result.dag_id,
+                dag_run_id=result.dag_run_id,
+                report_path=result.report_path,
             )
         )
     order = {metric: index for index, metric in enumerate(FAIRNESS_METRICS)}
