@@ -453,14 +453,18 @@ LATENCY_BUCKET_COLUMNS = (
 
 
 class ServingCounts:
-    """What a gateway counts for one model version: requests and their outcomes, and the
-    latency histogram of the predict calls counted under this version.
+    """What one gateway (``instance``) counts for one model version over a period: requests
+    and their outcomes, and the latency histogram of the predict calls counted under it.
 
     Each ``latency_le_<bound>ms`` column counts the calls slower than the previous bound and
     at most ``<bound>`` ms, and ``latency_us_sum`` their total time in whole microseconds: a
     fixed number of columns however much traffic, summable in SQL over any window.
     """
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(64))
     requests: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
     invalid: Mapped[int] = mapped_column(Integer, default=0)
@@ -499,10 +503,6 @@ class ServingStat(ServingCounts, Base):
         Index("ix_serving_stats_model_minute", "model_id", "minute"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    instance: Mapped[str] = mapped_column(String(64))
-    model_id: Mapped[str] = mapped_column(String(128))
-    version: Mapped[str] = mapped_column(String(64))
     minute: Mapped[datetime] = mapped_column()
 
 
@@ -517,10 +517,6 @@ class ServingStatHour(ServingCounts, Base):
         Index("ix_serving_stat_hours_model_hour", "model_id", "hour"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    instance: Mapped[str] = mapped_column(String(64))
-    model_id: Mapped[str] = mapped_column(String(128))
-    version: Mapped[str] = mapped_column(String(64))
     hour: Mapped[datetime] = mapped_column()
 
 
