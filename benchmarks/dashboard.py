@@ -15,7 +15,8 @@
    Beside them, from the same seeded random generator: incidents with their events (a few
    open, most resolved), risk acceptances, a deployment per model and quarter with its
    steps, approvals and rollout stages (the newest of every fourth model still waiting for
-   approvals), two days of the gateway's per-minute counters and feedback, and the
+   approvals), two days of the gateway's per-minute counters (with latency buckets, and
+   their hourly sums as the gateway's writer keeps them) and feedback, and the
    hash-chained audit trail those writes leave (one event per record, the reports'
    ``report.*_generated`` events), chained by the library's own ``event_hash``.
 2. **Server time**: the app of ``create_dashboard_app`` in this process through Starlette's
@@ -330,6 +331,21 @@ def _deployments(model_id: str, now: datetime, active: bool) -> list[dict[str, A
     return found
 
 
+def gateway_latency(rng: random.Random) -> dict[str, int]:
+    """One minute's latency columns for its 40 predict calls: 12 within 5 ms, 18 within 10,
+    9 within 25 and one within 50, except that about one minute in three has one of the 25 ms
+    calls take 180 ms instead."""
+    from govflow.store.schema import LATENCY_BUCKET_COLUMNS
+
+    slow = int(rng.random() < 0.3)
+    counts = [12, 18, 9 - slow, 1, 0, slow, 0, 0, 0, 0]
+    typical_ms = (3, 7, 15, 40, 0, 180, 0, 0, 0, 0)
+    return {
+        "latency_us_sum": 1000 * sum(n * ms for n, ms in zip(counts, typical_ms, strict=True)),
+        **dict(zip(LATENCY_BUCKET_COLUMNS, counts, strict=True)),
+    }
+
+
 def fill_store(db_url: str, config_dir: Path, model_ids: list[str], days: int, seed: int) -> Any:
     """The store of section 1 of the docstring; returns the counts of what it wrote."""
     from collections import Counter
@@ -342,6 +358,7 @@ def fill_store(db_url: str, config_dir: Path, model_ids: list[str], days: int, s
     from govflow.config import load_config
     from govflow.registry import register_model
     from govflow.store.schema import (
+        SERVING_COUNT_COLUMNS,
         Deployment,
         DeploymentApproval,
         DeploymentStep,
@@ -354,6 +371,7 @@ def fill_store(db_url: str, config_dir: Path, model_ids: list[str], days: int, s
         ServingFeedback,
         ServingStat,
     )
+    from govflow.store.serving_hours import add_to_hours
 
     rng = random.Random(seed)
     now = START + timedelta(days=days, hours=6)
@@ -550,22 +568,35 @@ def fill_store(db_url: str, config_dir: Path, model_ids: list[str], days: int, s
             counts["deployments"] += len(deployments)
 
             minutes = [now - timedelta(minutes=m) for m in range(1, 2 * 24 * 60 + 1)]
-            session.execute(
-                insert(ServingStat),
-                [
-                    {
-                        "instance": "gateway-1",
-                        "model_id": model_id,
-                        "version": "1.3.0",
-                        "minute": minute,
-                        "requests": 40,
-                        "errors": int(rng.random() < 0.02),
-                        "invalid": 0,
-                        "clipped": 0,
-                        "fallbacks": int(rng.random() < 0.01),
-                    }
-                    for minute in minutes
-                ],
+            stats = [
+                {
+                    "instance": "gateway-1",
+                    "model_id": model_id,
+                    "version": "1.3.0",
+                    "minute": minute,
+                    "requests": 40,
+                    "errors": int(rng.random() < 0.02),
+                    "invalid": 0,
+                    "clipped": 0,
+                    "fallbacks": int(rng.random() < 0.01),
+                    **gateway_latency(rng),
+                }
+                for minute in minutes
+            ]
+            session.execute(insert(ServingStat), stats)
+            # The hours' sums the gateway's writer keeps beside its minutes.
+            add_to_hours(
+                session,
+                (
+                    (
+                        row["instance"],
+                        row["model_id"],
+                        row["version"],
+                        row["minute"],
+                        {name: row[name] for name in SERVING_COUNT_COLUMNS},
+                    )
+                    for row in stats
+                ),
             )
             session.execute(
                 insert(ServingFeedback),

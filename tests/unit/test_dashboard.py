@@ -28,7 +28,16 @@ from govflow.audit import query_events, record_event
 from govflow.config import load_config
 from govflow.dashboard import create_dashboard_app, dashboard_rights
 from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
-from govflow.dashboard.pages import NO_DATA, ModelOverview, Monitor, model_overviews
+from govflow.dashboard.pages import (
+    NO_DATA,
+    LatencySummary,
+    ModelOverview,
+    Monitor,
+    model_overviews,
+    serving_counters,
+)
+from govflow.rollout.routing import ServingStat as GatewayCounts
+from govflow.rollout.routing import record_serving_stats
 from govflow.settings import config_dir
 from govflow.store.schema import (
     Deployment,
@@ -43,7 +52,6 @@ from govflow.store.schema import (
     RiskAcceptance,
     RolloutStage,
     ServingFeedback,
-    ServingStat,
 )
 from govflow_airflow.dashboard import AIRFLOW_REFUSES, airflow_user_name, run_url, trigger_as_user
 
@@ -1064,35 +1072,39 @@ def governance_store(dashboard_store, tmp_path) -> str:
                 created_at=NOW - timedelta(hours=1),
             )
         )
-        for minute, requests, errors in (
-            (NOW - timedelta(hours=2), 900, 9),
-            (NOW - 3 * DAY, 50, 50),
-        ):
-            session.add(
-                ServingStat(
-                    instance="gw-1",
-                    model_id="credit_approval",
-                    version="1.9.0",
-                    minute=minute,
-                    requests=requests,
-                    errors=errors,
-                    invalid=0,
-                    clipped=2,
-                    fallbacks=4,
-                )
-            )
-        session.add(
-            ServingStat(
-                instance="gw-2",
-                model_id="credit_approval",
-                version="2.0.0",
-                minute=NOW - timedelta(hours=1),
-                requests=100,
-                errors=0,
-                invalid=1,
-                clipped=0,
-                fallbacks=1,
-            )
+        # Through the gateway's own writer, which keeps the hours' sums Model Health reads.
+        record_serving_stats(
+            session,
+            [
+                *(
+                    GatewayCounts(
+                        "gw-1",
+                        "credit_approval",
+                        "1.9.0",
+                        minute,
+                        requests=requests,
+                        errors=errors,
+                        invalid=0,
+                        clipped=2,
+                        fallbacks=4,
+                    )
+                    for minute, requests, errors in (
+                        (NOW - timedelta(hours=2), 900, 9),
+                        (NOW - 3 * DAY, 50, 50),
+                    )
+                ),
+                GatewayCounts(
+                    "gw-2",
+                    "credit_approval",
+                    "2.0.0",
+                    NOW - timedelta(hours=1),
+                    requests=100,
+                    errors=0,
+                    invalid=1,
+                    clipped=0,
+                    fallbacks=1,
+                ),
+            ],
         )
         for kind in ("override", "override", "complaint", "bug"):
             session.add(
@@ -1444,7 +1456,93 @@ def test_model_health_shows_the_gateway_counters_of_the_last_24_hours(governance
     assert serving["marketing_propensity"] is None
     page = client_as(governance, "eve").get("/health").text
     assert "<td>credit_approval</td><td>1000</td><td>0.0100</td><td>9</td>" in page
-    assert "latency: not recorded: the serving gateway keeps no latency" in page
+    # Counted by gateways that timed no call: no latency is shown, none is made up.
+    assert "<td>2</td><td>1</td><td>not recorded</td><td>not recorded</td></tr>" in page
+
+
+def latency_counts(model_id: str, minute: datetime, buckets: list[int], us: int) -> GatewayCounts:
+    return GatewayCounts(
+        "gw-3",
+        model_id,
+        "1.0.0",
+        minute,
+        requests=sum(buckets),
+        latency_us_sum=us,
+        latency_buckets=tuple(buckets),
+    )
+
+
+def test_model_health_shows_latency_percentiles_as_the_upper_bounds_of_their_buckets(
+    governance, governance_store
+):
+    with store.session_scope(governance_store) as session:
+        record_serving_stats(
+            session,
+            [
+                # 60 calls of at most 5 ms, 30 in (10, 25], 8 in (50, 100], 2 over 2500 ms:
+                # the 50th fastest is in (0, 5], the 95th in (50, 100].
+                latency_counts(
+                    "product_recommendation",
+                    NOW - timedelta(hours=1),
+                    [60, 0, 30, 0, 8, 0, 0, 0, 0, 2],
+                    7_420_000,
+                ),
+                latency_counts(
+                    "marketing_propensity", NOW - timedelta(hours=1), [0] * 9 + [3], 9_000_000
+                ),
+            ],
+        )
+    health = client_as(governance, "eve").get("/api/health").json()["data"]
+    latency = {row["model_id"]: row["serving"]["latency"] for row in health}
+    assert latency == {
+        "credit_approval": None,
+        "marketing_propensity": {
+            "calls": 3,
+            "mean_ms": 3000.0,
+            "p50_ms": [2500, None],
+            "p95_ms": [2500, None],
+        },
+        "product_recommendation": {
+            "calls": 100,
+            "mean_ms": 74.2,
+            "p50_ms": [0, 5],
+            "p95_ms": [50, 100],
+        },
+    }
+    page = client_as(governance, "eve").get("/health").text
+    assert "<td>&le; 5 ms</td><td>&le; 100 ms</td></tr>" in page
+    assert "<td>&gt; 2500 ms</td><td>&gt; 2500 ms</td></tr>" in page
+    assert "a percentile is shown as the upper bound of its bucket" in page
+
+
+def test_model_health_sums_the_window_s_whole_hours_and_the_minutes_before_them(
+    governance_store,
+):
+    # The window starts at 12:30 yesterday: 12:30-12:59 are read from the minutes, the
+    # hours from 13:00 on from their sums, 12:29 from neither.
+    now = NOW + timedelta(minutes=30)
+    minutes = {
+        -24 * 60 - 1: [1000] + [0] * 9,
+        -24 * 60: [1] + [0] * 9,
+        -23 * 60 - 31: [0, 0, 2] + [0] * 7,
+        -23 * 60 - 30: [0] * 4 + [4] + [0] * 5,
+        0: [8] + [0] * 9,
+    }
+    with store.session_scope(governance_store) as session:
+        for offset, buckets in minutes.items():
+            minute = now + timedelta(minutes=offset)
+            # Reported twice, as a gateway does within a minute: the second replaces the first.
+            for share in (0, 1):
+                counts = [count * share for count in buckets]
+                record_serving_stats(
+                    session,
+                    [latency_counts("product_recommendation", minute, counts, 1000 * share)],
+                )
+        counted = serving_counters(session, ["product_recommendation"], now=now)
+    summary = counted["product_recommendation"]
+    assert summary.requests == 1 + 2 + 4 + 8
+    # 15 calls, 1 ms a minute: the 8th fastest is in (0, 5], the 15th in (50, 100].
+    assert summary.latency == LatencySummary(15, 4000 / 15 / 1000, (0, 5), (50, 100))
 
 
 def test_the_reports_page_lists_the_governance_reports_with_links_that_open_them(governance):

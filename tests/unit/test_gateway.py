@@ -32,7 +32,7 @@ from govflow.cli import app as cli
 from govflow.config import load_config
 from govflow.config.inventory import NonNegativeOutput
 from govflow.monitoring.prediction_logs import ParquetLogSource, log_columns
-from govflow.rollout.routing import RouteState, StoreTarget
+from govflow.rollout.routing import RouteState, StoreTarget, latency_bucket
 from govflow.serving import kill_switches
 from govflow.serving.consumers import (
     MIN_TOKEN_LENGTH,
@@ -81,7 +81,13 @@ from govflow.serving.safeguards import (
     NOT_FINITE,
     answer_bytes,
 )
-from govflow.store.schema import AuditEvent, GatewayHeartbeat, ServingFeedback, ServingStat
+from govflow.store.schema import (
+    LATENCY_BUCKET_COLUMNS,
+    AuditEvent,
+    GatewayHeartbeat,
+    ServingFeedback,
+    ServingStat,
+)
 from govflow.store.types import utcnow
 from tests.support.serving import (
     RAISE,
@@ -435,6 +441,53 @@ def test_invalid_outputs_are_blocked_with_their_reason_and_out_of_range_ones_cli
             ).where(ServingStat.instance == INSTANCE)
         ).all()
     assert stats == [("9.0.0", 5, 0, 2, 2, 2)]
+
+
+class ScriptedTimer:
+    """perf_counter for the gateway: each call reads the next of the given seconds."""
+
+    def __init__(self, *readings: float) -> None:
+        self.readings = iter(readings)
+
+    def __call__(self) -> float:
+        return next(self.readings)
+
+
+def test_each_predict_call_s_latency_is_counted_in_its_bucket_and_summed(serve, demo_copy):
+    # 1.953125 ms, 31.25 ms and 3000 ms (3,033,203 us in all, rounded per call), then a call
+    # whose only instance is refused (timed, but no version to count it under).
+    timer = ScriptedTimer(0.0, 2**-9, 1.0, 1.0 + 2**-5, 2.0, 5.0, 6.0, 6.5)
+    client, gateway = serve(timer=timer)
+    for seed in (1, 2, 3):
+        answers(client, applicant_instances(rng(seed), 2))
+    refused = applicant_instances(rng(4), 1)
+    refused[0]["features"]["region"] = "atlantis"
+    assert predict(client, refused)[0] == 422
+    gateway.flush()
+
+    with store.session_scope(demo_copy[1]) as session:
+        stats = session.execute(
+            select(
+                ServingStat.requests,
+                ServingStat.latency_us_sum,
+                *(getattr(ServingStat, column) for column in LATENCY_BUCKET_COLUMNS),
+            ).where(ServingStat.instance == INSTANCE)
+        ).all()
+    assert stats == [(6, 3033203, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1)]
+
+
+@pytest.mark.parametrize(
+    ("milliseconds", "column"),
+    [
+        (0.0, "latency_le_5ms"),
+        (5.0, "latency_le_5ms"),
+        (5.001, "latency_le_10ms"),
+        (2500.0, "latency_le_2500ms"),
+        (2500.5, "latency_over_2500ms"),
+    ],
+)
+def test_a_latency_on_a_bucket_s_bound_counts_in_that_bucket(milliseconds, column):
+    assert LATENCY_BUCKET_COLUMNS[latency_bucket(milliseconds)] == column
 
 
 def as_regressor(config: Any, model_id: str, maximum: float) -> Any:

@@ -17,6 +17,8 @@ from govflow.cli import app
 from govflow.config import load_config
 from govflow.monitoring.prediction_logs import partition_path
 from govflow.retention.purge import run_retention
+from govflow.rollout.routing import ServingStat as GatewayCounts
+from govflow.rollout.routing import record_serving_stats
 from govflow.store.schema import (
     Alert,
     AuditEvent,
@@ -29,6 +31,7 @@ from govflow.store.schema import (
     MonitoringRun,
     Route,
     ServingStat,
+    ServingStatHour,
 )
 
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
@@ -92,8 +95,9 @@ def records(fresh_store_env, tmp_path) -> Path:
                         status="computed",
                     )
                 )
-                session.add(
-                    ServingStat(instance="g1", model_id=model_id, version="1", minute=start)
+                # As a gateway writes them: with their hour's sum.
+                record_serving_stats(
+                    session, [GatewayCounts("g1", model_id, "1", start, requests=1)]
                 )
                 session.add(
                     Alert(
@@ -139,6 +143,7 @@ def counts(url: str) -> dict[str, int]:
             "metrics": session.scalar(select(func.count(MetricResult.id))),
             "alerts": session.scalar(select(func.count(Alert.id))),
             "stats": session.scalar(select(func.count(ServingStat.id))),
+            "stat_hours": session.scalar(select(func.count(ServingStatHour.id))),
         }
 
 
@@ -179,7 +184,13 @@ def test_a_purge_removes_what_is_past_its_period_keeps_held_evidence_and_is_audi
     assert purged["serving_stats"] == (20, 0)
     assert all(r.purged == 0 for r in second)
     assert log_days(records, "credit_approval") == ["date=2025-03-05"]
-    assert counts(fresh_store_env) == {"runs": 1, "metrics": 1, "alerts": 0, "stats": 0}
+    assert counts(fresh_store_env) == {
+        "runs": 1,
+        "metrics": 1,
+        "alerts": 0,
+        "stats": 0,
+        "stat_hours": 0,
+    }
     with store.session_scope(fresh_store_env) as session:
         events = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "retention.purged")
@@ -212,7 +223,14 @@ def test_a_hold_on_a_model_keeps_everything_of_it_and_a_released_hold_stays_on_r
     assert len(log_days(records, "marketing_propensity")) == DAYS
     with store.session_scope(fresh_store_env) as session:
         left = session.scalars(select(MonitoringRun.model_id).distinct()).all()
+        hours_left = session.execute(
+            select(ServingStatHour.model_id, func.sum(ServingStatHour.requests)).group_by(
+                ServingStatHour.model_id
+            )
+        ).all()
     assert set(left) == {"marketing_propensity", "credit_approval"}
+    # The purged minutes left their hours' sums; the held model's stayed whole.
+    assert hours_left == [("marketing_propensity", DAYS)]
 
     released = govflow("hold", "release", "1", "--reason", "case closed", "--actor", "carol")
     listed = govflow("hold", "list", "--all")

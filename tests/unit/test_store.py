@@ -5,14 +5,24 @@ from __future__ import annotations
 import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import bindparam, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from govflow import settings, store
 from govflow.audit import record_event, verify_chain
-from govflow.store.schema import Alert, AuditEvent, Baseline, Incident, KillSwitch, Model
+from govflow.store.schema import (
+    Alert,
+    AuditEvent,
+    Baseline,
+    Incident,
+    KillSwitch,
+    Model,
+    ServingStatHour,
+)
+from govflow.store.types import UTCDateTime
 
 EXPECTED_TABLES = {
     "legal_holds",
@@ -36,6 +46,7 @@ EXPECTED_TABLES = {
     "routes",
     "route_history",
     "serving_stats",
+    "serving_stat_hours",
     "gateway_heartbeats",
     "serving_feedback",
     "audit_events",
@@ -117,6 +128,36 @@ def test_a_store_holding_records_upgrades_across_every_migration(store_url):
         assert connection.execute(text("SELECT historical FROM monitoring_runs")).all() == [
             (False,)
         ]
+
+
+def test_the_gateway_s_minutes_already_stored_are_summed_into_their_hours_on_upgrade(
+    store_url,
+):
+    store.upgrade(store_url, "0012")
+    insert = text(
+        "INSERT INTO serving_stats (instance, model_id, version, minute, requests, errors,"
+        " invalid, clipped, fallbacks) VALUES ('g1', 'm', '1', :minute, :requests, 1, 0, 0, 0)"
+    ).bindparams(bindparam("minute", type_=UTCDateTime()))
+    with store.engine_for(store_url).begin() as connection:
+        for hour, minute, requests in ((10, 5, 3), (10, 59, 4), (11, 0, 5)):
+            at = datetime(2025, 3, 1, hour, minute, tzinfo=UTC)
+            connection.execute(insert, {"minute": at, "requests": requests})
+
+    store.upgrade(store_url)
+
+    with store.session_scope(store_url) as session:
+        hours = session.execute(
+            select(
+                ServingStatHour.hour,
+                ServingStatHour.requests,
+                ServingStatHour.errors,
+                ServingStatHour.latency_us_sum,
+            ).order_by(ServingStatHour.hour)
+        ).all()
+    assert hours == [
+        (datetime(2025, 3, 1, 10, tzinfo=UTC), 7, 2, 0),
+        (datetime(2025, 3, 1, 11, tzinfo=UTC), 5, 1, 0),
+    ]
 
 
 def test_a_model_can_have_only_one_active_baseline(store_url):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Protocol
@@ -151,7 +151,9 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
+        # One level: json.dumps comes back here for the dataclasses inside. asdict would
+        # deep-copy every value first, most of the time of a year of Fairness Monitor points.
+        return {field.name: getattr(value, field.name) for field in fields(value)}
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"the dashboard cannot write a {type(value).__name__} as JSON")

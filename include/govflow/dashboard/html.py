@@ -15,7 +15,7 @@ from govflow.dashboard.access import PAGE_TITLES, DashboardRights, Page
 from govflow.dashboard.actions import Action
 from govflow.dashboard.deployments import DEPLOYMENT_DAG, DeploymentRow, OpenRequest
 from govflow.dashboard.pages import (
-    LATENCY_NOT_RECORDED,
+    LATENCY_EXPLAINED,
     NO_DATA,
     SERVING_WINDOW,
     FairnessSeries,
@@ -281,6 +281,13 @@ def _health_label(metric: HealthMetric) -> str:
     return metric.severity if metric.status == "computed" else "INCONCLUSIVE"
 
 
+def _latency(counters: ServingCounters, percentile: str) -> str:
+    if counters.latency is None:
+        return "no traffic" if counters.requests == 0 else "not recorded"
+    lower, upper = getattr(counters.latency, percentile)
+    return f"&gt; {lower} ms" if upper is None else f"&le; {upper} ms"
+
+
 def _serving_table(overviews: Sequence[ModelOverview], serving: dict[str, ServingCounters]) -> str:
     hours = int(SERVING_WINDOW.total_seconds() // 3600)
     rows = "".join(
@@ -289,18 +296,19 @@ def _serving_table(overviews: Sequence[ModelOverview], serving: dict[str, Servin
             f"<td>{c.requests}</td><td>{_number(c.error_rate, 4)}</td><td>{c.errors}</td>"
             f"<td>{c.invalid}</td><td>{c.fallbacks}</td><td>{c.clipped}</td>"
             f"<td>{c.overrides}</td><td>{c.complaints}</td>"
+            f"<td>{_latency(c, 'p50_ms')}</td><td>{_latency(c, 'p95_ms')}</td>"
             if (c := serving.get(o.model_id)) is not None
-            else f'<td colspan="8">{badge(NO_DATA)} no gateway counted it</td>'
+            else f'<td colspan="10">{badge(NO_DATA)} no gateway counted it</td>'
         )
         + "</tr>"
         for o in overviews
     )
     return (
         f"<h2>Serving gateway, last {hours} h</h2>"
-        f'<p class="muted">latency: {_e(LATENCY_NOT_RECORDED)}</p>'
+        f'<p class="muted">latency: {_e(LATENCY_EXPLAINED)}</p>'
         "<table><tr><th>model</th><th>requests</th><th>error rate</th><th>errors</th>"
         "<th>invalid outputs</th><th>fallbacks</th><th>clipped</th><th>overrides</th>"
-        f"<th>complaints</th></tr>{rows}</table>"
+        f"<th>complaints</th><th>latency p50</th><th>latency p95</th></tr>{rows}</table>"
     )
 
 

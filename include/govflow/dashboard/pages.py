@@ -7,24 +7,29 @@ monitor with no record, or whose newest record is older than its cadence allows,
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, Text, bindparam, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.config.vocabulary import CHECK_TYPES, Cadence
 from govflow.rollout.routing import COUNTERS, Health
 from govflow.store.schema import (
+    LATENCY_BUCKET_COLUMNS,
+    LATENCY_BUCKETS_MS,
     MetricResult,
     MonitoringRun,
     ServingFeedback,
     ServingStat,
+    ServingStatHour,
 )
+from govflow.store.serving_hours import hour_of
 
 NO_DATA = "No data"
 INCONCLUSIVE = "INCONCLUSIVE"
@@ -116,15 +121,14 @@ class ModelOverview:
 
 # The columns the pages read: never whole records, whose per-group counts
 # (fairness_counts, about 10 KB a day) would be parsed for every one of them. One statement
-# for every model, read through the connection: at 200 models x 60 records, building a
-# statement per model and the ORM's row handling each cost more CPU than the queries.
+# per model, read through the connection: at 200 models x 60 records, building a statement
+# per model and the ORM's row handling each cost more CPU than the queries. Of each record
+# only what decides which records matter is read here (``checks`` as its JSON text, no
+# timestamps but the finishing time); the few records shown are read in full afterwards.
 NEWEST_RUNS = (
     select(
         MonitoringRun.id,
-        MonitoringRun.checks,
-        MonitoringRun.dag_id,
-        MonitoringRun.dag_run_id,
-        MonitoringRun.interval_end,
+        cast(MonitoringRun.checks, Text).label("checks"),
         MonitoringRun.composite_score,
         MonitoringRun.finished_at,
         MonitoringRun.report_path,
@@ -135,32 +139,82 @@ NEWEST_RUNS = (
 )
 
 
-def _recent_runs(session: Session, model_id: str) -> Sequence[Row[Any]]:
-    return session.connection().execute(NEWEST_RUNS, {"model_id": model_id}).all()
+@dataclass(frozen=True)
+class _Recent:
+    """What a model's newest records (RECENT_RUNS) decide, kept without the records: read
+    and dropped model by model, 12,000 rows do not outlive their model and do not grow the
+    heap the garbage collector then walks."""
+
+    newest: dict[str, int | None]  # the newest record of each check family
+    scores: list[tuple[int, float]]  # the newest scored records, newest first
+    last_analysis: datetime | None
+    report_path: str | None
 
 
-def _severities_by_run(
-    session: Session, run_ids: list[int]
-) -> dict[tuple[int, str], list[tuple[str, str]]]:
-    found: dict[tuple[int, str], list[tuple[str, str]]] = defaultdict(list)
-    if not run_ids:
-        return found
-    rows = session.execute(
-        select(
-            MetricResult.monitoring_run_id,
-            MetricResult.check_type,
-            MetricResult.severity,
-            MetricResult.status,
-        ).where(MetricResult.monitoring_run_id.in_(run_ids))
+def _recent(session: Session, model_id: str) -> _Recent:
+    runs = session.connection().execute(NEWEST_RUNS, {"model_id": model_id}).all()
+    scored = [(r.id, r.composite_score) for r in runs if r.composite_score is not None]
+    return _Recent(
+        newest={
+            check_type: next((r.id for r in runs if _lists(r.checks, check_type)), None)
+            for check_type in CHECK_TYPES
+        },
+        scores=scored[:TREND_RECORDS],
+        last_analysis=max((r.finished_at for r in runs if r.finished_at is not None), default=None),
+        report_path=next((r.report_path for r in runs if r.report_path), None),
     )
-    for run_id, check_type, severity, status in rows:
-        found[(run_id, check_type)].append((severity, status))
-    return found
 
 
-def _family_severity(results: list[tuple[str, str]]) -> str:
-    judged = [severity for severity, status in results if status == "computed"]
-    return worst(judged) or INCONCLUSIVE
+def _lists(checks: str | None, check_type: str) -> bool:
+    """Whether a record's ``checks`` (a JSON list of CHECK_TYPES names, as text) names
+    ``check_type``: a name is quoted in the list, and no name contains a quote or another
+    name in quotes, so this is exact without parsing 12,000 lists a page view."""
+    return checks is not None and f'"{check_type}"' in checks
+
+
+ShownRun = Row[int, datetime, str | None, str | None]
+
+
+def _run_details(session: Session, run_ids: list[int]) -> dict[int, ShownRun]:
+    if not run_ids:
+        return {}
+    rows = session.connection().execute(
+        select(
+            MonitoringRun.id,
+            MonitoringRun.interval_end,
+            MonitoringRun.dag_id,
+            MonitoringRun.dag_run_id,
+        ).where(MonitoringRun.id.in_(run_ids))
+    )
+    return {row.id: row for row in rows}
+
+
+# The worst severity of a family's computed results, ranked in SQL (SEVERITY_RANK): a run's
+# results are read as one row per family instead of one per metric and subject.
+_RANKED = case(
+    (
+        MetricResult.status == "computed",
+        case(SEVERITY_RANK, value=MetricResult.severity, else_=None),
+    ),
+    else_=None,
+)
+_SEVERITY_OF_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
+
+
+def _severities_by_run(session: Session, run_ids: list[int]) -> dict[tuple[int, str], str]:
+    """The severity of each family of each run: the worst of its computed results, or
+    INCONCLUSIVE when none was computed."""
+    if not run_ids:
+        return {}
+    rows = session.execute(
+        select(MetricResult.monitoring_run_id, MetricResult.check_type, func.max(_RANKED))
+        .where(MetricResult.monitoring_run_id.in_(run_ids))
+        .group_by(MetricResult.monitoring_run_id, MetricResult.check_type)
+    )
+    return {
+        (run_id, check_type): INCONCLUSIVE if rank is None else _SEVERITY_OF_RANK[rank]
+        for run_id, check_type, rank in rows
+    }
 
 
 def model_overviews(
@@ -172,58 +226,51 @@ def model_overviews(
 ) -> list[ModelOverview]:
     """Drift Overview and Model Health: every model of models.yaml (or those asked for)."""
     shown = [m for m in config.models.models if model_ids is None or m.id in model_ids]
-    recent = {model.id: _recent_runs(session, model.id) for model in shown}
-    newest_of = {
-        model_id: {
-            check_type: next((r for r in runs if check_type in (r.checks or [])), None)
-            for check_type in CHECK_TYPES
-        }
-        for model_id, runs in recent.items()
-    }
+    recent = {model.id: _recent(session, model.id) for model in shown}
     # Only the newest record of each family is judged: at most four runs' results a model,
-    # read for every model in one query.
-    severities = _severities_by_run(
-        session,
-        sorted({r.id for newest in newest_of.values() for r in newest.values() if r is not None}),
+    # read for every model in one query; with the newest scored record, the runs shown.
+    judged = {i for r in recent.values() for i in r.newest.values() if i is not None}
+    severities = _severities_by_run(session, sorted(judged))
+    details = _run_details(
+        session, sorted(judged | {r.scores[0][0] for r in recent.values() if r.scores})
     )
     overviews = []
     for model in shown:
-        runs, newest = recent[model.id], newest_of[model.id]
+        found = recent[model.id]
         cadences = config.policy.monitoring.cadence[model.risk_tier]
         monitors = []
         for check_type in CHECK_TYPES:
             cadence: Cadence = getattr(cadences, check_type)
-            run = newest[check_type]
-            if run is None:
+            run_id = found.newest[check_type]
+            if run_id is None:
                 monitors.append(Monitor(check_type, cadence, NO_DATA, True, None, None, None, None))
                 continue
+            run = details[run_id]
             end = _aware(run.interval_end)
             monitors.append(
                 Monitor(
                     check_type,
                     cadence,
-                    _family_severity(severities.get((run.id, check_type), [])),
+                    severities.get((run_id, check_type), INCONCLUSIVE),
                     now - end > ALLOWED_AGE[cadence],
                     end,
-                    run.id,
+                    run_id,
                     run.dag_id,
                     run.dag_run_id,
                 )
             )
-        scored = [r for r in runs if r.composite_score is not None]
-        latest = scored[0] if scored else None
-        finished = [_aware(r.finished_at) for r in runs if r.finished_at is not None]
+        latest = found.scores[0] if found.scores else None
         overviews.append(
             ModelOverview(
                 model_id=model.id,
                 risk_tier=model.risk_tier,
                 monitors=monitors,
-                composite=None if latest is None else latest.composite_score,
+                composite=None if latest is None else latest[1],
                 composite_stale=latest is None
-                or now - _aware(latest.interval_end) > ALLOWED_AGE["daily"],
-                trend=[r.composite_score for r in reversed(scored[:TREND_RECORDS])],
-                last_analysis=max(finished, default=None),
-                report_path=next((r.report_path for r in runs if r.report_path), None),
+                or now - _aware(details[latest[0]].interval_end) > ALLOWED_AGE["daily"],
+                trend=[score for _, score in reversed(found.scores)],
+                last_analysis=None if found.last_analysis is None else _aware(found.last_analysis),
+                report_path=found.report_path,
             )
         )
     return overviews
@@ -250,8 +297,14 @@ def health_metrics(
     found: dict[str, dict[str, HealthMetric]] = defaultdict(dict)
     if not newest:
         return found
-    results = session.scalars(
-        select(MetricResult).where(
+    results = session.execute(
+        select(
+            MetricResult.monitoring_run_id,
+            MetricResult.metric,
+            MetricResult.value,
+            MetricResult.severity,
+            MetricResult.status,
+        ).where(
             MetricResult.monitoring_run_id.in_(list(newest)),
             MetricResult.check_type == "model_drift",
             MetricResult.metric.in_(HEALTH_METRICS),
@@ -267,8 +320,48 @@ def health_metrics(
 
 SERVING_WINDOW = timedelta(hours=24)
 FEEDBACK_COUNTED = ("override", "complaint")
-# The gateway records counters per minute (serving_stats) and feedback, not latency.
-LATENCY_NOT_RECORDED = "not recorded: the serving gateway keeps no latency (serving_stats)"
+LATENCY_EXPLAINED = (
+    "the gateway's time answering a predict call (not the HTTP transport), counted in "
+    "buckets up to {bounds} ms; a percentile is shown as the upper bound of its bucket "
+    "(p95 \u2264 50 ms: 95% of calls took at most 50 ms), so it may overstate, never understate"
+).format(bounds=", ".join(str(bound) for bound in LATENCY_BUCKETS_MS))
+# What is summed per model: the counters, then the latency sum and its buckets.
+_SUMMED = (*COUNTERS, "latency_us_sum", *LATENCY_BUCKET_COLUMNS)
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """A model's predict calls over SERVING_WINDOW, from the gateway's latency buckets."""
+
+    calls: int
+    mean_ms: float
+    # Each percentile is known to its bucket: (lower bound, upper bound] in ms, the upper
+    # None above the last bound.
+    p50_ms: tuple[int, int | None]
+    p95_ms: tuple[int, int | None]
+
+    @classmethod
+    def of(cls, latency_us_sum: int, buckets: Sequence[int]) -> LatencySummary | None:
+        calls = sum(buckets)
+        if not calls:
+            return None
+        return cls(
+            calls,
+            latency_us_sum / calls / 1000,
+            _bucket_of_rank(buckets, math.ceil(0.50 * calls)),
+            _bucket_of_rank(buckets, math.ceil(0.95 * calls)),
+        )
+
+
+def _bucket_of_rank(buckets: Sequence[int], rank: int) -> tuple[int, int | None]:
+    """The bucket of the ``rank``-th fastest call (1-based)."""
+    seen = 0
+    for index, count in enumerate(buckets):
+        seen += count
+        if seen >= rank:
+            lower = (0, *LATENCY_BUCKETS_MS)[index]
+            return lower, LATENCY_BUCKETS_MS[index] if index < len(LATENCY_BUCKETS_MS) else None
+    raise ValueError(f"rank {rank} is beyond the {seen} calls counted")
 
 
 @dataclass(frozen=True)
@@ -282,6 +375,7 @@ class ServingCounters:
     fallbacks: int
     overrides: int
     complaints: int
+    latency: LatencySummary | None = None
 
     @property
     def error_rate(self) -> float | None:
@@ -290,24 +384,54 @@ class ServingCounters:
         return Health("", None, 0, **counts).error_rate()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "error_rate": self.error_rate, "latency": None}
+        counted = asdict(self)
+        latency = counted.pop("latency")
+        return {**counted, "error_rate": self.error_rate, "latency": latency}
+
+
+def _sums_by_model(
+    session: Session,
+    table: type[ServingStat | ServingStatHour],
+    model_ids: Sequence[str],
+    *where: Any,
+) -> dict[str, list[int]]:
+    return {
+        row[0]: [int(value or 0) for value in row[1:]]
+        for row in session.execute(
+            select(table.model_id, *(func.sum(getattr(table, name)) for name in _SUMMED))
+            .where(table.model_id.in_(model_ids), *where)
+            .group_by(table.model_id)
+        )
+    }
 
 
 def serving_counters(
     session: Session, model_ids: Sequence[str], *, now: datetime
 ) -> dict[str, ServingCounters]:
-    """Model Health's gateway counters of the last SERVING_WINDOW per model (two grouped
-    queries on the (model, minute) and (model, recorded_at) indexes); a model with neither
-    counters nor feedback in the window is absent."""
+    """Model Health's gateway counters and latency of the last SERVING_WINDOW per model; a
+    model with neither counters nor feedback in the window is absent.
+
+    The window's whole hours come from their sums (``serving_stat_hours``, kept equal to
+    the minutes'), the minutes before its first whole hour from ``serving_stats``: the same
+    totals as summing every minute since ``now - SERVING_WINDOW``, from about 24 rows a
+    model instead of 1,440."""
     since = now - SERVING_WINDOW
-    counted: dict[str, list[int]] = {
-        row[0]: [int(value or 0) for value in row[1:]]
-        for row in session.execute(
-            select(ServingStat.model_id, *(func.sum(getattr(ServingStat, c)) for c in COUNTERS))
-            .where(ServingStat.model_id.in_(model_ids), ServingStat.minute >= since)
-            .group_by(ServingStat.model_id)
-        )
-    }
+    first_hour = hour_of(since)
+    if first_hour < since:
+        first_hour += timedelta(hours=1)
+    counted = _sums_by_model(
+        session, ServingStatHour, model_ids, ServingStatHour.hour >= first_hour
+    )
+    before_first_hour = _sums_by_model(
+        session,
+        ServingStat,
+        model_ids,
+        ServingStat.minute >= since,
+        ServingStat.minute < first_hour,
+    )
+    for model_id, sums in before_first_hour.items():
+        hours = counted.get(model_id, [0] * len(_SUMMED))
+        counted[model_id] = [a + b for a, b in zip(hours, sums, strict=True)]
     feedback: dict[tuple[str, str], int] = {
         (model_id, kind): count
         for model_id, kind, count in session.execute(
@@ -321,14 +445,16 @@ def serving_counters(
         )
     }
     served = [m for m in model_ids if m in counted or any(k[0] == m for k in feedback)]
-    return {
-        model_id: ServingCounters(
-            **dict(zip(COUNTERS, counted.get(model_id, [0] * len(COUNTERS)), strict=True)),
+    found = {}
+    for model_id in served:
+        sums = counted.get(model_id, [0] * len(_SUMMED))
+        found[model_id] = ServingCounters(
+            **dict(zip(COUNTERS, sums[: len(COUNTERS)], strict=True)),
             overrides=feedback.get((model_id, "override"), 0),
             complaints=feedback.get((model_id, "complaint"), 0),
+            latency=LatencySummary.of(sums[len(COUNTERS)], sums[len(COUNTERS) + 1 :]),
         )
-        for model_id in served
-    }
+    return found
 
 
 @dataclass(frozen=True)
@@ -378,7 +504,12 @@ def fairness_series(
     since = until - timedelta(days=min(max(days, 1), MAX_DAYS))
     rows = session.execute(
         select(
-            MetricResult,
+            MetricResult.subject,
+            MetricResult.metric,
+            MetricResult.value,
+            MetricResult.severity,
+            MetricResult.status,
+            MetricResult.details,
             MonitoringRun.interval_end,
             MonitoringRun.dag_id,
             MonitoringRun.dag_run_id,
@@ -396,7 +527,7 @@ def fairness_series(
     )
     series: dict[tuple[str, str], FairnessSeries] = {}
     bounds = config.policy.thresholds.fairness_drift
-    for result, end, dag_id, dag_run_id, report_path in rows:
+    for result in rows:
         key = (result.subject, result.metric)
         if key not in series:
             bound = bounds[result.metric]
@@ -411,7 +542,7 @@ def fairness_series(
         details = result.details or {}
         series[key].points.append(
             FairnessPoint(
-                window_end=_aware(end),
+                window_end=_aware(result.interval_end),
                 value=result.value,
                 ci_low=details.get("ci_low"),
                 ci_high=details.get("ci_high"),
@@ -419,9 +550,9 @@ def fairness_series(
                 status=result.status,
                 group_sizes=details.get("group_sizes") or {},
                 message=str(details.get("message") or ""),
-                dag_id=dag_id,
-                dag_run_id=dag_run_id,
-                report_path=report_path,
+                dag_id=result.dag_id,
+                dag_run_id=result.dag_run_id,
+                report_path=result.report_path,
             )
         )
     order = {metric: index for index, metric in enumerate(FAIRNESS_METRICS)}

@@ -11,7 +11,8 @@ each data type the store and the data directory hold is kept for its period in p
   abandoned, suppressed, digested); never one still on its way, nor one of an incident not
   yet closed or held.
 * ``serving_stats``, ``serving_feedback``: gateway counters and feedback older than the
-  cutoff; never a held model's or range's.
+  cutoff; never a held model's or range's. A purged minute's counts leave its hour's sum
+  (``serving_stat_hours``) too, and an hour left with none is deleted.
 * ``gateway_heartbeats``: gateways not seen since the cutoff.
 * ``route_history``: route revisions older than the cutoff (10 years, the deployment
   records' period); never a model's current revision, nor a held model's, deployment's or
@@ -51,6 +52,7 @@ from govflow.deployment.readiness import REPORT_DIR as READINESS_DIR
 from govflow.monitoring.prediction_logs import PARTITION_PREFIX
 from govflow.retention.holds import ActiveHolds, active_holds
 from govflow.store.schema import (
+    SERVING_COUNT_COLUMNS,
     Alert,
     ChecklistEvidence,
     Deployment,
@@ -67,6 +69,7 @@ from govflow.store.schema import (
     ServingStat,
     StageHistory,
 )
+from govflow.store.serving_hours import add_to_hours
 from govflow.store.types import utcnow
 
 ACTOR = "govflow-retention"
@@ -337,6 +340,31 @@ def _deployments(session: Session, cutoff: datetime, holds: ActiveHolds) -> Sequ
     ).all()
 
 
+def _deleting_serving_stats(session: Session, ids: list[Any]) -> list[Path]:
+    """Minute counters, and their counts from their hours' sums (``serving_stat_hours``)."""
+    doomed = session.execute(
+        select(
+            ServingStat.instance,
+            ServingStat.model_id,
+            ServingStat.version,
+            ServingStat.minute,
+            *(getattr(ServingStat, name) for name in SERVING_COUNT_COLUMNS),
+        ).where(ServingStat.id.in_(ids))
+    ).all()
+    add_to_hours(
+        session,
+        (
+            (
+                *row[:4],
+                {name: -value for name, value in zip(SERVING_COUNT_COLUMNS, row[4:], strict=True)},
+            )
+            for row in doomed
+        ),
+    )
+    session.execute(delete(ServingStat).where(ServingStat.id.in_(ids)))
+    return []
+
+
 def _deleting_deployments(data_dir: Path) -> Callable[[Session, list[Any]], list[Path]]:
     def remove(session: Session, ids: list[Any]) -> list[Path]:
         refs = session.scalars(select(Deployment.ref).where(Deployment.id.in_(ids))).all()
@@ -358,7 +386,7 @@ _ROW_TYPES: dict[str, Selector] = {
     "alerts": (_alerts, _deleting(Alert, Alert.id)),
     "serving_stats": (
         _older_than_cutoff(ServingStat, ServingStat.minute),
-        _deleting(ServingStat, ServingStat.id),
+        _deleting_serving_stats,
     ),
     "serving_feedback": (
         _older_than_cutoff(ServingFeedback, ServingFeedback.recorded_at),

@@ -28,18 +28,21 @@ is already in changes nothing, so retried tasks add no revision.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govflow.audit import record_event
 from govflow.registry import get_version
 from govflow.store.schema import (
+    LATENCY_BUCKET_COLUMNS,
+    LATENCY_BUCKETS_MS,
     GatewayHeartbeat,
     Model,
     ModelVersion,
@@ -49,6 +52,7 @@ from govflow.store.schema import (
     StageHistory,
 )
 from govflow.store.schema import ServingStat as ServingStatRecord
+from govflow.store.serving_hours import MinuteChange, add_to_hours
 from govflow.store.types import utcnow
 
 Audience = Literal["internal", "external"]
@@ -181,9 +185,19 @@ class ServingStat:
     invalid: int = 0
     clipped: int = 0
     fallbacks: int = 0
+    # The predict calls counted under this version: their total time and their number per
+    # latency bucket, in LATENCY_BUCKET_COLUMNS' order.
+    latency_us_sum: int = 0
+    latency_buckets: tuple[int, ...] = (0,) * len(LATENCY_BUCKET_COLUMNS)
 
 
 COUNTERS = ("requests", "errors", "invalid", "clipped", "fallbacks")
+
+
+def latency_bucket(milliseconds: float) -> int:
+    """The index of the latency bucket a call of ``milliseconds`` falls in: the first whose
+    upper bound it does not exceed, or the last (slower than every bound)."""
+    return bisect.bisect_left(LATENCY_BUCKETS_MS, milliseconds)
 
 
 class DeploymentTarget(Protocol):
@@ -464,17 +478,25 @@ def all_routes(session: Session, model_ids: Iterable[str] | None = None) -> list
 
 
 def record_serving_stats(session: Session, rows: Iterable[ServingStat]) -> None:
-    """Store a gateway's per-minute counters, replacing what it reported for the same minute."""
+    """Store a gateway's per-minute counters and latency, replacing what it reported for
+    the same minute, and add the difference to the minute's hour (``serving_stat_hours``)."""
+    changes: list[MinuteChange] = []
     for row in rows:
-        counts = {name: getattr(row, name) for name in COUNTERS}
-        key = (
-            ServingStatRecord.instance == row.instance,
-            ServingStatRecord.model_id == row.model_id,
-            ServingStatRecord.version == row.version,
-            ServingStatRecord.minute == row.minute,
+        counts = {
+            **{name: getattr(row, name) for name in COUNTERS},
+            "latency_us_sum": row.latency_us_sum,
+            **dict(zip(LATENCY_BUCKET_COLUMNS, row.latency_buckets, strict=True)),
+        }
+        stored = session.scalar(
+            select(ServingStatRecord).where(
+                ServingStatRecord.instance == row.instance,
+                ServingStatRecord.model_id == row.model_id,
+                ServingStatRecord.version == row.version,
+                ServingStatRecord.minute == row.minute,
+            )
         )
-        changed = session.execute(update(ServingStatRecord).where(*key).values(**counts))
-        if not changed.rowcount:  # type: ignore[attr-defined]
+        if stored is None:
+            change = counts
             session.add(
                 ServingStatRecord(
                     instance=row.instance,
@@ -484,7 +506,13 @@ def record_serving_stats(session: Session, rows: Iterable[ServingStat]) -> None:
                     **counts,
                 )
             )
+        else:
+            change = {name: value - getattr(stored, name) for name, value in counts.items()}
+            for name, value in counts.items():
+                setattr(stored, name, value)
+        changes.append((row.instance, row.model_id, row.version, row.minute, change))
     session.flush()
+    add_to_hours(session, changes)
 
 
 def record_heartbeat(

@@ -37,6 +37,12 @@ writes the gateway heartbeat, and every ``flush_seconds`` writes the per-minute 
 runs on shutdown. Model answers (clipped ones with the clipped score) go to the model's
 prediction log, which monitoring reads; fallback answers go to
 ``<data_dir>/serving_fallbacks/<model_id>/date=YYYY-MM-DD/``.
+
+The per-minute counters include latency (issue 16 item 2): a predict call's latency is the
+gateway's time from the parsed request to its answers (validation, routing, scoring,
+safeguards, fallbacks; not the HTTP transport), counted once, in the latency buckets of the
+version its first routed instance went to. A call whose every instance was refused reached
+no version and is not timed.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ from govflow.rollout.routing import (
     RoutingError,
     ServingStat,
     all_routes,
+    latency_bucket,
     record_feedback,
     record_heartbeat,
     record_serving_stats,
@@ -114,6 +121,7 @@ from govflow.serving.safeguards import (
     Safeguard,
     check_output,
 )
+from govflow.store.schema import LATENCY_BUCKET_COLUMNS
 from govflow.store.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -170,6 +178,29 @@ ARTEFACT_UNREADABLE = "artefact {path} cannot be loaded: {error_type}: {error}"
 
 ServedBy = Literal["model", "cache", "rule"]
 _REQUESTS, _ERRORS, _INVALID, _CLIPPED, _FALLBACKS = range(len(COUNTERS))
+
+
+@dataclass
+class _MinuteCounts:
+    """What one gateway counted for one model version in one minute, until it is stored."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * len(COUNTERS))
+    latency_us_sum: int = 0
+    latency: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKET_COLUMNS))
+
+    def copy(self) -> _MinuteCounts:
+        return _MinuteCounts(list(self.counts), self.latency_us_sum, list(self.latency))
+
+    def stat(self, instance: str, model_id: str, version: str, minute: datetime) -> ServingStat:
+        return ServingStat(
+            instance,
+            model_id,
+            version,
+            minute,
+            **dict(zip(COUNTERS, self.counts, strict=True)),
+            latency_us_sum=self.latency_us_sum,
+            latency_buckets=tuple(self.latency),
+        )
 
 
 class GatewayError(ValueError):
@@ -371,6 +402,7 @@ class Gateway:
         refresh_seconds: float = GATEWAY_REFRESH_SECONDS,
         flush_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.instance = instance or _default_instance()
         if not INSTANCE_PATTERN.match(self.instance):
@@ -380,6 +412,7 @@ class Gateway:
         self.refresh_seconds = refresh_seconds
         self.flush_seconds = flush_seconds
         self.clock = clock
+        self.timer = timer
         self.models = self._served_models(config, model_ids)
         self.people = frozenset(user.id for user in config.people.users)
         try:
@@ -393,7 +426,7 @@ class Gateway:
         self.snapshot = Snapshot()
         self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
         self._failed_loads: dict[tuple[str, str], tuple[tuple[int, int] | None, str]] = {}
-        self._counts: dict[tuple[str, str, datetime], list[int]] = {}
+        self._counts: dict[tuple[str, str, datetime], _MinuteCounts] = {}
         self._counts_lock = threading.Lock()
         # Which thread pools exist is known only once the artefacts loaded their libraries
         # (scikit-learn's OpenMP comes with the first unpickled model): see refresh().
@@ -564,28 +597,30 @@ class Gateway:
                 except Exception:
                     logger.exception("writing %s failed; its rows stay buffered", writer.directory)
         with self._counts_lock:
-            flushed = {key: tuple(counts) for key, counts in self._counts.items()}
+            flushed = {key: counted.copy() for key, counted in self._counts.items()}
         if not flushed:
             return
-        rows = [
-            ServingStat(self.instance, model_id, version, minute, *counts)
-            for (model_id, version, minute), counts in flushed.items()
-        ]
+        rows = [counted.stat(self.instance, *key) for key, counted in flushed.items()]
         with store.session_scope(self.db_url) as session:
             record_serving_stats(session, rows)
         current = _minute(utcnow())
         with self._counts_lock:
             # A past minute receives no more requests: once stored as counted, forget it.
-            for key, counts in flushed.items():
-                if key[2] < current and tuple(self._counts.get(key, ())) == counts:
+            for key, counted in flushed.items():
+                if key[2] < current and self._counts.get(key) == counted:
                     del self._counts[key]
 
-    def _count(self, model_id: str, minute: datetime, tally: dict[str, list[int]]) -> None:
+    def _count(
+        self, model_id: str, minute: datetime, tally: dict[str, list[int]], *, latency_ms: float
+    ) -> None:
         with self._counts_lock:
-            for version, counts in tally.items():
-                total = self._counts.setdefault((model_id, version, minute), [0] * len(COUNTERS))
+            for position, (version, counts) in enumerate(tally.items()):
+                total = self._counts.setdefault((model_id, version, minute), _MinuteCounts())
                 for index, count in enumerate(counts):
-                    total[index] += count
+                    total.counts[index] += count
+                if position == 0:
+                    total.latency_us_sum += round(latency_ms * 1000)
+                    total.latency[latency_bucket(latency_ms)] += 1
 
     # --- the request path --------------------------------------------------------------
 
@@ -632,6 +667,7 @@ class Gateway:
 
     def predict(self, model_id: str, request: PredictRequest) -> tuple[int, dict[str, Any]]:
         """(HTTP status, body): 200 when any instance was answered, 422 when none was."""
+        started = self.timer()
         snapshot = self.snapshot
         served = self.models.get(model_id)
         route = snapshot.routes.get(model_id)
@@ -696,7 +732,8 @@ class Gateway:
             by_version.setdefault(item.version, []).append(item)
         for version, items in by_version.items():
             self._score(served, snapshot, route, version, items, answers, tally[version], now)
-        self._count(model_id, _minute(now), tally)
+        latency_ms = (self.timer() - started) * 1000
+        self._count(model_id, _minute(now), tally, latency_ms=latency_ms)
         answered = any(answer["status"] == 200 for answer in answers if answer is not None)
         body = {
             "model_id": model_id,
@@ -969,6 +1006,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     background: bool = True,
     clock: Callable[[], float] = time.monotonic,
+    timer: Callable[[], float] = time.perf_counter,
 ) -> FastAPI:
     """The gateway app; unset arguments come from ``govflow.settings``. ``background=False``
     leaves refreshing and flushing to the caller (``app.state.gateway``), as tests do. A
@@ -984,6 +1022,7 @@ def create_app(
         refresh_seconds=refresh_seconds,
         flush_seconds=flush_seconds,
         clock=clock,
+        timer=timer,
     )
 
     @asynccontextmanager

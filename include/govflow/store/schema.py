@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -442,8 +443,59 @@ class RouteChange(Base):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ServingStat(Base):
-    """A serving gateway's counters for one model version and one minute (cumulative)."""
+# The upper bounds (ms) of the gateway's latency buckets, the ``latency_le_<bound>ms``
+# columns of ``serving_stats``; ``latency_over_<last>ms`` counts the slower calls.
+LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500)
+LATENCY_BUCKET_COLUMNS = (
+    *(f"latency_le_{bound}ms" for bound in LATENCY_BUCKETS_MS),
+    f"latency_over_{LATENCY_BUCKETS_MS[-1]}ms",
+)
+
+
+class ServingCounts:
+    """What one gateway (``instance``) counts for one model version over a period: requests
+    and their outcomes, and the latency histogram of the predict calls counted under it.
+
+    Each ``latency_le_<bound>ms`` column counts the calls slower than the previous bound and
+    at most ``<bound>`` ms, and ``latency_us_sum`` their total time in whole microseconds: a
+    fixed number of columns however much traffic, summable in SQL over any window.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(64))
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    invalid: Mapped[int] = mapped_column(Integer, default=0)
+    clipped: Mapped[int] = mapped_column(Integer, default=0)
+    fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+    latency_us_sum: Mapped[int] = mapped_column(BigInteger, default=0)
+    latency_le_5ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_10ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_25ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_50ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_100ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_250ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_500ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_1000ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_le_2500ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_over_2500ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+SERVING_COUNT_COLUMNS = (
+    "requests",
+    "errors",
+    "invalid",
+    "clipped",
+    "fallbacks",
+    "latency_us_sum",
+    *LATENCY_BUCKET_COLUMNS,
+)
+
+
+class ServingStat(ServingCounts, Base):
+    """A serving gateway's counts for one model version and one minute (cumulative)."""
 
     __tablename__ = "serving_stats"
     __table_args__ = (
@@ -451,16 +503,21 @@ class ServingStat(Base):
         Index("ix_serving_stats_model_minute", "model_id", "minute"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    instance: Mapped[str] = mapped_column(String(64))
-    model_id: Mapped[str] = mapped_column(String(128))
-    version: Mapped[str] = mapped_column(String(64))
     minute: Mapped[datetime] = mapped_column()
-    requests: Mapped[int] = mapped_column(Integer, default=0)
-    errors: Mapped[int] = mapped_column(Integer, default=0)
-    invalid: Mapped[int] = mapped_column(Integer, default=0)
-    clipped: Mapped[int] = mapped_column(Integer, default=0)
-    fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ServingStatHour(ServingCounts, Base):
+    """The sum of one gateway's ``serving_stats`` rows for one model version and one hour,
+    kept in step with them by ``govflow.store.serving_hours``: Model Health reads a day of
+    a fleet's counts from 24 rows a model and version instead of 1,440."""
+
+    __tablename__ = "serving_stat_hours"
+    __table_args__ = (
+        UniqueConstraint("instance", "model_id", "version", "hour"),
+        Index("ix_serving_stat_hours_model_hour", "model_id", "hour"),
+    )
+
+    hour: Mapped[datetime] = mapped_column()
 
 
 class GatewayHeartbeat(Base):
