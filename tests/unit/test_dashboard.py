@@ -947,6 +947,9 @@ def test_every_route_of_the_mounted_plugin_app_refuses_a_request_without_credent
         ("GET", "/api/reports"),
         ("GET", "/reports/{path:path}"),
         ("POST", "/analyze"),
+        ("POST", "/api/v1/monitoring/analyze-now"),
+        ("GET", "/analysis/{run_id}"),
+        ("GET", "/api/analysis/{run_id}"),
     }
     assert [s for s in seen if s[2] not in (401, 403)] == []
     for path in ("/govflow/docs", "/govflow/openapi.json", "/govflow/redoc"):
