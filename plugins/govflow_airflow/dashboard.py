@@ -63,9 +63,25 @@ def run_url(dag_id: str, run_id: str) -> str:
     return f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
+def run_state(dag_id: str, run_id: str) -> str | None:
+    """Airflow's state of a run, read from its metadata database (the api-server's own)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        state = session.scalar(
+            select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+        )
+    return None if state is None else str(state)
+
+
 def dashboard_app() -> FastAPI:
     from govflow.dashboard import create_dashboard_app
 
     return create_dashboard_app(
-        current_user=airflow_user_name, trigger_analysis=trigger_as_user, run_url=run_url
+        current_user=airflow_user_name,
+        trigger_analysis=trigger_as_user,
+        run_url=run_url,
+        run_state=run_state,
     )

@@ -161,8 +161,12 @@ def analysed(dashboard) -> dict[str, Any]:
         page.get_by_role("button", name="Analyze Now").click()
         requested = page.locator("main p").first.inner_text()
         run_id = page.get_by_role("link", name=re.compile(r"^manual__")).inner_text()
+        # The progress page reloads itself until Airflow says the run ended.
+        page.get_by_role("link", name="Follow its progress and findings").click()
+        page.get_by_text(f"{run_id}: success.").wait_for(timeout=ANALYSIS_TIMEOUT_S * 1000)
+        progress = page.locator("main table tr").all_inner_texts()
         state = stack.wait_for_run(ON_DEMAND, run_id, timeout_s=ANALYSIS_TIMEOUT_S)
-        return {"requested": requested, "run_id": run_id, "state": state}
+        return {"requested": requested, "run_id": run_id, "state": state, "progress": progress}
     finally:
         page.context.close()
 
@@ -201,6 +205,11 @@ def test_analyze_now_as_the_ml_engineer_records_the_analysis_started_as_her(dash
     stack, db_url, _, _ = dashboard
     assert analysed["requested"].startswith(f"Analysis of {MODEL} requested as eve: ")
     assert analysed["state"] == "success"
+    # The progress page lists the record with its severity and links to its findings.
+    [header, record] = analysed["progress"]
+    assert header.split("\t")[:4] == ["model", "window", "record", "severity"]
+    assert record.startswith(MODEL) and "\tsucceeded\tCRITICAL\t" in record
+    assert record.endswith("Fairness Monitor drift report")
     run = stack.client().call(
         "GET", f"/api/v2/dags/{ON_DEMAND}/dagRuns/{analysed['run_id'].replace('+', '%2B')}"
     )

@@ -431,6 +431,70 @@ def test_the_drift_overview_page_draws_the_composite_trend_inline_and_offers_ana
     ) in page
 
 
+def test_analyze_now_over_the_seeds_api_route_starts_the_run_and_its_progress_shows_findings(
+    dashboard,
+):
+    """Seed 004 section 1.3's POST /api/v1/monitoring/analyze-now is the button as JSON; the
+    progress page follows the run (reloading until it ends) and links each model's record
+    to its findings."""
+    app, url, triggered = dashboard
+    eve = client_as(app, "eve")
+
+    started = eve.post("/api/v1/monitoring/analyze-now", json={"model": "credit_approval"})
+    refused = client_as(app, "victor").post(
+        "/api/v1/monitoring/analyze-now", json={"model": "credit_approval"}
+    )
+
+    assert started.status_code == 202
+    body = started.json()
+    assert body["dag_run_id"] == "manual__1" and body["models"] == ["credit_approval"]
+    assert body["progress"] == "/api/analysis/manual__1"
+    assert triggered == [
+        {
+            "user": "eve",
+            "dag_id": "govflow_monitoring_on_demand",
+            "conf": {
+                "model_ids": ["credit_approval"],
+                "reason": "Analyze Now on the dashboard by eve",
+            },
+        }
+    ]
+    assert refused.status_code == 403
+    waiting = eve.get("/analysis/manual__1").text
+    assert "No record written yet." in waiting
+    # The record the run writes, as the on-demand DAG would.
+    with store.session_scope(url) as session:
+        record = session.get(
+            MonitoringRun, _run(session, "credit_approval", 31, ["data_drift"], 0.4)
+        )
+        record.dag_id, record.dag_run_id = "govflow_monitoring_on_demand", "manual__1"
+        record.severity, record.report_path = "CRITICAL", "reports/credit_approval/now.html"
+    progress = eve.get(body["progress"]).json()["data"]
+    page = eve.get("/analysis/manual__1").text
+    assert [(r["model_id"], r["severity"]) for r in progress["records"]] == [
+        ("credit_approval", "CRITICAL")
+    ]
+    assert '<a href="/fairness?model=credit_approval">Fairness Monitor</a>' in page
+    assert '<a href="/reports/reports/credit_approval/now.html" target="_blank">' in page
+    assert client_as(app, "victor").get("/analysis/manual__1").status_code == 200
+
+
+def test_the_progress_page_reloads_until_airflow_says_the_run_ended(dashboard_store):
+    states = iter(["running", "success"])
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "manual__9",
+        run_url=run_url,
+        run_state=lambda dag_id, run_id: next(states),
+        db_url=dashboard_store,
+        clock=lambda: NOW,
+    )
+    running = client_as(app, "eve").get("/analysis/manual__9").text
+    ended = client_as(app, "eve").get("/analysis/manual__9").text
+    assert '<meta http-equiv="refresh" content="5">' in running and ": running.</p>" in running
+    assert "refresh" not in ended and ": success.</p>" in ended
+
+
 def test_model_health_shows_each_status_and_the_newest_model_drift_values(dashboard):
     app, _, _ = dashboard
     page = client_as(app, "audrey").get("/health").text
@@ -883,6 +947,9 @@ def test_every_route_of_the_mounted_plugin_app_refuses_a_request_without_credent
         ("GET", "/api/reports"),
         ("GET", "/reports/{path:path}"),
         ("POST", "/analyze"),
+        ("POST", "/api/v1/monitoring/analyze-now"),
+        ("GET", "/analysis/{run_id}"),
+        ("GET", "/api/analysis/{run_id}"),
     }
     assert [s for s in seen if s[2] not in (401, 403)] == []
     for path in ("/govflow/docs", "/govflow/openapi.json", "/govflow/redoc"):

@@ -17,11 +17,12 @@ from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from govflow import settings, store
@@ -51,6 +52,8 @@ PageSizeParam = Annotated[int, Query(ge=1, le=trail.MAX_PAGE_SIZE)]
 BeforeParam = Annotated[int | None, Query(ge=1)]
 VerifyParam = Annotated[str | None, Query(pattern="^whole$")]
 ReportPath = Annotated[str, FastApiPath(max_length=reports.MAX_PATH)]
+MAX_RUN_ID = 250  # Airflow's run_id column
+RunIdPath = Annotated[str, FastApiPath(max_length=MAX_RUN_ID)]
 # A report is a document of its own: scripts (evidently's charts) run in an opaque origin,
 # never with the Airflow UI's, and the type given is the type used.
 REPORT_HEADERS = {
@@ -61,6 +64,14 @@ NOT_RECORDED = "no report govflow recorded is at {path!r}"
 REPORT_GONE = "the report {path!r} is recorded but no longer in the data directory"
 CROSS_SITE = "refused: the form was posted from another site"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
+
+
+class AnalyzeNowBody(BaseModel):
+    """The body of ``POST /api/v1/monitoring/analyze-now`` (the button's form as JSON)."""
+
+    model: str = Field(max_length=MAX_MODEL_ID)
+    window_start: str = Field(default="", max_length=10)
+    window_end: str = Field(default="", max_length=10)
 
 
 class TriggerRefused(Exception):
@@ -159,13 +170,14 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"the dashboard cannot write a {type(value).__name__} as JSON")
 
 
-def json_response(body: dict[str, Any]) -> Response:
+def json_response(body: dict[str, Any], status_code: int = 200) -> Response:
     """``body`` as JSONResponse writes it (compact, UTF-8, no NaN)."""
     return Response(
         json.dumps(
             body, default=_json_value, ensure_ascii=False, allow_nan=False, separators=(",", ":")
         ),
         media_type="application/json",
+        status_code=status_code,
     )
 
 
@@ -182,12 +194,14 @@ def create_dashboard_app(
     trigger_analysis: AnalysisTrigger,
     run_url: Callable[[str, str], str],
     db_url: str | None = None,
+    run_state: Callable[[str, str], str | None] = lambda dag_id, run_id: None,
     config_dir: Callable[[], Path] = settings.config_dir,
     data_dir: Callable[[], Path] = settings.data_dir,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     """The dashboard app. ``current_user`` is a FastAPI dependency returning the user name
-    (it must refuse an unauthenticated request); ``run_url(dag_id, run_id)`` links to a run."""
+    (it must refuse an unauthenticated request); ``run_url(dag_id, run_id)`` links to a run;
+    ``run_state(dag_id, run_id)`` is Airflow's state of a run (None when unknown)."""
     configs = _ConfigCache(config_dir)
     chain_watch = trail.ChainWatch()
     # No /docs, /redoc or /openapi.json: FastAPI serves them outside the app's dependencies.
@@ -498,14 +512,11 @@ def create_dashboard_app(
         _audit(db_url, actor=user, action="dashboard.view", target=target, payload=payload)
         return FileResponse(served, media_type=found.media_type, headers=REPORT_HEADERS)
 
-    @app.post("/analyze", response_class=HTMLResponse)
-    def analyze_now(
-        request: Request,
-        model: Annotated[str, Form(max_length=MAX_MODEL_ID)],
-        window_start: Annotated[str, Form(max_length=10)] = "",
-        window_end: Annotated[str, Form(max_length=10)] = "",
-        user: str = Depends(current_user),
-    ) -> HTMLResponse:
+    def request_analysis(
+        request: Request, user: str, model: str, window_start: str, window_end: str
+    ) -> tuple[DashboardRights, list[str], str]:
+        """Analyze Now (seed 004 section 1.3): the on-demand DAG triggered as ``user``;
+        (their rights, the models, the run id)."""
         target = f"analyze_now/{model}"
         origin = request.headers.get("origin")
         if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
@@ -532,9 +543,68 @@ def create_dashboard_app(
             target=target,
             payload={"models": models, "dag_id": ON_DEMAND_DAG, "dag_run_id": run_id},
         )
+        return rights, models, run_id
+
+    @app.post("/analyze", response_class=HTMLResponse)
+    def analyze_now(
+        request: Request,
+        model: Annotated[str, Form(max_length=MAX_MODEL_ID)],
+        window_start: Annotated[str, Form(max_length=10)] = "",
+        window_end: Annotated[str, Form(max_length=10)] = "",
+        user: str = Depends(current_user),
+    ) -> HTMLResponse:
+        rights, models, run_id = request_analysis(request, user, model, window_start, window_end)
         root = request.scope.get("root_path", "")
         return HTMLResponse(
             html.analysis_requested(root, rights, models, run_id, run_url(ON_DEMAND_DAG, run_id))
         )
+
+    @app.post("/api/v1/monitoring/analyze-now")
+    def analyze_now_api(
+        request: Request, body: AnalyzeNowBody, user: str = Depends(current_user)
+    ) -> Response:
+        """The seed's ``POST /api/v1/monitoring/analyze-now``: the same as the button."""
+        _, models, run_id = request_analysis(
+            request, user, body.model, body.window_start, body.window_end
+        )
+        root = request.scope.get("root_path", "")
+        return json_response(
+            {
+                "models": models,
+                "dag_id": ON_DEMAND_DAG,
+                "dag_run_id": run_id,
+                "run_url": run_url(ON_DEMAND_DAG, run_id),
+                "progress": f"{root}/api/analysis/{quote(run_id, safe='')}",
+            },
+            status_code=202,
+        )
+
+    def analysis(request: Request, user: str, run_id: str, as_json: bool) -> Response:
+        def load(session: Session, config: GovflowConfig) -> Any:
+            progress = pages.analysis_progress(
+                session, ON_DEMAND_DAG, run_id, run_state(ON_DEMAND_DAG, run_id)
+            )
+            return progress.to_dict() if as_json else progress
+
+        def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
+            return html.analysis_progress(root, rights, data, run_url)
+
+        return view(request, user, "drift_overview", None, load, draw, as_json, {"run": run_id})
+
+    @app.get("/analysis/{run_id}", response_class=HTMLResponse)
+    def analysis_page(
+        request: Request,
+        run_id: RunIdPath,
+        user: str = Depends(current_user),
+    ) -> Response:
+        return analysis(request, user, run_id, as_json=False)
+
+    @app.get("/api/analysis/{run_id}")
+    def analysis_json(
+        request: Request,
+        run_id: RunIdPath,
+        user: str = Depends(current_user),
+    ) -> Response:
+        return analysis(request, user, run_id, as_json=True)
 
     return app

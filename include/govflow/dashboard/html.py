@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from html import escape
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from govflow.dashboard.access import PAGE_TITLES, DashboardRights, Page
 from govflow.dashboard.actions import Action
@@ -18,6 +18,7 @@ from govflow.dashboard.pages import (
     LATENCY_EXPLAINED,
     NO_DATA,
     SERVING_WINDOW,
+    AnalysisProgress,
     FairnessSeries,
     HealthMetric,
     ModelOverview,
@@ -474,7 +475,55 @@ def analysis_requested(
         "drift_overview",
         f"<p>Analysis of {_e(', '.join(models))} requested as {_e(rights.user)}: "
         f'Airflow run <a href="{_e(run_url)}" target="_top">{_e(run_id)}</a>.</p>'
-        f'<p><a href="{_e(root)}/drift">Back to the Drift Overview</a></p>',
+        f'<p><a href="{_e(_analysis_path(root, run_id))}">Follow its progress and findings</a>'
+        f' · <a href="{_e(root)}/drift">Back to the Drift Overview</a></p>',
+    )
+
+
+def _analysis_path(root: str, run_id: str) -> str:
+    return f"{root}/analysis/{quote(run_id, safe='')}"
+
+
+# While the run may still write records, the progress page reloads itself this often.
+PROGRESS_REFRESH_S = 5
+
+
+def analysis_progress(
+    root: str, rights: DashboardRights, progress: AnalysisProgress, run_url: RunUrl
+) -> str:
+    """An Analyze Now run: its state in Airflow and, per model, the record it wrote with
+    links to its findings, its drift report and the run."""
+    state = progress.state or "unknown to the dashboard (see the Airflow run)"
+    rows = "".join(
+        f"<tr><td>{_e(r.model_id)}</td><td>{_e(_time(r.interval_start))} to "
+        f"{_e(_time(r.interval_end))}</td><td>{_e(r.status)}</td>"
+        f"<td>{badge(r.severity or NO_DATA)}</td><td>{_number(r.composite_score)}</td>"
+        f"<td>{r.findings_above_info}</td><td>"
+        f'<a href="{_e(root)}/fairness?model={_e(r.model_id)}">Fairness Monitor</a> '
+        f"{report_link(root, r.report_path, 'drift report')}</td></tr>"
+        for r in progress.records
+    )
+    table = (
+        "<table><tr><th>model</th><th>window</th><th>record</th><th>severity</th>"
+        f"<th>composite</th><th>findings above INFO</th><th>findings</th></tr>{rows}</table>"
+        if rows
+        else "<p>No record written yet.</p>"
+    )
+    refresh = (
+        ""
+        if progress.finished
+        else f'<p class="muted">This page reloads every {PROGRESS_REFRESH_S} s until the run '
+        "ends.</p>"
+    )
+    body = (
+        f"<p>Airflow run {run_link(run_url, progress.dag_id, progress.run_id)} "
+        f"<b>{_e(progress.run_id)}</b>: {_e(state)}.</p>{refresh}{table}"
+    )
+    page = layout(root, rights, "drift_overview", body)
+    if progress.finished:
+        return page
+    return page.replace(
+        "<head>", f'<head><meta http-equiv="refresh" content="{PROGRESS_REFRESH_S}">', 1
     )
 
 

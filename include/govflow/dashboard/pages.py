@@ -557,3 +557,79 @@ def fairness_series(
         )
     order = {metric: index for index, metric in enumerate(FAIRNESS_METRICS)}
     return sorted(series.values(), key=lambda s: (s.subject, order[s.metric]))
+
+
+# Airflow's run states in which an analysis may still write records.
+UNFINISHED_RUN_STATES = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class AnalysisRecord:
+    """One model's record written by an Analyze Now run."""
+
+    model_id: str
+    status: str
+    severity: str | None
+    composite_score: float | None
+    report_path: str | None
+    interval_start: datetime
+    interval_end: datetime
+    findings_above_info: int
+
+
+@dataclass(frozen=True)
+class AnalysisProgress:
+    """An Analyze Now run as the dashboard shows it: Airflow's state of the run (None when
+    Airflow does not say) and the records it has written so far."""
+
+    dag_id: str
+    run_id: str
+    state: str | None
+    records: list[AnalysisRecord]
+
+    @property
+    def finished(self) -> bool:
+        """No more records to wait for (an unknown state is not waited for either)."""
+        return self.state not in UNFINISHED_RUN_STATES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "finished": self.finished}
+
+
+def analysis_progress(
+    session: Session, dag_id: str, run_id: str, state: str | None
+) -> AnalysisProgress:
+    """What an Analyze Now run has recorded so far, model by model."""
+    above_info = (
+        select(func.count(MetricResult.id))
+        .where(
+            MetricResult.monitoring_run_id == MonitoringRun.id,
+            MetricResult.severity.in_(("WARNING", "CRITICAL")),
+        )
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            MonitoringRun.model_id,
+            MonitoringRun.status,
+            MonitoringRun.severity,
+            MonitoringRun.composite_score,
+            MonitoringRun.report_path,
+            MonitoringRun.interval_start,
+            MonitoringRun.interval_end,
+            above_info,
+        )
+        .where(MonitoringRun.dag_id == dag_id, MonitoringRun.dag_run_id == run_id)
+        .order_by(MonitoringRun.model_id, MonitoringRun.id)
+    ).all()
+    return AnalysisProgress(
+        dag_id,
+        run_id,
+        state,
+        [
+            AnalysisRecord(
+                row[0], row[1], row[2], row[3], row[4], _aware(row[5]), _aware(row[6]), row[7]
+            )
+            for row in rows
+        ],
+    )
