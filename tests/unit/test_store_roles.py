@@ -107,19 +107,23 @@ def test_even_the_owner_cannot_truncate_the_audit_table(roles):
     )
 
 
+def _register_credit_approval(session) -> None:
+    registry.register_model(
+        session,
+        model_id="credit_approval",
+        model_type="classification",
+        risk_tier="high",
+        owner="olivia",
+        business_purpose="credit decisions",
+        actor="olivia",
+    )
+
+
 def test_the_application_role_does_the_rest_of_govflow_s_work(roles):
     _, app_url = roles
     store.ensure_schema(app_url)  # what every flow calls first: a read of alembic_version
     with store.session_scope(app_url) as session:
-        registry.register_model(
-            session,
-            model_id="credit_approval",
-            model_type="classification",
-            risk_tier="high",
-            owner="olivia",
-            business_purpose="credit decisions",
-            actor="olivia",
-        )
+        _register_credit_approval(session)
     with store.session_scope(app_url) as session:
         assert session.scalar(select(func.count()).select_from(Model)) == 1
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == 1
@@ -135,15 +139,7 @@ def test_the_application_role_releases_a_legal_hold_but_cannot_delete_or_rewrite
 
     owner_url, app_url = roles
     with store.session_scope(app_url) as session:
-        registry.register_model(
-            session,
-            model_id="credit_approval",
-            model_type="classification",
-            risk_tier="high",
-            owner="olivia",
-            business_purpose="credit decisions",
-            actor="olivia",
-        )
+        _register_credit_approval(session)
         hold = add_hold(
             session, scope="model", target="credit_approval", reason="case 17", actor="carol"
         )
