@@ -250,10 +250,20 @@ def test_a_slack_outage_delays_a_critical_alert_which_then_arrives_exactly_once(
         with store.session_scope(db_url) as session:
             rows = session.scalars(select(Alert).where(Alert.id.in_(alert_ids))).all()
             states = {(row.id, row.status, row.attempts) for row in rows}
+            due = [
+                row.next_attempt_at
+                for row in rows
+                if row.status == "pending" and row.attempts and row.next_attempt_at
+            ]
         if all(status == "delivered" for _, status, _ in states):
             break
         assert time.monotonic() < deadline, states
-        time.sleep(2)
+        if due and max(due) <= datetime.now(UTC):
+            # The retry is due: a delivery run now, as the next scheduled one (up to a
+            # minute away) would do; the outbox's claims keep the two from sending twice.
+            stack.wait_for_run(DELIVERY, stack.trigger(DELIVERY, conf={}))
+        else:
+            time.sleep(2)
     assert max(attempts for _, _, attempts in states) >= 2
     # One more delivery run finds nothing left to send: each alert arrived exactly once.
     extra_run = stack.trigger(DELIVERY, conf={})
