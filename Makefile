@@ -46,7 +46,7 @@ airflow: setup
 	@export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$$($(VENV)/bin/govflow airflow-users --simple)" \
 		AIRFLOW__API__BASE_URL=http://127.0.0.1:$(AIRFLOW_PORT) PATH="$(VENV)/bin:$$PATH" && \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT && \
-	$(VENV)/bin/python -P -m govflow_airflow.preload scheduler > $(AIRFLOW_HOME)/scheduler.log 2>&1 & \
+	{ $(VENV)/bin/python -P -m govflow_airflow.preload scheduler > $(AIRFLOW_HOME)/scheduler.log 2>&1 & } && \
 	for part in dag-processor triggerer; do \
 		$(VENV)/bin/airflow $$part > $(AIRFLOW_HOME)/$$part.log 2>&1 & \
 	done && \
