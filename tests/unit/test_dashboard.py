@@ -560,8 +560,26 @@ def test_fairness_and_health_rows_link_the_drift_report_and_the_run_that_recorde
 def test_the_fairness_monitor_shows_a_model_analysed_long_ago_up_to_its_newest_window(
     dashboard_store,
 ):
-    """The period ends at the model's newest analysed window, not at the clock: after
-    `make demo` (records of March 2025) or a backfill, the Fairness Monitor shows them."""
+    """The period ends at the model's newest window with a fairness result, not at the clock
+    nor at a newer record without one: after `make demo` (records of March 2025) and the
+    scheduled runs `make airflow` then makes over today's empty windows, or after a
+    backfill, the Fairness Monitor shows the fairness records."""
+    with store.session_scope(dashboard_store) as session:
+        today = NOW + timedelta(days=599)
+        session.add(
+            MonitoringRun(
+                model_id="credit_approval",
+                run_key="credit_approval/today",
+                cadence="daily",
+                checks=["fairness_drift"],
+                dag_id="govflow_monitoring_daily",
+                dag_run_id="scheduled__today",
+                interval_start=today - DAY,
+                interval_end=today,
+                status="succeeded",
+                severity="CRITICAL",  # no rows in the window: no fairness metric at all
+            )
+        )
     app = create_dashboard_app(
         current_user=airflow_user_name,
         trigger_analysis=lambda *args, **kwargs: "",
@@ -572,7 +590,7 @@ def test_the_fairness_monitor_shows_a_model_analysed_long_ago_up_to_its_newest_w
     page = client_as(app, "carol").get("/fairness?model=credit_approval&days=30").text
     assert "<h2>gender: disparate_impact_ratio</h2>" in page
     assert "<td>0.750</td><td>[0.700, 0.800]</td>" in page
-    assert "the 30 days up to the newest analysed window, 2025-03-" in page
+    assert "the 30 days up to the newest window with a fairness result, 2025-03-" in page
 
 
 def test_the_fairness_monitor_bounds_its_period_and_refuses_unknown_models(dashboard):

@@ -269,7 +269,7 @@ def fairness_monitor(
             f"<th>group sizes</th><th>note</th><th>from</th></tr>{rows}</table>"
         )
     newest = max((p.window_end for series in all_series for p in series.points), default=None)
-    period = f"the {days} days up to the newest analysed window" + (
+    period = f"the {days} days up to the newest window with a fairness result" + (
         f", {_time(newest)}" if newest else ""
     )
     body = f"<p>model: {picker}</p><p class=muted>{_e(period)}</p>" + (

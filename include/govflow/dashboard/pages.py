@@ -490,12 +490,19 @@ def fairness_series(
     session: Session, config: GovflowConfig, model_id: str, *, now: datetime, days: int
 ) -> list[FairnessSeries]:
     """Fairness Monitor: disparate impact, DP drift and EO drift of ``model_id`` over the
-    ``days`` days (at most MAX_DAYS) up to its newest analysed window (or ``now``, if that is
-    earlier), oldest first, with their bounds. Anchored on the newest window, not on the
-    clock: a model analysed over past data (a backfill, the demo's March 2025) shows it."""
+    ``days`` days (at most MAX_DAYS) up to its newest window with a fairness result (or
+    ``now``, if that is earlier), oldest first, with their bounds. Anchored on the newest
+    fairness evidence, not on the clock or on the newest record: a model analysed over past
+    data (a backfill, the demo's March 2025) shows it, even after runs over windows with no
+    rows (the scheduled runs of `make airflow` on the demo) recorded no fairness at all."""
     newest = session.scalar(
-        select(func.max(MonitoringRun.interval_end)).where(
-            MonitoringRun.model_id == model_id, MonitoringRun.status == "succeeded"
+        select(func.max(MonitoringRun.interval_end))
+        .join(MetricResult, MetricResult.monitoring_run_id == MonitoringRun.id)
+        .where(
+            MonitoringRun.model_id == model_id,
+            MonitoringRun.status == "succeeded",
+            MetricResult.check_type == "fairness_drift",
+            MetricResult.metric.in_(FAIRNESS_METRICS),
         )
     )
     if newest is None:
