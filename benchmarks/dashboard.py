@@ -62,8 +62,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_busy_seconds
 
+# Headless Chromium as the browser tests launch it (tests/support/browser.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.browser import CHROMIUM, VIEWPORT, launch_chromium
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 ADMIN = "admin"
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SERVER_TARGET_MS = 300.0
@@ -785,13 +788,9 @@ def measure_browser(base: str, loads: int) -> dict[str, dict[str, float]]:
 
     figures = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-        )
+        browser = launch_chromium(playwright)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport=VIEWPORT)
             for path in PAGES:
                 timings = []
                 for _ in range(loads + 1):

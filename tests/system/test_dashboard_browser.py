@@ -29,13 +29,13 @@ from govflow.audit import query_events
 from govflow.demo import DemoManifest
 from govflow.store.schema import MetricResult, MonitoringRun
 from tests.support.airflow_stack import password_of
+from tests.support.browser import CHROMIUM, MISSING, VIEWPORT, launch_chromium, log_in
 from tests.support.demo_store import private_demo_copy
 
 pytestmark = pytest.mark.system
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 ON_DEMAND = "govflow_monitoring_on_demand"
 MODEL = "credit_approval"
 ANALYSIS_TIMEOUT_S = 300
@@ -102,7 +102,7 @@ def dashboard(shared_airflow, seeded_demo, tmp_path_factory) -> Iterator[tuple[A
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
+        pytest.fail(MISSING)
     data_dir = tmp_path_factory.mktemp("dashboard-browser") / "data"
     db_url = private_demo_copy(seeded_demo, data_dir)
     env = {
@@ -116,11 +116,7 @@ def dashboard(shared_airflow, seeded_demo, tmp_path_factory) -> Iterator[tuple[A
     ):
         # The stack pauses DAGs at creation (compose and `make airflow` do not).
         stack.unpause(ON_DEMAND)
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-        )
+        browser = launch_chromium(playwright)
         try:
             yield stack, db_url, browser, DemoManifest.load(data_dir).scenarios["fairness_drift"][0]
         finally:
@@ -129,13 +125,8 @@ def dashboard(shared_airflow, seeded_demo, tmp_path_factory) -> Iterator[tuple[A
 
 def logged_in(stack: Any, browser: Any, user: str) -> Any:
     """A browser context of its own (its own cookie) logged into the Airflow UI as ``user``."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.goto(stack.base_url + "/")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password_of(user))
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(stack.base_url + "/")
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    log_in(page, stack.base_url, user, password_of(user))
     return page
 
 

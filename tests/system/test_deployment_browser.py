@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.airflow_stack import password_of
+from tests.support.browser import CHROMIUM, MISSING, VIEWPORT, launch_chromium, log_in
 from tests.support.demo_store import private_demo_copy
 from tests.support.deployment_demo import (
     CANDIDATE,
@@ -33,7 +34,6 @@ pytestmark = pytest.mark.system
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 DAG = "govflow_model_deployment"
 APPROVALS = "deployment_approval.approve_deployment"
 MODEL, REQUESTER, APPROVER = "product_recommendation", "eve", "dave"
@@ -77,7 +77,7 @@ def _until_both_approvals_wait(stack, run_id: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def waiting_approvals(shared_airflow, seeded_demo, tmp_path_factory):
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
+        pytest.fail(MISSING)
     root = tmp_path_factory.mktemp("deployment-browser")
     data_dir = root / "data"
     db_url = f"sqlite:///{data_dir / 'govflow.db'}"
@@ -123,18 +123,10 @@ def test_an_approver_approves_in_the_airflow_ui_and_the_run_moves_on(waiting_app
     stack, run_id, approvals = waiting_approvals
     screenshot = tmp_path / "deployment-approval.png"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-        )
+        browser = launch_chromium(playwright)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(stack.base_url + "/")
-            page.fill("input[name=username]", APPROVER)
-            page.fill("input[name=password]", password_of(APPROVER))
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(stack.base_url + "/")
+            page = browser.new_page(viewport=VIEWPORT)
+            log_in(page, stack.base_url, APPROVER, password_of(APPROVER))
             page.goto(stack.base_url + "/required_actions?response_received=false")
             page.get_by_role("link", name=SUBJECT).first.click()
             # The form's first field is the approval's comment (its label is not tied to it).
