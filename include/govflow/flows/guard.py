@@ -33,27 +33,23 @@ def stopped_reason(dag_id: str, run_id: str) -> str | None:
 def record_state_set(actor: str, dag_id: str, run_id: str, change: dict[str, Any]) -> None:
     """Audit a task state set by hand (``change``: the task, its map index or group, and
     the new state, as the request named them)."""
-    with store.session_scope() as session:
-        record_event(
-            session,
-            actor=actor,
-            action=STATE_SET_BY_HAND,
-            target=run_target(dag_id, run_id),
-            payload=change,
-            severity="WARNING",
-        )
+    _audit_run(actor, STATE_SET_BY_HAND, dag_id, run_id, change)
 
 
 def record_refused_answer(
     actor: str, dag_id: str, run_id: str, task: dict[str, Any], reason: str
 ) -> None:
     """Audit an answer the guard refused, with the reason the answerer was given."""
+    _audit_run(actor, ANSWER_REFUSED, dag_id, run_id, {**task, "reason": reason})
+
+
+def _audit_run(actor: str, action: str, dag_id: str, run_id: str, payload: dict[str, Any]) -> None:
     with store.session_scope() as session:
         record_event(
             session,
             actor=actor,
-            action=ANSWER_REFUSED,
+            action=action,
             target=run_target(dag_id, run_id),
-            payload={**task, "reason": reason},
+            payload=payload,
             severity="WARNING",
         )
