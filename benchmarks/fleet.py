@@ -54,6 +54,7 @@ import argparse
 import dataclasses
 import os
 import pickle
+import re
 import resource
 import shutil
 import signal
@@ -78,6 +79,7 @@ import yaml
 from _machine import machine_busy_seconds
 
 REPO = Path(__file__).resolve().parents[1]
+ANALYSIS_TASK = "analyse_models"
 # Airflow is started by the system tests' loopback stack, which lives in tests/support/.
 sys.path.insert(0, str(REPO))
 
@@ -465,18 +467,79 @@ class RunOutcome:
     wall_s: float
     task_instances: list[dict[str, Any]]
     records: Counter[str]
+    # CPU seconds of the stack's processes and their tasks from the trigger to the end.
+    run_cpu_s: float = 0.0
+    # The same for the machine's other processes (with Celery, Postgres and Redis too).
+    others_cpu_s: float = 0.0
+    # What the analysis tasks' logs say each part cost, summed over the run (CPU s).
+    parts: dict[str, float] = dataclasses.field(default_factory=dict)
+    reports: int = 0
+
+
+def stack_cpu_seconds(stack: AirflowStack) -> float:
+    """CPU time of every live process in the stack's process groups (each Airflow process
+    leads its own), plus that of the children each has waited for: a task that ended is
+    counted once, in its waiting parent."""
+    groups = {process.pid for process in stack.processes.values()}
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[2]) in groups:
+            total += sum(map(int, fields[11:15]))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+PART = re.compile(r"(read|analyse|store|report|alerts)=([0-9.]+)")
+START_UP = re.compile(r"task start-up cpu_s=([0-9.]+)")
+REPORTS = re.compile(r"cpu_s: report=[0-9.]+ for ([0-9]+) reports")
+
+
+def logged_parts(home: Path, run_id: str) -> tuple[dict[str, float], int]:
+    """CPU seconds per part of the analyses, from the task logs of the run (every attempt):
+    start-up (the analysis task's process before its first model), read, analyse, store,
+    alerts, and report (the report task); and how many reports were drawn."""
+    parts: Counter[str] = Counter()
+    reports = 0
+    logs = home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
+    for name in ("analyse_models", "render_drift_reports"):
+        for log in logs.glob(f"task_id={name}/**/attempt=*.log"):
+            for line in log.read_text(errors="replace").splitlines():
+                if "cpu_s" not in line:
+                    continue
+                if found := START_UP.search(line):
+                    parts["start-up"] += float(found.group(1))
+                    continue
+                for part, seconds in PART.findall(line):
+                    parts[part] += float(seconds)
+                if found := REPORTS.search(line):
+                    reports += int(found.group(1))
+    return dict(parts), reports
 
 
 def trigger_and_wait(
     stack: AirflowStack, fleet: Fleet, run_id: str, timeout_s: float
 ) -> RunOutcome:
     """Trigger the daily run of ``fleet.day`` (DAG still paused), unpause, wait for the end."""
+    cpu_before, busy_before = stack_cpu_seconds(stack), machine_busy_seconds()
     started = time.monotonic()
     stack.trigger(DAG_ID, run_id=run_id, logical_date=fleet.run_time.isoformat())
     state = stack.wait_for_run(DAG_ID, run_id, timeout_s=timeout_s)
     wall = time.monotonic() - started
+    run_cpu = stack_cpu_seconds(stack) - cpu_before
+    parts, reports = logged_parts(stack.home, run_id)
     return RunOutcome(
-        run_id, state, wall, stack.task_instances(DAG_ID, run_id), monitoring_records(fleet, run_id)
+        run_id,
+        state,
+        wall,
+        stack.task_instances(DAG_ID, run_id),
+        monitoring_records(fleet, run_id),
+        run_cpu_s=run_cpu,
+        others_cpu_s=machine_busy_seconds() - busy_before - run_cpu,
+        parts=parts,
+        reports=reports,
     )
 
 
@@ -540,7 +603,7 @@ def report(
     durations = [ti["duration"] or 0.0 for ti in outcome.task_instances]
     per_task = Counter(ti["task_id"] for ti in outcome.task_instances)
     analyses = [
-        ti["duration"] or 0.0 for ti in outcome.task_instances if ti["task_id"] == "analyse_model"
+        ti["duration"] or 0.0 for ti in outcome.task_instances if ti["task_id"] == ANALYSIS_TASK
     ]
     retried = sum(1 for ti in outcome.task_instances if (ti.get("try_number") or 1) > 1)
     per_model = outcome.wall_s / models
@@ -568,7 +631,8 @@ def report(
     )
     if analyses:
         print(
-            f"analyse_model duration:       mean {statistics.mean(analyses):.1f} s, "
+            f"analyse_models duration:      {len(analyses)} tasks of about "
+            f"{models / len(analyses):.1f} models, mean {statistics.mean(analyses):.1f} s, "
             f"median {statistics.median(analyses):.1f} s, min {min(analyses):.1f} s, "
             f"max {max(analyses):.1f} s"
         )
@@ -576,13 +640,29 @@ def report(
         ((ti["duration"] or 0.0, ti["task_id"]) for ti in outcome.task_instances),
         reverse=True,
     )
-    serial = [f"{task} {duration:.1f} s" for duration, task in others if task != "analyse_model"]
+    serial = [f"{task} {duration:.1f} s" for duration, task in others if task != ANALYSIS_TASK]
     print(f"other tasks:                  {', '.join(serial)}")
     latencies = queue_latencies(outcome.task_instances)
     if latencies:
         print(
             f"queued->started:              mean {statistics.mean(latencies):.1f} s, "
             f"max {max(latencies):.1f} s (waiting for a free slot, then the hand-over)"
+        )
+    print(
+        f"run CPU, trigger->end:        {outcome.run_cpu_s:.1f} s for Airflow and its tasks, "
+        f"{outcome.run_cpu_s / models:.2f} s per model all included; other processes "
+        f"{outcome.others_cpu_s:.1f} s meanwhile"
+    )
+    if outcome.parts:
+        logged = sum(outcome.parts.values())
+        split = ", ".join(
+            f"{part} {outcome.parts.get(part, 0.0) / models:.3f}"
+            for part in ("start-up", "read", "analyse", "store", "alerts", "report")
+        )
+        print(
+            f"per-model CPU split (s):      {split} ({outcome.reports} reports drawn); "
+            f"Airflow's own share {(outcome.run_cpu_s - logged) / models:.3f} (scheduler, "
+            "executor, task supervisors, api-server, the run's other tasks)"
         )
     print(
         f"airflow + tasks CPU time:     {timings['airflow_cpu']:.1f} s over "
@@ -598,7 +678,9 @@ def report(
     print(f"monitoring records:           {recorded} of {models} expected ({statuses or 'none'})")
     print(
         f"fleet: models={models} rows={args.rows} executor={args.executor} "
-        f"workers={workers} wall_s={outcome.wall_s:.1f} per_model_s={per_model:.2f}"
+        f"workers={workers} wall_s={outcome.wall_s:.1f} per_model_s={per_model:.2f} "
+        f"per_model_cpu_s={outcome.run_cpu_s / models:.2f} "
+        f"others_cpu_s={outcome.others_cpu_s:.1f}"
     )
 
 

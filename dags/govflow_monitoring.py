@@ -12,10 +12,15 @@ The monthly run also reviews every model's baseline against the previous month's
 (age, drift trend, keep / refresh / reset), stores the review and posts it.
 
 Each run selects the analyses due for every model on that cadence per seed 004 table 1.1
-(fairness daily for every tier), maps one task over them, and publishes the summaries as an
-event of the Asset `govflow_monitoring_results`, which the alerting and incident DAGs consume.
-After the results are published, one task renders evidently's HTML drift report of every
-analysis (evidently is imported once, and no alert waits for a report). Every analysis
+(fairness daily for every tier), maps one task over batches of them
+(`monitoring.models_per_task` models each, analysed one after the other, each on its own:
+one model's failure is retried after the others and never fails or hides them), and
+publishes the summaries as an event of the Asset `govflow_monitoring_results`, which the
+alerting and incident DAGs consume.
+After the results are published, one task renders evidently's HTML drift report where
+someone will read it: every analysis with a finding above INFO, and every on-demand one
+(evidently is imported once, and no alert waits for a report); the dashboard draws any
+other record's on request. Every analysis
 writes one monitoring record keyed by the DAG run, so retries and cleared
 tasks rewrite that record instead of adding another. A model whose data is bad gets a failed
 record with named data-quality findings; the other models' analyses go on. An analysis whose
@@ -36,6 +41,7 @@ from govflow_airflow.outcomes import airflow_outcomes
 from govflow_airflow.parse_time import scheduled_run
 
 MONITORING_RESULTS = Asset(name="govflow_monitoring_results")
+ON_DEMAND_DAG = "govflow_monitoring_on_demand"
 CHECKS = ["data_drift", "fairness_drift", "model_drift", "explanation_drift"]
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 SCHEDULED: dict[str, Any] = {
@@ -58,58 +64,64 @@ def _run_time(context) -> datetime:
     return context.get("data_interval_end") or context["logical_date"]
 
 
+def _summaries(batches) -> list:
+    """The analyses' summaries, batch after batch (a failed batch task hands on none)."""
+    return [summary for batch in batches if batch for summary in batch]
+
+
 @task(map_index_template="{{ analysis_label }}")
-def analyse_model(target: dict, dag_id: str) -> dict:
-    """Analyse one model over its window, record the result (idempotent per DAG run), open
-    the incidents it calls for and send its CRITICAL alerts at once."""
-    from govflow.flows.monitoring import analyse_target
+def analyse_models(targets: list, dag_id: str) -> list:
+    """Analyse a batch of models one after the other, each on its own: record its result
+    (idempotent per DAG run), open the incidents it calls for and send its CRITICAL alerts
+    at once; a model that fails is retried after the others and never stops them."""
+    from govflow.flows.monitoring import analyse_batch, batch_label
 
     context = get_current_context()
-    context["analysis_label"] = f"{target['model_id']} ({target['cadence']})"  # type: ignore[typeddict-unknown-key]
-    analysed = analyse_target(target, dag_id=dag_id, dag_run=context["dag_run"])
-    deliver_now(analysed["send_now"])
-    return analysed["summary"]
+    context["analysis_label"] = batch_label(targets)  # type: ignore[typeddict-unknown-key]
+    return analyse_batch(targets, dag_id=dag_id, dag_run=context["dag_run"], deliver=deliver_now)
 
 
 @task(trigger_rule="all_done")
-def render_drift_reports(summaries: list) -> dict:
-    """evidently's HTML drift report of every analysis, rendered in one process."""
+def render_drift_reports(batches: list, dag_id: str) -> dict:
+    """evidently's HTML drift report of the analyses someone will read (a finding above
+    INFO; every analysis of Analyze Now), rendered in one process after the alerts."""
     from govflow.flows.monitoring import render_drift_reports as render
 
-    return render(list(summaries))
+    return render(_summaries(batches), every=dag_id == ON_DEMAND_DAG)
 
 
 @task(trigger_rule="all_done")
-def select_incident_responses(summaries: list) -> list[dict]:
+def select_incident_responses(batches: list) -> list[dict]:
     """One govflow_incident_response run per incident this run's records opened."""
     from govflow.flows.incident_response import incident_responses_to_start
 
-    return incident_responses_to_start([s["run_id"] for s in summaries if s])
+    return incident_responses_to_start([s["run_id"] for s in _summaries(batches)])
 
 
-def start_incident_responses(summaries):
+def start_incident_responses(batches):
     """Trigger the response runs; an existing run (a retry, a second trigger) is kept."""
     return TriggerDagRunOperator.partial(
         task_id="start_incident_responses",
         trigger_dag_id="govflow_incident_response",
         skip_when_already_exists=True,
-    ).expand_kwargs(select_incident_responses(summaries))
+    ).expand_kwargs(select_incident_responses(batches))
 
 
 @task(outlets=[MONITORING_RESULTS], trigger_rule="all_done")
-def publish_results(summaries: list, dag_id: str, run_id=None, outlet_events=None) -> dict:
+def publish_results(batches: list, dag_id: str, run_id=None, outlet_events=None) -> dict:
     """Publish what every analysis found as one Asset event (failed analyses are absent) and
     put the alerts its findings call for in the outbox, which govflow_alert_delivery sends."""
     from govflow.flows.monitoring import publish_results as publish
 
-    extra = publish(list(summaries), dag_id=dag_id, dag_run_id=run_id)
+    extra = publish(_summaries(batches), dag_id=dag_id, dag_run_id=run_id)
     outlet_events[MONITORING_RESULTS].extra = extra
     return extra
 
 
 @task
-def select_due_analyses(dag_id: str) -> list[dict]:
-    """The analyses due for each model on this run, per seed 004 table 1.1."""
+def select_due_analyses(dag_id: str) -> list[list[dict]]:
+    """The analyses due for each model on this run, per seed 004 table 1.1, in the batches
+    of models the analysis tasks take (policy.yaml monitoring.models_per_task)."""
     from govflow.flows.monitoring import select_due_analyses as select
 
     return select(dag_id, _run_time(get_current_context()))
@@ -125,27 +137,28 @@ def review_baselines(dag_id: str, run_id=None) -> list:
 
 
 @task(trigger_rule="all_done")
-def confirm_every_analysis_recorded(targets: list, dag_id: str, run_id=None) -> list:
-    """Fail the run, naming them, when an analysis left no record (its task failed after
-    its retries): each gets a failed record and #engineering one alert at once."""
+def confirm_every_analysis_recorded(batches: list, dag_id: str, run_id=None) -> list:
+    """Fail the run, naming them, when an analysis left no record (it failed after its
+    retries): each gets a failed record and #engineering one alert at once."""
     from govflow.flows.monitoring import record_missing_analyses, refuse_unrecorded
 
-    missing = record_missing_analyses(list(targets), dag_id=dag_id, dag_run_id=run_id)
+    targets = [target for batch in batches for target in batch]
+    missing = record_missing_analyses(targets, dag_id=dag_id, dag_run_id=run_id)
     deliver_now(missing["send_now"])
     with airflow_outcomes():
         refuse_unrecorded(missing)
     return missing["models"]
 
 
-def analyse_and_publish(dag_id, targets):
-    """Analyse every target, publish the results, then render the reports and start the
-    incident responses; the run fails if an analysis left no record. Returns the
-    publishing task."""
-    summaries = analyse_model.partial(dag_id=dag_id).expand(target=targets)
-    summaries >> confirm_every_analysis_recorded(targets, dag_id=dag_id)
-    published = publish_results(summaries, dag_id=dag_id)
-    published >> render_drift_reports(summaries)
-    start_incident_responses(summaries)
+def analyse_and_publish(dag_id, selected):
+    """Analyse every target (one task per batch ``selected`` gives), publish the results,
+    then render the reports and start the incident responses; the run fails if an analysis
+    left no record. Returns the publishing task."""
+    batches = analyse_models.partial(dag_id=dag_id).expand(targets=selected)
+    batches >> confirm_every_analysis_recorded(selected, dag_id=dag_id)
+    published = publish_results(batches, dag_id=dag_id)
+    published >> render_drift_reports(batches, dag_id=dag_id)
+    start_incident_responses(batches)
     return published
 
 
@@ -166,15 +179,16 @@ for _dag_id, _run in SCHEDULED_RUNS.items():
 
 
 @task
-def resolve_request(params=None) -> list[dict]:
-    """Check the requested models and checks and turn them into analysis targets."""
+def resolve_request(params=None) -> list[list[dict]]:
+    """Check the requested models and checks and turn them into analysis targets, batched
+    as the scheduled runs batch them."""
     from govflow.flows.monitoring import resolve_on_demand_request
 
     return resolve_on_demand_request(params)
 
 
 @dag(
-    dag_id="govflow_monitoring_on_demand",
+    dag_id=ON_DEMAND_DAG,
     schedule=None,
     start_date=datetime(2025, 3, 1, tzinfo=UTC),
     catchup=False,
@@ -222,7 +236,7 @@ def resolve_request(params=None) -> list[dict]:
     },
 )
 def govflow_monitoring_on_demand():
-    analyse_and_publish("govflow_monitoring_on_demand", resolve_request())
+    analyse_and_publish(ON_DEMAND_DAG, resolve_request())
 
 
 govflow_monitoring_on_demand()

@@ -76,6 +76,14 @@ def run_state(dag_id: str, run_id: str) -> str | None:
     return None if state is None else str(state)
 
 
+def draw_report(record_id: int, db_url: str | None) -> str:
+    """A monitoring record's drift report, drawn in the api-server on request (evidently is
+    imported on the first request only)."""
+    from govflow.flows.monitoring import draw_report_on_request
+
+    return draw_report_on_request(record_id, db_url=db_url)
+
+
 def dashboard_app() -> FastAPI:
     from govflow.dashboard import create_dashboard_app
 
@@ -84,4 +92,5 @@ def dashboard_app() -> FastAPI:
         trigger_analysis=trigger_as_user,
         run_url=run_url,
         run_state=run_state,
+        draw_report=draw_report,
     )

@@ -180,7 +180,7 @@ def audit_chain_intact(store_url: str) -> bool:
 
 
 def analyses_of(task_instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [ti for ti in task_instances if ti["task_id"] == "analyse_model"]
+    return [ti for ti in task_instances if ti["task_id"] == "analyse_models"]
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +197,9 @@ def test_the_daily_run_on_celery_records_every_demo_model_in_the_postgres_store(
     state, task_instances, records = reference_run
 
     assert state == "success", topology.stack.log_tails()
-    assert len(analyses_of(task_instances)) == len(DEMO_MODELS)
+    # The three demo models in two analysis tasks (policy.yaml monitoring.models_per_task),
+    # so that both workers share even a small run.
+    assert len(analyses_of(task_instances)) == 2
     assert {ti["state"] for ti in task_instances} <= {"success", "skipped"}
     assert max(ti["try_number"] for ti in task_instances) == 1
     ran = [ti["id"] for ti in task_instances if ti["state"] == "success"]

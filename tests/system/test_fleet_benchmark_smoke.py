@@ -18,7 +18,12 @@ MODELS = 3
 ROWS = 2000
 SUCCESS_LINE = re.compile(r"^wall time trigger->success: +[0-9]+\.[0-9] s$")
 RECORDS_LINE = f"monitoring records:           {MODELS} of {MODELS} expected (succeeded {MODELS})"
-TASKS_LINE = re.compile(rf"^task instances: +[0-9]+ \(.*analyse_model {MODELS}.*; 0 retried\)$")
+# Three models: two analysis tasks, so that both slots share even a small run.
+TASKS_LINE = re.compile(r"^task instances: +[0-9]+ \(.*analyse_models 2.*; 0 retried\)$")
+SPLIT_LINE = re.compile(
+    r"^per-model CPU split \(s\): +start-up [0-9.]+, read [0-9.]+, analyse [0-9.]+, "
+    r"store [0-9.]+, alerts [0-9.]+, report [0-9.]+ \([0-9]+ reports drawn\); "
+)
 SCALING_LINE = re.compile(
     r"^fleet scaling: executor=celery workers=1,2 wall_s=[0-9]+\.[0-9],[0-9]+\.[0-9] "
     r"speedup=1\.00,[0-9]+\.[0-9]{2}$"
@@ -28,7 +33,8 @@ SCALING_LINE = re.compile(
 def fleet_line(executor: str, workers: int) -> re.Pattern[str]:
     return re.compile(
         rf"^fleet: models={MODELS} rows={ROWS} executor={executor} workers={workers} "
-        r"wall_s=[0-9]+\.[0-9] per_model_s=[0-9]+\.[0-9]{2}$"
+        r"wall_s=[0-9]+\.[0-9] per_model_s=[0-9]+\.[0-9]{2} per_model_cpu_s=[0-9]+\.[0-9]{2} "
+        r"others_cpu_s=-?[0-9]+\.[0-9]$"
     )
 
 
@@ -69,6 +75,7 @@ def test_fleet_benchmark_runs_the_daily_dag_over_every_model_and_prints_the_summ
     assert fleet_line("local", 2).match(lines[-1]), lines[-1]
     assert any(SUCCESS_LINE.match(line) for line in lines), lines
     assert any(TASKS_LINE.match(line) for line in lines), lines
+    assert any(SPLIT_LINE.match(line) for line in lines), lines
     assert RECORDS_LINE in lines
 
 

@@ -916,6 +916,60 @@ def test_analyze_now_refuses_a_form_posted_from_another_site_and_unknown_models(
     assert (cross.status_code, unknown.status_code, triggered) == (403, 400, [])
 
 
+def test_a_quiet_days_drift_report_is_drawn_on_request_opened_and_audited(
+    dashboard_store, tmp_path
+):
+    """Issue 18: the DAGs draw a report only for a day with a finding above INFO; Drift
+    Overview offers the newest day's when it has none, draws it on request and opens it."""
+    asked: list[int] = []
+
+    def draw(record: int, db_url: str | None) -> str:
+        asked.append(record)
+        with store.session_scope(db_url) as session:
+            run = session.get(MonitoringRun, record)
+            if run is None:
+                raise ValueError(f"record {record} is not a succeeded analysis")
+            run.report_path = f"reports/{run.model_id}/drawn-{record}.html"
+        (tmp_path / run.report_path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / run.report_path).write_text("<html>drawn on request</html>")
+        return run.report_path
+
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "unused",
+        run_url=run_url,
+        db_url=dashboard_store,
+        draw_report=draw,
+        data_dir=lambda: tmp_path,
+        clock=lambda: NOW,
+    )
+    with store.session_scope(dashboard_store) as session:
+        newest = session.scalar(
+            select(MonitoringRun.id)
+            .where(MonitoringRun.model_id == "credit_approval")
+            .order_by(MonitoringRun.interval_end.desc())
+        )
+    carol = client_as(app, "carol")  # compliance officer: sees Drift Overview, triggers nothing
+    assert f'action="/drift-report/{newest}"' in carol.get("/drift").text
+    cross = carol.post(f"/drift-report/{newest}", headers={"origin": "https://evil.example"})
+    drawn = carol.post(f"/drift-report/{newest}", follow_redirects=False)
+    assert (cross.status_code, drawn.status_code, asked) == (403, 303, [newest])
+    location = drawn.headers["location"]
+    assert location == f"/reports/reports/credit_approval/drawn-{newest}.html"
+    assert carol.get(location).text == "<html>drawn on request</html>"
+    assert f'action="/drift-report/{newest}"' not in carol.get("/drift").text
+    missing = carol.post("/drift-report/999", follow_redirects=False)
+    stranger = client_as(app, "mallory").post(f"/drift-report/{newest}")
+    assert (missing.status_code, missing.json()["detail"]) == (
+        409,
+        "record 999 is not a succeeded analysis",
+    )
+    assert (stranger.status_code, asked) == (403, [newest, 999])
+    with store.session_scope(dashboard_store) as session:
+        events = query_events(session, action="dashboard.report_drawn")
+        assert [(e.actor, e.payload["record"]) for e in events] == [("carol", newest)]
+
+
 def test_a_person_holding_several_roles_gets_the_most_any_of_them_allows():
     config = load_config(config_dir())
     quinn = dashboard_rights(config, "quinn")  # qa_lead and ai_governance_committee

@@ -485,7 +485,10 @@ def test_rendering_a_report_later_of_a_window_now_empty_adds_one_finding(
 
     for _ in range(2):  # a retried rendering adds nothing
         assert (
-            render_reports([summary.run_id], config=config, data_dir=demo_copy, db_url=db_url) == {}
+            render_reports(
+                [summary.run_id], config=config, data_dir=demo_copy, db_url=db_url, every=True
+            )
+            == {}
         )
 
     skipped = [row for row in findings_of(db_url, summary.run_id) if row[1] == "drift_report"]

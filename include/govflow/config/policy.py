@@ -75,6 +75,9 @@ class Monitoring(StrictModel):
     cadence: dict[RiskTier, TierCadence]
     scheduled_runs: dict[Key, ScheduledRun]
     biweekly_iso_weeks: Literal["even", "odd"]
+    # Models analysed one after the other in one task (issue 18: a task costs more than an
+    # analysis); each model stays isolated (govflow.flows.monitoring.analyse_batch).
+    models_per_task: Annotated[int, Field(ge=1, le=200)] = 10
 
     def checks_due(self, tier: RiskTier, cadence: Cadence) -> set[CheckType]:
         """The check types that run at ``cadence`` for models of ``tier``."""

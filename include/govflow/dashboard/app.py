@@ -54,6 +54,7 @@ VerifyParam = Annotated[str | None, Query(pattern="^whole$")]
 ReportPath = Annotated[str, FastApiPath(max_length=reports.MAX_PATH)]
 MAX_RUN_ID = 250  # Airflow's run_id column
 RunIdPath = Annotated[str, FastApiPath(max_length=MAX_RUN_ID)]
+RecordPath = Annotated[int, FastApiPath(ge=1, le=2**62)]
 # A report is a document of its own: scripts (evidently's charts) run in an opaque origin,
 # never with the Airflow UI's, and the type given is the type used.
 REPORT_HEADERS = {
@@ -63,6 +64,7 @@ REPORT_HEADERS = {
 NOT_RECORDED = "no report govflow recorded is at {path!r}"
 REPORT_GONE = "the report {path!r} is recorded but no longer in the data directory"
 CROSS_SITE = "refused: the form was posted from another site"
+NO_DRAWING = "this dashboard draws no drift report on request (no drawer was given)"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
 
 
@@ -195,13 +197,16 @@ def create_dashboard_app(
     run_url: Callable[[str, str], str],
     db_url: str | None = None,
     run_state: Callable[[str, str], str | None] = lambda dag_id, run_id: None,
+    draw_report: Callable[[int, str | None], str] | None = None,
     config_dir: Callable[[], Path] = settings.config_dir,
     data_dir: Callable[[], Path] = settings.data_dir,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     """The dashboard app. ``current_user`` is a FastAPI dependency returning the user name
     (it must refuse an unauthenticated request); ``run_url(dag_id, run_id)`` links to a run;
-    ``run_state(dag_id, run_id)`` is Airflow's state of a run (None when unknown)."""
+    ``run_state(dag_id, run_id)`` is Airflow's state of a run (None when unknown);
+    ``draw_report(record_id, db_url)`` draws a record's drift report and returns its path, or
+    raises ValueError naming why it cannot (None: this dashboard draws none)."""
     configs = _ConfigCache(config_dir)
     chain_watch = trail.ChainWatch()
     # No /docs, /redoc or /openapi.json: FastAPI serves them outside the app's dependencies.
@@ -512,15 +517,44 @@ def create_dashboard_app(
         _audit(db_url, actor=user, action="dashboard.view", target=target, payload=payload)
         return FileResponse(served, media_type=found.media_type, headers=REPORT_HEADERS)
 
+    def refuse_cross_site(request: Request, user: str, target: str) -> None:
+        """A form posted from another site is refused (the browser sends its Origin)."""
+        origin = request.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+            refuse(user, 403, CROSS_SITE, target, {"origin": origin[:200]})
+
+    @app.post("/drift-report/{record}")
+    def draw_drift_report(
+        request: Request, record: RecordPath, user: str = Depends(current_user)
+    ) -> Response:
+        """Issue 18: the DAGs draw a drift report only for a day with a finding above INFO;
+        anyone who may see Drift Overview may have any other record's drawn, then opened."""
+        target = f"drift_report/{record}"
+        refuse_cross_site(request, user, target)
+        rights_for(user, "drift_overview", target, None)
+        if draw_report is None:
+            raise HTTPException(409, NO_DRAWING)
+        try:
+            path = draw_report(record, db_url)
+        except ValueError as error:
+            raise HTTPException(409, str(error)) from None
+        _audit(
+            db_url,
+            actor=user,
+            action="dashboard.report_drawn",
+            target=target,
+            payload={"record": record, "path": path},
+        )
+        root = request.scope.get("root_path", "")
+        return RedirectResponse(f"{root}/reports/{quote(path)}", status_code=303)
+
     def request_analysis(
         request: Request, user: str, model: str, window_start: str, window_end: str
     ) -> tuple[DashboardRights, list[str], str]:
         """Analyze Now (seed 004 section 1.3): the on-demand DAG triggered as ``user``;
         (their rights, the models, the run id)."""
         target = f"analyze_now/{model}"
-        origin = request.headers.get("origin")
-        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
-            refuse(user, 403, CROSS_SITE, target, {"origin": origin[:200]})
+        refuse_cross_site(request, user, target)
         rights = rights_for(user, "can_trigger_analysis", target, model)
         config = configs.get()
         known = config.models.ids()

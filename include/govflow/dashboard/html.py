@@ -112,6 +112,17 @@ def report_link(root: str, path: str | None, label: str = "report") -> str:
     return f'<a href="{_e(root)}/reports/{_e(path)}" target="_blank">{_e(label)}</a>'
 
 
+def draw_report_button(root: str, run_id: int | None) -> str:
+    """Draw the drift report of a record that has none: the DAGs draw a report only for a
+    day with a finding above INFO, and anyone who may see the page may ask for another."""
+    if run_id is None:
+        return ""
+    return (
+        f'<form method="post" action="{_e(root)}/drift-report/{run_id}" target="_blank" '
+        'class="inline"><button type="submit">draw the newest day\'s report</button></form>'
+    )
+
+
 def required_action_link(run_url: RunUrl, dag_id: str | None, run_id: str | None) -> str:
     """Airflow's "Required actions" of the run that asks, in the whole window; all of them
     when the store does not know the run."""
@@ -170,7 +181,8 @@ def drift_overview(
             f"<tr><td>{_e(model.model_id)}</td><td>{_e(model.risk_tier)}</td>{cells}"
             f"<td>{composite}</td><td>{sparkline(model.trend)}</td>"
             f"<td>{_e(_time(model.last_analysis))} "
-            f"{report_link(root, model.report_path, 'drift report')}</td></tr>"
+            f"{report_link(root, model.report_path, 'drift report')}"
+            f"{draw_report_button(root, model.unreported_run)}</td></tr>"
         )
     form = ""
     if rights.can_trigger_analysis:

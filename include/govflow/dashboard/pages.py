@@ -95,6 +95,8 @@ class ModelOverview:
     last_analysis: datetime | None
     # The newest drift report of the model's recent records, relative to the data directory.
     report_path: str | None = None
+    # The newest record when it has no report (a quiet day's: drawn on request).
+    unreported_run: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON twin of a Drift Overview row: what is shown, not only what is stored."""
@@ -149,6 +151,7 @@ class _Recent:
     scores: list[tuple[int, float]]  # the newest scored records, newest first
     last_analysis: datetime | None
     report_path: str | None
+    unreported_run: int | None
 
 
 def _recent(session: Session, model_id: str) -> _Recent:
@@ -162,6 +165,7 @@ def _recent(session: Session, model_id: str) -> _Recent:
         scores=scored[:TREND_RECORDS],
         last_analysis=max((r.finished_at for r in runs if r.finished_at is not None), default=None),
         report_path=next((r.report_path for r in runs if r.report_path), None),
+        unreported_run=runs[0].id if runs and not runs[0].report_path else None,
     )
 
 
@@ -271,6 +275,7 @@ def model_overviews(
                 trend=[score for _, score in reversed(found.scores)],
                 last_analysis=None if found.last_analysis is None else _aware(found.last_analysis),
                 report_path=found.report_path,
+                unreported_run=found.unreported_run,
             )
         )
     return overviews

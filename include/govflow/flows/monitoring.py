@@ -13,6 +13,8 @@ never adds a second record, and its audit event is written once.
 
 from __future__ import annotations
 
+import time
+import traceback
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -73,6 +75,9 @@ class RunSummary:
     notable: list[dict[str, Any]]
     # The checks that could judge nothing (severity INCONCLUSIVE when nothing is above INFO).
     inconclusive: list[str] = field(default_factory=list)
+    # CPU seconds of each part of the analysis: read (the store and the window's logs),
+    # analyse (the quality gate and every metric), store (the record), report, alerts.
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def headline(self) -> str:
@@ -116,6 +121,7 @@ def run_monitoring(
 ) -> RunSummary:
     """Analyse one model over [start, end) and record the result (idempotent on run_key); a
     ``historical`` record (a day long past) is never alerted on and opens no incident."""
+    clock = _CpuClock()
     start, end = analysis.utc(start), analysis.utc(end)
     wanted = analysis.validate_checks(checks)
     model = config.models.get(model_id)
@@ -151,6 +157,7 @@ def run_monitoring(
                 analysis.UNREADABLE_WINDOW.format(error=error),
             )
         else:
+            clock.lap("read")
             try:
                 explainer = (
                     load_model(db_url, data_dir, model_id, profile.model_version)
@@ -180,6 +187,7 @@ def run_monitoring(
                     f"analysis raised {type(error).__name__}: {error}",
                     with_traceback=True,
                 )
+    clock.lap("analyse")
     with store.session_scope(db_url) as session:
         record = record_analysis(
             session,
@@ -192,12 +200,27 @@ def run_monitoring(
         )
         record.historical = historical
         summary = summarise(record, result)
+    clock.lap("store")
     if write_report and result.status == "succeeded" and reference_sample:
         drawn = render_report(
             model, data_dir, summary.run_id, Path(reference_sample), result.usable, db_url=db_url
         )
         summary = replace(summary, report_path=drawn)
-    return summary
+        clock.lap("report")
+    return replace(summary, cpu_s=clock.laps)
+
+
+class _CpuClock:
+    """This process's CPU seconds, lap by lap (what one analysis costs, part by part)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.process_time()
+
+    def lap(self, name: str) -> None:
+        now = time.process_time()
+        self.laps[name] = round(self.laps.get(name, 0.0) + now - self._last, 4)
+        self._last = now
 
 
 def fairness_history(
@@ -336,7 +359,7 @@ def _notable(finding: Finding) -> dict[str, Any]:
     }
 
 
-class ReportNotDrawn(Exception):
+class ReportNotDrawn(ValueError):
     """The drift report cannot be drawn from what the window holds; the reason is the text."""
 
 
@@ -567,24 +590,37 @@ def review_baselines(
     return posted
 
 
-def render_reports(
-    run_ids: list[int], *, config: GovflowConfig, data_dir: Path, db_url: str | None = None
-) -> dict[int, str]:
-    """Render the drift report of each succeeded record that has none yet.
+# The records whose drift report is drawn without being asked for: someone will read it.
+REPORTED_SEVERITIES = ("WARNING", "CRITICAL")
 
-    The DAGs do this in one task after all analyses, so evidently is imported once per run
-    rather than once per model (it costs ~4 s of CPU) and no alert waits for a report.
+
+def render_reports(
+    run_ids: list[int],
+    *,
+    config: GovflowConfig,
+    data_dir: Path,
+    db_url: str | None = None,
+    every: bool = False,
+) -> dict[int, str]:
+    """Render the drift report of each succeeded record that has none yet and that someone
+    will read: one with a finding above INFO, or every one when ``every`` (an on-demand
+    analysis, a request from the dashboard).
+
+    The DAGs do this in one task after all analyses and off the alert path (issue 18), so
+    evidently is imported once per run rather than once per model (it costs ~4 s of CPU), no
+    alert waits for a report, and a fleet of quiet models draws none.
     """
     from govflow.store.schema import Baseline
 
+    wanted = [
+        MonitoringRun.id.in_(run_ids),
+        MonitoringRun.status == "succeeded",
+        MonitoringRun.report_path.is_(None),
+    ]
+    if not every:
+        wanted.append(MonitoringRun.severity.in_(REPORTED_SEVERITIES))
     with store.session_scope(db_url) as session:
-        pending = session.scalars(
-            select(MonitoringRun).where(
-                MonitoringRun.id.in_(run_ids),
-                MonitoringRun.status == "succeeded",
-                MonitoringRun.report_path.is_(None),
-            )
-        ).all()
+        pending = session.scalars(select(MonitoringRun).where(*wanted)).all()
         samples = {
             (b.model_id, b.version): b.reference_sample_uri
             for b in session.scalars(select(Baseline))
@@ -607,6 +643,34 @@ def render_reports(
         if path is not None:
             written[record.id] = path
     return written
+
+
+NOT_AN_ANALYSIS = "record {run_id} is not a succeeded analysis: it has no drift report to draw"
+
+
+def draw_report_on_request(run_id: int, *, db_url: str | None = None) -> str:
+    """The drift report of one succeeded record, drawn now if it has none (the DAGs draw only
+    those above INFO): its path under the data directory, or ``ReportNotDrawn`` naming why
+    (the reason is also kept on the record)."""
+    with store.session_scope(db_url, read_only=True) as session:
+        record = session.get(MonitoringRun, run_id)
+        if record is None or record.status != "succeeded":
+            raise ReportNotDrawn(NOT_AN_ANALYSIS.format(run_id=run_id))
+        if record.report_path:
+            return record.report_path
+    config, data_dir = _policy(), settings.data_dir()
+    render_reports([run_id], config=config, data_dir=data_dir, db_url=db_url, every=True)
+    with store.session_scope(db_url, read_only=True) as session:
+        record = session.get(MonitoringRun, run_id)
+        assert record is not None
+        if record.report_path:
+            return record.report_path
+        reasons = [
+            str(row.details.get("message"))
+            for row in metric_results(session, run_id)
+            if row.metric == "drift_report" and row.details.get("message")
+        ]
+    raise ReportNotDrawn(reasons[-1] if reasons else NOT_AN_ANALYSIS.format(run_id=run_id))
 
 
 def _add_finding(db_url: str | None, run_id: int, finding: Finding) -> None:
@@ -744,20 +808,35 @@ def _policy() -> GovflowConfig:
     return load_config(settings.config_dir())
 
 
-def select_due_analyses(dag_id: str, run_time: datetime) -> list[dict[str, Any]]:
-    """The analyses due for each model on this run of ``dag_id``, per seed 004 table 1.1."""
-    targets = due_targets(_policy(), dag_id, run_time)
+def select_due_analyses(dag_id: str, run_time: datetime) -> list[list[dict[str, Any]]]:
+    """The analyses due for each model on this run of ``dag_id``, per seed 004 table 1.1, in
+    batches of policy.yaml ``monitoring.models_per_task`` (one analysis task each)."""
+    config = _policy()
+    targets = due_targets(config, dag_id, run_time)
     for target in targets:
         print(
             f"due: {target.model_id} ({target.risk_tier}) {target.cadence} "
             f"{', '.join(target.checks)} over [{target.start}, {target.end})"
         )
-    return [target.to_dict() for target in targets]
+    return _batched(config, [target.to_dict() for target in targets])
 
 
-def resolve_on_demand_request(params: dict[str, Any]) -> list[dict[str, Any]]:
+def _batched(config: GovflowConfig, targets: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return analysis_batches(targets, config.policy.monitoring.models_per_task)
+
+
+def batch_label(targets: list[dict[str, Any]]) -> str:
+    """How an analysis task is named in Airflow's UI: its model, or its first and last."""
+    first, last = targets[0], targets[-1]
+    if len(targets) == 1:
+        return f"{first['model_id']} ({first['cadence']})"
+    return f"{len(targets)} models: {first['model_id']} .. {last['model_id']}"
+
+
+def resolve_on_demand_request(params: dict[str, Any]) -> list[list[dict[str, Any]]]:
     """ "Analyze Now" (seed 004 section 1.3): check the requested models, checks and window
-    (the Params of govflow_monitoring_on_demand) and turn them into analysis targets."""
+    (the Params of govflow_monitoring_on_demand) and turn them into analysis targets, in
+    batches as ``select_due_analyses`` gives them."""
     config = _policy()
     unknown = [m for m in params["model_ids"] if m not in config.models.ids()]
     if unknown:
@@ -768,7 +847,7 @@ def resolve_on_demand_request(params: dict[str, Any]) -> list[dict[str, Any]]:
     if end <= start:
         raise ValueError(f"window_end {end} must be after window_start {start}")
     print(f"on-demand analysis requested: {params['reason'] or '(no reason given)'}")
-    return [
+    targets = [
         {
             "model_id": model_id,
             "risk_tier": config.models.get(model_id).risk_tier,
@@ -779,6 +858,7 @@ def resolve_on_demand_request(params: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for model_id in params["model_ids"]
     ]
+    return _batched(config, targets)
 
 
 def target_run_key(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> str:
@@ -877,13 +957,16 @@ def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run: Any) -> dict
         data_dir=settings.data_dir(),
         dag_id=dag_id,
         dag_run_id=dag_run_id,
+        write_report=False,  # drawn by render_drift_reports, after the alerts are out
         historical=str(dag_run.run_type) == BACKFILL_RUN_TYPE,
     )
     print(
         f"{summary.model_id}: {summary.status}, {summary.headline}, "
         f"composite {summary.composite_score}, report {summary.report_path}"
     )
+    before = time.process_time()
     response = alert_and_open_incidents(summary.run_id, config=config)
+    cpu_s = {**summary.cpu_s, "alerts": round(time.process_time() - before, 4)}
     if response["incidents"]:
         print(f"  incidents: {', '.join(response['incidents'])}")
     for finding in summary.notable:
@@ -891,7 +974,76 @@ def analyse_target(target: dict[str, Any], *, dag_id: str, dag_run: Any) -> dict
             f"  {finding['severity']:<8} {finding['check_type']}/{finding['metric']} "
             f"{finding['subject']} = {finding['value']} {finding['message']}"
         )
-    return {"summary": summary.to_dict(), "send_now": response["send_now"]}
+    print(f"  cpu_s: {' '.join(f'{part}={seconds}' for part, seconds in cpu_s.items())}")
+    return {"summary": {**summary.to_dict(), "cpu_s": cpu_s}, "send_now": response["send_now"]}
+
+
+ANALYSIS_RAISED = "{model_id} ({cadence}): attempt {attempt} of {attempts} raised {error}"
+NOT_ANALYSED = "{model_id} ({cadence}): not analysed: {error}"
+# A model whose analysis raised is tried again after the rest of its batch (the task's own
+# retries, per model), this many times in all, this far apart.
+ATTEMPTS = 3
+RETRY_PAUSE_S = 5.0
+
+
+def analyse_batch(
+    targets: list[dict[str, Any]], *, dag_id: str, dag_run: Any, deliver: Any
+) -> list[dict[str, Any]]:
+    """Analyse a batch of models in one task, each on its own (issue 18: a task per model
+    cost more than its analysis): the summaries of the models analysed, in order.
+
+    One model's failure never fails, delays or hides another's: each model's CRITICAL
+    alerts go out (``deliver``) as soon as its own analysis is recorded; a model whose
+    analysis raises is tried again after the rest of the batch, up to ``attempts`` times,
+    ``pause_s`` apart; a model that cannot be analysed yet (``NotReady``) is not retried.
+    A model left unrecorded is found by ``confirm_every_analysis_recorded``, which records
+    its failure, tells #engineering and fails the run naming it. Each model's lines are in
+    the task log, with the CPU seconds of each part of its analysis."""
+    print(f"task start-up cpu_s={time.process_time():.4f} for {len(targets)} models")
+    summaries: dict[int, dict[str, Any]] = {}
+    pending = list(enumerate(targets))
+    attempts = ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            time.sleep(RETRY_PAUSE_S)
+        failed = []
+        for position, target in pending:
+            names = {"model_id": target["model_id"], "cadence": target["cadence"]}
+            try:
+                analysed = analyse_target(target, dag_id=dag_id, dag_run=dag_run)
+            except NotReady as error:
+                print(NOT_ANALYSED.format(**names, error=error))
+                continue
+            except Exception as error:  # one model's failure stays its own
+                print(
+                    ANALYSIS_RAISED.format(
+                        **names,
+                        attempt=attempt,
+                        attempts=attempts,
+                        error=f"{type(error).__name__}: {error}",
+                    )
+                )
+                traceback.print_exc()
+                failed.append((position, target))
+                continue
+            deliver(analysed["send_now"])
+            summaries[position] = analysed["summary"]
+        pending = failed
+        if not pending:
+            break
+    return [summaries[position] for position in sorted(summaries)]
+
+
+# Even a small run is shared by two task slots (a worker per core, or two workers).
+MIN_TASKS = 2
+
+
+def analysis_batches(targets: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    """``targets`` cut, in order, into batches of near-equal length (one analysis task
+    each): the fewest of at most ``size`` models, but at least two given two models."""
+    total = len(targets)
+    count = max(-(-total // size), min(total, MIN_TASKS))
+    return [targets[i * total // count : (i + 1) * total // count] for i in range(count)]
 
 
 def publish_results(
@@ -920,13 +1072,21 @@ def publish_results(
     }
 
 
-def render_drift_reports(summaries: list[dict[str, Any] | None]) -> dict[str, str]:
-    """evidently's HTML drift report of every analysis, rendered in one process."""
+def render_drift_reports(
+    summaries: list[dict[str, Any] | None], *, every: bool = False
+) -> dict[str, str]:
+    """evidently's HTML drift report of the analyses someone will read (above INFO, or
+    ``every`` one), rendered in one process after the alerts are out."""
+    before = time.process_time()
     written = render_reports(
-        [s["run_id"] for s in summaries if s], config=_policy(), data_dir=settings.data_dir()
+        [s["run_id"] for s in summaries if s],
+        config=_policy(),
+        data_dir=settings.data_dir(),
+        every=every,
     )
     for run_id, path in written.items():
         print(f"record {run_id}: drift report {path}")
+    print(f"cpu_s: report={time.process_time() - before:.4f} for {len(written)} reports")
     return {str(run_id): path for run_id, path in written.items()}
 
 
