@@ -33,6 +33,7 @@ SCALING_LINE = re.compile(
 def fleet_line(executor: str, workers: int) -> re.Pattern[str]:
     return re.compile(
         rf"^fleet: models={MODELS} rows={ROWS} executor={executor} workers={workers} "
+        "cadence=daily "
         r"wall_s=[0-9]+\.[0-9] per_model_s=[0-9]+\.[0-9]{2} per_model_cpu_s=[0-9]+\.[0-9]{2} "
         r"others_cpu_s=-?[0-9]+\.[0-9]$"
     )

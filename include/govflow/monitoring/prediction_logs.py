@@ -102,34 +102,54 @@ def _check_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _normalise(frame: pd.DataFrame, *, amounts: bool = False) -> pd.DataFrame:
+def _normalise(
+    frame: pd.DataFrame, *, amounts: bool = False, ordered: bool = False
+) -> pd.DataFrame:
     """The same frame whichever store it came from: UTC nanosecond timestamps, ``label`` as
     nullable Int8, ``prediction`` as int8 (with ``amounts``, a regressor's log, both as
     float64: an int8 cast would truncate and wrap its amounts), rows ordered by
     ``scored_at`` then id.
 
-    A column whose values do not fit its documented type is left as it came.
+    A column whose values do not fit its documented type is left as it came. ``frame`` is
+    the reader's own, just read: its columns are replaced, never copied whole (a day of
+    100,000 rows and 30 columns, 14 of them for a bi-weekly window, issue 18); ``ordered``
+    says its rows are already in order (days read in order, each sorted).
     """
-    frame = frame.copy()
     for column in TIMESTAMP_COLUMNS:
-        if column in frame.columns:
+        if column in frame.columns and frame[column].dtype != UTC_NANOSECONDS:
             try:
-                frame[column] = pd.to_datetime(frame[column], utc=True).astype(
-                    "datetime64[ns, UTC]"
-                )
+                frame[column] = pd.to_datetime(frame[column], utc=True).astype(UTC_NANOSECONDS)
             except (ValueError, TypeError):
                 continue
     outcome_types = ("float64", "float64") if amounts else ("Int8", "int8")
     for column, dtype in zip((LABEL, PREDICTION), outcome_types, strict=True):
-        if column in frame.columns:
+        if column in frame.columns and frame[column].dtype != dtype:
             try:
                 frame[column] = frame[column].astype(dtype)
             except (ValueError, TypeError):
                 continue
     order = [column for column in (SCORED_AT, PREDICTION_ID) if column in frame.columns]
-    if order:
+    if (
+        order
+        and not ordered
+        and not _strictly_increasing(frame[SCORED_AT] if SCORED_AT in order else None)
+    ):
         frame = frame.sort_values(order, kind="stable")
-    return frame.reset_index(drop=True)
+    frame.index = pd.RangeIndex(len(frame))
+    return frame
+
+
+UTC_NANOSECONDS = pd.DatetimeTZDtype("ns", "UTC")
+
+
+def _strictly_increasing(scored_at: pd.Series | None) -> bool:
+    """Whether rows are already in their sorted order: timestamps all known and strictly
+    increasing (a log written as requests were scored), so that sorting by time, then id,
+    would change nothing."""
+    if scored_at is None or scored_at.dtype != UTC_NANOSECONDS or scored_at.isna().any():
+        return False
+    ticks = scored_at.to_numpy(dtype="datetime64[ns]").view("int64")
+    return bool(len(ticks) < 2 or (ticks[1:] > ticks[:-1]).all())
 
 
 class ParquetLogSource:
@@ -163,15 +183,20 @@ class ParquetLogSource:
         self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
         start, end = _check_window(start, end)
+        paths = self.partitions(start, end)
         read = [
-            self._read_partition(path, start, end, columns, amounts=self.amounts)
-            for path in self.partitions(start, end)
+            self._read_partition(path, start, end, columns, amounts=self.amounts) for path in paths
         ]
         frames = [frame for frame, _ in read]
         filled = [frame for frame in frames if len(frame)]
         if filled:
+            # Each file is sorted and holds only its own day's rows, so files of distinct days
+            # read in day order are in order together; two files of one day may interleave.
+            one_file_a_day = len({path.parent for path in paths}) == len(paths)
             window = _normalise(
-                pd.concat(filled, ignore_index=True, sort=False), amounts=self.amounts
+                pd.concat(filled, ignore_index=True, sort=False),
+                amounts=self.amounts,
+                ordered=one_file_a_day,
             )
         else:
             empty = frames[0] if frames else self._empty_frame(columns)
@@ -212,9 +237,11 @@ class ParquetLogSource:
         day = date.fromisoformat(path.parent.name.removeprefix(PARTITION_PREFIX))
         day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         in_day = (scored_at >= day_start) & (scored_at < day_start + timedelta(days=1))
-        frame = frame[in_day & (scored_at >= start) & (scored_at < end)]
+        kept = in_day & (scored_at >= start) & (scored_at < end)
+        if not kept.all():
+            frame = frame.loc[kept].copy()
         if columns is not None:
-            frame = frame[[column for column in columns if column in frame.columns]]
+            frame = frame.loc[:, [column for column in columns if column in frame.columns]]
         # Normalised before concatenation so that every partition brings the same dtypes.
         return _normalise(frame, amounts=amounts), int((~in_day).sum())
 
