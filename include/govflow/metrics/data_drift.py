@@ -289,13 +289,23 @@ def kl_divergence(
 
 def _wasserstein_1d(u_values: npt.NDArray[np.float64], v_values: npt.NDArray[np.float64]) -> float:
     # The area between the two empirical CDFs, integrated between consecutive pooled values.
+    # The two sorted samples are merged in one pass instead of sorting the pooled values, and
+    # each CDF is a running count of where the merged values came from instead of a binary
+    # search of every pooled value: wherever the width to the next pooled value is not zero,
+    # every value tied with this one is at or before it, so the counts equal the searches'
+    # (and where it is zero the term is zero either way); the sum is the same to the bit.
     u_sorted = np.sort(u_values)
     v_sorted = np.sort(v_values)
-    pooled = np.sort(np.concatenate([u_sorted, v_sorted]))
+    u_slots = np.searchsorted(v_sorted, u_sorted, side="right") + np.arange(u_sorted.size)
+    from_u = np.zeros(u_sorted.size + v_sorted.size, dtype=bool)
+    from_u[u_slots] = True
+    pooled = np.empty(from_u.size, dtype=np.float64)
+    pooled[u_slots] = u_sorted
+    pooled[~from_u] = v_sorted
+    u_count = np.cumsum(from_u[:-1])
+    v_count = np.arange(1, from_u.size) - u_count
     widths = np.diff(pooled)
-    u_cdf = np.searchsorted(u_sorted, pooled[:-1], side="right") / u_sorted.size
-    v_cdf = np.searchsorted(v_sorted, pooled[:-1], side="right") / v_sorted.size
-    return float(np.sum(np.abs(u_cdf - v_cdf) * widths))
+    return float(np.sum(np.abs(u_count / u_sorted.size - v_count / v_sorted.size) * widths))
 
 
 def reference_spread(std: float) -> float:
