@@ -89,6 +89,8 @@ DEFAULT_MIN_GROUP_SIZE = 30
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_CALIBRATION_BINS = 10
 INTERSECTION_SEPARATOR = "&"
+# dtype kinds (numpy and pandas' nullable ones alike) that convert to float without parsing.
+NUMBER_KINDS = "biuf"
 
 LENGTH_MISMATCH = "y_true, y_pred, sensitive_features and scores must have the same length"
 EMPTY_ROWS = "no rows to evaluate"
@@ -310,9 +312,15 @@ def pooled_counts(windows: Sequence[GroupCounts]) -> GroupCounts:
 
 
 def _as_float(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    series = (
-        values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
-    )
+    if isinstance(values, pd.Series):
+        series = values
+    else:
+        array = np.asarray(values)
+        series = pd.Series(array if array.dtype.kind in NUMBER_KINDS else array.astype(object))
+    if series.dtype.kind in NUMBER_KINDS:
+        # Numbers (nullable ones included) convert directly; the Float64 round trip is for
+        # objects, where it rejects text, and would copy a million-row column for nothing.
+        return series.to_numpy(dtype="float64", na_value=np.nan)
     return series.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
 
 
