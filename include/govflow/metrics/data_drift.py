@@ -146,7 +146,10 @@ def finite_values(values: npt.ArrayLike, *, name: str = "values") -> FiniteValue
     infinite = np.isinf(array)
     if missing.all():
         raise MetricInputError(EMPTY_VALUES.format(name=name, dropped=int(missing.sum())))
-    return FiniteValues(array[~(missing | infinite)], int(missing.sum()), int(infinite.sum()))
+    finite = ~(missing | infinite)
+    # A column that is all finite (the usual case) is not copied.
+    values = array if finite.all() else array[finite]
+    return FiniteValues(values, int(missing.sum()), int(infinite.sum()))
 
 
 def _only_finite(values: npt.ArrayLike, *, name: str) -> FiniteValues:
@@ -215,7 +218,8 @@ def bin_counts(values: npt.ArrayLike, edges: npt.ArrayLike) -> npt.NDArray[np.in
     """Counts per bin of ``edges`` (from :func:`bin_edges_from_reference`); NaN is not counted."""
     array = _numeric_array(values, name="values")
     edge_array = np.asarray(edges, dtype=np.float64)
-    present = array[~np.isnan(array)]
+    missing = np.isnan(array)
+    present = array[~missing] if missing.any() else array
     bins = np.searchsorted(edge_array[1:-1], present, side="right")
     return np.bincount(bins, minlength=edge_array.size - 1).astype(np.int64)
 
@@ -493,11 +497,12 @@ def category_frequencies(
         raise MetricInputError(NOT_ONE_DIMENSIONAL.format(name=name, shape=array.shape))
     if array.size == 0:
         raise MetricInputError(EMPTY_VALUES.format(name=name, dropped=0))
-    series = pd.Series(array, dtype=object)
-    missing = int(series.isna().sum())
-    present = series[series.notna()]
-    if present.empty:
+    series = pd.Series(array, dtype=object, copy=False)
+    null = series.isna().to_numpy()
+    missing = int(null.sum())
+    if missing == array.size:
         raise MetricInputError(EMPTY_VALUES.format(name=name, dropped=missing))
+    present = series[~null] if missing else series
     counts = category_keys(present).value_counts(sort=False)
     return {str(key): int(count) for key, count in counts.items()}, missing
 
