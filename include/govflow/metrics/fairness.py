@@ -423,13 +423,15 @@ def group_counts(
     codes, uniques = pd.factorize(category_keys(attribute[present]), sort=True)
     group_total = len(uniques)
     labels, selected = labels[present], selected[present]
+    # One bincount over group x label (0, 1, missing) x selected: cells[group, label, selected].
+    label_state = np.where(np.isnan(labels), 2, labels).astype(np.intp)
+    cells = np.bincount(
+        (codes * 3 + label_state) * 2 + selected, minlength=group_total * 6
+    ).reshape(group_total, 3, 2)
 
-    def per_group(mask: npt.NDArray[np.bool_]) -> tuple[int, ...]:
-        return tuple(np.bincount(codes[mask], minlength=group_total).tolist())
+    def per_group(counts: npt.NDArray[np.intp]) -> tuple[int, ...]:
+        return tuple(counts.tolist())
 
-    labelled = ~np.isnan(labels)
-    positive = labelled & (labels == 1.0)
-    negative = labelled & (labels == 0.0)
     calibration: dict[str, Any] = {}
     if score_values is not None:
         calibration = _calibration_counts(
@@ -437,14 +439,14 @@ def group_counts(
         )
     return GroupCounts(
         groups=tuple(str(group) for group in uniques),
-        n=per_group(np.ones_like(selected)),
-        selected=per_group(selected),
-        labelled=per_group(labelled),
-        positives=per_group(positive),
-        tp=per_group(positive & selected),
-        fp=per_group(negative & selected),
-        tn=per_group(negative & ~selected),
-        fn=per_group(positive & ~selected),
+        n=per_group(cells.sum(axis=(1, 2))),
+        selected=per_group(cells[:, :, 1].sum(axis=1)),
+        labelled=per_group(cells[:, :2].sum(axis=(1, 2))),
+        positives=per_group(cells[:, 1].sum(axis=1)),
+        tp=per_group(cells[:, 1, 1]),
+        fp=per_group(cells[:, 0, 1]),
+        tn=per_group(cells[:, 0, 0]),
+        fn=per_group(cells[:, 1, 0]),
         calibration_bins=calibration_bins,
         dropped_missing_attribute=int((~present).sum()),
         **calibration,
