@@ -983,7 +983,9 @@ def _duplicate_column_findings(frame: pd.DataFrame) -> list[QualityFinding]:
 
 def _as_numbers(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.astype("float64")
+        # A float64 column is its own parse: shared, not copied, as usable_frame shares the
+        # columns it does not parse.
+        return values.astype("float64", copy=False)
     try:
         return pd.to_numeric(values, errors="coerce").astype("float64")
     except (TypeError, ValueError):
