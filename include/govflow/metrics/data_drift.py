@@ -479,7 +479,8 @@ def category_keys(values: pd.Series) -> pd.Series:
         keys[null] = None
         return pd.Series(keys, index=values.index, dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        return values.astype(object)
+        # Text columns are read, never written, by every caller: no copy of an object column.
+        return values.astype(object, copy=False)
     return values.map(category_key, na_action="ignore").astype(object)
 
 
