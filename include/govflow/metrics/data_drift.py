@@ -224,6 +224,15 @@ def bin_counts(values: npt.ArrayLike, edges: npt.ArrayLike) -> npt.NDArray[np.in
     return np.bincount(bins, minlength=edge_array.size - 1).astype(np.int64)
 
 
+def _bin_counts_of_sorted(
+    sorted_values: npt.NDArray[np.float64], edges: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int64]:
+    # bin_counts of sorted values: a value is in bin i when i interior edges are at or below
+    # it, so each bin's count is a difference of how many values lie below consecutive edges.
+    below = np.searchsorted(sorted_values, edges[1:-1], side="left")
+    return np.diff(below, prepend=0, append=sorted_values.size).astype(np.int64)
+
+
 def _proportions(counts: npt.ArrayLike, *, name: str) -> npt.NDArray[np.float64]:
     array = np.asarray(counts, dtype=np.float64)
     if array.ndim != 1 or array.size == 0:
@@ -292,14 +301,18 @@ def kl_divergence(
 
 
 def _wasserstein_1d(u_values: npt.NDArray[np.float64], v_values: npt.NDArray[np.float64]) -> float:
+    return _wasserstein_of_sorted(np.sort(u_values), np.sort(v_values))
+
+
+def _wasserstein_of_sorted(
+    u_sorted: npt.NDArray[np.float64], v_sorted: npt.NDArray[np.float64]
+) -> float:
     # The area between the two empirical CDFs, integrated between consecutive pooled values.
     # The two sorted samples are merged in one pass instead of sorting the pooled values, and
     # each CDF is a running count of where the merged values came from instead of a binary
     # search of every pooled value: wherever the width to the next pooled value is not zero,
     # every value tied with this one is at or before it, so the counts equal the searches'
     # (and where it is zero the term is zero either way); the sum is the same to the bit.
-    u_sorted = np.sort(u_values)
-    v_sorted = np.sort(v_values)
     u_slots = np.searchsorted(v_sorted, u_sorted, side="right") + np.arange(u_sorted.size)
     from_u = np.zeros(u_sorted.size + v_sorted.size, dtype=bool)
     from_u[u_slots] = True
@@ -590,12 +603,20 @@ def numeric_feature_drift(
 ) -> FeatureDrift:
     """PSI, KL and Wasserstein of one numerical feature's current window against its reference."""
     split = finite_values(current_values, name=f"current values of {feature}")
-    current_counts = bin_counts(current_values, reference.bin_edges)
+    # Wasserstein sorts the window anyway; the sorted values give the bin counts with one
+    # binary search per edge instead of one per value (infinities are in no sorted value).
+    current_sorted = np.sort(split.values)
+    current_counts = (
+        bin_counts(current_values, reference.bin_edges)
+        if split.infinite
+        else _bin_counts_of_sorted(current_sorted, reference.bin_edges)
+    )
     wasserstein = None
     error_bound = None
     if split.values.size:
-        wasserstein = wasserstein_distance_from_quantiles(
-            reference.quantiles, split.values, reference_std=reference.std
+        quantiles = _only_finite(reference.quantiles, name="reference quantiles").values
+        wasserstein = _wasserstein_of_sorted(np.sort(quantiles), current_sorted) / reference_spread(
+            reference.std
         )
         error_bound = reference.quantile_error / reference_spread(reference.std)
     return FeatureDrift(
