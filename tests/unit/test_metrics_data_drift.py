@@ -250,6 +250,19 @@ def test_exact_wasserstein_and_kl_agree_with_scipy(seed, shift, scale, n_ref, n_
     )
 
 
+@pytest.mark.parametrize(
+    ("seed", "n_ref", "n_cur", "levels"),
+    [(1, 1, 9, 3), (2, 50, 7, 4), (3, 400, 1000, 12), (4, 1000, 20_000, 40)],
+)
+def test_exact_wasserstein_of_tied_values_agrees_with_scipy(seed, n_ref, n_cur, levels):
+    """Whole numbers shared by both samples: the merged CDF counts must handle every tie."""
+    rng = np.random.default_rng(seed)
+    reference = rng.integers(0, levels, n_ref).astype(np.float64)
+    current = np.concatenate([rng.integers(1, levels + 2, n_cur - 1), [0.5]]).astype(np.float64)
+    expected = scipy.stats.wasserstein_distance(reference, current) / max(np.std(reference), 1e-3)
+    assert wasserstein_distance_normalised(reference, current) == pytest.approx(expected, abs=1e-12)
+
+
 def test_wasserstein_of_a_near_constant_reference_is_divided_by_one_thousandth():
     assert wasserstein_distance_normalised([2.0, 2.0], [2.5, 2.5]) == pytest.approx(500.0)
 

@@ -89,6 +89,8 @@ DEFAULT_MIN_GROUP_SIZE = 30
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_CALIBRATION_BINS = 10
 INTERSECTION_SEPARATOR = "&"
+# dtype kinds (numpy and pandas' nullable ones alike) that convert to float without parsing.
+NUMBER_KINDS = "biuf"
 
 LENGTH_MISMATCH = "y_true, y_pred, sensitive_features and scores must have the same length"
 EMPTY_ROWS = "no rows to evaluate"
@@ -310,9 +312,15 @@ def pooled_counts(windows: Sequence[GroupCounts]) -> GroupCounts:
 
 
 def _as_float(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    series = (
-        values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
-    )
+    if isinstance(values, pd.Series):
+        series = values
+    else:
+        array = np.asarray(values)
+        series = pd.Series(array if array.dtype.kind in NUMBER_KINDS else array.astype(object))
+    if series.dtype.kind in NUMBER_KINDS:
+        # Numbers (nullable ones included) convert directly; the Float64 round trip is for
+        # objects, where it rejects text, and would copy a million-row column for nothing.
+        return series.to_numpy(dtype="float64", na_value=np.nan)
     return series.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
 
 
@@ -415,13 +423,15 @@ def group_counts(
     codes, uniques = pd.factorize(category_keys(attribute[present]), sort=True)
     group_total = len(uniques)
     labels, selected = labels[present], selected[present]
+    # One bincount over group x label (0, 1, missing) x selected: cells[group, label, selected].
+    label_state = np.where(np.isnan(labels), 2, labels).astype(np.intp)
+    cells = np.bincount(
+        (codes * 3 + label_state) * 2 + selected, minlength=group_total * 6
+    ).reshape(group_total, 3, 2)
 
-    def per_group(mask: npt.NDArray[np.bool_]) -> tuple[int, ...]:
-        return tuple(np.bincount(codes[mask], minlength=group_total).tolist())
+    def per_group(counts: npt.NDArray[np.intp]) -> tuple[int, ...]:
+        return tuple(counts.tolist())
 
-    labelled = ~np.isnan(labels)
-    positive = labelled & (labels == 1.0)
-    negative = labelled & (labels == 0.0)
     calibration: dict[str, Any] = {}
     if score_values is not None:
         calibration = _calibration_counts(
@@ -429,14 +439,14 @@ def group_counts(
         )
     return GroupCounts(
         groups=tuple(str(group) for group in uniques),
-        n=per_group(np.ones_like(selected)),
-        selected=per_group(selected),
-        labelled=per_group(labelled),
-        positives=per_group(positive),
-        tp=per_group(positive & selected),
-        fp=per_group(negative & selected),
-        tn=per_group(negative & ~selected),
-        fn=per_group(positive & ~selected),
+        n=per_group(cells.sum(axis=(1, 2))),
+        selected=per_group(cells[:, :, 1].sum(axis=1)),
+        labelled=per_group(cells[:, :2].sum(axis=(1, 2))),
+        positives=per_group(cells[:, 1].sum(axis=1)),
+        tp=per_group(cells[:, 1, 1]),
+        fp=per_group(cells[:, 0, 1]),
+        tn=per_group(cells[:, 0, 0]),
+        fn=per_group(cells[:, 1, 0]),
         calibration_bins=calibration_bins,
         dropped_missing_attribute=int((~present).sum()),
         **calibration,

@@ -792,7 +792,9 @@ def _pandas_outcome(
     if check.expectation == "column_to_exist":
         return _Outcome(check.column in gate.received.columns)
     values = gate.values(check)
-    key = (check.column, gate.reads_received(check))
+    # A categorical column's keys are null exactly where the column as received is, so its
+    # allowed-set check reuses the mask of its null check (a pass over a million objects).
+    key = (check.column, gate.reads_received(check) or _is_category_check(check))
     if key not in nulls:
         nulls[key] = values.isna().to_numpy(dtype=bool)
     null = nulls[key]
@@ -981,7 +983,9 @@ def _duplicate_column_findings(frame: pd.DataFrame) -> list[QualityFinding]:
 
 def _as_numbers(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.astype("float64")
+        # A float64 column is its own parse: shared, not copied, as usable_frame shares the
+        # columns it does not parse.
+        return values.astype("float64", copy=False)
     try:
         return pd.to_numeric(values, errors="coerce").astype("float64")
     except (TypeError, ValueError):
