@@ -310,6 +310,7 @@ def test_each_page_has_a_json_twin_with_the_same_verdicts_and_the_same_access(da
         ("credit_approval", "Critical"),
         ("marketing_propensity", NO_DATA),
         ("product_recommendation", NO_DATA),
+        ("customer_lifetime_value", NO_DATA),
     ]
     assert [m["shown"] for m in drift[1]["monitors"]] == [NO_DATA] * 4
     health = eve.get("/api/health").json()["data"]
@@ -379,6 +380,15 @@ def test_drift_overview_shows_missing_and_stale_monitors_as_no_data_never_as_hea
             [0.05],
         ),
         "product_recommendation": (
+            {
+                c: NO_DATA
+                for c in ("data_drift", "fairness_drift", "model_drift", "explanation_drift")
+            },
+            NO_DATA,
+            None,
+            [],
+        ),
+        "customer_lifetime_value": (
             {
                 c: NO_DATA
                 for c in ("data_drift", "fairness_drift", "model_drift", "explanation_drift")
@@ -816,7 +826,12 @@ def test_analyze_now_triggers_the_on_demand_dag_as_the_logged_in_user_and_is_aud
             "user": "eve",
             "dag_id": "govflow_monitoring_on_demand",
             "conf": {
-                "model_ids": ["credit_approval", "marketing_propensity", "product_recommendation"],
+                "model_ids": [
+                    "credit_approval",
+                    "marketing_propensity",
+                    "product_recommendation",
+                    "customer_lifetime_value",
+                ],
                 "reason": "Analyze Now on the dashboard by eve",
             },
         }
@@ -831,7 +846,12 @@ def test_analyze_now_triggers_the_on_demand_dag_as_the_logged_in_user_and_is_aud
             "eve",
             "analyze_now/__all__",
             {
-                "models": ["credit_approval", "marketing_propensity", "product_recommendation"],
+                "models": [
+                    "credit_approval",
+                    "marketing_propensity",
+                    "product_recommendation",
+                    "customer_lifetime_value",
+                ],
                 "dag_id": "govflow_monitoring_on_demand",
                 "dag_run_id": "manual__1",
             },
@@ -1578,7 +1598,9 @@ def test_model_health_shows_latency_percentiles_as_the_upper_bounds_of_their_buc
             ],
         )
     health = client_as(governance, "eve").get("/api/health").json()["data"]
-    latency = {row["model_id"]: row["serving"]["latency"] for row in health}
+    serving = {row["model_id"]: row["serving"] for row in health}
+    assert serving["customer_lifetime_value"] is None  # nothing served, no feedback
+    latency = {model: counters["latency"] for model, counters in serving.items() if counters}
     assert latency == {
         "credit_approval": None,
         "marketing_propensity": {
