@@ -531,6 +531,50 @@ def test_fairness_monitor_shows_values_intervals_group_sizes_bounds_and_inconclu
     assert "rows per group: 18-25 12" in page
 
 
+def test_a_regressors_fairness_and_error_increase_are_shown_with_the_bounds_they_are_judged_on(
+    dashboard,
+):
+    app, url, _ = dashboard
+    with store.session_scope(url) as session:
+        session.add(
+            Model(
+                id="customer_lifetime_value",
+                model_type="regressor",
+                risk_tier="medium",
+                owner="sam",
+                business_purpose="test",
+                created_by="test",
+            )
+        )
+        session.flush()
+        run = _run(session, "customer_lifetime_value", 29, ["fairness_drift", "model_drift"], 0.5)
+        _metric(
+            session,
+            run,
+            "fairness_drift",
+            "mean_prediction_ratio",
+            "gender",
+            0.72,
+            "CRITICAL",
+            ci_low=0.67,
+            ci_high=0.78,
+            group_sizes={"female": 935, "male": 1031},
+        )
+        _metric(session, run, "model_drift", "mae_increase", "", 1.18, "CRITICAL")
+    eve = client_as(app, "eve")
+    page = eve.get("/fairness?model=customer_lifetime_value&days=30").text
+    assert "<h2>gender: mean_prediction_ratio</h2>" in page
+    # Judged with disparate_impact_ratio's bounds (metrics.JUDGED_AS).
+    assert "lower_is_worse; critical 0.8, warning 0.89 (policy.yaml)" in page
+    assert "<td>0.720</td><td>[0.670, 0.780]</td>" in page
+    health = eve.get("/api/health").json()["data"]
+    [regressor] = [row for row in health if row["model_id"] == "customer_lifetime_value"]
+    assert (regressor["metrics"]["mae_increase"]["value"], regressor["status"]) == (
+        1.18,
+        "Critical",
+    )
+
+
 def test_fairness_and_health_rows_link_the_drift_report_and_the_run_that_recorded_them(
     dashboard, incident_store
 ):
