@@ -460,12 +460,16 @@ def _seed(days: int, seed: int, start: str, rows_per_day: int) -> None:
     typer.echo(f"demo written to {settings.data_dir()} (manifest {summary.manifest.path})")
     typer.echo(f"governance store: {store.shown_url()}")
     typer.echo("")
-    typer.echo(f"{'model':<24} {'tier':<7} {'owner':<7} {'version':<8} {'accuracy':>8} {'auc':>6}")
+    typer.echo(f"{'model':<24} {'tier':<7} {'owner':<7} {'version':<8} validation")
     for row in summary.models:
         metrics = row["validation_metrics"]
+        shown = (
+            f"MAE {metrics['mae']:,.0f}, RMSE {metrics['rmse']:,.0f}"
+            if "mae" in metrics
+            else f"accuracy {metrics['accuracy']:.3f}, AUC {metrics['roc_auc']:.3f}"
+        )
         typer.echo(
-            f"{row['id']:<24} {row['risk_tier']:<7} {row['owner']:<7} {row['version']:<8} "
-            f"{metrics['accuracy']:>8.3f} {metrics['roc_auc']:>6.3f}"
+            f"{row['id']:<24} {row['risk_tier']:<7} {row['owner']:<7} {row['version']:<8} {shown}"
         )
     typer.echo("")
     for name, days_of in summary.manifest.content["scenarios"].items():

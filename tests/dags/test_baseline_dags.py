@@ -65,7 +65,7 @@ def test_a_manual_deployment_run_creates_the_deployed_versions_baseline_once(dag
             {"trigger": "new_model_deployed", "deployment_ref": "DEP-1"},
         )
         count = len(session.scalars(select(Baseline).where(Baseline.kind == "deploy")).all())
-    assert count == 4  # the three seeded baselines and this deployment's
+    assert count == 5  # the four seeded baselines and this deployment's
 
 
 def test_deployments_are_read_from_the_triggering_asset_events(dag_bag):
@@ -114,6 +114,7 @@ def test_the_quarterly_run_records_one_decision_per_model(dag_bag, demo_store):
         "credit_approval": ("2025-Q2", "keep"),
         "marketing_propensity": ("2025-Q2", "keep"),
         "product_recommendation": ("2025-Q2", "keep"),
+        "customer_lifetime_value": ("2025-Q2", "keep"),
     }
 
 

@@ -53,6 +53,7 @@ def test_the_daily_run_checks_data_fairness_and_model_drift_for_high_and_fairnes
         ("credit_approval", "daily"): ["data_drift", "fairness_drift", "model_drift"],
         ("marketing_propensity", "daily"): ["fairness_drift"],
         ("product_recommendation", "daily"): ["fairness_drift"],
+        ("customer_lifetime_value", "daily"): ["fairness_drift"],
     }
     with store.session_scope(db_url) as session:
         records = session.execute(
@@ -72,12 +73,12 @@ def test_the_daily_run_checks_data_fairness_and_model_drift_for_high_and_fairnes
         r.model_id: r.report_path or draw_report_on_request(r.id, db_url=db_url) for r in records
     }
     pages = {model: unescape((Path(data_dir) / p).read_text()) for model, p in paths.items()}
-    assert len(pages) == 3
+    assert len(pages) == 4
     # Only credit's analysis judged data drift: evidently's table beside govflow's verdicts;
     # the fairness-only analyses get govflow's verdicts alone, with no second answer.
     assert 'id="govflow-verdicts"' in pages["credit_approval"]
     assert "evidently" in pages["credit_approval"].lower().split("govflow-verdicts")[-1]
-    for model in ("marketing_propensity", "product_recommendation"):
+    for model in ("marketing_propensity", "product_recommendation", "customer_lifetime_value"):
         assert "judged no feature's data drift (its checks: fairness_drift)" in pages[model]
 
 
@@ -91,6 +92,8 @@ def test_the_weekly_run_of_an_even_iso_week_adds_the_biweekly_checks(dag_bag, de
         ("marketing_propensity", "weekly"): ["data_drift", "model_drift"],
         ("marketing_propensity", "biweekly"): ["explanation_drift"],
         ("product_recommendation", "biweekly"): ["data_drift", "model_drift"],
+        ("customer_lifetime_value", "weekly"): ["data_drift", "model_drift"],
+        ("customer_lifetime_value", "biweekly"): ["explanation_drift"],
     }
 
 
@@ -101,6 +104,7 @@ def test_the_weekly_run_of_an_odd_iso_week_has_no_biweekly_checks(dag_bag, demo_
     assert _records_of(db_url, "govflow_monitoring_weekly", dag_run.run_id) == {
         ("credit_approval", "weekly"): ["explanation_drift"],
         ("marketing_propensity", "weekly"): ["data_drift", "model_drift"],
+        ("customer_lifetime_value", "weekly"): ["data_drift", "model_drift"],
     }
 
 
@@ -114,12 +118,17 @@ def test_the_monthly_run_checks_low_tier_explanations_and_reviews_every_baseline
             select(MonitoringRun).where(MonitoringRun.dag_run_id == dag_run.run_id)
         ).all()
         reviews = sorted(run.model_id for run in runs if run.checks == ["baseline_review"])
-    assert reviews == ["credit_approval", "marketing_propensity", "product_recommendation"]
+    assert reviews == [
+        "credit_approval",
+        "customer_lifetime_value",
+        "marketing_propensity",
+        "product_recommendation",
+    ]
     with store.session_scope(db_url) as session:
         posted = session.scalar(
             select(func.count()).select_from(Alert).where(Alert.kind == "baseline_review")
         )
-    assert posted == 3
+    assert posted == 4
 
 
 def test_clearing_and_rerunning_an_analysis_task_rewrites_its_record_in_place(dag_bag, demo_env):
@@ -169,7 +178,7 @@ def test_a_stable_day_of_the_daily_run_records_nothing_above_info(dag_bag, demo_
         severities = session.scalars(
             select(MonitoringRun.severity).where(MonitoringRun.dag_run_id == dag_run.run_id)
         ).all()
-    assert severities == ["INFO", "INFO", "INFO"]
+    assert severities == ["INFO", "INFO", "INFO", "INFO"]
 
 
 def test_analyze_now_runs_the_requested_checks_for_the_requested_models(dag_bag, demo_env):

@@ -1,7 +1,7 @@
 """docker-compose.yaml's topology, natively on 127.0.0.1: Airflow with CeleryExecutor (api-server,
 scheduler, dag-processor, two Celery workers of one slot each) on a Postgres metadata database,
 a Redis broker and a Postgres result backend, with the governance store in its own Postgres
-database. The daily monitoring DAG runs over the three demo models twice on the same day: once
+database. The daily monitoring DAG runs over the four demo models twice on the same day: once
 undisturbed (the reference), once with the worker running an analysis SIGKILLed mid-task.
 
 How a killed worker's task comes back (Airflow 3.3 + Celery): the Celery message is
@@ -44,7 +44,12 @@ pytestmark = pytest.mark.system
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "govflow_monitoring_daily"
-DEMO_MODELS = ("credit_approval", "marketing_propensity", "product_recommendation")
+DEMO_MODELS = (
+    "credit_approval",
+    "marketing_propensity",
+    "product_recommendation",
+    "customer_lifetime_value",
+)
 DEMO_DAYS = 35
 WORKERS = ("celery-worker-1", "celery-worker-2")
 REFERENCE_RUN = "celery_reference"
@@ -197,7 +202,7 @@ def test_the_daily_run_on_celery_records_every_demo_model_in_the_postgres_store(
     state, task_instances, records = reference_run
 
     assert state == "success", topology.stack.log_tails()
-    # The three demo models in two analysis tasks (policy.yaml monitoring.models_per_task),
+    # The four demo models in two analysis tasks (policy.yaml monitoring.models_per_task),
     # so that both workers share even a small run.
     assert len(analyses_of(task_instances)) == 2
     assert {ti["state"] for ti in task_instances} <= {"success", "skipped"}
@@ -212,7 +217,7 @@ def test_the_daily_run_on_celery_records_every_demo_model_in_the_postgres_store(
     # The fairness-drift day: CRITICAL findings go to Slack and e-mail at once.
     assert records.alerts[("critical", "slack")] > 0
     assert records.alerts[("critical", "email")] == records.alerts[("critical", "slack")]
-    assert records.audit_events["monitoring.run_recorded"] == 3
+    assert records.audit_events["monitoring.run_recorded"] == len(DEMO_MODELS)
     assert records.audit_events["alert.enqueued"] == sum(records.alerts.values())
     assert audit_chain_intact(topology.store_url)
 

@@ -19,7 +19,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PASSWORD = "s3cret-for-the-test"
 # Nothing listens on port 1: the store is unreachable.
 UNREACHABLE = f"postgresql://govflow:{PASSWORD}@127.0.0.1:1/govflow"
-MODELS = "credit_approval, marketing_propensity, product_recommendation"
+MODELS = "credit_approval, marketing_propensity, product_recommendation, customer_lifetime_value"
 RUN = ["monitor", "run", "--model", "credit_approval"]
 KILL_SWITCH = ["kill-switch", "activate", "--scope", "region", "--target", "north"]
 REASON_AND_ACTOR = ["--reason", "r", "--actor", "eve"]
@@ -134,8 +134,12 @@ def broken_config(tmp_path, monkeypatch) -> Path:
     shutil.copytree(CONFIG_DIR, copy)
     models = copy / "models.yaml"
     text = models.read_text(encoding="utf-8")
-    assert text.count("owner: sam") == 1
-    models.write_text(text.replace("owner: sam", "owner: zed"), encoding="utf-8")
+    # marketing_propensity's owner line (sam owns customer_lifetime_value too)
+    marketing_owner = "owner: sam\n    business_purpose: Rank customers"
+    assert text.count(marketing_owner) == 1
+    models.write_text(
+        text.replace(marketing_owner, marketing_owner.replace("sam", "zed")), encoding="utf-8"
+    )
     monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(copy))
     return copy
 

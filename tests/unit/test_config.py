@@ -68,6 +68,10 @@ def config_copy(tmp_path: Path) -> Path:
     return copy
 
 
+# The owner line of marketing_propensity (models.1); sam owns customer_lifetime_value too.
+MARKETING_OWNER = "owner: sam\n    business_purpose: Rank customers"
+
+
 def edit(directory: Path, name: str, old: str, new: str) -> None:
     """Replace the one occurrence of ``old``; a test whose edit misses must fail, not pass."""
     path = directory / name
@@ -596,14 +600,14 @@ def test_an_unknown_key_is_refused(config_copy):
 
 
 def test_an_owner_missing_from_people_is_refused(config_copy):
-    edit(config_copy, "models.yaml", "owner: sam", "owner: zed")
+    edit(config_copy, "models.yaml", MARKETING_OWNER, MARKETING_OWNER.replace("sam", "zed"))
     assert problems_of(config_copy) == [
         f"models.yaml: models.1.owner: {UNKNOWN_USER.format(user='zed')}"
     ]
 
 
 def test_an_owner_who_is_not_a_system_owner_is_refused(config_copy):
-    edit(config_copy, "models.yaml", "owner: sam", "owner: eve")
+    edit(config_copy, "models.yaml", MARKETING_OWNER, MARKETING_OWNER.replace("sam", "eve"))
     assert problems_of(config_copy) == [
         f"models.yaml: models.1.owner: {OWNER_NOT_SYSTEM_OWNER.format(user='eve')}"
     ]
@@ -867,7 +871,7 @@ def test_every_problem_of_every_file_is_reported_at_once(config_copy):
 def test_config_check_accepts_the_shipped_config():
     result = CliRunner().invoke(app, ["config", "check", "--config-dir", str(CONFIG_DIR)])
     assert result.exit_code == 0
-    assert result.stdout == f"config OK: {CONFIG_DIR} (3 models, 16 people)\n"
+    assert result.stdout == f"config OK: {CONFIG_DIR} (4 models, 16 people)\n"
 
 
 def test_config_check_prints_each_problem_to_stderr_and_exits_1(config_copy):
@@ -879,7 +883,7 @@ def test_config_check_prints_each_problem_to_stderr_and_exits_1(config_copy):
 
 
 def test_the_installed_govflow_command_refuses_a_bad_config(config_copy):
-    edit(config_copy, "models.yaml", "owner: sam", "owner: zed")
+    edit(config_copy, "models.yaml", MARKETING_OWNER, MARKETING_OWNER.replace("sam", "zed"))
     completed = subprocess.run(
         [str(GOVFLOW_SCRIPT), "config", "check", "--config-dir", str(config_copy)],
         capture_output=True,
@@ -1006,7 +1010,7 @@ def test_a_regressor_with_a_classifier_key_or_a_probability_output_is_refused(
         (config_copy / "models.yaml").read_text() + REGRESSOR_ENTRY.replace(old, new)
     )
 
-    assert problems_of(config_copy) == [f"models.yaml: models.3: {problem}"]
+    assert problems_of(config_copy) == [f"models.yaml: models.4: {problem}"]
 
 
 def test_a_regressor_may_bound_its_validation_errors_for_its_deployment_gate(config_copy):
@@ -1027,7 +1031,7 @@ def test_an_error_ceiling_bounding_nothing_is_refused(config_copy):
     (config_copy / "models.yaml").write_text((config_copy / "models.yaml").read_text() + entry)
 
     assert problems_of(config_copy) == [
-        f"models.yaml: models.3.error_ceiling: {EMPTY_ERROR_CEILING}"
+        f"models.yaml: models.4.error_ceiling: {EMPTY_ERROR_CEILING}"
     ]
 
 

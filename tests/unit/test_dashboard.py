@@ -310,6 +310,7 @@ def test_each_page_has_a_json_twin_with_the_same_verdicts_and_the_same_access(da
         ("credit_approval", "Critical"),
         ("marketing_propensity", NO_DATA),
         ("product_recommendation", NO_DATA),
+        ("customer_lifetime_value", NO_DATA),
     ]
     assert [m["shown"] for m in drift[1]["monitors"]] == [NO_DATA] * 4
     health = eve.get("/api/health").json()["data"]
@@ -379,6 +380,15 @@ def test_drift_overview_shows_missing_and_stale_monitors_as_no_data_never_as_hea
             [0.05],
         ),
         "product_recommendation": (
+            {
+                c: NO_DATA
+                for c in ("data_drift", "fairness_drift", "model_drift", "explanation_drift")
+            },
+            NO_DATA,
+            None,
+            [],
+        ),
+        "customer_lifetime_value": (
             {
                 c: NO_DATA
                 for c in ("data_drift", "fairness_drift", "model_drift", "explanation_drift")
@@ -519,6 +529,50 @@ def test_fairness_monitor_shows_values_intervals_group_sizes_bounds_and_inconclu
     assert "female: 480, male: 510" in page
     assert '<span class="sev INCONCLUSIVE">INCONCLUSIVE</span>' in page
     assert "rows per group: 18-25 12" in page
+
+
+def test_a_regressors_fairness_and_error_increase_are_shown_with_the_bounds_they_are_judged_on(
+    dashboard,
+):
+    app, url, _ = dashboard
+    with store.session_scope(url) as session:
+        session.add(
+            Model(
+                id="customer_lifetime_value",
+                model_type="regressor",
+                risk_tier="medium",
+                owner="sam",
+                business_purpose="test",
+                created_by="test",
+            )
+        )
+        session.flush()
+        run = _run(session, "customer_lifetime_value", 29, ["fairness_drift", "model_drift"], 0.5)
+        _metric(
+            session,
+            run,
+            "fairness_drift",
+            "mean_prediction_ratio",
+            "gender",
+            0.72,
+            "CRITICAL",
+            ci_low=0.67,
+            ci_high=0.78,
+            group_sizes={"female": 935, "male": 1031},
+        )
+        _metric(session, run, "model_drift", "mae_increase", "", 1.18, "CRITICAL")
+    eve = client_as(app, "eve")
+    page = eve.get("/fairness?model=customer_lifetime_value&days=30").text
+    assert "<h2>gender: mean_prediction_ratio</h2>" in page
+    # Judged with disparate_impact_ratio's bounds (metrics.JUDGED_AS).
+    assert "lower_is_worse; critical 0.8, warning 0.89 (policy.yaml)" in page
+    assert "<td>0.720</td><td>[0.670, 0.780]</td>" in page
+    health = eve.get("/api/health").json()["data"]
+    [regressor] = [row for row in health if row["model_id"] == "customer_lifetime_value"]
+    assert (regressor["metrics"]["mae_increase"]["value"], regressor["status"]) == (
+        1.18,
+        "Critical",
+    )
 
 
 def test_fairness_and_health_rows_link_the_drift_report_and_the_run_that_recorded_them(
@@ -816,7 +870,12 @@ def test_analyze_now_triggers_the_on_demand_dag_as_the_logged_in_user_and_is_aud
             "user": "eve",
             "dag_id": "govflow_monitoring_on_demand",
             "conf": {
-                "model_ids": ["credit_approval", "marketing_propensity", "product_recommendation"],
+                "model_ids": [
+                    "credit_approval",
+                    "marketing_propensity",
+                    "product_recommendation",
+                    "customer_lifetime_value",
+                ],
                 "reason": "Analyze Now on the dashboard by eve",
             },
         }
@@ -831,7 +890,12 @@ def test_analyze_now_triggers_the_on_demand_dag_as_the_logged_in_user_and_is_aud
             "eve",
             "analyze_now/__all__",
             {
-                "models": ["credit_approval", "marketing_propensity", "product_recommendation"],
+                "models": [
+                    "credit_approval",
+                    "marketing_propensity",
+                    "product_recommendation",
+                    "customer_lifetime_value",
+                ],
                 "dag_id": "govflow_monitoring_on_demand",
                 "dag_run_id": "manual__1",
             },
@@ -1632,7 +1696,9 @@ def test_model_health_shows_latency_percentiles_as_the_upper_bounds_of_their_buc
             ],
         )
     health = client_as(governance, "eve").get("/api/health").json()["data"]
-    latency = {row["model_id"]: row["serving"]["latency"] for row in health}
+    serving = {row["model_id"]: row["serving"] for row in health}
+    assert serving["customer_lifetime_value"] is None  # nothing served, no feedback
+    latency = {model: counters["latency"] for model, counters in serving.items() if counters}
     assert latency == {
         "credit_approval": None,
         "marketing_propensity": {

@@ -38,6 +38,7 @@ def test_every_demo_model_is_registered_with_the_inventory_owner_and_tier(seeded
         "credit_approval": ("high", "olivia", "approved"),
         "marketing_propensity": ("medium", "sam", "approved"),
         "product_recommendation": ("low", "priya", "approved"),
+        "customer_lifetime_value": ("medium", "sam", "approved"),
     }
 
 
@@ -54,6 +55,18 @@ def test_the_current_version_is_in_production_approved_by_the_ml_lead_not_the_ow
     assert [s["stage"] for s in previous["stages"]] == ["retired"]
     assert lineage["data"]["training_snapshot_id"].startswith("credit_approval-train-")
     assert lineage["validation"]["metrics"]["accuracy"] > 0.7
+
+
+def test_the_regressor_is_registered_with_its_errors_and_no_threshold(seeded):
+    _, url = seeded
+    with store.session_scope(url) as session:
+        model = session.get(Model, "customer_lifetime_value")
+        lineage = registry.lineage(session, "customer_lifetime_value", "1.0.0")
+    assert model is not None and model.model_type == "regressor"
+    assert [s["stage"] for s in lineage["stages"]] == ["production"]
+    metrics = lineage["validation"]["metrics"]
+    assert set(metrics) == {"rows", "mae", "rmse", "mean_prediction", "mean_label"}
+    assert 0 < metrics["mae"] < metrics["rmse"] < metrics["mean_label"]
 
 
 def test_seeding_again_with_the_same_seed_adds_no_record(seeded):

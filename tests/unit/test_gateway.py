@@ -102,7 +102,7 @@ CONFIG = load_config(settings.config_dir())
 MODEL = "credit_approval"
 INSTANCE = "gw-test"
 REASON = "complaints from high-value customers"
-MODELS = "credit_approval, marketing_propensity, product_recommendation"
+MODELS = "credit_approval, customer_lifetime_value, marketing_propensity, product_recommendation"
 # A made-up test value: real tokens live in the environment or Airflow connections only.
 LOAN_PORTAL_TOKEN = "loan-portal-test-token-0123456789"
 FEATURES = [feature.name for feature in CONFIG.models.get(MODEL).features]
@@ -703,7 +703,12 @@ def test_every_answer_is_logged_with_the_declared_columns_and_counted(serve, dem
         assert heartbeat is not None
         revisions = heartbeat.revisions
     assert stats == [(MODEL, "1.0.0", 5, 0, 0, 0, 1)]
-    assert revisions == {MODEL: 1, "marketing_propensity": 1, "product_recommendation": 1}
+    assert revisions == {
+        MODEL: 1,
+        "marketing_propensity": 1,
+        "product_recommendation": 1,
+        "customer_lifetime_value": 1,
+    }
 
 
 def feedback(

@@ -268,6 +268,7 @@ def test_each_scope_can_name_what_the_registry_and_models_yaml_hold(sqlite_store
             "/v1/models/credit_approval/predict",
             "/v1/models/marketing_propensity/predict",
             "/v1/models/product_recommendation/predict",
+            "/v1/models/customer_lifetime_value/predict",
         ],
         "customer_segment": ["standard", "high_value", "new_customer"],
         "region": ["north", "south", "east", "west"],
@@ -295,7 +296,7 @@ UNKNOWN_TARGETS = [
         "inference_endpoint",
         "/v1/models/credit_aproval/predict",
         "/v1/models/credit_approval/predict, /v1/models/marketing_propensity/predict, "
-        "/v1/models/product_recommendation/predict",
+        "/v1/models/product_recommendation/predict, /v1/models/customer_lifetime_value/predict",
     ),
     ("customer_segment", "high_valu", "standard, high_value, new_customer"),
     ("region", "North", "north, south, east, west"),

@@ -122,7 +122,7 @@ def test_the_executive_summary_is_kept_as_markdown_html_and_pdf_audited_and_anno
     assert first["files"] == names
     pdf = (records / names[2]).read_bytes()
     assert "Monthly drift summary, 2025-03" in pdf_text(pdf)
-    assert "3 models monitored in 2025-03; CRITICAL findings on credit_approval;" in pdf_text(pdf)
+    assert "4 models monitored in 2025-03; CRITICAL findings on credit_approval;" in pdf_text(pdf)
     assert report_events(fresh_store_env) == [
         ("report.executive_generated", f"report:executive:{Path(name).name}") for name in names
     ]
@@ -133,7 +133,7 @@ def test_the_executive_summary_is_kept_as_markdown_html_and_pdf_audited_and_anno
         "pending",
     )
     assert alert.payload["text"] == (
-        "Monthly drift summary, 2025-03: 3 models monitored in 2025-03; CRITICAL findings on "
+        "Monthly drift summary, 2025-03: 4 models monitored in 2025-03; CRITICAL findings on "
         "credit_approval; 1 incident opened, 1 still open at the month's end. "
         f"Report: {DASHBOARD_REPORTS}reports/executive/2025-03.pdf"
     )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.config.vocabulary import CHECK_TYPES, Cadence
+from govflow.metrics import JUDGED_AS
 from govflow.rollout.routing import COUNTERS, Health
 from govflow.store.schema import (
     LATENCY_BUCKET_COLUMNS,
@@ -46,12 +47,23 @@ ALLOWED_AGE: dict[Cadence, timedelta] = {
 }
 TREND_RECORDS = 14
 RECENT_RUNS = 60
-FAIRNESS_METRICS = ("disparate_impact_ratio", "demographic_parity_drift", "equal_opportunity_drift")
+# A classifier's judged fairness metrics, then a regressor's (judged with the bounds of the
+# policy metric JUDGED_AS names); a model records only its own type's.
+FAIRNESS_METRICS = (
+    "disparate_impact_ratio",
+    "demographic_parity_drift",
+    "equal_opportunity_drift",
+    "mean_prediction_ratio",
+    "mean_absolute_error_ratio",
+)
 HEALTH_METRICS = (
     "accuracy_drop",
     "prediction_distribution_shift",
     "output_entropy_change",
     "label_drift",
+    "mae_increase",
+    "rmse_increase",
+    "output_spread_change",
 )
 MAX_DAYS = 366
 
@@ -494,9 +506,10 @@ class FairnessSeries:
 def fairness_series(
     session: Session, config: GovflowConfig, model_id: str, *, now: datetime, days: int
 ) -> list[FairnessSeries]:
-    """Fairness Monitor: disparate impact, DP drift and EO drift of ``model_id`` over the
-    ``days`` days (at most MAX_DAYS) up to its newest window with a fairness result (or
-    ``now``, if that is earlier), oldest first, with their bounds. Anchored on the newest
+    """Fairness Monitor: disparate impact, DP drift and EO drift (a regressor's mean
+    prediction and MAE ratios) of ``model_id`` over the ``days`` days (at most MAX_DAYS) up
+    to its newest window with a fairness result (or ``now``, if that is earlier), oldest
+    first, with their bounds. Anchored on the newest
     fairness evidence, not on the clock or on the newest record: a model analysed over past
     data (a backfill, the demo's March 2025) shows it, even after runs over windows with no
     rows (the scheduled runs of `make airflow` on the demo) recorded no fairness at all."""
@@ -542,7 +555,7 @@ def fairness_series(
     for result in rows:
         key = (result.subject, result.metric)
         if key not in series:
-            bound = bounds[result.metric]
+            bound = bounds[JUDGED_AS.get(result.metric, result.metric)]
             series[key] = FairnessSeries(
                 model_id,
                 result.subject,

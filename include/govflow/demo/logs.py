@@ -3,11 +3,13 @@
 example).
 
 Everything is a deterministic function of ``seed``: the same arguments write byte-identical
-files. Layout under ``data_dir``::
+files. The regressor draws its values and label arrivals from streams of its own, so the
+classifiers' files are the same whether it is there or not. Layout under ``data_dir``::
 
-    models/<model_id>/<version>/model.pkl          joblib: FixedThresholdClassifier
-    models/<model_id>/<version>/validation.parquet features, gender, age_band, score,
-                                                   prediction, label
+    models/<model_id>/<version>/model.pkl          joblib: FixedThresholdClassifier (the
+                                                   regressor's: CappedRegressor)
+    models/<model_id>/<version>/validation.parquet features, gender, age_band, score (not
+                                                   the regressor's), prediction, label
     prediction_logs/<model_id>/date=YYYY-MM-DD/part-0.parquet
     demo/manifest.json
 """
@@ -39,7 +41,12 @@ from govflow.demo.applicants import (
     generate_applicants,
 )
 from govflow.demo.cohorts import Cohort, draw_cohort
-from govflow.demo.outcomes import OUTCOME_DESCRIPTIONS, favourable_probability
+from govflow.demo.outcomes import (
+    OUTCOME_DESCRIPTIONS,
+    Concept,
+    favourable_probability,
+    lifetime_value,
+)
 from govflow.demo.scenarios import (
     DATA_DRIFT_CREDIT_SCORE_OFFSET,
     DATA_DRIFT_INCOME_FACTOR,
@@ -59,7 +66,9 @@ from govflow.demo.training import (
     PREVIOUS_VERSION,
     DemoModel,
     TrainedModel,
+    TrainedRegressor,
     train_model,
+    train_regressor,
     validation_frame,
     validation_metrics,
 )
@@ -151,19 +160,18 @@ def _write_demo(
 
     trained = _train_models(seed)
     deployed = [trained[(model.id, CURRENT_VERSION)] for model in DEMO_MODELS]
-    models = len(deployed)
+    classifiers = len([model for model in DEMO_MODELS if not model.is_regressor])
 
     def cohort(rng: np.random.Generator, rows: int) -> Cohort:
-        # Per model: its outcome draw, then whether the outcome is ever observed.
-        return draw_cohort(rng, rows, draws=2 * models)
+        # Per classifier: its outcome draw, then whether the outcome is ever observed.
+        return draw_cohort(rng, rows, draws=2 * classifiers)
 
     validation = cohort(np.random.default_rng([seed, 4]), VALIDATION_ROWS)
     versions: dict[str, list[dict[str, Any]]] = {model.id: [] for model in DEMO_MODELS}
     for (model_id, _), model in sorted(trained.items()):
         index = [demo.id for demo in DEMO_MODELS].index(model_id)
-        labels = validation.outcome_draws[:, index] < favourable_probability(
-            model_id, validation.applicants
-        )
+        outcome_draws = _model_draws(validation, [seed, 4], index)[0]
+        labels = _outcomes(DEMO_MODELS[index], validation.applicants, outcome_draws, "original")
         versions[model_id].append(
             _write_version(data_dir, model, validation_frame(model, validation.applicants, labels))
         )
@@ -177,14 +185,17 @@ def _write_demo(
         applicants = shift_applicants(day_cohort.applicants, scenario)
         scored_at = _scored_at(rng, day, rows_per_day)
         for index, (demo, model) in enumerate(zip(DEMO_MODELS, deployed, strict=True)):
+            generator = [seed, 100, day_index]
+            outcome_draws, observed_draws = _model_draws(day_cohort, generator, index)
+            # The regressor's ids, label times and defects come from its own stream too.
+            model_rng = np.random.default_rng([*generator, index, 1]) if demo.is_regressor else rng
             frame = _prediction_log(
-                rng,
+                model_rng,
                 demo,
                 model,
                 applicants,
-                day_cohort.outcome_draws[:, index],
-                label_arrives=day_cohort.outcome_draws[:, models + index]
-                >= LABEL_NEVER_ARRIVES_FRACTION,
+                outcome_draws,
+                label_arrives=observed_draws >= LABEL_NEVER_ARRIVES_FRACTION,
                 scenario=scenario,
                 scored_at=scored_at,
                 demo_end=demo_end,
@@ -192,10 +203,11 @@ def _write_demo(
             path = partition_path(data_dir / PREDICTION_LOG_DIR / demo.id, day)
             path.parent.mkdir(parents=True, exist_ok=True)
             if scenario == "malformed":
-                table, malformed_details = _malformed_table(rng, frame)
-                malformed_details = {"date": day.isoformat(), **malformed_details}
+                table, details = _malformed_table(model_rng, frame)
+                malformed_details = {"date": day.isoformat(), **malformed_details, **details}
             else:
-                table = pa.Table.from_pandas(frame, schema=_log_schema(), preserve_index=False)
+                schema = _log_schema(regressor=demo.is_regressor)
+                table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
             pq.write_table(table, path)
 
     content = {
@@ -234,16 +246,27 @@ def _write_demo(
     return DemoManifest(path=manifest_path, content=content)
 
 
-def _train_models(seed: int) -> dict[tuple[str, str], TrainedModel]:
+def _train_models(seed: int) -> dict[tuple[str, str], TrainedModel | TrainedRegressor]:
     training_rng = np.random.default_rng([seed, 1])
     training = generate_applicants(training_rng, age_band_counts(TRAINING_ROWS))
-    training_draws = training_rng.random((len(training), len(DEMO_MODELS)))
-    trained = {
+    classifiers = [model for model in DEMO_MODELS if not model.is_regressor]
+    training_draws = training_rng.random((len(training), len(classifiers)))
+    trained: dict[tuple[str, str], TrainedModel | TrainedRegressor] = {
         (model.id, CURRENT_VERSION): train_model(
             model, CURRENT_VERSION, training, training_draws[:, index], random_state=seed
         )
-        for index, model in enumerate(DEMO_MODELS)
+        for index, model in enumerate(classifiers)
     }
+    for index, model in enumerate(DEMO_MODELS):
+        if model.is_regressor:
+            values_rng = np.random.default_rng([seed, 1, index])
+            trained[(model.id, CURRENT_VERSION)] = train_regressor(
+                model,
+                CURRENT_VERSION,
+                training,
+                values_rng.random(len(training)),
+                random_state=seed,
+            )
     # The previous credit model: a smaller, differently drawn sample and fewer rounds, so
     # that a rollback has a genuinely different artifact to return to.
     previous_rng = np.random.default_rng([seed, 2])
@@ -260,11 +283,24 @@ def _train_models(seed: int) -> dict[tuple[str, str], TrainedModel]:
     return trained
 
 
+def _model_draws(cohort: Cohort, generator: list[int], index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The uniform draws of the ``index``-th model's outcomes and of whether each outcome is
+    ever observed: a classifier's columns of the cohort's draws, the regressor's from a
+    generator of its own (``generator`` extended by its index)."""
+    if DEMO_MODELS[index].is_regressor:
+        own = np.random.default_rng([*generator, index]).random((len(cohort.applicants), 2))
+        return own[:, 0], own[:, 1]
+    classifiers = cohort.outcome_draws.shape[1] // 2
+    return cohort.outcome_draws[:, index], cohort.outcome_draws[:, classifiers + index]
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _write_version(data_dir: Path, model: TrainedModel, validation: pd.DataFrame) -> dict[str, Any]:
+def _write_version(
+    data_dir: Path, model: TrainedModel | TrainedRegressor, validation: pd.DataFrame
+) -> dict[str, Any]:
     directory = Path("models") / model.model_id / model.version
     (data_dir / directory).mkdir(parents=True, exist_ok=True)
     artifact_path = directory / "model.pkl"
@@ -291,10 +327,11 @@ def _write_version(data_dir: Path, model: TrainedModel, validation: pd.DataFrame
 def _model_entry(model: DemoModel, versions: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": model.id,
+        "type": model.type,
         "risk_tier": model.risk_tier,
         "purpose": model.purpose,
         "owner": model.owner,
-        "favourable_outcome": OUTCOME_DESCRIPTIONS[model.id],
+        ("outcome" if model.is_regressor else "favourable_outcome"): OUTCOME_DESCRIPTIONS[model.id],
         "label_delay_days": model.label_delay_days,
         "current_version": CURRENT_VERSION,
         "feature_version": FEATURE_VERSION,
@@ -316,10 +353,19 @@ def _prediction_ids(rng: np.random.Generator, rows: int) -> list[str]:
     return [str(uuid.UUID(bytes=raw[16 * i : 16 * i + 16], version=4)) for i in range(rows)]
 
 
+def _outcomes(
+    demo: DemoModel, applicants: pd.DataFrame, draws: np.ndarray, concept: Concept
+) -> np.ndarray:
+    """What happens to each applicant: a classifier's 0/1 outcome, the regressor's amount."""
+    if demo.is_regressor:
+        return lifetime_value(applicants, draws, concept=concept)
+    return (draws < favourable_probability(demo.id, applicants, concept=concept)).astype("int8")
+
+
 def _prediction_log(
     rng: np.random.Generator,
     demo: DemoModel,
-    model: TrainedModel,
+    model: TrainedModel | TrainedRegressor,
     applicants: pd.DataFrame,
     outcome_draws: np.ndarray,
     *,
@@ -339,51 +385,62 @@ def _prediction_log(
     )
     for column in (*FEATURE_COLUMNS, *PROTECTED_ATTRIBUTES):
         frame[column] = applicants[column].to_numpy()
-    frame[SCORE] = model.score(applicants)
-    frame[PREDICTION] = model.decide(frame[SCORE].to_numpy())
-    concept = outcome_concept(scenario)
-    labels = (outcome_draws < favourable_probability(demo.id, applicants, concept=concept)).astype(
-        "int8"
-    )
+    if isinstance(model, TrainedRegressor):
+        frame[PREDICTION] = model.predict(applicants)
+    else:
+        frame[SCORE] = model.score(applicants)
+        frame[PREDICTION] = model.decide(frame[SCORE].to_numpy())
+    labels = _outcomes(demo, applicants, outcome_draws, outcome_concept(scenario))
     jitter = rng.integers(0, LABEL_JITTER_HOURS * 3_600_000_000, rows)
     observed_at = (
         scored_at + pd.Timedelta(days=demo.label_delay_days) + pd.to_timedelta(jitter, unit="us")
     )
     known = label_arrives & (observed_at < demo_end).to_numpy()
-    frame[LABEL] = pd.array(np.where(known, labels, 0), dtype="Int8")
-    frame.loc[~known, LABEL] = pd.NA
+    if demo.is_regressor:
+        frame[LABEL] = np.where(known, labels, np.nan)
+    else:
+        frame[LABEL] = pd.array(np.where(known, labels, 0), dtype="Int8")
+        frame.loc[~known, LABEL] = pd.NA
     frame[LABEL_OBSERVED_AT] = observed_at.where(known)
-    return frame[log_columns(FEATURE_COLUMNS, PROTECTED_ATTRIBUTES)]
+    return frame[_columns(regressor=demo.is_regressor)]
 
 
-def _log_schema() -> pa.Schema:
+def _columns(*, regressor: bool) -> list[str]:
+    """The log's columns; a regressor's has no score (its prediction is the amount)."""
+    columns = log_columns(FEATURE_COLUMNS, PROTECTED_ATTRIBUTES)
+    return [column for column in columns if column != SCORE] if regressor else columns
+
+
+def _log_schema(*, regressor: bool) -> pa.Schema:
     timestamp = pa.timestamp("us", tz="UTC")
+    outcome = pa.float64() if regressor else pa.int8()
     types: dict[str, pa.DataType] = {
         PREDICTION_ID: pa.string(),
         MODEL_ID: pa.string(),
         MODEL_VERSION: pa.string(),
         SCORED_AT: timestamp,
         SCORE: pa.float64(),
-        PREDICTION: pa.int8(),
-        LABEL: pa.int8(),
+        PREDICTION: outcome,
+        LABEL: outcome,
         LABEL_OBSERVED_AT: timestamp,
     }
     for column in NUMERIC_FEATURES:
         types[column] = pa.int64() if column in INTEGER_FEATURES else pa.float64()
     for column in (*CATEGORICAL_FEATURES, *PROTECTED_ATTRIBUTES):
         types[column] = pa.string()
-    return pa.schema(
-        [(column, types[column]) for column in log_columns(FEATURE_COLUMNS, PROTECTED_ATTRIBUTES)]
-    )
+    return pa.schema([(column, types[column]) for column in _columns(regressor=regressor)])
 
 
 def _malformed_table(
     rng: np.random.Generator, frame: pd.DataFrame
 ) -> tuple[pa.Table, dict[str, Any]]:
-    """The day's log broken in every way the data-quality gate has to notice."""
+    """The day's log broken in every way the data-quality gate has to notice; the missing
+    model output is a classifier's score or the regressor's prediction."""
+    regressor = SCORE not in frame.columns
+    output = PREDICTION if regressor else SCORE
     per_defect = max(2, len(frame) // 100)
     rows = rng.permutation(len(frame))
-    not_numeric, nan, inf, negative, unknown, duplicate, original, null_score = (
+    not_numeric, nan, inf, negative, unknown, duplicate, original, null_output = (
         np.sort(rows[start : start + per_defect]) for start in range(0, 8 * per_defect, per_defect)
     )
     broken = frame.drop(columns=[_MALFORMED_MISSING_COLUMN])
@@ -400,16 +457,16 @@ def _malformed_table(
     ids = broken[PREDICTION_ID].to_numpy(copy=True)
     ids[duplicate] = ids[original]
     broken[PREDICTION_ID] = ids
-    scores = broken[SCORE].to_numpy(copy=True)
-    scores[null_score] = np.nan
+    outputs = broken[output].to_numpy(dtype=np.float64, copy=True)
+    outputs[null_output] = np.nan
 
-    schema = _log_schema()
+    schema = _log_schema(regressor=regressor)
     schema = schema.remove(schema.get_field_index(_MALFORMED_MISSING_COLUMN))
     schema = schema.set(
         schema.get_field_index(_MALFORMED_STRING_COLUMN),
         pa.field(_MALFORMED_STRING_COLUMN, pa.string()),
     )
-    broken[SCORE] = scores
+    broken[output] = outputs
     table = pa.Table.from_pandas(broken, schema=schema, preserve_index=False)
     # NaN and inf must survive as values: from_pandas would turn NaN into null.
     non_finite = broken[_MALFORMED_NON_FINITE_COLUMN].to_numpy(copy=True)
@@ -430,6 +487,6 @@ def _malformed_table(
         "out_of_range_values": {_MALFORMED_NEGATIVE_COLUMN: {"negative": per_defect}},
         "unknown_categories": {category_column: {category: per_defect}},
         "duplicate_prediction_ids": per_defect,
-        "null_scores": per_defect,
+        ("null_predictions" if regressor else "null_scores"): per_defect,
     }
     return table, details

@@ -1,10 +1,13 @@
 """What really happens to each demo applicant: the ground truth behind the labels (seed 004
-section 2.2, model drift: accuracy is measured against these outcomes).
+section 2.2, model drift: accuracy and error are measured against these outcomes).
 
-Each demo model predicts one favourable outcome: ``credit_approval`` that the applicant
+Each demo classifier predicts one favourable outcome: ``credit_approval`` that the applicant
 repays, ``marketing_propensity`` that the customer responds to the card offer,
-``product_recommendation`` that the customer opens the savings product. Outcomes depend on
-the features only, never on gender or age band directly. The ``shifted`` concept is the
+``product_recommendation`` that the customer opens the savings product. The regressor
+``customer_lifetime_value`` predicts an amount, the customer's lifetime value in euros
+(seed 003: non-negative, with a maximum): lognormal around a level set by income, savings,
+credit file and segment, capped at ``LIFETIME_VALUE_MAX``. Outcomes depend on the features
+only, never on gender or age band directly. The ``shifted`` concept is the
 world after a change the features do not show (a downturn, a competitor's offer, a rate
 change): the same applicants, different outcomes, which is concept drift.
 
@@ -20,19 +23,25 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from govflow.demo.arithmetic import expit, log1p
+from govflow.demo.arithmetic import exp, expit, log1p, ndtri
 
 Concept = Literal["original", "shifted"]
 
 CREDIT_APPROVAL = "credit_approval"
 MARKETING_PROPENSITY = "marketing_propensity"
 PRODUCT_RECOMMENDATION = "product_recommendation"
+CUSTOMER_LIFETIME_VALUE = "customer_lifetime_value"
 DEMO_MODEL_IDS = (CREDIT_APPROVAL, MARKETING_PROPENSITY, PRODUCT_RECOMMENDATION)
+LIFETIME_VALUE_MAX = 25_000.0
+"""The cap of a customer's lifetime value in euros, and of the regressor's predictions
+(models.yaml serving.output.max)."""
+_LIFETIME_VALUE_NOISE = 0.3
 
 OUTCOME_DESCRIPTIONS = {
     CREDIT_APPROVAL: "the applicant repays the loan",
     MARKETING_PROPENSITY: "the customer responds to the credit-card offer",
     PRODUCT_RECOMMENDATION: "the customer opens the savings product",
+    CUSTOMER_LIFETIME_VALUE: "the customer's lifetime value in euros (an amount, no class)",
 }
 
 
@@ -116,3 +125,27 @@ def favourable_probability(
     else:
         raise ValueError(f"unknown demo model {model_id!r}; expected one of {DEMO_MODEL_IDS}")
     return expit(logit)
+
+
+def lifetime_value(
+    applicants: pd.DataFrame, draws: np.ndarray, *, concept: Concept = "original"
+) -> np.ndarray:
+    """Each customer's lifetime value in euros, rounded to cents: ``e ** level`` times a
+    lognormal factor drawn from the uniform ``draws``, capped at ``LIFETIME_VALUE_MAX``."""
+    z = _standardised(applicants)
+    if concept == "original":
+        level = (
+            8.0
+            + 0.12 * z["income"]
+            + 0.08 * z["savings"]
+            + 0.3 * z["credit"]
+            - 0.25 * z["debt"]
+            - 0.05 * z["delinquencies"]
+            + 0.1 * _is(applicants, "customer_segment", "high_value")
+        )
+    else:
+        # A competitor's cash-back card takes the affluent customers' spending: value now
+        # follows steady saving, and income counts against it.
+        level = 7.9 - 0.3 * z["income"] + 0.25 * z["savings"]
+    value = exp(level + _LIFETIME_VALUE_NOISE * ndtri(draws))
+    return np.round(np.minimum(value, LIFETIME_VALUE_MAX), 2)

@@ -7,12 +7,14 @@
   on both), for everyone alike, so fairness holds.
 - ``fairness_drift``: female applicants' credit scores fall and their debt-to-income rises
   (a proxy effect: the model never sees gender), so the disparate impact ratio of
-  ``credit_approval`` for gender drops below 0.80.
+  ``credit_approval`` for gender drops below 0.80, and so does the ratio of women's to men's
+  mean predicted lifetime value (``customer_lifetime_value``), whose true value, following
+  the same credit files, falls alike.
 - ``accuracy_drift``: inputs untouched, outcomes follow the shifted concept, so accuracy
-  drops by far more than 10% once the labels arrive.
+  drops (and the regressor's MAE and RMSE rise) by far more than 10% once the labels arrive.
 - ``malformed``: a readable file broken in the ways the data-quality gate must catch.
 
-All three models share the same days. Placements scale with the number of days, keep two
+All four models share the same days. Placements scale with the number of days, keep two
 quiet weeks first, and put the accuracy drift early enough for its slowest labels (five
 days for ``credit_approval``) to arrive before the demo ends.
 """

@@ -1,11 +1,14 @@
-"""The three demo models, trained for real, and their validation sets (seed 004 section 4.2:
+"""The four demo models, trained for real, and their validation sets (seed 004 section 4.2:
 a new model's baseline is created from its validation set).
 
 Each model is a scikit-learn pipeline (monetary amounts log-scaled, other numbers
 standardised, categories one-hot encoded with unknown categories ignored) around a gradient
-boosting classifier for ``credit_approval`` and a logistic regression for the two others.
-The saved artifact wraps the pipeline in a ``FixedThresholdClassifier`` so that
-``predict`` applies the recorded decision threshold and ``predict_proba`` gives the score.
+boosting classifier for ``credit_approval``, a logistic regression for
+``marketing_propensity`` and ``product_recommendation``, and a gradient boosting regressor
+for ``customer_lifetime_value``. A classifier's saved artifact wraps the pipeline in a
+``FixedThresholdClassifier`` so that ``predict`` applies the recorded decision threshold and
+``predict_proba`` gives the score; the regressor's wraps it in a ``CappedRegressor`` so that
+``predict`` answers an amount in [0, the outcome's maximum], as the serving gateway would.
 
 Scores and fitted models are the same bits on every machine, so that the demo's logs and
 findings are too. The logistic regression is ``FixedOrderLogisticRegression``: Newton's
@@ -14,20 +17,23 @@ BLAS, no vendor ``exp``), so neither its coefficients nor its scores can depend 
 OpenBLAS kernel or the CPU. Gradient boosting uses no BLAS: a tree's split is chosen from
 histograms summed in Cython, and a score is the sum of one leaf per tree in tree order; only
 its final logistic function came from the C library, and ``PortableGradientBoosting`` swaps
-that for the portable one. The remaining inputs (log of amounts, standardisation) are
-portable or plain numpy reductions, whose summation order numpy fixes, not the CPU.
+that for the portable one. The regressor's squared-error loss has the identity link, so its
+prediction is that sum of leaves itself, with no library function on the path. The
+remaining inputs (log of amounts, standardisation) are portable or plain numpy reductions,
+whose summation order numpy fixes, not the CPU.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import FixedThresholdClassifier
@@ -42,27 +48,37 @@ from govflow.demo.applicants import (
 )
 from govflow.demo.outcomes import (
     CREDIT_APPROVAL,
+    CUSTOMER_LIFETIME_VALUE,
+    LIFETIME_VALUE_MAX,
     MARKETING_PROPENSITY,
     PRODUCT_RECOMMENDATION,
     favourable_probability,
+    lifetime_value,
 )
 
 FEATURE_VERSION = "credit-applicants-v1"
 CURRENT_VERSION = "1.0.0"
 PREVIOUS_VERSION = "0.9.0"
 MONETARY_FEATURES = ("income", "loan_amount", "savings_balance")
+REGRESSOR_BOOSTING_ROUNDS = 100
 
 
 @dataclass(frozen=True)
 class DemoModel:
-    """One demo model as the shared demo facts describe it."""
+    """One demo model as the shared demo facts describe it: a classifier with the share of
+    favourable decisions its threshold aims at, or a regressor (no classes, no rate)."""
 
     id: str
     risk_tier: str
     purpose: str
     owner: str
     label_delay_days: int
-    target_positive_rate: float
+    target_positive_rate: float | None
+    type: Literal["binary_classifier", "regressor"] = "binary_classifier"
+
+    @property
+    def is_regressor(self) -> bool:
+        return self.type == "regressor"
 
 
 DEMO_MODELS = (
@@ -90,6 +106,15 @@ DEMO_MODELS = (
         1,
         0.50,
     ),
+    DemoModel(
+        CUSTOMER_LIFETIME_VALUE,
+        "medium",
+        "Estimate a customer's lifetime value in euros for retention offers (marketing)",
+        "sam",
+        3,
+        None,
+        "regressor",
+    ),
 )
 
 
@@ -116,6 +141,39 @@ class TrainedModel:
     def predict(self, applicants: pd.DataFrame) -> np.ndarray:
         """The decision per applicant."""
         return self.decide(self.score(applicants))
+
+
+class CappedRegressor(RegressorMixin, BaseEstimator):
+    """A regressor whose predictions are clipped into [0, ``maximum``]: a sum of tree leaves
+    can leave the range of the amount it estimates (seed 003: non-negative with a maximum)."""
+
+    def __init__(self, estimator, maximum: float):
+        self.estimator = estimator
+        self.maximum = maximum
+
+    def fit(self, X, y) -> CappedRegressor:
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        return np.clip(self.estimator_.predict(X), 0.0, self.maximum)
+
+
+@dataclass(frozen=True)
+class TrainedRegressor:
+    """A fitted regressor with the data it was trained on; it has no threshold."""
+
+    model_id: str
+    version: str
+    artifact: CappedRegressor
+    estimator_name: str
+    training_rows: int
+    training_snapshot_id: str
+    decision_threshold: None = None
+
+    def predict(self, applicants: pd.DataFrame) -> np.ndarray:
+        """The amount per applicant."""
+        return self.artifact.predict(applicants[list(FEATURE_COLUMNS)])
 
 
 class FixedOrderLogisticRegression(ClassifierMixin, BaseEstimator):
@@ -191,7 +249,7 @@ class PortableGradientBoosting(HistGradientBoostingClassifier):
 
 
 def build_pipeline(model_id: str, *, random_state: int, boosting_rounds: int = 150) -> Pipeline:
-    """The unfitted pipeline for ``model_id``."""
+    """The unfitted pipeline for ``model_id`` (the regressor's rounds are its own)."""
     other_numeric = [name for name in NUMERIC_FEATURES if name not in MONETARY_FEATURES]
     preprocess = ColumnTransformer(
         [
@@ -216,21 +274,28 @@ def build_pipeline(model_id: str, *, random_state: int, boosting_rounds: int = 1
             ),
         ]
     )
-    classifier: PortableGradientBoosting | FixedOrderLogisticRegression
+    estimator: (
+        PortableGradientBoosting | HistGradientBoostingRegressor | FixedOrderLogisticRegression
+    )
     if model_id == CREDIT_APPROVAL:
-        classifier = PortableGradientBoosting(
+        estimator = PortableGradientBoosting(
             max_iter=boosting_rounds, learning_rate=0.08, random_state=random_state
         )
+    elif model_id == CUSTOMER_LIFETIME_VALUE:
+        estimator = HistGradientBoostingRegressor(
+            max_iter=REGRESSOR_BOOSTING_ROUNDS, random_state=random_state
+        )
     else:
-        classifier = FixedOrderLogisticRegression()
-    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
+        estimator = FixedOrderLogisticRegression()
+    step = "regressor" if model_id == CUSTOMER_LIFETIME_VALUE else "classifier"
+    return Pipeline([("preprocess", preprocess), (step, estimator)])
 
 
 def training_snapshot_id(model_id: str, features: pd.DataFrame, labels: np.ndarray) -> str:
     """A content hash naming exactly the rows a model was trained on."""
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(features, index=False).to_numpy().tobytes())
-    digest.update(np.asarray(labels, dtype="int8").tobytes())
+    digest.update(np.asarray(labels).tobytes())
     return f"{model_id}-train-{digest.hexdigest()[:16]}"
 
 
@@ -253,6 +318,7 @@ def train_model(
     pipeline = build_pipeline(model.id, random_state=random_state, boosting_rounds=boosting_rounds)
     pipeline.fit(features, labels)
     scores = pipeline.predict_proba(features)[:, 1]
+    assert model.target_positive_rate is not None, "a classifier aims at a positive rate"
     threshold = round(float(np.quantile(scores, 1 - model.target_positive_rate)), 3)
     artifact = FixedThresholdClassifier(
         FrozenEstimator(pipeline), threshold=threshold, response_method="predict_proba"
@@ -268,11 +334,40 @@ def train_model(
     )
 
 
+def train_regressor(
+    model: DemoModel,
+    version: str,
+    applicants: pd.DataFrame,
+    outcome_draws: np.ndarray,
+    *,
+    random_state: int,
+) -> TrainedRegressor:
+    """Fits the lifetime-value regressor on customers whose values come from the original
+    concept, its predictions capped at the value's maximum."""
+    features = applicants[list(FEATURE_COLUMNS)]
+    values = lifetime_value(applicants, outcome_draws)
+    pipeline = build_pipeline(model.id, random_state=random_state)
+    artifact = CappedRegressor(pipeline, LIFETIME_VALUE_MAX).fit(features, values)
+    return TrainedRegressor(
+        model_id=model.id,
+        version=version,
+        artifact=artifact,
+        estimator_name=type(pipeline.named_steps["regressor"]).__name__,
+        training_rows=len(features),
+        training_snapshot_id=training_snapshot_id(model.id, features, values),
+    )
+
+
 def validation_frame(
-    trained: TrainedModel, applicants: pd.DataFrame, labels: np.ndarray
+    trained: TrainedModel | TrainedRegressor, applicants: pd.DataFrame, labels: np.ndarray
 ) -> pd.DataFrame:
-    """The validation set as saved: features, protected attributes, score, prediction, label."""
+    """The validation set as saved: features, protected attributes, score (a classifier's),
+    prediction, label."""
     frame = applicants.reset_index(drop=True).copy()
+    if isinstance(trained, TrainedRegressor):
+        frame["prediction"] = trained.predict(applicants)
+        frame["label"] = np.asarray(labels, dtype=np.float64)
+        return frame
     frame["score"] = trained.score(applicants)
     frame["prediction"] = trained.decide(frame["score"].to_numpy())
     frame["label"] = pd.array(labels, dtype="Int8")
@@ -280,7 +375,17 @@ def validation_frame(
 
 
 def validation_metrics(validation: pd.DataFrame) -> dict[str, float | int]:
-    """Accuracy, ROC AUC, positive rate and base rate of a validation frame, to 6 decimals."""
+    """A classifier's accuracy, ROC AUC, positive rate and base rate, or a regressor's MAE,
+    RMSE, mean prediction and mean label, of a validation frame, to 6 decimals."""
+    if "score" not in validation.columns:
+        errors = validation["prediction"].to_numpy(float) - validation["label"].to_numpy(float)
+        return {
+            "rows": len(validation),
+            "mae": round(float(np.mean(np.abs(errors))), 6),
+            "rmse": round(float(np.sqrt(np.mean(errors**2))), 6),
+            "mean_prediction": round(float(validation["prediction"].mean()), 6),
+            "mean_label": round(float(validation["label"].mean()), 6),
+        }
     labels = validation["label"].to_numpy(dtype=int)
     predictions = validation["prediction"].to_numpy(dtype=int)
     return {
