@@ -88,6 +88,7 @@ from _machine import machine_busy_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 ANALYSIS_TASK = "analyse_models"
+CLASSIFIERS = ("credit_approval", "marketing_propensity", "product_recommendation")
 # Airflow is started by the system tests' loopback stack, which lives in tests/support/.
 sys.path.insert(0, str(REPO))
 
@@ -197,7 +198,10 @@ def write_config(
         )
     )
     inventory = yaml.safe_load((config_dir / "models.yaml").read_text())
-    clones = clone_inventory(inventory["models"], count, rows_per_day)
+    # The fleet clones the demo's classifiers: its logs are scored with predict_proba and
+    # their outcomes drawn as the demo draws a classifier's (the regressor is not cloned).
+    classifiers = [m for m in inventory["models"] if m["id"] in CLASSIFIERS]
+    clones = clone_inventory(classifiers, count, rows_per_day)
     (config_dir / "models.yaml").write_text(
         "# Written by benchmarks/fleet.py: clones of the three demo models.\n"
         + yaml.safe_dump({"models": clones}, sort_keys=False)
@@ -280,6 +284,8 @@ def build_fleet(root: Path, count: int, rows: int, day: date, cadence: str) -> F
     by_type: dict[str, dict[str, Any]] = {}
     with threadpool_limits(limits=1):
         for entry in manifest.content["models"]:
+            if entry["id"] not in CLASSIFIERS:
+                continue
             current = next(v for v in entry["versions"] if v["version"] == entry["current_version"])
             model = joblib.load(data_dir / current["artifact_path"])
             validation = pd.read_parquet(data_dir / current["validation_path"])
