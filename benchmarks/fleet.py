@@ -87,8 +87,6 @@ import yaml
 from _machine import machine_busy_seconds
 
 REPO = Path(__file__).resolve().parents[1]
-ANALYSIS_TASK = "analyse_models"
-CLASSIFIERS = ("credit_approval", "marketing_propensity", "product_recommendation")
 # Airflow is started by the system tests' loopback stack, which lives in tests/support/.
 sys.path.insert(0, str(REPO))
 
@@ -102,6 +100,9 @@ RUN_HOURS = {"daily": 2, "weekly": 3}
 SUNDAY = 6
 # A weekly run reads up to the bi-weekly checks' 14 days of logs.
 LOG_DAYS = {"daily": 1, "weekly": 14}
+ANALYSIS_TASK = "analyse_models"
+# The demo models the fleet clones (their logs are scored with predict_proba).
+CLASSIFIERS = ("credit_approval", "marketing_propensity", "product_recommendation")
 SEED = 2025
 DEMO_DAYS = 35
 DEMO_ROWS_PER_DAY = 200
@@ -458,11 +459,20 @@ def postgres_server_pid(url: str) -> int:
     raise LookupError(f"no postgres server process for {url}")
 
 
+def _stat_fields(stat: Path) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: [0] state, [1] ppid, [2] process
+    group, [11:15] utime, stime, cutime, cstime in clock ticks."""
+    return stat.read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu_seconds(fields: list[str]) -> float:
+    """A process's CPU time plus that of the children it has waited for."""
+    return sum(map(int, fields[11:15])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_tree_cpu_seconds(pid: int) -> float:
     """CPU time of a live process plus that of the children it has waited for."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    utime, stime, cutime, cstime = map(int, fields[11:15])
-    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+    return _cpu_seconds(_stat_fields(Path(f"/proc/{pid}/stat")))
 
 
 @contextmanager
@@ -475,7 +485,7 @@ def topology(
     root.mkdir(parents=True)
     arguments: dict[str, Any] = {
         "config_dir": files.config_dir,
-        "dag_ids": [files.in_store("").dag_id],
+        "dag_ids": [DAG_IDS[files.cadence]],
         "executor": EXECUTORS[executor],
         # LocalExecutor: the slots themselves. Celery: the workers hold the slots, and the
         # scheduler keeps Redis stocked (Airflow's default parallelism) so that a freed slot
@@ -537,15 +547,15 @@ def stack_cpu_seconds(stack: AirflowStack) -> float:
     leads its own), plus that of the children each has waited for: a task that ended is
     counted once, in its waiting parent."""
     groups = {process.pid for process in stack.processes.values()}
-    total = 0
+    total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = _stat_fields(stat)
         except (FileNotFoundError, ProcessLookupError):
             continue
         if int(fields[2]) in groups:
-            total += sum(map(int, fields[11:15]))
-    return total / os.sysconf("SC_CLK_TCK")
+            total += _cpu_seconds(fields)
+    return total
 
 
 PART = re.compile(r"(read|analyse|store|report|alerts)=([0-9.]+)")
@@ -560,7 +570,7 @@ def logged_parts(home: Path, dag_id: str, run_id: str) -> tuple[dict[str, float]
     parts: Counter[str] = Counter()
     reports = 0
     logs = home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
-    for name in ("analyse_models", "render_drift_reports"):
+    for name in (ANALYSIS_TASK, "render_drift_reports"):
         for log in logs.glob(f"task_id={name}/**/attempt=*.log"):
             for line in log.read_text(errors="replace").splitlines():
                 if "cpu_s" not in line:

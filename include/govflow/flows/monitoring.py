@@ -994,16 +994,16 @@ def analyse_batch(
 
     One model's failure never fails, delays or hides another's: each model's CRITICAL
     alerts go out (``deliver``) as soon as its own analysis is recorded; a model whose
-    analysis raises is tried again after the rest of the batch, up to ``attempts`` times,
-    ``pause_s`` apart; a model that cannot be analysed yet (``NotReady``) is not retried.
+    analysis raises is tried again after the rest of the batch, ``ATTEMPTS`` times in all,
+    ``RETRY_PAUSE_S`` apart; a model that cannot be analysed yet (``NotReady``) is not
+    retried.
     A model left unrecorded is found by ``confirm_every_analysis_recorded``, which records
     its failure, tells #engineering and fails the run naming it. Each model's lines are in
     the task log, with the CPU seconds of each part of its analysis."""
     print(f"task start-up cpu_s={time.process_time():.4f} for {len(targets)} models")
     summaries: dict[int, dict[str, Any]] = {}
     pending = list(enumerate(targets))
-    attempts = ATTEMPTS
-    for attempt in range(1, attempts + 1):
+    for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
             time.sleep(RETRY_PAUSE_S)
         failed = []
@@ -1019,7 +1019,7 @@ def analyse_batch(
                     ANALYSIS_RAISED.format(
                         **names,
                         attempt=attempt,
-                        attempts=attempts,
+                        attempts=ATTEMPTS,
                         error=f"{type(error).__name__}: {error}",
                     )
                 )
