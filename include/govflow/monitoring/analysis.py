@@ -699,9 +699,10 @@ def fairness_verdict(
     evidence): INFO, WARNING, CRITICAL or INCONCLUSIVE; ``NOT_JUDGED`` for a metric the
     policy does not bound or that has no interval (recorded, never alarmed on). ``result``
     carries the interval an alarm needs (corrected for every test of the model-day),
-    ``plausible`` the one a pass needs (corrected for the group pairs only; default the
-    same). Seed 004's own metrics are judged against no effect (no drift, parity); seed
-    000's gaps against the ``baseline``'s gap when it is given (a shift)."""
+    ``plausible`` the metric's own (corrected for its group pairs, attributes and spans;
+    default the same), which clears a metric or sizes an effect already shown. Seed 004's
+    own metrics are judged against no effect (no drift, parity); seed 000's gaps against
+    the ``baseline``'s gap when it is given (a shift)."""
     threshold = _threshold(config, metric)
     if result.value is None or result.status != "computed":
         return "INCONCLUSIVE", None
@@ -809,14 +810,19 @@ class _FairnessJudgement:
     ) -> None:
         self.subject, self.counts, self.history = subject, counts, history
         self.baseline, self.config, self.tests, self.pooling = baseline, config, tests, pooling
+        # The metric's own interval counts the attributes and pooled spans judged, not the
+        # other metrics: DI and DP drift are two readings of the same selection rates.
+        self.sizing_tests = max(1, tests // len(judged_fairness_metrics(config)))
         self.min_group_size = config.min_group_size(model.id)
         self.reports: dict[Any, Any] = {}
 
     def report(self, window: str, days: int, *, alarm: bool = True) -> Any:
         """The attribute's fairness report over the last ``days`` days. Its intervals are
         corrected for every test of the model-day when they may raise an alarm (``alarm``),
-        and only for the pairs of groups when they may clear a metric (a pass is wrong when
-        it misses an effect, which testing more metrics does not make likelier)."""
+        and otherwise for the pairs of groups, the attributes and the pooled spans only: that
+        interval clears a metric (a pass is wrong when it misses an effect, which testing
+        more metrics does not make likelier) and sizes an effect the model-day's interval
+        has shown."""
         key = (window, days, alarm)
         if key not in self.reports:
             counts = self.counts[window]
@@ -835,7 +841,7 @@ class _FairnessJudgement:
                 confidence=judgement_confidence(
                     self.config.policy.fairness.confidence_level,
                     groups=len(counts.groups),
-                    tests=self.tests if alarm else 1,
+                    tests=self.tests if alarm else self.sizing_tests,
                 ),
             )
         return self.reports[key]
