@@ -43,9 +43,12 @@ Here every row's masked rows go to the model in calls of about 50,000 (issue 18 
 weekly run over 200 models). The SHAP values are the same bits as shap's for a model whose
 output for a row does not depend on the rest of its batch (the demo models;
 tests/unit/test_explanations_against_shap.py compares both on the demo credit model and on
-a regressor), so the attributions and baselines stored before are unchanged. On the demo's
-gradient-boosted credit model, 200 rows against 100 background rows cost 1.1 CPU-s instead
-of 3.3 (and no 4 s compilation), nearly all of it the model's own ``predict_proba``.
+a regressor), so the attributions and baselines stored before are unchanged. 200 rows
+against 100 background rows cost 1.18 CPU-s instead of 3.07 on the demo's gradient-boosted
+credit model, nearly all of it the model's own ``predict_proba`` over about 510,000 masked
+rows, and 0.42 instead of 1.90 on its logistic marketing model, without the 3.9 CPU-s of
+numba compilation of a process's first explanation (measured alone with
+``time.process_time``; the weekly fleet's figures are in benchmarks/README.md).
 
 Logged attributions (black-box models, issue 14 item 2)
 -------------------------------------------------------
