@@ -17,7 +17,7 @@ from govflow.baselines.profile import BaselineProfile, build_profile
 from govflow.config import GovflowConfig, load_config
 from govflow.config.inventory import SqlLog
 from govflow.demo import write_demo
-from govflow.monitoring.analysis import analyse_window, log_source
+from govflow.monitoring.analysis import analyse_window, log_source, read_windows
 from govflow.monitoring.prediction_logs import (
     BAD_WINDOW,
     MISSING_DIRECTORY,
@@ -222,6 +222,19 @@ def test_parquet_and_sql_sources_return_the_same_frame_for_the_demo_logs(
         parquet.read_window(at(3), at(4), columns=columns),
         sql.read_window(at(3), at(4), columns=columns),
     )
+
+
+@pytest.mark.parametrize(
+    ("checks", "labelled_rows"),
+    [(["explanation_drift"], 0), (["data_drift"], 0), (["model_drift"], 1400)],
+)
+def test_the_window_whose_labels_have_arrived_is_read_only_for_checks_that_read_labels(
+    demo: tuple[Path, dict], checks: list[str], labelled_rows: int
+) -> None:
+    directory, _ = demo
+    model = load_config(CONFIG_DIR).models.get("credit_approval")
+    current, matured = read_windows(model, directory, at(8), at(15), checks=checks)
+    assert (len(current), len(matured)) == (1400, labelled_rows)
 
 
 def test_a_malformed_but_readable_day_comes_back_as_it_is(demo: tuple[Path, dict]) -> None:
