@@ -101,6 +101,14 @@ def test_only_partitions_overlapping_the_window_are_opened(log_dir: Path) -> Non
     assert len(source.read_window(at(1), at(3))) == 8
 
 
+def test_windows_read_together_are_each_the_window_read_alone(log_dir: Path) -> None:
+    source = ParquetLogSource(log_dir)
+    spans = [(at(2, 6), at(4)), (at(1, 12), at(3, 1)), (at(1), at(1, 1))]
+    for together, (start, end) in zip(source.read_windows(spans), spans, strict=True):
+        pd.testing.assert_frame_equal(together, source.read_window(start, end))
+        assert together.attrs == source.read_window(start, end).attrs
+
+
 def test_an_unreadable_partition_raises_an_error_naming_the_file(log_dir: Path) -> None:
     broken = partition_path(log_dir, DAYS[1])
     broken.write_bytes(b"PAR1 truncated")

@@ -1397,10 +1397,13 @@ def read_windows(
     otherwise: a bi-weekly explanation drift would read and gate 14 more days for nothing."""
     source = log_source(model, data_dir)
     delay = timedelta(days=model.label_delay_days)
-    current = source.read_window(start, end)
     if LABELLED_CHECKS.isdisjoint(checks):
+        current = source.read_window(start, end)
         return current, current.iloc[0:0]
-    matured = source.read_window(start - delay, end - delay) if delay else current
+    if not delay:
+        current = source.read_window(start, end)
+        return current, current
+    current, matured = source.read_windows([(start, end), (start - delay, end - delay)])
     return current, matured
 
 
