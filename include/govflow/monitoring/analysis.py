@@ -1380,14 +1380,30 @@ def utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# The checks that read outcomes, and so the window whose labels have arrived.
+LABELLED_CHECKS = frozenset({"fairness_drift", "model_drift"})
+
+
 def read_windows(
-    model: ModelEntry, data_dir: Path, start: datetime, end: datetime
+    model: ModelEntry,
+    data_dir: Path,
+    start: datetime,
+    end: datetime,
+    *,
+    checks: Iterable[str] = CHECK_TYPES,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The run's window and the same span shifted back by the label delay."""
+    """The run's window and the same span shifted back by the label delay. That second
+    window is read only for ``checks`` that read labels (``LABELLED_CHECKS``) and is empty
+    otherwise: a bi-weekly explanation drift would read and gate 14 more days for nothing."""
     source = log_source(model, data_dir)
     delay = timedelta(days=model.label_delay_days)
-    current = source.read_window(start, end)
-    matured = source.read_window(start - delay, end - delay) if delay else current
+    if LABELLED_CHECKS.isdisjoint(checks):
+        current = source.read_window(start, end)
+        return current, current.iloc[0:0]
+    if not delay:
+        current = source.read_window(start, end)
+        return current, current
+    current, matured = source.read_windows([(start, end), (start - delay, end - delay)])
     return current, matured
 
 
