@@ -771,7 +771,10 @@ def _fairness_drift(
     policy = config.policy.fairness
     attributes = _fairness_attributes(model)
     pooling = [days for days in policy.pooling_days if days <= len(history) + 1]
-    tests = len(attributes) * len(judged_fairness_metrics(config)) * (1 + len(pooling))
+    # The metric's own interval counts the attributes and pooled spans judged; the alarm's
+    # also counts the other metrics (DI and DP drift are two readings of the same rates).
+    sizing_tests = len(attributes) * (1 + len(pooling))
+    tests = sizing_tests * len(judged_fairness_metrics(config))
     for names in _present_attributes(judge, current, attributes, "disparate_impact_ratio"):
         try:
             subject, counts = _fairness_counts(current, matured, names, model, as_of)
@@ -787,7 +790,7 @@ def _fairness_drift(
             continue
         recorded[subject] = {window: c.to_dict() for window, c in counts.items()}
         judgement = _FairnessJudgement(
-            subject, counts, history, baseline, config, model, tests, pooling
+            subject, counts, history, baseline, config, model, tests, sizing_tests, pooling
         )
         for name in judgement.metric_names():
             judgement.judge_metric(judge, name)
@@ -806,13 +809,12 @@ class _FairnessJudgement:
         config: GovflowConfig,
         model: ModelEntry,
         tests: int,
+        sizing_tests: int,
         pooling: list[int],
     ) -> None:
         self.subject, self.counts, self.history = subject, counts, history
-        self.baseline, self.config, self.tests, self.pooling = baseline, config, tests, pooling
-        # The metric's own interval counts the attributes and pooled spans judged, not the
-        # other metrics: DI and DP drift are two readings of the same selection rates.
-        self.sizing_tests = max(1, tests // len(judged_fairness_metrics(config)))
+        self.baseline, self.config, self.pooling = baseline, config, pooling
+        self.tests, self.sizing_tests = tests, sizing_tests
         self.min_group_size = config.min_group_size(model.id)
         self.reports: dict[Any, Any] = {}
 
