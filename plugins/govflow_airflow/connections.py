@@ -103,7 +103,11 @@ def channel_settings() -> dict[str, Any]:
 
 def deliver_now(alert_ids: list[int]) -> dict[str, Any]:
     """Send these outbox rows at once (a CRITICAL alert must not wait for the next delivery
-    run); a failure leaves them in the outbox for govflow_alert_delivery to retry."""
+    run); a failure leaves them in the outbox for govflow_alert_delivery to retry. No ids,
+    nothing asked of Airflow: each connection lookup is a call to its API server, and most
+    analyses of a fleet queue no CRITICAL alert."""
+    if not alert_ids:
+        return {}
     from govflow.flows.alerts import deliver_outbox as deliver
 
     return deliver(**channel_settings(), only_ids=alert_ids)

@@ -46,8 +46,16 @@ def test_a_failing_model_is_retried_after_the_others_and_never_stops_or_delays_t
     delivered: list[list[int]] = []
     failures = {"model_001": 2}  # raises twice, then succeeds on the third attempt
 
-    def analyse_target(target, *, dag_id, dag_run):
+    config = object()
+    loads: list[object] = []
+
+    def policy():
+        loads.append(config)
+        return config
+
+    def analyse_target(target, *, dag_id, dag_run, config):
         model = target["model_id"]
+        assert config is loads[0]
         calls.append(model)
         if model == "model_002":
             raise NotReady(f"{model} is not registered: run `govflow model register {model}`")
@@ -58,6 +66,7 @@ def test_a_failing_model_is_retried_after_the_others_and_never_stops_or_delays_t
         return {"summary": {"model_id": model, "run_id": number}, "send_now": [number]}
 
     monkeypatch.setattr(monitoring, "analyse_target", analyse_target)
+    monkeypatch.setattr(monitoring, "_policy", policy)
     monkeypatch.setattr(monitoring, "RETRY_PAUSE_S", 0.0)
 
     summaries = analyse_batch(
@@ -78,6 +87,8 @@ def test_a_failing_model_is_retried_after_the_others_and_never_stops_or_delays_t
     ]
     # Each model's alerts go out as soon as its own analysis is recorded.
     assert delivered == [[0], [4], [1]]
+    # config/ is read once for the batch, not once per analysis.
+    assert len(loads) == 1
     # The summaries in the batch's order; model_003 (three failures) and model_002 (not
     # ready) are left unrecorded for confirm_every_analysis_recorded.
     assert [s["model_id"] for s in summaries] == ["model_000", "model_001", "model_004"]
