@@ -162,19 +162,45 @@ def load_config(directory: Path) -> GovflowConfig:
     return config
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+def _unique_key_mapping(
+    loader: yaml.constructor.SafeConstructor, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
     """PyYAML keeps the last of two equal keys; in a policy that hides an edit, so refuse it."""
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, DUPLICATE_KEY.format(key=key), key_node.start_mark
+            )
+        seen.add(key)
+    return yaml.constructor.SafeConstructor.construct_mapping(loader, node, deep=deep)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, DUPLICATE_KEY.format(key=key), key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    construct_mapping = _unique_key_mapping
+
+
+if hasattr(yaml, "CSafeLoader"):
+
+    class _FastUniqueKeyLoader(yaml.CSafeLoader):
+        """The same on libyaml's parser, about ten times faster than PyYAML's own: reading a
+        200-model models.yaml cost every analysis task 0.7 CPU-s with the pure-Python one."""
+
+        construct_mapping = _unique_key_mapping
+
+    def _load(text: str) -> Any:
+        try:
+            return yaml.load(text, Loader=_FastUniqueKeyLoader)
+        except yaml.YAMLError:
+            # A broken file is described by PyYAML's own parser, whose messages say more
+            # ("expected <block end>, but found '<block mapping start>'").
+            return yaml.load(text, Loader=_UniqueKeyLoader)
+
+else:  # PyYAML built without libyaml
+
+    def _load(text: str) -> Any:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
 
 
 def _read_yaml(directory: Path, name: str, problems: list[str]) -> Any:
@@ -188,7 +214,7 @@ def _read_yaml(directory: Path, name: str, problems: list[str]) -> Any:
         problems.append(f"{name}: {error.strerror}")
         return None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        data = _load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)

@@ -621,10 +621,17 @@ def render_reports(
         wanted.append(MonitoringRun.severity.in_(REPORTED_SEVERITIES))
     with store.session_scope(db_url) as session:
         pending = session.scalars(select(MonitoringRun).where(*wanted)).all()
+        versions = {(r.model_id, r.baseline_version) for r in pending}
+        # Only the sample's address, and only of the models with a report to draw: a
+        # baseline row carries its whole profile.
         samples = {
-            (b.model_id, b.version): b.reference_sample_uri
-            for b in session.scalars(select(Baseline))
-            if (b.model_id, b.version) in {(r.model_id, r.baseline_version) for r in pending}
+            (model_id, version): uri
+            for model_id, version, uri in session.execute(
+                select(Baseline.model_id, Baseline.version, Baseline.reference_sample_uri).where(
+                    Baseline.model_id.in_({model_id for model_id, _ in versions})
+                )
+            )
+            if (model_id, version) in versions
         }
     written: dict[int, str] = {}
     for record in pending:
@@ -711,8 +718,23 @@ def route_runs(
     from govflow.alerts.outbox import route_findings
 
     created: Counter[str] = Counter()
+    alerted = [
+        name
+        for name, level in config.policy.severity_levels.items()
+        if level.frequency != "real_time"
+    ]
     with store.session_scope(db_url) as session:
-        for run_id in run_ids:
+        # Only the records with a finding that calls for an alert: on a quiet fleet, none.
+        to_route = session.scalars(
+            select(MetricResult.monitoring_run_id)
+            .where(
+                MetricResult.monitoring_run_id.in_(set(run_ids)),
+                MetricResult.severity.in_(alerted),
+            )
+            .distinct()
+        ).all()
+        position = {run_id: index for index, run_id in enumerate(run_ids)}
+        for run_id in sorted(to_route, key=position.__getitem__):
             record = session.get(MonitoringRun, run_id)
             if record is None:
                 continue
@@ -880,18 +902,27 @@ def record_missing_analyses(
     analysis left no record (its task failed, was killed, or could not reach the store)
     gets a failed record, and the engineering channel one alert naming them all.
     ``{"models", "message", "send_now"}``; running it again adds nothing."""
-    config = _policy()
     missing: list[str] = []
+    keys = [target_run_key(target, dag_id=dag_id, dag_run_id=dag_run_id) for target in targets]
     with store.session_scope() as session:
-        for target in targets:
-            key = target_run_key(target, dag_id=dag_id, dag_run_id=dag_run_id)
-            recorded = session.scalars(
-                select(MonitoringRun.id).where(
-                    MonitoringRun.model_id == target["model_id"], MonitoringRun.run_key == key
+        # One query for the run's records (a query per target cost a 200-model run seconds).
+        recorded = {
+            (model_id, key)
+            for model_id, key in session.execute(
+                select(MonitoringRun.model_id, MonitoringRun.run_key).where(
+                    MonitoringRun.run_key.in_(set(keys))
                 )
-            ).first()
-            if recorded is not None:
-                continue
+            )
+        }
+        unrecorded = [
+            (target, key)
+            for target, key in zip(targets, keys, strict=True)
+            if (target["model_id"], key) not in recorded
+        ]
+        if not unrecorded:
+            return {"models": [], "message": "", "send_now": []}
+        config = _policy()
+        for target, key in unrecorded:
             if session.get(Model, target["model_id"]) is None:  # no record can name it
                 missing.append(NOT_REGISTERED.format(model_id=target["model_id"]))
                 continue
