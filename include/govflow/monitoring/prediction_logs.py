@@ -19,10 +19,11 @@ cannot be read at all raises ``PredictionLogError``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -278,8 +279,29 @@ class SqlLogSource:
         self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
         start, end = _check_window(start, end)
-        try:
+        with self._database_errors():
             return self._read(start, end, columns)
+
+    def query_window(
+        self,
+        start: datetime,
+        end: datetime,
+        build: Callable[[sa.Table, sa.ColumnElement[bool]], sa.Select[Any]],
+    ) -> list[sa.Row[Any]]:
+        """The rows of a query over the window that ``build(table, in_window)`` writes with
+        the reflected table and the window's condition (``in_window``); the database's
+        errors are ``read_window``'s."""
+        start, end = _check_window(start, end)
+        with self._database_errors():
+            table = self._table()
+            in_window = sa.and_(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
+            with self.engine.connect() as connection:
+                return list(connection.execute(build(table, in_window)))
+
+    @contextmanager
+    def _database_errors(self) -> Iterator[None]:
+        try:
+            yield
         except sa.exc.NoSuchTableError as error:
             raise PredictionLogError(MISSING_TABLE.format(table=self.table_name)) from error
         except sa.exc.DBAPIError as error:
@@ -287,8 +309,11 @@ class SqlLogSource:
             reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
             raise PredictionLogError(UNREACHABLE_DATABASE.format(error=reason)) from None
 
+    def _table(self) -> sa.Table:
+        return sa.Table(self.table, sa.MetaData(), schema=self.schema, autoload_with=self.engine)
+
     def _read(self, start: datetime, end: datetime, columns: Sequence[str] | None) -> pd.DataFrame:
-        table = sa.Table(self.table, sa.MetaData(), schema=self.schema, autoload_with=self.engine)
+        table = self._table()
         selected = (
             [table.c[column] for column in columns if column in table.c]
             if columns is not None
