@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -176,8 +177,10 @@ def test_pushdown_counts_equal_the_numpy_path_on_postgres(postgres_url):
             sa.text("UPDATE prediction_log SET age = 'NaN' WHERE prediction_id = 'p100'")
         )
     expected = _numpy_path(source)
+    pushed = _pushdown(source)
+    source.engine.dispose()
     assert expected["age"]["dropped_missing"] == 11
-    _assert_same(_pushdown(source), expected)
+    _assert_same(pushed, expected)
 
 
 def test_an_empty_window_raises_what_the_numpy_path_raises(tmp_path):
@@ -206,3 +209,74 @@ def test_a_column_of_nulls_gives_numpys_error_and_a_missing_table_one_line(tmp_p
     missing = SqlLogSource(source.engine, "no_such_table")
     with pytest.raises(PredictionLogError, match=r"^prediction-log table 'no_such_table' does not"):
         numeric_drift(missing, START, END, numeric)
+
+
+def test_the_demo_credit_models_drift_and_fairness_from_postgres_equal_its_parquet_ones(
+    seeded_demo, postgres_url
+):
+    """Issue 18 item 5's check on the metrics' inputs: the demo credit model's last day, read
+    from its parquet logs by the pandas path and counted inside Postgres by the pushdown."""
+    from govflow import settings, store
+    from govflow.baselines.profile import active_baseline, load_profile
+    from govflow.config import load_config
+    from govflow.monitoring.prediction_logs import ParquetLogSource
+
+    data_dir, db_url = seeded_demo
+    model = load_config(settings.config_dir()).models.get("credit_approval")
+    assert model is not None
+    with store.session_scope(db_url) as session:
+        profile = load_profile(active_baseline(session, model.id))
+    parquet = ParquetLogSource(Path(data_dir) / model.prediction_log.path)
+    last = parquet.partitions(START - timedelta(days=3650), START + timedelta(days=3650))[-1]
+    day = datetime.fromisoformat(last.parent.name.removeprefix("date=")).replace(tzinfo=UTC)
+    start, end = day, day + timedelta(days=1)
+    frame = parquet.read_window(start, end)
+    source = SqlLogSource(postgres_url, "credit_approval_log")
+    frame.to_sql("credit_approval_log", source.engine, index=False)
+    attributes = [[a.name] for a in model.protected_attributes] + list(model.intersections)
+
+    expected = {}
+    for name, reference in profile.numeric.items():
+        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64")
+        expected[name] = numeric_feature_drift(reference, values, feature=name).to_dict()
+    for name, reference in profile.categorical.items():
+        expected[name] = categorical_feature_drift(
+            reference, frame[name].astype("object"), feature=name
+        ).to_dict()
+    labels = pd.to_numeric(frame["label"], errors="coerce").astype("float64")
+    labels = labels.where(frame["label_observed_at"] < pd.Timestamp(end))
+    for names in attributes:
+        subject, groups = (
+            (names[0], frame[names[0]].astype("object"))
+            if len(names) == 1
+            else intersectional_groups({name: frame[name] for name in names})
+        )
+        expected[subject] = group_counts(
+            labels.to_numpy(),
+            frame["prediction"].to_numpy(),
+            sensitive_features=groups,
+            scores=frame["score"].to_numpy(),
+            favourable_label=model.favourable_label,
+            favourable_prediction=model.favourable_prediction,
+        ).to_dict()
+
+    pushed = {
+        name: drift.to_dict()
+        for name, drift in {
+            **numeric_drift(source, start, end, profile.numeric),
+            **categorical_drift(source, start, end, profile.categorical),
+        }.items()
+    }
+    counts = fairness_counts(
+        source,
+        start,
+        end,
+        attributes,
+        as_of=end,
+        favourable_label=model.favourable_label,
+        favourable_prediction=model.favourable_prediction,
+    )
+    pushed |= {subject: c.to_dict() for subject, c in counts.items()}
+    source.engine.dispose()
+    assert len(frame) > 1000 and len(attributes) >= 2
+    _assert_same(pushed, expected)

@@ -262,6 +262,7 @@ class SqlLogSource:
         if schema and self.engine.dialect.name == "sqlite":
             raise PredictionLogError(SQLITE_SCHEMA.format(table=table))
         self.schema, self.table = schema or None, name
+        self._reflected: sa.Table | None = None
 
     @classmethod
     def from_environment(cls, url_env: str, table: str, *, amounts: bool = False) -> SqlLogSource:
@@ -293,7 +294,10 @@ class SqlLogSource:
         errors are ``read_window``'s."""
         start, end = _check_window(start, end)
         with self._database_errors():
-            table = self._table()
+            # Reflected once: a pushed-down analysis sends a query per feature.
+            if self._reflected is None:
+                self._reflected = self._table()
+            table = self._reflected
             in_window = sa.and_(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
             with self.engine.connect() as connection:
                 return list(connection.execute(build(table, in_window)))

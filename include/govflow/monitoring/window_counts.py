@@ -11,7 +11,7 @@ Every function here is the database twin of a numpy path, with the same result:
   infinite ones (counted, and in the end bins as numpy puts them). The Wasserstein distance
   is exact too, not estimated from counts: the area between the CDFs of the baseline's
   stored quantiles and the window's finite values, summed by the database over the pooled
-  sorted values (a window function over ``GROUP BY x``, one sort per feature). Each term is
+  sorted values (window functions ordered by the value: one sort per feature). Each term is
   numpy's to the bit; only the order of the additions differs (about 1e-15 relative).
 * :func:`categorical_drift` is :func:`govflow.metrics.categorical_feature_drift`: a
   ``GROUP BY`` per feature whose few rows are keyed in Python by ``category_key`` (so 1 and
@@ -93,14 +93,16 @@ def numeric_drift(
         return {}
 
     def counts(table: sa.Table, in_window: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        # COUNT(*) FILTER (WHERE ...): NULL fails every comparison, and so does NaN below an
+        # edge (Postgres sorts NaN above every number), so only the present count needs it.
         selected: list[sa.ColumnElement[Any]] = [sa.func.count()]
         for name in names:
             column = table.c[name]
-            present = sa.not_(_missing(column))
-            selected.append(_count(present))
-            selected.append(_count(sa.and_(present, column.in_([INFINITY, -INFINITY]))))
+            nan = sa.func.count().filter(column == sa.literal(math.nan, sa.Float))
+            selected.append(sa.func.count(column) - nan)
+            selected.append(sa.func.count().filter(column.in_([INFINITY, -INFINITY])))
             interior = references[name].bin_edges[1:-1]
-            selected += [_count(sa.and_(present, column < float(edge))) for edge in interior]
+            selected += [sa.func.count().filter(column < float(edge)) for edge in interior]
         return sa.select(*selected).where(in_window)
 
     (row,) = source.query_window(start, end, counts)
@@ -146,27 +148,18 @@ def _wasserstein(
         column = table.c[name]
         is_finite = sa.and_(sa.not_(_missing(column)), column.not_in([INFINITY, -INFINITY]))
         value = sa.cast(column, sa.Float).label("value")
-        window = (
-            sa.select(value, sa.func.count().label("window"), sa.literal(0).label("reference"))
-            .where(in_window, is_finite)
-            .group_by(value)
-        )
+        window = sa.select(
+            value, sa.literal(1).label("window"), sa.literal(0).label("reference")
+        ).where(in_window, is_finite)
         stored = sa.values(
             sa.column("value", sa.Float),
             sa.column("window", sa.Integer),
             sa.column("reference", sa.Integer),
             name="reference_quantiles",
         ).data([(q, 0, 1) for q in quantiles])
-        pooled_rows = sa.union_all(window, sa.select(stored.cte("stored"))).subquery("pooled_rows")
-        pooled = (
-            sa.select(
-                pooled_rows.c.value,
-                sa.func.sum(pooled_rows.c.window).label("window"),
-                sa.func.sum(pooled_rows.c.reference).label("reference"),
-            )
-            .group_by(pooled_rows.c.value)
-            .subquery("pooled")
-        )
+        pooled = sa.union_all(window, sa.select(stored.cte("stored"))).subquery("pooled")
+        # The default frame of an ordered window ends with the current row's peers: tied
+        # values share one cumulative count, and all but the last have no width to the next.
         order = pooled.c.value
         cdf = sa.select(
             pooled.c.value,
