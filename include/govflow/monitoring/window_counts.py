@@ -26,6 +26,13 @@ the database types it, so they are for a window the data-quality gate has nothin
 about row by row (a text value in a numeric SQLite column compares above every number
 there). A label outside 0/1 or a missing or non-binary prediction raises
 ``MetricInputError`` with ``group_counts``'s message, as the numpy path does.
+
+Not yet called by ``analyse_window``, which still reads a SQL window with ``read_window``:
+the data-quality gate, the score-based model-drift metrics (prediction distribution shift,
+output entropy), explanation drift (SHAP on sampled rows) and the evidently drift report
+read rows, and they need a SQL twin, or a fallback that reads only their columns, before a
+pushed-down analysis can give the pandas path's findings. ``benchmarks/sql_pushdown.py``
+measures these functions against ``read_window`` + numpy.
 """
 
 from __future__ import annotations
