@@ -183,18 +183,27 @@ def test_pushdown_counts_equal_the_numpy_path_on_postgres(postgres_url):
     _assert_same(pushed, expected)
 
 
-def test_an_empty_window_raises_what_the_numpy_path_raises(tmp_path):
+def test_an_empty_window_gives_the_errors_the_numpy_path_raises(tmp_path):
     source = _load(f"sqlite:///{tmp_path / 'logs.db'}", _window().iloc[0:0])
+    frame = source.read_window(START, END)
     numeric, categorical = _references()
-    for drift in (
-        *numeric_drift(source, START, END, numeric).values(),
-        *categorical_drift(source, START, END, categorical).values(),
-    ):
-        assert isinstance(drift, MetricInputError)
-    counts = fairness_counts(source, START, END, ATTRIBUTES, as_of=AS_OF)
-    assert {str(error) for error in counts.values()} == {"no rows to evaluate"}
-    with pytest.raises(MetricInputError, match="no values left"):
-        numeric_feature_drift(numeric["age"], np.array([]), feature="age")
+    pushed = {
+        **numeric_drift(source, START, END, numeric),
+        **categorical_drift(source, START, END, categorical),
+        **fairness_counts(source, START, END, ATTRIBUTES[:1], as_of=AS_OF),
+    }
+    expected = {}
+    for name, reference in numeric.items():
+        with pytest.raises(MetricInputError) as raised:
+            numeric_feature_drift(reference, frame[name].to_numpy(dtype="float64"), feature=name)
+        expected[name] = str(raised.value)
+    with pytest.raises(MetricInputError) as raised:
+        categorical_feature_drift(categorical["purpose"], frame["purpose"], feature="purpose")
+    expected["purpose"] = str(raised.value)
+    with pytest.raises(MetricInputError) as raised:
+        group_counts([], [], sensitive_features=frame["gender"], scores=[])
+    expected["gender"] = str(raised.value)
+    assert {name: str(error) for name, error in pushed.items()} == expected
 
 
 def test_a_column_of_nulls_gives_numpys_error_and_a_missing_table_one_line(tmp_path):
