@@ -218,6 +218,10 @@ def test_a_column_of_nulls_gives_numpys_error_and_a_missing_table_one_line(tmp_p
     missing = SqlLogSource(source.engine, "no_such_table")
     with pytest.raises(PredictionLogError, match=r"^prediction-log table 'no_such_table' does not"):
         numeric_drift(missing, START, END, numeric)
+    with pytest.raises(
+        PredictionLogError, match=r"^prediction-log table 'prediction_log' has no column 'tenure'$"
+    ):
+        numeric_drift(source, START, END, {"tenure": numeric["age"]})
 
 
 def test_the_demo_credit_models_drift_and_fairness_from_postgres_equal_its_parquet_ones(

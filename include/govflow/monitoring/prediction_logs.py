@@ -50,6 +50,7 @@ PARTITION_FILE = "part-0.parquet"
 UNREADABLE_PARTITION = "prediction-log partition {path} cannot be read as parquet"
 MISSING_DIRECTORY = "prediction-log directory {path} does not exist"
 MISSING_TABLE = "prediction-log table {table!r} does not exist in the database"
+MISSING_COLUMN = "prediction-log table {table!r} has no column {column!r}"
 UNSET_URL_ENV = (
     "the prediction log's database URL is read from the environment variable {name}, "
     "which is not set (models.yaml prediction_log.url_env)"
@@ -298,9 +299,16 @@ class SqlLogSource:
             if self._reflected is None:
                 self._reflected = self._table()
             table = self._reflected
-            in_window = sa.and_(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
+            try:
+                in_window = sa.and_(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
+                query = build(table, in_window)
+            except KeyError as error:  # a column the query names is not in the table
+                column = error.args[0] if error.args else "?"
+                raise PredictionLogError(
+                    MISSING_COLUMN.format(table=self.table_name, column=column)
+                ) from None
             with self.engine.connect() as connection:
-                return list(connection.execute(build(table, in_window)))
+                return list(connection.execute(query))
 
     @contextmanager
     def _database_errors(self) -> Iterator[None]:
