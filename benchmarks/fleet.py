@@ -491,9 +491,6 @@ def topology(
         # scheduler keeps Redis stocked (Airflow's default parallelism) so that a freed slot
         # takes the next task at once instead of after a scheduler round trip.
         "parallelism": workers if executor == "local" else CELERY_PARALLELISM,
-        # As in production, the task-forking processes compile shap's kernels before the
-        # run when it explains models (the weekly run); the daily run explains none.
-        "warm_explanations": files.cadence == "weekly",
     }
     if server_url is None:
         fleet = register_fleet(files, f"sqlite:///{root / 'govflow.db'}")

@@ -50,8 +50,6 @@ from typing import Any
 
 import yaml
 
-from govflow_airflow.preload import WARM_EXPLANATIONS_ENV
-
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 5
@@ -604,7 +602,6 @@ def running_airflow_stack(
     smtp: tuple[str, int] | None = None,
     extra_env: dict[str, str] | None = None,
     preload_task_modules: bool = True,
-    warm_explanations: bool = False,
     wait: bool = True,
 ) -> Iterator[AirflowStack]:
     """Airflow on 127.0.0.1 until the block ends; every process stopped by its pid after.
@@ -616,9 +613,7 @@ def running_airflow_stack(
     ``celery-worker-1``, ``celery-worker-2``, ... in ``AirflowStack.processes``.
     ``preload_task_modules``: the scheduler and the Celery workers import govflow's task
     modules before they fork task processes (govflow_airflow.preload), so that a
-    task does not pay for pandas, evidently & co. each time it runs; with
-    ``warm_explanations`` they also compile shap's kernels first, as in production (the
-    tests' tasks explain no model, so by default they start without it).
+    task does not pay for pandas, evidently & co. each time it runs.
     ``wait``: False yields as soon as the processes are started, for a caller that does
     something else first and then calls ``AirflowStack.wait_until_ready``.
     """
@@ -643,7 +638,6 @@ def running_airflow_stack(
         ),
         **connection_environment(slack_webhook_url, smtp),
         **(celery_environment(broker_url, result_backend) if broker_url and result_backend else {}),
-        WARM_EXPLANATIONS_ENV: "1" if warm_explanations else "0",
         **(extra_env or {}),
     }
     airflow = str(Path(sys.executable).parent / "airflow")

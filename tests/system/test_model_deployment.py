@@ -395,7 +395,7 @@ def test_a_failed_fairness_item_blocks_before_any_approval_is_requested(deployme
     reason = deployment.details["stopped"]["reason"]
     assert reason.startswith(
         "fairness_across_groups: disparate_impact_ratio of gender is 0.487581 (CRITICAL on "
-        "the interval 0.428778-0.536732; lowest female, highest non_binary)"
+        "the interval 0.433586-0.536228; lowest female, highest non_binary)"
     )
     with store.session_scope(db_url) as session:
         steps_after = session.scalars(

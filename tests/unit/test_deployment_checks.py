@@ -145,7 +145,7 @@ def test_disparate_impact_below_the_80_percent_rule_fails_the_fairness_item(conf
     assert result.outcome == "failed"
     assert result.summary.startswith(
         "disparate_impact_ratio of gender is 0.487581 (CRITICAL on the interval "
-        "0.428778-0.536732; lowest female, highest non_binary)"
+        "0.433586-0.536228; lowest female, highest non_binary)"
     )
     impact = [f for f in result.evidence["findings"] if f["metric"] == "disparate_impact_ratio"]
     assert [(f["attribute"], f["value"], f["severity"]) for f in impact] == [

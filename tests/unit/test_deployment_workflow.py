@@ -308,7 +308,7 @@ def test_a_failed_fairness_item_blocks_at_staging_before_anyone_is_asked_to_appr
         workflow.check_step(env, run_id, 6)
     assert str(stopped.value).startswith(
         "fairness_across_groups: disparate_impact_ratio of gender is 0.487581 (CRITICAL on "
-        "the interval 0.428778-0.536732; lowest female, highest non_binary)"
+        "the interval 0.433586-0.536228; lowest female, highest non_binary)"
     )
     outcome = workflow.close(env, run_id, [], ["preparation.deploy_to_staging"])
     deployment, steps = _deployment(env, run_id)

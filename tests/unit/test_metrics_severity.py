@@ -271,7 +271,28 @@ DP_DRIFT = Threshold(warning=0.05, critical=0.10)
             Severity.INFO,
         ),
         (DI, 0.95, Evidence(0.70, 1.30, 1.0, plausible_low=0.79, plausible_high=1.1), INCONCLUSIVE),
+        # once the model-day's interval shows an effect, the metric's own interval sizes it
+        (
+            DI,
+            0.66,
+            Evidence(0.50, 0.95, 1.0, plausible_low=0.57, plausible_high=0.80),
+            Severity.CRITICAL,
+        ),
+        (
+            DI,
+            0.74,
+            Evidence(0.57, 0.97, 1.0, plausible_low=0.62, plausible_high=0.90),
+            Severity.WARNING,  # its own interval still reaches the warning band
+        ),
+        (
+            DI,
+            0.66,
+            Evidence(0.45, 1.01, 1.0, plausible_low=0.57, plausible_high=0.80),
+            INCONCLUSIVE,  # no effect is shown once every test of the day is counted
+        ),
         (DP_DRIFT, 0.15, Evidence(0.11, 0.19), Severity.CRITICAL),
+        (DP_DRIFT, 0.15, Evidence(0.02, 0.28, plausible_low=0.06), Severity.CRITICAL),
+        (DP_DRIFT, 0.15, Evidence(0.02, 0.28, plausible_low=0.05), Severity.WARNING),
         (DP_DRIFT, 0.15, Evidence(0.0, 0.30), INCONCLUSIVE),
         (DP_DRIFT, 0.15, Evidence(0.04, 0.26), Severity.WARNING),
         (DP_DRIFT, 0.15, Evidence(0.05, 0.26), Severity.WARNING),  # 0.05 is not above 0.05

@@ -17,7 +17,7 @@ from govflow.baselines.profile import BaselineProfile, build_profile
 from govflow.config import GovflowConfig, load_config
 from govflow.config.inventory import SqlLog
 from govflow.demo import write_demo
-from govflow.monitoring.analysis import analyse_window, log_source
+from govflow.monitoring.analysis import analyse_window, log_source, read_windows
 from govflow.monitoring.prediction_logs import (
     BAD_WINDOW,
     MISSING_DIRECTORY,
@@ -99,6 +99,14 @@ def test_only_partitions_overlapping_the_window_are_opened(log_dir: Path) -> Non
     assert source.partitions(at(2), at(3)) == [partition_path(log_dir, DAYS[1])]
     partition_path(log_dir, DAYS[2]).write_bytes(b"not parquet at all")
     assert len(source.read_window(at(1), at(3))) == 8
+
+
+def test_windows_read_together_are_each_the_window_read_alone(log_dir: Path) -> None:
+    source = ParquetLogSource(log_dir)
+    spans = [(at(2, 6), at(4)), (at(1, 12), at(3, 1)), (at(1), at(1, 1))]
+    for together, (start, end) in zip(source.read_windows(spans), spans, strict=True):
+        pd.testing.assert_frame_equal(together, source.read_window(start, end))
+        assert together.attrs == source.read_window(start, end).attrs
 
 
 def test_an_unreadable_partition_raises_an_error_naming_the_file(log_dir: Path) -> None:
@@ -222,6 +230,19 @@ def test_parquet_and_sql_sources_return_the_same_frame_for_the_demo_logs(
         parquet.read_window(at(3), at(4), columns=columns),
         sql.read_window(at(3), at(4), columns=columns),
     )
+
+
+@pytest.mark.parametrize(
+    ("checks", "labelled_rows"),
+    [(["explanation_drift"], 0), (["data_drift"], 0), (["model_drift"], 1400)],
+)
+def test_the_window_whose_labels_have_arrived_is_read_only_for_checks_that_read_labels(
+    demo: tuple[Path, dict], checks: list[str], labelled_rows: int
+) -> None:
+    directory, _ = demo
+    model = load_config(CONFIG_DIR).models.get("credit_approval")
+    current, matured = read_windows(model, directory, at(8), at(15), checks=checks)
+    assert (len(current), len(matured)) == (1400, labelled_rows)
 
 
 def test_a_malformed_but_readable_day_comes_back_as_it_is(demo: tuple[Path, dict]) -> None:

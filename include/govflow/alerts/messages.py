@@ -186,14 +186,20 @@ def format_threshold(stored: dict[str, Any]) -> str:
 def format_evidence(details: dict[str, Any]) -> str:
     """What a metric judged on evidence was judged on, in words: its interval, the rows per
     group and the span of days (``interval 0.55-0.79, rows per group female 960, male 1003,
-    over the day``); empty for a metric judged on its value alone."""
+    over the day``), with the metric's own interval beside the model-day's when it was
+    stored (it sizes an effect the model-day's interval has shown: a CRITICAL may rest on
+    it); empty for a metric judged on its value alone."""
     low, high = details.get("ci_low"), details.get("ci_high")
     if low is None or high is None or "group_sizes" not in details:
         return ""
     sizes = ", ".join(f"{group} {n}" for group, n in details["group_sizes"].items())
     days = details.get("pooled_days", 1)
     span = "the day" if days == 1 else f"the last {days} days"
-    return f"interval {format_value(low)}-{format_value(high)}, rows per group {sizes}, over {span}"
+    interval = f"interval {format_value(low)}-{format_value(high)}"
+    own_low, own_high = details.get("plausible_ci_low"), details.get("plausible_ci_high")
+    if own_low is not None and own_high is not None and (own_low, own_high) != (low, high):
+        interval += f" (the metric's own {format_value(own_low)}-{format_value(own_high)})"
+    return f"{interval}, rows per group {sizes}, over {span}"
 
 
 def _without_label(label: str, text: str | None) -> str | None:

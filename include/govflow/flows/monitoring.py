@@ -146,7 +146,7 @@ def run_monitoring(
     else:
         version, profile, _ = found
         try:
-            current, matured = analysis.read_windows(model, data_dir, start, end)
+            current, matured = analysis.read_windows(model, data_dir, start, end, checks=wanted)
         except PredictionLogError as error:
             result = analysis.failed_analysis(
                 model_id,

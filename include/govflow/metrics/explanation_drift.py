@@ -8,12 +8,12 @@ estimator (preprocessing included), or a regressor's prediction (``explain="pred
 its ``predict``), on a bounded, deterministic sample of at most
 ``sample_rows`` rows, against a background of at most ``background_rows`` reference rows
 (:func:`explanation_background`), and keeps the mean |SHAP value| of each ORIGINAL feature.
-Categorical features are handed to shap as integer codes and decoded back to their
+Categorical features are handed to the algorithm as integer codes and decoded back to their
 categories before the model sees them, so a one-hot encoded feature gets one attribution
 without aggregating its columns.
 
-Why permutation SHAP (``shap.Explainer(..., algorithm="permutation")``)
------------------------------------------------------------------------
+Why permutation SHAP (shap's ``PermutationExplainer``, batched)
+---------------------------------------------------------------
 * Model-agnostic: it only calls ``predict_proba`` (or a regressor's ``predict``), so
   gradient boosting, a logistic regression or any scikit-learn pipeline is explained the
   same way, and attributions of two
@@ -26,12 +26,29 @@ Why permutation SHAP (``shap.Explainer(..., algorithm="permutation")``)
   (on the demo credit model, two seeds rank the 15 features with a correlation of 0.996).
 * Bounded cost: ``permutations * (2 * features + 1)`` masked evaluations per explained row,
   each over the background, whatever the model. 200 rows x 15 features with 100 background
-  rows is about 0.8M model rows: the demo's gradient-boosted credit model takes about 5 s on
-  a busy 2-core host, plus about 5 s for shap's numba kernels on a process's first call.
+  rows is at most 620,000 model rows (about 510,000 on the demo credit model: a background
+  row whose value of the switched feature equals the explained row's is not re-evaluated).
   KernelSHAP needs a regression per row and more evaluations for the same accuracy;
   TreeSHAP would be exact and fast but only for tree models.
 * Deterministic: rows and background are drawn with ``numpy.random.default_rng(seed)`` and
-  the permutations with ``seed``, so the same inputs and seed give the same numbers.
+  the permutations with ``numpy.random.RandomState(seed)``, so the same inputs and seed give
+  the same numbers.
+
+The algorithm is shap's (0.51) ``PermutationExplainer`` over an ``Independent`` masker, step
+for step (:func:`_permutation_shap_values`: the same varying features per row, the same
+permutations from the same random stream, the same carried-over outputs, the same summation
+order), but shap calls the model once per explained row, about 2,500 masked rows at a time,
+with Python work per row and numba kernels compiled on a process's first call (about 4 CPU-s).
+Here every row's masked rows go to the model in calls of about 50,000 (issue 18 item 3, the
+weekly run over 200 models). The SHAP values are the same bits as shap's for a model whose
+output for a row does not depend on the rest of its batch (the demo models;
+tests/unit/test_explanations_against_shap.py compares both on the demo credit model and on
+a regressor), so the attributions and baselines stored before are unchanged. 200 rows
+against 100 background rows cost 1.18 CPU-s instead of 3.07 on the demo's gradient-boosted
+credit model, nearly all of it the model's own ``predict_proba`` over about 510,000 masked
+rows, and 0.42 instead of 1.90 on its logistic marketing model, without the 3.9 CPU-s of
+numba compilation of a process's first explanation (measured alone with
+``time.process_time``; the weekly fleet's figures are in benchmarks/README.md).
 
 Logged attributions (black-box models, issue 14 item 2)
 -------------------------------------------------------
@@ -64,7 +81,7 @@ the baseline is 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol, cast
 
@@ -198,27 +215,41 @@ class FeatureAttributions:
 
 def _complete_rows(
     data: pd.DataFrame, features: Sequence[str], *, what: str
-) -> tuple[pd.DataFrame, int]:
+) -> tuple[npt.NDArray[np.intp], int]:
+    """The positions of ``data``'s rows with every feature present, and how many rows miss
+    one. One null mask per feature: the rows themselves are not copied (a bi-weekly window
+    holds 1.4M of them, of which 200 are explained, issue 18)."""
     if not features:
         raise ExplanationInputError(NO_FEATURES)
     missing = [feature for feature in features if feature not in data.columns]
     if missing:
         raise ExplanationInputError(MISSING_FEATURES.format(what=what, missing=", ".join(missing)))
-    selected = data[list(features)]
-    incomplete = selected.isna().any(axis=1).to_numpy()
+    incomplete = np.zeros(len(data), dtype=bool)
+    for feature in features:
+        incomplete |= data[feature].isna().to_numpy(dtype=bool)
     dropped = int(incomplete.sum())
-    if dropped == len(selected):
+    if dropped == len(data):
         raise ExplanationInputError(NO_COMPLETE_ROWS.format(what=what, dropped=dropped))
-    return selected.loc[~incomplete].reset_index(drop=True), dropped
+    return np.flatnonzero(~incomplete), dropped
 
 
-def _bounded_sample(frame: pd.DataFrame, rows: int, *, seed: int, name: str) -> pd.DataFrame:
+def _rows(
+    data: pd.DataFrame, positions: npt.NDArray[np.intp], features: Sequence[str]
+) -> pd.DataFrame:
+    """The ``features`` of ``data``'s rows at ``positions``, indexed from 0."""
+    return data.take(positions)[list(features)].reset_index(drop=True)
+
+
+def _bounded_sample(
+    positions: npt.NDArray[np.intp], rows: int, *, seed: int, name: str
+) -> npt.NDArray[np.intp]:
+    """At most ``rows`` of ``positions``, drawn deterministically, in order."""
     if rows < 1:
         raise ExplanationInputError(BAD_ROW_COUNT.format(name=name, count=rows))
-    if len(frame) <= rows:
-        return frame
-    chosen = np.sort(np.random.default_rng(seed).choice(len(frame), size=rows, replace=False))
-    return frame.iloc[chosen].reset_index(drop=True)
+    if len(positions) <= rows:
+        return positions
+    chosen = np.sort(np.random.default_rng(seed).choice(len(positions), size=rows, replace=False))
+    return positions[chosen]
 
 
 def explanation_background(
@@ -230,13 +261,12 @@ def explanation_background(
 ) -> ExplanationBackground:
     """At most ``rows`` complete reference rows of ``features``, drawn deterministically."""
     complete, _ = _complete_rows(reference, features, what="the reference")
-    return ExplanationBackground.from_frame(
-        _bounded_sample(complete, rows, seed=seed, name="background rows")
-    )
+    chosen = _bounded_sample(complete, rows, seed=seed, name="background rows")
+    return ExplanationBackground.from_frame(_rows(reference, chosen, features))
 
 
 class _CategoryCodes:
-    """Integer codes for categorical columns: shap's masker compares and copies numbers only."""
+    """Integer codes for categorical columns: masking compares and copies numbers only."""
 
     def __init__(self, background: pd.DataFrame, sample: pd.DataFrame) -> None:
         self.features = list(background.columns)
@@ -286,6 +316,101 @@ class _CategoryCodes:
         return pd.DataFrame(decoded, columns=self.features)
 
 
+# Evaluated masked rows per model call: large enough that the model's per-call overhead is
+# negligible, small enough to keep a chunk's arrays to a few tens of MB.
+MASKED_ROWS_PER_CALL = 50_000
+
+
+def _permutation_shap_values(
+    explained_output: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
+    sample: npt.NDArray[np.float64],
+    background: npt.NDArray[np.float64],
+    *,
+    max_evals: int,
+    seed: int,
+) -> npt.NDArray[np.float64]:
+    """SHAP values per row of ``sample`` (rows x features), exactly as shap's
+    ``PermutationExplainer`` with an ``Independent`` masker over ``background`` computes
+    them, but with every row's masked evaluations batched into a few large model calls.
+
+    Per row, as shap does: the varying features are those where the row is not
+    ``numpy.isclose`` to at least one background row; ``max_evals // (2 * varying + 1)``
+    permutations of them are drawn by successive ``shuffle`` calls of one legacy generator
+    seeded with ``seed`` (shap's ``np.random.seed(seed)``), each walked forward (features
+    switched from background to row values) and back; a background row's output is only
+    recomputed when the switched feature varies for it, and otherwise carried over; the
+    value of a mask is the mean output over the background summed in row order.
+    """
+    rows, features = sample.shape
+    variants = ~np.isclose(sample[:, np.newaxis, :], background[np.newaxis, :, :])
+    generator = np.random.RandomState(seed)
+    units: list[tuple[int, npt.NDArray[np.intp]]] = []
+    permutations = np.ones(rows)
+    for row in range(rows):
+        varying = np.where(variants[row].any(axis=0))[0]
+        if len(varying) == 0:
+            continue
+        permutations[row] = max_evals // (2 * len(varying) + 1)
+        for _ in range(int(permutations[row])):
+            generator.shuffle(varying)
+            units.append((row, varying.copy()))
+    values = np.zeros((rows, features))
+    units_per_call = max(1, MASKED_ROWS_PER_CALL // ((2 * features + 1) * len(background)))
+    for first in range(0, len(units), units_per_call):
+        chunk = units[first : first + units_per_call]
+        for length in sorted({len(order) for _, order in chunk}):
+            same_length = [unit for unit in chunk if len(unit[1]) == length]
+            for (row, order), forward, backward in zip(
+                same_length,
+                *_walk_permutations(explained_output, sample, background, variants, same_length),
+                strict=True,
+            ):
+                values[row, order] += forward
+                values[row, order] += backward
+    return values / (2 * permutations[:, np.newaxis])
+
+
+def _walk_permutations(
+    explained_output: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
+    sample: npt.NDArray[np.float64],
+    background: npt.NDArray[np.float64],
+    variants: npt.NDArray[np.bool_],
+    units: Sequence[tuple[int, npt.NDArray[np.intp]]],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Forward and backward marginal contributions (units x length) of permutations of one
+    length, in permutation order: one model call for all their masked rows."""
+    rows = np.array([row for row, _ in units])
+    orders = np.array([order for _, order in units])
+    count, length = orders.shape
+    steps = 2 * length + 1
+    # position[u, f]: where feature f comes in unit u's permutation (length: never switched).
+    position = np.full((count, sample.shape[1]), length)
+    np.put_along_axis(position, orders, np.arange(length)[np.newaxis, :], axis=1)
+    step = np.arange(steps)[np.newaxis, :, np.newaxis]
+    place = position[:, np.newaxis, :]
+    # Step s <= length: the first s features of the permutation hold the row's values;
+    # after that, the first s - length are back at the background's.
+    uses_row = (place < length) & np.where(step <= length, place < step, place >= step - length)
+    toggled = orders[:, (np.arange(1, steps) - 1) % length]
+    evaluated = np.empty((count, steps, len(background)), dtype=bool)
+    evaluated[:, 0, :] = True
+    evaluated[:, 1:, :] = variants[rows[:, np.newaxis], :, toggled]
+    unit, at, reference = np.nonzero(evaluated)
+    masked = np.where(uses_row[unit, at], sample[rows[unit]], background[reference])
+    outputs = np.empty(evaluated.shape)
+    outputs[unit, at, reference] = explained_output(masked)
+    # A background row whose output was not recomputed keeps the one of its last evaluation.
+    last = np.maximum.accumulate(np.where(evaluated, step, 0), axis=1)
+    outputs = np.take_along_axis(outputs, last, axis=1)
+    means = np.zeros((count, steps))
+    for column in range(len(background)):
+        means += outputs[:, :, column]
+    means /= len(background)
+    forward = means[:, 1 : length + 1] - means[:, :length]
+    backward = means[:, length : 2 * length] - means[:, length + 1 :]
+    return forward, backward
+
+
 def feature_attributions(
     model: ProbabilisticClassifier | Regressor,
     data: pd.DataFrame,
@@ -300,40 +425,37 @@ def feature_attributions(
     """Mean |permutation SHAP value| per feature of ``model``'s positive-class probability
     (a regressor's prediction with ``explain="prediction"``) on at most ``sample_rows``
     complete rows of ``data`` (rows with a missing feature are left out and counted)."""
-    # Imported here: shap (with numba) takes seconds to import and only explanations need it.
-    import shap
-
     if permutations < 1:
         raise ExplanationInputError(BAD_ROW_COUNT.format(name="permutations", count=permutations))
-    background_frame, _ = _complete_rows(background.frame(), features, what="the background")
+    given = background.frame()
+    background_frame = _rows(
+        given, _complete_rows(given, features, what="the background")[0], features
+    )
     complete, dropped = _complete_rows(data, features, what="the data")
-    sample = _bounded_sample(complete, sample_rows, seed=seed, name="sample rows")
+    sample = _rows(
+        data, _bounded_sample(complete, sample_rows, seed=seed, name="sample rows"), features
+    )
     codes = _CategoryCodes(background_frame, sample)
 
     def explained_output(encoded: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         rows = codes.decode(encoded)
         if explain == "prediction":
             return np.asarray(cast(Regressor, model).predict(rows), dtype=np.float64)
-        return np.asarray(cast(ProbabilisticClassifier, model).predict_proba(rows))[:, 1]
+        return np.asarray(
+            cast(ProbabilisticClassifier, model).predict_proba(rows), dtype=np.float64
+        )[:, 1]
 
-    encoded_background = codes.encode(background_frame, what="the background")
-    masker = shap.maskers.Independent(encoded_background, max_samples=len(encoded_background))
-    # PermutationExplainer seeds numpy's GLOBAL generator; restore it so that explaining a
-    # model leaves no trace on anyone else's random numbers. The model is called hundreds of
-    # times on small batches: one thread per call, because OpenMP's spin-waiting threads
-    # (gradient boosting's predict) made the same work 5-10x slower on a busy 2-core host.
-    global_state = np.random.get_state()
-    try:
-        with threadpool_limits(limits=1):
-            explainer = shap.Explainer(explained_output, masker, algorithm="permutation", seed=seed)
-            explanation = explainer(
-                codes.encode(sample, what="the data"),
-                max_evals=permutations * (2 * len(features) + 1),
-                silent=True,
-            )
-    finally:
-        np.random.set_state(global_state)
-    mean_abs = np.abs(np.asarray(explanation.values)).mean(axis=0)
+    # One thread per model call: two analyses share a 2-core host, and OpenMP's spin-waiting
+    # threads (gradient boosting's predict) made the same work 5-10x slower on a busy one.
+    with threadpool_limits(limits=1):
+        values = _permutation_shap_values(
+            explained_output,
+            codes.encode(sample, what="the data"),
+            codes.encode(background_frame, what="the background"),
+            max_evals=permutations * (2 * len(features) + 1),
+            seed=seed,
+        )
+    mean_abs = np.abs(values).mean(axis=0)
     return FeatureAttributions(
         features=tuple(features),
         mean_abs_shap=tuple(float(value) for value in mean_abs),

@@ -699,9 +699,10 @@ def fairness_verdict(
     evidence): INFO, WARNING, CRITICAL or INCONCLUSIVE; ``NOT_JUDGED`` for a metric the
     policy does not bound or that has no interval (recorded, never alarmed on). ``result``
     carries the interval an alarm needs (corrected for every test of the model-day),
-    ``plausible`` the one a pass needs (corrected for the group pairs only; default the
-    same). Seed 004's own metrics are judged against no effect (no drift, parity); seed
-    000's gaps against the ``baseline``'s gap when it is given (a shift)."""
+    ``plausible`` the metric's own (corrected for its group pairs, attributes and spans;
+    default the same), which clears a metric or sizes an effect already shown. Seed 004's
+    own metrics are judged against no effect (no drift, parity); seed 000's gaps against
+    the ``baseline``'s gap when it is given (a shift)."""
     threshold = _threshold(config, metric)
     if result.value is None or result.status != "computed":
         return "INCONCLUSIVE", None
@@ -770,7 +771,10 @@ def _fairness_drift(
     policy = config.policy.fairness
     attributes = _fairness_attributes(model)
     pooling = [days for days in policy.pooling_days if days <= len(history) + 1]
-    tests = len(attributes) * len(judged_fairness_metrics(config)) * (1 + len(pooling))
+    # The metric's own interval counts the attributes and pooled spans judged; the alarm's
+    # also counts the other metrics (DI and DP drift are two readings of the same rates).
+    sizing_tests = len(attributes) * (1 + len(pooling))
+    tests = sizing_tests * len(judged_fairness_metrics(config))
     for names in _present_attributes(judge, current, attributes, "disparate_impact_ratio"):
         try:
             subject, counts = _fairness_counts(current, matured, names, model, as_of)
@@ -786,7 +790,7 @@ def _fairness_drift(
             continue
         recorded[subject] = {window: c.to_dict() for window, c in counts.items()}
         judgement = _FairnessJudgement(
-            subject, counts, history, baseline, config, model, tests, pooling
+            subject, counts, history, baseline, config, model, tests, sizing_tests, pooling
         )
         for name in judgement.metric_names():
             judgement.judge_metric(judge, name)
@@ -805,18 +809,22 @@ class _FairnessJudgement:
         config: GovflowConfig,
         model: ModelEntry,
         tests: int,
+        sizing_tests: int,
         pooling: list[int],
     ) -> None:
         self.subject, self.counts, self.history = subject, counts, history
-        self.baseline, self.config, self.tests, self.pooling = baseline, config, tests, pooling
+        self.baseline, self.config, self.pooling = baseline, config, pooling
+        self.tests, self.sizing_tests = tests, sizing_tests
         self.min_group_size = config.min_group_size(model.id)
         self.reports: dict[Any, Any] = {}
 
     def report(self, window: str, days: int, *, alarm: bool = True) -> Any:
         """The attribute's fairness report over the last ``days`` days. Its intervals are
         corrected for every test of the model-day when they may raise an alarm (``alarm``),
-        and only for the pairs of groups when they may clear a metric (a pass is wrong when
-        it misses an effect, which testing more metrics does not make likelier)."""
+        and otherwise for the pairs of groups, the attributes and the pooled spans only: that
+        interval clears a metric (a pass is wrong when it misses an effect, which testing
+        more metrics does not make likelier) and sizes an effect the model-day's interval
+        has shown."""
         key = (window, days, alarm)
         if key not in self.reports:
             counts = self.counts[window]
@@ -835,7 +843,7 @@ class _FairnessJudgement:
                 confidence=judgement_confidence(
                     self.config.policy.fairness.confidence_level,
                     groups=len(counts.groups),
-                    tests=self.tests if alarm else 1,
+                    tests=self.tests if alarm else self.sizing_tests,
                 ),
             )
         return self.reports[key]
@@ -1374,14 +1382,30 @@ def utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# The checks that read outcomes, and so the window whose labels have arrived.
+LABELLED_CHECKS = frozenset({"fairness_drift", "model_drift"})
+
+
 def read_windows(
-    model: ModelEntry, data_dir: Path, start: datetime, end: datetime
+    model: ModelEntry,
+    data_dir: Path,
+    start: datetime,
+    end: datetime,
+    *,
+    checks: Iterable[str] = CHECK_TYPES,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The run's window and the same span shifted back by the label delay."""
+    """The run's window and the same span shifted back by the label delay. That second
+    window is read only for ``checks`` that read labels (``LABELLED_CHECKS``) and is empty
+    otherwise: a bi-weekly explanation drift would read and gate 14 more days for nothing."""
     source = log_source(model, data_dir)
     delay = timedelta(days=model.label_delay_days)
-    current = source.read_window(start, end)
-    matured = source.read_window(start - delay, end - delay) if delay else current
+    if LABELLED_CHECKS.isdisjoint(checks):
+        current = source.read_window(start, end)
+        return current, current.iloc[0:0]
+    if not delay:
+        current = source.read_window(start, end)
+        return current, current
+    current, matured = source.read_windows([(start, end), (start - delay, end - delay)])
     return current, matured
 
 

@@ -19,6 +19,7 @@ cannot be read at all raises ``PredictionLogError``.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -88,6 +89,12 @@ class PredictionLogSource(Protocol):
     def read_window(
         self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
     ) -> pd.DataFrame: ...
+
+    def read_windows(
+        self, spans: Sequence[tuple[datetime, datetime]], *, columns: Sequence[str] | None = None
+    ) -> list[pd.DataFrame]:
+        """``read_window`` of each span, in order."""
+        ...
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -184,10 +191,42 @@ class ParquetLogSource:
     def read_window(
         self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        start, end = _check_window(start, end)
-        paths = self.partitions(start, end)
+        return self.read_windows([(start, end)], columns=columns)[0]
+
+    def read_windows(
+        self, spans: Sequence[tuple[datetime, datetime]], *, columns: Sequence[str] | None = None
+    ) -> list[pd.DataFrame]:
+        """``read_window`` of each span, each partition file read once however many spans
+        it overlaps: a window and the same span shifted back by the label delay share most
+        of their days (13 of 14 for a bi-weekly window and a one-day delay, issue 18)."""
+        checked = [_check_window(start, end) for start, end in spans]
+        paths = [self.partitions(start, end) for start, end in checked]
+        uses = Counter(path for window in paths for path in window)
+        tables: dict[Path, pa.Table] = {}
+
+        def table(path: Path) -> pa.Table:
+            if path not in tables:
+                tables[path] = _read_table(path)
+            uses[path] -= 1
+            # A partition no later span reads is let go at once.
+            return tables[path] if uses[path] else tables.pop(path)
+
+        return [
+            self._read_window(start, end, window, columns, table)
+            for (start, end), window in zip(checked, paths, strict=True)
+        ]
+
+    def _read_window(
+        self,
+        start: datetime,
+        end: datetime,
+        paths: list[Path],
+        columns: Sequence[str] | None,
+        table: Callable[[Path], pa.Table],
+    ) -> pd.DataFrame:
         read = [
-            self._read_partition(path, start, end, columns, amounts=self.amounts) for path in paths
+            self._read_partition(path, table(path), start, end, columns, amounts=self.amounts)
+            for path in paths
         ]
         frames = [frame for frame, _ in read]
         filled = [frame for frame in frames if len(frame)]
@@ -222,20 +261,19 @@ class ParquetLogSource:
     @staticmethod
     def _read_partition(
         path: Path,
+        table: pa.Table,
         start: datetime,
         end: datetime,
         columns: Sequence[str] | None,
         *,
         amounts: bool,
     ) -> tuple[pd.DataFrame, int]:
-        """The partition's rows inside the window, and how many of its rows are dated
-        outside the partition's own day."""
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowException, OSError) as error:
-            raise PredictionLogError(UNREADABLE_PARTITION.format(path=path)) from error
+        """The rows of the partition at ``path`` (read as ``table``) inside the window, and
+        how many of its rows are dated outside the partition's own day."""
         frame = table.to_pandas()
-        scored_at = pd.to_datetime(frame[SCORED_AT], utc=True, errors="coerce")
+        scored_at = frame[SCORED_AT]
+        if scored_at.dtype != UTC_NANOSECONDS:  # already the instants to_datetime would give
+            scored_at = pd.to_datetime(scored_at, utc=True, errors="coerce")
         day = date.fromisoformat(path.parent.name.removeprefix(PARTITION_PREFIX))
         day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         in_day = (scored_at >= day_start) & (scored_at < day_start + timedelta(days=1))
@@ -246,6 +284,13 @@ class ParquetLogSource:
             frame = frame.loc[:, [column for column in columns if column in frame.columns]]
         # Normalised before concatenation so that every partition brings the same dtypes.
         return _normalise(frame, amounts=amounts), int((~in_day).sum())
+
+
+def _read_table(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as error:
+        raise PredictionLogError(UNREADABLE_PARTITION.format(path=path)) from error
 
 
 class SqlLogSource:
@@ -320,6 +365,11 @@ class SqlLogSource:
             # The driver's own first line (no SQL, no parameters, no URL with a password).
             reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
             raise PredictionLogError(UNREACHABLE_DATABASE.format(error=reason)) from None
+
+    def read_windows(
+        self, spans: Sequence[tuple[datetime, datetime]], *, columns: Sequence[str] | None = None
+    ) -> list[pd.DataFrame]:
+        return [self.read_window(start, end, columns=columns) for start, end in spans]
 
     def _table(self) -> sa.Table:
         return sa.Table(self.table, sa.MetaData(), schema=self.schema, autoload_with=self.engine)
