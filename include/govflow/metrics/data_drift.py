@@ -322,7 +322,15 @@ def _wasserstein_of_sorted(
     u_count = np.cumsum(from_u[:-1])
     v_count = np.arange(1, from_u.size) - u_count
     widths = np.diff(pooled)
-    return float(np.sum(np.abs(u_count / u_sorted.size - v_count / v_sorted.size) * widths))
+    terms = np.abs(u_count / u_sorted.size - v_count / v_sorted.size) * widths
+    return sequential_sum(terms)
+
+
+def sequential_sum(terms: npt.NDArray[np.float64]) -> float:
+    """The terms added one after the other, in order: the sum a database's running SUM gives
+    (np.sum adds pairwise, which no SQL aggregate reproduces to the bit), so that a distance
+    summed inside the database (govflow.monitoring.window_counts) equals this one exactly."""
+    return float(np.add.accumulate(terms)[-1]) if terms.size else 0.0
 
 
 def reference_spread(std: float) -> float:

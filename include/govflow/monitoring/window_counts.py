@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -69,7 +70,9 @@ from govflow.monitoring.prediction_logs import (
     LABEL,
     LABEL_OBSERVED_AT,
     PREDICTION,
+    PREDICTION_ID,
     SCORE,
+    SCORED_AT,
     SqlLogSource,
 )
 
@@ -178,9 +181,16 @@ def _wasserstein(
             sa.cast(cdf.c.reference_below, sa.Float) / float(len(quantiles))
             - sa.cast(cdf.c.window_below, sa.Float) / float(finite)
         )
-        return sa.select(sa.func.sum(gap * (cdf.c.next_value - cdf.c.value))).where(
-            cdf.c.next_value.is_not(None)
-        )
+        # NULL after the last value (no width): SUM skips it.
+        terms = sa.select(
+            cdf.c.value, (gap * (cdf.c.next_value - cdf.c.value)).label("term")
+        ).subquery("terms")
+        # numpy adds the terms one by one in the pooled order (sequential_sum); so does a
+        # running SUM, whose last row is the total. Tied values add 0 but one, so their
+        # order does not change the total.
+        running = sa.over(sa.func.sum(terms.c.term), order_by=terms.c.value, rows=(None, 0))
+        seen = sa.over(sa.func.count(), order_by=terms.c.value, rows=(None, 0))
+        return sa.select(running.label("total")).order_by(seen.desc()).limit(1)
 
     ((distance,),) = source.query_window(start, end, area)
     return float(distance or 0.0)
@@ -236,8 +246,13 @@ def fairness_counts(
 ) -> dict[str, GroupCounts | MetricInputError]:
     """``group_counts`` of each attribute (or intersection, ``a&b``) over ``[start, end)``,
     labels counted only when observed before ``as_of``; numpy's ``MetricInputError`` in
-    place of the counts it would refuse."""
+    place of the counts it would refuse.
+
+    The calibration score sums are numpy's to the bit when the rows are in ``read_window``'s
+    order, by ``scored_at`` then a unique ``prediction_id`` (what the data-quality gate
+    ensures before the analysis calls this): numpy adds each cell's scores in row order."""
     found: dict[str, GroupCounts | MetricInputError] = {}
+    dialect = source.engine.dialect.name
     for names in attributes:
         subject = INTERSECTION_SEPARATOR.join(names)
 
@@ -248,14 +263,54 @@ def fairness_counts(
                 table, in_window, names, as_of, favourable_prediction, calibration_bins
             )
 
+        def sums(
+            table: sa.Table, in_window: sa.ColumnElement[bool], names: Sequence[str] = names
+        ) -> sa.Select[Any]:
+            return _calibration_sums(
+                table, in_window, names, as_of, favourable_prediction, calibration_bins, dialect
+            )
+
         rows = source.query_window(start, end, cells)
         try:
-            found[subject] = _group_counts(
+            counts = _group_counts(
                 rows, len(names), favourable_label, favourable_prediction, calibration_bins
             )
         except MetricInputError as error:
             found[subject] = error
+            continue
+        found[subject] = _with_score_sums(counts, source.query_window(start, end, sums), len(names))
     return found
+
+
+def row_order(table: sa.Table, dialect: str) -> list[sa.ColumnElement[Any]]:
+    """``read_window``'s row order: by ``scored_at``, then ``prediction_id`` compared as
+    Python compares it (a text id by code point: Postgres' "C" collation, SQLite's own)."""
+    identifier: sa.ColumnElement[Any] = table.c[PREDICTION_ID]
+    if dialect == "postgresql" and isinstance(identifier.type, sa.String):
+        identifier = identifier.collate("C")
+    return [table.c[SCORED_AT], identifier]
+
+
+def _score_bin(favourable: sa.ColumnElement[Any], bins: int) -> sa.ColumnElement[Any]:
+    """numpy's min(int(score * bins), bins - 1) for scores in [0, 1]: how many of 1 .. bins-1
+    the product reaches (the same double product in either database)."""
+    product = favourable * float(bins)
+    return sum(
+        (sa.case((product >= float(k), 1), else_=0) for k in range(1, bins)),
+        start=sa.literal(0),
+    )
+
+
+def _labelled(table: sa.Table, as_of: datetime) -> sa.ColumnElement[Any]:
+    label: sa.ColumnElement[Any] = table.c[LABEL]
+    if LABEL_OBSERVED_AT in table.c:
+        label = sa.case((table.c[LABEL_OBSERVED_AT] < as_of, label), else_=sa.null())
+    return label
+
+
+def _favourable_score(table: sa.Table, favourable_prediction: int) -> sa.ColumnElement[Any]:
+    score = table.c[SCORE]
+    return score if favourable_prediction == 1 else sa.literal(1.0, sa.Float) - score
 
 
 def _fairness_cells(
@@ -266,20 +321,11 @@ def _fairness_cells(
     favourable_prediction: int,
     bins: int,
 ) -> sa.Select[Any]:
-    label: sa.ColumnElement[Any] = table.c[LABEL]
-    if LABEL_OBSERVED_AT in table.c:
-        label = sa.case((table.c[LABEL_OBSERVED_AT] < as_of, label), else_=sa.null())
+    label = _labelled(table, as_of)
     score = table.c[SCORE]
-    favourable = score if favourable_prediction == 1 else sa.literal(1.0, sa.Float) - score
-    # numpy's min(int(score * bins), bins - 1) for scores in [0, 1]: how many of 1 .. bins-1
-    # the product reaches (the same double product in either database).
-    product = favourable * float(bins)
     score_bin = sa.case(
         (_missing(score), sa.null()),
-        else_=sum(
-            (sa.case((product >= float(k), 1), else_=0) for k in range(1, bins)),
-            start=sa.literal(0),
-        ),
+        else_=_score_bin(_favourable_score(table, favourable_prediction), bins),
     )
     keys = [table.c[name] for name in names]
     outside = _count(sa.or_(score < 0.0, score > 1.0))
@@ -290,11 +336,65 @@ def _fairness_cells(
             table.c[PREDICTION].label("prediction"),
             score_bin.label("score_bin"),
             sa.func.count().label("rows"),
-            sa.func.sum(sa.case((_missing(score), sa.null()), else_=favourable)).label("scores"),
             outside.label("outside"),
         )
         .where(in_window)
         .group_by(*keys, label, table.c[PREDICTION], score_bin)
+    )
+
+
+def _calibration_sums(
+    table: sa.Table,
+    in_window: sa.ColumnElement[bool],
+    names: Sequence[str],
+    as_of: datetime,
+    favourable_prediction: int,
+    bins: int,
+    dialect: str,
+) -> sa.Select[Any]:
+    """Each (group, score bin)'s favourable-score sum over its labelled, scored rows, added
+    in row order: a running SUM per cell, read at the cell's last row."""
+    keys = [table.c[name] for name in names]
+    favourable = _favourable_score(table, favourable_prediction)
+    label = _labelled(table, as_of)
+    score_bin = _score_bin(favourable, bins).label("score_bin")
+    cell = [*keys, score_bin]
+    order = row_order(table, dialect)
+    scored = (
+        sa.select(
+            *keys,
+            score_bin,
+            sa.over(
+                sa.func.sum(favourable), partition_by=cell, order_by=order, rows=(None, 0)
+            ).label("running"),
+            sa.over(sa.func.count(), partition_by=cell, order_by=order, rows=(None, 0)).label(
+                "seen"
+            ),
+            sa.over(sa.func.count(), partition_by=cell).label("cell_rows"),
+        )
+        .where(
+            in_window,
+            sa.not_(_missing(label)),
+            sa.not_(_missing(table.c[SCORE])),
+            *(key.is_not(None) for key in keys),
+        )
+        .subquery("scored")
+    )
+    return sa.select(
+        *(scored.c[name] for name in names), scored.c.score_bin, scored.c.running
+    ).where(scored.c.seen == scored.c.cell_rows)
+
+
+def _with_score_sums(
+    counts: GroupCounts, rows: Sequence[sa.Row[Any]], attributes: int
+) -> GroupCounts:
+    sums = {group: [0.0] * counts.calibration_bins for group in counts.groups}
+    for row in rows:
+        keys, score_bin, total = row[:attributes], row[attributes], row[attributes + 1]
+        group = INTERSECTION_SEPARATOR.join(category_key(key) for key in keys)
+        sums[group][int(score_bin)] = float(total)
+    return replace(
+        counts, calibration_score_sums=tuple(tuple(sums[group]) for group in counts.groups)
     )
 
 
@@ -310,12 +410,11 @@ def _group_counts(
     # cells[group][label state: 0, 1, missing][selected]
     cells: dict[str, np.ndarray] = {}
     calibration: dict[str, np.ndarray] = {}
-    score_sums: dict[str, np.ndarray] = {}
     positives: dict[str, np.ndarray] = {}
     dropped = 0
     for row in rows:
         keys = row[:attributes]
-        label, prediction, score_bin, count, scores, outside = row[attributes:]
+        label, prediction, score_bin, count, outside = row[attributes:]
         if _is_null(prediction) or float(prediction) not in (0.0, 1.0):
             raise MetricInputError(BAD_PREDICTIONS)
         if not _is_null(label) and float(label) not in (0.0, 1.0):
@@ -329,14 +428,12 @@ def _group_counts(
         if group not in cells:
             cells[group] = np.zeros((3, 2), dtype=np.int64)
             calibration[group] = np.zeros(bins, dtype=np.int64)
-            score_sums[group] = np.zeros(bins, dtype=np.float64)
             positives[group] = np.zeros(bins, dtype=np.int64)
         favourable = None if _is_null(label) else int(float(label) == favourable_label)
         selected = int(float(prediction) == favourable_prediction)
         cells[group][2 if favourable is None else favourable, selected] += int(count)
         if favourable is not None and score_bin is not None:
             calibration[group][int(score_bin)] += int(count)
-            score_sums[group][int(score_bin)] += float(scores)
             positives[group][int(score_bin)] += int(count) * favourable
     if not cells:
         raise MetricInputError(NO_GROUPS.format(dropped=dropped))
@@ -358,9 +455,8 @@ def _group_counts(
         fn=per_group(grid[:, 1, 0]),
         calibration_bins=bins,
         calibration_counts=tuple(per_group(calibration[group]) for group in groups),
-        calibration_score_sums=tuple(
-            tuple(float(total) for total in score_sums[group]) for group in groups
-        ),
+        # Added by _with_score_sums, in row order.
+        calibration_score_sums=tuple((0.0,) * bins for _ in groups),
         calibration_positives=tuple(per_group(positives[group]) for group in groups),
         dropped_missing_attribute=dropped,
     )
