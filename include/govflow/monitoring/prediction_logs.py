@@ -339,11 +339,8 @@ class SqlLogSource:
         the reflected table and the window's condition (``in_window``); the database's
         errors are ``read_window``'s."""
         start, end = _check_window(start, end)
+        table = self.reflected()
         with self._database_errors():
-            # Reflected once: a pushed-down analysis sends a query per feature.
-            if self._reflected is None:
-                self._reflected = self._table()
-            table = self._reflected
             try:
                 in_window = sa.and_(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
                 query = build(table, in_window)
@@ -354,6 +351,14 @@ class SqlLogSource:
                 ) from None
             with self.engine.connect() as connection:
                 return list(connection.execute(query))
+
+    def reflected(self) -> sa.Table:
+        """The table as the database describes it (its columns and their types), reflected
+        once: a pushed-down analysis sends a query per feature."""
+        if self._reflected is None:
+            with self._database_errors():
+                self._reflected = self._table()
+        return self._reflected
 
     @contextmanager
     def _database_errors(self) -> Iterator[None]:
