@@ -1484,8 +1484,12 @@ def analyse_sql_window(
     now = analysed_at or datetime.now(UTC)
     delay = timedelta(days=model.label_delay_days)
     spans = {"current": (window_start, window_end)}
-    if not LABELLED_CHECKS.isdisjoint(checks):
-        spans["labels_arrived"] = (window_start - delay, window_end - delay)
+    labelled_span = (window_start - delay, window_end - delay)
+    # An empty labelled window is no gate's business (analyse_window skips it too).
+    if not LABELLED_CHECKS.isdisjoint(checks) and _count_rows(
+        source, *labelled_span, lambda table: sa.true()
+    ):
+        spans["labels_arrived"] = labelled_span
     reports = {}
     for window, (start, end) in spans.items():
         report = counted_quality_gate(
@@ -1506,7 +1510,7 @@ def analyse_sql_window(
     analysis.findings.extend(_counted_dating_findings(0, future, report.row_count, now))
     judge = _Judge(config)
     columns = [str(column.name) for column in source.reflected().columns]
-    matured = "labels_arrived" in reports and reports["labels_arrived"].row_count > 0
+    matured = "labels_arrived" in reports
     if "data_drift" in checks:
         drifts: dict[str, FeatureDrift | MetricInputError | None] = {
             **window_counts.numeric_drift(source, window_start, window_end, baseline.numeric),
@@ -1622,10 +1626,7 @@ def _ordered_column(
             .order_by(*window_counts.row_order(table, dialect))
         )
 
-    values = [
-        math.nan if row[0] is None else row[0] for row in source.query_window(start, end, column)
-    ]
-    return np.asarray(values, dtype=np.float64)
+    return source.query_values(start, end, column)
 
 
 def _counted_explanation_drift(

@@ -26,6 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -63,6 +65,7 @@ SQLITE_SCHEMA = (
 BAD_URL = "the prediction log's database URL in {name} is not a usable SQLAlchemy URL: {error}"
 UNREACHABLE_DATABASE = "the prediction-log database cannot be reached: {error}"
 BAD_WINDOW = "the window end {end} is before its start {start}"
+VALUE_BATCH_ROWS = 100_000
 MISDATED_ROWS = "misdated_rows"
 """``frame.attrs`` key of ``read_window``'s result: rows of the window's partitions whose
 ``scored_at`` lies outside the partition's own day (or cannot be read), left out of the
@@ -338,19 +341,44 @@ class SqlLogSource:
         """The rows of a query over the window that ``build(table, in_window)`` writes with
         the reflected table and the window's condition (``in_window``); the database's
         errors are ``read_window``'s."""
+        query = self._query(start, end, build)
+        with self._database_errors(), self.engine.connect() as connection:
+            return list(connection.execute(query))
+
+    def query_values(
+        self,
+        start: datetime,
+        end: datetime,
+        build: Callable[[sa.Table, sa.ColumnElement[bool]], sa.Select[Any]],
+    ) -> npt.NDArray[np.float64]:
+        """The one numerical column of a ``query_window`` query as doubles (NULL as NaN),
+        fetched in batches: a warehouse-sized window's column never becomes a Python
+        object per row all at once."""
+        query = self._query(start, end, build)
+        with self._database_errors(), self.engine.connect() as connection:
+            result = connection.execution_options(stream_results=True).execute(query)
+            batches = [
+                np.array([row[0] for row in batch], dtype=np.float64)
+                for batch in result.partitions(VALUE_BATCH_ROWS)
+            ]
+        return np.concatenate(batches) if batches else np.empty(0)
+
+    def _query(
+        self,
+        start: datetime,
+        end: datetime,
+        build: Callable[[sa.Table, sa.ColumnElement[bool]], sa.Select[Any]],
+    ) -> sa.Select[Any]:
         start, end = _check_window(start, end)
         table = self.reflected()
-        with self._database_errors():
-            try:
-                in_window = sa.and_(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
-                query = build(table, in_window)
-            except KeyError as error:  # a column the query names is not in the table
-                column = error.args[0] if error.args else "?"
-                raise PredictionLogError(
-                    MISSING_COLUMN.format(table=self.table_name, column=column)
-                ) from None
-            with self.engine.connect() as connection:
-                return list(connection.execute(query))
+        try:
+            in_window = sa.and_(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
+            return build(table, in_window)
+        except KeyError as error:  # a column the query names is not in the table
+            column = error.args[0] if error.args else "?"
+            raise PredictionLogError(
+                MISSING_COLUMN.format(table=self.table_name, column=column)
+            ) from None
 
     def reflected(self) -> sa.Table:
         """The table as the database describes it (its columns and their types), reflected
