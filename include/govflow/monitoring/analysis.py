@@ -24,6 +24,7 @@ failed run without touching any other model's results.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import traceback
@@ -1490,15 +1491,21 @@ def analyse_sql_window(
         source, *labelled_span, lambda table: sa.true()
     ):
         spans["labels_arrived"] = labelled_span
-    reports = {}
-    for window, (start, end) in spans.items():
-        report = counted_quality_gate(
+
+    # With no label delay both windows are one span: gated and counted once.
+    @functools.cache
+    def gated(start: datetime, end: datetime) -> QualityReport | None:
+        return counted_quality_gate(
             source,
             rules=column_rules(model, config),
             policy=quality_policy(model, config, end - start),
             window_start=start,
             window_end=end,
         )
+
+    reports = {}
+    for window, span in spans.items():
+        report = gated(*span)
         if report is None:
             return None
         reports[window] = report
@@ -1520,17 +1527,20 @@ def analyse_sql_window(
         }
         _judge_data_drift(judge, model, drifts)
     if "fairness_drift" in checks:
-        counted = {
-            window: window_counts.fairness_counts(
+
+        @functools.cache
+        def fairness(start: datetime, end: datetime) -> dict[str, GroupCounts | MetricInputError]:
+            return window_counts.fairness_counts(
                 source,
-                *spans[window],
+                start,
+                end,
                 _fairness_attributes(model),
                 as_of=window_end,
                 favourable_label=model.favourable_label,
                 favourable_prediction=model.favourable_prediction,
             )
-            for window in (("current", "labels_arrived") if matured else ("current",))
-        }
+
+        counted = {window: fairness(*span) for window, span in spans.items()}
 
         def counts_of(names: Sequence[str]) -> tuple[str, dict[str, GroupCounts]]:
             subject = INTERSECTION_SEPARATOR.join(names)

@@ -12,7 +12,7 @@ Every function here is the database twin of a numpy path, with the same result:
   is exact too, not estimated from counts: the area between the CDFs of the baseline's
   stored quantiles and the window's finite values, summed by the database over the pooled
   sorted values (window functions ordered by the value: one sort per feature). Each term is
-  numpy's to the bit; only the order of the additions differs (about 1e-15 relative).
+  numpy's to the bit, and so is their sum (see below).
 * :func:`categorical_drift` is :func:`govflow.metrics.categorical_feature_drift`: a
   ``GROUP BY`` per feature whose few rows are keyed in Python by ``category_key`` (so 1 and
   1.0 are one category, as in pandas); categories unseen in the baseline keep bins of their
@@ -21,18 +21,17 @@ Every function here is the database twin of a numpy path, with the same result:
   intersection: one ``GROUP BY`` of the attributes, the label observed before ``as_of``, the
   prediction and the score's calibration bin, with the count and the score sum of each cell.
 
+The Wasserstein terms and each calibration cell's score sum are added one after the other
+in numpy's order (a running SUM: the pooled values ascending; ``read_window``'s row order,
+``row_order``), so every number equals numpy's to the bit.
+
 What these functions cannot see: values a typed column cannot hold. They count the table as
 the database types it, so they are for a window the data-quality gate has nothing to say
 about row by row (a text value in a numeric SQLite column compares above every number
-there). A label outside 0/1 or a missing or non-binary prediction raises
+there): ``analysis.analyse_sql_window``, what ``run_monitoring`` calls for a SQL log, calls
+them only after ``window_quality.counted_quality_gate`` has found every row usable, and
+otherwise reads the window. A label outside 0/1 or a missing or non-binary prediction raises
 ``MetricInputError`` with ``group_counts``'s message, as the numpy path does.
-
-Not yet called by ``analyse_window``, which still reads a SQL window with ``read_window``:
-the data-quality gate, the score-based model-drift metrics (prediction distribution shift,
-output entropy), explanation drift (SHAP on sampled rows) and the evidently drift report
-read rows, and they need a SQL twin, or a fallback that reads only their columns, before a
-pushed-down analysis can give the pandas path's findings. ``benchmarks/sql_pushdown.py``
-measures these functions against ``read_window`` + numpy.
 """
 
 from __future__ import annotations
