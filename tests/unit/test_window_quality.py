@@ -209,3 +209,15 @@ def test_more_distinct_categories_than_the_limit_are_handed_to_the_pandas_gate(t
     counted, pandas = _reports(_source(f"sqlite:///{tmp_path / 'logs.db'}", frame))
     assert counted is None
     assert [finding["check"] for finding in pandas["findings"]] == ["volume", "categories"]
+
+
+def test_on_postgres_a_stored_nan_is_a_null_to_both_gates(postgres_url):
+    """pandas writes NaN as NULL, but Postgres can store one, and pandas reads it as missing."""
+    source = _source(postgres_url, _window())
+    with source.engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE prediction_log SET income = 'NaN' WHERE prediction_id < 'p0005'")
+        )
+    counted, pandas = _reports(source)
+    assert [finding["unexpected_count"] for finding in pandas["findings"]] == [5]
+    assert counted == pandas

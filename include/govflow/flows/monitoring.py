@@ -175,24 +175,18 @@ def run_monitoring(
                 current, matured = analysis.read_windows(model, data_dir, start, end, checks=wanted)
                 clock.lap("read")
                 result = analysis.analyse_window(current=current, matured=matured, **common)
-        except PredictionLogError as error:
-            result = analysis.failed_analysis(
-                model_id,
-                start,
-                end,
-                wanted,
-                version,
-                analysis.UNREADABLE_WINDOW.format(error=error),
-            )
         except Exception as error:  # one model's bad data never stops the others
+            unreadable = isinstance(error, PredictionLogError)
             result = analysis.failed_analysis(
                 model_id,
                 start,
                 end,
                 wanted,
                 version,
-                f"analysis raised {type(error).__name__}: {error}",
-                with_traceback=True,
+                analysis.UNREADABLE_WINDOW.format(error=error)
+                if unreadable
+                else f"analysis raised {type(error).__name__}: {error}",
+                with_traceback=not unreadable,
             )
     clock.lap("analyse")
     with store.session_scope(db_url) as session:

@@ -107,7 +107,8 @@ from govflow.monitoring.prediction_logs import (
     SqlLogSource,
 )
 from govflow.monitoring.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
-from govflow.monitoring.window_quality import counted_quality_gate, missing_value
+from govflow.monitoring.window_counts import missing_value
+from govflow.monitoring.window_quality import counted_quality_gate
 
 DATA_QUALITY = "data_quality"
 INCONCLUSIVE = "INCONCLUSIVE"
@@ -1445,6 +1446,11 @@ def analyse_window(
             _model_drift(judge, usable, matured_usable, model, baseline, window_end)
         if "explanation_drift" in checks:
             _explanation_drift(judge, usable, model, baseline, explainer)
+    return _with_composite(analysis, judge, config)
+
+
+def _with_composite(analysis: Analysis, judge: _Judge, config: GovflowConfig) -> Analysis:
+    """The analysis with the judge's findings and their composite score."""
     analysis.findings.extend(judge.findings)
     score = composite_drift_score(
         judge.observations,
@@ -1572,14 +1578,7 @@ def analyse_sql_window(
         _counted_explanation_drift(
             judge, source, window_start, window_end, columns, model, baseline, explainer
         )
-    analysis.findings.extend(judge.findings)
-    score = composite_drift_score(
-        judge.observations,
-        weights=config.policy.composite.weights.by_family(),
-        threshold=config.policy.composite.threshold,
-    )
-    analysis.composite = score.to_dict()
-    return analysis
+    return _with_composite(analysis, judge, config)
 
 
 def _count_rows(

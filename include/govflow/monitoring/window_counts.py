@@ -78,15 +78,22 @@ from govflow.monitoring.prediction_logs import (
 INFINITY = float("inf")
 
 
-def _missing(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
-    """NULL, or NaN (Postgres stores it; pandas reads it as missing). SQLite stores a NaN as
-    NULL and binds one as NULL, so there the comparison is NULL, taken as false."""
+def missing_value(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """What pandas reads as missing: NULL, and a NaN where the column's type can hold one
+    (Postgres stores it in float and numeric columns; SQLite stores a NaN as NULL and binds
+    one as NULL, so there the comparison is NULL, taken as false)."""
+    holds_nan = isinstance(
+        column.type, (sa.Float, sa.Numeric, sa.types.NullType)
+    ) and not isinstance(column.type, sa.Integer)
+    if not holds_nan:
+        return column.is_(None)
     is_nan = sa.func.coalesce(column == sa.literal(math.nan, sa.Float), sa.false())
     return sa.or_(column.is_(None), is_nan)
 
 
-def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
-    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+def count_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+    """``COUNT(*) FILTER (WHERE condition)``, in both databases."""
+    return sa.func.count().filter(condition)
 
 
 def numeric_drift(
@@ -155,7 +162,7 @@ def _wasserstein(
 
     def area(table: sa.Table, in_window: sa.ColumnElement[bool]) -> sa.Select[Any]:
         column = table.c[name]
-        is_finite = sa.and_(sa.not_(_missing(column)), column.not_in([INFINITY, -INFINITY]))
+        is_finite = sa.and_(sa.not_(missing_value(column)), column.not_in([INFINITY, -INFINITY]))
         value = sa.cast(column, sa.Float).label("value")
         window = sa.select(
             value, sa.literal(1).label("window"), sa.literal(0).label("reference")
@@ -323,11 +330,11 @@ def _fairness_cells(
     label = _labelled(table, as_of)
     score = table.c[SCORE]
     score_bin = sa.case(
-        (_missing(score), sa.null()),
+        (missing_value(score), sa.null()),
         else_=_score_bin(_favourable_score(table, favourable_prediction), bins),
     )
     keys = [table.c[name] for name in names]
-    outside = _count(sa.or_(score < 0.0, score > 1.0))
+    outside = count_where(sa.or_(score < 0.0, score > 1.0))
     return (
         sa.select(
             *keys,
@@ -373,8 +380,8 @@ def _calibration_sums(
         )
         .where(
             in_window,
-            sa.not_(_missing(label)),
-            sa.not_(_missing(table.c[SCORE])),
+            sa.not_(missing_value(label)),
+            sa.not_(missing_value(table.c[SCORE])),
             *(key.is_not(None) for key in keys),
         )
         .subquery("scored")
@@ -461,4 +468,11 @@ def _group_counts(
     )
 
 
-__all__ = ["categorical_drift", "fairness_counts", "numeric_drift"]
+__all__ = [
+    "categorical_drift",
+    "count_where",
+    "fairness_counts",
+    "missing_value",
+    "numeric_drift",
+    "row_order",
+]

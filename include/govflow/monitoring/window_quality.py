@@ -60,24 +60,13 @@ from govflow.monitoring.quality import (
     finding_order,
     rules_with_key_columns,
 )
+from govflow.monitoring.window_counts import count_where, missing_value
 
 # More distinct values than this in a categorical column: the pandas gate reads the window.
 DISTINCT_LIMIT = 1_000
 # Whole numbers a double holds exactly; a fraction lies between them.
 EXACT_INTEGERS = 2.0**53
 SQLITE_TEXT = ("text", "blob")
-
-
-def missing_value(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
-    """What pandas reads as missing: NULL, and Postgres' NaN in a floating-point column."""
-    if isinstance(column.type, sa.Float):
-        nan = sa.func.coalesce(column == sa.literal(float("nan"), sa.Float), sa.false())
-        return sa.or_(column.is_(None), nan)
-    return column.is_(None)
-
-
-def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
-    return sa.func.count().filter(condition)
 
 
 def counted_quality_gate(
@@ -175,7 +164,7 @@ def _aggregates(
         missing = missing_value(column)
         present = sa.not_(missing)
         name = rule.name
-        selected.append(_count(missing).label(f"{name}:nulls"))
+        selected.append(count_where(missing).label(f"{name}:nulls"))
         if rule.kind == "identifier":
             duplicates = sa.func.count(column) - sa.func.count(sa.distinct(column))
             selected.append(duplicates.label(f"{name}:duplicates"))
@@ -188,7 +177,7 @@ def _aggregates(
                 outside = sa.and_(present, sa.or_(column < low, column > high))
             else:
                 outside = sa.false()
-            selected.append(_count(outside).label(f"{name}:outside"))
+            selected.append(count_where(outside).label(f"{name}:outside"))
             fraction: sa.ColumnElement[bool] = sa.false()
             if rule.kind == "integer" and not isinstance(column.type, sa.Integer):
                 fraction = sa.and_(
@@ -197,11 +186,11 @@ def _aggregates(
                     column < EXACT_INTEGERS,
                     column != sa.cast(column, sa.BigInteger),
                 )
-            selected.append(_count(fraction).label(f"{name}:fractions"))
+            selected.append(count_where(fraction).label(f"{name}:fractions"))
         if dialect == "sqlite":
             # Dynamic typing: a column holds any storage class whatever its declared type.
             kind = sa.func.typeof(column)
-            selected.append(_count(kind.in_(SQLITE_TEXT)).label(f"{name}:text"))
+            selected.append(count_where(kind.in_(SQLITE_TEXT)).label(f"{name}:text"))
             storage = sa.func.count(sa.distinct(sa.case((column.is_not(None), kind))))
             selected.append(storage.label(f"{name}:storage_classes"))
     return sa.select(*selected).where(in_window)
@@ -340,4 +329,4 @@ def _category_findings(
     ]
 
 
-__all__ = ["counted_quality_gate", "missing_value"]
+__all__ = ["counted_quality_gate"]
