@@ -251,3 +251,55 @@ def test_a_window_the_gate_cuts_rows_from_is_read_and_gives_the_pandas_paths_rec
     assert [m["value"] for m in duplicates] == [1.0]
     if log_url.startswith("postgresql"):
         assert wide >= 20  # the whole window, every column
+
+
+def test_a_black_boxs_logged_attributions_from_a_sql_table_give_the_pandas_paths_analysis(
+    tmp_path,
+):
+    """The README's own model (tenancy_screening, no artefact, label delay 0) with the
+    attributions its serving side logs: the pushdown reads only those columns."""
+    import shutil
+
+    import numpy as np
+
+    from govflow.baselines.profile import build_profile
+    from tests.unit.test_own_model import CONFIG_DIR, ENTRY, tenancy_rows, with_attributions
+    from tests.unit.test_own_model import MODEL as TENANCY
+
+    config_dir = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config_dir)
+    (config_dir / "models.yaml").write_text((config_dir / "models.yaml").read_text() + ENTRY)
+    config = load_config(config_dir)
+    entry = config.models.get(TENANCY)
+    rng = np.random.default_rng(3)
+    day = datetime(2024, 6, 3, tzinfo=UTC)
+    validation = with_attributions(tenancy_rows(rng, 4000, day - timedelta(days=30)), rng)
+    profile = build_profile(TENANCY, "1", validation=validation, model=None, model_config=entry)
+    window = with_attributions(tenancy_rows(rng, 1500, day), rng)
+    # The least important feature becomes the most important: explanation drift.
+    window["attribution__tenancy_kind"] *= 30
+    source = SqlLogSource(sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}"), TABLE)
+    window.to_sql(TABLE, source.engine, index=False)
+    options: dict[str, Any] = {
+        "model": entry,
+        "config": config,
+        "baseline": profile,
+        "baseline_version": "1",
+        "window_start": day,
+        "window_end": day + timedelta(days=1),
+        "checks": CHECKS,
+        "analysed_at": day + timedelta(days=2),
+    }
+    pushed = analysis.analyse_sql_window(source=source, **options)
+    frame = source.read_window(day, day + timedelta(days=1))
+    expected = analysis.analyse_window(current=frame, matured=frame, **options)
+    source.engine.dispose()
+    assert pushed is not None
+    assert [f.to_dict() for f in pushed.findings] == [f.to_dict() for f in expected.findings]
+    assert (pushed.quality, pushed.composite, pushed.fairness_counts) == (
+        expected.quality,
+        expected.composite,
+        expected.fairness_counts,
+    )
+    (explained,) = [f for f in expected.findings if f.check_type == "explanation_drift"]
+    assert (explained.details["source"], explained.severity) == ("logged", "CRITICAL")
