@@ -253,11 +253,10 @@ def test_a_window_the_gate_cuts_rows_from_is_read_and_gives_the_pandas_paths_rec
         assert wide >= 20  # the whole window, every column
 
 
-def test_a_black_boxs_logged_attributions_from_a_sql_table_give_the_pandas_paths_analysis(
-    tmp_path,
-):
-    """The README's own model (tenancy_screening, no artefact, label delay 0) with the
-    attributions its serving side logs: the pushdown reads only those columns."""
+def _tenancy(tmp_path: Path) -> tuple[SqlLogSource, dict[str, Any]]:
+    """The README's own model (tenancy_screening: no artefact, label delay 0, attributions
+    logged by its serving side) with a day whose least important feature became the most
+    important, in a SQLite table; and analyse_sql_window's options for that day."""
     import shutil
 
     import numpy as np
@@ -276,11 +275,10 @@ def test_a_black_boxs_logged_attributions_from_a_sql_table_give_the_pandas_paths
     validation = with_attributions(tenancy_rows(rng, 4000, day - timedelta(days=30)), rng)
     profile = build_profile(TENANCY, "1", validation=validation, model=None, model_config=entry)
     window = with_attributions(tenancy_rows(rng, 1500, day), rng)
-    # The least important feature becomes the most important: explanation drift.
     window["attribution__tenancy_kind"] *= 30
     source = SqlLogSource(sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}"), TABLE)
     window.to_sql(TABLE, source.engine, index=False)
-    options: dict[str, Any] = {
+    return source, {
         "model": entry,
         "config": config,
         "baseline": profile,
@@ -290,7 +288,15 @@ def test_a_black_boxs_logged_attributions_from_a_sql_table_give_the_pandas_paths
         "checks": CHECKS,
         "analysed_at": day + timedelta(days=2),
     }
+
+
+def test_a_black_boxs_logged_attributions_from_a_sql_table_give_the_pandas_paths_analysis(
+    tmp_path,
+):
+    """Explanation drift from logged attributions reads only those columns."""
+    source, options = _tenancy(tmp_path)
     pushed = analysis.analyse_sql_window(source=source, **options)
+    day = options["window_start"]
     frame = source.read_window(day, day + timedelta(days=1))
     expected = analysis.analyse_window(current=frame, matured=frame, **options)
     source.engine.dispose()
@@ -303,3 +309,16 @@ def test_a_black_boxs_logged_attributions_from_a_sql_table_give_the_pandas_paths
     )
     (explained,) = [f for f in expected.findings if f.check_type == "explanation_drift"]
     assert (explained.details["source"], explained.severity) == ("logged", "CRITICAL")
+
+
+def test_a_baseline_without_a_features_reference_leaves_the_window_to_the_pandas_path(tmp_path):
+    from dataclasses import replace
+
+    source, options = _tenancy(tmp_path)
+    baseline = options.pop("baseline")
+    numeric = {k: v for k, v in baseline.numeric.items() if k != "monthly_rent"}
+    pushed = analysis.analyse_sql_window(
+        source=source, baseline=replace(baseline, numeric=numeric), **options
+    )
+    source.engine.dispose()
+    assert pushed is None

@@ -3,7 +3,9 @@
 ``analyse_window`` is the computation (no database): the data-quality gate, then data,
 fairness, model and explanation drift against the active baseline's stored profile, each
 metric judged by policy.yaml, then the composite score. ``run_monitoring`` reads the window,
-runs it, renders the evidently drift report and records everything under a natural key.
+runs it, renders the evidently drift report and records everything under a natural key; a
+classifier's SQL log is analysed inside its database instead (``analyse_sql_window``, issue
+18 item 5), with the same result, unless the data-quality gate would cut rows from it.
 
 Windows. Drift of inputs, predictions and selection rates is measured on the run's own
 window [start, end). Metrics that need outcomes (accuracy, equal opportunity, FPR, PPV,
@@ -1488,6 +1490,11 @@ def analyse_sql_window(
     """
     if model.is_regressor:  # its metrics read predictions and errors row by row
         return None
+    if any(
+        f.name not in baseline.numeric and f.name not in baseline.categorical
+        for f in model.features
+    ):
+        return None  # a baseline of another schema: the pandas path says what is wrong
     now = analysed_at or datetime.now(UTC)
     delay = timedelta(days=model.label_delay_days)
     spans = {"current": (window_start, window_end)}
