@@ -82,7 +82,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from _machine import machine_busy_seconds
+from _machine import machine_busy_seconds, reset_peak_rss, status_bytes
 from _synthetic import (
     ATTRIBUTE_NAMES,
     CATEGORICAL_FEATURES,
@@ -522,24 +522,6 @@ REPEATED_SIDES = ("daily", "floor")
 REPEATS = 5
 
 
-def _status_bytes(key: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
-
-def _reset_peak_rss() -> bool:
-    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0), so the peak excludes generation.
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-    except OSError:
-        return False
-    return True
-
-
 def measure_side(side: str, rows: int, seed: int) -> SideRun:
     """Runs in a fresh child: imports and a small warm-up run, then the measured run."""
     analyse = SIDES[side][1]
@@ -550,17 +532,17 @@ def measure_side(side: str, rows: int, seed: int) -> SideRun:
     )
     startup = time.perf_counter() - started
     gc.collect()
-    rss_before = _status_bytes("VmRSS")
+    rss_before = status_bytes("VmRSS")
     reference = synthetic_window(rows, seed=seed, current=False)
     current = synthetic_window(rows, seed=seed, current=True)
     gc.collect()
-    window_rss_growth = _status_bytes("VmRSS") - rss_before
+    window_rss_growth = status_bytes("VmRSS") - rss_before
     window_bytes = int(
         reference.memory_usage(deep=True).sum() + current.memory_usage(deep=True).sum()
     )
-    reset = _reset_peak_rss()
+    reset = reset_peak_rss()
     run = analyse(reference, current)
-    run.peak_rss = _status_bytes("VmHWM")
+    run.peak_rss = status_bytes("VmHWM")
     if side in REPEATED_SIDES:
         # A second or two each, so a burst of other work on a shared machine can double
         # one run: the run of median total stands for the side, the others are printed.

@@ -1,36 +1,54 @@
-"""SQL pushdown prototype: a window's histograms and group counts computed inside Postgres.
+"""SQL pushdown: the production analysis of a SQL prediction log (``analyse_sql_window``, what
+``run_monitoring`` calls for a SQL source) against reading the window with ``read_sql`` and
+analysing it in numpy (``read_window`` + ``analyse_window``, the path every SQL source took
+before issue 18 item 5), on one day of the demo credit model's log held by Postgres.
 
-Run: ``python benchmarks/sql_pushdown.py --rows 1000000``.
+Run: ``python benchmarks/sql_pushdown.py --rows 10000000``.
 
-Today a SQL prediction-log source (``govflow.monitoring.prediction_logs.SqlLogSource``)
-reads the whole window into pandas and govflow bins it against the baseline's frozen edges.
-PSI, KL and the fairness rates need only counts, so the database can compute them and send a
-few hundred rows instead of the window. This prototype measures both on the same table:
+Both sides are govflow's own code on the same table, with the same model entry (the demo's
+``credit_approval``, its label delay set to 0 so that the day's labels count and the labelled
+window is the day itself), baseline profile (built from the demo's validation set) and
+trained model, and run all four checks:
 
-* **pandas**: ``pd.read_sql`` of the columns the counts need, then ``np.searchsorted`` +
-  ``np.bincount`` per numerical feature against frozen decile edges, ``value_counts`` per
-  categorical feature, and the (group, prediction, label) counts per protected attribute;
-* **pushdown**: one query, one scan: ``width_bucket(column, edges)`` per numerical feature,
-  the categorical columns and the fairness triples as ``GROUPING SETS``; only the counts
-  travel. Also timed apart: the 1,000 quantiles per numerical feature that govflow's
-  Wasserstein estimate uses (``percentile_disc(...) WITHIN GROUP``, a sort per feature).
+* **read_sql + numpy**: ``SqlLogSource.read_window`` of the whole window (every column), the
+  pandas data-quality gate, data, fairness, model and explanation drift in numpy;
+* **pushdown**: ``analysis.analyse_sql_window``: the data-quality gate counted in Postgres
+  (``window_quality``), data drift, categories and fairness counted there too
+  (``window_counts``), model drift from counted (label, prediction) pairs and the score
+  column (streamed, in ``read_window``'s order), explanation drift from the ~200 rows it
+  explains. It must not fall back to reading the window; if it does, the run says so.
 
-The data is ``_synthetic.py``'s current window (25 features, two protected attributes),
-loaded with COPY into a throw-away Postgres on 127.0.0.1 (not timed); the edges are the
-deciles of a reference window. Both paths must give identical counts (checked); the last
-line is ``sql_pushdown: rows=<N> pandas_s=<t> pushdown_s=<t> speedup=<x> counts_equal=True``.
+The data (untimed): the demo's trained credit model scores N synthetic applicants (the
+fleet benchmark's ``synthetic_day``, a million at a time, each million in its own stretch of
+the day), loaded with COPY into a throw-away Postgres on 127.0.0.1 with warehouse types.
+Each side runs in a fresh process; its peak memory is the peak RSS (``VmHWM``, reset when
+the analysis starts, the model and the baseline resident). The read_sql side may use
+``--memory-limit-gib`` of address space (``read_sql`` holds the driver's result, Python's
+rows and the frame at once), and a ``MemoryError`` is reported as its result. The machine
+may be shared: the CPU time the whole machine used during each side is printed beside the
+benchmark's own (the rest is Postgres and whatever else ran). "Moved" counts the values
+(rows x columns) the database sent.
+
+Equality is checked on a second table holding the first million rows (small enough for both
+sides): every stored field of the two analyses (findings, data-quality report, composite,
+fairness counts) must be equal, floats to the bit. The last line is ``sql_pushdown:
+rows=<N> pandas_s=<t or out-of-memory> pushdown_s=<t> speedup=<x> equal=True``.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
+import resource
 import sys
+import tempfile
 import time
-from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,183 +57,266 @@ sys.path.insert(0, str(REPO))
 
 from tests.support.postgres import running_postgres  # noqa: E402
 
-from _synthetic import (  # noqa: E402
-    ATTRIBUTE_NAMES,
-    CATEGORICAL_NAMES,
-    NUMERIC_NAMES,
-    synthetic_window,
-)
+from _machine import machine_busy_seconds, reset_peak_rss, status_bytes  # noqa: E402
 
+MODEL = "credit_approval"
 TABLE = "prediction_log"
-REFERENCE_ROWS = 200_000
-QUANTILES = 1000
-OUTCOME_COLUMNS = ("prediction", "label")
+CHECK_TABLE = "prediction_log_check"
+CHUNK_ROWS = 1_000_000
+DAY = date(2025, 6, 2)
+START = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
+END = START + timedelta(days=1)
+ANALYSED_AT = END + timedelta(hours=1)
+CHECKS = ("data_drift", "fairness_drift", "model_drift", "explanation_drift")
+MIB = 1024 * 1024
+SIDES = ("pushdown", "read_sql")
 
-CountKey = tuple[str, str, object]
+
+def demo_model(data_dir: Path) -> None:
+    """The demo's trained models and validation sets (a small demo: only the artefacts are
+    used), written once into ``data_dir``."""
+    from govflow.demo import write_demo
+
+    write_demo(data_dir, days=35, rows_per_day=200)
 
 
-def frozen_edges(reference: pd.DataFrame) -> dict[str, list[float]]:
-    """Interior decile edges of every numerical feature, as a baseline freezes them."""
+def _setting(data_dir: Path) -> dict[str, Any]:
+    """What both sides analyse with: the model entry (no label delay), its config, the
+    trained model and its baseline profile."""
+    import joblib
+    from threadpoolctl import threadpool_limits
+
+    from govflow import settings
+    from govflow.baselines.profile import build_profile
+    from govflow.config import load_config
+    from govflow.demo.logs import DemoManifest
+
+    config = load_config(settings.config_dir())
+    entry = config.models.get(MODEL).model_copy(update={"label_delay_days": 0})
+    demo = DemoManifest.load(data_dir).model(MODEL)
+    version = next(v for v in demo["versions"] if v["version"] == demo["current_version"])
+    model = joblib.load(data_dir / version["artifact_path"])
+    with threadpool_limits(limits=1):
+        profile = build_profile(
+            MODEL,
+            version["version"],
+            validation=pd.read_parquet(data_dir / version["validation_path"]),
+            model=model,
+            model_config=entry,
+        )
     return {
-        name: sorted(set(np.quantile(reference[name], np.linspace(0.1, 0.9, 9)).tolist()))
-        for name in NUMERIC_NAMES
+        "model": entry,
+        "config": config,
+        "baseline": profile,
+        "baseline_version": version["version"],
+        "window_start": START,
+        "window_end": END,
+        "checks": CHECKS,
+        "explainer": model,
+        "analysed_at": ANALYSED_AT,
+        "_version": version["version"],
     }
 
 
-def load_table(url: str, window: pd.DataFrame) -> None:
-    """The window as a Postgres table, through COPY (the data already lives in the warehouse
-    in a real deployment, so this is not timed)."""
+SQL_TYPES = {
+    "object": "text",
+    "float64": "double precision",
+    "int64": "bigint",
+    "int8": "smallint",
+    "Int8": "smallint",
+    "datetime64[us, UTC]": "timestamptz",
+    "datetime64[ns, UTC]": "timestamptz",
+}
+
+
+def load_table(url: str, data_dir: Path, rows: int) -> None:
+    """N rows of one day of the credit model's log as a Postgres table, a million rows at a
+    time (each million in its own stretch of the day, ids unique), and the first million
+    again as the equality check's table. Not timed: the data already lives in the warehouse."""
     import psycopg
+    from threadpoolctl import threadpool_limits
 
-    columns = [*NUMERIC_NAMES, *CATEGORICAL_NAMES, *ATTRIBUTE_NAMES, *OUTCOME_COLUMNS]
-    types = {name: "double precision" for name in NUMERIC_NAMES} | {
-        name: "text" for name in (*CATEGORICAL_NAMES, *ATTRIBUTE_NAMES)
-    }
-    types |= {"prediction": "smallint", "label": "smallint"}
-    buffer = io.StringIO()
-    window[columns].to_csv(buffer, index=False, header=False, na_rep="")
+    from fleet import synthetic_day
+
+    setting = _setting(data_dir)
+    chunks = -(-rows // CHUNK_ROWS)
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as connection:
-        connection.execute(
-            f"CREATE TABLE {TABLE} ({', '.join(f'{c} {types[c]}' for c in columns)})"
-        )
-        with connection.cursor().copy(
-            f"COPY {TABLE} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
-        ) as copy:
-            copy.write(buffer.getvalue())
-        connection.execute(f"ANALYZE {TABLE}")
+        for chunk in range(chunks):
+            size = min(CHUNK_ROWS, rows - chunk * CHUNK_ROWS)
+            # Each million is drawn as a day of its own (its own applicants), then put in
+            # its stretch of the analysed day.
+            drawn = DAY + timedelta(days=chunk)
+            with threadpool_limits(limits=1):
+                frame = synthetic_day(
+                    drawn,
+                    size,
+                    model=setting["explainer"],
+                    model_id=MODEL,
+                    version=setting["_version"],
+                    label_delay_days=0,
+                ).to_pandas()
+            stretch = timedelta(days=1) / chunks
+            offset = frame["scored_at"] - pd.Timestamp(drawn.isoformat(), tz="UTC")
+            frame["scored_at"] = pd.Timestamp(START) + stretch * chunk + offset / chunks
+            frame["label_observed_at"] = frame["scored_at"] + timedelta(minutes=1)
+            if chunk == 0:
+                columns = ", ".join(
+                    f"{name} {SQL_TYPES[str(dtype)]}" for name, dtype in frame.dtypes.items()
+                )
+                for table in (TABLE, CHECK_TABLE):
+                    connection.execute(f"CREATE TABLE {table} ({columns})")
+            buffer = io.StringIO()
+            frame.to_csv(buffer, index=False, header=False, na_rep="")
+            del frame
+            for table in (TABLE, CHECK_TABLE) if chunk == 0 else (TABLE,):
+                with connection.cursor().copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(buffer.getvalue())
+        for table in (TABLE, CHECK_TABLE):
+            connection.execute(f"ANALYZE {table}")
 
 
-def pandas_counts(url: str, edges: dict[str, list[float]]) -> tuple[Counter[CountKey], float]:
-    """What govflow does today: read the window, count in numpy. (counts, seconds reading)."""
-    from sqlalchemy import create_engine
+def _counting_source(url: str, table: str) -> Any:
+    """The production SqlLogSource, counting the values its queries send back."""
+    from govflow.monitoring.prediction_logs import SqlLogSource
 
-    columns = [*NUMERIC_NAMES, *CATEGORICAL_NAMES, *ATTRIBUTE_NAMES, *OUTCOME_COLUMNS]
-    engine = create_engine(url)
+    class CountingSource(SqlLogSource):
+        moved = 0
+
+        def query_window(self, start: Any, end: Any, build: Any) -> list[Any]:
+            found = super().query_window(start, end, build)
+            self.moved += sum(len(row) for row in found)
+            return found
+
+        def query_values(self, start: Any, end: Any, build: Any) -> Any:
+            found = super().query_values(start, end, build)
+            self.moved += len(found)
+            return found
+
+        def read_window(self, start: Any, end: Any, *, columns: Any = None) -> pd.DataFrame:
+            frame = super().read_window(start, end, columns=columns)
+            self.moved += frame.size
+            return frame
+
+    return CountingSource(url, table)
+
+
+def pushdown(url: str, table: str, setting: dict[str, Any]) -> dict[str, Any]:
+    from govflow.monitoring import analysis
+
+    source = _counting_source(url, table)
     started = time.perf_counter()
-    with engine.connect() as connection:
-        frame = pd.read_sql(f"SELECT {', '.join(columns)} FROM {TABLE}", connection)
+    found = analysis.analyse_sql_window(source=source, **setting)
+    seconds = time.perf_counter() - started
+    if found is None:  # the counted gate handed the window over: not the measurement wanted
+        return {"seconds": seconds, "moved": "FELL BACK to reading the window", "results": {}}
+    return {"seconds": seconds, "moved": f"{source.moved:,} values", "results": _stored(found)}
+
+
+def read_sql_and_numpy(url: str, table: str, setting: dict[str, Any]) -> dict[str, Any]:
+    from govflow.monitoring import analysis
+
+    source = _counting_source(url, table)
+    started = time.perf_counter()
+    frame = source.read_window(START, END)
     read = time.perf_counter() - started
-    engine.dispose()
-    counts: Counter[CountKey] = Counter()
-    for name in NUMERIC_NAMES:
-        bins = np.searchsorted(np.asarray(edges[name]), frame[name].to_numpy(), side="right")
-        for index, count in enumerate(np.bincount(bins, minlength=len(edges[name]) + 1)):
-            if count:
-                counts["bin", name, index] += int(count)
-    for name in CATEGORICAL_NAMES:
-        for category, count in frame[name].value_counts().items():
-            counts["category", name, category] += int(count)
-    for name in ATTRIBUTE_NAMES:
-        triples = frame.groupby([name, *OUTCOME_COLUMNS]).size()
-        for (group, prediction, label), count in triples.items():
-            counts["fairness", name, (group, int(prediction), int(label))] += int(count)
-    return counts, read
+    found = analysis.analyse_window(current=frame, matured=frame, **setting)
+    seconds = time.perf_counter() - started
+    moved = f"{source.moved:,} values ({len(frame):,} rows x {frame.shape[1]} columns, "
+    moved += f"read_sql {read:.1f} s)"
+    return {"seconds": seconds, "moved": moved, "results": _stored(found)}
 
 
-def pushdown_query(edges: dict[str, list[float]]) -> str:
-    """One scan: every histogram and group count as a grouping set of one query."""
-    bins = [
-        f"width_bucket({name}, ARRAY[{', '.join(repr(e) for e in edges[name])}]::float8[]) "
-        f"AS bin_{name}"
-        for name in NUMERIC_NAMES
-    ]
-    sets = [f"(bin_{name})" for name in NUMERIC_NAMES]
-    sets += [f"({name})" for name in CATEGORICAL_NAMES]
-    sets += [f"({name}, prediction, label)" for name in ATTRIBUTE_NAMES]
-    grouped = [f"bin_{name}" for name in NUMERIC_NAMES]
-    grouped += [*CATEGORICAL_NAMES, *ATTRIBUTE_NAMES, *OUTCOME_COLUMNS]
-    flags = ", ".join(f"GROUPING({column}) AS g_{column}" for column in grouped)
-    return (
-        f"WITH binned AS (SELECT {', '.join(bins)}, "
-        f"{', '.join((*CATEGORICAL_NAMES, *ATTRIBUTE_NAMES, *OUTCOME_COLUMNS))} FROM {TABLE}) "
-        f"SELECT {', '.join(grouped)}, {flags}, count(*) FROM binned "
-        f"GROUP BY GROUPING SETS ({', '.join(sets)})"
-    )
+def _stored(found: Any) -> dict[str, Any]:
+    """Every field run_monitoring stores of an analysis."""
+    return {
+        "findings": [finding.to_dict() for finding in found.findings],
+        "quality": found.quality,
+        "composite": found.composite,
+        "fairness_counts": found.fairness_counts,
+        "verdict": found.verdict,
+    }
 
 
-def pushdown_counts(
-    url: str, edges: dict[str, list[float]]
-) -> tuple[Counter[CountKey], int, float]:
-    """The counts computed by Postgres. (counts, rows transferred, seconds)."""
-    import psycopg
+def _measured(side: str, url: str, table: str, data_dir: Path, limit: int | None) -> dict:
+    """One side in this (fresh) process: its result, time, CPU and peak memory (the model
+    and the baseline profile are loaded first, untimed), or the MemoryError it met."""
+    from govflow.monitoring.prediction_logs import PredictionLogError
 
-    query = pushdown_query(edges)
-    grouped = [f"bin_{name}" for name in NUMERIC_NAMES]
-    grouped += [*CATEGORICAL_NAMES, *ATTRIBUTE_NAMES, *OUTCOME_COLUMNS]
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as connection:
-        started = time.perf_counter()
-        rows = connection.execute(query).fetchall()
-        elapsed = time.perf_counter() - started
-    counts: Counter[CountKey] = Counter()
-    width = len(grouped)
-    for row in rows:
-        values = dict(zip(grouped, row[:width], strict=True))
-        present = {c for c, flag in zip(grouped, row[width : 2 * width], strict=True) if not flag}
-        count = row[-1]
-        bin_column = next((c for c in present if c.startswith("bin_")), None)
-        if bin_column is not None:
-            counts["bin", bin_column.removeprefix("bin_"), values[bin_column]] += count
-        elif present & set(ATTRIBUTE_NAMES):
-            (name,) = present & set(ATTRIBUTE_NAMES)
-            triple = (values[name], values["prediction"], values["label"])
-            counts["fairness", name, triple] += count
-        else:
-            (name,) = present
-            counts["category", name, values[name]] += count
-    return counts, len(rows), elapsed
+    setting = _setting(data_dir)
+    del setting["_version"]
+    run = pushdown if side == "pushdown" else read_sql_and_numpy
+    if limit is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    reset = reset_peak_rss()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    busy = machine_busy_seconds()
+    started = time.perf_counter()
+    try:
+        measured = run(url, table, setting)
+    except (MemoryError, PredictionLogError) as error:
+        # libpq's own "out of memory" arrives as a database error.
+        seconds = time.perf_counter() - started
+        failed = f"{type(error).__name__} ({str(error)[:80]}) after {seconds:.1f} s"
+        measured = {"seconds": None, "moved": failed, "results": {}}
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    measured["machine_cpu_s"] = machine_busy_seconds() - busy
+    measured["own_cpu_s"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    # The analysis's own peak (the model and baseline loaded before it are resident), or
+    # the process's whole peak where the kernel cannot reset it.
+    measured["peak_mib"] = (status_bytes("VmHWM") if reset else after.ru_maxrss * 1024) / MIB
+    return measured
 
 
-def quantile_seconds(url: str) -> float:
-    """1,000 quantiles of every numerical feature, computed by Postgres (a sort each)."""
-    import psycopg
-
-    points = ", ".join(str(q) for q in np.linspace(0, 1, QUANTILES).round(6))
-    query = (
-        "SELECT "
-        + ", ".join(
-            f"percentile_disc(ARRAY[{points}]) WITHIN GROUP (ORDER BY {name})"
-            for name in NUMERIC_NAMES
-        )
-        + f" FROM {TABLE}"
-    )
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as connection:
-        started = time.perf_counter()
-        connection.execute(query).fetchall()
-        return time.perf_counter() - started
+def _in_fresh_process(side: str, url: str, table: str, data_dir: Path, limit: int | None) -> Any:
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        return pool.submit(_measured, side, url, table, data_dir, limit).result()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the window")
+    parser.add_argument(
+        "--memory-limit-gib",
+        type=float,
+        default=12.0,
+        help="address space the read_sql side may use (a MemoryError is its result)",
+    )
     args = parser.parse_args(argv)
+    limit = int(args.memory_limit_gib * 1024**3)
 
-    edges = frozen_edges(synthetic_window(REFERENCE_ROWS, seed=1, current=False))
-    window = synthetic_window(args.rows, seed=2, current=True)
-    with running_postgres() as url:
-        load_table(url, window)
-        del window
-        started = time.perf_counter()
-        expected, read = pandas_counts(url, edges)
-        pandas_total = time.perf_counter() - started
-        counts, transferred, pushdown = pushdown_counts(url, edges)
-        quantiles = quantile_seconds(url)
-
-    columns = len(NUMERIC_NAMES) + len(CATEGORICAL_NAMES) + len(ATTRIBUTE_NAMES) + 2
-    print(f"rows in the window:           {args.rows}")
+    with tempfile.TemporaryDirectory(prefix="sql-pushdown-") as scratch, running_postgres() as url:
+        data_dir = Path(scratch)
+        demo_model(data_dir)
+        load_table(url, data_dir, args.rows)
+        runs = {side: _in_fresh_process(side, url, TABLE, data_dir, limit) for side in SIDES}
+        checked = {
+            side: _in_fresh_process(side, url, CHECK_TABLE, data_dir, None) for side in SIDES
+        }
+    results = {side: checked[side]["results"] for side in SIDES}
+    equal = bool(results["pushdown"]) and results["pushdown"] == results["read_sql"]
+    print(f"rows in the window: {args.rows:,}; checks: {', '.join(CHECKS)}")
+    for side, title in (("read_sql", "read_sql + numpy"), ("pushdown", "pushdown")):
+        run = runs[side]
+        took = "-" if run["seconds"] is None else f"{run['seconds']:.2f} s"
+        print(
+            f"{title:17} {took}; moved {run['moved']}; peak memory {run['peak_mib']:,.0f} MiB; "
+            f"CPU: this process {run['own_cpu_s']:.1f} s, the machine "
+            f"{run['machine_cpu_s']:.1f} s (Postgres and other processes "
+            f"{run['machine_cpu_s'] - run['own_cpu_s']:.1f} s)"
+        )
+    check_rows = min(args.rows, CHUNK_ROWS)
     print(
-        f"pandas (read + count):        {pandas_total:.2f} s "
-        f"(read_sql {read:.2f} s of it; {args.rows} rows x {columns} columns transferred)"
+        f"equality on the first {check_rows:,} rows: read_sql + numpy "
+        f"{checked['read_sql']['seconds']:.2f} s, pushdown {checked['pushdown']['seconds']:.2f} s, "
+        f"verdict {results['read_sql'].get('verdict')}, every stored field equal: {equal}"
     )
-    print(f"pushdown (one query):         {pushdown:.2f} s ({transferred} rows transferred)")
+    pandas_s, pushdown_s = runs["read_sql"]["seconds"], runs["pushdown"]["seconds"]
+    pandas = "out-of-memory" if pandas_s is None else f"{pandas_s:.2f}"
+    speedup = "-" if pandas_s is None else f"{pandas_s / pushdown_s:.1f}"
     print(
-        f"pushdown quantiles:           {quantiles:.2f} s "
-        f"({QUANTILES} per numerical feature, {len(NUMERIC_NAMES)} features)"
-    )
-    print(f"counts compared:              {len(expected)} (bins, categories, fairness cells)")
-    equal = counts == expected
-    print(
-        f"sql_pushdown: rows={args.rows} pandas_s={pandas_total:.2f} pushdown_s={pushdown:.2f} "
-        f"speedup={pandas_total / pushdown:.1f} counts_equal={equal}"
+        f"sql_pushdown: rows={args.rows} pandas_s={pandas} pushdown_s={pushdown_s:.2f} "
+        f"speedup={speedup} equal={equal}"
     )
     return 0 if equal else 1
 

@@ -39,7 +39,7 @@ from govflow.monitoring import analysis, drift_report
 from govflow.monitoring.analysis import Analysis, CheckType, Finding
 from govflow.monitoring.cadence import cadence_window, due_targets
 from govflow.monitoring.drift_report import severity_text, threshold_text, value_text
-from govflow.monitoring.prediction_logs import PredictionLogError
+from govflow.monitoring.prediction_logs import PredictionLogError, SqlLogSource
 from govflow.store.schema import MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
 
@@ -146,47 +146,48 @@ def run_monitoring(
     else:
         version, profile, _ = found
         try:
-            current, matured = analysis.read_windows(model, data_dir, start, end, checks=wanted)
-        except PredictionLogError as error:
+            source = analysis.log_source(model, data_dir)
+            explainer = (
+                load_model(db_url, data_dir, model_id, profile.model_version)
+                if "explanation_drift" in wanted
+                else None
+            )
+            common: dict[str, Any] = {
+                "model": model,
+                "config": config,
+                "baseline": profile,
+                "baseline_version": version,
+                "window_start": start,
+                "window_end": end,
+                "checks": wanted,
+                "explainer": explainer,
+                "history": history,
+            }
+            # A SQL log is analysed inside its database unless its window must be read.
+            counted = (
+                analysis.analyse_sql_window(source=source, **common)
+                if isinstance(source, SqlLogSource)
+                else None
+            )
+            if counted is not None:
+                result = counted
+            else:
+                current, matured = analysis.read_windows(model, data_dir, start, end, checks=wanted)
+                clock.lap("read")
+                result = analysis.analyse_window(current=current, matured=matured, **common)
+        except Exception as error:  # one model's bad data never stops the others
+            unreadable = isinstance(error, PredictionLogError)
             result = analysis.failed_analysis(
                 model_id,
                 start,
                 end,
                 wanted,
                 version,
-                analysis.UNREADABLE_WINDOW.format(error=error),
+                analysis.UNREADABLE_WINDOW.format(error=error)
+                if unreadable
+                else f"analysis raised {type(error).__name__}: {error}",
+                with_traceback=not unreadable,
             )
-        else:
-            clock.lap("read")
-            try:
-                explainer = (
-                    load_model(db_url, data_dir, model_id, profile.model_version)
-                    if "explanation_drift" in wanted
-                    else None
-                )
-                result = analysis.analyse_window(
-                    model=model,
-                    config=config,
-                    baseline=profile,
-                    baseline_version=version,
-                    current=current,
-                    matured=matured,
-                    window_start=start,
-                    window_end=end,
-                    checks=wanted,
-                    explainer=explainer,
-                    history=history,
-                )
-            except Exception as error:  # one model's bad data never stops the others
-                result = analysis.failed_analysis(
-                    model_id,
-                    start,
-                    end,
-                    wanted,
-                    version,
-                    f"analysis raised {type(error).__name__}: {error}",
-                    with_traceback=True,
-                )
     clock.lap("analyse")
     with store.session_scope(db_url) as session:
         record = record_analysis(
@@ -202,10 +203,20 @@ def run_monitoring(
         summary = summarise(record, result)
     clock.lap("store")
     if write_report and result.status == "succeeded" and reference_sample:
-        drawn = render_report(
-            model, data_dir, summary.run_id, Path(reference_sample), result.usable, db_url=db_url
-        )
-        summary = replace(summary, report_path=drawn)
+        try:
+            # A window analysed inside its database is read for its report only now.
+            usable = (
+                result.usable
+                if result.usable is not None
+                else _usable_window(model, config, data_dir, start, end)
+            )
+        except PredictionLogError as error:
+            _add_finding(db_url, summary.run_id, report_not_drawn(ReportNotDrawn(str(error))))
+        else:
+            drawn = render_report(
+                model, data_dir, summary.run_id, Path(reference_sample), usable, db_url=db_url
+            )
+            summary = replace(summary, report_path=drawn)
         clock.lap("report")
     return replace(summary, cpu_s=clock.laps)
 
@@ -641,15 +652,22 @@ def render_reports(
         model = config.models.get(record.model_id)
         start, end = analysis.utc(record.interval_start), analysis.utc(record.interval_end)
         try:
-            current = analysis.log_source(model, data_dir).read_window(start, end)
+            usable = _usable_window(model, config, data_dir, start, end)
         except PredictionLogError as error:
             _add_finding(db_url, record.id, report_not_drawn(ReportNotDrawn(str(error))))
             continue
-        usable = analysis.quality_gate(model, config, current, start, end).usable_frame()
         path = render_report(model, data_dir, record.id, Path(sample), usable, db_url=db_url)
         if path is not None:
             written[record.id] = path
     return written
+
+
+def _usable_window(
+    model: Any, config: GovflowConfig, data_dir: Path, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """The window's rows and columns the data-quality gate leaves usable, read from its log."""
+    current = analysis.log_source(model, data_dir).read_window(start, end)
+    return analysis.quality_gate(model, config, current, start, end).usable_frame()
 
 
 NOT_AN_ANALYSIS = "record {run_id} is not a succeeded analysis: it has no drift report to draw"

@@ -73,7 +73,7 @@ normalised bound is reported with each result (``wasserstein_error_bound``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -322,7 +322,15 @@ def _wasserstein_of_sorted(
     u_count = np.cumsum(from_u[:-1])
     v_count = np.arange(1, from_u.size) - u_count
     widths = np.diff(pooled)
-    return float(np.sum(np.abs(u_count / u_sorted.size - v_count / v_sorted.size) * widths))
+    terms = np.abs(u_count / u_sorted.size - v_count / v_sorted.size) * widths
+    return sequential_sum(terms)
+
+
+def sequential_sum(terms: npt.NDArray[np.float64]) -> float:
+    """The terms added one after the other, in order: the sum a database's running SUM gives
+    (np.sum adds pairwise, which no SQL aggregate reproduces to the bit), so that a distance
+    summed inside the database (govflow.monitoring.window_counts) equals this one exactly."""
+    return float(np.add.accumulate(terms)[-1]) if terms.size else 0.0
 
 
 def reference_spread(std: float) -> float:
@@ -546,6 +554,12 @@ def align_category_counts(
 ) -> AlignedCategoryCounts:
     """Current category counts on the reference's bins; each unseen category gets its own bin."""
     frequencies, missing = category_frequencies(current_values, name="current values")
+    return _aligned(reference, frequencies, missing)
+
+
+def _aligned(
+    reference: CategoricalReference, frequencies: Mapping[str, int], missing: int
+) -> AlignedCategoryCounts:
     known = set(reference.categories)
     unseen = {
         category: frequencies[category] for category in sorted(frequencies) if category not in known
@@ -612,28 +626,51 @@ def numeric_feature_drift(
         else _bin_counts_of_sorted(current_sorted, reference.bin_edges)
     )
     wasserstein = None
-    error_bound = None
     if split.values.size:
         quantiles = _only_finite(reference.quantiles, name="reference quantiles").values
-        wasserstein = _wasserstein_of_sorted(np.sort(quantiles), current_sorted) / reference_spread(
-            reference.std
+        wasserstein = _wasserstein_of_sorted(np.sort(quantiles), current_sorted)
+    return numeric_drift_from_counts(
+        reference,
+        current_counts,
+        feature=feature,
+        dropped_missing=split.dropped_missing,
+        infinite=split.infinite,
+        wasserstein=wasserstein,
+        empty_bin_fill=empty_bin_fill,
+    )
+
+
+def numeric_drift_from_counts(
+    reference: NumericReference,
+    current_counts: npt.ArrayLike,
+    *,
+    feature: str,
+    dropped_missing: int,
+    infinite: int,
+    wasserstein: float | None,
+    empty_bin_fill: EmptyBinFill = "evidently",
+) -> FeatureDrift:
+    """:func:`numeric_feature_drift` from what a database can count: the window's counts in
+    the reference's bins (``bin_counts``), its missing and infinite values, and the W1
+    distance (not normalised) between the reference's quantiles and its finite values,
+    None when it has none."""
+    counts = np.asarray(current_counts, dtype=np.int64)
+    if counts.sum() == 0:
+        raise MetricInputError(
+            EMPTY_VALUES.format(name=f"current values of {feature}", dropped=dropped_missing)
         )
-        error_bound = reference.quantile_error / reference_spread(reference.std)
+    spread = reference_spread(reference.std)
     return FeatureDrift(
         feature=feature,
         feature_type="numerical",
-        psi=population_stability_index(
-            reference.bin_counts, current_counts, empty_bin_fill=empty_bin_fill
-        ),
-        kl_divergence=kl_divergence(
-            reference.bin_counts, current_counts, empty_bin_fill=empty_bin_fill
-        ),
-        wasserstein_distance_normalised=wasserstein,
-        wasserstein_error_bound=error_bound,
+        psi=population_stability_index(reference.bin_counts, counts, empty_bin_fill=empty_bin_fill),
+        kl_divergence=kl_divergence(reference.bin_counts, counts, empty_bin_fill=empty_bin_fill),
+        wasserstein_distance_normalised=None if wasserstein is None else wasserstein / spread,
+        wasserstein_error_bound=None if wasserstein is None else reference.quantile_error / spread,
         n_reference=reference.n,
-        n_current=int(current_counts.sum()),
-        dropped_missing=split.dropped_missing,
-        infinite=split.infinite,
+        n_current=int(counts.sum()),
+        dropped_missing=dropped_missing,
+        infinite=infinite,
     )
 
 
@@ -645,7 +682,29 @@ def categorical_feature_drift(
     empty_bin_fill: EmptyBinFill = "evidently",
 ) -> FeatureDrift:
     """PSI and KL of one categorical feature's current window; unseen categories reported."""
-    aligned = align_category_counts(reference, current_values)
+    frequencies, missing = category_frequencies(current_values, name="current values")
+    return categorical_drift_from_counts(
+        reference,
+        frequencies,
+        feature=feature,
+        dropped_missing=missing,
+        empty_bin_fill=empty_bin_fill,
+    )
+
+
+def categorical_drift_from_counts(
+    reference: CategoricalReference,
+    frequencies: Mapping[str, int],
+    *,
+    feature: str,
+    dropped_missing: int,
+    empty_bin_fill: EmptyBinFill = "evidently",
+) -> FeatureDrift:
+    """:func:`categorical_feature_drift` from the window's count of each category (keyed by
+    :func:`category_key`) and of its missing values, as a database counts them."""
+    if not frequencies:
+        raise MetricInputError(EMPTY_VALUES.format(name="current values", dropped=dropped_missing))
+    aligned = _aligned(reference, frequencies, dropped_missing)
     return FeatureDrift(
         feature=feature,
         feature_type="categorical",

@@ -425,15 +425,48 @@ def feature_attributions(
     """Mean |permutation SHAP value| per feature of ``model``'s positive-class probability
     (a regressor's prediction with ``explain="prediction"``) on at most ``sample_rows``
     complete rows of ``data`` (rows with a missing feature are left out and counted)."""
+    complete, dropped = _complete_rows(data, features, what="the data")
+    sample = _rows(
+        data, _bounded_sample(complete, sample_rows, seed=seed, name="sample rows"), features
+    )
+    return sample_attributions(
+        model,
+        sample,
+        background=background,
+        features=features,
+        explain=explain,
+        rows_dropped_missing=dropped,
+        permutations=permutations,
+        seed=seed,
+    )
+
+
+def explained_positions(
+    complete: int, *, sample_rows: int = EXPLANATION_SAMPLE_ROWS, seed: int = 0
+) -> npt.NDArray[np.intp]:
+    """Which of a window's ``complete`` rows (counted in the window's order) feature_attributions
+    explains: what a database is asked for instead of the window."""
+    return _bounded_sample(np.arange(complete), sample_rows, seed=seed, name="sample rows")
+
+
+def sample_attributions(
+    model: ProbabilisticClassifier | Regressor,
+    sample: pd.DataFrame,
+    *,
+    background: ExplanationBackground,
+    features: Sequence[str],
+    explain: Explained = "probability",
+    rows_dropped_missing: int = 0,
+    permutations: int = 1,
+    seed: int = 0,
+) -> FeatureAttributions:
+    """:func:`feature_attributions` of rows already drawn (``explained_positions``), every
+    feature present; ``rows_dropped_missing`` counts the window's rows that missed one."""
     if permutations < 1:
         raise ExplanationInputError(BAD_ROW_COUNT.format(name="permutations", count=permutations))
     given = background.frame()
     background_frame = _rows(
         given, _complete_rows(given, features, what="the background")[0], features
-    )
-    complete, dropped = _complete_rows(data, features, what="the data")
-    sample = _rows(
-        data, _bounded_sample(complete, sample_rows, seed=seed, name="sample rows"), features
     )
     codes = _CategoryCodes(background_frame, sample)
 
@@ -460,7 +493,7 @@ def feature_attributions(
         features=tuple(features),
         mean_abs_shap=tuple(float(value) for value in mean_abs),
         rows_explained=len(sample),
-        rows_dropped_missing=dropped,
+        rows_dropped_missing=rows_dropped_missing,
         background_rows=len(background_frame),
         permutations=permutations,
         seed=seed,

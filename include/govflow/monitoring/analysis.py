@@ -3,7 +3,9 @@
 ``analyse_window`` is the computation (no database): the data-quality gate, then data,
 fairness, model and explanation drift against the active baseline's stored profile, each
 metric judged by policy.yaml, then the composite score. ``run_monitoring`` reads the window,
-runs it, renders the evidently drift report and records everything under a natural key.
+runs it, renders the evidently drift report and records everything under a natural key; a
+classifier's SQL log is analysed inside its database instead (``analyse_sql_window``, issue
+18 item 5), with the same result, unless the data-quality gate would cut rows from it.
 
 Windows. Drift of inputs, predictions and selection rates is measured on the run's own
 window [start, end). Metrics that need outcomes (accuracy, equal opportunity, FPR, PPV,
@@ -24,10 +26,11 @@ failed run without touching any other model's results.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import traceback
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import sqlalchemy as sa
 
 from govflow.baselines.profile import BaselineProfile
 from govflow.config import GovflowConfig
@@ -45,6 +49,7 @@ from govflow.metrics import (
     JUDGED_AS,
     Evidence,
     FairnessMetric,
+    FeatureDrift,
     GroupCounts,
     MetricInputError,
     MetricObservation,
@@ -73,23 +78,29 @@ from govflow.metrics import (
 )
 from govflow.metrics.explanation_drift import (
     LOGGED,
+    NO_COMPLETE_ROWS,
     SHAP_RANK_CORRELATION,
     ExplanationInputError,
     FeatureAttributions,
     ProbabilisticClassifier,
     Regressor,
     attribution_column,
+    explained_positions,
     explanation_drift,
     feature_attributions,
     logged_attributions,
     missing_attribution_columns,
     non_finite_attributions,
+    sample_attributions,
 )
+from govflow.metrics.fairness import INTERSECTION_SEPARATOR
+from govflow.monitoring import window_counts
 from govflow.monitoring.prediction_logs import (
     LABEL,
     LABEL_OBSERVED_AT,
     MISDATED_ROWS,
     PREDICTION,
+    PREDICTION_ID,
     SCORE,
     SCORED_AT,
     ParquetLogSource,
@@ -98,6 +109,8 @@ from govflow.monitoring.prediction_logs import (
     SqlLogSource,
 )
 from govflow.monitoring.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
+from govflow.monitoring.window_counts import missing_value
+from govflow.monitoring.window_quality import counted_quality_gate
 
 DATA_QUALITY = "data_quality"
 INCONCLUSIVE = "INCONCLUSIVE"
@@ -523,8 +536,17 @@ FUTURE_ROWS = (
 def _dating_findings(current: pd.DataFrame, now: datetime) -> list[Finding]:
     """No row disappears without a finding: rows left out for their date, and rows from the
     future (every row of the window from the future makes it unmonitorable)."""
+    future = 0
+    if SCORED_AT in current.columns and len(current):
+        scored_at = pd.to_datetime(current[SCORED_AT], utc=True, errors="coerce")
+        future = int((scored_at > pd.Timestamp(now)).sum())
+    return _counted_dating_findings(
+        int(current.attrs.get(MISDATED_ROWS, 0)), future, len(current), now
+    )
+
+
+def _counted_dating_findings(misdated: int, future: int, rows: int, now: datetime) -> list[Finding]:
     findings = []
-    misdated = int(current.attrs.get(MISDATED_ROWS, 0))
     if misdated:
         findings.append(
             Finding(
@@ -537,21 +559,18 @@ def _dating_findings(current: pd.DataFrame, now: datetime) -> list[Finding]:
                 message=MISDATED.format(count=misdated),
             )
         )
-    if SCORED_AT in current.columns and len(current):
-        scored_at = pd.to_datetime(current[SCORED_AT], utc=True, errors="coerce")
-        future = int((scored_at > pd.Timestamp(now)).sum())
-        if future:
-            findings.append(
-                Finding(
-                    DATA_QUALITY,
-                    "future_rows",
-                    SCORED_AT,
-                    float(future),
-                    "CRITICAL" if future == len(current) else "WARNING",
-                    "failed",
-                    message=FUTURE_ROWS.format(count=future, rows=len(current), now=now),
-                )
+    if future:
+        findings.append(
+            Finding(
+                DATA_QUALITY,
+                "future_rows",
+                SCORED_AT,
+                float(future),
+                "CRITICAL" if future == rows else "WARNING",
+                "failed",
+                message=FUTURE_ROWS.format(count=future, rows=rows, now=now),
             )
+        )
     return findings
 
 
@@ -573,9 +592,36 @@ def _data_drift(
     baseline: BaselineProfile,
     unusable: Sequence[str],
 ) -> None:
+    drifts: dict[str, FeatureDrift | MetricInputError | None] = {}
     for feature in model.features:
         name = feature.name
         if name in unusable or name not in frame.columns:
+            drifts[name] = None
+            continue
+        try:
+            if name in baseline.numeric:
+                values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64")
+                drifts[name] = numeric_feature_drift(baseline.numeric[name], values, feature=name)
+            else:
+                drifts[name] = categorical_feature_drift(
+                    baseline.categorical[name], frame[name].astype("object"), feature=name
+                )
+        except MetricInputError as error:  # e.g. a column holding nothing but nulls
+            drifts[name] = error
+    _judge_data_drift(judge, model, drifts)
+
+
+def _judge_data_drift(
+    judge: _Judge,
+    model: ModelEntry,
+    drifts: Mapping[str, FeatureDrift | MetricInputError | None],
+) -> None:
+    """Each feature's drift judged: None for a column the gate found unusable, the error
+    for one the metric refused."""
+    for feature in model.features:
+        name = feature.name
+        drift = drifts.get(name)
+        if drift is None:
             judge.judge(
                 "data_drift",
                 "psi",
@@ -585,16 +631,8 @@ def _data_drift(
                 message=COLUMN_UNUSABLE.format(column=name),
             )
             continue
-        try:
-            if name in baseline.numeric:
-                values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64")
-                drift = numeric_feature_drift(baseline.numeric[name], values, feature=name)
-            else:
-                drift = categorical_feature_drift(
-                    baseline.categorical[name], frame[name].astype("object"), feature=name
-                )
-        except MetricInputError as error:  # e.g. a column holding nothing but nulls
-            judge.judge("data_drift", "psi", name, None, status="skipped", message=str(error))
+        if isinstance(drift, MetricInputError):
+            judge.judge("data_drift", "psi", name, None, status="skipped", message=str(drift))
             continue
         details = drift.to_dict()
         message = _unseen_message(drift.unseen_categories)
@@ -739,12 +777,13 @@ def _fairness_attributes(model: ModelEntry) -> list[list[str]]:
 
 
 def _present_attributes(
-    judge: _Judge, frame: pd.DataFrame, attributes: list[list[str]], metric: str
+    judge: _Judge, columns: Iterable[str], attributes: list[list[str]], metric: str
 ) -> Iterator[list[str]]:
     """The attributes (or intersections) whose columns the window holds; each other one is
     recorded as ``metric`` skipped, with the column named."""
+    held = set(columns)
     for names in attributes:
-        if all(name in frame.columns for name in names):
+        if all(name in held for name in names):
             yield names
             continue
         judge.judge(
@@ -757,14 +796,18 @@ def _present_attributes(
         )
 
 
+CountsOf = Callable[[Sequence[str]], tuple[str, dict[str, GroupCounts]]]
+"""An attribute's (or intersection's) subject and group counts per window (``current``,
+``labels_arrived`` when that window has rows), or the ``MetricInputError`` that refuses them."""
+
+
 def _fairness_drift(
     judge: _Judge,
-    current: pd.DataFrame,
-    matured: pd.DataFrame,
+    columns: Iterable[str],
+    counts_of: CountsOf,
     model: ModelEntry,
     baseline: BaselineProfile,
     config: GovflowConfig,
-    as_of: datetime,
     history: FairnessHistory,
     recorded: dict[str, dict[str, Any]],
 ) -> None:
@@ -775,9 +818,9 @@ def _fairness_drift(
     # also counts the other metrics (DI and DP drift are two readings of the same rates).
     sizing_tests = len(attributes) * (1 + len(pooling))
     tests = sizing_tests * len(judged_fairness_metrics(config))
-    for names in _present_attributes(judge, current, attributes, "disparate_impact_ratio"):
+    for names in _present_attributes(judge, columns, attributes, "disparate_impact_ratio"):
         try:
-            subject, counts = _fairness_counts(current, matured, names, model, as_of)
+            subject, counts = counts_of(names)
         except MetricInputError as error:  # e.g. an attribute holding nothing but nulls
             judge.judge(
                 "fairness_drift",
@@ -962,13 +1005,30 @@ def _model_drift(
                 "model_drift", name, "", None, status="inconclusive", message=NO_LABELLED_WINDOW
             )
         matured = matured.iloc[0:0]
+    _judge_model_drift(
+        judge,
+        _labelled(matured, as_of).to_numpy(),
+        pd.to_numeric(matured[PREDICTION], errors="coerce").to_numpy(),
+        pd.to_numeric(current[SCORE], errors="coerce").to_numpy(dtype="float64"),
+        model,
+        baseline,
+    )
+
+
+def _judge_model_drift(
+    judge: _Judge,
+    labels: npt.NDArray[Any],
+    predictions: npt.NDArray[Any],
+    scores: npt.NDArray[np.float64],
+    model: ModelEntry,
+    baseline: BaselineProfile,
+) -> None:
+    """A classifier's model drift from the labelled window's labels (NaN where none had
+    arrived) and predictions, and the window's scores in row order."""
     if baseline.scores is None or baseline.accuracy is None:
         message = BASELINE_OF_OTHER_TYPE.format(model_id=model.id, built_for="a regressor")
         judge.judge("model_drift", "accuracy_drop", "", None, status="skipped", message=message)
         return
-    labels = _labelled(matured, as_of).to_numpy()
-    predictions = pd.to_numeric(matured[PREDICTION], errors="coerce").to_numpy()
-    scores = pd.to_numeric(current[SCORE], errors="coerce").to_numpy(dtype="float64")
     scores = scores[np.isfinite(scores)]
     results = []
     if labels.size:
@@ -1124,7 +1184,7 @@ def _regression_fairness(
     MAEs on the labelled window, the ratios judged on their intervals (Bonferroni over the
     pairs of groups and the model-day's ratios), the differences recorded."""
     attributes = _fairness_attributes(model)
-    for names in _present_attributes(judge, current, attributes, "mean_prediction_ratio"):
+    for names in _present_attributes(judge, current.columns, attributes, "mean_prediction_ratio"):
         _regression_attribute_fairness(
             judge, current, matured, names, model, config, as_of, tests=2 * len(attributes)
         )
@@ -1199,34 +1259,63 @@ def _explanation_drift(
     if baseline.attributions is not None and baseline.attributions.source == LOGGED:
         _logged_explanation_drift(judge, frame, baseline.attributions)
         return
-    if baseline.attributions is None or baseline.explanation_background is None:
-        columns = ", ".join(attribution_column(feature.name) for feature in model.features)
-        message = BLACK_BOX.format(columns=columns)
-        judge.judge("explanation_drift", metric, "", None, status="skipped", message=message)
+    skipped = _explanation_skipped(model, baseline, explainer, frame.columns)
+    if skipped is not None:
+        judge.judge("explanation_drift", metric, "", None, status="skipped", message=skipped)
         return
-    features = list(baseline.attributions.features)
-    missing = [name for name in features if name not in frame.columns]
-    if explainer is None or missing:
-        message = (
-            SKIPPED_NO_ARTIFACT
-            if explainer is None
-            else COLUMN_UNUSABLE.format(column=", ".join(missing))
-        )
-        judge.judge("explanation_drift", metric, "", None, status="skipped", message=message)
-        return
-    try:
-        current = feature_attributions(
+    assert baseline.attributions is not None and baseline.explanation_background is not None
+    assert explainer is not None
+    _shap_explanation_drift(
+        judge,
+        baseline.attributions,
+        lambda: feature_attributions(
             explainer,
             frame,
-            background=baseline.explanation_background,
-            features=features,
+            background=baseline.explanation_background,  # type: ignore[arg-type]
+            features=list(baseline.attributions.features),  # type: ignore[union-attr]
             explain="prediction" if model.is_regressor else "probability",
             seed=baseline.seed,
-        )
+        ),
+    )
+
+
+def _explanation_skipped(
+    model: ModelEntry,
+    baseline: BaselineProfile,
+    explainer: ProbabilisticClassifier | Regressor | None,
+    columns: Iterable[str],
+) -> str | None:
+    """Why SHAP explanation drift cannot run on a window with ``columns``, None if it can."""
+    if baseline.attributions is None or baseline.explanation_background is None:
+        columns_named = ", ".join(attribution_column(feature.name) for feature in model.features)
+        return BLACK_BOX.format(columns=columns_named)
+    held = set(columns)
+    missing = [name for name in baseline.attributions.features if name not in held]
+    if explainer is None:
+        return SKIPPED_NO_ARTIFACT
+    if missing:
+        return COLUMN_UNUSABLE.format(column=", ".join(missing))
+    return None
+
+
+def _shap_explanation_drift(
+    judge: _Judge,
+    baseline: FeatureAttributions,
+    attributions: Callable[[], FeatureAttributions],
+) -> None:
+    try:
+        current = attributions()
     except ExplanationInputError as error:  # e.g. no row with every feature present
-        judge.judge("explanation_drift", metric, "", None, status="skipped", message=str(error))
+        judge.judge(
+            "explanation_drift",
+            SHAP_RANK_CORRELATION,
+            "",
+            None,
+            status="skipped",
+            message=str(error),
+        )
         return
-    _judge_explanation_drift(judge, baseline.attributions, current)
+    _judge_explanation_drift(judge, baseline, current)
 
 
 def _logged_explanation_drift(
@@ -1345,12 +1434,11 @@ def analyse_window(
         elif "fairness_drift" in checks:
             _fairness_drift(
                 judge,
-                usable,
-                matured_usable,
+                usable.columns,
+                lambda names: _fairness_counts(usable, matured_usable, names, model, window_end),
                 model,
                 baseline,
                 config,
-                window_end,
                 history,
                 analysis.fairness_counts,
             )
@@ -1360,6 +1448,11 @@ def analyse_window(
             _model_drift(judge, usable, matured_usable, model, baseline, window_end)
         if "explanation_drift" in checks:
             _explanation_drift(judge, usable, model, baseline, explainer)
+    return _with_composite(analysis, judge, config)
+
+
+def _with_composite(analysis: Analysis, judge: _Judge, config: GovflowConfig) -> Analysis:
+    """The analysis with the judge's findings and their composite score."""
     analysis.findings.extend(judge.findings)
     score = composite_drift_score(
         judge.observations,
@@ -1368,6 +1461,274 @@ def analyse_window(
     )
     analysis.composite = score.to_dict()
     return analysis
+
+
+def analyse_sql_window(
+    *,
+    source: SqlLogSource,
+    model: ModelEntry,
+    config: GovflowConfig,
+    baseline: BaselineProfile,
+    baseline_version: str,
+    window_start: datetime,
+    window_end: datetime,
+    checks: Sequence[CheckType],
+    explainer: ProbabilisticClassifier | Regressor | None = None,
+    history: FairnessHistory = (),
+    analysed_at: datetime | None = None,
+) -> Analysis | None:
+    """Issue 18 item 5: ``analyse_window`` of a classifier's SQL log computed inside its
+    database, with the same result, or None when the window must be read (then the caller
+    runs ``read_windows`` and ``analyse_window``).
+
+    The data-quality gate counts both windows in the database (``counted_quality_gate``,
+    None when the pandas gate would drop, blank or parse rows: ``window_quality``). On a
+    window whose every row is usable, data drift, category drift and fairness are counted
+    there too (``window_counts``); model drift reads its labelled pairs as counts and only
+    the score column (the mean entropy is numpy's pairwise sum, which only the scores in
+    ``read_window``'s order reproduce); explanation drift reads the ~200 rows it explains.
+    """
+    if model.is_regressor:  # its metrics read predictions and errors row by row
+        return None
+    if any(
+        f.name not in baseline.numeric and f.name not in baseline.categorical
+        for f in model.features
+    ):
+        return None  # a baseline of another schema: the pandas path says what is wrong
+    now = analysed_at or datetime.now(UTC)
+    delay = timedelta(days=model.label_delay_days)
+    spans = {"current": (window_start, window_end)}
+    labelled_span = (window_start - delay, window_end - delay)
+    # An empty labelled window is no gate's business (analyse_window skips it too).
+    if not LABELLED_CHECKS.isdisjoint(checks) and _count_rows(
+        source, *labelled_span, lambda table: sa.true()
+    ):
+        spans["labels_arrived"] = labelled_span
+
+    # With no label delay both windows are one span: gated and counted once.
+    @functools.cache
+    def gated(start: datetime, end: datetime) -> QualityReport | None:
+        return counted_quality_gate(
+            source,
+            rules=column_rules(model, config),
+            policy=quality_policy(model, config, end - start),
+            window_start=start,
+            window_end=end,
+        )
+
+    reports = {}
+    for window, span in spans.items():
+        report = gated(*span)
+        if report is None:
+            return None
+        reports[window] = report
+    analysis = Analysis(model.id, window_start, window_end, tuple(checks), baseline_version)
+    report = reports["current"]
+    analysis.quality = report.to_dict()
+    analysis.findings.extend(_quality_findings(report, config))
+    future = _count_rows(source, window_start, window_end, lambda t: t.c[SCORED_AT] > now)
+    analysis.findings.extend(_counted_dating_findings(0, future, report.row_count, now))
+    judge = _Judge(config)
+    columns = [str(column.name) for column in source.reflected().columns]
+    matured = "labels_arrived" in reports
+    if "data_drift" in checks:
+        drifts: dict[str, FeatureDrift | MetricInputError | None] = {
+            **window_counts.numeric_drift(source, window_start, window_end, baseline.numeric),
+            **window_counts.categorical_drift(
+                source, window_start, window_end, baseline.categorical
+            ),
+        }
+        _judge_data_drift(judge, model, drifts)
+    if "fairness_drift" in checks:
+
+        @functools.cache
+        def fairness(start: datetime, end: datetime) -> dict[str, GroupCounts | MetricInputError]:
+            return window_counts.fairness_counts(
+                source,
+                start,
+                end,
+                _fairness_attributes(model),
+                as_of=window_end,
+                favourable_label=model.favourable_label,
+                favourable_prediction=model.favourable_prediction,
+            )
+
+        counted = {window: fairness(*span) for window, span in spans.items()}
+
+        def counts_of(names: Sequence[str]) -> tuple[str, dict[str, GroupCounts]]:
+            subject = INTERSECTION_SEPARATOR.join(names)
+            counts = {}
+            for window, found in counted.items():
+                result = found[subject]
+                if isinstance(result, MetricInputError):
+                    raise MetricInputError(f"{window} window: {result}")
+                counts[window] = result
+            return subject, counts
+
+        _fairness_drift(
+            judge, columns, counts_of, model, baseline, config, history, analysis.fairness_counts
+        )
+    if "model_drift" in checks:
+        labels, predictions = (
+            _labelled_pairs(source, *spans["labels_arrived"], window_end)
+            if matured
+            else (np.empty(0), np.empty(0))
+        )
+        if not matured:
+            for name in ("accuracy_drop", "label_drift"):
+                judge.judge(
+                    "model_drift", name, "", None, status="inconclusive", message=NO_LABELLED_WINDOW
+                )
+        scores = _ordered_column(source, window_start, window_end, SCORE)
+        _judge_model_drift(judge, labels, predictions, scores, model, baseline)
+    if "explanation_drift" in checks:
+        _counted_explanation_drift(
+            judge, source, window_start, window_end, columns, model, baseline, explainer
+        )
+    return _with_composite(analysis, judge, config)
+
+
+def _count_rows(
+    source: SqlLogSource,
+    start: datetime,
+    end: datetime,
+    condition: Callable[[Any], Any],
+) -> int:
+    ((count,),) = source.query_window(
+        start,
+        end,
+        lambda table, in_window: sa.select(sa.func.count()).where(in_window, condition(table)),
+    )
+    return int(count)
+
+
+def _labelled_pairs(
+    source: SqlLogSource, start: datetime, end: datetime, as_of: datetime
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The labelled window's labels (NaN where none had arrived by ``as_of``) and
+    predictions, as counted pairs: accuracy and the label rate count them, in any order."""
+
+    def pairs(table: sa.Table, in_window: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        label: sa.ColumnElement[Any] = table.c[LABEL]
+        if LABEL_OBSERVED_AT in table.c:
+            label = sa.case((table.c[LABEL_OBSERVED_AT] < as_of, label), else_=sa.null())
+        prediction = table.c[PREDICTION]
+        return (
+            sa.select(label, prediction, sa.func.count())
+            .where(in_window)
+            .group_by(label, prediction)
+        )
+
+    found: list[tuple[Any, ...]] = [tuple(row) for row in source.query_window(start, end, pairs)]
+    counts = [int(row[2]) for row in found]
+
+    def expanded(position: int) -> npt.NDArray[np.float64]:
+        values = [math.nan if row[position] is None else float(row[position]) for row in found]
+        return np.repeat(np.asarray(values, dtype=np.float64), counts)
+
+    return expanded(0), expanded(1)
+
+
+def _ordered_column(
+    source: SqlLogSource, start: datetime, end: datetime, name: str
+) -> npt.NDArray[np.float64]:
+    """One numerical column of the window in ``read_window``'s row order."""
+    dialect = source.engine.dialect.name
+
+    def column(table: sa.Table, in_window: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        return (
+            sa.select(table.c[name])
+            .where(in_window)
+            .order_by(*window_counts.row_order(table, dialect))
+        )
+
+    return source.query_values(start, end, column)
+
+
+def _counted_explanation_drift(
+    judge: _Judge,
+    source: SqlLogSource,
+    start: datetime,
+    end: datetime,
+    columns: Sequence[str],
+    model: ModelEntry,
+    baseline: BaselineProfile,
+    explainer: ProbabilisticClassifier | Regressor | None,
+) -> None:
+    """``_explanation_drift`` reading only what it explains: the logged attribution columns
+    of a black box, or the feature columns of the rows the SHAP sample draws."""
+    if baseline.attributions is not None and baseline.attributions.source == LOGGED:
+        wanted = [
+            SCORED_AT,
+            PREDICTION_ID,
+            *(attribution_column(f) for f in baseline.attributions.features),
+        ]
+        frame = source.read_window(start, end, columns=wanted)
+        _logged_explanation_drift(
+            judge, frame.drop(columns=[SCORED_AT, PREDICTION_ID]), baseline.attributions
+        )
+        return
+    skipped = _explanation_skipped(model, baseline, explainer, columns)
+    if skipped is not None:
+        judge.judge(
+            "explanation_drift", SHAP_RANK_CORRELATION, "", None, status="skipped", message=skipped
+        )
+        return
+    attributions, background = baseline.attributions, baseline.explanation_background
+    assert attributions is not None and background is not None and explainer is not None
+    features = list(attributions.features)
+    numeric = {
+        rule.name
+        for rule in column_rules(model, judge.config)
+        if rule.kind in ("numeric", "integer")
+    }
+    dialect = source.engine.dialect.name
+
+    def complete_rows(table: sa.Table) -> sa.ColumnElement[bool]:
+        return sa.and_(*(sa.not_(missing_value(table.c[name])) for name in features))
+
+    def explained() -> FeatureAttributions:
+        total = _count_rows(source, start, end, lambda table: sa.true())
+        complete = _count_rows(source, start, end, complete_rows)
+        if not complete:
+            raise ExplanationInputError(NO_COMPLETE_ROWS.format(what="the data", dropped=total))
+        positions = explained_positions(complete, seed=baseline.seed)
+
+        def sample(table: sa.Table, in_window: sa.ColumnElement[bool]) -> sa.Select[Any]:
+            numbered = (
+                sa.select(
+                    *(table.c[name] for name in features),
+                    sa.over(
+                        sa.func.row_number(), order_by=window_counts.row_order(table, dialect)
+                    ).label("position"),
+                )
+                .where(in_window, complete_rows(table))
+                .subquery("numbered")
+            )
+            chosen = [int(position) + 1 for position in positions]
+            return (
+                sa.select(*(numbered.c[name] for name in features))
+                .where(numbered.c.position.in_(chosen))
+                .order_by(numbered.c.position)
+            )
+
+        rows = source.query_window(start, end, sample)
+        frame = pd.DataFrame([tuple(row) for row in rows], columns=features)
+        for name in features:
+            frame[name] = (
+                frame[name].astype("float64") if name in numeric else frame[name].astype(object)
+            )
+        return sample_attributions(
+            explainer,
+            frame,
+            background=background,
+            features=features,
+            explain="probability",
+            rows_dropped_missing=total - complete,
+            seed=baseline.seed,
+        )
+
+    _shap_explanation_drift(judge, attributions, explained)
 
 
 def log_source(model: ModelEntry, data_dir: Path) -> PredictionLogSource:

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -50,6 +53,7 @@ PARTITION_FILE = "part-0.parquet"
 UNREADABLE_PARTITION = "prediction-log partition {path} cannot be read as parquet"
 MISSING_DIRECTORY = "prediction-log directory {path} does not exist"
 MISSING_TABLE = "prediction-log table {table!r} does not exist in the database"
+MISSING_COLUMN = "prediction-log table {table!r} has no column {column!r}"
 UNSET_URL_ENV = (
     "the prediction log's database URL is read from the environment variable {name}, "
     "which is not set (models.yaml prediction_log.url_env)"
@@ -61,6 +65,7 @@ SQLITE_SCHEMA = (
 BAD_URL = "the prediction log's database URL in {name} is not a usable SQLAlchemy URL: {error}"
 UNREACHABLE_DATABASE = "the prediction-log database cannot be reached: {error}"
 BAD_WINDOW = "the window end {end} is before its start {start}"
+VALUE_BATCH_ROWS = 100_000
 MISDATED_ROWS = "misdated_rows"
 """``frame.attrs`` key of ``read_window``'s result: rows of the window's partitions whose
 ``scored_at`` lies outside the partition's own day (or cannot be read), left out of the
@@ -306,6 +311,7 @@ class SqlLogSource:
         if schema and self.engine.dialect.name == "sqlite":
             raise PredictionLogError(SQLITE_SCHEMA.format(table=table))
         self.schema, self.table = schema or None, name
+        self._reflected: sa.Table | None = None
 
     @classmethod
     def from_environment(cls, url_env: str, table: str, *, amounts: bool = False) -> SqlLogSource:
@@ -323,8 +329,69 @@ class SqlLogSource:
         self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
         start, end = _check_window(start, end)
-        try:
+        with self._database_errors():
             return self._read(start, end, columns)
+
+    def query_window(
+        self,
+        start: datetime,
+        end: datetime,
+        build: Callable[[sa.Table, sa.ColumnElement[bool]], sa.Select[Any]],
+    ) -> list[sa.Row[Any]]:
+        """The rows of a query over the window that ``build(table, in_window)`` writes with
+        the reflected table and the window's condition (``in_window``); the database's
+        errors are ``read_window``'s."""
+        query = self._query(start, end, build)
+        with self._database_errors(), self.engine.connect() as connection:
+            return list(connection.execute(query))
+
+    def query_values(
+        self,
+        start: datetime,
+        end: datetime,
+        build: Callable[[sa.Table, sa.ColumnElement[bool]], sa.Select[Any]],
+    ) -> npt.NDArray[np.float64]:
+        """The one numerical column of a ``query_window`` query as doubles (NULL as NaN),
+        fetched in batches: a warehouse-sized window's column never becomes a Python
+        object per row all at once."""
+        query = self._query(start, end, build)
+        with self._database_errors(), self.engine.connect() as connection:
+            result = connection.execution_options(stream_results=True).execute(query)
+            batches = [
+                np.array([row[0] for row in batch], dtype=np.float64)
+                for batch in result.partitions(VALUE_BATCH_ROWS)
+            ]
+        return np.concatenate(batches) if batches else np.empty(0)
+
+    def _query(
+        self,
+        start: datetime,
+        end: datetime,
+        build: Callable[[sa.Table, sa.ColumnElement[bool]], sa.Select[Any]],
+    ) -> sa.Select[Any]:
+        start, end = _check_window(start, end)
+        table = self.reflected()
+        try:
+            in_window = sa.and_(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
+            return build(table, in_window)
+        except KeyError as error:  # a column the query names is not in the table
+            column = error.args[0] if error.args else "?"
+            raise PredictionLogError(
+                MISSING_COLUMN.format(table=self.table_name, column=column)
+            ) from None
+
+    def reflected(self) -> sa.Table:
+        """The table as the database describes it (its columns and their types), reflected
+        once: a pushed-down analysis sends a query per feature."""
+        if self._reflected is None:
+            with self._database_errors():
+                self._reflected = self._table()
+        return self._reflected
+
+    @contextmanager
+    def _database_errors(self) -> Iterator[None]:
+        try:
+            yield
         except sa.exc.NoSuchTableError as error:
             raise PredictionLogError(MISSING_TABLE.format(table=self.table_name)) from error
         except sa.exc.DBAPIError as error:
@@ -337,8 +404,11 @@ class SqlLogSource:
     ) -> list[pd.DataFrame]:
         return [self.read_window(start, end, columns=columns) for start, end in spans]
 
+    def _table(self) -> sa.Table:
+        return sa.Table(self.table, sa.MetaData(), schema=self.schema, autoload_with=self.engine)
+
     def _read(self, start: datetime, end: datetime, columns: Sequence[str] | None) -> pd.DataFrame:
-        table = sa.Table(self.table, sa.MetaData(), schema=self.schema, autoload_with=self.engine)
+        table = self._table()
         selected = (
             [table.c[column] for column in columns if column in table.c]
             if columns is not None

@@ -86,6 +86,7 @@ NOT_EVALUATED = "{column}: {check} check could not be evaluated ({error})"
 PASSED = "data quality passed: {rows} rows"
 NOTED = " (noted: {notes})"
 FAILED = "data quality FAILED: {problems}"
+NO_USABLE_FRAME = "the gate counted this window inside its database and holds none of its rows"
 
 ENGINE_GX = "great_expectations"
 ENGINE_PANDAS = "pandas"
@@ -173,7 +174,8 @@ class QualityReport:
     row_count: int
     usable_row_count: int
     unusable_columns: tuple[str, ...]
-    usable: pd.DataFrame = field(repr=False, compare=False)
+    # None when the gate counted the window inside its database (window_quality): no rows.
+    usable: pd.DataFrame | None = field(repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -203,6 +205,8 @@ class QualityReport:
         report alone, but its values are shared with the report, and with the window the
         gate was given where nothing had to be parsed, blanked or dropped, so copy a column
         before editing it in place."""
+        if self.usable is None:
+            raise ValueError(NO_USABLE_FRAME)
         return self.usable.copy(deep=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -244,7 +248,7 @@ def run_quality_gate(
 
     gate = _Gate(
         received=received,
-        rules=_rules_with_key_columns(rules, id_column, time_column),
+        rules=rules_with_key_columns(rules, id_column, time_column),
         policy=policy,
         window_start=_utc(window_start),
         window_end=_utc(window_end),
@@ -263,8 +267,8 @@ def run_quality_gate(
     )
 
 
-def _rules_with_key_columns(
-    rules: Sequence[ColumnRule], id_column: str, time_column: str
+def rules_with_key_columns(
+    rules: Sequence[ColumnRule], id_column: str = "prediction_id", time_column: str = "scored_at"
 ) -> list[ColumnRule]:
     """Duplicate and freshness checks need the id and time columns even when models.yaml
     does not list them as rules."""
@@ -744,15 +748,20 @@ class _Gate:
                 self.unusable_columns.append(rule.name)
 
     def _finding_order(self, finding: QualityFinding) -> tuple[int, int, int]:
-        """Table-level findings first, then missing columns, then each column in rule order."""
-        columns = [rule.name for rule in self.rules]
-        named = finding.columns[0] if finding.columns else None
-        if named is None or finding.check in TABLE_CHECKS:
-            group = 0
-        else:
-            group = 1 if finding.check == CHECK_COLUMN_EXISTS else 2
-        position = columns.index(named) if named in columns else -1
-        return (group, position, FINDING_ORDER.index(finding.check))
+        return finding_order(finding, self.rules)
+
+
+def finding_order(finding: QualityFinding, rules: Sequence[ColumnRule]) -> tuple[int, int, int]:
+    """The gate's order of findings: table-level findings first, then missing columns, then
+    each column in rule order."""
+    columns = [rule.name for rule in rules]
+    named = finding.columns[0] if finding.columns else None
+    if named is None or finding.check in TABLE_CHECKS:
+        group = 0
+    else:
+        group = 1 if finding.check == CHECK_COLUMN_EXISTS else 2
+    position = columns.index(named) if named in columns else -1
+    return (group, position, FINDING_ORDER.index(finding.check))
 
 
 def _is_category_check(check: _Check) -> bool:
