@@ -24,8 +24,10 @@ from govflow.config import GovflowConfig, load_config
 from govflow.config.inventory import SqlLog
 from govflow.demo import DemoManifest
 from govflow.flows.monitoring import (
+    NOTHING_ABOVE_INFO,
     REPORT_NOT_DRAWN,
     metric_results,
+    print_findings,
     render_reports,
     run_monitoring,
 )
@@ -199,6 +201,16 @@ def test_a_quiet_stable_day_shows_nothing_above_info_for_any_model_or_check(
     above_info = [row for row in rows if row["severity"].split(" ")[0] != "INFO"]
     assert above_info == []
     assert f"{model_id}: succeeded, severity INFO, composite 0.0," in result.output
+    # The run's summary (findings above INFO only) says so rather than print an empty table.
+    with store.session_scope() as session:
+        run_id = session.scalars(
+            select(MonitoringRun.id)
+            .where(MonitoringRun.model_id == model_id)
+            .order_by(MonitoringRun.id.desc())
+        ).first()
+    shown: list[str] = []
+    print_findings(run_id, shown.append, include_info=False)
+    assert shown == [NOTHING_ABOVE_INFO]
 
 
 def raw_disparate_impact(frame: pd.DataFrame, attribute: str, min_group_size: int) -> float:

@@ -514,20 +514,27 @@ def load_model(db_url: str | None, data_dir: Path, model_id: str, version: str) 
         )
 
 
+NO_FINDINGS = "  no findings recorded"
+NOTHING_ABOVE_INFO = "  none: every finding is INFO"
+
+
 def print_findings(
     run_id: int, echo: Any, *, db_url: str | None = None, include_info: bool = True
 ) -> None:
     """Print a record's table: check, metric, subject, value, threshold, severity."""
     with store.session_scope(db_url) as session:
-        rows = metric_results(session, run_id)
+        rows = [
+            row for row in metric_results(session, run_id) if include_info or row.severity != "INFO"
+        ]
+        if not rows:  # a header over nothing reads like a finding left out
+            echo(NO_FINDINGS if include_info else NOTHING_ABOVE_INFO)
+            return
         echo(
             f"{'check':<18} {'metric':<32} {'subject':<22} {'value':>10} "
             f"{'threshold':<{THRESHOLD_WIDTH}} severity"
         )
         last_message = None
         for row in rows:
-            if not include_info and row.severity == "INFO":
-                continue
             echo(
                 f"{row.check_type:<18} {row.metric:<32} {row.subject[:22]:<22} "
                 f"{value_text(row.value):>10} "
