@@ -37,6 +37,7 @@ from govflow.baselines.management import (
 )
 from govflow.baselines.profile import BaselineError, active_baseline
 from govflow.config import load_config
+from govflow.demo.logs import VALIDATION_ROWS
 from govflow.monitoring.prediction_logs import ParquetLogSource, partition_path
 from govflow.registry import UNKNOWN_VERSION, RegistryError
 from govflow.store.schema import AuditEvent, Baseline, Incident, MetricResult, MonitoringRun
@@ -446,7 +447,10 @@ def test_each_deployment_gets_its_validation_set_baseline_once(demo_copy, config
                 {"trigger": "new_model_deployed", "deployment_ref": "DEP-8"},
             ),
         ]
-        assert (rollback.created_by, rollback.profile["rows"]) == ("govflow-deployment", 20_000)
+        assert (rollback.created_by, rollback.profile["rows"]) == (
+            "govflow-deployment",
+            VALIDATION_ROWS,
+        )
 
 
 def test_a_deployment_of_an_unregistered_version_is_refused(demo_copy, config):

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from govflow.demo import SCENARIOS, DemoManifest, write_demo
+from govflow.demo.logs import VALIDATION_ROWS
 from govflow.demo.scenarios import MINIMUM_DAYS, TOO_FEW_DAYS, scenario_day_indexes
 
 DAYS = 35
@@ -226,7 +227,7 @@ def test_the_saved_model_reproduces_its_validation_scores_and_metrics(
     features = validation[[*NUMERIC, *manifest.model(model_id)["features"]["categorical"]]]
     assert np.array_equal(model.predict_proba(features)[:, 1], validation["score"].to_numpy())
     assert np.array_equal(model.predict(features), validation["prediction"].to_numpy())
-    assert len(validation) == 20_000
+    assert len(validation) == VALIDATION_ROWS
     accuracy = (validation["prediction"] == validation["label"]).mean()
     assert version["validation_metrics"]["accuracy"] == round(float(accuracy), 6)
 

@@ -68,31 +68,31 @@ def test_every_check_deployment_yaml_names_is_implemented_or_waits_for_traffic(c
     [
         (
             "model_performance_meets_requirement",
-            "validation accuracy 0.80305 (min 0.7), AUC 0.860429 (min 0.75)",
-            {"accuracy": 0.80305, "roc_auc": 0.860429, "min_accuracy": 0.7, "min_auc": 0.75},
+            "validation accuracy 0.800683 (min 0.7), AUC 0.861692 (min 0.75)",
+            {"accuracy": 0.800683, "roc_auc": 0.861692, "min_accuracy": 0.7, "min_auc": 0.75},
         ),
         (
             "staging_smoke_test",
-            "scored 20000 validation rows, scores in [0.003223, 0.997727]",
+            "scored 60000 validation rows, scores in [0.003768, 0.997466]",
             {
-                "rows": 20000,
+                "rows": 60000,
                 "max_deviation_from_registered_scores": 0.0,
                 "scores_outside_valid_outputs": 0,
             },
         ),
         (
             "fairness_across_groups",
-            "no fairness metric is CRITICAL on 20000 validation rows; lowest disparate impact "
-            "ratio 0.848381 (gender&age_band); 8 INCONCLUSIVE (interval too wide to decide): "
-            "equal_opportunity_difference of gender, false_positive_rate_difference of gender, "
-            "equalized_odds_difference of gender and 5 more",
-            {"min_group_size": 30, "rows": 20000},
+            "no fairness metric is CRITICAL on 60000 validation rows; lowest disparate impact "
+            "ratio 0.922903 (gender&age_band); 5 INCONCLUSIVE (interval too wide to decide): "
+            "disparate_impact_ratio of gender&age_band, equal_opportunity_difference of "
+            "gender&age_band, false_positive_rate_difference of gender&age_band and 2 more",
+            {"min_group_size": 30, "rows": 60000},
         ),
         (
             "rollback_dry_run",
             "dry run: version 1.0.0 restored from models/credit_approval/1.0.0/model.pkl and "
-            "scored 20000 validation rows in [0.003223, 0.997727]",
-            {"previous_version": "1.0.0", "rows": 20000},
+            "scored 60000 validation rows in [0.003768, 0.997466]",
+            {"previous_version": "1.0.0", "rows": 60000},
         ),
         (
             "previous_version_available",
@@ -144,14 +144,14 @@ def test_disparate_impact_below_the_80_percent_rule_fails_the_fairness_item(conf
     ]
     assert result.outcome == "failed"
     assert result.summary.startswith(
-        "disparate_impact_ratio of gender is 0.487581 (CRITICAL on the interval "
-        "0.433586-0.536228; lowest female, highest non_binary)"
+        "disparate_impact_ratio of gender is 0.499972 (CRITICAL on the interval "
+        "0.477797-0.519004; lowest female, highest male)"
     )
     impact = [f for f in result.evidence["findings"] if f["metric"] == "disparate_impact_ratio"]
     assert [(f["attribute"], f["value"], f["severity"]) for f in impact] == [
-        ("gender", 0.487581, "CRITICAL"),
-        ("age_band", 0.985937, "INFO"),
-        ("gender&age_band", 0.435675, "CRITICAL"),
+        ("gender", 0.499972, "CRITICAL"),
+        ("age_band", 0.97498, "INFO"),
+        ("gender&age_band", 0.47764, "CRITICAL"),
     ]
 
 

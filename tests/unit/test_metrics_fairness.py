@@ -31,7 +31,7 @@ from govflow.metrics.fairness import (
     binary_labels,
     binary_predictions,
     calibration_gap,
-    calibration_standard_error,
+    calibration_interval,
     demographic_parity_difference,
     demographic_parity_drift,
     disparate_impact_ratio,
@@ -49,6 +49,7 @@ from govflow.metrics.fairness import (
     predictive_parity_difference,
     simultaneous_interval,
     true_positive_rate_ratio,
+    two_sided_z,
     wilson_interval,
 )
 from govflow.metrics.severity import MetricInputError
@@ -350,18 +351,40 @@ def test_calibration_per_group_and_the_gap_between_groups():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_calibration_error_from_binned_counts_never_understates_the_raw_rows(seed):
-    """The oracle is the standard error of mean(score - label) on the raw rows."""
+def test_the_calibration_interval_from_binned_counts_is_never_narrower_than_the_raw_rows(seed):
+    """The oracle is the normal interval of mean(score - label) on the raw rows: on 4,000
+    rows the binned interval holds it on both sides, and is at most 30% wider."""
     rng = np.random.default_rng(seed)
     scores = rng.beta(2, 3, 4000)
     labels = (rng.random(4000) < scores).astype(int)
     groups = np.where(rng.random(4000) < 0.3, "a", "b")
     counts = group_counts(labels, scores >= 0.5, sensitive_features=groups, scores=scores)
+    z = two_sided_z(0.99)
     for group in ("a", "b"):
         rows = groups == group
-        raw = np.std(scores[rows] - labels[rows]) / math.sqrt(rows.sum())
-        binned = calibration_standard_error(counts, group)
-        assert raw <= binned <= raw * 1.05
+        raw = z * np.std(scores[rows] - labels[rows]) / math.sqrt(rows.sum())
+        value, low, high = calibration_interval(counts, group, z)
+        assert value == pytest.approx(np.mean(scores[rows] - labels[rows]), abs=1e-12)
+        assert raw <= value - low <= 1.3 * raw
+        assert raw <= high - value <= 1.3 * raw
+
+
+def test_a_small_group_with_few_positives_does_not_read_as_miscalibrated_by_chance():
+    """40 calibrated rows whose scores average 0.11 (about 4 positives): the interval's
+    lower end, which raises an alarm, misses 0 on at most its 0.5% at 99%; a normal interval
+    of mean(score - label) missed it on about 4% of samples."""
+    rng = np.random.default_rng(11)
+    z = two_sided_z(0.99)
+    misses = normal_misses = 0
+    for _ in range(2000):
+        scores = rng.beta(1, 8, 40)
+        labels = (rng.random(40) < scores).astype(int)
+        counts = group_counts(labels, scores >= 0.5, sensitive_features=["g"] * 40, scores=scores)
+        value, low, _ = calibration_interval(counts, "g", z)
+        misses += low > 0
+        normal_misses += value - z * np.std(scores - labels) / math.sqrt(40) > 0
+    assert misses / 2000 <= 0.005
+    assert normal_misses / 2000 > 0.02
 
 
 def test_the_calibration_gap_interval_covers_a_true_gap_of_zero_at_its_confidence():

@@ -718,12 +718,19 @@ def judged_fairness_metrics(config: GovflowConfig) -> list[str]:
 
 
 def judgement_confidence(confidence: float, *, groups: int, tests: int) -> float:
-    """The confidence of one interval so that a model-day's verdicts hold at ``confidence``
-    together (Bonferroni): ``tests`` metrics x attributes x pooled windows judged that day,
-    and the extreme pair picked among ``groups`` groups (a gap's interval treats its pair as
-    fixed, and the widest of 28 pairs of a stable window clears a 95% interval by chance)."""
+    """The two-sided confidence of one interval so that a model-day's verdicts hold at
+    ``confidence`` together (Bonferroni): ``tests`` metrics x attributes x pooled windows
+    judged that day, and the extreme pair picked among ``groups`` groups (a gap's interval
+    treats its pair as fixed, and the widest of 28 pairs of a stable window clears a 95%
+    interval by chance).
+
+    Every verdict is a claim in one direction and rests on one end of the interval (an
+    alarm on the end nearer no effect, a pass on the end farther from it), so each end is
+    a one-sided bound at ``1 - (1 - confidence) / (pairs x tests)``: the two-sided interval
+    leaves twice that in its two tails. One test at 0.95 is the 90% interval, each end a
+    95% bound."""
     pairs = max(1, groups * (groups - 1) // 2)
-    return 1 - (1 - confidence) / (pairs * max(1, tests))
+    return 1 - 2 * (1 - confidence) / (pairs * max(1, tests))
 
 
 def fairness_verdict(
@@ -816,8 +823,8 @@ def _fairness_drift(
     pooling = [days for days in policy.pooling_days if days <= len(history) + 1]
     # The metric's own interval counts the attributes and pooled spans judged; the alarm's
     # also counts the other metrics (DI and DP drift are two readings of the same rates).
-    sizing_tests = len(attributes) * (1 + len(pooling))
-    tests = sizing_tests * len(judged_fairness_metrics(config))
+    sizing_tests = 1 + len(pooling)
+    tests = len(attributes) * sizing_tests * len(judged_fairness_metrics(config))
     for names in _present_attributes(judge, columns, attributes, "disparate_impact_ratio"):
         try:
             subject, counts = counts_of(names)
@@ -1085,7 +1092,9 @@ def _regression_model_drift(
         errors = error_summary(*_labels_and_predictions(matured, as_of)[:2])
         level = judge.config.policy.fairness.confidence_level
         # Two metrics judged at once: each alarm's interval at (1 - alpha / 2).
-        alarm, plausible = judgement_confidence(level, groups=1, tests=2), level
+        alarm, plausible = (
+            judgement_confidence(level, groups=1, tests=judged) for judged in (2, 1)
+        )
         for error in ("mae", "rmse"):
             chosen = error_increase(errors, reference.errors, error=error, confidence=alarm)
             wide = error_increase(errors, reference.errors, error=error, confidence=plausible)
