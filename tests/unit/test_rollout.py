@@ -213,7 +213,7 @@ def test_a_disparate_impact_below_the_80_percent_rule_on_the_stage_traffic_rolls
     assert [item["id"] for item in fired] == ["RBC-1"]
     # The rollback names the evidence it acted on: value, interval and rows per group.
     assert fired[0]["summary"] == (
-        "disparate_impact_ratio of gender is 0.362209 (interval 0.20606-0.615688) on 900 rows "
+        "disparate_impact_ratio of gender is 0.362209 (interval 0.202837-0.624328) on 900 rows "
         "(CRITICAL; lowest female, highest non_binary; rows per group "
         "{'female': 304, 'male': 277, 'non_binary': 319})"
     )

@@ -453,7 +453,7 @@ def _error_findings(candidate: DeploymentCandidate) -> list[dict[str, Any]]:
         for error in ("mae", "rmse"):
             chosen, wide = (
                 paired_error_increase(labels, outputs, previous, error=error, confidence=c)
-                for c in (alarm, judgement_confidence(level, groups=1, tests=1))
+                for c in (alarm, level)
             )
             verdict, evidence = error_increase_verdict(candidate.config, chosen, wide)
             findings.append(
@@ -462,15 +462,7 @@ def _error_findings(candidate: DeploymentCandidate) -> list[dict[str, Any]]:
             )
     errors = error_summary(labels, outputs)
     for error, bound in bounds.items():
-        findings.append(
-            _ceiling_finding(
-                errors,
-                error,
-                bound,
-                alarm=alarm,
-                level=judgement_confidence(level, groups=1, tests=1),
-            )
-        )
+        findings.append(_ceiling_finding(errors, error, bound, alarm=alarm, level=level))
     return findings
 
 

@@ -513,7 +513,7 @@ def _error_increases(window: StageWindow) -> list[dict[str, Any]]:
     for error in ("mae", "rmse"):
         chosen, wide = (
             error_increase(new, old, error=error, confidence=confidence)
-            for confidence in (alarm, judgement_confidence(level, groups=1, tests=1))
+            for confidence in (alarm, level)
         )
         verdict, evidence = error_increase_verdict(window.config, chosen, wide)
         verdict = _rollback_needs_the_whole_interval(window.config, chosen.name, verdict, evidence)
