@@ -9,9 +9,12 @@ refuse or remember (issue 13 item 10):
 - an answer that does not fit its form (a field of the wrong type, a field the form does not
   have, an option it does not offer): Airflow says 200 and the task would fail on resume;
   here it is a 422 naming each problem, and the request stays open for a proper answer;
-- a task state set by hand (``PATCH .../taskInstances/...`` or ``.../taskGroupInstances/...``):
-  Airflow logs it in a table ``airflow db clean`` purges; here, once Airflow has taken it, it
-  is an audit event naming the user, which the deployment's bypass check reads.
+- a task state set by hand (``PATCH .../taskInstances/...`` or ``.../taskGroupInstances/...``,
+  or in bulk, ``PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances``, where ``~``
+  stands for any DAG or run and each entity names its own): Airflow logs it in a table
+  ``airflow db clean`` purges; here, once Airflow has taken it, it is an audit event naming
+  the user, which the deployment's bypass check reads (a bulk change, for each of govflow's
+  task instances Airflow reports as updated).
 
 Only requests on govflow's DAGs with a valid Airflow user are looked at: anything else, and
 anything the guard cannot decide, goes to Airflow untouched, whose own authentication and
@@ -38,7 +41,10 @@ STATE = re.compile(
     RUN + r"/(?:taskInstances/(?P<task_id>[^/]+)(?:/(?P<map_index>-?\d+))?"
     r"|taskGroupInstances/(?P<group_id>[^/]+))$"
 )
+BULK = re.compile(r"/api/v2/dags/(?P<dag_id>[^/]+)/dagRuns/(?P<run_id>[^/]+)/taskInstances$")
 MAX_BODY_BYTES = 64 * 1024
+# The most of a bulk change's response read to learn which task instances it updated.
+MAX_RESPONSE_BYTES = 1024 * 1024
 # Task states after which a request waits for nothing (a withdrawn request is skipped).
 FINISHED = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 RUN_ENDED = "the run {run_id} has ended ({state}): its requests take no answer any more"
@@ -59,15 +65,21 @@ class AnswerGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or scope.get("method") != "PATCH" or "/govflow_" not in path:
+        if scope["type"] != "http" or scope.get("method") != "PATCH":
             return await self.app(scope, receive, send)
-        answer, state = ANSWER.search(path), STATE.search(path)
-        if answer is None and state is None:
+        answer, state, bulk = ANSWER.search(path), STATE.search(path), BULK.search(path)
+        if "/govflow_" not in path and bulk is None:
+            return await self.app(scope, receive, send)
+        if answer is None and state is None and bulk is None:
             return await self.app(scope, receive, send)
         body, replay = await _read_body(receive)
         user = await _user(scope)
         if user is None or len(body) > MAX_BODY_BYTES:
             return await self.app(scope, replay, send)
+        if bulk is not None:
+            return await self._bulk(
+                scope, replay, send, _bulk_changes(bulk.groupdict(), body), user
+            )
         if answer is not None:
             refusal = await _refusal(answer.groupdict(), user, body)
             if refusal is None:
@@ -79,6 +91,23 @@ class AnswerGuard:
         await self.app(scope, replay, _watching(send, status))
         if state is not None and 200 <= status.get("code", 0) < 300:
             await _record_state_set(state.groupdict(), user, body)
+
+    async def _bulk(
+        self, scope: Scope, receive: Receive, send: Send, changes: list[BulkChange], user: Any
+    ) -> None:
+        """A bulk change reaches Airflow as it came; each of govflow's task instances that
+        Airflow's response lists as updated is then audited like a change of one."""
+        if not changes:
+            return await self.app(scope, receive, send)
+        status: dict[str, int] = {}
+        response = bytearray()
+        await self.app(scope, receive, _watching(send, status, response))
+        if not 200 <= status.get("code", 0) < 300 or len(response) > MAX_RESPONSE_BYTES:
+            return
+        updated = _updated_keys(bytes(response))
+        taken = [change for change in changes if _was_updated(change, updated)]
+        if taken:
+            await _record_bulk(taken, user)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
@@ -121,13 +150,87 @@ async def _user(scope: Scope) -> Any:
         return None
 
 
-def _watching(send: Send, status: dict[str, int]) -> Send:
+def _watching(send: Send, status: dict[str, int], body: bytearray | None = None) -> Send:
+    """``send``, noting the response's status (and, into ``body``, the first
+    MAX_RESPONSE_BYTES and one chunk more of its body)."""
+
     async def watched(message: Message) -> None:
         if message["type"] == "http.response.start":
             status["code"] = message["status"]
+        elif body is not None and len(body) <= MAX_RESPONSE_BYTES:
+            body.extend(message.get("body", b""))
         await send(message)
 
     return watched
+
+
+BulkChange = tuple[str, str, dict[str, Any]]
+"""A task instance of one of govflow's runs that a bulk request changes: DAG, run, change."""
+
+
+def _bulk_changes(where: dict[str, str], body: bytes) -> list[BulkChange]:
+    """The changes a bulk request asks of govflow's task instances (an entity names its own
+    DAG and run where the path has ``~``; an ``update_mask`` limits what is applied)."""
+    try:
+        requested = json.loads(body or b"{}")
+    except ValueError:
+        return []
+    actions = requested.get("actions") if isinstance(requested, dict) else None
+    changes: list[BulkChange] = []
+    for action in actions if isinstance(actions, list) else []:
+        if not isinstance(action, dict) or action.get("action") != "update":
+            continue
+        mask = action.get("update_mask")
+        for entity in action.get("entities") or []:
+            if not isinstance(entity, dict):
+                continue
+            dag_id = entity.get("dag_id") or where["dag_id"]
+            run_id = entity.get("dag_run_id") or where["run_id"]
+            task_id, map_index = entity.get("task_id"), entity.get("map_index")
+            if not (
+                isinstance(dag_id, str)
+                and dag_id.startswith("govflow_")
+                and isinstance(run_id, str)
+                and run_id != "~"
+                and isinstance(task_id, str)
+            ):
+                continue
+            change = {
+                key: value
+                for key, value in {
+                    "task_id": task_id,
+                    "map_index": map_index if isinstance(map_index, int) else None,
+                    "new_state": entity.get("new_state"),
+                    "note": entity.get("note"),
+                }.items()
+                if value is not None and (key in ("task_id", "map_index") or _applied(key, mask))
+            }
+            if "new_state" in change or "note" in change:
+                changes.append((dag_id, run_id, change))
+    return changes
+
+
+def _applied(field: str, mask: Any) -> bool:
+    return not isinstance(mask, list) or field in mask
+
+
+def _updated_keys(response: bytes) -> list[str]:
+    """The task instances a bulk response lists as updated (``dag.run.task[map_index]``)."""
+    try:
+        answered = json.loads(response or b"{}")
+    except ValueError:
+        return []
+    update = answered.get("update") if isinstance(answered, dict) else None
+    success = update.get("success") if isinstance(update, dict) else None
+    return [key for key in success if isinstance(key, str)] if isinstance(success, list) else []
+
+
+def _was_updated(change: BulkChange, updated: list[str]) -> bool:
+    dag_id, run_id, fields = change
+    prefix = f"{dag_id}.{run_id}.{fields['task_id']}["
+    if "map_index" in fields:
+        return f"{prefix}{fields['map_index']}]" in updated
+    return any(key.startswith(prefix) for key in updated)
 
 
 async def _respond(send: Send, code: int, detail: str) -> None:
@@ -253,3 +356,12 @@ async def _record_state_set(where: dict[str, str], user: Any, body: bytes) -> No
     await run_in_threadpool(
         guard.record_state_set, user.get_name(), where["dag_id"], where["run_id"], change
     )
+
+
+async def _record_bulk(changes: list[BulkChange], user: Any) -> None:
+    from starlette.concurrency import run_in_threadpool
+
+    import govflow.flows.guard as guard
+
+    for dag_id, run_id, change in changes:
+        await run_in_threadpool(guard.record_state_set, user.get_name(), dag_id, run_id, change)

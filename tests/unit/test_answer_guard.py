@@ -29,10 +29,11 @@ class User:
 
 
 class Airflow:
-    """Records what reached it and answers ``status``."""
+    """Records what reached it and answers ``status`` with ``answer`` (JSON)."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, answer: Any = None) -> None:
         self.status = status
+        self.answer = {} if answer is None else answer
         self.bodies: list[bytes] = []
 
     async def __call__(self, scope, receive, send) -> None:
@@ -43,7 +44,7 @@ class Airflow:
             more = message.get("more_body", False)
         self.bodies.append(body)
         await send({"type": "http.response.start", "status": self.status, "headers": []})
-        await send({"type": "http.response.body", "body": b"{}"})
+        await send({"type": "http.response.body", "body": json.dumps(self.answer).encode()})
 
 
 def call(app: Any, path: str, body: dict[str, Any], method: str = "PATCH") -> tuple[int, Any]:
@@ -95,6 +96,14 @@ def refused(url: str) -> list[tuple[str, str]]:
         return [
             (e.actor, e.payload["reason"])
             for e in query_events(session, action="airflow.answer_refused")
+        ]
+
+
+def state_sets(url: str) -> list[tuple[str, str, dict[str, Any]]]:
+    with store.session_scope(url) as session:
+        return [
+            (e.actor, e.target, e.payload)
+            for e in query_events(session, action="airflow.task_state_set")
         ]
 
 
@@ -178,16 +187,94 @@ def test_a_task_state_set_by_hand_is_audited_with_the_user_once_airflow_took_it(
     call(Airflow(), f"{RUN}/taskGroupInstances/response", {"new_state": "failed", "note": "n"})
     call(Airflow(), f"{RUN}/taskInstances/acknowledge/dry_run", {"new_state": "success"})
 
-    with store.session_scope(fresh_store_env) as session:
-        events = [
-            (e.actor, e.target, e.payload)
-            for e in query_events(session, action="airflow.task_state_set")
-        ]
     target = "dag_run:govflow_incident_response/manual__1"
-    assert events == [
+    assert state_sets(fresh_store_env) == [
         ("carol", target, {"task_id": "acknowledge", "map_index": 2, "new_state": "success"}),
         ("carol", target, {"group_id": "response", "new_state": "failed", "note": "n"}),
     ]
+
+
+def test_a_bulk_change_audits_each_of_govflows_task_instances_airflow_updated(
+    guard_env, fresh_store_env
+):
+    """The bulk endpoint, on one run or on ``~``: each govflow task instance Airflow lists as
+    updated is audited; its errors, other DAGs' entities and a refused request are not."""
+    deployment = "/api/v2/dags/govflow_model_deployment/dagRuns/manual__7"
+    approve = {"task_id": "approvals.approve", "new_state": "success"}
+    body = {
+        "actions": [
+            {
+                "action": "update",
+                "entities": [
+                    {**approve, "map_index": 0},
+                    {**approve, "map_index": 1},
+                    {
+                        "task_id": "t",
+                        "dag_id": "example",
+                        "dag_run_id": "r",
+                        "new_state": "success",
+                    },
+                ],
+            }
+        ]
+    }
+    answer = {
+        "update": {
+            "success": [
+                "govflow_model_deployment.manual__7.approvals.approve[0]",
+                "example.r.t[-1]",
+            ],
+            "errors": [{"error": "the task instance is not found", "status_code": 404}],
+        }
+    }
+    assert call(Airflow(answer=answer), f"{deployment}/taskInstances", body)[0] == 200
+    assert call(Airflow(status=403), f"{deployment}/taskInstances", body)[0] == 403
+    anywhere = {
+        "actions": [
+            {
+                "action": "update",
+                "update_mask": ["new_state"],
+                "entities": [
+                    {
+                        "task_id": "acknowledge",
+                        "dag_id": "govflow_incident_response",
+                        "dag_run_id": "manual__1",
+                        "new_state": "success",
+                        "note": "masked out",
+                    }
+                ],
+            },
+            {"action": "delete", "entities": ["whatever"]},
+        ]
+    }
+    answer = {"update": {"success": ["govflow_incident_response.manual__1.acknowledge[-1]"]}}
+    assert (
+        call(Airflow(answer=answer), "/api/v2/dags/~/dagRuns/~/taskInstances", anywhere)[0] == 200
+    )
+
+    assert state_sets(fresh_store_env) == [
+        (
+            "carol",
+            "dag_run:govflow_model_deployment/manual__7",
+            {"task_id": "approvals.approve", "map_index": 0, "new_state": "success"},
+        ),
+        (
+            "carol",
+            "dag_run:govflow_incident_response/manual__1",
+            {"task_id": "acknowledge", "new_state": "success"},
+        ),
+    ]
+
+
+def test_a_bulk_change_of_other_dags_only_passes_untouched(guard_env, fresh_store_env):
+    airflow = Airflow(answer={"update": {"success": ["example.r.t[-1]"]}})
+    body = {
+        "actions": [{"action": "update", "entities": [{"task_id": "t", "new_state": "failed"}]}]
+    }
+
+    assert call(airflow, "/api/v2/dags/example/dagRuns/r/taskInstances", body)[0] == 200
+    assert airflow.bodies == [json.dumps(body).encode()]
+    assert state_sets(fresh_store_env) == []
 
 
 def test_requests_on_other_dags_and_methods_pass_untouched(guard_env, fresh_store_env):
