@@ -724,11 +724,12 @@ def judgement_confidence(confidence: float, *, groups: int, tests: int) -> float
     fixed, and the widest of 28 pairs of a stable window clears a 95% interval by chance).
 
     An alarm rests on one end of the interval, yet the interval is two-sided, each end at
-    half the corrected alpha: Wilson's interval, which every rate and ratio is built
-    from, is lighter in its far tail than the exact one on a small group (for 24 of 36 at
-    one-sided 2.6e-4 its lower end is 0.385, Clopper-Pearson's 0.368; at half that, where a
-    two-sided interval puts it, 0.372), and one-sided ends made a demo stable day CRITICAL on an
-    event of exact probability 7.6e-4 (24 of 36 non-binary customers selected, 0.39 usual)."""
+    half the corrected alpha: Wilson's interval, which every rate and ratio is built from,
+    is lighter in its far tail than the exact one on a small group (for 24 of 36 at
+    one-sided 2.6e-4 its lower end is 0.385, Clopper-Pearson's 0.368; at half that, where
+    a two-sided interval puts it, 0.372), and one-sided ends made a demo stable day
+    CRITICAL on an event of exact probability 7.6e-4 (24 of 36 non-binary customers
+    selected where 0.39 is usual)."""
     pairs = max(1, groups * (groups - 1) // 2)
     return 1 - (1 - confidence) / (pairs * max(1, tests))
 
@@ -744,7 +745,7 @@ def fairness_verdict(
     evidence): INFO, WARNING, CRITICAL or INCONCLUSIVE; ``NOT_JUDGED`` for a metric the
     policy does not bound or that has no interval (recorded, never alarmed on). ``result``
     carries the interval an alarm needs (corrected for every test of the model-day),
-    ``plausible`` the metric's own (corrected for its group pairs, attributes and spans;
+    ``plausible`` the metric's own (corrected for its group pairs and pooled spans;
     default the same), which clears a metric or sizes an effect already shown. Seed 004's
     own metrics are judged against no effect (no drift, parity); seed 000's gaps against
     the ``baseline``'s gap when it is given (a shift)."""
@@ -821,8 +822,8 @@ def _fairness_drift(
     policy = config.policy.fairness
     attributes = _fairness_attributes(model)
     pooling = [days for days in policy.pooling_days if days <= len(history) + 1]
-    # The metric's own interval counts the attributes and pooled spans judged; the alarm's
-    # also counts the other metrics (DI and DP drift are two readings of the same rates).
+    # The metric's own interval counts the pooled spans judged (with the pairs, the choices
+    # made inside the metric); the alarm's also counts the attributes and the metrics.
     sizing_tests = 1 + len(pooling)
     tests = len(attributes) * sizing_tests * len(judged_fairness_metrics(config))
     for names in _present_attributes(judge, columns, attributes, "disparate_impact_ratio"):
@@ -871,10 +872,10 @@ class _FairnessJudgement:
     def report(self, window: str, days: int, *, alarm: bool = True) -> Any:
         """The attribute's fairness report over the last ``days`` days. Its intervals are
         corrected for every test of the model-day when they may raise an alarm (``alarm``),
-        and otherwise for the pairs of groups, the attributes and the pooled spans only: that
-        interval clears a metric (a pass is wrong when it misses an effect, which testing
-        more metrics does not make likelier) and sizes an effect the model-day's interval
-        has shown."""
+        and otherwise for the pairs of groups and the pooled spans only: that interval
+        clears a metric (a pass is wrong when it misses an effect, which testing more
+        metrics or attributes does not make likelier) and sizes an effect the model-day's
+        interval has shown."""
         key = (window, days, alarm)
         if key not in self.reports:
             counts = self.counts[window]
