@@ -221,6 +221,28 @@ class GroupCounts:
         }
 
     @classmethod
+    def from_cells(cls, groups: Sequence[str], cells: npt.NDArray[Any], **rest: Any) -> GroupCounts:
+        """The counts of ``cells``, one (label: 0, 1, none) x (selected: 0, 1) grid per group,
+        as the pandas and the database paths both tally them; ``rest`` holds the other
+        fields (calibration, dropped rows)."""
+
+        def per_group(counts: npt.NDArray[Any]) -> tuple[int, ...]:
+            return tuple(int(count) for count in counts)
+
+        return cls(
+            groups=tuple(groups),
+            n=per_group(cells.sum(axis=(1, 2))),
+            selected=per_group(cells[:, :, 1].sum(axis=1)),
+            labelled=per_group(cells[:, :2].sum(axis=(1, 2))),
+            positives=per_group(cells[:, 1].sum(axis=1)),
+            tp=per_group(cells[:, 1, 1]),
+            fp=per_group(cells[:, 0, 1]),
+            tn=per_group(cells[:, 0, 0]),
+            fn=per_group(cells[:, 1, 0]),
+            **rest,
+        )
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupCounts:
         groups = tuple(sorted(data["groups"]))
         rows = [data["groups"][group] for group in groups]
@@ -427,24 +449,14 @@ def group_counts(
         (codes * 3 + label_state) * 2 + selected, minlength=group_total * 6
     ).reshape(group_total, 3, 2)
 
-    def per_group(counts: npt.NDArray[np.intp]) -> tuple[int, ...]:
-        return tuple(counts.tolist())
-
     calibration: dict[str, Any] = {}
     if score_values is not None:
         calibration = _calibration_counts(
             codes, group_total, score_values[present], labels, calibration_bins
         )
-    return GroupCounts(
-        groups=tuple(str(group) for group in uniques),
-        n=per_group(cells.sum(axis=(1, 2))),
-        selected=per_group(cells[:, :, 1].sum(axis=1)),
-        labelled=per_group(cells[:, :2].sum(axis=(1, 2))),
-        positives=per_group(cells[:, 1].sum(axis=1)),
-        tp=per_group(cells[:, 1, 1]),
-        fp=per_group(cells[:, 0, 1]),
-        tn=per_group(cells[:, 0, 0]),
-        fn=per_group(cells[:, 1, 0]),
+    return GroupCounts.from_cells(
+        [str(group) for group in uniques],
+        cells,
         calibration_bins=calibration_bins,
         dropped_missing_attribute=int((~present).sum()),
         **calibration,

@@ -444,26 +444,14 @@ def _group_counts(
     if not cells:
         raise MetricInputError(NO_GROUPS.format(dropped=dropped))
     groups = tuple(sorted(cells))
-    grid = np.stack([cells[group] for group in groups])
-
-    def per_group(counts: np.ndarray) -> tuple[int, ...]:
-        return tuple(int(count) for count in counts)
-
-    return GroupCounts(
-        groups=groups,
-        n=per_group(grid.sum(axis=(1, 2))),
-        selected=per_group(grid[:, :, 1].sum(axis=1)),
-        labelled=per_group(grid[:, :2].sum(axis=(1, 2))),
-        positives=per_group(grid[:, 1].sum(axis=1)),
-        tp=per_group(grid[:, 1, 1]),
-        fp=per_group(grid[:, 0, 1]),
-        tn=per_group(grid[:, 0, 0]),
-        fn=per_group(grid[:, 1, 0]),
+    return GroupCounts.from_cells(
+        groups,
+        np.stack([cells[group] for group in groups]),
         calibration_bins=bins,
-        calibration_counts=tuple(per_group(calibration[group]) for group in groups),
+        calibration_counts=tuple(tuple(map(int, calibration[group])) for group in groups),
         # Added by _with_score_sums, in row order.
         calibration_score_sums=tuple((0.0,) * bins for _ in groups),
-        calibration_positives=tuple(per_group(positives[group]) for group in groups),
+        calibration_positives=tuple(tuple(map(int, positives[group])) for group in groups),
         dropped_missing_attribute=dropped,
     )
 
