@@ -155,6 +155,14 @@ class Evidence:
     reference: float = 0.0
     plausible_low: float | None = None
     plausible_high: float | None = None
+    change: bool = False
+    """Whether the interval is of a change from the baseline (a drift, or a shift from the
+    baseline's gap), its ``reference`` no change: a stable day leaves the metric where it
+    was, so an interval excluding it shows the metric moved, and a critical estimate that
+    moved is CRITICAL, its size shown or not. Disparate impact is judged as a level against
+    parity, which a population with a standing disparity never shows (the demo's age bands
+    sit at 0.91-0.92): excluding parity says nothing of a change, and its CRITICAL needs the
+    effect's size shown."""
 
     def excludes_no_effect(self, direction: Direction) -> bool:
         """Whether the whole interval lies on the bad side of ``reference``."""
@@ -297,11 +305,15 @@ def classify(
             evidence.favourable_end(threshold.direction), "warning"
         )
         if threshold.reached(value, "critical"):
-            # Once the model-day's corrected interval shows an effect, its size is read on
-            # the metric's own interval (gatekeeping): a critical estimate whose own interval
-            # is clear of the warning bound is CRITICAL.
-            sized = shown or threshold.reached(
-                evidence.plausible_favourable_end(threshold.direction), "warning"
+            # Once the model-day's corrected interval shows an effect, a critical estimate is
+            # CRITICAL when the metric moved from its baseline (a stable day leaves it where
+            # it was) or, read on its own interval (gatekeeping), the effect's size is shown.
+            sized = (
+                shown
+                or evidence.change
+                or threshold.reached(
+                    evidence.plausible_favourable_end(threshold.direction), "warning"
+                )
             )
             return Severity.CRITICAL if sized else Severity.WARNING
         if shown:
