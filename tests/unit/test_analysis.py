@@ -552,6 +552,9 @@ def metric(name: str, value: float, ci: tuple[float, float] | None) -> FairnessM
         ("disparate_impact_ratio", 0.95, (0.70, 1.30), ("INCONCLUSIVE", 1.0)),
         ("demographic_parity_drift", 0.15, (0.11, 0.19), ("CRITICAL", 0.0)),
         ("demographic_parity_drift", 0.12, (0.0, 0.25), ("INCONCLUSIVE", 0.0)),
+        # a drift shown to be above 0 has moved: a critical estimate is CRITICAL, its size
+        # (here anything from 0.02 up) not shown
+        ("demographic_parity_drift", 0.12, (0.02, 0.22), ("CRITICAL", 0.0)),
         ("demographic_parity_drift", 0.07, (0.01, 0.13), ("INCONCLUSIVE", 0.0)),
         ("demographic_parity_drift", 0.08, (0.06, 0.10), ("WARNING", 0.0)),
         ("demographic_parity_drift", 0.02, (0.0, 0.06), ("INFO", 0.0)),

@@ -290,6 +290,12 @@ DP_DRIFT = Threshold(warning=0.05, critical=0.10)
             Evidence(0.45, 1.01, 1.0, plausible_low=0.57, plausible_high=0.80),
             INCONCLUSIVE,  # no effect is shown once every test of the day is counted
         ),
+        # a change from the baseline (a drift) shown, and a critical estimate: CRITICAL,
+        # its size (the plausible interval reaches 0.05) not shown
+        (DP_DRIFT, 0.15, Evidence(0.02, 0.28, plausible_low=0.05, change=True), Severity.CRITICAL),
+        (DP_DRIFT, 0.15, Evidence(0.0, 0.30, change=True), INCONCLUSIVE),  # no move shown
+        (DP_DRIFT, 0.08, Evidence(0.01, 0.15, change=True), INCONCLUSIVE),  # not critical
+        (DP_DRIFT, 0.08, Evidence(0.06, 0.10, change=True), Severity.WARNING),
         (DP_DRIFT, 0.15, Evidence(0.11, 0.19), Severity.CRITICAL),
         (DP_DRIFT, 0.15, Evidence(0.02, 0.28, plausible_low=0.06), Severity.CRITICAL),
         (DP_DRIFT, 0.15, Evidence(0.02, 0.28, plausible_low=0.05), Severity.WARNING),

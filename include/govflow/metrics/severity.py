@@ -51,12 +51,16 @@ interval as well as on its value (``classify(value, threshold, evidence=Evidence
   corrected for its group pairs, the attributes and the pooled spans, not for the other
   metrics of the same rates), so a critical estimate whose own interval lies beyond
   the warning bound is CRITICAL too. Without it a DI of 0.65 in 1,000 rows a day at a 26 %
-  selection rate was CRITICAL on its first day in 65 % of days (``benchmarks/false_alarms.py``);
+  selection rate was CRITICAL on its first day in 65 % of days (``benchmarks/false_alarms.py``).
+  For a change from the baseline (``Evidence.change``: a drift, a shift from the baseline's
+  gap) "no effect" is no change, which is what a stable day holds: a critical estimate whose
+  corrected interval excludes it has moved and is CRITICAL, its size shown or not (the "more
+  power" reading; a drift of 0.15 in 40 rows a day is caught within a week far more often);
 * **WARNING**: the whole interval lies beyond the warning bound (the data show a
   warning-size effect), or the value reaches the critical bound and the interval excludes
   "no effect" (``Evidence.reference``: 0 for a drift or a difference between groups, 1 for a
-  ratio) but reaches back over the warning bound (a small group, an extreme cell of many: an
-  effect is shown, its size is not). A value in the warning band whose interval still holds
+  ratio) but reaches back over the warning bound, and the metric is a level, not a change (a
+  small group, an extreme cell of many: an effect is shown, its size is not). A value in the warning band whose interval still holds
   values below the bound is not a WARNING: a population whose true disparate impact sits at
   0.91 would otherwise be a WARNING on every day its noise dips under 0.89;
 * **INFO**: the value is within the warning bound and the interval's unfavourable end does not
@@ -155,6 +159,14 @@ class Evidence:
     reference: float = 0.0
     plausible_low: float | None = None
     plausible_high: float | None = None
+    change: bool = False
+    """Whether the interval is of a change from the baseline (a drift, or a shift from the
+    baseline's gap), its ``reference`` no change: a stable day leaves the metric where it
+    was, so an interval excluding it shows the metric moved, and a critical estimate that
+    moved is CRITICAL, its size shown or not. Disparate impact is judged as a level against
+    parity, which a population with a standing disparity never shows (the demo's age bands
+    sit at 0.91-0.92): excluding parity says nothing of a change, and its CRITICAL needs the
+    effect's size shown."""
 
     def excludes_no_effect(self, direction: Direction) -> bool:
         """Whether the whole interval lies on the bad side of ``reference``."""
@@ -297,11 +309,15 @@ def classify(
             evidence.favourable_end(threshold.direction), "warning"
         )
         if threshold.reached(value, "critical"):
-            # Once the model-day's corrected interval shows an effect, its size is read on
-            # the metric's own interval (gatekeeping): a critical estimate whose own interval
-            # is clear of the warning bound is CRITICAL.
-            sized = shown or threshold.reached(
-                evidence.plausible_favourable_end(threshold.direction), "warning"
+            # Once the model-day's corrected interval shows an effect, a critical estimate is
+            # CRITICAL when the metric moved from its baseline (a stable day leaves it where
+            # it was) or, read on its own interval (gatekeeping), the effect's size is shown.
+            sized = (
+                shown
+                or evidence.change
+                or threshold.reached(
+                    evidence.plausible_favourable_end(threshold.direction), "warning"
+                )
             )
             return Severity.CRITICAL if sized else Severity.WARNING
         if shown:

@@ -130,6 +130,8 @@ NOT_JUDGED = "NOT_JUDGED"
 SEED_004_METRICS = frozenset(
     {"demographic_parity_drift", "equal_opportunity_drift", "disparate_impact_ratio"}
 )
+DRIFT_METRICS = frozenset({"demographic_parity_drift", "equal_opportunity_drift"})
+"""Seed 004's metrics that are themselves a change from the baseline (no drift is 0)."""
 
 UNKNOWN_CHECK = "unknown check {check!r}; expected some of {expected}"
 NO_BASELINE = (
@@ -758,6 +760,8 @@ def fairness_verdict(
     low, high = simultaneous_interval(result)
     plausible_low, plausible_high = simultaneous_interval(plausible)
     reference = 1.0 if metric.endswith("_ratio") else 0.0
+    # A drift is itself a change from the baseline: its no effect is no change.
+    change = metric in DRIFT_METRICS
     if (
         metric not in SEED_004_METRICS
         and baseline is not None
@@ -773,8 +777,14 @@ def fairness_verdict(
         reference = before
         low = value - math.hypot(value - low, before_high - before)
         high = value + math.hypot(high - value, before - before_low)
+        change = True
     evidence = Evidence(
-        low, high, reference, plausible_low=plausible_low, plausible_high=plausible_high
+        low,
+        high,
+        reference,
+        plausible_low=plausible_low,
+        plausible_high=plausible_high,
+        change=change,
     )
     return classify(result.value, threshold, evidence=evidence).name, evidence
 
