@@ -55,14 +55,16 @@ interval as well as on its value (``classify(value, threshold, evidence=Evidence
   For a change from the baseline (``Evidence.change``: a drift, a shift from the baseline's
   gap) "no effect" is no change, which is what a stable day holds: a critical estimate whose
   corrected interval excludes it has moved and is CRITICAL, its size shown or not (the "more
-  power" reading; a drift of 0.15 in 40 rows a day is caught within a week far more often);
+  power" reading: a DP drift of 0.15 in 40 rows a day was CRITICAL within a week on 90 % of
+  60 sequences for each demo model, 72-90 % when its size had to be shown);
 * **WARNING**: the whole interval lies beyond the warning bound (the data show a
-  warning-size effect), or the value reaches the critical bound and the interval excludes
-  "no effect" (``Evidence.reference``: 0 for a drift or a difference between groups, 1 for a
-  ratio) but reaches back over the warning bound, and the metric is a level, not a change (a
-  small group, an extreme cell of many: an effect is shown, its size is not). A value in the warning band whose interval still holds
-  values below the bound is not a WARNING: a population whose true disparate impact sits at
-  0.91 would otherwise be a WARNING on every day its noise dips under 0.89;
+  warning-size effect), or the value of a level (not a change) reaches the critical bound
+  and the interval excludes "no effect" (``Evidence.reference``: 0 for a difference between
+  groups, 1 for a ratio) but reaches back over the warning bound (a small group, an extreme
+  cell of many: an effect is shown, its size is not). A value in the warning band whose
+  interval still holds values below the bound is not a WARNING: a population whose true
+  disparate impact sits at 0.91 would otherwise be a WARNING on every day its noise dips
+  under 0.89;
 * **INFO**: the value is within the warning bound and the interval's unfavourable end does not
   reach the critical bound, i.e. the data rule out a critical effect (this end may come from
   a narrower "plausible" interval, ``Evidence.plausible_low``/``plausible_high``);
@@ -312,14 +314,14 @@ def classify(
             # Once the model-day's corrected interval shows an effect, a critical estimate is
             # CRITICAL when the metric moved from its baseline (a stable day leaves it where
             # it was) or, read on its own interval (gatekeeping), the effect's size is shown.
-            sized = (
+            moved_or_sized = (
                 shown
                 or evidence.change
                 or threshold.reached(
                     evidence.plausible_favourable_end(threshold.direction), "warning"
                 )
             )
-            return Severity.CRITICAL if sized else Severity.WARNING
+            return Severity.CRITICAL if moved_or_sized else Severity.WARNING
         if shown:
             return Severity.WARNING
     quiet = not threshold.reached(value, "warning") and not threshold.reached(value, "critical")
