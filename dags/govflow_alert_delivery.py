@@ -24,7 +24,9 @@ one line naming the undelivered alerts, until each is delivered or a person aban
 **Resend or abandon** ("Trigger" with the form below, or `govflow alerts resend|abandon`):
 the user who triggered the run (`dag_run.triggering_user_name`, a people.yaml id) puts the
 alerts named in `alert_ids` (or, for `resend`, every failed one) back in the outbox, or gives
-up on them for a `reason`. Each change is an audit event naming that user
+up on them for a `reason`. Anyone in people.yaml may resend; only an ML engineer, the ML
+lead or an admin may abandon (a CRITICAL alert given up is a page nobody gets; the others are
+refused in one line, nothing changed). Each change is an audit event naming that user
 (`govflow audit query --action 'alert.*'`); asking again changes nothing. The run then
 delivers as a scheduled one does.
 """

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from govflow import store
 from govflow.alerts.messages import SLACK_REJECTED
 from govflow.alerts.outbox import NOTHING_NAMED, REASON_REQUIRED, enqueue_alert
-from govflow.flows.alerts import UNDELIVERED
+from govflow.flows.alerts import ABANDONERS, NOT_AN_ABANDONER, UNDELIVERED
 from govflow.store.schema import Alert, AuditEvent
 from govflow.store.types import utcnow
 from tests.support.slack_receiver import BOT_TOKEN, running_slack_receiver
@@ -189,4 +189,14 @@ def test_a_form_that_names_no_alert_or_no_reason_fails_and_changes_nothing(outbo
     with pytest.raises(AirflowFailException) as refused:
         _from_the_form(_delivery_dag(), {**FORM, **params}, "lena")
     assert str(refused.value) == message
+    assert _statuses(outbox) == ["pending"]
+
+
+def test_the_compliance_officer_may_not_abandon_an_alert_from_the_form(outbox):
+    abandon = {**FORM, "action": "abandon", "alert_ids": [1], "reason": "told by phone"}
+    with pytest.raises(AirflowFailException) as refused:
+        _from_the_form(_delivery_dag(), abandon, "carol")
+    assert str(refused.value) == NOT_AN_ABANDONER.format(
+        actor="carol", roles=", ".join(ABANDONERS), held="compliance_officer"
+    )
     assert _statuses(outbox) == ["pending"]

@@ -18,7 +18,7 @@ from govflow.alerts.outbox import (
     UNKNOWN_ALERT,
     enqueue_alert,
 )
-from govflow.flows.alerts import UNKNOWN_PERSON
+from govflow.flows.alerts import ABANDONERS, NOT_AN_ABANDONER, UNKNOWN_PERSON
 from govflow.store.schema import Alert, AuditEvent
 
 
@@ -102,6 +102,13 @@ def test_abandon_gives_up_a_critical_alert_once_with_the_reason(db_url):
         (
             ["alerts", "abandon", "2", "--reason", "r", "--actor", "eve"],
             NOT_WAITING.format(id=2, status="delivered"),
+        ),
+        # a CRITICAL alert given up is a page nobody gets: not the compliance officer's call
+        (
+            ["alerts", "abandon", "1", "--reason", "r", "--actor", "carol"],
+            NOT_AN_ABANDONER.format(
+                actor="carol", roles=", ".join(ABANDONERS), held="compliance_officer"
+            ),
         ),
     ],
 )

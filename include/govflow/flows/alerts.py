@@ -12,12 +12,21 @@ from govflow.alerts import outbox
 from govflow.alerts.messages import SlackBot, SmtpSettings
 from govflow.alerts.paging import PAGERDUTY, PagerDutySettings
 from govflow.config import GovflowConfig, load_config
+from govflow.config.people import User
+from govflow.config.vocabulary import Role
 from govflow.flows import Overdue, Refused
 from govflow.store.types import utcnow
 
 UNKNOWN_PERSON = (
     "{actor!r} is nobody in people.yaml: only a person named there can resend or abandon an alert"
 )
+NOT_AN_ABANDONER = (
+    "{actor!r} may not abandon an alert: giving up on a delivery is for the people who run the "
+    "monitoring (people.yaml roles {roles}); {actor!r} holds {held}"
+)
+ABANDONERS: tuple[Role, ...] = ("ml_engineer", "ml_lead", "admin")
+"""Who may give up on an alert's delivery: those seed 004 section 6 lets trigger an analysis
+(a CRITICAL alert given up is a page nobody gets). Anyone named in people.yaml may resend."""
 NOTHING_RESENT = "nothing to resend: no alert changed"
 UNDELIVERED = (
     "{count} CRITICAL alert(s) still undelivered {minutes:g} minutes after they were raised, "
@@ -109,13 +118,13 @@ def escalate_undelivered(
     return {"escalations": escalations, "sent": sent}
 
 
-def _person(config: GovflowConfig | None, actor: str | None) -> str:
+def _person(config: GovflowConfig | None, actor: str | None) -> User:
+    """``actor``'s entry in people.yaml; refused when it names nobody there."""
     config = config or load_config(settings.config_dir())
     try:
-        config.people.user(actor or "")
+        return config.people.user(actor or "")
     except KeyError:
         raise Refused(UNKNOWN_PERSON.format(actor=actor)) from None
-    return str(actor)
 
 
 def resend_alerts(
@@ -128,7 +137,7 @@ def resend_alerts(
 ) -> list[int]:
     """Put the named (or every failed) alert back in the outbox, due now, as ``actor`` (a
     people.yaml id); print and return the ids changed. Refused: nothing changes."""
-    person = _person(config, actor)
+    person = _person(config, actor).id
     store.ensure_schema(db_url)
     try:
         with store.session_scope(db_url) as session:
@@ -156,6 +165,12 @@ def abandon_alerts(
     and return the ids changed (one already abandoned is told, not changed). Refused:
     nothing changes."""
     person = _person(config, actor)
+    if not set(ABANDONERS) & set(person.roles):
+        raise Refused(
+            NOT_AN_ABANDONER.format(
+                actor=person.id, roles=", ".join(ABANDONERS), held=", ".join(person.roles)
+            )
+        )
     if not alert_ids:
         raise Refused(outbox.NOTHING_NAMED.format(verb="abandon"))
     store.ensure_schema(db_url)
@@ -164,7 +179,7 @@ def abandon_alerts(
             changed = [
                 alert_id
                 for alert_id in alert_ids
-                if outbox.abandon_alert(session, alert_id, actor=person, reason=reason)
+                if outbox.abandon_alert(session, alert_id, actor=person.id, reason=reason)
             ]
     except outbox.AlertRequestError as error:
         raise Refused(str(error)) from None
@@ -188,7 +203,9 @@ def apply_request(params: dict[str, Any], *, actor: str | None) -> list[int]:
 
 
 __all__ = [
+    "ABANDONERS",
     "NOTHING_RESENT",
+    "NOT_AN_ABANDONER",
     "UNDELIVERED",
     "UNKNOWN_PERSON",
     "abandon_alerts",
