@@ -68,9 +68,8 @@ class AnswerGuard:
         if scope["type"] != "http" or scope.get("method") != "PATCH":
             return await self.app(scope, receive, send)
         answer, state, bulk = ANSWER.search(path), STATE.search(path), BULK.search(path)
-        if "/govflow_" not in path and bulk is None:
-            return await self.app(scope, receive, send)
-        if answer is None and state is None and bulk is None:
+        # A bulk path may name no DAG (``~``): its entities say whether govflow's are changed.
+        if bulk is None and ("/govflow_" not in path or (answer is None and state is None)):
             return await self.app(scope, receive, send)
         body, replay = await _read_body(receive)
         user = await _user(scope)
@@ -363,5 +362,4 @@ async def _record_bulk(changes: list[BulkChange], user: Any) -> None:
 
     import govflow.flows.guard as guard
 
-    for dag_id, run_id, change in changes:
-        await run_in_threadpool(guard.record_state_set, user.get_name(), dag_id, run_id, change)
+    await run_in_threadpool(guard.record_states_set, user.get_name(), changes)

@@ -33,23 +33,33 @@ def stopped_reason(dag_id: str, run_id: str) -> str | None:
 def record_state_set(actor: str, dag_id: str, run_id: str, change: dict[str, Any]) -> None:
     """Audit a task state set by hand (``change``: the task, its map index or group, and
     the new state, as the request named them)."""
-    _audit_run(actor, STATE_SET_BY_HAND, dag_id, run_id, change)
+    record_states_set(actor, [(dag_id, run_id, change)])
+
+
+def record_states_set(actor: str, changes: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Audit task states set by hand in one request (Airflow's bulk endpoint): one event
+    per (DAG, run, change), written in one transaction."""
+    with store.session_scope() as session:
+        for dag_id, run_id, change in changes:
+            _record(session, actor, STATE_SET_BY_HAND, dag_id, run_id, change)
 
 
 def record_refused_answer(
     actor: str, dag_id: str, run_id: str, task: dict[str, Any], reason: str
 ) -> None:
     """Audit an answer the guard refused, with the reason the answerer was given."""
-    _audit_run(actor, ANSWER_REFUSED, dag_id, run_id, {**task, "reason": reason})
-
-
-def _audit_run(actor: str, action: str, dag_id: str, run_id: str, payload: dict[str, Any]) -> None:
     with store.session_scope() as session:
-        record_event(
-            session,
-            actor=actor,
-            action=action,
-            target=run_target(dag_id, run_id),
-            payload=payload,
-            severity="WARNING",
-        )
+        _record(session, actor, ANSWER_REFUSED, dag_id, run_id, {**task, "reason": reason})
+
+
+def _record(
+    session: Any, actor: str, action: str, dag_id: str, run_id: str, payload: dict[str, Any]
+) -> None:
+    record_event(
+        session,
+        actor=actor,
+        action=action,
+        target=run_target(dag_id, run_id),
+        payload=payload,
+        severity="WARNING",
+    )
