@@ -24,10 +24,24 @@ SMALL = {"days": 35, "rows_per_day": 200, "seed": 3, "start": date(2025, 3, 1)}
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory) -> tuple[Path, str]:
-    data_dir = tmp_path_factory.mktemp("demo")
-    url = f"sqlite:///{data_dir / 'govflow.db'}"
-    seed_demo(data_dir, load_config(settings.config_dir()), db_url=url, **SMALL)
-    return data_dir, url
+    """`govflow demo seed` (SMALL) run as a user runs it, into a data directory of its own,
+    with the store where the CLI puts it by default."""
+    data_dir = tmp_path_factory.mktemp("cli-demo")
+    seed = subprocess.run(
+        [
+            *GOVFLOW,
+            "demo",
+            "seed",
+            *("--days", str(SMALL["days"]), "--rows-per-day", str(SMALL["rows_per_day"])),
+            *("--seed", str(SMALL["seed"]), "--start", SMALL["start"].isoformat()),
+        ],
+        env=_cli_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert seed.returncode == 0, seed.stderr[-2000:]
+    return data_dir, f"sqlite:///{data_dir / 'govflow.db'}"
 
 
 def test_every_demo_model_is_registered_with_the_inventory_owner_and_tier(seeded):
@@ -86,29 +100,27 @@ def test_seeding_again_with_the_same_seed_adds_no_record(seeded):
     assert summary.audit_events == before[0]
 
 
-def test_reseeding_with_another_seed_refuses_to_overwrite_registered_artefacts(seeded, tmp_path):
+def test_reseeding_with_another_seed_is_refused_before_any_registered_artefact_is_replaced(
+    seeded, tmp_path
+):
     # A copy of the module's seeded demo, so that this test does not seed one more.
     data_dir = tmp_path / "demo"
     shutil.copytree(seeded[0], data_dir)
-    url = f"sqlite:///{data_dir / 'govflow.db'}"
-    config = load_config(settings.config_dir())
-    with pytest.raises(registry.RegistryError, match="already registered with another artefact"):
-        seed_demo(data_dir, config, db_url=url, **{**SMALL, "seed": 4})
-
-
-@pytest.fixture(scope="module")
-def seeded_by_the_cli(tmp_path_factory) -> Path:
-    """`govflow demo seed` run as a user runs it, into a data directory of its own."""
-    data_dir = tmp_path_factory.mktemp("cli-demo")
-    seed = subprocess.run(
-        [*GOVFLOW, "demo", "seed", "--days", "35", "--rows-per-day", "200"],
+    files = {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file() and p.suffix != ".db"}
+    reseed = subprocess.run(
+        [*GOVFLOW, "demo", "seed", "--days", "35", "--rows-per-day", "200", "--seed", "4"],
         env=_cli_env(data_dir),
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert seed.returncode == 0, seed.stderr[-2000:]
-    return data_dir
+    assert reseed.returncode == 3  # the command could not be carried out
+    (line,) = reseed.stderr.strip().splitlines()
+    assert f"{data_dir} holds the demo of seed 3, whose " in line
+    assert "seeding it with seed 4 would overwrite the registered artefacts" in line
+    assert {p: p.read_bytes() for p in files} == files
+    with store.session_scope(f"sqlite:///{data_dir / 'govflow.db'}") as session:
+        assert session.scalar(select(func.count()).select_from(ModelVersion)) == 5
 
 
 def _cli_env(data_dir: Path) -> dict[str, str]:
@@ -146,10 +158,8 @@ def _sqlite3(database: Path, statement: str) -> str:
 
 
 @pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 command")
-def test_after_the_demo_seed_a_row_edited_with_sqlite3_is_named_by_audit_verify(
-    seeded_by_the_cli, tmp_path
-):
-    database = _store_copy(seeded_by_the_cli, tmp_path)
+def test_after_the_demo_seed_a_row_edited_with_sqlite3_is_named_by_audit_verify(seeded, tmp_path):
+    database = _store_copy(seeded[0], tmp_path)
     event_id = _sqlite3(database, "SELECT event_id FROM audit_events WHERE seq = 7")
     _sqlite3(database, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 7")
     verify = _audit_verify(tmp_path)
@@ -160,9 +170,9 @@ def test_after_the_demo_seed_a_row_edited_with_sqlite3_is_named_by_audit_verify(
 
 @pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 command")
 def test_after_the_demo_seed_the_last_three_rows_deleted_with_sqlite3_are_named_by_audit_verify(
-    seeded_by_the_cli, tmp_path
+    seeded, tmp_path
 ):
-    database = _store_copy(seeded_by_the_cli, tmp_path)
+    database = _store_copy(seeded[0], tmp_path)
     count = int(_sqlite3(database, "SELECT count(*) FROM audit_events"))
     _sqlite3(database, f"DELETE FROM audit_events WHERE seq > {count - 3}")
     verify = _audit_verify(tmp_path)

@@ -15,17 +15,24 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from govflow import registry, store
 from govflow.audit import record_event, verify_chain
 from govflow.baselines.profile import create_baseline_from_validation_set
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
-from govflow.demo.logs import DemoManifest, write_demo
+from govflow.demo.logs import MANIFEST_PATH, DemoManifest, write_demo
 from govflow.store.schema import ModelVersion
 
 DEMO_ACTOR = "govflow-demo"
 NOT_IN_INVENTORY = "demo model {model_id!r} is not in models.yaml"
 NO_APPROVER = "no holder of ml_lead other than the owner {owner!r} can approve {model_id!r}"
+ANOTHER_SEED = (
+    "{data_dir} holds the demo of seed {seeded}, whose {model_id} {version} is registered in "
+    "the governance store: seeding it with seed {seed} would overwrite the registered "
+    "artefacts; seed it into another GOVFLOW_DATA_DIR, or with seed {seeded}"
+)
 
 
 @dataclass(frozen=True)
@@ -46,9 +53,13 @@ def seed_demo(
     rows_per_day: int = 2000,
     db_url: str | None = None,
 ) -> SeedSummary:
-    """Write the demo into ``data_dir`` and register its models, idempotently."""
-    manifest = write_demo(data_dir, days=days, seed=seed, start=start, rows_per_day=rows_per_day)
+    """Write the demo into ``data_dir`` and register its models, idempotently. A data
+    directory whose demo of another seed is registered is refused before anything is
+    written: its registered artefacts would be replaced by others."""
     store.ensure_schema(db_url)
+    with store.session_scope(db_url) as session:
+        _refuse_another_seed(session, data_dir, seed)
+    manifest = write_demo(data_dir, days=days, seed=seed, start=start, rows_per_day=rows_per_day)
     rows: list[dict[str, Any]] = []
     with store.session_scope(db_url) as session:
         for entry in manifest.content["models"]:
@@ -74,6 +85,28 @@ def seed_demo(
         )
         report = verify_chain(session)
     return SeedSummary(manifest, rows, report.events_checked, report.head_hash)
+
+
+def _refuse_another_seed(session: Any, data_dir: Path, seed: int) -> None:
+    if not (Path(data_dir) / MANIFEST_PATH).exists():
+        return
+    written = DemoManifest.load(data_dir).content
+    if written["seed"] == seed:
+        return
+    hashes = [v["artifact_sha256"] for m in written["models"] for v in m["versions"]]
+    registered = session.scalars(
+        select(ModelVersion).where(ModelVersion.artifact_sha256.in_(hashes)).limit(1)
+    ).first()
+    if registered is not None:
+        raise ValueError(
+            ANOTHER_SEED.format(
+                data_dir=data_dir,
+                seeded=written["seed"],
+                model_id=registered.model_id,
+                version=registered.version,
+                seed=seed,
+            )
+        )
 
 
 def register_model_from_inventory(session: Any, inventory: ModelEntry, *, actor: str) -> None:
