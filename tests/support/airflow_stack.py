@@ -252,6 +252,17 @@ class AirflowStack:
         quoted = urllib.parse.quote(run_id, safe="")
         return self.client().call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}")["state"]
 
+    def run_states(self, dag_id: str) -> dict[str, str]:
+        """run_id -> state of every run of ``dag_id``: one request, however many runs."""
+        found: dict[str, str] = {}
+        while True:
+            page = self.client().call(
+                "GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&offset={len(found)}"
+            )
+            found.update({run["dag_run_id"]: run["state"] for run in page["dag_runs"]})
+            if not page["dag_runs"] or len(found) >= page["total_entries"]:
+                return found
+
     def wait_for_run(
         self,
         dag_id: str,

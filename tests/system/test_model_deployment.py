@@ -199,8 +199,9 @@ def _drive(stack: Any, observed: Observed) -> None:
                 detail, detail["assigned_users"][0]["id"], options, params
             )
             assert status == 200, (run, task_id, status, body)
+        states = stack.run_states(DAG)
         for run_id in list(open_runs):
-            state = stack.run_state(DAG, run_id)
+            state = states[run_id]
             if state in ("success", "failed"):
                 observed.states[name_of[run_id]] = state
                 open_runs.discard(run_id)
