@@ -455,18 +455,31 @@ def test_great_expectations_writes_nothing_to_stderr_even_on_first_use(capfd):
     assert captured.out == ""
 
 
-def test_the_malformed_demo_day_fails_on_exactly_what_its_manifest_broke(tmp_path: Path):
+def _malformed_day(seeded_demo: tuple[str, str]) -> tuple[dict, datetime, Path, QualityPolicy]:
+    """The session demo's malformed day of the credit model: what its manifest says was
+    broken, the day, its log, and a gate policy expecting the demo's daily volume."""
+    from govflow.demo.logs import LOG_LAYOUT, DemoManifest
+
+    demo = Path(seeded_demo[0])
+    manifest = DemoManifest.load(demo)
+    broken = manifest.content["malformed_details"]
+    expected = manifest.content["rows_per_day"]
+    policy = QualityPolicy(
+        expected_rows=expected, volume_tolerance=0.5, max_staleness_hours=26, min_rows=expected // 2
+    )
+    day = datetime.fromisoformat(broken["date"]).replace(tzinfo=UTC)
+    log = demo / LOG_LAYOUT.format(model_id="credit_approval", date=broken["date"])
+    return broken, day, log, policy
+
+
+def test_the_malformed_demo_day_fails_on_exactly_what_its_manifest_broke(seeded_demo):
     from govflow.demo.applicants import (
         CATEGORICAL_FEATURE_CATEGORIES,
         INTEGER_FEATURES,
         NUMERIC_FEATURE_RANGES,
     )
-    from govflow.demo.logs import LOG_LAYOUT, write_demo
 
-    manifest = write_demo(tmp_path, days=35, rows_per_day=200)
-    broken = manifest.content["malformed_details"]
-    day = datetime.fromisoformat(broken["date"]).replace(tzinfo=UTC)
-    log = tmp_path / LOG_LAYOUT.format(model_id="credit_approval", date=broken["date"])
+    broken, day, log, policy = _malformed_day(seeded_demo)
     rules = [
         ColumnRule(
             name,
@@ -488,9 +501,7 @@ def test_the_malformed_demo_day_fails_on_exactly_what_its_manifest_broke(tmp_pat
     report = run_quality_gate(
         pd.read_parquet(log),
         rules=rules,
-        policy=QualityPolicy(
-            expected_rows=200, volume_tolerance=0.5, max_staleness_hours=26, min_rows=100
-        ),
+        policy=policy,
         window_start=day,
         window_end=day + timedelta(days=1),
     )
@@ -559,23 +570,14 @@ def test_the_pandas_engine_finds_exactly_what_great_expectations_finds(breakage,
     pd.testing.assert_frame_equal(by_pandas.usable_frame(), by_great_expectations.usable_frame())
 
 
-def test_great_expectations_finds_the_same_on_the_malformed_demo_day_as_pandas(tmp_path: Path):
-    from govflow.demo.logs import LOG_LAYOUT, write_demo
-
-    manifest = write_demo(tmp_path, days=35, rows_per_day=200)
-    broken = manifest.content["malformed_details"]
-    day = datetime.fromisoformat(broken["date"]).replace(tzinfo=UTC)
-    frame = pd.read_parquet(
-        tmp_path / LOG_LAYOUT.format(model_id="credit_approval", date=broken["date"])
-    )
+def test_great_expectations_finds_the_same_on_the_malformed_demo_day_as_pandas(seeded_demo):
+    _, day, log, policy = _malformed_day(seeded_demo)
+    frame = pd.read_parquet(log)
     rules = [
         *RULES,
         ColumnRule("score", "numeric", minimum=0, maximum=1),
         ColumnRule("gender", "categorical", categories=("female", "male", "non_binary")),
     ]
-    policy = QualityPolicy(
-        expected_rows=200, volume_tolerance=0.5, max_staleness_hours=26, min_rows=100
-    )
 
     reports = [
         run_quality_gate(
