@@ -91,7 +91,7 @@ from govflow.demo.outcomes import DEMO_MODEL_IDS, favourable_probability
 from govflow.demo.scenarios import MINIMUM_DAYS
 from govflow.demo.seeding import seed_demo
 from govflow.metrics import bin_counts, population_stability_index
-from govflow.monitoring.analysis import Analysis, analyse_window
+from govflow.monitoring.analysis import Analysis, analyse_window, ends_pooling
 from govflow.monitoring.prediction_logs import (
     LABEL,
     LABEL_OBSERVED_AT,
@@ -490,7 +490,9 @@ def analysed_days(
         timer.calls += 1
         timer.cpu += time.process_time() - cpu
         timer.wall += time.perf_counter() - wall
-        history.insert(0, analysis.fairness_counts)
+        findings = ((finding.check_type, finding.severity) for finding in analysis.findings)
+        # As fairness_history reads the records: a day that ends pooling is not pooled.
+        history = [] if ends_pooling(findings) else [analysis.fairness_counts, *history]
         yield analysis
 
 

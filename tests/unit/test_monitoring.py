@@ -41,6 +41,7 @@ from govflow.monitoring.prediction_logs import (
     partition_path,
 )
 from govflow.store.schema import AuditEvent, Incident, MetricResult, MonitoringRun
+from tests.support.demo_store import seeded_store_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_IDS = ("credit_approval", "marketing_propensity", "product_recommendation")
@@ -850,3 +851,40 @@ def test_a_run_of_airflows_own_backfill_is_history_and_opens_nothing(
         assert (
             session.scalars(select(Incident).where(Incident.source_run_id == record.id)).all() == []
         )
+
+
+def test_the_stable_days_after_a_fairness_drift_are_not_alarmed_again_on_its_days(
+    seeded_demo, manifest, config, tmp_path
+):
+    """The credit model's two fairness-drift days are CRITICAL on their own rows; the stable
+    days after them pool no day that was already CRITICAL (fairness_history stops before
+    it), so the drift is not alarmed again on days that no longer show it."""
+    data_dir, _ = seeded_demo
+    db_url = seeded_store_copy(seeded_demo, tmp_path / "govflow.db")
+    drift = manifest.scenarios["fairness_drift"]
+    after = [drift[-1] + timedelta(days=n) for n in (1, 2, 3)]
+    assert set(after) <= set(manifest.scenarios["stable"])
+    selection = {}
+    for day in [*drift, *after]:
+        summary = monitor(
+            config,
+            data_dir,
+            db_url,
+            "credit_approval",
+            day,
+            f"pooling-{day}",
+            checks=("fairness_drift",),
+        )
+        with store.session_scope(db_url) as session:
+            selection[day] = [
+                (row.metric, row.subject, row.severity, row.details["pooled_days"])
+                for row in session.scalars(
+                    select(MetricResult).where(MetricResult.monitoring_run_id == summary.run_id)
+                )
+                if row.details.get("window") == "current" and row.status == "computed"
+            ]
+    for day in drift:
+        assert any(found[2:] == ("CRITICAL", 1) for found in selection[day]), selection[day]
+    for day in after:
+        alarms = [found for found in selection[day] if found[2] in ("WARNING", "CRITICAL")]
+        assert alarms == [], (day, alarms)

@@ -238,8 +238,9 @@ def fairness_history(
     session: Session, model_id: str, start: datetime, end: datetime, days: int
 ) -> list[dict[str, Any]]:
     """The fairness counts of the consecutive days before a one-day window, newest first (at
-    most ``days - 1`` of them, stopping at the first day without a successful record): what
-    a small group is pooled with. Other windows (a week, a month) are not pooled."""
+    most ``days - 1`` of them, stopping at the first day without a successful record and
+    before the first day whose analysis ``ends_pooling``): what a small group is pooled with.
+    Other windows (a week, a month) are not pooled."""
     if end - start != timedelta(days=1) or days < 2:
         return []
     records = session.scalars(
@@ -252,20 +253,29 @@ def fairness_history(
         )
         .order_by(MonitoringRun.finished_at.desc(), MonitoringRun.id.desc())
     ).all()
-    by_day: dict[datetime, dict[str, Any]] = {}
+    by_day: dict[datetime, MonitoringRun] = {}
     for record in records:
         if analysis.utc(record.interval_end) - analysis.utc(record.interval_start) != timedelta(
             days=1
         ):
             continue
-        by_day.setdefault(analysis.utc(record.interval_end), record.fairness_counts or {})
+        by_day.setdefault(analysis.utc(record.interval_end), record)
     history = []
     for back in range(days - 1):
-        counts = by_day.get(start - timedelta(days=back))
-        if not counts:
+        record = by_day.get(start - timedelta(days=back))
+        if record is None or not record.fairness_counts or _ends_pooling(session, record):
             break
-        history.append(counts)
+        history.append(record.fairness_counts)
     return history
+
+
+def _ends_pooling(session: Session, record: MonitoringRun) -> bool:
+    findings = session.execute(
+        select(MetricResult.check_type, MetricResult.severity).where(
+            MetricResult.monitoring_run_id == record.id
+        )
+    ).all()
+    return analysis.ends_pooling((check, severity) for check, severity in findings)
 
 
 def record_analysis(

@@ -714,6 +714,15 @@ def _fairness_counts(
 DECIDED_WORST_FIRST = ("CRITICAL", "WARNING", "INFO")
 
 
+def ends_pooling(findings: Iterable[tuple[str, str]]) -> bool:
+    """Whether a day's (check type, severity) findings end the fairness history that later
+    days pool with: a CRITICAL fairness finding. Its change is reported (and its incident
+    open) on the day it showed; pooled into the next days' spans, the same days would be
+    alarmed again every day for two weeks after the change ended. Accumulation restarts
+    after it, so a change that persists is found again on days of its own."""
+    return any(check == "fairness_drift" and severity == "CRITICAL" for check, severity in findings)
+
+
 def judged_fairness_metrics(config: GovflowConfig) -> list[str]:
     """The fairness metrics the policy bounds: the tests one attribute adds to a model-day."""
     return list(config.policy.thresholds.fairness_drift)
@@ -951,11 +960,13 @@ class _FairnessJudgement:
             plausible = self.report(window, days, alarm=False).metrics[name]
             verdict, evidence = fairness_verdict(self.config, name, chosen, plausible, before)
             judged.append((verdict, evidence, chosen, days))
-            if verdict in ("CRITICAL", NOT_JUDGED):
+            if verdict in ("CRITICAL", NOT_JUDGED) or (days == 1 and verdict == "INFO"):
                 break
-        # The worst verdict any span decides stands (a change in a small group shows on the
-        # pooled days while the day alone is too uncertain, or only suggests it); the day's
-        # own when no span decides.
+        # A metric the day's own counts clear stays cleared: the pooled spans would judge
+        # days gone by (a change that has ended, alarmed again for two weeks), not today.
+        # Otherwise the worst verdict any span decides stands (a change in a small group
+        # shows on the pooled days while the day alone is too uncertain, or only suggests
+        # it); the day's own when no span decides.
         verdict, evidence, chosen, days = next(
             (found for level in DECIDED_WORST_FIRST for found in judged if found[0] == level),
             judged[0],
