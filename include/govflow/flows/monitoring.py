@@ -262,10 +262,10 @@ def fairness_history(
         by_day.setdefault(analysis.utc(record.interval_end), record)
     history = []
     for back in range(days - 1):
-        record = by_day.get(start - timedelta(days=back))
-        if record is None or not record.fairness_counts or _ends_pooling(session, record):
+        day = by_day.get(start - timedelta(days=back))
+        if day is None or not day.fairness_counts or _ends_pooling(session, day):
             break
-        history.append(record.fairness_counts)
+        history.append(day.fairness_counts)
     return history
 
 
