@@ -98,7 +98,7 @@ def _refuse_another_seed(session: Any, data_dir: Path, seed: int) -> None:
         select(ModelVersion).where(ModelVersion.artifact_sha256.in_(hashes)).limit(1)
     ).first()
     if registered is not None:
-        raise ValueError(
+        raise registry.RegistryError(
             ANOTHER_SEED.format(
                 data_dir=data_dir,
                 seeded=written["seed"],
