@@ -442,8 +442,11 @@ def test_the_quarterly_compliance_report_names_coverage_gaps_the_80_rule_and_the
     assert row.endswith(
         "| 0 | 0.0 % | 03-23, 03-24, 03-25, 03-26, 03-27, 03-28, 03-29, 03-30, 03-31 |"
     )
+    # The lowest DI with the evidence its verdict rested on.
     assert re.search(
-        r"\| credit_approval \| gender \| \d+ \| 0\.\d{3} \| 0\.\d{3} \| .*CRITICAL", report
+        r"\| credit_approval \| gender \| \d+ \| 0\.\d{3} \(interval 0\.\d{3}-[01]\.\d{3}, "
+        r"smallest group non_binary \d+ rows(, \d+ days pooled)?\) \| 0\.\d{3} \| .*CRITICAL",
+        report,
     )
     assert "audit chain intact" in report
     # The incident is opened today about a window of March 2025: the quarter of the data

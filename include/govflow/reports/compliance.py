@@ -6,7 +6,8 @@ section by section along seed 004's EU AI Act table:
   against the days that have one, and the days missing;
 * Art. 10 (bias monitoring): fairness findings above INFO per model and attribute, and the
   80 % rule table of every high-risk model (newest and lowest disparate impact of the
-  quarter, with its verdict);
+  quarter, the lowest with the interval and the smallest group it was judged on, and the
+  verdicts);
 * Art. 15 (performance degradation): accuracy-drop findings above INFO;
 * Art. 73 (incident reporting): incidents opened per class, time to acknowledge and to
   resolve, accepted risks and their expiry;
@@ -183,9 +184,27 @@ def _above_info(findings: Sequence[Any], check_type: str) -> list[str]:
     ]
 
 
+def _evidence(result: MetricResult) -> str:
+    """The interval a DI verdict rested on and its smallest group, as the finding recorded
+    them (an older record without them shows the value alone)."""
+    details = result.details or {}
+    low, high = details.get("ci_low"), details.get("ci_high")
+    sizes = details.get("group_sizes") or {}
+    shown = [f"interval {low:.3f}-{high:.3f}"] if low is not None and high is not None else []
+    if sizes:
+        group, rows = min(sizes.items(), key=lambda item: (item[1], item[0]))
+        shown.append(f"smallest group {group} {rows} rows")
+    days = details.get("pooled_days", 1)
+    if shown and days > 1:
+        shown.append(f"{days} days pooled")
+    return f" ({', '.join(shown)})" if shown else ""
+
+
 def _eighty_percent(config: GovflowConfig, findings: Sequence[Any]) -> list[str]:
-    lines = ["| model | attribute | analyses | lowest DI | newest DI | verdicts |"]
-    lines.append("| --- | --- | --- | --- | --- | --- |")
+    lines = [
+        "| model | attribute | analyses | lowest DI (its evidence) | newest DI | verdicts |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     high = {model.id for model in config.models.models if model.risk_tier == "high"}
     by_subject: dict[tuple[str, str], list[MetricResult]] = {}
     for result, model_id in findings:
@@ -197,9 +216,10 @@ def _eighty_percent(config: GovflowConfig, findings: Sequence[Any]) -> list[str]
         for r in results:
             label = "INCONCLUSIVE" if r.status == "inconclusive" else r.severity
             verdicts[label] = verdicts.get(label, 0) + 1
-        values = [float(r.value) for r in valued if r.value is not None]
-        lowest = f"{min(values):.3f}" if values else "-"
-        newest = f"{values[-1]:.3f}" if values else "-"
+        values = [(float(r.value), r) for r in valued if r.value is not None]
+        worst = min(values, key=lambda pair: pair[0]) if values else None
+        lowest = f"{worst[0]:.3f}{_evidence(worst[1])}" if worst is not None else "-"
+        newest = f"{values[-1][0]:.3f}" if values else "-"
         summary = ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items()))
         lines.append(
             f"| {model_id} | {subject} | {len(results)} | {lowest} | {newest} | {summary} |"
