@@ -445,7 +445,8 @@ def test_the_quarterly_compliance_report_names_coverage_gaps_the_80_rule_and_the
     # The lowest DI with the evidence its verdict rested on.
     assert re.search(
         r"\| credit_approval \| gender \| \d+ \| 0\.\d{3} \(interval 0\.\d{3}-[01]\.\d{3}, "
-        r"smallest group non_binary \d+ rows(, \d+ days pooled)?\) \| 0\.\d{3} \| .*CRITICAL",
+        r"smallest group compared non_binary \d+ rows(, \d+ days pooled)?\) \| 0\.\d{3} \| "
+        r".*CRITICAL",
         report,
     )
     assert "audit chain intact" in report

@@ -185,15 +185,21 @@ def _above_info(findings: Sequence[Any], check_type: str) -> list[str]:
 
 
 def _evidence(result: MetricResult) -> str:
-    """The interval a DI verdict rested on and its smallest group, as the finding recorded
-    them (an older record without them shows the value alone)."""
+    """The interval a DI verdict rested on, the smallest group it compared and how many were
+    too small to compare, as the finding recorded them (an older record without them shows
+    the value alone)."""
     details = result.details or {}
     low, high = details.get("ci_low"), details.get("ci_high")
     sizes = details.get("group_sizes") or {}
+    compared = {
+        group: sizes[group] for group in details.get("groups_compared", []) if group in sizes
+    }
     shown = [f"interval {low:.3f}-{high:.3f}"] if low is not None and high is not None else []
-    if sizes:
-        group, rows = min(sizes.items(), key=lambda item: (item[1], item[0]))
-        shown.append(f"smallest group {group} {rows} rows")
+    if compared:
+        group, rows = min(compared.items(), key=lambda item: (item[1], item[0]))
+        shown.append(f"smallest group compared {group} {rows} rows")
+    if details.get("excluded_groups"):
+        shown.append(f"{len(details['excluded_groups'])} too small to compare")
     days = details.get("pooled_days", 1)
     if shown and days > 1:
         shown.append(f"{days} days pooled")
