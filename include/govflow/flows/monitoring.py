@@ -260,22 +260,26 @@ def fairness_history(
         ):
             continue
         by_day.setdefault(analysis.utc(record.interval_end), record)
+    ending = _runs_ending_pooling(session, [record.id for record in by_day.values()])
     history = []
     for back in range(days - 1):
         day = by_day.get(start - timedelta(days=back))
-        if day is None or not day.fairness_counts or _ends_pooling(session, day):
+        if day is None or not day.fairness_counts or day.id in ending:
             break
         history.append(day.fairness_counts)
     return history
 
 
-def _ends_pooling(session: Session, record: MonitoringRun) -> bool:
-    findings = session.execute(
-        select(MetricResult.check_type, MetricResult.severity).where(
-            MetricResult.monitoring_run_id == record.id
-        )
-    ).all()
-    return analysis.ends_pooling((check, severity) for check, severity in findings)
+def _runs_ending_pooling(session: Session, run_ids: list[int]) -> set[int]:
+    """Which of the runs ``analysis.ends_pooling``, read in one query."""
+    findings: dict[int, list[tuple[str, str]]] = {}
+    for run_id, check, severity in session.execute(
+        select(
+            MetricResult.monitoring_run_id, MetricResult.check_type, MetricResult.severity
+        ).where(MetricResult.monitoring_run_id.in_(run_ids))
+    ):
+        findings.setdefault(run_id, []).append((check, severity))
+    return {run_id for run_id, found in findings.items() if analysis.ends_pooling(found)}
 
 
 def record_analysis(
