@@ -27,6 +27,7 @@ from govflow.config.inventory import (
     NOT_FOR_REGRESSOR,
     OUTPUT_OF_REGRESSOR,
     REQUIRED_FOR_CLASSIFIER,
+    SEPARATOR_IN_CATEGORY,
 )
 from govflow.config.loading import (
     DEPLOYMENT_RECORDS_TOO_SHORT,
@@ -597,6 +598,33 @@ def test_an_unknown_key_is_refused(config_copy):
         "    label_delay_days: 2\n    colour: red\n",
     )
     assert problems_of(config_copy) == [f"models.yaml: models.1.colour: {EXTRA_KEY}"]
+
+
+@pytest.mark.parametrize(
+    ("categories", "problem"),
+    [
+        # gender "female&18-25" x age_band "26-40" would read as female x "18-25&26-40".
+        (
+            "[female&18-25, male, non_binary]",
+            SEPARATOR_IN_CATEGORY.format(category="female&18-25", separator="&"),
+        ),
+        ("[female, male, female]", "category female is listed more than once"),
+        ("[]", "a protected attribute needs its categories"),
+    ],
+)
+def test_a_protected_attribute_whose_categories_cannot_name_its_groups_is_refused(
+    config_copy, categories, problem
+):
+    edit(
+        config_copy,
+        "models.yaml",
+        "categories: [female, male, non_binary]",
+        f"categories: {categories}",
+    )
+    # The four models share the demo's attributes (a YAML anchor): each is refused.
+    assert problems_of(config_copy) == [
+        f"models.yaml: models.{index}.protected_attributes.0: {problem}" for index in range(4)
+    ]
 
 
 def test_an_owner_missing_from_people_is_refused(config_copy):

@@ -24,6 +24,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from govflow.config.vocabulary import SNAKE_CASE, RiskTier, StrictModel, located_error
+from govflow.metrics.fairness import INTERSECTION_SEPARATOR
 
 Identifier = Annotated[str, Field(pattern=SNAKE_CASE)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -34,6 +35,11 @@ CATEGORICAL_VALUES = "a categorical feature needs categories and no min or max"
 DUPLICATE_NAME = "{what} {name} is listed more than once"
 UNKNOWN_INTERSECTION = "intersection names {name}, which is not a protected attribute"
 CLASHING_COLUMN = "column {name} is both a feature and a protected attribute"
+SEPARATOR_IN_CATEGORY = (
+    "category {category!r} holds {separator!r}, which joins an intersection's groups "
+    "(gender&age_band's female&18-25): two groups could read alike; rename it"
+)
+NO_CATEGORIES = "a protected attribute needs its categories"
 OUTPUT_OF_TYPE = (
     "a {model_type} answers with a probability, so serving.output.kind must be probability"
 )
@@ -113,6 +119,28 @@ class Feature(StrictModel):
 class ProtectedAttribute(StrictModel):
     name: Identifier
     categories: list[str]
+
+    @model_validator(mode="after")
+    def _categories_name_groups(self) -> ProtectedAttribute:
+        """Rows of a category not listed are cut by the data-quality gate, so the listed
+        ones are every group fairness compares; an intersection's group is their values
+        joined by the separator, which none of them may hold."""
+        if not self.categories:
+            raise PydanticCustomError("protected_categories", NO_CATEGORIES)
+        repeated = sorted({name for name in self.categories if self.categories.count(name) > 1})
+        if repeated:
+            raise PydanticCustomError(
+                "duplicate", DUPLICATE_NAME.format(what="category", name=repeated[0])
+            )
+        for category in self.categories:
+            if INTERSECTION_SEPARATOR in category:
+                raise PydanticCustomError(
+                    "protected_categories",
+                    SEPARATOR_IN_CATEGORY.format(
+                        category=category, separator=INTERSECTION_SEPARATOR
+                    ),
+                )
+        return self
 
 
 class Columns(StrictModel):
