@@ -13,6 +13,7 @@ from typer.testing import CliRunner, Result
 
 from govflow.cli import app
 from govflow.config import ConfigError, UnknownModel, load_config
+from govflow.demo.seeding import NOT_IN_INVENTORY
 from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -161,6 +162,31 @@ def test_a_bad_config_is_one_line_naming_file_and_key_under_every_command(
     fresh_store_env, broken_config, args
 ):
     assert_one_line(govflow(*args), 3, BAD_OWNER)
+
+
+def test_demo_seed_without_a_demo_model_in_models_yaml_is_one_line_and_writes_nothing(
+    fresh_store_env, tmp_path, monkeypatch
+):
+    copy = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, copy)
+    models = copy / "models.yaml"
+    text = models.read_text(encoding="utf-8")
+    start = text.index("  - id: product_recommendation")
+    end = text.index("  - id:", start + 1)
+    models.write_text(text[:start] + text[end:], encoding="utf-8")
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(copy))
+    before = sorted(tmp_path.rglob("*"))
+
+    assert_one_line(
+        govflow("demo", "seed"),
+        3,
+        NOT_IN_INVENTORY.format(
+            model_id="product_recommendation",
+            demo_models="credit_approval, marketing_propensity, product_recommendation, "
+            "customer_lifetime_value",
+        ),
+    )
+    assert sorted(tmp_path.rglob("*")) == before  # no demo file, no store
 
 
 def test_a_config_with_several_problems_names_the_first_and_counts_the_rest(

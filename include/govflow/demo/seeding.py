@@ -20,14 +20,21 @@ from sqlalchemy import select
 from govflow import registry, store
 from govflow.audit import record_event, verify_chain
 from govflow.baselines.profile import create_baseline_from_validation_set
-from govflow.config import GovflowConfig
+from govflow.config import ConfigError, GovflowConfig
 from govflow.config.inventory import ModelEntry
 from govflow.demo.logs import MANIFEST_PATH, DemoManifest, write_demo
+from govflow.demo.training import DEMO_MODELS
 from govflow.store.schema import ModelVersion
 
 DEMO_ACTOR = "govflow-demo"
-NOT_IN_INVENTORY = "demo model {model_id!r} is not in models.yaml"
-NO_APPROVER = "no holder of ml_lead other than the owner {owner!r} can approve {model_id!r}"
+NOT_IN_INVENTORY = (
+    "models.yaml: models: the demo model {model_id} has no entry (the demo registers "
+    "{demo_models}); restore it, or seed with the config/ of the checkout"
+)
+NO_APPROVER = (
+    "people.yaml: users: no holder of ml_lead other than {model_id}'s owner {owner} "
+    "can approve the demo's versions"
+)
 ANOTHER_SEED = (
     "{data_dir} holds the demo of seed {seeded}, whose {model_id} {version} is registered in "
     "the governance store: seeding it with seed {seed} would overwrite the registered "
@@ -56,6 +63,7 @@ def seed_demo(
     """Write the demo into ``data_dir`` and register its models, idempotently. A data
     directory whose demo of another seed is registered is refused before anything is
     written: its registered artefacts would be replaced by others."""
+    _refuse_unseedable_config(config)
     store.ensure_schema(db_url)
     with store.session_scope(db_url) as session:
         _refuse_another_seed(session, data_dir, seed)
@@ -85,6 +93,24 @@ def seed_demo(
         )
         report = verify_chain(session)
     return SeedSummary(manifest, rows, report.events_checked, report.head_hash)
+
+
+def _refuse_unseedable_config(config: GovflowConfig) -> None:
+    """Every demo model in models.yaml with an ml_lead to approve it other than its owner,
+    checked before anything is written (a half-written demo registers nothing)."""
+    demo_models = [model.id for model in DEMO_MODELS]
+    problems = []
+    for model_id in demo_models:
+        if model_id not in config.models.ids():
+            problems.append(
+                NOT_IN_INVENTORY.format(model_id=model_id, demo_models=", ".join(demo_models))
+            )
+            continue
+        owner = config.models.get(model_id).owner
+        if not [user for user in config.people.holders("ml_lead") if user != owner]:
+            problems.append(NO_APPROVER.format(owner=owner, model_id=model_id))
+    if problems:
+        raise ConfigError(problems)
 
 
 def _refuse_another_seed(session: Any, data_dir: Path, seed: int) -> None:
@@ -143,13 +169,9 @@ def register_manifest_version(
 
 def _register(session: Any, config: GovflowConfig, entry: dict[str, Any]) -> dict[str, Any]:
     model_id = entry["id"]
-    if model_id not in config.models.ids():
-        raise ValueError(NOT_IN_INVENTORY.format(model_id=model_id))
-    inventory = config.models.get(model_id)
+    inventory = config.models.get(model_id)  # in models.yaml: _refuse_unseedable_config
     register_model_from_inventory(session, inventory, actor=inventory.owner)
     approvers = [user for user in config.people.holders("ml_lead") if user != inventory.owner]
-    if not approvers:
-        raise ValueError(NO_APPROVER.format(owner=inventory.owner, model_id=model_id))
     current = entry["current_version"]
     for version in entry["versions"]:
         record = register_manifest_version(session, model_id, version, actor=inventory.owner)
