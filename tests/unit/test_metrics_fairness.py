@@ -330,6 +330,59 @@ def test_the_minimum_applies_to_each_rates_own_denominator(small_counts):
     assert (tpr.status, tpr.excluded_groups) == ("inconclusive", {"b": 1})
 
 
+def test_a_metric_judges_each_group_on_its_own_rates_denominator():
+    """A finding shows the sizes its rates rest on: a true positive rate's actual positives,
+    not the group's rows (the oracle counts them with pandas)."""
+    y_true, y_pred, group = random_case(5, label_missing=0.2)
+    scores = np.random.default_rng(5).random(len(y_true))
+    counts = group_counts(y_true, y_pred, sensitive_features=group, scores=scores)
+    report = fairness.fairness_report(counts, attribute="g", baseline=counts)
+    rows = pd.DataFrame({"label": y_true, "prediction": y_pred, "group": group})
+    labelled = rows.dropna(subset=["label"])
+    oracle = {
+        "rows": rows,
+        "actual positives": labelled[labelled.label == 1],
+        "actual negatives": labelled[labelled.label == 0],
+        "labelled favourable predictions": labelled[labelled.prediction == 1],
+        "labelled scored rows": labelled,
+    }
+    counted_by_metric = {}
+    for name, metric in report.metrics.items():
+        sizes, counted = fairness.judged_group_sizes(report.groups, metric)
+        assert sizes == oracle[counted].groupby("group").size().to_dict(), name
+        counted_by_metric[name] = counted
+    odds = report.metrics["equalized_odds_difference"].details
+    larger_gap = (
+        "actual positives"
+        if odds["true_positive_rate_difference"] >= odds["false_positive_rate_difference"]
+        else "actual negatives"
+    )
+    assert counted_by_metric == {
+        "demographic_parity_difference": "rows",
+        "disparate_impact_ratio": "rows",
+        "equal_opportunity_difference": "actual positives",
+        "true_positive_rate_ratio": "actual positives",
+        "false_positive_rate_difference": "actual negatives",
+        "false_positive_rate_ratio": "actual negatives",
+        "equalized_odds_difference": larger_gap,
+        "predictive_parity_difference": "labelled favourable predictions",
+        "calibration_gap": "labelled scored rows",
+        "demographic_parity_drift": "rows",
+        "equal_opportunity_drift": "actual positives",
+    }
+
+
+def test_a_group_left_out_shows_the_size_it_fell_short_on(small_counts):
+    # Group b: 4 rows but one actual positive, below 2: the TPR gap names it with its 1.
+    tpr = equal_opportunity_difference(small_counts, min_group_size=2)
+    report = fairness.fairness_report(small_counts, attribute="g", min_group_size=2)
+    assert fairness.judged_group_sizes(report.groups, tpr) == ({"b": 1}, "actual positives")
+    assert fairness.group_sizes_label({"group_sizes_counted": "actual positives"}) == (
+        "actual positives per group"
+    )
+    assert fairness.group_sizes_label({}) == "rows per group"
+
+
 # --- calibration ---------------------------------------------------------------------------
 
 

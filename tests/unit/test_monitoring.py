@@ -662,8 +662,17 @@ def test_the_report_opens_with_govflows_severity_composite_findings_and_fairness
     assert fairness["gender", "disparate_impact_ratio"][5:] == [
         f"[{details['ci_low']:.4g}, {details['ci_high']:.4g}]",
         f"{details['max_group']} vs {details['min_group']}",
-        ", ".join(f"{group} {n}" for group, n in details["group_sizes"].items()),
+        "rows per group: "
+        + ", ".join(f"{group} {n}" for group, n in details["group_sizes"].items()),
     ]
+    # A labelled metric's groups are sized by what its rates rest on: actual positives.
+    (opportunity,) = [
+        row for row in rows if (row.metric, row.subject) == ("equal_opportunity_drift", "gender")
+    ]
+    assert opportunity.details["group_sizes_counted"] == "actual positives"
+    assert fairness["gender", "equal_opportunity_drift"][-1] == "actual positives per group: " + (
+        ", ".join(f"{group} {n}" for group, n in opportunity.details["group_sizes"].items())
+    )
 
 
 def with_sql_log(config: GovflowConfig, model_id: str, url_env: str, table: str):

@@ -35,6 +35,7 @@ from urllib.parse import quote
 from slack_sdk import WebClient, WebhookClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from govflow.metrics.fairness import group_sizes_label
 from govflow.metrics.severity import Threshold
 
 AIRFLOW_BASE_URL_ENV = "GOVFLOW_AIRFLOW_BASE_URL"
@@ -199,7 +200,7 @@ def format_evidence(details: dict[str, Any]) -> str:
     own_low, own_high = details.get("plausible_ci_low"), details.get("plausible_ci_high")
     if own_low is not None and own_high is not None and (own_low, own_high) != (low, high):
         interval += f" (the metric's own {format_value(own_low)}-{format_value(own_high)})"
-    return f"{interval}, rows per group {sizes}, over {span}"
+    return f"{interval}, {group_sizes_label(details)} {sizes}, over {span}"
 
 
 def _without_label(label: str, text: str | None) -> str | None:

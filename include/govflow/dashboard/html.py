@@ -19,6 +19,7 @@ from govflow.dashboard.pages import (
     NO_DATA,
     SERVING_WINDOW,
     AnalysisProgress,
+    FairnessPoint,
     FairnessSeries,
     HealthMetric,
     ModelOverview,
@@ -246,6 +247,13 @@ def _fairness_chart(series: FairnessSeries, *, width: int = 360, height: int = 9
     return "".join(parts)
 
 
+def _sizes(point: FairnessPoint) -> str:
+    """A point's group sizes, saying what they count when it is not rows."""
+    sizes = ", ".join(f"{group}: {n}" for group, n in point.group_sizes.items())
+    counted = point.group_sizes_counted
+    return sizes if not sizes or counted == "rows" else f"{sizes} ({counted})"
+
+
 def fairness_monitor(
     root: str,
     rights: DashboardRights,
@@ -268,7 +276,7 @@ def fairness_monitor(
         rows = "".join(
             f"<tr><td>{_e(_time(p.window_end))}</td><td>{_number(p.value)}</td>"
             f"<td>[{_number(p.ci_low)}, {_number(p.ci_high)}]</td><td>{badge(p.severity)}</td>"
-            f"<td>{_e(', '.join(f'{g}: {n}' for g, n in p.group_sizes.items()))}</td>"
+            f"<td>{_e(_sizes(p))}</td>"
             f"<td>{_e(p.message)}</td>"
             f"<td>{_sources(run_url, root, p.report_path, p.dag_id, p.dag_run_id)}</td></tr>"
             for p in reversed(series.points)

@@ -484,6 +484,8 @@ class FairnessPoint:
     status: str
     group_sizes: dict[str, Any]
     message: str
+    # What the sizes count: rows, or a labelled metric's actual positives (EO drift), ...
+    group_sizes_counted: str = "rows"
     # The record's run and its drift report (relative to the data directory).
     dag_id: str | None = None
     dag_run_id: str | None = None
@@ -575,6 +577,7 @@ def fairness_series(
                 status=result.status,
                 group_sizes=details.get("group_sizes") or {},
                 message=str(details.get("message") or ""),
+                group_sizes_counted=str(details.get("group_sizes_counted") or "rows"),
                 dag_id=result.dag_id,
                 dag_run_id=result.dag_run_id,
                 report_path=result.report_path,

@@ -556,6 +556,7 @@ def _fairness_finding(
     verdict: str,
     judged: Evidence | None,
     sizes: dict[str, int],
+    counted: str = "rows",
 ) -> dict[str, Any]:
     return {
         "attribute": attribute,
@@ -569,6 +570,7 @@ def _fairness_finding(
         "group_sizes": {
             group: sizes[group] for group in (*metric.groups_compared, *metric.excluded_groups)
         },
+        "group_sizes_counted": counted,
         "excluded_groups": metric.excluded_groups,
     }
 
@@ -589,7 +591,7 @@ def _classifier_fairness_findings(candidate: DeploymentCandidate) -> list[dict[s
             favourable_label=candidate.model.favourable_label,
             favourable_prediction=candidate.model.favourable_prediction,
         )
-        sizes = {group: counts.n[counts.index(group)] for group in counts.groups}
+        rates = fairness.group_rates(counts)
         for name in FAIRNESS_METRICS:
             metric = getattr(fairness, name)(
                 counts,
@@ -604,7 +606,10 @@ def _classifier_fairness_findings(candidate: DeploymentCandidate) -> list[dict[s
             verdict, judged = fairness_verdict(candidate.config, name, metric)
             if verdict == NOT_JUDGED and metric.value is not None:
                 verdict = classify(round(float(metric.value), 6), policy.threshold(name)).name
-            findings.append(_fairness_finding(attribute, name, metric, verdict, judged, sizes))
+            sizes, counted = fairness.judged_group_sizes(rates, metric)
+            findings.append(
+                _fairness_finding(attribute, name, metric, verdict, judged, sizes, counted)
+            )
     return findings
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.incidents.lifecycle import get_incident, timeline
+from govflow.metrics.fairness import group_sizes_label
 from govflow.reports import KeptReport, keep_renderings
 from govflow.reports.html import markdown_html
 from govflow.reports.pdf import markdown_pdf
@@ -168,7 +169,9 @@ def _scope(session: Session, incident: Incident) -> list[str]:
             else ""
         )
         sizes = (
-            "; rows per group " + ", ".join(f"{g} {n}" for g, n in groups.items()) if groups else ""
+            f"; {group_sizes_label(details)} " + ", ".join(f"{g} {n}" for g, n in groups.items())
+            if groups
+            else ""
         )
         value = "n/a" if row.value is None else f"{row.value:.4g}"
         lines.append(

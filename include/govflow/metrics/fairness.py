@@ -1327,3 +1327,65 @@ def fairness_report(
         unlabelled_rows=sum(counts.n) - sum(counts.labelled),
         dropped_missing_attribute=counts.dropped_missing_attribute,
     )
+
+
+# A group's size for a metric is the denominator of the rates the metric compares (the
+# ``min_group_size`` it must reach): rows for a selection rate, actual positives for a true
+# positive rate, actual negatives for a false positive rate, labelled favourable predictions
+# for precision, labelled scored rows for calibration.
+METRIC_RATES: dict[str, str] = {
+    "demographic_parity_difference": "selection_rate",
+    "disparate_impact_ratio": "selection_rate",
+    "demographic_parity_drift": "selection_rate",
+    "equal_opportunity_difference": "true_positive_rate",
+    "true_positive_rate_ratio": "true_positive_rate",
+    "equal_opportunity_drift": "true_positive_rate",
+    "false_positive_rate_difference": "false_positive_rate",
+    "false_positive_rate_ratio": "false_positive_rate",
+    "predictive_parity_difference": "positive_predictive_value",
+}
+GROUP_SIZES_COUNT: dict[str, str] = {
+    "selection_rate": "rows",
+    "true_positive_rate": "actual positives",
+    "false_positive_rate": "actual negatives",
+    "positive_predictive_value": "labelled favourable predictions",
+}
+CALIBRATION_ROWS = "labelled scored rows"
+
+
+def _compared_rate(metric: FairnessMetric) -> str:
+    if metric.name == "equalized_odds_difference":  # the larger of its two gaps is its value
+        tpr = metric.details.get("true_positive_rate_difference")
+        fpr = metric.details.get("false_positive_rate_difference")
+        larger_fpr = tpr is not None and fpr is not None and fpr > tpr
+        return "false_positive_rate" if larger_fpr else "true_positive_rate"
+    return METRIC_RATES.get(metric.name, "selection_rate")
+
+
+def judged_group_sizes(
+    groups: Sequence[GroupRates], metric: FairnessMetric
+) -> tuple[dict[str, int], str]:
+    """Each group the metric compared, then each it left out, with the size it was judged on
+    (the denominator of the metric's rates: a true positive rate's 326 positives, not the
+    group's 980 rows), and what that size counts (``rows``, ``actual positives``, ...)."""
+    rates = {group.group: group for group in groups}
+    if metric.name == "calibration_gap":
+        counted = CALIBRATION_ROWS
+        sizes = {
+            name: 0 if group.calibration is None else group.calibration.rows
+            for name, group in rates.items()
+        }
+    else:
+        rate_name = _compared_rate(metric)
+        counted = GROUP_SIZES_COUNT[rate_name]
+        sizes = {name: getattr(group, rate_name).denominator for name, group in rates.items()}
+    judged = {group: sizes.get(group, 0) for group in metric.groups_compared}
+    # A group left out is shown with the size it fell short on (the metric's own count).
+    judged.update(metric.excluded_groups)
+    return judged, counted
+
+
+def group_sizes_label(details: Mapping[str, Any]) -> str:
+    """``rows per group``, or what else a finding's group sizes count (``actual positives
+    per group``): how the sizes a finding stores under ``group_sizes`` are introduced."""
+    return f"{details.get('group_sizes_counted') or 'rows'} per group"

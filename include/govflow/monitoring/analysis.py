@@ -93,7 +93,11 @@ from govflow.metrics.explanation_drift import (
     non_finite_attributions,
     sample_attributions,
 )
-from govflow.metrics.fairness import INTERSECTION_SEPARATOR
+from govflow.metrics.fairness import (
+    INTERSECTION_SEPARATOR,
+    group_sizes_label,
+    judged_group_sizes,
+)
 from govflow.monitoring import window_counts
 from govflow.monitoring.prediction_logs import (
     LABEL,
@@ -492,7 +496,8 @@ def _inconclusive_message(details: dict[str, Any]) -> str:
     sizes = ", ".join(f"{group} {n}" for group, n in details.get("group_sizes", {}).items())
     days = details.get("pooled_days", 1)
     span = "the day" if days == 1 else f"the last {days} days"
-    return f"inconclusive: interval too wide to decide on {span} (rows per group: {sizes})"
+    counted = group_sizes_label(details)
+    return f"inconclusive: interval too wide to decide on {span} ({counted}: {sizes})"
 
 
 def quality_gate_threshold(config: GovflowConfig) -> dict[str, Any]:
@@ -982,7 +987,7 @@ class _FairnessJudgement:
             "reference": None if evidence is None else evidence.reference,
             "plausible_ci_low": None if evidence is None else evidence.plausible_low,
             "plausible_ci_high": None if evidence is None else evidence.plausible_high,
-            "group_sizes": _group_sizes(self.report(window, days), chosen),
+            **_group_sizes(self.report(window, days), chosen),
         }
         judge.judge_verdict(
             "fairness_drift", name, self.subject, chosen, verdict, evidence, details
@@ -1009,12 +1014,11 @@ def _judged_on(verdict: str, days: int, evidence: Evidence | None) -> str:
     return f"value and interval [{evidence.low:.4g}, {evidence.high:.4g}] on {span}"
 
 
-def _group_sizes(report: Any, metric: FairnessMetric) -> dict[str, int]:
-    """The denominators of the groups the metric compared (and those it had to exclude)."""
-    sizes = {group.group: group.n for group in report.groups}
-    return {
-        group: sizes.get(group, 0) for group in (*metric.groups_compared, *metric.excluded_groups)
-    }
+def _group_sizes(report: Any, metric: FairnessMetric) -> dict[str, Any]:
+    """The sizes the metric judged its groups on (those it compared and those it had to
+    exclude), and what they count: rows, or a labelled metric's positives, negatives, ..."""
+    sizes, counted = judged_group_sizes(report.groups, metric)
+    return {"group_sizes": sizes, "group_sizes_counted": counted}
 
 
 NO_FINITE_SCORES = "no finite score in the window: the score distribution cannot be compared"

@@ -27,6 +27,7 @@ from html import escape
 from typing import Any, Literal
 
 from govflow.config.inventory import ModelEntry
+from govflow.metrics.fairness import group_sizes_label
 from govflow.metrics.severity import Threshold, severity_rank
 from govflow.store.schema import MetricResult, MonitoringRun
 
@@ -256,7 +257,7 @@ FINDINGS_HEADER = (
     "threshold",
     "severity",
     "interval",
-    "rows per group",
+    "group sizes",
 )
 FAIRNESS_HEADER = (
     "attribute",
@@ -266,7 +267,7 @@ FAIRNESS_HEADER = (
     "severity",
     "interval",
     "extreme groups",
-    "rows per group",
+    "group sizes",
 )
 COLUMNS_HEADER = (
     "column",
@@ -312,7 +313,8 @@ def _interval(details: Mapping[str, Any]) -> str:
 
 
 def _group_sizes(details: Mapping[str, Any]) -> str:
-    return ", ".join(f"{group} {n}" for group, n in (details.get("group_sizes") or {}).items())
+    sizes = ", ".join(f"{group} {n}" for group, n in (details.get("group_sizes") or {}).items())
+    return f"{group_sizes_label(details)}: {sizes}" if sizes else ""
 
 
 def _finding_cells(row: MetricResult) -> list[str]:
