@@ -647,7 +647,8 @@ def monitor_backfill(
     reports like any other) but pages no one and opens no incident. Running it again
     rewrites the same records. Labels count as they were observed by each day's end.
 
-    Exit status: 0 every day analysed; 3 a day's analysis failed (its record says why).
+    Exit status: 0 every day analysed; 3 a day's analysis failed (its line and its record say
+    why).
     """
     from datetime import timedelta
 
@@ -676,7 +677,10 @@ def monitor_backfill(
             write_report=False,
             historical=True,
         )
-        typer.echo(f"{day.date()}  {summary.status:<10} {summary.severity}")
+        line = f"{day.date()}  {summary.status:<10} {summary.severity}"
+        if summary.reason:  # the record says why; so does the line, in one line
+            line += "  " + " ".join(part.strip() for part in summary.reason.splitlines())
+        typer.echo(line)
         severities[summary.severity] = severities.get(summary.severity, 0) + 1
         failed += summary.status == "failed"
         day += timedelta(days=1)
