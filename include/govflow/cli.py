@@ -563,6 +563,24 @@ def demo_summary(
         )
 
 
+# A list, so that a repeated --model is seen: typer keeps only the last value of an option
+# given twice, and the model dropped in silence would be a result lost.
+ModelOption = Annotated[
+    list[str],
+    typer.Option("--model", metavar="MODEL", help="Model id from models.yaml (one model)."),
+]
+
+
+def _one_model(models: list[str], command: str) -> str:
+    if len(models) > 1:
+        raise typer.BadParameter(
+            f"given {len(models)} times ({', '.join(models)}); {command} analyses one model: "
+            "run it once per model",
+            param_hint="--model",
+        )
+    return models[0]
+
+
 def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     """Dates as in demo/manifest.json: a day alone means that whole UTC day."""
     from datetime import timedelta
@@ -583,7 +601,7 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
 
 @monitor_app.command("run")
 def monitor_run(
-    model: Annotated[str, typer.Option("--model", help="Model id from models.yaml.")],
+    models: ModelOption,
     start: Annotated[str | None, typer.Option(help="Window start: YYYY-MM-DD or ISO time.")] = None,
     end: Annotated[str | None, typer.Option(help="Window end (a date includes that day).")] = None,
     checks: Annotated[
@@ -604,6 +622,7 @@ def monitor_run(
     from govflow.flows.monitoring import run_monitoring
     from govflow.monitoring.analysis import CHECK_TYPES
 
+    model = _one_model(models, "monitor run")
     first, last = _window(start, end)
     config = load_config(settings.config_dir())
     wanted = [c for item in (checks or list(CHECK_TYPES)) for c in item.split(",") if c]
@@ -635,7 +654,7 @@ def monitor_run(
 
 @monitor_app.command("backfill")
 def monitor_backfill(
-    model: Annotated[str, typer.Option("--model", help="Model id from models.yaml.")],
+    models: ModelOption,
     start: Annotated[str, typer.Option(help="First day analysed: YYYY-MM-DD.")],
     end: Annotated[str, typer.Option(help="Last day analysed (included): YYYY-MM-DD.")],
     checks: Annotated[
@@ -647,8 +666,7 @@ def monitor_backfill(
     reports like any other) but pages no one and opens no incident. Running it again
     rewrites the same records. Labels count as they were observed by each day's end.
 
-    Exit status: 0 every day analysed; 3 a day's analysis failed (its line and its record say
-    why).
+    Exit status: 0 every day analysed; 3 a day's analysis failed (its line and record say why).
     """
     from datetime import timedelta
 
@@ -657,6 +675,7 @@ def monitor_backfill(
     from govflow.flows.monitoring import run_monitoring
     from govflow.monitoring.analysis import CHECK_TYPES
 
+    model = _one_model(models, "monitor backfill")
     first, last = _window(start, end)
     config = load_config(settings.config_dir())
     config.models.get(model)

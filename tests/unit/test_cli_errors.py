@@ -79,6 +79,29 @@ def test_a_window_that_ends_before_it_starts_is_a_usage_error(fresh_store_env, s
     )
 
 
+@pytest.mark.parametrize(
+    ("command", "window"),
+    [
+        ("run", ["--start", "2025-03-12"]),
+        ("backfill", ["--start", "2025-03-12", "--end", "2025-03-13"]),
+    ],
+)
+def test_a_repeated_model_is_a_usage_error_not_a_model_dropped(
+    fresh_store_env, tmp_path, command, window
+):
+    result = govflow(
+        "monitor", command, "--model", "credit_approval", "--model", "marketing_propensity", *window
+    )
+    assert_one_line(
+        result,
+        2,
+        "Invalid value for --model: given 2 times (credit_approval, marketing_propensity); "
+        f"monitor {command} analyses one model: run it once per model "
+        f"(see 'govflow monitor {command} --help')",
+    )
+    assert not (tmp_path / "govflow.db").exists()  # nothing analysed, nothing stored
+
+
 def test_an_unknown_check_is_a_usage_error_listing_the_checks(fresh_store_env):
     result = govflow(*RUN, "--start", "2025-03-12", "--checks", "data_drift,fairnes_drift")
     message = UNKNOWN_CHECK.format(check="fairnes_drift", expected=", ".join(CHECK_TYPES))
