@@ -563,6 +563,10 @@ def demo_summary(
         )
 
 
+NOT_ENDED = "{period} has not ended yet (it ends {end:%Y-%m-%d %H:%M} UTC)"
+NOT_BEGUN = "{period} has not begun yet (it begins {start:%Y-%m-%d %H:%M} UTC)"
+
+
 # A list, so that a repeated --model is seen: typer keeps only the last value of an option
 # given twice, and the model dropped in silence would be a result lost.
 ModelOption = Annotated[
@@ -596,7 +600,27 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
         last = last + timedelta(days=1)
     if last <= first:
         raise typer.BadParameter(f"{end} is not after --start {start}", param_hint="--end")
+    # The logs of a window still under way are not all written: its record would judge a
+    # part (or nothing, "no rows") as the whole.
+    if last > datetime.now(UTC):
+        period = f"the window from {first:%Y-%m-%d %H:%M} UTC"
+        raise typer.BadParameter(
+            NOT_ENDED.format(period=period, end=last), param_hint="--end" if end else "--start"
+        )
     return first, last
+
+
+def _report_period(bounds: Any, period: str, option: str) -> None:
+    """A report's ``period`` as ``bounds`` reads it (a month, a quarter), one that has begun;
+    the month or quarter under way is drawn as far as it has come."""
+    from govflow.reports.executive import ReportError
+
+    try:
+        start, _ = bounds(period)
+    except ReportError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
+    if start > datetime.now(UTC):
+        raise typer.BadParameter(NOT_BEGUN.format(period=period, start=start), param_hint=option)
 
 
 @monitor_app.command("run")
@@ -614,8 +638,8 @@ def monitor_run(
     """Analyse one model over a window and print check, metric, value, threshold, severity.
 
     Exit status: 0 analysed, no CRITICAL finding; 1 analysed, a CRITICAL finding; 2 usage
-    error (a malformed date, --start after --end, an unknown check or model); 3 the analysis
-    failed (its record says why) or could not run (config/, the store).
+    error (a malformed date, --start after --end, a window not ended yet, an unknown check or
+    model); 3 the analysis failed (its record says why) or could not run (config/, the store).
     """
     from govflow import settings
     from govflow.config import load_config
@@ -1044,7 +1068,9 @@ def report_executive(
     composite trend as a chart) and PDF under the data directory, paths and hashes audited,
     its summary queued for Slack."""
     from govflow.flows.reports import executive_report
+    from govflow.reports.executive import month_bounds
 
+    _report_period(month_bounds, month, "--month")
     _written(executive_report(month, actor=actor))
 
 
@@ -1057,7 +1083,9 @@ def report_compliance(
     articles, from the records: printed, written as Markdown, HTML and PDF, paths and hashes
     audited, its summary queued for Slack."""
     from govflow.flows.reports import compliance_report
+    from govflow.reports.compliance import quarter_bounds
 
+    _report_period(quarter_bounds, quarter, "--quarter")
     _written(compliance_report(quarter, actor=actor))
 
 

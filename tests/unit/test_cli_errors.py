@@ -22,6 +22,7 @@ PASSWORD = "s3cret-for-the-test"
 UNREACHABLE = f"postgresql://govflow:{PASSWORD}@127.0.0.1:1/govflow"
 MODELS = "credit_approval, marketing_propensity, product_recommendation, customer_lifetime_value"
 RUN = ["monitor", "run", "--model", "credit_approval"]
+BACKFILL = ["monitor", "backfill", "--model", "credit_approval"]
 KILL_SWITCH = ["kill-switch", "activate", "--scope", "region", "--target", "north"]
 REASON_AND_ACTOR = ["--reason", "r", "--actor", "eve"]
 
@@ -100,6 +101,33 @@ def test_a_repeated_model_is_a_usage_error_not_a_model_dropped(
         f"(see 'govflow monitor {command} --help')",
     )
     assert not (tmp_path / "govflow.db").exists()  # nothing analysed, nothing stored
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            [*RUN, "--start", "2999-01-01"],
+            "Invalid value for --start: the window from 2999-01-01 00:00 UTC has not ended yet "
+            "(it ends 2999-01-02 00:00 UTC) (see 'govflow monitor run --help')",
+        ),
+        (
+            [*RUN, "--start", "2025-03-12", "--end", "2999-01-01T06:00"],
+            "Invalid value for --end: the window from 2025-03-12 00:00 UTC has not ended yet "
+            "(it ends 2999-01-01 06:00 UTC) (see 'govflow monitor run --help')",
+        ),
+        (
+            [*BACKFILL, "--start", "2999-01-01", "--end", "2999-01-02"],
+            "Invalid value for --end: the window from 2999-01-01 00:00 UTC has not ended yet "
+            "(it ends 2999-01-03 00:00 UTC) (see 'govflow monitor backfill --help')",
+        ),
+    ],
+)
+def test_a_window_that_has_not_ended_is_a_usage_error_and_stores_nothing(
+    fresh_store_env, tmp_path, args, line
+):
+    assert_one_line(govflow(*args), 2, line)
+    assert not (tmp_path / "govflow.db").exists()
 
 
 def test_an_unknown_check_is_a_usage_error_listing_the_checks(fresh_store_env):
@@ -306,8 +334,9 @@ def test_monitor_run_documents_its_exit_status_in_its_help():
     help_text = " ".join(result.stdout.replace("│", " ").split())
     assert (
         "Exit status: 0 analysed, no CRITICAL finding; 1 analysed, a CRITICAL finding; 2 usage "
-        "error (a malformed date, --start after --end, an unknown check or model); 3 the "
-        "analysis failed (its record says why) or could not run (config/, the store)."
+        "error (a malformed date, --start after --end, a window not ended yet, an unknown check "
+        "or model); 3 the analysis failed (its record says why) or could not run (config/, the "
+        "store)."
     ) in help_text
 
 

@@ -209,8 +209,32 @@ def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announc
     ("args", "status", "line"),
     [
         (["incident", "INC-2099-0009"], 1, "no incident 'INC-2099-0009'"),
-        (["executive", "--month", "2025-13"], 3, "'2025-13' is not a month (YYYY-MM)"),
-        (["compliance", "--quarter", "2025Q7"], 3, "'2025Q7' is not a quarter (YYYYQ1 to YYYYQ4)"),
+        (
+            ["executive", "--month", "2025-13"],
+            2,
+            "Invalid value for --month: '2025-13' is not a month (YYYY-MM)",
+        ),
+        (
+            ["executive", "--month", "june"],
+            2,
+            "Invalid value for --month: 'june' is not a month (YYYY-MM)",
+        ),
+        (
+            ["executive", "--month", "2999-01"],
+            2,
+            "Invalid value for --month: 2999-01 has not begun yet (it begins 2999-01-01 00:00 UTC)",
+        ),
+        (
+            ["compliance", "--quarter", "2025Q7"],
+            2,
+            "Invalid value for --quarter: '2025Q7' is not a quarter (YYYYQ1 to YYYYQ4)",
+        ),
+        (
+            ["compliance", "--quarter", "2999Q2"],
+            2,
+            "Invalid value for --quarter: 2999Q2 has not begun yet "
+            "(it begins 2999-04-01 00:00 UTC)",
+        ),
     ],
 )
 def test_a_report_of_nothing_is_one_line_and_a_status_and_writes_nothing(
