@@ -686,9 +686,10 @@ def monitor_backfill(
         typer.Option("--checks", help="data_drift, fairness_drift, model_drift, explanation_drift"),
     ] = None,
 ) -> None:
-    """Analyse a model's past logs day by day as history: each day gets its record (shown in
-    reports like any other) but pages no one and opens no incident. Running it again
-    rewrites the same records. Labels count as they were observed by each day's end.
+    """Analyse a model's past logs day by day as history: each day gets its record (left out
+    of the executive and compliance reports, which tell what happened in their period) but
+    pages no one and opens no incident. Running it again rewrites the same records. Labels
+    count as they were observed by each day's end.
 
     Exit status: 0 every day analysed; 3 a day's analysis failed (its line and record say why).
     """
