@@ -172,6 +172,19 @@ def test_an_unknown_model_is_named_in_one_line_by_every_command(
     assert_one_line(govflow(*args), status, line)
 
 
+def test_an_unknown_model_when_models_yaml_lists_none_says_so(
+    fresh_store_env, tmp_path, monkeypatch
+):
+    copy = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, copy)
+    (copy / "models.yaml").write_text("models: []\n", encoding="utf-8")
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(copy))
+
+    result = govflow("incident", "list", "--model", "credit_approval")
+
+    assert_one_line(result, 2, "unknown model 'credit_approval'; models.yaml lists no model")
+
+
 def test_incident_list_of_a_known_model_without_incidents_lists_none(fresh_store_env):
     result = govflow("incident", "list", "--model", "credit_approval")
     assert result.exit_code == 0, result.output
