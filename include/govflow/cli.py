@@ -11,6 +11,7 @@ status, so no command catches errors of its own to print them.
 from __future__ import annotations
 
 import os
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,7 +33,7 @@ def _problem(error: Exception) -> tuple[str, int]:
     import sqlalchemy.exc
     from alembic.util import CommandError
 
-    from govflow import store
+    from govflow import settings, store
     from govflow.baselines.onboarding import BaselineSourceError
     from govflow.baselines.profile import BaselineError
     from govflow.config import ConfigError, UnknownModel
@@ -71,8 +72,8 @@ def _problem(error: Exception) -> tuple[str, int]:
         more = len(error.problems) - 1
         listed = f" (and {more} more: govflow config check lists them)" if more else ""
         return error.problems[0] + listed, EXIT_FAILED
-    if isinstance(error, sqlalchemy.exc.ArgumentError):  # a malformed URL, an unknown driver
-        return f"GOVFLOW_DB_URL: {error}", EXIT_FAILED
+    if isinstance(error, settings.BadUrl):  # a malformed URL, an unknown driver
+        return str(error), EXIT_FAILED
     if isinstance(error, sqlalchemy.exc.DBAPIError):  # unreachable, credentials refused, ...
         return f"governance store {store.shown_url()}: {error.orig}", EXIT_FAILED
     if isinstance(error, OSError):
@@ -82,7 +83,7 @@ def _problem(error: Exception) -> tuple[str, int]:
 
 class _OneLineErrors(TyperGroup):
     """The root command: whatever a command raises ends as ``_problem``'s line on stderr and
-    its exit status; with ``--debug`` the error goes on, traceback and all."""
+    its exit status; with ``--debug``, as its traceback and the same exit status."""
 
     # typer passes its own typer.Context, a subclass of the vendored click Context it declares.
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
@@ -92,10 +93,13 @@ class _OneLineErrors(TyperGroup):
             raise
         except Exception as error:
             # A group named without a command shows its help (typer tells it by name too).
-            if ctx.params.get("debug") or type(error).__name__ == "NoArgsIsHelpError":
+            if type(error).__name__ == "NoArgsIsHelpError":
                 raise
             line, status = _problem(error)
-            typer.echo(" ".join(part.strip() for part in line.splitlines()), err=True)
+            if ctx.params.get("debug"):  # scripts still read the status the error has
+                typer.echo(traceback.format_exc(), err=True, nl=False)
+            else:
+                typer.echo(" ".join(part.strip() for part in line.splitlines()), err=True)
             raise typer.Exit(status) from None
 
 

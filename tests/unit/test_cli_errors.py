@@ -321,11 +321,35 @@ def test_a_store_refusing_the_credentials_is_one_line_without_the_password(
             "nosuchdb://host/store",
             "GOVFLOW_DB_URL: Can't load plugin: sqlalchemy.dialects:nosuchdb",
         ),
+        (
+            f"postgresql://govflow:{PASSWORD}@host:x/store",
+            "GOVFLOW_DB_URL: the port 'x' is not a number",
+        ),
     ],
 )
-def test_a_malformed_store_url_is_one_line(monkeypatch, url, line):
+@pytest.mark.parametrize("command", [["kill-switch", "list"], ["incident", "list"]])
+def test_a_malformed_store_url_is_one_line_without_its_password(monkeypatch, url, line, command):
     monkeypatch.setenv("GOVFLOW_DB_URL", url)
-    assert_one_line(govflow("kill-switch", "list"), 3, line)
+    assert_one_line(govflow(*command), 3, line)
+
+
+@pytest.mark.parametrize(
+    ("url", "line"),
+    [
+        ("not a url", "VALIDATION_DB: Could not parse SQLAlchemy URL from given URL string"),
+        (f"postgresql://u:{PASSWORD}@host:x/db", "VALIDATION_DB: the port 'x' is not a number"),
+        ("nosuchdb://host/db", "VALIDATION_DB: Can't load plugin: sqlalchemy.dialects:nosuchdb"),
+    ],
+)
+def test_a_malformed_url_of_baseline_data_names_its_own_variable(
+    fresh_store_env, monkeypatch, url, line
+):
+    monkeypatch.setenv("VALIDATION_DB", url)
+    result = govflow(
+        *("baseline", "create", "--model", "credit_approval"),
+        *("--from", "validation", "--url-env", "VALIDATION_DB"),
+    )
+    assert_one_line(result, 3, line)
 
 
 @pytest.mark.parametrize(
@@ -335,10 +359,21 @@ def test_a_malformed_store_url_is_one_line(monkeypatch, url, line):
         (["incident", "list", "--model", "credit_aproval"], UnknownModel),
     ],
 )
-def test_debug_lets_the_error_through_with_its_traceback(fresh_store_env, args, error):
+def test_debug_shows_the_traceback_and_keeps_the_exit_status(fresh_store_env, args, error):
     result = govflow("--debug", *args)
-    assert isinstance(result.exception, error)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Traceback (most recent call last):\n")
+    assert f"{error.__module__}.{error.__qualname__}: " in result.stderr
+
+
+def test_debug_against_an_unreachable_store_exits_3_as_without_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOVFLOW_DB_URL", UNREACHABLE)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+    result = govflow("--debug", "db", "current")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Traceback (most recent call last):\n")
+    assert "Connection refused" in result.stderr
+    assert PASSWORD not in result.output
 
 
 def test_monitor_run_documents_its_exit_status_in_its_help():
