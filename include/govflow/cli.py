@@ -11,6 +11,7 @@ status, so no command catches errors of its own to print them.
 from __future__ import annotations
 
 import os
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,7 +33,7 @@ def _problem(error: Exception) -> tuple[str, int]:
     import sqlalchemy.exc
     from alembic.util import CommandError
 
-    from govflow import store
+    from govflow import settings, store
     from govflow.baselines.onboarding import BaselineSourceError
     from govflow.baselines.profile import BaselineError
     from govflow.config import ConfigError, UnknownModel
@@ -71,8 +72,8 @@ def _problem(error: Exception) -> tuple[str, int]:
         more = len(error.problems) - 1
         listed = f" (and {more} more: govflow config check lists them)" if more else ""
         return error.problems[0] + listed, EXIT_FAILED
-    if isinstance(error, sqlalchemy.exc.ArgumentError):  # a malformed URL, an unknown driver
-        return f"GOVFLOW_DB_URL: {error}", EXIT_FAILED
+    if isinstance(error, settings.BadUrl):  # a malformed URL, an unknown driver
+        return str(error), EXIT_FAILED
     if isinstance(error, sqlalchemy.exc.DBAPIError):  # unreachable, credentials refused, ...
         return f"governance store {store.shown_url()}: {error.orig}", EXIT_FAILED
     if isinstance(error, OSError):
@@ -82,7 +83,7 @@ def _problem(error: Exception) -> tuple[str, int]:
 
 class _OneLineErrors(TyperGroup):
     """The root command: whatever a command raises ends as ``_problem``'s line on stderr and
-    its exit status; with ``--debug`` the error goes on, traceback and all."""
+    its exit status; with ``--debug``, as its traceback and the same exit status."""
 
     # typer passes its own typer.Context, a subclass of the vendored click Context it declares.
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
@@ -92,10 +93,13 @@ class _OneLineErrors(TyperGroup):
             raise
         except Exception as error:
             # A group named without a command shows its help (typer tells it by name too).
-            if ctx.params.get("debug") or type(error).__name__ == "NoArgsIsHelpError":
+            if type(error).__name__ == "NoArgsIsHelpError":
                 raise
             line, status = _problem(error)
-            typer.echo(" ".join(part.strip() for part in line.splitlines()), err=True)
+            if ctx.params.get("debug"):  # scripts still read the status the error has
+                typer.echo(traceback.format_exc(), err=True, nl=False)
+            else:
+                typer.echo(" ".join(part.strip() for part in line.splitlines()), err=True)
             raise typer.Exit(status) from None
 
 
@@ -563,6 +567,28 @@ def demo_summary(
         )
 
 
+NOT_ENDED = "{period} has not ended yet (it ends {end:%Y-%m-%d %H:%M} UTC)"
+NOT_BEGUN = "{period} has not begun yet (it begins {start:%Y-%m-%d %H:%M} UTC)"
+
+
+# A list, so that a repeated --model is seen: typer keeps only the last value of an option
+# given twice, and the model dropped in silence would be a result lost.
+ModelOption = Annotated[
+    list[str],
+    typer.Option("--model", metavar="MODEL", help="Model id from models.yaml (one model)."),
+]
+
+
+def _one_model(models: list[str], command: str) -> str:
+    if len(models) > 1:
+        raise typer.BadParameter(
+            f"given {len(models)} times ({', '.join(models)}); {command} analyses one model: "
+            "run it once per model",
+            param_hint="--model",
+        )
+    return models[0]
+
+
 def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     """Dates as in demo/manifest.json: a day alone means that whole UTC day."""
     from datetime import timedelta
@@ -578,12 +604,32 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
         last = last + timedelta(days=1)
     if last <= first:
         raise typer.BadParameter(f"{end} is not after --start {start}", param_hint="--end")
+    # The logs of a window still under way are not all written: its record would judge a
+    # part (or nothing, "no rows") as the whole.
+    if last > datetime.now(UTC):
+        period = f"the window from {first:%Y-%m-%d %H:%M} UTC"
+        raise typer.BadParameter(
+            NOT_ENDED.format(period=period, end=last), param_hint="--end" if end else "--start"
+        )
     return first, last
+
+
+def _report_period(bounds: Any, period: str, option: str) -> None:
+    """A report's ``period`` as ``bounds`` reads it (a month, a quarter), one that has begun;
+    the month or quarter under way is drawn as far as it has come."""
+    from govflow.reports.executive import ReportError
+
+    try:
+        start, _ = bounds(period)
+    except ReportError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
+    if start > datetime.now(UTC):
+        raise typer.BadParameter(NOT_BEGUN.format(period=period, start=start), param_hint=option)
 
 
 @monitor_app.command("run")
 def monitor_run(
-    model: Annotated[str, typer.Option("--model", help="Model id from models.yaml.")],
+    models: ModelOption,
     start: Annotated[str | None, typer.Option(help="Window start: YYYY-MM-DD or ISO time.")] = None,
     end: Annotated[str | None, typer.Option(help="Window end (a date includes that day).")] = None,
     checks: Annotated[
@@ -596,14 +642,15 @@ def monitor_run(
     """Analyse one model over a window and print check, metric, value, threshold, severity.
 
     Exit status: 0 analysed, no CRITICAL finding; 1 analysed, a CRITICAL finding; 2 usage
-    error (a malformed date, --start after --end, an unknown check or model); 3 the analysis
-    failed (its record says why) or could not run (config/, the store).
+    error (a malformed date, --start after --end, a window not ended yet, an unknown check or
+    model); 3 the analysis failed (its record says why) or could not run (config/, the store).
     """
     from govflow import settings
     from govflow.config import load_config
     from govflow.flows.monitoring import run_monitoring
     from govflow.monitoring.analysis import CHECK_TYPES
 
+    model = _one_model(models, "monitor run")
     first, last = _window(start, end)
     config = load_config(settings.config_dir())
     wanted = [c for item in (checks or list(CHECK_TYPES)) for c in item.split(",") if c]
@@ -635,7 +682,7 @@ def monitor_run(
 
 @monitor_app.command("backfill")
 def monitor_backfill(
-    model: Annotated[str, typer.Option("--model", help="Model id from models.yaml.")],
+    models: ModelOption,
     start: Annotated[str, typer.Option(help="First day analysed: YYYY-MM-DD.")],
     end: Annotated[str, typer.Option(help="Last day analysed (included): YYYY-MM-DD.")],
     checks: Annotated[
@@ -643,11 +690,12 @@ def monitor_backfill(
         typer.Option("--checks", help="data_drift, fairness_drift, model_drift, explanation_drift"),
     ] = None,
 ) -> None:
-    """Analyse a model's past logs day by day as history: each day gets its record (shown in
-    reports like any other) but pages no one and opens no incident. Running it again
-    rewrites the same records. Labels count as they were observed by each day's end.
+    """Analyse a model's past logs day by day as history: each day gets its record (left out
+    of the executive and compliance reports, which tell what happened in their period) but
+    pages no one and opens no incident. Running it again rewrites the same records. Labels
+    count as they were observed by each day's end.
 
-    Exit status: 0 every day analysed; 3 a day's analysis failed (its record says why).
+    Exit status: 0 every day analysed; 3 a day's analysis failed (its line and record say why).
     """
     from datetime import timedelta
 
@@ -656,6 +704,7 @@ def monitor_backfill(
     from govflow.flows.monitoring import run_monitoring
     from govflow.monitoring.analysis import CHECK_TYPES
 
+    model = _one_model(models, "monitor backfill")
     first, last = _window(start, end)
     config = load_config(settings.config_dir())
     config.models.get(model)
@@ -676,7 +725,10 @@ def monitor_backfill(
             write_report=False,
             historical=True,
         )
-        typer.echo(f"{day.date()}  {summary.status:<10} {summary.severity}")
+        line = f"{day.date()}  {summary.status:<10} {summary.severity}"
+        if summary.reason:  # the record says why; so does the line, in one line
+            line += "  " + " ".join(part.strip() for part in summary.reason.splitlines())
+        typer.echo(line)
         severities[summary.severity] = severities.get(summary.severity, 0) + 1
         failed += summary.status == "failed"
         day += timedelta(days=1)
@@ -1021,7 +1073,9 @@ def report_executive(
     composite trend as a chart) and PDF under the data directory, paths and hashes audited,
     its summary queued for Slack."""
     from govflow.flows.reports import executive_report
+    from govflow.reports.executive import month_bounds
 
+    _report_period(month_bounds, month, "--month")
     _written(executive_report(month, actor=actor))
 
 
@@ -1034,7 +1088,9 @@ def report_compliance(
     articles, from the records: printed, written as Markdown, HTML and PDF, paths and hashes
     audited, its summary queued for Slack."""
     from govflow.flows.reports import compliance_report
+    from govflow.reports.compliance import quarter_bounds
 
+    _report_period(quarter_bounds, quarter, "--quarter")
     _written(compliance_report(quarter, actor=actor))
 
 

@@ -7,9 +7,11 @@ environment variables points the whole system at a store, a data directory and a
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 DATA_DIR_ENV = "GOVFLOW_DATA_DIR"
 DB_URL_ENV = "GOVFLOW_DB_URL"
@@ -19,7 +21,28 @@ AUDIT_CHECKPOINTS_ENV = "GOVFLOW_AUDIT_CHECKPOINTS"
 AUDIT_KEY_ENV = "GOVFLOW_AUDIT_KEY"
 AUDIT_CHECKPOINTS_FILE = "audit-checkpoints.jsonl"
 
+NOT_A_PORT = "the port {port!r} is not a number"
+
 _REPO_ROOT = Path(__file__).resolve().parents[2]
+# The port of a URL as SQLAlchemy reads it (scheme://user:password@host:port/database).
+_PORT = re.compile(r"^[^:/]+://(?:[^:/]*(?::[^@]*)?@)?(?:\[[^/?]+\]|[^/:?]+)?:(?P<port>[^/?]*)")
+
+
+class BadUrl(ValueError):
+    """A database URL that cannot be used: the message names the environment variable that
+    holds it and what is wrong, never the URL itself (it may carry a password)."""
+
+
+def parse_url(url: str, variable: str) -> URL:
+    """``url``, held by the environment variable ``variable``, parsed; else ``BadUrl``."""
+    try:
+        return make_url(url)
+    except ArgumentError as error:
+        raise BadUrl(f"{variable}: {error}") from None
+    except ValueError:  # make_url reads the port with int()
+        found = _PORT.match(url)
+        port = found["port"] if found else "?"
+        raise BadUrl(f"{variable}: {NOT_A_PORT.format(port=port)}") from None
 
 
 def data_dir() -> Path:
@@ -52,7 +75,7 @@ def audit_checkpoints(url: str) -> Path:
     explicit = os.environ.get(AUDIT_CHECKPOINTS_ENV)
     if explicit:
         return Path(explicit).resolve()
-    parsed = make_url(url)
+    parsed = parse_url(url, DB_URL_ENV)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         return Path(parsed.database).resolve().parent / AUDIT_CHECKPOINTS_FILE
     return data_dir() / AUDIT_CHECKPOINTS_FILE

@@ -22,6 +22,7 @@ PASSWORD = "s3cret-for-the-test"
 UNREACHABLE = f"postgresql://govflow:{PASSWORD}@127.0.0.1:1/govflow"
 MODELS = "credit_approval, marketing_propensity, product_recommendation, customer_lifetime_value"
 RUN = ["monitor", "run", "--model", "credit_approval"]
+BACKFILL = ["monitor", "backfill", "--model", "credit_approval"]
 KILL_SWITCH = ["kill-switch", "activate", "--scope", "region", "--target", "north"]
 REASON_AND_ACTOR = ["--reason", "r", "--actor", "eve"]
 
@@ -79,6 +80,56 @@ def test_a_window_that_ends_before_it_starts_is_a_usage_error(fresh_store_env, s
     )
 
 
+@pytest.mark.parametrize(
+    ("command", "window"),
+    [
+        ("run", ["--start", "2025-03-12"]),
+        ("backfill", ["--start", "2025-03-12", "--end", "2025-03-13"]),
+    ],
+)
+def test_a_repeated_model_is_a_usage_error_not_a_model_dropped(
+    fresh_store_env, tmp_path, command, window
+):
+    result = govflow(
+        "monitor", command, "--model", "credit_approval", "--model", "marketing_propensity", *window
+    )
+    assert_one_line(
+        result,
+        2,
+        "Invalid value for --model: given 2 times (credit_approval, marketing_propensity); "
+        f"monitor {command} analyses one model: run it once per model "
+        f"(see 'govflow monitor {command} --help')",
+    )
+    assert not (tmp_path / "govflow.db").exists()  # nothing analysed, nothing stored
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            [*RUN, "--start", "2999-01-01"],
+            "Invalid value for --start: the window from 2999-01-01 00:00 UTC has not ended yet "
+            "(it ends 2999-01-02 00:00 UTC) (see 'govflow monitor run --help')",
+        ),
+        (
+            [*RUN, "--start", "2025-03-12", "--end", "2999-01-01T06:00"],
+            "Invalid value for --end: the window from 2025-03-12 00:00 UTC has not ended yet "
+            "(it ends 2999-01-01 06:00 UTC) (see 'govflow monitor run --help')",
+        ),
+        (
+            [*BACKFILL, "--start", "2999-01-01", "--end", "2999-01-02"],
+            "Invalid value for --end: the window from 2999-01-01 00:00 UTC has not ended yet "
+            "(it ends 2999-01-03 00:00 UTC) (see 'govflow monitor backfill --help')",
+        ),
+    ],
+)
+def test_a_window_that_has_not_ended_is_a_usage_error_and_stores_nothing(
+    fresh_store_env, tmp_path, args, line
+):
+    assert_one_line(govflow(*args), 2, line)
+    assert not (tmp_path / "govflow.db").exists()
+
+
 def test_an_unknown_check_is_a_usage_error_listing_the_checks(fresh_store_env):
     result = govflow(*RUN, "--start", "2025-03-12", "--checks", "data_drift,fairnes_drift")
     message = UNKNOWN_CHECK.format(check="fairnes_drift", expected=", ".join(CHECK_TYPES))
@@ -119,6 +170,19 @@ def test_an_unknown_model_is_named_in_one_line_by_every_command(
     fresh_store_env, args, status, line
 ):
     assert_one_line(govflow(*args), status, line)
+
+
+def test_an_unknown_model_when_models_yaml_lists_none_says_so(
+    fresh_store_env, tmp_path, monkeypatch
+):
+    copy = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, copy)
+    (copy / "models.yaml").write_text("models: []\n", encoding="utf-8")
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(copy))
+
+    result = govflow("incident", "list", "--model", "credit_approval")
+
+    assert_one_line(result, 2, "unknown model 'credit_approval'; models.yaml lists no model")
 
 
 def test_incident_list_of_a_known_model_without_incidents_lists_none(fresh_store_env):
@@ -257,11 +321,35 @@ def test_a_store_refusing_the_credentials_is_one_line_without_the_password(
             "nosuchdb://host/store",
             "GOVFLOW_DB_URL: Can't load plugin: sqlalchemy.dialects:nosuchdb",
         ),
+        (
+            f"postgresql://govflow:{PASSWORD}@host:x/store",
+            "GOVFLOW_DB_URL: the port 'x' is not a number",
+        ),
     ],
 )
-def test_a_malformed_store_url_is_one_line(monkeypatch, url, line):
+@pytest.mark.parametrize("command", [["kill-switch", "list"], ["incident", "list"]])
+def test_a_malformed_store_url_is_one_line_without_its_password(monkeypatch, url, line, command):
     monkeypatch.setenv("GOVFLOW_DB_URL", url)
-    assert_one_line(govflow("kill-switch", "list"), 3, line)
+    assert_one_line(govflow(*command), 3, line)
+
+
+@pytest.mark.parametrize(
+    ("url", "line"),
+    [
+        ("not a url", "VALIDATION_DB: Could not parse SQLAlchemy URL from given URL string"),
+        (f"postgresql://u:{PASSWORD}@host:x/db", "VALIDATION_DB: the port 'x' is not a number"),
+        ("nosuchdb://host/db", "VALIDATION_DB: Can't load plugin: sqlalchemy.dialects:nosuchdb"),
+    ],
+)
+def test_a_malformed_url_of_baseline_data_names_its_own_variable(
+    fresh_store_env, monkeypatch, url, line
+):
+    monkeypatch.setenv("VALIDATION_DB", url)
+    result = govflow(
+        *("baseline", "create", "--model", "credit_approval"),
+        *("--from", "validation", "--url-env", "VALIDATION_DB"),
+    )
+    assert_one_line(result, 3, line)
 
 
 @pytest.mark.parametrize(
@@ -271,10 +359,21 @@ def test_a_malformed_store_url_is_one_line(monkeypatch, url, line):
         (["incident", "list", "--model", "credit_aproval"], UnknownModel),
     ],
 )
-def test_debug_lets_the_error_through_with_its_traceback(fresh_store_env, args, error):
+def test_debug_shows_the_traceback_and_keeps_the_exit_status(fresh_store_env, args, error):
     result = govflow("--debug", *args)
-    assert isinstance(result.exception, error)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Traceback (most recent call last):\n")
+    assert f"{error.__module__}.{error.__qualname__}: " in result.stderr
+
+
+def test_debug_against_an_unreachable_store_exits_3_as_without_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOVFLOW_DB_URL", UNREACHABLE)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+    result = govflow("--debug", "db", "current")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Traceback (most recent call last):\n")
+    assert "Connection refused" in result.stderr
+    assert PASSWORD not in result.output
 
 
 def test_monitor_run_documents_its_exit_status_in_its_help():
@@ -283,8 +382,9 @@ def test_monitor_run_documents_its_exit_status_in_its_help():
     help_text = " ".join(result.stdout.replace("│", " ").split())
     assert (
         "Exit status: 0 analysed, no CRITICAL finding; 1 analysed, a CRITICAL finding; 2 usage "
-        "error (a malformed date, --start after --end, an unknown check or model); 3 the "
-        "analysis failed (its record says why) or could not run (config/, the store)."
+        "error (a malformed date, --start after --end, a window not ended yet, an unknown check "
+        "or model); 3 the analysis failed (its record says why) or could not run (config/, the "
+        "store)."
     ) in help_text
 
 

@@ -23,6 +23,7 @@ from govflow.config.deployment import (
 from govflow.config.inventory import (
     EMPTY_ERROR_CEILING,
     FAVOURABLE_OUTCOME,
+    LOG_COLUMN,
     NOT_FOR_CLASSIFIER,
     NOT_FOR_REGRESSOR,
     OUTPUT_OF_REGRESSOR,
@@ -45,6 +46,7 @@ from govflow.config.loading import (
     YAML_SYNTAX,
 )
 from govflow.config.policy import FAIRNESS_DAILY, WARNING_ORDER, WEIGHTS_SUM
+from govflow.config.vocabulary import NOT_A_FRACTION
 from govflow.metrics import classify
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -624,6 +626,60 @@ def test_a_protected_attribute_whose_categories_cannot_name_its_groups_is_refuse
     # The four models share the demo's attributes (a YAML anchor): each is refused.
     assert problems_of(config_copy) == [
         f"models.yaml: models.{index}.protected_attributes.0: {problem}" for index in range(4)
+    ]
+
+
+def test_a_categorical_feature_listing_a_category_twice_is_refused(config_copy):
+    edit(
+        config_copy,
+        "models.yaml",
+        "categories: [north, south, east, west]",
+        "categories: [north, south, north, west]",
+    )
+    # The demo models share their features (a YAML anchor); region is the fourteenth.
+    assert problems_of(config_copy) == [
+        f"models.yaml: models.{index}.features.13: category north is listed more than once"
+        for index in range(4)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            "{name: region, dtype: categorical",
+            "{name: score, dtype: categorical",
+            LOG_COLUMN.format(what="feature", name="score", key="score"),
+        ),
+        (
+            "{name: customer_segment, dtype: categorical",
+            "{name: scored_at, dtype: categorical",
+            LOG_COLUMN.format(what="feature", name="scored_at", key="scored_at"),
+        ),
+        (
+            "{name: gender, categories",
+            "{name: label, categories",
+            LOG_COLUMN.format(what="protected attribute", name="label", key="label"),
+        ),
+    ],
+)
+def test_a_feature_or_attribute_named_like_a_prediction_log_column_is_refused(
+    config_copy, old, new, problem
+):
+    edit(config_copy, "models.yaml", old, new)
+    assert problems_of(config_copy) == [f"models.yaml: models.{i}: {problem}" for i in range(4)]
+
+
+@pytest.mark.parametrize("value", [".nan", "1.5", "-0.1", ".inf"])
+def test_a_decision_threshold_outside_zero_to_one_is_refused_as_such(config_copy, value):
+    edit(
+        config_copy,
+        "models.yaml",
+        "    decision_threshold: 0.5\n    performance_requirement: {min_accuracy: 0.70",
+        f"    decision_threshold: {value}\n    performance_requirement: {{min_accuracy: 0.70",
+    )
+    assert problems_of(config_copy) == [
+        f"models.yaml: models.0.decision_threshold: {NOT_A_FRACTION}"
     ]
 
 

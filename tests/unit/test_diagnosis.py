@@ -411,7 +411,11 @@ def test_the_monthly_executive_summary_names_the_critical_model_and_the_incident
     assert named in detected.stdout
     assert named in march.stdout  # opened today about March's data
     assert "<svg" in (tmp_path / "reports" / "executive" / "2025-03.html").read_text()
-    assert (wrong.exit_code, wrong.stderr) == (3, "'March' is not a month (YYYY-MM)\n")
+    assert (wrong.exit_code, wrong.stderr) == (
+        2,
+        "Invalid value for --month: 'March' is not a month (YYYY-MM) "
+        "(see 'root report executive --help')\n",
+    )
 
 
 def test_the_quarterly_compliance_report_names_coverage_gaps_the_80_rule_and_the_incidents(
@@ -458,4 +462,8 @@ def test_the_quarterly_compliance_report_names_coverage_gaps_the_80_rule_and_the
     assert named in report
     assert named in incidents.stdout
     assert "none acknowledged" in incidents.stdout
-    assert (wrong.exit_code, wrong.stderr) == (3, "'2025-Q5' is not a quarter (YYYYQ1 to YYYYQ4)\n")
+    assert (wrong.exit_code, wrong.stderr) == (
+        2,
+        "Invalid value for --quarter: '2025-Q5' is not a quarter (YYYYQ1 to YYYYQ4) "
+        "(see 'root report compliance --help')\n",
+    )

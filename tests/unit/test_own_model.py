@@ -22,7 +22,8 @@ from govflow import store
 from govflow.cli import app
 from govflow.config import load_config
 from govflow.flows.monitoring import alert_and_open_incidents
-from govflow.monitoring.prediction_logs import partition_path
+from govflow.monitoring.analysis import UNREADABLE_WINDOW
+from govflow.monitoring.prediction_logs import UNREADABLE_PARTITION, partition_path
 from govflow.store.schema import (
     Alert,
     AuditEvent,
@@ -352,6 +353,28 @@ def test_a_year_of_history_is_recorded_day_by_day_and_pages_no_one(own_model):
     with store.session_scope(db_url) as session:
         assert session.scalars(select(Incident)).all() == []
         assert session.scalars(select(Alert)).all() == []
+
+
+def test_a_backfilled_day_that_failed_is_printed_with_its_reason(own_model):
+    """The record says why a day failed; so does the line of that day, not only the store."""
+    unreadable = partition_path(own_model / "logs" / MODEL, DAY + timedelta(days=1))
+    unreadable.parent.mkdir(parents=True)
+    unreadable.write_bytes(b"not parquet")
+    assert govflow("model", "register", MODEL).exit_code == 0
+    validation = str(own_model / "validation.csv")
+    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+
+    result = govflow(
+        *("monitor", "backfill", "--model", MODEL, "--start", "2024-06-03", "--end", "2024-06-04"),
+        *("--checks", "data_drift"),
+    )
+
+    reason = UNREADABLE_WINDOW.format(error=UNREADABLE_PARTITION.format(path=unreadable))
+    assert result.exit_code == 3, result.output
+    assert result.stdout.splitlines()[:2] == [
+        "2024-06-03  succeeded  INFO",
+        f"2024-06-04  failed     CRITICAL  {reason}",
+    ]
 
 
 @pytest.fixture

@@ -209,8 +209,32 @@ def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announc
     ("args", "status", "line"),
     [
         (["incident", "INC-2099-0009"], 1, "no incident 'INC-2099-0009'"),
-        (["executive", "--month", "2025-13"], 3, "'2025-13' is not a month (YYYY-MM)"),
-        (["compliance", "--quarter", "2025Q7"], 3, "'2025Q7' is not a quarter (YYYYQ1 to YYYYQ4)"),
+        (
+            ["executive", "--month", "2025-13"],
+            2,
+            "Invalid value for --month: '2025-13' is not a month (YYYY-MM)",
+        ),
+        (
+            ["executive", "--month", "june"],
+            2,
+            "Invalid value for --month: 'june' is not a month (YYYY-MM)",
+        ),
+        (
+            ["executive", "--month", "2999-01"],
+            2,
+            "Invalid value for --month: 2999-01 has not begun yet (it begins 2999-01-01 00:00 UTC)",
+        ),
+        (
+            ["compliance", "--quarter", "2025Q7"],
+            2,
+            "Invalid value for --quarter: '2025Q7' is not a quarter (YYYYQ1 to YYYYQ4)",
+        ),
+        (
+            ["compliance", "--quarter", "2999Q2"],
+            2,
+            "Invalid value for --quarter: 2999Q2 has not begun yet "
+            "(it begins 2999-04-01 00:00 UTC)",
+        ),
     ],
 )
 def test_a_report_of_nothing_is_one_line_and_a_status_and_writes_nothing(
@@ -244,3 +268,44 @@ def test_a_markdown_report_as_html_renders_its_tables_and_shows_markup_from_reco
     assert "<h1>Compliance report</h1>" in page
     assert "<th>model</th>" in page and "<td>CRITICAL</td>" in page
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_a_backfilled_day_is_left_out_of_the_executive_summary_and_the_compliance_report(
+    records, fresh_store_env
+):
+    """README "History on day one": a report tells what happened in its period; a day
+    analysed later (a historical record) was not monitored then."""
+    from datetime import timedelta
+
+    from govflow import settings
+    from govflow.config import load_config
+    from govflow.reports import compliance, executive
+    from govflow.store.schema import MonitoringRun
+
+    day = datetime(2025, 3, 20, tzinfo=UTC)
+    with store.session_scope(fresh_store_env) as session:
+        session.add(
+            MonitoringRun(
+                model_id="credit_approval",
+                run_key="history/2025-03-20",
+                cadence="daily",
+                checks=[],
+                interval_start=day,
+                interval_end=day + timedelta(days=1),
+                status="failed",
+                severity="CRITICAL",
+                started_at=day + timedelta(days=200),
+                finished_at=day + timedelta(days=200),
+                historical=True,
+            )
+        )
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        month = executive.build_summary(session, config, "2025-03")
+        quarter = compliance.build_report(session, config, "2025Q1")
+
+    credit = next(model for model in month.models if model.model_id == "credit_approval")
+    assert (credit.analyses, credit.verdicts) == (1, {"CRITICAL": 1})  # 2025-03-05's alone
+    row = next(line for line in quarter.markdown.splitlines() if line.startswith("| credit_"))
+    assert row.split(" | ")[3:5] == ["1", "3.7 %"]

@@ -28,9 +28,10 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from govflow import settings
 from govflow.baselines.profile import (
     BaselineError,
     build_profile,
@@ -153,7 +154,10 @@ def _read_sql(source: str, variable: str) -> pd.DataFrame:
     if not url:
         raise BaselineSourceError(UNSET_URL.format(variable=variable))
     query = source if source.lstrip().lower().startswith("select") else None
-    engine = create_engine(url)
+    try:
+        engine = create_engine(settings.parse_url(url, variable))
+    except (ArgumentError, ImportError) as error:  # no such dialect or driver here
+        raise settings.BadUrl(f"{variable}: {error}") from None
     try:
         with engine.connect() as connection:
             if query is not None:

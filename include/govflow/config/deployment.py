@@ -14,11 +14,17 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from govflow.config.vocabulary import SNAKE_CASE, RiskTier, Role, StrictModel, located_error
+from govflow.config.vocabulary import (
+    SNAKE_CASE,
+    Fraction,
+    RiskTier,
+    Role,
+    StrictModel,
+    located_error,
+)
 
 CheckName = Annotated[str, Field(pattern=SNAKE_CASE)]
 ItemId = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]*(-[A-Z0-9.]+)+$")]
-Fraction = Annotated[float, Field(ge=0, le=1)]
 
 AUTOMATIC_NEEDS_CHECK = "an automatic item names its check and no attesting role"
 ATTESTED_NEEDS_ROLE = "an attested item names its attesting role and no check"

@@ -23,11 +23,16 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from govflow.config.vocabulary import SNAKE_CASE, RiskTier, StrictModel, located_error
+from govflow.config.vocabulary import (
+    SNAKE_CASE,
+    Fraction,
+    RiskTier,
+    StrictModel,
+    located_error,
+)
 from govflow.metrics.fairness import INTERSECTION_SEPARATOR
 
 Identifier = Annotated[str, Field(pattern=SNAKE_CASE)]
-Fraction = Annotated[float, Field(ge=0, le=1)]
 
 RELATIVE_PATH = "must be a relative path inside the data directory"
 NUMERIC_RANGE = "a {dtype} feature needs min <= max and no categories"
@@ -35,6 +40,7 @@ CATEGORICAL_VALUES = "a categorical feature needs categories and no min or max"
 DUPLICATE_NAME = "{what} {name} is listed more than once"
 UNKNOWN_INTERSECTION = "intersection names {name}, which is not a protected attribute"
 CLASHING_COLUMN = "column {name} is both a feature and a protected attribute"
+LOG_COLUMN = "{what} {name} has the name of a prediction-log column (columns.{key}); rename it"
 SEPARATOR_IN_CATEGORY = (
     "category {category!r} holds {separator!r}, which joins an intersection's groups "
     "(gender&age_band's female&18-25): two groups could read alike; rename it"
@@ -44,6 +50,7 @@ OUTPUT_OF_TYPE = (
     "a {model_type} answers with a probability, so serving.output.kind must be probability"
 )
 UNKNOWN_MODEL = "unknown model {model_id!r}; models.yaml has {models}"
+NO_MODEL_LISTED = "unknown model {model_id!r}; models.yaml lists no model"
 FALLBACK_SCORE_OUT_OF_RANGE = (
     "the fallback score {score} lies outside the valid outputs [0, {high}]"
 )
@@ -98,6 +105,16 @@ class SqlLog(StrictModel):
     table: Annotated[str, Field(pattern=r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")]
 
 
+def _listed_once(categories: list[str]) -> None:
+    """A category listed twice would be counted as two values of one group (refused naming
+    the first repeated one)."""
+    repeated = sorted({name for name in categories if categories.count(name) > 1})
+    if repeated:
+        raise PydanticCustomError(
+            "duplicate", DUPLICATE_NAME.format(what="category", name=repeated[0])
+        )
+
+
 class Feature(StrictModel):
     name: Identifier
     dtype: Literal["numeric", "integer", "categorical"]
@@ -111,6 +128,7 @@ class Feature(StrictModel):
         if self.dtype == "categorical":
             if not self.categories or self.min is not None or self.max is not None:
                 raise PydanticCustomError("feature_domain", CATEGORICAL_VALUES)
+            _listed_once(self.categories)
         elif self.min is None or self.max is None or self.min > self.max or self.categories:
             raise PydanticCustomError("feature_domain", NUMERIC_RANGE.format(dtype=self.dtype))
         return self
@@ -127,11 +145,7 @@ class ProtectedAttribute(StrictModel):
         joined by the separator, which none of them may hold."""
         if not self.categories:
             raise PydanticCustomError("protected_categories", NO_CATEGORIES)
-        repeated = sorted({name for name in self.categories if self.categories.count(name) > 1})
-        if repeated:
-            raise PydanticCustomError(
-                "duplicate", DUPLICATE_NAME.format(what="category", name=repeated[0])
-            )
+        _listed_once(self.categories)
         for category in self.categories:
             if INTERSECTION_SEPARATOR in category:
                 raise PydanticCustomError(
@@ -349,6 +363,19 @@ class ModelEntry(StrictModel):
         for name in protected_names:
             if name in feature_names:
                 raise PydanticCustomError("clashing_column", CLASHING_COLUMN.format(name=name))
+        # The analysis reads the log's columns under both their own names and their standard
+        # ones (score, label, ...): a feature under either would be read as, or over, it.
+        log_columns = {
+            name: key
+            for key, value in self.columns.model_dump().items()
+            for name in (key, value)
+            if name is not None
+        }
+        for what, names in (("feature", feature_names), ("protected attribute", protected_names)):
+            for name in names:
+                if name in log_columns:
+                    message = LOG_COLUMN.format(what=what, name=name, key=log_columns[name])
+                    raise PydanticCustomError("log_column", message)
         for combination in self.intersections:
             for name in combination:
                 if name not in protected_names:
@@ -383,6 +410,8 @@ class ModelsFile(StrictModel):
         for model in self.models:
             if model.id == model_id:
                 return model
+        if not self.models:
+            raise UnknownModel(NO_MODEL_LISTED.format(model_id=model_id))
         raise UnknownModel(UNKNOWN_MODEL.format(model_id=model_id, models=", ".join(self.ids())))
 
     def ids(self) -> list[str]:

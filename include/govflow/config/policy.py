@@ -25,6 +25,7 @@ from govflow.config.vocabulary import (
     AlertSource,
     Cadence,
     CheckType,
+    Fraction,
     RiskTier,
     Role,
     Severity,
@@ -32,7 +33,6 @@ from govflow.config.vocabulary import (
 )
 from govflow.metrics.severity import Direction, Family, Threshold
 
-Fraction = Annotated[float, Field(ge=0, le=1)]
 Key = Annotated[str, Field(pattern=SNAKE_CASE)]
 
 FAIRNESS_DAILY = (

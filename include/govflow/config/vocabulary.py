@@ -7,9 +7,9 @@ config/ uses one spelling for each, listed here, and every config model derives 
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic_core import PydanticCustomError
 
 RiskTier = Literal["high", "medium", "low"]
@@ -45,6 +45,18 @@ ALERT_SOURCES: tuple[AlertSource, ...] = get_args(AlertSource)
 CADENCES: tuple[Cadence, ...] = get_args(Cadence)
 
 SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
+NOT_A_FRACTION = "must be a number in [0, 1]"
+
+
+def _in_unit_interval(value: float) -> float:
+    # Not Field(ge=0, le=1): NaN fails those as "less than or equal to 1", which misleads.
+    if not 0 <= value <= 1:
+        raise PydanticCustomError("fraction", NOT_A_FRACTION)
+    return value
+
+
+# A share, a rate or a probability: a number in [0, 1].
+Fraction = Annotated[float, AfterValidator(_in_unit_interval)]
 
 
 class StrictModel(BaseModel):

@@ -75,6 +75,8 @@ class RunSummary:
     notable: list[dict[str, Any]]
     # The checks that could judge nothing (severity INCONCLUSIVE when nothing is above INFO).
     inconclusive: list[str] = field(default_factory=list)
+    # Why a failed analysis failed (its record's error, without the traceback).
+    reason: str | None = None
     # CPU seconds of each part of the analysis: read (the store and the window's logs),
     # analyse (the quality gate and every metric), store (the record), report, alerts.
     cpu_s: dict[str, float] = field(default_factory=dict)
@@ -369,6 +371,7 @@ def summarise(record: MonitoringRun, result: Analysis, *, limit: int = 20) -> Ru
         counts={level: counts.get(level, 0) for level in ("INFO", "WARNING", "CRITICAL")},
         notable=[_notable(f) for f in notable],
         inconclusive=list(result.inconclusive_checks),
+        reason=result.failure,
     )
 
 

@@ -156,6 +156,7 @@ NON_FINITE_ATTRIBUTION_ROWS = (
     "their rows are left out of explanation drift"
 )
 UNREADABLE_WINDOW = "prediction logs could not be read: {error}"
+ANALYSIS_FAILED = "analysis_failed"
 COLUMN_UNUSABLE = "column {column} failed the data-quality gate; drift not computed"
 NO_USABLE_ROWS = "no usable rows in the window after the data-quality gate"
 NO_LABELLED_WINDOW = "no predictions whose labels could have arrived yet (label delay)"
@@ -220,6 +221,11 @@ class Analysis:
     # The window's rows and columns the data-quality gate declared usable: all a drift
     # report may draw (not stored).
     usable: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def failure(self) -> str | None:
+        """Why a failed analysis failed: its message, without the traceback ``error`` keeps."""
+        return next((f.message for f in self.findings if f.metric == ANALYSIS_FAILED), None)
 
     @property
     def severity(self) -> str:
@@ -1823,7 +1829,7 @@ def failed_analysis(
         error=message + ("\n" + traceback.format_exc() if with_traceback else ""),
     )
     analysis.findings.append(
-        Finding(DATA_QUALITY, "analysis_failed", "", None, "CRITICAL", "failed", {}, {}, message)
+        Finding(DATA_QUALITY, ANALYSIS_FAILED, "", None, "CRITICAL", "failed", {}, {}, message)
     )
     return analysis
 

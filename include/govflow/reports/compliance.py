@@ -13,6 +13,9 @@ section by section along seed 004's EU AI Act table:
   resolve, accepted risks and their expiry;
 * Art. 12 (record-keeping): baseline changes and who approved them, kill-switch uses, and the
   audit chain's verification as the report is drawn.
+
+Historical records (backfills) are left out, as from the executive summary: a day analysed
+later was not monitored in the quarter, and Art. 72's coverage is the monitoring there was.
 """
 
 from __future__ import annotations

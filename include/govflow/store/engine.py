@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -40,9 +40,12 @@ def engine_for(url: str | None = None) -> Engine:
 
 
 def _create_engine(url: str) -> Engine:
-    parsed = make_url(url)
+    parsed = settings.parse_url(url, settings.DB_URL_ENV)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
+        try:
+            return create_engine(url, pool_pre_ping=True, future=True)
+        except (ArgumentError, ImportError) as error:  # no such dialect or driver here
+            raise settings.BadUrl(f"{settings.DB_URL_ENV}: {error}") from None
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     in_memory = not parsed.database or parsed.database == ":memory:"
@@ -78,7 +81,8 @@ _READ_ONLY = "govflow_read_only"
 
 def shown_url(url: str | None = None) -> str:
     """The store URL as it may be printed or logged: with its password masked."""
-    return make_url(url or settings.db_url()).render_as_string(hide_password=True)
+    parsed = settings.parse_url(url or settings.db_url(), settings.DB_URL_ENV)
+    return parsed.render_as_string(hide_password=True)
 
 
 @contextmanager
