@@ -342,6 +342,8 @@ def model_register(
     from govflow.baselines.onboarding import register_from_config
     from govflow.config import load_config
 
+    if not version.strip():
+        raise typer.BadParameter("the version is empty", param_hint="--version")
     entry = load_config(_config_dir(config_dir)).models.get(model_id)
     store.ensure_schema()
     with store.session_scope() as session:

@@ -31,6 +31,7 @@ from govflow.baselines.profile import (
     create_baseline_from_validation_set,
     draw_reference_sample,
     load_profile,
+    load_registered_model,
 )
 from govflow.config import Feature, GovflowConfig, ModelEntry, load_config
 from govflow.config.inventory import Binning, ProtectedAttribute
@@ -648,3 +649,41 @@ def test_dates_that_cannot_name_a_baseline_are_accepted_when_it_is_named(
     ):
         assert gate(tenancy_config, change(tenancy_data), named=True).last_day is None
     assert gate(tenancy_config, tenancy_data.drop(columns=["scored_at"]), named=True).notes == ()
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b"not a pickle\n", "cannot be loaded by joblib ("),
+        (None, "holds a dict, not a fitted model with predict_proba()"),
+    ],
+)
+def test_an_artefact_registered_before_it_was_checked_is_refused_naming_it(
+    db_url, tmp_path, content, line
+):
+    path = tmp_path / "model.joblib"
+    if content is None:
+        joblib.dump({"weights": [1, 2]}, path)
+    else:
+        path.write_bytes(content)
+    with store.session_scope(db_url) as session:
+        registry.register_version(
+            session,
+            model_id=MODEL_ID,
+            version="1.0.0",
+            artifact_uri=str(path),
+            artifact_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            training_snapshot_id="s",
+            feature_version="f",
+            validation_uri=None,
+            validation_metrics={},
+            decision_threshold=None,
+            actor="eve",
+        )
+        with pytest.raises(BaselineError) as refused:
+            load_registered_model(
+                session, data_dir=tmp_path, model_id=MODEL_ID, model_version="1.0.0"
+            )
+
+    assert str(refused.value).startswith(f"the artefact of {MODEL_ID} 1.0.0 at {path} {line}")
+    assert "\n" not in str(refused.value)

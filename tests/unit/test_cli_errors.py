@@ -9,6 +9,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +22,7 @@ from govflow.cli import app
 from govflow.config import ConfigError, UnknownModel, load_config
 from govflow.demo.seeding import NOT_IN_INVENTORY
 from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
-from govflow.store.schema import Baseline
+from govflow.store.schema import Baseline, ModelVersion
 from tests.unit.test_own_model import ENTRY, tenancy_rows
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -421,3 +422,42 @@ def test_a_baseline_named_with_name_needs_no_dates(tenancy):
 
     assert result.exit_code == 0, result.output
     assert (result.stderr, baselines_of(tenancy)) == ("", ["validation-2024-05"])
+
+
+@pytest.mark.parametrize(
+    ("write", "line"),
+    [
+        (
+            lambda path: path.write_text("not a pickle at all\n"),
+            "artefact {path}: joblib cannot load it as a model (",
+        ),
+        (
+            lambda path: joblib.dump({"weights": [1, 2]}, path),
+            "artefact {path} holds a dict, not a fitted model with predict_proba() (models.yaml "
+            "makes tenancy_screening a binary_classifier)",
+        ),
+    ],
+)
+def test_model_register_refuses_an_artefact_that_is_not_a_model_naming_it(tenancy, write, line):
+    path = tenancy / "model.joblib"
+    write(path)
+
+    result = govflow("model", "register", "tenancy_screening", "--artifact", str(path))
+
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr.startswith(line.format(path=path))
+    assert result.stderr.count("\n") == 1
+    assert "Error" not in result.stderr
+    with store.session_scope(f"sqlite:///{tenancy / 'govflow.db'}") as session:
+        assert list(session.scalars(select(ModelVersion))) == []
+
+
+@pytest.mark.parametrize("version", ["", "  "])
+def test_model_register_refuses_an_empty_version(tenancy, version):
+    result = govflow("model", "register", "tenancy_screening", "--version", version)
+
+    assert_one_line(
+        result,
+        2,
+        "Invalid value for --version: the version is empty (see 'govflow model register --help')",
+    )

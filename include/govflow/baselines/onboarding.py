@@ -36,6 +36,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 from sqlalchemy import create_engine, text
@@ -80,6 +81,12 @@ UNREADABLE_SOURCE = "baseline data {source}: {error}"
 NO_ROWS = "baseline data {source}: no rows"
 UNSET_URL = "baseline data: the environment variable {variable} (the database URL) is not set"
 SQL_FAILED = "baseline data from {variable}: {error}"
+NO_SUCH_ARTEFACT = "artefact {path}: no such file"
+UNLOADABLE_ARTEFACT = "artefact {path}: joblib cannot load it as a model ({error})"
+NOT_A_MODEL = (
+    "artefact {path} holds a {held}, not a fitted model with {method}() "
+    "(models.yaml makes {model_id} a {model_type})"
+)
 NO_VERSION = "model {model_id} has no registered version: run 'govflow model register {model_id}'"
 REFUSED_BY_GATE = "baseline data {source} refused by the data-quality gate: {problem}{more}"
 MORE_PROBLEMS = " (and {count} more problems)"
@@ -160,8 +167,7 @@ def register_from_config(
     )
     uri, sha256 = NO_ARTIFACT, NO_ARTIFACT
     if artifact is not None:
-        if not artifact.is_file():
-            raise BaselineSourceError(f"artefact {artifact}: no such file")
+        check_artefact(artifact, model)
         uri, sha256 = str(artifact.resolve()), hashlib.sha256(artifact.read_bytes()).hexdigest()
     return registered, register_version(
         session,
@@ -176,6 +182,37 @@ def register_from_config(
         decision_threshold=None,
         actor=actor,
     )
+
+
+def check_artefact(artifact: Path, model: ModelEntry) -> None:
+    """Refuse an artefact that is not a fitted model of ``model``'s type: one joblib cannot
+    load, or without the method its type is called through (``predict_proba`` for a
+    classifier, ``predict`` for a regressor). Loading it unpickles it, which runs code: it
+    is the file its owner registers and baseline create would load next."""
+    if not artifact.is_file():
+        raise BaselineSourceError(NO_SUCH_ARTEFACT.format(path=artifact))
+    try:
+        estimator = joblib.load(artifact)
+    except Exception as error:  # unpickling arbitrary bytes can raise anything
+        raise BaselineSourceError(
+            UNLOADABLE_ARTEFACT.format(path=artifact, error=_first_line(error))
+        ) from error
+    method = "predict" if model.is_regressor else "predict_proba"
+    if not callable(getattr(estimator, method, None)):
+        raise BaselineSourceError(
+            NOT_A_MODEL.format(
+                path=artifact,
+                held=type(estimator).__name__,
+                method=method,
+                model_id=model.id,
+                model_type=model.type,
+            )
+        )
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).splitlines()
+    return lines[0] if lines and lines[0] else "not a joblib or pickle file"
 
 
 def read_baseline_data(source: str, *, url_env: str | None = None) -> pd.DataFrame:
