@@ -346,6 +346,8 @@ def model_register(
     from govflow.baselines.onboarding import register_from_config
     from govflow.config import load_config
 
+    if not version.strip():
+        raise typer.BadParameter("the version is empty", param_hint="--version")
     entry = load_config(_config_dir(config_dir)).models.get(model_id)
     store.ensure_schema()
     with store.session_scope() as session:
@@ -401,13 +403,15 @@ def baseline_create(
     )
     from govflow.config import load_config
 
-    entry = load_config(_config_dir(config_dir)).models.get(model_id)
+    config = load_config(_config_dir(config_dir))
+    entry = config.models.get(model_id)
     data = read_baseline_data(source, url_env=url_env)
     store.ensure_schema()
     with store.session_scope() as session:
         baseline = create_baseline_from_data(
             session,
             data_dir=settings.data_dir(),
+            config=config,
             model=entry,
             data=data,
             source=source,
@@ -415,8 +419,12 @@ def baseline_create(
             model_version=model_version,
             name=name,
         )
+        # What the data-quality gate noted but did not refuse: one line each, never hidden.
+        for line in baseline.details.get("data_quality_notes", []):
+            typer.echo(line, err=True)
+        rows = baseline.details.get("profiled_rows", len(data))
         typer.echo(
-            f"{model_id}: baseline {baseline.version} active ({len(data)} rows from {source}, "
+            f"{model_id}: baseline {baseline.version} active ({rows} rows from {source}, "
             f"model version {baseline.model_version}); next: govflow monitor run --model "
             f"{model_id} --start <day> --end <day>"
         )

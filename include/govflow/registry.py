@@ -31,6 +31,7 @@ STAGES: tuple[str, ...] = ("shadow", "canary", "production", "retired")
 OWNER_REQUIRED = "a model needs a named owner"
 PURPOSE_REQUIRED = "a model needs a documented business purpose"
 JUSTIFICATION_REQUIRED = "a decision needs a justification"
+VERSION_REQUIRED = "a model version needs a name (an empty or blank version was given)"
 OWNER_CANNOT_APPROVE = "separation of duties: {user} owns {model_id} and cannot approve it"
 UNKNOWN_MODEL = "model {model_id!r} is not registered"
 UNKNOWN_VERSION = "model {model_id!r} has no version {version!r}"
@@ -104,6 +105,8 @@ def register_version(
     actor: str,
 ) -> ModelVersion:
     """Register a trained version with its lineage inputs (idempotent on model and version)."""
+    if not version.strip():
+        raise RegistryError(VERSION_REQUIRED)
     if session.get(Model, model_id) is None:
         raise RegistryError(UNKNOWN_MODEL.format(model_id=model_id))
     existing = _find_version(session, model_id, version)

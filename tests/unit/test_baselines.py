@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+import shutil
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -14,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from govflow import registry, store
+from govflow.baselines.onboarding import GatedData, gate_baseline_data, minimum_baseline_rows
 from govflow.baselines.profile import (
     MISSING_COLUMNS,
     UNKNOWN_MODEL,
@@ -27,8 +31,9 @@ from govflow.baselines.profile import (
     create_baseline_from_validation_set,
     draw_reference_sample,
     load_profile,
+    load_registered_model,
 )
-from govflow.config import Feature, ModelEntry, load_config
+from govflow.config import Feature, GovflowConfig, ModelEntry, load_config
 from govflow.config.inventory import Binning, ProtectedAttribute
 from govflow.metrics import (
     CategoricalReference,
@@ -42,9 +47,12 @@ from govflow.metrics import (
     prediction_distribution_shift,
 )
 from govflow.store.schema import AuditEvent, Baseline
+from tests.unit.test_own_model import ENTRY, tenancy_rows
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 MODEL_ID = "credit_approval"
+TENANCY = "tenancy_screening"
+NOW = datetime(2026, 12, 6, tzinfo=UTC)
 INCOME = [float(value) for value in range(1, 21)]
 
 
@@ -441,3 +449,241 @@ def test_the_demo_credit_model_gets_its_baseline_from_its_registered_validation_
         (validation["prediction"] == validation["label"]).mean()
     )
     assert len(pd.read_parquet(tmp_path / str(baseline.reference_sample_uri))) == 600
+
+
+# --- the data-quality gate in front of a baseline of one's own data (baseline create) ------
+
+
+@pytest.fixture(scope="module")
+def tenancy_config(tmp_path_factory) -> GovflowConfig:
+    """The repository's config with the README guide's tenancy_screening model."""
+    directory = tmp_path_factory.mktemp("tenancy") / "config"
+    shutil.copytree(CONFIG_DIR, directory)
+    models = directory / "models.yaml"
+    models.write_text(models.read_text() + ENTRY)
+    return load_config(directory)
+
+
+@pytest.fixture(scope="module")
+def tenancy_data() -> pd.DataFrame:
+    """400 clean applications dated 2024-05-01 (10 rows cut still leave 300 or more)."""
+    return tenancy_rows(np.random.default_rng(7), 400, datetime(2024, 5, 1, tzinfo=UTC))
+
+
+def gate(config: GovflowConfig, data: pd.DataFrame, **options: Any) -> GatedData:
+    entry = config.models.get(TENANCY)
+    return gate_baseline_data(config, entry, data, source="v.csv", now=NOW, **options)
+
+
+def first(rows: int, column: str, value: object) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A change to the first ``rows`` rows' ``column`` (all rows for 400)."""
+
+    def changed(data: pd.DataFrame) -> pd.DataFrame:
+        data = data.copy()
+        data[column] = data[column].astype(object)
+        data.loc[: rows - 1, column] = value
+        return data
+
+    return changed
+
+
+def test_a_baseline_needs_min_group_size_rows_per_bin(tenancy_config):
+    assert minimum_baseline_rows(tenancy_config, tenancy_config.models.get(TENANCY)) == 300
+
+
+def test_clean_data_passes_the_gate_whole_and_silently(tenancy_config, tenancy_data):
+    gated = gate(tenancy_config, tenancy_data)
+
+    assert gated.notes == ()
+    assert gated.last_day == date(2024, 5, 1)
+    # The labels are the gate's, parsed as numbers.
+    pd.testing.assert_frame_equal(gated.rows, tenancy_data, check_dtype=False)
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        (
+            lambda data: data.head(5),
+            "baseline data v.csv: 5 usable rows, fewer than the 300 a baseline of "
+            "tenancy_screening needs (binning bins 10 x min_group_size 30)",
+        ),
+        (
+            first(400, "prediction_id", "same"),
+            "baseline data v.csv: 1 usable rows of 400 (the data-quality gate cut the rest: "
+            "prediction_id: 399 duplicates), fewer than the 300 a baseline of "
+            "tenancy_screening needs (binning bins 10 x min_group_size 30)",
+        ),
+        (
+            first(400, "monthly_rent", -5.0),
+            "baseline data v.csv refused by the data-quality gate: monthly_rent: 400 of 400 "
+            "below 0",
+        ),
+        (
+            first(400, "monthly_rent", np.inf),
+            "baseline data v.csv refused by the data-quality gate: monthly_rent: 400 of 400 "
+            "above 20000",
+        ),
+        (
+            first(400, "nationality", None),
+            "baseline data v.csv refused by the data-quality gate: nationality: 400 of 400 "
+            "values null, more than 1% allowed",
+        ),
+        (
+            first(400, "score", 50.0),
+            "baseline data v.csv refused by the data-quality gate: score: 400 of 400 above 1",
+        ),
+        (
+            first(400, "label", np.nan),
+            "baseline data v.csv: label: none of the 400 usable rows has a label; a baseline "
+            "needs observed outcomes",
+        ),
+        (
+            first(400, "label", 7),
+            "baseline data v.csv: label: none of the 400 usable rows has a label; a baseline "
+            "needs observed outcomes",
+        ),
+        (
+            first(400, "label", 0),
+            "baseline data v.csv: label: all 400 labelled rows are 0; a baseline needs both "
+            "outcomes (its accuracy and each group's error rates compare them)",
+        ),
+        (
+            lambda data: data.drop(columns=["scored_at"]),
+            "baseline data v.csv: no scored_at column, so the baseline cannot be named after "
+            "the data's last day; name it with --name",
+        ),
+        (
+            first(400, "scored_at", "garbage"),
+            "baseline data v.csv: none of its 400 scored_at values is a timestamp, so the "
+            "baseline cannot be named after the data's last day; name it with --name",
+        ),
+        (
+            first(400, "scored_at", pd.Timestamp("2031-01-01", tz="UTC")),
+            "baseline data v.csv: its last scored_at, 2031-01-01T00:00:00+00:00, is in the "
+            "future, so the baseline cannot be named after it; correct the dates or name it "
+            "with --name",
+        ),
+    ],
+)
+def test_data_the_gate_would_judge_critical_is_refused_in_one_line_naming_the_column(
+    tenancy_config, tenancy_data, change, line
+):
+    with pytest.raises(BaselineError) as refused:
+        gate(tenancy_config, change(tenancy_data))
+
+    assert str(refused.value) == line
+
+
+@pytest.mark.parametrize(
+    ("change", "notes", "rows"),
+    [
+        (
+            first(10, "monthly_rent", -5.0),
+            [
+                "monthly_rent: 10 of 400 below 0",
+                "390 of 400 rows profiled; the gate left out the rest",
+            ],
+            390,
+        ),
+        (
+            first(10, "monthly_rent", np.inf),
+            [
+                "monthly_rent: 10 of 400 above 20000",
+                "390 of 400 rows profiled; the gate left out the rest",
+            ],
+            390,
+        ),
+        (
+            first(10, "monthly_rent", "lots"),
+            [
+                "monthly_rent: 10 of 400 values not numeric ('lots')",
+                "390 of 400 rows profiled; the gate left out the rest",
+            ],
+            390,
+        ),
+        (
+            first(10, "tenancy_kind", "castle"),
+            [
+                "tenancy_kind: 10 of 400 not in allowed set ('castle')",
+                "390 of 400 rows profiled; the gate left out the rest",
+            ],
+            390,
+        ),
+        (
+            first(10, "sex", "other"),
+            [
+                "sex: 10 of 400 not in allowed set ('other')",
+                "390 of 400 rows profiled; the gate left out the rest",
+            ],
+            390,
+        ),
+        # A label outside 0 and 1 is blanked; its row is kept for everything but accuracy.
+        (first(10, "label", 7), ["label: 10 of 400 not in allowed set (7.0)"], 400),
+        (
+            first(10, "scored_at", "garbage"),
+            ["scored_at: 10 of 400 values not timestamps ('garbage')"],
+            400,
+        ),
+    ],
+)
+def test_a_lesser_problem_is_a_line_each_and_only_the_rows_the_gate_keeps_are_profiled(
+    tenancy_config, tenancy_data, change, notes, rows
+):
+    gated = gate(tenancy_config, change(tenancy_data))
+
+    assert list(gated.notes) == [f"baseline data v.csv: {note}" for note in notes]
+    assert len(gated.rows) == rows
+    assert set(gated.rows["tenancy_kind"]) <= {"flat", "house", "room"}
+    assert set(gated.rows["sex"]) <= {"female", "male"}
+    assert set(gated.rows["label"].dropna()) == {0, 1}
+    assert np.isfinite(gated.rows["monthly_rent"].astype(float)).all()
+
+
+def test_dates_that_cannot_name_a_baseline_are_accepted_when_it_is_named(
+    tenancy_config, tenancy_data
+):
+    for change in (
+        first(400, "scored_at", "garbage"),
+        first(400, "scored_at", pd.Timestamp("2031-01-01", tz="UTC")),
+    ):
+        assert gate(tenancy_config, change(tenancy_data), named=True).last_day is None
+    assert gate(tenancy_config, tenancy_data.drop(columns=["scored_at"]), named=True).notes == ()
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b"not a pickle\n", "cannot be loaded by joblib ("),
+        (None, "holds a dict, not a fitted model with predict_proba()"),
+    ],
+)
+def test_an_artefact_registered_before_it_was_checked_is_refused_naming_it(
+    db_url, tmp_path, content, line
+):
+    path = tmp_path / "model.joblib"
+    if content is None:
+        joblib.dump({"weights": [1, 2]}, path)
+    else:
+        path.write_bytes(content)
+    with store.session_scope(db_url) as session:
+        registry.register_version(
+            session,
+            model_id=MODEL_ID,
+            version="1.0.0",
+            artifact_uri=str(path),
+            artifact_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            training_snapshot_id="s",
+            feature_version="f",
+            validation_uri=None,
+            validation_metrics={},
+            decision_threshold=None,
+            actor="eve",
+        )
+        with pytest.raises(BaselineError) as refused:
+            load_registered_model(
+                session, data_dir=tmp_path, model_id=MODEL_ID, model_version="1.0.0"
+            )
+
+    assert str(refused.value).startswith(f"the artefact of {MODEL_ID} 1.0.0 at {path} {line}")
+    assert "\n" not in str(refused.value)

@@ -4,17 +4,26 @@ traceback unless ``--debug`` asks for one; and no command prints the store's pas
 
 from __future__ import annotations
 
+import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
+import joblib
+import numpy as np
+import pandas as pd
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
+from govflow import store
 from govflow.cli import app
 from govflow.config import ConfigError, UnknownModel, load_config
 from govflow.demo.seeding import NOT_IN_INVENTORY
 from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
+from govflow.store.schema import Baseline, ModelVersion
+from tests.unit.test_own_model import ENTRY, tenancy_rows
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PASSWORD = "s3cret-for-the-test"
@@ -397,3 +406,158 @@ def test_demo_seed_names_the_store_without_its_password(postgres_url, monkeypatc
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output
     assert f"governance store: {url.render_as_string(hide_password=True)}" in result.stdout
+
+
+# --- baseline create and model register on a model of one's own -------------------------
+
+
+@pytest.fixture
+def tenancy(tmp_path, monkeypatch) -> Path:
+    """The README guide's tenancy_screening beside the demo's models, a store in
+    ``tmp_path`` (the working directory) and 400 clean validation rows in validation.csv."""
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config)
+    models = config / "models.yaml"
+    models.write_text(models.read_text() + ENTRY)
+    rows = tenancy_rows(np.random.default_rng(7), 400, datetime(2024, 5, 1, tzinfo=UTC))
+    rows.to_csv(tmp_path / "validation.csv", index=False)
+    monkeypatch.setenv("GOVFLOW_DB_URL", f"sqlite:///{tmp_path / 'govflow.db'}")
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(config))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def baselines_of(directory: Path) -> list[str]:
+    with store.session_scope(f"sqlite:///{directory / 'govflow.db'}") as session:
+        return list(session.scalars(select(Baseline.version)))
+
+
+def broken(column: str, value: object) -> pd.DataFrame:
+    frame = pd.read_csv("validation.csv")
+    frame[column] = value
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("frame", "line"),
+    [
+        (
+            lambda: broken("monthly_rent", np.inf),
+            "baseline data broken.parquet refused by the data-quality gate: monthly_rent: "
+            "400 of 400 above 20000",
+        ),
+        (
+            lambda: broken("nationality", None),
+            "baseline data broken.parquet refused by the data-quality gate: nationality: "
+            "400 of 400 values null, more than 1% allowed",
+        ),
+        (
+            lambda: broken("label", np.nan),
+            "baseline data broken.parquet: label: none of the 400 usable rows has a label; a "
+            "baseline needs observed outcomes",
+        ),
+        (
+            lambda: broken("label", 1),
+            "baseline data broken.parquet: label: all 400 labelled rows are 1; a baseline "
+            "needs both outcomes (its accuracy and each group's error rates compare them)",
+        ),
+        (
+            lambda: broken("scored_at", "garbage"),
+            "baseline data broken.parquet: none of its 400 scored_at values is a timestamp, "
+            "so the baseline cannot be named after the data's last day; name it with --name",
+        ),
+    ],
+)
+def test_baseline_create_refuses_bad_validation_data_in_one_line_and_stores_nothing(
+    tenancy, frame, line
+):
+    frame().to_parquet("broken.parquet", index=False)
+    assert govflow("model", "register", "tenancy_screening").exit_code == 0
+
+    result = govflow(
+        "baseline", "create", "--model", "tenancy_screening", "--from", "broken.parquet"
+    )
+
+    assert_one_line(result, 3, line)
+    assert baselines_of(tenancy) == []
+
+
+def test_baseline_create_names_each_lesser_problem_on_stderr_and_profiles_the_rest(tenancy):
+    frame = pd.read_csv("validation.csv")
+    frame.loc[:9, "tenancy_kind"] = "castle"
+    frame.to_csv("castles.csv", index=False)
+    assert govflow("model", "register", "tenancy_screening").exit_code == 0
+
+    result = govflow("baseline", "create", "--model", "tenancy_screening", "--from", "castles.csv")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        "tenancy_screening: baseline 2024-05-01-v1 active (390 rows from castles.csv"
+    )
+    assert result.stderr == (
+        "baseline data castles.csv: tenancy_kind: 10 of 400 not in allowed set ('castle')\n"
+        "baseline data castles.csv: 390 of 400 rows profiled; the gate left out the rest\n"
+    )
+    with store.session_scope(f"sqlite:///{tenancy / 'govflow.db'}") as session:
+        (baseline,) = session.scalars(select(Baseline))
+        kinds = baseline.profile["categorical"]["tenancy_kind"]
+    assert "castle" not in json.dumps(kinds)
+
+
+def test_a_baseline_named_with_name_needs_no_dates(tenancy):
+    pd.read_csv("validation.csv").drop(columns=["scored_at"]).to_csv("undated.csv", index=False)
+    assert govflow("model", "register", "tenancy_screening").exit_code == 0
+
+    result = govflow(
+        "baseline",
+        "create",
+        "--model",
+        "tenancy_screening",
+        "--from",
+        "undated.csv",
+        "--name",
+        "validation-2024-05",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert (result.stderr, baselines_of(tenancy)) == ("", ["validation-2024-05"])
+
+
+@pytest.mark.parametrize(
+    ("write", "line"),
+    [
+        (
+            lambda path: path.write_text("not a pickle at all\n"),
+            "artefact {path}: joblib cannot load it as a model (",
+        ),
+        (
+            lambda path: joblib.dump({"weights": [1, 2]}, path),
+            "artefact {path} holds a dict, not a fitted model with predict_proba() (models.yaml "
+            "makes tenancy_screening a binary_classifier)",
+        ),
+    ],
+)
+def test_model_register_refuses_an_artefact_that_is_not_a_model_naming_it(tenancy, write, line):
+    path = tenancy / "model.joblib"
+    write(path)
+
+    result = govflow("model", "register", "tenancy_screening", "--artifact", str(path))
+
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr.startswith(line.format(path=path))
+    assert result.stderr.count("\n") == 1
+    assert "Error" not in result.stderr
+    with store.session_scope(f"sqlite:///{tenancy / 'govflow.db'}") as session:
+        assert list(session.scalars(select(ModelVersion))) == []
+
+
+@pytest.mark.parametrize("version", ["", "  "])
+def test_model_register_refuses_an_empty_version(tenancy, version):
+    result = govflow("model", "register", "tenancy_screening", "--version", version)
+
+    assert_one_line(
+        result,
+        2,
+        "Invalid value for --version: the version is empty (see 'govflow model register --help')",
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from govflow import registry, store
 from govflow.cli import app
 from govflow.deployment.procedure import DEPRECATED_MODEL, DeploymentRequest, request_problems
+from govflow.registry import VERSION_REQUIRED, RegistryError
 from govflow.store.schema import AuditEvent, Model
 
 REASON = "replaced by credit_approval_v2"
@@ -61,3 +63,25 @@ def test_deprecating_without_a_reason_is_refused(fresh_store_env):
     assert registry.JUSTIFICATION_REQUIRED in result.output
     with store.session_scope(fresh_store_env) as session:
         assert session.get_one(Model, "credit_approval").status != "deprecated"
+
+
+@pytest.mark.parametrize("version", ["", " "])
+def test_a_version_without_a_name_is_refused(fresh_store_env, version):
+    register(fresh_store_env)
+
+    with store.session_scope(fresh_store_env) as session, pytest.raises(RegistryError) as refused:
+        registry.register_version(
+            session,
+            model_id="credit_approval",
+            version=version,
+            artifact_uri="",
+            artifact_sha256="",
+            training_snapshot_id="not recorded",
+            feature_version="not recorded",
+            validation_uri=None,
+            validation_metrics={},
+            decision_threshold=None,
+            actor="test",
+        )
+
+    assert str(refused.value) == VERSION_REQUIRED

@@ -10,9 +10,18 @@ create``).
   (never by the model's owner) is a separate step.
 * :func:`read_baseline_data` reads the validation data: a parquet or CSV file, a directory
   of them, or a SQL table or query through a URL held in an environment variable.
+* :func:`gate_baseline_data` puts the data through the data-quality gate the daily analysis
+  runs (:func:`~govflow.monitoring.analysis.column_rules`), since every later day is judged
+  against what it keeps. A finding the gate would judge CRITICAL refuses the baseline, as
+  do fewer usable rows than :func:`minimum_baseline_rows`, no labelled row, a single label
+  class, and (without a name) dates that cannot name it; nothing is stored then. Lesser
+  findings are kept as one line each for the caller to show, and only the rows the gate
+  keeps are profiled. Two rules are stricter than a day's: a category models.yaml does not
+  declare cuts its row from the baseline instead of becoming a reference category, and
+  ``prediction_id`` and ``scored_at`` are checked only when the data has them.
 * :func:`create_baseline_from_data` builds and activates the baseline profile. Its version
-  is named after the data's dates (the last ``scored_at`` day, when the data has one) unless
-  a name is given; the same data a second time returns the same baseline. A black-box
+  is named after the data's dates (the last ``scored_at`` day) unless a name is given; the
+  same data a second time returns the same baseline. A black-box
   classifier's baseline takes its attributions from the data's ``attribution__<feature>``
   columns when every feature has one; with only some, it takes none and
   :func:`attributions_note` names the missing columns in one line.
@@ -22,10 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import joblib
+import numpy as np
 import pandas as pd
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -40,12 +52,22 @@ from govflow.baselines.profile import (
     profile_columns,
     registered_model_or_none,
 )
-from govflow.config import ModelEntry
+from govflow.config import GovflowConfig, ModelEntry
+from govflow.metrics import MetricInputError
 from govflow.metrics.explanation_drift import (
     attribution_column,
     missing_attribution_columns,
 )
-from govflow.monitoring.prediction_logs import SCORED_AT
+from govflow.monitoring.analysis import column_rules
+from govflow.monitoring.prediction_logs import PREDICTION_ID, SCORED_AT
+from govflow.monitoring.quality import (
+    ALL_NULL_REQUIRED,
+    CHECK_COLUMN_EXISTS,
+    ColumnRule,
+    QualityFinding,
+    QualityPolicy,
+    run_quality_gate,
+)
 from govflow.registry import register_model, register_version
 from govflow.store.schema import Baseline, Model, ModelVersion
 
@@ -60,7 +82,45 @@ UNREADABLE_SOURCE = "baseline data {source}: {error}"
 NO_ROWS = "baseline data {source}: no rows"
 UNSET_URL = "baseline data: the environment variable {variable} (the database URL) is not set"
 SQL_FAILED = "baseline data from {variable}: {error}"
+NO_SUCH_ARTEFACT = "artefact {path}: no such file"
+UNLOADABLE_ARTEFACT = "artefact {path}: joblib cannot load it as a model ({error})"
+NOT_A_MODEL = (
+    "artefact {path} holds a {held}, not a fitted model with {method}() "
+    "(models.yaml makes {model_id} a {model_type})"
+)
 NO_VERSION = "model {model_id} has no registered version: run 'govflow model register {model_id}'"
+REFUSED_BY_GATE = "baseline data {source} refused by the data-quality gate: {problem}{more}"
+MORE_PROBLEMS = " (and {count} more problems)"
+TOO_FEW_BASELINE_ROWS = (
+    "baseline data {source}: {rows} usable rows{cut}, fewer than the {minimum} a baseline of "
+    "{model_id} needs (binning bins {bins} x min_group_size {group})"
+)
+ROWS_CUT = " of {read} (the data-quality gate cut the rest: {problems})"
+NO_LABELS = (
+    "baseline data {source}: {column}: none of the {rows} usable rows has a label; "
+    "a baseline needs observed outcomes"
+)
+ONE_CLASS = (
+    "baseline data {source}: {column}: all {rows} labelled rows are {value}; a baseline needs "
+    "both outcomes (its accuracy and each group's error rates compare them)"
+)
+NO_DATES = (
+    "baseline data {source}: {problem}, so the baseline cannot be named after the data's "
+    "last day; name it with --name"
+)
+NO_DATE_COLUMN = "no {column} column"
+NO_DATE_VALUES = "none of its {rows} {column} values is a timestamp"
+FUTURE_DATES = (
+    "baseline data {source}: its last {column}, {last}, is in the future, so the baseline "
+    "cannot be named after it; correct the dates or name it with --name"
+)
+GATE_NOTE = "baseline data {source}: {problem}"
+ROWS_LEFT_OUT = "baseline data {source}: {rows} of {read} rows profiled; the gate left out the rest"
+UNPROFILABLE = "baseline data {source}: {error}"
+# Validation data is no window of logs: its dates are bounded only by what a pandas timestamp
+# holds, and no volume or freshness is asked of it.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 LOGGED_ATTRIBUTIONS = (
     "{model_id}: explanation drift from the logged attributions ({columns}); "
     "log them beside every prediction"
@@ -73,6 +133,17 @@ PARTIAL_ATTRIBUTIONS = (
 
 class BaselineSourceError(ValueError):
     """The baseline's data cannot be read; the message names the source and the cause."""
+
+
+@dataclass(frozen=True)
+class GatedData:
+    """What the data-quality gate leaves of a baseline's data, and what it noted."""
+
+    rows: pd.DataFrame
+    read_rows: int
+    last_day: date | None
+    summary: str
+    notes: tuple[str, ...]
 
 
 def register_from_config(
@@ -97,8 +168,7 @@ def register_from_config(
     )
     uri, sha256 = NO_ARTIFACT, NO_ARTIFACT
     if artifact is not None:
-        if not artifact.is_file():
-            raise BaselineSourceError(f"artefact {artifact}: no such file")
+        check_artefact(artifact, model)
         uri, sha256 = str(artifact.resolve()), hashlib.sha256(artifact.read_bytes()).hexdigest()
     return registered, register_version(
         session,
@@ -113,6 +183,37 @@ def register_from_config(
         decision_threshold=None,
         actor=actor,
     )
+
+
+def check_artefact(artifact: Path, model: ModelEntry) -> None:
+    """Refuse an artefact that is not a fitted model of ``model``'s type: one joblib cannot
+    load, or without the method its type is called through (``predict_proba`` for a
+    classifier, ``predict`` for a regressor). Loading it unpickles it, which runs code: it
+    is the file its owner registers and baseline create would load next."""
+    if not artifact.is_file():
+        raise BaselineSourceError(NO_SUCH_ARTEFACT.format(path=artifact))
+    try:
+        estimator = joblib.load(artifact)
+    except Exception as error:  # unpickling arbitrary bytes can raise anything
+        raise BaselineSourceError(
+            UNLOADABLE_ARTEFACT.format(path=artifact, error=_first_line(error))
+        ) from error
+    method = "predict" if model.is_regressor else "predict_proba"
+    if not callable(getattr(estimator, method, None)):
+        raise BaselineSourceError(
+            NOT_A_MODEL.format(
+                path=artifact,
+                held=type(estimator).__name__,
+                method=method,
+                model_id=model.id,
+                model_type=model.type,
+            )
+        )
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).splitlines()
+    return lines[0] if lines and lines[0] else "not a joblib or pickle file"
 
 
 def read_baseline_data(source: str, *, url_env: str | None = None) -> pd.DataFrame:
@@ -176,6 +277,7 @@ def create_baseline_from_data(
     session: Session,
     *,
     data_dir: Path,
+    config: GovflowConfig,
     model: ModelEntry,
     data: pd.DataFrame,
     source: str,
@@ -183,9 +285,11 @@ def create_baseline_from_data(
     model_version: str | None = None,
     name: str | None = None,
     seed: int = 0,
+    now: datetime | None = None,
 ) -> Baseline:
-    """Build ``model``'s baseline from ``data`` and make it the active one (idempotent on the
-    data: the same rows again return the baseline they made)."""
+    """Build ``model``'s baseline from the rows of ``data`` the data-quality gate keeps and
+    make it the active one (idempotent on the data: the same rows again return the baseline
+    they made). Its ``details`` keep the gate's summary and notes."""
     version = model_version or _newest_version(session, model.id)
     registered = session.get(Model, model.id)
     if registered is None:
@@ -196,12 +300,17 @@ def create_baseline_from_data(
             f"baseline data {source} has no column for: {', '.join(missing)} "
             f"(models.yaml names them for {model.id})"
         )
+    gated = gate_baseline_data(config, model, data, source=source, named=name is not None, now=now)
+    rows = gated.rows
     artefact = registered_model_or_none(
         session, data_dir=data_dir, model_id=model.id, model_version=version
     )
-    profile = build_profile(
-        model.id, version, validation=data, model=artefact, model_config=model, seed=seed
-    )
+    try:
+        profile = build_profile(
+            model.id, version, validation=rows, model=artefact, model_config=model, seed=seed
+        )
+    except MetricInputError as error:  # what the gate does not judge, named by the source
+        raise BaselineError(UNPROFILABLE.format(source=source, error=error)) from error
     return create_baseline(
         session,
         model_id=model.id,
@@ -211,17 +320,169 @@ def create_baseline_from_data(
         created_by=created_by,
         reason=FROM_DATA_REASON.format(source=source),
         data_dir=data_dir,
-        reference_sample=draw_reference_sample(data[profile_columns(model)], seed=seed),
-        created_on=_data_day(data),
+        reference_sample=draw_reference_sample(rows[profile_columns(model)], seed=seed),
+        created_on=gated.last_day,
         version=name,
         idempotency_key=f"{model.id}:{version}:data:{_fingerprint(data)}:{name or ''}",
         details={
             "source": source,
-            "rows": len(data),
+            "rows": gated.read_rows,
+            "profiled_rows": len(rows),
+            "data_quality": gated.summary,
+            "data_quality_notes": list(gated.notes),
             "black_box": artefact is None,
-            **attribution_details(model, data, black_box=artefact is None),
+            **attribution_details(model, rows, black_box=artefact is None),
         },
     )
+
+
+def minimum_baseline_rows(config: GovflowConfig, model: ModelEntry) -> int:
+    """The fewest rows a baseline is built from: ``min_group_size`` (policy.yaml fairness,
+    or the model's own in models.yaml) per bin of the model's binning (models.yaml
+    ``binning.bins``), so each frozen bin's reference share rests on as many rows as the
+    smallest group fairness compares; 300 for ten bins and the shipped policy."""
+    return model.binning.bins * config.min_group_size(model.id)
+
+
+def gate_baseline_data(
+    config: GovflowConfig,
+    model: ModelEntry,
+    data: pd.DataFrame,
+    *,
+    source: str,
+    named: bool = False,
+    now: datetime | None = None,
+) -> GatedData:
+    """The rows of ``data`` a baseline is built from, refused with a ``BaselineError`` whose
+    one line names the column, the problem and the count (module doc); ``named`` when the
+    caller names the baseline, so its dates need not."""
+    data = data.reset_index(drop=True)
+    rules = [replace(rule, keep_unexpected=False) for rule in column_rules(model, config)]
+    keys = [
+        ColumnRule(PREDICTION_ID, "identifier", required=False),
+        ColumnRule(SCORED_AT, "timestamp", required=False),
+    ]
+    quality = config.policy.data_quality
+    report = run_quality_gate(
+        data,
+        rules=[*keys, *rules],
+        policy=QualityPolicy(
+            expected_rows=len(data),
+            volume_tolerance=0.0,
+            max_staleness_hours=(LATEST - EARLIEST).total_seconds() / 3600,
+            min_rows=1,
+            unseen_category_fraction_max=quality.unseen_category_fraction_max,
+            out_of_range_fraction_max=quality.out_of_range_fraction_max,
+        ),
+        window_start=EARLIEST,
+        window_end=LATEST,
+        engine=quality.engine,
+    )
+    # Validation data need not carry the log's keys: they are checked when it has them.
+    findings = [
+        finding
+        for finding in report.findings
+        if not (
+            finding.check == CHECK_COLUMN_EXISTS
+            and finding.columns[0] in (PREDICTION_ID, SCORED_AT)
+        )
+    ]
+    critical = [finding for finding in findings if finding.severity_hint == "CRITICAL"]
+    if critical:
+        more = MORE_PROBLEMS.format(count=len(critical) - 1) if len(critical) > 1 else ""
+        raise BaselineError(
+            REFUSED_BY_GATE.format(source=source, problem=_problem(critical[0]), more=more)
+        )
+    usable = report.usable_frame()
+    label = model.columns.label
+    # The rows as they were read, but with the gate's labels: it blanks a label outside 0 and
+    # 1 (a label is optional) and keeps the rest of its row.
+    rows = data.loc[usable.index].assign(**{label: usable.get(label, np.nan)})
+    minimum = minimum_baseline_rows(config, model)
+    if len(rows) < minimum:
+        cut = (
+            ROWS_CUT.format(read=len(data), problems="; ".join(map(_problem, findings)))
+            if len(rows) < len(data)
+            else ""
+        )
+        raise BaselineError(
+            TOO_FEW_BASELINE_ROWS.format(
+                source=source,
+                rows=len(rows),
+                cut=cut,
+                minimum=minimum,
+                model_id=model.id,
+                bins=model.binning.bins,
+                group=config.min_group_size(model.id),
+            )
+        )
+    _check_labels(rows[label], model, source=source)
+    last_day = _last_day(
+        usable,
+        has_dates=SCORED_AT in data,
+        read_rows=len(data),
+        source=source,
+        named=named,
+        now=now or datetime.now(UTC),
+    )
+    notes = [GATE_NOTE.format(source=source, problem=_problem(finding)) for finding in findings]
+    if len(rows) < len(data):
+        notes.append(ROWS_LEFT_OUT.format(source=source, rows=len(rows), read=len(data)))
+    return GatedData(
+        rows=rows.reset_index(drop=True),
+        read_rows=len(data),
+        last_day=last_day,
+        summary=report.summary,
+        notes=tuple(notes),
+    )
+
+
+def _problem(finding: QualityFinding) -> str:
+    """A finding's message; "the window cannot be monitored" is a day's reason, not a
+    baseline's."""
+    return finding.message.removesuffix(ALL_NULL_REQUIRED)
+
+
+def _check_labels(labels: pd.Series, model: ModelEntry, *, source: str) -> None:
+    observed = pd.to_numeric(labels, errors="coerce").dropna()
+    if observed.empty:
+        raise BaselineError(NO_LABELS.format(source=source, column=labels.name, rows=len(labels)))
+    if not model.is_regressor and observed.nunique() == 1:
+        raise BaselineError(
+            ONE_CLASS.format(
+                source=source, column=labels.name, rows=len(observed), value=f"{observed.iloc[0]:g}"
+            )
+        )
+
+
+def _last_day(
+    usable: pd.DataFrame,
+    *,
+    has_dates: bool,
+    read_rows: int,
+    source: str,
+    named: bool,
+    now: datetime,
+) -> date | None:
+    """The day a baseline is named after: the data's last ``scored_at``, refused when there
+    is none or it lies in the future, unless the caller names the baseline."""
+    # The gate parsed the dates (blanking those that fail) or left the column out, unusable.
+    moments = usable[SCORED_AT].dropna() if SCORED_AT in usable else pd.Series([])
+    last = moments.max() if len(moments) else None
+    if named:
+        return None if last is None or last > now else last.date()
+    if last is None:
+        problem = (
+            NO_DATE_COLUMN.format(column=SCORED_AT)
+            if not has_dates
+            else NO_DATE_VALUES.format(rows=read_rows, column=SCORED_AT)
+        )
+        raise BaselineError(NO_DATES.format(source=source, problem=problem))
+    if last > now:
+        raise BaselineError(
+            FUTURE_DATES.format(source=source, column=SCORED_AT, last=last.isoformat())
+        )
+    return last.date()
 
 
 def attribution_details(
@@ -257,14 +518,6 @@ def _newest_version(session: Session, model_id: str) -> str:
     if registered is None or not registered.versions:
         raise BaselineError(NO_VERSION.format(model_id=model_id))
     return max(registered.versions, key=lambda v: (v.created_at, v.id)).version
-
-
-def _data_day(data: pd.DataFrame) -> date | None:
-    """The last day the data covers (its newest ``scored_at``), None without dates."""
-    if SCORED_AT not in data:
-        return None
-    moments = pd.to_datetime(data[SCORED_AT], utc=True, errors="coerce").dropna()
-    return None if moments.empty else moments.max().date()
 
 
 def _fingerprint(data: pd.DataFrame) -> str:

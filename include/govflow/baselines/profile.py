@@ -119,6 +119,13 @@ BAD_LOGGED_ATTRIBUTIONS = (
     "the validation set of {model_id} {version}: {error}; "
     "fix its attribution__ columns or leave them all out"
 )
+ARTIFACT_UNLOADABLE = (
+    "the artefact of {model_id} {version} at {path} cannot be loaded by joblib ({error})"
+)
+ARTIFACT_NOT_A_MODEL = (
+    "the artefact of {model_id} {version} at {path} holds a {held}, not a fitted model "
+    "with {method}()"
+)
 NO_VALIDATION_SET = "{model_id} {version} was registered without a validation set"
 ARTIFACT_CHANGED = (
     "the artefact of {model_id} {version} at {path} does not match its registered sha256"
@@ -610,7 +617,28 @@ def load_registered_model(
         raise BaselineError(
             ARTIFACT_CHANGED.format(model_id=model_id, version=model_version, path=artifact_path)
         )
-    model: ProbabilisticClassifier = joblib.load(artifact_path)
+    try:
+        model: ProbabilisticClassifier = joblib.load(artifact_path)
+    except Exception as error:  # unpickling arbitrary bytes can raise anything
+        raise BaselineError(
+            ARTIFACT_UNLOADABLE.format(
+                model_id=model_id,
+                version=model_version,
+                path=artifact_path,
+                error=(str(error).splitlines() or [type(error).__name__])[0],
+            )
+        ) from error
+    method = "predict" if registered.model.model_type == "regressor" else "predict_proba"
+    if not callable(getattr(model, method, None)):
+        raise BaselineError(
+            ARTIFACT_NOT_A_MODEL.format(
+                model_id=model_id,
+                version=model_version,
+                path=artifact_path,
+                held=type(model).__name__,
+                method=method,
+            )
+        )
     return model
 
 
