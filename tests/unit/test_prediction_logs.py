@@ -159,6 +159,35 @@ def test_a_regressors_amounts_are_read_as_floats_from_parquet_and_sql_never_cast
     engine.dispose()
 
 
+@pytest.mark.parametrize(
+    ("column", "stored"),
+    [
+        ("prediction", [0.2, 0.55, 0.7, 0.9]),  # the score logged as the decision
+        ("prediction", [0.0, 0.5, 1.0, 1.0]),
+        ("prediction", [0.0, 300.0, 1.0, 1.0]),  # int8 would wrap it to 44
+        ("prediction", [0, 256, 1, 1]),  # and this to 0
+        ("label", [0.0, float("inf"), 1.0, None]),
+        ("label", [0.0, 0.5, None, None]),
+    ],
+)
+def test_outcomes_that_are_not_0_or_1_come_back_as_stored_never_cast_to_int8(
+    tmp_path: Path, column: str, stored: list[float | None]
+) -> None:
+    log = hand_written_log(DAYS[0]).assign(**{column: stored})
+    path = partition_path(tmp_path / "parquet", DAYS[0])
+    path.parent.mkdir(parents=True)
+    log.to_parquet(path, index=False)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}")
+    log.to_sql("predictions", engine, index=False)
+
+    for source in (ParquetLogSource(tmp_path / "parquet"), SqlLogSource(engine, "predictions")):
+        frame = source.read_window(at(1), at(2))
+        assert frame[column].astype("float64").tolist() == pytest.approx(
+            pd.Series(stored, dtype="float64").tolist(), nan_ok=True
+        )
+    engine.dispose()
+
+
 def test_naive_datetimes_are_read_as_utc(log_dir: Path) -> None:
     frame = ParquetLogSource(log_dir).read_window(datetime(2025, 3, 1, 12), datetime(2025, 3, 2))
     assert frame["prediction_id"].tolist() == ["2025-03-01-12", "2025-03-01-18"]

@@ -122,7 +122,9 @@ def _normalise(
     float64: an int8 cast would truncate and wrap its amounts), rows ordered by
     ``scored_at`` then id.
 
-    A column whose values do not fit its documented type is left as it came. ``frame`` is
+    A column whose values do not fit its documented type is left as it came, never cast
+    into it: a prediction of 0.5 truncated to 0, 300 wrapped to 44 or an infinite label would
+    be silently different data, where the data-quality gate names them. ``frame`` is
     the reader's own, just read: its columns are replaced, never copied whole (a day of
     100,000 rows and 30 columns, 14 of them for a bi-weekly window, issue 18); ``ordered``
     says its rows are already in order (days read in order, each sorted).
@@ -136,10 +138,9 @@ def _normalise(
     outcome_types = ("float64", "float64") if amounts else ("Int8", "int8")
     for column, dtype in zip((LABEL, PREDICTION), outcome_types, strict=True):
         if column in frame.columns and frame[column].dtype != dtype:
-            try:
-                frame[column] = frame[column].astype(dtype)
-            except (ValueError, TypeError):
-                continue
+            cast = _cast_exactly(frame[column], dtype)
+            if cast is not None:
+                frame[column] = cast
     order = [column for column in (SCORED_AT, PREDICTION_ID) if column in frame.columns]
     if (
         order
@@ -152,6 +153,24 @@ def _normalise(
 
 
 UTC_NANOSECONDS = pd.DatetimeTZDtype("ns", "UTC")
+
+
+def _cast_exactly(values: pd.Series, dtype: str) -> pd.Series | None:
+    """``values`` as ``dtype`` when every value keeps its number (and every null stays
+    null), else None: the casts truncate fractions and wrap integers out of range."""
+    try:
+        cast = values.astype(dtype)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if pd.api.types.is_bool_dtype(values):
+        return cast  # False and True are 0 and 1
+    try:
+        before = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError):
+        return None
+    after = cast.to_numpy(dtype="float64", na_value=np.nan)
+    same = (before == after) | (np.isnan(before) & np.isnan(after))
+    return cast if bool(same.all()) else None
 
 
 def _strictly_increasing(scored_at: pd.Series | None) -> bool:
