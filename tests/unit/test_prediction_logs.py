@@ -3,6 +3,7 @@ same frame, and clear errors for what cannot be read."""
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -186,6 +187,25 @@ def test_outcomes_that_are_not_0_or_1_come_back_as_stored_never_cast_to_int8(
             pd.Series(stored, dtype="float64").tolist(), nan_ok=True
         )
     engine.dispose()
+
+
+def test_timestamps_stored_as_text_are_parsed_value_by_value_without_a_warning(
+    tmp_path: Path,
+) -> None:
+    log = hand_written_log(DAYS[0]).assign(
+        scored_at=["2025-03-01T00:00:00Z", "yesterday", "2025-03-01 12:00:00+00:00", "03/01/2025"],
+        label_observed_at=["2025-03-06T00:00:00Z", None, "soon", "2025-03-06 18:00"],
+    )
+    path = partition_path(tmp_path, DAYS[0])
+    path.parent.mkdir(parents=True)
+    log.to_parquet(path, index=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' "Could not infer format" would be one
+        frame = ParquetLogSource(tmp_path).read_window(at(1), at(2))
+
+    assert frame["prediction_id"].tolist() == ["2025-03-01-00", "2025-03-01-18", "2025-03-01-12"]
+    assert frame["scored_at"].tolist() == [at(1), at(1), at(1, 12)]
 
 
 def test_naive_datetimes_are_read_as_utc(log_dir: Path) -> None:

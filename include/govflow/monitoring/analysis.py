@@ -107,6 +107,7 @@ from govflow.monitoring.prediction_logs import (
     PredictionLogError,
     PredictionLogSource,
     SqlLogSource,
+    utc_timestamps,
 )
 from govflow.monitoring.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
 from govflow.monitoring.window_counts import missing_value
@@ -540,7 +541,7 @@ def _dating_findings(current: pd.DataFrame, now: datetime) -> list[Finding]:
     future (every row of the window from the future makes it unmonitorable)."""
     future = 0
     if SCORED_AT in current.columns and len(current):
-        scored_at = pd.to_datetime(current[SCORED_AT], utc=True, errors="coerce")
+        scored_at = utc_timestamps(current[SCORED_AT])
         future = int((scored_at > pd.Timestamp(now)).sum())
     return _counted_dating_findings(
         int(current.attrs.get(MISDATED_ROWS, 0)), future, len(current), now
@@ -582,7 +583,7 @@ def _labelled(frame: pd.DataFrame, as_of: datetime) -> pd.Series:
         return pd.Series(np.nan, index=frame.index, dtype="float64")
     labels = pd.to_numeric(frame[LABEL], errors="coerce").astype("float64")
     if LABEL_OBSERVED_AT in frame.columns:
-        observed = pd.to_datetime(frame[LABEL_OBSERVED_AT], utc=True, errors="coerce")
+        observed = utc_timestamps(frame[LABEL_OBSERVED_AT])
         labels = labels.where(observed < pd.Timestamp(as_of))
     return labels
 

@@ -132,7 +132,9 @@ def _normalise(
     for column in TIMESTAMP_COLUMNS:
         if column in frame.columns and frame[column].dtype != UTC_NANOSECONDS:
             try:
-                frame[column] = pd.to_datetime(frame[column], utc=True).astype(UTC_NANOSECONDS)
+                frame[column] = pd.to_datetime(
+                    frame[column], utc=True, format=TIMESTAMP_FORMAT
+                ).astype(UTC_NANOSECONDS)
             except (ValueError, TypeError):
                 continue
     outcome_types = ("float64", "float64") if amounts else ("Int8", "int8")
@@ -153,6 +155,15 @@ def _normalise(
 
 
 UTC_NANOSECONDS = pd.DatetimeTZDtype("ns", "UTC")
+# Timestamps stored as text are parsed value by value, whatever their format (pandas would
+# otherwise guess one format from the first value and warn on the user's terminal, in
+# several lines, when the others do not follow it).
+TIMESTAMP_FORMAT = "mixed"
+
+
+def utc_timestamps(values: pd.Series) -> pd.Series:
+    """``values`` as UTC instants, naive ones read as UTC, NaT where a value is none."""
+    return pd.to_datetime(values, utc=True, errors="coerce", format=TIMESTAMP_FORMAT)
 
 
 def _cast_exactly(values: pd.Series, dtype: str) -> pd.Series | None:
@@ -295,7 +306,7 @@ class ParquetLogSource:
         frame = table.to_pandas()
         scored_at = frame[SCORED_AT]
         if scored_at.dtype != UTC_NANOSECONDS:  # already the instants to_datetime would give
-            scored_at = pd.to_datetime(scored_at, utc=True, errors="coerce")
+            scored_at = utc_timestamps(scored_at)
         day = date.fromisoformat(path.parent.name.removeprefix(PARTITION_PREFIX))
         day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         in_day = (scored_at >= day_start) & (scored_at < day_start + timedelta(days=1))
