@@ -41,6 +41,7 @@ from govflow.monitoring.analysis import (
     fairness_verdict,
     judgement_confidence,
 )
+from govflow.monitoring.prediction_logs import MISDATED_ROWS, ROWS_WITHOUT_SCORED_AT, UNDATED_ROWS
 from govflow.monitoring.quality import (
     ABOVE_MAXIMUM,
     ALL_NULL_REQUIRED,
@@ -392,6 +393,43 @@ def test_an_empty_window_is_a_critical_finding_and_every_check_is_skipped(run, w
         ("data_drift", "analysis", "skipped", "INFO", NO_USABLE_ROWS),
         ("fairness_drift", "analysis", "skipped", "INFO", NO_USABLE_ROWS),
         ("model_drift", "analysis", "skipped", "INFO", NO_USABLE_ROWS),
+    ]
+
+
+def test_rows_the_source_left_out_for_their_scored_at_are_named_by_reason(run, window):
+    window.attrs.update({MISDATED_ROWS: 3, UNDATED_ROWS: 5, ROWS_WITHOUT_SCORED_AT: 7})
+
+    result = run(window, checks=("data_drift",))
+
+    assert [
+        (f.metric, f.subject, f.value, f.severity, f.message)
+        for f in result.findings
+        if f.check_type == DATA_QUALITY
+    ] == [
+        (
+            MISDATED_ROWS,
+            "scored_at",
+            3.0,
+            "WARNING",
+            "3 rows of the window's partitions are dated outside their partition's day "
+            "(scored_at) and were left out of the analysis",
+        ),
+        (
+            UNDATED_ROWS,
+            "scored_at",
+            5.0,
+            "WARNING",
+            "5 rows of the window's partitions have a scored_at that is null or not a "
+            "timestamp and were left out of the analysis",
+        ),
+        (
+            ROWS_WITHOUT_SCORED_AT,
+            "scored_at",
+            7.0,
+            "WARNING",
+            "7 rows of the window's partitions are in files without a scored_at column "
+            "and were left out of the analysis",
+        ),
     ]
 
 

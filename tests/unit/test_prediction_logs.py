@@ -21,10 +21,13 @@ from govflow.demo import write_demo
 from govflow.monitoring.analysis import analyse_window, log_source, read_windows
 from govflow.monitoring.prediction_logs import (
     BAD_WINDOW,
+    MISDATED_ROWS,
     MISSING_DIRECTORY,
     MISSING_TABLE,
     REQUIRED_COLUMNS,
+    ROWS_WITHOUT_SCORED_AT,
     SQLITE_SCHEMA,
+    UNDATED_ROWS,
     UNREADABLE_PARTITION,
     ParquetLogSource,
     PredictionLogError,
@@ -206,6 +209,23 @@ def test_timestamps_stored_as_text_are_parsed_value_by_value_without_a_warning(
 
     assert frame["prediction_id"].tolist() == ["2025-03-01-00", "2025-03-01-18", "2025-03-01-12"]
     assert frame["scored_at"].tolist() == [at(1), at(1), at(1, 12)]
+
+
+def test_rows_left_out_for_their_scored_at_are_counted_by_reason(tmp_path: Path) -> None:
+    """Unparseable or null times used to be counted as dated outside their partition's day."""
+    dated = hand_written_log(DAYS[0]).assign(
+        scored_at=["2025-03-01T06:00:00Z", "yesterday", None, "2025-02-20T06:00:00Z"]
+    )
+    undated = hand_written_log(DAYS[1]).drop(columns=["scored_at"])
+    for day, log in ((DAYS[0], dated), (DAYS[1], undated)):
+        path = partition_path(tmp_path, day)
+        path.parent.mkdir(parents=True)
+        log.to_parquet(path, index=False)
+
+    frame = ParquetLogSource(tmp_path).read_window(at(1), at(3))
+
+    assert frame["prediction_id"].tolist() == ["2025-03-01-00"]
+    assert frame.attrs == {MISDATED_ROWS: 1, UNDATED_ROWS: 2, ROWS_WITHOUT_SCORED_AT: 4}
 
 
 def test_naive_datetimes_are_read_as_utc(log_dir: Path) -> None:

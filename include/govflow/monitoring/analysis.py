@@ -101,8 +101,10 @@ from govflow.monitoring.prediction_logs import (
     MISDATED_ROWS,
     PREDICTION,
     PREDICTION_ID,
+    ROWS_WITHOUT_SCORED_AT,
     SCORE,
     SCORED_AT,
+    UNDATED_ROWS,
     ParquetLogSource,
     PredictionLogError,
     PredictionLogSource,
@@ -526,10 +528,20 @@ def _quality_findings(report: QualityReport, config: GovflowConfig) -> list[Find
     return findings
 
 
-MISDATED = (
-    "{count} rows of the window's partitions are dated outside their partition's day "
-    "(scored_at) and were left out of the analysis"
-)
+LEFT_OUT_FOR_DATING = {
+    MISDATED_ROWS: (
+        "{count} rows of the window's partitions are dated outside their partition's day "
+        "(scored_at) and were left out of the analysis"
+    ),
+    UNDATED_ROWS: (
+        "{count} rows of the window's partitions have a scored_at that is null or not a "
+        "timestamp and were left out of the analysis"
+    ),
+    ROWS_WITHOUT_SCORED_AT: (
+        "{count} rows of the window's partitions are in files without a scored_at column "
+        "and were left out of the analysis"
+    ),
+}
 FUTURE_ROWS = (
     "{count} of {rows} rows are scored after the analysis ran ({now:%Y-%m-%d %H:%M} UTC): "
     "a clock or dating error upstream"
@@ -543,25 +555,27 @@ def _dating_findings(current: pd.DataFrame, now: datetime) -> list[Finding]:
     if SCORED_AT in current.columns and len(current):
         scored_at = utc_timestamps(current[SCORED_AT])
         future = int((scored_at > pd.Timestamp(now)).sum())
-    return _counted_dating_findings(
-        int(current.attrs.get(MISDATED_ROWS, 0)), future, len(current), now
-    )
+    left_out = {key: int(current.attrs.get(key, 0)) for key in LEFT_OUT_FOR_DATING}
+    return _counted_dating_findings(left_out, future, len(current), now)
 
 
-def _counted_dating_findings(misdated: int, future: int, rows: int, now: datetime) -> list[Finding]:
-    findings = []
-    if misdated:
-        findings.append(
-            Finding(
-                DATA_QUALITY,
-                MISDATED_ROWS,
-                SCORED_AT,
-                float(misdated),
-                "WARNING",
-                "failed",
-                message=MISDATED.format(count=misdated),
-            )
+def _counted_dating_findings(
+    left_out: Mapping[str, int], future: int, rows: int, now: datetime
+) -> list[Finding]:
+    """``left_out``: the rows the source left out, by reason (``LEFT_OUT_FOR_DATING``)."""
+    findings = [
+        Finding(
+            DATA_QUALITY,
+            reason,
+            SCORED_AT,
+            float(count),
+            "WARNING",
+            "failed",
+            message=LEFT_OUT_FOR_DATING[reason].format(count=count),
         )
+        for reason, count in left_out.items()
+        if count
+    ]
     if future:
         findings.append(
             Finding(
@@ -1557,7 +1571,7 @@ def analyse_sql_window(
     analysis.quality = report.to_dict()
     analysis.findings.extend(_quality_findings(report, config))
     future = _count_rows(source, window_start, window_end, lambda t: t.c[SCORED_AT] > now)
-    analysis.findings.extend(_counted_dating_findings(0, future, report.row_count, now))
+    analysis.findings.extend(_counted_dating_findings({}, future, report.row_count, now))
     judge = _Judge(config)
     columns = [str(column.name) for column in source.reflected().columns]
     matured = "labels_arrived" in reports

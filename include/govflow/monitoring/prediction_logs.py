@@ -68,8 +68,15 @@ BAD_WINDOW = "the window end {end} is before its start {start}"
 VALUE_BATCH_ROWS = 100_000
 MISDATED_ROWS = "misdated_rows"
 """``frame.attrs`` key of ``read_window``'s result: rows of the window's partitions whose
-``scored_at`` lies outside the partition's own day (or cannot be read), left out of the
-window and counted so that the analysis names them."""
+``scored_at`` lies outside the partition's own day, left out of the window and counted so
+that the analysis names them."""
+UNDATED_ROWS = "undated_rows"
+"""``frame.attrs`` key: rows of the window's partitions whose ``scored_at`` is null or not a
+timestamp, left out and counted."""
+ROWS_WITHOUT_SCORED_AT = "rows_without_scored_at"
+"""``frame.attrs`` key: rows of the window's partitions in files without a ``scored_at``
+column (no row of them can be placed in a window), left out and counted."""
+DATING_COUNTS = (MISDATED_ROWS, UNDATED_ROWS, ROWS_WITHOUT_SCORED_AT)
 
 
 class PredictionLogError(Exception):
@@ -275,7 +282,8 @@ class ParquetLogSource:
         else:
             empty = frames[0] if frames else self._empty_frame(columns)
             window = _normalise(empty, amounts=self.amounts)
-        window.attrs[MISDATED_ROWS] = sum(misdated for _, misdated in read)
+        for key in DATING_COUNTS:
+            window.attrs[key] = sum(counts[key] for _, counts in read)
         return window
 
     def _empty_frame(self, columns: Sequence[str] | None) -> pd.DataFrame:
@@ -300,23 +308,33 @@ class ParquetLogSource:
         columns: Sequence[str] | None,
         *,
         amounts: bool,
-    ) -> tuple[pd.DataFrame, int]:
+    ) -> tuple[pd.DataFrame, dict[str, int]]:
         """The rows of the partition at ``path`` (read as ``table``) inside the window, and
-        how many of its rows are dated outside the partition's own day."""
+        how many of its rows were left out for their ``scored_at`` (``DATING_COUNTS``):
+        dated outside the partition's own day, not dated, or in a file without the
+        column."""
         frame = table.to_pandas()
-        scored_at = frame[SCORED_AT]
-        if scored_at.dtype != UTC_NANOSECONDS:  # already the instants to_datetime would give
-            scored_at = utc_timestamps(scored_at)
-        day = date.fromisoformat(path.parent.name.removeprefix(PARTITION_PREFIX))
-        day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        in_day = (scored_at >= day_start) & (scored_at < day_start + timedelta(days=1))
-        kept = in_day & (scored_at >= start) & (scored_at < end)
-        if not kept.all():
-            frame = frame.loc[kept].copy()
+        counts = dict.fromkeys(DATING_COUNTS, 0)
+        if SCORED_AT not in frame.columns:
+            counts[ROWS_WITHOUT_SCORED_AT] = len(frame)
+            frame = frame.iloc[0:0]
+        else:
+            scored_at = frame[SCORED_AT]
+            if scored_at.dtype != UTC_NANOSECONDS:  # already the instants parsing would give
+                scored_at = utc_timestamps(scored_at)
+            day = date.fromisoformat(path.parent.name.removeprefix(PARTITION_PREFIX))
+            day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            in_day = (scored_at >= day_start) & (scored_at < day_start + timedelta(days=1))
+            undated = scored_at.isna()
+            counts[UNDATED_ROWS] = int(undated.sum())
+            counts[MISDATED_ROWS] = int((~in_day & ~undated).sum())
+            kept = in_day & (scored_at >= start) & (scored_at < end)
+            if not kept.all():
+                frame = frame.loc[kept].copy()
         if columns is not None:
             frame = frame.loc[:, [column for column in columns if column in frame.columns]]
         # Normalised before concatenation so that every partition brings the same dtypes.
-        return _normalise(frame, amounts=amounts), int((~in_day).sum())
+        return _normalise(frame, amounts=amounts), counts
 
 
 def _read_table(path: Path) -> pa.Table:
