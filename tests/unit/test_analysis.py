@@ -48,6 +48,7 @@ from govflow.monitoring.quality import (
     MISSING_COLUMN,
     NO_ROWS,
     NOT_IN_SET,
+    NULL_ROWS_DROPPED,
     TOO_MANY_NULLS,
 )
 
@@ -368,6 +369,28 @@ def test_scores_that_are_all_missing_skip_the_score_metrics_with_the_reason(run,
             "INFO",
             NO_FINITE_SCORES,
         )
+
+
+def test_missing_decisions_are_a_finding_and_only_their_rows_are_left_out(run, window, world):
+    """Issue: a tenth of the decisions null failed the whole analysis with MetricInputError."""
+    window["prediction"] = window["prediction"].astype("float64")
+    window.loc[::10, "prediction"] = np.nan
+    matured = world.matured.assign(prediction=world.matured["prediction"].astype("float64"))
+    matured.loc[::10, "prediction"] = np.nan
+
+    result = run(window, matured, checks=("fairness_drift", "model_drift"))
+
+    nulls = found(result, DATA_QUALITY, "nulls", "prediction")
+    assert (nulls.severity, nulls.value, nulls.message) == (
+        "WARNING",
+        ROWS / 10,
+        TOO_MANY_NULLS.format(column="prediction", count=ROWS // 10, total=ROWS, allowed=0)
+        + NULL_ROWS_DROPPED,
+    )
+    assert result.status == "succeeded"
+    assert result.quality["usable_row_count"] == ROWS - ROWS // 10
+    assert found(result, "fairness_drift", "disparate_impact_ratio", "gender").status == "computed"
+    assert found(result, "model_drift", "accuracy_drop", "").status == "computed"
 
 
 def test_a_protected_attribute_with_only_missing_values_skips_its_fairness_checks(run, window):

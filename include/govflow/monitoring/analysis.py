@@ -313,7 +313,9 @@ def column_rules(model: ModelEntry, config: GovflowConfig) -> list[ColumnRule]:
         return rules
     assert columns.score is not None, "models.yaml requires it of a classifier"
     rules.append(ColumnRule(name=columns.score, kind="numeric", minimum=0.0, maximum=1.0))
-    rules.append(ColumnRule(name=columns.prediction, kind="integer", minimum=0, maximum=1))
+    rules.append(
+        ColumnRule(name=columns.prediction, kind="integer", minimum=0, maximum=1, drop_nulls=True)
+    )
     rules.append(
         ColumnRule(name=columns.label, kind="label", max_null_fraction=1.0, required=False)
     )
