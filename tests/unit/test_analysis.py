@@ -393,6 +393,59 @@ def test_missing_decisions_are_a_finding_and_only_their_rows_are_left_out(run, w
     assert found(result, "model_drift", "accuracy_drop", "").status == "computed"
 
 
+@pytest.mark.parametrize(
+    ("breakage", "gate_finding", "lacking"),
+    [
+        (lambda w: w.drop(columns=["score"]), ("column_exists", "score", "CRITICAL"), "score"),
+        (
+            lambda w: w.drop(columns=["prediction"]),
+            ("column_exists", "prediction", "CRITICAL"),
+            "prediction",
+        ),
+        (lambda w: w.assign(score=w["score"] * 100 + 1), ("range", "score", "CRITICAL"), "score"),
+        (lambda w: w.assign(prediction=2), ("range", "prediction", "CRITICAL"), "prediction"),
+        (
+            lambda w: w.assign(prediction=w["score"]),
+            ("type", "prediction", "CRITICAL"),
+            "prediction",
+        ),
+        (
+            lambda w: w.assign(prediction=w["prediction"].map({0: "decline", 1: "accept"})),
+            ("type", "prediction", "CRITICAL"),
+            "prediction",
+        ),
+        (lambda w: w.assign(prediction=np.nan), ("nulls", "prediction", "CRITICAL"), "prediction"),
+    ],
+    ids=[
+        "no score",
+        "no prediction",
+        "every score out of range",
+        "every prediction 2",
+        "the score logged as prediction",
+        "decisions as words",
+        "no decision at all",
+    ],
+)
+def test_outcomes_no_row_can_use_skip_the_checks_reading_them_and_data_drift_still_runs(
+    run, window, breakage, gate_finding, lacking
+):
+    """Issue: these ended as "analysis raised KeyError: 'score'" with nothing analysed."""
+    broken = breakage(window)
+
+    result = run(broken, broken, checks=CHECK_TYPES[:3])
+
+    check, subject, severity = gate_finding
+    assert found(result, DATA_QUALITY, check, subject).severity == severity
+    for check_type in ("fairness_drift", "model_drift"):
+        skipped = found(result, check_type, "analysis", "")
+        assert (skipped.status, skipped.message) == (
+            "skipped",
+            COLUMN_UNUSABLE.format(column=lacking),
+        )
+    assert found(result, "data_drift", "psi", "income").status == "computed"
+    assert (result.status, result.severity) == ("succeeded", "CRITICAL")
+
+
 def test_a_protected_attribute_with_only_missing_values_skips_its_fairness_checks(run, window):
     window["gender"] = None
 

@@ -255,6 +255,19 @@ def test_a_missing_table_is_a_prediction_log_error(tmp_path: Path) -> None:
     assert str(raised.value) == MISSING_TABLE.format(table="predictions")
 
 
+def test_a_table_without_scored_at_is_a_prediction_log_error_naming_the_column(
+    tmp_path: Path,
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}")
+    hand_written_log(DAYS[0]).drop(columns=["scored_at"]).to_sql("predictions", engine)
+
+    with pytest.raises(PredictionLogError) as raised:
+        SqlLogSource(engine, "predictions").read_window(at(1), at(2))
+
+    assert str(raised.value) == "prediction-log table 'predictions' has no column 'scored_at'"
+    engine.dispose()
+
+
 def test_log_columns_put_identity_first_and_outcomes_last() -> None:
     assert log_columns(["income"], ["gender"]) == [
         "prediction_id",

@@ -1469,10 +1469,22 @@ def analyse_window(
         else matured
     )
     judge = _Judge(config)
+    # A check that reads outcomes a window lacks (missing, or failed by the gate in every
+    # row) is skipped naming them; the checks that do not read them still run.
+    lacking = [
+        column
+        for column in _outcome_columns(model)
+        if column not in usable.columns or column not in matured_usable.columns
+    ]
     if usable.empty:
         for check in checks:
             judge.judge(check, "analysis", "", None, status="skipped", message=NO_USABLE_ROWS)
     else:
+        if lacking:
+            message = COLUMN_UNUSABLE.format(column=", ".join(lacking))
+            for check in [check for check in checks if check in LABELLED_CHECKS]:
+                judge.judge(check, "analysis", "", None, status="skipped", message=message)
+            checks = [check for check in checks if check not in LABELLED_CHECKS]
         if "data_drift" in checks:
             _data_drift(judge, usable, model, baseline, report.unusable_columns)
         if "fairness_drift" in checks and model.is_regressor:
@@ -1495,6 +1507,12 @@ def analyse_window(
         if "explanation_drift" in checks:
             _explanation_drift(judge, usable, model, baseline, explainer)
     return _with_composite(analysis, judge, config)
+
+
+def _outcome_columns(model: ModelEntry) -> tuple[str, ...]:
+    """The columns fairness and model drift read in every row: a regressor's amount, a
+    classifier's decision and score."""
+    return (PREDICTION,) if model.is_regressor else (SCORE, PREDICTION)
 
 
 def _with_composite(analysis: Analysis, judge: _Judge, config: GovflowConfig) -> Analysis:

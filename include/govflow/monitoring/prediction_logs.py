@@ -457,6 +457,8 @@ class SqlLogSource:
 
     def _read(self, start: datetime, end: datetime, columns: Sequence[str] | None) -> pd.DataFrame:
         table = self._table()
+        if SCORED_AT not in table.c:  # no row of it can be placed in a window
+            raise PredictionLogError(MISSING_COLUMN.format(table=self.table_name, column=SCORED_AT))
         selected = (
             [table.c[column] for column in columns if column in table.c]
             if columns is not None
