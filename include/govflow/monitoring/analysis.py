@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import math
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1841,17 +1840,9 @@ def failed_analysis(
     checks: Sequence[str],
     baseline_version: str | None,
     message: str,
-    *,
-    with_traceback: bool = False,
 ) -> Analysis:
     analysis = Analysis(
-        model_id,
-        start,
-        end,
-        tuple(checks),
-        baseline_version,
-        status="failed",
-        error=message + ("\n" + traceback.format_exc() if with_traceback else ""),
+        model_id, start, end, tuple(checks), baseline_version, status="failed", error=message
     )
     analysis.findings.append(
         Finding(DATA_QUALITY, "analysis_failed", "", None, "CRITICAL", "failed", {}, {}, message)
