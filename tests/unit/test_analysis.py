@@ -446,6 +446,32 @@ def test_outcomes_no_row_can_use_skip_the_checks_reading_them_and_data_drift_sti
     assert (result.status, result.severity) == ("succeeded", "CRITICAL")
 
 
+def test_label_times_that_are_not_times_are_named_and_their_labels_not_counted(run, window, world):
+    """Issue: 'yesterday' in every label_observed_at dropped every label without a word."""
+    current = window.assign(label_observed_at="yesterday")
+    matured = world.matured.assign(label_observed_at="yesterday")
+
+    result = run(current, matured, checks=("model_drift",))
+
+    finding = found(result, DATA_QUALITY, "type", "label_observed_at")
+    assert (finding.severity, finding.message) == (
+        "WARNING",
+        f"label_observed_at: {ROWS} of {ROWS} values not timestamps ('yesterday')",
+    )
+    assert found(result, "model_drift", "accuracy_drop", "").status == "inconclusive"
+
+
+@pytest.mark.parametrize("column", ["model_version", "label_observed_at"])
+def test_a_missing_bookkeeping_column_is_a_warning_naming_it(run, window, column):
+    result = run(window.drop(columns=[column]), checks=("data_drift",))
+
+    missing = found(result, DATA_QUALITY, "column_exists", column)
+    assert (missing.severity, missing.message) == (
+        "WARNING",
+        MISSING_COLUMN.format(column=column),
+    )
+
+
 def test_a_protected_attribute_with_only_missing_values_skips_its_fairness_checks(run, window):
     window["gender"] = None
 

@@ -321,6 +321,19 @@ def column_rules(model: ModelEntry, config: GovflowConfig) -> list[ColumnRule]:
     return rules
 
 
+def log_rules(model: ModelEntry, config: GovflowConfig) -> list[ColumnRule]:
+    """The rules of a window of the model's prediction log: ``column_rules`` and the log's
+    own bookkeeping, optional, so that nothing the analysis reads is missing or unreadable
+    without a finding. A ``label_observed_at`` that is not a timestamp is blanked, so its
+    label counts as not yet observed, as it did, but now named."""
+    columns = model.columns
+    return [
+        *column_rules(model, config),
+        ColumnRule(columns.model_version, "categorical", max_null_fraction=1.0, required=False),
+        ColumnRule(columns.label_observed_at, "timestamp", max_null_fraction=1.0, required=False),
+    ]
+
+
 def quality_policy(model: ModelEntry, config: GovflowConfig, window: timedelta) -> QualityPolicy:
     days = window / timedelta(days=1)
     expected = max(1, round(model.expected_daily_volume * days))
@@ -1426,7 +1439,7 @@ def quality_gate(
     column rules and the policy's bounds for a window of that length."""
     return run_quality_gate(
         frame,
-        rules=column_rules(model, config),
+        rules=log_rules(model, config),
         policy=quality_policy(model, config, window_end - window_start),
         window_start=window_start,
         window_end=window_end,
@@ -1457,13 +1470,14 @@ def analyse_window(
     analysis.quality = report.to_dict()
     analysis.findings.extend(_quality_findings(report, config))
     analysis.findings.extend(_dating_findings(current, analysed_at or datetime.now(UTC)))
-    usable = analysis.usable = report.usable_frame()
+    usable = analysis.usable = _usable(report, current)
     # The label-matured window had its own gate on its own run; here only its valid rows count.
     delay = timedelta(days=model.label_delay_days)
     matured_usable = (
-        quality_gate(
-            model, config, matured, window_start - delay, window_end - delay
-        ).usable_frame()
+        _usable(
+            quality_gate(model, config, matured, window_start - delay, window_end - delay),
+            matured,
+        )
         if len(matured)
         else matured
     )
@@ -1506,6 +1520,18 @@ def analyse_window(
         if "explanation_drift" in checks:
             _explanation_drift(judge, usable, model, baseline, explainer)
     return _with_composite(analysis, judge, config)
+
+
+def _usable(report: QualityReport, frame: pd.DataFrame) -> pd.DataFrame:
+    """The gate's usable frame of ``frame``. A ``label_observed_at`` of which no value is a
+    time stays, all NaT, so that its labels count as not yet observed: without the column
+    every label would count as observed (a log that has none is read that way)."""
+    usable = report.usable_frame()
+    if LABEL_OBSERVED_AT in report.unusable_columns and LABEL_OBSERVED_AT in frame.columns:
+        usable[LABEL_OBSERVED_AT] = pd.Series(
+            pd.NaT, index=usable.index, dtype="datetime64[ns, UTC]"
+        )
+    return usable
 
 
 def _outcome_columns(model: ModelEntry) -> tuple[str, ...]:
@@ -1573,7 +1599,7 @@ def analyse_sql_window(
     def gated(start: datetime, end: datetime) -> QualityReport | None:
         return counted_quality_gate(
             source,
-            rules=column_rules(model, config),
+            rules=log_rules(model, config),
             policy=quality_policy(model, config, end - start),
             window_start=start,
             window_end=end,
@@ -1858,6 +1884,7 @@ __all__ = [
     "analyse_window",
     "column_rules",
     "failed_analysis",
+    "log_rules",
     "log_source",
     "quality_gate_threshold",
     "quality_policy",

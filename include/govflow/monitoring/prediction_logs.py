@@ -455,15 +455,26 @@ class SqlLogSource:
     def _table(self) -> sa.Table:
         return sa.Table(self.table, sa.MetaData(), schema=self.schema, autoload_with=self.engine)
 
+    def _as_stored(self, column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+        """SQLite keeps a timestamp as text, and any text at all: SQLAlchemy's parsing of it
+        raises on the first that is not one, so the text is read as it is and parsed here
+        (``_normalise``), leaving what is not a time to the data-quality gate."""
+        if self.engine.dialect.name == "sqlite" and isinstance(column.type, sa.DateTime):
+            return sa.type_coerce(column, sa.Text).label(column.name)
+        return column
+
     def _read(self, start: datetime, end: datetime, columns: Sequence[str] | None) -> pd.DataFrame:
         table = self._table()
         if SCORED_AT not in table.c:  # no row of it can be placed in a window
             raise PredictionLogError(MISSING_COLUMN.format(table=self.table_name, column=SCORED_AT))
-        selected = (
-            [table.c[column] for column in columns if column in table.c]
-            if columns is not None
-            else list(table.c)
-        )
+        selected = [
+            self._as_stored(column)
+            for column in (
+                [table.c[name] for name in columns if name in table.c]
+                if columns is not None
+                else list(table.c)
+            )
+        ]
         query = sa.select(*selected).where(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
         with self.engine.connect() as connection:
             frame = pd.read_sql(query, connection)
