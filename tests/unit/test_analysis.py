@@ -41,12 +41,14 @@ from govflow.monitoring.analysis import (
     fairness_verdict,
     judgement_confidence,
 )
+from govflow.monitoring.prediction_logs import MISDATED_ROWS, ROWS_WITHOUT_SCORED_AT, UNDATED_ROWS
 from govflow.monitoring.quality import (
     ABOVE_MAXIMUM,
     ALL_NULL_REQUIRED,
     MISSING_COLUMN,
     NO_ROWS,
     NOT_IN_SET,
+    NULL_ROWS_DROPPED,
     TOO_MANY_NULLS,
 )
 
@@ -369,6 +371,107 @@ def test_scores_that_are_all_missing_skip_the_score_metrics_with_the_reason(run,
         )
 
 
+def test_missing_decisions_are_a_finding_and_only_their_rows_are_left_out(run, window, world):
+    """Issue: a tenth of the decisions null failed the whole analysis with MetricInputError."""
+    window["prediction"] = window["prediction"].astype("float64")
+    window.loc[::10, "prediction"] = np.nan
+    matured = world.matured.assign(prediction=world.matured["prediction"].astype("float64"))
+    matured.loc[::10, "prediction"] = np.nan
+
+    result = run(window, matured, checks=("fairness_drift", "model_drift"))
+
+    nulls = found(result, DATA_QUALITY, "nulls", "prediction")
+    assert (nulls.severity, nulls.value, nulls.message) == (
+        "WARNING",
+        ROWS / 10,
+        TOO_MANY_NULLS.format(column="prediction", count=ROWS // 10, total=ROWS, allowed=0)
+        + NULL_ROWS_DROPPED,
+    )
+    assert result.status == "succeeded"
+    assert result.quality["usable_row_count"] == ROWS - ROWS // 10
+    assert found(result, "fairness_drift", "disparate_impact_ratio", "gender").status == "computed"
+    assert found(result, "model_drift", "accuracy_drop", "").status == "computed"
+
+
+@pytest.mark.parametrize(
+    ("breakage", "gate_finding", "lacking"),
+    [
+        (lambda w: w.drop(columns=["score"]), ("column_exists", "score", "CRITICAL"), "score"),
+        (
+            lambda w: w.drop(columns=["prediction"]),
+            ("column_exists", "prediction", "CRITICAL"),
+            "prediction",
+        ),
+        (lambda w: w.assign(score=w["score"] * 100 + 1), ("range", "score", "CRITICAL"), "score"),
+        (lambda w: w.assign(prediction=2), ("range", "prediction", "CRITICAL"), "prediction"),
+        (
+            lambda w: w.assign(prediction=w["score"]),
+            ("type", "prediction", "CRITICAL"),
+            "prediction",
+        ),
+        (
+            lambda w: w.assign(prediction=w["prediction"].map({0: "decline", 1: "accept"})),
+            ("type", "prediction", "CRITICAL"),
+            "prediction",
+        ),
+        (lambda w: w.assign(prediction=np.nan), ("nulls", "prediction", "CRITICAL"), "prediction"),
+    ],
+    ids=[
+        "no score",
+        "no prediction",
+        "every score out of range",
+        "every prediction 2",
+        "the score logged as prediction",
+        "decisions as words",
+        "no decision at all",
+    ],
+)
+def test_outcomes_no_row_can_use_skip_the_checks_reading_them_and_data_drift_still_runs(
+    run, window, breakage, gate_finding, lacking
+):
+    """Issue: these ended as "analysis raised KeyError: 'score'" with nothing analysed."""
+    broken = breakage(window)
+
+    result = run(broken, broken, checks=CHECK_TYPES[:3])
+
+    check, subject, severity = gate_finding
+    assert found(result, DATA_QUALITY, check, subject).severity == severity
+    for check_type in ("fairness_drift", "model_drift"):
+        skipped = found(result, check_type, "analysis", "")
+        assert (skipped.status, skipped.message) == (
+            "skipped",
+            COLUMN_UNUSABLE.format(column=lacking),
+        )
+    assert found(result, "data_drift", "psi", "income").status == "computed"
+    assert (result.status, result.severity) == ("succeeded", "CRITICAL")
+
+
+def test_label_times_that_are_not_times_are_named_and_their_labels_not_counted(run, window, world):
+    """Issue: 'yesterday' in every label_observed_at dropped every label without a word."""
+    current = window.assign(label_observed_at="yesterday")
+    matured = world.matured.assign(label_observed_at="yesterday")
+
+    result = run(current, matured, checks=("model_drift",))
+
+    finding = found(result, DATA_QUALITY, "type", "label_observed_at")
+    assert (finding.severity, finding.message) == (
+        "WARNING",
+        f"label_observed_at: {ROWS} of {ROWS} values not timestamps ('yesterday')",
+    )
+    assert found(result, "model_drift", "accuracy_drop", "").status == "inconclusive"
+
+
+@pytest.mark.parametrize("column", ["model_version", "label_observed_at"])
+def test_a_missing_bookkeeping_column_is_a_warning_naming_it(run, window, column):
+    result = run(window.drop(columns=[column]), checks=("data_drift",))
+
+    missing = found(result, DATA_QUALITY, "column_exists", column)
+    assert (missing.severity, missing.message) == (
+        "WARNING",
+        MISSING_COLUMN.format(column=column),
+    )
+
+
 def test_a_protected_attribute_with_only_missing_values_skips_its_fairness_checks(run, window):
     window["gender"] = None
 
@@ -392,6 +495,43 @@ def test_an_empty_window_is_a_critical_finding_and_every_check_is_skipped(run, w
         ("data_drift", "analysis", "skipped", "INFO", NO_USABLE_ROWS),
         ("fairness_drift", "analysis", "skipped", "INFO", NO_USABLE_ROWS),
         ("model_drift", "analysis", "skipped", "INFO", NO_USABLE_ROWS),
+    ]
+
+
+def test_rows_the_source_left_out_for_their_scored_at_are_named_by_reason(run, window):
+    window.attrs.update({MISDATED_ROWS: 3, UNDATED_ROWS: 5, ROWS_WITHOUT_SCORED_AT: 7})
+
+    result = run(window, checks=("data_drift",))
+
+    assert [
+        (f.metric, f.subject, f.value, f.severity, f.message)
+        for f in result.findings
+        if f.check_type == DATA_QUALITY
+    ] == [
+        (
+            MISDATED_ROWS,
+            "scored_at",
+            3.0,
+            "WARNING",
+            "3 rows of the window's partitions are dated outside their partition's day "
+            "(scored_at) and were left out of the analysis",
+        ),
+        (
+            UNDATED_ROWS,
+            "scored_at",
+            5.0,
+            "WARNING",
+            "5 rows of the window's partitions have a scored_at that is null or not a "
+            "timestamp and were left out of the analysis",
+        ),
+        (
+            ROWS_WITHOUT_SCORED_AT,
+            "scored_at",
+            7.0,
+            "WARNING",
+            "7 rows of the window's partitions are in files without a scored_at column "
+            "and were left out of the analysis",
+        ),
     ]
 
 

@@ -4,6 +4,7 @@ monitored; whatever is forgotten, the next command is named in one line."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import shutil
@@ -176,6 +177,30 @@ def test_register_then_baseline_then_monitor_a_black_box_model_of_ones_own(own_m
     by_sex = record.fairness_counts["sex"]["current"]["groups"]
     approved = day[day["prediction"] == 0].groupby("sex").size().to_dict()
     assert {group: counts["selected"] for group, counts in by_sex.items()} == approved
+
+
+def test_an_analysis_that_raises_records_one_line_and_keeps_the_traceback_for_the_task_log(
+    own_model, monkeypatch, caplog
+):
+    assert govflow("model", "register", MODEL).exit_code == 0
+    validation = str(own_model / "validation.csv")
+    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+
+    def raises(**_: object) -> None:
+        raise ValueError("the first line\nand more that no record shows")
+
+    monkeypatch.setattr("govflow.monitoring.analysis.analyse_window", raises)
+    with caplog.at_level(logging.INFO, logger="govflow.flows.monitoring"):
+        monitored = govflow(*MONITOR, "--no-report")
+
+    assert (monitored.exit_code, monitored.stderr) == (3, "")
+    reason = "analysis raised ValueError: the first line"
+    assert f"    {reason}\n" in monitored.stdout
+    with store.session_scope(f"sqlite:///{own_model / 'govflow.db'}") as session:
+        record = session.scalars(select(MonitoringRun)).one()
+        assert (record.status, record.error) == ("failed", reason)
+    (logged,) = [r for r in caplog.records if r.name == "govflow.flows.monitoring"]
+    assert logged.exc_info is not None and logged.exc_info[0] is ValueError
 
 
 def test_a_black_box_that_logs_attributions_gets_explanation_drift_from_them(own_model):

@@ -3,6 +3,7 @@ same frame, and clear errors for what cannot be read."""
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -20,10 +21,13 @@ from govflow.demo import write_demo
 from govflow.monitoring.analysis import analyse_window, log_source, read_windows
 from govflow.monitoring.prediction_logs import (
     BAD_WINDOW,
+    MISDATED_ROWS,
     MISSING_DIRECTORY,
     MISSING_TABLE,
     REQUIRED_COLUMNS,
+    ROWS_WITHOUT_SCORED_AT,
     SQLITE_SCHEMA,
+    UNDATED_ROWS,
     UNREADABLE_PARTITION,
     ParquetLogSource,
     PredictionLogError,
@@ -159,6 +163,71 @@ def test_a_regressors_amounts_are_read_as_floats_from_parquet_and_sql_never_cast
     engine.dispose()
 
 
+@pytest.mark.parametrize(
+    ("column", "stored"),
+    [
+        ("prediction", [0.2, 0.55, 0.7, 0.9]),  # the score logged as the decision
+        ("prediction", [0.0, 0.5, 1.0, 1.0]),
+        ("prediction", [0.0, 300.0, 1.0, 1.0]),  # int8 would wrap it to 44
+        ("prediction", [0, 256, 1, 1]),  # and this to 0
+        ("label", [0.0, float("inf"), 1.0, None]),
+        ("label", [0.0, 0.5, None, None]),
+    ],
+)
+def test_outcomes_that_are_not_0_or_1_come_back_as_stored_never_cast_to_int8(
+    tmp_path: Path, column: str, stored: list[float | None]
+) -> None:
+    log = hand_written_log(DAYS[0]).assign(**{column: stored})
+    path = partition_path(tmp_path / "parquet", DAYS[0])
+    path.parent.mkdir(parents=True)
+    log.to_parquet(path, index=False)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}")
+    log.to_sql("predictions", engine, index=False)
+
+    for source in (ParquetLogSource(tmp_path / "parquet"), SqlLogSource(engine, "predictions")):
+        frame = source.read_window(at(1), at(2))
+        assert frame[column].astype("float64").tolist() == pytest.approx(
+            pd.Series(stored, dtype="float64").tolist(), nan_ok=True
+        )
+    engine.dispose()
+
+
+def test_timestamps_stored_as_text_are_parsed_value_by_value_without_a_warning(
+    tmp_path: Path,
+) -> None:
+    log = hand_written_log(DAYS[0]).assign(
+        scored_at=["2025-03-01T00:00:00Z", "yesterday", "2025-03-01 12:00:00+00:00", "03/01/2025"],
+        label_observed_at=["2025-03-06T00:00:00Z", None, "soon", "2025-03-06 18:00"],
+    )
+    path = partition_path(tmp_path, DAYS[0])
+    path.parent.mkdir(parents=True)
+    log.to_parquet(path, index=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' "Could not infer format" would be one
+        frame = ParquetLogSource(tmp_path).read_window(at(1), at(2))
+
+    assert frame["prediction_id"].tolist() == ["2025-03-01-00", "2025-03-01-18", "2025-03-01-12"]
+    assert frame["scored_at"].tolist() == [at(1), at(1), at(1, 12)]
+
+
+def test_rows_left_out_for_their_scored_at_are_counted_by_reason(tmp_path: Path) -> None:
+    """Unparseable or null times used to be counted as dated outside their partition's day."""
+    dated = hand_written_log(DAYS[0]).assign(
+        scored_at=["2025-03-01T06:00:00Z", "yesterday", None, "2025-02-20T06:00:00Z"]
+    )
+    undated = hand_written_log(DAYS[1]).drop(columns=["scored_at"])
+    for day, log in ((DAYS[0], dated), (DAYS[1], undated)):
+        path = partition_path(tmp_path, day)
+        path.parent.mkdir(parents=True)
+        log.to_parquet(path, index=False)
+
+    frame = ParquetLogSource(tmp_path).read_window(at(1), at(3))
+
+    assert frame["prediction_id"].tolist() == ["2025-03-01-00"]
+    assert frame.attrs == {MISDATED_ROWS: 1, UNDATED_ROWS: 2, ROWS_WITHOUT_SCORED_AT: 4}
+
+
 def test_naive_datetimes_are_read_as_utc(log_dir: Path) -> None:
     frame = ParquetLogSource(log_dir).read_window(datetime(2025, 3, 1, 12), datetime(2025, 3, 2))
     assert frame["prediction_id"].tolist() == ["2025-03-01-12", "2025-03-01-18"]
@@ -184,6 +253,19 @@ def test_a_missing_table_is_a_prediction_log_error(tmp_path: Path) -> None:
     with pytest.raises(PredictionLogError) as raised:
         source.read_window(at(1), at(2))
     assert str(raised.value) == MISSING_TABLE.format(table="predictions")
+
+
+def test_a_table_without_scored_at_is_a_prediction_log_error_naming_the_column(
+    tmp_path: Path,
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}")
+    hand_written_log(DAYS[0]).drop(columns=["scored_at"]).to_sql("predictions", engine)
+
+    with pytest.raises(PredictionLogError) as raised:
+        SqlLogSource(engine, "predictions").read_window(at(1), at(2))
+
+    assert str(raised.value) == "prediction-log table 'predictions' has no column 'scored_at'"
+    engine.dispose()
 
 
 def test_log_columns_put_identity_first_and_outcomes_last() -> None:

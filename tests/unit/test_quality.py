@@ -688,3 +688,50 @@ def test_out_of_range_values_below_the_policys_share_are_noted_at_info():
 
     assert [(f.check, f.severity_hint) for f in noted.findings] == [(CHECK_RANGE, "INFO")]
     assert [(f.check, f.severity_hint) for f in warned.findings] == [(CHECK_RANGE, "WARNING")]
+
+
+DECISION = ColumnRule("prediction", "integer", minimum=0, maximum=1, drop_nulls=True)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "great_expectations"])
+def test_a_null_decision_is_named_and_its_row_left_out(engine):
+    frame = clean_frame().assign(prediction=[0, None, 1, 1, 0, None, 1, 0, 0, 1])
+
+    report = run_quality_gate(
+        frame,
+        rules=[*RULES, DECISION],
+        policy=POLICY,
+        window_start=WINDOW_START,
+        window_end=WINDOW_END,
+        engine=engine,
+    )
+
+    assert [(f.check, f.message, f.unexpected_count, f.severity_hint) for f in report.findings] == [
+        (
+            CHECK_NULLS,
+            "prediction: 2 of 10 values null, more than 0% allowed; "
+            "their rows are left out of the analysis",
+            2,
+            "WARNING",
+        )
+    ]
+    assert report.usable_frame().index.tolist() == [0, 2, 3, 4, 6, 7, 8, 9]
+
+
+@pytest.mark.parametrize("engine", ["pandas", "great_expectations"])
+def test_a_decision_column_with_no_value_is_unusable_and_every_row_kept(engine):
+    frame = clean_frame().assign(prediction=np.nan)
+
+    report = run_quality_gate(
+        frame,
+        rules=[*RULES, DECISION],
+        policy=POLICY,
+        window_start=WINDOW_START,
+        window_end=WINDOW_END,
+        engine=engine,
+    )
+
+    assert [(f.check, f.severity_hint) for f in report.findings] == [(CHECK_NULLS, "CRITICAL")]
+    assert report.unusable_columns == ("prediction",)
+    assert report.usable_frame().index.tolist() == ALL_ROWS
+    assert "prediction" not in report.usable_frame().columns

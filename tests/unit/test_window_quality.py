@@ -221,3 +221,33 @@ def test_on_postgres_a_stored_nan_is_a_null_to_both_gates(postgres_url):
     counted, pandas = _reports(source)
     assert [finding["unexpected_count"] for finding in pandas["findings"]] == [5]
     assert counted == pandas
+
+
+OBSERVED_AT = ColumnRule("label_observed_at", "timestamp", max_null_fraction=1.0, required=False)
+
+
+def test_on_sqlite_a_label_time_that_is_not_a_time_is_handed_to_the_pandas_gate(tmp_path):
+    """SQLite keeps any text in a TIMESTAMP column; 'soon' compared with the window's bounds
+    as text would silently leave its label out, where the pandas gate names it."""
+    frame = _window()
+    frame["label_observed_at"] = frame["scored_at"] + timedelta(hours=2)
+    source = _source(f"sqlite:///{tmp_path / 'logs.db'}", frame)
+    rules = (*RULES, OBSERVED_AT)
+    gate = {"rules": rules, "policy": POLICY, "window_start": START, "window_end": END}
+    clean = counted_quality_gate(source, **gate)
+    with source.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE prediction_log SET label_observed_at = 'soon' WHERE prediction_id = 'p0004'"
+            )
+        )
+
+    counted = counted_quality_gate(source, **gate)
+    pandas = run_quality_gate(source.read_window(START, END), **gate)
+    source.engine.dispose()
+
+    assert clean is not None and clean.findings == ()
+    assert counted is None
+    assert [f.message for f in pandas.findings] == [
+        "label_observed_at: 1 of 200 values not timestamps ('soon')"
+    ]

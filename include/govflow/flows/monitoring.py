@@ -13,6 +13,7 @@ never adds a second record, and its audit event is written once.
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from collections import Counter
@@ -43,6 +44,7 @@ from govflow.monitoring.prediction_logs import PredictionLogError, SqlLogSource
 from govflow.store.schema import MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
 
+LOG = logging.getLogger(__name__)
 REPORT_SAMPLE_ROWS = 5000
 # Wide enough for the longest bound the policy words: "critical >= 0.25, warning >= 0.1".
 THRESHOLD_WIDTH = 32
@@ -179,16 +181,17 @@ def run_monitoring(
                 result = analysis.analyse_window(current=current, matured=matured, **common)
         except Exception as error:  # one model's bad data never stops the others
             unreadable = isinstance(error, PredictionLogError)
-            result = analysis.failed_analysis(
-                model_id,
-                start,
-                end,
-                wanted,
-                version,
+            if not unreadable:
+                # The traceback is for the task log; the record (what the CLI, dashboard and
+                # incidents show) keeps one line. INFO: a CLI user is shown that line alone.
+                LOG.info("the analysis of %s raised", model_id, exc_info=True)
+            message = (
                 analysis.UNREADABLE_WINDOW.format(error=error)
                 if unreadable
-                else f"analysis raised {type(error).__name__}: {error}",
-                with_traceback=not unreadable,
+                else f"analysis raised {type(error).__name__}: {error}"
+            )
+            result = analysis.failed_analysis(
+                model_id, start, end, wanted, version, first_line(message)
             )
     clock.lap("analyse")
     with store.session_scope(db_url) as session:
@@ -221,6 +224,13 @@ def run_monitoring(
             summary = replace(summary, report_path=drawn)
         clock.lap("report")
     return replace(summary, cpu_s=clock.laps)
+
+
+def first_line(message: str) -> str:
+    """A record's reason is one line: an exception's message may run on (a database's,
+    with its SQL), and the rest belongs in the task log."""
+    lines = message.strip().splitlines()
+    return lines[0] if lines else message
 
 
 class _CpuClock:

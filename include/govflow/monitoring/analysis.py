@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import math
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -105,12 +104,15 @@ from govflow.monitoring.prediction_logs import (
     MISDATED_ROWS,
     PREDICTION,
     PREDICTION_ID,
+    ROWS_WITHOUT_SCORED_AT,
     SCORE,
     SCORED_AT,
+    UNDATED_ROWS,
     ParquetLogSource,
     PredictionLogError,
     PredictionLogSource,
     SqlLogSource,
+    utc_timestamps,
 )
 from govflow.monitoring.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
 from govflow.monitoring.window_counts import missing_value
@@ -320,11 +322,26 @@ def column_rules(model: ModelEntry, config: GovflowConfig) -> list[ColumnRule]:
         return rules
     assert columns.score is not None, "models.yaml requires it of a classifier"
     rules.append(ColumnRule(name=columns.score, kind="numeric", minimum=0.0, maximum=1.0))
-    rules.append(ColumnRule(name=columns.prediction, kind="integer", minimum=0, maximum=1))
+    rules.append(
+        ColumnRule(name=columns.prediction, kind="integer", minimum=0, maximum=1, drop_nulls=True)
+    )
     rules.append(
         ColumnRule(name=columns.label, kind="label", max_null_fraction=1.0, required=False)
     )
     return rules
+
+
+def log_rules(model: ModelEntry, config: GovflowConfig) -> list[ColumnRule]:
+    """The rules of a window of the model's prediction log: ``column_rules`` and the log's
+    own bookkeeping, optional, so that nothing the analysis reads is missing or unreadable
+    without a finding. A ``label_observed_at`` that is not a timestamp is blanked, so its
+    label counts as not yet observed, as it did, but now named."""
+    columns = model.columns
+    return [
+        *column_rules(model, config),
+        ColumnRule(columns.model_version, "categorical", max_null_fraction=1.0, required=False),
+        ColumnRule(columns.label_observed_at, "timestamp", max_null_fraction=1.0, required=False),
+    ]
 
 
 def quality_policy(model: ModelEntry, config: GovflowConfig, window: timedelta) -> QualityPolicy:
@@ -536,10 +553,20 @@ def _quality_findings(report: QualityReport, config: GovflowConfig) -> list[Find
     return findings
 
 
-MISDATED = (
-    "{count} rows of the window's partitions are dated outside their partition's day "
-    "(scored_at) and were left out of the analysis"
-)
+LEFT_OUT_FOR_DATING = {
+    MISDATED_ROWS: (
+        "{count} rows of the window's partitions are dated outside their partition's day "
+        "(scored_at) and were left out of the analysis"
+    ),
+    UNDATED_ROWS: (
+        "{count} rows of the window's partitions have a scored_at that is null or not a "
+        "timestamp and were left out of the analysis"
+    ),
+    ROWS_WITHOUT_SCORED_AT: (
+        "{count} rows of the window's partitions are in files without a scored_at column "
+        "and were left out of the analysis"
+    ),
+}
 FUTURE_ROWS = (
     "{count} of {rows} rows are scored after the analysis ran ({now:%Y-%m-%d %H:%M} UTC): "
     "a clock or dating error upstream"
@@ -551,27 +578,29 @@ def _dating_findings(current: pd.DataFrame, now: datetime) -> list[Finding]:
     future (every row of the window from the future makes it unmonitorable)."""
     future = 0
     if SCORED_AT in current.columns and len(current):
-        scored_at = pd.to_datetime(current[SCORED_AT], utc=True, errors="coerce")
+        scored_at = utc_timestamps(current[SCORED_AT])
         future = int((scored_at > pd.Timestamp(now)).sum())
-    return _counted_dating_findings(
-        int(current.attrs.get(MISDATED_ROWS, 0)), future, len(current), now
-    )
+    left_out = {key: int(current.attrs.get(key, 0)) for key in LEFT_OUT_FOR_DATING}
+    return _counted_dating_findings(left_out, future, len(current), now)
 
 
-def _counted_dating_findings(misdated: int, future: int, rows: int, now: datetime) -> list[Finding]:
-    findings = []
-    if misdated:
-        findings.append(
-            Finding(
-                DATA_QUALITY,
-                MISDATED_ROWS,
-                SCORED_AT,
-                float(misdated),
-                "WARNING",
-                "failed",
-                message=MISDATED.format(count=misdated),
-            )
+def _counted_dating_findings(
+    left_out: Mapping[str, int], future: int, rows: int, now: datetime
+) -> list[Finding]:
+    """``left_out``: the rows the source left out, by reason (``LEFT_OUT_FOR_DATING``)."""
+    findings = [
+        Finding(
+            DATA_QUALITY,
+            reason,
+            SCORED_AT,
+            float(count),
+            "WARNING",
+            "failed",
+            message=LEFT_OUT_FOR_DATING[reason].format(count=count),
         )
+        for reason, count in left_out.items()
+        if count
+    ]
     if future:
         findings.append(
             Finding(
@@ -593,7 +622,7 @@ def _labelled(frame: pd.DataFrame, as_of: datetime) -> pd.Series:
         return pd.Series(np.nan, index=frame.index, dtype="float64")
     labels = pd.to_numeric(frame[LABEL], errors="coerce").astype("float64")
     if LABEL_OBSERVED_AT in frame.columns:
-        observed = pd.to_datetime(frame[LABEL_OBSERVED_AT], utc=True, errors="coerce")
+        observed = utc_timestamps(frame[LABEL_OBSERVED_AT])
         labels = labels.where(observed < pd.Timestamp(as_of))
     return labels
 
@@ -1420,7 +1449,7 @@ def quality_gate(
     column rules and the policy's bounds for a window of that length."""
     return run_quality_gate(
         frame,
-        rules=column_rules(model, config),
+        rules=log_rules(model, config),
         policy=quality_policy(model, config, window_end - window_start),
         window_start=window_start,
         window_end=window_end,
@@ -1451,21 +1480,34 @@ def analyse_window(
     analysis.quality = report.to_dict()
     analysis.findings.extend(_quality_findings(report, config))
     analysis.findings.extend(_dating_findings(current, analysed_at or datetime.now(UTC)))
-    usable = analysis.usable = report.usable_frame()
+    usable = analysis.usable = _usable(report, current)
     # The label-matured window had its own gate on its own run; here only its valid rows count.
     delay = timedelta(days=model.label_delay_days)
     matured_usable = (
-        quality_gate(
-            model, config, matured, window_start - delay, window_end - delay
-        ).usable_frame()
+        _usable(
+            quality_gate(model, config, matured, window_start - delay, window_end - delay),
+            matured,
+        )
         if len(matured)
         else matured
     )
     judge = _Judge(config)
+    # A check that reads outcomes a window lacks (missing, or failed by the gate in every
+    # row) is skipped naming them; the checks that do not read them still run.
+    lacking = [
+        column
+        for column in _outcome_columns(model)
+        if column not in usable.columns or column not in matured_usable.columns
+    ]
     if usable.empty:
         for check in checks:
             judge.judge(check, "analysis", "", None, status="skipped", message=NO_USABLE_ROWS)
     else:
+        if lacking:
+            message = COLUMN_UNUSABLE.format(column=", ".join(lacking))
+            for check in [check for check in checks if check in LABELLED_CHECKS]:
+                judge.judge(check, "analysis", "", None, status="skipped", message=message)
+            checks = [check for check in checks if check not in LABELLED_CHECKS]
         if "data_drift" in checks:
             _data_drift(judge, usable, model, baseline, report.unusable_columns)
         if "fairness_drift" in checks and model.is_regressor:
@@ -1488,6 +1530,24 @@ def analyse_window(
         if "explanation_drift" in checks:
             _explanation_drift(judge, usable, model, baseline, explainer)
     return _with_composite(analysis, judge, config)
+
+
+def _usable(report: QualityReport, frame: pd.DataFrame) -> pd.DataFrame:
+    """The gate's usable frame of ``frame``. A ``label_observed_at`` of which no value is a
+    time stays, all NaT, so that its labels count as not yet observed: without the column
+    every label would count as observed (a log that has none is read that way)."""
+    usable = report.usable_frame()
+    if LABEL_OBSERVED_AT in report.unusable_columns and LABEL_OBSERVED_AT in frame.columns:
+        usable[LABEL_OBSERVED_AT] = pd.Series(
+            pd.NaT, index=usable.index, dtype="datetime64[ns, UTC]"
+        )
+    return usable
+
+
+def _outcome_columns(model: ModelEntry) -> tuple[str, ...]:
+    """The columns fairness and model drift read in every row: a regressor's amount, a
+    classifier's decision and score."""
+    return (PREDICTION,) if model.is_regressor else (SCORE, PREDICTION)
 
 
 def _with_composite(analysis: Analysis, judge: _Judge, config: GovflowConfig) -> Analysis:
@@ -1549,7 +1609,7 @@ def analyse_sql_window(
     def gated(start: datetime, end: datetime) -> QualityReport | None:
         return counted_quality_gate(
             source,
-            rules=column_rules(model, config),
+            rules=log_rules(model, config),
             policy=quality_policy(model, config, end - start),
             window_start=start,
             window_end=end,
@@ -1566,7 +1626,7 @@ def analyse_sql_window(
     analysis.quality = report.to_dict()
     analysis.findings.extend(_quality_findings(report, config))
     future = _count_rows(source, window_start, window_end, lambda t: t.c[SCORED_AT] > now)
-    analysis.findings.extend(_counted_dating_findings(0, future, report.row_count, now))
+    analysis.findings.extend(_counted_dating_findings({}, future, report.row_count, now))
     judge = _Judge(config)
     columns = [str(column.name) for column in source.reflected().columns]
     matured = "labels_arrived" in reports
@@ -1816,17 +1876,9 @@ def failed_analysis(
     checks: Sequence[str],
     baseline_version: str | None,
     message: str,
-    *,
-    with_traceback: bool = False,
 ) -> Analysis:
     analysis = Analysis(
-        model_id,
-        start,
-        end,
-        tuple(checks),
-        baseline_version,
-        status="failed",
-        error=message + ("\n" + traceback.format_exc() if with_traceback else ""),
+        model_id, start, end, tuple(checks), baseline_version, status="failed", error=message
     )
     analysis.findings.append(
         Finding(DATA_QUALITY, ANALYSIS_FAILED, "", None, "CRITICAL", "failed", {}, {}, message)
@@ -1842,6 +1894,7 @@ __all__ = [
     "analyse_window",
     "column_rules",
     "failed_analysis",
+    "log_rules",
     "log_source",
     "quality_gate_threshold",
     "quality_policy",

@@ -68,8 +68,15 @@ BAD_WINDOW = "the window end {end} is before its start {start}"
 VALUE_BATCH_ROWS = 100_000
 MISDATED_ROWS = "misdated_rows"
 """``frame.attrs`` key of ``read_window``'s result: rows of the window's partitions whose
-``scored_at`` lies outside the partition's own day (or cannot be read), left out of the
-window and counted so that the analysis names them."""
+``scored_at`` lies outside the partition's own day, left out of the window and counted so
+that the analysis names them."""
+UNDATED_ROWS = "undated_rows"
+"""``frame.attrs`` key: rows of the window's partitions whose ``scored_at`` is null or not a
+timestamp, left out and counted."""
+ROWS_WITHOUT_SCORED_AT = "rows_without_scored_at"
+"""``frame.attrs`` key: rows of the window's partitions in files without a ``scored_at``
+column (no row of them can be placed in a window), left out and counted."""
+DATING_COUNTS = (MISDATED_ROWS, UNDATED_ROWS, ROWS_WITHOUT_SCORED_AT)
 
 
 class PredictionLogError(Exception):
@@ -122,7 +129,9 @@ def _normalise(
     float64: an int8 cast would truncate and wrap its amounts), rows ordered by
     ``scored_at`` then id.
 
-    A column whose values do not fit its documented type is left as it came. ``frame`` is
+    A column whose values do not fit its documented type is left as it came, never cast
+    into it: a prediction of 0.5 truncated to 0, 300 wrapped to 44 or an infinite label would
+    be silently different data, where the data-quality gate names them. ``frame`` is
     the reader's own, just read: its columns are replaced, never copied whole (a day of
     100,000 rows and 30 columns, 14 of them for a bi-weekly window, issue 18); ``ordered``
     says its rows are already in order (days read in order, each sorted).
@@ -130,16 +139,17 @@ def _normalise(
     for column in TIMESTAMP_COLUMNS:
         if column in frame.columns and frame[column].dtype != UTC_NANOSECONDS:
             try:
-                frame[column] = pd.to_datetime(frame[column], utc=True).astype(UTC_NANOSECONDS)
+                frame[column] = pd.to_datetime(
+                    frame[column], utc=True, format=TIMESTAMP_FORMAT
+                ).astype(UTC_NANOSECONDS)
             except (ValueError, TypeError):
                 continue
     outcome_types = ("float64", "float64") if amounts else ("Int8", "int8")
     for column, dtype in zip((LABEL, PREDICTION), outcome_types, strict=True):
         if column in frame.columns and frame[column].dtype != dtype:
-            try:
-                frame[column] = frame[column].astype(dtype)
-            except (ValueError, TypeError):
-                continue
+            cast = _cast_exactly(frame[column], dtype)
+            if cast is not None:
+                frame[column] = cast
     order = [column for column in (SCORED_AT, PREDICTION_ID) if column in frame.columns]
     if (
         order
@@ -152,6 +162,33 @@ def _normalise(
 
 
 UTC_NANOSECONDS = pd.DatetimeTZDtype("ns", "UTC")
+# Timestamps stored as text are parsed value by value, whatever their format (pandas would
+# otherwise guess one format from the first value and warn on the user's terminal, in
+# several lines, when the others do not follow it).
+TIMESTAMP_FORMAT = "mixed"
+
+
+def utc_timestamps(values: pd.Series) -> pd.Series:
+    """``values`` as UTC instants, naive ones read as UTC, NaT where a value is none."""
+    return pd.to_datetime(values, utc=True, errors="coerce", format=TIMESTAMP_FORMAT)
+
+
+def _cast_exactly(values: pd.Series, dtype: str) -> pd.Series | None:
+    """``values`` as ``dtype`` when every value keeps its number (and every null stays
+    null), else None: the casts truncate fractions and wrap integers out of range."""
+    try:
+        cast = values.astype(dtype)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if pd.api.types.is_bool_dtype(values):
+        return cast  # False and True are 0 and 1
+    try:
+        before = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError):
+        return None
+    after = cast.to_numpy(dtype="float64", na_value=np.nan)
+    same = (before == after) | (np.isnan(before) & np.isnan(after))
+    return cast if bool(same.all()) else None
 
 
 def _strictly_increasing(scored_at: pd.Series | None) -> bool:
@@ -245,7 +282,8 @@ class ParquetLogSource:
         else:
             empty = frames[0] if frames else self._empty_frame(columns)
             window = _normalise(empty, amounts=self.amounts)
-        window.attrs[MISDATED_ROWS] = sum(misdated for _, misdated in read)
+        for key in DATING_COUNTS:
+            window.attrs[key] = sum(counts[key] for _, counts in read)
         return window
 
     def _empty_frame(self, columns: Sequence[str] | None) -> pd.DataFrame:
@@ -270,23 +308,33 @@ class ParquetLogSource:
         columns: Sequence[str] | None,
         *,
         amounts: bool,
-    ) -> tuple[pd.DataFrame, int]:
+    ) -> tuple[pd.DataFrame, dict[str, int]]:
         """The rows of the partition at ``path`` (read as ``table``) inside the window, and
-        how many of its rows are dated outside the partition's own day."""
+        how many of its rows were left out for their ``scored_at`` (``DATING_COUNTS``):
+        dated outside the partition's own day, not dated, or in a file without the
+        column."""
         frame = table.to_pandas()
-        scored_at = frame[SCORED_AT]
-        if scored_at.dtype != UTC_NANOSECONDS:  # already the instants to_datetime would give
-            scored_at = pd.to_datetime(scored_at, utc=True, errors="coerce")
-        day = date.fromisoformat(path.parent.name.removeprefix(PARTITION_PREFIX))
-        day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        in_day = (scored_at >= day_start) & (scored_at < day_start + timedelta(days=1))
-        kept = in_day & (scored_at >= start) & (scored_at < end)
-        if not kept.all():
-            frame = frame.loc[kept].copy()
+        counts = dict.fromkeys(DATING_COUNTS, 0)
+        if SCORED_AT not in frame.columns:
+            counts[ROWS_WITHOUT_SCORED_AT] = len(frame)
+            frame = frame.iloc[0:0]
+        else:
+            scored_at = frame[SCORED_AT]
+            if scored_at.dtype != UTC_NANOSECONDS:  # already the instants parsing would give
+                scored_at = utc_timestamps(scored_at)
+            day = date.fromisoformat(path.parent.name.removeprefix(PARTITION_PREFIX))
+            day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            in_day = (scored_at >= day_start) & (scored_at < day_start + timedelta(days=1))
+            undated = scored_at.isna()
+            counts[UNDATED_ROWS] = int(undated.sum())
+            counts[MISDATED_ROWS] = int((~in_day & ~undated).sum())
+            kept = in_day & (scored_at >= start) & (scored_at < end)
+            if not kept.all():
+                frame = frame.loc[kept].copy()
         if columns is not None:
             frame = frame.loc[:, [column for column in columns if column in frame.columns]]
         # Normalised before concatenation so that every partition brings the same dtypes.
-        return _normalise(frame, amounts=amounts), int((~in_day).sum())
+        return _normalise(frame, amounts=amounts), counts
 
 
 def _read_table(path: Path) -> pa.Table:
@@ -407,13 +455,26 @@ class SqlLogSource:
     def _table(self) -> sa.Table:
         return sa.Table(self.table, sa.MetaData(), schema=self.schema, autoload_with=self.engine)
 
+    def _as_stored(self, column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+        """SQLite keeps a timestamp as text, and any text at all: SQLAlchemy's parsing of it
+        raises on the first that is not one, so the text is read as it is and parsed here
+        (``_normalise``), leaving what is not a time to the data-quality gate."""
+        if self.engine.dialect.name == "sqlite" and isinstance(column.type, sa.DateTime):
+            return sa.type_coerce(column, sa.Text).label(column.name)
+        return column
+
     def _read(self, start: datetime, end: datetime, columns: Sequence[str] | None) -> pd.DataFrame:
         table = self._table()
-        selected = (
-            [table.c[column] for column in columns if column in table.c]
-            if columns is not None
-            else list(table.c)
-        )
+        if SCORED_AT not in table.c:  # no row of it can be placed in a window
+            raise PredictionLogError(MISSING_COLUMN.format(table=self.table_name, column=SCORED_AT))
+        selected = [
+            self._as_stored(column)
+            for column in (
+                [table.c[name] for name in columns if name in table.c]
+                if columns is not None
+                else list(table.c)
+            )
+        ]
         query = sa.select(*selected).where(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
         with self.engine.connect() as connection:
             frame = pd.read_sql(query, connection)

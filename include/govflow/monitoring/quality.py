@@ -74,6 +74,7 @@ NOT_WHOLE = "{column}: {count} of {total} values not whole numbers{sample}"
 NOT_TIMESTAMP = "{column}: {count} of {total} values not timestamps{sample}"
 TOO_MANY_NULLS = "{column}: {count} of {total} values null, more than {allowed:g}% allowed"
 ALL_NULL_REQUIRED = "; a required column with no value: the window cannot be monitored"
+NULL_ROWS_DROPPED = "; their rows are left out of the analysis"
 BELOW_MINIMUM = "{count} of {total} below {minimum:g}"
 ABOVE_MAXIMUM = "{count} of {total} above {maximum:g}"
 NOT_IN_SET = "{column}: {count} of {total} not in allowed set{sample}"
@@ -125,6 +126,9 @@ class ColumnRule:
     # its own) instead of invalidating its row; protected attributes leave it False, since
     # a group the policy does not name cannot be compared with the baseline's groups.
     keep_unexpected: bool = False
+    # A null value invalidates its row, as an invalid one does: a classifier's decision,
+    # which no fairness or accuracy metric can count when it is missing.
+    drop_nulls: bool = False
 
 
 @dataclass(frozen=True)
@@ -638,6 +642,12 @@ class _Gate:
             empty = rule.required and count == self.total
             if empty:
                 message += ALL_NULL_REQUIRED
+            elif rule.drop_nulls:
+                message += NULL_ROWS_DROPPED
+                self.invalid[column] |= failing
+            if empty and rule.drop_nulls:
+                # Dropping every row would leave nothing for the checks that do not read it.
+                self.unusable_columns.append(column)
             return [
                 QualityFinding(
                     CHECK_NULLS,

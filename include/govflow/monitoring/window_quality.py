@@ -17,7 +17,8 @@ or columns, or would judge values as it parses them:
   on SQLite a text or blob value in one (dynamic typing: pandas would parse it), or values
   of several storage classes in one column;
 * a missing score or prediction (the analysis would read them row by row), a timestamp the
-  window query let in that lies outside the window;
+  window query let in that lies outside the window, on SQLite a timestamp stored as text
+  that is not one;
 * a feature's unexpected category that the pandas gate's sample could order otherwise (a
   non-text column, ties in count and first appearance, more than ``DISTINCT_LIMIT`` values).
 
@@ -193,6 +194,10 @@ def _aggregates(
             selected.append(count_where(kind.in_(SQLITE_TEXT)).label(f"{name}:text"))
             storage = sa.func.count(sa.distinct(sa.case((column.is_not(None), kind))))
             selected.append(storage.label(f"{name}:storage_classes"))
+            if rule.kind == "timestamp":
+                # Text SQLite cannot read as a time, which pandas would not read either.
+                unread = sa.and_(column.is_not(None), sa.func.julianday(column).is_(None))
+                selected.append(count_where(unread).label(f"{name}:not_timestamps"))
     return sa.select(*selected).where(in_window)
 
 
@@ -215,6 +220,8 @@ def _needs_rows(
             if counted[f"{name}:storage_classes"] > 1:
                 return True
             if rule.kind in NUMERIC_KINDS and counted[f"{name}:text"]:
+                return True
+            if rule.kind == "timestamp" and counted[f"{name}:not_timestamps"]:
                 return True
             if (
                 rule.kind == "timestamp"
