@@ -1039,8 +1039,8 @@ REGRESSOR_ENTRY = """
     business_purpose: Estimate a customer's lifetime value
     prediction_log: {kind: parquet, path: logs/customer_value}
     columns:
-      {prediction_id: id, model_version: v, scored_at: at, prediction: p, label: l,
-       label_observed_at: lo}
+      {prediction_id: prediction_id, model_version: model_version, scored_at: scored_at,
+       prediction: prediction, label: label, label_observed_at: label_observed_at}
     label_delay_days: 30
     freeze_on_critical_fairness: false
     expected_daily_volume: 100
@@ -1052,6 +1052,18 @@ REGRESSOR_ENTRY = """
     serving:
       output: {kind: non_negative, max: 20000}
 """
+
+
+def test_a_log_column_named_otherwise_is_refused_with_what_to_rename(config_copy):
+    # The analysis reads score by that name: a mapping would be honoured nowhere.
+    edit(config_copy, "models.yaml", "score: score  ", "score: risk_score  ")
+    # The three classifiers share their columns (a YAML anchor): each is refused.
+    assert problems_of(config_copy) == [
+        f"models.yaml: models.{index}.columns: score: risk_score: govflow reads the log's "
+        "score column by its standard name; rename risk_score to score in the log (a SQL view "
+        "can) and write score: score"
+        for index in range(3)
+    ]
 
 
 def test_a_regressor_is_valid_without_score_or_favourable_outcome_and_clips_from_config(

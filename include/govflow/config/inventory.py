@@ -46,6 +46,10 @@ SEPARATOR_IN_CATEGORY = (
     "(gender&age_band's female&18-25): two groups could read alike; rename it"
 )
 NO_CATEGORIES = "a protected attribute needs its categories"
+RENAMED_COLUMN = (
+    "{key}: {name}: govflow reads the log's {key} column by its standard name; rename "
+    "{name} to {key} in the log (a SQL view can) and write {key}: {key}"
+)
 OUTPUT_OF_TYPE = (
     "a {model_type} answers with a probability, so serving.output.kind must be probability"
 )
@@ -158,6 +162,12 @@ class ProtectedAttribute(StrictModel):
 
 
 class Columns(StrictModel):
+    """The prediction log's columns. Each must carry its standard name (``score: score``):
+    the analysis, the baseline and the gateway's log writer read and write them by those
+    names, so a log whose columns are named otherwise is renamed before govflow reads it
+    (a SQL view can), never mapped here, where a mapping would be honoured by some readers
+    and not by others."""
+
     prediction_id: str
     model_version: str
     scored_at: str
@@ -166,6 +176,13 @@ class Columns(StrictModel):
     prediction: str
     label: str
     label_observed_at: str
+
+    @model_validator(mode="after")
+    def _standard_names(self) -> Columns:
+        for key, name in self.model_dump().items():
+            if name is not None and name != key:
+                raise PydanticCustomError("column_name", RENAMED_COLUMN.format(key=key, name=name))
+        return self
 
 
 class PerformanceRequirement(StrictModel):
