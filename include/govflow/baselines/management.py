@@ -77,7 +77,12 @@ from govflow.config.vocabulary import Role
 from govflow.metrics import Severity, classify
 from govflow.metrics.explanation_drift import attribution_column
 from govflow.monitoring.analysis import column_rules, log_source, quality_policy, utc
-from govflow.monitoring.prediction_logs import LABEL_OBSERVED_AT, MODEL_VERSION, SCORED_AT
+from govflow.monitoring.prediction_logs import (
+    LABEL_OBSERVED_AT,
+    MODEL_VERSION,
+    SCORED_AT,
+    utc_timestamps,
+)
 from govflow.monitoring.quality import run_quality_gate
 from govflow.store.schema import AuditEvent, Baseline, MetricResult, MonitoringRun
 
@@ -198,7 +203,7 @@ def read_log_window(
     if len(rows) < policy.min_rows:
         raise BaselineError(TOO_FEW_ROWS.format(**bounds, rows=len(rows), minimum=policy.min_rows))
     label = model.columns.label
-    observed_at = pd.to_datetime(rows[LABEL_OBSERVED_AT], utc=True, errors="coerce")
+    observed_at = utc_timestamps(rows[LABEL_OBSERVED_AT])
     labels = pd.to_numeric(rows[label], errors="coerce").astype("float64")
     labels = labels.where(observed_at < pd.Timestamp(end))
     labelled = int(labels.notna().sum())
