@@ -20,6 +20,7 @@ from govflow.config.inventory import SqlLog
 from govflow.demo import write_demo
 from govflow.monitoring.analysis import analyse_window, log_source, read_windows
 from govflow.monitoring.prediction_logs import (
+    BAD_URL,
     BAD_WINDOW,
     MISDATED_ROWS,
     MISSING_DIRECTORY,
@@ -434,3 +435,15 @@ def test_a_schema_qualified_table_is_refused_on_sqlite_with_the_reason(tmp_path:
     with pytest.raises(PredictionLogError) as raised:
         SqlLogSource(f"sqlite:///{tmp_path / 'logs.db'}", "scoring.predictions")
     assert str(raised.value) == SQLITE_SCHEMA.format(table="scoring.predictions")
+
+
+def test_a_log_url_whose_port_is_not_a_number_names_its_variable_never_the_password(
+    monkeypatch,
+):
+    monkeypatch.setenv("GOVFLOW_TEST_LOG_URL", "postgresql://u:secretpw@127.0.0.1:x/logs")
+    with pytest.raises(PredictionLogError) as refused:
+        SqlLogSource.from_environment("GOVFLOW_TEST_LOG_URL", "predictions")
+    assert str(refused.value) == BAD_URL.format(
+        name="GOVFLOW_TEST_LOG_URL", error="the port 'x' is not a number"
+    )
+    assert "secretpw" not in str(refused.value)

@@ -33,6 +33,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from govflow import settings
+
 PREDICTION_ID = "prediction_id"
 MODEL_ID = "model_id"
 MODEL_VERSION = "model_version"
@@ -368,6 +370,11 @@ class SqlLogSource:
         url = os.environ.get(url_env)
         if not url:
             raise PredictionLogError(UNSET_URL_ENV.format(name=url_env))
+        try:
+            settings.parse_url(url, url_env)  # a port that is not a number, named as such
+        except settings.BadUrl as error:
+            problem = str(error).removeprefix(f"{url_env}: ")
+            raise PredictionLogError(BAD_URL.format(name=url_env, error=problem)) from None
         try:
             return cls(url, table, amounts=amounts)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
