@@ -26,6 +26,7 @@ from govflow.config.inventory import (
     LOG_COLUMN,
     NOT_FOR_CLASSIFIER,
     NOT_FOR_REGRESSOR,
+    NUMERIC_RANGE,
     OUTPUT_OF_REGRESSOR,
     REQUIRED_FOR_CLASSIFIER,
     SEPARATOR_IN_CATEGORY,
@@ -1052,6 +1053,17 @@ REGRESSOR_ENTRY = """
     serving:
       output: {kind: non_negative, max: 20000}
 """
+
+
+@pytest.mark.parametrize("bound", [".inf", ".nan"])
+def test_a_numeric_feature_bound_that_is_not_a_finite_number_is_refused(config_copy, bound):
+    # The data-quality gate's range check needs bounds: NaN compares false with everything.
+    edit(config_copy, "models.yaml", "min: 0, max: 1000000,", f"min: 0, max: {bound},")
+    # The four models share their features (a YAML anchor): each is refused.
+    assert problems_of(config_copy) == [
+        f"models.yaml: models.{index}.features.0: {NUMERIC_RANGE.format(dtype='numeric')}"
+        for index in range(4)
+    ]
 
 
 def test_a_log_column_named_otherwise_is_refused_with_what_to_rename(config_copy):

@@ -17,6 +17,7 @@ version may show on its validation set); a classifier refuses that key.
 
 from __future__ import annotations
 
+import math
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -35,7 +36,7 @@ from govflow.metrics.fairness import INTERSECTION_SEPARATOR
 Identifier = Annotated[str, Field(pattern=SNAKE_CASE)]
 
 RELATIVE_PATH = "must be a relative path inside the data directory"
-NUMERIC_RANGE = "a {dtype} feature needs min <= max and no categories"
+NUMERIC_RANGE = "a {dtype} feature needs finite numbers min <= max and no categories"
 CATEGORICAL_VALUES = "a categorical feature needs categories and no min or max"
 DUPLICATE_NAME = "{what} {name} is listed more than once"
 UNKNOWN_INTERSECTION = "intersection names {name}, which is not a protected attribute"
@@ -133,7 +134,14 @@ class Feature(StrictModel):
             if not self.categories or self.min is not None or self.max is not None:
                 raise PydanticCustomError("feature_domain", CATEGORICAL_VALUES)
             _listed_once(self.categories)
-        elif self.min is None or self.max is None or self.min > self.max or self.categories:
+        elif (
+            self.min is None
+            or self.max is None
+            # NaN is no bound (every comparison with it is false) and inf none a gate can use.
+            or not (math.isfinite(self.min) and math.isfinite(self.max))
+            or self.min > self.max
+            or self.categories
+        ):
             raise PydanticCustomError("feature_domain", NUMERIC_RANGE.format(dtype=self.dtype))
         return self
 
