@@ -81,12 +81,58 @@ def _problem(error: Exception) -> tuple[str, int]:
     return f"{type(error).__name__}: {error} {DEBUG_HINT}", EXIT_FAILED
 
 
+REPEATED_OPTION = (
+    "{option} is given more than once; it takes one value (the command would use the last "
+    "and drop the others)"
+)
+
+
+def _repeated_option(root: Any, ctx: Any, args: list[str]) -> str | None:
+    """The first option of the command ``args`` name that is given twice although it takes
+    one value: the parser keeps the last, so `kill-switch activate --model a --model b`
+    would stop b alone while its user believes a stopped too."""
+    command = root
+    while hasattr(command, "get_command") and args:
+        found = command.get_command(ctx, args[0])
+        if found is None:
+            return None
+        command, args = found, args[1:]
+    options = {}
+    for param in getattr(command, "params", []):
+        for name in (*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())):
+            if name.startswith("-"):
+                options[name] = param
+    seen: set[int] = set()
+    position = 0
+    while position < len(args) and args[position] != "--":
+        name, _, inline = args[position].partition("=")
+        param = options.get(name)
+        position += 1
+        if param is None:
+            continue
+        takes_value = not (getattr(param, "is_flag", False) or getattr(param, "count", False))
+        if takes_value and not inline:
+            position += 1  # its value, whatever it looks like
+        if getattr(param, "multiple", False) or not takes_value:
+            continue
+        if id(param) in seen:
+            return str(param.opts[0])
+        seen.add(id(param))
+    return None
+
+
 class _OneLineErrors(TyperGroup):
     """The root command: whatever a command raises ends as ``_problem``'s line on stderr and
     its exit status; with ``--debug``, as its traceback and the same exit status."""
 
     # typer passes its own typer.Context, a subclass of the vendored click Context it declares.
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        # The arguments left for the command named (typer keeps them as _protected_args + args).
+        given = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        repeated = _repeated_option(self, ctx, given)
+        if repeated is not None:
+            typer.echo(REPEATED_OPTION.format(option=repeated), err=True)
+            raise typer.Exit(EXIT_USAGE)
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):

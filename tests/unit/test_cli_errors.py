@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 from govflow import store
-from govflow.cli import app
+from govflow.cli import REPEATED_OPTION, app
 from govflow.config import ConfigError, UnknownModel, load_config
 from govflow.demo.seeding import NOT_IN_INVENTORY
 from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
@@ -561,3 +561,62 @@ def test_model_register_refuses_an_empty_version(tenancy, version):
         2,
         "Invalid value for --version: the version is empty (see 'govflow model register --help')",
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        # The switch would block b alone while its user believes a blocked too.
+        (
+            [
+                "kill-switch",
+                "activate",
+                "--scope",
+                "model_type",
+                "--target",
+                "a",
+                "--target",
+                "b",
+                "--reason",
+                "r",
+                "--actor",
+                "eve",
+            ],
+            "--target",
+        ),
+        (
+            [
+                "monitor",
+                "run",
+                "--model",
+                "credit_approval",
+                "--start",
+                "2025-03-01",
+                "--start=2025-03-02",
+            ],
+            "--start",
+        ),
+        (["report", "executive", "--month", "2025-01", "--month", "2025-02"], "--month"),
+    ],
+    ids=["kill-switch target", "monitor start, = form", "report month"],
+)
+def test_an_option_of_one_value_given_twice_is_a_usage_error_before_anything_runs(
+    fresh_store_env, args, option
+):
+    assert_one_line(govflow(*args), 2, REPEATED_OPTION.format(option=option))
+
+
+def test_an_options_value_that_looks_like_an_option_is_not_counted_as_one(fresh_store_env):
+    result = govflow(
+        "kill-switch",
+        "activate",
+        "--scope",
+        "model_type",
+        "--target",
+        "--target",
+        "--reason",
+        "r",
+        "--actor",
+        "eve",
+    )
+    assert REPEATED_OPTION.format(option="--target") not in result.output
