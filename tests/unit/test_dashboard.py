@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from govflow import settings, store
 from govflow.audit import query_events, record_event
@@ -30,6 +31,7 @@ from govflow.dashboard import create_dashboard_app, dashboard_rights
 from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
 from govflow.dashboard.pages import (
     NO_DATA,
+    FailedAnalysis,
     LatencySummary,
     ModelOverview,
     Monitor,
@@ -399,6 +401,47 @@ def test_drift_overview_shows_missing_and_stale_monitors_as_no_data_never_as_hea
         ),
     }
     assert overviews["marketing_propensity"].composite_stale
+
+
+def test_a_newest_analysis_that_failed_is_shown_never_the_older_health_as_todays(dashboard):
+    app, url, _ = dashboard
+    config = load_config(config_dir())
+    with store.session_scope(url) as session:
+        # credit's day 31 failed after its day-30 record (CRITICAL); marketing's day 20
+        # failed and then its day 21 succeeded: history, not its state.
+        for model_id, day, error in (
+            ("credit_approval", 31, "prediction logs could not be read: part-0.parquet\nTrace"),
+            ("marketing_propensity", 20, "analysis raised KeyError: 'score'"),
+        ):
+            run_id = _run(session, model_id, day, ["data_drift"], None)
+            session.execute(
+                update(MonitoringRun)
+                .where(MonitoringRun.id == run_id)
+                .values(status="failed", error=error, severity="CRITICAL")
+            )
+        _run(session, "marketing_propensity", 21, ["fairness_drift"], 0.05)
+    with store.session_scope(url) as session:
+        overviews = {o.model_id: o for o in model_overviews(session, config, now=NOW)}
+    credit = overviews["credit_approval"]
+    assert credit.failed_analysis == FailedAnalysis(
+        datetime(2025, 3, 31, tzinfo=UTC),
+        "prediction logs could not be read: part-0.parquet",
+        "govflow_monitoring_daily",
+        "scheduled__31",
+    )
+    assert overviews["marketing_propensity"].failed_analysis is None
+    healthy = ModelOverview("m", "high", [_monitor("data_drift", "INFO")], None, True, [], None)
+    assert healthy.health == "Healthy"
+    assert replace(healthy, failed_analysis=credit.failed_analysis).health == NO_DATA
+    page = client_as(app, "eve").get("/drift").text
+    assert (
+        "<b>analysis failed</b> (window to 2025-03-31 00:00 UTC): prediction logs could not be "
+        "read: part-0.parquet"
+    ) in page
+    drift = client_as(app, "eve").get("/api/drift").json()["data"]
+    assert drift[0]["failed_analysis"]["reason"] == (
+        "prediction logs could not be read: part-0.parquet"
+    )
 
 
 def _monitor(check_type: str, severity: str, *, stale: bool = False) -> Monitor:

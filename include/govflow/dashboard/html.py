@@ -19,6 +19,7 @@ from govflow.dashboard.pages import (
     NO_DATA,
     SERVING_WINDOW,
     AnalysisProgress,
+    FailedAnalysis,
     FairnessPoint,
     FairnessSeries,
     HealthMetric,
@@ -183,7 +184,8 @@ def drift_overview(
             f"<td>{composite}</td><td>{sparkline(model.trend)}</td>"
             f"<td>{_e(_time(model.last_analysis))} "
             f"{report_link(root, model.report_path, 'drift report')}"
-            f"{draw_report_button(root, model.unreported_run)}</td></tr>"
+            f"{draw_report_button(root, model.unreported_run)}"
+            f"{_failure(run_url, model.failed_analysis)}</td></tr>"
         )
     form = ""
     if rights.can_trigger_analysis:
@@ -245,6 +247,17 @@ def _fairness_chart(series: FairnessSeries, *, width: int = 360, height: int = 9
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _failure(run_url: RunUrl, failed: FailedAnalysis | None) -> str:
+    """The newest analysis, when it failed: what the older verdicts beside it do not show."""
+    if failed is None:
+        return ""
+    return (
+        f"<br>{badge('CRITICAL')} <b>analysis failed</b> (window to "
+        f"{_e(_time(failed.window_end))}): {_e(failed.reason)}"
+        f"{run_link(run_url, failed.dag_id, failed.dag_run_id)}"
+    )
 
 
 def _sizes(point: FairnessPoint) -> str:

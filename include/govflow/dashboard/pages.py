@@ -97,6 +97,17 @@ class Monitor:
 
 
 @dataclass(frozen=True)
+class FailedAnalysis:
+    """A model's newest analysis when it failed after its newest successful one: the page
+    shows the failure, never the older record's health as if it were today's."""
+
+    window_end: datetime
+    reason: str
+    dag_id: str | None
+    dag_run_id: str | None
+
+
+@dataclass(frozen=True)
 class ModelOverview:
     model_id: str
     risk_tier: str
@@ -109,6 +120,7 @@ class ModelOverview:
     report_path: str | None = None
     # The newest record when it has no report (a quiet day's: drawn on request).
     unreported_run: int | None = None
+    failed_analysis: FailedAnalysis | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON twin of a Drift Overview row: what is shown, not only what is stored."""
@@ -123,12 +135,18 @@ class ModelOverview:
 
     @property
     def health(self) -> str:
-        """Worst of the fresh monitors; never Healthy while any monitor has no fresh data."""
+        """Worst of the fresh monitors; never Healthy while any monitor has no fresh data, nor
+        when the newest analysis failed (its window has no verdict)."""
         fresh = [m.severity for m in self.monitors if m.shown != NO_DATA]
         found = worst(fresh)
         if found in ("WARNING", "CRITICAL"):
             return HEALTH_OF_SEVERITY[found]
-        if found is None or len(fresh) < len(self.monitors) or INCONCLUSIVE in fresh:
+        if (
+            found is None
+            or len(fresh) < len(self.monitors)
+            or INCONCLUSIVE in fresh
+            or self.failed_analysis is not None
+        ):
             return NO_DATA
         return HEALTH_OF_SEVERITY[found]
 
@@ -151,6 +169,19 @@ NEWEST_RUNS = (
     .order_by(MonitoringRun.interval_end.desc(), MonitoringRun.id.desc())
     .limit(RECENT_RUNS)
 )
+# A model's newest failed analysis, shown when no successful one has come after it.
+NEWEST_FAILURE = (
+    select(
+        MonitoringRun.id,
+        MonitoringRun.interval_end,
+        MonitoringRun.error,
+        MonitoringRun.dag_id,
+        MonitoringRun.dag_run_id,
+    )
+    .where(MonitoringRun.model_id == bindparam("model_id"), MonitoringRun.status == "failed")
+    .order_by(MonitoringRun.interval_end.desc(), MonitoringRun.id.desc())
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -164,10 +195,12 @@ class _Recent:
     last_analysis: datetime | None
     report_path: str | None
     unreported_run: int | None
+    failed: FailedAnalysis | None
 
 
 def _recent(session: Session, model_id: str) -> _Recent:
     runs = session.connection().execute(NEWEST_RUNS, {"model_id": model_id}).all()
+    failure = session.connection().execute(NEWEST_FAILURE, {"model_id": model_id}).first()
     scored = [(r.id, r.composite_score) for r in runs if r.composite_score is not None]
     return _Recent(
         newest={
@@ -178,7 +211,27 @@ def _recent(session: Session, model_id: str) -> _Recent:
         last_analysis=max((r.finished_at for r in runs if r.finished_at is not None), default=None),
         report_path=next((r.report_path for r in runs if r.report_path), None),
         unreported_run=runs[0].id if runs and not runs[0].report_path else None,
+        failed=_newer_failure(session, failure, runs[0].id if runs else None),
     )
+
+
+def _newer_failure(session: Session, failure: Any, newest_run: int | None) -> FailedAnalysis | None:
+    """The failure, when it is newer than the newest successful record: its window ends
+    later, or the same window failed when analysed again (a failed day later analysed again
+    successfully is history, not the model's state)."""
+    if failure is None:
+        return None
+    if newest_run is not None:
+        newest_end = session.scalar(
+            select(MonitoringRun.interval_end).where(MonitoringRun.id == newest_run)
+        )
+        if newest_end is not None and (_aware(newest_end), newest_run) > (
+            _aware(failure.interval_end),
+            failure.id,
+        ):
+            return None
+    reason = (str(failure.error or "").strip().splitlines() or ["no reason recorded"])[0]
+    return FailedAnalysis(_aware(failure.interval_end), reason, failure.dag_id, failure.dag_run_id)
 
 
 def _lists(checks: str | None, check_type: str) -> bool:
@@ -288,6 +341,7 @@ def model_overviews(
                 last_analysis=None if found.last_analysis is None else _aware(found.last_analysis),
                 report_path=found.report_path,
                 unreported_run=found.unreported_run,
+                failed_analysis=found.failed,
             )
         )
     return overviews
