@@ -164,6 +164,7 @@ NEWEST_RUNS = (
         MonitoringRun.composite_score,
         MonitoringRun.finished_at,
         MonitoringRun.report_path,
+        MonitoringRun.interval_end,
     )
     .where(MonitoringRun.model_id == bindparam("model_id"), MonitoringRun.status == "succeeded")
     .order_by(MonitoringRun.interval_end.desc(), MonitoringRun.id.desc())
@@ -211,25 +212,21 @@ def _recent(session: Session, model_id: str) -> _Recent:
         last_analysis=max((r.finished_at for r in runs if r.finished_at is not None), default=None),
         report_path=next((r.report_path for r in runs if r.report_path), None),
         unreported_run=runs[0].id if runs and not runs[0].report_path else None,
-        failed=_newer_failure(session, failure, runs[0].id if runs else None),
+        failed=_newer_failure(failure, runs[0] if runs else None),
     )
 
 
-def _newer_failure(session: Session, failure: Any, newest_run: int | None) -> FailedAnalysis | None:
-    """The failure, when it is newer than the newest successful record: its window ends
-    later, or the same window failed when analysed again (a failed day later analysed again
-    successfully is history, not the model's state)."""
+def _newer_failure(failure: Any, newest: Any) -> FailedAnalysis | None:
+    """The failure, when it is newer than the newest successful record (``newest``): its
+    window ends later, or the same window failed when analysed again (a failed day later
+    analysed again successfully is history, not the model's state)."""
     if failure is None:
         return None
-    if newest_run is not None:
-        newest_end = session.scalar(
-            select(MonitoringRun.interval_end).where(MonitoringRun.id == newest_run)
-        )
-        if newest_end is not None and (_aware(newest_end), newest_run) > (
-            _aware(failure.interval_end),
-            failure.id,
-        ):
-            return None
+    if newest is not None and (_aware(newest.interval_end), newest.id) > (
+        _aware(failure.interval_end),
+        failure.id,
+    ):
+        return None
     reason = (str(failure.error or "").strip().splitlines() or ["no reason recorded"])[0]
     return FailedAnalysis(_aware(failure.interval_end), reason, failure.dag_id, failure.dag_run_id)
 
