@@ -4,12 +4,17 @@
 Runs whenever the deployment DAG publishes the Asset `govflow_model_deployed` with the extra
 `{"model_id", "version", "deployment_ref"}`, and creates each deployed version's baseline
 from its registered validation set. No approval: table 4.2 makes this trigger automatic.
-The new baseline becomes the model's active one and the previous one is archived.
+The new baseline becomes the model's active one (the previous one archived) when the
+version serves all traffic: the rollout (`govflow_rollout`) that the same authorisation
+starts activates it when it reaches full, and until then the previous version, which
+still serves most traffic, stays the reference of monitoring. A rollback before full
+archives it unused; a rollback after full makes the restored version's baseline active
+again.
 
 One baseline per deployment: a retried task, or the same event read twice, returns the
 baseline already created for that deployment, while a later deployment of the same version
-(a rollback) gets a baseline of its own. A manual trigger with the Param `deployments` does
-the same for deployments made outside govflow. The new versions are published as the Asset
+gets a baseline of its own. A manual trigger with the Param `deployments` does the same for
+deployments made outside govflow, whose baselines are active at once. The new versions are published as the Asset
 `govflow_baselines`.
 """
 

@@ -16,8 +16,16 @@ from govflow import settings, store
 from govflow.answers import Answer
 from govflow.config import load_config
 from govflow.deployment import procedure
+from govflow.flows.baselines import create_deployment_baseline
 from govflow.rollout import checks, rollback, routing, stages
-from govflow.store.schema import Alert, AuditEvent, Incident, RolloutStage, StageHistory
+from govflow.store.schema import (
+    Alert,
+    AuditEvent,
+    Baseline,
+    Incident,
+    RolloutStage,
+    StageHistory,
+)
 from govflow.store.types import utcnow
 from tests.support.demo_store import seeded_store_copy
 from tests.support.rollout_demo import MODEL, applicants, authorised_deployment, write_stage_log
@@ -327,6 +335,107 @@ def test_completing_the_rollout_promotes_the_new_version_and_retires_the_previou
         ).all()
     assert route.versions == [CANDIDATE]
     assert dict(logged) == {"production": 1, "retired": 1}
+
+
+def deployment_baseline(data_dir, url, ref, monkeypatch, config):
+    """What govflow_baseline_on_deploy does for the authorised deployment ``ref``."""
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(data_dir))
+    deployment = {"model_id": MODEL, "version": CANDIDATE, "deployment_ref": ref}
+    return create_deployment_baseline(deployment, config=config, db_url=url)["baseline_version"]
+
+
+def baselines_of(url, since=None):
+    """(model version, active, archived) of the model's baselines, oldest first, and the
+    audit actions activating or archiving one after the event numbered ``since``."""
+    with store.session_scope(url) as session:
+        rows = session.scalars(
+            select(Baseline).where(Baseline.model_id == MODEL).order_by(Baseline.id)
+        ).all()
+        actions = session.scalars(
+            select(AuditEvent.action)
+            .where(
+                AuditEvent.action.in_(("baseline.activated", "baseline.archived")),
+                AuditEvent.seq > (since or 0),
+            )
+            .order_by(AuditEvent.seq)
+        ).all()
+        if since is None:
+            return [(b.model_version, b.is_active, b.archived_at is not None) for b in rows]
+        return [(b.model_version, b.is_active, b.archived_at is not None) for b in rows], actions
+
+
+def audit_mark(url):
+    with store.session_scope(url) as session:
+        return session.scalar(select(func.max(AuditEvent.seq)))
+
+
+def test_the_new_versions_baseline_waits_for_full_and_a_rollback_after_it_restores_the_old_one(
+    demo, config, monkeypatch, capsys
+):
+    data_dir, url, ref = demo
+    mark = audit_mark(url)
+    start(config, url, ref, "limited")
+    made = deployment_baseline(data_dir, url, ref, monkeypatch, config)
+    printed = capsys.readouterr().out
+    assert f"baseline {made} pending: active once the rollout reaches full" in printed
+    # During the rollout the version serving most traffic stays the reference.
+    assert baselines_of(url, mark) == (
+        [(ACTIVE, True, False), (CANDIDATE, False, False)],
+        [],
+    )
+    start(config, url, ref, "full")
+    with store.session_scope(url) as session:
+        completed = stages.complete(session, config, deployment_ref=ref)
+        stages.complete(session, config, deployment_ref=ref)
+        message = session.scalars(select(Alert).where(Alert.kind == stages.SLACK_KIND)).all()
+    assert completed["baseline"] == made
+    assert any(f"Its baseline {made} is now the reference" in a.payload["text"] for a in message)
+    assert baselines_of(url, mark) == (
+        [(ACTIVE, False, True), (CANDIDATE, True, False)],
+        ["baseline.archived", "baseline.activated"],
+    )
+    # Retried, the task makes and activates nothing more.
+    assert deployment_baseline(data_dir, url, ref, monkeypatch, config) == made
+    _decided, executed, _verified, _concluded = roll_back(config, url, ref)
+    assert executed["restored_version"] == ACTIVE
+    assert executed["baseline"] == "2025-03-01-v1"
+    assert baselines_of(url, mark) == (
+        [(ACTIVE, True, False), (CANDIDATE, False, True)],
+        ["baseline.archived", "baseline.activated"] * 2,
+    )
+
+
+def test_a_rollback_before_full_archives_the_pending_baseline_unused(demo, config, monkeypatch):
+    data_dir, url, ref = demo
+    mark = audit_mark(url)
+    start(config, url, ref, "limited")
+    deployment_baseline(data_dir, url, ref, monkeypatch, config)
+    _decided, executed, _verified, _concluded = roll_back(config, url, ref)
+    assert executed["baseline"] is None
+    assert baselines_of(url, mark) == (
+        [(ACTIVE, True, False), (CANDIDATE, False, True)],
+        ["baseline.archived"],
+    )
+
+
+def test_a_baseline_made_after_the_rollout_ended_is_active_or_archived_at_once(
+    demo, config, monkeypatch
+):
+    data_dir, url, ref = demo
+    start(config, url, ref, "full")
+    with store.session_scope(url) as session:
+        assert stages.complete(session, config, deployment_ref=ref)["baseline"] is None
+    deployment_baseline(data_dir, url, ref, monkeypatch, config)
+    assert baselines_of(url) == [(ACTIVE, False, True), (CANDIDATE, True, False)]
+
+
+def test_a_baseline_made_after_a_rollback_is_archived_at_once(demo, config, monkeypatch, capsys):
+    data_dir, url, ref = demo
+    start(config, url, ref, "beta")
+    roll_back(config, url, ref)
+    made = deployment_baseline(data_dir, url, ref, monkeypatch, config)
+    assert f"baseline {made} archived unused" in capsys.readouterr().out
+    assert baselines_of(url) == [(ACTIVE, True, False), (CANDIDATE, False, True)]
 
 
 def roll_back(config, url, ref, **kwargs):

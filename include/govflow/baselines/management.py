@@ -4,7 +4,11 @@ it is built from.
 Table 4.2 has four triggers (policy.yaml ``baselines.update_triggers``):
 
 * **new model deployed** (automatic): :func:`create_baseline_for_deployment` builds the
-  baseline from the deployed version's registered validation set, once per deployment.
+  baseline from the deployed version's registered validation set, once per deployment. It
+  becomes active when the version serves all traffic: at once for a deployment made outside
+  govflow, when govflow's rollout reaches full (:func:`promote_deployment_baseline`) for
+  its own; a rollback before that archives it unused (:func:`withdraw_deployment_baseline`)
+  and one after it restores the previous version's (:func:`restore_version_baseline`).
 * **concept drift accepted** (ML lead) and **major data source change** (CTO):
   :func:`reset_baseline_from_logs` (section 4.4) builds the baseline from the last
   ``reset_window_days`` (7) days of prediction logs once a holder of the trigger's approver
@@ -64,11 +68,14 @@ from sqlalchemy.orm import Session
 from govflow.audit import record_event
 from govflow.baselines.profile import (
     BaselineError,
+    activate_baseline,
+    archive_pending_baseline,
     baseline_created_under,
     build_profile,
     create_baseline,
     create_baseline_from_validation_set,
     draw_reference_sample,
+    lock_model,
     profile_columns,
     registered_model_or_none,
 )
@@ -95,6 +102,8 @@ QUARTERLY_REVIEW = "quarterly_review"
 RESET = "baseline.reset"
 QUARTERLY_DECISION = "baseline.quarterly_review"
 RESET_INCIDENT_CATEGORY = "baseline_reset"
+# What a deployed version serves when its baseline is made (create_baseline_for_deployment).
+DeployedTraffic = Literal["all", "rolling_out", "rolled_back"]
 REFRESH_ACTOR = "govflow-baselines"
 
 EVIDENCE_DAYS = 28
@@ -481,6 +490,10 @@ def _active_version(session: Session, model_id: str) -> str | None:
     ).first()
 
 
+def _deployment_key(deployment_ref: str, model_id: str, version: str) -> str:
+    return f"deployment:{deployment_ref}:{model_id}:{version}"
+
+
 def create_baseline_for_deployment(
     session: Session,
     config: GovflowConfig,
@@ -490,11 +503,19 @@ def create_baseline_for_deployment(
     deployment_ref: str,
     data_dir: Path,
     actor: str,
+    traffic: DeployedTraffic = "all",
 ) -> Baseline:
     """Section 4.2 "new model deployed": the version's validation-set baseline, once per
-    deployment (a redeployment of an older version, a rollback, gets a baseline of its own)."""
+    deployment (a redeployment of an older version gets a baseline of its own).
+
+    ``traffic`` is what the version serves when the baseline is made: ``all`` (a deployment
+    made outside govflow, or a rollout already complete) activates it at once;
+    ``rolling_out`` stores it pending until :func:`promote_deployment_baseline` (the rollout
+    reaching full: until then the previous version serves most traffic and stays the
+    reference); ``rolled_back`` stores it archived (the version never served everybody)."""
     model = _model_entry(config, model_id)
-    return create_baseline_from_validation_set(
+    lock_model(session, model_id)
+    baseline = create_baseline_from_validation_set(
         session,
         data_dir=data_dir,
         model_id=model_id,
@@ -502,9 +523,79 @@ def create_baseline_for_deployment(
         model_config=model,
         created_by=actor,
         reason=f"new model deployed: {model_id} {version} by deployment {deployment_ref}",
-        idempotency_key=f"deployment:{deployment_ref}:{model_id}:{version}",
+        idempotency_key=_deployment_key(deployment_ref, model_id, version),
         details={"trigger": NEW_MODEL_DEPLOYED, "deployment_ref": deployment_ref},
+        activate=traffic == "all",
     )
+    if traffic == "rolled_back":
+        withdraw_deployment_baseline(
+            session, model_id=model_id, version=version, deployment_ref=deployment_ref, actor=actor
+        )
+    return baseline
+
+
+def promote_deployment_baseline(
+    session: Session, *, model_id: str, version: str, deployment_ref: str, actor: str
+) -> Baseline | None:
+    """The rollout of ``deployment_ref`` reached full: its pending baseline becomes the
+    model's active one (None when the deployment has no baseline yet: it is then made
+    active, :func:`create_baseline_for_deployment` with ``traffic`` all)."""
+    lock_model(session, model_id)
+    baseline = baseline_created_under(session, _deployment_key(deployment_ref, model_id, version))
+    if baseline is None:
+        return None
+    activate_baseline(
+        session,
+        baseline,
+        actor=actor,
+        reason=f"{model_id} {version} serves all traffic (deployment {deployment_ref})",
+        idempotency_key=f"promoted:{deployment_ref}",
+    )
+    return baseline
+
+
+def withdraw_deployment_baseline(
+    session: Session, *, model_id: str, version: str, deployment_ref: str, actor: str
+) -> Baseline | None:
+    """The rollout of ``deployment_ref`` was rolled back before it reached full: its pending
+    baseline is archived without ever being active."""
+    lock_model(session, model_id)
+    baseline = baseline_created_under(session, _deployment_key(deployment_ref, model_id, version))
+    if baseline is None:
+        return None
+    archive_pending_baseline(
+        session,
+        baseline,
+        actor=actor,
+        reason=f"{model_id} {version} was rolled back before it served all traffic "
+        f"(deployment {deployment_ref})",
+        idempotency_key=f"withdrawn:{deployment_ref}",
+    )
+    return baseline
+
+
+def restore_version_baseline(
+    session: Session, *, model_id: str, version: str, deployment_ref: str, actor: str
+) -> Baseline | None:
+    """A rollback of ``deployment_ref`` after its rollout completed put ``version`` back in
+    production: the newest baseline of that version becomes the active one again (None,
+    and the active baseline kept, when the version never had one)."""
+    lock_model(session, model_id)
+    baseline = session.scalars(
+        select(Baseline)
+        .where(Baseline.model_id == model_id, Baseline.model_version == version)
+        .order_by(Baseline.id.desc())
+    ).first()
+    if baseline is None:
+        return None
+    activate_baseline(
+        session,
+        baseline,
+        actor=actor,
+        reason=f"rollback of deployment {deployment_ref} restored {model_id} {version}",
+        idempotency_key=f"restored:{deployment_ref}",
+    )
+    return baseline
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,10 @@ Versions and activation (sections 4.2-4.3)
 that model's baselines of the day), archives the active one (``is_active`` false,
 ``archived_at`` set, never deleted) and activates the new one in the same transaction, and
 writes the audit events ``baseline.archived`` and ``baseline.created``. The archive is
-flushed before the insert so the one-active-per-model index holds at every statement. With an
+flushed before the insert so the one-active-per-model index holds at every statement. A
+baseline may instead be stored *pending* (neither active nor archived) and activated later
+(:func:`activate_baseline`, audited ``baseline.activated``): a deployed version's baseline
+becomes active when the version serves all traffic, not when its rollout starts. With an
 idempotency key, a retry finds the ``baseline.created`` event recorded under that key and
 returns its baseline instead of creating another. A baseline records who created it, who
 approved it (null for the automatic triggers) and, in ``details``, the section 4.2 trigger
@@ -104,6 +107,7 @@ BASELINE_DIR = "baselines"
 REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
 CREATED = "baseline.created"
 ARCHIVED = "baseline.archived"
+ACTIVATED = "baseline.activated"
 DEPLOY_REASON = "new model deployed: baseline created from the validation set (seed 004 4.2)"
 
 MISSING_COLUMNS = "the validation set of {model_id} {version} has no column for: {missing}"
@@ -506,10 +510,12 @@ def create_baseline(
     approved_by: str | None = None,
     details: dict[str, Any] | None = None,
     version: str | None = None,
+    activate: bool = True,
 ) -> Baseline:
     """Store ``profile`` as the model's new active baseline, archiving the previous one;
     named ``version`` when given (refused if the model has one of that name), else
-    ``YYYY-MM-DD-vN`` after ``created_on``."""
+    ``YYYY-MM-DD-vN`` after ``created_on``. With ``activate`` false it is stored pending,
+    neither active nor archived, until :func:`activate_baseline` makes it the active one."""
     if kind not in ("deploy", "refresh", "reset"):
         raise BaselineError(UNKNOWN_KIND.format(kind=kind))
     if (profile.model_id, profile.model_version) != (model_id, model_version):
@@ -525,10 +531,7 @@ def create_baseline(
         earlier = baseline_created_under(session, idempotency_key)
         if earlier is not None:
             return earlier
-    # Locking the model row serialises baseline creation per model on Postgres (SQLite
-    # already serialises every writer), so two creators cannot pick the same version.
-    if session.scalars(select(Model).where(Model.id == model_id).with_for_update()).first() is None:
-        raise BaselineError(UNKNOWN_MODEL.format(model_id=model_id))
+    lock_model(session, model_id)
     now = utcnow()
     if version is None:
         version = _next_version(session, model_id, created_on or now.date())
@@ -536,7 +539,7 @@ def create_baseline(
         select(Baseline).where(Baseline.model_id == model_id, Baseline.version == version)
     ).first():
         raise BaselineError(VERSION_TAKEN.format(model_id=model_id, version=version))
-    previous = active_baseline(session, model_id)
+    previous = active_baseline(session, model_id) if activate else None
     if previous is not None:
         previous.is_active = False
         previous.archived_at = now
@@ -551,7 +554,7 @@ def create_baseline(
         model_version=model_version,
         version=version,
         kind=kind,
-        is_active=True,
+        is_active=activate,
         profile=stored_profile,
         reference_sample_uri=sample_uri,
         reason=reason,
@@ -586,10 +589,89 @@ def create_baseline(
             "replaces": None if previous is None else previous.version,
             "reference_sample_uri": sample_uri,
             "profile_sha256": _profile_sha256(stored_profile),
+            **({} if activate else {"pending": True}),
         },
         idempotency_key=_audit_key(idempotency_key, CREATED),
     )
     return baseline
+
+
+def lock_model(session: Session, model_id: str) -> None:
+    """Lock the model's row, refusing an unknown model: on Postgres this serialises every
+    change of a model's baselines (SQLite already serialises every writer), so two creators
+    cannot pick the same version nor two activations leave two baselines active."""
+    if session.scalars(select(Model).where(Model.id == model_id).with_for_update()).first() is None:
+        raise BaselineError(UNKNOWN_MODEL.format(model_id=model_id))
+
+
+def is_pending(baseline: Baseline) -> bool:
+    """Stored with ``activate`` false and neither activated nor archived since."""
+    return not baseline.is_active and baseline.archived_at is None
+
+
+def activate_baseline(
+    session: Session, baseline: Baseline, *, actor: str, reason: str, idempotency_key: str
+) -> bool:
+    """Make ``baseline`` (pending, or archived: the baseline of a version restored by a
+    rollback) its model's active one, archiving the active one; False when it already is.
+    Audited as ``baseline.activated`` (and ``baseline.archived``) under the key."""
+    lock_model(session, baseline.model_id)
+    session.refresh(baseline)
+    if baseline.is_active:
+        return False
+    previous = active_baseline(session, baseline.model_id)
+    now = utcnow()
+    if previous is not None:
+        previous.is_active = False
+        previous.archived_at = now
+        session.flush()
+        record_event(
+            session,
+            actor=actor,
+            action=ARCHIVED,
+            target=f"baseline:{baseline.model_id}:{previous.version}",
+            payload={"baseline_id": previous.id, "replaced_by": baseline.version, "reason": reason},
+            idempotency_key=_audit_key(idempotency_key, ARCHIVED),
+        )
+    baseline.is_active = True
+    baseline.archived_at = None
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action=ACTIVATED,
+        target=f"baseline:{baseline.model_id}:{baseline.version}",
+        payload={
+            "baseline_id": baseline.id,
+            "model_version": baseline.model_version,
+            "replaces": None if previous is None else previous.version,
+            "reason": reason,
+        },
+        idempotency_key=_audit_key(idempotency_key, ACTIVATED),
+    )
+    return True
+
+
+def archive_pending_baseline(
+    session: Session, baseline: Baseline, *, actor: str, reason: str, idempotency_key: str
+) -> bool:
+    """Archive a pending baseline that will never be activated (its version was rolled back
+    before it served everybody); False when it is not pending."""
+    lock_model(session, baseline.model_id)
+    session.refresh(baseline)
+    if not is_pending(baseline):
+        return False
+    baseline.archived_at = utcnow()
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action=ARCHIVED,
+        target=f"baseline:{baseline.model_id}:{baseline.version}",
+        payload={"baseline_id": baseline.id, "replaced_by": None, "reason": reason},
+        idempotency_key=_audit_key(idempotency_key, ARCHIVED),
+    )
+    return True
 
 
 def active_baseline(session: Session, model_id: str) -> Baseline | None:
@@ -668,8 +750,10 @@ def create_baseline_from_validation_set(
     created_on: date | None = None,
     idempotency_key: str | None = None,
     details: dict[str, Any] | None = None,
+    activate: bool = True,
 ) -> Baseline:
-    """Build and store the baseline of a registered version from its validation set.
+    """Build and store the baseline of a registered version from its validation set (stored
+    pending with ``activate`` false, see :func:`create_baseline`).
 
     The idempotency key defaults to (model, version, kind, validation set): building it
     again, by a retried task or a second seeding, returns the first baseline. A caller for
@@ -711,4 +795,5 @@ def create_baseline_from_validation_set(
         created_on=created_on,
         idempotency_key=idempotency_key,
         details=details,
+        activate=activate,
     )

@@ -25,6 +25,10 @@ from govflow import registry
 from govflow.alerts.outbox import enqueue_alert
 from govflow.answers import Answer
 from govflow.audit import record_event
+from govflow.baselines.management import (
+    restore_version_baseline,
+    withdraw_deployment_baseline,
+)
 from govflow.config import GovflowConfig
 from govflow.deployment import procedure
 from govflow.incidents import lifecycle as incidents
@@ -187,6 +191,23 @@ def execute(session: Session, *, deployment_ref: str, actor: str = ACTOR) -> dic
     _log_stage_once(session, deployment, deployment.model_version, "retired", notes)
     if deployment.details.get("rollout", {}).get("status") == "completed":
         _log_stage_once(session, deployment, restored, "production", notes)
+        baseline = restore_version_baseline(
+            session,
+            model_id=deployment.model_id,
+            version=restored,
+            deployment_ref=deployment.ref,
+            actor=actor,
+        )
+    else:
+        # The candidate's baseline never became the reference; it never will.
+        withdraw_deployment_baseline(
+            session,
+            model_id=deployment.model_id,
+            version=deployment.model_version,
+            deployment_ref=deployment.ref,
+            actor=actor,
+        )
+        baseline = None
     deployment.status = procedure.ROLLED_BACK
     rollout = {**deployment.details.get("rollout", {}), "status": "rolled_back"}
     procedure.update_details(deployment, rollout=rollout, rollback_executed_at=utcnow().isoformat())
@@ -195,7 +216,12 @@ def execute(session: Session, *, deployment_ref: str, actor: str = ACTOR) -> dic
         actor=actor,
         action="rollback.executed",
         target=f"deployment:{deployment.ref}",
-        payload={"restored": restored, "revision": state.revision, "halted_stages": halted},
+        payload={
+            "restored": restored,
+            "revision": state.revision,
+            "halted_stages": halted,
+            "baseline": None if baseline is None else baseline.version,
+        },
         severity="CRITICAL",
         idempotency_key=f"rollback:{deployment.ref}:executed",
     )
@@ -205,6 +231,7 @@ def execute(session: Session, *, deployment_ref: str, actor: str = ACTOR) -> dic
         "restored_version": restored,
         "revision": state.revision,
         "halted_stages": halted,
+        "baseline": None if baseline is None else baseline.version,
     }
 
 

@@ -32,6 +32,7 @@ from govflow import registry
 from govflow.alerts.outbox import enqueue_alert
 from govflow.answers import Answer
 from govflow.audit import record_event
+from govflow.baselines.management import DeployedTraffic, promote_deployment_baseline
 from govflow.config import GovflowConfig
 from govflow.config.deployment import Criterion
 from govflow.config.deployment import RolloutStage as StageConfig
@@ -427,8 +428,21 @@ def record_decision(
     return decision
 
 
+def deployed_traffic(session: Session, deployment_ref: str) -> DeployedTraffic:
+    """What the version of ``deployment_ref`` serves, for its baseline: ``all`` for a
+    deployment made outside govflow or whose rollout completed, ``rolled_back`` for one
+    stopped (rolled back, blocked or rejected), else ``rolling_out``."""
+    deployment = session.scalars(select(Deployment).where(Deployment.ref == deployment_ref)).first()
+    if deployment is None or _rollout_details(deployment).get("status") == "completed":
+        return "all"
+    if deployment.status in procedure.STOPPED_STATUSES:
+        return "rolled_back"
+    return "rolling_out"
+
+
 def complete(session: Session, config: GovflowConfig, *, deployment_ref: str) -> dict[str, Any]:
-    """Promote the new version for every audience; the previous one is retired."""
+    """Promote the new version for every audience; the previous one is retired and the new
+    version's baseline (made when the deployment was authorised) becomes the active one."""
     deployment = _deployment(session, deployment_ref)
     state = routing.StoreTarget(session).promote(
         deployment.model_id,
@@ -453,6 +467,18 @@ def complete(session: Session, config: GovflowConfig, *, deployment_ref: str) ->
             deployment_id=deployment.id,
         )
     _update_rollout(deployment, status="completed", stage=final, completed_at=utcnow())
+    baseline = promote_deployment_baseline(
+        session,
+        model_id=deployment.model_id,
+        version=deployment.model_version,
+        deployment_ref=deployment.ref,
+        actor=ACTOR,
+    )
+    reference = (
+        f" Its baseline {baseline.version} is now the reference of monitoring."
+        if baseline is not None
+        else " Its baseline becomes the reference of monitoring once it is made."
+    )
     record_event(
         session,
         actor=ACTOR,
@@ -467,6 +493,12 @@ def complete(session: Session, config: GovflowConfig, *, deployment_ref: str) ->
         deployment,
         "completed",
         f"*Rollout {deployment.ref} complete*: {deployment.model_id} "
-        f"{deployment.model_version} serves all traffic (route revision {state.revision}).",
+        f"{deployment.model_version} serves all traffic (route revision {state.revision})."
+        + reference,
     )
-    return {"deployment_ref": deployment.ref, "revision": state.revision, "status": "completed"}
+    return {
+        "deployment_ref": deployment.ref,
+        "revision": state.revision,
+        "status": "completed",
+        "baseline": None if baseline is None else baseline.version,
+    }
