@@ -541,9 +541,14 @@ def create_baseline(
         raise BaselineError(VERSION_TAKEN.format(model_id=model_id, version=version))
     previous = active_baseline(session, model_id) if activate else None
     if previous is not None:
-        previous.is_active = False
-        previous.archived_at = now
-        session.flush()
+        _archive(
+            session,
+            previous,
+            actor=created_by,
+            replaced_by=version,
+            reason=reason,
+            idempotency_key=idempotency_key,
+        )
     sample_uri = f"{BASELINE_DIR}/{model_id}/{version}/{REFERENCE_SAMPLE_FILE}"
     sample_path = Path(data_dir) / sample_uri
     sample_path.parent.mkdir(parents=True, exist_ok=True)
@@ -565,15 +570,6 @@ def create_baseline(
     )
     session.add(baseline)
     session.flush()
-    if previous is not None:
-        record_event(
-            session,
-            actor=created_by,
-            action=ARCHIVED,
-            target=f"baseline:{model_id}:{previous.version}",
-            payload={"baseline_id": previous.id, "replaced_by": version, "reason": reason},
-            idempotency_key=_audit_key(idempotency_key, ARCHIVED),
-        )
     record_event(
         session,
         actor=created_by,
@@ -620,18 +616,14 @@ def activate_baseline(
     if baseline.is_active:
         return False
     previous = active_baseline(session, baseline.model_id)
-    now = utcnow()
     if previous is not None:
-        previous.is_active = False
-        previous.archived_at = now
-        session.flush()
-        record_event(
+        _archive(
             session,
+            previous,
             actor=actor,
-            action=ARCHIVED,
-            target=f"baseline:{baseline.model_id}:{previous.version}",
-            payload={"baseline_id": previous.id, "replaced_by": baseline.version, "reason": reason},
-            idempotency_key=_audit_key(idempotency_key, ARCHIVED),
+            replaced_by=baseline.version,
+            reason=reason,
+            idempotency_key=idempotency_key,
         )
     baseline.is_active = True
     baseline.archived_at = None
@@ -661,6 +653,29 @@ def archive_pending_baseline(
     session.refresh(baseline)
     if not is_pending(baseline):
         return False
+    _archive(
+        session,
+        baseline,
+        actor=actor,
+        replaced_by=None,
+        reason=reason,
+        idempotency_key=idempotency_key,
+    )
+    return True
+
+
+def _archive(
+    session: Session,
+    baseline: Baseline,
+    *,
+    actor: str,
+    replaced_by: str | None,
+    reason: str,
+    idempotency_key: str | None,
+) -> None:
+    """Archive ``baseline`` (flushed at once, so the one-active-per-model index holds when
+    its replacement is written) and audit it as ``baseline.archived``."""
+    baseline.is_active = False
     baseline.archived_at = utcnow()
     session.flush()
     record_event(
@@ -668,10 +683,9 @@ def archive_pending_baseline(
         actor=actor,
         action=ARCHIVED,
         target=f"baseline:{baseline.model_id}:{baseline.version}",
-        payload={"baseline_id": baseline.id, "replaced_by": None, "reason": reason},
+        payload={"baseline_id": baseline.id, "replaced_by": replaced_by, "reason": reason},
         idempotency_key=_audit_key(idempotency_key, ARCHIVED),
     )
-    return True
 
 
 def active_baseline(session: Session, model_id: str) -> Baseline | None:

@@ -65,9 +65,8 @@ def create_deployment_baseline(
             if baseline.archived_at is not None
             else "pending: active once the rollout reaches full"
         )
-    print(
-        f"{created['model_id']} {created['version']}: baseline {created['baseline_version']} {state}"
-    )
+    made = f"{created['model_id']} {created['version']}: baseline {created['baseline_version']}"
+    print(f"{made} {state}")
     return created
 
 
