@@ -450,7 +450,7 @@ def broken(column: str, value: object) -> pd.DataFrame:
         (
             lambda: broken("nationality", None),
             "baseline data broken.parquet refused by the data-quality gate: nationality: "
-            "400 of 400 values null, more than 1% allowed",
+            "400 of 400 values null, more than 0% allowed",
         ),
         (
             lambda: broken("label", np.nan),

@@ -16,9 +16,12 @@ create``).
   do fewer usable rows than :func:`minimum_baseline_rows`, no labelled row, a single label
   class, and (without a name) dates that cannot name it; nothing is stored then. Lesser
   findings are kept as one line each for the caller to show, and only the rows the gate
-  keeps are profiled. Two rules are stricter than a day's: a category models.yaml does not
-  declare cuts its row from the baseline instead of becoming a reference category, and
-  ``prediction_id`` and ``scored_at`` are checked only when the data has them.
+  keeps are profiled. Three rules differ from a day's: a category models.yaml does not
+  declare cuts its row from the baseline instead of becoming a reference category, a null
+  in a column the profile needs (a feature, a protected attribute, the score, the
+  prediction) cuts its row however few there are, where a day tolerates models.yaml's
+  ``null_tolerance``, and ``prediction_id`` and ``scored_at`` are checked only when the
+  data has them.
 * :func:`create_baseline_from_data` builds and activates the baseline profile. Its version
   is named after the data's dates (the last ``scored_at`` day) unless a name is given; the
   same data a second time returns the same baseline. A black-box
@@ -357,7 +360,7 @@ def gate_baseline_data(
     one line names the column, the problem and the count (module doc); ``named`` when the
     caller names the baseline, so its dates need not."""
     data = data.reset_index(drop=True)
-    rules = [replace(rule, keep_unexpected=False) for rule in column_rules(model, config)]
+    rules = [_baseline_rule(rule) for rule in column_rules(model, config)]
     keys = [
         ColumnRule(PREDICTION_ID, "identifier", required=False),
         ColumnRule(SCORED_AT, "timestamp", required=False),
@@ -435,6 +438,16 @@ def gate_baseline_data(
         summary=report.summary,
         notes=tuple(notes),
     )
+
+
+def _baseline_rule(rule: ColumnRule) -> ColumnRule:
+    """A day's rule for a column as a baseline applies it (module doc): an undeclared
+    category, and a null in a required column, cut the row and are named, where a day keeps
+    the row (with a note, or below ``null_tolerance`` without one) and the profile would
+    silently leave the value out of its column."""
+    if not rule.required:
+        return replace(rule, keep_unexpected=False)
+    return replace(rule, keep_unexpected=False, max_null_fraction=0.0, drop_nulls=True)
 
 
 def _problem(finding: QualityFinding) -> str:
