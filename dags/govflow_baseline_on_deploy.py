@@ -6,6 +6,11 @@ Runs whenever the deployment DAG publishes the Asset `govflow_model_deployed` wi
 from its registered validation set. No approval: table 4.2 makes this trigger automatic.
 The new baseline becomes the model's active one and the previous one is archived.
 
+The validation set goes through the data-quality gate of `govflow baseline create`: a set
+it refuses (a CRITICAL finding, too few usable rows, no label or one label class) fails the
+task, without a retry, with the one-line reason, and the model keeps its active baseline;
+the rows it cuts for lesser findings are named in the task log and the baseline's details.
+
 One baseline per deployment: a retried task, or the same event read twice, returns the
 baseline already created for that deployment, while a later deployment of the same version
 (a rollback) gets a baseline of its own. A manual trigger with the Param `deployments` does
@@ -18,6 +23,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, task
+
+from govflow_airflow.outcomes import airflow_outcomes
 
 MODEL_DEPLOYED = Asset(name="govflow_model_deployed")
 BASELINES = Asset(name="govflow_baselines")
@@ -38,7 +45,8 @@ def create_deployment_baseline(deployment: dict) -> dict:
     """Build the deployed version's baseline from its validation set (once per deployment)."""
     from govflow.flows.baselines import create_deployment_baseline as create
 
-    return create(deployment)
+    with airflow_outcomes():
+        return create(deployment)
 
 
 @task(outlets=[BASELINES])

@@ -17,7 +17,12 @@ import pytest
 from sqlalchemy import func, select
 
 from govflow import registry, store
-from govflow.baselines.onboarding import GatedData, gate_baseline_data, minimum_baseline_rows
+from govflow.baselines.onboarding import (
+    GatedData,
+    create_baseline_from_validation_set,
+    gate_baseline_data,
+    minimum_baseline_rows,
+)
 from govflow.baselines.profile import (
     MISSING_COLUMNS,
     UNKNOWN_MODEL,
@@ -28,7 +33,6 @@ from govflow.baselines.profile import (
     active_baseline,
     build_profile,
     create_baseline,
-    create_baseline_from_validation_set,
     draw_reference_sample,
     load_profile,
     load_registered_model,
@@ -408,6 +412,7 @@ def demo_version(data_dir: Path) -> dict[str, object]:
 def test_the_demo_credit_model_gets_its_baseline_from_its_registered_validation_set(
     db_url, credit_entry, tmp_path
 ):
+    config = load_config(CONFIG_DIR)
     version = demo_version(tmp_path)
     with store.session_scope(db_url) as session:
         registry.register_version(
@@ -424,13 +429,12 @@ def test_the_demo_credit_model_gets_its_baseline_from_its_registered_validation_
         "data_dir": tmp_path,
         "model_id": MODEL_ID,
         "model_version": "1.0.0",
-        "model_config": credit_entry,
         "created_by": "dave",
         "created_on": date(2025, 3, 15),
     }
     with store.session_scope(db_url) as session:
-        baseline = create_baseline_from_validation_set(session, **arguments)
-        retried = create_baseline_from_validation_set(session, **arguments)
+        baseline = create_baseline_from_validation_set(session, config, **arguments)
+        retried = create_baseline_from_validation_set(session, config, **arguments)
         assert retried.id == baseline.id
         profile = load_profile(baseline)
         assert (baseline.version, baseline.kind, baseline.is_active) == (

@@ -4,7 +4,9 @@ it is built from.
 Table 4.2 has four triggers (policy.yaml ``baselines.update_triggers``):
 
 * **new model deployed** (automatic): :func:`create_baseline_for_deployment` builds the
-  baseline from the deployed version's registered validation set, once per deployment.
+  baseline from the deployed version's registered validation set, once per deployment,
+  through the data-quality gate of ``govflow baseline create``
+  (:mod:`govflow.baselines.onboarding`).
 * **concept drift accepted** (ML lead) and **major data source change** (CTO):
   :func:`reset_baseline_from_logs` (section 4.4) builds the baseline from the last
   ``reset_window_days`` (7) days of prediction logs once a holder of the trigger's approver
@@ -62,12 +64,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govflow.audit import record_event
+from govflow.baselines.onboarding import create_baseline_from_validation_set
 from govflow.baselines.profile import (
     BaselineError,
     baseline_created_under,
     build_profile,
     create_baseline,
-    create_baseline_from_validation_set,
     draw_reference_sample,
     profile_columns,
     registered_model_or_none,
@@ -492,14 +494,16 @@ def create_baseline_for_deployment(
     actor: str,
 ) -> Baseline:
     """Section 4.2 "new model deployed": the version's validation-set baseline, once per
-    deployment (a redeployment of an older version, a rollback, gets a baseline of its own)."""
-    model = _model_entry(config, model_id)
+    deployment (a redeployment of an older version, a rollback, gets a baseline of its own).
+    A validation set the data-quality gate refuses is refused in one line and nothing is
+    stored: the model keeps its active baseline."""
+    _model_entry(config, model_id)
     return create_baseline_from_validation_set(
         session,
+        config,
         data_dir=data_dir,
         model_id=model_id,
         model_version=version,
-        model_config=model,
         created_by=actor,
         reason=f"new model deployed: {model_id} {version} by deployment {deployment_ref}",
         idempotency_key=f"deployment:{deployment_ref}:{model_id}:{version}",

@@ -24,7 +24,10 @@ create``).
   data has them.
 * :func:`create_baseline_from_data` builds and activates the baseline profile. Its version
   is named after the data's dates (the last ``scored_at`` day) unless a name is given; the
-  same data a second time returns the same baseline. A black-box
+  same data a second time returns the same baseline.
+  :func:`create_baseline_from_validation_set` does the same for a registered version's
+  validation set (a deployment's baseline, the demo's), through the same gate: a version
+  whose validation set the gate refuses never becomes the active baseline. A black-box
   classifier's baseline takes its attributions from the data's ``attribution__<feature>``
   columns when every feature has one; with only some, it takes none and
   :func:`attributions_note` names the missing columns in one line.
@@ -49,6 +52,9 @@ from sqlalchemy.orm import Session
 from govflow import settings
 from govflow.baselines.profile import (
     BaselineError,
+    BaselineKind,
+    BaselineProfile,
+    baseline_created_under,
     build_profile,
     create_baseline,
     draw_reference_sample,
@@ -71,7 +77,7 @@ from govflow.monitoring.quality import (
     QualityPolicy,
     run_quality_gate,
 )
-from govflow.registry import register_model, register_version
+from govflow.registry import get_version, register_model, register_version
 from govflow.store.schema import Baseline, Model, ModelVersion
 
 NO_ARTIFACT = ""
@@ -92,6 +98,9 @@ NOT_A_MODEL = (
     "(models.yaml makes {model_id} a {model_type})"
 )
 NO_VERSION = "model {model_id} has no registered version: run 'govflow model register {model_id}'"
+NO_VALIDATION_SET = "{model_id} {version} was registered without a validation set"
+VALIDATION_SET = "{uri} (the validation set of {model_id} {version})"
+DEPLOY_REASON = "new model deployed: baseline created from the validation set (seed 004 4.2)"
 REFUSED_BY_GATE = "baseline data {source} refused by the data-quality gate: {problem}{more}"
 MORE_PROBLEMS = " (and {count} more problems)"
 TOO_FEW_BASELINE_ROWS = (
@@ -147,6 +156,15 @@ class GatedData:
     last_day: date | None
     summary: str
     notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GatedProfile:
+    """The profile of the rows the data-quality gate kept of a baseline's data."""
+
+    gated: GatedData
+    profile: BaselineProfile
+    black_box: bool
 
 
 def register_from_config(
@@ -297,46 +315,149 @@ def create_baseline_from_data(
     registered = session.get(Model, model.id)
     if registered is None:
         raise BaselineError(NO_VERSION.format(model_id=model.id))
+    built = _profile_gated_data(
+        session,
+        config,
+        model,
+        data,
+        source=source,
+        model_version=version,
+        data_dir=data_dir,
+        seed=seed,
+        named=name is not None,
+        now=now,
+    )
+    rows = built.gated.rows
+    return create_baseline(
+        session,
+        model_id=model.id,
+        model_version=version,
+        profile=built.profile,
+        kind="deploy",
+        created_by=created_by,
+        reason=FROM_DATA_REASON.format(source=source),
+        data_dir=data_dir,
+        reference_sample=draw_reference_sample(rows[profile_columns(model)], seed=seed),
+        created_on=built.gated.last_day,
+        version=name,
+        idempotency_key=f"{model.id}:{version}:data:{_fingerprint(data)}:{name or ''}",
+        details={
+            "source": source,
+            "rows": built.gated.read_rows,
+            "profiled_rows": len(rows),
+            "data_quality": built.gated.summary,
+            "data_quality_notes": list(built.gated.notes),
+            "black_box": built.black_box,
+            **attribution_details(model, rows, black_box=built.black_box),
+        },
+    )
+
+
+def create_baseline_from_validation_set(
+    session: Session,
+    config: GovflowConfig,
+    *,
+    data_dir: Path,
+    model_id: str,
+    model_version: str,
+    created_by: str,
+    kind: BaselineKind = "deploy",
+    reason: str = DEPLOY_REASON,
+    seed: int = 0,
+    created_on: date | None = None,
+    idempotency_key: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> Baseline:
+    """Build and store the baseline of a registered version from the rows of its validation
+    set the data-quality gate keeps; refused in one line naming the set, and nothing stored,
+    when the gate refuses it. The gate's notes, when it made any, are kept in ``details``
+    (``data_quality_notes``), which are otherwise the caller's.
+
+    The idempotency key defaults to (model, version, kind, validation set): building it
+    again, by a retried task or a second seeding, returns the first baseline. A caller for
+    whom each occasion deserves its own baseline (each deployment) passes its own key.
+    """
+    registered = get_version(session, model_id, model_version)
+    if registered.validation_uri is None:
+        raise BaselineError(NO_VALIDATION_SET.format(model_id=model_id, version=model_version))
+    if idempotency_key is None:
+        idempotency_key = (
+            f"{model_id}:{model_version}:{kind}:validation:{registered.validation_uri}"
+        )
+    earlier = baseline_created_under(session, idempotency_key)
+    if earlier is not None:
+        return earlier
+    model = config.models.get(model_id)
+    built = _profile_gated_data(
+        session,
+        config,
+        model,
+        read_baseline_data(str(Path(data_dir) / registered.validation_uri)),
+        source=VALIDATION_SET.format(
+            uri=registered.validation_uri, model_id=model_id, version=model_version
+        ),
+        model_version=model_version,
+        data_dir=data_dir,
+        seed=seed,
+        # The baseline is named after the day it is created on, not after the data's dates.
+        named=True,
+    )
+    notes = {"data_quality_notes": list(built.gated.notes)} if built.gated.notes else {}
+    return create_baseline(
+        session,
+        model_id=model_id,
+        model_version=model_version,
+        profile=built.profile,
+        kind=kind,
+        created_by=created_by,
+        reason=reason,
+        data_dir=data_dir,
+        reference_sample=draw_reference_sample(built.gated.rows[profile_columns(model)], seed=seed),
+        created_on=created_on,
+        idempotency_key=idempotency_key,
+        details={**(details or {}), **notes},
+    )
+
+
+def _profile_gated_data(
+    session: Session,
+    config: GovflowConfig,
+    model: ModelEntry,
+    data: pd.DataFrame,
+    *,
+    source: str,
+    model_version: str,
+    data_dir: Path,
+    seed: int = 0,
+    named: bool = False,
+    now: datetime | None = None,
+) -> GatedProfile:
+    """The profile of ``model_version`` on the rows of ``data`` that :func:`gate_baseline_data`
+    keeps, with the version's registered artefact (none for a black box); a missing column,
+    data the gate refuses and rows that cannot be profiled are a ``BaselineError`` in one
+    line naming ``source``."""
     missing = [column for column in profile_columns(model) if column not in data]
     if missing:
         raise BaselineError(
             f"baseline data {source} has no column for: {', '.join(missing)} "
             f"(models.yaml names them for {model.id})"
         )
-    gated = gate_baseline_data(config, model, data, source=source, named=name is not None, now=now)
-    rows = gated.rows
+    gated = gate_baseline_data(config, model, data, source=source, named=named, now=now)
     artefact = registered_model_or_none(
-        session, data_dir=data_dir, model_id=model.id, model_version=version
+        session, data_dir=data_dir, model_id=model.id, model_version=model_version
     )
     try:
         profile = build_profile(
-            model.id, version, validation=rows, model=artefact, model_config=model, seed=seed
+            model.id,
+            model_version,
+            validation=gated.rows,
+            model=artefact,
+            model_config=model,
+            seed=seed,
         )
     except MetricInputError as error:  # what the gate does not judge, named by the source
         raise BaselineError(UNPROFILABLE.format(source=source, error=error)) from error
-    return create_baseline(
-        session,
-        model_id=model.id,
-        model_version=version,
-        profile=profile,
-        kind="deploy",
-        created_by=created_by,
-        reason=FROM_DATA_REASON.format(source=source),
-        data_dir=data_dir,
-        reference_sample=draw_reference_sample(rows[profile_columns(model)], seed=seed),
-        created_on=gated.last_day,
-        version=name,
-        idempotency_key=f"{model.id}:{version}:data:{_fingerprint(data)}:{name or ''}",
-        details={
-            "source": source,
-            "rows": gated.read_rows,
-            "profiled_rows": len(rows),
-            "data_quality": gated.summary,
-            "data_quality_notes": list(gated.notes),
-            "black_box": artefact is None,
-            **attribution_details(model, rows, black_box=artefact is None),
-        },
-    )
+    return GatedProfile(gated=gated, profile=profile, black_box=artefact is None)
 
 
 def minimum_baseline_rows(config: GovflowConfig, model: ModelEntry) -> int:

@@ -13,7 +13,11 @@ from govflow.baselines.management import (
     refresh_baseline_if_stabilised,
     reset_baseline_from_logs,
 )
+from govflow.baselines.onboarding import BaselineSourceError
+from govflow.baselines.profile import BaselineError
 from govflow.config import GovflowConfig, load_config
+from govflow.flows import Refused
+from govflow.registry import RegistryError
 
 DEPLOYMENT_KEYS = ("model_id", "version", "deployment_ref")
 QUARTERLY_KEYS = ("model_id", "quarter", "outcome", "baseline_version")
@@ -38,18 +42,27 @@ def collect_deployments(announced: list[dict], requested: list[dict]) -> list[di
 def create_deployment_baseline(
     deployment: dict[str, str], *, config: GovflowConfig | None = None, db_url: str | None = None
 ) -> dict[str, str]:
-    """Build the deployed version's baseline from its validation set (once per deployment)."""
-    with store.session_scope(db_url) as session:
-        baseline = create_baseline_for_deployment(
-            session,
-            _config(config),
-            model_id=deployment["model_id"],
-            version=deployment["version"],
-            deployment_ref=deployment["deployment_ref"],
-            data_dir=settings.data_dir(),
-            actor="govflow-deployment",
-        )
-        created = {**deployment, "baseline_version": baseline.version}
+    """Build the deployed version's baseline from its validation set (once per deployment),
+    printing each note of the data-quality gate. A version that cannot have one (its
+    validation set refused by the gate, unreadable, or not registered) raises
+    :class:`Refused` with the one-line reason: retrying cannot change the data."""
+    try:
+        with store.session_scope(db_url) as session:
+            baseline = create_baseline_for_deployment(
+                session,
+                _config(config),
+                model_id=deployment["model_id"],
+                version=deployment["version"],
+                deployment_ref=deployment["deployment_ref"],
+                data_dir=settings.data_dir(),
+                actor="govflow-deployment",
+            )
+            created = {**deployment, "baseline_version": baseline.version}
+            notes = baseline.details.get("data_quality_notes", [])
+    except (BaselineError, BaselineSourceError, RegistryError) as refused:
+        raise Refused(str(refused)) from None
+    for note in notes:
+        print(note)
     print(
         f"{created['model_id']} {created['version']}: active baseline {created['baseline_version']}"
     )
