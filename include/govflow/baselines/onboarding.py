@@ -97,6 +97,15 @@ NOT_A_MODEL = (
     "artefact {path} holds a {held}, not a fitted model with {method}() "
     "(models.yaml makes {model_id} a {model_type})"
 )
+OTHER_FEATURES = (
+    "artefact {path} was not fitted on the features models.yaml lists for {model_id}: {difference}"
+)
+MISSING_FEATURES = "missing {names}"
+EXTRA_FEATURES = "extra {names}"
+FEATURES_REORDERED = (
+    "artefact {path} was fitted on the features models.yaml lists for {model_id} in another "
+    "order ({fitted}); govflow passes them in models.yaml's ({configured})"
+)
 NO_VERSION = "model {model_id} has no registered version: run 'govflow model register {model_id}'"
 NO_VALIDATION_SET = "{model_id} {version} was registered without a validation set"
 VALIDATION_SET = "{uri} (the validation set of {model_id} {version})"
@@ -208,8 +217,10 @@ def register_from_config(
 
 def check_artefact(artifact: Path, model: ModelEntry) -> None:
     """Refuse an artefact that is not a fitted model of ``model``'s type: one joblib cannot
-    load, or without the method its type is called through (``predict_proba`` for a
-    classifier, ``predict`` for a regressor). Loading it unpickles it, which runs code: it
+    load, without the method its type is called through (``predict_proba`` for a
+    classifier, ``predict`` for a regressor), or fitted on other features than models.yaml
+    lists, or in another order (sklearn's ``feature_names_in_``; an artefact fitted on an
+    array has none and is taken as it is). Loading it unpickles it, which runs code: it
     is the file its owner registers and baseline create would load next."""
     if not artifact.is_file():
         raise BaselineSourceError(NO_SUCH_ARTEFACT.format(path=artifact))
@@ -228,6 +239,39 @@ def check_artefact(artifact: Path, model: ModelEntry) -> None:
                 method=method,
                 model_id=model.id,
                 model_type=model.type,
+            )
+        )
+    _check_feature_names(estimator, artifact, model)
+
+
+def _check_feature_names(estimator: object, artifact: Path, model: ModelEntry) -> None:
+    """Every scorer (baseline, explanations, the gateway) passes the features in models.yaml's
+    order, and sklearn refuses a frame whose columns are not the ones it was fitted on."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        return
+    fitted = [str(name) for name in names]
+    configured = [feature.name for feature in model.features]
+    missing = [name for name in configured if name not in fitted]
+    extra = [name for name in fitted if name not in configured]
+    differences = []
+    if missing:
+        differences.append(MISSING_FEATURES.format(names=", ".join(missing)))
+    if extra:
+        differences.append(EXTRA_FEATURES.format(names=", ".join(extra)))
+    if differences:
+        raise BaselineSourceError(
+            OTHER_FEATURES.format(
+                path=artifact, model_id=model.id, difference="; ".join(differences)
+            )
+        )
+    if fitted != configured:
+        raise BaselineSourceError(
+            FEATURES_REORDERED.format(
+                path=artifact,
+                model_id=model.id,
+                fitted=", ".join(fitted),
+                configured=", ".join(configured),
             )
         )
 
