@@ -11,11 +11,16 @@ still serves most traffic, stays the reference of monitoring. A rollback before 
 archives it unused; a rollback after full makes the restored version's baseline active
 again.
 
+The validation set goes through the data-quality gate of `govflow baseline create`: a set
+it refuses (a CRITICAL finding, too few usable rows, no label or one label class) fails the
+task, without a retry, with the one-line reason, and the model keeps its active baseline;
+the rows it cuts for lesser findings are named in the task log and the baseline's details.
+
 One baseline per deployment: a retried task, or the same event read twice, returns the
 baseline already created for that deployment, while a later deployment of the same version
 gets a baseline of its own. A manual trigger with the Param `deployments` does the same for
-deployments made outside govflow, whose baselines are active at once. The new versions are published as the Asset
-`govflow_baselines`.
+deployments made outside govflow, whose baselines are active at once. The new versions are
+published as the Asset `govflow_baselines`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, task
+
+from govflow_airflow.outcomes import airflow_outcomes
 
 MODEL_DEPLOYED = Asset(name="govflow_model_deployed")
 BASELINES = Asset(name="govflow_baselines")
@@ -43,7 +50,8 @@ def create_deployment_baseline(deployment: dict) -> dict:
     """Build the deployed version's baseline from its validation set (once per deployment)."""
     from govflow.flows.baselines import create_deployment_baseline as create
 
-    return create(deployment)
+    with airflow_outcomes():
+        return create(deployment)
 
 
 @task(outlets=[BASELINES])

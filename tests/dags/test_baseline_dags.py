@@ -14,7 +14,12 @@ from sqlalchemy import select
 from govflow import store
 from govflow.baselines.profile import active_baseline
 from govflow.store.schema import AuditEvent, Baseline, Incident
-from tests.unit.test_baseline_management import copy_demo
+from tests.unit.test_baseline_management import (
+    CANDIDATE,
+    CANDIDATE_SOURCE,
+    copy_demo,
+    register_candidate,
+)
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 MODEL_DEPLOYED = Asset(name="govflow_model_deployed")
@@ -66,6 +71,31 @@ def test_a_manual_deployment_run_creates_the_deployed_versions_baseline_once(dag
         )
         count = len(session.scalars(select(Baseline).where(Baseline.kind == "deploy")).all())
     assert count == 5  # the four seeded baselines and this deployment's
+
+
+def test_a_deployment_whose_validation_set_the_gate_refuses_fails_in_one_line_unretried(
+    dag_bag, demo_store, capsys
+):
+    data_dir, url = demo_store
+    register_candidate(data_dir, url, lambda frame: frame.head(200))
+    deployment = {"model_id": "credit_approval", "version": CANDIDATE, "deployment_ref": "DEP-10"}
+
+    dag_run = dag_bag.get_dag("govflow_baseline_on_deploy").test(
+        run_conf={"deployments": [deployment]}
+    )
+
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
+    assert dag_run.state == "failed"
+    assert states["create_deployment_baseline"] == ("failed", 1)
+    assert states["publish_baselines"][0] == "upstream_failed"
+    line = (
+        f"baseline data {CANDIDATE_SOURCE}: 200 usable rows, fewer than the 300 a baseline of "
+        "credit_approval needs (binning bins 10 x min_group_size 30)"
+    )
+    logged = capsys.readouterr()
+    assert f"AirflowFailException: {line}\n" in logged.out + logged.err
+    with store.session_scope(url) as session:
+        assert active_baseline(session, "credit_approval").version == "2025-03-01-v1"
 
 
 def test_deployments_are_read_from_the_triggering_asset_events(dag_bag):

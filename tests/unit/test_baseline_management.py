@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from govflow import settings, store
+from govflow import registry, settings, store
 from govflow.baselines.management import (
     MODEL_NOT_IN_INVENTORY,
     NO_ACTIVE_BASELINE,
@@ -35,12 +36,20 @@ from govflow.baselines.management import (
     refresh_baseline_if_stabilised,
     reset_baseline_from_logs,
 )
+from govflow.baselines.onboarding import gate_baseline_data
 from govflow.baselines.profile import BaselineError, active_baseline
 from govflow.config import load_config
 from govflow.demo.logs import VALIDATION_ROWS
 from govflow.monitoring.prediction_logs import ParquetLogSource, partition_path
 from govflow.registry import UNKNOWN_VERSION, RegistryError
-from govflow.store.schema import AuditEvent, Baseline, Incident, MetricResult, MonitoringRun
+from govflow.store.schema import (
+    AuditEvent,
+    Baseline,
+    Incident,
+    MetricResult,
+    ModelVersion,
+    MonitoringRun,
+)
 from tests.support.demo_store import seeded_store_copy
 
 MODEL_ID = "credit_approval"
@@ -466,6 +475,166 @@ def test_a_deployment_of_an_unregistered_version_is_refused(demo_copy, config):
             actor="govflow-deployment",
         )
     assert str(refused.value) == UNKNOWN_VERSION.format(model_id=MODEL_ID, version="9.9.9")
+
+
+CANDIDATE = "1.1.0"
+CANDIDATE_SET = f"candidates/{MODEL_ID}/{CANDIDATE}/validation.parquet"
+CANDIDATE_SOURCE = f"{CANDIDATE_SET} (the validation set of {MODEL_ID} {CANDIDATE})"
+
+
+def register_candidate(data_dir: Path, url: str, change) -> None:
+    """credit_approval 1.1.0: the artefact of 1.0.0, with ``change`` made to 1.0.0's
+    validation set (60,000 rows) as its own."""
+    validation = pd.read_parquet(data_dir / "models" / MODEL_ID / "1.0.0" / "validation.parquet")
+    (data_dir / CANDIDATE_SET).parent.mkdir(parents=True)
+    change(validation.copy()).to_parquet(data_dir / CANDIDATE_SET, index=False)
+    with store.session_scope(url) as session:
+        current = registry.get_version(session, MODEL_ID, "1.0.0")
+        registry.register_version(
+            session,
+            model_id=MODEL_ID,
+            version=CANDIDATE,
+            artifact_uri=current.artifact_uri,
+            artifact_sha256=current.artifact_sha256,
+            training_snapshot_id=current.training_snapshot_id,
+            feature_version=current.feature_version,
+            validation_uri=CANDIDATE_SET,
+            validation_metrics={},
+            decision_threshold=0.5,
+            actor="olivia",
+        )
+
+
+def assign(rows: slice, **values):
+    """A change to ``rows`` of the named columns."""
+
+    def changed(frame: pd.DataFrame) -> pd.DataFrame:
+        for column, value in values.items():
+            frame[column] = frame[column].astype(object)
+            frame.loc[rows, column] = value
+        return frame
+
+    return changed
+
+
+def deploy_candidate(url: str, config, data_dir: Path):
+    with store.session_scope(url) as session:
+        return create_baseline_for_deployment(
+            session,
+            config,
+            model_id=MODEL_ID,
+            version=CANDIDATE,
+            deployment_ref="DEP-10",
+            data_dir=data_dir,
+            actor="govflow-deployment",
+        )
+
+
+EVERY_ROW = slice(None)
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        (
+            lambda frame: frame.head(200),
+            f"baseline data {CANDIDATE_SOURCE}: 200 usable rows, fewer than the 300 a baseline "
+            "of credit_approval needs (binning bins 10 x min_group_size 30)",
+        ),
+        (
+            assign(EVERY_ROW, income=np.inf),
+            f"baseline data {CANDIDATE_SOURCE} refused by the data-quality gate: income: "
+            "60000 of 60000 above 1e+06",
+        ),
+        (
+            assign(EVERY_ROW, region="atlantis"),
+            f"baseline data {CANDIDATE_SOURCE} refused by the data-quality gate: region: "
+            "60000 of 60000 not in allowed set ('atlantis')",
+        ),
+        (
+            assign(slice(0, 59_799), income=None),
+            f"baseline data {CANDIDATE_SOURCE}: 200 usable rows of 60000 (the data-quality gate "
+            "cut the rest: income: 59800 of 60000 values null, more than 0% allowed; their rows "
+            "are left out of the analysis), fewer than the 300 a baseline of credit_approval "
+            "needs (binning bins 10 x min_group_size 30)",
+        ),
+        (
+            assign(EVERY_ROW, label=1),
+            f"baseline data {CANDIDATE_SOURCE}: label: all 60000 labelled rows are 1; a "
+            "baseline needs both outcomes (its accuracy and each group's error rates compare "
+            "them)",
+        ),
+    ],
+)
+def test_a_deployed_version_whose_validation_set_the_gate_refuses_keeps_the_active_baseline(
+    demo_copy, config, change, line
+):
+    data_dir, url = demo_copy
+    register_candidate(data_dir, url, change)
+
+    with pytest.raises(BaselineError) as refused:
+        deploy_candidate(url, config, data_dir)
+
+    assert str(refused.value) == line
+    with store.session_scope(url) as session:
+        assert active_baseline(session, MODEL_ID).version == SEEDED_BASELINE
+        assert session.scalar(select(func.count()).select_from(Baseline)) == 4
+        created = (
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "baseline.created")
+        )
+        assert session.scalar(created) == 4
+    assert list((data_dir / "baselines").iterdir()) == []
+
+
+def test_a_deployed_validation_set_is_profiled_without_the_rows_the_gate_cuts_and_says_which(
+    demo_copy, config
+):
+    data_dir, url = demo_copy
+    inf_incomes = assign(slice(0, 99), income=np.inf)
+    atlantis = assign(slice(100, 149), region="atlantis")
+    register_candidate(data_dir, url, lambda frame: atlantis(inf_incomes(frame)))
+
+    baseline = deploy_candidate(url, config, data_dir)
+
+    assert (baseline.model_version, baseline.is_active) == (CANDIDATE, True)
+    assert baseline.profile["rows"] == 59_850
+    assert "atlantis" not in baseline.profile["categorical"]["region"]["categories"]
+    assert baseline.details == {
+        "trigger": "new_model_deployed",
+        "deployment_ref": "DEP-10",
+        "data_quality_notes": [
+            f"baseline data {CANDIDATE_SOURCE}: {problem}"
+            for problem in (
+                "income: 100 of 60000 above 1e+06",
+                "region: 50 of 60000 not in allowed set ('atlantis')",
+                "59850 of 60000 rows profiled; the gate left out the rest",
+            )
+        ],
+    }
+
+
+def test_every_registered_demo_validation_set_passes_the_gate_whole_and_silently(
+    seeded_demo, config, tmp_path
+):
+    data_dir, _ = seeded_demo
+    with store.session_scope(seeded_store_copy(seeded_demo, tmp_path / "g.db")) as session:
+        versions = session.execute(
+            select(ModelVersion.model_id, ModelVersion.version, ModelVersion.validation_uri)
+        ).all()
+    assert len(versions) == 5
+    for model_id, version, uri in versions:
+        validation = pd.read_parquet(Path(data_dir) / uri)
+        gated = gate_baseline_data(
+            config, config.models.get(model_id), validation, source=uri, named=True
+        )
+        assert (model_id, version, gated.notes, len(gated.rows)) == (
+            model_id,
+            version,
+            (),
+            len(validation),
+        )
 
 
 # --- the quarterly refresh rule ---------------------------------------------------------------

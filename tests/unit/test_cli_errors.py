@@ -13,6 +13,10 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
@@ -450,7 +454,7 @@ def broken(column: str, value: object) -> pd.DataFrame:
         (
             lambda: broken("nationality", None),
             "baseline data broken.parquet refused by the data-quality gate: nationality: "
-            "400 of 400 values null, more than 1% allowed",
+            "400 of 400 values null, more than 0% allowed",
         ),
         (
             lambda: broken("label", np.nan),
@@ -550,6 +554,82 @@ def test_model_register_refuses_an_artefact_that_is_not_a_model_naming_it(tenanc
     assert "Error" not in result.stderr
     with store.session_scope(f"sqlite:///{tenancy / 'govflow.db'}") as session:
         assert list(session.scalars(select(ModelVersion))) == []
+
+
+TENANCY_FEATURES = ["monthly_rent", "prior_tenancies", "tenancy_kind"]
+
+
+def fitted_on(columns: list[str]) -> LogisticRegression:
+    """A classifier fitted on a frame of ``columns`` (random numbers): sklearn keeps their
+    names as ``feature_names_in_``."""
+    frame = pd.DataFrame(np.random.default_rng(3).random((40, len(columns))), columns=columns)
+    return LogisticRegression().fit(frame, np.arange(40) % 2)
+
+
+@pytest.mark.parametrize(
+    ("columns", "difference"),
+    [
+        (
+            ["monthly_rent", "prior_tenancies", "age"],
+            "was not fitted on the features models.yaml lists for tenancy_screening: missing "
+            "tenancy_kind; extra age",
+        ),
+        (
+            ["monthly_rent", "prior_tenancies"],
+            "was not fitted on the features models.yaml lists for tenancy_screening: missing "
+            "tenancy_kind",
+        ),
+        (
+            [*TENANCY_FEATURES, "sex"],
+            "was not fitted on the features models.yaml lists for tenancy_screening: extra sex",
+        ),
+        # sklearn refuses a frame whose columns come in another order than at fit.
+        (
+            ["tenancy_kind", "monthly_rent", "prior_tenancies"],
+            "was fitted on the features models.yaml lists for tenancy_screening in another "
+            "order (tenancy_kind, monthly_rent, prior_tenancies); govflow passes them in "
+            "models.yaml's (monthly_rent, prior_tenancies, tenancy_kind)",
+        ),
+    ],
+)
+def test_model_register_refuses_an_artefact_fitted_on_other_features_naming_them(
+    tenancy, columns, difference
+):
+    path = tenancy / "model.joblib"
+    joblib.dump(fitted_on(columns), path)
+
+    result = govflow("model", "register", "tenancy_screening", "--artifact", str(path))
+
+    assert_one_line(result, 3, f"artefact {path} {difference}")
+    with store.session_scope(f"sqlite:///{tenancy / 'govflow.db'}") as session:
+        assert list(session.scalars(select(ModelVersion))) == []
+
+
+def test_model_register_accepts_an_artefact_fitted_on_the_configured_features(tenancy):
+    validation = pd.read_csv("validation.csv")
+    encode = ColumnTransformer(
+        [("kind", OneHotEncoder(), ["tenancy_kind"])], remainder="passthrough"
+    )
+    model = make_pipeline(encode, LogisticRegression(max_iter=1000))
+    joblib.dump(model.fit(validation[TENANCY_FEATURES], validation["label"]), "model.joblib")
+
+    result = govflow("model", "register", "tenancy_screening", "--artifact", "model.joblib")
+
+    assert (result.exit_code, result.stderr) == (0, ""), result.output
+    assert result.stdout.startswith(
+        f"tenancy_screening 1 registered (draft, artefact {tenancy / 'model.joblib'})"
+    )
+
+
+def test_model_register_accepts_an_artefact_without_feature_names(tenancy):
+    """Fitted on an array, an estimator keeps no names to compare: it is taken as given."""
+    unnamed = LogisticRegression().fit(np.random.default_rng(3).random((40, 3)), np.arange(40) % 2)
+    assert not hasattr(unnamed, "feature_names_in_")
+    joblib.dump(unnamed, "model.joblib")
+
+    result = govflow("model", "register", "tenancy_screening", "--artifact", "model.joblib")
+
+    assert (result.exit_code, result.stderr) == (0, ""), result.output
 
 
 @pytest.mark.parametrize("version", ["", "  "])

@@ -4,11 +4,13 @@ it is built from.
 Table 4.2 has four triggers (policy.yaml ``baselines.update_triggers``):
 
 * **new model deployed** (automatic): :func:`create_baseline_for_deployment` builds the
-  baseline from the deployed version's registered validation set, once per deployment. It
-  becomes active when the version serves all traffic: at once for a deployment made outside
-  govflow, when govflow's rollout reaches full (:func:`promote_deployment_baseline`) for
-  its own; a rollback before that archives it unused (:func:`withdraw_deployment_baseline`)
-  and one after it restores the previous version's (:func:`restore_version_baseline`).
+  baseline from the deployed version's registered validation set, once per deployment,
+  through the data-quality gate of ``govflow baseline create``
+  (:mod:`govflow.baselines.onboarding`). It becomes active when the version serves all
+  traffic: at once for a deployment made outside govflow, when govflow's rollout reaches
+  full (:func:`promote_deployment_baseline`) for its own; a rollback before that archives
+  it unused (:func:`withdraw_deployment_baseline`) and one after it restores the previous
+  version's (:func:`restore_version_baseline`).
 * **concept drift accepted** (ML lead) and **major data source change** (CTO):
   :func:`reset_baseline_from_logs` (section 4.4) builds the baseline from the last
   ``reset_window_days`` (7) days of prediction logs once a holder of the trigger's approver
@@ -66,6 +68,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govflow.audit import record_event
+from govflow.baselines.onboarding import create_baseline_from_validation_set
 from govflow.baselines.profile import (
     BaselineError,
     activate_baseline,
@@ -73,7 +76,6 @@ from govflow.baselines.profile import (
     baseline_created_under,
     build_profile,
     create_baseline,
-    create_baseline_from_validation_set,
     draw_reference_sample,
     lock_model,
     profile_columns,
@@ -506,21 +508,23 @@ def create_baseline_for_deployment(
     traffic: DeployedTraffic = "all",
 ) -> Baseline:
     """Section 4.2 "new model deployed": the version's validation-set baseline, once per
-    deployment (a redeployment of an older version gets a baseline of its own).
+    deployment (a redeployment of an older version gets a baseline of its own). A validation
+    set the data-quality gate refuses is refused in one line and nothing is stored: the model
+    keeps its active baseline.
 
     ``traffic`` is what the version serves when the baseline is made: ``all`` (a deployment
     made outside govflow, or a rollout already complete) activates it at once;
     ``rolling_out`` stores it pending until :func:`promote_deployment_baseline` (the rollout
     reaching full: until then the previous version serves most traffic and stays the
     reference); ``rolled_back`` stores it archived (the version never served everybody)."""
-    model = _model_entry(config, model_id)
+    _model_entry(config, model_id)
     lock_model(session, model_id)
     baseline = create_baseline_from_validation_set(
         session,
+        config,
         data_dir=data_dir,
         model_id=model_id,
         model_version=version,
-        model_config=model,
         created_by=actor,
         reason=f"new model deployed: {model_id} {version} by deployment {deployment_ref}",
         idempotency_key=_deployment_key(deployment_ref, model_id, version),

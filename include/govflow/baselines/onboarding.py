@@ -16,12 +16,18 @@ create``).
   do fewer usable rows than :func:`minimum_baseline_rows`, no labelled row, a single label
   class, and (without a name) dates that cannot name it; nothing is stored then. Lesser
   findings are kept as one line each for the caller to show, and only the rows the gate
-  keeps are profiled. Two rules are stricter than a day's: a category models.yaml does not
-  declare cuts its row from the baseline instead of becoming a reference category, and
-  ``prediction_id`` and ``scored_at`` are checked only when the data has them.
+  keeps are profiled. Three rules differ from a day's: a category models.yaml does not
+  declare cuts its row from the baseline instead of becoming a reference category, a null
+  in a column the profile needs (a feature, a protected attribute, the score, the
+  prediction) cuts its row however few there are, where a day tolerates models.yaml's
+  ``null_tolerance``, and ``prediction_id`` and ``scored_at`` are checked only when the
+  data has them.
 * :func:`create_baseline_from_data` builds and activates the baseline profile. Its version
   is named after the data's dates (the last ``scored_at`` day) unless a name is given; the
-  same data a second time returns the same baseline. A black-box
+  same data a second time returns the same baseline.
+  :func:`create_baseline_from_validation_set` does the same for a registered version's
+  validation set (a deployment's baseline, the demo's), through the same gate: a version
+  whose validation set the gate refuses never becomes the active baseline. A black-box
   classifier's baseline takes its attributions from the data's ``attribution__<feature>``
   columns when every feature has one; with only some, it takes none and
   :func:`attributions_note` names the missing columns in one line.
@@ -46,6 +52,9 @@ from sqlalchemy.orm import Session
 from govflow import settings
 from govflow.baselines.profile import (
     BaselineError,
+    BaselineKind,
+    BaselineProfile,
+    baseline_created_under,
     build_profile,
     create_baseline,
     draw_reference_sample,
@@ -68,7 +77,7 @@ from govflow.monitoring.quality import (
     QualityPolicy,
     run_quality_gate,
 )
-from govflow.registry import register_model, register_version
+from govflow.registry import get_version, register_model, register_version
 from govflow.store.schema import Baseline, Model, ModelVersion
 
 NO_ARTIFACT = ""
@@ -88,7 +97,19 @@ NOT_A_MODEL = (
     "artefact {path} holds a {held}, not a fitted model with {method}() "
     "(models.yaml makes {model_id} a {model_type})"
 )
+OTHER_FEATURES = (
+    "artefact {path} was not fitted on the features models.yaml lists for {model_id}: {difference}"
+)
+MISSING_FEATURES = "missing {names}"
+EXTRA_FEATURES = "extra {names}"
+FEATURES_REORDERED = (
+    "artefact {path} was fitted on the features models.yaml lists for {model_id} in another "
+    "order ({fitted}); govflow passes them in models.yaml's ({configured})"
+)
 NO_VERSION = "model {model_id} has no registered version: run 'govflow model register {model_id}'"
+NO_VALIDATION_SET = "{model_id} {version} was registered without a validation set"
+VALIDATION_SET = "{uri} (the validation set of {model_id} {version})"
+DEPLOY_REASON = "new model deployed: baseline created from the validation set (seed 004 4.2)"
 REFUSED_BY_GATE = "baseline data {source} refused by the data-quality gate: {problem}{more}"
 MORE_PROBLEMS = " (and {count} more problems)"
 TOO_FEW_BASELINE_ROWS = (
@@ -146,6 +167,15 @@ class GatedData:
     notes: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class GatedProfile:
+    """The profile of the rows the data-quality gate kept of a baseline's data."""
+
+    gated: GatedData
+    profile: BaselineProfile
+    black_box: bool
+
+
 def register_from_config(
     session: Session,
     model: ModelEntry,
@@ -187,8 +217,10 @@ def register_from_config(
 
 def check_artefact(artifact: Path, model: ModelEntry) -> None:
     """Refuse an artefact that is not a fitted model of ``model``'s type: one joblib cannot
-    load, or without the method its type is called through (``predict_proba`` for a
-    classifier, ``predict`` for a regressor). Loading it unpickles it, which runs code: it
+    load, without the method its type is called through (``predict_proba`` for a
+    classifier, ``predict`` for a regressor), or fitted on other features than models.yaml
+    lists, or in another order (sklearn's ``feature_names_in_``; an artefact fitted on an
+    array has none and is taken as it is). Loading it unpickles it, which runs code: it
     is the file its owner registers and baseline create would load next."""
     if not artifact.is_file():
         raise BaselineSourceError(NO_SUCH_ARTEFACT.format(path=artifact))
@@ -207,6 +239,39 @@ def check_artefact(artifact: Path, model: ModelEntry) -> None:
                 method=method,
                 model_id=model.id,
                 model_type=model.type,
+            )
+        )
+    _check_feature_names(estimator, artifact, model)
+
+
+def _check_feature_names(estimator: object, artifact: Path, model: ModelEntry) -> None:
+    """Every scorer (baseline, explanations, the gateway) passes the features in models.yaml's
+    order, and sklearn refuses a frame whose columns are not the ones it was fitted on."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        return
+    fitted = [str(name) for name in names]
+    configured = [feature.name for feature in model.features]
+    missing = [name for name in configured if name not in fitted]
+    extra = [name for name in fitted if name not in configured]
+    differences = []
+    if missing:
+        differences.append(MISSING_FEATURES.format(names=", ".join(missing)))
+    if extra:
+        differences.append(EXTRA_FEATURES.format(names=", ".join(extra)))
+    if differences:
+        raise BaselineSourceError(
+            OTHER_FEATURES.format(
+                path=artifact, model_id=model.id, difference="; ".join(differences)
+            )
+        )
+    if fitted != configured:
+        raise BaselineSourceError(
+            FEATURES_REORDERED.format(
+                path=artifact,
+                model_id=model.id,
+                fitted=", ".join(fitted),
+                configured=", ".join(configured),
             )
         )
 
@@ -294,46 +359,152 @@ def create_baseline_from_data(
     registered = session.get(Model, model.id)
     if registered is None:
         raise BaselineError(NO_VERSION.format(model_id=model.id))
+    built = _profile_gated_data(
+        session,
+        config,
+        model,
+        data,
+        source=source,
+        model_version=version,
+        data_dir=data_dir,
+        seed=seed,
+        named=name is not None,
+        now=now,
+    )
+    rows = built.gated.rows
+    return create_baseline(
+        session,
+        model_id=model.id,
+        model_version=version,
+        profile=built.profile,
+        kind="deploy",
+        created_by=created_by,
+        reason=FROM_DATA_REASON.format(source=source),
+        data_dir=data_dir,
+        reference_sample=draw_reference_sample(rows[profile_columns(model)], seed=seed),
+        created_on=built.gated.last_day,
+        version=name,
+        idempotency_key=f"{model.id}:{version}:data:{_fingerprint(data)}:{name or ''}",
+        details={
+            "source": source,
+            "rows": built.gated.read_rows,
+            "profiled_rows": len(rows),
+            "data_quality": built.gated.summary,
+            "data_quality_notes": list(built.gated.notes),
+            "black_box": built.black_box,
+            **attribution_details(model, rows, black_box=built.black_box),
+        },
+    )
+
+
+def create_baseline_from_validation_set(
+    session: Session,
+    config: GovflowConfig,
+    *,
+    data_dir: Path,
+    model_id: str,
+    model_version: str,
+    created_by: str,
+    kind: BaselineKind = "deploy",
+    reason: str = DEPLOY_REASON,
+    seed: int = 0,
+    created_on: date | None = None,
+    idempotency_key: str | None = None,
+    details: dict[str, Any] | None = None,
+    activate: bool = True,
+) -> Baseline:
+    """Build and store the baseline of a registered version from the rows of its validation
+    set the data-quality gate keeps (stored pending with ``activate`` false, see
+    ``profile.create_baseline``); refused in one line naming the set, and nothing stored,
+    when the gate refuses it. The gate's notes, when it made any, are kept in ``details``
+    (``data_quality_notes``), which are otherwise the caller's.
+
+    The idempotency key defaults to (model, version, kind, validation set): building it
+    again, by a retried task or a second seeding, returns the first baseline. A caller for
+    whom each occasion deserves its own baseline (each deployment) passes its own key.
+    """
+    registered = get_version(session, model_id, model_version)
+    if registered.validation_uri is None:
+        raise BaselineError(NO_VALIDATION_SET.format(model_id=model_id, version=model_version))
+    if idempotency_key is None:
+        idempotency_key = (
+            f"{model_id}:{model_version}:{kind}:validation:{registered.validation_uri}"
+        )
+    earlier = baseline_created_under(session, idempotency_key)
+    if earlier is not None:
+        return earlier
+    model = config.models.get(model_id)
+    built = _profile_gated_data(
+        session,
+        config,
+        model,
+        read_baseline_data(str(Path(data_dir) / registered.validation_uri)),
+        source=VALIDATION_SET.format(
+            uri=registered.validation_uri, model_id=model_id, version=model_version
+        ),
+        model_version=model_version,
+        data_dir=data_dir,
+        seed=seed,
+        # The baseline is named after the day it is created on, not after the data's dates.
+        named=True,
+    )
+    notes = {"data_quality_notes": list(built.gated.notes)} if built.gated.notes else {}
+    return create_baseline(
+        session,
+        model_id=model_id,
+        model_version=model_version,
+        profile=built.profile,
+        kind=kind,
+        created_by=created_by,
+        reason=reason,
+        data_dir=data_dir,
+        reference_sample=draw_reference_sample(built.gated.rows[profile_columns(model)], seed=seed),
+        created_on=created_on,
+        idempotency_key=idempotency_key,
+        details={**(details or {}), **notes},
+        activate=activate,
+    )
+
+
+def _profile_gated_data(
+    session: Session,
+    config: GovflowConfig,
+    model: ModelEntry,
+    data: pd.DataFrame,
+    *,
+    source: str,
+    model_version: str,
+    data_dir: Path,
+    seed: int = 0,
+    named: bool = False,
+    now: datetime | None = None,
+) -> GatedProfile:
+    """The profile of ``model_version`` on the rows of ``data`` that :func:`gate_baseline_data`
+    keeps, with the version's registered artefact (none for a black box); a missing column,
+    data the gate refuses and rows that cannot be profiled are a ``BaselineError`` in one
+    line naming ``source``."""
     missing = [column for column in profile_columns(model) if column not in data]
     if missing:
         raise BaselineError(
             f"baseline data {source} has no column for: {', '.join(missing)} "
             f"(models.yaml names them for {model.id})"
         )
-    gated = gate_baseline_data(config, model, data, source=source, named=name is not None, now=now)
-    rows = gated.rows
+    gated = gate_baseline_data(config, model, data, source=source, named=named, now=now)
     artefact = registered_model_or_none(
-        session, data_dir=data_dir, model_id=model.id, model_version=version
+        session, data_dir=data_dir, model_id=model.id, model_version=model_version
     )
     try:
         profile = build_profile(
-            model.id, version, validation=rows, model=artefact, model_config=model, seed=seed
+            model.id,
+            model_version,
+            validation=gated.rows,
+            model=artefact,
+            model_config=model,
+            seed=seed,
         )
     except MetricInputError as error:  # what the gate does not judge, named by the source
         raise BaselineError(UNPROFILABLE.format(source=source, error=error)) from error
-    return create_baseline(
-        session,
-        model_id=model.id,
-        model_version=version,
-        profile=profile,
-        kind="deploy",
-        created_by=created_by,
-        reason=FROM_DATA_REASON.format(source=source),
-        data_dir=data_dir,
-        reference_sample=draw_reference_sample(rows[profile_columns(model)], seed=seed),
-        created_on=gated.last_day,
-        version=name,
-        idempotency_key=f"{model.id}:{version}:data:{_fingerprint(data)}:{name or ''}",
-        details={
-            "source": source,
-            "rows": gated.read_rows,
-            "profiled_rows": len(rows),
-            "data_quality": gated.summary,
-            "data_quality_notes": list(gated.notes),
-            "black_box": artefact is None,
-            **attribution_details(model, rows, black_box=artefact is None),
-        },
-    )
+    return GatedProfile(gated=gated, profile=profile, black_box=artefact is None)
 
 
 def minimum_baseline_rows(config: GovflowConfig, model: ModelEntry) -> int:
@@ -357,7 +528,7 @@ def gate_baseline_data(
     one line names the column, the problem and the count (module doc); ``named`` when the
     caller names the baseline, so its dates need not."""
     data = data.reset_index(drop=True)
-    rules = [replace(rule, keep_unexpected=False) for rule in column_rules(model, config)]
+    rules = [_baseline_rule(rule) for rule in column_rules(model, config)]
     keys = [
         ColumnRule(PREDICTION_ID, "identifier", required=False),
         ColumnRule(SCORED_AT, "timestamp", required=False),
@@ -435,6 +606,16 @@ def gate_baseline_data(
         summary=report.summary,
         notes=tuple(notes),
     )
+
+
+def _baseline_rule(rule: ColumnRule) -> ColumnRule:
+    """A day's rule for a column as a baseline applies it (module doc): an undeclared
+    category, and a null in a required column, cut the row and are named, where a day keeps
+    the row (with a note, or below ``null_tolerance`` without one) and the profile would
+    silently leave the value out of its column."""
+    if not rule.required:
+        return replace(rule, keep_unexpected=False)
+    return replace(rule, keep_unexpected=False, max_null_fraction=0.0, drop_nulls=True)
 
 
 def _problem(finding: QualityFinding) -> str:

@@ -108,7 +108,6 @@ REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
 CREATED = "baseline.created"
 ARCHIVED = "baseline.archived"
 ACTIVATED = "baseline.activated"
-DEPLOY_REASON = "new model deployed: baseline created from the validation set (seed 004 4.2)"
 
 MISSING_COLUMNS = "the validation set of {model_id} {version} has no column for: {missing}"
 UNKNOWN_KIND = "unknown baseline kind {kind!r}; expected one of deploy, refresh, reset"
@@ -130,7 +129,6 @@ ARTIFACT_NOT_A_MODEL = (
     "the artefact of {model_id} {version} at {path} holds a {held}, not a fitted model "
     "with {method}()"
 )
-NO_VALIDATION_SET = "{model_id} {version} was registered without a validation set"
 ARTIFACT_CHANGED = (
     "the artefact of {model_id} {version} at {path} does not match its registered sha256"
 )
@@ -747,67 +745,4 @@ def registered_model_or_none(
         return None
     return load_registered_model(
         session, data_dir=data_dir, model_id=model_id, model_version=model_version
-    )
-
-
-def create_baseline_from_validation_set(
-    session: Session,
-    *,
-    data_dir: Path,
-    model_id: str,
-    model_version: str,
-    model_config: ModelEntry,
-    created_by: str,
-    kind: BaselineKind = "deploy",
-    reason: str = DEPLOY_REASON,
-    seed: int = 0,
-    created_on: date | None = None,
-    idempotency_key: str | None = None,
-    details: dict[str, Any] | None = None,
-    activate: bool = True,
-) -> Baseline:
-    """Build and store the baseline of a registered version from its validation set (stored
-    pending with ``activate`` false, see :func:`create_baseline`).
-
-    The idempotency key defaults to (model, version, kind, validation set): building it
-    again, by a retried task or a second seeding, returns the first baseline. A caller for
-    whom each occasion deserves its own baseline (each deployment) passes its own key.
-    """
-    registered = get_version(session, model_id, model_version)
-    if registered.validation_uri is None:
-        raise BaselineError(NO_VALIDATION_SET.format(model_id=model_id, version=model_version))
-    if idempotency_key is None:
-        idempotency_key = (
-            f"{model_id}:{model_version}:{kind}:validation:{registered.validation_uri}"
-        )
-    earlier = baseline_created_under(session, idempotency_key)
-    if earlier is not None:
-        return earlier
-    validation = pd.read_parquet(Path(data_dir) / registered.validation_uri)
-    profile = build_profile(
-        model_id,
-        model_version,
-        validation=validation,
-        model=load_registered_model(
-            session, data_dir=data_dir, model_id=model_id, model_version=model_version
-        ),
-        model_config=model_config,
-        seed=seed,
-    )
-    return create_baseline(
-        session,
-        model_id=model_id,
-        model_version=model_version,
-        profile=profile,
-        kind=kind,
-        created_by=created_by,
-        reason=reason,
-        data_dir=data_dir,
-        reference_sample=draw_reference_sample(
-            validation[profile_columns(model_config)], seed=seed
-        ),
-        created_on=created_on,
-        idempotency_key=idempotency_key,
-        details=details,
-        activate=activate,
     )

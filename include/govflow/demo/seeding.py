@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from govflow import registry, store
 from govflow.audit import record_event, verify_chain
-from govflow.baselines.profile import create_baseline_from_validation_set
+from govflow.baselines.onboarding import create_baseline_from_validation_set
 from govflow.config import ConfigError, GovflowConfig
 from govflow.config.inventory import ModelEntry
 from govflow.demo.logs import MANIFEST_PATH, DemoManifest, write_demo
@@ -75,10 +75,10 @@ def seed_demo(
             # Seed 004 section 4.2: a deployed model's baseline comes from its validation set.
             baseline = create_baseline_from_validation_set(
                 session,
+                config,
                 data_dir=data_dir,
                 model_id=entry["id"],
                 model_version=entry["current_version"],
-                model_config=config.models.get(entry["id"]),
                 created_by=DEMO_ACTOR,
                 created_on=start,
             )

@@ -13,8 +13,11 @@ from govflow.baselines.management import (
     refresh_baseline_if_stabilised,
     reset_baseline_from_logs,
 )
-from govflow.baselines.profile import lock_model
+from govflow.baselines.onboarding import BaselineSourceError
+from govflow.baselines.profile import BaselineError, lock_model
 from govflow.config import GovflowConfig, load_config
+from govflow.flows import Refused
+from govflow.registry import RegistryError
 from govflow.rollout.stages import deployed_traffic
 
 DEPLOYMENT_KEYS = ("model_id", "version", "deployment_ref")
@@ -40,31 +43,40 @@ def collect_deployments(announced: list[dict], requested: list[dict]) -> list[di
 def create_deployment_baseline(
     deployment: dict[str, str], *, config: GovflowConfig | None = None, db_url: str | None = None
 ) -> dict[str, str]:
-    """Build the deployed version's baseline from its validation set (once per deployment):
-    active at once unless govflow's rollout of the version has not reached full yet."""
-    with store.session_scope(db_url) as session:
-        # Locked before reading what the version serves, so a rollout completing meanwhile
-        # finds the pending baseline to activate (or this reads it completed).
-        lock_model(session, deployment["model_id"])
-        traffic = deployed_traffic(session, deployment["deployment_ref"])
-        baseline = create_baseline_for_deployment(
-            session,
-            _config(config),
-            model_id=deployment["model_id"],
-            version=deployment["version"],
-            deployment_ref=deployment["deployment_ref"],
-            data_dir=settings.data_dir(),
-            actor="govflow-deployment",
-            traffic=traffic,
-        )
-        created = {**deployment, "baseline_version": baseline.version}
-        state = (
-            "active"
-            if baseline.is_active
-            else "archived unused (the version was rolled back)"
-            if baseline.archived_at is not None
-            else "pending: active once the rollout reaches full"
-        )
+    """Build the deployed version's baseline from its validation set (once per deployment),
+    printing each note of the data-quality gate: active at once unless govflow's rollout of
+    the version has not reached full yet. A version that cannot have one (its validation set
+    refused by the gate, unreadable, or not registered) raises :class:`Refused` with the
+    one-line reason: retrying cannot change the data."""
+    try:
+        with store.session_scope(db_url) as session:
+            # Locked before reading what the version serves, so a rollout completing
+            # meanwhile finds the pending baseline to activate (or this reads it completed).
+            lock_model(session, deployment["model_id"])
+            traffic = deployed_traffic(session, deployment["deployment_ref"])
+            baseline = create_baseline_for_deployment(
+                session,
+                _config(config),
+                model_id=deployment["model_id"],
+                version=deployment["version"],
+                deployment_ref=deployment["deployment_ref"],
+                data_dir=settings.data_dir(),
+                actor="govflow-deployment",
+                traffic=traffic,
+            )
+            created = {**deployment, "baseline_version": baseline.version}
+            notes = baseline.details.get("data_quality_notes", [])
+            state = (
+                "active"
+                if baseline.is_active
+                else "archived unused (the version was rolled back)"
+                if baseline.archived_at is not None
+                else "pending: active once the rollout reaches full"
+            )
+    except (BaselineError, BaselineSourceError, RegistryError) as refused:
+        raise Refused(str(refused)) from None
+    for note in notes:
+        print(note)
     made = f"{created['model_id']} {created['version']}: baseline {created['baseline_version']}"
     print(f"{made} {state}")
     return created
