@@ -1309,6 +1309,7 @@ def _regression_attribute_fairness(
             "plausible_ci_low": None if evidence is None else evidence.plausible_low,
             "plausible_ci_high": None if evidence is None else evidence.plausible_high,
             "group_sizes": metric.details.get("group_sizes", {}),
+            "group_sizes_counted": metric.details["group_sizes_counted"],
         }
         judge.judge_verdict("fairness_drift", name, subject, metric, verdict, evidence, details)
     if matured.empty:
