@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -622,7 +624,6 @@ def demo_summary(
 
 
 NOT_ENDED = "{period} has not ended yet (it ends {end:%Y-%m-%d %H:%M} UTC)"
-NOT_BEGUN = "{period} has not begun yet (it begins {start:%Y-%m-%d %H:%M} UTC)"
 
 
 # A list, so that a repeated --model is seen: typer keeps only the last value of an option
@@ -666,19 +667,6 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
             NOT_ENDED.format(period=period, end=last), param_hint="--end" if end else "--start"
         )
     return first, last
-
-
-def _report_period(bounds: Any, period: str, option: str) -> None:
-    """A report's ``period`` as ``bounds`` reads it (a month, a quarter), one that has begun;
-    the month or quarter under way is drawn as far as it has come."""
-    from govflow.reports.executive import ReportError
-
-    try:
-        start, _ = bounds(period)
-    except ReportError as error:
-        raise typer.BadParameter(str(error), param_hint=option) from None
-    if start > datetime.now(UTC):
-        raise typer.BadParameter(NOT_BEGUN.format(period=period, start=start), param_hint=option)
 
 
 @monitor_app.command("run")
@@ -1110,6 +1098,18 @@ def report_incident(
     _written(incident_report(ref, as_of=moment, gravity=gravity, actor=actor))
 
 
+@contextmanager
+def _bad_period(option: str) -> Iterator[None]:
+    """A report's period that is not one (a month, a quarter), or one to come, is a usage
+    error naming ``option``; the report refuses it before anything is written."""
+    from govflow.reports.executive import ReportError
+
+    try:
+        yield
+    except ReportError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
+
+
 def _written(result: dict[str, Any]) -> None:
     from govflow import settings
 
@@ -1127,10 +1127,9 @@ def report_executive(
     composite trend as a chart) and PDF under the data directory, paths and hashes audited,
     its summary queued for Slack."""
     from govflow.flows.reports import executive_report
-    from govflow.reports.executive import month_bounds
 
-    _report_period(month_bounds, month, "--month")
-    _written(executive_report(month, actor=actor))
+    with _bad_period("--month"):
+        _written(executive_report(month, actor=actor))
 
 
 @report_app.command("compliance")
@@ -1142,10 +1141,9 @@ def report_compliance(
     articles, from the records: printed, written as Markdown, HTML and PDF, paths and hashes
     audited, its summary queued for Slack."""
     from govflow.flows.reports import compliance_report
-    from govflow.reports.compliance import quarter_bounds
 
-    _report_period(quarter_bounds, quarter, "--quarter")
-    _written(compliance_report(quarter, actor=actor))
+    with _bad_period("--quarter"):
+        _written(compliance_report(quarter, actor=actor))
 
 
 kill_switch_app = typer.Typer(

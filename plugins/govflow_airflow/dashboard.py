@@ -85,6 +85,8 @@ def draw_report(record_id: int, db_url: str | None) -> str:
 
 
 def dashboard_app() -> FastAPI:
+    from airflow.configuration import conf
+
     from govflow.dashboard import create_dashboard_app
 
     return create_dashboard_app(
@@ -93,4 +95,6 @@ def dashboard_app() -> FastAPI:
         run_url=run_url,
         run_state=run_state,
         draw_report=draw_report,
+        # Behind a proxy the browser's origin is the public address, not the Host it forwards.
+        public_url=conf.get("api", "base_url", fallback="") or None,
     )

@@ -115,3 +115,38 @@ def test_an_incident_report_of_nothing_fails_without_a_retry_and_writes_nothing(
     with pytest.raises(AirflowFailException, match=message):
         _run(bag, "govflow_report_incident", "draw_incident_report", params)
     assert _counts(records) == before
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "task_id", "params", "line"),
+    [
+        (
+            "govflow_report_executive",
+            "draw_executive_summary",
+            {"month": "2999-01"},
+            "param month: 2999-01 has not begun yet (it begins 2999-01-01 00:00 UTC)",
+        ),
+        (
+            "govflow_report_executive",
+            "draw_executive_summary",
+            {"month": "2025-13"},
+            "param month: '2025-13' is not a month (YYYY-MM)",
+        ),
+        (
+            "govflow_report_compliance",
+            "draw_compliance_report",
+            {"quarter": "2999Q2"},
+            "param quarter: 2999Q2 has not begun yet (it begins 2999-04-01 00:00 UTC)",
+        ),
+    ],
+)
+def test_a_report_of_a_period_to_come_or_of_none_fails_on_one_line_naming_its_param(
+    bag, records, tmp_path, dag_id, task_id, params, line
+):
+    before = _counts(records)
+
+    with pytest.raises(AirflowFailException) as failed:
+        _run(bag, dag_id, task_id, params)
+    assert str(failed.value) == line
+    assert _counts(records) == before
+    assert not (tmp_path / "reports").exists()

@@ -217,7 +217,12 @@ def test_analyze_now_as_a_viewer_is_refused_and_audited(dashboard):
     stack, db_url, browser, _ = dashboard
     page = logged_in(stack, browser, "victor")
     try:
-        response = page.request.post(stack.base_url + "/govflow/analyze", form={"model": MODEL})
+        # The Origin the browser sends with the dashboard's own form (a bare request has none).
+        response = page.request.post(
+            stack.base_url + "/govflow/analyze",
+            form={"model": MODEL},
+            headers={"Origin": stack.base_url},
+        )
         status, detail = response.status, response.json()["detail"]
     finally:
         page.context.close()

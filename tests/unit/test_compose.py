@@ -18,7 +18,7 @@ import yaml
 from govflow import settings
 from govflow.alerts import messages as notifications
 from govflow.config.access import ADMIN_PASSWORD_ENV, USERS_PASSWORD_ENV
-from govflow.serving.consumers import connection_variable, token_variable
+from govflow.serving.consumers import connection_variable, token_file_variable, token_variable
 from govflow.serving.limits import MAX_BODY_BYTES_ENV
 
 REPO = Path(__file__).resolve().parents[2]
@@ -266,6 +266,7 @@ def test_every_variable_in_env_example_is_read_by_compose_or_by_govflow() -> Non
         notifications.RUNBOOK_BASE_URL_ENV,
         MAX_BODY_BYTES_ENV,
         token_variable("loan_portal"),
+        token_file_variable("mobile_app"),
         connection_variable("branch_app"),
     }
     used = {match.group(1) for match in REFERENCE.finditer(COMPOSE_TEXT)}

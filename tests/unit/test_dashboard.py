@@ -29,6 +29,7 @@ from govflow.audit import query_events, record_event
 from govflow.config import load_config
 from govflow.dashboard import create_dashboard_app, dashboard_rights
 from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
+from govflow.dashboard.app import CROSS_SITE, NO_ORIGIN
 from govflow.dashboard.pages import (
     NO_DATA,
     FailedAnalysis,
@@ -206,9 +207,14 @@ def dashboard(dashboard_store):
     return app, dashboard_store, triggered
 
 
-def client_as(app: FastAPI, user: str) -> TestClient:
+# What a browser sends with a form it posts from a page of the test client's own server.
+OWN_ORIGIN = "http://testserver"
+
+
+def client_as(app: FastAPI, user: str, origin: str | None = OWN_ORIGIN) -> TestClient:
+    """``user`` logged in, as in a browser: every form posted names the page's ``origin``."""
     app.dependency_overrides[get_user] = lambda: LoggedIn(user)
-    return TestClient(app)
+    return TestClient(app, headers={"origin": origin} if origin else {})
 
 
 # Seed 004 section 6, as policy.yaml copies it: (person, their role, the pages they may see).
@@ -1023,6 +1029,71 @@ def test_analyze_now_refuses_a_form_posted_from_another_site_and_unknown_models(
     assert (cross.status_code, unknown.status_code, triggered) == (403, 400, [])
 
 
+@pytest.mark.parametrize(
+    ("headers", "refusal"),
+    [
+        ({"origin": OWN_ORIGIN}, None),
+        ({"origin": "HTTP://TestServer:80"}, None),  # the same origin, spelled otherwise
+        ({"origin": "https://testserver"}, CROSS_SITE),  # another scheme
+        ({"origin": "http://testserver:8080"}, CROSS_SITE),  # another port
+        ({"origin": "http://testserver.evil.example"}, CROSS_SITE),
+        ({"origin": "null"}, CROSS_SITE),  # a sandboxed or privacy-stripped page
+        ({"referer": "http://testserver/drift?model=x"}, None),  # a browser too old for Origin
+        ({"referer": "https://evil.example/testserver"}, CROSS_SITE),
+        ({}, NO_ORIGIN),  # neither header: no browser's form tells its site
+        ({"authorization": "Bearer a-script"}, None),  # no other site's page can send this
+    ],
+)
+def test_a_form_is_taken_only_from_this_servers_own_origin(dashboard, headers, refusal):
+    app, url, triggered = dashboard
+    client = client_as(app, "eve", origin=None)
+
+    response = client.post("/analyze", data={"model": "credit_approval"}, headers=headers)
+
+    if refusal is None:
+        assert (response.status_code, len(triggered)) == (200, 1)
+    else:
+        assert (response.status_code, response.json()["detail"], triggered) == (
+            403,
+            refusal,
+            [],
+        )
+        with store.session_scope(url) as session:
+            (refused,) = query_events(session, action="dashboard.refused")
+        assert refused.payload["reason"] == refusal
+
+
+@pytest.mark.parametrize(
+    ("origin", "status"),
+    [
+        ("https://airflow.example.com", 200),
+        ("https://airflow.example.com:443", 200),
+        ("http://airflow.example.com", 403),
+        ("https://airflow.example.com:8443", 403),
+        (OWN_ORIGIN, 200),  # the server reached directly, not through its proxy
+    ],
+)
+def test_behind_a_proxy_a_form_from_the_public_address_is_the_servers_own(
+    dashboard_store, origin, status
+):
+    """A proxy forwards its own Host (here the test client's); the browser's page is at the
+    public address Airflow's [api] base_url names."""
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "manual__1",
+        run_url=run_url,
+        db_url=dashboard_store,
+        clock=lambda: NOW,
+        public_url="https://airflow.example.com/",
+    )
+
+    response = client_as(app, "eve").post(
+        "/analyze", data={"model": "credit_approval"}, headers={"origin": origin}
+    )
+
+    assert response.status_code == status
+
+
 def test_a_quiet_days_drift_report_is_drawn_on_request_opened_and_audited(
     dashboard_store, tmp_path
 ):
@@ -1155,6 +1226,31 @@ def test_a_task_process_loading_the_plugins_does_not_build_the_dashboard_app():
     )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert loaded.stdout.splitlines()[-2:] == ["True", "[]"]
+
+
+def test_mounted_at_govflow_a_form_from_another_site_or_from_none_is_refused(dashboard_store):
+    """The api-server mounts the app as it is: the Host its browser addressed stays the
+    one forms are compared with."""
+    from airflow.api_fastapi.app import init_plugins
+    from starlette.routing import Mount
+
+    root = FastAPI()
+    init_plugins(root)
+    (mounted,) = [r for r in root.routes if isinstance(r, Mount) and r.path == "/govflow"]
+    overrides = mounted.app.dependency_overrides  # type: ignore[attr-defined]
+    overrides[get_user] = lambda: LoggedIn("carol")  # may not trigger: refused after the check
+    try:
+        client = TestClient(root)
+        posted = [
+            client.post(
+                "/govflow/analyze", data={"model": "credit_approval"}, headers=headers
+            ).json()["detail"]
+            for headers in ({"origin": OWN_ORIGIN}, {"origin": "https://evil.example"}, {})
+        ]
+    finally:
+        overrides.clear()
+    assert posted[0].startswith("missing permission can_trigger_analysis")
+    assert posted[1:] == [CROSS_SITE, NO_ORIGIN]
 
 
 def test_mounted_at_govflow_the_landing_redirect_and_the_navigation_stay_under_it(

@@ -134,6 +134,13 @@ def test_a_regressor_fair_across_groups_passes_naming_its_lowest_mean_prediction
         for metric in ("mean_prediction_ratio", "mean_absolute_error_ratio")
         for attribute in ("sex", "age_band")
     }
+    # A group's error rests on its labelled rows (here every validation row), and says so.
+    assert {f["metric"]: f["group_sizes_counted"] for f in result.evidence["findings"]} == {
+        "mean_prediction_ratio": "rows",
+        "mean_prediction_difference": "rows",
+        "mean_absolute_error_ratio": "labelled rows",
+        "mean_absolute_error_difference": "labelled rows",
+    }
 
 
 def test_a_regressor_predicting_less_for_women_fails_its_fairness_item_on_the_80_percent_rule(

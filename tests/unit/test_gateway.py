@@ -41,7 +41,9 @@ from govflow.serving.consumers import (
     NOT_AUTHENTICATED,
     SHARED_TOKEN,
     SHORT_TOKEN,
+    TWO_SOURCES,
     UNKNOWN_PERSON,
+    UNREADABLE_TOKEN_FILE,
 )
 from govflow.serving.gateway import (
     ARTEFACT_MISMATCH,
@@ -884,6 +886,102 @@ def test_the_gateway_refuses_to_start_with_a_short_or_shared_consumer_token(demo
     )
     assert str(shared.value) == SHARED_TOKEN.format(consumers="branch_app, loan_portal")
     assert "x7-tiny" not in str(short.value) and LOAN_PORTAL_TOKEN not in str(shared.value)
+
+
+BRANCH_FILE = "GOVFLOW_GATEWAY_TOKEN_BRANCH_APP_FILE"
+FIRST_TOKEN, SECOND_TOKEN = "branch-app-first-token-0123", "branch-app-second-token-456"
+
+
+def test_a_token_rotated_or_revoked_in_its_file_holds_from_the_next_refresh(
+    serve, demo_copy, monkeypatch, tmp_path, caplog
+):
+    """A mounted secret is rewritten in place: the token read at start kept working until a
+    restart, a revoked one included."""
+    _, url = demo_copy
+    token_file = tmp_path / "branch_app.token"
+    token_file.write_text(FIRST_TOKEN + "\n")
+    monkeypatch.setenv(BRANCH_FILE, str(token_file))
+    client, gateway = serve()
+    first = feedback(client, CRITICAL_BUG, token=FIRST_TOKEN).status_code
+
+    token_file.write_text(SECOND_TOKEN + "\n")
+    gateway.refresh()
+    rotated = [
+        feedback(client, CRITICAL_BUG, token=t).status_code for t in (FIRST_TOKEN, SECOND_TOKEN)
+    ]
+    token_file.unlink()
+    gateway.refresh()
+    revoked = feedback(client, CRITICAL_BUG, token=SECOND_TOKEN).status_code
+
+    assert (first, rotated, revoked) == (201, [401, 201], 401)
+    assert stored_feedback(url) == [("bug", "critical", "branch_app")] * 2
+    assert "branch_app" in client.get("/health").json()["consumers"]["without_token"]
+    missing = f"{token_file}: No such file or directory"
+    assert (
+        UNREADABLE_TOKEN_FILE.format(consumer="branch_app", source=BRANCH_FILE, error=missing)
+        + ": its consumer cannot file feedback"
+    ) in caplog.messages
+    assert FIRST_TOKEN not in caplog.text and SECOND_TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("written", "problem", "loan_portal_after"),
+    [
+        (
+            "x7-tiny",
+            SHORT_TOKEN.format(consumer="branch_app", source=BRANCH_FILE, length=MIN_TOKEN_LENGTH),
+            201,
+        ),
+        # Two consumers with one token cannot be told apart: neither keeps it.
+        (LOAN_PORTAL_TOKEN, SHARED_TOKEN.format(consumers="branch_app, loan_portal"), 401),
+    ],
+)
+def test_a_token_that_became_unusable_leaves_its_consumer_without_one_the_gateway_serving(
+    serve, monkeypatch, tmp_path, caplog, written, problem, loan_portal_after
+):
+    token_file = tmp_path / "branch_app.token"
+    token_file.write_text(FIRST_TOKEN)
+    monkeypatch.setenv(BRANCH_FILE, str(token_file))
+    client, gateway = serve()
+
+    token_file.write_text(written)
+    gateway.refresh()
+    gateway.refresh()  # the same problem again: logged once
+
+    assert feedback(client, CRITICAL_BUG, token=FIRST_TOKEN).status_code == 401
+    assert feedback(client, CRITICAL_BUG).status_code == loan_portal_after
+    assert caplog.messages.count(f"{problem}: its consumer cannot file feedback") == 1
+    assert written not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("environment", "refusal"),
+    [
+        (
+            {BRANCH_FILE: "/nonexistent/branch_app.token"},
+            UNREADABLE_TOKEN_FILE.format(
+                consumer="branch_app",
+                source=BRANCH_FILE,
+                error="/nonexistent/branch_app.token: No such file or directory",
+            ),
+        ),
+        (
+            {BRANCH_FILE: "/nonexistent/t", "GOVFLOW_GATEWAY_TOKEN_BRANCH_APP": SECOND_TOKEN},
+            TWO_SOURCES.format(
+                consumer="branch_app", variable="GOVFLOW_GATEWAY_TOKEN_BRANCH_APP", file=BRANCH_FILE
+            ),
+        ),
+    ],
+)
+def test_the_gateway_refuses_to_start_with_a_token_file_it_cannot_read_or_two_sources(
+    demo_copy, monkeypatch, environment, refusal
+):
+    data_dir, url = demo_copy
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(GatewayError) as refused:
+        create_app(config=CONFIG, db_url=url, data_dir=data_dir, background=False)
+    assert str(refused.value) == refusal
 
 
 def test_consumer_tokens_are_never_logged_nor_reported(serve, demo_copy, caplog):

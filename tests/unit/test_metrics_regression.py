@@ -24,6 +24,7 @@ from govflow.metrics import (
     regression_fairness,
     total_variation_distance,
 )
+from govflow.metrics.fairness import group_sizes_label
 from govflow.metrics.regression import (
     CONSTANT_BASELINE,
     NOT_FINITE,
@@ -261,11 +262,54 @@ def test_fewer_than_two_groups_large_enough_is_inconclusive_with_the_sizes():
     assert (ratio.status, ratio.value, ratio.reason) == (
         "inconclusive",
         None,
-        TOO_FEW_GROUPS.format(size=3),
+        TOO_FEW_GROUPS.format(size=3, counted="rows"),
     )
     assert ratio.excluded_groups == {"b": 1}
     assert ratio.details["group_sizes"] == {"a": 3, "b": 1}
     assert set(metrics) == {"mean_prediction_ratio", "mean_prediction_difference"}
+
+
+# Six rows of two groups; three outcomes observed, one of group a's and two of b's.
+SIX_PREDICTIONS = [10.0, 20.0, 30.0, 10.0, 20.0, 30.0]
+SIX_GROUPS = ["a", "a", "a", "b", "b", "b"]
+SIX_LABELS = [12.0, np.nan, np.nan, 11.0, 26.0, np.nan]
+
+
+@pytest.mark.parametrize(
+    ("metric", "sizes", "label", "excluded", "reason"),
+    [
+        ("mean_prediction_ratio", {"a": 3, "b": 3}, "rows per group", {}, None),
+        (
+            "mean_absolute_error_ratio",
+            {"a": 1, "b": 2},
+            "labelled rows per group",
+            {"a": 1},
+            "fewer than two groups with at least 2 labelled rows",
+        ),
+        (
+            "mean_absolute_error_difference",
+            {"a": 1, "b": 2},
+            "labelled rows per group",
+            {"a": 1},
+            "fewer than two groups with at least 2 labelled rows",
+        ),
+    ],
+)
+def test_a_group_mean_errors_sizes_count_its_labelled_rows_and_say_so(
+    metric, sizes, label, excluded, reason
+):
+    """A group's mean absolute error rests on its rows whose outcome is known, not on all."""
+    found = regression_fairness(
+        SIX_PREDICTIONS,
+        SIX_GROUPS,
+        errors=absolute_errors(SIX_LABELS, SIX_PREDICTIONS),
+        error_groups=SIX_GROUPS,
+        min_group_size=2,
+    )[metric]
+
+    assert found.details["group_sizes"] == sizes
+    assert group_sizes_label(found.details) == label
+    assert (found.excluded_groups, found.reason) == (excluded, reason)
 
 
 def test_a_regression_profile_round_trips_through_json():

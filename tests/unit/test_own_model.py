@@ -480,6 +480,12 @@ def test_the_readme_regression_guide_runs_as_printed_and_finds_the_mae_drift(reg
     assert sum(ratio.details["group_sizes"].values()) == ROWS
     assert ratio.details["ci_low"] < ratio.value < ratio.details["ci_high"]
     assert ("fairness_drift", "mean_absolute_error_difference", "sex") in findings
+    # A group's error rests on its labelled rows only, and its sizes say so.
+    error = findings[("fairness_drift", "mean_absolute_error_ratio", "age_band")]
+    assert (ratio.details["group_sizes_counted"], error.details["group_sizes_counted"]) == (
+        "rows",
+        "labelled rows",
+    )
     shap = findings[("explanation_drift", "shap_rank_correlation", "")]
     assert shap.status == "skipped"
 

@@ -29,6 +29,7 @@ from govflow.monitoring.prediction_logs import (
     ROWS_WITHOUT_SCORED_AT,
     SQLITE_SCHEMA,
     UNDATED_ROWS,
+    UNDATED_TABLE_ROWS,
     UNREADABLE_PARTITION,
     ParquetLogSource,
     PredictionLogError,
@@ -429,6 +430,62 @@ def test_the_sql_source_gives_the_parquet_frame_and_the_same_findings_on_the_sam
     ]
     assert [f.to_dict() for f in findings[0]] == [f.to_dict() for f in findings[1]]
     assert any(f.check_type == "explanation_drift" and f.status == "computed" for f in findings[1])
+
+
+def _sql_log_with_scored_at(engine: sa.Engine, schema: str | None, **stored: object) -> str:
+    """Two days of the hand-written log in a table, the rows named by id given another stored
+    ``scored_at`` (as another program writing the table might have); the table's name."""
+    log = pd.concat([hand_written_log(DAYS[0]), hand_written_log(DAYS[1])], ignore_index=True)
+    log.to_sql("predictions", engine, schema=schema, index=False)
+    table = sa.Table("predictions", sa.MetaData(), schema=schema, autoload_with=engine)
+    with engine.begin() as connection:
+        for prediction_id, value in stored.items():
+            connection.execute(
+                sa.update(table)
+                .where(table.c.prediction_id == prediction_id)
+                .values(scored_at=sa.type_coerce(value, sa.Text))
+            )
+    return f"{schema}.predictions" if schema else "predictions"
+
+
+def test_a_sql_logs_rows_no_window_holds_are_counted_by_every_window_not_reading_them(
+    tmp_path: Path,
+) -> None:
+    """SQLite keeps any value in a timestamp column; the window's condition dropped a value
+    that is no time without a word, where a parquet log's partitions count theirs."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}")
+    table = _sql_log_with_scored_at(
+        engine,
+        None,
+        **{
+            "2025-03-01-06": "yesterday",
+            "2025-03-01-12": None,
+            "2025-03-01-18": "2025-03-01 garbage",  # the first day's window reads it
+            "2025-03-02-00": 20250302,
+            "2025-03-02-06": "now",
+        },
+    )
+    source = SqlLogSource(engine, table)
+
+    first, second = source.read_windows([(at(1), at(2)), (at(2), at(3))])
+
+    assert first["prediction_id"].tolist() == ["2025-03-01-00", "2025-03-01-18"]
+    assert first.attrs == {UNDATED_TABLE_ROWS: 4}
+    assert second["prediction_id"].tolist() == ["2025-03-02-12", "2025-03-02-18"]
+    assert second.attrs == {UNDATED_TABLE_ROWS: 5}
+    engine.dispose()
+
+
+def test_a_sql_logs_rows_without_scored_at_are_counted_on_every_database(
+    log_database: tuple[sa.Engine, str | None],
+) -> None:
+    engine, schema = log_database
+    table = _sql_log_with_scored_at(engine, schema, **{"2025-03-02-06": None})
+    source = SqlLogSource(engine, table)
+
+    frame = source.read_window(at(1), at(2))
+
+    assert (len(frame), frame.attrs) == (4, {UNDATED_TABLE_ROWS: 1})
 
 
 def test_a_schema_qualified_table_is_refused_on_sqlite_with_the_reason(tmp_path: Path) -> None:

@@ -324,16 +324,23 @@ def _tenancy(tmp_path: Path) -> tuple[SqlLogSource, dict[str, Any]]:
     }
 
 
+def _counted_and_read(
+    source: SqlLogSource, options: dict[str, Any]
+) -> tuple[analysis.Analysis | None, analysis.Analysis]:
+    """The day of ``_tenancy``'s options analysed inside the database, and read."""
+    pushed = analysis.analyse_sql_window(source=source, **options)
+    day = options["window_start"]
+    frame = source.read_window(day, day + timedelta(days=1))
+    read = analysis.analyse_window(current=frame, matured=frame, **options)
+    source.engine.dispose()
+    return pushed, read
+
+
 def test_a_black_boxs_logged_attributions_from_a_sql_table_give_the_pandas_paths_analysis(
     tmp_path,
 ):
     """Explanation drift from logged attributions reads only those columns."""
-    source, options = _tenancy(tmp_path)
-    pushed = analysis.analyse_sql_window(source=source, **options)
-    day = options["window_start"]
-    frame = source.read_window(day, day + timedelta(days=1))
-    expected = analysis.analyse_window(current=frame, matured=frame, **options)
-    source.engine.dispose()
+    pushed, expected = _counted_and_read(*_tenancy(tmp_path))
     assert pushed is not None
     assert [f.to_dict() for f in pushed.findings] == [f.to_dict() for f in expected.findings]
     assert (pushed.quality, pushed.composite, pushed.fairness_counts) == (
@@ -356,3 +363,37 @@ def test_a_baseline_without_a_features_reference_leaves_the_window_to_the_pandas
     )
     source.engine.dispose()
     assert pushed is None
+
+
+def test_rows_no_window_holds_for_their_scored_at_are_one_finding_counted_or_read(tmp_path):
+    """SQLite keeps any value in a timestamp column: one that is no time, or none, left the
+    window without a word on both paths, where a parquet log's are a finding."""
+    source, options = _tenancy(tmp_path)
+    table = source.reflected()
+    with source.engine.begin() as connection:
+        for prediction_id, stored in (("t20240603-1498", "yesterday"), ("t20240603-1499", None)):
+            connection.execute(
+                sa.update(table)
+                .where(table.c.prediction_id == prediction_id)
+                .values(scored_at=sa.type_coerce(stored, sa.Text))
+            )
+    pushed, read = _counted_and_read(source, options)
+
+    assert pushed is not None
+    for findings in (pushed.findings, read.findings):
+        assert [
+            (f.metric, f.subject, f.value, f.severity, f.status, f.message)
+            for f in findings
+            if f.metric == "undated_rows"
+        ] == [
+            (
+                "undated_rows",
+                "scored_at",
+                2.0,
+                "WARNING",
+                "failed",
+                "2 rows of the log table have a scored_at that is null or not a timestamp, "
+                "which places them in no window, and were left out of the analysis",
+            )
+        ]
+    assert [f.to_dict() for f in pushed.findings] == [f.to_dict() for f in read.findings]

@@ -64,6 +64,11 @@ REPORT_HEADERS = {
 NOT_RECORDED = "no report govflow recorded is at {path!r}"
 REPORT_GONE = "the report {path!r} is recorded but no longer in the data directory"
 CROSS_SITE = "refused: the form was posted from another site"
+NO_ORIGIN = (
+    "refused: the form names no site it was posted from (no Origin or Referer header); "
+    "a script sends its token in an Authorization header"
+)
+DEFAULT_PORTS = {"http": 80, "https": 443}
 NO_DRAWING = "this dashboard draws no drift report on request (no drawer was given)"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
 
@@ -122,6 +127,20 @@ def analysis_window(start: str, end: str) -> dict[str, str]:
     if not first < last <= first + timedelta(days=MAX_WINDOW_DAYS):
         raise HTTPException(400, BAD_WINDOW)
     return {"window_start": first.isoformat(), "window_end": last.isoformat()}
+
+
+def web_origin(url: str) -> tuple[str, str, int] | None:
+    """The origin (scheme, host, port) a URL names, the port spelled out; None for one it
+    does not ("null", a path, another scheme, a port that is not one)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname, port or DEFAULT_PORTS[scheme]
 
 
 BAD_DAY = "{value!r} is not a date (YYYY-MM-DD)"
@@ -201,13 +220,17 @@ def create_dashboard_app(
     config_dir: Callable[[], Path] = settings.config_dir,
     data_dir: Callable[[], Path] = settings.data_dir,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    public_url: str | None = None,
 ) -> FastAPI:
     """The dashboard app. ``current_user`` is a FastAPI dependency returning the user name
     (it must refuse an unauthenticated request); ``run_url(dag_id, run_id)`` links to a run;
     ``run_state(dag_id, run_id)`` is Airflow's state of a run (None when unknown);
     ``draw_report(record_id, db_url)`` draws a record's drift report and returns its path, or
-    raises ValueError naming why it cannot (None: this dashboard draws none)."""
+    raises ValueError naming why it cannot (None: this dashboard draws none);
+    ``public_url`` is the address browsers reach the server at through a proxy (Airflow's
+    ``[api] base_url``), whose forms are this server's own as well."""
     configs = _ConfigCache(config_dir)
+    public_origin = web_origin(public_url) if public_url else None
     chain_watch = trail.ChainWatch()
     # No /docs, /redoc or /openapi.json: FastAPI serves them outside the app's dependencies.
     app = FastAPI(
@@ -518,10 +541,20 @@ def create_dashboard_app(
         return FileResponse(served, media_type=found.media_type, headers=REPORT_HEADERS)
 
     def refuse_cross_site(request: Request, user: str, target: str) -> None:
-        """A form posted from another site is refused (the browser sends its Origin)."""
-        origin = request.headers.get("origin")
-        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
-            refuse(user, 403, CROSS_SITE, target, {"origin": origin[:200]})
+        """A form posted from another site is refused. The browser names the page that
+        posted it (Origin; the Referer in a browser too old to send Origin), whose scheme,
+        host and port must be this server's as the browser addressed it (the request's
+        Host) or ``public_url``'s. A request naming neither is a browser's form only if it
+        carries no Authorization header, which no other site's page can add."""
+        posted_from = request.headers.get("origin") or request.headers.get("referer")
+        if posted_from is None:
+            if "authorization" not in request.headers:
+                refuse(user, 403, NO_ORIGIN, target, {})
+            return
+        own = web_origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
+        claimed = web_origin(posted_from)
+        if claimed is None or claimed not in (own, public_origin):
+            refuse(user, 403, CROSS_SITE, target, {"origin": posted_from[:200]})
 
     @app.post("/drift-report/{record}")
     def draw_drift_report(

@@ -556,7 +556,7 @@ def _fairness_finding(
     verdict: str,
     judged: Evidence | None,
     sizes: dict[str, int],
-    counted: str = "rows",
+    counted: str,
 ) -> dict[str, Any]:
     return {
         "attribute": attribute,
@@ -640,8 +640,10 @@ def _regression_fairness_findings(candidate: DeploymentCandidate) -> list[dict[s
         )
         for name, metric in alarm.items():
             verdict, judged = fairness_verdict(candidate.config, name, metric, plausible[name])
-            sizes = metric.details.get("group_sizes", {})
-            findings.append(_fairness_finding(attribute, name, metric, verdict, judged, sizes))
+            sizes, counted = metric.details["group_sizes"], metric.details["group_sizes_counted"]
+            findings.append(
+                _fairness_finding(attribute, name, metric, verdict, judged, sizes, counted)
+            )
     return findings
 
 

@@ -26,9 +26,11 @@ from govflow.incidents import regulator_report
 from govflow.incidents.lifecycle import IncidentError
 from govflow.reports import KeptReport, compliance, executive
 from govflow.reports.executive import ReportError
+from govflow.store.types import utcnow
 
 ACTOR = "govflow-reports"
 BAD_GRAVITY = "{gravity!r}: expected one of " + ", ".join(regulator_report.DEADLINE_DAYS)
+NOT_BEGUN = "{period} has not begun yet (it begins {start:%Y-%m-%d %H:%M} UTC)"
 
 
 def previous_month(moment: datetime) -> str:
@@ -41,6 +43,15 @@ def previous_quarter(moment: datetime) -> str:
     """The quarter before ``moment``'s (a run on 2025-04-01 reports 2025Q1)."""
     quarter = (moment.month - 1) // 3
     return f"{moment.year}Q{quarter}" if quarter else f"{moment.year - 1}Q4"
+
+
+def _refuse_unless_begun(bounds: Callable[[str], tuple[datetime, datetime]], period: str) -> None:
+    """A report of a period to come would be drawn from no records and kept, audited and
+    posted as if it said something: refused (ReportError). The period under way is drawn as
+    far as it has come."""
+    start, _ = bounds(period)
+    if start > utcnow():
+        raise ReportError(NOT_BEGUN.format(period=period, start=start))
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,9 @@ def _keep_and_announce(draw: Callable[[Session, GovflowConfig], _Drawn]) -> dict
 
 
 def executive_report(month: str, *, actor: str = ACTOR) -> dict[str, Any]:
-    """The monthly executive summary of ``month`` (YYYY-MM): kept, printed, announced."""
+    """The monthly executive summary of ``month`` (YYYY-MM), one that has begun: kept,
+    printed, announced."""
+    _refuse_unless_begun(executive.month_bounds, month)
 
     def draw(session: Session, config: GovflowConfig) -> _Drawn:
         summary = executive.build_summary(session, config, month)
@@ -96,7 +109,9 @@ def executive_report(month: str, *, actor: str = ACTOR) -> dict[str, Any]:
 
 
 def compliance_report(quarter: str, *, actor: str = ACTOR) -> dict[str, Any]:
-    """The quarterly compliance report of ``quarter`` (2025Q1): kept, printed, announced."""
+    """The quarterly compliance report of ``quarter`` (2025Q1), one that has begun: kept,
+    printed, announced."""
+    _refuse_unless_begun(compliance.quarter_bounds, quarter)
 
     def draw(session: Session, config: GovflowConfig) -> _Drawn:
         report = compliance.build_report(session, config, quarter)
@@ -129,22 +144,32 @@ def incident_report(
 
 @contextmanager
 def _refused_when_unknown() -> Iterator[None]:
-    """A task asked for a period or an incident that is not one fails without a retry."""
+    """A task asked for an incident that is not one fails without a retry."""
     try:
         yield
-    except (ReportError, IncidentError) as error:
+    except IncidentError as error:
         raise Refused(str(error)) from None
+
+
+@contextmanager
+def _refused_naming(param: str) -> Iterator[None]:
+    """A task asked for a period that is not one, or one to come, fails without a retry on
+    one line naming the form's field."""
+    try:
+        yield
+    except ReportError as error:
+        raise Refused(f"param {param}: {error}") from None
 
 
 def scheduled_executive_report(run_after: datetime, month: str = "") -> dict[str, Any]:
     """govflow_report_executive: ``month``, or the month before the run."""
-    with _refused_when_unknown():
+    with _refused_naming("month"):
         return executive_report(month or previous_month(run_after))
 
 
 def scheduled_compliance_report(run_after: datetime, quarter: str = "") -> dict[str, Any]:
     """govflow_report_compliance: ``quarter``, or the quarter before the run."""
-    with _refused_when_unknown():
+    with _refused_naming("quarter"):
         return compliance_report(quarter or previous_quarter(run_after))
 
 

@@ -34,7 +34,7 @@ Model drift (all fractions: the seed's "5%" is 0.05)
   output spread changes. ``inconclusive`` when the baseline's predictions are constant.
 
 Fairness (between the groups of a protected attribute, groups of at least
-``min_group_size`` rows; the others are listed as excluded)
+``min_group_size`` rows, labelled rows for an error; the others are listed as excluded)
 -------------------------------------------------------------------------------------------
 * ``mean_prediction_ratio`` = lowest group mean prediction / highest (current window), and
   ``mean_absolute_error_ratio`` = lowest group MAE / highest (labelled rows): the regression
@@ -84,7 +84,11 @@ NO_PREDICTIONS = "no finite prediction"
 TOO_FEW_LABELLED = "only {labelled} labelled rows, fewer than {required}"
 ZERO_BASELINE_ERROR = "the baseline's {error} is 0, so a relative change is undefined"
 CONSTANT_BASELINE = "the baseline's predictions are constant, so a spread ratio is undefined"
-TOO_FEW_GROUPS = "fewer than two groups with at least {size} rows"
+TOO_FEW_GROUPS = "fewer than two groups with at least {size} {counted}"
+# What a group's size counts (fairness.group_sizes_label): a mean prediction rests on every
+# row of the group, a mean absolute error only on those whose outcome is known.
+ROWS = "rows"
+LABELLED_ROWS = "labelled rows"
 ZERO_MEAN = "the highest group mean is 0, so a ratio is undefined"
 
 JUDGED_AS: dict[str, str] = {
@@ -380,15 +384,19 @@ def _contrast(
     attribute: str,
     min_group_size: int,
     confidence: float,
+    sizes_counted: str,
 ) -> FairnessMetric:
     """The contrast of the lowest and the highest group mean among the groups of at least
-    ``min_group_size`` rows, with its interval."""
+    ``min_group_size`` values, with its interval."""
     z = two_sided_z(confidence)
-    sizes = {"group_sizes": {m.group: m.n for m in means}}
+    sizes = {
+        "group_sizes": {m.group: m.n for m in means},
+        "group_sizes_counted": sizes_counted,
+    }
     excluded = {m.group: m.n for m in means if m.n < min_group_size}
     eligible = [m for m in means if m.n >= min_group_size]
     if len(eligible) < 2:
-        too_few = TOO_FEW_GROUPS.format(size=min_group_size)
+        too_few = TOO_FEW_GROUPS.format(size=min_group_size, counted=sizes_counted)
         return inconclusive_metric(name, attribute, excluded, too_few, sizes)
     low = min(eligible, key=lambda m: (m.mean, m.group))
     high = max(eligible, key=lambda m: (m.mean, m.group))
@@ -417,9 +425,11 @@ def mean_contrast(
     attribute: str = "",
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     confidence: float = DEFAULT_CONFIDENCE,
+    sizes_counted: str = ROWS,
 ) -> FairnessMetric:
     """The lowest group mean / the highest (``ratio``, delta-method interval on the log
-    ratio) or the highest - the lowest (``difference``, Welch's interval)."""
+    ratio) or the highest - the lowest (``difference``, Welch's interval); the groups'
+    sizes are counts of ``sizes_counted``."""
     return _contrast(
         means,
         _log_ratio if method == "ratio" else _welch_difference,
@@ -427,6 +437,7 @@ def mean_contrast(
         attribute=attribute,
         min_group_size=min_group_size,
         confidence=confidence,
+        sizes_counted=sizes_counted,
     )
 
 
@@ -451,19 +462,19 @@ def regression_fairness(
 ) -> dict[str, FairnessMetric]:
     """The fairness metrics of one attribute: of the predictions (``groups`` per row) and,
     given ``errors`` (:func:`absolute_errors`, NaN for an unlabelled row) with their own
-    ``error_groups``, of the absolute errors."""
+    ``error_groups``, of the absolute errors (their groups sized in labelled rows)."""
     options: dict[str, Any] = {
         "attribute": attribute,
         "min_group_size": min_group_size,
         "confidence": confidence,
     }
-    measured = [("mean_prediction", group_means(finite_predictions(predictions), groups))]
+    measured = [("mean_prediction", group_means(finite_predictions(predictions), groups), ROWS)]
     if errors is not None and error_groups is not None:
-        measured.append(("mean_absolute_error", group_means(errors, error_groups)))
+        measured.append(("mean_absolute_error", group_means(errors, error_groups), LABELLED_ROWS))
     return {
         f"{prefix}_{method}": mean_contrast(
-            means, method=method, name=f"{prefix}_{method}", **options
+            means, method=method, name=f"{prefix}_{method}", sizes_counted=counted, **options
         )
-        for prefix, means in measured
+        for prefix, means, counted in measured
         for method in ("ratio", "difference")
     }

@@ -108,6 +108,7 @@ from govflow.monitoring.prediction_logs import (
     SCORE,
     SCORED_AT,
     UNDATED_ROWS,
+    UNDATED_TABLE_ROWS,
     ParquetLogSource,
     PredictionLogError,
     PredictionLogSource,
@@ -566,7 +567,13 @@ LEFT_OUT_FOR_DATING = {
         "{count} rows of the window's partitions are in files without a scored_at column "
         "and were left out of the analysis"
     ),
+    UNDATED_TABLE_ROWS: (
+        "{count} rows of the log table have a scored_at that is null or not a timestamp, "
+        "which places them in no window, and were left out of the analysis"
+    ),
 }
+# A SQL log's undated rows are a parquet log's, counted over its table: the same finding.
+LEFT_OUT_METRIC = {UNDATED_TABLE_ROWS: UNDATED_ROWS}
 FUTURE_ROWS = (
     "{count} of {rows} rows are scored after the analysis ran ({now:%Y-%m-%d %H:%M} UTC): "
     "a clock or dating error upstream"
@@ -591,7 +598,7 @@ def _counted_dating_findings(
     findings = [
         Finding(
             DATA_QUALITY,
-            reason,
+            LEFT_OUT_METRIC.get(reason, reason),
             SCORED_AT,
             float(count),
             "WARNING",
@@ -1302,6 +1309,7 @@ def _regression_attribute_fairness(
             "plausible_ci_low": None if evidence is None else evidence.plausible_low,
             "plausible_ci_high": None if evidence is None else evidence.plausible_high,
             "group_sizes": metric.details.get("group_sizes", {}),
+            "group_sizes_counted": metric.details["group_sizes_counted"],
         }
         judge.judge_verdict("fairness_drift", name, subject, metric, verdict, evidence, details)
     if matured.empty:
@@ -1626,7 +1634,8 @@ def analyse_sql_window(
     analysis.quality = report.to_dict()
     analysis.findings.extend(_quality_findings(report, config))
     future = _count_rows(source, window_start, window_end, lambda t: t.c[SCORED_AT] > now)
-    analysis.findings.extend(_counted_dating_findings({}, future, report.row_count, now))
+    undated = {UNDATED_TABLE_ROWS: source.undated_rows(window_start, window_end)}
+    analysis.findings.extend(_counted_dating_findings(undated, future, report.row_count, now))
     judge = _Judge(config)
     columns = [str(column.name) for column in source.reflected().columns]
     matured = "labels_arrived" in reports

@@ -79,6 +79,13 @@ ROWS_WITHOUT_SCORED_AT = "rows_without_scored_at"
 """``frame.attrs`` key: rows of the window's partitions in files without a ``scored_at``
 column (no row of them can be placed in a window), left out and counted."""
 DATING_COUNTS = (MISDATED_ROWS, UNDATED_ROWS, ROWS_WITHOUT_SCORED_AT)
+UNDATED_TABLE_ROWS = "undated_table_rows"
+"""``frame.attrs`` key of ``SqlLogSource.read_window``'s result: rows of the log's table whose
+``scored_at`` is null or not a timestamp, which no window holds (a table has no partitions to
+count them by), and which this window did not let in either; counted so that every analysis
+names them."""
+# What SQLite compares as a time: text beginning with a date, which julianday() reads.
+SQLITE_DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"
 
 
 class PredictionLogError(Exception):
@@ -385,7 +392,32 @@ class SqlLogSource:
     ) -> pd.DataFrame:
         start, end = _check_window(start, end)
         with self._database_errors():
-            return self._read(start, end, columns)
+            frame = self._read(start, end, columns)
+        frame.attrs[UNDATED_TABLE_ROWS] = self.undated_rows(start, end)
+        return frame
+
+    def undated_rows(self, start: datetime, end: datetime) -> int:
+        """How many rows of the table no window holds for their ``scored_at`` (null; on
+        SQLite, which keeps any value in any column, also a number, or text that is not a
+        timestamp) and ``[start, end)`` did not let in either (those the data-quality gate
+        judges). The window's condition would drop them without a word."""
+        dialect = self.engine.dialect.name
+
+        def count(table: sa.Table, in_window: sa.ColumnElement[bool]) -> sa.Select[Any]:
+            scored_at = table.c[SCORED_AT]
+            undated: sa.ColumnElement[bool] = scored_at.is_(None)
+            if dialect == "sqlite":
+                text = sa.type_coerce(scored_at, sa.Text)
+                placed = sa.and_(
+                    sa.func.typeof(scored_at) == "text",
+                    sa.func.glob(SQLITE_DATE_GLOB, text) == 1,
+                    sa.func.julianday(text).is_not(None),
+                )
+                undated = sa.or_(undated, sa.and_(sa.not_(in_window), sa.not_(placed)))
+            return sa.select(sa.func.count()).select_from(table).where(undated)
+
+        ((counted,),) = self.query_window(start, end, count)
+        return int(counted)
 
     def query_window(
         self,

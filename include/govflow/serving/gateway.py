@@ -423,6 +423,7 @@ class Gateway:
             raise GatewayError(str(error)) from None
         if self.consumers.without_token():
             logger.warning(NO_TOKEN.format(consumers=", ".join(self.consumers.without_token())))
+        self._token_problems: list[str] = []
         self.snapshot = Snapshot()
         self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
         self._failed_loads: dict[tuple[str, str], tuple[tuple[int, int] | None, str]] = {}
@@ -503,8 +504,9 @@ class Gateway:
     # --- the refresher -----------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Re-read routes and active switches, load newly routed versions, swap the snapshot
-        and report the revisions now served."""
+        """Re-read the consumers' tokens, routes and active switches, load newly routed
+        versions, swap the snapshot and report the revisions now served."""
+        self.reread_tokens()
         previous = self.snapshot
         to_load: dict[tuple[str, str], tuple[str, str, float | None]] = {}
         unavailable: dict[tuple[str, str], str] = {}
@@ -546,6 +548,24 @@ class Gateway:
                 instance=self.instance,
                 revisions={model_id: route.revision for model_id, route in routes.items()},
             )
+
+    def reread_tokens(self) -> None:
+        """The consumers' tokens as their sources hold them now: a token rotated or revoked
+        in its file is the only one that counts from here on. A token that became unusable
+        leaves its consumer without one (never the token it replaced); what changed is
+        logged once, by consumer and source, never a token."""
+        problems: list[str] = []
+        tokens = ConsumerTokens.from_environment(self.consumers.consumers, problems=problems)
+        for problem in problems:
+            if problem not in self._token_problems:
+                logger.warning("%s: its consumer cannot file feedback", problem)
+        without = tokens.without_token()
+        if without != self.consumers.without_token():
+            if without:
+                logger.warning(NO_TOKEN.format(consumers=", ".join(without)))
+            else:
+                logger.info("every consumer has a token")
+        self.consumers, self._token_problems = tokens, problems
 
     def _load(
         self, key: tuple[str, str], path: Path, sha256: str, threshold: float | None
