@@ -14,8 +14,8 @@ again.
 One baseline per deployment: a retried task, or the same event read twice, returns the
 baseline already created for that deployment, while a later deployment of the same version
 gets a baseline of its own. A manual trigger with the Param `deployments` does the same for
-deployments made outside govflow, whose baselines are active at once. The new versions are published as the Asset
-`govflow_baselines`.
+deployments made outside govflow, whose baselines are active at once. The new versions are
+published as the Asset `govflow_baselines`.
 """
 
 from __future__ import annotations
