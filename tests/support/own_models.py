@@ -1,6 +1,7 @@
-"""The README's own-model guide as data: its printed blocks, and rows of the guide's
-regressor (``customer_value``) that the demo generator never made, for the tests of
-monitoring, deployment gates, rollouts and explanations of a model that is not the demo's."""
+"""The README's own-model guide as data: its printed blocks, and rows of the guide's black-box
+classifier (``tenancy_screening``) and regressor (``customer_value``) that the demo generator
+never made, for the tests of monitoring, deployment gates, rollouts and explanations of a
+model that is not the demo's."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ CONFIG_DIR = ROOT / "config"
 README = ROOT / "README.md"
 GUIDE = "## Monitor your own model"
 REGRESSOR = "customer_value"
+TENANCY = "tenancy_screening"
 
 
 def guide_blocks(language: str) -> list[str]:
@@ -29,7 +31,31 @@ def guide_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
 
 
-REGRESSOR_ENTRY = guide_blocks("yaml")[1]
+TENANCY_ENTRY, REGRESSOR_ENTRY = guide_blocks("yaml")[:2]
+
+
+def tenancy_rows(rng: np.random.Generator, rows: int, start: datetime) -> pd.DataFrame:
+    """Applications the demo generator never made: rent, tenancies, kind, two groups, and a
+    risk score (``score`` the probability of class 1, a default; prediction 1 declines)."""
+    rent = rng.gamma(4.0, 300.0, rows)
+    prior = rng.poisson(2.0, rows)
+    score = 1 / (1 + np.exp(-(1.5 - rent / 1000 + 0.3 * prior + rng.normal(0, 0.5, rows))))
+    return pd.DataFrame(
+        {
+            "prediction_id": [f"t{start:%Y%m%d}-{row}" for row in range(rows)],
+            "model_version": "1",
+            "scored_at": pd.date_range(start, periods=rows, freq="30s", tz="UTC"),
+            "monthly_rent": rent,
+            "prior_tenancies": prior,
+            "tenancy_kind": rng.choice(["flat", "house", "room"], rows, p=[0.6, 0.3, 0.1]),
+            "sex": rng.choice(["female", "male"], rows),
+            "nationality": rng.choice(["domestic", "eu", "other"], rows, p=[0.7, 0.2, 0.1]),
+            "score": score,
+            "prediction": (score >= 0.5).astype(int),
+            "label": (rng.random(rows) < score).astype(int),
+            "label_observed_at": pd.date_range(start, periods=rows, freq="30s", tz="UTC"),
+        }
+    )
 
 
 def customer_value_rows(

@@ -37,40 +37,16 @@ from tests.support.own_models import (
     CONFIG_DIR,
     REGRESSOR,
     REGRESSOR_ENTRY,
+    TENANCY,
+    TENANCY_ENTRY,
     customer_value_rows,
     guide_blocks,
+    tenancy_rows,
 )
 
-MODEL = "tenancy_screening"
-
-
-ENTRY = guide_blocks("yaml")[0]
+MODEL = TENANCY
 DAY = date(2024, 6, 3)
 ROWS = 1500
-
-
-def tenancy_rows(rng: np.random.Generator, rows: int, start: datetime) -> pd.DataFrame:
-    """Applications the demo generator never made: rent, tenancies, kind, two groups, and a
-    risk score (``score`` the probability of class 1, a default; prediction 1 declines)."""
-    rent = rng.gamma(4.0, 300.0, rows)
-    prior = rng.poisson(2.0, rows)
-    score = 1 / (1 + np.exp(-(1.5 - rent / 1000 + 0.3 * prior + rng.normal(0, 0.5, rows))))
-    return pd.DataFrame(
-        {
-            "prediction_id": [f"t{start:%Y%m%d}-{row}" for row in range(rows)],
-            "model_version": "1",
-            "scored_at": pd.date_range(start, periods=rows, freq="30s", tz="UTC"),
-            "monthly_rent": rent,
-            "prior_tenancies": prior,
-            "tenancy_kind": rng.choice(["flat", "house", "room"], rows, p=[0.6, 0.3, 0.1]),
-            "sex": rng.choice(["female", "male"], rows),
-            "nationality": rng.choice(["domestic", "eu", "other"], rows, p=[0.7, 0.2, 0.1]),
-            "score": score,
-            "prediction": (score >= 0.5).astype(int),
-            "label": (rng.random(rows) < score).astype(int),
-            "label_observed_at": pd.date_range(start, periods=rows, freq="30s", tz="UTC"),
-        }
-    )
 
 
 def with_attributions(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -90,7 +66,7 @@ def own_model(tmp_path, monkeypatch) -> Path:
     config = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, config)
     models = config / "models.yaml"
-    models.write_text(models.read_text() + ENTRY)
+    models.write_text(models.read_text() + TENANCY_ENTRY)
     rng = np.random.default_rng(11)
     validation = tenancy_rows(rng, 4000, datetime(2024, 5, 1, tzinfo=UTC))
     validation.to_csv(tmp_path / "validation.csv", index=False)

@@ -367,6 +367,23 @@ class ModelEntry(StrictModel):
         return self.type == "regressor"
 
     @property
+    def log_columns(self) -> list[str]:
+        """The prediction log's columns this entry names, in the documented order: its
+        ``columns`` (a regressor has no score), features and protected attributes."""
+        columns = self.columns
+        return [
+            columns.prediction_id,
+            columns.model_version,
+            columns.scored_at,
+            *(feature.name for feature in self.features),
+            *(attribute.name for attribute in self.protected_attributes),
+            *([] if columns.score is None else [columns.score]),
+            columns.prediction,
+            columns.label,
+            columns.label_observed_at,
+        ]
+
+    @property
     def prediction_bounds(self) -> tuple[float, float]:
         """A regressor's valid predictions, [0, serving.output.max]: the gateway clips into
         them and the data-quality gate counts logged predictions outside them."""

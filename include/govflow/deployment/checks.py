@@ -29,6 +29,11 @@ What the checks look at:
 - rollback: the previous production version's artefact loads and scores the validation set;
 - configuration checks read the policy in config/ and the registry.
 
+A black box (a version registered without an artefact, README "Monitor your own model") has
+nothing govflow can load: a check that needs its artefact (``@check(..., artefact=...)``) is
+``not_applicable`` with the reason, and the checks that look at an artefact among other
+things (the environment, the previous version) judge the rest.
+
 Checks that need live traffic of the new version (``TRAFFIC_CHECKS``) cannot be decided
 before the rollout starts; the procedure records them as deferred to the rollout.
 """
@@ -78,7 +83,6 @@ from govflow.monitoring.prediction_logs import (
     PARTITION_PREFIX,
     ParquetLogSource,
     PredictionLogError,
-    log_columns,
 )
 from govflow.registry import get_version
 from govflow.store.schema import Baseline, Deployment, DeploymentApproval, Model, ModelVersion
@@ -120,6 +124,13 @@ NOTHING_TO_JUDGE_AGAINST = (
     "with: give it an error_ceiling (max_mae, max_rmse) in models.yaml"
 )
 PERFORMANCE_NOT_SHOWN = "inconclusive, the requirement is not shown (not broken): "
+NO_VALIDATION_METRICS = (
+    "{model_id} {version} has no registered validation accuracy and AUC: its performance "
+    "requirement cannot be shown"
+)
+BLACK_BOX = (
+    "{model_id} {version} is a black box (registered without an artefact): govflow cannot {purpose}"
+)
 
 
 @dataclass(frozen=True)
@@ -164,6 +175,10 @@ class DeploymentCandidate:
     @property
     def features(self) -> list[str]:
         return [feature.name for feature in self.model.features]
+
+    @staticmethod
+    def is_black_box(version: ModelVersion) -> bool:
+        return not version.artifact_uri
 
     @cached_property
     def previous(self) -> ModelVersion | None:
@@ -243,21 +258,56 @@ CheckFunction = Callable[[DeploymentCandidate], CheckResult]
 CHECKS: dict[str, CheckFunction] = {}
 
 
-def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check under the name deployment.yaml uses for it."""
+@dataclass(frozen=True)
+class ArtefactUse:
+    """What a check does with a version's artefact: the candidate's or the previous
+    production version's, and ``purpose`` as a black box's reason finishes the sentence."""
+
+    of: Literal["candidate", "previous"]
+    purpose: str
+
+
+ARTEFACT_USES: dict[str, ArtefactUse] = {}
+
+
+def check(
+    name: str, *, artefact: ArtefactUse | None = None
+) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check under the name deployment.yaml uses for it; ``artefact`` when it
+    cannot be evaluated without that version's artefact."""
 
     def register(function: CheckFunction) -> CheckFunction:
         CHECKS[name] = function
+        if artefact is not None:
+            ARTEFACT_USES[name] = artefact
         return function
 
     return register
 
 
+def _black_box_reason(name: str, candidate: DeploymentCandidate) -> str | None:
+    """Why ``name`` is not applicable to ``candidate``: the version whose artefact it needs
+    is a black box. None when it has an artefact (or there is no previous version)."""
+    use = ARTEFACT_USES.get(name)
+    if use is None:
+        return None
+    version = candidate.version if use.of == "candidate" else candidate.previous
+    if version is None or not candidate.is_black_box(version):
+        return None
+    return BLACK_BOX.format(
+        model_id=candidate.model.id, version=version.version, purpose=use.purpose
+    )
+
+
 def run_check(name: str, candidate: DeploymentCandidate) -> CheckResult:
-    """Evaluate one check; a check that cannot be evaluated fails with the reason why."""
+    """Evaluate one check; a check that cannot be evaluated fails with the reason why, one
+    that needs the artefact of a black box is not applicable."""
     if name not in CHECKS:
         raise KeyError(UNKNOWN_CHECK.format(name=name))
     try:
+        black_box = _black_box_reason(name, candidate)
+        if black_box is not None:
+            return CheckResult(name, "not_applicable", black_box)
         return CHECKS[name](candidate)
     except (OSError, ValueError, LookupError, TypeError, PredictionLogError) as error:
         return CheckResult(name, "failed", CHECK_ERROR.format(name=name, error=error))
@@ -303,12 +353,21 @@ def environment_ready(candidate: DeploymentCandidate) -> CheckResult:
         return _result(
             "environment_ready", False, f"environment {environment!r} is not in deployment.yaml"
         )
-    candidate.artefact  # noqa: B018 - loading it is the check
+    if candidate.is_black_box(candidate.version):
+        accepts = (
+            f"; {candidate.model.id} {candidate.version.version} is a black box (registered "
+            "without an artefact), so there is no artefact to load"
+        )
+    else:
+        candidate.artefact  # noqa: B018 - loading it is the check
+        accepts = (
+            f" and accepts the artefact {candidate.version.artifact_uri} (it loads with its "
+            "registered sha256)"
+        )
     return _result(
         "environment_ready",
         True,
-        f"{environment} is defined in deployment.yaml and accepts the artefact "
-        f"{candidate.version.artifact_uri} (it loads with its registered sha256)",
+        f"{environment} is defined in deployment.yaml{accepts}",
         environment=environment,
         requirements=requirements,
         artifact=candidate.version.artifact_uri,
@@ -342,7 +401,10 @@ def version_tagged(candidate: DeploymentCandidate) -> CheckResult:
     )
 
 
-@check("package_integrity_verified")
+@check(
+    "package_integrity_verified",
+    artefact=ArtefactUse("candidate", "verify the sha256 of its package"),
+)
 def package_integrity_verified(candidate: DeploymentCandidate) -> CheckResult:
     path = candidate.data_dir / candidate.version.artifact_uri
     computed = _sha256(path)
@@ -365,10 +427,15 @@ def model_versioning(candidate: DeploymentCandidate) -> CheckResult:
         .where(ModelVersion.model_id == candidate.model.id)
         .order_by(ModelVersion.id)
     ).all()
+    # A black box's lineage is its training data and features: it has no artefact digest.
     incomplete = [
         v.version
         for v in versions
-        if not (v.artifact_sha256 and v.training_snapshot_id and v.feature_version)
+        if not (
+            (v.artifact_sha256 or candidate.is_black_box(v))
+            and v.training_snapshot_id
+            and v.feature_version
+        )
     ]
     return _result(
         "model_versioning",
@@ -383,7 +450,10 @@ def model_versioning(candidate: DeploymentCandidate) -> CheckResult:
 # --- Validation: smoke test, performance, fairness, explanations (step 6) ------------------
 
 
-@check("staging_smoke_test")
+@check(
+    "staging_smoke_test",
+    artefact=ArtefactUse("candidate", "score its validation set through it"),
+)
 def staging_smoke_test(candidate: DeploymentCandidate) -> CheckResult:
     scores = candidate.validation_scores
     summary = _score_summary(scores, candidate.valid_outputs)
@@ -414,12 +484,13 @@ def model_performance_meets_requirement(candidate: DeploymentCandidate) -> Check
     requirement = candidate.model.performance_requirement
     assert requirement is not None, "models.yaml requires it of a classifier"
     accuracy, auc = metrics.get("accuracy"), metrics.get("roc_auc")
-    meets = (
-        accuracy is not None
-        and auc is not None
-        and accuracy >= requirement.min_accuracy
-        and auc >= requirement.min_auc
-    )
+    if accuracy is None or auc is None:
+        # A version registered from models.yaml (govflow model register) records none.
+        unshown = NO_VALIDATION_METRICS.format(
+            model_id=candidate.model.id, version=candidate.version.version
+        )
+        return _result("model_performance_meets_requirement", False, unshown, registered=metrics)
+    meets = accuracy >= requirement.min_accuracy and auc >= requirement.min_auc
     return _result(
         "model_performance_meets_requirement",
         meets,
@@ -699,7 +770,14 @@ def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
     )
 
 
-@check("explanations_available")
+@check(
+    "explanations_available",
+    artefact=ArtefactUse(
+        "candidate",
+        "compute SHAP attributions (explanation drift reads its logged "
+        "attribution__<feature> columns instead)",
+    ),
+)
 def explanations_available(candidate: DeploymentCandidate) -> CheckResult:
     from govflow.metrics.explanation_drift import explanation_background, feature_attributions
 
@@ -741,27 +819,33 @@ def previous_version_available(candidate: DeploymentCandidate) -> CheckResult:
             "not_applicable",
             "an initial deployment has no previous version: rolling back withdraws the model",
         )
-    computed = _sha256(candidate.data_dir / previous.artifact_uri)
     baselines = candidate.session.scalars(
         select(Baseline.version).where(
             Baseline.model_id == candidate.model.id, Baseline.model_version == previous.version
         )
     ).all()
-    available = computed == previous.artifact_sha256 and bool(baselines)
+    # A black box has no artefact to be intact: its serving side restores it.
+    intact = None
+    artefact = "a black box (no artefact)"
+    if not candidate.is_black_box(previous):
+        intact = _sha256(candidate.data_dir / previous.artifact_uri) == previous.artifact_sha256
+        artefact = f"artefact {'intact' if intact else 'changed'}"
     return _result(
         "previous_version_available",
-        available,
-        f"previous version {previous.version}: artefact "
-        f"{'intact' if computed == previous.artifact_sha256 else 'changed'}, "
+        intact is not False and bool(baselines),
+        f"previous version {previous.version}: {artefact}, "
         f"baselines {', '.join(baselines) or 'none'}",
         previous_version=previous.version,
-        artifact=previous.artifact_uri,
-        artifact_intact=computed == previous.artifact_sha256,
+        artifact=previous.artifact_uri or None,
+        artifact_intact=intact,
         baselines=list(baselines),
     )
 
 
-@check("rollback_dry_run")
+@check(
+    "rollback_dry_run",
+    artefact=ArtefactUse("previous", "score the validation set with it in a dry run"),
+)
 def rollback_dry_run(candidate: DeploymentCandidate) -> CheckResult:
     previous = candidate.previous
     if previous is None:
@@ -830,9 +914,7 @@ def alert_thresholds_configured(candidate: DeploymentCandidate) -> CheckResult:
 @check("prediction_logging_enabled")
 def prediction_logging_enabled(candidate: DeploymentCandidate) -> CheckResult:
     day, sample = candidate.production_sample
-    expected = log_columns(
-        candidate.features, [attribute.name for attribute in candidate.model.protected_attributes]
-    )
+    expected = candidate.model.log_columns
     missing = [column for column in expected if column not in sample.columns]
     return _result(
         "prediction_logging_enabled",
@@ -985,7 +1067,10 @@ def system_owner_assigned(candidate: DeploymentCandidate) -> CheckResult:
     )
 
 
-@check("deployment_smoke_test")
+@check(
+    "deployment_smoke_test",
+    artefact=ArtefactUse("candidate", "score the newest day of prediction logs through it"),
+)
 def deployment_smoke_test(candidate: DeploymentCandidate) -> CheckResult:
     day, sample = candidate.production_sample
     scores = candidate.outputs(candidate.artefact, sample) if len(sample) else np.array([])
