@@ -92,3 +92,13 @@ def config_with_regressor(directory: Path, *, extra: str = "") -> GovflowConfig:
     models = directory / "models.yaml"
     models.write_text(models.read_text() + REGRESSOR_ENTRY + extra)
     return load_config(directory)
+
+
+def with_attributions(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Attributions as a serving side would log them: rent matters most, then prior
+    tenancies, the kind of tenancy hardly at all (mean |value| about 0.48, 0.34, 0.04)."""
+    return frame.assign(
+        attribution__monthly_rent=-0.001 * (frame["monthly_rent"] - 1200),
+        attribution__prior_tenancies=0.3 * (frame["prior_tenancies"] - 2),
+        attribution__tenancy_kind=rng.normal(0, 0.05, len(frame)),
+    )

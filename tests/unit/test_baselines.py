@@ -52,7 +52,8 @@ from govflow.metrics import (
     prediction_distribution_shift,
 )
 from govflow.store.schema import AuditEvent, Baseline
-from tests.unit.test_own_model import ENTRY, tenancy_rows
+from tests.support.own_models import TENANCY_ENTRY as ENTRY
+from tests.support.own_models import tenancy_rows
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 MODEL_ID = "credit_approval"

@@ -27,7 +27,8 @@ from govflow.config import ConfigError, UnknownModel, load_config
 from govflow.demo.seeding import NOT_IN_INVENTORY
 from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
 from govflow.store.schema import Baseline, ModelVersion
-from tests.unit.test_own_model import ENTRY, tenancy_rows
+from tests.support.own_models import TENANCY_ENTRY as ENTRY
+from tests.support.own_models import tenancy_rows
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PASSWORD = "s3cret-for-the-test"

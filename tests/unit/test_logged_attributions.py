@@ -43,13 +43,9 @@ from govflow.monitoring.analysis import (
 )
 from govflow.monitoring.prediction_logs import partition_path
 from govflow.store.schema import Baseline
-from tests.unit.test_own_model import (
-    CONFIG_DIR,
-    ENTRY,
-    MODEL,
-    tenancy_rows,
-    with_attributions,
-)
+from tests.support.own_models import CONFIG_DIR, tenancy_rows, with_attributions
+from tests.support.own_models import TENANCY as MODEL
+from tests.support.own_models import TENANCY_ENTRY as ENTRY
 
 FEATURES = ("monthly_rent", "prior_tenancies", "tenancy_kind")
 COLUMNS = tuple(f"attribution__{feature}" for feature in FEATURES)

@@ -42,21 +42,12 @@ from tests.support.own_models import (
     customer_value_rows,
     guide_blocks,
     tenancy_rows,
+    with_attributions,
 )
 
 MODEL = TENANCY
 DAY = date(2024, 6, 3)
 ROWS = 1500
-
-
-def with_attributions(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Attributions as a serving side would log them: rent matters most, then prior
-    tenancies, the kind of tenancy hardly at all (mean |value| about 0.48, 0.34, 0.04)."""
-    return frame.assign(
-        attribution__monthly_rent=-0.001 * (frame["monthly_rent"] - 1200),
-        attribution__prior_tenancies=0.3 * (frame["prior_tenancies"] - 2),
-        attribution__tenancy_kind=rng.normal(0, 0.05, len(frame)),
-    )
 
 
 @pytest.fixture

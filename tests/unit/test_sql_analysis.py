@@ -296,8 +296,8 @@ def _tenancy(tmp_path: Path) -> tuple[SqlLogSource, dict[str, Any]]:
     import numpy as np
 
     from govflow.baselines.profile import build_profile
-    from tests.unit.test_own_model import CONFIG_DIR, ENTRY, tenancy_rows, with_attributions
-    from tests.unit.test_own_model import MODEL as TENANCY
+    from tests.support.own_models import CONFIG_DIR, TENANCY, tenancy_rows, with_attributions
+    from tests.support.own_models import TENANCY_ENTRY as ENTRY
 
     config_dir = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, config_dir)
