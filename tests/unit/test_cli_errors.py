@@ -27,7 +27,7 @@ from govflow.config import ConfigError, UnknownModel, load_config
 from govflow.demo.seeding import NOT_IN_INVENTORY
 from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
 from govflow.store.schema import Baseline, ModelVersion
-from tests.unit.test_own_model import ENTRY, tenancy_rows
+from tests.support.own_models import TENANCY_ENTRY, tenancy_rows
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PASSWORD = "s3cret-for-the-test"
@@ -422,7 +422,7 @@ def tenancy(tmp_path, monkeypatch) -> Path:
     config = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, config)
     models = config / "models.yaml"
-    models.write_text(models.read_text() + ENTRY)
+    models.write_text(models.read_text() + TENANCY_ENTRY)
     rows = tenancy_rows(np.random.default_rng(7), 400, datetime(2024, 5, 1, tzinfo=UTC))
     rows.to_csv(tmp_path / "validation.csv", index=False)
     monkeypatch.setenv("GOVFLOW_DB_URL", f"sqlite:///{tmp_path / 'govflow.db'}")

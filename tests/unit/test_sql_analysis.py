@@ -296,12 +296,13 @@ def _tenancy(tmp_path: Path) -> tuple[SqlLogSource, dict[str, Any]]:
     import numpy as np
 
     from govflow.baselines.profile import build_profile
-    from tests.unit.test_own_model import CONFIG_DIR, ENTRY, tenancy_rows, with_attributions
-    from tests.unit.test_own_model import MODEL as TENANCY
+    from tests.support.own_models import CONFIG_DIR, TENANCY, TENANCY_ENTRY, tenancy_rows
+    from tests.unit.test_own_model import with_attributions
 
     config_dir = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, config_dir)
-    (config_dir / "models.yaml").write_text((config_dir / "models.yaml").read_text() + ENTRY)
+    models = config_dir / "models.yaml"
+    models.write_text(models.read_text() + TENANCY_ENTRY)
     config = load_config(config_dir)
     entry = config.models.get(TENANCY)
     rng = np.random.default_rng(3)
