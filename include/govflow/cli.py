@@ -385,18 +385,47 @@ def model_register(
     feature_version: Annotated[
         str, typer.Option(help="The feature set's version (lineage).")
     ] = "not recorded",
+    validation: Annotated[
+        str | None,
+        typer.Option(
+            help="The version's validation set, logged like a day (features, protected "
+            "attributes, score, prediction, label): a .parquet or .csv file or a directory "
+            "of them, or with --url-env a table (schema.table) or a SELECT query. The "
+            "deployment procedure's checks and baseline read it."
+        ),
+    ] = None,
+    url_env: Annotated[
+        str | None,
+        typer.Option(help="The environment variable holding the database URL for --validation."),
+    ] = None,
     actor: RecordedByOption = "govflow-cli",
     config_dir: ConfigDirOption = None,
 ) -> None:
     """Register a model as models.yaml describes it (owner, purpose, risk tier) and one of its
     versions; again with the same values it changes nothing. Next: govflow baseline create."""
-    from govflow import store
-    from govflow.baselines.onboarding import register_from_config
+    from govflow import settings, store
+    from govflow.baselines.onboarding import (
+        gate_validation_set,
+        read_baseline_data,
+        register_from_config,
+    )
     from govflow.config import load_config
 
     if not version.strip():
         raise typer.BadParameter("the version is empty", param_hint="--version")
-    entry = load_config(_config_dir(config_dir)).models.get(model_id)
+    if url_env is not None and validation is None:
+        raise typer.BadParameter(
+            "it reads --validation, which is not given", param_hint="--url-env"
+        )
+    config = load_config(_config_dir(config_dir))
+    entry = config.models.get(model_id)
+    validation_set = (
+        None
+        if validation is None
+        else gate_validation_set(
+            config, entry, read_baseline_data(validation, url_env=url_env), source=validation
+        )
+    )
     store.ensure_schema()
     with store.session_scope() as session:
         _, registered = register_from_config(
@@ -407,12 +436,30 @@ def model_register(
             artifact=artifact,
             training_snapshot=training_snapshot,
             feature_version=feature_version,
+            validation=validation_set,
+            data_dir=settings.data_dir(),
         )
+        if validation_set is not None:
+            for line in validation_set.notes:
+                typer.echo(line, err=True)
         kind = "black box" if not registered.artifact_uri else f"artefact {registered.artifact_uri}"
         typer.echo(
             f"{model_id} {version} registered ({registered.status}, {kind}); next: "
             f"govflow baseline create --model {model_id} --from <validation data>"
         )
+        if registered.validation_uri is not None:
+            typer.echo(
+                f"validation set {registered.validation_uri}: "
+                f"{registered.validation_metrics['rows']} labelled rows, "
+                f"{_validation_shown(registered.validation_metrics)}"
+            )
+
+
+def _validation_shown(metrics: dict[str, Any]) -> str:
+    """A version's validation metrics as the deployment procedure judges them."""
+    if "mae" in metrics:
+        return f"MAE {metrics['mae']:,.0f}, RMSE {metrics['rmse']:,.0f}"
+    return f"accuracy {metrics['accuracy']:.3f}, AUC {metrics['roc_auc']:.3f}"
 
 
 @baseline_app.command("create")
@@ -522,12 +569,7 @@ def _seed(days: int, seed: int, start: str, rows_per_day: int) -> None:
     typer.echo("")
     typer.echo(f"{'model':<24} {'tier':<7} {'owner':<7} {'version':<8} validation")
     for row in summary.models:
-        metrics = row["validation_metrics"]
-        shown = (
-            f"MAE {metrics['mae']:,.0f}, RMSE {metrics['rmse']:,.0f}"
-            if "mae" in metrics
-            else f"accuracy {metrics['accuracy']:.3f}, AUC {metrics['roc_auc']:.3f}"
-        )
+        shown = _validation_shown(row["validation_metrics"])
         typer.echo(
             f"{row['id']:<24} {row['risk_tier']:<7} {row['owner']:<7} {row['version']:<8} {shown}"
         )

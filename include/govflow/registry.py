@@ -40,6 +40,10 @@ MODEL_EXISTS_DIFFERENTLY = "model {model_id!r} is already registered with other 
 VERSION_EXISTS_DIFFERENTLY = (
     "{model_id} {version} is already registered with another artefact (sha256 {sha256})"
 )
+VALIDATION_EXISTS_DIFFERENTLY = (
+    "{model_id} {version} is already registered {held}; a registered version does not change: "
+    "register this validation set with a new --version"
+)
 UNKNOWN_STAGE = (
     "unknown deployment stage {stage!r}; expected one of shadow, canary, production, retired"
 )
@@ -109,7 +113,7 @@ def register_version(
         raise RegistryError(VERSION_REQUIRED)
     if session.get(Model, model_id) is None:
         raise RegistryError(UNKNOWN_MODEL.format(model_id=model_id))
-    existing = _find_version(session, model_id, version)
+    existing = find_version(session, model_id, version)
     if existing is not None:
         if existing.artifact_sha256 != artifact_sha256:
             raise RegistryError(
@@ -149,7 +153,8 @@ def register_version(
     return record
 
 
-def _find_version(session: Session, model_id: str, version: str) -> ModelVersion | None:
+def find_version(session: Session, model_id: str, version: str) -> ModelVersion | None:
+    """``model_id``'s ``version``, or None when it is not registered."""
     return session.scalars(
         select(ModelVersion).where(
             ModelVersion.model_id == model_id, ModelVersion.version == version
@@ -158,7 +163,7 @@ def _find_version(session: Session, model_id: str, version: str) -> ModelVersion
 
 
 def get_version(session: Session, model_id: str, version: str) -> ModelVersion:
-    record = _find_version(session, model_id, version)
+    record = find_version(session, model_id, version)
     if record is None:
         raise RegistryError(UNKNOWN_VERSION.format(model_id=model_id, version=version))
     return record

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from govflow import registry, store
-from govflow.demo.training import validation_metrics
+from govflow.baselines.onboarding import validation_metrics
 
 CANDIDATE = "1.1.0"
 UNFAIR_CANDIDATE = "1.1.1"
@@ -98,7 +98,7 @@ def register_candidate(
         if validation is not None:
             frame = validation(frame)
         frame.to_parquet(data_dir / directory / "validation.parquet", index=False)
-        metrics = validation_metrics(frame)
+        metrics = validation_metrics(frame, regressor=base.model.model_type == "regressor")
         registry.register_version(
             session,
             model_id=model_id,

@@ -52,8 +52,7 @@ from govflow.metrics import (
     prediction_distribution_shift,
 )
 from govflow.store.schema import AuditEvent, Baseline
-from tests.support.own_models import TENANCY_ENTRY as ENTRY
-from tests.support.own_models import tenancy_rows
+from tests.support.own_models import TENANCY_ENTRY, tenancy_rows
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 MODEL_ID = "credit_approval"
@@ -466,7 +465,7 @@ def tenancy_config(tmp_path_factory) -> GovflowConfig:
     directory = tmp_path_factory.mktemp("tenancy") / "config"
     shutil.copytree(CONFIG_DIR, directory)
     models = directory / "models.yaml"
-    models.write_text(models.read_text() + ENTRY)
+    models.write_text(models.read_text() + TENANCY_ENTRY)
     return load_config(directory)
 
 

@@ -27,8 +27,7 @@ from govflow.config import ConfigError, UnknownModel, load_config
 from govflow.demo.seeding import NOT_IN_INVENTORY
 from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
 from govflow.store.schema import Baseline, ModelVersion
-from tests.support.own_models import TENANCY_ENTRY as ENTRY
-from tests.support.own_models import tenancy_rows
+from tests.support.own_models import TENANCY_ENTRY, tenancy_rows
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PASSWORD = "s3cret-for-the-test"
@@ -423,7 +422,7 @@ def tenancy(tmp_path, monkeypatch) -> Path:
     config = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, config)
     models = config / "models.yaml"
-    models.write_text(models.read_text() + ENTRY)
+    models.write_text(models.read_text() + TENANCY_ENTRY)
     rows = tenancy_rows(np.random.default_rng(7), 400, datetime(2024, 5, 1, tzinfo=UTC))
     rows.to_csv(tmp_path / "validation.csv", index=False)
     monkeypatch.setenv("GOVFLOW_DB_URL", f"sqlite:///{tmp_path / 'govflow.db'}")
@@ -642,6 +641,135 @@ def test_model_register_refuses_an_empty_version(tenancy, version):
         2,
         "Invalid value for --version: the version is empty (see 'govflow model register --help')",
     )
+
+
+VALIDATION_SET = "models/tenancy_screening/2/validation.parquet"
+REGISTER_WITH_VALIDATION = ["model", "register", "tenancy_screening", "--version", "2"]
+
+
+def registered_versions(directory: Path) -> list[tuple[str, str | None, dict]]:
+    url = f"sqlite:///{directory / 'govflow.db'}"
+    store.ensure_schema(url)
+    with store.session_scope(url) as session:
+        return [
+            (v.version, v.validation_uri, v.validation_metrics)
+            for v in session.scalars(select(ModelVersion))
+        ]
+
+
+def test_model_register_stores_the_validation_set_and_records_its_metrics(tenancy):
+    """The deployment procedure reads both: its performance item the metrics, its fairness
+    item and the deployment's baseline the stored rows (a black box's own scores)."""
+    result = govflow(*REGISTER_WITH_VALIDATION, "--validation", "validation.csv")
+
+    assert (result.exit_code, result.stderr) == (0, ""), result.output
+    assert result.stdout.splitlines()[1] == (
+        f"validation set {VALIDATION_SET}: 400 labelled rows, accuracy 0.720, AUC 0.676"
+    )
+    assert registered_versions(tenancy) == [
+        (
+            "2",
+            VALIDATION_SET,
+            {
+                "rows": 400,
+                "accuracy": 0.72,
+                "roc_auc": 0.675736,
+                "positive_rate": 0.88,
+                "base_rate": 0.73,
+            },
+        )
+    ]
+    stored = pd.read_parquet(tenancy / VALIDATION_SET)
+    # The gate's labels are numbers that may be blank (it blanks a label other than 0 or 1).
+    assert stored["label"].dtype == "float64"
+    pd.testing.assert_frame_equal(
+        stored, pd.read_csv("validation.csv").astype({"label": "float64"})
+    )
+
+
+def test_model_register_stores_only_the_validation_rows_the_gate_keeps_naming_the_rest(tenancy):
+    frame = pd.read_csv("validation.csv")
+    frame.loc[:9, "tenancy_kind"] = "castle"
+    frame.to_csv("castles.csv", index=False)
+
+    result = govflow(*REGISTER_WITH_VALIDATION, "--validation", "castles.csv")
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "baseline data castles.csv: tenancy_kind: 10 of 400 not in allowed set ('castle')\n"
+        "baseline data castles.csv: 390 of 400 rows profiled; the gate left out the rest\n"
+    )
+    assert "390 labelled rows" in result.stdout
+    assert "castle" not in set(pd.read_parquet(tenancy / VALIDATION_SET)["tenancy_kind"])
+
+
+@pytest.mark.parametrize(
+    ("frame", "line"),
+    [
+        (
+            lambda: broken("monthly_rent", np.inf),
+            "baseline data broken.parquet refused by the data-quality gate: monthly_rent: "
+            "400 of 400 above 20000",
+        ),
+        (
+            lambda: broken("label", 1),
+            "baseline data broken.parquet: label: all 400 labelled rows are 1; a baseline "
+            "needs both outcomes (its accuracy and each group's error rates compare them)",
+        ),
+        (
+            lambda: broken("score", None),
+            "baseline data broken.parquet refused by the data-quality gate: score: "
+            "400 of 400 values null, more than 0% allowed",
+        ),
+    ],
+)
+def test_model_register_refuses_a_validation_set_the_gate_refuses_and_registers_nothing(
+    tenancy, frame, line
+):
+    frame().to_parquet("broken.parquet", index=False)
+
+    result = govflow(*REGISTER_WITH_VALIDATION, "--validation", "broken.parquet")
+
+    assert_one_line(result, 3, line)
+    assert registered_versions(tenancy) == []
+    assert not (tenancy / "models").exists()
+
+
+def test_model_register_with_the_same_validation_set_again_changes_nothing(tenancy):
+    """Read from the CSV again (its dates text, its labels integers), compared as stored."""
+    first = govflow(*REGISTER_WITH_VALIDATION, "--validation", "validation.csv")
+    stored = (tenancy / VALIDATION_SET).stat().st_mtime_ns
+
+    again = govflow(*REGISTER_WITH_VALIDATION, "--validation", "validation.csv")
+
+    assert (again.exit_code, again.output) == (0, first.output)
+    assert len(registered_versions(tenancy)) == 1
+    assert (tenancy / VALIDATION_SET).stat().st_mtime_ns == stored
+
+
+@pytest.mark.parametrize(
+    ("first", "held"),
+    [
+        (["--validation", "validation.csv"], f"with another validation set ({VALIDATION_SET})"),
+        ([], "without a validation set"),
+    ],
+)
+def test_model_register_refuses_another_validation_set_for_a_registered_version(
+    tenancy, first, held
+):
+    broken("monthly_rent", 900.0).to_csv("other.csv", index=False)
+    assert govflow(*REGISTER_WITH_VALIDATION, *first).exit_code == 0
+    before = registered_versions(tenancy)
+
+    result = govflow(*REGISTER_WITH_VALIDATION, "--validation", "other.csv")
+
+    assert_one_line(
+        result,
+        1,
+        f"tenancy_screening 2 is already registered {held}; a registered version does not "
+        "change: register this validation set with a new --version",
+    )
+    assert registered_versions(tenancy) == before
 
 
 @pytest.mark.parametrize(

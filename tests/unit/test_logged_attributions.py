@@ -43,9 +43,8 @@ from govflow.monitoring.analysis import (
 )
 from govflow.monitoring.prediction_logs import partition_path
 from govflow.store.schema import Baseline
-from tests.support.own_models import CONFIG_DIR, tenancy_rows, with_attributions
+from tests.support.own_models import CONFIG_DIR, TENANCY_ENTRY, tenancy_rows, with_attributions
 from tests.support.own_models import TENANCY as MODEL
-from tests.support.own_models import TENANCY_ENTRY as ENTRY
 
 FEATURES = ("monthly_rent", "prior_tenancies", "tenancy_kind")
 COLUMNS = tuple(f"attribution__{feature}" for feature in FEATURES)
@@ -58,7 +57,7 @@ def config(tmp_path_factory) -> GovflowConfig:
     directory = tmp_path_factory.mktemp("attributions") / "config"
     shutil.copytree(CONFIG_DIR, directory)
     models = directory / "models.yaml"
-    models.write_text(models.read_text() + ENTRY)
+    models.write_text(models.read_text() + TENANCY_ENTRY)
     return load_config(directory)
 
 

@@ -298,6 +298,10 @@ def test_the_readme_guide_runs_as_printed_on_a_model_of_ones_own(own_model):
         outputs.append(done.stdout)
 
     assert len(outputs) <= 6
+    assert (
+        f"validation set models/{MODEL}/1/validation.parquet: 4000 labelled rows, "
+        "accuracy 0.714, AUC 0.715"
+    ) in outputs[1]
     assert f"{MODEL}: succeeded" in outputs[-1]
     assert "baseline 2024-05-02-v1" in outputs[-1]
 
@@ -429,6 +433,10 @@ def test_the_readme_regression_guide_runs_as_printed_and_finds_the_mae_drift(reg
 
     assert len(commands) == 3
     assert f"{REGRESSOR} 1 registered (draft, black box)" in outputs[0]
+    assert (
+        f"validation set models/{REGRESSOR}/1/validation.parquet: 4000 labelled rows, "
+        "MAE 118, RMSE 148"
+    ) in outputs[0]
     assert f"{REGRESSOR}: baseline 2024-05-02-v1 active (4000 rows" in outputs[1]
     assert f"{REGRESSOR}: succeeded, severity CRITICAL" in outputs[2]
     findings = recorded_findings(regression_model, "2024-06-03")

@@ -296,12 +296,18 @@ def _tenancy(tmp_path: Path) -> tuple[SqlLogSource, dict[str, Any]]:
     import numpy as np
 
     from govflow.baselines.profile import build_profile
-    from tests.support.own_models import CONFIG_DIR, TENANCY, tenancy_rows, with_attributions
-    from tests.support.own_models import TENANCY_ENTRY as ENTRY
+    from tests.support.own_models import (
+        CONFIG_DIR,
+        TENANCY,
+        TENANCY_ENTRY,
+        tenancy_rows,
+        with_attributions,
+    )
 
     config_dir = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, config_dir)
-    (config_dir / "models.yaml").write_text((config_dir / "models.yaml").read_text() + ENTRY)
+    models = config_dir / "models.yaml"
+    models.write_text(models.read_text() + TENANCY_ENTRY)
     config = load_config(config_dir)
     entry = config.models.get(TENANCY)
     rng = np.random.default_rng(3)

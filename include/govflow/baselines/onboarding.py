@@ -5,9 +5,14 @@ create``).
 * :func:`register_from_config` registers the model as models.yaml describes it (owner,
   business purpose, risk tier) and one version with its lineage: an optional artefact
   (recorded by path and sha256; without one the model is a black box, monitored on its logs
-  alone), the training-data snapshot and the feature version. Both steps are idempotent and
-  audited by the registry; the version starts as a draft, and the registry's approval
-  (never by the model's owner) is a separate step.
+  alone), the training-data snapshot and the feature version, and optionally its validation
+  set (:func:`gate_validation_set`): the rows the data-quality gate keeps, stored as
+  ``models/<model>/<version>/validation.parquet`` in the data directory as the demo stores
+  its own, with the validation metrics the deployment procedure judges, computed from the
+  data's logged score, prediction and label (a black box needs no scoring). Both steps are
+  idempotent and audited by the registry; a registered version does not change, so another
+  validation set for it is refused. The version starts as a draft, and the registry's
+  approval (never by the model's owner) is a separate step.
 * :func:`read_baseline_data` reads the validation data: a parquet or CSV file, a directory
   of them, or a SQL table or query through a URL held in an environment variable.
 * :func:`gate_baseline_data` puts the data through the data-quality gate the daily analysis
@@ -36,6 +41,7 @@ create``).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -45,6 +51,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from sklearn.metrics import accuracy_score, roc_auc_score
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -77,7 +84,14 @@ from govflow.monitoring.quality import (
     QualityPolicy,
     run_quality_gate,
 )
-from govflow.registry import get_version, register_model, register_version
+from govflow.registry import (
+    VALIDATION_EXISTS_DIFFERENTLY,
+    RegistryError,
+    find_version,
+    get_version,
+    register_model,
+    register_version,
+)
 from govflow.store.schema import Baseline, Model, ModelVersion
 
 NO_ARTIFACT = ""
@@ -106,6 +120,13 @@ FEATURES_REORDERED = (
     "artefact {path} was fitted on the features models.yaml lists for {model_id} in another "
     "order ({fitted}); govflow passes them in models.yaml's ({configured})"
 )
+VALIDATION_SET_FILE = "validation.parquet"
+UNNAMEABLE_VERSION = (
+    "version {version!r} cannot name the directory its validation set is stored in "
+    "(models/<model>/<version>/): choose one without '/' or '\\' that is not '.' or '..'"
+)
+ANOTHER_VALIDATION_SET = "with another validation set ({uri})"
+WITHOUT_VALIDATION_SET = "without a validation set"
 NO_VERSION = "model {model_id} has no registered version: run 'govflow model register {model_id}'"
 NO_VALIDATION_SET = "{model_id} {version} was registered without a validation set"
 VALIDATION_SET = "{uri} (the validation set of {model_id} {version})"
@@ -168,6 +189,16 @@ class GatedData:
 
 
 @dataclass(frozen=True)
+class ValidationSet:
+    """A version's validation set as it is registered: the rows the data-quality gate kept,
+    what it noted of the others, and the validation metrics of the labelled rows."""
+
+    rows: pd.DataFrame
+    notes: tuple[str, ...]
+    metrics: dict[str, float | int]
+
+
+@dataclass(frozen=True)
 class GatedProfile:
     """The profile of the rows the data-quality gate kept of a baseline's data."""
 
@@ -185,8 +216,14 @@ def register_from_config(
     artifact: Path | None = None,
     training_snapshot: str = NOT_RECORDED,
     feature_version: str = NOT_RECORDED,
+    validation: ValidationSet | None = None,
+    data_dir: Path | None = None,
 ) -> tuple[Model, ModelVersion]:
-    """Register ``model`` as models.yaml describes it, and ``version`` with its lineage."""
+    """Register ``model`` as models.yaml describes it, and ``version`` with its lineage and,
+    given one, its ``validation`` set, stored under ``data_dir``. Again with the same values
+    it changes nothing; another validation set for a registered version is a
+    ``RegistryError``."""
+    stored = None if validation is None else _stored_validation(validation, model.id, version)
     registered = register_model(
         session,
         model_id=model.id,
@@ -200,7 +237,11 @@ def register_from_config(
     if artifact is not None:
         check_artefact(artifact, model)
         uri, sha256 = str(artifact.resolve()), hashlib.sha256(artifact.read_bytes()).hexdigest()
-    return registered, register_version(
+    existing = find_version(session, model.id, version)
+    if stored is not None and existing is not None:
+        assert data_dir is not None, "a validation set is stored in the data directory"
+        _refuse_another_validation_set(existing, stored, data_dir)
+    record = register_version(
         session,
         model_id=model.id,
         version=version,
@@ -208,10 +249,88 @@ def register_from_config(
         artifact_sha256=sha256,
         training_snapshot_id=training_snapshot,
         feature_version=feature_version,
-        validation_uri=None,
-        validation_metrics={},
+        validation_uri=None if stored is None else stored[0],
+        validation_metrics={} if validation is None else validation.metrics,
         decision_threshold=None,
         actor=actor,
+    )
+    if stored is not None and existing is None:
+        assert data_dir is not None, "a validation set is stored in the data directory"
+        # Written once the registry took the version, so that a refused one leaves no file.
+        path = data_dir / stored[0]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(stored[1])
+    return registered, record
+
+
+def gate_validation_set(
+    config: GovflowConfig, model: ModelEntry, data: pd.DataFrame, *, source: str
+) -> ValidationSet:
+    """``data`` as a version's validation set: through the data-quality gate a baseline's
+    data goes through (refused as it refuses, in one line naming ``source``; the set is
+    named after its version, so it needs no dates), with the validation metrics of its
+    labelled rows."""
+    _require_profile_columns(model, data, source=source)
+    gated = gate_baseline_data(config, model, data, source=source, named=True)
+    labelled = gated.rows[gated.rows[model.columns.label].notna()]
+    return ValidationSet(
+        rows=gated.rows,
+        notes=gated.notes,
+        metrics=validation_metrics(labelled, regressor=model.is_regressor),
+    )
+
+
+def validation_metrics(validation: pd.DataFrame, *, regressor: bool) -> dict[str, float | int]:
+    """A classifier's accuracy, ROC AUC, positive rate and base rate, or a regressor's MAE,
+    RMSE, mean prediction and mean label, of a labelled validation frame, to 6 decimals."""
+    if regressor:
+        errors = validation["prediction"].to_numpy(float) - validation["label"].to_numpy(float)
+        return {
+            "rows": len(validation),
+            "mae": round(float(np.mean(np.abs(errors))), 6),
+            "rmse": round(float(np.sqrt(np.mean(errors**2))), 6),
+            "mean_prediction": round(float(validation["prediction"].mean()), 6),
+            "mean_label": round(float(validation["label"].mean()), 6),
+        }
+    labels = validation["label"].to_numpy(dtype=int)
+    predictions = validation["prediction"].to_numpy(dtype=int)
+    return {
+        "rows": len(validation),
+        "accuracy": round(float(accuracy_score(labels, predictions)), 6),
+        "roc_auc": round(float(roc_auc_score(labels, validation["score"])), 6),
+        "positive_rate": round(float(predictions.mean()), 6),
+        "base_rate": round(float(labels.mean()), 6),
+    }
+
+
+def _stored_validation(validation: ValidationSet, model_id: str, version: str) -> tuple[str, bytes]:
+    """Where ``version``'s validation set is stored, relative to the data directory, and the
+    parquet bytes stored there."""
+    if version in (".", "..") or "/" in version or "\\" in version:
+        raise BaselineSourceError(UNNAMEABLE_VERSION.format(version=version))
+    buffer = io.BytesIO()
+    validation.rows.to_parquet(buffer, index=False)
+    return (Path("models") / model_id / version / VALIDATION_SET_FILE).as_posix(), buffer.getvalue()
+
+
+def _refuse_another_validation_set(
+    existing: ModelVersion, stored: tuple[str, bytes], data_dir: Path
+) -> None:
+    """A registered version keeps the validation set it was registered with: the same rows
+    again are accepted, other rows (or a set for a version registered without one) are
+    refused. Compared as stored, so that what parquet changes (a CSV's column types) does
+    not count as a difference."""
+    if existing.validation_uri is None:
+        held = WITHOUT_VALIDATION_SET
+    else:
+        kept = pd.read_parquet(data_dir / existing.validation_uri)
+        if _fingerprint(kept) == _fingerprint(pd.read_parquet(io.BytesIO(stored[1]))):
+            return
+        held = ANOTHER_VALIDATION_SET.format(uri=existing.validation_uri)
+    raise RegistryError(
+        VALIDATION_EXISTS_DIFFERENTLY.format(
+            model_id=existing.model_id, version=existing.version, held=held
+        )
     )
 
 
@@ -483,12 +602,7 @@ def _profile_gated_data(
     keeps, with the version's registered artefact (none for a black box); a missing column,
     data the gate refuses and rows that cannot be profiled are a ``BaselineError`` in one
     line naming ``source``."""
-    missing = [column for column in profile_columns(model) if column not in data]
-    if missing:
-        raise BaselineError(
-            f"baseline data {source} has no column for: {', '.join(missing)} "
-            f"(models.yaml names them for {model.id})"
-        )
+    _require_profile_columns(model, data, source=source)
     gated = gate_baseline_data(config, model, data, source=source, named=named, now=now)
     artefact = registered_model_or_none(
         session, data_dir=data_dir, model_id=model.id, model_version=model_version
@@ -505,6 +619,15 @@ def _profile_gated_data(
     except MetricInputError as error:  # what the gate does not judge, named by the source
         raise BaselineError(UNPROFILABLE.format(source=source, error=error)) from error
     return GatedProfile(gated=gated, profile=profile, black_box=artefact is None)
+
+
+def _require_profile_columns(model: ModelEntry, data: pd.DataFrame, *, source: str) -> None:
+    missing = [column for column in profile_columns(model) if column not in data]
+    if missing:
+        raise BaselineError(
+            f"baseline data {source} has no column for: {', '.join(missing)} "
+            f"(models.yaml names them for {model.id})"
+        )
 
 
 def minimum_baseline_rows(config: GovflowConfig, model: ModelEntry) -> int:

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
+from govflow.baselines.onboarding import validation_metrics
 from govflow.demo.applicants import (
     CATEGORICAL_FEATURES,
     FEATURE_COLUMNS,
@@ -70,7 +71,6 @@ from govflow.demo.training import (
     train_model,
     train_regressor,
     validation_frame,
-    validation_metrics,
 )
 from govflow.monitoring.prediction_logs import (
     LABEL,
@@ -315,7 +315,9 @@ def _write_version(
         "artifact_sha256": _sha256(data_dir / artifact_path),
         "validation_path": validation_path.as_posix(),
         "validation_sha256": _sha256(data_dir / validation_path),
-        "validation_metrics": validation_metrics(validation),
+        "validation_metrics": validation_metrics(
+            validation, regressor=isinstance(model, TrainedRegressor)
+        ),
         "decision_threshold": model.decision_threshold,
         "estimator": model.estimator_name,
         "training_rows": model.training_rows,

@@ -35,7 +35,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
@@ -372,26 +371,3 @@ def validation_frame(
     frame["prediction"] = trained.decide(frame["score"].to_numpy())
     frame["label"] = pd.array(labels, dtype="Int8")
     return frame
-
-
-def validation_metrics(validation: pd.DataFrame) -> dict[str, float | int]:
-    """A classifier's accuracy, ROC AUC, positive rate and base rate, or a regressor's MAE,
-    RMSE, mean prediction and mean label, of a validation frame, to 6 decimals."""
-    if "score" not in validation.columns:
-        errors = validation["prediction"].to_numpy(float) - validation["label"].to_numpy(float)
-        return {
-            "rows": len(validation),
-            "mae": round(float(np.mean(np.abs(errors))), 6),
-            "rmse": round(float(np.sqrt(np.mean(errors**2))), 6),
-            "mean_prediction": round(float(validation["prediction"].mean()), 6),
-            "mean_label": round(float(validation["label"].mean()), 6),
-        }
-    labels = validation["label"].to_numpy(dtype=int)
-    predictions = validation["prediction"].to_numpy(dtype=int)
-    return {
-        "rows": len(validation),
-        "accuracy": round(float(accuracy_score(labels, predictions)), 6),
-        "roc_auc": round(float(roc_auc_score(labels, validation["score"])), 6),
-        "positive_rate": round(float(predictions.mean()), 6),
-        "base_rate": round(float(labels.mean()), 6),
-    }

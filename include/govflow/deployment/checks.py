@@ -32,7 +32,11 @@ What the checks look at:
 A black box (a version registered without an artefact, README "Monitor your own model") has
 nothing govflow can load: a check that needs its artefact (``@check(..., artefact=...)``) is
 ``not_applicable`` with the reason, and the checks that look at an artefact among other
-things (the environment, the previous version) judge the rest.
+things (the environment, the previous version) judge the rest. Its validation set carries
+its logged outputs (``govflow model register --validation``): performance and fairness are
+judged on them, and a regressor's errors are compared with a black-box production
+version's only where that version could score the same rows, which it cannot (not judged,
+with the reason; the ``error_ceiling`` still is).
 
 Checks that need live traffic of the new version (``TRAFFIC_CHECKS``) cannot be decided
 before the rollout starts; the procedure records them as deferred to the rollout.
@@ -81,6 +85,8 @@ from govflow.monitoring.analysis import (
 )
 from govflow.monitoring.prediction_logs import (
     PARTITION_PREFIX,
+    PREDICTION,
+    SCORE,
     ParquetLogSource,
     PredictionLogError,
 )
@@ -130,6 +136,15 @@ NO_VALIDATION_METRICS = (
 )
 BLACK_BOX = (
     "{model_id} {version} is a black box (registered without an artefact): govflow cannot {purpose}"
+)
+BLACK_BOX_NOT_COMPARED = (
+    "a black box (registered without an artefact), which cannot score the candidate's "
+    "validation rows: not judged"
+)
+NOTHING_TO_JUDGE_WITH_A_BLACK_BOX = (
+    "the production version {version} is a black box (registered without an artefact), so "
+    "the candidate's errors cannot be compared with its on the same rows: give {model_id} an "
+    "error_ceiling (max_mae, max_rmse) in models.yaml"
 )
 
 
@@ -223,18 +238,27 @@ class DeploymentCandidate:
 
     @cached_property
     def validation_scores(self) -> np.ndarray:
+        """The candidate's outputs on its validation set: its artefact's, or a black box's
+        as logged in the set (a classifier's score, a regressor's prediction)."""
+        if self.is_black_box(self.version):
+            logged = PREDICTION if self.model.is_regressor else SCORE
+            return self.validation[logged].to_numpy(dtype=float)
         return self.outputs(self.artefact, self.validation)
 
     @cached_property
     def previous_validation_scores(self) -> np.ndarray | None:
         """The previous version's outputs on this candidate's validation set (None for an
-        initial deployment): what rolling back would serve, and a regressor's yardstick."""
-        if self.previous is None:
+        initial deployment or a black box, which cannot score it): what rolling back would
+        serve, and a regressor's yardstick."""
+        if self.previous is None or self.is_black_box(self.previous):
             return None
         return self.outputs(self.load_artefact(self.previous), self.validation)
 
     @cached_property
     def validation_predictions(self) -> np.ndarray:
+        """A classifier's decisions on its validation set, its artefact's or as logged."""
+        if self.is_black_box(self.version):
+            return self.validation[PREDICTION].to_numpy().astype("int8")
         return np.asarray(self.artefact.predict(self.validation[self.features])).astype("int8")
 
     @cached_property
@@ -534,6 +558,16 @@ def _error_findings(candidate: DeploymentCandidate) -> list[dict[str, Any]]:
     errors = error_summary(labels, outputs)
     for error, bound in bounds.items():
         findings.append(_ceiling_finding(errors, error, bound, alarm=alarm, level=level))
+    if candidate.previous is not None and previous is None:
+        findings.append(
+            {
+                "metric": "mae_increase and rmse_increase",
+                "against": f"version {candidate.previous.version}",
+                "value": None,
+                "verdict": NOT_JUDGED,
+                "reason": BLACK_BOX_NOT_COMPARED,
+            }
+        )
     return findings
 
 
@@ -592,8 +626,16 @@ def _describe_error_finding(finding: dict[str, Any]) -> str:
 def _regressor_performance(candidate: DeploymentCandidate) -> CheckResult:
     name = "model_performance_meets_requirement"
     findings = _error_findings(candidate)
-    if not findings:
-        return _result(name, False, NOTHING_TO_JUDGE_AGAINST, findings=[])
+    judged = [f for f in findings if f["verdict"] != NOT_JUDGED]
+    if not judged:
+        nothing = (
+            NOTHING_TO_JUDGE_AGAINST
+            if candidate.previous is None
+            else NOTHING_TO_JUDGE_WITH_A_BLACK_BOX.format(
+                version=candidate.previous.version, model_id=candidate.model.id
+            )
+        )
+        return _result(name, False, nothing, findings=findings)
     critical = [f for f in findings if f["verdict"] == "CRITICAL"]
     inconclusive = [f for f in findings if f["verdict"] == INCONCLUSIVE]
     described = "; ".join(_describe_error_finding(f) for f in critical or inconclusive or findings)
@@ -602,7 +644,7 @@ def _regressor_performance(candidate: DeploymentCandidate) -> CheckResult:
     elif inconclusive:
         summary = PERFORMANCE_NOT_SHOWN + described
     else:
-        summary = f"validation errors on {findings[0]['labelled']} labelled rows: {described}"
+        summary = f"validation errors on {judged[0]['labelled']} labelled rows: {described}"
     return _result(name, not (critical or inconclusive), summary, findings=findings)
 
 
