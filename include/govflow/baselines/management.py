@@ -496,6 +496,14 @@ def _deployment_key(deployment_ref: str, model_id: str, version: str) -> str:
     return f"deployment:{deployment_ref}:{model_id}:{version}"
 
 
+def _deployment_baseline(
+    session: Session, model_id: str, version: str, deployment_ref: str
+) -> Baseline | None:
+    """The baseline made for ``deployment_ref``, if it was made, with the model locked."""
+    lock_model(session, model_id)
+    return baseline_created_under(session, _deployment_key(deployment_ref, model_id, version))
+
+
 def create_baseline_for_deployment(
     session: Session,
     config: GovflowConfig,
@@ -544,8 +552,7 @@ def promote_deployment_baseline(
     """The rollout of ``deployment_ref`` reached full: its pending baseline becomes the
     model's active one (None when the deployment has no baseline yet: it is then made
     active, :func:`create_baseline_for_deployment` with ``traffic`` all)."""
-    lock_model(session, model_id)
-    baseline = baseline_created_under(session, _deployment_key(deployment_ref, model_id, version))
+    baseline = _deployment_baseline(session, model_id, version, deployment_ref)
     if baseline is None:
         return None
     activate_baseline(
@@ -563,8 +570,7 @@ def withdraw_deployment_baseline(
 ) -> Baseline | None:
     """The rollout of ``deployment_ref`` was rolled back before it reached full: its pending
     baseline is archived without ever being active."""
-    lock_model(session, model_id)
-    baseline = baseline_created_under(session, _deployment_key(deployment_ref, model_id, version))
+    baseline = _deployment_baseline(session, model_id, version, deployment_ref)
     if baseline is None:
         return None
     archive_pending_baseline(
