@@ -3,7 +3,8 @@ and audited under the data directory, and announced once on Slack through the ou
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from typer.testing import CliRunner, Result
 
 from govflow import store
 from govflow.cli import app
+from govflow.config import load_config
 from govflow.flows.reports import (
     compliance_report,
     executive_report,
@@ -19,8 +21,11 @@ from govflow.flows.reports import (
     previous_month,
     previous_quarter,
 )
+from govflow.reports.compliance import build_report as build_compliance_report
 from govflow.reports.pdf import markdown_pdf
-from govflow.store.schema import Alert, AuditEvent
+from govflow.store.schema import Alert, AuditEvent, MetricResult, MonitoringRun
+from tests.support.own_models import CONFIG_DIR, REGRESSOR, REGRESSOR_ENTRY
+from tests.support.registry import register_models
 from tests.support.report_records import INCIDENT_REF, add_report_records, pdf_pages, pdf_text
 
 AS_OF = datetime(2025, 3, 9, 9, 30, tzinfo=UTC)
@@ -309,3 +314,64 @@ def test_a_backfilled_day_is_left_out_of_the_executive_summary_and_the_complianc
     assert (credit.analyses, credit.verdicts) == (1, {"CRITICAL": 1})  # 2025-03-05's alone
     row = next(line for line in quarter.markdown.splitlines() if line.startswith("| credit_"))
     assert row.split(" | ")[3:5] == ["1", "3.7 %"]
+
+
+def test_a_high_risk_regressors_ratios_are_in_the_80_percent_rule_table(tmp_path):
+    """A regressor has no disparate impact: its groups' mean predictions and mean absolute
+    errors are the ratios policy.yaml judges with its bounds, each shown with its evidence
+    and the size its groups were counted in (labelled rows for the errors)."""
+    entry = REGRESSOR_ENTRY.replace("risk_tier: medium", "risk_tier: high")
+    config_dir = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config_dir)
+    (config_dir / "models.yaml").write_text((config_dir / "models.yaml").read_text() + entry)
+    config = load_config(config_dir)
+    url = register_models(f"sqlite:///{tmp_path / 'govflow.db'}", config, {REGRESSOR: ["1"]})
+    day = datetime(2025, 2, 3, tzinfo=UTC)
+    with store.session_scope(url) as session:
+        run = MonitoringRun(
+            model_id=REGRESSOR,
+            run_key="daily/2025-02-03",
+            cadence="daily",
+            checks=["fairness_drift"],
+            interval_start=day,
+            interval_end=day + timedelta(days=1),
+            status="succeeded",
+            severity="CRITICAL",
+            started_at=day + timedelta(days=1),
+            finished_at=day + timedelta(days=1),
+        )
+        session.add(run)
+        session.flush()
+        for metric, value, severity, sizes, counted in (
+            ("mean_prediction_ratio", 0.71, "CRITICAL", (900, 950), "rows"),
+            ("mean_absolute_error_ratio", 0.93, "INFO", (400, 410), "labelled rows"),
+        ):
+            session.add(
+                MetricResult(
+                    monitoring_run_id=run.id,
+                    check_type="fairness_drift",
+                    metric=metric,
+                    subject="sex",
+                    value=value,
+                    status="computed",
+                    severity=severity,
+                    details={
+                        "ci_low": value - 0.05,
+                        "ci_high": value + 0.05,
+                        "group_sizes": dict(zip(("female", "male"), sizes, strict=True)),
+                        "groups_compared": ["female", "male"],
+                        "group_sizes_counted": counted,
+                    },
+                )
+            )
+    with store.session_scope(url) as session:
+        report = build_compliance_report(session, config, "2025Q1").markdown
+
+    assert (
+        "| customer_value | sex: mean_absolute_error_ratio | 1 | 0.930 (interval 0.880-0.980, "
+        "smallest group compared female 400 labelled rows) | 0.930 | INFO 1 |"
+    ) in report
+    assert (
+        "| customer_value | sex: mean_prediction_ratio | 1 | 0.710 (interval 0.660-0.760, "
+        "smallest group compared female 900 rows) | 0.710 | CRITICAL 1 |"
+    ) in report

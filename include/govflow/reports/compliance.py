@@ -7,7 +7,8 @@ section by section along seed 004's EU AI Act table:
 * Art. 10 (bias monitoring): fairness findings above INFO per model and attribute, and the
   80 % rule table of every high-risk model (newest and lowest disparate impact of the
   quarter, the lowest with the interval and the smallest group it was judged on, and the
-  verdicts);
+  verdicts; for a regressor the ratios policy.yaml judges with disparate impact's bounds,
+  its groups' mean predictions and mean absolute errors);
 * Art. 15 (performance degradation): accuracy-drop findings above INFO;
 * Art. 73 (incident reporting): incidents opened per class, time to acknowledge and to
   resolve, accepted risks and their expiry;
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from govflow.audit import ChainReport, verify_chain
 from govflow.config import GovflowConfig
+from govflow.metrics.regression import JUDGED_AS
 from govflow.reports import KeptReport, incidents_of_period, keep_renderings
 from govflow.reports.executive import ReportError
 from govflow.reports.html import markdown_html
@@ -46,6 +48,13 @@ from govflow.store.schema import (
 )
 
 BAD_QUARTER = "{quarter!r} is not a quarter (YYYYQ1 to YYYYQ4)"
+DISPARATE_IMPACT = "disparate_impact_ratio"
+# The ratios judged by the 80 % rule: disparate impact, and a regressor's ratios that
+# policy.yaml judges with its bounds.
+EIGHTY_PERCENT_RULE = {
+    DISPARATE_IMPACT,
+    *(metric for metric, bounds in JUDGED_AS.items() if bounds == DISPARATE_IMPACT),
+}
 SCHEDULED_DAILY: Literal["daily"] = "daily"
 GAPS_LISTED = 10
 
@@ -101,7 +110,8 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> Compl
         "",
         *_above_info(findings, "fairness_drift"),
         "",
-        "80 % rule (disparate impact) of the high-risk models:",
+        "80 % rule (disparate impact; a regressor's mean prediction and mean absolute error "
+        "ratios) of the high-risk models:",
         "",
         *_eighty_percent(config, findings),
         "",
@@ -200,7 +210,8 @@ def _evidence(result: MetricResult) -> str:
     shown = [f"interval {low:.3f}-{high:.3f}"] if low is not None and high is not None else []
     if compared:
         group, rows = min(compared.items(), key=lambda item: (item[1], item[0]))
-        shown.append(f"smallest group compared {group} {rows} rows")
+        counted = details.get("group_sizes_counted", "rows")
+        shown.append(f"smallest group compared {group} {rows} {counted}")
     if details.get("excluded_groups"):
         shown.append(f"{len(details['excluded_groups'])} too small to compare")
     days = details.get("pooled_days", 1)
@@ -211,15 +222,17 @@ def _evidence(result: MetricResult) -> str:
 
 def _eighty_percent(config: GovflowConfig, findings: Sequence[Any]) -> list[str]:
     lines = [
-        "| model | attribute | analyses | lowest DI (its evidence) | newest DI | verdicts |",
+        "| model | attribute | analyses | lowest ratio (its evidence) | newest ratio | verdicts |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     high = {model.id for model in config.models.models if model.risk_tier == "high"}
-    by_subject: dict[tuple[str, str], list[MetricResult]] = {}
+    by_subject: dict[tuple[str, str, str], list[MetricResult]] = {}
     for result, model_id in findings:
-        if model_id in high and result.metric == "disparate_impact_ratio":
-            by_subject.setdefault((model_id, result.subject), []).append(result)
-    for (model_id, subject), results in sorted(by_subject.items()):
+        if model_id in high and result.metric in EIGHTY_PERCENT_RULE:
+            key = (model_id, result.subject, result.metric)
+            by_subject.setdefault(key, []).append(result)
+    for (model_id, attribute, metric), results in sorted(by_subject.items()):
+        subject = attribute if metric == DISPARATE_IMPACT else f"{attribute}: {metric}"
         valued = [r for r in sorted(results, key=lambda r: r.id) if r.value is not None]
         verdicts: dict[str, int] = {}
         for r in results:
