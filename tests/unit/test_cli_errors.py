@@ -510,7 +510,8 @@ def test_baseline_create_names_each_lesser_problem_on_stderr_and_profiles_the_re
 
 
 def test_a_baseline_named_with_name_needs_no_dates(tenancy):
-    pd.read_csv("validation.csv").drop(columns=["scored_at"]).to_csv("undated.csv", index=False)
+    keyless = pd.read_csv("validation.csv").drop(columns=["scored_at", "prediction_id"])
+    keyless.to_csv("undated.csv", index=False)
     assert govflow("model", "register", "tenancy_screening").exit_code == 0
 
     result = govflow(
@@ -526,6 +527,10 @@ def test_a_baseline_named_with_name_needs_no_dates(tenancy):
 
     assert result.exit_code == 0, result.output
     assert (result.stderr, baselines_of(tenancy)) == ("", ["validation-2024-05"])
+    # Validation data need not carry the log's keys: their absence is no failure on record.
+    with store.session_scope(f"sqlite:///{tenancy / 'govflow.db'}") as session:
+        (baseline,) = session.scalars(select(Baseline))
+        assert baseline.details["data_quality"] == f"data quality passed: {len(keyless)} rows"
 
 
 @pytest.mark.parametrize(
