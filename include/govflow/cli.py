@@ -380,10 +380,13 @@ def model_register(
         ),
     ] = None,
     training_snapshot: Annotated[
-        str, typer.Option(help="The training data's snapshot id (lineage).")
-    ] = "not recorded",
+        str,
+        typer.Option(
+            help="The training data's snapshot id (lineage; a deployment of the version needs it)."
+        ),
+    ] = "not recorded",  # registry.NOT_RECORDED, not imported: the CLI starts without it
     feature_version: Annotated[
-        str, typer.Option(help="The feature set's version (lineage).")
+        str, typer.Option(help="The feature set's version (lineage; a deployment needs it).")
     ] = "not recorded",
     validation: Annotated[
         str | None,

@@ -28,6 +28,9 @@ from govflow.store.types import utcnow
 Stage = Literal["shadow", "canary", "production", "retired"]
 STAGES: tuple[str, ...] = ("shadow", "canary", "production", "retired")
 
+# What a version registered without its lineage (govflow model register's defaults) records
+# for its training snapshot and feature version: no lineage.
+NOT_RECORDED = "not recorded"
 OWNER_REQUIRED = "a model needs a named owner"
 PURPOSE_REQUIRED = "a model needs a documented business purpose"
 JUSTIFICATION_REQUIRED = "a decision needs a justification"

@@ -23,6 +23,7 @@ from govflow.config import GovflowConfig
 from govflow.deployment import procedure
 from govflow.deployment.checks import (
     BLACK_BOX,
+    NO_LINEAGE,
     NO_VALIDATION_METRICS,
     CheckResult,
     DeploymentCandidate,
@@ -171,6 +172,42 @@ def test_a_black_box_is_checked_on_what_it_has_without_an_artefact(own_store, mo
     )
     assert results["model_versioning"].summary == (
         f"the registry keeps 3 versions of {model_id}, each with lineage"
+    )
+
+
+def test_a_version_registered_without_its_lineage_fails_model_versioning_naming_what_to_give(
+    own_store,
+):
+    """``model register`` without --training-snapshot and --feature-version records "not
+    recorded": no lineage, for the candidate a failed item (it passed as lineage), for an
+    older version a name in the summary. Evaluated in a transaction rolled back, so the
+    module's store keeps its three versions."""
+    config, data_dir, url = own_store
+    model = config.models.get(TENANCY)
+
+    def versioning(session, version: str) -> CheckResult:
+        request = procedure.DeploymentRequest(
+            TENANCY, version, "major", "production", "v2", "sam", f"lineage/{version}"
+        )
+        deployment, _ = procedure.open_deployment(session, config, request)
+        candidate = DeploymentCandidate(session, config, data_dir, deployment)
+        return run_check("model_versioning", candidate)
+
+    with store.session_scope(url) as session:
+        register_from_config(session, model, version="2.0.2", actor=model.owner)
+        untraced = versioning(session, "2.0.2")
+        traced = versioning(session, NEW)
+        session.rollback()
+
+    assert (untraced.outcome, untraced.summary) == (
+        "failed",
+        NO_LINEAGE.format(
+            model_id=TENANCY, version="2.0.2", missing="training snapshot, feature version"
+        ),
+    )
+    assert (traced.outcome, traced.summary) == (
+        "passed",
+        f"the registry keeps 4 versions of {TENANCY}; {NEW} with lineage, without: 2.0.2",
     )
 
 

@@ -85,6 +85,7 @@ from govflow.monitoring.quality import (
     run_quality_gate,
 )
 from govflow.registry import (
+    NOT_RECORDED,
     VALIDATION_EXISTS_DIFFERENTLY,
     RegistryError,
     find_version,
@@ -95,7 +96,6 @@ from govflow.registry import (
 from govflow.store.schema import Baseline, Model, ModelVersion
 
 NO_ARTIFACT = ""
-NOT_RECORDED = "not recorded"
 FROM_DATA_REASON = "baseline created from the model's own validation data ({source})"
 
 NO_SUCH_SOURCE = "baseline data {source}: no such file or directory"

@@ -90,7 +90,7 @@ from govflow.monitoring.prediction_logs import (
     ParquetLogSource,
     PredictionLogError,
 )
-from govflow.registry import get_version
+from govflow.registry import NOT_RECORDED, get_version
 from govflow.store.schema import Baseline, Deployment, DeploymentApproval, Model, ModelVersion
 
 CheckOutcome = Literal["passed", "failed", "not_applicable"]
@@ -444,28 +444,50 @@ def package_integrity_verified(candidate: DeploymentCandidate) -> CheckResult:
     )
 
 
+NO_LINEAGE = (
+    "{model_id} {version} has no recorded lineage ({missing}): the registry cannot trace it "
+    "to its data; register the version with --training-snapshot and --feature-version"
+)
+
+
+def _missing_lineage(candidate: DeploymentCandidate, version: ModelVersion) -> list[str]:
+    """What of a version's lineage the registry lacks. A black box's is its training data and
+    features (it has no artefact digest); ``model register``'s "not recorded" is none."""
+    parts = {
+        "training snapshot": version.training_snapshot_id,
+        "feature version": version.feature_version,
+        "artefact digest": version.artifact_sha256 or candidate.is_black_box(version),
+    }
+    return [part for part, value in parts.items() if not value or value == NOT_RECORDED]
+
+
 @check("model_versioning")
 def model_versioning(candidate: DeploymentCandidate) -> CheckResult:
+    """The candidate's lineage is recorded (it is what this deployment puts in production);
+    older versions without one are named, as what the registry cannot trace."""
     versions = candidate.session.scalars(
         select(ModelVersion)
         .where(ModelVersion.model_id == candidate.model.id)
         .order_by(ModelVersion.id)
     ).all()
-    # A black box's lineage is its training data and features: it has no artefact digest.
-    incomplete = [
-        v.version
-        for v in versions
-        if not (
-            (v.artifact_sha256 or candidate.is_black_box(v))
-            and v.training_snapshot_id
-            and v.feature_version
+    incomplete = [v.version for v in versions if _missing_lineage(candidate, v)]
+    missing = _missing_lineage(candidate, candidate.version)
+    kept = f"the registry keeps {len(versions)} versions of {candidate.model.id}"
+    if missing:
+        summary = NO_LINEAGE.format(
+            model_id=candidate.model.id,
+            version=candidate.version.version,
+            missing=", ".join(missing),
         )
-    ]
+    elif incomplete:
+        without = ", ".join(incomplete)
+        summary = f"{kept}; {candidate.version.version} with lineage, without: {without}"
+    else:
+        summary = f"{kept}, each with lineage"
     return _result(
         "model_versioning",
-        not incomplete,
-        f"the registry keeps {len(versions)} versions of {candidate.model.id}"
-        + (f"; without lineage: {', '.join(incomplete)}" if incomplete else ", each with lineage"),
+        not missing,
+        summary,
         versions=[v.version for v in versions],
         without_lineage=incomplete,
     )
