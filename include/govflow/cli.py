@@ -930,6 +930,12 @@ hold_app = typer.Typer(help="Legal holds: what no purge may delete.", no_args_is
 app.add_typer(hold_app, name="hold")
 
 
+FUTURE_AS_OF = (
+    "{as_of} is in the future: ages judged from it would purge records younger than their "
+    "retention period (--dry-run previews that day)"
+)
+
+
 @retention_app.command("run")
 def retention_run(
     dry_run: Annotated[
@@ -947,6 +953,10 @@ def retention_run(
     from govflow.retention.purge import run_retention
 
     now = _parse_time(as_of, "--as-of") if as_of else None
+    # Ages judged from a day to come make records younger than their period look expired:
+    # a dry run may preview that day, a purge may not.
+    if now is not None and now > datetime.now(UTC) and not dry_run:
+        raise typer.BadParameter(FUTURE_AS_OF.format(as_of=as_of), param_hint="--as-of")
     results = run_retention(
         load_config(settings.config_dir()), data_dir=settings.data_dir(), now=now, dry_run=dry_run
     )

@@ -147,6 +147,14 @@ def counts(url: str) -> dict[str, int]:
         }
 
 
+# Past the monitoring records' 5 years: the CLI purges as of no day to come, the library can.
+FIVE_YEARS_ON = datetime(2031, 6, 1, tzinfo=UTC)
+
+
+def purge_as_of(moment: datetime) -> None:
+    run_retention(load_config(settings.config_dir()), data_dir=settings.data_dir(), now=moment)
+
+
 def log_days(data_dir: Path, model_id: str) -> list[str]:
     return sorted(p.name for p in (data_dir / "prediction_logs" / model_id).iterdir())
 
@@ -218,7 +226,7 @@ def test_a_hold_on_a_model_keeps_everything_of_it_and_a_released_hold_stays_on_r
     )
     assert held.exit_code == 0, held.output
 
-    govflow("retention", "run", "--as-of", "2031-06-01")
+    purge_as_of(FIVE_YEARS_ON)
 
     assert len(log_days(records, "marketing_propensity")) == DAYS
     with store.session_scope(fresh_store_env) as session:
@@ -234,7 +242,7 @@ def test_a_hold_on_a_model_keeps_everything_of_it_and_a_released_hold_stays_on_r
 
     released = govflow("hold", "release", "1", "--reason", "case closed", "--actor", "carol")
     listed = govflow("hold", "list", "--all")
-    govflow("retention", "run", "--as-of", "2031-06-01")
+    purge_as_of(FIVE_YEARS_ON)
 
     assert released.exit_code == 0, released.output
     assert "litigation (released" in listed.stdout
@@ -261,6 +269,35 @@ def test_a_range_hold_keeps_the_days_it_covers(records, fresh_store_env):
     govflow("retention", "run", "--as-of", "2026-06-01")
 
     assert log_days(records, "marketing_propensity") == ["date=2025-03-08", "date=2025-03-09"]
+
+
+def test_a_purge_as_of_a_day_to_come_is_refused_in_one_line_and_deletes_nothing(
+    records, fresh_store_env
+):
+    before = counts(fresh_store_env)
+
+    result = govflow("retention", "run", "--as-of", "2031-06-01")
+
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "Invalid value for --as-of: 2031-06-01 is in the future: ages judged from it would "
+        "purge records younger than their retention period (--dry-run previews that day) "
+        "(see 'govflow retention run --help')\n"
+    )
+    assert counts(fresh_store_env) == before
+    assert len(log_days(records, "credit_approval")) == DAYS
+
+
+def test_a_dry_run_may_preview_a_day_to_come(records, fresh_store_env):
+    before = counts(fresh_store_env)
+
+    result = govflow("retention", "run", "--dry-run", "--as-of", "2031-06-01")
+
+    assert result.exit_code == 0, result.output
+    assert "monitoring_records       5 years      older than 2026-06-01: would purge" in (
+        result.stdout
+    )
+    assert counts(fresh_store_env) == before
 
 
 @pytest.mark.parametrize(
