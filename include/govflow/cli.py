@@ -303,15 +303,29 @@ def audit_query(
     severity: Annotated[str | None, typer.Option()] = None,
     since: Annotated[str | None, typer.Option(help="ISO time, inclusive (UTC if no zone).")] = None,
     until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
-    limit: Annotated[int | None, typer.Option()] = None,
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List audit events matching every filter, oldest first."""
     import json
 
     from govflow import store
-    from govflow.audit import canonical_time, event_fields, query_events
+    from govflow.audit import (
+        SEVERITIES,
+        UNKNOWN_SEVERITY,
+        canonical_time,
+        event_fields,
+        query_events,
+    )
 
+    # A filter no event can match would list nothing, read as "no such event happened".
+    if severity is not None and severity not in SEVERITIES:
+        raise typer.BadParameter(
+            UNKNOWN_SEVERITY.format(severity=severity), param_hint="--severity"
+        )
+    first, last = _parse_time(since, "--since"), _parse_time(until, "--until")
+    if first is not None and last is not None and last <= first:
+        raise typer.BadParameter(f"{until} is not after --since {since}", param_hint="--until")
     store.ensure_schema()
     with store.session_scope() as session:
         events = query_events(
@@ -320,8 +334,8 @@ def audit_query(
             actor=actor,
             target=target,
             severity=severity,
-            since=_parse_time(since, "--since"),
-            until=_parse_time(until, "--until"),
+            since=first,
+            until=last,
             limit=limit,
         )
         for event in events:

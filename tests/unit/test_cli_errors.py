@@ -94,6 +94,36 @@ def test_a_window_that_ends_before_it_starts_is_a_usage_error(fresh_store_env, s
 
 
 @pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--since", "2025-03-02", "--until", "2025-03-01"],
+            "Invalid value for --until: 2025-03-01 is not after --since 2025-03-02",
+        ),
+        (
+            ["--since", "2025-03-01", "--until", "2025-03-01"],
+            "Invalid value for --until: 2025-03-01 is not after --since 2025-03-01",
+        ),
+        (
+            ["--severity", "critical"],
+            "Invalid value for --severity: unknown audit severity 'critical'; expected one of "
+            "INFO, WARNING, HIGH, CRITICAL",
+        ),
+        (["--limit", "0"], "Invalid value for '--limit': Input should be greater than or equal to 1"),
+        (["--limit", "-1"], "Invalid value for '--limit': Input should be greater than or equal to 1"),
+    ],
+)
+def test_an_audit_query_no_event_could_match_is_a_usage_error_not_an_empty_list(
+    fresh_store_env, args, line
+):
+    govflow(*KILL_SWITCH, *REASON_AND_ACTOR)  # an event to be listed, or hidden
+
+    result = govflow("audit", "query", *args)
+
+    assert_one_line(result, 2, f"{line} (see 'govflow audit query --help')")
+
+
+@pytest.mark.parametrize(
     ("command", "window"),
     [
         ("run", ["--start", "2025-03-12"]),
