@@ -995,7 +995,9 @@ def hold_add(
     """Put a legal hold on a model, an incident, a deployment or a time range."""
     from datetime import timedelta
 
-    from govflow import store
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.flows.retention import check_holder
     from govflow.retention.holds import add_hold
 
     named = {"model": model, "incident": incident, "deployment": deployment}
@@ -1012,6 +1014,7 @@ def hold_add(
     last = _parse_time(end, "--to") if end else None
     if last is not None and end is not None and len(end) == 10:
         last = last + timedelta(days=1)
+    check_holder(load_config(settings.config_dir()), actor)
     store.ensure_schema()
     with store.session_scope() as session:
         hold = add_hold(
@@ -1033,9 +1036,12 @@ def hold_release(
     actor: Annotated[str, typer.Option(help="Who releases it (kept in the audit trail).")],
 ) -> None:
     """Release a legal hold; it stays on record, released."""
-    from govflow import store
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.flows.retention import check_holder
     from govflow.retention.holds import release_hold
 
+    check_holder(load_config(settings.config_dir()), actor)
     with store.session_scope() as session:
         hold = release_hold(session, hold_id, actor=actor, reason=reason)
         typer.echo(f"legal hold {hold.id} on {_held(hold)} released: {reason}")

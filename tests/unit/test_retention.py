@@ -262,7 +262,7 @@ def test_a_range_hold_keeps_the_days_it_covers(records, fresh_store_env):
         "--reason",
         "audit",
         "--actor",
-        "ivan",
+        "carol",
     )
     assert result.exit_code == 0, result.output
 
@@ -317,6 +317,20 @@ def test_a_hold_on_nothing_is_refused_in_one_line(records, args, line):
 
     assert result.exit_code != 0
     assert result.stderr == line + "\n"
+
+
+def test_a_hold_is_put_or_released_only_by_someone_in_people_yaml(records, fresh_store_env):
+    range_hold = ["--from", "2025-03-08", "--to", "2025-03-09", "--reason", "audit"]
+    govflow("hold", "add", *range_hold, "--actor", "carol")
+
+    put = govflow("hold", "add", *range_hold, "--actor", "nobody")
+    released = govflow("hold", "release", "1", "--reason", "done", "--actor", "nobody")
+
+    refusal = "'nobody' is nobody in people.yaml: only a person named there can hold records\n"
+    assert (put.exit_code, put.stdout, put.stderr) == (1, "", refusal)
+    assert (released.exit_code, released.stdout, released.stderr) == (1, "", refusal)
+    listed = govflow("hold", "list")
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == ["1"]
 
 
 def _deployment(session, ref: str, closed: datetime | None) -> None:

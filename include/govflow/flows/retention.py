@@ -51,14 +51,19 @@ def clean_airflow_metadata(*, dry_run: bool, config: GovflowConfig | None = None
     return {"clean_before": before, "dry_run": dry_run}
 
 
-def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str, Any]:
-    """The govflow_legal_hold form: add a hold on a model, incident, deployment or range, or
-    release one, as the person who triggered the run."""
-    config = load_config(settings.config_dir())
+def check_holder(config: GovflowConfig, actor: str | None) -> None:
+    """Refuse a hold put or released by nobody in people.yaml: releasing one lets the purge
+    take the evidence it kept, so the audit trail must name someone who answers for it."""
     try:
         config.people.user(actor or "")
     except KeyError:
         raise Refused(NOT_A_PERSON.format(actor=actor)) from None
+
+
+def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str, Any]:
+    """The govflow_legal_hold form: add a hold on a model, incident, deployment or range, or
+    release one, as the person who triggered the run."""
+    check_holder(load_config(settings.config_dir()), actor)
     store.ensure_schema()
     try:
         with store.session_scope() as session:
