@@ -109,8 +109,14 @@ def test_a_window_that_ends_before_it_starts_is_a_usage_error(fresh_store_env, s
             "Invalid value for --severity: unknown audit severity 'critical'; expected one of "
             "INFO, WARNING, HIGH, CRITICAL",
         ),
-        (["--limit", "0"], "Invalid value for '--limit': Input should be greater than or equal to 1"),
-        (["--limit", "-1"], "Invalid value for '--limit': Input should be greater than or equal to 1"),
+        (
+            ["--limit", "0"],
+            "Invalid value for '--limit': Input should be greater than or equal to 1",
+        ),
+        (
+            ["--limit", "-1"],
+            "Invalid value for '--limit': Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_an_audit_query_no_event_could_match_is_a_usage_error_not_an_empty_list(
