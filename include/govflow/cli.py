@@ -545,6 +545,13 @@ def baseline_create(
             typer.echo(note)
 
 
+DEPRECATES = "deprecate a model"
+ALREADY_DEPRECATED = (
+    "{model.id} was already deprecated on {when:%Y-%m-%d %H:%M} UTC: "
+    "{model.deprecation_reason}; nothing changed"
+)
+
+
 @registry_app.command("deprecate")
 def registry_deprecate(
     model_id: Annotated[str, typer.Argument(help="The model to retire, e.g. credit_approval.")],
@@ -552,11 +559,19 @@ def registry_deprecate(
     reason: Annotated[str, typer.Option(help="Why; required, kept with the model.")] = "",
 ) -> None:
     """Deprecate a model (seed 003): no deployment of it starts any more."""
-    from govflow import registry, store
+    from govflow import registry, settings, store
+    from govflow.config import load_config
+    from govflow.flows import known_person
 
+    known_person(load_config(settings.config_dir()), actor, may=DEPRECATES)
     store.ensure_schema()
     with store.session_scope() as session:
-        registry.deprecate_model(session, model_id=model_id, actor=actor, reason=reason)
+        model, changed = registry.deprecate_model(
+            session, model_id=model_id, actor=actor, reason=reason
+        )
+        if not changed:
+            typer.echo(ALREADY_DEPRECATED.format(model=model, when=model.deprecated_at))
+            return
     typer.echo(f"{model_id} deprecated: {reason}")
 
 
@@ -997,7 +1012,8 @@ def hold_add(
 
     from govflow import settings, store
     from govflow.config import load_config
-    from govflow.flows.retention import check_holder
+    from govflow.flows import known_person
+    from govflow.flows.retention import HOLDS
     from govflow.retention.holds import add_hold
 
     named = {"model": model, "incident": incident, "deployment": deployment}
@@ -1014,7 +1030,7 @@ def hold_add(
     last = _parse_time(end, "--to") if end else None
     if last is not None and end is not None and len(end) == 10:
         last = last + timedelta(days=1)
-    check_holder(load_config(settings.config_dir()), actor)
+    known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     store.ensure_schema()
     with store.session_scope() as session:
         hold = add_hold(
@@ -1038,10 +1054,11 @@ def hold_release(
     """Release a legal hold; it stays on record, released."""
     from govflow import settings, store
     from govflow.config import load_config
-    from govflow.flows.retention import check_holder
+    from govflow.flows import known_person
+    from govflow.flows.retention import HOLDS
     from govflow.retention.holds import release_hold
 
-    check_holder(load_config(settings.config_dir()), actor)
+    known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     with store.session_scope() as session:
         hold = release_hold(session, hold_id, actor=actor, reason=reason)
         typer.echo(f"legal hold {hold.id} on {_held(hold)} released: {reason}")
