@@ -39,6 +39,7 @@ def _problem(error: Exception) -> tuple[str, int]:
     from govflow.baselines.onboarding import BaselineSourceError
     from govflow.baselines.profile import BaselineError
     from govflow.config import ConfigError, UnknownModel
+    from govflow.demo.scenarios import DemoTooSmall
     from govflow.deployment.procedure import UnknownDeployment
     from govflow.flows import Refused
     from govflow.flows.monitoring import NotReady
@@ -50,7 +51,14 @@ def _problem(error: Exception) -> tuple[str, int]:
     from govflow.serving.gateway import GatewayError
     from govflow.serving.kill_switches import KillSwitchError
 
-    usage = (UnknownModel, UnknownCheck, UnknownIncidentStatus, GatewayError, CommandError)
+    usage = (
+        UnknownModel,
+        UnknownCheck,
+        UnknownIncidentStatus,
+        GatewayError,
+        CommandError,
+        DemoTooSmall,
+    )
     refused = (
         Refused,
         KillSwitchError,

@@ -24,6 +24,8 @@ from typer.testing import CliRunner, Result
 from govflow import store
 from govflow.cli import REPEATED_OPTION, app
 from govflow.config import ConfigError, UnknownModel, load_config
+from govflow.demo.logs import MINIMUM_ROWS_PER_DAY, TOO_FEW_ROWS
+from govflow.demo.scenarios import MINIMUM_DAYS, TOO_FEW_DAYS
 from govflow.demo.seeding import NOT_IN_INVENTORY
 from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
 from govflow.store.schema import Baseline, ModelVersion
@@ -275,6 +277,25 @@ def test_a_bad_config_is_one_line_naming_file_and_key_under_every_command(
     fresh_store_env, broken_config, args
 ):
     assert_one_line(govflow(*args), 3, BAD_OWNER)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--days", "34"], TOO_FEW_DAYS.format(minimum=MINIMUM_DAYS, days=34)),
+        (
+            ["--rows-per-day", "199"],
+            TOO_FEW_ROWS.format(minimum=MINIMUM_ROWS_PER_DAY, rows=199),
+        ),
+    ],
+)
+def test_a_demo_too_small_for_its_scenarios_is_a_usage_error_in_one_line(
+    fresh_store_env, tmp_path, args, line
+):
+    result = govflow("demo", "seed", *args)
+
+    assert_one_line(result, 2, line)
+    assert not (tmp_path / "prediction_logs").exists()
 
 
 def test_demo_seed_without_a_demo_model_in_models_yaml_is_one_line_and_writes_nothing(
