@@ -286,6 +286,22 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _ends_after_it_starts(
+    first: datetime | None,
+    last: datetime | None,
+    *,
+    start: tuple[str, str | None],
+    end: tuple[str, str | None],
+) -> None:
+    """A period that ends before it starts holds nothing: a usage error naming the end's
+    option, not an empty answer (``start`` and ``end`` are each an option and its value)."""
+    if first is not None and last is not None and last <= first:
+        (start_option, start_value), (end_option, end_value) = start, end
+        raise typer.BadParameter(
+            f"{end_value} is not after {start_option} {start_value}", param_hint=end_option
+        )
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Exit 0 if the hash chain is intact and holds every event its latest signed checkpoint
@@ -332,8 +348,7 @@ def audit_query(
             UNKNOWN_SEVERITY.format(severity=severity), param_hint="--severity"
         )
     first, last = _parse_time(since, "--since"), _parse_time(until, "--until")
-    if first is not None and last is not None and last <= first:
-        raise typer.BadParameter(f"{until} is not after --since {since}", param_hint="--until")
+    _ends_after_it_starts(first, last, start=("--since", since), end=("--until", until))
     store.ensure_schema()
     with store.session_scope() as session:
         events = query_events(
@@ -739,8 +754,7 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
         last = first + timedelta(days=1)
     elif len(end or "") == 10:  # a date: include that whole day
         last = last + timedelta(days=1)
-    if last <= first:
-        raise typer.BadParameter(f"{end} is not after --start {start}", param_hint="--end")
+    _ends_after_it_starts(first, last, start=("--start", start), end=("--end", end))
     # The logs of a window still under way are not all written: its record would judge a
     # part (or nothing, "no rows") as the whole.
     if last > datetime.now(UTC):
@@ -1038,6 +1052,7 @@ def hold_add(
     last = _parse_time(end, "--to") if end else None
     if last is not None and end is not None and len(end) == 10:
         last = last + timedelta(days=1)
+    _ends_after_it_starts(first, last, start=("--from", start), end=("--to", end))
     known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     store.ensure_schema()
     with store.session_scope() as session:
