@@ -382,7 +382,7 @@ def registry_lineage(
     from govflow import registry, store
 
     model_id, _, version = model_version.partition(":")
-    if not version:
+    if not model_id or not version:
         raise typer.BadParameter(
             f"{model_version!r} is not MODEL:VERSION", param_hint="MODEL_VERSION"
         )

@@ -223,6 +223,16 @@ def test_an_unknown_model_is_named_in_one_line_by_every_command(
     assert_one_line(govflow(*args), status, line)
 
 
+@pytest.mark.parametrize("given", ["credit_approval", "credit_approval:", ":1.0.0"])
+def test_registry_lineage_of_no_model_version_is_a_usage_error(fresh_store_env, given):
+    assert_one_line(
+        govflow("registry", "lineage", given),
+        2,
+        f"Invalid value for MODEL_VERSION: {given!r} is not MODEL:VERSION "
+        "(see 'govflow registry lineage --help')",
+    )
+
+
 def test_an_unknown_model_when_models_yaml_lists_none_says_so(
     fresh_store_env, tmp_path, monkeypatch
 ):
