@@ -39,6 +39,7 @@ def _problem(error: Exception) -> tuple[str, int]:
     from govflow.baselines.onboarding import BaselineSourceError
     from govflow.baselines.profile import BaselineError
     from govflow.config import ConfigError, UnknownModel
+    from govflow.demo.scenarios import DemoTooSmall
     from govflow.deployment.procedure import UnknownDeployment
     from govflow.flows import Refused
     from govflow.flows.monitoring import NotReady
@@ -50,7 +51,14 @@ def _problem(error: Exception) -> tuple[str, int]:
     from govflow.serving.gateway import GatewayError
     from govflow.serving.kill_switches import KillSwitchError
 
-    usage = (UnknownModel, UnknownCheck, UnknownIncidentStatus, GatewayError, CommandError)
+    usage = (
+        UnknownModel,
+        UnknownCheck,
+        UnknownIncidentStatus,
+        GatewayError,
+        CommandError,
+        DemoTooSmall,
+    )
     refused = (
         Refused,
         KillSwitchError,
@@ -278,6 +286,22 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _ends_after_it_starts(
+    first: datetime | None,
+    last: datetime | None,
+    *,
+    start: tuple[str, str | None],
+    end: tuple[str, str | None],
+) -> None:
+    """A period that ends before it starts holds nothing: a usage error naming the end's
+    option, not an empty answer (``start`` and ``end`` are each an option and its value)."""
+    if first is not None and last is not None and last <= first:
+        (start_option, start_value), (end_option, end_value) = start, end
+        raise typer.BadParameter(
+            f"{end_value} is not after {start_option} {start_value}", param_hint=end_option
+        )
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Exit 0 if the hash chain is intact and holds every event its latest signed checkpoint
@@ -303,15 +327,28 @@ def audit_query(
     severity: Annotated[str | None, typer.Option()] = None,
     since: Annotated[str | None, typer.Option(help="ISO time, inclusive (UTC if no zone).")] = None,
     until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
-    limit: Annotated[int | None, typer.Option()] = None,
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List audit events matching every filter, oldest first."""
     import json
 
     from govflow import store
-    from govflow.audit import canonical_time, event_fields, query_events
+    from govflow.audit import (
+        SEVERITIES,
+        UNKNOWN_SEVERITY,
+        canonical_time,
+        event_fields,
+        query_events,
+    )
 
+    # A filter no event can match would list nothing, read as "no such event happened".
+    if severity is not None and severity not in SEVERITIES:
+        raise typer.BadParameter(
+            UNKNOWN_SEVERITY.format(severity=severity), param_hint="--severity"
+        )
+    first, last = _parse_time(since, "--since"), _parse_time(until, "--until")
+    _ends_after_it_starts(first, last, start=("--since", since), end=("--until", until))
     store.ensure_schema()
     with store.session_scope() as session:
         events = query_events(
@@ -320,8 +357,8 @@ def audit_query(
             actor=actor,
             target=target,
             severity=severity,
-            since=_parse_time(since, "--since"),
-            until=_parse_time(until, "--until"),
+            since=first,
+            until=last,
             limit=limit,
         )
         for event in events:
@@ -345,7 +382,7 @@ def registry_lineage(
     from govflow import registry, store
 
     model_id, _, version = model_version.partition(":")
-    if not version:
+    if not model_id or not version:
         raise typer.BadParameter(
             f"{model_version!r} is not MODEL:VERSION", param_hint="MODEL_VERSION"
         )
@@ -531,6 +568,13 @@ def baseline_create(
             typer.echo(note)
 
 
+DEPRECATES = "deprecate a model"
+ALREADY_DEPRECATED = (
+    "{model.id} was already deprecated on {when:%Y-%m-%d %H:%M} UTC: "
+    "{model.deprecation_reason}; nothing changed"
+)
+
+
 @registry_app.command("deprecate")
 def registry_deprecate(
     model_id: Annotated[str, typer.Argument(help="The model to retire, e.g. credit_approval.")],
@@ -538,11 +582,19 @@ def registry_deprecate(
     reason: Annotated[str, typer.Option(help="Why; required, kept with the model.")] = "",
 ) -> None:
     """Deprecate a model (seed 003): no deployment of it starts any more."""
-    from govflow import registry, store
+    from govflow import registry, settings, store
+    from govflow.config import load_config
+    from govflow.flows import known_person
 
+    known_person(load_config(settings.config_dir()), actor, may=DEPRECATES)
     store.ensure_schema()
     with store.session_scope() as session:
-        registry.deprecate_model(session, model_id=model_id, actor=actor, reason=reason)
+        model, changed = registry.deprecate_model(
+            session, model_id=model_id, actor=actor, reason=reason
+        )
+        if not changed:
+            typer.echo(ALREADY_DEPRECATED.format(model=model, when=model.deprecated_at))
+            return
     typer.echo(f"{model_id} deprecated: {reason}")
 
 
@@ -702,8 +754,7 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
         last = first + timedelta(days=1)
     elif len(end or "") == 10:  # a date: include that whole day
         last = last + timedelta(days=1)
-    if last <= first:
-        raise typer.BadParameter(f"{end} is not after --start {start}", param_hint="--end")
+    _ends_after_it_starts(first, last, start=("--start", start), end=("--end", end))
     # The logs of a window still under way are not all written: its record would judge a
     # part (or nothing, "no rows") as the whole.
     if last > datetime.now(UTC):
@@ -930,6 +981,12 @@ hold_app = typer.Typer(help="Legal holds: what no purge may delete.", no_args_is
 app.add_typer(hold_app, name="hold")
 
 
+FUTURE_AS_OF = (
+    "{as_of} is in the future: ages judged from it would purge records younger than their "
+    "retention period (--dry-run previews that day)"
+)
+
+
 @retention_app.command("run")
 def retention_run(
     dry_run: Annotated[
@@ -947,6 +1004,10 @@ def retention_run(
     from govflow.retention.purge import run_retention
 
     now = _parse_time(as_of, "--as-of") if as_of else None
+    # Ages judged from a day to come make records younger than their period look expired:
+    # a dry run may preview that day, a purge may not.
+    if now is not None and now > datetime.now(UTC) and not dry_run:
+        raise typer.BadParameter(FUTURE_AS_OF.format(as_of=as_of), param_hint="--as-of")
     results = run_retention(
         load_config(settings.config_dir()), data_dir=settings.data_dir(), now=now, dry_run=dry_run
     )
@@ -971,7 +1032,10 @@ def hold_add(
     """Put a legal hold on a model, an incident, a deployment or a time range."""
     from datetime import timedelta
 
-    from govflow import store
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.flows import known_person
+    from govflow.flows.retention import HOLDS
     from govflow.retention.holds import add_hold
 
     named = {"model": model, "incident": incident, "deployment": deployment}
@@ -988,6 +1052,8 @@ def hold_add(
     last = _parse_time(end, "--to") if end else None
     if last is not None and end is not None and len(end) == 10:
         last = last + timedelta(days=1)
+    _ends_after_it_starts(first, last, start=("--from", start), end=("--to", end))
+    known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     store.ensure_schema()
     with store.session_scope() as session:
         hold = add_hold(
@@ -1009,9 +1075,13 @@ def hold_release(
     actor: Annotated[str, typer.Option(help="Who releases it (kept in the audit trail).")],
 ) -> None:
     """Release a legal hold; it stays on record, released."""
-    from govflow import store
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.flows import known_person
+    from govflow.flows.retention import HOLDS
     from govflow.retention.holds import release_hold
 
+    known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     with store.session_scope() as session:
         hold = release_hold(session, hold_id, actor=actor, reason=reason)
         typer.echo(f"legal hold {hold.id} on {_held(hold)} released: {reason}")

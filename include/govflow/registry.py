@@ -306,14 +306,20 @@ def log_stage_once(
     )
 
 
-def deprecate_model(session: Session, *, model_id: str, actor: str, reason: str) -> Model:
+def deprecate_model(
+    session: Session, *, model_id: str, actor: str, reason: str
+) -> tuple[Model, bool]:
     """Retire a model (seed 003 "Deprecate models"), with the reason: the deployment
-    procedure refuses to start for it and it drops out of the default routing table."""
+    procedure refuses to start for it and it drops out of the default routing table.
+    Returns the model and whether this call deprecated it: a model deprecated already keeps
+    the day and reason it was retired with, and nothing is recorded again."""
     model = session.get(Model, model_id)
     if model is None:
         raise RegistryError(UNKNOWN_MODEL.format(model_id=model_id))
     if not reason.strip():
         raise RegistryError(JUSTIFICATION_REQUIRED)
+    if model.status == "deprecated":
+        return model, False
     model.status = "deprecated"
     model.deprecated_at = utcnow()
     model.deprecation_reason = reason
@@ -325,7 +331,7 @@ def deprecate_model(session: Session, *, model_id: str, actor: str, reason: str)
         payload={"reason": reason},
         severity="WARNING",
     )
-    return model
+    return model, True
 
 
 def lineage(session: Session, model_id: str, version: str) -> dict[str, Any]:

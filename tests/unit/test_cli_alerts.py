@@ -18,7 +18,8 @@ from govflow.alerts.outbox import (
     UNKNOWN_ALERT,
     enqueue_alert,
 )
-from govflow.flows.alerts import ABANDONERS, NOT_AN_ABANDONER, UNKNOWN_PERSON
+from govflow.flows import NOT_A_PERSON
+from govflow.flows.alerts import ABANDONERS, DECIDES, NOT_AN_ABANDONER
 from govflow.store.schema import Alert, AuditEvent
 
 
@@ -97,7 +98,7 @@ def test_abandon_gives_up_a_critical_alert_once_with_the_reason(db_url):
         (["alerts", "abandon", "1", "--reason", " ", "--actor", "eve"], REASON_REQUIRED),
         (
             ["alerts", "abandon", "1", "--reason", "r", "--actor", "zed"],
-            UNKNOWN_PERSON.format(actor="zed"),
+            NOT_A_PERSON.format(actor="zed", may=DECIDES),
         ),
         (
             ["alerts", "abandon", "2", "--reason", "r", "--actor", "eve"],

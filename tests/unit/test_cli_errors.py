@@ -24,6 +24,8 @@ from typer.testing import CliRunner, Result
 from govflow import store
 from govflow.cli import REPEATED_OPTION, app
 from govflow.config import ConfigError, UnknownModel, load_config
+from govflow.demo.logs import MINIMUM_ROWS_PER_DAY, TOO_FEW_ROWS
+from govflow.demo.scenarios import MINIMUM_DAYS, TOO_FEW_DAYS
 from govflow.demo.seeding import NOT_IN_INVENTORY
 from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
 from govflow.store.schema import Baseline, ModelVersion
@@ -91,6 +93,42 @@ def test_a_window_that_ends_before_it_starts_is_a_usage_error(fresh_store_env, s
         f"Invalid value for --end: {end} is not after --start {start} "
         "(see 'govflow monitor run --help')",
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--since", "2025-03-02", "--until", "2025-03-01"],
+            "Invalid value for --until: 2025-03-01 is not after --since 2025-03-02",
+        ),
+        (
+            ["--since", "2025-03-01", "--until", "2025-03-01"],
+            "Invalid value for --until: 2025-03-01 is not after --since 2025-03-01",
+        ),
+        (
+            ["--severity", "critical"],
+            "Invalid value for --severity: unknown audit severity 'critical'; expected one of "
+            "INFO, WARNING, HIGH, CRITICAL",
+        ),
+        (
+            ["--limit", "0"],
+            "Invalid value for '--limit': Input should be greater than or equal to 1",
+        ),
+        (
+            ["--limit", "-1"],
+            "Invalid value for '--limit': Input should be greater than or equal to 1",
+        ),
+    ],
+)
+def test_an_audit_query_no_event_could_match_is_a_usage_error_not_an_empty_list(
+    fresh_store_env, args, line
+):
+    govflow(*KILL_SWITCH, *REASON_AND_ACTOR)  # an event to be listed, or hidden
+
+    result = govflow("audit", "query", *args)
+
+    assert_one_line(result, 2, f"{line} (see 'govflow audit query --help')")
 
 
 @pytest.mark.parametrize(
@@ -185,6 +223,16 @@ def test_an_unknown_model_is_named_in_one_line_by_every_command(
     assert_one_line(govflow(*args), status, line)
 
 
+@pytest.mark.parametrize("given", ["credit_approval", "credit_approval:", ":1.0.0"])
+def test_registry_lineage_of_no_model_version_is_a_usage_error(fresh_store_env, given):
+    assert_one_line(
+        govflow("registry", "lineage", given),
+        2,
+        f"Invalid value for MODEL_VERSION: {given!r} is not MODEL:VERSION "
+        "(see 'govflow registry lineage --help')",
+    )
+
+
 def test_an_unknown_model_when_models_yaml_lists_none_says_so(
     fresh_store_env, tmp_path, monkeypatch
 ):
@@ -239,6 +287,25 @@ def test_a_bad_config_is_one_line_naming_file_and_key_under_every_command(
     fresh_store_env, broken_config, args
 ):
     assert_one_line(govflow(*args), 3, BAD_OWNER)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--days", "34"], TOO_FEW_DAYS.format(minimum=MINIMUM_DAYS, days=34)),
+        (
+            ["--rows-per-day", "199"],
+            TOO_FEW_ROWS.format(minimum=MINIMUM_ROWS_PER_DAY, rows=199),
+        ),
+    ],
+)
+def test_a_demo_too_small_for_its_scenarios_is_a_usage_error_in_one_line(
+    fresh_store_env, tmp_path, args, line
+):
+    result = govflow("demo", "seed", *args)
+
+    assert_one_line(result, 2, line)
+    assert not (tmp_path / "prediction_logs").exists()
 
 
 def test_demo_seed_without_a_demo_model_in_models_yaml_is_one_line_and_writes_nothing(

@@ -7,8 +7,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from govflow import registry, store
-from govflow.cli import app
+from govflow.cli import DEPRECATES, app
 from govflow.deployment.procedure import DEPRECATED_MODEL, DeploymentRequest, request_problems
+from govflow.flows import NOT_A_PERSON
 from govflow.registry import VERSION_REQUIRED, RegistryError
 from govflow.store.schema import AuditEvent, Model
 
@@ -61,6 +62,39 @@ def test_deprecating_without_a_reason_is_refused(fresh_store_env):
 
     assert result.exit_code == 1
     assert registry.JUSTIFICATION_REQUIRED in result.output
+    with store.session_scope(fresh_store_env) as session:
+        assert session.get_one(Model, "credit_approval").status != "deprecated"
+
+
+def test_deprecating_again_keeps_the_first_day_and_reason_and_records_nothing(fresh_store_env):
+    register(fresh_store_env)
+    deprecate("--actor", "mike", "--reason", REASON)
+    with store.session_scope(fresh_store_env) as session:
+        first = session.get_one(Model, "credit_approval").deprecated_at
+
+    again = deprecate("--actor", "eve", "--reason", "another reason")
+
+    assert (again.exit_code, again.stderr) == (0, "")
+    assert again.stdout == (
+        f"credit_approval was already deprecated on {first:%Y-%m-%d %H:%M} UTC: {REASON}; "
+        "nothing changed\n"
+    )
+    with store.session_scope(fresh_store_env) as session:
+        model = session.get_one(Model, "credit_approval")
+        assert (model.deprecated_at, model.deprecation_reason) == (first, REASON)
+        events = session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "registry.model_deprecated")
+        ).all()
+    assert events == ["mike"]
+
+
+def test_deprecating_as_nobody_in_people_yaml_is_refused_and_changes_nothing(fresh_store_env):
+    register(fresh_store_env)
+
+    result = deprecate("--actor", "nobody", "--reason", REASON)
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == NOT_A_PERSON.format(actor="nobody", may=DEPRECATES) + "\n"
     with store.session_scope(fresh_store_env) as session:
         assert session.get_one(Model, "credit_approval").status != "deprecated"
 

@@ -147,6 +147,14 @@ def counts(url: str) -> dict[str, int]:
         }
 
 
+# Past the monitoring records' 5 years: the CLI purges as of no day to come, the library can.
+FIVE_YEARS_ON = datetime(2031, 6, 1, tzinfo=UTC)
+
+
+def purge_as_of(moment: datetime) -> None:
+    run_retention(load_config(settings.config_dir()), data_dir=settings.data_dir(), now=moment)
+
+
 def log_days(data_dir: Path, model_id: str) -> list[str]:
     return sorted(p.name for p in (data_dir / "prediction_logs" / model_id).iterdir())
 
@@ -218,7 +226,7 @@ def test_a_hold_on_a_model_keeps_everything_of_it_and_a_released_hold_stays_on_r
     )
     assert held.exit_code == 0, held.output
 
-    govflow("retention", "run", "--as-of", "2031-06-01")
+    purge_as_of(FIVE_YEARS_ON)
 
     assert len(log_days(records, "marketing_propensity")) == DAYS
     with store.session_scope(fresh_store_env) as session:
@@ -234,7 +242,7 @@ def test_a_hold_on_a_model_keeps_everything_of_it_and_a_released_hold_stays_on_r
 
     released = govflow("hold", "release", "1", "--reason", "case closed", "--actor", "carol")
     listed = govflow("hold", "list", "--all")
-    govflow("retention", "run", "--as-of", "2031-06-01")
+    purge_as_of(FIVE_YEARS_ON)
 
     assert released.exit_code == 0, released.output
     assert "litigation (released" in listed.stdout
@@ -254,7 +262,7 @@ def test_a_range_hold_keeps_the_days_it_covers(records, fresh_store_env):
         "--reason",
         "audit",
         "--actor",
-        "ivan",
+        "carol",
     )
     assert result.exit_code == 0, result.output
 
@@ -263,23 +271,73 @@ def test_a_range_hold_keeps_the_days_it_covers(records, fresh_store_env):
     assert log_days(records, "marketing_propensity") == ["date=2025-03-08", "date=2025-03-09"]
 
 
+def test_a_purge_as_of_a_day_to_come_is_refused_in_one_line_and_deletes_nothing(
+    records, fresh_store_env
+):
+    before = counts(fresh_store_env)
+
+    result = govflow("retention", "run", "--as-of", "2031-06-01")
+
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "Invalid value for --as-of: 2031-06-01 is in the future: ages judged from it would "
+        "purge records younger than their retention period (--dry-run previews that day) "
+        "(see 'govflow retention run --help')\n"
+    )
+    assert counts(fresh_store_env) == before
+    assert len(log_days(records, "credit_approval")) == DAYS
+
+
+def test_a_dry_run_may_preview_a_day_to_come(records, fresh_store_env):
+    before = counts(fresh_store_env)
+
+    result = govflow("retention", "run", "--dry-run", "--as-of", "2031-06-01")
+
+    assert result.exit_code == 0, result.output
+    assert "monitoring_records       5 years      older than 2026-06-01: would purge" in (
+        result.stdout
+    )
+    assert counts(fresh_store_env) == before
+
+
 @pytest.mark.parametrize(
-    ("args", "line"),
+    ("args", "status", "line"),
     [
-        (["--model", "nope"], "no model 'nope' to hold"),
-        (["--incident", "INC-1999-0001"], "no incident 'INC-1999-0001' to hold"),
+        (["--model", "nope"], 1, "no model 'nope' to hold"),
+        (["--incident", "INC-1999-0001"], 1, "no incident 'INC-1999-0001' to hold"),
+        (
+            ["--from", "2025-03-31", "--to", "2025-03-01"],
+            2,
+            "Invalid value for --to: 2025-03-01 is not after --from 2025-03-31 "
+            "(see 'govflow hold add --help')",
+        ),
         (
             ["--model", "credit_approval", "--from", "2025-03-01"],
+            2,
             "Invalid value for --model: name exactly one of --model, --incident, --deployment "
             "or --from/--to (see 'govflow hold add --help')",
         ),
     ],
 )
-def test_a_hold_on_nothing_is_refused_in_one_line(records, args, line):
+def test_a_hold_on_nothing_is_refused_in_one_line(records, args, status, line):
     result = govflow("hold", "add", *args, "--reason", "r", "--actor", "carol")
 
-    assert result.exit_code != 0
+    assert result.exit_code == status
     assert result.stderr == line + "\n"
+
+
+def test_a_hold_is_put_or_released_only_by_someone_in_people_yaml(records, fresh_store_env):
+    range_hold = ["--from", "2025-03-08", "--to", "2025-03-09", "--reason", "audit"]
+    govflow("hold", "add", *range_hold, "--actor", "carol")
+
+    put = govflow("hold", "add", *range_hold, "--actor", "nobody")
+    released = govflow("hold", "release", "1", "--reason", "done", "--actor", "nobody")
+
+    refusal = "'nobody' is nobody in people.yaml: only a person named there can hold records\n"
+    assert (put.exit_code, put.stdout, put.stderr) == (1, "", refusal)
+    assert (released.exit_code, released.stdout, released.stderr) == (1, "", refusal)
+    listed = govflow("hold", "list")
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == ["1"]
 
 
 def _deployment(session, ref: str, closed: datetime | None) -> None:

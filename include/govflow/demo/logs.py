@@ -54,6 +54,7 @@ from govflow.demo.scenarios import (
     FAIRNESS_DRIFT_CREDIT_SCORE_OFFSET,
     FAIRNESS_DRIFT_DEBT_TO_INCOME_FACTOR,
     FAIRNESS_DRIFT_GROUP,
+    DemoTooSmall,
     Scenario,
     outcome_concept,
     scenario_calendar,
@@ -143,7 +144,7 @@ def write_demo(
     """Trains the demo models and writes their validation sets, ``days`` days of prediction
     logs from ``start`` with ``rows_per_day`` applications a day, and the manifest."""
     if rows_per_day < MINIMUM_ROWS_PER_DAY:
-        raise ValueError(TOO_FEW_ROWS.format(minimum=MINIMUM_ROWS_PER_DAY, rows=rows_per_day))
+        raise DemoTooSmall(TOO_FEW_ROWS.format(minimum=MINIMUM_ROWS_PER_DAY, rows=rows_per_day))
     # One thread: the models are small, and OpenMP threads competing with other processes
     # on a busy machine slow gradient boosting down by an order of magnitude.
     with threadpool_limits(limits=1):

@@ -41,6 +41,11 @@ SCENARIOS: tuple[Scenario, ...] = (
 MINIMUM_DAYS = 35
 TOO_FEW_DAYS = "the demo needs at least {minimum} days to stage every scenario, got {days}"
 
+
+class DemoTooSmall(ValueError):
+    """A demo asked for fewer days or rows than its scenarios need (a usage error)."""
+
+
 DATA_DRIFT_INCOME_FACTOR = 1.9
 DATA_DRIFT_CREDIT_SCORE_OFFSET = -40
 FAIRNESS_DRIFT_GROUP = ("gender", "female")
@@ -51,7 +56,7 @@ FAIRNESS_DRIFT_DEBT_TO_INCOME_FACTOR = 1.2
 def scenario_day_indexes(days: int) -> dict[Scenario, list[int]]:
     """Which day indexes (0 = first day) each scenario occupies in a demo of ``days`` days."""
     if days < MINIMUM_DAYS:
-        raise ValueError(TOO_FEW_DAYS.format(minimum=MINIMUM_DAYS, days=days))
+        raise DemoTooSmall(TOO_FEW_DAYS.format(minimum=MINIMUM_DAYS, days=days))
     accuracy = days * 5 // 14
     data = days // 2
     fairness = days * 9 // 14

@@ -14,12 +14,10 @@ from govflow.alerts.paging import PAGERDUTY, PagerDutySettings
 from govflow.config import GovflowConfig, load_config
 from govflow.config.people import User
 from govflow.config.vocabulary import Role
-from govflow.flows import Overdue, Refused
+from govflow.flows import Overdue, Refused, known_person
 from govflow.store.types import utcnow
 
-UNKNOWN_PERSON = (
-    "{actor!r} is nobody in people.yaml: only a person named there can resend or abandon an alert"
-)
+DECIDES = "resend or abandon an alert"
 NOT_AN_ABANDONER = (
     "{actor!r} may not abandon an alert: giving up on a delivery is for the people who run the "
     "monitoring (people.yaml roles {roles}); {actor!r} holds {held}"
@@ -120,11 +118,7 @@ def escalate_undelivered(
 
 def _person(config: GovflowConfig | None, actor: str | None) -> User:
     """``actor``'s entry in people.yaml; refused when it names nobody there."""
-    config = config or load_config(settings.config_dir())
-    try:
-        return config.people.user(actor or "")
-    except KeyError:
-        raise Refused(UNKNOWN_PERSON.format(actor=actor)) from None
+    return known_person(config or load_config(settings.config_dir()), actor, may=DECIDES)
 
 
 def resend_alerts(
@@ -204,10 +198,10 @@ def apply_request(params: dict[str, Any], *, actor: str | None) -> list[int]:
 
 __all__ = [
     "ABANDONERS",
+    "DECIDES",
     "NOTHING_RESENT",
     "NOT_AN_ABANDONER",
     "UNDELIVERED",
-    "UNKNOWN_PERSON",
     "abandon_alerts",
     "apply_request",
     "deliver_outbox",

@@ -9,13 +9,14 @@ from typing import Any
 
 from govflow import settings, store
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import Refused
+from govflow.flows import Refused, known_person
 from govflow.retention.holds import HoldError, add_hold, release_hold
 from govflow.retention.purge import run_retention
 from govflow.store.types import utcnow
 
 AIRFLOW_METADATA = "airflow_metadata"
-NOT_A_PERSON = "{actor!r} is nobody in people.yaml: only a person named there can hold records"
+# Releasing a hold lets the purge take the evidence it kept: someone must answer for it.
+HOLDS = "hold records"
 
 
 def purge_expired(
@@ -54,11 +55,7 @@ def clean_airflow_metadata(*, dry_run: bool, config: GovflowConfig | None = None
 def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str, Any]:
     """The govflow_legal_hold form: add a hold on a model, incident, deployment or range, or
     release one, as the person who triggered the run."""
-    config = load_config(settings.config_dir())
-    try:
-        config.people.user(actor or "")
-    except KeyError:
-        raise Refused(NOT_A_PERSON.format(actor=actor)) from None
+    known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     store.ensure_schema()
     try:
         with store.session_scope() as session:
