@@ -156,7 +156,7 @@ def test_the_slack_summary_links_the_report_where_a_base_url_serves_reports(
     [alert] = outbox(fresh_store_env)
     assert alert.destination == "#compliance"
     assert alert.payload["text"] == (
-        "Compliance report, 2025Q1: 1 incident opened in or about 2025Q1 (1 unresolved); "
+        "Compliance report, 2025Q1: 1 incident opened in or about 2025Q1 (1 open at its end); "
         "audit chain intact. Report: https://govflow.example/reports/compliance/2025Q1.pdf"
     )
     context = alert.payload["blocks"][-1]["elements"][0]["text"]
@@ -375,3 +375,58 @@ def test_a_high_risk_regressors_ratios_are_in_the_80_percent_rule_table(tmp_path
         "| customer_value | sex: mean_prediction_ratio | 1 | 0.710 (interval 0.660-0.760, "
         "smallest group compared female 900 rows) | 0.710 | CRITICAL 1 |"
     ) in report
+
+
+def test_an_incident_resolved_or_opened_after_the_period_is_listed_as_it_stood_at_its_end(
+    records, fresh_store_env
+):
+    """The list and the count of incidents open at the period's end tell the same moment:
+    one resolved after the month was open at its end, one opened after it about a window
+    inside it was not yet open; each list item names its status now beside."""
+    from govflow import settings
+    from govflow.reports import compliance, executive
+    from govflow.store.schema import Incident
+
+    with store.session_scope(fresh_store_env) as session:
+        first = session.scalars(select(Incident)).one()
+        first.status, first.acknowledged_at = "resolved", datetime(2025, 4, 2, tzinfo=UTC)
+        first.resolved_at = datetime(2025, 4, 3, tzinfo=UTC)
+        run = session.scalars(select(MonitoringRun)).one()
+        session.add(
+            Incident(
+                ref="INC-2025-0002",
+                model_id="credit_approval",
+                category="model_drift",
+                metric="accuracy_drop",
+                severity="WARNING",
+                priority="P2",
+                status="open",
+                dedup_key="credit_approval:accuracy_drop",
+                title="WARNING accuracy drop on credit_approval",
+                source_run_id=run.id,
+                opened_at=datetime(2025, 4, 5, 8, tzinfo=UTC),
+            )
+        )
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        month = executive.render_markdown(executive.build_summary(session, config, "2025-03"))
+        quarter = compliance.build_report(session, config, "2025Q1")
+
+    assert (
+        "- INC-2025-0001 P0 CRITICAL credit_approval disparate_impact_ratio: open at the month's "
+        "end; resolved now"
+    ) in month
+    assert (
+        "- INC-2025-0002 P2 WARNING credit_approval accuracy_drop: not yet open at the month's "
+        "end; open now"
+    ) in month
+    assert "Resolved this month: 0; open at the month's end: 1." in month
+    assert (
+        "- P0: 1 opened, none acknowledged (SLA 15 min), none resolved, 1 open at the quarter's end"
+    ) in quarter.markdown
+    assert (
+        "  - INC-2025-0001 CRITICAL credit_approval disparate_impact_ratio: open at the "
+        "quarter's end; resolved now, opened 2025-03-06 09:30 UTC"
+    ) in quarter.markdown
+    assert quarter.headline.startswith("2 incidents opened in or about 2025Q1 (1 open at its end)")

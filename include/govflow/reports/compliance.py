@@ -34,7 +34,13 @@ from sqlalchemy.orm import Session
 from govflow.audit import ChainReport, verify_chain
 from govflow.config import GovflowConfig
 from govflow.metrics.regression import JUDGED_AS
-from govflow.reports import KeptReport, incidents_of_period, keep_renderings
+from govflow.reports import (
+    KeptReport,
+    incidents_of_period,
+    keep_renderings,
+    open_at,
+    state_at_end,
+)
 from govflow.reports.executive import ReportError
 from govflow.reports.html import markdown_html
 from govflow.reports.pdf import markdown_pdf
@@ -134,11 +140,11 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> Compl
 def _headline(session: Session, quarter: str, chain: ChainReport) -> str:
     start, end = quarter_bounds(quarter)
     opened = incidents_of_period(session, start, end)
-    unresolved = sum(i.resolved_at is None for i in opened)
+    unresolved = sum(open_at(i, end) for i in opened)
     state = "intact" if chain.intact else "BROKEN"
     return (
         f"{len(opened)} incident{'s' if len(opened) != 1 else ''} opened in or about {quarter} "
-        f"({unresolved} unresolved); audit chain {state}."
+        f"({unresolved} open at its end); audit chain {state}."
     )
 
 
@@ -260,9 +266,13 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
         acks = [
             (i.acknowledged_at - i.opened_at) / timedelta(minutes=1)
             for i in mine
-            if i.acknowledged_at
+            if i.acknowledged_at is not None and i.acknowledged_at < end
         ]
-        fixes = [(i.resolved_at - i.opened_at) / timedelta(hours=1) for i in mine if i.resolved_at]
+        fixes = [
+            (i.resolved_at - i.opened_at) / timedelta(hours=1)
+            for i in mine
+            if i.resolved_at is not None and not open_at(i, end)
+        ]
         ack = (
             f"median acknowledgement {statistics.median(acks):.0f} min"
             if acks
@@ -271,10 +281,11 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
         fix = f"median resolution {statistics.median(fixes):.1f} h" if fixes else "none resolved"
         lines.append(
             f"- {priority}: {len(mine)} opened, {ack} (SLA {sla} min), {fix}, "
-            f"{sum(i.resolved_at is None for i in mine)} unresolved"
+            f"{sum(open_at(i, end) for i in mine)} open at the quarter's end"
         )
     lines += [
-        f"  - {i.ref} {i.severity} {i.model_id or '-'} {i.metric or i.category}: {i.status}, "
+        f"  - {i.ref} {i.severity} {i.model_id or '-'} {i.metric or i.category}: "
+        f"{state_at_end(i, end, 'quarter')}, "
         f"opened {i.opened_at:%Y-%m-%d %H:%M} UTC"
         for i in sorted(opened, key=lambda i: i.id)
     ]

@@ -21,7 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
-from govflow.reports import KeptReport, incidents_of_period, keep_renderings
+from govflow.reports import (
+    KeptReport,
+    incidents_of_period,
+    keep_renderings,
+    open_at,
+    state_at_end,
+)
 from govflow.reports.charts import sparkline
 from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import Incident, MonitoringRun
@@ -109,9 +115,7 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
     opened = incidents_of_period(session, start, end)
     resolved = sum(1 for i in opened if i.resolved_at is not None and i.resolved_at < end)
     open_at_end = sum(
-        1
-        for i in session.scalars(select(Incident).where(Incident.opened_at < end))
-        if i.resolved_at is None or i.resolved_at >= end
+        open_at(i, end) for i in session.scalars(select(Incident).where(Incident.opened_at < end))
     )
     acks = [
         (i.acknowledged_at - i.opened_at) / timedelta(minutes=1)
@@ -163,7 +167,7 @@ def render_markdown(summary: ExecutiveSummary) -> str:
     for incident in summary.opened:
         lines.append(
             f"- {incident.ref} {incident.priority} {incident.severity} {incident.model_id or '-'} "
-            f"{incident.metric or incident.category}: {incident.status}"
+            f"{incident.metric or incident.category}: {_state(incident, summary)}"
         )
     lines += [
         "",
@@ -180,7 +184,7 @@ def render_html(summary: ExecutiveSummary) -> str:
         f"<td>{sparkline(m.composite_trend)}</td></tr>"
         for m in summary.models
     )
-    incidents = "".join(_incident_item(i) for i in summary.opened) or (
+    incidents = "".join(_incident_item(i, summary) for i in summary.opened) or (
         "<li>No incident opened this month.</li>"
     )
     return (
@@ -194,12 +198,16 @@ def render_html(summary: ExecutiveSummary) -> str:
     )
 
 
-def _incident_item(incident: Incident) -> str:
+def _state(incident: Incident, summary: ExecutiveSummary) -> str:
+    return state_at_end(incident, month_bounds(summary.month)[1], "month")
+
+
+def _incident_item(incident: Incident, summary: ExecutiveSummary) -> str:
     what = html.escape(incident.metric or incident.category)
     model = html.escape(incident.model_id or "-")
     return (
         f"<li>{html.escape(incident.ref)} {incident.priority} {incident.severity} {model} "
-        f"{what}: {incident.status}</li>"
+        f"{what}: {html.escape(_state(incident, summary))}</li>"
     )
 
 
