@@ -329,7 +329,13 @@ def _records(session: Session, start: datetime, end: datetime, chain: ChainRepor
         select(AuditEvent).where(AuditEvent.occurred_at < end).order_by(AuditEvent.seq.desc())
     ).first()
     state = "intact" if chain.intact else f"BROKEN ({chain.first_break})"
-    reach = f"{last.seq} events to the quarter's end, the last {last.hash}" if last else "empty"
+    # Not "empty": the chain may well hold events, all recorded after the quarter (a replay
+    # or backfill of its data), and their count changes as reports audit themselves.
+    reach = (
+        f"{last.seq} events to the quarter's end, the last {last.hash}"
+        if last
+        else "no event recorded before the quarter's end"
+    )
     lines.append(f"- audit chain {state} as the report is drawn: {reach}")
     return lines
 
