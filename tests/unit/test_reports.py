@@ -127,7 +127,9 @@ def test_the_executive_summary_is_kept_as_markdown_html_and_pdf_audited_and_anno
     assert first["files"] == names
     pdf = (records / names[2]).read_bytes()
     assert "Monthly drift summary, 2025-03" in pdf_text(pdf)
-    assert "4 models monitored in 2025-03; CRITICAL findings on credit_approval;" in pdf_text(pdf)
+    assert "1 of 4 models monitored in 2025-03; CRITICAL findings on credit_approval;" in pdf_text(
+        pdf
+    )
     assert report_events(fresh_store_env) == [
         ("report.executive_generated", f"report:executive:{Path(name).name}") for name in names
     ]
@@ -138,8 +140,8 @@ def test_the_executive_summary_is_kept_as_markdown_html_and_pdf_audited_and_anno
         "pending",
     )
     assert alert.payload["text"] == (
-        "Monthly drift summary, 2025-03: 4 models monitored in 2025-03; CRITICAL findings on "
-        "credit_approval; 1 incident opened, 1 still open at the month's end. "
+        "Monthly drift summary, 2025-03: 1 of 4 models monitored in 2025-03; CRITICAL findings "
+        "on credit_approval; 1 incident opened, 1 still open at the month's end. "
         f"Report: {DASHBOARD_REPORTS}reports/executive/2025-03.pdf"
     )
     assert str(records) not in str(alert.payload)
@@ -436,3 +438,34 @@ def test_an_incident_resolved_or_opened_after_the_period_is_listed_as_it_stood_a
         "quarter's end; resolved now, opened 2025-03-06 09:30 UTC"
     ) in quarter.markdown
     assert quarter.headline.startswith("2 incidents opened in or about 2025Q1 (1 open at its end)")
+
+
+def test_the_executive_summary_counts_the_models_analysed_and_keeps_one_gone_from_models_yaml(
+    fresh_store_env, tmp_path
+):
+    """A month without records monitored none of the configured models; a model taken out of
+    models.yaml (here renamed there) keeps its month's analyses and CRITICAL verdicts in the summary."""
+    from govflow import settings
+    from govflow.reports import executive
+
+    config = load_config(settings.config_dir())
+    store.upgrade(fresh_store_env)
+    with store.session_scope(fresh_store_env) as session:
+        empty = executive.build_summary(session, config, "2025-03")
+    add_report_records(fresh_store_env)
+    config_dir = tmp_path / "config"
+    shutil.copytree(settings.config_dir(), config_dir)
+    models = (config_dir / "models.yaml").read_text()
+    renamed = models.replace("  - id: credit_approval\n", "  - id: credit_scoring\n")
+    (config_dir / "models.yaml").write_text(renamed)
+    with store.session_scope(fresh_store_env) as session:
+        gone = executive.build_summary(session, load_config(config_dir), "2025-03")
+
+    assert empty.headline().startswith("0 of 4 models monitored in 2025-03; no CRITICAL finding;")
+    assert gone.headline().startswith(
+        "1 of 5 models monitored in 2025-03; CRITICAL findings on credit_approval;"
+    )
+    assert (
+        "| credit_approval | not in models.yaml | 1 | CRITICAL 1 | CRITICAL | 0.80 |"
+        in executive.render_markdown(gone)
+    )

@@ -34,6 +34,7 @@ from govflow.store.schema import Incident, MonitoringRun
 
 VERDICTS = ("CRITICAL", "WARNING", "INFO", "INCONCLUSIVE")
 BAD_MONTH = "{month!r} is not a month (YYYY-MM)"
+NOT_CONFIGURED = "not in models.yaml"
 
 
 class ReportError(ValueError):
@@ -65,7 +66,8 @@ class ExecutiveSummary:
         critical = [m.model_id for m in self.models if m.verdicts.get("CRITICAL")]
         incidents = len(self.opened)
         return (
-            f"{len(self.models)} models monitored in {self.month}; "
+            f"{sum(m.analyses > 0 for m in self.models)} of {len(self.models)} models "
+            f"monitored in {self.month}; "
             + (
                 f"CRITICAL findings on {', '.join(critical)}; "
                 if critical
@@ -96,15 +98,19 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
         )
         .order_by(MonitoringRun.interval_end, MonitoringRun.id)
     ).all()
+    # A model taken out of models.yaml still answers for the month it was monitored in.
+    tiers = {model.id: model.risk_tier for model in config.models.models}
+    for record in records:
+        tiers.setdefault(record.model_id, NOT_CONFIGURED)
     models = []
-    for model in config.models.models:
-        mine = [r for r in records if r.model_id == model.id]
+    for model_id, risk_tier in tiers.items():
+        mine = [r for r in records if r.model_id == model_id]
         verdicts = {v: sum(r.severity == v for r in mine) for v in VERDICTS}
         composites = [r.composite_score for r in mine if r.composite_score is not None]
         models.append(
             ModelMonth(
-                model.id,
-                model.risk_tier,
+                model_id,
+                risk_tier,
                 len(mine),
                 {v: n for v, n in verdicts.items() if n},
                 mine[-1].severity or "-" if mine else "No data",
