@@ -469,3 +469,27 @@ def test_the_executive_summary_counts_the_models_analysed_and_keeps_one_gone_fro
         "| credit_approval | not in models.yaml | 1 | CRITICAL 1 | CRITICAL | 0.80 |"
         in executive.render_markdown(gone)
     )
+
+
+def test_a_model_never_analysed_by_the_quarters_end_is_a_row_of_the_coverage_table(
+    records, fresh_store_env
+):
+    """Nothing is due before a model's first analysis, but a model with daily checks due and
+    no analysis at all is named, not left out of Art. 72's table."""
+    from govflow import settings
+    from govflow.reports.compliance import NEVER_ANALYSED
+
+    config = load_config(settings.config_dir())
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(session, config, "2025Q1").markdown
+
+    table = report.split("## Art. 72")[1].split("## Art. 10")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[1:] == [
+        "| credit_approval | high | 27 | 1 | 3.7 % | 03-06, 03-07, 03-08, 03-09, 03-10, 03-11, "
+        "03-12, 03-13, 03-14, 03-15 and 16 more |",
+        "| marketing_propensity | medium | - | 0 | - | no analysis recorded by the quarter's end |",
+        "| product_recommendation | low | - | 0 | - | no analysis recorded by the quarter's end |",
+        "| customer_lifetime_value | medium | - | 0 | - | no analysis recorded by the quarter's "
+        "end |",
+    ]

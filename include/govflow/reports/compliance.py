@@ -63,6 +63,7 @@ EIGHTY_PERCENT_RULE = {
 }
 SCHEDULED_DAILY: Literal["daily"] = "daily"
 GAPS_LISTED = 10
+NEVER_ANALYSED = "no analysis recorded by the quarter's end"
 
 
 def quarter_bounds(quarter: str) -> tuple[datetime, datetime]:
@@ -168,9 +169,14 @@ def _coverage(
     lines = ["| model | tier | days due | days analysed | coverage | days missing |"]
     lines.append("| --- | --- | --- | --- | --- | --- |")
     for model in config.models.models:
+        if not config.policy.checks_due(model.risk_tier, SCHEDULED_DAILY):
+            continue
         since = max(first, monitored_since.get(model.id, end))
         days = [since + timedelta(days=n) for n in range((end - since).days)]
-        if not config.policy.checks_due(model.risk_tier, SCHEDULED_DAILY) or not days:
+        if not days:
+            # Nothing is due before a model's first analysis, but a model never analysed
+            # is the gap the board must see, not a row left out.
+            lines.append(f"| {model.id} | {model.risk_tier} | - | 0 | - | {NEVER_ANALYSED} |")
             continue
         done = {
             (r.interval_end - timedelta(seconds=1)).date()
