@@ -444,7 +444,7 @@ def test_the_executive_summary_counts_the_models_analysed_and_keeps_one_gone_fro
     fresh_store_env, tmp_path
 ):
     """A month without records monitored none of the configured models; a model taken out of
-    models.yaml (here renamed there) keeps its month's analyses and CRITICAL verdicts in the summary."""
+    models.yaml (here renamed there) keeps its month's analyses and CRITICAL verdicts."""
     from govflow import settings
     from govflow.reports import executive
 
@@ -477,7 +477,6 @@ def test_a_model_never_analysed_by_the_quarters_end_is_a_row_of_the_coverage_tab
     """Nothing is due before a model's first analysis, but a model with daily checks due and
     no analysis at all is named, not left out of Art. 72's table."""
     from govflow import settings
-    from govflow.reports.compliance import NEVER_ANALYSED
 
     config = load_config(settings.config_dir())
     with store.session_scope(fresh_store_env) as session:
@@ -493,3 +492,39 @@ def test_a_model_never_analysed_by_the_quarters_end_is_a_row_of_the_coverage_tab
         "| customer_lifetime_value | medium | - | 0 | - | no analysis recorded by the quarter's "
         "end |",
     ]
+
+
+def test_a_failed_analysis_is_a_failed_verdict_of_the_executive_summary_not_a_critical_one(
+    records, fresh_store_env
+):
+    """A failed analysis is recorded CRITICAL (it pages) but judged nothing about the model."""
+    from govflow import settings
+    from govflow.reports import executive
+
+    config = load_config(settings.config_dir())
+    register_models(fresh_store_env, config, {"marketing_propensity": []})
+    day = datetime(2025, 3, 7, tzinfo=UTC)
+    with store.session_scope(fresh_store_env) as session:
+        session.add(
+            MonitoringRun(
+                model_id="marketing_propensity",
+                run_key="daily/2025-03-07",
+                cadence="daily",
+                checks=[],
+                interval_start=day,
+                interval_end=day + timedelta(days=1),
+                status="failed",
+                severity="CRITICAL",
+                started_at=day + timedelta(days=1),
+                finished_at=day + timedelta(days=1),
+            )
+        )
+    with store.session_scope(fresh_store_env) as session:
+        summary = executive.build_summary(session, config, "2025-03")
+
+    assert summary.headline().startswith(
+        "2 of 4 models monitored in 2025-03; CRITICAL findings on credit_approval;"
+    )
+    assert "| marketing_propensity | medium | 1 | FAILED 1 | FAILED | - |" in (
+        executive.render_markdown(summary)
+    )

@@ -2,7 +2,7 @@
 executive team), one page a non-specialist reads, drawn from the month's monitoring records
 and incidents only: the same records give the same report.
 
-Per model: how many analyses ran, how many ended CRITICAL, WARNING, INFO or INCONCLUSIVE,
+Per model: how many analyses ran, how many ended CRITICAL, WARNING, INFO or INCONCLUSIVE or FAILED,
 the newest verdict, the worst composite score and the composite's trend over the month (an
 inline SVG line in the HTML). Then the month's incidents: opened by severity and class,
 resolved, still open at the month's end, and the acknowledgement time against the policy's
@@ -32,7 +32,10 @@ from govflow.reports.charts import sparkline
 from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import Incident, MonitoringRun
 
-VERDICTS = ("CRITICAL", "WARNING", "INFO", "INCONCLUSIVE")
+# A failed analysis is recorded CRITICAL (it pages), but it judged nothing: the executives
+# read it as FAILED, not as a CRITICAL drift of the model.
+FAILED = "FAILED"
+VERDICTS = ("CRITICAL", "WARNING", "INFO", "INCONCLUSIVE", FAILED)
 BAD_MONTH = "{month!r} is not a month (YYYY-MM)"
 NOT_CONFIGURED = "not in models.yaml"
 
@@ -105,7 +108,7 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
     models = []
     for model_id, risk_tier in tiers.items():
         mine = [r for r in records if r.model_id == model_id]
-        verdicts = {v: sum(r.severity == v for r in mine) for v in VERDICTS}
+        verdicts = {v: sum(_verdict(r) == v for r in mine) for v in VERDICTS}
         composites = [r.composite_score for r in mine if r.composite_score is not None]
         models.append(
             ModelMonth(
@@ -113,7 +116,7 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
                 risk_tier,
                 len(mine),
                 {v: n for v, n in verdicts.items() if n},
-                mine[-1].severity or "-" if mine else "No data",
+                _verdict(mine[-1]) or "-" if mine else "No data",
                 max(composites) if composites else None,
                 composites,
             )
@@ -137,6 +140,10 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
         statistics.median(acks) if acks else None,
         config.policy.escalation.acknowledgement_minutes,
     )
+
+
+def _verdict(record: MonitoringRun) -> str | None:
+    return FAILED if record.status == "failed" else record.severity
 
 
 def _ack(summary: ExecutiveSummary) -> str:
