@@ -528,3 +528,21 @@ def test_a_failed_analysis_is_a_failed_verdict_of_the_executive_summary_not_a_cr
     assert "| marketing_propensity | medium | 1 | FAILED 1 | FAILED | - |" in (
         executive.render_markdown(summary)
     )
+
+
+def test_resolved_this_month_counts_an_incident_opened_the_month_before(records, fresh_store_env):
+    from govflow import settings
+    from govflow.reports import executive
+    from govflow.store.schema import Incident
+
+    with store.session_scope(fresh_store_env) as session:
+        incident = session.scalars(select(Incident)).one()
+        incident.opened_at = datetime(2025, 2, 27, 9, 30, tzinfo=UTC)
+        incident.status, incident.resolved_at = "resolved", datetime(2025, 3, 2, tzinfo=UTC)
+    config = load_config(settings.config_dir())
+    with store.session_scope(fresh_store_env) as session:
+        february = executive.render_markdown(executive.build_summary(session, config, "2025-02"))
+        march = executive.render_markdown(executive.build_summary(session, config, "2025-03"))
+
+    assert "Resolved this month: 0; open at the month's end: 1." in february
+    assert "Resolved this month: 1; open at the month's end: 0." in march

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
@@ -102,7 +102,7 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
         .order_by(MonitoringRun.interval_end, MonitoringRun.id)
     ).all()
     # A model taken out of models.yaml still answers for the month it was monitored in.
-    tiers = {model.id: model.risk_tier for model in config.models.models}
+    tiers: dict[str, str] = {model.id: model.risk_tier for model in config.models.models}
     for record in records:
         tiers.setdefault(record.model_id, NOT_CONFIGURED)
     models = []
@@ -122,7 +122,13 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
             )
         )
     opened = incidents_of_period(session, start, end)
-    resolved = sum(1 for i in opened if i.resolved_at is not None and i.resolved_at < end)
+    # Every incident resolved in the month, whenever it was opened: one opened the month
+    # before and resolved in this one was resolved this month.
+    resolved = session.scalars(
+        select(func.count())
+        .select_from(Incident)
+        .where(Incident.resolved_at >= start, Incident.resolved_at < end)
+    ).one()
     open_at_end = sum(
         open_at(i, end) for i in session.scalars(select(Incident).where(Incident.opened_at < end))
     )
