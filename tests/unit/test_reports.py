@@ -430,6 +430,8 @@ def test_an_incident_resolved_or_opened_after_the_period_is_listed_as_it_stood_a
         "end; open now"
     ) in month
     assert "Resolved this month: 0; open at the month's end: 1." in month
+    # Acknowledged after the month: the month's median has no acknowledgement to measure.
+    assert "## Incidents (no incident of the month was acknowledged by its end)" in month
     assert (
         "- P0: 1 opened, none acknowledged (SLA 15 min), none resolved, 1 open at the quarter's end"
     ) in quarter.markdown

@@ -154,7 +154,7 @@ def _verdict(record: MonitoringRun) -> str | None:
 
 def _ack(summary: ExecutiveSummary) -> str:
     if summary.median_ack_minutes is None:
-        return "no incident of the month was acknowledged yet"
+        return "no incident of the month was acknowledged by its end"
     within = "within" if summary.median_ack_minutes <= summary.ack_sla_minutes else "OVER"
     return (
         f"median time to acknowledge {summary.median_ack_minutes:.0f} min, {within} the "
