@@ -473,22 +473,39 @@ def test_the_executive_summary_counts_the_models_analysed_and_keeps_one_gone_fro
     )
 
 
-def test_a_model_never_analysed_by_the_quarters_end_is_a_row_of_the_coverage_table(
+def test_a_model_never_analysed_is_a_coverage_row_and_a_failed_day_is_named_failed(
     records, fresh_store_env
 ):
     """Nothing is due before a model's first analysis, but a model with daily checks due and
-    no analysis at all is named, not left out of Art. 72's table."""
+    no analysis at all is named, not left out of Art. 72's table; a day whose analysis failed
+    is missing, and named as failed."""
     from govflow import settings
 
     config = load_config(settings.config_dir())
+    day = datetime(2025, 3, 7, tzinfo=UTC)
+    with store.session_scope(fresh_store_env) as session:
+        session.add(
+            MonitoringRun(
+                model_id="credit_approval",
+                run_key="daily/2025-03-07",
+                cadence="daily",
+                checks=[],
+                interval_start=day,
+                interval_end=day + timedelta(days=1),
+                status="failed",
+                severity="CRITICAL",
+                started_at=day + timedelta(days=1),
+                finished_at=day + timedelta(days=1),
+            )
+        )
     with store.session_scope(fresh_store_env) as session:
         report = build_compliance_report(session, config, "2025Q1").markdown
 
     table = report.split("## Art. 72")[1].split("## Art. 10")[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
     assert rows[1:] == [
-        "| credit_approval | high | 27 | 1 | 3.7 % | 03-06, 03-07, 03-08, 03-09, 03-10, 03-11, "
-        "03-12, 03-13, 03-14, 03-15 and 16 more |",
+        "| credit_approval | high | 27 | 1 | 3.7 % | 03-06, 03-07 failed, 03-08, 03-09, 03-10, "
+        "03-11, 03-12, 03-13, 03-14, 03-15 and 16 more |",
         "| marketing_propensity | medium | - | 0 | - | no analysis recorded by the quarter's end |",
         "| product_recommendation | low | - | 0 | - | no analysis recorded by the quarter's end |",
         "| customer_lifetime_value | medium | - | 0 | - | no analysis recorded by the quarter's "

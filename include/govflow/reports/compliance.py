@@ -178,13 +178,20 @@ def _coverage(
             # is the gap the board must see, not a row left out.
             lines.append(f"| {model.id} | {model.risk_tier} | - | 0 | - | {NEVER_ANALYSED} |")
             continue
-        done = {
-            (r.interval_end - timedelta(seconds=1)).date()
-            for r in records
-            if r.model_id == model.id and r.cadence == SCHEDULED_DAILY and r.status == "succeeded"
-        }
+        done, failed = (
+            {
+                (r.interval_end - timedelta(seconds=1)).date()
+                for r in records
+                if r.model_id == model.id and r.cadence == SCHEDULED_DAILY and r.status == status
+            }
+            for status in ("succeeded", "failed")
+        )
         missing = [day for day in days if day not in done]
-        shown = ", ".join(f"{day:%m-%d}" for day in missing[:GAPS_LISTED])
+        # A day whose analysis failed was not monitored either, but it is not the same gap
+        # as a day nothing ran: the auditor is told which is which.
+        shown = ", ".join(
+            f"{day:%m-%d}" + (" failed" if day in failed else "") for day in missing[:GAPS_LISTED]
+        )
         if len(missing) > GAPS_LISTED:
             shown += f" and {len(missing) - GAPS_LISTED} more"
         coverage = 100 * (len(days) - len(missing)) / len(days)
