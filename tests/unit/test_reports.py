@@ -26,7 +26,13 @@ from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import Alert, AuditEvent, MetricResult, MonitoringRun
 from tests.support.own_models import CONFIG_DIR, REGRESSOR, REGRESSOR_ENTRY
 from tests.support.registry import register_models
-from tests.support.report_records import INCIDENT_REF, add_report_records, pdf_pages, pdf_text
+from tests.support.report_records import (
+    INCIDENT_REF,
+    add_report_records,
+    daily_record,
+    pdf_pages,
+    pdf_text,
+)
 
 AS_OF = datetime(2025, 3, 9, 9, 30, tzinfo=UTC)
 
@@ -482,21 +488,9 @@ def test_a_model_never_analysed_is_a_coverage_row_and_a_failed_day_is_named_fail
     from govflow import settings
 
     config = load_config(settings.config_dir())
-    day = datetime(2025, 3, 7, tzinfo=UTC)
     with store.session_scope(fresh_store_env) as session:
         session.add(
-            MonitoringRun(
-                model_id="credit_approval",
-                run_key="daily/2025-03-07",
-                cadence="daily",
-                checks=[],
-                interval_start=day,
-                interval_end=day + timedelta(days=1),
-                status="failed",
-                severity="CRITICAL",
-                started_at=day + timedelta(days=1),
-                finished_at=day + timedelta(days=1),
-            )
+            daily_record("credit_approval", datetime(2025, 3, 7, tzinfo=UTC), status="failed")
         )
     with store.session_scope(fresh_store_env) as session:
         report = build_compliance_report(session, config, "2025Q1").markdown
@@ -522,21 +516,9 @@ def test_a_failed_analysis_is_a_failed_verdict_of_the_executive_summary_not_a_cr
 
     config = load_config(settings.config_dir())
     register_models(fresh_store_env, config, {"marketing_propensity": []})
-    day = datetime(2025, 3, 7, tzinfo=UTC)
     with store.session_scope(fresh_store_env) as session:
         session.add(
-            MonitoringRun(
-                model_id="marketing_propensity",
-                run_key="daily/2025-03-07",
-                cadence="daily",
-                checks=[],
-                interval_start=day,
-                interval_end=day + timedelta(days=1),
-                status="failed",
-                severity="CRITICAL",
-                started_at=day + timedelta(days=1),
-                finished_at=day + timedelta(days=1),
-            )
+            daily_record("marketing_propensity", datetime(2025, 3, 7, tzinfo=UTC), status="failed")
         )
     with store.session_scope(fresh_store_env) as session:
         summary = executive.build_summary(session, config, "2025-03")
