@@ -19,21 +19,8 @@ OPENED_AT = datetime(2025, 3, 6, 9, 30, tzinfo=UTC)
 def add_report_records(url: str) -> None:
     register_models(url, load_config(settings.config_dir()), {"credit_approval": []})
     with store.session_scope(url) as session:
-        start = datetime(2025, 3, 5, tzinfo=UTC)
         session.add(
-            MonitoringRun(
-                model_id="credit_approval",
-                run_key="daily/2025-03-05",
-                cadence="daily",
-                checks=[],
-                interval_start=start,
-                interval_end=start + timedelta(days=1),
-                status="succeeded",
-                severity="CRITICAL",
-                composite_score=0.8,
-                started_at=start + timedelta(days=1),
-                finished_at=start + timedelta(days=1),
-            )
+            daily_record("credit_approval", datetime(2025, 3, 5, tzinfo=UTC), composite_score=0.8)
         )
         session.add(
             Incident(
@@ -50,6 +37,26 @@ def add_report_records(url: str) -> None:
                 opened_at=OPENED_AT,
             )
         )
+
+
+def daily_record(
+    model_id: str, day: datetime, *, status: str = "succeeded", **fields: object
+) -> MonitoringRun:
+    """A scheduled daily analysis of ``day`` with a CRITICAL verdict (a failed one is recorded
+    CRITICAL too), written the day after."""
+    return MonitoringRun(
+        model_id=model_id,
+        run_key=f"daily/{day:%Y-%m-%d}",
+        cadence="daily",
+        checks=[],
+        interval_start=day,
+        interval_end=day + timedelta(days=1),
+        status=status,
+        severity="CRITICAL",
+        started_at=day + timedelta(days=1),
+        finished_at=day + timedelta(days=1),
+        **fields,
+    )
 
 
 def pdf_text(pdf: bytes) -> str:

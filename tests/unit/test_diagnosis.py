@@ -407,9 +407,10 @@ def test_the_monthly_executive_summary_names_the_critical_model_and_the_incident
     rows = {line.split(" | ")[0].strip("| "): line for line in march.stdout.splitlines()}
     assert re.search(r"\| CRITICAL [1-9]", rows["credit_approval"]), rows["credit_approval"]
     assert "CRITICAL findings on credit_approval" in march.stdout
-    named = f"- {ref} P0 CRITICAL credit_approval disparate_impact_ratio: open"
-    assert named in detected.stdout
-    assert named in march.stdout  # opened today about March's data
+    named = f"- {ref} P0 CRITICAL credit_approval disparate_impact_ratio: "
+    assert f"{named}open at the month's end" in detected.stdout
+    # Opened today about March's data: listed, but not counted open at March's end.
+    assert f"{named}not yet open at the month's end; open now" in march.stdout
     assert "<svg" in (tmp_path / "reports" / "executive" / "2025-03.html").read_text()
     assert (wrong.exit_code, wrong.stderr) == (
         2,
@@ -456,11 +457,11 @@ def test_the_quarterly_compliance_report_names_coverage_gaps_the_80_rule_and_the
     assert "audit chain intact" in report
     # The incident is opened today about a window of March 2025: the quarter of the data
     # and the quarter of the opening both name it, with its opening time for the SLA figures.
-    named = (
-        f"  - {ref} CRITICAL credit_approval disparate_impact_ratio: open, opened {opened:%Y-%m-%d}"
-    )
-    assert named in report
-    assert named in incidents.stdout
+    # Each as it stood at the quarter's end: the quarter of the data ended before it was open.
+    named = f"  - {ref} CRITICAL credit_approval disparate_impact_ratio: "
+    opening = f", opened {opened:%Y-%m-%d}"
+    assert f"{named}not yet open at the quarter's end; open now{opening}" in report
+    assert f"{named}open at the quarter's end{opening}" in incidents.stdout
     assert "none acknowledged" in incidents.stdout
     assert (wrong.exit_code, wrong.stderr) == (
         2,

@@ -26,7 +26,13 @@ from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import Alert, AuditEvent, MetricResult, MonitoringRun
 from tests.support.own_models import CONFIG_DIR, REGRESSOR, REGRESSOR_ENTRY
 from tests.support.registry import register_models
-from tests.support.report_records import INCIDENT_REF, add_report_records, pdf_pages, pdf_text
+from tests.support.report_records import (
+    INCIDENT_REF,
+    add_report_records,
+    daily_record,
+    pdf_pages,
+    pdf_text,
+)
 
 AS_OF = datetime(2025, 3, 9, 9, 30, tzinfo=UTC)
 
@@ -127,7 +133,9 @@ def test_the_executive_summary_is_kept_as_markdown_html_and_pdf_audited_and_anno
     assert first["files"] == names
     pdf = (records / names[2]).read_bytes()
     assert "Monthly drift summary, 2025-03" in pdf_text(pdf)
-    assert "4 models monitored in 2025-03; CRITICAL findings on credit_approval;" in pdf_text(pdf)
+    assert "1 of 4 models monitored in 2025-03; CRITICAL findings on credit_approval;" in pdf_text(
+        pdf
+    )
     assert report_events(fresh_store_env) == [
         ("report.executive_generated", f"report:executive:{Path(name).name}") for name in names
     ]
@@ -138,8 +146,8 @@ def test_the_executive_summary_is_kept_as_markdown_html_and_pdf_audited_and_anno
         "pending",
     )
     assert alert.payload["text"] == (
-        "Monthly drift summary, 2025-03: 4 models monitored in 2025-03; CRITICAL findings on "
-        "credit_approval; 1 incident opened, 1 still open at the month's end. "
+        "Monthly drift summary, 2025-03: 1 of 4 models monitored in 2025-03; CRITICAL findings "
+        "on credit_approval; 1 incident opened, 1 still open at the month's end. "
         f"Report: {DASHBOARD_REPORTS}reports/executive/2025-03.pdf"
     )
     assert str(records) not in str(alert.payload)
@@ -156,7 +164,7 @@ def test_the_slack_summary_links_the_report_where_a_base_url_serves_reports(
     [alert] = outbox(fresh_store_env)
     assert alert.destination == "#compliance"
     assert alert.payload["text"] == (
-        "Compliance report, 2025Q1: 1 incident opened in or about 2025Q1 (1 unresolved); "
+        "Compliance report, 2025Q1: 1 incident opened in or about 2025Q1 (1 open at its end); "
         "audit chain intact. Report: https://govflow.example/reports/compliance/2025Q1.pdf"
     )
     context = alert.payload["blocks"][-1]["elements"][0]["text"]
@@ -177,7 +185,13 @@ def test_drawing_the_compliance_report_again_gives_the_same_bytes_though_it_audi
     assert first == again
     for suffix, content in written.items():
         assert (records / f"reports/compliance/2025Q1.{suffix}").read_bytes() == content
-    assert "- audit chain intact as the report is drawn: empty" in markdown.decode()
+    # The chain is not empty (the models' registrations), but all of it came after the quarter.
+    with store.session_scope(fresh_store_env) as session:
+        registered = select(AuditEvent).where(AuditEvent.action == "registry.model_registered")
+        assert session.scalars(registered).first() is not None
+    assert (
+        "- audit chain intact as the report is drawn: no event recorded before the quarter's end"
+    ) in markdown.decode()
     assert len(report_events(fresh_store_env)) == 3
     assert len(outbox(fresh_store_env)) == 1
 
@@ -375,3 +389,161 @@ def test_a_high_risk_regressors_ratios_are_in_the_80_percent_rule_table(tmp_path
         "| customer_value | sex: mean_prediction_ratio | 1 | 0.710 (interval 0.660-0.760, "
         "smallest group compared female 900 rows) | 0.710 | CRITICAL 1 |"
     ) in report
+
+
+def test_an_incident_resolved_or_opened_after_the_period_is_listed_as_it_stood_at_its_end(
+    records, fresh_store_env
+):
+    """The list and the count of incidents open at the period's end tell the same moment:
+    one resolved after the month was open at its end, one opened after it about a window
+    inside it was not yet open; each list item names its status now beside."""
+    from govflow import settings
+    from govflow.reports import compliance, executive
+    from govflow.store.schema import Incident
+
+    with store.session_scope(fresh_store_env) as session:
+        first = session.scalars(select(Incident)).one()
+        first.status, first.acknowledged_at = "resolved", datetime(2025, 4, 2, tzinfo=UTC)
+        first.resolved_at = datetime(2025, 4, 3, tzinfo=UTC)
+        run = session.scalars(select(MonitoringRun)).one()
+        session.add(
+            Incident(
+                ref="INC-2025-0002",
+                model_id="credit_approval",
+                category="model_drift",
+                metric="accuracy_drop",
+                severity="WARNING",
+                priority="P2",
+                status="open",
+                dedup_key="credit_approval:accuracy_drop",
+                title="WARNING accuracy drop on credit_approval",
+                source_run_id=run.id,
+                opened_at=datetime(2025, 4, 5, 8, tzinfo=UTC),
+            )
+        )
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        month = executive.render_markdown(executive.build_summary(session, config, "2025-03"))
+        quarter = compliance.build_report(session, config, "2025Q1")
+
+    assert (
+        "- INC-2025-0001 P0 CRITICAL credit_approval disparate_impact_ratio: open at the month's "
+        "end; resolved now"
+    ) in month
+    assert (
+        "- INC-2025-0002 P2 WARNING credit_approval accuracy_drop: not yet open at the month's "
+        "end; open now"
+    ) in month
+    assert "Resolved this month: 0; open at the month's end: 1." in month
+    # Acknowledged after the month: the month's median has no acknowledgement to measure.
+    assert "## Incidents (no incident of the month was acknowledged by its end)" in month
+    assert (
+        "- P0: 1 opened, none acknowledged (SLA 15 min), none resolved, 1 open at the quarter's end"
+    ) in quarter.markdown
+    assert (
+        "  - INC-2025-0001 CRITICAL credit_approval disparate_impact_ratio: open at the "
+        "quarter's end; resolved now, opened 2025-03-06 09:30 UTC"
+    ) in quarter.markdown
+    assert quarter.headline.startswith("2 incidents opened in or about 2025Q1 (1 open at its end)")
+
+
+def test_the_executive_summary_counts_the_models_analysed_and_keeps_one_gone_from_models_yaml(
+    fresh_store_env, tmp_path
+):
+    """A month without records monitored none of the configured models; a model taken out of
+    models.yaml (here renamed there) keeps its month's analyses and CRITICAL verdicts."""
+    from govflow import settings
+    from govflow.reports import executive
+
+    config = load_config(settings.config_dir())
+    store.upgrade(fresh_store_env)
+    with store.session_scope(fresh_store_env) as session:
+        empty = executive.build_summary(session, config, "2025-03")
+    add_report_records(fresh_store_env)
+    config_dir = tmp_path / "config"
+    shutil.copytree(settings.config_dir(), config_dir)
+    models = (config_dir / "models.yaml").read_text()
+    renamed = models.replace("  - id: credit_approval\n", "  - id: credit_scoring\n")
+    (config_dir / "models.yaml").write_text(renamed)
+    with store.session_scope(fresh_store_env) as session:
+        gone = executive.build_summary(session, load_config(config_dir), "2025-03")
+
+    assert empty.headline().startswith("0 of 4 models monitored in 2025-03; no CRITICAL finding;")
+    assert gone.headline().startswith(
+        "1 of 5 models monitored in 2025-03; CRITICAL findings on credit_approval;"
+    )
+    assert (
+        "| credit_approval | not in models.yaml | 1 | CRITICAL 1 | CRITICAL | 0.80 |"
+        in executive.render_markdown(gone)
+    )
+
+
+def test_a_model_never_analysed_is_a_coverage_row_and_a_failed_day_is_named_failed(
+    records, fresh_store_env
+):
+    """Nothing is due before a model's first analysis, but a model with daily checks due and
+    no analysis at all is named, not left out of Art. 72's table; a day whose analysis failed
+    is missing, and named as failed."""
+    from govflow import settings
+
+    config = load_config(settings.config_dir())
+    with store.session_scope(fresh_store_env) as session:
+        session.add(
+            daily_record("credit_approval", datetime(2025, 3, 7, tzinfo=UTC), status="failed")
+        )
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(session, config, "2025Q1").markdown
+
+    table = report.split("## Art. 72")[1].split("## Art. 10")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[1:] == [
+        "| credit_approval | high | 27 | 1 | 3.7 % | 03-06, 03-07 failed, 03-08, 03-09, 03-10, "
+        "03-11, 03-12, 03-13, 03-14, 03-15 and 16 more |",
+        "| marketing_propensity | medium | - | 0 | - | no analysis recorded by the quarter's end |",
+        "| product_recommendation | low | - | 0 | - | no analysis recorded by the quarter's end |",
+        "| customer_lifetime_value | medium | - | 0 | - | no analysis recorded by the quarter's "
+        "end |",
+    ]
+
+
+def test_a_failed_analysis_is_a_failed_verdict_of_the_executive_summary_not_a_critical_one(
+    records, fresh_store_env
+):
+    """A failed analysis is recorded CRITICAL (it pages) but judged nothing about the model."""
+    from govflow import settings
+    from govflow.reports import executive
+
+    config = load_config(settings.config_dir())
+    register_models(fresh_store_env, config, {"marketing_propensity": []})
+    with store.session_scope(fresh_store_env) as session:
+        session.add(
+            daily_record("marketing_propensity", datetime(2025, 3, 7, tzinfo=UTC), status="failed")
+        )
+    with store.session_scope(fresh_store_env) as session:
+        summary = executive.build_summary(session, config, "2025-03")
+
+    assert summary.headline().startswith(
+        "2 of 4 models monitored in 2025-03; CRITICAL findings on credit_approval;"
+    )
+    assert "| marketing_propensity | medium | 1 | FAILED 1 | FAILED | - |" in (
+        executive.render_markdown(summary)
+    )
+
+
+def test_resolved_this_month_counts_an_incident_opened_the_month_before(records, fresh_store_env):
+    from govflow import settings
+    from govflow.reports import executive
+    from govflow.store.schema import Incident
+
+    with store.session_scope(fresh_store_env) as session:
+        incident = session.scalars(select(Incident)).one()
+        incident.opened_at = datetime(2025, 2, 27, 9, 30, tzinfo=UTC)
+        incident.status, incident.resolved_at = "resolved", datetime(2025, 3, 2, tzinfo=UTC)
+    config = load_config(settings.config_dir())
+    with store.session_scope(fresh_store_env) as session:
+        february = executive.render_markdown(executive.build_summary(session, config, "2025-02"))
+        march = executive.render_markdown(executive.build_summary(session, config, "2025-03"))
+
+    assert "Resolved this month: 0; open at the month's end: 1." in february
+    assert "Resolved this month: 1; open at the month's end: 0." in march

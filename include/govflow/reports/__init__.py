@@ -44,6 +44,26 @@ def incidents_of_period(session: Session, start: datetime, end: datetime) -> lis
     )
 
 
+def open_at(incident: Incident, moment: datetime) -> bool:
+    """Whether an incident was open (opened and not yet resolved) at a moment."""
+    return incident.opened_at < moment and (
+        incident.resolved_at is None or incident.resolved_at >= moment
+    )
+
+
+def state_at_end(incident: Incident, end: datetime, period: str) -> str:
+    """An incident as it stood at its period's end, and its status now where that differs: a
+    report is drawn after its period, when an incident it lists may have been resolved or
+    opened since, and its list must agree with its count of those open at the end."""
+    if incident.opened_at >= end:
+        then, status = f"not yet open at the {period}'s end", None
+    elif open_at(incident, end):
+        then, status = f"open at the {period}'s end", "open"
+    else:
+        then, status = f"resolved {incident.resolved_at:%Y-%m-%d}", "resolved"
+    return then if incident.status == status else f"{then}; {incident.status} now"
+
+
 def keep_report(
     session: Session,
     *,

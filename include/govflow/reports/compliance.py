@@ -34,7 +34,13 @@ from sqlalchemy.orm import Session
 from govflow.audit import ChainReport, verify_chain
 from govflow.config import GovflowConfig
 from govflow.metrics.regression import JUDGED_AS
-from govflow.reports import KeptReport, incidents_of_period, keep_renderings
+from govflow.reports import (
+    KeptReport,
+    incidents_of_period,
+    keep_renderings,
+    open_at,
+    state_at_end,
+)
 from govflow.reports.executive import ReportError
 from govflow.reports.html import markdown_html
 from govflow.reports.pdf import markdown_pdf
@@ -57,6 +63,7 @@ EIGHTY_PERCENT_RULE = {
 }
 SCHEDULED_DAILY: Literal["daily"] = "daily"
 GAPS_LISTED = 10
+NEVER_ANALYSED = "no analysis recorded by the quarter's end"
 
 
 def quarter_bounds(quarter: str) -> tuple[datetime, datetime]:
@@ -134,11 +141,11 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> Compl
 def _headline(session: Session, quarter: str, chain: ChainReport) -> str:
     start, end = quarter_bounds(quarter)
     opened = incidents_of_period(session, start, end)
-    unresolved = sum(i.resolved_at is None for i in opened)
+    unresolved = sum(open_at(i, end) for i in opened)
     state = "intact" if chain.intact else "BROKEN"
     return (
         f"{len(opened)} incident{'s' if len(opened) != 1 else ''} opened in or about {quarter} "
-        f"({unresolved} unresolved); audit chain {state}."
+        f"({unresolved} open at its end); audit chain {state}."
     )
 
 
@@ -162,17 +169,29 @@ def _coverage(
     lines = ["| model | tier | days due | days analysed | coverage | days missing |"]
     lines.append("| --- | --- | --- | --- | --- | --- |")
     for model in config.models.models:
+        if not config.policy.checks_due(model.risk_tier, SCHEDULED_DAILY):
+            continue
         since = max(first, monitored_since.get(model.id, end))
         days = [since + timedelta(days=n) for n in range((end - since).days)]
-        if not config.policy.checks_due(model.risk_tier, SCHEDULED_DAILY) or not days:
+        if not days:
+            # Nothing is due before a model's first analysis, but a model never analysed
+            # is the gap the board must see, not a row left out.
+            lines.append(f"| {model.id} | {model.risk_tier} | - | 0 | - | {NEVER_ANALYSED} |")
             continue
-        done = {
-            (r.interval_end - timedelta(seconds=1)).date()
-            for r in records
-            if r.model_id == model.id and r.cadence == SCHEDULED_DAILY and r.status == "succeeded"
-        }
+        done, failed = (
+            {
+                (r.interval_end - timedelta(seconds=1)).date()
+                for r in records
+                if r.model_id == model.id and r.cadence == SCHEDULED_DAILY and r.status == status
+            }
+            for status in ("succeeded", "failed")
+        )
         missing = [day for day in days if day not in done]
-        shown = ", ".join(f"{day:%m-%d}" for day in missing[:GAPS_LISTED])
+        # A day whose analysis failed was not monitored either, but it is not the same gap
+        # as a day nothing ran: the auditor is told which is which.
+        shown = ", ".join(
+            f"{day:%m-%d}" + (" failed" if day in failed else "") for day in missing[:GAPS_LISTED]
+        )
         if len(missing) > GAPS_LISTED:
             shown += f" and {len(missing) - GAPS_LISTED} more"
         coverage = 100 * (len(days) - len(missing)) / len(days)
@@ -260,9 +279,13 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
         acks = [
             (i.acknowledged_at - i.opened_at) / timedelta(minutes=1)
             for i in mine
-            if i.acknowledged_at
+            if i.acknowledged_at is not None and i.acknowledged_at < end
         ]
-        fixes = [(i.resolved_at - i.opened_at) / timedelta(hours=1) for i in mine if i.resolved_at]
+        fixes = [
+            (i.resolved_at - i.opened_at) / timedelta(hours=1)
+            for i in mine
+            if i.resolved_at is not None and not open_at(i, end)
+        ]
         ack = (
             f"median acknowledgement {statistics.median(acks):.0f} min"
             if acks
@@ -271,10 +294,11 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
         fix = f"median resolution {statistics.median(fixes):.1f} h" if fixes else "none resolved"
         lines.append(
             f"- {priority}: {len(mine)} opened, {ack} (SLA {sla} min), {fix}, "
-            f"{sum(i.resolved_at is None for i in mine)} unresolved"
+            f"{sum(open_at(i, end) for i in mine)} open at the quarter's end"
         )
     lines += [
-        f"  - {i.ref} {i.severity} {i.model_id or '-'} {i.metric or i.category}: {i.status}, "
+        f"  - {i.ref} {i.severity} {i.model_id or '-'} {i.metric or i.category}: "
+        f"{state_at_end(i, end, 'quarter')}, "
         f"opened {i.opened_at:%Y-%m-%d %H:%M} UTC"
         for i in sorted(opened, key=lambda i: i.id)
     ]
@@ -318,7 +342,13 @@ def _records(session: Session, start: datetime, end: datetime, chain: ChainRepor
         select(AuditEvent).where(AuditEvent.occurred_at < end).order_by(AuditEvent.seq.desc())
     ).first()
     state = "intact" if chain.intact else f"BROKEN ({chain.first_break})"
-    reach = f"{last.seq} events to the quarter's end, the last {last.hash}" if last else "empty"
+    # Not "empty": the chain may well hold events, all recorded after the quarter (a replay
+    # or backfill of its data), and their count changes as reports audit themselves.
+    reach = (
+        f"{last.seq} events to the quarter's end, the last {last.hash}"
+        if last
+        else "no event recorded before the quarter's end"
+    )
     lines.append(f"- audit chain {state} as the report is drawn: {reach}")
     return lines
 

@@ -2,7 +2,7 @@
 executive team), one page a non-specialist reads, drawn from the month's monitoring records
 and incidents only: the same records give the same report.
 
-Per model: how many analyses ran, how many ended CRITICAL, WARNING, INFO or INCONCLUSIVE,
+Per model: how many analyses ran, how many ended CRITICAL, WARNING, INFO or INCONCLUSIVE or FAILED,
 the newest verdict, the worst composite score and the composite's trend over the month (an
 inline SVG line in the HTML). Then the month's incidents: opened by severity and class,
 resolved, still open at the month's end, and the acknowledgement time against the policy's
@@ -17,17 +17,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
-from govflow.reports import KeptReport, incidents_of_period, keep_renderings
+from govflow.reports import (
+    KeptReport,
+    incidents_of_period,
+    keep_renderings,
+    open_at,
+    state_at_end,
+)
 from govflow.reports.charts import sparkline
 from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import Incident, MonitoringRun
 
-VERDICTS = ("CRITICAL", "WARNING", "INFO", "INCONCLUSIVE")
+# A failed analysis is recorded CRITICAL (it pages), but it judged nothing: the executives
+# read it as FAILED, not as a CRITICAL drift of the model.
+FAILED = "FAILED"
+VERDICTS = ("CRITICAL", "WARNING", "INFO", "INCONCLUSIVE", FAILED)
 BAD_MONTH = "{month!r} is not a month (YYYY-MM)"
+NOT_CONFIGURED = "not in models.yaml"
 
 
 class ReportError(ValueError):
@@ -59,7 +69,8 @@ class ExecutiveSummary:
         critical = [m.model_id for m in self.models if m.verdicts.get("CRITICAL")]
         incidents = len(self.opened)
         return (
-            f"{len(self.models)} models monitored in {self.month}; "
+            f"{sum(m.analyses > 0 for m in self.models)} of {len(self.models)} models "
+            f"monitored in {self.month}; "
             + (
                 f"CRITICAL findings on {', '.join(critical)}; "
                 if critical
@@ -90,28 +101,36 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
         )
         .order_by(MonitoringRun.interval_end, MonitoringRun.id)
     ).all()
+    # A model taken out of models.yaml still answers for the month it was monitored in.
+    tiers: dict[str, str] = {model.id: model.risk_tier for model in config.models.models}
+    for record in records:
+        tiers.setdefault(record.model_id, NOT_CONFIGURED)
     models = []
-    for model in config.models.models:
-        mine = [r for r in records if r.model_id == model.id]
-        verdicts = {v: sum(r.severity == v for r in mine) for v in VERDICTS}
+    for model_id, risk_tier in tiers.items():
+        mine = [r for r in records if r.model_id == model_id]
+        verdicts = {v: sum(_verdict(r) == v for r in mine) for v in VERDICTS}
         composites = [r.composite_score for r in mine if r.composite_score is not None]
         models.append(
             ModelMonth(
-                model.id,
-                model.risk_tier,
+                model_id,
+                risk_tier,
                 len(mine),
                 {v: n for v, n in verdicts.items() if n},
-                mine[-1].severity or "-" if mine else "No data",
+                _verdict(mine[-1]) or "-" if mine else "No data",
                 max(composites) if composites else None,
                 composites,
             )
         )
     opened = incidents_of_period(session, start, end)
-    resolved = sum(1 for i in opened if i.resolved_at is not None and i.resolved_at < end)
+    # Every incident resolved in the month, whenever it was opened: one opened the month
+    # before and resolved in this one was resolved this month.
+    resolved = session.scalars(
+        select(func.count())
+        .select_from(Incident)
+        .where(Incident.resolved_at >= start, Incident.resolved_at < end)
+    ).one()
     open_at_end = sum(
-        1
-        for i in session.scalars(select(Incident).where(Incident.opened_at < end))
-        if i.resolved_at is None or i.resolved_at >= end
+        open_at(i, end) for i in session.scalars(select(Incident).where(Incident.opened_at < end))
     )
     acks = [
         (i.acknowledged_at - i.opened_at) / timedelta(minutes=1)
@@ -129,9 +148,13 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
     )
 
 
+def _verdict(record: MonitoringRun) -> str | None:
+    return FAILED if record.status == "failed" else record.severity
+
+
 def _ack(summary: ExecutiveSummary) -> str:
     if summary.median_ack_minutes is None:
-        return "no incident of the month was acknowledged yet"
+        return "no incident of the month was acknowledged by its end"
     within = "within" if summary.median_ack_minutes <= summary.ack_sla_minutes else "OVER"
     return (
         f"median time to acknowledge {summary.median_ack_minutes:.0f} min, {within} the "
@@ -163,7 +186,7 @@ def render_markdown(summary: ExecutiveSummary) -> str:
     for incident in summary.opened:
         lines.append(
             f"- {incident.ref} {incident.priority} {incident.severity} {incident.model_id or '-'} "
-            f"{incident.metric or incident.category}: {incident.status}"
+            f"{incident.metric or incident.category}: {_state(incident, summary)}"
         )
     lines += [
         "",
@@ -180,7 +203,7 @@ def render_html(summary: ExecutiveSummary) -> str:
         f"<td>{sparkline(m.composite_trend)}</td></tr>"
         for m in summary.models
     )
-    incidents = "".join(_incident_item(i) for i in summary.opened) or (
+    incidents = "".join(_incident_item(i, summary) for i in summary.opened) or (
         "<li>No incident opened this month.</li>"
     )
     return (
@@ -194,12 +217,16 @@ def render_html(summary: ExecutiveSummary) -> str:
     )
 
 
-def _incident_item(incident: Incident) -> str:
+def _state(incident: Incident, summary: ExecutiveSummary) -> str:
+    return state_at_end(incident, month_bounds(summary.month)[1], "month")
+
+
+def _incident_item(incident: Incident, summary: ExecutiveSummary) -> str:
     what = html.escape(incident.metric or incident.category)
     model = html.escape(incident.model_id or "-")
     return (
         f"<li>{html.escape(incident.ref)} {incident.priority} {incident.severity} {model} "
-        f"{what}: {incident.status}</li>"
+        f"{what}: {html.escape(_state(incident, summary))}</li>"
     )
 
 
