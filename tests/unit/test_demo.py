@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 
 from govflow.demo import SCENARIOS, DemoManifest, write_demo
-from govflow.demo.logs import VALIDATION_ROWS
+from govflow.demo.logs import VALIDATION_ROWS, write_artifact
+from govflow.demo.outcomes import CREDIT_APPROVAL
 from govflow.demo.scenarios import MINIMUM_DAYS, TOO_FEW_DAYS, scenario_day_indexes
+from govflow.demo.training import build_pipeline
 
 DAYS = 35
 ROWS_PER_DAY = 1000
@@ -114,6 +116,23 @@ def test_writing_the_demo_twice_with_the_same_seed_gives_byte_identical_files(
     assert len(first_files) == 4 * DAYS + 2 * 5 + 1
     for relative in first_files:
         assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
+
+
+def test_an_artefact_is_written_to_the_same_bytes_whatever_strings_the_process_shares(
+    tmp_path: Path,
+) -> None:
+    # The same pipeline twice, but its "drop" is in one the interned string, in the other an
+    # equal string of its own, as a process that read it from somewhere else would hold.
+    interned = build_pipeline(CREDIT_APPROVAL, random_state=3)
+    own = build_pipeline(CREDIT_APPROVAL, random_state=3)
+    own.steps[0][1].remainder = "".join(["dr", "op"])
+    assert own.steps[0][1].remainder is not interned.steps[0][1].remainder
+    write_artifact(interned, tmp_path / "interned.pkl")
+    write_artifact(own, tmp_path / "own.pkl")
+    assert (tmp_path / "interned.pkl").read_bytes() == (tmp_path / "own.pkl").read_bytes()
+    read_back = joblib.load(tmp_path / "own.pkl")
+    assert [name for name, _ in read_back.steps] == [name for name, _ in interned.steps]
+    assert read_back.steps[0][1].remainder == "drop"
 
 
 def test_the_manifest_names_the_four_models_with_their_types_and_risk_tiers(

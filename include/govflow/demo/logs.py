@@ -7,7 +7,8 @@ files. The regressor draws its values and label arrivals from streams of its own
 classifiers' files are the same whether it is there or not. Layout under ``data_dir``::
 
     models/<model_id>/<version>/model.pkl          joblib: FixedThresholdClassifier (the
-                                                   regressor's: CappedRegressor)
+                                                   regressor's: CappedRegressor), written
+                                                   by ``write_artifact``
     models/<model_id>/<version>/validation.parquet features, gender, age_band, score (not
                                                    the regressor's), prediction, label
     prediction_logs/<model_id>/date=YYYY-MM-DD/part-0.parquet
@@ -24,11 +25,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from joblib.numpy_pickle import NumpyPickler
 from threadpoolctl import threadpool_limits
 
 from govflow.baselines.onboarding import validation_metrics
@@ -299,6 +300,21 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def write_artifact(artifact: Any, path: Path) -> None:
+    """Writes ``artifact`` as ``joblib.dump`` does (``joblib.load`` reads it), but without
+    pickle's memo, so that its bytes, and the hash the registry keeps of them, depend on the
+    model alone. With the memo, a value met twice is written once and referred back to when
+    it is the same object both times, and whether two equal strings are one object depends
+    on what the process did before (an interned ``"drop"``): the same model, trained twice
+    from the same seed, hashed differently in a test worker than in a fresh ``govflow``
+    process, and the re-seed was refused. Without it, shared parts are written out each time
+    (a larger file, read back as copies)."""
+    with open(path, "wb") as file:
+        pickler = NumpyPickler(file)
+        pickler.fast = True
+        pickler.dump(artifact)
+
+
 def _write_version(
     data_dir: Path, model: TrainedModel | TrainedRegressor, validation: pd.DataFrame
 ) -> dict[str, Any]:
@@ -306,7 +322,7 @@ def _write_version(
     (data_dir / directory).mkdir(parents=True, exist_ok=True)
     artifact_path = directory / "model.pkl"
     validation_path = directory / "validation.parquet"
-    joblib.dump(model.artifact, data_dir / artifact_path)
+    write_artifact(model.artifact, data_dir / artifact_path)
     pq.write_table(
         pa.Table.from_pandas(validation, preserve_index=False), data_dir / validation_path
     )
