@@ -4,6 +4,7 @@ claims when checked by hand with plain pandas and numpy."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 
 from govflow.demo import SCENARIOS, DemoManifest, write_demo
-from govflow.demo.logs import VALIDATION_ROWS, write_artifact
+from govflow.demo.logs import VALIDATION_ROWS, artifact_bytes
 from govflow.demo.outcomes import CREDIT_APPROVAL
 from govflow.demo.scenarios import MINIMUM_DAYS, TOO_FEW_DAYS, scenario_day_indexes
 from govflow.demo.training import build_pipeline
@@ -118,19 +119,15 @@ def test_writing_the_demo_twice_with_the_same_seed_gives_byte_identical_files(
         assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
 
 
-def test_an_artefact_is_written_to_the_same_bytes_whatever_strings_the_process_shares(
-    tmp_path: Path,
-) -> None:
+def test_an_artefact_is_written_to_the_same_bytes_whatever_strings_the_process_shares() -> None:
     # The same pipeline twice, but its "drop" is in one the interned string, in the other an
     # equal string of its own, as a process that read it from somewhere else would hold.
     interned = build_pipeline(CREDIT_APPROVAL, random_state=3)
     own = build_pipeline(CREDIT_APPROVAL, random_state=3)
     own.steps[0][1].remainder = "".join(["dr", "op"])
     assert own.steps[0][1].remainder is not interned.steps[0][1].remainder
-    write_artifact(interned, tmp_path / "interned.pkl")
-    write_artifact(own, tmp_path / "own.pkl")
-    assert (tmp_path / "interned.pkl").read_bytes() == (tmp_path / "own.pkl").read_bytes()
-    read_back = joblib.load(tmp_path / "own.pkl")
+    assert artifact_bytes(interned) == artifact_bytes(own)
+    read_back = joblib.load(io.BytesIO(artifact_bytes(own)))
     assert [name for name, _ in read_back.steps] == [name for name, _ in interned.steps]
     assert read_back.steps[0][1].remainder == "drop"
 

@@ -123,6 +123,33 @@ def test_reseeding_with_another_seed_is_refused_before_any_registered_artefact_i
         assert session.scalar(select(func.count()).select_from(ModelVersion)) == 5
 
 
+def test_reseeding_where_the_store_registers_other_bytes_is_refused_before_anything_is_written(
+    seeded, tmp_path
+):
+    # The store registered credit_approval 0.9.0 from another environment (another
+    # scikit-learn writes the same seed's model with other bytes): seeding it again here
+    # would leave the store's hash pointing at a file that no longer matches it.
+    data_dir = tmp_path / "demo"
+    data_dir.mkdir()
+    url = f"sqlite:///{_store_copy(seeded[0], data_dir)}"
+    elsewhere = "e" * 64
+    with store.session_scope(url) as session:
+        version = registry.find_version(session, "credit_approval", "0.9.0")
+        assert version is not None
+        version.artifact_sha256 = elsewhere
+    with pytest.raises(registry.RegistryError) as refused:
+        seed_demo(data_dir, load_config(settings.config_dir()), db_url=url, **SMALL)
+    assert str(refused.value).startswith(
+        f"{data_dir}: this environment writes the demo's credit_approval 0.9.0 with sha256 "
+    )
+    assert f"the governance store registers it with {elsewhere}" in str(refused.value)
+    assert sorted(p.name for p in data_dir.iterdir()) == [
+        "audit-checkpoints.jsonl",
+        "audit-checkpoints.key",
+        "govflow.db",
+    ]
+
+
 def _cli_env(data_dir: Path) -> dict[str, str]:
     env = {**os.environ, "GOVFLOW_DATA_DIR": str(data_dir)}
     env.pop("GOVFLOW_DB_URL", None)

@@ -18,8 +18,10 @@ classifiers' files are the same whether it is there or not. Layout under ``data_
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -86,6 +88,7 @@ from govflow.monitoring.prediction_logs import (
     log_columns,
     partition_path,
 )
+from govflow.registry import RegistryError
 
 MANIFEST_PATH = Path("demo") / "manifest.json"
 PREDICTION_LOG_DIR = "prediction_logs"
@@ -98,6 +101,12 @@ MINIMUM_ROWS_PER_DAY = 200
 LABEL_NEVER_ARRIVES_FRACTION = 0.1
 LABEL_JITTER_HOURS = 6
 TOO_FEW_ROWS = "the demo needs at least {minimum} rows per day, got {rows}"
+REPLACES_REGISTERED = (
+    "{data_dir}: this environment writes the demo's {model_id} {version} with sha256 "
+    "{sha256}, but the governance store registers it with {registered} (trained by "
+    "another scikit-learn or seed?); nothing was written: seed into another "
+    "GOVFLOW_DATA_DIR and store"
+)
 
 _MICROSECONDS_PER_DAY = 86_400_000_000
 _MALFORMED_MISSING_COLUMN = "months_at_address"
@@ -141,26 +150,45 @@ def write_demo(
     seed: int = 7,
     start: date = date(2025, 3, 1),
     rows_per_day: int = 2000,
+    registered: Mapping[tuple[str, str], str] | None = None,
 ) -> DemoManifest:
     """Trains the demo models and writes their validation sets, ``days`` days of prediction
-    logs from ``start`` with ``rows_per_day`` applications a day, and the manifest."""
+    logs from ``start`` with ``rows_per_day`` applications a day, and the manifest.
+
+    ``registered`` maps (model id, version) to the artefact hash a governance store keeps
+    for it: a version whose artefact would be written with other bytes (another seed, or
+    the same seed trained by another scikit-learn) is refused before anything is written,
+    so the store's hashes never point at files that no longer match them."""
     if rows_per_day < MINIMUM_ROWS_PER_DAY:
         raise DemoTooSmall(TOO_FEW_ROWS.format(minimum=MINIMUM_ROWS_PER_DAY, rows=rows_per_day))
     # One thread: the models are small, and OpenMP threads competing with other processes
     # on a busy machine slow gradient boosting down by an order of magnitude.
     with threadpool_limits(limits=1):
         return _write_demo(
-            Path(data_dir), days=days, seed=seed, start=start, rows_per_day=rows_per_day
+            Path(data_dir),
+            days=days,
+            seed=seed,
+            start=start,
+            rows_per_day=rows_per_day,
+            registered=registered or {},
         )
 
 
 def _write_demo(
-    data_dir: Path, *, days: int, seed: int, start: date, rows_per_day: int
+    data_dir: Path,
+    *,
+    days: int,
+    seed: int,
+    start: date,
+    rows_per_day: int,
+    registered: Mapping[tuple[str, str], str],
 ) -> DemoManifest:
     calendar = scenario_calendar(start, days)
     day_scenarios = scenario_of_day(days)
 
     trained = _train_models(seed)
+    artefacts = {key: artifact_bytes(model.artifact) for key, model in trained.items()}
+    _refuse_replacing(data_dir, artefacts, registered)
     deployed = [trained[(model.id, CURRENT_VERSION)] for model in DEMO_MODELS]
     classifiers = len([model for model in DEMO_MODELS if not model.is_regressor])
 
@@ -175,7 +203,12 @@ def _write_demo(
         outcome_draws = _model_draws(validation, [seed, 4], index)[0]
         labels = _outcomes(DEMO_MODELS[index], validation.applicants, outcome_draws, "original")
         versions[model_id].append(
-            _write_version(data_dir, model, validation_frame(model, validation.applicants, labels))
+            _write_version(
+                data_dir,
+                model,
+                artefacts[(model_id, model.version)],
+                validation_frame(model, validation.applicants, labels),
+            )
         )
 
     demo_end = datetime.combine(start + timedelta(days=days), datetime.min.time(), tzinfo=UTC)
@@ -300,29 +333,52 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_artifact(artifact: Any, path: Path) -> None:
-    """Writes ``artifact`` as ``joblib.dump`` does (``joblib.load`` reads it), but without
-    pickle's memo, so that its bytes, and the hash the registry keeps of them, depend on the
+def artifact_bytes(artifact: Any) -> bytes:
+    """``artifact`` as ``joblib.dump`` writes it (``joblib.load`` reads it), but without
+    pickle's memo, so that the bytes, and the hash the registry keeps of them, depend on the
     model alone. With the memo, a value met twice is written once and referred back to when
     it is the same object both times, and whether two equal strings are one object depends
     on what the process did before (an interned ``"drop"``): the same model, trained twice
     from the same seed, hashed differently in a test worker than in a fresh ``govflow``
     process, and the re-seed was refused. Without it, shared parts are written out each time
     (a larger file, read back as copies)."""
-    with open(path, "wb") as file:
-        pickler = NumpyPickler(file)
-        pickler.fast = True
-        pickler.dump(artifact)
+    buffer = io.BytesIO()
+    pickler = NumpyPickler(buffer)
+    pickler.fast = True
+    pickler.dump(artifact)
+    return buffer.getvalue()
+
+
+def _refuse_replacing(
+    data_dir: Path,
+    artefacts: dict[tuple[str, str], bytes],
+    registered: Mapping[tuple[str, str], str],
+) -> None:
+    for (model_id, version), content in sorted(artefacts.items()):
+        sha256 = hashlib.sha256(content).hexdigest()
+        if registered.get((model_id, version), sha256) != sha256:
+            raise RegistryError(
+                REPLACES_REGISTERED.format(
+                    data_dir=data_dir,
+                    model_id=model_id,
+                    version=version,
+                    sha256=sha256,
+                    registered=registered[(model_id, version)],
+                )
+            )
 
 
 def _write_version(
-    data_dir: Path, model: TrainedModel | TrainedRegressor, validation: pd.DataFrame
+    data_dir: Path,
+    model: TrainedModel | TrainedRegressor,
+    artefact: bytes,
+    validation: pd.DataFrame,
 ) -> dict[str, Any]:
     directory = Path("models") / model.model_id / model.version
     (data_dir / directory).mkdir(parents=True, exist_ok=True)
     artifact_path = directory / "model.pkl"
     validation_path = directory / "validation.parquet"
-    write_artifact(model.artifact, data_dir / artifact_path)
+    (data_dir / artifact_path).write_bytes(artefact)
     pq.write_table(
         pa.Table.from_pandas(validation, preserve_index=False), data_dir / validation_path
     )

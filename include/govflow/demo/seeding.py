@@ -61,13 +61,21 @@ def seed_demo(
     db_url: str | None = None,
 ) -> SeedSummary:
     """Write the demo into ``data_dir`` and register its models, idempotently. A data
-    directory whose demo of another seed is registered is refused before anything is
-    written: its registered artefacts would be replaced by others."""
+    directory whose demo of another seed is registered, or whose registered artefacts this
+    environment would write with other bytes, is refused before anything is written."""
     _refuse_unseedable_config(config)
     store.ensure_schema(db_url)
     with store.session_scope(db_url) as session:
         _refuse_another_seed(session, data_dir, seed)
-    manifest = write_demo(data_dir, days=days, seed=seed, start=start, rows_per_day=rows_per_day)
+        registered = _registered_artefacts(session)
+    manifest = write_demo(
+        data_dir,
+        days=days,
+        seed=seed,
+        start=start,
+        rows_per_day=rows_per_day,
+        registered=registered,
+    )
     rows: list[dict[str, Any]] = []
     with store.session_scope(db_url) as session:
         for entry in manifest.content["models"]:
@@ -133,6 +141,16 @@ def _refuse_another_seed(session: Any, data_dir: Path, seed: int) -> None:
                 seed=seed,
             )
         )
+
+
+def _registered_artefacts(session: Any) -> dict[tuple[str, str], str]:
+    """The artefact hash the store keeps for each version of a demo model."""
+    rows = session.execute(
+        select(ModelVersion.model_id, ModelVersion.version, ModelVersion.artifact_sha256).where(
+            ModelVersion.model_id.in_([model.id for model in DEMO_MODELS])
+        )
+    )
+    return {(model_id, version): sha256 for model_id, version, sha256 in rows}
 
 
 def register_model_from_inventory(session: Any, inventory: ModelEntry, *, actor: str) -> None:
