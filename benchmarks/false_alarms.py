@@ -91,7 +91,7 @@ from govflow.demo.outcomes import DEMO_MODEL_IDS, favourable_probability
 from govflow.demo.scenarios import MINIMUM_DAYS
 from govflow.demo.seeding import seed_demo
 from govflow.metrics import bin_counts, population_stability_index
-from govflow.monitoring.analysis import Analysis, analyse_window, ends_pooling
+from govflow.monitoring.analysis import Analysis, analyse_window, poolable_history
 from govflow.monitoring.prediction_logs import (
     LABEL,
     LABEL_OBSERVED_AT,
@@ -465,7 +465,8 @@ def analysed_days(
     """
     delay = model.entry.label_delay_days
     logs: dict[int, pd.DataFrame] = {}
-    history: list[dict] = list(prior)
+    # Each earlier day's counts and findings, newest first (``prior``'s days have none).
+    recent: list[tuple[dict, list[tuple[str, str, str]]]] = [(counts, []) for counts in prior]
     pooled_days = max(config.policy.fairness.pooling_days, default=1) - 1
     for day in range(-delay, days):
         start = FIRST_WINDOW + (day + delay) * DAY
@@ -484,15 +485,14 @@ def analysed_days(
             window_start=start,
             window_end=start + DAY,
             checks=CHECKS,
-            history=history[:pooled_days],
+            history=poolable_history(recent[:pooled_days]),
             analysed_at=start + DAY,  # the daily run, once its window has closed
         )
         timer.calls += 1
         timer.cpu += time.process_time() - cpu
         timer.wall += time.perf_counter() - wall
-        findings = ((finding.check_type, finding.severity) for finding in analysis.findings)
-        # As fairness_history reads the records: a day that ends pooling is not pooled.
-        history = [] if ends_pooling(findings) else [analysis.fairness_counts, *history]
+        findings = [(f.check_type, f.subject, f.severity) for f in analysis.findings]
+        recent = [(analysis.fairness_counts, findings), *recent[: pooled_days - 1]]
         yield analysis
 
 

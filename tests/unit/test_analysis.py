@@ -40,6 +40,7 @@ from govflow.monitoring.analysis import (
     analyse_window,
     fairness_verdict,
     judgement_confidence,
+    poolable_history,
 )
 from govflow.monitoring.prediction_logs import MISDATED_ROWS, ROWS_WITHOUT_SCORED_AT, UNDATED_ROWS
 from govflow.monitoring.quality import (
@@ -730,3 +731,28 @@ def test_one_interval_widens_with_the_pairs_and_the_tests_of_the_model_day(group
     assert judgement_confidence(0.95, groups=groups, tests=tests) == pytest.approx(
         expected, abs=1e-15
     )
+
+
+def test_a_critical_fairness_finding_restarts_the_pooling_of_its_own_attributes_only():
+    def counts(day: int) -> dict[str, dict[str, int]]:
+        return {subject: {"day": day} for subject in ("gender", "age_band", "gender&age_band")}
+
+    newest_first = [
+        (
+            counts(3),
+            [("data_drift", "income", "CRITICAL"), ("fairness_drift", "age_band", "WARNING")],
+        ),
+        (counts(2), [("fairness_drift", "gender", "CRITICAL")]),
+        (counts(1), []),
+    ]
+    # Gender's change is reported on day 2: neither gender nor its intersection with age
+    # band pools day 2 or before; age band's counts pool on (another check's CRITICAL and a
+    # WARNING end nothing).
+    assert poolable_history(newest_first) == [
+        counts(3),
+        {"age_band": {"day": 2}},
+        {"age_band": {"day": 1}},
+    ]
+    # A CRITICAL intersection ends both of its attributes.
+    both = [(counts(2), [("fairness_drift", "gender&age_band", "CRITICAL")]), (counts(1), [])]
+    assert poolable_history(both) == []

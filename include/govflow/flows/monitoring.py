@@ -250,9 +250,9 @@ def fairness_history(
     session: Session, model_id: str, start: datetime, end: datetime, days: int
 ) -> list[dict[str, Any]]:
     """The fairness counts of the consecutive days before a one-day window, newest first (at
-    most ``days - 1`` of them, stopping at the first day without a successful record and
-    before the first day whose analysis ``ends_pooling``): what a small group is pooled with.
-    Other windows (a week, a month) are not pooled."""
+    most ``days - 1`` of them, stopping at the first day without a successful record; an
+    attribute's stop before its newest CRITICAL fairness finding, ``poolable_history``): what
+    a small group is pooled with. Other windows (a week, a month) are not pooled."""
     if end - start != timedelta(days=1) or days < 2:
         return []
     records = session.scalars(
@@ -272,26 +272,36 @@ def fairness_history(
         ):
             continue
         by_day.setdefault(analysis.utc(record.interval_end), record)
-    ending = _runs_ending_pooling(session, [record.id for record in by_day.values()])
-    history = []
+    alarms = _critical_fairness_findings(session, [record.id for record in by_day.values()])
+    consecutive = []
     for back in range(days - 1):
         day = by_day.get(start - timedelta(days=back))
-        if day is None or not day.fairness_counts or day.id in ending:
+        if day is None or not day.fairness_counts:
             break
-        history.append(day.fairness_counts)
-    return history
+        consecutive.append((day.fairness_counts, alarms.get(day.id, [])))
+    return analysis.poolable_history(consecutive)
 
 
-def _runs_ending_pooling(session: Session, run_ids: list[int]) -> set[int]:
-    """Which of the runs ``analysis.ends_pooling``, read in one query."""
-    findings: dict[int, list[tuple[str, str]]] = {}
-    for run_id, check, severity in session.execute(
+def _critical_fairness_findings(
+    session: Session, run_ids: list[int]
+) -> dict[int, list[tuple[str, str, str]]]:
+    """The CRITICAL fairness findings of the runs, as ``poolable_history`` reads them, in one
+    query."""
+    findings: dict[int, list[tuple[str, str, str]]] = {}
+    for run_id, check, subject, severity in session.execute(
         select(
-            MetricResult.monitoring_run_id, MetricResult.check_type, MetricResult.severity
-        ).where(MetricResult.monitoring_run_id.in_(run_ids))
+            MetricResult.monitoring_run_id,
+            MetricResult.check_type,
+            MetricResult.subject,
+            MetricResult.severity,
+        ).where(
+            MetricResult.monitoring_run_id.in_(run_ids),
+            MetricResult.check_type == "fairness_drift",
+            MetricResult.severity == "CRITICAL",
+        )
     ):
-        findings.setdefault(run_id, []).append((check, severity))
-    return {run_id for run_id, found in findings.items() if analysis.ends_pooling(found)}
+        findings.setdefault(run_id, []).append((check, subject, severity))
+    return findings
 
 
 def record_analysis(

@@ -761,13 +761,35 @@ def _fairness_counts(
 DECIDED_WORST_FIRST = ("CRITICAL", "WARNING", "INFO")
 
 
-def ends_pooling(findings: Iterable[tuple[str, str]]) -> bool:
-    """Whether a day's (check type, severity) findings end the fairness history that later
-    days pool with: a CRITICAL fairness finding. Its change is reported (and its incident
-    open) on the day it showed; pooled into the next days' spans, the same days would be
-    alarmed again every day for two weeks after the change ended. Accumulation restarts
-    after it, so a change that persists is found again on days of its own."""
-    return any(check == "fairness_drift" and severity == "CRITICAL" for check, severity in findings)
+def poolable_history(
+    days: Iterable[tuple[Mapping[str, Any], Iterable[tuple[str, str, str]]]],
+) -> list[dict[str, Any]]:
+    """The fairness history later days pool with, from consecutive days' ``fairness_counts``
+    and their (check type, subject, severity) findings, newest first. An attribute's counts
+    stop before its newest day with a CRITICAL fairness finding on it (alone or in an
+    intersection): that change is reported (and its incident open) on the day it showed;
+    pooled into the next days' spans, the same days would be alarmed again every day for two
+    weeks after the change ended. Accumulation restarts after it, so a change that persists
+    is found again on days of its own. The other attributes pool on: a change building up in
+    one attribute's small group is not set back a week by another attribute's alarm."""
+    ended: set[str] = set()
+    history: list[dict[str, Any]] = []
+    for counts, findings in days:
+        ended |= {
+            name
+            for check, subject, severity in findings
+            if check == "fairness_drift" and severity == "CRITICAL"
+            for name in subject.split("&")
+        }
+        kept = {
+            subject: found
+            for subject, found in counts.items()
+            if ended.isdisjoint(subject.split("&"))
+        }
+        if not kept:
+            break
+        history.append(kept)
+    return history
 
 
 def judged_fairness_metrics(config: GovflowConfig) -> list[str]:
@@ -930,7 +952,11 @@ class _FairnessJudgement:
         pooling: list[int],
     ) -> None:
         self.subject, self.counts, self.history = subject, counts, history
-        self.baseline, self.config, self.pooling = baseline, config, pooling
+        self.baseline, self.config = baseline, config
+        # The spans this attribute has the days for: its pooling may have restarted later
+        # than another's (``poolable_history``).
+        held = next((back for back, day in enumerate(history) if subject not in day), len(history))
+        self.pooling = [days for days in pooling if days <= held + 1]
         self.tests, self.sizing_tests = tests, sizing_tests
         self.min_group_size = config.min_group_size(model.id)
         self.reports: dict[Any, Any] = {}
