@@ -11,6 +11,8 @@ from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import select
 
 from govflow import store
+from govflow.flows import Refused
+from govflow.flows.retention import apply_hold_request
 from govflow.store.schema import AuditEvent, LegalHold, Model
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -23,6 +25,7 @@ FORM = {
     "hold_id": 0,
     "reason": "litigation",
 }
+RANGE_FORM = {**FORM, "scope": "range", "target": "", "from": "2025-03-01", "to": "2025-04-01"}
 
 
 def _dag(dag_id: str):
@@ -81,6 +84,7 @@ def test_a_hold_from_the_form_is_put_and_released_in_the_triggering_users_name(g
         (FORM, "mallory", "'mallory' is nobody in people.yaml"),
         ({**FORM, "target": "nope"}, "carol", "no model 'nope' to hold"),
         ({**FORM, "reason": " "}, "carol", "a legal hold needs a reason"),
+        ({**RANGE_FORM, "from": "yesterday"}, "carol", "param from: 'yesterday' is not a date"),
     ],
 )
 def test_a_hold_the_form_cannot_put_is_refused_and_changes_nothing(
@@ -88,5 +92,24 @@ def test_a_hold_the_form_cannot_put_is_refused_and_changes_nothing(
 ):
     with pytest.raises(AirflowFailException, match=message):
         _from_the_form(params, user)
+    with store.session_scope(governance) as session:
+        assert session.scalars(select(LegalHold)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "line"),
+    [
+        ("from", "2025-13-40", "param from: '2025-13-40' is not a date (YYYY-MM-DD)"),
+        ("from", "yesterday", "param from: 'yesterday' is not a date (YYYY-MM-DD)"),
+        ("to", "31/03/2025", "param to: '31/03/2025' is not a date (YYYY-MM-DD)"),
+    ],
+)
+def test_a_range_the_form_gives_as_no_date_is_refused_in_one_line_naming_the_field(
+    governance, field, value, line
+):
+    with pytest.raises(Refused) as refused:
+        apply_hold_request({**RANGE_FORM, field: value}, actor="carol")
+
+    assert str(refused.value) == line
     with store.session_scope(governance) as session:
         assert session.scalars(select(LegalHold)).all() == []

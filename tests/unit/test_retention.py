@@ -312,6 +312,12 @@ def test_a_dry_run_may_preview_a_day_to_come(records, fresh_store_env):
             "(see 'govflow hold add --help')",
         ),
         (
+            ["--from", "2025-13-40", "--to", "2025-03-31"],
+            2,
+            "Invalid value for --from: '2025-13-40' is not a date (YYYY-MM-DD) or an ISO time "
+            "(see 'govflow hold add --help')",
+        ),
+        (
             ["--model", "credit_approval", "--from", "2025-03-01"],
             2,
             "Invalid value for --model: name exactly one of --model, --incident, --deployment "

@@ -17,6 +17,7 @@ from govflow.store.types import utcnow
 AIRFLOW_METADATA = "airflow_metadata"
 # Releasing a hold lets the purge take the evidence it kept: someone must answer for it.
 HOLDS = "hold records"
+NOT_A_DAY = "param {field}: {value!r} is not a date (YYYY-MM-DD)"
 
 
 def purge_expired(
@@ -68,8 +69,8 @@ def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str
                     session,
                     scope=params["scope"],
                     target=params.get("target") or None,
-                    starts_at=_moment(params.get("from")),
-                    ends_at=_moment(params.get("to")),
+                    starts_at=_moment(params, "from"),
+                    ends_at=_moment(params, "to"),
                     reason=params["reason"],
                     actor=str(actor),
                 )
@@ -79,8 +80,14 @@ def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str
         raise Refused(str(error)) from None
 
 
-def _moment(value: str | None) -> datetime | None:
+def _moment(params: dict[str, Any], field: str) -> datetime | None:
+    """The form's day (or ISO time) ``field``, UTC unless it names a zone. A value that is no
+    date fails the task once, naming the field: a retry would read the same form."""
+    value = params.get(field)
     if not value:
         return None
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Refused(NOT_A_DAY.format(field=field, value=value)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
