@@ -10,7 +10,7 @@ from typing import Any
 from govflow import settings, store
 from govflow.config import GovflowConfig, load_config
 from govflow.flows import Refused, known_person
-from govflow.retention.holds import HoldError, add_hold, release_hold
+from govflow.retention.holds import HoldError, add_hold, held_subject, release_hold
 from govflow.retention.purge import run_retention
 from govflow.store.types import utcnow
 
@@ -74,7 +74,7 @@ def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str
                     reason=params["reason"],
                     actor=str(actor),
                 )
-            print(f"legal hold {hold.id}: {params['action']} ({hold.scope} {hold.target or ''})")
+            print(f"legal hold {hold.id}: {params['action']} ({held_subject(hold)})")
             return {"hold_id": hold.id, "action": params["action"]}
     except HoldError as error:
         raise Refused(str(error)) from None

@@ -104,6 +104,14 @@ def release_hold(session: Session, hold_id: int, *, actor: str, reason: str) -> 
     return hold
 
 
+def held_subject(hold: LegalHold) -> str:
+    """What a hold holds, as a line names it: 'model credit_approval', 'range 2025-03-01
+    00:00 to 2025-04-01 00:00'."""
+    if hold.scope == "range":
+        return f"range {hold.starts_at:%Y-%m-%d %H:%M} to {hold.ends_at:%Y-%m-%d %H:%M}"
+    return f"{hold.scope} {hold.target}"
+
+
 def list_holds(session: Session, *, include_released: bool = False) -> list[LegalHold]:
     statement = select(LegalHold).order_by(LegalHold.id)
     if not include_released:
