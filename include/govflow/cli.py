@@ -1036,7 +1036,7 @@ def hold_add(
     from govflow.config import load_config
     from govflow.flows import known_person
     from govflow.flows.retention import HOLDS
-    from govflow.retention.holds import add_hold, held_subject
+    from govflow.retention.holds import ALREADY_HELD, add_hold, held_subject
 
     named = {"model": model, "incident": incident, "deployment": deployment}
     chosen = [scope for scope, value in named.items() if value]
@@ -1056,7 +1056,7 @@ def hold_add(
     known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     store.ensure_schema()
     with store.session_scope() as session:
-        hold = add_hold(
+        hold, added = add_hold(
             session,
             scope=scope,  # type: ignore[arg-type]
             target=named.get(scope),
@@ -1065,6 +1065,9 @@ def hold_add(
             reason=reason,
             actor=actor,
         )
+        if not added:
+            typer.echo(ALREADY_HELD.format(hold=hold, held=held_subject(hold)))
+            return
         typer.echo(f"legal hold {hold.id} on {held_subject(hold)}: {reason}")
 
 

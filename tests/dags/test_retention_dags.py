@@ -113,3 +113,66 @@ def test_a_range_the_form_gives_as_no_date_is_refused_in_one_line_naming_the_fie
     assert str(refused.value) == line
     with store.session_scope(governance) as session:
         assert session.scalars(select(LegalHold)).all() == []
+
+
+def _holds_and_events(url: str) -> tuple[list[tuple[int, str | None]], list[tuple[str, str]]]:
+    with store.session_scope(url) as session:
+        holds = session.execute(select(LegalHold.id, LegalHold.released_by)).all()
+        events = session.execute(
+            select(AuditEvent.action, AuditEvent.actor).order_by(AuditEvent.seq)
+        ).all()
+    return [tuple(hold) for hold in holds], [tuple(event) for event in events]
+
+
+def _last_line(capsys) -> str:
+    """What the task printed last (Airflow's and alembic's log lines come before it)."""
+    return capsys.readouterr().out.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("form", "held"),
+    [
+        (FORM, "model credit_approval"),
+        (RANGE_FORM, "range 2025-03-01 00:00 to 2025-04-01 00:00"),
+    ],
+    ids=["model", "range"],
+)
+def test_a_retried_add_returns_the_hold_it_put_and_records_nothing_again(
+    governance, form, held, capsys
+):
+    assert _from_the_form(form, "carol") == {"hold_id": 1, "action": "add"}
+
+    assert _from_the_form(form, "carol") == {"hold_id": 1, "action": "add"}
+
+    retried = _last_line(capsys)
+    assert retried.startswith(f"{held} is already held by legal hold 1, put by carol on ")
+    assert retried.endswith(" UTC (litigation); nothing changed")
+    assert _holds_and_events(governance) == ([(1, None)], [("retention.hold_added", "carol")])
+
+
+def test_an_add_like_an_active_hold_names_who_put_that_hold(governance, capsys):
+    apply_hold_request(RANGE_FORM, actor="carol")
+
+    apply_hold_request({**RANGE_FORM, "reason": "another case"}, actor="audrey")
+
+    assert _last_line(capsys).startswith(
+        "range 2025-03-01 00:00 to 2025-04-01 00:00 is already held by legal hold 1, put by "
+        "carol on "
+    )
+    assert _holds_and_events(governance) == ([(1, None)], [("retention.hold_added", "carol")])
+
+
+def test_a_hold_like_a_released_one_is_a_new_hold(governance):
+    apply_hold_request(FORM, actor="carol")
+    apply_hold_request({**FORM, "action": "release", "hold_id": 1, "reason": "done"}, actor="carol")
+
+    assert apply_hold_request(FORM, actor="carol") == {"hold_id": 2, "action": "add"}
+
+    assert _holds_and_events(governance) == (
+        [(1, "carol"), (2, None)],
+        [
+            ("retention.hold_added", "carol"),
+            ("retention.hold_released", "carol"),
+            ("retention.hold_added", "carol"),
+        ],
+    )

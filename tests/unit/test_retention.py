@@ -346,6 +346,22 @@ def test_a_hold_is_put_or_released_only_by_someone_in_people_yaml(records, fresh
     assert [line.split()[0] for line in listed.stdout.splitlines()] == ["1"]
 
 
+def test_a_hold_put_again_changes_nothing_and_says_so(records, fresh_store_env):
+    put = ["hold", "add", "--model", "credit_approval", "--reason", "case 17", "--actor", "carol"]
+    assert govflow(*put).exit_code == 0
+
+    put_again = govflow(*put[:-1], "audrey")
+
+    assert put_again.exit_code == 0, put_again.output
+    assert put_again.stdout.startswith(
+        "model credit_approval is already held by legal hold 1, put by carol on "
+    )
+    assert put_again.stdout.endswith(" UTC (case 17); nothing changed\n")
+    with store.session_scope(fresh_store_env) as session:
+        actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+    assert actions == ["retention.hold_added"]
+
+
 def _deployment(session, ref: str, closed: datetime | None) -> None:
     deployment = Deployment(
         ref=ref,

@@ -10,7 +10,13 @@ from typing import Any
 from govflow import settings, store
 from govflow.config import GovflowConfig, load_config
 from govflow.flows import Refused, known_person
-from govflow.retention.holds import HoldError, add_hold, held_subject, release_hold
+from govflow.retention.holds import (
+    ALREADY_HELD,
+    HoldError,
+    add_hold,
+    held_subject,
+    release_hold,
+)
 from govflow.retention.purge import run_retention
 from govflow.store.types import utcnow
 
@@ -55,7 +61,8 @@ def clean_airflow_metadata(*, dry_run: bool, config: GovflowConfig | None = None
 
 def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str, Any]:
     """The govflow_legal_hold form: add a hold on a model, incident, deployment or range, or
-    release one, as the person who triggered the run."""
+    release one, as the person who triggered the run. A retried add (the task retried or
+    cleared after its commit) finds its hold put and changes nothing."""
     known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     store.ensure_schema()
     try:
@@ -64,8 +71,9 @@ def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str
                 hold = release_hold(
                     session, int(params["hold_id"]), actor=str(actor), reason=params["reason"]
                 )
+                changed = True
             else:
-                hold = add_hold(
+                hold, changed = add_hold(
                     session,
                     scope=params["scope"],
                     target=params.get("target") or None,
@@ -74,7 +82,11 @@ def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str
                     reason=params["reason"],
                     actor=str(actor),
                 )
-            print(f"legal hold {hold.id}: {params['action']} ({held_subject(hold)})")
+            held = held_subject(hold)
+            if changed:
+                print(f"legal hold {hold.id}: {params['action']} ({held})")
+            else:
+                print(ALREADY_HELD.format(hold=hold, held=held))
             return {"hold_id": hold.id, "action": params["action"]}
     except HoldError as error:
         raise Refused(str(error)) from None

@@ -1,6 +1,8 @@
 """Legal holds: a model, an incident, a deployment or a time range whose records no purge
 may delete while the hold is active. Putting and releasing a hold are audited; a released
-hold stays on record (who released it, when and why).
+hold stays on record (who released it, when and why). Putting one is safe to retry: a hold
+like an active one (same scope, target and range) is that hold, and each hold has one
+``retention.hold_added`` event, under the audit key ``legal_hold:<id>:added``.
 
 Besides the holds people put, every incident not yet closed holds its evidence
 automatically: the monitoring record it came from and the prediction logs of that record's
@@ -28,6 +30,10 @@ UNKNOWN_TARGET = "no {scope} {target!r} to hold"
 RANGE_NEEDS_BOUNDS = "a range hold needs --from and --to, --from before --to"
 UNKNOWN_HOLD = "no legal hold {id}"
 ALREADY_RELEASED = "legal hold {id} was already released on {when:%Y-%m-%d %H:%M} by {by}"
+ALREADY_HELD = (
+    "{held} is already held by legal hold {hold.id}, put by {hold.created_by} on "
+    "{hold.created_at:%Y-%m-%d %H:%M} UTC ({hold.reason}); nothing changed"
+)
 
 
 class HoldError(ValueError):
@@ -43,8 +49,11 @@ def add_hold(
     target: str | None = None,
     starts_at: datetime | None = None,
     ends_at: datetime | None = None,
-) -> LegalHold:
-    """Put a hold on a model, incident (by reference), deployment (by reference) or range."""
+) -> tuple[LegalHold, bool]:
+    """Put a hold on a model, incident (by reference), deployment (by reference) or range.
+    Returns the hold and whether this call put it: an active hold on the same scope, target
+    and range is returned as it is, with nothing recorded, so a retried request (a task
+    retried or cleared after its commit) puts no second hold and no second audit event."""
     if not reason.strip():
         raise HoldError(REASON_REQUIRED)
     if scope == "range":
@@ -53,6 +62,17 @@ def add_hold(
         target = None
     elif not _exists(session, scope, target or ""):
         raise HoldError(UNKNOWN_TARGET.format(scope=scope, target=target))
+    same = session.scalars(
+        select(LegalHold).where(
+            LegalHold.released_at.is_(None),
+            LegalHold.scope == scope,
+            LegalHold.target == target,
+            LegalHold.starts_at == starts_at,
+            LegalHold.ends_at == ends_at,
+        )
+    ).first()
+    if same is not None:
+        return same, False
     hold = LegalHold(
         scope=scope,
         target=target,
@@ -77,8 +97,9 @@ def add_hold(
             "reason": reason,
         },
         severity="WARNING",
+        idempotency_key=f"legal_hold:{hold.id}:added",
     )
-    return hold
+    return hold, True
 
 
 def release_hold(session: Session, hold_id: int, *, actor: str, reason: str) -> LegalHold:
