@@ -1082,11 +1082,14 @@ def hold_release(
     from govflow.config import load_config
     from govflow.flows import known_person
     from govflow.flows.retention import HOLDS
-    from govflow.retention.holds import held_subject, release_hold
+    from govflow.retention.holds import RELEASED_BEFORE, held_subject, release_hold
 
     known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     with store.session_scope() as session:
-        hold = release_hold(session, hold_id, actor=actor, reason=reason)
+        hold, released = release_hold(session, hold_id, actor=actor, reason=reason)
+        if not released:
+            typer.echo(RELEASED_BEFORE.format(hold=hold, held=held_subject(hold)))
+            return
         typer.echo(f"legal hold {hold.id} on {held_subject(hold)} released: {reason}")
 
 

@@ -176,3 +176,44 @@ def test_a_hold_like_a_released_one_is_a_new_hold(governance):
             ("retention.hold_added", "carol"),
         ],
     )
+
+
+def test_a_retried_release_returns_the_hold_it_released_and_records_nothing_again(
+    governance, capsys
+):
+    _from_the_form(FORM, "carol")
+    release = {**FORM, "action": "release", "hold_id": 1, "reason": "case closed"}
+    assert _from_the_form(release, "audrey") == {"hold_id": 1, "action": "release"}
+
+    assert _from_the_form(release, "audrey") == {"hold_id": 1, "action": "release"}
+
+    retried = _last_line(capsys)
+    assert retried.startswith(
+        "legal hold 1 on model credit_approval was already released by audrey on "
+    )
+    assert retried.endswith(" UTC (case closed); nothing changed")
+    assert _holds_and_events(governance) == (
+        [(1, "audrey")],
+        [("retention.hold_added", "carol"), ("retention.hold_released", "audrey")],
+    )
+
+
+@pytest.mark.parametrize(
+    ("user", "reason"), [("carol", "case closed"), ("audrey", "settled")], ids=["actor", "reason"]
+)
+def test_a_release_of_a_hold_released_otherwise_is_refused_and_records_nothing(
+    governance, user, reason
+):
+    apply_hold_request(FORM, actor="carol")
+    release = {**FORM, "action": "release", "hold_id": 1, "reason": "case closed"}
+    apply_hold_request(release, actor="audrey")
+
+    with pytest.raises(Refused) as refused:
+        apply_hold_request({**release, "reason": reason}, actor=user)
+
+    assert str(refused.value).startswith("legal hold 1 was already released on ")
+    assert str(refused.value).endswith(" by audrey")
+    assert _holds_and_events(governance) == (
+        [(1, "audrey")],
+        [("retention.hold_added", "carol"), ("retention.hold_released", "audrey")],
+    )

@@ -12,6 +12,7 @@ from govflow.config import GovflowConfig, load_config
 from govflow.flows import Refused, known_person
 from govflow.retention.holds import (
     ALREADY_HELD,
+    RELEASED_BEFORE,
     HoldError,
     add_hold,
     held_subject,
@@ -61,17 +62,17 @@ def clean_airflow_metadata(*, dry_run: bool, config: GovflowConfig | None = None
 
 def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str, Any]:
     """The govflow_legal_hold form: add a hold on a model, incident, deployment or range, or
-    release one, as the person who triggered the run. A retried add (the task retried or
-    cleared after its commit) finds its hold put and changes nothing."""
+    release one, as the person who triggered the run. A retry of the same request (the task
+    retried or cleared after its commit) finds it done and changes nothing."""
     known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     store.ensure_schema()
     try:
         with store.session_scope() as session:
             if params["action"] == "release":
-                hold = release_hold(
+                hold, changed = release_hold(
                     session, int(params["hold_id"]), actor=str(actor), reason=params["reason"]
                 )
-                changed = True
+                done_before = RELEASED_BEFORE
             else:
                 hold, changed = add_hold(
                     session,
@@ -82,11 +83,12 @@ def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str
                     reason=params["reason"],
                     actor=str(actor),
                 )
+                done_before = ALREADY_HELD
             held = held_subject(hold)
             if changed:
                 print(f"legal hold {hold.id}: {params['action']} ({held})")
             else:
-                print(ALREADY_HELD.format(hold=hold, held=held))
+                print(done_before.format(hold=hold, held=held))
             return {"hold_id": hold.id, "action": params["action"]}
     except HoldError as error:
         raise Refused(str(error)) from None

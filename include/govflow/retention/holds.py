@@ -1,8 +1,10 @@
 """Legal holds: a model, an incident, a deployment or a time range whose records no purge
 may delete while the hold is active. Putting and releasing a hold are audited; a released
-hold stays on record (who released it, when and why). Putting one is safe to retry: a hold
-like an active one (same scope, target and range) is that hold, and each hold has one
-``retention.hold_added`` event, under the audit key ``legal_hold:<id>:added``.
+hold stays on record (who released it, when and why). Both are safe to retry: a hold like
+an active one (same scope, target and range) is that hold, and the same release again is
+the release done; each hold has one ``retention.hold_added`` event and at most one
+``retention.hold_released``, under the audit keys ``legal_hold:<id>:added`` and
+``legal_hold:<id>:released``.
 
 Besides the holds people put, every incident not yet closed holds its evidence
 automatically: the monitoring record it came from and the prediction logs of that record's
@@ -33,6 +35,10 @@ ALREADY_RELEASED = "legal hold {id} was already released on {when:%Y-%m-%d %H:%M
 ALREADY_HELD = (
     "{held} is already held by legal hold {hold.id}, put by {hold.created_by} on "
     "{hold.created_at:%Y-%m-%d %H:%M} UTC ({hold.reason}); nothing changed"
+)
+RELEASED_BEFORE = (
+    "legal hold {hold.id} on {held} was already released by {hold.released_by} on "
+    "{hold.released_at:%Y-%m-%d %H:%M} UTC ({hold.release_reason}); nothing changed"
 )
 
 
@@ -102,14 +108,20 @@ def add_hold(
     return hold, True
 
 
-def release_hold(session: Session, hold_id: int, *, actor: str, reason: str) -> LegalHold:
-    """Release a hold (kept on record); refused for an unknown or released hold."""
+def release_hold(
+    session: Session, hold_id: int, *, actor: str, reason: str
+) -> tuple[LegalHold, bool]:
+    """Release a hold (kept on record); refused for an unknown hold, or one released by
+    someone else or for another reason. Returns the hold and whether this call released it:
+    the same release again (a retried request) returns the hold with nothing recorded."""
     if not reason.strip():
         raise HoldError("releasing a legal hold needs a reason")
     hold = session.get(LegalHold, hold_id)
     if hold is None:
         raise HoldError(UNKNOWN_HOLD.format(id=hold_id))
     if hold.released_at is not None:
+        if (hold.released_by, hold.release_reason) == (actor, reason):
+            return hold, False
         raise HoldError(
             ALREADY_RELEASED.format(id=hold_id, when=hold.released_at, by=hold.released_by)
         )
@@ -121,8 +133,9 @@ def release_hold(session: Session, hold_id: int, *, actor: str, reason: str) -> 
         target=f"legal_hold:{hold.id}",
         payload={"scope": hold.scope, "target": hold.target, "reason": reason},
         severity="WARNING",
+        idempotency_key=f"legal_hold:{hold.id}:released",
     )
-    return hold
+    return hold, True
 
 
 def held_subject(hold: LegalHold) -> str:
