@@ -1036,7 +1036,7 @@ def hold_add(
     from govflow.config import load_config
     from govflow.flows import known_person
     from govflow.flows.retention import HOLDS
-    from govflow.retention.holds import add_hold
+    from govflow.retention.holds import ALREADY_HELD, add_hold, held_subject
 
     named = {"model": model, "incident": incident, "deployment": deployment}
     chosen = [scope for scope, value in named.items() if value]
@@ -1056,7 +1056,7 @@ def hold_add(
     known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     store.ensure_schema()
     with store.session_scope() as session:
-        hold = add_hold(
+        hold, added = add_hold(
             session,
             scope=scope,  # type: ignore[arg-type]
             target=named.get(scope),
@@ -1065,7 +1065,10 @@ def hold_add(
             reason=reason,
             actor=actor,
         )
-        typer.echo(f"legal hold {hold.id} on {_held(hold)}: {reason}")
+        if not added:
+            typer.echo(ALREADY_HELD.format(hold=hold, held=held_subject(hold)))
+            return
+        typer.echo(f"legal hold {hold.id} on {held_subject(hold)}: {reason}")
 
 
 @hold_app.command("release")
@@ -1079,12 +1082,15 @@ def hold_release(
     from govflow.config import load_config
     from govflow.flows import known_person
     from govflow.flows.retention import HOLDS
-    from govflow.retention.holds import release_hold
+    from govflow.retention.holds import RELEASED_BEFORE, held_subject, release_hold
 
     known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     with store.session_scope() as session:
-        hold = release_hold(session, hold_id, actor=actor, reason=reason)
-        typer.echo(f"legal hold {hold.id} on {_held(hold)} released: {reason}")
+        hold, released = release_hold(session, hold_id, actor=actor, reason=reason)
+        if not released:
+            typer.echo(RELEASED_BEFORE.format(hold=hold, held=held_subject(hold)))
+            return
+        typer.echo(f"legal hold {hold.id} on {held_subject(hold)} released: {reason}")
 
 
 @hold_app.command("list")
@@ -1093,7 +1099,7 @@ def hold_list(
 ) -> None:
     """The legal holds in force (with --all, the released ones too)."""
     from govflow import store
-    from govflow.retention.holds import list_holds
+    from govflow.retention.holds import held_subject, list_holds
 
     store.ensure_schema()
     with store.session_scope() as session:
@@ -1103,15 +1109,9 @@ def hold_list(
         for hold in holds:
             state = "" if hold.released_at is None else f" (released {hold.released_at:%Y-%m-%d})"
             typer.echo(
-                f"{hold.id:>4}  {_held(hold):<44} {hold.created_by:<10} "
+                f"{hold.id:>4}  {held_subject(hold):<44} {hold.created_by:<10} "
                 f"{hold.created_at:%Y-%m-%d}  {hold.reason}{state}"
             )
-
-
-def _held(hold: Any) -> str:
-    if hold.scope == "range":
-        return f"range {hold.starts_at:%Y-%m-%d %H:%M} to {hold.ends_at:%Y-%m-%d %H:%M}"
-    return f"{hold.scope} {hold.target}"
 
 
 incident_app = typer.Typer(

@@ -11,6 +11,8 @@ from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import select
 
 from govflow import store
+from govflow.flows import Refused
+from govflow.flows.retention import apply_hold_request
 from govflow.store.schema import AuditEvent, LegalHold, Model
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -23,6 +25,7 @@ FORM = {
     "hold_id": 0,
     "reason": "litigation",
 }
+RANGE_FORM = {**FORM, "scope": "range", "target": "", "from": "2025-03-01", "to": "2025-04-01"}
 
 
 def _dag(dag_id: str):
@@ -81,6 +84,7 @@ def test_a_hold_from_the_form_is_put_and_released_in_the_triggering_users_name(g
         (FORM, "mallory", "'mallory' is nobody in people.yaml"),
         ({**FORM, "target": "nope"}, "carol", "no model 'nope' to hold"),
         ({**FORM, "reason": " "}, "carol", "a legal hold needs a reason"),
+        ({**RANGE_FORM, "from": "yesterday"}, "carol", "param from: 'yesterday' is not a date"),
     ],
 )
 def test_a_hold_the_form_cannot_put_is_refused_and_changes_nothing(
@@ -90,3 +94,126 @@ def test_a_hold_the_form_cannot_put_is_refused_and_changes_nothing(
         _from_the_form(params, user)
     with store.session_scope(governance) as session:
         assert session.scalars(select(LegalHold)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "line"),
+    [
+        ("from", "2025-13-40", "param from: '2025-13-40' is not a date (YYYY-MM-DD)"),
+        ("from", "yesterday", "param from: 'yesterday' is not a date (YYYY-MM-DD)"),
+        ("to", "31/03/2025", "param to: '31/03/2025' is not a date (YYYY-MM-DD)"),
+    ],
+)
+def test_a_range_the_form_gives_as_no_date_is_refused_in_one_line_naming_the_field(
+    governance, field, value, line
+):
+    with pytest.raises(Refused) as refused:
+        apply_hold_request({**RANGE_FORM, field: value}, actor="carol")
+
+    assert str(refused.value) == line
+    with store.session_scope(governance) as session:
+        assert session.scalars(select(LegalHold)).all() == []
+
+
+def _holds_and_events(url: str) -> tuple[list[tuple[int, str | None]], list[tuple[str, str]]]:
+    with store.session_scope(url) as session:
+        holds = session.execute(select(LegalHold.id, LegalHold.released_by)).all()
+        events = session.execute(
+            select(AuditEvent.action, AuditEvent.actor).order_by(AuditEvent.seq)
+        ).all()
+    return [tuple(hold) for hold in holds], [tuple(event) for event in events]
+
+
+def _last_line(capsys) -> str:
+    """What the task printed last (Airflow's and alembic's log lines come before it)."""
+    return capsys.readouterr().out.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("form", "held"),
+    [
+        (FORM, "model credit_approval"),
+        (RANGE_FORM, "range 2025-03-01 00:00 to 2025-04-01 00:00"),
+    ],
+    ids=["model", "range"],
+)
+def test_a_retried_add_returns_the_hold_it_put_and_records_nothing_again(
+    governance, form, held, capsys
+):
+    assert _from_the_form(form, "carol") == {"hold_id": 1, "action": "add"}
+
+    assert _from_the_form(form, "carol") == {"hold_id": 1, "action": "add"}
+
+    retried = _last_line(capsys)
+    assert retried.startswith(f"{held} is already held by legal hold 1, put by carol on ")
+    assert retried.endswith(" UTC (litigation); nothing changed")
+    assert _holds_and_events(governance) == ([(1, None)], [("retention.hold_added", "carol")])
+
+
+def test_an_add_like_an_active_hold_names_who_put_that_hold(governance, capsys):
+    apply_hold_request(RANGE_FORM, actor="carol")
+
+    apply_hold_request({**RANGE_FORM, "reason": "another case"}, actor="audrey")
+
+    assert _last_line(capsys).startswith(
+        "range 2025-03-01 00:00 to 2025-04-01 00:00 is already held by legal hold 1, put by "
+        "carol on "
+    )
+    assert _holds_and_events(governance) == ([(1, None)], [("retention.hold_added", "carol")])
+
+
+def test_a_hold_like_a_released_one_is_a_new_hold(governance):
+    apply_hold_request(FORM, actor="carol")
+    apply_hold_request({**FORM, "action": "release", "hold_id": 1, "reason": "done"}, actor="carol")
+
+    assert apply_hold_request(FORM, actor="carol") == {"hold_id": 2, "action": "add"}
+
+    assert _holds_and_events(governance) == (
+        [(1, "carol"), (2, None)],
+        [
+            ("retention.hold_added", "carol"),
+            ("retention.hold_released", "carol"),
+            ("retention.hold_added", "carol"),
+        ],
+    )
+
+
+def test_a_retried_release_returns_the_hold_it_released_and_records_nothing_again(
+    governance, capsys
+):
+    _from_the_form(FORM, "carol")
+    release = {**FORM, "action": "release", "hold_id": 1, "reason": "case closed"}
+    assert _from_the_form(release, "audrey") == {"hold_id": 1, "action": "release"}
+
+    assert _from_the_form(release, "audrey") == {"hold_id": 1, "action": "release"}
+
+    retried = _last_line(capsys)
+    assert retried.startswith(
+        "legal hold 1 on model credit_approval was already released by audrey on "
+    )
+    assert retried.endswith(" UTC (case closed); nothing changed")
+    assert _holds_and_events(governance) == (
+        [(1, "audrey")],
+        [("retention.hold_added", "carol"), ("retention.hold_released", "audrey")],
+    )
+
+
+@pytest.mark.parametrize(
+    ("user", "reason"), [("carol", "case closed"), ("audrey", "settled")], ids=["actor", "reason"]
+)
+def test_a_release_of_a_hold_released_otherwise_is_refused_and_records_nothing(
+    governance, user, reason
+):
+    apply_hold_request(FORM, actor="carol")
+    release = {**FORM, "action": "release", "hold_id": 1, "reason": "case closed"}
+    apply_hold_request(release, actor="audrey")
+
+    with pytest.raises(Refused) as refused:
+        apply_hold_request({**release, "reason": reason}, actor=user)
+
+    assert str(refused.value).startswith("legal hold 1 was already released on ")
+    assert str(refused.value).endswith(" by audrey")
+    assert _holds_and_events(governance) == (
+        [(1, "audrey")],
+        [("retention.hold_added", "carol"), ("retention.hold_released", "audrey")],
+    )

@@ -312,6 +312,12 @@ def test_a_dry_run_may_preview_a_day_to_come(records, fresh_store_env):
             "(see 'govflow hold add --help')",
         ),
         (
+            ["--from", "2025-13-40", "--to", "2025-03-31"],
+            2,
+            "Invalid value for --from: '2025-13-40' is not a date (YYYY-MM-DD) or an ISO time "
+            "(see 'govflow hold add --help')",
+        ),
+        (
             ["--model", "credit_approval", "--from", "2025-03-01"],
             2,
             "Invalid value for --model: name exactly one of --model, --incident, --deployment "
@@ -338,6 +344,33 @@ def test_a_hold_is_put_or_released_only_by_someone_in_people_yaml(records, fresh
     assert (released.exit_code, released.stdout, released.stderr) == (1, "", refusal)
     listed = govflow("hold", "list")
     assert [line.split()[0] for line in listed.stdout.splitlines()] == ["1"]
+
+
+def test_a_hold_put_or_released_again_changes_nothing_and_says_so(records, fresh_store_env):
+    put = ["hold", "add", "--model", "credit_approval", "--reason", "case 17", "--actor", "carol"]
+    release = ["hold", "release", "1", "--reason", "case closed", "--actor", "carol"]
+    assert govflow(*put).exit_code == 0
+
+    put_again = govflow(*put[:-1], "audrey")
+    assert govflow(*release).exit_code == 0
+    released_again = govflow(*release)
+    released_otherwise = govflow(*release[:3], "--reason", "settled", *release[-2:])
+
+    assert put_again.exit_code == 0, put_again.output
+    assert put_again.stdout.startswith(
+        "model credit_approval is already held by legal hold 1, put by carol on "
+    )
+    assert put_again.stdout.endswith(" UTC (case 17); nothing changed\n")
+    assert released_again.exit_code == 0, released_again.output
+    assert released_again.stdout.startswith(
+        "legal hold 1 on model credit_approval was already released by carol on "
+    )
+    assert released_again.stdout.endswith(" UTC (case closed); nothing changed\n")
+    assert (released_otherwise.exit_code, released_otherwise.stdout) == (1, "")
+    assert released_otherwise.stderr.startswith("legal hold 1 was already released on ")
+    with store.session_scope(fresh_store_env) as session:
+        actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+    assert actions == ["retention.hold_added", "retention.hold_released"]
 
 
 def _deployment(session, ref: str, closed: datetime | None) -> None:

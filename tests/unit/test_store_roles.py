@@ -140,7 +140,7 @@ def test_the_application_role_releases_a_legal_hold_but_cannot_delete_or_rewrite
     owner_url, app_url = roles
     with store.session_scope(app_url) as session:
         _register_credit_approval(session)
-        hold = add_hold(
+        hold, _ = add_hold(
             session, scope="model", target="credit_approval", reason="case 17", actor="carol"
         )
         hold_id = hold.id

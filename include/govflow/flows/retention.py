@@ -10,13 +10,21 @@ from typing import Any
 from govflow import settings, store
 from govflow.config import GovflowConfig, load_config
 from govflow.flows import Refused, known_person
-from govflow.retention.holds import HoldError, add_hold, release_hold
+from govflow.retention.holds import (
+    ALREADY_HELD,
+    RELEASED_BEFORE,
+    HoldError,
+    add_hold,
+    held_subject,
+    release_hold,
+)
 from govflow.retention.purge import run_retention
 from govflow.store.types import utcnow
 
 AIRFLOW_METADATA = "airflow_metadata"
 # Releasing a hold lets the purge take the evidence it kept: someone must answer for it.
 HOLDS = "hold records"
+NOT_A_DAY = "param {field}: {value!r} is not a date (YYYY-MM-DD)"
 
 
 def purge_expired(
@@ -54,33 +62,46 @@ def clean_airflow_metadata(*, dry_run: bool, config: GovflowConfig | None = None
 
 def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str, Any]:
     """The govflow_legal_hold form: add a hold on a model, incident, deployment or range, or
-    release one, as the person who triggered the run."""
+    release one, as the person who triggered the run. A retry of the same request (the task
+    retried or cleared after its commit) finds it done and changes nothing."""
     known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     store.ensure_schema()
     try:
         with store.session_scope() as session:
             if params["action"] == "release":
-                hold = release_hold(
+                hold, changed = release_hold(
                     session, int(params["hold_id"]), actor=str(actor), reason=params["reason"]
                 )
+                done_before = RELEASED_BEFORE
             else:
-                hold = add_hold(
+                hold, changed = add_hold(
                     session,
                     scope=params["scope"],
                     target=params.get("target") or None,
-                    starts_at=_moment(params.get("from")),
-                    ends_at=_moment(params.get("to")),
+                    starts_at=_moment(params, "from"),
+                    ends_at=_moment(params, "to"),
                     reason=params["reason"],
                     actor=str(actor),
                 )
-            print(f"legal hold {hold.id}: {params['action']} ({hold.scope} {hold.target or ''})")
+                done_before = ALREADY_HELD
+            held = held_subject(hold)
+            if changed:
+                print(f"legal hold {hold.id}: {params['action']} ({held})")
+            else:
+                print(done_before.format(hold=hold, held=held))
             return {"hold_id": hold.id, "action": params["action"]}
     except HoldError as error:
         raise Refused(str(error)) from None
 
 
-def _moment(value: str | None) -> datetime | None:
+def _moment(params: dict[str, Any], field: str) -> datetime | None:
+    """The form's day (or ISO time) ``field``, UTC unless it names a zone. A value that is no
+    date fails the task once, naming the field: a retry would read the same form."""
+    value = params.get(field)
     if not value:
         return None
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Refused(NOT_A_DAY.format(field=field, value=value)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)

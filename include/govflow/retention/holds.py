@@ -1,6 +1,10 @@
 """Legal holds: a model, an incident, a deployment or a time range whose records no purge
 may delete while the hold is active. Putting and releasing a hold are audited; a released
-hold stays on record (who released it, when and why).
+hold stays on record (who released it, when and why). Both are safe to retry: a hold like
+an active one (same scope, target and range) is that hold, and the same release again is
+the release done; each hold has one ``retention.hold_added`` event and at most one
+``retention.hold_released``, under the audit keys ``legal_hold:<id>:added`` and
+``legal_hold:<id>:released``.
 
 Besides the holds people put, every incident not yet closed holds its evidence
 automatically: the monitoring record it came from and the prediction logs of that record's
@@ -28,6 +32,14 @@ UNKNOWN_TARGET = "no {scope} {target!r} to hold"
 RANGE_NEEDS_BOUNDS = "a range hold needs --from and --to, --from before --to"
 UNKNOWN_HOLD = "no legal hold {id}"
 ALREADY_RELEASED = "legal hold {id} was already released on {when:%Y-%m-%d %H:%M} by {by}"
+ALREADY_HELD = (
+    "{held} is already held by legal hold {hold.id}, put by {hold.created_by} on "
+    "{hold.created_at:%Y-%m-%d %H:%M} UTC ({hold.reason}); nothing changed"
+)
+RELEASED_BEFORE = (
+    "legal hold {hold.id} on {held} was already released by {hold.released_by} on "
+    "{hold.released_at:%Y-%m-%d %H:%M} UTC ({hold.release_reason}); nothing changed"
+)
 
 
 class HoldError(ValueError):
@@ -43,8 +55,11 @@ def add_hold(
     target: str | None = None,
     starts_at: datetime | None = None,
     ends_at: datetime | None = None,
-) -> LegalHold:
-    """Put a hold on a model, incident (by reference), deployment (by reference) or range."""
+) -> tuple[LegalHold, bool]:
+    """Put a hold on a model, incident (by reference), deployment (by reference) or range.
+    Returns the hold and whether this call put it: an active hold on the same scope, target
+    and range is returned as it is, with nothing recorded, so a retried request (a task
+    retried or cleared after its commit) puts no second hold and no second audit event."""
     if not reason.strip():
         raise HoldError(REASON_REQUIRED)
     if scope == "range":
@@ -53,6 +68,17 @@ def add_hold(
         target = None
     elif not _exists(session, scope, target or ""):
         raise HoldError(UNKNOWN_TARGET.format(scope=scope, target=target))
+    same = session.scalars(
+        select(LegalHold).where(
+            LegalHold.released_at.is_(None),
+            LegalHold.scope == scope,
+            LegalHold.target == target,
+            LegalHold.starts_at == starts_at,
+            LegalHold.ends_at == ends_at,
+        )
+    ).first()
+    if same is not None:
+        return same, False
     hold = LegalHold(
         scope=scope,
         target=target,
@@ -77,18 +103,25 @@ def add_hold(
             "reason": reason,
         },
         severity="WARNING",
+        idempotency_key=f"legal_hold:{hold.id}:added",
     )
-    return hold
+    return hold, True
 
 
-def release_hold(session: Session, hold_id: int, *, actor: str, reason: str) -> LegalHold:
-    """Release a hold (kept on record); refused for an unknown or released hold."""
+def release_hold(
+    session: Session, hold_id: int, *, actor: str, reason: str
+) -> tuple[LegalHold, bool]:
+    """Release a hold (kept on record); refused for an unknown hold, or one released by
+    someone else or for another reason. Returns the hold and whether this call released it:
+    the same release again (a retried request) returns the hold with nothing recorded."""
     if not reason.strip():
         raise HoldError("releasing a legal hold needs a reason")
     hold = session.get(LegalHold, hold_id)
     if hold is None:
         raise HoldError(UNKNOWN_HOLD.format(id=hold_id))
     if hold.released_at is not None:
+        if (hold.released_by, hold.release_reason) == (actor, reason):
+            return hold, False
         raise HoldError(
             ALREADY_RELEASED.format(id=hold_id, when=hold.released_at, by=hold.released_by)
         )
@@ -100,8 +133,17 @@ def release_hold(session: Session, hold_id: int, *, actor: str, reason: str) -> 
         target=f"legal_hold:{hold.id}",
         payload={"scope": hold.scope, "target": hold.target, "reason": reason},
         severity="WARNING",
+        idempotency_key=f"legal_hold:{hold.id}:released",
     )
-    return hold
+    return hold, True
+
+
+def held_subject(hold: LegalHold) -> str:
+    """What a hold holds, as a line names it: 'model credit_approval', 'range 2025-03-01
+    00:00 to 2025-04-01 00:00'."""
+    if hold.scope == "range":
+        return f"range {hold.starts_at:%Y-%m-%d %H:%M} to {hold.ends_at:%Y-%m-%d %H:%M}"
+    return f"{hold.scope} {hold.target}"
 
 
 def list_holds(session: Session, *, include_released: bool = False) -> list[LegalHold]:
