@@ -476,6 +476,38 @@ def test_a_sql_logs_rows_no_window_holds_are_counted_by_every_window_not_reading
     engine.dispose()
 
 
+def test_a_sqlite_log_written_as_iso_text_with_offsets_is_windowed_by_the_moment_it_names(
+    tmp_path: Path,
+) -> None:
+    """SQLite compared the text: "2025-03-01T10:00:00" (Python's isoformat) sorted after every
+    time of its day written with a space, so a window that does not end at midnight read none
+    of that day's rows, and an offset placed a row in the day its local time reads."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}")
+    table = _sql_log_with_scored_at(
+        engine,
+        None,
+        **{
+            "2025-03-01-00": "2025-03-01T08:59:59.999",
+            "2025-03-01-06": "2025-03-01T10:00:00",
+            "2025-03-01-12": "2025-03-01T12:00:00+02:00",  # 10:00 UTC
+            "2025-03-01-18": "2025-03-01T20:30:00Z",
+            "2025-03-02-00": "2025-03-01T23:30:00-02:00",  # 01:30 UTC on the 2nd
+        },
+    )
+    source = SqlLogSource(engine, table)
+
+    morning, first, second = source.read_windows(
+        [(at(1, 9), at(1, 19)), (at(1), at(2)), (at(2), at(3))]
+    )
+
+    assert morning["prediction_id"].tolist() == ["2025-03-01-06", "2025-03-01-12"]
+    assert morning["scored_at"].tolist() == [at(1, 10), at(1, 10)]
+    assert morning.attrs == {UNDATED_TABLE_ROWS: 0}
+    assert sorted(first["prediction_id"]) == [f"2025-03-01-{hour:02d}" for hour in HOURS]
+    assert sorted(second["prediction_id"]) == [f"2025-03-02-{hour:02d}" for hour in HOURS]
+    engine.dispose()
+
+
 def test_a_sql_logs_rows_without_scored_at_are_counted_on_every_database(
     log_database: tuple[sa.Engine, str | None],
 ) -> None:

@@ -86,6 +86,8 @@ count them by), and which this window did not let in either; counted so that eve
 names them."""
 # What SQLite compares as a time: text beginning with a date, which julianday() reads.
 SQLITE_DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"
+# SQLite's own reading of a time as UTC text that sorts as the time does (to the millisecond).
+SQLITE_MOMENT = "%Y-%m-%d %H:%M:%f"
 
 
 class PredictionLogError(Exception):
@@ -353,6 +355,12 @@ def _read_table(path: Path) -> pa.Table:
         raise PredictionLogError(UNREADABLE_PARTITION.format(path=path)) from error
 
 
+def _sqlite_moment(moment: datetime) -> str:
+    """``moment`` as SQLite's ``strftime(SQLITE_MOMENT, ...)`` writes a UTC time."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond // 1000:03d}"
+
+
 class SqlLogSource:
     """A table reachable through a SQLAlchemy URL, read with
     ``SELECT ... WHERE scored_at >= :start AND scored_at < :end``.
@@ -459,13 +467,39 @@ class SqlLogSource:
         start, end = _check_window(start, end)
         table = self.reflected()
         try:
-            in_window = sa.and_(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
-            return build(table, in_window)
+            return build(table, self._in_window(table, start, end))
         except KeyError as error:  # a column the query names is not in the table
             column = error.args[0] if error.args else "?"
             raise PredictionLogError(
                 MISSING_COLUMN.format(table=self.table_name, column=column)
             ) from None
+
+    def _in_window(self, table: sa.Table, start: datetime, end: datetime) -> sa.ColumnElement[bool]:
+        """``start <= scored_at < end``. SQLite keeps a time as text and compares text: an ISO
+        time written with a ``T`` ("2025-03-05T10:00:00", Python's ``isoformat``) sorts after
+        every time of its day written with a space (what the bounds are bound as), and an
+        offset ("+02:00", "Z") is not read at all, so a window that does not start and end
+        at midnight UTC lost such rows without a word, and an offset placed a row in the day
+        its local time reads. SQLite's ``strftime`` reads each of those forms as UTC: the
+        condition compares that, for text only (a number would be read as a Julian day).
+        Text it cannot read ("2025-03-01 garbage") is placed by the text as before, so the
+        data-quality gate of the day it names judges it."""
+        scored_at = table.c[SCORED_AT]
+        as_text = sa.and_(scored_at >= start, scored_at < end)
+        if self.engine.dialect.name != "sqlite":
+            return as_text
+        # Never null: a null would make the condition null, and its negation (the rows no
+        # window holds, ``undated_rows``) would miss the row too.
+        moment = sa.func.coalesce(
+            sa.func.strftime(SQLITE_MOMENT, sa.type_coerce(scored_at, sa.Text)), ""
+        )
+        return sa.and_(
+            sa.func.typeof(scored_at) == "text",
+            sa.or_(
+                sa.and_(moment >= _sqlite_moment(start), moment < _sqlite_moment(end)),
+                sa.and_(moment == "", as_text),
+            ),
+        )
 
     def reflected(self) -> sa.Table:
         """The table as the database describes it (its columns and their types), reflected
@@ -514,7 +548,7 @@ class SqlLogSource:
                 else list(table.c)
             )
         ]
-        query = sa.select(*selected).where(table.c[SCORED_AT] >= start, table.c[SCORED_AT] < end)
+        query = sa.select(*selected).where(self._in_window(table, start, end))
         with self.engine.connect() as connection:
             frame = pd.read_sql(query, connection)
         # Reflected names are SQLAlchemy's quoted_name, a str subclass that scikit-learn does
