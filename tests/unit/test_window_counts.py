@@ -21,8 +21,14 @@ from govflow.metrics import (
     numeric_feature_drift,
     numeric_reference,
 )
+from govflow.monitoring import analysis
 from govflow.monitoring.prediction_logs import PredictionLogError, SqlLogSource
-from govflow.monitoring.window_counts import categorical_drift, fairness_counts, numeric_drift
+from govflow.monitoring.window_counts import (
+    categorical_drift,
+    fairness_counts,
+    labelled,
+    numeric_drift,
+)
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 END = START + timedelta(days=1)
@@ -293,3 +299,31 @@ def test_the_demo_credit_models_drift_and_fairness_from_postgres_equal_its_parqu
     source.engine.dispose()
     assert len(frame) > 1000 and len(attributes) >= 2
     _assert_same(pushed, expected)
+
+
+def test_a_label_counts_as_arrived_by_the_moment_its_sqlite_text_names_as_pandas_reads_it(
+    tmp_path: Path,
+) -> None:
+    # Compared as text, "2025-03-05T10:00:00" sorted after 10:30 written with a space, and
+    # an offset was not read: an as_of inside the day counted the wrong labels as arrived.
+    observed = [
+        "2025-03-05T10:00:00",
+        "2025-03-05T12:00:00+02:00",  # 10:00 UTC
+        "2025-03-05T10:45:00Z",
+        "2025-03-05 10:15:00.000000",
+        None,
+        "soon",
+    ]
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'labels.db'}")
+    frame = pd.DataFrame({"label": [1, 0, 1, 1, 0, 1], "label_observed_at": observed})
+    frame.to_sql("labels", engine, index=False)
+    table = sa.Table("labels", sa.MetaData(), autoload_with=engine)
+    as_of = datetime(2025, 3, 5, 10, 30, tzinfo=UTC)
+    with engine.connect() as connection:
+        in_database = [
+            row[0] for row in connection.execute(sa.select(labelled(table, as_of, "sqlite")))
+        ]
+    in_pandas = analysis._labelled(frame, as_of).tolist()
+    assert in_database == [1, 0, None, 1, None, None]
+    assert [None if math.isnan(v) else v for v in in_pandas] == in_database
+    engine.dispose()

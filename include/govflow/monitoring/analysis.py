@@ -1743,9 +1743,7 @@ def _labelled_pairs(
     predictions, as counted pairs: accuracy and the label rate count them, in any order."""
 
     def pairs(table: sa.Table, in_window: sa.ColumnElement[bool]) -> sa.Select[Any]:
-        label: sa.ColumnElement[Any] = table.c[LABEL]
-        if LABEL_OBSERVED_AT in table.c:
-            label = sa.case((table.c[LABEL_OBSERVED_AT] < as_of, label), else_=sa.null())
+        label = window_counts.labelled(table, as_of, source.engine.dialect.name)
         prediction = table.c[PREDICTION]
         return (
             sa.select(label, prediction, sa.func.count())

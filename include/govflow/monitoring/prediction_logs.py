@@ -355,6 +355,24 @@ def _read_table(path: Path) -> pa.Table:
         raise PredictionLogError(UNREADABLE_PARTITION.format(path=path)) from error
 
 
+def sqlite_moment(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The UTC moment SQLite's ``strftime`` reads from a time it keeps as text (ISO with a
+    space or a ``T``, with an offset or ``Z`` or none), as text that sorts as the time does,
+    to the millisecond; null where it reads none."""
+    return sa.func.strftime(SQLITE_MOMENT, sa.type_coerce(column, sa.Text))
+
+
+def earlier_than(
+    column: sa.ColumnElement[Any], moment: datetime, dialect: str
+) -> sa.ColumnElement[bool]:
+    """``column < moment`` for a column of times: on SQLite compared as the moments
+    ``sqlite_moment`` reads (false for a null, a number or text that is no time, as pandas
+    compares NaT), elsewhere as the database compares its timestamps."""
+    if dialect != "sqlite":
+        return column < moment
+    return sa.and_(sa.func.typeof(column) == "text", sqlite_moment(column) < _sqlite_moment(moment))
+
+
 def _sqlite_moment(moment: datetime) -> str:
     """``moment`` as SQLite's ``strftime(SQLITE_MOMENT, ...)`` writes a UTC time."""
     utc = moment.astimezone(UTC)
@@ -490,9 +508,7 @@ class SqlLogSource:
             return as_text
         # Never null: a null would make the condition null, and its negation (the rows no
         # window holds, ``undated_rows``) would miss the row too.
-        moment = sa.func.coalesce(
-            sa.func.strftime(SQLITE_MOMENT, sa.type_coerce(scored_at, sa.Text)), ""
-        )
+        moment = sa.func.coalesce(sqlite_moment(scored_at), "")
         return sa.and_(
             sa.func.typeof(scored_at) == "text",
             sa.or_(

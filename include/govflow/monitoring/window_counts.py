@@ -73,6 +73,7 @@ from govflow.monitoring.prediction_logs import (
     SCORE,
     SCORED_AT,
     SqlLogSource,
+    earlier_than,
 )
 
 INFINITY = float("inf")
@@ -266,7 +267,7 @@ def fairness_counts(
             table: sa.Table, in_window: sa.ColumnElement[bool], names: Sequence[str] = names
         ) -> sa.Select[Any]:
             return _fairness_cells(
-                table, in_window, names, as_of, favourable_prediction, calibration_bins
+                table, in_window, names, as_of, favourable_prediction, calibration_bins, dialect
             )
 
         def sums(
@@ -307,10 +308,12 @@ def _score_bin(favourable: sa.ColumnElement[Any], bins: int) -> sa.ColumnElement
     )
 
 
-def _labelled(table: sa.Table, as_of: datetime) -> sa.ColumnElement[Any]:
+def labelled(table: sa.Table, as_of: datetime, dialect: str) -> sa.ColumnElement[Any]:
+    """The label where it was observed before ``as_of``, else null (pandas' ``_labelled``)."""
     label: sa.ColumnElement[Any] = table.c[LABEL]
     if LABEL_OBSERVED_AT in table.c:
-        label = sa.case((table.c[LABEL_OBSERVED_AT] < as_of, label), else_=sa.null())
+        arrived = earlier_than(table.c[LABEL_OBSERVED_AT], as_of, dialect)
+        label = sa.case((arrived, label), else_=sa.null())
     return label
 
 
@@ -326,8 +329,9 @@ def _fairness_cells(
     as_of: datetime,
     favourable_prediction: int,
     bins: int,
+    dialect: str,
 ) -> sa.Select[Any]:
-    label = _labelled(table, as_of)
+    label = labelled(table, as_of, dialect)
     score = table.c[SCORE]
     score_bin = sa.case(
         (missing_value(score), sa.null()),
@@ -362,7 +366,7 @@ def _calibration_sums(
     in row order: a running SUM per cell, read at the cell's last row."""
     keys = [table.c[name] for name in names]
     favourable = _favourable_score(table, favourable_prediction)
-    label = _labelled(table, as_of)
+    label = labelled(table, as_of, dialect)
     score_bin = _score_bin(favourable, bins).label("score_bin")
     cell = [*keys, score_bin]
     order = row_order(table, dialect)
