@@ -1199,9 +1199,9 @@ def report_incident(
     actor: RecordedByOption = "govflow-cli",
 ) -> None:
     """The serious-incident report to the authority (EU AI Act Art. 73) of an incident, from
-    its records: initial while unresolved, final once resolved; written as Markdown, HTML and PDF
-    under the data directory, paths and hashes audited, printed, and its summary queued for
-    Slack."""
+    its records as they stood at --as-of: initial while then unresolved, final once resolved;
+    written as Markdown, HTML and PDF under the data directory, paths and hashes audited,
+    printed, and its summary queued for Slack."""
     from govflow.flows.reports import BAD_GRAVITY, incident_report
     from govflow.incidents.regulator_report import DEADLINE_DAYS
     from govflow.store.types import utcnow
