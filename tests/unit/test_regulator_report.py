@@ -21,7 +21,8 @@ from govflow.incidents.lifecycle import (
     resolve,
     start_investigation,
 )
-from govflow.incidents.regulator_report import RegulatorReport, build_report
+from govflow.incidents.regulator_report import NOT_YET_OPEN, RegulatorReport, build_report
+from govflow.reports.executive import ReportError
 from govflow.store.schema import IncidentEvent
 from tests.support.registry import register_models
 
@@ -262,4 +263,15 @@ def test_a_raise_recorded_without_its_class_is_shown_in_the_class_the_policy_giv
     assert recorded == "P1"
     assert told(report_as_of(sqlite_url, config, RAISED_AT))[2] == (
         "- Severity CRITICAL, class P1, status investigating"
+    )
+
+
+def test_a_report_as_of_before_the_incident_was_opened_is_refused(sqlite_url, config):
+    open_drift_incident(sqlite_url, config)
+    a_minute_before = OPENED_AT - timedelta(minutes=1)
+
+    with pytest.raises(ReportError) as refused:
+        report_as_of(sqlite_url, config, a_minute_before)
+    assert str(refused.value) == NOT_YET_OPEN.format(
+        ref=REF, as_of=a_minute_before, opened=OPENED_AT
     )

@@ -31,6 +31,7 @@ from govflow.config import GovflowConfig
 from govflow.incidents.lifecycle import get_incident, state_at, timeline
 from govflow.metrics.fairness import group_sizes_label
 from govflow.reports import KeptReport, keep_renderings
+from govflow.reports.executive import ReportError
 from govflow.reports.html import markdown_html
 from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import AuditEvent, Incident, MetricResult
@@ -48,6 +49,10 @@ DEADLINE_RULE: dict[Gravity, str] = {
 # Audit actions that change what the model does or is judged against.
 ALTERATIONS = ("kill_switch.", "baseline.", "deployment.", "rollout.", "rollback.")
 FINAL_STATUSES = ("resolved", "closed")
+NOT_YET_OPEN = (
+    "{ref} was not yet open at {as_of:%Y-%m-%d %H:%M:%S} UTC "
+    "(opened {opened:%Y-%m-%d %H:%M:%S} UTC)"
+)
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,12 @@ def build_report(
     as_of: datetime,
     gravity: Gravity = "standard",
 ) -> RegulatorReport:
-    """The Art. 73 report of incident ``ref`` as of ``as_of``."""
+    """The Art. 73 report of incident ``ref`` as of ``as_of``; an ``as_of`` before the
+    incident was opened is refused (ReportError), as there was nothing to report then."""
     incident = get_incident(session, ref)
     aware = incident.opened_at
+    if as_of < aware:
+        raise ReportError(NOT_YET_OPEN.format(ref=incident.ref, as_of=as_of, opened=aware))
     then = state_at(session, config, incident, as_of)
     deadline = aware + timedelta(days=DEADLINE_DAYS[gravity])
     days_left = (deadline - as_of) / timedelta(days=1)
