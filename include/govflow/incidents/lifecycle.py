@@ -82,6 +82,9 @@ UNRESOLVED_STATUSES = (OPEN, ACKNOWLEDGED, INVESTIGATING, MITIGATED)
 
 EscalationLevel = Literal["primary", "secondary", "executive", "at_once"]
 ESCALATION_LEVELS: tuple[EscalationLevel, ...] = ("primary", "secondary", "executive", "at_once")
+# The levels an escalation hands the incident to (its first person becomes the assignee); the
+# others only tell.
+ASSIGNING_LEVELS: tuple[EscalationLevel, ...] = ("secondary", "executive")
 # How a notice names the level it hands the incident to.
 LEVEL_WORDING: dict[str, str] = {
     "primary": "primary",
@@ -309,10 +312,10 @@ def state_at(
             state = replace(state, assigned_to=event.actor)
         if event.kind == "recurrence" and "raised_from" in payload:
             severity = payload["severity"]
-            # A raise recorded before its event named the class: the policy's class of it.
+            # A raise recorded before raises named their class: the policy's class of it.
             priority = payload.get("priority") or _priority(config, severity, incident.category)
             state = replace(state, severity=severity, priority=priority)
-        if event.kind == "escalated" and payload.get("level") in ("secondary", "executive"):
+        if event.kind == "escalated" and payload.get("level") in ASSIGNING_LEVELS:
             state = replace(state, assigned_to=payload["people"][0])
         if "root_cause" in payload:
             state = replace(
@@ -1455,7 +1458,7 @@ def _escalate(
     links = links or Links.from_env()
     reason = reason or _default_reason(config, incident, level)
     previous = incident.assigned_to
-    if level in ("secondary", "executive"):
+    if level in ASSIGNING_LEVELS:
         incident.assigned_to = people[0]
     event = _record(
         session,
