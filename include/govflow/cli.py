@@ -1199,9 +1199,9 @@ def report_incident(
     actor: RecordedByOption = "govflow-cli",
 ) -> None:
     """The serious-incident report to the authority (EU AI Act Art. 73) of an incident, from
-    its records: initial while unresolved, final once resolved; written as Markdown, HTML and PDF
-    under the data directory, paths and hashes audited, printed, and its summary queued for
-    Slack."""
+    its records as they stood at --as-of: initial while then unresolved, final once resolved;
+    written as Markdown, HTML and PDF under the data directory, paths and hashes audited,
+    printed, and its summary queued for Slack."""
     from govflow.flows.reports import BAD_GRAVITY, incident_report
     from govflow.incidents.regulator_report import DEADLINE_DAYS
     from govflow.store.types import utcnow
@@ -1210,13 +1210,15 @@ def report_incident(
         raise typer.BadParameter(BAD_GRAVITY.format(gravity=gravity), param_hint="--gravity")
     moment = _parse_time(as_of, "--as-of") if as_of else utcnow()
     assert moment is not None
-    _written(incident_report(ref, as_of=moment, gravity=gravity, actor=actor))
+    with _bad_report_option("--as-of"):
+        _written(incident_report(ref, as_of=moment, gravity=gravity, actor=actor))
 
 
 @contextmanager
-def _bad_period(option: str) -> Iterator[None]:
-    """A report's period that is not one (a month, a quarter), or one to come, is a usage
-    error naming ``option``; the report refuses it before anything is written."""
+def _bad_report_option(option: str) -> Iterator[None]:
+    """A report's period that is not one (a month, a quarter), or one to come, and a moment
+    before the incident a report is of was opened, are usage errors naming ``option``; the
+    report refuses them before anything is written."""
     from govflow.reports.executive import ReportError
 
     try:
@@ -1243,7 +1245,7 @@ def report_executive(
     its summary queued for Slack."""
     from govflow.flows.reports import executive_report
 
-    with _bad_period("--month"):
+    with _bad_report_option("--month"):
         _written(executive_report(month, actor=actor))
 
 
@@ -1257,7 +1259,7 @@ def report_compliance(
     audited, its summary queued for Slack."""
     from govflow.flows.reports import compliance_report
 
-    with _bad_period("--quarter"):
+    with _bad_report_option("--quarter"):
         _written(compliance_report(quarter, actor=actor))
 
 

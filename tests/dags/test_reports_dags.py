@@ -4,7 +4,7 @@ run) and govflow_report_incident (on demand, with its form)."""
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from govflow import store
 from govflow.store.schema import Alert, AuditEvent
-from tests.support.report_records import INCIDENT_REF, add_report_records
+from tests.support.report_records import INCIDENT_REF, OPENED_AT, add_report_records
 
 DAGS_FILE = Path(__file__).resolve().parents[2] / "dags" / "govflow_reports.py"
 FIRST_OF_APRIL = datetime(2025, 4, 1, 6, tzinfo=UTC)
@@ -148,5 +148,27 @@ def test_a_report_of_a_period_to_come_or_of_none_fails_on_one_line_naming_its_pa
     with pytest.raises(AirflowFailException) as failed:
         _run(bag, dag_id, task_id, params)
     assert str(failed.value) == line
+    assert _counts(records) == before
+    assert not (tmp_path / "reports").exists()
+
+
+def test_an_incident_report_as_of_before_the_incident_was_opened_fails_on_one_line(
+    bag, records, tmp_path
+):
+    """A run whose time precedes the incident would draw a report of nothing (and, from the
+    incident's records as they are, one that says what was not yet so)."""
+    before = _counts(records)
+
+    with pytest.raises(AirflowFailException) as failed:
+        _run(
+            bag,
+            "govflow_report_incident",
+            "draw_incident_report",
+            {"incident_ref": INCIDENT_REF, "gravity": "standard"},
+            run_after=OPENED_AT - timedelta(days=1),
+        )
+    assert str(failed.value) == (
+        "INC-2025-0001 was not yet open at 2025-03-05 09:30:00 UTC (opened 2025-03-06 09:30:00 UTC)"
+    )
     assert _counts(records) == before
     assert not (tmp_path / "reports").exists()

@@ -229,6 +229,12 @@ def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announc
     [
         (["incident", "INC-2099-0009"], 1, "no incident 'INC-2099-0009'"),
         (
+            ["incident", INCIDENT_REF, "--as-of", "2025-03-06T09:29"],
+            2,
+            "Invalid value for --as-of: INC-2025-0001 was not yet open at 2025-03-06 09:29:00 UTC "
+            "(opened 2025-03-06 09:30:00 UTC)",
+        ),
+        (
             ["executive", "--month", "2025-13"],
             2,
             "Invalid value for --month: '2025-13' is not a month (YYYY-MM)",

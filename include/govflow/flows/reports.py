@@ -143,11 +143,12 @@ def incident_report(
 
 
 @contextmanager
-def _refused_when_unknown() -> Iterator[None]:
-    """A task asked for an incident that is not one fails without a retry."""
+def _refused_when_nothing_to_report() -> Iterator[None]:
+    """A task asked for an incident that is not one, or as of a moment before it was opened,
+    fails without a retry."""
     try:
         yield
-    except IncidentError as error:
+    except (IncidentError, ReportError) as error:
         raise Refused(str(error)) from None
 
 
@@ -179,7 +180,7 @@ def requested_incident_report(params: dict[str, Any], *, run_after: datetime) ->
     gravity = params.get("gravity") or "standard"
     if gravity not in regulator_report.DEADLINE_DAYS:
         raise Refused(BAD_GRAVITY.format(gravity=gravity))
-    with _refused_when_unknown():
+    with _refused_when_nothing_to_report():
         return incident_report(
             str(params["incident_ref"]).strip(), as_of=run_after, gravity=gravity
         )

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -82,6 +82,9 @@ UNRESOLVED_STATUSES = (OPEN, ACKNOWLEDGED, INVESTIGATING, MITIGATED)
 
 EscalationLevel = Literal["primary", "secondary", "executive", "at_once"]
 ESCALATION_LEVELS: tuple[EscalationLevel, ...] = ("primary", "secondary", "executive", "at_once")
+# The levels an escalation hands the incident to (its first person becomes the assignee); the
+# others only tell.
+ASSIGNING_LEVELS: tuple[EscalationLevel, ...] = ("secondary", "executive")
 # How a notice names the level it hands the incident to.
 LEVEL_WORDING: dict[str, str] = {
     "primary": "primary",
@@ -250,6 +253,77 @@ def timeline(session: Session, incident: Incident) -> list[IncidentEvent]:
             .order_by(IncidentEvent.occurred_at, IncidentEvent.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class IncidentState:
+    """What an incident was at a moment, as its events tell it."""
+
+    status: str
+    severity: str
+    priority: str
+    assigned_to: str | None
+    root_cause: str | None
+    corrective_action: str | None
+
+
+def state_at(
+    session: Session, config: GovflowConfig, incident: Incident, moment: datetime
+) -> IncidentState:
+    """The incident as it stood at ``moment`` (at or after its opening), replayed from its
+    events at or before it: the opening's severity, class and assignee; each transition's
+    status, an acknowledgement assigning its actor; a recurrence that raised the severity,
+    its severity and class; an escalation to the secondary or the executive, its first person
+    as assignee; a documentation's or a resolution's root cause and corrective action. The
+    row holds only the latest of each, which a report as of a past moment must not show.
+
+    An incident written without its opening event (not by ``open_incident``) starts from its
+    row, in the status its first transition left (its row's without one): nothing records
+    what it was before.
+    """
+    events = timeline(session, incident)
+    opened = next((event for event in events if event.kind == "opened"), None)
+    if opened is not None:
+        state = IncidentState(
+            status=OPEN,
+            severity=opened.payload["severity"],
+            priority=opened.payload["priority"],
+            assigned_to=opened.payload["assigned_to"],
+            root_cause=None,
+            corrective_action=None,
+        )
+    else:
+        left = next((event.from_status for event in events if event.from_status), None)
+        state = IncidentState(
+            status=left or incident.status,
+            severity=incident.severity,
+            priority=incident.priority,
+            assigned_to=incident.assigned_to,
+            root_cause=incident.root_cause,
+            corrective_action=incident.corrective_action,
+        )
+    for event in events:
+        if event.occurred_at > moment:
+            break
+        payload = event.payload
+        if event.to_status:
+            state = replace(state, status=event.to_status)
+        if event.kind == ACKNOWLEDGED:
+            state = replace(state, assigned_to=event.actor)
+        if event.kind == "recurrence" and "raised_from" in payload:
+            severity = payload["severity"]
+            # A raise recorded before raises named their class: the policy's class of it.
+            priority = payload.get("priority") or _priority(config, severity, incident.category)
+            state = replace(state, severity=severity, priority=priority)
+        if event.kind == "escalated" and payload.get("level") in ASSIGNING_LEVELS:
+            state = replace(state, assigned_to=payload["people"][0])
+        if "root_cause" in payload:
+            state = replace(
+                state,
+                root_cause=payload["root_cause"],
+                corrective_action=payload["corrective_action"],
+            )
+    return state
 
 
 def format_timeline(session: Session, incident: Incident) -> list[str]:
@@ -569,6 +643,10 @@ def _recur(
         payload["raised_from"] = incident.severity
         incident.severity = severity
         incident.priority = _priority(config, severity, incident.category)
+        # The class the raise gives, as the opening records its own: what the incident was
+        # at a moment is replayed from its events (``state_at``), not re-derived from a
+        # policy that may have changed since.
+        payload["priority"] = incident.priority
         if _pages_on_call(config, severity):
             _page(session, incident, "trigger")
     _record(
@@ -1380,7 +1458,7 @@ def _escalate(
     links = links or Links.from_env()
     reason = reason or _default_reason(config, incident, level)
     previous = incident.assigned_to
-    if level in ("secondary", "executive"):
+    if level in ASSIGNING_LEVELS:
         incident.assigned_to = people[0]
     event = _record(
         session,

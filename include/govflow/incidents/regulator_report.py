@@ -8,7 +8,10 @@ incident's ``opened_at``): 15 days; 10 days where a person's death may be involv
 for a widespread infringement or a serious and irreversible disruption of critical
 infrastructure. An initial, incomplete report is allowed within the deadline and completed
 later: the report is ``initial`` while the incident is unresolved, ``final`` once it is
-resolved or closed. Art. 73 also forbids altering the system in a way that could affect the
+resolved or closed. Every part of it is as the records stood at ``as_of`` (the incident's
+status, severity, class, assignee and documentation replayed from its events), so a report
+drawn again as of the day an initial report was filed says what that one said, whatever
+happened since. Art. 73 also forbids altering the system in a way that could affect the
 evaluation of the incident's causes before informing the authority, so every change to the
 model govflow recorded after awareness (kill switches, baselines, deployments, rollbacks) is
 listed with its time.
@@ -25,9 +28,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
-from govflow.incidents.lifecycle import get_incident, timeline
+from govflow.incidents.lifecycle import get_incident, state_at, timeline
 from govflow.metrics.fairness import group_sizes_label
 from govflow.reports import KeptReport, keep_renderings
+from govflow.reports.executive import ReportError
 from govflow.reports.html import markdown_html
 from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import AuditEvent, Incident, MetricResult
@@ -45,6 +49,10 @@ DEADLINE_RULE: dict[Gravity, str] = {
 # Audit actions that change what the model does or is judged against.
 ALTERATIONS = ("kill_switch.", "baseline.", "deployment.", "rollout.", "rollback.")
 FINAL_STATUSES = ("resolved", "closed")
+NOT_YET_OPEN = (
+    "{ref} was not yet open at {as_of:%Y-%m-%d %H:%M:%S} UTC "
+    "(opened {opened:%Y-%m-%d %H:%M:%S} UTC)"
+)
 
 
 @dataclass(frozen=True)
@@ -73,12 +81,16 @@ def build_report(
     as_of: datetime,
     gravity: Gravity = "standard",
 ) -> RegulatorReport:
-    """The Art. 73 report of incident ``ref`` as of ``as_of``."""
+    """The Art. 73 report of incident ``ref`` as of ``as_of``; an ``as_of`` before the
+    incident was opened is refused (ReportError), as there was nothing to report then."""
     incident = get_incident(session, ref)
     aware = incident.opened_at
+    if as_of < aware:
+        raise ReportError(NOT_YET_OPEN.format(ref=incident.ref, as_of=as_of, opened=aware))
+    then = state_at(session, config, incident, as_of)
     deadline = aware + timedelta(days=DEADLINE_DAYS[gravity])
     days_left = (deadline - as_of) / timedelta(days=1)
-    kind: Literal["initial", "final"] = "final" if incident.status in FINAL_STATUSES else "initial"
+    kind: Literal["initial", "final"] = "final" if then.status in FINAL_STATUSES else "initial"
     model = config.models.get(incident.model_id) if incident.model_id else None
     lines = [
         f"# Serious-incident report ({kind}) - {incident.ref}",
@@ -103,16 +115,12 @@ def build_report(
         ),
         "",
         "## The incident",
-        f"- Severity {incident.severity}, class {incident.priority}, status {incident.status}",
+        f"- Severity {then.severity}, class {then.priority}, status {then.status}",
         f"- Category {incident.category}, metric {incident.metric or '-'}",
         f"- {incident.title}",
         *([f"- {incident.summary}"] if incident.summary else []),
-        *([f"- Root cause: {incident.root_cause}"] if incident.root_cause else []),
-        *(
-            [f"- Corrective action: {incident.corrective_action}"]
-            if incident.corrective_action
-            else []
-        ),
+        *([f"- Root cause: {then.root_cause}"] if then.root_cause else []),
+        *([f"- Corrective action: {then.corrective_action}"] if then.corrective_action else []),
         "",
         "## Affected groups and scope",
         *_scope(session, incident),
@@ -130,15 +138,15 @@ def build_report(
         "",
         "## Internal alert (seed 000 template)",
         "```",
-        f"INCIDENT ALERT - {incident.severity}",
+        f"INCIDENT ALERT - {then.severity}",
         "",
         f"System: {incident.model_id or '-'}",
         f"Issue: {incident.title}",
         f"Impact: {incident.category} on {incident.metric or 'the system'}",
-        f"Status: {incident.status}",
+        f"Status: {then.status}",
         f"Next update: before {deadline:%Y-%m-%d %H:%M} UTC",
         "",
-        f"Contact: {incident.assigned_to or incident.owner or 'the on-call'}",
+        f"Contact: {then.assigned_to or incident.owner or 'the on-call'}",
         "```",
         "",
     ]
