@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Asset, Param, dag, task
 
+from govflow_airflow.outcomes import airflow_outcomes
 from govflow_airflow.parse_time import model_ids
 
 BASELINES = Asset(name="govflow_baselines")
@@ -37,12 +38,14 @@ MODEL_IDS = model_ids()
 
 @task
 def resolve_request(params=None, dag_run=None) -> dict:
-    """Check the request, name the requester and who may approve, and describe the reset."""
+    """Check the request, name the requester and who may approve, and describe the reset;
+    a window end that is no date and time fails once."""
     from govflow.flows.baselines import describe_reset
 
-    return describe_reset(
-        params, requested_by=dag_run.triggering_user_name, triggered_at=dag_run.run_after
-    )
+    with airflow_outcomes():
+        return describe_reset(
+            params, requested_by=dag_run.triggering_user_name, triggered_at=dag_run.run_after
+        )
 
 
 @task

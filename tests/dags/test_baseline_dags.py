@@ -9,10 +9,13 @@ from types import SimpleNamespace
 
 import pytest
 from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import select
 
 from govflow import store
 from govflow.baselines.profile import active_baseline
+from govflow.flows import Refused
+from govflow.flows.baselines import describe_reset
 from govflow.store.schema import AuditEvent, Baseline, Incident
 from tests.unit.test_baseline_management import (
     CANDIDATE,
@@ -30,6 +33,7 @@ RESET_CONF = {
     "reason": "applicant incomes rose for good in March",
     "window_end": "2025-03-28T00:00:00+00:00",
 }
+ISO = "(ISO 8601, e.g. 2025-03-28T00:00:00+00:00)"
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +161,32 @@ def test_a_reset_triggered_by_nobody_in_people_yaml_fails_before_anyone_is_asked
     assert dag_run.state == "failed"
     with store.session_scope(url) as session:
         assert active_baseline(session, "credit_approval").version == "2025-03-01-v1"
+
+
+@pytest.mark.parametrize(
+    ("window_end", "line"),
+    [
+        ("2025-13-40", f"param window_end: '2025-13-40' is not a date and time {ISO}"),
+        ("yesterday", f"param window_end: 'yesterday' is not a date and time {ISO}"),
+    ],
+)
+def test_a_reset_whose_window_end_is_no_date_is_refused_in_one_line(window_end, line):
+    with pytest.raises(Refused) as refused:
+        describe_reset(
+            {**RESET_CONF, "window_end": window_end},
+            requested_by="eve",
+            triggered_at=datetime(2025, 4, 2, tzinfo=UTC),
+        )
+    assert str(refused.value) == line
+
+
+def test_a_reset_run_whose_window_end_is_no_date_fails_its_first_task_unretried(dag_bag):
+    requested = SimpleNamespace(
+        triggering_user_name="eve", run_after=datetime(2025, 4, 2, tzinfo=UTC)
+    )
+    resolve = _callable(dag_bag, "govflow_baseline_reset", "resolve_request")
+    with pytest.raises(AirflowFailException, match="param window_end: 'yesterday' is not a date"):
+        resolve(params={**RESET_CONF, "window_end": "yesterday"}, dag_run=requested)
 
 
 def test_the_reset_tasks_ask_the_ml_lead_and_build_what_she_approved(dag_bag, demo_store):

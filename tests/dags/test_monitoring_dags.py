@@ -7,10 +7,12 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import func, select
 
 from govflow import store
-from govflow.flows.monitoring import draw_report_on_request
+from govflow.flows import Refused
+from govflow.flows.monitoring import draw_report_on_request, resolve_on_demand_request
 from govflow.store.schema import Alert, MetricResult, MonitoringRun
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -211,6 +213,58 @@ def test_analyze_now_runs_the_requested_checks_for_the_requested_models(dag_bag,
             ).all()
         )
     assert severities == {"credit_approval": "CRITICAL", "product_recommendation": "CRITICAL"}
+
+
+ANALYZE_NOW = {
+    "model_ids": ["credit_approval"],
+    "checks": ["data_drift"],
+    "window_start": "2025-03-28T00:00:00+00:00",
+    "window_end": "2025-03-29T00:00:00+00:00",
+    "reason": "",
+}
+ISO = "(ISO 8601, e.g. 2025-03-28T00:00:00+00:00)"
+
+
+@pytest.mark.parametrize(
+    ("window", "line"),
+    [
+        (
+            {"window_start": "2025-13-40T00:00:00+00:00"},
+            f"param window_start: '2025-13-40T00:00:00+00:00' is not a date and time {ISO}",
+        ),
+        (
+            {"window_end": "yesterday"},
+            f"param window_end: 'yesterday' is not a date and time {ISO}",
+        ),
+        ({"window_end": ""}, f"param window_end: '' is not a date and time {ISO}"),
+        (
+            {"window_end": "2025-03-27T00:00:00+00:00"},
+            "param window_end: 2025-03-27T00:00:00+00:00 is not after window_start "
+            "2025-03-28T00:00:00+00:00",
+        ),
+        (
+            {"window_end": "2025-03-28T00:00:00"},  # no zone: UTC, as the analysis reads it
+            "param window_end: 2025-03-28T00:00:00 is not after window_start "
+            "2025-03-28T00:00:00+00:00",
+        ),
+    ],
+)
+def test_an_analyze_now_window_that_is_no_window_is_refused_in_one_line(window, line):
+    with pytest.raises(Refused) as refused:
+        resolve_on_demand_request({**ANALYZE_NOW, **window})
+    assert str(refused.value) == line
+
+
+def test_an_analyze_now_window_without_a_zone_is_analysed_as_written():
+    window = {"window_start": "2025-03-28T00:00:00", "window_end": "2025-03-29T00:00:00+00:00"}
+    ((target,),) = resolve_on_demand_request({**ANALYZE_NOW, **window})
+    assert (target["start"], target["end"]) == ("2025-03-28T00:00:00", "2025-03-29T00:00:00+00:00")
+
+
+def test_an_analyze_now_run_with_no_date_fails_its_first_task_unretried(dag_bag):
+    task = dag_bag.get_dag("govflow_monitoring_on_demand").get_task("resolve_request")
+    with pytest.raises(AirflowFailException, match="param window_start: 'yesterday' is not"):
+        task.python_callable(params={**ANALYZE_NOW, "window_start": "yesterday"})
 
 
 def test_a_fairness_drift_day_puts_critical_alerts_in_the_outbox_once(dag_bag, demo_env):

@@ -239,6 +239,48 @@ def test_a_verification_window_that_has_not_ended_is_refused(demo, config):
     assert "has not ended yet" in str(raised.value)
 
 
+ISO = "(ISO 8601, e.g. 2025-03-28T00:00:00+00:00)"
+
+
+@pytest.mark.parametrize(
+    ("window", "line"),
+    [
+        (
+            {"verification_start": "2025-13-40"},
+            f"field 'verification_start': '2025-13-40' is not a date and time {ISO}",
+        ),
+        (
+            {"verification_end": "yesterday"},
+            f"field 'verification_end': 'yesterday' is not a date and time {ISO}",
+        ),
+        (
+            {"verification_start": "2025-03-29T00:00:00", "verification_end": "2025-03-28"},
+            "field 'verification_end': 2025-03-28T00:00:00+00:00 is not after "
+            "verification_start 2025-03-29T00:00:00+00:00",
+        ),
+    ],
+)
+def test_a_verification_window_that_is_no_window_is_refused_naming_the_field_and_runs_nothing(
+    demo, config, window, line
+):
+    data_dir, db_url, manifest, incidents = demo
+    incident_id = incidents["marketing_propensity"]
+    form = _resolution_form(manifest.scenarios["stable"][-1])
+    form["params_input"].update(window)
+    with store.session_scope(db_url) as session:
+        runs_before = session.scalar(select(func.count()).select_from(MonitoringRun))
+
+    with pytest.raises(incident_response.ResolutionError) as raised:
+        incident_response.verify_resolution(
+            incident_id, form, actor=CARE_OF, config=config, db_url=db_url, data_dir=data_dir
+        )
+
+    assert str(raised.value) == line
+    with store.session_scope(db_url) as session:
+        assert session.scalar(select(func.count()).select_from(MonitoringRun)) == runs_before
+        assert get_incident(session, incident_id).status == "open"
+
+
 def test_a_monitoring_run_starts_one_response_per_incident_it_opened(demo):
     _, db_url, _, incidents = demo
     with store.session_scope(db_url) as session:

@@ -9,13 +9,17 @@ without a retry, the next run tries again). ``govflow_airflow.outcomes`` turns t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from govflow.config import GovflowConfig
     from govflow.config.people import User
 
 NOT_A_PERSON = "{actor!r} is nobody in people.yaml: only a person named there can {may}"
+NOT_A_MOMENT = "{field}: {value!r} is not {expected}"
+A_DAY = "a date (YYYY-MM-DD)"
+A_DATE_TIME = "a date and time (ISO 8601, e.g. 2025-03-28T00:00:00+00:00)"
 
 
 class Skipped(Exception):
@@ -40,4 +44,25 @@ def known_person(config: GovflowConfig, actor: str | None, *, may: str) -> User:
         raise Refused(NOT_A_PERSON.format(actor=actor, may=may)) from None
 
 
-__all__ = ["NOT_A_PERSON", "Overdue", "Refused", "Skipped", "known_person"]
+def form_moment(value: Any, *, field: str, expected: str = A_DAY) -> datetime:
+    """The date or ISO time a form (a DAG's Params, a person's answer) gave as ``field``,
+    as written: naive when it names no zone, which each form reads as its description says.
+    A value that is none is refused in one line naming ``field`` ("param from") and the
+    ``expected`` form, since a retry would read the same form."""
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise Refused(NOT_A_MOMENT.format(field=field, value=value, expected=expected)) from None
+
+
+__all__ = [
+    "A_DATE_TIME",
+    "A_DAY",
+    "NOT_A_MOMENT",
+    "NOT_A_PERSON",
+    "Overdue",
+    "Refused",
+    "Skipped",
+    "form_moment",
+    "known_person",
+]

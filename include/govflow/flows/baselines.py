@@ -16,7 +16,7 @@ from govflow.baselines.management import (
 from govflow.baselines.onboarding import BaselineSourceError
 from govflow.baselines.profile import BaselineError, lock_model
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import Refused
+from govflow.flows import A_DATE_TIME, Refused, form_moment
 from govflow.registry import RegistryError
 from govflow.rollout.stages import deployed_traffic
 
@@ -120,9 +120,14 @@ def describe_reset(
     db_url: str | None = None,
 ) -> dict[str, Any]:
     """Check a reset request (the Params of govflow_baseline_reset), name the requester and
-    who may approve, and gate the window now, before anybody is asked."""
+    who may approve, and gate the window now, before anybody is asked. A ``window_end``
+    that is no date and time is :class:`Refused` in one line."""
     window_end = params["window_end"]
-    end = datetime.fromisoformat(window_end) if window_end else triggered_at
+    end = (
+        form_moment(window_end, field="param window_end", expected=A_DATE_TIME)
+        if window_end
+        else triggered_at
+    )
     with store.session_scope(db_url) as session:
         request = describe_reset_request(
             session,

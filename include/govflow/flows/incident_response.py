@@ -21,6 +21,7 @@ from govflow import settings, store
 from govflow.alerts.messages import Links
 from govflow.answers import Answer
 from govflow.config import GovflowConfig, load_config
+from govflow.flows import A_DATE_TIME, Refused, form_moment
 from govflow.flows.monitoring import run_monitoring
 from govflow.incidents import diagnosis
 from govflow.incidents import lifecycle as incidents
@@ -31,6 +32,7 @@ from govflow.store.types import utcnow
 
 UNKNOWN_DIAGNOSIS = "unknown diagnosis {name!r}; diagnoses are {names}"
 NO_WINDOW = "incident {ref} names no analysed window; give the verification window in the form"
+VERIFICATION_ORDER = "field 'verification_end': {end} is not after verification_start {start}"
 WINDOW_NOT_COMPLETE = (
     "the verification window [{start}, {end}) has not ended yet; resolve again after {end}"
 )
@@ -351,11 +353,22 @@ def record_documentation(
 def _verification_window(
     session: Any, incident: Incident, answers: dict[str, Any]
 ) -> tuple[datetime, datetime]:
+    """The window the resolution form names (UTC where it names no zone), else the one after
+    the incident's. A bound that is no date and time, or an end not after the start, is a
+    :class:`ResolutionError` naming the field, as the form's other unusable answers are."""
     if answers.get("verification_start") and answers.get("verification_end"):
-        return (
-            utc(datetime.fromisoformat(answers["verification_start"])),
-            utc(datetime.fromisoformat(answers["verification_end"])),
-        )
+        try:
+            start, end = (
+                utc(form_moment(answers[name], field=f"field {name!r}", expected=A_DATE_TIME))
+                for name in ("verification_start", "verification_end")
+            )
+        except Refused as refused:
+            raise ResolutionError(str(refused)) from None
+        if end <= start:
+            raise ResolutionError(
+                VERIFICATION_ORDER.format(start=start.isoformat(), end=end.isoformat())
+            )
+        return start, end
     source = session.get(MonitoringRun, incident.source_run_id) if incident.source_run_id else None
     if source is None:
         raise ResolutionError(NO_WINDOW.format(ref=incident.ref))

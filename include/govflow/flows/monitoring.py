@@ -34,7 +34,7 @@ from govflow.alerts.outbox import enqueue_alert
 from govflow.audit import record_event
 from govflow.baselines.profile import active_baseline, load_profile
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import Refused
+from govflow.flows import A_DATE_TIME, Refused, form_moment
 from govflow.metrics.severity import severity_rank
 from govflow.monitoring import analysis, drift_report
 from govflow.monitoring.analysis import Analysis, CheckType, Finding
@@ -55,6 +55,7 @@ NOTHING_JUDGED = "no metric could be judged, every one inconclusive"
 # Airflow's DagRunType of a run its own backfill created (the library never imports Airflow).
 BACKFILL_RUN_TYPE = "backfill"
 NOT_REGISTERED = "model {model_id} is not registered: run 'govflow model register {model_id}'"
+WINDOW_ORDER = "param window_end: {end} is not after window_start {start}"
 
 
 class NotReady(RuntimeError):
@@ -920,16 +921,20 @@ def batch_label(targets: list[dict[str, Any]]) -> str:
 def resolve_on_demand_request(params: dict[str, Any]) -> list[list[dict[str, Any]]]:
     """ "Analyze Now" (seed 004 section 1.3): check the requested models, checks and window
     (the Params of govflow_monitoring_on_demand) and turn them into analysis targets, in
-    batches as ``select_due_analyses`` gives them."""
+    batches as ``select_due_analyses`` gives them. A window bound that is no date and time,
+    or an end not after the start, is :class:`Refused` in one line. A bound without a zone
+    is kept as written and, as the analysis reads it, is UTC."""
     config = _policy()
     unknown = [m for m in params["model_ids"] if m not in config.models.ids()]
     if unknown:
         raise ValueError(f"unknown model ids {unknown}; models.yaml has {config.models.ids()}")
     checks = list(analysis.validate_checks(params["checks"]))
-    start = datetime.fromisoformat(params["window_start"])
-    end = datetime.fromisoformat(params["window_end"])
-    if end <= start:
-        raise ValueError(f"window_end {end} must be after window_start {start}")
+    start, end = (
+        form_moment(params[name], field=f"param {name}", expected=A_DATE_TIME)
+        for name in ("window_start", "window_end")
+    )
+    if analysis.utc(end) <= analysis.utc(start):
+        raise Refused(WINDOW_ORDER.format(start=start.isoformat(), end=end.isoformat()))
     print(f"on-demand analysis requested: {params['reason'] or '(no reason given)'}")
     targets = [
         {

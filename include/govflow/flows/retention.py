@@ -9,7 +9,7 @@ from typing import Any
 
 from govflow import settings, store
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import Refused, known_person
+from govflow.flows import Refused, form_moment, known_person
 from govflow.retention.holds import (
     ALREADY_HELD,
     RELEASED_BEFORE,
@@ -24,7 +24,6 @@ from govflow.store.types import utcnow
 AIRFLOW_METADATA = "airflow_metadata"
 # Releasing a hold lets the purge take the evidence it kept: someone must answer for it.
 HOLDS = "hold records"
-NOT_A_DAY = "param {field}: {value!r} is not a date (YYYY-MM-DD)"
 
 
 def purge_expired(
@@ -100,8 +99,5 @@ def _moment(params: dict[str, Any], field: str) -> datetime | None:
     value = params.get(field)
     if not value:
         return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise Refused(NOT_A_DAY.format(field=field, value=value)) from None
+    moment = form_moment(value, field=f"param {field}")
     return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
