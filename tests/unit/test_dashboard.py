@@ -29,7 +29,7 @@ from govflow.audit import query_events, record_event
 from govflow.config import load_config
 from govflow.dashboard import create_dashboard_app, dashboard_rights
 from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
-from govflow.dashboard.app import CROSS_SITE, NO_ORIGIN
+from govflow.dashboard.app import CROSS_SITE, NO_ORIGIN, NOT_JSON
 from govflow.dashboard.pages import (
     NO_DATA,
     FailedAnalysis,
@@ -1941,3 +1941,29 @@ def test_a_generated_pdf_report_opens_where_its_slack_summary_links(
     assert opened.headers["content-type"] == "application/pdf"
     assert opened.content == pdf
     assert client_as(governance, "eve").get(link.removeprefix(base)).status_code == 403
+
+
+# --- Malformed requests: a 4xx naming the problem in one line, never a 500 ----------------
+
+JSON_BODY = {"content-type": "application/json"}
+
+
+def test_a_refused_value_is_named_on_one_line_never_echoed_and_never_a_500(dashboard):
+    app, _, triggered = dashboard
+    client = client_as(app, "eve")
+    refused = [
+        client.get("/fairness?days=367"),
+        client.get("/api/fairness?model=" + "x" * 5000),
+        # Python's JSON reader takes NaN: FastAPI's own 422 then failed to write it (a 500).
+        client.post("/api/v1/monitoring/analyze-now", content=b'{"model": NaN}', headers=JSON_BODY),
+        client.post("/api/v1/monitoring/analyze-now", content=b'{"model": ', headers=JSON_BODY),
+        client.post("/analyze", data={"window_start": "2025-03-20"}),
+    ]
+    assert [(r.status_code, r.json()["detail"]) for r in refused] == [
+        (422, "query parameter days: Input should be less than or equal to 366"),
+        (422, "query parameter model: String should have at most 128 characters"),
+        (422, "field model: Input should be a valid string"),
+        (422, NOT_JSON),
+        (422, "field model: Field required"),
+    ]
+    assert triggered == []

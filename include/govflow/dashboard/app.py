@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as FastApiPath
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -71,6 +72,11 @@ NO_ORIGIN = (
 DEFAULT_PORTS = {"http": 80, "https": 443}
 NO_DRAWING = "this dashboard draws no drift report on request (no drawer was given)"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
+# A value FastAPI refuses, on one line: where it was given and what is wrong with it, never
+# the value itself (it may be a megabyte long, or a NaN no JSON response can carry).
+INVALID_VALUE = "{place} {name}: {message}"
+NOT_JSON = "the request body is not JSON"
+PLACES = {"query": "query parameter", "path": "path parameter", "body": "field"}
 
 
 class AnalyzeNowBody(BaseModel):
@@ -202,6 +208,20 @@ def json_response(body: dict[str, Any], status_code: int = 200) -> Response:
     )
 
 
+def invalid_request(errors: Sequence[Any]) -> str:
+    """FastAPI's validation errors as one line naming each refused parameter or field."""
+    if any(error["type"] == "json_invalid" for error in errors):
+        return NOT_JSON
+    return "; ".join(
+        INVALID_VALUE.format(
+            place=PLACES.get(str(error["loc"][0]), str(error["loc"][0])),
+            name=".".join(str(part) for part in error["loc"][1:]) or "(the body)",
+            message=error["msg"],
+        )
+        for error in errors
+    )
+
+
 def _audit(
     db_url: str | None, *, actor: str, action: str, target: str, payload: dict[str, Any]
 ) -> None:
@@ -240,6 +260,10 @@ def create_dashboard_app(
         redoc_url=None,
         openapi_url=None,
     )
+
+    @app.exception_handler(RequestValidationError)
+    async def refuse_invalid(_request: Request, error: RequestValidationError) -> Response:
+        return json_response({"detail": invalid_request(error.errors())}, status_code=422)
 
     def refuse(
         user: str, status: int, reason: str, target: str, payload: dict[str, Any]
