@@ -29,7 +29,7 @@ from govflow.audit import query_events, record_event
 from govflow.config import load_config
 from govflow.dashboard import create_dashboard_app, dashboard_rights
 from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
-from govflow.dashboard.app import CROSS_SITE, NO_ORIGIN, NOT_JSON
+from govflow.dashboard.app import CROSS_SITE, MAX_ROW_NUMBER, NO_ORIGIN, NOT_JSON
 from govflow.dashboard.pages import (
     NO_DATA,
     FailedAnalysis,
@@ -1967,3 +1967,41 @@ def test_a_refused_value_is_named_on_one_line_never_echoed_and_never_a_500(dashb
         (422, "field model: Field required"),
     ]
     assert triggered == []
+
+
+@pytest.fixture
+def bare_dashboard(store_url, tmp_path, monkeypatch) -> FastAPI:
+    """The dashboard over an empty store, on SQLite and on Postgres; its drawer of drift
+    reports reads the record as the plugin's does."""
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(config_dir()))
+    store.ensure_schema(store_url)
+
+    def draw_report(record: int, db_url: str | None) -> str:
+        with store.session_scope(db_url) as session:
+            if session.get(MonitoringRun, record) is None:
+                raise ValueError(f"no record {record}")
+        return "reports/credit_approval/drawn.html"
+
+    return create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda request, **kwargs: "unused",
+        run_url=run_url,
+        db_url=store_url,
+        draw_report=draw_report,
+        data_dir=lambda: tmp_path,
+        clock=lambda: NOW,
+    )
+
+
+def test_a_row_number_in_a_link_is_bounded_by_what_both_stores_can_compare(bare_dashboard):
+    client = client_as(bare_dashboard, "admin")
+    assert client.get(f"/api/audit?before={MAX_ROW_NUMBER}").status_code == 200
+    assert client.post(f"/drift-report/{MAX_ROW_NUMBER}").status_code == 409
+    refused = [
+        client.get(f"/api/audit?before={MAX_ROW_NUMBER + 1}"),
+        client.post(f"/drift-report/{MAX_ROW_NUMBER + 1}"),
+    ]
+    assert [(r.status_code, r.json()["detail"]) for r in refused] == [
+        (422, f"query parameter before: Input should be less than or equal to {MAX_ROW_NUMBER}"),
+        (422, f"path parameter record: Input should be less than or equal to {MAX_ROW_NUMBER}"),
+    ]

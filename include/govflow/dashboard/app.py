@@ -50,12 +50,15 @@ DayParam = Annotated[str | None, Query(max_length=10, pattern=r"^\d{4}-\d{2}-\d{
 ActionParam = Annotated[str | None, Query(max_length=64)]
 ActorParam = Annotated[str | None, Query(max_length=128)]
 PageSizeParam = Annotated[int, Query(ge=1, le=trail.MAX_PAGE_SIZE)]
-BeforeParam = Annotated[int | None, Query(ge=1)]
+# The store's row numbers (audit seq, record ids) are INTEGER columns: Postgres refuses to
+# compare one with a number above 2**31 - 1 (a 500), SQLite with one above 2**63 - 1.
+MAX_ROW_NUMBER = 2**31 - 1
+BeforeParam = Annotated[int | None, Query(ge=1, le=MAX_ROW_NUMBER)]
 VerifyParam = Annotated[str | None, Query(pattern="^whole$")]
 ReportPath = Annotated[str, FastApiPath(max_length=reports.MAX_PATH)]
 MAX_RUN_ID = 250  # Airflow's run_id column
 RunIdPath = Annotated[str, FastApiPath(max_length=MAX_RUN_ID)]
-RecordPath = Annotated[int, FastApiPath(ge=1, le=2**62)]
+RecordPath = Annotated[int, FastApiPath(ge=1, le=MAX_ROW_NUMBER)]
 # A report is a document of its own: scripts (evidently's charts) run in an opaque origin,
 # never with the Airflow UI's, and the type given is the type used.
 REPORT_HEADERS = {
