@@ -29,7 +29,13 @@ from govflow.audit import query_events, record_event
 from govflow.config import load_config
 from govflow.dashboard import create_dashboard_app, dashboard_rights
 from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
-from govflow.dashboard.app import CROSS_SITE, MAX_ROW_NUMBER, NO_ORIGIN, NOT_JSON
+from govflow.dashboard.app import (
+    CONTROL_CHARACTER,
+    CROSS_SITE,
+    MAX_ROW_NUMBER,
+    NO_ORIGIN,
+    NOT_JSON,
+)
 from govflow.dashboard.pages import (
     NO_DATA,
     FailedAnalysis,
@@ -2005,3 +2011,28 @@ def test_a_row_number_in_a_link_is_bounded_by_what_both_stores_can_compare(bare_
         (422, f"query parameter before: Input should be less than or equal to {MAX_ROW_NUMBER}"),
         (422, f"path parameter record: Input should be less than or equal to {MAX_ROW_NUMBER}"),
     ]
+
+
+def test_a_control_character_in_an_audit_filter_or_a_run_id_is_refused_before_any_query(
+    bare_dashboard,
+):
+    client = client_as(bare_dashboard, "admin")
+    refused = [
+        client.get(url)
+        for url in (
+            "/api/audit?actor=admin%00",
+            "/audit?action=dashboard.%0Aview",
+            "/api/audit?model=credit%7Fapproval",
+            "/api/analysis/manual__1%00",
+            "/analysis/manual__1%1B",
+        )
+    ]
+    problem = "Value error, " + CONTROL_CHARACTER
+    assert [(r.status_code, r.json()["detail"]) for r in refused] == [
+        (422, f"query parameter actor: {problem}"),
+        (422, f"query parameter action: {problem}"),
+        (422, f"query parameter model: {problem}"),
+        (422, f"path parameter run_id: {problem}"),
+        (422, f"path parameter run_id: {problem}"),
+    ]
+    assert client.get("/api/audit?actor=admin&action=dashboard.*").status_code == 200

@@ -11,6 +11,7 @@ caller gives, as the logged-in user.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields, is_dataclass
@@ -23,7 +24,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy.orm import Session
 
 from govflow import settings, store
@@ -40,6 +41,18 @@ from govflow.dashboard.access import (
 from govflow.dashboard.actions import my_actions
 from govflow.dashboard.deployments import deployment_rows
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTER = "it contains a control character, which no id, name or action holds"
+
+
+def printable(value: str | None) -> str | None:
+    """``value``, unless it holds a control character: the filters and run ids read the
+    store, and Postgres refuses a NUL in a query (a 500)."""
+    if value is not None and CONTROL_CHARACTERS.search(value):
+        raise ValueError(CONTROL_CHARACTER)
+    return value
+
+
 ON_DEMAND_DAG = "govflow_monitoring_on_demand"
 MAX_MODEL_ID = 128
 MAX_WINDOW_DAYS = 366
@@ -47,8 +60,8 @@ MAX_WINDOW_DAYS = 366
 ModelParam = Annotated[str | None, Query(max_length=MAX_MODEL_ID)]
 DaysParam = Annotated[int, Query(ge=1, le=pages.MAX_DAYS)]
 DayParam = Annotated[str | None, Query(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$")]
-ActionParam = Annotated[str | None, Query(max_length=64)]
-ActorParam = Annotated[str | None, Query(max_length=128)]
+ActionParam = Annotated[str | None, Query(max_length=64), AfterValidator(printable)]
+ActorParam = Annotated[str | None, Query(max_length=128), AfterValidator(printable)]
 PageSizeParam = Annotated[int, Query(ge=1, le=trail.MAX_PAGE_SIZE)]
 # The store's row numbers (audit seq, record ids) are INTEGER columns: Postgres refuses to
 # compare one with a number above 2**31 - 1 (a 500), SQLite with one above 2**63 - 1.
@@ -57,7 +70,7 @@ BeforeParam = Annotated[int | None, Query(ge=1, le=MAX_ROW_NUMBER)]
 VerifyParam = Annotated[str | None, Query(pattern="^whole$")]
 ReportPath = Annotated[str, FastApiPath(max_length=reports.MAX_PATH)]
 MAX_RUN_ID = 250  # Airflow's run_id column
-RunIdPath = Annotated[str, FastApiPath(max_length=MAX_RUN_ID)]
+RunIdPath = Annotated[str, FastApiPath(max_length=MAX_RUN_ID), AfterValidator(printable)]
 RecordPath = Annotated[int, FastApiPath(ge=1, le=MAX_ROW_NUMBER)]
 # A report is a document of its own: scripts (evidently's charts) run in an opaque origin,
 # never with the Airflow UI's, and the type given is the type used.
