@@ -32,6 +32,7 @@ from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
 from govflow.dashboard.app import (
     CONTROL_CHARACTER,
     CROSS_SITE,
+    EMPTY_PERIOD,
     MAX_ROW_NUMBER,
     NO_ORIGIN,
     NOT_JSON,
@@ -45,6 +46,7 @@ from govflow.dashboard.pages import (
     model_overviews,
     serving_counters,
 )
+from govflow.dashboard.trail import DEFAULT_PAGE_SIZE
 from govflow.rollout.routing import ServingStat as GatewayCounts
 from govflow.rollout.routing import record_serving_stats
 from govflow.settings import config_dir
@@ -2036,3 +2038,20 @@ def test_a_control_character_in_an_audit_filter_or_a_run_id_is_refused_before_an
         (422, f"path parameter run_id: {problem}"),
     ]
     assert client.get("/api/audit?actor=admin&action=dashboard.*").status_code == 200
+
+
+def test_the_audit_form_sent_with_its_dates_and_rows_blank_queries_without_them(governance):
+    client = client_as(governance, "audrey")
+    sent = client.get("/audit?action=dashboard.*&actor=&model=&since=&until=&page_size=")
+    assert sent.status_code == 200
+    assert 'name="since" value=""' in sent.text and 'name="until" value=""' in sent.text
+    assert f'name="page_size" min="1" max="200" value="{DEFAULT_PAGE_SIZE}"' in sent.text
+
+
+def test_an_audit_period_ending_before_it_starts_is_refused_not_shown_empty(governance):
+    client = client_as(governance, "audrey")
+    refused = [client.get(f"/api/audit?since=2025-03-30&until=2025-03-{day}") for day in (29, 30)]
+    assert [(r.status_code, r.json()["detail"]) for r in refused] == [
+        (400, EMPTY_PERIOD.format(since="2025-03-30", until=f"2025-03-{day}")) for day in (29, 30)
+    ]
+    assert client.get("/api/audit?since=2025-03-30&until=2025-03-31").status_code == 200

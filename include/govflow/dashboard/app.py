@@ -24,7 +24,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from sqlalchemy.orm import Session
 
 from govflow import settings, store
@@ -53,16 +53,23 @@ def printable(value: str | None) -> str | None:
     return value
 
 
+def absent_if_blank(value: Any) -> Any:
+    """A form's empty field is a field not given: the Audit page's own form sends its
+    blank dates and rows so."""
+    return None if value == "" else value
+
+
+Blank = BeforeValidator(absent_if_blank)
 ON_DEMAND_DAG = "govflow_monitoring_on_demand"
 MAX_MODEL_ID = 128
 MAX_WINDOW_DAYS = 366
 # Module level: FastAPI resolves a route's (string) annotations in the module's namespace.
 ModelParam = Annotated[str | None, Query(max_length=MAX_MODEL_ID)]
 DaysParam = Annotated[int, Query(ge=1, le=pages.MAX_DAYS)]
-DayParam = Annotated[str | None, Query(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$")]
+DayParam = Annotated[str | None, Query(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$"), Blank]
 ActionParam = Annotated[str | None, Query(max_length=64), AfterValidator(printable)]
 ActorParam = Annotated[str | None, Query(max_length=128), AfterValidator(printable)]
-PageSizeParam = Annotated[int, Query(ge=1, le=trail.MAX_PAGE_SIZE)]
+PageSizeParam = Annotated[int | None, Query(ge=1, le=trail.MAX_PAGE_SIZE), Blank]
 # The store's row numbers (audit seq, record ids) are INTEGER columns: Postgres refuses to
 # compare one with a number above 2**31 - 1 (a 500), SQLite with one above 2**63 - 1.
 MAX_ROW_NUMBER = 2**31 - 1
@@ -166,6 +173,10 @@ def web_origin(url: str) -> tuple[str, str, int] | None:
 
 
 BAD_DAY = "{value!r} is not a date (YYYY-MM-DD)"
+EMPTY_PERIOD = (
+    "until {until} is not after since {since}: the events shown are those from since up to "
+    "(not including) until"
+)
 
 
 def _day(value: str) -> datetime:
@@ -182,19 +193,23 @@ def event_query(
     model: ActorParam = None,
     since: DayParam = None,
     until: DayParam = None,
-    page_size: PageSizeParam = trail.DEFAULT_PAGE_SIZE,
+    page_size: PageSizeParam = None,
     before: BeforeParam = None,
     verify: VerifyParam = None,
 ) -> tuple[trail.EventFilter, bool]:
     """The Audit page's query parameters (bounded) and whether to walk the whole chain."""
+    first = _day(since) if since else None
+    last = _day(until) if until else None
+    if first is not None and last is not None and last <= first:
+        raise HTTPException(400, EMPTY_PERIOD.format(since=since, until=until))
     wanted = trail.EventFilter(
         action=action or None,
         actor=actor or None,
         model=model or None,
-        since=_day(since) if since else None,
-        until=_day(until) if until else None,
+        since=first,
+        until=last,
         before_seq=before,
-        page_size=page_size,
+        page_size=page_size or trail.DEFAULT_PAGE_SIZE,
     )
     return wanted, verify == "whole"
 
