@@ -36,6 +36,9 @@ from govflow.dashboard.app import (
     MAX_ROW_NUMBER,
     NO_ORIGIN,
     NOT_JSON,
+    REPEATED,
+    UNKNOWN_FIELD,
+    UNKNOWN_PARAMETER,
 )
 from govflow.dashboard.pages import (
     NO_DATA,
@@ -2055,3 +2058,43 @@ def test_an_audit_period_ending_before_it_starts_is_refused_not_shown_empty(gove
         (400, EMPTY_PERIOD.format(since="2025-03-30", until=f"2025-03-{day}")) for day in (29, 30)
     ]
     assert client.get("/api/audit?since=2025-03-30&until=2025-03-31").status_code == 200
+
+
+def test_a_misspelt_repeated_or_unknown_parameter_is_refused_never_dropped(dashboard):
+    """FastAPI alone ignores a name a route does not read and keeps the last of repeated
+    values: each of these showed, or started, something other than what was asked."""
+    app, _, triggered = dashboard
+    client = client_as(app, "eve")
+    refused = [
+        client.get("/api/incidents?model_id=credit_approval"),
+        client.get("/fairness?model=credit_approval&model=marketing_propensity"),
+        client.get("/api/drift?model=credit_approval"),
+        client.post("/analyze", data={"model": ["marketing_propensity", "credit_approval"]}),
+        client.post("/analyze", data={"model": "credit_approval", "window_from": "2025-03-20"}),
+        client.post(
+            "/api/v1/monitoring/analyze-now",
+            json={"model": "credit_approval", "start": "2025-03-20", "end": "2025-03-27"},
+        ),
+    ]
+    assert [(r.status_code, r.json()["detail"]) for r in refused] == [
+        (400, UNKNOWN_PARAMETER.format(name="model_id", path="/api/incidents", known="model")),
+        (400, REPEATED.format(place="query parameter", name="model", count=2)),
+        (400, UNKNOWN_PARAMETER.format(name="model", path="/api/drift", known="none")),
+        (400, REPEATED.format(place="form field", name="model", count=2)),
+        (
+            400,
+            UNKNOWN_FIELD.format(
+                name="window_from", path="/analyze", known="model, window_end, window_start"
+            ),
+        ),
+        (
+            422,
+            "field start: Extra inputs are not permitted; "
+            "field end: Extra inputs are not permitted",
+        ),
+    ]
+    assert triggered == []
+    page_size = client_as(app, "audrey").get("/api/audit?page_size=1&page_size=2")
+    assert page_size.json()["detail"] == REPEATED.format(
+        place="query parameter", name="page_size", count=2
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,9 +23,12 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as FastApiPath
+from fastapi import params as fastapi_params
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from fastapi.routing import APIRoute
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from govflow import settings, store
@@ -103,7 +107,10 @@ PLACES = {"query": "query parameter", "path": "path parameter", "body": "field"}
 
 
 class AnalyzeNowBody(BaseModel):
-    """The body of ``POST /api/v1/monitoring/analyze-now`` (the button's form as JSON)."""
+    """The body of ``POST /api/v1/monitoring/analyze-now`` (the button's form as JSON); a
+    key it does not name is refused (a misspelt window would start the default one)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     model: str = Field(max_length=MAX_MODEL_ID)
     window_start: str = Field(default="", max_length=10)
@@ -253,6 +260,59 @@ def invalid_request(errors: Sequence[Any]) -> str:
     )
 
 
+UNKNOWN_PARAMETER = "unknown query parameter {name!r}: {path} reads {known}"
+UNKNOWN_FIELD = "unknown form field {name!r}: the form of {path} has {known}"
+REPEATED = "the {place} {name!r} is given {count} times: give it once"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route reads, those of its dependencies included."""
+    names = {param.alias for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
+
+
+def _refuse_unread(
+    pairs: Sequence[tuple[str, Any]], known: set[str], *, place: str, unknown: str, path: str
+) -> None:
+    """400 for a name the route does not read or one given more than once."""
+    for name, count in Counter(name for name, _ in pairs).items():
+        if name not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            raise HTTPException(400, unknown.format(name=name[:64], path=path, known=listed))
+        if count > 1:
+            raise HTTPException(400, REPEATED.format(place=place, name=name, count=count))
+
+
+async def one_value_each(request: Request) -> None:
+    """Each query parameter and form field a route reads, given once, and no other: FastAPI
+    takes the last of repeated values and ignores a name it does not read, so a misspelt
+    ``?modle=`` or a second ``model`` showed a page other than the one asked for."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    _refuse_unread(
+        request.query_params.multi_items(),
+        _query_names(route.dependant),
+        place="query parameter",
+        unknown=UNKNOWN_PARAMETER,
+        path=route.path,
+    )
+    fields = {
+        param.alias
+        for param in route.dependant.body_params
+        if isinstance(param.field_info, fastapi_params.Form)
+    }
+    if fields and request.headers.get("content-type", "").startswith(FORM_TYPES):
+        # Read already (and kept) by FastAPI for the route's own form parameters.
+        form = await request.form()
+        _refuse_unread(
+            form.multi_items(), fields, place="form field", unknown=UNKNOWN_FIELD, path=route.path
+        )
+
+
 def _audit(
     db_url: str | None, *, actor: str, action: str, target: str, payload: dict[str, Any]
 ) -> None:
@@ -286,7 +346,8 @@ def create_dashboard_app(
     # No /docs, /redoc or /openapi.json: FastAPI serves them outside the app's dependencies.
     app = FastAPI(
         title="govflow dashboard",
-        dependencies=[Depends(current_user)],
+        # current_user first: a request without credentials is a 401 whatever it asks.
+        dependencies=[Depends(current_user), Depends(one_value_each)],
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
