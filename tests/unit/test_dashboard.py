@@ -39,6 +39,7 @@ from govflow.dashboard.app import (
     REPEATED,
     UNKNOWN_FIELD,
     UNKNOWN_PARAMETER,
+    UNKNOWN_RUN,
 )
 from govflow.dashboard.pages import (
     NO_DATA,
@@ -2098,3 +2099,27 @@ def test_a_misspelt_repeated_or_unknown_parameter_is_refused_never_dropped(dashb
     assert page_size.json()["detail"] == REPEATED.format(
         place="query parameter", name="page_size", count=2
     )
+
+
+def test_the_progress_of_a_run_neither_airflow_nor_the_store_knows_is_a_404(dashboard_store):
+    """Not a page calling a mistyped run id "finished" with no record: a run Airflow forgot
+    (its metadata cleaned) still shows what it recorded."""
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "unused",
+        run_url=run_url,
+        run_state=lambda dag_id, run_id: "running" if run_id == "manual__9" else None,
+        db_url=dashboard_store,
+        clock=lambda: NOW,
+    )
+    with store.session_scope(dashboard_store) as session:
+        record = session.get(MonitoringRun, _run(session, "credit_approval", 31, ["data_drift"], 0))
+        record.dag_id, record.dag_run_id = "govflow_monitoring_on_demand", "manual__old"
+    client = client_as(app, "victor")
+    unknown = [client.get(path) for path in ("/analysis/manual__8", "/api/analysis/manual__8")]
+    assert [(r.status_code, r.json()["detail"]) for r in unknown] == [
+        (404, UNKNOWN_RUN.format(run_id="manual__8", dag_id="govflow_monitoring_on_demand"))
+    ] * 2
+    assert client.get("/analysis/manual__9").status_code == 200
+    forgotten = client.get("/api/analysis/manual__old").json()["data"]
+    assert [r["model_id"] for r in forgotten["records"]] == ["credit_approval"]

@@ -99,6 +99,7 @@ NO_ORIGIN = (
 DEFAULT_PORTS = {"http": 80, "https": 443}
 NO_DRAWING = "this dashboard draws no drift report on request (no drawer was given)"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
+UNKNOWN_RUN = "no run {run_id!r} of {dag_id}: Airflow knows none and govflow recorded none"
 # A value FastAPI refuses, on one line: where it was given and what is wrong with it, never
 # the value itself (it may be a megabyte long, or a NaN no JSON response can carry).
 INVALID_VALUE = "{place} {name}: {message}"
@@ -326,7 +327,7 @@ def create_dashboard_app(
     trigger_analysis: AnalysisTrigger,
     run_url: Callable[[str, str], str],
     db_url: str | None = None,
-    run_state: Callable[[str, str], str | None] = lambda dag_id, run_id: None,
+    run_state: Callable[[str, str], str | None] | None = None,
     draw_report: Callable[[int, str | None], str] | None = None,
     config_dir: Callable[[], Path] = settings.config_dir,
     data_dir: Callable[[], Path] = settings.data_dir,
@@ -335,7 +336,8 @@ def create_dashboard_app(
 ) -> FastAPI:
     """The dashboard app. ``current_user`` is a FastAPI dependency returning the user name
     (it must refuse an unauthenticated request); ``run_url(dag_id, run_id)`` links to a run;
-    ``run_state(dag_id, run_id)`` is Airflow's state of a run (None when unknown);
+    ``run_state(dag_id, run_id)`` is Airflow's state of a run, None for a run Airflow does
+    not know (no ``run_state``: this dashboard cannot ask, every state is unknown);
     ``draw_report(record_id, db_url)`` draws a record's drift report and returns its path, or
     raises ValueError naming why it cannot (None: this dashboard draws none);
     ``public_url`` is the address browsers reach the server at through a proxy (Airflow's
@@ -764,9 +766,10 @@ def create_dashboard_app(
 
     def analysis(request: Request, user: str, run_id: str, as_json: bool) -> Response:
         def load(session: Session, config: GovflowConfig) -> Any:
-            progress = pages.analysis_progress(
-                session, ON_DEMAND_DAG, run_id, run_state(ON_DEMAND_DAG, run_id)
-            )
+            state = None if run_state is None else run_state(ON_DEMAND_DAG, run_id)
+            progress = pages.analysis_progress(session, ON_DEMAND_DAG, run_id, state)
+            if run_state is not None and state is None and not progress.records:
+                raise HTTPException(404, UNKNOWN_RUN.format(run_id=run_id, dag_id=ON_DEMAND_DAG))
             return progress.to_dict() if as_json else progress
 
         def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
