@@ -33,6 +33,7 @@ from govflow.dashboard.app import (
     CONTROL_CHARACTER,
     CROSS_SITE,
     EMPTY_PERIOD,
+    MAX_BODY_BYTES,
     MAX_ROW_NUMBER,
     NO_ORIGIN,
     NOT_JSON,
@@ -53,6 +54,7 @@ from govflow.dashboard.pages import (
 from govflow.dashboard.trail import DEFAULT_PAGE_SIZE
 from govflow.rollout.routing import ServingStat as GatewayCounts
 from govflow.rollout.routing import record_serving_stats
+from govflow.serving.limits import BODY_TOO_LARGE
 from govflow.settings import config_dir
 from govflow.store.schema import (
     Deployment,
@@ -2123,3 +2125,17 @@ def test_the_progress_of_a_run_neither_airflow_nor_the_store_knows_is_a_404(dash
     assert client.get("/analysis/manual__9").status_code == 200
     forgotten = client.get("/api/analysis/manual__old").json()["data"]
     assert [r["model_id"] for r in forgotten["records"]] == ["credit_approval"]
+
+
+def test_a_body_larger_than_any_form_of_the_dashboard_is_refused_unread(dashboard):
+    app, _, triggered = dashboard
+    client = client_as(app, "eve")
+    padded = b'{"model": "credit_approval", "pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    refused = [
+        client.post("/api/v1/monitoring/analyze-now", content=padded, headers=JSON_BODY),
+        client.post("/analyze", data={"model": "credit_approval", "pad": "x" * MAX_BODY_BYTES}),
+    ]
+    assert [(r.status_code, r.json()["detail"]) for r in refused] == [
+        (413, BODY_TOO_LARGE.format(limit=MAX_BODY_BYTES))
+    ] * 2
+    assert triggered == []

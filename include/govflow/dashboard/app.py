@@ -44,6 +44,7 @@ from govflow.dashboard.access import (
 )
 from govflow.dashboard.actions import my_actions
 from govflow.dashboard.deployments import deployment_rows
+from govflow.serving.limits import BodySizeLimit
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 CONTROL_CHARACTER = "it contains a control character, which no id, name or action holds"
@@ -67,6 +68,9 @@ Blank = BeforeValidator(absent_if_blank)
 ON_DEMAND_DAG = "govflow_monitoring_on_demand"
 MAX_MODEL_ID = 128
 MAX_WINDOW_DAYS = 366
+# The Analyze Now form and its JSON twin are a few hundred bytes. FastAPI reads and parses a
+# body before any dependency runs, the authentication included.
+MAX_BODY_BYTES = 16 * 1024
 # Module level: FastAPI resolves a route's (string) annotations in the module's namespace.
 ModelParam = Annotated[str | None, Query(max_length=MAX_MODEL_ID)]
 DaysParam = Annotated[int, Query(ge=1, le=pages.MAX_DAYS)]
@@ -354,6 +358,8 @@ def create_dashboard_app(
         redoc_url=None,
         openapi_url=None,
     )
+
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(RequestValidationError)
     async def refuse_invalid(_request: Request, error: RequestValidationError) -> Response:
