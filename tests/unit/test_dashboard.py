@@ -30,6 +30,7 @@ from govflow.config import load_config
 from govflow.dashboard import create_dashboard_app, dashboard_rights
 from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
 from govflow.dashboard.app import (
+    BAD_WINDOW,
     CONTROL_CHARACTER,
     CROSS_SITE,
     EMPTY_PERIOD,
@@ -2139,3 +2140,16 @@ def test_a_body_larger_than_any_form_of_the_dashboard_is_refused_unread(dashboar
         (413, BODY_TOO_LARGE.format(limit=MAX_BODY_BYTES))
     ] * 2
     assert triggered == []
+
+
+@pytest.mark.parametrize(
+    ("window_start", "window_end"),
+    [("20250320", "20250327"), ("2025-W12", "2025-W13")],
+)
+def test_an_analysis_window_is_given_as_two_yyyy_mm_dd_dates_only(
+    dashboard, window_start, window_end
+):
+    app, _, triggered = dashboard
+    chosen = {"model": "credit_approval", "window_start": window_start, "window_end": window_end}
+    response = client_as(app, "eve").post("/api/v1/monitoring/analyze-now", json=chosen)
+    assert (response.status_code, response.json()["detail"], triggered) == (400, BAD_WINDOW, [])

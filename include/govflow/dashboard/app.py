@@ -149,6 +149,7 @@ class _ConfigCache:
         return self._config
 
 
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 BAD_WINDOW = (
     "give both dates of the window (YYYY-MM-DD), the end after the start and at most "
     f"{MAX_WINDOW_DAYS} days later, or neither"
@@ -160,6 +161,9 @@ def analysis_window(start: str, end: str) -> dict[str, str]:
     when both are empty, so the DAG's own default window applies."""
     if not start and not end:
         return {}
+    # Python reads more ISO 8601 than the form's dates: '20250320', '2025-W12' too.
+    if not (ISO_DAY.fullmatch(start) and ISO_DAY.fullmatch(end)):
+        raise HTTPException(400, BAD_WINDOW)
     try:
         first = datetime.fromisoformat(start).replace(tzinfo=UTC)
         last = datetime.fromisoformat(end).replace(tzinfo=UTC)
