@@ -38,6 +38,7 @@ from govflow.dashboard.app import (
     MAX_ROW_NUMBER,
     NO_ORIGIN,
     NOT_JSON,
+    NOT_RECORDED,
     REPEATED,
     UNKNOWN_FIELD,
     UNKNOWN_PARAMETER,
@@ -58,6 +59,7 @@ from govflow.rollout.routing import record_serving_stats
 from govflow.serving.limits import BODY_TOO_LARGE
 from govflow.settings import config_dir
 from govflow.store.schema import (
+    AuditEvent,
     Deployment,
     DeploymentApproval,
     DeploymentStep,
@@ -2153,3 +2155,20 @@ def test_an_analysis_window_is_given_as_two_yyyy_mm_dd_dates_only(
     chosen = {"model": "credit_approval", "window_start": window_start, "window_end": window_end}
     response = client_as(app, "eve").post("/api/v1/monitoring/analyze-now", json=chosen)
     assert (response.status_code, response.json()["detail"], triggered) == (400, BAD_WINDOW, [])
+
+
+def test_a_report_path_longer_than_the_audit_target_is_refused_and_audited_cut(
+    bare_dashboard, store_url
+):
+    """Up to reports.MAX_PATH characters pass to the lookup; the audit event names the path
+    as far as the target column holds it (Postgres refused a longer one: a 500)."""
+    path = "reports/" + "a" * 200 + "/" + "b" * 200 + "/" + "c" * 95 + ".html"
+    response = client_as(bare_dashboard, "admin").get(f"/reports/{path}")
+    assert (response.status_code, response.json()["detail"]) == (
+        404,
+        NOT_RECORDED.format(path=path),
+    )
+    column = AuditEvent.__table__.c.target.type.length
+    with store.session_scope(store_url) as session:
+        (refused,) = query_events(session, action="dashboard.refused")
+    assert refused.target == f"report/{path}"[: column - 1] + "…"

@@ -103,6 +103,8 @@ NO_ORIGIN = (
 DEFAULT_PORTS = {"http": 80, "https": 443}
 NO_DRAWING = "this dashboard draws no drift report on request (no drawer was given)"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
+AUDIT_TARGET_CHARS = 255  # audit_events.target is String(255)
+CUT = "…"
 UNKNOWN_RUN = "no run {run_id!r} of {dag_id}: Airflow knows none and govflow recorded none"
 # A value FastAPI refuses, on one line: where it was given and what is wrong with it, never
 # the value itself (it may be a megabyte long, or a NaN no JSON response can carry).
@@ -320,6 +322,14 @@ async def one_value_each(request: Request) -> None:
         _refuse_unread(
             form.multi_items(), fields, place="form field", unknown=UNKNOWN_FIELD, path=route.path
         )
+
+
+def audit_target(target: str) -> str:
+    """``target`` as the audit trail's target column holds it: a report path may be longer
+    (up to reports.MAX_PATH), and Postgres refused the event, and with it the answer (a 500)."""
+    if len(target) <= AUDIT_TARGET_CHARS:
+        return target
+    return target[: AUDIT_TARGET_CHARS - len(CUT)] + CUT
 
 
 def _audit(
@@ -646,7 +656,7 @@ def create_dashboard_app(
         """A report govflow wrote, by its recorded path under the data directory: refused
         when the path could leave reports/, absent when the store records no such report,
         and read under the permission of the report's page; every outcome audited."""
-        target = f"report/{path[: reports.MAX_PATH]}"
+        target = audit_target(f"report/{path}")
         config = configs.get()
         try:
             rights = dashboard_rights(config, user)
