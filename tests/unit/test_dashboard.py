@@ -53,6 +53,7 @@ from govflow.dashboard.pages import (
     model_overviews,
     serving_counters,
 )
+from govflow.dashboard.reports import UNSAFE_PATH
 from govflow.dashboard.trail import DEFAULT_PAGE_SIZE
 from govflow.rollout.routing import ServingStat as GatewayCounts
 from govflow.rollout.routing import record_serving_stats
@@ -2172,3 +2173,26 @@ def test_a_report_path_longer_than_the_audit_target_is_refused_and_audited_cut(
     with store.session_scope(store_url) as session:
         (refused,) = query_events(session, action="dashboard.refused")
     assert refused.target == f"report/{path}"[: column - 1] + "…"
+
+
+def test_a_control_character_never_reaches_the_audit_trail_of_a_refusal(bare_dashboard, store_url):
+    """Refusals are audited with the model or path asked for, and Postgres refused an event
+    holding a NUL (a 500): a model is refused first, a report path is audited escaped."""
+    victor = client_as(bare_dashboard, "victor")  # refused all but Drift Overview
+    refused = [
+        victor.get("/fairness?model=credit_approval%00"),
+        victor.post("/analyze", data={"model": "credit_approval\x00"}),
+        victor.post("/api/v1/monitoring/analyze-now", json={"model": "credit_approval\x00"}),
+    ]
+    problem = "Value error, " + CONTROL_CHARACTER
+    assert [(r.status_code, r.json()["detail"]) for r in refused] == [
+        (422, f"query parameter model: {problem}"),
+        (422, f"field model: {problem}"),
+        (422, f"field model: {problem}"),
+    ]
+    path = "reports/credit_approval/day30.html\x00.md"
+    report = victor.get("/reports/reports/credit_approval/day30.html%00.md")
+    assert (report.status_code, report.json()["detail"]) == (400, UNSAFE_PATH.format(path=path))
+    with store.session_scope(store_url) as session:
+        (audited,) = query_events(session, action="dashboard.refused")
+    assert audited.target == "report/reports/credit_approval/day30.html\\x00.md"

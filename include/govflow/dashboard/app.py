@@ -51,8 +51,8 @@ CONTROL_CHARACTER = "it contains a control character, which no id, name or actio
 
 
 def printable(value: str | None) -> str | None:
-    """``value``, unless it holds a control character: the filters and run ids read the
-    store, and Postgres refuses a NUL in a query (a 500)."""
+    """``value``, unless it holds a control character: the filters, model and run ids read
+    the store or name the target of an audit event, and Postgres refuses a NUL (a 500)."""
     if value is not None and CONTROL_CHARACTERS.search(value):
         raise ValueError(CONTROL_CHARACTER)
     return value
@@ -72,7 +72,7 @@ MAX_WINDOW_DAYS = 366
 # body before any dependency runs, the authentication included.
 MAX_BODY_BYTES = 16 * 1024
 # Module level: FastAPI resolves a route's (string) annotations in the module's namespace.
-ModelParam = Annotated[str | None, Query(max_length=MAX_MODEL_ID)]
+ModelParam = Annotated[str | None, Query(max_length=MAX_MODEL_ID), AfterValidator(printable)]
 DaysParam = Annotated[int, Query(ge=1, le=pages.MAX_DAYS)]
 DayParam = Annotated[str | None, Query(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$"), Blank]
 ActionParam = Annotated[str | None, Query(max_length=64), AfterValidator(printable)]
@@ -119,7 +119,7 @@ class AnalyzeNowBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(max_length=MAX_MODEL_ID)
+    model: Annotated[str, AfterValidator(printable)] = Field(max_length=MAX_MODEL_ID)
     window_start: str = Field(default="", max_length=10)
     window_end: str = Field(default="", max_length=10)
 
@@ -325,11 +325,14 @@ async def one_value_each(request: Request) -> None:
 
 
 def audit_target(target: str) -> str:
-    """``target`` as the audit trail's target column holds it: a report path may be longer
-    (up to reports.MAX_PATH), and Postgres refused the event, and with it the answer (a 500)."""
-    if len(target) <= AUDIT_TARGET_CHARS:
-        return target
-    return target[: AUDIT_TARGET_CHARS - len(CUT)] + CUT
+    """``target`` as the audit trail's target column can hold it: control characters
+    escaped, cut to the column's length. The refusal of a report path is audited with the
+    path asked for, and Postgres refused that event, answering a 500, for a NUL or a path
+    longer than the column (a path may have up to reports.MAX_PATH characters)."""
+    escaped = CONTROL_CHARACTERS.sub(lambda found: f"\\x{ord(found[0]):02x}", target)
+    if len(escaped) <= AUDIT_TARGET_CHARS:
+        return escaped
+    return escaped[: AUDIT_TARGET_CHARS - len(CUT)] + CUT
 
 
 def _audit(
@@ -753,7 +756,7 @@ def create_dashboard_app(
     @app.post("/analyze", response_class=HTMLResponse)
     def analyze_now(
         request: Request,
-        model: Annotated[str, Form(max_length=MAX_MODEL_ID)],
+        model: Annotated[str, Form(max_length=MAX_MODEL_ID), AfterValidator(printable)],
         window_start: Annotated[str, Form(max_length=10)] = "",
         window_end: Annotated[str, Form(max_length=10)] = "",
         user: str = Depends(current_user),
