@@ -14,6 +14,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +30,7 @@ from sqlalchemy import select, text, update
 from govflow import settings, store
 from govflow.audit import query_events, record_event
 from govflow.config import load_config
-from govflow.dashboard import create_dashboard_app, dashboard_rights
+from govflow.dashboard import create_dashboard_app, dashboard_rights, trail
 from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
 from govflow.dashboard.app import (
     BAD_WINDOW,
@@ -2196,3 +2199,58 @@ def test_a_control_character_never_reaches_the_audit_trail_of_a_refusal(bare_das
     with store.session_scope(store_url) as session:
         (audited,) = query_events(session, action="dashboard.refused")
     assert audited.target == "report/reports/credit_approval/day30.html\\x00.md"
+
+
+class _CountingLock:
+    """A lock that counts the threads that asked for it (holding or waiting)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = threading.Lock()
+        self.asked = 0
+
+    def __enter__(self) -> None:
+        with self._count:
+            self.asked += 1
+        self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+def test_audit_views_waiting_for_a_whole_walk_share_the_walk_begun_after_they_asked(
+    governance_store, monkeypatch
+):
+    """Each walk of the whole chain holds a worker thread of the api-server for about 1 s per
+    20,000 events: views arriving during one wait for the next and share it."""
+    walks: list[int] = []
+    release = threading.Event()
+    real_walk = trail.verify_chain
+
+    def slow_walk(session, **kwargs):
+        walks.append(len(walks) + 1)
+        if len(walks) == 1:
+            assert release.wait(30)
+        return real_walk(session, **kwargs)
+
+    monkeypatch.setattr(trail, "verify_chain", slow_walk)
+    watch = trail.ChainWatch()
+    lock = _CountingLock()
+    monkeypatch.setattr(watch, "_lock", lock)
+    checkpoints = settings.audit_checkpoints(governance_store)
+
+    def view() -> trail.ChainStatus:
+        with store.session_scope(governance_store) as session:
+            return watch.status(session, checkpoints, now=NOW, whole=True)
+
+    with ThreadPoolExecutor(4) as pool:
+        views = [pool.submit(view)]
+        while not walks:
+            time.sleep(0.01)
+        views += [pool.submit(view) for _ in range(3)]
+        while lock.asked < 4:
+            time.sleep(0.01)
+        release.set()
+        shown = [v.result(timeout=30) for v in views]
+    assert walks == [1, 2]
+    assert [(s.walk, s.intact, s.events) for s in shown] == [("whole chain", True, 1)] * 4
