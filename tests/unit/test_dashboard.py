@@ -1978,6 +1978,7 @@ def test_a_refused_value_is_named_on_one_line_never_echoed_and_never_a_500(dashb
         # Python's JSON reader takes NaN: FastAPI's own 422 then failed to write it (a 500).
         client.post("/api/v1/monitoring/analyze-now", content=b'{"model": NaN}', headers=JSON_BODY),
         client.post("/api/v1/monitoring/analyze-now", content=b'{"model": ', headers=JSON_BODY),
+        client.post("/api/v1/monitoring/analyze-now", content=b"[]", headers=JSON_BODY),
         client.post("/analyze", data={"window_start": "2025-03-20"}),
     ]
     assert [(r.status_code, r.json()["detail"]) for r in refused] == [
@@ -1985,6 +1986,10 @@ def test_a_refused_value_is_named_on_one_line_never_echoed_and_never_a_500(dashb
         (422, "query parameter model: String should have at most 128 characters"),
         (422, "field model: Input should be a valid string"),
         (422, NOT_JSON),
+        (
+            422,
+            "the request body: Input should be a valid dictionary or object to extract fields from",
+        ),
         (422, "field model: Field required"),
     ]
     assert triggered == []

@@ -110,6 +110,7 @@ UNKNOWN_RUN = "no run {run_id!r} of {dag_id}: Airflow knows none and govflow rec
 # the value itself (it may be a megabyte long, or a NaN no JSON response can carry).
 INVALID_VALUE = "{place} {name}: {message}"
 NOT_JSON = "the request body is not JSON"
+INVALID_BODY = "the request body: {message}"
 PLACES = {"query": "query parameter", "path": "path parameter", "body": "field"}
 
 
@@ -264,9 +265,11 @@ def invalid_request(errors: Sequence[Any]) -> str:
     return "; ".join(
         INVALID_VALUE.format(
             place=PLACES.get(str(error["loc"][0]), str(error["loc"][0])),
-            name=".".join(str(part) for part in error["loc"][1:]) or "(the body)",
+            name=".".join(str(part) for part in error["loc"][1:]),
             message=error["msg"],
         )
+        if len(error["loc"]) > 1
+        else INVALID_BODY.format(message=error["msg"])
         for error in errors
     )
 
