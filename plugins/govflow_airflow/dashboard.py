@@ -18,6 +18,10 @@ from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, FastAPI, Request
 
 TRIGGER_FAILED = "Airflow did not create a run of {dag_id}"
+NOT_LOADED = (
+    "Airflow has not loaded the DAG {dag_id} yet (the dag-processor reads dags/ when it starts "
+    "and when a file changes): ask again in a minute"
+)
 AIRFLOW_REFUSES = "missing permission airflow:trigger: Airflow does not let {user} trigger {dag_id}"
 
 
@@ -38,9 +42,10 @@ def trigger_as_user(request: Request, *, user: str, dag_id: str, conf: dict[str,
         DagAccessEntity,
         DagDetails,
     )
+    from airflow.exceptions import DagNotFound
     from airflow.utils.types import DagRunTriggeredByType
 
-    from govflow.dashboard import TriggerRefused
+    from govflow.dashboard import TriggerRefused, TriggerUnavailable
 
     allowed = get_auth_manager().is_authorized_dag(
         method="POST",
@@ -50,11 +55,14 @@ def trigger_as_user(request: Request, *, user: str, dag_id: str, conf: dict[str,
     )
     if not allowed:
         raise TriggerRefused(AIRFLOW_REFUSES.format(user=user, dag_id=dag_id))
-    run = trigger_dag(
-        dag_id, triggered_by=DagRunTriggeredByType.UI, triggering_user_name=user, conf=conf
-    )
+    try:
+        run = trigger_dag(
+            dag_id, triggered_by=DagRunTriggeredByType.UI, triggering_user_name=user, conf=conf
+        )
+    except DagNotFound:
+        raise TriggerUnavailable(NOT_LOADED.format(dag_id=dag_id)) from None
     if run is None:
-        raise RuntimeError(TRIGGER_FAILED.format(dag_id=dag_id))
+        raise TriggerUnavailable(TRIGGER_FAILED.format(dag_id=dag_id))
     return str(run.run_id)
 
 

@@ -77,7 +77,13 @@ from govflow.store.schema import (
     RolloutStage,
     ServingFeedback,
 )
-from govflow_airflow.dashboard import AIRFLOW_REFUSES, airflow_user_name, run_url, trigger_as_user
+from govflow_airflow.dashboard import (
+    AIRFLOW_REFUSES,
+    NOT_LOADED,
+    airflow_user_name,
+    run_url,
+    trigger_as_user,
+)
 
 NOW = datetime(2025, 3, 30, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -1038,6 +1044,38 @@ def test_airflow_refusing_the_trigger_is_a_403_audited_even_when_govflow_allows_
     with store.session_scope(url) as session:
         refused = [(e.actor, e.payload["permission"]) for e in query_events(session)]
     assert refused == [("eve", "airflow:trigger")]
+
+
+def test_analyze_now_before_airflow_has_loaded_the_dag_is_a_503_saying_so(dashboard, monkeypatch):
+    """Airflow's own trigger, on its metadata database, for a DAG the dag-processor has not
+    read yet (as right after a start): it was a 500."""
+    import airflow.api_fastapi.app
+
+    class AllowingAuthManager:
+        def is_authorized_dag(self, *, method, access_entity, details, user):
+            return True
+
+    monkeypatch.setattr(airflow.api_fastapi.app, "get_auth_manager", AllowingAuthManager)
+    app, url, _ = dashboard
+    never_read = "govflow_not_loaded_yet"
+
+    def trigger(request, *, user, dag_id, conf):
+        return trigger_as_user(request, user=user, dag_id=never_read, conf=conf)
+
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=trigger,
+        run_url=run_url,
+        db_url=url,
+        clock=lambda: NOW,
+    )
+    response = client_as(app, "eve").post("/analyze", data={"model": "credit_approval"})
+    assert (response.status_code, response.json()["detail"]) == (
+        503,
+        NOT_LOADED.format(dag_id=never_read),
+    )
+    with store.session_scope(url) as session:
+        assert query_events(session, action="dashboard.analyze_now") == []
 
 
 def test_analyze_now_refuses_a_form_posted_from_another_site_and_unknown_models(dashboard):

@@ -13,6 +13,7 @@ from govflow.dashboard.app import (
     ON_DEMAND_DAG,
     AnalysisTrigger,
     TriggerRefused,
+    TriggerUnavailable,
     create_dashboard_app,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "AnalysisTrigger",
     "DashboardRights",
     "TriggerRefused",
+    "TriggerUnavailable",
     "UnknownPerson",
     "create_dashboard_app",
     "dashboard_rights",

@@ -129,10 +129,14 @@ class TriggerRefused(Exception):
     """The runner (Airflow) refuses the logged-in user the run govflow would allow."""
 
 
+class TriggerUnavailable(Exception):
+    """The runner cannot start the run now (the DAG not loaded yet): worth asking again."""
+
+
 class AnalysisTrigger(Protocol):
     def __call__(self, request: Request, *, user: str, dag_id: str, conf: dict[str, Any]) -> str:
         """Start ``dag_id`` with ``conf`` as ``user``, who made ``request``; return the run id
-        or raise TriggerRefused."""
+        or raise TriggerRefused (or TriggerUnavailable)."""
 
 
 class _ConfigCache:
@@ -747,6 +751,8 @@ def create_dashboard_app(
             run_id = trigger_analysis(request, user=user, dag_id=ON_DEMAND_DAG, conf=conf)
         except TriggerRefused as refused:
             refuse(user, 403, str(refused), target, {"permission": "airflow:trigger"})
+        except TriggerUnavailable as unavailable:
+            raise HTTPException(503, str(unavailable)) from None
         _audit(
             db_url,
             actor=user,
