@@ -22,7 +22,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -509,7 +509,14 @@ class SqlLogSource:
         # Never null: a null would make the condition null, and its negation (the rows no
         # window holds, ``undated_rows``) would miss the row too.
         moment = sa.func.coalesce(sqlite_moment(scored_at), "")
+        # Whatever its form, a time's text starts with its local date, at most a day from
+        # its UTC one: a range on the text that an index on scored_at serves, so strftime
+        # reads the window's rows, not the table's.
+        first_day = datetime.combine(start.astimezone(UTC).date() - timedelta(days=1), time())
+        after_last = datetime.combine(end.astimezone(UTC).date() + timedelta(days=2), time())
         return sa.and_(
+            scored_at >= first_day,
+            scored_at < after_last,
             sa.func.typeof(scored_at) == "text",
             sa.or_(
                 sa.and_(moment >= _sqlite_moment(start), moment < _sqlite_moment(end)),
