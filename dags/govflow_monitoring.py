@@ -181,7 +181,8 @@ for _dag_id, _run in SCHEDULED_RUNS.items():
 @task
 def resolve_request(params=None) -> list[list[dict]]:
     """Check the requested models, checks and window and turn them into analysis targets,
-    batched as the scheduled runs batch them; a window that is none fails once."""
+    batched as the scheduled runs batch them; an unknown model or check, or a window that
+    is none, fails once."""
     from govflow.flows.monitoring import resolve_on_demand_request
 
     with airflow_outcomes():
