@@ -35,6 +35,7 @@ from airflow.sdk import Param, dag, get_current_context, task, task_group
 
 from govflow_airflow.connections import deliver_now
 from govflow_airflow.hitl import AssignedBranchOperator, AssignedEntryOperator
+from govflow_airflow.outcomes import airflow_outcomes
 from govflow_airflow.rollout import RollbackTrigger
 
 DAG_ID = "govflow_incident_response"
@@ -103,10 +104,12 @@ def _containment_actor() -> str:
 
 @task(task_id=PLAN)
 def plan_response(params=None, run_id=None) -> dict:
-    """Who responds and how, from the policy and the on-call rotation at this moment."""
+    """Who responds and how, from the policy and the on-call rotation at this moment; a ref
+    that names no incident fails once."""
     from govflow.flows.incident_response import plan_response as plan
 
-    return plan(params["incident_ref"], dag_run_id=run_id)
+    with airflow_outcomes():
+        return plan(params["incident_ref"], dag_run_id=run_id)
 
 
 @task
@@ -189,18 +192,21 @@ def monitor_only() -> dict:
 
 @task
 def record_documentation(form: dict) -> dict:
-    """Root cause and corrective action from the documentation form."""
+    """Root cause and corrective action from the documentation form; a blank one fails once."""
     from govflow.flows.incident_response import record_documentation as record
 
-    return record(_incident_id(), form, actor=_actor())
+    with airflow_outcomes():
+        return record(_incident_id(), form, actor=_actor())
 
 
 @task(retries=0)
 def verify_resolution(form: dict) -> dict:
-    """Re-run the incident's analysis over the named window; close only if it passes."""
+    """Re-run the incident's analysis over the named window; close only if it passes, else
+    fail once in one line saying why the incident stays open."""
     from govflow.flows.incident_response import verify_resolution as verify
 
-    return verify(_incident_id(), form, actor=_actor())
+    with airflow_outcomes():
+        return verify(_incident_id(), form, actor=_actor())
 
 
 @task(trigger_rule="all_done")

@@ -56,8 +56,10 @@ DAG_ID = "govflow_incident_response"
 ACKNOWLEDGE = "Acknowledge"
 
 
-class ResolutionError(RuntimeError):
-    """The re-run analysis does not show the incident as fixed."""
+class ResolutionError(Refused):
+    """The incident cannot be resolved as the form asks: the re-run analysis does not show it
+    fixed, or the form names no window that can show it. Retrying the task cannot change
+    that; a new answer (a later window, a real fix) can."""
 
 
 def _config(config: GovflowConfig | None) -> GovflowConfig:
@@ -102,11 +104,15 @@ def plan_response(
     """Who answers each required action of the run, with which timeout, and what it shows.
 
     Marks the incident as covered by this run, so the escalation sweeper leaves it to it.
+    A ``ref`` that names no incident (a run triggered by hand) is :class:`Refused`.
     """
     config = _config(config)
     at = at or utcnow()
     with store.session_scope(db_url) as session:
-        incident = incidents.get_incident(session, ref)
+        try:
+            incident = incidents.get_incident(session, ref)
+        except incidents.IncidentError as unknown:
+            raise Refused(str(unknown)) from None
         plan = incidents.responders(config, incident, at)
         incidents.mark_response_run(session, incident, dag_run_id=dag_run_id, actor=DAG_ID)
         model = config.models.get(incident.model_id) if incident.model_id else None
@@ -335,18 +341,22 @@ def request_rollback(incident_id: int, actor: str, *, db_url: str | None = None)
 def record_documentation(
     incident_id: int, form: dict[str, Any], *, actor: str, db_url: str | None = None
 ) -> dict[str, Any]:
-    """Root cause and corrective action from the documentation form."""
+    """Root cause and corrective action from the documentation form; an answer that leaves
+    either blank is :class:`Refused` (the form's minLength lets spaces through)."""
     answer = Answer.from_xcom(form)
     answers, responder = answer.params, answer.responded_by
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
-        incidents.record_documentation(
-            session,
-            incident,
-            root_cause=answers.get("root_cause") or "",
-            corrective_action=answers.get("corrective_action") or "",
-            actor=responder or actor,
-        )
+        try:
+            incidents.record_documentation(
+                session,
+                incident,
+                root_cause=answers.get("root_cause") or "",
+                corrective_action=answers.get("corrective_action") or "",
+                actor=responder or actor,
+            )
+        except incidents.IncidentError as refused:
+            raise Refused(str(refused)) from None
         return {"ref": incident.ref, "documented_by": responder or actor}
 
 
