@@ -199,10 +199,11 @@ def record_documentation(form: dict) -> dict:
         return record(_incident_id(), form, actor=_actor())
 
 
-@task(retries=0)
+@task
 def verify_resolution(form: dict) -> dict:
     """Re-run the incident's analysis over the named window; close only if it passes, else
-    fail once in one line saying why the incident stays open."""
+    fail once in one line saying why the incident stays open. A store that could not be
+    reached is retried: the re-run rewrites its own record."""
     from govflow.flows.incident_response import verify_resolution as verify
 
     with airflow_outcomes():

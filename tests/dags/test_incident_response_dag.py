@@ -141,3 +141,9 @@ def test_a_resolution_form_naming_no_usable_window_fails_its_task_once_in_one_li
         verify(form)
 
     assert str(failed.value) == line.format(ref=ref)
+
+
+def test_a_resolution_check_the_store_failed_is_retried_as_every_step_is(dag):
+    # A refusal fails once (above); what a retry can fix, a store briefly unreachable, is
+    # retried like the run's other steps.
+    assert dag.get_task("verify_resolution").retries == dag.default_args["retries"] == 2
