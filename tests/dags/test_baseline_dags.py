@@ -123,11 +123,29 @@ def test_deployments_are_read_from_the_triggering_asset_events(dag_bag):
 def test_an_asset_event_without_a_deployment_reference_is_refused(dag_bag):
     collect = _callable(dag_bag, "govflow_baseline_on_deploy", "collect_deployments")
     event = SimpleNamespace(extra={"model_id": "credit_approval", "version": "1.0.0"})
-    with pytest.raises(ValueError) as refused:
+    # AirflowFailException: the task fails once, unretried (a retry reads the same event).
+    with pytest.raises(AirflowFailException) as refused:
         collect(params={"deployments": []}, triggering_asset_events={MODEL_DEPLOYED: [event]})
     assert str(refused.value) == (
         "deployment {'model_id': 'credit_approval', 'version': '1.0.0'} lacks deployment_ref"
     )
+
+
+def test_a_manual_run_naming_a_deployment_with_an_empty_version_fails_once_in_one_line(
+    dag_bag, demo_store, capsys
+):
+    deployment = {"model_id": "credit_approval", "version": "", "deployment_ref": "DEP-11"}
+
+    dag_run = dag_bag.get_dag("govflow_baseline_on_deploy").test(
+        run_conf={"deployments": [deployment]}
+    )
+
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
+    assert dag_run.state == "failed"
+    assert states["collect_deployments"] == ("failed", 1)
+    line = f"deployment {deployment} lacks version"
+    logged = capsys.readouterr()
+    assert f"AirflowFailException: {line}\n" in logged.out + logged.err
 
 
 def test_the_quarterly_run_records_one_decision_per_model(dag_bag, demo_store):

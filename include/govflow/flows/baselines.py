@@ -22,6 +22,7 @@ from govflow.rollout.stages import deployed_traffic
 
 DEPLOYMENT_KEYS = ("model_id", "version", "deployment_ref")
 QUARTERLY_KEYS = ("model_id", "quarter", "outcome", "baseline_version")
+LACKS = "deployment {deployment} lacks {missing}"
 
 
 def _config(config: GovflowConfig | None) -> GovflowConfig:
@@ -30,12 +31,13 @@ def _config(config: GovflowConfig | None) -> GovflowConfig:
 
 def collect_deployments(announced: list[dict], requested: list[dict]) -> list[dict[str, str]]:
     """The deployments to give a baseline (announced by Asset events, then requested by
-    hand), each reduced to its model, version and reference; one lacking any is refused."""
+    hand), each reduced to its model, version and reference; one lacking any is
+    :class:`Refused` in one line naming what it lacks (a retry would read the same)."""
     deployments = [*announced, *requested]
     for deployment in deployments:
         missing = [key for key in DEPLOYMENT_KEYS if not deployment.get(key)]
         if missing:
-            raise ValueError(f"deployment {deployment} lacks {', '.join(missing)}")
+            raise Refused(LACKS.format(deployment=deployment, missing=", ".join(missing)))
         print(f"deployed: {deployment['model_id']} {deployment['version']}")
     return [{key: deployment[key] for key in DEPLOYMENT_KEYS} for deployment in deployments]
 
