@@ -212,12 +212,15 @@ def verify_resolution(form: dict) -> dict:
 
 @task(trigger_rule="all_done")
 def end_response_run(run_id=None, ti=None) -> None:
-    """Whatever happened, the escalation sweeper watches the incident again."""
+    """Whatever happened, the escalation sweeper watches the incident again (skipped when
+    the plan named no incident)."""
     from govflow.flows.incident_response import end_response_run as end
     from govflow.flows.incident_response import response_outcome
 
+    plan = ti.xcom_pull(task_ids=PLAN)
     outcome = response_outcome(ti.xcom_pull(task_ids="verify_resolution"))
-    end(_incident_id(), dag_run_id=run_id, outcome=outcome)
+    with airflow_outcomes():
+        end(plan["incident_id"] if plan else None, dag_run_id=run_id, outcome=outcome)
 
 
 def ask(task_id: str, key: str, subject: str, branches: dict[str, str]) -> AssignedBranchOperator:

@@ -81,6 +81,17 @@ def test_a_run_for_a_ref_that_names_no_incident_fails_its_plan_once_in_one_line(
     assert "AirflowFailException: no incident 'INC-2099-0001'\n" in logged.out + logged.err
 
 
+def test_a_run_for_a_ref_that_names_no_incident_fails_once_and_skips_its_end(dag, fresh_store_env):
+    store.upgrade(fresh_store_env)
+
+    dag_run = dag.test(run_conf={"incident_ref": "INC-2099-0001"})
+
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
+    assert dag_run.state == "failed"
+    assert [task for task, (state, _) in states.items() if state == "failed"] == ["plan_response"]
+    assert states["end_response_run"] == ("skipped", 1)
+
+
 def test_the_plan_task_refuses_a_ref_that_names_no_incident(dag, fresh_store_env):
     store.upgrade(fresh_store_env)
     plan = dag.get_task("plan_response").python_callable

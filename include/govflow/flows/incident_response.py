@@ -21,7 +21,7 @@ from govflow import settings, store
 from govflow.alerts.messages import Links
 from govflow.answers import Answer
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import A_DATE_TIME, Refused, form_moment
+from govflow.flows import A_DATE_TIME, Refused, Skipped, form_moment
 from govflow.flows.monitoring import run_monitoring
 from govflow.incidents import diagnosis
 from govflow.incidents import lifecycle as incidents
@@ -32,6 +32,7 @@ from govflow.store.types import utcnow
 
 UNKNOWN_DIAGNOSIS = "unknown diagnosis {name!r}; diagnoses are {names}"
 NO_WINDOW = "incident {ref} names no analysed window; give the verification window in the form"
+NO_INCIDENT_PLANNED = "no incident to hand back to the sweeper: the plan named none"
 VERIFICATION_ORDER = "field 'verification_end': {end} is not after verification_start {start}"
 WINDOW_NOT_COMPLETE = (
     "the verification window [{start}, {end}) has not ended yet; resolve again after {end}"
@@ -492,9 +493,13 @@ def response_outcome(verified: dict[str, Any] | None) -> str:
 
 
 def end_response_run(
-    incident_id: int, *, dag_run_id: str, outcome: str, db_url: str | None = None
+    incident_id: int | None, *, dag_run_id: str, outcome: str, db_url: str | None = None
 ) -> None:
-    """The run is over, whatever happened: the escalation sweeper watches the incident again."""
+    """The run is over, whatever happened: the escalation sweeper watches the incident again.
+    A run whose plan named no incident (its ref was refused) has none to hand back:
+    :class:`Skipped`, so that its one failure is the refusal."""
+    if incident_id is None:
+        raise Skipped(NO_INCIDENT_PLANNED)
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
         incidents.release_response_run(
