@@ -293,6 +293,23 @@ def test_an_analyze_now_run_for_an_unknown_model_fails_its_first_task_unretried(
     )
 
 
+def test_an_analyze_now_run_for_an_unknown_model_fails_once_and_its_last_task_says_why(
+    dag_bag, demo_env, capsys
+):
+    dag = dag_bag.get_dag("govflow_monitoring_on_demand")
+    dag_run = dag.test(run_conf={**ANALYZE_NOW, "model_ids": ["credit_aproval"]})
+
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
+    assert dag_run.state == "failed"
+    assert {task: states[task] for task, (state, _) in states.items() if state == "failed"} == {
+        "resolve_request": ("failed", 1),
+        "confirm_every_analysis_recorded": ("failed", 1),
+    }
+    logged = capsys.readouterr()
+    line = "no analysis was selected: the task that selects them failed"
+    assert f"AirflowFailException: {line}\n" in logged.out + logged.err
+
+
 def test_an_analyze_now_window_without_a_zone_is_analysed_as_written():
     window = {"window_start": "2025-03-28T00:00:00", "window_end": "2025-03-29T00:00:00+00:00"}
     ((target,),) = resolve_on_demand_request({**ANALYZE_NOW, **window})

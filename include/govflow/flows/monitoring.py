@@ -967,6 +967,7 @@ NO_RECORD = (
     "task failed after its retries (task log of {dag_id} run {dag_run_id})"
 )
 UNRECORDED = "{count} analysis(es) of this run left no record: {models}"
+NOTHING_SELECTED = "no analysis was selected: the task that selects them failed"
 
 
 def record_missing_analyses(
@@ -1035,6 +1036,16 @@ def record_missing_analyses(
             actor=ACTOR,
         )
         return {"models": missing, "message": message, "send_now": [alert.id]}
+
+
+def selected_targets(batches: list[list[dict[str, Any]]] | None) -> list[dict[str, Any]]:
+    """Every analysis target of the run's batches. None means the selection itself failed
+    (a refused Analyze Now request, a selection that failed after its retries): that is
+    :class:`Refused` in one line, so the run's last task fails once, naming why, and the run
+    cannot end green on the analyses it never selected."""
+    if batches is None:
+        raise Refused(NOTHING_SELECTED)
+    return [target for batch in batches for target in batch]
 
 
 def refuse_unrecorded(missing: dict[str, Any]) -> None:
