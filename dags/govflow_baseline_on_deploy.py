@@ -38,11 +38,13 @@ DEPLOYMENT_KEYS = ("model_id", "version", "deployment_ref")
 
 @task
 def collect_deployments(params=None, triggering_asset_events=None) -> list[dict]:
-    """The deployments to give a baseline: the triggering Asset events, then the Param's."""
+    """The deployments to give a baseline: the triggering Asset events, then the Param's;
+    one lacking its model, version or reference fails once."""
     from govflow.flows.baselines import collect_deployments as collect
 
     announced = [event.extra for event in triggering_asset_events.get(MODEL_DEPLOYED, [])]
-    return collect(announced, params["deployments"])
+    with airflow_outcomes():
+        return collect(announced, params["deployments"])
 
 
 @task(map_index_template="{{ task.op_kwargs['deployment']['model_id'] }}")

@@ -39,7 +39,8 @@ MODEL_IDS = model_ids()
 @task
 def resolve_request(params=None, dag_run=None) -> dict:
     """Check the request, name the requester and who may approve, and describe the reset;
-    a window end that is no date and time fails once."""
+    a request that cannot be built as asked (a requester nobody in people.yaml, a window
+    end that is no date and time, too few usable logs) fails once."""
     from govflow.flows.baselines import describe_reset
 
     with airflow_outcomes():
@@ -58,11 +59,13 @@ def ask_approvers(request: dict) -> list[dict]:
 
 @task(outlets=[BASELINES])
 def build_baseline(request: dict, approvals: list, run_id=None, outlet_events=None) -> dict:
-    """Build the approved baseline from the logs, archive the old one, open the incident."""
+    """Build the approved baseline from the logs, archive the old one, open the incident;
+    an approval the policy does not accept fails once."""
     from govflow.flows.baselines import build_reset_baseline
 
     (approval,) = approvals
-    summary = build_reset_baseline(request, approval, idempotency_key=run_id)
+    with airflow_outcomes():
+        summary = build_reset_baseline(request, approval, idempotency_key=run_id)
     outlet_events[BASELINES].extra = summary
     return summary
 

@@ -35,6 +35,7 @@ from airflow.sdk import Param, dag, get_current_context, task, task_group
 
 from govflow_airflow.connections import deliver_now
 from govflow_airflow.hitl import AssignedBranchOperator, AssignedEntryOperator
+from govflow_airflow.outcomes import airflow_outcomes
 from govflow_airflow.rollout import RollbackTrigger
 
 DAG_ID = "govflow_incident_response"
@@ -103,10 +104,12 @@ def _containment_actor() -> str:
 
 @task(task_id=PLAN)
 def plan_response(params=None, run_id=None) -> dict:
-    """Who responds and how, from the policy and the on-call rotation at this moment."""
+    """Who responds and how, from the policy and the on-call rotation at this moment; a ref
+    that names no incident fails once."""
     from govflow.flows.incident_response import plan_response as plan
 
-    return plan(params["incident_ref"], dag_run_id=run_id)
+    with airflow_outcomes():
+        return plan(params["incident_ref"], dag_run_id=run_id)
 
 
 @task
@@ -189,28 +192,35 @@ def monitor_only() -> dict:
 
 @task
 def record_documentation(form: dict) -> dict:
-    """Root cause and corrective action from the documentation form."""
+    """Root cause and corrective action from the documentation form; a blank one fails once."""
     from govflow.flows.incident_response import record_documentation as record
 
-    return record(_incident_id(), form, actor=_actor())
+    with airflow_outcomes():
+        return record(_incident_id(), form, actor=_actor())
 
 
-@task(retries=0)
+@task
 def verify_resolution(form: dict) -> dict:
-    """Re-run the incident's analysis over the named window; close only if it passes."""
+    """Re-run the incident's analysis over the named window; close only if it passes, else
+    fail once in one line saying why the incident stays open. A store that could not be
+    reached is retried: the re-run rewrites its own record."""
     from govflow.flows.incident_response import verify_resolution as verify
 
-    return verify(_incident_id(), form, actor=_actor())
+    with airflow_outcomes():
+        return verify(_incident_id(), form, actor=_actor())
 
 
 @task(trigger_rule="all_done")
 def end_response_run(run_id=None, ti=None) -> None:
-    """Whatever happened, the escalation sweeper watches the incident again."""
+    """Whatever happened, the escalation sweeper watches the incident again (skipped when
+    the plan named no incident)."""
     from govflow.flows.incident_response import end_response_run as end
     from govflow.flows.incident_response import response_outcome
 
+    plan = ti.xcom_pull(task_ids=PLAN)
     outcome = response_outcome(ti.xcom_pull(task_ids="verify_resolution"))
-    end(_incident_id(), dag_run_id=run_id, outcome=outcome)
+    with airflow_outcomes():
+        end(plan["incident_id"] if plan else None, dag_run_id=run_id, outcome=outcome)
 
 
 def ask(task_id: str, key: str, subject: str, branches: dict[str, str]) -> AssignedBranchOperator:

@@ -139,10 +139,16 @@ def review_baselines(dag_id: str, run_id=None) -> list:
 @task(trigger_rule="all_done")
 def confirm_every_analysis_recorded(batches: list, dag_id: str, run_id=None) -> list:
     """Fail the run, naming them, when an analysis left no record (it failed after its
-    retries): each gets a failed record and #engineering one alert at once."""
-    from govflow.flows.monitoring import record_missing_analyses, refuse_unrecorded
+    retries): each gets a failed record and #engineering one alert at once. A selection
+    that failed fails it too, once, in one line."""
+    from govflow.flows.monitoring import (
+        record_missing_analyses,
+        refuse_unrecorded,
+        selected_targets,
+    )
 
-    targets = [target for batch in batches for target in batch]
+    with airflow_outcomes():
+        targets = selected_targets(batches)
     missing = record_missing_analyses(targets, dag_id=dag_id, dag_run_id=run_id)
     deliver_now(missing["send_now"])
     with airflow_outcomes():
@@ -181,7 +187,8 @@ for _dag_id, _run in SCHEDULED_RUNS.items():
 @task
 def resolve_request(params=None) -> list[list[dict]]:
     """Check the requested models, checks and window and turn them into analysis targets,
-    batched as the scheduled runs batch them; a window that is none fails once."""
+    batched as the scheduled runs batch them; an unknown model or check, or a window that
+    is none, fails once."""
     from govflow.flows.monitoring import resolve_on_demand_request
 
     with airflow_outcomes():

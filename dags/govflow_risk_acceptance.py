@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from airflow.sdk import Param, dag, task
 
 from govflow_airflow.hitl import AssignedAtRuntime, AssignedEntryOperator
+from govflow_airflow.outcomes import airflow_outcomes
 
 DAG_ID = "govflow_risk_acceptance"
 CHECK = "check_request"
@@ -75,7 +76,8 @@ def check_request(incident_ref: str) -> dict:
     """Refuse at once what the policy would refuse; name who documents and who decides."""
     from govflow.flows.risk_acceptances import check_request as check
 
-    return check(incident_ref)
+    with airflow_outcomes():
+        return check(incident_ref)
 
 
 @task
@@ -84,9 +86,10 @@ def request_acceptance(incident_ref: str, rationale: str, days: str, form: dict,
     of the form take the proposed rationale and days."""
     from govflow.flows.risk_acceptances import request_acceptance as request
 
-    return request(
-        incident_ref, form, proposed_rationale=rationale, proposed_days=days, request_key=key
-    )
+    with airflow_outcomes():
+        return request(
+            incident_ref, form, proposed_rationale=rationale, proposed_days=days, request_key=key
+        )
 
 
 @task
@@ -94,7 +97,8 @@ def record_decision(request: dict, review: dict) -> dict:
     """Approve or reject as the compliance officer who answered; print the outcome."""
     from govflow.flows.risk_acceptances import record_decision as record
 
-    return record(request, review)
+    with airflow_outcomes():
+        return record(request, review)
 
 
 def document_rationale() -> AssignedEntryOperator:

@@ -49,11 +49,13 @@ GATE_SUMMARY = "{{ (ti.xcom_pull(task_ids='evaluate_gate_%s') or {}).get('summar
 
 @task
 def plan_rollout(params=None, triggering_asset_events=None) -> dict:
-    """The deployment to roll out: the Param, else the authorisation's Asset event."""
+    """The deployment to roll out: the Param, else the authorisation's Asset event; one
+    that is unknown, not authorised or stopped fails once."""
     from govflow.flows.rollout import plan_rollout as plan
 
     announced = [event.extra for event in triggering_asset_events.get(MODEL_DEPLOYED, [])]
-    return plan(params["deployment_ref"], announced, from_stage=params["from_stage"])
+    with airflow_outcomes():
+        return plan(params["deployment_ref"], announced, from_stage=params["from_stage"])
 
 
 @task(trigger_rule="none_failed")

@@ -123,11 +123,29 @@ def test_deployments_are_read_from_the_triggering_asset_events(dag_bag):
 def test_an_asset_event_without_a_deployment_reference_is_refused(dag_bag):
     collect = _callable(dag_bag, "govflow_baseline_on_deploy", "collect_deployments")
     event = SimpleNamespace(extra={"model_id": "credit_approval", "version": "1.0.0"})
-    with pytest.raises(ValueError) as refused:
+    # AirflowFailException: the task fails once, unretried (a retry reads the same event).
+    with pytest.raises(AirflowFailException) as refused:
         collect(params={"deployments": []}, triggering_asset_events={MODEL_DEPLOYED: [event]})
     assert str(refused.value) == (
         "deployment {'model_id': 'credit_approval', 'version': '1.0.0'} lacks deployment_ref"
     )
+
+
+def test_a_manual_run_naming_a_deployment_with_an_empty_version_fails_once_in_one_line(
+    dag_bag, demo_store, capsys
+):
+    deployment = {"model_id": "credit_approval", "version": "", "deployment_ref": "DEP-11"}
+
+    dag_run = dag_bag.get_dag("govflow_baseline_on_deploy").test(
+        run_conf={"deployments": [deployment]}
+    )
+
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
+    assert dag_run.state == "failed"
+    assert states["collect_deployments"] == ("failed", 1)
+    line = f"deployment {deployment} lacks version"
+    logged = capsys.readouterr()
+    assert f"AirflowFailException: {line}\n" in logged.out + logged.err
 
 
 def test_the_quarterly_run_records_one_decision_per_model(dag_bag, demo_store):
@@ -161,6 +179,59 @@ def test_a_reset_triggered_by_nobody_in_people_yaml_fails_before_anyone_is_asked
     assert dag_run.state == "failed"
     with store.session_scope(url) as session:
         assert active_baseline(session, "credit_approval").version == "2025-03-01-v1"
+
+
+def test_a_reset_triggered_by_nobody_in_people_yaml_fails_once_in_one_line(
+    dag_bag, demo_store, capsys
+):
+    # dag.test() triggers as the user "dag_test", who is not in people.yaml.
+    dag_run = dag_bag.get_dag("govflow_baseline_reset").test(run_conf=RESET_CONF)
+
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
+    assert states["resolve_request"] == ("failed", 1)
+    line = "'dag_test' is not in people.yaml: a reset is requested by a named person"
+    logged = capsys.readouterr()
+    assert f"AirflowFailException: {line}\n" in logged.out + logged.err
+
+
+@pytest.mark.parametrize(
+    ("request_", "requested_by", "line"),
+    [
+        ({}, "mallory", "'mallory' is not in people.yaml: a reset is requested by a named person"),
+        ({}, None, "None is not in people.yaml: a reset is requested by a named person"),
+        ({"model": "credit_aproval"}, "eve", "model 'credit_aproval' is not in models.yaml"),
+        (
+            {"window_end": "2025-03-02T00:00:00+00:00"},
+            "eve",
+            "credit_approval has 2000 usable predictions in [2025-02-23T00:00:00+00:00, "
+            "2025-03-02T00:00:00+00:00); a baseline from logs needs at least 7000",
+        ),
+    ],
+)
+def test_a_reset_that_cannot_be_built_as_asked_is_refused_in_one_line(
+    demo_store, request_, requested_by, line
+):
+    with pytest.raises(Refused) as refused:
+        describe_reset(
+            {**RESET_CONF, **request_},
+            requested_by=requested_by,
+            triggered_at=datetime(2025, 4, 2, tzinfo=UTC),
+        )
+    assert str(refused.value) == line
+
+
+def test_a_reset_run_requested_by_nobody_in_people_yaml_fails_its_first_task_unretried(
+    dag_bag, demo_store
+):
+    requested = SimpleNamespace(
+        triggering_user_name="mallory", run_after=datetime(2025, 4, 2, tzinfo=UTC)
+    )
+    resolve = _callable(dag_bag, "govflow_baseline_reset", "resolve_request")
+    with pytest.raises(AirflowFailException) as failed:
+        resolve(params=RESET_CONF, dag_run=requested)
+    assert str(failed.value) == (
+        "'mallory' is not in people.yaml: a reset is requested by a named person"
+    )
 
 
 @pytest.mark.parametrize(
@@ -224,3 +295,26 @@ def test_the_reset_tasks_ask_the_ml_lead_and_build_what_she_approved(dag_bag, de
         "incident_ref": incident_ref,
     }
     assert outlet.extra == summary
+
+
+def test_a_reset_approved_by_someone_without_the_approver_role_fails_once_and_builds_nothing(
+    dag_bag, demo_store
+):
+    _, url = demo_store
+    dag_id = "govflow_baseline_reset"
+    requested = SimpleNamespace(
+        triggering_user_name="eve", run_after=datetime(2025, 4, 2, tzinfo=UTC)
+    )
+    request = _callable(dag_bag, dag_id, "resolve_request")(params=RESET_CONF, dag_run=requested)
+    own = {"chosen_options": ["Approve"], "responded_by_user": {"id": "eve", "name": "Eve Evans"}}
+
+    with pytest.raises(AirflowFailException) as failed:
+        _callable(dag_bag, dag_id, "build_baseline")(
+            request, [own], run_id="manual__reset-2", outlet_events={BASELINES: None}
+        )
+
+    assert str(failed.value) == "eve does not hold the ml_lead role that approves a " + (
+        "concept_drift_accepted reset"
+    )
+    with store.session_scope(url) as session:
+        assert active_baseline(session, "credit_approval").version == "2025-03-01-v1"

@@ -255,6 +255,61 @@ def test_an_analyze_now_window_that_is_no_window_is_refused_in_one_line(window, 
     assert str(refused.value) == line
 
 
+MODELS = "credit_approval, marketing_propensity, product_recommendation, customer_lifetime_value"
+EXPECTED_CHECKS = "data_drift, fairness_drift, model_drift, explanation_drift"
+
+
+@pytest.mark.parametrize(
+    ("request_", "line"),
+    [
+        (
+            {"model_ids": ["credit_aproval"]},
+            f"param model_ids: unknown model(s) credit_aproval; models.yaml has {MODELS}",
+        ),
+        (
+            {"model_ids": ["credit_approval", "nope", "churn"]},
+            f"param model_ids: unknown model(s) nope, churn; models.yaml has {MODELS}",
+        ),
+        (
+            {"checks": ["data_drift", "psi"]},
+            f"param checks: unknown check 'psi'; expected some of {EXPECTED_CHECKS}",
+        ),
+    ],
+)
+def test_an_analyze_now_request_naming_an_unknown_model_or_check_is_refused_in_one_line(
+    request_, line
+):
+    with pytest.raises(Refused) as refused:
+        resolve_on_demand_request({**ANALYZE_NOW, **request_})
+    assert str(refused.value) == line
+
+
+def test_an_analyze_now_run_for_an_unknown_model_fails_its_first_task_unretried(dag_bag):
+    task = dag_bag.get_dag("govflow_monitoring_on_demand").get_task("resolve_request")
+    with pytest.raises(AirflowFailException) as failed:
+        task.python_callable(params={**ANALYZE_NOW, "model_ids": ["credit_aproval"]})
+    assert str(failed.value) == (
+        f"param model_ids: unknown model(s) credit_aproval; models.yaml has {MODELS}"
+    )
+
+
+def test_an_analyze_now_run_for_an_unknown_model_fails_once_and_its_last_task_says_why(
+    dag_bag, demo_env, capsys
+):
+    dag = dag_bag.get_dag("govflow_monitoring_on_demand")
+    dag_run = dag.test(run_conf={**ANALYZE_NOW, "model_ids": ["credit_aproval"]})
+
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
+    assert dag_run.state == "failed"
+    assert {task: states[task] for task, (state, _) in states.items() if state == "failed"} == {
+        "resolve_request": ("failed", 1),
+        "confirm_every_analysis_recorded": ("failed", 1),
+    }
+    logged = capsys.readouterr()
+    line = "no analysis was selected: the task that selects them failed"
+    assert f"AirflowFailException: {line}\n" in logged.out + logged.err
+
+
 def test_an_analyze_now_window_without_a_zone_is_analysed_as_written():
     window = {"window_start": "2025-03-28T00:00:00", "window_end": "2025-03-29T00:00:00+00:00"}
     ((target,),) = resolve_on_demand_request({**ANALYZE_NOW, **window})

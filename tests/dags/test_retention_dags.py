@@ -3,6 +3,7 @@ from the UI, as the triggering user)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,7 +11,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import select
 
-from govflow import store
+from govflow import settings, store
 from govflow.flows import Refused
 from govflow.flows.retention import apply_hold_request
 from govflow.store.schema import AuditEvent, LegalHold, Model
@@ -217,3 +218,26 @@ def test_a_release_of_a_hold_released_otherwise_is_refused_and_records_nothing(
         [(1, "audrey")],
         [("retention.hold_added", "carol"), ("retention.hold_released", "audrey")],
     )
+
+
+def test_a_policy_keeping_airflow_metadata_indefinitely_fails_the_clean_once_in_one_line(
+    tmp_path, monkeypatch
+):
+    config_dir = tmp_path / "config"
+    shutil.copytree(settings.config_dir(), config_dir)
+    policy = config_dir / "policy.yaml"
+    kept = "airflow_metadata: {indefinite: true, reason: kept}"
+    policy.write_text(
+        policy.read_text().replace(
+            'airflow_metadata: {days: 90, reason: "Operational; govflow keeps its own records"}',
+            kept,
+        )
+    )
+    assert kept in policy.read_text()
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(config_dir))
+    clean = _dag("govflow_retention").get_task("clean_airflow_metadata").python_callable
+
+    with pytest.raises(AirflowFailException) as failed:
+        clean(params={"dry_run": True})
+
+    assert str(failed.value) == "policy.yaml keeps airflow_metadata indefinitely: nothing to clean"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import select
 
 from govflow import settings, store
@@ -19,8 +20,8 @@ from govflow.config import load_config
 from govflow.incidents.lifecycle import open_incident
 from govflow.incidents.risk_acceptances import (
     DAYS_OUT_OF_RANGE,
+    NOT_APPROVER,
     SEVERITY_NOT_ACCEPTABLE,
-    RiskAcceptanceError,
 )
 from govflow.store.schema import Incident, MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
@@ -151,7 +152,8 @@ def test_the_check_names_the_ml_lead_and_the_compliance_officer_for_a_warning(db
 def test_the_check_refuses_a_critical_condition_before_anybody_is_asked(db_url):
     ref = incident_with(db_url, "psi", "CRITICAL", 0.31)
 
-    with pytest.raises(RiskAcceptanceError) as refused:
+    # AirflowFailException: the task fails once, unretried, in this one line.
+    with pytest.raises(AirflowFailException) as refused:
         task_function("check_request")(ref)
 
     assert str(refused.value) == SEVERITY_NOT_ACCEPTABLE.format(
@@ -168,6 +170,43 @@ def test_a_dag_run_of_the_check_alone_succeeds_for_a_warning_incident(db_url):
     dag_run = dag.partial_subset(task_ids=["check_request"]).test(run_conf={"incident_ref": ref})
 
     assert dag_run.state == "success"
+
+
+def test_a_dag_run_for_a_critical_condition_fails_its_check_once_in_one_line(db_url, capsys):
+    from airflow.dag_processing.dagbag import DagBag
+
+    ref = incident_with(db_url, "psi", "CRITICAL", 0.31)
+    dag = DagBag(dag_folder=str(DAG_FILE)).dags[DAG_ID]
+
+    dag_run = dag.partial_subset(task_ids=["check_request"]).test(run_conf={"incident_ref": ref})
+
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
+    assert states["check_request"] == ("failed", 1)
+    line = SEVERITY_NOT_ACCEPTABLE.format(
+        severity="CRITICAL", metric="psi", model_id="credit_approval", allowed="WARNING"
+    )
+    logged = capsys.readouterr()
+    assert f"AirflowFailException: {line}\n" in logged.out + logged.err
+
+
+def test_the_check_refuses_a_ref_that_names_no_incident_in_one_line(db_url):
+    with pytest.raises(AirflowFailException) as refused:
+        task_function("check_request")("INC-2099-0001")
+
+    assert str(refused.value) == "no incident 'INC-2099-0001'"
+
+
+def test_a_decision_by_someone_who_may_not_decide_fails_the_record_once_in_one_line(db_url):
+    ref = incident_with(db_url, "psi", "WARNING", 0.18)
+    form = answer(LENA, ["OK"], rationale="Seasonal", days=10)
+    requested = task_function("request_acceptance")(ref, "", "30", form, "r4")
+
+    with pytest.raises(AirflowFailException) as refused:
+        task_function("record_decision")(requested, answer(LENA, ["Approve"], comment="fine"))
+
+    assert str(refused.value) == NOT_APPROVER.format(
+        user="lena", role="compliance_officer", holders="carol"
+    )
 
 
 def test_the_ml_leads_form_files_one_request_with_the_proposal_filling_empty_fields(db_url):
@@ -191,7 +230,7 @@ def test_the_form_refuses_more_days_than_the_policy_allows(db_url):
     ref = incident_with(db_url, "psi", "WARNING", 0.18)
     form = answer(LENA, ["OK"], rationale="Seasonal", days=45)
 
-    with pytest.raises(RiskAcceptanceError) as refused:
+    with pytest.raises(AirflowFailException) as refused:
         task_function("request_acceptance")(ref, "", "30", form, "govflow_risk_acceptance/r2")
 
     assert str(refused.value) == DAYS_OUT_OF_RANGE.format(maximum=30, days=45)

@@ -8,8 +8,9 @@ import itertools
 from pathlib import Path
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
-from govflow import settings
+from govflow import settings, store
 from govflow.config import load_config
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -59,3 +60,25 @@ def test_the_last_stage_promotes_and_the_rollout_starts_on_an_authorised_deploym
     assets = [asset.name for asset in dag.timetable.asset_condition.objects]
     assert assets == ["govflow_model_deployed"]
     assert dag.params.get_param("from_stage").schema["enum"] == stage_names
+
+
+@pytest.mark.parametrize(
+    ("deployment_ref", "line"),
+    [
+        ("DEP-20990101-NOSUCH", "no deployment 'DEP-20990101-NOSUCH'"),
+        ("", "no deployment to roll out: give the Param deployment_ref"),
+    ],
+)
+def test_a_run_for_no_deployment_it_can_roll_out_fails_its_plan_once_in_one_line(
+    dag, fresh_store_env, deployment_ref, line
+):
+    store.upgrade(fresh_store_env)
+    plan = dag.get_task("plan_rollout").python_callable
+
+    with pytest.raises(AirflowFailException) as failed:
+        plan(
+            params={"deployment_ref": deployment_ref, "from_stage": "alpha"},
+            triggering_asset_events={},
+        )
+
+    assert str(failed.value) == line

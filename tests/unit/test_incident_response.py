@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from govflow import settings, store
 from govflow.config import GovflowConfig, load_config
 from govflow.demo import DemoManifest
-from govflow.flows import incident_response
+from govflow.flows import Refused, incident_response
 from govflow.flows.monitoring import run_monitoring
 from govflow.incidents.lifecycle import get_incident, open_incidents_for_run
 from govflow.store.schema import (
@@ -220,6 +220,7 @@ def test_the_incident_stays_open_when_the_re_run_analysis_still_finds_the_drift(
 
     assert "stays open" in str(raised.value)
     assert "disparate_impact_ratio at CRITICAL" in str(raised.value)
+    assert isinstance(raised.value, Refused)  # the task fails once, in this one line
     with store.session_scope(db_url) as session:
         assert get_incident(session, incident_id).status == "investigating"
 

@@ -16,7 +16,9 @@ from govflow import settings, store
 from govflow.answers import Answer
 from govflow.config import load_config
 from govflow.deployment import procedure
+from govflow.flows import Refused
 from govflow.flows.baselines import create_deployment_baseline
+from govflow.flows.rollout import plan_rollout
 from govflow.rollout import checks, rollback, routing, stages
 from govflow.store.schema import (
     Alert,
@@ -113,6 +115,19 @@ def test_a_rollout_only_starts_for_an_authorised_deployment(demo, config):
         deployment.details = {k: v for k, v in deployment.details.items() if k != "authorised_at"}
     with store.session_scope(url) as session, pytest.raises(ValueError) as refused:
         stages.plan(session, config, deployment_ref=ref)
+    assert str(refused.value) == stages.NOT_AUTHORISED.format(ref=ref, status="authorised")
+
+
+def test_the_rollout_run_refuses_a_deployment_not_yet_authorised_in_one_line(
+    demo, config, monkeypatch
+):
+    _data_dir, url, ref = demo
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
+    with store.session_scope(url) as session:
+        deployment = procedure.find_deployment(session, ref)
+        deployment.details = {k: v for k, v in deployment.details.items() if k != "authorised_at"}
+    with pytest.raises(Refused) as refused:
+        plan_rollout(ref, [], from_stage=None, config=config)
     assert str(refused.value) == stages.NOT_AUTHORISED.format(ref=ref, status="authorised")
 
 

@@ -22,6 +22,7 @@ from govflow.rollout.stages import deployed_traffic
 
 DEPLOYMENT_KEYS = ("model_id", "version", "deployment_ref")
 QUARTERLY_KEYS = ("model_id", "quarter", "outcome", "baseline_version")
+LACKS = "deployment {deployment} lacks {missing}"
 
 
 def _config(config: GovflowConfig | None) -> GovflowConfig:
@@ -30,12 +31,13 @@ def _config(config: GovflowConfig | None) -> GovflowConfig:
 
 def collect_deployments(announced: list[dict], requested: list[dict]) -> list[dict[str, str]]:
     """The deployments to give a baseline (announced by Asset events, then requested by
-    hand), each reduced to its model, version and reference; one lacking any is refused."""
+    hand), each reduced to its model, version and reference; one lacking any is
+    :class:`Refused` in one line naming what it lacks (a retry would read the same)."""
     deployments = [*announced, *requested]
     for deployment in deployments:
         missing = [key for key in DEPLOYMENT_KEYS if not deployment.get(key)]
         if missing:
-            raise ValueError(f"deployment {deployment} lacks {', '.join(missing)}")
+            raise Refused(LACKS.format(deployment=deployment, missing=", ".join(missing)))
         print(f"deployed: {deployment['model_id']} {deployment['version']}")
     return [{key: deployment[key] for key in DEPLOYMENT_KEYS} for deployment in deployments]
 
@@ -120,25 +122,30 @@ def describe_reset(
     db_url: str | None = None,
 ) -> dict[str, Any]:
     """Check a reset request (the Params of govflow_baseline_reset), name the requester and
-    who may approve, and gate the window now, before anybody is asked. A ``window_end``
-    that is no date and time is :class:`Refused` in one line."""
+    who may approve, and gate the window now, before anybody is asked. A request that cannot
+    be built as asked (a ``window_end`` that is no date and time, a requester nobody in
+    people.yaml, no approver left, a window the gate refuses) is :class:`Refused` in one
+    line: a retry would read the same request and the same logs."""
     window_end = params["window_end"]
     end = (
         form_moment(window_end, field="param window_end", expected=A_DATE_TIME)
         if window_end
         else triggered_at
     )
-    with store.session_scope(db_url) as session:
-        request = describe_reset_request(
-            session,
-            _config(config),
-            model_id=params["model"],
-            kind=params["kind"],
-            reason=params["reason"],
-            requested_by=requested_by,
-            end=end,
-            data_dir=settings.data_dir(),
-        )
+    try:
+        with store.session_scope(db_url) as session:
+            request = describe_reset_request(
+                session,
+                _config(config),
+                model_id=params["model"],
+                kind=params["kind"],
+                reason=params["reason"],
+                requested_by=requested_by,
+                end=end,
+                data_dir=settings.data_dir(),
+            )
+    except BaselineError as refused:
+        raise Refused(str(refused)) from None
     print(request.body)
     return request.to_dict()
 
@@ -164,28 +171,33 @@ def build_reset_baseline(
     db_url: str | None = None,
 ) -> dict[str, Any]:
     """Build the approved baseline from the logs, archive the old one, open the incident
-    that documents the reset; a retry returns the baseline the run already created."""
-    with store.session_scope(db_url) as session:
-        baseline = reset_baseline_from_logs(
-            session,
-            _config(config),
-            model_id=request["model_id"],
-            kind=request["kind"],
-            reason=request["reason"],
-            requested_by=request["requested_by"],
-            approved_by=str(Answer.from_xcom(approval).responded_by),
-            end=datetime.fromisoformat(request["end"]),
-            data_dir=settings.data_dir(),
-            idempotency_key=idempotency_key,
-        )
-        summary = {
-            "model_id": baseline.model_id,
-            "version": baseline.version,
-            "replaced_version": request["active_version"],
-            "kind": request["kind"],
-            "approved_by": baseline.approved_by,
-            "incident_ref": baseline.details.get("incident_ref"),
-        }
+    that documents the reset; a retry returns the baseline the run already created. An
+    approval the policy does not accept (the requester's own, or from someone without the
+    approver role) or a window the gate now refuses is :class:`Refused` in one line."""
+    try:
+        with store.session_scope(db_url) as session:
+            baseline = reset_baseline_from_logs(
+                session,
+                _config(config),
+                model_id=request["model_id"],
+                kind=request["kind"],
+                reason=request["reason"],
+                requested_by=request["requested_by"],
+                approved_by=str(Answer.from_xcom(approval).responded_by),
+                end=datetime.fromisoformat(request["end"]),
+                data_dir=settings.data_dir(),
+                idempotency_key=idempotency_key,
+            )
+            summary = {
+                "model_id": baseline.model_id,
+                "version": baseline.version,
+                "replaced_version": request["active_version"],
+                "kind": request["kind"],
+                "approved_by": baseline.approved_by,
+                "incident_ref": baseline.details.get("incident_ref"),
+            }
+    except BaselineError as refused:
+        raise Refused(str(refused)) from None
     print(
         f"{summary['model_id']}: new active baseline {summary['version']} "
         f"(replaces {summary['replaced_version']}), approved by {summary['approved_by']}, "

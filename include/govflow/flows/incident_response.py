@@ -21,7 +21,7 @@ from govflow import settings, store
 from govflow.alerts.messages import Links
 from govflow.answers import Answer
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import A_DATE_TIME, Refused, form_moment
+from govflow.flows import A_DATE_TIME, Refused, Skipped, form_moment
 from govflow.flows.monitoring import run_monitoring
 from govflow.incidents import diagnosis
 from govflow.incidents import lifecycle as incidents
@@ -32,6 +32,7 @@ from govflow.store.types import utcnow
 
 UNKNOWN_DIAGNOSIS = "unknown diagnosis {name!r}; diagnoses are {names}"
 NO_WINDOW = "incident {ref} names no analysed window; give the verification window in the form"
+NO_INCIDENT_PLANNED = "no incident to hand back to the sweeper: the plan named none"
 VERIFICATION_ORDER = "field 'verification_end': {end} is not after verification_start {start}"
 WINDOW_NOT_COMPLETE = (
     "the verification window [{start}, {end}) has not ended yet; resolve again after {end}"
@@ -56,8 +57,10 @@ DAG_ID = "govflow_incident_response"
 ACKNOWLEDGE = "Acknowledge"
 
 
-class ResolutionError(RuntimeError):
-    """The re-run analysis does not show the incident as fixed."""
+class ResolutionError(Refused):
+    """The incident cannot be resolved as the form asks: the re-run analysis does not show it
+    fixed, or the form names no window that can show it. Retrying the task cannot change
+    that; a new answer (a later window, a real fix) can."""
 
 
 def _config(config: GovflowConfig | None) -> GovflowConfig:
@@ -102,11 +105,15 @@ def plan_response(
     """Who answers each required action of the run, with which timeout, and what it shows.
 
     Marks the incident as covered by this run, so the escalation sweeper leaves it to it.
+    A ``ref`` that names no incident (a run triggered by hand) is :class:`Refused`.
     """
     config = _config(config)
     at = at or utcnow()
     with store.session_scope(db_url) as session:
-        incident = incidents.get_incident(session, ref)
+        try:
+            incident = incidents.get_incident(session, ref)
+        except incidents.IncidentError as unknown:
+            raise Refused(str(unknown)) from None
         plan = incidents.responders(config, incident, at)
         incidents.mark_response_run(session, incident, dag_run_id=dag_run_id, actor=DAG_ID)
         model = config.models.get(incident.model_id) if incident.model_id else None
@@ -335,18 +342,22 @@ def request_rollback(incident_id: int, actor: str, *, db_url: str | None = None)
 def record_documentation(
     incident_id: int, form: dict[str, Any], *, actor: str, db_url: str | None = None
 ) -> dict[str, Any]:
-    """Root cause and corrective action from the documentation form."""
+    """Root cause and corrective action from the documentation form; an answer that leaves
+    either blank is :class:`Refused` (the form's minLength lets spaces through)."""
     answer = Answer.from_xcom(form)
     answers, responder = answer.params, answer.responded_by
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
-        incidents.record_documentation(
-            session,
-            incident,
-            root_cause=answers.get("root_cause") or "",
-            corrective_action=answers.get("corrective_action") or "",
-            actor=responder or actor,
-        )
+        try:
+            incidents.record_documentation(
+                session,
+                incident,
+                root_cause=answers.get("root_cause") or "",
+                corrective_action=answers.get("corrective_action") or "",
+                actor=responder or actor,
+            )
+        except incidents.IncidentError as refused:
+            raise Refused(str(refused)) from None
         return {"ref": incident.ref, "documented_by": responder or actor}
 
 
@@ -482,9 +493,13 @@ def response_outcome(verified: dict[str, Any] | None) -> str:
 
 
 def end_response_run(
-    incident_id: int, *, dag_run_id: str, outcome: str, db_url: str | None = None
+    incident_id: int | None, *, dag_run_id: str, outcome: str, db_url: str | None = None
 ) -> None:
-    """The run is over, whatever happened: the escalation sweeper watches the incident again."""
+    """The run is over, whatever happened: the escalation sweeper watches the incident again.
+    A run whose plan named no incident (its ref was refused) has none to hand back:
+    :class:`Skipped`, so that its one failure is the refusal."""
+    if incident_id is None:
+        raise Skipped(NO_INCIDENT_PLANNED)
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
         incidents.release_response_run(

@@ -56,6 +56,7 @@ NOTHING_JUDGED = "no metric could be judged, every one inconclusive"
 BACKFILL_RUN_TYPE = "backfill"
 NOT_REGISTERED = "model {model_id} is not registered: run 'govflow model register {model_id}'"
 WINDOW_ORDER = "param window_end: {end} is not after window_start {start}"
+UNKNOWN_MODELS = "param model_ids: unknown model(s) {unknown}; models.yaml has {models}"
 
 
 class NotReady(RuntimeError):
@@ -921,14 +922,20 @@ def batch_label(targets: list[dict[str, Any]]) -> str:
 def resolve_on_demand_request(params: dict[str, Any]) -> list[list[dict[str, Any]]]:
     """ "Analyze Now" (seed 004 section 1.3): check the requested models, checks and window
     (the Params of govflow_monitoring_on_demand) and turn them into analysis targets, in
-    batches as ``select_due_analyses`` gives them. A window bound that is no date and time,
-    or an end not after the start, is :class:`Refused` in one line. A bound without a zone
-    is kept as written and, as the analysis reads it, is UTC."""
+    batches as ``select_due_analyses`` gives them. A model models.yaml does not list, a
+    check that is none, a window bound that is no date and time, or an end not after the
+    start, is :class:`Refused` in one line naming the param: a retry would read the same
+    request. A bound without a zone is kept as written and, as the analysis reads it, is UTC."""
     config = _policy()
     unknown = [m for m in params["model_ids"] if m not in config.models.ids()]
     if unknown:
-        raise ValueError(f"unknown model ids {unknown}; models.yaml has {config.models.ids()}")
-    checks = list(analysis.validate_checks(params["checks"]))
+        raise Refused(
+            UNKNOWN_MODELS.format(unknown=", ".join(unknown), models=", ".join(config.models.ids()))
+        )
+    try:
+        checks = list(analysis.validate_checks(params["checks"]))
+    except analysis.UnknownCheck as error:
+        raise Refused(f"param checks: {error}") from None
     start, end = (
         form_moment(params[name], field=f"param {name}", expected=A_DATE_TIME)
         for name in ("window_start", "window_end")
@@ -960,6 +967,7 @@ NO_RECORD = (
     "task failed after its retries (task log of {dag_id} run {dag_run_id})"
 )
 UNRECORDED = "{count} analysis(es) of this run left no record: {models}"
+NOTHING_SELECTED = "no analysis was selected: the task that selects them failed"
 
 
 def record_missing_analyses(
@@ -1028,6 +1036,16 @@ def record_missing_analyses(
             actor=ACTOR,
         )
         return {"models": missing, "message": message, "send_now": [alert.id]}
+
+
+def selected_targets(batches: list[list[dict[str, Any]]] | None) -> list[dict[str, Any]]:
+    """Every analysis target of the run's batches. None means the selection itself failed
+    (a refused Analyze Now request, a selection that failed after its retries): that is
+    :class:`Refused` in one line, so the run's last task fails once, naming why, and the run
+    cannot end green on the analyses it never selected."""
+    if batches is None:
+        raise Refused(NOTHING_SELECTED)
+    return [target for batch in batches for target in batch]
 
 
 def refuse_unrecorded(missing: dict[str, Any]) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from govflow import settings, store
 from govflow.answers import Answer
 from govflow.config import GovflowConfig, load_config
+from govflow.flows import Refused
 from govflow.incidents import risk_acceptances as acceptances
+from govflow.incidents.lifecycle import IncidentError
 
 APPROVE, REJECT = "Approve", "Reject"
 
@@ -16,13 +20,24 @@ def _config(config: GovflowConfig | None) -> GovflowConfig:
     return config or load_config(settings.config_dir())
 
 
+@contextmanager
+def _refused() -> Iterator[None]:
+    """What section 12 or the policy does not allow (an incident that is none, more days than
+    the policy allows, a decision by the requester) is :class:`Refused` in one line: a
+    retry would ask the same."""
+    try:
+        yield
+    except (acceptances.RiskAcceptanceError, IncidentError) as error:
+        raise Refused(str(error)) from None
+
+
 def check_request(
     incident_ref: str, *, config: GovflowConfig | None = None, db_url: str | None = None
 ) -> dict[str, Any]:
-    """Refuse at once what the policy would refuse; name who documents (``ml_lead``) and who
-    decides (``compliance_officer``) as the run's assignments."""
+    """Refuse at once (:class:`Refused`) what the policy would refuse; name who documents
+    (``ml_lead``) and who decides (``compliance_officer``) as the run's assignments."""
     store.ensure_schema(db_url)
-    with store.session_scope(db_url) as session:
+    with _refused(), store.session_scope(db_url) as session:
         preview = acceptances.preview_request(session, _config(config), incident=incident_ref)
     return {
         **preview,
@@ -44,7 +59,7 @@ def request_acceptance(
     """File the ML lead's request from the form (empty fields take the proposed values),
     once per ``request_key`` however often retried."""
     answer = Answer.from_xcom(form)
-    with store.session_scope(db_url) as session:
+    with _refused(), store.session_scope(db_url) as session:
         acceptance = acceptances.request_acceptance(
             session,
             _config(config),
@@ -68,7 +83,7 @@ def record_decision(
     answer = Answer.from_xcom(review)
     approve = answer.chose(APPROVE)
     decide = acceptances.approve_acceptance if approve else acceptances.reject_acceptance
-    with store.session_scope(db_url) as session:
+    with _refused(), store.session_scope(db_url) as session:
         acceptance = decide(
             session,
             _config(config),

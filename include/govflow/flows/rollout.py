@@ -8,7 +8,7 @@ from typing import Any
 from govflow import settings, store
 from govflow.answers import Answer
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import Skipped
+from govflow.flows import Refused, Skipped
 from govflow.rollout import stages
 
 NO_DEPLOYMENT = "no deployment to roll out: give the Param deployment_ref"
@@ -30,11 +30,17 @@ def plan_rollout(
     config: GovflowConfig | None = None,
 ) -> dict[str, Any]:
     """The deployment to roll out (the Param, else the newest authorisation's Asset event)
-    and the stages this run walks."""
+    and the stages this run walks. None named, one that does not exist, or one not
+    authorised or already stopped is :class:`Refused` in one line: a retry would read the
+    same request."""
     ref = deployment_ref or (announced[-1]["deployment_ref"] if announced else "")
     if not ref:
-        raise ValueError(NO_DEPLOYMENT)
-    plan = _call(stages.plan, config, deployment_ref=ref, from_stage=from_stage or None)
+        raise Refused(NO_DEPLOYMENT)
+    config = config or load_config(settings.config_dir())
+    try:
+        plan = _call(stages.plan, config, deployment_ref=ref, from_stage=from_stage or None)
+    except (ValueError, LookupError) as refused:  # stages.plan's refusals, UnknownDeployment
+        raise Refused(str(refused)) from None
     print(
         f"{plan['deployment_ref']}: {plan['model_id']} {plan['candidate']} replaces "
         f"{plan['previous']}; stages {', '.join(plan['stages'])}"
