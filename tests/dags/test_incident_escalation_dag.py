@@ -15,8 +15,9 @@ from sqlalchemy import select
 from govflow import settings, store
 from govflow.config import load_config
 from govflow.incidents.lifecycle import acknowledge, get_incident, mark_response_run, open_incident
-from govflow.store.schema import Alert, IncidentEvent, MetricResult, Model, MonitoringRun
+from govflow.store.schema import Alert, IncidentEvent, MetricResult, MonitoringRun
 from govflow.store.types import utcnow
+from tests.support.registry import high_risk_model
 from tests.support.slack_receiver import running_slack_receiver
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "govflow_incident_escalation.py"
@@ -32,16 +33,7 @@ def db_url(tmp_path, monkeypatch) -> str:
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
     store.upgrade(url)
     with store.session_scope(url) as session:
-        session.add(
-            Model(
-                id="credit_approval",
-                model_type="binary_classifier",
-                risk_tier="high",
-                owner="olivia",
-                business_purpose="credit decisions",
-                created_by="test",
-            )
-        )
+        session.add(high_risk_model())
     return url
 
 

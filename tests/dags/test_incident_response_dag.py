@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from govflow import settings, store
 from govflow.config import load_config
 from govflow.incidents.lifecycle import open_incident
-from govflow.store.schema import Model
+from tests.support.registry import high_risk_model
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_ID = "govflow_incident_response"
@@ -35,16 +35,7 @@ def incident(fresh_store_env) -> tuple[int, str]:
     """An open data-drift incident with no analysed window behind it: (id, ref)."""
     store.upgrade(fresh_store_env)
     with store.session_scope(fresh_store_env) as session:
-        session.add(
-            Model(
-                id="credit_approval",
-                model_type="binary_classifier",
-                risk_tier="high",
-                owner="olivia",
-                business_purpose="credit decisions",
-                created_by="test",
-            )
-        )
+        session.add(high_risk_model())
         opened, _ = open_incident(
             session,
             load_config(settings.config_dir()),

@@ -23,8 +23,9 @@ from govflow.incidents.risk_acceptances import (
     NOT_APPROVER,
     SEVERITY_NOT_ACCEPTABLE,
 )
-from govflow.store.schema import Incident, MetricResult, Model, MonitoringRun
+from govflow.store.schema import Incident, MetricResult, MonitoringRun
 from govflow.store.types import utcnow
+from tests.support.registry import high_risk_model
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "govflow_risk_acceptance.py"
 DAG_ID = "govflow_risk_acceptance"
@@ -49,16 +50,7 @@ def db_url(tmp_path, monkeypatch) -> str:
     monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
     store.upgrade(url)
     with store.session_scope(url) as session:
-        session.add(
-            Model(
-                id="credit_approval",
-                model_type="binary_classifier",
-                risk_tier="high",
-                owner="olivia",
-                business_purpose="credit decisions",
-                created_by="test",
-            )
-        )
+        session.add(high_risk_model())
     return url
 
 

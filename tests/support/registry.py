@@ -6,6 +6,7 @@ from __future__ import annotations
 from govflow import store
 from govflow.config import GovflowConfig
 from govflow.registry import register_model, register_version
+from govflow.store.schema import Model
 
 
 def register_models(url: str, config: GovflowConfig, versions: dict[str, list[str]]) -> str:
@@ -39,3 +40,16 @@ def register_models(url: str, config: GovflowConfig, versions: dict[str, list[st
                     actor="test",
                 )
     return url
+
+
+def high_risk_model(model_id: str = "credit_approval", *, owner: str = "olivia") -> Model:
+    """The row of a high-risk classifier for a store that only needs the model to exist (an
+    incident, an alert or an acceptance names it), added by the test to its session."""
+    return Model(
+        id=model_id,
+        model_type="binary_classifier",
+        risk_tier="high",
+        owner=owner,
+        business_purpose="credit decisions",
+        created_by="test",
+    )

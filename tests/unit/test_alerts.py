@@ -58,11 +58,11 @@ from govflow.store.schema import (
     Alert,
     AuditEvent,
     MetricResult,
-    Model,
     MonitoringRun,
     RiskAcceptance,
 )
 from govflow.store.types import utcnow
+from tests.support.registry import high_risk_model
 from tests.support.slack_receiver import BOT_TOKEN, SlackReceiver, running_slack_receiver
 
 # A Monday: the 10th week of the rotation that starts on 2025-01-06, so eve is on call.
@@ -126,16 +126,7 @@ def url(tmp_path) -> str:
     store.upgrade(db_url)
     with store.session_scope(db_url) as session:
         for model_id in MODELS:
-            session.add(
-                Model(
-                    id=model_id,
-                    model_type="binary_classifier",
-                    risk_tier="high",
-                    owner="olivia",
-                    business_purpose="credit decisions",
-                    created_by="test",
-                )
-            )
+            session.add(high_risk_model(model_id))
     return db_url
 
 

@@ -55,9 +55,9 @@ from govflow.store.schema import (
     Incident,
     IncidentEvent,
     MetricResult,
-    Model,
     MonitoringRun,
 )
+from tests.support.registry import high_risk_model
 
 # A Monday in the 10th week of the rotation that starts on 2025-01-06: eve is on call.
 DETECTED_AT = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
@@ -98,13 +98,8 @@ def prepare(db_url: str) -> str:
     with store.session_scope(db_url) as session:
         for model_id in MODELS:
             session.add(
-                Model(
-                    id=model_id,
-                    model_type="binary_classifier",
-                    risk_tier="high",
-                    owner="olivia" if model_id == "credit_approval" else "sam",
-                    business_purpose="credit decisions",
-                    created_by="test",
+                high_risk_model(
+                    model_id, owner="olivia" if model_id == "credit_approval" else "sam"
                 )
             )
     return db_url

@@ -50,9 +50,9 @@ from govflow.store.schema import (
     Incident,
     IncidentEvent,
     MetricResult,
-    Model,
     MonitoringRun,
 )
+from tests.support.registry import high_risk_model
 
 # Detection on a Monday of eve's on-call week; the suppression ends in mike's week.
 DETECTED_AT = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
@@ -76,16 +76,7 @@ def config() -> GovflowConfig:
 def url(sqlite_url) -> str:
     store.upgrade(sqlite_url)
     with store.session_scope(sqlite_url) as session:
-        session.add(
-            Model(
-                id="credit_approval",
-                model_type="binary_classifier",
-                risk_tier="high",
-                owner="olivia",
-                business_purpose="credit decisions",
-                created_by="test",
-            )
-        )
+        session.add(high_risk_model())
     return sqlite_url
 
 

@@ -19,10 +19,10 @@ from govflow.store.schema import (
     Baseline,
     Incident,
     KillSwitch,
-    Model,
     ServingStatHour,
 )
 from govflow.store.types import UTCDateTime
+from tests.support.registry import high_risk_model
 
 EXPECTED_TABLES = {
     "legal_holds",
@@ -59,16 +59,7 @@ def _tables(url: str) -> set[str]:
 
 def _add_model(url: str, model_id: str = "credit_approval") -> None:
     with store.session_scope(url) as session:
-        session.add(
-            Model(
-                id=model_id,
-                model_type="binary_classifier",
-                risk_tier="high",
-                owner="olivia",
-                business_purpose="credit decisions",
-                created_by="test",
-            )
-        )
+        session.add(high_risk_model(model_id))
 
 
 def _baseline(version: str, active: bool) -> Baseline:
