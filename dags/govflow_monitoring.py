@@ -141,18 +141,13 @@ def confirm_every_analysis_recorded(batches: list, dag_id: str, run_id=None) -> 
     """Fail the run, naming them, when an analysis left no record (it failed after its
     retries): each gets a failed record and #engineering one alert at once. A selection
     that failed fails it too, once, in one line."""
-    from govflow.flows.monitoring import (
-        record_missing_analyses,
-        refuse_unrecorded,
-        selected_targets,
-    )
+    from govflow.flows import monitoring
 
     with airflow_outcomes():
-        targets = selected_targets(batches)
-    missing = record_missing_analyses(targets, dag_id=dag_id, dag_run_id=run_id)
-    deliver_now(missing["send_now"])
-    with airflow_outcomes():
-        refuse_unrecorded(missing)
+        targets = monitoring.selected_targets(batches)
+        missing = monitoring.record_missing_analyses(targets, dag_id=dag_id, dag_run_id=run_id)
+        deliver_now(missing["send_now"])
+        monitoring.refuse_unrecorded(missing)
     return missing["models"]
 
 
