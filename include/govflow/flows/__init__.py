@@ -9,6 +9,8 @@ without a retry, the next run tries again). ``govflow_airflow.outcomes`` turns t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,17 @@ def known_person(config: GovflowConfig, actor: str | None, *, may: str) -> User:
         raise Refused(NOT_A_PERSON.format(actor=actor, may=may)) from None
 
 
+@contextmanager
+def refusing(*errors: type[Exception]) -> Iterator[None]:
+    """Any of ``errors`` (a request the library refuses: an unknown incident, a policy that
+    does not allow it) raised inside is :class:`Refused` in its own one line: a retry would
+    ask the same. Other exceptions pass as they are, to be retried."""
+    try:
+        yield
+    except errors as error:
+        raise Refused(str(error)) from None
+
+
 def form_moment(value: Any, *, field: str, expected: str = A_DAY) -> datetime:
     """The date or ISO time a form (a DAG's Params, a person's answer) gave as ``field``,
     as written: naive when it names no zone, which each form reads as its description says.
@@ -65,4 +78,5 @@ __all__ = [
     "Skipped",
     "form_moment",
     "known_person",
+    "refusing",
 ]

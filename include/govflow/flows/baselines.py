@@ -16,7 +16,7 @@ from govflow.baselines.management import (
 from govflow.baselines.onboarding import BaselineSourceError
 from govflow.baselines.profile import BaselineError, lock_model
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import A_DATE_TIME, Refused, form_moment
+from govflow.flows import A_DATE_TIME, Refused, form_moment, refusing
 from govflow.registry import RegistryError
 from govflow.rollout.stages import deployed_traffic
 
@@ -50,33 +50,33 @@ def create_deployment_baseline(
     the version has not reached full yet. A version that cannot have one (its validation set
     refused by the gate, unreadable, or not registered) raises :class:`Refused` with the
     one-line reason: retrying cannot change the data."""
-    try:
-        with store.session_scope(db_url) as session:
-            # Locked before reading what the version serves, so a rollout completing
-            # meanwhile finds the pending baseline to activate (or this reads it completed).
-            lock_model(session, deployment["model_id"])
-            traffic = deployed_traffic(session, deployment["deployment_ref"])
-            baseline = create_baseline_for_deployment(
-                session,
-                _config(config),
-                model_id=deployment["model_id"],
-                version=deployment["version"],
-                deployment_ref=deployment["deployment_ref"],
-                data_dir=settings.data_dir(),
-                actor="govflow-deployment",
-                traffic=traffic,
-            )
-            created = {**deployment, "baseline_version": baseline.version}
-            notes = baseline.details.get("data_quality_notes", [])
-            state = (
-                "active"
-                if baseline.is_active
-                else "archived unused (the version was rolled back)"
-                if baseline.archived_at is not None
-                else "pending: active once the rollout reaches full"
-            )
-    except (BaselineError, BaselineSourceError, RegistryError) as refused:
-        raise Refused(str(refused)) from None
+    with (
+        refusing(BaselineError, BaselineSourceError, RegistryError),
+        store.session_scope(db_url) as session,
+    ):
+        # Locked before reading what the version serves, so a rollout completing
+        # meanwhile finds the pending baseline to activate (or this reads it completed).
+        lock_model(session, deployment["model_id"])
+        traffic = deployed_traffic(session, deployment["deployment_ref"])
+        baseline = create_baseline_for_deployment(
+            session,
+            _config(config),
+            model_id=deployment["model_id"],
+            version=deployment["version"],
+            deployment_ref=deployment["deployment_ref"],
+            data_dir=settings.data_dir(),
+            actor="govflow-deployment",
+            traffic=traffic,
+        )
+        created = {**deployment, "baseline_version": baseline.version}
+        notes = baseline.details.get("data_quality_notes", [])
+        state = (
+            "active"
+            if baseline.is_active
+            else "archived unused (the version was rolled back)"
+            if baseline.archived_at is not None
+            else "pending: active once the rollout reaches full"
+        )
     for note in notes:
         print(note)
     made = f"{created['model_id']} {created['version']}: baseline {created['baseline_version']}"
@@ -132,20 +132,17 @@ def describe_reset(
         if window_end
         else triggered_at
     )
-    try:
-        with store.session_scope(db_url) as session:
-            request = describe_reset_request(
-                session,
-                _config(config),
-                model_id=params["model"],
-                kind=params["kind"],
-                reason=params["reason"],
-                requested_by=requested_by,
-                end=end,
-                data_dir=settings.data_dir(),
-            )
-    except BaselineError as refused:
-        raise Refused(str(refused)) from None
+    with refusing(BaselineError), store.session_scope(db_url) as session:
+        request = describe_reset_request(
+            session,
+            _config(config),
+            model_id=params["model"],
+            kind=params["kind"],
+            reason=params["reason"],
+            requested_by=requested_by,
+            end=end,
+            data_dir=settings.data_dir(),
+        )
     print(request.body)
     return request.to_dict()
 
@@ -174,30 +171,27 @@ def build_reset_baseline(
     that documents the reset; a retry returns the baseline the run already created. An
     approval the policy does not accept (the requester's own, or from someone without the
     approver role) or a window the gate now refuses is :class:`Refused` in one line."""
-    try:
-        with store.session_scope(db_url) as session:
-            baseline = reset_baseline_from_logs(
-                session,
-                _config(config),
-                model_id=request["model_id"],
-                kind=request["kind"],
-                reason=request["reason"],
-                requested_by=request["requested_by"],
-                approved_by=str(Answer.from_xcom(approval).responded_by),
-                end=datetime.fromisoformat(request["end"]),
-                data_dir=settings.data_dir(),
-                idempotency_key=idempotency_key,
-            )
-            summary = {
-                "model_id": baseline.model_id,
-                "version": baseline.version,
-                "replaced_version": request["active_version"],
-                "kind": request["kind"],
-                "approved_by": baseline.approved_by,
-                "incident_ref": baseline.details.get("incident_ref"),
-            }
-    except BaselineError as refused:
-        raise Refused(str(refused)) from None
+    with refusing(BaselineError), store.session_scope(db_url) as session:
+        baseline = reset_baseline_from_logs(
+            session,
+            _config(config),
+            model_id=request["model_id"],
+            kind=request["kind"],
+            reason=request["reason"],
+            requested_by=request["requested_by"],
+            approved_by=str(Answer.from_xcom(approval).responded_by),
+            end=datetime.fromisoformat(request["end"]),
+            data_dir=settings.data_dir(),
+            idempotency_key=idempotency_key,
+        )
+        summary = {
+            "model_id": baseline.model_id,
+            "version": baseline.version,
+            "replaced_version": request["active_version"],
+            "kind": request["kind"],
+            "approved_by": baseline.approved_by,
+            "incident_ref": baseline.details.get("incident_ref"),
+        }
     print(
         f"{summary['model_id']}: new active baseline {summary['version']} "
         f"(replaces {summary['replaced_version']}), approved by {summary['approved_by']}, "

@@ -21,7 +21,7 @@ from govflow import settings, store
 from govflow.alerts.messages import Links
 from govflow.answers import Answer
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import A_DATE_TIME, Refused, Skipped, form_moment
+from govflow.flows import A_DATE_TIME, Refused, Skipped, form_moment, refusing
 from govflow.flows.monitoring import run_monitoring
 from govflow.incidents import diagnosis
 from govflow.incidents import lifecycle as incidents
@@ -110,10 +110,8 @@ def plan_response(
     config = _config(config)
     at = at or utcnow()
     with store.session_scope(db_url) as session:
-        try:
+        with refusing(incidents.IncidentError):
             incident = incidents.get_incident(session, ref)
-        except incidents.IncidentError as unknown:
-            raise Refused(str(unknown)) from None
         plan = incidents.responders(config, incident, at)
         incidents.mark_response_run(session, incident, dag_run_id=dag_run_id, actor=DAG_ID)
         model = config.models.get(incident.model_id) if incident.model_id else None
@@ -348,7 +346,7 @@ def record_documentation(
     answers, responder = answer.params, answer.responded_by
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
-        try:
+        with refusing(incidents.IncidentError):
             incidents.record_documentation(
                 session,
                 incident,
@@ -356,8 +354,6 @@ def record_documentation(
                 corrective_action=answers.get("corrective_action") or "",
                 actor=responder or actor,
             )
-        except incidents.IncidentError as refused:
-            raise Refused(str(refused)) from None
         return {"ref": incident.ref, "documented_by": responder or actor}
 
 

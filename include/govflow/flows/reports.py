@@ -11,7 +11,7 @@ nothing. A report whose records changed since is a new content: audited and post
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from govflow import settings, store
 from govflow.alerts.outbox import enqueue_report_summary
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import Refused
+from govflow.flows import Refused, refusing
 from govflow.incidents import regulator_report
 from govflow.incidents.lifecycle import IncidentError
 from govflow.reports import KeptReport, compliance, executive
@@ -142,14 +142,10 @@ def incident_report(
     return _keep_and_announce(draw)
 
 
-@contextmanager
-def _refused_when_nothing_to_report() -> Iterator[None]:
+def _refused_when_nothing_to_report() -> AbstractContextManager[None]:
     """A task asked for an incident that is not one, or as of a moment before it was opened,
     fails without a retry."""
-    try:
-        yield
-    except (IncidentError, ReportError) as error:
-        raise Refused(str(error)) from None
+    return refusing(IncidentError, ReportError)
 
 
 @contextmanager

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from govflow import settings, store
 from govflow.answers import Answer
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import Refused
+from govflow.flows import refusing
 from govflow.incidents import risk_acceptances as acceptances
 from govflow.incidents.lifecycle import IncidentError
 
@@ -20,15 +19,10 @@ def _config(config: GovflowConfig | None) -> GovflowConfig:
     return config or load_config(settings.config_dir())
 
 
-@contextmanager
-def _refused() -> Iterator[None]:
+def _refused() -> AbstractContextManager[None]:
     """What section 12 or the policy does not allow (an incident that is none, more days than
-    the policy allows, a decision by the requester) is :class:`Refused` in one line: a
-    retry would ask the same."""
-    try:
-        yield
-    except (acceptances.RiskAcceptanceError, IncidentError) as error:
-        raise Refused(str(error)) from None
+    the policy allows, a decision by the requester) is :class:`Refused` in one line."""
+    return refusing(acceptances.RiskAcceptanceError, IncidentError)
 
 
 def check_request(

@@ -8,7 +8,7 @@ from typing import Any
 from govflow import settings, store
 from govflow.answers import Answer
 from govflow.config import GovflowConfig, load_config
-from govflow.flows import Refused, Skipped
+from govflow.flows import Refused, Skipped, refusing
 from govflow.rollout import stages
 
 NO_DEPLOYMENT = "no deployment to roll out: give the Param deployment_ref"
@@ -37,10 +37,8 @@ def plan_rollout(
     if not ref:
         raise Refused(NO_DEPLOYMENT)
     config = config or load_config(settings.config_dir())
-    try:
+    with refusing(ValueError, LookupError):  # stages.plan's refusals, UnknownDeployment
         plan = _call(stages.plan, config, deployment_ref=ref, from_stage=from_stage or None)
-    except (ValueError, LookupError) as refused:  # stages.plan's refusals, UnknownDeployment
-        raise Refused(str(refused)) from None
     print(
         f"{plan['deployment_ref']}: {plan['model_id']} {plan['candidate']} replaces "
         f"{plan['previous']}; stages {', '.join(plan['stages'])}"
