@@ -5,6 +5,7 @@ documentation."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -49,17 +50,23 @@ def open_drift_incident(url: str, config: GovflowConfig) -> None:
     """A WARNING data-drift incident on credit_approval, opened at ``OPENED_AT``."""
     register_models(url, config, {"credit_approval": []})
     with store.session_scope(url) as session:
-        open_incident(
-            session,
-            config,
-            model_id="credit_approval",
-            category="data_drift",
-            metric="psi",
-            severity="WARNING",
-            title="WARNING data drift: psi on credit_approval",
-            actor="govflow-monitoring",
-            opened_at=OPENED_AT,
-        )
+        psi_finding(session, config, "WARNING", OPENED_AT)
+
+
+def psi_finding(session: Any, config: GovflowConfig, severity: str, at: datetime) -> None:
+    """A monitoring finding of ``severity`` on credit_approval's PSI at ``at``: it opens the
+    incident, or recurs in it (raising its severity when higher)."""
+    open_incident(
+        session,
+        config,
+        model_id="credit_approval",
+        category="data_drift",
+        metric="psi",
+        severity=severity,
+        title=f"{severity} data drift: psi on credit_approval",
+        actor="govflow-monitoring",
+        opened_at=at,
+    )
 
 
 def live(
@@ -89,17 +96,7 @@ def live(
         if due(INVESTIGATING_AT):
             start_investigation(session, incident, actor="mike", at=INVESTIGATING_AT)
         if due(RAISED_AT):
-            open_incident(
-                session,
-                config,
-                model_id="credit_approval",
-                category="data_drift",
-                metric="psi",
-                severity="CRITICAL",
-                title="CRITICAL data drift: psi on credit_approval",
-                actor="govflow-monitoring",
-                opened_at=RAISED_AT,
-            )
+            psi_finding(session, config, "CRITICAL", RAISED_AT)
         if due(DOCUMENTED_AT):
             record_documentation(
                 session,
