@@ -57,7 +57,12 @@ def apply_hold(params=None, dag_run=None) -> dict:
             description="A model id, an incident reference (INC-...) or a deployment reference.",
         ),
         "from": Param("", type="string", title="From (range)", description="YYYY-MM-DD"),
-        "to": Param("", type="string", title="To (range, excluded)", description="YYYY-MM-DD"),
+        "to": Param(
+            "",
+            type="string",
+            title="To (range, included)",
+            description="YYYY-MM-DD: that whole day is held (an ISO time: held up to it)",
+        ),
         "hold_id": Param(
             0,
             type="integer",

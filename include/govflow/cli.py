@@ -1030,13 +1030,11 @@ def hold_add(
     end: Annotated[str | None, typer.Option("--to", help="...to this day (included).")] = None,
 ) -> None:
     """Put a legal hold on a model, an incident, a deployment or a time range."""
-    from datetime import timedelta
-
     from govflow import settings, store
     from govflow.config import load_config
     from govflow.flows import known_person
     from govflow.flows.retention import HOLDS
-    from govflow.retention.holds import ALREADY_HELD, add_hold, held_subject
+    from govflow.retention.holds import ALREADY_HELD, add_hold, held_subject, range_end
 
     named = {"model": model, "incident": incident, "deployment": deployment}
     chosen = [scope for scope, value in named.items() if value]
@@ -1049,9 +1047,9 @@ def hold_add(
         )
     scope = chosen[0]
     first = _parse_time(start, "--from") if start else None
-    last = _parse_time(end, "--to") if end else None
-    if last is not None and end is not None and len(end) == 10:
-        last = last + timedelta(days=1)
+    last = _parse_time(end, "--to")
+    if last is not None and end is not None:
+        last = range_end(last, end)
     _ends_after_it_starts(first, last, start=("--from", start), end=("--to", end))
     known_person(load_config(settings.config_dir()), actor, may=HOLDS)
     store.ensure_schema()

@@ -4,6 +4,7 @@ from the UI, as the triggering user)."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from govflow import settings, store
 from govflow.flows import Refused
 from govflow.flows.retention import apply_hold_request
+from govflow.retention.holds import active_holds
 from govflow.store.schema import AuditEvent, LegalHold, Model
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -26,7 +28,7 @@ FORM = {
     "hold_id": 0,
     "reason": "litigation",
 }
-RANGE_FORM = {**FORM, "scope": "range", "target": "", "from": "2025-03-01", "to": "2025-04-01"}
+RANGE_FORM = {**FORM, "scope": "range", "target": "", "from": "2025-03-01", "to": "2025-03-31"}
 
 
 def _dag(dag_id: str):
@@ -114,6 +116,27 @@ def test_a_range_the_form_gives_as_no_date_is_refused_in_one_line_naming_the_fie
     assert str(refused.value) == line
     with store.session_scope(governance) as session:
         assert session.scalars(select(LegalHold)).all() == []
+
+
+def test_a_range_the_form_ends_on_a_day_holds_that_whole_day_as_the_command_line_does(
+    governance,
+):
+    apply_hold_request(RANGE_FORM, actor="carol")
+
+    with store.session_scope(governance) as session:
+        holds = active_holds(session)
+        assert holds.holds_model_at(None, datetime(2025, 3, 31, 23, 59, tzinfo=UTC))
+        assert not holds.holds_model_at(None, datetime(2025, 4, 1, tzinfo=UTC))
+        assert not holds.holds_model_at(None, datetime(2025, 2, 28, 23, 59, tzinfo=UTC))
+
+
+def test_a_range_the_form_ends_at_a_time_holds_up_to_that_time(governance):
+    apply_hold_request({**RANGE_FORM, "to": "2025-03-31T12:00:00+00:00"}, actor="carol")
+
+    with store.session_scope(governance) as session:
+        holds = active_holds(session)
+        assert holds.holds_model_at(None, datetime(2025, 3, 31, 11, 59, tzinfo=UTC))
+        assert not holds.holds_model_at(None, datetime(2025, 3, 31, 12, 0, tzinfo=UTC))
 
 
 def _holds_and_events(url: str) -> tuple[list[tuple[int, str | None]], list[tuple[str, str]]]:

@@ -16,6 +16,7 @@ from govflow.retention.holds import (
     HoldError,
     add_hold,
     held_subject,
+    range_end,
     release_hold,
 )
 from govflow.retention.purge import run_retention
@@ -78,7 +79,7 @@ def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str
                     scope=params["scope"],
                     target=params.get("target") or None,
                     starts_at=_moment(params, "from"),
-                    ends_at=_moment(params, "to"),
+                    ends_at=_range_end(params),
                     reason=params["reason"],
                     actor=str(actor),
                 )
@@ -91,6 +92,12 @@ def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str
             return {"hold_id": hold.id, "action": params["action"]}
     except HoldError as error:
         raise Refused(str(error)) from None
+
+
+def _range_end(params: dict[str, Any]) -> datetime | None:
+    """The form's "to", read as ``govflow hold add --to`` reads it: a day is held whole."""
+    moment = _moment(params, "to")
+    return range_end(moment, params["to"]) if moment is not None else None
 
 
 def _moment(params: dict[str, Any], field: str) -> datetime | None:

@@ -14,7 +14,7 @@ window (EU AI Act Art. 73: what a serious-incident report needs must still exist
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
@@ -40,6 +40,13 @@ RELEASED_BEFORE = (
     "legal hold {hold.id} on {held} was already released by {hold.released_by} on "
     "{hold.released_at:%Y-%m-%d %H:%M} UTC ({hold.release_reason}); nothing changed"
 )
+
+
+def range_end(moment: datetime, written: str) -> datetime:
+    """The end a range hold keeps (excluded) for the end a person wrote: a day alone
+    ("2025-03-31") holds that whole day, on the command line and on the form alike, so that a
+    hold "from 2025-03-01 to 2025-03-31" covers March; a time is kept as written."""
+    return moment + timedelta(days=1) if len(written.strip()) == len("YYYY-MM-DD") else moment
 
 
 class HoldError(ValueError):
