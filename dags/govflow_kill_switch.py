@@ -20,12 +20,15 @@ Activate or deactivate a kill switch from the Airflow UI ("Trigger" with the for
 
 Serving gateways re-read the switches every second, so the change is in effect within
 seconds, without a redeploy. Activating a switch that is already active changes nothing
-and records nothing. A refused request is not retried.
+and records nothing; so does deactivating again what the same person lifted with the same
+notes. A refused request is not retried; one that fails otherwise (the store briefly
+unreachable) is retried twice, 10 seconds apart, and a retry of a change already made changes
+nothing.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
@@ -67,6 +70,7 @@ def change_kill_switch(params=None, dag_run=None, run_id=None) -> dict:
     doc_md=__doc__,
     description="Activate or deactivate a kill switch as the triggering user (seed 003 13.3)",
     tags=["govflow", "safeguards"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     params={
         "action": Param(
             "activate",

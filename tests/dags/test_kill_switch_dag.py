@@ -5,6 +5,7 @@ real user, shows the change and its audit event."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from govflow import store
 from govflow.serving.kill_switches import (
+    ALREADY_LIFTED,
     NOT_ACTIVE,
     NOT_AUTHORISED,
     REASON_REQUIRED,
@@ -178,3 +180,41 @@ def test_a_refused_request_fails_the_task_with_the_reason_and_changes_nothing(
     assert str(refused.value) == message
     with store.session_scope(db_url) as session:
         assert session.scalars(select(AuditEvent)).all() == []
+
+
+def test_a_retried_deactivation_finds_it_done_and_records_nothing_again(dag, db_url, capsys):
+    change(dag, ACTIVATE, "eve")
+    first = change(dag, DEACTIVATE, "lena")
+
+    again = change(dag, DEACTIVATE, "lena")
+
+    assert again == first
+    assert capsys.readouterr().out.splitlines()[-1] == ALREADY_LIFTED.format(
+        id=first["id"],
+        scope="customer_segment",
+        target="high_value",
+        actor="lena",
+        at=f"{datetime.fromisoformat(first['deactivated_at']):%Y-%m-%d %H:%M:%S} UTC",
+    )
+    with store.session_scope(db_url) as session:
+        actions = [(e.actor, e.action) for e in session.scalars(select(AuditEvent))]
+    assert actions == [("eve", "kill_switch.activated"), ("lena", "kill_switch.deactivated")]
+
+
+@pytest.mark.parametrize(
+    ("params", "user"),
+    [(DEACTIVATE, "eve"), ({**DEACTIVATE, "recovery_notes": "rolled back"}, "lena")],
+    ids=["another person", "other notes"],
+)
+def test_another_deactivation_of_a_lifted_switch_is_refused(dag, db_url, params, user):
+    change(dag, ACTIVATE, "eve")
+    change(dag, DEACTIVATE, "lena")
+
+    with pytest.raises(AirflowFailException) as refused:
+        change(dag, params, user)
+
+    assert str(refused.value) == NOT_ACTIVE.format(scope="customer_segment", target="high_value")
+
+
+def test_a_request_that_fails_otherwise_is_retried(dag):
+    assert dag.get_task("change_kill_switch").retries == 2

@@ -67,6 +67,10 @@ ALREADY_ACTIVE = (
     "nothing changed"
 )
 DEACTIVATED = "kill switch {id} deactivated: {scope} {target!r} lifted by {actor} at {at}"
+ALREADY_LIFTED = (
+    "kill switch {id} was already deactivated: {scope} {target!r} lifted by {actor} at {at} "
+    "with the same recovery notes; nothing changed"
+)
 GATEWAY_PICKUP = "serving gateways apply it by {by}: they re-read kill switches every {seconds:g} s"
 _RESERVED_CONTEXT = ("scope", "target", "reason")
 
@@ -281,8 +285,10 @@ def request_change(
 ) -> tuple[KillSwitch, bool]:
     """A person's request (``govflow kill-switch``, the DAG): their authority is checked first,
     then the switch is activated (with ``reason``, ``context`` joining its audit event) or
-    deactivated (with ``recovery_notes``); (switch, changed), where only re-activating an
-    active switch changes nothing."""
+    deactivated (with ``recovery_notes``); (switch, changed). Re-activating an active switch
+    changes nothing, and so does the same deactivation again (a retried or cleared task, a
+    command run twice: the target's last switch lifted by the same person with the same
+    notes); any other deactivation of a target with no active switch is refused."""
     check_authority(config, actor, action=action)
     if action == "activate":
         return activate(
@@ -294,10 +300,30 @@ def request_change(
             config=config,
             context=context,
         )
+    if active_switch(session, scope, target) is None:
+        done = _lifted_as_asked(session, scope, target, actor=actor, notes=recovery_notes)
+        if done is not None:
+            return done, False
     lifted = deactivate(
         session, scope=scope, target=target, recovery_notes=recovery_notes, actor=actor
     )
     return lifted, True
+
+
+def _lifted_as_asked(
+    session: Session, scope: str, target: str, *, actor: str, notes: str
+) -> KillSwitch | None:
+    """The target's last switch, when ``actor`` lifted it with ``notes``: the deactivation
+    asked for is already done."""
+    last = session.scalar(
+        select(KillSwitch)
+        .where(KillSwitch.scope == scope, KillSwitch.target == target)
+        .order_by(KillSwitch.activated_at.desc(), KillSwitch.id.desc())
+        .limit(1)
+    )
+    if last is None or last.active_key is not None:
+        return None
+    return last if (last.deactivated_by, last.recovery_notes) == (actor, notes) else None
 
 
 def _time(at: datetime) -> str:
@@ -306,12 +332,16 @@ def _time(at: datetime) -> str:
 
 def notice(switch: KillSwitch, *, created: bool = True) -> str:
     """What the person who asked is told: what changed and by when serving gateways apply
-    it; for a switch that was already active, that nothing changed."""
+    it; for a switch that was already active, or already lifted as asked, that nothing
+    changed (``created`` False: the request found its change made)."""
     fields = {"id": switch.id, "scope": switch.scope, "target": switch.target}
     if switch.active_key is None:
         assert switch.deactivated_at is not None
         changed_at = switch.deactivated_at
-        changed = DEACTIVATED.format(**fields, actor=switch.deactivated_by, at=_time(changed_at))
+        lifted = {**fields, "actor": switch.deactivated_by, "at": _time(changed_at)}
+        if not created:
+            return ALREADY_LIFTED.format(**lifted)
+        changed = DEACTIVATED.format(**lifted)
     elif created:
         changed_at = switch.activated_at
         changed = ACTIVATED.format(**fields, actor=switch.activated_by, at=_time(changed_at))
