@@ -25,7 +25,10 @@ writes one monitoring record keyed by the DAG run, so retries and cleared
 tasks rewrite that record instead of adding another. A model whose data is bad gets a failed
 record with named data-quality findings; the other models' analyses go on. An analysis whose
 task fails after its retries gets a failed record too, #engineering one alert at once, and
-the run ends failed naming the model (`confirm_every_analysis_recorded`).
+the run ends failed naming the model (`confirm_every_analysis_recorded`). A run whose
+selection failed (an Analyze Now request refused) analysed nothing: it fails on the selection
+and publishes no event (`publish_results` skipped), so no consumer reads an empty result as
+a run that found nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from govflow_airflow.connections import deliver_now
 from govflow_airflow.outcomes import airflow_outcomes
@@ -43,6 +47,7 @@ from govflow_airflow.parse_time import scheduled_run
 MONITORING_RESULTS = Asset(name="govflow_monitoring_results")
 ON_DEMAND_DAG = "govflow_monitoring_on_demand"
 CHECKS = ["data_drift", "fairness_drift", "model_drift", "explanation_drift"]
+NOTHING_SELECTED = "no analysis was selected (the selecting task failed): nothing to publish"
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 SCHEDULED: dict[str, Any] = {
     "start_date": datetime(2025, 3, 1, tzinfo=UTC),
@@ -108,11 +113,14 @@ def start_incident_responses(batches):
 
 
 @task(outlets=[MONITORING_RESULTS], trigger_rule="all_done")
-def publish_results(batches: list, dag_id: str, run_id=None, outlet_events=None) -> dict:
+def publish_results(batches: list, selected, dag_id: str, run_id=None, outlet_events=None) -> dict:
     """Publish what every analysis found as one Asset event (failed analyses are absent) and
-    put the alerts its findings call for in the outbox, which govflow_alert_delivery sends."""
+    put the alerts its findings call for in the outbox, which govflow_alert_delivery sends.
+    A run whose selection failed (``selected`` None) analysed nothing and publishes no event."""
     from govflow.flows.monitoring import publish_results as publish
 
+    if selected is None:
+        raise AirflowSkipException(NOTHING_SELECTED)
     extra = publish(_summaries(batches), dag_id=dag_id, dag_run_id=run_id)
     outlet_events[MONITORING_RESULTS].extra = extra
     return extra
@@ -157,7 +165,7 @@ def analyse_and_publish(dag_id, selected):
     left no record. Returns the publishing task."""
     batches = analyse_models.partial(dag_id=dag_id).expand(targets=selected)
     batches >> confirm_every_analysis_recorded(selected, dag_id=dag_id)
-    published = publish_results(batches, dag_id=dag_id)
+    published = publish_results(batches, selected, dag_id=dag_id)
     published >> render_drift_reports(batches, dag_id=dag_id)
     start_incident_responses(batches)
     return published

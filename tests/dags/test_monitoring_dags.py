@@ -308,6 +308,8 @@ def test_an_analyze_now_run_for_an_unknown_model_fails_once_and_its_last_task_sa
     logged = capsys.readouterr()
     line = "no analysis was selected: the task that selects them failed"
     assert f"AirflowFailException: {line}\n" in logged.out + logged.err
+    # Nothing was analysed: no results event (the selection's failure fails the run).
+    assert states["publish_results"] == ("skipped", 1)
 
 
 def test_an_analyze_now_window_without_a_zone_is_analysed_as_written():
