@@ -804,6 +804,7 @@ def monitor_run(
         data_dir=settings.data_dir(),
         write_report=not no_report,
     )
+    from govflow.alerts.messages import VERSIONS_LABEL, mixed_versions_line, versions_text
     from govflow.flows.monitoring import print_findings
 
     print_findings(summary.run_id, typer.echo)
@@ -812,6 +813,11 @@ def monitor_run(
         f"{summary.composite_score if summary.composite_score is not None else 'n/a'}, "
         f"baseline {summary.baseline_version}, report {summary.report_path or '-'}"
     )
+    if summary.model_versions:
+        typer.echo(
+            mixed_versions_line(summary.model_versions)
+            or f"{VERSIONS_LABEL}: {versions_text(summary.model_versions)}"
+        )
     if summary.status == "failed":
         raise typer.Exit(EXIT_FAILED)
     if summary.severity == "CRITICAL":

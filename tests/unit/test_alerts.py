@@ -156,10 +156,12 @@ def record_run(
     model_id: str = "credit_approval",
     run_key: str = DAG_RUN_ID,
     detected_at: datetime = DETECTED_AT,
+    model_versions: dict[str, int] | None = None,
 ) -> int:
     """A monitoring record with (check type, metric, subject, value, severity) rows."""
     with store.session_scope(url) as session:
         run = MonitoringRun(
+            model_versions=model_versions or {},
             model_id=model_id,
             run_key=run_key,
             cadence="daily",
@@ -319,6 +321,50 @@ def test_a_critical_finding_sends_one_channel_mention_to_slack_and_one_instant_e
     )
     assert "Baseline:  2025-03-01-v1" in email.body
     assert [a.status for a in alerts(url)] == [DELIVERED, DELIVERED]
+
+
+CANARY_LINE = (
+    "window rows by model version: 1.0.0 1,900 · 1.1.0 100 (more than one version in this "
+    "window: a finding may come from one version's traffic)"
+)
+
+
+@pytest.mark.parametrize(
+    ("model_versions", "line"),
+    [
+        ({"1.0.0": 1900, "1.1.0": 100}, CANARY_LINE),
+        (
+            {"1.0.0": 1995, "unknown": 5},
+            "window rows by model version: 1.0.0 1,995 · unknown 5 (more than one version in "
+            "this window: a finding may come from one version's traffic)",
+        ),
+        ({"1.0.0": 2000}, None),
+        ({}, None),
+    ],
+)
+def test_an_alert_names_the_windows_versions_only_when_it_held_more_than_one(
+    url, config, model_versions, line
+):
+    run_id = record_run(url, config, [CRITICAL_DI, WARNING_PSI], model_versions=model_versions)
+    slack_alert, email_alert, _ = route(url, config, run_id)
+    with store.session_scope(url) as session:
+        slack_digest, email_digest = build_daily_digests(session, config, DAY, links=LINKS)
+        digests = [slack_digest.payload, email_digest.payload]
+    blocks = [
+        block["text"]["text"]
+        for block in [*slack_alert.payload["blocks"], *digests[0]["blocks"]]
+        if block["type"] == "section" and "text" in block
+    ]
+    texts = [
+        slack_alert.payload["text"],
+        "\n".join(blocks),
+        email_alert.payload["body"],
+        digests[1]["body"],
+    ]
+    if line is None:
+        assert not [text for text in texts if "model version" in text]
+    else:
+        assert [text.count(line) for text in texts] == [1, 2, 1, 1]
 
 
 def test_a_warning_only_day_produces_one_slack_digest_and_one_email_digest(

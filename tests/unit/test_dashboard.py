@@ -517,6 +517,40 @@ def test_the_drift_overview_page_draws_the_composite_trend_inline_and_offers_ana
     ) in page
 
 
+@pytest.mark.parametrize(
+    ("model_versions", "shown"),
+    [
+        (
+            {"1.0.0": 1900, "1.1.0": 100},
+            '<br><span class="muted">window rows by model version: 1.0.0 1,900 · 1.1.0 100 '
+            "(more than one version in this window: a finding may come from one version&#x27;s "
+            "traffic)</span>",
+        ),
+        ({"1.0.0": 2000}, None),
+    ],
+)
+def test_the_drift_overview_names_a_records_versions_under_its_verdict_when_it_held_several(
+    dashboard, model_versions, shown
+):
+    app, url, _ = dashboard
+    with store.session_scope(url) as session:
+        run_id = _run(session, "credit_approval", 31, ["data_drift"], 0.4)
+        session.get_one(MonitoringRun, run_id).model_versions = model_versions
+
+    page = client_as(app, "eve").get("/drift").text
+    overview = client_as(app, "eve").get("/api/drift").json()["data"]
+
+    credit = page[page.index("<td>credit_approval</td>") :].split("</tr>")[0]
+    data_drift = credit.split("<td>")[3]
+    if shown is None:
+        assert "model version" not in credit
+    else:
+        assert data_drift.endswith(f"{shown}</td>")
+        assert credit.count("model version") == 1
+    monitors = next(m for m in overview if m["model_id"] == "credit_approval")["monitors"]
+    assert monitors[0]["model_versions"] == model_versions
+
+
 def test_analyze_now_over_the_seeds_api_route_starts_the_run_and_its_progress_shows_findings(
     dashboard,
 ):

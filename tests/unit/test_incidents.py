@@ -123,10 +123,12 @@ def record_run(
     run_key: str = "scheduled__2025-03-17T02:00:00+00:00",
     detected_at: datetime = DETECTED_AT,
     composite: dict[str, Any] | None = None,
+    model_versions: dict[str, int] | None = None,
 ) -> int:
     """A monitoring record with (check type, metric, subject, value, severity) rows."""
     with store.session_scope(url) as session:
         run = MonitoringRun(
+            model_versions=model_versions or {},
             model_id="credit_approval",
             run_key=run_key,
             cadence="daily",
@@ -255,6 +257,29 @@ def test_a_critical_run_opens_one_incident_per_metric_with_its_class_owner_and_r
         (2, "opened", "govflow-monitoring", "open"),
     ]
     assert audit_actions(url) == ["incident.opened", "incident.opened"]
+
+
+@pytest.mark.parametrize(
+    ("model_versions", "said"),
+    [
+        (
+            {"1.0.0": 1900, "1.1.0": 100},
+            "; window rows by model version: 1.0.0 1,900 · 1.1.0 100 (more than one version "
+            "in this window: a finding may come from one version's traffic)",
+        ),
+        ({"1.0.0": 2000}, ""),
+    ],
+)
+def test_an_incident_keeps_the_windows_versions_and_says_so_when_it_held_more_than_one(
+    url, config, model_versions, said
+):
+    run_id = record_run(url, config, [CRITICAL_PSI], model_versions=model_versions)
+
+    open_for_run(url, config, run_id)
+
+    [(summary, details)] = rows(url, Incident, "summary", "details")
+    assert summary == f"psi: income 0.31 (critical >= 0.25, warning >= 0.1); {WINDOW}{said}"
+    assert details["model_versions"] == model_versions
 
 
 def test_running_the_same_run_again_returns_the_same_incidents_and_writes_nothing(url, config):

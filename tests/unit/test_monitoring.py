@@ -398,6 +398,38 @@ def test_monitor_run_exits_3_when_the_analysis_failed_and_its_record_says_why(
     assert "\ncredit_approval: failed, severity CRITICAL, composite n/a" in result.stdout
 
 
+def test_monitor_run_prints_the_windows_rows_per_model_version_and_its_record_keeps_them(
+    demo_env, demo_copy, quiet_days, monkeypatch
+):
+    """A canary's day: the last 100 of the day's rows scored by the candidate."""
+    day = quiet_days[0]
+    partition = partition_path(demo_copy / "prediction_logs" / "credit_approval", day)
+    rows = len(pd.read_parquet(partition, columns=["model_version"]))
+    rewrite_day(
+        demo_copy, "credit_approval", day, model_version=["1.0.0"] * (rows - 100) + ["1.1.0"] * 100
+    )
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(demo_copy))
+
+    result = CliRunner().invoke(
+        app,
+        [
+            *("monitor", "run", "--model", "credit_approval", "--start", day.isoformat()),
+            *("--checks", "data_drift", "--no-report", "--run-key", "test_monitoring/versions"),
+        ],
+    )
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.endswith(
+        f"\nwindow rows by model version: 1.0.0 {rows - 100:,} · 1.1.0 100 (more than one "
+        "version in this window: a finding may come from one version's traffic)\n"
+    )
+    with store.session_scope(demo_env[1]) as session:
+        record = session.scalars(
+            select(MonitoringRun).where(MonitoringRun.run_key == "test_monitoring/versions")
+        ).one()
+        assert record.model_versions == {"1.0.0": rows - 100, "1.1.0": 100}
+
+
 def test_the_evidently_report_is_an_html_file_at_the_recorded_path(
     demo_env, demo_copy, quiet_days, config
 ):

@@ -157,6 +157,7 @@ def _monitor(
                 "composite_score",
                 "composite_breakdown",
                 "fairness_counts",
+                "model_versions",
                 "error",
             )
         }
@@ -285,6 +286,52 @@ def test_a_window_the_gate_cuts_rows_from_is_read_and_gives_the_pandas_paths_rec
     assert [m["value"] for m in duplicates] == [1.0]
     if sql_logs.engine.dialect.name == "postgresql":
         assert wide >= 20  # the whole window, every column
+
+
+def test_a_window_mixing_versions_and_blank_ones_records_the_same_rows_per_version_either_way(
+    seeded_demo, tmp_path, monkeypatch, sql_logs
+):
+    """A canary's day: the window's rows per model_version, a missing or blank one counted
+    as "unknown", counted in the database and read give one record."""
+    data_dir, _ = seeded_demo
+    day = _day(data_dir, "stable")
+    source = _copy(sql_logs, "credit_approval_log_canary")
+    table = source.reflected()
+    with source.engine.begin() as connection:
+        ids = (
+            connection.execute(
+                select(table.c.prediction_id)
+                .where(table.c.scored_at >= day, table.c.scored_at < day + timedelta(days=1))
+                .order_by(table.c.scored_at)
+            )
+            .scalars()
+            .all()
+        )
+        for chosen, version in ((ids[:100], "1.1.0"), (ids[100:103], None), (ids[103:105], " ")):
+            connection.execute(
+                sa.update(table)
+                .where(table.c.prediction_id.in_(chosen))
+                .values(model_version=version)
+            )
+    pushed: list[analysis.Analysis | None] = []
+    counted = analysis.analyse_sql_window
+    monkeypatch.setattr(
+        analysis,
+        "analyse_sql_window",
+        lambda **options: pushed.append(counted(**options)) or pushed[-1],
+    )
+    checks = ["data_drift"]
+    from_sql = _monitor(seeded_demo, tmp_path, monkeypatch, source, day, "canary", checks)
+    monkeypatch.setattr(analysis, "analyse_sql_window", lambda **options: None)
+    read = _monitor(seeded_demo, tmp_path, monkeypatch, source, day, "canary-read", checks)
+
+    assert len(pushed) == 1 and pushed[0] is not None, "the window was read, not counted"
+    assert from_sql["model_versions"] == {
+        "1.0.0": len(ids) - 105,
+        "1.1.0": 100,
+        "unknown": 5,
+    }
+    assert from_sql == read
 
 
 def _tenancy(tmp_path: Path) -> tuple[SqlLogSource, dict[str, Any]]:

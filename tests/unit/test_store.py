@@ -19,6 +19,7 @@ from govflow.store.schema import (
     Baseline,
     Incident,
     KillSwitch,
+    MonitoringRun,
     ServingStatHour,
 )
 from govflow.store.types import UTCDateTime
@@ -119,6 +120,45 @@ def test_a_store_holding_records_upgrades_across_every_migration(store_url):
         assert connection.execute(text("SELECT historical FROM monitoring_runs")).all() == [
             (False,)
         ]
+
+
+def test_a_record_kept_before_model_versions_were_counted_says_none_and_survives_a_downgrade(
+    store_url,
+):
+    store.upgrade(store_url, "0014")
+    with store.engine_for(store_url).begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO models (id, model_type, risk_tier, owner, business_purpose, status,"
+                " created_by, created_at) VALUES ('m', 'binary_classifier', 'low', 'o', 'p',"
+                " 'draft', 't', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO monitoring_runs (id, model_id, run_key, cadence, checks,"
+                " interval_start, interval_end, status, composite_breakdown, fairness_counts,"
+                " historical, started_at) VALUES (1, 'm', 'k', 'daily', '[]', CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP, 'succeeded', '{}', '{}', false, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO metric_results (monitoring_run_id, check_type, metric, subject,"
+                " severity, status, threshold, details) VALUES (1, 'data_drift', 'psi', 'x',"
+                " 'INFO', 'computed', '{}', '{}')"
+            )
+        )
+
+    store.upgrade(store_url)
+
+    with store.session_scope(store_url) as session:
+        assert session.scalars(select(MonitoringRun.model_versions)).all() == [{}]
+    store.downgrade(store_url, "0014")
+    columns = inspect(store.engine_for(store_url)).get_columns("monitoring_runs")
+    assert "model_versions" not in {column["name"] for column in columns}
+    with store.engine_for(store_url).connect() as connection:
+        assert connection.execute(text("SELECT run_key FROM monitoring_runs")).all() == [("k",)]
 
 
 def test_the_gateway_s_minutes_already_stored_are_summed_into_their_hours_on_upgrade(

@@ -27,6 +27,7 @@ from govflow.monitoring.window_counts import (
     categorical_drift,
     fairness_counts,
     labelled,
+    model_version_counts,
     numeric_drift,
 )
 
@@ -187,6 +188,31 @@ def test_pushdown_counts_equal_the_numpy_path_on_postgres(postgres_url):
     source.engine.dispose()
     assert expected["age"]["dropped_missing"] == 11
     _assert_same(pushed, expected)
+
+
+@pytest.mark.parametrize(
+    ("versions", "expected"),
+    [
+        (
+            ["1.0.0", "1.1.0", None, "", " 1.1.0 "],
+            [("1.1.0", 800), ("unknown", 800), ("1.0.0", 400)],
+        ),
+        (["1.0.0"], [("1.0.0", ROWS)]),
+        (None, []),
+    ],
+)
+def test_rows_per_model_version_counted_are_the_read_windows_and_a_log_without_them_claims_none(
+    tmp_path, versions, expected
+):
+    frame = _window()
+    if versions is None:
+        frame = frame.drop(columns="model_version")
+    else:
+        frame["model_version"] = [versions[row % len(versions)] for row in range(ROWS)]
+    source = _load(f"sqlite:///{tmp_path / 'logs.db'}", frame)
+    read = analysis.model_version_counts(source.read_window(START, END))
+    counted = model_version_counts(source, START, END)
+    assert list(counted.items()) == list(read.items()) == expected
 
 
 def test_an_empty_window_gives_the_errors_the_numpy_path_raises(tmp_path):

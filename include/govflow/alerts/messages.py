@@ -59,6 +59,10 @@ CHANNEL_MENTION = "<!channel>"
 DIGEST_SLACK_MAX_FINDINGS = 40
 SECTION_MAX_CHARS = 2900
 NOT_APPLICABLE = "n/a"
+VERSIONS_LABEL = "window rows by model version"
+MIXED_VERSIONS = (
+    "more than one version in this window: a finding may come from one version's traffic"
+)
 
 
 class DeliveryError(Exception):
@@ -133,6 +137,8 @@ class AlertFinding:
     runbook_key: str | None = None
     runbook_title: str | None = None
     first_steps: list[str] = field(default_factory=list)
+    # The record's window rows per model version (empty in alerts stored before it was kept).
+    model_versions: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,6 +188,21 @@ def format_threshold(stored: dict[str, Any]) -> str:
     if "failed_gate_severity" in stored:
         return f"data-quality gate failed ({stored['failed_gate_severity']})"
     return NOT_APPLICABLE
+
+
+def versions_text(model_versions: dict[str, int]) -> str:
+    """A window's rows per model version in words (``1.0.0 1,900 · 1.1.0 100``), as stored
+    (most rows first); empty when nothing was counted."""
+    return " · ".join(f"{version} {rows:,}" for version, rows in model_versions.items())
+
+
+def mixed_versions_line(model_versions: dict[str, int]) -> str:
+    """What a finding says of a window that held more than one model version (a phased
+    rollout's candidate beside the production version, or rows that name none), since the
+    finding may come from one version's share of the traffic; empty for one version."""
+    if len(model_versions) < 2:
+        return ""
+    return f"{VERSIONS_LABEL}: {versions_text(model_versions)} ({MIXED_VERSIONS})"
 
 
 def format_evidence(details: dict[str, Any]) -> str:
@@ -274,6 +295,9 @@ def critical_slack_message(
             "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields],
         },
     ]
+    mixed = mixed_versions_line(finding.model_versions)
+    if mixed:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": mixed}})
     if finding.first_steps:
         steps = "\n".join(f"• {step}" for step in finding.first_steps)
         blocks.append(
@@ -306,7 +330,8 @@ def critical_slack_message(
         f"{mention}{finding.severity} {finding.family} on {finding.model_id}: {finding.what} = "
         f"{format_value(finding.value)} ({threshold}), baseline "
         f"{finding.baseline_version or NOT_APPLICABLE}. "
-        f"{_plain_link('Airflow run', run_url, finding.run_key)}"
+        + (f"{mixed}. " if mixed else "")
+        + _plain_link("Airflow run", run_url, finding.run_key)
     )
     return {"text": text, "blocks": blocks}
 
@@ -325,6 +350,7 @@ def critical_email(finding: AlertFinding, links: Links) -> EmailContent:
         f"Baseline:  {finding.baseline_version or NOT_APPLICABLE}",
         f"Severity:  {finding.severity}",
         f"Run:       {finding.run_key}",
+        *([mixed] if (mixed := mixed_versions_line(finding.model_versions)) else []),
         "",
         _plain_link(
             "Airflow run", links.airflow_run(finding.dag_id, finding.dag_run_id), finding.run_key
@@ -343,10 +369,11 @@ def critical_email(finding: AlertFinding, links: Links) -> EmailContent:
 
 
 def _digest_line(finding: AlertFinding) -> str:
+    mixed = mixed_versions_line(finding.model_versions)
     return (
         f"{finding.family}: {finding.what} = {format_value(finding.value)} "
         f"({format_threshold(finding.threshold)}), baseline "
-        f"{finding.baseline_version or NOT_APPLICABLE}"
+        f"{finding.baseline_version or NOT_APPLICABLE}" + (f"; {mixed}" if mixed else "")
     )
 
 

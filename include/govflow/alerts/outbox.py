@@ -235,6 +235,7 @@ def _alert_finding(config: GovflowConfig, run: MonitoringRun, result: MetricResu
         runbook_key=runbook_key,
         runbook_title=runbook.title if runbook else None,
         first_steps=list(first_steps),
+        model_versions=dict(run.model_versions or {}),
     )
 
 

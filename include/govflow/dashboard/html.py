@@ -11,6 +11,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote, urlencode
 
+from govflow.alerts.messages import mixed_versions_line
 from govflow.dashboard.access import PAGE_TITLES, DashboardRights, Page
 from govflow.dashboard.actions import Action
 from govflow.dashboard.deployments import DEPLOYMENT_DAG, DeploymentRow, OpenRequest
@@ -148,6 +149,12 @@ def _sources(
     return report_link(root, report, "drift report") + run_link(run_url, dag_id, run)
 
 
+def _versions(model_versions: dict[str, int]) -> str:
+    """A record's window rows per version, under its verdict, when it held more than one."""
+    mixed = mixed_versions_line(model_versions)
+    return f'<br><span class="muted">{_e(mixed)}</span>' if mixed else ""
+
+
 def drift_overview(
     root: str,
     rights: DashboardRights,
@@ -166,6 +173,7 @@ def drift_overview(
                 if m.stale and m.window_end is not None
                 else ""
             )
+            + _versions(m.model_versions)
             + "</td>"
             for m in model.monitors
         )

@@ -90,6 +90,9 @@ class Monitor:
     run_id: int | None
     dag_id: str | None
     dag_run_id: str | None
+    # The record's window rows per model version: more than one, and its findings may come
+    # from one version's share (a phased rollout's candidate).
+    model_versions: dict[str, int] = field(default_factory=dict)
 
     @property
     def shown(self) -> str:
@@ -238,7 +241,7 @@ def _lists(checks: str | None, check_type: str) -> bool:
     return checks is not None and f'"{check_type}"' in checks
 
 
-ShownRun = Row[int, datetime, str | None, str | None]
+ShownRun = Row[int, datetime, str | None, str | None, dict[str, int] | None]
 
 
 def _run_details(session: Session, run_ids: list[int]) -> dict[int, ShownRun]:
@@ -250,6 +253,7 @@ def _run_details(session: Session, run_ids: list[int]) -> dict[int, ShownRun]:
             MonitoringRun.interval_end,
             MonitoringRun.dag_id,
             MonitoringRun.dag_run_id,
+            MonitoringRun.model_versions,
         ).where(MonitoringRun.id.in_(run_ids))
     )
     return {row.id: row for row in rows}
@@ -323,6 +327,7 @@ def model_overviews(
                     run_id,
                     run.dag_id,
                     run.dag_run_id,
+                    dict(run.model_versions or {}),
                 )
             )
         latest = found.scores[0] if found.scores else None

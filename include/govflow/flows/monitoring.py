@@ -84,6 +84,8 @@ class RunSummary:
     # CPU seconds of each part of the analysis: read (the store and the window's logs),
     # analyse (the quality gate and every metric), store (the record), report, alerts.
     cpu_s: dict[str, float] = field(default_factory=dict)
+    # The window's rows per model version (empty for a log without the column).
+    model_versions: dict[str, int] = field(default_factory=dict)
 
     @property
     def headline(self) -> str:
@@ -345,6 +347,7 @@ def record_analysis(
         "inconclusive_checks": list(result.inconclusive_checks),
     }
     record.fairness_counts = result.fairness_counts
+    record.model_versions = result.model_versions
     record.report_path = None
     record.error = result.error
     record.finished_at = now
@@ -394,6 +397,7 @@ def summarise(record: MonitoringRun, result: Analysis, *, limit: int = 20) -> Ru
         notable=[_notable(f) for f in notable],
         inconclusive=list(result.inconclusive_checks),
         reason=result.failure,
+        model_versions=dict(record.model_versions or {}),
     )
 
 

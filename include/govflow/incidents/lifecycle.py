@@ -51,7 +51,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from govflow import settings
-from govflow.alerts.messages import Links, format_evidence, format_threshold, format_value
+from govflow.alerts.messages import (
+    Links,
+    format_evidence,
+    format_threshold,
+    format_value,
+    mixed_versions_line,
+)
 from govflow.alerts.outbox import EMAIL, SLACK, detected_at, enqueue_alert
 from govflow.alerts.paging import PAGE_KIND, PAGERDUTY, PAGING_NOTIFY, EventAction, page_event
 from govflow.audit import AuditSeverity, record_event
@@ -729,6 +735,8 @@ def _run_details(run: MonitoringRun) -> dict[str, Any]:
         "window_end": run.interval_end.isoformat(),
         "baseline_version": run.baseline_version,
         "composite_score": run.composite_score,
+        # Which versions the findings were measured on: a rollout's candidate among them.
+        "model_versions": dict(run.model_versions or {}),
     }
 
 
@@ -752,9 +760,10 @@ def _finding(row: MetricResult) -> dict[str, Any]:
 
 
 def _window_text(run: MonitoringRun) -> str:
+    mixed = mixed_versions_line(run.model_versions or {})
     return (
         f"window {run.interval_start:%Y-%m-%d %H:%M} to {run.interval_end:%Y-%m-%d %H:%M} UTC, "
-        f"baseline {run.baseline_version or 'none'}"
+        f"baseline {run.baseline_version or 'none'}" + (f"; {mixed}" if mixed else "")
     )
 
 

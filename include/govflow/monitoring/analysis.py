@@ -102,6 +102,7 @@ from govflow.monitoring.prediction_logs import (
     LABEL,
     LABEL_OBSERVED_AT,
     MISDATED_ROWS,
+    MODEL_VERSION,
     PREDICTION,
     PREDICTION_ID,
     ROWS_WITHOUT_SCORED_AT,
@@ -113,6 +114,7 @@ from govflow.monitoring.prediction_logs import (
     PredictionLogError,
     PredictionLogSource,
     SqlLogSource,
+    counted_versions,
     utc_timestamps,
 )
 from govflow.monitoring.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
@@ -219,6 +221,9 @@ class Analysis:
     # Per attribute and window, the day's group counts (GroupCounts.to_dict()): what a later
     # day pools when a small group needs more days to be judged.
     fairness_counts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The window's rows per logged model version, every row it holds: during a phased
+    # rollout the findings may come from a candidate's share of the traffic.
+    model_versions: dict[str, int] = field(default_factory=dict)
     status: Literal["succeeded", "failed"] = "succeeded"
     error: str | None = None
     # The window's rows and columns the data-quality gate declared usable: all a drift
@@ -1510,6 +1515,7 @@ def analyse_window(
     ``history`` holds the earlier days' fairness counts a small group is pooled with;
     ``analysed_at`` (now by default) is when the analysis runs: later rows are named."""
     analysis = Analysis(model.id, window_start, window_end, tuple(checks), baseline_version)
+    analysis.model_versions = model_version_counts(current)
     report = quality_gate(model, config, current, window_start, window_end)
     analysis.quality = report.to_dict()
     analysis.findings.extend(_quality_findings(report, config))
@@ -1564,6 +1570,14 @@ def analyse_window(
         if "explanation_drift" in checks:
             _explanation_drift(judge, usable, model, baseline, explainer)
     return _with_composite(analysis, judge, config)
+
+
+def model_version_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """The window's rows per model version (``counted_versions``), the rows the gate cuts
+    too; empty for a log without the column, whose rows say nothing of their version."""
+    if MODEL_VERSION not in frame.columns:
+        return {}
+    return counted_versions(frame[MODEL_VERSION].value_counts(dropna=False).items())
 
 
 def _usable(report: QualityReport, frame: pd.DataFrame) -> pd.DataFrame:
@@ -1656,6 +1670,7 @@ def analyse_sql_window(
             return None
         reports[window] = report
     analysis = Analysis(model.id, window_start, window_end, tuple(checks), baseline_version)
+    analysis.model_versions = window_counts.model_version_counts(source, window_start, window_end)
     report = reports["current"]
     analysis.quality = report.to_dict()
     analysis.findings.extend(_quality_findings(report, config))
@@ -1929,6 +1944,7 @@ __all__ = [
     "failed_analysis",
     "log_rules",
     "log_source",
+    "model_version_counts",
     "quality_gate_threshold",
     "quality_policy",
     "read_windows",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from govflow import settings
+from govflow.metrics.data_drift import category_key
 
 PREDICTION_ID = "prediction_id"
 MODEL_ID = "model_id"
@@ -84,6 +85,9 @@ UNDATED_TABLE_ROWS = "undated_table_rows"
 ``scored_at`` is null or not a timestamp, which no window holds (a table has no partitions to
 count them by), and which this window did not let in either; counted so that every analysis
 names them."""
+UNKNOWN_VERSION = "unknown"
+"""The name a window's rows are counted under when their ``model_version`` is missing or
+blank: which version scored them the log does not say."""
 # What SQLite compares as a time: text beginning with a date, which julianday() reads.
 SQLITE_DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"
 # SQLite's own reading of a time as UTC text that sorts as the time does (to the millisecond).
@@ -92,6 +96,25 @@ SQLITE_MOMENT = "%Y-%m-%d %H:%M:%f"
 
 class PredictionLogError(Exception):
     """Prediction logs that cannot be read at all (as opposed to read and found wanting)."""
+
+
+def version_name(value: object) -> str:
+    """A logged ``model_version`` as a record names it: text without its surrounding
+    blanks, a number as ``category_key`` writes it (SQLite keeps what it is given), and
+    ``UNKNOWN_VERSION`` for a missing or blank one."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return UNKNOWN_VERSION
+    name = value.strip() if isinstance(value, str) else category_key(value)
+    return name or UNKNOWN_VERSION
+
+
+def counted_versions(counts: Iterable[tuple[object, int]]) -> dict[str, int]:
+    """The rows of each version (``version_name``) from (logged value, rows) pairs, most
+    rows first, then by name: what both the read window and the counted one record."""
+    rows: Counter[str] = Counter()
+    for value, count in counts:
+        rows[version_name(value)] += int(count)
+    return dict(sorted(rows.items(), key=lambda item: (-item[1], item[0])))
 
 
 def log_columns(features: Sequence[str], protected_attributes: Sequence[str]) -> list[str]:

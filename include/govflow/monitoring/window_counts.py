@@ -20,6 +20,8 @@ Every function here is the database twin of a numpy path, with the same result:
 * :func:`fairness_counts` is :func:`govflow.metrics.group_counts` per protected attribute and
   intersection: one ``GROUP BY`` of the attributes, the label observed before ``as_of``, the
   prediction and the score's calibration bin, with the count and the score sum of each cell.
+* :func:`model_version_counts` is ``analysis``'s rows per ``model_version``: a ``GROUP BY``
+  of the column, each group named in Python by ``version_name``.
 
 The Wasserstein terms and each calibration cell's score sum are added one after the other
 in numpy's order (a running SUM: the pooled values ascending; ``read_window``'s row order,
@@ -68,11 +70,13 @@ from govflow.metrics.fairness import (
 from govflow.monitoring.prediction_logs import (
     LABEL,
     LABEL_OBSERVED_AT,
+    MODEL_VERSION,
     PREDICTION,
     PREDICTION_ID,
     SCORE,
     SCORED_AT,
     SqlLogSource,
+    counted_versions,
     earlier_than,
 )
 
@@ -234,6 +238,20 @@ def categorical_drift(
         except MetricInputError as error:
             found[name] = error
     return found
+
+
+def model_version_counts(source: SqlLogSource, start: datetime, end: datetime) -> dict[str, int]:
+    """The rows of ``[start, end)`` per model version (``counted_versions``); empty for a
+    table without the column, whose rows say nothing of their version."""
+    if MODEL_VERSION not in source.reflected().c:
+        return {}
+
+    def grouped(table: sa.Table, in_window: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        version = table.c[MODEL_VERSION]
+        return sa.select(version, sa.func.count()).where(in_window).group_by(version)
+
+    rows = [tuple(row) for row in source.query_window(start, end, grouped)]
+    return counted_versions((value, int(count)) for value, count in rows)
 
 
 def _is_null(value: object) -> bool:
@@ -465,6 +483,7 @@ __all__ = [
     "count_where",
     "fairness_counts",
     "missing_value",
+    "model_version_counts",
     "numeric_drift",
     "row_order",
 ]

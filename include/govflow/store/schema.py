@@ -184,6 +184,9 @@ class MonitoringRun(Base):
     composite_breakdown: Mapped[Json] = mapped_column(default=dict)
     # Per protected attribute and window, the day's group counts (what later days pool).
     fairness_counts: Mapped[Json] = mapped_column(default=dict, server_default=text("'{}'"))
+    # The window's rows per logged model version (a phased rollout's candidate among them);
+    # empty for a log without the column and for records older than it.
+    model_versions: Mapped[Json] = mapped_column(default=dict, server_default=text("'{}'"))
     # An analysis of a day long past (a backfill): recorded and reported, never alerted on.
     historical: Mapped[bool] = mapped_column(default=False, server_default=false())
     report_path: Mapped[str | None] = mapped_column(Text)
