@@ -222,6 +222,10 @@ def test_a_retried_release_returns_the_hold_it_released_and_records_nothing_agai
     )
 
 
+def test_a_hold_request_that_fails_otherwise_than_refused_is_retried():
+    assert _dag("govflow_legal_hold").get_task("apply_hold").retries == 2
+
+
 @pytest.mark.parametrize(
     ("user", "reason"), [("carol", "case closed"), ("audrey", "settled")], ids=["actor", "reason"]
 )
