@@ -9,13 +9,20 @@ fit, if any event was edited, deleted, inserted or reordered, and naming the mis
 if events the checkpoint covers are gone. On success it signs a checkpoint of the verified
 head and logs the number of events, the newest hash and the checkpoint, so the chain head is
 also kept in Airflow's task logs.
+
+A broken chain fails the task at once, unretried: a retry would walk the same chain. A run
+that fails otherwise (the store briefly unreachable) is retried twice, 5 minutes apart; it
+records no audit event, and a checkpoint is appended only when it covers more events than
+the last, so a retry or a cleared task adds nothing the first try wrote.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
+
+from govflow_airflow.outcomes import airflow_outcomes
 
 
 @dag(
@@ -25,14 +32,17 @@ from airflow.sdk import dag, task
     catchup=False,
     doc_md=__doc__,
     tags=["govflow", "audit"],
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
 )
 def govflow_audit_verification():
     @task
     def verify_audit_chain() -> dict[str, object]:
-        """Walk the hash chain against the latest checkpoint, then checkpoint its head."""
+        """Walk the hash chain against the latest checkpoint, then checkpoint its head; a
+        broken chain fails once, in one line."""
         from govflow.flows.audit import verify_audit_chain as verify
 
-        return verify(advance=True)
+        with airflow_outcomes():
+            return verify(advance=True)
 
     verify_audit_chain()
 

@@ -17,13 +17,17 @@ replace a model's baseline with one built from its last 7 days of prediction log
    the baseline untouched.
 4. **build_baseline** builds the baseline from the logs that pass the data-quality gate,
    archives the old one, records requester and approver, opens the incident that documents
-   the reset, prints the new version and publishes the Asset `govflow_baselines`. A retry
-   returns the baseline the run already created.
+   the reset, prints the new version and publishes the Asset `govflow_baselines`.
+
+A request that cannot be built as asked fails its task once, unretried. A task that fails
+otherwise (the store briefly unreachable) is retried twice, 10 seconds apart: a retry of
+build_baseline returns the baseline the run already created, with its one incident and its
+audit events, recorded once. approve_reset is never retried, so nobody is asked twice.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Asset, Param, dag, task
@@ -78,6 +82,7 @@ def build_baseline(request: dict, approvals: list, run_id=None, outlet_events=No
     doc_md=__doc__,
     description="Approved baseline reset from the last 7 days of predictions (seed 004 4.4)",
     tags=["govflow", "baselines"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     params={
         "model": Param(
             MODEL_IDS[0],
@@ -116,9 +121,9 @@ def build_baseline(request: dict, approvals: list, run_id=None, outlet_events=No
 )
 def govflow_baseline_reset():
     request = resolve_request()
-    approved = ApprovalOperator.partial(task_id="approve_reset", fail_on_reject=True).expand_kwargs(
-        ask_approvers(request)
-    )
+    approved = ApprovalOperator.partial(
+        task_id="approve_reset", fail_on_reject=True, retries=0
+    ).expand_kwargs(ask_approvers(request))
     build_baseline(request, approved.output)
 
 

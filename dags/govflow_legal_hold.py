@@ -6,13 +6,15 @@ run (a people.yaml id): `add` a hold on a model, an incident (its reference, INC
 deployment (its reference) or a time range (`from`, `to`), with a reason; or `release` hold
 `hold_id`, with a reason. A held record is never purged by govflow_retention; a released
 hold stays on record. Each change is an audit event (`govflow audit query --action
-'retention.hold*'`); a retried or cleared run finds its change made and records nothing
-again. The same from a terminal: `govflow hold add|release|list`.
+'retention.hold*'`). A refused request (nobody in people.yaml, no reason, nothing to hold)
+fails once, unretried; one that fails otherwise (the store briefly unreachable) is retried
+twice, 10 seconds apart, and a retried or cleared run finds its change made and records
+nothing again. The same from a terminal: `govflow hold add|release|list`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
@@ -35,6 +37,7 @@ def apply_hold(params=None, dag_run=None) -> dict:
     catchup=False,
     doc_md=__doc__,
     tags=["govflow", "retention"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     params={
         "action": Param(
             "add",

@@ -11,11 +11,15 @@ never purged. Each purged batch is an audit event with its counts (`govflow audi
 --action retention.purged`), never the content. Then `airflow db clean` removes Airflow's
 own metadata older than `retention.airflow_metadata`. With the Param `dry_run`, both only
 list what would go.
+
+A task that fails (the store briefly unreachable) is retried twice, 5 minutes apart. Each
+purged batch commits with its audit event, so a retry purges only what is left and records
+no batch twice; `airflow db clean` again removes nothing more.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
@@ -48,6 +52,7 @@ def clean_airflow_metadata(params=None) -> dict:
     max_active_runs=1,
     doc_md=__doc__,
     tags=["govflow", "retention"],
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
     params={
         "dry_run": Param(
             False,

@@ -19,6 +19,11 @@ incident's ref, or by `govflow_incident_response` when its containment chooses "
    rejection is recorded with who rejected it and why. At expiry the escalation sweeper
    reopens the incident if the condition persists.
 
+A refused request fails its task once, unretried. A task that fails otherwise (the store
+briefly unreachable) is retried twice, 10 seconds apart, and a retry of a step already done
+finds it done: the run's request is filed once, the decision recorded once, each with one
+audit event. The two required actions are never retried, so nobody is asked twice.
+
 Assignees are read from people.yaml when the run starts. The review is an `HITLOperator`
 with the options Approve and Reject rather than an `ApprovalOperator`: on Reject the
 latter skips its downstream tasks and returns nothing, so the rejection and the identity
@@ -27,7 +32,7 @@ of who rejected could not be recorded.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
@@ -36,6 +41,8 @@ from govflow_airflow.outcomes import airflow_outcomes
 
 DAG_ID = "govflow_risk_acceptance"
 CHECK = "check_request"
+# A person's step fails without a retry: a retry would ask them again.
+HUMAN_STEP = {"retries": 0}
 # govflow.flows.risk_acceptances.APPROVE and REJECT
 APPROVE, REJECT = "Approve", "Reject"
 INCIDENT, RATIONALE, DAYS = (
@@ -111,6 +118,7 @@ def document_rationale() -> AssignedEntryOperator:
         body=DOCUMENT_BODY,
         defaults=None,
         params=DOCUMENT_FORM,
+        **HUMAN_STEP,
     )
 
 
@@ -124,6 +132,7 @@ def review_acceptance() -> AssignedAtRuntime:
         body=REVIEW_BODY,
         options=[APPROVE, REJECT],
         params={"comment": Param("", type="string", title="Comment")},
+        **HUMAN_STEP,
     )
 
 
@@ -134,6 +143,7 @@ def review_acceptance() -> AssignedAtRuntime:
     catchup=False,
     doc_md=__doc__,
     tags=["govflow", "incidents"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     params={
         "incident_ref": Param(
             "INC-2025-0001",

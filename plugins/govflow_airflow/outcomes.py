@@ -1,9 +1,10 @@
 """govflow's outcomes that are not results, as Airflow's: a skipped task, a failed one.
 
 ``govflow.flows.Skipped`` (nothing to do in this run) skips the task;
-``govflow.flows.Refused`` (the policy refuses the request, or the deployment stopped) and
-``govflow.flows.Overdue`` (a deadline was missed: a CRITICAL alert still undelivered) fail
-it without a retry, since retrying within the run cannot change the answer.
+``govflow.flows.Refused`` (the policy refuses the request, or the deployment stopped),
+``govflow.flows.Overdue`` (a deadline was missed: a CRITICAL alert still undelivered) and
+``govflow.flows.Broken`` (what the run checks is broken: the audit trail) fail it without a
+retry, since retrying within the run cannot change the answer.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 @contextmanager
 def airflow_outcomes() -> Iterator[None]:
-    """Run a govflow flow; its Skipped, and Refused or Overdue, become Airflow's skip and
-    failure."""
-    from govflow.flows import Overdue, Refused, Skipped
+    """Run a govflow flow; its Skipped, and Refused, Overdue or Broken, become Airflow's skip
+    and failure."""
+    from govflow.flows import Broken, Overdue, Refused, Skipped
 
     try:
         yield
     except Skipped as skipped:
         raise AirflowSkipException(str(skipped)) from None
-    except (Refused, Overdue) as failed:
+    except (Refused, Overdue, Broken) as failed:
         raise AirflowFailException(str(failed)) from None

@@ -318,3 +318,57 @@ def test_a_reset_approved_by_someone_without_the_approver_role_fails_once_and_bu
     )
     with store.session_scope(url) as session:
         assert active_baseline(session, "credit_approval").version == "2025-03-01-v1"
+
+
+def _reset_records(url: str) -> tuple[list[str], list[str], list[str]]:
+    """credit_approval's baseline versions, the baseline_reset incidents, the audit actions."""
+    with store.session_scope(url) as session:
+        versions = session.scalars(
+            select(Baseline.version)
+            .where(Baseline.model_id == "credit_approval")
+            .order_by(Baseline.id)
+        ).all()
+        incidents = session.scalars(
+            select(Incident.ref).where(Incident.category == "baseline_reset")
+        ).all()
+        actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+    return list(versions), list(incidents), list(actions)
+
+
+def test_a_retried_build_returns_the_runs_baseline_and_records_nothing_twice(dag_bag, demo_store):
+    _, url = demo_store
+    dag_id = "govflow_baseline_reset"
+    requested = SimpleNamespace(
+        triggering_user_name="eve", run_after=datetime(2025, 4, 2, tzinfo=UTC)
+    )
+    request = _callable(dag_bag, dag_id, "resolve_request")(params=RESET_CONF, dag_run=requested)
+    lena = {"chosen_options": ["Approve"], "responded_by_user": {"id": "lena", "name": "Lena"}}
+    build = _callable(dag_bag, dag_id, "build_baseline")
+    _, _, before = _reset_records(url)
+
+    outlet = {BASELINES: SimpleNamespace(extra=None)}
+    first = build(request, [lena], run_id="manual__reset-3", outlet_events=outlet)
+    retried = build(request, [lena], run_id="manual__reset-3", outlet_events=outlet)
+
+    versions, incidents, actions = _reset_records(url)
+    assert retried == first
+    assert versions == ["2025-03-01-v1", "2025-03-28-v1"]
+    assert incidents == [first["incident_ref"]]
+    assert actions[len(before) :] == [
+        "baseline.archived",
+        "baseline.created",
+        "incident.opened",
+        "incident.documented",
+        "baseline.reset",
+    ]
+
+
+def test_the_reset_tasks_are_retried_and_the_approval_never(dag_bag):
+    dag = dag_bag.get_dag("govflow_baseline_reset")
+
+    assert {task.task_id: task.retries for task in dag.tasks} == {
+        "resolve_request": 2,
+        "ask_approvers": 2,
+        "approve_reset": 0,
+        "build_baseline": 2,
+    }

@@ -4,7 +4,7 @@ from the UI, as the triggering user)."""
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +16,13 @@ from govflow import settings, store
 from govflow.flows import Refused
 from govflow.flows.retention import apply_hold_request
 from govflow.retention.holds import active_holds
-from govflow.store.schema import AuditEvent, LegalHold, Model
+from govflow.store.schema import (
+    AuditEvent,
+    GatewayHeartbeat,
+    LegalHold,
+    Model,
+    ServingFeedback,
+)
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 FORM = {
@@ -62,6 +68,59 @@ def test_a_dry_run_of_the_retention_dag_lists_and_cleans_nothing(governance, cap
     assert "prediction_logs" in output and "would purge 0" in output
     with store.session_scope(governance) as session:
         assert session.scalars(select(AuditEvent.action)).all() == []
+
+
+def _purged(url: str) -> tuple[list[str], list[str], list[str]]:
+    """The heartbeats and feedback left, and the data types of the `retention.purged` events."""
+    with store.session_scope(url) as session:
+        heartbeats = session.scalars(select(GatewayHeartbeat.instance)).all()
+        feedback = session.scalars(select(ServingFeedback.details)).all()
+        events = session.scalars(
+            select(AuditEvent.payload)
+            .where(AuditEvent.action == "retention.purged")
+            .order_by(AuditEvent.seq)
+        ).all()
+    return list(heartbeats), list(feedback), [event["data_type"] for event in events]
+
+
+def test_a_retried_purge_takes_nothing_more_and_records_each_batch_once(governance):
+    now = datetime.now(UTC)
+    with store.session_scope(governance) as session:
+        session.add_all(
+            [
+                GatewayHeartbeat(instance="gone", last_seen=now - timedelta(days=31)),
+                GatewayHeartbeat(instance="live", last_seen=now),
+                *(
+                    ServingFeedback(
+                        model_id="credit_approval",
+                        kind="complaint",
+                        severity="low",
+                        details=details,
+                        recorded_by="olivia",
+                        recorded_at=now - timedelta(days=days),
+                    )
+                    for details, days in (("old", 6 * 366), ("recent", 1))
+                ),
+            ]
+        )
+    purge = _dag("govflow_retention").get_task("purge_expired_records").python_callable
+
+    first = purge(params={"dry_run": False})
+    retried = purge(params={"dry_run": False})
+
+    purged = {result["data_type"]: result["purged"] for result in first}
+    assert (purged["gateway_heartbeats"], purged["serving_feedback"]) == (1, 1)
+    assert [result["purged"] for result in retried] == [0] * len(retried)
+    assert _purged(governance) == (["live"], ["recent"], ["serving_feedback", "gateway_heartbeats"])
+
+
+def test_the_retention_tasks_are_retried_minutes_apart():
+    dag = _dag("govflow_retention")
+
+    assert {task.task_id: (task.retries, task.retry_delay) for task in dag.tasks} == {
+        "purge_expired_records": (2, timedelta(minutes=5)),
+        "clean_airflow_metadata": (2, timedelta(minutes=5)),
+    }
 
 
 def _from_the_form(params: dict, user: str):
@@ -220,6 +279,10 @@ def test_a_retried_release_returns_the_hold_it_released_and_records_nothing_agai
         [(1, "audrey")],
         [("retention.hold_added", "carol"), ("retention.hold_released", "audrey")],
     )
+
+
+def test_a_hold_request_that_fails_otherwise_than_refused_is_retried():
+    assert _dag("govflow_legal_hold").get_task("apply_hold").retries == 2
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,14 @@ from govflow.incidents.risk_acceptances import (
     NOT_APPROVER,
     SEVERITY_NOT_ACCEPTABLE,
 )
-from govflow.store.schema import Incident, MetricResult, MonitoringRun
+from govflow.store.schema import (
+    AuditEvent,
+    Incident,
+    IncidentEvent,
+    MetricResult,
+    MonitoringRun,
+    RiskAcceptance,
+)
 from govflow.store.types import utcnow
 from tests.support.registry import high_risk_model
 
@@ -248,3 +255,67 @@ def test_the_record_applies_the_compliance_officers_answer(
         incident = session.scalars(select(Incident).where(Incident.ref == ref)).one()
         assert incident.status == incident_status
     assert f"risk acceptance 1 of {ref} {status} by carol" in capsys.readouterr().out
+
+
+def recorded(url: str) -> tuple[list[tuple[int, str]], list[str], list[str]]:
+    """The acceptances (id, status), the audit actions and the incident timeline's kinds."""
+    with store.session_scope(url) as session:
+        rows = session.execute(select(RiskAcceptance.id, RiskAcceptance.status)).all()
+        audited = session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+        timeline = session.scalars(select(IncidentEvent.kind).order_by(IncidentEvent.id)).all()
+    return [tuple(row) for row in rows], list(audited), list(timeline)
+
+
+@pytest.mark.parametrize(
+    ("options", "status", "audited_decision", "timeline_decision"),
+    [
+        (
+            ["Approve"],
+            "approved",
+            ["incident.accepted_risk", "risk_acceptance.approved"],
+            "accepted_risk",
+        ),
+        (
+            ["Reject"],
+            "rejected",
+            ["risk_acceptance.rejected", "incident.risk_acceptance_rejected"],
+            "risk_acceptance_rejected",
+        ),
+    ],
+)
+def test_a_retried_request_and_decision_record_each_once(
+    db_url, options, status, audited_decision, timeline_decision
+):
+    ref = incident_with(db_url, "psi", "WARNING", 0.18)
+    form = answer(LENA, ["OK"], rationale="Seasonal", days=10)
+    review = answer(CAROL, options, comment="reviewed")
+    request, record = task_function("request_acceptance"), task_function("record_decision")
+
+    requested = request(ref, "", "30", form, "govflow_risk_acceptance/r5")
+    assert request(ref, "", "30", form, "govflow_risk_acceptance/r5") == requested
+    decided = record(requested, review)
+    assert record(requested, review) == decided
+
+    acceptances, audited, timeline = recorded(db_url)
+    assert acceptances == [(1, status)]
+    assert audited == [
+        "incident.opened",
+        "risk_acceptance.requested",
+        "incident.risk_acceptance_requested",
+        *audited_decision,
+    ]
+    assert timeline == ["opened", "risk_acceptance_requested", timeline_decision]
+
+
+def test_the_tasks_are_retried_and_the_peoples_steps_never():
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(DAG_FILE)).dags[DAG_ID]
+
+    assert {task.task_id: task.retries for task in dag.tasks} == {
+        "check_request": 2,
+        "document_rationale": 0,
+        "request_acceptance": 2,
+        "review_acceptance": 0,
+        "record_decision": 2,
+    }

@@ -1,10 +1,12 @@
 """The application layer: one module per DAG family, the functions its tasks and the CLI call.
 
 Each function opens its own session, reads config/ and takes and returns small JSON-able
-values (ids, summaries). Two outcomes are not results: :class:`Skipped` (nothing to do in
+values (ids, summaries). Four outcomes are not results: :class:`Skipped` (nothing to do in
 this run; the task is skipped), :class:`Refused` (the policy refuses the request; the
-task fails without a retry) and :class:`Overdue` (a deadline was missed; the task fails
-without a retry, the next run tries again). ``govflow_airflow.outcomes`` turns them into Airflow's.
+task fails without a retry), :class:`Overdue` (a deadline was missed; the task fails
+without a retry, the next run tries again) and :class:`Broken` (what the run checks is
+broken; the task fails without a retry). ``govflow_airflow.outcomes`` turns them into
+Airflow's.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class Refused(Exception):
 class Overdue(Exception):
     """Work the policy gives a deadline missed it (a CRITICAL alert still undelivered): the
     task fails to say so, and the next scheduled run tries again."""
+
+
+class Broken(Exception):
+    """What the run checks is broken (the audit trail edited, cut short or rewritten): the task
+    fails to say so at once, since a retry would find the same; the next scheduled run checks
+    again."""
 
 
 def known_person(config: GovflowConfig, actor: str | None, *, may: str) -> User:
@@ -73,6 +81,7 @@ __all__ = [
     "A_DAY",
     "NOT_A_MOMENT",
     "NOT_A_PERSON",
+    "Broken",
     "Overdue",
     "Refused",
     "Skipped",

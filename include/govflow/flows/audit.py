@@ -15,12 +15,14 @@ from govflow.audit import (
     signing_key,
     verify_chain,
 )
+from govflow.flows import Broken
 from govflow.store.types import utcnow
 
 
-class AuditChainBroken(RuntimeError):
+class AuditChainBroken(Broken):
     """An event of the audit trail was edited, deleted, inserted or reordered, or events a
-    signed checkpoint covers are missing or differ from the ones it signed."""
+    signed checkpoint covers are missing or differ from the ones it signed: the daily run
+    fails at once, since a retry would walk the same chain."""
 
     def __init__(self, problem: str, *, events_checked: int) -> None:
         super().__init__(problem)
