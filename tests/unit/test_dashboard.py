@@ -630,6 +630,29 @@ def test_model_health_shows_each_status_and_the_newest_model_drift_values(dashbo
     assert "sev Healthy" not in page
 
 
+def test_model_health_names_the_versions_its_model_drift_values_were_measured_on(dashboard):
+    app, url, _ = dashboard
+    with store.session_scope(url) as session:
+        runs = session.scalars(
+            select(MonitoringRun)
+            .where(MonitoringRun.model_id == "credit_approval")
+            .order_by(MonitoringRun.interval_end.desc())
+        ).all()
+        newest = next(run for run in runs if "model_drift" in run.checks)
+        newest.model_versions = {"1.0.0": 1900, "1.1.0": 100}
+
+    page = client_as(app, "audrey").get("/health").text
+
+    credit = page[page.index("<td>credit_approval</td>") :].split("</tr>")[0]
+    assert (
+        '<br><span class="muted">window rows by model version: 1.0.0 1,900 · 1.1.0 100 '
+        "(more than one version in this window: a finding may come from one version&#x27;s "
+        "traffic)</span></td>"
+    ) in credit
+    marketing = page[page.index("<td>marketing_propensity</td>") :].split("</tr>")[0]
+    assert "model version" not in marketing
+
+
 def test_fairness_monitor_shows_values_intervals_group_sizes_bounds_and_inconclusive(dashboard):
     app, _, _ = dashboard
     page = client_as(app, "carol").get("/fairness?model=credit_approval&days=30").text

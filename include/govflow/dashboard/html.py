@@ -388,9 +388,11 @@ def model_health(
             None if record is None else record.dag_id,
             None if record is None else record.dag_run_id,
         )
+        # The values' record held more than one version: they may be one version's traffic.
+        versions = "" if record is None else _versions(record.model_versions)
         rows.append(
             f"<tr><td>{_e(model.model_id)}</td><td>{badge(model.health)}</td>{cells}"
-            f'<td class="muted">{_e(monitors)}</td><td>{source}</td></tr>'
+            f'<td class="muted">{_e(monitors)}{versions}</td><td>{source}</td></tr>'
         )
     return layout(
         root,
