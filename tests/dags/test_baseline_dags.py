@@ -34,6 +34,10 @@ RESET_CONF = {
     "window_end": "2025-03-28T00:00:00+00:00",
 }
 ISO = "(ISO 8601, e.g. 2025-03-28T00:00:00+00:00)"
+# A reset requested by eve, triggered on 2 April 2025 (the DagRun its tasks are given).
+REQUESTED_BY_EVE = SimpleNamespace(
+    triggering_user_name="eve", run_after=datetime(2025, 4, 2, tzinfo=UTC)
+)
 
 
 @pytest.fixture(scope="module")
@@ -252,21 +256,17 @@ def test_a_reset_whose_window_end_is_no_date_is_refused_in_one_line(window_end, 
 
 
 def test_a_reset_run_whose_window_end_is_no_date_fails_its_first_task_unretried(dag_bag):
-    requested = SimpleNamespace(
-        triggering_user_name="eve", run_after=datetime(2025, 4, 2, tzinfo=UTC)
-    )
     resolve = _callable(dag_bag, "govflow_baseline_reset", "resolve_request")
     with pytest.raises(AirflowFailException, match="param window_end: 'yesterday' is not a date"):
-        resolve(params={**RESET_CONF, "window_end": "yesterday"}, dag_run=requested)
+        resolve(params={**RESET_CONF, "window_end": "yesterday"}, dag_run=REQUESTED_BY_EVE)
 
 
 def test_the_reset_tasks_ask_the_ml_lead_and_build_what_she_approved(dag_bag, demo_store):
     _, url = demo_store
     dag_id = "govflow_baseline_reset"
-    requested = SimpleNamespace(
-        triggering_user_name="eve", run_after=datetime(2025, 4, 2, tzinfo=UTC)
+    request = _callable(dag_bag, dag_id, "resolve_request")(
+        params=RESET_CONF, dag_run=REQUESTED_BY_EVE
     )
-    request = _callable(dag_bag, dag_id, "resolve_request")(params=RESET_CONF, dag_run=requested)
     approval = _callable(dag_bag, dag_id, "ask_approvers")(request)
     assert [(a["subject"], a["assigned_users"]) for a in approval] == [
         (
@@ -302,10 +302,9 @@ def test_a_reset_approved_by_someone_without_the_approver_role_fails_once_and_bu
 ):
     _, url = demo_store
     dag_id = "govflow_baseline_reset"
-    requested = SimpleNamespace(
-        triggering_user_name="eve", run_after=datetime(2025, 4, 2, tzinfo=UTC)
+    request = _callable(dag_bag, dag_id, "resolve_request")(
+        params=RESET_CONF, dag_run=REQUESTED_BY_EVE
     )
-    request = _callable(dag_bag, dag_id, "resolve_request")(params=RESET_CONF, dag_run=requested)
     own = {"chosen_options": ["Approve"], "responded_by_user": {"id": "eve", "name": "Eve Evans"}}
 
     with pytest.raises(AirflowFailException) as failed:
@@ -338,10 +337,9 @@ def _reset_records(url: str) -> tuple[list[str], list[str], list[str]]:
 def test_a_retried_build_returns_the_runs_baseline_and_records_nothing_twice(dag_bag, demo_store):
     _, url = demo_store
     dag_id = "govflow_baseline_reset"
-    requested = SimpleNamespace(
-        triggering_user_name="eve", run_after=datetime(2025, 4, 2, tzinfo=UTC)
+    request = _callable(dag_bag, dag_id, "resolve_request")(
+        params=RESET_CONF, dag_run=REQUESTED_BY_EVE
     )
-    request = _callable(dag_bag, dag_id, "resolve_request")(params=RESET_CONF, dag_run=requested)
     lena = {"chosen_options": ["Approve"], "responded_by_user": {"id": "lena", "name": "Lena"}}
     build = _callable(dag_bag, dag_id, "build_baseline")
     _, _, before = _reset_records(url)

@@ -212,12 +212,8 @@ def _parquet_record(seeded_demo, tmp_path, monkeypatch, day: datetime, scenario:
     return _PARQUET_RECORDS[scenario]
 
 
-@pytest.mark.parametrize("scenario", ["data_drift", "fairness_drift", "stable", "first"])
-def test_the_credit_models_day_from_a_sql_table_records_what_its_parquet_logs_record(
-    seeded_demo, tmp_path, monkeypatch, sql_logs, scenario
-):
-    data_dir, _ = seeded_demo
-    day = _day(data_dir, scenario)
+def _pushed_down(monkeypatch) -> list[analysis.Analysis | None]:
+    """What each ``analyse_sql_window`` call returns from now on (None: the window was read)."""
     pushed: list[analysis.Analysis | None] = []
     counted = analysis.analyse_sql_window
     monkeypatch.setattr(
@@ -225,6 +221,16 @@ def test_the_credit_models_day_from_a_sql_table_records_what_its_parquet_logs_re
         "analyse_sql_window",
         lambda **options: pushed.append(counted(**options)) or pushed[-1],
     )
+    return pushed
+
+
+@pytest.mark.parametrize("scenario", ["data_drift", "fairness_drift", "stable", "first"])
+def test_the_credit_models_day_from_a_sql_table_records_what_its_parquet_logs_record(
+    seeded_demo, tmp_path, monkeypatch, sql_logs, scenario
+):
+    data_dir, _ = seeded_demo
+    day = _day(data_dir, scenario)
+    pushed = _pushed_down(monkeypatch)
     from_sql = _monitor(seeded_demo, tmp_path, monkeypatch, sql_logs, day, "sql")
     from_parquet = _parquet_record(seeded_demo, tmp_path, monkeypatch, day, scenario)
     assert len(pushed) == 1 and pushed[0] is not None, "the window was read, not counted"
@@ -313,13 +319,7 @@ def test_a_window_mixing_versions_and_blank_ones_records_the_same_rows_per_versi
                 .where(table.c.prediction_id.in_(chosen))
                 .values(model_version=version)
             )
-    pushed: list[analysis.Analysis | None] = []
-    counted = analysis.analyse_sql_window
-    monkeypatch.setattr(
-        analysis,
-        "analyse_sql_window",
-        lambda **options: pushed.append(counted(**options)) or pushed[-1],
-    )
+    pushed = _pushed_down(monkeypatch)
     checks = ["data_drift"]
     from_sql = _monitor(seeded_demo, tmp_path, monkeypatch, source, day, "canary", checks)
     monkeypatch.setattr(analysis, "analyse_sql_window", lambda **options: None)

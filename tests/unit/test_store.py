@@ -85,10 +85,10 @@ def test_migrations_create_every_table_and_downgrade_removes_them(store_url):
     assert _tables(store_url) == EXPECTED_TABLES
 
 
-def test_a_store_holding_records_upgrades_across_every_migration(store_url):
-    """A migration that rebuilds a table (SQLite's batch mode) fails on a store whose rows
-    other tables point at: upgrading a used store must work, not only an empty one."""
-    store.upgrade(store_url, "0008")
+def _hold_a_record(store_url: str, *, historical: bool) -> None:
+    """A model, one monitoring record of it and one metric of that record, written as SQL at
+    the store's revision (the ``historical`` column exists from 0009 on)."""
+    since_0009 = ("historical, ", "false, ") if historical else ("", "")
     with store.engine_for(store_url).begin() as connection:
         connection.execute(
             text(
@@ -101,8 +101,9 @@ def test_a_store_holding_records_upgrades_across_every_migration(store_url):
             text(
                 "INSERT INTO monitoring_runs (id, model_id, run_key, cadence, checks,"
                 " interval_start, interval_end, status, composite_breakdown, fairness_counts,"
-                " started_at) VALUES (1, 'm', 'k', 'daily', '[]', CURRENT_TIMESTAMP,"
-                " CURRENT_TIMESTAMP, 'succeeded', '{}', '{}', CURRENT_TIMESTAMP)"
+                f" {since_0009[0]}started_at) VALUES (1, 'm', 'k', 'daily', '[]',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'succeeded', '{}', '{}',"
+                f" {since_0009[1]}CURRENT_TIMESTAMP)"
             )
         )
         connection.execute(
@@ -112,6 +113,13 @@ def test_a_store_holding_records_upgrades_across_every_migration(store_url):
                 " 'INFO', 'computed', '{}', '{}')"
             )
         )
+
+
+def test_a_store_holding_records_upgrades_across_every_migration(store_url):
+    """A migration that rebuilds a table (SQLite's batch mode) fails on a store whose rows
+    other tables point at: upgrading a used store must work, not only an empty one."""
+    store.upgrade(store_url, "0008")
+    _hold_a_record(store_url, historical=False)
 
     store.upgrade(store_url)
 
@@ -126,29 +134,7 @@ def test_a_record_kept_before_model_versions_were_counted_says_none_and_survives
     store_url,
 ):
     store.upgrade(store_url, "0014")
-    with store.engine_for(store_url).begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO models (id, model_type, risk_tier, owner, business_purpose, status,"
-                " created_by, created_at) VALUES ('m', 'binary_classifier', 'low', 'o', 'p',"
-                " 'draft', 't', CURRENT_TIMESTAMP)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO monitoring_runs (id, model_id, run_key, cadence, checks,"
-                " interval_start, interval_end, status, composite_breakdown, fairness_counts,"
-                " historical, started_at) VALUES (1, 'm', 'k', 'daily', '[]', CURRENT_TIMESTAMP,"
-                " CURRENT_TIMESTAMP, 'succeeded', '{}', '{}', false, CURRENT_TIMESTAMP)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO metric_results (monitoring_run_id, check_type, metric, subject,"
-                " severity, status, threshold, details) VALUES (1, 'data_drift', 'psi', 'x',"
-                " 'INFO', 'computed', '{}', '{}')"
-            )
-        )
+    _hold_a_record(store_url, historical=True)
 
     store.upgrade(store_url)
 
