@@ -714,6 +714,16 @@ def test_an_incident_is_found_by_reference_or_id_and_an_unknown_one_is_named(url
     assert str(unknown.value) == UNKNOWN_INCIDENT.format(ref="INC-2025-0099")
 
 
+# An id past the column's range (a 32-bit integer on Postgres) or digits that are not ASCII
+# ("²" is a digit to str.isdigit, not to int): no incident, not a crash of the database driver.
+@pytest.mark.parametrize("ref", ["2147483648", "99999999999999999999999", "\u00b2", "\uff11"])
+def test_an_id_no_incident_can_have_is_an_unknown_incident(url, config, ref):
+    new_incident(url, config)
+    with store.session_scope(url) as session, pytest.raises(IncidentError) as unknown:
+        get_incident(session, ref)
+    assert str(unknown.value) == UNKNOWN_INCIDENT.format(ref=ref)
+
+
 # --- Responders ----------------------------------------------------------------------------
 
 
@@ -1075,6 +1085,17 @@ def test_the_cli_lists_incidents_and_shows_a_timeline(url, config, monkeypatch):
         UNKNOWN_INCIDENT.format(ref="INC-2025-0042"),
     )
     assert bad_status.exit_code == 2
+
+
+def test_the_cli_names_an_id_too_large_for_any_incident_as_unknown(url, monkeypatch):
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
+
+    shown = CliRunner().invoke(app, ["incident", "show", "99999999999999999999999"])
+
+    assert (shown.exit_code, shown.output.strip()) == (
+        1,
+        UNKNOWN_INCIDENT.format(ref="99999999999999999999999"),
+    )
 
 
 def test_the_timeline_text_names_the_documentation_and_the_post_mortem(url, config):

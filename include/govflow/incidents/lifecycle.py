@@ -112,6 +112,8 @@ SWEEPER_ACTOR = "govflow-incident-escalation"
 # Audit idempotency keys are "incident:<id>:<event key>" in a 255-character column.
 EVENT_KEY_MAX_CHARS = 200
 REF_FORMAT = "INC-{year}-{id:04d}"
+# The incidents id column is a 32-bit integer on Postgres.
+MAX_INCIDENT_ID = 2**31 - 1
 
 ILLEGAL_TRANSITION = (
     "incident {ref} is {status}; it cannot become {target} (from {status}: {allowed})"
@@ -223,10 +225,13 @@ def dedup_key_for(model_id: str | None, metric: str | None) -> str:
 
 
 def get_incident(session: Session, ref_or_id: str | int) -> Incident:
-    """An incident by reference (``INC-2025-0001``) or database id."""
+    """An incident by reference (``INC-2025-0001``) or database id (ASCII digits); an id
+    past the column's range is no incident rather than a database error."""
     incident = None
-    if isinstance(ref_or_id, int) or str(ref_or_id).isdigit():
-        incident = session.get(Incident, int(ref_or_id))
+    text = str(ref_or_id)
+    if isinstance(ref_or_id, int) or (text.isascii() and text.isdigit()):
+        number = int(ref_or_id)
+        incident = session.get(Incident, number) if 0 < number <= MAX_INCIDENT_ID else None
     else:
         incident = session.scalars(select(Incident).where(Incident.ref == ref_or_id)).first()
     if incident is None:
