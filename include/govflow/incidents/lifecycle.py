@@ -895,6 +895,28 @@ def _lock(session: Session, incident: Incident) -> None:
     session.refresh(incident, with_for_update=True)
 
 
+def _check_transition(incident: Incident, target: str) -> None:
+    allowed = TRANSITIONS[incident.status]
+    if target not in allowed:
+        raise IncidentError(
+            ILLEGAL_TRANSITION.format(
+                ref=incident.ref,
+                status=incident.status,
+                target=target,
+                allowed=", ".join(sorted(allowed)) or "nothing, it is final",
+            )
+        )
+
+
+def check_resolvable(session: Session, incident: Incident) -> None:
+    """Raise the :class:`IncidentError` ``resolve`` would raise for the incident as it is
+    now, before anything costly is done towards resolving it; an incident whose current
+    episode was already resolved under the default key passes (a retried resolution finds
+    it done)."""
+    if _find_event(session, incident, episode_key(incident, RESOLVED)) is None:
+        _check_transition(incident, RESOLVED)
+
+
 def _transition(
     session: Session,
     incident: Incident,
@@ -915,16 +937,7 @@ def _transition(
     done = _find_event(session, incident, key)
     if done is not None:
         return done
-    allowed = TRANSITIONS[incident.status]
-    if target not in allowed:
-        raise IncidentError(
-            ILLEGAL_TRANSITION.format(
-                ref=incident.ref,
-                status=incident.status,
-                target=target,
-                allowed=", ".join(sorted(allowed)) or "nothing, it is final",
-            )
-        )
+    _check_transition(incident, target)
     moment = at or utcnow()
     from_status = incident.status
     incident.status = target
