@@ -1007,6 +1007,36 @@ def test_the_sweeper_leaves_an_incident_to_the_response_run_covering_it_until_it
     assert released == [("INC-2025-0001", "secondary", ["tom"], ACK_OVERDUE, 2)]
 
 
+@pytest.mark.parametrize(
+    ("acknowledged", "minutes", "expected"),
+    [
+        (False, 20, []),  # the run's own required action waits for the acknowledgement
+        (True, 239, []),
+        (True, 240, [("executive", ["cathy"], UNRESOLVED)]),
+        (False, 240, [("executive", ["cathy"], UNRESOLVED)]),
+    ],
+)
+def test_a_covered_incident_still_unresolved_after_four_hours_goes_to_the_executive(
+    url, config, acknowledged, minutes, expected
+):
+    """The response run escalates to the executive only while nobody acknowledges; once
+    acknowledged it waits for forms (the resolution's has no timeout), so the sweeper
+    keeps table 3.2's "CEO if unresolved in 4h" for the incidents it covers."""
+    incident_id = new_incident(url, config, category="data_drift", metric="psi")
+    with store.session_scope(url) as session:
+        incident = session.get_one(Incident, incident_id)
+        mark_response_run(session, incident, dag_run_id="incident__INC-2025-0001", actor="r")
+        if acknowledged:
+            acknowledge(session, incident, actor="lena", at=DETECTED_AT + timedelta(minutes=5))
+
+    now = DETECTED_AT + timedelta(minutes=minutes)
+    swept = sweep(url, config, now)
+    again = sweep(url, config, now)
+
+    assert swept == [("INC-2025-0001", level, people, why, 2) for level, people, why in expected]
+    assert again == []
+
+
 def test_the_sweeper_and_a_response_run_escalating_the_same_level_notify_once(url, config):
     incident_id = new_incident(url, config)
     with store.session_scope(url) as session:

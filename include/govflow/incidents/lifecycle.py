@@ -34,8 +34,10 @@ rotation; ``escalate`` records who is now responsible and puts one Slack and one
 alert per incident and level in the outbox; ``escalate_overdue_incidents`` is the sweeper
 that escalates incidents no response run covers. A response run covers an incident from
 ``mark_response_run`` (its first task) until ``release_response_run`` (its last, run
-whatever happened); the sweeper skips covered incidents, and both use the same keys, so
-the sweeper and a response run never notify twice.
+whatever happened); the sweeper leaves a covered incident's acknowledgement to the run, but
+still escalates it to the executive when it is unresolved past the path's executive step
+(the run does so only while nobody acknowledges). Both use the same keys, so the sweeper
+and a response run never notify twice.
 """
 
 from __future__ import annotations
@@ -1579,13 +1581,15 @@ def escalate_overdue_incidents(
     actor: str = SWEEPER_ACTOR,
     links: Links | None = None,
 ) -> list[EscalationRecord]:
-    """The sweeper: escalate what no response run covers and the SLA says is overdue.
+    """The sweeper: escalate what the SLA says is overdue.
 
     Still ``open`` (unacknowledged) past the acknowledgement SLA since the (re)opening: to
-    the path's secondary. Unresolved past the path's executive step (CRITICAL data and
-    model drift: 4 hours): to the executive. Incidents in ``covered_incident_ids`` or
-    marked by a response run that has not ended are left alone. Returns the escalations made
-    by this call; calling again makes none.
+    the path's secondary, unless the incident is in ``covered_incident_ids`` or marked by a
+    response run that has not ended (that run's required actions escalate it). Unresolved
+    past the path's executive step (CRITICAL data and model drift: 4 hours): to the
+    executive, covered or not, since a response run escalates to the executive only while
+    nobody acknowledges (the escalation's key is shared, so it is told once). Returns the
+    escalations made by this call; calling again makes none.
     """
     covered = set(covered_incident_ids)
     candidates = session.scalars(
@@ -1593,13 +1597,12 @@ def escalate_overdue_incidents(
     ).all()
     made: list[EscalationRecord] = []
     for incident in candidates:
-        if incident.id in covered or covering_response_run(incident) is not None:
-            continue
+        responding = incident.id in covered or covering_response_run(incident) is not None
         started = sla_clock_start(incident)
         plan = responders(config, incident, started)
         due: list[tuple[EscalationLevel, list[str]]] = []
         overdue_ack = now >= started + timedelta(minutes=plan.acknowledgement_minutes)
-        if incident.status == OPEN and plan.secondary and overdue_ack:
+        if incident.status == OPEN and plan.secondary and overdue_ack and not responding:
             due.append(("secondary", plan.secondary))
         if (
             plan.executive_after_minutes is not None
