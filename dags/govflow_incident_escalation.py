@@ -4,11 +4,12 @@
 The escalation sweeper, every five minutes. Any incident still **open** (unacknowledged)
 15 minutes after it was opened or reopened (policy.yaml `escalation.acknowledgement_minutes`)
 goes to its path's secondary; a CRITICAL data or model incident still unresolved after
-4 hours goes to the executive (seed 004 table 3.2). Incidents a `govflow_incident_response`
-run covers are left to that run. Each escalation is an incident event, an audit event and
-one Slack message (the severity's channel, mentioning who is now responsible) plus one
-e-mail, sent at once through `slack_default` / `smtp_default`; a failed send stays in the
-outbox for `govflow_alert_delivery` to retry.
+4 hours goes to the executive (seed 004 table 3.2). An incident a `govflow_incident_response`
+run covers is left to that run until then: the run escalates to the executive only while
+nobody acknowledges, so the 4-hour rule is kept here for it too. Each escalation is an
+incident event, an audit event and one Slack message (the severity's channel, mentioning
+who is now responsible) plus one e-mail, sent at once through `slack_default` /
+`smtp_default`; a failed send stays in the outbox for `govflow_alert_delivery` to retry.
 
 The same run expires accepted-risk exceptions whose suppression has ended (seed 004
 section 12): the incident reopens when the condition persists, else it is resolved.

@@ -32,6 +32,7 @@ from govflow.audit import query_events, record_event
 from govflow.config import load_config
 from govflow.dashboard import create_dashboard_app, dashboard_rights, trail
 from govflow.dashboard.access import MISSING_PERMISSION, NOT_IN_PEOPLE
+from govflow.dashboard.actions import my_actions
 from govflow.dashboard.app import (
     BAD_WINDOW,
     CONTROL_CHARACTER,
@@ -58,6 +59,7 @@ from govflow.dashboard.pages import (
 )
 from govflow.dashboard.reports import UNSAFE_PATH
 from govflow.dashboard.trail import DEFAULT_PAGE_SIZE
+from govflow.incidents.lifecycle import accept_risk, open_incident, reopen
 from govflow.rollout.routing import ServingStat as GatewayCounts
 from govflow.rollout.routing import record_serving_stats
 from govflow.serving.limits import BODY_TOO_LARGE
@@ -1750,6 +1752,36 @@ def test_my_actions_lists_what_waits_for_each_person_with_links_to_the_required_
     ]
     assert 'href="/required_actions"' in client_as(governance, "olivia").get("/actions").text
     assert "Nothing is waiting for you." in client_as(governance, "victor").get("/actions").text
+
+
+def test_a_reopened_incident_waits_for_the_on_call_of_its_reopening_due_from_then(sqlite_url):
+    """A reopening is a new episode (the sweeper's SLA and the reopening's notice count from
+    it): the on-call of that week acknowledges it, by the class's time from the reopening."""
+    opened = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
+    reopened = datetime(2025, 3, 24, 9, tzinfo=UTC)
+    store.upgrade(sqlite_url)
+    config = load_config(config_dir())
+    with store.session_scope(sqlite_url) as session:
+        incident, _ = open_incident(
+            session,
+            config,
+            model_id=None,
+            category="data_drift",
+            metric="psi",
+            severity="WARNING",
+            title="WARNING data drift: psi",
+            actor="govflow-monitoring",
+            opened_at=opened,  # eve's on-call week
+        )
+        accept_risk(session, incident, actor="carol", event_key="accepted", at=opened)
+        reopen(session, incident, actor="expiry", event_key="reopened:expiry", at=reopened)
+
+    with store.session_scope(sqlite_url) as session:
+        mike = my_actions(session, config, "mike", now=reopened)
+
+    assert [(a.kind, a.ref, a.due) for a in mike] == [
+        ("incident_acknowledgement", "INC-2025-0001", reopened + timedelta(hours=24))
+    ]
 
 
 def test_the_audit_page_shows_the_chain_intact_and_a_bounded_filtered_query(governance):

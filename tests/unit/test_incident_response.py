@@ -14,7 +14,14 @@ from govflow.config import GovflowConfig, load_config
 from govflow.demo import DemoManifest
 from govflow.flows import Refused, incident_response
 from govflow.flows.monitoring import run_monitoring
-from govflow.incidents.lifecycle import get_incident, open_incidents_for_run
+from govflow.incidents.lifecycle import (
+    ILLEGAL_TRANSITION,
+    accept_risk,
+    get_incident,
+    open_incidents_for_run,
+    reopen,
+    resolve,
+)
 from govflow.store.schema import (
     Alert,
     AuditEvent,
@@ -223,6 +230,68 @@ def test_the_incident_stays_open_when_the_re_run_analysis_still_finds_the_drift(
     assert isinstance(raised.value, Refused)  # the task fails once, in this one line
     with store.session_scope(db_url) as session:
         assert get_incident(session, incident_id).status == "investigating"
+
+
+def test_a_retried_verification_finds_the_incident_it_closed(demo, config):
+    data_dir, db_url, manifest, incidents = demo
+    incident_id = incidents["marketing_propensity"]
+    _walk_to_resolution(db_url, incident_id)
+    form = _resolution_form(manifest.scenarios["stable"][-1])
+    options = {"actor": CARE_OF, "config": config, "db_url": db_url, "data_dir": data_dir}
+
+    first = incident_response.verify_resolution(incident_id, form, **options)
+    retried = incident_response.verify_resolution(incident_id, form, **options)
+
+    assert first == retried
+    assert retried["status"] == "closed"
+
+
+def _reopen_after_expiry(session, incident) -> None:
+    accept_risk(session, incident, actor="carol", event_key="risk_acceptance:1:approved")
+    reopen(session, incident, actor="expiry", event_key="reopened:risk_acceptance:1")
+
+
+def _resolve_after_expiry(session, incident) -> None:
+    accept_risk(session, incident, actor="carol", event_key="risk_acceptance:1:approved")
+    resolve(session, incident, actor="expiry", event_key="resolved:risk_acceptance:1")
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "allowed"),
+    [
+        (_reopen_after_expiry, "open", "accepted_risk, acknowledged"),
+        (_resolve_after_expiry, "resolved", "closed"),
+    ],
+)
+def test_a_resolution_answered_after_the_incident_was_reopened_or_resolved_is_refused_at_once(
+    demo, config, change, status, allowed
+):
+    """The resolution form has no timeout: while it waits, an accepted risk's expiry can
+    reopen the incident (a new episode, to acknowledge again) or resolve it."""
+    data_dir, db_url, manifest, incidents = demo
+    incident_id = incidents["marketing_propensity"]
+    _walk_to_resolution(db_url, incident_id)
+    with store.session_scope(db_url) as session:
+        change(session, session.get_one(Incident, incident_id))
+        runs_before = session.scalar(select(func.count()).select_from(MonitoringRun))
+    ref = _ref(db_url, incident_id)
+
+    with pytest.raises(incident_response.ResolutionError) as raised:
+        incident_response.verify_resolution(
+            incident_id,
+            _resolution_form(manifest.scenarios["stable"][-1]),
+            actor=CARE_OF,
+            config=config,
+            db_url=db_url,
+            data_dir=data_dir,
+        )
+
+    assert str(raised.value) == ILLEGAL_TRANSITION.format(
+        ref=ref, status=status, target="resolved", allowed=allowed
+    )
+    with store.session_scope(db_url) as session:
+        assert session.scalar(select(func.count()).select_from(MonitoringRun)) == runs_before
+        assert get_incident(session, incident_id).status == status
 
 
 def test_a_verification_window_that_has_not_ended_is_refused(demo, config):

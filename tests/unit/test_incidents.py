@@ -714,6 +714,16 @@ def test_an_incident_is_found_by_reference_or_id_and_an_unknown_one_is_named(url
     assert str(unknown.value) == UNKNOWN_INCIDENT.format(ref="INC-2025-0099")
 
 
+# An id past the column's range (a 32-bit integer on Postgres) or digits that are not ASCII
+# ("²" is a digit to str.isdigit, not to int): no incident, not a crash of the database driver.
+@pytest.mark.parametrize("ref", ["2147483648", "99999999999999999999999", "\u00b2", "\uff11"])
+def test_an_id_no_incident_can_have_is_an_unknown_incident(url, config, ref):
+    new_incident(url, config)
+    with store.session_scope(url) as session, pytest.raises(IncidentError) as unknown:
+        get_incident(session, ref)
+    assert str(unknown.value) == UNKNOWN_INCIDENT.format(ref=ref)
+
+
 # --- Responders ----------------------------------------------------------------------------
 
 
@@ -997,6 +1007,36 @@ def test_the_sweeper_leaves_an_incident_to_the_response_run_covering_it_until_it
     assert released == [("INC-2025-0001", "secondary", ["tom"], ACK_OVERDUE, 2)]
 
 
+@pytest.mark.parametrize(
+    ("acknowledged", "minutes", "expected"),
+    [
+        (False, 20, []),  # the run's own required action waits for the acknowledgement
+        (True, 239, []),
+        (True, 240, [("executive", ["cathy"], UNRESOLVED)]),
+        (False, 240, [("executive", ["cathy"], UNRESOLVED)]),
+    ],
+)
+def test_a_covered_incident_still_unresolved_after_four_hours_goes_to_the_executive(
+    url, config, acknowledged, minutes, expected
+):
+    """The response run escalates to the executive only while nobody acknowledges; once
+    acknowledged it waits for forms (the resolution's has no timeout), so the sweeper
+    keeps table 3.2's "CEO if unresolved in 4h" for the incidents it covers."""
+    incident_id = new_incident(url, config, category="data_drift", metric="psi")
+    with store.session_scope(url) as session:
+        incident = session.get_one(Incident, incident_id)
+        mark_response_run(session, incident, dag_run_id="incident__INC-2025-0001", actor="r")
+        if acknowledged:
+            acknowledge(session, incident, actor="lena", at=DETECTED_AT + timedelta(minutes=5))
+
+    now = DETECTED_AT + timedelta(minutes=minutes)
+    swept = sweep(url, config, now)
+    again = sweep(url, config, now)
+
+    assert swept == [("INC-2025-0001", level, people, why, 2) for level, people, why in expected]
+    assert again == []
+
+
 def test_the_sweeper_and_a_response_run_escalating_the_same_level_notify_once(url, config):
     incident_id = new_incident(url, config)
     with store.session_scope(url) as session:
@@ -1075,6 +1115,17 @@ def test_the_cli_lists_incidents_and_shows_a_timeline(url, config, monkeypatch):
         UNKNOWN_INCIDENT.format(ref="INC-2025-0042"),
     )
     assert bad_status.exit_code == 2
+
+
+def test_the_cli_names_an_id_too_large_for_any_incident_as_unknown(url, monkeypatch):
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
+
+    shown = CliRunner().invoke(app, ["incident", "show", "99999999999999999999999"])
+
+    assert (shown.exit_code, shown.output.strip()) == (
+        1,
+        UNKNOWN_INCIDENT.format(ref="99999999999999999999999"),
+    )
 
 
 def test_the_timeline_text_names_the_documentation_and_the_post_mortem(url, config):

@@ -7,7 +7,8 @@ saying who must answer; this page names, for one people.yaml person:
   waits for their decision (GATE-6: the model's owner and deployment.yaml's stage approvers);
 - the incidents still waiting for an acknowledgement that they respond to: the primary
   responders of the incident's escalation path (seed 004 section 3.2, as the rotation
-  stood when it opened) and whoever an escalation assigned it to;
+  stood when it opened, or reopened: a new episode) and whoever an escalation assigned it
+  to, due by the incident class's response time from that (re)opening;
 - the risk acceptances they review (seed 004 section 12): requests waiting for a holder of
   ``exceptions.approved_by`` who did not file them, and acceptances they approved or
   requested that expire within REVIEW_BEFORE_EXPIRY.
@@ -26,7 +27,13 @@ from sqlalchemy.orm import Session
 from govflow.config import GovflowConfig
 from govflow.dashboard.deployments import MAX_ACTIVE_DEPLOYMENTS, deployment_rows
 from govflow.dashboard.timeline import response_due
-from govflow.incidents.lifecycle import OPEN, RESPONSE_DAG_ID, covering_response_run, responders
+from govflow.incidents.lifecycle import (
+    OPEN,
+    RESPONSE_DAG_ID,
+    covering_response_run,
+    responders,
+    sla_clock_start,
+)
 from govflow.incidents.risk_acceptances import APPROVED, REQUESTED
 from govflow.rollout.stages import stage_approvers
 from govflow.store.schema import Deployment, Incident, RiskAcceptance, RolloutStage
@@ -111,7 +118,9 @@ def _incident_actions(session: Session, config: GovflowConfig, user: str) -> lis
     )
     found = []
     for incident in waiting:
-        opened = incident.opened_at  # UTCDateTime: aware on every backend
+        # The (re)opening: a reopened incident is a new episode, acknowledged by the on-call
+        # of its reopening within its class's time from then, as the sweeper counts it.
+        opened = sla_clock_start(incident)
         plan = responders(config, incident, opened)
         if user not in plan.primary and user != incident.assigned_to:
             continue

@@ -394,17 +394,25 @@ def verify_resolution(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Re-run the incident's analysis over the verification window; resolve and close the
-    incident only when its metric is back below WARNING and the data passed the gate."""
+    incident only when its metric is back below WARNING and the data passed the gate.
+
+    The form has no timeout: an incident that can no longer be resolved when it is answered
+    (an accepted risk's expiry reopened or resolved it meanwhile) is refused before
+    anything is analysed."""
     config = _config(config)
     answer = Answer.from_xcom(form)
     answers, who = answer.params, answer.responded_by or actor
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
         start, end = _verification_window(session, incident, answers)
+        if end > (now or utcnow()):
+            raise ResolutionError(WINDOW_NOT_COMPLETE.format(start=start, end=end))
+        try:
+            incidents.check_resolvable(session, incident)
+        except incidents.IncidentError as error:
+            raise ResolutionError(str(error)) from None
         ref, model_id, metric = incident.ref, str(incident.model_id), incident.metric
         check = CHECK_OF_CATEGORY.get(incident.category)
-    if end > (now or utcnow()):
-        raise ResolutionError(WINDOW_NOT_COMPLETE.format(start=start, end=end))
     summary = run_monitoring(
         model_id,
         start=start,
@@ -463,16 +471,18 @@ def verify_resolution(
                     findings=", ".join(f"{r.subject}={r.value:.4f}" for r in failing),
                 )
             )
-        if incident.status == "investigating":
-            incidents.mitigate(session, incident, actor=who, note=answers.get("fix", ""))
-        incidents.resolve(
-            session,
-            incident,
-            actor=who,
-            root_cause=incident.root_cause,
-            corrective_action=incident.corrective_action,
-        )
-        incidents.close(session, incident, actor=who)
+        # Changed while the analysis ran: refused in one line, as before it.
+        with refusing(incidents.IncidentError):
+            if incident.status == "investigating":
+                incidents.mitigate(session, incident, actor=who, note=answers.get("fix", ""))
+            incidents.resolve(
+                session,
+                incident,
+                actor=who,
+                root_cause=incident.root_cause,
+                corrective_action=incident.corrective_action,
+            )
+            incidents.close(session, incident, actor=who)
         return {
             "ref": ref,
             "status": incident.status,

@@ -34,8 +34,10 @@ rotation; ``escalate`` records who is now responsible and puts one Slack and one
 alert per incident and level in the outbox; ``escalate_overdue_incidents`` is the sweeper
 that escalates incidents no response run covers. A response run covers an incident from
 ``mark_response_run`` (its first task) until ``release_response_run`` (its last, run
-whatever happened); the sweeper skips covered incidents, and both use the same keys, so
-the sweeper and a response run never notify twice.
+whatever happened); the sweeper leaves a covered incident's acknowledgement to the run, but
+still escalates it to the executive when it is unresolved past the path's executive step
+(the run does so only while nobody acknowledges). Both use the same keys, so the sweeper
+and a response run never notify twice.
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ SWEEPER_ACTOR = "govflow-incident-escalation"
 # Audit idempotency keys are "incident:<id>:<event key>" in a 255-character column.
 EVENT_KEY_MAX_CHARS = 200
 REF_FORMAT = "INC-{year}-{id:04d}"
+# The incidents id column is a 32-bit integer on Postgres.
+MAX_INCIDENT_ID = 2**31 - 1
 
 ILLEGAL_TRANSITION = (
     "incident {ref} is {status}; it cannot become {target} (from {status}: {allowed})"
@@ -223,10 +227,13 @@ def dedup_key_for(model_id: str | None, metric: str | None) -> str:
 
 
 def get_incident(session: Session, ref_or_id: str | int) -> Incident:
-    """An incident by reference (``INC-2025-0001``) or database id."""
+    """An incident by reference (``INC-2025-0001``) or database id (ASCII digits); an id
+    past the column's range is no incident rather than a database error."""
     incident = None
-    if isinstance(ref_or_id, int) or str(ref_or_id).isdigit():
-        incident = session.get(Incident, int(ref_or_id))
+    text = str(ref_or_id)
+    if isinstance(ref_or_id, int) or (text.isascii() and text.isdigit()):
+        number = int(ref_or_id)
+        incident = session.get(Incident, number) if 0 < number <= MAX_INCIDENT_ID else None
     else:
         incident = session.scalars(select(Incident).where(Incident.ref == ref_or_id)).first()
     if incident is None:
@@ -890,6 +897,28 @@ def _lock(session: Session, incident: Incident) -> None:
     session.refresh(incident, with_for_update=True)
 
 
+def _check_transition(incident: Incident, target: str) -> None:
+    allowed = TRANSITIONS[incident.status]
+    if target not in allowed:
+        raise IncidentError(
+            ILLEGAL_TRANSITION.format(
+                ref=incident.ref,
+                status=incident.status,
+                target=target,
+                allowed=", ".join(sorted(allowed)) or "nothing, it is final",
+            )
+        )
+
+
+def check_resolvable(session: Session, incident: Incident) -> None:
+    """Raise the :class:`IncidentError` ``resolve`` would raise for the incident as it is
+    now, before anything costly is done towards resolving it; an incident whose current
+    episode was already resolved under the default key passes (a retried resolution finds
+    it done)."""
+    if _find_event(session, incident, episode_key(incident, RESOLVED)) is None:
+        _check_transition(incident, RESOLVED)
+
+
 def _transition(
     session: Session,
     incident: Incident,
@@ -910,16 +939,7 @@ def _transition(
     done = _find_event(session, incident, key)
     if done is not None:
         return done
-    allowed = TRANSITIONS[incident.status]
-    if target not in allowed:
-        raise IncidentError(
-            ILLEGAL_TRANSITION.format(
-                ref=incident.ref,
-                status=incident.status,
-                target=target,
-                allowed=", ".join(sorted(allowed)) or "nothing, it is final",
-            )
-        )
+    _check_transition(incident, target)
     moment = at or utcnow()
     from_status = incident.status
     incident.status = target
@@ -1561,13 +1581,15 @@ def escalate_overdue_incidents(
     actor: str = SWEEPER_ACTOR,
     links: Links | None = None,
 ) -> list[EscalationRecord]:
-    """The sweeper: escalate what no response run covers and the SLA says is overdue.
+    """The sweeper: escalate what the SLA says is overdue.
 
     Still ``open`` (unacknowledged) past the acknowledgement SLA since the (re)opening: to
-    the path's secondary. Unresolved past the path's executive step (CRITICAL data and
-    model drift: 4 hours): to the executive. Incidents in ``covered_incident_ids`` or
-    marked by a response run that has not ended are left alone. Returns the escalations made
-    by this call; calling again makes none.
+    the path's secondary, unless the incident is in ``covered_incident_ids`` or marked by a
+    response run that has not ended (that run's required actions escalate it). Unresolved
+    past the path's executive step (CRITICAL data and model drift: 4 hours): to the
+    executive, covered or not, since a response run escalates to the executive only while
+    nobody acknowledges (the escalation's key is shared, so it is told once). Returns the
+    escalations made by this call; calling again makes none.
     """
     covered = set(covered_incident_ids)
     candidates = session.scalars(
@@ -1575,13 +1597,12 @@ def escalate_overdue_incidents(
     ).all()
     made: list[EscalationRecord] = []
     for incident in candidates:
-        if incident.id in covered or covering_response_run(incident) is not None:
-            continue
+        responding = incident.id in covered or covering_response_run(incident) is not None
         started = sla_clock_start(incident)
         plan = responders(config, incident, started)
         due: list[tuple[EscalationLevel, list[str]]] = []
         overdue_ack = now >= started + timedelta(minutes=plan.acknowledgement_minutes)
-        if incident.status == OPEN and plan.secondary and overdue_ack:
+        if incident.status == OPEN and plan.secondary and overdue_ack and not responding:
             due.append(("secondary", plan.secondary))
         if (
             plan.executive_after_minutes is not None
