@@ -145,6 +145,34 @@ def test_escalating_twice_notifies_once_and_freezing_twice_leaves_one_switch(dem
     assert events == 1
 
 
+def test_escalating_to_a_level_the_path_lacks_tells_nobody_and_lets_the_run_go_on(
+    demo, config, capsys
+):
+    _, db_url, _, incidents = demo
+    incident_id = incidents["marketing_propensity"]
+    with store.session_scope(db_url) as session:
+        # Seed 004's WARNING path stops at the secondary: there is no executive to tell.
+        session.get_one(Incident, incident_id).severity = "WARNING"
+
+    told = incident_response.escalate_to_level(
+        incident_id, "executive", actor=CARE_OF, config=config, db_url=db_url
+    )
+
+    ref = _ref(db_url, incident_id)
+    assert told == []
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{ref}: escalation path warning has no executive step, so nobody more is told; the "
+        "next question goes to those already responsible"
+    )
+    with store.session_scope(db_url) as session:
+        escalations = session.scalar(
+            select(func.count())
+            .select_from(IncidentEvent)
+            .where(IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "escalated")
+        )
+    assert escalations == 0
+
+
 def _walk_to_resolution(db_url: str, incident_id: int) -> None:
     responded_at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC).isoformat()
     answer = {

@@ -32,6 +32,10 @@ from govflow.store.types import utcnow
 
 UNKNOWN_DIAGNOSIS = "unknown diagnosis {name!r}; diagnoses are {names}"
 NO_WINDOW = "incident {ref} names no analysed window; give the verification window in the form"
+NO_SUCH_LEVEL = (
+    "{ref}: escalation path {path} has no {level} step, so nobody more is told; the next "
+    "question goes to those already responsible"
+)
 NO_INCIDENT_PLANNED = "no incident to hand back to the sweeper: the plan named none"
 VERIFICATION_ORDER = "field 'verification_end': {end} is not after verification_start {start}"
 WINDOW_NOT_COMPLETE = (
@@ -164,7 +168,10 @@ def escalate_to_level(
     db_url: str | None = None,
 ) -> list[int]:
     """Hand the incident to ``level`` (secondary, executive, at_once): the ids of the alerts
-    put in the outbox for it (none when a retry finds them there already)."""
+    put in the outbox for it (none when a retry finds them there already). A path without
+    that level (seed 004's WARNING path has no executive; a policy may lack a secondary)
+    hands it to nobody more: the run goes on, its next question asked of those already
+    responsible, and the line says so."""
     config = _config(config)
     now = utcnow()
     with store.session_scope(db_url) as session:
@@ -175,6 +182,9 @@ def escalate_to_level(
             "executive": plan.executive,
             "at_once": plan.notify_at_once,
         }[level]
+        if not people:
+            print(NO_SUCH_LEVEL.format(ref=incident.ref, path=plan.path_name, level=level))
+            return []
         alerts = incidents.escalate(
             session,
             config,
