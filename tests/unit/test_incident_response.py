@@ -18,6 +18,7 @@ from govflow.incidents.lifecycle import (
     ILLEGAL_TRANSITION,
     accept_risk,
     get_incident,
+    open_incident,
     open_incidents_for_run,
     reopen,
     resolve,
@@ -171,6 +172,45 @@ def test_escalating_to_a_level_the_path_lacks_tells_nobody_and_lets_the_run_go_o
             .where(IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "escalated")
         )
     assert escalations == 0
+
+
+def test_an_escalation_of_a_reopened_incident_tells_the_on_call_of_its_reopening(
+    sqlite_url, config
+):
+    """A reopening is a new episode whose SLA clock starts then (sla_clock_start), as the
+    sweeper counts it: the rotation of that week is told, not the first opening's."""
+    opened = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)  # eve's on-call week
+    reopened = datetime(2025, 3, 24, 9, tzinfo=UTC)  # mike's
+    store.upgrade(sqlite_url)
+    with store.session_scope(sqlite_url) as session:
+        incident, _ = open_incident(
+            session,
+            config,
+            model_id=None,
+            category="data_drift",
+            metric="psi",
+            severity="WARNING",
+            title="WARNING data drift: psi",
+            actor="govflow-monitoring",
+            opened_at=opened,
+        )
+        accept_risk(session, incident, actor="carol", event_key="accepted", at=opened)
+        reopen(session, incident, actor="expiry", event_key="reopened:expiry", at=reopened)
+        incident_id = incident.id
+
+    told = incident_response.escalate_to_level(
+        incident_id, "at_once", actor=CARE_OF, config=config, db_url=sqlite_url
+    )
+
+    with store.session_scope(sqlite_url) as session:
+        escalated = session.scalars(
+            select(IncidentEvent).where(IncidentEvent.kind == "escalated")
+        ).one()
+        emails = session.scalars(
+            select(Alert.destination).where(Alert.id.in_(told), Alert.channel == "email")
+        ).all()
+    assert escalated.payload["people"] == ["mike"]
+    assert emails == [config.people.user("mike").email]
 
 
 def _walk_to_resolution(db_url: str, incident_id: int) -> None:

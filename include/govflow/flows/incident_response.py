@@ -176,7 +176,9 @@ def escalate_to_level(
     now = utcnow()
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
-        plan = incidents.responders(config, incident, incident.opened_at)
+        # The rotation of the episode under way, whose SLA the sweeper counts from the
+        # reopening too: a reopened incident is someone else's week.
+        plan = incidents.responders(config, incident, incidents.sla_clock_start(incident))
         people = {
             "secondary": plan.secondary,
             "executive": plan.executive,
