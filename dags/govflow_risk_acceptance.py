@@ -18,6 +18,11 @@ incident's ref, or by `govflow_incident_response` when its containment chooses "
    alerts until the end of the period (the metric is still computed and recorded); a
    rejection is recorded with who rejected it and why. At expiry the escalation sweeper
    reopens the incident if the condition persists.
+5. **End**: a request the run did not decide (the approval was refused because the metric
+   turned CRITICAL meanwhile, the answer came from someone who may not decide, or the
+   review failed) ends `refused`, with an audit event saying why, so that a later request
+   for the model and metric can be made. A teardown: the run's state is still the
+   decision's.
 
 A refused request fails its task once, unretried. A task that fails otherwise (the store
 briefly unreachable) is retried twice, 10 seconds apart, and a retry of a step already done
@@ -100,6 +105,17 @@ def request_acceptance(incident_ref: str, rationale: str, days: str, form: dict,
 
 
 @task
+def end_undecided_request(run_id=None, ti=None) -> dict | None:
+    """However the run ended, its request does not stay pending: undecided, it ends refused
+    (skipped when the run filed none)."""
+    from govflow.flows.risk_acceptances import end_undecided_request as end
+
+    request = ti.xcom_pull(task_ids="request_acceptance")
+    with airflow_outcomes():
+        return end(request, run=f"{DAG_ID}/{run_id}")
+
+
+@task
 def record_decision(request: dict, review: dict) -> dict:
     """Approve or reject as the compliance officer who answered; print the outcome."""
     from govflow.flows.risk_acceptances import record_decision as record
@@ -172,7 +188,7 @@ def govflow_risk_acceptance():
     requested = request_acceptance(INCIDENT, RATIONALE, DAYS, document.output, RUN_KEY)
     review = review_acceptance()
     requested >> review
-    record_decision(requested, review.output)
+    record_decision(requested, review.output) >> end_undecided_request().as_teardown()
 
 
 govflow_risk_acceptance()

@@ -12,15 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from sqlalchemy import select
 
 from govflow import settings, store
 from govflow.config import load_config
+from govflow.flows.risk_acceptances import NO_REQUEST, UNDECIDED
 from govflow.incidents.lifecycle import open_incident
 from govflow.incidents.risk_acceptances import (
     DAYS_OUT_OF_RANGE,
     NOT_APPROVER,
+    NOT_PENDING,
     SEVERITY_NOT_ACCEPTABLE,
 )
 from govflow.store.schema import (
@@ -101,6 +103,35 @@ def incident_with(url: str, metric: str, severity: str, value: float) -> str:
         return incident.ref
 
 
+def measure_again(url: str, metric: str, severity: str, value: float) -> None:
+    """A newer measurement of ``metric`` on credit_approval, with ``severity``."""
+    later = utcnow() + timedelta(hours=1)
+    with store.session_scope(url) as session:
+        run = MonitoringRun(
+            model_id="credit_approval",
+            run_key=f"daily/{metric}/{later.isoformat()}",
+            cadence="daily",
+            interval_start=later - timedelta(days=1),
+            interval_end=later,
+            status="succeeded",
+            finished_at=later,
+        )
+        session.add(run)
+        session.flush()
+        session.add(
+            MetricResult(
+                monitoring_run_id=run.id,
+                check_type="data_drift",
+                metric=metric,
+                subject="income",
+                value=value,
+                status="computed",
+                severity=severity,
+                threshold={"warning": 0.1, "critical": 0.25, "direction": "higher_is_worse"},
+            )
+        )
+
+
 def task_function(name: str):
     return runpy.run_path(str(DAG_FILE))[name].function
 
@@ -122,6 +153,7 @@ def test_the_form_and_the_review_follow_the_check_and_the_record_follows_both():
         "request_acceptance": ["document_rationale"],
         "review_acceptance": ["request_acceptance"],
         "record_decision": ["request_acceptance", "review_acceptance"],
+        "end_undecided_request": ["record_decision"],
     }
     assert {name: dag.params[name] for name in dag.params} == {
         "incident_ref": "INC-2025-0001",
@@ -318,4 +350,121 @@ def test_the_tasks_are_retried_and_the_peoples_steps_never():
         "request_acceptance": 2,
         "review_acceptance": 0,
         "record_decision": 2,
+        "end_undecided_request": 2,
     }
+
+
+def test_a_request_whose_approval_is_refused_ends_refused_once_and_a_later_run_can_request(
+    db_url, capsys
+):
+    """The metric turned CRITICAL while the compliance officer looked: the approval fails
+    once in one line, and the request does not stay pending to block every later one."""
+    ref = incident_with(db_url, "psi", "WARNING", 0.18)
+    form = answer(LENA, ["OK"], rationale="Seasonal", days=10)
+    request, record = task_function("request_acceptance"), task_function("record_decision")
+    requested = request(ref, "", "30", form, "govflow_risk_acceptance/r6")
+    measure_again(db_url, "psi", "CRITICAL", 0.31)
+    line = SEVERITY_NOT_ACCEPTABLE.format(
+        severity="CRITICAL", metric="psi", model_id="credit_approval", allowed="WARNING"
+    )
+
+    with pytest.raises(AirflowFailException) as refused:
+        record(requested, answer(CAROL, ["Approve"], comment="fine"))
+    # Cleared by hand (a refusal is not retried): nothing more is recorded.
+    with pytest.raises(AirflowFailException) as cleared:
+        record(requested, answer(CAROL, ["Approve"], comment="fine"))
+    measure_again(db_url, "psi", "WARNING", 0.17)
+    later = request(ref, "", "30", form, "govflow_risk_acceptance/r7")
+
+    assert str(refused.value) == line
+    assert str(cleared.value) == NOT_PENDING.format(id=1, status="refused")
+    acceptances, audited, timeline = recorded(db_url)
+    assert acceptances == [(1, "refused"), (2, "requested")]
+    assert later["id"] == 2
+    assert audited == [
+        "incident.opened",
+        "risk_acceptance.requested",
+        "incident.risk_acceptance_requested",
+        "risk_acceptance.refused",
+        "incident.risk_acceptance_refused",
+        "risk_acceptance.requested",
+        "incident.risk_acceptance_requested",
+    ]
+    assert timeline[1:4] == [
+        "risk_acceptance_requested",
+        "risk_acceptance_refused",
+        "risk_acceptance_requested",
+    ]
+    with store.session_scope(db_url) as session:
+        refusal = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "risk_acceptance.refused")
+        ).one()
+        assert (refusal.actor, refusal.payload["reason"]) == ("carol", line)
+    assert f"risk acceptance 1 of {ref} is refused: {line}" in capsys.readouterr().out
+
+
+class _Run:
+    """The task instance of a run whose request_acceptance returned ``request``."""
+
+    def __init__(self, request: dict[str, Any] | None) -> None:
+        self.request = request
+
+    def xcom_pull(self, task_ids: str) -> dict[str, Any] | None:
+        assert task_ids == "request_acceptance"
+        return self.request
+
+
+def test_a_request_the_run_ended_without_deciding_ends_refused_once(db_url):
+    """The review failed (or was marked failed), so record_decision never ran: the
+    teardown ends the request, however often it is retried."""
+    ref = incident_with(db_url, "psi", "WARNING", 0.18)
+    form = answer(LENA, ["OK"], rationale="Seasonal", days=10)
+    requested = task_function("request_acceptance")(ref, "", "30", form, "r8")
+    end = task_function("end_undecided_request")
+
+    ended = end(run_id="manual__r8", ti=_Run(requested))
+    again = end(run_id="manual__r8", ti=_Run(requested))
+
+    assert ended == again
+    assert (ended["status"], ended["approved_by"]) == ("refused", None)
+    acceptances, audited, _ = recorded(db_url)
+    assert acceptances == [(1, "refused")]
+    assert audited[-2:] == ["risk_acceptance.refused", "incident.risk_acceptance_refused"]
+    assert audited.count("risk_acceptance.refused") == 1
+    with store.session_scope(db_url) as session:
+        refusal = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "risk_acceptance.refused")
+        ).one()
+        assert refusal.payload["reason"] == UNDECIDED.format(run=f"{DAG_ID}/manual__r8")
+
+
+@pytest.mark.parametrize(
+    ("options", "status"), [(["Approve"], "approved"), (["Reject"], "rejected")]
+)
+def test_the_end_of_a_decided_run_leaves_its_decision_as_it_is(db_url, options, status):
+    ref = incident_with(db_url, "psi", "WARNING", 0.18)
+    form = answer(LENA, ["OK"], rationale="Seasonal", days=10)
+    requested = task_function("request_acceptance")(ref, "", "30", form, "r9")
+    decided = task_function("record_decision")(requested, answer(CAROL, options, comment="ok"))
+
+    ended = task_function("end_undecided_request")(run_id="manual__r9", ti=_Run(requested))
+
+    assert ended == decided
+    assert ended["status"] == status
+    assert "risk_acceptance.refused" not in recorded(db_url)[1]
+
+
+def test_the_end_of_a_run_that_filed_no_request_is_skipped(db_url):
+    with pytest.raises(AirflowSkipException) as skipped:
+        task_function("end_undecided_request")(run_id="manual__r10", ti=_Run(None))
+
+    assert str(skipped.value) == NO_REQUEST
+
+
+def test_the_end_is_a_teardown_so_the_runs_state_is_still_its_decisions():
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(DAG_FILE)).dags[DAG_ID]
+
+    assert dag.get_task("end_undecided_request").is_teardown
+    assert [task.task_id for task in dag.leaves] == ["end_undecided_request"]

@@ -28,6 +28,7 @@ from govflow.incidents.risk_acceptances import (
     NOT_DOCUMENTER,
     NOT_PENDING,
     RATIONALE_REQUIRED,
+    REFUSED,
     REJECTED,
     SELF_APPROVAL,
     SEVERITY_NOT_ACCEPTABLE,
@@ -41,6 +42,7 @@ from govflow.incidents.risk_acceptances import (
     expire_acceptances,
     get_acceptance,
     preview_request,
+    refuse_acceptance,
     reject_acceptance,
     request_acceptance,
 )
@@ -425,6 +427,70 @@ def test_an_approval_is_refused_when_the_metric_turned_critical_after_the_reques
     assert str(refused.value) == SEVERITY_NOT_ACCEPTABLE.format(
         severity="CRITICAL", metric="psi", model_id="credit_approval", allowed="WARNING"
     )
+
+
+def test_a_request_whose_approval_was_refused_ends_refused_once_and_a_later_one_can_be_made(
+    url, config
+):
+    critical = record_run(url, config, [CRITICAL_PSI])
+    with store.session_scope(url) as session:
+        open_incidents_for_run(session, config, session.get_one(MonitoringRun, critical))
+    record_run(url, config, [WARNING_PSI], day=1)
+    first = request(url, config, model_id=None, metric=None, incident="INC-2025-0001")
+    record_run(url, config, [CRITICAL_PSI], day=2)
+    with pytest.raises(RiskAcceptanceError) as refused:
+        decide(url, config, first)
+    reason = str(refused.value)
+
+    for _ in range(2):  # a retried task
+        with store.session_scope(url) as session:
+            ended = refuse_acceptance(
+                session, get_acceptance(session, first), reason=reason, actor="carol"
+            )
+            summary = acceptance_summary(session, ended)
+    record_run(url, config, [WARNING_PSI], day=3)
+    later = request(url, config, model_id=None, metric=None, incident="INC-2025-0001")
+
+    assert (summary["status"], summary["approved_by"], summary["incident_ref"]) == (
+        REFUSED,
+        None,
+        "INC-2025-0001",
+    )
+    assert later == first + 1
+    assert audit_actions(url) == [
+        "risk_acceptance.requested",
+        "risk_acceptance.refused",
+        "risk_acceptance.requested",
+    ]
+    assert [kind for kind, *_ in events(url)] == [
+        "opened",
+        "risk_acceptance_requested",
+        "risk_acceptance_refused",
+        "risk_acceptance_requested",
+    ]
+    with store.session_scope(url) as session:
+        refusal = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "risk_acceptance.refused")
+        ).one()
+        assert (refusal.actor, refusal.payload["reason"]) == ("carol", reason)
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_refusing_a_decided_request_changes_nothing(url, config, approve):
+    record_run(url, config, [WARNING_PSI])
+    acceptance_id = request(url, config)
+    decided = decide(url, config, acceptance_id, approve=approve)
+
+    with store.session_scope(url) as session:
+        acceptance = get_acceptance(session, acceptance_id)
+        unchanged = refuse_acceptance(session, acceptance, reason="late", actor="carol")
+        summary = acceptance_summary(session, unchanged)
+
+    assert summary == decided
+    assert audit_actions(url) == [
+        "risk_acceptance.requested",
+        "risk_acceptance.approved" if approve else "risk_acceptance.rejected",
+    ]
 
 
 # --- Expiry ------------------------------------------------------------------------------

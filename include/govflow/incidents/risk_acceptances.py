@@ -24,7 +24,14 @@ severity, the incident reopens: a new episode whose acknowledgement SLA starts a
 expiry, announced to the primary responders. Otherwise the incident is resolved, with the
 rationale as its root cause.
 
-Statuses: ``requested`` -> ``approved`` | ``rejected``; ``approved`` -> ``expired``.
+A request that can no longer be decided ends ``refused`` (``refuse_acceptance``): its
+approval was refused (the metric turned CRITICAL meanwhile, the incident moved on, the
+answer came from someone who may not decide) or its run ended without a decision. Nobody
+will be asked again, and a request left ``requested`` would block every later one for the
+model and metric.
+
+Statuses: ``requested`` -> ``approved`` | ``rejected`` | ``refused``; ``approved`` ->
+``expired``.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ REQUESTED = "requested"
 APPROVED = "approved"
 REJECTED = "rejected"
 EXPIRED = "expired"
+REFUSED = "refused"
 EXPIRY_ACTOR = "govflow-risk-acceptance"
 
 TARGET_REQUIRED = "name the incident, or the model and the metric, whose risk is accepted"
@@ -514,6 +522,38 @@ def reject_acceptance(
             note=comment,
             payload={"risk_acceptance_id": acceptance.id},
             event_key=f"risk_acceptance:{acceptance.id}:rejected",
+            at=moment,
+        )
+    return acceptance
+
+
+def refuse_acceptance(
+    session: Session,
+    acceptance: RiskAcceptance,
+    *,
+    reason: str,
+    actor: str,
+    at: datetime | None = None,
+) -> RiskAcceptance:
+    """End a request that can no longer be decided, saying why, so that a later request for
+    the model and metric can be made. A decided (or already refused) acceptance is left as
+    it is: calling again records nothing."""
+    if acceptance.status != REQUESTED:
+        return acceptance
+    moment = at or utcnow()
+    acceptance.status = REFUSED
+    acceptance.decided_at = moment
+    acceptance.details = {**acceptance.details, "refused": reason}
+    _audit(session, acceptance, "refused", actor, {"reason": reason})
+    if acceptance.incident_id is not None:
+        add_event(
+            session,
+            session.get_one(Incident, acceptance.incident_id),
+            kind="risk_acceptance_refused",
+            actor=actor,
+            note=reason,
+            payload={"risk_acceptance_id": acceptance.id},
+            event_key=f"risk_acceptance:{acceptance.id}:refused",
             at=moment,
         )
     return acceptance
