@@ -17,7 +17,8 @@ incident (seed 004 3.3 fairness, 3.4 data):
    incidents, escalates to the executive when the incident is still open after 4 hours.
 4. **Contain**: the responder picks manual review queue, roll back (starts
    govflow_rollback for the deployment the model's route serves), freeze (kill switch),
-   accept risk (starts govflow_risk_acceptance) or monitor only.
+   accept risk (starts govflow_risk_acceptance, one run per response run; none while an
+   earlier request is pending or in force, or an earlier run has not ended) or monitor only.
 5. **Document** within 24 hours: root cause and corrective action (a form).
 6. **Resolve**: the responder names the window that shows the fix; the analysis is re-run
    over it and the incident is resolved and closed only if it passes (post-mortem due
@@ -30,12 +31,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, get_current_context, task, task_group
 
 from govflow_airflow.connections import deliver_now
 from govflow_airflow.hitl import AssignedBranchOperator, AssignedEntryOperator
 from govflow_airflow.outcomes import airflow_outcomes
+from govflow_airflow.risk_acceptance import RiskAcceptanceTrigger, unended_risk_acceptance_runs
 from govflow_airflow.rollout import RollbackTrigger
 
 DAG_ID = "govflow_incident_response"
@@ -50,7 +51,7 @@ CONTAINMENT = {
     "Manual review queue": "enable_manual_review",
     "Roll back": "request_rollback",
     "Freeze model": "freeze_model",
-    "Accept risk": "start_risk_acceptance",
+    "Accept risk": "request_risk_acceptance",
     "Monitor only": "monitor_only",
 }
 DIAGNOSES = ["moved_features_and_groups", "recent_changes", "baseline_age", "data_quality_status"]
@@ -183,6 +184,18 @@ def request_rollback() -> dict:
 
 
 @task
+def request_risk_acceptance(run_id=None, ti=None) -> dict:
+    """Choose the risk acceptance run to start: none while an earlier request is pending or
+    in force, or an earlier run has not ended (the task's log and result say so)."""
+    from govflow.flows.incident_response import request_risk_acceptance as request
+    from govflow.flows.incident_response import risk_acceptance_runs
+
+    earlier = risk_acceptance_runs(_incident_id())
+    running = unended_risk_acceptance_runs(ti, earlier)
+    return request(_incident_id(), dag_run_id=run_id, running=running, actor=_containment_actor())
+
+
+@task
 def monitor_only() -> dict:
     """Contain by watching: the incident stays open and monitored."""
     from govflow.flows.incident_response import record_containment
@@ -272,20 +285,19 @@ def contain(acknowledged):
         task_id="roll_back", request_task_id="request_rollback", source="incident"
     )
     containment = [freeze_model(), enable_manual_review(), rollback_requested, monitor_only()]
-    containment.append(start_risk_acceptance())
+    containment.append(accept_risk())
     acknowledged >> ask("contain", "responders", "Containment: ", CONTAINMENT) >> containment
     return containment
 
 
-def start_risk_acceptance() -> TriggerDagRunOperator:
-    """Containment by accepting the risk: govflow_risk_acceptance for the incident, once."""
-    return TriggerDagRunOperator(
-        task_id="start_risk_acceptance",
-        trigger_dag_id="govflow_risk_acceptance",
-        trigger_run_id="risk_acceptance__{{ params.incident_ref }}",
-        conf={"incident_ref": "{{ params.incident_ref }}"},
-        skip_when_already_exists=True,
+def accept_risk():
+    """The "Accept risk" containment: choose the govflow_risk_acceptance run, then start it
+    (skipped when none is chosen); returns the choice."""
+    requested = request_risk_acceptance()
+    requested >> RiskAcceptanceTrigger(
+        task_id="start_risk_acceptance", request_task_id="request_risk_acceptance"
     )
+    return requested
 
 
 def document() -> AssignedEntryOperator:

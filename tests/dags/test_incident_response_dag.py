@@ -7,14 +7,34 @@ incident id in place of that lookup."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import (
+    AirflowFailException,
+    AirflowSkipException,
+    DagRunTriggerException,
+)
+from sqlalchemy import select
 
 from govflow import settings, store
 from govflow.config import load_config
+from govflow.flows.incident_response import (
+    ACCEPTANCE_PENDING,
+    ACCEPTANCE_RUNNING,
+    ACCEPTANCE_STARTED,
+)
 from govflow.incidents.lifecycle import open_incident
+from govflow.incidents.risk_acceptances import (
+    approve_acceptance,
+    expire_acceptances,
+    refuse_acceptance,
+    reject_acceptance,
+    request_acceptance,
+)
+from govflow.store.schema import IncidentEvent, RiskAcceptance
+from govflow.store.types import utcnow
 from tests.support.registry import high_risk_model
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -149,3 +169,189 @@ def test_a_resolution_check_the_store_failed_is_retried_as_every_step_is(dag):
     # A refusal fails once (above); what a retry can fix, a store briefly unreachable, is
     # retried like the run's other steps.
     assert dag.get_task("verify_resolution").retries == dag.default_args["retries"] == 2
+
+
+# --- "Accept risk": one govflow_risk_acceptance run per response run, none while one lasts
+
+
+class _Airflow:
+    """The task instance's view of Airflow: which govflow_risk_acceptance runs are unended,
+    and what the containment task returned."""
+
+    def __init__(self, running: set[str] = frozenset(), returned: dict | None = None) -> None:
+        self.running, self.returned = running, returned
+
+    def get_dr_count(self, dag_id: str, run_ids: list[str], states: list[str]) -> int:
+        assert (dag_id, states) == ("govflow_risk_acceptance", ["queued", "running"])
+        return len(self.running & set(run_ids))
+
+    def xcom_pull(self, task_ids: str) -> dict | None:
+        assert task_ids == "request_risk_acceptance"
+        return self.returned
+
+
+def _accept_risk(dag, monkeypatch, incident_id: int, response_run: str, running=frozenset()):
+    """What "Accept risk" chooses in response run ``response_run``."""
+    request = _task(dag, "request_risk_acceptance", monkeypatch, incident_id)
+    monkeypatch.setitem(request.__globals__, "_containment_actor", lambda: "carol")
+    return request(run_id=response_run, ti=_Airflow(running))
+
+
+def _file_request(ref: str, run: str) -> int:
+    """The request govflow_risk_acceptance's run ``run`` files for the incident."""
+    with store.session_scope() as session:
+        return request_acceptance(
+            session,
+            load_config(settings.config_dir()),
+            incident=ref,
+            rationale="Seasonal",
+            days=10,
+            requested_by="lena",
+            request_key=f"govflow_risk_acceptance/{run}",
+        ).id
+
+
+def _reject(session, config, acceptance) -> None:
+    reject_acceptance(session, config, acceptance, approver="carol", comment="no")
+
+
+def _refuse(session, config, acceptance) -> None:
+    refuse_acceptance(session, acceptance, reason="turned CRITICAL", actor="carol")
+
+
+def _expire(session, config, acceptance) -> None:
+    approve_acceptance(session, config, acceptance, approver="carol")
+    expire_acceptances(session, config, now=utcnow() + timedelta(days=11))
+
+
+def _approve(session, config, acceptance) -> None:
+    approve_acceptance(session, config, acceptance, approver="carol")
+
+
+def _end(ending, acceptance_id: int) -> None:
+    with store.session_scope() as session:
+        ending(
+            session, load_config(settings.config_dir()), session.get(RiskAcceptance, acceptance_id)
+        )
+
+
+def test_accept_risk_starts_a_risk_acceptance_run_and_a_retry_chooses_the_same(
+    dag, incident, monkeypatch, capsys
+):
+    incident_id, ref = incident
+    started = f"risk_acceptance__{ref}__incident__{ref}"
+
+    first = _accept_risk(dag, monkeypatch, incident_id, f"incident__{ref}")
+    _file_request(ref, started)  # the started run files its request before the retry
+    retried = _accept_risk(dag, monkeypatch, incident_id, f"incident__{ref}")
+
+    message = ACCEPTANCE_STARTED.format(ref=ref, run=started)
+    assert first == retried
+    assert first == {
+        "ref": ref,
+        "decision": "accept_risk",
+        "risk_acceptance_run_id": started,
+        "message": message,
+    }
+    assert capsys.readouterr().out.splitlines() == [message, message]
+    with store.session_scope() as session:
+        chosen = session.scalars(
+            select(IncidentEvent).where(IncidentEvent.kind == "containment")
+        ).all()
+    assert [(event.actor, event.note) for event in chosen] == [("carol", message)]
+
+
+@pytest.mark.parametrize(
+    "ending", [_reject, _refuse, _expire], ids=["rejected", "refused", "expired"]
+)
+def test_a_later_response_run_starts_a_new_risk_acceptance_once_the_earlier_one_ended(
+    dag, incident, monkeypatch, ending
+):
+    incident_id, ref = incident
+    first = _accept_risk(dag, monkeypatch, incident_id, f"incident__{ref}")
+    _end(ending, _file_request(ref, first["risk_acceptance_run_id"]))
+
+    later = _accept_risk(dag, monkeypatch, incident_id, "manual__second")
+
+    assert later["risk_acceptance_run_id"] == f"risk_acceptance__{ref}__manual__second"
+    assert later["message"] == ACCEPTANCE_STARTED.format(
+        ref=ref, run=f"risk_acceptance__{ref}__manual__second"
+    )
+
+
+@pytest.mark.parametrize(
+    ("ending", "status"), [(None, "requested"), (_approve, "approved")], ids=["pending", "in_force"]
+)
+def test_a_later_response_run_starts_nothing_while_the_earlier_request_is_pending_or_in_force(
+    dag, incident, monkeypatch, capsys, ending, status
+):
+    incident_id, ref = incident
+    first = _accept_risk(dag, monkeypatch, incident_id, f"incident__{ref}")
+    acceptance_id = _file_request(ref, first["risk_acceptance_run_id"])
+    if ending is not None:
+        _end(ending, acceptance_id)
+    with store.session_scope() as session:
+        until = session.get_one(RiskAcceptance, acceptance_id).suppression_until
+
+    later = _accept_risk(dag, monkeypatch, incident_id, "manual__second")
+
+    message = ACCEPTANCE_PENDING.format(
+        ref=ref,
+        id=acceptance_id,
+        model_id="credit_approval",
+        metric="psi",
+        status=status,
+        until=f" until {until:%Y-%m-%d %H:%M} UTC" if until else "",
+    )
+    assert (later["risk_acceptance_run_id"], later["message"]) == (None, message)
+    assert capsys.readouterr().out.splitlines()[-1] == message
+
+
+@pytest.mark.parametrize("earlier", ["theirs", "before_runs_were_per_response"])
+def test_a_later_response_run_starts_nothing_while_an_earlier_run_may_still_file_a_request(
+    dag, incident, monkeypatch, earlier
+):
+    """The ML lead has not answered the earlier run's form yet: it has filed nothing."""
+    incident_id, ref = incident
+    first = _accept_risk(dag, monkeypatch, incident_id, f"incident__{ref}")
+    unended = {
+        "theirs": first["risk_acceptance_run_id"],
+        # Response runs started one run per incident before (govflow 2ae2d76).
+        "before_runs_were_per_response": f"risk_acceptance__{ref}",
+    }[earlier]
+
+    later = _accept_risk(dag, monkeypatch, incident_id, "manual__second", running={unended})
+    after_it_ended = _accept_risk(dag, monkeypatch, incident_id, "manual__third")
+
+    assert (later["risk_acceptance_run_id"], later["message"]) == (
+        None,
+        ACCEPTANCE_RUNNING.format(ref=ref, run=unended),
+    )
+    assert after_it_ended["risk_acceptance_run_id"] == f"risk_acceptance__{ref}__manual__third"
+
+
+def test_the_trigger_starts_the_chosen_run_once_and_is_skipped_saying_why_when_none(dag):
+    trigger = dag.get_task("start_risk_acceptance")
+    chosen = {
+        "ref": "INC-2025-0001",
+        "risk_acceptance_run_id": "risk_acceptance__x",
+        "message": "m",
+    }
+
+    with pytest.raises(DagRunTriggerException) as started:
+        trigger.execute({"ti": _Airflow(returned=chosen)})
+    with pytest.raises(AirflowSkipException) as skipped:
+        trigger.execute({"ti": _Airflow(returned={**chosen, "risk_acceptance_run_id": None})})
+
+    assert (started.value.trigger_dag_id, started.value.dag_run_id) == (
+        "govflow_risk_acceptance",
+        "risk_acceptance__x",
+    )
+    assert started.value.conf == {"incident_ref": "INC-2025-0001"}
+    assert started.value.skip_when_already_exists is True
+    assert str(skipped.value) == "m"
+    assert dag.get_task("contain").options_mapping["Accept risk"] == "request_risk_acceptance"
+    assert dag.get_task("request_risk_acceptance").downstream_task_ids == {
+        "start_risk_acceptance",
+        "document",
+    }

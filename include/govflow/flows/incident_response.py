@@ -23,11 +23,11 @@ from govflow.answers import Answer
 from govflow.config import GovflowConfig, load_config
 from govflow.flows import A_DATE_TIME, Refused, Skipped, form_moment, refusing
 from govflow.flows.monitoring import run_monitoring
-from govflow.incidents import diagnosis
+from govflow.incidents import diagnosis, risk_acceptances
 from govflow.incidents import lifecycle as incidents
 from govflow.monitoring.analysis import utc
 from govflow.serving import kill_switches
-from govflow.store.schema import Incident, MetricResult, MonitoringRun
+from govflow.store.schema import Incident, IncidentEvent, MetricResult, MonitoringRun
 from govflow.store.types import utcnow
 
 UNKNOWN_DIAGNOSIS = "unknown diagnosis {name!r}; diagnoses are {names}"
@@ -48,6 +48,18 @@ RESOLUTION_FAILED = (
 ANALYSIS_FAILED = (
     "incident {ref} stays open: the re-run analysis of {model} over [{start}, {end}) "
     "failed: {error}"
+)
+# The one run every response run started before each started its own.
+FIRST_RISK_ACCEPTANCE_RUN = "risk_acceptance__{ref}"
+RISK_ACCEPTANCE_RUN = "risk_acceptance__{ref}__{response_run}"
+ACCEPTANCE_STARTED = "{ref}: accept risk: starting {run} of govflow_risk_acceptance"
+ACCEPTANCE_PENDING = (
+    "{ref}: accept risk: risk acceptance {id} of {model_id} {metric} is {status}{until}, so "
+    "no new request is started"
+)
+ACCEPTANCE_RUNNING = (
+    "{ref}: accept risk: {run} of govflow_risk_acceptance has not ended, so no new request "
+    "is started"
 )
 CHECK_OF_CATEGORY = {
     "data_drift": "data_drift",
@@ -349,6 +361,81 @@ def request_rollback(incident_id: int, actor: str, *, db_url: str | None = None)
         }
 
 
+def risk_acceptance_runs(incident_id: int, *, db_url: str | None = None) -> list[str]:
+    """The govflow_risk_acceptance runs response runs started for the incident, oldest
+    first; whether they have ended is Airflow's to say."""
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        events = session.scalars(
+            select(IncidentEvent)
+            .where(IncidentEvent.incident_id == incident.id, IncidentEvent.kind == "containment")
+            .order_by(IncidentEvent.id)
+        ).all()
+        started = [
+            event.payload["risk_acceptance_run_id"]
+            for event in events
+            if event.payload.get("decision") == "accept_risk"
+            and event.payload.get("risk_acceptance_run_id")
+        ]
+        return [FIRST_RISK_ACCEPTANCE_RUN.format(ref=incident.ref), *started]
+
+
+def _acceptance_blocking(session: Any, incident: Incident, running: list[str], at: datetime) -> str:
+    """Why no new risk acceptance may start for the incident now, or ''."""
+    active = risk_acceptances.active_acceptance(session, incident.model_id, incident.metric, at)
+    if active is not None:
+        until = active.suppression_until
+        return ACCEPTANCE_PENDING.format(
+            ref=incident.ref,
+            id=active.id,
+            model_id=active.model_id,
+            metric=active.metric,
+            status=active.status,
+            until=f" until {until:%Y-%m-%d %H:%M} UTC" if until else "",
+        )
+    if running:
+        return ACCEPTANCE_RUNNING.format(ref=incident.ref, run=running[0])
+    return ""
+
+
+def request_risk_acceptance(
+    incident_id: int,
+    *,
+    dag_run_id: str,
+    running: list[str],
+    actor: str,
+    db_url: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The "Accept risk" containment: the govflow_risk_acceptance run to start for it
+    (``risk_acceptance_run_id``), or None while an earlier request is pending or in force
+    or an earlier run (``running``: those of :func:`risk_acceptance_runs` Airflow has not
+    ended) may still file one; ``message`` says which, and is printed. An ended request
+    (rejected, refused, expired) leaves the way open. The choice is a timeline event per
+    response run, so a retry of the run answers as its first try did."""
+    with store.session_scope(db_url) as session:
+        incident = _incident(session, incident_id)
+        blocking = _acceptance_blocking(session, incident, running, at or utcnow())
+        run = (
+            None
+            if blocking
+            else RISK_ACCEPTANCE_RUN.format(ref=incident.ref, response_run=dag_run_id)
+        )
+        message = blocking or ACCEPTANCE_STARTED.format(ref=incident.ref, run=run)
+        event = incidents.add_event(
+            session,
+            incident,
+            kind="containment",
+            actor=actor,
+            note=message,
+            payload={"decision": "accept_risk", "risk_acceptance_run_id": run, "message": message},
+            event_key=f"containment:accept_risk:{dag_run_id}",
+        )
+        chosen = {"ref": incident.ref, **event.payload}
+    print(chosen["message"])
+    return chosen
+
+
 def record_documentation(
     incident_id: int, form: dict[str, Any], *, actor: str, db_url: str | None = None
 ) -> dict[str, Any]:
@@ -544,6 +631,9 @@ def incident_responses_to_start(run_ids: list[int], *, db_url: str | None = None
 
 
 __all__ = [
+    "ACCEPTANCE_PENDING",
+    "ACCEPTANCE_RUNNING",
+    "ACCEPTANCE_STARTED",
     "ResolutionError",
     "end_response_run",
     "escalate_to_level",
@@ -554,9 +644,11 @@ __all__ = [
     "record_acknowledgement",
     "record_containment",
     "record_documentation",
+    "request_risk_acceptance",
     "request_rollback",
     "responder_or",
     "response_outcome",
+    "risk_acceptance_runs",
     "run_diagnosis",
     "verify_resolution",
 ]

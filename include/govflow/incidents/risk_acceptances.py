@@ -192,7 +192,11 @@ def _live_incident(session: Session, model_id: str, metric: str) -> Incident | N
     return session.scalars(select(Incident).where(Incident.open_dedup_key == key)).first()
 
 
-def _active(session: Session, model_id: str, metric: str, at: datetime) -> RiskAcceptance | None:
+def active_acceptance(
+    session: Session, model_id: str | None, metric: str | None, at: datetime
+) -> RiskAcceptance | None:
+    """The acceptance of the model's metric that is pending (``requested``) or in force at
+    ``at``, if any: while there is one, no other can be requested."""
     return session.scalars(
         select(RiskAcceptance).where(
             RiskAcceptance.model_id == model_id,
@@ -276,7 +280,7 @@ def _target(
     if severity is None:
         raise RiskAcceptanceError(NO_FINDING.format(model_id=model_id, metric=metric))
     _check_acceptable(config, severity, model_id, metric)
-    active = _active(session, model_id, metric, at)
+    active = active_acceptance(session, model_id, metric, at)
     if active is not None:
         until = (
             f" until {active.suppression_until:%Y-%m-%d %H:%M} UTC"
