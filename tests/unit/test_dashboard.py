@@ -59,6 +59,7 @@ from govflow.dashboard.pages import (
 )
 from govflow.dashboard.reports import UNSAFE_PATH
 from govflow.dashboard.trail import DEFAULT_PAGE_SIZE
+from govflow.flows.monitoring import draw_report_on_request
 from govflow.incidents.lifecycle import accept_risk, open_incident, reopen
 from govflow.rollout.routing import ServingStat as GatewayCounts
 from govflow.rollout.routing import record_serving_stats
@@ -1264,6 +1265,26 @@ def test_a_quiet_days_drift_report_is_drawn_on_request_opened_and_audited(
     with store.session_scope(dashboard_store) as session:
         events = query_events(session, action="dashboard.report_drawn")
         assert [(e.actor, e.payload["record"]) for e in events] == [("carol", newest)]
+
+
+def test_a_drift_report_asked_of_a_record_that_does_not_exist_is_a_404_in_one_line(
+    dashboard_store,
+):
+    def draw(record: int, db_url: str | None) -> str:  # as the plugin's drawer
+        return draw_report_on_request(record, db_url=db_url)
+
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "unused",
+        run_url=run_url,
+        db_url=dashboard_store,
+        draw_report=draw,
+        clock=lambda: NOW,
+    )
+
+    missing = client_as(app, "carol").post("/drift-report/999", follow_redirects=False)
+
+    assert (missing.status_code, missing.json()) == (404, {"detail": "no monitoring record 999"})
 
 
 def test_a_person_holding_several_roles_gets_the_most_any_of_them_allows():

@@ -44,6 +44,7 @@ from govflow.dashboard.access import (
 )
 from govflow.dashboard.actions import my_actions
 from govflow.dashboard.deployments import deployment_rows
+from govflow.monitoring.drift_report import UnknownRecord
 from govflow.serving.limits import BodySizeLimit
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -367,7 +368,8 @@ def create_dashboard_app(
     ``run_state(dag_id, run_id)`` is Airflow's state of a run, None for a run Airflow does
     not know (no ``run_state``: this dashboard cannot ask, every state is unknown);
     ``draw_report(record_id, db_url)`` draws a record's drift report and returns its path, or
-    raises ValueError naming why it cannot (None: this dashboard draws none);
+    raises ``UnknownRecord`` for a record that does not exist (a 404), ValueError naming why it
+    cannot draw one that does (a 409; None: this dashboard draws none);
     ``public_url`` is the address browsers reach the server at through a proxy (Airflow's
     ``[api] base_url``), whose forms are this server's own as well."""
     configs = _ConfigCache(config_dir)
@@ -717,6 +719,8 @@ def create_dashboard_app(
             raise HTTPException(409, NO_DRAWING)
         try:
             path = draw_report(record, db_url)
+        except UnknownRecord as error:
+            raise HTTPException(404, str(error)) from None
         except ValueError as error:
             raise HTTPException(409, str(error)) from None
         _audit(
