@@ -102,6 +102,9 @@ NO_ORIGIN = (
     "a script sends its token in an Authorization header"
 )
 DEFAULT_PORTS = {"http": 80, "https": 443}
+NO_SUCH_PAGE = "no page /{path} on this dashboard"
+MAX_SHOWN_PATH = 200
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 NO_DRAWING = "this dashboard draws no drift report on request (no drawer was given)"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
 AUDIT_TARGET_CHARS = 255  # audit_events.target is String(255)
@@ -828,5 +831,12 @@ def create_dashboard_app(
         user: str = Depends(current_user),
     ) -> Response:
         return analysis(request, user, run_id, as_json=True)
+
+    # Last, so it answers only what no route above matched. Unmatched paths never reach the
+    # app's dependencies, so without it a caller with no credentials would learn from the
+    # router's 404 which paths exist; through it they get current_user's 401 like any route.
+    @app.api_route("/{path:path}", methods=ANY_METHOD, include_in_schema=False, response_model=None)
+    def unknown_path(path: str) -> NoReturn:
+        raise HTTPException(404, NO_SUCH_PAGE.format(path=path[:MAX_SHOWN_PATH]))
 
     return app
