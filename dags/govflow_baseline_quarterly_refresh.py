@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
 
+from govflow_airflow.outcomes import airflow_outcomes
+
 BASELINES = Asset(name="govflow_baselines")
 
 
@@ -33,7 +35,8 @@ def list_models() -> list[str]:
     """Every model of models.yaml."""
     from govflow.flows.baselines import model_ids
 
-    return model_ids()
+    with airflow_outcomes():
+        return model_ids()
 
 
 @task(map_index_template="{{ task.op_kwargs['model_id'] }}")
@@ -43,7 +46,8 @@ def refresh_if_stabilised(model_id: str, logical_date=None, dag_run=None) -> dic
 
     # A scheduled run reviews at its logical date (the quarter's first day, 05:00 UTC); a
     # manual run without one reviews when it was triggered.
-    return refresh(model_id, logical_date or dag_run.run_after)
+    with airflow_outcomes():
+        return refresh(model_id, logical_date or dag_run.run_after)
 
 
 @task(outlets=[BASELINES])

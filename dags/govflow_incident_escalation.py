@@ -24,13 +24,16 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import dag, task
 
+from govflow_airflow.outcomes import airflow_outcomes
+
 
 @task
 def sweep_incidents() -> dict:
     """Escalate overdue incidents and expire ended risk acceptances; list what was done."""
     from govflow.flows.escalation import sweep_incidents as sweep
 
-    return sweep()
+    with airflow_outcomes():
+        return sweep()
 
 
 @task

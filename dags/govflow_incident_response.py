@@ -118,7 +118,9 @@ def escalate(level: str) -> dict:
     """Hand the incident to the next level: an incident event, Slack and e-mail, sent now."""
     from govflow.flows.incident_response import escalate_to_level
 
-    return deliver_now(escalate_to_level(_incident_id(), level, actor=_actor()))
+    with airflow_outcomes():
+        escalated = escalate_to_level(_incident_id(), level, actor=_actor())
+    return deliver_now(escalated)
 
 
 @task
@@ -128,7 +130,9 @@ def notify_at_once(plan: dict) -> dict:
 
     if not plan["at_once"]["users"]:
         return {}
-    return deliver_now(escalate_to_level(plan["incident_id"], "at_once", actor=_actor()))
+    with airflow_outcomes():
+        escalated = escalate_to_level(plan["incident_id"], "at_once", actor=_actor())
+    return deliver_now(escalated)
 
 
 @task
@@ -138,7 +142,8 @@ def freeze_automatically(plan: dict) -> dict | None:
 
     if not plan["freeze_automatically"]:
         return None
-    return freeze_model(plan["incident_id"], actor=_actor(), automatic=True)
+    with airflow_outcomes():
+        return freeze_model(plan["incident_id"], actor=_actor(), automatic=True)
 
 
 @task(map_index_template="{{ diagnosis }}")
@@ -146,7 +151,8 @@ def run_diagnosis(diagnosis: str) -> dict:
     """Seed 004 3.3 "Diagnosis": one automated diagnosis, posted to the incident."""
     from govflow.flows.incident_response import run_diagnosis as diagnose_incident
 
-    return diagnose_incident(_incident_id(), diagnosis, actor=_actor())
+    with airflow_outcomes():
+        return diagnose_incident(_incident_id(), diagnosis, actor=_actor())
 
 
 @task(trigger_rule="none_failed_min_one_success")
@@ -164,7 +170,8 @@ def freeze_model() -> dict:
     """Freeze the model through its kill switch, as the responder chose."""
     from govflow.flows.incident_response import freeze_model as freeze
 
-    return freeze(_incident_id(), actor=_containment_actor(), automatic=False)
+    with airflow_outcomes():
+        return freeze(_incident_id(), actor=_containment_actor(), automatic=False)
 
 
 @task

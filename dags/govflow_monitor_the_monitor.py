@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
+from govflow_airflow.outcomes import airflow_outcomes
+
 
 @dag(
     dag_id="govflow_monitor_the_monitor",
@@ -30,7 +32,8 @@ def govflow_monitor_the_monitor():
         from govflow.flows.watchdog import alert_overdue_analyses as alert_overdue
 
         context = get_current_context()
-        return alert_overdue(context.get("data_interval_end") or context["logical_date"])
+        with airflow_outcomes():
+            return alert_overdue(context.get("data_interval_end") or context["logical_date"])
 
     alert_overdue_analyses()
 

@@ -83,7 +83,10 @@ def analyse_models(targets: list, dag_id: str) -> list:
 
     context = get_current_context()
     context["analysis_label"] = batch_label(targets)  # type: ignore[typeddict-unknown-key]
-    return analyse_batch(targets, dag_id=dag_id, dag_run=context["dag_run"], deliver=deliver_now)
+    with airflow_outcomes():
+        return analyse_batch(
+            targets, dag_id=dag_id, dag_run=context["dag_run"], deliver=deliver_now
+        )
 
 
 @task(trigger_rule="all_done")
@@ -92,7 +95,8 @@ def render_drift_reports(batches: list, dag_id: str) -> dict:
     INFO; every analysis of Analyze Now), rendered in one process after the alerts."""
     from govflow.flows.monitoring import render_drift_reports as render
 
-    return render(_summaries(batches), every=dag_id == ON_DEMAND_DAG)
+    with airflow_outcomes():
+        return render(_summaries(batches), every=dag_id == ON_DEMAND_DAG)
 
 
 @task(trigger_rule="all_done")
@@ -121,7 +125,8 @@ def publish_results(batches: list, selected, dag_id: str, run_id=None, outlet_ev
 
     if selected is None:
         raise AirflowSkipException(NOTHING_SELECTED)
-    extra = publish(_summaries(batches), dag_id=dag_id, dag_run_id=run_id)
+    with airflow_outcomes():
+        extra = publish(_summaries(batches), dag_id=dag_id, dag_run_id=run_id)
     outlet_events[MONITORING_RESULTS].extra = extra
     return extra
 
@@ -132,7 +137,8 @@ def select_due_analyses(dag_id: str) -> list[list[dict]]:
     of models the analysis tasks take (policy.yaml monitoring.models_per_task)."""
     from govflow.flows.monitoring import select_due_analyses as select
 
-    return select(dag_id, _run_time(get_current_context()))
+    with airflow_outcomes():
+        return select(dag_id, _run_time(get_current_context()))
 
 
 @task(trigger_rule="all_done")
@@ -141,7 +147,8 @@ def review_baselines(dag_id: str, run_id=None) -> list:
     from govflow.flows.monitoring import review_last_month
 
     run_time = _run_time(get_current_context())
-    return review_last_month(run_time, dag_id=dag_id, dag_run_id=run_id)
+    with airflow_outcomes():
+        return review_last_month(run_time, dag_id=dag_id, dag_run_id=run_id)
 
 
 @task(trigger_rule="all_done")

@@ -12,7 +12,8 @@ never purged. Each purged batch is an audit event with its counts (`govflow audi
 own metadata older than `retention.airflow_metadata`. With the Param `dry_run`, both only
 list what would go.
 
-A task that fails (the store briefly unreachable) is retried twice, 5 minutes apart. Each
+A task that fails (the store briefly unreachable) is retried twice, 5 minutes apart; an
+invalid config/ fails it at once, in one line naming the file and the key. Each
 purged batch commits with its audit event, so a retry purges only what is left and records
 no batch twice; `airflow db clean` again removes nothing more.
 """
@@ -28,10 +29,12 @@ from govflow_airflow.outcomes import airflow_outcomes
 
 @task
 def purge_expired_records(params=None) -> list:
-    """Purge (or list) every data type past its retention period, holds excepted."""
+    """Purge (or list) every data type past its retention period, holds excepted. An invalid
+    config/ (a data type without a period) fails it once, in one line."""
     from govflow.flows.retention import purge_expired
 
-    return purge_expired(dry_run=bool(params["dry_run"]))
+    with airflow_outcomes():
+        return purge_expired(dry_run=bool(params["dry_run"]))
 
 
 @task

@@ -74,7 +74,8 @@ def verify_rollback(executed: dict) -> dict:
     """Step 2.5: the routing table and every live gateway serve the restored revision."""
     from govflow.flows.rollback import verify_rollback as verify
 
-    return verify(executed)
+    with airflow_outcomes():
+        return verify(executed)
 
 
 @task
@@ -82,7 +83,8 @@ def conclude_rollback(executed: dict, verification: dict) -> dict:
     """Step 3: notify, document the reason, open the root-cause incident."""
     from govflow.flows.rollback import conclude_rollback as conclude
 
-    concluded = conclude(executed, verification)
+    with airflow_outcomes():
+        concluded = conclude(executed, verification)
     deliver_now([concluded["alert_id"]])
     return concluded
 

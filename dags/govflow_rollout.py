@@ -76,7 +76,8 @@ def evaluate_gate(plan: dict, stage: str, watched: dict) -> dict:
     while watching) asks for the rollback instead of the approval."""
     from govflow.flows.rollout import evaluate_gate as evaluate
 
-    return evaluate(plan, stage, watched)
+    with airflow_outcomes():
+        return evaluate(plan, stage, watched)
 
 
 @task
@@ -84,7 +85,8 @@ def record_decision(plan: dict, stage: str, answer: dict | None) -> str:
     """GATE-6: advance, hold or roll back, as the approver chose (silence holds)."""
     from govflow.flows.rollout import record_decision as record
 
-    decision = record(plan, stage, answer)
+    with airflow_outcomes():
+        decision = record(plan, stage, answer)
     deliver_outbox()
     return decision
 
@@ -105,7 +107,8 @@ def complete_rollout(plan: dict, started: dict) -> dict:
     """Full: the new version serves everybody; the previous one is retired."""
     from govflow.flows.rollout import complete_rollout as complete
 
-    completed = complete(plan)
+    with airflow_outcomes():
+        completed = complete(plan)
     deliver_outbox()
     return completed
 

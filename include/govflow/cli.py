@@ -79,9 +79,7 @@ def _problem(error: Exception) -> tuple[str, int]:
     if isinstance(error, failed):
         return str(error), EXIT_FAILED
     if isinstance(error, ConfigError):
-        more = len(error.problems) - 1
-        listed = f" (and {more} more: govflow config check lists them)" if more else ""
-        return error.problems[0] + listed, EXIT_FAILED
+        return error.one_line(), EXIT_FAILED
     if isinstance(error, settings.BadUrl):  # a malformed URL, an unknown driver
         return str(error), EXIT_FAILED
     if isinstance(error, sqlalchemy.exc.DBAPIError):  # unreachable, credentials refused, ...

@@ -4,7 +4,9 @@
 ``govflow.flows.Refused`` (the policy refuses the request, or the deployment stopped),
 ``govflow.flows.Overdue`` (a deadline was missed: a CRITICAL alert still undelivered) and
 ``govflow.flows.Broken`` (what the run checks is broken: the audit trail) fail it without a
-retry, since retrying within the run cannot change the answer.
+retry, since retrying within the run cannot change the answer. So does
+``govflow.config.ConfigError`` (config/ is invalid), in one line naming the file and the key:
+a retry reads the same files.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 @contextmanager
 def airflow_outcomes() -> Iterator[None]:
     """Run a govflow flow; its Skipped, and Refused, Overdue or Broken, become Airflow's skip
-    and failure."""
+    and failure; so does a ConfigError, in its one line."""
+    from govflow.config import ConfigError
     from govflow.flows import Broken, Overdue, Refused, Skipped
 
     try:
@@ -27,3 +30,5 @@ def airflow_outcomes() -> Iterator[None]:
         raise AirflowSkipException(str(skipped)) from None
     except (Refused, Overdue, Broken) as failed:
         raise AirflowFailException(str(failed)) from None
+    except ConfigError as invalid:
+        raise AirflowFailException(invalid.one_line()) from None

@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import select
 
 from govflow import settings, store
+from govflow.config.loading import NO_RETENTION_PERIOD
 from govflow.flows import Refused
 from govflow.flows.retention import apply_hold_request
 from govflow.retention.holds import active_holds
@@ -327,3 +328,50 @@ def test_a_policy_keeping_airflow_metadata_indefinitely_fails_the_clean_once_in_
         clean(params={"dry_run": True})
 
     assert str(failed.value) == "policy.yaml keeps airflow_metadata indefinitely: nothing to clean"
+
+
+def _policy_without(tmp_path: Path, monkeypatch, *data_types: str) -> None:
+    """Point GOVFLOW_CONFIG_DIR at a copy of config/ whose policy has no period for these."""
+    config_dir = tmp_path / "config"
+    shutil.copytree(settings.config_dir(), config_dir)
+    policy = config_dir / "policy.yaml"
+    lines = policy.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if line.split(":")[0].strip() not in data_types]
+    assert len(lines) - len(kept) == len(data_types)
+    policy.write_text("".join(kept))
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(config_dir))
+
+
+def _no_period(data_type: str) -> str:
+    return f"policy.yaml: retention.{data_type}: " + NO_RETENTION_PERIOD.format(data_type=data_type)
+
+
+@pytest.mark.parametrize("task_id", ["purge_expired_records", "clean_airflow_metadata"])
+def test_a_policy_without_a_retention_period_fails_each_retention_task_once_in_one_line(
+    governance, tmp_path, monkeypatch, task_id
+):
+    old = datetime.now(UTC) - timedelta(days=31)
+    with store.session_scope(governance) as session:
+        session.add(GatewayHeartbeat(instance="gone", last_seen=old))
+    _policy_without(tmp_path, monkeypatch, "gateway_heartbeats")
+    task = _dag("govflow_retention").get_task(task_id).python_callable
+
+    with pytest.raises(AirflowFailException) as failed:
+        task(params={"dry_run": False})
+
+    assert str(failed.value) == _no_period("gateway_heartbeats")
+    assert _purged(governance) == (["gone"], [], [])
+
+
+def test_a_policy_with_several_problems_fails_the_purge_in_one_line_that_counts_the_others(
+    governance, tmp_path, monkeypatch
+):
+    _policy_without(tmp_path, monkeypatch, "alerts", "route_history")
+    purge = _dag("govflow_retention").get_task("purge_expired_records").python_callable
+
+    with pytest.raises(AirflowFailException) as failed:
+        purge(params={"dry_run": True})
+
+    assert str(failed.value) == (
+        _no_period("alerts") + " (and 1 more: govflow config check lists them)"
+    )

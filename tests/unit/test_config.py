@@ -39,6 +39,7 @@ from govflow.config.loading import (
     NO_CADENCE,
     NO_DISTINCT_APPROVERS,
     NO_INDEPENDENT_APPROVER,
+    NO_RETENTION_PERIOD,
     OWNER_NOT_SYSTEM_OWNER,
     ROLE_WITHOUT_HOLDER,
     ROTATION_ROLE,
@@ -46,7 +47,12 @@ from govflow.config.loading import (
     UNKNOWN_USER,
     YAML_SYNTAX,
 )
-from govflow.config.policy import FAIRNESS_DAILY, WARNING_ORDER, WEIGHTS_SUM
+from govflow.config.policy import (
+    FAIRNESS_DAILY,
+    RETAINED_DATA_TYPES,
+    WARNING_ORDER,
+    WEIGHTS_SUM,
+)
 from govflow.config.vocabulary import NOT_A_FRACTION
 from govflow.metrics import classify
 
@@ -859,6 +865,19 @@ def test_deployment_records_kept_shorter_than_deployment_yaml_says_are_refused(c
     )
     message = DEPLOYMENT_RECORDS_TOO_SHORT.format(years=10)
     assert problems_of(config_copy) == [f"policy.yaml: retention.deployment_records: {message}"]
+
+
+@pytest.mark.parametrize("data_type", RETAINED_DATA_TYPES)
+def test_a_data_type_govflow_purges_without_a_retention_period_is_refused(config_copy, data_type):
+    policy = config_copy / "policy.yaml"
+    lines = policy.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith(f"  {data_type}: {{")]
+    assert len(kept) == len(lines) - 1
+    policy.write_text("".join(kept))
+
+    assert problems_of(config_copy) == [
+        f"policy.yaml: retention.{data_type}: " + NO_RETENTION_PERIOD.format(data_type=data_type)
+    ]
 
 
 def test_a_report_summary_channel_missing_from_people_is_refused(config_copy):

@@ -59,6 +59,7 @@ from govflow.dashboard.pages import (
 )
 from govflow.dashboard.reports import UNSAFE_PATH
 from govflow.dashboard.trail import DEFAULT_PAGE_SIZE
+from govflow.flows.monitoring import draw_report_on_request
 from govflow.incidents.lifecycle import accept_risk, open_incident, reopen
 from govflow.rollout.routing import ServingStat as GatewayCounts
 from govflow.rollout.routing import record_serving_stats
@@ -1266,6 +1267,51 @@ def test_a_quiet_days_drift_report_is_drawn_on_request_opened_and_audited(
         assert [(e.actor, e.payload["record"]) for e in events] == [("carol", newest)]
 
 
+def test_a_drift_report_asked_of_a_record_that_does_not_exist_is_a_404_in_one_line(
+    dashboard_store,
+):
+    def draw(record: int, db_url: str | None) -> str:  # as the plugin's drawer
+        return draw_report_on_request(record, db_url=db_url)
+
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "unused",
+        run_url=run_url,
+        db_url=dashboard_store,
+        draw_report=draw,
+        clock=lambda: NOW,
+    )
+
+    missing = client_as(app, "carol").post("/drift-report/999", follow_redirects=False)
+
+    assert (missing.status_code, missing.json()) == (404, {"detail": "no monitoring record 999"})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "line"),
+    [
+        ("GET", "/no-such-page", "no page /no-such-page on this dashboard"),
+        ("GET", "/docs", "no page /docs on this dashboard"),
+        ("GET", "/openapi.json", "no page /openapi.json on this dashboard"),
+        ("POST", "/api/v1/nothing/here", "no page /api/v1/nothing/here on this dashboard"),
+    ],
+)
+def test_an_unknown_path_is_a_404_in_one_line_for_a_logged_in_caller(
+    dashboard_store, method, path, line
+):
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "unused",
+        run_url=run_url,
+        db_url=dashboard_store,
+        clock=lambda: NOW,
+    )
+
+    response = client_as(app, "carol").request(method, path, follow_redirects=False)
+
+    assert (response.status_code, response.json()) == (404, {"detail": line})
+
+
 def test_a_person_holding_several_roles_gets_the_most_any_of_them_allows():
     config = load_config(config_dir())
     quinn = dashboard_rights(config, "quinn")  # qa_lead and ai_governance_committee
@@ -1320,8 +1366,19 @@ def test_every_route_of_the_mounted_plugin_app_refuses_a_request_without_credent
         ("GET", "/api/analysis/{run_id}"),
     }
     assert [s for s in seen if s[2] not in (401, 403)] == []
-    for path in ("/govflow/docs", "/govflow/openapi.json", "/govflow/redoc"):
-        assert client.get(path).status_code == 404
+    # No docs are served (an authenticated caller gets 404, below); without credentials they
+    # answer as every route does, so the answer tells nobody which paths exist.
+    known = client.get("/govflow/drift")
+    for method, path in [
+        ("GET", "/govflow/docs"),
+        ("GET", "/govflow/openapi.json"),
+        ("GET", "/govflow/redoc"),
+        ("GET", "/govflow/no-such-page"),
+        ("POST", "/govflow/api/v1/no-such-route"),
+        ("DELETE", "/govflow/drift"),
+    ]:
+        response = client.request(method, path, follow_redirects=False)
+        assert (response.status_code, response.json()) == (known.status_code, known.json())
 
 
 LOAD_PLUGINS_AS_A_TASK_DOES = r"""

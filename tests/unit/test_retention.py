@@ -15,6 +15,7 @@ from govflow import settings, store
 from govflow.audit import verify_chain
 from govflow.cli import app
 from govflow.config import load_config
+from govflow.config.policy import RETAINED_DATA_TYPES
 from govflow.monitoring.prediction_logs import partition_path
 from govflow.retention.purge import run_retention
 from govflow.rollout.routing import ServingStat as GatewayCounts
@@ -494,3 +495,17 @@ def test_a_hold_is_released_once_and_never_deleted_or_rewritten(
     assert "never deleted" in str(refused.value) or "only ever released" in str(refused.value)
     listed = govflow("hold", "list", "--all")
     assert "credit_approval" in listed.stdout and "carol" in listed.stdout
+
+
+def test_the_purge_reads_no_period_but_those_load_config_requires(fresh_store_env, tmp_path):
+    """load_config refuses a policy without a period for one of RETAINED_DATA_TYPES; a data
+    type the purge read besides those would fail it with a KeyError, every day."""
+    config = load_config(settings.config_dir())
+    required = {key: config.policy.retention[key] for key in RETAINED_DATA_TYPES}
+    policy = config.policy.model_copy(update={"retention": required})
+
+    results = run_retention(
+        config.model_copy(update={"policy": policy}), data_dir=tmp_path, now=AS_OF, dry_run=True
+    )
+
+    assert [result.eligible for result in results] == [0] * len(results)

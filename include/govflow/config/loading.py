@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from govflow.config.deployment import DeploymentFile
 from govflow.config.inventory import ModelsFile
 from govflow.config.people import PeopleFile, distinct_representatives
-from govflow.config.policy import EscalationStep, PolicyFile
+from govflow.config.policy import RETAINED_DATA_TYPES, EscalationStep, PolicyFile
 from govflow.config.vocabulary import Role, StrictModel
 
 POLICY_FILE = "policy.yaml"
@@ -53,9 +53,13 @@ NO_DISTINCT_APPROVERS = (
 )
 ROTATION_ROLE = "{user} does not hold {role}, which {path} pages through the {rotation} rotation"
 DEPLOYMENT_RECORDS = "deployment_records"
+NO_RETENTION_PERIOD = (
+    "no period, and govflow purges {data_type} by it (give days, years or indefinite: true)"
+)
 DEPLOYMENT_RECORDS_TOO_SHORT = (
     "must keep deployment records at least {years} years (deployment.yaml records)"
 )
+MORE_PROBLEMS = " (and {more} more: govflow config check lists them)"
 UNKNOWN_CHANNEL = "Slack channel {channel} is not in people.yaml slack_channels"
 
 _SECRET = re.compile(r"hooks\.slack\.com|xox[abposr]-|://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
@@ -92,6 +96,11 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+    def one_line(self) -> str:
+        """The first problem, and how many more: a log or a terminal shows one line."""
+        more = len(self.problems) - 1
+        return self.problems[0] + (MORE_PROBLEMS.format(more=more) if more else "")
 
 
 class GovflowConfig(StrictModel):
@@ -296,18 +305,30 @@ def _cross_file_problems(config: GovflowConfig) -> list[str]:
 
     problems += _rotation_problems(config)
     problems += _channel_problems(config)
+    problems += _missing_retention_problems(config)
     problems += _deployment_retention_problems(config)
     return problems
+
+
+def _missing_retention_problems(config: GovflowConfig) -> list[str]:
+    """A data type without a period would fail the purge half-way, every day: refuse it here."""
+    return [
+        f"{POLICY_FILE}: retention.{data_type}: {NO_RETENTION_PERIOD.format(data_type=data_type)}"
+        for data_type in RETAINED_DATA_TYPES
+        if data_type not in config.policy.retention
+    ]
 
 
 def _deployment_retention_problems(config: GovflowConfig) -> list[str]:
     """The purge of deployment records keeps them at least as long as deployment.yaml's
     longest record retention (seed 001 section 8.1)."""
     period = config.policy.retention.get(DEPLOYMENT_RECORDS)
+    if period is None:  # a missing period is _missing_retention_problems' line
+        return []
     years = max((record.retention_years for record in config.deployment.records), default=0)
     probe = datetime(2000, 1, 1, tzinfo=UTC)
-    cutoff = period.cutoff(probe) if period is not None else None
-    if period is not None and (cutoff is None or cutoff <= probe.replace(year=2000 - years)):
+    cutoff = period.cutoff(probe)
+    if cutoff is None or cutoff <= probe.replace(year=2000 - years):
         return []
     return [
         f"{POLICY_FILE}: retention.{DEPLOYMENT_RECORDS}: "

@@ -403,6 +403,22 @@ class DashboardAccess(StrictModel):
     governance_reports: ViewAccess = "none"
 
 
+# The data types whose period govflow reads to purge them (the retention purge, `airflow db
+# clean`) or to date a record's end (monitoring records): each needs one in policy.yaml.
+RETAINED_DATA_TYPES = (
+    "prediction_logs",
+    "prediction_logs_high_risk",
+    "monitoring_records",
+    "alerts",
+    "serving_stats",
+    "serving_feedback",
+    "gateway_heartbeats",
+    "route_history",
+    "deployment_records",
+    "airflow_metadata",
+)
+
+
 class RetentionPeriod(StrictModel):
     """A retention period in days or calendar years; ``indefinite`` keeps records forever."""
 

@@ -44,6 +44,7 @@ from govflow.dashboard.access import (
 )
 from govflow.dashboard.actions import my_actions
 from govflow.dashboard.deployments import deployment_rows
+from govflow.monitoring.drift_report import UnknownRecord
 from govflow.serving.limits import BodySizeLimit
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -101,6 +102,9 @@ NO_ORIGIN = (
     "a script sends its token in an Authorization header"
 )
 DEFAULT_PORTS = {"http": 80, "https": 443}
+NO_SUCH_PAGE = "no page /{path} on this dashboard"
+MAX_SHOWN_PATH = 200
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 NO_DRAWING = "this dashboard draws no drift report on request (no drawer was given)"
 UNKNOWN_MODEL = "unknown model {model!r}: models.yaml has {known}"
 AUDIT_TARGET_CHARS = 255  # audit_events.target is String(255)
@@ -367,7 +371,8 @@ def create_dashboard_app(
     ``run_state(dag_id, run_id)`` is Airflow's state of a run, None for a run Airflow does
     not know (no ``run_state``: this dashboard cannot ask, every state is unknown);
     ``draw_report(record_id, db_url)`` draws a record's drift report and returns its path, or
-    raises ValueError naming why it cannot (None: this dashboard draws none);
+    raises ``UnknownRecord`` for a record that does not exist (a 404), ValueError naming why it
+    cannot draw one that does (a 409; None: this dashboard draws none);
     ``public_url`` is the address browsers reach the server at through a proxy (Airflow's
     ``[api] base_url``), whose forms are this server's own as well."""
     configs = _ConfigCache(config_dir)
@@ -717,6 +722,8 @@ def create_dashboard_app(
             raise HTTPException(409, NO_DRAWING)
         try:
             path = draw_report(record, db_url)
+        except UnknownRecord as error:
+            raise HTTPException(404, str(error)) from None
         except ValueError as error:
             raise HTTPException(409, str(error)) from None
         _audit(
@@ -824,5 +831,12 @@ def create_dashboard_app(
         user: str = Depends(current_user),
     ) -> Response:
         return analysis(request, user, run_id, as_json=True)
+
+    # Last, so it answers only what no route above matched. Unmatched paths never reach the
+    # app's dependencies, so without it a caller with no credentials would learn from the
+    # router's 404 which paths exist; through it they get current_user's 401 like any route.
+    @app.api_route("/{path:path}", methods=ANY_METHOD, include_in_schema=False, response_model=None)
+    def unknown_path(path: str) -> NoReturn:
+        raise HTTPException(404, NO_SUCH_PAGE.format(path=path[:MAX_SHOWN_PATH]))
 
     return app

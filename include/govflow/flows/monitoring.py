@@ -39,7 +39,13 @@ from govflow.metrics.severity import severity_rank
 from govflow.monitoring import analysis, drift_report
 from govflow.monitoring.analysis import Analysis, CheckType, Finding
 from govflow.monitoring.cadence import cadence_window, due_targets
-from govflow.monitoring.drift_report import severity_text, threshold_text, value_text
+from govflow.monitoring.drift_report import (
+    NO_MONITORING_RECORD,
+    UnknownRecord,
+    severity_text,
+    threshold_text,
+    value_text,
+)
 from govflow.monitoring.prediction_logs import PredictionLogError, SqlLogSource
 from govflow.store.schema import MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
@@ -726,10 +732,12 @@ NOT_AN_ANALYSIS = "record {run_id} is not a succeeded analysis: it has no drift 
 def draw_report_on_request(run_id: int, *, db_url: str | None = None) -> str:
     """The drift report of one succeeded record, drawn now if it has none (the DAGs draw only
     those above INFO): its path under the data directory, or ``ReportNotDrawn`` naming why
-    (the reason is also kept on the record)."""
+    (the reason is also kept on the record); ``UnknownRecord`` if there is no such record."""
     with store.session_scope(db_url, read_only=True) as session:
         record = session.get(MonitoringRun, run_id)
-        if record is None or record.status != "succeeded":
+        if record is None:
+            raise UnknownRecord(NO_MONITORING_RECORD.format(record_id=run_id))
+        if record.status != "succeeded":
             raise ReportNotDrawn(NOT_AN_ANALYSIS.format(run_id=run_id))
         if record.report_path:
             return record.report_path

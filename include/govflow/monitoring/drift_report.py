@@ -56,6 +56,12 @@ NO_DRIFT_JUDGED = (
 )
 LEFT_OUT = "left out of evidently's report, as govflow has no data-drift verdict on them: {names}"
 DISAGREES = "differs: govflow's verdict counts"
+NO_MONITORING_RECORD = "no monitoring record {record_id}"
+
+
+class UnknownRecord(LookupError):
+    """No monitoring record has this id, so it has no drift report to draw: the dashboard
+    answers 404 (not 409, which says the record exists but cannot have one)."""
 
 
 @dataclass(frozen=True)
