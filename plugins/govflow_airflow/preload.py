@@ -11,6 +11,10 @@ Usage: ``python -P -m govflow_airflow.preload scheduler`` or ``... celery worker
 the arguments of ``airflow``: `make airflow`, docker-compose.yaml's worker and the tests'
 Airflow stacks start their task-forking processes this way.
 
+The scheduler started this way also has the fix of ``govflow_airflow.scheduler_fixes`` (an
+answer given as its approval task re-defers must not fail the task): docker-compose.yaml's
+scheduler, which forks no task under Celery, is started this way for that alone.
+
 Explanations need no warm-up here any more: they no longer go through shap, whose numba
 kernels each process compiled on its first explanation (issue 18 item 3).
 """
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+
+from govflow_airflow.scheduler_fixes import tolerate_stale_defer_exit_events
 
 
 def preload_task_modules() -> None:
@@ -36,6 +42,7 @@ def preload_task_modules() -> None:
 
 
 def main() -> None:
+    tolerate_stale_defer_exit_events()
     preload_task_modules()
     from airflow.__main__ import main as airflow_main
 

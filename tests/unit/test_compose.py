@@ -92,7 +92,7 @@ def test_the_compose_file_has_the_official_airflow_3_celery_services_and_flower(
     commands = {name: SERVICES[name]["command"] for name in LONG_RUNNING_AIRFLOW_SERVICES}
     assert commands == {
         "airflow-apiserver": "api-server",
-        "airflow-scheduler": "scheduler",
+        "airflow-scheduler": ["python", "-P", "-m", "govflow_airflow.preload", "scheduler"],
         "airflow-dag-processor": "dag-processor",
         "airflow-triggerer": "triggerer",
         "airflow-worker": ["python", "-P", "-m", "govflow_airflow.preload", "celery", "worker"],
