@@ -30,11 +30,13 @@ from govflow.monitoring.prediction_logs import (
     SQLITE_SCHEMA,
     UNDATED_ROWS,
     UNDATED_TABLE_ROWS,
+    UNKNOWN_VERSION,
     UNREADABLE_PARTITION,
     ParquetLogSource,
     PredictionLogError,
     PredictionLogSource,
     SqlLogSource,
+    counted_versions,
     log_columns,
     partition_path,
 )
@@ -536,3 +538,11 @@ def test_a_log_url_whose_port_is_not_a_number_names_its_variable_never_the_passw
         name="GOVFLOW_TEST_LOG_URL", error="the port 'x' is not a number"
     )
     assert "secretpw" not in str(refused.value)
+
+
+def test_every_kind_of_missing_version_is_counted_as_unknown_and_numbers_as_written() -> None:
+    import numpy as np
+
+    missing = [None, float("nan"), np.float32("nan"), pd.NA, pd.NaT, "  ", ""]
+    counted = counted_versions([(value, 1) for value in missing] + [(" 1.1.0 ", 2), (2, 3)])
+    assert counted == {UNKNOWN_VERSION: 7, "2": 3, "1.1.0": 2}

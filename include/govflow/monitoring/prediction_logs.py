@@ -102,7 +102,7 @@ def version_name(value: object) -> str:
     """A logged ``model_version`` as a record names it: text without its surrounding
     blanks, a number as ``category_key`` writes it (SQLite keeps what it is given), and
     ``UNKNOWN_VERSION`` for a missing or blank one."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+    if pd.api.types.is_scalar(value) and pd.isna(value):  # None, NaN of any width, NA, NaT
         return UNKNOWN_VERSION
     name = value.strip() if isinstance(value, str) else category_key(value)
     return name or UNKNOWN_VERSION
