@@ -44,6 +44,7 @@ def _problem(error: Exception) -> tuple[str, int]:
     from govflow.flows import Refused
     from govflow.flows.monitoring import NotReady
     from govflow.incidents.lifecycle import IncidentError, UnknownIncidentStatus
+    from govflow.incidents.risk_acceptances import RiskAcceptanceError
     from govflow.monitoring.analysis import UnknownCheck
     from govflow.registry import RegistryError
     from govflow.reports.executive import ReportError
@@ -66,6 +67,7 @@ def _problem(error: Exception) -> tuple[str, int]:
         IncidentError,
         UnknownDeployment,
         HoldError,
+        RiskAcceptanceError,
     )
     failed = (BaselineError, BaselineSourceError, NotReady, ReportError)
     if isinstance(error, typer.TyperException):  # typer's own: a usage error, exit status 2
@@ -1161,6 +1163,72 @@ def incident_show(ref: str = typer.Argument(..., help="INC-YYYY-NNNN or the id."
         incident = get_incident(session, ref)
         for line in format_timeline(session, incident):
             typer.echo(line)
+
+
+risk_app = typer.Typer(
+    help="Accepted-risk exceptions (seed 004 section 12): requested and decided through "
+    "govflow_risk_acceptance, listed here.",
+    no_args_is_help=True,
+)
+app.add_typer(risk_app, name="risk-acceptance")
+
+
+@risk_app.command("list")
+def risk_acceptance_list(
+    status: Annotated[
+        str | None, typer.Option(help="requested, approved, rejected, expired or refused.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model id from models.yaml.")] = None,
+) -> None:
+    """List risk acceptances, newest request first: whose alerts are suppressed, until when."""
+    from govflow import settings, store
+    from govflow.config import load_config
+    from govflow.incidents.risk_acceptances import STATUSES, list_acceptances
+
+    if status is not None and status not in STATUSES:
+        raise typer.BadParameter(
+            f"{status!r} is not one of {', '.join(STATUSES)}", param_hint="--status"
+        )
+    if model is not None:
+        load_config(settings.config_dir()).models.get(model)
+    store.ensure_schema()
+    with store.session_scope() as session:
+        found = list_acceptances(session, model_id=model, status=status)
+        if not found:
+            typer.echo("no risk acceptance")
+            return
+        typer.echo(
+            f"{'id':>4}  {'status':<9} {'model':<24} {'metric':<32} {'severity':<8} "
+            f"{'incident':<14} {'requested':<10} {'decided':<10} suppressed until"
+        )
+        for acceptance, incident_ref in found:
+            until = acceptance.suppression_until
+            typer.echo(
+                f"{acceptance.id:>4}  {acceptance.status:<9} {acceptance.model_id:<24} "
+                f"{acceptance.metric:<32} {acceptance.severity or '-':<8} "
+                f"{incident_ref or '-':<14} "
+                f"{acceptance.requested_by:<10} {acceptance.approved_by or '-':<10} "
+                f"{f'{until:%Y-%m-%d %H:%M} UTC' if until else '-'}"
+            )
+
+
+@risk_app.command("show")
+def risk_acceptance_show(
+    acceptance_id: Annotated[int, typer.Argument(help="The id `risk-acceptance list` shows.")],
+) -> None:
+    """Show one risk acceptance: what is accepted, why, by whom, until when."""
+    from govflow import store
+    from govflow.incidents.risk_acceptances import acceptance_summary, get_acceptance
+
+    store.ensure_schema()
+    with store.session_scope() as session:
+        acceptance = get_acceptance(session, acceptance_id)
+        summary = acceptance_summary(session, acceptance)
+        refused = acceptance.details.get("refused")
+    for key, value in summary.items():
+        typer.echo(f"{key + ':':<18} {'-' if value is None else value}")
+    if refused:
+        typer.echo(f"{'refused:':<18} {refused}")
 
 
 report_app = typer.Typer(help="Reports rendered from the records.", no_args_is_help=True)

@@ -584,3 +584,72 @@ def test_at_expiry_an_incident_already_reopened_by_a_critical_finding_is_left_al
     with store.session_scope(url) as session:
         incident = session.scalars(select(Incident)).one()
         assert (incident.status, incident.severity, incident.priority) == ("open", "CRITICAL", "P1")
+
+
+# --- The command line ----------------------------------------------------------------------
+
+
+def test_the_cli_lists_risk_acceptances_and_shows_one_with_why_it_ended(url, config, monkeypatch):
+    from typer.testing import CliRunner
+
+    from govflow.cli import app
+
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
+    record_run(url, config, [WARNING_PSI, WARNING_KL])
+    decide(url, config, request(url, config))
+    pending = request(url, config, metric="kl_divergence")
+    runner = CliRunner()
+
+    listed = runner.invoke(app, ["risk-acceptance", "list"])
+    requested = runner.invoke(app, ["risk-acceptance", "list", "--status", "requested"])
+    shown = runner.invoke(app, ["risk-acceptance", "show", "1"])
+    with store.session_scope(url) as session:
+        refuse_acceptance(session, get_acceptance(session, pending), reason="why", actor="lena")
+    refused = runner.invoke(app, ["risk-acceptance", "show", str(pending)])
+
+    assert listed.exit_code == 0, listed.output
+    rows = [line.split() for line in listed.output.splitlines()[1:]]
+    assert [row[:3] for row in rows] == [
+        ["2", "requested", "credit_approval"],
+        ["1", "approved", "credit_approval"],
+    ]
+    assert rows[1][3:] == [
+        "psi",
+        "WARNING",
+        "INC-2025-0001",
+        "lena",
+        "carol",
+        "2025-03-27",
+        "10:00",
+        "UTC",
+    ]
+    assert [line.split()[0] for line in requested.output.splitlines()[1:]] == ["2"]
+    assert shown.exit_code == 0, shown.output
+    assert "status:            approved" in shown.output.splitlines()
+    assert f"suppression_until: {UNTIL.isoformat()}" in shown.output.splitlines()
+    assert f"rationale:         {RATIONALE}" in shown.output.splitlines()
+    assert refused.output.splitlines()[-1] == "refused:           why"
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "says"),
+    [
+        (["show", "42"], 1, "no risk acceptance 42"),
+        (["list", "--status", "pending"], 2, "'pending' is not one of requested, approved"),
+        (["list", "--model", "nope"], 2, "unknown model 'nope'"),
+    ],
+)
+def test_the_cli_names_what_it_cannot_list_or_show_in_one_line(
+    url, monkeypatch, args, status, says
+):
+    from typer.testing import CliRunner
+
+    from govflow.cli import app
+
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
+
+    result = CliRunner().invoke(app, ["risk-acceptance", *args])
+
+    assert result.exit_code == status
+    assert says in result.stderr
+    assert len(result.stderr.splitlines()) == 1

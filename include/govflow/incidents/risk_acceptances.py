@@ -69,6 +69,7 @@ APPROVED = "approved"
 REJECTED = "rejected"
 EXPIRED = "expired"
 REFUSED = "refused"
+STATUSES = (REQUESTED, APPROVED, REJECTED, EXPIRED, REFUSED)
 EXPIRY_ACTOR = "govflow-risk-acceptance"
 
 TARGET_REQUIRED = "name the incident, or the model and the metric, whose risk is accepted"
@@ -561,6 +562,23 @@ def refuse_acceptance(
             at=moment,
         )
     return acceptance
+
+
+def list_acceptances(
+    session: Session, *, model_id: str | None = None, status: str | None = None
+) -> list[tuple[RiskAcceptance, str | None]]:
+    """Risk acceptances with their incident's ref (None for none), newest request first, of
+    one model and one status if given."""
+    statement = (
+        select(RiskAcceptance, Incident.ref)
+        .outerjoin(Incident, RiskAcceptance.incident_id == Incident.id)
+        .order_by(RiskAcceptance.created_at.desc(), RiskAcceptance.id.desc())
+    )
+    if model_id is not None:
+        statement = statement.where(RiskAcceptance.model_id == model_id)
+    if status is not None:
+        statement = statement.where(RiskAcceptance.status == status)
+    return [(acceptance, ref) for acceptance, ref in session.execute(statement)]
 
 
 def acceptance_summary(session: Session, acceptance: RiskAcceptance) -> dict[str, Any]:
