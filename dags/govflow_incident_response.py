@@ -11,8 +11,9 @@ incident (seed 004 3.3 fairness, 3.4 data):
    models.yaml sets `freeze_on_critical_fairness`.
 2. **Diagnose** (automated, posted to the incident's timeline): which features or groups
    moved and by how much, recent deployments and changes, baseline age, data quality.
-3. **Acknowledge**: a required action assigned to the primary on-call with a response
-   timeout equal to the acknowledgement SLA (15 minutes). Unanswered, it escalates to the
+3. **Acknowledge**: a required action assigned to the primary on-call, timing out when the
+   acknowledgement SLA does (15 minutes from the incident's opening, not from the step's
+   start). Unanswered, it escalates to the
    secondary (with Slack and e-mail), whose own action, for CRITICAL data and model
    incidents, escalates to the executive when the incident is still open after 4 hours.
 4. **Contain**: the responder picks manual review queue, roll back (starts

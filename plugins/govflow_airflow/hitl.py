@@ -14,8 +14,9 @@ operators, fixed when the DAG file is parsed. Who must answer an incident depend
 incident (its path in policy.yaml, the on-call rotation at that moment), so these operators
 read both from the return value of an upstream task when they execute:
 ``{"users": [{"id": "carol", "name": "Carol Chen"}], "timeout_minutes": 15}`` under
-``assignment_key`` of the dict that ``assignment_task_id`` returned; ``None`` there skips
-the request. The API server then
+``assignment_key`` of the dict that ``assignment_task_id`` returned (with ``"due_at"``, an
+ISO time, the request times out then instead: a deadline that started before the step did);
+``None`` there skips the request. The API server then
 refuses an answer from anybody else (403), admins included.
 """
 
@@ -197,6 +198,21 @@ class HumanForm(AskedAgainIfMalformed, HITLEntryOperator):
     """A form of the procedure (`HITLEntryOperator`), asked again when malformed."""
 
 
+# The least time a request with a deadline already past is given: it times out at once.
+LEAST_TIMEOUT = timedelta(seconds=1)
+
+
+def response_timeout(assignment: dict[str, Any], now: datetime) -> timedelta | None:
+    """An assignment's response timeout: until its ``due_at`` (an ISO time, e.g. an SLA
+    counted from when the incident opened, not from when this step started) when it has
+    one, else ``timeout_minutes`` from now; None for neither."""
+    due = assignment.get("due_at")
+    if due:
+        return max(datetime.fromisoformat(due) - now, LEAST_TIMEOUT)
+    minutes = assignment.get("timeout_minutes")
+    return timedelta(minutes=minutes) if minutes else None
+
+
 class AssignedAtRuntime(HITLOperator):
     """Assignees and response timeout taken from an upstream task's return value."""
 
@@ -220,8 +236,7 @@ class AssignedAtRuntime(HITLOperator):
                 f"{self.assignment_task_id} names no user"
             )
         self.assigned_users = assignment["users"]
-        minutes = assignment.get("timeout_minutes")
-        self.response_timeout = timedelta(minutes=minutes) if minutes else None
+        self.response_timeout = response_timeout(assignment, datetime.now(UTC))
         names = ", ".join(user["id"] for user in self.assigned_users)
         print(f"assigned to {names}; response timeout {self.response_timeout or 'none'}")
         return super().execute(context)

@@ -99,6 +99,12 @@ def test_a_critical_fairness_incident_is_answered_by_compliance_and_told_to_the_
     }
     assert plan["primary"]["timeout_minutes"] == config.policy.escalation.acknowledgement_minutes
     assert plan["secondary"]["timeout_minutes"] is None  # the CEO already knows
+    with store.session_scope(db_url) as session:
+        opened_at = session.get_one(Incident, incidents["credit_approval"]).opened_at
+    # The acknowledgement SLA counts from the opening, however late the run asks.
+    ack = timedelta(minutes=config.policy.escalation.acknowledgement_minutes)
+    assert plan["primary"]["due_at"] == (opened_at + ack).isoformat()
+    assert plan["secondary"]["due_at"] is None
     assert plan["documentation"]["timeout_minutes"] == 24 * 60
     assert (plan["severity"], plan["priority"], plan["runbook"]) == (
         "CRITICAL",

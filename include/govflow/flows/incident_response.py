@@ -12,7 +12,7 @@ acknowledgement SLA runs out. The stricter (earlier) escalation is taken.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -110,6 +110,10 @@ def _runbook_body(config: GovflowConfig, incident: Incident, runbook_key: str) -
     return "\n".join(lines)
 
 
+def _due(clock: datetime, minutes: int | None) -> str | None:
+    return (clock + timedelta(minutes=minutes)).isoformat() if minutes else None
+
+
 def plan_response(
     ref: str,
     *,
@@ -139,6 +143,10 @@ def plan_response(
         )
         ack = plan.acknowledgement_minutes
         to_executive = plan.executive_after_minutes - ack if plan.executive_after_minutes else None
+        # The SLAs count from the incident's opening (or reopening), not from when this run
+        # reaches the step: a run started late, or slow to diagnose, must not give the
+        # primary 15 minutes more.
+        clock = incidents.sla_clock_start(incident)
         responders = [*plan.primary, *plan.secondary, *plan.executive]
         return {
             "incident_id": incident.id,
@@ -152,10 +160,15 @@ def plan_response(
             f"{incident.model_id}",
             "body": _runbook_body(config, incident, plan.runbook),
             "runbook": plan.runbook,
-            "primary": {"users": _users(config, plan.primary), "timeout_minutes": ack},
+            "primary": {
+                "users": _users(config, plan.primary),
+                "timeout_minutes": ack,
+                "due_at": _due(clock, ack),
+            },
             "secondary": {
                 "users": _users(config, [*plan.secondary, *plan.primary]),
                 "timeout_minutes": to_executive,
+                "due_at": _due(clock, plan.executive_after_minutes),
             },
             "executive": {
                 "users": _users(config, [*plan.executive, *plan.secondary, *plan.primary]),
