@@ -7,7 +7,7 @@ required actions return."""
 from __future__ import annotations
 
 import runpy
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,33 +63,37 @@ def db_url(tmp_path, monkeypatch) -> str:
     return url
 
 
+def _measured(session, metric: str, severity: str, value: float, at: datetime) -> None:
+    """A daily record of credit_approval finished at ``at``: ``metric`` with ``severity``."""
+    run = MonitoringRun(
+        model_id="credit_approval",
+        run_key=f"daily/{metric}/{at.isoformat()}",
+        cadence="daily",
+        interval_start=at - timedelta(days=1),
+        interval_end=at,
+        status="succeeded",
+        finished_at=at,
+    )
+    session.add(run)
+    session.flush()
+    session.add(
+        MetricResult(
+            monitoring_run_id=run.id,
+            check_type="data_drift",
+            metric=metric,
+            subject="income",
+            value=value,
+            status="computed",
+            severity=severity,
+            threshold={"warning": 0.1, "critical": 0.25, "direction": "higher_is_worse"},
+        )
+    )
+
+
 def incident_with(url: str, metric: str, severity: str, value: float) -> str:
     """An incident on ``metric`` whose newest measurement has ``severity``."""
-    now = utcnow()
     with store.session_scope(url) as session:
-        run = MonitoringRun(
-            model_id="credit_approval",
-            run_key=f"daily/{metric}",
-            cadence="daily",
-            interval_start=now - timedelta(days=1),
-            interval_end=now,
-            status="succeeded",
-            finished_at=now,
-        )
-        session.add(run)
-        session.flush()
-        session.add(
-            MetricResult(
-                monitoring_run_id=run.id,
-                check_type="data_drift",
-                metric=metric,
-                subject="income",
-                value=value,
-                status="computed",
-                severity=severity,
-                threshold={"warning": 0.1, "critical": 0.25, "direction": "higher_is_worse"},
-            )
-        )
+        _measured(session, metric, severity, value, utcnow())
         incident, _ = open_incident(
             session,
             load_config(settings.config_dir()),
@@ -105,31 +109,8 @@ def incident_with(url: str, metric: str, severity: str, value: float) -> str:
 
 def measure_again(url: str, metric: str, severity: str, value: float) -> None:
     """A newer measurement of ``metric`` on credit_approval, with ``severity``."""
-    later = utcnow() + timedelta(hours=1)
     with store.session_scope(url) as session:
-        run = MonitoringRun(
-            model_id="credit_approval",
-            run_key=f"daily/{metric}/{later.isoformat()}",
-            cadence="daily",
-            interval_start=later - timedelta(days=1),
-            interval_end=later,
-            status="succeeded",
-            finished_at=later,
-        )
-        session.add(run)
-        session.flush()
-        session.add(
-            MetricResult(
-                monitoring_run_id=run.id,
-                check_type="data_drift",
-                metric=metric,
-                subject="income",
-                value=value,
-                status="computed",
-                severity=severity,
-                threshold={"warning": 0.1, "critical": 0.25, "direction": "higher_is_worse"},
-            )
-        )
+        _measured(session, metric, severity, value, utcnow() + timedelta(hours=1))
 
 
 def task_function(name: str):

@@ -512,23 +512,9 @@ def reject_acceptance(
         return acceptance
     _check_pending(acceptance)
     _check_decider(config, acceptance, approver)
-    moment = at or utcnow()
-    acceptance.status = REJECTED
     acceptance.approved_by = approver
-    acceptance.decided_at = moment
     acceptance.details = {**acceptance.details, "comment": comment}
-    _audit(session, acceptance, "rejected", approver, {"comment": comment})
-    if acceptance.incident_id is not None:
-        add_event(
-            session,
-            session.get_one(Incident, acceptance.incident_id),
-            kind="risk_acceptance_rejected",
-            actor=approver,
-            note=comment,
-            payload={"risk_acceptance_id": acceptance.id},
-            event_key=f"risk_acceptance:{acceptance.id}:rejected",
-            at=moment,
-        )
+    _end(session, acceptance, REJECTED, actor=approver, note=comment, at=at)
     return acceptance
 
 
@@ -545,23 +531,38 @@ def refuse_acceptance(
     it is: calling again records nothing."""
     if acceptance.status != REQUESTED:
         return acceptance
-    moment = at or utcnow()
-    acceptance.status = REFUSED
-    acceptance.decided_at = moment
     acceptance.details = {**acceptance.details, "refused": reason}
-    _audit(session, acceptance, "refused", actor, {"reason": reason})
+    _end(session, acceptance, REFUSED, actor=actor, note=reason, at=at, audited="reason")
+    return acceptance
+
+
+def _end(
+    session: Session,
+    acceptance: RiskAcceptance,
+    status: str,
+    *,
+    actor: str,
+    note: str,
+    at: datetime | None,
+    audited: str = "comment",
+) -> None:
+    """End a pending request ``status`` (rejected, refused): its audit event (``note`` under
+    ``audited``) and its incident's timeline event, each once however often called."""
+    moment = at or utcnow()
+    acceptance.status = status
+    acceptance.decided_at = moment
+    _audit(session, acceptance, status, actor, {audited: note})
     if acceptance.incident_id is not None:
         add_event(
             session,
             session.get_one(Incident, acceptance.incident_id),
-            kind="risk_acceptance_refused",
+            kind=f"risk_acceptance_{status}",
             actor=actor,
-            note=reason,
+            note=note,
             payload={"risk_acceptance_id": acceptance.id},
-            event_key=f"risk_acceptance:{acceptance.id}:refused",
+            event_key=f"risk_acceptance:{acceptance.id}:{status}",
             at=moment,
         )
-    return acceptance
 
 
 def list_acceptances(
