@@ -51,6 +51,7 @@ from govflow.dashboard.app import (
 from govflow.dashboard.pages import (
     NO_DATA,
     FailedAnalysis,
+    GateFindings,
     LatencySummary,
     ModelOverview,
     Monitor,
@@ -477,6 +478,53 @@ def test_a_newest_analysis_that_failed_is_shown_never_the_older_health_as_todays
     drift = client_as(app, "eve").get("/api/drift").json()["data"]
     assert drift[0]["failed_analysis"]["reason"] == (
         "prediction logs could not be read: part-0.parquet"
+    )
+
+
+def test_a_failed_data_quality_gate_of_the_newest_record_is_shown_and_never_healthy(dashboard):
+    """The gate's findings are no check family: on a day whose logs lost a column every
+    family may read INFO while the record is CRITICAL and its incident escalates like
+    CRITICAL data drift (the demo's malformed day). Both pages showed it Healthy or No data."""
+    app, url, _ = dashboard
+    config = load_config(config_dir())
+    checks = ["data_drift", "fairness_drift", "model_drift", "explanation_drift"]
+    with store.session_scope(url) as session:
+        run_id = _run(session, "product_recommendation", 30, checks, 0.0)
+        for check_type in checks:
+            _metric(session, run_id, check_type, "a_metric", "", 0.01, "INFO")
+        _metric(
+            session, run_id, "data_quality", "column_exists", "region", 2000, "CRITICAL", "failed"
+        )
+        _metric(session, run_id, "data_quality", "nulls", "score", 20, "WARNING", "failed")
+        _metric(session, run_id, "data_quality", "freshness", "", 1, "INFO", "computed")
+    with store.session_scope(url) as session:
+        overviews = {o.model_id: o for o in model_overviews(session, config, now=NOW)}
+    product = overviews["product_recommendation"]
+    assert [m.shown for m in product.monitors] == ["INFO"] * 4
+    assert (product.data_quality, product.health) == (
+        GateFindings(
+            "CRITICAL",
+            ["column_exists region", "nulls score"],
+            datetime(2025, 3, 30, tzinfo=UTC),
+            False,
+            run_id,
+            "govflow_monitoring_daily",
+            "scheduled__30",
+        ),
+        "Critical",
+    )
+    assert overviews["credit_approval"].data_quality is None
+    shown = (
+        '<span class="sev CRITICAL">CRITICAL</span> <b>data-quality gate</b> (window to '
+        "2025-03-30 00:00 UTC): column_exists region; nulls score"
+    )
+    assert shown in client_as(app, "victor").get("/drift").text
+    assert shown in client_as(app, "eve").get("/health").text
+    health = client_as(app, "eve").get("/api/health").json()["data"]
+    product_health = next(row for row in health if row["model_id"] == "product_recommendation")
+    assert (product_health["status"], product_health["data_quality"]["severity"]) == (
+        "Critical",
+        "CRITICAL",
     )
 
 

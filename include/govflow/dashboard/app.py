@@ -513,6 +513,7 @@ def create_dashboard_app(
                         "model_id": o.model_id,
                         "status": o.health,
                         "metrics": metrics.get(o.model_id, {}),
+                        "data_quality": o.data_quality,
                         "serving": None
                         if o.model_id not in serving
                         else serving[o.model_id].to_dict(),

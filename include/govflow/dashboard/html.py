@@ -16,6 +16,7 @@ from govflow.dashboard.access import PAGE_TITLES, DashboardRights, Page
 from govflow.dashboard.actions import Action
 from govflow.dashboard.deployments import DEPLOYMENT_DAG, DeploymentRow, OpenRequest
 from govflow.dashboard.pages import (
+    GATE_FINDINGS_SHOWN,
     LATENCY_EXPLAINED,
     NO_DATA,
     SERVING_WINDOW,
@@ -23,6 +24,7 @@ from govflow.dashboard.pages import (
     FailedAnalysis,
     FairnessPoint,
     FairnessSeries,
+    GateFindings,
     HealthMetric,
     ModelOverview,
     ServingCounters,
@@ -193,7 +195,8 @@ def drift_overview(
             f"<td>{_e(_time(model.last_analysis))} "
             f"{report_link(root, model.report_path, 'drift report')}"
             f"{draw_report_button(root, model.unreported_run)}"
-            f"{_failure(run_url, model.failed_analysis)}</td></tr>"
+            f"{_failure(run_url, model.failed_analysis)}"
+            f"{_gate(run_url, model.data_quality)}</td></tr>"
         )
     form = ""
     if rights.can_trigger_analysis:
@@ -265,6 +268,21 @@ def _failure(run_url: RunUrl, failed: FailedAnalysis | None) -> str:
         f"<br>{badge('CRITICAL')} <b>analysis failed</b> (window to "
         f"{_e(_time(failed.window_end))}): {_e(failed.reason)}"
         f"{run_link(run_url, failed.dag_id, failed.dag_run_id)}"
+    )
+
+
+def _gate(run_url: RunUrl, gate: GateFindings | None) -> str:
+    """The data-quality findings of the newest record: what its families' INFO does not say."""
+    if gate is None:
+        return ""
+    shown = "; ".join(gate.findings[:GATE_FINDINGS_SHOWN])
+    more = len(gate.findings) - GATE_FINDINGS_SHOWN
+    stale = " (stale)" if gate.stale else ""
+    return (
+        f"<br>{badge(gate.severity)} <b>data-quality gate</b>{stale} (window to "
+        f"{_e(_time(gate.window_end))}): {_e(shown)}"
+        + (f" and {more} more" if more > 0 else "")
+        + run_link(run_url, gate.dag_id, gate.dag_run_id)
     )
 
 
@@ -392,7 +410,8 @@ def model_health(
         versions = "" if record is None else _versions(record.model_versions)
         rows.append(
             f"<tr><td>{_e(model.model_id)}</td><td>{badge(model.health)}</td>{cells}"
-            f'<td class="muted">{_e(monitors)}{versions}</td><td>{source}</td></tr>'
+            f'<td class="muted">{_e(monitors)}{versions}{_gate(run_url, model.data_quality)}</td>'
+            f"<td>{source}</td></tr>"
         )
     return layout(
         root,

@@ -110,6 +110,27 @@ class FailedAnalysis:
     dag_run_id: str | None
 
 
+# The data-quality gate runs before every analysis and is no check family of its own: its
+# findings are recorded beside the families' (check_type "data_quality"). A failed gate is
+# CRITICAL (policy.yaml data_quality.failed_gate_severity) and escalates like CRITICAL data
+# drift, yet the drift it lets through may all read INFO.
+DATA_QUALITY = "data_quality"
+GATE_FINDINGS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class GateFindings:
+    """The data-quality findings above INFO of a model's newest successful record."""
+
+    severity: str  # WARNING or CRITICAL: the worst of them
+    findings: list[str]  # "<check> <column>" of each, the worst first
+    window_end: datetime
+    stale: bool
+    run_id: int
+    dag_id: str | None
+    dag_run_id: str | None
+
+
 @dataclass(frozen=True)
 class ModelOverview:
     model_id: str
@@ -124,6 +145,7 @@ class ModelOverview:
     # The newest record when it has no report (a quiet day's: drawn on request).
     unreported_run: int | None = None
     failed_analysis: FailedAnalysis | None = None
+    data_quality: GateFindings | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON twin of a Drift Overview row: what is shown, not only what is stored."""
@@ -141,7 +163,8 @@ class ModelOverview:
         """Worst of the fresh monitors; never Healthy while any monitor has no fresh data, nor
         when the newest analysis failed (its window has no verdict)."""
         fresh = [m.severity for m in self.monitors if m.shown != NO_DATA]
-        found = worst(fresh)
+        gate = self.data_quality
+        found = worst(fresh + ([gate.severity] if gate is not None and not gate.stale else []))
         if found in ("WARNING", "CRITICAL"):
             return HEALTH_OF_SEVERITY[found]
         if (
@@ -195,6 +218,7 @@ class _Recent:
     heap the garbage collector then walks."""
 
     newest: dict[str, int | None]  # the newest record of each check family
+    newest_run: int | None  # the newest successful record, whatever it checked
     scores: list[tuple[int, float]]  # the newest scored records, newest first
     last_analysis: datetime | None
     report_path: str | None
@@ -211,6 +235,7 @@ def _recent(session: Session, model_id: str) -> _Recent:
             check_type: next((r.id for r in runs if _lists(r.checks, check_type)), None)
             for check_type in CHECK_TYPES
         },
+        newest_run=runs[0].id if runs else None,
         scores=scored[:TREND_RECORDS],
         last_analysis=max((r.finished_at for r in runs if r.finished_at is not None), default=None),
         report_path=next((r.report_path for r in runs if r.report_path), None),
@@ -287,6 +312,29 @@ def _severities_by_run(session: Session, run_ids: list[int]) -> dict[tuple[int, 
     }
 
 
+def _gate_findings(session: Session, run_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """Each run's data-quality findings above INFO as (severity, "<check> <column>")."""
+    if not run_ids:
+        return {}
+    found: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for run_id, metric, subject, severity in session.execute(
+        select(
+            MetricResult.monitoring_run_id,
+            MetricResult.metric,
+            MetricResult.subject,
+            MetricResult.severity,
+        )
+        .where(
+            MetricResult.monitoring_run_id.in_(run_ids),
+            MetricResult.check_type == DATA_QUALITY,
+            MetricResult.severity.in_(("WARNING", "CRITICAL")),
+        )
+        .order_by(MetricResult.id)
+    ):
+        found[run_id].append((severity, f"{metric} {subject}".strip()))
+    return found
+
+
 def model_overviews(
     session: Session,
     config: GovflowConfig,
@@ -301,8 +349,11 @@ def model_overviews(
     # read for every model in one query; with the newest scored record, the runs shown.
     judged = {i for r in recent.values() for i in r.newest.values() if i is not None}
     severities = _severities_by_run(session, sorted(judged))
+    newest_runs = {r.newest_run for r in recent.values() if r.newest_run is not None}
+    gates = _gate_findings(session, sorted(newest_runs))
     details = _run_details(
-        session, sorted(judged | {r.scores[0][0] for r in recent.values() if r.scores})
+        session,
+        sorted(judged | newest_runs | {r.scores[0][0] for r in recent.values() if r.scores}),
     )
     overviews = []
     for model in shown:
@@ -331,6 +382,21 @@ def model_overviews(
                 )
             )
         latest = found.scores[0] if found.scores else None
+        gate = None
+        if found.newest_run is not None and gates.get(found.newest_run):
+            findings = sorted(gates[found.newest_run], key=lambda f: -SEVERITY_RANK[f[0]])
+            newest = details[found.newest_run]
+            gate_end = _aware(newest.interval_end)
+            gate = GateFindings(
+                severity=findings[0][0],
+                findings=[what for _, what in findings],
+                window_end=gate_end,
+                # Fresh while the most patient of the model's cadences would call it fresh.
+                stale=now - gate_end > max(ALLOWED_AGE[getattr(cadences, c)] for c in CHECK_TYPES),
+                run_id=found.newest_run,
+                dag_id=newest.dag_id,
+                dag_run_id=newest.dag_run_id,
+            )
         overviews.append(
             ModelOverview(
                 model_id=model.id,
@@ -344,6 +410,7 @@ def model_overviews(
                 report_path=found.report_path,
                 unreported_run=found.unreported_run,
                 failed_analysis=found.failed,
+                data_quality=gate,
             )
         )
     return overviews
