@@ -59,6 +59,7 @@ from govflow.dashboard.pages import (
     serving_counters,
 )
 from govflow.dashboard.reports import UNSAFE_PATH
+from govflow.dashboard.timeline import incident_timeline
 from govflow.dashboard.trail import DEFAULT_PAGE_SIZE
 from govflow.flows.monitoring import draw_report_on_request
 from govflow.incidents.lifecycle import accept_risk, open_incident, reopen
@@ -1887,6 +1888,40 @@ def test_a_reopened_incident_waits_for_the_on_call_of_its_reopening_due_from_the
     assert [(a.kind, a.ref, a.due) for a in mike] == [
         ("incident_acknowledgement", "INC-2025-0001", reopened + timedelta(hours=24))
     ]
+
+
+def test_the_timeline_counts_a_reopened_incidents_response_time_from_its_reopening(sqlite_url):
+    """The Incident Timeline's "respond by" counted from the first opening while My actions
+    and the acknowledgement clock beside it count from the reopening: a reopened P-class
+    incident read as long overdue on one page and due tomorrow on the other."""
+    opened = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
+    reopened = datetime(2025, 3, 24, 9, tzinfo=UTC)
+    store.upgrade(sqlite_url)
+    config = load_config(config_dir())
+    with store.session_scope(sqlite_url) as session:
+        incident, _ = open_incident(
+            session,
+            config,
+            model_id=None,
+            category="data_drift",
+            metric="psi",
+            severity="WARNING",
+            title="WARNING data drift: psi",
+            actor="govflow-monitoring",
+            opened_at=opened,
+        )
+        accept_risk(session, incident, actor="carol", event_key="accepted", at=opened)
+        reopen(session, incident, actor="expiry", event_key="reopened:expiry", at=reopened)
+
+    with store.session_scope(sqlite_url) as session:
+        (row,) = incident_timeline(session, config, now=reopened)
+        (action,) = my_actions(session, config, "mike", now=reopened)
+
+    assert (row.ack_due, row.response_due, action.due) == (
+        reopened + timedelta(minutes=15),
+        reopened + timedelta(hours=24),
+        reopened + timedelta(hours=24),
+    )
 
 
 def test_the_audit_page_shows_the_chain_intact_and_a_bounded_filtered_query(governance):
