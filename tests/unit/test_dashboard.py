@@ -55,6 +55,7 @@ from govflow.dashboard.pages import (
     LatencySummary,
     ModelOverview,
     Monitor,
+    fairness_series,
     model_overviews,
     serving_counters,
 )
@@ -830,6 +831,19 @@ def test_the_fairness_monitor_shows_a_model_analysed_long_ago_up_to_its_newest_w
     assert "<h2>gender: disparate_impact_ratio</h2>" in page
     assert "<td>0.750</td><td>[0.700, 0.800]</td>" in page
     assert "the 30 days up to the newest window with a fairness result, 2025-03-" in page
+
+
+@pytest.mark.parametrize(("days", "windows"), [(1, [30]), (2, [29, 30]), (30, [28, 29, 30])])
+def test_the_fairness_monitor_shows_as_many_daily_windows_as_the_days_asked(
+    dashboard_store, days, windows
+):
+    """?days=1 showed the newest two days' windows: the window ending at the period's first
+    instant lies before the period and was counted in it."""
+    config = load_config(config_dir())
+    with store.session_scope(dashboard_store) as session:
+        series = fairness_series(session, config, "credit_approval", now=NOW, days=days)
+    gender = next(s for s in series if s.subject == "gender")
+    assert [p.window_end.day for p in gender.points] == windows
 
 
 def test_the_fairness_monitor_bounds_its_period_and_refuses_unknown_models(dashboard):

@@ -669,7 +669,8 @@ def fairness_series(
         .where(
             MonitoringRun.model_id == model_id,
             MonitoringRun.status == "succeeded",
-            MonitoringRun.interval_end >= since,
+            # A window ending at the period's first instant lies before it.
+            MonitoringRun.interval_end > since,
             MetricResult.check_type == "fairness_drift",
             MetricResult.metric.in_(FAIRNESS_METRICS),
         )
