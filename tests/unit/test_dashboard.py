@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -528,6 +529,20 @@ def test_a_failed_data_quality_gate_of_the_newest_record_is_shown_and_never_heal
         "Critical",
         "CRITICAL",
     )
+
+
+def test_model_health_marks_the_other_model_types_metrics_not_applicable_never_no_data(
+    dashboard,
+):
+    """A classifier records no MAE and a regressor no accuracy: their columns read "No
+    data", as if a monitor had not run, on every row of the page."""
+    app, _, _ = dashboard
+    page = client_as(app, "eve").get("/health").text
+    product = page[page.index("<td>product_recommendation</td>") :].split("</tr>")[0]
+    cells = re.split(r"</td><td[^>]*>", product)[2:9]
+    no_data = '<span class="sev nodata">No data</span>'
+    not_applicable = '<span class="muted">n/a: not a binary_classifier metric</span>'
+    assert cells == [no_data] * 4 + [not_applicable] * 3
 
 
 def _monitor(check_type: str, severity: str, *, stale: bool = False) -> Monitor:

@@ -529,8 +529,16 @@ def create_dashboard_app(
 
         def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
             overviews, metrics, serving = data
+            model_types = {m.id: m.type for m in config.models.models}
             return html.model_health(
-                root, rights, overviews, metrics, pages.HEALTH_METRICS, serving, run_url
+                root,
+                rights,
+                overviews,
+                metrics,
+                pages.HEALTH_METRICS,
+                serving,
+                run_url,
+                model_types,
             )
 
         return view(request, user, "model_health", None, load, draw, as_json)

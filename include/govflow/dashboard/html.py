@@ -12,11 +12,13 @@ from html import escape
 from urllib.parse import quote, urlencode
 
 from govflow.alerts.messages import mixed_versions_line
+from govflow.config.inventory import ModelType
 from govflow.dashboard.access import PAGE_TITLES, DashboardRights, Page
 from govflow.dashboard.actions import Action
 from govflow.dashboard.deployments import DEPLOYMENT_DAG, DeploymentRow, OpenRequest
 from govflow.dashboard.pages import (
     GATE_FINDINGS_SHOWN,
+    HEALTH_METRICS_OF,
     LATENCY_EXPLAINED,
     NO_DATA,
     SERVING_WINDOW,
@@ -380,11 +382,13 @@ def model_health(
     metric_names: Sequence[str],
     serving: dict[str, ServingCounters],
     run_url: RunUrl,
+    model_types: dict[str, ModelType],
 ) -> str:
     heads = "".join(f"<th>{_e(m)}</th>" for m in metric_names)
     rows = []
     for model in overviews:
         found = metrics.get(model.model_id, {})
+        model_type = model_types[model.model_id]
         cells = "".join(
             "<td>"
             + (
@@ -392,6 +396,8 @@ def model_health(
                 f'<br><span class="muted">{_e(_time(found[m].window_end))}</span>'
                 if m in found
                 else badge(NO_DATA)
+                if m in HEALTH_METRICS_OF[model_type]
+                else f'<span class="muted">n/a: not a {_e(model_type)} metric</span>'
             )
             + "</td>"
             for m in metric_names

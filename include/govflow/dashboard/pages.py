@@ -18,6 +18,7 @@ from sqlalchemy import Row, Text, bindparam, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
+from govflow.config.inventory import ModelType
 from govflow.config.vocabulary import CHECK_TYPES, Cadence
 from govflow.metrics import JUDGED_AS
 from govflow.rollout.routing import COUNTERS, Health
@@ -65,6 +66,22 @@ HEALTH_METRICS = (
     "rmse_increase",
     "output_spread_change",
 )
+# The HEALTH_METRICS a model of each type records: the others are not its metrics, and
+# "No data" under them would read as a monitor that did not run.
+HEALTH_METRICS_OF: dict[ModelType, tuple[str, ...]] = {
+    "binary_classifier": (
+        "accuracy_drop",
+        "prediction_distribution_shift",
+        "output_entropy_change",
+        "label_drift",
+    ),
+    "regressor": (
+        "prediction_distribution_shift",
+        "mae_increase",
+        "rmse_increase",
+        "output_spread_change",
+    ),
+}
 MAX_DAYS = 366
 
 
