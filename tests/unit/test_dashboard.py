@@ -545,6 +545,47 @@ def test_model_health_marks_the_other_model_types_metrics_not_applicable_never_n
     assert cells == [no_data] * 4 + [not_applicable] * 3
 
 
+def test_a_family_read_info_beside_inconclusive_results_says_how_many_could_not_decide(
+    dashboard,
+):
+    """A family's verdict is the worst of its computed results: with one INFO computed and
+    the gender disparate impact inconclusive (0.85, below the warning bound), the Drift
+    Overview showed a bare INFO, read as a pass."""
+    app, url, _ = dashboard
+    config = load_config(config_dir())
+    with store.session_scope(url) as session:
+        run_id = _run(session, "product_recommendation", 30, ["fairness_drift"], 0.0)
+        _metric(session, run_id, "fairness_drift", "disparate_impact_ratio", "age", 0.95, "INFO")
+        for subject in ("gender", "gender&age"):
+            _metric(
+                session,
+                run_id,
+                "fairness_drift",
+                "disparate_impact_ratio",
+                subject,
+                0.85,
+                "INFO",
+                status="inconclusive",
+            )
+    with store.session_scope(url) as session:
+        overviews = {o.model_id: o for o in model_overviews(session, config, now=NOW)}
+    fairness = overviews["product_recommendation"].monitor("fairness_drift")
+    assert fairness is not None
+    assert (fairness.shown, fairness.inconclusive) == ("INFO", 2)
+    credit = overviews["credit_approval"].monitor("data_drift")
+    assert credit is not None and credit.inconclusive == 0
+    drift = client_as(app, "victor").get("/drift").text
+    product = drift[drift.index("<td>product_recommendation</td>") :].split("</tr>")[0]
+    assert (
+        'class="muted">run</a><br><span class="sev INCONCLUSIVE">INCONCLUSIVE</span> '
+        '<span class="muted">2 results undecided</span>'
+    ) in product
+    assert "fairness_drift: INFO (2 inconclusive)" in client_as(app, "eve").get("/health").text
+    rows = client_as(app, "victor").get("/api/drift").json()["data"]
+    row = next(r for r in rows if r["model_id"] == "product_recommendation")
+    assert [m["inconclusive"] for m in row["monitors"]] == [0, 2, 0, 0]
+
+
 def _monitor(check_type: str, severity: str, *, stale: bool = False) -> Monitor:
     return Monitor(check_type, "daily", severity, stale, NOW, 1, "govflow_monitoring_daily", "r")
 

@@ -29,6 +29,7 @@ from govflow.dashboard.pages import (
     GateFindings,
     HealthMetric,
     ModelOverview,
+    Monitor,
     ServingCounters,
 )
 from govflow.dashboard.reports import ListedReport
@@ -153,6 +154,20 @@ def _sources(
     return report_link(root, report, "drift report") + run_link(run_url, dag_id, run)
 
 
+def _counts_undecided(monitor: Monitor) -> bool:
+    """Whether a monitor's verdict stands beside inconclusive results worth naming: a
+    computed verdict (INCONCLUSIVE says it already) that is shown (not No data)."""
+    return monitor.inconclusive > 0 and monitor.shown not in (NO_DATA, "INCONCLUSIVE")
+
+
+def _undecided(monitor: Monitor) -> str:
+    if not _counts_undecided(monitor):
+        return ""
+    count = monitor.inconclusive
+    results = "result" if count == 1 else "results"
+    return f'<br>{badge("INCONCLUSIVE")} <span class="muted">{count} {results} undecided</span>'
+
+
 def _versions(model_versions: dict[str, int]) -> str:
     """A record's window rows per version, under its verdict, when it held more than one."""
     mixed = mixed_versions_line(model_versions)
@@ -178,6 +193,7 @@ def drift_overview(
                 else ""
             )
             + _versions(m.model_versions)
+            + _undecided(m)
             + "</td>"
             for m in model.monitors
         )
@@ -402,7 +418,11 @@ def model_health(
             + "</td>"
             for m in metric_names
         )
-        monitors = ", ".join(f"{m.check_type}: {m.shown}" for m in model.monitors)
+        monitors = ", ".join(
+            f"{m.check_type}: {m.shown}"
+            + (f" ({m.inconclusive} inconclusive)" if _counts_undecided(m) else "")
+            for m in model.monitors
+        )
         # The model-drift values are the newest model-drift record's: link its run.
         record = model.monitor("model_drift")
         source = _sources(

@@ -110,6 +110,9 @@ class Monitor:
     # The record's window rows per model version: more than one, and its findings may come
     # from one version's share (a phased rollout's candidate).
     model_versions: dict[str, int] = field(default_factory=dict)
+    # The family's results the record judged inconclusive: beside a computed INFO, a metric
+    # whose interval could not decide (a disparate impact of 0.85 on small groups) is no pass.
+    inconclusive: int = 0
 
     @property
     def shown(self) -> str:
@@ -313,19 +316,30 @@ _RANKED = case(
 _SEVERITY_OF_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
 
 
-def _severities_by_run(session: Session, run_ids: list[int]) -> dict[tuple[int, str], str]:
-    """The severity of each family of each run: the worst of its computed results, or
-    INCONCLUSIVE when none was computed."""
+def _severities_by_run(
+    session: Session, run_ids: list[int]
+) -> dict[tuple[int, str], tuple[str, int]]:
+    """The severity of each family of each run (the worst of its computed results, or
+    INCONCLUSIVE when none was computed) and how many of its results are inconclusive."""
     if not run_ids:
         return {}
+    inconclusive = func.sum(case((MetricResult.status == "inconclusive", 1), else_=0))
     rows = session.execute(
-        select(MetricResult.monitoring_run_id, MetricResult.check_type, func.max(_RANKED))
+        select(
+            MetricResult.monitoring_run_id,
+            MetricResult.check_type,
+            func.max(_RANKED),
+            inconclusive,
+        )
         .where(MetricResult.monitoring_run_id.in_(run_ids))
         .group_by(MetricResult.monitoring_run_id, MetricResult.check_type)
     )
     return {
-        (run_id, check_type): INCONCLUSIVE if rank is None else _SEVERITY_OF_RANK[rank]
-        for run_id, check_type, rank in rows
+        (run_id, check_type): (
+            INCONCLUSIVE if rank is None else _SEVERITY_OF_RANK[rank],
+            int(undecided or 0),
+        )
+        for run_id, check_type, rank, undecided in rows
     }
 
 
@@ -385,17 +399,19 @@ def model_overviews(
                 continue
             run = details[run_id]
             end = _aware(run.interval_end)
+            severity, inconclusive = severities.get((run_id, check_type), (INCONCLUSIVE, 0))
             monitors.append(
                 Monitor(
                     check_type,
                     cadence,
-                    severities.get((run_id, check_type), INCONCLUSIVE),
+                    severity,
                     now - end > ALLOWED_AGE[cadence],
                     end,
                     run_id,
                     run.dag_id,
                     run.dag_run_id,
                     dict(run.model_versions or {}),
+                    inconclusive,
                 )
             )
         latest = found.scores[0] if found.scores else None
