@@ -1180,6 +1180,26 @@ def test_analyze_now_passes_the_chosen_window_and_refuses_a_bad_one(dashboard):
     assert (statuses, len(triggered)) == ([400, 400, 400, 400], 1)
 
 
+def test_analyze_now_says_which_window_it_requested_and_that_its_end_day_is_not_included(
+    dashboard,
+):
+    """The form's second date is where the window ends (00:00 UTC, as the DAG's
+    window_end), yet it read "to", and the page confirming the request named no window: a
+    user asking 20 to 27 March for a week was told nothing of 27 March being left out."""
+    app, _, _ = dashboard
+    client = client_as(app, "lena")
+    form = client.get("/drift").text
+    assert '<label>up to, not including, <input type="date" name="window_end"></label>' in form
+    chosen = {"model": "credit_approval", "window_start": "2025-03-20", "window_end": "2025-03-27"}
+    assert (
+        "<p>Analysis of credit_approval over the window from 2025-03-20 00:00 UTC up to "
+        "2025-03-27 00:00 UTC (not included) requested as lena: "
+    ) in client.post("/analyze", data=chosen).text
+    assert (
+        "<p>Analysis of credit_approval over the on-demand DAG&#x27;s default window requested"
+    ) in client.post("/analyze", data={"model": "credit_approval"}).text
+
+
 def test_analyze_now_refused_to_a_viewer_is_audited_and_triggers_nothing(dashboard):
     app, url, triggered = dashboard
     response = client_as(app, "victor").post("/analyze", data={"model": "credit_approval"})

@@ -747,9 +747,9 @@ def create_dashboard_app(
 
     def request_analysis(
         request: Request, user: str, model: str, window_start: str, window_end: str
-    ) -> tuple[DashboardRights, list[str], str]:
+    ) -> tuple[DashboardRights, list[str], str, dict[str, str]]:
         """Analyze Now (seed 004 section 1.3): the on-demand DAG triggered as ``user``;
-        (their rights, the models, the run id)."""
+        (their rights, the models, the run id, the window given: none for the DAG's own)."""
         target = f"analyze_now/{model}"
         refuse_cross_site(request, user, target)
         rights = rights_for(user, "can_trigger_analysis", target, model)
@@ -758,10 +758,11 @@ def create_dashboard_app(
         if model != html.ALL_MODELS and model not in known:
             raise HTTPException(400, UNKNOWN_MODEL.format(model=model, known=known))
         models = known if model == html.ALL_MODELS else [model]
+        window = analysis_window(window_start, window_end)
         conf: dict[str, Any] = {
             "model_ids": models,
             "reason": f"Analyze Now on the dashboard by {user}",
-            **analysis_window(window_start, window_end),
+            **window,
         }
         try:
             run_id = trigger_analysis(request, user=user, dag_id=ON_DEMAND_DAG, conf=conf)
@@ -776,7 +777,7 @@ def create_dashboard_app(
             target=target,
             payload={"models": models, "dag_id": ON_DEMAND_DAG, "dag_run_id": run_id},
         )
-        return rights, models, run_id
+        return rights, models, run_id, window
 
     @app.post("/analyze", response_class=HTMLResponse)
     def analyze_now(
@@ -786,10 +787,14 @@ def create_dashboard_app(
         window_end: Annotated[str, Form(max_length=10)] = "",
         user: str = Depends(current_user),
     ) -> HTMLResponse:
-        rights, models, run_id = request_analysis(request, user, model, window_start, window_end)
+        rights, models, run_id, window = request_analysis(
+            request, user, model, window_start, window_end
+        )
         root = request.scope.get("root_path", "")
         return HTMLResponse(
-            html.analysis_requested(root, rights, models, run_id, run_url(ON_DEMAND_DAG, run_id))
+            html.analysis_requested(
+                root, rights, models, run_id, run_url(ON_DEMAND_DAG, run_id), window
+            )
         )
 
     @app.post("/api/v1/monitoring/analyze-now")
@@ -797,7 +802,7 @@ def create_dashboard_app(
         request: Request, body: AnalyzeNowBody, user: str = Depends(current_user)
     ) -> Response:
         """The seed's ``POST /api/v1/monitoring/analyze-now``: the same as the button."""
-        _, models, run_id = request_analysis(
+        _, models, run_id, _ = request_analysis(
             request, user, body.model, body.window_start, body.window_end
         )
         root = request.scope.get("root_path", "")

@@ -48,6 +48,12 @@ PAGE_PATHS: dict[Page, str] = {
     "my_actions": "/actions",
 }
 ALL_MODELS = "__all__"
+# The form's dates are days at 00:00 UTC and the window ends where its end day begins, as the
+# on-demand DAG reads its window_end Param: a day picked as both dates is no window at all.
+WINDOW_EXPLAINED = (
+    "dates are 00:00 UTC, the window ends where its last date begins: 2025-03-20 to "
+    "2025-03-21 analyses 20 March; no dates: the on-demand DAG's default window"
+)
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fff}
@@ -222,9 +228,9 @@ def drift_overview(
             f'<form method="post" action="{_e(root)}/analyze">Analyze Now: '
             f'<select name="model">{_model_options(o.model_id for o in overviews)}</select> '
             '<label>window from <input type="date" name="window_start"></label> '
-            '<label>to <input type="date" name="window_end"></label> '
+            '<label>up to, not including, <input type="date" name="window_end"></label> '
             '<button type="submit">Analyze Now</button> '
-            '<span class="muted">(no dates: the on-demand DAG default window)</span></form>'
+            f'<span class="muted">({_e(WINDOW_EXPLAINED)})</span></form>'
         )
     return layout(
         root,
@@ -554,14 +560,27 @@ def incident_timeline(
     return layout(root, rights, "incident_timeline", table)
 
 
+def _window(window: dict[str, str]) -> str:
+    if not window:
+        return "the on-demand DAG's default window"
+    start, end = (datetime.fromisoformat(window[k]) for k in ("window_start", "window_end"))
+    return f"the window from {_time(start)} up to {_time(end)} (not included)"
+
+
 def analysis_requested(
-    root: str, rights: DashboardRights, models: Sequence[str], run_id: str, run_url: str
+    root: str,
+    rights: DashboardRights,
+    models: Sequence[str],
+    run_id: str,
+    run_url: str,
+    window: dict[str, str],
 ) -> str:
     return layout(
         root,
         rights,
         "drift_overview",
-        f"<p>Analysis of {_e(', '.join(models))} requested as {_e(rights.user)}: "
+        f"<p>Analysis of {_e(', '.join(models))} over {_e(_window(window))} requested as "
+        f"{_e(rights.user)}: "
         f'Airflow run <a href="{_e(run_url)}" target="_top">{_e(run_id)}</a>.</p>'
         f'<p><a href="{_e(_analysis_path(root, run_id))}">Follow its progress and findings</a>'
         f' · <a href="{_e(root)}/drift">Back to the Drift Overview</a></p>',
