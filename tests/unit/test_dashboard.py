@@ -699,7 +699,8 @@ def test_analyze_now_over_the_seeds_api_route_starts_the_run_and_its_progress_sh
         record.dag_id, record.dag_run_id = "govflow_monitoring_on_demand", "manual__1"
         record.severity, record.report_path = "CRITICAL", "reports/credit_approval/now.html"
     progress = eve.get(body["progress"]).json()["data"]
-    page = eve.get("/analysis/manual__1").text
+    # The app's user is victor since his refused request above: the page is eve's again.
+    page = client_as(app, "eve").get("/analysis/manual__1").text
     assert [(r["model_id"], r["severity"]) for r in progress["records"]] == [
         ("credit_approval", "CRITICAL")
     ]
@@ -1198,6 +1199,27 @@ def test_analyze_now_says_which_window_it_requested_and_that_its_end_day_is_not_
     assert (
         "<p>Analysis of credit_approval over the on-demand DAG&#x27;s default window requested"
     ) in client.post("/analyze", data={"model": "credit_approval"}).text
+
+
+def test_an_analysis_links_its_fairness_findings_only_for_who_may_open_the_fairness_monitor(
+    dashboard,
+):
+    """The progress page of an Analyze Now run is the Drift Overview's: a viewer, to whom
+    seed 004 section 6 closes the Fairness Monitor, was offered a link to it (a 403)."""
+    app, url, _ = dashboard
+    with store.session_scope(url) as session:
+        record = session.get(
+            MonitoringRun, _run(session, "credit_approval", 31, ["data_drift"], 0.4)
+        )
+        record.dag_id, record.dag_run_id = "govflow_monitoring_on_demand", "manual__7"
+    link = '<a href="/fairness?model=credit_approval">Fairness Monitor</a>'
+    assert link in client_as(app, "eve").get("/analysis/manual__7").text
+    shown = client_as(app, "victor").get("/analysis/manual__7")
+    assert (shown.status_code, link in shown.text, "credit_approval" in shown.text) == (
+        200,
+        False,
+        True,
+    )
 
 
 def test_analyze_now_refused_to_a_viewer_is_audited_and_triggers_nothing(dashboard):

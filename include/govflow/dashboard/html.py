@@ -606,8 +606,12 @@ def analysis_progress(
         f"{_e(_time(r.interval_end))}</td><td>{_e(r.status)}</td>"
         f"<td>{badge(r.severity or NO_DATA)}</td><td>{_number(r.composite_score)}</td>"
         f"<td>{r.findings_above_info}</td><td>"
-        f'<a href="{_e(root)}/fairness?model={_e(r.model_id)}">Fairness Monitor</a> '
-        f"{report_link(root, r.report_path, 'drift report')}</td></tr>"
+        + (
+            f'<a href="{_e(root)}/fairness?model={_e(r.model_id)}">Fairness Monitor</a> '
+            if rights.refusal("fairness_monitor") is None
+            else ""
+        )
+        + f"{report_link(root, r.report_path, 'drift report')}</td></tr>"
         for r in progress.records
     )
     table = (
