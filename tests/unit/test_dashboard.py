@@ -774,6 +774,38 @@ def test_fairness_monitor_shows_values_intervals_group_sizes_bounds_and_inconclu
     assert "rows per group: 18-25 12" in page
 
 
+def test_a_fairness_metric_not_computed_is_never_shown_with_a_passing_severity(dashboard):
+    """An attribute whose column failed the data-quality gate has its disparate impact
+    recorded as skipped, with no value and severity INFO: the Fairness Monitor showed it as
+    INFO, a pass, where Model Health shows a metric not computed as INCONCLUSIVE."""
+    app, url, _ = dashboard
+    with store.session_scope(url) as session:
+        run_id = _run(session, "credit_approval", 31, ["fairness_drift"], None)
+        _metric(
+            session,
+            run_id,
+            "fairness_drift",
+            "disparate_impact_ratio",
+            "region",
+            None,
+            "INFO",
+            status="skipped",
+            message="column region failed the data-quality gate; drift not computed",
+        )
+    page = client_as(app, "carol").get("/fairness?model=credit_approval").text
+    region = page[page.index("<h2>region: disparate_impact_ratio</h2>") :].split("</table>")[0]
+    assert (
+        "<td>2025-03-31 00:00 UTC</td><td>n/a</td><td>[n/a, n/a]</td>"
+        '<td><span class="sev INCONCLUSIVE">INCONCLUSIVE</span></td><td></td>'
+        "<td>column region failed the data-quality gate; drift not computed</td>"
+    ) in region
+    series = client_as(app, "carol").get("/api/fairness?model=credit_approval").json()["data"]
+    (skipped,) = [s for s in series if s["subject"] == "region"]
+    assert [(p["severity"], p["status"]) for p in skipped["points"]] == [
+        ("INCONCLUSIVE", "skipped")
+    ]
+
+
 def test_a_regressors_fairness_and_error_increase_are_shown_with_the_bounds_they_are_judged_on(
     dashboard,
 ):

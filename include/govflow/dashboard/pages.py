@@ -730,7 +730,9 @@ def fairness_series(
                 value=result.value,
                 ci_low=details.get("ci_low"),
                 ci_high=details.get("ci_high"),
-                severity=INCONCLUSIVE if result.status == "inconclusive" else result.severity,
+                # Only a computed value has a verdict: a skipped one (its column failed the
+                # data-quality gate) is recorded INFO, which is no pass (as on Model Health).
+                severity=result.severity if result.status == "computed" else INCONCLUSIVE,
                 status=result.status,
                 group_sizes=details.get("group_sizes") or {},
                 message=str(details.get("message") or ""),
