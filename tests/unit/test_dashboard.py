@@ -1225,12 +1225,13 @@ def test_analyze_now_says_which_window_it_requested_and_that_its_end_day_is_not_
     assert '<label>up to, not including, <input type="date" name="window_end"></label>' in form
     chosen = {"model": "credit_approval", "window_start": "2025-03-20", "window_end": "2025-03-27"}
     assert (
-        "<p>Analysis of credit_approval over the window from 2025-03-20 00:00 UTC up to "
-        "2025-03-27 00:00 UTC (not included) requested as lena: "
+        "</a>, over the window from 2025-03-20 00:00 UTC up to 2025-03-27 00:00 UTC (not "
+        "included).</p>"
     ) in client.post("/analyze", data=chosen).text
     assert (
-        "<p>Analysis of credit_approval over the on-demand DAG&#x27;s default window requested"
-    ) in client.post("/analyze", data={"model": "credit_approval"}).text
+        "</a>, over the on-demand DAG&#x27;s default window.</p>"
+        in client.post("/analyze", data={"model": "credit_approval"}).text
+    )
 
 
 def test_an_analysis_links_its_fairness_findings_only_for_who_may_open_the_fairness_monitor(

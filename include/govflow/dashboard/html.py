@@ -579,9 +579,9 @@ def analysis_requested(
         root,
         rights,
         "drift_overview",
-        f"<p>Analysis of {_e(', '.join(models))} over {_e(_window(window))} requested as "
-        f"{_e(rights.user)}: "
-        f'Airflow run <a href="{_e(run_url)}" target="_top">{_e(run_id)}</a>.</p>'
+        f"<p>Analysis of {_e(', '.join(models))} requested as {_e(rights.user)}: "
+        f'Airflow run <a href="{_e(run_url)}" target="_top">{_e(run_id)}</a>, over '
+        f"{_e(_window(window))}.</p>"
         f'<p><a href="{_e(_analysis_path(root, run_id))}">Follow its progress and findings</a>'
         f' · <a href="{_e(root)}/drift">Back to the Drift Overview</a></p>',
     )
