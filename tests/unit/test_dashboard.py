@@ -48,6 +48,7 @@ from govflow.dashboard.app import (
     UNKNOWN_FIELD,
     UNKNOWN_PARAMETER,
     UNKNOWN_RUN,
+    WINDOW_NOT_ENDED,
 )
 from govflow.dashboard.pages import (
     NO_DATA,
@@ -1253,6 +1254,24 @@ def test_an_analysis_links_its_fairness_findings_only_for_who_may_open_the_fairn
         False,
         True,
     )
+
+
+def test_analyze_now_refuses_a_window_that_has_not_ended(dashboard):
+    """govflow monitor run refuses a window not ended yet; the button passed one (a year
+    typed 2026 for 2025) to the DAG, whose analysis of nothing then stood as the model's
+    newest record."""
+    app, _, triggered = dashboard
+    client = client_as(app, "lena")
+    today = {"model": "credit_approval", "window_start": "2025-03-30", "window_end": "2025-03-31"}
+    typo = {"model": "credit_approval", "window_start": "2026-03-20", "window_end": "2026-03-27"}
+    refused = [client.post("/analyze", data=window) for window in (today, typo)]
+    assert [(r.status_code, r.json()["detail"]) for r in refused] == [
+        (400, WINDOW_NOT_ENDED.format(end=datetime(2025, 3, 31, tzinfo=UTC))),
+        (400, WINDOW_NOT_ENDED.format(end=datetime(2026, 3, 27, tzinfo=UTC))),
+    ]
+    ended = {"model": "credit_approval", "window_start": "2025-03-29", "window_end": "2025-03-30"}
+    assert client.post("/api/v1/monitoring/analyze-now", json=ended).status_code == 202
+    assert len(triggered) == 1
 
 
 def test_analyze_now_refused_to_a_viewer_is_audited_and_triggers_nothing(dashboard):

@@ -167,9 +167,17 @@ BAD_WINDOW = (
 )
 
 
-def analysis_window(start: str, end: str) -> dict[str, str]:
+WINDOW_NOT_ENDED = (
+    "the window ends {end:%Y-%m-%d %H:%M} UTC, which has not come yet: analyse a window that "
+    "has ended (as govflow monitor run does)"
+)
+
+
+def analysis_window(start: str, end: str, *, now: datetime) -> dict[str, str]:
     """The on-demand DAG's window Params from the form's two dates (00:00 UTC each); none
-    when both are empty, so the DAG's own default window applies."""
+    when both are empty, so the DAG's own default window applies. A window ending after
+    ``now`` is refused: its logs are not all written, and a mistyped year would record an
+    analysis of nothing as the model's newest, hiding its real state on the Drift Overview."""
     if not start and not end:
         return {}
     # Python reads more ISO 8601 than the form's dates: '20250320', '2025-W12' too.
@@ -182,6 +190,8 @@ def analysis_window(start: str, end: str) -> dict[str, str]:
         raise HTTPException(400, BAD_WINDOW) from None
     if not first < last <= first + timedelta(days=MAX_WINDOW_DAYS):
         raise HTTPException(400, BAD_WINDOW)
+    if last > now:
+        raise HTTPException(400, WINDOW_NOT_ENDED.format(end=last))
     return {"window_start": first.isoformat(), "window_end": last.isoformat()}
 
 
@@ -758,7 +768,7 @@ def create_dashboard_app(
         if model != html.ALL_MODELS and model not in known:
             raise HTTPException(400, UNKNOWN_MODEL.format(model=model, known=known))
         models = known if model == html.ALL_MODELS else [model]
-        window = analysis_window(window_start, window_end)
+        window = analysis_window(window_start, window_end, now=clock())
         conf: dict[str, Any] = {
             "model_ids": models,
             "reason": f"Analyze Now on the dashboard by {user}",
