@@ -807,6 +807,42 @@ def test_a_fairness_metric_not_computed_is_never_shown_with_a_passing_severity(d
     ]
 
 
+def test_a_fairness_metric_policy_yaml_no_longer_bounds_shows_the_bounds_it_was_judged_by(
+    dashboard_store, tmp_path
+):
+    """Thresholds are data in policy.yaml: a deployer may take a metric out. The records
+    judged by it stay, and the Fairness Monitor answered 500 (a KeyError) for every model
+    that had one."""
+    config = tmp_path / "config"
+    shutil.copytree(config_dir(), config)
+    policy = config / "policy.yaml"
+    lines = policy.read_text().splitlines(keepends=True)
+    start = lines.index("    disparate_impact_ratio:\n")
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("      "))
+    policy.write_text("".join(lines[:start] + lines[end:]))
+    with store.session_scope(dashboard_store) as session:
+        session.execute(
+            update(MetricResult)
+            .where(MetricResult.metric == "disparate_impact_ratio")
+            .values(threshold={"warning": 0.9, "critical": 0.8, "direction": "lower_is_worse"})
+        )
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "",
+        run_url=run_url,
+        db_url=dashboard_store,
+        config_dir=lambda: config,
+        clock=lambda: NOW,
+    )
+    response = client_as(app, "carol").get("/fairness?model=credit_approval")
+    assert response.status_code == 200
+    assert (
+        '<h2>gender: disparate_impact_ratio</h2><p class="muted">lower_is_worse; critical 0.8, '
+        "warning 0.9 (as recorded: policy.yaml no longer bounds this metric)</p>"
+    ) in response.text
+    assert "<td>0.750</td><td>[0.700, 0.800]</td>" in response.text
+
+
 def test_a_regressors_fairness_and_error_increase_are_shown_with_the_bounds_they_are_judged_on(
     dashboard,
 ):

@@ -246,7 +246,7 @@ def _fairness_chart(series: FairnessSeries, *, width: int = 360, height: int = 9
     values = [p.value for p in series.points if p.value is not None]
     if not values:
         return '<span class="muted">no computed value</span>'
-    marks = [series.critical] + ([] if series.warning is None else [series.warning])
+    marks = [bound for bound in (series.critical, series.warning) if bound is not None]
     highs = [p.ci_high for p in series.points if p.ci_high is not None]
     lows = [p.ci_low for p in series.points if p.ci_low is not None]
     low, high = min(values + marks + lows), max(values + marks + highs)
@@ -257,10 +257,11 @@ def _fairness_chart(series: FairnessSeries, *, width: int = 360, height: int = 9
 
     step = width / max(len(series.points) - 1, 1)
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="{_e(series.metric)}">']
-    parts.append(
-        f'<line x1="0" x2="{width}" y1="{y(series.critical):.1f}" y2="{y(series.critical):.1f}" '
-        'stroke="#cf222e" stroke-dasharray="4 3"/>'
-    )
+    if series.critical is not None:
+        parts.append(
+            f'<line x1="0" x2="{width}" y1="{y(series.critical):.1f}" '
+            f'y2="{y(series.critical):.1f}" stroke="#cf222e" stroke-dasharray="4 3"/>'
+        )
     if series.warning is not None:
         parts.append(
             f'<line x1="0" x2="{width}" y1="{y(series.warning):.1f}" y2="{y(series.warning):.1f}" '
@@ -333,8 +334,10 @@ def fairness_monitor(
     )
     sections = []
     for series in all_series:
-        bounds = f"critical {series.critical}" + (
-            "" if series.warning is None else f", warning {series.warning}"
+        bounds = ", ".join(
+            f"{name} {bound}"
+            for name, bound in (("critical", series.critical), ("warning", series.warning))
+            if bound is not None
         )
         rows = "".join(
             f"<tr><td>{_e(_time(p.window_end))}</td><td>{_number(p.value)}</td>"
@@ -346,7 +349,8 @@ def fairness_monitor(
         )
         sections.append(
             f"<h2>{_e(series.subject)}: {_e(series.metric)}</h2>"
-            f'<p class="muted">{_e(series.direction)}; {_e(bounds)} (policy.yaml)</p>'
+            f'<p class="muted">{_e(series.direction)}; {_e(bounds or "no bound")} '
+            f"({_e(series.bounds_from)})</p>"
             f"{_fairness_chart(series)}"
             "<table><tr><th>window end</th><th>value</th><th>interval</th><th>severity</th>"
             f"<th>group sizes</th><th>note</th><th>from</th></tr>{rows}</table>"

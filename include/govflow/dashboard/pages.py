@@ -648,6 +648,9 @@ class FairnessPoint:
     report_path: str | None = None
 
 
+RECORDED_BOUNDS = "as recorded: policy.yaml no longer bounds this metric"
+
+
 @dataclass
 class FairnessSeries:
     """One metric of one protected attribute (or intersection) of one model over time."""
@@ -656,9 +659,12 @@ class FairnessSeries:
     subject: str
     metric: str
     warning: float | None
-    critical: float
+    critical: float | None
     direction: str
     points: list[FairnessPoint] = field(default_factory=list)
+    # Where the bounds come from: policy.yaml, or the threshold the oldest shown point was
+    # judged by when policy.yaml no longer bounds the metric (a metric taken out of it).
+    bounds_from: str = "policy.yaml"
 
 
 def fairness_series(
@@ -693,6 +699,7 @@ def fairness_series(
             MetricResult.severity,
             MetricResult.status,
             MetricResult.details,
+            MetricResult.threshold,
             MonitoringRun.interval_end,
             MonitoringRun.dag_id,
             MonitoringRun.dag_run_id,
@@ -714,15 +721,27 @@ def fairness_series(
     for result in rows:
         key = (result.subject, result.metric)
         if key not in series:
-            bound = bounds[JUDGED_AS.get(result.metric, result.metric)]
-            series[key] = FairnessSeries(
-                model_id,
-                result.subject,
-                result.metric,
-                None if bound.warning is None else bound.warning.value,
-                bound.critical.value,
-                bound.direction,
-            )
+            bound = bounds.get(JUDGED_AS.get(result.metric, result.metric))
+            if bound is not None:
+                series[key] = FairnessSeries(
+                    model_id,
+                    result.subject,
+                    result.metric,
+                    None if bound.warning is None else bound.warning.value,
+                    bound.critical.value,
+                    bound.direction,
+                )
+            else:
+                recorded = result.threshold or {}
+                series[key] = FairnessSeries(
+                    model_id,
+                    result.subject,
+                    result.metric,
+                    recorded.get("warning"),
+                    recorded.get("critical"),
+                    str(recorded.get("direction") or "direction not recorded"),
+                    bounds_from=RECORDED_BOUNDS,
+                )
         details = result.details or {}
         series[key].points.append(
             FairnessPoint(
