@@ -1310,6 +1310,33 @@ def test_analyze_now_refuses_a_window_that_has_not_ended(dashboard):
     assert len(triggered) == 1
 
 
+BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_a_refusal_a_browser_asks_for_is_a_page_saying_why_and_the_api_keeps_json(dashboard):
+    """A viewer following a link to the Fairness Monitor, or a form posted with a bad
+    window, got a raw JSON document; a script, or a JSON twin, still reads ``detail``."""
+    app, _, _ = dashboard
+    victor = client_as(app, "victor")
+    refused = victor.get("/fairness", headers=BROWSER)
+    assert (refused.status_code, refused.headers["content-type"]) == (
+        403,
+        "text/html; charset=utf-8",
+    )
+    assert "<h1>403 Forbidden</h1><p>missing permission fairness_monitor: " in refused.text
+    bad = client_as(app, "lena").post(
+        "/analyze",
+        data={"model": "credit_approval", "window_start": "2025-03-27"},
+        headers=BROWSER,
+    )
+    assert (bad.status_code, f"<p>{BAD_WINDOW}</p>" in bad.text) == (400, True)
+    invalid = client_as(app, "carol").get("/fairness?days=0", headers=BROWSER)
+    assert (invalid.status_code, "<h1>422 Unprocessable" in invalid.text) == (422, True)
+    as_api = client_as(app, "victor").get("/api/fairness", headers=BROWSER)
+    assert as_api.json()["detail"].startswith("missing permission fairness_monitor")
+    assert victor.get("/fairness").json()["detail"].startswith("missing permission")
+
+
 def test_analyze_now_refused_to_a_viewer_is_audited_and_triggers_nothing(dashboard):
     app, url, triggered = dashboard
     response = client_as(app, "victor").post("/analyze", data={"model": "credit_approval"})

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Protocol
 from urllib.parse import quote, urlsplit
@@ -25,11 +26,13 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi import params as fastapi_params
 from fastapi.dependencies.models import Dependant
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govflow import settings, store
 from govflow.audit import record_event
@@ -345,6 +348,21 @@ async def one_value_each(request: Request) -> None:
         )
 
 
+def wants_a_page(request: Request) -> bool:
+    """Whether a refusal goes to a person in a browser (a page of the dashboard asked for
+    as HTML) rather than to a script or the JSON twins, which read its ``detail``."""
+    path, root = request.url.path, request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return not path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def error_page(status: int, detail: str) -> str:
+    """A refusal as a page: a compliance officer following a link or posting the form reads
+    why in words, not a JSON document."""
+    return html.message_page(f"{status} {HTTPStatus(status).phrase}", detail)
+
+
 def audit_target(target: str) -> str:
     """``target`` as the audit trail's target column can hold it: control characters
     escaped, cut to the column's length. The refusal of a report path is audited with the
@@ -401,8 +419,21 @@ def create_dashboard_app(
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(RequestValidationError)
-    async def refuse_invalid(_request: Request, error: RequestValidationError) -> Response:
-        return json_response({"detail": invalid_request(error.errors())}, status_code=422)
+    async def refuse_invalid(request: Request, error: RequestValidationError) -> Response:
+        detail = invalid_request(error.errors())
+        if wants_a_page(request):
+            return HTMLResponse(error_page(422, detail), status_code=422)
+        return json_response({"detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def answer_refusal(request: Request, error: StarletteHTTPException) -> Response:
+        if wants_a_page(request) and isinstance(error.detail, str):
+            return HTMLResponse(
+                error_page(error.status_code, error.detail),
+                status_code=error.status_code,
+                headers=error.headers,
+            )
+        return await http_exception_handler(request, error)
 
     def refuse(
         user: str, status: int, reason: str, target: str, payload: dict[str, Any]
