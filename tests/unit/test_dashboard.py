@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,17 +48,21 @@ from govflow.dashboard.app import (
     UNKNOWN_FIELD,
     UNKNOWN_PARAMETER,
     UNKNOWN_RUN,
+    WINDOW_NOT_ENDED,
 )
 from govflow.dashboard.pages import (
     NO_DATA,
     FailedAnalysis,
+    GateFindings,
     LatencySummary,
     ModelOverview,
     Monitor,
+    fairness_series,
     model_overviews,
     serving_counters,
 )
 from govflow.dashboard.reports import UNSAFE_PATH
+from govflow.dashboard.timeline import incident_timeline
 from govflow.dashboard.trail import DEFAULT_PAGE_SIZE
 from govflow.flows.monitoring import draw_report_on_request
 from govflow.incidents.lifecycle import accept_risk, open_incident, reopen
@@ -480,6 +485,108 @@ def test_a_newest_analysis_that_failed_is_shown_never_the_older_health_as_todays
     )
 
 
+def test_a_failed_data_quality_gate_of_the_newest_record_is_shown_and_never_healthy(dashboard):
+    """The gate's findings are no check family: on a day whose logs lost a column every
+    family may read INFO while the record is CRITICAL and its incident escalates like
+    CRITICAL data drift (the demo's malformed day). Both pages showed it Healthy or No data."""
+    app, url, _ = dashboard
+    config = load_config(config_dir())
+    checks = ["data_drift", "fairness_drift", "model_drift", "explanation_drift"]
+    with store.session_scope(url) as session:
+        run_id = _run(session, "product_recommendation", 30, checks, 0.0)
+        for check_type in checks:
+            _metric(session, run_id, check_type, "a_metric", "", 0.01, "INFO")
+        _metric(
+            session, run_id, "data_quality", "column_exists", "region", 2000, "CRITICAL", "failed"
+        )
+        _metric(session, run_id, "data_quality", "nulls", "score", 20, "WARNING", "failed")
+        _metric(session, run_id, "data_quality", "freshness", "", 1, "INFO", "computed")
+    with store.session_scope(url) as session:
+        overviews = {o.model_id: o for o in model_overviews(session, config, now=NOW)}
+    product = overviews["product_recommendation"]
+    assert [m.shown for m in product.monitors] == ["INFO"] * 4
+    assert (product.data_quality, product.health) == (
+        GateFindings(
+            "CRITICAL",
+            ["column_exists region", "nulls score"],
+            datetime(2025, 3, 30, tzinfo=UTC),
+            False,
+            run_id,
+            "govflow_monitoring_daily",
+            "scheduled__30",
+        ),
+        "Critical",
+    )
+    assert overviews["credit_approval"].data_quality is None
+    shown = (
+        '<span class="sev CRITICAL">CRITICAL</span> <b>data-quality gate</b> (window to '
+        "2025-03-30 00:00 UTC): column_exists region; nulls score"
+    )
+    assert shown in client_as(app, "victor").get("/drift").text
+    assert shown in client_as(app, "eve").get("/health").text
+    health = client_as(app, "eve").get("/api/health").json()["data"]
+    product_health = next(row for row in health if row["model_id"] == "product_recommendation")
+    assert (product_health["status"], product_health["data_quality"]["severity"]) == (
+        "Critical",
+        "CRITICAL",
+    )
+
+
+def test_model_health_marks_the_other_model_types_metrics_not_applicable_never_no_data(
+    dashboard,
+):
+    """A classifier records no MAE and a regressor no accuracy: their columns read "No
+    data", as if a monitor had not run, on every row of the page."""
+    app, _, _ = dashboard
+    page = client_as(app, "eve").get("/health").text
+    product = page[page.index("<td>product_recommendation</td>") :].split("</tr>")[0]
+    cells = re.split(r"</td><td[^>]*>", product)[2:9]
+    no_data = '<span class="sev nodata">No data</span>'
+    not_applicable = '<span class="muted">n/a: not a binary_classifier metric</span>'
+    assert cells == [no_data] * 4 + [not_applicable] * 3
+
+
+def test_a_family_read_info_beside_inconclusive_results_says_how_many_could_not_decide(
+    dashboard,
+):
+    """A family's verdict is the worst of its computed results: with one INFO computed and
+    the gender disparate impact inconclusive (0.85, below the warning bound), the Drift
+    Overview showed a bare INFO, read as a pass."""
+    app, url, _ = dashboard
+    config = load_config(config_dir())
+    with store.session_scope(url) as session:
+        run_id = _run(session, "product_recommendation", 30, ["fairness_drift"], 0.0)
+        _metric(session, run_id, "fairness_drift", "disparate_impact_ratio", "age", 0.95, "INFO")
+        for subject in ("gender", "gender&age"):
+            _metric(
+                session,
+                run_id,
+                "fairness_drift",
+                "disparate_impact_ratio",
+                subject,
+                0.85,
+                "INFO",
+                status="inconclusive",
+            )
+    with store.session_scope(url) as session:
+        overviews = {o.model_id: o for o in model_overviews(session, config, now=NOW)}
+    fairness = overviews["product_recommendation"].monitor("fairness_drift")
+    assert fairness is not None
+    assert (fairness.shown, fairness.inconclusive) == ("INFO", 2)
+    credit = overviews["credit_approval"].monitor("data_drift")
+    assert credit is not None and credit.inconclusive == 0
+    drift = client_as(app, "victor").get("/drift").text
+    product = drift[drift.index("<td>product_recommendation</td>") :].split("</tr>")[0]
+    assert (
+        'class="muted">run</a><br><span class="sev INCONCLUSIVE">INCONCLUSIVE</span> '
+        '<span class="muted">2 results undecided</span>'
+    ) in product
+    assert "fairness_drift: INFO (2 inconclusive)" in client_as(app, "eve").get("/health").text
+    rows = client_as(app, "victor").get("/api/drift").json()["data"]
+    row = next(r for r in rows if r["model_id"] == "product_recommendation")
+    assert [m["inconclusive"] for m in row["monitors"]] == [0, 2, 0, 0]
+
+
 def _monitor(check_type: str, severity: str, *, stale: bool = False) -> Monitor:
     return Monitor(check_type, "daily", severity, stale, NOW, 1, "govflow_monitoring_daily", "r")
 
@@ -593,7 +700,8 @@ def test_analyze_now_over_the_seeds_api_route_starts_the_run_and_its_progress_sh
         record.dag_id, record.dag_run_id = "govflow_monitoring_on_demand", "manual__1"
         record.severity, record.report_path = "CRITICAL", "reports/credit_approval/now.html"
     progress = eve.get(body["progress"]).json()["data"]
-    page = eve.get("/analysis/manual__1").text
+    # The app's user is victor since his refused request above: the page is eve's again.
+    page = client_as(app, "eve").get("/analysis/manual__1").text
     assert [(r["model_id"], r["severity"]) for r in progress["records"]] == [
         ("credit_approval", "CRITICAL")
     ]
@@ -665,6 +773,74 @@ def test_fairness_monitor_shows_values_intervals_group_sizes_bounds_and_inconclu
     assert "female: 480, male: 510" in page
     assert '<span class="sev INCONCLUSIVE">INCONCLUSIVE</span>' in page
     assert "rows per group: 18-25 12" in page
+
+
+def test_a_fairness_metric_not_computed_is_never_shown_with_a_passing_severity(dashboard):
+    """An attribute whose column failed the data-quality gate has its disparate impact
+    recorded as skipped, with no value and severity INFO: the Fairness Monitor showed it as
+    INFO, a pass, where Model Health shows a metric not computed as INCONCLUSIVE."""
+    app, url, _ = dashboard
+    with store.session_scope(url) as session:
+        run_id = _run(session, "credit_approval", 31, ["fairness_drift"], None)
+        _metric(
+            session,
+            run_id,
+            "fairness_drift",
+            "disparate_impact_ratio",
+            "region",
+            None,
+            "INFO",
+            status="skipped",
+            message="column region failed the data-quality gate; drift not computed",
+        )
+    page = client_as(app, "carol").get("/fairness?model=credit_approval").text
+    region = page[page.index("<h2>region: disparate_impact_ratio</h2>") :].split("</table>")[0]
+    assert (
+        "<td>2025-03-31 00:00 UTC</td><td>n/a</td><td>[n/a, n/a]</td>"
+        '<td><span class="sev INCONCLUSIVE">INCONCLUSIVE</span></td><td></td>'
+        "<td>column region failed the data-quality gate; drift not computed</td>"
+    ) in region
+    series = client_as(app, "carol").get("/api/fairness?model=credit_approval").json()["data"]
+    (skipped,) = [s for s in series if s["subject"] == "region"]
+    assert [(p["severity"], p["status"]) for p in skipped["points"]] == [
+        ("INCONCLUSIVE", "skipped")
+    ]
+
+
+def test_a_fairness_metric_policy_yaml_no_longer_bounds_shows_the_bounds_it_was_judged_by(
+    dashboard_store, tmp_path
+):
+    """Thresholds are data in policy.yaml: a deployer may take a metric out. The records
+    judged by it stay, and the Fairness Monitor answered 500 (a KeyError) for every model
+    that had one."""
+    config = tmp_path / "config"
+    shutil.copytree(config_dir(), config)
+    policy = config / "policy.yaml"
+    lines = policy.read_text().splitlines(keepends=True)
+    start = lines.index("    disparate_impact_ratio:\n")
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("      "))
+    policy.write_text("".join(lines[:start] + lines[end:]))
+    with store.session_scope(dashboard_store) as session:
+        session.execute(
+            update(MetricResult)
+            .where(MetricResult.metric == "disparate_impact_ratio")
+            .values(threshold={"warning": 0.9, "critical": 0.8, "direction": "lower_is_worse"})
+        )
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "",
+        run_url=run_url,
+        db_url=dashboard_store,
+        config_dir=lambda: config,
+        clock=lambda: NOW,
+    )
+    response = client_as(app, "carol").get("/fairness?model=credit_approval")
+    assert response.status_code == 200
+    assert (
+        '<h2>gender: disparate_impact_ratio</h2><p class="muted">lower_is_worse; critical 0.8, '
+        "warning 0.9 (as recorded: policy.yaml no longer bounds this metric)</p>"
+    ) in response.text
+    assert "<td>0.750</td><td>[0.700, 0.800]</td>" in response.text
 
 
 def test_a_regressors_fairness_and_error_increase_are_shown_with_the_bounds_they_are_judged_on(
@@ -781,6 +957,19 @@ def test_the_fairness_monitor_shows_a_model_analysed_long_ago_up_to_its_newest_w
     assert "<h2>gender: disparate_impact_ratio</h2>" in page
     assert "<td>0.750</td><td>[0.700, 0.800]</td>" in page
     assert "the 30 days up to the newest window with a fairness result, 2025-03-" in page
+
+
+@pytest.mark.parametrize(("days", "windows"), [(1, [30]), (2, [29, 30]), (30, [28, 29, 30])])
+def test_the_fairness_monitor_shows_as_many_daily_windows_as_the_days_asked(
+    dashboard_store, days, windows
+):
+    """?days=1 showed the newest two days' windows: the window ending at the period's first
+    instant lies before the period and was counted in it."""
+    config = load_config(config_dir())
+    with store.session_scope(dashboard_store) as session:
+        series = fairness_series(session, config, "credit_approval", now=NOW, days=days)
+    gender = next(s for s in series if s.subject == "gender")
+    assert [p.window_end.day for p in gender.points] == windows
 
 
 def test_the_fairness_monitor_bounds_its_period_and_refuses_unknown_models(dashboard):
@@ -1059,6 +1248,93 @@ def test_analyze_now_passes_the_chosen_window_and_refuses_a_bad_one(dashboard):
         for w in bad_windows
     ]
     assert (statuses, len(triggered)) == ([400, 400, 400, 400], 1)
+
+
+def test_analyze_now_says_which_window_it_requested_and_that_its_end_day_is_not_included(
+    dashboard,
+):
+    """The form's second date is where the window ends (00:00 UTC, as the DAG's
+    window_end), yet it read "to", and the page confirming the request named no window: a
+    user asking 20 to 27 March for a week was told nothing of 27 March being left out."""
+    app, _, _ = dashboard
+    client = client_as(app, "lena")
+    form = client.get("/drift").text
+    assert '<label>up to, not including, <input type="date" name="window_end"></label>' in form
+    chosen = {"model": "credit_approval", "window_start": "2025-03-20", "window_end": "2025-03-27"}
+    assert (
+        "</a>, over the window from 2025-03-20 00:00 UTC up to 2025-03-27 00:00 UTC (not "
+        "included).</p>"
+    ) in client.post("/analyze", data=chosen).text
+    assert (
+        "</a>, over the on-demand DAG&#x27;s default window.</p>"
+        in client.post("/analyze", data={"model": "credit_approval"}).text
+    )
+
+
+def test_an_analysis_links_its_fairness_findings_only_for_who_may_open_the_fairness_monitor(
+    dashboard,
+):
+    """The progress page of an Analyze Now run is the Drift Overview's: a viewer, to whom
+    seed 004 section 6 closes the Fairness Monitor, was offered a link to it (a 403)."""
+    app, url, _ = dashboard
+    with store.session_scope(url) as session:
+        record = session.get(
+            MonitoringRun, _run(session, "credit_approval", 31, ["data_drift"], 0.4)
+        )
+        record.dag_id, record.dag_run_id = "govflow_monitoring_on_demand", "manual__7"
+    link = '<a href="/fairness?model=credit_approval">Fairness Monitor</a>'
+    assert link in client_as(app, "eve").get("/analysis/manual__7").text
+    shown = client_as(app, "victor").get("/analysis/manual__7")
+    assert (shown.status_code, link in shown.text, "credit_approval" in shown.text) == (
+        200,
+        False,
+        True,
+    )
+
+
+def test_analyze_now_refuses_a_window_that_has_not_ended(dashboard):
+    """govflow monitor run refuses a window not ended yet; the button passed one (a year
+    typed 2026 for 2025) to the DAG, whose analysis of nothing then stood as the model's
+    newest record."""
+    app, _, triggered = dashboard
+    client = client_as(app, "lena")
+    today = {"model": "credit_approval", "window_start": "2025-03-30", "window_end": "2025-03-31"}
+    typo = {"model": "credit_approval", "window_start": "2026-03-20", "window_end": "2026-03-27"}
+    refused = [client.post("/analyze", data=window) for window in (today, typo)]
+    assert [(r.status_code, r.json()["detail"]) for r in refused] == [
+        (400, WINDOW_NOT_ENDED.format(end=datetime(2025, 3, 31, tzinfo=UTC))),
+        (400, WINDOW_NOT_ENDED.format(end=datetime(2026, 3, 27, tzinfo=UTC))),
+    ]
+    ended = {"model": "credit_approval", "window_start": "2025-03-29", "window_end": "2025-03-30"}
+    assert client.post("/api/v1/monitoring/analyze-now", json=ended).status_code == 202
+    assert len(triggered) == 1
+
+
+BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_a_refusal_a_browser_asks_for_is_a_page_saying_why_and_the_api_keeps_json(dashboard):
+    """A viewer following a link to the Fairness Monitor, or a form posted with a bad
+    window, got a raw JSON document; a script, or a JSON twin, still reads ``detail``."""
+    app, _, _ = dashboard
+    victor = client_as(app, "victor")
+    refused = victor.get("/fairness", headers=BROWSER)
+    assert (refused.status_code, refused.headers["content-type"]) == (
+        403,
+        "text/html; charset=utf-8",
+    )
+    assert "<h1>403 Forbidden</h1><p>missing permission fairness_monitor: " in refused.text
+    bad = client_as(app, "lena").post(
+        "/analyze",
+        data={"model": "credit_approval", "window_start": "2025-03-27"},
+        headers=BROWSER,
+    )
+    assert (bad.status_code, f"<p>{BAD_WINDOW}</p>" in bad.text) == (400, True)
+    invalid = client_as(app, "carol").get("/fairness?days=0", headers=BROWSER)
+    assert (invalid.status_code, "<h1>422 Unprocessable" in invalid.text) == (422, True)
+    as_api = client_as(app, "victor").get("/api/fairness", headers=BROWSER)
+    assert as_api.json()["detail"].startswith("missing permission fairness_monitor")
+    assert victor.get("/fairness").json()["detail"].startswith("missing permission")
 
 
 def test_analyze_now_refused_to_a_viewer_is_audited_and_triggers_nothing(dashboard):
@@ -1839,6 +2115,40 @@ def test_a_reopened_incident_waits_for_the_on_call_of_its_reopening_due_from_the
     assert [(a.kind, a.ref, a.due) for a in mike] == [
         ("incident_acknowledgement", "INC-2025-0001", reopened + timedelta(hours=24))
     ]
+
+
+def test_the_timeline_counts_a_reopened_incidents_response_time_from_its_reopening(sqlite_url):
+    """The Incident Timeline's "respond by" counted from the first opening while My actions
+    and the acknowledgement clock beside it count from the reopening: a reopened P-class
+    incident read as long overdue on one page and due tomorrow on the other."""
+    opened = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
+    reopened = datetime(2025, 3, 24, 9, tzinfo=UTC)
+    store.upgrade(sqlite_url)
+    config = load_config(config_dir())
+    with store.session_scope(sqlite_url) as session:
+        incident, _ = open_incident(
+            session,
+            config,
+            model_id=None,
+            category="data_drift",
+            metric="psi",
+            severity="WARNING",
+            title="WARNING data drift: psi",
+            actor="govflow-monitoring",
+            opened_at=opened,
+        )
+        accept_risk(session, incident, actor="carol", event_key="accepted", at=opened)
+        reopen(session, incident, actor="expiry", event_key="reopened:expiry", at=reopened)
+
+    with store.session_scope(sqlite_url) as session:
+        (row,) = incident_timeline(session, config, now=reopened)
+        (action,) = my_actions(session, config, "mike", now=reopened)
+
+    assert (row.ack_due, row.response_due, action.due) == (
+        reopened + timedelta(minutes=15),
+        reopened + timedelta(hours=24),
+        reopened + timedelta(hours=24),
+    )
 
 
 def test_the_audit_page_shows_the_chain_intact_and_a_bounded_filtered_query(governance):

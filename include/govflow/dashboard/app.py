@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Protocol
 from urllib.parse import quote, urlsplit
@@ -25,11 +26,13 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi import params as fastapi_params
 from fastapi.dependencies.models import Dependant
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govflow import settings, store
 from govflow.audit import record_event
@@ -167,9 +170,17 @@ BAD_WINDOW = (
 )
 
 
-def analysis_window(start: str, end: str) -> dict[str, str]:
+WINDOW_NOT_ENDED = (
+    "the window ends {end:%Y-%m-%d %H:%M} UTC, which has not come yet: analyse a window that "
+    "has ended (as govflow monitor run does)"
+)
+
+
+def analysis_window(start: str, end: str, *, now: datetime) -> dict[str, str]:
     """The on-demand DAG's window Params from the form's two dates (00:00 UTC each); none
-    when both are empty, so the DAG's own default window applies."""
+    when both are empty, so the DAG's own default window applies. A window ending after
+    ``now`` is refused: its logs are not all written, and a mistyped year would record an
+    analysis of nothing as the model's newest, hiding its real state on the Drift Overview."""
     if not start and not end:
         return {}
     # Python reads more ISO 8601 than the form's dates: '20250320', '2025-W12' too.
@@ -182,6 +193,8 @@ def analysis_window(start: str, end: str) -> dict[str, str]:
         raise HTTPException(400, BAD_WINDOW) from None
     if not first < last <= first + timedelta(days=MAX_WINDOW_DAYS):
         raise HTTPException(400, BAD_WINDOW)
+    if last > now:
+        raise HTTPException(400, WINDOW_NOT_ENDED.format(end=last))
     return {"window_start": first.isoformat(), "window_end": last.isoformat()}
 
 
@@ -335,6 +348,21 @@ async def one_value_each(request: Request) -> None:
         )
 
 
+def wants_a_page(request: Request) -> bool:
+    """Whether a refusal goes to a person in a browser (a page of the dashboard asked for
+    as HTML) rather than to a script or the JSON twins, which read its ``detail``."""
+    path, root = request.url.path, request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return not path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def error_page(status: int, detail: str) -> str:
+    """A refusal as a page: a compliance officer following a link or posting the form reads
+    why in words, not a JSON document."""
+    return html.message_page(f"{status} {HTTPStatus(status).phrase}", detail)
+
+
 def audit_target(target: str) -> str:
     """``target`` as the audit trail's target column can hold it: control characters
     escaped, cut to the column's length. The refusal of a report path is audited with the
@@ -391,8 +419,21 @@ def create_dashboard_app(
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(RequestValidationError)
-    async def refuse_invalid(_request: Request, error: RequestValidationError) -> Response:
-        return json_response({"detail": invalid_request(error.errors())}, status_code=422)
+    async def refuse_invalid(request: Request, error: RequestValidationError) -> Response:
+        detail = invalid_request(error.errors())
+        if wants_a_page(request):
+            return HTMLResponse(error_page(422, detail), status_code=422)
+        return json_response({"detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def answer_refusal(request: Request, error: StarletteHTTPException) -> Response:
+        if wants_a_page(request) and isinstance(error.detail, str):
+            return HTMLResponse(
+                error_page(error.status_code, error.detail),
+                status_code=error.status_code,
+                headers=error.headers,
+            )
+        return await http_exception_handler(request, error)
 
     def refuse(
         user: str, status: int, reason: str, target: str, payload: dict[str, Any]
@@ -513,6 +554,7 @@ def create_dashboard_app(
                         "model_id": o.model_id,
                         "status": o.health,
                         "metrics": metrics.get(o.model_id, {}),
+                        "data_quality": o.data_quality,
                         "serving": None
                         if o.model_id not in serving
                         else serving[o.model_id].to_dict(),
@@ -528,8 +570,16 @@ def create_dashboard_app(
 
         def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
             overviews, metrics, serving = data
+            model_types = {m.id: m.type for m in config.models.models}
             return html.model_health(
-                root, rights, overviews, metrics, pages.HEALTH_METRICS, serving, run_url
+                root,
+                rights,
+                overviews,
+                metrics,
+                pages.HEALTH_METRICS,
+                serving,
+                run_url,
+                model_types,
             )
 
         return view(request, user, "model_health", None, load, draw, as_json)
@@ -738,9 +788,9 @@ def create_dashboard_app(
 
     def request_analysis(
         request: Request, user: str, model: str, window_start: str, window_end: str
-    ) -> tuple[DashboardRights, list[str], str]:
+    ) -> tuple[DashboardRights, list[str], str, dict[str, str]]:
         """Analyze Now (seed 004 section 1.3): the on-demand DAG triggered as ``user``;
-        (their rights, the models, the run id)."""
+        (their rights, the models, the run id, the window given: none for the DAG's own)."""
         target = f"analyze_now/{model}"
         refuse_cross_site(request, user, target)
         rights = rights_for(user, "can_trigger_analysis", target, model)
@@ -749,10 +799,11 @@ def create_dashboard_app(
         if model != html.ALL_MODELS and model not in known:
             raise HTTPException(400, UNKNOWN_MODEL.format(model=model, known=known))
         models = known if model == html.ALL_MODELS else [model]
+        window = analysis_window(window_start, window_end, now=clock())
         conf: dict[str, Any] = {
             "model_ids": models,
             "reason": f"Analyze Now on the dashboard by {user}",
-            **analysis_window(window_start, window_end),
+            **window,
         }
         try:
             run_id = trigger_analysis(request, user=user, dag_id=ON_DEMAND_DAG, conf=conf)
@@ -767,7 +818,7 @@ def create_dashboard_app(
             target=target,
             payload={"models": models, "dag_id": ON_DEMAND_DAG, "dag_run_id": run_id},
         )
-        return rights, models, run_id
+        return rights, models, run_id, window
 
     @app.post("/analyze", response_class=HTMLResponse)
     def analyze_now(
@@ -777,10 +828,14 @@ def create_dashboard_app(
         window_end: Annotated[str, Form(max_length=10)] = "",
         user: str = Depends(current_user),
     ) -> HTMLResponse:
-        rights, models, run_id = request_analysis(request, user, model, window_start, window_end)
+        rights, models, run_id, window = request_analysis(
+            request, user, model, window_start, window_end
+        )
         root = request.scope.get("root_path", "")
         return HTMLResponse(
-            html.analysis_requested(root, rights, models, run_id, run_url(ON_DEMAND_DAG, run_id))
+            html.analysis_requested(
+                root, rights, models, run_id, run_url(ON_DEMAND_DAG, run_id), window
+            )
         )
 
     @app.post("/api/v1/monitoring/analyze-now")
@@ -788,7 +843,7 @@ def create_dashboard_app(
         request: Request, body: AnalyzeNowBody, user: str = Depends(current_user)
     ) -> Response:
         """The seed's ``POST /api/v1/monitoring/analyze-now``: the same as the button."""
-        _, models, run_id = request_analysis(
+        _, models, run_id, _ = request_analysis(
             request, user, body.model, body.window_start, body.window_end
         )
         root = request.scope.get("root_path", "")

@@ -12,10 +12,13 @@ from html import escape
 from urllib.parse import quote, urlencode
 
 from govflow.alerts.messages import mixed_versions_line
+from govflow.config.inventory import ModelType
 from govflow.dashboard.access import PAGE_TITLES, DashboardRights, Page
 from govflow.dashboard.actions import Action
 from govflow.dashboard.deployments import DEPLOYMENT_DAG, DeploymentRow, OpenRequest
 from govflow.dashboard.pages import (
+    GATE_FINDINGS_SHOWN,
+    HEALTH_METRICS_OF,
     LATENCY_EXPLAINED,
     NO_DATA,
     SERVING_WINDOW,
@@ -23,8 +26,10 @@ from govflow.dashboard.pages import (
     FailedAnalysis,
     FairnessPoint,
     FairnessSeries,
+    GateFindings,
     HealthMetric,
     ModelOverview,
+    Monitor,
     ServingCounters,
 )
 from govflow.dashboard.reports import ListedReport
@@ -43,6 +48,12 @@ PAGE_PATHS: dict[Page, str] = {
     "my_actions": "/actions",
 }
 ALL_MODELS = "__all__"
+# The form's dates are days at 00:00 UTC and the window ends where its end day begins, as the
+# on-demand DAG reads its window_end Param: a day picked as both dates is no window at all.
+WINDOW_EXPLAINED = (
+    "dates are 00:00 UTC, the window ends where its last date begins: 2025-03-20 to "
+    "2025-03-21 analyses 20 March; no dates: the on-demand DAG's default window"
+)
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fff}
@@ -149,6 +160,20 @@ def _sources(
     return report_link(root, report, "drift report") + run_link(run_url, dag_id, run)
 
 
+def _counts_undecided(monitor: Monitor) -> bool:
+    """Whether a monitor's verdict stands beside inconclusive results worth naming: a
+    computed verdict (INCONCLUSIVE says it already) that is shown (not No data)."""
+    return monitor.inconclusive > 0 and monitor.shown not in (NO_DATA, "INCONCLUSIVE")
+
+
+def _undecided(monitor: Monitor) -> str:
+    if not _counts_undecided(monitor):
+        return ""
+    count = monitor.inconclusive
+    results = "result" if count == 1 else "results"
+    return f'<br>{badge("INCONCLUSIVE")} <span class="muted">{count} {results} undecided</span>'
+
+
 def _versions(model_versions: dict[str, int]) -> str:
     """A record's window rows per version, under its verdict, when it held more than one."""
     mixed = mixed_versions_line(model_versions)
@@ -174,6 +199,7 @@ def drift_overview(
                 else ""
             )
             + _versions(m.model_versions)
+            + _undecided(m)
             + "</td>"
             for m in model.monitors
         )
@@ -193,7 +219,8 @@ def drift_overview(
             f"<td>{_e(_time(model.last_analysis))} "
             f"{report_link(root, model.report_path, 'drift report')}"
             f"{draw_report_button(root, model.unreported_run)}"
-            f"{_failure(run_url, model.failed_analysis)}</td></tr>"
+            f"{_failure(run_url, model.failed_analysis)}"
+            f"{_gate(run_url, model.data_quality)}</td></tr>"
         )
     form = ""
     if rights.can_trigger_analysis:
@@ -201,9 +228,9 @@ def drift_overview(
             f'<form method="post" action="{_e(root)}/analyze">Analyze Now: '
             f'<select name="model">{_model_options(o.model_id for o in overviews)}</select> '
             '<label>window from <input type="date" name="window_start"></label> '
-            '<label>to <input type="date" name="window_end"></label> '
+            '<label>up to, not including, <input type="date" name="window_end"></label> '
             '<button type="submit">Analyze Now</button> '
-            '<span class="muted">(no dates: the on-demand DAG default window)</span></form>'
+            f'<span class="muted">({_e(WINDOW_EXPLAINED)})</span></form>'
         )
     return layout(
         root,
@@ -219,7 +246,7 @@ def _fairness_chart(series: FairnessSeries, *, width: int = 360, height: int = 9
     values = [p.value for p in series.points if p.value is not None]
     if not values:
         return '<span class="muted">no computed value</span>'
-    marks = [series.critical] + ([] if series.warning is None else [series.warning])
+    marks = [bound for bound in (series.critical, series.warning) if bound is not None]
     highs = [p.ci_high for p in series.points if p.ci_high is not None]
     lows = [p.ci_low for p in series.points if p.ci_low is not None]
     low, high = min(values + marks + lows), max(values + marks + highs)
@@ -230,10 +257,11 @@ def _fairness_chart(series: FairnessSeries, *, width: int = 360, height: int = 9
 
     step = width / max(len(series.points) - 1, 1)
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="{_e(series.metric)}">']
-    parts.append(
-        f'<line x1="0" x2="{width}" y1="{y(series.critical):.1f}" y2="{y(series.critical):.1f}" '
-        'stroke="#cf222e" stroke-dasharray="4 3"/>'
-    )
+    if series.critical is not None:
+        parts.append(
+            f'<line x1="0" x2="{width}" y1="{y(series.critical):.1f}" '
+            f'y2="{y(series.critical):.1f}" stroke="#cf222e" stroke-dasharray="4 3"/>'
+        )
     if series.warning is not None:
         parts.append(
             f'<line x1="0" x2="{width}" y1="{y(series.warning):.1f}" y2="{y(series.warning):.1f}" '
@@ -268,6 +296,21 @@ def _failure(run_url: RunUrl, failed: FailedAnalysis | None) -> str:
     )
 
 
+def _gate(run_url: RunUrl, gate: GateFindings | None) -> str:
+    """The data-quality findings of the newest record: what its families' INFO does not say."""
+    if gate is None:
+        return ""
+    shown = "; ".join(gate.findings[:GATE_FINDINGS_SHOWN])
+    more = len(gate.findings) - GATE_FINDINGS_SHOWN
+    stale = " (stale)" if gate.stale else ""
+    return (
+        f"<br>{badge(gate.severity)} <b>data-quality gate</b>{stale} (window to "
+        f"{_e(_time(gate.window_end))}): {_e(shown)}"
+        + (f" and {more} more" if more > 0 else "")
+        + run_link(run_url, gate.dag_id, gate.dag_run_id)
+    )
+
+
 def _sizes(point: FairnessPoint) -> str:
     """A point's group sizes, saying what they count when it is not rows."""
     sizes = ", ".join(f"{group}: {n}" for group, n in point.group_sizes.items())
@@ -291,8 +334,10 @@ def fairness_monitor(
     )
     sections = []
     for series in all_series:
-        bounds = f"critical {series.critical}" + (
-            "" if series.warning is None else f", warning {series.warning}"
+        bounds = ", ".join(
+            f"{name} {bound}"
+            for name, bound in (("critical", series.critical), ("warning", series.warning))
+            if bound is not None
         )
         rows = "".join(
             f"<tr><td>{_e(_time(p.window_end))}</td><td>{_number(p.value)}</td>"
@@ -304,7 +349,8 @@ def fairness_monitor(
         )
         sections.append(
             f"<h2>{_e(series.subject)}: {_e(series.metric)}</h2>"
-            f'<p class="muted">{_e(series.direction)}; {_e(bounds)} (policy.yaml)</p>'
+            f'<p class="muted">{_e(series.direction)}; {_e(bounds or "no bound")} '
+            f"({_e(series.bounds_from)})</p>"
             f"{_fairness_chart(series)}"
             "<table><tr><th>window end</th><th>value</th><th>interval</th><th>severity</th>"
             f"<th>group sizes</th><th>note</th><th>from</th></tr>{rows}</table>"
@@ -362,11 +408,13 @@ def model_health(
     metric_names: Sequence[str],
     serving: dict[str, ServingCounters],
     run_url: RunUrl,
+    model_types: dict[str, ModelType],
 ) -> str:
     heads = "".join(f"<th>{_e(m)}</th>" for m in metric_names)
     rows = []
     for model in overviews:
         found = metrics.get(model.model_id, {})
+        model_type = model_types[model.model_id]
         cells = "".join(
             "<td>"
             + (
@@ -374,11 +422,17 @@ def model_health(
                 f'<br><span class="muted">{_e(_time(found[m].window_end))}</span>'
                 if m in found
                 else badge(NO_DATA)
+                if m in HEALTH_METRICS_OF[model_type]
+                else f'<span class="muted">n/a: not a {_e(model_type)} metric</span>'
             )
             + "</td>"
             for m in metric_names
         )
-        monitors = ", ".join(f"{m.check_type}: {m.shown}" for m in model.monitors)
+        monitors = ", ".join(
+            f"{m.check_type}: {m.shown}"
+            + (f" ({m.inconclusive} inconclusive)" if _counts_undecided(m) else "")
+            for m in model.monitors
+        )
         # The model-drift values are the newest model-drift record's: link its run.
         record = model.monitor("model_drift")
         source = _sources(
@@ -392,7 +446,8 @@ def model_health(
         versions = "" if record is None else _versions(record.model_versions)
         rows.append(
             f"<tr><td>{_e(model.model_id)}</td><td>{badge(model.health)}</td>{cells}"
-            f'<td class="muted">{_e(monitors)}{versions}</td><td>{source}</td></tr>'
+            f'<td class="muted">{_e(monitors)}{versions}{_gate(run_url, model.data_quality)}</td>'
+            f"<td>{source}</td></tr>"
         )
     return layout(
         root,
@@ -509,15 +564,28 @@ def incident_timeline(
     return layout(root, rights, "incident_timeline", table)
 
 
+def _window(window: dict[str, str]) -> str:
+    if not window:
+        return "the on-demand DAG's default window"
+    start, end = (datetime.fromisoformat(window[k]) for k in ("window_start", "window_end"))
+    return f"the window from {_time(start)} up to {_time(end)} (not included)"
+
+
 def analysis_requested(
-    root: str, rights: DashboardRights, models: Sequence[str], run_id: str, run_url: str
+    root: str,
+    rights: DashboardRights,
+    models: Sequence[str],
+    run_id: str,
+    run_url: str,
+    window: dict[str, str],
 ) -> str:
     return layout(
         root,
         rights,
         "drift_overview",
         f"<p>Analysis of {_e(', '.join(models))} requested as {_e(rights.user)}: "
-        f'Airflow run <a href="{_e(run_url)}" target="_top">{_e(run_id)}</a>.</p>'
+        f'Airflow run <a href="{_e(run_url)}" target="_top">{_e(run_id)}</a>, over '
+        f"{_e(_window(window))}.</p>"
         f'<p><a href="{_e(_analysis_path(root, run_id))}">Follow its progress and findings</a>'
         f' · <a href="{_e(root)}/drift">Back to the Drift Overview</a></p>',
     )
@@ -542,8 +610,12 @@ def analysis_progress(
         f"{_e(_time(r.interval_end))}</td><td>{_e(r.status)}</td>"
         f"<td>{badge(r.severity or NO_DATA)}</td><td>{_number(r.composite_score)}</td>"
         f"<td>{r.findings_above_info}</td><td>"
-        f'<a href="{_e(root)}/fairness?model={_e(r.model_id)}">Fairness Monitor</a> '
-        f"{report_link(root, r.report_path, 'drift report')}</td></tr>"
+        + (
+            f'<a href="{_e(root)}/fairness?model={_e(r.model_id)}">Fairness Monitor</a> '
+            if rights.refusal("fairness_monitor") is None
+            else ""
+        )
+        + f"{report_link(root, r.report_path, 'drift report')}</td></tr>"
         for r in progress.records
     )
     table = (

@@ -18,6 +18,7 @@ from sqlalchemy import Row, Text, bindparam, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
+from govflow.config.inventory import ModelType
 from govflow.config.vocabulary import CHECK_TYPES, Cadence
 from govflow.metrics import JUDGED_AS
 from govflow.rollout.routing import COUNTERS, Health
@@ -65,6 +66,22 @@ HEALTH_METRICS = (
     "rmse_increase",
     "output_spread_change",
 )
+# The HEALTH_METRICS a model of each type records: the others are not its metrics, and
+# "No data" under them would read as a monitor that did not run.
+HEALTH_METRICS_OF: dict[ModelType, tuple[str, ...]] = {
+    "binary_classifier": (
+        "accuracy_drop",
+        "prediction_distribution_shift",
+        "output_entropy_change",
+        "label_drift",
+    ),
+    "regressor": (
+        "prediction_distribution_shift",
+        "mae_increase",
+        "rmse_increase",
+        "output_spread_change",
+    ),
+}
 MAX_DAYS = 366
 
 
@@ -93,6 +110,9 @@ class Monitor:
     # The record's window rows per model version: more than one, and its findings may come
     # from one version's share (a phased rollout's candidate).
     model_versions: dict[str, int] = field(default_factory=dict)
+    # The family's results the record judged inconclusive: beside a computed INFO, a metric
+    # whose interval could not decide (a disparate impact of 0.85 on small groups) is no pass.
+    inconclusive: int = 0
 
     @property
     def shown(self) -> str:
@@ -106,6 +126,27 @@ class FailedAnalysis:
 
     window_end: datetime
     reason: str
+    dag_id: str | None
+    dag_run_id: str | None
+
+
+# The data-quality gate runs before every analysis and is no check family of its own: its
+# findings are recorded beside the families' (check_type "data_quality"). A failed gate is
+# CRITICAL (policy.yaml data_quality.failed_gate_severity) and escalates like CRITICAL data
+# drift, yet the drift it lets through may all read INFO.
+DATA_QUALITY = "data_quality"
+GATE_FINDINGS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class GateFindings:
+    """The data-quality findings above INFO of a model's newest successful record."""
+
+    severity: str  # WARNING or CRITICAL: the worst of them
+    findings: list[str]  # "<check> <column>" of each, the worst first
+    window_end: datetime
+    stale: bool
+    run_id: int
     dag_id: str | None
     dag_run_id: str | None
 
@@ -124,6 +165,7 @@ class ModelOverview:
     # The newest record when it has no report (a quiet day's: drawn on request).
     unreported_run: int | None = None
     failed_analysis: FailedAnalysis | None = None
+    data_quality: GateFindings | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON twin of a Drift Overview row: what is shown, not only what is stored."""
@@ -141,7 +183,8 @@ class ModelOverview:
         """Worst of the fresh monitors; never Healthy while any monitor has no fresh data, nor
         when the newest analysis failed (its window has no verdict)."""
         fresh = [m.severity for m in self.monitors if m.shown != NO_DATA]
-        found = worst(fresh)
+        gate = self.data_quality
+        found = worst(fresh + ([gate.severity] if gate is not None and not gate.stale else []))
         if found in ("WARNING", "CRITICAL"):
             return HEALTH_OF_SEVERITY[found]
         if (
@@ -195,6 +238,7 @@ class _Recent:
     heap the garbage collector then walks."""
 
     newest: dict[str, int | None]  # the newest record of each check family
+    newest_run: int | None  # the newest successful record, whatever it checked
     scores: list[tuple[int, float]]  # the newest scored records, newest first
     last_analysis: datetime | None
     report_path: str | None
@@ -211,6 +255,7 @@ def _recent(session: Session, model_id: str) -> _Recent:
             check_type: next((r.id for r in runs if _lists(r.checks, check_type)), None)
             for check_type in CHECK_TYPES
         },
+        newest_run=runs[0].id if runs else None,
         scores=scored[:TREND_RECORDS],
         last_analysis=max((r.finished_at for r in runs if r.finished_at is not None), default=None),
         report_path=next((r.report_path for r in runs if r.report_path), None),
@@ -271,20 +316,54 @@ _RANKED = case(
 _SEVERITY_OF_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
 
 
-def _severities_by_run(session: Session, run_ids: list[int]) -> dict[tuple[int, str], str]:
-    """The severity of each family of each run: the worst of its computed results, or
-    INCONCLUSIVE when none was computed."""
+def _severities_by_run(
+    session: Session, run_ids: list[int]
+) -> dict[tuple[int, str], tuple[str, int]]:
+    """The severity of each family of each run (the worst of its computed results, or
+    INCONCLUSIVE when none was computed) and how many of its results are inconclusive."""
     if not run_ids:
         return {}
+    inconclusive = func.sum(case((MetricResult.status == "inconclusive", 1), else_=0))
     rows = session.execute(
-        select(MetricResult.monitoring_run_id, MetricResult.check_type, func.max(_RANKED))
+        select(
+            MetricResult.monitoring_run_id,
+            MetricResult.check_type,
+            func.max(_RANKED),
+            inconclusive,
+        )
         .where(MetricResult.monitoring_run_id.in_(run_ids))
         .group_by(MetricResult.monitoring_run_id, MetricResult.check_type)
     )
     return {
-        (run_id, check_type): INCONCLUSIVE if rank is None else _SEVERITY_OF_RANK[rank]
-        for run_id, check_type, rank in rows
+        (run_id, check_type): (
+            INCONCLUSIVE if rank is None else _SEVERITY_OF_RANK[rank],
+            int(undecided or 0),
+        )
+        for run_id, check_type, rank, undecided in rows
     }
+
+
+def _gate_findings(session: Session, run_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """Each run's data-quality findings above INFO as (severity, "<check> <column>")."""
+    if not run_ids:
+        return {}
+    found: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for run_id, metric, subject, severity in session.execute(
+        select(
+            MetricResult.monitoring_run_id,
+            MetricResult.metric,
+            MetricResult.subject,
+            MetricResult.severity,
+        )
+        .where(
+            MetricResult.monitoring_run_id.in_(run_ids),
+            MetricResult.check_type == DATA_QUALITY,
+            MetricResult.severity.in_(("WARNING", "CRITICAL")),
+        )
+        .order_by(MetricResult.id)
+    ):
+        found[run_id].append((severity, f"{metric} {subject}".strip()))
+    return found
 
 
 def model_overviews(
@@ -301,8 +380,11 @@ def model_overviews(
     # read for every model in one query; with the newest scored record, the runs shown.
     judged = {i for r in recent.values() for i in r.newest.values() if i is not None}
     severities = _severities_by_run(session, sorted(judged))
+    newest_runs = {r.newest_run for r in recent.values() if r.newest_run is not None}
+    gates = _gate_findings(session, sorted(newest_runs))
     details = _run_details(
-        session, sorted(judged | {r.scores[0][0] for r in recent.values() if r.scores})
+        session,
+        sorted(judged | newest_runs | {r.scores[0][0] for r in recent.values() if r.scores}),
     )
     overviews = []
     for model in shown:
@@ -317,20 +399,37 @@ def model_overviews(
                 continue
             run = details[run_id]
             end = _aware(run.interval_end)
+            severity, inconclusive = severities.get((run_id, check_type), (INCONCLUSIVE, 0))
             monitors.append(
                 Monitor(
                     check_type,
                     cadence,
-                    severities.get((run_id, check_type), INCONCLUSIVE),
+                    severity,
                     now - end > ALLOWED_AGE[cadence],
                     end,
                     run_id,
                     run.dag_id,
                     run.dag_run_id,
                     dict(run.model_versions or {}),
+                    inconclusive,
                 )
             )
         latest = found.scores[0] if found.scores else None
+        gate = None
+        if found.newest_run is not None and gates.get(found.newest_run):
+            findings = sorted(gates[found.newest_run], key=lambda f: -SEVERITY_RANK[f[0]])
+            newest = details[found.newest_run]
+            gate_end = _aware(newest.interval_end)
+            gate = GateFindings(
+                severity=findings[0][0],
+                findings=[what for _, what in findings],
+                window_end=gate_end,
+                # Fresh while the most patient of the model's cadences would call it fresh.
+                stale=now - gate_end > max(ALLOWED_AGE[getattr(cadences, c)] for c in CHECK_TYPES),
+                run_id=found.newest_run,
+                dag_id=newest.dag_id,
+                dag_run_id=newest.dag_run_id,
+            )
         overviews.append(
             ModelOverview(
                 model_id=model.id,
@@ -344,6 +443,7 @@ def model_overviews(
                 report_path=found.report_path,
                 unreported_run=found.unreported_run,
                 failed_analysis=found.failed,
+                data_quality=gate,
             )
         )
     return overviews
@@ -548,6 +648,9 @@ class FairnessPoint:
     report_path: str | None = None
 
 
+RECORDED_BOUNDS = "as recorded: policy.yaml no longer bounds this metric"
+
+
 @dataclass
 class FairnessSeries:
     """One metric of one protected attribute (or intersection) of one model over time."""
@@ -556,9 +659,12 @@ class FairnessSeries:
     subject: str
     metric: str
     warning: float | None
-    critical: float
+    critical: float | None
     direction: str
     points: list[FairnessPoint] = field(default_factory=list)
+    # Where the bounds come from: policy.yaml, or the threshold the oldest shown point was
+    # judged by when policy.yaml no longer bounds the metric (a metric taken out of it).
+    bounds_from: str = "policy.yaml"
 
 
 def fairness_series(
@@ -593,6 +699,7 @@ def fairness_series(
             MetricResult.severity,
             MetricResult.status,
             MetricResult.details,
+            MetricResult.threshold,
             MonitoringRun.interval_end,
             MonitoringRun.dag_id,
             MonitoringRun.dag_run_id,
@@ -602,7 +709,8 @@ def fairness_series(
         .where(
             MonitoringRun.model_id == model_id,
             MonitoringRun.status == "succeeded",
-            MonitoringRun.interval_end >= since,
+            # A window ending at the period's first instant lies before it.
+            MonitoringRun.interval_end > since,
             MetricResult.check_type == "fairness_drift",
             MetricResult.metric.in_(FAIRNESS_METRICS),
         )
@@ -613,15 +721,27 @@ def fairness_series(
     for result in rows:
         key = (result.subject, result.metric)
         if key not in series:
-            bound = bounds[JUDGED_AS.get(result.metric, result.metric)]
-            series[key] = FairnessSeries(
-                model_id,
-                result.subject,
-                result.metric,
-                None if bound.warning is None else bound.warning.value,
-                bound.critical.value,
-                bound.direction,
-            )
+            bound = bounds.get(JUDGED_AS.get(result.metric, result.metric))
+            if bound is not None:
+                series[key] = FairnessSeries(
+                    model_id,
+                    result.subject,
+                    result.metric,
+                    None if bound.warning is None else bound.warning.value,
+                    bound.critical.value,
+                    bound.direction,
+                )
+            else:
+                recorded = result.threshold or {}
+                series[key] = FairnessSeries(
+                    model_id,
+                    result.subject,
+                    result.metric,
+                    recorded.get("warning"),
+                    recorded.get("critical"),
+                    str(recorded.get("direction") or "direction not recorded"),
+                    bounds_from=RECORDED_BOUNDS,
+                )
         details = result.details or {}
         series[key].points.append(
             FairnessPoint(
@@ -629,7 +749,9 @@ def fairness_series(
                 value=result.value,
                 ci_low=details.get("ci_low"),
                 ci_high=details.get("ci_high"),
-                severity=INCONCLUSIVE if result.status == "inconclusive" else result.severity,
+                # Only a computed value has a verdict: a skipped one (its column failed the
+                # data-quality gate) is recorded INFO, which is no pass (as on Model Health).
+                severity=result.severity if result.status == "computed" else INCONCLUSIVE,
                 status=result.status,
                 group_sizes=details.get("group_sizes") or {},
                 message=str(details.get("message") or ""),

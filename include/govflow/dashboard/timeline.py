@@ -336,7 +336,8 @@ def incident_timeline(
                 ack_due=due,
                 ack_state=state,
                 ack_seconds_left=left,
-                response_due=response_due(config, incident.priority, incident.opened_at),
+                # A reopening is a new episode: its class's time runs from it, as in My actions.
+                response_due=response_due(config, incident.priority, started),
                 postmortem_due=postmortem,
                 postmortem_overdue=postmortem is not None
                 and postmortem < now
