@@ -249,6 +249,23 @@ def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announc
             2,
             "Invalid value for --month: 2999-01 has not begun yet (it begins 2999-01-01 00:00 UTC)",
         ),
+        *(
+            (
+                ["executive", "--month", month],
+                2,
+                f"Invalid value for --month: {month!r} is not a month (YYYY-MM)",
+            )
+            # "2025-3" would be kept as a second report of March; 9999-12 ends past 9999.
+            for month in ("2025-3", "9999-12")
+        ),
+        *(
+            (
+                ["compliance", "--quarter", quarter],
+                2,
+                f"Invalid value for --quarter: {quarter!r} is not a quarter (YYYYQ1 to YYYYQ4)",
+            )
+            for quarter in ("0000Q1", "-025Q1", "9999Q4")
+        ),
         (
             ["compliance", "--quarter", "2025Q7"],
             2,

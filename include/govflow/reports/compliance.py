@@ -67,14 +67,18 @@ NEVER_ANALYSED = "no analysis recorded by the quarter's end"
 
 
 def quarter_bounds(quarter: str) -> tuple[datetime, datetime]:
+    # int() takes a sign ("-025Q1"), and a year 0 or a quarter ending past 9999 cannot be
+    # drawn: each is not a quarter, not a failure of the report.
     try:
         year, number = int(quarter[:4]), int(quarter[-1])
-        if len(quarter) != 6 or quarter[4].upper() != "Q" or not 1 <= number <= 4:
+        if len(quarter) != 6 or not quarter[:4].isdigit() or quarter[4].upper() != "Q":
             raise ValueError
+        if not 1 <= number <= 4:
+            raise ValueError
+        start = datetime(year, 3 * number - 2, 1, tzinfo=UTC)
+        end = datetime(year + (number == 4), 1 if number == 4 else 3 * number + 1, 1, tzinfo=UTC)
     except ValueError:
         raise ReportError(BAD_QUARTER.format(quarter=quarter)) from None
-    start = datetime(year, 3 * number - 2, 1, tzinfo=UTC)
-    end = datetime(year + (number == 4), 1 if number == 4 else 3 * number + 1, 1, tzinfo=UTC)
     return start, end
 
 

@@ -82,11 +82,15 @@ class ExecutiveSummary:
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
+    # strptime takes "2025-3" too, which would be kept and announced as a second report of
+    # March beside 2025-03; a month whose end is past year 9999 cannot be drawn at all.
     try:
         first = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError:
+        if f"{first.year:04d}-{first.month:02d}" != month:
+            raise ValueError
+        following = (first.date().replace(day=28) + timedelta(days=4)).replace(day=1)
+    except (ValueError, OverflowError):
         raise ReportError(BAD_MONTH.format(month=month)) from None
-    following = (first.date().replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, datetime.combine(following, datetime.min.time(), tzinfo=UTC)
 
 
