@@ -235,6 +235,12 @@ def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announc
             "(opened 2025-03-06 09:30:00 UTC)",
         ),
         (
+            ["incident", INCIDENT_REF, "--as-of", "2999-01-01"],
+            2,
+            "Invalid value for --as-of: 2999-01-01 00:00:00 UTC is still to come: a report "
+            "tells the records as they stood",
+        ),
+        (
             ["executive", "--month", "2025-13"],
             2,
             "Invalid value for --month: '2025-13' is not a month (YYYY-MM)",
