@@ -584,3 +584,19 @@ def test_a_resumed_walk_checks_only_the_new_events_and_walks_it_all_when_its_hea
     _execute(sqlite_url, "UPDATE audit_events SET hash = 'x' WHERE seq = 4")
     with store.session_scope(sqlite_url) as session:
         assert not verify_chain(session, resume=first).intact
+
+
+def test_newest_events_deleted_then_written_over_are_caught_by_the_checkpoint_that_signed_them(
+    sqlite_url,
+):
+    """The next write after a deletion appends new events where the deleted ones were and
+    signs a checkpoint of that chain: the latest checkpoint passes, the one before does not."""
+    _seed_chain(sqlite_url)
+    at = latest_checkpoint(_checkpoints(sqlite_url)).signed_at
+    _execute(sqlite_url, "DELETE FROM audit_events WHERE seq > 3")
+    with store.session_scope(sqlite_url) as session:
+        for n in range(4):
+            record_event(session, actor="eve", action="report.executive_generated", target=f"r{n}")
+
+    assert [line["events"] for line in _checkpoint_lines(sqlite_url)] == [6, 7]
+    assert _verify_problem(sqlite_url) == HEAD_DIFFERS.format(seq=6, at=at)

@@ -31,6 +31,7 @@ import json
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -169,6 +170,20 @@ def latest_checkpoint(checkpoints: Path) -> Checkpoint | None:
         return _parse(_last_line(descriptor), checkpoints)
     finally:
         os.close(descriptor)
+
+
+def all_checkpoints(checkpoints: Path) -> Iterator[Checkpoint]:
+    """Every checkpoint in the file, oldest first (none if there is no file yet)."""
+    try:
+        lines = checkpoints.open("rb")
+    except FileNotFoundError:
+        return
+    with lines:
+        for line in lines:
+            if line.strip():
+                checkpoint = _parse(line, checkpoints)
+                assert checkpoint is not None
+                yield checkpoint
 
 
 def advance_checkpoint(
