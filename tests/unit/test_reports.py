@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
-from govflow import store
+from govflow import settings, store
+from govflow.audit import latest_checkpoint
+from govflow.audit.checkpoints import EVENT_MISSING
 from govflow.cli import app
 from govflow.config import load_config
 from govflow.flows.reports import (
@@ -576,3 +578,28 @@ def test_resolved_this_month_counts_an_incident_opened_the_month_before(records,
 
     assert "Resolved this month: 0; open at the month's end: 1." in february
     assert "Resolved this month: 1; open at the month's end: 0." in march
+
+
+def test_the_compliance_report_calls_a_trail_cut_short_broken_as_audit_verify_does(
+    records, fresh_store_env
+):
+    """The newest event deleted, what is left is an intact chain: only the signed checkpoint
+    shows the cut, and the board's report must not call that trail intact."""
+    with store.session_scope(fresh_store_env) as session:
+        newest = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+        assert newest is not None
+        session.delete(newest)
+        seq = newest.seq
+    at = latest_checkpoint(settings.audit_checkpoints(fresh_store_env)).signed_at
+    missing = EVENT_MISSING.format(first=seq, at=at)
+
+    compliance_report("2025Q1")
+
+    markdown = (records / "reports/compliance/2025Q1.md").read_text()
+    assert f"- audit chain BROKEN ({missing}) as the report is drawn: " in markdown
+    headline = "1 incident opened in or about 2025Q1 (1 open at its end); audit chain BROKEN."
+    assert (
+        outbox(fresh_store_env)[0]
+        .payload["text"]
+        .startswith(f"Compliance report, 2025Q1: {headline}")
+    )

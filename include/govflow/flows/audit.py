@@ -3,25 +3,18 @@ latest signed checkpoint kept outside the store (issue 13 item 6)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from govflow import settings, store
 from govflow.audit import (
     advance_checkpoint,
-    all_checkpoints,
     canonical_time,
-    checkpoint_problem,
-    hash_at,
+    checkpoints_problem,
     latest_checkpoint,
     signing_key,
     verify_chain,
 )
 from govflow.flows import Broken
-from govflow.store.schema import AuditEvent
 from govflow.store.types import utcnow
 
 
@@ -50,17 +43,9 @@ def verify_audit_chain(*, db_url: str | None = None, advance: bool = False) -> d
         if not report.intact:
             raise AuditChainBroken(str(report.first_break), events_checked=report.events_checked)
         if checkpoint is not None:
-            problem = checkpoint_problem(
-                checkpoint,
-                checkpoints,
-                key,
-                events=report.events_checked,
-                hash_at_checkpoint=hash_at(session, checkpoint.events),
+            problem = checkpoints_problem(
+                session, checkpoints, checkpoint, key, events=report.events_checked
             )
-            if problem is None:
-                problem = _earlier_checkpoint_problem(
-                    session, checkpoints, key, events=report.events_checked
-                )
             if problem is not None:
                 raise AuditChainBroken(problem, events_checked=report.events_checked)
     if advance and key is not None and report.events_checked > 0:
@@ -84,36 +69,6 @@ def verify_audit_chain(*, db_url: str | None = None, advance: bool = False) -> d
         if checkpoint is None
         else {"events": checkpoint.events, "signed_at": checkpoint.signed_at},
     }
-
-
-def _earlier_checkpoint_problem(
-    session: Session, checkpoints: Path, key: bytes | None, *, events: int
-) -> str | None:
-    """The first checkpoint of the file the chain no longer holds. The latest alone is not
-    enough: newest events deleted, the next write appends new ones in their place and signs a
-    checkpoint of that chain, which then passes against the latest; the checkpoints before it
-    still sign the events that were deleted. Checkpoint counts only grow, so the chain's
-    hashes are read once, in step with the file."""
-    hashes = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash)
-        .order_by(AuditEvent.seq)
-        .execution_options(yield_per=5000)
-    )
-    with hashes:
-        row = next(hashes, None)
-        for checkpoint in all_checkpoints(checkpoints):
-            while row is not None and row.seq < checkpoint.events:
-                row = next(hashes, None)
-            if row is not None and row.seq == checkpoint.events:
-                hash_at_checkpoint: str | None = row.hash
-            else:  # beyond the chain, or out of step with the file: looked up alone
-                hash_at_checkpoint = hash_at(session, checkpoint.events)
-            problem = checkpoint_problem(
-                checkpoint, checkpoints, key, events=events, hash_at_checkpoint=hash_at_checkpoint
-            )
-            if problem is not None:
-                return problem
-    return None
 
 
 __all__ = ["AuditChainBroken", "verify_audit_chain"]

@@ -31,7 +31,15 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from govflow.audit import ChainReport, verify_chain
+from govflow import settings
+from govflow.audit import (
+    ChainReport,
+    CheckpointError,
+    checkpoints_problem,
+    latest_checkpoint,
+    signing_key,
+    verify_chain,
+)
 from govflow.config import GovflowConfig
 from govflow.metrics.regression import JUDGED_AS
 from govflow.reports import (
@@ -102,6 +110,7 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> Compl
         )
     ).all()
     chain = verify_chain(session)
+    broken = _trail_problem(session, chain)
     findings = session.execute(
         select(MetricResult, MonitoringRun.model_id)
         .join(MonitoringRun, MetricResult.monitoring_run_id == MonitoringRun.id)
@@ -136,17 +145,34 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> Compl
         "",
         "## Art. 12: record-keeping",
         "",
-        *_records(session, start, end, chain),
+        *_records(session, start, end, broken),
         "",
     ]
-    return ComplianceReport(quarter, "\n".join(lines), _headline(session, quarter, chain), end)
+    return ComplianceReport(quarter, "\n".join(lines), _headline(session, quarter, broken), end)
 
 
-def _headline(session: Session, quarter: str, chain: ChainReport) -> str:
+def _trail_problem(session: Session, chain: ChainReport) -> str | None:
+    """What is wrong with the audit trail, as `govflow audit verify` judges it: the chain, then
+    the signed checkpoints kept outside the store (a chain cut short, or cut and written over,
+    is intact as a chain)."""
+    if chain.first_break is not None:
+        return str(chain.first_break)
+    checkpoints = settings.audit_checkpoints(str(session.get_bind().engine.url))
+    try:
+        latest = latest_checkpoint(checkpoints)
+        if latest is None:
+            return None
+        key = signing_key(checkpoints, create=False)
+        return checkpoints_problem(session, checkpoints, latest, key, events=chain.events_checked)
+    except CheckpointError as error:
+        return f"its signed checkpoints cannot be checked: {error}"
+
+
+def _headline(session: Session, quarter: str, broken: str | None) -> str:
     start, end = quarter_bounds(quarter)
     opened = incidents_of_period(session, start, end)
     unresolved = sum(open_at(i, end) for i in opened)
-    state = "intact" if chain.intact else "BROKEN"
+    state = "intact" if broken is None else "BROKEN"
     return (
         f"{len(opened)} incident{'s' if len(opened) != 1 else ''} opened in or about {quarter} "
         f"({unresolved} open at its end); audit chain {state}."
@@ -319,7 +345,7 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
     return lines
 
 
-def _records(session: Session, start: datetime, end: datetime, chain: ChainReport) -> list[str]:
+def _records(session: Session, start: datetime, end: datetime, broken: str | None) -> list[str]:
     baselines = session.scalars(
         select(Baseline)
         .where(Baseline.created_at >= start, Baseline.created_at < end)
@@ -345,7 +371,7 @@ def _records(session: Session, start: datetime, end: datetime, chain: ChainRepor
     last = session.scalars(
         select(AuditEvent).where(AuditEvent.occurred_at < end).order_by(AuditEvent.seq.desc())
     ).first()
-    state = "intact" if chain.intact else f"BROKEN ({chain.first_break})"
+    state = "intact" if broken is None else f"BROKEN ({broken})"
     # Not "empty": the chain may well hold events, all recorded after the quarter (a replay
     # or backfill of its data), and their count changes as reports audit themselves.
     reach = (
