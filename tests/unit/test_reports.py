@@ -603,3 +603,52 @@ def test_the_compliance_report_calls_a_trail_cut_short_broken_as_audit_verify_do
         .payload["text"]
         .startswith(f"Compliance report, 2025Q1: {headline}")
     )
+
+
+def test_incidents_that_missed_the_acknowledgement_sla_are_counted_not_hidden_by_the_median(
+    records, fresh_store_env
+):
+    """Seed 004 3.1's 15-minute SLA holds for each incident: one acknowledged late, or never
+    while its 15 minutes ran out inside the period, missed it; one opened minutes before the
+    period's end has not missed it yet."""
+    from govflow import settings
+    from govflow.reports import compliance, executive
+    from govflow.store.schema import Incident
+
+    def incident(number: int, opened: datetime, acknowledged: datetime | None) -> Incident:
+        return Incident(
+            ref=f"INC-2025-000{number}",
+            model_id="credit_approval",
+            category="data_drift",
+            metric=f"psi_{number}",
+            severity="CRITICAL",
+            priority="P0",
+            status="open" if acknowledged is None else "acknowledged",
+            dedup_key=f"credit_approval:psi_{number}",
+            title="CRITICAL data drift",
+            opened_at=opened,
+            acknowledged_at=acknowledged,
+        )
+
+    in_time = datetime(2025, 3, 10, 10, tzinfo=UTC)
+    late = datetime(2025, 3, 12, 10, tzinfo=UTC)
+    at_the_end = datetime(2025, 3, 31, 23, 55, tzinfo=UTC)
+    with store.session_scope(fresh_store_env) as session:
+        session.add(incident(3, in_time, in_time + timedelta(minutes=5)))
+        session.add(incident(4, late, late + timedelta(hours=3)))
+        session.add(incident(5, at_the_end, None))
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        month = executive.render_markdown(executive.build_summary(session, config, "2025-03"))
+        quarter = compliance.build_report(session, config, "2025Q1").markdown
+
+    # INC-2025-0001 (opened 03-06, never acknowledged) and INC-2025-0004 missed it.
+    assert (
+        "2 of the 3 incidents whose 15-minute acknowledgement SLA ran out by the month's end "
+        "missed it (acknowledged late, or not by then)."
+    ) in month
+    assert (
+        "  - acknowledgement SLA missed by 2 of the 3 whose SLA ran out by the quarter's end "
+        "(acknowledged late, or not by then)"
+    ) in quarter

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +49,19 @@ def open_at(incident: Incident, moment: datetime) -> bool:
     return incident.opened_at < moment and (
         incident.resolved_at is None or incident.resolved_at >= moment
     )
+
+
+def acknowledgement_misses(
+    incidents: Iterable[Incident], end: datetime, sla_minutes: int
+) -> tuple[int, int]:
+    """(missed, judged): of the incidents whose acknowledgement SLA ran out before a period's
+    ``end``, how many were not acknowledged in time, late or not at all by then. A median of
+    the acknowledgements made hides both, the second entirely (seed 004 3.1: "Acknowledge
+    (15 min SLA)" holds for each incident)."""
+    sla = timedelta(minutes=sla_minutes)
+    judged = [i for i in incidents if i.opened_at + sla < end]
+    missed = sum(i.acknowledged_at is None or i.acknowledged_at > i.opened_at + sla for i in judged)
+    return missed, len(judged)
 
 
 def state_at_end(incident: Incident, end: datetime, period: str) -> str:

@@ -44,6 +44,7 @@ from govflow.config import GovflowConfig
 from govflow.metrics.regression import JUDGED_AS
 from govflow.reports import (
     KeptReport,
+    acknowledgement_misses,
     incidents_of_period,
     keep_renderings,
     open_at,
@@ -326,6 +327,12 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
             f"- {priority}: {len(mine)} opened, {ack} (SLA {sla} min), {fix}, "
             f"{sum(open_at(i, end) for i in mine)} open at the quarter's end"
         )
+        missed, judged = acknowledgement_misses(mine, end, sla)
+        if judged:
+            lines.append(
+                f"  - acknowledgement SLA missed by {missed} of the {judged} whose SLA ran out "
+                "by the quarter's end (acknowledged late, or not by then)"
+            )
     lines += [
         f"  - {i.ref} {i.severity} {i.model_id or '-'} {i.metric or i.category}: "
         f"{state_at_end(i, end, 'quarter')}, "

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from govflow.config import GovflowConfig
 from govflow.reports import (
     KeptReport,
+    acknowledgement_misses,
     incidents_of_period,
     keep_renderings,
     open_at,
@@ -64,6 +65,8 @@ class ExecutiveSummary:
     open_at_end: int
     median_ack_minutes: float | None
     ack_sla_minutes: int
+    # (missed, judged): incidents whose acknowledgement SLA ran out in the month.
+    ack_misses: tuple[int, int] = (0, 0)
 
     def headline(self) -> str:
         critical = [m.model_id for m in self.models if m.verdicts.get("CRITICAL")]
@@ -149,6 +152,7 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
         open_at_end,
         statistics.median(acks) if acks else None,
         config.policy.escalation.acknowledgement_minutes,
+        acknowledgement_misses(opened, end, config.policy.escalation.acknowledgement_minutes),
     )
 
 
@@ -164,6 +168,18 @@ def _ack(summary: ExecutiveSummary) -> str:
         f"median time to acknowledge {summary.median_ack_minutes:.0f} min, {within} the "
         f"{summary.ack_sla_minutes}-minute SLA"
     )
+
+
+def _misses(summary: ExecutiveSummary) -> list[str]:
+    missed, judged = summary.ack_misses
+    if not judged:
+        return []
+    return [
+        f"{missed} of the {judged} incidents whose {summary.ack_sla_minutes}-minute "
+        "acknowledgement SLA ran out by the month's end missed it (acknowledged late, or not "
+        "by then).",
+        "",
+    ]
 
 
 def _counts(model: ModelMonth) -> str:
@@ -184,7 +200,7 @@ def render_markdown(summary: ExecutiveSummary) -> str:
         lines.append(
             f"| {m.model_id} | {m.risk_tier} | {m.analyses} | {_counts(m)} | {m.newest} | {worst} |"
         )
-    lines += ["", f"## Incidents ({_ack(summary)})", ""]
+    lines += ["", f"## Incidents ({_ack(summary)})", "", *_misses(summary)]
     if not summary.opened:
         lines.append("No incident opened this month.")
     for incident in summary.opened:
@@ -215,7 +231,9 @@ def render_html(summary: ExecutiveSummary) -> str:
         f"{summary.month}</title></head><body><h1>Monthly drift summary, {summary.month}</h1>"
         f"<p>{html.escape(summary.headline())}</p><table><tr><th>model</th><th>tier</th>"
         f"<th>analyses</th><th>verdicts</th><th>newest</th><th>composite trend</th></tr>{rows}"
-        f"</table><h2>Incidents ({html.escape(_ack(summary))})</h2><ul>{incidents}</ul>"
+        f"</table><h2>Incidents ({html.escape(_ack(summary))})</h2>"
+        + "".join(f"<p>{html.escape(line)}</p>" for line in _misses(summary) if line)
+        + f"<ul>{incidents}</ul>"
         f"<p>Resolved this month: {summary.resolved}; open at the month's end: "
         f"{summary.open_at_end}.</p></body></html>\n"
     )
