@@ -652,3 +652,20 @@ def test_incidents_that_missed_the_acknowledgement_sla_are_counted_not_hidden_by
         "  - acknowledgement SLA missed by 2 of the 3 whose SLA ran out by the quarter's end "
         "(acknowledged late, or not by then)"
     ) in quarter
+
+
+def test_the_quarter_under_way_counts_as_due_only_the_days_that_have_ended(
+    records, fresh_store_env
+):
+    """Drawn on 2025-03-10 at noon, 2025Q1's coverage runs from credit_approval's first day
+    (03-05) to 03-09: the days to come were not missed."""
+    from govflow import settings
+
+    config = load_config(settings.config_dir())
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(
+            session, config, "2025Q1", now=datetime(2025, 3, 10, 12, tzinfo=UTC)
+        ).markdown
+
+    assert "| credit_approval | high | 5 | 1 | 20.0 % | 03-06, 03-07, 03-08, 03-09 |" in report
+    assert "The quarter is under way: drawn as of 2025-03-10 12:00 UTC." in report

@@ -61,6 +61,7 @@ from govflow.store.schema import (
     MonitoringRun,
     RiskAcceptance,
 )
+from govflow.store.types import utcnow
 
 BAD_QUARTER = "{quarter!r} is not a quarter (YYYYQ1 to YYYYQ4)"
 DISPARATE_IMPACT = "disparate_impact_ratio"
@@ -99,9 +100,14 @@ class ComplianceReport:
     end: datetime
 
 
-def build_report(session: Session, config: GovflowConfig, quarter: str) -> ComplianceReport:
-    """The quarter's compliance report as Markdown, and its headline for a summary."""
+def build_report(
+    session: Session, config: GovflowConfig, quarter: str, *, now: datetime | None = None
+) -> ComplianceReport:
+    """The quarter's compliance report as Markdown, and its headline for a summary. A quarter
+    under way at ``now`` (default: the clock) is drawn as far as it has come: a day whose
+    window has not ended cannot have been analysed, so it is not a day missing."""
     start, end = quarter_bounds(quarter)
+    drawn_to = min(end, now or utcnow())
     quarter = quarter.upper()
     records = session.scalars(
         select(MonitoringRun).where(
@@ -121,11 +127,16 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> Compl
         f"# Compliance report, {quarter}",
         "",
         f"From govflow's records of {start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, "
-        "along seed 004's EU AI Act table.",
+        "along seed 004's EU AI Act table."
+        + (
+            ""
+            if drawn_to == end
+            else f" The quarter is under way: drawn as of {drawn_to:%Y-%m-%d %H:%M} UTC."
+        ),
         "",
         "## Art. 72: continuous monitoring (scheduled daily analyses)",
         "",
-        *_coverage(config, records, _first_records(session), start.date(), end.date()),
+        *_coverage(config, records, _first_records(session), start.date(), drawn_to.date()),
         "",
         "## Art. 10: bias monitoring",
         "",
