@@ -127,12 +127,7 @@ def build_report(
         f"# Compliance report, {quarter}",
         "",
         f"From govflow's records of {start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, "
-        "along seed 004's EU AI Act table."
-        + (
-            ""
-            if drawn_to == end
-            else f" The quarter is under way: drawn as of {drawn_to:%Y-%m-%d %H:%M} UTC."
-        ),
+        "along seed 004's EU AI Act table." + _under_way(drawn_to, end),
         "",
         "## Art. 72: continuous monitoring (scheduled daily analyses)",
         "",
@@ -161,6 +156,14 @@ def build_report(
         "",
     ]
     return ComplianceReport(quarter, "\n".join(lines), _headline(session, quarter, broken), end)
+
+
+def _under_way(drawn_to: datetime, end: datetime) -> str:
+    """A quarter under way is named by its last day counted, not the minute: drawn again the
+    same day, it is the same report."""
+    if drawn_to == end:
+        return ""
+    return f" The quarter is under way: days to {drawn_to - timedelta(days=1):%Y-%m-%d} counted."
 
 
 def _trail_problem(session: Session, chain: ChainReport) -> str | None:
