@@ -34,6 +34,7 @@ from govflow.audit.checkpoints import (
     HEAD_DIFFERS,
     KEY_FILE_EXPOSED,
     NO_KEY,
+    UNREADABLE_LINE,
 )
 from govflow.flows.audit import AuditChainBroken, verify_audit_chain
 from govflow.store.schema import AuditEvent
@@ -600,3 +601,16 @@ def test_newest_events_deleted_then_written_over_are_caught_by_the_checkpoint_th
 
     assert [line["events"] for line in _checkpoint_lines(sqlite_url)] == [6, 7]
     assert _verify_problem(sqlite_url) == HEAD_DIFFERS.format(seq=6, at=at)
+
+
+def test_an_earlier_checkpoint_line_that_is_not_one_is_named_by_its_line(sqlite_url):
+    _seed_chain(sqlite_url, count=2)
+    with store.session_scope(sqlite_url) as session:
+        record_event(session, actor="eve", action="dashboard.view", target="audit/all")
+    path = _checkpoints(sqlite_url)
+    first, latest = path.read_text().splitlines()
+    path.write_text(f"{first[:20]}\n{latest}\n")
+
+    with pytest.raises(CheckpointError) as unreadable:
+        verify_audit_chain(db_url=sqlite_url)
+    assert str(unreadable.value) == UNREADABLE_LINE.format(number=1, path=path)

@@ -38,6 +38,7 @@ from pathlib import Path
 from govflow import settings
 
 UNREADABLE = "the last line of {path} is not a checkpoint"
+UNREADABLE_LINE = "line {number} of {path} is not a checkpoint"
 KEY_FILE_EXPOSED = "the audit key file {path} can be read by other users: chmod 600 it"
 NO_KEY = "{path} holds checkpoints but there is no key to check them: set {env} or restore {key}"
 BAD_SIGNATURE = (
@@ -179,11 +180,17 @@ def all_checkpoints(checkpoints: Path) -> Iterator[Checkpoint]:
     except FileNotFoundError:
         return
     with lines:
-        for line in lines:
-            if line.strip():
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
                 checkpoint = _parse(line, checkpoints)
-                assert checkpoint is not None
-                yield checkpoint
+            except CheckpointError:
+                raise CheckpointError(
+                    UNREADABLE_LINE.format(number=number, path=checkpoints)
+                ) from None
+            assert checkpoint is not None
+            yield checkpoint
 
 
 def advance_checkpoint(
