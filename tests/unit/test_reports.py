@@ -670,3 +670,37 @@ def test_the_quarter_under_way_counts_as_due_only_the_days_that_have_ended(
     assert "| credit_approval | high | 5 | 1 | 20.0 % | 03-06, 03-07, 03-08, 03-09 |" in report
     # Named by its last day counted, not the minute: drawing it again that day changes nothing.
     assert "The quarter is under way: days to 2025-03-09 counted." in report
+
+
+def test_a_risk_accepted_in_a_quarter_without_an_incident_is_in_its_report(
+    records, fresh_store_env
+):
+    """The incident was opened in 2025Q1; its risk was accepted in 2025Q2, which opened none."""
+    from govflow import settings
+    from govflow.store.schema import Incident, RiskAcceptance
+
+    with store.session_scope(fresh_store_env) as session:
+        incident = session.scalars(select(Incident)).one()
+        session.add(
+            RiskAcceptance(
+                incident_id=incident.id,
+                model_id="credit_approval",
+                metric="disparate_impact_ratio",
+                rationale="a known seasonal shift",
+                requested_by="olivia",
+                approved_by="carol",
+                status="approved",
+                suppression_until=datetime(2025, 5, 15, tzinfo=UTC),
+                created_at=datetime(2025, 4, 10, tzinfo=UTC),
+            )
+        )
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(session, config, "2025Q2").markdown
+
+    assert (
+        "No incident opened in or about this quarter.\n"
+        "- accepted risk on credit_approval disparate_impact_ratio: approved, approved by carol, "
+        "suppressed until 2025-05-15 00:00:00+00:00"
+    ) in report
