@@ -26,7 +26,7 @@ from govflow.incidents.lifecycle import (
 from govflow.incidents.regulator_report import NOT_YET_OPEN, RegulatorReport, build_report
 from govflow.reports.executive import ReportError
 from govflow.serving.kill_switches import activate
-from govflow.store.schema import IncidentEvent
+from govflow.store.schema import Deployment, IncidentEvent
 from tests.support.registry import register_models
 
 REF = "INC-2025-0001"
@@ -304,10 +304,28 @@ def test_the_changes_since_awareness_list_a_kill_switch_on_the_model_and_no_othe
             action="baseline.created",
             target="baseline:credit_approval_eu:2025-03-18-v1",
         )
+        session.add(
+            Deployment(
+                ref="DEP-20250318-000001",
+                model_id="credit_approval",
+                model_version="1.1.0",
+                deployment_type="rollback",
+                environment="production",
+                requested_by="dave",
+            )
+        )
+        # A step's event names the deployment, not the model.
+        record_event(
+            session,
+            actor="dave",
+            action="rollback.executed",
+            target="deployment:DEP-20250318-000001",
+        )
     now = datetime.now(UTC)
 
     listed = changes_listed(report_as_of(sqlite_url, config, now))
 
     assert [line.split(" ", 3)[3] for line in listed] == [
-        "kill_switch.activated by lena (kill_switch:1)"
+        "kill_switch.activated by lena (kill_switch:1)",
+        "rollback.executed by dave (deployment:DEP-20250318-000001)",
     ]
