@@ -21,10 +21,12 @@ from govflow.audit import (
     UNKNOWN_SEVERITY,
     CheckpointError,
     canonical_event,
+    checkpoints_problem,
     event_hash,
     latest_checkpoint,
     query_events,
     record_event,
+    signing_key,
     verify_chain,
 )
 from govflow.audit.checkpoints import (
@@ -614,3 +616,20 @@ def test_an_earlier_checkpoint_line_that_is_not_one_is_named_by_its_line(sqlite_
     with pytest.raises(CheckpointError) as unreadable:
         verify_audit_chain(db_url=sqlite_url)
     assert str(unreadable.value) == UNREADABLE_LINE.format(number=1, path=path)
+
+
+def test_a_checkpoint_written_after_the_walk_began_is_not_held_against_it(sqlite_url):
+    """A writer commits while the chain is walked: the walk saw 2 events, the checkpoint read
+    before it covers 2, and the line appended since covers 3. That is no event missing."""
+    _seed_chain(sqlite_url, count=2)
+    path = _checkpoints(sqlite_url)
+    before_the_walk = latest_checkpoint(path)
+    with store.session_scope(sqlite_url) as session:
+        record_event(session, actor="eve", action="dashboard.view", target="audit/all")
+    key = signing_key(path, create=False)
+
+    with store.session_scope(sqlite_url) as session:
+        problem = checkpoints_problem(session, path, before_the_walk, key, events=2)
+
+    assert [line["events"] for line in _checkpoint_lines(sqlite_url)] == [2, 3]
+    assert problem is None

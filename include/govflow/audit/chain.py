@@ -289,7 +289,8 @@ def checkpoints_problem(
     events: int,
 ) -> str | None:
     """What is wrong with an intact chain of ``events`` events held against the latest
-    checkpoint, then against every checkpoint of the file. The latest alone is not enough:
+    checkpoint (read before the chain was), then against every checkpoint of the file up to
+    it. The latest alone is not enough:
     newest events deleted, the next write appends new ones in their place and signs a
     checkpoint of that chain, which then passes; the checkpoints before it still sign the
     events that were deleted. Counts only grow in the file, so the chain's hashes are read
@@ -307,6 +308,8 @@ def checkpoints_problem(
     with hashes:
         row = next(hashes, None)
         for checkpoint in all_checkpoints(checkpoints):
+            if checkpoint.events > latest.events:
+                break  # written after ``latest`` was read: it may cover events not walked
             while row is not None and row.seq < checkpoint.events:
                 row = next(hashes, None)
             if row is not None and row.seq == checkpoint.events:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from govflow import settings
 from govflow.audit import (
     ChainReport,
+    Checkpoint,
     CheckpointError,
     checkpoints_problem,
     latest_checkpoint,
@@ -74,6 +75,7 @@ EIGHTY_PERCENT_RULE = {
 SCHEDULED_DAILY: Literal["daily"] = "daily"
 GAPS_LISTED = 10
 NEVER_ANALYSED = "no analysis recorded by the quarter's end"
+UNCHECKED = "its signed checkpoints cannot be checked: {error}"
 
 
 def quarter_bounds(quarter: str) -> tuple[datetime, datetime]:
@@ -108,6 +110,9 @@ def build_report(
     window has not ended cannot have been analysed, so it is not a day missing."""
     start, end = quarter_bounds(quarter)
     drawn_to = min(end, now or utcnow())
+    # Before the session's first read: a checkpoint written after it may cover events that
+    # the walk of the chain below does not see.
+    latest = _latest_checkpoint(session)
     quarter = quarter.upper()
     records = session.scalars(
         select(MonitoringRun).where(
@@ -117,7 +122,7 @@ def build_report(
         )
     ).all()
     chain = verify_chain(session)
-    broken = _trail_problem(session, chain)
+    broken = _trail_problem(session, chain, latest)
     findings = session.execute(
         select(MetricResult, MonitoringRun.model_id)
         .join(MonitoringRun, MetricResult.monitoring_run_id == MonitoringRun.id)
@@ -166,21 +171,35 @@ def _under_way(drawn_to: datetime, end: datetime) -> str:
     return f" The quarter is under way: days to {drawn_to - timedelta(days=1):%Y-%m-%d} counted."
 
 
-def _trail_problem(session: Session, chain: ChainReport) -> str | None:
+def _latest_checkpoint(session: Session) -> tuple[Path, Checkpoint | None] | str:
+    """The checkpoints' file and the latest checkpoint in it, or why they cannot be read."""
+    checkpoints = settings.audit_checkpoints(str(session.get_bind().engine.url))
+    try:
+        return checkpoints, latest_checkpoint(checkpoints)
+    except CheckpointError as error:
+        return UNCHECKED.format(error=error)
+
+
+def _trail_problem(
+    session: Session, chain: ChainReport, latest: tuple[Path, Checkpoint | None] | str
+) -> str | None:
     """What is wrong with the audit trail, as `govflow audit verify` judges it: the chain, then
     the signed checkpoints kept outside the store (a chain cut short, or cut and written over,
     is intact as a chain)."""
     if chain.first_break is not None:
         return str(chain.first_break)
-    checkpoints = settings.audit_checkpoints(str(session.get_bind().engine.url))
+    if isinstance(latest, str):
+        return latest
+    checkpoints, checkpoint = latest
+    if checkpoint is None:
+        return None
     try:
-        latest = latest_checkpoint(checkpoints)
-        if latest is None:
-            return None
         key = signing_key(checkpoints, create=False)
-        return checkpoints_problem(session, checkpoints, latest, key, events=chain.events_checked)
+        return checkpoints_problem(
+            session, checkpoints, checkpoint, key, events=chain.events_checked
+        )
     except CheckpointError as error:
-        return f"its signed checkpoints cannot be checked: {error}"
+        return UNCHECKED.format(error=error)
 
 
 def _headline(session: Session, quarter: str, broken: str | None) -> str:
