@@ -704,3 +704,39 @@ def test_a_risk_accepted_in_a_quarter_without_an_incident_is_in_its_report(
         "- accepted risk on credit_approval disparate_impact_ratio: approved, approved by carol, "
         "suppressed until 2025-05-15 00:00:00+00:00"
     ) in report
+
+
+def test_an_incident_reopened_after_its_month_keeps_the_acknowledgement_it_had_in_it(
+    records, fresh_store_env
+):
+    """Acknowledged 5 minutes after opening in March, its risk accepted, reopened in April
+    and not yet acknowledged again: March acknowledged it within the SLA."""
+    from govflow import settings
+    from govflow.incidents.lifecycle import accept_risk, acknowledge, reopen
+    from govflow.reports import compliance, executive
+    from govflow.store.schema import Incident
+    from tests.support.report_records import OPENED_AT
+
+    with store.session_scope(fresh_store_env) as session:
+        incident = session.scalars(select(Incident)).one()
+        acknowledge(session, incident, actor="eve", at=OPENED_AT + timedelta(minutes=5))
+        accept_risk(
+            session, incident, actor="carol", event_key="risk:1", at=OPENED_AT.replace(day=7)
+        )
+        reopen(
+            session,
+            incident,
+            actor="govflow",
+            event_key="reopened",
+            at=datetime(2025, 4, 2, tzinfo=UTC),
+        )
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        month = executive.render_markdown(executive.build_summary(session, config, "2025-03"))
+        quarter = compliance.build_report(session, config, "2025Q1").markdown
+
+    assert "## Incidents (median time to acknowledge 5 min, within the 15-minute SLA)" in month
+    assert "0 of the 1 incidents whose 15-minute acknowledgement SLA" in month
+    assert "- P0: 1 opened, median acknowledgement 5 min (SLA 15 min)" in quarter
+    assert "acknowledgement SLA missed by 0 of the 1" in quarter

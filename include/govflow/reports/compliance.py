@@ -46,6 +46,7 @@ from govflow.metrics.regression import JUDGED_AS
 from govflow.reports import (
     KeptReport,
     acknowledgement_misses,
+    first_acknowledgements,
     incidents_of_period,
     keep_renderings,
     open_at,
@@ -338,12 +339,13 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
     # it is listed all the same.
     lines = [] if opened else ["No incident opened in or about this quarter."]
     sla = config.policy.escalation.acknowledgement_minutes
+    acknowledged = first_acknowledgements(session, opened)
     for priority in sorted({i.priority for i in opened}):
         mine = [i for i in opened if i.priority == priority]
         acks = [
-            (i.acknowledged_at - i.opened_at) / timedelta(minutes=1)
+            (at - i.opened_at) / timedelta(minutes=1)
             for i in mine
-            if i.acknowledged_at is not None and i.acknowledged_at < end
+            if (at := acknowledged[i.id]) is not None and at < end
         ]
         fixes = [
             (i.resolved_at - i.opened_at) / timedelta(hours=1)
@@ -360,7 +362,7 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
             f"- {priority}: {len(mine)} opened, {ack} (SLA {sla} min), {fix}, "
             f"{sum(open_at(i, end) for i in mine)} open at the quarter's end"
         )
-        missed, judged = acknowledgement_misses(mine, end, sla)
+        missed, judged = acknowledgement_misses(mine, end, sla, acknowledged)
         if judged:
             lines.append(
                 f"  - acknowledgement SLA missed by {missed} of the {judged} whose SLA ran out "

@@ -24,6 +24,7 @@ from govflow.config import GovflowConfig
 from govflow.reports import (
     KeptReport,
     acknowledgement_misses,
+    first_acknowledgements,
     incidents_of_period,
     keep_renderings,
     open_at,
@@ -139,10 +140,11 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
     open_at_end = sum(
         open_at(i, end) for i in session.scalars(select(Incident).where(Incident.opened_at < end))
     )
+    acknowledged = first_acknowledgements(session, opened)
     acks = [
-        (i.acknowledged_at - i.opened_at) / timedelta(minutes=1)
+        (at - i.opened_at) / timedelta(minutes=1)
         for i in opened
-        if i.acknowledged_at is not None and i.acknowledged_at < end
+        if (at := acknowledged[i.id]) is not None and at < end
     ]
     return ExecutiveSummary(
         month,
@@ -152,7 +154,9 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
         open_at_end,
         statistics.median(acks) if acks else None,
         config.policy.escalation.acknowledgement_minutes,
-        acknowledgement_misses(opened, end, config.policy.escalation.acknowledgement_minutes),
+        acknowledgement_misses(
+            opened, end, config.policy.escalation.acknowledgement_minutes, acknowledged
+        ),
     )
 
 
