@@ -740,3 +740,27 @@ def test_an_incident_reopened_after_its_month_keeps_the_acknowledgement_it_had_i
     assert "0 of the 1 incidents whose 15-minute acknowledgement SLA" in month
     assert "- P0: 1 opened, median acknowledgement 5 min (SLA 15 min)" in quarter
     assert "acknowledgement SLA missed by 0 of the 1" in quarter
+
+
+def test_a_model_wide_finding_reads_without_a_gap_for_its_missing_subject(records, fresh_store_env):
+    from govflow import settings
+
+    with store.session_scope(fresh_store_env) as session:
+        run = session.scalars(select(MonitoringRun)).one()
+        session.add(
+            MetricResult(
+                monitoring_run_id=run.id,
+                check_type="model_drift",
+                metric="accuracy_drop",
+                subject=None,
+                value=0.12,
+                status="computed",
+                severity="CRITICAL",
+            )
+        )
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(session, config, "2025Q1").markdown
+
+    assert "\n- credit_approval accuracy_drop: CRITICAL on 1 analysis\n" in report

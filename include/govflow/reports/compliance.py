@@ -275,10 +275,19 @@ def _above_info(findings: Sequence[Any], check_type: str) -> list[str]:
             counts[key] = counts.get(key, 0) + 1
     if not counts:
         return ["No finding above INFO."]
+    # A model-wide metric (accuracy drop) has no subject: nothing is shown for it, not a
+    # space before the colon.
     return [
-        f"- {model} {metric} {subject or ''}: {severity} on {n} analyses".replace("  ", " ")
-        for (model, metric, subject, severity), n in sorted(counts.items())
+        f"- {' '.join(filter(None, (model, metric, subject)))}: {severity} on {n} "
+        f"analys{'is' if n == 1 else 'es'}"
+        for (model, metric, subject, severity), n in sorted(counts.items(), key=_finding_order)
     ]
+
+
+def _finding_order(item: tuple[tuple[str, str, str, str], int]) -> tuple[str, ...]:
+    # The subject of a model-wide finding is None, which does not sort beside a string.
+    (model, metric, subject, severity), _ = item
+    return (model, metric, subject or "", severity)
 
 
 def _evidence(result: MetricResult) -> str:
