@@ -21,10 +21,12 @@ from govflow.audit import (
     UNKNOWN_SEVERITY,
     CheckpointError,
     canonical_event,
+    checkpoints_problem,
     event_hash,
     latest_checkpoint,
     query_events,
     record_event,
+    signing_key,
     verify_chain,
 )
 from govflow.audit.checkpoints import (
@@ -34,6 +36,7 @@ from govflow.audit.checkpoints import (
     HEAD_DIFFERS,
     KEY_FILE_EXPOSED,
     NO_KEY,
+    UNREADABLE_LINE,
 )
 from govflow.flows.audit import AuditChainBroken, verify_audit_chain
 from govflow.store.schema import AuditEvent
@@ -584,3 +587,49 @@ def test_a_resumed_walk_checks_only_the_new_events_and_walks_it_all_when_its_hea
     _execute(sqlite_url, "UPDATE audit_events SET hash = 'x' WHERE seq = 4")
     with store.session_scope(sqlite_url) as session:
         assert not verify_chain(session, resume=first).intact
+
+
+def test_newest_events_deleted_then_written_over_are_caught_by_the_checkpoint_that_signed_them(
+    sqlite_url,
+):
+    """The next write after a deletion appends new events where the deleted ones were and
+    signs a checkpoint of that chain: the latest checkpoint passes, the one before does not."""
+    _seed_chain(sqlite_url)
+    at = latest_checkpoint(_checkpoints(sqlite_url)).signed_at
+    _execute(sqlite_url, "DELETE FROM audit_events WHERE seq > 3")
+    with store.session_scope(sqlite_url) as session:
+        for n in range(4):
+            record_event(session, actor="eve", action="report.executive_generated", target=f"r{n}")
+
+    assert [line["events"] for line in _checkpoint_lines(sqlite_url)] == [6, 7]
+    assert _verify_problem(sqlite_url) == HEAD_DIFFERS.format(seq=6, at=at)
+
+
+def test_an_earlier_checkpoint_line_that_is_not_one_is_named_by_its_line(sqlite_url):
+    _seed_chain(sqlite_url, count=2)
+    with store.session_scope(sqlite_url) as session:
+        record_event(session, actor="eve", action="dashboard.view", target="audit/all")
+    path = _checkpoints(sqlite_url)
+    first, latest = path.read_text().splitlines()
+    path.write_text(f"{first[:20]}\n{latest}\n")
+
+    with pytest.raises(CheckpointError) as unreadable:
+        verify_audit_chain(db_url=sqlite_url)
+    assert str(unreadable.value) == UNREADABLE_LINE.format(number=1, path=path)
+
+
+def test_a_checkpoint_written_after_the_walk_began_is_not_held_against_it(sqlite_url):
+    """A writer commits while the chain is walked: the walk saw 2 events, the checkpoint read
+    before it covers 2, and the line appended since covers 3. That is no event missing."""
+    _seed_chain(sqlite_url, count=2)
+    path = _checkpoints(sqlite_url)
+    before_the_walk = latest_checkpoint(path)
+    with store.session_scope(sqlite_url) as session:
+        record_event(session, actor="eve", action="dashboard.view", target="audit/all")
+    key = signing_key(path, create=False)
+
+    with store.session_scope(sqlite_url) as session:
+        problem = checkpoints_problem(session, path, before_the_walk, key, events=2)
+
+    assert [line["events"] for line in _checkpoint_lines(sqlite_url)] == [2, 3]
+    assert problem is None

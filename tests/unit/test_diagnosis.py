@@ -361,6 +361,8 @@ def test_the_art_73_report_of_the_fairness_incident_shows_its_15_day_deadline(
         incident = session.get_one(Incident, demo.incidents["disparate_impact_ratio"])
         ref, opened_at = incident.ref, incident.opened_at
     as_of = (opened_at + timedelta(days=3)).isoformat()
+    # Drawn three days after awareness: an --as-of still to come is refused.
+    monkeypatch.setattr("govflow.flows.reports.utcnow", lambda: opened_at + timedelta(days=3))
     monkeypatch.setenv("GOVFLOW_DB_URL", demo.db_url)
     monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
 

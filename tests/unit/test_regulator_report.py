@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from govflow import settings, store
+from govflow.audit import record_event
 from govflow.config import GovflowConfig, load_config
 from govflow.incidents.lifecycle import (
     acknowledge,
@@ -24,7 +25,8 @@ from govflow.incidents.lifecycle import (
 )
 from govflow.incidents.regulator_report import NOT_YET_OPEN, RegulatorReport, build_report
 from govflow.reports.executive import ReportError
-from govflow.store.schema import IncidentEvent
+from govflow.serving.kill_switches import activate
+from govflow.store.schema import Deployment, IncidentEvent
 from tests.support.registry import register_models
 
 REF = "INC-2025-0001"
@@ -272,3 +274,58 @@ def test_a_report_as_of_before_the_incident_was_opened_is_refused(sqlite_url, co
     assert str(refused.value) == NOT_YET_OPEN.format(
         ref=REF, as_of=a_minute_before, opened=OPENED_AT
     )
+
+
+def changes_listed(report: RegulatorReport) -> list[str]:
+    """The lines of the report's containment section."""
+    lines = report.markdown.splitlines()
+    start = lines.index("## Containment and changes to the system since awareness") + 1
+    return lines[start : lines.index("", start)]
+
+
+def test_the_changes_since_awareness_list_a_kill_switch_on_the_model_and_no_other_models_events(
+    sqlite_url, config
+):
+    """A kill switch's target names no model, and another model's id may contain this one's:
+    the model of each change is read from what the change is, not from its text."""
+    open_drift_incident(sqlite_url, config)
+    with store.session_scope(sqlite_url) as session:
+        activate(
+            session,
+            scope="model_type",
+            target="credit_approval",
+            reason="DI below the 80 % rule",
+            actor="lena",
+            config=config,
+        )
+        record_event(
+            session,
+            actor="eve",
+            action="baseline.created",
+            target="baseline:credit_approval_eu:2025-03-18-v1",
+        )
+        session.add(
+            Deployment(
+                ref="DEP-20250318-000001",
+                model_id="credit_approval",
+                model_version="1.1.0",
+                deployment_type="rollback",
+                environment="production",
+                requested_by="dave",
+            )
+        )
+        # A step's event names the deployment, not the model.
+        record_event(
+            session,
+            actor="dave",
+            action="rollback.executed",
+            target="deployment:DEP-20250318-000001",
+        )
+    now = datetime.now(UTC)
+
+    listed = changes_listed(report_as_of(sqlite_url, config, now))
+
+    assert [line.split(" ", 3)[3] for line in listed] == [
+        "kill_switch.activated by lena (kill_switch:1)",
+        "rollback.executed by dave (deployment:DEP-20250318-000001)",
+    ]

@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
-from govflow import store
+from govflow import settings, store
+from govflow.audit import latest_checkpoint
+from govflow.audit.checkpoints import EVENT_MISSING
 from govflow.cli import app
 from govflow.config import load_config
 from govflow.flows.reports import (
@@ -235,6 +237,12 @@ def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announc
             "(opened 2025-03-06 09:30:00 UTC)",
         ),
         (
+            ["incident", INCIDENT_REF, "--as-of", "2999-01-01"],
+            2,
+            "Invalid value for --as-of: 2999-01-01 00:00:00 UTC is still to come: a report "
+            "tells the records as they stood",
+        ),
+        (
             ["executive", "--month", "2025-13"],
             2,
             "Invalid value for --month: '2025-13' is not a month (YYYY-MM)",
@@ -248,6 +256,23 @@ def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announc
             ["executive", "--month", "2999-01"],
             2,
             "Invalid value for --month: 2999-01 has not begun yet (it begins 2999-01-01 00:00 UTC)",
+        ),
+        *(
+            (
+                ["executive", "--month", month],
+                2,
+                f"Invalid value for --month: {month!r} is not a month (YYYY-MM)",
+            )
+            # "2025-3" would be kept as a second report of March; 9999-12 ends past 9999.
+            for month in ("2025-3", "9999-12")
+        ),
+        *(
+            (
+                ["compliance", "--quarter", quarter],
+                2,
+                f"Invalid value for --quarter: {quarter!r} is not a quarter (YYYYQ1 to YYYYQ4)",
+            )
+            for quarter in ("0000Q1", "-025Q1", "9999Q4")
         ),
         (
             ["compliance", "--quarter", "2025Q7"],
@@ -553,3 +578,189 @@ def test_resolved_this_month_counts_an_incident_opened_the_month_before(records,
 
     assert "Resolved this month: 0; open at the month's end: 1." in february
     assert "Resolved this month: 1; open at the month's end: 0." in march
+
+
+def test_the_compliance_report_calls_a_trail_cut_short_broken_as_audit_verify_does(
+    records, fresh_store_env
+):
+    """The newest event deleted, what is left is an intact chain: only the signed checkpoint
+    shows the cut, and the board's report must not call that trail intact."""
+    with store.session_scope(fresh_store_env) as session:
+        newest = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+        assert newest is not None
+        session.delete(newest)
+        seq = newest.seq
+    at = latest_checkpoint(settings.audit_checkpoints(fresh_store_env)).signed_at
+    missing = EVENT_MISSING.format(first=seq, at=at)
+
+    compliance_report("2025Q1")
+
+    markdown = (records / "reports/compliance/2025Q1.md").read_text()
+    assert f"- audit chain BROKEN ({missing}) as the report is drawn: " in markdown
+    headline = "1 incident opened in or about 2025Q1 (1 open at its end); audit chain BROKEN."
+    assert (
+        outbox(fresh_store_env)[0]
+        .payload["text"]
+        .startswith(f"Compliance report, 2025Q1: {headline}")
+    )
+
+
+def test_incidents_that_missed_the_acknowledgement_sla_are_counted_not_hidden_by_the_median(
+    records, fresh_store_env
+):
+    """Seed 004 3.1's 15-minute SLA holds for each incident: one acknowledged late, or never
+    while its 15 minutes ran out inside the period, missed it; one opened minutes before the
+    period's end has not missed it yet."""
+    from govflow import settings
+    from govflow.reports import compliance, executive
+    from govflow.store.schema import Incident
+
+    def incident(number: int, opened: datetime, acknowledged: datetime | None) -> Incident:
+        return Incident(
+            ref=f"INC-2025-000{number}",
+            model_id="credit_approval",
+            category="data_drift",
+            metric=f"psi_{number}",
+            severity="CRITICAL",
+            priority="P0",
+            status="open" if acknowledged is None else "acknowledged",
+            dedup_key=f"credit_approval:psi_{number}",
+            title="CRITICAL data drift",
+            opened_at=opened,
+            acknowledged_at=acknowledged,
+        )
+
+    in_time = datetime(2025, 3, 10, 10, tzinfo=UTC)
+    late = datetime(2025, 3, 12, 10, tzinfo=UTC)
+    at_the_end = datetime(2025, 3, 31, 23, 55, tzinfo=UTC)
+    with store.session_scope(fresh_store_env) as session:
+        session.add(incident(3, in_time, in_time + timedelta(minutes=5)))
+        session.add(incident(4, late, late + timedelta(hours=3)))
+        session.add(incident(5, at_the_end, None))
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        month = executive.render_markdown(executive.build_summary(session, config, "2025-03"))
+        quarter = compliance.build_report(session, config, "2025Q1").markdown
+
+    # INC-2025-0001 (opened 03-06, never acknowledged) and INC-2025-0004 missed it.
+    assert (
+        "2 of the 3 incidents whose 15-minute acknowledgement SLA ran out by the month's end "
+        "missed it (acknowledged late, or not by then)."
+    ) in month
+    assert (
+        "  - acknowledgement SLA missed by 2 of the 3 whose SLA ran out by the quarter's end "
+        "(acknowledged late, or not by then)"
+    ) in quarter
+
+
+def test_the_quarter_under_way_counts_as_due_only_the_days_that_have_ended(
+    records, fresh_store_env
+):
+    """Drawn on 2025-03-10 at noon, 2025Q1's coverage runs from credit_approval's first day
+    (03-05) to 03-09: the days to come were not missed."""
+    from govflow import settings
+
+    config = load_config(settings.config_dir())
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(
+            session, config, "2025Q1", now=datetime(2025, 3, 10, 12, tzinfo=UTC)
+        ).markdown
+
+    assert "| credit_approval | high | 5 | 1 | 20.0 % | 03-06, 03-07, 03-08, 03-09 |" in report
+    # Named by its last day counted, not the minute: drawing it again that day changes nothing.
+    assert "The quarter is under way: days to 2025-03-09 counted." in report
+
+
+def test_a_risk_accepted_in_a_quarter_without_an_incident_is_in_its_report(
+    records, fresh_store_env
+):
+    """The incident was opened in 2025Q1; its risk was accepted in 2025Q2, which opened none."""
+    from govflow import settings
+    from govflow.store.schema import Incident, RiskAcceptance
+
+    with store.session_scope(fresh_store_env) as session:
+        incident = session.scalars(select(Incident)).one()
+        session.add(
+            RiskAcceptance(
+                incident_id=incident.id,
+                model_id="credit_approval",
+                metric="disparate_impact_ratio",
+                rationale="a known seasonal shift",
+                requested_by="olivia",
+                approved_by="carol",
+                status="approved",
+                suppression_until=datetime(2025, 5, 15, tzinfo=UTC),
+                created_at=datetime(2025, 4, 10, tzinfo=UTC),
+            )
+        )
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(session, config, "2025Q2").markdown
+
+    assert (
+        "No incident opened in or about this quarter.\n"
+        "- accepted risk on credit_approval disparate_impact_ratio: approved, approved by carol, "
+        "suppressed until 2025-05-15 00:00:00+00:00"
+    ) in report
+
+
+def test_an_incident_reopened_after_its_month_keeps_the_acknowledgement_it_had_in_it(
+    records, fresh_store_env
+):
+    """Acknowledged 5 minutes after opening in March, its risk accepted, reopened in April
+    and not yet acknowledged again: March acknowledged it within the SLA."""
+    from govflow import settings
+    from govflow.incidents.lifecycle import accept_risk, acknowledge, reopen
+    from govflow.reports import compliance, executive
+    from govflow.store.schema import Incident
+    from tests.support.report_records import OPENED_AT
+
+    with store.session_scope(fresh_store_env) as session:
+        incident = session.scalars(select(Incident)).one()
+        acknowledge(session, incident, actor="eve", at=OPENED_AT + timedelta(minutes=5))
+        accept_risk(
+            session, incident, actor="carol", event_key="risk:1", at=OPENED_AT.replace(day=7)
+        )
+        reopen(
+            session,
+            incident,
+            actor="govflow",
+            event_key="reopened",
+            at=datetime(2025, 4, 2, tzinfo=UTC),
+        )
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        month = executive.render_markdown(executive.build_summary(session, config, "2025-03"))
+        quarter = compliance.build_report(session, config, "2025Q1").markdown
+
+    assert "## Incidents (median time to acknowledge 5 min, within the 15-minute SLA)" in month
+    assert "0 of the 1 incidents whose 15-minute acknowledgement SLA" in month
+    assert "- P0: 1 opened, median acknowledgement 5 min (SLA 15 min)" in quarter
+    assert "acknowledgement SLA missed by 0 of the 1" in quarter
+
+
+def test_a_model_wide_finding_reads_without_a_gap_for_its_missing_subject(records, fresh_store_env):
+    from govflow import settings
+
+    with store.session_scope(fresh_store_env) as session:
+        run = session.scalars(select(MonitoringRun)).one()
+        session.add(
+            MetricResult(
+                monitoring_run_id=run.id,
+                check_type="model_drift",
+                metric="accuracy_drop",
+                subject=None,
+                value=0.12,
+                status="computed",
+                severity="CRITICAL",
+            )
+        )
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(session, config, "2025Q1").markdown
+
+    assert "\n- credit_approval accuracy_drop: CRITICAL on 1 analysis\n" in report

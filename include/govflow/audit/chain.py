@@ -37,7 +37,13 @@ from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
 from govflow import settings
-from govflow.audit.checkpoints import advance_checkpoint, signing_key
+from govflow.audit.checkpoints import (
+    Checkpoint,
+    advance_checkpoint,
+    all_checkpoints,
+    checkpoint_problem,
+    signing_key,
+)
 from govflow.store.schema import AuditEvent
 from govflow.store.types import utcnow
 
@@ -272,6 +278,50 @@ def verify_chain(
     return ChainReport(
         checked, prev_hash, None, HASH_VERSION if start is None else start.head_version
     )
+
+
+def checkpoints_problem(
+    session: Session,
+    checkpoints: Path,
+    latest: Checkpoint,
+    key: bytes | None,
+    *,
+    events: int,
+) -> str | None:
+    """What is wrong with an intact chain of ``events`` events held against the latest
+    checkpoint (read before the chain was), then against every checkpoint of the file up to
+    it. The latest alone is not enough:
+    newest events deleted, the next write appends new ones in their place and signs a
+    checkpoint of that chain, which then passes; the checkpoints before it still sign the
+    events that were deleted. Counts only grow in the file, so the chain's hashes are read
+    once, in step with it. Raises CheckpointError when the checkpoints cannot be checked."""
+    problem = checkpoint_problem(
+        latest, checkpoints, key, events=events, hash_at_checkpoint=hash_at(session, latest.events)
+    )
+    if problem is not None:
+        return problem
+    hashes = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=5000)
+    )
+    with hashes:
+        row = next(hashes, None)
+        for checkpoint in all_checkpoints(checkpoints):
+            if checkpoint.events > latest.events:
+                break  # written after ``latest`` was read: it may cover events not walked
+            while row is not None and row.seq < checkpoint.events:
+                row = next(hashes, None)
+            if row is not None and row.seq == checkpoint.events:
+                hash_at_checkpoint: str | None = row.hash
+            else:  # beyond the chain, or out of step with the file: looked up alone
+                hash_at_checkpoint = hash_at(session, checkpoint.events)
+            problem = checkpoint_problem(
+                checkpoint, checkpoints, key, events=events, hash_at_checkpoint=hash_at_checkpoint
+            )
+            if problem is not None:
+                return problem
+    return None
 
 
 def hash_at(session: Session, seq: int) -> str | None:

@@ -31,12 +31,14 @@ import json
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from govflow import settings
 
 UNREADABLE = "the last line of {path} is not a checkpoint"
+UNREADABLE_LINE = "line {number} of {path} is not a checkpoint"
 KEY_FILE_EXPOSED = "the audit key file {path} can be read by other users: chmod 600 it"
 NO_KEY = "{path} holds checkpoints but there is no key to check them: set {env} or restore {key}"
 BAD_SIGNATURE = (
@@ -169,6 +171,26 @@ def latest_checkpoint(checkpoints: Path) -> Checkpoint | None:
         return _parse(_last_line(descriptor), checkpoints)
     finally:
         os.close(descriptor)
+
+
+def all_checkpoints(checkpoints: Path) -> Iterator[Checkpoint]:
+    """Every checkpoint in the file, oldest first (none if there is no file yet)."""
+    try:
+        lines = checkpoints.open("rb")
+    except FileNotFoundError:
+        return
+    with lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                checkpoint = _parse(line, checkpoints)
+            except CheckpointError:
+                raise CheckpointError(
+                    UNREADABLE_LINE.format(number=number, path=checkpoints)
+                ) from None
+            assert checkpoint is not None
+            yield checkpoint
 
 
 def advance_checkpoint(

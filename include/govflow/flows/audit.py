@@ -9,8 +9,7 @@ from govflow import settings, store
 from govflow.audit import (
     advance_checkpoint,
     canonical_time,
-    checkpoint_problem,
-    hash_at,
+    checkpoints_problem,
     latest_checkpoint,
     signing_key,
     verify_chain,
@@ -44,12 +43,8 @@ def verify_audit_chain(*, db_url: str | None = None, advance: bool = False) -> d
         if not report.intact:
             raise AuditChainBroken(str(report.first_break), events_checked=report.events_checked)
         if checkpoint is not None:
-            problem = checkpoint_problem(
-                checkpoint,
-                checkpoints,
-                key,
-                events=report.events_checked,
-                hash_at_checkpoint=hash_at(session, checkpoint.events),
+            problem = checkpoints_problem(
+                session, checkpoints, checkpoint, key, events=report.events_checked
             )
             if problem is not None:
                 raise AuditChainBroken(problem, events_checked=report.events_checked)

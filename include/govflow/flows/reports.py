@@ -31,6 +31,7 @@ from govflow.store.types import utcnow
 ACTOR = "govflow-reports"
 BAD_GRAVITY = "{gravity!r}: expected one of " + ", ".join(regulator_report.DEADLINE_DAYS)
 NOT_BEGUN = "{period} has not begun yet (it begins {start:%Y-%m-%d %H:%M} UTC)"
+NOT_YET = "{as_of:%Y-%m-%d %H:%M:%S} UTC is still to come: a report tells the records as they stood"
 
 
 def previous_month(moment: datetime) -> str:
@@ -129,7 +130,11 @@ def incident_report(
     gravity: regulator_report.Gravity = "standard",
     actor: str = ACTOR,
 ) -> dict[str, Any]:
-    """The Art. 73 report of incident ``ref`` as of ``as_of``: kept, printed, announced."""
+    """The Art. 73 report of incident ``ref`` as of ``as_of``: kept, printed, announced. A
+    moment to come is refused (ReportError): the report would be dated then and claim the
+    incident's state and days left at a moment nobody has seen yet."""
+    if as_of > utcnow():
+        raise ReportError(NOT_YET.format(as_of=as_of))
 
     def draw(session: Session, config: GovflowConfig) -> _Drawn:
         report = regulator_report.build_report(session, config, ref, as_of=as_of, gravity=gravity)

@@ -34,7 +34,7 @@ from govflow.reports import KeptReport, keep_renderings
 from govflow.reports.executive import ReportError
 from govflow.reports.html import markdown_html
 from govflow.reports.pdf import markdown_pdf
-from govflow.store.schema import AuditEvent, Incident, MetricResult
+from govflow.store.schema import AuditEvent, Deployment, Incident, MetricResult
 
 Gravity = Literal["standard", "death", "widespread"]
 DEADLINE_DAYS: dict[Gravity, int] = {"standard": 15, "death": 10, "widespread": 2}
@@ -190,7 +190,6 @@ def _scope(session: Session, incident: Incident) -> list[str]:
 
 
 def _changes(session: Session, incident: Incident, as_of: datetime) -> list[str]:
-    target = f"model:{incident.model_id}"
     events = session.scalars(
         select(AuditEvent)
         .where(
@@ -200,18 +199,37 @@ def _changes(session: Session, incident: Incident, as_of: datetime) -> list[str]
         )
         .order_by(AuditEvent.seq)
     ).all()
-    mine = [
-        e
-        for e in events
-        if (
-            incident.model_id
-            and (incident.model_id in e.target or e.payload.get("model_id") == incident.model_id)
-        )
-        or e.target == target
-    ]
+    model_id = incident.model_id
+    deployments = (
+        set(session.scalars(select(Deployment.ref).where(Deployment.model_id == model_id)))
+        if model_id
+        else set()
+    )
+    mine = [e for e in events if model_id and _alters(e, model_id, deployments)]
     if not mine:
         return ["- no change to the system was recorded after awareness"]
     return [f"- {e.occurred_at:%Y-%m-%d %H:%M} {e.action} by {e.actor} ({e.target})" for e in mine]
+
+
+def _alters(event: AuditEvent, model_id: str, deployments: set[str]) -> bool:
+    """Whether an event changed ``model_id``, read from its target by kind (a kill switch's
+    from what it blocks, a deployment's from the deployment's model), never by a substring:
+    another model's id may contain this one's, and a kill switch's target names no model."""
+    kind, _, rest = event.target.partition(":")
+    payload = event.payload or {}
+    if kind in ("model", "baseline"):
+        return rest.split(":", 1)[0] == model_id
+    if kind == "deployment":
+        return rest in deployments
+    if kind == "kill_switch":
+        scope, target = payload.get("scope"), str(payload.get("target", ""))
+        return (
+            (scope == "model_type" and target == model_id)
+            or (scope == "model_version" and target.split(":", 1)[0] == model_id)
+            # An endpoint is the model's predict route, /v1/models/<model>/predict.
+            or (scope == "inference_endpoint" and model_id in target.split("/"))
+        )
+    return payload.get("model_id") == model_id
 
 
 def write_report(

@@ -31,11 +31,22 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from govflow.audit import ChainReport, verify_chain
+from govflow import settings
+from govflow.audit import (
+    ChainReport,
+    Checkpoint,
+    CheckpointError,
+    checkpoints_problem,
+    latest_checkpoint,
+    signing_key,
+    verify_chain,
+)
 from govflow.config import GovflowConfig
 from govflow.metrics.regression import JUDGED_AS
 from govflow.reports import (
     KeptReport,
+    acknowledgement_misses,
+    first_acknowledgements,
     incidents_of_period,
     keep_renderings,
     open_at,
@@ -52,6 +63,7 @@ from govflow.store.schema import (
     MonitoringRun,
     RiskAcceptance,
 )
+from govflow.store.types import utcnow
 
 BAD_QUARTER = "{quarter!r} is not a quarter (YYYYQ1 to YYYYQ4)"
 DISPARATE_IMPACT = "disparate_impact_ratio"
@@ -64,17 +76,22 @@ EIGHTY_PERCENT_RULE = {
 SCHEDULED_DAILY: Literal["daily"] = "daily"
 GAPS_LISTED = 10
 NEVER_ANALYSED = "no analysis recorded by the quarter's end"
+UNCHECKED = "its signed checkpoints cannot be checked: {error}"
 
 
 def quarter_bounds(quarter: str) -> tuple[datetime, datetime]:
+    # int() takes a sign ("-025Q1"), and a year 0 or a quarter ending past 9999 cannot be
+    # drawn: each is not a quarter, not a failure of the report.
     try:
         year, number = int(quarter[:4]), int(quarter[-1])
-        if len(quarter) != 6 or quarter[4].upper() != "Q" or not 1 <= number <= 4:
+        if len(quarter) != 6 or not quarter[:4].isdigit() or quarter[4].upper() != "Q":
             raise ValueError
+        if not 1 <= number <= 4:
+            raise ValueError
+        start = datetime(year, 3 * number - 2, 1, tzinfo=UTC)
+        end = datetime(year + (number == 4), 1 if number == 4 else 3 * number + 1, 1, tzinfo=UTC)
     except ValueError:
         raise ReportError(BAD_QUARTER.format(quarter=quarter)) from None
-    start = datetime(year, 3 * number - 2, 1, tzinfo=UTC)
-    end = datetime(year + (number == 4), 1 if number == 4 else 3 * number + 1, 1, tzinfo=UTC)
     return start, end
 
 
@@ -86,9 +103,17 @@ class ComplianceReport:
     end: datetime
 
 
-def build_report(session: Session, config: GovflowConfig, quarter: str) -> ComplianceReport:
-    """The quarter's compliance report as Markdown, and its headline for a summary."""
+def build_report(
+    session: Session, config: GovflowConfig, quarter: str, *, now: datetime | None = None
+) -> ComplianceReport:
+    """The quarter's compliance report as Markdown, and its headline for a summary. A quarter
+    under way at ``now`` (default: the clock) is drawn as far as it has come: a day whose
+    window has not ended cannot have been analysed, so it is not a day missing."""
     start, end = quarter_bounds(quarter)
+    drawn_to = min(end, now or utcnow())
+    # Before the session's first read: a checkpoint written after it may cover events that
+    # the walk of the chain below does not see.
+    latest = _latest_checkpoint(session)
     quarter = quarter.upper()
     records = session.scalars(
         select(MonitoringRun).where(
@@ -98,6 +123,7 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> Compl
         )
     ).all()
     chain = verify_chain(session)
+    broken = _trail_problem(session, chain, latest)
     findings = session.execute(
         select(MetricResult, MonitoringRun.model_id)
         .join(MonitoringRun, MetricResult.monitoring_run_id == MonitoringRun.id)
@@ -107,11 +133,11 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> Compl
         f"# Compliance report, {quarter}",
         "",
         f"From govflow's records of {start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, "
-        "along seed 004's EU AI Act table.",
+        "along seed 004's EU AI Act table." + _under_way(drawn_to, end),
         "",
         "## Art. 72: continuous monitoring (scheduled daily analyses)",
         "",
-        *_coverage(config, records, _first_records(session), start.date(), end.date()),
+        *_coverage(config, records, _first_records(session), start.date(), drawn_to.date()),
         "",
         "## Art. 10: bias monitoring",
         "",
@@ -132,17 +158,56 @@ def build_report(session: Session, config: GovflowConfig, quarter: str) -> Compl
         "",
         "## Art. 12: record-keeping",
         "",
-        *_records(session, start, end, chain),
+        *_records(session, start, end, broken),
         "",
     ]
-    return ComplianceReport(quarter, "\n".join(lines), _headline(session, quarter, chain), end)
+    return ComplianceReport(quarter, "\n".join(lines), _headline(session, quarter, broken), end)
 
 
-def _headline(session: Session, quarter: str, chain: ChainReport) -> str:
+def _under_way(drawn_to: datetime, end: datetime) -> str:
+    """A quarter under way is named by its last day counted, not the minute: drawn again the
+    same day, it is the same report."""
+    if drawn_to == end:
+        return ""
+    return f" The quarter is under way: days to {drawn_to - timedelta(days=1):%Y-%m-%d} counted."
+
+
+def _latest_checkpoint(session: Session) -> tuple[Path, Checkpoint | None] | str:
+    """The checkpoints' file and the latest checkpoint in it, or why they cannot be read."""
+    checkpoints = settings.audit_checkpoints(str(session.get_bind().engine.url))
+    try:
+        return checkpoints, latest_checkpoint(checkpoints)
+    except CheckpointError as error:
+        return UNCHECKED.format(error=error)
+
+
+def _trail_problem(
+    session: Session, chain: ChainReport, latest: tuple[Path, Checkpoint | None] | str
+) -> str | None:
+    """What is wrong with the audit trail, as `govflow audit verify` judges it: the chain, then
+    the signed checkpoints kept outside the store (a chain cut short, or cut and written over,
+    is intact as a chain)."""
+    if chain.first_break is not None:
+        return str(chain.first_break)
+    if isinstance(latest, str):
+        return latest
+    checkpoints, checkpoint = latest
+    if checkpoint is None:
+        return None
+    try:
+        key = signing_key(checkpoints, create=False)
+        return checkpoints_problem(
+            session, checkpoints, checkpoint, key, events=chain.events_checked
+        )
+    except CheckpointError as error:
+        return UNCHECKED.format(error=error)
+
+
+def _headline(session: Session, quarter: str, broken: str | None) -> str:
     start, end = quarter_bounds(quarter)
     opened = incidents_of_period(session, start, end)
     unresolved = sum(open_at(i, end) for i in opened)
-    state = "intact" if chain.intact else "BROKEN"
+    state = "intact" if broken is None else "BROKEN"
     return (
         f"{len(opened)} incident{'s' if len(opened) != 1 else ''} opened in or about {quarter} "
         f"({unresolved} open at its end); audit chain {state}."
@@ -210,10 +275,19 @@ def _above_info(findings: Sequence[Any], check_type: str) -> list[str]:
             counts[key] = counts.get(key, 0) + 1
     if not counts:
         return ["No finding above INFO."]
+    # A model-wide metric (accuracy drop) has no subject: nothing is shown for it, not a
+    # space before the colon.
     return [
-        f"- {model} {metric} {subject or ''}: {severity} on {n} analyses".replace("  ", " ")
-        for (model, metric, subject, severity), n in sorted(counts.items())
+        f"- {' '.join(filter(None, (model, metric, subject)))}: {severity} on {n} "
+        f"analys{'is' if n == 1 else 'es'}"
+        for (model, metric, subject, severity), n in sorted(counts.items(), key=_finding_order)
     ]
+
+
+def _finding_order(item: tuple[tuple[str, str, str, str], int]) -> tuple[str, ...]:
+    # The subject of a model-wide finding is None, which does not sort beside a string.
+    (model, metric, subject, severity), _ = item
+    return (model, metric, subject or "", severity)
 
 
 def _evidence(result: MetricResult) -> str:
@@ -270,16 +344,17 @@ def _eighty_percent(config: GovflowConfig, findings: Sequence[Any]) -> list[str]
 
 def _incidents(session: Session, config: GovflowConfig, start: datetime, end: datetime) -> list:
     opened = incidents_of_period(session, start, end)
-    if not opened:
-        return ["No incident opened in or about this quarter."]
-    lines = []
+    # A quarter without an incident may still have accepted a risk (on an older incident):
+    # it is listed all the same.
+    lines = [] if opened else ["No incident opened in or about this quarter."]
     sla = config.policy.escalation.acknowledgement_minutes
+    acknowledged = first_acknowledgements(session, opened)
     for priority in sorted({i.priority for i in opened}):
         mine = [i for i in opened if i.priority == priority]
         acks = [
-            (i.acknowledged_at - i.opened_at) / timedelta(minutes=1)
+            (at - i.opened_at) / timedelta(minutes=1)
             for i in mine
-            if i.acknowledged_at is not None and i.acknowledged_at < end
+            if (at := acknowledged[i.id]) is not None and at < end
         ]
         fixes = [
             (i.resolved_at - i.opened_at) / timedelta(hours=1)
@@ -296,6 +371,12 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
             f"- {priority}: {len(mine)} opened, {ack} (SLA {sla} min), {fix}, "
             f"{sum(open_at(i, end) for i in mine)} open at the quarter's end"
         )
+        missed, judged = acknowledgement_misses(mine, end, sla, acknowledged)
+        if judged:
+            lines.append(
+                f"  - acknowledgement SLA missed by {missed} of the {judged} whose SLA ran out "
+                "by the quarter's end (acknowledged late, or not by then)"
+            )
     lines += [
         f"  - {i.ref} {i.severity} {i.model_id or '-'} {i.metric or i.category}: "
         f"{state_at_end(i, end, 'quarter')}, "
@@ -315,7 +396,7 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
     return lines
 
 
-def _records(session: Session, start: datetime, end: datetime, chain: ChainReport) -> list[str]:
+def _records(session: Session, start: datetime, end: datetime, broken: str | None) -> list[str]:
     baselines = session.scalars(
         select(Baseline)
         .where(Baseline.created_at >= start, Baseline.created_at < end)
@@ -341,7 +422,7 @@ def _records(session: Session, start: datetime, end: datetime, chain: ChainRepor
     last = session.scalars(
         select(AuditEvent).where(AuditEvent.occurred_at < end).order_by(AuditEvent.seq.desc())
     ).first()
-    state = "intact" if chain.intact else f"BROKEN ({chain.first_break})"
+    state = "intact" if broken is None else f"BROKEN ({broken})"
     # Not "empty": the chain may well hold events, all recorded after the quarter (a replay
     # or backfill of its data), and their count changes as reports audit themselves.
     reach = (

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from govflow.config import GovflowConfig
 from govflow.reports import (
     KeptReport,
+    acknowledgement_misses,
+    first_acknowledgements,
     incidents_of_period,
     keep_renderings,
     open_at,
@@ -64,6 +66,8 @@ class ExecutiveSummary:
     open_at_end: int
     median_ack_minutes: float | None
     ack_sla_minutes: int
+    # (missed, judged): incidents whose acknowledgement SLA ran out in the month.
+    ack_misses: tuple[int, int] = (0, 0)
 
     def headline(self) -> str:
         critical = [m.model_id for m in self.models if m.verdicts.get("CRITICAL")]
@@ -82,11 +86,15 @@ class ExecutiveSummary:
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
+    # strptime takes "2025-3" too, which would be kept and announced as a second report of
+    # March beside 2025-03; a month whose end is past year 9999 cannot be drawn at all.
     try:
         first = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError:
+        if f"{first.year:04d}-{first.month:02d}" != month:
+            raise ValueError
+        following = (first.date().replace(day=28) + timedelta(days=4)).replace(day=1)
+    except (ValueError, OverflowError):
         raise ReportError(BAD_MONTH.format(month=month)) from None
-    following = (first.date().replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, datetime.combine(following, datetime.min.time(), tzinfo=UTC)
 
 
@@ -132,10 +140,11 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
     open_at_end = sum(
         open_at(i, end) for i in session.scalars(select(Incident).where(Incident.opened_at < end))
     )
+    acknowledged = first_acknowledgements(session, opened)
     acks = [
-        (i.acknowledged_at - i.opened_at) / timedelta(minutes=1)
+        (at - i.opened_at) / timedelta(minutes=1)
         for i in opened
-        if i.acknowledged_at is not None and i.acknowledged_at < end
+        if (at := acknowledged[i.id]) is not None and at < end
     ]
     return ExecutiveSummary(
         month,
@@ -145,6 +154,9 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
         open_at_end,
         statistics.median(acks) if acks else None,
         config.policy.escalation.acknowledgement_minutes,
+        acknowledgement_misses(
+            opened, end, config.policy.escalation.acknowledgement_minutes, acknowledged
+        ),
     )
 
 
@@ -160,6 +172,18 @@ def _ack(summary: ExecutiveSummary) -> str:
         f"median time to acknowledge {summary.median_ack_minutes:.0f} min, {within} the "
         f"{summary.ack_sla_minutes}-minute SLA"
     )
+
+
+def _misses(summary: ExecutiveSummary) -> list[str]:
+    missed, judged = summary.ack_misses
+    if not judged:
+        return []
+    return [
+        f"{missed} of the {judged} incidents whose {summary.ack_sla_minutes}-minute "
+        "acknowledgement SLA ran out by the month's end missed it (acknowledged late, or not "
+        "by then).",
+        "",
+    ]
 
 
 def _counts(model: ModelMonth) -> str:
@@ -180,7 +204,7 @@ def render_markdown(summary: ExecutiveSummary) -> str:
         lines.append(
             f"| {m.model_id} | {m.risk_tier} | {m.analyses} | {_counts(m)} | {m.newest} | {worst} |"
         )
-    lines += ["", f"## Incidents ({_ack(summary)})", ""]
+    lines += ["", f"## Incidents ({_ack(summary)})", "", *_misses(summary)]
     if not summary.opened:
         lines.append("No incident opened this month.")
     for incident in summary.opened:
@@ -211,7 +235,9 @@ def render_html(summary: ExecutiveSummary) -> str:
         f"{summary.month}</title></head><body><h1>Monthly drift summary, {summary.month}</h1>"
         f"<p>{html.escape(summary.headline())}</p><table><tr><th>model</th><th>tier</th>"
         f"<th>analyses</th><th>verdicts</th><th>newest</th><th>composite trend</th></tr>{rows}"
-        f"</table><h2>Incidents ({html.escape(_ack(summary))})</h2><ul>{incidents}</ul>"
+        f"</table><h2>Incidents ({html.escape(_ack(summary))})</h2>"
+        + "".join(f"<p>{html.escape(line)}</p>" for line in _misses(summary) if line)
+        + f"<ul>{incidents}</ul>"
         f"<p>Resolved this month: {summary.resolved}; open at the month's end: "
         f"{summary.open_at_end}.</p></body></html>\n"
     )
