@@ -2753,3 +2753,27 @@ def test_audit_views_waiting_for_a_whole_walk_share_the_walk_begun_after_they_as
         shown = [v.result(timeout=30) for v in views]
     assert walks == [1, 2]
     assert [(s.walk, s.intact, s.events) for s in shown] == [("whole chain", True, 1)] * 4
+
+
+def test_the_whole_walk_on_the_audit_page_finds_newest_events_deleted_then_written_over(
+    governance, governance_store
+):
+    """As govflow audit verify does: the next write after a deletion signs a checkpoint of
+    the cut chain, which the latest checkpoint alone passes; the one before it does not."""
+    client = client_as(governance, "admin")
+    client.get("/drift")
+    client.get("/api/audit")  # one more committed write: one more checkpoint
+    with store.session_scope(governance_store) as session:
+        session.execute(
+            text("DELETE FROM audit_events WHERE seq >= (SELECT max(seq) - 1 FROM audit_events)")
+        )
+    with store.session_scope(governance_store) as session:
+        for n in range(3):
+            record_event(session, actor="eve", action="report.executive_generated", target=f"r{n}")
+
+    quick = client.get("/api/audit").json()["data"]["chain"]
+    whole = client.get("/api/audit?verify=whole").json()["data"]["chain"]
+
+    assert (quick["walk"], quick["intact"]) == (CHECKPOINT_WALK, True)
+    assert (whole["walk"], whole["intact"]) == ("whole chain", False)
+    assert "the checkpoint" in whole["problem"], whole["problem"]

@@ -8,9 +8,12 @@ latest signed checkpoint (its signature, and that the stored event it ends on is
 signed, or that none it covers is missing) and, link by link, the events added after it.
 That does not re-read the content of the events the checkpoint covers: an event edited in
 place behind it is found only by the walk of the whole chain, which "verify the whole
-chain" (``?verify=whole``) makes on demand. The page names which check it shows and when
-the whole chain was last walked by this server, and a break that walk found stays on the
-page. A store without a checkpoint (older than issue 13) is walked whole.
+chain" (``?verify=whole``) makes on demand, holding the chain against every signed
+checkpoint as ``govflow audit verify`` does (newest events deleted and then written over
+pass the latest checkpoint alone; an earlier one still signs what was deleted). The page
+names which check it shows and when the whole chain was last walked by this server, and a
+break that walk found stays on the page. A store without a checkpoint (older than issue 13)
+is walked whole.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from govflow.audit import (
     canonical_time,
     chain_head,
     checkpoint_problem,
+    checkpoints_problem,
     hash_at,
     latest_checkpoint,
     query_events,
@@ -134,12 +138,22 @@ class ChainWatch:
             problem = str(report.first_break)
         elif problem is None and checkpoint is not None:
             try:
-                problem = checkpoint_problem(
-                    checkpoint,
-                    checkpoints,
-                    signing_key(checkpoints, create=False),
-                    events=report.events_checked,
-                    hash_at_checkpoint=hash_at(session, checkpoint.events),
+                key = signing_key(checkpoints, create=False)
+                # The whole walk holds the chain against every checkpoint, as govflow audit
+                # verify does (newest events deleted, then written over, pass the latest
+                # alone); the quick check reads the latest only.
+                problem = (
+                    checkpoints_problem(
+                        session, checkpoints, checkpoint, key, events=report.events_checked
+                    )
+                    if walk == "whole chain"
+                    else checkpoint_problem(
+                        checkpoint,
+                        checkpoints,
+                        key,
+                        events=report.events_checked,
+                        hash_at_checkpoint=hash_at(session, checkpoint.events),
+                    )
                 )
             except CheckpointError as error:
                 problem = CHECKPOINTS_UNCHECKED.format(error=error)
