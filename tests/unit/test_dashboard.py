@@ -65,7 +65,6 @@ from govflow.dashboard.reports import UNSAFE_PATH
 from govflow.dashboard.timeline import incident_timeline
 from govflow.dashboard.trail import DEFAULT_PAGE_SIZE
 from govflow.flows.monitoring import draw_report_on_request
-from govflow.incidents.lifecycle import accept_risk, open_incident, reopen
 from govflow.rollout.routing import ServingStat as GatewayCounts
 from govflow.rollout.routing import record_serving_stats
 from govflow.serving.limits import BODY_TOO_LARGE
@@ -92,6 +91,7 @@ from govflow_airflow.dashboard import (
     run_url,
     trigger_as_user,
 )
+from tests.support.incidents import REOPENED, reopened_incident
 
 NOW = datetime(2025, 3, 30, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -2090,24 +2090,11 @@ def test_my_actions_lists_what_waits_for_each_person_with_links_to_the_required_
 def test_a_reopened_incident_waits_for_the_on_call_of_its_reopening_due_from_then(sqlite_url):
     """A reopening is a new episode (the sweeper's SLA and the reopening's notice count from
     it): the on-call of that week acknowledges it, by the class's time from the reopening."""
-    opened = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
-    reopened = datetime(2025, 3, 24, 9, tzinfo=UTC)
+    reopened = REOPENED  # mike's on-call week; opened in eve's
     store.upgrade(sqlite_url)
     config = load_config(config_dir())
     with store.session_scope(sqlite_url) as session:
-        incident, _ = open_incident(
-            session,
-            config,
-            model_id=None,
-            category="data_drift",
-            metric="psi",
-            severity="WARNING",
-            title="WARNING data drift: psi",
-            actor="govflow-monitoring",
-            opened_at=opened,  # eve's on-call week
-        )
-        accept_risk(session, incident, actor="carol", event_key="accepted", at=opened)
-        reopen(session, incident, actor="expiry", event_key="reopened:expiry", at=reopened)
+        reopened_incident(session, config)
 
     with store.session_scope(sqlite_url) as session:
         mike = my_actions(session, config, "mike", now=reopened)
@@ -2121,24 +2108,11 @@ def test_the_timeline_counts_a_reopened_incidents_response_time_from_its_reopeni
     """The Incident Timeline's "respond by" counted from the first opening while My actions
     and the acknowledgement clock beside it count from the reopening: a reopened P-class
     incident read as long overdue on one page and due tomorrow on the other."""
-    opened = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
-    reopened = datetime(2025, 3, 24, 9, tzinfo=UTC)
+    reopened = REOPENED  # mike's on-call week; opened in eve's
     store.upgrade(sqlite_url)
     config = load_config(config_dir())
     with store.session_scope(sqlite_url) as session:
-        incident, _ = open_incident(
-            session,
-            config,
-            model_id=None,
-            category="data_drift",
-            metric="psi",
-            severity="WARNING",
-            title="WARNING data drift: psi",
-            actor="govflow-monitoring",
-            opened_at=opened,
-        )
-        accept_risk(session, incident, actor="carol", event_key="accepted", at=opened)
-        reopen(session, incident, actor="expiry", event_key="reopened:expiry", at=reopened)
+        reopened_incident(session, config)
 
     with store.session_scope(sqlite_url) as session:
         (row,) = incident_timeline(session, config, now=reopened)

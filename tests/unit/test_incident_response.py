@@ -18,7 +18,6 @@ from govflow.incidents.lifecycle import (
     ILLEGAL_TRANSITION,
     accept_risk,
     get_incident,
-    open_incident,
     open_incidents_for_run,
     reopen,
     resolve,
@@ -32,6 +31,7 @@ from govflow.store.schema import (
     MonitoringRun,
 )
 from tests.support.demo_store import seeded_store_copy
+from tests.support.incidents import reopened_incident
 
 RUN = "incident__test"
 CARE_OF = "govflow_incident_response/incident__test"
@@ -185,23 +185,9 @@ def test_an_escalation_of_a_reopened_incident_tells_the_on_call_of_its_reopening
 ):
     """A reopening is a new episode whose SLA clock starts then (sla_clock_start), as the
     sweeper counts it: the rotation of that week is told, not the first opening's."""
-    opened = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)  # eve's on-call week
-    reopened = datetime(2025, 3, 24, 9, tzinfo=UTC)  # mike's
     store.upgrade(sqlite_url)
     with store.session_scope(sqlite_url) as session:
-        incident, _ = open_incident(
-            session,
-            config,
-            model_id=None,
-            category="data_drift",
-            metric="psi",
-            severity="WARNING",
-            title="WARNING data drift: psi",
-            actor="govflow-monitoring",
-            opened_at=opened,
-        )
-        accept_risk(session, incident, actor="carol", event_key="accepted", at=opened)
-        reopen(session, incident, actor="expiry", event_key="reopened:expiry", at=reopened)
+        incident = reopened_incident(session, config)
         incident_id = incident.id
 
     told = incident_response.escalate_to_level(
