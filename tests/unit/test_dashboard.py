@@ -2067,12 +2067,13 @@ def test_my_actions_lists_what_waits_for_each_person_with_links_to_the_required_
 ):
     carol = client_as(governance, "carol").get("/api/actions").json()["data"]
     assert [(a["kind"], a["ref"], a["dag_id"], a["dag_run_id"]) for a in carol] == [
-        # INC-1 (CRITICAL fairness: the compliance officer acknowledges), due by its P1 SLA.
+        # INC-1 (CRITICAL fairness: the compliance officer acknowledges), due by the
+        # 15-minute acknowledgement SLA (its P1 response time is the timeline's "respond by").
         ("incident_acknowledgement", "INC-1", None, None),
         ("deployment_request", "DEP-1", "govflow_model_deployment", RUN),
         ("risk_acceptance_review", "RA-1", "govflow_risk_acceptance", "manual__ra"),
     ]
-    assert carol[0]["due"] == "2025-03-30T11:00:00+00:00"
+    assert carol[0]["due"] == "2025-03-30T10:15:00+00:00"
     page = client_as(governance, "carol").get("/actions").text
     assert 'href="/dags/govflow_risk_acceptance/runs/manual__ra/required_actions"' in page
     # The requester never reviews her own acceptance; rick's approval is in; victor has none.
@@ -2089,7 +2090,8 @@ def test_my_actions_lists_what_waits_for_each_person_with_links_to_the_required_
 
 def test_a_reopened_incident_waits_for_the_on_call_of_its_reopening_due_from_then(sqlite_url):
     """A reopening is a new episode (the sweeper's SLA and the reopening's notice count from
-    it): the on-call of that week acknowledges it, by the class's time from the reopening."""
+    it): the on-call of that week acknowledges it, within the acknowledgement SLA from the
+    reopening."""
     reopened = REOPENED  # mike's on-call week; opened in eve's
     store.upgrade(sqlite_url)
     config = load_config(config_dir())
@@ -2100,7 +2102,7 @@ def test_a_reopened_incident_waits_for_the_on_call_of_its_reopening_due_from_the
         mike = my_actions(session, config, "mike", now=reopened)
 
     assert [(a.kind, a.ref, a.due) for a in mike] == [
-        ("incident_acknowledgement", "INC-2025-0001", reopened + timedelta(hours=24))
+        ("incident_acknowledgement", "INC-2025-0001", reopened + timedelta(minutes=15))
     ]
 
 
@@ -2121,7 +2123,7 @@ def test_the_timeline_counts_a_reopened_incidents_response_time_from_its_reopeni
     assert (row.ack_due, row.response_due, action.due) == (
         reopened + timedelta(minutes=15),
         reopened + timedelta(hours=24),
-        reopened + timedelta(hours=24),
+        reopened + timedelta(minutes=15),
     )
 
 

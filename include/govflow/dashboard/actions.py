@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.dashboard.deployments import MAX_ACTIVE_DEPLOYMENTS, deployment_rows
-from govflow.dashboard.timeline import response_due
 from govflow.incidents.lifecycle import (
     OPEN,
     RESPONSE_DAG_ID,
+    acknowledgement_due,
     covering_response_run,
     responders,
     sla_clock_start,
@@ -119,7 +119,9 @@ def _incident_actions(session: Session, config: GovflowConfig, user: str) -> lis
     found = []
     for incident in waiting:
         # The (re)opening: a reopened incident is a new episode, acknowledged by the on-call
-        # of its reopening within its class's time from then, as the sweeper counts it.
+        # of its reopening within the acknowledgement SLA from then, as the sweeper and the
+        # response run count it (the class's longer response time is the Incident
+        # Timeline's "respond by", not the time to acknowledge).
         opened = sla_clock_start(incident)
         plan = responders(config, incident, opened)
         if user not in plan.primary and user != incident.assigned_to:
@@ -131,7 +133,7 @@ def _incident_actions(session: Session, config: GovflowConfig, user: str) -> lis
                 incident.ref,
                 incident.model_id,
                 f"acknowledge {incident.priority} {incident.severity}: {incident.title}",
-                response_due(config, incident.priority, opened),
+                acknowledgement_due(config, incident),
                 None if run_id is None else RESPONSE_DAG_ID,
                 run_id,
             )

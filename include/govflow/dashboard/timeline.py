@@ -30,6 +30,7 @@ from govflow.config import GovflowConfig
 from govflow.incidents.lifecycle import (
     OPEN,
     UNRESOLVED_STATUSES,
+    acknowledgement_due,
     responders,
     sla_clock_start,
 )
@@ -312,7 +313,7 @@ def incident_timeline(
     rows = []
     for incident in incidents:
         started = sla_clock_start(incident)  # the opening, or the latest reopening
-        due = started + timedelta(minutes=minutes)
+        due = acknowledgement_due(config, incident)
         state, left = _ack_clock(incident, due, now)
         contained = containment.get(incident.id, [])
         named = {c.kill_switch_id for c in contained}

@@ -500,6 +500,13 @@ def sla_clock_start(incident: Incident) -> datetime:
     return datetime.fromisoformat(reopened_at) if reopened_at else incident.opened_at
 
 
+def acknowledgement_due(config: GovflowConfig, incident: Incident) -> datetime:
+    """When the incident must be acknowledged (seed 004 3.1's 15-minute SLA, whatever its
+    severity): that long after its opening or latest reopening."""
+    minutes = config.policy.escalation.acknowledgement_minutes
+    return sla_clock_start(incident) + timedelta(minutes=minutes)
+
+
 # --- Opening ----------------------------------------------------------------------------
 
 
