@@ -163,7 +163,7 @@ def plan_response(
             "primary": {
                 "users": _users(config, plan.primary),
                 "timeout_minutes": ack,
-                "due_at": _due(clock, ack),
+                "due_at": incidents.acknowledgement_due(config, incident).isoformat(),
             },
             "secondary": {
                 "users": _users(config, [*plan.secondary, *plan.primary]),
