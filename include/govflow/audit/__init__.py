@@ -20,6 +20,7 @@ from govflow.audit.chain import (
     query_events,
     record_event,
     verify_chain,
+    verify_trail,
 )
 from govflow.audit.checkpoints import (
     Checkpoint,
@@ -69,4 +70,5 @@ __all__ = [
     "run_target",
     "signing_key",
     "verify_chain",
+    "verify_trail",
 ]

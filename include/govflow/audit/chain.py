@@ -324,6 +324,22 @@ def checkpoints_problem(
     return None
 
 
+def verify_trail(
+    session: Session, checkpoints: Path, latest: Checkpoint | None, key: bytes | None
+) -> tuple[ChainReport, str | None]:
+    """The audit trail as `govflow audit verify` judges it: the chain walked from its first
+    event, then, intact, held against the signed checkpoints up to ``latest`` (read before
+    the walk). Returns the walk and what is wrong, None for nothing; raises CheckpointError
+    when the checkpoints cannot be checked."""
+    report = verify_chain(session)
+    if report.first_break is not None:
+        return report, str(report.first_break)
+    if latest is None:
+        return report, None
+    problem = checkpoints_problem(session, checkpoints, latest, key, events=report.events_checked)
+    return report, problem
+
+
 def hash_at(session: Session, seq: int) -> str | None:
     """The stored hash of event ``seq``, if there is one."""
     return session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))

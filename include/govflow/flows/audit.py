@@ -9,10 +9,9 @@ from govflow import settings, store
 from govflow.audit import (
     advance_checkpoint,
     canonical_time,
-    checkpoints_problem,
     latest_checkpoint,
     signing_key,
-    verify_chain,
+    verify_trail,
 )
 from govflow.flows import Broken
 from govflow.store.types import utcnow
@@ -39,15 +38,9 @@ def verify_audit_chain(*, db_url: str | None = None, advance: bool = False) -> d
     checkpoint = latest_checkpoint(checkpoints)
     key = signing_key(checkpoints, create=advance)
     with store.session_scope(db_url) as session:
-        report = verify_chain(session)
-        if not report.intact:
-            raise AuditChainBroken(str(report.first_break), events_checked=report.events_checked)
-        if checkpoint is not None:
-            problem = checkpoints_problem(
-                session, checkpoints, checkpoint, key, events=report.events_checked
-            )
-            if problem is not None:
-                raise AuditChainBroken(problem, events_checked=report.events_checked)
+        report, problem = verify_trail(session, checkpoints, checkpoint, key)
+    if problem is not None:
+        raise AuditChainBroken(problem, events_checked=report.events_checked)
     if advance and key is not None and report.events_checked > 0:
         checkpoint = advance_checkpoint(
             checkpoints,

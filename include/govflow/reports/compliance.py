@@ -33,13 +33,11 @@ from sqlalchemy.orm import Session
 
 from govflow import settings
 from govflow.audit import (
-    ChainReport,
     Checkpoint,
     CheckpointError,
-    checkpoints_problem,
     latest_checkpoint,
     signing_key,
-    verify_chain,
+    verify_trail,
 )
 from govflow.config import GovflowConfig
 from govflow.metrics.regression import JUDGED_AS
@@ -122,8 +120,7 @@ def build_report(
             MonitoringRun.historical.is_(False),
         )
     ).all()
-    chain = verify_chain(session)
-    broken = _trail_problem(session, chain, latest)
+    broken = _trail_problem(session, latest)
     findings = session.execute(
         select(MetricResult, MonitoringRun.model_id)
         .join(MonitoringRun, MetricResult.monitoring_run_id == MonitoringRun.id)
@@ -172,35 +169,35 @@ def _under_way(drawn_to: datetime, end: datetime) -> str:
     return f" The quarter is under way: days to {drawn_to - timedelta(days=1):%Y-%m-%d} counted."
 
 
-def _latest_checkpoint(session: Session) -> tuple[Path, Checkpoint | None] | str:
-    """The checkpoints' file and the latest checkpoint in it, or why they cannot be read."""
+@dataclass(frozen=True)
+class _Checkpoints:
+    """The checkpoints' file, its latest checkpoint and key, or why they cannot be read."""
+
+    path: Path
+    latest: Checkpoint | None = None
+    key: bytes | None = None
+    unreadable: str | None = None
+
+
+def _latest_checkpoint(session: Session) -> _Checkpoints:
     checkpoints = settings.audit_checkpoints(str(session.get_bind().engine.url))
     try:
-        return checkpoints, latest_checkpoint(checkpoints)
+        latest = latest_checkpoint(checkpoints)
+        key = signing_key(checkpoints, create=False) if latest is not None else None
     except CheckpointError as error:
-        return UNCHECKED.format(error=error)
+        return _Checkpoints(checkpoints, unreadable=UNCHECKED.format(error=error))
+    return _Checkpoints(checkpoints, latest, key)
 
 
-def _trail_problem(
-    session: Session, chain: ChainReport, latest: tuple[Path, Checkpoint | None] | str
-) -> str | None:
-    """What is wrong with the audit trail, as `govflow audit verify` judges it: the chain, then
-    the signed checkpoints kept outside the store (a chain cut short, or cut and written over,
-    is intact as a chain)."""
-    if chain.first_break is not None:
-        return str(chain.first_break)
-    if isinstance(latest, str):
-        return latest
-    checkpoints, checkpoint = latest
-    if checkpoint is None:
-        return None
+def _trail_problem(session: Session, checkpoints: _Checkpoints) -> str | None:
+    """What is wrong with the audit trail, as `govflow audit verify` judges it (a chain cut
+    short, or cut and written over, is intact as a chain; the signed checkpoints kept
+    outside the store are not); a break of the chain first."""
     try:
-        key = signing_key(checkpoints, create=False)
-        return checkpoints_problem(
-            session, checkpoints, checkpoint, key, events=chain.events_checked
-        )
+        _, problem = verify_trail(session, checkpoints.path, checkpoints.latest, checkpoints.key)
     except CheckpointError as error:
         return UNCHECKED.format(error=error)
+    return problem or checkpoints.unreadable
 
 
 def _headline(session: Session, quarter: str, broken: str | None) -> str:
