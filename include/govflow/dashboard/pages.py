@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelType
 from govflow.config.vocabulary import CHECK_TYPES, Cadence
-from govflow.metrics import JUDGED_AS
+from govflow.metrics import JUDGED_AS, MODEL_DRIFT_METRICS
+from govflow.metrics.regression import REGRESSION_METRICS
 from govflow.rollout.routing import COUNTERS, Health
 from govflow.store.schema import (
     LATENCY_BUCKET_COLUMNS,
@@ -57,31 +58,20 @@ FAIRNESS_METRICS = (
     "mean_prediction_ratio",
     "mean_absolute_error_ratio",
 )
-HEALTH_METRICS = (
-    "accuracy_drop",
-    "prediction_distribution_shift",
-    "output_entropy_change",
-    "label_drift",
-    "mae_increase",
-    "rmse_increase",
-    "output_spread_change",
-)
-# The HEALTH_METRICS a model of each type records: the others are not its metrics, and
-# "No data" under them would read as a monitor that did not run.
+# The model-drift metrics each model type records, from the metrics' own specs: the others
+# are not its metrics, and "No data" under them would read as a monitor that did not run. A
+# regressor records the classifier's prediction shift too, on its predictions' bins.
 HEALTH_METRICS_OF: dict[ModelType, tuple[str, ...]] = {
-    "binary_classifier": (
-        "accuracy_drop",
-        "prediction_distribution_shift",
-        "output_entropy_change",
-        "label_drift",
-    ),
+    "binary_classifier": tuple(m.name for m in MODEL_DRIFT_METRICS),
     "regressor": (
         "prediction_distribution_shift",
-        "mae_increase",
-        "rmse_increase",
-        "output_spread_change",
+        *(m.name for m in REGRESSION_METRICS if m.family == "model"),
     ),
 }
+# Model Health's columns: every type's, each once.
+HEALTH_METRICS = tuple(
+    dict.fromkeys(name for names in HEALTH_METRICS_OF.values() for name in names)
+)
 MAX_DAYS = 366
 
 
