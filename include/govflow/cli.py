@@ -328,7 +328,14 @@ def audit_query(
     since: Annotated[str | None, typer.Option(help="ISO time, inclusive (UTC if no zone).")] = None,
     until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
     limit: Annotated[int | None, typer.Option(min=1)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="One JSON object per line: the fields the hash covers, with prev_hash and "
+            "hash (hash = sha256(prev_hash + the others' sorted compact JSON)).",
+        ),
+    ] = False,
 ) -> None:
     """List audit events matching every filter, oldest first."""
     import json
@@ -363,7 +370,8 @@ def audit_query(
         )
         for event in events:
             if as_json:
-                row = {**event_fields(event), "hash": event.hash}
+                # Everything an auditor needs to check each link offline.
+                row = {**event_fields(event), "prev_hash": event.prev_hash, "hash": event.hash}
                 typer.echo(json.dumps(row, sort_keys=True))
             else:
                 typer.echo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -633,3 +634,31 @@ def test_a_checkpoint_written_after_the_walk_began_is_not_held_against_it(sqlite
 
     assert [line["events"] for line in _checkpoint_lines(sqlite_url)] == [2, 3]
     assert problem is None
+
+
+def _audit_query(*args: str) -> list[dict]:
+    from typer.testing import CliRunner
+
+    from govflow.cli import app
+
+    result = CliRunner().invoke(app, ["audit", "query", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_audit_query_json_carries_each_events_prev_hash_and_hash_so_the_chain_checks_offline(
+    fresh_store_env,
+):
+    events = _seed_chain(fresh_store_env, count=3)
+
+    rows = _audit_query()
+
+    assert [(row["prev_hash"], row["hash"]) for row in rows] == [
+        (GENESIS_HASH, events[0].hash),
+        (events[0].hash, events[1].hash),
+        (events[1].hash, events[2].hash),
+    ]
+    for row in rows:  # what an auditor recomputes with no access to the store
+        covered = {k: v for k, v in row.items() if k not in ("prev_hash", "hash")}
+        canonical = json.dumps(covered, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert hashlib.sha256((row["prev_hash"] + canonical).encode()).hexdigest() == row["hash"]
