@@ -14,7 +14,7 @@ import os
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -286,6 +286,19 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _end_of(value: str | None, option: str) -> datetime | None:
+    """The exclusive end of a period given to ``option``: a date alone means up to the end
+    of that UTC day (someone asking until 2026-03-31 wants the 31st), a time that moment."""
+    end = _parse_time(value, option)
+    if end is None or value is None:
+        return end
+    try:
+        date.fromisoformat(value)  # a date alone, in any of the forms Python reads as one
+    except ValueError:
+        return end
+    return end + timedelta(days=1)
+
+
 def _ends_after_it_starts(
     first: datetime | None,
     last: datetime | None,
@@ -325,8 +338,16 @@ def audit_query(
     actor: Annotated[str | None, typer.Option()] = None,
     target: Annotated[str | None, typer.Option(help="Target, or prefix ending in '*'.")] = None,
     severity: Annotated[str | None, typer.Option()] = None,
-    since: Annotated[str | None, typer.Option(help="ISO time, inclusive (UTC if no zone).")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Date or ISO time, inclusive (UTC if no zone).")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="A date (YYYY-MM-DD): up to the end of that UTC day, included; "
+            "an ISO time: up to that moment, excluded."
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1)] = None,
     as_json: Annotated[
         bool,
@@ -354,7 +375,7 @@ def audit_query(
         raise typer.BadParameter(
             UNKNOWN_SEVERITY.format(severity=severity), param_hint="--severity"
         )
-    first, last = _parse_time(since, "--since"), _parse_time(until, "--until")
+    first, last = _parse_time(since, "--since"), _end_of(until, "--until")
     _ends_after_it_starts(first, last, start=("--since", since), end=("--until", until))
     store.ensure_schema()
     with store.session_scope() as session:

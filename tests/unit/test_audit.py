@@ -646,6 +646,34 @@ def _audit_query(*args: str) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+@pytest.mark.parametrize(
+    ("until", "expected_seqs"),
+    [
+        ("2025-03-01", [1, 2, 3, 4, 5, 6]),  # events at 02:00 to 07:00 on 1 March
+        ("20250301", [1, 2, 3, 4, 5, 6]),  # the same date, as Python also reads one
+        ("2025-02-28", []),
+        ("2025-03-01T04:00", [1, 2]),  # a time: up to that moment, excluded
+        ("2025-03-01T04:00:00+00:00", [1, 2]),
+    ],
+)
+def test_audit_query_until_a_date_includes_that_whole_day_and_until_a_time_excludes_it(
+    fresh_store_env, until, expected_seqs
+):
+    _seed_chain(fresh_store_env)
+
+    rows = _audit_query("--until", until)
+
+    assert [row["seq"] for row in rows] == expected_seqs
+
+
+def test_audit_query_since_and_until_the_same_date_is_that_whole_day(fresh_store_env):
+    _seed_chain(fresh_store_env)
+
+    rows = _audit_query("--since", "2025-03-01", "--until", "2025-03-01")
+
+    assert [row["seq"] for row in rows] == [1, 2, 3, 4, 5, 6]
+
+
 def test_audit_query_json_carries_each_events_prev_hash_and_hash_so_the_chain_checks_offline(
     fresh_store_env,
 ):

@@ -103,8 +103,8 @@ def test_a_window_that_ends_before_it_starts_is_a_usage_error(fresh_store_env, s
             "Invalid value for --until: 2025-03-01 is not after --since 2025-03-02",
         ),
         (
-            ["--since", "2025-03-01", "--until", "2025-03-01"],
-            "Invalid value for --until: 2025-03-01 is not after --since 2025-03-01",
+            ["--since", "2025-03-01T12:00", "--until", "2025-03-01T12:00"],
+            "Invalid value for --until: 2025-03-01T12:00 is not after --since 2025-03-01T12:00",
         ),
         (
             ["--severity", "critical"],
