@@ -64,7 +64,7 @@ from govflow.dashboard.pages import (
 from govflow.dashboard.reports import UNSAFE_PATH
 from govflow.dashboard.timeline import incident_timeline
 from govflow.dashboard.trail import DEFAULT_PAGE_SIZE
-from govflow.flows.monitoring import draw_report_on_request
+from govflow.flows.monitoring import draw_report_on_request, render_report
 from govflow.rollout.routing import ServingStat as GatewayCounts
 from govflow.rollout.routing import record_serving_stats
 from govflow.serving.limits import BODY_TOO_LARGE
@@ -1522,16 +1522,16 @@ def test_a_quiet_days_drift_report_is_drawn_on_request_opened_and_audited(
             .where(MonitoringRun.model_id == "credit_approval")
             .order_by(MonitoringRun.interval_end.desc())
         )
-    carol = client_as(app, "carol")  # compliance officer: sees Drift Overview, triggers nothing
-    assert f'action="/drift-report/{newest}"' in carol.get("/drift").text
-    cross = carol.post(f"/drift-report/{newest}", headers={"origin": "https://evil.example"})
-    drawn = carol.post(f"/drift-report/{newest}", follow_redirects=False)
+    eve = client_as(app, "eve")  # ML engineer: may trigger an analysis
+    assert f'action="/drift-report/{newest}"' in eve.get("/drift").text
+    cross = eve.post(f"/drift-report/{newest}", headers={"origin": "https://evil.example"})
+    drawn = eve.post(f"/drift-report/{newest}", follow_redirects=False)
     assert (cross.status_code, drawn.status_code, asked) == (403, 303, [newest])
     location = drawn.headers["location"]
     assert location == f"/reports/reports/credit_approval/drawn-{newest}.html"
-    assert carol.get(location).text == "<html>drawn on request</html>"
-    assert f'action="/drift-report/{newest}"' not in carol.get("/drift").text
-    missing = carol.post("/drift-report/999", follow_redirects=False)
+    assert eve.get(location).text == "<html>drawn on request</html>"
+    assert f'action="/drift-report/{newest}"' not in eve.get("/drift").text
+    missing = eve.post("/drift-report/999", follow_redirects=False)
     stranger = client_as(app, "mallory").post(f"/drift-report/{newest}")
     assert (missing.status_code, missing.json()["detail"]) == (
         409,
@@ -1540,7 +1540,7 @@ def test_a_quiet_days_drift_report_is_drawn_on_request_opened_and_audited(
     assert (stranger.status_code, asked) == (403, [newest, 999])
     with store.session_scope(dashboard_store) as session:
         events = query_events(session, action="dashboard.report_drawn")
-        assert [(e.actor, e.payload["record"]) for e in events] == [("carol", newest)]
+        assert [(e.actor, e.payload["record"]) for e in events] == [("eve", newest)]
 
 
 def test_a_drift_report_asked_of_a_record_that_does_not_exist_is_a_404_in_one_line(
@@ -1558,9 +1558,67 @@ def test_a_drift_report_asked_of_a_record_that_does_not_exist_is_a_404_in_one_li
         clock=lambda: NOW,
     )
 
-    missing = client_as(app, "carol").post("/drift-report/999", follow_redirects=False)
+    missing = client_as(app, "eve").post("/drift-report/999", follow_redirects=False)
 
     assert (missing.status_code, missing.json()) == (404, {"detail": "no monitoring record 999"})
+
+
+@pytest.mark.parametrize("user", ["carol", "audrey", "victor"])
+def test_a_role_that_may_only_read_is_offered_no_drift_report_draw_and_refused_one(
+    dashboard_store, tmp_path, user
+):
+    """Seed 004 section 6: "Can Trigger Analysis" is the one action; a draw costs seconds of
+    CPU and megabytes of disk, so the compliance officer, auditor and viewer may open the
+    reports drawn but have none drawn."""
+    asked: list[int] = []
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "unused",
+        run_url=run_url,
+        db_url=dashboard_store,
+        draw_report=lambda record, db_url: asked.append(record) or "reports/x/y.html",
+        data_dir=lambda: tmp_path,
+        clock=lambda: NOW,
+    )
+    reader = client_as(app, user)
+
+    page = reader.get("/drift").text
+    refused = reader.post("/drift-report/3", follow_redirects=False)
+
+    assert ('action="/drift-report/' in page, refused.status_code, asked) == (False, 403, [])
+    assert refused.json()["detail"].startswith("missing permission can_trigger_analysis")
+    with store.session_scope(dashboard_store) as session:
+        events = query_events(session, action="dashboard.refused")
+        assert [(e.actor, e.target) for e in events] == [(user, "drift_report/3")]
+
+
+def test_two_draws_of_one_records_drift_report_at_once_draw_it_once(
+    dashboard_store, tmp_path, monkeypatch
+):
+    """Two people pressing the button together (or the button and the DAG): one draws, the
+    other waits for it and gets the same report."""
+    drawn: list[int] = []
+
+    def slow_draw(model, data_dir, record, rows, reference_sample, usable):
+        drawn.append(record.id)
+        time.sleep(0.3)
+        path = data_dir / "reports" / record.model_id / f"drawn-{len(drawn)}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("<html>drawn</html>")
+        return path.relative_to(data_dir)
+
+    monkeypatch.setattr("govflow.flows.monitoring.write_drift_report", slow_draw)
+    model = load_config(config_dir()).models.get("credit_approval")
+
+    def draw() -> str | None:
+        return render_report(
+            model, tmp_path, 3, tmp_path / "sample.parquet", None, db_url=dashboard_store
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: draw(), range(2)))
+
+    assert (drawn, paths) == ([3], ["reports/credit_approval/drawn-1.html"] * 2)
 
 
 @pytest.mark.parametrize(

@@ -764,10 +764,13 @@ def create_dashboard_app(
         request: Request, record: RecordPath, user: str = Depends(current_user)
     ) -> Response:
         """Issue 18: the DAGs draw a drift report only for a day with a finding above INFO;
-        anyone who may see Drift Overview may have any other record's drawn, then opened."""
+        whoever may trigger an analysis may have any other record's drawn, then opened. A
+        draw costs seconds of CPU and writes megabytes, so it is an action (seed 004 section
+        6's one action column), never granted with a page a role may only read."""
         target = f"drift_report/{record}"
         refuse_cross_site(request, user, target)
         rights_for(user, "drift_overview", target, None)
+        rights_for(user, "can_trigger_analysis", target, None)
         if draw_report is None:
             raise HTTPException(409, NO_DRAWING)
         try:

@@ -126,10 +126,10 @@ def report_link(root: str, path: str | None, label: str = "report") -> str:
     return f'<a href="{_e(root)}/reports/{_e(path)}" target="_blank">{_e(label)}</a>'
 
 
-def draw_report_button(root: str, run_id: int | None) -> str:
+def draw_report_button(root: str, rights: DashboardRights, run_id: int | None) -> str:
     """Draw the drift report of a record that has none: the DAGs draw a report only for a
-    day with a finding above INFO, and anyone who may see the page may ask for another."""
-    if run_id is None:
+    day with a finding above INFO, and whoever may trigger an analysis may ask for another."""
+    if run_id is None or not rights.can_trigger_analysis:
         return ""
     return (
         f'<form method="post" action="{_e(root)}/drift-report/{run_id}" target="_blank" '
@@ -218,7 +218,7 @@ def drift_overview(
             f"<td>{composite}</td><td>{sparkline(model.trend)}</td>"
             f"<td>{_e(_time(model.last_analysis))} "
             f"{report_link(root, model.report_path, 'drift report')}"
-            f"{draw_report_button(root, model.unreported_run)}"
+            f"{draw_report_button(root, rights, model.unreported_run)}"
             f"{_failure(run_url, model.failed_analysis)}"
             f"{_gate(run_url, model.data_quality)}</td></tr>"
         )

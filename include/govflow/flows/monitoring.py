@@ -13,11 +13,14 @@ never adds a second record, and its audit event is written once.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import time
 import traceback
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,6 +55,8 @@ from govflow.store.types import utcnow
 
 LOG = logging.getLogger(__name__)
 REPORT_SAMPLE_ROWS = 5000
+# Beside reports/, never under it: the dashboard serves nothing from here.
+REPORT_LOCKS = ".report-locks"
 # Wide enough for the longest bound the policy words: "critical >= 0.25, warning >= 0.1".
 THRESHOLD_WIDTH = 32
 ACTOR = "govflow-monitoring"
@@ -535,21 +540,40 @@ def render_report(
     db_url: str | None = None,
 ) -> str | None:
     """Draw the drift report of a stored record and record its path; None, and a finding
-    saying why, when it cannot be drawn."""
-    with store.session_scope(db_url) as session:
-        record = session.get(MonitoringRun, run_id)
-        assert record is not None
-        rows = metric_results(session, run_id)
+    saying why, when it cannot be drawn. Draws of one record take turns (two requests from
+    the dashboard, or the dashboard's and the DAG's): the later finds the first's report
+    and draws nothing."""
+    with _drawing(data_dir, run_id):
+        with store.session_scope(db_url) as session:
+            record = session.get(MonitoringRun, run_id)
+            assert record is not None
+            if record.report_path:
+                return record.report_path
+            rows = metric_results(session, run_id)
+        try:
+            path = str(write_drift_report(model, data_dir, record, rows, reference_sample, usable))
+        except ReportNotDrawn as error:
+            _add_finding(db_url, run_id, report_not_drawn(error))
+            return None
+        with store.session_scope(db_url) as session:
+            drawn = session.get(MonitoringRun, run_id)
+            assert drawn is not None
+            drawn.report_path = path
+        return path
+
+
+@contextmanager
+def _drawing(data_dir: Path, run_id: int) -> Iterator[None]:
+    """Hold the lock of drawing record ``run_id``'s report, shared by every thread and
+    process of this data directory (an flock belongs to its open file, not its process)."""
+    locks = data_dir / REPORT_LOCKS
+    locks.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(locks / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        path = str(write_drift_report(model, data_dir, record, rows, reference_sample, usable))
-    except ReportNotDrawn as error:
-        _add_finding(db_url, run_id, report_not_drawn(error))
-        return None
-    with store.session_scope(db_url) as session:
-        drawn = session.get(MonitoringRun, run_id)
-        assert drawn is not None
-        drawn.report_path = path
-    return path
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def load_model(db_url: str | None, data_dir: Path, model_id: str, version: str) -> Any:
