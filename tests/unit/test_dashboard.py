@@ -65,6 +65,7 @@ from govflow.dashboard.reports import UNSAFE_PATH
 from govflow.dashboard.timeline import incident_timeline
 from govflow.dashboard.trail import DEFAULT_PAGE_SIZE
 from govflow.flows.monitoring import draw_report_on_request, render_report
+from govflow.monitoring.drift_report import PERMISSION_ATTRIBUTE, verdicts_page
 from govflow.rollout.routing import ServingStat as GatewayCounts
 from govflow.rollout.routing import record_serving_stats
 from govflow.serving.limits import BODY_TOO_LARGE
@@ -1981,7 +1982,10 @@ def governance_store(dashboard_store, tmp_path) -> str:
     for relative, content in (
         ("reports/deployments/DEP-1/readiness.html", "<h1>Readiness DEP-1</h1>"),
         ("reports/deployments/DEP-1/readiness.md", "# Readiness DEP-1"),
-        ("reports/credit_approval/day30.html", "<h1>drift of 2025-03-30</h1>"),
+        (
+            "reports/credit_approval/day30.html",
+            '<section id="govflow-verdicts"><h1>drift of 2025-03-30</h1></section><hr>',
+        ),
         ("reports/credit_approval/unrecorded.html", "<h1>not a record</h1>"),
     ):
         path = tmp_path / relative
@@ -2290,6 +2294,105 @@ def test_a_report_opens_by_its_recorded_path_under_its_page_permission_and_is_au
         ("carol", "dashboard.view", "report/reports/compliance/2025-Q1.md"),
         ("eve", "dashboard.refused", "report/reports/compliance/2025-Q1.md"),
     ]
+
+
+def drawn_drift_report(marked: bool = True) -> str:
+    """govflow's page of a record with a data-drift, a fairness and a model-drift finding
+    above INFO, each family in its composite (as the monitoring DAGs draw it)."""
+    record = MonitoringRun(
+        model_id="credit_approval",
+        run_key="credit_approval/30",
+        checks=["data_drift", "fairness_drift", "model_drift"],
+        interval_start=datetime(2025, 3, 29, tzinfo=UTC),
+        interval_end=datetime(2025, 3, 30, tzinfo=UTC),
+        severity="CRITICAL",
+        composite_score=0.42,
+        composite_breakdown={
+            "components": {
+                family: {"family": family, "contributing_metric": metric, "contributing_value": v}
+                for family, metric, v in (
+                    ("data_drift", "psi", 0.12),
+                    ("fairness_drift", "disparate_impact_ratio", 0.7531),
+                    ("model_drift", "accuracy_drop", 0.0917),
+                )
+            }
+        },
+    )
+    rows = [
+        MetricResult(
+            check_type=check,
+            metric=metric,
+            subject=subject,
+            value=value,
+            status="computed",
+            severity=severity,
+            threshold={},
+            details=details,
+        )
+        for check, metric, subject, value, severity, details in (
+            ("data_drift", "psi", "income", 0.1234, "WARNING", {}),
+            (
+                "fairness_drift",
+                "disparate_impact_ratio",
+                "gender",
+                0.7531,
+                "CRITICAL",
+                {"group_sizes": {"female": 480, "male": 510}},
+            ),
+            ("model_drift", "accuracy_drop", "", 0.0917, "WARNING", {}),
+        )
+    ]
+    model = load_config(config_dir()).models.get("credit_approval")
+    page = verdicts_page(record, rows, model)
+    return page if marked else page.replace(f' {PERMISSION_ATTRIBUTE}="', ' class="')
+
+
+FAIRNESS_FIGURES = ("0.7531", "female 480", "govflow-fairness")
+HEALTH_FIGURES = ("accuracy_drop", "0.0917")
+
+
+@pytest.mark.parametrize(
+    ("user", "shown", "left_out"),
+    [
+        ("audrey", FAIRNESS_FIGURES + HEALTH_FIGURES, ()),  # auditor: every page
+        ("carol", FAIRNESS_FIGURES, HEALTH_FIGURES),  # compliance officer: no Model Health
+        ("victor", (), FAIRNESS_FIGURES + HEALTH_FIGURES),  # viewer: Drift Overview alone
+    ],
+)
+def test_a_drift_report_is_served_without_the_figures_of_pages_its_reader_may_not_open(
+    governance, governance_store, tmp_path, user, shown, left_out
+):
+    """Seed 004 section 6: a drift report opens under the Drift Overview's permission, but
+    govflow's header carries the Fairness Monitor's and Model Health's figures too."""
+    drawn = drawn_drift_report()
+    (tmp_path / "reports" / "credit_approval" / "day30.html").write_text(drawn)
+
+    served = client_as(governance, user).get("/reports/reports/credit_approval/day30.html")
+
+    assert served.status_code == 200
+    assert [figure for figure in shown + left_out if figure in served.text] == list(shown)
+    assert all(figure in served.text for figure in ("psi", "income", "0.1234"))  # data drift
+    # Whoever may see every figure is served the bytes drawn.
+    assert (served.text == drawn) is (not left_out)
+    assert ('id="govflow-left-out"' in served.text) is bool(left_out)
+    with store.session_scope(governance_store) as session:
+        (view,) = query_events(session, action="dashboard.view", target="report/*")
+    withheld = {"carol": ["model_health"], "victor": ["fairness_monitor", "model_health"]}
+    assert view.payload.get("withheld") == withheld.get(user)
+
+
+def test_a_drift_report_drawn_before_its_figures_were_marked_keeps_only_data_drift_for_a_viewer(
+    governance, tmp_path
+):
+    (tmp_path / "reports" / "credit_approval" / "day30.html").write_text(
+        drawn_drift_report(marked=False)
+    )
+
+    served = client_as(governance, "victor").get("/reports/reports/credit_approval/day30.html")
+
+    assert served.status_code == 200
+    assert [f for f in FAIRNESS_FIGURES + HEALTH_FIGURES + ("0.1234",) if f in served.text] == []
+    assert 'id="govflow-columns"' in served.text and 'id="govflow-left-out"' in served.text
 
 
 REFUSED_REPORT_PATHS = [

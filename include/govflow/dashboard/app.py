@@ -98,6 +98,10 @@ REPORT_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 NOT_RECORDED = "no report govflow recorded is at {path!r}"
+UNREDACTABLE = (
+    "this drift report carries figures of {pages}, which your roles may not open, in a form "
+    "the dashboard cannot leave out"
+)
 REPORT_GONE = "the report {path!r} is recorded but no longer in the data directory"
 CROSS_SITE = "refused: the form was posted from another site"
 NO_ORIGIN = (
@@ -733,14 +737,28 @@ def create_dashboard_app(
             found = reports.recorded_report(session, path)
         if found is None:
             refuse(user, 404, NOT_RECORDED.format(path=path), target, {"page": "report"})
-        payload = {"page": "report", "kind": found.kind, "model": found.model_id or "all"}
+        payload: dict[str, Any] = {
+            "page": "report",
+            "kind": found.kind,
+            "model": found.model_id or "all",
+        }
         refusal = rights.refusal(found.permission)
         if refusal is not None:
             refuse(user, 403, refusal, target, {**payload, "permission": found.permission})
         served = reports.report_file(data_dir(), found)
         if served is None:
             raise HTTPException(404, REPORT_GONE.format(path=path))
+        withheld = reports.withheld_figures(found, rights)
+        page = None
+        if withheld:
+            payload["withheld"] = list(withheld)
+            page = reports.without_figures(served.read_text(encoding="utf-8"), withheld)
+            if page is None:
+                reason = UNREDACTABLE.format(pages=", ".join(withheld))
+                refuse(user, 403, reason, target, payload)
         _audit(db_url, actor=user, action="dashboard.view", target=target, payload=payload)
+        if page is not None:
+            return Response(page, media_type=found.media_type, headers=REPORT_HEADERS)
         return FileResponse(served, media_type=found.media_type, headers=REPORT_HEADERS)
 
     def refuse_cross_site(request: Request, user: str, target: str) -> None:

@@ -12,16 +12,19 @@ leave ``reports/`` (``..``, an absolute path, a symlink pointing out) is refused
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govflow.dashboard.access import ViewPermission
+from govflow.dashboard.access import DashboardRights, ViewPermission
 from govflow.dashboard.deployments import recorded_reports
+from govflow.monitoring.drift_report import PERMISSION_ATTRIBUTE
 from govflow.store.schema import AuditEvent, Deployment, MonitoringRun
 
 ReportKind = Literal["drift", "readiness", "incident", "compliance", "executive"]
@@ -106,6 +109,50 @@ def recorded_report(session: Session, path: str) -> RecordedReport | None:
         ).first()
         return None if run is None else RecordedReport(path, "drift", parts[1])
     return None
+
+
+# A drift report opens under the Drift Overview's permission, but its header carries the
+# figures of other pages (seed 004 section 6): fairness (the Fairness Monitor's) and model
+# drift (Model Health's). A reader without those is served the report without them.
+FIGURE_PERMISSIONS: tuple[ViewPermission, ...] = ("fairness_monitor", "model_health")
+VERDICTS_START = '<section id="govflow-verdicts"'
+VERDICTS_END = "</section><hr>"
+MARKED = re.compile(rf'<(tr|div) {PERMISSION_ATTRIBUTE}="(\w+)">.*?</\1>', re.DOTALL)
+# Reports drawn before their figures were marked: these tables mix every check's figures.
+UNMARKED_FIGURES = re.compile(
+    r'<h2>[^<]*</h2>\n<table id="govflow-(?:composite|findings|fairness)".*?</table>', re.DOTALL
+)
+LEFT_OUT = (
+    "Left out of this report: the figures of {pages}, which your roles may not open"
+    " (policy.yaml dashboard_access). The report as drawn is kept unchanged."
+)
+
+
+def withheld_figures(report: RecordedReport, rights: DashboardRights) -> list[ViewPermission]:
+    """The permissions whose figures ``report`` must be served without to this reader."""
+    if report.kind != "drift":
+        return []
+    return [p for p in FIGURE_PERMISSIONS if rights.refusal(p) is not None]
+
+
+def without_figures(page: str, withheld: Sequence[ViewPermission]) -> str | None:
+    """A drift report's page without the figures of the ``withheld`` permissions: its marked
+    rows and blocks, or, in a report drawn before they were marked, every table of figures
+    but the data-drift columns. Only govflow's own header is read (evidently's page below it
+    holds the data drift of the features alone); None for a page without that header."""
+    start = page.find(VERDICTS_START)
+    end = page.find(VERDICTS_END, start)
+    if start < 0 or end < 0:
+        return None
+    header = page[start:end]
+    if PERMISSION_ATTRIBUTE in header:
+        header = MARKED.sub(lambda m: "" if m[2] in withheld else m[0], header)
+    else:
+        header = UNMARKED_FIGURES.sub("", header)
+    pages = ", ".join(withheld)
+    opening = header.index(">") + 1
+    notice = f'<p id="govflow-left-out"><strong>{escape(LEFT_OUT.format(pages=pages))}</strong></p>'
+    return page[:start] + header[:opening] + notice + header[opening:] + page[end:]
 
 
 def report_file(data_dir: Path, report: RecordedReport) -> Path | None:

@@ -59,6 +59,17 @@ DISAGREES = "differs: govflow's verdict counts"
 NO_MONITORING_RECORD = "no monitoring record {record_id}"
 
 
+# Seed 004 section 6: the figures of these checks are for those who may open the page that
+# shows them (a viewer sees the Drift Overview alone). The report marks their rows and
+# blocks with the permission, and the dashboard leaves out what a reader may not see.
+FIGURES_PERMISSION: dict[str, str] = {
+    "fairness_drift": "fairness_monitor",
+    "model_drift": "model_health",
+    "explanation_drift": "model_health",
+}
+PERMISSION_ATTRIBUTE = "data-govflow-permission"
+
+
 class UnknownRecord(LookupError):
     """No monitoring record has this id, so it has no drift report to draw: the dashboard
     answers 404 (not 409, which says the record exists but cannot have one)."""
@@ -224,19 +235,22 @@ def verdicts_html(
         f" {escape(record.baseline_version or '-')}; run {escape(record.run_key)}.</p>",
         f'<p id="govflow-conclusion">{escape(conclusion)}</p>',
         "<h2>Composite score</h2>",
-        _table("govflow-composite", COMPOSITE_HEADER, _composite_rows(breakdown)),
+        _table("govflow-composite", COMPOSITE_HEADER, _composite_rows(breakdown), marked=True),
         "<h2>Findings above INFO</h2>",
         _table(
             "govflow-findings",
             FINDINGS_HEADER,
             [_finding_cells(row) for row in rows if severity_rank(row.severity) > 0],
+            marked=True,
         ),
+        f'<div {PERMISSION_ATTRIBUTE}="{FIGURES_PERMISSION["fairness_drift"]}">',
         "<h2>Fairness</h2>",
         _table(
             "govflow-fairness",
             FAIRNESS_HEADER,
             [_fairness_cells(row) for row in rows if row.check_type == "fairness_drift"],
         ),
+        "</div>",
         "<h2>Data drift per column: govflow's verdict and evidently's</h2>",
         _table("govflow-columns", COLUMNS_HEADER, [_column_cells(v) for v in verdicts]),
     ]
@@ -369,10 +383,20 @@ def _column_cells(verdict: ColumnVerdict) -> list[str]:
     ]
 
 
-def _table(table_id: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def _row_start(family: str, marked: bool) -> str:
+    permission = FIGURES_PERMISSION.get(family) if marked else None
+    return "<tr>" if permission is None else f'<tr {PERMISSION_ATTRIBUTE}="{permission}">'
+
+
+def _table(
+    table_id: str, header: Sequence[str], rows: Sequence[Sequence[str]], *, marked: bool = False
+) -> str:
+    """A table of ``rows``; ``marked``: each row whose first cell is a check family names the
+    dashboard permission its figures need (``FIGURES_PERMISSION``)."""
     head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+        _row_start(row[0], marked) + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in rows
     )
     if not rows:
         body = f'<tr><td colspan="{len(header)}">none</td></tr>'
