@@ -135,3 +135,34 @@ def test_the_verdicts_escape_every_text_and_open_the_page_body():
     assert "manual/&lt;script&gt;alert(1)&lt;/script&gt;" in header
     assert "<td>&lt;b&gt;income&lt;/b&gt;</td>" in header
     assert page == f"<html><body>\n{header}<div id='root'></div></body></html>"
+
+
+def test_a_run_key_analysed_again_draws_its_report_beside_the_earlier_one_never_over_it(
+    tmp_path,
+):
+    """The alerts of the first analysis link its report: the second's is a file of its own."""
+    import pandas as pd
+
+    from govflow.flows.monitoring import write_drift_report
+
+    model = load_config(settings.config_dir()).models.get("credit_approval")
+    window = pd.DataFrame({feature.name: [1] for feature in model.features})
+    record = MonitoringRun(
+        model_id="credit_approval",
+        run_key="cli/credit_approval/2025-03-30",
+        checks=["fairness_drift"],
+        interval_start=datetime(2025, 3, 29, tzinfo=UTC),
+        interval_end=datetime(2025, 3, 30, tzinfo=UTC),
+        severity="CRITICAL",
+    )
+
+    first = write_drift_report(model, tmp_path, record, [], tmp_path / "unused", window)
+    record.severity = "INFO"
+    second = write_drift_report(model, tmp_path, record, [], tmp_path / "unused", window)
+
+    assert (first.name, second.name) == (
+        "cli_credit_approval_2025-03-30.html",
+        "cli_credit_approval_2025-03-30-2.html",
+    )
+    assert "CRITICAL" in (tmp_path / first).read_text()
+    assert "CRITICAL" not in (tmp_path / second).read_text()

@@ -222,7 +222,7 @@ def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announc
         f"Report: {DASHBOARD_REPORTS}reports/incidents/INC-2025-0001-initial.pdf",
         "Serious-incident report (initial), INC-2025-0001: Art. 73 deadline 2025-03-08 "
         "09:30 UTC, OVERDUE by 1.0 days. "
-        f"Report: {DASHBOARD_REPORTS}reports/incidents/INC-2025-0001-initial.pdf",
+        f"Report: {DASHBOARD_REPORTS}reports/incidents/INC-2025-0001-initial-2.pdf",
     ]
 
 
@@ -764,3 +764,31 @@ def test_a_model_wide_finding_reads_without_a_gap_for_its_missing_subject(record
         report = build_compliance_report(session, config, "2025Q1").markdown
 
     assert "\n- credit_approval accuracy_drop: CRITICAL on 1 analysis\n" in report
+
+
+def test_a_report_drawn_again_with_other_content_never_overwrites_the_file_recorded(
+    fresh_store_env, tmp_path
+):
+    """An auditor opens a report by the path its audit event recorded, with its sha256: a
+    period redrawn (a late incident) is kept beside it, and drawn unchanged adds nothing."""
+    from govflow.audit import query_events
+    from govflow.reports import keep_renderings
+
+    store.ensure_schema(fresh_store_env)
+    drafts = [{"md": "# Q1 draft"}, {"md": "# Q1 with INC-9"}, {"md": "# Q1 with INC-9"}]
+    with store.session_scope(fresh_store_env) as session:
+        kept = [
+            keep_renderings(
+                session, "compliance", "2025-Q1", draft, data_dir=tmp_path, actor="carol"
+            )
+            for draft in drafts
+        ]
+        events = query_events(session, action="report.compliance_generated")
+        recorded = [(Path(e.payload["path"]).name, e.payload["sha256"]) for e in events]
+
+    assert [k.paths[0].name for k in kept] == ["2025-Q1.md", "2025-Q1-2.md", "2025-Q1-2.md"]
+    assert [(tmp_path / "reports/compliance" / name).read_text() for name, _ in recorded] == [
+        "# Q1 draft",
+        "# Q1 with INC-9",
+    ]
+    assert [sha for _, sha in recorded] == [kept[0].sha256, kept[1].sha256]

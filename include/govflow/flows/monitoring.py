@@ -50,6 +50,7 @@ from govflow.monitoring.drift_report import (
     value_text,
 )
 from govflow.monitoring.prediction_logs import PredictionLogError, SqlLogSource
+from govflow.reports import unwritten_stem
 from govflow.store.schema import MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
 
@@ -512,8 +513,12 @@ def write_drift_report(
 
 
 def _keep_report(data_dir: Path, model_id: str, record: MonitoringRun, page: str) -> Path:
+    """Write ``page`` as the record's report. A run key analysed again (its record rewritten
+    in place) draws a new report beside the earlier one, never over it: the alerts and audit
+    events of the first analysis link the earlier file."""
     safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in record.run_key)
-    path = data_dir / "reports" / model_id / f"{safe_key}.html"
+    folder = data_dir / "reports" / model_id
+    path = folder / f"{unwritten_stem(folder, safe_key, {'html': page})}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path.relative_to(data_dir)

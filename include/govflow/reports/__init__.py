@@ -114,8 +114,12 @@ def keep_report(
     payload: dict[str, Any] | None = None,
 ) -> str:
     """Write a report under the data directory and record its path and sha256 in the audit
-    trail, once per content (drawing the same report again adds no event); the sha256."""
-    data = content.encode() if isinstance(content, str) else content
+    trail, once per content (drawing the same report again adds no event); the sha256.
+    A file already there with other bytes is never overwritten (FileExistsError): an
+    earlier event recorded it, and its path must keep serving what that event hashed."""
+    data = _bytes(content)
+    if _written_elsewise(path, data):
+        raise FileExistsError(OVERWRITE_REFUSED.format(path=path))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
@@ -155,8 +159,11 @@ def keep_renderings(
     payload: dict[str, Any] | None = None,
 ) -> KeptReport:
     """Write each rendering (suffix -> content, Markdown first) as ``<stem>.<suffix>`` in the
-    family's folder, each audited as ``report.<family>_generated`` on ``report:<family>:<file>``."""
+    family's folder, each audited as ``report.<family>_generated`` on ``report:<family>:<file>``.
+    A report drawn again with other content (a period redrawn after a late incident) is
+    written as ``<stem>-2``, ``<stem>-3``, ...: the earlier files stay as recorded."""
     folder = Path(data_dir) / REPORT_DIRS[family]
+    stem = unwritten_stem(folder, stem, renderings)
     paths, digests = [], []
     for suffix, content in renderings.items():
         path = folder / f"{stem}.{suffix}"
@@ -173,3 +180,28 @@ def keep_renderings(
         )
         paths.append(path)
     return KeptReport(family, paths, digests[0])
+
+
+OVERWRITE_REFUSED = "refused to overwrite {path}: it holds another report, recorded with its sha256"
+
+
+def _bytes(content: str | bytes) -> bytes:
+    return content.encode() if isinstance(content, str) else content
+
+
+def _written_elsewise(path: Path, data: bytes) -> bool:
+    """Whether ``path`` already holds bytes other than ``data``."""
+    return path.is_file() and path.read_bytes() != data
+
+
+def unwritten_stem(folder: Path, stem: str, renderings: Mapping[str, str | bytes]) -> str:
+    """``stem``, else the first of ``stem-2``, ``stem-3``, ... under which no rendering would
+    replace other bytes (the same report drawn again keeps its name)."""
+    candidate, number = stem, 1
+    while any(
+        _written_elsewise(folder / f"{candidate}.{suffix}", _bytes(content))
+        for suffix, content in renderings.items()
+    ):
+        number += 1
+        candidate = f"{stem}-{number}"
+    return candidate
