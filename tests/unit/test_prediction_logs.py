@@ -546,3 +546,70 @@ def test_every_kind_of_missing_version_is_counted_as_unknown_and_numbers_as_writ
     missing = [None, float("nan"), np.float32("nan"), pd.NA, pd.NaT, "  ", ""]
     counted = counted_versions([(value, 1) for value in missing] + [(" 1.1.0 ", 2), (2, 3)])
     assert counted == {UNKNOWN_VERSION: 7, "2": 3, "1.1.0": 2}
+
+
+@pytest.mark.parametrize(
+    ("before", "newest"),
+    [(date(2025, 3, 10), DAYS[2]), (DAYS[2], DAYS[1]), (DAYS[1], DAYS[0]), (DAYS[0], None)],
+)
+def test_the_newest_day_logged_before_a_day_is_its_newest_partition_with_a_prediction_in_it(
+    log_dir: Path, before: date, newest: date | None
+) -> None:
+    """What Analyze Now analyses when no window is given: a model's newest complete day."""
+    assert ParquetLogSource(log_dir).newest_day(before=before) == newest
+
+
+def test_a_partition_with_no_prediction_of_its_day_is_no_day_logged_and_an_unreadable_one_is(
+    log_dir: Path,
+) -> None:
+    misdated = hand_written_log(date(2025, 3, 5)).assign(
+        scored_at=hand_written_log(DAYS[0])["scored_at"]
+    )
+    path = partition_path(log_dir, date(2025, 3, 5))
+    path.parent.mkdir()
+    pq.write_table(pa.Table.from_pandas(misdated, preserve_index=False), path)
+    source = ParquetLogSource(log_dir)
+    assert source.newest_day(before=date(2025, 3, 10)) == DAYS[2]
+    path.write_bytes(b"not parquet at all")  # its analysis names the file, never an older day
+    assert source.newest_day(before=date(2025, 3, 10)) == date(2025, 3, 5)
+
+
+def test_the_newest_day_logged_in_a_missing_directory_is_a_prediction_log_error(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(PredictionLogError) as raised:
+        ParquetLogSource(tmp_path / "nowhere").newest_day(before=DAYS[0])
+    assert str(raised.value) == MISSING_DIRECTORY.format(path=tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("before", "newest"), [(date(2025, 3, 10), DAYS[1]), (DAYS[1], DAYS[0]), (DAYS[0], None)]
+)
+def test_the_newest_day_logged_in_a_table_is_the_day_of_its_newest_prediction_before_it(
+    log_database: tuple[sa.Engine, str | None], before: date, newest: date | None
+) -> None:
+    engine, schema = log_database
+    source = SqlLogSource(engine, _sql_log_with_scored_at(engine, schema))
+    assert source.newest_day(before=before) == newest
+
+
+def test_the_newest_day_logged_in_sqlite_text_is_the_utc_day_of_the_moment_it_names(
+    tmp_path: Path,
+) -> None:
+    """SQLite's text sorts "2025-03-01T23:30:00-02:00" (01:30 UTC on the 2nd) before
+    "2025-03-01 23:00:00": the newest day is that of the newest moment, never of the text."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}")
+    table = _sql_log_with_scored_at(
+        engine,
+        None,
+        **{
+            "2025-03-02-00": "2025-03-01T23:30:00-02:00",
+            "2025-03-02-06": "not a time",
+            "2025-03-02-12": None,
+            "2025-03-02-18": 20250302,
+        },
+    )
+    source = SqlLogSource(engine, table)
+    assert source.newest_day(before=date(2025, 3, 10)) == DAYS[1]
+    assert source.newest_day(before=DAYS[1]) == DAYS[0]
+    engine.dispose()

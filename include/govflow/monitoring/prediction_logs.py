@@ -140,6 +140,10 @@ class PredictionLogSource(Protocol):
         """``read_window`` of each span, in order."""
         ...
 
+    def newest_day(self, *, before: date) -> date | None:
+        """The newest UTC day before ``before`` on which a prediction is logged, or None."""
+        ...
+
 
 def _as_utc(moment: datetime) -> datetime:
     # A naive datetime is read as UTC, the time zone the logs are written in.
@@ -319,6 +323,31 @@ class ParquetLogSource:
         for key in DATING_COUNTS:
             window.attrs[key] = sum(counts[key] for _, counts in read)
         return window
+
+    def newest_day(self, *, before: date) -> date | None:
+        """The newest day before ``before`` whose partition holds a prediction dated in that
+        day, newest partition first. A partition that cannot be read counts as a day logged:
+        its analysis names the file, where skipping it would analyse an older day as the
+        newest."""
+        if not self.directory.is_dir():
+            raise PredictionLogError(MISSING_DIRECTORY.format(path=self.directory))
+        days = set()
+        for partition in self.directory.glob(f"{PARTITION_PREFIX}*"):
+            try:
+                day = date.fromisoformat(partition.name.removeprefix(PARTITION_PREFIX))
+            except ValueError:
+                continue
+            if day < before:
+                days.add(day)
+        for day in sorted(days, reverse=True):
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            try:
+                logged = self.read_window(start, start + timedelta(days=1), columns=[SCORED_AT])
+            except PredictionLogError:
+                return day
+            if len(logged):
+                return day
+        return None
 
     def _empty_frame(self, columns: Sequence[str] | None) -> pd.DataFrame:
         # With no partition in the window, any partition's schema still names the columns.
@@ -570,6 +599,23 @@ class SqlLogSource:
         self, spans: Sequence[tuple[datetime, datetime]], *, columns: Sequence[str] | None = None
     ) -> list[pd.DataFrame]:
         return [self.read_window(start, end, columns=columns) for start, end in spans]
+
+    def newest_day(self, *, before: date) -> date | None:
+        """The UTC day of the newest ``scored_at`` before ``before`` begins, in one query (on
+        SQLite the newest of the moments ``sqlite_moment`` reads: its text of a time with a
+        ``T`` or an offset sorts otherwise); None for a table with no dated row before it."""
+        table = self.reflected()
+        if SCORED_AT not in table.c:
+            raise PredictionLogError(MISSING_COLUMN.format(table=self.table_name, column=SCORED_AT))
+        scored_at = table.c[SCORED_AT]
+        dialect = self.engine.dialect.name
+        newest = sqlite_moment(scored_at) if dialect == "sqlite" else scored_at
+        query = sa.select(sa.func.max(newest)).where(
+            earlier_than(scored_at, datetime.combine(before, time(), tzinfo=UTC), dialect)
+        )
+        with self._database_errors(), self.engine.connect() as connection:
+            found = connection.execute(query).scalar()
+        return None if found is None else utc_timestamps(pd.Series([found])).iloc[0].date()
 
     def _table(self) -> sa.Table:
         return sa.Table(self.table, sa.MetaData(), schema=self.schema, autoload_with=self.engine)
