@@ -6,7 +6,8 @@ One factory builds the scheduled monitoring DAGs from the runs policy.yaml sched
 **govflow_monitoring_daily** (`0 2 * * *`),
 **govflow_monitoring_weekly** (`0 3 * * 0`, bi-weekly checks on even ISO weeks) and
 **govflow_monitoring_monthly** (`0 4 1 * *`), all UTC, plus **govflow_monitoring_on_demand**,
-the seed's "Analyze Now" (manual trigger with typed Params).
+the seed's "Analyze Now" (manual trigger with typed Params; without a window, each model's
+newest complete UTC day of logged predictions, found when the run starts).
 
 The monthly run also reviews every model's baseline against the previous month's records
 (age, drift trend, keep / refresh / reset), stores the review and posts it.
@@ -197,8 +198,8 @@ for _dag_id, _run in SCHEDULED_RUNS.items():
 @task
 def resolve_request(params=None) -> list[list[dict]]:
     """Check the requested models, checks and window and turn them into analysis targets,
-    batched as the scheduled runs batch them; an unknown model or check, or a window that
-    is none, fails once."""
+    batched as the scheduled runs batch them (no window: each model's newest complete day of
+    logs); an unknown model or check, or a window that is none or not over, fails once."""
     from govflow.flows.monitoring import resolve_on_demand_request
 
     with airflow_outcomes():
@@ -232,18 +233,24 @@ def resolve_request(params=None) -> list[list[dict]]:
             description="Which drift checks to run; the data-quality gate always runs.",
         ),
         "window_start": Param(
-            "2025-03-28T00:00:00+00:00",
-            type="string",
+            None,
+            type=["null", "string"],
             format="date-time",
             title="Window start",
-            description="Start of the analysed window (inclusive, UTC).",
+            description=(
+                "Start of the analysed window (inclusive, UTC); empty: each model's newest "
+                "complete day of logged predictions."
+            ),
         ),
         "window_end": Param(
-            "2025-03-29T00:00:00+00:00",
-            type="string",
+            None,
+            type=["null", "string"],
             format="date-time",
             title="Window end",
-            description="End of the analysed window (exclusive, UTC).",
+            description=(
+                "End of the analysed window (exclusive, UTC), which has passed; empty: a day "
+                "after the start."
+            ),
         ),
         "reason": Param(
             "",

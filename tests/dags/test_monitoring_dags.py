@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import shutil
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from pathlib import Path
 
@@ -322,6 +323,128 @@ def test_an_analyze_now_run_with_no_date_fails_its_first_task_unretried(dag_bag)
     task = dag_bag.get_dag("govflow_monitoring_on_demand").get_task("resolve_request")
     with pytest.raises(AirflowFailException, match="param window_start: 'yesterday' is not"):
         task.python_callable(params={**ANALYZE_NOW, "window_start": "yesterday"})
+
+
+NO_WINDOW = {**ANALYZE_NOW, "window_start": None, "window_end": None}
+
+
+def _windows(batches) -> dict[str, tuple[str, str]]:
+    return {t["model_id"]: (t["start"], t["end"]) for batch in batches for t in batch}
+
+
+def _day(day: int) -> tuple[str, str]:
+    start = datetime(2025, 3, day, tzinfo=UTC)
+    return start.isoformat(), (start + timedelta(days=1)).isoformat()
+
+
+def test_analyze_now_without_a_window_analyses_each_models_newest_complete_day_of_logs(
+    tmp_path, monkeypatch
+):
+    """The Params' default window was the demo's 28 March: a team analysing its own model
+    without a window had the demo's date analysed, an empty window or a wrong one."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from govflow import settings
+    from govflow.monitoring.prediction_logs import partition_path
+
+    def log(day: int, *, hours=(0, 12)) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"scored_at": [datetime(2025, 3, day, hour, tzinfo=UTC) for hour in hours]}
+        )
+
+    for day in (1, 2, 3):  # 3 March is under way at 10:00 on the 3rd
+        path = partition_path(
+            tmp_path / "prediction_logs" / "product_recommendation", date(2025, 3, day)
+        )
+        path.parent.mkdir(parents=True)
+        log(day).to_parquet(path)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'logs.db'}")
+    pd.concat([log(1), log(2, hours=(23,))]).to_sql("predictions", engine, index=False)
+    engine.dispose()
+    config = tmp_path / "config"
+    shutil.copytree(settings.config_dir(), config)
+    models = config / "models.yaml"
+    parquet = "{kind: parquet, path: prediction_logs/credit_approval}"
+    sql = "{kind: sql, url_env: GOVFLOW_CREDIT_LOGS_URL, table: predictions}"
+    assert parquet in models.read_text()
+    models.write_text(models.read_text().replace(parquet, sql))
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(config))
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GOVFLOW_CREDIT_LOGS_URL", f"sqlite:///{tmp_path / 'logs.db'}")
+    request = {
+        **NO_WINDOW,
+        "model_ids": ["credit_approval", "product_recommendation", "marketing_propensity"],
+    }
+
+    batches = resolve_on_demand_request(request, now=datetime(2025, 3, 3, 10, tzinfo=UTC))
+
+    assert _windows(batches) == {
+        "credit_approval": _day(2),  # its SQL log's newest prediction, 23:00 on 2 March
+        "product_recommendation": _day(2),  # its parquet log's newest complete day
+        "marketing_propensity": _day(2),  # no log at all: the day before, recorded as failed
+    }
+    after = resolve_on_demand_request(request, now=datetime(2025, 3, 20, tzinfo=UTC))
+    assert _windows(after) == {
+        "credit_approval": _day(2),
+        "product_recommendation": _day(3),
+        "marketing_propensity": _day(19),
+    }
+
+
+def test_the_analyze_now_run_without_a_window_analyses_the_demos_newest_day(dag_bag, demo_env):
+    """Triggered with no window (Analyze Now's button without dates, the REST API without
+    window Params), the run's first task reads each model's log for its window."""
+    dag = dag_bag.get_dag("govflow_monitoring_on_demand")
+    defaults = {name: dag.params[name] for name in ("window_start", "window_end")}
+    assert defaults == {"window_start": None, "window_end": None}
+    task = dag.get_task("resolve_request")
+    batches = task.python_callable(params={**NO_WINDOW, "model_ids": ["credit_approval"]})
+    # The seeded demo logs 35 days from 1 March 2025: its newest is 4 April.
+    assert _windows(batches) == {
+        "credit_approval": ("2025-04-04T00:00:00+00:00", "2025-04-05T00:00:00+00:00")
+    }
+
+
+@pytest.mark.parametrize(
+    ("window", "line"),
+    [
+        (
+            {"window_end": "2025-03-29T00:00:00+00:00"},
+            "param window_end: the window from 2025-03-28 00:00 UTC has not ended yet (it ends "
+            "2025-03-29 00:00 UTC)",
+        ),
+        (
+            {"window_start": "2025-03-28T06:00:00+02:00", "window_end": "2025-03-28T14:00:00"},
+            "param window_end: the window from 2025-03-28 04:00 UTC has not ended yet (it ends "
+            "2025-03-28 14:00 UTC)",
+        ),
+        (
+            {"window_end": None},  # a start alone is the day from it
+            "param window_start: the window from 2025-03-28 00:00 UTC has not ended yet (it "
+            "ends 2025-03-29 00:00 UTC)",
+        ),
+        (
+            {"window_start": None},
+            "param window_start: none given with window_end 2025-03-29T00:00:00+00:00: give "
+            "both, or neither to analyse each model's newest complete day of logged predictions",
+        ),
+    ],
+)
+def test_an_analyze_now_window_not_ended_yet_is_refused_in_one_line(window, line):
+    """As `govflow monitor run` refuses it: its logs are not all written, and its record
+    would judge part of a day as the whole."""
+    with pytest.raises(Refused) as refused:
+        resolve_on_demand_request(
+            {**ANALYZE_NOW, **window}, now=datetime(2025, 3, 28, 13, tzinfo=UTC)
+        )
+    assert str(refused.value) == line
+
+
+def test_an_analyze_now_start_alone_is_the_day_from_it():
+    window = {"window_start": "2025-03-27T00:00:00+00:00", "window_end": None}
+    batches = resolve_on_demand_request({**ANALYZE_NOW, **window})
+    assert _windows(batches) == {"credit_approval": _day(27)}
 
 
 def test_a_fairness_drift_day_puts_critical_alerts_in_the_outbox_once(dag_bag, demo_env):

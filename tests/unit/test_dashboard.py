@@ -1267,7 +1267,7 @@ def test_analyze_now_says_which_window_it_requested_and_that_its_end_day_is_not_
         "included).</p>"
     ) in client.post("/analyze", data=chosen).text
     assert (
-        "</a>, over the on-demand DAG&#x27;s default window.</p>"
+        "</a>, over each model&#x27;s newest complete day of logged predictions.</p>"
         in client.post("/analyze", data={"model": "credit_approval"}).text
     )
 

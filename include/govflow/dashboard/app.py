@@ -182,9 +182,10 @@ WINDOW_NOT_ENDED = (
 
 def analysis_window(start: str, end: str, *, now: datetime) -> dict[str, str]:
     """The on-demand DAG's window Params from the form's two dates (00:00 UTC each); none
-    when both are empty, so the DAG's own default window applies. A window ending after
-    ``now`` is refused: its logs are not all written, and a mistyped year would record an
-    analysis of nothing as the model's newest, hiding its real state on the Drift Overview."""
+    when both are empty, so the DAG analyses each model's newest complete day of logs. A
+    window ending after ``now`` is refused: its logs are not all written, and a mistyped year
+    would record an analysis of nothing as the model's newest, hiding its real state on the
+    Drift Overview."""
     if not start and not end:
         return {}
     # Python reads more ISO 8601 than the form's dates: '20250320', '2025-W12' too.

@@ -52,7 +52,7 @@ ALL_MODELS = "__all__"
 # on-demand DAG reads its window_end Param: a day picked as both dates is no window at all.
 WINDOW_EXPLAINED = (
     "dates are 00:00 UTC, the window ends where its last date begins: 2025-03-20 to "
-    "2025-03-21 analyses 20 March; no dates: the on-demand DAG's default window"
+    "2025-03-21 analyses 20 March; no dates: each model's newest complete day of logs"
 )
 
 _STYLE = """
@@ -566,7 +566,7 @@ def incident_timeline(
 
 def _window(window: dict[str, str]) -> str:
     if not window:
-        return "the on-demand DAG's default window"
+        return "each model's newest complete day of logged predictions"
     start, end = (datetime.fromisoformat(window[k]) for k in ("window_start", "window_end"))
     return f"the window from {_time(start)} up to {_time(end)} (not included)"
 

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,14 @@ BACKFILL_RUN_TYPE = "backfill"
 NOT_REGISTERED = "model {model_id} is not registered: run 'govflow model register {model_id}'"
 WINDOW_ORDER = "param window_end: {end} is not after window_start {start}"
 UNKNOWN_MODELS = "param model_ids: unknown model(s) {unknown}; models.yaml has {models}"
+WINDOW_NOT_ENDED = (
+    "param {param}: the window from {start:%Y-%m-%d %H:%M} UTC has not ended yet (it ends "
+    "{end:%Y-%m-%d %H:%M} UTC)"
+)
+END_WITHOUT_START = (
+    "param window_start: none given with window_end {end}: give both, or neither to analyse "
+    "each model's newest complete day of logged predictions"
+)
 
 
 class NotReady(RuntimeError):
@@ -960,14 +968,22 @@ def batch_label(targets: list[dict[str, Any]]) -> str:
     return f"{len(targets)} models: {first['model_id']} .. {last['model_id']}"
 
 
-def resolve_on_demand_request(params: dict[str, Any]) -> list[list[dict[str, Any]]]:
+def resolve_on_demand_request(
+    params: dict[str, Any], *, now: datetime | None = None
+) -> list[list[dict[str, Any]]]:
     """ "Analyze Now" (seed 004 section 1.3): check the requested models, checks and window
     (the Params of govflow_monitoring_on_demand) and turn them into analysis targets, in
     batches as ``select_due_analyses`` gives them. A model models.yaml does not list, a
-    check that is none, a window bound that is no date and time, or an end not after the
-    start, is :class:`Refused` in one line naming the param: a retry would read the same
-    request. A bound without a zone is kept as written and, as the analysis reads it, is UTC."""
+    check that is none, a window bound that is no date and time, an end not after the
+    start, or a window that has not ended by ``now`` (its logs are not all written: its
+    record would judge a part as the whole, as ``govflow monitor run`` refuses it) is
+    :class:`Refused` in one line naming the param: a retry would read the same request. A
+    bound without a zone is kept as written and, as the analysis reads it, is UTC.
+
+    No window: each model's newest complete day of logged predictions (``default_window``).
+    A start alone: the day from it, as ``govflow monitor run --start`` reads it."""
     config = _policy()
+    now = analysis.utc(now or utcnow())
     unknown = [m for m in params["model_ids"] if m not in config.models.ids()]
     if unknown:
         raise Refused(
@@ -977,25 +993,73 @@ def resolve_on_demand_request(params: dict[str, Any]) -> list[list[dict[str, Any
         checks = list(analysis.validate_checks(params["checks"]))
     except analysis.UnknownCheck as error:
         raise Refused(f"param checks: {error}") from None
-    start, end = (
-        form_moment(params[name], field=f"param {name}", expected=A_DATE_TIME)
-        for name in ("window_start", "window_end")
+    window = _requested_window(params.get("window_start"), params.get("window_end"), now)
+    print(f"on-demand analysis requested: {params['reason'] or '(no reason given)'}")
+    targets = []
+    for model_id in params["model_ids"]:
+        start, end = window or default_window(config.models.get(model_id), settings.data_dir(), now)
+        targets.append(
+            {
+                "model_id": model_id,
+                "risk_tier": config.models.get(model_id).risk_tier,
+                "cadence": "on_demand",
+                "checks": checks,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+            }
+        )
+    return _batched(config, targets)
+
+
+def _requested_window(
+    start_param: str | None, end_param: str | None, now: datetime
+) -> tuple[datetime, datetime] | None:
+    """The window the Params give (None when they give none), refused as
+    ``resolve_on_demand_request`` says."""
+    if start_param is None and end_param is None:
+        return None
+    if start_param is None:
+        raise Refused(END_WITHOUT_START.format(end=end_param))
+    start = form_moment(start_param, field="param window_start", expected=A_DATE_TIME)
+    end = (
+        start + timedelta(days=1)
+        if end_param is None
+        else form_moment(end_param, field="param window_end", expected=A_DATE_TIME)
     )
     if analysis.utc(end) <= analysis.utc(start):
         raise Refused(WINDOW_ORDER.format(start=start.isoformat(), end=end.isoformat()))
-    print(f"on-demand analysis requested: {params['reason'] or '(no reason given)'}")
-    targets = [
-        {
-            "model_id": model_id,
-            "risk_tier": config.models.get(model_id).risk_tier,
-            "cadence": "on_demand",
-            "checks": checks,
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-        }
-        for model_id in params["model_ids"]
-    ]
-    return _batched(config, targets)
+    if analysis.utc(end) > now:
+        raise Refused(
+            WINDOW_NOT_ENDED.format(
+                param="window_start" if end_param is None else "window_end",
+                start=analysis.utc(start),
+                end=analysis.utc(end),
+            )
+        )
+    return start, end
+
+
+def default_window(model: Any, data_dir: Path, now: datetime) -> tuple[datetime, datetime]:
+    """The window Analyze Now analyses when none is given: the model's newest complete UTC
+    day of logged predictions (the newest day before ``now``'s that holds one). A whole UTC
+    day, not the 24 hours up to the newest prediction: its record is a day's, which the
+    fairness checks pool with the days before it and the dashboard and reports place beside
+    the daily records; the day under way is left out, its logs not all written. A log with
+    no such day, or that cannot be read, gives the day before ``now``'s, whose record then
+    says what its analysis found wanting ("no rows", the unreadable log)."""
+    today = analysis.utc(now).date()
+    try:
+        day = analysis.log_source(model, data_dir).newest_day(before=today)
+    except PredictionLogError as error:
+        print(f"{model.id}: its newest day of logged predictions cannot be told: {error}")
+        day = None
+    if day is None:
+        day = today - timedelta(days=1)
+        print(f"{model.id}: no window given and no complete day logged: {day}, the day before")
+    else:
+        print(f"{model.id}: no window given: {day}, its newest complete day of logged predictions")
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
 
 
 def target_run_key(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> str:
