@@ -25,7 +25,15 @@ from govflow.flows.reports import (
 )
 from govflow.reports.compliance import build_report as build_compliance_report
 from govflow.reports.pdf import markdown_pdf
-from govflow.store.schema import Alert, AuditEvent, MetricResult, MonitoringRun
+from govflow.store.schema import (
+    Alert,
+    AuditEvent,
+    Incident,
+    KillSwitch,
+    MetricResult,
+    MonitoringRun,
+    RiskAcceptance,
+)
 from tests.support.own_models import CONFIG_DIR, REGRESSOR, REGRESSOR_ENTRY
 from tests.support.registry import register_models
 from tests.support.report_records import (
@@ -792,3 +800,146 @@ def test_a_report_drawn_again_with_other_content_never_overwrites_the_file_recor
         "# Q1 with INC-9",
     ]
     assert [sha for _, sha in recorded] == [kept[0].sha256, kept[1].sha256]
+
+
+def _incident(number: int, opened: datetime, resolved: datetime | None) -> Incident:
+    return Incident(
+        ref=f"INC-2025-000{number}",
+        model_id="credit_approval",
+        category="data_drift",
+        metric=f"psi_{number}",
+        severity="WARNING",
+        priority="P2",
+        status="open" if resolved is None else "resolved",
+        dedup_key=f"credit_approval:psi_{number}",
+        title="WARNING data drift",
+        opened_at=opened,
+        resolved_at=resolved,
+    )
+
+
+def _acceptance(decided: datetime, until: datetime, status: str) -> RiskAcceptance:
+    return RiskAcceptance(
+        model_id="credit_approval",
+        metric="disparate_impact_ratio",
+        rationale="a known seasonal shift",
+        requested_by="olivia",
+        approved_by="carol",
+        status=status,
+        created_at=decided - timedelta(days=1),
+        decided_at=decided,
+        suppression_until=until,
+    )
+
+
+def _switch(target: str, activated: datetime, lifted: datetime | None) -> KillSwitch:
+    return KillSwitch(
+        scope="model",
+        target=target,
+        reason="stop it",
+        activated_by="carol",
+        activated_at=activated,
+        deactivated_by=None if lifted is None else "lena",
+        deactivated_at=lifted,
+    )
+
+
+def _day(month: int, day: int) -> datetime:
+    return datetime(2025, month, day, tzinfo=UTC)
+
+
+def test_the_quarter_answers_for_incidents_switches_and_risks_in_force_from_an_earlier_one(
+    records, fresh_store_env
+):
+    """A compliance officer reads everything in force or open during the quarter: 2025Q2's
+    report named neither INC-2025-0001 (opened in March, still open) nor a kill switch or an
+    accepted risk of March that held into April. What ended before the quarter stays out."""
+    with store.session_scope(fresh_store_env) as session:
+        session.add(_incident(2, _day(2, 1), _day(3, 1)))  # resolved before the quarter
+        session.add(_incident(3, _day(3, 20), _day(4, 10)))  # resolved in it
+        session.add(_switch("credit_approval", _day(3, 15), _day(4, 2)))
+        session.add(_switch("credit_approval@1.0.0", _day(2, 1), _day(2, 5)))
+        session.add(_switch("product_recommendation", _day(3, 30), None))
+        session.add(_acceptance(_day(3, 20), _day(4, 10), "expired"))
+        session.add(_acceptance(_day(3, 1), _day(3, 25), "expired"))
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(session, config, "2025Q2").markdown
+
+    incidents = report.split("## Art. 73: incidents\n\n")[1].split("\n\n## ")[0]
+    assert incidents.splitlines() == [
+        "No incident opened in or about this quarter.",
+        "- accepted risk on credit_approval disparate_impact_ratio: expired, approved by carol, "
+        "suppressed until 2025-04-10 00:00:00+00:00 (accepted 2025-03-20, in force when the "
+        "quarter began)",
+        "- 2 opened before this quarter and open when it began, 1 of them still at its end:",
+        "  - INC-2025-0001 P0 CRITICAL credit_approval disparate_impact_ratio: open at the "
+        "quarter's end, opened 2025-03-06 09:30 UTC",
+        "  - INC-2025-0003 P2 WARNING credit_approval psi_3: resolved 2025-04-10, opened "
+        "2025-03-20 00:00 UTC",
+    ]
+    switches = [line for line in report.splitlines() if line.startswith("- kill switch")]
+    assert switches == [
+        "- kill switch model credit_approval by carol at 2025-03-15 00:00 (lifted by lena) in "
+        "force when the quarter began",
+        "- kill switch model product_recommendation by carol at 2025-03-30 00:00 (still active) "
+        "in force when the quarter began",
+    ]
+
+
+def test_a_quarter_whose_incidents_all_ended_before_it_says_so(records, fresh_store_env):
+    with store.session_scope(fresh_store_env) as session:
+        session.get(Incident, 1).resolved_at = _day(3, 31)
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(session, config, "2025Q2").markdown
+
+    assert (
+        "- no risk accepted or in force this quarter\n"
+        "- no incident opened before this quarter was open in it\n"
+    ) in report
+    assert "- no kill switch used or in force this quarter\n" in report
+
+
+def test_a_model_taken_out_of_models_yaml_keeps_its_coverage_and_80_percent_rows(
+    records, fresh_store_env, tmp_path
+):
+    """credit_approval, renamed in models.yaml after a quarter it was monitored in, had no
+    Art. 72 row and no 80 % rule row in that quarter's report: the board was told nothing of
+    a high-risk model's March. Its days are due to its last record of the quarter."""
+    with store.session_scope(fresh_store_env) as session:
+        for day in (7, 9):
+            run = daily_record("credit_approval", _day(3, day))
+            session.add(run)
+            session.flush()
+            session.add(
+                MetricResult(
+                    monitoring_run_id=run.id,
+                    check_type="fairness_drift",
+                    metric="disparate_impact_ratio",
+                    subject="gender",
+                    value=0.7 + day / 100,
+                    status="computed",
+                    severity="CRITICAL",
+                )
+            )
+    config_dir = tmp_path / "config"
+    shutil.copytree(settings.config_dir(), config_dir)
+    models = (config_dir / "models.yaml").read_text()
+    (config_dir / "models.yaml").write_text(
+        models.replace("  - id: credit_approval\n", "  - id: credit_scoring\n")
+    )
+
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(session, load_config(config_dir), "2025Q1").markdown
+
+    assert (
+        "| credit_approval | high, not in models.yaml | 5 | 3 | 60.0 % | 03-06, 03-08 |"
+    ) in report
+    assert ("| credit_approval | gender | 2 | 0.770 | 0.790 | CRITICAL 2 |") in report
+    assert (
+        "| credit_scoring | high | - | 0 | - | no analysis recorded by the quarter's end |"
+        in report
+    )

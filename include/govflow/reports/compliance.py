@@ -15,6 +15,10 @@ section by section along seed 004's EU AI Act table:
 * Art. 12 (record-keeping): baseline changes and who approved them, kill-switch uses, and the
   audit chain's verification as the report is drawn.
 
+Each section answers for what was in force or open during the quarter, whenever it began:
+incidents still open when it began, risk acceptances and kill switches in force then, and
+models taken out of models.yaml that have records in it.
+
 Historical records (backfills) are left out, as from the executive summary: a day analysed
 later was not monitored in the quarter, and Art. 72's coverage is the monitoring there was.
 """
@@ -28,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from govflow import settings
@@ -56,8 +60,10 @@ from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import (
     AuditEvent,
     Baseline,
+    Incident,
     KillSwitch,
     MetricResult,
+    Model,
     MonitoringRun,
     RiskAcceptance,
 )
@@ -74,6 +80,10 @@ EIGHTY_PERCENT_RULE = {
 SCHEDULED_DAILY: Literal["daily"] = "daily"
 GAPS_LISTED = 10
 NEVER_ANALYSED = "no analysis recorded by the quarter's end"
+NOT_CONFIGURED = "not in models.yaml"
+# The statuses of an acceptance that once suppressed findings: approved, and approved then
+# expired (govflow.incidents.risk_acceptances).
+IN_FORCE_ONCE = ("approved", "expired")
 UNCHECKED = "its signed checkpoints cannot be checked: {error}"
 
 
@@ -121,6 +131,7 @@ def build_report(
         )
     ).all()
     broken = _trail_problem(session, latest)
+    tiers = _tiers(session, config, records)
     findings = session.execute(
         select(MetricResult, MonitoringRun.model_id)
         .join(MonitoringRun, MetricResult.monitoring_run_id == MonitoringRun.id)
@@ -134,7 +145,7 @@ def build_report(
         "",
         "## Art. 72: continuous monitoring (scheduled daily analyses)",
         "",
-        *_coverage(config, records, _first_records(session), start.date(), drawn_to.date()),
+        *_coverage(config, tiers, records, _first_records(session), start.date(), drawn_to.date()),
         "",
         "## Art. 10: bias monitoring",
         "",
@@ -143,7 +154,7 @@ def build_report(
         "80 % rule (disparate impact; a regressor's mean prediction and mean absolute error "
         "ratios) of the high-risk models:",
         "",
-        *_eighty_percent(config, findings),
+        *_eighty_percent(tiers, findings),
         "",
         "## Art. 15: performance degradation",
         "",
@@ -211,6 +222,20 @@ def _headline(session: Session, quarter: str, broken: str | None) -> str:
     )
 
 
+def _tiers(
+    session: Session, config: GovflowConfig, records: Sequence[MonitoringRun]
+) -> dict[str, str | None]:
+    """Each model the report answers for and its risk tier: the models of models.yaml, then
+    those taken out of it that have records in the quarter (they were monitored in it), with
+    the tier they were registered with, None for a removed one (its rows say so)."""
+    tiers: dict[str, str | None] = {model.id: model.risk_tier for model in config.models.models}
+    removed = sorted({r.model_id for r in records} - set(tiers))
+    registered = dict(
+        session.execute(select(Model.id, Model.risk_tier).where(Model.id.in_(removed))).all()
+    )
+    return {**tiers, **{model_id: registered.get(model_id) for model_id in removed}}
+
+
 def _first_records(session: Session) -> dict[str, date]:
     """Each model's first analysed day: nothing is due before a model is monitored."""
     rows = session.execute(
@@ -223,28 +248,42 @@ def _first_records(session: Session) -> dict[str, date]:
 
 def _coverage(
     config: GovflowConfig,
+    tiers: dict[str, str | None],
     records: Sequence[MonitoringRun],
     monitored_since: dict[str, date],
     first: date,
     end: date,
 ) -> list[str]:
+    """Art. 72's table: a model of models.yaml with daily checks due from its first analysed
+    day; a model taken out of it, from then to its last record of the quarter (when it left
+    models.yaml no record tells, and it was monitored until then), its tier so marked."""
     lines = ["| model | tier | days due | days analysed | coverage | days missing |"]
     lines.append("| --- | --- | --- | --- | --- | --- |")
-    for model in config.models.models:
-        if not config.policy.checks_due(model.risk_tier, SCHEDULED_DAILY):
-            continue
-        since = max(first, monitored_since.get(model.id, end))
-        days = [since + timedelta(days=n) for n in range((end - since).days)]
+    configured = set(config.models.ids())
+    for model_id, tier in tiers.items():
+        mine = [r for r in records if r.model_id == model_id]
+        until = end
+        if model_id in configured:
+            shown_tier = str(tier)
+            if not config.policy.checks_due(config.models.get(model_id).risk_tier, SCHEDULED_DAILY):
+                continue
+        else:
+            shown_tier = f"{tier or 'unregistered'}, {NOT_CONFIGURED}"
+            if not any(r.cadence == SCHEDULED_DAILY for r in mine):
+                continue
+            until = min(end, max(r.interval_end for r in mine).date())
+        since = max(first, monitored_since.get(model_id, until))
+        days = [since + timedelta(days=n) for n in range((until - since).days)]
         if not days:
             # Nothing is due before a model's first analysis, but a model never analysed
             # is the gap the board must see, not a row left out.
-            lines.append(f"| {model.id} | {model.risk_tier} | - | 0 | - | {NEVER_ANALYSED} |")
+            lines.append(f"| {model_id} | {shown_tier} | - | 0 | - | {NEVER_ANALYSED} |")
             continue
         done, failed = (
             {
                 (r.interval_end - timedelta(seconds=1)).date()
-                for r in records
-                if r.model_id == model.id and r.cadence == SCHEDULED_DAILY and r.status == status
+                for r in mine
+                if r.cadence == SCHEDULED_DAILY and r.status == status
             }
             for status in ("succeeded", "failed")
         )
@@ -258,7 +297,7 @@ def _coverage(
             shown += f" and {len(missing) - GAPS_LISTED} more"
         coverage = 100 * (len(days) - len(missing)) / len(days)
         lines.append(
-            f"| {model.id} | {model.risk_tier} | {len(days)} | {len(days) - len(missing)} | "
+            f"| {model_id} | {shown_tier} | {len(days)} | {len(days) - len(missing)} | "
             f"{coverage:.1f} % | {shown or 'none'} |"
         )
     return lines
@@ -310,12 +349,12 @@ def _evidence(result: MetricResult) -> str:
     return f" ({', '.join(shown)})" if shown else ""
 
 
-def _eighty_percent(config: GovflowConfig, findings: Sequence[Any]) -> list[str]:
+def _eighty_percent(tiers: dict[str, str | None], findings: Sequence[Any]) -> list[str]:
     lines = [
         "| model | attribute | analyses | lowest ratio (its evidence) | newest ratio | verdicts |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    high = {model.id for model in config.models.models if model.risk_tier == "high"}
+    high = {model_id for model_id, tier in tiers.items() if tier == "high"}
     by_subject: dict[tuple[str, str, str], list[MetricResult]] = {}
     for result, model_id in findings:
         if model_id in high and result.metric in EIGHTY_PERCENT_RULE:
@@ -380,17 +419,62 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
         f"opened {i.opened_at:%Y-%m-%d %H:%M} UTC"
         for i in sorted(opened, key=lambda i: i.id)
     ]
+    # Requested or decided in the quarter, or accepted before it and suppressing in it.
     risks = session.scalars(
-        select(RiskAcceptance).where(
-            RiskAcceptance.created_at >= start, RiskAcceptance.created_at < end
+        select(RiskAcceptance)
+        .where(
+            RiskAcceptance.created_at < end,
+            or_(
+                RiskAcceptance.created_at >= start,
+                RiskAcceptance.decided_at >= start,
+                and_(
+                    RiskAcceptance.status.in_(IN_FORCE_ONCE),
+                    RiskAcceptance.suppression_until > start,
+                ),
+            ),
         )
+        .order_by(RiskAcceptance.created_at, RiskAcceptance.id)
     ).all()
     lines += [
         f"- accepted risk on {r.model_id} {r.metric}: {r.status}, approved by "
         f"{r.approved_by or '-'}, suppressed until {r.suppression_until or '-'}"
+        + (
+            f" (accepted {r.decided_at:%Y-%m-%d}, in force when the quarter began)"
+            if r.decided_at is not None and r.decided_at < start
+            else ""
+        )
         for r in risks
-    ] or ["- no risk accepted this quarter"]
-    return lines
+    ] or ["- no risk accepted or in force this quarter"]
+    return lines + _carried_over(session, start, end, {i.id for i in opened})
+
+
+def _carried_over(session: Session, start: datetime, end: datetime, listed: set[int]) -> list:
+    """The incidents opened before the quarter and still open when it began: the quarter
+    answers for them too, though their opening and SLA figures are an earlier quarter's."""
+    carried = [
+        i
+        for i in session.scalars(
+            select(Incident)
+            .where(
+                Incident.opened_at < start,
+                or_(Incident.resolved_at.is_(None), Incident.resolved_at >= start),
+            )
+            .order_by(Incident.opened_at, Incident.id)
+        )
+        if i.id not in listed
+    ]
+    if not carried:
+        return ["- no incident opened before this quarter was open in it"]
+    return [
+        f"- {len(carried)} opened before this quarter and open when it began, "
+        f"{sum(open_at(i, end) for i in carried)} of them still at its end:",
+        *(
+            f"  - {i.ref} {i.priority} {i.severity} {i.model_id or '-'} "
+            f"{i.metric or i.category}: {state_at_end(i, end, 'quarter')}, "
+            f"opened {i.opened_at:%Y-%m-%d %H:%M} UTC"
+            for i in carried
+        ),
+    ]
 
 
 def _records(session: Session, start: datetime, end: datetime, broken: str | None) -> list[str]:
@@ -399,10 +483,18 @@ def _records(session: Session, start: datetime, end: datetime, broken: str | Non
         .where(Baseline.created_at >= start, Baseline.created_at < end)
         .order_by(Baseline.id)
     ).all()
+    # Used in the quarter, or in force when it began (activated before, lifted in it or not).
     switches = session.scalars(
         select(KillSwitch)
-        .where(KillSwitch.activated_at >= start, KillSwitch.activated_at < end)
-        .order_by(KillSwitch.id)
+        .where(
+            KillSwitch.activated_at < end,
+            or_(
+                KillSwitch.activated_at >= start,
+                KillSwitch.deactivated_at.is_(None),
+                KillSwitch.deactivated_at > start,
+            ),
+        )
+        .order_by(KillSwitch.activated_at, KillSwitch.id)
     ).all()
     lines = [
         f"- baseline {b.model_id} {b.version} ({b.kind}) by {b.created_by}, approved by "
@@ -412,8 +504,9 @@ def _records(session: Session, start: datetime, end: datetime, broken: str | Non
     lines += [
         f"- kill switch {k.scope} {k.target} by {k.activated_by} at {k.activated_at:%Y-%m-%d %H:%M}"
         f" ({'lifted by ' + k.deactivated_by if k.deactivated_by else 'still active'})"
+        + (" in force when the quarter began" if k.activated_at < start else "")
         for k in switches
-    ] or ["- no kill switch used this quarter"]
+    ] or ["- no kill switch used or in force this quarter"]
     # The chain as far as the quarter's end, not its head now: drawing the report adds events
     # (its own audit), and the same records must give the same report.
     last = session.scalars(
