@@ -79,7 +79,7 @@ def traffic(gateway, env, population: str, seconds: float) -> Iterator[subproces
             "--batch",
             "40",
             "--concurrency",
-            "2",
+            "1",
             "--internal-share",
             "0.3",
             "--population",
