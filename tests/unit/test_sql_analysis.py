@@ -28,6 +28,9 @@ from tests.support.postgres import create_database
 MODEL = "credit_approval"
 TABLE = "credit_approval_log"
 CHECKS = ("data_drift", "fairness_drift", "model_drift", "explanation_drift")
+# Explanation drift reads the same ~200 sampled rows whatever the day holds, and costs about
+# 3 s a run (two thirds of each): it is compared on the data-drift day only.
+EXPLAINED_SCENARIO = "data_drift"
 # What may travel on a clean day: counts, a column of scores, the ~200 explained rows.
 WIDE_RESULT_ROWS = 1_000
 PARQUET_LOGS = analysis.log_source
@@ -204,10 +207,16 @@ def _copy(source: SqlLogSource, name: str) -> SqlLogSource:
 _PARQUET_RECORDS: dict[str, dict[str, Any]] = {}
 
 
+def _checks_of(scenario: str) -> tuple[str, ...]:
+    if scenario == EXPLAINED_SCENARIO:
+        return CHECKS
+    return tuple(check for check in CHECKS if check != "explanation_drift")
+
+
 def _parquet_record(seeded_demo, tmp_path, monkeypatch, day: datetime, scenario: str):
     if scenario not in _PARQUET_RECORDS:
         _PARQUET_RECORDS[scenario] = _monitor(
-            seeded_demo, tmp_path, monkeypatch, None, day, "parquet"
+            seeded_demo, tmp_path, monkeypatch, None, day, "parquet", _checks_of(scenario)
         )
     return _PARQUET_RECORDS[scenario]
 
@@ -231,13 +240,14 @@ def test_the_credit_models_day_from_a_sql_table_records_what_its_parquet_logs_re
     data_dir, _ = seeded_demo
     day = _day(data_dir, scenario)
     pushed = _pushed_down(monkeypatch)
-    from_sql = _monitor(seeded_demo, tmp_path, monkeypatch, sql_logs, day, "sql")
+    checks = _checks_of(scenario)
+    from_sql = _monitor(seeded_demo, tmp_path, monkeypatch, sql_logs, day, "sql", checks)
     from_parquet = _parquet_record(seeded_demo, tmp_path, monkeypatch, day, scenario)
     assert len(pushed) == 1 and pushed[0] is not None, "the window was read, not counted"
     assert from_sql == from_parquet
     assert from_parquet["status"] == "succeeded"
     computed = {(m["check_type"], m["status"]) for m in from_parquet["metrics"]}
-    assert {(check, "computed") for check in CHECKS} <= computed
+    assert {(check, "computed") for check in checks} <= computed
     if scenario in ("stable", "first"):
         assert from_parquet["severity"] in ("INFO", "INCONCLUSIVE")
     else:
