@@ -621,21 +621,11 @@ def test_incidents_that_missed_the_acknowledgement_sla_are_counted_not_hidden_by
     period's end has not missed it yet."""
     from govflow import settings
     from govflow.reports import compliance, executive
-    from govflow.store.schema import Incident
 
     def incident(number: int, opened: datetime, acknowledged: datetime | None) -> Incident:
-        return Incident(
-            ref=f"INC-2025-000{number}",
-            model_id="credit_approval",
-            category="data_drift",
-            metric=f"psi_{number}",
-            severity="CRITICAL",
-            priority="P0",
-            status="open" if acknowledged is None else "acknowledged",
-            dedup_key=f"credit_approval:psi_{number}",
-            title="CRITICAL data drift",
-            opened_at=opened,
-            acknowledged_at=acknowledged,
+        status = "open" if acknowledged is None else "acknowledged"
+        return _data_drift_incident(
+            number, opened, "CRITICAL", status=status, acknowledged_at=acknowledged
         )
 
     in_time = datetime(2025, 3, 10, 10, tzinfo=UTC)
@@ -802,20 +792,27 @@ def test_a_report_drawn_again_with_other_content_never_overwrites_the_file_recor
     assert [sha for _, sha in recorded] == [kept[0].sha256, kept[1].sha256]
 
 
-def _incident(number: int, opened: datetime, resolved: datetime | None) -> Incident:
+def _data_drift_incident(
+    number: int, opened: datetime, severity: str, **fields: object
+) -> Incident:
+    """Incident INC-2025-000<number> of credit_approval's data drift (psi_<number>)."""
     return Incident(
         ref=f"INC-2025-000{number}",
         model_id="credit_approval",
         category="data_drift",
         metric=f"psi_{number}",
-        severity="WARNING",
-        priority="P2",
-        status="open" if resolved is None else "resolved",
+        severity=severity,
+        priority="P0" if severity == "CRITICAL" else "P2",
         dedup_key=f"credit_approval:psi_{number}",
-        title="WARNING data drift",
+        title=f"{severity} data drift",
         opened_at=opened,
-        resolved_at=resolved,
+        **fields,
     )
+
+
+def _incident(number: int, opened: datetime, resolved: datetime | None) -> Incident:
+    status = "open" if resolved is None else "resolved"
+    return _data_drift_incident(number, opened, "WARNING", status=status, resolved_at=resolved)
 
 
 def _acceptance(decided: datetime, until: datetime, status: str) -> RiskAcceptance:
