@@ -260,8 +260,11 @@ def _coverage(
     lines = ["| model | tier | days due | days analysed | coverage | days missing |"]
     lines.append("| --- | --- | --- | --- | --- | --- |")
     configured = set(config.models.ids())
+    by_model: dict[str, list[MonitoringRun]] = {}
+    for record in records:
+        by_model.setdefault(record.model_id, []).append(record)
     for model_id, tier in tiers.items():
-        mine = [r for r in records if r.model_id == model_id]
+        mine = by_model.get(model_id, [])
         until = end
         if model_id in configured:
             shown_tier = str(tier)
