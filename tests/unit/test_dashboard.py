@@ -1620,6 +1620,8 @@ def test_two_draws_of_one_records_drift_report_at_once_draw_it_once(
         paths = list(pool.map(lambda _: draw(), range(2)))
 
     assert (drawn, paths) == ([3], ["reports/credit_approval/drawn-1.html"] * 2)
+    # One lock file per model, however many of its records are drawn.
+    assert [p.name for p in (tmp_path / ".report-locks").iterdir()] == ["credit_approval.lock"]
 
 
 @pytest.mark.parametrize(

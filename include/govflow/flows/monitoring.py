@@ -553,10 +553,10 @@ def render_report(
     db_url: str | None = None,
 ) -> str | None:
     """Draw the drift report of a stored record and record its path; None, and a finding
-    saying why, when it cannot be drawn. Draws of one record take turns (two requests from
-    the dashboard, or the dashboard's and the DAG's): the later finds the first's report
-    and draws nothing."""
-    with _drawing(data_dir, run_id):
+    saying why, when it cannot be drawn. Draws of one model's records take turns (two
+    requests from the dashboard, or the dashboard's and the DAG's): a later draw of the same
+    record finds the first's report and draws nothing."""
+    with _drawing(data_dir, model.id):
         with store.session_scope(db_url) as session:
             record = session.get(MonitoringRun, run_id)
             assert record is not None
@@ -576,12 +576,14 @@ def render_report(
 
 
 @contextmanager
-def _drawing(data_dir: Path, run_id: int) -> Iterator[None]:
-    """Hold the lock of drawing record ``run_id``'s report, shared by every thread and
-    process of this data directory (an flock belongs to its open file, not its process)."""
+def _drawing(data_dir: Path, model_id: str) -> Iterator[None]:
+    """Hold the lock of drawing ``model_id``'s reports, shared by every thread and process of
+    this data directory (an flock belongs to its open file, not its process). One lock file
+    per model, not per record: the folder stays as small as models.yaml, year after year."""
     locks = data_dir / REPORT_LOCKS
     locks.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(locks / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
+    descriptor = os.open(locks / f"{safe_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
