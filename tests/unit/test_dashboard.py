@@ -9,6 +9,7 @@ tests/system/test_baseline_rest_api.py triggers a real run). The clock is fixed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -1622,6 +1623,54 @@ def test_two_draws_of_one_records_drift_report_at_once_draw_it_once(
     assert (drawn, paths) == ([3], ["reports/credit_approval/drawn-1.html"] * 2)
     # One lock file per model, however many of its records are drawn.
     assert [p.name for p in (tmp_path / ".report-locks").iterdir()] == ["credit_approval.lock"]
+
+
+def test_a_report_superseded_by_a_reanalysis_is_still_served_and_each_draw_is_hashed_in_the_trail(
+    dashboard_store, tmp_path, monkeypatch
+):
+    """A run key analysed again gets a report of its own beside the first (its record names
+    only the new one): the first analysis's alerts link the earlier file, which must still
+    open, and the trail holds the sha256 of each file drawn."""
+    drawn: list[str] = []
+
+    def draw(model, data_dir, record, rows, reference_sample, usable):
+        drawn.append(f"<html>analysis {len(drawn) + 1}</html>")
+        path = data_dir / "reports" / record.model_id / f"drawn-{len(drawn)}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(drawn[-1])
+        return path.relative_to(data_dir)
+
+    monkeypatch.setattr("govflow.flows.monitoring.write_drift_report", draw)
+    model = load_config(config_dir()).models.get("credit_approval")
+    paths = []
+    for _ in range(2):
+        with store.session_scope(dashboard_store) as session:
+            session.get(MonitoringRun, 3).report_path = None  # as a re-analysis leaves it
+        paths.append(
+            render_report(
+                model, tmp_path, 3, tmp_path / "sample.parquet", None, db_url=dashboard_store
+            )
+        )
+    app = create_dashboard_app(
+        current_user=airflow_user_name,
+        trigger_analysis=lambda *args, **kwargs: "unused",
+        run_url=run_url,
+        db_url=dashboard_store,
+        data_dir=lambda: tmp_path,
+        clock=lambda: NOW,
+    )
+    eve = client_as(app, "eve")
+
+    assert paths == ["reports/credit_approval/drawn-1.html", "reports/credit_approval/drawn-2.html"]
+    assert [eve.get(f"/reports/{path}").text for path in paths] == drawn
+    assert eve.get("/reports/reports/credit_approval/drawn-3.html").status_code == 404
+    with store.session_scope(dashboard_store) as session:
+        events = query_events(session, action="report.drift_generated")
+        recorded = [(e.target, e.payload["sha256"]) for e in events]
+    assert recorded == [
+        (f"report:drift:{path}", hashlib.sha256(page.encode()).hexdigest())
+        for path, page in zip(paths, drawn, strict=True)
+    ]
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,12 @@ def recorded_report(session: Session, path: str) -> RecordedReport | None:
                 MonitoringRun.model_id == parts[1], MonitoringRun.report_path == path
             )
         ).first()
+        # A report its record no longer names (the run key was analysed again): the alerts of
+        # the first analysis link it, and the trail recorded it as drawn.
+        if run is None:
+            run = session.scalars(
+                select(AuditEvent.seq).where(AuditEvent.target == f"report:drift:{path}").limit(1)
+            ).first()
         return None if run is None else RecordedReport(path, "drift", parts[1])
     return None
 

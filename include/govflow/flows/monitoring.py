@@ -14,6 +14,7 @@ never adds a second record, and its audit event is written once.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import time
@@ -58,6 +59,7 @@ LOG = logging.getLogger(__name__)
 REPORT_SAMPLE_ROWS = 5000
 # Beside reports/, never under it: the dashboard serves nothing from here.
 REPORT_LOCKS = ".report-locks"
+DRIFT_REPORT_DRAWN = "report.drift_generated"
 # Wide enough for the longest bound the policy words: "critical >= 0.25, warning >= 0.1".
 THRESHOLD_WIDTH = 32
 ACTOR = "govflow-monitoring"
@@ -568,10 +570,21 @@ def render_report(
         except ReportNotDrawn as error:
             _add_finding(db_url, run_id, report_not_drawn(error))
             return None
+        digest = hashlib.sha256((data_dir / path).read_bytes()).hexdigest()
         with store.session_scope(db_url) as session:
             drawn = session.get(MonitoringRun, run_id)
             assert drawn is not None
             drawn.report_path = path
+            # The path stays servable once a re-analysis of the run key records another
+            # report, and the trail holds what it served.
+            record_event(
+                session,
+                actor=ACTOR,
+                action=DRIFT_REPORT_DRAWN,
+                target=f"report:drift:{path}",
+                payload={"path": path, "sha256": digest, "record": run_id},
+                idempotency_key=f"{DRIFT_REPORT_DRAWN}:{path}:{digest}",
+            )
         return path
 
 
