@@ -383,8 +383,11 @@ def test_the_art_73_report_of_the_fairness_incident_shows_its_15_day_deadline(
     assert "rows per group female" in report
     assert "INCIDENT ALERT - CRITICAL" in report
     assert "- Days left: OVERDUE by 1.0 days" in urgent.stdout
-    # The newest report of the incident is the file, its path and hash audited.
-    assert (tmp_path / "reports" / "incidents" / f"{ref}-initial.md").read_text() in urgent.stdout
+    # Each report drawn is a file, its path and hash audited: the newest beside the first,
+    # which is never drawn over (an earlier alert links it).
+    kept = tmp_path / "reports" / "incidents"
+    assert (kept / f"{ref}-initial-2.md").read_text() in urgent.stdout
+    assert (kept / f"{ref}-initial.md").read_text() in first.stdout
 
 
 def test_the_monthly_executive_summary_names_the_critical_model_and_the_incidents(
