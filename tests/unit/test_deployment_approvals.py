@@ -258,6 +258,7 @@ def test_form_002_keeps_approver_time_option_comment_and_conditions(config, depl
         "comment": "fine",
         "conditions": ["watch thin-file applicants", "weekly review"],
         "assignees": ["sam", "priya"],
+        "readiness_report": [],
     }
     assert stored.details["option"] == "Approve"
     assert stored.details["timed_out"] is False

@@ -3,6 +3,7 @@ records, gates, approvals, go-live, the readiness report and its CLI."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,10 @@ from govflow.alerts.outbox import SLACK
 from govflow.audit import query_events
 from govflow.cli import app
 from govflow.config import load_config
-from govflow.dashboard.deployments import deployment_rows
+from govflow.dashboard import dashboard_rights
+from govflow.dashboard.deployments import deployment_rows, recorded_reports
+from govflow.dashboard.html import deployments as deployments_page
+from govflow.dashboard.reports import recorded_report
 from govflow.deployment import procedure, readiness, workflow
 from govflow.deployment.approvals import AIRFLOW_AUDIT_LOG
 from govflow.deployment.approvals import decision_rows as approvals_of
@@ -232,6 +236,49 @@ def test_the_approved_deployment_reports_approve_with_the_traffic_checks_outstan
     html = (env.data_dir / deployment.details["report_html_path"]).read_text()
     assert "### Recommendation\n\n**APPROVE**\n" in markdown
     assert "<p><strong>APPROVE</strong></p>" in html
+
+
+def test_the_report_each_approver_was_shown_is_kept_and_named_by_their_decision(env, approved):
+    """Rendered again at go-live and at the end, the report the approvals were asked on stays
+    as it was: its files keep the bytes their sha256 recorded, each decision (its record,
+    step 10's evidence, its audit event) names them, and the dashboard still serves them
+    beside the newest."""
+    deployment, _ = _deployment(env, approved)
+    asked_on = deployment.details["approvals_report"]
+    ref = deployment.ref
+    assert [r["path"] for r in asked_on] == [
+        f"reports/deployments/{ref}/readiness.md",
+        f"reports/deployments/{ref}/readiness.html",
+    ]
+    for rendering in asked_on:
+        kept = (env.data_dir / rendering["path"]).read_bytes()
+        assert hashlib.sha256(kept).hexdigest() == rendering["sha256"]
+    decision = "| Compliance Officer | carol | approve |"
+    assert decision not in (env.data_dir / asked_on[0]["path"]).read_text()
+    assert decision in (env.data_dir / deployment.report_path).read_text()
+    assert deployment.details["report_html_path"] != asked_on[1]["path"]
+    with store.session_scope(env.db_url) as session:
+        row = procedure.deployment_of_run(session, approved)
+        step10 = session.scalars(
+            select(DeploymentStep).where(
+                DeploymentStep.deployment_id == row.id, DeploymentStep.step == 10
+            )
+        ).one()
+        events = query_events(session, action="deployment.approval_*", target=f"deployment:{ref}")
+        served = [recorded_report(session, r["path"]) for r in asked_on]
+        (listed,) = [r for r in deployment_rows(session, env.config) if r.ref == ref]
+    assert [d["readiness_report"] for d in step10.evidence["decisions"]] == [asked_on] * 5
+    assert [e.payload["readiness_report"] for e in events] == [asked_on] * 5
+    assert [(r.path, r.kind) for r in served if r] == [(r["path"], "readiness") for r in asked_on]
+    assert listed.reports == [deployment.report_path, deployment.details["report_html_path"]]
+    assert listed.approvals_reports == [r["path"] for r in asked_on]
+    page = deployments_page("", dashboard_rights(env.config, "audrey"), [listed], lambda d, r: "")
+    assert (
+        "<p>as put to the approvers: "
+        f'<a href="/reports/reports/deployments/{ref}/readiness.md" target="_blank">'
+    ) in page
+    assert recorded_reports(deployment)[:2] == listed.reports
+    assert set(recorded_reports(deployment)) >= {r["path"] for r in asked_on}
 
 
 def test_govflow_report_readiness_prints_the_report_of_the_records(env, approved, monkeypatch):

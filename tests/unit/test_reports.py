@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from typer.testing import CliRunner, Result
 
 from govflow import settings, store
@@ -23,6 +23,7 @@ from govflow.flows.reports import (
     previous_month,
     previous_quarter,
 )
+from govflow.reports import executive, incidents_in_period
 from govflow.reports.compliance import build_report as build_compliance_report
 from govflow.reports.pdf import markdown_pdf
 from govflow.store.schema import (
@@ -898,6 +899,58 @@ def test_a_quarter_whose_incidents_all_ended_before_it_says_so(records, fresh_st
         "- no incident opened before this quarter was open in it\n"
     ) in report
     assert "- no kill switch used or in force this quarter\n" in report
+
+
+def test_both_summaries_count_the_incidents_carried_over_into_their_period_read_at_once(
+    records, fresh_store_env
+):
+    """INC-2025-0001 (opened in March, still open) and INC-2025-0003 (opened in March,
+    resolved on 10 April) were open in April and in 2025Q2: the compliance report's one line
+    (its Slack summary) and the executive summary of April count and list them, from one
+    query of the incidents whatever their number."""
+    with store.session_scope(fresh_store_env) as session:
+        session.add(_incident(2, _day(2, 1), _day(3, 1)))  # resolved before the period
+        session.add(_incident(3, _day(3, 20), _day(4, 10)))  # resolved in it
+    config = load_config(settings.config_dir())
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    with store.session_scope(fresh_store_env) as session:
+        quarter = build_compliance_report(session, config, "2025Q2")
+        april = executive.build_summary(session, config, "2025-04")
+        engine = session.get_bind().engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            found = incidents_in_period(session, _day(4, 1), _day(5, 1))
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        markdown, page = executive.render_markdown(april), executive.render_html(april)
+
+    assert quarter.headline == (
+        "0 incidents opened in or about 2025Q2, 2 opened before it and open in it (1 open at "
+        "its end); audit chain intact."
+    )
+    assert april.headline().endswith(
+        "0 incidents opened, 2 opened before and open in it, 1 still open at the month's end."
+    )
+    assert (
+        "No incident opened this month.\n\n"
+        "Opened before this month and still open when it began:\n\n"
+        "- INC-2025-0001 P0 CRITICAL credit_approval disparate_impact_ratio: open at the month's "
+        "end\n"
+        "- INC-2025-0003 P2 WARNING credit_approval psi_3: resolved 2025-04-10\n"
+    ) in markdown
+    assert (
+        "<p>Opened before this month and still open when it began:</p><ul><li>INC-2025-0001 P0 "
+        "CRITICAL credit_approval disparate_impact_ratio: open at the month&#x27;s end</li>"
+    ) in page
+    assert ([i.ref for i in found.opened], [i.ref for i in found.carried_over]) == (
+        [],
+        ["INC-2025-0001", "INC-2025-0003"],
+    )
+    assert len(statements) == 1
 
 
 def test_a_model_taken_out_of_models_yaml_keeps_its_coverage_and_80_percent_rows(

@@ -88,6 +88,8 @@ class DeploymentRow:
     recommendation: str | None
     go_live: str | None
     reports: list[str]
+    # The rendering put to the approvers, kept as they were shown it (the newest may differ).
+    approvals_reports: list[str]
     stopped: str | None
     rollout: dict[str, Any]
     rollback: dict[str, Any] | None
@@ -187,10 +189,23 @@ def _by_deployment(session: Session, model: Any, ids: list[int]) -> dict[int, li
     return found
 
 
-def recorded_reports(deployment: Deployment) -> list[str]:
-    """The readiness report's Markdown and HTML, relative to the data directory."""
+def newest_reports(deployment: Deployment) -> list[str]:
+    """The newest rendering of the readiness report, Markdown and HTML, relative to the data
+    directory."""
     paths = [deployment.report_path, deployment.details.get("report_html_path")]
     return [str(p) for p in paths if p]
+
+
+def approvals_reports(deployment: Deployment) -> list[str]:
+    """The rendering of the readiness report the approvals were asked on."""
+    return [str(r["path"]) for r in deployment.details.get("approvals_report", [])]
+
+
+def recorded_reports(deployment: Deployment) -> list[str]:
+    """Every rendering of the readiness report the deployment recorded, the newest first:
+    an earlier one (the one its approvers were shown) is served by the path recorded."""
+    kept = [str(r["path"]) for r in deployment.details.get("readiness_renderings", [])]
+    return list(dict.fromkeys(newest_reports(deployment) + kept))
 
 
 def deployment_rows(
@@ -249,7 +264,8 @@ def deployment_rows(
                 step_status=None if last is None else last.status,
                 recommendation=deployment.recommendation,
                 go_live=deployment.go_live,
-                reports=recorded_reports(deployment),
+                reports=newest_reports(deployment),
+                approvals_reports=approvals_reports(deployment),
                 stopped=procedure.stop_reason(deployment),
                 rollout=dict(deployment.details.get("rollout", {})),
                 rollback=deployment.details.get("rollback"),

@@ -677,6 +677,11 @@ def deployments(
             for st in d.stages
         )
         reports = " ".join(report_link(root, path, path.rsplit("/", 1)[-1]) for path in d.reports)
+        asked_on = " ".join(
+            report_link(root, path, path.rsplit("/", 1)[-1])
+            for path in d.approvals_reports
+            if d.approvals_reports != d.reports
+        )
         rollback = (
             ""
             if not d.rollback
@@ -694,6 +699,7 @@ def deployments(
             f"{'; closed ' + _e(_time(d.closed_at)) if d.closed_at else ''}</p>"
             + (f"<p><b>stopped</b>: {_e(d.stopped)}</p>" if d.stopped else "")
             + (f"<p>readiness report: {reports}</p>" if reports else "")
+            + (f"<p>as put to the approvers: {asked_on}</p>" if asked_on else "")
             + (f"<p>waiting for:</p><ul>{requests}</ul>" if requests else "")
             + (
                 f"<p>withdrawn when it stopped (no longer asked):</p><ul>{withdrawn}</ul>"

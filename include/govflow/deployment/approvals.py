@@ -262,7 +262,9 @@ def record_decisions(
     requests: list[FormRequest],
     answers: list[Answer],
 ) -> list[DeploymentApproval]:
-    """Write FORM-AI-DEPLOY-002: one decision per role, with approver, time, option, comment."""
+    """Write FORM-AI-DEPLOY-002: one decision per role, with approver, time, option, comment
+    and the rendering of the readiness report it was asked on (path and sha256 of each file)."""
+    asked_on = list(deployment.details.get("approvals_report", []))
     decisions = []
     for request, answer in zip(requests, answers, strict=True):
         decision = APPROVED if answer.chosen_options == (APPROVE,) else REJECTED
@@ -286,6 +288,7 @@ def record_decisions(
             "timed_out": answer.responded_by is None,
             "response_timeout_hours": request.response_timeout_hours,
             "subject": request.subject,
+            "readiness_report": asked_on,
         }
         session.flush()
         record_event(
@@ -293,7 +296,11 @@ def record_decisions(
             actor=answer.responded_by or "timeout",
             action=f"deployment.approval_{decision}",
             target=f"deployment:{deployment.ref}",
-            payload={"role": request.role, "comment": record.comment},
+            payload={
+                "role": request.role,
+                "comment": record.comment,
+                "readiness_report": asked_on,
+            },
             severity="INFO" if decision == APPROVED else "WARNING",
             idempotency_key=f"deployment.approval:{deployment.ref}:{request.role}",
         )
@@ -336,6 +343,7 @@ def decision_rows(session: Session, deployment: Deployment) -> list[dict[str, An
             "comment": row.comment,
             "conditions": list(row.details.get("conditions", [])),
             "assignees": list(row.details.get("assignees", [])),
+            "readiness_report": list(row.details.get("readiness_report", [])),
         }
         for row in rows
     ]

@@ -5,7 +5,10 @@ decisions and fills the seed's template: status per readiness area (the five sec
 seed 000's checklist), outstanding items with owners and due dates, monitoring, rollout and
 rollback plans, and the recommendation with its conditions. The same report renders as
 Markdown and as self-contained HTML, so what ``govflow report readiness`` prints, what the
-DAG writes next to the deployment and what approvers read always agree.
+DAG writes next to the deployment and what approvers read always agree. The report is
+rendered several times along the procedure (before the approvals, at go-live, at the end);
+each rendering is kept beside the earlier ones, never over them (``write_report``), so the
+one each approval was asked on, which its record names, can still be read as it was.
 
 The recommendation (``recommend``):
 
@@ -36,6 +39,7 @@ from govflow.config import GovflowConfig
 from govflow.deployment import approvals, checklists, procedure
 from govflow.deployment.checks import TRAFFIC_CHECKS
 from govflow.deployment.forms import FormRequest, role_title
+from govflow.reports import keep_report, unwritten_stem
 from govflow.store.schema import Deployment
 from govflow.store.types import utcnow
 
@@ -45,6 +49,8 @@ APPROVE_WITH_CONDITIONS: Recommendation = "APPROVE WITH CONDITIONS"
 DO_NOT_APPROVE: Recommendation = "DO NOT APPROVE"
 READINESS_CHECKLIST = "readiness"
 REPORT_DIR = Path("reports") / "deployments"
+REPORT_STEM = "readiness"
+REPORT_GENERATED = "report.readiness_generated"
 POST_DEPLOYMENT_FORMS = {17: "documentation_updates", 18: "registration_updates", 20: "closure"}
 
 STOPPED = "the deployment stopped: {reason}"
@@ -514,14 +520,30 @@ def render_html(report: ReadinessReport) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(data_dir: Path, report: ReadinessReport) -> tuple[str, str]:
-    """Write the Markdown and HTML renderings; returns their paths relative to ``data_dir``."""
+def write_report(
+    session: Session, data_dir: Path, report: ReadinessReport, *, actor: str
+) -> list[dict[str, str]]:
+    """Keep the Markdown and HTML renderings in the deployment's folder, each path and sha256
+    an audit event (``keep_report``, once per content); returns them, Markdown first, as
+    ``{"path", "sha256"}`` with the path relative to ``data_dir``. A rendering that differs
+    from those kept is written beside them (``readiness-2.md``, ...), never over one: the
+    report an approver was shown stays as it was shown."""
     directory = REPORT_DIR / report.ref
-    (Path(data_dir) / directory).mkdir(parents=True, exist_ok=True)
-    markdown_path, html_path = directory / "readiness.md", directory / "readiness.html"
-    (Path(data_dir) / markdown_path).write_text(render_markdown(report))
-    (Path(data_dir) / html_path).write_text(render_html(report))
-    return markdown_path.as_posix(), html_path.as_posix()
+    renderings = {"md": render_markdown(report), "html": render_html(report)}
+    stem = unwritten_stem(Path(data_dir) / directory, REPORT_STEM, renderings)
+    kept = []
+    for suffix, content in renderings.items():
+        path = directory / f"{stem}.{suffix}"
+        digest = keep_report(
+            session,
+            path=Path(data_dir) / path,
+            content=content,
+            action=REPORT_GENERATED,
+            target=f"deployment:{report.ref}",
+            actor=actor,
+        )
+        kept.append({"path": path.as_posix(), "sha256": digest})
+    return kept
 
 
 def summary_text(report: ReadinessReport) -> str:

@@ -233,13 +233,21 @@ def _record_checks(
 
 def _render_report(
     session: Session, env: Environment, deployment: Deployment
-) -> readiness.ReadinessReport:
+) -> tuple[readiness.ReadinessReport, list[dict[str, str]]]:
+    """Render the readiness report and keep it; the deployment points at this rendering as
+    its newest and lists it with every one kept before (``readiness_renderings``). Returns
+    the report and this rendering's files with their sha256."""
     report = readiness.build_report(session, env.config, deployment)
-    markdown_path, html_path = readiness.write_report(env.data_dir, report)
-    deployment.report_path = markdown_path
+    markdown, html = readiness.write_report(session, env.data_dir, report, actor=ACTOR)
+    kept = deployment.details.get("readiness_renderings", [])
+    deployment.report_path = markdown["path"]
     deployment.recommendation = report.recommendation
-    procedure.update_details(deployment, report_html_path=html_path)
-    return report
+    procedure.update_details(
+        deployment,
+        report_html_path=html["path"],
+        readiness_renderings=kept + [r for r in (markdown, html) if r not in kept],
+    )
+    return report, [markdown, html]
 
 
 def _parse_window(plan: dict[str, Any]) -> str | None:
@@ -574,7 +582,9 @@ def review_readiness(
                 actor=ACTOR,
                 evidence={"reason": "expedited: the final review is part of the approvals"},
             )
-        report = _render_report(session, env, deployment)
+        report, rendering = _render_report(session, env, deployment)
+        # The rendering the approvers are asked on: each decision's record names it.
+        procedure.update_details(deployment, approvals_report=rendering)
         assignments = [
             approvals.ApprovalAssignment(a["role"], tuple(a["assignees"]))
             for a in deployment.details["approval_assignments"]
@@ -843,7 +853,7 @@ def authorise_rollout(env: Environment, run_id: str) -> dict[str, Any]:
         deployment = _deployment(session, run_id)
         deployment.status = procedure.AUTHORISED
         procedure.update_details(deployment, authorised_at=utcnow().isoformat())
-        report = _render_report(session, env, deployment)
+        report, _ = _render_report(session, env, deployment)
         _notify(
             session,
             env,
@@ -1002,7 +1012,7 @@ def close(
                 decided_by=ACTOR,
             )
         deployment.closed_at = utcnow()
-        report = _render_report(session, env, deployment)
+        report, _ = _render_report(session, env, deployment)
         stopped = procedure.stop_reason(deployment)
         headline = (
             f"*Deployment {deployment.ref} {deployment.status.replace('_', ' ')}*: "

@@ -24,23 +24,46 @@ REPORT_DIRS: dict[ReportFamily, str] = {
 }
 
 
-def incidents_of_period(session: Session, start: datetime, end: datetime) -> list[Incident]:
-    """The incidents a period's report answers for, oldest first: those opened in it, and
-    those raised by an analysis of a window ending in it. A backfill (or the demo, which
-    replays March 2025) opens today an incident about the period's data; the period it
-    concerns must still name it, with its own opening time kept for the SLA figures."""
-    return list(
-        session.scalars(
-            select(Incident)
-            .outerjoin(MonitoringRun, Incident.source_run_id == MonitoringRun.id)
-            .where(
-                or_(
-                    and_(Incident.opened_at >= start, Incident.opened_at < end),
-                    and_(MonitoringRun.interval_end > start, MonitoringRun.interval_end <= end),
-                )
-            )
-            .order_by(Incident.opened_at, Incident.id)
-        )
+@dataclass(frozen=True)
+class PeriodIncidents:
+    """The incidents a period's report answers for, each list oldest first: ``opened``, those
+    opened in it or raised by an analysis of a window ending in it (a backfill, or the demo
+    replaying March 2025, opens today an incident about the period's data: the period it
+    concerns must still name it, with its own opening time kept for the SLA figures), and
+    ``carried_over``, those opened before it and still open when it began. The period
+    answers for both; the opening and SLA figures of the second are an earlier period's."""
+
+    opened: list[Incident]
+    carried_over: list[Incident]
+
+    @property
+    def count(self) -> int:
+        """Every incident open at some moment of the period, or about it."""
+        return len(self.opened) + len(self.carried_over)
+
+    def open_at_end(self, end: datetime) -> int:
+        return sum(open_at(i, end) for i in (*self.opened, *self.carried_over))
+
+
+def incidents_in_period(session: Session, start: datetime, end: datetime) -> PeriodIncidents:
+    """The incidents of the period from ``start`` to ``end``, in one query."""
+    about = or_(
+        and_(Incident.opened_at >= start, Incident.opened_at < end),
+        and_(MonitoringRun.interval_end > start, MonitoringRun.interval_end <= end),
+    )
+    still_open = and_(
+        Incident.opened_at < start,
+        or_(Incident.resolved_at.is_(None), Incident.resolved_at >= start),
+    )
+    rows = session.execute(
+        select(Incident, about.label("about"))
+        .outerjoin(MonitoringRun, Incident.source_run_id == MonitoringRun.id)
+        .where(or_(about, still_open))
+        .order_by(Incident.opened_at, Incident.id)
+    ).all()
+    # "about" is NULL (not false) for an incident without a monitoring run opened before.
+    return PeriodIncidents(
+        [incident for incident, of in rows if of], [incident for incident, of in rows if not of]
     )
 
 

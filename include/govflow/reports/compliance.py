@@ -47,9 +47,10 @@ from govflow.config import GovflowConfig
 from govflow.metrics.regression import JUDGED_AS
 from govflow.reports import (
     KeptReport,
+    PeriodIncidents,
     acknowledgement_misses,
     first_acknowledgements,
-    incidents_of_period,
+    incidents_in_period,
     keep_renderings,
     open_at,
     state_at_end,
@@ -131,6 +132,7 @@ def build_report(
         )
     ).all()
     broken = _trail_problem(session, latest)
+    incidents = incidents_in_period(session, start, end)
     tiers = _tiers(session, config, records)
     findings = session.execute(
         select(MetricResult, MonitoringRun.model_id)
@@ -162,14 +164,15 @@ def build_report(
         "",
         "## Art. 73: incidents",
         "",
-        *_incidents(session, config, start, end),
+        *_incidents(session, config, incidents, start, end),
         "",
         "## Art. 12: record-keeping",
         "",
         *_records(session, start, end, broken),
         "",
     ]
-    return ComplianceReport(quarter, "\n".join(lines), _headline(session, quarter, broken), end)
+    headline = _headline(quarter, incidents, end, broken)
+    return ComplianceReport(quarter, "\n".join(lines), headline, end)
 
 
 def _under_way(drawn_to: datetime, end: datetime) -> str:
@@ -211,14 +214,15 @@ def _trail_problem(session: Session, checkpoints: _Checkpoints) -> str | None:
     return problem or checkpoints.unreadable
 
 
-def _headline(session: Session, quarter: str, broken: str | None) -> str:
-    start, end = quarter_bounds(quarter)
-    opened = incidents_of_period(session, start, end)
-    unresolved = sum(open_at(i, end) for i in opened)
+def _headline(quarter: str, incidents: PeriodIncidents, end: datetime, broken: str | None) -> str:
+    """The report in one line (its Slack summary): every incident open in the quarter, those
+    carried over from an earlier one too."""
+    opened, carried = len(incidents.opened), len(incidents.carried_over)
     state = "intact" if broken is None else "BROKEN"
     return (
-        f"{len(opened)} incident{'s' if len(opened) != 1 else ''} opened in or about {quarter} "
-        f"({unresolved} open at its end); audit chain {state}."
+        f"{opened} incident{'s' if opened != 1 else ''} opened in or about {quarter}"
+        + (f", {carried} opened before it and open in it" if carried else "")
+        + f" ({incidents.open_at_end(end)} open at its end); audit chain {state}."
     )
 
 
@@ -381,8 +385,14 @@ def _eighty_percent(tiers: dict[str, str | None], findings: Sequence[Any]) -> li
     return lines if len(lines) > 2 else ["No high-risk model was analysed for fairness."]
 
 
-def _incidents(session: Session, config: GovflowConfig, start: datetime, end: datetime) -> list:
-    opened = incidents_of_period(session, start, end)
+def _incidents(
+    session: Session,
+    config: GovflowConfig,
+    incidents: PeriodIncidents,
+    start: datetime,
+    end: datetime,
+) -> list:
+    opened = incidents.opened
     # A quarter without an incident may still have accepted a risk (on an older incident):
     # it is listed all the same.
     lines = [] if opened else ["No incident opened in or about this quarter."]
@@ -448,24 +458,12 @@ def _incidents(session: Session, config: GovflowConfig, start: datetime, end: da
         )
         for r in risks
     ] or ["- no risk accepted or in force this quarter"]
-    return lines + _carried_over(session, start, end, {i.id for i in opened})
+    return lines + _carried_over(incidents.carried_over, end)
 
 
-def _carried_over(session: Session, start: datetime, end: datetime, listed: set[int]) -> list:
+def _carried_over(carried: list[Incident], end: datetime) -> list:
     """The incidents opened before the quarter and still open when it began: the quarter
     answers for them too, though their opening and SLA figures are an earlier quarter's."""
-    carried = [
-        i
-        for i in session.scalars(
-            select(Incident)
-            .where(
-                Incident.opened_at < start,
-                or_(Incident.resolved_at.is_(None), Incident.resolved_at >= start),
-            )
-            .order_by(Incident.opened_at, Incident.id)
-        )
-        if i.id not in listed
-    ]
     if not carried:
         return ["- no incident opened before this quarter was open in it"]
     return [

@@ -5,8 +5,10 @@ and incidents only: the same records give the same report.
 Per model: how many analyses ran, how many ended CRITICAL, WARNING, INFO or INCONCLUSIVE or FAILED,
 the newest verdict, the worst composite score and the composite's trend over the month (an
 inline SVG line in the HTML). Then the month's incidents: opened by severity and class,
-resolved, still open at the month's end, and the acknowledgement time against the policy's
-SLA. Historical records (backfills) are left out: the month is what happened in it.
+those opened in an earlier month and still open when it began (the month answers for them
+too, though their acknowledgement is an earlier month's), resolved, still open at the
+month's end, and the acknowledgement time against the policy's SLA. Historical records
+(backfills) are left out: the month is what happened in it.
 """
 
 from __future__ import annotations
@@ -25,9 +27,8 @@ from govflow.reports import (
     KeptReport,
     acknowledgement_misses,
     first_acknowledgements,
-    incidents_of_period,
+    incidents_in_period,
     keep_renderings,
-    open_at,
     state_at_end,
 )
 from govflow.reports.charts import sparkline
@@ -40,6 +41,7 @@ FAILED = "FAILED"
 VERDICTS = ("CRITICAL", "WARNING", "INFO", "INCONCLUSIVE", FAILED)
 BAD_MONTH = "{month!r} is not a month (YYYY-MM)"
 NOT_CONFIGURED = "not in models.yaml"
+CARRIED_OVER = "Opened before this month and still open when it began:"
 
 
 class ReportError(ValueError):
@@ -62,6 +64,8 @@ class ExecutiveSummary:
     month: str
     models: list[ModelMonth]
     opened: list[Incident]
+    # Opened in an earlier month and still open when this one began.
+    carried_over: list[Incident]
     resolved: int
     open_at_end: int
     median_ack_minutes: float | None
@@ -71,7 +75,7 @@ class ExecutiveSummary:
 
     def headline(self) -> str:
         critical = [m.model_id for m in self.models if m.verdicts.get("CRITICAL")]
-        incidents = len(self.opened)
+        incidents, carried = len(self.opened), len(self.carried_over)
         return (
             f"{sum(m.analyses > 0 for m in self.models)} of {len(self.models)} models "
             f"monitored in {self.month}; "
@@ -81,7 +85,8 @@ class ExecutiveSummary:
                 else "no CRITICAL finding; "
             )
             + f"{incidents} incident{'s' if incidents != 1 else ''} opened, "
-            f"{self.open_at_end} still open at the month's end."
+            + (f"{carried} opened before and open in it, " if carried else "")
+            + f"{self.open_at_end} still open at the month's end."
         )
 
 
@@ -129,7 +134,8 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
                 composites,
             )
         )
-    opened = incidents_of_period(session, start, end)
+    incidents = incidents_in_period(session, start, end)
+    opened = incidents.opened
     # Every incident resolved in the month, whenever it was opened: one opened the month
     # before and resolved in this one was resolved this month.
     resolved = session.scalars(
@@ -137,9 +143,6 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
         .select_from(Incident)
         .where(Incident.resolved_at >= start, Incident.resolved_at < end)
     ).one()
-    open_at_end = sum(
-        open_at(i, end) for i in session.scalars(select(Incident).where(Incident.opened_at < end))
-    )
     acknowledged = first_acknowledgements(session, opened)
     acks = [
         (at - i.opened_at) / timedelta(minutes=1)
@@ -149,9 +152,10 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
     return ExecutiveSummary(
         month,
         models,
-        list(opened),
+        opened,
+        incidents.carried_over,
         resolved,
-        open_at_end,
+        incidents.open_at_end(end),
         statistics.median(acks) if acks else None,
         config.policy.escalation.acknowledgement_minutes,
         acknowledgement_misses(
@@ -207,11 +211,10 @@ def render_markdown(summary: ExecutiveSummary) -> str:
     lines += ["", f"## Incidents ({_ack(summary)})", "", *_misses(summary)]
     if not summary.opened:
         lines.append("No incident opened this month.")
-    for incident in summary.opened:
-        lines.append(
-            f"- {incident.ref} {incident.priority} {incident.severity} {incident.model_id or '-'} "
-            f"{incident.metric or incident.category}: {_state(incident, summary)}"
-        )
+    lines += [_incident_line(incident, summary) for incident in summary.opened]
+    if summary.carried_over:
+        lines += ["", CARRIED_OVER, ""]
+        lines += [_incident_line(incident, summary) for incident in summary.carried_over]
     lines += [
         "",
         f"Resolved this month: {summary.resolved}; open at the month's end: {summary.open_at_end}.",
@@ -230,6 +233,7 @@ def render_html(summary: ExecutiveSummary) -> str:
     incidents = "".join(_incident_item(i, summary) for i in summary.opened) or (
         "<li>No incident opened this month.</li>"
     )
+    carried = "".join(_incident_item(i, summary) for i in summary.carried_over)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Monthly drift summary "
         f"{summary.month}</title></head><body><h1>Monthly drift summary, {summary.month}</h1>"
@@ -238,13 +242,21 @@ def render_html(summary: ExecutiveSummary) -> str:
         f"</table><h2>Incidents ({html.escape(_ack(summary))})</h2>"
         + "".join(f"<p>{html.escape(line)}</p>" for line in _misses(summary) if line)
         + f"<ul>{incidents}</ul>"
-        f"<p>Resolved this month: {summary.resolved}; open at the month's end: "
+        + (f"<p>{html.escape(CARRIED_OVER)}</p><ul>{carried}</ul>" if carried else "")
+        + f"<p>Resolved this month: {summary.resolved}; open at the month's end: "
         f"{summary.open_at_end}.</p></body></html>\n"
     )
 
 
 def _state(incident: Incident, summary: ExecutiveSummary) -> str:
     return state_at_end(incident, month_bounds(summary.month)[1], "month")
+
+
+def _incident_line(incident: Incident, summary: ExecutiveSummary) -> str:
+    return (
+        f"- {incident.ref} {incident.priority} {incident.severity} {incident.model_id or '-'} "
+        f"{incident.metric or incident.category}: {_state(incident, summary)}"
+    )
 
 
 def _incident_item(incident: Incident, summary: ExecutiveSummary) -> str:
