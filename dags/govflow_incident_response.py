@@ -194,13 +194,16 @@ def request_rollback() -> dict:
 @task
 def request_risk_acceptance(run_id=None, ti=None) -> dict:
     """Choose the risk acceptance run to start: none while an earlier request is pending or
-    in force, or an earlier run has not ended (the task's log and result say so)."""
+    in force, or an earlier run has not ended (the task's log and result say so); a request
+    whose run has ended undecided is refused first."""
     from govflow.flows.incident_response import request_risk_acceptance as request
     from govflow.flows.incident_response import risk_acceptance_runs
 
     earlier = risk_acceptance_runs(_incident_id())
     running = unended_risk_acceptance_runs(ti, earlier)
-    return request(_incident_id(), dag_run_id=run_id, running=running, actor=_containment_actor())
+    ended = [run for run in earlier if run not in running]
+    actor = _containment_actor()
+    return request(_incident_id(), dag_run_id=run_id, running=running, ended=ended, actor=actor)
 
 
 @task

@@ -19,8 +19,10 @@ from airflow.sdk.exceptions import (
 from sqlalchemy import select
 
 from govflow import settings, store
+from govflow.audit import query_events
 from govflow.config import load_config
 from govflow.flows.incident_response import (
+    ACCEPTANCE_ORPHANED,
     ACCEPTANCE_PENDING,
     ACCEPTANCE_RUNNING,
     ACCEPTANCE_STARTED,
@@ -292,8 +294,10 @@ def test_a_later_response_run_starts_nothing_while_the_earlier_request_is_pendin
         _end(ending, acceptance_id)
     with store.session_scope() as session:
         until = session.get_one(RiskAcceptance, acceptance_id).suppression_until
+    # A pending request's run is waiting for the compliance officer's review.
+    running = {first["risk_acceptance_run_id"]} if ending is None else frozenset()
 
-    later = _accept_risk(dag, monkeypatch, incident_id, "manual__second")
+    later = _accept_risk(dag, monkeypatch, incident_id, "manual__second", running=running)
 
     message = ACCEPTANCE_PENDING.format(
         ref=ref,
@@ -305,6 +309,33 @@ def test_a_later_response_run_starts_nothing_while_the_earlier_request_is_pendin
     )
     assert (later["risk_acceptance_run_id"], later["message"]) == (None, message)
     assert capsys.readouterr().out.splitlines()[-1] == message
+
+
+def test_a_request_whose_run_ended_undecided_is_refused_and_a_later_run_starts(
+    dag, incident, monkeypatch
+):
+    """The earlier run was marked failed by hand while its request waited for the compliance
+    officer: nothing can decide the request any more, and pending it blocked every later
+    "Accept risk" of the model and metric."""
+    incident_id, ref = incident
+    first = _accept_risk(dag, monkeypatch, incident_id, f"incident__{ref}")
+    acceptance_id = _file_request(ref, first["risk_acceptance_run_id"])
+
+    later = _accept_risk(dag, monkeypatch, incident_id, "manual__second")
+    again = _accept_risk(dag, monkeypatch, incident_id, "manual__second")
+
+    assert later == again
+    assert later["risk_acceptance_run_id"] == f"risk_acceptance__{ref}__manual__second"
+    with store.session_scope() as session:
+        refused = session.get_one(RiskAcceptance, acceptance_id)
+        assert (refused.status, refused.details["refused"]) == (
+            "refused",
+            ACCEPTANCE_ORPHANED.format(run=first["risk_acceptance_run_id"]),
+        )
+        events = query_events(session, action="risk_acceptance.refused")
+        assert [(e.actor, e.target) for e in events] == [
+            ("carol", f"risk_acceptance:{acceptance_id}")
+        ]
 
 
 @pytest.mark.parametrize("earlier", ["theirs", "before_runs_were_per_response"])

@@ -12,6 +12,7 @@ acknowledgement SLA runs out. The stricter (earlier) escalation is taken.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,6 +58,12 @@ ACCEPTANCE_PENDING = (
     "{ref}: accept risk: risk acceptance {id} of {model_id} {metric} is {status}{until}, so "
     "no new request is started"
 )
+# A request whose run Airflow ended before anyone decided it (the run marked failed by hand,
+# say): nothing can decide it any more, and left pending it would block every later one.
+ACCEPTANCE_ORPHANED = (
+    "its govflow_risk_acceptance run {run} ended without a decision, so a new request may start"
+)
+RISK_ACCEPTANCE_KEY = "govflow_risk_acceptance/"
 ACCEPTANCE_RUNNING = (
     "{ref}: accept risk: {run} of govflow_risk_acceptance has not ended, so no new request "
     "is started"
@@ -393,9 +400,22 @@ def risk_acceptance_runs(incident_id: int, *, db_url: str | None = None) -> list
         return [FIRST_RISK_ACCEPTANCE_RUN.format(ref=incident.ref), *started]
 
 
-def _acceptance_blocking(session: Any, incident: Incident, running: list[str], at: datetime) -> str:
-    """Why no new risk acceptance may start for the incident now, or ''."""
+def _acceptance_blocking(
+    session: Any,
+    incident: Incident,
+    running: Sequence[str],
+    ended: Sequence[str],
+    at: datetime,
+    actor: str,
+) -> str:
+    """Why no new risk acceptance may start for the incident now, or ''. A request still
+    pending whose govflow_risk_acceptance run has ended (``ended``) is refused first."""
     active = risk_acceptances.active_acceptance(session, incident.model_id, incident.metric, at)
+    run = ((active.request_key or "") if active else "").removeprefix(RISK_ACCEPTANCE_KEY)
+    if active is not None and active.status == risk_acceptances.REQUESTED and run in ended:
+        reason = ACCEPTANCE_ORPHANED.format(run=run)
+        risk_acceptances.refuse_acceptance(session, active, reason=reason, actor=actor, at=at)
+        active = None
     if active is not None:
         until = active.suppression_until
         return ACCEPTANCE_PENDING.format(
@@ -415,8 +435,9 @@ def request_risk_acceptance(
     incident_id: int,
     *,
     dag_run_id: str,
-    running: list[str],
+    running: Sequence[str],
     actor: str,
+    ended: Sequence[str] = (),
     db_url: str | None = None,
     at: datetime | None = None,
 ) -> dict[str, Any]:
@@ -424,11 +445,14 @@ def request_risk_acceptance(
     (``risk_acceptance_run_id``), or None while an earlier request is pending or in force
     or an earlier run (``running``: those of :func:`risk_acceptance_runs` Airflow has not
     ended) may still file one; ``message`` says which, and is printed. An ended request
-    (rejected, refused, expired) leaves the way open. The choice is a timeline event per
-    response run, so a retry of the run answers as its first try did."""
+    (rejected, refused, expired) leaves the way open, and so does one still pending whose run
+    Airflow has ended (``ended``): nothing can decide it any more, so it is refused, saying
+    why. The choice is a timeline event per response run, so a retry of the run answers as
+    its first try did."""
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
-        blocking = _acceptance_blocking(session, incident, running, at or utcnow())
+        moment = at or utcnow()
+        blocking = _acceptance_blocking(session, incident, running, ended, moment, actor)
         run = (
             None
             if blocking
