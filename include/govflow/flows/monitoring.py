@@ -522,11 +522,16 @@ def write_drift_report(
     return _keep_report(data_dir, model.id, record, drift_report.with_verdicts(page, header))
 
 
+def _file_name(text: str) -> str:
+    """``text`` as a file name: anything but letters, digits, '-', '_' and '.' becomes '_'."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
 def _keep_report(data_dir: Path, model_id: str, record: MonitoringRun, page: str) -> Path:
     """Write ``page`` as the record's report. A run key analysed again (its record rewritten
     in place) draws a new report beside the earlier one, never over it: the alerts and audit
     events of the first analysis link the earlier file."""
-    safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in record.run_key)
+    safe_key = _file_name(record.run_key)
     folder = data_dir / "reports" / model_id
     path = folder / f"{unwritten_stem(folder, safe_key, {'html': page})}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -595,8 +600,7 @@ def _drawing(data_dir: Path, model_id: str) -> Iterator[None]:
     per model, not per record: the folder stays as small as models.yaml, year after year."""
     locks = data_dir / REPORT_LOCKS
     locks.mkdir(parents=True, exist_ok=True)
-    safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
-    descriptor = os.open(locks / f"{safe_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    descriptor = os.open(locks / f"{_file_name(model_id)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
