@@ -1205,7 +1205,7 @@ app.add_typer(risk_app, name="risk-acceptance")
 @risk_app.command("list")
 def risk_acceptance_list(
     status: Annotated[
-        str | None, typer.Option(help="requested, approved, rejected, expired or refused.")
+        str | None, typer.Option(help="requested, approved, rejected, expired, refused or revoked.")
     ] = None,
     model: Annotated[str | None, typer.Option(help="Model id from models.yaml.")] = None,
 ) -> None:
@@ -1253,11 +1253,16 @@ def risk_acceptance_show(
     with store.session_scope() as session:
         acceptance = get_acceptance(session, acceptance_id)
         summary = acceptance_summary(session, acceptance)
-        refused = acceptance.details.get("refused")
+        details = acceptance.details
     for key, value in summary.items():
         typer.echo(f"{key + ':':<18} {'-' if value is None else value}")
-    if refused:
-        typer.echo(f"{'refused:':<18} {refused}")
+    if details.get("refused"):
+        typer.echo(f"{'refused:':<18} {details['refused']}")
+    if details.get("revoked_because"):
+        typer.echo(
+            f"{'revoked:':<18} {details['revoked_because']} at {details['revoked_at']}"
+            f" (granted until {details['granted_until']})"
+        )
 
 
 report_app = typer.Typer(help="Reports rendered from the records.", no_args_is_help=True)

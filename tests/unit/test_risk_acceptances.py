@@ -30,6 +30,7 @@ from govflow.incidents.risk_acceptances import (
     RATIONALE_REQUIRED,
     REFUSED,
     REJECTED,
+    REVOKED,
     SELF_APPROVAL,
     SEVERITY_NOT_ACCEPTABLE,
     TARGET_MISMATCH,
@@ -571,19 +572,66 @@ def test_at_expiry_a_condition_that_has_gone_resolves_the_incident(url, config):
         assert incident.postmortem_due == UNTIL + timedelta(days=7)
 
 
-def test_at_expiry_an_incident_already_reopened_by_a_critical_finding_is_left_alone(url, config):
+def test_a_critical_finding_revokes_the_acceptance_so_what_follows_is_alerted_again(
+    url, config, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from govflow.cli import app
+
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
     record_run(url, config, [WARNING_PSI])
     decide(url, config, request(url, config))
     critical = record_run(url, config, [CRITICAL_PSI], day=2)
+    revoked_at = DETECTED_AT + timedelta(days=2)
+    for _attempt in range(2):  # a retried task revokes once
+        with store.session_scope(url) as session:
+            open_incidents_for_run(session, config, session.get_one(MonitoringRun, critical))
+    warning_again = record_run(url, config, [WARNING_PSI], day=3)
     with store.session_scope(url) as session:
-        open_incidents_for_run(session, config, session.get_one(MonitoringRun, critical))
+        run = session.get_one(MonitoringRun, warning_again)
+        routed = [(a.kind, a.status) for a in route_findings(session, config, run, links=LINKS)]
+        suppressed = is_suppressed(session, "credit_approval", "psi", revoked_at)
 
     expired = expire(url, config, UNTIL)
+    later = request(url, config, at=revoked_at + timedelta(days=1, hours=4))
+    shown = CliRunner().invoke(app, ["risk-acceptance", "show", "1"])
 
-    assert [(e["latest_severity"], e["action"]) for e in expired] == [("CRITICAL", "none")]
+    assert expired == []
+    assert shown.exit_code == 0, shown.output
+    assert (
+        f"revoked:           CRITICAL psi finding on INC-2025-0001 at {revoked_at.isoformat()}"
+        f" (granted until {UNTIL.isoformat()})"
+    ) in shown.output
+    assert f"suppression_until: {revoked_at.isoformat()}" in shown.output
+    assert routed == [("warning_digest_item", "awaiting_digest")]
+    assert not suppressed
     with store.session_scope(url) as session:
         incident = session.scalars(select(Incident)).one()
         assert (incident.status, incident.severity, incident.priority) == ("open", "CRITICAL", "P1")
+        first = get_acceptance(session, 1)
+        assert (first.status, first.suppression_until) == (REVOKED, revoked_at)
+        assert first.details["granted_until"] == UNTIL.isoformat()
+        assert first.details["revoked_because"] == "CRITICAL psi finding on INC-2025-0001"
+        revocation = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "risk_acceptance.revoked")
+        ).one()
+        assert revocation.payload["finding_severity"] == "CRITICAL"
+        assert revocation.payload["source_run_id"] == critical
+        assert get_acceptance(session, later).status == "requested"
+    assert audit_actions(url) == [
+        "risk_acceptance.requested",
+        "risk_acceptance.approved",
+        "risk_acceptance.revoked",
+        "risk_acceptance.requested",
+    ]
+    assert [kind for kind, *_ in events(url)] == [
+        "opened",
+        "accepted_risk",
+        "recurrence",
+        "reopened",
+        "risk_acceptance_requested",
+    ]
 
 
 # --- The command line ----------------------------------------------------------------------

@@ -65,7 +65,15 @@ from govflow.alerts.paging import PAGE_KIND, PAGERDUTY, PAGING_NOTIFY, EventActi
 from govflow.audit import AuditSeverity, record_event
 from govflow.config import ALERT_SOURCES, CHECK_TYPES, SEVERITIES, GovflowConfig, load_config
 from govflow.metrics import severity_rank
-from govflow.store.schema import Alert, Incident, IncidentEvent, MetricResult, Model, MonitoringRun
+from govflow.store.schema import (
+    Alert,
+    Incident,
+    IncidentEvent,
+    MetricResult,
+    Model,
+    MonitoringRun,
+    RiskAcceptance,
+)
 from govflow.store.types import utcnow
 
 OPEN = "open"
@@ -75,6 +83,10 @@ MITIGATED = "mitigated"
 RESOLVED = "resolved"
 CLOSED = "closed"
 ACCEPTED_RISK = "accepted_risk"
+# Statuses of a risk acceptance (govflow.incidents.risk_acceptances) that a finding worse than
+# the accepted one changes here: an approved acceptance in force is revoked.
+ACCEPTANCE_APPROVED = "approved"
+ACCEPTANCE_REVOKED = "revoked"
 STATUSES = (OPEN, ACKNOWLEDGED, INVESTIGATING, MITIGATED, RESOLVED, CLOSED, ACCEPTED_RISK)
 TRANSITIONS: dict[str, frozenset[str]] = {
     OPEN: frozenset({ACKNOWLEDGED, ACCEPTED_RISK}),
@@ -682,15 +694,62 @@ def _recur(
     acceptable = config.policy.exceptions.applies_to_severities
     if incident.status == ACCEPTED_RISK and severity not in acceptable:
         # The acceptance covers a milder condition than the one now measured.
-        reopen(
-            session,
-            incident,
-            actor=actor,
-            note=f"{severity} finding while the risk was accepted for a milder one",
-            event_key=f"reopened:{event_key}",
-            at=at,
-        )
+        note = f"{severity} finding while the risk was accepted for a milder one"
+        reopen(session, incident, actor=actor, note=note, event_key=f"reopened:{event_key}", at=at)
+        _revoke_acceptances(session, incident, severity, source_run_id, actor=actor, at=at)
     return "recurred"
+
+
+def _revoke_acceptances(
+    session: Session,
+    incident: Incident,
+    severity: str,
+    source_run_id: int | None,
+    *,
+    actor: str,
+    at: datetime,
+) -> None:
+    """End now the acceptances in force on the incident's model and metric: each was granted
+    for a milder condition than ``severity``, so the findings after this one are alerted
+    again, and a new request may be made once the metric is acceptable again. The grant's
+    end is kept in ``details.granted_until``; ``suppression_until`` becomes the revocation."""
+    in_force = session.scalars(
+        select(RiskAcceptance).where(
+            RiskAcceptance.model_id == incident.model_id,
+            RiskAcceptance.metric == incident.metric,
+            RiskAcceptance.status == ACCEPTANCE_APPROVED,
+            RiskAcceptance.suppression_until > at,
+        )
+    ).all()
+    for acceptance in in_force:
+        granted_until = acceptance.suppression_until
+        reason = f"{severity} {incident.metric} finding on {incident.ref}"
+        acceptance.status = ACCEPTANCE_REVOKED
+        acceptance.suppression_until = at
+        acceptance.details = {
+            **acceptance.details,
+            "revoked_at": at.isoformat(),
+            "granted_until": granted_until.isoformat() if granted_until else None,
+            "revoked_because": reason,
+            "revoked_by_run": source_run_id,
+        }
+        record_event(
+            session,
+            actor=actor,
+            action="risk_acceptance.revoked",
+            target=f"risk_acceptance:{acceptance.id}",
+            payload={
+                "model_id": acceptance.model_id,
+                "metric": acceptance.metric,
+                "severity": acceptance.severity,
+                "incident_id": incident.id,
+                "finding_severity": severity,
+                "source_run_id": source_run_id,
+                "granted_until": acceptance.details["granted_until"],
+            },
+            severity="WARNING",
+            idempotency_key=f"risk_acceptance:{acceptance.id}:revoked",
+        )
 
 
 def open_incident(

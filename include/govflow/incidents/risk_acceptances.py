@@ -30,8 +30,15 @@ answer came from someone who may not decide) or its run ended without a decision
 will be asked again, and a request left ``requested`` would block every later one for the
 model and metric.
 
+A finding worse than the accepted severity during the suppression (a CRITICAL on an
+accepted WARNING) reopens the incident and revokes the acceptance at once
+(``govflow.incidents.lifecycle``): the acceptance was granted for the milder condition, so
+what is measured after it is alerted again, and a new request may be made once the metric
+is acceptable again. ``suppression_until`` becomes the revocation; the grant's end is kept
+in ``details.granted_until``.
+
 Statuses: ``requested`` -> ``approved`` | ``rejected`` | ``refused``; ``approved`` ->
-``expired``.
+``expired`` | ``revoked``.
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ from govflow.alerts.messages import Links
 from govflow.audit import record_event
 from govflow.config import GovflowConfig
 from govflow.incidents.lifecycle import (
+    ACCEPTANCE_APPROVED,
+    ACCEPTANCE_REVOKED,
     ACCEPTED_RISK,
     TRANSITIONS,
     accept_risk,
@@ -65,11 +74,12 @@ from govflow.store.schema import Alert, Incident, MetricResult, MonitoringRun, R
 from govflow.store.types import utcnow
 
 REQUESTED = "requested"
-APPROVED = "approved"
+APPROVED = ACCEPTANCE_APPROVED
 REJECTED = "rejected"
 EXPIRED = "expired"
 REFUSED = "refused"
-STATUSES = (REQUESTED, APPROVED, REJECTED, EXPIRED, REFUSED)
+REVOKED = ACCEPTANCE_REVOKED
+STATUSES = (REQUESTED, APPROVED, REJECTED, EXPIRED, REFUSED, REVOKED)
 EXPIRY_ACTOR = "govflow-risk-acceptance"
 
 TARGET_REQUIRED = "name the incident, or the model and the metric, whose risk is accepted"

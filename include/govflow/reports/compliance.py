@@ -83,8 +83,8 @@ GAPS_LISTED = 10
 NEVER_ANALYSED = "no analysis recorded by the quarter's end"
 NOT_CONFIGURED = "not in models.yaml"
 # The statuses of an acceptance that once suppressed findings: approved, and approved then
-# expired (govflow.incidents.risk_acceptances).
-IN_FORCE_ONCE = ("approved", "expired")
+# expired or revoked (govflow.incidents.risk_acceptances).
+IN_FORCE_ONCE = ("approved", "expired", "revoked")
 UNCHECKED = "its signed checkpoints cannot be checked: {error}"
 
 
@@ -448,17 +448,26 @@ def _incidents(
         )
         .order_by(RiskAcceptance.created_at, RiskAcceptance.id)
     ).all()
-    lines += [
-        f"- accepted risk on {r.model_id} {r.metric}: {r.status}, approved by "
-        f"{r.approved_by or '-'}, suppressed until {r.suppression_until or '-'}"
+    lines += [_acceptance_line(r, start) for r in risks] or [
+        "- no risk accepted or in force this quarter"
+    ]
+    return lines + _carried_over(incidents.carried_over, end)
+
+
+def _acceptance_line(acceptance: RiskAcceptance, start: datetime) -> str:
+    decided = acceptance.decided_at
+    revoked = acceptance.details.get("revoked_because")
+    return (
+        f"- accepted risk on {acceptance.model_id} {acceptance.metric}: {acceptance.status}, "
+        f"approved by {acceptance.approved_by or '-'}, suppressed until "
+        f"{acceptance.suppression_until or '-'}"
         + (
-            f" (accepted {r.decided_at:%Y-%m-%d}, in force when the quarter began)"
-            if r.decided_at is not None and r.decided_at < start
+            f" (accepted {decided:%Y-%m-%d}, in force when the quarter began)"
+            if decided is not None and decided < start
             else ""
         )
-        for r in risks
-    ] or ["- no risk accepted or in force this quarter"]
-    return lines + _carried_over(incidents.carried_over, end)
+        + (f" (revoked: {revoked})" if revoked else "")
+    )
 
 
 def _carried_over(carried: list[Incident], end: datetime) -> list:
