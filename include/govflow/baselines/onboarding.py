@@ -51,7 +51,12 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    mean_absolute_error,
+    roc_auc_score,
+    root_mean_squared_error,
+)
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -284,11 +289,11 @@ def validation_metrics(validation: pd.DataFrame, *, regressor: bool) -> dict[str
     """A classifier's accuracy, ROC AUC, positive rate and base rate, or a regressor's MAE,
     RMSE, mean prediction and mean label, of a labelled validation frame, to 6 decimals."""
     if regressor:
-        errors = validation["prediction"].to_numpy(float) - validation["label"].to_numpy(float)
+        truth, predicted = validation["label"].to_numpy(float), validation["prediction"]
         return {
             "rows": len(validation),
-            "mae": round(float(np.mean(np.abs(errors))), 6),
-            "rmse": round(float(np.sqrt(np.mean(errors**2))), 6),
+            "mae": round(float(mean_absolute_error(truth, predicted.to_numpy(float))), 6),
+            "rmse": round(float(root_mean_squared_error(truth, predicted.to_numpy(float))), 6),
             "mean_prediction": round(float(validation["prediction"].mean()), 6),
             "mean_label": round(float(validation["label"].mean()), 6),
         }
