@@ -276,6 +276,26 @@ def test_each_role_opens_exactly_the_pages_and_actions_seed_004_gives_it(
     assert (status, len(triggered)) == ((200, 1) if may_trigger else (403, 0))
 
 
+MODEL_HEALTH_FAMILIES = {"model_drift": "model_health", "explanation_drift": "model_health"}
+
+
+@pytest.mark.parametrize(
+    ("user", "withheld"),
+    [
+        ("admin", {}),
+        ("eve", {}),
+        ("audrey", {}),
+        ("carol", MODEL_HEALTH_FAMILIES),
+        ("victor", {"fairness_drift": "fairness_monitor", **MODEL_HEALTH_FAMILIES}),
+    ],
+)
+def test_a_check_familys_verdicts_are_withheld_from_whoever_may_not_open_the_page_showing_them(
+    user, withheld
+):
+    rights = dashboard_rights(load_config(config_dir()), user)
+    assert rights.withheld_checks() == withheld
+
+
 def test_a_refused_page_is_a_403_naming_the_missing_permission_and_is_audited(dashboard):
     app, url, _ = dashboard
     response = client_as(app, "carol").get("/health")
