@@ -61,7 +61,8 @@ NO_MONITORING_RECORD = "no monitoring record {record_id}"
 
 # Seed 004 section 6: the figures of these checks are for those who may open the page that
 # shows them (a viewer sees the Drift Overview alone). The report marks their rows and
-# blocks with the permission, and the dashboard leaves out what a reader may not see.
+# blocks with the permission, and the dashboard leaves out what a reader may not see, here
+# and in the Drift Overview's columns (DashboardRights.withheld_checks).
 FigurePermission = Literal["fairness_monitor", "model_health"]
 FIGURES_PERMISSION: dict[str, FigurePermission] = {
     "fairness_drift": "fairness_monitor",
