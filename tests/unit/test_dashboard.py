@@ -276,6 +276,26 @@ def test_each_role_opens_exactly_the_pages_and_actions_seed_004_gives_it(
     assert (status, len(triggered)) == ((200, 1) if may_trigger else (403, 0))
 
 
+MODEL_HEALTH_FAMILIES = {"model_drift": "model_health", "explanation_drift": "model_health"}
+
+
+@pytest.mark.parametrize(
+    ("user", "withheld"),
+    [
+        ("admin", {}),
+        ("eve", {}),
+        ("audrey", {}),
+        ("carol", MODEL_HEALTH_FAMILIES),
+        ("victor", {"fairness_drift": "fairness_monitor", **MODEL_HEALTH_FAMILIES}),
+    ],
+)
+def test_a_check_familys_verdicts_are_withheld_from_whoever_may_not_open_the_page_showing_them(
+    user, withheld
+):
+    rights = dashboard_rights(load_config(config_dir()), user)
+    assert rights.withheld_checks() == withheld
+
+
 def test_a_refused_page_is_a_403_naming_the_missing_permission_and_is_audited(dashboard):
     app, url, _ = dashboard
     response = client_as(app, "carol").get("/health")
@@ -577,16 +597,105 @@ def test_a_family_read_info_beside_inconclusive_results_says_how_many_could_not_
     assert (fairness.shown, fairness.inconclusive) == ("INFO", 2)
     credit = overviews["credit_approval"].monitor("data_drift")
     assert credit is not None and credit.inconclusive == 0
-    drift = client_as(app, "victor").get("/drift").text
+    # The auditor: a viewer is shown no fairness verdict at all (seed 004 section 6).
+    drift = client_as(app, "audrey").get("/drift").text
     product = drift[drift.index("<td>product_recommendation</td>") :].split("</tr>")[0]
     assert (
         'class="muted">run</a><br><span class="sev INCONCLUSIVE">INCONCLUSIVE</span> '
         '<span class="muted">2 results undecided</span>'
     ) in product
     assert "fairness_drift: INFO (2 inconclusive)" in client_as(app, "eve").get("/health").text
-    rows = client_as(app, "victor").get("/api/drift").json()["data"]
+    rows = client_as(app, "audrey").get("/api/drift").json()["data"]
     row = next(r for r in rows if r["model_id"] == "product_recommendation")
     assert [m["inconclusive"] for m in row["monitors"]] == [0, 2, 0, 0]
+
+
+RUN_30 = (
+    ' <a href="/dags/govflow_monitoring_daily/runs/scheduled__30" target="_top" class="muted">'
+    "run</a>"
+)
+# credit_approval's verdicts as everyone who may open every page sees them.
+CREDIT_VERDICTS = {
+    "data_drift": f'<span class="sev WARNING">WARNING</span>{RUN_30}',
+    "fairness_drift": f'<span class="sev CRITICAL">CRITICAL</span>{RUN_30}<br><span class="sev '
+    'INCONCLUSIVE">INCONCLUSIVE</span> <span class="muted">1 result undecided</span>',
+    "model_drift": f'<span class="sev INFO">INFO</span>{RUN_30}',
+    "explanation_drift": '<span class="sev nodata">No data</span>',
+}
+NEEDS_FAIRNESS = '<span class="muted">withheld: needs Fairness Monitor</span>'
+NEEDS_HEALTH = '<span class="muted">withheld: needs Model Health</span>'
+HEALTH_WITHHELD = {"model_drift": NEEDS_HEALTH, "explanation_drift": NEEDS_HEALTH}
+
+
+@pytest.mark.parametrize(
+    ("user", "withheld"),
+    [
+        ("eve", {}),  # ML engineer: every page
+        ("audrey", {}),  # auditor: every page
+        ("carol", HEALTH_WITHHELD),  # compliance officer: no Model Health
+        ("victor", {"fairness_drift": NEEDS_FAIRNESS, **HEALTH_WITHHELD}),  # viewer
+    ],
+)
+def test_the_drift_overview_withholds_the_verdicts_of_pages_its_reader_may_not_open(
+    dashboard, user, withheld
+):
+    """Seed 004 section 6 closes the Fairness Monitor and Model Health to the viewer (Model
+    Health to the compliance officer too), yet the Drift Overview showed him credit_approval's
+    CRITICAL fairness verdict. The column stays with a note, never a status; the composite and
+    its trend, the seed's one number for all families, stay for everyone."""
+    app, _, _ = dashboard
+    page = client_as(app, user).get("/drift").text
+
+    row = page[page.index("<td>credit_approval</td>") :].split("</tr>")[0]
+    cells = row.removeprefix("<td>").split("</td><td>")
+    verdicts = dict(zip(CREDIT_VERDICTS, cells[2:6], strict=True))
+    assert verdicts == {**CREDIT_VERDICTS, **withheld}
+    assert (cells[6], cells[7].startswith("<svg")) == ("0.420", True)
+    assert ("CRITICAL" in row) is ("fairness_drift" not in withheld)
+    # No model's withheld family reads a status, not even "No data".
+    assert page.count(NEEDS_FAIRNESS) == 4 * ("fairness_drift" in withheld)
+    assert page.count(NEEDS_HEALTH) == 8 * ("model_drift" in withheld)
+
+
+@pytest.mark.parametrize(
+    ("user", "shown", "withheld"),
+    [
+        ("eve", ["WARNING", "CRITICAL", "INFO", NO_DATA], None),
+        ("audrey", ["WARNING", "CRITICAL", "INFO", NO_DATA], None),
+        (
+            "carol",
+            ["WARNING", "CRITICAL"],
+            [
+                {"check_type": "model_drift", "permission": "model_health"},
+                {"check_type": "explanation_drift", "permission": "model_health"},
+            ],
+        ),
+        (
+            "victor",
+            ["WARNING"],
+            [
+                {"check_type": "fairness_drift", "permission": "fairness_monitor"},
+                {"check_type": "model_drift", "permission": "model_health"},
+                {"check_type": "explanation_drift", "permission": "model_health"},
+            ],
+        ),
+    ],
+)
+def test_the_drift_overviews_json_twin_leaves_out_withheld_families_and_names_their_permission(
+    dashboard, user, shown, withheld
+):
+    """The JSON twin withholds what the page does, and its health too: the worst of every
+    family, credit_approval's "Critical" would tell the viewer its fairness verdict."""
+    app, _, _ = dashboard
+    credit = client_as(app, user).get("/api/drift").json()["data"][0]
+
+    assert [m["shown"] for m in credit["monitors"]] == shown
+    assert (credit.get("withheld"), credit.get("health")) == (
+        withheld,
+        "Critical" if withheld is None else None,
+    )
+    assert (credit["composite"], credit["trend"]) == (0.42, [0.10, 0.20, 0.42])
+    assert ("CRITICAL" in json.dumps(credit)) is (user != "victor")
 
 
 def _monitor(check_type: str, severity: str, *, stale: bool = False) -> Monitor:

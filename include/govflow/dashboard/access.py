@@ -13,6 +13,7 @@ from typing import Literal, get_args
 
 from govflow.config import GovflowConfig
 from govflow.config.policy import ViewAccess
+from govflow.monitoring.drift_report import FIGURES_PERMISSION
 
 Page = Literal[
     "drift_overview",
@@ -61,6 +62,16 @@ class DashboardRights:
 
     def visible_pages(self) -> list[Page]:
         return [page for page in PAGES if self.pages[page] != "none"]
+
+    def withheld_checks(self) -> dict[str, ViewPermission]:
+        """The check families whose verdicts and figures this person may not see, each with
+        the page that shows them: a family's verdict is that page's content (the viewer opens
+        the Drift Overview but neither the Fairness Monitor nor Model Health)."""
+        return {
+            check_type: page
+            for check_type, page in FIGURES_PERMISSION.items()
+            if self.pages[page] == "none"
+        }
 
     def refusal(self, permission: Permission) -> str | None:
         """Why ``permission`` is refused (the 403 text), or None when it is granted."""

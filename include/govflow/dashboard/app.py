@@ -524,7 +524,10 @@ def create_dashboard_app(
     def drift(request: Request, user: str, as_json: bool) -> Response:
         def load(session: Session, config: GovflowConfig) -> Any:
             overviews = pages.model_overviews(session, config, now=clock())
-            return [o.to_dict() for o in overviews] if as_json else overviews
+            if not as_json:
+                return overviews
+            withheld = dashboard_rights(config, user).withheld_checks()
+            return [o.to_dict(withheld=withheld) for o in overviews]
 
         def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
             return html.drift_overview(root, rights, data, CHECK_TYPES, run_url)

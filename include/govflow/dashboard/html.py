@@ -48,6 +48,7 @@ PAGE_PATHS: dict[Page, str] = {
     "my_actions": "/actions",
 }
 ALL_MODELS = "__all__"
+WITHHELD = "withheld: needs {page}"
 # The form's dates are days at 00:00 UTC and the window ends where its end day begins, as the
 # on-demand DAG reads its window_end Param: a day picked as both dates is no window at all.
 WINDOW_EXPLAINED = (
@@ -180,6 +181,28 @@ def _versions(model_versions: dict[str, int]) -> str:
     return f'<br><span class="muted">{_e(mixed)}</span>' if mixed else ""
 
 
+def _monitor_cell(run_url: RunUrl, monitor: Monitor) -> str:
+    """A family's verdict with its run, staleness, versions and undecided results."""
+    return (
+        f"<td>{badge(monitor.shown)}{run_link(run_url, monitor.dag_id, monitor.dag_run_id)}"
+        + (
+            f'<br><span class="muted">stale: window to {_e(_time(monitor.window_end))}, '
+            f"{_e(monitor.cadence)} cadence</span>"
+            if monitor.stale and monitor.window_end is not None
+            else ""
+        )
+        + _versions(monitor.model_versions)
+        + _undecided(monitor)
+        + "</td>"
+    )
+
+
+def _withheld_cell(permission: Page) -> str:
+    """In place of a verdict whose page this reader may not open: no status, not even No data."""
+    note = WITHHELD.format(page=PAGE_TITLES[permission])
+    return f'<td><span class="muted">{_e(note)}</span></td>'
+
+
 def drift_overview(
     root: str,
     rights: DashboardRights,
@@ -187,20 +210,17 @@ def drift_overview(
     check_types: Sequence[str],
     run_url: RunUrl,
 ) -> str:
+    """Every model's family verdicts, composite and trend. A family whose page this reader
+    may not open (``DashboardRights.withheld_checks``) keeps its column with a note; the
+    composite and its trend, the seed's one number for all families, stay."""
     heads = "".join(f"<th>{_e(c)}</th>" for c in check_types)
+    withheld = rights.withheld_checks()
     rows = []
     for model in overviews:
         cells = "".join(
-            f"<td>{badge(m.shown)}{run_link(run_url, m.dag_id, m.dag_run_id)}"
-            + (
-                f'<br><span class="muted">stale: window to {_e(_time(m.window_end))}, '
-                f"{_e(m.cadence)} cadence</span>"
-                if m.stale and m.window_end is not None
-                else ""
-            )
-            + _versions(m.model_versions)
-            + _undecided(m)
-            + "</td>"
+            _withheld_cell(withheld[m.check_type])
+            if m.check_type in withheld
+            else _monitor_cell(run_url, m)
             for m in model.monitors
         )
         composite = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelType
 from govflow.config.vocabulary import CHECK_TYPES, Cadence
+from govflow.dashboard.access import ViewPermission
 from govflow.metrics import JUDGED_AS, MODEL_DRIFT_METRICS
 from govflow.metrics.regression import REGRESSION_METRICS
 from govflow.rollout.routing import COUNTERS, Health
@@ -157,13 +158,30 @@ class ModelOverview:
     failed_analysis: FailedAnalysis | None = None
     data_quality: GateFindings | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON twin of a Drift Overview row: what is shown, not only what is stored."""
-        return {
+    def to_dict(self, *, withheld: Mapping[str, ViewPermission] | None = None) -> dict[str, Any]:
+        """The JSON twin of a Drift Overview row: what is shown, not only what is stored.
+
+        The monitors of the ``withheld`` families (check type -> the permission that shows
+        them, ``DashboardRights.withheld_checks``) are left out and named under "withheld",
+        and so is "health": the worst of every family, it would tell a withheld one's."""
+        withheld = withheld or {}
+        row = {
             **asdict(self),
             "health": self.health,
-            "monitors": [{**asdict(m), "shown": m.shown} for m in self.monitors],
+            "monitors": [
+                {**asdict(m), "shown": m.shown}
+                for m in self.monitors
+                if m.check_type not in withheld
+            ],
         }
+        if withheld:
+            del row["health"]
+            row["withheld"] = [
+                {"check_type": m.check_type, "permission": withheld[m.check_type]}
+                for m in self.monitors
+                if m.check_type in withheld
+            ]
+        return row
 
     def monitor(self, check_type: str) -> Monitor | None:
         return next((m for m in self.monitors if m.check_type == check_type), None)

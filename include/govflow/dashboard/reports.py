@@ -120,7 +120,6 @@ def recorded_report(session: Session, path: str) -> RecordedReport | None:
 # A drift report opens under the Drift Overview's permission, but its header carries the
 # figures of other pages (seed 004 section 6): fairness (the Fairness Monitor's) and model
 # drift (Model Health's). A reader without those is served the report without them.
-FIGURE_PERMISSIONS: tuple[ViewPermission, ...] = ("fairness_monitor", "model_health")
 VERDICTS_START = '<section id="govflow-verdicts"'
 VERDICTS_END = "</section><hr>"
 MARKED = re.compile(rf'<(tr|div) {PERMISSION_ATTRIBUTE}="(\w+)">.*?</\1>', re.DOTALL)
@@ -138,7 +137,7 @@ def withheld_figures(report: RecordedReport, rights: DashboardRights) -> list[Vi
     """The permissions whose figures ``report`` must be served without to this reader."""
     if report.kind != "drift":
         return []
-    return [p for p in FIGURE_PERMISSIONS if rights.refusal(p) is not None]
+    return list(dict.fromkeys(rights.withheld_checks().values()))
 
 
 def without_figures(page: str, withheld: Sequence[ViewPermission]) -> str | None:

@@ -61,8 +61,10 @@ NO_MONITORING_RECORD = "no monitoring record {record_id}"
 
 # Seed 004 section 6: the figures of these checks are for those who may open the page that
 # shows them (a viewer sees the Drift Overview alone). The report marks their rows and
-# blocks with the permission, and the dashboard leaves out what a reader may not see.
-FIGURES_PERMISSION: dict[str, str] = {
+# blocks with the permission, and the dashboard leaves out what a reader may not see, here
+# and in the Drift Overview's columns (DashboardRights.withheld_checks).
+FigurePermission = Literal["fairness_monitor", "model_health"]
+FIGURES_PERMISSION: dict[str, FigurePermission] = {
     "fairness_drift": "fairness_monitor",
     "model_drift": "model_health",
     "explanation_drift": "model_health",
