@@ -886,6 +886,41 @@ def test_the_quarter_answers_for_incidents_switches_and_risks_in_force_from_an_e
     ]
 
 
+def test_a_quarters_risk_acceptances_read_as_they_stood_at_its_end(records, fresh_store_env):
+    """Read in April, 2025Q1's report named a March request decided in April with its April
+    decision, and an acceptance revoked in April as revoked: at the quarter's end the first
+    was pending and the second in force for its whole grant."""
+    decided_later = _acceptance(_day(4, 3), _day(4, 20), "approved")
+    decided_later.created_at = _day(3, 30)
+    revoked_later = _acceptance(_day(3, 10), _day(4, 5), "revoked")
+    revoked_later.details = {
+        "granted_until": _day(4, 9).isoformat(),
+        "revoked_because": "CRITICAL disparate_impact_ratio finding on INC-2025-0001",
+    }
+    revoked_in_it = _acceptance(_day(3, 2), _day(3, 4), "revoked")
+    revoked_in_it.details = {
+        "granted_until": _day(3, 12).isoformat(),
+        "revoked_because": "CRITICAL disparate_impact_ratio finding on INC-2025-0001",
+    }
+    with store.session_scope(fresh_store_env) as session:
+        session.add_all([revoked_in_it, revoked_later, decided_later])
+    config = load_config(settings.config_dir())
+
+    with store.session_scope(fresh_store_env) as session:
+        report = build_compliance_report(session, config, "2025Q1").markdown
+
+    risks = [line for line in report.splitlines() if line.startswith("- accepted risk")]
+    assert risks == [
+        "- accepted risk on credit_approval disparate_impact_ratio: revoked, approved by carol, "
+        "suppressed until 2025-03-04 00:00:00+00:00 (revoked: CRITICAL disparate_impact_ratio "
+        "finding on INC-2025-0001)",
+        "- accepted risk on credit_approval disparate_impact_ratio: approved, approved by carol, "
+        "suppressed until 2025-04-09 00:00:00+00:00 (revoked 2025-04-05, after the quarter)",
+        "- accepted risk on credit_approval disparate_impact_ratio: requested by olivia, "
+        "undecided at the quarter's end (approved 2025-04-03, after the quarter)",
+    ]
+
+
 def test_a_quarter_whose_incidents_all_ended_before_it_says_so(records, fresh_store_env):
     with store.session_scope(fresh_store_env) as session:
         session.get(Incident, 1).resolved_at = _day(3, 31)

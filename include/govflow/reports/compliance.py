@@ -448,19 +448,30 @@ def _incidents(
         )
         .order_by(RiskAcceptance.created_at, RiskAcceptance.id)
     ).all()
-    lines += [_acceptance_line(r, start) for r in risks] or [
+    lines += [_acceptance_line(r, start, end) for r in risks] or [
         "- no risk accepted or in force this quarter"
     ]
     return lines + _carried_over(incidents.carried_over, end)
 
 
-def _acceptance_line(acceptance: RiskAcceptance, start: datetime) -> str:
-    decided = acceptance.decided_at
-    revoked = acceptance.details.get("revoked_because")
+def _acceptance_line(acceptance: RiskAcceptance, start: datetime, end: datetime) -> str:
+    """One acceptance as it stood at the quarter's ``end``: a request decided after it was
+    still pending then, and one whose suppression ended after it (expired or revoked) was in
+    force; what came later is named beside."""
+    decided, until = acceptance.decided_at, acceptance.suppression_until
+    head = f"- accepted risk on {acceptance.model_id} {acceptance.metric}: "
+    if acceptance.status == "requested" or (decided is not None and decided >= end):
+        later = f" ({acceptance.status} {decided:%Y-%m-%d}, after the quarter)" if decided else ""
+        undecided = f"requested by {acceptance.requested_by}, undecided at the quarter's end"
+        return head + undecided + later
+    status, after, revoked = acceptance.status, "", acceptance.details.get("revoked_because")
+    if status in IN_FORCE_ONCE and until is not None and until > end and status != "approved":
+        status, after = "approved", f" ({acceptance.status} {until:%Y-%m-%d}, after the quarter)"
+        granted = acceptance.details.get("granted_until")
+        until, revoked = datetime.fromisoformat(granted) if granted else until, None
     return (
-        f"- accepted risk on {acceptance.model_id} {acceptance.metric}: {acceptance.status}, "
-        f"approved by {acceptance.approved_by or '-'}, suppressed until "
-        f"{acceptance.suppression_until or '-'}"
+        f"{head}{status}, approved by {acceptance.approved_by or '-'}, suppressed until "
+        f"{until or '-'}{after}"
         + (
             f" (accepted {decided:%Y-%m-%d}, in force when the quarter began)"
             if decided is not None and decided < start
