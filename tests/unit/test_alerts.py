@@ -63,6 +63,7 @@ from govflow.store.schema import (
 )
 from govflow.store.types import utcnow
 from tests.support.registry import high_risk_model
+from tests.support.run_ids import LONGEST_RUN_ID
 from tests.support.slack_receiver import BOT_TOKEN, SlackReceiver, running_slack_receiver
 
 # A Monday: the 10th week of the rotation that starts on 2025-01-06, so eve is on call.
@@ -586,6 +587,36 @@ def enqueue_warning(url: str, text: str = "credit_approval: no completed daily a
             payload={"text": text},
         )
         return alert.id
+
+
+def test_an_alert_keyed_by_the_longest_run_id_is_enqueued_once_however_often_retried(
+    store_url,
+):
+    """The monitor-the-monitor alert of a run triggered with a 250-character run id."""
+    store.upgrade(store_url)
+    key = f"analysis-unrecorded:govflow_monitoring_daily:{LONGEST_RUN_ID}"
+
+    def enqueue() -> tuple[int, bool]:
+        with store.session_scope(store_url) as session:
+            alert, created = enqueue_alert(
+                session,
+                idempotency_key=key,
+                channel="slack",
+                destination="#engineering",
+                kind="monitor_the_monitor",
+                severity="CRITICAL",
+                payload={"text": "1 analysis(es) of this run left no record: credit_approval"},
+            )
+            return alert.id, created
+
+    first, retried = enqueue(), enqueue()
+    assert first[1] is True
+    assert retried == (first[0], False)
+    with store.session_scope(store_url) as session:
+        assert session.scalars(select(Alert.id)).all() == [first[0]]
+    assert [target for _, target, _ in audit_events(store_url, "alert.enqueued")] == [
+        f"alert:{first[0]}"
+    ]
 
 
 def audit_events(url: str, action: str) -> list[tuple[str, str, dict[str, Any]]]:

@@ -19,14 +19,17 @@ from sqlalchemy import select, text
 from govflow import settings, store
 from govflow.audit import (
     GENESIS_HASH,
+    STATE_SET_BY_HAND,
     UNKNOWN_SEVERITY,
     CheckpointError,
     canonical_event,
     checkpoints_problem,
     event_hash,
+    event_under,
     latest_checkpoint,
     query_events,
     record_event,
+    run_target,
     signing_key,
     verify_chain,
 )
@@ -40,7 +43,9 @@ from govflow.audit.checkpoints import (
     UNREADABLE_LINE,
 )
 from govflow.flows.audit import AuditChainBroken, verify_audit_chain
+from govflow.store.keys import KEY_MAX_CHARS
 from govflow.store.schema import AuditEvent
+from tests.support.run_ids import LONGEST_RUN_ID
 
 T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -190,6 +195,35 @@ def test_an_idempotency_key_makes_a_retried_append_return_the_first_event(store_
         )
         assert again.event_id == first.event_id
         assert session.scalar(text("SELECT count(*) FROM audit_events")) == 1
+
+
+def test_an_event_keyed_and_targeted_by_the_longest_run_id_is_recorded_once_and_found(
+    store_url,
+):
+    store.upgrade(store_url)
+    key = f"deployment.requested:{LONGEST_RUN_ID}"
+    target = run_target("govflow_deployment_procedure", LONGEST_RUN_ID)
+
+    def record() -> str:
+        with store.session_scope(store_url) as session:
+            event = record_event(
+                session,
+                actor="carol",
+                action=STATE_SET_BY_HAND,
+                target=target,
+                idempotency_key=key,
+            )
+            return event.event_id
+
+    first, retried = record(), record()
+    assert retried == first
+    with store.session_scope(store_url) as session:
+        assert session.scalar(text("SELECT count(*) FROM audit_events")) == 1
+        found = event_under(session, key)
+        assert found is not None and found.event_id == first
+        assert [e.event_id for e in query_events(session, target=target)] == [first]
+        assert len(found.idempotency_key or "") == len(found.target) == KEY_MAX_CHARS
+        assert verify_chain(session).intact
 
 
 def test_the_chain_hashes_the_same_on_postgres_as_it_reads_back(postgres_url):

@@ -32,6 +32,7 @@ from govflow.incidents.lifecycle import (
     acknowledge,
     add_event,
     close,
+    covering_response_run,
     escalate,
     escalate_overdue_incidents,
     format_timeline,
@@ -58,6 +59,7 @@ from govflow.store.schema import (
     MonitoringRun,
 )
 from tests.support.registry import high_risk_model
+from tests.support.run_ids import LONGEST_RUN_ID
 
 # A Monday in the 10th week of the rotation that starts on 2025-01-06: eve is on call.
 DETECTED_AT = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
@@ -1005,6 +1007,47 @@ def test_the_sweeper_leaves_an_incident_to_the_response_run_covering_it_until_it
 
     assert covered == covered_by_caller == []
     assert released == [("INC-2025-0001", "secondary", ["tom"], ACK_OVERDUE, 2)]
+
+
+def test_a_response_run_with_the_longest_run_id_records_its_events_once_however_retried(
+    any_url, config
+):
+    """A person may trigger the response DAG with a run id of 250 characters."""
+    incident_id = new_incident(any_url, config)
+
+    def respond() -> list[int]:
+        with store.session_scope(any_url) as session:
+            incident = session.get_one(Incident, incident_id)
+            marked = mark_response_run(session, incident, dag_run_id=LONGEST_RUN_ID, actor="r")
+            contained = add_event(
+                session,
+                incident,
+                kind="containment",
+                actor="r",
+                event_key=f"containment:accept_risk:{LONGEST_RUN_ID}",
+            )
+            released = release_response_run(
+                session, incident, dag_run_id=LONGEST_RUN_ID, actor="r", outcome="failed"
+            )
+            return [marked.id, contained.id, released.id]
+
+    first, retried = respond(), respond()
+
+    assert retried == first
+    assert [kind for (kind,) in rows(any_url, IncidentEvent, "kind")] == [
+        "opened",
+        "response_run",
+        "containment",
+        "response_run_ended",
+    ]
+    assert audit_actions(any_url) == [
+        "incident.opened",
+        "incident.response_run",
+        "incident.containment",
+        "incident.response_run_ended",
+    ]
+    with store.session_scope(any_url) as session:
+        assert covering_response_run(session.get_one(Incident, incident_id)) is None
 
 
 @pytest.mark.parametrize(

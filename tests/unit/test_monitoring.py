@@ -28,8 +28,10 @@ from govflow.flows.monitoring import (
     REPORT_NOT_DRAWN,
     metric_results,
     print_findings,
+    record_missing_analyses,
     render_reports,
     run_monitoring,
+    target_run_key,
 )
 from govflow.metrics.severity import Threshold
 from govflow.monitoring.analysis import CHECK_TYPES, DATA_QUALITY, UNREADABLE_WINDOW
@@ -40,8 +42,11 @@ from govflow.monitoring.prediction_logs import (
     UNSET_URL_ENV,
     partition_path,
 )
-from govflow.store.schema import AuditEvent, Incident, MetricResult, MonitoringRun
+from govflow.store.keys import KEY_MAX_CHARS
+from govflow.store.schema import Alert, AuditEvent, Incident, MetricResult, MonitoringRun
 from tests.support.demo_store import seeded_store_copy
+from tests.support.registry import high_risk_model
+from tests.support.run_ids import LONGEST_RUN_ID
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_IDS = ("credit_approval", "marketing_propensity", "product_recommendation")
@@ -929,3 +934,35 @@ def test_the_stable_days_after_a_fairness_drift_are_not_alarmed_again_on_its_day
     for day in after:
         alarms = [found for found in selection[day] if found[2] in ("WARNING", "CRITICAL")]
         assert alarms == [], (day, alarms)
+
+
+def test_an_analysis_left_unrecorded_by_a_run_with_the_longest_run_id_is_recorded_once(
+    postgres_url, monkeypatch
+):
+    """A monitoring run triggered with a 250-character run id: its record's key holds the DAG
+    id, the run id and the cadence."""
+    store.upgrade(postgres_url)
+    with store.session_scope(postgres_url) as session:
+        session.add(high_risk_model("credit_approval"))
+    monkeypatch.setenv(settings.DB_URL_ENV, postgres_url)
+    target = {
+        "model_id": "credit_approval",
+        "cadence": "daily",
+        "checks": [],
+        "start": "2025-03-08T00:00:00+00:00",
+        "end": "2025-03-09T00:00:00+00:00",
+    }
+    dag_id = "govflow_monitoring_daily"
+
+    first = record_missing_analyses([target], dag_id=dag_id, dag_run_id=LONGEST_RUN_ID)
+    again = record_missing_analyses([target], dag_id=dag_id, dag_run_id=LONGEST_RUN_ID)
+
+    assert first["models"] == ["credit_approval"]
+    assert again == {"models": [], "message": "", "send_now": []}
+    key = target_run_key(target, dag_id=dag_id, dag_run_id=LONGEST_RUN_ID)
+    with store.session_scope(postgres_url) as session:
+        records = session.execute(select(MonitoringRun.run_key, MonitoringRun.status)).all()
+        alerts = session.scalars(select(Alert.id)).all()
+    assert [tuple(record) for record in records] == [(key, "failed")]
+    assert len(key) == KEY_MAX_CHARS
+    assert alerts == first["send_now"]

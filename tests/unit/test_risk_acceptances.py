@@ -13,9 +13,13 @@ from govflow import settings, store
 from govflow.alerts.messages import Links
 from govflow.alerts.outbox import SUPPRESSED, is_suppressed, route_findings
 from govflow.config import GovflowConfig, load_config
+from govflow.dashboard.actions import my_actions
+from govflow.flows import incident_response
+from govflow.flows.incident_response import ACCEPTANCE_ORPHANED
 from govflow.incidents.lifecycle import (
     escalate_overdue_incidents,
     get_incident,
+    open_incident,
     open_incidents_for_run,
 )
 from govflow.incidents.risk_acceptances import (
@@ -46,7 +50,9 @@ from govflow.incidents.risk_acceptances import (
     refuse_acceptance,
     reject_acceptance,
     request_acceptance,
+    request_key_of,
 )
+from govflow.store.keys import bounded_key
 from govflow.store.schema import (
     Alert,
     AuditEvent,
@@ -56,6 +62,7 @@ from govflow.store.schema import (
     MonitoringRun,
 )
 from tests.support.registry import high_risk_model
+from tests.support.run_ids import LONGEST_RUN_ID
 
 # Detection on a Monday of eve's on-call week; the suppression ends in mike's week.
 DETECTED_AT = datetime(2025, 3, 17, 2, 10, tzinfo=UTC)
@@ -75,12 +82,21 @@ def config() -> GovflowConfig:
     return load_config(settings.config_dir())
 
 
+def prepare(db_url: str) -> str:
+    store.upgrade(db_url)
+    with store.session_scope(db_url) as session:
+        session.add(high_risk_model())
+    return db_url
+
+
 @pytest.fixture
 def url(sqlite_url) -> str:
-    store.upgrade(sqlite_url)
-    with store.session_scope(sqlite_url) as session:
-        session.add(high_risk_model())
-    return sqlite_url
+    return prepare(sqlite_url)
+
+
+@pytest.fixture
+def any_url(store_url) -> str:
+    return prepare(store_url)
 
 
 def record_run(url: str, config: GovflowConfig, findings: list[tuple], *, day: int = 0) -> int:
@@ -228,6 +244,66 @@ def test_a_retried_request_with_its_key_files_one_request_and_a_second_one_is_re
         id=1, model_id="credit_approval", metric="psi", status="requested", until=""
     )
     assert audit_actions(url) == ["risk_acceptance.requested"]
+
+
+def test_a_response_run_with_the_longest_run_id_starts_files_and_ends_one_request(any_url, config):
+    """Accept risk in a response run triggered with a 250-character run id: the
+    govflow_risk_acceptance run it starts stays within Airflow's limit, that run files its
+    request once however retried, the dashboard links the run, and once the run has ended
+    undecided a later response run refuses the request and starts its own."""
+    record_run(any_url, config, [WARNING_PSI])
+    with store.session_scope(any_url) as session:
+        incident, _ = open_incident(
+            session,
+            config,
+            model_id="credit_approval",
+            category="data_drift",
+            metric="psi",
+            severity="WARNING",
+            title="WARNING data drift: psi",
+            actor="govflow-monitoring",
+            opened_at=DETECTED_AT,
+        )
+        incident_id, ref = incident.id, incident.ref
+
+    def accept(response_run: str, ended: list[str]) -> dict[str, Any]:
+        return incident_response.request_risk_acceptance(
+            incident_id,
+            dag_run_id=response_run,
+            running=[],
+            ended=ended,
+            actor="carol",
+            db_url=any_url,
+            at=DETECTED_AT + timedelta(hours=5),
+        )
+
+    chosen, retried = accept(LONGEST_RUN_ID, []), accept(LONGEST_RUN_ID, [])
+    started = chosen["risk_acceptance_run_id"]
+    key = f"govflow_risk_acceptance/{started}"
+    first = request(any_url, config, request_key=key)
+    again = request(any_url, config, request_key=key)
+    with store.session_scope(any_url) as session:
+        filed = get_acceptance(session, first)
+        assert (filed.request_key, request_key_of(filed)) == (bounded_key(key), key)
+        links = [
+            (action.dag_id, action.dag_run_id)
+            for action in my_actions(session, config, "carol", now=DETECTED_AT)
+            if action.kind == "risk_acceptance_review"
+        ]
+    later = accept("manual__second", [started])
+
+    assert retried == chosen
+    assert len(started) == 250
+    assert first == again
+    assert links == [("govflow_risk_acceptance", started)]
+    assert later["risk_acceptance_run_id"] == f"risk_acceptance__{ref}__manual__second"
+    with store.session_scope(any_url) as session:
+        refused = get_acceptance(session, first)
+        assert (refused.status, refused.details["refused"]) == (
+            REFUSED,
+            ACCEPTANCE_ORPHANED.format(run=started),
+        )
+    assert audit_actions(any_url) == ["risk_acceptance.requested", "risk_acceptance.refused"]
 
 
 def test_a_preview_says_what_would_be_accepted_and_who_documents_and_decides_it(url, config):

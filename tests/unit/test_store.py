@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from govflow import settings, store
 from govflow.audit import record_event, verify_chain
+from govflow.store.keys import KEY_MAX_CHARS, bounded_key
 from govflow.store.schema import (
     Alert,
     AuditEvent,
@@ -248,6 +249,51 @@ def test_alert_idempotency_keys_and_active_kill_switches_are_unique(store_url):
         session.add(switch())
     with pytest.raises(IntegrityError), store.session_scope(store_url) as session:
         session.add(switch())
+
+
+@pytest.mark.parametrize(
+    ("key", "limit", "expected"),
+    [
+        ("critical:run-1:di", KEY_MAX_CHARS, "critical:run-1:di"),
+        ("k" * 255, KEY_MAX_CHARS, "k" * 255),
+        (
+            "k" * 256,
+            KEY_MAX_CHARS,
+            "k" * 190 + "~ce16fe78208a4e93f7158e62393680e025b2ad584f4e875ce903a654bb74cf93",
+        ),
+        (
+            "a" * 100,
+            80,
+            "a" * 15 + "~2816597888e4a0d3a36b82b83316ab32680eb8f00f8cd3b904d681246d285a0e",
+        ),
+    ],
+)
+def test_a_key_that_fits_is_kept_and_a_longer_one_is_cut_to_end_with_its_sha256(
+    key, limit, expected
+):
+    assert bounded_key(key, limit=limit) == expected
+    assert bounded_key(expected, limit=limit) == expected
+
+
+def test_long_keys_that_share_their_head_stay_distinct_within_the_column(postgres_url):
+    store.upgrade(postgres_url)
+    keys = [f"critical:{'r' * 250}:{channel}" for channel in ("slack", "email")]
+    with store.session_scope(postgres_url) as session:
+        for key in keys:
+            session.add(
+                Alert(
+                    idempotency_key=bounded_key(key),
+                    channel="slack",
+                    destination="#ml-monitoring",
+                    kind="critical",
+                    severity="CRITICAL",
+                )
+            )
+    with store.session_scope(postgres_url) as session:
+        stored = session.scalars(select(Alert.idempotency_key).order_by(Alert.id)).all()
+    assert stored == [bounded_key(key) for key in keys]
+    assert [len(key) for key in stored] == [KEY_MAX_CHARS, KEY_MAX_CHARS]
+    assert stored[0] != stored[1]
 
 
 def test_postgres_refuses_update_and_delete_of_audit_events(postgres_url):

@@ -34,7 +34,6 @@ mail systems that drop duplicate Message-IDs drop the second copy.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from collections.abc import Collection
@@ -69,6 +68,7 @@ from govflow.alerts.messages import (
 from govflow.alerts.paging import PAGERDUTY, PagerDutySettings, send_pagerduty_event
 from govflow.audit import record_event
 from govflow.config import ALERT_SOURCES, GovflowConfig
+from govflow.store.keys import bounded_key
 from govflow.store.schema import Alert, MetricResult, MonitoringRun, RiskAcceptance
 from govflow.store.types import utcnow
 
@@ -106,7 +106,6 @@ DEFAULT_LEASE = timedelta(minutes=5)
 # How far before an alert was raised a bot looks in the channel for it: the clocks of the
 # store and of Slack need not agree.
 SLACK_CLOCK_SKEW = timedelta(minutes=10)
-KEY_MAX_CHARS = 255
 ACTOR = "govflow-alerts"
 
 NOT_CONFIGURED = "no {what} configured: {count} alerts waiting in the outbox"
@@ -138,7 +137,10 @@ def enqueue_alert(
     incident_id: int | None = None,
     actor: str = "govflow",
 ) -> tuple[Alert, bool]:
-    """Put an alert in the outbox once; returns it and whether this call created it."""
+    """Put an alert in the outbox once; returns it and whether this call created it.
+
+    ``idempotency_key`` is stored bounded (:func:`~govflow.store.keys.bounded_key`)."""
+    idempotency_key = bounded_key(idempotency_key)
     existing = session.scalars(
         select(Alert).where(Alert.idempotency_key == idempotency_key)
     ).first()
@@ -195,14 +197,6 @@ def is_suppressed(session: Session, model_id: str, metric: str, at: datetime) ->
 
 
 # --- Routing ----------------------------------------------------------------------------
-
-
-def _bounded_key(key: str) -> str:
-    """Natural keys can outgrow the column (long subjects, run ids): keep them unique."""
-    if len(key) <= KEY_MAX_CHARS:
-        return key
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"{key[: KEY_MAX_CHARS - len(digest) - 1]}~{digest}"
 
 
 def _finding_key(run: MonitoringRun, result: MetricResult) -> str:
@@ -308,7 +302,7 @@ def route_findings(
                 _enqueue_with_status(
                     session,
                     SUPPRESSED,
-                    idempotency_key=_bounded_key(f"suppressed:{key}"),
+                    idempotency_key=f"suppressed:{key}",
                     channel=DIGEST_CHANNEL,
                     destination="accepted risk",
                     kind=DIGEST_ITEM_KIND,
@@ -321,7 +315,7 @@ def route_findings(
                 _enqueue_with_status(
                     session,
                     AWAITING_DIGEST,
-                    idempotency_key=_bounded_key(f"warning:{key}"),
+                    idempotency_key=f"warning:{key}",
                     channel=DIGEST_CHANNEL,
                     destination=f"digest:{at.date().isoformat()}",
                     kind=DIGEST_ITEM_KIND,
@@ -353,7 +347,7 @@ def _route_immediately(
             _enqueue_with_status(
                 session,
                 PENDING,
-                idempotency_key=_bounded_key(f"{finding.severity.lower()}:{key}:{SLACK}"),
+                idempotency_key=f"{finding.severity.lower()}:{key}:{SLACK}",
                 channel=SLACK,
                 destination=config.people.channel(level.slack_channel),
                 payload={**message, "finding": finding.to_dict()},
@@ -367,7 +361,7 @@ def _route_immediately(
             _enqueue_with_status(
                 session,
                 PENDING,
-                idempotency_key=_bounded_key(f"{finding.severity.lower()}:{key}:{EMAIL}"),
+                idempotency_key=f"{finding.severity.lower()}:{key}:{EMAIL}",
                 channel=EMAIL,
                 destination=",".join(recipients),
                 payload={**_email_payload(content), "finding": finding.to_dict()},
@@ -383,7 +377,7 @@ def _email_payload(content: EmailContent) -> dict[str, Any]:
 
 def _digest_key(session: Session, day: date, channel: str, destination: str) -> tuple[str, int]:
     """The day's first digest per channel has the plain key; late findings make part 2, 3..."""
-    base = _bounded_key(f"warning-digest:{day.isoformat()}:{channel}:{destination}")
+    base = bounded_key(f"warning-digest:{day.isoformat()}:{channel}:{destination}")
     earlier = session.scalar(
         select(func.count(Alert.id)).where(
             Alert.kind == DIGEST_KIND,
@@ -835,7 +829,7 @@ def enqueue_report_summary(
     message = report_slack_message(title, headline, name, links or Links.from_env())
     return enqueue_alert(
         session,
-        idempotency_key=_bounded_key(f"report:{family}:{period}:{sha256}:{SLACK}"),
+        idempotency_key=f"report:{family}:{period}:{sha256}:{SLACK}",
         channel=SLACK,
         destination=config.people.channel(channel),
         kind=REPORT_KIND,
@@ -917,7 +911,7 @@ def escalate_overdue_alerts(
             escalation = _enqueue_with_status(
                 session,
                 PENDING,
-                idempotency_key=_bounded_key(f"escalation:{alert.idempotency_key}:{EMAIL}"),
+                idempotency_key=f"escalation:{alert.idempotency_key}:{EMAIL}",
                 channel=EMAIL,
                 destination=",".join(recipients),
                 payload=_email_payload(escalation_email(undelivered)),
@@ -929,7 +923,7 @@ def escalate_overdue_alerts(
             escalation = _enqueue_with_status(
                 session,
                 PENDING,
-                idempotency_key=_bounded_key(f"escalation:{alert.idempotency_key}:{SLACK}"),
+                idempotency_key=f"escalation:{alert.idempotency_key}:{SLACK}",
                 channel=SLACK,
                 destination=config.people.channel(level.slack_channel),
                 payload=escalation_slack_message(undelivered),

@@ -44,6 +44,7 @@ from govflow.audit.checkpoints import (
     checkpoint_problem,
     signing_key,
 )
+from govflow.store.keys import bounded_key
 from govflow.store.schema import AuditEvent
 from govflow.store.types import utcnow
 
@@ -130,14 +131,16 @@ def record_event(
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain (or return the event already recorded under the key)."""
+    """Append one event to the chain (or return the event already recorded under the key).
+
+    The idempotency key and the target are stored bounded (:func:`bounded_key`): both may
+    hold a run id of any length."""
     if severity not in SEVERITIES:
         raise ValueError(UNKNOWN_SEVERITY.format(severity=severity))
     _lock_chain(session)
     if idempotency_key is not None:
-        existing = session.scalars(
-            select(AuditEvent).where(AuditEvent.idempotency_key == idempotency_key)
-        ).first()
+        idempotency_key = bounded_key(idempotency_key)
+        existing = event_under(session, idempotency_key)
         if existing is not None:
             return existing
     last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
@@ -149,7 +152,7 @@ def record_event(
         occurred_at=(occurred_at or utcnow()).astimezone(UTC),
         actor=actor,
         action=action,
-        target=target,
+        target=bounded_key(target),
         severity=severity,
         payload=jsonable(payload or {}),
         prev_hash=GENESIS_HASH if last is None else last.hash,
@@ -159,6 +162,13 @@ def record_event(
     session.flush()
     _checkpoint_on_commit(session, event)
     return event
+
+
+def event_under(session: Session, idempotency_key: str) -> AuditEvent | None:
+    """The event recorded under ``idempotency_key``, if any, whatever the key's length."""
+    return session.scalars(
+        select(AuditEvent).where(AuditEvent.idempotency_key == bounded_key(idempotency_key))
+    ).first()
 
 
 _UNCHECKPOINTED = "govflow.audit.uncheckpointed"
@@ -379,8 +389,8 @@ def query_events(
             continue
         if value.endswith("*"):
             statement = statement.where(column.startswith(value[:-1], autoescape=True))
-        else:
-            statement = statement.where(column == value)
+        else:  # stored bounded, as record_event bounds a target
+            statement = statement.where(column == bounded_key(value))
     if actor is not None:
         statement = statement.where(AuditEvent.actor == actor)
     if severity is not None:

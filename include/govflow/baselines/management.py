@@ -67,7 +67,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govflow.audit import record_event
+from govflow.audit import event_under, record_event
 from govflow.baselines.onboarding import create_baseline_from_validation_set
 from govflow.baselines.profile import (
     BaselineError,
@@ -93,7 +93,7 @@ from govflow.monitoring.prediction_logs import (
     utc_timestamps,
 )
 from govflow.monitoring.quality import run_quality_gate
-from govflow.store.schema import AuditEvent, Baseline, MetricResult, MonitoringRun
+from govflow.store.schema import Baseline, MetricResult, MonitoringRun
 
 ResetKind = Literal["concept_drift_accepted", "major_data_source_change"]
 RESET_KINDS: tuple[ResetKind, ...] = get_args(ResetKind)
@@ -646,7 +646,7 @@ def refresh_baseline_if_stabilised(
     as_of = utc(as_of)
     quarter = quarter_of(as_of)
     key = f"{QUARTERLY_DECISION}:{model_id}:{quarter}"
-    recorded = session.scalars(select(AuditEvent).where(AuditEvent.idempotency_key == key)).first()
+    recorded = event_under(session, key)
     if recorded is not None:
         return RefreshDecision.from_dict(recorded.payload)
     version = _active_version(session, model_id)

@@ -64,7 +64,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govflow.audit import record_event
+from govflow.audit import event_under, record_event
 from govflow.config import ModelEntry
 from govflow.metrics import (
     CategoricalReference,
@@ -97,7 +97,7 @@ from govflow.metrics.explanation_drift import (
 )
 from govflow.metrics.regression import finite_predictions
 from govflow.registry import get_version
-from govflow.store.schema import AuditEvent, Baseline, Model
+from govflow.store.schema import Baseline, Model
 from govflow.store.types import utcnow
 
 BaselineKind = Literal["deploy", "refresh", "reset"]
@@ -482,9 +482,7 @@ def _audit_key(idempotency_key: str | None, action: str) -> str | None:
 
 def baseline_created_under(session: Session, idempotency_key: str) -> Baseline | None:
     """The baseline ``create_baseline`` created under ``idempotency_key``, if any."""
-    earlier = session.scalars(
-        select(AuditEvent).where(AuditEvent.idempotency_key == _audit_key(idempotency_key, CREATED))
-    ).first()
+    earlier = event_under(session, f"{CREATED}:{idempotency_key}")
     if earlier is None:
         return None
     baseline = session.get(Baseline, earlier.payload["baseline_id"])

@@ -34,7 +34,7 @@ from govflow.incidents.lifecycle import (
     responders,
     sla_clock_start,
 )
-from govflow.incidents.risk_acceptances import APPROVED, REQUESTED
+from govflow.incidents.risk_acceptances import APPROVED, REQUESTED, request_key_of
 from govflow.rollout.stages import stage_approvers
 from govflow.store.schema import Deployment, Incident, RiskAcceptance, RolloutStage
 from govflow.store.types import utcnow
@@ -143,7 +143,7 @@ def _incident_actions(session: Session, config: GovflowConfig, user: str) -> lis
 
 def _risk_acceptance_run(acceptance: RiskAcceptance) -> str | None:
     # The DAG files a request under "<dag_id>/<run_id>" (govflow_risk_acceptance RUN_KEY).
-    dag_id, _, run_id = (acceptance.request_key or "").partition("/")
+    dag_id, _, run_id = (request_key_of(acceptance) or "").partition("/")
     return run_id if dag_id == RISK_ACCEPTANCE_DAG and run_id else None
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from govflow.dashboard.access import DashboardRights, ViewPermission
 from govflow.dashboard.deployments import recorded_reports
 from govflow.monitoring.drift_report import PERMISSION_ATTRIBUTE
+from govflow.store.keys import bounded_key
 from govflow.store.schema import AuditEvent, Deployment, MonitoringRun
 
 ReportKind = Literal["drift", "readiness", "incident", "compliance", "executive"]
@@ -111,7 +112,9 @@ def recorded_report(session: Session, path: str) -> RecordedReport | None:
         # the first analysis link it, and the trail recorded it as drawn.
         if run is None:
             run = session.scalars(
-                select(AuditEvent.seq).where(AuditEvent.target == f"report:drift:{path}").limit(1)
+                select(AuditEvent.seq)
+                .where(AuditEvent.target == bounded_key(f"report:drift:{path}"))
+                .limit(1)
             ).first()
         return None if run is None else RecordedReport(path, "drift", parts[1])
     return None

@@ -28,6 +28,7 @@ from govflow.incidents import diagnosis, risk_acceptances
 from govflow.incidents import lifecycle as incidents
 from govflow.monitoring.analysis import utc
 from govflow.serving import kill_switches
+from govflow.store.keys import bounded_key
 from govflow.store.schema import Incident, IncidentEvent, MetricResult, MonitoringRun
 from govflow.store.types import utcnow
 
@@ -53,6 +54,8 @@ ANALYSIS_FAILED = (
 # The one run every response run started before each started its own.
 FIRST_RISK_ACCEPTANCE_RUN = "risk_acceptance__{ref}"
 RISK_ACCEPTANCE_RUN = "risk_acceptance__{ref}__{response_run}"
+# Airflow's limit on a run id: a response run's own id may take all of it.
+AIRFLOW_RUN_ID_MAX_CHARS = 250
 ACCEPTANCE_STARTED = "{ref}: accept risk: starting {run} of govflow_risk_acceptance"
 ACCEPTANCE_PENDING = (
     "{ref}: accept risk: risk acceptance {id} of {model_id} {metric} is {status}{until}, so "
@@ -411,7 +414,8 @@ def _acceptance_blocking(
     """Why no new risk acceptance may start for the incident now, or ''. A request still
     pending whose govflow_risk_acceptance run has ended (``ended``) is refused first."""
     active = risk_acceptances.active_acceptance(session, incident.model_id, incident.metric, at)
-    run = ((active.request_key or "") if active else "").removeprefix(RISK_ACCEPTANCE_KEY)
+    filed_under = risk_acceptances.request_key_of(active) if active else None
+    run = (filed_under or "").removeprefix(RISK_ACCEPTANCE_KEY)
     if active is not None and active.status == risk_acceptances.REQUESTED and run in ended:
         reason = ACCEPTANCE_ORPHANED.format(run=run)
         risk_acceptances.refuse_acceptance(session, active, reason=reason, actor=actor, at=at)
@@ -456,7 +460,10 @@ def request_risk_acceptance(
         run = (
             None
             if blocking
-            else RISK_ACCEPTANCE_RUN.format(ref=incident.ref, response_run=dag_run_id)
+            else bounded_key(
+                RISK_ACCEPTANCE_RUN.format(ref=incident.ref, response_run=dag_run_id),
+                limit=AIRFLOW_RUN_ID_MAX_CHARS,
+            )
         )
         message = blocking or ACCEPTANCE_STARTED.format(ref=incident.ref, run=run)
         event = incidents.add_event(

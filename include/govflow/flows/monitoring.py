@@ -52,6 +52,7 @@ from govflow.monitoring.drift_report import (
 )
 from govflow.monitoring.prediction_logs import PredictionLogError, SqlLogSource
 from govflow.reports import unwritten_stem
+from govflow.store.keys import bounded_key
 from govflow.store.schema import MetricResult, Model, MonitoringRun
 from govflow.store.types import utcnow
 
@@ -340,8 +341,10 @@ def record_analysis(
     dag_run_id: str | None,
     config: GovflowConfig,
 ) -> MonitoringRun:
-    """Write (or rewrite in place) the monitoring record of ``run_key``, without a drift
-    report: the report is drawn from the stored record (``render_report``)."""
+    """Write (or rewrite in place) the monitoring record of ``run_key`` (stored bounded, as
+    it may hold a run id), without a drift report: the report is drawn from the stored record
+    (``render_report``)."""
+    run_key = bounded_key(run_key)
     record = session.scalars(
         select(MonitoringRun).where(
             MonitoringRun.model_id == result.model_id, MonitoringRun.run_key == run_key
@@ -1082,8 +1085,8 @@ def default_window(model: Any, data_dir: Path, now: datetime) -> tuple[datetime,
 
 
 def target_run_key(target: dict[str, Any], *, dag_id: str, dag_run_id: str) -> str:
-    """The natural key of the record an analysis target of a DAG run writes."""
-    return f"{dag_id}/{dag_run_id}/{target['cadence']}"
+    """The natural key of the record an analysis target of a DAG run writes, as stored."""
+    return bounded_key(f"{dag_id}/{dag_run_id}/{target['cadence']}")
 
 
 NO_RECORD = (

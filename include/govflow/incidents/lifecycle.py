@@ -65,6 +65,7 @@ from govflow.alerts.paging import PAGE_KIND, PAGERDUTY, PAGING_NOTIFY, EventActi
 from govflow.audit import AuditSeverity, record_event
 from govflow.config import ALERT_SOURCES, CHECK_TYPES, SEVERITIES, GovflowConfig, load_config
 from govflow.metrics import severity_rank
+from govflow.store.keys import bounded_key
 from govflow.store.schema import (
     Alert,
     Incident,
@@ -123,7 +124,8 @@ RESPONSE_DAG_ID = "govflow_incident_response"
 ESCALATION_ALERT_KIND = "incident_escalation"
 MONITORING_ACTOR = "govflow-monitoring"
 SWEEPER_ACTOR = "govflow-incident-escalation"
-# Audit idempotency keys are "incident:<id>:<event key>" in a 255-character column.
+# Event keys are stored bounded to this, so the audit key "incident:<id>:<event key>" holds
+# the event key whole in its 255 characters.
 EVENT_KEY_MAX_CHARS = 200
 REF_FORMAT = "INC-{year}-{id:04d}"
 # The incidents id column is a 32-bit integer on Postgres.
@@ -141,7 +143,6 @@ EMPTY_DOCUMENTATION = "documenting incident {ref} needs a root cause and a corre
 UNKNOWN_LEVEL = "unknown escalation level {level!r}; expected one of {expected}"
 NOBODY_TO_ESCALATE_TO = "escalating incident {ref} to {level} needs at least one person"
 UNKNOWN_PERSON = "{user!r} is not in people.yaml"
-EVENT_KEY_TOO_LONG = "event key of incident {ref} is {length} characters, at most {limit} allowed"
 
 Outcome = Literal["opened", "recurred", "unchanged"]
 
@@ -396,10 +397,16 @@ def _audit_severity(incident: Incident, kind: str) -> AuditSeverity:
     return "INFO"
 
 
+def _stored_key(event_key: str) -> str:
+    # Keys hold run ids of up to 250 characters: what writes and what looks up bound alike.
+    return bounded_key(event_key, limit=EVENT_KEY_MAX_CHARS)
+
+
 def _find_event(session: Session, incident: Incident, event_key: str) -> IncidentEvent | None:
     return session.scalars(
         select(IncidentEvent).where(
-            IncidentEvent.incident_id == incident.id, IncidentEvent.event_key == event_key
+            IncidentEvent.incident_id == incident.id,
+            IncidentEvent.event_key == _stored_key(event_key),
         )
     ).first()
 
@@ -418,12 +425,7 @@ def _record(
     at: datetime | None = None,
 ) -> IncidentEvent:
     """Write one timeline event and its audit event, or return the event the key names."""
-    if len(event_key) > EVENT_KEY_MAX_CHARS:
-        raise IncidentError(
-            EVENT_KEY_TOO_LONG.format(
-                ref=incident.ref, length=len(event_key), limit=EVENT_KEY_MAX_CHARS
-            )
-        )
+    event_key = _stored_key(event_key)
     existing = _find_event(session, incident, event_key)
     if existing is not None:
         return existing

@@ -70,6 +70,7 @@ from govflow.incidents.lifecycle import (
     responders,
 )
 from govflow.metrics import severity_rank
+from govflow.store.keys import bounded_key
 from govflow.store.schema import Alert, Incident, MetricResult, MonitoringRun, RiskAcceptance
 from govflow.store.types import utcnow
 
@@ -81,6 +82,8 @@ REFUSED = "refused"
 REVOKED = ACCEPTANCE_REVOKED
 STATUSES = (REQUESTED, APPROVED, REJECTED, EXPIRED, REFUSED, REVOKED)
 EXPIRY_ACTOR = "govflow-risk-acceptance"
+# Where the details keep a request key the column holds only bounded.
+WHOLE_REQUEST_KEY = "request_key"
 
 TARGET_REQUIRED = "name the incident, or the model and the metric, whose risk is accepted"
 TARGET_MISMATCH = "incident {ref} is about {model_id} {metric}, not {asked_model} {asked_metric}"
@@ -358,11 +361,12 @@ def request_acceptance(
 
     Name the incident (object, reference or id), or the model and metric (their live
     incident, if any, is linked). ``request_key`` (e.g. the DAG run) makes a retried call
-    return the first request.
+    return the first request; :func:`request_key_of` reads it back whole.
     """
-    if request_key is not None:
+    stored_key = None if request_key is None else bounded_key(request_key)
+    if stored_key is not None:
         filed = session.scalars(
-            select(RiskAcceptance).where(RiskAcceptance.request_key == request_key)
+            select(RiskAcceptance).where(RiskAcceptance.request_key == stored_key)
         ).first()
         if filed is not None:
             return filed
@@ -384,12 +388,13 @@ def request_acceptance(
         status=REQUESTED,
         severity=severity,
         days=days,
-        request_key=request_key,
+        request_key=stored_key,
         created_at=moment,
         details={
             "value": condition.value if condition else None,
             "subject": condition.subject if condition else None,
             "monitoring_run_id": condition.run_id if condition else None,
+            **({WHOLE_REQUEST_KEY: request_key} if stored_key != request_key else {}),
         },
     )
     try:
@@ -398,7 +403,7 @@ def request_acceptance(
             session.flush()
     except IntegrityError:
         filed = session.scalars(
-            select(RiskAcceptance).where(RiskAcceptance.request_key == request_key)
+            select(RiskAcceptance).where(RiskAcceptance.request_key == stored_key)
         ).first()
         if filed is None:
             raise
@@ -422,6 +427,12 @@ def request_acceptance(
             at=moment,
         )
     return acceptance
+
+
+def request_key_of(acceptance: RiskAcceptance) -> str | None:
+    """The request key the acceptance was filed under, whole (the column holds a long one
+    bounded)."""
+    return acceptance.details.get(WHOLE_REQUEST_KEY, acceptance.request_key)
 
 
 def _check_decider(config: GovflowConfig, acceptance: RiskAcceptance, approver: str) -> None:
