@@ -435,8 +435,13 @@ def test_monitor_run_prints_the_windows_rows_per_model_version_and_its_record_ke
         assert record.model_versions == {"1.0.0": rows - 100, "1.1.0": 100}
 
 
+# A record of a run with the longest run id Airflow allows: the key is stored bounded and
+# the report's file name fits the 255 bytes a name may have.
+@pytest.mark.parametrize(
+    "run_key", ["test_monitoring/report", f"govflow_monitoring_on_demand/{LONGEST_RUN_ID}/daily"]
+)
 def test_the_evidently_report_is_an_html_file_at_the_recorded_path(
-    demo_env, demo_copy, quiet_days, config
+    demo_env, demo_copy, quiet_days, config, run_key
 ):
     _, db_url = demo_env
 
@@ -446,7 +451,7 @@ def test_the_evidently_report_is_an_html_file_at_the_recorded_path(
         db_url,
         "product_recommendation",
         quiet_days[0],
-        "test_monitoring/report",
+        run_key,
         checks=("data_drift",),
         write_report=True,
     )

@@ -60,6 +60,8 @@ LOG = logging.getLogger(__name__)
 REPORT_SAMPLE_ROWS = 5000
 # Beside reports/, never under it: the dashboard serves nothing from here.
 REPORT_LOCKS = ".report-locks"
+# A report or lock file name: room for "-<n>.html" or ".lock" within the 255 bytes of a name.
+FILE_STEM_MAX_CHARS = 200
 DRIFT_REPORT_DRAWN = "report.drift_generated"
 # Wide enough for the longest bound the policy words: "critical >= 0.25, warning >= 0.1".
 THRESHOLD_WIDTH = 32
@@ -526,8 +528,11 @@ def write_drift_report(
 
 
 def _file_name(text: str) -> str:
-    """``text`` as a file name: anything but letters, digits, '-', '_' and '.' becomes '_'."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+    """``text`` as a file name: anything but ASCII letters, digits, '-', '_' and '.' becomes
+    '_', and a long one is bounded (``FILE_STEM_MAX_CHARS``) so that a run key holding a
+    250-character run id still leaves room for a suffix within the 255 bytes of a name."""
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in text)
+    return bounded_key(safe, limit=FILE_STEM_MAX_CHARS)
 
 
 def _keep_report(data_dir: Path, model_id: str, record: MonitoringRun, page: str) -> Path:
