@@ -39,6 +39,7 @@ from govflow.monitoring.analysis import (
     Finding,
     analyse_window,
     fairness_verdict,
+    judged_fairness_metrics,
     judgement_confidence,
     poolable_history,
 )
@@ -731,6 +732,51 @@ def test_one_interval_widens_with_the_pairs_and_the_tests_of_the_model_day(group
     assert judgement_confidence(0.95, groups=groups, tests=tests) == pytest.approx(
         expected, abs=1e-15
     )
+
+
+def test_the_model_days_alpha_is_shared_among_the_fairness_metrics_by_their_weights(config):
+    judged = judged_fairness_metrics(config)
+    unweighted = config.policy.fairness.model_copy(update={"alpha_weights": {}})
+
+    assert len(judged) == 8
+    assert config.policy.fairness.alpha_share("demographic_parity_drift", judged) == 4 / 17
+    assert config.policy.fairness.alpha_share("calibration_gap", judged) == 1 / 17
+    assert sum(config.policy.fairness.alpha_share(name, judged) for name in judged) == (
+        pytest.approx(1.0)
+    )
+    assert unweighted.alpha_share("demographic_parity_drift", judged) == 1 / 8
+
+
+def test_a_weighted_metrics_alarm_interval_is_narrower_and_an_unweighted_ones_wider(
+    config, credit_entry, world
+):
+    """Seed 004's metrics (weight 4 of 17) are judged on narrower intervals than with the
+    alpha shared equally among the eight metrics, seed 000's gaps (1 of 17) on wider ones;
+    the values are the same."""
+    equal = config.model_copy(
+        update={
+            "policy": config.policy.model_copy(
+                update={"fairness": config.policy.fairness.model_copy(update={"alpha_weights": {}})}
+            )
+        }
+    )
+    weighted = analyse(config, credit_entry, world.profile, world.current, world.matured)
+    shared = analyse(equal, credit_entry, world.profile, world.current, world.matured)
+
+    def width(analysis: Analysis, metric: str) -> tuple[float, float]:
+        details = found(analysis, "fairness_drift", metric, "gender").details
+        return found(analysis, "fairness_drift", metric, "gender").value, (
+            details["ci_high"] - details["ci_low"]
+        )
+
+    for metric in ("demographic_parity_drift", "disparate_impact_ratio"):
+        (value, narrow), (same, wide) = width(weighted, metric), width(shared, metric)
+        assert (value, narrow < wide) == (same, True), metric
+    (value, wide), (same, narrow) = (
+        width(weighted, "false_positive_rate_difference"),
+        width(shared, "false_positive_rate_difference"),
+    )
+    assert (value, wide > narrow) == (same, True)
 
 
 def test_a_critical_fairness_finding_restarts_the_pooling_of_its_own_attributes_only():

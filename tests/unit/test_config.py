@@ -50,6 +50,7 @@ from govflow.config.loading import (
 from govflow.config.policy import (
     FAIRNESS_DAILY,
     RETAINED_DATA_TYPES,
+    UNJUDGED_ALPHA_WEIGHT,
     WARNING_ORDER,
     WEIGHTS_SUM,
 )
@@ -744,6 +745,26 @@ def test_composite_weights_that_do_not_sum_to_one_are_refused(config_copy):
     assert problems_of(config_copy) == [
         f"policy.yaml: composite.weights: {WEIGHTS_SUM.format(total=0.9)}"
     ]
+
+
+def test_an_alpha_weight_of_a_metric_that_is_not_a_judged_fairness_metric_is_refused(
+    config_copy,
+):
+    edit(config_copy, "policy.yaml", "    disparate_impact_ratio: 4\n", "    psi: 4\n")
+    judged = ", ".join(load_config(CONFIG_DIR).policy.thresholds.fairness_drift)
+    message = UNJUDGED_ALPHA_WEIGHT.format(metric="psi", judged=judged)
+    assert problems_of(config_copy) == [f"policy.yaml: {message}"]
+
+
+def test_an_alpha_weight_that_is_not_positive_is_refused(config_copy):
+    edit(
+        config_copy,
+        "policy.yaml",
+        "    disparate_impact_ratio: 4\n",
+        "    disparate_impact_ratio: 0\n",
+    )
+    (problem,) = problems_of(config_copy)
+    assert problem.startswith("policy.yaml: fairness.alpha_weights.disparate_impact_ratio: ")
 
 
 def test_fairness_checked_less_than_daily_is_refused(config_copy):

@@ -11,6 +11,7 @@ seed 003's kill-switch authority (13.3.4).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Literal
@@ -40,6 +41,9 @@ FAIRNESS_DAILY = (
 )
 WEIGHTS_SUM = "composite weights must sum to 1, got {total}"
 WARNING_ORDER = "warning bound {warning} must be {relation} critical bound {critical} ({direction})"
+UNJUDGED_ALPHA_WEIGHT = (
+    "fairness.alpha_weights names {metric}, which is not a judged fairness metric ({judged})"
+)
 DUPLICATE_METRIC = "metric {metric} is defined in both {first} and {second}"
 PATH_COVERAGE = "{severity} alerts from {source} must match exactly one {what}, found {count}"
 
@@ -252,6 +256,14 @@ class Fairness(StrictModel):
     confidence_level: Annotated[float, Field(gt=0, lt=1)]
     # Windows (in days, ascending) a metric too uncertain to judge on one day is judged over.
     pooling_days: tuple[Annotated[int, Field(ge=2, le=90)], ...] = (3, 7, 14)
+    # Weighted Bonferroni: a judged fairness metric's share of the model-day's alpha is its
+    # weight over the sum of the judged metrics' weights (1 for a metric not named).
+    alpha_weights: dict[Key, Annotated[float, Field(gt=0, le=100)]] = Field(default_factory=dict)
+
+    def alpha_share(self, metric: str, judged: Sequence[str]) -> float:
+        """``metric``'s share of the alpha of the ``judged`` metrics (1 / len with no weights)."""
+        total = sum(self.alpha_weights.get(name, 1.0) for name in judged)
+        return self.alpha_weights.get(metric, 1.0) / total
 
 
 class DataQuality(StrictModel):
@@ -528,6 +540,18 @@ class PolicyFile(StrictModel):
     exceptions: Exceptions
     external_reporting: list[ExternalReport]
     kill_switches: KillSwitches
+
+    @model_validator(mode="after")
+    def _alpha_weights_name_judged_metrics(self) -> PolicyFile:
+        for metric in self.fairness.alpha_weights:
+            if metric not in self.thresholds.fairness_drift:
+                raise PydanticCustomError(
+                    "alpha_weight",
+                    UNJUDGED_ALPHA_WEIGHT.format(
+                        metric=metric, judged=", ".join(self.thresholds.fairness_drift)
+                    ),
+                )
+        return self
 
     def report_channel(self, report: str) -> str | None:
         """The Slack channel (a people.yaml key) a generated report's summary goes to."""

@@ -802,11 +802,12 @@ def judged_fairness_metrics(config: GovflowConfig) -> list[str]:
     return list(config.policy.thresholds.fairness_drift)
 
 
-def judgement_confidence(confidence: float, *, groups: int, tests: int) -> float:
+def judgement_confidence(confidence: float, *, groups: int, tests: float) -> float:
     """The confidence of one interval so that a model-day's verdicts hold at ``confidence``
-    together (Bonferroni): ``tests`` metrics x attributes x pooled windows judged that day,
-    and the extreme pair picked among ``groups`` groups (a gap's interval treats its pair as
-    fixed, and the widest of 28 pairs of a stable window clears a 95% interval by chance).
+    together (Bonferroni): ``tests`` metrics x attributes x pooled windows judged that day
+    (weighted: a metric's alpha share is 1 / ``tests`` of attributes x windows), and the
+    extreme pair picked among ``groups`` groups (a gap's interval treats its pair as fixed,
+    and the widest of 28 pairs of a stable window clears a 95% interval by chance).
 
     An alarm rests on one end of the interval, yet the interval is two-sided, each end at
     half the corrected alpha: Wilson's interval, which every rate and ratio is built from,
@@ -916,9 +917,10 @@ def _fairness_drift(
     attributes = _fairness_attributes(model)
     pooling = [days for days in policy.pooling_days if days <= len(history) + 1]
     # The metric's own interval counts the pooled spans judged (with the pairs, the choices
-    # made inside the metric); the alarm's also counts the attributes and the metrics.
+    # made inside the metric); the alarm's also counts the attributes and, weighted by
+    # fairness.alpha_weights, the metrics (``_FairnessJudgement.alarm_tests``).
     sizing_tests = 1 + len(pooling)
-    tests = len(attributes) * sizing_tests * len(judged_fairness_metrics(config))
+    tests = len(attributes) * sizing_tests
     for names in _present_attributes(judge, columns, attributes, "disparate_impact_ratio"):
         try:
             subject, counts = counts_of(names)
@@ -956,6 +958,8 @@ class _FairnessJudgement:
         sizing_tests: int,
         pooling: list[int],
     ) -> None:
+        """``tests``: the attributes x pooled spans of the model-day; each metric's alarm
+        interval also divides the alpha among the judged metrics by their weights."""
         self.subject, self.counts, self.history = subject, counts, history
         self.baseline, self.config = baseline, config
         # The spans this attribute has the days for: its pooling may have restarted later
@@ -966,14 +970,21 @@ class _FairnessJudgement:
         self.min_group_size = config.min_group_size(model.id)
         self.reports: dict[Any, Any] = {}
 
-    def report(self, window: str, days: int, *, alarm: bool = True) -> Any:
-        """The attribute's fairness report over the last ``days`` days. Its intervals are
-        corrected for every test of the model-day when they may raise an alarm (``alarm``),
-        and otherwise for the pairs of groups and the pooled spans only: that interval
-        clears a metric (a pass is wrong when it misses an effect, which testing more
-        metrics or attributes does not make likelier) and sizes an effect the model-day's
-        interval has shown."""
-        key = (window, days, alarm)
+    def alarm_tests(self, name: str) -> float:
+        """The Bonferroni divisor of ``name``'s alarm interval: the attributes x pooled spans
+        over the metric's share of the alpha (``fairness.alpha_weights``; 1 / the number of
+        judged metrics when none is weighted)."""
+        policy = self.config.policy.fairness
+        return self.tests / policy.alpha_share(name, judged_fairness_metrics(self.config))
+
+    def report(self, window: str, days: int, tests: float) -> Any:
+        """The attribute's fairness report over the last ``days`` days, its intervals
+        corrected for ``tests``: every test of the model-day for an interval that may raise
+        an alarm (``alarm_tests``), and otherwise the pairs of groups and the pooled spans
+        only (``sizing_tests``): that interval clears a metric (a pass is wrong when it
+        misses an effect, which testing more metrics or attributes does not make likelier)
+        and sizes an effect the model-day's interval has shown."""
+        key = (window, days, tests)
         if key not in self.reports:
             counts = self.counts[window]
             if days > 1:
@@ -991,33 +1002,35 @@ class _FairnessJudgement:
                 confidence=judgement_confidence(
                     self.config.policy.fairness.confidence_level,
                     groups=len(counts.groups),
-                    tests=self.tests if alarm else self.sizing_tests,
+                    tests=tests,
                 ),
             )
         return self.reports[key]
 
     def baseline_metric(self, name: str) -> FairnessMetric | None:
-        """The metric on the baseline's own counts (at the alarm's confidence)."""
+        """The metric on the baseline's own counts (at the metric's alarm confidence)."""
         counts = self.baseline.fairness.get(self.subject)
         if counts is None:
             return None
-        if "baseline" not in self.reports:
-            self.reports["baseline"] = fairness_report(
+        tests = self.alarm_tests(name)
+        key = ("baseline", tests)
+        if key not in self.reports:
+            self.reports[key] = fairness_report(
                 counts,
                 attribute=self.subject,
                 min_group_size=self.min_group_size,
                 confidence=judgement_confidence(
                     self.config.policy.fairness.confidence_level,
                     groups=len(counts.groups),
-                    tests=self.tests,
+                    tests=tests,
                 ),
             )
-        metric = self.reports["baseline"].metrics.get(name)
+        metric = self.reports[key].metrics.get(name)
         return metric if metric is not None and metric.value is not None else None
 
     def metric_names(self) -> list[str]:
         window = "current" if "current" in self.counts else "labels_arrived"
-        return list(self.report(window, 1).metrics) if self.counts else []
+        return list(self.report(window, 1, self.sizing_tests).metrics) if self.counts else []
 
     def judge_metric(self, judge: _Judge, name: str) -> None:
         window = "current" if name in SELECTION_METRICS else "labels_arrived"
@@ -1033,9 +1046,10 @@ class _FairnessJudgement:
             return
         before = self.baseline_metric(name)
         judged = []
+        alarm_tests = self.alarm_tests(name)
         for days in (1, *self.pooling):
-            chosen = self.report(window, days).metrics[name]
-            plausible = self.report(window, days, alarm=False).metrics[name]
+            chosen = self.report(window, days, alarm_tests).metrics[name]
+            plausible = self.report(window, days, self.sizing_tests).metrics[name]
             verdict, evidence = fairness_verdict(self.config, name, chosen, plausible, before)
             judged.append((verdict, evidence, chosen, days))
             if verdict in ("CRITICAL", NOT_JUDGED) or (days == 1 and verdict == "INFO"):
@@ -1060,7 +1074,7 @@ class _FairnessJudgement:
             "reference": None if evidence is None else evidence.reference,
             "plausible_ci_low": None if evidence is None else evidence.plausible_low,
             "plausible_ci_high": None if evidence is None else evidence.plausible_high,
-            **_group_sizes(self.report(window, days), chosen),
+            **_group_sizes(self.report(window, days, alarm_tests), chosen),
         }
         judge.judge_verdict(
             "fairness_drift", name, self.subject, chosen, verdict, evidence, details
