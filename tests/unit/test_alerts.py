@@ -54,6 +54,7 @@ from govflow.alerts.outbox import (
 from govflow.config import GovflowConfig, load_config
 from govflow.flows import Overdue
 from govflow.flows.alerts import UNDELIVERED, deliver_outbox, escalate_undelivered
+from govflow.store.keys import KEY_MAX_CHARS
 from govflow.store.schema import (
     Alert,
     AuditEvent,
@@ -121,14 +122,17 @@ def config() -> GovflowConfig:
     return load_config(settings.config_dir())
 
 
-@pytest.fixture
-def url(tmp_path) -> str:
-    db_url = f"sqlite:///{tmp_path}/g.db"
+def with_models(db_url: str) -> str:
     store.upgrade(db_url)
     with store.session_scope(db_url) as session:
         for model_id in MODELS:
             session.add(high_risk_model(model_id))
     return db_url
+
+
+@pytest.fixture
+def url(tmp_path) -> str:
+    return with_models(f"sqlite:///{tmp_path}/g.db")
 
 
 @pytest.fixture
@@ -428,6 +432,43 @@ def test_a_warning_recorded_after_the_digest_goes_out_in_a_second_part(url, conf
     assert texts == [
         "WARNING digest 2025-03-17: 1 finding on 1 model",
         "WARNING digest 2025-03-17 (part 2): 1 finding on 1 model",
+    ]
+
+
+def test_late_parts_of_a_digest_to_a_destination_longer_than_a_key_are_numbered_on(
+    store_url, config
+):
+    """Recipients whose addresses join to more than a key (and a VARCHAR(255)) holds: each
+    late part is its own alert, numbered 2, then 3, never the second part's key again."""
+    url = with_models(store_url)
+    people = config.people.model_copy(
+        update={
+            "users": [
+                user.model_copy(update={"email": f"{user.id}.{'x' * 80}@example.com"})
+                for user in config.people.users
+            ]
+        }
+    )
+    long = config.model_copy(update={"people": people})
+    parts = []
+    late_psi = ("data_drift", "psi", "age", 0.2, "WARNING")
+    for number, finding in enumerate([WARNING_PSI, WARNING_KL, late_psi]):
+        route(url, long, record_run(url, long, [finding], run_key=f"manual__{number}"))
+        with store.session_scope(url) as session:
+            built = build_daily_digests(session, long, DAY, links=LINKS)
+            parts += [
+                (d.payload["subject"], d.idempotency_key) for d in built if d.channel == "email"
+            ]
+
+    subjects = [subject for subject, _ in parts]
+    keys = [key for _, key in parts]
+    assert len(keys) == len(set(keys)) == 3
+    assert all(len(key) <= KEY_MAX_CHARS for key in keys)
+    assert keys[1:] == [f"{keys[0]}#2", f"{keys[0]}#3"]
+    assert [subject.split(": ")[0] for subject in subjects] == [
+        "[govflow] WARNING digest 2025-03-17",
+        "[govflow] WARNING digest 2025-03-17 (part 2)",
+        "[govflow] WARNING digest 2025-03-17 (part 3)",
     ]
 
 

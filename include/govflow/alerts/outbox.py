@@ -68,7 +68,7 @@ from govflow.alerts.messages import (
 from govflow.alerts.paging import PAGERDUTY, PagerDutySettings, send_pagerduty_event
 from govflow.audit import record_event
 from govflow.config import ALERT_SOURCES, GovflowConfig
-from govflow.store.keys import bounded_key
+from govflow.store.keys import KEY_MAX_CHARS, bounded_key
 from govflow.store.schema import Alert, MetricResult, MonitoringRun, RiskAcceptance
 from govflow.store.types import utcnow
 
@@ -107,6 +107,8 @@ DEFAULT_LEASE = timedelta(minutes=5)
 # store and of Slack need not agree.
 SLACK_CLOCK_SKEW = timedelta(minutes=10)
 ACTOR = "govflow-alerts"
+# Room a digest's key keeps for "#<part>" (up to part 9,999).
+DIGEST_PART_CHARS = 5
 
 NOT_CONFIGURED = "no {what} configured: {count} alerts waiting in the outbox"
 UNKNOWN_ALERT = "no alert {id} in the outbox"
@@ -376,12 +378,21 @@ def _email_payload(content: EmailContent) -> dict[str, Any]:
 
 
 def _digest_key(session: Session, day: date, channel: str, destination: str) -> tuple[str, int]:
-    """The day's first digest per channel has the plain key; late findings make part 2, 3..."""
-    base = bounded_key(f"warning-digest:{day.isoformat()}:{channel}:{destination}")
+    """The day's first digest per channel has the plain key; late findings make part 2, 3...
+    The base is bounded with room for the part's "#<n>", so every part's key is the base and
+    its number as stored (a part whose whole key were bounded again would be a hash the count
+    cannot find, and a third part would reuse the second's key)."""
+    base = bounded_key(
+        f"warning-digest:{day.isoformat()}:{channel}:{destination}",
+        limit=KEY_MAX_CHARS - DIGEST_PART_CHARS,
+    )
     earlier = session.scalar(
         select(func.count(Alert.id)).where(
             Alert.kind == DIGEST_KIND,
-            or_(Alert.idempotency_key == base, Alert.idempotency_key.like(f"{base}#%")),
+            or_(
+                Alert.idempotency_key == base,
+                Alert.idempotency_key.startswith(f"{base}#", autoescape=True),
+            ),
         )
     )
     part = (earlier or 0) + 1

@@ -271,7 +271,8 @@ class Alert(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
-    destination: Mapped[str] = mapped_column(String(255))
+    # Comma-joined e-mail recipients can be long (migration 0016).
+    destination: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(16))
     model_id: Mapped[str | None] = mapped_column(String(128))
