@@ -930,7 +930,9 @@ def test_a_fairness_metric_policy_yaml_no_longer_bounds_shows_the_bounds_it_was_
     lines = policy.read_text().splitlines(keepends=True)
     start = lines.index("    disparate_impact_ratio:\n")
     end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("      "))
-    policy.write_text("".join(lines[:start] + lines[end:]))
+    # Its alpha weight goes with it: a weight for a metric not judged is refused.
+    kept = [line for line in lines[end:] if line != "    disparate_impact_ratio: 4\n"]
+    policy.write_text("".join(lines[:start] + kept))
     with store.session_scope(dashboard_store) as session:
         session.execute(
             update(MetricResult)
