@@ -225,6 +225,19 @@ def dashboard_store(fresh_store_env) -> str:
     return url
 
 
+def dashboard_on(db_url: str, **options: Any) -> FastAPI:
+    """The dashboard app on ``db_url`` as these tests run it: Airflow's user of the request,
+    run links, the tests' clock, and an Analyze Now that triggers nothing, unless
+    ``options`` (any argument of create_dashboard_app) say otherwise."""
+    defaults: dict[str, Any] = {
+        "current_user": airflow_user_name,
+        "trigger_analysis": lambda *args, **kwargs: "unused",
+        "run_url": run_url,
+        "clock": lambda: NOW,
+    }
+    return create_dashboard_app(**{**defaults, "db_url": db_url, **options})
+
+
 @pytest.fixture
 def dashboard(dashboard_store):
     """(app, url, triggered): the plugin's dashboard app with get_user overridden."""
@@ -234,13 +247,7 @@ def dashboard(dashboard_store):
         triggered.append({"user": user, "dag_id": dag_id, "conf": conf})
         return f"manual__{len(triggered)}"
 
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=record_trigger,
-        run_url=run_url,
-        db_url=dashboard_store,
-        clock=lambda: NOW,
-    )
+    app = dashboard_on(dashboard_store, trigger_analysis=record_trigger)
     return app, dashboard_store, triggered
 
 
@@ -823,13 +830,10 @@ def test_analyze_now_over_the_seeds_api_route_starts_the_run_and_its_progress_sh
 
 def test_the_progress_page_reloads_until_airflow_says_the_run_ended(dashboard_store):
     states = iter(["running", "success"])
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
+    app = dashboard_on(
+        dashboard_store,
         trigger_analysis=lambda *args, **kwargs: "manual__9",
-        run_url=run_url,
         run_state=lambda dag_id, run_id: next(states),
-        db_url=dashboard_store,
-        clock=lambda: NOW,
     )
     running = client_as(app, "eve").get("/analysis/manual__9").text
     ended = client_as(app, "eve").get("/analysis/manual__9").text
@@ -939,14 +943,7 @@ def test_a_fairness_metric_policy_yaml_no_longer_bounds_shows_the_bounds_it_was_
             .where(MetricResult.metric == "disparate_impact_ratio")
             .values(threshold={"warning": 0.9, "critical": 0.8, "direction": "lower_is_worse"})
         )
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=lambda *args, **kwargs: "",
-        run_url=run_url,
-        db_url=dashboard_store,
-        config_dir=lambda: config,
-        clock=lambda: NOW,
-    )
+    app = dashboard_on(dashboard_store, config_dir=lambda: config)
     response = client_as(app, "carol").get("/fairness?model=credit_approval")
     assert response.status_code == 200
     assert (
@@ -1059,13 +1056,7 @@ def test_the_fairness_monitor_shows_a_model_analysed_long_ago_up_to_its_newest_w
                 severity="CRITICAL",  # no rows in the window: no fairness metric at all
             )
         )
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=lambda *args, **kwargs: "",
-        run_url=run_url,
-        db_url=dashboard_store,
-        clock=lambda: NOW + timedelta(days=600),
-    )
+    app = dashboard_on(dashboard_store, clock=lambda: NOW + timedelta(days=600))
     page = client_as(app, "carol").get("/fairness?model=credit_approval&days=30").text
     assert "<h2>gender: disparate_impact_ratio</h2>" in page
     assert "<td>0.750</td><td>[0.700, 0.800]</td>" in page
@@ -1285,13 +1276,9 @@ def test_the_acknowledgement_sla_clock_reads_policy_yaml(incident_store, tmp_pat
     (policy / "policy.yaml").write_text(
         text.replace("acknowledgement_minutes: 15 ", "acknowledgement_minutes: 30 ")
     )
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=lambda request, **kwargs: "unused",
-        run_url=run_url,
-        db_url=incident_store,
+    app = dashboard_on(
+        incident_store,
         config_dir=lambda: policy,
-        clock=lambda: NOW,
     )
     first = client_as(app, "eve").get("/api/incidents").json()["data"][0]
     assert (first["ack_due"], first["ack_seconds_left"]) == ("2025-03-30T10:30:00+00:00", -5400.0)
@@ -1477,13 +1464,7 @@ def test_airflow_refusing_the_trigger_is_a_403_audited_even_when_govflow_allows_
 
     monkeypatch.setattr(airflow.api_fastapi.app, "get_auth_manager", RefusingAuthManager)
     app, url, _ = dashboard
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=trigger_as_user,
-        run_url=run_url,
-        db_url=url,
-        clock=lambda: NOW,
-    )
+    app = dashboard_on(url, trigger_analysis=trigger_as_user)
     response = client_as(app, "eve").post("/analyze", data={"model": "credit_approval"})
     assert (response.status_code, response.json()["detail"]) == (
         403,
@@ -1511,13 +1492,7 @@ def test_analyze_now_before_airflow_has_loaded_the_dag_is_a_503_saying_so(dashbo
     def trigger(request, *, user, dag_id, conf):
         return trigger_as_user(request, user=user, dag_id=never_read, conf=conf)
 
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=trigger,
-        run_url=run_url,
-        db_url=url,
-        clock=lambda: NOW,
-    )
+    app = dashboard_on(url, trigger_analysis=trigger)
     response = client_as(app, "eve").post("/analyze", data={"model": "credit_approval"})
     assert (response.status_code, response.json()["detail"]) == (
         503,
@@ -1586,12 +1561,9 @@ def test_behind_a_proxy_a_form_from_the_public_address_is_the_servers_own(
 ):
     """A proxy forwards its own Host (here the test client's); the browser's page is at the
     public address Airflow's [api] base_url names."""
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
+    app = dashboard_on(
+        dashboard_store,
         trigger_analysis=lambda *args, **kwargs: "manual__1",
-        run_url=run_url,
-        db_url=dashboard_store,
-        clock=lambda: NOW,
         public_url="https://airflow.example.com/",
     )
 
@@ -1620,15 +1592,7 @@ def test_a_quiet_days_drift_report_is_drawn_on_request_opened_and_audited(
         (tmp_path / run.report_path).write_text("<html>drawn on request</html>")
         return run.report_path
 
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=lambda *args, **kwargs: "unused",
-        run_url=run_url,
-        db_url=dashboard_store,
-        draw_report=draw,
-        data_dir=lambda: tmp_path,
-        clock=lambda: NOW,
-    )
+    app = dashboard_on(dashboard_store, draw_report=draw, data_dir=lambda: tmp_path)
     with store.session_scope(dashboard_store) as session:
         newest = session.scalar(
             select(MonitoringRun.id)
@@ -1662,14 +1626,7 @@ def test_a_drift_report_asked_of_a_record_that_does_not_exist_is_a_404_in_one_li
     def draw(record: int, db_url: str | None) -> str:  # as the plugin's drawer
         return draw_report_on_request(record, db_url=db_url)
 
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=lambda *args, **kwargs: "unused",
-        run_url=run_url,
-        db_url=dashboard_store,
-        draw_report=draw,
-        clock=lambda: NOW,
-    )
+    app = dashboard_on(dashboard_store, draw_report=draw)
 
     missing = client_as(app, "eve").post("/drift-report/999", follow_redirects=False)
 
@@ -1684,14 +1641,10 @@ def test_a_role_that_may_only_read_is_offered_no_drift_report_draw_and_refused_o
     CPU and megabytes of disk, so the compliance officer, auditor and viewer may open the
     reports drawn but have none drawn."""
     asked: list[int] = []
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=lambda *args, **kwargs: "unused",
-        run_url=run_url,
-        db_url=dashboard_store,
+    app = dashboard_on(
+        dashboard_store,
         draw_report=lambda record, db_url: asked.append(record) or "reports/x/y.html",
         data_dir=lambda: tmp_path,
-        clock=lambda: NOW,
     )
     reader = client_as(app, user)
 
@@ -1762,14 +1715,7 @@ def test_a_report_superseded_by_a_reanalysis_is_still_served_and_each_draw_is_ha
                 model, tmp_path, 3, tmp_path / "sample.parquet", None, db_url=dashboard_store
             )
         )
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=lambda *args, **kwargs: "unused",
-        run_url=run_url,
-        db_url=dashboard_store,
-        data_dir=lambda: tmp_path,
-        clock=lambda: NOW,
-    )
+    app = dashboard_on(dashboard_store, data_dir=lambda: tmp_path)
     eve = client_as(app, "eve")
 
     assert paths == ["reports/credit_approval/drawn-1.html", "reports/credit_approval/drawn-2.html"]
@@ -1796,13 +1742,7 @@ def test_a_report_superseded_by_a_reanalysis_is_still_served_and_each_draw_is_ha
 def test_an_unknown_path_is_a_404_in_one_line_for_a_logged_in_caller(
     dashboard_store, method, path, line
 ):
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=lambda *args, **kwargs: "unused",
-        run_url=run_url,
-        db_url=dashboard_store,
-        clock=lambda: NOW,
-    )
+    app = dashboard_on(dashboard_store)
 
     response = client_as(app, "carol").request(method, path, follow_redirects=False)
 
@@ -2158,13 +2098,9 @@ def governance_store(dashboard_store, tmp_path) -> str:
 
 @pytest.fixture
 def governance(governance_store, tmp_path) -> FastAPI:
-    return create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=lambda request, **kwargs: "unused",
-        run_url=run_url,
-        db_url=governance_store,
+    return dashboard_on(
+        governance_store,
         data_dir=lambda: tmp_path,
-        clock=lambda: NOW,
     )
 
 
@@ -2801,14 +2737,10 @@ def bare_dashboard(store_url, tmp_path, monkeypatch) -> FastAPI:
                 raise ValueError(f"no record {record}")
         return "reports/credit_approval/drawn.html"
 
-    return create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=lambda request, **kwargs: "unused",
-        run_url=run_url,
-        db_url=store_url,
+    return dashboard_on(
+        store_url,
         draw_report=draw_report,
         data_dir=lambda: tmp_path,
-        clock=lambda: NOW,
     )
 
 
@@ -2911,13 +2843,9 @@ def test_a_misspelt_repeated_or_unknown_parameter_is_refused_never_dropped(dashb
 def test_the_progress_of_a_run_neither_airflow_nor_the_store_knows_is_a_404(dashboard_store):
     """Not a page calling a mistyped run id "finished" with no record: a run Airflow forgot
     (its metadata cleaned) still shows what it recorded."""
-    app = create_dashboard_app(
-        current_user=airflow_user_name,
-        trigger_analysis=lambda *args, **kwargs: "unused",
-        run_url=run_url,
+    app = dashboard_on(
+        dashboard_store,
         run_state=lambda dag_id, run_id: "running" if run_id == "manual__9" else None,
-        db_url=dashboard_store,
-        clock=lambda: NOW,
     )
     with store.session_scope(dashboard_store) as session:
         record = session.get(MonitoringRun, _run(session, "credit_approval", 31, ["data_drift"], 0))
