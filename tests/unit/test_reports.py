@@ -675,7 +675,6 @@ def test_a_risk_accepted_in_a_quarter_without_an_incident_is_in_its_report(
     records, fresh_store_env
 ):
     """The incident was opened in 2025Q1; its risk was accepted in 2025Q2, which opened none."""
-    from govflow import settings
     from govflow.store.schema import Incident, RiskAcceptance
 
     with store.session_scope(fresh_store_env) as session:
@@ -693,10 +692,8 @@ def test_a_risk_accepted_in_a_quarter_without_an_incident_is_in_its_report(
                 created_at=datetime(2025, 4, 10, tzinfo=UTC),
             )
         )
-    config = load_config(settings.config_dir())
 
-    with store.session_scope(fresh_store_env) as session:
-        report = build_compliance_report(session, config, "2025Q2").markdown
+    report = compliance_markdown(fresh_store_env, "2025Q2")
 
     assert (
         "No incident opened in or about this quarter.\n"
@@ -742,7 +739,6 @@ def test_an_incident_reopened_after_its_month_keeps_the_acknowledgement_it_had_i
 
 
 def test_a_model_wide_finding_reads_without_a_gap_for_its_missing_subject(records, fresh_store_env):
-    from govflow import settings
 
     with store.session_scope(fresh_store_env) as session:
         run = session.scalars(select(MonitoringRun)).one()
@@ -757,10 +753,8 @@ def test_a_model_wide_finding_reads_without_a_gap_for_its_missing_subject(record
                 severity="CRITICAL",
             )
         )
-    config = load_config(settings.config_dir())
 
-    with store.session_scope(fresh_store_env) as session:
-        report = build_compliance_report(session, config, "2025Q1").markdown
+    report = compliance_markdown(fresh_store_env, "2025Q1")
 
     assert "\n- credit_approval accuracy_drop: CRITICAL on 1 analysis\n" in report
 
@@ -816,6 +810,13 @@ def _incident(number: int, opened: datetime, resolved: datetime | None) -> Incid
     return _data_drift_incident(number, opened, "WARNING", status=status, resolved_at=resolved)
 
 
+def compliance_markdown(url: str, quarter: str) -> str:
+    """The quarter's compliance report on the store at ``url``, with the repository's config."""
+    config = load_config(settings.config_dir())
+    with store.session_scope(url) as session:
+        return build_compliance_report(session, config, quarter).markdown
+
+
 def _acceptance(decided: datetime, until: datetime, status: str) -> RiskAcceptance:
     return RiskAcceptance(
         model_id="credit_approval",
@@ -860,10 +861,8 @@ def test_the_quarter_answers_for_incidents_switches_and_risks_in_force_from_an_e
         session.add(_switch("product_recommendation", _day(3, 30), None))
         session.add(_acceptance(_day(3, 20), _day(4, 10), "expired"))
         session.add(_acceptance(_day(3, 1), _day(3, 25), "expired"))
-    config = load_config(settings.config_dir())
 
-    with store.session_scope(fresh_store_env) as session:
-        report = build_compliance_report(session, config, "2025Q2").markdown
+    report = compliance_markdown(fresh_store_env, "2025Q2")
 
     incidents = report.split("## Art. 73: incidents\n\n")[1].split("\n\n## ")[0]
     assert incidents.splitlines() == [
@@ -904,10 +903,8 @@ def test_a_quarters_risk_acceptances_read_as_they_stood_at_its_end(records, fres
     }
     with store.session_scope(fresh_store_env) as session:
         session.add_all([revoked_in_it, revoked_later, decided_later])
-    config = load_config(settings.config_dir())
 
-    with store.session_scope(fresh_store_env) as session:
-        report = build_compliance_report(session, config, "2025Q1").markdown
+    report = compliance_markdown(fresh_store_env, "2025Q1")
 
     risks = [line for line in report.splitlines() if line.startswith("- accepted risk")]
     assert risks == [
@@ -924,10 +921,8 @@ def test_a_quarters_risk_acceptances_read_as_they_stood_at_its_end(records, fres
 def test_a_quarter_whose_incidents_all_ended_before_it_says_so(records, fresh_store_env):
     with store.session_scope(fresh_store_env) as session:
         session.get(Incident, 1).resolved_at = _day(3, 31)
-    config = load_config(settings.config_dir())
 
-    with store.session_scope(fresh_store_env) as session:
-        report = build_compliance_report(session, config, "2025Q2").markdown
+    report = compliance_markdown(fresh_store_env, "2025Q2")
 
     assert (
         "- no risk accepted or in force this quarter\n"
