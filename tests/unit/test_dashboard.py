@@ -51,6 +51,7 @@ from govflow.dashboard.app import (
     UNKNOWN_RUN,
     WINDOW_NOT_ENDED,
 )
+from govflow.dashboard.html import SEEN_FAMILIES
 from govflow.dashboard.pages import (
     NO_DATA,
     FailedAnalysis,
@@ -817,9 +818,11 @@ def test_analyze_now_over_the_seeds_api_route_starts_the_run_and_its_progress_sh
         )
         record.dag_id, record.dag_run_id = "govflow_monitoring_on_demand", "manual__1"
         record.severity, record.report_path = "CRITICAL", "reports/credit_approval/now.html"
+    # The app's user is victor since his refused request above: the progress is eve's again
+    # (read as victor's, it now shows the data drift of the record, which has none).
+    eve = client_as(app, "eve")
     progress = eve.get(body["progress"]).json()["data"]
-    # The app's user is victor since his refused request above: the page is eve's again.
-    page = client_as(app, "eve").get("/analysis/manual__1").text
+    page = eve.get("/analysis/manual__1").text
     assert [(r["model_id"], r["severity"]) for r in progress["records"]] == [
         ("credit_approval", "CRITICAL")
     ]
@@ -1390,6 +1393,104 @@ def test_an_analysis_links_its_fairness_findings_only_for_who_may_open_the_fairn
         False,
         True,
     )
+
+
+def _analyze_now_record(url: str, run_id: str, results: list[tuple[Any, ...]]) -> None:
+    """A record of the Analyze Now run ``run_id``, CRITICAL as the DAG writes it when any of
+    its ``results`` (check type, metric, severity, status) is."""
+    with store.session_scope(url) as session:
+        record = session.get_one(
+            MonitoringRun, _run(session, "credit_approval", 31, list(CHECKS_RUN), 0.4)
+        )
+        record.dag_id, record.dag_run_id = "govflow_monitoring_on_demand", run_id
+        record.severity = "CRITICAL"
+        for check_type, metric, severity, status in results:
+            _metric(session, record.id, check_type, metric, "", 0.5, severity, status)
+
+
+CHECKS_RUN = ("data_drift", "fairness_drift", "model_drift", "explanation_drift")
+# The run's only CRITICAL is a fairness finding; the data-quality gate's WARNING is no
+# family's, and every reader sees it, as on the Drift Overview.
+FAIRNESS_CRITICAL = [
+    ("data_drift", "psi", "WARNING", "computed"),
+    ("fairness_drift", "disparate_impact_ratio", "CRITICAL", "computed"),
+    ("model_drift", "accuracy_drop", "WARNING", "computed"),
+    ("explanation_drift", "attribution_shift", "INFO", "computed"),
+    ("data_quality", "missing_values", "WARNING", "failed"),
+]
+WITHHELD_FROM = {
+    "carol": {"model_drift": "model_health", "explanation_drift": "model_health"},
+    "victor": {
+        "fairness_drift": "fairness_monitor",
+        "model_drift": "model_health",
+        "explanation_drift": "model_health",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("user", "severity", "found"),
+    [
+        ("audrey", "CRITICAL", 4),  # auditor: every family, as the record says
+        ("carol", "CRITICAL", 3),  # compliance officer: no model or explanation drift
+        ("victor", "WARNING", 2),  # viewer: data drift and the data-quality gate
+    ],
+)
+def test_an_analysis_progress_shows_only_the_severity_of_families_its_reader_may_see(
+    dashboard, user, severity, found
+):
+    """The progress of an Analyze Now run is the Drift Overview's page, yet showed the
+    viewer each record's severity and findings above INFO over every family: a fairness
+    CRITICAL he may not see on the Drift Overview."""
+    app, url, _ = dashboard
+    _analyze_now_record(url, "manual__5", FAIRNESS_CRITICAL)
+    client = client_as(app, user)
+
+    progress = client.get("/api/analysis/manual__5").json()["data"]
+    page = client.get("/analysis/manual__5").text
+
+    (record,) = progress["records"]
+    assert (record["severity"], record["findings_above_info"]) == (severity, found)
+    withheld = WITHHELD_FROM.get(user, {})
+    assert progress.get("withheld") == (
+        [{"check_type": c, "permission": p} for c, p in withheld.items()] or None
+    )
+    row = page[page.index("<td>credit_approval</td>") :].split("</tr>")[0]
+    assert f'<td><span class="sev {severity}">{severity}</span></td><td>0.400</td>' in row
+    assert f"<td>{found}</td>" in row
+    assert ("CRITICAL" in page[page.index("<main") :]) is (severity == "CRITICAL")
+    notes = [
+        f'{family} <span class="muted">withheld: needs {title}</span>'
+        for family, title in (
+            ("fairness_drift", "Fairness Monitor"),
+            ("model_drift", "Model Health"),
+            ("explanation_drift", "Model Health"),
+        )
+        if family in withheld
+    ]
+    assert (f"<p>{SEEN_FAMILIES} {', '.join(notes)}.</p>" in page) is bool(withheld)
+    assert ("withheld: needs" in page) is bool(withheld)
+
+
+def test_an_analysis_progress_whose_shown_families_decided_nothing_is_inconclusive_not_info(
+    dashboard,
+):
+    """As a record's own verdict: INFO with a family that judged nothing is no pass."""
+    app, url, _ = dashboard
+    _analyze_now_record(
+        url,
+        "manual__6",
+        [
+            ("data_drift", "psi", "INFO", "inconclusive"),
+            ("fairness_drift", "disparate_impact_ratio", "CRITICAL", "computed"),
+        ],
+    )
+
+    progress = client_as(app, "victor").get("/api/analysis/manual__6").json()["data"]
+
+    assert [(r["severity"], r["findings_above_info"]) for r in progress["records"]] == [
+        ("INCONCLUSIVE", 0)
+    ]
 
 
 def test_analyze_now_refuses_a_window_that_has_not_ended(dashboard):

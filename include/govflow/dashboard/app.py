@@ -886,7 +886,10 @@ def create_dashboard_app(
     def analysis(request: Request, user: str, run_id: str, as_json: bool) -> Response:
         def load(session: Session, config: GovflowConfig) -> Any:
             state = None if run_state is None else run_state(ON_DEMAND_DAG, run_id)
-            progress = pages.analysis_progress(session, ON_DEMAND_DAG, run_id, state)
+            withheld = dashboard_rights(config, user).withheld_checks()
+            progress = pages.analysis_progress(
+                session, ON_DEMAND_DAG, run_id, state, withheld=withheld
+            )
             if run_state is not None and state is None and not progress.records:
                 raise HTTPException(404, UNKNOWN_RUN.format(run_id=run_id, dag_id=ON_DEMAND_DAG))
             return progress.to_dict() if as_json else progress

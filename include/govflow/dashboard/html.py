@@ -197,10 +197,9 @@ def _monitor_cell(run_url: RunUrl, monitor: Monitor) -> str:
     )
 
 
-def _withheld_cell(permission: Page) -> str:
+def _withheld_note(permission: Page) -> str:
     """In place of a verdict whose page this reader may not open: no status, not even No data."""
-    note = WITHHELD.format(page=PAGE_TITLES[permission])
-    return f'<td><span class="muted">{_e(note)}</span></td>'
+    return f'<span class="muted">{_e(WITHHELD.format(page=PAGE_TITLES[permission]))}</span>'
 
 
 def drift_overview(
@@ -218,7 +217,7 @@ def drift_overview(
     rows = []
     for model in overviews:
         cells = "".join(
-            _withheld_cell(withheld[m.check_type])
+            f"<td>{_withheld_note(withheld[m.check_type])}</td>"
             if m.check_type in withheld
             else _monitor_cell(run_url, m)
             for m in model.monitors
@@ -617,13 +616,15 @@ def _analysis_path(root: str, run_id: str) -> str:
 
 # While the run may still write records, the progress page reloads itself this often.
 PROGRESS_REFRESH_S = 5
+SEEN_FAMILIES = "Severity and findings above INFO are over the families you may see:"
 
 
 def analysis_progress(
     root: str, rights: DashboardRights, progress: AnalysisProgress, run_url: RunUrl
 ) -> str:
     """An Analyze Now run: its state in Airflow and, per model, the record it wrote with
-    links to its findings, its drift report and the run."""
+    links to its findings, its drift report and the run; the families withheld from this
+    reader named once above the records, as on the Drift Overview."""
     state = progress.state or "unknown to the dashboard (see the Airflow run)"
     rows = "".join(
         f"<tr><td>{_e(r.model_id)}</td><td>{_e(_time(r.interval_start))} to "
@@ -644,6 +645,12 @@ def analysis_progress(
         if rows
         else "<p>No record written yet.</p>"
     )
+    if progress.withheld:
+        withheld = ", ".join(
+            f"{_e(check_type)} {_withheld_note(permission)}"
+            for check_type, permission in progress.withheld.items()
+        )
+        table = f"<p>{_e(SEEN_FAMILIES)} {withheld}.</p>{table}"
     refresh = (
         ""
         if progress.finished

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Text, bindparam, case, cast, func, select
+from sqlalchemy import Case, Row, Text, bindparam, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
@@ -84,6 +84,17 @@ def _aware(moment: datetime) -> datetime:
 def worst(severities: Iterable[str]) -> str | None:
     judged = [s for s in severities if s in SEVERITY_RANK]
     return max(judged, key=SEVERITY_RANK.__getitem__, default=None)
+
+
+def named_withheld(
+    withheld: Mapping[str, ViewPermission], check_types: Iterable[str] | None = None
+) -> list[dict[str, str]]:
+    """The JSON of the withheld families (those of ``check_types``, or all): each with the
+    permission that shows them."""
+    return [
+        {"check_type": check_type, "permission": withheld[check_type]}
+        for check_type in (withheld if check_types is None else check_types)
+    ]
 
 
 @dataclass(frozen=True)
@@ -176,11 +187,9 @@ class ModelOverview:
         }
         if withheld:
             del row["health"]
-            row["withheld"] = [
-                {"check_type": m.check_type, "permission": withheld[m.check_type]}
-                for m in self.monitors
-                if m.check_type in withheld
-            ]
+            row["withheld"] = named_withheld(
+                withheld, [m.check_type for m in self.monitors if m.check_type in withheld]
+            )
         return row
 
     def monitor(self, check_type: str) -> Monitor | None:
@@ -312,15 +321,21 @@ def _run_details(session: Session, run_ids: list[int]) -> dict[int, ShownRun]:
     return {row.id: row for row in rows}
 
 
-# The worst severity of a family's computed results, ranked in SQL (SEVERITY_RANK): a run's
-# results are read as one row per family instead of one per metric and subject.
-_RANKED = case(
-    (
-        MetricResult.status == "computed",
-        case(SEVERITY_RANK, value=MetricResult.severity, else_=None),
-    ),
-    else_=None,
-)
+def _ranked(statuses: Sequence[str]) -> Case[Any]:
+    """A result's SEVERITY_RANK in SQL when its status is one of ``statuses``, else NULL:
+    the worst of a group is its MAX, so a run's results are read as one row per family
+    instead of one per metric and subject."""
+    return case(
+        (
+            MetricResult.status.in_(statuses),
+            case(SEVERITY_RANK, value=MetricResult.severity, else_=None),
+        ),
+        else_=None,
+    )
+
+
+# The worst severity of a family's computed results.
+_RANKED = _ranked(("computed",))
 _SEVERITY_OF_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
 
 
@@ -794,12 +809,15 @@ class AnalysisRecord:
 @dataclass(frozen=True)
 class AnalysisProgress:
     """An Analyze Now run as the dashboard shows it: Airflow's state of the run (None when
-    Airflow does not say) and the records it has written so far."""
+    Airflow does not say) and the records it has written so far. With ``withheld`` families
+    (check type -> the permission that shows them), each record's severity and findings
+    above INFO are those of the families its reader may see."""
 
     dag_id: str
     run_id: str
     state: str | None
     records: list[AnalysisRecord]
+    withheld: dict[str, ViewPermission] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -807,23 +825,77 @@ class AnalysisProgress:
         return self.state not in UNFINISHED_RUN_STATES
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "finished": self.finished}
+        shown = {**asdict(self), "finished": self.finished}
+        del shown["withheld"]
+        if self.withheld:
+            shown["withheld"] = named_withheld(self.withheld)
+        return shown
+
+
+ABOVE_INFO = ("WARNING", "CRITICAL")
+# The results a record's severity is the worst of (Analysis.severity): computed ones, and
+# the data-quality gate's failures.
+JUDGED_STATUSES = ("computed", "failed")
+
+
+def _seen_severities(
+    session: Session, run_ids: list[int], withheld: Mapping[str, ViewPermission]
+) -> dict[int, tuple[str | None, int]]:
+    """Each record's severity and findings above INFO over the families not ``withheld``
+    (and the data-quality gate, which is no family), as the record's own are over all: the
+    worst judged result, INCONCLUSIVE where that is INFO and a family judged nothing but
+    left results undecided (Analysis.verdict), None where nothing shown was recorded."""
+    if not run_ids:
+        return {}
+    rows = session.execute(
+        select(
+            MetricResult.monitoring_run_id,
+            func.max(_ranked(JUDGED_STATUSES)),
+            func.sum(case((MetricResult.severity.in_(ABOVE_INFO), 1), else_=0)),
+            func.sum(case((MetricResult.status == "inconclusive", 1), else_=0)),
+        )
+        .where(
+            MetricResult.monitoring_run_id.in_(run_ids),
+            MetricResult.check_type.not_in(list(withheld)),
+        )
+        .group_by(MetricResult.monitoring_run_id, MetricResult.check_type)
+    )
+    families: dict[int, list[tuple[int | None, int, int]]] = defaultdict(list)
+    for run_id, rank, above_info, undecided in rows:
+        families[run_id].append((rank, int(above_info or 0), int(undecided or 0)))
+    seen: dict[int, tuple[str | None, int]] = {}
+    for run_id, found in families.items():
+        rank = max((r for r, _, _ in found if r is not None), default=0)
+        undecided = any(r is None and u for r, _, u in found)
+        severity = INCONCLUSIVE if rank == 0 and undecided else _SEVERITY_OF_RANK[rank]
+        seen[run_id] = (severity, sum(a for _, a, _ in found))
+    return seen
 
 
 def analysis_progress(
-    session: Session, dag_id: str, run_id: str, state: str | None
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    state: str | None,
+    *,
+    withheld: Mapping[str, ViewPermission] | None = None,
 ) -> AnalysisProgress:
-    """What an Analyze Now run has recorded so far, model by model."""
+    """What an Analyze Now run has recorded so far, model by model; for a reader from whom
+    ``withheld`` families are hidden (``DashboardRights.withheld_checks``), the severity and
+    findings above INFO of the families they may see: the record's own, the worst and the
+    count over every family, would tell a withheld family's CRITICAL."""
+    withheld = withheld or {}
     above_info = (
         select(func.count(MetricResult.id))
         .where(
             MetricResult.monitoring_run_id == MonitoringRun.id,
-            MetricResult.severity.in_(("WARNING", "CRITICAL")),
+            MetricResult.severity.in_(ABOVE_INFO),
         )
         .scalar_subquery()
     )
     rows = session.execute(
         select(
+            MonitoringRun.id,
             MonitoringRun.model_id,
             MonitoringRun.status,
             MonitoringRun.severity,
@@ -831,19 +903,25 @@ def analysis_progress(
             MonitoringRun.report_path,
             MonitoringRun.interval_start,
             MonitoringRun.interval_end,
-            above_info,
+            above_info.label("found"),
         )
         .where(MonitoringRun.dag_id == dag_id, MonitoringRun.dag_run_id == run_id)
         .order_by(MonitoringRun.model_id, MonitoringRun.id)
     ).all()
-    return AnalysisProgress(
-        dag_id,
-        run_id,
-        state,
-        [
+    seen = _seen_severities(session, [row.id for row in rows], withheld) if withheld else {}
+    records = []
+    for row in rows:
+        severity, found = seen.get(row.id, (None, 0)) if withheld else (row.severity, row.found)
+        records.append(
             AnalysisRecord(
-                row[0], row[1], row[2], row[3], row[4], _aware(row[5]), _aware(row[6]), row[7]
+                row.model_id,
+                row.status,
+                severity,
+                row.composite_score,
+                row.report_path,
+                _aware(row.interval_start),
+                _aware(row.interval_end),
+                found,
             )
-            for row in rows
-        ],
-    )
+        )
+    return AnalysisProgress(dag_id, run_id, state, records, dict(withheld))
