@@ -1493,6 +1493,25 @@ def test_an_analysis_progress_whose_shown_families_decided_nothing_is_inconclusi
     ]
 
 
+@pytest.mark.parametrize("user", ["audrey", "carol", "victor"])
+def test_the_audit_event_of_a_withholding_page_names_the_families_its_reader_was_not_shown(
+    dashboard, user
+):
+    app, url, _ = dashboard
+    _analyze_now_record(url, "manual__5", FAIRNESS_CRITICAL)
+    client = client_as(app, user)
+    paths = ("/drift", "/api/drift", "/analysis/manual__5", "/api/analysis/manual__5")
+
+    assert [client.get(path).status_code for path in paths] == [200] * 4
+    with store.session_scope(url) as session:
+        views = query_events(session, action="dashboard.view", actor=user)
+        payloads = [(view.payload.get("query"), view.payload.get("withheld")) for view in views]
+
+    withheld = WITHHELD_FROM.get(user)
+    assert payloads == [(None, withheld)] * 2 + [({"run": "manual__5"}, withheld)] * 2
+    assert all(("withheld" in view.payload) is (user in WITHHELD_FROM) for view in views)
+
+
 def test_analyze_now_refuses_a_window_that_has_not_ended(dashboard):
     """govflow monitor run refuses a window not ended yet; the button passed one (a year
     typed 2026 for 2025) to the DAG, whose analysis of nothing then stood as the model's

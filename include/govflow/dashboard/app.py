@@ -475,12 +475,16 @@ def create_dashboard_app(
         draw: Callable[[str, DashboardRights, GovflowConfig, Any], str],
         as_json: bool,
         query: dict[str, Any] | None = None,
+        *,
+        withholding: bool = False,
     ) -> Response:
         """One page view: authorised, read, rendered as HTML or JSON, and audited (with the
-        ``query`` it answered, if any)."""
+        ``query`` it answered, if any, and, on a page ``withholding`` the verdicts of
+        families the reader may not see, those families: what they were not shown)."""
         started = time.perf_counter()
         target = f"{page}/{model or 'all'}"
         rights = rights_for(user, page, target, model)
+        withheld = rights.withheld_checks() if withholding else {}
         config = configs.get()
         if model is not None and model not in config.models.ids():
             raise HTTPException(
@@ -498,6 +502,7 @@ def create_dashboard_app(
                     "model": model or "all",
                     "format": "json" if as_json else "html",
                     **({"query": query} if query else {}),
+                    **({"withheld": withheld} if withheld else {}),
                 },
             )
         response: Response
@@ -532,7 +537,7 @@ def create_dashboard_app(
         def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
             return html.drift_overview(root, rights, data, CHECK_TYPES, run_url)
 
-        return view(request, user, "drift_overview", None, load, draw, as_json)
+        return view(request, user, "drift_overview", None, load, draw, as_json, withholding=True)
 
     def fairness(
         request: Request, user: str, model: str | None, days: int, as_json: bool
@@ -897,7 +902,17 @@ def create_dashboard_app(
         def draw(root: str, rights: DashboardRights, config: GovflowConfig, data: Any) -> str:
             return html.analysis_progress(root, rights, data, run_url)
 
-        return view(request, user, "drift_overview", None, load, draw, as_json, {"run": run_id})
+        return view(
+            request,
+            user,
+            "drift_overview",
+            None,
+            load,
+            draw,
+            as_json,
+            {"run": run_id},
+            withholding=True,
+        )
 
     @app.get("/analysis/{run_id}", response_class=HTMLResponse)
     def analysis_page(
