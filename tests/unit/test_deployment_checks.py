@@ -7,7 +7,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from govflow import settings, store
@@ -24,7 +23,7 @@ from tests.support.deployment_demo import (
     with_disparate_impact,
 )
 from tests.support.policies import with_equal_alpha_shares
-from tests.support.rollout_demo import applicants
+from tests.support.rollout_demo import applicants, gender_only_decisions
 
 
 @pytest.fixture(scope="module")
@@ -401,11 +400,7 @@ def test_the_fairness_item_shares_its_alpha_among_its_metrics_by_the_policys_wei
 ):
     """100 of 200 men approved and 66 of 200 women (disparate impact 0.66), each decision
     its outcome, gender the one attribute."""
-    entry = config.models.get("credit_approval")
-    gender = [a for a in entry.protected_attributes if a.name == "gender"]
-    model = entry.model_copy(update={"protected_attributes": gender, "intersections": []})
-    frame = pd.DataFrame({"gender": ["male"] * 200 + ["female"] * 200})
-    approved = np.r_[np.arange(200) < 100, np.arange(200) < 66].astype("int8")
+    model, frame, approved = gender_only_decisions(config)
     result = checks.fairness_across_groups(
         SimpleNamespace(
             config=config if weights == "policy" else with_equal_alpha_shares(config),

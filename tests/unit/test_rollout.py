@@ -9,7 +9,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
@@ -32,7 +31,13 @@ from govflow.store.schema import (
 from govflow.store.types import utcnow
 from tests.support.demo_store import seeded_store_copy
 from tests.support.policies import with_equal_alpha_shares
-from tests.support.rollout_demo import MODEL, applicants, authorised_deployment, write_stage_log
+from tests.support.rollout_demo import (
+    MODEL,
+    applicants,
+    authorised_deployment,
+    gender_only_decisions,
+    write_stage_log,
+)
 
 CANDIDATE, ACTIVE = "1.1.0", "1.0.0"
 
@@ -609,11 +614,7 @@ def test_the_fairness_gate_judges_disparate_impact_alone_so_the_weights_leave_it
     """Monitoring shares its alpha among eight metrics, the gate judges one: 100 of 200 men
     and 66 of 200 women approved are judged on the same interval with the policy's
     alpha_weights and without (corrected for the looks at the stage, not for other metrics)."""
-    entry = config.models.get(MODEL)
-    gender = [a for a in entry.protected_attributes if a.name == "gender"]
-    model = entry.model_copy(update={"protected_attributes": gender, "intersections": []})
-    frame = pd.DataFrame({"gender": ["male"] * 200 + ["female"] * 200})
-    approved = np.r_[np.arange(200) < 100, np.arange(200) < 66].astype("int8")
+    model, frame, approved = gender_only_decisions(config)
     (weighted, equal) = [
         checks.fairness_within_bounds(
             SimpleNamespace(
