@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from govflow import registry, store
-from govflow.config import GovflowConfig
+from govflow.config import GovflowConfig, ModelEntry
 from govflow.demo.applicants import age_band_counts, generate_applicants
 from govflow.deployment import procedure
 from govflow.monitoring.prediction_logs import log_columns, partition_path
@@ -65,6 +65,17 @@ def applicants(rows: int, *, seed: int = 11) -> pd.DataFrame:
     frame = generate_applicants(rng, age_band_counts(rows))
     frame["gender"] = rng.choice(GENDERS, size=len(frame))
     return frame.reset_index(drop=True)
+
+
+def gender_only_decisions(config: GovflowConfig) -> tuple[ModelEntry, pd.DataFrame, np.ndarray]:
+    """Credit approval judged on gender alone, and its decisions on 200 men and 200 women:
+    100 men and 66 women approved (disparate impact 0.66), 1 = approve."""
+    entry = config.models.get(MODEL)
+    gender = [a for a in entry.protected_attributes if a.name == "gender"]
+    model = entry.model_copy(update={"protected_attributes": gender, "intersections": []})
+    frame = pd.DataFrame({"gender": ["male"] * 200 + ["female"] * 200})
+    approved = np.r_[np.arange(200) < 100, np.arange(200) < 66].astype("int8")
+    return model, frame, approved
 
 
 def write_stage_log(

@@ -401,7 +401,7 @@ def test_a_failed_fairness_item_blocks_before_any_approval_is_requested(deployme
     reason = deployment.details["stopped"]["reason"]
     assert reason.startswith(
         "fairness_across_groups: disparate_impact_ratio of gender is 0.499972 (CRITICAL on "
-        "the interval 0.475818-0.520276; lowest female, highest male)"
+        "the interval 0.478463-0.518579; lowest female, highest male)"
     )
     with store.session_scope(db_url) as session:
         steps_after = session.scalars(

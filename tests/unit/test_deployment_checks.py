@@ -22,7 +22,8 @@ from tests.support.deployment_demo import (
     register_candidate,
     with_disparate_impact,
 )
-from tests.support.rollout_demo import applicants
+from tests.support.policies import with_equal_alpha_shares
+from tests.support.rollout_demo import applicants, gender_only_decisions
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +146,7 @@ def test_disparate_impact_below_the_80_percent_rule_fails_the_fairness_item(conf
     assert result.outcome == "failed"
     assert result.summary.startswith(
         "disparate_impact_ratio of gender is 0.499972 (CRITICAL on the interval "
-        "0.475818-0.520276; lowest female, highest male)"
+        "0.478463-0.518579; lowest female, highest male)"
     )
     impact = [f for f in result.evidence["findings"] if f["metric"] == "disparate_impact_ratio"]
     assert [(f["attribute"], f["value"], f["severity"]) for f in impact] == [
@@ -380,3 +381,35 @@ def test_the_fairness_item_counts_the_approvals_of_a_model_whose_class_one_decli
     ]
     assert results[0] == results[1]
     assert results[1].outcome == "failed"
+
+
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        # The policy's alpha_weights: disparate impact weighs 4 of the item's 8 (its four
+        # gaps 1 each), its interval is corrected for 2 tests and lies below the warning
+        # bound: the 80% rule is shown broken.
+        ("policy", ("failed", "CRITICAL", 0.500351, 0.866561)),
+        # Shared equally among the five metrics (5 tests), the interval reaches into the
+        # warning band: a warning-size effect, no failure.
+        ("equal", ("passed", "WARNING", 0.480137, 0.901726)),
+    ],
+)
+def test_the_fairness_item_shares_its_alpha_among_its_metrics_by_the_policys_weights(
+    config, weights, expected
+):
+    """100 of 200 men approved and 66 of 200 women (disparate impact 0.66), each decision
+    its outcome, gender the one attribute."""
+    model, frame, approved = gender_only_decisions(config)
+    result = checks.fairness_across_groups(
+        SimpleNamespace(
+            config=config if weights == "policy" else with_equal_alpha_shares(config),
+            model=model,
+            validation=frame.assign(label=approved),
+            validation_predictions=approved,
+            validation_scores=np.where(approved == 1, 0.75, 0.25),
+        )
+    )
+    (impact,) = [f for f in result.evidence["findings"] if f["metric"] == "disparate_impact_ratio"]
+    assert impact["value"] == 0.66
+    assert (result.outcome, impact["severity"], impact["ci_low"], impact["ci_high"]) == expected

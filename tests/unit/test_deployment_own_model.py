@@ -250,9 +250,9 @@ EXPECTED = {
         "fairness_across_groups": (
             "passed",
             "no fairness metric is CRITICAL on 4000 validation rows; lowest disparate impact "
-            "ratio 0.948672 (sex); 6 INCONCLUSIVE (interval too wide to decide): "
-            "disparate_impact_ratio of sex, predictive_parity_difference of sex, "
-            "disparate_impact_ratio of nationality and 3 more",
+            "ratio 0.948672 (sex); 8 INCONCLUSIVE (interval too wide to decide): "
+            "disparate_impact_ratio of sex, equal_opportunity_difference of sex, "
+            "equalized_odds_difference of sex and 5 more",
         ),
     },
     REGRESSOR: {

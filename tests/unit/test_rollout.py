@@ -30,7 +30,14 @@ from govflow.store.schema import (
 )
 from govflow.store.types import utcnow
 from tests.support.demo_store import seeded_store_copy
-from tests.support.rollout_demo import MODEL, applicants, authorised_deployment, write_stage_log
+from tests.support.policies import with_equal_alpha_shares
+from tests.support.rollout_demo import (
+    MODEL,
+    applicants,
+    authorised_deployment,
+    gender_only_decisions,
+    write_stage_log,
+)
 
 CANDIDATE, ACTIVE = "1.1.0", "1.0.0"
 
@@ -599,6 +606,34 @@ def test_the_fairness_gate_counts_the_approvals_of_a_model_whose_class_one_decli
     ]
     assert results[0] == results[1]
     assert results[1].outcome == "failed"
+
+
+def test_the_fairness_gate_judges_disparate_impact_alone_so_the_weights_leave_it_the_whole_alpha(
+    config,
+):
+    """Monitoring shares its alpha among eight metrics, the gate judges one: 100 of 200 men
+    and 66 of 200 women approved are judged on the same interval with the policy's
+    alpha_weights and without (corrected for the looks at the stage, not for other metrics)."""
+    model, frame, approved = gender_only_decisions(config)
+    (weighted, equal) = [
+        checks.fairness_within_bounds(
+            SimpleNamespace(
+                scored=frame.assign(prediction=approved),
+                config=judged_with,
+                model=model,
+                candidate=CANDIDATE,
+            )
+        )
+        for judged_with in (config, with_equal_alpha_shares(config))
+    ]
+    (impact,) = weighted.evidence["findings"]
+    assert weighted == equal
+    assert (impact["value"], impact["verdict"], impact["ci_low"], impact["ci_high"]) == (
+        0.66,
+        "INCONCLUSIVE",
+        0.378781,
+        1.129322,
+    )
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,7 @@ from govflow.monitoring.analysis import (
     INCONCLUSIVE,
     NOT_JUDGED,
     error_increase_verdict,
+    fairness_alarm_tests,
     fairness_verdict,
     judgement_confidence,
 )
@@ -716,7 +717,14 @@ def _classifier_fairness_findings(candidate: DeploymentCandidate) -> list[dict[s
     labels = candidate.validation["label"]
     findings: list[dict[str, Any]] = []
     attribute_groups = _fairness_groups(candidate)
-    tests = len(attribute_groups) * len(FAIRNESS_METRICS)
+    # The check's alpha is shared among its bounded metrics by the policy's alpha_weights,
+    # as monitoring shares a model-day's.
+    tests = {
+        name: fairness_alarm_tests(
+            candidate.config, name, len(attribute_groups), among=FAIRNESS_METRICS
+        )
+        for name in FAIRNESS_METRICS
+    }
     for attribute, groups in attribute_groups.items():
         counts = fairness.group_counts(
             labels,
@@ -733,7 +741,7 @@ def _classifier_fairness_findings(candidate: DeploymentCandidate) -> list[dict[s
                 attribute=attribute,
                 min_group_size=min_group_size,
                 confidence=judgement_confidence(
-                    policy.fairness.confidence_level, groups=len(counts.groups), tests=tests
+                    policy.fairness.confidence_level, groups=len(counts.groups), tests=tests[name]
                 ),
             )
             # Judged as monitoring and the rollout judge it, on its value and its interval,
@@ -757,6 +765,8 @@ def _regression_fairness_findings(candidate: DeploymentCandidate) -> list[dict[s
     predictions = candidate.validation_scores
     errors = absolute_errors(candidate.validation["label"], predictions)
     attribute_groups = _fairness_groups(candidate)
+    # Both ratios are bounded as disparate impact, and fairness.alpha_weights weighs policy
+    # metrics only: they weigh the same, so equal shares are the weighted ones.
     tests = len(attribute_groups) * len(REGRESSION_FAIRNESS_JUDGED)
     findings: list[dict[str, Any]] = []
     for attribute, groups in attribute_groups.items():

@@ -797,9 +797,28 @@ def poolable_history(
     return history
 
 
-def judged_fairness_metrics(config: GovflowConfig) -> list[str]:
-    """The fairness metrics the policy bounds: the tests one attribute adds to a model-day."""
-    return list(config.policy.thresholds.fairness_drift)
+def judged_fairness_metrics(config: GovflowConfig, among: Sequence[str] | None = None) -> list[str]:
+    """The fairness metrics the policy bounds, among which a check shares its alpha: every
+    one for a model-day of monitoring (the tests one attribute adds to it), those of
+    ``among`` for a check that judges only these (a regression metric is bounded as the
+    policy metric it is judged as); the others are recorded unjudged."""
+    if among is None:
+        return list(config.policy.thresholds.fairness_drift)
+    return [metric for metric in among if _threshold(config, metric) is not None]
+
+
+def fairness_alarm_tests(
+    config: GovflowConfig, metric: str, tests: float, among: Sequence[str] | None = None
+) -> float:
+    """The Bonferroni divisor of ``metric``'s alarm interval: the check's ``tests`` for each
+    metric (attributes x pooled spans, or x looks at a stage) over the metric's share of the
+    alpha of the metrics judged with it (``judged_fairness_metrics`` of ``among``; weighted
+    Bonferroni, ``fairness.alpha_weights``: x the number judged when none is weighted). A
+    metric not judged takes no share: its interval, only recorded, is one of weight 1."""
+    judged = judged_fairness_metrics(config, among)
+    if not judged:
+        return tests
+    return tests / config.policy.fairness.alpha_share(metric, judged)
 
 
 def judgement_confidence(confidence: float, *, groups: int, tests: float) -> float:
@@ -971,11 +990,8 @@ class _FairnessJudgement:
         self.reports: dict[Any, Any] = {}
 
     def alarm_tests(self, name: str) -> float:
-        """The Bonferroni divisor of ``name``'s alarm interval: the attributes x pooled spans
-        over the metric's share of the alpha (``fairness.alpha_weights``; 1 / the number of
-        judged metrics when none is weighted)."""
-        policy = self.config.policy.fairness
-        return self.tests / policy.alpha_share(name, judged_fairness_metrics(self.config))
+        """``name``'s alarm divisor among every metric the policy bounds."""
+        return fairness_alarm_tests(self.config, name, self.tests)
 
     def report(self, window: str, days: int, tests: float) -> Any:
         """The attribute's fairness report over the last ``days`` days, its intervals
