@@ -52,7 +52,6 @@ from govflow.monitoring.analysis import (
     INCONCLUSIVE,
     column_rules,
     error_increase_verdict,
-    fairness_alarm_tests,
     fairness_verdict,
     judgement_confidence,
     log_source,
@@ -315,25 +314,22 @@ def _selection_metrics(
     rows: pd.DataFrame,
     groups: np.ndarray,
     attribute: str,
-    confidences: dict[str, float],
+    confidence: float,
 ) -> tuple[dict[str, FairnessMetric], dict[str, int]]:
     """The fairness metrics that need no label, of one attribute on the stage's rows (a
-    classifier's selection rates, a regressor's group mean predictions), each at its own
-    confidence, and the rows of each group."""
+    classifier's selection rates, a regressor's group mean predictions), and the rows of
+    each group."""
     predictions = rows["prediction"].to_numpy(dtype=float)
     options: dict[str, Any] = {
         "attribute": attribute,
         "min_group_size": window.config.min_group_size(window.model.id),
+        "confidence": confidence,
     }
     if window.model.is_regressor:
         present = np.isfinite(predictions)
-        metrics = {
-            name: regression_fairness(
-                predictions[present], groups[present], **options, confidence=confidence
-            )[name]
-            for name, confidence in confidences.items()
-        }
+        metrics = regression_fairness(predictions[present], groups[present], **options)
         return metrics, metrics["mean_prediction_ratio"].details["group_sizes"]
+    names = SELECTION_RATE_METRICS
     counts = fairness.group_counts(
         np.full(len(rows), np.nan),
         predictions,
@@ -341,10 +337,7 @@ def _selection_metrics(
         favourable_prediction=window.model.favourable_prediction,
     )
     sizes = {group: counts.n[counts.index(group)] for group in counts.groups}
-    return {
-        name: getattr(fairness, name)(counts, **options, confidence=confidence)
-        for name, confidence in confidences.items()
-    }, sizes
+    return {name: getattr(fairness, name)(counts, **options) for name in names}, sizes
 
 
 @stage_check("fairness_within_bounds")
@@ -366,19 +359,12 @@ def fairness_within_bounds(window: StageWindow) -> StageCheck:
     names = REGRESSION_SELECTION_METRICS if regressor else SELECTION_RATE_METRICS
     findings: list[dict[str, Any]] = []
     attribute_groups = _groups(window, rows)
-    # The gate's alpha is shared among its bounded metrics by the policy's alpha_weights,
-    # as monitoring shares a model-day's.
-    each = len(attribute_groups) * looks_per_stage(window.config)
-    tests = {name: fairness_alarm_tests(window.config, name, each, among=names) for name in names}
+    tests = len(attribute_groups) * len(names) * looks_per_stage(window.config)
     for attribute, groups in attribute_groups.items():
-        count = len(pd.unique(groups))
-        confidences = {
-            name: judgement_confidence(
-                policy.fairness.confidence_level, groups=count, tests=tests[name]
-            )
-            for name in names
-        }
-        metrics, sizes = _selection_metrics(window, rows, groups, attribute, confidences)
+        confidence = judgement_confidence(
+            policy.fairness.confidence_level, groups=len(pd.unique(groups)), tests=tests
+        )
+        metrics, sizes = _selection_metrics(window, rows, groups, attribute, confidence)
         for name in names:
             metric = metrics[name]
             # Judged as monitoring judges it: on its value and its interval (classify with
