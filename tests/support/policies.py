@@ -11,3 +11,11 @@ def with_equal_alpha_shares(config: GovflowConfig) -> GovflowConfig:
     fairness = config.policy.fairness.model_copy(update={"alpha_weights": {}})
     policy = config.policy.model_copy(update={"fairness": fairness})
     return config.model_copy(update={"policy": policy})
+
+
+def without_fairness_threshold(config: GovflowConfig, metric: str) -> GovflowConfig:
+    """``config`` whose policy no longer bounds the fairness metric ``metric``."""
+    bounds = {k: v for k, v in config.policy.thresholds.fairness_drift.items() if k != metric}
+    thresholds = config.policy.thresholds.model_copy(update={"fairness_drift": bounds})
+    policy = config.policy.model_copy(update={"thresholds": thresholds})
+    return config.model_copy(update={"policy": policy})

@@ -22,7 +22,7 @@ from tests.support.deployment_demo import (
     register_candidate,
     with_disparate_impact,
 )
-from tests.support.policies import with_equal_alpha_shares
+from tests.support.policies import with_equal_alpha_shares, without_fairness_threshold
 from tests.support.rollout_demo import applicants, gender_only_decisions
 
 
@@ -413,3 +413,22 @@ def test_the_fairness_item_shares_its_alpha_among_its_metrics_by_the_policys_wei
     (impact,) = [f for f in result.evidence["findings"] if f["metric"] == "disparate_impact_ratio"]
     assert impact["value"] == 0.66
     assert (result.outcome, impact["severity"], impact["ci_low"], impact["ci_high"]) == expected
+
+
+def test_a_fairness_metric_the_policy_no_longer_bounds_is_recorded_unjudged_by_the_item(config):
+    """policy.yaml without equal_opportunity_difference: the item records its value and
+    judges the four metrics still bounded (disparate impact then has 4 of their 7)."""
+    model, frame, approved = gender_only_decisions(config)
+    result = checks.fairness_across_groups(
+        SimpleNamespace(
+            config=without_fairness_threshold(config, "equal_opportunity_difference"),
+            model=model,
+            validation=frame.assign(label=approved),
+            validation_predictions=approved,
+            validation_scores=np.where(approved == 1, 0.75, 0.25),
+        )
+    )
+    found = {f["metric"]: f for f in result.evidence["findings"]}
+    assert found["equal_opportunity_difference"]["value"] is not None
+    assert found["equal_opportunity_difference"]["severity"] == "NOT_JUDGED"
+    assert (result.outcome, found["disparate_impact_ratio"]["severity"]) == ("failed", "CRITICAL")

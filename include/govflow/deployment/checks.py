@@ -82,6 +82,7 @@ from govflow.monitoring.analysis import (
     error_increase_verdict,
     fairness_alarm_tests,
     fairness_verdict,
+    judged_fairness_metrics,
     judgement_confidence,
 )
 from govflow.monitoring.prediction_logs import (
@@ -725,6 +726,7 @@ def _classifier_fairness_findings(candidate: DeploymentCandidate) -> list[dict[s
         )
         for name in FAIRNESS_METRICS
     }
+    bounded = judged_fairness_metrics(candidate.config, FAIRNESS_METRICS)
     for attribute, groups in attribute_groups.items():
         counts = fairness.group_counts(
             labels,
@@ -747,7 +749,9 @@ def _classifier_fairness_findings(candidate: DeploymentCandidate) -> list[dict[s
             # Judged as monitoring and the rollout judge it, on its value and its interval,
             # so that a small group's noise never blocks a deployment.
             verdict, judged = fairness_verdict(candidate.config, name, metric)
-            if verdict == NOT_JUDGED and metric.value is not None:
+            # A bounded metric without an interval is judged on its value; one the policy
+            # does not bound stays recorded, unjudged.
+            if verdict == NOT_JUDGED and metric.value is not None and name in bounded:
                 verdict = classify(round(float(metric.value), 6), policy.threshold(name)).name
             sizes, counted = fairness.judged_group_sizes(rates, metric)
             findings.append(
