@@ -731,6 +731,29 @@ def test_model_health_is_the_worst_fresh_monitor_and_never_healthy_on_missing_da
     assert overview.health == health
 
 
+@pytest.mark.parametrize(
+    ("withheld", "health"),
+    [
+        ((), "Critical"),
+        (("model_drift",), "Critical"),
+        (("fairness_drift",), NO_DATA),  # model drift's record is stale
+        (("fairness_drift", "model_drift"), "Healthy"),
+    ],
+)
+def test_model_health_over_the_families_a_reader_may_see_ignores_the_withheld_ones(
+    withheld, health
+):
+    """A withheld family neither raises the status nor, with no fresh data, holds it at No
+    data: either would tell its state."""
+    monitors = [
+        _monitor("data_drift", "INFO"),
+        _monitor("fairness_drift", "CRITICAL"),
+        _monitor("model_drift", "INFO", stale=True),
+    ]
+    overview = ModelOverview("m", "high", monitors, None, True, [], None)
+    assert overview.health_over(withheld) == health
+
+
 def test_the_drift_overview_page_draws_the_composite_trend_inline_and_offers_analyze_now(
     dashboard,
 ):

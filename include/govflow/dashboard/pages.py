@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -187,10 +187,14 @@ class ModelOverview:
         }
         if withheld:
             del row["health"]
-            row["withheld"] = named_withheld(
-                withheld, [m.check_type for m in self.monitors if m.check_type in withheld]
-            )
+            row["withheld"] = self.withheld_monitors(withheld)
         return row
+
+    def withheld_monitors(self, withheld: Mapping[str, ViewPermission]) -> list[dict[str, str]]:
+        """The JSON naming this row's monitors of the ``withheld`` families."""
+        return named_withheld(
+            withheld, [m.check_type for m in self.monitors if m.check_type in withheld]
+        )
 
     def monitor(self, check_type: str) -> Monitor | None:
         return next((m for m in self.monitors if m.check_type == check_type), None)
@@ -199,14 +203,21 @@ class ModelOverview:
     def health(self) -> str:
         """Worst of the fresh monitors; never Healthy while any monitor has no fresh data, nor
         when the newest analysis failed (its window has no verdict)."""
-        fresh = [m.severity for m in self.monitors if m.shown != NO_DATA]
+        return self.health_over()
+
+    def health_over(self, withheld: Collection[str] = ()) -> str:
+        """``health`` over the monitors of the families not ``withheld`` (and the data-quality
+        gate, which is no family): Model Health's status for a reader from whom those are
+        hidden, as the worst of every family would tell a withheld one's CRITICAL."""
+        seen = [m for m in self.monitors if m.check_type not in withheld]
+        fresh = [m.severity for m in seen if m.shown != NO_DATA]
         gate = self.data_quality
         found = worst(fresh + ([gate.severity] if gate is not None and not gate.stale else []))
         if found in ("WARNING", "CRITICAL"):
             return HEALTH_OF_SEVERITY[found]
         if (
             found is None
-            or len(fresh) < len(self.monitors)
+            or len(fresh) < len(seen)
             or INCONCLUSIVE in fresh
             or self.failed_analysis is not None
         ):
