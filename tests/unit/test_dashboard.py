@@ -51,7 +51,7 @@ from govflow.dashboard.app import (
     UNKNOWN_RUN,
     WINDOW_NOT_ENDED,
 )
-from govflow.dashboard.html import SEEN_FAMILIES
+from govflow.dashboard.html import SEEN_FAMILIES, SEEN_STATUS
 from govflow.dashboard.pages import (
     NO_DATA,
     FailedAnalysis,
@@ -903,6 +903,59 @@ def test_model_health_names_the_versions_its_model_drift_values_were_measured_on
     ) in credit
     marketing = page[page.index("<td>marketing_propensity</td>") :].split("</tr>")[0]
     assert "model version" not in marketing
+
+
+VIEWER_ROW = "viewer: {drift_overview: read_only, fairness_monitor: none, model_health: none,"
+
+
+@pytest.fixture
+def health_without_fairness(dashboard_store, tmp_path) -> FastAPI:
+    """The dashboard under a policy.yaml whose viewer row opens Model Health but not the
+    Fairness Monitor: no row of the seed's table does, policy.yaml lets a deployment's."""
+    config = tmp_path / "config"
+    shutil.copytree(config_dir(), config)
+    policy = config / "policy.yaml"
+    text = policy.read_text()
+    assert VIEWER_ROW in text
+    opened = VIEWER_ROW.replace("model_health: none", "model_health: read_only")
+    policy.write_text(text.replace(VIEWER_ROW, opened))
+    return dashboard_on(dashboard_store, config_dir=lambda: config)
+
+
+NEEDS_FAIRNESS_FAMILY = f"fairness_drift {NEEDS_FAIRNESS}"
+
+
+@pytest.mark.parametrize(
+    ("user", "status", "withheld"),
+    [
+        ("eve", "Critical", None),  # ML engineer: every page
+        ("victor", "Warning", {"fairness_drift": "fairness_monitor"}),  # Model Health, no fairness
+    ],
+)
+def test_model_health_shows_a_reader_without_the_fairness_monitor_no_fairness_verdict(
+    health_without_fairness, dashboard_store, user, status, withheld
+):
+    """Model Health's status is the worst of every family: a role given Model Health but not
+    the Fairness Monitor read credit_approval's fairness CRITICAL in it. Such a reader gets the
+    status over the families they may see (data drift's WARNING), the fairness monitor named
+    as withheld, and the audit event names it."""
+    client = client_as(health_without_fairness, user)
+
+    page = client.get("/health").text
+    credit = client.get("/api/health").json()["data"][0]
+
+    main = page[page.index("<main") :]
+    row = main[main.index("<td>credit_approval</td>") :].split("</tr>")[0]
+    assert row.startswith(f'<td>credit_approval</td><td><span class="sev {status}">{status}</span>')
+    assert ("fairness_drift: CRITICAL (1 inconclusive)" in row) is (withheld is None)
+    assert (NEEDS_FAIRNESS_FAMILY in row) is (withheld is not None)
+    assert (f"<p>{SEEN_STATUS} {NEEDS_FAIRNESS_FAMILY}.</p>" in main) is (withheld is not None)
+    assert ("CRITICAL" in main or "Critical" in main) is (withheld is None)
+    named = [{"check_type": c, "permission": p} for c, p in (withheld or {}).items()] or None
+    assert (credit["status"], credit.get("withheld")) == (status, named)
+    with store.session_scope(dashboard_store) as session:
+        views = query_events(session, action="dashboard.view", actor=user)
+        assert [view.payload.get("withheld") for view in views] == [withheld] * 2
 
 
 def test_fairness_monitor_shows_values_intervals_group_sizes_bounds_and_inconclusive(dashboard):

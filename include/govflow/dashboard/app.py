@@ -562,10 +562,12 @@ def create_dashboard_app(
             metrics = pages.health_metrics(session, overviews)
             serving = pages.serving_counters(session, config.models.ids(), now=now)
             if as_json:
+                withheld = dashboard_rights(config, user).withheld_checks()
                 return [
                     {
                         "model_id": o.model_id,
-                        "status": o.health,
+                        "status": o.health_over(withheld),
+                        **({"withheld": o.withheld_monitors(withheld)} if withheld else {}),
                         "metrics": metrics.get(o.model_id, {}),
                         "data_quality": o.data_quality,
                         "serving": None
@@ -595,7 +597,7 @@ def create_dashboard_app(
                 model_types,
             )
 
-        return view(request, user, "model_health", None, load, draw, as_json)
+        return view(request, user, "model_health", None, load, draw, as_json, withholding=True)
 
     def incidents(request: Request, user: str, model: str | None, as_json: bool) -> Response:
         def load(session: Session, config: GovflowConfig) -> Any:

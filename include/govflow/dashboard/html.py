@@ -6,7 +6,7 @@ Airflow UI's frame, and charts are inline SVG. Every value from the store is esc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from html import escape
 from urllib.parse import quote, urlencode
@@ -200,6 +200,19 @@ def _monitor_cell(run_url: RunUrl, monitor: Monitor) -> str:
 def _withheld_note(permission: Page) -> str:
     """In place of a verdict whose page this reader may not open: no status, not even No data."""
     return f'<span class="muted">{_e(WITHHELD.format(page=PAGE_TITLES[permission]))}</span>'
+
+
+def _withheld_family(check_type: str, permission: Page) -> str:
+    return f"{_e(check_type)} {_withheld_note(permission)}"
+
+
+def _seen_over(text: str, withheld: Mapping[str, Page]) -> str:
+    """``text`` saying what is over the families this reader may see, then those withheld
+    from them, once above the page's table; nothing when none is withheld."""
+    if not withheld:
+        return ""
+    families = ", ".join(_withheld_family(c, p) for c, p in withheld.items())
+    return f"<p>{_e(text)} {families}.</p>"
 
 
 def drift_overview(
@@ -419,6 +432,9 @@ def _serving_table(overviews: Sequence[ModelOverview], serving: dict[str, Servin
     )
 
 
+SEEN_STATUS = "Status is over the families you may see:"
+
+
 def model_health(
     root: str,
     rights: DashboardRights,
@@ -429,7 +445,12 @@ def model_health(
     run_url: RunUrl,
     model_types: dict[str, ModelType],
 ) -> str:
+    """Each model's status, model-drift values, monitors and serving counters. For a reader
+    from whom families are withheld (``DashboardRights.withheld_checks``: the Fairness
+    Monitor's, for a role policy.yaml gives Model Health but not it), the status is over the
+    families they may see and each withheld monitor reads a note, as on the Drift Overview."""
     heads = "".join(f"<th>{_e(m)}</th>" for m in metric_names)
+    withheld = rights.withheld_checks()
     rows = []
     for model in overviews:
         found = metrics.get(model.model_id, {})
@@ -448,8 +469,12 @@ def model_health(
             for m in metric_names
         )
         monitors = ", ".join(
-            f"{m.check_type}: {m.shown}"
-            + (f" ({m.inconclusive} inconclusive)" if _counts_undecided(m) else "")
+            _withheld_family(m.check_type, withheld[m.check_type])
+            if m.check_type in withheld
+            else _e(
+                f"{m.check_type}: {m.shown}"
+                + (f" ({m.inconclusive} inconclusive)" if _counts_undecided(m) else "")
+            )
             for m in model.monitors
         )
         # The model-drift values are the newest model-drift record's: link its run.
@@ -464,14 +489,15 @@ def model_health(
         # The values' record held more than one version: they may be one version's traffic.
         versions = "" if record is None else _versions(record.model_versions)
         rows.append(
-            f"<tr><td>{_e(model.model_id)}</td><td>{badge(model.health)}</td>{cells}"
-            f'<td class="muted">{_e(monitors)}{versions}{_gate(run_url, model.data_quality)}</td>'
-            f"<td>{source}</td></tr>"
+            f"<tr><td>{_e(model.model_id)}</td><td>{badge(model.health_over(withheld))}</td>"
+            f'{cells}<td class="muted">{monitors}{versions}'
+            f"{_gate(run_url, model.data_quality)}</td><td>{source}</td></tr>"
         )
     return layout(
         root,
         rights,
         "model_health",
+        f"{_seen_over(SEEN_STATUS, withheld)}"
         f"<table><tr><th>model</th><th>status</th>{heads}<th>monitors</th><th>from</th></tr>"
         f"{''.join(rows)}</table>{_serving_table(overviews, serving)}",
     )
@@ -645,12 +671,7 @@ def analysis_progress(
         if rows
         else "<p>No record written yet.</p>"
     )
-    if progress.withheld:
-        withheld = ", ".join(
-            f"{_e(check_type)} {_withheld_note(permission)}"
-            for check_type, permission in progress.withheld.items()
-        )
-        table = f"<p>{_e(SEEN_FAMILIES)} {withheld}.</p>{table}"
+    table = _seen_over(SEEN_FAMILIES, progress.withheld) + table
     refresh = (
         ""
         if progress.finished
