@@ -486,6 +486,19 @@ def test_an_incident_resolved_or_opened_after_the_period_is_listed_as_it_stood_a
         "quarter's end; resolved now, opened 2025-03-06 09:30 UTC"
     ) in quarter.markdown
     assert quarter.headline.startswith("2 incidents opened in or about 2025Q1 (1 open at its end)")
+    # Opened after the period about its data (a backfill, the demo): the counts say so, or
+    # "opened, 0 open at the end" would read as incidents resolved in it.
+    assert quarter.headline.endswith(
+        "; 1 of the 2 opened after the quarter, about its data; audit chain intact."
+    )
+    assert (
+        "- P2: 1 opened, none acknowledged (SLA 15 min), none resolved, 0 open at the quarter's "
+        "end; 1 of the 1 opened after the quarter, about its data"
+    ) in quarter.markdown
+    assert (
+        "1 still open at the month's end (1 of the 2 opened after the month, about its data)."
+        in (month)
+    )
 
 
 def test_the_executive_summary_counts_the_models_analysed_and_keeps_one_gone_from_models_yaml(

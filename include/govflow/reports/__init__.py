@@ -45,6 +45,17 @@ class PeriodIncidents:
         return sum(open_at(i, end) for i in (*self.opened, *self.carried_over))
 
 
+def opened_later(incidents: Sequence[Incident], end: datetime, period: str) -> str:
+    """How many of ``incidents`` were opened after their ``period`` ended, about its data (a
+    backfill, the demo replaying March 2025), said after a count of them "opened in or about"
+    it: without it, "6 opened, 0 open at the month's end" reads as six incidents resolved in
+    the month. Empty when every one was opened in it."""
+    later = sum(i.opened_at >= end for i in incidents)
+    if not later:
+        return ""
+    return f"{later} of the {len(incidents)} opened after the {period}, about its data"
+
+
 def incidents_in_period(session: Session, start: datetime, end: datetime) -> PeriodIncidents:
     """The incidents of the period from ``start`` to ``end``, in one query."""
     about = or_(

@@ -53,6 +53,7 @@ from govflow.reports import (
     incidents_in_period,
     keep_renderings,
     open_at,
+    opened_later,
     state_at_end,
 )
 from govflow.reports.executive import ReportError
@@ -219,10 +220,13 @@ def _headline(quarter: str, incidents: PeriodIncidents, end: datetime, broken: s
     carried over from an earlier one too."""
     opened, carried = len(incidents.opened), len(incidents.carried_over)
     state = "intact" if broken is None else "BROKEN"
+    later = opened_later(incidents.opened, end, "quarter")
     return (
         f"{opened} incident{'s' if opened != 1 else ''} opened in or about {quarter}"
         + (f", {carried} opened before it and open in it" if carried else "")
-        + f" ({incidents.open_at_end(end)} open at its end); audit chain {state}."
+        + f" ({incidents.open_at_end(end)} open at its end); "
+        + (f"{later}; " if later else "")
+        + f"audit chain {state}."
     )
 
 
@@ -416,9 +420,11 @@ def _incidents(
             else "none acknowledged"
         )
         fix = f"median resolution {statistics.median(fixes):.1f} h" if fixes else "none resolved"
+        later = opened_later(mine, end, "quarter")
         lines.append(
             f"- {priority}: {len(mine)} opened, {ack} (SLA {sla} min), {fix}, "
             f"{sum(open_at(i, end) for i in mine)} open at the quarter's end"
+            + (f"; {later}" if later else "")
         )
         missed, judged = acknowledgement_misses(mine, end, sla, acknowledged)
         if judged:

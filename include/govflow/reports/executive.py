@@ -29,6 +29,7 @@ from govflow.reports import (
     first_acknowledgements,
     incidents_in_period,
     keep_renderings,
+    opened_later,
     state_at_end,
 )
 from govflow.reports.charts import sparkline
@@ -72,6 +73,8 @@ class ExecutiveSummary:
     ack_sla_minutes: int
     # (missed, judged): incidents whose acknowledgement SLA ran out in the month.
     ack_misses: tuple[int, int] = (0, 0)
+    # Of ``opened``, the note on those opened after the month, about its data (``opened_later``).
+    later: str = ""
 
     def headline(self) -> str:
         critical = [m.model_id for m in self.models if m.verdicts.get("CRITICAL")]
@@ -86,7 +89,8 @@ class ExecutiveSummary:
             )
             + f"{incidents} incident{'s' if incidents != 1 else ''} opened, "
             + (f"{carried} opened before and open in it, " if carried else "")
-            + f"{self.open_at_end} still open at the month's end."
+            + f"{self.open_at_end} still open at the month's end"
+            + (f" ({self.later})." if self.later else ".")
         )
 
 
@@ -161,6 +165,7 @@ def build_summary(session: Session, config: GovflowConfig, month: str) -> Execut
         acknowledgement_misses(
             opened, end, config.policy.escalation.acknowledgement_minutes, acknowledged
         ),
+        opened_later(opened, end, "month"),
     )
 
 
