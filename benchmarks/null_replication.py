@@ -16,7 +16,10 @@ is used as a user would use it (README "Monitor your own model", docs/prediction
    replacement from the validation set, rescored by the artefact (`predict_proba` for the
    score, `predict` for the decision at the version's threshold; the whole set is scored
    once and the day's rows picked from it, which is the same thing for a fixed model), its
-   labels observed `label_delay_days` (models.yaml) later plus up to a day, 10 % never.
+   labels observed `label_delay_days` (models.yaml) later plus up to `--label-spread-hours`
+   (default 6, as the demo's own labels arrive), 10 % never. A label is counted by a day's
+   analysis only if observed by that day's end, so a wider spread leaves fewer labelled rows
+   to model drift's accuracy drop, which is judged on its value.
    Each day is written as `prediction_logs/<id>/date=YYYY-MM-DD/part-0.parquet` with the
    columns of docs/prediction-logs.md. The first `label_delay_days` days are a lead-in that
    is written, not analysed: the first analysed days' labels come from them, not from the
@@ -105,6 +108,7 @@ def write_stable_days(
     first_day: date,
     days: int,
     rng: np.random.Generator,
+    label_spread_hours: float,
 ) -> float:
     """Write ``days`` stable days of the model's log from ``first_day`` on; returns the
     largest difference between the artefact's scores and those the validation set logs."""
@@ -129,7 +133,7 @@ def write_stable_days(
         observed_at = (
             scored_at
             + delay
-            + pd.to_timedelta(rng.integers(0, MICROSECONDS_PER_DAY, ROWS_PER_DAY), unit="us")
+            + pd.to_timedelta(rng.random(ROWS_PER_DAY) * label_spread_hours * 3600, unit="s")
         )
         arrives = (rng.random(ROWS_PER_DAY) >= LABEL_NEVER_ARRIVES) & ~np.isnan(labels[rows])
         frame = pd.DataFrame(
@@ -195,6 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=1100, help="analysed days per model")
     parser.add_argument("--models", default=",".join(DEMO_MODELS), help="comma-separated ids")
     parser.add_argument("--seed", type=int, default=7, help="draws of the stable days")
+    parser.add_argument(
+        "--label-spread-hours",
+        type=float,
+        default=6.0,
+        help="labels arrive up to this long after the label delay",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     options = parser.parse_args(argv)
     models = [model for model in options.models.split(",") if model]
@@ -246,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             days=delay + options.days,
             # A stream per model: a model's days do not depend on which others run.
             rng=np.random.default_rng([options.seed, DEMO_MODELS.index(model)]),
+            label_spread_hours=options.label_spread_hours,
         )
         written = time.monotonic() - phase
         phase = time.monotonic()
