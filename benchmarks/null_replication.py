@@ -1,5 +1,7 @@
-"""The false-alarm rates of benchmarks/false_alarms.py, replicated through the documented
-commands alone: how often the current rule alarms on days when nothing changed.
+"""How often the current rule alarms on days when nothing changed, replicated apart.
+
+The false-alarm rates of benchmarks/false_alarms.py, replicated through the documented
+commands alone.
 
     .venv/bin/python benchmarks/null_replication.py                  # 1,100 days per model
     .venv/bin/python benchmarks/null_replication.py --days 30 --models credit_approval
