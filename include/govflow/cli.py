@@ -808,6 +808,9 @@ def monitor_run(
 ) -> None:
     """Analyse one model over a window and print check, metric, value, threshold, severity.
 
+    It records the analysis only: incidents and alerts are opened by the monitoring DAGs
+    (Analyze Now for a window of your choice).
+
     Exit status: 0 analysed, no CRITICAL finding; 1 analysed, a CRITICAL finding; 2 usage
     error (a malformed date, --start after --end, a window not ended yet, an unknown check or
     model); 3 the analysis failed (its record says why) or could not run (config/, the store).
