@@ -46,8 +46,15 @@ def parse_url(url: str, variable: str) -> URL:
 
 
 def data_dir() -> Path:
-    """The data directory: ``$GOVFLOW_DATA_DIR``, else ``./data``."""
-    return Path(os.environ.get(DATA_DIR_ENV) or "data").resolve()
+    """The data directory: ``$GOVFLOW_DATA_DIR``, else ``data/`` beside the ``config/`` of
+    this checkout (as :func:`config_dir` finds the policy: run from another directory, a
+    command must not start an empty store of its own), else ``./data``."""
+    explicit = os.environ.get(DATA_DIR_ENV)
+    if explicit:
+        return Path(explicit).resolve()
+    if (_REPO_ROOT / "config").is_dir():
+        return _REPO_ROOT / "data"
+    return Path("data").resolve()
 
 
 def db_url() -> str:

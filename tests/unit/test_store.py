@@ -365,3 +365,20 @@ def test_concurrent_writers_keep_the_audit_chain_and_one_active_baseline(store_u
     counts = [json.loads(line)["events"] for line in lines]
     assert counts == sorted(set(counts))
     assert json.loads(lines[-1])["head_hash"] == report.head_hash
+
+
+def test_run_from_another_directory_the_store_is_the_checkouts_as_the_policy_is(
+    tmp_path, monkeypatch
+):
+    """GOVFLOW_DATA_DIR unset: the data directory (and its SQLite store) is data/ beside the
+    checkout's config/, wherever the command runs; set, it is the one named."""
+    monkeypatch.delenv(settings.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(settings.DB_URL_ENV, raising=False)
+    monkeypatch.delenv(settings.CONFIG_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    checkout = settings.config_dir().parent
+
+    assert settings.data_dir() == checkout / "data"
+    assert settings.db_url() == f"sqlite:///{checkout / 'data' / 'govflow.db'}"
+    monkeypatch.setenv(settings.DATA_DIR_ENV, "elsewhere")
+    assert settings.data_dir() == tmp_path / "elsewhere"
