@@ -3083,6 +3083,17 @@ def test_an_analysis_window_is_given_as_two_yyyy_mm_dd_dates_only(
     assert (response.status_code, response.json()["detail"], triggered) == (400, BAD_WINDOW, [])
 
 
+def test_an_analysis_window_naming_a_day_the_calendar_lacks_says_which(dashboard):
+    app, _, triggered = dashboard
+    chosen = {"model": "credit_approval", "window_start": "2025-02-27", "window_end": "2025-02-30"}
+    response = client_as(app, "eve").post("/api/v1/monitoring/analyze-now", json=chosen)
+    assert (response.status_code, response.json()["detail"], triggered) == (
+        400,
+        f"window_end 2025-02-30 is not a day of the calendar: {BAD_WINDOW}",
+        [],
+    )
+
+
 def test_a_report_path_longer_than_the_audit_target_is_refused_and_audited_cut(
     bare_dashboard, store_url
 ):

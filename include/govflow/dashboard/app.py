@@ -173,6 +173,8 @@ BAD_WINDOW = (
     f"{MAX_WINDOW_DAYS} days later, or neither"
 )
 
+NO_SUCH_DAY = "{name} {day} is not a day of the calendar: " + BAD_WINDOW
+
 
 WINDOW_NOT_ENDED = (
     "the window ends {end:%Y-%m-%d %H:%M} UTC, which has not come yet: analyse a window that "
@@ -191,11 +193,13 @@ def analysis_window(start: str, end: str, *, now: datetime) -> dict[str, str]:
     # Python reads more ISO 8601 than the form's dates: '20250320', '2025-W12' too.
     if not (ISO_DAY.fullmatch(start) and ISO_DAY.fullmatch(end)):
         raise HTTPException(400, BAD_WINDOW)
-    try:
-        first = datetime.fromisoformat(start).replace(tzinfo=UTC)
-        last = datetime.fromisoformat(end).replace(tzinfo=UTC)
-    except ValueError:
-        raise HTTPException(400, BAD_WINDOW) from None
+    days = {}
+    for name, day in (("window_start", start), ("window_end", end)):
+        try:
+            days[name] = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        except ValueError:
+            raise HTTPException(400, NO_SUCH_DAY.format(name=name, day=day)) from None
+    first, last = days["window_start"], days["window_end"]
     if not first < last <= first + timedelta(days=MAX_WINDOW_DAYS):
         raise HTTPException(400, BAD_WINDOW)
     if last > now:
