@@ -18,10 +18,14 @@ from sqlalchemy import func, select
 
 from govflow import registry, store
 from govflow.baselines.onboarding import (
+    RESET_REQUIRED,
     GatedData,
+    ResetRequired,
+    create_baseline_from_data,
     create_baseline_from_validation_set,
     gate_baseline_data,
     minimum_baseline_rows,
+    register_from_config,
 )
 from govflow.baselines.profile import (
     MISSING_COLUMNS,
@@ -691,6 +695,29 @@ def test_a_lesser_problem_is_a_line_each_and_only_the_rows_the_gate_keeps_are_pr
     # Nothing the profile needs is missing (a label may be: the row is not labelled yet).
     needed = [c for c in profile_columns(tenancy_config.models.get(TENANCY)) if c != "label"]
     assert not gated.rows[needed].isna().any().any()
+
+
+def test_a_baseline_of_other_data_over_a_versions_active_one_is_refused_as_a_reset(
+    tenancy_config, tenancy_data, tmp_path
+):
+    """Refused by the library, not only by the command line: whoever calls it."""
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    store.upgrade(url)
+    entry = tenancy_config.models.get(TENANCY)
+    other = tenancy_rows(np.random.default_rng(8), 400, datetime(2024, 5, 1, tzinfo=UTC))
+    arguments = {"data_dir": tmp_path, "config": tenancy_config, "model": entry, "source": "v.csv"}
+    with store.session_scope(url) as session:
+        register_from_config(session, entry, version="1", actor=entry.owner)
+        active = create_baseline_from_data(
+            session, data=tenancy_data, created_by=entry.owner, **arguments
+        )
+
+    with store.session_scope(url) as session, pytest.raises(ResetRequired) as refused:
+        create_baseline_from_data(session, data=other, created_by="nobody", **arguments)
+
+    assert str(refused.value) == RESET_REQUIRED.format(
+        model_id=TENANCY, version="1", active=active.version
+    )
 
 
 def test_dates_that_cannot_name_a_baseline_are_accepted_when_it_is_named(
