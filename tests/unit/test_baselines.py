@@ -313,6 +313,26 @@ def test_a_new_baseline_archives_the_active_one_and_keeps_it(db_url, profile, va
     assert archived.payload["replaced_by"] == second_version
 
 
+def test_a_baseline_that_replaces_the_active_one_is_audited_as_a_warning(
+    db_url, profile, validation, tmp_path
+):
+    """A model's first baseline is routine; replacing it changes what every later day is
+    judged against, and an auditor filtering on WARNING finds it."""
+    store_baseline(db_url, profile, validation, tmp_path)
+    store_baseline(db_url, profile, validation, tmp_path)
+    with store.session_scope(db_url) as session:
+        events = session.execute(
+            select(AuditEvent.action, AuditEvent.severity)
+            .where(AuditEvent.action.startswith("baseline."))
+            .order_by(AuditEvent.seq)
+        ).all()
+    assert [tuple(event) for event in events] == [
+        ("baseline.created", "INFO"),
+        ("baseline.archived", "INFO"),
+        ("baseline.created", "WARNING"),
+    ]
+
+
 def test_the_reference_sample_is_written_beside_the_baseline(db_url, profile, validation, tmp_path):
     store_baseline(db_url, profile, validation, tmp_path)
     with store.session_scope(db_url) as session:

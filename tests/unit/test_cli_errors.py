@@ -681,6 +681,15 @@ def test_a_newly_registered_version_takes_a_baseline_of_its_own_data(tenancy):
             ("2024-05-01-v1", "1", False),
             ("2024-05-01-v2", "2", True),
         ]
+    created = [
+        (action, target, severity)
+        for _, action, target, severity in audit_trail(tenancy)
+        if action == "baseline.created"
+    ]
+    assert created == [
+        ("baseline.created", "baseline:tenancy_screening:2024-05-01-v1", "INFO"),
+        ("baseline.created", "baseline:tenancy_screening:2024-05-01-v2", "WARNING"),
+    ]
 
 
 @pytest.mark.parametrize(
