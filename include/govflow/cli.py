@@ -36,7 +36,7 @@ def _problem(error: Exception) -> tuple[str, int]:
     from alembic.util import CommandError
 
     from govflow import settings, store
-    from govflow.baselines.onboarding import BaselineSourceError
+    from govflow.baselines.onboarding import BaselineSourceError, ResetRequired
     from govflow.baselines.profile import BaselineError
     from govflow.config import ConfigError, UnknownModel
     from govflow.demo.scenarios import DemoTooSmall
@@ -60,7 +60,9 @@ def _problem(error: Exception) -> tuple[str, int]:
         CommandError,
         DemoTooSmall,
     )
+    # Before ``failed``: ResetRequired is a BaselineError, but a refusal, not a failure.
     refused = (
+        ResetRequired,
         Refused,
         KillSwitchError,
         RegistryError,
@@ -558,7 +560,9 @@ def baseline_create(
     config_dir: ConfigDirOption = None,
 ) -> None:
     """Build a model's baseline from its own validation data and make it the active one
-    (the same data again returns the same baseline). Next: govflow monitor run."""
+    (the same data again returns the same baseline). A version's active baseline is not
+    replaced here: that is a reset, approved in govflow_baseline_reset. Next: govflow
+    monitor run."""
     from govflow import settings, store
     from govflow.baselines.onboarding import (
         attributions_note,

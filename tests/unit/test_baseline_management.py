@@ -196,6 +196,11 @@ def test_an_incident_documents_the_reset_and_the_audit_trail_names_both_people(r
         assert reset_event.payload["incident_ref"] == incident.ref
         assert events["baseline.created"].payload["approved_by"] == "lena"
         assert events["baseline.archived"].payload["replaced_by"] == "2025-03-28-v1"
+        # The reset and the baseline it made replace the active one: both are WARNINGs.
+        assert (reset_event.severity, events["baseline.created"].severity) == (
+            "WARNING",
+            "WARNING",
+        )
 
 
 def test_a_retried_reset_returns_the_same_baseline_and_opens_no_second_incident(reset, config):

@@ -18,10 +18,14 @@ from sqlalchemy import func, select
 
 from govflow import registry, store
 from govflow.baselines.onboarding import (
+    RESET_REQUIRED,
     GatedData,
+    ResetRequired,
+    create_baseline_from_data,
     create_baseline_from_validation_set,
     gate_baseline_data,
     minimum_baseline_rows,
+    register_from_config,
 )
 from govflow.baselines.profile import (
     MISSING_COLUMNS,
@@ -307,6 +311,26 @@ def test_a_new_baseline_archives_the_active_one_and_keeps_it(db_url, profile, va
         ).one()
     assert actions[-3:] == ["baseline.created", "baseline.archived", "baseline.created"]
     assert archived.payload["replaced_by"] == second_version
+
+
+def test_a_baseline_that_replaces_the_active_one_is_audited_as_a_warning(
+    db_url, profile, validation, tmp_path
+):
+    """A model's first baseline is routine; replacing it changes what every later day is
+    judged against, and an auditor filtering on WARNING finds it."""
+    store_baseline(db_url, profile, validation, tmp_path)
+    store_baseline(db_url, profile, validation, tmp_path)
+    with store.session_scope(db_url) as session:
+        events = session.execute(
+            select(AuditEvent.action, AuditEvent.severity)
+            .where(AuditEvent.action.startswith("baseline."))
+            .order_by(AuditEvent.seq)
+        ).all()
+    assert [tuple(event) for event in events] == [
+        ("baseline.created", "INFO"),
+        ("baseline.archived", "INFO"),
+        ("baseline.created", "WARNING"),
+    ]
 
 
 def test_the_reference_sample_is_written_beside_the_baseline(db_url, profile, validation, tmp_path):
@@ -691,6 +715,29 @@ def test_a_lesser_problem_is_a_line_each_and_only_the_rows_the_gate_keeps_are_pr
     # Nothing the profile needs is missing (a label may be: the row is not labelled yet).
     needed = [c for c in profile_columns(tenancy_config.models.get(TENANCY)) if c != "label"]
     assert not gated.rows[needed].isna().any().any()
+
+
+def test_a_baseline_of_other_data_over_a_versions_active_one_is_refused_as_a_reset(
+    tenancy_config, tenancy_data, tmp_path
+):
+    """Refused by the library, not only by the command line: whoever calls it."""
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    store.upgrade(url)
+    entry = tenancy_config.models.get(TENANCY)
+    other = tenancy_rows(np.random.default_rng(8), 400, datetime(2024, 5, 1, tzinfo=UTC))
+    arguments = {"data_dir": tmp_path, "config": tenancy_config, "model": entry, "source": "v.csv"}
+    with store.session_scope(url) as session:
+        register_from_config(session, entry, version="1", actor=entry.owner)
+        active = create_baseline_from_data(
+            session, data=tenancy_data, created_by=entry.owner, **arguments
+        )
+
+    with store.session_scope(url) as session, pytest.raises(ResetRequired) as refused:
+        create_baseline_from_data(session, data=other, created_by="nobody", **arguments)
+
+    assert str(refused.value) == RESET_REQUIRED.format(
+        model_id=TENANCY, version="1", active=active.version
+    )
 
 
 def test_dates_that_cannot_name_a_baseline_are_accepted_when_it_is_named(

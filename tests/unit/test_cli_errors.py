@@ -28,7 +28,7 @@ from govflow.demo.logs import MINIMUM_ROWS_PER_DAY, TOO_FEW_ROWS
 from govflow.demo.scenarios import MINIMUM_DAYS, TOO_FEW_DAYS
 from govflow.demo.seeding import NOT_IN_INVENTORY
 from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
-from govflow.store.schema import Baseline, ModelVersion
+from govflow.store.schema import AuditEvent, Baseline, ModelVersion
 from tests.support.own_models import TENANCY_ENTRY, tenancy_rows
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -598,6 +598,98 @@ def test_a_baseline_named_with_name_needs_no_dates(tenancy):
     with store.session_scope(f"sqlite:///{tenancy / 'govflow.db'}") as session:
         (baseline,) = session.scalars(select(Baseline))
         assert baseline.details["data_quality"] == f"data quality passed: {len(keyless)} rows"
+
+
+def other_validation_data() -> None:
+    """other.csv: 400 other applications of the same day (a different draw)."""
+    rows = tenancy_rows(np.random.default_rng(8), 400, datetime(2024, 5, 1, tzinfo=UTC))
+    rows.to_csv("other.csv", index=False)
+
+
+def audit_trail(directory: Path) -> list[tuple[int, str, str, str]]:
+    with store.session_scope(f"sqlite:///{directory / 'govflow.db'}") as session:
+        return [
+            (event.seq, event.action, event.target, event.severity)
+            for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))
+        ]
+
+
+def test_baseline_create_refuses_to_replace_a_versions_active_baseline_and_stores_nothing(
+    tenancy,
+):
+    """Seed 004 section 4.2: a version's active baseline changes by an approved reset, not
+    by a baseline of whatever data anybody names (the walkthrough's 'hush' by 'nobody')."""
+    other_validation_data()
+    assert govflow("model", "register", "tenancy_screening").exit_code == 0
+    created = govflow(
+        "baseline", "create", "--model", "tenancy_screening", "--from", "validation.csv"
+    )
+    assert created.exit_code == 0, created.output
+    trail = audit_trail(tenancy)
+
+    result = govflow(
+        *("baseline", "create", "--model", "tenancy_screening", "--from", "other.csv"),
+        *("--name", "hush", "--actor", "nobody"),
+    )
+
+    assert_one_line(
+        result,
+        1,
+        "tenancy_screening 1 already has the active baseline 2024-05-01-v1, made from other "
+        "data: replacing it is a baseline reset, which needs approval; trigger the "
+        "govflow_baseline_reset DAG (Params model, kind, reason, window_end)",
+    )
+    assert baselines_of(tenancy) == ["2024-05-01-v1"]
+    assert audit_trail(tenancy) == trail
+    assert not (tenancy / "baselines" / "tenancy_screening" / "hush").exists()
+
+
+@pytest.mark.parametrize("name", [[], ["--name", "validation-2024-05"]])
+def test_baseline_create_of_the_same_data_again_returns_the_active_baseline(tenancy, name):
+    assert govflow("model", "register", "tenancy_screening").exit_code == 0
+    create = ["baseline", "create", "--model", "tenancy_screening", "--from", "validation.csv"]
+    created = govflow(*create, *name)
+    trail = audit_trail(tenancy)
+
+    again = govflow(*create, *name)
+
+    assert (created.exit_code, again.exit_code) == (0, 0), again.output
+    assert again.stdout == created.stdout
+    assert len(baselines_of(tenancy)) == 1
+    assert audit_trail(tenancy) == trail
+
+
+def test_a_newly_registered_version_takes_a_baseline_of_its_own_data(tenancy):
+    """Seed 004 section 4.2 "new model deployed": another version is no reset of the active
+    baseline, which is archived and kept."""
+    other_validation_data()
+    assert govflow("model", "register", "tenancy_screening").exit_code == 0
+    create = ["baseline", "create", "--model", "tenancy_screening", "--from"]
+    assert govflow(*create, "validation.csv").exit_code == 0
+    assert govflow("model", "register", "tenancy_screening", "--version", "2").exit_code == 0
+
+    result = govflow(*create, "other.csv")
+
+    assert (result.exit_code, result.stderr) == (0, ""), result.output
+    assert result.stdout.startswith(
+        "tenancy_screening: baseline 2024-05-01-v2 active (400 rows from other.csv, model "
+        "version 2)"
+    )
+    with store.session_scope(f"sqlite:///{tenancy / 'govflow.db'}") as session:
+        stored = session.scalars(select(Baseline).order_by(Baseline.id)).all()
+        assert [(b.version, b.model_version, b.is_active) for b in stored] == [
+            ("2024-05-01-v1", "1", False),
+            ("2024-05-01-v2", "2", True),
+        ]
+    created = [
+        (action, target, severity)
+        for _, action, target, severity in audit_trail(tenancy)
+        if action == "baseline.created"
+    ]
+    assert created == [
+        ("baseline.created", "baseline:tenancy_screening:2024-05-01-v1", "INFO"),
+        ("baseline.created", "baseline:tenancy_screening:2024-05-01-v2", "WARNING"),
+    ]
 
 
 @pytest.mark.parametrize(

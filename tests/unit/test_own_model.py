@@ -260,6 +260,9 @@ def test_a_baseline_is_read_from_a_sql_table_through_an_environment_variable(
         "--url-env",
         "TENANCY_VALIDATION_URL",
     )
+    # Other data over version 1's active baseline would be a reset: the query's rows are
+    # another version's validation data.
+    assert govflow("model", "register", MODEL, "--version", "2").exit_code == 0
     from_query = govflow(
         "baseline",
         "create",
@@ -269,6 +272,8 @@ def test_a_baseline_is_read_from_a_sql_table_through_an_environment_variable(
         "SELECT * FROM applications WHERE sex = 'female'",
         "--url-env",
         "TENANCY_VALIDATION_URL",
+        "--model-version",
+        "2",
     )
 
     assert from_table.exit_code == 0, from_table.output

@@ -425,6 +425,14 @@ def test_the_new_versions_baseline_waits_for_full_and_a_rollback_after_it_restor
         [(ACTIVE, True, False), (CANDIDATE, False, True)],
         ["baseline.archived", "baseline.activated"] * 2,
     )
+    # Each activation replaced the active baseline: a WARNING in the audit trail.
+    with store.session_scope(url) as session:
+        activations = session.scalars(
+            select(AuditEvent.severity).where(
+                AuditEvent.action == "baseline.activated", AuditEvent.seq > mark
+            )
+        ).all()
+    assert activations == ["WARNING", "WARNING"]
 
 
 def test_a_rollback_before_full_archives_the_pending_baseline_unused(demo, config, monkeypatch):

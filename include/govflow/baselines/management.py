@@ -80,6 +80,7 @@ from govflow.baselines.profile import (
     lock_model,
     profile_columns,
     registered_model_or_none,
+    replacement_severity,
 )
 from govflow.config import GovflowConfig, ModelEntry
 from govflow.config.vocabulary import Role
@@ -481,6 +482,7 @@ def reset_baseline_from_logs(
             "incident_ref": incident.ref,
             **window.details(),
         },
+        severity=replacement_severity(replaced),
         idempotency_key=f"{RESET}:{key}",
     )
     return baseline

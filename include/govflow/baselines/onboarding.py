@@ -29,7 +29,10 @@ create``).
   data has them.
 * :func:`create_baseline_from_data` builds and activates the baseline profile. Its version
   is named after the data's dates (the last ``scored_at`` day) unless a name is given; the
-  same data a second time returns the same baseline.
+  same data a second time returns the same baseline. It takes on a model or a version with
+  no active baseline: other data over a version's active baseline is refused
+  (:class:`ResetRequired`), since replacing it is a reset the ML lead or the CTO approves
+  (seed 004 section 4.2, :func:`~govflow.baselines.management.reset_baseline_from_logs`).
   :func:`create_baseline_from_validation_set` does the same for a registered version's
   validation set (a deployment's baseline, the demo's), through the same gate: a version
   whose validation set the gate refuses never becomes the active baseline. A black-box
@@ -66,10 +69,12 @@ from govflow.baselines.profile import (
     BaselineError,
     BaselineKind,
     BaselineProfile,
+    active_baseline,
     baseline_created_under,
     build_profile,
     create_baseline,
     draw_reference_sample,
+    lock_model,
     profile_columns,
     registered_model_or_none,
 )
@@ -102,6 +107,11 @@ from govflow.store.schema import Baseline, Model, ModelVersion
 
 NO_ARTIFACT = ""
 FROM_DATA_REASON = "baseline created from the model's own validation data ({source})"
+RESET_REQUIRED = (
+    "{model_id} {version} already has the active baseline {active}, made from other data: "
+    "replacing it is a baseline reset, which needs approval; trigger the govflow_baseline_reset "
+    "DAG (Params model, kind, reason, window_end)"
+)
 
 NO_SUCH_SOURCE = "baseline data {source}: no such file or directory"
 EMPTY_DIRECTORY = "baseline data {source}: no .parquet or .csv file in the directory"
@@ -180,6 +190,12 @@ PARTIAL_ATTRIBUTIONS = (
 
 class BaselineSourceError(ValueError):
     """The baseline's data cannot be read; the message names the source and the cause."""
+
+
+class ResetRequired(BaselineError):
+    """The model version already has an active baseline made from other data: replacing it
+    is a reset (seed 004 sections 4.2 and 4.4), approved by a named person, never a new
+    baseline of one's own data."""
 
 
 @dataclass(frozen=True)
@@ -478,11 +494,26 @@ def create_baseline_from_data(
 ) -> Baseline:
     """Build ``model``'s baseline from the rows of ``data`` the data-quality gate keeps and
     make it the active one (idempotent on the data: the same rows again return the baseline
-    they made). Its ``details`` keep the gate's summary and notes."""
+    they made). Its ``details`` keep the gate's summary and notes.
+
+    It takes on a model, or a version with no active baseline yet: while the version's
+    active baseline was made from other data it is a :class:`ResetRequired`, and nothing is
+    stored."""
     version = model_version or _newest_version(session, model.id)
     registered = session.get(Model, model.id)
     if registered is None:
         raise BaselineError(NO_VERSION.format(model_id=model.id))
+    key = f"{model.id}:{version}:data:{_fingerprint(data)}:{name or ''}"
+    # Locked before the active baseline is read, so that of two first baselines made at once
+    # the second sees the first and is refused instead of replacing it.
+    lock_model(session, model.id)
+    active = active_baseline(session, model.id)
+    if active is not None and active.model_version == version:
+        earlier = baseline_created_under(session, key)
+        if earlier is None or earlier.id != active.id:
+            raise ResetRequired(
+                RESET_REQUIRED.format(model_id=model.id, version=version, active=active.version)
+            )
     built = _profile_gated_data(
         session,
         config,
@@ -508,7 +539,7 @@ def create_baseline_from_data(
         reference_sample=draw_reference_sample(rows[profile_columns(model)], seed=seed),
         created_on=built.gated.last_day,
         version=name,
-        idempotency_key=f"{model.id}:{version}:data:{_fingerprint(data)}:{name or ''}",
+        idempotency_key=key,
         details={
             "source": source,
             "rows": built.gated.read_rows,

@@ -37,7 +37,8 @@ Versions and activation (sections 4.2-4.3)
 :func:`create_baseline` names a baseline ``YYYY-MM-DD-vN`` (the day of creation, N counting
 that model's baselines of the day), archives the active one (``is_active`` false,
 ``archived_at`` set, never deleted) and activates the new one in the same transaction, and
-writes the audit events ``baseline.archived`` and ``baseline.created``. The archive is
+writes the audit events ``baseline.archived`` and ``baseline.created`` (WARNING when it
+replaces an active baseline, :func:`replacement_severity`; INFO for the first). The archive is
 flushed before the insert so the one-active-per-model index holds at every statement. A
 baseline may instead be stored *pending* (neither active nor archived) and activated later
 (:func:`activate_baseline`, audited ``baseline.activated``): a deployed version's baseline
@@ -64,7 +65,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govflow.audit import event_under, record_event
+from govflow.audit import AuditSeverity, event_under, record_event
 from govflow.config import ModelEntry
 from govflow.metrics import (
     CategoricalReference,
@@ -480,6 +481,13 @@ def _audit_key(idempotency_key: str | None, action: str) -> str | None:
     return None if idempotency_key is None else f"{action}:{idempotency_key}"
 
 
+def replacement_severity(replaced: str | None) -> AuditSeverity:
+    """WARNING for the event of a baseline that replaces an active one (the ``replaced``
+    version): every later verdict on the model is judged against another reference, so an
+    auditor filtering on severity must find it. INFO for a model's first."""
+    return "INFO" if replaced is None else "WARNING"
+
+
 def baseline_created_under(session: Session, idempotency_key: str) -> Baseline | None:
     """The baseline ``create_baseline`` created under ``idempotency_key``, if any."""
     earlier = event_under(session, f"{CREATED}:{idempotency_key}")
@@ -583,6 +591,7 @@ def create_baseline(
             "profile_sha256": _profile_sha256(stored_profile),
             **({} if activate else {"pending": True}),
         },
+        severity=replacement_severity(None if previous is None else previous.version),
         idempotency_key=_audit_key(idempotency_key, CREATED),
     )
     return baseline
@@ -635,6 +644,7 @@ def activate_baseline(
             "replaces": None if previous is None else previous.version,
             "reason": reason,
         },
+        severity=replacement_severity(None if previous is None else previous.version),
         idempotency_key=_audit_key(idempotency_key, ACTIVATED),
     )
     return True
