@@ -692,6 +692,30 @@ def test_a_newly_registered_version_takes_a_baseline_of_its_own_data(tenancy):
     ]
 
 
+def test_baseline_create_refuses_to_go_back_to_an_older_version_over_the_active_baseline(tenancy):
+    """Version 2's baseline is active: a baseline of version 1 (other data) would replace
+    the serving version's reference without approval, a rollback or a reset."""
+    other_validation_data()
+    create = ["baseline", "create", "--model", "tenancy_screening", "--from"]
+    assert govflow("model", "register", "tenancy_screening").exit_code == 0
+    assert govflow("model", "register", "tenancy_screening", "--version", "2").exit_code == 0
+    assert govflow(*create, "validation.csv").exit_code == 0
+    trail = audit_trail(tenancy)
+
+    result = govflow(*create, "other.csv", "--model-version", "1")
+
+    assert_one_line(
+        result,
+        1,
+        "tenancy_screening 1 is not its newest registered version (2): its baseline would "
+        "replace the active baseline 2024-05-01-v1 of 2 without approval; going back to an "
+        "older version is a rollback (govflow_rollback) or a baseline reset "
+        "(govflow_baseline_reset), both approved",
+    )
+    assert baselines_of(tenancy) == ["2024-05-01-v1"]
+    assert audit_trail(tenancy) == trail
+
+
 @pytest.mark.parametrize(
     ("write", "line"),
     [

@@ -112,6 +112,12 @@ RESET_REQUIRED = (
     "replacing it is a baseline reset, which needs approval; trigger the govflow_baseline_reset "
     "DAG (Params model, kind, reason, window_end)"
 )
+NOT_NEWEST = (
+    "{model_id} {version} is not its newest registered version ({newest}): its baseline "
+    "would replace the active baseline {active} of {active_version} without approval; going "
+    "back to an older version is a rollback (govflow_rollback) or a baseline reset "
+    "(govflow_baseline_reset), both approved"
+)
 
 NO_SUCH_SOURCE = "baseline data {source}: no such file or directory"
 EMPTY_DIRECTORY = "baseline data {source}: no .parquet or .csv file in the directory"
@@ -514,6 +520,18 @@ def create_baseline_from_data(
             raise ResetRequired(
                 RESET_REQUIRED.format(model_id=model.id, version=version, active=active.version)
             )
+    elif active is not None and version != (newest := _newest_version(session, model.id)):
+        # Only a newly registered version is taken on here: going back to an older one
+        # replaces the serving version's reference, a rollback or a reset.
+        raise ResetRequired(
+            NOT_NEWEST.format(
+                model_id=model.id,
+                version=version,
+                newest=newest,
+                active=active.version,
+                active_version=active.model_version,
+            )
+        )
     built = _profile_gated_data(
         session,
         config,
