@@ -25,6 +25,7 @@ from govflow.config import load_config
 from govflow.flows.monitoring import alert_and_open_incidents
 from govflow.monitoring.analysis import UNREADABLE_WINDOW
 from govflow.monitoring.prediction_logs import UNREADABLE_PARTITION, partition_path
+from govflow.monitoring.quality import NO_ROWS
 from govflow.store.schema import (
     Alert,
     AuditEvent,
@@ -371,6 +372,25 @@ def test_a_backfilled_day_that_failed_is_printed_with_its_reason(own_model):
         "2024-06-03  succeeded  INFO",
         f"2024-06-04  failed     CRITICAL  {reason}",
     ]
+
+
+def test_an_unreadable_day_outside_the_window_leaves_an_empty_window_judged_as_no_rows(
+    own_model,
+):
+    unreadable = partition_path(own_model / "logs" / MODEL, DAY - timedelta(days=30))
+    unreadable.parent.mkdir(parents=True)
+    unreadable.write_bytes(b"not parquet")
+    assert govflow("model", "register", MODEL).exit_code == 0
+    validation = str(own_model / "validation.csv")
+    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+
+    result = govflow("monitor", "run", "--model", MODEL, "--start", "2024-06-10", "--no-report")
+
+    assert (result.exit_code, result.stderr) == (1, ""), result.output
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["data_quality", "no_rows", "0.0000", "-", "CRITICAL", "(failed)"]
+    assert lines[2].strip() == NO_ROWS
+    assert f"{MODEL}: succeeded, severity CRITICAL" in result.stdout
 
 
 @pytest.fixture

@@ -115,6 +115,7 @@ from govflow.monitoring.prediction_logs import (
     PredictionLogSource,
     SqlLogSource,
     counted_versions,
+    log_columns,
     utc_timestamps,
 )
 from govflow.monitoring.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
@@ -1912,7 +1913,11 @@ def log_source(model: ModelEntry, data_dir: Path) -> PredictionLogSource:
     """The prediction-log source models.yaml names for a model."""
     source = model.prediction_log
     if source.kind == "parquet":
-        return ParquetLogSource(data_dir / source.path, amounts=model.is_regressor)
+        layout = log_columns(
+            [feature.name for feature in model.features],
+            [attribute.name for attribute in model.protected_attributes],
+        )
+        return ParquetLogSource(data_dir / source.path, amounts=model.is_regressor, layout=layout)
     return SqlLogSource.from_environment(source.url_env, source.table, amounts=model.is_regressor)
 
 
