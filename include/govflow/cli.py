@@ -874,7 +874,7 @@ def monitor_backfill(
 
     from govflow import settings
     from govflow.config import load_config
-    from govflow.flows.monitoring import run_monitoring
+    from govflow.flows.monitoring import QUALITY_FAILURE, run_monitoring
     from govflow.monitoring.analysis import CHECK_TYPES
 
     model = _one_model(models, "monitor backfill")
@@ -901,6 +901,8 @@ def monitor_backfill(
         line = f"{day.date()}  {summary.status:<10} {summary.severity}"
         if summary.reason:  # the record says why; so does the line, in one line
             line += "  " + " ".join(part.strip() for part in summary.reason.splitlines())
+        elif summary.quality_failure:  # a day without rows is no drift day
+            line += f"  ({QUALITY_FAILURE.format(reason=summary.quality_failure)})"
         typer.echo(line)
         severities[summary.severity] = severities.get(summary.severity, 0) + 1
         failed += summary.status == "failed"

@@ -334,6 +334,8 @@ def test_a_year_of_history_is_recorded_day_by_day_and_pages_no_one(own_model):
 
     assert first.exit_code == 0, first.output
     assert "2023-09-04  succeeded  CRITICAL" in first.stdout
+    # A drifted day keeps its bare line: only a day the data-quality gate failed says so.
+    assert "2023-09-04  succeeded  CRITICAL" in first.stdout.splitlines()
     assert f"{MODEL}: 7 days recorded as history" in first.stdout
     assert again.stdout == first.stdout
     db_url = f"sqlite:///{own_model / 'govflow.db'}"
@@ -391,6 +393,27 @@ def test_an_unreadable_day_outside_the_window_leaves_an_empty_window_judged_as_n
     assert lines[1].split() == ["data_quality", "no_rows", "0.0000", "-", "CRITICAL", "(failed)"]
     assert lines[2].strip() == NO_ROWS
     assert f"{MODEL}: succeeded, severity CRITICAL" in result.stdout
+
+
+def test_a_backfilled_day_without_logs_is_printed_with_the_gates_reason(own_model):
+    assert govflow("model", "register", MODEL).exit_code == 0
+    validation = str(own_model / "validation.csv")
+    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+    days = ("--start", "2024-06-03", "--end", "2024-06-04", "--checks", "data_drift")
+
+    backfilled = govflow("monitor", "backfill", "--model", MODEL, *days)
+    run = govflow("monitor", "run", "--model", MODEL, "--start", "2024-06-04", "--no-report")
+
+    assert backfilled.exit_code == 0, backfilled.output
+    assert backfilled.stdout.splitlines()[:2] == [
+        "2024-06-03  succeeded  INFO",
+        f"2024-06-04  succeeded  CRITICAL  (data quality: {NO_ROWS})",
+    ]
+    assert run.exit_code == 1, run.output
+    assert (
+        f"{MODEL}: succeeded, severity CRITICAL (data quality: {NO_ROWS}), composite n/a,"
+        in run.stdout
+    )
 
 
 @pytest.fixture

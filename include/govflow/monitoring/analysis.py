@@ -237,6 +237,22 @@ class Analysis:
         return next((f.message for f in self.findings if f.metric == ANALYSIS_FAILED), None)
 
     @property
+    def quality_failure(self) -> str | None:
+        """What the data-quality gate failed, when its failures alone make the severity (a
+        window with no rows is CRITICAL for want of rows, not for drift): their messages,
+        joined in one line; None otherwise."""
+        severity = self.severity
+        judged = [f for f in self.findings if f.status in ("computed", "failed")]
+        worst = [f for f in judged if f.severity == severity]
+        gate_alone = all(
+            (f.check_type, f.status) == (DATA_QUALITY, "failed") and f.metric != ANALYSIS_FAILED
+            for f in worst
+        )
+        if severity == "INFO" or self.composite.get("severity") == severity or not gate_alone:
+            return None
+        return "; ".join(" ".join(f.message.split()) for f in worst)
+
+    @property
     def severity(self) -> str:
         judged = [f.severity for f in self.findings if f.status in ("computed", "failed")]
         if self.composite.get("severity"):
