@@ -332,12 +332,19 @@ def audit_verify() -> None:
         raise typer.Exit(code=1) from None
 
 
+NO_AUDIT_EVENT = "no audit event matches"
+
+
 @audit_app.command("query")
 def audit_query(
     action: Annotated[str | None, typer.Option(help="Action, or prefix ending in '*'.")] = None,
-    actor: Annotated[str | None, typer.Option()] = None,
+    actor: Annotated[
+        str | None, typer.Option(help="Who acted, exactly as recorded (e.g. a username).")
+    ] = None,
     target: Annotated[str | None, typer.Option(help="Target, or prefix ending in '*'.")] = None,
-    severity: Annotated[str | None, typer.Option()] = None,
+    severity: Annotated[
+        str | None, typer.Option(help="INFO, WARNING, HIGH or CRITICAL (that level only).")
+    ] = None,
     since: Annotated[
         str | None, typer.Option(help="Date or ISO time, inclusive (UTC if no zone).")
     ] = None,
@@ -348,7 +355,9 @@ def audit_query(
             "an ISO time: up to that moment, excluded."
         ),
     ] = None,
-    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most this many events, the oldest matching.")
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -389,6 +398,8 @@ def audit_query(
             until=last,
             limit=limit,
         )
+        if not events and not as_json:  # JSON lines of no event are no line at all
+            typer.echo(NO_AUDIT_EVENT)
         for event in events:
             if as_json:
                 # Everything an auditor needs to check each link offline.
