@@ -89,6 +89,19 @@ def test_a_model_that_is_not_registered_is_named_with_the_command_to_run(own_mod
     )
 
 
+def test_a_backfill_of_a_model_that_is_not_registered_could_not_be_carried_out(own_model):
+    """Status 3, as the README's table has it: 1 would read as a CRITICAL finding."""
+    result = govflow(
+        "monitor", "backfill", "--model", MODEL, "--start", "2024-06-03", "--end", "2024-06-03"
+    )
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        3,
+        "",
+        f"model {MODEL} is not registered: run 'govflow model register {MODEL}'\n",
+    )
+
+
 def test_register_then_baseline_then_monitor_a_black_box_model_of_ones_own(own_model):
     registered = govflow("model", "register", MODEL)
     again = govflow("model", "register", MODEL)
