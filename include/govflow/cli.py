@@ -848,9 +848,11 @@ def monitor_run(
     from govflow.flows.monitoring import print_findings
 
     print_findings(summary.run_id, typer.echo)
+    # Four significant digits, as the alerts show a value; a float still (0.0, not 0).
+    score = summary.composite_score
+    composite = "n/a" if score is None else float(f"{score:.4g}")
     typer.echo(
-        f"\n{model}: {summary.status}, {summary.headline}, composite "
-        f"{summary.composite_score if summary.composite_score is not None else 'n/a'}, "
+        f"\n{model}: {summary.status}, {summary.headline}, composite {composite}, "
         f"baseline {summary.baseline_version}, report {summary.report_path or '-'}"
     )
     if summary.model_versions:
