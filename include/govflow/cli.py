@@ -334,12 +334,19 @@ def audit_verify() -> None:
         raise typer.Exit(code=1) from None
 
 
+NO_AUDIT_EVENT = "no audit event matches"
+
+
 @audit_app.command("query")
 def audit_query(
     action: Annotated[str | None, typer.Option(help="Action, or prefix ending in '*'.")] = None,
-    actor: Annotated[str | None, typer.Option()] = None,
+    actor: Annotated[
+        str | None, typer.Option(help="Who acted, exactly as recorded (e.g. a username).")
+    ] = None,
     target: Annotated[str | None, typer.Option(help="Target, or prefix ending in '*'.")] = None,
-    severity: Annotated[str | None, typer.Option()] = None,
+    severity: Annotated[
+        str | None, typer.Option(help="INFO, WARNING, HIGH or CRITICAL (that level only).")
+    ] = None,
     since: Annotated[
         str | None, typer.Option(help="Date or ISO time, inclusive (UTC if no zone).")
     ] = None,
@@ -350,7 +357,9 @@ def audit_query(
             "an ISO time: up to that moment, excluded."
         ),
     ] = None,
-    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most this many events, the oldest matching.")
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -391,6 +400,8 @@ def audit_query(
             until=last,
             limit=limit,
         )
+        if not events and not as_json:  # JSON lines of no event are no line at all
+            typer.echo(NO_AUDIT_EVENT)
         for event in events:
             if as_json:
                 # Everything an auditor needs to check each link offline.
@@ -844,9 +855,11 @@ def monitor_run(
     from govflow.flows.monitoring import print_findings
 
     print_findings(summary.run_id, typer.echo)
+    # Four significant digits, as the alerts show a value; a float still (0.0, not 0).
+    score = summary.composite_score
+    composite = "n/a" if score is None else float(f"{score:.4g}")
     typer.echo(
-        f"\n{model}: {summary.status}, {summary.headline}, composite "
-        f"{summary.composite_score if summary.composite_score is not None else 'n/a'}, "
+        f"\n{model}: {summary.status}, {summary.headline}, composite {composite}, "
         f"baseline {summary.baseline_version}, report {summary.report_path or '-'}"
     )
     if summary.model_versions:
@@ -881,7 +894,7 @@ def monitor_backfill(
 
     from govflow import settings
     from govflow.config import load_config
-    from govflow.flows.monitoring import run_monitoring
+    from govflow.flows.monitoring import QUALITY_FAILURE, run_monitoring
     from govflow.monitoring.analysis import CHECK_TYPES
 
     model = _one_model(models, "monitor backfill")
@@ -908,6 +921,8 @@ def monitor_backfill(
         line = f"{day.date()}  {summary.status:<10} {summary.severity}"
         if summary.reason:  # the record says why; so does the line, in one line
             line += "  " + " ".join(part.strip() for part in summary.reason.splitlines())
+        elif summary.quality_failure:  # a day without rows is no drift day
+            line += f"  ({QUALITY_FAILURE.format(reason=summary.quality_failure)})"
         typer.echo(line)
         severities[summary.severity] = severities.get(summary.severity, 0) + 1
         failed += summary.status == "failed"

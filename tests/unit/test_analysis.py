@@ -500,6 +500,31 @@ def test_an_empty_window_is_a_critical_finding_and_every_check_is_skipped(run, w
     ]
 
 
+def test_a_window_with_no_rows_names_the_gate_as_the_reason_for_its_severity(run, window):
+    assert run(window.iloc[0:0]).quality_failure == NO_ROWS
+
+
+def test_a_window_critical_for_drift_names_no_data_quality_reason(run, window):
+    window.loc[: ROWS // 2, "region"] = "atlantis"
+
+    result = run(window, checks=("data_drift",))
+
+    assert result.severity == "CRITICAL"
+    assert result.quality_failure is None
+
+
+def test_a_required_column_with_no_value_is_the_reason_when_nothing_else_is_critical(run, window):
+    window["income"] = np.nan
+
+    result = run(window, checks=("data_drift",))
+
+    assert result.severity == "CRITICAL"
+    assert result.quality_failure == (
+        TOO_MANY_NULLS.format(column="income", count=ROWS, total=ROWS, allowed=1)
+        + ALL_NULL_REQUIRED
+    )
+
+
 def test_rows_the_source_left_out_for_their_scored_at_are_named_by_reason(run, window):
     window.attrs.update({MISDATED_ROWS: 3, UNDATED_ROWS: 5, ROWS_WITHOUT_SCORED_AT: 7})
 

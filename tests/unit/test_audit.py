@@ -681,6 +681,38 @@ def _audit_query(*args: str) -> list[dict]:
 
 
 @pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--actor", "mallory"], "no audit event matches\n"),
+        (["--until", "2025-02-28"], "no audit event matches\n"),
+        (["--until", "2025-02-28", "--json"], ""),  # JSON lines of no event: no line at all
+    ],
+)
+def test_an_audit_query_matching_no_event_says_so_and_succeeds(fresh_store_env, args, expected):
+    from typer.testing import CliRunner
+
+    from govflow.cli import NO_AUDIT_EVENT, app
+
+    _seed_chain(fresh_store_env)
+
+    result = CliRunner().invoke(app, ["audit", "query", *args])
+
+    assert (result.exit_code, result.stdout, result.stderr) == (0, expected, "")
+    assert NO_AUDIT_EVENT not in CliRunner().invoke(app, ["audit", "query"]).stdout
+
+
+@pytest.mark.parametrize("option", ["--actor", "--severity", "--limit"])
+def test_every_audit_query_filter_has_help(option):
+    import typer
+
+    from govflow.cli import app
+
+    query = typer.main.get_command(app).commands["audit"].commands["query"]
+
+    assert next(param for param in query.params if option in param.opts).help
+
+
+@pytest.mark.parametrize(
     ("until", "expected_seqs"),
     [
         ("2025-03-01", [1, 2, 3, 4, 5, 6]),  # events at 02:00 to 07:00 on 1 March

@@ -294,6 +294,8 @@ def test_govflow_report_readiness_prints_the_report_of_the_records(env, approved
             )
         )
     assert result.output == expected
+    lower = CliRunner().invoke(app, ["report", "readiness", deployment.ref.lower()])
+    assert (lower.exit_code, lower.output) == (0, expected)
     missing = CliRunner().invoke(app, ["report", "readiness", "DEP-19990101-000000"])
     assert missing.exit_code == 1
     assert missing.output == "no deployment 'DEP-19990101-000000'\n"

@@ -716,6 +716,13 @@ def test_an_incident_is_found_by_reference_or_id_and_an_unknown_one_is_named(url
     assert str(unknown.value) == UNKNOWN_INCIDENT.format(ref="INC-2025-0099")
 
 
+@pytest.mark.parametrize("ref", ["inc-2025-0001", "Inc-2025-0001", "INC-2025-0001"])
+def test_an_incident_reference_is_found_in_any_case(url, config, ref):
+    incident_id = new_incident(url, config)
+    with store.session_scope(url) as session:
+        assert get_incident(session, ref).id == incident_id
+
+
 # An id past the column's range (a 32-bit integer on Postgres) or digits that are not ASCII
 # ("²" is a digit to str.isdigit, not to int): no incident, not a crash of the database driver.
 @pytest.mark.parametrize("ref", ["2147483648", "99999999999999999999999", "\u00b2", "\uff11"])

@@ -177,6 +177,9 @@ def test_the_cli_reports_a_critical_disparate_impact_for_gender_on_the_first_fai
     )
     assert float(impact["value"]) < 0.8
     assert "credit_approval: succeeded, severity CRITICAL" in result.stdout
+    # The composite to four significant digits, as an alert shows a value.
+    composite = result.stdout.split(", composite ")[1].split(",")[0]
+    assert composite == str(float(f"{float(composite):.4g}"))
 
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)

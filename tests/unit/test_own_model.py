@@ -25,6 +25,7 @@ from govflow.config import load_config
 from govflow.flows.monitoring import alert_and_open_incidents
 from govflow.monitoring.analysis import UNREADABLE_WINDOW
 from govflow.monitoring.prediction_logs import UNREADABLE_PARTITION, partition_path
+from govflow.monitoring.quality import NO_ROWS
 from govflow.store.schema import (
     Alert,
     AuditEvent,
@@ -80,6 +81,19 @@ MONITOR = ["monitor", "run", "--model", MODEL, "--start", "2024-06-03"]
 
 def test_a_model_that_is_not_registered_is_named_with_the_command_to_run(own_model):
     result = govflow(*MONITOR)
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        3,
+        "",
+        f"model {MODEL} is not registered: run 'govflow model register {MODEL}'\n",
+    )
+
+
+def test_a_backfill_of_a_model_that_is_not_registered_could_not_be_carried_out(own_model):
+    """Status 3, as the README's table has it: 1 would read as a CRITICAL finding."""
+    result = govflow(
+        "monitor", "backfill", "--model", MODEL, "--start", "2024-06-03", "--end", "2024-06-03"
+    )
 
     assert (result.exit_code, result.stdout, result.stderr) == (
         3,
@@ -338,6 +352,8 @@ def test_a_year_of_history_is_recorded_day_by_day_and_pages_no_one(own_model):
 
     assert first.exit_code == 0, first.output
     assert "2023-09-04  succeeded  CRITICAL" in first.stdout
+    # A drifted day keeps its bare line: only a day the data-quality gate failed says so.
+    assert "2023-09-04  succeeded  CRITICAL" in first.stdout.splitlines()
     assert f"{MODEL}: 7 days recorded as history" in first.stdout
     assert again.stdout == first.stdout
     db_url = f"sqlite:///{own_model / 'govflow.db'}"
@@ -376,6 +392,46 @@ def test_a_backfilled_day_that_failed_is_printed_with_its_reason(own_model):
         "2024-06-03  succeeded  INFO",
         f"2024-06-04  failed     CRITICAL  {reason}",
     ]
+
+
+def test_an_unreadable_day_outside_the_window_leaves_an_empty_window_judged_as_no_rows(
+    own_model,
+):
+    unreadable = partition_path(own_model / "logs" / MODEL, DAY - timedelta(days=30))
+    unreadable.parent.mkdir(parents=True)
+    unreadable.write_bytes(b"not parquet")
+    assert govflow("model", "register", MODEL).exit_code == 0
+    validation = str(own_model / "validation.csv")
+    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+
+    result = govflow("monitor", "run", "--model", MODEL, "--start", "2024-06-10", "--no-report")
+
+    assert (result.exit_code, result.stderr) == (1, ""), result.output
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["data_quality", "no_rows", "0.0000", "-", "CRITICAL", "(failed)"]
+    assert lines[2].strip() == NO_ROWS
+    assert f"{MODEL}: succeeded, severity CRITICAL" in result.stdout
+
+
+def test_a_backfilled_day_without_logs_is_printed_with_the_gates_reason(own_model):
+    assert govflow("model", "register", MODEL).exit_code == 0
+    validation = str(own_model / "validation.csv")
+    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+    days = ("--start", "2024-06-03", "--end", "2024-06-04", "--checks", "data_drift")
+
+    backfilled = govflow("monitor", "backfill", "--model", MODEL, *days)
+    run = govflow("monitor", "run", "--model", MODEL, "--start", "2024-06-04", "--no-report")
+
+    assert backfilled.exit_code == 0, backfilled.output
+    assert backfilled.stdout.splitlines()[:2] == [
+        "2024-06-03  succeeded  INFO",
+        f"2024-06-04  succeeded  CRITICAL  (data quality: {NO_ROWS})",
+    ]
+    assert run.exit_code == 1, run.output
+    assert (
+        f"{MODEL}: succeeded, severity CRITICAL (data quality: {NO_ROWS}), composite n/a,"
+        in run.stdout
+    )
 
 
 @pytest.fixture

@@ -134,6 +134,46 @@ def test_an_empty_window_gives_an_empty_frame_with_the_stored_columns(log_dir: P
     assert list(selected.columns) == ["score"]
 
 
+def test_an_empty_window_has_the_declared_layout_whatever_a_file_outside_it_holds(
+    log_dir: Path,
+) -> None:
+    partition_path(log_dir, DAYS[0]).write_bytes(b"PAR1 truncated")
+    layout = log_columns(["income", "region", "months_at_address"], ["gender"])
+
+    frame = ParquetLogSource(log_dir, layout=layout).read_window(at(10), at(11))
+    selected = ParquetLogSource(log_dir, layout=layout).read_window(
+        at(10), at(11), columns=["score", "attribution__income"]
+    )
+
+    assert frame.empty
+    assert list(frame.columns) == layout
+    assert list(selected.columns) == ["score"]
+
+
+def test_an_empty_window_without_a_declared_layout_passes_over_an_unreadable_file(
+    log_dir: Path,
+) -> None:
+    partition_path(log_dir, DAYS[0]).write_bytes(b"PAR1 truncated")
+
+    frame = ParquetLogSource(log_dir).read_window(at(10), at(11))
+
+    assert frame.empty
+    assert list(frame.columns) == list(hand_written_log(DAYS[1]).columns)
+
+
+def test_an_unreadable_file_inside_the_window_is_named_even_with_a_declared_layout(
+    log_dir: Path,
+) -> None:
+    broken = partition_path(log_dir, DAYS[1])
+    broken.write_bytes(b"PAR1 truncated")
+    layout = log_columns(["income", "region"], ["gender"])
+
+    with pytest.raises(PredictionLogError) as raised:
+        ParquetLogSource(log_dir, layout=layout).read_window(at(2), at(3))
+
+    assert str(raised.value) == UNREADABLE_PARTITION.format(path=broken)
+
+
 def test_the_frame_has_documented_dtypes_and_only_the_requested_columns(log_dir: Path) -> None:
     frame = ParquetLogSource(log_dir).read_window(at(1), at(2))
     assert str(frame["scored_at"].dtype) == "datetime64[ns, UTC]"

@@ -171,6 +171,8 @@ def test_a_dry_run_lists_per_type_what_would_go_and_deletes_nothing(records, fre
     assert lines["prediction_logs"].endswith("would purge 19, held 1")
     assert lines["monitoring_records"].endswith("would purge 0, held 0")  # 5 years
     assert lines["alerts"].endswith("would purge 20, held 0")  # 1 year
+    assert lines["alerts"].split()[1:3] == ["1", "year"]
+    assert lines["monitoring_records"].split()[1:3] == ["5", "years"]
     assert lines["serving_stats"].endswith("would purge 20, held 0")
     assert "kept indefinitely" in lines["audit_events"]
     assert counts(fresh_store_env) == before

@@ -196,9 +196,11 @@ class UnknownDeployment(LookupError):
 
 
 def find_deployment(session: Session, key: str) -> Deployment:
-    """A deployment by its ref (DEP-...), its numeric id or its Airflow run id."""
+    """A deployment by its ref (DEP-..., in any case: every ref is written in capitals), its
+    numeric id or its Airflow run id (as it is written: Airflow's ids tell case)."""
+    ref = key.upper() if key.isascii() else key
     query = select(Deployment).where(
-        (Deployment.ref == key) | (Deployment.dag_run_id == key)
+        (Deployment.ref == ref) | (Deployment.dag_run_id == key)
         if not key.isdigit()
         else Deployment.id == int(key)
     )

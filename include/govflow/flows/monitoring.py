@@ -67,6 +67,7 @@ DRIFT_REPORT_DRAWN = "report.drift_generated"
 THRESHOLD_WIDTH = 32
 ACTOR = "govflow-monitoring"
 NOTHING_JUDGED = "no metric could be judged, every one inconclusive"
+QUALITY_FAILURE = "data quality: {reason}"
 
 
 # Airflow's DagRunType of a run its own backfill created (the library never imports Airflow).
@@ -106,6 +107,8 @@ class RunSummary:
     inconclusive: list[str] = field(default_factory=list)
     # Why a failed analysis failed (its record's error, without the traceback).
     reason: str | None = None
+    # What the data-quality gate failed, when that alone makes the severity (no rows).
+    quality_failure: str | None = None
     # CPU seconds of each part of the analysis: read (the store and the window's logs),
     # analyse (the quality gate and every metric), store (the record), report, alerts.
     cpu_s: dict[str, float] = field(default_factory=dict)
@@ -115,7 +118,11 @@ class RunSummary:
     @property
     def headline(self) -> str:
         """``severity WARNING``, or ``severity INCONCLUSIVE (fairness_drift: no metric could
-        be judged)``: an INFO that judged nothing never reads as a pass."""
+        be judged)``: an INFO that judged nothing never reads as a pass; ``severity CRITICAL
+        (data quality: no rows in window)``: a window the gate failed never reads as drift."""
+        if self.quality_failure:
+            reason = QUALITY_FAILURE.format(reason=self.quality_failure)
+            return f"severity {self.severity} ({reason})"
         if not self.inconclusive:
             return f"severity {self.severity}"
         return f"severity {self.severity} ({', '.join(self.inconclusive)}: {NOTHING_JUDGED})"
@@ -424,6 +431,7 @@ def summarise(record: MonitoringRun, result: Analysis, *, limit: int = 20) -> Ru
         notable=[_notable(f) for f in notable],
         inconclusive=list(result.inconclusive_checks),
         reason=result.failure,
+        quality_failure=result.quality_failure,
         model_versions=dict(record.model_versions or {}),
     )
 

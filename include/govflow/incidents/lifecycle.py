@@ -240,15 +240,17 @@ def dedup_key_for(model_id: str | None, metric: str | None) -> str:
 
 
 def get_incident(session: Session, ref_or_id: str | int) -> Incident:
-    """An incident by reference (``INC-2025-0001``) or database id (ASCII digits); an id
-    past the column's range is no incident rather than a database error."""
+    """An incident by reference (``INC-2025-0001``, in any case: every ref is written in
+    capitals) or database id (ASCII digits); an id past the column's range is no incident
+    rather than a database error."""
     incident = None
     text = str(ref_or_id)
     if isinstance(ref_or_id, int) or (text.isascii() and text.isdigit()):
         number = int(ref_or_id)
         incident = session.get(Incident, number) if 0 < number <= MAX_INCIDENT_ID else None
     else:
-        incident = session.scalars(select(Incident).where(Incident.ref == ref_or_id)).first()
+        ref = text.upper() if text.isascii() else text
+        incident = session.scalars(select(Incident).where(Incident.ref == ref)).first()
     if incident is None:
         raise IncidentError(UNKNOWN_INCIDENT.format(ref=ref_or_id))
     return incident

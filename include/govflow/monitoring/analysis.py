@@ -115,6 +115,7 @@ from govflow.monitoring.prediction_logs import (
     PredictionLogSource,
     SqlLogSource,
     counted_versions,
+    log_columns,
     utc_timestamps,
 )
 from govflow.monitoring.quality import ColumnRule, QualityPolicy, QualityReport, run_quality_gate
@@ -234,6 +235,22 @@ class Analysis:
     def failure(self) -> str | None:
         """Why a failed analysis failed: its message, without the traceback ``error`` keeps."""
         return next((f.message for f in self.findings if f.metric == ANALYSIS_FAILED), None)
+
+    @property
+    def quality_failure(self) -> str | None:
+        """What the data-quality gate failed, when its failures alone make the severity (a
+        window with no rows is CRITICAL for want of rows, not for drift): their messages,
+        joined in one line; None otherwise."""
+        severity = self.severity
+        judged = [f for f in self.findings if f.status in ("computed", "failed")]
+        worst = [f for f in judged if f.severity == severity]
+        gate_alone = all(
+            (f.check_type, f.status) == (DATA_QUALITY, "failed") and f.metric != ANALYSIS_FAILED
+            for f in worst
+        )
+        if severity == "INFO" or self.composite.get("severity") == severity or not gate_alone:
+            return None
+        return "; ".join(" ".join(f.message.split()) for f in worst)
 
     @property
     def severity(self) -> str:
@@ -1912,7 +1929,11 @@ def log_source(model: ModelEntry, data_dir: Path) -> PredictionLogSource:
     """The prediction-log source models.yaml names for a model."""
     source = model.prediction_log
     if source.kind == "parquet":
-        return ParquetLogSource(data_dir / source.path, amounts=model.is_regressor)
+        layout = log_columns(
+            [feature.name for feature in model.features],
+            [attribute.name for attribute in model.protected_attributes],
+        )
+        return ParquetLogSource(data_dir / source.path, amounts=model.is_regressor, layout=layout)
     return SqlLogSource.from_environment(source.url_env, source.table, amounts=model.is_regressor)
 
 

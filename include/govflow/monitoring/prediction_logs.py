@@ -243,12 +243,17 @@ class ParquetLogSource:
     """A parquet directory partitioned by day: ``<directory>/date=YYYY-MM-DD/*.parquet``.
 
     Only partitions whose day overlaps the window are opened, each file on its own so that a
-    malformed day cannot break the reading of the others.
+    malformed day cannot break the reading of the others. ``layout`` is the log's columns as
+    models.yaml declares them (``log_columns``): a window with no partition has them, with
+    no file opened.
     """
 
-    def __init__(self, directory: Path | str, *, amounts: bool = False) -> None:
+    def __init__(
+        self, directory: Path | str, *, amounts: bool = False, layout: Sequence[str] | None = None
+    ) -> None:
         self.directory = Path(directory)
         self.amounts = amounts
+        self.layout = None if layout is None else list(layout)
 
     def partitions(self, start: datetime, end: datetime) -> list[Path]:
         """The partition files whose day overlaps ``[start, end)``, oldest first."""
@@ -350,17 +355,23 @@ class ParquetLogSource:
         return None
 
     def _empty_frame(self, columns: Sequence[str] | None) -> pd.DataFrame:
-        # With no partition in the window, any partition's schema still names the columns.
-        any_file = next(iter(sorted(self.directory.glob(f"{PARTITION_PREFIX}*/*.parquet"))), None)
-        if any_file is None:
+        """A window with no partition: the declared layout, else the first readable stored
+        file's. A file outside the window is never the window's error: an unreadable one
+        is passed over (its own windows name it)."""
+        frame = self._stored_layout() if self.layout is None else pd.DataFrame(columns=self.layout)
+        if frame is None:
             return pd.DataFrame(columns=list(columns) if columns is not None else [])
-        try:
-            frame = pq.read_schema(any_file).empty_table().to_pandas()
-        except (pa.ArrowException, OSError) as error:
-            raise PredictionLogError(UNREADABLE_PARTITION.format(path=any_file)) from error
         if columns is not None:
             frame = frame[[column for column in columns if column in frame.columns]]
         return frame
+
+    def _stored_layout(self) -> pd.DataFrame | None:
+        for path in sorted(self.directory.glob(f"{PARTITION_PREFIX}*/*.parquet")):
+            try:
+                return pq.read_schema(path).empty_table().to_pandas()
+            except (pa.ArrowException, OSError):
+                continue
+        return None
 
     @staticmethod
     def _read_partition(

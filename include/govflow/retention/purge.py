@@ -115,7 +115,8 @@ def _period(config: GovflowConfig, data_type: str) -> Any:
 def _describe(period: Any) -> str:
     if period.indefinite:
         return "indefinite"
-    return f"{period.days} days" if period.days is not None else f"{period.years} years"
+    count, unit = (period.days, "day") if period.days is not None else (period.years, "year")
+    return f"{count} {unit}" + ("" if count == 1 else "s")
 
 
 def run_retention(
