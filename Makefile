@@ -37,27 +37,25 @@ demo: setup
 	@echo "Dashboard: make airflow, then http://127.0.0.1:8080/govflow/ (Governance in the Airflow UI); README 'Dashboard'"
 
 # The Airflow UI with the governance dashboard, on 127.0.0.1:8080, against this folder's store
-# and demo (run `make demo` first): api-server, scheduler, dag-processor and triggerer, the
-# people of people.yaml as SimpleAuthManager users with generated passwords. Ctrl-C stops all.
-# The scheduler imports govflow's task modules before it forks task processes
-# (govflow_airflow.preload), so no task pays for importing pandas, evidently & co.
+# and demo (run `make demo` first): api-server, scheduler and dag-processor
+# (plugins/govflow_airflow/local_airflow.py), the people of people.yaml as SimpleAuthManager
+# users with generated passwords. If one of them exits, the others are stopped and this fails
+# naming it; Ctrl-C stops all. On the demo data govflow_retention is kept paused (README).
+# The settings below are what keeps the three on one SQLite file under load, as the tests'
+# stacks run them (tests/support/airflow_stack.py): two task processes at a time instead of
+# 32, one api-server worker, DAG files parsed again every 10 minutes instead of every 30 s
+# (a changed file within 5); on SQLite the launcher has the scheduler and dag-processor wait
+# 60 s for the lock, not 5 s.
 AIRFLOW_PORT ?= 8080
+airflow: export AIRFLOW__CORE__EXECUTOR ?= LocalExecutor
+airflow: export AIRFLOW__CORE__PARALLELISM ?= 2
+airflow: export AIRFLOW__API__WORKERS ?= 1
+airflow: export AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL ?= 600
+airflow: export AIRFLOW__API__BASE_URL ?= http://127.0.0.1:$(AIRFLOW_PORT)
+airflow: export AIRFLOW__CORE__EXECUTION_API_SERVER_URL ?= http://127.0.0.1:$(AIRFLOW_PORT)/execution/
 airflow: setup
-	@export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$$($(VENV)/bin/govflow airflow-users --simple)" \
-		AIRFLOW__API__BASE_URL=http://127.0.0.1:$(AIRFLOW_PORT) PATH="$(VENV)/bin:$$PATH" && \
-	trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT && \
-	{ $(VENV)/bin/python -P -m govflow_airflow.preload scheduler > $(AIRFLOW_HOME)/scheduler.log 2>&1 & } && \
-	for part in dag-processor triggerer; do \
-		$(VENV)/bin/airflow $$part > $(AIRFLOW_HOME)/$$part.log 2>&1 & \
-	done && \
-	$(VENV)/bin/airflow api-server -H 127.0.0.1 -p $(AIRFLOW_PORT) > $(AIRFLOW_HOME)/api-server.log 2>&1 & \
-	for attempt in $$(seq 120); do \
-		curl -fsS -o /dev/null http://127.0.0.1:$(AIRFLOW_PORT)/api/v2/monitor/health 2>/dev/null && break; sleep 1; \
-	done; \
-	echo "Airflow: http://127.0.0.1:$(AIRFLOW_PORT)  governance dashboard: http://127.0.0.1:$(AIRFLOW_PORT)/govflow/"; \
-	echo "log in as a people.yaml id (eve: ML engineer, carol: compliance, audrey: auditor, victor: viewer, admin);"; \
-	echo "passwords: $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated  logs: $(AIRFLOW_HOME)/*.log  (Ctrl-C stops)"; \
-	wait
+	@AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$$($(VENV)/bin/govflow airflow-users --simple)" \
+		PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/python -P -m govflow_airflow.local_airflow --port $(AIRFLOW_PORT)
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

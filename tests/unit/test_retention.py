@@ -214,6 +214,29 @@ def test_a_purge_removes_what_is_past_its_period_keeps_held_evidence_and_is_audi
     assert all("prediction_id" not in str(e.payload) for e in events)
 
 
+def test_a_purged_batch_of_logs_names_its_oldest_and_newest_day_across_models(
+    records, fresh_store_env
+):
+    # marketing_propensity (listed after credit_approval in models.yaml) also logged in 2024.
+    for day in (date(2024, 6, 11), date(2024, 6, 12)):
+        log = partition_path(records / "prediction_logs" / "marketing_propensity", day)
+        log.parent.mkdir(parents=True)
+        pd.DataFrame({"prediction_id": [f"old-{day}"]}).to_parquet(log)
+
+    run_retention(load_config(settings.config_dir()), data_dir=records, now=AS_OF, batch=100)
+
+    with store.session_scope(fresh_store_env) as session:
+        (event,) = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "retention.purged",
+                AuditEvent.target == "retention:prediction_logs",
+            )
+        ).all()
+    # One batch: credit's March (its incident's day held), marketing's June and March.
+    assert (event.payload["first_day"], event.payload["last_day"]) == ("2024-06-11", "2025-03-10")
+    assert event.payload["partitions"] == (DAYS - 1) + (DAYS + 2)
+
+
 def test_a_hold_on_a_model_keeps_everything_of_it_and_a_released_hold_stays_on_record(
     records, fresh_store_env
 ):

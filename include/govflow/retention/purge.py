@@ -175,7 +175,7 @@ def _prediction_logs(
         _iso(standard.cutoff(now)),
         dry_run=dry_run,
     )
-    doomed: list[tuple[str, Path]] = []
+    doomed: list[tuple[date, str, Path]] = []
     for model in config.models.models:
         if not isinstance(model.prediction_log, ParquetLog):
             continue
@@ -197,8 +197,11 @@ def _prediction_logs(
             if holds.holds_log_day(model.id, start, end):
                 result.held += 1
                 continue
-            doomed.append((model.id, partition))
-    result.examples = [str(path) for _, path in doomed[:3]]
+            doomed.append((day, model.id, partition))
+    # Oldest day first across models (each model's partitions were listed on their own), so
+    # that every batch's audit event spans its first to its last day, in that order.
+    doomed.sort()
+    result.examples = [str(path) for _, _, path in doomed[:3]]
     if dry_run:
         result.eligible -= result.held
         return result
@@ -214,12 +217,12 @@ def _prediction_logs(
                     "data_type": "prediction_logs",
                     "period": result.period,
                     "partitions": len(chunk),
-                    "models": sorted({model_id for model_id, _ in chunk}),
-                    "first_day": str(_partition_day(chunk[0][1])),
-                    "last_day": str(_partition_day(chunk[-1][1])),
+                    "models": sorted({model_id for _, model_id, _ in chunk}),
+                    "first_day": str(chunk[0][0]),
+                    "last_day": str(chunk[-1][0]),
                 },
             )
-        _remove_files(partition for _, partition in chunk)
+        _remove_files(partition for _, _, partition in chunk)
         result.purged += len(chunk)
     result.eligible -= result.held
     return result
