@@ -27,6 +27,7 @@ from govflow.store.schema import (
     DeploymentApproval,
     DeploymentStep,
     Incident,
+    LegalHold,
     MetricResult,
     Model,
     MonitoringRun,
@@ -356,6 +357,18 @@ def test_a_hold_on_nothing_is_refused_in_one_line(records, args, status, line):
 
     assert result.exit_code == status
     assert result.stderr == line + "\n"
+
+
+def test_a_hold_on_an_incident_named_in_lower_case_holds_its_ref(records, fresh_store_env):
+    """Refs are written in capitals and found in any case (incident show): a hold too."""
+    result = govflow(
+        "hold", "add", "--incident", "inc-2025-0001", "--reason", "case 17", "--actor", "carol"
+    )
+
+    assert result.exit_code == 0, result.output
+    with store.session_scope(fresh_store_env) as session:
+        (hold,) = session.scalars(select(LegalHold)).all()
+        assert (hold.scope, hold.target) == ("incident", "INC-2025-0001")
 
 
 def test_a_hold_is_put_or_released_only_by_someone_in_people_yaml(records, fresh_store_env):

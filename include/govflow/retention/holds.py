@@ -73,8 +73,11 @@ def add_hold(
         if starts_at is None or ends_at is None or starts_at >= ends_at:
             raise HoldError(RANGE_NEEDS_BOUNDS)
         target = None
-    elif not _exists(session, scope, target or ""):
-        raise HoldError(UNKNOWN_TARGET.format(scope=scope, target=target))
+    else:
+        if scope != "model" and target is not None and target.isascii():
+            target = target.upper()  # an incident's or deployment's ref, written in capitals
+        if not _exists(session, scope, target or ""):
+            raise HoldError(UNKNOWN_TARGET.format(scope=scope, target=target))
     same = session.scalars(
         select(LegalHold).where(
             LegalHold.released_at.is_(None),
