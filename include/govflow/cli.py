@@ -855,11 +855,8 @@ def monitor_run(
     from govflow.flows.monitoring import print_findings
 
     print_findings(summary.run_id, typer.echo)
-    # Four significant digits, as the alerts show a value; a float still (0.0, not 0).
-    score = summary.composite_score
-    composite = "n/a" if score is None else float(f"{score:.4g}")
     typer.echo(
-        f"\n{model}: {summary.status}, {summary.headline}, composite {composite}, "
+        f"\n{model}: {summary.status}, {summary.headline}, composite {summary.composite_text}, "
         f"baseline {summary.baseline_version}, report {summary.report_path or '-'}"
     )
     if summary.model_versions:

@@ -116,6 +116,13 @@ class RunSummary:
     model_versions: dict[str, int] = field(default_factory=dict)
 
     @property
+    def composite_text(self) -> str:
+        """The composite score to four significant digits, as the alerts show a value (a
+        float still: 0.0, not 0); n/a when the analysis gave none."""
+        score = self.composite_score
+        return "n/a" if score is None else str(float(f"{score:.4g}"))
+
+    @property
     def headline(self) -> str:
         """``severity WARNING``, or ``severity INCONCLUSIVE (fairness_drift: no metric could
         be judged)``: an INFO that judged nothing never reads as a pass; ``severity CRITICAL
@@ -1221,7 +1228,7 @@ def analyse_target(
     )
     print(
         f"{summary.model_id}: {summary.status}, {summary.headline}, "
-        f"composite {summary.composite_score}, report {summary.report_path}"
+        f"composite {summary.composite_text}, report {summary.report_path}"
     )
     before = time.process_time()
     response = alert_and_open_incidents(summary.run_id, config=config)
