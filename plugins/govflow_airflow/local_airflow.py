@@ -10,9 +10,10 @@ binds 127.0.0.1 and the scheduler serves no logs (the api-server reads them from
 person is ``awaiting_input``, watched by the scheduler), and on SQLite every process that
 heartbeats is one more writer for the one lock.
 
-On the demo data ``govflow_retention`` is paused before the scheduler starts: the demo's
-days are fixed (March and April 2025, the same bytes everywhere), so its whole history is
-past the 90-day retention of prediction logs and the first run would purge it.
+On the demo data ``govflow_retention`` and the scheduled monitoring DAGs are paused before the
+scheduler starts: the demo's days are fixed (March and April 2025, the same bytes everywhere),
+so its whole history is past the 90-day retention of prediction logs and the first run would
+purge it, and the scheduled analyses of today's window would find no demo log.
 
 Usage: ``python -P -m govflow_airflow.local_airflow --port 8080``.
 """
@@ -45,15 +46,25 @@ PATIENT_WRITER_ENV = {
 }
 
 RETENTION_DAG = "govflow_retention"
+# Paused on the demo data: retention would purge its days (March-April 2025, past the
+# 90-day retention of logs) and the scheduled analyses would analyse today's window, which
+# holds no demo log: a CRITICAL "no rows" incident per model, e-mails and pages queued.
+PAUSED_ON_DEMO = (
+    RETENTION_DAG,
+    "govflow_monitoring_daily",
+    "govflow_monitoring_weekly",
+    "govflow_monitoring_monthly",
+)
 DEMO_MANIFEST = Path("demo") / "manifest.json"
 READY_TIMEOUT_S = 300
 STOP_TIMEOUT_S = 10
 POLL_INTERVAL_S = 1.0
 
 RETENTION_PAUSED = (
-    f"{RETENTION_DAG} is paused: the demo's logs (March-April 2025) are past their retention "
-    "and it would purge them. To run it anyway: AIRFLOW_HOME={home} {airflow} dags unpause "
-    + RETENTION_DAG
+    f"on the demo data {', '.join(PAUSED_ON_DEMO)} are paused: the demo's logs (March-April "
+    "2025) are past their retention, and today's scheduled windows hold none of them (Analyze "
+    "Now analyses the demo's days). To run one anyway: AIRFLOW_HOME={home} {airflow} dags "
+    "unpause <dag id>"
 )
 COMPONENT_DIED = "airflow {name} exited with code {code} (log: {log}); stopping the others"
 
@@ -77,10 +88,13 @@ def components(airflow: str, port: int) -> dict[str, list[str]]:
 
 def preparation(airflow: str, data_dir: Path) -> list[list[str]]:
     """What runs before the components: on the demo data, every DAG written to the metadata
-    DB and govflow_retention paused, so the scheduler never sees it unpaused."""
+    DB and those of ``PAUSED_ON_DEMO`` paused, so the scheduler never sees them unpaused."""
     if not (data_dir / DEMO_MANIFEST).exists():
         return []
-    return [[airflow, "dags", "reserialize"], [airflow, "dags", "pause", RETENTION_DAG]]
+    return [
+        [airflow, "dags", "reserialize"],
+        *([airflow, "dags", "pause", dag_id] for dag_id in PAUSED_ON_DEMO),
+    ]
 
 
 def environments(names: Iterable[str], env: Mapping[str, str]) -> dict[str, dict[str, str]]:

@@ -97,12 +97,15 @@ def test_the_api_server_binds_loopback_and_the_scheduler_serves_no_logs():
             [
                 ["airflow", "dags", "reserialize"],
                 ["airflow", "dags", "pause", "govflow_retention"],
+                ["airflow", "dags", "pause", "govflow_monitoring_daily"],
+                ["airflow", "dags", "pause", "govflow_monitoring_weekly"],
+                ["airflow", "dags", "pause", "govflow_monitoring_monthly"],
             ],
         ),
         (False, []),
     ],
 )
-def test_retention_is_paused_before_the_scheduler_starts_only_on_the_demo_data(
+def test_retention_and_scheduled_monitoring_are_paused_before_the_scheduler_only_on_the_demo(
     tmp_path, demo, expected
 ):
     if demo:
