@@ -23,7 +23,7 @@ The recommendation (``recommend``):
 - APPROVE otherwise.
 
 The report lists the model's unresolved incidents and the active kill switches covering it
-in a section of their own, whatever the recommendation.
+in a section of their own, whatever the recommendation (no section when there are none).
 
 Outstanding items are what the records say is still to be done: incomplete checklist items,
 approvals not yet given, post-deployment steps not yet recorded and, once the rollout is
