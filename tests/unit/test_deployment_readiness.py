@@ -10,6 +10,40 @@ from govflow.deployment.readiness import (
     recommend,
     render_html,
     render_markdown,
+    summary_text,
+)
+
+P0_FAIRNESS = {
+    "ref": "INC-2026-0007",
+    "priority": "P0",
+    "severity": "CRITICAL",
+    "metric": "disparate_impact_ratio",
+    "status": "open",
+    "opened": "2026-11-28 06:00 UTC",
+}
+P2_DRIFT = {
+    "ref": "INC-2026-0009",
+    "priority": "P2",
+    "severity": "WARNING",
+    "metric": "psi",
+    "status": "acknowledged",
+    "opened": "2026-11-29 06:00 UTC",
+}
+FREEZE = {
+    "id": "3",
+    "scope": "model_type",
+    "target": "credit_approval",
+    "by": "govflow-incident-response",
+    "since": "2026-11-28 06:05 UTC",
+    "reason": "INC-2026-0007 CRITICAL disparate_impact_ratio: disparate impact 0.67",
+}
+P0_CONDITION = (
+    "INC-2026-0007 P0 CRITICAL disparate_impact_ratio open: approvers confirm this version "
+    "addresses it"
+)
+FREEZE_CONDITION = (
+    "credit_approval is frozen by kill switch 3 (model_type, govflow-incident-response since "
+    "2026-11-28 06:05 UTC): lifting it is a separate decision"
 )
 
 
@@ -63,6 +97,47 @@ def test_the_recommendation_follows_stops_incomplete_items_rejections_and_condit
         incomplete_items=incomplete,
         rejected_roles=rejected,
         conditions=conditions,
+    ) == (recommendation, reasons)
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "conditions", "incidents", "kill_switches", "recommendation", "reasons"),
+    [
+        (None, [], [P2_DRIFT], [], "APPROVE", []),
+        (None, [], [P0_FAIRNESS, P2_DRIFT], [], "APPROVE WITH CONDITIONS", [P0_CONDITION]),
+        (None, [], [], [FREEZE], "APPROVE WITH CONDITIONS", [FREEZE_CONDITION]),
+        (
+            None,
+            ["weekly fairness review (System Owner priya)"],
+            [P0_FAIRNESS],
+            [FREEZE],
+            "APPROVE WITH CONDITIONS",
+            [P0_CONDITION, FREEZE_CONDITION],
+        ),
+        (
+            "go-live decision RED: deployment_smoke_test: no rows",
+            [],
+            [P0_FAIRNESS],
+            [FREEZE],
+            "DO NOT APPROVE",
+            [
+                "the deployment stopped: go-live decision RED: deployment_smoke_test: no rows",
+                P0_CONDITION,
+                FREEZE_CONDITION,
+            ],
+        ),
+    ],
+)
+def test_an_open_critical_incident_or_a_kill_switch_makes_an_approval_conditional_never_plain(
+    stop_reason, conditions, incidents, kill_switches, recommendation, reasons
+):
+    assert recommend(
+        stop_reason=stop_reason,
+        incomplete_items=[],
+        rejected_roles=[],
+        conditions=conditions,
+        incidents=incidents,
+        kill_switches=kill_switches,
     ) == (recommendation, reasons)
 
 
@@ -123,3 +198,41 @@ def test_an_empty_outstanding_list_still_renders_a_table_row_and_no_conditions_s
     markdown = render_markdown(_report(outstanding=[], conditions=[], recommendation="APPROVE"))
     assert "|---|---|---|---|\n| - | - | - | - |\n" in markdown
     assert "### Conditions (if applicable)\n\n1. None.\n" in markdown
+
+
+def test_the_models_open_incidents_and_kill_switches_have_a_section_of_their_own():
+    report = _report(
+        incidents=[P0_FAIRNESS, P2_DRIFT],
+        kill_switches=[FREEZE],
+        reasons=[P0_CONDITION, FREEZE_CONDITION],
+    )
+    markdown = render_markdown(report)
+    assert (
+        "### Open Incidents and Kill Switches\n\n"
+        "| Incident | Priority | Severity | Metric | Status | Opened |\n|---|---|---|---|---|---|\n"
+        "| INC-2026-0007 | P0 | CRITICAL | disparate_impact_ratio | open | 2026-11-28 06:00 UTC |\n"
+        "| INC-2026-0009 | P2 | WARNING | psi | acknowledged | 2026-11-29 06:00 UTC |\n\n"
+        "| Kill Switch | Scope | Target | By | Since | Reason |\n|---|---|---|---|---|---|\n"
+        "| 3 | model_type | credit_approval | govflow-incident-response | 2026-11-28 06:05 UTC "
+        "| INC-2026-0007 CRITICAL disparate_impact_ratio: disparate impact 0.67 |\n\n"
+        "### Monitoring Plan\n"
+    ) in markdown
+    assert (
+        f"### Recommendation\n\n**APPROVE WITH CONDITIONS**\n\n- {P0_CONDITION}\n"
+        f"- {FREEZE_CONDITION}\n"
+    ) in markdown
+    html = render_html(report)
+    assert "<h3>Open Incidents and Kill Switches</h3>" in html
+    assert "<td>INC-2026-0007</td><td>P0</td><td>CRITICAL</td>" in html
+    assert "<td>3</td><td>model_type</td><td>credit_approval</td>" in html
+    assert summary_text(report).splitlines()[-2:] == [
+        f"Reason: {P0_CONDITION}",
+        f"Reason: {FREEZE_CONDITION}",
+    ]
+
+
+def test_without_incidents_or_kill_switches_the_report_has_no_such_section():
+    markdown = render_markdown(_report())
+    assert "Incident" not in markdown
+    assert "Kill Switch" not in markdown
+    assert "<h3>Open Incidents" not in render_html(_report())

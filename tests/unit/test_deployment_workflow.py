@@ -25,7 +25,8 @@ from govflow.deployment.approvals import AIRFLOW_AUDIT_LOG
 from govflow.deployment.approvals import decision_rows as approvals_of
 from govflow.deployment.checks import CheckResult
 from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
-from govflow.store.schema import Alert, Deployment, DeploymentStep
+from govflow.serving import kill_switches
+from govflow.store.schema import Alert, Deployment, DeploymentStep, Incident
 from tests.support.deployment_demo import (
     CANDIDATE,
     CLOSURE,
@@ -236,6 +237,86 @@ def test_the_approved_deployment_reports_approve_with_the_traffic_checks_outstan
     html = (env.data_dir / deployment.details["report_html_path"]).read_text()
     assert "### Recommendation\n\n**APPROVE**\n" in markdown
     assert "<p><strong>APPROVE</strong></p>" in html
+
+
+def _fairness_incident(number: int, status: str, opened_at: datetime) -> Incident:
+    return Incident(
+        ref=f"INC-2026-{number:04d}",
+        model_id="credit_approval",
+        category="fairness",
+        metric="disparate_impact_ratio",
+        severity="CRITICAL",
+        priority="P0",
+        status=status,
+        dedup_key=f"credit_approval:disparate_impact_ratio:{number}",
+        title="disparate impact 0.67",
+        opened_at=opened_at,
+    )
+
+
+def test_the_report_names_the_models_open_incidents_and_kill_switches_as_conditions(
+    env, approved, tmp_path
+):
+    """The same approved deployment, on a copy of its store where credit_approval has two
+    open P0 fairness incidents and is frozen: the report lists them (not the closed incident,
+    nor the switch of another model) and approves only with them as conditions."""
+    url = copy_demo(env.data_dir, tmp_path)
+    opened = datetime(2026, 11, 28, 6, 0)
+    with store.session_scope(url) as session:
+        session.add_all(
+            [
+                _fairness_incident(901, "open", opened),
+                _fairness_incident(902, "investigating", opened + timedelta(hours=1)),
+                _fairness_incident(903, "closed", opened - timedelta(days=9)),
+            ]
+        )
+        for target in ("credit_approval", "marketing_propensity"):
+            kill_switches.activate(
+                session,
+                scope="model_type",
+                target=target,
+                reason=f"INC-2026-0901 CRITICAL disparate_impact_ratio: {target}",
+                actor="govflow-incident-response",
+                config=env.config,
+                at=opened + timedelta(minutes=5),
+            )
+    with store.session_scope(url) as session:
+        frozen = kill_switches.active_switch(session, "model_type", "credit_approval")
+        assert frozen is not None
+        report = readiness.build_report(
+            session, env.config, procedure.deployment_of_run(session, approved)
+        )
+    assert [(i["ref"], i["status"]) for i in report.incidents] == [
+        ("INC-2026-0901", "open"),
+        ("INC-2026-0902", "investigating"),
+    ]
+    assert report.kill_switches == [
+        {
+            "id": str(frozen.id),
+            "scope": "model_type",
+            "target": "credit_approval",
+            "by": "govflow-incident-response",
+            "since": "2026-11-28 06:05 UTC",
+            "reason": "INC-2026-0901 CRITICAL disparate_impact_ratio: credit_approval",
+        }
+    ]
+    assert report.recommendation == "APPROVE WITH CONDITIONS"
+    assert report.reasons == [
+        "INC-2026-0901 P0 CRITICAL disparate_impact_ratio open: approvers confirm this version "
+        "addresses it",
+        "INC-2026-0902 P0 CRITICAL disparate_impact_ratio investigating: approvers confirm this "
+        "version addresses it",
+        f"credit_approval is frozen by kill switch {frozen.id} (model_type, "
+        "govflow-incident-response since 2026-11-28 06:05 UTC): lifting it is a separate "
+        "decision",
+    ]
+    markdown = readiness.render_markdown(report)
+    assert "| INC-2026-0901 | P0 | CRITICAL | disparate_impact_ratio | open |" in markdown
+    assert "INC-2026-0903" not in markdown
+    assert f"| {frozen.id} | model_type | credit_approval | govflow-incident-response |" in (
+        markdown
+    )
+    assert "marketing_propensity" not in markdown
 
 
 def test_the_report_each_approver_was_shown_is_kept_and_named_by_their_decision(env, approved):

@@ -16,8 +16,14 @@ The recommendation (``recommend``):
   checklist item failed, is not attested or is not verified yet, or when an approver
   rejected it;
 - APPROVE WITH CONDITIONS when every item is complete but approvers attached conditions
-  (they are listed as the report's conditions);
+  (they are listed as the report's conditions), or when the model has an unresolved CRITICAL
+  incident or is under an active kill switch: a new version may well be the fix, so neither
+  blocks it, but each is a condition named in the reasons (the approvers confirm the version
+  addresses the incident; lifting the switch is a decision of its own);
 - APPROVE otherwise.
+
+The report lists the model's unresolved incidents and the active kill switches covering it
+in a section of their own, whatever the recommendation (no section when there are none).
 
 Outstanding items are what the records say is still to be done: incomplete checklist items,
 approvals not yet given, post-deployment steps not yet recorded and, once the rollout is
@@ -28,19 +34,22 @@ hours of post-deployment monitoring).
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.deployment import approvals, checklists, procedure
 from govflow.deployment.checks import TRAFFIC_CHECKS
 from govflow.deployment.forms import FormRequest, role_title
+from govflow.incidents.lifecycle import unresolved_incidents
 from govflow.reports import keep_report, unwritten_stem
-from govflow.store.schema import Deployment
+from govflow.store.schema import Deployment, KillSwitch
 from govflow.store.types import utcnow
 
 Recommendation = Literal["APPROVE", "APPROVE WITH CONDITIONS", "DO NOT APPROVE"]
@@ -56,6 +65,15 @@ POST_DEPLOYMENT_FORMS = {17: "documentation_updates", 18: "registration_updates"
 STOPPED = "the deployment stopped: {reason}"
 INCOMPLETE = "{count} checklist item(s) not complete: {items}"
 REJECTIONS = "rejected by {roles}"
+OPEN_CRITICAL_INCIDENT = (
+    "{ref} {priority} {severity} {metric} {status}: approvers confirm this version addresses it"
+)
+FROZEN = (
+    "{target} is frozen by kill switch {id} ({scope}, {by} since {since}): lifting it is a "
+    "separate decision"
+)
+CRITICAL = "CRITICAL"
+TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,8 @@ class ReadinessReport:
     reasons: list[str]
     decisions: list[dict[str, Any]]
     items: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[dict[str, str]] = field(default_factory=list)
+    kill_switches: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +117,8 @@ class ReadinessReport:
             "areas": self.areas,
             "outstanding": [item.__dict__ for item in self.outstanding],
             "status": self.status,
+            "incidents": self.incidents,
+            "kill_switches": self.kill_switches,
         }
 
 
@@ -106,8 +128,16 @@ def recommend(
     incomplete_items: list[str],
     rejected_roles: list[str],
     conditions: list[str],
+    incidents: Sequence[Mapping[str, str]] = (),
+    kill_switches: Sequence[Mapping[str, str]] = (),
 ) -> tuple[Recommendation, list[str]]:
-    """The recommendation and the reasons for it (see the module docstring)."""
+    """The recommendation and the reasons for it (see the module docstring); ``incidents``
+    and ``kill_switches`` are the report's rows of them."""
+    risks = [
+        OPEN_CRITICAL_INCIDENT.format(**incident)
+        for incident in incidents
+        if incident["severity"] == CRITICAL
+    ] + [FROZEN.format(**switch) for switch in kill_switches]
     reasons = []
     if stop_reason:
         reasons.append(STOPPED.format(reason=stop_reason))
@@ -118,9 +148,9 @@ def recommend(
     if rejected_roles:
         reasons.append(REJECTIONS.format(roles=", ".join(rejected_roles)))
     if reasons:
-        return DO_NOT_APPROVE, reasons
-    if conditions:
-        return APPROVE_WITH_CONDITIONS, []
+        return DO_NOT_APPROVE, reasons + risks
+    if conditions or risks:
+        return APPROVE_WITH_CONDITIONS, risks
     return APPROVE, []
 
 
@@ -136,7 +166,49 @@ def _stored_requests(deployment: Deployment, key: str) -> list[FormRequest]:
 def _due(start: str | None, hours: float) -> str:
     if not start:
         return "-"
-    return (datetime.fromisoformat(start) + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M UTC")
+    return (datetime.fromisoformat(start) + timedelta(hours=hours)).strftime(TIME_FORMAT)
+
+
+def _incidents(session: Session, model_id: str) -> list[dict[str, str]]:
+    return [
+        {
+            "ref": incident.ref,
+            "priority": incident.priority,
+            "severity": incident.severity,
+            "metric": incident.metric or "-",
+            "status": incident.status,
+            "opened": incident.opened_at.strftime(TIME_FORMAT),
+        }
+        for incident in unresolved_incidents(session, model_id)
+    ]
+
+
+def _kill_switches(session: Session, model_id: str) -> list[dict[str, str]]:
+    """The active switches freezing the model (scope model_type) or one of its versions
+    (model_version ``<model>:<version>``), oldest first."""
+    covering = or_(
+        and_(KillSwitch.scope == "model_type", KillSwitch.target == model_id),
+        and_(
+            KillSwitch.scope == "model_version",
+            KillSwitch.target.startswith(f"{model_id}:", autoescape=True),
+        ),
+    )
+    switches = session.scalars(
+        select(KillSwitch)
+        .where(KillSwitch.active_key.is_not(None), covering)
+        .order_by(KillSwitch.activated_at, KillSwitch.id)
+    )
+    return [
+        {
+            "id": str(switch.id),
+            "scope": switch.scope,
+            "target": switch.target,
+            "by": switch.activated_by,
+            "since": switch.activated_at.strftime(TIME_FORMAT),
+            "reason": switch.reason,
+        }
+        for switch in switches
+    ]
 
 
 def _outstanding(
@@ -299,6 +371,8 @@ def build_report(
         for row in decisions
         for condition in row["conditions"]
     ]
+    incidents = _incidents(session, deployment.model_id)
+    kill_switches = _kill_switches(session, deployment.model_id)
     recommendation, reasons = recommend(
         stop_reason=procedure.stop_reason(deployment),
         incomplete_items=[
@@ -308,6 +382,8 @@ def build_report(
             role_title(row["role"]) for row in decisions if row["decision"] == approvals.REJECTED
         ],
         conditions=conditions,
+        incidents=incidents,
+        kill_switches=kill_switches,
     )
     return ReadinessReport(
         ref=deployment.ref,
@@ -347,6 +423,8 @@ def build_report(
             }
             for item in items
         ],
+        incidents=incidents,
+        kill_switches=kill_switches,
     )
 
 
@@ -396,6 +474,7 @@ def _blocks(report: ReadinessReport) -> list[Block]:
                 [[o.item, o.owner, o.due, o.status] for o in report.outstanding],
             ),
         ),
+        *_risk_blocks(report),
         ("h3", "Monitoring Plan"),
         ("list", report.monitoring_plan),
         ("h3", "Rollout Plan"),
@@ -445,6 +524,36 @@ def _blocks(report: ReadinessReport) -> list[Block]:
         ),
     ]
     return blocks
+
+
+def _risk_blocks(report: ReadinessReport) -> list[Block]:
+    """The model's unresolved incidents and the kill switches covering it; nothing when
+    there are none."""
+    if not report.incidents and not report.kill_switches:
+        return []
+    return [
+        ("h3", "Open Incidents and Kill Switches"),
+        (
+            "table",
+            (
+                ["Incident", "Priority", "Severity", "Metric", "Status", "Opened"],
+                [
+                    [i["ref"], i["priority"], i["severity"], i["metric"], i["status"], i["opened"]]
+                    for i in report.incidents
+                ],
+            ),
+        ),
+        (
+            "table",
+            (
+                ["Kill Switch", "Scope", "Target", "By", "Since", "Reason"],
+                [
+                    [k["id"], k["scope"], k["target"], k["by"], k["since"], k["reason"]]
+                    for k in report.kill_switches
+                ],
+            ),
+        ),
+    ]
 
 
 def _md_cell(text: Any) -> str:

@@ -272,6 +272,18 @@ def list_incidents(
     return list(session.scalars(statement))
 
 
+def unresolved_incidents(session: Session, model_id: str) -> list[Incident]:
+    """The incidents of ``model_id`` not resolved yet (``UNRESOLVED_STATUSES``), by priority
+    then oldest first."""
+    return list(
+        session.scalars(
+            select(Incident)
+            .where(Incident.model_id == model_id, Incident.status.in_(UNRESOLVED_STATUSES))
+            .order_by(Incident.priority, Incident.opened_at, Incident.id)
+        )
+    )
+
+
 def timeline(session: Session, incident: Incident) -> list[IncidentEvent]:
     """The incident's events, oldest first."""
     return list(
