@@ -53,6 +53,8 @@ airflow: export AIRFLOW__API__WORKERS ?= 1
 airflow: export AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL ?= 600
 airflow: export AIRFLOW__API__BASE_URL ?= http://127.0.0.1:$(AIRFLOW_PORT)
 airflow: export AIRFLOW__CORE__EXECUTION_API_SERVER_URL ?= http://127.0.0.1:$(AIRFLOW_PORT)/execution/
+# The links in alerts, approval requests and reports (README "Alerts"), to this port too.
+airflow: export GOVFLOW_AIRFLOW_BASE_URL ?= http://127.0.0.1:$(AIRFLOW_PORT)
 airflow: setup
 	@AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$$($(VENV)/bin/govflow airflow-users --simple)" \
 		PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/python -P -m govflow_airflow.local_airflow --port $(AIRFLOW_PORT)
