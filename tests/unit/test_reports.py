@@ -499,6 +499,18 @@ def test_an_incident_resolved_or_opened_after_the_period_is_listed_as_it_stood_a
         "1 still open at the month's end (1 of the 2 opened after the month, about its data)."
         in (month)
     )
+    # Each incident under its own class's line, not all after the last class.
+    listed = [
+        line.split(":")[0]
+        for line in quarter.markdown.splitlines()
+        if line.startswith(("- P", "  - INC-"))
+    ]
+    assert listed == [
+        "- P0",
+        "  - INC-2025-0001 CRITICAL credit_approval disparate_impact_ratio",
+        "- P2",
+        "  - INC-2025-0002 WARNING credit_approval accuracy_drop",
+    ]
 
 
 def test_the_executive_summary_counts_the_models_analysed_and_keeps_one_gone_from_models_yaml(

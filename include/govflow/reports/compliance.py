@@ -432,12 +432,13 @@ def _incidents(
                 f"  - acknowledgement SLA missed by {missed} of the {judged} whose SLA ran out "
                 "by the quarter's end (acknowledged late, or not by then)"
             )
-    lines += [
-        f"  - {i.ref} {i.severity} {i.model_id or '-'} {i.metric or i.category}: "
-        f"{state_at_end(i, end, 'quarter')}, "
-        f"opened {i.opened_at:%Y-%m-%d %H:%M} UTC"
-        for i in sorted(opened, key=lambda i: i.id)
-    ]
+        # Each under its class's line: listed after the last class, a P0 read as a P1's.
+        lines += [
+            f"  - {i.ref} {i.severity} {i.model_id or '-'} {i.metric or i.category}: "
+            f"{state_at_end(i, end, 'quarter')}, "
+            f"opened {i.opened_at:%Y-%m-%d %H:%M} UTC"
+            for i in sorted(mine, key=lambda i: i.id)
+        ]
     # Requested or decided in the quarter, or accepted before it and suppressing in it.
     risks = session.scalars(
         select(RiskAcceptance)
