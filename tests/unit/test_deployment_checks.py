@@ -264,6 +264,20 @@ LINK = "https://evidence.example.com/1"
 OTHER_LINK = "https://evidence.example.com/2"
 
 
+def _tick(
+    session, config, deployment, role: str, person: str, ticked, link: str, **params: str
+) -> list[str]:
+    """``person`` answers the step 7 form of ``role``, ticking the items ``ticked``."""
+    requests = [
+        r
+        for r in checklists.attestation_requests(config, deployment, step=7, timeout_hours=48)
+        if r.role == role
+    ]
+    options = [o for o in requests[0].options or () if o.split(":")[0] in ticked]
+    answer = Answer(tuple(options), {"evidence_link": link, **params}, person, None)
+    return checklists.record_attestations(session, config, deployment, requests, [answer])
+
+
 @pytest.mark.parametrize(
     ("ticked", "link", "statuses", "problems"),
     [
@@ -297,14 +311,7 @@ def test_an_attestation_needs_every_item_ticked_and_an_evidence_link(
     _open(config, demo, CANDIDATE, run_id)
     with store.session_scope(demo[1]) as session:
         deployment = procedure.deployment_of_run(session, run_id)
-        requests = [
-            r
-            for r in checklists.attestation_requests(config, deployment, step=7, timeout_hours=48)
-            if r.role == "risk_manager"
-        ]
-        options = [o for o in requests[0].options or () if o.split(":")[0] in ticked]
-        answer = Answer(tuple(options), {"evidence_link": link}, "rick", None)
-        found = checklists.record_attestations(session, config, deployment, requests, [answer])
+        found = _tick(session, config, deployment, "risk_manager", "rick", ticked, link)
         stored = checklists.item_records(session, deployment)
     assert found == problems
     assert {item: stored[item].status for item in statuses} == statuses
@@ -342,14 +349,7 @@ def _attest_as_carol(config, demo, run_id: str, ticked: list[str], link: str) ->
     """Carol answers her step 7 form; returns her checklist events on the deployment so far."""
     with store.session_scope(demo[1]) as session:
         deployment = procedure.deployment_of_run(session, run_id)
-        requests = [
-            r
-            for r in checklists.attestation_requests(config, deployment, step=7, timeout_hours=48)
-            if r.role == "compliance_officer"
-        ]
-        options = [o for o in requests[0].options or () if o.split(":")[0] in ticked]
-        answer = Answer(tuple(options), {"evidence_link": link, "comment": "filed"}, "carol", None)
-        checklists.record_attestations(session, config, deployment, requests, [answer])
+        _tick(session, config, deployment, "compliance_officer", "carol", ticked, link, comment="x")
         assert verify_chain(session).intact
         return [
             (
