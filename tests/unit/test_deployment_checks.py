@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from govflow import settings, store
+from govflow.audit import query_events, verify_chain
 from govflow.config import load_config
 from govflow.deployment import checklists, checks, procedure
 from govflow.deployment.checks import CheckResult, DeploymentCandidate, go_live_colour, run_check
@@ -260,6 +261,21 @@ def test_a_low_risk_model_has_no_section_7_items_and_no_compliance_verification(
 
 
 LINK = "https://evidence.example.com/1"
+OTHER_LINK = "https://evidence.example.com/2"
+
+
+def _tick(
+    session, config, deployment, role: str, person: str, ticked, link: str, **params: str
+) -> list[str]:
+    """``person`` answers the step 7 form of ``role``, ticking the items ``ticked``."""
+    requests = [
+        r
+        for r in checklists.attestation_requests(config, deployment, step=7, timeout_hours=48)
+        if r.role == role
+    ]
+    options = [o for o in requests[0].options or () if o.split(":")[0] in ticked]
+    answer = Answer(tuple(options), {"evidence_link": link, **params}, person, None)
+    return checklists.record_attestations(session, config, deployment, requests, [answer])
 
 
 @pytest.mark.parametrize(
@@ -295,14 +311,7 @@ def test_an_attestation_needs_every_item_ticked_and_an_evidence_link(
     _open(config, demo, CANDIDATE, run_id)
     with store.session_scope(demo[1]) as session:
         deployment = procedure.deployment_of_run(session, run_id)
-        requests = [
-            r
-            for r in checklists.attestation_requests(config, deployment, step=7, timeout_hours=48)
-            if r.role == "risk_manager"
-        ]
-        options = [o for o in requests[0].options or () if o.split(":")[0] in ticked]
-        answer = Answer(tuple(options), {"evidence_link": link}, "rick", None)
-        found = checklists.record_attestations(session, config, deployment, requests, [answer])
+        found = _tick(session, config, deployment, "risk_manager", "rick", ticked, link)
         stored = checklists.item_records(session, deployment)
     assert found == problems
     assert {item: stored[item].status for item in statuses} == statuses
@@ -334,6 +343,54 @@ def test_an_item_that_may_not_apply_can_be_attested_not_applicable_but_not_both_
     assert stored["PROD-MV-6"] == "not_applicable"
     assert stored["PROD-MLO-7"] == "not_attested"
     assert problems == ["PROD-MLO-7 is not attested: lena ticked it both done and not applicable"]
+
+
+def _attest_as_carol(config, demo, run_id: str, ticked: list[str], link: str) -> list[tuple]:
+    """Carol answers her step 7 form; returns her checklist events on the deployment so far."""
+    with store.session_scope(demo[1]) as session:
+        deployment = procedure.deployment_of_run(session, run_id)
+        _tick(session, config, deployment, "compliance_officer", "carol", ticked, link, comment="x")
+        assert verify_chain(session).intact
+        return [
+            (
+                e.action,
+                e.payload["item"],
+                e.payload["status"],
+                e.payload["evidence"]["evidence_link"],
+            )
+            for e in query_events(session, actor="carol", target=f"deployment:{deployment.ref}")
+        ]
+
+
+def test_each_attestation_is_an_audit_event_by_the_attester_once_and_again_when_it_changes(
+    config, demo
+):
+    run_id = "attest/audited"
+    _open(config, demo, CANDIDATE, run_id)
+    with store.session_scope(demo[1]) as session:
+        deployment = procedure.deployment_of_run(session, run_id)
+        (carols,) = [
+            r.items
+            for r in checklists.attestation_requests(config, deployment, step=7, timeout_hours=48)
+            if r.role == "compliance_officer"
+        ]
+    last = carols[-1]
+    attested = [(checklists.CHECKLIST_ITEM_RECORDED, item, "attested", LINK) for item in carols]
+
+    assert _attest_as_carol(config, demo, run_id, list(carols), LINK) == attested
+    assert _attest_as_carol(config, demo, run_id, list(carols), LINK) == attested
+    assert _attest_as_carol(config, demo, run_id, list(carols[:-1]), LINK) == [
+        *attested,
+        (checklists.CHECKLIST_ITEM_RECORDED, last, "not_attested", LINK),
+    ]
+    assert _attest_as_carol(config, demo, run_id, list(carols), LINK)[-1:] == [
+        (checklists.CHECKLIST_ITEM_RECORDED, last, "attested", LINK)
+    ]
+    assert len(_attest_as_carol(config, demo, run_id, list(carols), LINK)) == len(carols) + 2
+    relinked = _attest_as_carol(config, demo, run_id, list(carols), OTHER_LINK)
+    assert relinked[len(carols) + 2 :] == [
+        (checklists.CHECKLIST_ITEM_RECORDED, item, "attested", OTHER_LINK) for item in carols
+    ]
 
 
 def test_an_initial_deployment_has_no_rollback_to_test(config, demo):

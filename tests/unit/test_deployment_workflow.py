@@ -564,6 +564,7 @@ def test_amber_asks_the_models_owner_and_rolling_back_ends_the_deployment(env):
     ]
     choice = answer("olivia", {"comment": "baseline first"}, ["Roll back"])
     assert workflow.follow_go_live(env, run_id, [choice]) == "roll_back"
+    assert workflow.follow_go_live(env, run_id, [choice]) == "roll_back"
     workflow.roll_back(env, run_id)
     deployment, _ = _deployment(env, run_id)
     assert deployment.go_live == "AMBER"
@@ -572,6 +573,13 @@ def test_amber_asks_the_models_owner_and_rolling_back_ends_the_deployment(env):
         "go-live decision AMBER (baseline_active: 0 active baseline(s)); olivia chose to roll "
         "back: baseline first"
     )
+    with store.session_scope(env.db_url) as session:
+        chosen = query_events(
+            session, action=workflow.GO_LIVE_CHOSEN, target=f"deployment:{deployment.ref}"
+        )
+        assert [(e.actor, e.payload) for e in chosen] == [
+            ("olivia", {"choice": "Roll back", "comment": "baseline first"})
+        ]
 
 
 def test_red_goes_straight_to_the_rollback_path(env):

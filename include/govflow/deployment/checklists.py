@@ -16,6 +16,10 @@ The seed 001 section 7.2 substantial-change assessment is asked of its assessor 
 item of step 8 on the deployment types that call for it (a major update): ticking it states
 that the change is not a substantial modification, or that the new conformity assessment
 it requires is complete and linked.
+
+Each item's outcome, when it is first stored and each time it changes, is an audit event
+(``deployment.checklist_item_recorded``) naming whoever attested it: the trail, not only the
+row, shows who vouched for which item and on what evidence.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govflow.answers import Answer
+from govflow.audit import jsonable, query_events, record_event
 from govflow.config import Criterion, GovflowConfig
 from govflow.config.people import one_role_each
 from govflow.deployment import procedure
@@ -41,6 +46,7 @@ HIGH_RISK_CHECKLIST = "high_risk"
 SUBSTANTIAL_CHANGE_ID = "HIGHRISK-SC"
 NOT_APPLICABLE_SUFFIX = ": not applicable"
 AUTOMATIC_ACTOR = "govflow"
+CHECKLIST_ITEM_RECORDED = "deployment.checklist_item_recorded"
 
 ATTEST_ALL = "Tick every item you attest and give one link to the evidence for them."
 NO_EVIDENCE_LINK = "{item} is not attested: {person} gave no evidence link"
@@ -126,6 +132,12 @@ def _save(
             ChecklistEvidence.item_id == item.id,
         )
     ).first()
+    evidence = jsonable(evidence)
+    changed = record is None or (record.status, record.evidence, record.actor) != (
+        status,
+        evidence,
+        actor,
+    )
     if record is None:
         record = ChecklistEvidence(deployment_id=deployment.id, item_id=item.id)
         session.add(record)
@@ -136,6 +148,39 @@ def _save(
     record.actor = actor
     record.recorded_at = utcnow()
     session.flush()
+    if changed:
+        _record_item_event(session, deployment, record)
+
+
+def _record_item_event(session: Session, deployment: Deployment, record: ChecklistEvidence) -> None:
+    # Keyed by the item's previous event: a retried task rewrites an unchanged row and
+    # records nothing, while every change, even back to an earlier outcome, is one event.
+    target = f"deployment:{deployment.ref}"
+    previous = next(
+        (
+            event.seq
+            for event in query_events(
+                session, action=CHECKLIST_ITEM_RECORDED, target=target, newest_first=True
+            )
+            if event.payload.get("item") == record.item_id
+        ),
+        0,
+    )
+    record_event(
+        session,
+        actor=record.actor,
+        action=CHECKLIST_ITEM_RECORDED,
+        target=target,
+        payload={
+            "item": record.item_id,
+            "checklist": record.checklist,
+            "verification": record.verification,
+            "status": record.status,
+            "evidence": record.evidence,
+        },
+        severity="INFO" if record.status in COMPLETE_STATUSES else "WARNING",
+        idempotency_key=f"deployment.checklist_item:{deployment.ref}:{record.item_id}:{previous}",
+    )
 
 
 def evaluate_automatic_items(

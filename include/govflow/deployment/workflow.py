@@ -36,6 +36,7 @@ from govflow import registry, store
 from govflow.alerts.messages import Links
 from govflow.alerts.outbox import enqueue_alert
 from govflow.answers import Answer
+from govflow.audit import record_event
 from govflow.config import GovflowConfig
 from govflow.deployment import approvals, checklists, procedure, readiness
 from govflow.deployment.checks import (
@@ -63,6 +64,7 @@ ACTOR = procedure.ACTOR
 SLACK_KIND = "deployment_notice"
 GO_LIVE = "Go live"
 ROLL_BACK = "Roll back"
+GO_LIVE_CHOSEN = "deployment.go_live_chosen"
 
 FORM_INCOMPLETE = "{form} by {person} leaves {fields} empty"
 FORM_UNANSWERED = "{form} was not answered"
@@ -842,6 +844,16 @@ def follow_go_live(env: Environment, run_id: str, owner_answers: list[dict[str, 
                     "by": answer.responded_by,
                     "comment": answer.text("comment"),
                 },
+            )
+            # Who decided an AMBER go-live belongs in the trail, as an approver's decision does.
+            record_event(
+                session,
+                actor=answer.responded_by or "timeout",
+                action=GO_LIVE_CHOSEN,
+                target=f"deployment:{deployment.ref}",
+                payload={"choice": choice, "comment": answer.text("comment")},
+                severity="INFO" if choice == GO_LIVE else "WARNING",
+                idempotency_key=f"deployment.go_live_choice:{deployment.ref}:{choice}",
             )
             return "authorise_rollout" if choice == GO_LIVE else "roll_back"
     return "authorise_rollout" if colour == "GREEN" else "roll_back"
