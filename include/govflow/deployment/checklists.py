@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govflow.answers import Answer
-from govflow.audit import jsonable, query_events, record_event
+from govflow.audit import jsonable, record_event
 from govflow.config import Criterion, GovflowConfig
 from govflow.config.people import one_role_each
 from govflow.deployment import procedure
@@ -153,24 +153,14 @@ def _save(
 
 
 def _record_item_event(session: Session, deployment: Deployment, record: ChecklistEvidence) -> None:
-    # Keyed by the item's previous event: a retried task rewrites an unchanged row and
-    # records nothing, while every change, even back to an earlier outcome, is one event.
-    target = f"deployment:{deployment.ref}"
-    previous = next(
-        (
-            event.seq
-            for event in query_events(
-                session, action=CHECKLIST_ITEM_RECORDED, target=target, newest_first=True
-            )
-            if event.payload.get("item") == record.item_id
-        ),
-        0,
-    )
+    # Called for a changed row only, so a retried task that rewrites the same answer records
+    # nothing; each change (even back to an earlier outcome) is keyed by the moment it was
+    # written, in the same transaction as the row.
     record_event(
         session,
         actor=record.actor,
         action=CHECKLIST_ITEM_RECORDED,
-        target=target,
+        target=f"deployment:{deployment.ref}",
         payload={
             "item": record.item_id,
             "checklist": record.checklist,
@@ -179,7 +169,10 @@ def _record_item_event(session: Session, deployment: Deployment, record: Checkli
             "evidence": record.evidence,
         },
         severity="INFO" if record.status in COMPLETE_STATUSES else "WARNING",
-        idempotency_key=f"deployment.checklist_item:{deployment.ref}:{record.item_id}:{previous}",
+        idempotency_key=(
+            f"deployment.checklist_item:{deployment.ref}:{record.item_id}:"
+            f"{record.recorded_at.isoformat()}"
+        ),
     )
 
 
