@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -27,6 +26,7 @@ from govflow.deployment.checks import CheckResult
 from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
 from govflow.serving import kill_switches
 from govflow.store.schema import Alert, Deployment, DeploymentStep, Incident
+from tests.support.demo_store import private_demo_copy
 from tests.support.deployment_demo import (
     CANDIDATE,
     CLOSURE,
@@ -45,8 +45,10 @@ from tests.support.deployment_demo import (
 
 @pytest.fixture(scope="module")
 def env(seeded_demo, tmp_path_factory) -> workflow.Environment:
-    data_dir = tmp_path_factory.mktemp("deployment-workflow")
-    url = copy_demo(Path(seeded_demo[0]), data_dir)
+    """The demo with its store as the seed left it: the readiness report names the model's
+    open incidents, which other tests' analyses may have added to the session's store."""
+    data_dir = tmp_path_factory.mktemp("deployment-workflow") / "data"
+    url = private_demo_copy(seeded_demo, data_dir)
     register_candidate(data_dir, url)
     register_candidate(data_dir, url, version=UNFAIR_CANDIDATE, validation=with_disparate_impact)
     return workflow.Environment(load_config(settings.config_dir()), data_dir, url)
