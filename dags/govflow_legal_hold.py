@@ -6,10 +6,11 @@ run (a people.yaml id): `add` a hold on a model, an incident (its reference, INC
 deployment (its reference) or a time range (`from`, `to`), with a reason; or `release` hold
 `hold_id`, with a reason. A held record is never purged by govflow_retention; a released
 hold stays on record. Each change is an audit event (`govflow audit query --action
-'retention.hold*'`). A refused request (nobody in people.yaml, no reason, nothing to hold)
-fails once, unretried; one that fails otherwise (the store briefly unreachable) is retried
-twice, 10 seconds apart, and a retried or cleared run finds its change made and records
-nothing again. The same from a terminal: `govflow hold add|release|list`.
+'retention.hold*'`). Who may put and release a hold is policy.yaml `legal_holds` (releasing:
+the compliance officer). A refused request (nobody in people.yaml, a role that may not, no
+reason, nothing to hold) fails once, unretried; one that fails otherwise (the store briefly
+unreachable) is retried twice, 10 seconds apart, and a retried or cleared run finds its change
+made and records nothing again. The same from a terminal: `govflow hold add|release|list`.
 """
 
 from __future__ import annotations

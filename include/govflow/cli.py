@@ -1086,8 +1086,7 @@ def hold_add(
     """Put a legal hold on a model, an incident, a deployment or a time range."""
     from govflow import settings, store
     from govflow.config import load_config
-    from govflow.flows import known_person
-    from govflow.flows.retention import HOLDS
+    from govflow.flows.retention import check_hold_authority
     from govflow.retention.holds import ALREADY_HELD, add_hold, held_subject, range_end
 
     named = {"model": model, "incident": incident, "deployment": deployment}
@@ -1105,7 +1104,7 @@ def hold_add(
     if last is not None and end is not None:
         last = range_end(last, end)
     _ends_after_it_starts(first, last, start=("--from", start), end=("--to", end))
-    known_person(load_config(settings.config_dir()), actor, may=HOLDS)
+    check_hold_authority(load_config(settings.config_dir()), actor, "add")
     store.ensure_schema()
     with store.session_scope() as session:
         hold, added = add_hold(
@@ -1132,11 +1131,10 @@ def hold_release(
     """Release a legal hold; it stays on record, released."""
     from govflow import settings, store
     from govflow.config import load_config
-    from govflow.flows import known_person
-    from govflow.flows.retention import HOLDS
+    from govflow.flows.retention import check_hold_authority
     from govflow.retention.holds import RELEASED_BEFORE, held_subject, release_hold
 
-    known_person(load_config(settings.config_dir()), actor, may=HOLDS)
+    check_hold_authority(load_config(settings.config_dir()), actor, "release")
     with store.session_scope() as session:
         hold, released = release_hold(session, hold_id, actor=actor, reason=reason)
         if not released:
@@ -1159,7 +1157,12 @@ def hold_list(
         if not holds:
             typer.echo("no legal hold")
         for hold in holds:
-            state = "" if hold.released_at is None else f" (released {hold.released_at:%Y-%m-%d})"
+            state = (
+                ""
+                if hold.released_at is None
+                else f" (released {hold.released_at:%Y-%m-%d} by {hold.released_by}: "
+                f"{hold.release_reason})"
+            )
             typer.echo(
                 f"{hold.id:>4}  {held_subject(hold):<44} {hold.created_by:<10} "
                 f"{hold.created_at:%Y-%m-%d}  {hold.reason}{state}"

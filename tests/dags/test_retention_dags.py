@@ -130,15 +130,44 @@ def _from_the_form(params: dict, user: str):
 
 
 def test_a_hold_from_the_form_is_put_and_released_in_the_triggering_users_name(governance):
-    assert _from_the_form(FORM, "carol") == {"hold_id": 1, "action": "add"}
+    assert _from_the_form(FORM, "audrey") == {"hold_id": 1, "action": "add"}
     released = {**FORM, "action": "release", "hold_id": 1, "reason": "case closed"}
-    assert _from_the_form(released, "audrey") == {"hold_id": 1, "action": "release"}
+    assert _from_the_form(released, "carol") == {"hold_id": 1, "action": "release"}
 
     with store.session_scope(governance) as session:
         hold = session.get_one(LegalHold, 1)
-        assert (hold.created_by, hold.released_by) == ("carol", "audrey")
+        assert (hold.created_by, hold.released_by) == ("audrey", "carol")
         actions = session.scalars(select(AuditEvent.actor).order_by(AuditEvent.seq)).all()
-    assert actions == ["carol", "audrey"]
+    assert actions == ["audrey", "carol"]
+
+
+@pytest.mark.parametrize(
+    ("action", "user", "key", "roles"),
+    [
+        ("add", "mike", "added_by", "compliance_officer, risk_manager, auditor, cto"),
+        ("add", "victor", "added_by", "compliance_officer, risk_manager, auditor, cto"),
+        ("release", "audrey", "released_by", "compliance_officer"),
+        ("release", "olivia", "released_by", "compliance_officer"),
+    ],
+)
+def test_a_hold_put_or_released_by_a_role_the_policy_does_not_allow_is_refused_in_one_line(
+    governance, action, user, key, roles
+):
+    if action == "release":
+        apply_hold_request(FORM, actor="carol")
+    form = {**FORM, "action": action, "hold_id": 1, "reason": "case closed"}
+
+    with pytest.raises(AirflowFailException) as refused:
+        _from_the_form(form, user)
+
+    assert str(refused.value) == (
+        f"{user!r} may not {action} a legal hold: policy.yaml legal_holds.{key} allows the "
+        f"roles {roles}"
+    )
+    expected = (
+        ([(1, None)], [("retention.hold_added", "carol")]) if action == "release" else ([], [])
+    )
+    assert _holds_and_events(governance) == expected
 
 
 @pytest.mark.parametrize(
@@ -265,20 +294,20 @@ def test_a_hold_like_a_released_one_is_a_new_hold(governance):
 def test_a_retried_release_returns_the_hold_it_released_and_records_nothing_again(
     governance, capsys
 ):
-    _from_the_form(FORM, "carol")
+    _from_the_form(FORM, "audrey")
     release = {**FORM, "action": "release", "hold_id": 1, "reason": "case closed"}
-    assert _from_the_form(release, "audrey") == {"hold_id": 1, "action": "release"}
+    assert _from_the_form(release, "carol") == {"hold_id": 1, "action": "release"}
 
-    assert _from_the_form(release, "audrey") == {"hold_id": 1, "action": "release"}
+    assert _from_the_form(release, "carol") == {"hold_id": 1, "action": "release"}
 
     retried = _last_line(capsys)
     assert retried.startswith(
-        "legal hold 1 on model credit_approval was already released by audrey on "
+        "legal hold 1 on model credit_approval was already released by carol on "
     )
     assert retried.endswith(" UTC (case closed); nothing changed")
     assert _holds_and_events(governance) == (
-        [(1, "audrey")],
-        [("retention.hold_added", "carol"), ("retention.hold_released", "audrey")],
+        [(1, "carol")],
+        [("retention.hold_added", "audrey"), ("retention.hold_released", "carol")],
     )
 
 
@@ -290,8 +319,18 @@ def test_a_hold_request_that_fails_otherwise_than_refused_is_retried():
     ("user", "reason"), [("carol", "case closed"), ("audrey", "settled")], ids=["actor", "reason"]
 )
 def test_a_release_of_a_hold_released_otherwise_is_refused_and_records_nothing(
-    governance, user, reason
+    governance, user, reason, tmp_path, monkeypatch
 ):
+    # Two people who may release a hold: the policy's compliance officer and the auditor.
+    config_dir = tmp_path / "config"
+    shutil.copytree(settings.config_dir(), config_dir)
+    policy = config_dir / "policy.yaml"
+    allowed = "  released_by: [compliance_officer]\n"
+    assert allowed in policy.read_text()
+    policy.write_text(
+        policy.read_text().replace(allowed, "  released_by: [compliance_officer, auditor]\n")
+    )
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(config_dir))
     apply_hold_request(FORM, actor="carol")
     release = {**FORM, "action": "release", "hold_id": 1, "reason": "case closed"}
     apply_hold_request(release, actor="audrey")

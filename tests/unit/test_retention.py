@@ -378,11 +378,43 @@ def test_a_hold_is_put_or_released_only_by_someone_in_people_yaml(records, fresh
     put = govflow("hold", "add", *range_hold, "--actor", "nobody")
     released = govflow("hold", "release", "1", "--reason", "done", "--actor", "nobody")
 
-    refusal = "'nobody' is nobody in people.yaml: only a person named there can hold records\n"
+    refusal = (
+        "'nobody' is nobody in people.yaml: only a person named there can put or release a "
+        "legal hold\n"
+    )
     assert (put.exit_code, put.stdout, put.stderr) == (1, "", refusal)
     assert (released.exit_code, released.stdout, released.stderr) == (1, "", refusal)
     listed = govflow("hold", "list")
     assert [line.split()[0] for line in listed.stdout.splitlines()] == ["1"]
+
+
+def test_only_the_compliance_officer_releases_a_hold_the_risk_manager_put(records, fresh_store_env):
+    put = govflow(
+        "hold", "add", "--model", "credit_approval", "--reason", "case", "--actor", "rick"
+    )
+    by_engineer = govflow(
+        "hold", "add", "--model", "credit_approval", "--reason", "r", "--actor", "mike"
+    )
+    by_putter = govflow("hold", "release", "1", "--reason", "done", "--actor", "rick")
+    by_officer = govflow("hold", "release", "1", "--reason", "done", "--actor", "carol")
+
+    assert put.exit_code == 0, put.output
+    assert (by_engineer.exit_code, by_engineer.stdout, by_engineer.stderr) == (
+        1,
+        "",
+        "'mike' may not add a legal hold: policy.yaml legal_holds.added_by allows the roles "
+        "compliance_officer, risk_manager, auditor, cto\n",
+    )
+    assert (by_putter.exit_code, by_putter.stdout, by_putter.stderr) == (
+        1,
+        "",
+        "'rick' may not release a legal hold: policy.yaml legal_holds.released_by allows the "
+        "roles compliance_officer\n",
+    )
+    assert by_officer.exit_code == 0, by_officer.output
+    listed = govflow("hold", "list", "--all")
+    today = f"{datetime.now(UTC):%Y-%m-%d}"
+    assert listed.stdout.rstrip().endswith(f" case (released {today} by carol: done)"), listed
 
 
 def test_a_hold_put_or_released_again_changes_nothing_and_says_so(records, fresh_store_env):

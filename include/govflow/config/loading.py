@@ -76,6 +76,8 @@ _ROLE_KEYS = {
         "policy_change_approvers",
         "documented_by",
         "approved_by",
+        "added_by",
+        "released_by",
     },
     DEPLOYMENT_FILE: {
         "required_by_tier",

@@ -510,6 +510,13 @@ class KillSwitches(StrictModel):
     deactivate: KillSwitchAuthority
 
 
+class LegalHolds(StrictModel):
+    """Who may put a legal hold and who may release one (not in the seeds)."""
+
+    added_by: list[Role]
+    released_by: list[Role]
+
+
 class ExternalReport(StrictModel):
     stakeholder: str
     report: str
@@ -540,6 +547,7 @@ class PolicyFile(StrictModel):
     exceptions: Exceptions
     external_reporting: list[ExternalReport]
     kill_switches: KillSwitches
+    legal_holds: LegalHolds
 
     @model_validator(mode="after")
     def _alpha_weights_name_judged_metrics(self) -> PolicyFile:

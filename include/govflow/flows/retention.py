@@ -24,7 +24,22 @@ from govflow.store.types import utcnow
 
 AIRFLOW_METADATA = "airflow_metadata"
 # Releasing a hold lets the purge take the evidence it kept: someone must answer for it.
-HOLDS = "hold records"
+HOLDS = "put or release a legal hold"
+NOT_HOLD_AUTHORITY = (
+    "{actor!r} may not {action} a legal hold: policy.yaml legal_holds.{key} allows the roles "
+    "{roles}"
+)
+
+
+def check_hold_authority(config: GovflowConfig, actor: str | None, action: str) -> None:
+    """Refuse (:class:`Refused`, one line) ``actor`` unless people.yaml names them and they
+    hold a role policy.yaml ``legal_holds`` lets ``add`` or ``release`` a hold."""
+    person = known_person(config, actor, may=HOLDS)
+    key = "added_by" if action == "add" else "released_by"
+    allowed = getattr(config.policy.legal_holds, key)
+    if not set(person.roles) & set(allowed):
+        roles = ", ".join(allowed)
+        raise Refused(NOT_HOLD_AUTHORITY.format(actor=actor, action=action, key=key, roles=roles))
 
 
 def purge_expired(
@@ -64,7 +79,7 @@ def apply_hold_request(params: dict[str, Any], *, actor: str | None) -> dict[str
     """The govflow_legal_hold form: add a hold on a model, incident, deployment or range, or
     release one, as the person who triggered the run. A retry of the same request (the task
     retried or cleared after its commit) finds it done and changes nothing."""
-    known_person(load_config(settings.config_dir()), actor, may=HOLDS)
+    check_hold_authority(load_config(settings.config_dir()), actor, params["action"])
     store.ensure_schema()
     try:
         with store.session_scope() as session:
