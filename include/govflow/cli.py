@@ -317,13 +317,23 @@ def _ends_after_it_starts(
         )
 
 
+NO_STORE_TO_VERIFY = (
+    "FAILED: no governance store at {url}: nothing to verify (GOVFLOW_DB_URL, or "
+    "GOVFLOW_DATA_DIR for the default SQLite store, names where it is)"
+)
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Exit 0 if the hash chain is intact and holds every event its latest signed checkpoint
     covers; otherwise name the first bad event, or the missing ones, and exit 1."""
+    from govflow import store
     from govflow.audit import CheckpointError
     from govflow.flows.audit import AuditChainBroken, verify_audit_chain
 
+    if not store.store_exists():
+        typer.echo(NO_STORE_TO_VERIFY.format(url=store.shown_url()), err=True)
+        raise typer.Exit(code=1)
     try:
         verify_audit_chain()
     except AuditChainBroken as broken:

@@ -1017,3 +1017,21 @@ def test_an_options_value_that_looks_like_an_option_is_not_counted_as_one(fresh_
         "eve",
     )
     assert REPEATED_OPTION.format(option="--target") not in result.output
+
+
+def test_verifying_the_audit_trail_where_no_store_is_fails_in_one_line_and_creates_none(
+    monkeypatch, tmp_path
+):
+    missing = tmp_path / "no-such-dir"
+    monkeypatch.delenv("GOVFLOW_DB_URL", raising=False)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(missing))
+
+    result = govflow("audit", "verify")
+
+    assert_one_line(
+        result,
+        1,
+        f"FAILED: no governance store at sqlite:///{missing / 'govflow.db'}: nothing to verify "
+        "(GOVFLOW_DB_URL, or GOVFLOW_DATA_DIR for the default SQLite store, names where it is)",
+    )
+    assert not missing.exists()

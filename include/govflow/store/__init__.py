@@ -1,7 +1,14 @@
 """The governance store: engine, sessions, migrations (SQLite default, Postgres in production)."""
 
 from govflow.store.engine import engine_for, session_scope, shown_url
-from govflow.store.migrate import current_revision, downgrade, ensure_schema, head_revision, upgrade
+from govflow.store.migrate import (
+    current_revision,
+    downgrade,
+    ensure_schema,
+    head_revision,
+    store_exists,
+    upgrade,
+)
 from govflow.store.roles import RoleError
 
 __all__ = [
@@ -10,6 +17,7 @@ __all__ = [
     "downgrade",
     "engine_for",
     "ensure_schema",
+    "store_exists",
     "head_revision",
     "session_scope",
     "shown_url",

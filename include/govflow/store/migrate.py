@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from govflow import settings
 from govflow.store.engine import engine_for
 from govflow.store.roles import grant_application_role
 
@@ -45,6 +46,17 @@ def head_revision() -> str:
 def current_revision(url: str | None = None) -> str | None:
     with engine_for(url).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def store_exists(url: str | None = None) -> bool:
+    """Whether govflow has created a store at ``url``, found without creating one (connecting
+    to a SQLite file that is not there would make an empty one)."""
+    resolved = url or settings.db_url()
+    parsed = settings.parse_url(resolved, settings.DB_URL_ENV)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(str(parsed.database)).is_file():
+            return False
+    return current_revision(resolved) is not None
 
 
 def ensure_schema(url: str | None = None) -> None:
