@@ -17,9 +17,9 @@ __all__ = [
     "downgrade",
     "engine_for",
     "ensure_schema",
-    "store_exists",
     "head_revision",
     "session_scope",
     "shown_url",
+    "store_exists",
     "upgrade",
 ]

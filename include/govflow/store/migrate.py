@@ -53,9 +53,10 @@ def store_exists(url: str | None = None) -> bool:
     to a SQLite file that is not there would make an empty one)."""
     resolved = url or settings.db_url()
     parsed = settings.parse_url(resolved, settings.DB_URL_ENV)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(str(parsed.database)).is_file():
-            return False
+    in_memory = parsed.database in (None, "", ":memory:")
+    on_file = parsed.get_backend_name() == "sqlite" and not in_memory
+    if on_file and not Path(str(parsed.database)).is_file():
+        return False
     return current_revision(resolved) is not None
 
 
