@@ -640,11 +640,17 @@ def registry_deprecate(
     from govflow.config import load_config
     from govflow.flows import known_person
 
-    known_person(load_config(settings.config_dir()), actor, may=DEPRECATES)
+    config = load_config(settings.config_dir())
+    person = known_person(config, actor, may=DEPRECATES)
     store.ensure_schema()
     with store.session_scope() as session:
         model, changed = registry.deprecate_model(
-            session, model_id=model_id, actor=actor, reason=reason
+            session,
+            model_id=model_id,
+            actor=actor,
+            reason=reason,
+            actor_roles=person.roles,
+            retired_by=config.policy.model_retirement.retired_by,
         )
         if not changed:
             typer.echo(ALREADY_DEPRECATED.format(model=model, when=model.deprecated_at))

@@ -8,6 +8,7 @@ canary, production, retired). Every change is an audit event.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -37,6 +38,10 @@ JUSTIFICATION_REQUIRED = "a decision needs a justification"
 VERSION_REQUIRED = "a model version needs a name (an empty or blank version was given)"
 OWNER_CANNOT_APPROVE = "separation of duties: {user} owns {model_id} and cannot approve it"
 UNKNOWN_MODEL = "model {model_id!r} is not registered"
+MAY_NOT_RETIRE = (
+    "{actor!r} may not deprecate {model_id}: its owner {owner} may, and the roles {roles} "
+    "(policy.yaml model_retirement.retired_by)"
+)
 UNKNOWN_VERSION = "model {model_id!r} has no version {version!r}"
 NOT_PENDING = "{model_id} {version} is {status}, not pending approval"
 MODEL_EXISTS_DIFFERENTLY = "model {model_id!r} is already registered with other {field}"
@@ -307,15 +312,29 @@ def log_stage_once(
 
 
 def deprecate_model(
-    session: Session, *, model_id: str, actor: str, reason: str
+    session: Session,
+    *,
+    model_id: str,
+    actor: str,
+    reason: str,
+    actor_roles: Iterable[str],
+    retired_by: Iterable[str],
 ) -> tuple[Model, bool]:
     """Retire a model (seed 003 "Deprecate models"), with the reason: the deployment
-    procedure refuses to start for it and it drops out of the default routing table.
-    Returns the model and whether this call deprecated it: a model deprecated already keeps
-    the day and reason it was retired with, and nothing is recorded again."""
+    procedure refuses to start for it and it drops out of the default routing table. Only
+    its owner or a holder of one of ``retired_by`` may. Returns the model and whether this
+    call deprecated it: a model deprecated already keeps the day and reason it was retired
+    with, and nothing is recorded again."""
     model = session.get(Model, model_id)
     if model is None:
         raise RegistryError(UNKNOWN_MODEL.format(model_id=model_id))
+    allowed = list(retired_by)
+    if actor != model.owner and not set(actor_roles) & set(allowed):
+        raise RegistryError(
+            MAY_NOT_RETIRE.format(
+                actor=actor, model_id=model_id, owner=model.owner, roles=", ".join(allowed)
+            )
+        )
     if not reason.strip():
         raise RegistryError(JUSTIFICATION_REQUIRED)
     if model.status == "deprecated":

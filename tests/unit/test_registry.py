@@ -37,7 +37,7 @@ def deprecate(*options: str):
 def test_a_deprecated_model_keeps_its_reason_and_no_deployment_of_it_starts(fresh_store_env):
     register(fresh_store_env)
 
-    result = deprecate("--actor", "mike", "--reason", REASON)
+    result = deprecate("--actor", "lena", "--reason", REASON)
 
     assert result.exit_code == 0, result.output
     assert result.output == f"credit_approval deprecated: {REASON}\n"
@@ -47,7 +47,7 @@ def test_a_deprecated_model_keeps_its_reason_and_no_deployment_of_it_starts(fres
         event = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "registry.model_deprecated")
         ).one()
-        assert (event.actor, event.target) == ("mike", "model:credit_approval")
+        assert (event.actor, event.target) == ("lena", "model:credit_approval")
         request = DeploymentRequest(
             "credit_approval", "1.1.0", "minor", "production", "why", "mike", "run"
         )
@@ -58,7 +58,7 @@ def test_a_deprecated_model_keeps_its_reason_and_no_deployment_of_it_starts(fres
 def test_deprecating_without_a_reason_is_refused(fresh_store_env):
     register(fresh_store_env)
 
-    result = deprecate("--actor", "mike")
+    result = deprecate("--actor", "lena")
 
     assert result.exit_code == 1
     assert registry.JUSTIFICATION_REQUIRED in result.output
@@ -68,11 +68,11 @@ def test_deprecating_without_a_reason_is_refused(fresh_store_env):
 
 def test_deprecating_again_keeps_the_first_day_and_reason_and_records_nothing(fresh_store_env):
     register(fresh_store_env)
-    deprecate("--actor", "mike", "--reason", REASON)
+    deprecate("--actor", "olivia", "--reason", REASON)
     with store.session_scope(fresh_store_env) as session:
         first = session.get_one(Model, "credit_approval").deprecated_at
 
-    again = deprecate("--actor", "eve", "--reason", "another reason")
+    again = deprecate("--actor", "tom", "--reason", "another reason")
 
     assert (again.exit_code, again.stderr) == (0, "")
     assert again.stdout == (
@@ -85,7 +85,7 @@ def test_deprecating_again_keeps_the_first_day_and_reason_and_records_nothing(fr
         events = session.scalars(
             select(AuditEvent.actor).where(AuditEvent.action == "registry.model_deprecated")
         ).all()
-    assert events == ["mike"]
+    assert events == ["olivia"]
 
 
 def test_deprecating_as_nobody_in_people_yaml_is_refused_and_changes_nothing(fresh_store_env):
@@ -95,6 +95,23 @@ def test_deprecating_as_nobody_in_people_yaml_is_refused_and_changes_nothing(fre
 
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == NOT_A_PERSON.format(actor="nobody", may=DEPRECATES) + "\n"
+    with store.session_scope(fresh_store_env) as session:
+        assert session.get_one(Model, "credit_approval").status != "deprecated"
+
+
+@pytest.mark.parametrize("actor", ["victor", "mike", "carol"])
+def test_deprecating_as_neither_its_owner_nor_a_role_allowed_is_refused_in_one_line(
+    fresh_store_env, actor
+):
+    register(fresh_store_env)
+
+    result = deprecate("--actor", actor, "--reason", REASON)
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"{actor!r} may not deprecate credit_approval: its owner olivia may, and the roles "
+        "ml_lead, cto, ai_governance_committee (policy.yaml model_retirement.retired_by)\n"
+    )
     with store.session_scope(fresh_store_env) as session:
         assert session.get_one(Model, "credit_approval").status != "deprecated"
 

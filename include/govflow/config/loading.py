@@ -78,6 +78,7 @@ _ROLE_KEYS = {
         "approved_by",
         "added_by",
         "released_by",
+        "retired_by",
     },
     DEPLOYMENT_FILE: {
         "required_by_tier",

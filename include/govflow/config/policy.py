@@ -517,6 +517,12 @@ class LegalHolds(StrictModel):
     released_by: list[Role]
 
 
+class ModelRetirement(StrictModel):
+    """Who, besides a model's owner, may deprecate it (seed 003 names no role)."""
+
+    retired_by: list[Role]
+
+
 class ExternalReport(StrictModel):
     stakeholder: str
     report: str
@@ -548,6 +554,7 @@ class PolicyFile(StrictModel):
     external_reporting: list[ExternalReport]
     kill_switches: KillSwitches
     legal_holds: LegalHolds
+    model_retirement: ModelRetirement
 
     @model_validator(mode="after")
     def _alpha_weights_name_judged_metrics(self) -> PolicyFile:
