@@ -1115,6 +1115,10 @@ def hold_add(
             param_hint="--model",
         )
     scope = chosen[0]
+    if scope == "range" and not (start and end):
+        raise typer.BadParameter(
+            "a range hold needs both --from and --to", param_hint="--to" if start else "--from"
+        )
     first = _parse_time(start, "--from") if start else None
     last = _parse_time(end, "--to")
     if last is not None and end is not None:

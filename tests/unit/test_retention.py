@@ -345,6 +345,18 @@ def test_a_dry_run_may_preview_a_day_to_come(records, fresh_store_env):
             "(see 'govflow hold add --help')",
         ),
         (
+            ["--to", "2025-03-31"],
+            2,
+            "Invalid value for --from: a range hold needs both --from and --to "
+            "(see 'govflow hold add --help')",
+        ),
+        (
+            ["--from", "2025-03-01"],
+            2,
+            "Invalid value for --to: a range hold needs both --from and --to "
+            "(see 'govflow hold add --help')",
+        ),
+        (
             ["--model", "credit_approval", "--from", "2025-03-01"],
             2,
             "Invalid value for --model: name exactly one of --model, --incident, --deployment "
