@@ -4,7 +4,7 @@ and the audit trail that names who did it."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from typer.testing import CliRunner, Result
 
 from govflow import store
 from govflow.config import load_config
+from govflow.incidents import lifecycle, regulator_report
 from govflow.serving.kill_switches import (
     NOT_ACTIVE,
     NOT_AUTHORISED,
@@ -53,12 +54,39 @@ def audit_trail() -> list[tuple[str, str, str]]:
     return [(row["actor"], row["action"], row["target"]) for row in rows]
 
 
+def open_incident(db_url: str) -> str:
+    """A live incident of credit_approval, opened in 2025 (INC-2025-0001), to contain."""
+    config = load_config(CONFIG_DIR)
+    register_models(db_url, config, {"credit_approval": []})
+    with store.session_scope(db_url) as session:
+        incident, _ = lifecycle.open_incident(
+            session,
+            config,
+            model_id="credit_approval",
+            category="fairness_drift",
+            metric="disparate_impact_ratio",
+            severity="CRITICAL",
+            title="CRITICAL fairness drift on credit_approval",
+            actor="govflow-monitoring",
+            opened_at=datetime(2025, 3, 20, 2, 0, tzinfo=UTC),
+        )
+        return incident.ref
+
+
+def activation_payload(db_url: str) -> dict:
+    with store.session_scope(db_url) as session:
+        return session.scalars(
+            select(AuditEvent.payload).where(AuditEvent.action == "kill_switch.activated")
+        ).one()
+
+
 def test_activating_prints_the_switch_and_when_serving_gateways_apply_it(db_url):
-    result = govflow(*ACTIVATE, "--actor", "eve", "--context", "incident=INC-2025-0007")
+    ref = open_incident(db_url)
+    result = govflow(*ACTIVATE, "--actor", "eve", "--context", f"incident={ref}")
     assert (result.exit_code, result.stderr) == (0, "")
     with store.session_scope(db_url) as session:
         switch = session.scalars(select(KillSwitch)).one()
-        payload = session.scalars(select(AuditEvent.payload)).one()
+    payload = activation_payload(db_url)
     activated_at = switch.activated_at.strftime(TIME)
     applied_by = (switch.activated_at + timedelta(seconds=1)).strftime(TIME)
     assert result.stdout.splitlines() == [
@@ -70,9 +98,46 @@ def test_activating_prints_the_switch_and_when_serving_gateways_apply_it(db_url)
         "scope": "customer_segment",
         "target": "high_value",
         "reason": "approvals doubled",
-        "incident": "INC-2025-0007",
+        "incident": "INC-2025-0001",
     }
     assert audit_trail() == [("eve", "kill_switch.activated", f"kill_switch:{switch.id}")]
+
+
+def test_a_switch_naming_an_incident_is_on_its_timeline_and_in_its_report_once(db_url):
+    ref = open_incident(db_url)
+
+    first = govflow(*ACTIVATE, "--actor", "eve", "--context", f"incident={ref.lower()}")
+    again = govflow(*ACTIVATE, "--actor", "eve", "--context", f"incident={ref}")
+    shown = govflow("incident", "show", ref)
+
+    assert (first.exit_code, again.exit_code) == (0, 0), first.output + again.output
+    assert activation_payload(db_url)["incident"] == ref
+    with store.session_scope(db_url) as session:
+        switch = session.scalars(select(KillSwitch)).one()
+        incident = lifecycle.get_incident(session, ref)
+        contained = [
+            e for e in regulator_report.timeline(session, incident) if e.kind == "containment"
+        ]
+        report = regulator_report.build_report(
+            session, load_config(CONFIG_DIR), ref, as_of=datetime.now(UTC)
+        )
+    note = f"customer_segment 'high_value' blocked by kill switch {switch.id}: approvals doubled"
+    assert [(e.actor, e.note) for e in contained] == [("eve", note)]
+    assert note in shown.stdout
+    containment = report.markdown.split("## Containment", 1)[1].split("## Timeline", 1)[0]
+    assert f"kill_switch.activated by eve (kill_switch:{switch.id})" in containment
+
+
+def test_a_switch_naming_an_incident_that_does_not_exist_is_refused_and_records_nothing(db_url):
+    result = govflow(*ACTIVATE, "--actor", "eve", "--context", "incident=INC-9999-9999")
+
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        "no incident 'INC-9999-9999'\n",
+    )
+    assert audit_trail() == []
+    assert govflow("kill-switch", "list", "--all").stdout == "no kill switches yet\n"
 
 
 def test_activating_an_active_switch_again_changes_and_audits_nothing(db_url):

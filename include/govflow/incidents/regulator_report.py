@@ -205,7 +205,12 @@ def _changes(session: Session, incident: Incident, as_of: datetime) -> list[str]
         if model_id
         else set()
     )
-    mine = [e for e in events if model_id and _alters(e, model_id, deployments)]
+    mine = [
+        e
+        for e in events
+        if (e.payload or {}).get("incident") == incident.ref
+        or (model_id and _alters(e, model_id, deployments))
+    ]
     if not mine:
         return ["- no change to the system was recorded after awareness"]
     return [f"- {e.occurred_at:%Y-%m-%d %H:%M} {e.action} by {e.actor} ({e.target})" for e in mine]
