@@ -10,6 +10,7 @@ status, so no command catches errors of its own to print them.
 
 from __future__ import annotations
 
+import getpass
 import os
 import traceback
 from collections.abc import Iterator
@@ -452,8 +453,24 @@ baseline_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(baseline_app, name="baseline")
+
+
+def _login_name() -> str:
+    """Who runs the command, as the operating system knows them: named in the audit trail
+    when no --actor is given, so that an auditor can tell who registered or drew what."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no LOGNAME/USER: a bare container
+        return "govflow-cli"
+
+
+LOGIN_NAME = _login_name()
 RecordedByOption = Annotated[
-    str, typer.Option("--actor", help="Who does it (kept in the audit trail).")
+    str,
+    typer.Option(
+        "--actor",
+        help="Who does it (kept in the audit trail).",
+    ),
 ]
 
 
@@ -490,7 +507,7 @@ def model_register(
         str | None,
         typer.Option(help="The environment variable holding the database URL for --validation."),
     ] = None,
-    actor: RecordedByOption = "govflow-cli",
+    actor: RecordedByOption = LOGIN_NAME,
     config_dir: ConfigDirOption = None,
 ) -> None:
     """Register a model as models.yaml describes it (owner, purpose, risk tier) and one of its
@@ -577,7 +594,7 @@ def baseline_create(
     model_version: Annotated[
         str | None, typer.Option(help="The registered version (default: the newest).")
     ] = None,
-    actor: RecordedByOption = "govflow-cli",
+    actor: RecordedByOption = LOGIN_NAME,
     config_dir: ConfigDirOption = None,
 ) -> None:
     """Build a model's baseline from its own validation data and make it the active one
@@ -1342,7 +1359,7 @@ def report_incident(
     as_of: Annotated[
         str | None, typer.Option(help="Draw it as of this time (default: now).")
     ] = None,
-    actor: RecordedByOption = "govflow-cli",
+    actor: RecordedByOption = LOGIN_NAME,
 ) -> None:
     """The serious-incident report to the authority (EU AI Act Art. 73) of an incident, from
     its records as they stood at --as-of: initial while then unresolved, final once resolved;
@@ -1383,7 +1400,7 @@ def _written(result: dict[str, Any]) -> None:
 @report_app.command("executive")
 def report_executive(
     month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
-    actor: RecordedByOption = "govflow-cli",
+    actor: RecordedByOption = LOGIN_NAME,
 ) -> None:
     """The monthly executive summary (seed 004 section 11: drift summary and incidents), from
     the month's records: printed as Markdown, written as Markdown, HTML (with each model's
@@ -1398,7 +1415,7 @@ def report_executive(
 @report_app.command("compliance")
 def report_compliance(
     quarter: Annotated[str, typer.Option(help="The quarter, e.g. 2025Q1.")],
-    actor: RecordedByOption = "govflow-cli",
+    actor: RecordedByOption = LOGIN_NAME,
 ) -> None:
     """The quarterly compliance report (seed 004 sections 5 and 11) along the EU AI Act
     articles, from the records: printed, written as Markdown, HTML and PDF, paths and hashes
