@@ -478,3 +478,16 @@ def test_the_build_context_holds_exactly_what_the_dockerfile_copies() -> None:
 
     assert "*" in ignore
     assert copied == allowed
+
+
+def test_the_readmes_compose_demo_pauses_what_make_airflow_pauses_on_the_demo():
+    """Compose starts its DAGs unpaused: without the pauses, the first retention run purges
+    the demo's 2025 logs (older than 90 days), as make airflow would (it pauses them)."""
+    from govflow_airflow.local_airflow import PAUSED_ON_DEMO
+
+    readme = (REPO / "README.md").read_text()
+    seed = readme.index('docker compose run --rm airflow-worker bash -c "govflow demo seed')
+    command = readme[seed : readme.index("```", seed)]
+    assert "airflow dags pause \\$dag" in command
+    listed = command.split(" in ", 1)[1].split(";", 1)[0].replace("\\", " ").split()
+    assert listed == list(PAUSED_ON_DEMO)
