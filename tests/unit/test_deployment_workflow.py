@@ -320,6 +320,32 @@ def test_the_report_names_the_models_open_incidents_and_kill_switches_as_conditi
     )
     assert "marketing_propensity" not in markdown
 
+def test_the_report_counts_a_switch_on_the_models_predict_route_as_a_freeze(
+    env, approved, tmp_path
+):
+    """An inference_endpoint switch on credit_approval's route (not on another model's)
+    stops its traffic as a model_type freeze does: a condition of the approval too."""
+    url = copy_demo(env.data_dir, tmp_path)
+    with store.session_scope(url) as session:
+        for model_id in ("credit_approval", "marketing_propensity"):
+            kill_switches.activate(
+                session,
+                scope="inference_endpoint",
+                target=f"/v1/models/{model_id}/predict",
+                reason="scores out of range",
+                actor="eve",
+                config=env.config,
+            )
+    with store.session_scope(url) as session:
+        report = readiness.build_report(
+            session, env.config, procedure.deployment_of_run(session, approved)
+        )
+    assert [(k["scope"], k["target"]) for k in report.kill_switches] == [
+        ("inference_endpoint", "/v1/models/credit_approval/predict")
+    ]
+    assert report.recommendation == "APPROVE WITH CONDITIONS"
+
+
 
 def test_the_report_each_approver_was_shown_is_kept_and_named_by_their_decision(env, approved):
     """Rendered again at go-live and at the end, the report the approvals were asked on stays

@@ -41,6 +41,9 @@ CATEGORICAL_VALUES = "a categorical feature needs categories and no min or max"
 DUPLICATE_NAME = "{what} {name} is listed more than once"
 UNKNOWN_INTERSECTION = "intersection names {name}, which is not a protected attribute"
 CLASHING_COLUMN = "column {name} is both a feature and a protected attribute"
+# The route a serving gateway answers a model's predictions on: an inference_endpoint kill
+# switch's target.
+PREDICT_PATH = "/v1/models/{model_id}/predict"
 LOG_COLUMN = "{what} {name} has the name of a prediction-log column (columns.{key}); rename it"
 SEPARATOR_IN_CATEGORY = (
     "category {category!r} holds {separator!r}, which joins an intersection's groups "

@@ -44,6 +44,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
+from govflow.config.inventory import PREDICT_PATH
 from govflow.deployment import approvals, checklists, procedure
 from govflow.deployment.checks import TRAFFIC_CHECKS
 from govflow.deployment.forms import FormRequest, role_title
@@ -184,10 +185,15 @@ def _incidents(session: Session, model_id: str) -> list[dict[str, str]]:
 
 
 def _kill_switches(session: Session, model_id: str) -> list[dict[str, str]]:
-    """The active switches freezing the model (scope model_type) or one of its versions
-    (model_version ``<model>:<version>``), oldest first."""
+    """The active switches freezing the model (scope model_type), one of its versions
+    (model_version ``<model>:<version>``) or its predict route (inference_endpoint), oldest
+    first."""
     covering = or_(
         and_(KillSwitch.scope == "model_type", KillSwitch.target == model_id),
+        and_(
+            KillSwitch.scope == "inference_endpoint",
+            KillSwitch.target == PREDICT_PATH.format(model_id=model_id),
+        ),
         and_(
             KillSwitch.scope == "model_version",
             KillSwitch.target.startswith(f"{model_id}:", autoescape=True),

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from govflow.audit import record_event
+from govflow.config.inventory import PREDICT_PATH
 from govflow.store.schema import KillSwitch, Model, ModelVersion
 from govflow.store.types import utcnow
 
@@ -48,8 +49,6 @@ Action = Literal["activate", "deactivate"]
 # How often a serving gateway re-reads the switches by default (issue 6: refresh_seconds),
 # well inside seed 003's "effective within 5 s".
 GATEWAY_REFRESH_SECONDS = 1.0
-# The route a serving gateway answers a model's predictions on: an inference_endpoint target.
-PREDICT_PATH = "/v1/models/{model_id}/predict"
 
 UNKNOWN_SCOPE = "unknown kill-switch scope {scope!r}; scopes are {scopes}"
 UNKNOWN_TARGET = "no {scope} {target!r} to block; the {scope} targets are {targets}"
