@@ -32,7 +32,11 @@ create``).
   same data a second time returns the same baseline. It takes on a model or a version with
   no active baseline: other data over a version's active baseline is refused
   (:class:`ResetRequired`), since replacing it is a reset the ML lead or the CTO approves
-  (seed 004 section 4.2, :func:`~govflow.baselines.management.reset_baseline_from_logs`).
+  (seed 004 section 4.2, :func:`~govflow.baselines.management.reset_baseline_from_logs`),
+  and so is a version that does not serve all traffic
+  (:func:`~govflow.registry.serving_version`) while another version's baseline is active:
+  monitoring judges the serving version's traffic against it, and a new version's baseline
+  becomes active when its deployment's rollout reaches full.
   :func:`create_baseline_from_validation_set` does the same for a registered version's
   validation set (a deployment's baseline, the demo's), through the same gate: a version
   whose validation set the gate refuses never becomes the active baseline. A black-box
@@ -102,6 +106,7 @@ from govflow.registry import (
     get_version,
     register_model,
     register_version,
+    serving_version,
 )
 from govflow.store.schema import Baseline, Model, ModelVersion
 
@@ -118,6 +123,15 @@ NOT_NEWEST = (
     "back to an older version is a rollback (govflow_rollback) or a baseline reset "
     "(govflow_baseline_reset), both approved"
 )
+NOT_SERVING = (
+    "{model_id} {version} does not serve the model's traffic ({serving}): its baseline would "
+    "replace the active baseline {active} of {active_version}, against which that traffic is "
+    "judged; deploy {version} through govflow_model_deployment (its baseline becomes active "
+    "once it serves all traffic) or replace the baseline by a reset (govflow_baseline_reset), "
+    "both approved"
+)
+SERVED_BY = "{version} does"
+SERVED_BY_NONE = "no version serves all of it"
 
 NO_SUCH_SOURCE = "baseline data {source}: no such file or directory"
 EMPTY_DIRECTORY = "baseline data {source}: no .parquet or .csv file in the directory"
@@ -502,9 +516,10 @@ def create_baseline_from_data(
     make it the active one (idempotent on the data: the same rows again return the baseline
     they made). Its ``details`` keep the gate's summary and notes.
 
-    It takes on a model, or a version with no active baseline yet: while the version's
-    active baseline was made from other data it is a :class:`ResetRequired`, and nothing is
-    stored."""
+    It takes on a model, or a version with no active baseline yet that serves all traffic:
+    while the version's active baseline was made from other data, or another version's
+    baseline is active and this version does not serve, it is a :class:`ResetRequired`,
+    and nothing is stored."""
     version = model_version or _newest_version(session, model.id)
     registered = session.get(Model, model.id)
     if registered is None:
@@ -528,6 +543,19 @@ def create_baseline_from_data(
                 model_id=model.id,
                 version=version,
                 newest=newest,
+                active=active.version,
+                active_version=active.model_version,
+            )
+        )
+    elif active is not None and version != (serving := serving_version(session, model.id)):
+        # Monitoring judges the serving version's traffic against the active baseline: a
+        # version that does not serve takes it over only once deployed (its pending baseline
+        # is activated at full) or by an approved reset.
+        raise ResetRequired(
+            NOT_SERVING.format(
+                model_id=model.id,
+                version=version,
+                serving=SERVED_BY_NONE if serving is None else SERVED_BY.format(version=serving),
                 active=active.version,
                 active_version=active.model_version,
             )
