@@ -117,6 +117,12 @@ RESET_REQUIRED = (
     "replacing it is a baseline reset, which needs approval; trigger the govflow_baseline_reset "
     "DAG (Params model, kind, reason, window_end)"
 )
+OTHER_THAN_VALIDATION_SET = (
+    "{model_id} {version} already has the active baseline {active}, made from its registered "
+    "validation set {uri}, and this data holds other rows or values: replacing it is a "
+    "baseline reset, which needs approval; trigger the govflow_baseline_reset DAG (Params "
+    "model, kind, reason, window_end)"
+)
 NOT_NEWEST = (
     "{model_id} {version} is not its newest registered version ({newest}): its baseline "
     "would replace the active baseline {active} of {active_version} without approval; going "
@@ -532,8 +538,24 @@ def create_baseline_from_data(
     if active is not None and active.model_version == version:
         earlier = baseline_created_under(session, key)
         if earlier is None or earlier.id != active.id:
+            made_from = _validation_set_of(session, active)
+            if made_from is None:
+                raise ResetRequired(
+                    RESET_REQUIRED.format(model_id=model.id, version=version, active=active.version)
+                )
+            # The demo's baseline, and a deployment's, were profiled from the version's
+            # registered validation set: its rows again are the same data.
+            if name in (None, active.version) and _holds_the_rows_of(
+                made_from, config, model, data, source=source, data_dir=data_dir
+            ):
+                return active
             raise ResetRequired(
-                RESET_REQUIRED.format(model_id=model.id, version=version, active=active.version)
+                OTHER_THAN_VALIDATION_SET.format(
+                    model_id=model.id,
+                    version=version,
+                    active=active.version,
+                    uri=made_from.validation_uri,
+                )
             )
     elif active is not None and version != (newest := _newest_version(session, model.id)):
         # Only a newly registered version is taken on here: going back to an older one
@@ -628,9 +650,7 @@ def create_baseline_from_validation_set(
     if registered.validation_uri is None:
         raise BaselineError(NO_VALIDATION_SET.format(model_id=model_id, version=model_version))
     if idempotency_key is None:
-        idempotency_key = (
-            f"{model_id}:{model_version}:{kind}:validation:{registered.validation_uri}"
-        )
+        idempotency_key = _validation_set_key(registered, kind)
     earlier = baseline_created_under(session, idempotency_key)
     if earlier is not None:
         return earlier
@@ -665,6 +685,44 @@ def create_baseline_from_validation_set(
         details={**(details or {}), **notes},
         activate=activate,
     )
+
+
+def _validation_set_key(registered: ModelVersion, kind: BaselineKind) -> str:
+    return (
+        f"{registered.model_id}:{registered.version}:{kind}:validation:{registered.validation_uri}"
+    )
+
+
+def _validation_set_of(session: Session, baseline: Baseline) -> ModelVersion | None:
+    """The registered version whose validation set ``baseline`` was profiled from (the
+    demo's, made under the set's key, or a deployment's), or None."""
+    registered = find_version(session, baseline.model_id, baseline.model_version)
+    if registered is None or registered.validation_uri is None:
+        return None
+    made = baseline_created_under(session, _validation_set_key(registered, "deploy"))
+    if (made is not None and made.id == baseline.id) or "deployment_ref" in baseline.details:
+        return registered
+    return None
+
+
+def _holds_the_rows_of(
+    registered: ModelVersion,
+    config: GovflowConfig,
+    model: ModelEntry,
+    data: pd.DataFrame,
+    *,
+    source: str,
+    data_dir: Path,
+) -> bool:
+    """Whether ``data`` is ``registered``'s validation set: the stored file itself, or data
+    that registering would store as it (the file it was registered from)."""
+    assert registered.validation_uri is not None, "only a registered validation set is compared"
+    kept = _fingerprint(pd.read_parquet(Path(data_dir) / registered.validation_uri))
+    if _fingerprint(data) == kept:
+        return True
+    gated = gate_validation_set(config, model, data, source=source)
+    stored = _stored_validation(gated, model.id, registered.version)[1]
+    return _fingerprint(pd.read_parquet(io.BytesIO(stored))) == kept
 
 
 def _profile_gated_data(
