@@ -599,8 +599,8 @@ def baseline_create(
 ) -> None:
     """Build a model's baseline from its own validation data and make it the active one
     (the same data again returns the same baseline). A version's active baseline is not
-    replaced here: that is a reset, approved in govflow_baseline_reset. Next: govflow
-    monitor run."""
+    replaced here, nor taken over by a version that does not serve all traffic: that is a
+    reset, approved in govflow_baseline_reset, or a deployment. Next: govflow monitor run."""
     from govflow import settings, store
     from govflow.baselines.onboarding import (
         attributions_note,

@@ -22,6 +22,7 @@ from govflow.store.schema import (
     Model,
     ModelVersion,
     RegistryDecision,
+    Route,
     StageHistory,
 )
 from govflow.store.types import utcnow
@@ -309,6 +310,28 @@ def log_stage_once(
         notes=notes,
         deployment_id=deployment_id,
     )
+
+
+def serving_version(session: Session, model_id: str) -> str | None:
+    """The version that serves all of ``model_id``'s traffic: the active version of its
+    route (govflow's deployment target) while no candidate takes a share of any audience,
+    or, before anything routes it, the version most recently logged in production. None
+    while a rollout splits the traffic, or when no version was ever logged in production."""
+    route = session.get(Route, model_id)
+    if route is not None:
+        splits = route.splits.values()
+        if any(split["candidate"] is not None and split["candidate_share"] > 0 for split in splits):
+            return None
+        actives = {str(split["active"]) for split in splits}
+        return actives.pop() if len(actives) == 1 else None
+    latest = session.scalars(
+        select(ModelVersion.version)
+        .join(StageHistory, StageHistory.model_version_id == ModelVersion.id)
+        .where(ModelVersion.model_id == model_id, StageHistory.stage == "production")
+        .order_by(StageHistory.id.desc())
+        .limit(1)
+    ).first()
+    return None if latest is None else str(latest)
 
 
 def deprecate_model(

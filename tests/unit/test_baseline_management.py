@@ -36,7 +36,12 @@ from govflow.baselines.management import (
     refresh_baseline_if_stabilised,
     reset_baseline_from_logs,
 )
-from govflow.baselines.onboarding import gate_baseline_data
+from govflow.baselines.onboarding import (
+    OTHER_THAN_VALIDATION_SET,
+    ResetRequired,
+    create_baseline_from_data,
+    gate_baseline_data,
+)
 from govflow.baselines.profile import BaselineError, active_baseline
 from govflow.config import load_config
 from govflow.demo.logs import VALIDATION_ROWS
@@ -904,3 +909,29 @@ def test_a_model_without_an_active_baseline_is_kept_as_it_is(demo_copy, config):
 )
 def test_quarters_are_named_by_year_and_number(moment, quarter):
     assert quarter_of(moment) == quarter
+
+
+def test_the_demo_validation_set_again_returns_the_baseline_it_made(demo_copy, config):
+    """The demo made credit_approval's baseline from 1.0.0's registered validation set:
+    baseline create of that file returns it; other rows are refused naming the set."""
+    data_dir, url = demo_copy
+    uri = "models/credit_approval/1.0.0/validation.parquet"
+    validation = pd.read_parquet(data_dir / uri)
+    arguments = {
+        "data_dir": data_dir,
+        "config": config,
+        "model": config.models.get(MODEL_ID),
+        "source": uri,
+        "created_by": "eve",
+        "model_version": "1.0.0",
+    }
+    with store.session_scope(url) as session:
+        active = active_baseline(session, MODEL_ID)
+        again = create_baseline_from_data(session, data=validation, **arguments)
+        assert active is not None and (again.id, again.version) == (active.id, "2025-03-01-v1")
+        with pytest.raises(ResetRequired) as refused:
+            create_baseline_from_data(session, data=validation.iloc[1:], **arguments)
+        assert str(refused.value) == OTHER_THAN_VALIDATION_SET.format(
+            model_id=MODEL_ID, version="1.0.0", active="2025-03-01-v1", uri=uri
+        )
+        assert session.scalar(select(func.count()).select_from(Baseline)) == 4

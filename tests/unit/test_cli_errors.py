@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
-from govflow import store
+from govflow import registry, store
 from govflow.cli import REPEATED_OPTION, app
 from govflow.config import ConfigError, UnknownModel, load_config
 from govflow.demo.logs import MINIMUM_ROWS_PER_DAY, TOO_FEW_ROWS
@@ -659,14 +659,28 @@ def test_baseline_create_of_the_same_data_again_returns_the_active_baseline(tena
     assert audit_trail(tenancy) == trail
 
 
-def test_a_newly_registered_version_takes_a_baseline_of_its_own_data(tenancy):
-    """Seed 004 section 4.2 "new model deployed": another version is no reset of the active
-    baseline, which is archived and kept."""
+def log_in_production(directory: Path, version: str) -> None:
+    """Record that tenancy_screening ``version`` serves all traffic, as the registry records
+    a version deployed to production."""
+    with store.session_scope(f"sqlite:///{directory / 'govflow.db'}") as session:
+        registry.log_stage(
+            session,
+            model_id="tenancy_screening",
+            version=version,
+            stage="production",
+            deployed_by="mike",
+        )
+
+
+def test_a_deployed_new_version_takes_a_baseline_of_its_own_data(tenancy):
+    """Seed 004 section 4.2 "new model deployed": another version that serves all traffic is
+    no reset of the active baseline, which is archived and kept."""
     other_validation_data()
     assert govflow("model", "register", "tenancy_screening").exit_code == 0
     create = ["baseline", "create", "--model", "tenancy_screening", "--from"]
     assert govflow(*create, "validation.csv").exit_code == 0
     assert govflow("model", "register", "tenancy_screening", "--version", "2").exit_code == 0
+    log_in_production(tenancy, "2")
 
     result = govflow(*create, "other.csv")
 
@@ -690,6 +704,39 @@ def test_a_newly_registered_version_takes_a_baseline_of_its_own_data(tenancy):
         ("baseline.created", "baseline:tenancy_screening:2024-05-01-v1", "INFO"),
         ("baseline.created", "baseline:tenancy_screening:2024-05-01-v2", "WARNING"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("in_production", "serving"), [([], "no version serves all of it"), (["1"], "1 does")]
+)
+def test_a_draft_version_does_not_take_over_the_baseline_of_the_version_that_serves(
+    tenancy, in_production, serving
+):
+    """Monitoring judges the serving version's traffic against the active baseline: a newly
+    registered version's baseline becomes active once it is deployed, or by a reset."""
+    other_validation_data()
+    create = ["baseline", "create", "--model", "tenancy_screening", "--from"]
+    assert govflow("model", "register", "tenancy_screening").exit_code == 0
+    assert govflow(*create, "validation.csv").exit_code == 0
+    for version in in_production:
+        log_in_production(tenancy, version)
+    assert govflow("model", "register", "tenancy_screening", "--version", "2").exit_code == 0
+    trail = audit_trail(tenancy)
+
+    result = govflow(*create, "other.csv")
+
+    assert_one_line(
+        result,
+        1,
+        f"tenancy_screening 2 does not serve the model's traffic ({serving}): its baseline "
+        "would replace the active baseline 2024-05-01-v1 of 1, against which that traffic is "
+        "judged; deploy 2 through govflow_model_deployment (its baseline becomes active once "
+        "it serves all traffic) or replace the baseline by a reset (govflow_baseline_reset), "
+        "both approved",
+    )
+    assert baselines_of(tenancy) == ["2024-05-01-v1"]
+    assert audit_trail(tenancy) == trail
+    assert not (tenancy / "baselines" / "tenancy_screening" / "2024-05-01-v2").exists()
 
 
 def test_baseline_create_refuses_to_go_back_to_an_older_version_over_the_active_baseline(tenancy):

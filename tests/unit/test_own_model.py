@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
-from govflow import store
+from govflow import registry, store
 from govflow.cli import app
 from govflow.config import load_config
 from govflow.flows.monitoring import alert_and_open_incidents
@@ -275,8 +275,12 @@ def test_a_baseline_is_read_from_a_sql_table_through_an_environment_variable(
         "TENANCY_VALIDATION_URL",
     )
     # Other data over version 1's active baseline would be a reset: the query's rows are
-    # another version's validation data.
+    # the validation data of version 2, deployed (it serves all traffic).
     assert govflow("model", "register", MODEL, "--version", "2").exit_code == 0
+    with store.session_scope() as session:
+        registry.log_stage(
+            session, model_id=MODEL, version="2", stage="production", deployed_by="mike"
+        )
     from_query = govflow(
         "baseline",
         "create",

@@ -32,7 +32,11 @@ create``).
   same data a second time returns the same baseline. It takes on a model or a version with
   no active baseline: other data over a version's active baseline is refused
   (:class:`ResetRequired`), since replacing it is a reset the ML lead or the CTO approves
-  (seed 004 section 4.2, :func:`~govflow.baselines.management.reset_baseline_from_logs`).
+  (seed 004 section 4.2, :func:`~govflow.baselines.management.reset_baseline_from_logs`),
+  and so is a version that does not serve all traffic
+  (:func:`~govflow.registry.serving_version`) while another version's baseline is active:
+  monitoring judges the serving version's traffic against it, and a new version's baseline
+  becomes active when its deployment's rollout reaches full.
   :func:`create_baseline_from_validation_set` does the same for a registered version's
   validation set (a deployment's baseline, the demo's), through the same gate: a version
   whose validation set the gate refuses never becomes the active baseline. A black-box
@@ -102,6 +106,7 @@ from govflow.registry import (
     get_version,
     register_model,
     register_version,
+    serving_version,
 )
 from govflow.store.schema import Baseline, Model, ModelVersion
 
@@ -112,12 +117,27 @@ RESET_REQUIRED = (
     "replacing it is a baseline reset, which needs approval; trigger the govflow_baseline_reset "
     "DAG (Params model, kind, reason, window_end)"
 )
+OTHER_THAN_VALIDATION_SET = (
+    "{model_id} {version} already has the active baseline {active}, made from its registered "
+    "validation set {uri}, and this data holds other rows or values: replacing it is a "
+    "baseline reset, which needs approval; trigger the govflow_baseline_reset DAG (Params "
+    "model, kind, reason, window_end)"
+)
 NOT_NEWEST = (
     "{model_id} {version} is not its newest registered version ({newest}): its baseline "
     "would replace the active baseline {active} of {active_version} without approval; going "
     "back to an older version is a rollback (govflow_rollback) or a baseline reset "
     "(govflow_baseline_reset), both approved"
 )
+NOT_SERVING = (
+    "{model_id} {version} does not serve the model's traffic ({serving}): its baseline would "
+    "replace the active baseline {active} of {active_version}, against which that traffic is "
+    "judged; deploy {version} through govflow_model_deployment (its baseline becomes active "
+    "once it serves all traffic) or replace the baseline by a reset (govflow_baseline_reset), "
+    "both approved"
+)
+SERVED_BY = "{version} does"
+SERVED_BY_NONE = "no version serves all of it"
 
 NO_SUCH_SOURCE = "baseline data {source}: no such file or directory"
 EMPTY_DIRECTORY = "baseline data {source}: no .parquet or .csv file in the directory"
@@ -502,9 +522,10 @@ def create_baseline_from_data(
     make it the active one (idempotent on the data: the same rows again return the baseline
     they made). Its ``details`` keep the gate's summary and notes.
 
-    It takes on a model, or a version with no active baseline yet: while the version's
-    active baseline was made from other data it is a :class:`ResetRequired`, and nothing is
-    stored."""
+    It takes on a model, or a version with no active baseline yet that serves all traffic:
+    while the version's active baseline was made from other data, or another version's
+    baseline is active and this version does not serve, it is a :class:`ResetRequired`,
+    and nothing is stored."""
     version = model_version or _newest_version(session, model.id)
     registered = session.get(Model, model.id)
     if registered is None:
@@ -517,8 +538,24 @@ def create_baseline_from_data(
     if active is not None and active.model_version == version:
         earlier = baseline_created_under(session, key)
         if earlier is None or earlier.id != active.id:
+            made_from = _validation_set_of(session, active)
+            if made_from is None:
+                raise ResetRequired(
+                    RESET_REQUIRED.format(model_id=model.id, version=version, active=active.version)
+                )
+            # The demo's baseline, and a deployment's, were profiled from the version's
+            # registered validation set: its rows again are the same data.
+            if name in (None, active.version) and _holds_the_rows_of(
+                made_from, config, model, data, source=source, data_dir=data_dir
+            ):
+                return active
             raise ResetRequired(
-                RESET_REQUIRED.format(model_id=model.id, version=version, active=active.version)
+                OTHER_THAN_VALIDATION_SET.format(
+                    model_id=model.id,
+                    version=version,
+                    active=active.version,
+                    uri=made_from.validation_uri,
+                )
             )
     elif active is not None and version != (newest := _newest_version(session, model.id)):
         # Only a newly registered version is taken on here: going back to an older one
@@ -528,6 +565,19 @@ def create_baseline_from_data(
                 model_id=model.id,
                 version=version,
                 newest=newest,
+                active=active.version,
+                active_version=active.model_version,
+            )
+        )
+    elif active is not None and version != (serving := serving_version(session, model.id)):
+        # Monitoring judges the serving version's traffic against the active baseline: a
+        # version that does not serve takes it over only once deployed (its pending baseline
+        # is activated at full) or by an approved reset.
+        raise ResetRequired(
+            NOT_SERVING.format(
+                model_id=model.id,
+                version=version,
+                serving=SERVED_BY_NONE if serving is None else SERVED_BY.format(version=serving),
                 active=active.version,
                 active_version=active.model_version,
             )
@@ -600,9 +650,7 @@ def create_baseline_from_validation_set(
     if registered.validation_uri is None:
         raise BaselineError(NO_VALIDATION_SET.format(model_id=model_id, version=model_version))
     if idempotency_key is None:
-        idempotency_key = (
-            f"{model_id}:{model_version}:{kind}:validation:{registered.validation_uri}"
-        )
+        idempotency_key = _validation_set_key(registered, kind)
     earlier = baseline_created_under(session, idempotency_key)
     if earlier is not None:
         return earlier
@@ -637,6 +685,44 @@ def create_baseline_from_validation_set(
         details={**(details or {}), **notes},
         activate=activate,
     )
+
+
+def _validation_set_key(registered: ModelVersion, kind: BaselineKind) -> str:
+    return (
+        f"{registered.model_id}:{registered.version}:{kind}:validation:{registered.validation_uri}"
+    )
+
+
+def _validation_set_of(session: Session, baseline: Baseline) -> ModelVersion | None:
+    """The registered version whose validation set ``baseline`` was profiled from (the
+    demo's, made under the set's key, or a deployment's), or None."""
+    registered = find_version(session, baseline.model_id, baseline.model_version)
+    if registered is None or registered.validation_uri is None:
+        return None
+    made = baseline_created_under(session, _validation_set_key(registered, "deploy"))
+    if (made is not None and made.id == baseline.id) or "deployment_ref" in baseline.details:
+        return registered
+    return None
+
+
+def _holds_the_rows_of(
+    registered: ModelVersion,
+    config: GovflowConfig,
+    model: ModelEntry,
+    data: pd.DataFrame,
+    *,
+    source: str,
+    data_dir: Path,
+) -> bool:
+    """Whether ``data`` is ``registered``'s validation set: the stored file itself, or data
+    that registering would store as it (the file it was registered from)."""
+    assert registered.validation_uri is not None, "only a registered validation set is compared"
+    kept = _fingerprint(pd.read_parquet(Path(data_dir) / registered.validation_uri))
+    if _fingerprint(data) == kept:
+        return True
+    gated = gate_validation_set(config, model, data, source=source)
+    stored = _stored_validation(gated, model.id, registered.version)[1]
+    return _fingerprint(pd.read_parquet(io.BytesIO(stored))) == kept
 
 
 def _profile_gated_data(
