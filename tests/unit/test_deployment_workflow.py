@@ -320,6 +320,7 @@ def test_the_report_names_the_models_open_incidents_and_kill_switches_as_conditi
     )
     assert "marketing_propensity" not in markdown
 
+
 def test_the_report_counts_a_switch_on_the_models_predict_route_as_a_freeze(
     env, approved, tmp_path
 ):
@@ -344,7 +345,6 @@ def test_the_report_counts_a_switch_on_the_models_predict_route_as_a_freeze(
         ("inference_endpoint", "/v1/models/credit_approval/predict")
     ]
     assert report.recommendation == "APPROVE WITH CONDITIONS"
-
 
 
 def test_the_report_each_approver_was_shown_is_kept_and_named_by_their_decision(env, approved):
