@@ -2590,9 +2590,12 @@ def test_a_report_opens_by_its_recorded_path_under_its_page_permission_and_is_au
     ]
 
 
-def drawn_drift_report(marked: bool = True) -> str:
+def drawn_drift_report(
+    marked: bool = True, *, components: tuple[tuple[str, str, str, float], ...] | None = None
+) -> str:
     """govflow's page of a record with a data-drift, a fairness and a model-drift finding
-    above INFO, each family in its composite (as the monitoring DAGs draw it)."""
+    above INFO, each family in its composite; ``components``: its parts as (family, metric,
+    subject, value), by default named by check type with the findings' values."""
     record = MonitoringRun(
         model_id="credit_approval",
         run_key="credit_approval/30",
@@ -2603,11 +2606,17 @@ def drawn_drift_report(marked: bool = True) -> str:
         composite_score=0.42,
         composite_breakdown={
             "components": {
-                family: {"family": family, "contributing_metric": metric, "contributing_value": v}
-                for family, metric, v in (
-                    ("data_drift", "psi", 0.12),
-                    ("fairness_drift", "disparate_impact_ratio", 0.7531),
-                    ("model_drift", "accuracy_drop", 0.0917),
+                family: {
+                    "family": family,
+                    "contributing_metric": metric,
+                    "contributing_subject": subject,
+                    "contributing_value": v,
+                }
+                for family, metric, subject, v in components
+                or (
+                    ("data_drift", "psi", "", 0.12),
+                    ("fairness_drift", "disparate_impact_ratio", "", 0.7531),
+                    ("model_drift", "accuracy_drop", "", 0.0917),
                 )
             }
         },
@@ -2673,6 +2682,43 @@ def test_a_drift_report_is_served_without_the_figures_of_pages_its_reader_may_no
         (view,) = query_events(session, action="dashboard.view", target="report/*")
     withheld = {"carol": ["model_health"], "victor": ["fairness_monitor", "model_health"]}
     assert view.payload.get("withheld") == withheld.get(user)
+
+
+# The composite's parts as the analysis records them: by family, not by check type.
+FAMILY_PARTS = (
+    ("data", "wasserstein_distance_normalised", "credit_score", 0.3576),
+    ("fairness", "disparate_impact_ratio", "gender", 0.6697),
+    ("model", "accuracy_drop", "", 0.0226),
+)
+FAIRNESS_PART = ("<td>fairness</td>", "0.6697", "<td>gender</td>", "disparate_impact_ratio")
+HEALTH_PART = ("<td>model</td>", "0.0226", "accuracy_drop")
+
+
+@pytest.mark.parametrize("parts_marked", [True, False])
+@pytest.mark.parametrize(
+    ("user", "shown", "left_out"),
+    [
+        ("audrey", FAIRNESS_PART + HEALTH_PART, ()),
+        ("carol", FAIRNESS_PART, HEALTH_PART),
+        ("victor", (), FAIRNESS_PART + HEALTH_PART),
+    ],
+)
+def test_a_drift_reports_composite_names_no_family_metric_or_value_its_reader_may_not_open(
+    governance, tmp_path, user, shown, left_out, parts_marked
+):
+    """The composite's score stays for everyone, its parts only for whoever may open the
+    page of their family; a report drawn before those parts were marked (its findings were)
+    is served alike."""
+    drawn = drawn_drift_report(components=FAMILY_PARTS)
+    if not parts_marked:
+        drawn = re.sub(r"<tr [^>]*>(<td>(?:fairness|model)</td>)", r"<tr>\1", drawn)
+    (tmp_path / "reports" / "credit_approval" / "day30.html").write_text(drawn)
+
+    served = client_as(governance, user).get("/reports/reports/credit_approval/day30.html")
+
+    assert served.status_code == 200
+    assert [figure for figure in shown + left_out if figure in served.text] == list(shown)
+    assert all(f in served.text for f in ("composite score 0.42", "credit_score", "0.3576"))
 
 
 def test_a_drift_report_drawn_before_its_figures_were_marked_keeps_only_data_drift_for_a_viewer(

@@ -681,3 +681,29 @@ def test_groups_are_keyed_by_value_so_codes_read_as_floats_are_the_same_groups()
     assert as_floats.groups == ("1", "2", "3")
     name, cells = intersectional_groups({"grade": [1.0, 2.0], "band": ["a", "b"]})
     assert (name, cells.tolist()) == ("grade&band", ["1&a", "2&b"])
+
+
+@pytest.mark.parametrize(
+    ("details", "text"),
+    [
+        ({"group_sizes": {"female": 935, "male": 1031}}, "rows per group female 935, male 1031"),
+        (
+            {
+                "group_sizes": {"female": 935, "male": 1031, "non_binary": 34},
+                "excluded_groups": {"non_binary": 34},
+            },
+            "rows per group female 935, male 1031; left out as too small to compare: non_binary 34",
+        ),
+        (
+            {
+                "group_sizes": {"female": 80, "non_binary": 3},
+                "excluded_groups": {"non_binary": 3},
+                "group_sizes_counted": "actual positives",
+            },
+            "actual positives per group female 80; left out as too small to compare: non_binary 3",
+        ),
+        ({}, ""),
+    ],
+)
+def test_a_findings_group_sizes_name_the_groups_left_out_as_too_small_apart(details, text):
+    assert fairness.group_sizes_text(details) == text

@@ -207,6 +207,30 @@ def test_drawing_the_compliance_report_again_gives_the_same_bytes_though_it_audi
     assert len(outbox(fresh_store_env)) == 1
 
 
+def test_the_quarter_under_way_drawn_again_the_same_day_is_the_same_report(
+    records, fresh_store_env, monkeypatch
+):
+    """Its audit chain is counted to the end of the last day counted: the events of its own
+    earlier draws (and their Slack posts) come after it, so they make no new version."""
+    now = datetime.now(UTC)
+    monkeypatch.setattr("govflow.reports.compliance.utcnow", lambda: now)
+    quarter = f"{now.year}Q{(now.month - 1) // 3 + 1}"
+
+    first, second, third = (compliance_report(quarter) for _ in range(3))
+
+    assert first == second == third
+    assert sorted(p.name for p in (records / "reports/compliance").iterdir()) == [
+        f"{quarter}.{suffix}" for suffix in ("html", "md", "pdf")
+    ]
+    assert len(report_events(fresh_store_env)) == 3
+    assert len(outbox(fresh_store_env)) == 1
+    yesterday = now - timedelta(days=1)
+    assert (
+        f"- audit chain intact as the report is drawn: no event recorded before the end of "
+        f"{yesterday:%Y-%m-%d} (events since, this report's own among them, count in a later draw)"
+    ) in (records / f"reports/compliance/{quarter}.md").read_text()
+
+
 def test_the_incident_report_pdf_shows_the_deadline_and_a_new_content_is_announced_anew(
     records, fresh_store_env, monkeypatch
 ):

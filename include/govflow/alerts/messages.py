@@ -35,7 +35,7 @@ from urllib.parse import quote
 from slack_sdk import WebClient, WebhookClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from govflow.metrics.fairness import group_sizes_label
+from govflow.metrics.fairness import group_sizes_text
 from govflow.metrics.severity import Threshold
 
 AIRFLOW_BASE_URL_ENV = "GOVFLOW_AIRFLOW_BASE_URL"
@@ -214,14 +214,13 @@ def format_evidence(details: dict[str, Any]) -> str:
     low, high = details.get("ci_low"), details.get("ci_high")
     if low is None or high is None or "group_sizes" not in details:
         return ""
-    sizes = ", ".join(f"{group} {n}" for group, n in details["group_sizes"].items())
     days = details.get("pooled_days", 1)
     span = "the day" if days == 1 else f"the last {days} days"
     interval = f"interval {format_value(low)}-{format_value(high)}"
     own_low, own_high = details.get("plausible_ci_low"), details.get("plausible_ci_high")
     if own_low is not None and own_high is not None and (own_low, own_high) != (low, high):
         interval += f" (the metric's own {format_value(own_low)}-{format_value(own_high)})"
-    return f"{interval}, {group_sizes_label(details)} {sizes}, over {span}"
+    return f"{interval}, {group_sizes_text(details)}, over {span}"
 
 
 def _without_label(label: str, text: str | None) -> str | None:

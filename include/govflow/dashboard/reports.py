@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from govflow.dashboard.access import DashboardRights, ViewPermission
 from govflow.dashboard.deployments import recorded_reports
-from govflow.monitoring.drift_report import PERMISSION_ATTRIBUTE
+from govflow.monitoring.drift_report import COMPOSITE_PERMISSION, PERMISSION_ATTRIBUTE
 from govflow.store.keys import bounded_key
 from govflow.store.schema import AuditEvent, Deployment, MonitoringRun
 
@@ -130,6 +130,9 @@ MARKED = re.compile(rf'<(tr|div) {PERMISSION_ATTRIBUTE}="(\w+)">.*?</\1>', re.DO
 UNMARKED_FIGURES = re.compile(
     r'<h2>[^<]*</h2>\n<table id="govflow-(?:composite|findings|fairness)".*?</table>', re.DOTALL
 )
+# Reports drawn before the composite's parts were marked by family name their rows by it.
+COMPOSITE_TABLE = re.compile(r'<table id="govflow-composite".*?</table>', re.DOTALL)
+FAMILY_ROW = re.compile(r"<tr><td>(\w+)</td>.*?</tr>", re.DOTALL)
 LEFT_OUT = (
     "Left out of this report: the figures of {pages}, which your roles may not open"
     " (policy.yaml dashboard_access). The report as drawn is kept unchanged."
@@ -145,9 +148,10 @@ def withheld_figures(report: RecordedReport, rights: DashboardRights) -> list[Vi
 
 def without_figures(page: str, withheld: Sequence[ViewPermission]) -> str | None:
     """A drift report's page without the figures of the ``withheld`` permissions: its marked
-    rows and blocks, or, in a report drawn before they were marked, every table of figures
-    but the data-drift columns. Only govflow's own header is read (evidently's page below it
-    holds the data drift of the features alone); None for a page without that header."""
+    rows and blocks and its composite's parts of their families (the score stays), or, in a
+    report drawn before they were marked, every table of figures but the data-drift columns.
+    Only govflow's own header is read (evidently's page below it holds the data drift of the
+    features alone); None for a page without that header."""
     start = page.find(VERDICTS_START)
     end = page.find(VERDICTS_END, start)
     if start < 0 or end < 0:
@@ -155,12 +159,20 @@ def without_figures(page: str, withheld: Sequence[ViewPermission]) -> str | None
     header = page[start:end]
     if PERMISSION_ATTRIBUTE in header:
         header = MARKED.sub(lambda m: "" if m[2] in withheld else m[0], header)
+        header = COMPOSITE_TABLE.sub(lambda t: _without_parts(t[0], withheld), header)
     else:
         header = UNMARKED_FIGURES.sub("", header)
     pages = ", ".join(withheld)
     opening = header.index(">") + 1
     notice = f'<p id="govflow-left-out"><strong>{escape(LEFT_OUT.format(pages=pages))}</strong></p>'
     return page[:start] + header[:opening] + notice + header[opening:] + page[end:]
+
+
+def _without_parts(table: str, withheld: Sequence[ViewPermission]) -> str:
+    """The composite table without the rows of the families of the ``withheld`` permissions
+    (each row's first cell names its family)."""
+    families = {family for family, page in COMPOSITE_PERMISSION.items() if page in withheld}
+    return FAMILY_ROW.sub(lambda row: "" if row[1] in families else row[0], table)
 
 
 def report_file(data_dir: Path, report: RecordedReport) -> Path | None:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.incidents.lifecycle import get_incident, state_at, timeline
-from govflow.metrics.fairness import group_sizes_label
+from govflow.metrics.fairness import group_sizes_text
 from govflow.reports import KeptReport, keep_renderings
 from govflow.reports.executive import ReportError
 from govflow.reports.html import markdown_html
@@ -176,11 +176,7 @@ def _scope(session: Session, incident: Incident) -> list[str]:
             if details.get("min_group")
             else ""
         )
-        sizes = (
-            f"; {group_sizes_label(details)} " + ", ".join(f"{g} {n}" for g, n in groups.items())
-            if groups
-            else ""
-        )
+        sizes = f"; {group_sizes_text(details)}" if groups else ""
         value = "n/a" if row.value is None else f"{row.value:.4g}"
         lines.append(
             f"- {row.check_type} {row.metric} of {row.subject or 'the model'}: {value} "

@@ -1389,3 +1389,23 @@ def group_sizes_label(details: Mapping[str, Any]) -> str:
     """``rows per group``, or what else a finding's group sizes count (``actual positives
     per group``): how the sizes a finding stores under ``group_sizes`` are introduced."""
     return f"{details.get('group_sizes_counted') or 'rows'} per group"
+
+
+TOO_SMALL = "left out as too small to compare: {groups}"
+
+
+def group_sizes_text(details: Mapping[str, Any]) -> str:
+    """A finding's group sizes in words, the groups it compared apart from those it left out
+    as below min_group_size (``rows per group female 935, male 1031; left out as too small to
+    compare: non_binary 34``): a left-out group listed among the others reads as compared.
+    Empty when the finding stored no sizes."""
+    sizes = details.get("group_sizes") or {}
+    excluded = details.get("excluded_groups") or {}
+    if not isinstance(excluded, Mapping):
+        excluded = {group: sizes.get(group, "") for group in excluded}
+    compared = ", ".join(f"{group} {n}" for group, n in sizes.items() if group not in excluded)
+    parts = [f"{group_sizes_label(details)} {compared}"] if compared else []
+    if excluded:
+        left_out = ", ".join(f"{group} {n}".strip() for group, n in excluded.items())
+        parts.append(TOO_SMALL.format(groups=left_out))
+    return "; ".join(parts)

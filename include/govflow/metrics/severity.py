@@ -96,6 +96,13 @@ _COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
     "<=": operator.le,
 }
 Family = Literal["data", "fairness", "model", "explanation"]
+# The composite's family of each check type (the composite's parts are named by family).
+COMPOSITE_FAMILIES: dict[str, Family] = {
+    "data_drift": "data",
+    "fairness_drift": "fairness",
+    "model_drift": "model",
+    "explanation_drift": "explanation",
+}
 FeatureType = Literal["numerical", "categorical", "binary_prediction", "score"]
 
 THRESHOLD_ORDER_HIGHER = (

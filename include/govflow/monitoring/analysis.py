@@ -97,6 +97,7 @@ from govflow.metrics.fairness import (
     group_sizes_label,
     judged_group_sizes,
 )
+from govflow.metrics.severity import COMPOSITE_FAMILIES
 from govflow.monitoring import window_counts
 from govflow.monitoring.prediction_logs import (
     LABEL,
@@ -124,12 +125,6 @@ from govflow.monitoring.window_quality import counted_quality_gate
 
 DATA_QUALITY = "data_quality"
 INCONCLUSIVE = "INCONCLUSIVE"
-COMPOSITE_FAMILIES = {
-    "data_drift": "data",
-    "fairness_drift": "fairness",
-    "model_drift": "model",
-    "explanation_drift": "explanation",
-}
 # Fairness metrics that compare selection rates need no outcome; the rest need labels.
 SELECTION_METRICS = frozenset(
     {"demographic_parity_difference", "disparate_impact_ratio", "demographic_parity_drift"}
@@ -466,9 +461,7 @@ class _Judge:
             severity = classify(judged, found).name
             family = COMPOSITE_FAMILIES.get(check_type)
             if family is not None:
-                self.observations.append(
-                    MetricObservation(metric, family, judged, found, subject)  # type: ignore[arg-type]
-                )
+                self.observations.append(MetricObservation(metric, family, judged, found, subject))
         self.findings.append(
             Finding(
                 check_type,
@@ -517,7 +510,7 @@ class _Judge:
             family = COMPOSITE_FAMILIES.get(check_type)
             if family is not None:
                 self.observations.append(
-                    MetricObservation(metric, family, value, found, subject, verdict=verdict)  # type: ignore[arg-type]
+                    MetricObservation(metric, family, value, found, subject, verdict=verdict)
                 )
         inconclusive = verdict == "INCONCLUSIVE"
         self.findings.append(

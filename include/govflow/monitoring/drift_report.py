@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from govflow.config.inventory import ModelEntry
 from govflow.metrics.fairness import group_sizes_label
-from govflow.metrics.severity import Threshold, severity_rank
+from govflow.metrics.severity import COMPOSITE_FAMILIES, Threshold, severity_rank
 from govflow.store.schema import MetricResult, MonitoringRun
 
 # govflow's data-drift metric -> evidently's stat test of the same statistic, the preferred first.
@@ -68,6 +68,12 @@ FIGURES_PERMISSION: dict[str, FigurePermission] = {
     "fairness_drift": "fairness_monitor",
     "model_drift": "model_health",
     "explanation_drift": "model_health",
+}
+# The composite's parts are named by family ("fairness", not "fairness_drift"): its row of
+# a withheld family is marked alike, the composite itself (the summary's score) stays.
+COMPOSITE_PERMISSION: dict[str, FigurePermission] = {
+    COMPOSITE_FAMILIES[check_type]: permission
+    for check_type, permission in FIGURES_PERMISSION.items()
 }
 PERMISSION_ATTRIBUTE = "data-govflow-permission"
 
@@ -386,15 +392,18 @@ def _column_cells(verdict: ColumnVerdict) -> list[str]:
 
 
 def _row_start(family: str, marked: bool) -> str:
-    permission = FIGURES_PERMISSION.get(family) if marked else None
+    if not marked:
+        return "<tr>"
+    permission = FIGURES_PERMISSION.get(family, COMPOSITE_PERMISSION.get(family))
     return "<tr>" if permission is None else f'<tr {PERMISSION_ATTRIBUTE}="{permission}">'
 
 
 def _table(
     table_id: str, header: Sequence[str], rows: Sequence[Sequence[str]], *, marked: bool = False
 ) -> str:
-    """A table of ``rows``; ``marked``: each row whose first cell is a check family names the
-    dashboard permission its figures need (``FIGURES_PERMISSION``)."""
+    """A table of ``rows``; ``marked``: each row whose first cell is a check type or a
+    composite family names the dashboard permission its figures need (``FIGURES_PERMISSION``,
+    ``COMPOSITE_PERMISSION``)."""
     head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
     body = "".join(
         _row_start(row[0], marked) + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"

@@ -13,7 +13,8 @@ section by section along seed 004's EU AI Act table:
 * Art. 73 (incident reporting): incidents opened per class, time to acknowledge and to
   resolve, accepted risks and their expiry;
 * Art. 12 (record-keeping): baseline changes and who approved them, kill-switch uses, and the
-  audit chain's verification as the report is drawn.
+  audit chain's verification as the report is drawn, its reach counted to the end of the
+  quarter's last day counted (the report's own events come after it).
 
 Each section answers for what was in force or open during the quarter, whenever it began:
 incidents still open when it began, risk acceptances and kill switches in force then, and
@@ -169,7 +170,7 @@ def build_report(
         "",
         "## Art. 12: record-keeping",
         "",
-        *_records(session, start, end, broken),
+        *_records(session, start, end, broken, chain_to=_counted_to(drawn_to, end)),
         "",
     ]
     headline = _headline(quarter, incidents, end, broken)
@@ -182,6 +183,14 @@ def _under_way(drawn_to: datetime, end: datetime) -> str:
     if drawn_to == end:
         return ""
     return f" The quarter is under way: days to {drawn_to - timedelta(days=1):%Y-%m-%d} counted."
+
+
+def _counted_to(drawn_to: datetime, end: datetime) -> datetime:
+    """The end of the quarter's last day counted: the quarter's end, or for a quarter under
+    way the midnight the report is drawn after."""
+    if drawn_to == end:
+        return end
+    return datetime.combine(drawn_to.date(), datetime.min.time(), tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -505,7 +514,9 @@ def _carried_over(carried: list[Incident], end: datetime) -> list:
     ]
 
 
-def _records(session: Session, start: datetime, end: datetime, broken: str | None) -> list[str]:
+def _records(
+    session: Session, start: datetime, end: datetime, broken: str | None, *, chain_to: datetime
+) -> list[str]:
     baselines = session.scalars(
         select(Baseline)
         .where(Baseline.created_at >= start, Baseline.created_at < end)
@@ -535,18 +546,26 @@ def _records(session: Session, start: datetime, end: datetime, broken: str | Non
         + (" in force when the quarter began" if k.activated_at < start else "")
         for k in switches
     ] or ["- no kill switch used or in force this quarter"]
-    # The chain as far as the quarter's end, not its head now: drawing the report adds events
-    # (its own audit), and the same records must give the same report.
+    # The chain as far as the last day counted (the quarter's end, or for a quarter under way
+    # the midnight before the draw), not its head now: drawing the report adds events (its
+    # own audit, its Slack post), and the same records must give the same report. A prefix
+    # of the chain cut at a moment is what an auditor can check again by its last hash.
     last = session.scalars(
-        select(AuditEvent).where(AuditEvent.occurred_at < end).order_by(AuditEvent.seq.desc())
+        select(AuditEvent).where(AuditEvent.occurred_at < chain_to).order_by(AuditEvent.seq.desc())
     ).first()
     state = "intact" if broken is None else f"BROKEN ({broken})"
-    # Not "empty": the chain may well hold events, all recorded after the quarter (a replay
-    # or backfill of its data), and their count changes as reports audit themselves.
+    cut = (
+        "the quarter's end"
+        if chain_to == end
+        else f"the end of {chain_to - timedelta(days=1):%Y-%m-%d} (events since, this report's"
+        " own among them, count in a later draw)"
+    )
+    # Not "empty": the chain may well hold events, all recorded after the cut (a replay or
+    # backfill of the quarter's data), and their count changes as reports audit themselves.
     reach = (
-        f"{last.seq} events to the quarter's end, the last {last.hash}"
+        f"{last.seq} events to {cut}, the last {last.hash}"
         if last
-        else "no event recorded before the quarter's end"
+        else f"no event recorded before {cut}"
     )
     lines.append(f"- audit chain {state} as the report is drawn: {reach}")
     return lines
