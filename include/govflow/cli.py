@@ -518,6 +518,7 @@ def model_register(
         read_baseline_data,
         register_from_config,
     )
+    from govflow.baselines.profile import active_baseline
     from govflow.config import load_config
 
     if not version.strip():
@@ -552,9 +553,17 @@ def model_register(
             for line in validation_set.notes:
                 typer.echo(line, err=True)
         kind = "black box" if not registered.artifact_uri else f"artefact {registered.artifact_uri}"
-        typer.echo(
-            f"{model_id} {version} registered ({registered.status}, {kind}); next: "
+        active = active_baseline(session, model_id)
+        # Another version's traffic is judged against the active baseline: this one's
+        # becomes active once it is deployed (baseline create would refuse it).
+        following = (
             f"govflow baseline create --model {model_id} --from <validation data>"
+            if active is None or active.model_version == version
+            else f"deploy it through govflow_model_deployment (its baseline becomes active "
+            f"once it serves all traffic; {active.model_version}'s stays until then)"
+        )
+        typer.echo(
+            f"{model_id} {version} registered ({registered.status}, {kind}); next: {following}"
         )
         if registered.validation_uri is not None:
             typer.echo(

@@ -720,7 +720,13 @@ def test_a_draft_version_does_not_take_over_the_baseline_of_the_version_that_ser
     assert govflow(*create, "validation.csv").exit_code == 0
     for version in in_production:
         log_in_production(tenancy, version)
-    assert govflow("model", "register", "tenancy_screening", "--version", "2").exit_code == 0
+    registered = govflow("model", "register", "tenancy_screening", "--version", "2")
+    assert registered.exit_code == 0, registered.output
+    # What to do next is the deployment, not the baseline create refused below.
+    assert registered.stdout.splitlines()[0].endswith(
+        "; next: deploy it through govflow_model_deployment (its baseline becomes active once "
+        "it serves all traffic; 1's stays until then)"
+    )
     trail = audit_trail(tenancy)
 
     result = govflow(*create, "other.csv")
