@@ -16,6 +16,8 @@ incident (seed 004 3.3 fairness, 3.4 data):
    start). Unanswered, it escalates to the
    secondary (with Slack and e-mail), whose own action, for CRITICAL data and model
    incidents, escalates to the executive when the incident is still open after 4 hours.
+   An incident acknowledged already (a run started again by hand) is not asked about again:
+   the acknowledgement on record answers, and nobody is escalated to for want of one.
 4. **Contain**: the responder picks manual review queue, roll back (starts
    govflow_rollback for the deployment the model's route serves), freeze (kill switch),
    accept risk (starts govflow_risk_acceptance, one run per response run; none while an

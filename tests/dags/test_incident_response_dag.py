@@ -26,8 +26,9 @@ from govflow.flows.incident_response import (
     ACCEPTANCE_PENDING,
     ACCEPTANCE_RUNNING,
     ACCEPTANCE_STARTED,
+    NOT_ESCALATED,
 )
-from govflow.incidents.lifecycle import open_incident
+from govflow.incidents.lifecycle import acknowledge, open_incident, start_investigation
 from govflow.incidents.risk_acceptances import (
     approve_acceptance,
     expire_acceptances,
@@ -35,7 +36,7 @@ from govflow.incidents.risk_acceptances import (
     reject_acceptance,
     request_acceptance,
 )
-from govflow.store.schema import IncidentEvent, RiskAcceptance
+from govflow.store.schema import Alert, Incident, IncidentEvent, RiskAcceptance
 from govflow.store.types import utcnow
 from tests.support.registry import high_risk_model
 
@@ -171,6 +172,74 @@ def test_a_resolution_check_the_store_failed_is_retried_as_every_step_is(dag):
     # A refusal fails once (above); what a retry can fix, a store briefly unreachable, is
     # retried like the run's other steps.
     assert dag.get_task("verify_resolution").retries == dag.default_args["retries"] == 2
+
+
+# --- A run started again by hand for an incident acknowledged in an earlier one
+
+
+def _acknowledged_by_carol(incident_id: int) -> None:
+    """What the first response run's acknowledgement left: carol investigating."""
+    with store.session_scope() as session:
+        incident = session.get_one(Incident, incident_id)
+        acknowledge(session, incident, actor="carol")
+        start_investigation(session, incident, actor="carol")
+
+
+def _escalations(incident_id: int) -> tuple[list, list, list]:
+    """The incident's escalation events, its alerts and its incident.escalated audit events."""
+    with store.session_scope() as session:
+        events = session.scalars(
+            select(IncidentEvent.note).where(
+                IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "escalated"
+            )
+        ).all()
+        alerts = session.scalars(select(Alert.id).where(Alert.incident_id == incident_id)).all()
+        audit = query_events(session, action="incident.escalated")
+        return list(events), list(alerts), list(audit)
+
+
+def test_a_run_started_again_for_an_acknowledged_incident_asks_nobody_and_escalates_nothing(
+    dag, incident
+):
+    incident_id, ref = incident
+    _acknowledged_by_carol(incident_id)
+
+    # The acknowledgement steps of the run, plan_response included, with nobody answering.
+    acknowledging = dag.partial_subset(task_ids=["record_acknowledgement"])
+    dag_run = acknowledging.test(run_conf={"incident_ref": ref})
+
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert dag_run.state == "success"
+    assert states == {
+        "plan_response": "success",
+        "acknowledge": "success",
+        "escalate_to_secondary": "skipped",
+        "acknowledge_as_secondary": "skipped",
+        "escalate_to_executive": "skipped",
+        "acknowledge_as_executive": "skipped",
+        "record_acknowledgement": "success",
+    }
+    assert _escalations(incident_id) == ([], [], [])
+    with store.session_scope() as session:
+        investigated = session.get_one(Incident, incident_id)
+        assert (investigated.status, investigated.assigned_to) == ("investigating", "carol")
+
+
+@pytest.mark.parametrize("level", ["secondary", "executive"])
+def test_a_request_that_timed_out_escalates_nothing_once_the_incident_is_acknowledged(
+    dag, incident, monkeypatch, capsys, level
+):
+    incident_id, ref = incident
+    _acknowledged_by_carol(incident_id)
+    escalate = _task(dag, f"escalate_to_{level}", monkeypatch, incident_id)
+
+    escalated = escalate(level)
+
+    assert escalated == {}
+    assert capsys.readouterr().out.splitlines()[-1] == NOT_ESCALATED.format(
+        ref=ref, level=level, status="investigating"
+    )
+    assert _escalations(incident_id) == ([], [], [])
 
 
 # --- "Accept risk": one govflow_risk_acceptance run per response run, none while one lasts

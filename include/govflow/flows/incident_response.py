@@ -38,6 +38,12 @@ NO_SUCH_LEVEL = (
     "{ref}: escalation path {path} has no {level} step, so nobody more is told; the next "
     "question goes to those already responsible"
 )
+NOT_ESCALATED = (
+    "{ref}: not escalated to {level}: the incident is {status}, no longer waiting for an "
+    "acknowledgement"
+)
+# The levels a response run escalates to because nobody acknowledged.
+UNACKNOWLEDGED_LEVELS = ("secondary", "executive")
 NO_INCIDENT_PLANNED = "no incident to hand back to the sweeper: the plan named none"
 VERIFICATION_ORDER = "field 'verification_end': {end} is not after verification_start {start}"
 WINDOW_NOT_COMPLETE = (
@@ -120,6 +126,22 @@ def _runbook_body(config: GovflowConfig, incident: Incident, runbook_key: str) -
     return "\n".join(lines)
 
 
+def _acknowledged(session: Any, config: GovflowConfig, incident: Incident) -> dict | None:
+    """The acknowledgement on record, as the answer of the primary's request (None while the
+    incident waits for one): a run started again by hand neither asks for it again nor
+    escalates for want of it."""
+    event = incidents.acknowledgement(session, incident)
+    if event is None:
+        return None
+    known = {user.id: user.name for user in config.people.users}
+    return {
+        "chosen_options": [ACKNOWLEDGE],
+        "params_input": {},
+        "responded_by_user": {"id": event.actor, "name": known.get(event.actor, event.actor)},
+        "responded_at": utc(event.occurred_at).isoformat(),
+    }
+
+
 def _due(clock: datetime, minutes: int | None) -> str | None:
     return (clock + timedelta(minutes=minutes)).isoformat() if minutes else None
 
@@ -174,6 +196,7 @@ def plan_response(
                 "users": _users(config, plan.primary),
                 "timeout_minutes": ack,
                 "due_at": incidents.acknowledgement_due(config, incident).isoformat(),
+                "answered": _acknowledged(session, config, incident),
             },
             "secondary": {
                 "users": _users(config, [*plan.secondary, *plan.primary]),
@@ -206,11 +229,16 @@ def escalate_to_level(
     put in the outbox for it (none when a retry finds them there already). A path without
     that level (seed 004's WARNING path has no executive; a policy may lack a secondary)
     hands it to nobody more: the run goes on, its next question asked of those already
-    responsible, and the line says so."""
+    responsible, and the line says so. The secondary and the executive are told only while
+    nobody has acknowledged the incident: once it is acknowledged (or further along), a
+    request that timed out escalates nothing, and the line says so too."""
     config = _config(config)
     now = utcnow()
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
+        if level in UNACKNOWLEDGED_LEVELS and incident.status != incidents.OPEN:
+            print(NOT_ESCALATED.format(ref=incident.ref, level=level, status=incident.status))
+            return []
         # The rotation of the episode under way, whose SLA the sweeper counts from the
         # reopening too: a reopened incident is someone else's week.
         plan = incidents.responders(config, incident, incidents.sla_clock_start(incident))
@@ -678,6 +706,7 @@ __all__ = [
     "ACCEPTANCE_PENDING",
     "ACCEPTANCE_RUNNING",
     "ACCEPTANCE_STARTED",
+    "NOT_ESCALATED",
     "ResolutionError",
     "end_response_run",
     "escalate_to_level",
