@@ -21,7 +21,9 @@ incident (seed 004 3.3 fairness, 3.4 data):
 4. **Contain**: the responder picks manual review queue, roll back (starts
    govflow_rollback for the deployment the model's route serves), freeze (kill switch),
    accept risk (starts govflow_risk_acceptance, one run per response run; none while an
-   earlier request is pending or in force, or an earlier run has not ended) or monitor only.
+   earlier request is pending or in force, or an earlier run has not ended, nor when the
+   policy would refuse it, e.g. a CRITICAL condition: the timeline says why, and so does the
+   form's text) or monitor only.
 5. **Document** within 24 hours: root cause and corrective action (a form).
 6. **Resolve**: the responder names the window that shows the fix; the analysis is re-run
    over it and the incident is resolved and closed only if it passes (post-mortem due

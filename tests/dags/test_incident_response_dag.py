@@ -24,19 +24,28 @@ from govflow.config import load_config
 from govflow.flows.incident_response import (
     ACCEPTANCE_ORPHANED,
     ACCEPTANCE_PENDING,
+    ACCEPTANCE_REFUSED,
     ACCEPTANCE_RUNNING,
     ACCEPTANCE_STARTED,
     NOT_ESCALATED,
 )
 from govflow.incidents.lifecycle import acknowledge, open_incident, start_investigation
 from govflow.incidents.risk_acceptances import (
+    SEVERITY_NOT_ACCEPTABLE,
     approve_acceptance,
     expire_acceptances,
     refuse_acceptance,
     reject_acceptance,
     request_acceptance,
 )
-from govflow.store.schema import Alert, Incident, IncidentEvent, RiskAcceptance
+from govflow.store.schema import (
+    Alert,
+    Incident,
+    IncidentEvent,
+    MetricResult,
+    MonitoringRun,
+    RiskAcceptance,
+)
 from govflow.store.types import utcnow
 from tests.support.registry import high_risk_model
 
@@ -291,8 +300,37 @@ def _refuse(session, config, acceptance) -> None:
 
 
 def _expire(session, config, acceptance) -> None:
+    """Expired while the drift persists: the incident reopens, its risk acceptable again (one
+    that expired resolved could not have its risk accepted any more)."""
     approve_acceptance(session, config, acceptance, approver="carol")
+    _measured_warning(session, utcnow() + timedelta(days=10))
     expire_acceptances(session, config, now=utcnow() + timedelta(days=11))
+
+
+def _measured_warning(session, at) -> None:
+    """A daily record of credit_approval finished at ``at``: psi still at WARNING."""
+    run = MonitoringRun(
+        model_id="credit_approval",
+        run_key=f"daily/psi/{at.isoformat()}",
+        cadence="daily",
+        interval_start=at - timedelta(days=1),
+        interval_end=at,
+        status="succeeded",
+        finished_at=at,
+    )
+    session.add(run)
+    session.flush()
+    session.add(
+        MetricResult(
+            monitoring_run_id=run.id,
+            check_type="data_drift",
+            metric="psi",
+            subject="income",
+            value=0.18,
+            status="computed",
+            severity="WARNING",
+        )
+    )
 
 
 def _approve(session, config, acceptance) -> None:
@@ -330,6 +368,27 @@ def test_accept_risk_starts_a_risk_acceptance_run_and_a_retry_chooses_the_same(
             select(IncidentEvent).where(IncidentEvent.kind == "containment")
         ).all()
     assert [(event.actor, event.note) for event in chosen] == [("carol", message)]
+
+
+def test_accept_risk_of_a_critical_incident_starts_no_run_and_its_timeline_says_why(
+    dag, incident, monkeypatch
+):
+    incident_id, ref = incident
+    with store.session_scope() as session:
+        session.get_one(Incident, incident_id).severity = "CRITICAL"
+
+    chosen = _accept_risk(dag, monkeypatch, incident_id, f"incident__{ref}")
+
+    reason = SEVERITY_NOT_ACCEPTABLE.format(
+        severity="CRITICAL", metric="psi", model_id="credit_approval", allowed="WARNING"
+    )
+    message = ACCEPTANCE_REFUSED.format(ref=ref, reason=reason)
+    assert (chosen["risk_acceptance_run_id"], chosen["message"]) == (None, message)
+    with store.session_scope() as session:
+        chosen_events = session.scalars(
+            select(IncidentEvent.note).where(IncidentEvent.kind == "containment")
+        ).all()
+    assert chosen_events == [message]
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,12 @@ ACCEPTANCE_PENDING = (
 ACCEPTANCE_ORPHANED = (
     "its govflow_risk_acceptance run {run} ended without a decision, so a new request may start"
 )
+# What the policy refuses (a CRITICAL condition, an incident past investigation) is refused
+# here, where "Accept risk" was chosen, rather than by a run started only to fail its check.
+ACCEPTANCE_REFUSED = "{ref}: accept risk: refused, so no request is started: {reason}"
+# The containment form's options are the same for every incident (Airflow fixes them when
+# the DAG file is parsed): its text says when the policy refuses one of them for this one.
+ACCEPTANCE_REFUSED_NOW = "**Accept risk** would be refused now: {reason}"
 RISK_ACCEPTANCE_KEY = "govflow_risk_acceptance/"
 ACCEPTANCE_RUNNING = (
     "{ref}: accept risk: {run} of govflow_risk_acceptance has not ended, so no new request "
@@ -142,6 +148,15 @@ def _acknowledged(session: Any, config: GovflowConfig, incident: Incident) -> di
     }
 
 
+def _acceptance_refusal(session: Any, config: GovflowConfig, incident: Incident) -> str:
+    """Why the policy would refuse "Accept risk" for the incident now, or ''."""
+    try:
+        risk_acceptances.preview_request(session, config, incident=incident)
+    except (risk_acceptances.RiskAcceptanceError, incidents.IncidentError) as refused:
+        return str(refused)
+    return ""
+
+
 def _due(clock: datetime, minutes: int | None) -> str | None:
     return (clock + timedelta(minutes=minutes)).isoformat() if minutes else None
 
@@ -180,6 +195,7 @@ def plan_response(
         # primary 15 minutes more.
         clock = incidents.sla_clock_start(incident)
         responders = [*plan.primary, *plan.secondary, *plan.executive]
+        refusal = _acceptance_refusal(session, config, incident)
         return {
             "incident_id": incident.id,
             "ref": incident.ref,
@@ -190,7 +206,8 @@ def plan_response(
             "priority": incident.priority,
             "subject": f"{incident.ref} {incident.severity} {incident.metric} on "
             f"{incident.model_id}",
-            "body": _runbook_body(config, incident, plan.runbook),
+            "body": _runbook_body(config, incident, plan.runbook)
+            + (f"\n\n{ACCEPTANCE_REFUSED_NOW.format(reason=refusal)}" if refusal else ""),
             "runbook": plan.runbook,
             "primary": {
                 "users": _users(config, plan.primary),
@@ -433,6 +450,7 @@ def risk_acceptance_runs(incident_id: int, *, db_url: str | None = None) -> list
 
 def _acceptance_blocking(
     session: Any,
+    config: GovflowConfig,
     incident: Incident,
     running: Sequence[str],
     ended: Sequence[str],
@@ -440,7 +458,8 @@ def _acceptance_blocking(
     actor: str,
 ) -> str:
     """Why no new risk acceptance may start for the incident now, or ''. A request still
-    pending whose govflow_risk_acceptance run has ended (``ended``) is refused first."""
+    pending whose govflow_risk_acceptance run has ended (``ended``) is refused first; what
+    the policy would refuse (:func:`risk_acceptances.preview_request`) is refused here."""
     active = risk_acceptances.active_acceptance(session, incident.model_id, incident.metric, at)
     filed_under = risk_acceptances.request_key_of(active) if active else None
     run = (filed_under or "").removeprefix(RISK_ACCEPTANCE_KEY)
@@ -460,6 +479,10 @@ def _acceptance_blocking(
         )
     if running:
         return ACCEPTANCE_RUNNING.format(ref=incident.ref, run=running[0])
+    try:
+        risk_acceptances.preview_request(session, config, incident=incident, at=at)
+    except (risk_acceptances.RiskAcceptanceError, incidents.IncidentError) as refused:
+        return ACCEPTANCE_REFUSED.format(ref=incident.ref, reason=refused)
     return ""
 
 
@@ -470,6 +493,7 @@ def request_risk_acceptance(
     running: Sequence[str],
     actor: str,
     ended: Sequence[str] = (),
+    config: GovflowConfig | None = None,
     db_url: str | None = None,
     at: datetime | None = None,
 ) -> dict[str, Any]:
@@ -479,12 +503,14 @@ def request_risk_acceptance(
     ended) may still file one; ``message`` says which, and is printed. An ended request
     (rejected, refused, expired) leaves the way open, and so does one still pending whose run
     Airflow has ended (``ended``): nothing can decide it any more, so it is refused, saying
-    why. The choice is a timeline event per response run, so a retry of the run answers as
-    its first try did."""
+    why. What the policy refuses (a CRITICAL condition) starts nothing either, and the
+    message says why. The choice is a timeline event per response run, so a retry of the run
+    answers as its first try did."""
+    config = _config(config)
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
         moment = at or utcnow()
-        blocking = _acceptance_blocking(session, incident, running, ended, moment, actor)
+        blocking = _acceptance_blocking(session, config, incident, running, ended, moment, actor)
         run = (
             None
             if blocking
@@ -704,6 +730,8 @@ def incident_responses_to_start(run_ids: list[int], *, db_url: str | None = None
 
 __all__ = [
     "ACCEPTANCE_PENDING",
+    "ACCEPTANCE_REFUSED",
+    "ACCEPTANCE_REFUSED_NOW",
     "ACCEPTANCE_RUNNING",
     "ACCEPTANCE_STARTED",
     "NOT_ESCALATED",
