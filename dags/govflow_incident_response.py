@@ -24,7 +24,8 @@ incident (seed 004 3.3 fairness, 3.4 data):
    earlier request is pending or in force, or an earlier run has not ended, nor when the
    policy would refuse it, e.g. a CRITICAL condition: the timeline says why, and so does the
    form's text) or monitor only.
-5. **Document** within 24 hours: root cause and corrective action (a form).
+5. **Document** within 24 hours: root cause and corrective action (a form, asked again
+   when a field is left blank or holds only spaces).
 6. **Resolve**: the responder names the window that shows the fix; the analysis is re-run
    over it and the incident is resolved and closed only if it passes (post-mortem due
    within 7 days).
@@ -61,7 +62,7 @@ CONTAINMENT = {
 }
 DIAGNOSES = ["moved_features_and_groups", "recent_changes", "baseline_age", "data_quality_status"]
 # A form field the responder must fill: empty until answered (the task validates its params
-# when it starts), a non-empty string in the answer.
+# when it starts), a non-empty string in the answer; one of only spaces is asked again.
 REQUIRED_TEXT = ["null", "string"]
 SUBJECT = "{{ ti.xcom_pull(task_ids='plan_response')['subject'] }}"
 BODY = "{{ ti.xcom_pull(task_ids='plan_response')['body'] }}"
@@ -220,7 +221,8 @@ def monitor_only() -> dict:
 
 @task
 def record_documentation(form: dict) -> dict:
-    """Root cause and corrective action from the documentation form; a blank one fails once."""
+    """Root cause and corrective action from the documentation form (which asks again for a
+    blank one); a blank one that reaches here all the same fails once."""
     from govflow.flows.incident_response import record_documentation as record
 
     with airflow_outcomes():

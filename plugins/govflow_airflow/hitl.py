@@ -225,9 +225,11 @@ class AssignedAtRuntime(HITLOperator):
         self.assignment_task_id = assignment_task_id
         self.assignment_key = assignment_key
 
+    def assignment(self, ti: Any) -> dict[str, Any] | None:
+        return ti.xcom_pull(task_ids=self.assignment_task_id)[self.assignment_key]
+
     def execute(self, context: Any) -> Any:
-        plan = context["ti"].xcom_pull(task_ids=self.assignment_task_id)
-        assignment = plan[self.assignment_key]
+        assignment = self.assignment(context["ti"])
         if assignment is None:
             # The upstream task decided nobody needs to be asked (e.g. a rollback criterion
             # fired before the stage's approval, or a rollback the System Owner requested).
@@ -267,8 +269,15 @@ class AssignedBranchOperator(AssignedAtRuntime, HITLBranchOperator):
         return super().execute_complete(context, event)
 
 
-class AssignedEntryOperator(AssignedAtRuntime, HITLEntryOperator):
-    """`HITLEntryOperator` (a form) assigned at run time."""
+class AssignedEntryOperator(AssignedAtRuntime, AskedAgainIfMalformed, HITLEntryOperator):
+    """`HITLEntryOperator` (a form) assigned at run time, asked again when malformed (a
+    field it must have left blank, say) rather than failing the step after it."""
+
+    def write_request(self, ti: Any, *, defaults: list[str] | None) -> None:
+        # Resumed, the operator is the DAG file's again: the assignees are the plan's.
+        assignment = self.assignment(ti)
+        self.assigned_users = assignment["users"] if assignment else self.assigned_users
+        super().write_request(ti, defaults=defaults)
 
 
 def response_of(event: dict[str, Any]) -> dict[str, Any]:

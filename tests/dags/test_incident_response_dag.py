@@ -7,7 +7,8 @@ incident id in place of that lookup."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,50 @@ def test_a_documentation_left_blank_fails_its_task_once_in_one_line(dag, inciden
     assert str(failed.value) == (
         f"documenting incident {ref} needs a root cause and a corrective action"
     )
+
+
+class _Form:
+    """What the documentation form reads and writes of its task instance on resume."""
+
+    def __init__(self, plan: dict) -> None:
+        self.id, self.task_id, self.map_index = uuid.uuid4(), "document", -1
+        deadline = datetime.now(UTC) + timedelta(hours=23)
+        self.stored = {"return_value": plan, "deadline": deadline.isoformat()}
+        self.pushed: dict[str, object] = {}
+
+    def xcom_pull(self, *, task_ids: str, key: str = "return_value", **_: object) -> object:
+        return self.stored.get(key)
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.pushed[key] = value
+
+
+def test_a_documentation_of_only_spaces_is_asked_again_of_the_responders(dag, monkeypatch):
+    """Failing record_documentation instead left the run green and nobody asked (the run's
+    end runs whatever happened)."""
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    asked_again = []
+    monkeypatch.setattr(
+        "govflow_airflow.hitl.upsert_hitl_detail", lambda **kw: asked_again.append(kw)
+    )
+    ti = _Form({"documentation": {"users": [CAROL], "timeout_minutes": 24 * 60}})
+    answer = {
+        "chosen_options": ["OK"],
+        "params_input": {"root_cause": "   ", "corrective_action": "fix the feed"},
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": CAROL,
+    }
+
+    with pytest.raises(TaskAwaitingInput) as parked:
+        dag.get_task("document").execute_complete({"task_instance": ti, "ti": ti}, answer)
+
+    assert parked.value.method_name == "execute_complete"
+    assert timedelta(hours=22, minutes=59) < parked.value.timeout <= timedelta(hours=23)
+    assert [call["assigned_users"] for call in asked_again] == [[CAROL]]
+    assert ti.pushed["answer_problems"] == [
+        {"by": "carol", "problems": ["field 'root_cause' is blank"]}
+    ]
 
 
 @pytest.mark.parametrize(

@@ -538,7 +538,7 @@ def record_documentation(
     incident_id: int, form: dict[str, Any], *, actor: str, db_url: str | None = None
 ) -> dict[str, Any]:
     """Root cause and corrective action from the documentation form; an answer that leaves
-    either blank is :class:`Refused` (the form's minLength lets spaces through)."""
+    either blank is :class:`Refused` (the form asks again for one, so this guards the rest)."""
     answer = Answer.from_xcom(form)
     answers, responder = answer.params, answer.responded_by
     with store.session_scope(db_url) as session:
