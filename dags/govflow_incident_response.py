@@ -30,6 +30,9 @@ incident (seed 004 3.3 fairness, 3.4 data):
    over it and the incident is resolved and closed only if it passes (post-mortem due
    within 7 days).
 
+The run ends by handing the incident back to the escalation sweeper, whatever happened: a
+teardown, so a step that failed fails the run.
+
 Every step is an incident event and an audit event; retries and cleared tasks add nothing.
 """
 
@@ -240,10 +243,10 @@ def verify_resolution(form: dict) -> dict:
         return verify(_incident_id(), form, actor=_actor())
 
 
-@task(trigger_rule="all_done")
+@task
 def end_response_run(run_id=None, ti=None) -> None:
     """Whatever happened, the escalation sweeper watches the incident again (skipped when
-    the plan named no incident)."""
+    the plan named no incident). A teardown: the run's state is still its steps'."""
     from govflow.flows.incident_response import end_response_run as end
     from govflow.flows.incident_response import response_outcome
 
@@ -335,7 +338,7 @@ def document_and_resolve(containment):
     resolve = form("resolve", "responders", "Resolve: ", RESOLUTION_BODY, RESOLUTION_FORM)
     containment >> documented
     record_documentation(documented.output) >> resolve
-    verify_resolution(resolve.output) >> end_response_run()
+    verify_resolution(resolve.output) >> end_response_run().as_teardown()
 
 
 @dag(

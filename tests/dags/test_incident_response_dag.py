@@ -116,6 +116,29 @@ def test_a_run_for_a_ref_that_names_no_incident_fails_once_and_skips_its_end(dag
     assert states["end_response_run"] == ("skipped", 1)
 
 
+def test_a_step_that_failed_fails_the_run_though_its_end_runs(dag, incident):
+    """The run's end runs whatever happened; it used to be the run's only leaf, so a failed
+    documentation or resolution left the run green."""
+    _, ref = incident
+    ending = dag.partial_subset(
+        task_ids=["plan_response", "verify_resolution", "end_response_run"],
+        include_upstream=False,
+    )
+    # In the run the plan comes first through the steps left out; the resolution form, left
+    # out too, names no window, and the incident has none analysed: the check fails once.
+    ending.get_task("plan_response") >> ending.get_task("verify_resolution")
+
+    dag_run = ending.test(run_conf={"incident_ref": ref})
+
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
+    assert states == {
+        "plan_response": ("success", 1),
+        "verify_resolution": ("failed", 1),
+        "end_response_run": ("success", 1),
+    }
+    assert dag_run.state == "failed"
+
+
 def test_the_plan_task_refuses_a_ref_that_names_no_incident(dag, fresh_store_env):
     store.upgrade(fresh_store_env)
     plan = dag.get_task("plan_response").python_callable
