@@ -16,14 +16,22 @@ incident (seed 004 3.3 fairness, 3.4 data):
    start). Unanswered, it escalates to the
    secondary (with Slack and e-mail), whose own action, for CRITICAL data and model
    incidents, escalates to the executive when the incident is still open after 4 hours.
+   An incident acknowledged already (a run started again by hand) is not asked about again:
+   the acknowledgement on record answers, and nobody is escalated to for want of one.
 4. **Contain**: the responder picks manual review queue, roll back (starts
    govflow_rollback for the deployment the model's route serves), freeze (kill switch),
    accept risk (starts govflow_risk_acceptance, one run per response run; none while an
-   earlier request is pending or in force, or an earlier run has not ended) or monitor only.
-5. **Document** within 24 hours: root cause and corrective action (a form).
+   earlier request is pending or in force, or an earlier run has not ended, nor when the
+   policy would refuse it, e.g. a CRITICAL condition: the timeline says why, and so does the
+   form's text) or monitor only.
+5. **Document** within 24 hours: root cause and corrective action (a form, asked again
+   when a field is left blank or holds only spaces).
 6. **Resolve**: the responder names the window that shows the fix; the analysis is re-run
    over it and the incident is resolved and closed only if it passes (post-mortem due
    within 7 days).
+
+The run ends by handing the incident back to the escalation sweeper, whatever happened: a
+teardown, so a step that failed fails the run.
 
 Every step is an incident event and an audit event; retries and cleared tasks add nothing.
 """
@@ -57,7 +65,7 @@ CONTAINMENT = {
 }
 DIAGNOSES = ["moved_features_and_groups", "recent_changes", "baseline_age", "data_quality_status"]
 # A form field the responder must fill: empty until answered (the task validates its params
-# when it starts), a non-empty string in the answer.
+# when it starts), a non-empty string in the answer; one of only spaces is asked again.
 REQUIRED_TEXT = ["null", "string"]
 SUBJECT = "{{ ti.xcom_pull(task_ids='plan_response')['subject'] }}"
 BODY = "{{ ti.xcom_pull(task_ids='plan_response')['body'] }}"
@@ -216,7 +224,8 @@ def monitor_only() -> dict:
 
 @task
 def record_documentation(form: dict) -> dict:
-    """Root cause and corrective action from the documentation form; a blank one fails once."""
+    """Root cause and corrective action from the documentation form (which asks again for a
+    blank one); a blank one that reaches here all the same fails once."""
     from govflow.flows.incident_response import record_documentation as record
 
     with airflow_outcomes():
@@ -234,10 +243,10 @@ def verify_resolution(form: dict) -> dict:
         return verify(_incident_id(), form, actor=_actor())
 
 
-@task(trigger_rule="all_done")
+@task
 def end_response_run(run_id=None, ti=None) -> None:
     """Whatever happened, the escalation sweeper watches the incident again (skipped when
-    the plan named no incident)."""
+    the plan named no incident). A teardown: the run's state is still its steps'."""
     from govflow.flows.incident_response import end_response_run as end
     from govflow.flows.incident_response import response_outcome
 
@@ -329,7 +338,7 @@ def document_and_resolve(containment):
     resolve = form("resolve", "responders", "Resolve: ", RESOLUTION_BODY, RESOLUTION_FORM)
     containment >> documented
     record_documentation(documented.output) >> resolve
-    verify_resolution(resolve.output) >> end_response_run()
+    verify_resolution(resolve.output) >> end_response_run().as_teardown()
 
 
 @dag(

@@ -7,7 +7,8 @@ incident's ref, or by `govflow_incident_response` when its containment chooses "
 1. **Check**: the incident's newest measurement must be a severity the policy lets you accept
    (policy.yaml `exceptions.applies_to_severities`: WARNING; a CRITICAL condition is never
    suppressed) and no other acceptance may be pending or in force for it. Refused here,
-   before anybody is asked.
+   before anybody is asked, with the reason on the incident's timeline and an audit event
+   `risk_acceptance.refused`.
 2. **Document** (ML lead): a form, assigned to the holders of `exceptions.documented_by`,
    with the rationale and the days of suppression (at most
    `exceptions.max_suppression_days`, 30; more is refused). Empty fields take the values
@@ -84,12 +85,13 @@ REVIEW_BODY = (
 
 
 @task(task_id=CHECK)
-def check_request(incident_ref: str) -> dict:
-    """Refuse at once what the policy would refuse; name who documents and who decides."""
+def check_request(incident_ref: str, run_id=None) -> dict:
+    """Refuse at once what the policy would refuse, saying why on the incident's timeline and
+    in the audit trail; name who documents and who decides."""
     from govflow.flows.risk_acceptances import check_request as check
 
     with airflow_outcomes():
-        return check(incident_ref)
+        return check(incident_ref, run=f"{DAG_ID}/{run_id}" if run_id else None)
 
 
 @task

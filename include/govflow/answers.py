@@ -25,6 +25,7 @@ NOT_AN_OPTION = "{option!r} is not one of the options ({options})"
 UNKNOWN_FIELD = "the form has no field {name!r}"
 MISSING_FIELD = "field {name!r} is missing"
 WRONG_TYPE = "field {name!r} must be {expected}, not {actual}"
+BLANK_FIELD = "field {name!r} is blank"
 # JSON Schema's types, named as a sentence names them.
 TYPE_NAMES = {
     "null": "null",
@@ -62,7 +63,9 @@ def answer_problems(
 ) -> list[str]:
     """Why an answer does not fit its request (empty when it does): the options chosen, and
     the form's ``fields`` (name -> JSON Schema) against ``params_input``. An empty
-    ``params_input`` keeps every field's default, as Airflow's form does."""
+    ``params_input`` keeps every field's default, as Airflow's form does. A text field with
+    a ``minLength`` must be filled: JSON Schema counts spaces, but a person who typed only
+    spaces has written nothing, so that is blank too."""
     problems = []
     if not chosen_options:
         problems.append(NO_OPTION)
@@ -80,6 +83,8 @@ def answer_problems(
         if name not in params_input:
             problems.append(MISSING_FIELD.format(name=name))
             continue
+        if _blank(params_input[name], schema):
+            problems.append(BLANK_FIELD.format(name=name))
         allowed = schema.get("type")
         if allowed is None:
             continue
@@ -94,6 +99,11 @@ def answer_problems(
                 )
             )
     return problems
+
+
+def _blank(value: Any, schema: Mapping[str, Any]) -> bool:
+    """Whether a text field that must be filled (``minLength``) holds only spaces."""
+    return isinstance(value, str) and bool(schema.get("minLength")) and not value.strip()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,10 @@ read both from the return value of an upstream task when they execute:
 ``assignment_key`` of the dict that ``assignment_task_id`` returned (with ``"due_at"``, an
 ISO time, the request times out then instead: a deadline that started before the step did);
 ``None`` there skips the request. The API server then
-refuses an answer from anybody else (403), admins included.
+refuses an answer from anybody else (403), admins included. An assignment whose
+``"answered"`` holds an answer given before the request was made (an incident acknowledged
+in an earlier run, say), in the shape of the operator's XCom, asks nobody: the task takes
+that answer as its own.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ ANSWER_KEYS = frozenset({"chosen_options", "params_input", "responded_at", "resp
 PROBLEMS = "answer_problems"
 ASKED_AGAIN = "{user}'s answer does not fit the request ({problems}): asked again"
 WITHDRAWN = "withdrawn, nobody needs to answer: {reason}"
+ANSWERED_BEFORE = "{task_id}: {user} answered before this run ({options}), nobody is asked"
 ANSWERED_LATE = "{user} answered after the deployment stopped, the answer is not counted: {reason}"
 
 
@@ -221,9 +225,11 @@ class AssignedAtRuntime(HITLOperator):
         self.assignment_task_id = assignment_task_id
         self.assignment_key = assignment_key
 
+    def assignment(self, ti: Any) -> dict[str, Any] | None:
+        return ti.xcom_pull(task_ids=self.assignment_task_id)[self.assignment_key]
+
     def execute(self, context: Any) -> Any:
-        plan = context["ti"].xcom_pull(task_ids=self.assignment_task_id)
-        assignment = plan[self.assignment_key]
+        assignment = self.assignment(context["ti"])
         if assignment is None:
             # The upstream task decided nobody needs to be asked (e.g. a rollback criterion
             # fired before the stage's approval, or a rollback the System Owner requested).
@@ -236,10 +242,20 @@ class AssignedAtRuntime(HITLOperator):
                 f"{self.assignment_task_id} names no user"
             )
         self.assigned_users = assignment["users"]
+        if assignment.get("answered"):
+            return self.answered_before(context, assignment["answered"])
         self.response_timeout = response_timeout(assignment, datetime.now(UTC))
         names = ", ".join(user["id"] for user in self.assigned_users)
         print(f"assigned to {names}; response timeout {self.response_timeout or 'none'}")
         return super().execute(context)
+
+    def answered_before(self, context: Any, answered: dict[str, Any]) -> Any:
+        """Resume with an answer given before the request, as if it had just been given."""
+        user = (answered.get("responded_by_user") or {}).get("id", "nobody")
+        options = ", ".join(answered["chosen_options"])
+        print(ANSWERED_BEFORE.format(task_id=self.task_id, user=user, options=options))
+        event = {**answered, "responded_at": datetime.fromisoformat(answered["responded_at"])}
+        return self.execute_complete(context, event)
 
 
 class AssignedBranchOperator(AssignedAtRuntime, HITLBranchOperator):
@@ -253,8 +269,15 @@ class AssignedBranchOperator(AssignedAtRuntime, HITLBranchOperator):
         return super().execute_complete(context, event)
 
 
-class AssignedEntryOperator(AssignedAtRuntime, HITLEntryOperator):
-    """`HITLEntryOperator` (a form) assigned at run time."""
+class AssignedEntryOperator(AssignedAtRuntime, AskedAgainIfMalformed, HITLEntryOperator):
+    """`HITLEntryOperator` (a form) assigned at run time, asked again when malformed (a
+    field it must have left blank, say) rather than failing the step after it."""
+
+    def write_request(self, ti: Any, *, defaults: list[str] | None) -> None:
+        # Resumed, the operator is the DAG file's again: the assignees are the plan's.
+        assignment = self.assignment(ti)
+        self.assigned_users = assignment["users"] if assignment else self.assigned_users
+        super().write_request(ti, defaults=defaults)
 
 
 def response_of(event: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@ incident id in place of that lookup."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,18 +25,28 @@ from govflow.config import load_config
 from govflow.flows.incident_response import (
     ACCEPTANCE_ORPHANED,
     ACCEPTANCE_PENDING,
+    ACCEPTANCE_REFUSED,
     ACCEPTANCE_RUNNING,
     ACCEPTANCE_STARTED,
+    NOT_ESCALATED,
 )
-from govflow.incidents.lifecycle import open_incident
+from govflow.incidents.lifecycle import acknowledge, open_incident, start_investigation
 from govflow.incidents.risk_acceptances import (
+    SEVERITY_NOT_ACCEPTABLE,
     approve_acceptance,
     expire_acceptances,
     refuse_acceptance,
     reject_acceptance,
     request_acceptance,
 )
-from govflow.store.schema import IncidentEvent, RiskAcceptance
+from govflow.store.schema import (
+    Alert,
+    Incident,
+    IncidentEvent,
+    MetricResult,
+    MonitoringRun,
+    RiskAcceptance,
+)
 from govflow.store.types import utcnow
 from tests.support.registry import high_risk_model
 
@@ -105,6 +116,29 @@ def test_a_run_for_a_ref_that_names_no_incident_fails_once_and_skips_its_end(dag
     assert states["end_response_run"] == ("skipped", 1)
 
 
+def test_a_step_that_failed_fails_the_run_though_its_end_runs(dag, incident):
+    """The run's end runs whatever happened; it used to be the run's only leaf, so a failed
+    documentation or resolution left the run green."""
+    _, ref = incident
+    ending = dag.partial_subset(
+        task_ids=["plan_response", "verify_resolution", "end_response_run"],
+        include_upstream=False,
+    )
+    # In the run the plan comes first through the steps left out; the resolution form, left
+    # out too, names no window, and the incident has none analysed: the check fails once.
+    ending.get_task("plan_response") >> ending.get_task("verify_resolution")
+
+    dag_run = ending.test(run_conf={"incident_ref": ref})
+
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
+    assert states == {
+        "plan_response": ("success", 1),
+        "verify_resolution": ("failed", 1),
+        "end_response_run": ("success", 1),
+    }
+    assert dag_run.state == "failed"
+
+
 def test_the_plan_task_refuses_a_ref_that_names_no_incident(dag, fresh_store_env):
     store.upgrade(fresh_store_env)
     plan = dag.get_task("plan_response").python_callable
@@ -129,6 +163,50 @@ def test_a_documentation_left_blank_fails_its_task_once_in_one_line(dag, inciden
     assert str(failed.value) == (
         f"documenting incident {ref} needs a root cause and a corrective action"
     )
+
+
+class _Form:
+    """What the documentation form reads and writes of its task instance on resume."""
+
+    def __init__(self, plan: dict) -> None:
+        self.id, self.task_id, self.map_index = uuid.uuid4(), "document", -1
+        deadline = datetime.now(UTC) + timedelta(hours=23)
+        self.stored = {"return_value": plan, "deadline": deadline.isoformat()}
+        self.pushed: dict[str, object] = {}
+
+    def xcom_pull(self, *, task_ids: str, key: str = "return_value", **_: object) -> object:
+        return self.stored.get(key)
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.pushed[key] = value
+
+
+def test_a_documentation_of_only_spaces_is_asked_again_of_the_responders(dag, monkeypatch):
+    """Failing record_documentation instead left the run green and nobody asked (the run's
+    end runs whatever happened)."""
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    asked_again = []
+    monkeypatch.setattr(
+        "govflow_airflow.hitl.upsert_hitl_detail", lambda **kw: asked_again.append(kw)
+    )
+    ti = _Form({"documentation": {"users": [CAROL], "timeout_minutes": 24 * 60}})
+    answer = {
+        "chosen_options": ["OK"],
+        "params_input": {"root_cause": "   ", "corrective_action": "fix the feed"},
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": CAROL,
+    }
+
+    with pytest.raises(TaskAwaitingInput) as parked:
+        dag.get_task("document").execute_complete({"task_instance": ti, "ti": ti}, answer)
+
+    assert parked.value.method_name == "execute_complete"
+    assert timedelta(hours=22, minutes=59) < parked.value.timeout <= timedelta(hours=23)
+    assert [call["assigned_users"] for call in asked_again] == [[CAROL]]
+    assert ti.pushed["answer_problems"] == [
+        {"by": "carol", "problems": ["field 'root_cause' is blank"]}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -171,6 +249,74 @@ def test_a_resolution_check_the_store_failed_is_retried_as_every_step_is(dag):
     # A refusal fails once (above); what a retry can fix, a store briefly unreachable, is
     # retried like the run's other steps.
     assert dag.get_task("verify_resolution").retries == dag.default_args["retries"] == 2
+
+
+# --- A run started again by hand for an incident acknowledged in an earlier one
+
+
+def _acknowledged_by_carol(incident_id: int) -> None:
+    """What the first response run's acknowledgement left: carol investigating."""
+    with store.session_scope() as session:
+        incident = session.get_one(Incident, incident_id)
+        acknowledge(session, incident, actor="carol")
+        start_investigation(session, incident, actor="carol")
+
+
+def _escalations(incident_id: int) -> tuple[list, list, list]:
+    """The incident's escalation events, its alerts and its incident.escalated audit events."""
+    with store.session_scope() as session:
+        events = session.scalars(
+            select(IncidentEvent.note).where(
+                IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "escalated"
+            )
+        ).all()
+        alerts = session.scalars(select(Alert.id).where(Alert.incident_id == incident_id)).all()
+        audit = query_events(session, action="incident.escalated")
+        return list(events), list(alerts), list(audit)
+
+
+def test_a_run_started_again_for_an_acknowledged_incident_asks_nobody_and_escalates_nothing(
+    dag, incident
+):
+    incident_id, ref = incident
+    _acknowledged_by_carol(incident_id)
+
+    # The acknowledgement steps of the run, plan_response included, with nobody answering.
+    acknowledging = dag.partial_subset(task_ids=["record_acknowledgement"])
+    dag_run = acknowledging.test(run_conf={"incident_ref": ref})
+
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert dag_run.state == "success"
+    assert states == {
+        "plan_response": "success",
+        "acknowledge": "success",
+        "escalate_to_secondary": "skipped",
+        "acknowledge_as_secondary": "skipped",
+        "escalate_to_executive": "skipped",
+        "acknowledge_as_executive": "skipped",
+        "record_acknowledgement": "success",
+    }
+    assert _escalations(incident_id) == ([], [], [])
+    with store.session_scope() as session:
+        investigated = session.get_one(Incident, incident_id)
+        assert (investigated.status, investigated.assigned_to) == ("investigating", "carol")
+
+
+@pytest.mark.parametrize("level", ["secondary", "executive"])
+def test_a_request_that_timed_out_escalates_nothing_once_the_incident_is_acknowledged(
+    dag, incident, monkeypatch, capsys, level
+):
+    incident_id, ref = incident
+    _acknowledged_by_carol(incident_id)
+    escalate = _task(dag, f"escalate_to_{level}", monkeypatch, incident_id)
+
+    escalated = escalate(level)
+
+    assert escalated == {}
+    assert capsys.readouterr().out.splitlines()[-1] == NOT_ESCALATED.format(
+        ref=ref, level=level, status="investigating"
+    )
+    assert _escalations(incident_id) == ([], [], [])
 
 
 # --- "Accept risk": one govflow_risk_acceptance run per response run, none while one lasts
@@ -222,8 +368,37 @@ def _refuse(session, config, acceptance) -> None:
 
 
 def _expire(session, config, acceptance) -> None:
+    """Expired while the drift persists: the incident reopens, its risk acceptable again (one
+    that expired resolved could not have its risk accepted any more)."""
     approve_acceptance(session, config, acceptance, approver="carol")
+    _measured_warning(session, utcnow() + timedelta(days=10))
     expire_acceptances(session, config, now=utcnow() + timedelta(days=11))
+
+
+def _measured_warning(session, at) -> None:
+    """A daily record of credit_approval finished at ``at``: psi still at WARNING."""
+    run = MonitoringRun(
+        model_id="credit_approval",
+        run_key=f"daily/psi/{at.isoformat()}",
+        cadence="daily",
+        interval_start=at - timedelta(days=1),
+        interval_end=at,
+        status="succeeded",
+        finished_at=at,
+    )
+    session.add(run)
+    session.flush()
+    session.add(
+        MetricResult(
+            monitoring_run_id=run.id,
+            check_type="data_drift",
+            metric="psi",
+            subject="income",
+            value=0.18,
+            status="computed",
+            severity="WARNING",
+        )
+    )
 
 
 def _approve(session, config, acceptance) -> None:
@@ -261,6 +436,27 @@ def test_accept_risk_starts_a_risk_acceptance_run_and_a_retry_chooses_the_same(
             select(IncidentEvent).where(IncidentEvent.kind == "containment")
         ).all()
     assert [(event.actor, event.note) for event in chosen] == [("carol", message)]
+
+
+def test_accept_risk_of_a_critical_incident_starts_no_run_and_its_timeline_says_why(
+    dag, incident, monkeypatch
+):
+    incident_id, ref = incident
+    with store.session_scope() as session:
+        session.get_one(Incident, incident_id).severity = "CRITICAL"
+
+    chosen = _accept_risk(dag, monkeypatch, incident_id, f"incident__{ref}")
+
+    reason = SEVERITY_NOT_ACCEPTABLE.format(
+        severity="CRITICAL", metric="psi", model_id="credit_approval", allowed="WARNING"
+    )
+    message = ACCEPTANCE_REFUSED.format(ref=ref, reason=reason)
+    assert (chosen["risk_acceptance_run_id"], chosen["message"]) == (None, message)
+    with store.session_scope() as session:
+        chosen_events = session.scalars(
+            select(IncidentEvent.note).where(IncidentEvent.kind == "containment")
+        ).all()
+    assert chosen_events == [message]
 
 
 @pytest.mark.parametrize(

@@ -201,6 +201,43 @@ def test_a_dag_run_for_a_critical_condition_fails_its_check_once_in_one_line(db_
     assert f"AirflowFailException: {line}\n" in logged.out + logged.err
 
 
+def _refusals(url: str) -> tuple[list, list]:
+    """The incidents' risk_acceptance_refused events and the risk_acceptance.refused audit
+    events: (actor, note or reason) each."""
+    with store.session_scope(url) as session:
+        events = session.scalars(
+            select(IncidentEvent).where(IncidentEvent.kind == "risk_acceptance_refused")
+        ).all()
+        audit = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "risk_acceptance.refused")
+        ).all()
+        return (
+            [(event.actor, event.note) for event in events],
+            [(event.actor, event.payload["reason"]) for event in audit],
+        )
+
+
+def test_a_refused_check_is_on_the_incidents_timeline_and_in_the_audit_trail_once(db_url):
+    from airflow.dag_processing.dagbag import DagBag
+
+    ref = incident_with(db_url, "psi", "CRITICAL", 0.31)
+    dag = DagBag(dag_folder=str(DAG_FILE)).dags[DAG_ID]
+
+    dag_run = dag.partial_subset(task_ids=["check_request"]).test(run_conf={"incident_ref": ref})
+    # A cleared task runs the check again in the same run: nothing more is recorded.
+    with pytest.raises(AirflowFailException):
+        task_function("check_request")(ref, run_id=dag_run.run_id)
+
+    line = SEVERITY_NOT_ACCEPTABLE.format(
+        severity="CRITICAL", metric="psi", model_id="credit_approval", allowed="WARNING"
+    )
+    run = f"{DAG_ID}/{dag_run.run_id}"
+    assert _refusals(db_url) == (
+        [(run, f"request refused before it was filed: {line}")],
+        [(run, line)],
+    )
+
+
 def test_the_check_refuses_a_ref_that_names_no_incident_in_one_line(db_url):
     with pytest.raises(AirflowFailException) as refused:
         task_function("check_request")("INC-2099-0001")

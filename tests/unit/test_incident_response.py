@@ -111,6 +111,13 @@ def test_a_critical_fairness_incident_is_answered_by_compliance_and_told_to_the_
         "P0",
         "fairness_drift_response",
     )
+    # The containment form offers "Accept risk" to every incident; its text says the policy
+    # refuses it for this CRITICAL one.
+    assert plan["body"].endswith(
+        "\n\n**Accept risk** would be refused now: CRITICAL disparate_impact_ratio on "
+        "credit_approval cannot be accepted: policy.yaml exceptions.applies_to_severities "
+        "allows only WARNING"
+    )
     # models.yaml: credit_approval freezes on CRITICAL fairness drift, marketing does not.
     assert plan["freeze_automatically"] is True
     other = incident_response.plan_response(

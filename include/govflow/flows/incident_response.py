@@ -38,6 +38,12 @@ NO_SUCH_LEVEL = (
     "{ref}: escalation path {path} has no {level} step, so nobody more is told; the next "
     "question goes to those already responsible"
 )
+NOT_ESCALATED = (
+    "{ref}: not escalated to {level}: the incident is {status}, no longer waiting for an "
+    "acknowledgement"
+)
+# The levels a response run escalates to because nobody acknowledged.
+UNACKNOWLEDGED_LEVELS = ("secondary", "executive")
 NO_INCIDENT_PLANNED = "no incident to hand back to the sweeper: the plan named none"
 VERIFICATION_ORDER = "field 'verification_end': {end} is not after verification_start {start}"
 WINDOW_NOT_COMPLETE = (
@@ -66,6 +72,12 @@ ACCEPTANCE_PENDING = (
 ACCEPTANCE_ORPHANED = (
     "its govflow_risk_acceptance run {run} ended without a decision, so a new request may start"
 )
+# What the policy refuses (a CRITICAL condition, an incident past investigation) is refused
+# here, where "Accept risk" was chosen, rather than by a run started only to fail its check.
+ACCEPTANCE_REFUSED = "{ref}: accept risk: refused, so no request is started: {reason}"
+# The containment form's options are the same for every incident (Airflow fixes them when
+# the DAG file is parsed): its text says when the policy refuses one of them for this one.
+ACCEPTANCE_REFUSED_NOW = "**Accept risk** would be refused now: {reason}"
 RISK_ACCEPTANCE_KEY = "govflow_risk_acceptance/"
 ACCEPTANCE_RUNNING = (
     "{ref}: accept risk: {run} of govflow_risk_acceptance has not ended, so no new request "
@@ -120,6 +132,31 @@ def _runbook_body(config: GovflowConfig, incident: Incident, runbook_key: str) -
     return "\n".join(lines)
 
 
+def _acknowledged(session: Any, config: GovflowConfig, incident: Incident) -> dict | None:
+    """The acknowledgement on record, as the answer of the primary's request (None while the
+    incident waits for one): a run started again by hand neither asks for it again nor
+    escalates for want of it."""
+    event = incidents.acknowledgement(session, incident)
+    if event is None:
+        return None
+    known = {user.id: user.name for user in config.people.users}
+    return {
+        "chosen_options": [ACKNOWLEDGE],
+        "params_input": {},
+        "responded_by_user": {"id": event.actor, "name": known.get(event.actor, event.actor)},
+        "responded_at": utc(event.occurred_at).isoformat(),
+    }
+
+
+def _acceptance_refusal(session: Any, config: GovflowConfig, incident: Incident) -> str:
+    """Why the policy would refuse "Accept risk" for the incident now, or ''."""
+    try:
+        risk_acceptances.preview_request(session, config, incident=incident)
+    except (risk_acceptances.RiskAcceptanceError, incidents.IncidentError) as refused:
+        return str(refused)
+    return ""
+
+
 def _due(clock: datetime, minutes: int | None) -> str | None:
     return (clock + timedelta(minutes=minutes)).isoformat() if minutes else None
 
@@ -158,6 +195,7 @@ def plan_response(
         # primary 15 minutes more.
         clock = incidents.sla_clock_start(incident)
         responders = [*plan.primary, *plan.secondary, *plan.executive]
+        refusal = _acceptance_refusal(session, config, incident)
         return {
             "incident_id": incident.id,
             "ref": incident.ref,
@@ -168,12 +206,14 @@ def plan_response(
             "priority": incident.priority,
             "subject": f"{incident.ref} {incident.severity} {incident.metric} on "
             f"{incident.model_id}",
-            "body": _runbook_body(config, incident, plan.runbook),
+            "body": _runbook_body(config, incident, plan.runbook)
+            + (f"\n\n{ACCEPTANCE_REFUSED_NOW.format(reason=refusal)}" if refusal else ""),
             "runbook": plan.runbook,
             "primary": {
                 "users": _users(config, plan.primary),
                 "timeout_minutes": ack,
                 "due_at": incidents.acknowledgement_due(config, incident).isoformat(),
+                "answered": _acknowledged(session, config, incident),
             },
             "secondary": {
                 "users": _users(config, [*plan.secondary, *plan.primary]),
@@ -206,11 +246,16 @@ def escalate_to_level(
     put in the outbox for it (none when a retry finds them there already). A path without
     that level (seed 004's WARNING path has no executive; a policy may lack a secondary)
     hands it to nobody more: the run goes on, its next question asked of those already
-    responsible, and the line says so."""
+    responsible, and the line says so. The secondary and the executive are told only while
+    nobody has acknowledged the incident: once it is acknowledged (or further along), a
+    request that timed out escalates nothing, and the line says so too."""
     config = _config(config)
     now = utcnow()
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
+        if level in UNACKNOWLEDGED_LEVELS and incident.status != incidents.OPEN:
+            print(NOT_ESCALATED.format(ref=incident.ref, level=level, status=incident.status))
+            return []
         # The rotation of the episode under way, whose SLA the sweeper counts from the
         # reopening too: a reopened incident is someone else's week.
         plan = incidents.responders(config, incident, incidents.sla_clock_start(incident))
@@ -405,6 +450,7 @@ def risk_acceptance_runs(incident_id: int, *, db_url: str | None = None) -> list
 
 def _acceptance_blocking(
     session: Any,
+    config: GovflowConfig,
     incident: Incident,
     running: Sequence[str],
     ended: Sequence[str],
@@ -412,7 +458,8 @@ def _acceptance_blocking(
     actor: str,
 ) -> str:
     """Why no new risk acceptance may start for the incident now, or ''. A request still
-    pending whose govflow_risk_acceptance run has ended (``ended``) is refused first."""
+    pending whose govflow_risk_acceptance run has ended (``ended``) is refused first; what
+    the policy would refuse (:func:`risk_acceptances.preview_request`) is refused here."""
     active = risk_acceptances.active_acceptance(session, incident.model_id, incident.metric, at)
     filed_under = risk_acceptances.request_key_of(active) if active else None
     run = (filed_under or "").removeprefix(RISK_ACCEPTANCE_KEY)
@@ -432,6 +479,10 @@ def _acceptance_blocking(
         )
     if running:
         return ACCEPTANCE_RUNNING.format(ref=incident.ref, run=running[0])
+    try:
+        risk_acceptances.preview_request(session, config, incident=incident, at=at)
+    except (risk_acceptances.RiskAcceptanceError, incidents.IncidentError) as refused:
+        return ACCEPTANCE_REFUSED.format(ref=incident.ref, reason=refused)
     return ""
 
 
@@ -442,6 +493,7 @@ def request_risk_acceptance(
     running: Sequence[str],
     actor: str,
     ended: Sequence[str] = (),
+    config: GovflowConfig | None = None,
     db_url: str | None = None,
     at: datetime | None = None,
 ) -> dict[str, Any]:
@@ -451,12 +503,14 @@ def request_risk_acceptance(
     ended) may still file one; ``message`` says which, and is printed. An ended request
     (rejected, refused, expired) leaves the way open, and so does one still pending whose run
     Airflow has ended (``ended``): nothing can decide it any more, so it is refused, saying
-    why. The choice is a timeline event per response run, so a retry of the run answers as
-    its first try did."""
+    why. What the policy refuses (a CRITICAL condition) starts nothing either, and the
+    message says why. The choice is a timeline event per response run, so a retry of the run
+    answers as its first try did."""
+    config = _config(config)
     with store.session_scope(db_url) as session:
         incident = _incident(session, incident_id)
         moment = at or utcnow()
-        blocking = _acceptance_blocking(session, incident, running, ended, moment, actor)
+        blocking = _acceptance_blocking(session, config, incident, running, ended, moment, actor)
         run = (
             None
             if blocking
@@ -484,7 +538,7 @@ def record_documentation(
     incident_id: int, form: dict[str, Any], *, actor: str, db_url: str | None = None
 ) -> dict[str, Any]:
     """Root cause and corrective action from the documentation form; an answer that leaves
-    either blank is :class:`Refused` (the form's minLength lets spaces through)."""
+    either blank is :class:`Refused` (the form asks again for one, so this guards the rest)."""
     answer = Answer.from_xcom(form)
     answers, responder = answer.params, answer.responded_by
     with store.session_scope(db_url) as session:
@@ -676,8 +730,11 @@ def incident_responses_to_start(run_ids: list[int], *, db_url: str | None = None
 
 __all__ = [
     "ACCEPTANCE_PENDING",
+    "ACCEPTANCE_REFUSED",
+    "ACCEPTANCE_REFUSED_NOW",
     "ACCEPTANCE_RUNNING",
     "ACCEPTANCE_STARTED",
+    "NOT_ESCALATED",
     "ResolutionError",
     "end_response_run",
     "escalate_to_level",

@@ -10,7 +10,7 @@ from govflow.answers import Answer
 from govflow.config import GovflowConfig, load_config
 from govflow.flows import Refused, Skipped, refusing
 from govflow.incidents import risk_acceptances as acceptances
-from govflow.incidents.lifecycle import IncidentError
+from govflow.incidents.lifecycle import IncidentError, get_incident
 from govflow.incidents.risk_acceptances import REFUSED
 
 APPROVE, REJECT = "Approve", "Reject"
@@ -32,18 +32,39 @@ def _refused() -> AbstractContextManager[None]:
 
 
 def check_request(
-    incident_ref: str, *, config: GovflowConfig | None = None, db_url: str | None = None
+    incident_ref: str,
+    *,
+    run: str | None = None,
+    config: GovflowConfig | None = None,
+    db_url: str | None = None,
 ) -> dict[str, Any]:
     """Refuse at once (:class:`Refused`) what the policy would refuse; name who documents
-    (``ml_lead``) and who decides (``compliance_officer``) as the run's assignments."""
+    (``ml_lead``) and who decides (``compliance_officer``) as the run's assignments. The
+    refusal of an incident's request is recorded for the ``run`` that asked (an audit event
+    and a timeline event, once), so that it is not only in the run's log."""
     store.ensure_schema(db_url)
-    with _refused(), store.session_scope(db_url) as session:
-        preview = acceptances.preview_request(session, _config(config), incident=incident_ref)
+    try:
+        with store.session_scope(db_url) as session:
+            preview = acceptances.preview_request(session, _config(config), incident=incident_ref)
+    except REFUSALS as refused:
+        if run is not None:
+            _record_refusal(incident_ref, str(refused), run=run, db_url=db_url)
+        raise Refused(str(refused)) from None
     return {
         **preview,
         "ml_lead": {"users": preview["documented_by"], "timeout_minutes": None},
         "compliance_officer": {"users": preview["approved_by"], "timeout_minutes": None},
     }
+
+
+def _record_refusal(incident_ref: str, reason: str, *, run: str, db_url: str | None) -> None:
+    """The refusal on the incident's record; nothing for a ref that names no incident."""
+    with store.session_scope(db_url) as session:
+        try:
+            incident = get_incident(session, incident_ref)
+        except IncidentError:
+            return
+        acceptances.refuse_request(session, incident, reason=reason, actor=run, request_key=run)
 
 
 def request_acceptance(

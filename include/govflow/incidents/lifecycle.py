@@ -522,6 +522,19 @@ def episode_key(incident: Incident, key: str) -> str:
     return key if count == 0 else f"{key}#{count}"
 
 
+def acknowledgement(session: Session, incident: Incident) -> IncidentEvent | None:
+    """The event that acknowledged the incident's current episode, or None while nobody has
+    (it is open: a reopened incident needs a new acknowledgement, or it went straight to an
+    accepted risk)."""
+    if incident.status == OPEN:
+        return None
+    return session.scalars(
+        select(IncidentEvent)
+        .where(IncidentEvent.incident_id == incident.id, IncidentEvent.to_status == ACKNOWLEDGED)
+        .order_by(IncidentEvent.id.desc())
+    ).first()
+
+
 def sla_clock_start(incident: Incident) -> datetime:
     """When the acknowledgement SLA started: the opening, or the latest reopening."""
     reopened_at = incident.details.get("reopened_at")

@@ -557,6 +557,38 @@ def refuse_acceptance(
     return acceptance
 
 
+def refuse_request(
+    session: Session, incident: Incident, *, reason: str, actor: str, request_key: str
+) -> None:
+    """A request refused before it was filed (``reason``, the rule it would break): an audit
+    event and the incident's timeline event saying why, so that a refused "accept risk" has
+    an outcome on record. Once per ``request_key`` (the run that asked) however often
+    called."""
+    record_event(
+        session,
+        actor=actor,
+        action=f"risk_acceptance.{REFUSED}",
+        target=f"incident:{incident.ref}",
+        payload={
+            "model_id": incident.model_id,
+            "metric": incident.metric,
+            "incident_id": incident.id,
+            "reason": reason,
+            WHOLE_REQUEST_KEY: request_key,
+        },
+        idempotency_key=f"risk_acceptance:{request_key}:{REFUSED}",
+    )
+    add_event(
+        session,
+        incident,
+        kind=f"risk_acceptance_{REFUSED}",
+        actor=actor,
+        note=f"request refused before it was filed: {reason}",
+        payload={"reason": reason, WHOLE_REQUEST_KEY: request_key},
+        event_key=f"risk_acceptance:{request_key}:{REFUSED}",
+    )
+
+
 def _end(
     session: Session,
     acceptance: RiskAcceptance,
