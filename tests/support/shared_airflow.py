@@ -153,6 +153,15 @@ class SharedAirflowStack:
                     f"were failed\n{self.stack.log_tails()}"
                 )
             time.sleep(0.5)
+        # A run failed by hand keeps its teardown to run (the incident response's end), which
+        # a paused DAG's run never gets: skipped here, the run can be failed and deleted.
+        for run in self._all("dags/~/dagRuns", UNFINISHED_RUN_STATES):
+            path = self._run_path(run)
+            for ti in admin.call("GET", f"{path}/taskInstances?limit={PAGE}")["task_instances"]:
+                if ti["state"] in (None, "scheduled", "queued"):
+                    where = f"{path}/taskInstances/{ti['task_id']}/{ti['map_index']}"
+                    admin.call("PATCH", where, {"new_state": "skipped"})
+            admin.call("PATCH", path, {"state": "failed"})
         for run in self._all("dags/~/dagRuns"):
             admin.call("DELETE", self._run_path(run))
         self._forget_asset_events()
