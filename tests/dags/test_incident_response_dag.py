@@ -43,11 +43,10 @@ from govflow.store.schema import (
     Alert,
     Incident,
     IncidentEvent,
-    MetricResult,
-    MonitoringRun,
     RiskAcceptance,
 )
 from govflow.store.types import utcnow
+from tests.support.incidents import measured
 from tests.support.registry import high_risk_model
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -371,34 +370,8 @@ def _expire(session, config, acceptance) -> None:
     """Expired while the drift persists: the incident reopens, its risk acceptable again (one
     that expired resolved could not have its risk accepted any more)."""
     approve_acceptance(session, config, acceptance, approver="carol")
-    _measured_warning(session, utcnow() + timedelta(days=10))
+    measured(session, "psi", "WARNING", 0.18, utcnow() + timedelta(days=10))
     expire_acceptances(session, config, now=utcnow() + timedelta(days=11))
-
-
-def _measured_warning(session, at) -> None:
-    """A daily record of credit_approval finished at ``at``: psi still at WARNING."""
-    run = MonitoringRun(
-        model_id="credit_approval",
-        run_key=f"daily/psi/{at.isoformat()}",
-        cadence="daily",
-        interval_start=at - timedelta(days=1),
-        interval_end=at,
-        status="succeeded",
-        finished_at=at,
-    )
-    session.add(run)
-    session.flush()
-    session.add(
-        MetricResult(
-            monitoring_run_id=run.id,
-            check_type="data_drift",
-            metric="psi",
-            subject="income",
-            value=0.18,
-            status="computed",
-            severity="WARNING",
-        )
-    )
 
 
 def _approve(session, config, acceptance) -> None:

@@ -7,7 +7,7 @@ required actions return."""
 from __future__ import annotations
 
 import runpy
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,10 @@ from govflow.store.schema import (
     AuditEvent,
     Incident,
     IncidentEvent,
-    MetricResult,
-    MonitoringRun,
     RiskAcceptance,
 )
 from govflow.store.types import utcnow
+from tests.support.incidents import measured
 from tests.support.registry import high_risk_model
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "govflow_risk_acceptance.py"
@@ -63,37 +62,10 @@ def db_url(tmp_path, monkeypatch) -> str:
     return url
 
 
-def _measured(session, metric: str, severity: str, value: float, at: datetime) -> None:
-    """A daily record of credit_approval finished at ``at``: ``metric`` with ``severity``."""
-    run = MonitoringRun(
-        model_id="credit_approval",
-        run_key=f"daily/{metric}/{at.isoformat()}",
-        cadence="daily",
-        interval_start=at - timedelta(days=1),
-        interval_end=at,
-        status="succeeded",
-        finished_at=at,
-    )
-    session.add(run)
-    session.flush()
-    session.add(
-        MetricResult(
-            monitoring_run_id=run.id,
-            check_type="data_drift",
-            metric=metric,
-            subject="income",
-            value=value,
-            status="computed",
-            severity=severity,
-            threshold={"warning": 0.1, "critical": 0.25, "direction": "higher_is_worse"},
-        )
-    )
-
-
 def incident_with(url: str, metric: str, severity: str, value: float) -> str:
     """An incident on ``metric`` whose newest measurement has ``severity``."""
     with store.session_scope(url) as session:
-        _measured(session, metric, severity, value, utcnow())
+        measured(session, metric, severity, value, utcnow())
         incident, _ = open_incident(
             session,
             load_config(settings.config_dir()),
@@ -110,7 +82,7 @@ def incident_with(url: str, metric: str, severity: str, value: float) -> str:
 def measure_again(url: str, metric: str, severity: str, value: float) -> None:
     """A newer measurement of ``metric`` on credit_approval, with ``severity``."""
     with store.session_scope(url) as session:
-        _measured(session, metric, severity, value, utcnow() + timedelta(hours=1))
+        measured(session, metric, severity, value, utcnow() + timedelta(hours=1))
 
 
 def task_function(name: str):
