@@ -62,6 +62,11 @@ class AskedAgainIfMalformed(HITLOperator):
             ti.xcom_push(key=DEADLINE, value=deadline.isoformat())
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        return super().execute_complete(context, self.fitting(context, event))
+
+    def fitting(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        """``event`` when its answer fits the request (or nobody answered); otherwise the
+        request is asked again (this raises to wait), or times out if no time is left."""
         from govflow.answers import answer_problems
 
         user = event.get("responded_by_user")
@@ -74,8 +79,8 @@ class AskedAgainIfMalformed(HITLOperator):
                 fields={name: self.params.get_param(name).schema for name in self.params},
             )
             if problems:
-                event = self.ask_again(context, user["id"], problems)
-        return super().execute_complete(context, event)
+                return self.ask_again(context, user["id"], problems)
+        return event
 
     def ask_again(self, context: Any, user: str, problems: list[str]) -> dict[str, Any]:
         """Clear the answer and wait again, for what is left of the response timeout. When
@@ -217,8 +222,10 @@ def response_timeout(assignment: dict[str, Any], now: datetime) -> timedelta | N
     return timedelta(minutes=minutes) if minutes else None
 
 
-class AssignedAtRuntime(HITLOperator):
-    """Assignees and response timeout taken from an upstream task's return value."""
+class AssignedAtRuntime(AskedAgainIfMalformed):
+    """Assignees and response timeout taken from an upstream task's return value; asked
+    again, of the same people, when an answer does not fit (an option it does not offer, a
+    field left blank) rather than failing the step."""
 
     def __init__(self, *, assignment_task_id: str, assignment_key: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -249,6 +256,12 @@ class AssignedAtRuntime(HITLOperator):
         print(f"assigned to {names}; response timeout {self.response_timeout or 'none'}")
         return super().execute(context)
 
+    def write_request(self, ti: Any, *, defaults: list[str] | None) -> None:
+        # Resumed, the operator is the DAG file's again: the assignees are the plan's.
+        assignment = self.assignment(ti)
+        self.assigned_users = assignment["users"] if assignment else self.assigned_users
+        super().write_request(ti, defaults=defaults)
+
     def answered_before(self, context: Any, answered: dict[str, Any]) -> Any:
         """Resume with an answer given before the request, as if it had just been given."""
         user = (answered.get("responded_by_user") or {}).get("id", "nobody")
@@ -265,19 +278,15 @@ class AssignedBranchOperator(AssignedAtRuntime, HITLBranchOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         if "error" not in event:
+            # The answer that counts: one that does not fit is asked again first.
+            event = self.fitting(context, event)
             context["ti"].xcom_push(key="response", value=response_of(event))
         return super().execute_complete(context, event)
 
 
-class AssignedEntryOperator(AssignedAtRuntime, AskedAgainIfMalformed, HITLEntryOperator):
+class AssignedEntryOperator(AssignedAtRuntime, HITLEntryOperator):
     """`HITLEntryOperator` (a form) assigned at run time, asked again when malformed (a
     field it must have left blank, say) rather than failing the step after it."""
-
-    def write_request(self, ti: Any, *, defaults: list[str] | None) -> None:
-        # Resumed, the operator is the DAG file's again: the assignees are the plan's.
-        assignment = self.assignment(ti)
-        self.assigned_users = assignment["users"] if assignment else self.assigned_users
-        super().write_request(ti, defaults=defaults)
 
 
 def response_of(event: dict[str, Any]) -> dict[str, Any]:

@@ -208,6 +208,36 @@ def test_a_documentation_of_only_spaces_is_asked_again_of_the_responders(dag, mo
     ]
 
 
+def test_an_acknowledgement_naming_an_option_not_offered_is_asked_again_not_failed(
+    dag, monkeypatch
+):
+    """A choice sent over REST is not checked against the options by Airflow's API: the
+    branch failed on it, and the run with it."""
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    asked_again = []
+    monkeypatch.setattr(
+        "govflow_airflow.hitl.upsert_hitl_detail", lambda **kw: asked_again.append(kw)
+    )
+    ti = _Form({"primary": {"users": [CAROL], "timeout_minutes": 15}})
+    answer = {
+        "chosen_options": ["Shrug"],
+        "params_input": {},
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": CAROL,
+    }
+
+    with pytest.raises(TaskAwaitingInput) as parked:
+        dag.get_task("acknowledge").execute_complete({"task_instance": ti, "ti": ti}, answer)
+
+    assert parked.value.method_name == "execute_complete"
+    assert [call["assigned_users"] for call in asked_again] == [[CAROL]]
+    problems = ti.pushed["answer_problems"]
+    assert [entry["by"] for entry in problems] == ["carol"]
+    assert problems[0]["problems"][0].startswith("'Shrug' is not one of the options (")
+    assert "response" not in ti.pushed
+
+
 @pytest.mark.parametrize(
     ("window", "line"),
     [
