@@ -808,6 +808,39 @@ def test_a_model_wide_finding_reads_without_a_gap_for_its_missing_subject(record
     assert "\n- credit_approval accuracy_drop: CRITICAL on 1 analysis\n" in report
 
 
+def test_a_finding_of_a_command_line_look_up_is_counted_and_said_to_have_opened_nothing(
+    records, fresh_store_env
+):
+    """`govflow monitor run` records without acting (no alert, no incident): Art. 10 counts
+    its finding beside the scheduled ones and says which came from it, so that Art. 73's
+    incidents are not read as missing."""
+    with store.session_scope(fresh_store_env) as session:
+        scheduled = session.scalars(select(MonitoringRun)).one()
+        looked_up = daily_record("credit_approval", datetime(2025, 3, 7, tzinfo=UTC))
+        looked_up.run_key, looked_up.cadence = "cli/2025-03-07", "on_demand"
+        session.add(looked_up)
+        session.flush()
+        for run in (scheduled, looked_up):
+            session.add(
+                MetricResult(
+                    monitoring_run_id=run.id,
+                    check_type="fairness_drift",
+                    metric="disparate_impact_ratio",
+                    subject="gender",
+                    value=0.61,
+                    status="computed",
+                    severity="CRITICAL",
+                )
+            )
+
+    report = compliance_markdown(fresh_store_env, "2025Q1")
+
+    assert (
+        "\n- credit_approval disparate_impact_ratio gender: CRITICAL on 2 analyses (1 of them by "
+        "`govflow monitor run`, which records without acting)\n"
+    ) in report
+
+
 def test_a_report_drawn_again_with_other_content_never_overwrites_the_file_recorded(
     fresh_store_env, tmp_path
 ):

@@ -82,6 +82,8 @@ EIGHTY_PERCENT_RULE = {
 }
 SCHEDULED_DAILY: Literal["daily"] = "daily"
 GAPS_LISTED = 10
+ON_DEMAND = "on_demand"
+LOOKED_UP = " ({count} of them by `govflow monitor run`, which records without acting)"
 NEVER_ANALYSED = "no analysis recorded by the quarter's end"
 NOT_CONFIGURED = "not in models.yaml"
 # The statuses of an acceptance that once suppressed findings: approved, and approved then
@@ -136,8 +138,11 @@ def build_report(
     broken = _trail_problem(session, latest)
     incidents = incidents_in_period(session, start, end)
     tiers = _tiers(session, config, records)
+    # Whether each finding's analysis was a command-line look-up (`govflow monitor run`: on
+    # demand, run by no DAG), which records without acting: it opens no incident.
+    look_up = and_(MonitoringRun.cadence == ON_DEMAND, MonitoringRun.dag_id.is_(None))
     findings = session.execute(
-        select(MetricResult, MonitoringRun.model_id)
+        select(MetricResult, MonitoringRun.model_id, look_up)
         .join(MonitoringRun, MetricResult.monitoring_run_id == MonitoringRun.id)
         .where(MonitoringRun.id.in_([r.id for r in records]))
     ).all()
@@ -325,19 +330,25 @@ def _coverage(
 
 def _above_info(findings: Sequence[Any], check_type: str) -> list[str]:
     counts: dict[tuple[str, str, str, str], int] = {}
-    for result, model_id in findings:
+    looked_up: dict[tuple[str, str, str, str], int] = {}
+    for result, model_id, look_up in findings:
         if result.check_type == check_type and result.severity in ("WARNING", "CRITICAL"):
             key = (model_id, result.metric, result.subject, result.severity)
             counts[key] = counts.get(key, 0) + 1
+            looked_up[key] = looked_up.get(key, 0) + bool(look_up)
     if not counts:
         return ["No finding above INFO."]
     # A model-wide metric (accuracy drop) has no subject: nothing is shown for it, not a
     # space before the colon.
-    return [
-        f"- {' '.join(filter(None, (model, metric, subject)))}: {severity} on {n} "
-        f"analys{'is' if n == 1 else 'es'}"
-        for (model, metric, subject, severity), n in sorted(counts.items(), key=_finding_order)
-    ]
+    lines = []
+    for key, n in sorted(counts.items(), key=_finding_order):
+        model, metric, subject, severity = key
+        lines.append(
+            f"- {' '.join(filter(None, (model, metric, subject)))}: {severity} on {n} "
+            f"analys{'is' if n == 1 else 'es'}"
+            + (LOOKED_UP.format(count=looked_up[key]) if looked_up[key] else "")
+        )
+    return lines
 
 
 def _finding_order(item: tuple[tuple[str, str, str, str], int]) -> tuple[str, ...]:
@@ -376,7 +387,7 @@ def _eighty_percent(tiers: dict[str, str | None], findings: Sequence[Any]) -> li
     ]
     high = {model_id for model_id, tier in tiers.items() if tier == "high"}
     by_subject: dict[tuple[str, str, str], list[MetricResult]] = {}
-    for result, model_id in findings:
+    for result, model_id, _ in findings:
         if model_id in high and result.metric in EIGHTY_PERCENT_RULE:
             key = (model_id, result.subject, result.metric)
             by_subject.setdefault(key, []).append(result)
