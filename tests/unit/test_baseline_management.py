@@ -38,6 +38,7 @@ from govflow.baselines.management import (
 )
 from govflow.baselines.onboarding import (
     OTHER_THAN_VALIDATION_SET,
+    SAME_DATA_OTHER_NAME,
     ResetRequired,
     create_baseline_from_data,
     gate_baseline_data,
@@ -933,5 +934,10 @@ def test_the_demo_validation_set_again_returns_the_baseline_it_made(demo_copy, c
             create_baseline_from_data(session, data=validation.iloc[1:], **arguments)
         assert str(refused.value) == OTHER_THAN_VALIDATION_SET.format(
             model_id=MODEL_ID, version="1.0.0", active="2025-03-01-v1", uri=uri
+        )
+        with pytest.raises(ResetRequired) as renamed:
+            create_baseline_from_data(session, data=validation, name="again", **arguments)
+        assert str(renamed.value) == SAME_DATA_OTHER_NAME.format(
+            model_id=MODEL_ID, version="1.0.0", active="2025-03-01-v1", name="again"
         )
         assert session.scalar(select(func.count()).select_from(Baseline)) == 4

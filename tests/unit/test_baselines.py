@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from govflow import registry, store
 from govflow.baselines.onboarding import (
     RESET_REQUIRED,
+    SAME_DATA_OTHER_NAME,
     GatedData,
     ResetRequired,
     create_baseline_from_data,
@@ -737,6 +738,36 @@ def test_a_baseline_of_other_data_over_a_versions_active_one_is_refused_as_a_res
 
     assert str(refused.value) == RESET_REQUIRED.format(
         model_id=TENANCY, version="1", active=active.version
+    )
+
+
+def test_the_same_data_under_another_name_is_refused_as_the_same_data_not_as_other_data(
+    tenancy_config, tenancy_data, tmp_path
+):
+    """Its own name again, or none, returns the active baseline; another name is refused,
+    and the line says the data are the same (not "other data")."""
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    store.upgrade(url)
+    entry = tenancy_config.models.get(TENANCY)
+    arguments = {"data_dir": tmp_path, "config": tenancy_config, "model": entry, "source": "v.csv"}
+    with store.session_scope(url) as session:
+        register_from_config(session, entry, version="1", actor=entry.owner)
+        active = create_baseline_from_data(
+            session, data=tenancy_data, created_by=entry.owner, **arguments
+        )
+
+    with store.session_scope(url) as session:
+        named_as_it_is = create_baseline_from_data(
+            session, data=tenancy_data, created_by="eve", name=active.version, **arguments
+        )
+        with pytest.raises(ResetRequired) as refused:
+            create_baseline_from_data(
+                session, data=tenancy_data, created_by="eve", name="renamed", **arguments
+            )
+
+    assert named_as_it_is.id == active.id
+    assert str(refused.value) == SAME_DATA_OTHER_NAME.format(
+        model_id=TENANCY, version="1", active=active.version, name="renamed"
     )
 
 

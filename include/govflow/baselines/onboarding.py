@@ -117,6 +117,10 @@ RESET_REQUIRED = (
     "replacing it is a baseline reset, which needs approval; trigger the govflow_baseline_reset "
     "DAG (Params model, kind, reason, window_end)"
 )
+SAME_DATA_OTHER_NAME = (
+    "{model_id} {version} already has the active baseline {active}, made from this data: it "
+    "is not made again as {name!r} (leave out --name, or give --name {active})"
+)
 OTHER_THAN_VALIDATION_SET = (
     "{model_id} {version} already has the active baseline {active}, made from its registered "
     "validation set {uri}, and this data holds other rows or values: replacing it is a "
@@ -539,16 +543,26 @@ def create_baseline_from_data(
         earlier = baseline_created_under(session, key)
         if earlier is None or earlier.id != active.id:
             made_from = _validation_set_of(session, active)
+            # The same rows as the active baseline's, perhaps asked for under another name.
+            same_data = (
+                _holds_the_rows_of(made_from, config, model, data, source=source, data_dir=data_dir)
+                if made_from is not None
+                else _made_from_the_same_data(session, key, active)
+            )
+            if same_data and name in (None, active.version):
+                # The demo's baseline, and a deployment's, were profiled from the version's
+                # registered validation set: its rows again are the same data.
+                return active
+            if same_data:
+                raise ResetRequired(
+                    SAME_DATA_OTHER_NAME.format(
+                        model_id=model.id, version=version, active=active.version, name=name
+                    )
+                )
             if made_from is None:
                 raise ResetRequired(
                     RESET_REQUIRED.format(model_id=model.id, version=version, active=active.version)
                 )
-            # The demo's baseline, and a deployment's, were profiled from the version's
-            # registered validation set: its rows again are the same data.
-            if name in (None, active.version) and _holds_the_rows_of(
-                made_from, config, model, data, source=source, data_dir=data_dir
-            ):
-                return active
             raise ResetRequired(
                 OTHER_THAN_VALIDATION_SET.format(
                     model_id=model.id,
@@ -703,6 +717,17 @@ def _validation_set_of(session: Session, baseline: Baseline) -> ModelVersion | N
     if (made is not None and made.id == baseline.id) or "deployment_ref" in baseline.details:
         return registered
     return None
+
+
+def _made_from_the_same_data(session: Session, key: str, active: Baseline) -> bool:
+    """Whether ``active`` was made from the data of ``key`` (its fingerprint) unnamed or
+    under its own name, whatever name ``key`` asks for now."""
+    unnamed = key.rsplit(":", 1)[0]
+    for named in ("", active.version):
+        made = baseline_created_under(session, f"{unnamed}:{named}")
+        if made is not None and made.id == active.id:
+            return True
+    return False
 
 
 def _holds_the_rows_of(
