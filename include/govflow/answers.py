@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 NO_OPTION = "no option was chosen"
+OPTIONS_NOT_A_LIST = "chosen_options must be a list of options, not {actual}"
 ONE_OPTION = "choose one option, not {count}"
 NOT_AN_OPTION = "{option!r} is not one of the options ({options})"
 UNKNOWN_FIELD = "the form has no field {name!r}"
@@ -67,7 +68,12 @@ def answer_problems(
     a ``minLength`` must be filled: JSON Schema counts spaces, but a person who typed only
     spaces has written nothing, so that is blank too."""
     problems = []
-    if not chosen_options:
+    if not isinstance(chosen_options, list | tuple):
+        # A string would be read letter by letter ("'O' is not one of the options").
+        actual = TYPE_NAMES[json_type(chosen_options)]
+        problems.append(OPTIONS_NOT_A_LIST.format(actual=actual))
+        chosen_options = []
+    elif not chosen_options:
         problems.append(NO_OPTION)
     elif len(chosen_options) > 1 and not multiple:
         problems.append(ONE_OPTION.format(count=len(chosen_options)))

@@ -292,6 +292,7 @@ APPROVAL_FIELDS = {"comment": {"type": "string"}, "conditions": {"type": ["null"
         ([], {}, ["no option was chosen"]),
         (["Approve", "Reject"], {}, ["choose one option, not 2"]),
         (["Maybe"], {}, ["'Maybe' is not one of the options (Approve, Reject)"]),
+        ("Approve", {}, ["chosen_options must be a list of options, not a string"]),
     ],
 )
 def test_a_malformed_answer_is_explained_field_by_field(chosen, params, problems):
