@@ -745,6 +745,20 @@ def test_a_draft_version_does_not_take_over_the_baseline_of_the_version_that_ser
     assert not (tenancy / "baselines" / "tenancy_screening" / "2024-05-01-v2").exists()
 
 
+def test_baseline_create_for_a_version_never_registered_says_so(tenancy):
+    """Not "not its newest registered version", which sent the user to a rollback."""
+    other_validation_data()
+    create = ["baseline", "create", "--model", "tenancy_screening", "--from"]
+    assert govflow("model", "register", "tenancy_screening").exit_code == 0
+    assert govflow(*create, "validation.csv").exit_code == 0
+    trail = audit_trail(tenancy)
+
+    result = govflow(*create, "other.csv", "--model-version", "3.0.0")
+
+    assert_one_line(result, 1, "model 'tenancy_screening' has no version '3.0.0'")
+    assert audit_trail(tenancy) == trail
+
+
 def test_baseline_create_refuses_to_go_back_to_an_older_version_over_the_active_baseline(tenancy):
     """Version 2's baseline is active: a baseline of version 1 (other data) would replace
     the serving version's reference without approval, a rollback or a reset."""

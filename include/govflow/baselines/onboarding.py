@@ -534,6 +534,8 @@ def create_baseline_from_data(
     registered = session.get(Model, model.id)
     if registered is None:
         raise BaselineError(NO_VERSION.format(model_id=model.id))
+    if model_version is not None:
+        get_version(session, model.id, model_version)  # a version never registered is refused
     key = f"{model.id}:{version}:data:{_fingerprint(data)}:{name or ''}"
     # Locked before the active baseline is read, so that of two first baselines made at once
     # the second sees the first and is refused instead of replacing it.
