@@ -642,6 +642,10 @@ def test_the_fairness_gate_judges_disparate_impact_alone_so_the_weights_leave_it
         0.378781,
         1.129322,
     )
+    # Not failed, but not read as proof either: the summary names what it could not decide.
+    assert weighted.summary.endswith(
+        "; 1 INCONCLUSIVE (interval too wide to decide): disparate_impact_ratio of gender"
+    ), weighted.summary
 
 
 @pytest.mark.parametrize(

@@ -796,6 +796,20 @@ def _regression_fairness_findings(candidate: DeploymentCandidate) -> list[dict[s
     return findings
 
 
+def findings_to_watch(warnings: list[dict], inconclusive: list[dict]) -> str:
+    """What a fairness summary that did not fail adds: the WARNING findings to watch, and the
+    INCONCLUSIVE ones named (neither a pass nor a failure: so that no one reads the check as
+    proof)."""
+    notes = f"; {len(warnings)} WARNING finding(s) to watch" if warnings else ""
+    if inconclusive:
+        notes += f"; {len(inconclusive)} INCONCLUSIVE (interval too wide to decide): " + ", ".join(
+            f"{f['metric']} of {f['attribute']}" for f in inconclusive[:SHOWN_FINDINGS]
+        )
+        if len(inconclusive) > SHOWN_FINDINGS:
+            notes += f" and {len(inconclusive) - SHOWN_FINDINGS} more"
+    return notes
+
+
 @check("fairness_across_groups")
 def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
     regressor = candidate.model.is_regressor
@@ -827,16 +841,7 @@ def fairness_across_groups(candidate: DeploymentCandidate) -> CheckResult:
                 else f"no {headline.replace('_', ' ')} could be computed"
             )
         )
-    if warnings:
-        summary += f"; {len(warnings)} WARNING finding(s) to watch"
-    if inconclusive:
-        # Neither a pass nor a failure: named, so that no one reads the check as proof.
-        summary += (
-            f"; {len(inconclusive)} INCONCLUSIVE (interval too wide to decide): "
-            + ", ".join(f"{f['metric']} of {f['attribute']}" for f in inconclusive[:SHOWN_FINDINGS])
-        )
-        if len(inconclusive) > SHOWN_FINDINGS:
-            summary += f" and {len(inconclusive) - SHOWN_FINDINGS} more"
+    summary += findings_to_watch(warnings, inconclusive)
     return _result(
         "fairness_across_groups",
         not critical,

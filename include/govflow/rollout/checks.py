@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
+from govflow.deployment.checks import findings_to_watch
 from govflow.metrics import (
     JUDGED_AS,
     FairnessMetric,
@@ -427,6 +428,10 @@ def fairness_within_bounds(window: StageWindow) -> StageCheck:
         summary += (
             f"; lowest {names[0].replace('_', ' ')} {lowest['value']} ({lowest['attribute']})"
         )
+    summary += findings_to_watch(
+        [f for f in findings if f["severity"] == "WARNING"],
+        [f for f in findings if f["verdict"] == "INCONCLUSIVE"],
+    )
     return StageCheck("fairness_within_bounds", "passed", summary, evidence)
 
 
