@@ -58,6 +58,7 @@ from govflow.serving.gateway import (
     MISSING_FEATURE,
     MODEL_FAILED,
     MORE_ERRORS,
+    NO_VERSION,
     NOT_IN_INVENTORY,
     NOT_JSON,
     NOT_LOADED,
@@ -87,6 +88,7 @@ from govflow.store.schema import (
     LATENCY_BUCKET_COLUMNS,
     AuditEvent,
     GatewayHeartbeat,
+    Route,
     ServingFeedback,
     ServingStat,
 )
@@ -245,6 +247,33 @@ def test_each_customer_gets_the_version_its_share_routes_it_to_on_every_request(
     frame = pd.DataFrame([i["features"] for i in candidate])[FEATURES]
     scored = [a["score"] for a in first if a["model_version"] == "0.9.0"]
     assert scored == artefact.predict_proba(frame)[:, 1].tolist()
+
+
+def test_before_a_first_version_is_in_production_the_rule_answers_what_it_does_not_take(
+    serve, demo_copy
+):
+    _, url = demo_copy
+    set_traffic(url, "0.9.0", {"external": 0.3, "internal": 1.0})
+    with store.session_scope(url) as session:
+        # The route an initial deployment's rollout writes: no version serves the rest.
+        route = session.get(Route, MODEL)
+        route.splits = {name: {**split, "active": None} for name, split in route.splits.items()}
+    client, gateway = serve()
+    instances = applicant_instances(rng(21), 200)
+    first = answers(client, instances)
+    gateway.flush()
+
+    reason = rule(NO_VERSION.format(model_id=MODEL, candidate="0.9.0"))
+    by_route = {(a["route"], a["model_version"], a["served_by"]) for a in first}
+    assert by_route == {("candidate", "0.9.0", "model"), ("active", None, "rule")}
+    assert {a["reason"] for a in first if a["route"] == "active"} == {reason}
+    with store.session_scope(url) as session:
+        counted = {
+            stat.version: (stat.requests, stat.fallbacks)
+            for stat in session.scalars(select(ServingStat).where(ServingStat.model_id == MODEL))
+        }
+    taken = sum(a["route"] == "candidate" for a in first)
+    assert counted == {"0.9.0": (taken, 0), "": (200 - taken, 200 - taken)}
 
 
 # --- kill switches -----------------------------------------------------------------------------

@@ -39,9 +39,14 @@ def plan_rollout(
     config = config or load_config(settings.config_dir())
     with refusing(ValueError, LookupError):  # stages.plan's refusals, UnknownDeployment
         plan = _call(stages.plan, config, deployment_ref=ref, from_stage=from_stage or None)
+    replaces = (
+        f"replaces {plan['previous']}"
+        if plan["previous"]
+        else "is its first version in production (the rest of the traffic has none)"
+    )
     print(
-        f"{plan['deployment_ref']}: {plan['model_id']} {plan['candidate']} replaces "
-        f"{plan['previous']}; stages {', '.join(plan['stages'])}"
+        f"{plan['deployment_ref']}: {plan['model_id']} {plan['candidate']} {replaces}; "
+        f"stages {', '.join(plan['stages'])}"
     )
     return plan
 

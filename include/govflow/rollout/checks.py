@@ -18,6 +18,10 @@ arrived on both versions' rows, on the relative increase of its MAE and RMSE ove
 previous version's (seed 004's accuracy-drop bounds, independent samples: requests are
 split at random). An error increase too uncertain to decide holds the gate and rolls
 nothing back; with too few labelled rows it is not judged and the summary says so.
+
+An initial deployment has no previous version: the new version's outputs (and errors) on
+the stage's traffic are compared with its own on its registered validation set, the data
+its baseline is made from.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from govflow import registry
 from govflow.config import GovflowConfig
 from govflow.config.inventory import ModelEntry
 from govflow.deployment.checks import findings_to_watch
@@ -91,7 +96,8 @@ class StageCheck:
 
 class StageWindow:
     """One stage of one rollout as the checks see it: ``[start, end)`` of the stage, the
-    candidate (new) and active (previous) versions; expensive parts load once."""
+    candidate (new) and active (previous; None for an initial deployment) versions;
+    expensive parts load once."""
 
     def __init__(
         self,
@@ -101,7 +107,7 @@ class StageWindow:
         *,
         model_id: str,
         candidate: str,
-        active: str,
+        active: str | None,
         start: datetime,
         end: datetime,
     ) -> None:
@@ -132,6 +138,14 @@ class StageWindow:
     def scored(self) -> pd.DataFrame:
         """The rows the new version scored during the stage."""
         return self.rows_of(self.candidate)
+
+    @cached_property
+    def validation(self) -> pd.DataFrame:
+        """The new version's registered validation set (an initial deployment's yardstick)."""
+        record = registry.get_version(self.session, self.model.id, self.candidate)
+        if record.validation_uri is None:
+            return pd.DataFrame()
+        return pd.read_parquet(self.data_dir / record.validation_uri)
 
     @cached_property
     def health(self) -> routing.Health:
@@ -484,6 +498,14 @@ def monitoring_active(window: StageWindow) -> StageCheck:
     )
 
 
+def _yardstick(window: StageWindow) -> tuple[str, pd.DataFrame]:
+    """What the new version's rows are compared with, and its name: the previous version's
+    rows of the stage, or, with no previous version, the new one's own validation set."""
+    if window.active is None:
+        return f"{window.candidate}'s validation set", window.validation
+    return window.active, window.rows_of(window.active)
+
+
 def _outputs(rows: pd.DataFrame, column: str) -> np.ndarray:
     values = rows[column].to_numpy(dtype=float) if len(rows) else np.array([])
     return values[np.isfinite(values)]
@@ -495,11 +517,12 @@ def _error_increases(window: StageWindow) -> list[dict[str, Any]]:
     look at the stage) and, to roll back, on the whole interval."""
     level = window.config.policy.fairness.confidence_level
     alarm = judgement_confidence(level, groups=1, tests=2 * looks_per_stage(window.config))
+    yardstick, reference = _yardstick(window)
     new, old = (
         error_summary(rows["label"], rows["prediction"]) if len(rows) else error_summary([], [])
-        for rows in (window.scored, window.rows_of(window.active))
+        for rows in (window.scored, reference)
     )
-    scarce = [(v, e.labelled) for v, e in ((window.candidate, new), (window.active, old))]
+    scarce = [(v, e.labelled) for v, e in ((window.candidate, new), (yardstick, old))]
     scarce = [(v, n) for v, n in scarce if n < DEFAULT_MIN_LABELLED]
     if scarce:
         reason = "; ".join(
@@ -542,12 +565,17 @@ def model_drift_within_bounds(window: StageWindow) -> StageCheck:
     """The new version's outputs (a classifier's scores, a regressor's predictions) against
     the previous version's on the same stage's traffic (requests are split at random, so
     both see the same population): total variation distance over the previous version's
-    deciles, judged like prediction shift; a regressor's error increases as well (module
-    doc)."""
+    deciles, judged like prediction shift; a regressor's error increases as well. With no
+    previous version, against the new version's own on its validation set (module doc)."""
     column = "prediction" if window.model.is_regressor else "score"
-    new, old = _outputs(window.scored, column), _outputs(window.rows_of(window.active), column)
+    yardstick, reference = _yardstick(window)
+    new, old = _outputs(window.scored, column), _outputs(reference, column)
     minimum = window.config.min_group_size(window.model.id)
-    evidence: dict[str, Any] = {"new_rows": int(new.size), "previous_rows": int(old.size)}
+    evidence: dict[str, Any] = {
+        "compared_with": yardstick,
+        "new_rows": int(new.size),
+        "previous_rows": int(old.size),
+    }
     if new.size < minimum or old.size < minimum:
         return StageCheck(
             "model_drift_within_bounds",
@@ -561,7 +589,7 @@ def model_drift_within_bounds(window: StageWindow) -> StageCheck:
     shift = total_variation_distance(np.histogram(old, bins)[0], np.histogram(new, bins)[0])
     severity = classify(shift, window.config.policy.threshold("prediction_distribution_shift")).name
     evidence.update(prediction_distribution_shift=round(shift, 6), severity=severity)
-    summary = f"prediction distribution shift against {window.active} is {shift:.4f} ({severity})"
+    summary = f"prediction distribution shift against {yardstick} is {shift:.4f} ({severity})"
     outcome: Outcome = "failed" if severity == "CRITICAL" else "passed"
     if window.model.is_regressor:
         errors = evidence["error_increases"] = _error_increases(window)

@@ -186,10 +186,11 @@ def execute(session: Session, *, deployment_ref: str, actor: str = ACTOR) -> dic
                 revision=state.revision,
             )
         )
+    # None after an initial deployment: the model is withdrawn, no version serves.
     restored = state.splits["external"].active
     notes = f"rolled back ({deployment.ref}): {reason}"
     _log_stage_once(session, deployment, deployment.model_version, "retired", notes)
-    if deployment.details.get("rollout", {}).get("status") == "completed":
+    if restored is not None and deployment.details.get("rollout", {}).get("status") == "completed":
         _log_stage_once(session, deployment, restored, "production", notes)
         baseline = restore_version_baseline(
             session,
@@ -257,6 +258,12 @@ def verify(session: Session, *, deployment_ref: str, revision: int) -> dict[str,
     }
 
 
+def _restored(versions: list[str]) -> str:
+    if versions:
+        return f"Restored {', '.join(versions)}"
+    return "Withdrawn: no version serves it now (it had none in production before)"
+
+
 def conclude(
     session: Session, config: GovflowConfig, *, deployment_ref: str, verification: dict[str, Any]
 ) -> dict[str, Any]:
@@ -301,8 +308,8 @@ def conclude(
         payload={
             "text": (
                 f"<!channel> *Rollback of {deployment.model_id} {deployment.model_version}* "
-                f"({deployment.ref}, source {rollback.get('source')}): {reason}. Restored "
-                f"{', '.join(verification['versions'])} (route revision "
+                f"({deployment.ref}, source {rollback.get('source')}): {reason}. "
+                f"{_restored(verification['versions'])} (route revision "
                 f"{verification['revision']}; {verification['gateways']} gateway(s) serving "
                 f"it). Root cause analysis: {incident.ref}, owner @{owner}."
             ),

@@ -67,10 +67,9 @@ FEEDBACK_SEVERITIES: tuple[FeedbackSeverity, ...] = get_args(FeedbackSeverity)
 HEARTBEAT_STALE = timedelta(seconds=15)
 
 UNKNOWN_MODEL = "model {model_id!r} is not registered"
-NO_PRODUCTION_VERSION = (
-    "model {model_id!r} has no version in production in the registry, so there is nothing to "
-    "route to"
-)
+# A model with no version in production yet (before its initial deployment reaches full):
+# its route sends no request to a version, and the gateway answers by its fallback rule.
+NO_PRODUCTION_VERSION = "no version in production yet"
 UNKNOWN_AUDIENCE = "unknown audience {audience!r}; audiences are {audiences}"
 BAD_SHARE = "the share of {audience} traffic must be between 0 and 1, got {share}"
 NOT_APPROVED = "{model_id} {version} is {status} in the registry; only approved versions are routed"
@@ -91,9 +90,10 @@ class RoutingError(ValueError):
 
 @dataclass(frozen=True)
 class Split:
-    """One audience's traffic: ``candidate_share`` of it goes to ``candidate``."""
+    """One audience's traffic: ``candidate_share`` of it goes to ``candidate``, the rest to
+    ``active`` (None before a first version reaches production: no version serves it)."""
 
-    active: str
+    active: str | None
     candidate: str | None = None
     candidate_share: float = 0.0
 
@@ -124,8 +124,9 @@ class RouteState:
     updated_by: str
     updated_at: datetime
 
-    def version_for(self, audience: str, key: str) -> tuple[str, str]:
-        """(version, "active" or "candidate") that serves request ``key`` of ``audience``."""
+    def version_for(self, audience: str, key: str) -> tuple[str | None, str]:
+        """(version, "active" or "candidate") that serves request ``key`` of ``audience``;
+        the version is None where no version is in production yet."""
         split = self.splits.get(audience) or self.splits["external"]
         if split.candidate is not None and _bucket(self.model_id, key) < split.candidate_share:
             return split.candidate, "candidate"
@@ -138,7 +139,7 @@ class RouteState:
     @property
     def versions(self) -> list[str]:
         """Every version the route can send a request to."""
-        found = {s.active for s in self.splits.values()}
+        found = {s.active for s in self.splits.values() if s.active}
         found |= {s.candidate for s in self.splits.values() if s.candidate}
         return sorted(found)
 
@@ -248,17 +249,14 @@ def _thresholds(session: Session, model_id: str, versions: Iterable[str]) -> dic
     }
 
 
-def _production_version(session: Session, model_id: str) -> str:
-    latest = session.execute(
+def _production_version(session: Session, model_id: str) -> str | None:
+    return session.execute(
         select(ModelVersion.version)
         .join(StageHistory, StageHistory.model_version_id == ModelVersion.id)
         .where(ModelVersion.model_id == model_id, StageHistory.stage == "production")
         .order_by(StageHistory.deployed_at.desc(), StageHistory.id.desc())
         .limit(1)
     ).scalar_one_or_none()
-    if latest is None:
-        raise RoutingError(NO_PRODUCTION_VERSION.format(model_id=model_id))
-    return latest
 
 
 def _refuse_another_rollout(state: RouteState, deployment_ref: str) -> None:
@@ -291,12 +289,13 @@ class StoreTarget:
             model_id=model_id,
             revision=0,
             splits=splits,
-            config=_thresholds(self.session, model_id, [active]),
+            config=_thresholds(self.session, model_id, [active] if active else []),
             deployment_ref=None,
             updated_by="govflow",
         )
         self.session.add(route)
-        self._record(route, "initialise", actor="govflow", reason="registry production version")
+        reason = "registry production version" if active else NO_PRODUCTION_VERSION
+        self._record(route, "initialise", actor="govflow", reason=reason)
         return route
 
     def _record(self, route: Route, change: str, *, actor: str, reason: str) -> None:

@@ -123,9 +123,9 @@ def plan(
     _stage_config(config, first)
     target = routing.StoreTarget(session)
     route = target.current(deployment.model_id)
-    previous = (
-        _rollout_details(deployment).get("previous_version") or route.splits["external"].active
-    )
+    # None for an initial deployment: nothing serves the traffic the new version does not.
+    details = _rollout_details(deployment)
+    previous = details.get("previous_version", route.splits["external"].active)
     _update_rollout(deployment, status="rolling_out", previous_version=previous)
     return {
         "deployment_ref": deployment.ref,
@@ -239,7 +239,7 @@ def _window(
         data_dir,
         model_id=deployment.model_id,
         candidate=deployment.model_version,
-        active=str(_rollout_details(deployment).get("previous_version")),
+        active=_rollout_details(deployment).get("previous_version"),
         start=record.started_at,
         end=end,
     )

@@ -8,7 +8,9 @@ in the governance store say, with the safeguards of ``govflow.serving.safeguards
 1. Each instance's input is checked against the model's feature schema; a bad instance gets
    its own 422 entry and the others are still answered.
 2. The routing key (``entity_id``, else ``id``, else a fresh uuid) picks the active or the
-   candidate version (``RouteState.version_for``), so a customer keeps its version.
+   candidate version (``RouteState.version_for``), so a customer keeps its version. While a
+   model's initial deployment rolls out there is no active version: a request the
+   candidate does not take goes to the fallback rule (step 5), as before the model existed.
 3. Every kill-switch scope that applies is checked: model type, inference endpoint,
    downstream consumer, customer segment, region, and the routed model version. A switched
    off candidate hands the request to the active version (unless that one is switched off
@@ -163,6 +165,13 @@ CANDIDATE_SWITCHED_OFF = (
     "kill switch on model_version {target!r} by {actor}: {reason}; answered by the active "
     "version {active}"
 )
+NO_VERSION = (
+    "{model_id} has no version in production yet ({candidate} answers part of the traffic "
+    "while its initial deployment rolls out)"
+)
+# Requests no version served (before a model's first version reaches production) are
+# counted under this version name.
+NO_VERSION_COUNTED_AS = ""
 NOT_LOADED = "{model_id} {version} is not loaded: {error}"
 NOT_LOADED_YET = "no artefact loaded yet"
 MODEL_FAILED = "{model_id} {version} failed: {error_type}: {error}"
@@ -368,7 +377,7 @@ class _Item:
     index: int
     instance: Instance
     features: dict[str, Any]
-    version: str
+    version: str | None
     route: str
     note: str | None = None
 
@@ -727,7 +736,12 @@ class Gateway:
             if switch is None:
                 switch = snapshot.switch("model_version", f"{model_id}:{version}")
                 active_switch = snapshot.switch("model_version", f"{model_id}:{split.active}")
-                if switch is not None and route_name == "candidate" and active_switch is None:
+                if (
+                    switch is not None
+                    and route_name == "candidate"
+                    and split.active is not None
+                    and active_switch is None
+                ):
                     item.note = CANDIDATE_SWITCHED_OFF.format(
                         target=switch.target,
                         actor=switch.actor,
@@ -735,18 +749,23 @@ class Gateway:
                         active=split.active,
                     )
                     item.version, item.route, switch = split.active, "active", None
-            counts = tally.setdefault(item.version, [0] * len(COUNTERS))
+            counts = tally.setdefault(item.version or NO_VERSION_COUNTED_AS, [0] * len(COUNTERS))
             counts[_REQUESTS] += 1
-            if switch is not None:
+            if switch is not None or item.version is None:
+                reason = (
+                    switch.describe()
+                    if switch is not None
+                    else NO_VERSION.format(model_id=model_id, candidate=split.candidate)
+                )
                 counts[_FALLBACKS] += 1
                 answers[index] = self._fallback(
                     served,
                     snapshot,
                     item,
-                    reason=switch.describe(),
+                    reason=reason,
                     safeguard="ok",
                     now=now,
-                    cache_allowed=switch.scope != "model_type",
+                    cache_allowed=switch is None or switch.scope != "model_type",
                 )
                 continue
             by_version.setdefault(item.version, []).append(item)

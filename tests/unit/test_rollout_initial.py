@@ -1,0 +1,196 @@
+"""An initial deployment's rollout: the README guide's own model (``tenancy_screening``, a
+black box) registered with its validation set and never in production, deployed as
+``initial``. No version serves the traffic the new one does not take (the gateway answers
+it by the fallback rule), model drift is judged against the version's own validation set,
+reaching full puts it in production with its baseline active, and a rollback withdraws it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from govflow import registry, store
+from govflow.baselines.management import create_baseline_for_deployment
+from govflow.cli import app
+from govflow.config import GovflowConfig
+from govflow.deployment import procedure
+from govflow.monitoring.prediction_logs import partition_path
+from govflow.rollout import rollback, routing, stages
+from govflow.store.schema import Alert, Baseline, StageHistory
+from govflow.store.types import utcnow
+from tests.support.deployment_demo import approve_version
+from tests.support.own_models import TENANCY, TENANCY_ENTRY, config_with_regressor, tenancy_rows
+
+VERSION = "1.0.0"
+
+
+@pytest.fixture
+def first_release(tmp_path, monkeypatch) -> tuple[GovflowConfig, Path, str, str]:
+    """(config, data_dir, url, ref): tenancy_screening 1.0.0 registered through the command
+    line with its validation set, approved, its initial deployment authorised with the
+    pending baseline phase 4 makes."""
+    data_dir = tmp_path / "data"
+    config = config_with_regressor(tmp_path / "config", extra=TENANCY_ENTRY)
+    url = f"sqlite:///{tmp_path / 'govflow.db'}"
+    store.ensure_schema(url)
+    monkeypatch.setenv("GOVFLOW_DB_URL", url)
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(tmp_path / "config"))
+    validation = tmp_path / "validation.csv"
+    tenancy_rows(np.random.default_rng(1), 4000, datetime(2024, 5, 1, tzinfo=UTC)).to_csv(
+        validation, index=False
+    )
+    owner = config.models.get(TENANCY).owner
+    registered = CliRunner().invoke(
+        app,
+        [
+            *("model", "register", TENANCY, "--version", VERSION),
+            *("--validation", str(validation), "--actor", owner),
+        ],
+    )
+    assert registered.exit_code == 0, registered.output
+    request = procedure.DeploymentRequest(
+        TENANCY, VERSION, "initial", "production", "first release", "sam", "initial__test"
+    )
+    with store.session_scope(url) as session:
+        approve_version(session, TENANCY, VERSION, justification="first release")
+        deployment, _ = procedure.open_deployment(session, config, request)
+        deployment.status = procedure.AUTHORISED
+        procedure.update_details(deployment, authorised_at=utcnow().isoformat())
+        create_baseline_for_deployment(
+            session,
+            config,
+            model_id=TENANCY,
+            version=VERSION,
+            deployment_ref=deployment.ref,
+            data_dir=data_dir,
+            actor="govflow-deployment",
+        )
+        return config, data_dir, url, deployment.ref
+
+
+def start(config: GovflowConfig, url: str, ref: str, stage: str) -> dict:
+    with store.session_scope(url) as session:
+        planned = stages.plan(session, config, deployment_ref=ref)
+        stages.start_stage(session, config, deployment_ref=ref, stage=stage)
+        return planned
+
+
+def route(url: str) -> routing.RouteState:
+    with store.session_scope(url) as session:
+        return routing.StoreTarget(session).current(TENANCY)
+
+
+def registry_stages(url: str) -> list[str]:
+    with store.session_scope(url) as session:
+        return list(
+            session.scalars(
+                select(StageHistory.stage)
+                .order_by(StageHistory.id)
+                .where(
+                    StageHistory.model_version_id
+                    == registry.get_version(session, TENANCY, VERSION).id
+                )
+            )
+        )
+
+
+def log_stage_traffic(config: GovflowConfig, data_dir: Path, rows: int) -> None:
+    """``rows`` applications the new version scored today, as the gateway logs them."""
+    frame = tenancy_rows(np.random.default_rng(7), rows, datetime.now(UTC))
+    frame["model_version"] = VERSION
+    frame["scored_at"] = utcnow()
+    frame["prediction_id"] = [uuid.uuid4().hex for _ in range(rows)]
+    log = data_dir / config.models.get(TENANCY).prediction_log.path
+    target = partition_path(log, utcnow().date())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), target)
+
+
+def test_the_rest_of_the_traffic_has_no_version_while_the_first_one_rolls_out(first_release):
+    config, _data_dir, url, ref = first_release
+    planned = start(config, url, ref, "limited")
+    state = route(url)
+
+    assert planned["previous"] is None
+    split = state.splits["external"]
+    assert (split.active, split.candidate, split.candidate_share) == (None, VERSION, 0.1)
+    assert state.versions == [VERSION]
+    served = [state.version_for("external", f"customer-{key}") for key in range(1000)]
+    assert {version for version, _ in served} == {VERSION, None}
+    assert sum(version is None for version, _ in served) == sum(
+        route == "active" for _, route in served
+    )
+    assert registry_stages(url) == ["canary"]
+
+
+def test_model_drift_of_a_first_version_is_judged_against_its_own_validation_set(first_release):
+    config, data_dir, url, ref = first_release
+    start(config, url, ref, "limited")
+    log_stage_traffic(config, data_dir, 600)
+    with store.session_scope(url) as session:
+        gate = stages.evaluate_gate(session, config, data_dir, deployment_ref=ref, stage="limited")
+
+    drift = next(g for g in gate["gates"] if g["id"] == "model_drift_within_bounds")
+    assert drift["outcome"] == "passed", drift["summary"]
+    assert drift["summary"].startswith(
+        f"prediction distribution shift against {VERSION}'s validation set is "
+    )
+    assert drift["evidence"]["new_rows"] == 600
+    assert drift["evidence"]["previous_rows"] == 4000
+
+
+def test_reaching_full_puts_the_first_version_in_production_with_its_baseline(first_release):
+    config, _data_dir, url, ref = first_release
+    start(config, url, ref, "full")
+    with store.session_scope(url) as session:
+        completed = stages.complete(session, config, deployment_ref=ref)
+        baseline = session.scalars(select(Baseline).where(Baseline.model_id == TENANCY)).one()
+        production = routing._production_version(session, TENANCY)
+
+    state = route(url)
+    assert {split.active for split in state.splits.values()} == {VERSION}
+    assert state.candidate is None
+    assert completed["baseline"] == baseline.version and baseline.is_active
+    assert production == VERSION
+    assert registry_stages(url) == ["production"]
+
+
+def test_rolling_back_a_first_version_withdraws_it_and_says_so(first_release):
+    config, _data_dir, url, ref = first_release
+    start(config, url, ref, "beta")
+    with store.session_scope(url) as session:
+        rollback.decide(
+            session,
+            config,
+            model_id=TENANCY,
+            reason="RBC-2 error rate",
+            source="rollout",
+            requested_by="govflow (rollout)",
+            deployment_ref=ref,
+        )
+    with store.session_scope(url) as session:
+        executed = rollback.execute(session, deployment_ref=ref)
+    with store.session_scope(url) as session:
+        verified = rollback.verify(session, deployment_ref=ref, revision=executed["revision"])
+    with store.session_scope(url) as session:
+        concluded = rollback.conclude(session, config, deployment_ref=ref, verification=verified)
+        text = session.get(Alert, concluded["alert_id"]).payload["text"]
+        pending = session.scalars(select(Baseline).where(Baseline.model_id == TENANCY)).one()
+
+    assert executed["restored_version"] is None
+    assert verified["routing_restored"] and verified["versions"] == []
+    assert route(url).versions == []
+    assert "Withdrawn: no version serves it now (it had none in production before)" in text
+    assert registry_stages(url) == ["canary", "retired"]
+    # The model's only baseline, active since it was made (nothing else was the reference).
+    assert pending.is_active
