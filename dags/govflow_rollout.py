@@ -22,6 +22,10 @@ Each stage:
    A held rollout resumes with a new run from the next stage (Param `from_stage`).
 
 `full` promotes the new version for everybody and retires the previous one (`complete_rollout`).
+
+The run ends with `end_rollout_run`, a teardown: a step that failed after the plan (the
+run stays failed) is recorded on the deployment and told to #ml-deployments, since the new
+version keeps its share of the traffic with nothing watching its rollback criteria.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from airflow.sdk import Asset, Param, dag, task
 
 from govflow_airflow.connections import deliver_outbox
 from govflow_airflow.hitl import AssignedAtRuntime
-from govflow_airflow.outcomes import airflow_outcomes
+from govflow_airflow.outcomes import airflow_outcomes, failed_steps
 from govflow_airflow.parse_time import rollout_stages
 from govflow_airflow.rollout import RollbackTrigger, StageWatchSensor
 
@@ -111,6 +115,19 @@ def complete_rollout(plan: dict, started: dict) -> dict:
         completed = complete(plan)
     deliver_outbox()
     return completed
+
+
+@task
+def end_rollout_run(ti=None, run_id=None) -> dict | None:
+    """Whatever happened: steps that failed after the plan are recorded on the deployment
+    and told to #ml-deployments. A teardown: the run's state is still its steps'."""
+    from govflow.flows.rollout import end_rollout_run as end
+
+    plan = ti.xcom_pull(task_ids="plan_rollout")
+    with airflow_outcomes():
+        ended = end(plan, failed_steps(ti, run_id), dag_run_id=run_id)
+    deliver_outbox()
+    return ended
 
 
 def start(plan, index: int, decided):
@@ -199,7 +216,7 @@ def govflow_rollout():
     for index, stage in enumerate(STAGES):
         started = start(plan, index, decided)
         if stage["seconds"] is None:
-            complete_rollout(plan, started)
+            complete_rollout(plan, started) >> end_rollout_run().as_teardown()
             break
         decided = watch_and_decide(plan, index, started)
         decided >> asked

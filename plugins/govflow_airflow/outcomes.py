@@ -32,3 +32,9 @@ def airflow_outcomes() -> Iterator[None]:
         raise AirflowFailException(str(failed)) from None
     except ConfigError as invalid:
         raise AirflowFailException(invalid.one_line()) from None
+
+
+def failed_steps(ti, run_id: str) -> list[str]:
+    """The tasks of ``ti``'s run that failed so far, sorted (for a run's last step)."""
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[run_id]).get(run_id, {})
+    return sorted(task_id for task_id, state in states.items() if state == "failed")

@@ -62,6 +62,14 @@ def test_the_last_stage_promotes_and_the_rollout_starts_on_an_authorised_deploym
     assert dag.params.get_param("from_stage").schema["enum"] == stage_names
 
 
+def test_the_run_ends_with_a_teardown_that_reports_failed_steps_whatever_happened(dag):
+    end = dag.get_task("end_rollout_run")
+
+    assert end.is_teardown
+    assert upstream(dag, "end_rollout_run") == {"complete_rollout"}
+    assert dag.get_task("complete_rollout").downstream_task_ids == {"end_rollout_run"}
+
+
 @pytest.mark.parametrize(
     ("deployment_ref", "line"),
     [

@@ -2376,6 +2376,19 @@ def test_deployments_show_phase_open_approvals_with_their_required_action_readin
     ]
 
 
+def test_a_rollout_whose_run_failed_shows_where_it_stopped(governance, governance_store):
+    with store.session_scope(governance_store) as session:
+        deployment = session.scalars(select(Deployment).where(Deployment.ref == "DEP-2")).one()
+        deployment.details = {
+            **deployment.details,
+            "rollout": {"status": "failed", "failed_steps": ["watch_alpha"], "stage": "alpha"},
+        }
+
+    page = client_as(governance, "audrey").get("/deployments").text
+    dep2 = page[page.index("<h2>DEP-2") : page.index("<h2>DEP-0")]
+    assert "rollout failed at watch_alpha</p>" in dep2
+
+
 def test_a_blocked_deployment_shows_the_approvals_it_withdrew_and_asks_nobody(
     governance, governance_store
 ):

@@ -359,6 +359,57 @@ def test_completing_the_rollout_promotes_the_new_version_and_retires_the_previou
     assert dict(logged) == {"production": 1, "retired": 1}
 
 
+def test_a_failed_rollout_run_is_recorded_and_told_once_with_what_it_left_serving(demo, config):
+    _data_dir, url, ref = demo
+    start(config, url, ref, "limited")
+    with store.session_scope(url) as session:
+        clean = stages.report_failure(
+            session, config, deployment_ref=ref, failed=[], dag_run_id="run-1"
+        )
+        for _ in range(2):  # a retried teardown
+            reported = stages.report_failure(
+                session, config, deployment_ref=ref, failed=["watch_limited"], dag_run_id="run-1"
+            )
+        rollout = procedure.find_deployment(session, ref).details["rollout"]
+        alerts = session.scalars(
+            select(Alert).where(Alert.idempotency_key == f"rollout:{ref}:failed:run-1")
+        ).all()
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "rollout.failed")
+        ).all()
+
+    assert clean is None
+    assert reported == {
+        "deployment_ref": ref,
+        "failed_steps": ["watch_limited"],
+        "stage": "limited",
+    }
+    assert (rollout["status"], rollout["failed_steps"]) == ("failed", ["watch_limited"])
+    assert [(e.severity, e.payload["failed_steps"]) for e in events] == [
+        ("CRITICAL", ["watch_limited"])
+    ]
+    assert len(alerts) == 1 and alerts[0].severity == "CRITICAL"
+    assert alerts[0].payload["text"] == (
+        f"<!channel> *Rollout {ref} failed* at watch_limited: {MODEL} {CANDIDATE} keeps 10.0% "
+        "of external traffic (stage limited) and its rollback criteria are no longer watched. "
+        f"Start govflow_rollout again with deployment_ref {ref} and from_stage limited, or "
+        "roll it back with govflow_rollback."
+    )
+
+
+def test_a_rollout_that_completed_reports_no_failure_of_a_later_step(demo, config):
+    _data_dir, url, ref = demo
+    start(config, url, ref, "full")
+    with store.session_scope(url) as session:
+        stages.complete(session, config, deployment_ref=ref)
+        reported = stages.report_failure(
+            session, config, deployment_ref=ref, failed=["request_rollback"], dag_run_id="run-2"
+        )
+        status = procedure.find_deployment(session, ref).details["rollout"]["status"]
+
+    assert (reported, status) == (None, "completed")
+
+
 def deployment_baseline(data_dir, url, ref, monkeypatch, config):
     """What govflow_baseline_on_deploy does for the authorised deployment ``ref``."""
     monkeypatch.setenv("GOVFLOW_DATA_DIR", str(data_dir))

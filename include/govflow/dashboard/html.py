@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from html import escape
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from govflow.alerts.messages import mixed_versions_line
@@ -694,6 +695,13 @@ def _assignees(request: OpenRequest) -> str:
     return ", ".join(request.assignees) or "nobody"
 
 
+def _failed_at(rollout: dict[str, Any]) -> str:
+    """Where a failed rollout run stopped (the new version keeps that stage's traffic)."""
+    if rollout.get("status") != "failed":
+        return ""
+    return f" at {_e(', '.join(rollout.get('failed_steps', [])))}"
+
+
 def deployments(
     root: str, rights: DashboardRights, rows: Sequence[DeploymentRow], run_url: RunUrl
 ) -> str:
@@ -744,6 +752,7 @@ def deployments(
             f"{_e(where)}; go-live {_e(d.go_live or 'not decided')}; recommendation "
             f"{_e(d.recommendation or 'none yet')}; rollout "
             f"{_e(d.rollout.get('status', 'not started'))}"
+            f"{_failed_at(d.rollout)}"
             f"{'; closed ' + _e(_time(d.closed_at)) if d.closed_at else ''}</p>"
             + (f"<p><b>stopped</b>: {_e(d.stopped)}</p>" if d.stopped else "")
             + (f"<p>readiness report: {reports}</p>" if reports else "")

@@ -173,8 +173,29 @@ def complete_rollout(plan: dict[str, Any], *, config: GovflowConfig | None = Non
     return _call(stages.complete, config, deployment_ref=plan["deployment_ref"])
 
 
+def end_rollout_run(
+    plan: dict[str, Any] | None,
+    failed: list[str],
+    *,
+    dag_run_id: str,
+    config: GovflowConfig | None = None,
+) -> Any:
+    """Whatever happened: a run whose steps failed after the plan is recorded on the
+    deployment and told to #ml-deployments (nothing when the plan itself refused)."""
+    if plan is None:
+        return None
+    return _call(
+        stages.report_failure,
+        config,
+        deployment_ref=plan["deployment_ref"],
+        failed=failed,
+        dag_run_id=dag_run_id,
+    )
+
+
 __all__ = [
     "complete_rollout",
+    "end_rollout_run",
     "evaluate_gate",
     "plan_rollout",
     "record_decision",

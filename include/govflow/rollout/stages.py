@@ -440,6 +440,51 @@ def deployed_traffic(session: Session, deployment_ref: str) -> DeployedTraffic:
     return "rolling_out"
 
 
+def report_failure(
+    session: Session,
+    config: GovflowConfig,
+    *,
+    deployment_ref: str,
+    failed: list[str],
+    dag_run_id: str,
+) -> dict[str, Any] | None:
+    """A rollout run that failed (``failed``: its failed steps) is recorded on the deployment
+    and told to the deployments channel once per run: the new version keeps the traffic the
+    run left it, and nothing watches the rollback criteria any more. None when no step
+    failed or the rollout already ended."""
+    deployment = _deployment(session, deployment_ref)
+    details = _rollout_details(deployment)
+    if not failed or details.get("status") in ("completed", "rolled_back"):
+        return None
+    state = routing.StoreTarget(session).current(deployment.model_id)
+    share = state.splits["external"].candidate_share if state.candidate else 0.0
+    stage = details.get("stage")
+    _update_rollout(deployment, status="failed", failed_steps=failed, failed_run=dag_run_id)
+    record_event(
+        session,
+        actor=ACTOR,
+        action="rollout.failed",
+        target=f"deployment:{deployment.ref}",
+        payload={"failed_steps": failed, "dag_run_id": dag_run_id, "stage": stage},
+        severity="CRITICAL",
+        idempotency_key=f"rollout:{deployment.ref}:failed:{dag_run_id}",
+    )
+    resume = f"from_stage {stage}" if stage else "from its first stage"
+    _notify(
+        session,
+        config,
+        deployment,
+        f"failed:{dag_run_id}",
+        f"<!channel> *Rollout {deployment.ref} failed* at {', '.join(failed)}: "
+        f"{deployment.model_id} {deployment.model_version} keeps {share:.1%} of external "
+        f"traffic (stage {stage or 'none'}) and its rollback criteria are no longer watched. "
+        f"Start govflow_rollout again with deployment_ref {deployment.ref} and {resume}, or "
+        f"roll it back with govflow_rollback.",
+        severity="CRITICAL",
+    )
+    return {"deployment_ref": deployment.ref, "failed_steps": failed, "stage": stage}
+
+
 def complete(session: Session, config: GovflowConfig, *, deployment_ref: str) -> dict[str, Any]:
     """Promote the new version for every audience; the previous one is retired and the new
     version's baseline (made when the deployment was authorised) becomes the active one."""
