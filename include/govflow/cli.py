@@ -507,12 +507,22 @@ def model_register(
         str | None,
         typer.Option(help="The environment variable holding the database URL for --validation."),
     ] = None,
+    in_production: Annotated[
+        bool,
+        typer.Option(
+            "--in-production",
+            help="The version already serves production (it got there before govflow governed "
+            "the model): record it, once, as the version in production that a major, minor "
+            "or patch deployment replaces. Refused for a deprecated model, one with a version "
+            "in production or a deployment, and a version other than the model's first.",
+        ),
+    ] = False,
     actor: RecordedByOption = LOGIN_NAME,
     config_dir: ConfigDirOption = None,
 ) -> None:
     """Register a model as models.yaml describes it (owner, purpose, risk tier) and one of its
     versions; again with the same values it changes nothing. Next: govflow baseline create."""
-    from govflow import settings, store
+    from govflow import registry, settings, store
     from govflow.baselines.onboarding import (
         gate_validation_set,
         read_baseline_data,
@@ -538,6 +548,8 @@ def model_register(
     )
     store.ensure_schema()
     with store.session_scope() as session:
+        if in_production:  # refused before the version or its validation set is stored
+            registry.check_production_declaration(session, model_id=model_id, version=version)
         _, registered = register_from_config(
             session,
             entry,
@@ -549,6 +561,11 @@ def model_register(
             validation=validation_set,
             data_dir=settings.data_dir(),
         )
+        declared = False
+        if in_production:
+            _, declared = registry.declare_in_production(
+                session, model_id=model_id, version=version, actor=actor
+            )
         if validation_set is not None:
             for line in validation_set.notes:
                 typer.echo(line, err=True)
@@ -565,6 +582,14 @@ def model_register(
         typer.echo(
             f"{model_id} {version} registered ({registered.status}, {kind}); next: {following}"
         )
+        if declared:
+            typer.echo(
+                f"{model_id} {version} declared in production (it served before govflow "
+                "governed the model); later versions replace it through "
+                "govflow_model_deployment"
+            )
+        elif in_production:
+            typer.echo(f"{model_id} {version} was declared in production already; nothing changed")
         if registered.validation_uri is not None:
             typer.echo(
                 f"validation set {registered.validation_uri}: "

@@ -3,7 +3,9 @@
 Registration requires a named owner and a business purpose. A version moves
 draft -> pending -> approved / rejected; the approver is named, gives a justification and is
 never the model's owner (separation of duties). Deployments are logged per stage (shadow,
-canary, production, retired). Every change is an audit event.
+canary, production, retired). A version that served before govflow governed its model is
+declared in production once (``declare_in_production``); after that only the deployment
+procedure changes what serves. Every change is an audit event.
 """
 
 from __future__ import annotations
@@ -55,6 +57,27 @@ VALIDATION_EXISTS_DIFFERENTLY = (
 )
 UNKNOWN_STAGE = (
     "unknown deployment stage {stage!r}; expected one of shadow, canary, production, retired"
+)
+# The stage-history notes and registry decision of a declared version: how an auditor tells
+# it from a version the deployment procedure took to production.
+DECLARED_IN_PRODUCTION = (
+    "declared in production: it served before govflow governed the model, not deployed"
+)
+DECLARE_DEPRECATED = (
+    "{model_id} is deprecated ({reason}): no version of it is declared in production"
+)
+DECLARE_HAS_PRODUCTION = (
+    "{model_id} already has version {current} in production: from then on only the "
+    "deployment procedure (govflow_model_deployment) changes what serves"
+)
+DECLARE_DEPLOYED = (
+    "{model_id} has been through the deployment procedure ({ref}): only the procedure "
+    "changes what serves"
+)
+DECLARE_NOT_FIRST = (
+    "{model_id} {version} is not the model's first version ({first} is): only the version "
+    "that served before govflow governed the model is declared in production; deploy "
+    "{version} through govflow_model_deployment"
 )
 
 
@@ -324,6 +347,11 @@ def serving_version(session: Session, model_id: str) -> str | None:
             return None
         actives = {str(split["active"]) for split in splits}
         return actives.pop() if len(actives) == 1 else None
+    return production_version(session, model_id)
+
+
+def production_version(session: Session, model_id: str) -> str | None:
+    """The version most recently logged in production, or None when none ever was."""
     latest = session.scalars(
         select(ModelVersion.version)
         .join(StageHistory, StageHistory.model_version_id == ModelVersion.id)
@@ -332,6 +360,103 @@ def serving_version(session: Session, model_id: str) -> str | None:
         .limit(1)
     ).first()
     return None if latest is None else str(latest)
+
+
+def check_production_declaration(session: Session, *, model_id: str, version: str) -> bool:
+    """Refuse (``RegistryError``) to declare ``version`` in production for a deprecated
+    model, one with a version in production or a deployment record (from then on the
+    deployment procedure alone changes what serves), or a version that is not the model's
+    first: a later one was registered under govflow and is deployed through the procedure.
+    Returns whether ``version`` is declared already, so that declaring it again changes
+    nothing. Also answers before the model or version is registered, so that a command
+    refuses before it stores anything."""
+    model = session.get(Model, model_id)
+    if model is None:
+        return False
+    if model.status == "deprecated":
+        raise RegistryError(
+            DECLARE_DEPRECATED.format(model_id=model_id, reason=model.deprecation_reason)
+        )
+    current = production_version(session, model_id)
+    if current is not None:
+        if current == version and _declared(session, model_id, version):
+            return True
+        raise RegistryError(DECLARE_HAS_PRODUCTION.format(model_id=model_id, current=current))
+    deployment = session.scalars(
+        select(Deployment).where(Deployment.model_id == model_id).order_by(Deployment.id)
+    ).first()
+    if deployment is not None:
+        raise RegistryError(DECLARE_DEPLOYED.format(model_id=model_id, ref=deployment.ref))
+    first = session.scalars(
+        select(ModelVersion.version)
+        .where(ModelVersion.model_id == model_id)
+        .order_by(ModelVersion.id)
+        .limit(1)
+    ).first()
+    if first is not None and first != version:
+        raise RegistryError(
+            DECLARE_NOT_FIRST.format(model_id=model_id, version=version, first=first)
+        )
+    return False
+
+
+def _declared(session: Session, model_id: str, version: str) -> bool:
+    return (
+        session.scalars(
+            select(StageHistory.id)
+            .join(ModelVersion, StageHistory.model_version_id == ModelVersion.id)
+            .where(
+                ModelVersion.model_id == model_id,
+                ModelVersion.version == version,
+                StageHistory.stage == "production",
+                StageHistory.notes == DECLARED_IN_PRODUCTION,
+            )
+        ).first()
+        is not None
+    )
+
+
+def declare_in_production(
+    session: Session, *, model_id: str, version: str, actor: str
+) -> tuple[ModelVersion, bool]:
+    """Record that ``version`` served ``model_id``'s traffic before govflow governed it, as
+    the deployment procedure records a version it took to production: approved, with a
+    ``production`` stage, so that routing and a later major/minor/patch deployment find it.
+    The audit event ``registry.production_declared`` names ``actor`` and says that this was
+    a declaration, not a deployment. Returns the version and whether this call declared it;
+    a version declared already changes nothing. Refused as ``check_production_declaration``
+    refuses."""
+    declared = check_production_declaration(session, model_id=model_id, version=version)
+    record = get_version(session, model_id, version)
+    if declared:
+        return record, False
+    record.status = "approved"
+    record.model.status = "approved"
+    session.add(
+        RegistryDecision(
+            model_version_id=record.id,
+            action="declared",
+            actor=actor,
+            justification=DECLARED_IN_PRODUCTION,
+        )
+    )
+    log_stage(
+        session,
+        model_id=model_id,
+        version=version,
+        stage="production",
+        deployed_by=actor,
+        notes=DECLARED_IN_PRODUCTION,
+    )
+    record_event(
+        session,
+        actor=actor,
+        action="registry.production_declared",
+        target=f"model:{model_id}:{version}",
+        payload={"stage": "production", "declared": True, "deployed": False},
+        idempotency_key=f"registry.production_declared:{model_id}",
+    )
+    return record, True
 
 
 def deprecate_model(

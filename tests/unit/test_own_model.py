@@ -302,7 +302,8 @@ def test_a_baseline_is_read_from_a_sql_table_through_an_environment_variable(
 
 def test_the_readme_guide_runs_as_printed_on_a_model_of_ones_own(own_model):
     """Each command of the guide's shell block, in a shell, from the directory holding the
-    reader's validation.csv; every one succeeds and the last records the day."""
+    reader's validation.csv; every one succeeds, register declares version 1 in production
+    and the last records the day."""
     commands = guide_blocks("sh")[0]
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     outputs = []
@@ -325,6 +326,7 @@ def test_the_readme_guide_runs_as_printed_on_a_model_of_ones_own(own_model):
         f"validation set models/{MODEL}/1/validation.parquet: 4000 labelled rows, "
         "accuracy 0.714, AUC 0.715"
     ) in outputs[1]
+    assert f"{MODEL} 1 declared in production" in outputs[1]
     assert f"{MODEL}: succeeded" in outputs[-1]
     assert "baseline 2024-05-02-v1" in outputs[-1]
 
