@@ -549,7 +549,9 @@ def model_register(
     store.ensure_schema()
     with store.session_scope() as session:
         if in_production:  # refused before the version or its validation set is stored
-            registry.check_production_declaration(session, model_id=model_id, version=version)
+            registry.check_production_declaration(
+                session, model_id=model_id, version=version, actor=actor, owner=entry.owner
+            )
         _, registered = register_from_config(
             session,
             entry,

@@ -362,14 +362,19 @@ def production_version(session: Session, model_id: str) -> str | None:
     return None if latest is None else str(latest)
 
 
-def check_production_declaration(session: Session, *, model_id: str, version: str) -> bool:
-    """Refuse (``RegistryError``) to declare ``version`` in production for a deprecated
-    model, one with a version in production or a deployment record (from then on the
-    deployment procedure alone changes what serves), or a version that is not the model's
-    first: a later one was registered under govflow and is deployed through the procedure.
-    Returns whether ``version`` is declared already, so that declaring it again changes
-    nothing. Also answers before the model or version is registered, so that a command
-    refuses before it stores anything."""
+def check_production_declaration(
+    session: Session, *, model_id: str, version: str, actor: str, owner: str
+) -> bool:
+    """Refuse (``RegistryError``) to declare ``version`` in production by the model's
+    ``owner`` (the declaration approves the version, and an owner never approves their own
+    model), for a deprecated model, one with a version in production or a deployment record
+    (from then on the deployment procedure alone changes what serves), or a version that is
+    not the model's first: a later one was registered under govflow and is deployed through
+    the procedure. Returns whether ``version`` is declared already, so that declaring it
+    again changes nothing. Also answers before the model or version is registered, so that
+    a command refuses before it stores anything."""
+    if actor == owner:
+        raise RegistryError(OWNER_CANNOT_APPROVE.format(user=actor, model_id=model_id))
     model = session.get(Model, model_id)
     if model is None:
         return False
@@ -426,8 +431,10 @@ def declare_in_production(
     a declaration, not a deployment. Returns the version and whether this call declared it;
     a version declared already changes nothing. Refused as ``check_production_declaration``
     refuses."""
-    declared = check_production_declaration(session, model_id=model_id, version=version)
     record = get_version(session, model_id, version)
+    declared = check_production_declaration(
+        session, model_id=model_id, version=version, actor=actor, owner=record.model.owner
+    )
     if declared:
         return record, False
     record.status = "approved"

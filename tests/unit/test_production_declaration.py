@@ -27,6 +27,7 @@ from govflow.registry import (
     DECLARE_HAS_PRODUCTION,
     DECLARE_NOT_FIRST,
     DECLARED_IN_PRODUCTION,
+    OWNER_CANNOT_APPROVE,
     RegistryError,
 )
 from govflow.rollout.routing import StoreTarget
@@ -42,6 +43,8 @@ from tests.support.registry import register_models
 
 MODEL = "credit_approval"
 OWNER = "olivia"
+# The declaration approves the version: someone other than its owner makes it.
+DECLARER = "lena"
 CONFIG = load_config(CONFIG_DIR)
 
 
@@ -51,10 +54,10 @@ def registered(sqlite_url) -> str:
     return register_models(sqlite_url, CONFIG, {MODEL: ["1.0.0", "2.0.0"]})
 
 
-def declare(url: str, version: str = "1.0.0") -> bool:
+def declare(url: str, version: str = "1.0.0", actor: str = DECLARER) -> bool:
     with store.session_scope(url) as session:
         _, declared = registry.declare_in_production(
-            session, model_id=MODEL, version=version, actor=OWNER
+            session, model_id=MODEL, version=version, actor=actor
         )
     return declared
 
@@ -104,7 +107,7 @@ def test_a_declared_version_is_approved_and_in_production_with_who_declared_it(r
             select(AuditEvent).where(AuditEvent.action == "registry.production_declared")
         ).one()
         assert (event.actor, event.target, event.payload) == (
-            OWNER,
+            DECLARER,
             f"model:{MODEL}:1.0.0",
             {"stage": "production", "declared": True, "deployed": False},
         )
@@ -186,6 +189,16 @@ def test_a_declaration_is_refused_once_govflow_governs_what_serves_and_changes_n
     assert recorded(registered) == unchanged
 
 
+def test_the_models_owner_may_not_declare_it_in_production(registered):
+    unchanged = recorded(registered)
+
+    with pytest.raises(RegistryError) as refused:
+        declare(registered, actor=OWNER)
+
+    assert str(refused.value) == OWNER_CANNOT_APPROVE.format(user=OWNER, model_id=MODEL)
+    assert recorded(registered) == unchanged
+
+
 def test_a_declared_version_declared_again_after_a_deployment_replaced_it_is_refused(
     registered,
 ):
@@ -205,7 +218,10 @@ def test_a_model_not_registered_yet_may_have_its_first_version_declared(sqlite_u
     store.upgrade(sqlite_url)
     with store.session_scope(sqlite_url) as session:
         assert (
-            registry.check_production_declaration(session, model_id=MODEL, version="1.0.0") is False
+            registry.check_production_declaration(
+                session, model_id=MODEL, version="1.0.0", actor=DECLARER, owner=OWNER
+            )
+            is False
         )
 
 
@@ -250,7 +266,7 @@ def declarations() -> list[tuple[str, str]]:
 def test_register_in_production_declares_the_version_and_its_baseline_and_major_follow(
     own_model,
 ):
-    declared = govflow(*REGISTER, "--in-production", "--actor", "priya")
+    declared = govflow(*REGISTER, "--in-production", "--actor", "lena")
 
     assert (declared.exit_code, declared.stderr) == (0, ""), declared.output
     assert declared.stdout.splitlines()[:2] == [
@@ -259,7 +275,7 @@ def test_register_in_production_declares_the_version_and_its_baseline_and_major_
         f"{GUIDE_MODEL} 1 declared in production (it served before govflow governed the "
         "model); later versions replace it through govflow_model_deployment",
     ]
-    assert declarations() == [("priya", f"model:{GUIDE_MODEL}:1")]
+    assert declarations() == [("lena", f"model:{GUIDE_MODEL}:1")]
     baseline = govflow("baseline", "create", "--model", GUIDE_MODEL, "--from", "validation.csv")
     assert baseline.exit_code == 0, baseline.output
     assert "baseline 2024-05-02-v1 active (4000 rows from validation.csv, model version 1)" in (
@@ -274,7 +290,7 @@ def test_register_in_production_declares_the_version_and_its_baseline_and_major_
 
 
 def test_register_in_production_again_changes_nothing(own_model):
-    govflow(*REGISTER, "--in-production", "--actor", "priya")
+    govflow(*REGISTER, "--in-production", "--actor", "lena")
 
     again = govflow(*REGISTER, "--in-production", "--actor", "mike")
 
@@ -282,7 +298,7 @@ def test_register_in_production_again_changes_nothing(own_model):
     assert again.stdout.splitlines()[1] == (
         f"{GUIDE_MODEL} 1 was declared in production already; nothing changed"
     )
-    assert declarations() == [("priya", f"model:{GUIDE_MODEL}:1")]
+    assert declarations() == [("lena", f"model:{GUIDE_MODEL}:1")]
     with store.session_scope() as session:
         stages = session.scalars(select(StageHistory.stage)).all()
     assert stages == ["production"]
@@ -332,3 +348,16 @@ def recorded_model(data_dir: Path) -> dict[str, object]:
             "events": session.scalar(select(func.count()).select_from(AuditEvent)),
             "files": sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*.parquet")),
         }
+
+
+def test_register_in_production_by_the_models_owner_is_refused_and_stores_nothing(own_model):
+    refused = govflow(*REGISTER, "--in-production", "--actor", "priya")
+
+    assert (refused.exit_code, refused.stdout, refused.stderr) == (
+        1,
+        "",
+        OWNER_CANNOT_APPROVE.format(user="priya", model_id=GUIDE_MODEL) + "\n",
+    )
+    with store.session_scope() as session:
+        assert session.get(Model, GUIDE_MODEL) is None
+    assert not (own_model / "models").exists()

@@ -155,7 +155,7 @@ def test_reaching_full_puts_the_first_version_in_production_with_its_baseline(fi
     with store.session_scope(url) as session:
         completed = stages.complete(session, config, deployment_ref=ref)
         baseline = session.scalars(select(Baseline).where(Baseline.model_id == TENANCY)).one()
-        production = routing._production_version(session, TENANCY)
+        production = registry.production_version(session, TENANCY)
 
     state = route(url)
     assert {split.active for split in state.splits.values()} == {VERSION}

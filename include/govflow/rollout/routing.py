@@ -39,17 +39,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govflow.audit import record_event
-from govflow.registry import get_version
+from govflow.registry import get_version, production_version
 from govflow.store.schema import (
     LATENCY_BUCKET_COLUMNS,
     LATENCY_BUCKETS_MS,
     GatewayHeartbeat,
     Model,
-    ModelVersion,
     Route,
     RouteChange,
     ServingFeedback,
-    StageHistory,
 )
 from govflow.store.schema import ServingStat as ServingStatRecord
 from govflow.store.serving_hours import MinuteChange, add_to_hours
@@ -249,16 +247,6 @@ def _thresholds(session: Session, model_id: str, versions: Iterable[str]) -> dic
     }
 
 
-def _production_version(session: Session, model_id: str) -> str | None:
-    return session.execute(
-        select(ModelVersion.version)
-        .join(StageHistory, StageHistory.model_version_id == ModelVersion.id)
-        .where(ModelVersion.model_id == model_id, StageHistory.stage == "production")
-        .order_by(StageHistory.deployed_at.desc(), StageHistory.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-
-
 def _refuse_another_rollout(state: RouteState, deployment_ref: str) -> None:
     """A route rolling out a candidate takes changes only from that candidate's deployment."""
     if state.deployment_ref != deployment_ref:
@@ -283,7 +271,7 @@ class StoreTarget:
             return route
         if self.session.get(Model, model_id) is None:
             raise RoutingError(UNKNOWN_MODEL.format(model_id=model_id))
-        active = _production_version(self.session, model_id)
+        active = production_version(self.session, model_id)
         splits = {audience: Split(active).to_dict() for audience in AUDIENCES}
         route = Route(
             model_id=model_id,
