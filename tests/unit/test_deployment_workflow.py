@@ -24,6 +24,8 @@ from govflow.deployment.approvals import AIRFLOW_AUDIT_LOG
 from govflow.deployment.approvals import decision_rows as approvals_of
 from govflow.deployment.checks import CheckResult
 from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
+from govflow.flows import Refused
+from govflow.flows import deployment as deployment_flow
 from govflow.serving import kill_switches
 from govflow.store.schema import Alert, Deployment, DeploymentStep, Incident
 from tests.support.demo_store import private_demo_copy
@@ -490,7 +492,6 @@ def test_a_failed_fairness_item_blocks_at_staging_before_anyone_is_asked_to_appr
             "a rollback deployment follows the rollback procedure of seed 001 section 5, not "
             "the twenty steps: use the rollback DAG",
         ),
-        ({"version": "9.9.9"}, "credit_approval 9.9.9 is not in the model registry"),
         (
             {"requested_by": "carol"},
             "no one may give the compliance_officer approval of credit_approval: carol "
@@ -513,6 +514,27 @@ def test_a_request_that_cannot_start_the_procedure_is_blocked_with_its_reason(en
         reason,
     )
     assert steps == {}
+
+
+def test_a_version_the_registry_does_not_have_is_refused_and_nothing_is_stored(env):
+    run_id = "workflow/refused/unregistered"
+    with pytest.raises(DeploymentStopped) as stopped:
+        workflow.start(env, _request(run_id, version="9.9.9"))
+    with store.session_scope(env.db_url) as session:
+        stored = session.scalars(select(Deployment).where(Deployment.dag_run_id == run_id)).all()
+        events = query_events(session, mentioning=run_id)
+    assert str(stopped.value) == "credit_approval 9.9.9 is not in the model registry"
+    assert (stored, list(events)) == ([], [])
+
+
+def test_finalise_of_a_run_that_opened_no_deployment_fails_in_one_line(env, monkeypatch):
+    monkeypatch.setattr("govflow.flows.deployment._environment", lambda: env)
+    with pytest.raises(Refused) as refused:
+        deployment_flow.finalise("workflow/refused/never-opened", [], [], deliver=list)
+    assert str(refused.value) == (
+        "no deployment record for Airflow run 'workflow/refused/never-opened': "
+        "open_deployment refused the request before recording one"
+    )
 
 
 def test_opening_the_same_run_twice_keeps_one_record_and_asks_the_same_people(env):

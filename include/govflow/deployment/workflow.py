@@ -272,12 +272,16 @@ def _parse_window(plan: dict[str, Any]) -> str | None:
 def start(env: Environment, request: procedure.DeploymentRequest) -> list[dict[str, Any]]:
     """Open the deployment record, assign everyone the run will ask, and return the request
     of step 1 (FORM-AI-DEPLOY-001). Refuses, with the reason recorded, a request that cannot
-    start the procedure or whose approvals cannot be assigned independently."""
+    start the procedure or whose approvals cannot be assigned independently; a version the
+    registry does not have is refused with nothing recorded."""
     config = env.config
     store.ensure_schema(env.db_url)
     with store.session_scope(env.db_url) as session:
-        deployment, created = procedure.open_deployment(session, config, request)
         problems = procedure.request_problems(session, request)
+        if not procedure.is_registered(session, request):
+            # A version the registry does not know is no deployment: nothing is recorded.
+            raise procedure.DeploymentStopped("; ".join(problems))
+        deployment, created = procedure.open_deployment(session, config, request)
         assignments: list[approvals.ApprovalAssignment] = []
         if not problems:
             try:

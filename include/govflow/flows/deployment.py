@@ -18,6 +18,7 @@ from govflow.flows import Refused, Skipped
 
 EXPEDITED = "an expedited deployment skips step 3"
 FINISHED = "{ref} {status}: {reason}"
+NOT_OPENED = "{missing}: open_deployment refused the request before recording one"
 
 
 def _environment() -> workflow.Environment:
@@ -141,8 +142,12 @@ def finalise(
 ) -> dict[str, Any]:
     """Record how the deployment ended, write the final readiness report and post its summary
     through ``deliver``; a deployment blocked, rejected or rolled back is :class:`Refused`
-    after that, with its reason."""
-    outcome = workflow.close(_environment(), run_id, closure, failed_tasks)
+    after that, with its reason, and so is a run that opened no deployment."""
+    try:
+        outcome = workflow.close(_environment(), run_id, closure, failed_tasks)
+    except LookupError as missing:
+        # A version the registry does not have leaves nothing to close; the run stays failed.
+        raise Refused(NOT_OPENED.format(missing=missing)) from None
     deliver()
     print(f"{outcome['ref']}: {outcome['status']}, {outcome['recommendation']}")
     print(f"readiness report: {outcome['report']}")
