@@ -6,9 +6,11 @@ are the task groups, its twenty steps the tasks. Automated steps run real checks
 candidate and store their evidence; human steps are "Required actions" assigned to the
 people config/ names for the role:
 
-1. **Planning**: the Deployment Manager fills in the deployment plan (FORM-AI-DEPLOY-001)
-   while the Risk Manager assesses the deployment's risks; stakeholders are then notified
-   on Slack with the plan and the on-call standby (skipped for an expedited patch).
+1. **Planning**: the Deployment Manager fills in the deployment plan (FORM-AI-DEPLOY-001;
+   a window that is not two ISO date-times, the end after the start, is asked again, the
+   problem in the task's log) while the Risk Manager assesses the deployment's risks;
+   stakeholders are then notified on Slack with the plan and the on-call standby (skipped
+   for an expedited patch).
 2. **Preparation**: environment, release package (artefact digest against the registry),
    staging (the validation set scored through the candidate, performance against
    models.yaml, fairness on the validation set: a disparate impact ratio below 0.80 stops
@@ -305,7 +307,8 @@ def plan_deployment():
     """Phase 1 (steps 1-3); returns coordinate_stakeholders."""
     with TaskGroup("deployment_planning", tooltip="Phase 1: steps 1-3"):
         opened = open_deployment()
-        plan = fill_form("create_deployment_plan", form_params(1)).expand_kwargs(opened)
+        plan_form = fill_form("create_deployment_plan", form_params(1), form_step=1)
+        plan = plan_form.expand_kwargs(opened)
         risk_request, risk = requests_and_form(
             "risk_assessment", "assess_deployment_risk", form_params(2)
         )

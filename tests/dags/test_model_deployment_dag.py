@@ -15,6 +15,7 @@ from govflow.config import load_config
 from govflow.deployment.approvals import approval_requests, assign_approvers
 from govflow.store.schema import Deployment
 from govflow_airflow.hitl import ApprovalRequest, AskedAgainIfMalformed, HumanForm
+from tests.support.deployment_demo import PLAN
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "govflow_model_deployment.py"
 DAG_ID = "govflow_model_deployment"
@@ -292,6 +293,72 @@ def test_a_well_formed_answer_is_the_steps_result(dag, monkeypatch):
     )
     assert result["chosen_options"] == ["Approve"]
     assert result["responded_by_user"] == {"id": "carol", "name": "Carol Chen"}
+
+
+def _plan_form_of_dave(dag):
+    plan = dag.get_task("deployment_planning.create_deployment_plan")
+    return plan.operator_class(
+        task_id="plan",
+        form_step=plan.partial_kwargs["form_step"],
+        params={name: copy.deepcopy(plan.params.get_param(name)) for name in plan.params},
+        subject="Deployment Manager: plan",
+        assigned_users=[{"id": "dave", "name": "Dave Diaz"}],
+        response_timeout=timedelta(hours=48),
+    )
+
+
+def _plan_answer(**window: str) -> dict:
+    return {
+        "chosen_options": ["OK"],
+        "params_input": {**PLAN, **window},
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": {"id": "dave", "name": "Dave Diaz"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("window", "problem"),
+    [
+        (
+            {"deployment_window_start": "tomorrow"},
+            "the deployment window is not valid: 'tomorrow' is not an ISO date and time",
+        ),
+        (
+            {"deployment_window_end": "2026-11-30T08:00:00+00:00"},
+            "the deployment window is not valid: it ends (2026-11-30 08:00:00+00:00) before it "
+            "starts (2026-12-01 08:00:00+00:00)",
+        ),
+    ],
+)
+def test_a_plan_whose_window_is_not_valid_is_asked_again_of_the_same_people(
+    dag, monkeypatch, window, problem
+):
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    asked_again = []
+    monkeypatch.setattr(
+        "govflow_airflow.hitl.upsert_hitl_detail", lambda **kw: asked_again.append(kw)
+    )
+    ti = _TaskInstance(datetime.now(UTC) + timedelta(hours=40))
+    with pytest.raises(TaskAwaitingInput) as parked:
+        _plan_form_of_dave(dag).execute_complete(
+            {"task_instance": ti, "ti": ti, "run_id": "run"}, _plan_answer(**window)
+        )
+    assert timedelta(hours=39, minutes=59) < parked.value.timeout <= timedelta(hours=40)
+    assert [(call["ti_id"], call["assigned_users"]) for call in asked_again] == [
+        (ti.id, [{"id": "dave", "name": "Dave Diaz"}])
+    ]
+    assert ti.pushed["answer_problems"] == [{"by": "dave", "problems": [problem]}]
+
+
+def test_a_plan_with_a_valid_window_is_the_steps_result(dag, monkeypatch):
+    monkeypatch.setattr("govflow_airflow.hitl.upsert_hitl_detail", pytest.fail)
+    ti = _TaskInstance(datetime.now(UTC) + timedelta(hours=40))
+    result = _plan_form_of_dave(dag).execute_complete(
+        {"task_instance": ti, "ti": ti, "run_id": "run"}, _plan_answer()
+    )
+    assert result["params_input"]["deployment_window_start"] == PLAN["deployment_window_start"]
+    assert result["responded_by_user"] == {"id": "dave", "name": "Dave Diaz"}
 
 
 ANSWERED = {

@@ -23,6 +23,7 @@ from govflow.deployment import procedure, readiness, workflow
 from govflow.deployment.approvals import AIRFLOW_AUDIT_LOG
 from govflow.deployment.approvals import decision_rows as approvals_of
 from govflow.deployment.checks import CheckResult
+from govflow.deployment.forms import DEPLOYMENT_PLAN, RISK_ASSESSMENT
 from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
 from govflow.flows import Refused
 from govflow.flows import deployment as deployment_flow
@@ -588,6 +589,36 @@ def test_an_incomplete_plan_blocks_the_deployment_at_step_1(env, plan, reason):
     deployment, _ = _deployment(env, run_id)
     assert str(stopped.value) == reason
     assert deployment.details["stopped"]["step"] == 1
+
+
+@pytest.mark.parametrize(
+    ("window", "problems"),
+    [
+        ({}, []),
+        ({"deployment_window_start": ""}, []),
+        (
+            {"deployment_window_start": "tomorrow"},
+            ["the deployment window is not valid: 'tomorrow' is not an ISO date and time"],
+        ),
+        (
+            {"deployment_window_end": "2026-12-01T08:00:00+00:00"},
+            [
+                "the deployment window is not valid: it ends (2026-12-01 08:00:00+00:00) "
+                "before it starts (2026-12-01 08:00:00+00:00)"
+            ],
+        ),
+        (
+            {"deployment_window_end": "2026-12-01T12:00:00"},
+            [
+                "the deployment window is not valid: it ends (2026-12-01 12:00:00) before it "
+                "starts (2026-12-01 08:00:00+00:00)"
+            ],
+        ),
+    ],
+)
+def test_the_plans_form_names_a_window_that_is_not_two_iso_times_in_order(window, problems):
+    assert DEPLOYMENT_PLAN.answer_problems({**PLAN, **window}) == problems
+    assert RISK_ASSESSMENT.answer_problems({**PLAN, **window}) == []
 
 
 def _verified_with(env, run_id: str, results: list[CheckResult]) -> None:

@@ -26,7 +26,6 @@ belongs to the rollback procedure's own run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,9 +67,6 @@ GO_LIVE_CHOSEN = "deployment.go_live_chosen"
 
 FORM_INCOMPLETE = "{form} by {person} leaves {fields} empty"
 FORM_UNANSWERED = "{form} was not answered"
-BAD_WINDOW = "the deployment window is not valid: {problem}"
-WINDOW_ORDER = "it ends ({end}) before it starts ({start})"
-NOT_ISO = "{value!r} is not an ISO date and time"
 RED_DECISION = "go-live decision RED: {reasons}"
 OWNER_ROLLED_BACK = "go-live decision AMBER ({reasons}); {owner} chose to roll back: {comment}"
 TASK_FAILED = "task {tasks} failed before the deployment recorded a reason"
@@ -201,7 +197,9 @@ def _form_problem(spec: FormSpec, answers: list[Answer]) -> str | None:
         return FORM_INCOMPLETE.format(
             form=spec.form_id, person=answers[0].responded_by, fields=", ".join(missing)
         )
-    return None
+    # The form's own rules (the plan's window): its request asks again before this, but a
+    # step recording the answer checks it all the same.
+    return "; ".join(spec.answer_problems(answers[0].params)) or None
 
 
 def _form_evidence(spec: FormSpec, answer: Answer) -> dict[str, Any]:
@@ -250,20 +248,6 @@ def _render_report(
         readiness_renderings=kept + [r for r in (markdown, html) if r not in kept],
     )
     return report, [markdown, html]
-
-
-def _parse_window(plan: dict[str, Any]) -> str | None:
-    """Why the plan's deployment window is not valid, or None."""
-    bounds = {}
-    for name in ("deployment_window_start", "deployment_window_end"):
-        try:
-            bounds[name] = datetime.fromisoformat(str(plan[name]))
-        except ValueError:
-            return BAD_WINDOW.format(problem=NOT_ISO.format(value=plan[name]))
-    start, end = bounds["deployment_window_start"], bounds["deployment_window_end"]
-    if (start.tzinfo is None) != (end.tzinfo is None) or end <= start:
-        return BAD_WINDOW.format(problem=WINDOW_ORDER.format(start=start, end=end))
-    return None
 
 
 # --- Phase 1: planning ----------------------------------------------------------------------
@@ -382,8 +366,6 @@ def coordinate_stakeholders(
     plan_answers, risk_answers = _answers(plan), _answers(risk)
     for spec, answers in ((DEPLOYMENT_PLAN, plan_answers), (RISK_ASSESSMENT, risk_answers)):
         problem = _form_problem(spec, answers)
-        if problem is None and spec is DEPLOYMENT_PLAN:
-            problem = _parse_window({f.name: answers[0].text(f.name) for f in spec.fields})
         if problem:
             raise _stop(env, run_id, status=procedure.BLOCKED, step=spec.step, reason=problem)
     config = env.config

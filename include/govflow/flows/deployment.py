@@ -13,6 +13,7 @@ from typing import Any
 from govflow import settings
 from govflow.config import load_config
 from govflow.deployment import workflow
+from govflow.deployment.forms import FORMS
 from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
 from govflow.flows import Refused, Skipped
 
@@ -48,6 +49,12 @@ def open_deployment(params: dict[str, Any], *, requested_by: str | None, run_id:
         return workflow.start(_environment(), request)
     except DeploymentStopped as stopped:
         raise Refused(str(stopped)) from None
+
+
+def form_problems(step: int, params_input: dict[str, Any]) -> list[str]:
+    """Why an answer to step ``step``'s form breaks the form's rules (its request then asks
+    again): a deployment plan whose window is not two ISO date-times, the end after the start."""
+    return FORMS[step].answer_problems(params_input)
 
 
 def requests_for(run_id: str, key: str) -> Any:
@@ -166,6 +173,7 @@ __all__ = [
     "document_approval",
     "finalise",
     "follow_go_live",
+    "form_problems",
     "open_deployment",
     "plan_post_deployment_verification",
     "record_approval",
