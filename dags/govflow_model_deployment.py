@@ -38,9 +38,12 @@ people config/ names for the role:
    documentation (ML Lead) and, for high risk, registration updates (Compliance Officer);
    release notes on Slack; closure by the Deployment Manager.
 
-`finalise` always runs last: it records how the deployment ended, writes the final
-readiness report (Markdown and HTML, path on the deployment record), posts its summary to
-#ml-deployments and fails the run when the deployment was blocked, rejected or rolled back.
+`finalise` always runs last, a teardown: Airflow runs it even when the run is marked failed
+by hand (its other steps are then failed or skipped). It records how the deployment ended
+(one nothing decided is blocked, naming the failed tasks), writes the final readiness
+report (Markdown and HTML, path on the deployment record), posts its summary to
+#ml-deployments and fails the run when the deployment was blocked, rejected or rolled back,
+so no deployment stays in progress once its run is over.
 """
 
 from __future__ import annotations
@@ -273,9 +276,10 @@ def communicate_to_users(documentation_answers, registration_answers) -> list[di
     return sent
 
 
-@task(trigger_rule="all_done")
+@task
 def finalise(closure_answers, ti=None, run_id=None) -> dict:
-    """Record how the deployment ended, write the final readiness report, post it."""
+    """Record how the deployment ended, write the final readiness report, post it. A
+    teardown: it runs whatever happened before it, a run marked failed by hand included."""
     from govflow.flows.deployment import finalise as close
 
     states = ti.get_task_states(dag_id=DAG_ID, run_ids=[run_id]).get(run_id, {})
@@ -439,7 +443,8 @@ def govflow_model_deployment():
     documented = approve(verify_readiness(prepare(plan_deployment())))
     authorised, rolled_back = go_live(documented)
     closure, verification_plan = close_out(documented, authorised)
-    finalise(closure.output).set_upstream([rolled_back, verification_plan])
+    closed = finalise(closure.output).as_teardown(on_failure_fail_dagrun=True)
+    closed.set_upstream([rolled_back, verification_plan])
 
 
 govflow_model_deployment()

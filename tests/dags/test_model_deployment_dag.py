@@ -132,7 +132,14 @@ def test_authorisation_publishes_the_model_deployed_asset(dag):
 
 def test_finalise_runs_whatever_happened_before_it(dag):
     task = dag.get_task("finalise")
-    assert task.trigger_rule == "all_done"
+    # A teardown's rule is all_done_setup_success (Airflow allows no other), which without
+    # a setup task is all_done; unlike a plain all_done task, Airflow neither skips it nor
+    # ends the run before it when the run is marked failed by hand.
+    assert (task.trigger_rule, [t.task_id for t in dag.tasks if t.is_setup]) == (
+        "all_done_setup_success",
+        [],
+    )
+    assert (task.is_teardown, task.on_failure_fail_dagrun) == (True, True)
     assert {t.task_id for t in task.upstream_list} == {
         "post_deployment.close_deployment",
         "post_deployment.plan_post_deployment_verification",

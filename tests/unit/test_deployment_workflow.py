@@ -538,6 +538,32 @@ def test_finalise_of_a_run_that_opened_no_deployment_fails_in_one_line(env, monk
     )
 
 
+@pytest.mark.parametrize(
+    ("failed_tasks", "reason"),
+    [
+        (
+            ["deployment_planning.create_deployment_plan"],
+            "task deployment_planning.create_deployment_plan failed before the deployment "
+            "recorded a reason",
+        ),
+        ([], "the run ended before the deployment was decided (its steps were skipped)"),
+    ],
+)
+def test_a_run_marked_failed_by_hand_leaves_its_deployment_blocked_and_closed(
+    env, failed_tasks, reason
+):
+    run_id = f"workflow/marked-failed/{len(failed_tasks)}"
+    workflow.start(env, _request(run_id))
+    outcome = workflow.close(env, run_id, [], failed_tasks)
+    deployment, _ = _deployment(env, run_id)
+    assert (outcome["status"], outcome["reason"]) == (procedure.BLOCKED, reason)
+    assert (deployment.status, deployment.details["stopped"]["reason"]) == (
+        procedure.BLOCKED,
+        reason,
+    )
+    assert deployment.closed_at is not None
+
+
 def test_opening_the_same_run_twice_keeps_one_record_and_asks_the_same_people(env):
     first = workflow.start(env, _request("workflow/twice"))
     again = workflow.start(env, _request("workflow/twice"))

@@ -70,6 +70,7 @@ FORM_UNANSWERED = "{form} was not answered"
 RED_DECISION = "go-live decision RED: {reasons}"
 OWNER_ROLLED_BACK = "go-live decision AMBER ({reasons}); {owner} chose to roll back: {comment}"
 TASK_FAILED = "task {tasks} failed before the deployment recorded a reason"
+RUN_ENDED = "the run ended before the deployment was decided (its steps were skipped)"
 WITHDRAWN = "the deployment was {status}: {reason}"
 
 RequestKey = Literal[
@@ -984,8 +985,9 @@ def close(
     closure: list[dict[str, Any]],
     failed_tasks: list[str],
 ) -> dict[str, Any]:
-    """Step 20 and the end of every run: record the closure, stop with the reason a failed
-    task left unrecorded, render the final readiness report and post its summary."""
+    """Step 20 and the end of every run (a teardown: it runs even when the run is marked
+    failed by hand): record the closure, stop a deployment nothing decided with the failed
+    tasks as its reason, render the final readiness report and post its summary."""
     config = env.config
     with store.session_scope(env.db_url) as session:
         deployment = _deployment(session, run_id)
@@ -1000,13 +1002,18 @@ def close(
                 actor=answers[0].responded_by or "nobody",
                 evidence=_form_evidence(DEPLOYMENT_CLOSURE, answers[0]),
             )
-        if failed_tasks and deployment.status == procedure.IN_PROGRESS:
+        if deployment.status == procedure.IN_PROGRESS:
+            # Nothing decided it (authorised, rejected, rolled back, blocked at a gate): a step
+            # failed, or the run was marked failed by hand and its steps skipped. It stops
+            # here, so no deployment stays in progress once its run is over.
             procedure.stop_deployment(
                 session,
                 deployment,
                 status=procedure.BLOCKED,
                 step=None,
-                reason=TASK_FAILED.format(tasks=", ".join(failed_tasks)),
+                reason=TASK_FAILED.format(tasks=", ".join(failed_tasks))
+                if failed_tasks
+                else RUN_ENDED,
                 decided_by=ACTOR,
             )
         deployment.closed_at = utcnow()
