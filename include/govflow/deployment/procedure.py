@@ -215,10 +215,14 @@ def find_deployment(session: Session, key: str) -> Deployment:
     return found
 
 
+class NoDeploymentForRun(LookupError):
+    """The Airflow run recorded no deployment (its request was refused before one was)."""
+
+
 def deployment_of_run(session: Session, run_id: str) -> Deployment:
     found = session.scalars(select(Deployment).where(Deployment.dag_run_id == run_id)).first()
     if found is None:
-        raise LookupError(NO_DEPLOYMENT_FOR_RUN.format(run_id=run_id))
+        raise NoDeploymentForRun(NO_DEPLOYMENT_FOR_RUN.format(run_id=run_id))
     return found
 
 

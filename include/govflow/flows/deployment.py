@@ -14,7 +14,11 @@ from govflow import settings
 from govflow.config import load_config
 from govflow.deployment import workflow
 from govflow.deployment.forms import FORMS
-from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
+from govflow.deployment.procedure import (
+    DeploymentRequest,
+    DeploymentStopped,
+    NoDeploymentForRun,
+)
 from govflow.flows import Refused, Skipped
 
 EXPEDITED = "an expedited deployment skips step 3"
@@ -152,7 +156,7 @@ def finalise(
     after that, with its reason, and so is a run that opened no deployment."""
     try:
         outcome = workflow.close(_environment(), run_id, closure, failed_tasks)
-    except LookupError as missing:
+    except NoDeploymentForRun as missing:
         # A version the registry does not have leaves nothing to close; the run stays failed.
         raise Refused(NOT_OPENED.format(missing=missing)) from None
     deliver()
