@@ -6,9 +6,11 @@ are the task groups, its twenty steps the tasks. Automated steps run real checks
 candidate and store their evidence; human steps are "Required actions" assigned to the
 people config/ names for the role:
 
-1. **Planning**: the Deployment Manager fills in the deployment plan (FORM-AI-DEPLOY-001)
-   while the Risk Manager assesses the deployment's risks; stakeholders are then notified
-   on Slack with the plan and the on-call standby (skipped for an expedited patch).
+1. **Planning**: the Deployment Manager fills in the deployment plan (FORM-AI-DEPLOY-001;
+   a window that is not two ISO date-times, the end after the start, is asked again, the
+   problem in the task's log) while the Risk Manager assesses the deployment's risks;
+   stakeholders are then notified on Slack with the plan and the on-call standby (skipped
+   for an expedited patch).
 2. **Preparation**: environment, release package (artefact digest against the registry),
    staging (the validation set scored through the candidate, performance against
    models.yaml, fairness on the validation set: a disparate impact ratio below 0.80 stops
@@ -36,9 +38,12 @@ people config/ names for the role:
    documentation (ML Lead) and, for high risk, registration updates (Compliance Officer);
    release notes on Slack; closure by the Deployment Manager.
 
-`finalise` always runs last: it records how the deployment ended, writes the final
-readiness report (Markdown and HTML, path on the deployment record), posts its summary to
-#ml-deployments and fails the run when the deployment was blocked, rejected or rolled back.
+`finalise` always runs last, a teardown: Airflow runs it even when the run is marked failed
+by hand (its other steps are then failed or skipped). It records how the deployment ended
+(one nothing decided is blocked, naming the failed tasks), writes the final readiness
+report (Markdown and HTML, path on the deployment record), posts its summary to
+#ml-deployments and fails the run when the deployment was blocked, rejected or rolled back,
+so no deployment stays in progress once its run is over.
 """
 
 from __future__ import annotations
@@ -271,9 +276,10 @@ def communicate_to_users(documentation_answers, registration_answers) -> list[di
     return sent
 
 
-@task(trigger_rule="all_done")
+@task
 def finalise(closure_answers, ti=None, run_id=None) -> dict:
-    """Record how the deployment ended, write the final readiness report, post it."""
+    """Record how the deployment ended, write the final readiness report, post it. A
+    teardown: it runs whatever happened before it, a run marked failed by hand included."""
     from govflow.flows.deployment import finalise as close
 
     states = ti.get_task_states(dag_id=DAG_ID, run_ids=[run_id]).get(run_id, {})
@@ -305,7 +311,8 @@ def plan_deployment():
     """Phase 1 (steps 1-3); returns coordinate_stakeholders."""
     with TaskGroup("deployment_planning", tooltip="Phase 1: steps 1-3"):
         opened = open_deployment()
-        plan = fill_form("create_deployment_plan", form_params(1)).expand_kwargs(opened)
+        plan_form = fill_form("create_deployment_plan", form_params(1), form_step=1)
+        plan = plan_form.expand_kwargs(opened)
         risk_request, risk = requests_and_form(
             "risk_assessment", "assess_deployment_risk", form_params(2)
         )
@@ -436,7 +443,8 @@ def govflow_model_deployment():
     documented = approve(verify_readiness(prepare(plan_deployment())))
     authorised, rolled_back = go_live(documented)
     closure, verification_plan = close_out(documented, authorised)
-    finalise(closure.output).set_upstream([rolled_back, verification_plan])
+    closed = finalise(closure.output).as_teardown(on_failure_fail_dagrun=True)
+    closed.set_upstream([rolled_back, verification_plan])
 
 
 govflow_model_deployment()

@@ -204,7 +204,24 @@ def answers_of(ti: Any, task_id: str, count: int) -> list[dict[str, Any] | None]
 
 
 class HumanForm(AskedAgainIfMalformed, HITLEntryOperator):
-    """A form of the procedure (`HITLEntryOperator`), asked again when malformed."""
+    """A form of the procedure (`HITLEntryOperator`), asked again when malformed, and, for
+    the form of step ``form_step``, when the answer breaks that form's rules (a deployment
+    window that is not two ISO date-times in order): the step recording it would stop the
+    deployment over what its author can correct."""
+
+    def __init__(self, *, form_step: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.form_step = form_step
+
+    def fitting(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        event = super().fitting(context, event)
+        user = event.get("responded_by_user")
+        if self.form_step is None or "error" in event or not user:
+            return event
+        from govflow.flows.deployment import form_problems
+
+        problems = form_problems(self.form_step, event["params_input"] or {})
+        return self.ask_again(context, user["id"], problems) if problems else event
 
 
 # The least time a request with a deadline already past is given: it times out at once.

@@ -15,6 +15,7 @@ from govflow.config import load_config
 from govflow.deployment.approvals import approval_requests, assign_approvers
 from govflow.store.schema import Deployment
 from govflow_airflow.hitl import ApprovalRequest, AskedAgainIfMalformed, HumanForm
+from tests.support.deployment_demo import PLAN
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "govflow_model_deployment.py"
 DAG_ID = "govflow_model_deployment"
@@ -131,7 +132,14 @@ def test_authorisation_publishes_the_model_deployed_asset(dag):
 
 def test_finalise_runs_whatever_happened_before_it(dag):
     task = dag.get_task("finalise")
-    assert task.trigger_rule == "all_done"
+    # A teardown's rule is all_done_setup_success (Airflow allows no other), which without
+    # a setup task is all_done; unlike a plain all_done task, Airflow neither skips it nor
+    # ends the run before it when the run is marked failed by hand.
+    assert (task.trigger_rule, [t.task_id for t in dag.tasks if t.is_setup]) == (
+        "all_done_setup_success",
+        [],
+    )
+    assert (task.is_teardown, task.on_failure_fail_dagrun) == (True, True)
     assert {t.task_id for t in task.upstream_list} == {
         "post_deployment.close_deployment",
         "post_deployment.plan_post_deployment_verification",
@@ -292,6 +300,72 @@ def test_a_well_formed_answer_is_the_steps_result(dag, monkeypatch):
     )
     assert result["chosen_options"] == ["Approve"]
     assert result["responded_by_user"] == {"id": "carol", "name": "Carol Chen"}
+
+
+def _plan_form_of_dave(dag):
+    plan = dag.get_task("deployment_planning.create_deployment_plan")
+    return plan.operator_class(
+        task_id="plan",
+        form_step=plan.partial_kwargs["form_step"],
+        params={name: copy.deepcopy(plan.params.get_param(name)) for name in plan.params},
+        subject="Deployment Manager: plan",
+        assigned_users=[{"id": "dave", "name": "Dave Diaz"}],
+        response_timeout=timedelta(hours=48),
+    )
+
+
+def _plan_answer(**window: str) -> dict:
+    return {
+        "chosen_options": ["OK"],
+        "params_input": {**PLAN, **window},
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": {"id": "dave", "name": "Dave Diaz"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("window", "problem"),
+    [
+        (
+            {"deployment_window_start": "tomorrow"},
+            "the deployment window is not valid: 'tomorrow' is not an ISO date and time",
+        ),
+        (
+            {"deployment_window_end": "2026-11-30T08:00:00+00:00"},
+            "the deployment window is not valid: it ends (2026-11-30 08:00:00+00:00) before it "
+            "starts (2026-12-01 08:00:00+00:00)",
+        ),
+    ],
+)
+def test_a_plan_whose_window_is_not_valid_is_asked_again_of_the_same_people(
+    dag, monkeypatch, window, problem
+):
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    asked_again = []
+    monkeypatch.setattr(
+        "govflow_airflow.hitl.upsert_hitl_detail", lambda **kw: asked_again.append(kw)
+    )
+    ti = _TaskInstance(datetime.now(UTC) + timedelta(hours=40))
+    with pytest.raises(TaskAwaitingInput) as parked:
+        _plan_form_of_dave(dag).execute_complete(
+            {"task_instance": ti, "ti": ti, "run_id": "run"}, _plan_answer(**window)
+        )
+    assert timedelta(hours=39, minutes=59) < parked.value.timeout <= timedelta(hours=40)
+    assert [(call["ti_id"], call["assigned_users"]) for call in asked_again] == [
+        (ti.id, [{"id": "dave", "name": "Dave Diaz"}])
+    ]
+    assert ti.pushed["answer_problems"] == [{"by": "dave", "problems": [problem]}]
+
+
+def test_a_plan_with_a_valid_window_is_the_steps_result(dag, monkeypatch):
+    monkeypatch.setattr("govflow_airflow.hitl.upsert_hitl_detail", pytest.fail)
+    ti = _TaskInstance(datetime.now(UTC) + timedelta(hours=40))
+    result = _plan_form_of_dave(dag).execute_complete(
+        {"task_instance": ti, "ti": ti, "run_id": "run"}, _plan_answer()
+    )
+    assert result["params_input"]["deployment_window_start"] == PLAN["deployment_window_start"]
+    assert result["responded_by_user"] == {"id": "dave", "name": "Dave Diaz"}
 
 
 ANSWERED = {

@@ -1,17 +1,19 @@
-"""Five high-risk deployments of credit_approval on a real Airflow on 127.0.0.1 (issue 5
+"""Six high-risk deployments of credit_approval on a real Airflow on 127.0.0.1 (issue 5
 item 7, issue 13 item 10): one approved by every assigned approver through the REST API
 (after two malformed answers, which the api-server's guard refuses with their problems,
-the requests staying open), one that the compliance officer
+the requests staying open, and a plan whose window starts "tomorrow", which Airflow takes
+and the plan's step asks again), one that the compliance officer
 rejects, one whose fairness checklist item fails, one whose five approval tasks the
 requester marks success over REST instead of anyone answering them, and one whose
 compliance approval task an admin marks failed while the other four wait: those are
 withdrawn (skipped, no longer asked; an answer given after all is refused with the reason)
 and the run ends (approvals look every 15 s here, the config copied with
-withdrawal_check_minutes 0.25).
+withdrawal_check_minutes 0.25), and one that an admin marks failed as a whole while its plan
+waits, whose record is still closed.
 
 The session's shared stack (api-server, scheduler, dag-processor; Postgres metadata so that
 four task processes can write at once), leased with a local Slack webhook behind
-`slack_default`, runs the five deployments side by side, all requested by sam, a system
+`slack_default`, runs the six deployments side by side, all requested by sam, a system
 owner: he may not approve them (separation of duties), nor may olivia, credit_approval's
 owner. The session's seeded demo is copied while Airflow starts (when this module is the
 first to lease it). Every person answers the requests assigned to them as soon as Airflow
@@ -40,6 +42,7 @@ from govflow.store.schema import Deployment, DeploymentStep
 from tests.support.demo_store import private_demo_copy
 from tests.support.deployment_demo import (
     CANDIDATE,
+    PLAN,
     UNFAIR_CANDIDATE,
     RequiredActions,
     form_answer,
@@ -54,6 +57,10 @@ DAG = "govflow_model_deployment"
 REJECTED_CANDIDATE = "1.2.0"
 FORCED_CANDIDATE = "1.3.0"
 WITHDRAWN_CANDIDATE = "1.4.0"
+MARKED_FAILED_CANDIDATE = "1.5.0"
+PLAN_TASK = "deployment_planning.create_deployment_plan"
+# Sent once on the approved run's plan; Airflow takes it (200) and the step asks again.
+NOT_A_WINDOW = {**PLAN, "deployment_window_start": "tomorrow"}
 CHECK_EVERY_MINUTES = 0.25
 # Sent once each on the approved run; Airflow takes them (200) and the step asks again.
 MALFORMED = {
@@ -87,6 +94,8 @@ class Observed:
     tasks: dict[str, dict[str, str | None]] = field(default_factory=dict)
     assets: list[dict[str, Any]] = field(default_factory=list)
     patched_by: list[tuple[str, str]] = field(default_factory=list)
+    bad_window: tuple[int, Any] | None = None
+    marked_failed: list[tuple[int, Any]] = field(default_factory=list)
 
 
 def _seed(
@@ -98,6 +107,7 @@ def _seed(
         register_candidate(data_dir, db_url, version=REJECTED_CANDIDATE)
         register_candidate(data_dir, db_url, version=FORCED_CANDIDATE)
         register_candidate(data_dir, db_url, version=WITHDRAWN_CANDIDATE)
+        register_candidate(data_dir, db_url, version=MARKED_FAILED_CANDIDATE)
         register_candidate(
             data_dir, db_url, version=UNFAIR_CANDIDATE, validation=with_disparate_impact
         )
@@ -179,6 +189,18 @@ def _approve(observed: Observed, actions: RequiredActions, run: str, detail: dic
     assert status == 200, (run, role, status)
 
 
+def _mark_failed(observed: Observed, actions: RequiredActions, detail: dict) -> None:
+    """An admin marks the whole run failed (the UI's "Mark Dag run as failed") once, while
+    its plan waits; nothing of the run is answered."""
+    if not observed.marked_failed:
+        run_id = urllib.parse.quote(detail["task_instance"]["dag_run_id"], safe="")
+        observed.marked_failed.append(
+            actions.stack.client().request(
+                "PATCH", f"/api/v2/dags/{DAG}/dagRuns/{run_id}", {"state": "failed"}
+            )
+        )
+
+
 def _drive(stack: Any, observed: Observed) -> None:
     """Answer every request of the three runs until they end."""
     actions = RequiredActions(stack, DAG)
@@ -194,11 +216,18 @@ def _drive(stack: Any, observed: Observed) -> None:
             if task_id == APPROVALS:
                 _approve(observed, actions, run, detail)
                 continue
+            if run == "marked_failed":
+                _mark_failed(observed, actions, detail)
+                continue
             options, params = form_answer(task_id, detail)
+            if run == "approved" and task_id == PLAN_TASK and observed.bad_window is None:
+                params = NOT_A_WINDOW
             status, body = actions.answer(
                 detail, detail["assigned_users"][0]["id"], options, params
             )
             assert status == 200, (run, task_id, status, body)
+            if params is NOT_A_WINDOW:
+                observed.bad_window = (status, body)
         states = stack.run_states(DAG)
         for run_id in list(open_runs):
             state = states[run_id]
@@ -262,6 +291,7 @@ def deployments(shared_airflow, seeded_demo, tmp_path_factory):
                     ("unfair", UNFAIR_CANDIDATE),
                     ("forced", FORCED_CANDIDATE),
                     ("withdrawn", WITHDRAWN_CANDIDATE),
+                    ("marked_failed", MARKED_FAILED_CANDIDATE),
                 )
             }
         )
@@ -501,3 +531,26 @@ def test_approvals_waiting_when_the_deployment_is_blocked_are_withdrawn_and_the_
     assert status == 409
     assert body["detail"].startswith("the deployment was blocked: ")
     assert body["detail"].endswith(": the answer is not counted")
+
+
+def test_a_plan_whose_window_is_not_an_iso_time_is_asked_again_and_the_run_goes_on(
+    deployments,
+):
+    observed, _slack, db_url, _ = deployments
+    assert observed.bad_window is not None and observed.bad_window[0] == 200
+    assert observed.states["approved"] == "success"
+    assert observed.tasks["approved"][f"{PLAN_TASK}[0]"] == "success"
+    _, steps = _deployment(db_url, observed.runs["approved"])
+    assert steps[1].evidence["deployment_window_start"] == PLAN["deployment_window_start"]
+
+
+def test_a_run_marked_failed_by_hand_still_closes_its_deployment_blocked(deployments):
+    observed, _slack, db_url, _ = deployments
+    assert [status for status, _ in observed.marked_failed] == [200]
+    assert observed.states["marked_failed"] == "failed"
+    assert observed.tasks["marked_failed"]["finalise"] == "failed"
+    deployment, _ = _deployment(db_url, observed.runs["marked_failed"])
+    assert (deployment.status, deployment.closed_at is not None) == (procedure.BLOCKED, True)
+    assert deployment.details["stopped"]["reason"].endswith(
+        "failed before the deployment recorded a reason"
+    )

@@ -23,7 +23,10 @@ from govflow.deployment import procedure, readiness, workflow
 from govflow.deployment.approvals import AIRFLOW_AUDIT_LOG
 from govflow.deployment.approvals import decision_rows as approvals_of
 from govflow.deployment.checks import CheckResult
+from govflow.deployment.forms import DEPLOYMENT_PLAN, RISK_ASSESSMENT
 from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
+from govflow.flows import Refused
+from govflow.flows import deployment as deployment_flow
 from govflow.serving import kill_switches
 from govflow.store.schema import Alert, Deployment, DeploymentStep, Incident
 from tests.support.demo_store import private_demo_copy
@@ -490,7 +493,6 @@ def test_a_failed_fairness_item_blocks_at_staging_before_anyone_is_asked_to_appr
             "a rollback deployment follows the rollback procedure of seed 001 section 5, not "
             "the twenty steps: use the rollback DAG",
         ),
-        ({"version": "9.9.9"}, "credit_approval 9.9.9 is not in the model registry"),
         (
             {"requested_by": "carol"},
             "no one may give the compliance_officer approval of credit_approval: carol "
@@ -513,6 +515,53 @@ def test_a_request_that_cannot_start_the_procedure_is_blocked_with_its_reason(en
         reason,
     )
     assert steps == {}
+
+
+def test_a_version_the_registry_does_not_have_is_refused_and_nothing_is_stored(env):
+    run_id = "workflow/refused/unregistered"
+    with pytest.raises(DeploymentStopped) as stopped:
+        workflow.start(env, _request(run_id, version="9.9.9"))
+    with store.session_scope(env.db_url) as session:
+        stored = session.scalars(select(Deployment).where(Deployment.dag_run_id == run_id)).all()
+        events = query_events(session, mentioning=run_id)
+    assert str(stopped.value) == "credit_approval 9.9.9 is not in the model registry"
+    assert (stored, list(events)) == ([], [])
+
+
+def test_finalise_of_a_run_that_opened_no_deployment_fails_in_one_line(env, monkeypatch):
+    monkeypatch.setattr("govflow.flows.deployment._environment", lambda: env)
+    with pytest.raises(Refused) as refused:
+        deployment_flow.finalise("workflow/refused/never-opened", [], [], deliver=list)
+    assert str(refused.value) == (
+        "no deployment record for Airflow run 'workflow/refused/never-opened': "
+        "open_deployment refused the request before recording one"
+    )
+
+
+@pytest.mark.parametrize(
+    ("failed_tasks", "reason"),
+    [
+        (
+            ["deployment_planning.create_deployment_plan"],
+            "task deployment_planning.create_deployment_plan failed before the deployment "
+            "recorded a reason",
+        ),
+        ([], "the run ended before the deployment was decided (its steps were skipped)"),
+    ],
+)
+def test_a_run_marked_failed_by_hand_leaves_its_deployment_blocked_and_closed(
+    env, failed_tasks, reason
+):
+    run_id = f"workflow/marked-failed/{len(failed_tasks)}"
+    workflow.start(env, _request(run_id))
+    outcome = workflow.close(env, run_id, [], failed_tasks)
+    deployment, _ = _deployment(env, run_id)
+    assert (outcome["status"], outcome["reason"]) == (procedure.BLOCKED, reason)
+    assert (deployment.status, deployment.details["stopped"]["reason"]) == (
+        procedure.BLOCKED,
+        reason,
+    )
+    assert deployment.closed_at is not None
 
 
 def test_opening_the_same_run_twice_keeps_one_record_and_asks_the_same_people(env):
@@ -566,6 +615,36 @@ def test_an_incomplete_plan_blocks_the_deployment_at_step_1(env, plan, reason):
     deployment, _ = _deployment(env, run_id)
     assert str(stopped.value) == reason
     assert deployment.details["stopped"]["step"] == 1
+
+
+@pytest.mark.parametrize(
+    ("window", "problems"),
+    [
+        ({}, []),
+        ({"deployment_window_start": ""}, []),
+        (
+            {"deployment_window_start": "tomorrow"},
+            ["the deployment window is not valid: 'tomorrow' is not an ISO date and time"],
+        ),
+        (
+            {"deployment_window_end": "2026-12-01T08:00:00+00:00"},
+            [
+                "the deployment window is not valid: it ends (2026-12-01 08:00:00+00:00) "
+                "before it starts (2026-12-01 08:00:00+00:00)"
+            ],
+        ),
+        (
+            {"deployment_window_end": "2026-12-01T12:00:00"},
+            [
+                "the deployment window is not valid: it ends (2026-12-01 12:00:00) before it "
+                "starts (2026-12-01 08:00:00+00:00)"
+            ],
+        ),
+    ],
+)
+def test_the_plans_form_names_a_window_that_is_not_two_iso_times_in_order(window, problems):
+    assert DEPLOYMENT_PLAN.answer_problems({**PLAN, **window}) == problems
+    assert RISK_ASSESSMENT.answer_problems({**PLAN, **window}) == []
 
 
 def _verified_with(env, run_id: str, results: list[CheckResult]) -> None:

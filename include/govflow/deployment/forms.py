@@ -8,19 +8,26 @@ the DAG only wires the request to an operator.
 
 The forms with fields of their own (FORM-AI-DEPLOY-001 and the risk assessment of phase 1,
 the post-deployment records of steps 17, 18 and 20) are declared here as ``FormSpec``: the
-fields a person fills in and which of them must not be empty. Their answers are checked by
-``missing_fields`` before they are recorded.
+fields a person fills in, which of them must not be empty (``missing_fields``) and the rules
+an answer must follow besides (``answer_problems``: the plan's deployment window is two ISO
+date-times, the end after the start). The form's request asks again, of the same people,
+when an answer breaks a rule; the step that records the answer checks both again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from govflow.answers import Answer
 from govflow.config import GovflowConfig
 
+BAD_WINDOW = "the deployment window is not valid: {problem}"
+WINDOW_ORDER = "it ends ({end}) before it starts ({start})"
+NOT_ISO = "{value!r} is not an ISO date and time"
+WINDOW = ("deployment_window_start", "deployment_window_end")
 # Roles read better with their acronyms kept: "AI Governance Committee", "ML Lead", "QA Lead".
 ACRONYMS = {"ai": "AI", "ml": "ML", "qa": "QA", "cto": "CTO", "ceo": "CEO"}
 
@@ -108,18 +115,42 @@ class FormField:
     required: bool = True
 
 
+def window_problem(params: Mapping[str, Any]) -> str | None:
+    """Why a plan's deployment window is not valid, or None. A bound left blank is
+    ``missing_fields``'s to name."""
+    bounds = {}
+    for name in WINDOW:
+        value = str(params.get(name) or "").strip()
+        if not value:
+            return None
+        try:
+            bounds[name] = datetime.fromisoformat(value)
+        except ValueError:
+            return BAD_WINDOW.format(problem=NOT_ISO.format(value=value))
+    start, end = (bounds[name] for name in WINDOW)
+    if (start.tzinfo is None) != (end.tzinfo is None) or end <= start:
+        return BAD_WINDOW.format(problem=WINDOW_ORDER.format(start=start, end=end))
+    return None
+
+
 @dataclass(frozen=True)
 class FormSpec:
-    """A form of the procedure with its own fields (the DAG renders them as HITL params)."""
+    """A form of the procedure with its own fields (the DAG renders them as HITL params) and
+    the rules its answers follow besides (each returns why an answer breaks it, or None)."""
 
     form_id: str
     step: int
     role: str
     title: str
     fields: tuple[FormField, ...] = field(default_factory=tuple)
+    rules: tuple[Callable[[Mapping[str, Any]], str | None], ...] = ()
 
     def missing_fields(self, answer: Answer) -> list[str]:
         return [f.name for f in self.fields if f.required and not answer.text(f.name)]
+
+    def answer_problems(self, params: Mapping[str, Any]) -> list[str]:
+        """Why the form's answer ``params`` (its ``params_input``) breaks the form's rules."""
+        return [problem for rule in self.rules if (problem := rule(params))]
 
 
 DEPLOYMENT_PLAN = FormSpec(
@@ -140,6 +171,7 @@ DEPLOYMENT_PLAN = FormSpec(
         FormField("communication_plan", "Communication plan", "Who is told what, when."),
         FormField("plan_link", "Link to the full plan", "URL of the plan document."),
     ),
+    rules=(window_problem,),
 )
 RISK_ASSESSMENT = FormSpec(
     form_id="RISK-ASSESSMENT",

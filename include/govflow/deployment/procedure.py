@@ -104,6 +104,16 @@ def production_version(session: Session, model_id: str, *, excluding: str) -> st
     return None
 
 
+def is_registered(session: Session, request: DeploymentRequest) -> bool:
+    """Whether the model registry has the version ``request`` deploys."""
+    registered = session.scalars(
+        select(ModelVersion.id).where(
+            ModelVersion.model_id == request.model_id, ModelVersion.version == request.version
+        )
+    ).first()
+    return registered is not None
+
+
 def request_problems(session: Session, request: DeploymentRequest) -> list[str]:
     """Why a request cannot start the procedure (empty when it can)."""
     problems = []
@@ -116,12 +126,7 @@ def request_problems(session: Session, request: DeploymentRequest) -> list[str]:
         problems.append(
             DEPRECATED_MODEL.format(model_id=model.id, reason=model.deprecation_reason or "")
         )
-    registered = session.scalars(
-        select(ModelVersion).where(
-            ModelVersion.model_id == request.model_id, ModelVersion.version == request.version
-        )
-    ).first()
-    if registered is None:
+    if not is_registered(session, request):
         problems.append(NOT_REGISTERED.format(model_id=request.model_id, version=request.version))
     previous = production_version(session, request.model_id, excluding=request.version)
     current = production_version(session, request.model_id, excluding="")
@@ -210,10 +215,14 @@ def find_deployment(session: Session, key: str) -> Deployment:
     return found
 
 
+class NoDeploymentForRun(LookupError):
+    """The Airflow run recorded no deployment (its request was refused before one was)."""
+
+
 def deployment_of_run(session: Session, run_id: str) -> Deployment:
     found = session.scalars(select(Deployment).where(Deployment.dag_run_id == run_id)).first()
     if found is None:
-        raise LookupError(NO_DEPLOYMENT_FOR_RUN.format(run_id=run_id))
+        raise NoDeploymentForRun(NO_DEPLOYMENT_FOR_RUN.format(run_id=run_id))
     return found
 
 

@@ -26,7 +26,6 @@ belongs to the rollback procedure's own run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,12 +67,10 @@ GO_LIVE_CHOSEN = "deployment.go_live_chosen"
 
 FORM_INCOMPLETE = "{form} by {person} leaves {fields} empty"
 FORM_UNANSWERED = "{form} was not answered"
-BAD_WINDOW = "the deployment window is not valid: {problem}"
-WINDOW_ORDER = "it ends ({end}) before it starts ({start})"
-NOT_ISO = "{value!r} is not an ISO date and time"
 RED_DECISION = "go-live decision RED: {reasons}"
 OWNER_ROLLED_BACK = "go-live decision AMBER ({reasons}); {owner} chose to roll back: {comment}"
 TASK_FAILED = "task {tasks} failed before the deployment recorded a reason"
+RUN_ENDED = "the run ended before the deployment was decided (its steps were skipped)"
 WITHDRAWN = "the deployment was {status}: {reason}"
 
 RequestKey = Literal[
@@ -201,7 +198,9 @@ def _form_problem(spec: FormSpec, answers: list[Answer]) -> str | None:
         return FORM_INCOMPLETE.format(
             form=spec.form_id, person=answers[0].responded_by, fields=", ".join(missing)
         )
-    return None
+    # The form's own rules (the plan's window): its request asks again before this, but a
+    # step recording the answer checks it all the same.
+    return "; ".join(spec.answer_problems(answers[0].params)) or None
 
 
 def _form_evidence(spec: FormSpec, answer: Answer) -> dict[str, Any]:
@@ -252,32 +251,22 @@ def _render_report(
     return report, [markdown, html]
 
 
-def _parse_window(plan: dict[str, Any]) -> str | None:
-    """Why the plan's deployment window is not valid, or None."""
-    bounds = {}
-    for name in ("deployment_window_start", "deployment_window_end"):
-        try:
-            bounds[name] = datetime.fromisoformat(str(plan[name]))
-        except ValueError:
-            return BAD_WINDOW.format(problem=NOT_ISO.format(value=plan[name]))
-    start, end = bounds["deployment_window_start"], bounds["deployment_window_end"]
-    if (start.tzinfo is None) != (end.tzinfo is None) or end <= start:
-        return BAD_WINDOW.format(problem=WINDOW_ORDER.format(start=start, end=end))
-    return None
-
-
 # --- Phase 1: planning ----------------------------------------------------------------------
 
 
 def start(env: Environment, request: procedure.DeploymentRequest) -> list[dict[str, Any]]:
     """Open the deployment record, assign everyone the run will ask, and return the request
     of step 1 (FORM-AI-DEPLOY-001). Refuses, with the reason recorded, a request that cannot
-    start the procedure or whose approvals cannot be assigned independently."""
+    start the procedure or whose approvals cannot be assigned independently; a version the
+    registry does not have is refused with nothing recorded."""
     config = env.config
     store.ensure_schema(env.db_url)
     with store.session_scope(env.db_url) as session:
-        deployment, created = procedure.open_deployment(session, config, request)
         problems = procedure.request_problems(session, request)
+        if not procedure.is_registered(session, request):
+            # A version the registry does not know is no deployment: nothing is recorded.
+            raise procedure.DeploymentStopped("; ".join(problems))
+        deployment, created = procedure.open_deployment(session, config, request)
         assignments: list[approvals.ApprovalAssignment] = []
         if not problems:
             try:
@@ -378,8 +367,6 @@ def coordinate_stakeholders(
     plan_answers, risk_answers = _answers(plan), _answers(risk)
     for spec, answers in ((DEPLOYMENT_PLAN, plan_answers), (RISK_ASSESSMENT, risk_answers)):
         problem = _form_problem(spec, answers)
-        if problem is None and spec is DEPLOYMENT_PLAN:
-            problem = _parse_window({f.name: answers[0].text(f.name) for f in spec.fields})
         if problem:
             raise _stop(env, run_id, status=procedure.BLOCKED, step=spec.step, reason=problem)
     config = env.config
@@ -998,8 +985,9 @@ def close(
     closure: list[dict[str, Any]],
     failed_tasks: list[str],
 ) -> dict[str, Any]:
-    """Step 20 and the end of every run: record the closure, stop with the reason a failed
-    task left unrecorded, render the final readiness report and post its summary."""
+    """Step 20 and the end of every run (a teardown: it runs even when the run is marked
+    failed by hand): record the closure, stop a deployment nothing decided with the failed
+    tasks as its reason, render the final readiness report and post its summary."""
     config = env.config
     with store.session_scope(env.db_url) as session:
         deployment = _deployment(session, run_id)
@@ -1014,13 +1002,18 @@ def close(
                 actor=answers[0].responded_by or "nobody",
                 evidence=_form_evidence(DEPLOYMENT_CLOSURE, answers[0]),
             )
-        if failed_tasks and deployment.status == procedure.IN_PROGRESS:
+        if deployment.status == procedure.IN_PROGRESS:
+            # Nothing decided it (authorised, rejected, rolled back, blocked at a gate): a step
+            # failed, or the run was marked failed by hand and its steps skipped. It stops
+            # here, so no deployment stays in progress once its run is over.
             procedure.stop_deployment(
                 session,
                 deployment,
                 status=procedure.BLOCKED,
                 step=None,
-                reason=TASK_FAILED.format(tasks=", ".join(failed_tasks)),
+                reason=TASK_FAILED.format(tasks=", ".join(failed_tasks))
+                if failed_tasks
+                else RUN_ENDED,
                 decided_by=ACTOR,
             )
         deployment.closed_at = utcnow()

@@ -13,11 +13,17 @@ from typing import Any
 from govflow import settings
 from govflow.config import load_config
 from govflow.deployment import workflow
-from govflow.deployment.procedure import DeploymentRequest, DeploymentStopped
+from govflow.deployment.forms import FORMS
+from govflow.deployment.procedure import (
+    DeploymentRequest,
+    DeploymentStopped,
+    NoDeploymentForRun,
+)
 from govflow.flows import Refused, Skipped
 
 EXPEDITED = "an expedited deployment skips step 3"
 FINISHED = "{ref} {status}: {reason}"
+NOT_OPENED = "{missing}: open_deployment refused the request before recording one"
 
 
 def _environment() -> workflow.Environment:
@@ -47,6 +53,12 @@ def open_deployment(params: dict[str, Any], *, requested_by: str | None, run_id:
         return workflow.start(_environment(), request)
     except DeploymentStopped as stopped:
         raise Refused(str(stopped)) from None
+
+
+def form_problems(step: int, params_input: dict[str, Any]) -> list[str]:
+    """Why an answer to step ``step``'s form breaks the form's rules (its request then asks
+    again): a deployment plan whose window is not two ISO date-times, the end after the start."""
+    return FORMS[step].answer_problems(params_input)
 
 
 def requests_for(run_id: str, key: str) -> Any:
@@ -141,8 +153,12 @@ def finalise(
 ) -> dict[str, Any]:
     """Record how the deployment ended, write the final readiness report and post its summary
     through ``deliver``; a deployment blocked, rejected or rolled back is :class:`Refused`
-    after that, with its reason."""
-    outcome = workflow.close(_environment(), run_id, closure, failed_tasks)
+    after that, with its reason, and so is a run that opened no deployment."""
+    try:
+        outcome = workflow.close(_environment(), run_id, closure, failed_tasks)
+    except NoDeploymentForRun as missing:
+        # A version the registry does not have leaves nothing to close; the run stays failed.
+        raise Refused(NOT_OPENED.format(missing=missing)) from None
     deliver()
     print(f"{outcome['ref']}: {outcome['status']}, {outcome['recommendation']}")
     print(f"readiness report: {outcome['report']}")
@@ -161,6 +177,7 @@ __all__ = [
     "document_approval",
     "finalise",
     "follow_go_live",
+    "form_problems",
     "open_deployment",
     "plan_post_deployment_verification",
     "record_approval",
