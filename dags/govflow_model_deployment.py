@@ -60,7 +60,7 @@ from govflow_airflow.hitl import (
     HumanForm,
     answers_of,
 )
-from govflow_airflow.outcomes import airflow_outcomes
+from govflow_airflow.outcomes import airflow_outcomes, failed_steps
 from govflow_airflow.parse_time import deployment_choices, model_ids
 from govflow_airflow.rollout import RollbackTrigger
 
@@ -282,8 +282,7 @@ def finalise(closure_answers, ti=None, run_id=None) -> dict:
     teardown: it runs whatever happened before it, a run marked failed by hand included."""
     from govflow.flows.deployment import finalise as close
 
-    states = ti.get_task_states(dag_id=DAG_ID, run_ids=[run_id]).get(run_id, {})
-    failed = sorted(task_id for task_id, state in states.items() if state == "failed")
+    failed = failed_steps(ti, run_id)
     with airflow_outcomes():
         return close(run_id, list(closure_answers), failed, deliver=deliver_outbox)
 
