@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,6 +93,23 @@ def config_with_regressor(directory: Path, *, extra: str = "") -> GovflowConfig:
     models = directory / "models.yaml"
     models.write_text(models.read_text() + REGRESSOR_ENTRY + extra)
     return load_config(directory)
+
+
+def guide_workspace(directory: Path, monkeypatch: Any) -> np.random.Generator:
+    """The reader's workspace in ``directory``: config/ copied with the guide's model added,
+    its validation.csv (4,000 rows), and GOVFLOW_* pointing at a fresh store there. Returns
+    the generator the rows came from, for more rows of the same stream (a day's logs)."""
+    config = directory / "config"
+    shutil.copytree(CONFIG_DIR, config)
+    models = config / "models.yaml"
+    models.write_text(models.read_text() + TENANCY_ENTRY)
+    rng = np.random.default_rng(11)
+    validation = tenancy_rows(rng, 4000, datetime(2024, 5, 1, tzinfo=UTC))
+    validation.to_csv(directory / "validation.csv", index=False)
+    monkeypatch.setenv("GOVFLOW_DB_URL", f"sqlite:///{directory / 'govflow.db'}")
+    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(directory))
+    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(config))
+    return rng
 
 
 def with_attributions(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

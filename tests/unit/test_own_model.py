@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -35,13 +34,12 @@ from govflow.store.schema import (
     MonitoringRun,
 )
 from tests.support.own_models import (
-    CONFIG_DIR,
     REGRESSOR,
     REGRESSOR_ENTRY,
     TENANCY,
-    TENANCY_ENTRY,
     customer_value_rows,
     guide_blocks,
+    guide_workspace,
     tenancy_rows,
     with_attributions,
 )
@@ -55,20 +53,11 @@ ROWS = 1500
 def own_model(tmp_path, monkeypatch) -> Path:
     """A config with the team's model beside the demo's, its validation CSV and one day of
     logs; GOVFLOW_* point at a fresh store."""
-    config = tmp_path / "config"
-    shutil.copytree(CONFIG_DIR, config)
-    models = config / "models.yaml"
-    models.write_text(models.read_text() + TENANCY_ENTRY)
-    rng = np.random.default_rng(11)
-    validation = tenancy_rows(rng, 4000, datetime(2024, 5, 1, tzinfo=UTC))
-    validation.to_csv(tmp_path / "validation.csv", index=False)
+    rng = guide_workspace(tmp_path, monkeypatch)
     day = tenancy_rows(rng, ROWS, datetime.combine(DAY, datetime.min.time(), tzinfo=UTC))
     log = partition_path(tmp_path / "logs" / MODEL, DAY)
     log.parent.mkdir(parents=True)
     day.to_parquet(log, index=False)
-    monkeypatch.setenv("GOVFLOW_DB_URL", f"sqlite:///{tmp_path / 'govflow.db'}")
-    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(config))
     return tmp_path
 
 

@@ -5,12 +5,9 @@ again it changes nothing; refused in one line once govflow governs what serves."
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -38,7 +35,7 @@ from govflow.store.schema import (
     RegistryDecision,
     StageHistory,
 )
-from tests.support.own_models import CONFIG_DIR, TENANCY, TENANCY_ENTRY, tenancy_rows
+from tests.support.own_models import CONFIG_DIR, TENANCY, guide_workspace
 from tests.support.registry import register_models
 
 MODEL = "credit_approval"
@@ -235,16 +232,8 @@ REGISTER = ["model", "register", GUIDE_MODEL, "--validation", "validation.csv"]
 def own_model(tmp_path, monkeypatch) -> Path:
     """The guide's model beside the demo's in a copy of config/, its validation.csv in the
     working directory; GOVFLOW_* point at a fresh store."""
-    config = tmp_path / "config"
-    shutil.copytree(CONFIG_DIR, config)
-    models = config / "models.yaml"
-    models.write_text(models.read_text() + TENANCY_ENTRY)
-    validation = tenancy_rows(np.random.default_rng(11), 4000, datetime(2024, 5, 1, tzinfo=UTC))
-    validation.to_csv(tmp_path / "validation.csv", index=False)
+    guide_workspace(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GOVFLOW_DB_URL", f"sqlite:///{tmp_path / 'govflow.db'}")
-    monkeypatch.setenv("GOVFLOW_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("GOVFLOW_CONFIG_DIR", str(config))
     return tmp_path
 
 
