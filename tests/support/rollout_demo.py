@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from govflow.config import GovflowConfig, ModelEntry
 from govflow.demo.applicants import age_band_counts, generate_applicants
 from govflow.deployment import procedure
 from govflow.monitoring.prediction_logs import log_columns, partition_path
+from govflow.rollout import rollback
 from govflow.store.types import utcnow
 from tests.support.deployment_demo import CANDIDATE, approve_version, register_candidate
 
@@ -110,3 +112,28 @@ def write_stage_log(
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pandas(logged[columns], preserve_index=False), path)
     return path
+
+
+def roll_back(
+    config: GovflowConfig, url: str, ref: str, *, model_id: str = MODEL, **kwargs: Any
+) -> tuple[dict[str, Any], ...]:
+    """``govflow_rollback``'s steps for ``ref`` as a rollout criterion (RBC-1) asks for it:
+    (decided, executed, verified, concluded); ``kwargs`` change the request."""
+    arguments = {
+        "model_id": model_id,
+        "reason": "RBC-1 fairness",
+        "source": "rollout",
+        "requested_by": "govflow (rollout)",
+        "deployment_ref": ref,
+        "criteria": [{"id": "RBC-1", "summary": "disparate_impact_ratio of gender is 0.33"}],
+        **kwargs,
+    }
+    with store.session_scope(url) as session:
+        decided = rollback.decide(session, config, **arguments)
+    with store.session_scope(url) as session:
+        executed = rollback.execute(session, deployment_ref=ref)
+    with store.session_scope(url) as session:
+        verified = rollback.verify(session, deployment_ref=ref, revision=executed["revision"])
+    with store.session_scope(url) as session:
+        concluded = rollback.conclude(session, config, deployment_ref=ref, verification=verified)
+    return decided, executed, verified, concluded

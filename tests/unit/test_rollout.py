@@ -36,6 +36,7 @@ from tests.support.rollout_demo import (
     applicants,
     authorised_deployment,
     gender_only_decisions,
+    roll_back,
     write_stage_log,
 )
 
@@ -517,27 +518,6 @@ def test_a_baseline_made_after_a_rollback_is_archived_at_once(demo, config, monk
     made = deployment_baseline(data_dir, url, ref, monkeypatch, config)
     assert f"baseline {made} archived unused" in capsys.readouterr().out
     assert baselines_of(url) == [(ACTIVE, True, False), (CANDIDATE, False, True)]
-
-
-def roll_back(config, url, ref, **kwargs):
-    arguments = {
-        "model_id": MODEL,
-        "reason": "RBC-1 fairness",
-        "source": "rollout",
-        "requested_by": "govflow (rollout)",
-        "deployment_ref": ref,
-        "criteria": [{"id": "RBC-1", "summary": "disparate_impact_ratio of gender is 0.33"}],
-        **kwargs,
-    }
-    with store.session_scope(url) as session:
-        decided = rollback.decide(session, config, **arguments)
-    with store.session_scope(url) as session:
-        executed = rollback.execute(session, deployment_ref=ref)
-    with store.session_scope(url) as session:
-        verified = rollback.verify(session, deployment_ref=ref, revision=executed["revision"])
-    with store.session_scope(url) as session:
-        concluded = rollback.conclude(session, config, deployment_ref=ref, verification=verified)
-    return decided, executed, verified, concluded
 
 
 def test_a_rollback_restores_the_previous_version_and_opens_a_root_cause_incident_once(

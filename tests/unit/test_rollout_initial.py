@@ -24,11 +24,12 @@ from govflow.cli import app
 from govflow.config import GovflowConfig
 from govflow.deployment import procedure
 from govflow.monitoring.prediction_logs import partition_path
-from govflow.rollout import rollback, routing, stages
+from govflow.rollout import routing, stages
 from govflow.store.schema import Alert, Baseline, StageHistory
 from govflow.store.types import utcnow
 from tests.support.deployment_demo import approve_version
 from tests.support.own_models import TENANCY, TENANCY_ENTRY, config_with_regressor, tenancy_rows
+from tests.support.rollout_demo import roll_back
 
 VERSION = "1.0.0"
 
@@ -168,22 +169,10 @@ def test_reaching_full_puts_the_first_version_in_production_with_its_baseline(fi
 def test_rolling_back_a_first_version_withdraws_it_and_says_so(first_release):
     config, _data_dir, url, ref = first_release
     start(config, url, ref, "beta")
+    _decided, executed, verified, concluded = roll_back(
+        config, url, ref, model_id=TENANCY, reason="RBC-2 error rate", criteria=[]
+    )
     with store.session_scope(url) as session:
-        rollback.decide(
-            session,
-            config,
-            model_id=TENANCY,
-            reason="RBC-2 error rate",
-            source="rollout",
-            requested_by="govflow (rollout)",
-            deployment_ref=ref,
-        )
-    with store.session_scope(url) as session:
-        executed = rollback.execute(session, deployment_ref=ref)
-    with store.session_scope(url) as session:
-        verified = rollback.verify(session, deployment_ref=ref, revision=executed["revision"])
-    with store.session_scope(url) as session:
-        concluded = rollback.conclude(session, config, deployment_ref=ref, verification=verified)
         text = session.get(Alert, concluded["alert_id"]).payload["text"]
         pending = session.scalars(select(Baseline).where(Baseline.model_id == TENANCY)).one()
 
