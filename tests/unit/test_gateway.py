@@ -27,7 +27,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from govflow import settings, store
+from govflow import registry, settings, store
+from govflow.baselines.onboarding import NO_ARTIFACT
 from govflow.cli import app as cli
 from govflow.config import load_config
 from govflow.config.inventory import NonNegativeOutput
@@ -47,6 +48,7 @@ from govflow.serving.consumers import (
 )
 from govflow.serving.gateway import (
     ARTEFACT_MISMATCH,
+    BLACK_BOX,
     CANDIDATE_SWITCHED_OFF,
     CIRCUIT_OPEN,
     FEATURE_NOT_A_NUMBER,
@@ -59,6 +61,7 @@ from govflow.serving.gateway import (
     MODEL_FAILED,
     MORE_ERRORS,
     NO_VERSION,
+    NO_VERSION_YET,
     NOT_IN_INVENTORY,
     NOT_JSON,
     NOT_LOADED,
@@ -93,6 +96,7 @@ from govflow.store.schema import (
     ServingStat,
 )
 from govflow.store.types import utcnow
+from tests.support.deployment_demo import approve_version
 from tests.support.serving import (
     RAISE,
     SCRIPTED_FAILURE,
@@ -263,10 +267,22 @@ def test_before_a_first_version_is_in_production_the_rule_answers_what_it_does_n
     first = answers(client, instances)
     gateway.flush()
 
-    reason = rule(NO_VERSION.format(model_id=MODEL, candidate="0.9.0"))
+    reason = rule(NO_VERSION_YET.format(model_id=MODEL, candidate="0.9.0"))
     by_route = {(a["route"], a["model_version"], a["served_by"]) for a in first}
     assert by_route == {("candidate", "0.9.0", "model"), ("active", None, "rule")}
     assert {a["reason"] for a in first if a["route"] == "active"} == {reason}
+    # Withdrawn (a rollback of the first version): no rollout under way, none is named.
+    with store.session_scope(url) as session:
+        route = session.get(Route, MODEL)
+        route.splits = {
+            name: {"active": None, "candidate": None, "candidate_share": 0.0}
+            for name in route.splits
+        }
+    gateway.refresh()
+    withdrawn = answers(client, instances[:3])
+    assert {(a["served_by"], a["reason"]) for a in withdrawn} == {
+        ("rule", rule(NO_VERSION.format(model_id=MODEL)))
+    }
     with store.session_scope(url) as session:
         counted = {
             stat.version: (stat.requests, stat.fallbacks)
@@ -669,6 +685,42 @@ def test_a_tampered_artefact_is_refused_without_affecting_the_other_models(serve
         ("rule", 0, rule(not_loaded, "no_offer"))
     ] * 2
     assert [a["served_by"] for a in repaired["predictions"]] == ["model", "model"]
+
+
+def test_a_black_box_candidate_is_answered_by_the_rule_and_switches_still_apply(serve, demo_copy):
+    """A version registered without an artefact, routed to, holds back neither the
+    refresh nor a kill switch, for its model or any other."""
+    _, url = demo_copy
+    with store.session_scope(url) as session:
+        base = registry.get_version(session, MODEL, "1.0.0")
+        registry.register_version(
+            session,
+            model_id=MODEL,
+            version="1.2.0",
+            artifact_uri=NO_ARTIFACT,
+            artifact_sha256=NO_ARTIFACT,
+            training_snapshot_id=base.training_snapshot_id,
+            feature_version=base.feature_version,
+            validation_uri=None,
+            validation_metrics={},
+            decision_threshold=0.5,
+            actor=base.model.owner,
+        )
+        approve_version(session, MODEL, "1.2.0", justification="a black box candidate")
+    set_traffic(url, "1.2.0", {"external": 1.0})
+    client, gateway = serve()
+    routed = answers(client, applicant_instances(rng(23), 2))
+    activate(url, "model_type", "marketing_propensity")
+    gateway.refresh()
+    _, marketing = predict(client, applicant_instances(rng(23), 2), "marketing_propensity")
+
+    black_box = BLACK_BOX.format(model_id=MODEL, version="1.2.0")
+    reason = NOT_LOADED.format(model_id=MODEL, version="1.2.0", error=black_box)
+    assert [(a["served_by"], a["reason"]) for a in routed] == [("rule", rule(reason))] * 2
+    assert client.get("/health").json()["models"][MODEL]["unavailable"] == {"1.2.0": black_box}
+    assert {a["reason"] for a in marketing["predictions"]} == {
+        rule(switched("model_type", "marketing_propensity"), "no_offer")
+    }
 
 
 # --- what the gateway writes ---------------------------------------------------------------------

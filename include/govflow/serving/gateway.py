@@ -22,7 +22,10 @@ in the governance store say, with the safeguards of ``govflow.serving.safeguards
    open breaker, an artefact that failed to load), the last-known-good cache answers if it
    holds a fresh answer for the customer from a version that is not switched off (a
    model-type switch stops every version, so the cache too); otherwise the model's fallback
-   rule from models.yaml answers. Every such answer names its reason.
+   rule from models.yaml answers. Every such answer names its reason. A cached answer counts
+   only from a version the route still sends traffic to (never one rolled back or withdrawn).
+   A version the gateway cannot load (a black box registered without an artefact, a file
+   missing, changed or unreadable) is answered for this way, and only that version.
 
 Before any of this (issue 13 item 7): a body over ``max_body_bytes`` is refused with 413
 (``govflow.serving.limits``), ``id`` and ``entity_id`` over 256 characters with 422, and a
@@ -165,15 +168,20 @@ CANDIDATE_SWITCHED_OFF = (
     "kill switch on model_version {target!r} by {actor}: {reason}; answered by the active "
     "version {active}"
 )
-NO_VERSION = (
-    "{model_id} has no version in production yet ({candidate} answers part of the traffic "
-    "while its initial deployment rolls out)"
+NO_VERSION = "{model_id} has no version in production"
+NO_VERSION_YET = (
+    NO_VERSION + " yet ({candidate} answers part of the traffic while its initial deployment "
+    "rolls out)"
 )
 # Requests no version served (before a model's first version reaches production) are
 # counted under this version name.
 NO_VERSION_COUNTED_AS = ""
 NOT_LOADED = "{model_id} {version} is not loaded: {error}"
 NOT_LOADED_YET = "no artefact loaded yet"
+BLACK_BOX = (
+    "{model_id} {version} is a black box (registered without an artefact): this gateway "
+    "cannot serve it"
+)
 MODEL_FAILED = "{model_id} {version} failed: {error_type}: {error}"
 WRONG_SCORE_COUNT = "the model returned {scores} scores for {rows} instances"
 CIRCUIT_OPEN = "the circuit breaker of {model_id} {version} is open after repeated failures"
@@ -536,6 +544,9 @@ class Gateway:
                 except RegistryError as error:
                     unavailable[key] = str(error)
                     continue
+                if not record.artifact_uri:
+                    unavailable[key] = BLACK_BOX.format(model_id=key[0], version=key[1])
+                    continue
                 to_load[key] = (
                     record.artifact_uri,
                     record.artifact_sha256,
@@ -589,7 +600,12 @@ class Gateway:
         failed = self._failed_loads.get(key)
         if failed is not None and failed[0] == signature:
             return failed[1]
-        error = self._load_error(path, sha256, signature)
+        try:
+            error = self._load_error(path, sha256, signature)
+        except OSError as unreadable:  # a directory, no permission: this version only
+            error = ARTEFACT_UNREADABLE.format(
+                path=path, error_type=type(unreadable).__name__, error=unreadable
+            )
         if error is None:
             try:
                 estimator = joblib.load(path)
@@ -755,7 +771,9 @@ class Gateway:
                 reason = (
                     switch.describe()
                     if switch is not None
-                    else NO_VERSION.format(model_id=model_id, candidate=split.candidate)
+                    else (NO_VERSION_YET if split.candidate else NO_VERSION).format(
+                        model_id=model_id, candidate=split.candidate
+                    )
                 )
                 counts[_FALLBACKS] += 1
                 answers[index] = self._fallback(
@@ -899,13 +917,17 @@ class Gateway:
         now: datetime,
         cache_allowed: bool = True,
     ) -> dict[str, Any]:
-        """The cached answer for the customer when fresh and from a version that is not
-        switched off, else the model's fallback rule."""
+        """The cached answer for the customer when fresh and from a version the route still
+        sends traffic to (not one rolled back or withdrawn) and not switched off, else the
+        model's fallback rule."""
         model_id = served.entry.id
         entity_id = item.instance.entity_id
         cached = served.cache.recall(model_id, entity_id) if cache_allowed and entity_id else None
-        if cached is not None and snapshot.switch(
-            "model_version", f"{model_id}:{cached.model_version}"
+        route = snapshot.routes.get(model_id)
+        if cached is not None and (
+            snapshot.switch("model_version", f"{model_id}:{cached.model_version}")
+            or route is None
+            or cached.model_version not in route.versions
         ):
             cached = None
         if cached is not None:
