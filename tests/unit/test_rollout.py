@@ -520,6 +520,52 @@ def test_a_baseline_made_after_a_rollback_is_archived_at_once(demo, config, monk
     assert baselines_of(url) == [(ACTIVE, True, False), (CANDIDATE, False, True)]
 
 
+def test_a_deployment_rolled_back_already_is_not_restored_again_over_a_later_one(demo, config):
+    data_dir, url, ref = demo
+    start(config, url, ref, "limited")
+    first = roll_back(config, url, ref)
+    later = authorised_deployment(config, data_dir, url, version="1.2.0")
+    start(config, url, later, "limited")
+    before = route_of(url)
+
+    decided, executed, _verified, _concluded = roll_back(
+        config, url, ref, source="manual", requested_by="eve"
+    )
+
+    assert decided["rolled_back_at"] is not None and decided["needs_approval"] is False
+    assert executed == first[1]
+    assert route_of(url) == before
+    assert before.candidate == "1.2.0"
+
+
+def test_a_rollback_of_a_deployment_another_one_followed_is_refused_in_one_line(demo, config):
+    data_dir, url, ref = demo
+    start(config, url, ref, "full")
+    with store.session_scope(url) as session:
+        stages.complete(session, config, deployment_ref=ref)
+    later = authorised_deployment(config, data_dir, url, version="1.2.0")
+    start(config, url, later, "limited")
+    before = route_of(url)
+
+    with pytest.raises(rollback.RollbackError) as refused:
+        roll_back(config, url, ref, source="manual", requested_by="olivia")
+    with store.session_scope(url) as session, pytest.raises(routing.RoutingError):
+        routing.StoreTarget(session).restore_previous(
+            MODEL, deployment_ref=ref, actor="olivia", reason="directly"
+        )
+
+    assert str(refused.value) == (
+        f"{ref} is not the newest change to {MODEL}'s route ({later} changed it since): "
+        f"restoring it would undo {later} too; roll back {later}"
+    )
+    assert route_of(url) == before
+
+
+def route_of(url):
+    with store.session_scope(url) as session:
+        return routing.StoreTarget(session).current(MODEL)
+
+
 def test_a_rollback_restores_the_previous_version_and_opens_a_root_cause_incident_once(
     demo, config
 ):

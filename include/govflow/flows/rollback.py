@@ -12,6 +12,7 @@ from govflow.flows import Refused, Skipped
 from govflow.rollout import rollback
 
 NOT_APPROVED = "the System Owner did not approve the rollback"
+ALREADY = "{ref} was rolled back at {at}; this run changes nothing"
 NOT_VERIFIED = "rollback not verified after {seconds} s: {seen}"
 
 
@@ -46,7 +47,12 @@ def decide_rollback(
             )
     except (rollback.RollbackError, LookupError) as refused:
         raise Refused(str(refused)) from None
-    print(f"{decision['deployment_ref']}: roll back {decision['version']}: {decision['reason']}")
+    if decision["rolled_back_at"]:
+        print(ALREADY.format(ref=decision["deployment_ref"], at=decision["rolled_back_at"]))
+    else:
+        print(
+            f"{decision['deployment_ref']}: roll back {decision['version']}: {decision['reason']}"
+        )
     if not decision["needs_approval"]:
         decision["approval"] = None
     return decision

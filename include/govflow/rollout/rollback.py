@@ -90,8 +90,18 @@ def decide(
     if source not in SOURCES:
         raise RollbackError(UNKNOWN_SOURCE.format(source=source, sources=", ".join(SOURCES)))
     deployment = _deployment_to_roll_back(session, model_id, deployment_ref)
+    # A deployment rolled back already is decided again as it was (a retried or second
+    # trigger changes nothing, asks nobody); one another deployment followed is refused.
+    done = deployment.details.get("rollback_executed_at")
+    later = routing.later_deployment(session, deployment.model_id, deployment.ref)
+    if later is not None and done is None:
+        raise RollbackError(
+            routing.SUPERSEDED.format(
+                deployment_ref=deployment.ref, model_id=deployment.model_id, later=later
+            )
+        )
     owner = procedure.model_of(session, deployment).owner
-    needs_approval = source not in DECIDED_SOURCES and requested_by != owner
+    needs_approval = source not in DECIDED_SOURCES and requested_by != owner and done is None
     existing = deployment.details.get("rollback", {})
     decision = {
         **existing,
@@ -120,6 +130,7 @@ def decide(
         "model_id": deployment.model_id,
         "version": deployment.model_version,
         "reason": decision["decision"],
+        "rolled_back_at": done,
         "needs_approval": needs_approval,
         "approval": {
             "users": [{"id": owner, "name": config.people.user(owner).name}],
@@ -164,8 +175,12 @@ def _log_stage_once(
 
 
 def execute(session: Session, *, deployment_ref: str, actor: str = ACTOR) -> dict[str, Any]:
-    """Step 2: halt the rollout and restore the previous version and configuration."""
+    """Step 2: halt the rollout and restore the previous version and configuration. A
+    deployment rolled back already returns what its rollback did, changing nothing: the
+    route may have moved on since (another deployment), and restoring is done once."""
     deployment = procedure.find_deployment(session, deployment_ref)
+    if "rollback_executed" in deployment.details:
+        return dict(deployment.details["rollback_executed"])
     reason = deployment.details.get("rollback", {}).get("decision", "rollback")
     halted = []
     for stage in session.scalars(
@@ -211,7 +226,20 @@ def execute(session: Session, *, deployment_ref: str, actor: str = ACTOR) -> dic
         baseline = None
     deployment.status = procedure.ROLLED_BACK
     rollout = {**deployment.details.get("rollout", {}), "status": "rolled_back"}
-    procedure.update_details(deployment, rollout=rollout, rollback_executed_at=utcnow().isoformat())
+    executed = {
+        "deployment_ref": deployment.ref,
+        "model_id": deployment.model_id,
+        "restored_version": restored,
+        "revision": state.revision,
+        "halted_stages": halted,
+        "baseline": None if baseline is None else baseline.version,
+    }
+    procedure.update_details(
+        deployment,
+        rollout=rollout,
+        rollback_executed_at=utcnow().isoformat(),
+        rollback_executed=executed,
+    )
     record_event(
         session,
         actor=actor,
@@ -226,14 +254,7 @@ def execute(session: Session, *, deployment_ref: str, actor: str = ACTOR) -> dic
         severity="CRITICAL",
         idempotency_key=f"rollback:{deployment.ref}:executed",
     )
-    return {
-        "deployment_ref": deployment.ref,
-        "model_id": deployment.model_id,
-        "restored_version": restored,
-        "revision": state.revision,
-        "halted_stages": halted,
-        "baseline": None if baseline is None else baseline.version,
-    }
+    return executed
 
 
 def verify(session: Session, *, deployment_ref: str, revision: int) -> dict[str, Any]:

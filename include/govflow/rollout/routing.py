@@ -72,6 +72,10 @@ UNKNOWN_AUDIENCE = "unknown audience {audience!r}; audiences are {audiences}"
 BAD_SHARE = "the share of {audience} traffic must be between 0 and 1, got {share}"
 NOT_APPROVED = "{model_id} {version} is {status} in the registry; only approved versions are routed"
 CANDIDATE_IS_ACTIVE = "{model_id} {version} is already the active version"
+SUPERSEDED = (
+    "{deployment_ref} is not the newest change to {model_id}'s route ({later} changed it "
+    "since): restoring it would undo {later} too; roll back {later}"
+)
 ANOTHER_ROLLOUT = (
     "{model_id} is already rolling out {candidate} for {deployment_ref}; roll it back or "
     "promote it first"
@@ -386,22 +390,38 @@ class StoreTarget:
             .limit(1)
         )
 
+    def _restored(self, model_id: str, deployment_ref: str) -> bool:
+        """Whether ``deployment_ref``'s changes were restored once already (whatever came
+        after: a restore is never made twice)."""
+        found = self.session.scalar(
+            select(RouteChange.revision).where(
+                RouteChange.model_id == model_id,
+                RouteChange.deployment_ref == deployment_ref,
+                RouteChange.change == "restore",
+            )
+        )
+        return found is not None
+
     def restore_previous(
         self, model_id: str, *, deployment_ref: str, actor: str, reason: str
     ) -> RouteState:
         """Put back the route (versions, shares and configuration) in effect before the first
         change ``deployment_ref`` made. A deployment that never changed the route, or one
-        already restored, leaves it as it is."""
+        already restored, leaves it as it is; one whose changes another deployment changed
+        since is refused (restoring it would undo the later one too)."""
         route = self._route(model_id)
         first = self.session.scalar(
             select(func.min(RouteChange.revision)).where(
                 RouteChange.model_id == model_id, RouteChange.deployment_ref == deployment_ref
             )
         )
-        if first is None:
+        if first is None or self._restored(model_id, deployment_ref):
             return _state(route)
-        if route.deployment_ref == deployment_ref and self._last_change(model_id) == "restore":
-            return _state(route)
+        later = later_deployment(self.session, model_id, deployment_ref)
+        if later is not None:
+            raise RoutingError(
+                SUPERSEDED.format(deployment_ref=deployment_ref, model_id=model_id, later=later)
+            )
         before = self.session.scalar(
             select(RouteChange).where(
                 RouteChange.model_id == model_id, RouteChange.revision == first - 1
@@ -445,6 +465,29 @@ class StoreTarget:
             by_version=by_version,
             **totals,
         )
+
+
+def later_deployment(session: Session, model_id: str, deployment_ref: str) -> str | None:
+    """The deployment that changed ``model_id``'s route after ``deployment_ref``'s last
+    change, if any (None also when ``deployment_ref`` never changed it)."""
+    last = session.scalar(
+        select(func.max(RouteChange.revision)).where(
+            RouteChange.model_id == model_id, RouteChange.deployment_ref == deployment_ref
+        )
+    )
+    if last is None:
+        return None
+    return session.scalar(
+        select(RouteChange.deployment_ref)
+        .where(
+            RouteChange.model_id == model_id,
+            RouteChange.revision > last,
+            RouteChange.deployment_ref.is_not(None),
+            RouteChange.deployment_ref != deployment_ref,
+        )
+        .order_by(RouteChange.revision)
+        .limit(1)
+    )
 
 
 def all_routes(session: Session, model_ids: Iterable[str] | None = None) -> list[RouteState]:
