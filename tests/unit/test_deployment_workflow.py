@@ -535,6 +535,25 @@ def test_a_version_the_registry_does_not_have_is_refused_and_nothing_is_stored(e
     assert (stored, list(events)) == ([], [])
 
 
+def test_a_second_deployment_of_the_model_stops_at_its_start_naming_the_live_one(env):
+    plan = _start(env, _request("workflow/live/first"))
+    with pytest.raises(DeploymentStopped) as stopped:
+        workflow.start(env, _request("workflow/live/second", UNFAIR_CANDIDATE))
+    first, _ = _deployment(env, "workflow/live/first")
+    second, steps = _deployment(env, "workflow/live/second")
+    reason = (
+        f"credit_approval has deployment {first.ref} (1.1.0) in progress: finish or stop it first"
+    )
+    assert str(stopped.value) == reason
+    assert (second.status, second.details["stopped"]["reason"], steps) == (
+        procedure.BLOCKED,
+        reason,
+        {},
+    )
+    assert (first.status, first.closed_at) == (procedure.IN_PROGRESS, None)
+    assert workflow.start(env, _request("workflow/live/first")) == plan
+
+
 def test_finalise_of_a_run_that_opened_no_deployment_fails_in_one_line(env, monkeypatch):
     monkeypatch.setattr("govflow.flows.deployment._environment", lambda: env)
     with pytest.raises(Refused) as refused:
