@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import select
 
 from govflow import registry, store
 from govflow.baselines.onboarding import validation_metrics
+from govflow.deployment import procedure
+from govflow.store.schema import Deployment
+from govflow.store.types import utcnow
 
 CANDIDATE = "1.1.0"
 UNFAIR_CANDIDATE = "1.1.1"
@@ -113,6 +117,31 @@ def register_candidate(
             actor=registry.get_version(session, model_id, base_version).model.owner,
         )
     return metrics
+
+
+def end_live_deployments(db_url: str, model_id: str = "credit_approval") -> None:
+    """Let a test's deployment of ``model_id`` start after the deployments earlier tests left
+    live, ending each as it would end for real: one in progress is stopped (blocked, closed),
+    one authorised has its rollout completed (its status stays authorised)."""
+    with store.session_scope(db_url) as session:
+        for deployment in session.scalars(
+            select(Deployment).where(Deployment.model_id == model_id)
+        ):
+            if procedure.live_state(deployment) is None:
+                continue
+            if deployment.status == procedure.AUTHORISED:
+                rollout = {**deployment.details.get("rollout", {}), "status": "completed"}
+                procedure.update_details(deployment, rollout=rollout)
+            else:
+                procedure.stop_deployment(
+                    session,
+                    deployment,
+                    status=procedure.BLOCKED,
+                    step=None,
+                    reason="stopped so that a later test's deployment can start",
+                    decided_by="test",
+                )
+                deployment.closed_at = utcnow()
 
 
 def approve_version(

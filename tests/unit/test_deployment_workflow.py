@@ -41,6 +41,7 @@ from tests.support.deployment_demo import (
     answer,
     attest_everything,
     copy_demo,
+    end_live_deployments,
     register_candidate,
     with_disparate_impact,
 )
@@ -70,9 +71,15 @@ def _request(run_id: str, version: str = CANDIDATE, **changes) -> DeploymentRequ
     return DeploymentRequest(**{**fields, **changes})
 
 
+def _start(env, request: DeploymentRequest) -> list[dict]:
+    """``workflow.start`` once the deployments other tests left live are over."""
+    end_live_deployments(env.db_url, request.model_id)
+    return workflow.start(env, request)
+
+
 def _through_readiness(env, run_id: str, version: str = CANDIDATE) -> list[dict]:
     """Steps 1-9 with everyone answering; returns the approval requests of step 10."""
-    plan = workflow.start(env, _request(run_id, version))
+    plan = _start(env, _request(run_id, version))
     risk = workflow.requests_for(env, run_id, "risk_assessment")
     workflow.coordinate_stakeholders(
         env,
@@ -459,7 +466,7 @@ def test_a_compliance_rejection_stops_the_deployment_with_its_reason_and_promote
 
 def test_a_failed_fairness_item_blocks_at_staging_before_anyone_is_asked_to_approve(env):
     run_id = "workflow/unfair"
-    plan = workflow.start(env, _request(run_id, UNFAIR_CANDIDATE))
+    plan = _start(env, _request(run_id, UNFAIR_CANDIDATE))
     workflow.coordinate_stakeholders(
         env, run_id, [answer(plan[0]["assigned_users"][0]["id"], PLAN)], [answer("rick", RISK)]
     )
@@ -507,7 +514,7 @@ def test_a_failed_fairness_item_blocks_at_staging_before_anyone_is_asked_to_appr
 def test_a_request_that_cannot_start_the_procedure_is_blocked_with_its_reason(env, changes, reason):
     run_id = f"workflow/refused/{sorted(changes.items())}"
     with pytest.raises(DeploymentStopped) as stopped:
-        workflow.start(env, _request(run_id, **changes))
+        _start(env, _request(run_id, **changes))
     deployment, steps = _deployment(env, run_id)
     assert str(stopped.value) == reason
     assert (deployment.status, deployment.details["stopped"]["reason"]) == (
@@ -520,12 +527,31 @@ def test_a_request_that_cannot_start_the_procedure_is_blocked_with_its_reason(en
 def test_a_version_the_registry_does_not_have_is_refused_and_nothing_is_stored(env):
     run_id = "workflow/refused/unregistered"
     with pytest.raises(DeploymentStopped) as stopped:
-        workflow.start(env, _request(run_id, version="9.9.9"))
+        _start(env, _request(run_id, version="9.9.9"))
     with store.session_scope(env.db_url) as session:
         stored = session.scalars(select(Deployment).where(Deployment.dag_run_id == run_id)).all()
         events = query_events(session, mentioning=run_id)
     assert str(stopped.value) == "credit_approval 9.9.9 is not in the model registry"
     assert (stored, list(events)) == ([], [])
+
+
+def test_a_second_deployment_of_the_model_stops_at_its_start_naming_the_live_one(env):
+    plan = _start(env, _request("workflow/live/first"))
+    with pytest.raises(DeploymentStopped) as stopped:
+        workflow.start(env, _request("workflow/live/second", UNFAIR_CANDIDATE))
+    first, _ = _deployment(env, "workflow/live/first")
+    second, steps = _deployment(env, "workflow/live/second")
+    reason = (
+        f"credit_approval has deployment {first.ref} (1.1.0) in progress: finish or stop it first"
+    )
+    assert str(stopped.value) == reason
+    assert (second.status, second.details["stopped"]["reason"], steps) == (
+        procedure.BLOCKED,
+        reason,
+        {},
+    )
+    assert (first.status, first.closed_at) == (procedure.IN_PROGRESS, None)
+    assert workflow.start(env, _request("workflow/live/first")) == plan
 
 
 def test_finalise_of_a_run_that_opened_no_deployment_fails_in_one_line(env, monkeypatch):
@@ -553,7 +579,7 @@ def test_a_run_marked_failed_by_hand_leaves_its_deployment_blocked_and_closed(
     env, failed_tasks, reason
 ):
     run_id = f"workflow/marked-failed/{len(failed_tasks)}"
-    workflow.start(env, _request(run_id))
+    _start(env, _request(run_id))
     outcome = workflow.close(env, run_id, [], failed_tasks)
     deployment, _ = _deployment(env, run_id)
     assert (outcome["status"], outcome["reason"]) == (procedure.BLOCKED, reason)
@@ -565,8 +591,8 @@ def test_a_run_marked_failed_by_hand_leaves_its_deployment_blocked_and_closed(
 
 
 def test_opening_the_same_run_twice_keeps_one_record_and_asks_the_same_people(env):
-    first = workflow.start(env, _request("workflow/twice"))
-    again = workflow.start(env, _request("workflow/twice"))
+    first = _start(env, _request("workflow/twice"))
+    again = _start(env, _request("workflow/twice"))
     assert first == again
     with store.session_scope(env.db_url) as session:
         count = session.scalars(
@@ -577,7 +603,7 @@ def test_opening_the_same_run_twice_keeps_one_record_and_asks_the_same_people(en
 
 def test_a_patch_waits_four_hours_and_skips_stakeholder_coordination(env):
     run_id = "workflow/patch"
-    plan = workflow.start(env, _request(run_id, deployment_type="patch"))
+    plan = _start(env, _request(run_id, deployment_type="patch"))
     assert plan[0]["response_timeout"] == timedelta(hours=4)
     notified = workflow.coordinate_stakeholders(
         env, run_id, [answer("dave", PLAN)], [answer("rick", RISK)]
@@ -607,7 +633,7 @@ def test_a_patch_waits_four_hours_and_skips_stakeholder_coordination(env):
 )
 def test_an_incomplete_plan_blocks_the_deployment_at_step_1(env, plan, reason):
     run_id = f"workflow/plan/{reason[:20]}"
-    workflow.start(env, _request(run_id))
+    _start(env, _request(run_id))
     with pytest.raises(DeploymentStopped) as stopped:
         workflow.coordinate_stakeholders(
             env, run_id, [answer("dave", plan)], [answer("rick", RISK)]
@@ -648,7 +674,7 @@ def test_the_plans_form_names_a_window_that_is_not_two_iso_times_in_order(window
 
 
 def _verified_with(env, run_id: str, results: list[CheckResult]) -> None:
-    workflow.start(env, _request(run_id))
+    _start(env, _request(run_id))
     with store.session_scope(env.db_url) as session:
         deployment = procedure.deployment_of_run(session, run_id)
         procedure.record_step(

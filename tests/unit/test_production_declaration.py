@@ -128,12 +128,13 @@ def test_a_major_deployment_after_the_declaration_replaces_the_declared_version(
     declare(registered)
 
     with store.session_scope(registered) as session:
-        deployment, _ = procedure.open_deployment(session, CONFIG, major())
-        assert procedure.request_problems(session, major()) == []
-        assert procedure.previous_version(deployment) == "1.0.0"
+        # Asked before the major deployment opens: once open, it is live and refuses another.
         assert procedure.request_problems(session, major(kind="initial")) == [
             procedure.INITIAL_HAS_PRODUCTION.format(model_id=MODEL, previous="1.0.0")
         ]
+        deployment, _ = procedure.open_deployment(session, CONFIG, major())
+        assert procedure.request_problems(session, major()) == []
+        assert procedure.previous_version(deployment) == "1.0.0"
         route = StoreTarget(session).current(MODEL)
     assert {split.active for split in route.splits.values()} == {"1.0.0"}
 

@@ -11,6 +11,8 @@ check, a missing attestation, a form left incomplete), ``rejected`` (an approver
 ``authorised`` (authorised to roll out: the rollout takes over) or ``rolled_back`` (the
 go-live decision was RED, or the System Owner chose to roll back on AMBER). Whatever
 stopped it is kept in ``details["stopped"]`` with the step, the reason and who decided.
+A model has one live deployment at a time (``live_state``); a request for another stops at
+its start.
 """
 
 from __future__ import annotations
@@ -58,6 +60,16 @@ ROLLBACK_PROCEDURE = (
     "twenty steps: use the rollback DAG"
 )
 DEPRECATED_MODEL = "{model_id} is deprecated: {reason}"
+LIVE_DEPLOYMENT = "{model_id} has deployment {ref} ({version}) {state}: finish or stop it first"
+# The rollout statuses (rollout.stages, rollout.rollback) after which the candidate holds no
+# traffic of its own any more: promoted for everybody, or the previous version restored.
+ROLLOUT_ENDED = ("completed", "rolled_back")
+ROLLOUT_STATE = {
+    None: "authorised to roll out",
+    "rolling_out": "rolling out",
+    "held": "rolling out (held)",
+    "failed": "rolling out (failed)",
+}
 ACTOR = "govflow-deployment"
 
 
@@ -114,8 +126,57 @@ def is_registered(session: Session, request: DeploymentRequest) -> bool:
     return registered is not None
 
 
+def live_state(deployment: Deployment) -> str | None:
+    """How ``deployment`` is still changing its model, or None once it no longer is.
+
+    Live is ``in_progress`` and not closed (the run is still asking, checking, approving),
+    or ``authorised`` with a rollout that has not ended (not started yet, rolling out, held
+    at a stage, or failed): its candidate holds traffic, or is about to, until the rollout
+    completes or is rolled back. A deployment blocked, rejected or rolled back, or whose
+    rollout completed or was rolled back, is over.
+    """
+    if deployment.status == IN_PROGRESS and deployment.closed_at is None:
+        return "in progress"
+    if deployment.status == AUTHORISED:
+        rollout = deployment.details.get("rollout", {}).get("status")
+        if rollout not in ROLLOUT_ENDED:
+            return ROLLOUT_STATE.get(rollout, "rolling out")
+    return None
+
+
+def live_deployment_problems(session: Session, request: DeploymentRequest) -> list[str]:
+    """One change to a model at a time: a model with a live deployment (``live_state``)
+    takes no other, of any version, until that one is over (the routing would refuse the
+    second rollout anyway, after its approvers had been asked for nothing). The run's own
+    record, which a retried task finds again by its run id, is not another."""
+    others = session.scalars(
+        select(Deployment)
+        .where(
+            Deployment.model_id == request.model_id,
+            Deployment.dag_run_id != request.dag_run_id,
+            Deployment.status.in_((IN_PROGRESS, AUTHORISED)),
+        )
+        .order_by(Deployment.id)
+    ).all()
+    problems = []
+    for other in others:
+        state = live_state(other)
+        if state is not None:
+            problems.append(
+                LIVE_DEPLOYMENT.format(
+                    model_id=other.model_id, ref=other.ref, version=other.model_version, state=state
+                )
+            )
+    return problems
+
+
 def request_problems(session: Session, request: DeploymentRequest) -> list[str]:
-    """Why a request cannot start the procedure (empty when it can)."""
+    """Why a request cannot start the procedure (empty when it can).
+
+    A ``rollback`` request is refused for the rollback procedure alone, never for the live
+    deployment it would roll back: ``govflow_rollback`` restores the previous version while
+    a rollout is live, and the refusal must send the requester there.
+    """
     problems = []
     if not request.requested_by:
         problems.append(NO_REQUESTER)
@@ -141,6 +202,8 @@ def request_problems(session: Session, request: DeploymentRequest) -> list[str]:
             problems.append(
                 NEEDS_PRODUCTION.format(kind=request.deployment_type, model_id=request.model_id)
             )
+    if request.deployment_type != "rollback":
+        problems.extend(live_deployment_problems(session, request))
     return problems
 
 
