@@ -1,6 +1,7 @@
-"""One change to a model at a time: a deployment request is refused while another deployment
-of the same model is live (``procedure.live_state``), and allowed once it is over; the run's
-own record and a rollback request are never refused for it."""
+"""One rollout of a model and one deployment of a version at a time: a deployment request is
+refused while another deployment of the model rolls out, or of the same version is in the
+procedure (``procedure.live_state``), and allowed once it is over; the run's own record and a
+rollback request are never refused for it."""
 
 from __future__ import annotations
 
@@ -97,19 +98,27 @@ def closed(session: Session, deployment: Deployment) -> None:
     deployment.closed_at = utcnow()
 
 
+def test_a_version_in_the_procedure_refuses_a_second_deployment_of_itself_not_of_another(url):
+    ref = earlier(url, in_progress)
+
+    assert problems(url, request("run/later", "1.1.0")) == [
+        f"credit_approval has deployment {ref} (1.1.0) in progress: finish or stop it first"
+    ]
+    assert problems(url, request("run/later", "1.2.0")) == []
+
+
 @pytest.mark.parametrize(
     ("state", "described"),
     [
-        (in_progress, "in progress"),
         (authorised(None), "authorised to roll out"),
         (authorised("rolling_out"), "rolling out"),
         (authorised("held"), "rolling out (held)"),
         (authorised("failed"), "rolling out (failed)"),
     ],
-    ids=["in-progress", "authorised", "rolling-out", "held", "failed"],
+    ids=["authorised", "rolling-out", "held", "failed"],
 )
 @pytest.mark.parametrize("version", ["1.2.0", "1.1.0"], ids=["another-version", "same-version"])
-def test_a_deployment_is_refused_while_another_of_its_model_is_live_naming_it(
+def test_a_deployment_is_refused_while_another_of_its_model_rolls_out_naming_it(
     url, state, described, version
 ):
     ref = earlier(url, state)

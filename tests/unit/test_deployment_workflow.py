@@ -535,10 +535,10 @@ def test_a_version_the_registry_does_not_have_is_refused_and_nothing_is_stored(e
     assert (stored, list(events)) == ([], [])
 
 
-def test_a_second_deployment_of_the_model_stops_at_its_start_naming_the_live_one(env):
+def test_a_second_deployment_of_the_version_stops_at_its_start_naming_the_live_one(env):
     plan = _start(env, _request("workflow/live/first"))
     with pytest.raises(DeploymentStopped) as stopped:
-        workflow.start(env, _request("workflow/live/second", UNFAIR_CANDIDATE))
+        workflow.start(env, _request("workflow/live/second"))
     first, _ = _deployment(env, "workflow/live/first")
     second, steps = _deployment(env, "workflow/live/second")
     reason = (

@@ -11,8 +11,8 @@ check, a missing attestation, a form left incomplete), ``rejected`` (an approver
 ``authorised`` (authorised to roll out: the rollout takes over) or ``rolled_back`` (the
 go-live decision was RED, or the System Owner chose to roll back on AMBER). Whatever
 stopped it is kept in ``details["stopped"]`` with the step, the reason and who decided.
-A model has one live deployment at a time (``live_state``); a request for another stops at
-its start.
+A model has one rollout at a time and a version one deployment at a time (``live_state``);
+a request for another stops at its start.
 """
 
 from __future__ import annotations
@@ -145,10 +145,14 @@ def live_state(deployment: Deployment) -> str | None:
 
 
 def live_deployment_problems(session: Session, request: DeploymentRequest) -> list[str]:
-    """One change to a model at a time: a model with a live deployment (``live_state``)
-    takes no other, of any version, until that one is over (the routing would refuse the
-    second rollout anyway, after its approvers had been asked for nothing). The run's own
-    record, which a retried task finds again by its run id, is not another."""
+    """One rollout of a model at a time, one deployment of a version at a time: a model
+    whose authorised deployment has not finished rolling out (``live_state``) takes no
+    other deployment of any version (the routing would refuse the second rollout anyway,
+    after its approvers had been asked for nothing); a version in the procedure
+    (``in_progress``) takes no second deployment of itself. Other versions may go through
+    the procedure side by side (candidates approved or rejected in parallel): only one of
+    them rolls out at a time. The run's own record, which a retried task finds again by its
+    run id, is not another."""
     others = session.scalars(
         select(Deployment)
         .where(
@@ -161,7 +165,8 @@ def live_deployment_problems(session: Session, request: DeploymentRequest) -> li
     problems = []
     for other in others:
         state = live_state(other)
-        if state is not None:
+        in_procedure = other.status == IN_PROGRESS
+        if state is not None and not (in_procedure and other.model_version != request.version):
             problems.append(
                 LIVE_DEPLOYMENT.format(
                     model_id=other.model_id, ref=other.ref, version=other.model_version, state=state
