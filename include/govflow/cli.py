@@ -50,6 +50,7 @@ def _problem(error: Exception) -> tuple[str, int]:
     from govflow.registry import RegistryError
     from govflow.reports.executive import ReportError
     from govflow.retention.holds import HoldError
+    from govflow.rollout.routing import RoutingError
     from govflow.serving.gateway import GatewayError
     from govflow.serving.kill_switches import KillSwitchError
 
@@ -71,6 +72,7 @@ def _problem(error: Exception) -> tuple[str, int]:
         UnknownDeployment,
         HoldError,
         RiskAcceptanceError,
+        RoutingError,
     )
     failed = (BaselineError, BaselineSourceError, NotReady, ReportError)
     if isinstance(error, typer.TyperException):  # typer's own: a usage error, exit status 2
@@ -1460,6 +1462,76 @@ def report_compliance(
 
     with _bad_report_option("--quarter"):
         _written(compliance_report(quarter, actor=actor))
+
+
+rollout_app = typer.Typer(
+    help="The phased rollout (seed 000): feedback its stage gates and rollback criteria read.",
+    no_args_is_help=True,
+)
+app.add_typer(rollout_app, name="rollout")
+
+
+@rollout_app.command("feedback")
+def rollout_feedback(
+    model_id: Annotated[str, typer.Option("--model", help="The model's id in models.yaml.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="bug, complaint, override, security_vulnerability or regulatory_concern."
+        ),
+    ],
+    severity: Annotated[str, typer.Option(help="critical, major or minor.")],
+    details: Annotated[str, typer.Option(help="What was seen; required, kept with it.")],
+    version: Annotated[
+        str | None,
+        typer.Option(
+            help="The registered version it is about; without one, the model as a whole (every "
+            "version's rollout reads it)."
+        ),
+    ] = None,
+    prediction_id: Annotated[
+        str | None, typer.Option(help="The prediction it is about, if one.")
+    ] = None,
+    actor: RecordedByOption = LOGIN_NAME,
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Record a bug, complaint, override, security vulnerability or regulatory concern against
+    a model's version: the rollout's stage gates and rollback criteria read it (an audit
+    event, as feedback a serving consumer files through the gateway)."""
+    from govflow import store
+    from govflow.config import load_config
+    from govflow.rollout import routing
+
+    if kind not in routing.FEEDBACK_KINDS:
+        kinds = ", ".join(routing.FEEDBACK_KINDS)
+        raise typer.BadParameter(
+            routing.UNKNOWN_FEEDBACK_KIND.format(kind=kind, kinds=kinds), param_hint="--kind"
+        )
+    if severity not in routing.FEEDBACK_SEVERITIES:
+        severities = ", ".join(routing.FEEDBACK_SEVERITIES)
+        raise typer.BadParameter(
+            routing.UNKNOWN_FEEDBACK_SEVERITY.format(severity=severity, severities=severities),
+            param_hint="--severity",
+        )
+    if not details.strip():
+        raise typer.BadParameter(routing.DETAILS_REQUIRED, param_hint="--details")
+    load_config(_config_dir(config_dir)).models.get(model_id)
+    store.ensure_schema()
+    with store.session_scope() as session:
+        recorded = routing.record_feedback(
+            session,
+            model_id=model_id,
+            version=version,
+            kind=kind,
+            severity=severity,
+            details=details,
+            prediction_id=prediction_id,
+            recorded_by=actor,
+        )
+        typer.echo(
+            f"{kind} ({severity}) recorded against {model_id} {version or '(every version)'} "
+            f"as feedback {recorded.id} by {actor}"
+        )
 
 
 kill_switch_app = typer.Typer(

@@ -38,6 +38,7 @@ UNREACHABLE = f"postgresql://govflow:{PASSWORD}@127.0.0.1:1/govflow"
 MODELS = "credit_approval, marketing_propensity, product_recommendation, customer_lifetime_value"
 RUN = ["monitor", "run", "--model", "credit_approval"]
 BACKFILL = ["monitor", "backfill", "--model", "credit_approval"]
+FEEDBACK = ["rollout", "feedback", "--model", "credit_approval"]
 KILL_SWITCH = ["kill-switch", "activate", "--scope", "region", "--target", "north"]
 REASON_AND_ACTOR = ["--reason", "r", "--actor", "eve"]
 
@@ -279,6 +280,7 @@ READS_CONFIG = [
     ["demo", "seed"],
     ["airflow-users"],
     ["serve"],
+    [*FEEDBACK, "--kind", "bug", "--severity", "minor", "--details", "slow"],
 ]
 
 
