@@ -476,10 +476,36 @@ RecordedByOption = Annotated[
 ]
 
 
+# A version registered to be deployed later: the deployment procedure's checklist refuses it
+# at step 5 (version_tagged) when it is not a semantic version tag, after the registry's
+# approval and the baseline are done; said as it is registered, when it can still be chosen.
+UNTAGGED_VERSION = (
+    "note: {version!r} is not a semantic version tag, which the deployment procedure's "
+    "checklist (version_tagged) requires: to deploy this model through "
+    "govflow_model_deployment, register the version as e.g. --version {tag}"
+)
+
+
+def _untagged_version_note(version: str) -> str | None:
+    """The note for a version the deployment procedure will not deploy, else None."""
+    from govflow.deployment.checks import SEMANTIC_VERSION
+
+    if SEMANTIC_VERSION.match(version):
+        return None
+    tag = f"{version}.0.0" if version.isdigit() else "1.0.0"
+    return UNTAGGED_VERSION.format(version=version, tag=tag)
+
+
 @model_app.command("register")
 def model_register(
     model_id: Annotated[str, typer.Argument(help="The model's id in models.yaml.")],
-    version: Annotated[str, typer.Option(help="The version to register.")] = "1",
+    version: Annotated[
+        str,
+        typer.Option(
+            help="The version to register; one to deploy through govflow_model_deployment "
+            "needs a semantic version tag (1.0.0)."
+        ),
+    ] = "1",
     artifact: Annotated[
         Path | None,
         typer.Option(
@@ -600,6 +626,11 @@ def model_register(
                 f"{registered.validation_metrics['rows']} labelled rows, "
                 f"{_validation_shown(registered.validation_metrics)}"
             )
+        # A version in production (declared so) is not deployed again: its tag does not matter.
+        serving = in_production or registry.production_version(session, model_id) == version
+        untagged = None if serving else _untagged_version_note(version)
+        if untagged is not None:
+            typer.echo(untagged)
 
 
 def _validation_shown(metrics: dict[str, Any]) -> str:
