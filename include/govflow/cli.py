@@ -50,6 +50,7 @@ def _problem(error: Exception) -> tuple[str, int]:
     from govflow.registry import RegistryError
     from govflow.reports.executive import ReportError
     from govflow.retention.holds import HoldError
+    from govflow.rollout.routing import RoutingError
     from govflow.serving.gateway import GatewayError
     from govflow.serving.kill_switches import KillSwitchError
 
@@ -71,6 +72,7 @@ def _problem(error: Exception) -> tuple[str, int]:
         UnknownDeployment,
         HoldError,
         RiskAcceptanceError,
+        RoutingError,
     )
     failed = (BaselineError, BaselineSourceError, NotReady, ReportError)
     if isinstance(error, typer.TyperException):  # typer's own: a usage error, exit status 2
@@ -474,10 +476,36 @@ RecordedByOption = Annotated[
 ]
 
 
+# A version registered to be deployed later: the deployment procedure's checklist refuses it
+# at step 5 (version_tagged) when it is not a semantic version tag, after the registry's
+# approval and the baseline are done; said as it is registered, when it can still be chosen.
+UNTAGGED_VERSION = (
+    "note: {version!r} is not a semantic version tag, which the deployment procedure's "
+    "checklist (version_tagged) requires: to deploy this model through "
+    "govflow_model_deployment, register the version as e.g. --version {tag}"
+)
+
+
+def _untagged_version_note(version: str) -> str | None:
+    """The note for a version the deployment procedure will not deploy, else None."""
+    from govflow.deployment.checks import SEMANTIC_VERSION
+
+    if SEMANTIC_VERSION.match(version):
+        return None
+    tag = f"{version}.0.0" if version.isdigit() else "1.0.0"
+    return UNTAGGED_VERSION.format(version=version, tag=tag)
+
+
 @model_app.command("register")
 def model_register(
     model_id: Annotated[str, typer.Argument(help="The model's id in models.yaml.")],
-    version: Annotated[str, typer.Option(help="The version to register.")] = "1",
+    version: Annotated[
+        str,
+        typer.Option(
+            help="The version to register; one to deploy through govflow_model_deployment "
+            "needs a semantic version tag (1.0.0)."
+        ),
+    ] = "1",
     artifact: Annotated[
         Path | None,
         typer.Option(
@@ -598,6 +626,11 @@ def model_register(
                 f"{registered.validation_metrics['rows']} labelled rows, "
                 f"{_validation_shown(registered.validation_metrics)}"
             )
+        # A version in production (declared so) is not deployed again: its tag does not matter.
+        serving = in_production or registry.production_version(session, model_id) == version
+        untagged = None if serving else _untagged_version_note(version)
+        if untagged is not None:
+            typer.echo(untagged)
 
 
 def _validation_shown(metrics: dict[str, Any]) -> str:
@@ -1460,6 +1493,76 @@ def report_compliance(
 
     with _bad_report_option("--quarter"):
         _written(compliance_report(quarter, actor=actor))
+
+
+rollout_app = typer.Typer(
+    help="The phased rollout (seed 000): feedback its stage gates and rollback criteria read.",
+    no_args_is_help=True,
+)
+app.add_typer(rollout_app, name="rollout")
+
+
+@rollout_app.command("feedback")
+def rollout_feedback(
+    model_id: Annotated[str, typer.Option("--model", help="The model's id in models.yaml.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="bug, complaint, override, security_vulnerability or regulatory_concern."
+        ),
+    ],
+    severity: Annotated[str, typer.Option(help="critical, major or minor.")],
+    details: Annotated[str, typer.Option(help="What was seen; required, kept with it.")],
+    version: Annotated[
+        str | None,
+        typer.Option(
+            help="The registered version it is about; without one, the model as a whole (every "
+            "version's rollout reads it)."
+        ),
+    ] = None,
+    prediction_id: Annotated[
+        str | None, typer.Option(help="The prediction it is about, if one.")
+    ] = None,
+    actor: RecordedByOption = LOGIN_NAME,
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Record a bug, complaint, override, security vulnerability or regulatory concern against
+    a model's version: the rollout's stage gates and rollback criteria read it (an audit
+    event, as feedback a serving consumer files through the gateway)."""
+    from govflow import store
+    from govflow.config import load_config
+    from govflow.rollout import routing
+
+    if kind not in routing.FEEDBACK_KINDS:
+        kinds = ", ".join(routing.FEEDBACK_KINDS)
+        raise typer.BadParameter(
+            routing.UNKNOWN_FEEDBACK_KIND.format(kind=kind, kinds=kinds), param_hint="--kind"
+        )
+    if severity not in routing.FEEDBACK_SEVERITIES:
+        severities = ", ".join(routing.FEEDBACK_SEVERITIES)
+        raise typer.BadParameter(
+            routing.UNKNOWN_FEEDBACK_SEVERITY.format(severity=severity, severities=severities),
+            param_hint="--severity",
+        )
+    if not details.strip():
+        raise typer.BadParameter(routing.DETAILS_REQUIRED, param_hint="--details")
+    load_config(_config_dir(config_dir)).models.get(model_id)
+    store.ensure_schema()
+    with store.session_scope() as session:
+        recorded = routing.record_feedback(
+            session,
+            model_id=model_id,
+            version=version,
+            kind=kind,
+            severity=severity,
+            details=details,
+            prediction_id=prediction_id,
+            recorded_by=actor,
+        )
+        typer.echo(
+            f"{kind} ({severity}) recorded against {model_id} {version or '(every version)'} "
+            f"as feedback {recorded.id} by {actor}"
+        )
 
 
 kill_switch_app = typer.Typer(

@@ -4,6 +4,7 @@ traceback unless ``--debug`` asks for one; and no command prints the store's pas
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 from govflow import registry, store
+from govflow.baselines.profile import load_registered_model
 from govflow.cli import REPEATED_OPTION, app
 from govflow.config import ConfigError, UnknownModel, load_config
 from govflow.demo.logs import MINIMUM_ROWS_PER_DAY, TOO_FEW_ROWS
@@ -38,6 +40,7 @@ UNREACHABLE = f"postgresql://govflow:{PASSWORD}@127.0.0.1:1/govflow"
 MODELS = "credit_approval, marketing_propensity, product_recommendation, customer_lifetime_value"
 RUN = ["monitor", "run", "--model", "credit_approval"]
 BACKFILL = ["monitor", "backfill", "--model", "credit_approval"]
+FEEDBACK = ["rollout", "feedback", "--model", "credit_approval"]
 KILL_SWITCH = ["kill-switch", "activate", "--scope", "region", "--target", "north"]
 REASON_AND_ACTOR = ["--reason", "r", "--actor", "eve"]
 
@@ -279,6 +282,7 @@ READS_CONFIG = [
     ["demo", "seed"],
     ["airflow-users"],
     ["serve"],
+    [*FEEDBACK, "--kind", "bug", "--severity", "minor", "--details", "slow"],
 ]
 
 
@@ -872,8 +876,65 @@ def test_model_register_accepts_an_artefact_fitted_on_the_configured_features(te
 
     assert (result.exit_code, result.stderr) == (0, ""), result.output
     assert result.stdout.startswith(
-        f"tenancy_screening 1 registered (draft, artefact {tenancy / 'model.joblib'})"
+        "tenancy_screening 1 registered (draft, artefact models/tenancy_screening/1/model.joblib)"
     )
+
+
+def test_model_register_keeps_a_copy_of_the_artefact_in_the_data_directory(tenancy):
+    """The registry records the copy's path, relative to the data directory, as it does the
+    validation set's: the file the owner named may move and the version still serves."""
+    named = tenancy / "elsewhere" / "screening.pkl"
+    named.parent.mkdir()
+    joblib.dump(fitted_on(TENANCY_FEATURES), named)
+    content = named.read_bytes()
+    register = ("model", "register", "tenancy_screening", "--version", "1.0.0")
+
+    first = govflow(*register, "--artifact", str(named))
+    named.rename(tenancy / "moved.pkl")
+    again = govflow(*register, "--artifact", str(tenancy / "moved.pkl"))
+
+    copy = "models/tenancy_screening/1.0.0/model.pkl"
+    assert (first.exit_code, again.exit_code) == (0, 0), first.output + again.output
+    assert first.stdout == again.stdout
+    assert f"(draft, artefact {copy})" in first.stdout
+    assert (tenancy / copy).read_bytes() == content
+    with store.session_scope(f"sqlite:///{tenancy / 'govflow.db'}") as session:
+        version = registry.get_version(session, "tenancy_screening", "1.0.0")
+        assert (version.artifact_uri, version.artifact_sha256) == (
+            copy,
+            hashlib.sha256(content).hexdigest(),
+        )
+        events = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action == "registry.version_registered")
+        ).all()
+    assert events == ["registry.version_registered"]
+    with store.session_scope(f"sqlite:///{tenancy / 'govflow.db'}") as session:
+        loaded = load_registered_model(
+            session, data_dir=tenancy, model_id="tenancy_screening", model_version="1.0.0"
+        )
+    assert list(loaded.feature_names_in_) == TENANCY_FEATURES
+
+
+def test_model_register_refuses_another_artefact_for_a_registered_version_keeping_the_copy(
+    tenancy,
+):
+    joblib.dump(fitted_on(TENANCY_FEATURES), "model.joblib")
+    assert (
+        govflow("model", "register", "tenancy_screening", "--artifact", "model.joblib").exit_code
+        == 0
+    )
+    kept = (tenancy / "models/tenancy_screening/1/model.joblib").read_bytes()
+    other = LogisticRegression(C=0.5).fit(
+        pd.DataFrame(np.random.default_rng(5).random((40, 3)), columns=TENANCY_FEATURES),
+        np.arange(40) % 2,
+    )
+    joblib.dump(other, "model.joblib")
+
+    result = govflow("model", "register", "tenancy_screening", "--artifact", "model.joblib")
+
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert (tenancy / "models/tenancy_screening/1/model.joblib").read_bytes() == kept
 
 
 def test_model_register_accepts_an_artefact_without_feature_names(tenancy):

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from govflow import registry, store
-from govflow.cli import app
+from govflow.cli import UNTAGGED_VERSION, app
 from govflow.config import load_config
 from govflow.flows.monitoring import alert_and_open_incidents
 from govflow.monitoring.analysis import UNREADABLE_WINDOW
@@ -89,6 +89,48 @@ def test_a_backfill_of_a_model_that_is_not_registered_could_not_be_carried_out(o
         "",
         f"model {MODEL} is not registered: run 'govflow model register {MODEL}'\n",
     )
+
+
+def untagged(version: str, tag: str) -> str:
+    return UNTAGGED_VERSION.format(version=version, tag=tag) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("version", "note"),
+    [
+        (None, untagged("1", "1.0.0")),  # the default version
+        ("2", untagged("2", "2.0.0")),
+        ("release-a", untagged("release-a", "1.0.0")),
+        ("1.0.0", ""),
+        ("2.1.0-rc.1", ""),
+    ],
+)
+def test_register_says_when_a_version_cannot_be_deployed_for_want_of_a_semantic_tag(
+    own_model, version, note
+):
+    """The deployment procedure's checklist refuses such a version at its step 5, after
+    approval and baseline: register says so while the version can still be chosen."""
+    chosen = [] if version is None else ["--version", version]
+    registered = govflow("model", "register", MODEL, *chosen)
+
+    assert (registered.exit_code, registered.stderr) == (0, ""), registered.output
+    first, *rest = registered.stdout.splitlines(keepends=True)
+    assert first.startswith(f"{MODEL} {version or '1'} registered (draft, black box); next: ")
+    assert "".join(rest) == note
+    if note:
+        tag = note.rsplit(" ", 1)[-1].strip()
+        suggested = govflow("model", "register", MODEL, "--version", tag)
+        assert suggested.exit_code == 0, suggested.output
+        assert "not a semantic version tag" not in suggested.stdout
+
+
+def test_register_says_nothing_of_the_tag_of_a_version_in_production(own_model):
+    """A version declared in production is not deployed again: its tag does not matter."""
+    declared = govflow("model", "register", MODEL, "--in-production", "--actor", "lena")
+    again = govflow("model", "register", MODEL)
+
+    assert (declared.exit_code, again.exit_code) == (0, 0), declared.output + again.output
+    assert "not a semantic version tag" not in declared.stdout + again.stdout
 
 
 def test_register_then_baseline_then_monitor_a_black_box_model_of_ones_own(own_model):

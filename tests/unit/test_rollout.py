@@ -745,3 +745,19 @@ def test_a_rollback_needs_the_whole_interval_beyond_the_critical_bound(config, i
     )
 
     assert verdict == expected
+
+
+def test_a_passing_feedback_gate_names_the_command_and_the_models_consumers(demo, config):
+    data_dir, url, ref = demo
+    start(config, url, ref)
+    fair_traffic(config, data_dir, rows=100)
+    result = {g["id"]: g for g in gate(config, data_dir, url, ref)["gates"]}
+    assert result["GATE-1"]["summary"] == (
+        "no critical bug(s) recorded; feedback from govflow rollout feedback and the consumers "
+        "loan_portal, branch_app"
+    )
+    assert result["GATE-1"]["evidence"]["feedback_from"] == [
+        "govflow rollout feedback",
+        "loan_portal",
+        "branch_app",
+    ]

@@ -32,6 +32,7 @@ from tests.support.own_models import TENANCY, TENANCY_ENTRY, config_with_regress
 from tests.support.rollout_demo import roll_back
 
 VERSION = "1.0.0"
+FEEDBACK_GATES = ("GATE-1", "GATE-3", "GATE-4")
 
 
 @pytest.fixture
@@ -183,3 +184,50 @@ def test_rolling_back_a_first_version_withdraws_it_and_says_so(first_release):
     assert registry_stages(url) == ["canary", "retired"]
     # The model's only baseline, active since it was made (nothing else was the reference).
     assert pending.is_active
+
+
+def evaluate_gate(config: GovflowConfig, data_dir: Path, url: str, ref: str) -> dict[str, dict]:
+    with store.session_scope(url) as session:
+        gate = stages.evaluate_gate(session, config, data_dir, deployment_ref=ref, stage="limited")
+    return {g["id"]: g for g in gate["gates"]}
+
+
+def test_without_a_serving_consumer_a_passing_feedback_gate_names_the_command_alone(
+    first_release,
+):
+    config, data_dir, url, ref = first_release
+    start(config, url, ref, "limited")
+    log_stage_traffic(config, data_dir, 600)
+    gates = evaluate_gate(config, data_dir, url, ref)
+
+    alone = f"; feedback from govflow rollout feedback alone: {TENANCY} has no serving consumer"
+    assert {name: (gates[name]["outcome"], gates[name]["summary"]) for name in FEEDBACK_GATES} == {
+        "GATE-1": ("passed", "no critical bug(s) recorded" + alone),
+        "GATE-3": ("passed", "0 significant complaint(s) (limit 0)" + alone),
+        "GATE-4": ("passed", "override rate 0.0000 (0 of 600; limit 0.05)" + alone),
+    }
+    assert gates["GATE-1"]["evidence"]["feedback_from"] == ["govflow rollout feedback"]
+
+
+def test_a_critical_bug_recorded_with_the_command_fails_gate_1_and_rolls_back(first_release):
+    config, data_dir, url, ref = first_release
+    start(config, url, ref, "limited")
+    log_stage_traffic(config, data_dir, 600)
+    recorded = CliRunner().invoke(
+        app,
+        [
+            *("rollout", "feedback", "--model", TENANCY, "--version", VERSION),
+            *("--kind", "bug", "--severity", "critical", "--actor", "quinn"),
+            *("--details", "declines every applicant with a guarantor"),
+        ],
+    )
+    assert recorded.exit_code == 0, recorded.output
+
+    gate_1 = evaluate_gate(config, data_dir, url, ref)["GATE-1"]
+    assert (gate_1["outcome"], gate_1["summary"]) == (
+        "failed",
+        "1 critical bug(s) recorded: declines every applicant with a guarantor",
+    )
+    with store.session_scope(url) as session:
+        watched = stages.watch_stage(session, config, data_dir, deployment_ref=ref, stage="limited")
+    assert "RBC-3" in [item["id"] for item in watched["rollback"]]

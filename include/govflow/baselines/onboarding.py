@@ -4,7 +4,9 @@ create``).
 
 * :func:`register_from_config` registers the model as models.yaml describes it (owner,
   business purpose, risk tier) and one version with its lineage: an optional artefact
-  (recorded by path and sha256; without one the model is a black box, monitored on its logs
+  (copied to ``models/<model>/<version>/model.joblib``, its own suffix kept, in the data
+  directory, where the serving gateway and the rollback's dry run read it, and recorded by
+  that path and its sha256; without one the model is a black box, monitored on its logs
   alone), the training-data snapshot and the feature version, and optionally its validation
   set (:func:`gate_validation_set`): the rows the data-quality gate keeps, stored as
   ``models/<model>/<version>/validation.parquet`` in the data directory as the demo stores
@@ -166,8 +168,12 @@ FEATURES_REORDERED = (
     "order ({fitted}); govflow passes them in models.yaml's ({configured})"
 )
 VALIDATION_SET_FILE = "validation.parquet"
+# A registered artefact's file name in its version's directory, with the suffix it came with.
+ARTEFACT_STEM = "model"
+ARTEFACT_SUFFIX = ".joblib"
 UNNAMEABLE_VERSION = (
-    "version {version!r} cannot name the directory its validation set is stored in "
+    "version {version!r} cannot name the directory its artefact and validation set are "
+    "stored in "
     "(models/<model>/<version>/): choose one without '/' or '\\' that is not '.' or '..'"
 )
 ANOTHER_VALIDATION_SET = "with another validation set ({uri})"
@@ -275,6 +281,7 @@ def register_from_config(
     it changes nothing; another validation set for a registered version is a
     ``RegistryError``."""
     stored = None if validation is None else _stored_validation(validation, model.id, version)
+    artefact = None if artifact is None else _stored_artefact(artifact, model, version)
     registered = register_model(
         session,
         model_id=model.id,
@@ -285,9 +292,8 @@ def register_from_config(
         actor=actor,
     )
     uri, sha256 = NO_ARTIFACT, NO_ARTIFACT
-    if artifact is not None:
-        check_artefact(artifact, model)
-        uri, sha256 = str(artifact.resolve()), hashlib.sha256(artifact.read_bytes()).hexdigest()
+    if artefact is not None:
+        uri, sha256 = artefact[0], hashlib.sha256(artefact[1]).hexdigest()
     existing = find_version(session, model.id, version)
     if stored is not None and existing is not None:
         assert data_dir is not None, "a validation set is stored in the data directory"
@@ -305,12 +311,13 @@ def register_from_config(
         decision_threshold=None,
         actor=actor,
     )
-    if stored is not None and existing is None:
-        assert data_dir is not None, "a validation set is stored in the data directory"
+    if existing is None:
         # Written once the registry took the version, so that a refused one leaves no file.
-        path = data_dir / stored[0]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(stored[1])
+        for relative, content in (item for item in (stored, artefact) if item is not None):
+            assert data_dir is not None, "a version's files are stored in the data directory"
+            path = data_dir / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
     return registered, record
 
 
@@ -354,14 +361,29 @@ def validation_metrics(validation: pd.DataFrame, *, regressor: bool) -> dict[str
     }
 
 
+def _version_directory(model_id: str, version: str) -> Path:
+    """Where a version's files are stored, relative to the data directory."""
+    if version in (".", "..") or "/" in version or "\\" in version:
+        raise BaselineSourceError(UNNAMEABLE_VERSION.format(version=version))
+    return Path("models") / model_id / version
+
+
 def _stored_validation(validation: ValidationSet, model_id: str, version: str) -> tuple[str, bytes]:
     """Where ``version``'s validation set is stored, relative to the data directory, and the
     parquet bytes stored there."""
-    if version in (".", "..") or "/" in version or "\\" in version:
-        raise BaselineSourceError(UNNAMEABLE_VERSION.format(version=version))
     buffer = io.BytesIO()
     validation.rows.to_parquet(buffer, index=False)
-    return (Path("models") / model_id / version / VALIDATION_SET_FILE).as_posix(), buffer.getvalue()
+    path = _version_directory(model_id, version) / VALIDATION_SET_FILE
+    return path.as_posix(), buffer.getvalue()
+
+
+def _stored_artefact(artifact: Path, model: ModelEntry, version: str) -> tuple[str, bytes]:
+    """Where ``version``'s artefact is stored, relative to the data directory, and its bytes:
+    a copy, since the gateway and the rollback's dry run read the registered path long
+    after the file the owner named may have moved."""
+    check_artefact(artifact, model)
+    name = ARTEFACT_STEM + (artifact.suffix or ARTEFACT_SUFFIX)
+    return (_version_directory(model.id, version) / name).as_posix(), artifact.read_bytes()
 
 
 def _refuse_another_validation_set(

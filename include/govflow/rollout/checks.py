@@ -76,6 +76,8 @@ SIGNIFICANT = ("major", "critical")
 SCORE_BINS = 10
 
 UNKNOWN_STAGE_CHECK = "no stage check named {name!r}"
+# The way to record feedback that every model has, consumers or not.
+FEEDBACK_COMMAND = "govflow rollout feedback"
 
 
 @dataclass(frozen=True)
@@ -189,31 +191,53 @@ def run_stage_check(name: str, window: StageWindow) -> StageCheck:
     return STAGE_CHECKS[name](window)
 
 
-def _recorded(name: str, found: list[dict], what: str) -> StageCheck:
+def feedback_sources(model: ModelEntry) -> str:
+    """Where a feedback check's evidence can come from. A pass on "none recorded" says only
+    as much as the ways anyone could have recorded one, so a passing summary names them:
+    a model without serving consumers has the command line alone."""
+    consumers = model.serving.consumers
+    if consumers:
+        return f"feedback from {FEEDBACK_COMMAND} and the consumers {', '.join(consumers)}"
+    return f"feedback from {FEEDBACK_COMMAND} alone: {model.id} has no serving consumer"
+
+
+def _sourced(check: StageCheck, window: StageWindow) -> StageCheck:
+    """A passing feedback check, its summary naming where feedback comes from."""
+    if check.outcome != "passed":
+        return check
+    sources = feedback_sources(window.model)
+    return StageCheck(
+        check.check,
+        check.outcome,
+        f"{check.summary}; {sources}",
+        {**check.evidence, "feedback_from": [FEEDBACK_COMMAND, *window.model.serving.consumers]},
+    )
+
+
+def _recorded(name: str, window: StageWindow, found: list[dict], what: str) -> StageCheck:
     if found:
         return StageCheck(
             name, "failed", f"{len(found)} {what} recorded: {found[0]['details']}", {"found": found}
         )
-    return StageCheck(name, "passed", f"no {what} recorded", {"found": []})
+    return _sourced(StageCheck(name, "passed", f"no {what} recorded", {"found": []}), window)
 
 
 @stage_check("no_critical_bugs")
 def no_critical_bugs(window: StageWindow) -> StageCheck:
-    return _recorded(
-        "no_critical_bugs", window.feedback_of("bug", ("critical",)), "critical bug(s)"
-    )
+    found = window.feedback_of("bug", ("critical",))
+    return _recorded("no_critical_bugs", window, found, "critical bug(s)")
 
 
 @stage_check("no_security_vulnerability")
 def no_security_vulnerability(window: StageWindow) -> StageCheck:
     found = window.feedback_of("security_vulnerability")
-    return _recorded("no_security_vulnerability", found, "security vulnerability(ies)")
+    return _recorded("no_security_vulnerability", window, found, "security vulnerability(ies)")
 
 
 @stage_check("no_regulatory_concern")
 def no_regulatory_concern(window: StageWindow) -> StageCheck:
     found = window.feedback_of("regulatory_concern")
-    return _recorded("no_regulatory_concern", found, "regulatory concern(s)")
+    return _recorded("no_regulatory_concern", window, found, "regulatory concern(s)")
 
 
 @stage_check("complaints_acceptable")
@@ -221,12 +245,13 @@ def complaints_acceptable(window: StageWindow) -> StageCheck:
     limit = window.config.deployment.rollout.thresholds.significant_complaints_max
     significant = window.feedback_of("complaint", SIGNIFICANT)
     outcome: Outcome = "passed" if len(significant) <= limit else "failed"
-    return StageCheck(
+    check = StageCheck(
         "complaints_acceptable",
         outcome,
         f"{len(significant)} significant complaint(s) (limit {limit})",
         {"significant": significant, "limit": limit, "all": len(window.feedback_of("complaint"))},
     )
+    return _sourced(check, window)
 
 
 @stage_check("override_rate_acceptable")
@@ -243,12 +268,13 @@ def override_rate_acceptable(window: StageWindow) -> StageCheck:
             evidence,
         )
     rate = overrides / predictions
-    return StageCheck(
+    check = StageCheck(
         "override_rate_acceptable",
         "passed" if rate <= limit else "failed",
         f"override rate {rate:.4f} ({overrides} of {predictions}; limit {limit})",
         {**evidence, "rate": round(rate, 6)},
     )
+    return _sourced(check, window)
 
 
 def _error_rate(window: StageWindow, name: str, limit: float) -> StageCheck:
