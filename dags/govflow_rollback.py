@@ -33,7 +33,7 @@ SOURCES = ["manual", "incident", "rollout", "go_live"]
 MODELS = model_ids()
 APPROVAL_QUESTION = {
     "subject": "Roll back {{ params.model_id }}?",
-    "body": "{{ params.reason }}",
+    "body": "{{ params.reason }}\n\n{{ ti.xcom_pull(task_ids='decide_rollback')['consequence'] }}",
     "options": ["Approve rollback", "Reject"],
     "defaults": ["Reject"],
     "params": {"comment": Param("", type="string", title="Comment")},

@@ -79,3 +79,16 @@ def test_a_rollback_with_no_reason_is_refused_and_changes_nothing(dag, rolling_o
     assert states["decide_rollback"] == "failed"
     with store.session_scope(url) as session:
         assert routing.StoreTarget(session).current(MODEL).versions == ["1.0.0", "1.1.0"]
+
+
+def test_the_owners_approval_request_says_what_rolling_back_does_to_the_traffic(dag):
+    task = dag.get_task("approve_rollback")
+
+    class Decided:
+        def xcom_pull(self, task_ids):
+            assert task_ids == "decide_rollback"
+            return {"consequence": "Rolling back DEP-1 restores 1.0.0 for every customer."}
+
+    body = task.render_template(task.body, {"params": {"reason": "complaints"}, "ti": Decided()})
+
+    assert body == "complaints\n\nRolling back DEP-1 restores 1.0.0 for every customer."

@@ -561,6 +561,37 @@ def test_a_rollback_of_a_deployment_another_one_followed_is_refused_in_one_line(
     assert route_of(url) == before
 
 
+def test_the_rollback_decision_says_what_it_does_to_the_traffic(demo, config):
+    data_dir, url, ref = demo
+    untouched = authorised_deployment(config, data_dir, url, version="1.2.0")
+    start(config, url, ref, "limited")
+    with store.session_scope(url) as session:
+        restores = rollback.decide(
+            session,
+            config,
+            model_id=MODEL,
+            reason="complaints",
+            source="manual",
+            requested_by="eve",
+            deployment_ref=ref,
+        )["consequence"]
+        revision = routing.route_before(session, MODEL, ref).revision
+        moves_nothing = rollback.decide(
+            session,
+            config,
+            model_id=MODEL,
+            reason="complaints",
+            source="manual",
+            requested_by="eve",
+            deployment_ref=untouched,
+        )["consequence"]
+
+    assert restores == (
+        f"Rolling back {ref} restores {ACTIVE} for every customer (route revision {revision})."
+    )
+    assert moves_nothing == rollback.NO_ROUTE_CHANGE.format(ref=untouched)
+
+
 def route_of(url):
     with store.session_scope(url) as session:
         return routing.StoreTarget(session).current(MODEL)

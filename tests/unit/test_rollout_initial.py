@@ -24,7 +24,7 @@ from govflow.cli import app
 from govflow.config import GovflowConfig
 from govflow.deployment import procedure
 from govflow.monitoring.prediction_logs import partition_path
-from govflow.rollout import routing, stages
+from govflow.rollout import rollback, routing, stages
 from govflow.store.schema import Alert, Baseline, StageHistory
 from govflow.store.types import utcnow
 from tests.support.deployment_demo import approve_version
@@ -177,6 +177,9 @@ def test_rolling_back_a_first_version_withdraws_it_and_says_so(first_release):
         text = session.get(Alert, concluded["alert_id"]).payload["text"]
         pending = session.scalars(select(Baseline).where(Baseline.model_id == TENANCY)).one()
 
+    assert decided_consequence(config, url, ref) == rollback.WITHDRAWS.format(
+        ref=ref, model_id=TENANCY
+    )
     assert executed["restored_version"] is None
     assert verified["routing_restored"] and verified["versions"] == []
     assert route(url).versions == []
@@ -231,3 +234,18 @@ def test_a_critical_bug_recorded_with_the_command_fails_gate_1_and_rolls_back(fi
     with store.session_scope(url) as session:
         watched = stages.watch_stage(session, config, data_dir, deployment_ref=ref, stage="limited")
     assert "RBC-3" in [item["id"] for item in watched["rollback"]]
+
+
+def decided_consequence(config: GovflowConfig, url: str, ref: str) -> str:
+    """What the rollback decision of ``ref`` says it does, asked again once it ran."""
+    with store.session_scope(url) as session:
+        decided = rollback.decide(
+            session,
+            config,
+            model_id=TENANCY,
+            reason="again",
+            source="manual",
+            requested_by="eve",
+            deployment_ref=ref,
+        )
+    return decided["consequence"]

@@ -49,6 +49,16 @@ UNKNOWN_SOURCE = "unknown rollback source {source!r}; sources are {sources}"
 NOTHING_TO_ROLL_BACK = "{model_id} has no deployment in its routing table to roll back"
 WRONG_MODEL = "{ref} deploys {actual}, not {model_id}"
 NOT_RESTORED = "{model_id} still routes {version} after the restore (revision {revision})"
+# What a rollback does to the traffic, said to whoever approves it.
+RESTORES = "Rolling back {ref} restores {versions} for every customer (route revision {revision})."
+WITHDRAWS = (
+    "Rolling back {ref} withdraws {model_id}: it had no version in production before, so no "
+    "version will serve it (its fallback rule answers)."
+)
+NO_ROUTE_CHANGE = (
+    "{ref} never changed the route: rolling it back moves no traffic; it records the decision "
+    "and opens the root-cause incident."
+)
 
 
 class RollbackError(ValueError):
@@ -130,6 +140,7 @@ def decide(
         "model_id": deployment.model_id,
         "version": deployment.model_version,
         "reason": decision["decision"],
+        "consequence": _consequence(session, deployment),
         "rolled_back_at": done,
         "needs_approval": needs_approval,
         "approval": {
@@ -137,6 +148,19 @@ def decide(
             "timeout_minutes": round(timeout * 60),
         },
     }
+
+
+def _consequence(session: Session, deployment: Deployment) -> str:
+    """What rolling ``deployment`` back does to the traffic, as its approver reads it."""
+    before = routing.route_before(session, deployment.model_id, deployment.ref)
+    if before is None:
+        return NO_ROUTE_CHANGE.format(ref=deployment.ref)
+    restored = sorted({split["active"] for split in before.splits.values() if split["active"]})
+    if not restored:
+        return WITHDRAWS.format(ref=deployment.ref, model_id=deployment.model_id)
+    return RESTORES.format(
+        ref=deployment.ref, versions=", ".join(restored), revision=before.revision
+    )
 
 
 def record_approval(session: Session, *, deployment_ref: str, answer: Answer) -> bool:

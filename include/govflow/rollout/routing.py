@@ -410,24 +410,14 @@ class StoreTarget:
         already restored, leaves it as it is; one whose changes another deployment changed
         since is refused (restoring it would undo the later one too)."""
         route = self._route(model_id)
-        first = self.session.scalar(
-            select(func.min(RouteChange.revision)).where(
-                RouteChange.model_id == model_id, RouteChange.deployment_ref == deployment_ref
-            )
-        )
-        if first is None or self._restored(model_id, deployment_ref):
+        before = route_before(self.session, model_id, deployment_ref)
+        if before is None or self._restored(model_id, deployment_ref):
             return _state(route)
         later = later_deployment(self.session, model_id, deployment_ref)
         if later is not None:
             raise RoutingError(
                 SUPERSEDED.format(deployment_ref=deployment_ref, model_id=model_id, later=later)
             )
-        before = self.session.scalar(
-            select(RouteChange).where(
-                RouteChange.model_id == model_id, RouteChange.revision == first - 1
-            )
-        )
-        assert before is not None, "revision 1 of a route is always its initialisation"
         route.splits = dict(before.splits)
         route.config = dict(before.config)
         route.deployment_ref = deployment_ref
@@ -465,6 +455,25 @@ class StoreTarget:
             by_version=by_version,
             **totals,
         )
+
+
+def route_before(session: Session, model_id: str, deployment_ref: str) -> RouteChange | None:
+    """The route as it was before ``deployment_ref`` first changed it (what restoring it puts
+    back), or None when it never changed it."""
+    first = session.scalar(
+        select(func.min(RouteChange.revision)).where(
+            RouteChange.model_id == model_id, RouteChange.deployment_ref == deployment_ref
+        )
+    )
+    if first is None:
+        return None
+    before = session.scalar(
+        select(RouteChange).where(
+            RouteChange.model_id == model_id, RouteChange.revision == first - 1
+        )
+    )
+    assert before is not None, "revision 1 of a route is always its initialisation"
+    return before
 
 
 def later_deployment(session: Session, model_id: str, deployment_ref: str) -> str | None:
