@@ -1495,6 +1495,8 @@ def report_compliance(
         _written(compliance_report(quarter, actor=actor))
 
 
+UNKNOWN_FEEDBACK_AUTHOR = "{actor!r} is not in people.yaml: feedback is filed by a named person"
+
 rollout_app = typer.Typer(
     help="The phased rollout (seed 000): feedback its stage gates and rollback criteria read.",
     no_args_is_help=True,
@@ -1546,7 +1548,11 @@ def rollout_feedback(
         )
     if not details.strip():
         raise typer.BadParameter(routing.DETAILS_REQUIRED, param_hint="--details")
-    load_config(_config_dir(config_dir)).models.get(model_id)
+    config = load_config(_config_dir(config_dir))
+    config.models.get(model_id)
+    if actor not in {user.id for user in config.people.users}:
+        # As through the gateway: feedback is filed by a consumer or a person of people.yaml.
+        raise typer.BadParameter(UNKNOWN_FEEDBACK_AUTHOR.format(actor=actor), param_hint="--actor")
     store.ensure_schema()
     with store.session_scope() as session:
         recorded = routing.record_feedback(

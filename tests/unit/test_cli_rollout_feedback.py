@@ -10,6 +10,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from govflow import registry, store
+from govflow.cli import UNKNOWN_FEEDBACK_AUTHOR
 from govflow.config import load_config
 from govflow.config.inventory import UNKNOWN_MODEL as NOT_IN_MODELS_YAML
 from govflow.rollout import routing
@@ -131,6 +132,12 @@ def test_feedback_without_a_version_is_about_every_version(db_url):
             "9.9.9",
             registry.UNKNOWN_VERSION.format(model_id=MODEL, version="9.9.9"),
             1,
+        ),
+        (
+            "--actor",
+            "mallory",
+            "Invalid value for --actor: " + UNKNOWN_FEEDBACK_AUTHOR.format(actor="mallory"),
+            2,
         ),
     ],
 )
