@@ -20,6 +20,7 @@ from govflow.baselines.management import (
     NO_OBSERVED_LABELS,
     NOT_AN_APPROVER,
     NOT_STABLE,
+    OF_VERSION,
     REASON_REQUIRED,
     RECENT_CRITICAL,
     RECENT_FAIRNESS_SHIFT,
@@ -308,6 +309,17 @@ def test_a_reset_is_refused_with_a_reason(demo_copy, config, changes, message):
         assert active_baseline(session, MODEL_ID).version == SEEDED_BASELINE
 
 
+def _newer_version_unlabelled(logs: pd.DataFrame) -> pd.DataFrame:
+    """The window's last four days scored by a newer version whose labels have not come."""
+    newer = logs["scored_at"] >= pd.Timestamp(RESET_END - timedelta(days=4))
+    logs = logs.copy()
+    logs["model_version"] = logs["model_version"].astype(object)
+    logs.loc[newer, "model_version"] = "1.2.0"
+    logs.loc[newer, "label"] = pd.NA
+    logs.loc[newer, "label_observed_at"] = pd.NaT
+    return logs
+
+
 def _rewrite_logs(source_dir: Path, target_dir: Path, change) -> None:
     """The demo's credit logs of [2025-03-21, 2025-03-28), changed, in ``target_dir``."""
     logs = ParquetLogSource(source_dir / "prediction_logs" / MODEL_ID).read_window(
@@ -349,11 +361,21 @@ def _rewrite_logs(source_dir: Path, target_dir: Path, change) -> None:
                 columns="model_version",
             ),
         ),
+        (
+            _newer_version_unlabelled,
+            NO_OBSERVED_LABELS.format(
+                model_id=MODEL_ID,
+                start="2025-03-21T00:00:00+00:00",
+                end="2025-03-28T00:00:00+00:00",
+            )
+            + OF_VERSION.format(version="1.2.0"),
+        ),
     ],
     ids=[
         "no label has been observed yet",
         "a feature column is missing",
         "the model version is missing",
+        "the version serving last has no label yet, an older one has",
     ],
 )
 def test_a_reset_from_logs_that_cannot_be_profiled_is_refused(

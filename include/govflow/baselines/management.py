@@ -133,6 +133,8 @@ TOO_FEW_ROWS = (
     "{model_id} has {rows} usable predictions in [{start}, {end}); a baseline from logs "
     "needs at least {minimum}"
 )
+# A reset reads the rows of the version serving last in the window, never another's.
+OF_VERSION = " (counted for version {version}, the one serving at the window's end)"
 NO_OBSERVED_LABELS = (
     "no label of {model_id} in [{start}, {end}) was observed by {end}; a baseline needs "
     "observed outcomes for its accuracy and fairness rates"
@@ -212,15 +214,19 @@ def read_log_window(
     usable = report.usable_frame()
     serving = str(usable.sort_values(SCORED_AT)[MODEL_VERSION].iloc[-1]) if len(usable) else ""
     rows = usable[usable[MODEL_VERSION] == serving] if len(usable) else usable
+    # Where the window holds other versions' rows too, say which version was counted.
+    counted = OF_VERSION.format(version=serving) if usable[MODEL_VERSION].nunique() > 1 else ""
     if len(rows) < policy.min_rows:
-        raise BaselineError(TOO_FEW_ROWS.format(**bounds, rows=len(rows), minimum=policy.min_rows))
+        raise BaselineError(
+            TOO_FEW_ROWS.format(**bounds, rows=len(rows), minimum=policy.min_rows) + counted
+        )
     label = model.columns.label
     observed_at = utc_timestamps(rows[LABEL_OBSERVED_AT])
     labels = pd.to_numeric(rows[label], errors="coerce").astype("float64")
     labels = labels.where(observed_at < pd.Timestamp(end))
     labelled = int(labels.notna().sum())
     if labelled == 0:
-        raise BaselineError(NO_OBSERVED_LABELS.format(**bounds))
+        raise BaselineError(NO_OBSERVED_LABELS.format(**bounds) + counted)
     # A black box's logged attributions go with the rows: its baseline is built from them.
     logged = [
         column
