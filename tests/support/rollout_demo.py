@@ -137,3 +137,20 @@ def roll_back(
     with store.session_scope(url) as session:
         concluded = rollback.conclude(session, config, deployment_ref=ref, verification=verified)
     return decided, executed, verified, concluded
+
+
+def rollback_consequence(
+    config: GovflowConfig, url: str, ref: str, *, model_id: str = MODEL
+) -> str:
+    """What a manual rollback decision of ``ref`` says it does to the traffic."""
+    with store.session_scope(url) as session:
+        decided = rollback.decide(
+            session,
+            config,
+            model_id=model_id,
+            reason="complaints",
+            source="manual",
+            requested_by="eve",
+            deployment_ref=ref,
+        )
+    return decided["consequence"]

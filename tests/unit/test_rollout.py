@@ -37,6 +37,7 @@ from tests.support.rollout_demo import (
     authorised_deployment,
     gender_only_decisions,
     roll_back,
+    rollback_consequence,
     write_stage_log,
 )
 
@@ -565,26 +566,10 @@ def test_the_rollback_decision_says_what_it_does_to_the_traffic(demo, config):
     data_dir, url, ref = demo
     untouched = authorised_deployment(config, data_dir, url, version="1.2.0")
     start(config, url, ref, "limited")
+    restores = rollback_consequence(config, url, ref)
+    moves_nothing = rollback_consequence(config, url, untouched)
     with store.session_scope(url) as session:
-        restores = rollback.decide(
-            session,
-            config,
-            model_id=MODEL,
-            reason="complaints",
-            source="manual",
-            requested_by="eve",
-            deployment_ref=ref,
-        )["consequence"]
         revision = routing.route_before(session, MODEL, ref).revision
-        moves_nothing = rollback.decide(
-            session,
-            config,
-            model_id=MODEL,
-            reason="complaints",
-            source="manual",
-            requested_by="eve",
-            deployment_ref=untouched,
-        )["consequence"]
 
     assert restores == (
         f"Rolling back {ref} restores {ACTIVE} for every customer (route revision {revision})."

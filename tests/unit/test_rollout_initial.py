@@ -29,7 +29,7 @@ from govflow.store.schema import Alert, Baseline, StageHistory
 from govflow.store.types import utcnow
 from tests.support.deployment_demo import approve_version
 from tests.support.own_models import TENANCY, TENANCY_ENTRY, config_with_regressor, tenancy_rows
-from tests.support.rollout_demo import roll_back
+from tests.support.rollout_demo import roll_back, rollback_consequence
 
 VERSION = "1.0.0"
 FEEDBACK_GATES = ("GATE-1", "GATE-3", "GATE-4")
@@ -177,7 +177,7 @@ def test_rolling_back_a_first_version_withdraws_it_and_says_so(first_release):
         text = session.get(Alert, concluded["alert_id"]).payload["text"]
         pending = session.scalars(select(Baseline).where(Baseline.model_id == TENANCY)).one()
 
-    assert decided_consequence(config, url, ref) == rollback.WITHDRAWS.format(
+    assert rollback_consequence(config, url, ref, model_id=TENANCY) == rollback.WITHDRAWS.format(
         ref=ref, model_id=TENANCY
     )
     assert executed["restored_version"] is None
@@ -234,18 +234,3 @@ def test_a_critical_bug_recorded_with_the_command_fails_gate_1_and_rolls_back(fi
     with store.session_scope(url) as session:
         watched = stages.watch_stage(session, config, data_dir, deployment_ref=ref, stage="limited")
     assert "RBC-3" in [item["id"] for item in watched["rollback"]]
-
-
-def decided_consequence(config: GovflowConfig, url: str, ref: str) -> str:
-    """What the rollback decision of ``ref`` says it does, asked again once it ran."""
-    with store.session_scope(url) as session:
-        decided = rollback.decide(
-            session,
-            config,
-            model_id=TENANCY,
-            reason="again",
-            source="manual",
-            requested_by="eve",
-            deployment_ref=ref,
-        )
-    return decided["consequence"]
