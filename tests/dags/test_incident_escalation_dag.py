@@ -15,8 +15,9 @@ from sqlalchemy import select
 from govflow import settings, store
 from govflow.config import load_config
 from govflow.incidents.lifecycle import acknowledge, get_incident, mark_response_run, open_incident
-from govflow.store.schema import Alert, IncidentEvent, MetricResult, MonitoringRun
+from govflow.store.schema import Alert, IncidentEvent
 from govflow.store.types import utcnow
+from tests.support.incidents import measured
 from tests.support.registry import high_risk_model
 from tests.support.slack_receiver import running_slack_receiver
 
@@ -103,29 +104,7 @@ def test_the_sweep_task_expires_an_ended_acceptance_and_reopens_a_persisting_inc
     config = load_config(settings.config_dir())
     now = utcnow()
     with store.session_scope(db_url) as session:
-        run = MonitoringRun(
-            model_id="credit_approval",
-            run_key="daily",
-            cadence="daily",
-            interval_start=now - timedelta(days=12),
-            interval_end=now - timedelta(days=11),
-            status="succeeded",
-            finished_at=now - timedelta(days=11),
-        )
-        session.add(run)
-        session.flush()
-        session.add(
-            MetricResult(
-                monitoring_run_id=run.id,
-                check_type="data_drift",
-                metric="psi",
-                subject="income",
-                value=0.18,
-                status="computed",
-                severity="WARNING",
-                threshold={"warning": 0.1, "critical": 0.25, "direction": "higher_is_worse"},
-            )
-        )
+        measured(session, "psi", "WARNING", 0.18, now - timedelta(days=11))
         session.flush()
         acceptance = request_acceptance(
             session,
