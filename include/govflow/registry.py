@@ -350,12 +350,17 @@ def serving_version(session: Session, model_id: str) -> str | None:
     return production_version(session, model_id)
 
 
-def production_version(session: Session, model_id: str) -> str | None:
-    """The version most recently logged in production, or None when none ever was."""
+def production_version(session: Session, model_id: str, *, excluding: str = "") -> str | None:
+    """The version most recently logged in production (other than ``excluding``), or None
+    when none ever was."""
     latest = session.scalars(
         select(ModelVersion.version)
         .join(StageHistory, StageHistory.model_version_id == ModelVersion.id)
-        .where(ModelVersion.model_id == model_id, StageHistory.stage == "production")
+        .where(
+            ModelVersion.model_id == model_id,
+            StageHistory.stage == "production",
+            ModelVersion.version != excluding,
+        )
         .order_by(StageHistory.id.desc())
         .limit(1)
     ).first()

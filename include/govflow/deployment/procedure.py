@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 from govflow.audit import jsonable, record_event
 from govflow.config import GovflowConfig, Step
 from govflow.config.deployment import DeploymentKind
-from govflow.store.schema import Deployment, DeploymentStep, Model, ModelVersion, StageHistory
+from govflow.registry import production_version
+from govflow.store.schema import Deployment, DeploymentStep, Model, ModelVersion
 from govflow.store.types import utcnow
 
 IN_PROGRESS = "in_progress"
@@ -100,20 +101,6 @@ def _years_later(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years)
     except ValueError:  # 29 February
         return moment.replace(year=moment.year + years, day=28)
-
-
-def production_version(session: Session, model_id: str, *, excluding: str) -> str | None:
-    """The version most recently logged in production, other than ``excluding``."""
-    rows = session.execute(
-        select(ModelVersion.version, StageHistory.stage)
-        .join(StageHistory, StageHistory.model_version_id == ModelVersion.id)
-        .where(ModelVersion.model_id == model_id)
-        .order_by(StageHistory.id.desc())
-    ).all()
-    for version, stage in rows:
-        if stage == "production" and version != excluding:
-            return str(version)
-    return None
 
 
 def is_registered(session: Session, request: DeploymentRequest) -> bool:
