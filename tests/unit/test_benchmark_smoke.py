@@ -71,3 +71,42 @@ def test_false_alarm_benchmark_prints_its_tables_and_ends_with_the_rates_line(
     # The benchmark's logs are well formed and analysed once their day is over: a
     # data-quality finding would be the benchmark's own artefact counted as a false alarm.
     assert not [line for line in lines if line.startswith("data_quality/")], completed.stdout
+
+
+DETECTION_BOUND_ENTRY = re.compile(
+    r"^(credit_approval|marketing_propensity|product_recommendation) (di_0\.65|dp_drift_0\.15)"
+    r" alarm_pct_for_95=\d+\.\d\d$"
+)
+
+
+def test_detection_bound_benchmark_prints_each_chart_and_ends_with_its_summary_line(
+    seeded_demo: tuple[str, str],
+) -> None:
+    """A few charts per model and change, on the session's seeded demo: the format only."""
+    data_dir, _ = seeded_demo
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "detection_bound.py"),
+            "--chains",
+            "20",
+            "--sequences",
+            "200",
+            "--demo-dir",
+            data_dir,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.strip().splitlines()
+    assert lines[-1].startswith("detection_bound: "), lines[-1]
+    entries = lines[-1].removeprefix("detection_bound: ").split(" | ")
+    assert len(entries) == 6, entries
+    assert all(DETECTION_BOUND_ENTRY.match(entry) for entry in entries), entries
+    assert "marketing_propensity di 0.65 gender=non_binary n=40: rate 0.387 -> 0.263" in (
+        completed.stdout
+    )
