@@ -339,32 +339,39 @@ def serving_version(session: Session, model_id: str) -> str | None:
     """The version that serves all of ``model_id``'s traffic: the active version of its
     route (govflow's deployment target) while no candidate takes a share of any audience,
     or, before anything routes it, the version most recently logged in production. None
-    while a rollout splits the traffic, or when no version was ever logged in production."""
+    while a rollout splits the traffic, when the route serves no version, or when no version
+    is in production."""
     route = session.get(Route, model_id)
     if route is not None:
         splits = route.splits.values()
         if any(split["candidate"] is not None and split["candidate_share"] > 0 for split in splits):
             return None
-        actives = {str(split["active"]) for split in splits}
-        return actives.pop() if len(actives) == 1 else None
+        # A withdrawn first version leaves every audience's active version None.
+        actives = {split["active"] for split in splits}
+        active = actives.pop() if len(actives) == 1 else None
+        return None if active is None else str(active)
     return production_version(session, model_id)
 
 
 def production_version(session: Session, model_id: str, *, excluding: str = "") -> str | None:
-    """The version most recently logged in production (other than ``excluding``), or None
-    when none ever was."""
-    latest = session.scalars(
-        select(ModelVersion.version)
+    """The version most recently logged in production (other than ``excluding``) and not
+    retired since, or None when there is none: a first version withdrawn by a rollback
+    leaves the model with no version in production."""
+    rows = session.execute(
+        select(ModelVersion.version, StageHistory.stage)
         .join(StageHistory, StageHistory.model_version_id == ModelVersion.id)
         .where(
             ModelVersion.model_id == model_id,
-            StageHistory.stage == "production",
-            ModelVersion.version != excluding,
+            StageHistory.stage.in_(("production", "retired")),
         )
         .order_by(StageHistory.id.desc())
-        .limit(1)
-    ).first()
-    return None if latest is None else str(latest)
+    )
+    seen: set[str] = set()
+    for version, stage in rows:
+        if version not in seen and stage == "production" and version != excluding:
+            return str(version)
+        seen.add(version)
+    return None
 
 
 def check_production_declaration(

@@ -234,3 +234,33 @@ def test_a_critical_bug_recorded_with_the_command_fails_gate_1_and_rolls_back(fi
     with store.session_scope(url) as session:
         watched = stages.watch_stage(session, config, data_dir, deployment_ref=ref, stage="limited")
     assert "RBC-3" in [item["id"] for item in watched["rollback"]]
+
+
+def test_a_first_version_rolled_back_after_full_leaves_no_version_in_production(first_release):
+    """Withdrawn after it served every customer, the model has nothing in production: its
+    next deployment is again a first release, never a replacement of the withdrawn version."""
+    config, _data_dir, url, ref = first_release
+    start(config, url, ref, "full")
+    with store.session_scope(url) as session:
+        stages.complete(session, config, deployment_ref=ref)
+    roll_back(config, url, ref, model_id=TENANCY, reason="RBC-2 error rate", criteria=[])
+
+    def problems(kind: str) -> list[str]:
+        request = procedure.DeploymentRequest(
+            model_id=TENANCY,
+            version=VERSION,
+            deployment_type=kind,
+            environment="production",
+            justification="again, with the error rate fixed",
+            requested_by="ml.engineer",
+            dag_run_id=f"manual__{uuid.uuid4().hex}",
+        )
+        with store.session_scope(url) as session:
+            return procedure.request_problems(session, request)
+
+    with store.session_scope(url) as session:
+        assert registry.production_version(session, TENANCY) is None
+        assert registry.serving_version(session, TENANCY) is None
+    assert registry_stages(url) == ["production", "retired"]
+    assert problems("initial") == []
+    assert problems("major") == [procedure.NEEDS_PRODUCTION.format(kind="major", model_id=TENANCY)]
