@@ -5,6 +5,7 @@ rollback request are never refused for it."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -170,4 +171,33 @@ def test_a_rollback_request_is_sent_to_the_rollback_procedure_not_refused_for_th
 
     assert problems(url, request("run/rollback", "1.0.0", kind="rollback")) == [
         procedure.ROLLBACK_PROCEDURE
+    ]
+
+
+@pytest.mark.postgres
+def test_two_requests_started_at_once_on_postgres_are_checked_one_after_the_other(
+    postgres_url,
+):
+    """The first request's check holds its model until its record is committed: the second,
+    started meanwhile, waits and is then refused for it, instead of both passing."""
+    register_models(postgres_url, CONFIG, {MODEL: ["1.0.0", "1.2.0"]})
+    with store.session_scope(postgres_url) as session:
+        registry.declare_in_production(session, model_id=MODEL, version="1.0.0", actor="lena")
+    second: list[list[str]] = []
+    waiter = threading.Thread(target=lambda: second.append(problems(postgres_url, request("b"))))
+
+    with store.session_scope(postgres_url) as session:
+        assert procedure.request_problems(session, request("a")) == []
+        first, _ = procedure.open_deployment(session, CONFIG, request("a"))
+        waiter.start()
+        waiter.join(timeout=1.0)
+        assert waiter.is_alive(), "the second request was checked before the first committed"
+    waiter.join(timeout=30)
+
+    assert second == [
+        [
+            procedure.LIVE_DEPLOYMENT.format(
+                model_id=MODEL, ref=first.ref, version="1.2.0", state=procedure.live_state(first)
+            )
+        ]
     ]

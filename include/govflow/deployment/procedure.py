@@ -174,7 +174,10 @@ def request_problems(session: Session, request: DeploymentRequest) -> list[str]:
         problems.append(NO_REQUESTER)
     if request.deployment_type == "rollback":
         problems.append(ROLLBACK_PROCEDURE)
-    model = session.get(Model, request.model_id)
+    # Held until the caller's transaction ends, so that two requests for one model started
+    # at the same instant are checked one after the other: the second sees the record the
+    # first opens (SQLite's BEGIN IMMEDIATE serialises them already; Postgres needs the lock).
+    model = session.get(Model, request.model_id, with_for_update=True)
     if model is not None and model.status == "deprecated":
         problems.append(
             DEPRECATED_MODEL.format(model_id=model.id, reason=model.deprecation_reason or "")
