@@ -103,7 +103,8 @@ def test_a_version_in_the_procedure_refuses_a_second_deployment_of_itself_not_of
     ref = earlier(url, in_progress)
 
     assert problems(url, request("run/later", "1.1.0")) == [
-        f"credit_approval has deployment {ref} (1.1.0) in progress: finish or stop it first"
+        f"credit_approval has deployment {ref} (1.1.0) in progress: finish it first, or stop it"
+        f" by marking its govflow_model_deployment run {EARLIER_RUN} failed"
     ]
     assert problems(url, request("run/later", "1.2.0")) == []
 
@@ -125,7 +126,8 @@ def test_a_deployment_is_refused_while_another_of_its_model_rolls_out_naming_it(
     ref = earlier(url, state)
 
     assert problems(url, request("run/later", version)) == [
-        f"credit_approval has deployment {ref} (1.1.0) {described}: finish or stop it first"
+        f"credit_approval has deployment {ref} (1.1.0) {described}: let its rollout complete"
+        " first, or roll it back with govflow_rollback"
     ]
 
 
@@ -197,7 +199,11 @@ def test_two_requests_started_at_once_on_postgres_are_checked_one_after_the_othe
     assert second == [
         [
             procedure.LIVE_DEPLOYMENT.format(
-                model_id=MODEL, ref=first.ref, version="1.2.0", state=procedure.live_state(first)
+                model_id=MODEL,
+                ref=first.ref,
+                version="1.2.0",
+                state=procedure.live_state(first),
+                way=procedure.STOP_IN_PROCEDURE.format(run_id="a"),
             )
         ]
     ]

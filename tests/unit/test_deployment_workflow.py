@@ -542,7 +542,8 @@ def test_a_second_deployment_of_the_version_stops_at_its_start_naming_the_live_o
     first, _ = _deployment(env, "workflow/live/first")
     second, steps = _deployment(env, "workflow/live/second")
     reason = (
-        f"credit_approval has deployment {first.ref} (1.1.0) in progress: finish or stop it first"
+        f"credit_approval has deployment {first.ref} (1.1.0) in progress: finish it first, or"
+        " stop it by marking its govflow_model_deployment run workflow/live/first failed"
     )
     assert str(stopped.value) == reason
     assert (second.status, second.details["stopped"]["reason"], steps) == (

@@ -61,7 +61,14 @@ ROLLBACK_PROCEDURE = (
     "twenty steps: use the rollback DAG"
 )
 DEPRECATED_MODEL = "{model_id} is deprecated: {reason}"
-LIVE_DEPLOYMENT = "{model_id} has deployment {ref} ({version}) {state}: finish or stop it first"
+LIVE_DEPLOYMENT = "{model_id} has deployment {ref} ({version}) {state}: {way}"
+# How the other deployment ends, by where it is: its run closes it blocked once marked failed
+# (``finalise`` is a teardown); a candidate holding traffic leaves it by its rollout or a
+# rollback.
+STOP_IN_PROCEDURE = (
+    "finish it first, or stop it by marking its govflow_model_deployment run {run_id} failed"
+)
+STOP_ROLLOUT = "let its rollout complete first, or roll it back with govflow_rollback"
 # The rollout statuses (rollout.stages, rollout.rollback) after which the candidate holds no
 # traffic of its own any more: promoted for everybody, or the previous version restored.
 ROLLOUT_ENDED = ("completed", "rolled_back")
@@ -156,7 +163,13 @@ def live_deployment_problems(session: Session, request: DeploymentRequest) -> li
         if state is not None and not (in_procedure and other.model_version != request.version):
             problems.append(
                 LIVE_DEPLOYMENT.format(
-                    model_id=other.model_id, ref=other.ref, version=other.model_version, state=state
+                    model_id=other.model_id,
+                    ref=other.ref,
+                    version=other.model_version,
+                    state=state,
+                    way=STOP_IN_PROCEDURE.format(run_id=other.dag_run_id)
+                    if in_procedure
+                    else STOP_ROLLOUT,
                 )
             )
     return problems
