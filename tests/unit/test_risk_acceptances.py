@@ -14,7 +14,8 @@ from govflow.alerts.messages import Links
 from govflow.alerts.outbox import SUPPRESSED, is_suppressed, route_findings
 from govflow.config import GovflowConfig, load_config
 from govflow.dashboard.actions import my_actions
-from govflow.flows import incident_response
+from govflow.flows import Refused, incident_response
+from govflow.flows import risk_acceptances as acceptance_flow
 from govflow.flows.incident_response import ACCEPTANCE_ORPHANED
 from govflow.incidents.lifecycle import (
     escalate_overdue_incidents,
@@ -191,6 +192,38 @@ def test_a_suppression_lasts_at_most_the_thirty_days_the_policy_allows(url, conf
         with pytest.raises(RiskAcceptanceError) as refused:
             request(url, config, days=days)
         assert str(refused.value) == DAYS_OUT_OF_RANGE.format(maximum=30, days=days)
+
+
+def test_a_form_answer_of_zero_days_is_refused_not_replaced_by_the_proposed_days(url, config):
+    critical = record_run(url, config, [CRITICAL_PSI])
+    with store.session_scope(url) as session:
+        open_incidents_for_run(session, config, session.get_one(MonitoringRun, critical))
+    record_run(url, config, [WARNING_PSI], day=1)
+
+    def answer(days: int | None) -> dict[str, Any]:
+        return {
+            "chosen_options": [],
+            "params_input": {"rationale": RATIONALE, "days": days},
+            "responded_by_user": {"id": "lena", "name": "Lena Lund"},
+        }
+
+    def file(days: int | None, key: str) -> dict[str, Any]:
+        return acceptance_flow.request_acceptance(
+            "INC-2025-0001",
+            answer(days),
+            proposed_rationale="",
+            proposed_days=10,
+            request_key=key,
+            config=config,
+            db_url=url,
+        )
+
+    with pytest.raises(Refused) as refused:
+        file(0, "zero")
+    filed = file(None, "empty")
+
+    assert str(refused.value) == DAYS_OUT_OF_RANGE.format(maximum=30, days=0)
+    assert (filed["id"], filed["days"]) == (1, 10)
 
 
 @pytest.mark.parametrize(

@@ -80,13 +80,15 @@ def request_acceptance(
     """File the ML lead's request from the form (empty fields take the proposed values),
     once per ``request_key`` however often retried."""
     answer = Answer.from_xcom(form)
+    days = answer.params.get("days")
     with _refused(), store.session_scope(db_url) as session:
         acceptance = acceptances.request_acceptance(
             session,
             _config(config),
             incident=incident_ref,
             rationale=answer.params.get("rationale") or proposed_rationale,
-            days=int(answer.params.get("days") or proposed_days),
+            # 0 days is an answer (refused by the policy), not an empty field.
+            days=int(proposed_days if days is None else days),
             requested_by=str(answer.responded_by),
             request_key=request_key,
         )
