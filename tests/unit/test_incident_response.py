@@ -212,6 +212,30 @@ def test_an_escalation_of_a_reopened_incident_tells_the_on_call_of_its_reopening
     assert emails == [config.people.user("mike").email]
 
 
+def _acknowledgement(user: str) -> dict:
+    return {"chosen_options": ["Acknowledge"], "responded_by_user": {"id": user, "name": user}}
+
+
+def test_a_later_acknowledgement_names_the_one_on_record_and_records_nothing(sqlite_url, config):
+    store.upgrade(sqlite_url)
+    with store.session_scope(sqlite_url) as session:
+        incident_id = reopened_incident(session, config).id
+
+    first = incident_response.record_acknowledgement(
+        incident_id, _acknowledgement("mike"), actor=CARE_OF, db_url=sqlite_url
+    )
+    later = incident_response.record_acknowledgement(
+        incident_id, _acknowledgement("lena"), actor=CARE_OF, db_url=sqlite_url
+    )
+
+    assert first["acknowledged_by"] == later["acknowledged_by"] == "mike"
+    with store.session_scope(sqlite_url) as session:
+        actors = session.scalars(
+            select(IncidentEvent.actor).where(IncidentEvent.kind == "acknowledged")
+        ).all()
+    assert actors == ["mike"]
+
+
 def _walk_to_resolution(db_url: str, incident_id: int) -> None:
     responded_at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC).isoformat()
     answer = {

@@ -334,7 +334,13 @@ def record_acknowledgement(
             )
         if incident.status == "acknowledged":
             incidents.start_investigation(session, incident, actor=responder)
-        return {"ref": incident.ref, "acknowledged_by": responder, "status": incident.status}
+        # An answer after someone else's acknowledgement records nothing: name whose stands.
+        recorded = incidents.acknowledgement(session, incident)
+        return {
+            "ref": incident.ref,
+            "acknowledged_by": recorded.actor if recorded else responder,
+            "status": incident.status,
+        }
 
 
 def freeze_model(
