@@ -17,6 +17,7 @@ from govflow.flows.monitoring import run_monitoring
 from govflow.incidents.lifecycle import (
     ILLEGAL_TRANSITION,
     accept_risk,
+    format_timeline,
     get_incident,
     open_incidents_for_run,
     reopen,
@@ -234,6 +235,24 @@ def test_a_later_acknowledgement_names_the_one_on_record_and_records_nothing(sql
             select(IncidentEvent.actor).where(IncidentEvent.kind == "acknowledged")
         ).all()
     assert actors == ["mike"]
+
+
+def test_a_containment_choice_reads_once_on_the_timeline(sqlite_url, config):
+    store.upgrade(sqlite_url)
+    with store.session_scope(sqlite_url) as session:
+        incident_id = reopened_incident(session, config).id
+    incident_response.record_acknowledgement(
+        incident_id, _acknowledgement("mike"), actor=CARE_OF, db_url=sqlite_url
+    )
+
+    incident_response.record_containment(
+        incident_id, "manual_review_queue", "mike", db_url=sqlite_url
+    )
+
+    with store.session_scope(sqlite_url) as session:
+        lines = format_timeline(session, session.get_one(Incident, incident_id))
+    assert lines[-2].endswith("mike                         containment: manual review queue")
+    assert lines[-1].endswith("mike                         mitigated (investigating -> mitigated)")
 
 
 def _walk_to_resolution(db_url: str, incident_id: int) -> None:

@@ -408,7 +408,7 @@ def record_containment(
             incident,
             kind="containment",
             actor=actor,
-            note=f"containment: {decision.replace('_', ' ')}",
+            note=decision.replace("_", " "),
             payload={"decision": decision},
             event_key=incidents.episode_key(incident, f"containment:{decision}"),
         )
