@@ -1600,6 +1600,11 @@ def _context_pairs(pairs: list[str]) -> dict[str, str]:
         key, equals, value = pair.partition("=")
         if not equals or not key:
             raise typer.BadParameter(f"{pair!r} is not key=value", param_hint="--context")
+        if key in context:
+            # The second would replace the first: incident=A incident=B would contain B only.
+            raise typer.BadParameter(
+                f"{key!r} is given more than once; it takes one value", param_hint="--context"
+            )
         context[key] = value
     return context
 

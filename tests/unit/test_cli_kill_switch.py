@@ -275,3 +275,18 @@ def test_a_context_that_is_not_key_value_is_a_usage_error(db_url):
     assert result.exit_code == 2
     assert "'incident' is not key=value" in result.stderr
     assert govflow("kill-switch", "list", "--all").stdout == "no kill switches yet\n"
+
+
+def test_a_context_key_given_twice_is_a_usage_error_and_contains_neither_incident(db_url):
+    ref = open_incident(db_url)
+
+    result = govflow(
+        *ACTIVATE, "--actor", "eve", "--context", f"incident={ref}", "--context", "incident=x"
+    )
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "Invalid value for --context: 'incident' is given more than once; it takes one value "
+    )
+    assert len(result.stderr.splitlines()) == 1
+    assert govflow("kill-switch", "list", "--all").stdout == "no kill switches yet\n"
