@@ -88,7 +88,7 @@ def request_acceptance(
             incident=incident_ref,
             rationale=answer.params.get("rationale") or proposed_rationale,
             # 0 days is an answer (refused by the policy), not an empty field.
-            days=int(proposed_days if days is None else days),
+            days=int(proposed_days if days in (None, "") else days),
             requested_by=str(answer.responded_by),
             request_key=request_key,
         )
