@@ -972,6 +972,21 @@ def monitor_run(
         raise typer.Exit(EXIT_REFUSED)
 
 
+NOT_A_DAY = "{value!r} is not a date (YYYY-MM-DD): a backfill analyses whole UTC days"
+
+
+def _whole_days(**options: str) -> None:
+    """A backfill records each day under that day's key: from a time every window would be
+    shifted off its day, and would rewrite the record of the day it is named after."""
+    for option, value in options.items():
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise typer.BadParameter(
+                NOT_A_DAY.format(value=value), param_hint=f"--{option}"
+            ) from None
+
+
 @monitor_app.command("backfill")
 def monitor_backfill(
     models: ModelOption,
@@ -997,6 +1012,7 @@ def monitor_backfill(
     from govflow.monitoring.analysis import CHECK_TYPES
 
     model = _one_model(models, "monitor backfill")
+    _whole_days(start=start, end=end)
     first, last = _window(start, end)
     config = load_config(settings.config_dir())
     config.models.get(model)

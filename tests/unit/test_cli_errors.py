@@ -24,7 +24,7 @@ from typer.testing import CliRunner, Result
 
 from govflow import registry, store
 from govflow.baselines.profile import load_registered_model
-from govflow.cli import REPEATED_OPTION, app
+from govflow.cli import NOT_A_DAY, REPEATED_OPTION, app
 from govflow.config import ConfigError, UnknownModel, load_config
 from govflow.demo.logs import MINIMUM_ROWS_PER_DAY, TOO_FEW_ROWS
 from govflow.demo.scenarios import MINIMUM_DAYS, TOO_FEW_DAYS
@@ -153,6 +153,28 @@ def test_a_repeated_model_is_a_usage_error_not_a_model_dropped(
         "Invalid value for --model: given 2 times (credit_approval, marketing_propensity); "
         f"monitor {command} analyses one model: run it once per model "
         f"(see 'govflow monitor {command} --help')",
+    )
+    assert not (tmp_path / "govflow.db").exists()  # nothing analysed, nothing stored
+
+
+@pytest.mark.parametrize(
+    ("option", "window"),
+    [
+        ("--start", ["--start", "2025-03-12T12:00", "--end", "2025-03-13"]),
+        ("--end", ["--start", "2025-03-12", "--end", "2025-03-13T06:00"]),
+        ("--start", ["--start", "2025-13-01", "--end", "2025-03-13"]),
+    ],
+)
+def test_a_backfill_given_a_time_is_a_usage_error_not_days_shifted_off_their_dates(
+    fresh_store_env, tmp_path, option, window
+):
+    """Noon to noon recorded as the 12th's history would rewrite the 12th's own record."""
+    value = window[window.index(option) + 1]
+    assert_one_line(
+        govflow(*BACKFILL, *window),
+        2,
+        f"Invalid value for {option}: {NOT_A_DAY.format(value=value)} "
+        "(see 'govflow monitor backfill --help')",
     )
     assert not (tmp_path / "govflow.db").exists()  # nothing analysed, nothing stored
 
