@@ -889,17 +889,11 @@ def _one_model(models: list[str], command: str) -> str:
 
 def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     """Dates as in demo/manifest.json: a day alone means that whole UTC day."""
-    from datetime import timedelta
-
     if start is None:
         raise typer.BadParameter("--start is required", param_hint="--start")
     first = _parse_time(start, "--start")
     assert first is not None
-    last = _parse_time(end, "--end")
-    if last is None:
-        last = first + timedelta(days=1)
-    elif len(end or "") == 10:  # a date: include that whole day
-        last = last + timedelta(days=1)
+    last = _end_of(end, "--end") or first + timedelta(days=1)
     _ends_after_it_starts(first, last, start=("--start", start), end=("--end", end))
     # The logs of a window still under way are not all written: its record would judge a
     # part (or nothing, "no rows") as the whole.
