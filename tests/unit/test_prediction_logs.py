@@ -25,6 +25,7 @@ from govflow.monitoring.prediction_logs import (
     MISDATED_ROWS,
     MISSING_DIRECTORY,
     MISSING_TABLE,
+    NOT_PARQUET,
     REQUIRED_COLUMNS,
     ROWS_WITHOUT_SCORED_AT,
     SQLITE_SCHEMA,
@@ -124,6 +125,36 @@ def test_an_unreadable_partition_raises_an_error_naming_the_file(log_dir: Path) 
         ParquetLogSource(log_dir).read_window(at(1), at(4))
     assert str(raised.value) == UNREADABLE_PARTITION.format(path=broken)
     assert str(raised.value) == f"prediction-log partition {broken} cannot be read as parquet"
+
+
+@pytest.mark.parametrize("stray", ["part-0.csv", "part-0.parquet.gz", "hour=01"])
+def test_anything_but_parquet_in_a_partition_of_the_window_is_named_not_left_out(
+    log_dir: Path, stray: str
+) -> None:
+    """A day logged as CSV beside (or instead of) its parquet would be rows left out of the
+    window without a word."""
+    partition = partition_path(log_dir, DAYS[1]).parent
+    if "=" in stray:
+        (partition / stray).mkdir()
+    else:
+        (partition / stray).write_text("prediction_id,score\n")
+
+    with pytest.raises(PredictionLogError) as raised:
+        ParquetLogSource(log_dir).read_window(at(2), at(3))
+
+    assert str(raised.value) == NOT_PARQUET.format(path=partition / stray)
+
+
+def test_hidden_files_in_a_partition_are_passed_over_as_pyarrow_passes_them(
+    log_dir: Path,
+) -> None:
+    partition = partition_path(log_dir, DAYS[1]).parent
+    for hidden in ("_SUCCESS", ".part-0.parquet.crc", ".gw-1-0.parquet.tmp"):
+        (partition / hidden).write_bytes(b"")
+
+    frame = ParquetLogSource(log_dir).read_window(at(2), at(3))
+
+    assert len(frame) == len(pd.read_parquet(partition_path(log_dir, DAYS[1])))
 
 
 def test_an_empty_window_gives_an_empty_frame_with_the_stored_columns(log_dir: Path) -> None:

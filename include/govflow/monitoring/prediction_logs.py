@@ -55,6 +55,10 @@ PARTITION_FILE = "part-0.parquet"
 
 UNREADABLE_PARTITION = "prediction-log partition {path} cannot be read as parquet"
 MISSING_DIRECTORY = "prediction-log directory {path} does not exist"
+NOT_PARQUET = (
+    "prediction-log partition {path} is not a parquet file: a day's logs are "
+    "date=YYYY-MM-DD/*.parquet"
+)
 MISSING_TABLE = "prediction-log table {table!r} does not exist in the database"
 MISSING_COLUMN = "prediction-log table {table!r} has no column {column!r}"
 UNSET_URL_ENV = (
@@ -268,7 +272,7 @@ class ParquetLogSource:
                 continue
             day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             if day_start < end and day_start + timedelta(days=1) > start:
-                files.extend(sorted(partition.glob("*.parquet")))
+                files.extend(_parquet_files(partition))
         return files
 
     def read_window(
@@ -409,6 +413,20 @@ class ParquetLogSource:
             frame = frame.loc[:, [column for column in columns if column in frame.columns]]
         # Normalised before concatenation so that every partition brings the same dtypes.
         return _normalise(frame, amounts=amounts), counts
+
+
+def _parquet_files(partition: Path) -> list[Path]:
+    """The partition's parquet files. Anything else in it (a day logged as CSV, a nested
+    directory) would be rows left out without a word: it is named instead. Hidden files
+    (``.``, ``_``: Spark's ``_SUCCESS`` and checksums) are passed over, as pyarrow does."""
+    files = []
+    for path in sorted(partition.iterdir()):
+        if path.name.startswith((".", "_")):
+            continue
+        if path.suffix != ".parquet":
+            raise PredictionLogError(NOT_PARQUET.format(path=path))
+        files.append(path)
+    return files
 
 
 def _read_table(path: Path) -> pa.Table:
