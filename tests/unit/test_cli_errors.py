@@ -29,7 +29,7 @@ from govflow.config import ConfigError, UnknownModel, load_config
 from govflow.demo.logs import MINIMUM_ROWS_PER_DAY, TOO_FEW_ROWS
 from govflow.demo.scenarios import MINIMUM_DAYS, TOO_FEW_DAYS
 from govflow.demo.seeding import NOT_IN_INVENTORY
-from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
+from govflow.monitoring.analysis import CHECK_TYPES, NO_CHECK, UNKNOWN_CHECK, UnknownCheck
 from govflow.store.schema import AuditEvent, Baseline, ModelVersion
 from tests.support.own_models import TENANCY_ENTRY, tenancy_rows
 
@@ -210,6 +210,19 @@ def test_an_unknown_check_is_a_usage_error_listing_the_checks(fresh_store_env):
     result = govflow(*RUN, "--start", "2025-03-12", "--checks", "data_drift,fairnes_drift")
     message = UNKNOWN_CHECK.format(check="fairnes_drift", expected=", ".join(CHECK_TYPES))
     assert_one_line(result, 2, message)
+
+
+@pytest.mark.parametrize("command", [RUN, [*BACKFILL, "--end", "2025-03-12"]])
+@pytest.mark.parametrize("given", ["", ","])
+def test_no_check_at_all_is_a_usage_error_not_a_day_recorded_with_no_finding(
+    fresh_store_env, tmp_path, command, given
+):
+    """``--checks "$CHECKS"`` with the variable unset: a record of nothing would read as
+    a day analysed and found fine."""
+    result = govflow(*command, "--start", "2025-03-12", "--checks", given)
+
+    assert_one_line(result, 2, NO_CHECK.format(expected=", ".join(CHECK_TYPES)))
+    assert not (tmp_path / "govflow.db").exists()
 
 
 @pytest.mark.parametrize(
