@@ -889,17 +889,11 @@ def _one_model(models: list[str], command: str) -> str:
 
 def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     """Dates as in demo/manifest.json: a day alone means that whole UTC day."""
-    from datetime import timedelta
-
     if start is None:
         raise typer.BadParameter("--start is required", param_hint="--start")
     first = _parse_time(start, "--start")
     assert first is not None
-    last = _parse_time(end, "--end")
-    if last is None:
-        last = first + timedelta(days=1)
-    elif len(end or "") == 10:  # a date: include that whole day
-        last = last + timedelta(days=1)
+    last = _end_of(end, "--end") or first + timedelta(days=1)
     _ends_after_it_starts(first, last, start=("--start", start), end=("--end", end))
     # The logs of a window still under way are not all written: its record would judge a
     # part (or nothing, "no rows") as the whole.
@@ -972,6 +966,21 @@ def monitor_run(
         raise typer.Exit(EXIT_REFUSED)
 
 
+NOT_A_DAY = "{value!r} is not a date (YYYY-MM-DD): a backfill analyses whole UTC days"
+
+
+def _whole_days(**options: str) -> None:
+    """A backfill records each day under that day's key: from a time every window would be
+    shifted off its day, and would rewrite the record of the day it is named after."""
+    for option, value in options.items():
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise typer.BadParameter(
+                NOT_A_DAY.format(value=value), param_hint=f"--{option}"
+            ) from None
+
+
 @monitor_app.command("backfill")
 def monitor_backfill(
     models: ModelOption,
@@ -997,6 +1006,7 @@ def monitor_backfill(
     from govflow.monitoring.analysis import CHECK_TYPES
 
     model = _one_model(models, "monitor backfill")
+    _whole_days(start=start, end=end)
     first, last = _window(start, end)
     config = load_config(settings.config_dir())
     config.models.get(model)

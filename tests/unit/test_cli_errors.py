@@ -24,12 +24,12 @@ from typer.testing import CliRunner, Result
 
 from govflow import registry, store
 from govflow.baselines.profile import load_registered_model
-from govflow.cli import REPEATED_OPTION, app
+from govflow.cli import NOT_A_DAY, REPEATED_OPTION, app
 from govflow.config import ConfigError, UnknownModel, load_config
 from govflow.demo.logs import MINIMUM_ROWS_PER_DAY, TOO_FEW_ROWS
 from govflow.demo.scenarios import MINIMUM_DAYS, TOO_FEW_DAYS
 from govflow.demo.seeding import NOT_IN_INVENTORY
-from govflow.monitoring.analysis import CHECK_TYPES, UNKNOWN_CHECK, UnknownCheck
+from govflow.monitoring.analysis import CHECK_TYPES, NO_CHECK, UNKNOWN_CHECK, UnknownCheck
 from govflow.store.schema import AuditEvent, Baseline, ModelVersion
 from tests.support.own_models import TENANCY_ENTRY, tenancy_rows
 
@@ -158,6 +158,28 @@ def test_a_repeated_model_is_a_usage_error_not_a_model_dropped(
 
 
 @pytest.mark.parametrize(
+    ("option", "window"),
+    [
+        ("--start", ["--start", "2025-03-12T12:00", "--end", "2025-03-13"]),
+        ("--end", ["--start", "2025-03-12", "--end", "2025-03-13T06:00"]),
+        ("--start", ["--start", "2025-13-01", "--end", "2025-03-13"]),
+    ],
+)
+def test_a_backfill_given_a_time_is_a_usage_error_not_days_shifted_off_their_dates(
+    fresh_store_env, tmp_path, option, window
+):
+    """Noon to noon recorded as the 12th's history would rewrite the 12th's own record."""
+    value = window[window.index(option) + 1]
+    assert_one_line(
+        govflow(*BACKFILL, *window),
+        2,
+        f"Invalid value for {option}: {NOT_A_DAY.format(value=value)} "
+        "(see 'govflow monitor backfill --help')",
+    )
+    assert not (tmp_path / "govflow.db").exists()  # nothing analysed, nothing stored
+
+
+@pytest.mark.parametrize(
     ("args", "line"),
     [
         (
@@ -188,6 +210,19 @@ def test_an_unknown_check_is_a_usage_error_listing_the_checks(fresh_store_env):
     result = govflow(*RUN, "--start", "2025-03-12", "--checks", "data_drift,fairnes_drift")
     message = UNKNOWN_CHECK.format(check="fairnes_drift", expected=", ".join(CHECK_TYPES))
     assert_one_line(result, 2, message)
+
+
+@pytest.mark.parametrize("command", [RUN, [*BACKFILL, "--end", "2025-03-12"]])
+@pytest.mark.parametrize("given", ["", ","])
+def test_no_check_at_all_is_a_usage_error_not_a_day_recorded_with_no_finding(
+    fresh_store_env, tmp_path, command, given
+):
+    """``--checks "$CHECKS"`` with the variable unset: a record of nothing would read as
+    a day analysed and found fine."""
+    result = govflow(*command, "--start", "2025-03-12", "--checks", given)
+
+    assert_one_line(result, 2, NO_CHECK.format(expected=", ".join(CHECK_TYPES)))
+    assert not (tmp_path / "govflow.db").exists()
 
 
 @pytest.mark.parametrize(

@@ -471,6 +471,22 @@ def test_a_backfilled_day_without_logs_is_printed_with_the_gates_reason(own_mode
     )
 
 
+def test_a_backfills_last_day_is_included_in_any_form_of_date_python_reads(own_model):
+    """20240604 is the 4th as 2024-06-04 is: its whole day, not the instant it begins."""
+    assert govflow("model", "register", MODEL).exit_code == 0
+    validation = str(own_model / "validation.csv")
+    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+    days = ("--start", "20240603", "--end", "20240604", "--checks", "data_drift")
+
+    backfilled = govflow("monitor", "backfill", "--model", MODEL, *days)
+
+    assert backfilled.exit_code == 0, backfilled.output
+    assert backfilled.stdout.splitlines()[:2] == [
+        "2024-06-03  succeeded  INFO",
+        f"2024-06-04  succeeded  CRITICAL  (data quality: {NO_ROWS})",
+    ]
+
+
 @pytest.fixture
 def regression_model(own_model: Path, monkeypatch) -> Path:
     """The guide's regressor beside the other models, its validation CSV in the working

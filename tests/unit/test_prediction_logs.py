@@ -25,6 +25,8 @@ from govflow.monitoring.prediction_logs import (
     MISDATED_ROWS,
     MISSING_DIRECTORY,
     MISSING_TABLE,
+    NOT_A_PARTITION,
+    NOT_PARQUET,
     REQUIRED_COLUMNS,
     ROWS_WITHOUT_SCORED_AT,
     SQLITE_SCHEMA,
@@ -124,6 +126,62 @@ def test_an_unreadable_partition_raises_an_error_naming_the_file(log_dir: Path) 
         ParquetLogSource(log_dir).read_window(at(1), at(4))
     assert str(raised.value) == UNREADABLE_PARTITION.format(path=broken)
     assert str(raised.value) == f"prediction-log partition {broken} cannot be read as parquet"
+
+
+@pytest.mark.parametrize("stray", ["part-0.csv", "part-0.parquet.gz", "hour=01"])
+def test_anything_but_parquet_in_a_partition_of_the_window_is_named_not_left_out(
+    log_dir: Path, stray: str
+) -> None:
+    """A day logged as CSV beside (or instead of) its parquet would be rows left out of the
+    window without a word."""
+    partition = partition_path(log_dir, DAYS[1]).parent
+    if "=" in stray:
+        (partition / stray).mkdir()
+    else:
+        (partition / stray).write_text("prediction_id,score\n")
+
+    with pytest.raises(PredictionLogError) as raised:
+        ParquetLogSource(log_dir).read_window(at(2), at(3))
+
+    assert str(raised.value) == NOT_PARQUET.format(path=partition / stray)
+
+
+@pytest.mark.parametrize("name", ["date=2025-3-2", "date=2025-03-02 00%3A00%3A00", "date=x"])
+def test_a_partition_named_as_no_day_is_named_not_passed_over(log_dir: Path, name: str) -> None:
+    """Its rows would be in no window, and every analysis would say nothing of them."""
+    misnamed = log_dir / name
+    misnamed.mkdir()
+    pd.read_parquet(partition_path(log_dir, DAYS[1])).to_parquet(misnamed / "part-0.parquet")
+
+    for read in (
+        lambda source: source.read_window(at(1), at(2)),
+        lambda source: source.newest_day(before=DAYS[2]),
+    ):
+        with pytest.raises(PredictionLogError) as raised:
+            read(ParquetLogSource(log_dir))
+        assert str(raised.value) == NOT_A_PARTITION.format(path=misnamed)
+
+
+def test_a_file_named_as_a_partition_is_named_not_passed_over(log_dir: Path) -> None:
+    stray = log_dir / "date=2025-03-09"
+    stray.write_bytes(b"")
+
+    with pytest.raises(PredictionLogError) as raised:
+        ParquetLogSource(log_dir).read_window(at(1), at(2))
+
+    assert str(raised.value) == NOT_A_PARTITION.format(path=stray)
+
+
+def test_hidden_files_in_a_partition_are_passed_over_as_pyarrow_passes_them(
+    log_dir: Path,
+) -> None:
+    partition = partition_path(log_dir, DAYS[1]).parent
+    for hidden in ("_SUCCESS", ".part-0.parquet.crc", ".gw-1-0.parquet.tmp"):
+        (partition / hidden).write_bytes(b"")
+
+    frame = ParquetLogSource(log_dir).read_window(at(2), at(3))
+
+    assert len(frame) == len(pd.read_parquet(partition_path(log_dir, DAYS[1])))
 
 
 def test_an_empty_window_gives_an_empty_frame_with_the_stored_columns(log_dir: Path) -> None:

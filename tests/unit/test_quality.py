@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -314,6 +315,28 @@ def test_each_broken_thing_is_one_named_finding_and_only_its_rows_are_dropped(
     ] == expected
     assert report.usable_frame().index.tolist() == usable_rows
     assert report.usable_row_count == len(usable_rows)
+
+
+OPEN = sys.float_info.max  # models.yaml's open bound: only infinity lies beyond it
+
+
+@pytest.mark.parametrize(
+    ("minimum", "maximum", "message"),
+    [
+        (-OPEN, OPEN, "income: 1 of 10 -inf and 1 of 10 inf"),  # a regressor's label
+        (None, 1_000_000, "income: 1 of 10 -inf and 1 of 10 above 1e+06"),  # not 'above'
+        (0, None, "income: 1 of 10 below 0 and 1 of 10 inf"),
+    ],
+)
+def test_infinity_beyond_a_bound_models_yaml_leaves_open_is_called_inf(minimum, maximum, message):
+    frame = with_values("income", {4: np.inf, 6: -np.inf})(clean_frame())
+    rules = (ColumnRule("income", "numeric", minimum=minimum, maximum=maximum), *RULES[1:])
+
+    report = run_quality_gate(
+        frame, rules=rules, policy=POLICY, window_start=WINDOW_START, window_end=WINDOW_END
+    )
+
+    assert [(f.check, f.message) for f in report.findings] == [(CHECK_RANGE, message)]
 
 
 def test_an_empty_window_is_a_single_critical_finding():

@@ -139,6 +139,7 @@ DRIFT_METRICS = frozenset({"demographic_parity_drift", "equal_opportunity_drift"
 """Seed 004's metrics that are themselves a change from the baseline (no drift is 0)."""
 
 UNKNOWN_CHECK = "unknown check {check!r}; expected some of {expected}"
+NO_CHECK = "no check given; expected some of {expected}"
 NO_BASELINE = (
     "model {model_id} has no active baseline: run "
     "'govflow baseline create --model {model_id} --from <validation data>'"
@@ -286,10 +287,15 @@ def _judged(finding: Finding) -> bool:
 
 
 def validate_checks(checks: Iterable[str]) -> tuple[CheckType, ...]:
+    """``checks`` once each, in order. None at all (``--checks "$UNSET"``) is refused: the
+    window would be recorded as a day analysed and found fine, with no finding at all."""
     wanted = tuple(dict.fromkeys(checks))
+    expected = ", ".join(CHECK_TYPES)
+    if not wanted:
+        raise UnknownCheck(NO_CHECK.format(expected=expected))
     for check in wanted:
         if check not in CHECK_TYPES:
-            raise UnknownCheck(UNKNOWN_CHECK.format(check=check, expected=", ".join(CHECK_TYPES)))
+            raise UnknownCheck(UNKNOWN_CHECK.format(check=check, expected=expected))
     return wanted  # type: ignore[return-value]
 
 

@@ -55,6 +55,14 @@ PARTITION_FILE = "part-0.parquet"
 
 UNREADABLE_PARTITION = "prediction-log partition {path} cannot be read as parquet"
 MISSING_DIRECTORY = "prediction-log directory {path} does not exist"
+NOT_A_PARTITION = (
+    "prediction-log partition {path} is not a directory named date=YYYY-MM-DD: no window "
+    "would read its rows"
+)
+NOT_PARQUET = (
+    "prediction-log partition {path} is not a parquet file: a day's logs are "
+    "date=YYYY-MM-DD/*.parquet"
+)
 MISSING_TABLE = "prediction-log table {table!r} does not exist in the database"
 MISSING_COLUMN = "prediction-log table {table!r} has no column {column!r}"
 UNSET_URL_ENV = (
@@ -255,20 +263,31 @@ class ParquetLogSource:
         self.amounts = amounts
         self.layout = None if layout is None else list(layout)
 
-    def partitions(self, start: datetime, end: datetime) -> list[Path]:
-        """The partition files whose day overlaps ``[start, end)``, oldest first."""
-        start, end = _check_window(start, end)
+    def days(self) -> list[tuple[date, Path]]:
+        """Each partition directory with its day, oldest first. A ``date=`` entry that is
+        none (``date=2024-6-3``, Spark's ``date=2024-06-03 00%3A00%3A00``, a file) is named:
+        passed over, its rows would be in no window and no analysis would say so."""
         if not self.directory.is_dir():
             raise PredictionLogError(MISSING_DIRECTORY.format(path=self.directory))
-        files = []
+        days = []
         for partition in sorted(self.directory.glob(f"{PARTITION_PREFIX}*")):
             try:
                 day = date.fromisoformat(partition.name.removeprefix(PARTITION_PREFIX))
             except ValueError:
-                continue
+                raise PredictionLogError(NOT_A_PARTITION.format(path=partition)) from None
+            if not partition.is_dir():
+                raise PredictionLogError(NOT_A_PARTITION.format(path=partition))
+            days.append((day, partition))
+        return days
+
+    def partitions(self, start: datetime, end: datetime) -> list[Path]:
+        """The partition files whose day overlaps ``[start, end)``, oldest first."""
+        start, end = _check_window(start, end)
+        files = []
+        for day, partition in self.days():
             day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             if day_start < end and day_start + timedelta(days=1) > start:
-                files.extend(sorted(partition.glob("*.parquet")))
+                files.extend(_parquet_files(partition))
         return files
 
     def read_window(
@@ -334,16 +353,7 @@ class ParquetLogSource:
         day, newest partition first. A partition that cannot be read counts as a day logged:
         its analysis names the file, where skipping it would analyse an older day as the
         newest."""
-        if not self.directory.is_dir():
-            raise PredictionLogError(MISSING_DIRECTORY.format(path=self.directory))
-        days = set()
-        for partition in self.directory.glob(f"{PARTITION_PREFIX}*"):
-            try:
-                day = date.fromisoformat(partition.name.removeprefix(PARTITION_PREFIX))
-            except ValueError:
-                continue
-            if day < before:
-                days.add(day)
+        days = {day for day, _ in self.days() if day < before}
         for day in sorted(days, reverse=True):
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             try:
@@ -409,6 +419,20 @@ class ParquetLogSource:
             frame = frame.loc[:, [column for column in columns if column in frame.columns]]
         # Normalised before concatenation so that every partition brings the same dtypes.
         return _normalise(frame, amounts=amounts), counts
+
+
+def _parquet_files(partition: Path) -> list[Path]:
+    """The partition's parquet files. Anything else in it (a day logged as CSV, a nested
+    directory) would be rows left out without a word: it is named instead. Hidden files
+    (``.``, ``_``: Spark's ``_SUCCESS`` and checksums) are passed over, as pyarrow does."""
+    files = []
+    for path in sorted(partition.iterdir()):
+        if path.name.startswith((".", "_")):
+            continue
+        if path.suffix != ".parquet":
+            raise PredictionLogError(NOT_PARQUET.format(path=path))
+        files.append(path)
+    return files
 
 
 def _read_table(path: Path) -> pa.Table:

@@ -75,8 +75,9 @@ NOT_TIMESTAMP = "{column}: {count} of {total} values not timestamps{sample}"
 TOO_MANY_NULLS = "{column}: {count} of {total} values null, more than {allowed:g}% allowed"
 ALL_NULL_REQUIRED = "; a required column with no value: the window cannot be monitored"
 NULL_ROWS_DROPPED = "; their rows are left out of the analysis"
-BELOW_MINIMUM = "{count} of {total} below {minimum:g}"
-ABOVE_MAXIMUM = "{count} of {total} above {maximum:g}"
+BELOW_MINIMUM = "{count} of {total} below {bound:g}"
+ABOVE_MAXIMUM = "{count} of {total} above {bound:g}"
+INFINITE = "{count} of {total} {sign}inf"
 NOT_IN_SET = "{column}: {count} of {total} not in allowed set{sample}"
 TOO_FEW_ROWS = "{count} rows in window, fewer than the {minimum} needed"
 VOLUME_OUTSIDE = "{count} rows in window, expected {low} to {high}"
@@ -684,20 +685,16 @@ class _Gate:
             severity = "INFO"
         if check.check == CHECK_RANGE:
             values = self.parsed[column][failing]
-            parts = []
-            below = int((values < (rule.minimum if rule.minimum is not None else -np.inf)).sum())
-            if below:
-                parts.append(
-                    BELOW_MINIMUM.format(count=below, total=self.total, minimum=rule.minimum)
+            minimum = -LARGEST_FINITE if rule.minimum is None else rule.minimum
+            below = int((values < minimum).sum())
+            parts = [
+                _beyond(template, beyond, self.total, limit)
+                for template, beyond, limit in (
+                    (BELOW_MINIMUM, below, minimum),
+                    (ABOVE_MAXIMUM, count - below, rule.maximum),
                 )
-            if count - below:
-                parts.append(
-                    ABOVE_MAXIMUM.format(
-                        count=count - below,
-                        total=self.total,
-                        maximum=LARGEST_FINITE if rule.maximum is None else rule.maximum,
-                    )
-                )
+                if beyond
+            ]
             message = f"{column}: " + " and ".join(parts)
             return [
                 QualityFinding(CHECK_RANGE, (column,), message, count, self.total, sample, severity)
@@ -798,6 +795,16 @@ def _evaluate_with_pandas(gate: _Gate, checks: list[_Check]) -> list[_Outcome]:
         except Exception as error:  # every error becomes a finding, as in great-expectations
             outcomes.append(_Outcome(False, error=str(error).splitlines()[0]))
     return outcomes
+
+
+def _beyond(template: str, count: int, total: int, bound: float | None) -> str:
+    """``count`` of ``total`` values beyond ``bound``. A bound models.yaml leaves open is the
+    largest finite number (only infinity lies beyond it): those values are called inf, not
+    'above 1.79769e+308'."""
+    if bound is None or abs(bound) == LARGEST_FINITE:
+        sign = "-" if template == BELOW_MINIMUM else ""
+        return INFINITE.format(count=count, total=total, sign=sign)
+    return template.format(count=count, total=total, bound=bound)
 
 
 def _pandas_outcome(
