@@ -75,8 +75,8 @@ NOT_TIMESTAMP = "{column}: {count} of {total} values not timestamps{sample}"
 TOO_MANY_NULLS = "{column}: {count} of {total} values null, more than {allowed:g}% allowed"
 ALL_NULL_REQUIRED = "; a required column with no value: the window cannot be monitored"
 NULL_ROWS_DROPPED = "; their rows are left out of the analysis"
-BELOW_MINIMUM = "{count} of {total} below {bound:g}"
-ABOVE_MAXIMUM = "{count} of {total} above {bound:g}"
+BELOW_MINIMUM = "{count} of {total} below {minimum:g}"
+ABOVE_MAXIMUM = "{count} of {total} above {maximum:g}"
 INFINITE = "{count} of {total} {sign}inf"
 NOT_IN_SET = "{column}: {count} of {total} not in allowed set{sample}"
 TOO_FEW_ROWS = "{count} rows in window, fewer than the {minimum} needed"
@@ -804,7 +804,7 @@ def _beyond(template: str, count: int, total: int, bound: float | None) -> str:
     if bound is None or abs(bound) == LARGEST_FINITE:
         sign = "-" if template == BELOW_MINIMUM else ""
         return INFINITE.format(count=count, total=total, sign=sign)
-    return template.format(count=count, total=total, bound=bound)
+    return template.format(count=count, total=total, minimum=bound, maximum=bound)
 
 
 def _pandas_outcome(
