@@ -23,14 +23,19 @@ EVERY_ALTERNATIVE_KIND = (
 )
 
 
-def test_single_model_benchmark_ends_with_the_summary_line_and_matching_metrics() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "single_model.py"), "--rows", str(SMOKE_ROWS)],
+def run_benchmark(script: str, *arguments: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``benchmarks/<script>`` with ``arguments``, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *arguments],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_single_model_benchmark_ends_with_the_summary_line_and_matching_metrics() -> None:
+    completed = run_benchmark("single_model.py", "--rows", str(SMOKE_ROWS), timeout=600)
 
     assert completed.returncode == 0, completed.stderr
     last_line = completed.stdout.strip().splitlines()[-1]
@@ -45,20 +50,8 @@ def test_false_alarm_benchmark_prints_its_tables_and_ends_with_the_rates_line(
     """One null day of each kind and one sequence of each seed-CRITICAL alternative, for the
     model with the shortest label delay, on the session's seeded demo."""
     data_dir, _ = seeded_demo
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "false_alarms.py"),
-            "--quick",
-            "--models",
-            "product_recommendation",
-            "--demo-dir",
-            data_dir,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    completed = run_benchmark(
+        "false_alarms.py", "--quick", "--models", "product_recommendation", "--demo-dir", data_dir
     )
 
     assert completed.returncode == 0, completed.stderr
@@ -84,21 +77,8 @@ def test_detection_bound_benchmark_prints_each_chart_and_ends_with_its_summary_l
 ) -> None:
     """A few charts per model and change, on the session's seeded demo: the format only."""
     data_dir, _ = seeded_demo
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "detection_bound.py"),
-            "--chains",
-            "20",
-            "--sequences",
-            "200",
-            "--demo-dir",
-            data_dir,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    completed = run_benchmark(
+        "detection_bound.py", "--chains", "20", "--sequences", "200", "--demo-dir", data_dir
     )
 
     assert completed.returncode == 0, completed.stderr

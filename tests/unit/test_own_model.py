@@ -68,6 +68,13 @@ def govflow(*args: str) -> Result:
 MONITOR = ["monitor", "run", "--model", MODEL, "--start", "2024-06-03"]
 
 
+def register_with_baseline(own_model: Path) -> None:
+    """The guide's first two steps: register the model, make its baseline from validation.csv."""
+    assert govflow("model", "register", MODEL).exit_code == 0
+    validation = str(own_model / "validation.csv")
+    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+
+
 def test_a_model_that_is_not_registered_is_named_with_the_command_to_run(own_model):
     result = govflow(*MONITOR)
 
@@ -194,9 +201,7 @@ def test_register_then_baseline_then_monitor_a_black_box_model_of_ones_own(own_m
 def test_an_analysis_that_raises_records_one_line_and_keeps_the_traceback_for_the_task_log(
     own_model, monkeypatch, caplog
 ):
-    assert govflow("model", "register", MODEL).exit_code == 0
-    validation = str(own_model / "validation.csv")
-    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+    register_with_baseline(own_model)
 
     def raises(**_: object) -> None:
         raise ValueError("the first line\nand more that no record shows")
@@ -379,9 +384,7 @@ def test_a_year_of_history_is_recorded_day_by_day_and_pages_no_one(own_model):
     """Issue 14 item 5, on a week: a drifted day long past is recorded CRITICAL, opens no
     incident and puts nothing in the outbox; backfilling again rewrites the same records."""
     write_days(own_model, date(2023, 9, 1), 7, drifted=date(2023, 9, 4))
-    assert govflow("model", "register", MODEL).exit_code == 0
-    validation = str(own_model / "validation.csv")
-    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+    register_with_baseline(own_model)
     backfill = ["monitor", "backfill", "--model", MODEL, "--start", "2023-09-01"]
 
     first = govflow(*backfill, "--end", "2023-09-07")
@@ -414,9 +417,7 @@ def test_a_backfilled_day_that_failed_is_printed_with_its_reason(own_model):
     unreadable = partition_path(own_model / "logs" / MODEL, DAY + timedelta(days=1))
     unreadable.parent.mkdir(parents=True)
     unreadable.write_bytes(b"not parquet")
-    assert govflow("model", "register", MODEL).exit_code == 0
-    validation = str(own_model / "validation.csv")
-    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+    register_with_baseline(own_model)
 
     result = govflow(
         *("monitor", "backfill", "--model", MODEL, "--start", "2024-06-03", "--end", "2024-06-04"),
@@ -437,9 +438,7 @@ def test_an_unreadable_day_outside_the_window_leaves_an_empty_window_judged_as_n
     unreadable = partition_path(own_model / "logs" / MODEL, DAY - timedelta(days=30))
     unreadable.parent.mkdir(parents=True)
     unreadable.write_bytes(b"not parquet")
-    assert govflow("model", "register", MODEL).exit_code == 0
-    validation = str(own_model / "validation.csv")
-    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+    register_with_baseline(own_model)
 
     result = govflow("monitor", "run", "--model", MODEL, "--start", "2024-06-10", "--no-report")
 
@@ -451,9 +450,7 @@ def test_an_unreadable_day_outside_the_window_leaves_an_empty_window_judged_as_n
 
 
 def test_a_backfilled_day_without_logs_is_printed_with_the_gates_reason(own_model):
-    assert govflow("model", "register", MODEL).exit_code == 0
-    validation = str(own_model / "validation.csv")
-    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+    register_with_baseline(own_model)
     days = ("--start", "2024-06-03", "--end", "2024-06-04", "--checks", "data_drift")
 
     backfilled = govflow("monitor", "backfill", "--model", MODEL, *days)
@@ -473,9 +470,7 @@ def test_a_backfilled_day_without_logs_is_printed_with_the_gates_reason(own_mode
 
 def test_a_backfills_last_day_is_included_in_any_form_of_date_python_reads(own_model):
     """20240604 is the 4th as 2024-06-04 is: its whole day, not the instant it begins."""
-    assert govflow("model", "register", MODEL).exit_code == 0
-    validation = str(own_model / "validation.csv")
-    assert govflow("baseline", "create", "--model", MODEL, "--from", validation).exit_code == 0
+    register_with_baseline(own_model)
     days = ("--start", "20240603", "--end", "20240604", "--checks", "data_drift")
 
     backfilled = govflow("monitor", "backfill", "--model", MODEL, *days)
