@@ -48,6 +48,7 @@ from govflow.serving.consumers import (
 )
 from govflow.serving.gateway import (
     ARTEFACT_MISMATCH,
+    ARTEFACT_UNREADABLE,
     BLACK_BOX,
     CANDIDATE_SWITCHED_OFF,
     CIRCUIT_OPEN,
@@ -673,7 +674,7 @@ def test_a_tampered_artefact_is_refused_without_affecting_the_other_models(serve
     _, repaired = predict(client, applicant_instances(rng(13), 2), "marketing_propensity")
 
     error = ARTEFACT_MISMATCH.format(
-        path=path,
+        path="models/marketing_propensity/1.0.0/model.pkl",
         actual=hashlib.sha256(original + b"tampered").hexdigest(),
         expected=hashlib.sha256(original).hexdigest(),
     )
@@ -685,6 +686,30 @@ def test_a_tampered_artefact_is_refused_without_affecting_the_other_models(serve
         ("rule", 0, rule(not_loaded, "no_offer"))
     ] * 2
     assert [a["served_by"] for a in repaired["predictions"]] == ["model", "model"]
+
+
+def test_an_artefact_that_cannot_be_loaded_is_named_to_callers_without_the_servers_paths(
+    serve, demo_copy, caplog
+):
+    """/health and the answers reach callers who authenticate with nothing: they name the
+    artefact under the data directory and the failure's type; the log keeps the rest."""
+    data_dir, _ = demo_copy
+    path = data_dir / "models" / "marketing_propensity" / "1.0.0" / "model.pkl"
+    path.unlink()
+    path.mkdir()  # reading it raises IsADirectoryError, whose text is the absolute path
+    with caplog.at_level(logging.ERROR, logger="govflow.serving.gateway"):
+        client, _ = serve()
+    health = client.get("/health")
+    _, marketing = predict(client, applicant_instances(rng(13), 1), "marketing_propensity")
+
+    error = ARTEFACT_UNREADABLE.format(
+        path="models/marketing_propensity/1.0.0/model.pkl", error_type="IsADirectoryError"
+    )
+    assert health.json()["models"]["marketing_propensity"]["unavailable"] == {"1.0.0": error}
+    not_loaded = NOT_LOADED.format(model_id="marketing_propensity", version="1.0.0", error=error)
+    assert marketing["predictions"][0]["reason"] == rule(not_loaded, "no_offer")
+    assert str(data_dir) not in health.text + json.dumps(marketing)
+    assert str(path) in caplog.text
 
 
 def test_a_black_box_candidate_is_answered_by_the_rule_and_switches_still_apply(serve, demo_copy):

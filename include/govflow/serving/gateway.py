@@ -191,7 +191,10 @@ ARTEFACT_MISSING = "artefact {path} does not exist"
 ARTEFACT_MISMATCH = (
     "artefact {path} has sha256 {actual} but the registry records {expected}; refusing to load it"
 )
-ARTEFACT_UNREADABLE = "artefact {path} cannot be loaded: {error_type}: {error}"
+# Answers and /health name an artefact by its path under the data directory and a failure by
+# its type only: both reach callers who authenticate with nothing, and the server's
+# directories and an exception's text (an OSError's names the absolute path) stay in its log.
+ARTEFACT_UNREADABLE = "artefact {path} cannot be loaded: {error_type}"
 
 ServedBy = Literal["model", "cache", "rule"]
 _REQUESTS, _ERRORS, _INVALID, _CLIPPED, _FALLBACKS = range(len(COUNTERS))
@@ -600,34 +603,39 @@ class Gateway:
         failed = self._failed_loads.get(key)
         if failed is not None and failed[0] == signature:
             return failed[1]
+        shown = self._shown_artefact(path)
         try:
-            error = self._load_error(path, sha256, signature)
-        except OSError as unreadable:  # a directory, no permission: this version only
-            error = ARTEFACT_UNREADABLE.format(
-                path=path, error_type=type(unreadable).__name__, error=unreadable
-            )
-        if error is None:
-            try:
+            error = self._load_error(path, shown, sha256, signature)
+            if error is None:
                 estimator = joblib.load(path)
-            except Exception as raised:
-                error = ARTEFACT_UNREADABLE.format(
-                    path=path, error_type=type(raised).__name__, error=raised
-                )
-            else:
+        except Exception as raised:  # a directory, no permission, no pickle: this version only
+            error = ARTEFACT_UNREADABLE.format(path=shown, error_type=type(raised).__name__)
+            logger.error("%s %s not loaded from %s: %r", key[0], key[1], path, raised)
+        else:
+            if error is None:
                 self._failed_loads.pop(key, None)
                 logger.info("loaded %s %s from %s", key[0], key[1], path)
                 return LoadedVersion(key[0], key[1], estimator, threshold)
-        logger.error("%s %s not loaded: %s", key[0], key[1], error)
+            logger.error("%s %s not loaded: %s", key[0], key[1], error)
         self._failed_loads[key] = (signature, error)
         return error
 
+    def _shown_artefact(self, path: Path) -> str:
+        """``path`` as callers may read it: under the data directory, else its name."""
+        try:
+            return str(path.relative_to(self.data_dir))
+        except ValueError:
+            return path.name
+
     @staticmethod
-    def _load_error(path: Path, expected: str, signature: tuple[int, int] | None) -> str | None:
+    def _load_error(
+        path: Path, shown: str, expected: str, signature: tuple[int, int] | None
+    ) -> str | None:
         if signature is None:
-            return ARTEFACT_MISSING.format(path=path)
+            return ARTEFACT_MISSING.format(path=shown)
         actual = _sha256(path)
         if actual != expected:
-            return ARTEFACT_MISMATCH.format(path=path, actual=actual, expected=expected)
+            return ARTEFACT_MISMATCH.format(path=shown, actual=actual, expected=expected)
         return None
 
     # --- flushing ----------------------------------------------------------------------
