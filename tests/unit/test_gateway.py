@@ -712,6 +712,19 @@ def test_an_artefact_that_cannot_be_loaded_is_named_to_callers_without_the_serve
     assert str(path) in caplog.text
 
 
+def test_the_gateway_serves_its_three_routes_and_no_generated_documentation(serve):
+    client, _ = serve()
+    routes = {(method, route.path) for route in client.app.routes for method in route.methods}
+    assert routes == {
+        ("GET", "/health"),
+        ("POST", "/v1/models/{model_id}/predict"),
+        ("POST", "/v1/models/{model_id}/feedback"),
+    }
+    assert [client.get(path).status_code for path in ("/docs", "/redoc", "/openapi.json")] == [
+        404
+    ] * 3
+
+
 def test_a_black_box_candidate_is_answered_by_the_rule_and_switches_still_apply(serve, demo_copy):
     """A version registered without an artefact, routed to, holds back neither the
     refresh nor a kill switch, for its model or any other."""

@@ -1102,7 +1102,14 @@ def create_app(
         finally:
             gateway.stop()
 
-    app = FastAPI(title="govflow serving gateway", lifespan=lifespan)
+    # No /docs, /redoc or /openapi.json: the gateway serves its three routes, nothing else.
+    app = FastAPI(
+        title="govflow serving gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.gateway = gateway
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
 
