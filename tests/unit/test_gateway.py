@@ -913,6 +913,19 @@ def test_an_anonymous_feedback_post_is_refused(serve, demo_copy, token):
     assert (stored_feedback(url), feedback_events(url)) == ([], [])
 
 
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token-0123456789abcdef"])
+def test_feedback_without_a_valid_token_is_refused_before_its_body_is_validated(
+    serve, authorization
+):
+    """An anonymous caller learns nothing of the body's schema: 401, never the 422 naming
+    the fields a valid feedback needs."""
+    client, _ = serve()
+    headers = {"Authorization": authorization} if authorization else {}
+    response = client.post(f"/v1/models/{MODEL}/feedback", json={"kind": "bug"}, headers=headers)
+    assert (response.status_code, response.json()) == (401, {"detail": NOT_AUTHENTICATED})
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
 def test_a_token_is_accepted_only_as_a_bearer_token(serve, demo_copy):
     _, url = demo_copy
     client, _ = serve()

@@ -70,7 +70,7 @@ from typing import Annotated, Any, Literal
 
 import joblib
 import pandas as pd
-from fastapi import FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -1129,19 +1129,22 @@ def create_app(
             return JSONResponse({"detail": str(error)}, status_code=404)
         return JSONResponse(body, status_code=status)
 
+    def authenticated_consumer(authorization: str | None = Header(default=None)) -> str:
+        """The consumer showing its token: a dependency, so a caller without one gets the 401
+        before the body is validated (a route's own code runs only after)."""
+        consumer = gateway.consumers.authenticate(authorization)
+        if consumer is None:
+            raise HTTPException(401, NOT_AUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
+        return consumer
+
     @app.post(FEEDBACK_PATH)
     def feedback(
         model_id: str,
         request: FeedbackRequest,
-        authorization: str | None = Header(default=None),
+        # A default, not Annotated: FastAPI resolves string annotations in the module, and
+        # authenticated_consumer is local to create_app.
+        consumer: str = Depends(authenticated_consumer),
     ) -> JSONResponse:
-        consumer = gateway.consumers.authenticate(authorization)
-        if consumer is None:
-            return JSONResponse(
-                {"detail": NOT_AUTHENTICATED},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
         served = gateway.models.get(model_id)
         if served is None or model_id not in gateway.snapshot.routes:
             models = ", ".join(sorted(gateway.snapshot.routes))
